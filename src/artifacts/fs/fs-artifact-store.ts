@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
+
+/**
+ * Bundles in a folder: `objects/ab/abcdef…` by sha256, uploads written under
+ * `tmp/` on the same file system and renamed into place, so a reader never sees
+ * half a file.
+ */
+export class FsArtifactStore implements ArtifactStore {
+  constructor(private readonly root: string) {}
+
+  async init(): Promise<void> {
+    await rm(this.tmpDir(), { recursive: true, force: true });
+    await mkdir(this.tmpDir(), { recursive: true });
+    await mkdir(path.join(this.root, 'objects'), { recursive: true });
+  }
+
+  beginUpload(): Promise<ArtifactUpload> {
+    const temp = path.join(this.tmpDir(), `upload-${randomBytes(8).toString('hex')}`);
+    const stream = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    const upload: ArtifactUpload = {
+      stream,
+      commit: async (sha256) => {
+        const target = this.objectPath(sha256);
+        await mkdir(path.dirname(target), { recursive: true });
+        await rename(temp, target);
+      },
+      discard: async () => {
+        stream.destroy();
+        await rm(temp, { force: true });
+      },
+    };
+    return Promise.resolve(upload);
+  }
+
+  async size(sha256: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.objectPath(sha256))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  read(sha256: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.objectPath(sha256), { ...range, highWaterMark: 1024 * 1024 });
+  }
+
+  /** The file of one artifact (for tests and tools). */
+  objectPath(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    return path.join(this.root, 'objects', sha256.slice(0, 2), sha256);
+  }
+
+  tmpDir(): string {
+    return path.join(this.root, 'tmp');
+  }
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * The schema of `ferry.yml`, strict: an unknown key is an error that names it.
+ * Parsing fills the defaults, so the output is the *resolved* manifest that goes
+ * into every bundle's `ferry-bundle.json`.
+ */
+
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
+
+/** A duration such as `500ms`, `10s`, `2m`, `1h`. */
+export const durationSchema = z
+  .string({ error: 'expected a duration such as "10s" or "500ms"' })
+  .regex(DURATION, { error: 'expected a duration such as "10s" or "500ms"' });
+
+/** Milliseconds of a duration that passed `durationSchema`. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text);
+  if (!match) throw new RangeError(`not a duration: ${text}`);
+  const value = Number.parseFloat(text);
+  const unit = match[2];
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(value * factor);
+}
+
+/** App names are used in paths, queue names and URLs: keep them plain. */
+export const appNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, {
+  error: 'expected an app name: lower-case letters, digits and dashes, starting with a letter',
+});
+
+const commandList = z.array(z.string({ error: 'expected a command (a string)' }).min(1), {
+  error: 'expected a list of commands',
+});
+
+const relativePath = z
+  .string({ error: 'expected a relative path' })
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
+    error: 'expected a relative path that stays inside the source tree',
+  });
+
+const serviceSchema = z.strictObject({
+  command: z.string({ error: 'expected the command that starts the service' }).min(1),
+  env: z.record(z.string(), z.string({ error: 'expected a string value' })).default({}),
+  stopSignal: z
+    .enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'])
+    .default('SIGTERM'),
+  stopTimeout: durationSchema.default('10s'),
+});
+
+const healthSchema = z
+  .strictObject({
+    http: z.string().min(1).optional(),
+    tcp: z.string().min(1).optional(),
+    command: z.string().min(1).optional(),
+    expectStatus: z.int().min(100).max(599).default(200),
+    contains: z.string().optional(),
+    timeout: durationSchema.default('30s'),
+    interval: durationSchema.default('1s'),
+  })
+  .superRefine((health, ctx) => {
+    const kinds = (['http', 'tcp', 'command'] as const).filter((k) => health[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected exactly one of http, tcp or command, found ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+      });
+    }
+  });
+
+const hooksSchema = z.strictObject({
+  beforeInstall: commandList.default([]),
+  afterInstall: commandList.default([]),
+  beforeStart: commandList.default([]),
+  afterStart: commandList.default([]),
+  validate: commandList.default([]),
+});
+
+/** One app's section of the manifest. */
+export const appManifestSchema = z.strictObject({
+  path: relativePath.default('.'),
+  exclude: z.array(z.string().min(1), { error: 'expected a list of patterns' }).default([]),
+  role: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/, {
+      error: 'expected a role name: lower-case letters, digits and dashes',
+    })
+    .optional(),
+  install: commandList.default([]),
+  migrate: commandList.default([]),
+  service: serviceSchema.optional(),
+  health: healthSchema.optional(),
+  hooks: hooksSchema.prefault({}),
+  shared: z.array(relativePath, { error: 'expected a list of relative paths' }).default([]),
+  keepReleases: z
+    .int({ error: 'expected a whole number' })
+    .min(1, { error: 'expected at least 1' })
+    .default(5),
+});
+
+/** The whole `ferry.yml`. */
+export const manifestSchema = z.strictObject({
+  // Names are checked beside the sections, not as record keys, so that a bad name
+  // does not hide the problems inside its section.
+  apps: z
+    .record(z.string(), appManifestSchema, { error: 'expected a map of app names to app sections' })
+    .superRefine(
+      (apps, ctx) => {
+        const names = Object.keys(apps);
+        if (names.length === 0)
+          ctx.addIssue({ code: 'custom', message: 'expected at least one app' });
+        for (const name of names) {
+          const checked = appNameSchema.safeParse(name);
+          if (!checked.success) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: checked.error.issues[0]!.message,
+            });
+          }
+        }
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    ),
+});
+
+export type AppManifestInput = z.input<typeof appManifestSchema>;
+/** An app's section with every default filled in (`role` too). */
+export type AppManifest = z.output<typeof appManifestSchema> & { role: string };
+export type Manifest = { apps: Record<string, AppManifest> };

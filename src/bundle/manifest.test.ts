@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../protocol/errors.js';
+import { parseManifest, selectApp, type ManifestProblem } from './manifest.js';
+import { parseDuration } from './manifest-schema.js';
+
+function problemsOf(text: string): ManifestProblem[] {
+  try {
+    parseManifest(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe('E_MANIFEST_INVALID');
+    return (err as FerryError).details?.problems as ManifestProblem[];
+  }
+  throw new Error('manifest was accepted');
+}
+
+describe('parseManifest', () => {
+  it('fills defaults and resolves the role to the app name', () => {
+    const manifest = parseManifest(`
+apps:
+  cart:
+    service: { command: node server.js }
+    health: { http: "http://127.0.0.1:\${PORT}/health" }
+`);
+    const cart = manifest.apps.cart!;
+    expect(cart.path).toBe('.');
+    expect(cart.role).toBe('cart');
+    expect(cart.keepReleases).toBe(5);
+    expect(cart.exclude).toEqual([]);
+    expect(cart.hooks.beforeStart).toEqual([]);
+    expect(cart.service?.stopTimeout).toBe('10s');
+    expect(cart.health?.expectStatus).toBe(200);
+  });
+
+  it('reports every problem at once, each with its key path and line', () => {
+    const problems = problemsOf(`
+apps:
+  cart:
+    path: /etc
+    servce: { command: x }
+    keepReleases: 0
+    health: { http: "http://x", tcp: "127.0.0.1:1" }
+  Bad_Name:
+    install: npm ci
+`);
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
+    expect(Object.keys(byPath).sort()).toEqual(
+      [
+        'apps.Bad_Name',
+        'apps.Bad_Name.install',
+        'apps.cart.health',
+        'apps.cart.keepReleases',
+        'apps.cart.path',
+        'apps.cart.servce',
+      ].sort(),
+    );
+    expect(byPath['apps.cart.servce']!.message).toContain('did you mean "service"');
+    expect(byPath['apps.cart.keepReleases']!.message).toContain('at least 1');
+    expect(byPath['apps.cart.keepReleases']!.line).toBe(6);
+    expect(byPath['apps.cart.health']!.message).toContain('exactly one of http, tcp or command');
+    expect(byPath['apps.Bad_Name.install']!.message).toContain('list of commands');
+  });
+
+  it('refuses an unknown top-level key and an empty apps map', () => {
+    const problems = problemsOf('apps: {}\nversion: 2\n');
+    expect(problems.map((p) => p.path).sort()).toEqual(['apps', 'version']);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const problems = problemsOf('apps:\n  cart:\n    path: [unclosed\n');
+    expect(problems[0]!.path).toBe('(yaml)');
+    expect(problems[0]!.line).toBeGreaterThan(0);
+  });
+
+  it('names the bad duration', () => {
+    const problems = problemsOf('apps:\n  cart:\n    service: { command: x, stopTimeout: soon }\n');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ path: 'apps.cart.service.stopTimeout', line: 3 });
+    expect(problems[0]!.message).toContain('duration');
+  });
+});
+
+describe('selectApp', () => {
+  const manifest = parseManifest('apps:\n  cart: {}\n  front: {}\n');
+
+  it('needs --app when several apps are defined', () => {
+    expect(() => selectApp(manifest, undefined)).toThrow(
+      expect.objectContaining({ code: 'E_MANIFEST_APP_AMBIGUOUS' }),
+    );
+  });
+
+  it('refuses an app the manifest does not define', () => {
+    expect(() => selectApp(manifest, 'back')).toThrow(
+      expect.objectContaining({ code: 'E_MANIFEST_APP_UNKNOWN' }),
+    );
+  });
+
+  it('returns the named app', () => {
+    expect(selectApp(manifest, 'front')[0]).toBe('front');
+  });
+});
+
+describe('parseDuration', () => {
+  it('reads each unit', () => {
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('10s')).toBe(10_000);
+    expect(parseDuration('1.5m')).toBe(90_000);
+    expect(parseDuration('1h')).toBe(3_600_000);
+  });
+});

@@ -1,0 +1,242 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { z } from 'zod';
+import { HashingMeter } from '../bundle/hashing.js';
+import {
+  API_PREFIX,
+  appSummarySchema,
+  bundleDetailSchema,
+  bundleRecordSchema,
+  pushResultSchema,
+  tokenCreatedSchema,
+  tokenRecordSchema,
+  whoamiSchema,
+  type AppSummary,
+  type BundleDetail,
+  type BundleRecord,
+  type PushResult,
+  type TokenCreateBody,
+  type TokenRecord,
+  type Whoami,
+} from '../protocol/api.js';
+import { type ErrorBody, FerryError, isErrorCode } from '../protocol/errors.js';
+
+/** Progress of a transfer, in bytes. */
+export type TransferProgress = (done: number, total: number) => void;
+
+/**
+ * The CLI's only way to the server: typed calls over the HTTP API. Errors come
+ * back as `FerryError` with the server's code; a server that cannot be reached is
+ * `E_SERVER_UNREACHABLE`.
+ *
+ * @example
+ *   const api = new ApiClient('http://127.0.0.1:7400', token);
+ *   const { apps } = await api.apps();
+ */
+export class ApiClient {
+  readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly token: string | undefined,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  whoami(): Promise<Whoami> {
+    return this.json('GET', '/whoami', whoamiSchema);
+  }
+
+  apps(): Promise<AppSummary[]> {
+    return this.json('GET', '/apps', appSummarySchema.array(), 'apps');
+  }
+
+  bundles(app: string, limit?: number): Promise<BundleRecord[]> {
+    const query = limit === undefined ? '' : `?limit=${limit}`;
+    return this.json(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/bundles${query}`,
+      bundleRecordSchema.array(),
+      'bundles',
+    );
+  }
+
+  bundle(app: string, version: number): Promise<BundleDetail> {
+    return this.json(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/bundles/${version}`,
+      bundleDetailSchema,
+    );
+  }
+
+  createToken(body: TokenCreateBody): Promise<TokenRecord & { token: string }> {
+    return this.json('POST', '/tokens', tokenCreatedSchema, undefined, body);
+  }
+
+  tokens(): Promise<TokenRecord[]> {
+    return this.json('GET', '/tokens', tokenRecordSchema.array(), 'tokens');
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.send('DELETE', `/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** Streams a bundle file to the server; memory stays flat whatever its size. */
+  async push(
+    file: string,
+    options: { label?: string | undefined; onProgress?: TransferProgress } = {},
+  ): Promise<PushResult> {
+    const { size } = await stat(file);
+    const query = options.label ? `?label=${encodeURIComponent(options.label)}` : '';
+    const url = new URL(`${this.baseUrl}${API_PREFIX}/bundles${query}`);
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        sent += chunk.length;
+        options.onProgress?.(sent, size);
+        callback(null, chunk);
+      },
+    });
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = (url.protocol === 'https:' ? https : http).request(url, {
+        method: 'POST',
+        headers: {
+          ...this.authHeader(),
+          'content-type': 'application/gzip',
+          'content-length': String(size),
+        },
+      });
+      // The server may answer before it has read everything (a refused bundle):
+      // its answer counts, not the broken pipe that follows.
+      request.on('response', resolve);
+      request.on('error', (err) => reject(this.unreachable(err)));
+      pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), counter, request).catch(
+        () => {
+          /* reported through the request's 'error' or 'response' */
+        },
+      );
+    });
+    return pushResultSchema.parse(await readJson(response));
+  }
+
+  /**
+   * Downloads a bundle to `out` and checks its sha256 against the server's record;
+   * a download that fails or does not match leaves nothing at `out`.
+   */
+  async download(
+    app: string,
+    version: number,
+    out: string,
+    onProgress?: TransferProgress,
+  ): Promise<{ sha256: string; size: number }> {
+    const response = await this.fetch(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/bundles/${version}/download`,
+    );
+    if (!response.ok || !response.body) throw await errorFrom(response);
+    const expected = response.headers.get('x-ferry-sha256');
+    const total = Number(response.headers.get('content-length') ?? 0);
+    const meter = new HashingMeter({ onProgress: (bytes) => onProgress?.(bytes, total) });
+    const partial = `${out}.partial-${process.pid}`;
+    try {
+      await pipeline(response.body, meter, createWriteStream(partial));
+      if (expected && meter.sha256() !== expected) {
+        throw new FerryError(
+          'E_BUNDLE_CONTENT_MISMATCH',
+          `The download's sha256 ${meter.sha256()} is not the server's ${expected}`,
+        );
+      }
+      await rename(partial, out);
+    } finally {
+      await rm(partial, { force: true });
+    }
+    return { sha256: meter.sha256(), size: meter.bytes };
+  }
+
+  private async json<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    field?: string,
+    body?: unknown,
+  ): Promise<z.output<S>> {
+    const response = await this.send(method, path, body);
+    const parsed: unknown = await response.json();
+    return schema.parse(field ? (parsed as Record<string, unknown>)[field] : parsed);
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+    const response = await this.fetch(method, path, body);
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  private async fetch(method: string, path: string, body?: unknown): Promise<Response> {
+    try {
+      return await fetch(`${this.baseUrl}${API_PREFIX}${path}`, {
+        method,
+        headers: {
+          ...this.authHeader(),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw this.unreachable((err as { cause?: unknown }).cause ?? err);
+    }
+  }
+
+  private authHeader(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  private unreachable(err: unknown): FerryError {
+    const reason = err instanceof Error ? err.message : String(err);
+    return new FerryError(
+      'E_SERVER_UNREACHABLE',
+      `Cannot reach the Ferry server at ${this.baseUrl} (${reason})`,
+      {
+        server: this.baseUrl,
+      },
+    );
+  }
+}
+
+async function readJson(response: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const status = response.statusCode ?? 0;
+  const body = parseBody(text);
+  if (status >= 400) throw toError(status, body, text);
+  return body;
+}
+
+async function errorFrom(response: Response): Promise<FerryError> {
+  const text = await response.text();
+  return toError(response.status, parseBody(text), text);
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function toError(status: number, body: unknown, text: string): FerryError {
+  const error = body as Partial<ErrorBody> | undefined;
+  if (error && isErrorCode(error.code) && typeof error.message === 'string') {
+    return new FerryError(error.code, error.message, error.details);
+  }
+  return new FerryError(
+    'E_INTERNAL',
+    `The server answered ${status}: ${text.slice(0, 200) || '(no body)'}`,
+    { status },
+  );
+}

@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { SERVER_VERSION } from '../version.js';
+import { registerApps } from './commands/apps.js';
+import { registerBundleCreate } from './commands/bundle-create.js';
+import { registerBundleDownload } from './commands/bundle-download.js';
+import { registerBundleShow } from './commands/bundle-show.js';
+import { registerBundles } from './commands/bundles.js';
+import { registerLogin } from './commands/login.js';
+import { registerPush } from './commands/push.js';
+import { registerTokens } from './commands/tokens.js';
+
+/** The `ferry` program with every client command; `main` adds the server and agent faces. */
+export function createCliProgram(): Command {
+  const program = new Command('ferry')
+    .description('Ferry: bundle an app, push it, ship it to QA, promote it to production.')
+    .version(SERVER_VERSION)
+    .option(
+      '--server <url>',
+      'the Ferry server (default: FERRY_SERVER, `ferry login`, or http://127.0.0.1:7400)',
+    )
+    .option('--token <token>', 'API token (default: FERRY_TOKEN, or what `ferry login` saved)')
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true });
+
+  const bundle = program
+    .command('bundle')
+    .description(
+      'make a bundle of an app (`ferry bundle <dir>`), or show or download a pushed one',
+    );
+  registerBundleCreate(bundle);
+  registerBundleShow(bundle);
+  registerBundleDownload(bundle);
+
+  registerPush(program);
+  registerApps(program);
+  registerBundles(program);
+  registerTokens(program);
+  registerLogin(program);
+  return program;
+}

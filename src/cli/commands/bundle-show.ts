@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { bundleRefSchema } from '../../protocol/api.js';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { parseArg } from '../parse-arg.js';
+import { printFields, printJson } from '../output.js';
+import { formatBytes } from '../progress.js';
+
+/** `ferry bundle show <app>@<version>`: one bundle's record. */
+export function registerBundleShow(bundle: Command): void {
+  bundle
+    .command('show <ref>')
+    .description('show one bundle: version, label, commit, size, sha256, who pushed it and when')
+    .option('--json', 'print the record as JSON')
+    .addHelpText('after', '\nExample:\n  ferry bundle show cart@12')
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
+      const bundle = await (await connect(options)).bundle(app, version);
+      if (options.json) {
+        printJson(bundle);
+        return;
+      }
+      printFields([
+        ['bundle', `${bundle.app}@${bundle.version}`],
+        ['label', bundle.label],
+        ['commit', bundle.commit ? `${bundle.commit}${bundle.dirty ? ' (dirty tree)' : ''}` : null],
+        ['size', `${formatBytes(bundle.size)} (${bundle.size} bytes), ${bundle.fileCount} files`],
+        ['sha256', bundle.sha256],
+        ['created', bundle.createdAt],
+        ['pushed', `${bundle.pushedAt} by ${bundle.pushedBy}`],
+        ['role', (bundle.manifest as { role?: string }).role],
+      ]);
+    });
+}

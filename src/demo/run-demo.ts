@@ -1,0 +1,3 @@
+export function runDemo(_o: { exit?: boolean; dir?: string }): Promise<void> {
+  return Promise.resolve();
+}

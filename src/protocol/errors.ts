@@ -1,0 +1,140 @@
+/**
+ * The one error type of Ferry and the catalogue of its codes.
+ *
+ * Every failure that crosses a boundary (HTTP, CLI exit, logs) carries a stable
+ * `code`; nothing matches on message text. On the wire an error is
+ * `{ code, message, details }`.
+ *
+ * @example
+ *   throw new FerryError('E_BUNDLE_NOT_FOUND', 'cart@12 does not exist', { app: 'cart', version: 12 });
+ */
+
+/** Each code with its HTTP status and a hint the CLI prints below the message. */
+export const ERROR_CATALOGUE = {
+  E_BAD_REQUEST: {
+    status: 400,
+    hint: 'Check the command line or request body against `ferry --help`.',
+  },
+  E_AUTH_REQUIRED: {
+    status: 401,
+    hint: 'Pass --token, set FERRY_TOKEN, or run `ferry login`. On a new server the admin token is in <data>/admin-token.',
+  },
+  E_AUTH_INVALID: {
+    status: 401,
+    hint: 'The token is unknown or revoked. Ask an admin for a new one (`ferry tokens create`) and run `ferry login`.',
+  },
+  E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
+  E_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the server URL and that client and server are the same Ferry version.',
+  },
+  E_APP_NOT_FOUND: { status: 404, hint: 'List the apps the server knows with `ferry apps`.' },
+  E_BUNDLE_NOT_FOUND: {
+    status: 404,
+    hint: 'List the bundles of an app with `ferry bundles <app>`.',
+  },
+  E_TOKEN_NOT_FOUND: { status: 404, hint: 'List tokens with `ferry tokens list`.' },
+  E_RANGE_NOT_SATISFIABLE: { status: 416, hint: 'Ask for a byte range inside the bundle.' },
+  E_UPLOAD_INCOMPLETE: {
+    status: 400,
+    hint: 'The upload broke off before its end; nothing was kept. Push again.',
+  },
+  E_BUNDLE_TOO_LARGE: {
+    status: 413,
+    hint: 'Exclude what the app does not need (`exclude`, .ferryignore) or raise limits.maxBundleBytes.',
+  },
+  E_BUNDLE_NOT_GZIP: {
+    status: 400,
+    hint: 'Push a file made by `ferry bundle`, or push the directory itself.',
+  },
+  E_BUNDLE_NOT_TAR: {
+    status: 400,
+    hint: 'Push a file made by `ferry bundle`, or push the directory itself.',
+  },
+  E_BUNDLE_META_MISSING: {
+    status: 400,
+    hint: 'A bundle starts with ferry-bundle.json; make it with `ferry bundle`.',
+  },
+  E_BUNDLE_META_INVALID: { status: 400, hint: 'Make the bundle again with `ferry bundle`.' },
+  E_BUNDLE_APP_UNDEFINED: {
+    status: 400,
+    hint: 'The bundle names an app its manifest does not define; make it again with `ferry bundle --app <name>`.',
+  },
+  E_BUNDLE_CONTENT_MISMATCH: {
+    status: 400,
+    hint: 'The archive does not hold what its ferry-bundle.json lists; make it again with `ferry bundle`.',
+  },
+  E_BUNDLE_UNSAFE_PATH: {
+    status: 400,
+    hint: 'Bundles hold only relative paths inside the app, regular files and links that stay inside.',
+  },
+  E_BUNDLE_SYMLINK_OUTSIDE: {
+    status: 400,
+    hint: 'A symbolic link in the app points outside its folder; remove it or add it to `exclude`.',
+  },
+  E_MANIFEST_NOT_FOUND: { status: 400, hint: 'Create a ferry.yml at the root of the source tree.' },
+  E_MANIFEST_INVALID: {
+    status: 400,
+    hint: 'Fix each problem listed; the schema is in the README.',
+  },
+  E_MANIFEST_APP_UNKNOWN: {
+    status: 400,
+    hint: 'Use one of the app names defined under `apps:` in ferry.yml.',
+  },
+  E_MANIFEST_APP_AMBIGUOUS: {
+    status: 400,
+    hint: 'ferry.yml defines several apps: choose one with --app NAME.',
+  },
+  E_SOURCE_NOT_FOUND: { status: 400, hint: 'Check the path you gave.' },
+  E_CONFIG_INVALID: {
+    status: 400,
+    hint: 'Fix each problem listed; configuration is described in the README.',
+  },
+  E_SERVER_UNREACHABLE: {
+    status: 503,
+    hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',
+  },
+  E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
+} as const satisfies Record<string, { status: number; hint: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The shape of an error on the wire. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** The error type thrown everywhere in Ferry. */
+export class FerryError extends Error {
+  override readonly name = 'FerryError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  get hint(): string {
+    return ERROR_CATALOGUE[this.code].hint;
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `code` is a code of the catalogue (for error bodies read off the wire). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
+}

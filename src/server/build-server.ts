@@ -1,0 +1,81 @@
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { API_PREFIX } from '../protocol/api.js';
+import { FerryError } from '../protocol/errors.js';
+import type { Store } from '../store/store.js';
+import { SERVER_VERSION } from '../version.js';
+import { BundleService } from './bundle-service.js';
+import './request-context.js';
+import { registerBundleRoutes } from './routes/bundle-routes.js';
+import { registerTokenRoutes } from './routes/token-routes.js';
+import type { ServerConfig } from './server-config.js';
+import { TokenService } from './token-service.js';
+
+/** What the server is built from: the adapters, chosen and opened by the caller. */
+export interface ServerDeps {
+  store: Store;
+  artifacts: ArtifactStore;
+}
+
+/** The built app, with the services the caller may need at start-up. */
+export interface BuiltServer {
+  app: FastifyInstance;
+  tokens: TokenService;
+  bundles: BundleService;
+}
+
+/** Routes that answer without a token. */
+const PUBLIC_ROUTES = new Set([`${API_PREFIX}/health`]);
+
+/**
+ * Builds the HTTP app: routes, auth and error mapping. It does not listen; the
+ * caller does (`app.listen`), or a test drives it with `app.inject`.
+ */
+export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): BuiltServer {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Routes log what matters themselves (a push, a token made); one line per
+    // request would drown it.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Uploads of large bundles take as long as they take.
+    requestTimeout: 0,
+  });
+  const tokens = new TokenService(deps.store);
+  const bundles = new BundleService(deps.store, deps.artifacts, config.limits);
+
+  app.addHook('onRequest', async (request) => {
+    const url = request.url.split('?')[0] ?? '';
+    if (!url.startsWith(`${API_PREFIX}/`) || PUBLIC_ROUTES.has(url)) return;
+    request.token = await tokens.authenticate(request.headers.authorization);
+  });
+
+  app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
+  registerBundleRoutes(app, bundles);
+  registerTokenRoutes(app, tokens);
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new FerryError(
+      'E_NOT_FOUND',
+      `No route ${request.method} ${request.url.split('?')[0]}`,
+    );
+    return reply.status(error.status).send(error.toBody());
+  });
+
+  app.setErrorHandler((err: FastifyError | FerryError, request, reply) => {
+    if (err instanceof FerryError) {
+      if (err.status >= 500) request.log.error({ err }, err.message);
+      return reply.status(err.status).send(err.toBody());
+    }
+    const status = err.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // Fastify's own refusals: bad JSON, unsupported media type, and the like.
+      return reply
+        .status(status)
+        .send(new FerryError('E_BAD_REQUEST', err.message, { fastifyCode: err.code }).toBody());
+    }
+    request.log.error({ err, url: request.url }, 'request failed');
+    return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
+  });
+
+  return { app, tokens, bundles };
+}

@@ -1,0 +1,179 @@
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import type { BundleMeta } from '../bundle/bundle-meta.js';
+import { HashingMeter } from '../bundle/hashing.js';
+import { type BundleLimits, inspectBundle } from '../bundle/inspect-bundle.js';
+import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
+import { FerryError } from '../protocol/errors.js';
+import type { Store } from '../store/store.js';
+
+export interface PushInput {
+  body: Readable;
+  /** The declared Content-Length, when the client sent one. */
+  contentLength: number | undefined;
+  pushedBy: string;
+  /** Overrides the label the bundle carries. */
+  label?: string | undefined;
+}
+
+/** Receives, checks, numbers and serves bundles. */
+export class BundleService {
+  constructor(
+    private readonly store: Store,
+    private readonly artifacts: ArtifactStore,
+    private readonly limits: BundleLimits & { maxBundleBytes: number },
+  ) {}
+
+  /**
+   * Takes one pushed bundle. The body is written to a temporary file while it is
+   * hashed and, in the same pass, unpacked in memory and checked entry by entry;
+   * memory stays flat whatever the size. Only a complete, valid upload gets a
+   * version; anything else leaves no record and no file.
+   */
+  async push(input: PushInput): Promise<PushResult> {
+    const { maxBundleBytes } = this.limits;
+    if (input.contentLength !== undefined && input.contentLength > maxBundleBytes) {
+      throw tooLarge(maxBundleBytes);
+    }
+    const upload = await this.artifacts.beginUpload();
+    try {
+      const { sha256, size, meta } = await this.receive(input, upload.stream);
+      const result = await this.store.recordBundle(
+        {
+          app: meta.app,
+          sha256,
+          size,
+          label: input.label ?? meta.label,
+          commit: meta.git.commit,
+          dirty: meta.git.dirty,
+          fileCount: meta.files.length,
+          createdAt: meta.createdAt,
+          pushedBy: input.pushedBy,
+          manifest: meta.manifest.apps[meta.app]!,
+        },
+        () => upload.commit(sha256),
+      );
+      if (!result.created) await upload.discard();
+      return result;
+    } catch (err) {
+      await upload.discard();
+      throw err;
+    }
+  }
+
+  private async receive(
+    input: PushInput,
+    file: NodeJS.WritableStream,
+  ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
+    const meter = new HashingMeter({ limit: this.limits.maxBundleBytes, onLimit: tooLarge });
+    const inspectorInput = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const tee = new Tee(inspectorInput);
+    const inspecting = inspectBundle(inspectorInput, this.limits);
+    // Once the bundle is known to be bad, the rest of the body is read and dropped,
+    // so that the client gets the error as an answer rather than a reset socket.
+    inspecting.catch(() => tee.stopForwarding());
+
+    const writing = pipeline(input.body, meter, tee, file);
+    writing.catch((err: unknown) => inspectorInput.destroy(err as Error));
+    const [written, inspected] = await Promise.allSettled([writing, inspecting]);
+
+    if (written.status === 'rejected') {
+      if (written.reason instanceof FerryError) throw written.reason;
+      throw new FerryError(
+        'E_UPLOAD_INCOMPLETE',
+        `The upload broke off after ${meter.bytes} bytes`,
+        {
+          receivedBytes: meter.bytes,
+        },
+      );
+    }
+    if (input.contentLength !== undefined && meter.bytes !== input.contentLength) {
+      throw new FerryError(
+        'E_UPLOAD_INCOMPLETE',
+        `The upload ended after ${meter.bytes} of ${input.contentLength} bytes`,
+        { receivedBytes: meter.bytes, expectedBytes: input.contentLength },
+      );
+    }
+    if (inspected.status === 'rejected') throw inspected.reason;
+    return { sha256: meter.sha256(), size: meter.bytes, meta: inspected.value };
+  }
+
+  async get(app: string, version: number): Promise<BundleDetail> {
+    const bundle = await this.store.getBundle(app, version);
+    if (bundle) return bundle;
+    if (!(await this.store.hasApp(app))) throw appNotFound(app);
+    throw new FerryError('E_BUNDLE_NOT_FOUND', `${app}@${version} does not exist`, {
+      app,
+      version,
+    });
+  }
+
+  async list(app: string, limit?: number): Promise<BundleRecord[]> {
+    if (!(await this.store.hasApp(app))) throw appNotFound(app);
+    return this.store.listBundles(app, limit === undefined ? {} : { limit });
+  }
+
+  apps(): Promise<AppSummary[]> {
+    return this.store.listApps();
+  }
+
+  /** Opens a bundle's bytes, whole or a range of them. */
+  open(bundle: BundleRecord, range?: { start: number; end: number }): Readable {
+    return this.artifacts.read(bundle.sha256, range);
+  }
+}
+
+function tooLarge(limit: number): FerryError {
+  return new FerryError(
+    'E_BUNDLE_TOO_LARGE',
+    `The bundle is larger than the server's limit of ${limit} bytes`,
+    {
+      limit,
+    },
+  );
+}
+
+function appNotFound(app: string): FerryError {
+  return new FerryError('E_APP_NOT_FOUND', `No app named "${app}" has been pushed`, { app });
+}
+
+/**
+ * Passes chunks on down its pipeline and also into `branch`, waiting for both to
+ * take them. `stopForwarding()` turns it into a sink that drops everything.
+ */
+class Tee extends Transform {
+  private forwarding = true;
+  private waiting: (() => void) | undefined;
+
+  constructor(private readonly branch: PassThrough) {
+    super({ highWaterMark: 1024 * 1024 });
+    branch.on('drain', () => this.release());
+  }
+
+  stopForwarding(): void {
+    this.forwarding = false;
+    this.release();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!this.forwarding) {
+      callback();
+    } else if (this.branch.destroyed || this.branch.write(chunk)) {
+      callback(null, chunk);
+    } else {
+      this.waiting = () => callback(null, this.forwarding ? chunk : undefined);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.forwarding && !this.branch.destroyed) this.branch.end();
+    callback();
+  }
+
+  private release(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+}

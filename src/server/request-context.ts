@@ -1,0 +1,15 @@
+import type { FastifyRequest } from 'fastify';
+import type { StoredToken } from '../store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token that authenticated this request; set for every `/api/v1` route but health. */
+    token?: StoredToken;
+  }
+}
+
+/** The authenticated token of a request; the auth hook guarantees it on protected routes. */
+export function tokenOf(request: FastifyRequest): StoredToken {
+  if (!request.token) throw new Error('route is missing the auth hook');
+  return request.token;
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { appNameSchema } from '../../bundle/manifest-schema.js';
+import { API_PREFIX } from '../../protocol/api.js';
+import { FerryError } from '../../protocol/errors.js';
+import type { BundleService } from '../bundle-service.js';
+import { parseRange } from '../http-range.js';
+import { tokenOf } from '../request-context.js';
+import { requireRole } from '../token-service.js';
+import { parseInput } from './parse-input.js';
+
+const appParams = z.object({ app: appNameSchema });
+const bundleParams = z.object({ app: appNameSchema, version: z.coerce.number().int().positive() });
+const pushQuery = z.object({ label: z.string().min(1).max(200).optional() });
+const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** Bundle routes: push, list apps and bundles, show one, download one (with Range). */
+export function registerBundleRoutes(app: FastifyInstance, bundles: BundleService): void {
+  // Bundles arrive as a raw stream; the service reads it itself, so Fastify must not.
+  app.addContentTypeParser(
+    ['application/gzip', 'application/octet-stream'],
+    (_request, payload, done) => done(null, payload),
+  );
+
+  app.post(`${API_PREFIX}/bundles`, async (request, reply) => {
+    const token = tokenOf(request);
+    requireRole(token, 'admin', 'deployer');
+    const { label } = parseInput(pushQuery, request.query, 'query');
+    if (!request.body) {
+      throw new FerryError(
+        'E_BAD_REQUEST',
+        'Send the bundle as the body, with Content-Type: application/gzip',
+      );
+    }
+    const declared = request.headers['content-length'];
+    const result = await bundles.push({
+      body: request.body as Readable,
+      contentLength: declared === undefined ? undefined : Number(declared),
+      pushedBy: token.name,
+      label,
+    });
+    request.log.info(
+      {
+        app: result.bundle.app,
+        version: result.bundle.version,
+        sha256: result.bundle.sha256,
+        created: result.created,
+      },
+      result.created ? 'bundle pushed' : 'bundle pushed again: existing version returned',
+    );
+    return reply.status(result.created ? 201 : 200).send(result);
+  });
+
+  app.get(`${API_PREFIX}/apps`, async () => ({ apps: await bundles.apps() }));
+
+  app.get(`${API_PREFIX}/apps/:app/bundles`, async (request) => {
+    const { app: name } = parseInput(appParams, request.params, 'path');
+    const { limit } = parseInput(listQuery, request.query, 'query');
+    return { bundles: await bundles.list(name, limit) };
+  });
+
+  app.get(`${API_PREFIX}/apps/:app/bundles/:version`, async (request) => {
+    const { app: name, version } = parseInput(bundleParams, request.params, 'path');
+    return bundles.get(name, version);
+  });
+
+  app.get(`${API_PREFIX}/apps/:app/bundles/:version/download`, async (request, reply) => {
+    const { app: name, version } = parseInput(bundleParams, request.params, 'path');
+    const bundle = await bundles.get(name, version);
+    const range = parseRange(request.headers.range, bundle.size);
+    void reply
+      .header('accept-ranges', 'bytes')
+      .header('etag', `"${bundle.sha256}"`)
+      .header('x-ferry-sha256', bundle.sha256)
+      .header('content-disposition', `attachment; filename="${name}-${version}.tar.gz"`);
+    if (range === 'unsatisfiable') {
+      void reply.header('content-range', `bytes */${bundle.size}`);
+      throw new FerryError(
+        'E_RANGE_NOT_SATISFIABLE',
+        `${name}@${version} has ${bundle.size} bytes`,
+        {
+          size: bundle.size,
+        },
+      );
+    }
+    void reply.type('application/gzip');
+    if (range) {
+      return reply
+        .status(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${bundle.size}`)
+        .header('content-length', range.end - range.start + 1)
+        .send(bundles.open(bundle, range));
+    }
+    return reply.header('content-length', bundle.size).send(bundles.open(bundle));
+  });
+}

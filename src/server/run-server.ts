@@ -1,0 +1,46 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { buildServer } from './build-server.js';
+import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
+
+/** A listening server and how to stop it. */
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the adapters a config names, builds the app and starts listening. On a
+ * first start it writes the admin token to `<data>/admin-token` and says where.
+ */
+export async function runServer(
+  config: Readonly<ServerConfig>,
+  say: (line: string) => void,
+): Promise<RunningServer> {
+  await mkdir(config.data, { recursive: true, mode: 0o700 });
+  const store = SqliteStore.open(sqlitePath(config));
+  await store.migrate();
+  const artifacts = new FsArtifactStore(artifactsPath(config));
+  await artifacts.init();
+
+  const { app, tokens } = buildServer(config, { store, artifacts });
+  const tokenFile = path.join(config.data, 'admin-token');
+  if (await tokens.bootstrapAdmin(tokenFile)) {
+    say(`First start: the admin token is in ${tokenFile} (mode 0600).`);
+  }
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  say(`Ferry server listening on ${url} (data in ${config.data})`);
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_BUNDLE_LIMITS } from '../bundle/inspect-bundle.js';
+import { FerryError } from '../protocol/errors.js';
+
+/** The port `ferry server` listens on unless told otherwise. */
+export const DEFAULT_PORT = 7400;
+
+const storeSchema = z.discriminatedUnion('driver', [
+  z.strictObject({ driver: z.literal('sqlite'), path: z.string().min(1).optional() }),
+]);
+
+const artifactsSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('fs'), path: z.string().min(1).optional() }),
+]);
+
+/** The server's configuration, strict: an unknown key is an error. */
+export const serverConfigSchema = z.strictObject({
+  data: z.string({ error: 'expected the data folder (--data DIR or FERRY_DATA)' }).min(1),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  store: storeSchema.default({ driver: 'sqlite' }),
+  artifacts: artifactsSchema.default({ kind: 'fs' }),
+  limits: z
+    .strictObject({
+      maxBundleBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(4 * 1024 ** 3),
+      maxFiles: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxFiles),
+      maxUnpackedBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
+    })
+    .prefault({}),
+});
+
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+
+/** Environment variables the server reads, and where each lands in the config. */
+const ENV_KEYS: Record<string, string[]> = {
+  FERRY_DATA: ['data'],
+  FERRY_HOST: ['host'],
+  FERRY_PORT: ['port'],
+  FERRY_LOG_LEVEL: ['logLevel'],
+  FERRY_MAX_BUNDLE_BYTES: ['limits', 'maxBundleBytes'],
+};
+
+/**
+ * Builds the server's configuration: defaults, then the YAML file, then `FERRY_*`
+ * variables, then flags. Validated once; every problem is reported together
+ * (`E_CONFIG_INVALID`). The result is frozen, with paths made absolute.
+ */
+export async function loadServerConfig(options: {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, unknown>;
+}): Promise<Readonly<ServerConfig>> {
+  let fromFile: Record<string, unknown> = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = await readFile(options.file, 'utf8');
+    } catch (err) {
+      throw new FerryError(
+        'E_CONFIG_INVALID',
+        `Cannot read the config file ${options.file}: ${(err as Error).message}`,
+      );
+    }
+    const parsed: unknown = parseYaml(text);
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new FerryError('E_CONFIG_INVALID', `${options.file} must hold a YAML map of settings`);
+    }
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, keyPath] of Object.entries(ENV_KEYS)) {
+    const value = (options.env ?? process.env)[name];
+    if (value !== undefined && value !== '') setPath(fromEnv, keyPath, value);
+  }
+  const merged = deepMerge(deepMerge(fromFile, fromEnv), stripUndefined(options.flags ?? {}));
+  const result = serverConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `The server configuration has problems:\n  ${problems.join('\n  ')}`,
+      {
+        problems,
+      },
+    );
+  }
+  const config = result.data;
+  config.data = path.resolve(config.data);
+  return Object.freeze(config);
+}
+
+/** The SQLite file of a config (default `<data>/ferry.db`). */
+export function sqlitePath(config: ServerConfig): string {
+  return path.resolve(config.data, config.store.path ?? 'ferry.db');
+}
+
+/** The artifact folder of a config (default `<data>/bundles`). */
+export function artifactsPath(config: ServerConfig): string {
+  return path.resolve(config.data, config.artifacts.path ?? 'bundles');
+}
+
+function setPath(target: Record<string, unknown>, keyPath: string[], value: unknown): void {
+  let node = target;
+  for (const key of keyPath.slice(0, -1)) {
+    node[key] ??= {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keyPath[keyPath.length - 1]!] = value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}
+
+function stripUndefined(flags: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+}

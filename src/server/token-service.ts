@@ -1,0 +1,94 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
+import { FerryError } from '../protocol/errors.js';
+import type { Store, StoredToken } from '../store/store.js';
+
+/** How often a token's `lastUsedAt` is written, at most. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** The sha256 of a token's secret: the only form the store keeps. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Makes, checks and revokes API tokens. A token is `ferry_<role>_<43 random
+ * characters>`: 256 bits of randomness, so a plain sha256 is a safe way to store it.
+ */
+export class TokenService {
+  private readonly touched = new Map<string, number>();
+
+  constructor(private readonly store: Store) {}
+
+  async create(
+    body: TokenCreateBody,
+    createdBy: string | null,
+  ): Promise<TokenRecord & { token: string }> {
+    const token = `ferry_${body.role}_${randomBytes(32).toString('base64url')}`;
+    const id = `tok_${randomBytes(6).toString('hex')}`;
+    const record = await this.store.createToken({
+      id,
+      name: body.name ?? `${body.role}${body.env ? `-${body.env}` : ''}-${id.slice(4, 10)}`,
+      role: body.role,
+      env: body.env ?? null,
+      tokenHash: hashToken(token),
+      createdBy,
+    });
+    return { ...record, token };
+  }
+
+  /** The token behind an `Authorization` header, or a 401 that says what is wrong. */
+  async authenticate(header: string | undefined): Promise<StoredToken> {
+    if (!header) {
+      throw new FerryError(
+        'E_AUTH_REQUIRED',
+        'This call needs an API token (Authorization: Bearer <token>)',
+      );
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) {
+      throw new FerryError('E_AUTH_REQUIRED', 'The Authorization header must be "Bearer <token>"');
+    }
+    const token = await this.store.findActiveToken(hashToken(match[1]!));
+    if (!token) throw new FerryError('E_AUTH_INVALID', 'The API token is not valid on this server');
+    const now = Date.now();
+    if (now - (this.touched.get(token.id) ?? 0) > TOUCH_INTERVAL_MS) {
+      this.touched.set(token.id, now);
+      await this.store.touchToken(token.id, new Date(now).toISOString());
+    }
+    return token;
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.store.revokeToken(id))) {
+      throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
+    }
+  }
+
+  list(): Promise<TokenRecord[]> {
+    return this.store.listTokens();
+  }
+
+  /**
+   * On a server's first start (no tokens at all), makes the admin token and writes
+   * it to `file` with mode 0600. Returns true when it did.
+   */
+  async bootstrapAdmin(file: string): Promise<boolean> {
+    if ((await this.store.countTokens()) > 0) return false;
+    const { token } = await this.create({ role: 'admin', name: 'admin' }, null);
+    await writeFile(file, `${token}\n`, { mode: 0o600 });
+    return true;
+  }
+}
+
+/** Throws a 403 naming the roles that may make this call, unless `role` is one of them. */
+export function requireRole(token: { role: Role }, ...allowed: Role[]): void {
+  if (!allowed.includes(token.role)) {
+    throw new FerryError(
+      'E_FORBIDDEN',
+      `This call needs a token with the ${allowed.join(' or ')} role; yours has the ${token.role} role`,
+      { needs: allowed, has: token.role },
+    );
+  }
+}

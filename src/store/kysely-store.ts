@@ -1,0 +1,221 @@
+import { type Kysely, Migrator, type Selectable } from 'kysely';
+import type { AppSummary, BundleDetail, BundleRecord, Role, TokenRecord } from '../protocol/api.js';
+import { migrationProvider } from './migrations.js';
+import type { BundlesTable, Database, TokensTable } from './schema.js';
+import type { NewBundle, NewToken, RecordedBundle, Store, StoredToken } from './store.js';
+
+/**
+ * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
+ * only build the Kysely instance; the queries here are written to run on both.
+ */
+export class KyselyStore implements Store {
+  constructor(protected readonly db: Kysely<Database>) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new Error(`database migration ${failed} failed`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async recordBundle(
+    bundle: NewBundle,
+    beforeCommit: () => Promise<void>,
+  ): Promise<RecordedBundle> {
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('bundles')
+        .selectAll()
+        .where('app', '=', bundle.app)
+        .where('sha256', '=', bundle.sha256)
+        .executeTakeFirst();
+      if (existing) return { bundle: toBundleRecord(existing), created: false };
+
+      const now = new Date().toISOString();
+      await trx
+        .insertInto('apps')
+        .values({ name: bundle.app, last_version: 0, created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      // The update takes the app row's write lock, so concurrent pushes of one app
+      // queue here and each gets the next number.
+      const { last_version: version } = await trx
+        .updateTable('apps')
+        .set((eb) => ({ last_version: eb('last_version', '+', 1) }))
+        .where('name', '=', bundle.app)
+        .returning('last_version')
+        .executeTakeFirstOrThrow();
+      const row = {
+        app: bundle.app,
+        version: Number(version),
+        sha256: bundle.sha256,
+        size: bundle.size,
+        label: bundle.label,
+        git_commit: bundle.commit,
+        git_dirty: bundle.dirty === null ? null : Number(bundle.dirty),
+        file_count: bundle.fileCount,
+        created_at: bundle.createdAt,
+        pushed_at: now,
+        pushed_by: bundle.pushedBy,
+        manifest_json: JSON.stringify(bundle.manifest),
+      };
+      await trx.insertInto('bundles').values(row).execute();
+      await beforeCommit();
+      return { bundle: toBundleRecord(row), created: true };
+    });
+  }
+
+  async getBundle(app: string, version: number): Promise<BundleDetail | undefined> {
+    const row = await this.db
+      .selectFrom('bundles')
+      .selectAll()
+      .where('app', '=', app)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      ...toBundleRecord(row),
+      manifest: JSON.parse(row.manifest_json) as Record<string, unknown>,
+    };
+  }
+
+  async listBundles(app: string, options: { limit?: number } = {}): Promise<BundleRecord[]> {
+    const rows = await this.db
+      .selectFrom('bundles')
+      .selectAll()
+      .where('app', '=', app)
+      .orderBy('version', 'desc')
+      .limit(options.limit ?? 1000)
+      .execute();
+    return rows.map(toBundleRecord);
+  }
+
+  async hasApp(app: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('apps')
+      .select('name')
+      .where('name', '=', app)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async listApps(): Promise<AppSummary[]> {
+    const rows = await this.db
+      .selectFrom('apps')
+      .leftJoin('bundles', 'bundles.app', 'apps.name')
+      .select((eb) => [
+        'apps.name',
+        'apps.last_version',
+        eb.fn.count<number | string>('bundles.version').as('bundle_count'),
+        eb.fn.max('bundles.pushed_at').as('last_pushed_at'),
+      ])
+      .groupBy(['apps.name', 'apps.last_version'])
+      .orderBy('apps.name')
+      .execute();
+    return rows.map((r) => ({
+      name: r.name,
+      latestVersion: Number(r.last_version),
+      bundleCount: Number(r.bundle_count),
+      lastPushedAt: r.last_pushed_at ?? null,
+    }));
+  }
+
+  async createToken(token: NewToken): Promise<TokenRecord> {
+    const row = {
+      id: token.id,
+      name: token.name,
+      role: token.role,
+      env: token.env,
+      token_hash: token.tokenHash,
+      created_at: new Date().toISOString(),
+      created_by: token.createdBy,
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await this.db.insertInto('tokens').values(row).execute();
+    return toTokenRecord(row);
+  }
+
+  async findActiveToken(tokenHash: string): Promise<StoredToken | undefined> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row ? { ...toTokenRecord(row), tokenHash: row.token_hash } : undefined;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toTokenRecord);
+  }
+
+  async countTokens(): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .executeTakeFirstOrThrow();
+    return Number(count);
+  }
+
+  async revokeToken(id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) > 0) return true;
+    const row = await this.db
+      .selectFrom('tokens')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async touchToken(id: string, at: string): Promise<void> {
+    await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+}
+
+function toBundleRecord(row: Selectable<BundlesTable>): BundleRecord {
+  return {
+    app: row.app,
+    version: Number(row.version),
+    label: row.label,
+    commit: row.git_commit,
+    dirty: row.git_dirty === null ? null : Boolean(row.git_dirty),
+    sha256: row.sha256,
+    size: Number(row.size),
+    fileCount: Number(row.file_count),
+    createdAt: row.created_at,
+    pushedAt: row.pushed_at,
+    pushedBy: row.pushed_by,
+  };
+}
+
+function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as Role,
+    env: row.env,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}

@@ -1,0 +1,69 @@
+import type { AppSummary, BundleDetail, BundleRecord, Role, TokenRecord } from '../protocol/api.js';
+
+/** What the server knows of a bundle before it has a version. */
+export interface NewBundle {
+  app: string;
+  sha256: string;
+  size: number;
+  label: string | null;
+  commit: string | null;
+  dirty: boolean | null;
+  fileCount: number;
+  createdAt: string;
+  pushedBy: string;
+  /** The app's resolved manifest section, as the bundle carries it. */
+  manifest: Record<string, unknown>;
+}
+
+/** The result of recording a push: the bundle, and whether it is new. */
+export interface RecordedBundle {
+  bundle: BundleRecord;
+  /** False when the app already had a bundle with this sha256; that one is returned. */
+  created: boolean;
+}
+
+/** A token as the store keeps it: only the hash of its secret. */
+export interface StoredToken extends TokenRecord {
+  tokenHash: string;
+}
+
+export interface NewToken {
+  id: string;
+  name: string;
+  role: Role;
+  env: string | null;
+  tokenHash: string;
+  createdBy: string | null;
+}
+
+/**
+ * The server's metadata store. Domain code depends on this interface only; the
+ * adapters (SQLite, PostgreSQL) pass one contract suite.
+ */
+export interface Store {
+  /** Brings the schema up to date; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Records a pushed bundle: in one transaction, returns the app's bundle with the
+   * same sha256 if there is one, or else assigns `version = last + 1`, records the
+   * bundle, and calls `beforeCommit` (which moves the file into place) before
+   * committing — if it throws, nothing is recorded.
+   */
+  recordBundle(bundle: NewBundle, beforeCommit: () => Promise<void>): Promise<RecordedBundle>;
+  getBundle(app: string, version: number): Promise<BundleDetail | undefined>;
+  /** An app's bundles, newest first. */
+  listBundles(app: string, options?: { limit?: number }): Promise<BundleRecord[]>;
+  hasApp(app: string): Promise<boolean>;
+  listApps(): Promise<AppSummary[]>;
+
+  createToken(token: NewToken): Promise<TokenRecord>;
+  /** A token that is not revoked, by the hash of its secret. */
+  findActiveToken(tokenHash: string): Promise<StoredToken | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  countTokens(): Promise<number>;
+  /** Marks a token revoked; false when no such token exists. */
+  revokeToken(id: string): Promise<boolean>;
+  touchToken(id: string, at: string): Promise<void>;
+}
