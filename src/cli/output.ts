@@ -40,7 +40,9 @@ export function printFields(fields: [string, unknown][]): void {
 
 function cellText(value: unknown): string {
   if (value === null || value === undefined || value === '') return '-';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }
 
 /** `2026-11-22 06:01` from an ISO time, in UTC. */
