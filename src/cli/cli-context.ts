@@ -20,9 +20,15 @@ export async function connect(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ApiClient> {
   const saved = await readSavedLogin(env);
-  const server = options.server ?? env.FERRY_SERVER ?? saved?.server ?? DEFAULT_SERVER;
+  const server = options.server ?? setting(env, 'FERRY_SERVER') ?? saved?.server ?? DEFAULT_SERVER;
   // A saved token belongs to the saved server; it is not sent to another one.
   const savedToken = saved && saved.server === server ? saved.token : undefined;
-  const token = options.token ?? env.FERRY_TOKEN ?? savedToken;
+  const token = options.token ?? setting(env, 'FERRY_TOKEN') ?? savedToken;
   return new ApiClient(server, token);
+}
+
+/** An environment variable, with an empty value counted as unset. */
+export function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }

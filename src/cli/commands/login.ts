@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../protocol/errors.js';
 import { ApiClient } from '../api-client.js';
-import { DEFAULT_SERVER, type GlobalOptions } from '../cli-context.js';
+import { DEFAULT_SERVER, type GlobalOptions, setting } from '../cli-context.js';
 import { saveLogin } from '../credentials.js';
 
 /** `ferry login`: checks a token against a server and saves both for later commands. */
@@ -17,8 +17,8 @@ export function registerLogin(program: Command): void {
     )
     .action(async (_options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const server = globals.server ?? process.env.FERRY_SERVER ?? DEFAULT_SERVER;
-      const token = globals.token ?? process.env.FERRY_TOKEN;
+      const server = globals.server ?? setting(process.env, 'FERRY_SERVER') ?? DEFAULT_SERVER;
+      const token = globals.token ?? setting(process.env, 'FERRY_TOKEN');
       if (!token)
         throw new FerryError(
           'E_AUTH_REQUIRED',

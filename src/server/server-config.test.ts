@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../protocol/errors.js';
+import { DEFAULT_PORT, loadServerConfig } from './server-config.js';
+
+describe('loadServerConfig', () => {
+  it('fills defaults and makes the data folder absolute', async () => {
+    const config = await loadServerConfig({ env: {}, flags: { data: 'relative/data' } });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: DEFAULT_PORT,
+      store: { driver: 'sqlite' },
+    });
+    expect(path.isAbsolute(config.data)).toBe(true);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('layers the file, then FERRY_* variables, then flags', async () => {
+    const file = path.join(os.tmpdir(), `ferry-config-${process.pid}.yml`);
+    await writeFile(
+      file,
+      'data: /from/file\nport: 1111\nhost: 0.0.0.0\nlimits: { maxFiles: 10 }\n',
+    );
+    const config = await loadServerConfig({
+      file,
+      env: { FERRY_PORT: '2222', FERRY_DATA: '/from/env' },
+      flags: { data: '/from/flags', port: undefined },
+    });
+    expect(config).toMatchObject({
+      data: '/from/flags',
+      port: 2222,
+      host: '0.0.0.0',
+      limits: { maxFiles: 10 },
+    });
+  });
+
+  it('reports every problem at once, unknown keys included', async () => {
+    const file = path.join(os.tmpdir(), `ferry-config-bad-${process.pid}.yml`);
+    await writeFile(file, 'port: 99999\nstore: { driver: mysql }\ncolour: blue\n');
+    const error = (await loadServerConfig({ file, env: {} }).catch(
+      (e: unknown) => e,
+    )) as FerryError;
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    const problems = (error.details?.problems as string[]).join('\n');
+    expect(problems).toMatch(/^data:/m);
+    expect(problems).toMatch(/^port:/m);
+    expect(problems).toMatch(/^store\.driver:/m);
+    expect(problems).toContain('colour');
+  });
+});
