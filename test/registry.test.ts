@@ -320,7 +320,7 @@ describe('refused uploads leave nothing behind', () => {
           },
         }),
         duplex: 'half',
-      } as RequestInit).then(
+      }).then(
         (r) => r.status,
         () => 'cut off',
       );

@@ -8,7 +8,7 @@ describe('error catalogue', () => {
   it.each(Object.entries(ERROR_CATALOGUE))(
     'documents %s with its HTTP status',
     (code, { status }) => {
-      expect(doc).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
+      expect(doc).toMatch(new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|`));
     },
   );
 

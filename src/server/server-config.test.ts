@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../protocol/errors.js';
+import type { FerryError } from '../protocol/errors.js';
 import { DEFAULT_PORT, loadServerConfig } from './server-config.js';
 
 describe('loadServerConfig', () => {

@@ -22,7 +22,9 @@ export async function readArchive(file: string): Promise<ArchiveEntry[]> {
   const tar = extract();
   tar.on('entry', (header, body, next) => {
     const chunks: Buffer[] = [];
-    body.on('data', (c: Buffer) => chunks.push(c));
+    body.on('data', (c) => {
+      chunks.push(c as Buffer);
+    });
     body.on('end', () => {
       entries.push({
         name: header.name,
@@ -54,8 +56,10 @@ export interface RawEntry {
 export async function writeArchive(entries: RawEntry[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
-  tar.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => tar.on('end', resolve));
+  tar.on('data', (c) => {
+    chunks.push(c as Buffer);
+  });
+  const ended = new Promise<void>((resolve) => tar.on('end', () => resolve()));
   for (const entry of entries) {
     const content = Buffer.from(entry.content ?? '');
     await new Promise<void>((resolve, reject) =>
@@ -67,7 +71,7 @@ export async function writeArchive(entries: RawEntry[]): Promise<Buffer> {
           ...(entry.linkname ? { linkname: entry.linkname } : {}),
           ...(entry.type === undefined || entry.type === 'file' ? { size: content.length } : {}),
         },
-        entry.type === undefined || entry.type === 'file' ? content : undefined,
+        entry.type === undefined || entry.type === 'file' ? content : Buffer.alloc(0),
         (err) => (err ? reject(err) : resolve()),
       ),
     );
