@@ -5,6 +5,7 @@ import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
 import { BundleService } from './bundle-service.js';
+import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
 import { registerBundleRoutes } from './routes/bundle-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
@@ -41,7 +42,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     requestTimeout: 0,
   });
   const tokens = new TokenService(deps.store);
-  const bundles = new BundleService(deps.store, deps.artifacts, config.limits);
+  const inspectors = new InspectorPool(config.limits.inspectorThreads);
+  app.addHook('onClose', () => inspectors.close());
+  const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
 
   app.addHook('onRequest', async (request) => {
     const url = request.url.split('?')[0] ?? '';

@@ -1,12 +1,13 @@
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { BundleMeta } from '../bundle/bundle-meta.js';
 import { HashingMeter } from '../bundle/hashing.js';
-import { type BundleLimits, inspectBundle } from '../bundle/inspect-bundle.js';
+import type { BundleLimits } from '../bundle/inspect-bundle.js';
 import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
+import type { Inspection, InspectorPool } from './inspector-pool.js';
 
 export interface PushInput {
   body: Readable;
@@ -23,6 +24,7 @@ export class BundleService {
     private readonly store: Store,
     private readonly artifacts: ArtifactStore,
     private readonly limits: BundleLimits & { maxBundleBytes: number },
+    private readonly inspectors: InspectorPool,
   ) {}
 
   /**
@@ -67,16 +69,15 @@ export class BundleService {
     file: NodeJS.WritableStream,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
     const meter = new HashingMeter({ limit: this.limits.maxBundleBytes, onLimit: tooLarge });
-    const inspectorInput = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const tee = new Tee(inspectorInput);
-    const inspecting = inspectBundle(inspectorInput, this.limits);
+    const inspector = await this.inspectors.begin(this.limits);
+    const tee = new Tee(inspector);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
-    inspecting.catch(() => tee.stopForwarding());
+    inspector.result.catch(() => tee.stopForwarding());
 
     const writing = pipeline(input.body, meter, tee, file);
-    writing.catch((err: unknown) => inspectorInput.destroy(err as Error));
-    const [written, inspected] = await Promise.allSettled([writing, inspecting]);
+    writing.catch(() => inspector.abort());
+    const [written, inspected] = await Promise.allSettled([writing, inspector.result]);
 
     if (written.status === 'rejected') {
       if (written.reason instanceof FerryError) throw written.reason;
@@ -139,41 +140,34 @@ function appNotFound(app: string): FerryError {
 }
 
 /**
- * Passes chunks on down its pipeline and also into `branch`, waiting for both to
- * take them. `stopForwarding()` turns it into a sink that drops everything.
+ * Passes chunks on down its pipeline and also to the inspector thread, waiting
+ * for both to take them. `stopForwarding()` turns it into a sink that drops
+ * everything.
  */
 class Tee extends Transform {
   private forwarding = true;
-  private waiting: (() => void) | undefined;
 
-  constructor(private readonly branch: PassThrough) {
+  constructor(private readonly inspector: Inspection) {
     super({ highWaterMark: 1024 * 1024 });
-    branch.on('drain', () => this.release());
   }
 
   stopForwarding(): void {
     this.forwarding = false;
-    this.release();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (!this.forwarding) {
       callback();
-    } else if (this.branch.destroyed || this.branch.write(chunk)) {
-      callback(null, chunk);
-    } else {
-      this.waiting = () => callback(null, this.forwarding ? chunk : undefined);
+      return;
     }
+    this.inspector.write(chunk).then(
+      () => callback(null, this.forwarding ? chunk : undefined),
+      (err: unknown) => callback(err as Error),
+    );
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.forwarding && !this.branch.destroyed) this.branch.end();
+    if (this.forwarding) this.inspector.end();
     callback();
-  }
-
-  private release(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.();
   }
 }

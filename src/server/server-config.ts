@@ -37,6 +37,8 @@ export const serverConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
+      // Worker threads that check pushed bundles; also how many pushes are checked at once.
+      inspectorThreads: z.coerce.number().int().min(1).max(64).default(2),
     })
     .prefault({}),
 });

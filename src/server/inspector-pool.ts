@@ -1,0 +1,200 @@
+import { Worker } from 'node:worker_threads';
+import type { BundleMeta } from '../bundle/bundle-meta.js';
+import type { BundleLimits } from '../bundle/inspect-bundle.js';
+import { type ErrorCode, FerryError } from '../protocol/errors.js';
+
+/** Messages from the main thread to an inspector worker; `id` names the inspection. */
+export type InspectorRequest =
+  | { type: 'begin'; id: number; limits: BundleLimits }
+  | { type: 'chunk'; id: number; data: Uint8Array }
+  | { type: 'end'; id: number }
+  | { type: 'abort'; id: number };
+
+/** Messages from an inspector worker to the main thread. */
+export type InspectorReply =
+  | { type: 'ack'; id: number; bytes: number }
+  | { type: 'done'; id: number; meta: BundleMeta }
+  | {
+      type: 'failed';
+      id: number;
+      code: ErrorCode;
+      message: string;
+      details?: Record<string, unknown> | undefined;
+    };
+
+/** How many bytes may wait in a worker before `write` holds the producer back. */
+const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+
+/** Chunks are sent to a worker in messages of at least this size. */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Worker threads that check pushed bundles (`inspectBundle`) while the main
+ * thread hashes and stores them, so that a push's two sha256 passes — the
+ * archive's and each file's — run on two cores. The workers start with the
+ * server, so a push neither waits for a thread to boot nor grows memory by one;
+ * pushes beyond the pool's size wait for a free worker.
+ */
+export class InspectorPool {
+  private readonly idle: PooledWorker[] = [];
+  private readonly queue: ((worker: PooledWorker) => void)[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly size: number) {
+    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+  }
+
+  /** Starts an inspection on a free worker, waiting for one if all are busy. */
+  async begin(limits: BundleLimits): Promise<Inspection> {
+    if (this.closed) throw new Error('inspector pool is closed');
+    const worker =
+      this.idle.pop() ?? (await new Promise<PooledWorker>((resolve) => this.queue.push(resolve)));
+    const inspection = new Inspection(worker, this.nextId++, limits);
+    void inspection.result.then(
+      () => this.release(worker),
+      () => this.release(worker),
+    );
+    return inspection;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idle.map((w) => w.thread.terminate()));
+  }
+
+  private release(worker: PooledWorker): void {
+    const next = worker.crashed ? this.spawn() : worker;
+    if (this.closed) {
+      void next.thread.terminate();
+      return;
+    }
+    const waiter = this.queue.shift();
+    if (waiter) waiter(next);
+    else this.idle.push(next);
+  }
+
+  private spawn(): PooledWorker {
+    const thread = new Worker(new URL('./inspect-worker.js', import.meta.url));
+    // Idle workers must not keep a stopping server alive.
+    thread.unref();
+    const worker: PooledWorker = { thread, crashed: false };
+    thread.on('error', () => (worker.crashed = true));
+    thread.on('exit', () => (worker.crashed = true));
+    return worker;
+  }
+}
+
+interface PooledWorker {
+  thread: Worker;
+  crashed: boolean;
+}
+
+/**
+ * One bundle being checked by one worker. Feed it with `write` (which resolves
+ * when there is room for more, so memory stays bounded) and `end`; `result`
+ * settles with the bundle's metadata or the `FerryError` that refused it.
+ */
+export class Inspection {
+  readonly result: Promise<BundleMeta>;
+  private inFlight = 0;
+  private settled = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private waiting: (() => void) | undefined;
+
+  constructor(
+    private readonly worker: PooledWorker,
+    private readonly id: number,
+    limits: BundleLimits,
+  ) {
+    const { thread } = worker;
+    this.result = new Promise<BundleMeta>((resolve, reject) => {
+      const finish = (outcome: () => void) => {
+        if (this.settled && !this.waiting && this.inFlight < 0) return;
+        thread.off('message', onMessage);
+        thread.off('error', onCrash);
+        thread.off('exit', onCrash);
+        this.settled = true;
+        this.release();
+        outcome();
+      };
+      const onMessage = (message: InspectorReply) => {
+        if (message.id !== this.id) return;
+        if (message.type === 'ack') {
+          this.inFlight -= message.bytes;
+          if (this.inFlight <= MAX_IN_FLIGHT) this.release();
+        } else if (message.type === 'done') {
+          finish(() => resolve(message.meta));
+        } else {
+          finish(() => reject(new FerryError(message.code, message.message, message.details)));
+        }
+      };
+      const onCrash = (err?: unknown) => {
+        worker.crashed = true;
+        const reason = err instanceof Error ? err.message : 'the worker stopped';
+        finish(() => reject(new FerryError('E_INTERNAL', `The bundle check crashed: ${reason}`)));
+      };
+      thread.on('message', onMessage);
+      thread.on('error', onCrash);
+      thread.on('exit', onCrash);
+    });
+    // The caller may stop listening once the upload has failed; an unobserved
+    // rejection must not end the process.
+    this.result.catch(() => undefined);
+    this.post({ type: 'begin', id, limits });
+  }
+
+  /**
+   * Hands the worker a copy of `chunk`, gathered with others into messages of at
+   * least 1 MiB (a message per network read would cost more than the copy);
+   * resolves once there is room for more.
+   */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.settled) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= BATCH_BYTES) this.flush();
+    if (this.inFlight > MAX_IN_FLIGHT)
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+  }
+
+  end(): void {
+    if (this.settled) return;
+    this.flush();
+    this.post({ type: 'end', id: this.id });
+  }
+
+  /** Stops the check, for an upload that broke off; `result` then rejects. */
+  abort(): void {
+    if (!this.settled) this.post({ type: 'abort', id: this.id });
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    // One copy, whose memory then moves to the worker rather than being cloned again.
+    const data = new Uint8Array(this.pendingBytes);
+    let offset = 0;
+    for (const piece of this.pending) {
+      data.set(piece, offset);
+      offset += piece.length;
+    }
+    this.inFlight += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.worker.thread.postMessage(
+      { type: 'chunk', id: this.id, data } satisfies InspectorRequest,
+      [data.buffer],
+    );
+  }
+
+  private post(message: InspectorRequest): void {
+    this.worker.thread.postMessage(message);
+  }
+
+  private release(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+}
