@@ -51,7 +51,12 @@ export class TokenService {
       throw new FerryError('E_AUTH_REQUIRED', 'The Authorization header must be "Bearer <token>"');
     }
     const token = await this.store.findActiveToken(hashToken(match[1]!));
-    if (!token) throw new FerryError('E_AUTH_INVALID', 'The API token is not valid on this server');
+    if (!token) {
+      throw new FerryError(
+        'E_AUTH_INVALID',
+        'The API token is not valid on this server (mistyped, revoked, or made by another server): ask an admin for a new one',
+      );
+    }
     const now = Date.now();
     if (now - (this.touched.get(token.id) ?? 0) > TOUCH_INTERVAL_MS) {
       this.touched.set(token.id, now);
