@@ -10,6 +10,7 @@ import { startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
 
 let server: ServerProcess;
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 beforeAll(async () => {
   server = await startServer();
@@ -79,6 +80,19 @@ describe('authentication', () => {
     const wrong = await api('/apps', { token: 'ferry_admin_not-a-real-token' });
     expect(wrong.status).toBe(401);
     expect(await errorCode(wrong)).toBe('E_AUTH_INVALID');
+  });
+
+  it('cannot be skipped by encoding the path', async () => {
+    for (const pathname of [
+      '/%61pi/v1/apps',
+      '/api/v1/%61pps',
+      '/api/v1/tokens',
+      '/%61pi/v1/tokens',
+    ]) {
+      const response = await fetch(`${server.url}${pathname}`);
+      expect(response.status, pathname).toBe(401);
+      expect(await errorCode(response)).toBe('E_AUTH_REQUIRED');
+    }
   });
 
   it('keeps the admin token file private', async () => {
@@ -294,6 +308,48 @@ describe('refused uploads leave nothing behind', () => {
     await expectRefused(fifo, 'E_BUNDLE_UNSAFE_PATH');
   });
 
+  it('refuses link chains that climb out, and entries written through a link', async () => {
+    const meta = await metaOf('cart');
+    const chain = {
+      ...meta,
+      files: [
+        { type: 'symlink', path: 'p', target: 'q/..' },
+        { type: 'symlink', path: 'q', target: '.' },
+      ],
+    };
+    const body = await writeArchive([
+      { name: 'ferry-bundle.json', content: JSON.stringify(chain) },
+      { name: 'p', type: 'symlink', linkname: 'q/..' },
+      { name: 'q', type: 'symlink', linkname: '.' },
+    ]);
+    await expectRefused(body, 'E_BUNDLE_UNSAFE_PATH');
+
+    const through = {
+      ...meta,
+      files: [
+        { type: 'symlink', path: 'lib', target: 'src' },
+        { type: 'file', path: 'lib/x.js', size: 0, mode: 0o644, sha256: EMPTY_SHA256 },
+      ],
+    };
+    const under = await writeArchive([
+      { name: 'ferry-bundle.json', content: JSON.stringify(through) },
+    ]);
+    await expectRefused(under, 'E_BUNDLE_UNSAFE_PATH');
+  });
+
+  it('refuses a body that is not a bundle stream', async () => {
+    const response = await api('/bundles', {
+      method: 'POST',
+      body: JSON.stringify({ app: 'cart' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      code: 'E_BAD_REQUEST',
+      message: expect.stringContaining('application/gzip'),
+    });
+  });
+
   it('refuses an upload over the size limit, declared or streamed, and keeps nothing', async () => {
     const big = await startServer([], { FERRY_MAX_BUNDLE_BYTES: '2000' });
     const { randomBytes } = await import('node:crypto');
@@ -332,6 +388,40 @@ describe('refused uploads leave nothing behind', () => {
       expect(left.filter((e) => e.isFile())).toEqual([]);
     } finally {
       await big.stop();
+    }
+  });
+
+  it('cuts off an upload that stalls, so it does not hold the checker for ever', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const config = path.join(os.tmpdir(), `ferry-stall-${process.pid}.yml`);
+    await writeFile(config, 'limits: { uploadIdleSeconds: 1, inspectorThreads: 1 }\n');
+    const slow = await startServer(['--config', config]);
+    try {
+      const body = await bundleOf('stalled', 'v1');
+      const { port, hostname } = new URL(slow.url);
+      const socket = net.connect(Number(port), hostname);
+      socket.write(
+        `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${slow.adminToken}\r\n` +
+          `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, 100));
+      const closed = await new Promise<boolean>((resolve) => {
+        socket.on('close', () => resolve(true));
+        socket.on('error', () => resolve(true));
+        setTimeout(() => resolve(false), 10_000);
+      });
+      expect(closed).toBe(true);
+      // The one checker thread is free again: a normal push goes through.
+      const next = await fetch(`${slow.url}/api/v1/bundles`, {
+        method: 'POST',
+        body: await bundleOf('stalled', 'v2'),
+        headers: { 'content-type': 'application/gzip', authorization: `Bearer ${slow.adminToken}` },
+      });
+      expect(next.status).toBe(201);
+      const tmp = await readdir(path.join(slow.dataDir, 'bundles', 'tmp'));
+      expect(tmp).toEqual([]);
+    } finally {
+      await slow.stop();
     }
   });
 

@@ -22,18 +22,27 @@ export function unsafeEntryPath(entry: string): string | undefined {
 
 /**
  * Where a symbolic link at `entry` pointing to `target` lands, as a bundle path,
- * or `undefined` when it leaves the bundle's root.
+ * or `undefined` when it leaves the bundle's root. `isLink` tells which other
+ * paths of the bundle are links: a `..` taken after passing through one is
+ * refused, because on disk it climbs from where that link points, not from
+ * where it stands (`q -> .` and `p -> q/..` would put `p` outside).
  */
-export function resolveLinkTarget(entry: string, target: string): string | undefined {
+export function resolveLinkTarget(
+  entry: string,
+  target: string,
+  isLink: (path: string) => boolean = () => false,
+): string | undefined {
   if (target.startsWith('/') || target.includes('\0') || target.includes('\\')) return undefined;
   const parts = entry.split('/').slice(0, -1);
+  let throughLink = false;
   for (const segment of target.split('/')) {
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
-      if (parts.length === 0) return undefined;
+      if (parts.length === 0 || throughLink) return undefined;
       parts.pop();
     } else {
       parts.push(segment);
+      throughLink ||= isLink(parts.join('/'));
     }
   }
   return parts.join('/');

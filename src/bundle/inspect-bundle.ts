@@ -148,27 +148,45 @@ function checkFileList(files: BundleFile[], limits: BundleLimits): void {
     );
   }
   let total = 0;
-  const seen = new Set<string>();
+  const kinds = new Map<string, BundleFile['type']>();
   for (const file of files) {
     const unsafe = unsafeEntryPath(file.path);
     if (unsafe || file.path === BUNDLE_META_FILE) {
       throw new FerryError(
         'E_BUNDLE_UNSAFE_PATH',
         `The bundle lists "${file.path}", whose path ${unsafe ?? 'is reserved'}`,
+        { path: file.path },
+      );
+    }
+    if (kinds.has(file.path)) {
+      throw new FerryError(
+        'E_BUNDLE_META_INVALID',
+        `${BUNDLE_META_FILE} lists "${file.path}" twice`,
         {
           path: file.path,
         },
       );
     }
-    if (seen.has(file.path)) {
-      throw new FerryError(
-        'E_BUNDLE_META_INVALID',
-        `${BUNDLE_META_FILE} lists "${file.path}" twice`,
-        { path: file.path },
-      );
+    kinds.set(file.path, file.type);
+  }
+  const isLink = (path: string) => kinds.get(path) === 'symlink';
+  for (const file of files) {
+    // Nothing may stand under a link (it would be written through it) or a file.
+    const segments = file.path.split('/');
+    for (let depth = 1; depth < segments.length; depth++) {
+      const parent = segments.slice(0, depth).join('/');
+      if (kinds.has(parent)) {
+        throw new FerryError(
+          'E_BUNDLE_UNSAFE_PATH',
+          `The bundle lists "${file.path}" under "${parent}", which is a ${kinds.get(parent)}`,
+          { path: file.path },
+        );
+      }
     }
-    seen.add(file.path);
-    if (file.type === 'symlink' && resolveLinkTarget(file.path, file.target) === undefined) {
+    if (
+      file.type === 'symlink' &&
+      resolveLinkTarget(file.path, file.target, isLink) === undefined
+    ) {
       throw new FerryError(
         'E_BUNDLE_UNSAFE_PATH',
         `The bundle's link "${file.path}" points to "${file.target}", outside the bundle`,
@@ -218,6 +236,11 @@ async function checkEntry(
   }
   if (header.size !== expected.size)
     throw mismatch(`has ${header.size} bytes, listed as ${expected.size}`);
+  if ((header.mode & 0o777) !== expected.mode) {
+    throw mismatch(
+      `has mode ${(header.mode & 0o777).toString(8)}, listed as ${expected.mode.toString(8)}`,
+    );
+  }
   const hash = createHash('sha256');
   for await (const chunk of body) hash.update(chunk as Buffer);
   const actual = hash.digest('hex');
@@ -237,6 +260,11 @@ function classify(err: unknown): FerryError {
         cause: err,
       },
     );
+  }
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) {
+    return new FerryError('E_INTERNAL', `Checking the bundle failed: ${error.message}`, undefined, {
+      cause: err,
+    });
   }
   if (error.code === 'ERR_STREAM_PREMATURE_CLOSE')
     return new FerryError('E_UPLOAD_INCOMPLETE', 'The upload ended early');

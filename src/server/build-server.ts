@@ -25,7 +25,7 @@ export interface BuiltServer {
   bundles: BundleService;
 }
 
-/** Routes that answer without a token. */
+/** Routes that answer without a token; every other route needs one. */
 const PUBLIC_ROUTES = new Set([`${API_PREFIX}/health`]);
 
 /**
@@ -46,9 +46,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
 
+  // Every route needs a token unless it is listed as public. The check is on the
+  // route the router matched, not on the raw URL, so an encoded path such as
+  // /%61pi/v1/apps cannot slip past it.
   app.addHook('onRequest', async (request) => {
-    const url = request.url.split('?')[0] ?? '';
-    if (!url.startsWith(`${API_PREFIX}/`) || PUBLIC_ROUTES.has(url)) return;
+    const route = request.routeOptions.url;
+    if (route === undefined || PUBLIC_ROUTES.has(route)) return;
     request.token = await tokens.authenticate(request.headers.authorization);
   });
 

@@ -16,6 +16,8 @@ export interface PushInput {
   pushedBy: string;
   /** Overrides the label the bundle carries. */
   label?: string | undefined;
+  /** Aborted when the client goes away, so a push waiting for a checker gives up its place. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Receives, checks, numbers and serves bundles. */
@@ -23,7 +25,7 @@ export class BundleService {
   constructor(
     private readonly store: Store,
     private readonly artifacts: ArtifactStore,
-    private readonly limits: BundleLimits & { maxBundleBytes: number },
+    private readonly limits: BundleLimits & { maxBundleBytes: number; uploadIdleSeconds: number },
     private readonly inspectors: InspectorPool,
   ) {}
 
@@ -38,9 +40,10 @@ export class BundleService {
     if (input.contentLength !== undefined && input.contentLength > maxBundleBytes) {
       throw tooLarge(maxBundleBytes);
     }
+    const inspection = await this.inspectors.begin(this.limits, input.signal);
     const upload = await this.artifacts.beginUpload();
     try {
-      const { sha256, size, meta } = await this.receive(input, upload.stream);
+      const { sha256, size, meta } = await this.receive(input, upload.stream, inspection);
       const result = await this.store.recordBundle(
         {
           app: meta.app,
@@ -67,25 +70,55 @@ export class BundleService {
   private async receive(
     input: PushInput,
     file: NodeJS.WritableStream,
+    inspection: Inspection,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
-    const meter = new HashingMeter({ limit: this.limits.maxBundleBytes, onLimit: tooLarge });
-    const inspector = await this.inspectors.begin(this.limits);
-    const tee = new Tee(inspector);
+    // A client that stops sending (asleep, or a half-open connection) must not
+    // hold a checker thread for ever.
+    const idleMs = this.limits.uploadIdleSeconds * 1000;
+    const stalled = () =>
+      input.body.destroy(
+        new FerryError(
+          'E_UPLOAD_INCOMPLETE',
+          `The upload sent nothing for ${this.limits.uploadIdleSeconds} s`,
+        ),
+      );
+    const idleTimer = setTimeout(stalled, idleMs);
+    const meter = new HashingMeter({
+      limit: this.limits.maxBundleBytes,
+      onLimit: tooLarge,
+      onProgress: () => idleTimer.refresh(),
+    });
+    let clientFailed = false;
+    input.body.once('error', () => (clientFailed = true));
+    const tee = new Tee(inspection);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
-    inspector.result.catch(() => tee.stopForwarding());
+    inspection.result.catch(() => tee.stopForwarding());
 
     const writing = pipeline(input.body, meter, tee, file);
-    writing.catch(() => inspector.abort());
-    const [written, inspected] = await Promise.allSettled([writing, inspector.result]);
+    writing.catch(() => inspection.abort());
+    const [written, inspected] = await Promise.allSettled([writing, inspection.result]);
+    clearTimeout(idleTimer);
 
     if (written.status === 'rejected') {
-      if (written.reason instanceof FerryError) throw written.reason;
+      const reason: unknown = written.reason;
+      if (reason instanceof FerryError) throw reason;
+      if (clientFailed) {
+        throw new FerryError(
+          'E_UPLOAD_INCOMPLETE',
+          `The upload broke off after ${meter.bytes} bytes`,
+          {
+            receivedBytes: meter.bytes,
+          },
+        );
+      }
+      // The disk, not the client: full, read-only, or gone.
       throw new FerryError(
-        'E_UPLOAD_INCOMPLETE',
-        `The upload broke off after ${meter.bytes} bytes`,
+        'E_INTERNAL',
+        `Could not store the upload: ${(reason as Error).message}`,
+        undefined,
         {
-          receivedBytes: meter.bytes,
+          cause: reason,
         },
       );
     }

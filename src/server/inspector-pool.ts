@@ -45,11 +45,13 @@ export class InspectorPool {
     for (let i = 0; i < size; i++) this.idle.push(this.spawn());
   }
 
-  /** Starts an inspection on a free worker, waiting for one if all are busy. */
-  async begin(limits: BundleLimits): Promise<Inspection> {
+  /**
+   * Starts an inspection on a free worker, waiting for one if all are busy.
+   * A waiter whose `signal` aborts (its client went away) leaves the queue.
+   */
+  async begin(limits: BundleLimits, signal?: AbortSignal): Promise<Inspection> {
     if (this.closed) throw new Error('inspector pool is closed');
-    const worker =
-      this.idle.pop() ?? (await new Promise<PooledWorker>((resolve) => this.queue.push(resolve)));
+    const worker = this.idle.pop() ?? (await this.wait(signal));
     const inspection = new Inspection(worker, this.nextId++, limits);
     void inspection.result.then(
       () => this.release(worker),
@@ -61,6 +63,30 @@ export class InspectorPool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.idle.map((w) => w.thread.terminate()));
+  }
+
+  private wait(signal: AbortSignal | undefined): Promise<PooledWorker> {
+    return new Promise<PooledWorker>((resolve, reject) => {
+      const gone = () => {
+        this.queue.splice(this.queue.indexOf(take), 1);
+        reject(
+          new FerryError(
+            'E_UPLOAD_INCOMPLETE',
+            'The client went away while its push waited its turn',
+          ),
+        );
+      };
+      const take = (worker: PooledWorker) => {
+        signal?.removeEventListener('abort', gone);
+        resolve(worker);
+      };
+      if (signal?.aborted) {
+        reject(new FerryError('E_UPLOAD_INCOMPLETE', 'The client went away before its push began'));
+        return;
+      }
+      signal?.addEventListener('abort', gone, { once: true });
+      this.queue.push(take);
+    });
   }
 
   private release(worker: PooledWorker): void {
@@ -79,8 +105,15 @@ export class InspectorPool {
     // Idle workers must not keep a stopping server alive.
     thread.unref();
     const worker: PooledWorker = { thread, crashed: false };
-    thread.on('error', () => (worker.crashed = true));
-    thread.on('exit', () => (worker.crashed = true));
+    const lost = () => {
+      worker.crashed = true;
+      // An idle worker that dies is replaced at once; a busy one when its
+      // inspection ends (see `release`).
+      const index = this.idle.indexOf(worker);
+      if (index >= 0 && !this.closed) this.idle.splice(index, 1, this.spawn());
+    };
+    thread.on('error', lost);
+    thread.on('exit', lost);
     return worker;
   }
 }
@@ -110,8 +143,10 @@ export class Inspection {
   ) {
     const { thread } = worker;
     this.result = new Promise<BundleMeta>((resolve, reject) => {
+      let finished = false;
       const finish = (outcome: () => void) => {
-        if (this.settled && !this.waiting && this.inFlight < 0) return;
+        if (finished) return;
+        finished = true;
         thread.off('message', onMessage);
         thread.off('error', onCrash);
         thread.off('exit', onCrash);

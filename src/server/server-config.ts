@@ -39,6 +39,8 @@ export const serverConfigSchema = z.strictObject({
         .default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
       // Worker threads that check pushed bundles; also how many pushes are checked at once.
       inspectorThreads: z.coerce.number().int().min(1).max(64).default(2),
+      // An upload that sends nothing for this long is cut off.
+      uploadIdleSeconds: z.coerce.number().positive().default(60),
     })
     .prefault({}),
 });

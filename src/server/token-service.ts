@@ -1,11 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { chmod, rename, writeFile } from 'node:fs/promises';
 import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store, StoredToken } from '../store/store.js';
 
 /** How often a token's `lastUsedAt` is written, at most. */
 const TOUCH_INTERVAL_MS = 60_000;
+
+/** A new token's secret and the hash the store keeps of it. */
+function newSecret(role: Role): { token: string; tokenHash: string } {
+  const token = `ferry_${role}_${randomBytes(32).toString('base64url')}`;
+  return { token, tokenHash: hashToken(token) };
+}
+
+function newTokenId(): string {
+  return `tok_${randomBytes(6).toString('hex')}`;
+}
 
 /** The sha256 of a token's secret: the only form the store keeps. */
 export function hashToken(token: string): string {
@@ -25,14 +35,14 @@ export class TokenService {
     body: TokenCreateBody,
     createdBy: string | null,
   ): Promise<TokenRecord & { token: string }> {
-    const token = `ferry_${body.role}_${randomBytes(32).toString('base64url')}`;
-    const id = `tok_${randomBytes(6).toString('hex')}`;
+    const { token, tokenHash } = newSecret(body.role);
+    const id = newTokenId();
     const record = await this.store.createToken({
       id,
       name: body.name ?? `${body.role}${body.env ? `-${body.env}` : ''}-${id.slice(4, 10)}`,
       role: body.role,
       env: body.env ?? null,
-      tokenHash: hashToken(token),
+      tokenHash,
       createdBy,
     });
     return { ...record, token };
@@ -81,8 +91,21 @@ export class TokenService {
    */
   async bootstrapAdmin(file: string): Promise<boolean> {
     if ((await this.store.countTokens()) > 0) return false;
-    const { token } = await this.create({ role: 'admin', name: 'admin' }, null);
-    await writeFile(file, `${token}\n`, { mode: 0o600 });
+    // The file first, then the record: if writing fails the next start tries
+    // again, rather than leaving a token nobody can read.
+    const { token, tokenHash } = newSecret('admin');
+    const partial = `${file}.partial-${process.pid}`;
+    await writeFile(partial, `${token}\n`, { mode: 0o600 });
+    await chmod(partial, 0o600);
+    await rename(partial, file);
+    await this.store.createToken({
+      id: newTokenId(),
+      name: 'admin',
+      role: 'admin',
+      env: null,
+      tokenHash,
+      createdBy: null,
+    });
     return true;
   }
 }

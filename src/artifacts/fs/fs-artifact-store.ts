@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
@@ -21,16 +21,29 @@ export class FsArtifactStore implements ArtifactStore {
 
   beginUpload(): Promise<ArtifactUpload> {
     const temp = path.join(this.tmpDir(), `upload-${randomBytes(8).toString('hex')}`);
-    const stream = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    // `flush`: the bytes reach the disk before the file is closed, so a record
+    // never points at a bundle that a power cut left empty.
+    const stream = createWriteStream(temp, {
+      flags: 'wx',
+      highWaterMark: 1024 * 1024,
+      flush: true,
+    });
     const upload: ArtifactUpload = {
       stream,
       commit: async (sha256) => {
         const target = this.objectPath(sha256);
         await mkdir(path.dirname(target), { recursive: true });
         await rename(temp, target);
+        await syncFolder(path.dirname(target));
       },
       discard: async () => {
-        stream.destroy();
+        // Wait for the stream to let go of the file: one still opening would
+        // create it again after the removal.
+        if (!stream.closed) {
+          const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+          stream.destroy();
+          await closed;
+        }
         await rm(temp, { force: true });
       },
     };
@@ -58,5 +71,15 @@ export class FsArtifactStore implements ArtifactStore {
 
   tmpDir(): string {
     return path.join(this.root, 'tmp');
+  }
+}
+
+/** Makes a rename in `dir` durable. */
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

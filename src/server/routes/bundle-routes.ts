@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
@@ -27,18 +27,21 @@ export function registerBundleRoutes(app: FastifyInstance, bundles: BundleServic
     const token = tokenOf(request);
     requireRole(token, 'admin', 'deployer');
     const { label } = parseInput(pushQuery, request.query, 'query');
-    if (!request.body) {
+    if (!(request.body instanceof Readable)) {
       throw new FerryError(
         'E_BAD_REQUEST',
-        'Send the bundle as the body, with Content-Type: application/gzip',
+        'Send the bundle as the request body, with Content-Type: application/gzip',
       );
     }
     const declared = request.headers['content-length'];
+    const gone = new AbortController();
+    request.raw.once('close', () => gone.abort());
     const result = await bundles.push({
-      body: request.body as Readable,
+      body: request.body,
       contentLength: declared === undefined ? undefined : Number(declared),
       pushedBy: token.name,
       label,
+      signal: gone.signal,
     });
     request.log.info(
       {
