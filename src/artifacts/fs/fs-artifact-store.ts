@@ -21,20 +21,17 @@ export class FsArtifactStore implements ArtifactStore {
 
   beginUpload(): Promise<ArtifactUpload> {
     const temp = path.join(this.tmpDir(), `upload-${randomBytes(8).toString('hex')}`);
-    // `flush`: the bytes reach the disk before the file is closed, so a record
-    // never points at a bundle that a power cut left empty.
-    const stream = createWriteStream(temp, {
-      flags: 'wx',
-      highWaterMark: 1024 * 1024,
-      flush: true,
-    });
+    const stream = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
     const upload: ArtifactUpload = {
       stream,
       commit: async (sha256) => {
         const target = this.objectPath(sha256);
+        // The bytes reach the disk before the record does, so a record never points
+        // at a bundle that a power cut left empty. Only kept uploads pay for it.
+        await syncPath(temp, 'r+');
         await mkdir(path.dirname(target), { recursive: true });
         await rename(temp, target);
-        await syncFolder(path.dirname(target));
+        await syncPath(path.dirname(target), 'r');
       },
       discard: async () => {
         // Wait for the stream to let go of the file: one still opening would
@@ -74,9 +71,9 @@ export class FsArtifactStore implements ArtifactStore {
   }
 }
 
-/** Makes a rename in `dir` durable. */
-async function syncFolder(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** Flushes a file's data, or a folder's entries (a rename in it), to the disk. */
+async function syncPath(target: string, flags: 'r' | 'r+'): Promise<void> {
+  const handle = await open(target, flags);
   try {
     await handle.sync();
   } finally {
