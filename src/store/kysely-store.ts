@@ -1,18 +1,28 @@
 import { type Kysely, Migrator, type Selectable } from 'kysely';
 import type { AppSummary, BundleDetail, BundleRecord, Role, TokenRecord } from '../protocol/api.js';
-import { migrationProvider } from './migrations.js';
+import { migrationProvider, type StoreDialect } from './migrations.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
-import type { NewBundle, NewToken, RecordedBundle, Store, StoredToken } from './store.js';
+import type {
+  NewBundle,
+  NewToken,
+  OutboxMessage,
+  RecordedBundle,
+  Store,
+  StoredToken,
+} from './store.js';
 
 /**
  * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
  * only build the Kysely instance; the queries here are written to run on both.
  */
 export class KyselyStore implements Store {
-  constructor(protected readonly db: Kysely<Database>) {}
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -188,6 +198,37 @@ export class KyselyStore implements Store {
 
   async touchToken(id: string, at: string): Promise<void> {
     await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  async enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void> {
+    await this.db
+      .insertInto('outbox')
+      .values({
+        host_id: hostId,
+        message_id: message.id,
+        body: message.body,
+        created_at: new Date().toISOString(),
+      })
+      .onConflict((oc) => oc.columns(['host_id', 'message_id']).doNothing())
+      .execute();
+  }
+
+  async pendingOutbox(hostId: string): Promise<OutboxMessage[]> {
+    const rows = await this.db
+      .selectFrom('outbox')
+      .select(['message_id', 'body'])
+      .where('host_id', '=', hostId)
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => ({ id: r.message_id, body: r.body }));
+  }
+
+  async ackOutbox(hostId: string, messageId: string): Promise<void> {
+    await this.db
+      .deleteFrom('outbox')
+      .where('host_id', '=', hostId)
+      .where('message_id', '=', messageId)
+      .execute();
   }
 }
 

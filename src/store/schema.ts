@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * The tables, as Kysely sees them. Times are ISO-8601 text and booleans are 0/1
  * integers, so the same schema holds on SQLite and PostgreSQL.
@@ -6,6 +8,15 @@ export interface Database {
   apps: AppsTable;
   bundles: BundlesTable;
   tokens: TokensTable;
+  outbox: OutboxTable;
+}
+
+export interface OutboxTable {
+  seq: Generated<number>;
+  host_id: string;
+  message_id: string;
+  body: string;
+  created_at: string;
 }
 
 export interface AppsTable {

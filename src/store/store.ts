@@ -66,4 +66,17 @@ export interface Store {
   /** Marks a token revoked; false when no such token exists. */
   revokeToken(id: string): Promise<boolean>;
   touchToken(id: string, at: string): Promise<void>;
+
+  /** Adds a message to a host's outbox; adding the same message id again changes nothing. */
+  enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void>;
+  /** A host's messages not yet acknowledged, oldest first. */
+  pendingOutbox(hostId: string): Promise<OutboxMessage[]>;
+  /** Removes an acknowledged message. */
+  ackOutbox(hostId: string, messageId: string): Promise<void>;
+}
+
+/** A message waiting in a host's outbox: its id and its serialized body. */
+export interface OutboxMessage {
+  id: string;
+  body: string;
 }

@@ -22,6 +22,9 @@ export class SqliteStore extends KyselyStore {
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
-    return new SqliteStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }));
+    return new SqliteStore(
+      new Kysely<Database>({ dialect: new SqliteDialect({ database }) }),
+      'sqlite',
+    );
   }
 }

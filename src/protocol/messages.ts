@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * The messages between the server and its agents, whatever carries them (the
+ * built-in WebSocket transport or RabbitMQ). Every message has a unique `id`
+ * and a protocol version `v`; handlers are idempotent on `id`, because delivery
+ * is at least once. A message that does not parse is refused and logged, never
+ * allowed to crash a process.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+const envelope = {
+  v: z.literal(PROTOCOL_VERSION),
+  /** Unique per message; a repeated delivery carries the same id. */
+  id: z.string().min(1).max(100),
+};
+
+/** Server → agent: bring one bundle in, as one install of a deployment. */
+export const installJobSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('install'),
+  installId: z.string().min(1),
+  app: z.string().min(1),
+  version: z.int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.int().nonnegative(),
+  /** The app's resolved manifest section, as the bundle carries it. */
+  manifest: z.record(z.string(), z.unknown()),
+  /** Variables for `${NAME}` in the manifest, already scoped to this host. */
+  vars: z.record(z.string(), z.string()).default({}),
+});
+
+/** Every job the server can send; grows with later features. */
+export const jobSchema = z.discriminatedUnion('type', [installJobSchema]);
+export type Job = z.infer<typeof jobSchema>;
+export type InstallJob = z.infer<typeof installJobSchema>;
+
+const stepName = z.string().min(1).max(40);
+
+/** Agent → server: what the agent runs and what the host looks like. */
+export const factsEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('facts'),
+  facts: z.record(z.string(), z.unknown()),
+});
+
+export const stepStartedEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('step.started'),
+  jobId: z.string(),
+  step: stepName,
+  at: z.string(),
+});
+
+/** A piece of a step's output; `seq` orders the pieces of one step and stream. */
+export const stepOutputEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('step.output'),
+  jobId: z.string(),
+  step: stepName,
+  stream: z.enum(['stdout', 'stderr']),
+  seq: z.int().nonnegative(),
+  text: z.string().max(256 * 1024),
+});
+
+export const stepFinishedEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('step.finished'),
+  jobId: z.string(),
+  step: stepName,
+  ok: z.boolean(),
+  exitCode: z.int().nullable(),
+  durationMs: z.int().nonnegative(),
+  error: z.string().nullable(),
+});
+
+export const jobFinishedEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('job.finished'),
+  jobId: z.string(),
+  ok: z.boolean(),
+  /** A failed install that went back to the previous release. */
+  rolledBack: z.boolean(),
+  error: z.string().nullable(),
+});
+
+/** Every event an agent can send. */
+export const agentEventSchema = z.discriminatedUnion('type', [
+  factsEventSchema,
+  stepStartedEventSchema,
+  stepOutputEventSchema,
+  stepFinishedEventSchema,
+  jobFinishedEventSchema,
+]);
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+
+/** Distributes over a union, so that `Omit` keeps each member's own fields. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event before it is given its envelope (`v`, `id`). */
+export type AgentEventBody = DistributiveOmit<AgentEvent, 'v' | 'id'>;

@@ -1,0 +1,171 @@
+import { WebSocket } from 'ws';
+import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
+import type { AgentTransport } from '../transport.js';
+import type { TransportLogger } from './builtin-server-transport.js';
+import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
+
+export interface BuiltinAgentTransportOptions {
+  /** The server's URL, such as `http://ferry.internal:7400`. */
+  server: string;
+  /** The agent's own token. */
+  token: string;
+  logger: TransportLogger;
+  /** Reconnection backoff: the first delay, doubled up to `maxDelayMs`, each with jitter. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * The agent's side of the built-in transport: one WebSocket to the server, kept
+ * up with reconnection (exponential backoff with jitter). Jobs are handled one
+ * at a time, in order, and acknowledged once the handler has recorded them.
+ * Events wait in memory until the server acknowledges them, and are sent again
+ * on every reconnection until it does.
+ */
+export class BuiltinAgentTransport implements AgentTransport {
+  private socket: WebSocket | undefined;
+  private onJob: ((job: Job) => Promise<void>) | undefined;
+  private connectionHandler: (connected: boolean) => void = () => undefined;
+  /** Events not yet acknowledged, in the order they were emitted. */
+  private readonly unacked = new Map<string, AgentEvent>();
+  private drainWaiters: (() => void)[] = [];
+  private jobs: Promise<void> = Promise.resolve();
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: BuiltinAgentTransportOptions) {}
+
+  start(onJob: (job: Job) => Promise<void>): void {
+    this.onJob = onJob;
+    this.connect();
+  }
+
+  emit(event: AgentEvent): void {
+    const checked = agentEventSchema.parse(event);
+    this.unacked.set(checked.id, checked);
+    if (this.socket?.readyState === WebSocket.OPEN)
+      send(this.socket, { kind: 'event', message: checked });
+  }
+
+  drain(): Promise<void> {
+    if (this.unacked.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  onConnection(handler: (connected: boolean) => void): void {
+    this.connectionHandler = handler;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.close(1000, 'agent stopping');
+      });
+    }
+    await this.jobs;
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
+    const socket = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.options.token}` },
+      maxPayload: 4 * 1024 * 1024,
+    });
+    this.socket = socket;
+    socket.on('open', () => {
+      this.attempt = 0;
+      this.options.logger.info({ server: this.options.server }, 'connected to the server');
+      this.connectionHandler(true);
+      for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
+    });
+    socket.on('message', (data) => this.received(socket, data));
+    socket.on('unexpected-response', (_request, response) => {
+      // The server refused the connection (a wrong or revoked token): say why.
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => {
+        this.options.logger.error(
+          { status: response.statusCode, body },
+          'the server refused the agent connection',
+        );
+        socket.terminate();
+      });
+    });
+    socket.on('error', (err) => this.options.logger.warn({ err: err.message }, 'connection error'));
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.connectionHandler(false);
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const initial = this.options.initialDelayMs ?? 500;
+    const max = this.options.maxDelayMs ?? 30_000;
+    const base = Math.min(max, initial * 2 ** this.attempt++);
+    // Jitter spreads out a fleet of agents that lost the server at the same moment.
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private received(socket: WebSocket, data: unknown): void {
+    const parsed = parseFrame(data);
+    if ('error' in parsed) {
+      this.options.logger.warn(
+        { error: parsed.error },
+        'refused a malformed frame from the server',
+      );
+      return;
+    }
+    const { frame } = parsed;
+    if (frame.kind === 'ack' || frame.kind === 'refused') {
+      if (frame.kind === 'refused') {
+        this.options.logger.error(
+          { id: frame.id, error: frame.error },
+          'the server refused an event',
+        );
+      }
+      this.unacked.delete(frame.id);
+      if (this.unacked.size === 0) {
+        for (const resolve of this.drainWaiters.splice(0)) resolve();
+      }
+      return;
+    }
+    if (frame.kind !== 'job') {
+      this.options.logger.warn({ kind: frame.kind }, 'refused a frame the server may not send');
+      return;
+    }
+    const job = jobSchema.safeParse(frame.message);
+    if (!job.success) {
+      const error = job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      this.options.logger.error({ error }, 'refused an invalid job');
+      send(socket, { kind: 'refused', id: idOf(frame.message), error });
+      return;
+    }
+    // One job at a time, in the order they came.
+    this.jobs = this.jobs.then(() => this.handle(socket, job.data));
+  }
+
+  private async handle(socket: WebSocket, job: Job): Promise<void> {
+    try {
+      await this.onJob?.(job);
+      // On the connection of now: the one the job came on may have dropped meanwhile.
+      send(this.socket ?? socket, { kind: 'ack', id: job.id });
+    } catch (err) {
+      // Not acknowledged: the server sends it again on the next connection.
+      this.options.logger.error({ err, jobId: job.id }, 'handling a job failed');
+    }
+  }
+}
+
+function send(socket: WebSocket, frame: Frame): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}

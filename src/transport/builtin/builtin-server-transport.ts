@@ -1,0 +1,228 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { FerryError } from '../../protocol/errors.js';
+import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
+import type { Store } from '../../store/store.js';
+import type { ServerTransport } from '../transport.js';
+import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
+
+/** The few logging calls the transport makes (Fastify's logger fits). */
+export interface TransportLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface BuiltinServerTransportOptions {
+  store: Store;
+  /** The host behind an agent's `Authorization` header; throws a `FerryError` for a bad token. */
+  authenticate: (authorization: string | undefined) => Promise<string>;
+  logger: TransportLogger;
+  /** How often a connection is pinged; one that misses a ping is dropped. */
+  pingIntervalMs?: number;
+}
+
+/**
+ * The server's side of the built-in transport: agents hold a WebSocket to
+ * `/api/v1/agent/connect`, and each host's jobs wait in a durable outbox in the
+ * store until the agent acknowledges them. A host that connects gets everything
+ * still in its outbox, in order.
+ *
+ * @example
+ *   const transport = new BuiltinServerTransport({ store, authenticate, logger });
+ *   transport.attach(app.server);
+ */
+export class BuiltinServerTransport implements ServerTransport {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  private readonly sockets = new Map<string, WebSocket>();
+  private eventHandler: (hostId: string, event: AgentEvent) => Promise<void> = () =>
+    Promise.resolve();
+  private presenceHandler: (hostId: string, connected: boolean) => void = () => undefined;
+  private readonly pinger: NodeJS.Timeout;
+  private readonly alive = new WeakSet<WebSocket>();
+  /** Hosts whose outbox is being delivered after they connected: new jobs wait their turn. */
+  private readonly syncing = new Set<string>();
+  /** Hosts that got a job while their outbox was being delivered: read it once more. */
+  private readonly queuedWhileSyncing = new Set<string>();
+
+  constructor(private readonly options: BuiltinServerTransportOptions) {
+    this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
+    this.pinger.unref();
+  }
+
+  /** Takes over WebSocket upgrades on `AGENT_SOCKET_PATH` of an HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgrade(request, socket, head).catch((err: unknown) => {
+        this.options.logger.error({ err }, 'agent connection failed');
+        socket.destroy();
+      });
+    });
+  }
+
+  async send(hostId: string, job: Job): Promise<void> {
+    const message = jobSchema.parse(job);
+    await this.options.store.enqueueOutbox(hostId, {
+      id: message.id,
+      body: JSON.stringify(message),
+    });
+    const socket = this.sockets.get(hostId);
+    if (!socket) return;
+    if (this.syncing.has(hostId)) this.queuedWhileSyncing.add(hostId);
+    else sendFrame(socket, { kind: 'job', message });
+  }
+
+  onEvent(handler: (hostId: string, event: AgentEvent) => Promise<void>): void {
+    this.eventHandler = handler;
+  }
+
+  onPresence(handler: (hostId: string, connected: boolean) => void): void {
+    this.presenceHandler = handler;
+  }
+
+  connectedHosts(): string[] {
+    return [...this.sockets.keys()];
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pinger);
+    for (const socket of this.sockets.values()) socket.close(1001, 'server stopping');
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== AGENT_SOCKET_PATH) {
+      refuseUpgrade(
+        socket,
+        new FerryError('E_NOT_FOUND', `No WebSocket endpoint at ${url.pathname}`),
+      );
+      return;
+    }
+    let hostId: string;
+    try {
+      hostId = await this.options.authenticate(request.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      this.options.logger.warn({ code: err.code }, `agent connection refused: ${err.message}`);
+      refuseUpgrade(socket, err);
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(hostId, ws));
+  }
+
+  private connected(hostId: string, ws: WebSocket): void {
+    const previous = this.sockets.get(hostId);
+    if (previous) previous.close(4000, 'replaced by a newer connection');
+    this.sockets.set(hostId, ws);
+    this.alive.add(ws);
+    ws.on('pong', () => this.alive.add(ws));
+    ws.on('message', (data) => {
+      this.received(hostId, ws, data).catch((err: unknown) =>
+        this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
+      );
+    });
+    ws.on('close', () => {
+      if (this.sockets.get(hostId) !== ws) return;
+      this.sockets.delete(hostId);
+      this.presenceHandler(hostId, false);
+    });
+    ws.on('error', (err) => this.options.logger.warn({ err, hostId }, 'agent connection error'));
+    this.presenceHandler(hostId, true);
+    this.deliverPending(hostId, ws).catch((err: unknown) =>
+      this.options.logger.error({ err, hostId }, 'delivering the outbox failed'),
+    );
+  }
+
+  /** Sends the outbox in order, including jobs queued while it is being sent. */
+  private async deliverPending(hostId: string, ws: WebSocket): Promise<void> {
+    this.syncing.add(hostId);
+    try {
+      const sent = new Set<string>();
+      for (;;) {
+        this.queuedWhileSyncing.delete(hostId);
+        const fresh = (await this.options.store.pendingOutbox(hostId)).filter(
+          (m) => !sent.has(m.id),
+        );
+        if (ws.readyState !== WebSocket.OPEN) return;
+        // Checked and ended with no await in between, so no job slips through.
+        if (fresh.length === 0 && !this.queuedWhileSyncing.has(hostId)) return;
+        for (const pending of fresh) {
+          sent.add(pending.id);
+          sendFrame(ws, { kind: 'job', message: JSON.parse(pending.body) as unknown });
+        }
+      }
+    } finally {
+      if (this.sockets.get(hostId) === ws) this.syncing.delete(hostId);
+    }
+  }
+
+  private async received(hostId: string, ws: WebSocket, data: unknown): Promise<void> {
+    const parsed = parseFrame(data);
+    if ('error' in parsed) {
+      this.options.logger.warn(
+        { hostId, error: parsed.error },
+        'refused a malformed frame from an agent',
+      );
+      return;
+    }
+    const { frame } = parsed;
+    if (frame.kind === 'ack') {
+      await this.options.store.ackOutbox(hostId, frame.id);
+    } else if (frame.kind === 'refused') {
+      this.options.logger.error(
+        { hostId, id: frame.id, error: frame.error },
+        'an agent refused a job',
+      );
+      await this.options.store.ackOutbox(hostId, frame.id);
+    } else if (frame.kind === 'event') {
+      const event = agentEventSchema.safeParse(frame.message);
+      if (!event.success) {
+        const error = event.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        this.options.logger.warn({ hostId, error }, 'refused an invalid event from an agent');
+        sendFrame(ws, { kind: 'refused', id: idOf(frame.message), error });
+        return;
+      }
+      // Acknowledged only once handled: a failure here leaves the event with the
+      // agent, which sends it again.
+      await this.eventHandler(hostId, event.data);
+      sendFrame(ws, { kind: 'ack', id: event.data.id });
+    } else {
+      this.options.logger.warn(
+        { hostId, kind: frame.kind },
+        'refused a frame an agent may not send',
+      );
+    }
+  }
+
+  private ping(): void {
+    for (const [hostId, ws] of this.sockets) {
+      if (!this.alive.has(ws)) {
+        this.options.logger.warn(
+          { hostId },
+          'agent stopped answering pings; dropping its connection',
+        );
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+}
+
+function sendFrame(ws: WebSocket, frame: Frame): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+
+/** Answers a refused upgrade with the error as JSON, then hangs up. */
+function refuseUpgrade(socket: Duplex, error: FerryError): void {
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${error.status === 401 ? 'Unauthorized' : 'Refused'}\r\n` +
+      'Content-Type: application/json\r\nConnection: close\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

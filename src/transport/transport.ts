@@ -1,0 +1,45 @@
+import type { AgentEvent, Job } from '../protocol/messages.js';
+
+/**
+ * The seam between the server and its agents, for small messages only (bundles
+ * travel over HTTP). Two implementations pass one contract suite: `builtin/`
+ * (agents hold a WebSocket to the server, which keeps a durable outbox per host
+ * in its store) and, later, `rabbitmq/` (durable per-host queues).
+ *
+ * Delivery is at least once both ways: a job is acknowledged by the agent only
+ * once its journal has recorded it, and an event only once the server's handler
+ * has finished; anything unacknowledged is delivered again. Both sides must
+ * therefore handle a message id they have seen before.
+ */
+export interface ServerTransport {
+  /**
+   * Queues a job for a host. It resolves once the job is durable (stored in the
+   * outbox, or confirmed by the broker), whether or not the host is connected;
+   * a host that is offline gets it when it comes back.
+   */
+  send(hostId: string, job: Job): Promise<void>;
+  /** Sets the handler of agents' events; an event is acknowledged when it resolves. */
+  onEvent(handler: (hostId: string, event: AgentEvent) => Promise<void>): void;
+  /** Told when a host connects or goes away. */
+  onPresence(handler: (hostId: string, connected: boolean) => void): void;
+  /** Hosts with a live connection now. */
+  connectedHosts(): string[];
+  close(): Promise<void>;
+}
+
+/** The agent's side of the transport. */
+export interface AgentTransport {
+  /**
+   * Starts receiving jobs. The handler must record the job (and, for a job seen
+   * before, re-report its result) before it resolves; the job is then
+   * acknowledged. A handler that rejects leaves the job to be delivered again.
+   */
+  start(onJob: (job: Job) => Promise<void>): void;
+  /** Sends an event; kept and sent again until the server acknowledges it. */
+  emit(event: AgentEvent): void;
+  /** Resolves once every event emitted so far has been acknowledged. */
+  drain(): Promise<void>;
+  /** Told when the connection comes up or goes down. */
+  onConnection(handler: (connected: boolean) => void): void;
+  close(): Promise<void>;
+}

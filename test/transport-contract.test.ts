@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { FerryError } from '../src/protocol/errors.js';
+import { type AgentEvent, type Job, PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
+import {
+  BuiltinServerTransport,
+  type TransportLogger,
+} from '../src/transport/builtin/builtin-server-transport.js';
+import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
+import type { AgentTransport, ServerTransport } from '../src/transport/transport.js';
+
+/** A logger that keeps what it is told, so tests can see that bad input was reported. */
+class RecordingLogger implements TransportLogger {
+  readonly lines: { level: string; message: string }[] = [];
+  info(_details: object, message: string): void {
+    this.lines.push({ level: 'info', message });
+  }
+  warn(_details: object, message: string): void {
+    this.lines.push({ level: 'warn', message });
+  }
+  error(_details: object, message: string): void {
+    this.lines.push({ level: 'error', message });
+  }
+}
+
+/** One transport under test: a server side that can be restarted, and agents. */
+interface Harness {
+  server(): ServerTransport;
+  /** Stops the server side and starts a new one over the same durable state. */
+  restartServer(): Promise<void>;
+  agent(hostId: string, options?: { token?: string }): AgentTransport;
+  /** Talks to the server side with raw frames, as a broken or hostile agent would. */
+  rawAgent?(hostId: string): Promise<WebSocket>;
+  logger: RecordingLogger;
+  stop(): Promise<void>;
+}
+
+const TOKENS: Record<string, string> = { 'host-a': 'token-a', 'host-b': 'token-b' };
+
+async function builtinHarness(): Promise<Harness> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-transport-'));
+  const store = SqliteStore.open(path.join(dir, 'ferry.db'));
+  await store.migrate();
+  const logger = new RecordingLogger();
+  const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const { port } = httpServer.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  const authenticate = (header: string | undefined) => {
+    const token = header?.replace(/^Bearer /, '');
+    const host = Object.entries(TOKENS).find(([, t]) => t === token)?.[0];
+    if (!host) return Promise.reject(new FerryError('E_AUTH_INVALID', 'unknown agent token'));
+    return Promise.resolve(host);
+  };
+  const make = () => {
+    const transport = new BuiltinServerTransport({
+      store,
+      authenticate,
+      logger,
+      pingIntervalMs: 1000,
+    });
+    transport.attach(httpServer);
+    return transport;
+  };
+  let server = make();
+  const agents: AgentTransport[] = [];
+  return {
+    server: () => server,
+    async restartServer() {
+      httpServer.removeAllListeners('upgrade');
+      await server.close();
+      server = make();
+    },
+    agent(hostId, options = {}) {
+      const agent = new BuiltinAgentTransport({
+        server: url,
+        token: options.token ?? TOKENS[hostId]!,
+        logger,
+        initialDelayMs: 50,
+        maxDelayMs: 200,
+      });
+      agents.push(agent);
+      return agent;
+    },
+    async rawAgent(hostId) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${AGENT_SOCKET_PATH}`, {
+        headers: { authorization: `Bearer ${TOKENS[hostId]}` },
+      });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      return ws;
+    },
+    logger,
+    async stop() {
+      await Promise.all(agents.map((a) => a.close()));
+      await server.close();
+      await new Promise((resolve) => httpServer.close(resolve));
+      await store.close();
+    },
+  };
+}
+
+const TRANSPORTS: [string, () => Promise<Harness>][] = [['builtin', builtinHarness]];
+
+function installJob(app = 'cart', version = 1): Job {
+  return {
+    v: PROTOCOL_VERSION,
+    id: randomUUID(),
+    type: 'install',
+    installId: randomUUID(),
+    app,
+    version,
+    sha256: 'a'.repeat(64),
+    size: 10,
+    manifest: {},
+    vars: {},
+  };
+}
+
+function factsEvent(n: number): AgentEvent {
+  return { v: PROTOCOL_VERSION, id: randomUUID(), type: 'facts', facts: { n } };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const [name, setup] of TRANSPORTS) {
+  describe(`transport contract: ${name}`, () => {
+    let harness: Harness;
+    beforeEach(async () => {
+      harness = await setup();
+    });
+    afterEach(async () => {
+      await harness.stop();
+    });
+
+    it('delivers a job sent while the host was offline, once it connects, in order', async () => {
+      const first = installJob('cart', 1);
+      const second = installJob('cart', 2);
+      await harness.server().send('host-a', first);
+      await harness.server().send('host-a', second);
+      const received: Job[] = [];
+      harness.agent('host-a').start((job) => {
+        received.push(job);
+        return Promise.resolve();
+      });
+      await until(() => received.length === 2, 'two jobs');
+      expect(received.map((j) => j.id)).toEqual([first.id, second.id]);
+    });
+
+    it('delivers a job to a connected host at once, and only to that host', async () => {
+      const gotA: Job[] = [];
+      const gotB: Job[] = [];
+      const a = harness.agent('host-a');
+      const b = harness.agent('host-b');
+      a.start((job) => Promise.resolve(void gotA.push(job)));
+      b.start((job) => Promise.resolve(void gotB.push(job)));
+      await until(() => harness.server().connectedHosts().length === 2, 'both hosts connected');
+      const job = installJob();
+      await harness.server().send('host-b', job);
+      await until(() => gotB.length === 1, 'the job at host-b');
+      expect(gotA).toEqual([]);
+    });
+
+    it('delivers again a job that was not acknowledged, with the same id', async () => {
+      const job = installJob();
+      await harness.server().send('host-a', job);
+      const first = harness.agent('host-a');
+      let calls = 0;
+      first.start(() => {
+        calls++;
+        return Promise.reject(new Error('disk full: the journal could not record the job'));
+      });
+      await until(() => calls === 1, 'the first delivery');
+      await first.close();
+
+      const received: Job[] = [];
+      harness.agent('host-a').start((j) => Promise.resolve(void received.push(j)));
+      await until(() => received.length === 1, 'the second delivery');
+      expect(received[0]!.id).toBe(job.id);
+    });
+
+    it('does not deliver an acknowledged job again, even after a server restart', async () => {
+      const job = installJob();
+      await harness.server().send('host-a', job);
+      const first = harness.agent('host-a');
+      const received: Job[] = [];
+      first.start((j) => Promise.resolve(void received.push(j)));
+      await until(() => received.length === 1, 'the job');
+      await first.close();
+      await harness.restartServer();
+
+      const later: Job[] = [];
+      const second = harness.agent('host-a');
+      second.start((j) => Promise.resolve(void later.push(j)));
+      await until(() => harness.server().connectedHosts().includes('host-a'), 'reconnection');
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', next);
+      await until(() => later.length === 1, 'the next job');
+      expect(later.map((j) => j.id)).toEqual([next.id]);
+    });
+
+    it('keeps a job across a server restart while the host is away', async () => {
+      const job = installJob();
+      await harness.server().send('host-a', job);
+      await harness.restartServer();
+      const received: Job[] = [];
+      harness.agent('host-a').start((j) => Promise.resolve(void received.push(j)));
+      await until(() => received.length === 1, 'the job after the restart');
+      expect(received[0]!.id).toBe(job.id);
+    });
+
+    it('carries events to the server, emitted while disconnected too, until acknowledged', async () => {
+      const seen: AgentEvent[] = [];
+      let failures = 1;
+      harness.server().onEvent((hostId, event) => {
+        expect(hostId).toBe('host-a');
+        // The first attempt fails: the event must come again.
+        if (failures-- > 0) return Promise.reject(new Error('store busy'));
+        seen.push(event);
+        return Promise.resolve();
+      });
+      const agent = harness.agent('host-a');
+      const early = factsEvent(1);
+      agent.emit(early);
+      agent.start(() => Promise.resolve());
+      await until(() => harness.server().connectedHosts().includes('host-a'), 'connection');
+      // Reconnect, so that the unacknowledged event is sent again.
+      await harness.restartServer();
+      harness.server().onEvent((_hostId, event) => Promise.resolve(void seen.push(event)));
+      const late = factsEvent(2);
+      agent.emit(late);
+      await agent.drain();
+      expect(seen.map((e) => e.id)).toContain(early.id);
+      expect(seen.map((e) => e.id)).toContain(late.id);
+    });
+
+    it('tells presence as hosts come and go', async () => {
+      const changes: string[] = [];
+      harness.server().onPresence((host, up) => changes.push(`${host}:${up ? 'up' : 'down'}`));
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      await until(() => changes.includes('host-a:up'), 'up');
+      await agent.close();
+      await until(() => changes.includes('host-a:down'), 'down');
+    });
+
+    it('refuses an agent with a wrong token, and says why', async () => {
+      const agent = harness.agent('host-a', { token: 'stolen' });
+      agent.start(() => Promise.resolve());
+      await until(
+        () => harness.logger.lines.some((l) => l.message.includes('refused the agent connection')),
+        'the refusal',
+      );
+      expect(harness.server().connectedHosts()).toEqual([]);
+    });
+
+    it('logs and refuses malformed and invalid messages without losing the connection', async () => {
+      if (!harness.rawAgent) return;
+      const ws = await harness.rawAgent('host-a');
+      const frames: string[] = [];
+      ws.on('message', (data: Buffer) => frames.push(data.toString()));
+      ws.send('this is not json');
+      ws.send(JSON.stringify({ kind: 'event', message: { v: 1, id: 'bad-1', type: 'facts' } }));
+      await until(() => frames.some((f) => f.includes('"refused"')), 'a refusal');
+      expect(JSON.parse(frames.find((f) => f.includes('"refused"'))!)).toMatchObject({
+        kind: 'refused',
+        id: 'bad-1',
+      });
+      expect(harness.logger.lines.some((l) => l.message.includes('malformed frame'))).toBe(true);
+      // Still connected and still served.
+      const job = installJob();
+      await harness.server().send('host-a', job);
+      await until(() => frames.some((f) => f.includes(job.id)), 'the job on the same connection');
+      ws.close();
+    });
+  });
+}
