@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-
-/** An entry's body as tar-stream hands it over. */
-type EntryBody = AsyncIterable<unknown> & { resume(): unknown };
 import { FerryError } from '../protocol/errors.js';
 import {
   BUNDLE_META_FILE,
@@ -14,6 +11,30 @@ import {
   bundleMetaSchema,
 } from './bundle-meta.js';
 import { resolveLinkTarget, unsafeEntryPath } from './entry-path.js';
+
+/** An entry's body as tar-stream hands it over. */
+export type EntryBody = AsyncIterable<unknown> & {
+  resume(): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+};
+
+/**
+ * Stops reading an archive at a refused entry. Destroying the reader destroys
+ * the entry's body with the same error, which the pipeline already reports: the
+ * listener only keeps a body that was never read from throwing it again.
+ */
+export function stopAtEntry(
+  extract: { destroy(err: Error): unknown },
+  body: EntryBody,
+  err: unknown,
+): void {
+  body.on('error', () => undefined);
+  body.resume();
+  extract.destroy(err as Error);
+}
+
+/** A bundle file entry as `ferry-bundle.json` lists it. */
+export type ListedFile = Extract<BundleFile, { type: 'file' }>;
 
 /** Bounds on what one bundle may hold once unpacked. */
 export interface BundleLimits {
@@ -40,53 +61,64 @@ export async function inspectBundle(
   limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
 ): Promise<BundleMeta> {
   const extract = tarExtract();
+  const tarBytes = new TarBytesLimit();
   let meta: BundleMeta | undefined;
   let index = 0;
 
   extract.on('entry', (header, body, next) => {
     const checking =
       meta === undefined
-        ? readMeta(header, body, limits)
+        ? readBundleMeta(header, body, limits).then((read) => {
+            meta = read.meta;
+            tarBytes.allowFor(read.meta.files);
+          })
         : checkEntry(header, body, meta.files[index++]);
     checking.then(
-      (read) => {
-        if (read) meta = read;
-        next();
-      },
-      (err: unknown) => {
-        body.resume();
-        extract.destroy(err as Error);
-      },
+      () => next(),
+      (err: unknown) => stopAtEntry(extract, body, err),
     );
   });
 
   try {
     // Larger output chunks than zlib's 16 KiB default: inflating is then 2.5x faster.
-    await pipeline(source, createGunzip({ chunkSize: 256 * 1024 }), extract);
+    await pipeline(source, createGunzip({ chunkSize: 256 * 1024 }), tarBytes, extract);
   } catch (err) {
-    throw classify(err);
+    throw classifyBundleError(err);
   }
+  return checkComplete(meta, index);
+}
+
+/**
+ * Checks, once the archive has ended, that it held `ferry-bundle.json` and every
+ * entry it lists (`seen` entries came after it). Returns the metadata.
+ */
+export function checkComplete(meta: BundleMeta | undefined, seen: number): BundleMeta {
   if (!meta)
     throw new FerryError(
       'E_BUNDLE_META_MISSING',
       `The archive is empty: it has no ${BUNDLE_META_FILE}`,
     );
-  if (index !== meta.files.length) {
-    const missing = meta.files[index]!;
+  if (seen !== meta.files.length) {
+    const missing = meta.files[seen]!;
     throw new FerryError(
       'E_BUNDLE_CONTENT_MISMATCH',
-      `${BUNDLE_META_FILE} lists ${meta.files.length} entries but the archive ends after ${index}; "${missing.path}" is missing`,
+      `${BUNDLE_META_FILE} lists ${meta.files.length} entries but the archive ends after ${seen}; "${missing.path}" is missing`,
       { path: missing.path },
     );
   }
   return meta;
 }
 
-async function readMeta(
+/**
+ * Reads and checks the first entry of a bundle, `ferry-bundle.json`: valid JSON
+ * matching its schema, defining its own app, and listing files that pass
+ * `checkFileList`. Resolves to the metadata and the entry's bytes as they were.
+ */
+export async function readBundleMeta(
   header: Header,
   body: EntryBody,
   limits: BundleLimits,
-): Promise<BundleMeta> {
+): Promise<{ meta: BundleMeta; bytes: Buffer }> {
   if (header.name !== BUNDLE_META_FILE || header.type !== 'file') {
     throw new FerryError(
       'E_BUNDLE_META_MISSING',
@@ -102,9 +134,10 @@ async function readMeta(
   }
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
+  const bytes = Buffer.concat(chunks);
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new FerryError(
       'E_BUNDLE_META_INVALID',
@@ -133,10 +166,16 @@ async function readMeta(
     );
   }
   checkFileList(meta.files, limits);
-  return meta;
+  return { meta, bytes };
 }
 
-function checkFileList(files: BundleFile[], limits: BundleLimits): void {
+/**
+ * Checks the file list of `ferry-bundle.json` before any entry is read: within
+ * `limits` (count and total size), every path safe and listed once, nothing listed
+ * under a link or a file, and every link landing inside the bundle, chains
+ * included. Throws a `FerryError` naming the first offending path.
+ */
+export function checkFileList(files: BundleFile[], limits: BundleLimits): void {
   if (files.length > limits.maxFiles) {
     throw new FerryError(
       'E_BUNDLE_TOO_LARGE',
@@ -204,35 +243,60 @@ function checkFileList(files: BundleFile[], limits: BundleLimits): void {
   }
 }
 
-async function checkEntry(
+/**
+ * Checks one archive entry against the file `ferry-bundle.json` lists at its place
+ * (`undefined` past the end of the list): its path, type, link target, size, mode
+ * and, reading the body, its sha256.
+ *
+ * @example
+ *   await checkEntry(header, body, meta.files[index++]);
+ */
+export async function checkEntry(
   header: Header,
   body: EntryBody,
   expected: BundleFile | undefined,
 ): Promise<void> {
+  const listed = checkEntryHeader(header, expected);
+  if (listed.type === 'file') await checkEntryBody(header, body, listed);
+  else body.resume();
+}
+
+/**
+ * The header half of `checkEntry`, which reads no bytes: returns the listed entry
+ * the header matches; a file's body is then read through `checkEntryBody`.
+ */
+export function checkEntryHeader(header: Header, expected: BundleFile | undefined): BundleFile {
+  const unsafe = (what: string) =>
+    new FerryError('E_BUNDLE_UNSAFE_PATH', `Archive entry "${header.name}" ${what}`, {
+      path: header.name,
+    });
   const mismatch = (what: string) =>
     new FerryError('E_BUNDLE_CONTENT_MISMATCH', `Archive entry "${header.name}" ${what}`, {
       path: header.name,
     });
+  // What is dangerous in itself is named as such, whatever the list says.
+  const unsafePath = unsafeEntryPath(header.name);
+  if (unsafePath) throw unsafe(`has a path that ${unsafePath}`);
+  if (header.type !== 'file' && header.type !== 'symlink') {
+    throw unsafe(
+      `is a ${header.type}${header.linkname ? ` to "${header.linkname}"` : ''}; bundles hold only files and links`,
+    );
+  }
+  if (
+    header.type === 'symlink' &&
+    resolveLinkTarget(header.name, header.linkname ?? '') === undefined
+  ) {
+    throw unsafe(`links to "${header.linkname}", outside the bundle`);
+  }
   if (!expected) throw mismatch(`is not listed in ${BUNDLE_META_FILE}`);
   if (header.name !== expected.path)
     throw mismatch(`stands where ${BUNDLE_META_FILE} lists "${expected.path}"`);
-  if (header.type !== expected.type) {
-    if (header.type !== 'file' && header.type !== 'symlink') {
-      throw new FerryError(
-        'E_BUNDLE_UNSAFE_PATH',
-        `Archive entry "${header.name}" is a ${header.type}; bundles hold only files and links`,
-        {
-          path: header.name,
-        },
-      );
-    }
+  if (header.type !== expected.type)
     throw mismatch(`is a ${header.type}, listed as a ${expected.type}`);
-  }
   if (expected.type === 'symlink') {
     if (header.linkname !== expected.target)
       throw mismatch(`links to "${header.linkname}", listed as "${expected.target}"`);
-    body.resume();
-    return;
+    return expected;
   }
   if (header.size !== expected.size)
     throw mismatch(`has ${header.size} bytes, listed as ${expected.size}`);
@@ -241,20 +305,90 @@ async function checkEntry(
       `has mode ${(header.mode & 0o777).toString(8)}, listed as ${expected.mode.toString(8)}`,
     );
   }
-  const hash = createHash('sha256');
-  for await (const chunk of body) hash.update(chunk as Buffer);
-  const actual = hash.digest('hex');
-  if (actual !== expected.sha256)
-    throw mismatch(`has sha256 ${actual}, listed as ${expected.sha256}`);
+  return expected;
 }
 
-function classify(err: unknown): FerryError {
+/**
+ * The body half of `checkEntry`: reads a file entry's bytes, handing each chunk to
+ * `write` (awaited, so a slow disk holds the archive back), and checks their sha256
+ * against the listing once all are read.
+ */
+export async function checkEntryBody(
+  header: Header,
+  body: EntryBody,
+  expected: ListedFile,
+  write?: (chunk: Buffer) => Promise<void>,
+): Promise<void> {
+  const hash = createHash('sha256');
+  for await (const chunk of body) {
+    hash.update(chunk as Buffer);
+    if (write) await write(chunk as Buffer);
+  }
+  const actual = hash.digest('hex');
+  if (actual !== expected.sha256) {
+    throw new FerryError(
+      'E_BUNDLE_CONTENT_MISMATCH',
+      `Archive entry "${header.name}" has sha256 ${actual}, listed as ${expected.sha256}`,
+      { path: header.name },
+    );
+  }
+}
+
+/** Bytes a tar may hold before its first entry has told how much to expect. */
+const TAR_BYTES_BEFORE_META = MAX_META_BYTES + 16 * 1024 * 1024;
+/** Room for the end-of-archive blocks and the record padding some tar writers add. */
+const TAR_END_SLACK = 1024 * 1024;
+
+/**
+ * A pass-through placed between gunzip and the tar reader that stops the stream
+ * once the inflated tar is larger than its file list can explain. Entry sizes
+ * are checked one by one, but the tar reader skips zero blocks without end and
+ * buffers long headers, so a small archive could otherwise inflate for ever.
+ */
+export class TarBytesLimit extends Transform {
+  bytes = 0;
+  private limit = TAR_BYTES_BEFORE_META;
+
+  /** Allows, beyond what has passed, the tar that `files` need, with generous room for headers. */
+  allowFor(files: BundleFile[]): void {
+    let room = TAR_END_SLACK;
+    for (const file of files) {
+      const names =
+        Buffer.byteLength(file.path) +
+        (file.type === 'symlink' ? Buffer.byteLength(file.target) : 0);
+      room += 2048 + 2 * names;
+      if (file.type === 'file') room += Math.ceil(file.size / 512) * 512;
+    }
+    this.limit = this.bytes + room;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      callback(
+        new FerryError(
+          'E_BUNDLE_TOO_LARGE',
+          `The archive inflates to more than ${this.limit} bytes of tar, more than its ${BUNDLE_META_FILE} accounts for`,
+          { limit: this.limit },
+        ),
+      );
+      return;
+    }
+    callback(null, chunk);
+  }
+}
+
+/**
+ * Turns an error from reading a bundle stream into a `FerryError`: zlib's errors
+ * mean a bad gzip, tar-stream's a bad tar. `what` names the stream in the message.
+ */
+export function classifyBundleError(err: unknown, what = 'The upload'): FerryError {
   if (err instanceof FerryError) return err;
   const error = err as NodeJS.ErrnoException;
   if (typeof error.code === 'string' && error.code.startsWith('Z_')) {
     return new FerryError(
       'E_BUNDLE_NOT_GZIP',
-      `The upload is not a valid gzip stream (${error.message})`,
+      `${what} is not a valid gzip stream (${error.message})`,
       undefined,
       {
         cause: err,
@@ -267,7 +401,7 @@ function classify(err: unknown): FerryError {
     });
   }
   if (error.code === 'ERR_STREAM_PREMATURE_CLOSE')
-    return new FerryError('E_UPLOAD_INCOMPLETE', 'The upload ended early');
+    return new FerryError('E_UPLOAD_INCOMPLETE', `${what} ended early`);
   return new FerryError(
     'E_BUNDLE_NOT_TAR',
     `The gzip stream does not hold a valid tar archive (${error.message})`,

@@ -52,8 +52,14 @@ export interface RawEntry {
   mode?: number;
 }
 
-/** Builds a gzipped tar from raw entries, for archives `ferry bundle` would never write. */
-export async function writeArchive(entries: RawEntry[]): Promise<Buffer> {
+/**
+ * Builds a gzipped tar from raw entries, for archives `ferry bundle` would never write.
+ * `trailing` is appended to the tar before it is gzipped (zero blocks past its end, say).
+ */
+export async function writeArchive(
+  entries: RawEntry[],
+  options: { trailing?: Buffer } = {},
+): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
   tar.on('data', (c) => {
@@ -78,5 +84,6 @@ export async function writeArchive(entries: RawEntry[]): Promise<Buffer> {
   }
   tar.finalize();
   await ended;
+  if (options.trailing) chunks.push(options.trailing);
   return gzipSync(Buffer.concat(chunks));
 }

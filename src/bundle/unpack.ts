@@ -1,0 +1,285 @@
+import { constants } from 'node:fs';
+import { mkdir, open, rm, symlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { FerryError } from '../protocol/errors.js';
+import { BUNDLE_META_FILE, type BundleFile, type BundleMeta } from './bundle-meta.js';
+import { HashingMeter } from './hashing.js';
+import {
+  type BundleLimits,
+  checkComplete,
+  checkEntryBody,
+  checkEntryHeader,
+  classifyBundleError,
+  DEFAULT_BUNDLE_LIMITS,
+  type EntryBody,
+  readBundleMeta,
+  stopAtEntry,
+  TarBytesLimit,
+} from './inspect-bundle.js';
+
+export interface UnpackOptions {
+  /** The bundle file (.tar.gz) to unpack. */
+  archive: string;
+  /** The release folder to create; it must not exist yet. */
+  dest: string;
+  /** When given, the archive's sha256 must equal it. */
+  expectedSha256?: string;
+  limits?: BundleLimits;
+  /** Called as file bytes are written; `totalBytes` is the sum the bundle lists. */
+  onProgress?: (bytesWritten: number, totalBytes: number) => void;
+}
+
+/**
+ * Creates a file that must not exist yet, without following a link at its place:
+ * an entry can never write over something or through a link.
+ */
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Unpacks a bundle into a new release folder, reading the archive once: its
+ * sha256 is computed on the way while every entry is checked exactly as a push is
+ * (`checkFileList`, `checkEntry`) and written — `ferry-bundle.json` too, each
+ * file with its listed mode, each link as listed, links last. Resolves to the
+ * bundle's metadata.
+ *
+ * Hostile archives are refused with a `FerryError` naming the entry: unsafe paths,
+ * links leaving the release or entries under a link, hard links, devices, FIFOs,
+ * more files or bytes than `limits` (counted as declared and as written), a file
+ * or an archive whose sha256 differs. On any failure the half-made release is
+ * removed; nothing is ever written outside `dest`. A `dest` that already exists is
+ * refused and left alone.
+ *
+ * @example
+ *   const meta = await unpackBundle({ archive: cached, dest: `${appDir}/releases/12`, expectedSha256 });
+ */
+export async function unpackBundle(options: UnpackOptions): Promise<BundleMeta> {
+  const { archive, expectedSha256, limits = DEFAULT_BUNDLE_LIMITS, onProgress } = options;
+  const dest = path.resolve(options.dest);
+  const input = await open(archive, 'r');
+  try {
+    const { size: archiveBytes } = await input.stat();
+    // The parents are the caller's layout (`releases/`), not the archive's.
+    await mkdir(path.dirname(dest), { recursive: true });
+    try {
+      await mkdir(dest, { mode: 0o755 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      throw new FerryError(
+        'E_RELEASE_EXISTS',
+        `The release folder ${dest} already exists; a release is unpacked only once`,
+        { path: dest },
+      );
+    }
+    const release = new ReleaseWriter(dest, limits, onProgress);
+    try {
+      const meta = await release.extract(input, archiveBytes, expectedSha256);
+      await release.createLinks();
+      return meta;
+    } catch (err) {
+      await release.abandon().catch((cleanupErr: unknown) => {
+        throw new FerryError(
+          'E_INTERNAL',
+          `Unpacking into ${dest} failed, and the half-made release could not be removed: ${(cleanupErr as Error).message}`,
+          { path: dest },
+          { cause: err },
+        );
+      });
+      throw err;
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+/** The writing side of one `unpackBundle`: what it made, so it can be undone. */
+class ReleaseWriter {
+  private readonly folders = new Set<string>(['']);
+  private readonly links: Extract<BundleFile, { type: 'symlink' }>[] = [];
+  private meta: BundleMeta | undefined;
+  private written = 0;
+  private totalBytes = 0;
+  /** The entry being written; awaited before cleaning up, so nothing is created after. */
+  private inFlight: Promise<void> = Promise.resolve();
+  private abandoned = false;
+
+  constructor(
+    private readonly dest: string,
+    private readonly limits: BundleLimits,
+    private readonly onProgress: ((bytesWritten: number, totalBytes: number) => void) | undefined,
+  ) {}
+
+  async extract(
+    input: FileHandle,
+    archiveBytes: number,
+    expectedSha256: string | undefined,
+  ): Promise<BundleMeta> {
+    const archiveMeter = new HashingMeter();
+    const tarBytes = new TarBytesLimit();
+    const extract = tarExtract();
+    let index = 0;
+
+    extract.on('entry', (header, body, next) => {
+      const entryIndex = this.meta === undefined ? -1 : index++;
+      this.inFlight = (
+        entryIndex < 0
+          ? this.writeMeta(header, body, tarBytes)
+          : this.writeEntry(header, body, entryIndex)
+      ).then(
+        () => next(),
+        (err: unknown) => stopAtEntry(extract, body, err),
+      );
+    });
+
+    try {
+      await pipeline(
+        input.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 }),
+        archiveMeter,
+        createGunzip({ chunkSize: 256 * 1024 }),
+        tarBytes,
+        extract,
+      );
+    } catch (err) {
+      // A disk error while writing is not a fault of the archive: keep it as it is.
+      if (typeof (err as NodeJS.ErrnoException).syscall === 'string') throw err;
+      throw classifyBundleError(err, 'The archive');
+    }
+    const meta = checkComplete(this.meta, index);
+    if (expectedSha256 !== undefined) {
+      const actual = archiveMeter.bytes === archiveBytes ? archiveMeter.sha256() : undefined;
+      if (actual !== expectedSha256) {
+        throw new FerryError(
+          'E_BUNDLE_CONTENT_MISMATCH',
+          `The archive's sha256 is ${actual ?? `not that of all its ${archiveBytes} bytes`}, expected ${expectedSha256}`,
+          { expected: expectedSha256, actual: actual ?? null },
+        );
+      }
+    }
+    return meta;
+  }
+
+  /** Creates the listed links, once every file is in place and checked. */
+  async createLinks(): Promise<void> {
+    for (const link of this.links) {
+      this.throwIfAbandoned();
+      await symlink(link.target, this.resolve(link.path));
+    }
+  }
+
+  /** Removes the half-made release, once the entry being written has stopped. */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    await this.inFlight.catch(() => undefined);
+    await rm(this.dest, { recursive: true, force: true });
+  }
+
+  private async writeMeta(header: Header, body: EntryBody, tarBytes: TarBytesLimit): Promise<void> {
+    const { meta, bytes } = await readBundleMeta(header, body, this.limits);
+    tarBytes.allowFor(meta.files);
+    this.totalBytes = meta.files.reduce((sum, f) => sum + (f.type === 'file' ? f.size : 0), 0);
+    this.throwIfAbandoned();
+    const handle = await open(this.resolve(BUNDLE_META_FILE), CREATE_FLAGS, 0o644);
+    try {
+      await writeAll(handle, bytes);
+      await handle.chmod(0o644);
+    } finally {
+      await handle.close();
+    }
+    this.meta = meta;
+  }
+
+  private async writeEntry(header: Header, body: EntryBody, index: number): Promise<void> {
+    const files = this.meta!.files;
+    if (index >= this.limits.maxFiles) {
+      throw new FerryError(
+        'E_BUNDLE_TOO_LARGE',
+        `Archive entry "${header.name}" is past the limit of ${this.limits.maxFiles} files`,
+        { path: header.name, limit: this.limits.maxFiles },
+      );
+    }
+    // Declared sizes are checked against the budget before a byte is written, so a
+    // header that lies about its size stops the unpacking at once.
+    const room = this.limits.maxUnpackedBytes - this.written;
+    if (header.type === 'file' && (header.size ?? 0) > room) {
+      throw this.tooLarge(header.name, this.written + (header.size ?? 0));
+    }
+    const expected = checkEntryHeader(header, files[index]);
+    if (expected.type === 'symlink') {
+      // Its place is made now; the link itself last, so nothing is written through it.
+      await this.makeParents(expected.path);
+      this.links.push(expected);
+      body.resume();
+      return;
+    }
+    await this.makeParents(expected.path);
+    this.throwIfAbandoned();
+    const handle = await open(this.resolve(expected.path), CREATE_FLAGS, 0o600);
+    try {
+      await checkEntryBody(header, body, expected, async (chunk) => {
+        this.written += chunk.length;
+        if (this.written > this.limits.maxUnpackedBytes)
+          throw this.tooLarge(expected.path, this.written);
+        this.throwIfAbandoned();
+        await writeAll(handle, chunk);
+        this.onProgress?.(this.written, this.totalBytes);
+      });
+      await handle.chmod(expected.mode);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Creates the folders above an entry, one level at a time and never with
+   * `recursive`: the list holds nothing under a link or a file and links come last,
+   * so each is a folder this unpacking made inside the release.
+   */
+  private async makeParents(entry: string): Promise<void> {
+    const segments = entry.split('/').slice(0, -1);
+    for (let depth = 1; depth <= segments.length; depth++) {
+      const folder = segments.slice(0, depth).join('/');
+      if (this.folders.has(folder)) continue;
+      this.throwIfAbandoned();
+      await mkdir(this.resolve(folder), { mode: 0o755 });
+      this.folders.add(folder);
+    }
+  }
+
+  /** The path on disk of an entry, checked once more to stay under the release. */
+  private resolve(entry: string): string {
+    const full = path.resolve(this.dest, entry);
+    if (!full.startsWith(this.dest + path.sep)) {
+      throw new FerryError(
+        'E_BUNDLE_UNSAFE_PATH',
+        `Entry "${entry}" would land outside the release`,
+        {
+          path: entry,
+        },
+      );
+    }
+    return full;
+  }
+
+  private tooLarge(entry: string, bytes: number): FerryError {
+    return new FerryError(
+      'E_BUNDLE_TOO_LARGE',
+      `Archive entry "${entry}" takes the release past ${this.limits.maxUnpackedBytes} bytes (${bytes})`,
+      { path: entry, bytes, limit: this.limits.maxUnpackedBytes },
+    );
+  }
+
+  private throwIfAbandoned(): void {
+    if (this.abandoned) throw new FerryError('E_INTERNAL', 'The unpacking was abandoned');
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+}
