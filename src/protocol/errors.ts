@@ -34,6 +34,16 @@ export const ERROR_CATALOGUE = {
     hint: 'List the bundles of an app with `ferry bundles <app>`.',
   },
   E_TOKEN_NOT_FOUND: { status: 404, hint: 'List tokens with `ferry tokens list`.' },
+  E_HOST_NOT_FOUND: { status: 404, hint: 'List hosts with `ferry hosts`.' },
+  E_HOST_EXISTS: {
+    status: 409,
+    hint: 'Another host has this name: choose another --name, or keep the agent root (<root>/agent) of the first.',
+  },
+  E_INSTALL_NOT_FOUND: { status: 404, hint: 'Check the install id printed by `ferry install`.' },
+  E_VARIABLE_MISSING: {
+    status: 400,
+    hint: 'Give the host the variable (`ferry agent --var NAME=VALUE`) or remove the reference from ferry.yml.',
+  },
   E_RANGE_NOT_SATISFIABLE: { status: 416, hint: 'Ask for a byte range inside the bundle.' },
   E_UPLOAD_INCOMPLETE: {
     status: 400,
@@ -68,6 +78,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'Bundles hold only relative paths inside the app, regular files and links that stay inside.',
   },
+  E_RELEASE_EXISTS: {
+    status: 409,
+    hint: 'A release folder is unpacked only once; remove the stale folder or unpack into a new one.',
+  },
   E_BUNDLE_SYMLINK_OUTSIDE: {
     status: 400,
     hint: 'A symbolic link in the app points outside its folder; remove it or add it to `exclude`.',
@@ -93,6 +107,22 @@ export const ERROR_CATALOGUE = {
   E_SERVER_UNREACHABLE: {
     status: 503,
     hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',
+  },
+  E_SERVICE_INVALID: {
+    status: 400,
+    hint: 'Fix the service settings named in the message (ferry.yml `service:` and the host variables).',
+  },
+  E_SERVICE_START_FAILED: {
+    status: 500,
+    hint: "The service could not be started; check its working folder, command and the agent's log.",
+  },
+  E_SERVICE_STOP_FAILED: {
+    status: 500,
+    hint: 'Processes of the service survived SIGKILL; look for them with `ps -eo pid,pgid,stat,cmd` on the host.',
+  },
+  E_PROCESS_DRIVER_FAILED: {
+    status: 500,
+    hint: "supervisorctl or systemctl failed; its output is in the details. Check the agent's process driver settings.",
   },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
