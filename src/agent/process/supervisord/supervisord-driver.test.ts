@@ -1,0 +1,229 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceSpec } from '../process-driver.js';
+import { programSection } from './program-section.js';
+import { SupervisordDriver } from './supervisord-driver.js';
+
+const SUPERVISORD = '/usr/bin/supervisord';
+const SUPERVISORCTL = '/usr/bin/supervisorctl';
+const INSTALLED = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL);
+const IN_CI = process.env.CI === 'true';
+if (!INSTALLED && !IN_CI) {
+  console.warn(
+    'supervisord is not installed (apt-get install -y supervisor): its driver tests are SKIPPED',
+  );
+}
+// In CI a missing supervisord fails the suite instead of skipping it.
+const describeWithSupervisord = INSTALLED || IN_CI ? describe : describe.skip;
+
+const NODE = process.execPath;
+const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
+const ODD = `a b"c'd$e;%f\\g #h ;i %(here)s`;
+
+describe('programSection', () => {
+  it('writes one program with separate logs, the stop signal and its timeout', () => {
+    const section = programSection(spec('/srv', 'cart', 'node server.js', { stopTimeoutMs: 1500 }));
+    expect(section).toContain('[program:ferry-cart]\n');
+    expect(section).toContain('stopsignal=TERM\n');
+    expect(section).toContain('stopwaitsecs=2\n');
+    expect(section).toContain('redirect_stderr=false\n');
+    expect(section).toContain('autorestart=true\n');
+    expect(section).toContain('stdout_logfile=/srv/logs/cart.stdout.log\n');
+    expect(section).toContain('stderr_logfile=/srv/logs/cart.stderr.log\n');
+  });
+
+  it('refuses what an ini line cannot hold', () => {
+    expect(() => programSection(spec('/srv', 'cart', 'echo a\necho b'))).toThrow(
+      expect.objectContaining({ code: 'E_SERVICE_INVALID' }),
+    );
+    expect(() => programSection(spec('/srv ;x', 'cart', 'true'))).toThrow(
+      expect.objectContaining({ code: 'E_SERVICE_INVALID' }),
+    );
+  });
+});
+
+describeWithSupervisord('SupervisordDriver against a real supervisord', () => {
+  let root: string;
+  let configFile: string;
+  let includeDir: string;
+  let driver: SupervisordDriver;
+
+  beforeAll(async () => {
+    if (!INSTALLED) {
+      throw new Error(
+        'supervisord is not installed; CI installs it with apt-get install -y supervisor',
+      );
+    }
+    root = mkdtempSync(path.join(os.tmpdir(), 'ferry-sv-'));
+    includeDir = path.join(root, 'conf.d');
+    mkdirSync(includeDir);
+    configFile = path.join(root, 'supervisord.conf');
+    writeFileSync(
+      configFile,
+      [
+        '[unix_http_server]',
+        `file=${root}/supervisor.sock`,
+        'chmod=0700',
+        '[supervisord]',
+        `pidfile=${root}/supervisord.pid`,
+        `logfile=${root}/supervisord.log`,
+        `childlogdir=${root}`,
+        'nodaemon=false',
+        '[rpcinterface:supervisor]',
+        'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
+        '[supervisorctl]',
+        `serverurl=unix://${root}/supervisor.sock`,
+        '[include]',
+        `files=${includeDir}/*.conf`,
+        '',
+      ].join('\n'),
+    );
+    // Started with a bare environment, as a service manager would start it.
+    execFileSync(SUPERVISORD, ['-c', configFile], { env: { PATH: '/usr/bin:/bin' } });
+    await waitUntil(() => existsSync(path.join(root, 'supervisor.sock')));
+    driver = new SupervisordDriver({ configFile, includeDir, supervisorctl: SUPERVISORCTL });
+  });
+
+  afterAll(() => {
+    if (root === undefined) return;
+    try {
+      execFileSync(SUPERVISORCTL, ['-c', configFile, 'shutdown'], { stdio: 'ignore' });
+    } catch (error) {
+      console.error('supervisorctl shutdown failed', error);
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('starts a service with exactly its environment and separate stdout and stderr files', async () => {
+    const service = spec(
+      root,
+      'web',
+      node(`console.log(JSON.stringify(process.env)); console.error('to stderr'); ${IDLE}`),
+      { env: { PATH, ODD, EMPTY: '' } },
+    );
+    await driver.start(service);
+    const status = await driver.status('web');
+    expect(status.running).toBe(true);
+    expect(readFileSync(`/proc/${status.pid}/cmdline`, 'utf8')).toContain(NODE);
+
+    const stdout = await waitForText(service.stdoutFile, '}');
+    // /bin/sh exports PWD; nothing comes from supervisord's own environment.
+    expect(JSON.parse(stdout)).toEqual({ ...service.env, PWD: root });
+    expect(await waitForText(service.stderrFile, 'to stderr')).toBe('to stderr\n');
+    expect(stdout).not.toContain('to stderr');
+    expect(existsSync(path.join(includeDir, 'ferry-web.conf'))).toBe(true);
+
+    await driver.start(service); // same spec: left alone
+    expect(await driver.status('web')).toEqual(status);
+
+    await driver.restart(service);
+    const restarted = await driver.status('web');
+    expect(restarted.running).toBe(true);
+    expect(restarted.pid).not.toBe(status.pid);
+
+    await driver.restart({ ...service, env: { PATH, ODD: 'changed' } });
+    const changed = await driver.status('web');
+    expect(changed.pid).not.toBe(restarted.pid);
+    await waitUntil(() => readFileSync(service.stdoutFile, 'utf8').includes('"changed"'));
+
+    // supervisord itself restarts it when it dies.
+    process.kill(changed.pid!, 'SIGKILL');
+    await waitUntil(async () => {
+      const now = await driver.status('web');
+      return now.running && now.pid !== changed.pid;
+    });
+
+    await driver.stop('web');
+    expect(await driver.status('web')).toEqual({ running: false, pid: null });
+    expect(existsSync(path.join(includeDir, 'ferry-web.conf'))).toBe(false);
+  });
+
+  it('stops with the stop signal, then kills the group after the stop timeout', async () => {
+    const service = spec(
+      root,
+      'stubborn',
+      `trap 'echo got-term >&2' TERM; echo up; while :; do sleep 0.1; done`,
+      { stopTimeoutMs: 1_000 },
+    );
+    await driver.start(service);
+    await waitForText(service.stdoutFile, 'up');
+    const began = Date.now();
+    await driver.stop('stubborn');
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1_000);
+    expect(readFileSync(service.stderrFile, 'utf8')).toContain('got-term');
+    expect(await driver.status('stubborn')).toEqual({ running: false, pid: null });
+    await driver.stop('stubborn'); // twice is fine
+    await driver.stop('never-started');
+  });
+
+  it('reports a service that cannot start, and supervisorctl failures, with coded errors', async () => {
+    await expect(
+      driver.start(spec(root, 'nowhere', 'true', { cwd: path.join(root, 'missing') })),
+    ).rejects.toMatchObject({ code: 'E_SERVICE_START_FAILED' });
+
+    const uncovered = new SupervisordDriver({
+      configFile,
+      includeDir: path.join(root, 'elsewhere'),
+      supervisorctl: SUPERVISORCTL,
+    });
+    await expect(uncovered.start(spec(root, 'lost', 'sleep 5'))).rejects.toMatchObject({
+      code: 'E_PROCESS_DRIVER_FAILED',
+      message: expect.stringContaining('[include]'),
+    });
+
+    const noServer = new SupervisordDriver({
+      configFile: path.join(root, 'missing.conf'),
+      includeDir,
+      supervisorctl: SUPERVISORCTL,
+    });
+    await expect(noServer.status('web')).rejects.toMatchObject({
+      code: 'E_PROCESS_DRIVER_FAILED',
+      details: expect.objectContaining({ exitCode: expect.any(Number) }),
+    });
+  });
+});
+
+const IDLE = 'setInterval(() => {}, 1000)';
+
+function node(script: string): string {
+  return `exec ${NODE} -e '${script.replaceAll("'", `'\\''`)}'`;
+}
+
+function spec(
+  root: string,
+  name: string,
+  command: string,
+  extra: Partial<ServiceSpec> = {},
+): ServiceSpec {
+  return {
+    name,
+    cwd: root,
+    command,
+    env: { PATH },
+    stdoutFile: path.join(root, 'logs', `${name}.stdout.log`),
+    stderrFile: path.join(root, 'logs', `${name}.stderr.log`),
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 5_000,
+    ...extra,
+  };
+}
+
+async function waitForText(file: string, text: string): Promise<string> {
+  let content = '';
+  await waitUntil(() => {
+    content = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    return content.includes(text);
+  });
+  return content;
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

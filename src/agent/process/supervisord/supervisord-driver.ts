@@ -1,0 +1,228 @@
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError } from '../../../protocol/errors.js';
+import { checkServiceName } from '../check-service-spec.js';
+import { KeyedQueue } from '../keyed-queue.js';
+import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
+import {
+  type ControlCommandResult,
+  controlCommandFailed,
+  runControlCommand,
+} from '../run-control-command.js';
+import { programName, programSection } from './program-section.js';
+
+export interface SupervisordDriverOptions {
+  /** supervisord's configuration file, passed to `supervisorctl -c`. */
+  configFile: string;
+  /** A folder that supervisord's `[include] files=` covers with `*.conf`; one file per service goes there. */
+  includeDir: string;
+  /** The `supervisorctl` program. Default: `supervisorctl` on the agent's PATH. */
+  supervisorctl?: string;
+  /** Time allowed to one supervisorctl call, on top of the service's stop timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** How long `start` waits for a program that supervisord is already starting to reach RUNNING. */
+const STARTING_WAIT_MS = 10_000;
+
+/**
+ * The `supervisord` process driver: writes `<includeDir>/ferry-<name>.conf`
+ * holding a `[program:ferry-<name>]` section (see `programSection`) and drives
+ * `supervisorctl -c <configFile>`. A stopped service's section is removed, so
+ * that a restart of supervisord does not bring it back.
+ *
+ * @example
+ *   const driver = new SupervisordDriver({
+ *     configFile: '/etc/supervisor/supervisord.conf',
+ *     includeDir: '/etc/supervisor/conf.d',
+ *   });
+ */
+export class SupervisordDriver implements ProcessDriver {
+  readonly kind = 'supervisord';
+
+  private readonly queue = new KeyedQueue();
+  private readonly supervisorctl: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: SupervisordDriverOptions) {
+    this.supervisorctl = options.supervisorctl ?? 'supervisorctl';
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async start(spec: ServiceSpec): Promise<void> {
+    const section = programSection(spec);
+    await this.queue.run(spec.name, async () => {
+      await this.install(spec, section);
+      await this.startProgram(spec);
+    });
+  }
+
+  async restart(spec: ServiceSpec): Promise<void> {
+    const section = programSection(spec);
+    await this.queue.run(spec.name, async () => {
+      const fresh = await this.install(spec, section);
+      if (fresh) {
+        // `update` just (re)added the program, and autostart runs it.
+        await this.startProgram(spec);
+        return;
+      }
+      const args = ['restart', programName(spec.name)];
+      const result = await this.ctl(args, spec.stopTimeoutMs);
+      if (!this.started(args, result, spec.name)) throw this.failed(args, result, spec.name);
+    });
+  }
+
+  async stop(name: string): Promise<void> {
+    checkServiceName(name);
+    await this.queue.run(name, async () => {
+      const program = programName(name);
+      const args = ['stop', program];
+      const result = await this.ctl(args, await this.stopWaitMs(name));
+      const known = !result.stdout.includes('ERROR (no such process)');
+      if (known && !/: stopped$|ERROR \(not running\)/m.test(result.stdout)) {
+        throw this.failed(args, result, name);
+      }
+      await rm(this.sectionFile(name), { force: true });
+      if (known) await this.update(name);
+    });
+  }
+
+  async status(name: string): Promise<ServiceStatus> {
+    checkServiceName(name);
+    const { state, pid } = await this.programState(name);
+    return state === 'RUNNING' ? { running: true, pid } : { running: false, pid: null };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  /**
+   * Writes the section (when it changed) and has supervisord load it. True
+   * when `update` added or replaced the program, which then starts by itself.
+   */
+  private async install(spec: ServiceSpec, section: string): Promise<boolean> {
+    // supervisord would find out only after its start retries, seconds later.
+    const cwd = await stat(spec.cwd).catch(() => null);
+    if (!cwd?.isDirectory()) {
+      throw new FerryError(
+        'E_SERVICE_START_FAILED',
+        `Service ${spec.name} cannot start: its working folder ${spec.cwd} does not exist`,
+        { service: spec.name, cwd: spec.cwd },
+      );
+    }
+    await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
+    await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+    await mkdir(this.options.includeDir, { recursive: true });
+    const file = this.sectionFile(spec.name);
+    const before = await readFile(file, 'utf8').catch(() => null);
+    if (before !== section) {
+      // Named so that the include glob (`*.conf`) never sees a half-written file.
+      const temporary = path.join(this.options.includeDir, `.${path.basename(file)}.tmp`);
+      await writeFile(temporary, section, { mode: 0o600 });
+      await rename(temporary, file);
+    }
+    const output = await this.update(spec.name);
+    return /: (added|updated) process group$/m.test(output);
+  }
+
+  /** `supervisorctl update ferry-<name>`: loads, replaces or removes this one program. */
+  private async update(name: string): Promise<string> {
+    const args = ['update', programName(name)];
+    const result = await this.ctl(args, this.timeoutMs);
+    if (result.exitCode !== 0 || /ERROR/.test(result.stdout)) {
+      throw this.failed(args, result, name);
+    }
+    return result.stdout;
+  }
+
+  /** Starts the program and returns once it is RUNNING. */
+  private async startProgram(spec: ServiceSpec): Promise<void> {
+    const args = ['start', programName(spec.name)];
+    const result = await this.ctl(args, this.timeoutMs);
+    if (this.started(args, result, spec.name)) return;
+    if (!result.stdout.includes('ERROR (already started)'))
+      throw this.failed(args, result, spec.name);
+    // Already started also means "starting" (autostart after update), which is
+    // not yet running: wait for supervisord to make up its mind.
+    const deadline = Date.now() + STARTING_WAIT_MS;
+    for (;;) {
+      const { state, line } = await this.programState(spec.name);
+      if (state === 'RUNNING') return;
+      if (state !== 'STARTING' && state !== 'BACKOFF') {
+        throw new FerryError(
+          'E_SERVICE_START_FAILED',
+          `supervisord could not start ${programName(spec.name)}: ${line}`,
+          { service: spec.name, state },
+        );
+      }
+      if (Date.now() > deadline) return; // still trying; the health check decides
+      await sleep(200);
+    }
+  }
+
+  /** Parses `supervisorctl status ferry-<name>`: `ferry-cart   RUNNING   pid 123, uptime 0:01:02`. */
+  private async programState(
+    name: string,
+  ): Promise<{ state: string; pid: number | null; line: string }> {
+    const program = programName(name);
+    const args = ['status', program];
+    const result = await this.ctl(args, this.timeoutMs);
+    if (result.stdout.includes(`${program}: ERROR (no such process)`)) {
+      return { state: 'UNKNOWN', pid: null, line: result.stdout.trim() };
+    }
+    const line = result.stdout.split('\n').find((l) => l.startsWith(`${program} `));
+    const match = line === undefined ? null : /^\S+\s+([A-Z]+)\b(.*)$/.exec(line);
+    if (line === undefined || match === null) throw this.failed(args, result, name);
+    const pid = /\bpid (\d+)/.exec(match[2] ?? '');
+    return { state: match[1] ?? '', pid: pid ? Number(pid[1]) : null, line: line.trim() };
+  }
+
+  /**
+   * True when `start` or `restart` printed `started`; `E_SERVICE_START_FAILED`
+   * when supervisord tried and the service failed; false for anything else.
+   */
+  private started(args: string[], result: ControlCommandResult, name: string): boolean {
+    if (/: started$/m.test(result.stdout)) return true;
+    if (/ERROR \((spawn error|abnormal termination)\)/.test(result.stdout)) {
+      throw new FerryError(
+        'E_SERVICE_START_FAILED',
+        `supervisord could not start ${programName(name)}: ${result.stdout.trim()} (its stderr file and supervisord's log say why)`,
+        { service: name, command: ['supervisorctl', ...args].join(' '), stdout: result.stdout },
+      );
+    }
+    return false;
+  }
+
+  /** The stop timeout written in the service's section, which supervisorctl stop may take. */
+  private async stopWaitMs(name: string): Promise<number> {
+    const section = await readFile(this.sectionFile(name), 'utf8').catch(() => '');
+    const seconds = /^stopwaitsecs=(\d+)$/m.exec(section)?.[1];
+    return seconds === undefined ? this.timeoutMs : Number(seconds) * 1000;
+  }
+
+  private ctl(args: string[], extraTimeoutMs: number): Promise<ControlCommandResult> {
+    return runControlCommand(
+      this.supervisorctl,
+      ['-c', this.options.configFile, ...args],
+      this.timeoutMs + extraTimeoutMs,
+    );
+  }
+
+  private failed(args: string[], result: ControlCommandResult, name: string): FerryError {
+    const why = result.stdout.includes('no such group')
+      ? `supervisord does not load ${this.sectionFile(name)}: does its [include] files= cover ${this.options.includeDir}/*.conf?`
+      : `supervisord could not ${args[0] ?? 'run'} ${programName(name)}`;
+    return controlCommandFailed(
+      this.supervisorctl,
+      ['-c', this.options.configFile, ...args],
+      result,
+      why,
+    );
+  }
+
+  private sectionFile(name: string): string {
+    return path.join(this.options.includeDir, `${programName(name)}.conf`);
+  }
+}

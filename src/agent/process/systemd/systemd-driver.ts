@@ -1,0 +1,120 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { checkServiceName } from '../check-service-spec.js';
+import { KeyedQueue } from '../keyed-queue.js';
+import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
+import { controlCommandFailed, runControlCommand } from '../run-control-command.js';
+import { type ServiceUnitOptions, serviceUnit, unitName } from './service-unit.js';
+
+export interface SystemdDriverOptions extends ServiceUnitOptions {
+  /** Where units are written. Default `/etc/systemd/system`. */
+  unitDir?: string;
+  /** The `systemctl` program. Default: `systemctl` on the agent's PATH. */
+  systemctl?: string;
+  /** Time allowed to one systemctl call, on top of the service's stop timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * The `systemd` process driver: writes `ferry-<name>.service` (see
+ * `serviceUnit`) into the unit folder and drives `systemctl`. A started
+ * service is also enabled and a stopped one disabled, so that a reboot keeps
+ * each as Ferry left it.
+ *
+ * Only the unit text is tested on a real systemd (`systemd-analyze verify`);
+ * the machine that runs Ferry's tests has no systemd as PID 1.
+ *
+ * @example
+ *   const driver = new SystemdDriver({ unitDir: '/etc/systemd/system' });
+ */
+export class SystemdDriver implements ProcessDriver {
+  readonly kind = 'systemd';
+
+  private readonly queue = new KeyedQueue();
+  private readonly unitDir: string;
+  private readonly systemctl: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: SystemdDriverOptions = {}) {
+    this.unitDir = options.unitDir ?? '/etc/systemd/system';
+    this.systemctl = options.systemctl ?? 'systemctl';
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async start(spec: ServiceSpec): Promise<void> {
+    const unit = serviceUnit(spec, this.options);
+    await this.queue.run(spec.name, async () => {
+      const changed = await this.install(spec, unit);
+      await this.ctl(['enable', unitName(spec.name)]);
+      // `start` leaves a running unit alone; a changed one must restart to take effect.
+      await this.ctl([changed ? 'restart' : 'start', unitName(spec.name)], spec.stopTimeoutMs);
+    });
+  }
+
+  async restart(spec: ServiceSpec): Promise<void> {
+    const unit = serviceUnit(spec, this.options);
+    await this.queue.run(spec.name, async () => {
+      await this.install(spec, unit);
+      await this.ctl(['enable', unitName(spec.name)]);
+      await this.ctl(['restart', unitName(spec.name)], spec.stopTimeoutMs);
+    });
+  }
+
+  async stop(name: string): Promise<void> {
+    checkServiceName(name);
+    await this.queue.run(name, async () => {
+      const text = await readFile(this.unitFile(name), 'utf8').catch(() => null);
+      if (text === null) return; // never started here
+      const stopMs = Number(/^TimeoutStopSec=(\d+)ms$/m.exec(text)?.[1] ?? 0);
+      await this.ctl(['stop', unitName(name)], stopMs);
+      await this.ctl(['disable', unitName(name)]);
+    });
+  }
+
+  async status(name: string): Promise<ServiceStatus> {
+    checkServiceName(name);
+    const output = await this.ctl(['show', '-p', 'ActiveState', '-p', 'MainPID', unitName(name)]);
+    const value = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(output)?.[1];
+    const pid = Number(value('MainPID') ?? 0);
+    return value('ActiveState') === 'active' && pid > 0
+      ? { running: true, pid }
+      : { running: false, pid: null };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  /** Writes the unit when it changed, and has systemd reload it. True when it changed. */
+  private async install(spec: ServiceSpec, unit: string): Promise<boolean> {
+    await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
+    await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+    await mkdir(this.unitDir, { recursive: true });
+    const file = this.unitFile(spec.name);
+    if ((await readFile(file, 'utf8').catch(() => null)) === unit) return false;
+    const temporary = path.join(this.unitDir, `.${path.basename(file)}.tmp`);
+    await writeFile(temporary, unit, { mode: 0o644 });
+    await rename(temporary, file);
+    try {
+      await this.ctl(['daemon-reload']);
+    } catch (error) {
+      // Unloaded, it would look unchanged to the next start, which would then skip the reload.
+      await rm(file, { force: true });
+      throw error;
+    }
+    return true;
+  }
+
+  /** Runs `systemctl`; any non-zero exit is `E_PROCESS_DRIVER_FAILED` with its output. */
+  private async ctl(args: string[], extraTimeoutMs = 0): Promise<string> {
+    const result = await runControlCommand(this.systemctl, args, this.timeoutMs + extraTimeoutMs);
+    if (result.exitCode !== 0) {
+      throw controlCommandFailed(this.systemctl, args, result, `systemd could not ${args[0]}`);
+    }
+    return result.stdout;
+  }
+
+  private unitFile(name: string): string {
+    return path.join(this.unitDir, unitName(name));
+  }
+}
