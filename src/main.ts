@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The one entry point: `ferry server` goes to the server, `ferry demo` to the demo,
- * and every other command to the CLI. This file only wires.
+ * The one entry point: `ferry server` goes to the server, `ferry agent` to the
+ * agent, `ferry demo` to the demo, and every other command to the CLI. This
+ * file only wires.
  */
 import type { Command } from 'commander';
 import { createCliProgram } from './cli/cli-program.js';
@@ -56,6 +57,73 @@ function addServerCommand(program: Command): void {
     );
 }
 
+function addAgentCommand(program: Command): void {
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('agent')
+    .description(
+      'run the agent of this host: enrol, receive jobs, install releases, run and check the app',
+    )
+    .option('--env <env>', 'the environment this host belongs to (dev, qa, prod, ...)')
+    .option('--roles <roles>', 'comma-separated roles: which apps this host runs')
+    .requiredOption('--root <dir>', 'where releases, logs and the agent state live')
+    .option('--name <name>', 'the host name in Ferry (default: this machine name)')
+    .option(
+      '--var <NAME=VALUE>',
+      'a host variable for ${NAME} in the manifest (repeatable)',
+      collect,
+    )
+    .option('--driver <driver>', 'process driver: builtin, supervisord or systemd', 'builtin')
+    .option('--supervisord-config <file>', 'supervisord.conf, for --driver supervisord')
+    .option('--supervisord-include <dir>', 'the folder supervisord includes *.conf from')
+    .option('--systemd-unit-dir <dir>', 'where unit files go, for --driver systemd')
+    .option('--path <PATH>', 'PATH for hooks, install commands and services')
+    .option('--command-timeout <seconds>', 'time allowed to each hook or install command', '600')
+    .addHelpText(
+      'after',
+      '\nThe first start enrols the host with --token (from `ferry tokens create --role agent --env ENV`);\n' +
+        'its identity is then kept in <root>/agent and later starts need no token.\n\n' +
+        'Example:\n  ferry agent --server http://ferry:7400 --token T --env qa --roles web --root /srv/ferry --var PORT=8080',
+    )
+    .action(async (options: AgentCommandOptions, command: Command) => {
+      const globals = command.optsWithGlobals<{ server?: string; token?: string }>();
+      const { defaultCommandPath, defaultHostName, runAgent } =
+        await import('./agent/run-agent.js');
+      const { parseAgentOptions } = await import('./agent/agent-options.js');
+      const agent = await runAgent(
+        parseAgentOptions(options, globals, {
+          path: defaultCommandPath(),
+          name: defaultHostName(),
+        }),
+      );
+      process.stdout.write(`Ferry agent ${agent.name} (${agent.hostId}) running\n`);
+      const stop = (signal: string) => {
+        process.stdout.write(`${signal}: stopping the agent (services keep running)\n`);
+        agent.close().then(
+          () => process.exit(0),
+          (err: unknown) => process.exit(reportError(err)),
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+}
+
+/** The raw options of `ferry agent`, as commander gives them. */
+interface AgentCommandOptions {
+  env?: string;
+  roles?: string;
+  root: string;
+  name?: string;
+  var?: string[];
+  driver: string;
+  supervisordConfig?: string;
+  supervisordInclude?: string;
+  systemdUnitDir?: string;
+  path?: string;
+  commandTimeout: string;
+}
+
 function addDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -68,8 +136,15 @@ function addDemoCommand(program: Command): void {
     });
 }
 
+// `ferry logs … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = createCliProgram();
 addServerCommand(program);
+addAgentCommand(program);
 addDemoCommand(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);

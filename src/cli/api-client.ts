@@ -15,7 +15,13 @@ import {
   tokenCreatedSchema,
   tokenRecordSchema,
   whoamiSchema,
+  hostRecordSchema,
+  installLogsSchema,
+  installRecordSchema,
   type AppSummary,
+  type HostRecord,
+  type InstallLogs,
+  type InstallRecord,
   type BundleDetail,
   type BundleRecord,
   type PushResult,
@@ -79,6 +85,23 @@ export class ApiClient {
 
   tokens(): Promise<TokenRecord[]> {
     return this.json('GET', '/tokens', tokenRecordSchema.array(), 'tokens');
+  }
+
+  hosts(env?: string): Promise<HostRecord[]> {
+    const query = env ? `?env=${encodeURIComponent(env)}` : '';
+    return this.json('GET', `/hosts${query}`, hostRecordSchema.array(), 'hosts');
+  }
+
+  createInstall(body: { app: string; version: number; host: string }): Promise<InstallRecord> {
+    return this.json('POST', '/installs', installRecordSchema, undefined, body);
+  }
+
+  install(id: string): Promise<InstallRecord> {
+    return this.json('GET', `/installs/${encodeURIComponent(id)}`, installRecordSchema);
+  }
+
+  installLogs(id: string): Promise<InstallLogs> {
+    return this.json('GET', `/installs/${encodeURIComponent(id)}/logs`, installLogsSchema);
   }
 
   async revokeToken(id: string): Promise<void> {

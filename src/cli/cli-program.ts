@@ -5,7 +5,10 @@ import { registerBundleCreate } from './commands/bundle-create.js';
 import { registerBundleDownload } from './commands/bundle-download.js';
 import { registerBundleShow } from './commands/bundle-show.js';
 import { registerBundles } from './commands/bundles.js';
+import { registerHosts } from './commands/hosts.js';
+import { registerInstall } from './commands/install.js';
 import { registerLogin } from './commands/login.js';
+import { registerLogs } from './commands/logs.js';
 import { registerPush } from './commands/push.js';
 import { registerTokens } from './commands/tokens.js';
 
@@ -35,6 +38,9 @@ export function createCliProgram(): Command {
   registerApps(program);
   registerBundles(program);
   registerTokens(program);
+  registerHosts(program);
+  registerInstall(program);
+  registerLogs(program);
   registerLogin(program);
   return program;
 }

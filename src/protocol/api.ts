@@ -77,6 +77,8 @@ export const tokenRecordSchema = z.object({
   createdBy: z.string().nullable(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
+  /** For an agent's own token: the host it speaks for. */
+  hostId: z.string().nullable(),
 });
 export type TokenRecord = z.infer<typeof tokenRecordSchema>;
 
@@ -90,3 +92,80 @@ export const whoamiSchema = z.object({
   serverVersion: z.string(),
 });
 export type Whoami = z.infer<typeof whoamiSchema>;
+
+const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, {
+  error: 'expected a name: lower-case letters, digits, dots and dashes',
+});
+
+/** `ferry agent` asks to join: with an enrolment token (role agent), for one environment. */
+export const enrollBodySchema = z.strictObject({
+  name: nameSchema,
+  env: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+  roles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,62}$/)).min(1),
+  vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+});
+export type EnrollBody = z.infer<typeof enrollBodySchema>;
+
+/** The enrolled host's id and its own token, which the agent keeps. */
+export const enrollResultSchema = z.object({
+  hostId: z.string(),
+  name: z.string(),
+  token: z.string(),
+});
+
+export const hostRecordSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  env: z.string(),
+  roles: z.array(z.string()),
+  vars: z.record(z.string(), z.string()),
+  enrolledAt: z.string(),
+  lastSeenAt: z.string().nullable(),
+  connected: z.boolean(),
+  facts: z.record(z.string(), z.unknown()).nullable(),
+});
+export type HostRecord = z.infer<typeof hostRecordSchema>;
+
+export const INSTALL_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
+
+export const installStepSchema = z.object({
+  step: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  exitCode: z.number().int().nullable(),
+  durationMs: z.number().int().nullable(),
+  error: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type InstallStep = z.infer<typeof installStepSchema>;
+
+export const installRecordSchema = z.object({
+  id: z.string(),
+  hostId: z.string(),
+  host: z.string(),
+  app: z.string(),
+  version: z.number().int(),
+  state: z.enum(INSTALL_STATES),
+  rolledBack: z.boolean(),
+  error: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  steps: z.array(installStepSchema),
+});
+export type InstallRecord = z.infer<typeof installRecordSchema>;
+
+/** `ferry install cart@12 --host web-1`: one install on one host (admin). */
+export const installCreateBodySchema = z.strictObject({
+  app: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+  version: z.int().positive(),
+  host: nameSchema,
+});
+
+/** The output of each step of an install, in order. */
+export const installLogsSchema = z.object({
+  installId: z.string(),
+  steps: z.array(z.object({ step: z.string(), stdout: z.string(), stderr: z.string() })),
+});
+export type InstallLogs = z.infer<typeof installLogsSchema>;

@@ -34,6 +34,10 @@ export const ERROR_CATALOGUE = {
     hint: 'List the bundles of an app with `ferry bundles <app>`.',
   },
   E_TOKEN_NOT_FOUND: { status: 404, hint: 'List tokens with `ferry tokens list`.' },
+  E_ENV_NOT_FOUND: {
+    status: 404,
+    hint: 'Environments are dev, qa and prod unless the server is configured otherwise.',
+  },
   E_HOST_NOT_FOUND: { status: 404, hint: 'List hosts with `ferry hosts`.' },
   E_HOST_EXISTS: {
     status: 409,

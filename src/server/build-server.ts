@@ -4,9 +4,12 @@ import { API_PREFIX } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
+import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
+import { AgentService } from './agent-service.js';
 import { BundleService } from './bundle-service.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
+import { registerAgentRoutes } from './routes/agent-routes.js';
 import { registerBundleRoutes } from './routes/bundle-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
 import type { ServerConfig } from './server-config.js';
@@ -23,6 +26,7 @@ export interface BuiltServer {
   app: FastifyInstance;
   tokens: TokenService;
   bundles: BundleService;
+  agents: AgentService;
 }
 
 /** Routes that answer without a token; every other route needs one. */
@@ -45,6 +49,15 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
+  // The built-in transport rides on this server's own HTTP port.
+  const transport: BuiltinServerTransport = new BuiltinServerTransport({
+    store: deps.store,
+    authenticate: (authorization) => agents.authenticateAgent(authorization),
+    logger: app.log,
+  });
+  transport.attach(app.server);
+  app.addHook('onClose', () => transport.close());
+  const agents = new AgentService(deps.store, tokens, bundles, transport, app.log);
 
   // Every route needs a token unless it is listed as public. The check is on the
   // route the router matched, not on the raw URL, so an encoded path such as
@@ -58,6 +71,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
   registerBundleRoutes(app, bundles);
   registerTokenRoutes(app, tokens);
+  registerAgentRoutes(app, agents);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
@@ -83,5 +97,5 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles };
+  return { app, tokens, bundles, agents };
 }

@@ -31,10 +31,22 @@ export class TokenService {
 
   constructor(private readonly store: Store) {}
 
+  /** Makes a token; `hostId` binds an agent's own token to its host. */
   async create(
     body: TokenCreateBody,
     createdBy: string | null,
+    hostId: string | null = null,
   ): Promise<TokenRecord & { token: string }> {
+    if (body.env !== undefined) {
+      const environments = await this.store.listEnvironments();
+      if (!environments.includes(body.env)) {
+        throw new FerryError(
+          'E_ENV_NOT_FOUND',
+          `No environment named ${body.env}; this server has ${environments.join(', ')}`,
+          { env: body.env, environments },
+        );
+      }
+    }
     const { token, tokenHash } = newSecret(body.role);
     const id = newTokenId();
     const record = await this.store.createToken({
@@ -44,6 +56,7 @@ export class TokenService {
       env: body.env ?? null,
       tokenHash,
       createdBy,
+      hostId,
     });
     return { ...record, token };
   }
@@ -53,7 +66,7 @@ export class TokenService {
     if (!header) {
       throw new FerryError(
         'E_AUTH_REQUIRED',
-        'This call needs an API token (Authorization: Bearer <token>)',
+        'This call needs an API token: send "Authorization: Bearer <token>" (with the ferry CLI: --token, FERRY_TOKEN or `ferry login`)',
       );
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -1,13 +1,26 @@
 import { type Kysely, Migrator, type Selectable } from 'kysely';
-import type { AppSummary, BundleDetail, BundleRecord, Role, TokenRecord } from '../protocol/api.js';
+import type {
+  AppSummary,
+  BundleDetail,
+  BundleRecord,
+  HostRecord,
+  InstallLogs,
+  InstallRecord,
+  Role,
+  TokenRecord,
+} from '../protocol/api.js';
+import { KyselyHostQueries } from './kysely-host-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
   NewBundle,
+  NewHost,
+  NewInstall,
   NewToken,
   OutboxMessage,
   RecordedBundle,
   Store,
+  StepReport,
   StoredToken,
 } from './store.js';
 
@@ -16,10 +29,14 @@ import type {
  * only build the Kysely instance; the queries here are written to run on both.
  */
 export class KyselyStore implements Store {
+  private readonly hosts: KyselyHostQueries;
+
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
-  ) {}
+  ) {
+    this.hosts = new KyselyHostQueries(db);
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
@@ -147,6 +164,7 @@ export class KyselyStore implements Store {
       created_by: token.createdBy,
       last_used_at: null,
       revoked_at: null,
+      host_id: token.hostId ?? null,
     };
     await this.db.insertInto('tokens').values(row).execute();
     return toTokenRecord(row);
@@ -230,6 +248,57 @@ export class KyselyStore implements Store {
       .where('message_id', '=', messageId)
       .execute();
   }
+
+  listEnvironments(): Promise<string[]> {
+    return this.hosts.listEnvironments();
+  }
+
+  createHost(host: NewHost): Promise<HostRecord> {
+    return this.hosts.createHost(host);
+  }
+
+  getHost(id: string): Promise<HostRecord | undefined> {
+    return this.hosts.getHost(id);
+  }
+
+  findHostByName(name: string): Promise<HostRecord | undefined> {
+    return this.hosts.findHostByName(name);
+  }
+
+  listHosts(options?: { env?: string }): Promise<HostRecord[]> {
+    return this.hosts.listHosts(options);
+  }
+
+  setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
+    return this.hosts.setHostPresence(id, connected, at);
+  }
+
+  setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
+    return this.hosts.setHostFacts(id, facts, at);
+  }
+
+  createInstall(install: NewInstall): Promise<void> {
+    return this.hosts.createInstall(install);
+  }
+
+  getInstall(id: string): Promise<InstallRecord | undefined> {
+    return this.hosts.getInstall(id);
+  }
+
+  recordStep(installId: string, report: StepReport): Promise<void> {
+    return this.hosts.recordStep(installId, report);
+  }
+
+  finishInstall(
+    installId: string,
+    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
+  ): Promise<void> {
+    return this.hosts.finishInstall(installId, outcome);
+  }
+
+  installLogs(installId: string): Promise<InstallLogs | undefined> {
+    return this.hosts.installLogs(installId);
+  }
 }
 
 function toBundleRecord(row: Selectable<BundlesTable>): BundleRecord {
@@ -258,5 +327,6 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
     createdBy: row.created_by,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    hostId: row.host_id,
   };
 }

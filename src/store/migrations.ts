@@ -65,6 +65,78 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_hosts_and_installs': {
+      async up(db: Kysely<unknown>) {
+        // An agent's own token speaks for one host.
+        await db.schema.alterTable('tokens').addColumn('host_id', 'text').execute();
+        // Environments, in lifecycle order; the default three exist from the start.
+        await db.schema
+          .createTable('environments')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        const now = new Date().toISOString();
+        await (
+          db as Kysely<{ environments: { name: string; position: number; created_at: string } }>
+        )
+          .insertInto('environments')
+          .values(
+            ['dev', 'qa', 'prod'].map((name, position) => ({ name, position, created_at: now })),
+          )
+          .execute();
+        await db.schema
+          .createTable('hosts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('env', 'text', (c) => c.notNull())
+          .addColumn('roles_json', 'text', (c) => c.notNull())
+          .addColumn('vars_json', 'text', (c) => c.notNull())
+          .addColumn('enrolled_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'text')
+          .addColumn('connected', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('facts_json', 'text')
+          .execute();
+        await db.schema
+          .createTable('installs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('host_id', 'text', (c) => c.notNull().references('hosts.id'))
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('rolled_back', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('error', 'text')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .execute();
+        await db.schema
+          .createTable('install_steps')
+          .addColumn('install_id', 'text', (c) => c.notNull().references('installs.id'))
+          .addColumn('step', 'text', (c) => c.notNull())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('exit_code', 'integer')
+          .addColumn('duration_ms', 'integer')
+          .addColumn('error', 'text')
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addPrimaryKeyConstraint('install_steps_pk', ['install_id', 'step'])
+          .execute();
+        // Step output in the pieces it arrived in; (stream, seq) makes a repeated
+        // delivery of a piece harmless.
+        await db.schema
+          .createTable('step_output')
+          .addColumn('install_id', 'text', (c) => c.notNull())
+          .addColumn('step', 'text', (c) => c.notNull())
+          .addColumn('stream', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('step_output_pk', ['install_id', 'step', 'stream', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

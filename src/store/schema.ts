@@ -9,6 +9,63 @@ export interface Database {
   bundles: BundlesTable;
   tokens: TokensTable;
   outbox: OutboxTable;
+  environments: EnvironmentsTable;
+  hosts: HostsTable;
+  installs: InstallsTable;
+  install_steps: InstallStepsTable;
+  step_output: StepOutputTable;
+}
+
+export interface EnvironmentsTable {
+  name: string;
+  position: number;
+  created_at: string;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  env: string;
+  roles_json: string;
+  vars_json: string;
+  enrolled_at: string;
+  last_seen_at: string | null;
+  connected: number;
+  facts_json: string | null;
+}
+
+export interface InstallsTable {
+  id: string;
+  host_id: string;
+  app: string;
+  version: number;
+  state: string;
+  rolled_back: number;
+  error: string | null;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface InstallStepsTable {
+  install_id: string;
+  step: string;
+  position: number;
+  state: string;
+  exit_code: number | null;
+  duration_ms: number | null;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface StepOutputTable {
+  install_id: string;
+  step: string;
+  stream: string;
+  seq: number;
+  text: string;
 }
 
 export interface OutboxTable {
@@ -50,4 +107,5 @@ export interface TokensTable {
   created_by: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  host_id: string | null;
 }

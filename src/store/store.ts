@@ -1,4 +1,13 @@
-import type { AppSummary, BundleDetail, BundleRecord, Role, TokenRecord } from '../protocol/api.js';
+import type {
+  AppSummary,
+  BundleDetail,
+  BundleRecord,
+  HostRecord,
+  InstallLogs,
+  InstallRecord,
+  Role,
+  TokenRecord,
+} from '../protocol/api.js';
 
 /** What the server knows of a bundle before it has a version. */
 export interface NewBundle {
@@ -34,7 +43,38 @@ export interface NewToken {
   env: string | null;
   tokenHash: string;
   createdBy: string | null;
+  hostId?: string | null;
 }
+
+export interface NewHost {
+  id: string;
+  name: string;
+  env: string;
+  roles: string[];
+  vars: Record<string, string>;
+}
+
+export interface NewInstall {
+  id: string;
+  hostId: string;
+  app: string;
+  version: number;
+  createdBy: string;
+}
+
+/** What an agent reported of one step, as the store records it. */
+export type StepReport =
+  | { kind: 'started'; step: string; at: string }
+  | { kind: 'output'; step: string; stream: 'stdout' | 'stderr'; seq: number; text: string }
+  | {
+      kind: 'finished';
+      step: string;
+      ok: boolean;
+      exitCode: number | null;
+      durationMs: number;
+      error: string | null;
+      at: string;
+    };
 
 /**
  * The server's metadata store. Domain code depends on this interface only; the
@@ -73,6 +113,25 @@ export interface Store {
   pendingOutbox(hostId: string): Promise<OutboxMessage[]>;
   /** Removes an acknowledged message. */
   ackOutbox(hostId: string, messageId: string): Promise<void>;
+
+  /** Environment names in lifecycle order (`dev`, `qa`, `prod` by default). */
+  listEnvironments(): Promise<string[]>;
+  createHost(host: NewHost): Promise<HostRecord>;
+  getHost(id: string): Promise<HostRecord | undefined>;
+  findHostByName(name: string): Promise<HostRecord | undefined>;
+  listHosts(options?: { env?: string }): Promise<HostRecord[]>;
+  setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
+  setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void>;
+
+  createInstall(install: NewInstall): Promise<void>;
+  getInstall(id: string): Promise<InstallRecord | undefined>;
+  /** Records one step report; a report delivered twice is recorded once. */
+  recordStep(installId: string, report: StepReport): Promise<void>;
+  finishInstall(
+    installId: string,
+    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
+  ): Promise<void>;
+  installLogs(installId: string): Promise<InstallLogs | undefined>;
 }
 
 /** A message waiting in a host's outbox: its id and its serialized body. */

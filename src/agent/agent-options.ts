@@ -1,0 +1,71 @@
+import { FerryError } from '../protocol/errors.js';
+import type { AgentOptions } from './run-agent.js';
+
+/** `ferry agent`'s command-line options, before checking. */
+export interface RawAgentOptions {
+  env?: string | undefined;
+  roles?: string | undefined;
+  root: string;
+  name?: string | undefined;
+  var?: string[] | undefined;
+  driver: string;
+  supervisordConfig?: string | undefined;
+  supervisordInclude?: string | undefined;
+  systemdUnitDir?: string | undefined;
+  path?: string | undefined;
+  commandTimeout: string;
+}
+
+const DRIVERS = ['builtin', 'supervisord', 'systemd'] as const;
+
+/** Checks `ferry agent`'s options, reporting every problem at once (`E_CONFIG_INVALID`). */
+export function parseAgentOptions(
+  raw: RawAgentOptions,
+  globals: { server?: string | undefined; token?: string | undefined },
+  defaults: { path: string; name: string },
+): AgentOptions {
+  const problems: string[] = [];
+  const server = globals.server ?? process.env.FERRY_SERVER;
+  if (!server) problems.push('--server: the Ferry server URL is required (or FERRY_SERVER)');
+  if (!raw.env) problems.push('--env: the environment of this host is required, such as qa');
+  const roles = (raw.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (roles.length === 0) problems.push('--roles: at least one role is required, such as web');
+  const vars: Record<string, string> = {};
+  for (const pair of raw.var ?? []) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (match) vars[match[1]!] = match[2]!;
+    else problems.push(`--var ${pair}: expected NAME=VALUE`);
+  }
+  if (!(DRIVERS as readonly string[]).includes(raw.driver)) {
+    problems.push(`--driver ${raw.driver}: expected one of ${DRIVERS.join(', ')}`);
+  }
+  const timeout = Number(raw.commandTimeout);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    problems.push('--command-timeout: expected seconds, such as 600');
+  if (problems.length > 0) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `ferry agent cannot start:\n  ${problems.join('\n  ')}`,
+      { problems },
+    );
+  }
+  return {
+    server: server!.replace(/\/+$/, ''),
+    token: globals.token ?? process.env.FERRY_TOKEN,
+    env: raw.env!,
+    roles,
+    root: raw.root,
+    name: raw.name ?? defaults.name,
+    vars,
+    driver: raw.driver as AgentOptions['driver'],
+    supervisordConfig: raw.supervisordConfig,
+    supervisordInclude: raw.supervisordInclude,
+    systemdUnitDir: raw.systemdUnitDir,
+    path: raw.path ?? defaults.path,
+    commandTimeoutMs: timeout * 1000,
+    heartbeatMs: 30_000,
+  };
+}

@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { readdir, statfs } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SERVER_VERSION } from '../version.js';
+import { currentVersion } from './install/install-pipeline.js';
+
+const run = promisify(execFile);
+
+/**
+ * What the agent tells the server about its host: OS, CPU, memory, disk, the
+ * runtimes present, and for each app the current and previous releases.
+ */
+export async function collectFacts(
+  root: string,
+  pathVariable: string,
+): Promise<Record<string, unknown>> {
+  const disk = await statfs(root).catch(() => undefined);
+  return {
+    hostname: os.hostname(),
+    os: `${os.type()} ${os.release()}`,
+    platform: os.platform(),
+    arch: os.arch(),
+    cpus: os.cpus().length,
+    load: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    memoryBytes: os.totalmem(),
+    freeMemoryBytes: os.freemem(),
+    freeDiskBytes: disk ? disk.bavail * disk.bsize : null,
+    agentVersion: SERVER_VERSION,
+    runtimes: {
+      node: await versionOf('node', pathVariable),
+      npm: await versionOf('npm', pathVariable),
+      python3: await versionOf('python3', pathVariable),
+    },
+    apps: await releasesOf(path.join(root, 'apps')),
+  };
+}
+
+async function versionOf(command: string, pathVariable: string): Promise<string | null> {
+  try {
+    const { stdout, stderr } = await run(command, ['--version'], {
+      timeout: 10_000,
+      env: { PATH: pathVariable, HOME: os.tmpdir() },
+    });
+    return (
+      (stdout || stderr)
+        .trim()
+        .replace(/^Python /, '')
+        .replace(/^v/, '') || null
+    );
+  } catch {
+    return null;
+  }
+}
+
+async function releasesOf(appsDir: string): Promise<Record<string, unknown>> {
+  const apps: Record<string, unknown> = {};
+  for (const app of await readdir(appsDir).catch(() => [])) {
+    const releases = (await readdir(path.join(appsDir, app, 'releases')).catch(() => []))
+      .map(Number)
+      .filter((v) => Number.isInteger(v))
+      .sort((a, b) => a - b);
+    const current = await currentVersion(path.join(appsDir, app, 'current'));
+    const previous = releases.filter((v) => current !== null && v < current).pop() ?? null;
+    apps[app] = { current, previous, releases };
+  }
+  return apps;
+}

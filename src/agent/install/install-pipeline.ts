@@ -1,0 +1,281 @@
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  type AppManifest,
+  appManifestSchema,
+  parseDuration,
+} from '../../bundle/manifest-schema.js';
+import { unpackBundle } from '../../bundle/unpack.js';
+import type { InstallJob } from '../../protocol/messages.js';
+import { healthSpecFrom, waitHealthy } from '../health/health-check.js';
+import type { ProcessDriver, ServiceSpec } from '../process/process-driver.js';
+import type { BundleFetcher } from './bundle-fetcher.js';
+import { StepFailure, type StepReporter } from './step-reporter.js';
+import { fillVariables } from './variables.js';
+
+/** What the host gives every install: where apps live, and how commands run. */
+export interface InstallHost {
+  /** `<root>/apps`. */
+  appsDir: string;
+  /** PATH for hooks, install commands and services. */
+  path: string;
+  /** HOME for commands (npm keeps its cache there). */
+  home: string;
+  commandTimeoutMs: number;
+  driver: ProcessDriver;
+  fetcher: BundleFetcher;
+}
+
+/** How an install ended. */
+export interface InstallResult {
+  ok: boolean;
+  rolledBack: boolean;
+  error: string | null;
+}
+
+/**
+ * One install, as in the design: fetch → verify → unpack → link shared → hooks
+ * and install commands → switch `current` → start → health check; on a failed
+ * start or check, switch back, restart the previous release and check it; then
+ * prune old releases. Each step is reported with its own output.
+ */
+export async function runInstall(
+  job: InstallJob,
+  host: InstallHost,
+  steps: StepReporter,
+): Promise<InstallResult> {
+  const fail = (error: string | null, rolledBack = false): InstallResult => ({
+    ok: false,
+    rolledBack,
+    error,
+  });
+  const appDir = path.join(host.appsDir, job.app);
+  const releasesDir = path.join(appDir, 'releases');
+  const releaseDir = path.join(releasesDir, String(job.version));
+  const currentLink = path.join(appDir, 'current');
+  const logsDir = path.join(appDir, 'logs', String(job.version));
+
+  // The manifest with ${NAME} filled from the host's variables: a missing one
+  // fails the install here, before anything on the host is touched.
+  let manifest: AppManifest;
+  const prepared = await steps.step('prepare', (context) => {
+    const parsed = appManifestSchema.extend({ role: z.string() }).parse(job.manifest);
+    manifest = fillVariables(parsed, job.vars);
+    context.out(`app ${job.app}@${job.version} into ${releaseDir}\n`);
+    return Promise.resolve();
+  });
+  if (!prepared.ok) return fail(prepared.error);
+  const app = manifest!;
+
+  const env = commandEnv(host, job, releaseDir);
+  const run = (name: string, commands: string[], cwd: string) =>
+    commands.length === 0
+      ? Promise.resolve({ ok: true, error: null })
+      : steps.step(name, async (context) => {
+          for (const command of commands)
+            await context.run(command, { cwd, env, timeoutMs: host.commandTimeoutMs });
+        });
+
+  let archive = '';
+  const fetched = await steps.step('fetch', async (context) => {
+    archive = await host.fetcher.fetch(job, context.out);
+  });
+  if (!fetched.ok) return fail(fetched.error);
+  const verified = await steps.step('verify', (context) =>
+    host.fetcher.verify(archive, job.sha256, context.out),
+  );
+  if (!verified.ok) return fail(verified.error);
+
+  const previous = await currentVersion(currentLink);
+  if (previous === job.version) {
+    // Installing the running version again: bring it up as it is.
+    return startAndCheck();
+  }
+  const unpacked = await steps.step('unpack', async (context) => {
+    await mkdir(releasesDir, { recursive: true });
+    await rm(releaseDir, { recursive: true, force: true });
+    const meta = await unpackBundle({ archive, dest: releaseDir, expectedSha256: job.sha256 });
+    context.out(`${meta.files.length} entries unpacked\n`);
+  });
+  if (!unpacked.ok) return fail(unpacked.error);
+
+  const linked = await steps.step('link-shared', (context) =>
+    linkShared(appDir, releaseDir, app.shared, context.out),
+  );
+  if (!linked.ok) return discard(linked.error);
+  for (const [name, commands] of [
+    ['before-install', app.hooks.beforeInstall],
+    ['install', app.install],
+    ['after-install', app.hooks.afterInstall],
+  ] as const) {
+    const outcome = await run(name, commands, releaseDir);
+    if (!outcome.ok) return discard(outcome.error);
+  }
+
+  const switched = await steps.step('switch', async (context) => {
+    await switchCurrent(appDir, job.version);
+    context.out(
+      `current -> releases/${job.version}${previous === null ? '' : ` (was ${previous})`}\n`,
+    );
+  });
+  if (!switched.ok) return discard(switched.error);
+
+  const result = await startAndCheck();
+  await steps.step('prune', (context) =>
+    prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
+  );
+  return result;
+
+  async function discard(error: string | null): Promise<InstallResult> {
+    await rm(releaseDir, { recursive: true, force: true });
+    return fail(error);
+  }
+
+  /** Starts the new release and checks it; on failure goes back to `previous`. */
+  async function startAndCheck(): Promise<InstallResult> {
+    const outcome = await bringUp(job.version, logsDir, 'start', 'health');
+    if (outcome.ok) return { ok: true, rolledBack: false, error: null };
+    if (previous === null || previous === job.version) {
+      await steps.step('stop', () => host.driver.stop(job.app));
+      return fail(outcome.error);
+    }
+    const back = await steps.step('rollback', async (context) => {
+      await switchCurrent(appDir, previous);
+      context.out(`current -> releases/${previous}\n`);
+    });
+    if (!back.ok) return fail(`${outcome.error}; switching back failed: ${back.error}`);
+    const previousLogs = path.join(appDir, 'logs', String(previous));
+    const restored = await bringUp(previous, previousLogs, 'restart-previous', 'health-previous');
+    return fail(
+      restored.ok
+        ? outcome.error
+        : `${outcome.error}; the previous release failed too: ${restored.error}`,
+      true,
+    );
+  }
+
+  async function bringUp(version: number, logs: string, startStep: string, healthStep: string) {
+    const none = { ok: true, error: null };
+    const before = await run(
+      `${startStep === 'start' ? '' : 'previous-'}before-start`,
+      app.hooks.beforeStart,
+      currentLink,
+    );
+    if (!before.ok) return before;
+    if (app.service) {
+      const service = app.service;
+      const spec: ServiceSpec = {
+        name: job.app,
+        cwd: currentLink,
+        command: service.command,
+        env: { ...env, FERRY_VERSION: String(version), ...service.env },
+        stdoutFile: path.join(logs, 'service.stdout.log'),
+        stderrFile: path.join(logs, 'service.stderr.log'),
+        stopSignal: service.stopSignal,
+        stopTimeoutMs: parseDuration(service.stopTimeout),
+      };
+      const started = await steps.step(startStep, async (context) => {
+        await mkdir(logs, { recursive: true });
+        await host.driver.restart(spec);
+        context.out(`${service.command}\nstdout: ${spec.stdoutFile}\nstderr: ${spec.stderrFile}\n`);
+      });
+      if (!started.ok) return started;
+    }
+    if (app.health) {
+      const spec = healthSpecFrom(app.health);
+      const checked = await steps.step(healthStep, async (context) => {
+        const result = await waitHealthy(spec, { cwd: currentLink, env });
+        context.out(`${result.attempts} attempts in ${result.elapsedMs} ms\n`);
+        if (!result.ok)
+          throw new StepFailure(`health check failed: ${result.lastFailure ?? 'no answer'}`);
+      });
+      if (!checked.ok) return checked;
+    }
+    if (startStep !== 'start') return none;
+    const after = await run('after-start', app.hooks.afterStart, currentLink);
+    if (!after.ok) return after;
+    return run('validate', app.hooks.validate, currentLink);
+  }
+}
+
+/** The environment of hooks and commands: explicit, never a login shell's. */
+function commandEnv(
+  host: InstallHost,
+  job: InstallJob,
+  releaseDir: string,
+): Record<string, string> {
+  return {
+    PATH: host.path,
+    HOME: host.home,
+    LANG: 'C.UTF-8',
+    ...job.vars,
+    FERRY_APP: job.app,
+    FERRY_VERSION: String(job.version),
+    FERRY_RELEASE_DIR: releaseDir,
+  };
+}
+
+/** The version `current` points at, or null. */
+export async function currentVersion(currentLink: string): Promise<number | null> {
+  try {
+    const target = await readlink(currentLink);
+    const version = Number(path.basename(target));
+    return Number.isInteger(version) ? version : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Points `current` at a release with one atomic rename. */
+async function switchCurrent(appDir: string, version: number): Promise<void> {
+  const temp = path.join(appDir, `.current-${process.pid}`);
+  await rm(temp, { force: true });
+  await symlink(path.join('releases', String(version)), temp);
+  await rename(temp, path.join(appDir, 'current'));
+}
+
+/** Links each `shared` path of the release to `<app>/shared/`, kept across releases. */
+async function linkShared(
+  appDir: string,
+  releaseDir: string,
+  shared: string[],
+  say: (t: string) => void,
+): Promise<void> {
+  for (const entry of shared) {
+    const isDir = entry.endsWith('/');
+    const rel = entry.replace(/\/+$/, '');
+    const target = path.join(appDir, 'shared', rel);
+    const inRelease = path.join(releaseDir, rel);
+    const existing = await lstat(target).catch(() => undefined);
+    if (!existing) {
+      await mkdir(isDir ? target : path.dirname(target), { recursive: true });
+      const shipped = await lstat(inRelease).catch(() => undefined);
+      // The first release's own copy becomes the shared one.
+      if (shipped && !isDir) await rename(inRelease, target);
+      else if (!isDir) await writeFile(target, '');
+    }
+    await rm(inRelease, { recursive: true, force: true });
+    await mkdir(path.dirname(inRelease), { recursive: true });
+    await symlink(target, inRelease);
+    say(`${rel} -> ${target}\n`);
+  }
+}
+
+/** Removes releases beyond the newest `keep`, never those in `protect`. */
+async function prune(
+  releasesDir: string,
+  keep: number,
+  protect: (number | null)[],
+  say: (t: string) => void,
+): Promise<void> {
+  const versions = (await readdir(releasesDir))
+    .map(Number)
+    .filter((v) => Number.isInteger(v))
+    .sort((a, b) => b - a);
+  for (const version of versions.slice(keep)) {
+    if (protect.includes(version)) continue;
+    await rm(path.join(releasesDir, String(version)), { recursive: true, force: true });
+    say(`removed releases/${version}\n`);
+  }
+}

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
+import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transport.js';
+import { loadOrEnroll } from './agent-identity.js';
+import { AgentLogger } from './agent-logger.js';
+import { collectFacts } from './host-facts.js';
+import { BundleFetcher } from './install/bundle-fetcher.js';
+import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
+import { StepReporter } from './install/step-reporter.js';
+import { JobJournal } from './job-journal.js';
+import { BuiltinDriver } from './process/builtin/builtin-driver.js';
+import type { ProcessDriver } from './process/process-driver.js';
+import { SupervisordDriver } from './process/supervisord/supervisord-driver.js';
+import { SystemdDriver } from './process/systemd/systemd-driver.js';
+
+/** `ferry agent`'s settings. */
+export interface AgentOptions {
+  server: string;
+  /** The enrolment token; needed only the first time. */
+  token?: string | undefined;
+  env: string;
+  roles: string[];
+  root: string;
+  name: string;
+  vars: Record<string, string>;
+  driver: 'builtin' | 'supervisord' | 'systemd';
+  supervisordConfig?: string | undefined;
+  supervisordInclude?: string | undefined;
+  systemdUnitDir?: string | undefined;
+  /** PATH for hooks, install commands and services. */
+  path: string;
+  commandTimeoutMs: number;
+  heartbeatMs: number;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  hostId: string;
+  name: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the agent: enrols (or finds its identity), connects to the server,
+ * reports facts on connection and at each heartbeat, and carries out jobs one
+ * at a time, journaled so that a job delivered again is not run twice.
+ */
+export async function runAgent(
+  options: AgentOptions,
+  logger = new AgentLogger(),
+): Promise<RunningAgent> {
+  const root = path.resolve(options.root);
+  const agentDir = path.join(root, 'agent');
+  await mkdir(agentDir, { recursive: true, mode: 0o700 });
+  const { identity, enrolled } = await loadOrEnroll(root, options.server, options.token, {
+    name: options.name,
+    env: options.env,
+    roles: options.roles,
+    vars: options.vars,
+  });
+  logger.info(
+    { hostId: identity.hostId, name: identity.name, env: identity.env },
+    enrolled ? 'enrolled' : 'identity found',
+  );
+
+  const driver = makeDriver(options, agentDir);
+  const transport = new BuiltinAgentTransport({
+    server: identity.server,
+    token: identity.token,
+    logger,
+  });
+  const journal = new JobJournal(path.join(agentDir, 'journal'));
+  const host: InstallHost = {
+    appsDir: path.join(root, 'apps'),
+    path: options.path,
+    home: path.join(agentDir, 'home'),
+    commandTimeoutMs: options.commandTimeoutMs,
+    driver,
+    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+  };
+  await mkdir(host.home, { recursive: true });
+
+  const reportFacts = async () => {
+    const facts = await collectFacts(root, options.path);
+    transport.emit({
+      v: PROTOCOL_VERSION,
+      id: randomUUID(),
+      type: 'facts',
+      facts: { ...facts, roles: options.roles },
+    });
+  };
+  const reportFactsSafely = () =>
+    reportFacts().catch((err: unknown) => logger.error({ err }, 'collecting facts failed'));
+
+  const handle = async (job: Job): Promise<void> => {
+    const steps = new StepReporter(transport, job.id);
+    const seen = await journal.get(job.id);
+    if (seen?.state === 'finished' && seen.result) {
+      logger.info({ jobId: job.id }, 'job seen before: reporting its result again');
+      steps.emit({ type: 'job.finished', jobId: job.id, ...seen.result });
+      return;
+    }
+    const startedAt = new Date().toISOString();
+    await journal.put({ jobId: job.id, state: 'running', startedAt });
+    logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
+    let result: InstallResult;
+    try {
+      result = await runInstall(job, host, steps);
+    } catch (err) {
+      result = {
+        ok: false,
+        rolledBack: false,
+        error: `the agent failed: ${(err as Error).message}`,
+      };
+      logger.error({ err, jobId: job.id }, 'install crashed');
+    }
+    await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    steps.emit({ type: 'job.finished', jobId: job.id, ...result });
+    logger.info({ jobId: job.id, ...result }, 'install finished');
+    void reportFactsSafely();
+  };
+
+  transport.onConnection((connected) => {
+    if (connected) void reportFactsSafely();
+  });
+  transport.start(handle);
+  const heartbeat = setInterval(() => void reportFactsSafely(), options.heartbeatMs);
+
+  return {
+    hostId: identity.hostId,
+    name: identity.name,
+    async close() {
+      clearInterval(heartbeat);
+      await transport.close();
+      await driver.close();
+    },
+  };
+}
+
+function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {
+  switch (options.driver) {
+    case 'builtin':
+      return new BuiltinDriver(path.join(agentDir, 'services'));
+    case 'supervisord':
+      return new SupervisordDriver({
+        configFile: options.supervisordConfig ?? '/etc/supervisor/supervisord.conf',
+        includeDir: options.supervisordInclude ?? '/etc/supervisor/conf.d',
+      });
+    case 'systemd':
+      return new SystemdDriver(
+        options.systemdUnitDir === undefined ? {} : { unitDir: options.systemdUnitDir },
+      );
+  }
+}
+
+/** The default PATH of commands: this Node's folder (for npm), then the system's. */
+export function defaultCommandPath(): string {
+  return [path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+}
+
+/** The default host name: the machine's. */
+export function defaultHostName(): string {
+  return os
+    .hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-');
+}

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import type { HostRecord } from '../../protocol/api.js';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { printJson, printTable, shortTime } from '../output.js';
+
+/** `ferry hosts`: enrolled hosts, whether they are connected, and what they run. */
+export function registerHosts(program: Command): void {
+  program
+    .command('hosts')
+    .description('list enrolled hosts: environment, roles, connection, facts and what each runs')
+    .option('--env <env>', 'only the hosts of this environment')
+    .option('--json', 'print the list as JSON, facts included')
+    .action(async (options: { env?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const hosts = await (await connect(globals)).hosts(options.env);
+      if (globals.json) {
+        printJson(hosts);
+        return;
+      }
+      printTable(
+        hosts,
+        [
+          ['HOST', (h) => h.name],
+          ['ENV', (h) => h.env],
+          ['ROLES', (h) => h.roles.join(',')],
+          ['STATE', (h) => (h.connected ? 'connected' : `last seen ${shortTime(h.lastSeenAt)}`)],
+          ['RUNS', runs],
+          ['NODE', (h) => (h.facts?.runtimes as { node?: string } | undefined)?.node],
+          ['LOAD', (h) => (h.facts?.load as number[] | undefined)?.[0]],
+        ],
+        'No hosts yet: start one with `ferry agent --server URL --token T --env ENV --roles R --root DIR`.',
+      );
+    });
+}
+
+function runs(host: HostRecord): string {
+  const apps = (host.facts?.apps ?? {}) as Record<string, { current: number | null }>;
+  return Object.entries(apps)
+    .filter(([, a]) => a.current !== null)
+    .map(([app, a]) => `${app}@${a.current}`)
+    .join(' ');
+}

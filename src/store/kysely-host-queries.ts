@@ -1,0 +1,264 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { HostRecord, InstallLogs, InstallRecord, InstallStep } from '../protocol/api.js';
+import type { Database, HostsTable, InstallStepsTable } from './schema.js';
+import type { NewHost, NewInstall, StepReport } from './store.js';
+
+/**
+ * The host and install half of `KyselyStore`: hosts, installs, their steps and
+ * step output. Written to run on every Kysely dialect the store supports.
+ */
+export class KyselyHostQueries {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async listEnvironments(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('environments')
+      .select('name')
+      .orderBy('position')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  async createHost(host: NewHost): Promise<HostRecord> {
+    const row = {
+      id: host.id,
+      name: host.name,
+      env: host.env,
+      roles_json: JSON.stringify(host.roles),
+      vars_json: JSON.stringify(host.vars),
+      enrolled_at: new Date().toISOString(),
+      last_seen_at: null,
+      connected: 0,
+      facts_json: null,
+    };
+    await this.db.insertInto('hosts').values(row).execute();
+    return toHostRecord(row);
+  }
+
+  async getHost(id: string): Promise<HostRecord | undefined> {
+    const row = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toHostRecord(row);
+  }
+
+  async findHostByName(name: string): Promise<HostRecord | undefined> {
+    const row = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toHostRecord(row);
+  }
+
+  async listHosts(options: { env?: string } = {}): Promise<HostRecord[]> {
+    let query = this.db.selectFrom('hosts').selectAll().orderBy('env').orderBy('name');
+    if (options.env) query = query.where('env', '=', options.env);
+    return (await query.execute()).map(toHostRecord);
+  }
+
+  async setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ connected: Number(connected), last_seen_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ facts_json: JSON.stringify(facts), last_seen_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async createInstall(install: NewInstall): Promise<void> {
+    await this.db
+      .insertInto('installs')
+      .values({
+        id: install.id,
+        host_id: install.hostId,
+        app: install.app,
+        version: install.version,
+        state: 'queued',
+        rolled_back: 0,
+        error: null,
+        created_by: install.createdBy,
+        created_at: new Date().toISOString(),
+        started_at: null,
+        finished_at: null,
+      })
+      .execute();
+  }
+
+  async getInstall(id: string): Promise<InstallRecord | undefined> {
+    const row = await this.db
+      .selectFrom('installs')
+      .innerJoin('hosts', 'hosts.id', 'installs.host_id')
+      .selectAll('installs')
+      .select('hosts.name as host_name')
+      .where('installs.id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const steps = await this.db
+      .selectFrom('install_steps')
+      .selectAll()
+      .where('install_id', '=', id)
+      .orderBy('position')
+      .execute();
+    return {
+      id: row.id,
+      hostId: row.host_id,
+      host: row.host_name,
+      app: row.app,
+      version: Number(row.version),
+      state: row.state as InstallRecord['state'],
+      rolledBack: Boolean(row.rolled_back),
+      error: row.error,
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      steps: steps.map(toStep),
+    };
+  }
+
+  async recordStep(installId: string, report: StepReport): Promise<void> {
+    if (report.kind === 'output') {
+      await this.db
+        .insertInto('step_output')
+        .values({
+          install_id: installId,
+          step: report.step,
+          stream: report.stream,
+          seq: report.seq,
+          text: report.text,
+        })
+        .onConflict((oc) => oc.columns(['install_id', 'step', 'stream', 'seq']).doNothing())
+        .execute();
+      return;
+    }
+    if (report.kind === 'started') {
+      await this.db.transaction().execute(async (trx) => {
+        const { count } = await trx
+          .selectFrom('install_steps')
+          .select((eb) => eb.fn.countAll<number | string>().as('count'))
+          .where('install_id', '=', installId)
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto('install_steps')
+          .values({
+            install_id: installId,
+            step: report.step,
+            position: Number(count),
+            state: 'running',
+            exit_code: null,
+            duration_ms: null,
+            error: null,
+            started_at: report.at,
+            finished_at: null,
+          })
+          .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing())
+          .execute();
+        await trx
+          .updateTable('installs')
+          .set({ state: 'running', started_at: report.at })
+          .where('id', '=', installId)
+          .where('state', '=', 'queued')
+          .execute();
+      });
+      return;
+    }
+    await this.db
+      .updateTable('install_steps')
+      .set({
+        state: report.ok ? 'succeeded' : 'failed',
+        exit_code: report.exitCode,
+        duration_ms: report.durationMs,
+        error: report.error,
+        finished_at: report.at,
+      })
+      .where('install_id', '=', installId)
+      .where('step', '=', report.step)
+      .execute();
+  }
+
+  async finishInstall(
+    installId: string,
+    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
+  ): Promise<void> {
+    await this.db
+      .updateTable('installs')
+      .set({
+        state: outcome.ok ? 'succeeded' : 'failed',
+        rolled_back: Number(outcome.rolledBack),
+        error: outcome.error,
+        finished_at: outcome.at,
+      })
+      .where('id', '=', installId)
+      .execute();
+  }
+
+  async installLogs(installId: string): Promise<InstallLogs | undefined> {
+    const install = await this.db
+      .selectFrom('installs')
+      .select('id')
+      .where('id', '=', installId)
+      .executeTakeFirst();
+    if (!install) return undefined;
+    const steps = await this.db
+      .selectFrom('install_steps')
+      .select('step')
+      .where('install_id', '=', installId)
+      .orderBy('position')
+      .execute();
+    const pieces = await this.db
+      .selectFrom('step_output')
+      .selectAll()
+      .where('install_id', '=', installId)
+      .orderBy('step')
+      .orderBy('stream')
+      .orderBy('seq')
+      .execute();
+    return {
+      installId,
+      steps: steps.map(({ step }) => {
+        const of = (stream: string) =>
+          pieces
+            .filter((p) => p.step === step && p.stream === stream)
+            .map((p) => p.text)
+            .join('');
+        return { step, stdout: of('stdout'), stderr: of('stderr') };
+      }),
+    };
+  }
+}
+
+function toHostRecord(row: Selectable<HostsTable>): HostRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    env: row.env,
+    roles: JSON.parse(row.roles_json) as string[],
+    vars: JSON.parse(row.vars_json) as Record<string, string>,
+    enrolledAt: row.enrolled_at,
+    lastSeenAt: row.last_seen_at,
+    connected: Boolean(row.connected),
+    facts: row.facts_json ? (JSON.parse(row.facts_json) as Record<string, unknown>) : null,
+  };
+}
+
+function toStep(row: Selectable<InstallStepsTable>): InstallStep {
+  return {
+    step: row.step,
+    state: row.state as InstallStep['state'],
+    exitCode: row.exit_code,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    error: row.error,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}

@@ -1,0 +1,250 @@
+import { cp, lstat, mkdtemp, readFile, readlink, readdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, startAgent } from './helpers/agent-process.js';
+import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
+
+const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
+
+let server: ServerProcess;
+let work: string;
+let env: NodeJS.ProcessEnv;
+const agents: AgentProcess[] = [];
+const hosts = [
+  { name: 'qa-1', port: 0 },
+  { name: 'qa-2', port: 0 },
+];
+
+/** A free TCP port on 127.0.0.1, for a host's service. */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function health(port: number): Promise<{ ok: boolean; version: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  return (await response.json()) as { ok: boolean; version: string };
+}
+
+const rootOf = (host: string) => path.join(work, host);
+
+beforeAll(async () => {
+  server = await startServer();
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-agents-'));
+  env = {
+    FERRY_SERVER: server.url,
+    FERRY_TOKEN: server.adminToken,
+    FERRY_CONFIG_DIR: path.join(work, 'config'),
+  };
+  const enrol = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env });
+  expect(enrol.code).toBe(0);
+  const enrolToken = enrol.stdout.trim();
+  for (const host of hosts) {
+    host.port = await freePort();
+    agents.push(
+      await startAgent([
+        '--server',
+        server.url,
+        '--token',
+        enrolToken,
+        '--env',
+        'qa',
+        '--roles',
+        'hello',
+        '--root',
+        rootOf(host.name),
+        '--name',
+        host.name,
+        '--var',
+        `PORT=${host.port}`,
+      ]),
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  // Then stop the services the agents started (they outlive their agent by design).
+  for (const host of hosts) {
+    const pidFiles = await readdir(path.join(rootOf(host.name), 'agent', 'services')).catch(
+      () => [],
+    );
+    for (const file of pidFiles) {
+      const record = JSON.parse(
+        await readFile(path.join(rootOf(host.name), 'agent', 'services', file), 'utf8').catch(
+          () => '{}',
+        ),
+      ) as { pid?: number };
+      if (record.pid) {
+        try {
+          process.kill(-record.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  }
+  await server?.stop();
+});
+
+describe('agents install a release, run it, check it, and roll back a broken one', () => {
+  it('lists both hosts as connected, with facts', async () => {
+    const result = await runFerry(['hosts', '--json'], { env });
+    const listed = JSON.parse(result.stdout) as {
+      name: string;
+      connected: boolean;
+      facts: { runtimes?: { node?: string } } | null;
+    }[];
+    expect(listed.map((h) => h.name).sort()).toEqual(['qa-1', 'qa-2']);
+    expect(listed.every((h) => h.connected)).toBe(true);
+  });
+
+  it('installs the example app on both hosts', async () => {
+    const pushed = await runFerry(['push', EXAMPLE, '--label', '1.0.0'], { env });
+    expect(pushed.stdout).toMatch(/^hello@1$/m);
+    for (const host of hosts) {
+      const install = await runFerry(['install', 'hello@1', '--host', host.name], { env });
+      expect(install.stdout, install.stderr).toContain(`succeeded: ${host.name} runs hello@1`);
+      expect(install.code).toBe(0);
+      for (const step of ['fetch', 'verify', 'unpack', 'install', 'switch', 'start', 'health']) {
+        expect(install.stdout).toMatch(new RegExp(`^  ${step} ok`, 'm'));
+      }
+
+      const appDir = path.join(rootOf(host.name), 'apps', 'hello');
+      expect(await readlink(path.join(appDir, 'current'))).toBe('releases/1');
+      const release = await readdir(path.join(appDir, 'releases', '1'));
+      expect(release).toEqual(
+        expect.arrayContaining(['ferry-bundle.json', 'server.js', 'package.json', 'node_modules']),
+      );
+      // `logs/` is shared across releases: a link into <app>/shared.
+      expect((await lstat(path.join(appDir, 'releases', '1', 'logs'))).isSymbolicLink()).toBe(true);
+
+      expect(await health(host.port)).toMatchObject({ ok: true, version: '1' });
+      const stdout = await readFile(path.join(appDir, 'logs', '1', 'service.stdout.log'), 'utf8');
+      const stderr = await readFile(path.join(appDir, 'logs', '1', 'service.stderr.log'), 'utf8');
+      expect(stdout).toContain(`listening on 127.0.0.1:${host.port}`);
+      expect(stdout).not.toContain('starting');
+      expect(stderr).toContain('hello 1 starting');
+      expect(stderr).not.toContain('listening');
+    }
+  }, 120_000);
+
+  it('puts each host back on the first version when the second fails its health check', async () => {
+    const broken = path.join(work, 'broken');
+    await cp(EXAMPLE, broken, { recursive: true });
+    const manifest = await readFile(path.join(broken, 'ferry.yml'), 'utf8');
+    await writeFile(
+      path.join(broken, 'ferry.yml'),
+      manifest.replace(/timeout: \d+s/, 'timeout: 3s'),
+    );
+    const code = await readFile(path.join(broken, 'server.js'), 'utf8');
+    await writeFile(path.join(broken, 'server.js'), code.replace("'/health'", "'/moved'"));
+    const pushed = await runFerry(['push', broken, '--label', '2.0.0-broken'], { env });
+    expect(pushed.stdout).toMatch(/^hello@2$/m);
+
+    for (const host of hosts) {
+      const install = await runFerry(['install', 'hello@2', '--host', host.name], { env });
+      expect(install.code).toBe(1);
+      expect(install.stdout).toContain('health FAILED');
+      expect(install.stdout).toContain('(rolled back to the previous release)');
+      const id = /^install (ins_\w+)/m.exec(install.stdout)![1]!;
+
+      const appDir = path.join(rootOf(host.name), 'apps', 'hello');
+      expect(await readlink(path.join(appDir, 'current'))).toBe('releases/1');
+      expect(await health(host.port)).toMatchObject({ ok: true, version: '1' });
+
+      // The server keeps the failure and every step's output.
+      const record = await fetch(`${server.url}/api/v1/installs/${id}`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      }).then(
+        (r) =>
+          r.json() as Promise<{
+            state: string;
+            rolledBack: boolean;
+            error: string;
+            steps: { step: string; state: string }[];
+          }>,
+      );
+      expect(record).toMatchObject({ state: 'failed', rolledBack: true });
+      expect(record.error).toContain('health check failed');
+      expect(record.steps.find((s) => s.step === 'health')).toMatchObject({ state: 'failed' });
+      expect(record.steps.find((s) => s.step === 'health-previous')).toMatchObject({
+        state: 'succeeded',
+      });
+
+      const logs = await runFerry(['logs', id], { env });
+      expect(logs.stdout).toContain('== install\n-- stdout\n$ npm ci --omit=dev');
+      expect(logs.stdout).toMatch(/== health\n(.|\n)*-- stderr\nhealth check failed/);
+      expect(logs.stdout).toContain('current -> releases/1');
+    }
+  }, 120_000);
+});
+
+describe('enrolment refusals', () => {
+  it('refuses an unknown environment, a taken name, and a token of the wrong role', async () => {
+    const unknown = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'staging'], {
+      env,
+    });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('[E_ENV_NOT_FOUND]');
+    expect(unknown.stderr).toContain('dev, qa, prod');
+
+    const enrol = (
+      await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env })
+    ).stdout.trim();
+    const call = (token: string, body: object) =>
+      fetch(`${server.url}/api/v1/agents/enroll`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const taken = await call(enrol, { name: 'qa-1', env: 'qa', roles: ['hello'] });
+    expect(taken.status).toBe(409);
+    expect(await taken.json()).toMatchObject({ code: 'E_HOST_EXISTS' });
+
+    const otherEnv = await call(enrol, { name: 'prod-9', env: 'prod', roles: ['hello'] });
+    expect(otherEnv.status).toBe(403);
+
+    const wrongRole = await call(server.adminToken, { name: 'x-1', env: 'qa', roles: ['hello'] });
+    expect(wrongRole.status).toBe(403);
+    expect(await wrongRole.json()).toMatchObject({ code: 'E_FORBIDDEN' });
+  });
+
+  it('starts again as the same host without a token, from the identity under its root', async () => {
+    const identity = JSON.parse(
+      await readFile(path.join(rootOf('qa-1'), 'agent', 'identity.json'), 'utf8'),
+    ) as {
+      hostId: string;
+    };
+    const { stat } = await import('node:fs/promises');
+    expect((await stat(path.join(rootOf('qa-1'), 'agent', 'identity.json'))).mode & 0o777).toBe(
+      0o600,
+    );
+    await agents[0]!.stop();
+    agents[0] = await startAgent([
+      '--server',
+      server.url,
+      '--env',
+      'qa',
+      '--roles',
+      'hello',
+      '--root',
+      rootOf('qa-1'),
+      '--name',
+      'qa-1',
+    ]);
+    expect(agents[0].output()).toContain('identity found');
+    expect(agents[0].output()).toContain(identity.hostId);
+    // Its service kept running through the agent's restart, and was not started twice.
+    expect(await health(hosts[0]!.port)).toMatchObject({ ok: true, version: '1' });
+  });
+});
