@@ -36,6 +36,8 @@ async function health(port: number): Promise<{ ok: boolean; version: string }> {
 }
 
 const rootOf = (host: string) => path.join(work, host);
+/** The install id of hello@1 on each host. */
+const firstInstall = new Map<string, string>();
 
 beforeAll(async () => {
   server = await startServer();
@@ -114,6 +116,7 @@ describe('agents install a release, run it, check it, and roll back a broken one
     for (const host of hosts) {
       const install = await runFerry(['install', 'hello@1', '--host', host.name], { env });
       expect(install.stdout, install.stderr).toContain(`succeeded: ${host.name} runs hello@1`);
+      firstInstall.set(host.name, /^install (ins_\w+)/m.exec(install.stdout)![1]!);
       expect(install.code).toBe(0);
       for (const step of ['fetch', 'verify', 'unpack', 'install', 'switch', 'start', 'health']) {
         expect(install.stdout).toMatch(new RegExp(`^  ${step} ok`, 'm'));
@@ -247,4 +250,75 @@ describe('enrolment refusals', () => {
     // Its service kept running through the agent's restart, and was not started twice.
     expect(await health(hosts[0]!.port)).toMatchObject({ ok: true, version: '1' });
   });
+});
+
+describe('at-least-once delivery', () => {
+  it('re-reports the result of a job delivered again, without running it twice', async () => {
+    const installId = firstInstall.get('qa-1')!;
+    const bundle = (await fetch(`${server.url}/api/v1/apps/hello/bundles/1`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    }).then((r) => r.json())) as {
+      sha256: string;
+      size: number;
+      manifest: Record<string, unknown>;
+    };
+    const servicePid = async () =>
+      (
+        JSON.parse(
+          await readFile(path.join(rootOf('qa-1'), 'agent', 'services', 'hello.json'), 'utf8'),
+        ) as { pid: number }
+      ).pid;
+    const pidBefore = await servicePid();
+    const { default: SQLite } = await import('better-sqlite3');
+    // Fault injection: the server's outbox holds the finished job once more, as if
+    // its acknowledgement had been lost.
+    const db = new SQLite(path.join(server.dataDir, 'ferry.db'));
+    db.pragma('busy_timeout = 5000');
+    const hostId = (db.prepare('select id from hosts where name = ?').get('qa-1') as { id: string })
+      .id;
+    const job = {
+      v: 1,
+      id: installId,
+      type: 'install',
+      installId,
+      app: 'hello',
+      version: 1,
+      sha256: bundle.sha256,
+      size: bundle.size,
+      manifest: bundle.manifest,
+      vars: { PORT: String(hosts[0]!.port) },
+    };
+    db.prepare(
+      'insert into outbox (host_id, message_id, body, created_at) values (?, ?, ?, ?)',
+    ).run(hostId, installId, JSON.stringify(job), new Date().toISOString());
+    db.close();
+
+    // The outbox is delivered when the agent connects.
+    await agents[0]!.stop();
+    agents[0] = await startAgent([
+      '--server',
+      server.url,
+      '--env',
+      'qa',
+      '--roles',
+      'hello',
+      '--root',
+      rootOf('qa-1'),
+      '--name',
+      'qa-1',
+    ]);
+    const deadline = Date.now() + 15_000;
+    while (!agents[0].output().includes('job seen before') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(agents[0].output()).toContain('job seen before: reporting its result again');
+    expect(agents[0].output()).not.toContain('install started');
+    // The same service process: nothing was installed or restarted.
+    expect(await servicePid()).toBe(pidBefore);
+    expect(await health(hosts[0]!.port)).toMatchObject({ ok: true, version: '1' });
+    const record = (await fetch(`${server.url}/api/v1/installs/${installId}`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    }).then((r) => r.json())) as { state: string };
+    expect(record.state).toBe('succeeded');
+  }, 60_000);
 });

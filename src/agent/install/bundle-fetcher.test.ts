@@ -1,0 +1,75 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BundleFetcher } from './bundle-fetcher.js';
+
+const body = randomBytes(200_000);
+const sha256 = createHash('sha256').update(body).digest('hex');
+const ranges: (string | undefined)[] = [];
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  // Serves one bundle the way the Ferry server does: whole, or from a byte on.
+  server = http.createServer((request, response) => {
+    ranges.push(request.headers.range);
+    if (request.headers.authorization !== 'Bearer t') return response.writeHead(401).end();
+    const match = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    if (match) {
+      const start = Number(match[1]);
+      response.writeHead(206, { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      return response.end(body.subarray(start));
+    }
+    response.writeHead(200).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+const bundle = { app: 'cart', version: 3, sha256, size: body.length };
+const quiet = () => undefined;
+
+describe('BundleFetcher', () => {
+  it('downloads, verifies, and then serves from its cache', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const fetcher = new BundleFetcher(cache, url, 't');
+    ranges.length = 0;
+    const file = await fetcher.fetch(bundle, quiet);
+    await fetcher.verify(file, sha256, quiet);
+    expect(await readFile(file)).toEqual(body);
+    const lines: string[] = [];
+    await fetcher.fetch(bundle, (line) => lines.push(line));
+    expect(lines.join('')).toContain('cached');
+    expect(ranges).toEqual([undefined]);
+  });
+
+  it('resumes a broken download where it stopped', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    await writeFile(path.join(cache, `${sha256}.tar.gz.partial`), body.subarray(0, 70_000));
+    ranges.length = 0;
+    const fetcher = new BundleFetcher(cache, url, 't');
+    const file = await fetcher.fetch(bundle, quiet);
+    expect(ranges).toEqual(['bytes=70000-']);
+    await fetcher.verify(file, sha256, quiet);
+    expect(await readFile(file)).toEqual(body);
+  });
+
+  it('throws away a cached file whose sha256 does not match', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const file = path.join(cache, `${sha256}.tar.gz`);
+    await writeFile(file, 'not the bundle');
+    const fetcher = new BundleFetcher(cache, url, 't');
+    await expect(fetcher.verify(file, sha256, quiet)).rejects.toThrow(/is not the expected/);
+    await expect(readFile(file)).rejects.toThrow();
+  });
+
+  it('names a refused download', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const fetcher = new BundleFetcher(cache, url, 'wrong');
+    await expect(fetcher.fetch(bundle, quiet)).rejects.toThrow(/HTTP 401/);
+  });
+});
