@@ -20,7 +20,9 @@ beforeAll(async () => {
     const match = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
     if (match) {
       const start = Number(match[1]);
-      response.writeHead(206, { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      response.writeHead(206, {
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
       return response.end(body.subarray(start));
     }
     response.writeHead(200).end(body);
