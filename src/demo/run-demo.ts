@@ -93,7 +93,10 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     step('Try it yourself');
     say(`    export FERRY_SERVER=${server.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
     say('    npx ferry apps; npx ferry bundles hello; npx ferry bundle show hello@2');
-    say('    Deploying to hosts (agents, QA verdicts, promotion, rollback) is not built yet.');
+    say(
+      '    Hosts: `ferry tokens create --role agent --env qa`, then `ferry agent ... --root DIR`, and',
+    );
+    say('    `ferry install hello@2 --host NAME`. QA verdicts, promotion and rollback come next.');
     say('\nThe server keeps running; press Ctrl-C to stop it.');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
