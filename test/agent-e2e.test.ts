@@ -36,6 +36,23 @@ async function health(port: number): Promise<{ ok: boolean; version: string }> {
 }
 
 const rootOf = (host: string) => path.join(work, host);
+/** Stops the agent of qa-1 and starts it again, with no token: it has its identity. */
+async function restartFirstAgent(): Promise<AgentProcess> {
+  await agents[0]!.stop();
+  return startAgent([
+    '--server',
+    server.url,
+    '--env',
+    'qa',
+    '--roles',
+    'hello',
+    '--root',
+    rootOf('qa-1'),
+    '--name',
+    'qa-1',
+  ]);
+}
+
 /** The install id of hello@1 on each host. */
 const firstInstall = new Map<string, string>();
 
@@ -232,19 +249,7 @@ describe('enrolment refusals', () => {
     expect((await stat(path.join(rootOf('qa-1'), 'agent', 'identity.json'))).mode & 0o777).toBe(
       0o600,
     );
-    await agents[0]!.stop();
-    agents[0] = await startAgent([
-      '--server',
-      server.url,
-      '--env',
-      'qa',
-      '--roles',
-      'hello',
-      '--root',
-      rootOf('qa-1'),
-      '--name',
-      'qa-1',
-    ]);
+    agents[0] = await restartFirstAgent();
     expect(agents[0].output()).toContain('identity found');
     expect(agents[0].output()).toContain(identity.hostId);
     // Its service kept running through the agent's restart, and was not started twice.
@@ -294,19 +299,7 @@ describe('at-least-once delivery', () => {
     db.close();
 
     // The outbox is delivered when the agent connects.
-    await agents[0]!.stop();
-    agents[0] = await startAgent([
-      '--server',
-      server.url,
-      '--env',
-      'qa',
-      '--roles',
-      'hello',
-      '--root',
-      rootOf('qa-1'),
-      '--name',
-      'qa-1',
-    ]);
+    agents[0] = await restartFirstAgent();
     const deadline = Date.now() + 15_000;
     while (!agents[0].output().includes('job seen before') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));

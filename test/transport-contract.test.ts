@@ -9,12 +9,13 @@ import { FerryError } from '../src/protocol/errors.js';
 import { type AgentEvent, type Job, PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
-import {
-  BuiltinServerTransport,
-  type TransportLogger,
-} from '../src/transport/builtin/builtin-server-transport.js';
+import { BuiltinServerTransport } from '../src/transport/builtin/builtin-server-transport.js';
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
-import type { AgentTransport, ServerTransport } from '../src/transport/transport.js';
+import type {
+  AgentTransport,
+  ServerTransport,
+  TransportLogger,
+} from '../src/transport/transport.js';
 
 /** A logger that keeps what it is told, so tests can see that bad input was reported. */
 class RecordingLogger implements TransportLogger {

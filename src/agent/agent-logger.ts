@@ -1,4 +1,4 @@
-import type { TransportLogger } from '../transport/builtin/builtin-server-transport.js';
+import type { TransportLogger } from '../transport/transport.js';
 
 /** JSON lines on stderr: what the agent does, for journald, supervisord or a terminal. */
 export class AgentLogger implements TransportLogger {

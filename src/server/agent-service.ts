@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { requireEnvironment } from './environments.js';
 import { type AgentEvent, PROTOCOL_VERSION } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
@@ -58,14 +59,7 @@ export class AgentService {
         },
       );
     }
-    const environments = await this.store.listEnvironments();
-    if (!environments.includes(body.env)) {
-      throw new FerryError(
-        'E_ENV_NOT_FOUND',
-        `No environment named ${body.env}; this server has ${environments.join(', ')}`,
-        { env: body.env, environments },
-      );
-    }
+    await requireEnvironment(this.store, body.env);
     if (await this.store.findHostByName(body.name)) {
       throw new FerryError('E_HOST_EXISTS', `A host named ${body.name} is already enrolled`, {
         name: body.name,

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { requireEnvironment } from './environments.js';
 import type { Store, StoredToken } from '../store/store.js';
 
 /** How often a token's `lastUsedAt` is written, at most. */
@@ -38,14 +39,7 @@ export class TokenService {
     hostId: string | null = null,
   ): Promise<TokenRecord & { token: string }> {
     if (body.env !== undefined) {
-      const environments = await this.store.listEnvironments();
-      if (!environments.includes(body.env)) {
-        throw new FerryError(
-          'E_ENV_NOT_FOUND',
-          `No environment named ${body.env}; this server has ${environments.join(', ')}`,
-          { env: body.env, environments },
-        );
-      }
+      await requireEnvironment(this.store, body.env);
     }
     const { token, tokenHash } = newSecret(body.role);
     const id = newTokenId();

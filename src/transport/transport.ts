@@ -43,3 +43,10 @@ export interface AgentTransport {
   onConnection(handler: (connected: boolean) => void): void;
   close(): Promise<void>;
 }
+
+/** The few logging calls a transport makes (Fastify's logger fits). */
+export interface TransportLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}

@@ -1,3 +1,4 @@
+import { mkdir, stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../protocol/errors.js';
@@ -59,4 +60,21 @@ export function checkServiceSpec(spec: ServiceSpec): void {
       { service: spec.name, problems },
     );
   }
+}
+
+/**
+ * Makes sure a service can start: its working folder exists (a driver would
+ * otherwise find out only from a failed start) and its log folders are there.
+ */
+export async function prepareServiceFolders(spec: ServiceSpec): Promise<void> {
+  const cwd = await stat(spec.cwd).catch(() => null);
+  if (!cwd?.isDirectory()) {
+    throw new FerryError(
+      'E_SERVICE_START_FAILED',
+      `Service ${spec.name} cannot start: its working folder ${spec.cwd} does not exist`,
+      { service: spec.name, cwd: spec.cwd },
+    );
+  }
+  await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
+  await mkdir(path.dirname(spec.stderrFile), { recursive: true });
 }

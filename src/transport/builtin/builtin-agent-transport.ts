@@ -1,7 +1,6 @@
 import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
-import type { AgentTransport } from '../transport.js';
-import type { TransportLogger } from './builtin-server-transport.js';
+import type { AgentTransport, TransportLogger } from '../transport.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinAgentTransportOptions {

@@ -4,15 +4,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { FerryError } from '../../protocol/errors.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { Store } from '../../store/store.js';
-import type { ServerTransport } from '../transport.js';
+import type { ServerTransport, TransportLogger } from '../transport.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
-
-/** The few logging calls the transport makes (Fastify's logger fits). */
-export interface TransportLogger {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
 
 export interface BuiltinServerTransportOptions {
   store: Store;

@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../../protocol/errors.js';
-import { checkServiceName, checkServiceSpec } from '../check-service-spec.js';
+import {
+  checkServiceName,
+  checkServiceSpec,
+  prepareServiceFolders,
+} from '../check-service-spec.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
 import { groupMembers, isRunning, readProcStat } from './proc-stat.js';
@@ -239,16 +242,7 @@ export class BuiltinDriver implements ProcessDriver {
   }
 
   private async spawnService(spec: ServiceSpec, service: Supervised): Promise<number> {
-    const cwd = await stat(spec.cwd).catch(() => null);
-    if (!cwd?.isDirectory()) {
-      throw new FerryError(
-        'E_SERVICE_START_FAILED',
-        `Service ${spec.name} cannot start: its working folder ${spec.cwd} does not exist`,
-        { service: spec.name, cwd: spec.cwd },
-      );
-    }
-    await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
-    await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+    await prepareServiceFolders(spec);
     const stdout = await open(spec.stdoutFile, 'a');
     const stderr = await open(spec.stderrFile, 'a').catch(async (error: unknown) => {
       await stdout.close();

@@ -1,8 +1,8 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../../protocol/errors.js';
-import { checkServiceName } from '../check-service-spec.js';
+import { checkServiceName, prepareServiceFolders } from '../check-service-spec.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
 import {
@@ -104,16 +104,7 @@ export class SupervisordDriver implements ProcessDriver {
    */
   private async install(spec: ServiceSpec, section: string): Promise<boolean> {
     // supervisord would find out only after its start retries, seconds later.
-    const cwd = await stat(spec.cwd).catch(() => null);
-    if (!cwd?.isDirectory()) {
-      throw new FerryError(
-        'E_SERVICE_START_FAILED',
-        `Service ${spec.name} cannot start: its working folder ${spec.cwd} does not exist`,
-        { service: spec.name, cwd: spec.cwd },
-      );
-    }
-    await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
-    await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+    await prepareServiceFolders(spec);
     await mkdir(this.options.includeDir, { recursive: true });
     const file = this.sectionFile(spec.name);
     const before = await readFile(file, 'utf8').catch(() => null);
