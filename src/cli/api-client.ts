@@ -28,6 +28,12 @@ import {
   type TokenCreateBody,
   type TokenRecord,
   type Whoami,
+  variableRecordSchema,
+  variableSetResultSchema,
+  type VariableRecord,
+  type VariableScopeQuery,
+  type VariableSetBody,
+  type VariableSetResult,
 } from '../protocol/api.js';
 import { type ErrorBody, FerryError, isErrorCode } from '../protocol/errors.js';
 
@@ -102,6 +108,19 @@ export class ApiClient {
 
   installLogs(id: string): Promise<InstallLogs> {
     return this.json('GET', `/installs/${encodeURIComponent(id)}/logs`, installLogsSchema);
+  }
+
+  setVariable(body: VariableSetBody): Promise<VariableSetResult> {
+    return this.json('PUT', '/vars', variableSetResultSchema, undefined, body);
+  }
+
+  /** Variables, secrets without their values: all, or those of one scope. */
+  variables(scope: VariableScopeQuery = {}): Promise<VariableRecord[]> {
+    return this.json('GET', `/vars${scopeQuery(scope)}`, variableRecordSchema.array(), 'variables');
+  }
+
+  async unsetVariable(name: string, scope: VariableScopeQuery = {}): Promise<void> {
+    await this.send('DELETE', `/vars/${encodeURIComponent(name)}${scopeQuery(scope)}`);
   }
 
   async revokeToken(id: string): Promise<void> {
@@ -227,6 +246,17 @@ export class ApiClient {
       },
     );
   }
+}
+
+/** `?env=qa` for a variable's scope; nothing for the global scope. */
+function scopeQuery(scope: VariableScopeQuery): string {
+  const params = new URLSearchParams();
+  for (const key of ['env', 'role', 'host'] as const) {
+    const value = scope[key];
+    if (value !== undefined) params.set(key, value);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 async function readJson(response: IncomingMessage): Promise<unknown> {

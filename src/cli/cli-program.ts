@@ -11,6 +11,7 @@ import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerPush } from './commands/push.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerVars } from './commands/vars.js';
 
 /** The `ferry` program with every client command; `main` adds the server and agent faces. */
 export function createCliProgram(): Command {
@@ -42,5 +43,6 @@ export function createCliProgram(): Command {
   registerInstall(program);
   registerLogs(program);
   registerLogin(program);
+  registerVars(program);
   return program;
 }

@@ -169,3 +169,68 @@ export const installLogsSchema = z.object({
   steps: z.array(z.object({ step: z.string(), stdout: z.string(), stderr: z.string() })),
 });
 export type InstallLogs = z.infer<typeof installLogsSchema>;
+
+/** Where a variable applies, from the widest to the narrowest; the narrowest one set wins. */
+export const VARIABLE_SCOPES = ['global', 'env', 'role', 'host'] as const;
+export type VariableScopeKind = (typeof VARIABLE_SCOPES)[number];
+
+/** A variable's name: what `${NAME}` in a manifest refers to. */
+export const variableNameSchema = z
+  .string()
+  .max(128)
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    error: 'expected a variable name: letters, digits and underscores, not starting with a digit',
+  });
+
+/** At most one of env, role and host: none means the global scope. */
+const variableScopeFields = {
+  env: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/)
+    .optional(),
+  role: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/)
+    .optional(),
+  host: nameSchema.optional(),
+};
+const oneScopeAtMost = (scope: { env?: string; role?: string; host?: string }) =>
+  [scope.env, scope.role, scope.host].filter((s) => s !== undefined).length <= 1;
+const oneScopeMessage = 'give at most one of env, role and host (none: the global scope)';
+
+/** `?env=` / `?role=` / `?host=` of `GET /vars` and `DELETE /vars/:name`. */
+export const variableScopeQuerySchema = z
+  .strictObject(variableScopeFields)
+  .refine(oneScopeAtMost, { error: oneScopeMessage });
+export type VariableScopeQuery = z.infer<typeof variableScopeQuerySchema>;
+
+/** `ferry vars set NAME=VALUE [--env E | --role R | --host H] [--secret]`. */
+export const variableSetBodySchema = z
+  .strictObject({
+    name: variableNameSchema,
+    value: z.string().max(64 * 1024),
+    secret: z.boolean().default(false),
+    ...variableScopeFields,
+  })
+  .refine(oneScopeAtMost, { error: oneScopeMessage });
+export type VariableSetBody = z.infer<typeof variableSetBodySchema>;
+
+/** A variable as the API shows it: a secret's value is always null. */
+export const variableRecordSchema = z.object({
+  name: z.string(),
+  scope: z.enum(VARIABLE_SCOPES),
+  /** The environment, role or host name; null for the global scope. */
+  target: z.string().nullable(),
+  value: z.string().nullable(),
+  secret: z.boolean(),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+});
+export type VariableRecord = z.infer<typeof variableRecordSchema>;
+
+export const variableSetResultSchema = z.object({
+  /** False when it replaced a value in the same scope. */
+  created: z.boolean(),
+  variable: variableRecordSchema,
+});
+export type VariableSetResult = z.infer<typeof variableSetResultSchema>;

@@ -46,7 +46,15 @@ export const ERROR_CATALOGUE = {
   E_INSTALL_NOT_FOUND: { status: 404, hint: 'Check the install id printed by `ferry install`.' },
   E_VARIABLE_MISSING: {
     status: 400,
-    hint: 'Give the host the variable (`ferry agent --var NAME=VALUE`) or remove the reference from ferry.yml.',
+    hint: 'Set it with `ferry vars set NAME=VALUE --env|--role|--host`, or remove the reference from ferry.yml.',
+  },
+  E_VARIABLE_AMBIGUOUS: {
+    status: 409,
+    hint: "Two of the host's roles set the variable differently: set it for the host (`ferry vars set NAME=VALUE --host H`), or unset it for one role.",
+  },
+  E_VARIABLE_NOT_FOUND: {
+    status: 404,
+    hint: 'List variables and their scopes with `ferry vars list`.',
   },
   E_RANGE_NOT_SATISFIABLE: { status: 416, hint: 'Ask for a byte range inside the bundle.' },
   E_UPLOAD_INCOMPLETE: {

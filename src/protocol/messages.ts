@@ -20,8 +20,9 @@ const envelope = {
 export const installJobSchema = z.strictObject({
   ...envelope,
   type: z.literal('install'),
-  installId: z.string().min(1),
-  app: z.string().min(1),
+  installId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  // The app's name becomes a folder on the host: only plain names pass.
+  app: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
   version: z.int().positive(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.int().nonnegative(),
@@ -29,6 +30,8 @@ export const installJobSchema = z.strictObject({
   manifest: z.record(z.string(), z.unknown()),
   /** Variables for `${NAME}` in the manifest, already scoped to this host. */
   vars: z.record(z.string(), z.string()).default({}),
+  /** Names in `vars` whose values are secret: the agent masks them in everything it reports. */
+  secrets: z.array(z.string()).optional(),
 });
 
 /** Every job the server can send; grows with later features. */

@@ -7,6 +7,7 @@ import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
 import type { TokenService } from './token-service.js';
+import type { VariableService } from './variable-service.js';
 
 /** The few logging calls the service makes. */
 interface Logger {
@@ -24,6 +25,7 @@ export class AgentService {
     private readonly bundles: BundleService,
     private readonly transport: ServerTransport,
     private readonly logger: Logger,
+    private readonly variables: VariableService,
   ) {
     transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
     transport.onPresence((hostId, connected) => {
@@ -102,6 +104,9 @@ export class AgentService {
       throw new FerryError('E_HOST_NOT_FOUND', `No host named ${request.host}`, {
         host: request.host,
       });
+    // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
+    const resolved = await this.variables.checkDeployable(bundle.manifest, [host]);
+    const { vars, secrets } = resolved.get(host.id)!;
     const installId = `ins_${randomBytes(8).toString('hex')}`;
     await this.store.createInstall({
       id: installId,
@@ -120,7 +125,8 @@ export class AgentService {
       sha256: bundle.sha256,
       size: bundle.size,
       manifest: bundle.manifest,
-      vars: host.vars,
+      vars,
+      secrets,
     });
     return this.getInstall(installId);
   }

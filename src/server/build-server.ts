@@ -12,8 +12,10 @@ import './request-context.js';
 import { registerAgentRoutes } from './routes/agent-routes.js';
 import { registerBundleRoutes } from './routes/bundle-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
+import { registerVariableRoutes } from './routes/variable-routes.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
+import { VariableService } from './variable-service.js';
 
 /** What the server is built from: the adapters, chosen and opened by the caller. */
 export interface ServerDeps {
@@ -31,6 +33,16 @@ export interface BuiltServer {
 
 /** Routes that answer without a token; every other route needs one. */
 const PUBLIC_ROUTES = new Set([`${API_PREFIX}/health`]);
+
+/**
+ * The only routes an agent token may call: an agent speaks for its host, and
+ * reads nothing else (its jobs and events travel over the transport).
+ */
+const AGENT_ROUTES = new Set([
+  `${API_PREFIX}/agents/enroll`,
+  `${API_PREFIX}/apps/:app/bundles/:version/download`,
+  `${API_PREFIX}/whoami`,
+]);
 
 /**
  * Builds the HTTP app: routes, auth and error mapping. It does not listen; the
@@ -57,7 +69,8 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
   transport.attach(app.server);
   app.addHook('onClose', () => transport.close());
-  const agents = new AgentService(deps.store, tokens, bundles, transport, app.log);
+  const variables = new VariableService(deps.store);
+  const agents = new AgentService(deps.store, tokens, bundles, transport, app.log, variables);
 
   // Every route needs a token unless it is listed as public. The check is on the
   // route the router matched, not on the raw URL, so an encoded path such as
@@ -66,12 +79,23 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     const route = request.routeOptions.url;
     if (route === undefined || PUBLIC_ROUTES.has(route)) return;
     request.token = await tokens.authenticate(request.headers.authorization);
+    if (request.token.role === 'agent' && !AGENT_ROUTES.has(route)) {
+      throw new FerryError(
+        'E_FORBIDDEN',
+        "An agent token speaks only for its host: this call needs a person's token",
+        {
+          needs: ['admin', 'deployer', 'qa'],
+          has: 'agent',
+        },
+      );
+    }
   });
 
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
   registerBundleRoutes(app, bundles);
   registerTokenRoutes(app, tokens);
   registerAgentRoutes(app, agents);
+  registerVariableRoutes(app, variables);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(

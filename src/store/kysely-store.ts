@@ -10,6 +10,7 @@ import type {
   TokenRecord,
 } from '../protocol/api.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
+import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
@@ -22,6 +23,8 @@ import type {
   Store,
   StepReport,
   StoredToken,
+  StoredVariable,
+  VariableScope,
 } from './store.js';
 
 /**
@@ -30,12 +33,14 @@ import type {
  */
 export class KyselyStore implements Store {
   private readonly hosts: KyselyHostQueries;
+  private readonly variables: KyselyVariableQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
   ) {
     this.hosts = new KyselyHostQueries(db);
+    this.variables = new KyselyVariableQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -273,6 +278,10 @@ export class KyselyStore implements Store {
     return this.hosts.setHostPresence(id, connected, at);
   }
 
+  resetHostPresence(): Promise<void> {
+    return this.hosts.resetHostPresence();
+  }
+
   setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
     return this.hosts.setHostFacts(id, facts, at);
   }
@@ -298,6 +307,22 @@ export class KyselyStore implements Store {
 
   installLogs(installId: string): Promise<InstallLogs | undefined> {
     return this.hosts.installLogs(installId);
+  }
+
+  setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
+    return this.variables.setVariable(variable);
+  }
+
+  getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined> {
+    return this.variables.getVariable(name, scope);
+  }
+
+  unsetVariable(name: string, scope: VariableScope): Promise<boolean> {
+    return this.variables.unsetVariable(name, scope);
+  }
+
+  listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]> {
+    return this.variables.listVariables(options);
   }
 }
 

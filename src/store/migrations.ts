@@ -137,6 +137,23 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_variables': {
+      async up(db: Kysely<unknown>) {
+        // Variables for `${NAME}` in manifests, one row per name and scope: the
+        // scope is global (scope_value ''), an environment, a role or a host name.
+        await db.schema
+          .createTable('variables')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('scope_kind', 'text', (c) => c.notNull())
+          .addColumn('scope_value', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('secret', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('variables_pk', ['name', 'scope_kind', 'scope_value'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -14,6 +14,7 @@ export interface Database {
   installs: InstallsTable;
   install_steps: InstallStepsTable;
   step_output: StepOutputTable;
+  variables: VariablesTable;
 }
 
 export interface EnvironmentsTable {
@@ -108,4 +109,15 @@ export interface TokensTable {
   last_used_at: string | null;
   revoked_at: string | null;
   host_id: string | null;
+}
+
+/** A variable set with `ferry vars set`; `scope_value` is '' for the global scope. */
+export interface VariablesTable {
+  name: string;
+  scope_kind: string;
+  scope_value: string;
+  value: string;
+  secret: number;
+  updated_at: string;
+  updated_by: string;
 }

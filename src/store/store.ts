@@ -121,6 +121,8 @@ export interface Store {
   findHostByName(name: string): Promise<HostRecord | undefined>;
   listHosts(options?: { env?: string }): Promise<HostRecord[]>;
   setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
+  /** Marks every host disconnected: on start, no connection survives from before. */
+  resetHostPresence(): Promise<void>;
   setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void>;
 
   createInstall(install: NewInstall): Promise<void>;
@@ -132,6 +134,27 @@ export interface Store {
     outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
   ): Promise<void>;
   installLogs(installId: string): Promise<InstallLogs | undefined>;
+
+  /** Sets a variable in its scope, replacing the one there; `created` is false when it replaced one. */
+  setVariable(variable: StoredVariable): Promise<{ created: boolean }>;
+  getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined>;
+  /** Removes a variable from its scope; false when there was none. */
+  unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
+  /** Variables by name then scope: all of them, or those in any of `scopes`. */
+  listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]>;
+}
+
+/** Where a variable applies: everywhere, or one environment, role or host (by name). */
+export type VariableScope = { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string };
+
+/** A variable as the store keeps it, secret values included: never send this to a client. */
+export interface StoredVariable {
+  name: string;
+  scope: VariableScope;
+  value: string;
+  secret: boolean;
+  updatedAt: string;
+  updatedBy: string;
 }
 
 /** A message waiting in a host's outbox: its id and its serialized body. */

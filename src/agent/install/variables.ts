@@ -1,11 +1,7 @@
+import { VARIABLE_REFERENCE as REFERENCE } from '../../bundle/variable-references.js';
 import { FerryError } from '../../protocol/errors.js';
 
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** The names of the `${NAME}` references in a text. */
-export function referencesIn(text: string): string[] {
-  return [...text.matchAll(REFERENCE)].map((m) => m[1]!);
-}
+export { referencesIn } from '../../bundle/variable-references.js';
 
 /**
  * Fills every `${NAME}` in the strings of a value (deeply) from `vars`. A name

@@ -1,0 +1,152 @@
+import type { Command } from 'commander';
+import {
+  type VariableRecord,
+  type VariableScopeQuery,
+  variableNameSchema,
+  variableSetBodySchema,
+} from '../../protocol/api.js';
+import { FerryError } from '../../protocol/errors.js';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { printJson, printTable, shortTime } from '../output.js';
+import { parseArg } from '../parse-arg.js';
+
+/** The scope options every `ferry vars` command takes. */
+interface ScopeOptions {
+  env?: string;
+  role?: string;
+  host?: string;
+}
+
+/** `ferry vars set | list | unset`: variables for `${NAME}` in manifests, per scope. */
+export function registerVars(program: Command): void {
+  const vars = program
+    .command('vars')
+    .description(
+      'manage variables for ${NAME} in ferry.yml: global, or per environment, role or host',
+    )
+    .addHelpText(
+      'after',
+      "\nThe narrowest scope wins: host (vars set --host) > the host's own --var > role > env > global.",
+    );
+
+  withScope(
+    vars
+      .command('set <assignment>')
+      .description('set NAME=VALUE in one scope (none: global); admin, or deployer outside prod'),
+    'the scope to set it in',
+  )
+    .option('--secret', 'keep the value secret: never shown, masked in install logs')
+    .option('--json', 'print the variable as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ferry vars set REDIS_HOST=redis.qa --env qa\n  ferry vars set DB_PASSWORD=s3cret --env qa --secret\n  ferry vars set PORT=8080 --host qa-web-1',
+    )
+    .action(
+      async (
+        assignment: string,
+        options: ScopeOptions & { secret?: boolean },
+        command: Command,
+      ) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const equals = assignment.indexOf('=');
+        if (equals < 0) {
+          throw new FerryError(
+            'E_BAD_REQUEST',
+            `Invalid assignment "${assignment}": expected NAME=VALUE, such as REDIS_HOST=redis.qa`,
+          );
+        }
+        const name = parseArg(variableNameSchema, assignment.slice(0, equals), 'variable name');
+        const body = parseArg(
+          variableSetBodySchema,
+          {
+            name,
+            value: assignment.slice(equals + 1),
+            secret: options.secret ?? false,
+            ...scopeFrom(options),
+          },
+          'variable',
+        );
+        const { created, variable } = await (await connect(globals)).setVariable(body);
+        if (globals.json) {
+          printJson(variable);
+          return;
+        }
+        process.stdout.write(
+          `${created ? 'Set' : 'Replaced'} ${variable.name} ${scopeText(variable)}${variable.secret ? ' (secret)' : ''}\n`,
+        );
+      },
+    );
+
+  withScope(
+    vars
+      .command('list')
+      .description('list variables, secret values hidden: all, or those of one scope'),
+    'only the variables set in this scope',
+  )
+    .option('--json', 'print the list as JSON (a secret has value null)')
+    .action(async (options: ScopeOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const list = await (await connect(globals)).variables(scopeFrom(options));
+      if (globals.json) {
+        printJson(list);
+        return;
+      }
+      printTable(
+        list,
+        [
+          ['NAME', (v) => v.name],
+          ['SCOPE', scopeLabel],
+          ['VALUE', (v) => (v.secret ? '•••• (secret)' : JSON.stringify(v.value))],
+          ['UPDATED', (v) => shortTime(v.updatedAt)],
+          ['BY', (v) => v.updatedBy],
+        ],
+        'No variables yet: set one with `ferry vars set NAME=VALUE [--env E | --role R | --host H]`.',
+      );
+    });
+
+  withScope(
+    vars.command('unset <name>').description('remove a variable from one scope (none: global)'),
+    'the scope to remove it from',
+  ).action(async (name: string, options: ScopeOptions, command: Command) => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const checked = parseArg(variableNameSchema, name, 'variable name');
+    const scope = scopeFrom(options);
+    await (await connect(globals)).unsetVariable(checked, scope);
+    process.stdout.write(`Unset ${checked} ${scopeText(recordScope(scope))}\n`);
+  });
+}
+
+function withScope(command: Command, what: string): Command {
+  return command
+    .option('--env <env>', `${what}: an environment`)
+    .option('--role <role>', `${what}: a role`)
+    .option('--host <name>', `${what}: a host`);
+}
+
+/** The one scope the options name; more than one is an error that says so. */
+function scopeFrom(options: ScopeOptions): VariableScopeQuery {
+  const given = (['env', 'role', 'host'] as const).filter((k) => options[k] !== undefined);
+  if (given.length > 1) {
+    throw new FerryError(
+      'E_BAD_REQUEST',
+      `Give at most one of --env, --role and --host (got ${given.map((k) => `--${k}`).join(' and ')}); none means a global variable`,
+    );
+  }
+  const [key] = given;
+  return key === undefined ? {} : { [key]: options[key] };
+}
+
+function recordScope(scope: VariableScopeQuery): Pick<VariableRecord, 'scope' | 'target'> {
+  if (scope.env !== undefined) return { scope: 'env', target: scope.env };
+  if (scope.role !== undefined) return { scope: 'role', target: scope.role };
+  if (scope.host !== undefined) return { scope: 'host', target: scope.host };
+  return { scope: 'global', target: null };
+}
+
+function scopeLabel(variable: Pick<VariableRecord, 'scope' | 'target'>): string {
+  return variable.target === null ? variable.scope : `${variable.scope} ${variable.target}`;
+}
+
+function scopeText(variable: Pick<VariableRecord, 'scope' | 'target'>): string {
+  return variable.target === null ? 'globally' : `for ${scopeLabel(variable)}`;
+}

@@ -1,0 +1,240 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HostRecord, VariableSetBody } from '../protocol/api.js';
+import { FerryError } from '../protocol/errors.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { StoredToken } from '../store/store.js';
+import { VariableService } from './variable-service.js';
+
+let dir: string;
+let store: SqliteStore;
+let variables: VariableService;
+
+function token(role: StoredToken['role'], env: string | null = null): StoredToken {
+  return {
+    id: `tok_${role}`,
+    name: `${role}-token`,
+    role,
+    env,
+    tokenHash: 'x',
+    createdAt: '',
+    createdBy: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    hostId: null,
+  };
+}
+const admin = token('admin');
+
+async function host(
+  name: string,
+  env: string,
+  roles: string[],
+  vars: Record<string, string> = {},
+): Promise<HostRecord> {
+  return store.createHost({ id: `host_${name}`, name, env, roles, vars });
+}
+
+function set(body: Partial<VariableSetBody> & { name: string; value: string }, by = admin) {
+  return variables.set(by, { secret: false, ...body });
+}
+
+/** The error a promise rejects with, for asserting its code and details. */
+async function failure(promise: Promise<unknown>): Promise<FerryError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(FerryError);
+    return err as FerryError;
+  }
+  throw new Error('expected a FerryError');
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-vars-'));
+  store = SqliteStore.open(path.join(dir, 'ferry.db'));
+  await store.migrate();
+  variables = new VariableService(store);
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('resolveFor: the narrowest scope wins', () => {
+  it('takes host over role over env over global', async () => {
+    const web1 = await host('web-1', 'qa', ['web']);
+    await host('web-2', 'qa', ['web']);
+    for (const [value, scope] of [
+      ['global', {}],
+      ['env', { env: 'qa' }],
+      ['role', { role: 'web' }],
+      ['host', { host: 'web-1' }],
+    ] as const) {
+      await set({ name: 'A', value, ...scope });
+    }
+    await set({ name: 'B', value: 'global' });
+    await set({ name: 'B', value: 'env', env: 'qa' });
+    await set({ name: 'B', value: 'role', role: 'web' });
+    await set({ name: 'C', value: 'global' });
+    await set({ name: 'C', value: 'prod only', env: 'prod' });
+    await set({ name: 'D', value: 'other role', role: 'db' });
+
+    expect(await variables.resolveFor(web1)).toEqual({
+      vars: { A: 'host', B: 'role', C: 'global' },
+      secrets: [],
+    });
+    const web2 = (await store.findHostByName('web-2'))!;
+    expect((await variables.resolveFor(web2)).vars).toEqual({ A: 'role', B: 'role', C: 'global' });
+  });
+
+  it("puts the host's enrolment --var below `vars set --host` and above role", async () => {
+    const web1 = await host('web-1', 'qa', ['web'], { PORT: '8080', LEVEL: 'debug' });
+    await set({ name: 'PORT', value: '9090', role: 'web' });
+    await set({ name: 'LEVEL', value: 'info', role: 'web' });
+    await set({ name: 'LEVEL', value: 'warn', host: 'web-1' });
+    expect((await variables.resolveFor(web1)).vars).toEqual({ PORT: '8080', LEVEL: 'warn' });
+  });
+
+  it('refuses to guess between two roles that disagree, naming both', async () => {
+    const both = await host('both-1', 'qa', ['web', 'worker']);
+    await set({ name: 'QUEUE', value: 'a', role: 'web' });
+    await set({ name: 'QUEUE', value: 'b', role: 'worker' });
+    await set({ name: 'SAME', value: 'x', role: 'web' });
+    await set({ name: 'SAME', value: 'x', role: 'worker', secret: true });
+
+    const error = await failure(variables.resolveFor(both, ['QUEUE']));
+    expect(error.code).toBe('E_VARIABLE_AMBIGUOUS');
+    expect(error.message).toContain('QUEUE on both-1 (roles web and worker)');
+    // Roles that agree are no conflict; one of them keeping it secret keeps it secret.
+    expect(await variables.resolveFor(both, ['SAME'])).toEqual({
+      vars: { SAME: 'x' },
+      secrets: ['SAME'],
+    });
+    // A host-scoped value settles it.
+    await set({ name: 'QUEUE', value: 'c', host: 'both-1' });
+    expect((await variables.resolveFor(both)).vars).toEqual({ QUEUE: 'c', SAME: 'x' });
+  });
+
+  it('with names, resolves only those and names the missing ones', async () => {
+    const web1 = await host('web-1', 'qa', ['web']);
+    await set({ name: 'A', value: '1', env: 'qa' });
+    await set({ name: 'B', value: '2', env: 'qa' });
+    expect((await variables.resolveFor(web1, ['A'])).vars).toEqual({ A: '1' });
+    const error = await failure(variables.resolveFor(web1, ['A', 'Z']));
+    expect(error.code).toBe('E_VARIABLE_MISSING');
+    expect(error.details).toMatchObject({ missing: [{ variable: 'Z', hosts: ['web-1'] }] });
+  });
+});
+
+describe('checkDeployable', () => {
+  const manifest = {
+    role: 'web',
+    install: ['npm ci'],
+    service: { command: 'node server.js --db ${DB_URL}', env: { PORT: '${PORT}' } },
+    health: { http: 'http://127.0.0.1:${PORT}/health' },
+    hooks: { beforeStart: ['./migrate ${DB_PASSWORD}'] },
+  };
+
+  it('names each missing variable and the hosts that miss it, before any host is touched', async () => {
+    const hosts = [
+      await host('web-1', 'qa', ['web'], { PORT: '1' }),
+      await host('web-2', 'qa', ['web']),
+    ];
+    await set({ name: 'DB_URL', value: 'postgres://qa', env: 'qa' });
+    const error = await failure(variables.checkDeployable(manifest, hosts));
+    expect(error.code).toBe('E_VARIABLE_MISSING');
+    expect(error.details).toEqual({
+      variables: ['DB_PASSWORD', 'PORT'],
+      missing: [
+        { variable: 'DB_PASSWORD', hosts: ['web-1', 'web-2'] },
+        { variable: 'PORT', hosts: ['web-2'] },
+      ],
+    });
+    expect(error.message).toContain('${DB_PASSWORD} (on web-1, web-2), ${PORT} (on web-2)');
+  });
+
+  it("returns each host's variables with the names of the secret ones", async () => {
+    const hosts = [
+      await host('web-1', 'qa', ['web'], { PORT: '1' }),
+      await host('web-2', 'qa', ['web'], { PORT: '2' }),
+    ];
+    await set({ name: 'DB_URL', value: 'postgres://qa', env: 'qa' });
+    await set({ name: 'DB_PASSWORD', value: 'hunter2', env: 'qa', secret: true });
+    await set({ name: 'EXTRA', value: 'for commands', role: 'web' });
+    const resolved = await variables.checkDeployable(manifest, hosts);
+    expect(resolved.get('host_web-2')).toEqual({
+      vars: { DB_PASSWORD: 'hunter2', DB_URL: 'postgres://qa', EXTRA: 'for commands', PORT: '2' },
+      secrets: ['DB_PASSWORD'],
+    });
+  });
+});
+
+describe('set, list, unset', () => {
+  it('never shows a secret value, and keeps a secret secret when set again', async () => {
+    const first = await set({ name: 'TOKEN', value: 'hunter2', env: 'qa', secret: true });
+    expect(first).toMatchObject({
+      created: true,
+      variable: { name: 'TOKEN', scope: 'env', target: 'qa', value: null, secret: true },
+    });
+    const again = await set({ name: 'TOKEN', value: 'hunter3', env: 'qa' });
+    expect(again).toMatchObject({ created: false, variable: { value: null, secret: true } });
+    await set({ name: 'PLAIN', value: 'visible' });
+    const listed = await variables.list();
+    expect(JSON.stringify(listed)).not.toContain('hunter');
+    expect(listed.map((v) => [v.name, v.scope, v.value])).toEqual([
+      ['PLAIN', 'global', 'visible'],
+      ['TOKEN', 'env', null],
+    ]);
+    expect((await variables.list({ env: 'qa' })).map((v) => v.name)).toEqual(['TOKEN']);
+    expect(await variables.list({ env: 'dev' })).toEqual([]);
+  });
+
+  it('unsets from one scope only, and says when there is nothing to unset', async () => {
+    await set({ name: 'A', value: '1', env: 'qa' });
+    await set({ name: 'A', value: '2', env: 'dev' });
+    await variables.unset(admin, 'A', { env: 'qa' });
+    expect((await variables.list()).map((v) => v.target)).toEqual(['dev']);
+    expect((await failure(variables.unset(admin, 'A', { env: 'qa' }))).code).toBe(
+      'E_VARIABLE_NOT_FOUND',
+    );
+  });
+
+  it('checks that the environment and host exist', async () => {
+    expect((await failure(set({ name: 'A', value: '1', env: 'nope' }))).code).toBe(
+      'E_ENV_NOT_FOUND',
+    );
+    expect((await failure(set({ name: 'A', value: '1', host: 'nope' }))).code).toBe(
+      'E_HOST_NOT_FOUND',
+    );
+  });
+
+  it('lets a deployer change variables outside prod only', async () => {
+    await host('qa-1', 'qa', ['web']);
+    await host('prod-1', 'prod', ['web']);
+    const deployer = token('deployer');
+    await set({ name: 'A', value: '1', env: 'qa' }, deployer);
+    await set({ name: 'A', value: '1', host: 'qa-1' }, deployer);
+    await variables.unset(deployer, 'A', { host: 'qa-1' });
+    for (const scope of [{ env: 'prod' }, { host: 'prod-1' }, { role: 'web' }, {}]) {
+      const refused = await failure(set({ name: 'A', value: '1', ...scope }, deployer));
+      expect(refused.code, JSON.stringify(scope)).toBe('E_FORBIDDEN');
+      expect(refused.details).toEqual({ needs: ['admin'], has: 'deployer' });
+    }
+    await set({ name: 'A', value: '1', env: 'prod' });
+    expect((await failure(variables.unset(deployer, 'A', { env: 'prod' }))).code).toBe(
+      'E_FORBIDDEN',
+    );
+    // A deployer token bound to an environment stays there.
+    const devDeployer = token('deployer', 'dev');
+    expect((await failure(set({ name: 'A', value: '1', env: 'qa' }, devDeployer))).code).toBe(
+      'E_FORBIDDEN',
+    );
+    expect((await failure(set({ name: 'A', value: '1' }, token('qa')))).details).toEqual({
+      needs: ['admin', 'deployer'],
+      has: 'qa',
+    });
+  });
+});

@@ -1,0 +1,106 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, VariablesTable } from './schema.js';
+import type { StoredVariable, VariableScope } from './store.js';
+
+/** Scopes from the widest to the narrowest, the order listings show them in. */
+const SCOPE_ORDER = ['global', 'env', 'role', 'host'] as const;
+
+/**
+ * The variables half of `KyselyStore`: one row per name and scope. Written to run
+ * on every Kysely dialect the store supports.
+ */
+export class KyselyVariableQueries {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
+    const key = scopeColumns(variable.scope);
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('variables')
+        .select('name')
+        .where('name', '=', variable.name)
+        .where('scope_kind', '=', key.scope_kind)
+        .where('scope_value', '=', key.scope_value)
+        .executeTakeFirst();
+      const values = {
+        value: variable.value,
+        secret: Number(variable.secret),
+        updated_at: variable.updatedAt,
+        updated_by: variable.updatedBy,
+      };
+      await trx
+        .insertInto('variables')
+        .values({ name: variable.name, ...key, ...values })
+        .onConflict((oc) => oc.columns(['name', 'scope_kind', 'scope_value']).doUpdateSet(values))
+        .execute();
+      return { created: existing === undefined };
+    });
+  }
+
+  async getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined> {
+    const key = scopeColumns(scope);
+    const row = await this.db
+      .selectFrom('variables')
+      .selectAll()
+      .where('name', '=', name)
+      .where('scope_kind', '=', key.scope_kind)
+      .where('scope_value', '=', key.scope_value)
+      .executeTakeFirst();
+    return row && toStoredVariable(row);
+  }
+
+  async unsetVariable(name: string, scope: VariableScope): Promise<boolean> {
+    const key = scopeColumns(scope);
+    const result = await this.db
+      .deleteFrom('variables')
+      .where('name', '=', name)
+      .where('scope_kind', '=', key.scope_kind)
+      .where('scope_value', '=', key.scope_value)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listVariables(options: { scopes?: VariableScope[] } = {}): Promise<StoredVariable[]> {
+    const { scopes } = options;
+    if (scopes?.length === 0) return [];
+    let query = this.db.selectFrom('variables').selectAll();
+    if (scopes) {
+      query = query.where((eb) =>
+        eb.or(
+          scopes
+            .map(scopeColumns)
+            .map((key) =>
+              eb.and([
+                eb('scope_kind', '=', key.scope_kind),
+                eb('scope_value', '=', key.scope_value),
+              ]),
+            ),
+        ),
+      );
+    }
+    const rows = await query.orderBy('name').orderBy('scope_value').execute();
+    const rank = (v: StoredVariable) => SCOPE_ORDER.indexOf(v.scope.kind);
+    // Array.prototype.sort is stable, so the name order of the query stays within a rank.
+    return rows
+      .map(toStoredVariable)
+      .sort((a, b) => (a.name === b.name ? rank(a) - rank(b) : a.name < b.name ? -1 : 1));
+  }
+}
+
+function scopeColumns(scope: VariableScope): { scope_kind: string; scope_value: string } {
+  return scope.kind === 'global'
+    ? { scope_kind: 'global', scope_value: '' }
+    : { scope_kind: scope.kind, scope_value: scope.value };
+}
+
+function toStoredVariable(row: Selectable<VariablesTable>): StoredVariable {
+  const kind = row.scope_kind as VariableScope['kind'];
+  return {
+    name: row.name,
+    scope: kind === 'global' ? { kind } : { kind, value: row.scope_value },
+    value: row.value,
+    secret: Boolean(row.secret),
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
