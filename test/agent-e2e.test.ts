@@ -1,4 +1,4 @@
-import { cp, lstat, mkdtemp, readFile, readlink, readdir, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readFile, readlink, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,8 +166,16 @@ describe('agents install a release, run it, check it, and roll back a broken one
       path.join(broken, 'ferry.yml'),
       manifest.replace(/timeout: \d+s/, 'timeout: 3s'),
     );
+    // v2 also renames its entry point: going back must start v1 with v1's own command.
     const code = await readFile(path.join(broken, 'server.js'), 'utf8');
-    await writeFile(path.join(broken, 'server.js'), code.replace("'/health'", "'/moved'"));
+    await writeFile(path.join(broken, 'main.js'), code.replace("'/health'", "'/moved'"));
+    await rm(path.join(broken, 'server.js'));
+    const v2manifest = await readFile(path.join(broken, 'ferry.yml'), 'utf8');
+    expect(v2manifest).toContain('command: node server.js');
+    await writeFile(
+      path.join(broken, 'ferry.yml'),
+      v2manifest.replace('command: node server.js', 'command: node main.js'),
+    );
     const pushed = await runFerry(['push', broken, '--label', '2.0.0-broken'], { env });
     expect(pushed.stdout).toMatch(/^hello@2$/m);
 
@@ -237,6 +245,24 @@ describe('enrolment refusals', () => {
     const wrongRole = await call(server.adminToken, { name: 'x-1', env: 'qa', roles: ['hello'] });
     expect(wrongRole.status).toBe(403);
     expect(await wrongRole.json()).toMatchObject({ code: 'E_FORBIDDEN' });
+  });
+
+  it('lets an agent token download bundles and nothing else', async () => {
+    const identity = JSON.parse(
+      await readFile(path.join(rootOf('qa-2'), 'agent', 'identity.json'), 'utf8'),
+    ) as {
+      token: string;
+    };
+    const call = (pathname: string) =>
+      fetch(`${server.url}/api/v1${pathname}`, {
+        headers: { authorization: `Bearer ${identity.token}` },
+      });
+    expect((await call('/apps/hello/bundles/1/download')).status).toBe(200);
+    for (const pathname of ['/apps', '/hosts', '/tokens', '/installs/x']) {
+      const refused = await call(pathname);
+      expect(refused.status, pathname).toBe(403);
+      expect(await refused.json()).toMatchObject({ code: 'E_FORBIDDEN' });
+    }
   });
 
   it('starts again as the same host without a token, from the identity under its root', async () => {

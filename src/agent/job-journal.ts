@@ -6,6 +6,8 @@ export interface JournalEntry {
   jobId: string;
   state: 'running' | 'finished';
   startedAt: string;
+  /** The release that ran before this install, written just before `current` is switched. */
+  previous?: number | null;
   result?: { ok: boolean; rolledBack: boolean; error: string | null };
 }
 

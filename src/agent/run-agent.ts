@@ -101,6 +101,7 @@ export async function runAgent(
     if (seen?.state === 'finished' && seen.result) {
       logger.info({ jobId: job.id }, 'job seen before: reporting its result again');
       steps.emit({ type: 'job.finished', jobId: job.id, ...seen.result });
+      await transport.drain();
       return;
     }
     const startedAt = new Date().toISOString();
@@ -108,7 +109,12 @@ export async function runAgent(
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
-      result = await runInstall(job, host, steps);
+      result = await runInstall(job, host, steps, {
+        // A job found `running` was cut short by a crash: what it switched from, if it got that far.
+        previous: seen?.state === 'running' ? seen.previous : undefined,
+        rememberPrevious: (previous) =>
+          journal.put({ jobId: job.id, state: 'running', startedAt, previous }),
+      });
     } catch (err) {
       result = {
         ok: false,
@@ -120,6 +126,9 @@ export async function runAgent(
     await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
     steps.emit({ type: 'job.finished', jobId: job.id, ...result });
     logger.info({ jobId: job.id, ...result }, 'install finished');
+    // The job is acknowledged only once the server has its result: events live in
+    // memory, and an agent restart before then would lose it.
+    await transport.drain();
     void reportFactsSafely();
   };
 

@@ -22,6 +22,7 @@ export async function runServer(
   await mkdir(config.data, { recursive: true, mode: 0o700 });
   const store = SqliteStore.open(sqlitePath(config));
   await store.migrate();
+  await store.resetHostPresence();
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 

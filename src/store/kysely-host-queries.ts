@@ -67,6 +67,10 @@ export class KyselyHostQueries {
       .execute();
   }
 
+  async resetHostPresence(): Promise<void> {
+    await this.db.updateTable('hosts').set({ connected: 0 }).where('connected', '=', 1).execute();
+  }
+
   async setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
     await this.db
       .updateTable('hosts')
@@ -162,7 +166,36 @@ export class KyselyHostQueries {
             finished_at: null,
           })
           .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing())
-          .execute();
+          .executeTakeFirst();
+        const existing = await trx
+          .selectFrom('install_steps')
+          .select('started_at')
+          .where('install_id', '=', installId)
+          .where('step', '=', report.step)
+          .executeTakeFirstOrThrow();
+        if (existing.started_at !== report.at) {
+          // The same step started again (the agent re-ran the job after a crash):
+          // this attempt's output replaces the last one's. A repeated delivery of
+          // the same start carries the same time and changes nothing.
+          await trx
+            .updateTable('install_steps')
+            .set({
+              state: 'running',
+              started_at: report.at,
+              exit_code: null,
+              duration_ms: null,
+              error: null,
+              finished_at: null,
+            })
+            .where('install_id', '=', installId)
+            .where('step', '=', report.step)
+            .execute();
+          await trx
+            .deleteFrom('step_output')
+            .where('install_id', '=', installId)
+            .where('step', '=', report.step)
+            .execute();
+        }
         await trx
           .updateTable('installs')
           .set({ state: 'running', started_at: report.at })

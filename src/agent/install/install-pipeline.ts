@@ -1,4 +1,14 @@
-import { lstat, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -6,6 +16,7 @@ import {
   appManifestSchema,
   parseDuration,
 } from '../../bundle/manifest-schema.js';
+import { BUNDLE_META_FILE, type BundleMeta } from '../../bundle/bundle-meta.js';
 import { unpackBundle } from '../../bundle/unpack.js';
 import type { InstallJob } from '../../protocol/messages.js';
 import { healthSpecFrom, waitHealthy } from '../health/health-check.js';
@@ -27,6 +38,16 @@ export interface InstallHost {
   fetcher: BundleFetcher;
 }
 
+/**
+ * What an install keeps in the agent's journal across a crash: the release that
+ * ran before it, written just before `current` is switched. A re-run that finds
+ * `current` already on the new version then still knows where to go back to.
+ */
+export interface InstallMemory {
+  previous: number | null | undefined;
+  rememberPrevious(previous: number | null): Promise<void>;
+}
+
 /** How an install ended. */
 export interface InstallResult {
   ok: boolean;
@@ -44,6 +65,7 @@ export async function runInstall(
   job: InstallJob,
   host: InstallHost,
   steps: StepReporter,
+  memory: InstallMemory = { previous: undefined, rememberPrevious: () => Promise.resolve() },
 ): Promise<InstallResult> {
   const fail = (error: string | null, rolledBack = false): InstallResult => ({
     ok: false,
@@ -55,6 +77,8 @@ export async function runInstall(
   const releaseDir = path.join(releasesDir, String(job.version));
   const currentLink = path.join(appDir, 'current');
   const logsDir = path.join(appDir, 'logs', String(job.version));
+  // Secrets never reach the server's records: not in echoed commands, output or errors.
+  steps.maskSecrets((job.secrets ?? []).flatMap((name) => job.vars[name] ?? []));
 
   // The manifest with ${NAME} filled from the host's variables: a missing one
   // fails the install here, before anything on the host is touched.
@@ -68,7 +92,7 @@ export async function runInstall(
   if (!prepared.ok) return fail(prepared.error);
   const app = manifest!;
 
-  const env = commandEnv(host, job, releaseDir);
+  const env = commandEnv(host, job, job.version, releaseDir);
   const run = (name: string, commands: string[], cwd: string) =>
     commands.length === 0
       ? Promise.resolve({ ok: true, error: null })
@@ -87,9 +111,12 @@ export async function runInstall(
   );
   if (!verified.ok) return fail(verified.error);
 
-  const previous = await currentVersion(currentLink);
-  if (previous === job.version) {
-    // Installing the running version again: bring it up as it is.
+  const current = await currentVersion(currentLink);
+  // A re-run after a crash may find `current` switched already: the journal
+  // remembers what ran before.
+  const previous = memory.previous !== undefined ? memory.previous : current;
+  if (current === job.version) {
+    // Installing the running version again, or resuming after the switch.
     return startAndCheck();
   }
   const unpacked = await steps.step('unpack', async (context) => {
@@ -114,6 +141,7 @@ export async function runInstall(
   }
 
   const switched = await steps.step('switch', async (context) => {
+    await memory.rememberPrevious(previous);
     await switchCurrent(appDir, job.version);
     context.out(
       `current -> releases/${job.version}${previous === null ? '' : ` (was ${previous})`}\n`,
@@ -136,7 +164,13 @@ export async function runInstall(
   async function startAndCheck(): Promise<InstallResult> {
     const outcome = await bringUp(job.version, logsDir, 'start', 'health');
     if (outcome.ok) return { ok: true, rolledBack: false, error: null };
-    if (previous === null || previous === job.version) {
+    if (previous === job.version) {
+      // The same version again: there is nothing else to go back to, and stopping
+      // what runs would only make things worse.
+      return fail(outcome.error);
+    }
+    if (previous === null) {
+      // A first install that fails: nothing to go back to, nothing left running.
       await steps.step('stop', () => host.driver.stop(job.app));
       return fail(outcome.error);
     }
@@ -155,8 +189,38 @@ export async function runInstall(
     );
   }
 
+  /** The manifest section and environment a release runs with: its own, not the new one's. */
+  async function settingsOf(
+    version: number,
+  ): Promise<{ app: AppManifest; env: Record<string, string> }> {
+    if (version === job.version) return { app, env };
+    const dir = path.join(releasesDir, String(version));
+    const meta = JSON.parse(await readFile(path.join(dir, BUNDLE_META_FILE), 'utf8')) as BundleMeta;
+    const section = appManifestSchema
+      .extend({ role: z.string() })
+      .parse(meta.manifest.apps[job.app]);
+    return { app: fillVariables(section, job.vars), env: commandEnv(host, job, version, dir) };
+  }
+
   async function bringUp(version: number, logs: string, startStep: string, healthStep: string) {
     const none = { ok: true, error: null };
+    let settings: { app: AppManifest; env: Record<string, string> };
+    try {
+      settings = await settingsOf(version);
+    } catch (err) {
+      return {
+        ok: false,
+        error: `cannot read release ${version}'s settings: ${(err as Error).message}`,
+      };
+    }
+    const { app, env } = settings;
+    const run = (name: string, commands: string[], cwd: string) =>
+      commands.length === 0
+        ? Promise.resolve({ ok: true, error: null })
+        : steps.step(name, async (context) => {
+            for (const command of commands)
+              await context.run(command, { cwd, env, timeoutMs: host.commandTimeoutMs });
+          });
     const before = await run(
       `${startStep === 'start' ? '' : 'previous-'}before-start`,
       app.hooks.beforeStart,
@@ -203,6 +267,7 @@ export async function runInstall(
 function commandEnv(
   host: InstallHost,
   job: InstallJob,
+  version: number,
   releaseDir: string,
 ): Record<string, string> {
   return {
@@ -211,7 +276,7 @@ function commandEnv(
     LANG: 'C.UTF-8',
     ...job.vars,
     FERRY_APP: job.app,
-    FERRY_VERSION: String(job.version),
+    FERRY_VERSION: String(version),
     FERRY_RELEASE_DIR: releaseDir,
   };
 }

@@ -6,6 +6,9 @@ import type { AgentTransport } from '../../transport/transport.js';
 /** Output pieces are sent in chunks of at most this many characters. */
 const CHUNK = 64 * 1024;
 
+/** What a secret's value is replaced with in reported output and errors. */
+export const SECRET_MASK = '••••';
+
 /** What a step did, for the pipeline to decide what comes next. */
 export interface StepOutcome {
   ok: boolean;
@@ -39,30 +42,72 @@ export interface StepContext {
  * is harmless), and its end with exit code and duration.
  */
 export class StepReporter {
+  /** Secret values to mask, longest first (so a secret holding another is masked whole). */
+  private secrets: string[] = [];
+
   constructor(
     private readonly transport: AgentTransport,
     private readonly jobId: string,
   ) {}
 
-  /** Reports an event about this job. */
+  /**
+   * From now on, replaces each of these values with `SECRET_MASK` in every piece
+   * of output and every error this reporter sends — commands are echoed after
+   * their `${NAME}`s are filled, and a command may print what it was given.
+   */
+  maskSecrets(values: string[]): void {
+    this.secrets = [...new Set(values.filter((v) => v.length > 0))].sort(
+      (a, b) => b.length - a.length,
+    );
+  }
+
+  /** Reports an event about this job, with secret values masked in its error. */
   emit(body: AgentEventBody): void {
-    this.transport.emit({ v: PROTOCOL_VERSION, id: randomUUID(), ...body });
+    const masked =
+      (body.type === 'step.finished' || body.type === 'job.finished') && body.error !== null
+        ? { ...body, error: this.mask(body.error) }
+        : body;
+    this.transport.emit({ v: PROTOCOL_VERSION, id: randomUUID(), ...masked });
+  }
+
+  private mask(text: string): string {
+    let masked = text;
+    for (const secret of this.secrets) masked = masked.split(secret).join(SECRET_MASK);
+    return masked;
   }
 
   /** Runs one step; a thrown error ends it as failed, with the error as its message. */
   async step(name: string, body: (context: StepContext) => Promise<void>): Promise<StepOutcome> {
     const started = Date.now();
     const seq = { stdout: 0, stderr: 0 };
-    const write = (stream: 'stdout' | 'stderr', text: string) => {
-      for (let i = 0; i < text.length; i += CHUNK) {
+    const send = (stream: 'stdout' | 'stderr', text: string) => {
+      const masked = this.mask(text);
+      for (let i = 0; i < masked.length; i += CHUNK) {
         this.emit({
           type: 'step.output',
           jobId: this.jobId,
           step: name,
           stream,
           seq: seq[stream]++,
-          text: text.slice(i, i + CHUNK),
+          text: masked.slice(i, i + CHUNK),
         });
+      }
+    };
+    // With secrets to mask, output is sent in whole lines, so a secret split
+    // across two pieces of a command's output is still seen whole; the rest goes
+    // when the step ends.
+    const pending = { stdout: '', stderr: '' };
+    const write = (stream: 'stdout' | 'stderr', text: string) => {
+      if (this.secrets.length === 0) return send(stream, text);
+      const buffered = pending[stream] + text;
+      const end = buffered.lastIndexOf('\n') + 1;
+      pending[stream] = buffered.slice(end);
+      if (end > 0) send(stream, buffered.slice(0, end));
+    };
+    const flush = () => {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (pending[stream]) send(stream, pending[stream]);
+        pending[stream] = '';
       }
     };
     let exitCode: number | null = null;
@@ -71,9 +116,16 @@ export class StepReporter {
       err: (text) => write('stderr', text),
       run: async (command, options) => {
         write('stdout', `$ ${command}\n`);
-        exitCode = await runCommand(command, options, write);
-        if (exitCode !== 0)
+        const end = await runCommand(command, options, write);
+        exitCode = end.code;
+        if (end.timedOut) {
+          throw new StepFailure(
+            `\`${command}\` was killed after its timeout of ${options.timeoutMs / 1000} s`,
+          );
+        }
+        if (exitCode !== 0) {
           throw new StepFailure(`\`${command}\` exited with code ${exitCode}`, exitCode);
+        }
       },
     };
     this.emit({
@@ -87,10 +139,11 @@ export class StepReporter {
       await body(context);
       outcome = { ok: true, error: null };
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = this.mask(err instanceof Error ? err.message : String(err));
       write('stderr', `${message}\n`);
       outcome = { ok: false, error: message };
     }
+    flush();
     this.emit({
       type: 'step.finished',
       jobId: this.jobId,
@@ -104,12 +157,25 @@ export class StepReporter {
   }
 }
 
-/** Runs `/bin/sh -c command`; resolves with its exit code (null when killed on timeout). */
+/** How a command ended: its exit code, or killed at its timeout. */
+interface CommandEnd {
+  code: number | null;
+  timedOut: boolean;
+}
+
+/** After the command itself exits, how long its output may still take to drain. */
+const OUTPUT_GRACE_MS = 2_000;
+
+/**
+ * Runs `/bin/sh -c command` in its own process group. At the timeout the whole
+ * group is killed. The command's end is its exit: a daemon it started that
+ * still holds the output pipes gets a short grace, then the pipes are closed.
+ */
 function runCommand(
   command: string,
   options: { cwd: string; env: Record<string, string>; timeoutMs: number },
   write: (stream: 'stdout' | 'stderr', text: string) => void,
-): Promise<number | null> {
+): Promise<CommandEnd> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', command], {
       cwd: options.cwd,
@@ -119,18 +185,35 @@ function runCommand(
     });
     child.stdout.setEncoding('utf8').on('data', (text: string) => write('stdout', text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => write('stderr', text));
+    let timedOut = false;
     const timer = setTimeout(() => {
+      timedOut = true;
       write('stderr', `timed out after ${options.timeoutMs} ms: killing it\n`);
-      // The whole process group: a command's own children go with it.
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      for (const target of [-(child.pid ?? 0), child.pid ?? 0]) {
+        try {
+          // The whole process group first: a command's own children go with it.
+          if (target !== 0) process.kill(target, 'SIGKILL');
+        } catch {
+          // Already gone (ESRCH): nothing left to kill.
+        }
+      }
     }, options.timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new StepFailure(`could not run \`${command}\`: ${err.message}`));
     });
-    child.on('close', (code) => {
+    child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve(code);
+      const done = () => resolve({ code, timedOut });
+      const grace = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        done();
+      }, OUTPUT_GRACE_MS);
+      child.once('close', () => {
+        clearTimeout(grace);
+        done();
+      });
     });
   });
 }

@@ -32,7 +32,18 @@ export function registerInstall(program: Command): void {
         return;
       }
       const shown = new Map<string, string>();
+      const since = Date.now();
+      let waitingSaid = false;
       for (;;) {
+        if (install.state === 'queued' && !waitingSaid && Date.now() - since > 5000) {
+          const host = (await api.hosts()).find((h) => h.name === install.host);
+          say(
+            host?.connected
+              ? `  queued: ${install.host} has not started it yet`
+              : `  queued: ${install.host} is offline; it gets the install when it reconnects (Ctrl-C stops following, not the install)`,
+          );
+          waitingSaid = true;
+        }
         for (const step of install.steps) {
           const line =
             step.state === 'running'

@@ -12,6 +12,8 @@ export interface BuiltinAgentTransportOptions {
   /** Reconnection backoff: the first delay, doubled up to `maxDelayMs`, each with jitter. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** How often unacknowledged events are sent again on a live connection. */
+  resendIntervalMs?: number;
 }
 
 /**
@@ -32,8 +34,17 @@ export class BuiltinAgentTransport implements AgentTransport {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Sends unacknowledged events again now and then: a handler that failed on the server does not ack. */
+  private readonly resender: NodeJS.Timeout;
 
-  constructor(private readonly options: BuiltinAgentTransportOptions) {}
+  constructor(private readonly options: BuiltinAgentTransportOptions) {
+    this.resender = setInterval(() => {
+      const socket = this.socket;
+      if (socket?.readyState !== WebSocket.OPEN) return;
+      for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
+    }, options.resendIntervalMs ?? 10_000);
+    this.resender.unref();
+  }
 
   start(onJob: (job: Job) => Promise<void>): void {
     this.onJob = onJob;
@@ -59,6 +70,7 @@ export class BuiltinAgentTransport implements AgentTransport {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.resender);
     const socket = this.socket;
     this.socket = undefined;
     if (socket && socket.readyState !== WebSocket.CLOSED) {

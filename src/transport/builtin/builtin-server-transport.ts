@@ -80,7 +80,10 @@ export class BuiltinServerTransport implements ServerTransport {
 
   async close(): Promise<void> {
     clearInterval(this.pinger);
-    for (const socket of this.sockets.values()) socket.close(1001, 'server stopping');
+    for (const [hostId, socket] of this.sockets) {
+      socket.close(1001, 'server stopping');
+      this.presenceHandler(hostId, false);
+    }
     this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -112,10 +115,14 @@ export class BuiltinServerTransport implements ServerTransport {
     this.sockets.set(hostId, ws);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
+    // One frame at a time, in order: a step's end must not be recorded before its start.
+    let handling = Promise.resolve();
     ws.on('message', (data) => {
-      this.received(hostId, ws, data).catch((err: unknown) =>
-        this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
-      );
+      handling = handling
+        .then(() => this.received(hostId, ws, data))
+        .catch((err: unknown) =>
+          this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
+        );
     });
     ws.on('close', () => {
       if (this.sockets.get(hostId) !== ws) return;

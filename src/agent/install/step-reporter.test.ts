@@ -1,0 +1,117 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentEvent } from '../../protocol/messages.js';
+import type { AgentTransport } from '../../transport/transport.js';
+import { SECRET_MASK, StepReporter } from './step-reporter.js';
+
+/** A transport that only keeps what the reporter emits. */
+function recordingTransport(): AgentTransport & { events: AgentEvent[] } {
+  const events: AgentEvent[] = [];
+  return {
+    events,
+    start: () => undefined,
+    emit: (event) => events.push(event),
+    drain: () => Promise.resolve(),
+    onConnection: () => undefined,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Everything a step's events carry as text: output pieces and errors. */
+function reported(events: AgentEvent[]): string {
+  return events
+    .map((e) =>
+      e.type === 'step.output'
+        ? e.text
+        : e.type === 'step.finished' || e.type === 'job.finished'
+          ? (e.error ?? '')
+          : '',
+    )
+    .join('');
+}
+
+let cwd: string;
+beforeEach(async () => {
+  cwd = await mkdtemp(path.join(os.tmpdir(), 'ferry-steps-'));
+});
+afterEach(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe('StepReporter masks secrets', () => {
+  const secret = 'hunter2-very-secret';
+  const env = { PATH: '/usr/bin:/bin' };
+
+  it('in the echoed command, its output, and the error of a failed command', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-1');
+    steps.maskSecrets([secret, '']);
+    const outcome = await steps.step('install', async (context) => {
+      // As a filled manifest command would, this one holds the secret; it also
+      // prints it in two pieces with a pause between, so that it arrives split
+      // across two reads of the pipe.
+      await context.run(
+        `echo ${secret} >&2; printf 'pass=hunter' && sleep 0.2 && printf '2-very-secret\\n' && exit 3`,
+        { cwd, env, timeoutMs: 10_000 },
+      );
+    });
+    steps.emit({
+      type: 'job.finished',
+      jobId: 'job-1',
+      ok: false,
+      rolledBack: false,
+      error: `failed: ${secret}`,
+    });
+
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toContain(`echo ${SECRET_MASK}`);
+    const text = reported(transport.events);
+    expect(text).not.toContain(secret);
+    expect(text).toContain(`$ echo ${SECRET_MASK} >&2;`);
+    expect(text).toContain(`pass=${SECRET_MASK}\n`);
+    expect(text).toContain(`failed: ${SECRET_MASK}`);
+  });
+
+  it('leaves output alone when there is nothing to mask', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-2');
+    await steps.step('install', (context) => {
+      context.out('partial line without newline');
+      return Promise.resolve();
+    });
+    expect(reported(transport.events)).toBe('partial line without newline');
+  });
+});
+
+describe('StepReporter runs commands', () => {
+  const env = { PATH: '/usr/bin:/bin' };
+
+  it('ends a step whose command outlives its timeout, even when the group is already gone', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-2');
+    const started = Date.now();
+    // The daemon leaves the command's process group (setsid) and keeps the output
+    // pipes open; the shell itself waits past the timeout.
+    const outcome = await steps.step('install', (context) =>
+      context.run('setsid sleep 8 & exec sleep 30', { cwd, env, timeoutMs: 300 }),
+    );
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toContain('was killed after its timeout of 0.3 s');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(reported(transport.events)).toContain('timed out after 300 ms');
+  });
+
+  it('ends a step whose command exits while a daemon it started still holds its output', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-3');
+    const started = Date.now();
+    const outcome = await steps.step('after-start', (context) =>
+      context.run('setsid sleep 8 & echo started', { cwd, env, timeoutMs: 60_000 }),
+    );
+    expect(outcome).toEqual({ ok: true, error: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(reported(transport.events)).toContain('started');
+  });
+});
