@@ -16,6 +16,8 @@ import {
   tokenRecordSchema,
   whoamiSchema,
   hostRecordSchema,
+  environmentRecordSchema,
+  type EnvironmentRecord,
   installLogsSchema,
   installRecordSchema,
   type AppSummary,
@@ -91,6 +93,10 @@ export class ApiClient {
 
   tokens(): Promise<TokenRecord[]> {
     return this.json('GET', '/tokens', tokenRecordSchema.array(), 'tokens');
+  }
+
+  environments(): Promise<EnvironmentRecord[]> {
+    return this.json('GET', '/envs', environmentRecordSchema.array(), 'environments');
   }
 
   hosts(env?: string): Promise<HostRecord[]> {
@@ -208,7 +214,15 @@ export class ApiClient {
   ): Promise<z.output<S>> {
     const response = await this.send(method, path, body);
     const parsed: unknown = await response.json();
-    return schema.parse(field ? (parsed as Record<string, unknown>)[field] : parsed);
+    const result = schema.safeParse(field ? (parsed as Record<string, unknown>)[field] : parsed);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new FerryError(
+        'E_INTERNAL',
+        `The server's answer to ${method} ${path} was not understood (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}); are client and server the same Ferry version?`,
+      );
+    }
+    return result.data;
   }
 
   private async send(method: string, path: string, body?: unknown): Promise<Response> {

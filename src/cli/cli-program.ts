@@ -5,6 +5,7 @@ import { registerBundleCreate } from './commands/bundle-create.js';
 import { registerBundleDownload } from './commands/bundle-download.js';
 import { registerBundleShow } from './commands/bundle-show.js';
 import { registerBundles } from './commands/bundles.js';
+import { registerEnvs } from './commands/envs.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerInstall } from './commands/install.js';
 import { registerLogin } from './commands/login.js';
@@ -39,6 +40,7 @@ export function createCliProgram(): Command {
   registerApps(program);
   registerBundles(program);
   registerTokens(program);
+  registerEnvs(program);
   registerHosts(program);
   registerInstall(program);
   registerLogs(program);

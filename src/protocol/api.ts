@@ -234,3 +234,20 @@ export const variableSetResultSchema = z.object({
   variable: variableRecordSchema,
 });
 export type VariableSetResult = z.infer<typeof variableSetResultSchema>;
+
+/** An environment of the lifecycle, with its settings and how many hosts it has. */
+export const environmentRecordSchema = z.object({
+  name: z.string(),
+  position: z.number().int(),
+  autoDeploy: z.boolean(),
+  requires: z.enum(['passed']).nullable(),
+  autoPromote: z.boolean(),
+  strategy: z.object({
+    batch: z.union([z.number().int(), z.string()]),
+    maxFailures: z.number().int(),
+    rollbackOnFailure: z.boolean(),
+  }),
+  hosts: z.number().int(),
+  connectedHosts: z.number().int(),
+});
+export type EnvironmentRecord = z.infer<typeof environmentRecordSchema>;

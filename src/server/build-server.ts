@@ -10,6 +10,7 @@ import { BundleService } from './bundle-service.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
 import { registerAgentRoutes } from './routes/agent-routes.js';
+import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerBundleRoutes } from './routes/bundle-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
 import { registerVariableRoutes } from './routes/variable-routes.js';
@@ -94,6 +95,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
   registerBundleRoutes(app, bundles);
   registerTokenRoutes(app, tokens);
+  registerEnvironmentRoutes(app, config.environments, deps.store);
   registerAgentRoutes(app, agents);
   registerVariableRoutes(app, variables);
 

@@ -23,6 +23,12 @@ export async function runServer(
   const store = SqliteStore.open(sqlitePath(config));
   await store.migrate();
   await store.resetHostPresence();
+  const { kept } = await store.syncEnvironments(config.environments.map((e) => e.name));
+  for (const name of kept) {
+    say(
+      `Environment ${name} is no longer configured but still has hosts; it stays until they are removed.`,
+    );
+  }
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/inspect-bundle.js';
 import { FerryError } from '../protocol/errors.js';
+import { environmentsSchema } from './environment-config.js';
 
 /** The port `ferry server` listens on unless told otherwise. */
 export const DEFAULT_PORT = 7400;
@@ -22,6 +23,8 @@ export const serverConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The lifecycle, in order: dev → qa → prod unless configured. */
+  environments: environmentsSchema,
   store: storeSchema.default({ driver: 'sqlite' }),
   artifacts: artifactsSchema.default({ kind: 'fs' }),
   limits: z

@@ -254,6 +254,10 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  syncEnvironments(names: string[]): Promise<{ kept: string[] }> {
+    return this.hosts.syncEnvironments(names);
+  }
+
   listEnvironments(): Promise<string[]> {
     return this.hosts.listEnvironments();
   }

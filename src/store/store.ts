@@ -116,6 +116,11 @@ export interface Store {
 
   /** Environment names in lifecycle order (`dev`, `qa`, `prod` by default). */
   listEnvironments(): Promise<string[]>;
+  /**
+   * Makes the stored environments those named, in this order. One no longer
+   * named is removed unless hosts are enrolled in it; those are returned.
+   */
+  syncEnvironments(names: string[]): Promise<{ kept: string[] }>;
   createHost(host: NewHost): Promise<HostRecord>;
   getHost(id: string): Promise<HostRecord | undefined>;
   findHostByName(name: string): Promise<HostRecord | undefined>;

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/** How a deployment rolls out over an environment's hosts. */
+export const rolloutStrategySchema = z.strictObject({
+  /** Hosts per batch: a count (`2`) or a share of the hosts (`"25%"`). */
+  batch: z
+    .union([
+      z.int().positive(),
+      z
+        .string()
+        .regex(/^([1-9][0-9]?|100)%$/, { error: 'expected a count or a percentage such as "25%"' }),
+    ])
+    .default(1),
+  /** Failed hosts tolerated before the rollout stops. */
+  maxFailures: z.int().nonnegative().default(0),
+  /** When it stops, put the hosts already done back on the previous release. */
+  rollbackOnFailure: z.boolean().default(true),
+});
+
+/** One environment of the lifecycle, as the server's configuration gives it. */
+export const environmentSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'expected a plain name such as qa' }),
+  /** Deploy every new bundle of an app here as soon as it is pushed. */
+  autoDeploy: z.boolean().default(false),
+  /** The verdict a bundle needs to enter. */
+  requires: z.enum(['passed']).nullable().default(null),
+  /** Deploy here as soon as a bundle is marked passed. */
+  autoPromote: z.boolean().default(false),
+  strategy: rolloutStrategySchema.prefault({}),
+});
+
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+
+/** The lifecycle a server has unless its configuration says otherwise. */
+export const DEFAULT_ENVIRONMENTS: z.input<typeof environmentSchema>[] = [
+  { name: 'dev' },
+  { name: 'qa', autoDeploy: true },
+  {
+    name: 'prod',
+    requires: 'passed',
+    strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: true },
+  },
+];
+
+/** The ordered environments: at least one, names unique. */
+export const environmentsSchema = z
+  .array(environmentSchema)
+  .min(1, { error: 'expected at least one environment' })
+  .superRefine((environments, ctx) => {
+    const seen = new Set<string>();
+    environments.forEach((env, index) => {
+      if (seen.has(env.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `${env.name} is listed twice`,
+        });
+      seen.add(env.name);
+    });
+  })
+  .prefault(DEFAULT_ENVIRONMENTS);
