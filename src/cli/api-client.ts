@@ -36,6 +36,13 @@ import {
   type VariableScopeQuery,
   type VariableSetBody,
   type VariableSetResult,
+  bundleDetailWithVerdictSchema,
+  verdictMarkResultSchema,
+  verdictRecordSchema,
+  type BundleDetailWithVerdict,
+  type VerdictMarkBody,
+  type VerdictMarkResult,
+  type VerdictRecord,
 } from '../protocol/api.js';
 import { type ErrorBody, FerryError, isErrorCode } from '../protocol/errors.js';
 
@@ -84,6 +91,36 @@ export class ApiClient {
       'GET',
       `/apps/${encodeURIComponent(app)}/bundles/${version}`,
       bundleDetailSchema,
+    );
+  }
+
+  /** One bundle's detail with its verdict now (`pending` until QA marks it). */
+  bundleWithVerdict(app: string, version: number): Promise<BundleDetailWithVerdict> {
+    return this.json(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/bundles/${version}`,
+      bundleDetailWithVerdictSchema,
+    );
+  }
+
+  /** Marks a bundle passed or failed; the answer says where it is live. */
+  markVerdict(app: string, version: number, body: VerdictMarkBody): Promise<VerdictMarkResult> {
+    return this.json(
+      'POST',
+      `/apps/${encodeURIComponent(app)}/bundles/${version}/verdict`,
+      verdictMarkResultSchema,
+      undefined,
+      body,
+    );
+  }
+
+  /** A bundle's verdict changes, newest first. */
+  verdicts(app: string, version: number): Promise<VerdictRecord[]> {
+    return this.json(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/bundles/${version}/verdicts`,
+      verdictRecordSchema.array(),
+      'verdicts',
     );
   }
 

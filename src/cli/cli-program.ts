@@ -10,9 +10,11 @@ import { registerHosts } from './commands/hosts.js';
 import { registerInstall } from './commands/install.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
+import { registerMark } from './commands/mark.js';
 import { registerPush } from './commands/push.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerVars } from './commands/vars.js';
+import { registerVerdicts } from './commands/verdicts.js';
 
 /** The `ferry` program with every client command; `main` adds the server and agent faces. */
 export function createCliProgram(): Command {
@@ -46,5 +48,7 @@ export function createCliProgram(): Command {
   registerLogs(program);
   registerLogin(program);
   registerVars(program);
+  registerMark(program);
+  registerVerdicts(program);
   return program;
 }

@@ -251,3 +251,53 @@ export const environmentRecordSchema = z.object({
   connectedHosts: z.number().int(),
 });
 export type EnvironmentRecord = z.infer<typeof environmentRecordSchema>;
+
+/** What QA can say of a bundle with `ferry mark`. */
+export const VERDICTS = ['passed', 'failed'] as const;
+export const verdictSchema = z.enum(VERDICTS, { error: `expected ${VERDICTS.join(' or ')}` });
+export type Verdict = z.infer<typeof verdictSchema>;
+
+/** A bundle's verdict now: its latest mark, or `pending` when nobody marked it. */
+export const verdictStateSchema = z.enum(['pending', ...VERDICTS]);
+export type VerdictState = z.infer<typeof verdictStateSchema>;
+
+/** The body of `POST /apps/:app/bundles/:version/verdict`. */
+export const verdictMarkBodySchema = z.strictObject({
+  verdict: verdictSchema,
+  note: z.string().max(2000).optional(),
+});
+export type VerdictMarkBody = z.infer<typeof verdictMarkBodySchema>;
+
+/** One change of a bundle's verdict, with who made it and when. */
+export const verdictRecordSchema = z.object({
+  app: z.string(),
+  version: z.number().int(),
+  verdict: verdictSchema,
+  note: z.string().nullable(),
+  by: z.string(),
+  at: z.string(),
+});
+export type VerdictRecord = z.infer<typeof verdictRecordSchema>;
+
+/** A host that runs a bundle now, by the facts its agent last reported. */
+export const liveHostSchema = z.object({ host: z.string(), env: z.string() });
+export type LiveHost = z.infer<typeof liveHostSchema>;
+
+/** The answer to a mark: the new verdict, the one before, and where the bundle is live. */
+export const verdictMarkResultSchema = z.object({
+  /** `cart@12`. */
+  bundle: z.string(),
+  verdict: verdictSchema,
+  previous: verdictStateSchema,
+  by: z.string(),
+  at: z.string(),
+  note: z.string().nullable(),
+  liveOn: z.array(liveHostSchema),
+});
+export type VerdictMarkResult = z.infer<typeof verdictMarkResultSchema>;
+
+/** `GET /apps/:app/bundles/:version`: the bundle detail and its verdict now. */
+export const bundleDetailWithVerdictSchema = bundleDetailSchema.extend({
+  verdict: verdictStateSchema,
+});
+export type BundleDetailWithVerdict = z.infer<typeof bundleDetailWithVerdictSchema>;

@@ -136,6 +136,10 @@ export const ERROR_CATALOGUE = {
     status: 500,
     hint: "supervisorctl or systemctl failed; its output is in the details. Check the agent's process driver settings.",
   },
+  E_VERDICT_REQUIRED: {
+    status: 409,
+    hint: 'QA marks a bundle with `ferry mark <app>@<version> passed`; see its verdict with `ferry verdicts <app>@<version>`.',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -14,9 +14,11 @@ import { registerEnvironmentRoutes } from './routes/environment-routes.js';
 import { registerBundleRoutes } from './routes/bundle-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
 import { registerVariableRoutes } from './routes/variable-routes.js';
+import { registerVerdictRoutes } from './routes/verdict-routes.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
 import { VariableService } from './variable-service.js';
+import { VerdictService } from './verdict-service.js';
 
 /** What the server is built from: the adapters, chosen and opened by the caller. */
 export interface ServerDeps {
@@ -71,6 +73,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   transport.attach(app.server);
   app.addHook('onClose', () => transport.close());
   const variables = new VariableService(deps.store);
+  const verdicts = new VerdictService(deps.store, bundles);
   const agents = new AgentService(deps.store, tokens, bundles, transport, app.log, variables);
 
   // Every route needs a token unless it is listed as public. The check is on the
@@ -93,11 +96,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
 
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
-  registerBundleRoutes(app, bundles);
+  registerBundleRoutes(app, bundles, verdicts);
   registerTokenRoutes(app, tokens);
   registerEnvironmentRoutes(app, config.environments, deps.store);
   registerAgentRoutes(app, agents);
   registerVariableRoutes(app, variables);
+  registerVerdictRoutes(app, verdicts);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(

@@ -8,9 +8,12 @@ import type {
   InstallRecord,
   Role,
   TokenRecord,
+  VerdictRecord,
+  VerdictState,
 } from '../protocol/api.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
+import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
@@ -34,6 +37,7 @@ import type {
 export class KyselyStore implements Store {
   private readonly hosts: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
+  private readonly verdicts: KyselyVerdictQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -41,6 +45,7 @@ export class KyselyStore implements Store {
   ) {
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db);
+    this.verdicts = new KyselyVerdictQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -327,6 +332,18 @@ export class KyselyStore implements Store {
 
   listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]> {
     return this.variables.listVariables(options);
+  }
+
+  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+    return this.verdicts.recordVerdict(verdict);
+  }
+
+  listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {
+    return this.verdicts.listVerdicts(app, version);
+  }
+
+  verdictOf(app: string, version: number): Promise<VerdictState> {
+    return this.verdicts.verdictOf(app, version);
   }
 }
 

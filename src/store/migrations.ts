@@ -154,6 +154,23 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_verdicts': {
+      async up(db: Kysely<unknown>) {
+        // QA's verdicts, one row per change so the history is kept; `seq` counts the
+        // changes of one bundle, so "newest" never depends on two clocks agreeing.
+        await db.schema
+          .createTable('verdicts')
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('verdict', 'text', (c) => c.notNull())
+          .addColumn('note', 'text')
+          .addColumn('by', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('verdicts_pk', ['app', 'version', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

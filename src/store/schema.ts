@@ -15,6 +15,7 @@ export interface Database {
   install_steps: InstallStepsTable;
   step_output: StepOutputTable;
   variables: VariablesTable;
+  verdicts: VerdictsTable;
 }
 
 export interface EnvironmentsTable {
@@ -120,4 +121,15 @@ export interface VariablesTable {
   secret: number;
   updated_at: string;
   updated_by: string;
+}
+
+/** One change of a bundle's verdict; the row with the highest `seq` is the verdict now. */
+export interface VerdictsTable {
+  app: string;
+  version: number;
+  seq: number;
+  verdict: string;
+  note: string | null;
+  by: string;
+  at: string;
 }

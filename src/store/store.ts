@@ -7,6 +7,8 @@ import type {
   InstallRecord,
   Role,
   TokenRecord,
+  VerdictRecord,
+  VerdictState,
 } from '../protocol/api.js';
 
 /** What the server knows of a bundle before it has a version. */
@@ -147,6 +149,16 @@ export interface Store {
   unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
   /** Variables by name then scope: all of them, or those in any of `scopes`. */
   listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]>;
+
+  /**
+   * Adds a change to a bundle's verdict history and returns the verdict it had
+   * just before, read in the same transaction.
+   */
+  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }>;
+  /** A bundle's verdict changes, newest first. */
+  listVerdicts(app: string, version: number): Promise<VerdictRecord[]>;
+  /** A bundle's verdict now: its latest change, or `pending`. */
+  verdictOf(app: string, version: number): Promise<VerdictState>;
 }
 
 /** Where a variable applies: everywhere, or one environment, role or host (by name). */

@@ -15,7 +15,7 @@ export function registerBundleShow(bundle: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
-      const bundle = await (await connect(options)).bundle(app, version);
+      const bundle = await (await connect(options)).bundleWithVerdict(app, version);
       if (options.json) {
         printJson(bundle);
         return;
@@ -29,6 +29,7 @@ export function registerBundleShow(bundle: Command): void {
         ['created', bundle.createdAt],
         ['pushed', `${bundle.pushedAt} by ${bundle.pushedBy}`],
         ['role', (bundle.manifest as { role?: string }).role],
+        ['verdict', bundle.verdict],
       ]);
     });
 }

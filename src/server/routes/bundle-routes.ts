@@ -8,6 +8,7 @@ import type { BundleService } from '../bundle-service.js';
 import { parseRange } from '../http-range.js';
 import { tokenOf } from '../request-context.js';
 import { requireRole } from '../token-service.js';
+import type { VerdictService } from '../verdict-service.js';
 import { parseInput } from './parse-input.js';
 
 const appParams = z.object({ app: appNameSchema });
@@ -16,7 +17,11 @@ const pushQuery = z.object({ label: z.string().min(1).max(200).optional() });
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 /** Bundle routes: push, list apps and bundles, show one, download one (with Range). */
-export function registerBundleRoutes(app: FastifyInstance, bundles: BundleService): void {
+export function registerBundleRoutes(
+  app: FastifyInstance,
+  bundles: BundleService,
+  verdicts: Pick<VerdictService, 'verdictOf'>,
+): void {
   // Bundles arrive as a raw stream; the service reads it itself, so Fastify must not.
   app.addContentTypeParser(
     ['application/gzip', 'application/octet-stream'],
@@ -65,7 +70,8 @@ export function registerBundleRoutes(app: FastifyInstance, bundles: BundleServic
 
   app.get(`${API_PREFIX}/apps/:app/bundles/:version`, async (request) => {
     const { app: name, version } = parseInput(bundleParams, request.params, 'path');
-    return bundles.get(name, version);
+    const bundle = await bundles.get(name, version);
+    return { ...bundle, verdict: await verdicts.verdictOf(name, version) };
   });
 
   app.get(`${API_PREFIX}/apps/:app/bundles/:version/download`, async (request, reply) => {

@@ -1,0 +1,71 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
+import type { Database, VerdictsTable } from './schema.js';
+
+/**
+ * The verdicts half of `KyselyStore`: a bundle's verdict history, one row per
+ * change. Written to run on every Kysely dialect the store supports.
+ */
+export class KyselyVerdictQueries {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+    return this.db.transaction().execute(async (trx) => {
+      const latest = await trx
+        .selectFrom('verdicts')
+        .select(['seq', 'verdict'])
+        .where('app', '=', verdict.app)
+        .where('version', '=', verdict.version)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      await trx
+        .insertInto('verdicts')
+        .values({
+          app: verdict.app,
+          version: verdict.version,
+          seq: latest ? Number(latest.seq) + 1 : 1,
+          verdict: verdict.verdict,
+          note: verdict.note,
+          by: verdict.by,
+          at: verdict.at,
+        })
+        .execute();
+      return { previous: latest ? (latest.verdict as Verdict) : 'pending' };
+    });
+  }
+
+  async listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {
+    const rows = await this.db
+      .selectFrom('verdicts')
+      .selectAll()
+      .where('app', '=', app)
+      .where('version', '=', version)
+      .orderBy('seq', 'desc')
+      .execute();
+    return rows.map(toVerdictRecord);
+  }
+
+  async verdictOf(app: string, version: number): Promise<VerdictState> {
+    const latest = await this.db
+      .selectFrom('verdicts')
+      .select('verdict')
+      .where('app', '=', app)
+      .where('version', '=', version)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return latest ? (latest.verdict as Verdict) : 'pending';
+  }
+}
+
+function toVerdictRecord(row: Selectable<VerdictsTable>): VerdictRecord {
+  return {
+    app: row.app,
+    version: Number(row.version),
+    verdict: row.verdict as Verdict,
+    note: row.note,
+    by: row.by,
+    at: row.at,
+  };
+}
