@@ -93,13 +93,20 @@ export async function runInstall(
   const app = manifest!;
 
   const env = commandEnv(host, job, job.version, releaseDir);
-  const run = (name: string, commands: string[], cwd: string) =>
-    commands.length === 0
-      ? Promise.resolve({ ok: true, error: null })
-      : steps.step(name, async (context) => {
-          for (const command of commands)
-            await context.run(command, { cwd, env, timeoutMs: host.commandTimeoutMs });
-        });
+  /** Runs a list of commands as one step, in `cwd` with `commandsEnv`; an empty list is no step. */
+  const runnerWith =
+    (commandsEnv: Record<string, string>) => (name: string, commands: string[], cwd: string) =>
+      commands.length === 0
+        ? Promise.resolve({ ok: true, error: null })
+        : steps.step(name, async (context) => {
+            for (const command of commands)
+              await context.run(command, {
+                cwd,
+                env: commandsEnv,
+                timeoutMs: host.commandTimeoutMs,
+              });
+          });
+  const run = runnerWith(env);
 
   let archive = '';
   const fetched = await steps.step('fetch', async (context) => {
@@ -214,13 +221,7 @@ export async function runInstall(
       };
     }
     const { app, env } = settings;
-    const run = (name: string, commands: string[], cwd: string) =>
-      commands.length === 0
-        ? Promise.resolve({ ok: true, error: null })
-        : steps.step(name, async (context) => {
-            for (const command of commands)
-              await context.run(command, { cwd, env, timeoutMs: host.commandTimeoutMs });
-          });
+    const run = runnerWith(env);
     const before = await run(
       `${startStep === 'start' ? '' : 'previous-'}before-start`,
       app.hooks.beforeStart,
