@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HostRecord, VariableSetBody } from '../protocol/api.js';
-import { FerryError } from '../protocol/errors.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { StoredToken } from '../store/store.js';
 import { VariableService } from './variable-service.js';
+import { failure } from '../../test/helpers/failure.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -39,17 +39,6 @@ async function host(
 
 function set(body: Partial<VariableSetBody> & { name: string; value: string }, by = admin) {
   return variables.set(by, { secret: false, ...body });
-}
-
-/** The error a promise rejects with, for asserting its code and details. */
-async function failure(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError);
-    return err as FerryError;
-  }
-  throw new Error('expected a FerryError');
 }
 
 beforeEach(async () => {

@@ -9,6 +9,7 @@ import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { BundleService } from './bundle-service.js';
 import { InspectorPool } from './inspector-pool.js';
 import { liveHosts, requireVerdict, VerdictService } from './verdict-service.js';
+import { failure } from '../../test/helpers/failure.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -17,17 +18,6 @@ let verdicts: VerdictService;
 let now: Date;
 
 const qa = { name: 'alice', role: 'qa' as Role };
-
-/** The error a promise rejects with, for asserting its code and details. */
-async function failure(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FerryError);
-    return err as FerryError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function pushBundle(app: string, sha256: string): Promise<number> {
   const { bundle } = await store.recordBundle(
