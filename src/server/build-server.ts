@@ -5,6 +5,7 @@ import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
+import type { ServerTransport } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import { BundleService } from './bundle-service.js';
 import { InspectorPool } from './inspector-pool.js';
@@ -24,6 +25,11 @@ import { VerdictService } from './verdict-service.js';
 export interface ServerDeps {
   store: Store;
   artifacts: ArtifactStore;
+  /**
+   * The transport to the agents. Without one, the built-in transport is made and
+   * rides on this server's own HTTP port (agents' WebSockets).
+   */
+  transport?: ServerTransport;
 }
 
 /** The built app, with the services the caller may need at start-up. */
@@ -64,13 +70,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
-  // The built-in transport rides on this server's own HTTP port.
-  const transport: BuiltinServerTransport = new BuiltinServerTransport({
-    store: deps.store,
-    authenticate: (authorization) => agents.authenticateAgent(authorization),
-    logger: app.log,
-  });
-  transport.attach(app.server);
+  const transport = deps.transport ?? builtinTransport();
   app.addHook('onClose', () => transport.close());
   const variables = new VariableService(deps.store);
   const verdicts = new VerdictService(deps.store, bundles);
@@ -128,4 +128,15 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
 
   return { app, tokens, bundles, agents };
+
+  /** The built-in transport, on this server's own HTTP port. */
+  function builtinTransport(): ServerTransport {
+    const builtin = new BuiltinServerTransport({
+      store: deps.store,
+      authenticate: (authorization) => agents.authenticateAgent(authorization),
+      logger: app.log,
+    });
+    builtin.attach(app.server);
+    return builtin;
+  }
 }
