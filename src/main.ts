@@ -17,6 +17,14 @@ function addServerCommand(program: Command): void {
     .option('--host <addr>', 'address to listen on (or FERRY_HOST; default 127.0.0.1)')
     .option('--config <file>', 'YAML configuration file (see the README)')
     .option(
+      '--store-url <url>',
+      'keep metadata in PostgreSQL instead of SQLite (or FERRY_STORE_URL)',
+    )
+    .option(
+      '--transport-url <url>',
+      'reach agents through RabbitMQ instead of WebSockets (or FERRY_TRANSPORT_URL)',
+    )
+    .option(
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (or FERRY_LOG_LEVEL)',
     )
@@ -30,6 +38,8 @@ function addServerCommand(program: Command): void {
         port?: string;
         host?: string;
         config?: string;
+        storeUrl?: string;
+        transportUrl?: string;
         logLevel?: string;
       }) => {
         const { loadServerConfig } = await import('./server/server-config.js');
@@ -41,6 +51,8 @@ function addServerCommand(program: Command): void {
             port: options.port,
             host: options.host,
             logLevel: options.logLevel,
+            storeUrl: options.storeUrl,
+            transportUrl: options.transportUrl,
           },
         });
         const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
@@ -79,6 +91,10 @@ function addAgentCommand(program: Command): void {
     .option('--systemd-unit-dir <dir>', 'where unit files go, for --driver systemd')
     .option('--path <PATH>', 'PATH for hooks, install commands and services')
     .option('--command-timeout <seconds>', 'time allowed to each hook or install command', '600')
+    .option(
+      '--transport-url <url>',
+      "take jobs from RabbitMQ (this host's broker user) instead of the server's WebSocket (or FERRY_TRANSPORT_URL)",
+    )
     .addHelpText(
       'after',
       '\nThe first start enrols the host with --token (from `ferry tokens create --role agent --env ENV`);\n' +
@@ -122,6 +138,7 @@ interface AgentCommandOptions {
   systemdUnitDir?: string;
   path?: string;
   commandTimeout: string;
+  transportUrl?: string;
 }
 
 function addDemoCommand(program: Command): void {

@@ -14,6 +14,7 @@ export interface RawAgentOptions {
   systemdUnitDir?: string | undefined;
   path?: string | undefined;
   commandTimeout: string;
+  transportUrl?: string | undefined;
 }
 
 const DRIVERS = ['builtin', 'supervisord', 'systemd'] as const;
@@ -42,6 +43,9 @@ export function parseAgentOptions(
   if (!(DRIVERS as readonly string[]).includes(raw.driver)) {
     problems.push(`--driver ${raw.driver}: expected one of ${DRIVERS.join(', ')}`);
   }
+  const transportUrl = raw.transportUrl ?? (process.env.FERRY_TRANSPORT_URL || undefined);
+  if (transportUrl !== undefined && !/^amqps?:\/\//.test(transportUrl))
+    problems.push('--transport-url: expected an AMQP URL such as amqp://host-1:secret@rabbit:5672');
   const timeout = Number(raw.commandTimeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     problems.push('--command-timeout: expected seconds, such as 600');
@@ -66,6 +70,8 @@ export function parseAgentOptions(
     systemdUnitDir: raw.systemdUnitDir,
     path: raw.path ?? defaults.path,
     commandTimeoutMs: timeout * 1000,
+    transport:
+      transportUrl === undefined ? { kind: 'builtin' } : { kind: 'rabbitmq', url: transportUrl },
     heartbeatMs: 30_000,
   };
 }

@@ -34,6 +34,8 @@ export interface AgentOptions {
   path: string;
   commandTimeoutMs: number;
   heartbeatMs: number;
+  /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
+  transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string };
 }
 
 /** A running agent. */

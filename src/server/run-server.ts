@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import { buildServer } from './build-server.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
@@ -20,7 +20,11 @@ export async function runServer(
   say: (line: string) => void,
 ): Promise<RunningServer> {
   await mkdir(config.data, { recursive: true, mode: 0o700 });
-  const store = SqliteStore.open(sqlitePath(config));
+  const store = await openStore(
+    config.store.driver === 'sqlite'
+      ? { driver: 'sqlite', file: sqlitePath({ ...config, store: config.store }) }
+      : config.store,
+  );
   await store.migrate();
   await store.resetHostPresence();
   const { kept } = await store.syncEnvironments(config.environments.map((e) => e.name));

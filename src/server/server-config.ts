@@ -11,6 +11,23 @@ export const DEFAULT_PORT = 7400;
 
 const storeSchema = z.discriminatedUnion('driver', [
   z.strictObject({ driver: z.literal('sqlite'), path: z.string().min(1).optional() }),
+  z.strictObject({
+    driver: z.literal('postgres'),
+    url: z.string().regex(/^postgres(ql)?:\/\//, {
+      error: 'expected a PostgreSQL URL such as postgres://ferry@db.internal:5432/ferry',
+    }),
+  }),
+]);
+
+/** How the server reaches its agents: the built-in WebSocket transport, or RabbitMQ. */
+const transportSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('builtin') }),
+  z.strictObject({
+    kind: z.literal('rabbitmq'),
+    url: z.string().regex(/^amqps?:\/\//, {
+      error: 'expected an AMQP URL such as amqp://ferry:secret@rabbit.internal:5672',
+    }),
+  }),
 ]);
 
 const artifactsSchema = z.discriminatedUnion('kind', [
@@ -26,6 +43,7 @@ export const serverConfigSchema = z.strictObject({
   /** The lifecycle, in order: dev → qa → prod unless configured. */
   environments: environmentsSchema,
   store: storeSchema.default({ driver: 'sqlite' }),
+  transport: transportSchema.default({ kind: 'builtin' }),
   artifacts: artifactsSchema.default({ kind: 'fs' }),
   limits: z
     .strictObject({
@@ -57,6 +75,8 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_PORT: ['port'],
   FERRY_LOG_LEVEL: ['logLevel'],
   FERRY_MAX_BUNDLE_BYTES: ['limits', 'maxBundleBytes'],
+  FERRY_STORE_URL: ['storeUrl'],
+  FERRY_TRANSPORT_URL: ['transportUrl'],
 };
 
 /**
@@ -91,7 +111,17 @@ export async function loadServerConfig(options: {
     const value = (options.env ?? process.env)[name];
     if (value !== undefined && value !== '') setPath(fromEnv, keyPath, value);
   }
-  const merged = deepMerge(deepMerge(fromFile, fromEnv), stripUndefined(options.flags ?? {}));
+  const flags = stripUndefined(options.flags ?? {});
+  // A URL alone says which adapter: --store-url / FERRY_STORE_URL means PostgreSQL,
+  // --transport-url / FERRY_TRANSPORT_URL means RabbitMQ.
+  for (const layer of [fromEnv, flags]) {
+    const { storeUrl, transportUrl } = layer;
+    delete layer.storeUrl;
+    delete layer.transportUrl;
+    if (storeUrl !== undefined) layer.store = { driver: 'postgres', url: storeUrl };
+    if (transportUrl !== undefined) layer.transport = { kind: 'rabbitmq', url: transportUrl };
+  }
+  const merged = deepMerge(deepMerge(fromFile, fromEnv), flags);
   const result = serverConfigSchema.safeParse(merged);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
@@ -109,7 +139,7 @@ export async function loadServerConfig(options: {
 }
 
 /** The SQLite file of a config (default `<data>/ferry.db`). */
-export function sqlitePath(config: ServerConfig): string {
+export function sqlitePath(config: ServerConfig & { store: { driver: 'sqlite' } }): string {
   return path.resolve(config.data, config.store.path ?? 'ferry.db');
 }
 

@@ -1,0 +1,26 @@
+import { FerryError } from '../protocol/errors.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+/** Which store to open: the embedded SQLite file, or a PostgreSQL database. */
+export type StoreSettings =
+  { driver: 'sqlite'; file: string } | { driver: 'postgres'; url: string };
+
+/**
+ * Opens the store the configuration names. Each adapter's library is loaded
+ * only when that adapter is chosen.
+ *
+ * @example
+ *   const store = await openStore({ driver: 'sqlite', file: '/var/lib/ferry/ferry.db' });
+ *   await store.migrate();
+ */
+export function openStore(settings: StoreSettings): Promise<Store> {
+  switch (settings.driver) {
+    case 'sqlite':
+      return Promise.resolve(SqliteStore.open(settings.file));
+    case 'postgres':
+      return Promise.reject(
+        new FerryError('E_CONFIG_INVALID', 'The PostgreSQL store is not built yet'),
+      );
+  }
+}
