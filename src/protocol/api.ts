@@ -44,9 +44,23 @@ export const bundleDetailSchema = bundleRecordSchema.extend({
 });
 export type BundleDetail = z.infer<typeof bundleDetailSchema>;
 
+/** A deployment something else started: a push (autoDeploy), a verdict (autoPromote, --rollback). */
+export const startedDeploymentSchema = z.object({
+  env: z.string(),
+  /** Null when it could not be started; `error` says why. */
+  id: z.string().nullable(),
+  version: z.number().int().nullable(),
+  kind: z.string(),
+  state: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type StartedDeployment = z.infer<typeof startedDeploymentSchema>;
+
 export const pushResultSchema = z.object({
   created: z.boolean(),
   bundle: bundleRecordSchema,
+  /** Deployments the push started, to environments with autoDeploy. */
+  deployments: z.array(startedDeploymentSchema).default([]),
 });
 export type PushResult = z.infer<typeof pushResultSchema>;
 
@@ -126,7 +140,29 @@ export const hostRecordSchema = z.object({
 });
 export type HostRecord = z.infer<typeof hostRecordSchema>;
 
-export const INSTALL_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
+/**
+ * Where one install stands. `pending`: planned, its batch has not come yet.
+ * `skipped`: its host could not be reached in time. `cancelled`: the rollout
+ * stopped before it, or the server no longer wanted it when the host asked.
+ */
+export const INSTALL_STATES = [
+  'pending',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+] as const;
+export type InstallState = (typeof INSTALL_STATES)[number];
+
+/**
+ * Why an install exists: `install` (one host, `ferry install`), `deploy` (a host
+ * of a deployment's rollout), `revert` (a host put back after a failed rollout),
+ * `catch-up` (a host that was away or is new, brought to the desired release).
+ */
+export const INSTALL_PURPOSES = ['install', 'deploy', 'revert', 'catch-up'] as const;
+export type InstallPurpose = (typeof INSTALL_PURPOSES)[number];
 
 export const installStepSchema = z.object({
   step: z.string(),
@@ -148,6 +184,11 @@ export const installRecordSchema = z.object({
   state: z.enum(INSTALL_STATES),
   rolledBack: z.boolean(),
   error: z.string().nullable(),
+  /** The deployment it belongs to; null for a single `ferry install`. */
+  deploymentId: z.string().nullable(),
+  purpose: z.enum(INSTALL_PURPOSES),
+  /** The release the host ran before, as far as the server knew when it planned the install. */
+  fromVersion: z.number().int().nullable(),
   createdBy: z.string(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -242,10 +283,13 @@ export const environmentRecordSchema = z.object({
   autoDeploy: z.boolean(),
   requires: z.enum(['passed']).nullable(),
   autoPromote: z.boolean(),
+  /** Only admins deploy, roll back and set variables here. */
+  protected: z.boolean(),
   strategy: z.object({
     batch: z.union([z.number().int(), z.string()]),
     maxFailures: z.number().int(),
     rollbackOnFailure: z.boolean(),
+    offlineTimeout: z.string(),
   }),
   hosts: z.number().int(),
   connectedHosts: z.number().int(),
@@ -265,6 +309,8 @@ export type VerdictState = z.infer<typeof verdictStateSchema>;
 export const verdictMarkBodySchema = z.strictObject({
   verdict: verdictSchema,
   note: z.string().max(2000).optional(),
+  /** With `failed`: roll back every environment where the bundle is the desired release. */
+  rollback: z.boolean().optional(),
 });
 export type VerdictMarkBody = z.infer<typeof verdictMarkBodySchema>;
 
@@ -293,6 +339,10 @@ export const verdictMarkResultSchema = z.object({
   at: z.string(),
   note: z.string().nullable(),
   liveOn: z.array(liveHostSchema),
+  /** The environments whose desired release is this bundle. */
+  liveIn: z.array(z.string()).default([]),
+  /** Deployments the mark started: rollbacks (`--rollback`) or an automatic promotion. */
+  deployments: z.array(startedDeploymentSchema).default([]),
 });
 export type VerdictMarkResult = z.infer<typeof verdictMarkResultSchema>;
 

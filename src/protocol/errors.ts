@@ -140,6 +140,26 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'QA marks a bundle with `ferry mark <app>@<version> passed`; see its verdict with `ferry verdicts <app>@<version>`.',
   },
+  E_DEPLOY_LOCKED: {
+    status: 409,
+    hint: 'Wait for it (`ferry deploy … --wait-lock`), follow it with `ferry status <app>`, or cancel it with `ferry cancel <deployment-id>`.',
+  },
+  E_DEPLOYMENT_NOT_FOUND: {
+    status: 404,
+    hint: 'List deployments with `ferry deployments [--app A] [--env E]`.',
+  },
+  E_DEPLOYMENT_FINISHED: {
+    status: 409,
+    hint: 'Only a pending or running deployment can be cancelled; roll back a finished one with `ferry rollback`.',
+  },
+  E_NOTHING_TO_PROMOTE: {
+    status: 409,
+    hint: 'A bundle is promoted from the last environment where it succeeded; see `ferry status <app>`.',
+  },
+  E_NOTHING_TO_ROLL_BACK: {
+    status: 409,
+    hint: 'Name the version with --to, or deploy one with `ferry deploy <app>@<version> --env ENV`.',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

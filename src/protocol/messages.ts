@@ -32,6 +32,8 @@ export const installJobSchema = z.strictObject({
   vars: z.record(z.string(), z.string()).default({}),
   /** Names in `vars` whose values are secret: the agent masks them in everything it reports. */
   secrets: z.array(z.string()).optional(),
+  /** The deployment this install belongs to, for the agent's log; absent for `ferry install`. */
+  deploymentId: z.string().max(100).optional(),
 });
 
 /** Every job the server can send; grows with later features. */
@@ -86,6 +88,8 @@ export const jobFinishedEventSchema = z.strictObject({
   /** A failed install that went back to the previous release. */
   rolledBack: z.boolean(),
   error: z.string().nullable(),
+  /** The job was not run: the server said it no longer wanted it. */
+  declined: z.boolean().optional(),
 });
 
 /** Every event an agent can send. */

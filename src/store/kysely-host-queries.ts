@@ -1,7 +1,14 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { HostRecord, InstallLogs, InstallRecord, InstallStep } from '../protocol/api.js';
-import type { Database, HostsTable, InstallStepsTable } from './schema.js';
-import type { NewHost, NewInstall, StepReport } from './store.js';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type {
+  HostRecord,
+  InstallLogs,
+  InstallPurpose,
+  InstallRecord,
+  InstallState,
+  InstallStep,
+} from '../protocol/api.js';
+import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
+import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
 
 /**
  * The host and install half of `KyselyStore`: hosts, installs, their steps and
@@ -9,6 +16,11 @@ import type { NewHost, NewInstall, StepReport } from './store.js';
  */
 export class KyselyHostQueries {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /** The same queries on another connection: a transaction's. */
+  withDb(db: Kysely<Database>): KyselyHostQueries {
+    return new KyselyHostQueries(db);
+  }
 
   async listEnvironments(): Promise<string[]> {
     const rows = await this.db
@@ -123,54 +135,94 @@ export class KyselyHostQueries {
   }
 
   async createInstall(install: NewInstall): Promise<void> {
-    await this.db
-      .insertInto('installs')
-      .values({
-        id: install.id,
-        host_id: install.hostId,
-        app: install.app,
-        version: install.version,
-        state: 'queued',
-        rolled_back: 0,
-        error: null,
-        created_by: install.createdBy,
-        created_at: new Date().toISOString(),
-        started_at: null,
-        finished_at: null,
-      })
-      .execute();
+    await this.db.insertInto('installs').values(installRow(install)).execute();
   }
 
   async getInstall(id: string): Promise<InstallRecord | undefined> {
-    const row = await this.db
+    const install = await this.getStoredInstall(id);
+    if (!install) return undefined;
+    const { batch: _batch, sentAt: _sentAt, ...record } = install;
+    return record;
+  }
+
+  async getStoredInstall(id: string): Promise<StoredInstall | undefined> {
+    const [install] = await this.listInstalls({ id });
+    return install;
+  }
+
+  async createInstalls(installs: NewInstall[]): Promise<void> {
+    if (installs.length === 0) return;
+    await this.db.insertInto('installs').values(installs.map(installRow)).execute();
+  }
+
+  /** Installs with their steps, newest first. */
+  async listInstalls(query: InstallQuery & { id?: string }): Promise<StoredInstall[]> {
+    let select = this.db
       .selectFrom('installs')
       .innerJoin('hosts', 'hosts.id', 'installs.host_id')
       .selectAll('installs')
       .select('hosts.name as host_name')
-      .where('installs.id', '=', id)
-      .executeTakeFirst();
-    if (!row) return undefined;
+      .orderBy('installs.created_at', 'desc')
+      .orderBy('installs.id');
+    if (query.id !== undefined) select = select.where('installs.id', '=', query.id);
+    if (query.deploymentId !== undefined)
+      select = select.where('installs.deployment_id', '=', query.deploymentId);
+    if (query.hostId !== undefined) select = select.where('installs.host_id', '=', query.hostId);
+    if (query.app !== undefined) select = select.where('installs.app', '=', query.app);
+    if (query.states !== undefined) select = select.where('installs.state', 'in', query.states);
+    if (query.limit !== undefined) select = select.limit(query.limit);
+    const rows = await select.execute();
+    if (rows.length === 0) return [];
     const steps = await this.db
       .selectFrom('install_steps')
       .selectAll()
-      .where('install_id', '=', id)
+      .where(
+        'install_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('install_id')
       .orderBy('position')
       .execute();
-    return {
+    return rows.map((row) => ({
       id: row.id,
       hostId: row.host_id,
       host: row.host_name,
       app: row.app,
       version: Number(row.version),
-      state: row.state as InstallRecord['state'],
+      state: row.state as InstallState,
       rolledBack: Boolean(row.rolled_back),
       error: row.error,
+      deploymentId: row.deployment_id,
+      purpose: row.purpose as InstallPurpose,
+      fromVersion: row.from_version === null ? null : Number(row.from_version),
+      batch: row.batch === null ? null : Number(row.batch),
+      sentAt: row.sent_at,
       createdBy: row.created_by,
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
-      steps: steps.map(toStep),
-    };
+      steps: steps.filter((s) => s.install_id === row.id).map(toStep),
+    }));
+  }
+
+  async markInstall(
+    id: string,
+    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    from: InstallState[],
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('installs')
+      .set({
+        state: patch.state,
+        ...(patch.error === undefined ? {} : { error: patch.error }),
+        ...(patch.sentAt === undefined ? {} : { sent_at: patch.sentAt }),
+        ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
+      })
+      .where('id', '=', id)
+      .where('state', 'in', from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async recordStep(installId: string, report: StepReport): Promise<void> {
@@ -239,11 +291,13 @@ export class KyselyHostQueries {
             .where('step', '=', report.step)
             .execute();
         }
+        // A host the rollout gave up on (skipped) that runs the job after all is
+        // recorded as it goes: its install comes back to life.
         await trx
           .updateTable('installs')
           .set({ state: 'running', started_at: report.at })
           .where('id', '=', installId)
-          .where('state', '=', 'queued')
+          .where('state', 'in', ['pending', 'queued', 'skipped'])
           .execute();
       });
       return;
@@ -266,6 +320,7 @@ export class KyselyHostQueries {
     installId: string,
     outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
   ): Promise<void> {
+    // A cancelled install stays cancelled: the host did not run it.
     await this.db
       .updateTable('installs')
       .set({
@@ -275,6 +330,7 @@ export class KyselyHostQueries {
         finished_at: outcome.at,
       })
       .where('id', '=', installId)
+      .where('state', '!=', 'cancelled')
       .execute();
   }
 
@@ -311,6 +367,27 @@ export class KyselyHostQueries {
       }),
     };
   }
+}
+
+function installRow(install: NewInstall): Insertable<InstallsTable> {
+  return {
+    id: install.id,
+    host_id: install.hostId,
+    app: install.app,
+    version: install.version,
+    state: install.state ?? 'queued',
+    rolled_back: 0,
+    error: install.error ?? null,
+    created_by: install.createdBy,
+    created_at: new Date().toISOString(),
+    started_at: null,
+    finished_at: install.state === 'failed' ? new Date().toISOString() : null,
+    deployment_id: install.deploymentId ?? null,
+    purpose: install.purpose ?? 'install',
+    batch: install.batch ?? null,
+    from_version: install.fromVersion ?? null,
+    sent_at: null,
+  };
 }
 
 function toHostRecord(row: Selectable<HostsTable>): HostRecord {

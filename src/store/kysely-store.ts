@@ -6,20 +6,30 @@ import type {
   HostRecord,
   InstallLogs,
   InstallRecord,
+  InstallState,
   Role,
   TokenRecord,
   VerdictRecord,
   VerdictState,
 } from '../protocol/api.js';
+import type { DeploymentState } from '../protocol/deployment-api.js';
+import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
+  DeployLock,
+  DeploymentPatch,
+  DesiredRelease,
+  InstallQuery,
   NewBundle,
+  NewDeployment,
   NewHost,
   NewInstall,
+  StoredDeployment,
+  StoredInstall,
   NewToken,
   OutboxMessage,
   RecordedBundle,
@@ -38,6 +48,7 @@ export class KyselyStore implements Store {
   private readonly hosts: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
+  private readonly deployments: KyselyDeploymentQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -46,6 +57,7 @@ export class KyselyStore implements Store {
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db);
     this.verdicts = new KyselyVerdictQueries(db);
+    this.deployments = new KyselyDeploymentQueries(db, this.hosts);
   }
 
   async migrate(): Promise<void> {
@@ -344,6 +356,83 @@ export class KyselyStore implements Store {
 
   verdictOf(app: string, version: number): Promise<VerdictState> {
     return this.verdicts.verdictOf(app, version);
+  }
+
+  listAppVerdicts(app: string): Promise<VerdictRecord[]> {
+    return this.verdicts.listAppVerdicts(app);
+  }
+
+  createDeployment(
+    deployment: NewDeployment,
+    installs: NewInstall[],
+    options: { lock: boolean },
+  ): Promise<{ created: true } | { created: false; holder: DeployLock }> {
+    return this.deployments.createDeployment(deployment, installs, options);
+  }
+
+  getDeployment(id: string): Promise<StoredDeployment | undefined> {
+    return this.deployments.getDeployment(id);
+  }
+
+  listDeployments(query?: {
+    app?: string;
+    env?: string;
+    states?: DeploymentState[];
+    limit?: number;
+  }): Promise<StoredDeployment[]> {
+    return this.deployments.listDeployments(query);
+  }
+
+  updateDeployment(id: string, patch: DeploymentPatch): Promise<void> {
+    return this.deployments.updateDeployment(id, patch);
+  }
+
+  takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
+    return this.deployments.takeLock(app, env, deploymentId, at);
+  }
+
+  getLock(app: string, env: string): Promise<DeployLock | undefined> {
+    return this.deployments.getLock(app, env);
+  }
+
+  releaseLock(app: string, env: string, deploymentId: string): Promise<void> {
+    return this.deployments.releaseLock(app, env, deploymentId);
+  }
+
+  claimLease(id: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+    return this.deployments.claimLease(id, owner, now, expiresAt);
+  }
+
+  releaseLease(id: string, owner: string): Promise<void> {
+    return this.deployments.releaseLease(id, owner);
+  }
+
+  createInstalls(installs: NewInstall[]): Promise<void> {
+    return this.hosts.createInstalls(installs);
+  }
+
+  listInstalls(query: InstallQuery): Promise<StoredInstall[]> {
+    return this.hosts.listInstalls(query);
+  }
+
+  getStoredInstall(id: string): Promise<StoredInstall | undefined> {
+    return this.hosts.getStoredInstall(id);
+  }
+
+  markInstall(
+    id: string,
+    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    from: InstallState[],
+  ): Promise<boolean> {
+    return this.hosts.markInstall(id, patch, from);
+  }
+
+  setDesiredRelease(desired: DesiredRelease): Promise<void> {
+    return this.deployments.setDesiredRelease(desired);
+  }
+
+  listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]> {
+    return this.deployments.listDesiredReleases(query);
   }
 }
 

@@ -46,6 +46,18 @@ export class KyselyVerdictQueries {
     return rows.map(toVerdictRecord);
   }
 
+  async listAppVerdicts(app: string): Promise<VerdictRecord[]> {
+    const rows = await this.db
+      .selectFrom('verdicts')
+      .selectAll()
+      .where('app', '=', app)
+      .orderBy('at', 'desc')
+      .orderBy('version', 'desc')
+      .orderBy('seq', 'desc')
+      .execute();
+    return rows.map(toVerdictRecord);
+  }
+
   async verdictOf(app: string, version: number): Promise<VerdictState> {
     const latest = await this.db
       .selectFrom('verdicts')

@@ -171,6 +171,79 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_deployments': {
+      async up(db: Kysely<unknown>) {
+        // A bundle rolled out to one environment, driven by whichever server
+        // replica holds its lease (lease_owner until lease_expires_at).
+        await db.schema
+          .createTable('deployments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('env', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          // Reverting: the hosts already done are being put back.
+          .addColumn('phase', 'text', (c) => c.notNull().defaultTo('rollout'))
+          .addColumn('strategy_json', 'text', (c) => c.notNull())
+          .addColumn('from_version', 'integer')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addColumn('error', 'text')
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_expires_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('deployments_app_env')
+          .on('deployments')
+          .columns(['app', 'env', 'created_at'])
+          .execute();
+        await db.schema
+          .createIndex('deployments_state')
+          .on('deployments')
+          .column('state')
+          .execute();
+        // One active deployment per app and environment: the row is the lock.
+        await db.schema
+          .createTable('deploy_locks')
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('env', 'text', (c) => c.notNull())
+          .addColumn('deployment_id', 'text', (c) => c.notNull())
+          .addColumn('since', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deploy_locks_pk', ['app', 'env'])
+          .execute();
+        // Per environment and app, the release its hosts should run.
+        await db.schema
+          .createTable('desired_releases')
+          .addColumn('env', 'text', (c) => c.notNull())
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('deployment_id', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('desired_releases_pk', ['env', 'app'])
+          .execute();
+        await db.schema.alterTable('installs').addColumn('deployment_id', 'text').execute();
+        await db.schema
+          .alterTable('installs')
+          .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('install'))
+          .execute();
+        await db.schema.alterTable('installs').addColumn('batch', 'integer').execute();
+        await db.schema.alterTable('installs').addColumn('from_version', 'integer').execute();
+        await db.schema.alterTable('installs').addColumn('sent_at', 'text').execute();
+        await db.schema
+          .createIndex('installs_deployment')
+          .on('installs')
+          .column('deployment_id')
+          .execute();
+        await db.schema
+          .createIndex('installs_host_app')
+          .on('installs')
+          .columns(['host_id', 'app', 'created_at'])
+          .execute();
+      },
+    },
   };
 }
 

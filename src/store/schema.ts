@@ -16,6 +16,47 @@ export interface Database {
   step_output: StepOutputTable;
   variables: VariablesTable;
   verdicts: VerdictsTable;
+  deployments: DeploymentsTable;
+  deploy_locks: DeployLocksTable;
+  desired_releases: DesiredReleasesTable;
+}
+
+/** A bundle rolled out to one environment; the lease says which replica drives it. */
+export interface DeploymentsTable {
+  id: string;
+  app: string;
+  version: number;
+  env: string;
+  kind: string;
+  state: string;
+  /** `rollout`, or `reverting` while the hosts already done go back. */
+  phase: Generated<string>;
+  strategy_json: string;
+  from_version: number | null;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+}
+
+/** The one active deployment of an app in an environment. */
+export interface DeployLocksTable {
+  app: string;
+  env: string;
+  deployment_id: string;
+  since: string;
+}
+
+/** The release an app should run in an environment. */
+export interface DesiredReleasesTable {
+  env: string;
+  app: string;
+  version: number;
+  deployment_id: string;
+  updated_at: string;
 }
 
 export interface EnvironmentsTable {
@@ -48,6 +89,12 @@ export interface InstallsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  deployment_id: string | null;
+  purpose: Generated<string>;
+  batch: number | null;
+  from_version: number | null;
+  /** When the job went to the transport; null while the install is only planned. */
+  sent_at: string | null;
 }
 
 export interface InstallStepsTable {

@@ -1,10 +1,17 @@
 import type {
+  DeploymentKind,
+  DeploymentState,
+  StrategyRecord,
+} from '../protocol/deployment-api.js';
+import type {
   AppSummary,
   BundleDetail,
   BundleRecord,
   HostRecord,
   InstallLogs,
+  InstallPurpose,
   InstallRecord,
+  InstallState,
   Role,
   TokenRecord,
   VerdictRecord,
@@ -62,6 +69,78 @@ export interface NewInstall {
   app: string;
   version: number;
   createdBy: string;
+  /** The deployment it belongs to; none for a single `ferry install`. */
+  deploymentId?: string | null;
+  purpose?: InstallPurpose;
+  /** Its batch in the deployment's rollout, from 0. */
+  batch?: number | null;
+  fromVersion?: number | null;
+  /** `queued` (the default: about to be sent), `pending` (planned), or `failed` (refused before sending). */
+  state?: 'pending' | 'queued' | 'failed';
+  error?: string | null;
+}
+
+/** An install as the store keeps it: the API's record, with when its job was sent and its batch. */
+export interface StoredInstall extends InstallRecord {
+  batch: number | null;
+  sentAt: string | null;
+}
+
+/** Which installs to list; every given field must match. */
+export interface InstallQuery {
+  deploymentId?: string;
+  hostId?: string;
+  app?: string;
+  states?: InstallState[];
+  /** Newest first, at most this many. */
+  limit?: number;
+}
+
+/** A deployment as the store keeps it, with the lease of the replica that drives it. */
+export interface StoredDeployment {
+  id: string;
+  app: string;
+  version: number;
+  env: string;
+  kind: DeploymentKind;
+  state: DeploymentState;
+  phase: 'rollout' | 'reverting';
+  strategy: StrategyRecord;
+  fromVersion: number | null;
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+}
+
+export type NewDeployment = Pick<
+  StoredDeployment,
+  'id' | 'app' | 'version' | 'env' | 'kind' | 'state' | 'strategy' | 'fromVersion' | 'createdBy'
+>;
+
+/** What may change of a deployment once it exists. */
+export type DeploymentPatch = Partial<
+  Pick<StoredDeployment, 'state' | 'phase' | 'startedAt' | 'finishedAt' | 'error'>
+>;
+
+/** The one active deployment of an app in an environment, and since when it holds the lock. */
+export interface DeployLock {
+  app: string;
+  env: string;
+  deploymentId: string;
+  since: string;
+}
+
+/** The release an app should run in an environment, and the deployment that set it. */
+export interface DesiredRelease {
+  env: string;
+  app: string;
+  version: number;
+  deploymentId: string;
+  updatedAt: string;
 }
 
 /** What an agent reported of one step, as the store records it. */
@@ -159,6 +238,57 @@ export interface Store {
   listVerdicts(app: string, version: number): Promise<VerdictRecord[]>;
   /** A bundle's verdict now: its latest change, or `pending`. */
   verdictOf(app: string, version: number): Promise<VerdictState>;
+  /** Every verdict change of an app's bundles, newest first. */
+  listAppVerdicts(app: string): Promise<VerdictRecord[]>;
+
+  /**
+   * Records a deployment with its planned installs, in one transaction. With
+   * `lock`, it first takes the app's lock in its environment; when another
+   * deployment holds it, nothing is recorded and the holder is returned.
+   */
+  createDeployment(
+    deployment: NewDeployment,
+    installs: NewInstall[],
+    options: { lock: boolean },
+  ): Promise<{ created: true } | { created: false; holder: DeployLock }>;
+  getDeployment(id: string): Promise<StoredDeployment | undefined>;
+  /** Deployments, newest first. */
+  listDeployments(query?: {
+    app?: string;
+    env?: string;
+    states?: DeploymentState[];
+    limit?: number;
+  }): Promise<StoredDeployment[]>;
+  updateDeployment(id: string, patch: DeploymentPatch): Promise<void>;
+  /** Takes the lock of an app in an environment for a deployment if it is free; returns who holds it now. */
+  takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock>;
+  getLock(app: string, env: string): Promise<DeployLock | undefined>;
+  /** Lets go of the lock, if this deployment holds it. */
+  releaseLock(app: string, env: string, deploymentId: string): Promise<void>;
+  /**
+   * Takes or renews the lease on driving an active deployment: succeeds when the
+   * lease is free, expired, or already `owner`'s. False when another replica holds it.
+   */
+  claimLease(id: string, owner: string, now: string, expiresAt: string): Promise<boolean>;
+  /** Gives a lease up (on shutdown), so that another replica may take it at once. */
+  releaseLease(id: string, owner: string): Promise<void>;
+
+  /** Records installs planned or refused outside `createDeployment` (reverts, catch-ups). */
+  createInstalls(installs: NewInstall[]): Promise<void>;
+  listInstalls(query: InstallQuery): Promise<StoredInstall[]>;
+  getStoredInstall(id: string): Promise<StoredInstall | undefined>;
+  /**
+   * Moves an install to another state, only if it is in one of `from`; false when
+   * it was not (someone else moved it first).
+   */
+  markInstall(
+    id: string,
+    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    from: InstallState[],
+  ): Promise<boolean>;
+
+  setDesiredRelease(desired: DesiredRelease): Promise<void>;
+  listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]>;
 }
 
 /** Where a variable applies: everywhere, or one environment, role or host (by name). */

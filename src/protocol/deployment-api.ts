@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { INSTALL_PURPOSES, INSTALL_STATES, installStepSchema, verdictStateSchema } from './api.js';
+
+/**
+ * Bodies of the lifecycle API: deployments, promotion, rollback, status and
+ * history. Shared by the server (which sends them) and the CLI (which reads them).
+ */
+
+const appName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'expected an app name' });
+const envName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'expected an environment name' });
+
+/**
+ * Where a deployment stands. `partial`: every host that could be reached runs the
+ * new release, some could not be (offline) and catch up when they return.
+ * `rolled_back`: it failed and the hosts already done went back.
+ */
+export const DEPLOYMENT_STATES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'partial',
+  'rolled_back',
+  'cancelled',
+] as const;
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+
+/** The states a deployment ends in. */
+export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = [
+  'succeeded',
+  'failed',
+  'partial',
+  'rolled_back',
+  'cancelled',
+];
+
+/** How a deployment came about. */
+export const DEPLOYMENT_KINDS = [
+  'deploy',
+  'promote',
+  'rollback',
+  'auto-deploy',
+  'auto-promote',
+] as const;
+export type DeploymentKind = (typeof DEPLOYMENT_KINDS)[number];
+
+/** A rollout strategy as a deployment keeps it. */
+export const strategySchema = z.object({
+  batch: z.union([z.number().int(), z.string()]),
+  maxFailures: z.number().int(),
+  rollbackOnFailure: z.boolean(),
+  offlineTimeout: z.string(),
+});
+export type StrategyRecord = z.infer<typeof strategySchema>;
+
+/** One host's install within a deployment, with the step it is at. */
+export const deploymentInstallSchema = z.object({
+  id: z.string(),
+  host: z.string(),
+  hostId: z.string(),
+  version: z.number().int(),
+  purpose: z.enum(INSTALL_PURPOSES),
+  batch: z.number().int().nullable(),
+  state: z.enum(INSTALL_STATES),
+  fromVersion: z.number().int().nullable(),
+  rolledBack: z.boolean(),
+  error: z.string().nullable(),
+  /** The step running now, or the last one that ran. */
+  step: installStepSchema.nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type DeploymentInstall = z.infer<typeof deploymentInstallSchema>;
+
+export const deploymentRecordSchema = z.object({
+  id: z.string(),
+  app: z.string(),
+  version: z.number().int(),
+  env: z.string(),
+  kind: z.enum(DEPLOYMENT_KINDS),
+  state: z.enum(DEPLOYMENT_STATES),
+  strategy: strategySchema,
+  /** The release the environment was to run before: what a failed rollout goes back to. */
+  fromVersion: z.number().int().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  /** Why it failed, or what it left undone (the offline hosts of a partial one). */
+  error: z.string().nullable(),
+  installs: z.array(deploymentInstallSchema),
+});
+export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
+
+/** `ferry deploy cart@12 --env qa`. */
+export const deployBodySchema = z.strictObject({
+  app: appName,
+  version: z.int().positive(),
+  env: envName,
+});
+export type DeployBody = z.infer<typeof deployBodySchema>;
+
+/** `ferry promote cart@12`: to the environment after the last one where it succeeded. */
+export const promoteBodySchema = z.strictObject({
+  app: appName,
+  version: z.int().positive(),
+});
+export type PromoteBody = z.infer<typeof promoteBodySchema>;
+
+/** `ferry rollback cart --env prod [--to 11]`. */
+export const rollbackBodySchema = z.strictObject({
+  app: appName,
+  env: envName,
+  to: z.int().positive().optional(),
+});
+export type RollbackBody = z.infer<typeof rollbackBodySchema>;
+
+/** `GET /deployments?app=&env=&limit=`. */
+export const deploymentListQuerySchema = z.strictObject({
+  app: appName.optional(),
+  env: envName.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export type DeploymentListQuery = z.infer<typeof deploymentListQuerySchema>;
+
+/** The logs of a deployment: each install's steps, host by host. */
+export const deploymentLogsSchema = z.object({
+  deploymentId: z.string(),
+  installs: z.array(
+    z.object({
+      installId: z.string(),
+      host: z.string(),
+      version: z.number().int(),
+      purpose: z.enum(INSTALL_PURPOSES),
+      state: z.enum(INSTALL_STATES),
+      steps: z.array(z.object({ step: z.string(), stdout: z.string(), stderr: z.string() })),
+    }),
+  ),
+});
+export type DeploymentLogs = z.infer<typeof deploymentLogsSchema>;
+
+/** One host of an environment as `ferry status` shows it. */
+export const hostStatusSchema = z.object({
+  host: z.string(),
+  connected: z.boolean(),
+  /** The release its agent last reported as current. */
+  version: z.number().int().nullable(),
+  /** `ok`, `failing` (its last health probe failed), `offline`, or `unknown`. */
+  health: z.enum(['ok', 'failing', 'offline', 'unknown']),
+  /** The newest install of this app on the host. */
+  lastInstall: z
+    .object({ id: z.string(), version: z.number().int(), state: z.enum(INSTALL_STATES) })
+    .nullable(),
+});
+export type HostStatus = z.infer<typeof hostStatusSchema>;
+
+export const environmentStatusSchema = z.object({
+  env: z.string(),
+  /** The release the hosts here should run; null until something was deployed. */
+  desired: z
+    .object({
+      version: z.number().int(),
+      deploymentId: z.string(),
+      since: z.string(),
+      verdict: verdictStateSchema,
+    })
+    .nullable(),
+  /** A deployment in progress here, if any. */
+  active: z
+    .object({ id: z.string(), version: z.number().int(), state: z.enum(DEPLOYMENT_STATES) })
+    .nullable(),
+  hosts: z.array(hostStatusSchema),
+});
+export type EnvironmentStatus = z.infer<typeof environmentStatusSchema>;
+
+export const appStatusSchema = z.object({
+  app: z.string(),
+  latestVersion: z.number().int(),
+  environments: z.array(environmentStatusSchema),
+});
+export type AppStatus = z.infer<typeof appStatusSchema>;
+
+/** One line of an app's history. */
+export const historyEntrySchema = z.object({
+  at: z.string(),
+  by: z.string(),
+  type: z.enum(['push', 'deployment', 'rollback', 'verdict']),
+  version: z.number().int(),
+  env: z.string().nullable(),
+  /** A deployment's kind and state, or a verdict. */
+  detail: z.string(),
+  note: z.string().nullable(),
+  deploymentId: z.string().nullable(),
+});
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+/** What an agent asks before it starts a job it has not seen: does the server still want it? */
+export const installWantedSchema = z.object({
+  proceed: z.boolean(),
+  reason: z.string().nullable(),
+});
+export type InstallWanted = z.infer<typeof installWantedSchema>;

@@ -1,0 +1,239 @@
+import type { Kysely, Selectable } from 'kysely';
+import type {
+  DeploymentKind,
+  DeploymentState,
+  StrategyRecord,
+} from '../protocol/deployment-api.js';
+import type { Database, DeploymentsTable } from './schema.js';
+import type {
+  DeployLock,
+  DeploymentPatch,
+  DesiredRelease,
+  NewDeployment,
+  NewInstall,
+  StoredDeployment,
+} from './store.js';
+import type { KyselyHostQueries } from './kysely-host-queries.js';
+
+/** The deployment states that hold a lock and need a driver. */
+const ACTIVE_STATES: DeploymentState[] = ['pending', 'running'];
+
+/**
+ * The deployment half of `KyselyStore`: deployments, their locks and leases,
+ * and the desired release of each app per environment. Written to run on every
+ * Kysely dialect the store supports.
+ */
+export class KyselyDeploymentQueries {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly hosts: KyselyHostQueries,
+  ) {}
+
+  async createDeployment(
+    deployment: NewDeployment,
+    installs: NewInstall[],
+    options: { lock: boolean },
+  ): Promise<{ created: true } | { created: false; holder: DeployLock }> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = new Date().toISOString();
+      if (options.lock) {
+        // The primary key makes this atomic on every dialect: of two deployments
+        // racing for one app and environment, one row wins.
+        await trx
+          .insertInto('deploy_locks')
+          .values({
+            app: deployment.app,
+            env: deployment.env,
+            deployment_id: deployment.id,
+            since: now,
+          })
+          .onConflict((oc) => oc.columns(['app', 'env']).doNothing())
+          .execute();
+        const holder = await lockOf(trx, deployment.app, deployment.env);
+        if (holder && holder.deploymentId !== deployment.id) return { created: false, holder };
+      }
+      await trx
+        .insertInto('deployments')
+        .values({
+          id: deployment.id,
+          app: deployment.app,
+          version: deployment.version,
+          env: deployment.env,
+          kind: deployment.kind,
+          state: deployment.state,
+          strategy_json: JSON.stringify(deployment.strategy),
+          from_version: deployment.fromVersion,
+          created_by: deployment.createdBy,
+          created_at: now,
+          started_at: deployment.state === 'running' ? now : null,
+          finished_at: null,
+          error: null,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .execute();
+      if (installs.length > 0) {
+        await this.hosts.withDb(trx).createInstalls(installs);
+      }
+      return { created: true };
+    });
+  }
+
+  async getDeployment(id: string): Promise<StoredDeployment | undefined> {
+    const row = await this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toDeployment(row);
+  }
+
+  async listDeployments(
+    query: { app?: string; env?: string; states?: DeploymentState[]; limit?: number } = {},
+  ): Promise<StoredDeployment[]> {
+    let select = this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc');
+    if (query.app !== undefined) select = select.where('app', '=', query.app);
+    if (query.env !== undefined) select = select.where('env', '=', query.env);
+    if (query.states !== undefined) select = select.where('state', 'in', query.states);
+    select = select.limit(query.limit ?? 1000);
+    return (await select.execute()).map(toDeployment);
+  }
+
+  async updateDeployment(id: string, patch: DeploymentPatch): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({
+        ...(patch.state === undefined ? {} : { state: patch.state }),
+        ...(patch.phase === undefined ? {} : { phase: patch.phase }),
+        ...(patch.startedAt === undefined ? {} : { started_at: patch.startedAt }),
+        ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
+        ...(patch.error === undefined ? {} : { error: patch.error }),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
+    await this.db
+      .insertInto('deploy_locks')
+      .values({ app, env, deployment_id: deploymentId, since: at })
+      .onConflict((oc) => oc.columns(['app', 'env']).doNothing())
+      .execute();
+    const holder = await lockOf(this.db, app, env);
+    if (!holder) throw new Error(`the lock of ${app} in ${env} vanished while being taken`);
+    return holder;
+  }
+
+  getLock(app: string, env: string): Promise<DeployLock | undefined> {
+    return lockOf(this.db, app, env);
+  }
+
+  async releaseLock(app: string, env: string, deploymentId: string): Promise<void> {
+    await this.db
+      .deleteFrom('deploy_locks')
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .where('deployment_id', '=', deploymentId)
+      .execute();
+  }
+
+  async claimLease(id: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+    // One conditional update: of two replicas claiming at once, only one matches.
+    const result = await this.db
+      .updateTable('deployments')
+      .set({ lease_owner: owner, lease_expires_at: expiresAt })
+      .where('id', '=', id)
+      .where('state', 'in', ACTIVE_STATES)
+      .where((eb) =>
+        eb.or([
+          eb('lease_owner', 'is', null),
+          eb('lease_owner', '=', owner),
+          eb('lease_expires_at', '<', now),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async releaseLease(id: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  async setDesiredRelease(desired: DesiredRelease): Promise<void> {
+    const values = {
+      env: desired.env,
+      app: desired.app,
+      version: desired.version,
+      deployment_id: desired.deploymentId,
+      updated_at: desired.updatedAt,
+    };
+    await this.db
+      .insertInto('desired_releases')
+      .values(values)
+      .onConflict((oc) =>
+        oc.columns(['env', 'app']).doUpdateSet({
+          version: values.version,
+          deployment_id: values.deployment_id,
+          updated_at: values.updated_at,
+        }),
+      )
+      .execute();
+  }
+
+  async listDesiredReleases(query: { env?: string; app?: string } = {}): Promise<DesiredRelease[]> {
+    let select = this.db.selectFrom('desired_releases').selectAll().orderBy('app').orderBy('env');
+    if (query.env !== undefined) select = select.where('env', '=', query.env);
+    if (query.app !== undefined) select = select.where('app', '=', query.app);
+    return (await select.execute()).map((row) => ({
+      env: row.env,
+      app: row.app,
+      version: Number(row.version),
+      deploymentId: row.deployment_id,
+      updatedAt: row.updated_at,
+    }));
+  }
+}
+
+async function lockOf(
+  db: Kysely<Database>,
+  app: string,
+  env: string,
+): Promise<DeployLock | undefined> {
+  const row = await db
+    .selectFrom('deploy_locks')
+    .selectAll()
+    .where('app', '=', app)
+    .where('env', '=', env)
+    .executeTakeFirst();
+  return row && { app: row.app, env: row.env, deploymentId: row.deployment_id, since: row.since };
+}
+
+function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
+  return {
+    id: row.id,
+    app: row.app,
+    version: Number(row.version),
+    env: row.env,
+    kind: row.kind as DeploymentKind,
+    state: row.state as DeploymentState,
+    phase: row.phase === 'reverting' ? 'reverting' : 'rollout',
+    strategy: JSON.parse(row.strategy_json) as StrategyRecord,
+    fromVersion: row.from_version === null ? null : Number(row.from_version),
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: row.lease_expires_at,
+  };
+}
