@@ -1,10 +1,14 @@
 import { execFile } from 'node:child_process';
-import { readdir, statfs } from 'node:fs/promises';
+import { readFile, readdir, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SERVER_VERSION } from '../version.js';
-import { currentVersion } from './install/install-pipeline.js';
+import { healthSpecFrom, waitHealthy } from './health/health-check.js';
+import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
+
+/** The budget of the health probe each report makes of each app. */
+const PROBE_MS = 2000;
 
 const run = promisify(execFile);
 
@@ -15,6 +19,7 @@ const run = promisify(execFile);
 export async function collectFacts(
   root: string,
   pathVariable: string,
+  stateDir: string,
 ): Promise<Record<string, unknown>> {
   const disk = await statfs(root).catch(() => undefined);
   return {
@@ -33,7 +38,7 @@ export async function collectFacts(
       npm: await versionOf('npm', pathVariable),
       python3: await versionOf('python3', pathVariable),
     },
-    apps: await releasesOf(path.join(root, 'apps')),
+    apps: await releasesOf(path.join(root, 'apps'), stateDir),
   };
 }
 
@@ -54,7 +59,7 @@ async function versionOf(command: string, pathVariable: string): Promise<string 
   }
 }
 
-async function releasesOf(appsDir: string): Promise<Record<string, unknown>> {
+async function releasesOf(appsDir: string, stateDir: string): Promise<Record<string, unknown>> {
   const apps: Record<string, unknown> = {};
   for (const app of await readdir(appsDir).catch(() => [])) {
     const releases = (await readdir(path.join(appsDir, app, 'releases')).catch(() => []))
@@ -63,7 +68,25 @@ async function releasesOf(appsDir: string): Promise<Record<string, unknown>> {
       .sort((a, b) => a - b);
     const current = await currentVersion(path.join(appsDir, app, 'current'));
     const previous = releases.filter((v) => current !== null && v < current).pop() ?? null;
-    apps[app] = { current, previous, releases };
+    apps[app] = { current, previous, releases, health: await probe(stateDir, app, current) };
   }
   return apps;
+}
+
+/** A short health probe of the app's current release: `ok`, `failing`, or null when unknown. */
+async function probe(
+  stateDir: string,
+  app: string,
+  current: number | null,
+): Promise<string | null> {
+  let remembered: RememberedHealth;
+  try {
+    remembered = JSON.parse(await readFile(healthFile(stateDir, app), 'utf8')) as RememberedHealth;
+  } catch {
+    return null;
+  }
+  if (remembered.version !== current || !remembered.health) return null;
+  const spec = { ...healthSpecFrom(remembered.health), timeoutMs: PROBE_MS, intervalMs: 500 };
+  const result = await waitHealthy(spec, { cwd: remembered.cwd, env: remembered.env });
+  return result.ok ? 'ok' : 'failing';
 }

@@ -9,6 +9,8 @@ export interface JournalEntry {
   /** The release that ran before this install, written just before `current` is switched. */
   previous?: number | null;
   result?: { ok: boolean; rolledBack: boolean; error: string | null };
+  /** Not run: the server said it no longer wanted it. */
+  declined?: boolean;
 }
 
 /**

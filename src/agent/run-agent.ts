@@ -7,6 +7,7 @@ import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transp
 import { loadOrEnroll } from './agent-identity.js';
 import { AgentLogger } from './agent-logger.js';
 import { collectFacts } from './host-facts.js';
+import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
 import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
 import { StepReporter } from './install/step-reporter.js';
@@ -82,16 +83,19 @@ export async function runAgent(
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
     fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+    stateDir: path.join(agentDir, 'apps'),
   };
+  /** The job being run now, if any: the server leaves a busy host alone when catching it up. */
+  let busyWith: string | null = null;
   await mkdir(host.home, { recursive: true });
 
   const reportFacts = async () => {
-    const facts = await collectFacts(root, options.path);
+    const facts = await collectFacts(root, options.path, host.stateDir);
     transport.emit({
       v: PROTOCOL_VERSION,
       id: randomUUID(),
       type: 'facts',
-      facts: { ...facts, roles: options.roles },
+      facts: { ...facts, roles: options.roles, busy: busyWith },
     });
   };
   const reportFactsSafely = () =>
@@ -102,11 +106,38 @@ export async function runAgent(
     const seen = await journal.get(job.id);
     if (seen?.state === 'finished' && seen.result) {
       logger.info({ jobId: job.id }, 'job seen before: reporting its result again');
-      steps.emit({ type: 'job.finished', jobId: job.id, ...seen.result });
+      steps.emit({
+        type: 'job.finished',
+        jobId: job.id,
+        ...seen.result,
+        ...(seen.declined ? { declined: true } : {}),
+      });
       await transport.drain();
       return;
     }
     const startedAt = new Date().toISOString();
+    if (!seen) {
+      // A job not seen before may have waited in the queue while the server moved
+      // on (this host was offline and skipped, or the deployment was cancelled).
+      // If the server cannot be asked, the job is not acknowledged and comes again.
+      const wanted = await askWanted(identity, job.id);
+      if (!wanted.proceed) {
+        const result = {
+          ok: false,
+          rolledBack: false,
+          error: `not run: ${wanted.reason ?? 'not wanted'}`,
+        };
+        logger.info(
+          { jobId: job.id, reason: wanted.reason },
+          'job declined: the server no longer wants it',
+        );
+        await journal.put({ jobId: job.id, state: 'finished', startedAt, result, declined: true });
+        steps.emit({ type: 'job.finished', jobId: job.id, ...result, declined: true });
+        await transport.drain();
+        return;
+      }
+    }
+    busyWith = job.id;
     await journal.put({ jobId: job.id, state: 'running', startedAt });
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
@@ -126,6 +157,7 @@ export async function runAgent(
       logger.error({ err, jobId: job.id }, 'install crashed');
     }
     await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    busyWith = null;
     steps.emit({ type: 'job.finished', jobId: job.id, ...result });
     logger.info({ jobId: job.id, ...result }, 'install finished');
     // The job is acknowledged only once the server has its result: events live in

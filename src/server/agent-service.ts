@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import { requireEnvironment } from './environments.js';
-import { type AgentEvent, PROTOCOL_VERSION } from '../protocol/messages.js';
+import type { InstallWanted } from '../protocol/deployment-api.js';
+import type { AgentEvent } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
+import type { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
 
@@ -14,11 +17,23 @@ interface Logger {
   warn(details: object, message: string): void;
 }
 
+/** What the rest of the server wants to hear of agents' events. */
+export interface AgentObserver {
+  /** An install ended (its result is recorded). */
+  installFinished(installId: string): Promise<void>;
+  /** A host reported its facts (on connecting, after a job, every 30 s). */
+  factsReported(hostId: string): Promise<void>;
+  /** A host connected or went away. */
+  presenceChanged(hostId: string, connected: boolean): void;
+}
+
 /**
  * Hosts and their agents: enrolment, presence and facts, and single installs
  * (`ferry install`), whose steps and output the agents report as events.
  */
 export class AgentService {
+  private observer: AgentObserver | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly tokens: TokenService,
@@ -26,15 +41,22 @@ export class AgentService {
     private readonly transport: ServerTransport,
     private readonly logger: Logger,
     private readonly variables: VariableService,
+    private readonly dispatcher: InstallDispatcher,
   ) {
     transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
     transport.onPresence((hostId, connected) => {
       this.store
         .setHostPresence(hostId, connected, new Date().toISOString())
+        .then(() => this.observer?.presenceChanged(hostId, connected))
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
     });
+  }
+
+  /** Sets who hears of finished installs and reported facts (the lifecycle). */
+  observe(observer: AgentObserver): void {
+    this.observer = observer;
   }
 
   /**
@@ -106,29 +128,45 @@ export class AgentService {
       });
     // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
     const resolved = await this.variables.checkDeployable(bundle.manifest, [host]);
-    const { vars, secrets } = resolved.get(host.id)!;
-    const installId = `ins_${randomBytes(8).toString('hex')}`;
+    if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
+    const installId = newId('ins');
     await this.store.createInstall({
       id: installId,
       hostId: host.id,
       app: bundle.app,
       version: bundle.version,
       createdBy,
+      fromVersion: reportedVersion(host, bundle.app),
     });
-    await this.transport.send(host.id, {
-      v: PROTOCOL_VERSION,
-      id: installId,
-      type: 'install',
-      installId,
-      app: bundle.app,
-      version: bundle.version,
-      sha256: bundle.sha256,
-      size: bundle.size,
-      manifest: bundle.manifest,
-      vars,
-      secrets,
-    });
+    const install = await this.store.getStoredInstall(installId);
+    if (install) await this.dispatcher.send(install, bundle, host);
     return this.getInstall(installId);
+  }
+
+  /**
+   * What an agent asks before it starts a job it has not seen: whether the server
+   * still wants it. Not when the rollout gave up on the host (it was offline; it
+   * catches up to whatever is desired now instead), nor when the deployment was
+   * cancelled or stopped before it.
+   */
+  async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
+    const install = await this.store.getStoredInstall(installId);
+    if (!install || install.hostId !== token.hostId) {
+      throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
+        id: installId,
+      });
+    }
+    switch (install.state) {
+      case 'pending':
+      case 'queued':
+      case 'running':
+        return { proceed: true, reason: null };
+      case 'skipped':
+      case 'cancelled':
+        return { proceed: false, reason: install.error ?? `the install is ${install.state}` };
+      default:
+        return { proceed: false, reason: `the install has already ${install.state}` };
+    }
   }
 
   async getInstall(id: string): Promise<InstallRecord> {
@@ -146,6 +184,7 @@ export class AgentService {
   private async handleEvent(hostId: string, event: AgentEvent): Promise<void> {
     if (event.type === 'facts') {
       await this.store.setHostFacts(hostId, event.facts, new Date().toISOString());
+      await this.observer?.factsReported(hostId);
       return;
     }
     const install = await this.store.getInstall(event.jobId);
@@ -183,12 +222,18 @@ export class AgentService {
           at: new Date().toISOString(),
         });
       case 'job.finished':
-        return this.store.finishInstall(install.id, {
-          ok: event.ok,
-          rolledBack: event.rolledBack,
-          error: event.error,
-          at: new Date().toISOString(),
-        });
+        // A job the agent declined (the server no longer wanted it) keeps the
+        // state the server gave it.
+        if (!event.declined) {
+          await this.store.finishInstall(install.id, {
+            ok: event.ok,
+            rolledBack: event.rolledBack,
+            error: event.error,
+            at: new Date().toISOString(),
+          });
+        }
+        await this.observer?.installFinished(install.id);
+        return;
     }
   }
 }

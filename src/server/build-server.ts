@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { API_PREFIX } from '../protocol/api.js';
@@ -8,6 +9,13 @@ import { BuiltinServerTransport } from '../transport/builtin/builtin-server-tran
 import type { ServerTransport } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import { BundleService } from './bundle-service.js';
+import { CatchUp } from './deployments/catch-up.js';
+import { DeploymentService } from './deployments/deployment-service.js';
+import { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { RolloutDriver } from './deployments/rollout-driver.js';
+import { isProtected } from './environment-config.js';
+import { RecordsService } from './records-service.js';
+import { registerDeploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
 import { registerAgentRoutes } from './routes/agent-routes.js';
@@ -30,11 +38,14 @@ export interface ServerDeps {
    * rides on this server's own HTTP port (agents' WebSockets).
    */
   transport?: ServerTransport;
+  /** This replica's name as the holder of leases on deployments; random unless given. */
+  replicaId?: string;
 }
 
 /** The built app, with the services the caller may need at start-up. */
 export interface BuiltServer {
   app: FastifyInstance;
+  deployments: DeploymentService;
   tokens: TokenService;
   bundles: BundleService;
   agents: AgentService;
@@ -49,6 +60,7 @@ const PUBLIC_ROUTES = new Set([`${API_PREFIX}/health`]);
  */
 const AGENT_ROUTES = new Set([
   `${API_PREFIX}/agents/enroll`,
+  `${API_PREFIX}/agent/installs/:id`,
   `${API_PREFIX}/apps/:app/bundles/:version/download`,
   `${API_PREFIX}/whoami`,
 ]);
@@ -72,9 +84,46 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
   const transport = deps.transport ?? builtinTransport();
   app.addHook('onClose', () => transport.close());
-  const variables = new VariableService(deps.store);
+  const variables = new VariableService(deps.store, (env) => {
+    const settings = config.environments.find((e) => e.name === env);
+    return settings === undefined || isProtected(settings);
+  });
   const verdicts = new VerdictService(deps.store, bundles);
-  const agents = new AgentService(deps.store, tokens, bundles, transport, app.log, variables);
+  const dispatcher = new InstallDispatcher(deps.store, transport, variables);
+  const agents = new AgentService(
+    deps.store,
+    tokens,
+    bundles,
+    transport,
+    app.log,
+    variables,
+    dispatcher,
+  );
+  const catchUp = new CatchUp(deps.store, bundles, dispatcher, app.log);
+  const driver = new RolloutDriver(deps.store, bundles, dispatcher, variables, app.log, {
+    replicaId: deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`,
+    leaseMs: config.rollout.leaseSeconds * 1000,
+    tickMs: config.rollout.tickMs,
+    onFinished: (deployment) => catchUp.environment(deployment.env),
+  });
+  const deployments = new DeploymentService(
+    deps.store,
+    config.environments,
+    bundles,
+    variables,
+    verdicts,
+    () => driver.wake(),
+  );
+  const records = new RecordsService(deps.store, config.environments, bundles);
+  agents.observe({
+    installFinished: (installId) => deployments.installFinished(installId),
+    factsReported: (hostId) => catchUp.host(hostId),
+    // A host that went away may be what a rollout waits on.
+    presenceChanged: () => driver.wake(),
+  });
+  app.addHook('onReady', () => driver.start());
+  // Before the transport and the store close: the leases are given up for the next start.
+  app.addHook('preClose', () => driver.close());
 
   // Every route needs a token unless it is listed as public. The check is on the
   // route the router matched, not on the raw URL, so an encoded path such as
@@ -96,12 +145,13 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
 
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
-  registerBundleRoutes(app, bundles, verdicts);
+  registerBundleRoutes(app, bundles, verdicts, deployments);
   registerTokenRoutes(app, tokens);
   registerEnvironmentRoutes(app, config.environments, deps.store);
   registerAgentRoutes(app, agents);
   registerVariableRoutes(app, variables);
-  registerVerdictRoutes(app, verdicts);
+  registerVerdictRoutes(app, verdicts, deployments);
+  registerDeploymentRoutes(app, deployments, records, agents);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
@@ -127,7 +177,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles, agents };
+  return { app, tokens, bundles, agents, deployments };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {

@@ -60,7 +60,7 @@ export class BundleService {
         () => upload.commit(sha256),
       );
       if (!result.created) await upload.discard();
-      return result;
+      return { ...result, deployments: [] };
     } catch (err) {
       await upload.discard();
       throw err;

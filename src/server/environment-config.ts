@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSchema } from '../bundle/manifest-schema.js';
 
 /** How a deployment rolls out over an environment's hosts. */
 export const rolloutStrategySchema = z.strictObject({
@@ -15,6 +16,12 @@ export const rolloutStrategySchema = z.strictObject({
   maxFailures: z.int().nonnegative().default(0),
   /** When it stops, put the hosts already done back on the previous release. */
   rollbackOnFailure: z.boolean().default(true),
+  /**
+   * How long a host that is offline may hold up its batch before the rollout goes
+   * on without it (the deployment then ends `partial`, and the host catches up
+   * when it returns).
+   */
+  offlineTimeout: durationSchema.default('60s'),
 });
 
 /** One environment of the lifecycle, as the server's configuration gives it. */
@@ -26,10 +33,20 @@ export const environmentSchema = z.strictObject({
   requires: z.enum(['passed']).nullable().default(null),
   /** Deploy here as soon as a bundle is marked passed. */
   autoPromote: z.boolean().default(false),
+  /**
+   * Only admins deploy, roll back and set variables here (deployers elsewhere).
+   * Unset: true for an environment named prod, false for the others.
+   */
+  protected: z.boolean().optional(),
   strategy: rolloutStrategySchema.prefault({}),
 });
 
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
+
+/** Whether only admins may deploy to and roll back an environment, and set its variables. */
+export function isProtected(env: EnvironmentConfig): boolean {
+  return env.protected ?? env.name === 'prod';
+}
 
 /** The lifecycle a server has unless its configuration says otherwise. */
 export const DEFAULT_ENVIRONMENTS: z.input<typeof environmentSchema>[] = [

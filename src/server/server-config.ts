@@ -45,6 +45,16 @@ export const serverConfigSchema = z.strictObject({
   store: storeSchema.default({ driver: 'sqlite' }),
   transport: transportSchema.default({ kind: 'builtin' }),
   artifacts: artifactsSchema.default({ kind: 'fs' }),
+  /** How rollouts are driven; see RolloutDriver. */
+  rollout: z
+    .strictObject({
+      // A replica that stops renewing its lease on a deployment for this long
+      // (it died) loses it; another replica, or the next start, carries it on.
+      leaseSeconds: z.coerce.number().positive().default(15),
+      // How often active deployments are looked at, besides when an install ends.
+      tickMs: z.coerce.number().int().min(50).max(60_000).default(500),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       maxBundleBytes: z.coerce

@@ -10,12 +10,6 @@ import { FerryError } from '../protocol/errors.js';
 import type { Store, StoredToken, StoredVariable, VariableScope } from '../store/store.js';
 import { requireEnvironment } from './environments.js';
 
-/**
- * The environment whose variables only an admin may change. Issue 4's environment
- * settings will say which environments are protected; until then it is `prod`.
- */
-export const PROTECTED_ENVIRONMENT = 'prod';
-
 /** The variables one host gets: values by name, and which of them are secret. */
 export interface ResolvedVariables {
   vars: Record<string, string>;
@@ -52,7 +46,11 @@ interface Resolution extends ResolvedVariables {
  *   const { vars, secrets } = await variables.resolveFor(host, ['REDIS_HOST']);
  */
 export class VariableService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Whether only admins may change an environment's variables (prod, by default). */
+    private readonly isProtected: (env: string) => boolean = (env) => env === 'prod',
+  ) {}
 
   /** Sets a variable; a secret stays secret when set again without `secret`. */
   async set(token: StoredToken, body: VariableSetBody): Promise<VariableSetResult> {
@@ -189,8 +187,8 @@ export class VariableService {
 
   /**
    * Who may change a variable: an admin anywhere; a deployer outside the
-   * protected environment — an env scope other than prod, or a host that is not
-   * in prod — and, with a token bound to an environment, only there. Global and
+   * protected environments (prod, by default) — an env scope of another one, or a
+   * host in another one — and, with a token bound to an environment, only there. Global and
    * role scopes reach prod hosts, so they are the admin's.
    */
   private async authorizeChange(
@@ -227,8 +225,8 @@ export class VariableService {
     if (env === undefined) {
       throw refuse(`Changing a ${scope.kind} variable (it reaches every environment)`);
     }
-    if (env === PROTECTED_ENVIRONMENT) {
-      throw refuse(`Changing a variable ${describeScope(scope)} (in ${PROTECTED_ENVIRONMENT})`);
+    if (this.isProtected(env)) {
+      throw refuse(`Changing a variable ${describeScope(scope)} (in ${env})`);
     }
     if (token.env !== null && token.env !== env) {
       throw new FerryError(

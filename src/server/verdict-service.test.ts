@@ -78,6 +78,8 @@ describe('VerdictService', () => {
       at: '2026-05-01T10:00:00.000Z',
       note: 'checkout OK',
       liveOn: [],
+      liveIn: [],
+      deployments: [],
     });
 
     // The same verdict again is still a change worth keeping: it carries a new note.

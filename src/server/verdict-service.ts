@@ -13,6 +13,9 @@ import type { Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
 import { requireRole } from './token-service.js';
 
+/** Who did what the server did by itself, in records and history. */
+export const SERVER_ACTOR = 'ferry';
+
 /** The parts of the facts an agent reports that say which release of an app is current. */
 const factsAppsSchema = z.object({ apps: z.record(z.string(), z.unknown()) });
 const appReleasesSchema = z.object({ current: z.number().nullable() });
@@ -62,7 +65,26 @@ export class VerdictService {
       at: record.at,
       note: record.note,
       liveOn: liveHosts(await this.store.listHosts(), app, version),
+      liveIn: (await this.store.listDesiredReleases({ app }))
+        .filter((d) => d.version === version)
+        .map((d) => d.env),
+      deployments: [],
     };
+  }
+
+  /**
+   * Records a verdict the server reached itself (an install that failed in an
+   * environment with `autoDeploy`), by `ferry`, with the reason as its note.
+   */
+  async markByServer(app: string, version: number, verdict: Verdict, note: string): Promise<void> {
+    await this.store.recordVerdict({
+      app,
+      version,
+      verdict,
+      note,
+      by: SERVER_ACTOR,
+      at: this.clock().toISOString(),
+    });
   }
 
   /** A bundle's verdict changes, newest first; the bundle must exist. */

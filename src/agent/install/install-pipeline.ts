@@ -36,7 +36,16 @@ export interface InstallHost {
   commandTimeoutMs: number;
   driver: ProcessDriver;
   fetcher: BundleFetcher;
+  /** `<root>/agent/apps`: what the agent remembers of each app, such as its health check. */
+  stateDir: string;
 }
+
+/**
+ * Written into a release once its install commands have succeeded, with the
+ * bundle's sha256: a release that has it can be switched back to without
+ * fetching or installing anything (a rollback).
+ */
+export const INSTALLED_MARKER = '.ferry-installed';
 
 /**
  * What an install keeps in the agent's journal across a crash: the release that
@@ -108,6 +117,26 @@ export async function runInstall(
           });
   const run = runnerWith(env);
 
+  const current = await currentVersion(currentLink);
+  // A re-run after a crash may find `current` switched already: the journal
+  // remembers what ran before.
+  const previous = memory.previous !== undefined ? memory.previous : current;
+  if (current === job.version) {
+    // Installing the running version again, or resuming after the switch.
+    return finished(await startAndCheck());
+  }
+  if (await isInstalled(releaseDir, job.sha256)) {
+    // The release is still on the host, installed: a rollback is a switch and a restart.
+    const reused = await steps.step('reuse', (context) => {
+      context.out(
+        `releases/${job.version} is on this host, installed from the same bundle (sha256 ${job.sha256.slice(0, 12)}…): no fetch, no install\n`,
+      );
+      return Promise.resolve();
+    });
+    if (!reused.ok) return fail(reused.error);
+    return switchAndStart(false);
+  }
+
   let archive = '';
   const fetched = await steps.step('fetch', async (context) => {
     archive = await host.fetcher.fetch(job, context.out);
@@ -118,14 +147,6 @@ export async function runInstall(
   );
   if (!verified.ok) return fail(verified.error);
 
-  const current = await currentVersion(currentLink);
-  // A re-run after a crash may find `current` switched already: the journal
-  // remembers what ran before.
-  const previous = memory.previous !== undefined ? memory.previous : current;
-  if (current === job.version) {
-    // Installing the running version again, or resuming after the switch.
-    return startAndCheck();
-  }
   const unpacked = await steps.step('unpack', async (context) => {
     await mkdir(releasesDir, { recursive: true });
     await rm(releaseDir, { recursive: true, force: true });
@@ -146,21 +167,39 @@ export async function runInstall(
     const outcome = await run(name, commands, releaseDir);
     if (!outcome.ok) return discard(outcome.error);
   }
+  await writeFile(path.join(releaseDir, INSTALLED_MARKER), `${job.sha256}\n`);
+  return switchAndStart(true);
 
-  const switched = await steps.step('switch', async (context) => {
-    await memory.rememberPrevious(previous);
-    await switchCurrent(appDir, job.version);
-    context.out(
-      `current -> releases/${job.version}${previous === null ? '' : ` (was ${previous})`}\n`,
+  /** Switches `current` to the new release, starts and checks it, and prunes old releases. */
+  async function switchAndStart(discardOnFailure: boolean): Promise<InstallResult> {
+    const switched = await steps.step('switch', async (context) => {
+      await memory.rememberPrevious(previous);
+      await switchCurrent(appDir, job.version);
+      context.out(
+        `current -> releases/${job.version}${previous === null ? '' : ` (was ${previous})`}\n`,
+      );
+    });
+    if (!switched.ok) return discardOnFailure ? discard(switched.error) : fail(switched.error);
+
+    const result = await startAndCheck();
+    await steps.step('prune', (context) =>
+      prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
     );
-  });
-  if (!switched.ok) return discard(switched.error);
+    return finished(result);
+  }
 
-  const result = await startAndCheck();
-  await steps.step('prune', (context) =>
-    prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
-  );
-  return result;
+  /** Remembers, after a success, how to check the app's health between installs (host facts). */
+  async function finished(result: InstallResult): Promise<InstallResult> {
+    if (result.ok) {
+      await rememberHealth(host.stateDir, job.app, {
+        version: job.version,
+        health: app.health ?? null,
+        cwd: currentLink,
+        env,
+      }).catch(() => undefined);
+    }
+    return result;
+  }
 
   async function discard(error: string | null): Promise<InstallResult> {
     await rm(releaseDir, { recursive: true, force: true });
@@ -280,6 +319,41 @@ function commandEnv(
     FERRY_VERSION: String(version),
     FERRY_RELEASE_DIR: releaseDir,
   };
+}
+
+/** True when a release folder holds a complete install of the bundle with this sha256. */
+async function isInstalled(releaseDir: string, sha256: string): Promise<boolean> {
+  try {
+    return (await readFile(path.join(releaseDir, INSTALLED_MARKER), 'utf8')).trim() === sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** What the agent keeps of an app's health check, to probe it between installs. */
+export interface RememberedHealth {
+  version: number;
+  /** The manifest's health section with its variables filled; null when it has none. */
+  health: AppManifest['health'] | null;
+  cwd: string;
+  /** The environment of a `command` check, as during the install (kept mode 0600: it may hold secrets). */
+  env: Record<string, string>;
+}
+
+/** The file an app's remembered health check is kept in. */
+export function healthFile(stateDir: string, app: string): string {
+  return path.join(stateDir, `${app}.health.json`);
+}
+
+async function rememberHealth(
+  stateDir: string,
+  app: string,
+  health: RememberedHealth,
+): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = healthFile(stateDir, app);
+  await writeFile(`${file}.partial`, JSON.stringify(health), { mode: 0o600 });
+  await rename(`${file}.partial`, file);
 }
 
 /** The version `current` points at, or null. */

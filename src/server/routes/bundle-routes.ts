@@ -5,6 +5,7 @@ import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { BundleService } from '../bundle-service.js';
+import type { DeploymentService } from '../deployments/deployment-service.js';
 import { parseRange } from '../http-range.js';
 import { tokenOf } from '../request-context.js';
 import { requireRole } from '../token-service.js';
@@ -21,6 +22,7 @@ export function registerBundleRoutes(
   app: FastifyInstance,
   bundles: BundleService,
   verdicts: Pick<VerdictService, 'verdictOf'>,
+  deployments: Pick<DeploymentService, 'afterPush'>,
 ): void {
   // Bundles arrive as a raw stream; the service reads it itself, so Fastify must not.
   app.addContentTypeParser(
@@ -57,6 +59,10 @@ export function registerBundleRoutes(
       },
       result.created ? 'bundle pushed' : 'bundle pushed again: existing version returned',
     );
+    if (result.created) {
+      const bundle = await bundles.get(result.bundle.app, result.bundle.version);
+      result.deployments = await deployments.afterPush(bundle, token.name);
+    }
     return reply.status(result.created ? 201 : 200).send(result);
   });
 

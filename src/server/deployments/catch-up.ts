@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import type { HostRecord } from '../../protocol/api.js';
+import type { Store } from '../../store/store.js';
+import type { BundleService } from '../bundle-service.js';
+import type { InstallDispatcher } from './install-dispatcher.js';
+import { reportedVersion, roleOf } from './rollout-plan.js';
+
+/** The few logging calls it makes. */
+interface Logger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+/** Who the records name for installs the server started by itself. */
+export const CATCH_UP_ACTOR = 'ferry (catch-up)';
+
+/**
+ * Brings hosts to the desired release of their environment by themselves: a
+ * host that was offline during a rollout, and a host that has just enrolled.
+ * It runs when a host reports its facts (on connecting and every 30 s) and when
+ * a deployment ends. A catch-up is recorded as an install of the deployment
+ * that set the desired release.
+ *
+ * It leaves a host alone while its agent is busy with a job, while a deployment
+ * of the app holds the environment's lock (the rollout deals with its hosts),
+ * while another install of the app is under way there, and when its newest
+ * install of the desired release ended — succeeded (the facts are older than
+ * it) or failed (trying the same again in a loop would help nobody; the next
+ * deployment will).
+ */
+export class CatchUp {
+  /** Hosts being looked at in this process: facts that arrive close together are handled once. */
+  private readonly inProgress = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bundles: Pick<BundleService, 'get'>,
+    private readonly dispatcher: InstallDispatcher,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Looks at one host, by id. */
+  async host(hostId: string): Promise<void> {
+    if (this.inProgress.has(hostId)) return;
+    this.inProgress.add(hostId);
+    try {
+      const host = await this.store.getHost(hostId);
+      if (host && host.facts?.busy == null) await this.converge(host);
+    } finally {
+      this.inProgress.delete(hostId);
+    }
+  }
+
+  /** Looks at every connected host of an environment (a deployment there has ended). */
+  async environment(env: string): Promise<void> {
+    for (const host of await this.store.listHosts({ env })) {
+      if (host.connected) await this.host(host.id);
+    }
+  }
+
+  private async converge(host: HostRecord): Promise<void> {
+    for (const desired of await this.store.listDesiredReleases({ env: host.env })) {
+      const bundle = await this.bundles.get(desired.app, desired.version);
+      if (!host.roles.includes(roleOf(bundle))) continue;
+      const current = reportedVersion(host, desired.app);
+      if (current === desired.version) continue;
+      if (await this.store.getLock(desired.app, host.env)) continue;
+      const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
+      if (installs.some((i) => ['pending', 'queued', 'running'].includes(i.state))) continue;
+      const newest = installs[0];
+      if (
+        newest &&
+        newest.version === desired.version &&
+        (newest.state === 'succeeded' || newest.state === 'failed')
+      ) {
+        continue;
+      }
+      // The same id on every replica that sees these facts: of two racing, one insert wins.
+      const id = `ins_${createHash('sha256')
+        .update(`${desired.deploymentId}:${host.id}:${installs.length}`)
+        .digest('hex')
+        .slice(0, 16)}`;
+      try {
+        await this.store.createInstalls([
+          {
+            id,
+            hostId: host.id,
+            app: desired.app,
+            version: desired.version,
+            createdBy: CATCH_UP_ACTOR,
+            deploymentId: desired.deploymentId,
+            purpose: 'catch-up',
+            fromVersion: current,
+            state: 'pending',
+          },
+        ]);
+      } catch (err) {
+        this.logger.info({ err, host: host.name, id }, 'another server is catching this host up');
+        continue;
+      }
+      this.logger.info(
+        { host: host.name, app: desired.app, version: desired.version, from: current },
+        'catching a host up to the desired release',
+      );
+      const install = await this.store.getStoredInstall(id);
+      if (install) await this.dispatcher.send(install, bundle, host);
+    }
+  }
+}

@@ -1,0 +1,444 @@
+import type { BundleDetail, Role, StartedDeployment } from '../../protocol/api.js';
+import type {
+  DeployBody,
+  DeploymentKind,
+  DeploymentListQuery,
+  DeploymentLogs,
+  DeploymentRecord,
+  PromoteBody,
+  RollbackBody,
+} from '../../protocol/deployment-api.js';
+import { FerryError } from '../../protocol/errors.js';
+import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
+import type { BundleService } from '../bundle-service.js';
+import { type EnvironmentConfig, isProtected } from '../environment-config.js';
+import type { VariableService } from '../variable-service.js';
+import { requireVerdict, type VerdictService } from '../verdict-service.js';
+import { toDeploymentRecord } from './deployment-record.js';
+import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
+
+/** Who asks: a token's name, role and environment binding. */
+export interface Caller {
+  name: string;
+  role: Role;
+  env: string | null;
+}
+
+/** The states of a deployment that count as having been in an environment. */
+const LANDED = ['succeeded', 'partial'] as const;
+
+/**
+ * Creates deployments — `ferry deploy`, `promote`, `rollback`, and the automatic
+ * ones (a push to an environment with `autoDeploy`, a bundle marked passed
+ * for one with `autoPromote`) — after the checks that must pass before any host
+ * is touched: the caller's role, the verdict the environment requires, every
+ * variable the manifest uses, and the lock of the app in that environment.
+ * The rollout itself is the `RolloutDriver`'s.
+ *
+ * @example
+ *   const deployment = await deployments.deploy(caller, { app: 'cart', version: 12, env: 'qa' });
+ */
+export class DeploymentService {
+  constructor(
+    private readonly store: Store,
+    private readonly environments: readonly EnvironmentConfig[],
+    private readonly bundles: Pick<BundleService, 'get'>,
+    private readonly variables: Pick<VariableService, 'checkDeployable'>,
+    private readonly verdicts: Pick<VerdictService, 'verdictOf' | 'markByServer'>,
+    private readonly wakeDriver: () => void,
+  ) {}
+
+  /**
+   * An install of a deployment ended: the driver looks at the deployment again,
+   * and a failed install of the bundle in an environment with `autoDeploy` marks
+   * the bundle failed, with the reason — QA need not test what did not install.
+   */
+  async installFinished(installId: string): Promise<void> {
+    this.wakeDriver();
+    const install = await this.store.getStoredInstall(installId);
+    if (!install?.deploymentId || install.state !== 'failed') return;
+    if (install.purpose !== 'deploy' && install.purpose !== 'catch-up') return;
+    const deployment = await this.store.getDeployment(install.deploymentId);
+    if (!deployment || install.version !== deployment.version) return;
+    const env = this.environments.find((e) => e.name === deployment.env);
+    if (!env?.autoDeploy) return;
+    if ((await this.verdicts.verdictOf(install.app, install.version)) === 'failed') return;
+    await this.verdicts.markByServer(
+      install.app,
+      install.version,
+      'failed',
+      `install failed on ${install.host} in ${deployment.env}: ${install.error ?? 'unknown error'}`,
+    );
+  }
+
+  /** `ferry deploy`: refused with `E_DEPLOY_LOCKED` when another one holds the app's lock there. */
+  async deploy(
+    caller: Caller,
+    body: DeployBody,
+    kind: DeploymentKind = 'deploy',
+  ): Promise<DeploymentRecord> {
+    const env = this.environment(body.env);
+    authorizeDeploy(caller, env);
+    const bundle = await this.bundles.get(body.app, body.version);
+    await this.checkVerdict(bundle, env);
+    return this.create(caller.name, bundle, env, kind, { queue: false });
+  }
+
+  /** `ferry promote`: to the environment after the last one where the bundle landed. */
+  async promote(caller: Caller, body: PromoteBody): Promise<DeploymentRecord> {
+    const bundle = await this.bundles.get(body.app, body.version);
+    const env = await this.promotionTarget(bundle);
+    authorizeDeploy(caller, env);
+    await this.checkVerdict(bundle, env);
+    return this.create(caller.name, bundle, env, 'promote', { queue: false });
+  }
+
+  /**
+   * `ferry rollback`: deploys the newest bundle that landed in the environment
+   * before the one it should run now, or the one named with `to`.
+   */
+  async rollback(caller: Caller, body: RollbackBody): Promise<DeploymentRecord> {
+    const env = this.environment(body.env);
+    authorizeDeploy(caller, env);
+    const version = body.to ?? (await this.previousLanded(body.app, env.name));
+    const bundle = await this.bundles.get(body.app, version);
+    await this.checkVerdict(bundle, env);
+    return this.create(caller.name, bundle, env, 'rollback', { queue: false });
+  }
+
+  /**
+   * After a push: deploys the new bundle to each environment with `autoDeploy`
+   * whose verdict gate it passes. One that finds the lock taken waits its turn
+   * (a newer push replaces it in the queue); one whose variables are missing is
+   * recorded as failed, with the reason. Never throws: the push has succeeded.
+   */
+  async afterPush(bundle: BundleDetail, pushedBy: string): Promise<StartedDeployment[]> {
+    const started: StartedDeployment[] = [];
+    for (const env of this.environments.filter((e) => e.autoDeploy && e.requires === null)) {
+      started.push(
+        await this.attempt(env.name, 'auto-deploy', () =>
+          this.create(pushedBy, bundle, env, 'auto-deploy', { queue: true }),
+        ),
+      );
+    }
+    return started;
+  }
+
+  /**
+   * Checks, before a verdict is recorded, that the caller may roll back every
+   * environment a `--rollback` would touch: those whose desired release is this
+   * bundle. Returns them.
+   */
+  async rollbackTargets(caller: Caller, app: string, version: number): Promise<string[]> {
+    const desired = await this.store.listDesiredReleases({ app });
+    const envs = desired.filter((d) => d.version === version).map((d) => d.env);
+    for (const env of envs) authorizeDeploy(caller, this.environment(env));
+    return envs;
+  }
+
+  /**
+   * After a verdict: a bundle marked failed with `rollback` is rolled back in
+   * `rollbackEnvs`; one marked passed is deployed to the environment it would be
+   * promoted to, when that one has `autoPromote`. Never throws: the verdict is
+   * recorded; each deployment that could not start says why.
+   */
+  async afterVerdict(
+    caller: Caller,
+    app: string,
+    version: number,
+    verdict: 'passed' | 'failed',
+    rollbackEnvs: string[],
+  ): Promise<StartedDeployment[]> {
+    if (verdict === 'failed') {
+      const started: StartedDeployment[] = [];
+      for (const env of rollbackEnvs) {
+        started.push(
+          await this.attempt(env, 'rollback', () => this.rollback(caller, { app, env })),
+        );
+      }
+      return started;
+    }
+    const bundle = await this.bundles.get(app, version);
+    let env: EnvironmentConfig;
+    try {
+      env = await this.promotionTarget(bundle);
+    } catch (err) {
+      if (err instanceof FerryError) return [];
+      throw err;
+    }
+    if (!env.autoPromote) return [];
+    return [
+      await this.attempt(env.name, 'auto-promote', async () => {
+        await this.checkVerdict(bundle, env);
+        return this.create(caller.name, bundle, env, 'auto-promote', { queue: true });
+      }),
+    ];
+  }
+
+  /** Runs one deployment that something else started, turning a refusal into its summary. */
+  private async attempt(
+    env: string,
+    kind: DeploymentKind,
+    start: () => Promise<DeploymentRecord>,
+  ): Promise<StartedDeployment> {
+    try {
+      const d = await start();
+      return { env, id: d.id, version: d.version, kind, state: d.state, error: d.error };
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      return { env, id: null, version: null, kind, state: null, error: err.message };
+    }
+  }
+
+  /** Cancels a deployment: hosts not yet started are not touched; one already installing finishes. */
+  async cancel(caller: Caller, id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    authorizeDeploy(caller, this.environment(deployment.env));
+    if (deployment.state !== 'pending' && deployment.state !== 'running') {
+      throw new FerryError(
+        'E_DEPLOYMENT_FINISHED',
+        `Deployment ${id} has already ended (${deployment.state})`,
+        { id, state: deployment.state },
+      );
+    }
+    await this.store.updateDeployment(id, {
+      state: 'cancelled',
+      finishedAt: new Date().toISOString(),
+      error: `cancelled by ${caller.name}`,
+    });
+    for (const install of await this.store.listInstalls({ deploymentId: id })) {
+      await this.store.markInstall(
+        install.id,
+        { state: 'cancelled', error: `the deployment was cancelled by ${caller.name}` },
+        ['pending', 'queued'],
+      );
+    }
+    await this.store.releaseLock(deployment.app, deployment.env, id);
+    this.wakeDriver();
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    return toDeploymentRecord(deployment, await this.store.listInstalls({ deploymentId: id }));
+  }
+
+  /** Deployments, newest first, with their installs. */
+  async list(query: DeploymentListQuery): Promise<DeploymentRecord[]> {
+    const deployments = await this.store.listDeployments({
+      ...(query.app === undefined ? {} : { app: query.app }),
+      ...(query.env === undefined ? {} : { env: query.env }),
+      limit: query.limit ?? 20,
+    });
+    return Promise.all(
+      deployments.map(async (d) =>
+        toDeploymentRecord(d, await this.store.listInstalls({ deploymentId: d.id })),
+      ),
+    );
+  }
+
+  /** Every install's step output, host by host; `host` keeps one host's. */
+  async logs(id: string, host?: string): Promise<DeploymentLogs> {
+    await this.stored(id);
+    const installs = (await this.store.listInstalls({ deploymentId: id }))
+      .filter((i) => host === undefined || i.host === host)
+      .reverse();
+    if (host !== undefined && installs.length === 0) {
+      throw new FerryError('E_HOST_NOT_FOUND', `Deployment ${id} has no install on ${host}`, {
+        id,
+        host,
+      });
+    }
+    return {
+      deploymentId: id,
+      installs: await Promise.all(
+        installs.map(async (install) => ({
+          installId: install.id,
+          host: install.host,
+          version: install.version,
+          purpose: install.purpose,
+          state: install.state,
+          steps: (await this.store.installLogs(install.id))?.steps ?? [],
+        })),
+      ),
+    };
+  }
+
+  private async create(
+    createdBy: string,
+    bundle: BundleDetail,
+    env: EnvironmentConfig,
+    kind: DeploymentKind,
+    options: { queue: boolean },
+  ): Promise<DeploymentRecord> {
+    const id = newId('dep');
+    const desired = (await this.store.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
+    const deployment = {
+      id,
+      app: bundle.app,
+      version: bundle.version,
+      env: env.name,
+      kind,
+      strategy: env.strategy,
+      fromVersion: desired?.version ?? null,
+      createdBy,
+    };
+    const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
+    try {
+      // Every ${NAME} must be set for every target host before anything is recorded or sent.
+      await this.variables.checkDeployable(bundle.manifest, hosts);
+    } catch (err) {
+      if (!(err instanceof FerryError) || !options.queue) throw err;
+      // Nobody waits on an automatic deployment: record why it did not happen.
+      await this.store.createDeployment({ ...deployment, state: 'running' }, [], { lock: false });
+      await this.store.updateDeployment(id, {
+        state: 'failed',
+        finishedAt: new Date().toISOString(),
+        error: err.message,
+      });
+      return this.get(id);
+    }
+    const installs = planInstalls(deployment, env.strategy, hosts);
+    const created = await this.store.createDeployment(
+      { ...deployment, state: 'running' },
+      installs,
+      {
+        lock: true,
+      },
+    );
+    if (!created.created) {
+      if (!options.queue) throw await this.lockedError(created.holder);
+      // Queued behind the holder, replacing whatever older one waited there.
+      for (const waiting of await this.store.listDeployments({
+        app: bundle.app,
+        env: env.name,
+        states: ['pending'],
+      })) {
+        await this.store.updateDeployment(waiting.id, {
+          state: 'cancelled',
+          finishedAt: new Date().toISOString(),
+          error: `superseded by ${bundle.app}@${bundle.version} before it started`,
+        });
+      }
+      await this.store.createDeployment({ ...deployment, state: 'pending' }, [], { lock: false });
+    }
+    this.wakeDriver();
+    return this.get(id);
+  }
+
+  private async lockedError(holder: DeployLock): Promise<FerryError> {
+    const deployment = await this.store.getDeployment(holder.deploymentId);
+    const what = deployment
+      ? `${deployment.app}@${deployment.version} by ${deployment.createdBy}`
+      : 'another deployment';
+    return new FerryError(
+      'E_DEPLOY_LOCKED',
+      `${holder.app} in ${holder.env} is being deployed: ${holder.deploymentId} (${what}) holds the lock since ${holder.since}`,
+      {
+        app: holder.app,
+        env: holder.env,
+        holder: holder.deploymentId,
+        since: holder.since,
+        by: deployment?.createdBy ?? null,
+        version: deployment?.version ?? null,
+      },
+    );
+  }
+
+  private async checkVerdict(bundle: BundleDetail, env: EnvironmentConfig): Promise<void> {
+    const has = await this.verdicts.verdictOf(bundle.app, bundle.version);
+    requireVerdict(has, env.requires, env.name, `${bundle.app}@${bundle.version}`);
+  }
+
+  /** The environment after the last one, in lifecycle order, where the bundle landed. */
+  private async promotionTarget(bundle: BundleDetail): Promise<EnvironmentConfig> {
+    const landed = await this.store.listDeployments({
+      app: bundle.app,
+      states: [...LANDED],
+    });
+    const envs = new Set(landed.filter((d) => d.version === bundle.version).map((d) => d.env));
+    const last = this.environments.reduce(
+      (found, env, index) => (envs.has(env.name) ? index : found),
+      -1,
+    );
+    const ref = `${bundle.app}@${bundle.version}`;
+    if (last === -1) {
+      throw new FerryError(
+        'E_NOTHING_TO_PROMOTE',
+        `${ref} has not succeeded in any environment yet; deploy it first (ferry deploy ${ref} --env ${this.environments[0]!.name})`,
+        { bundle: ref },
+      );
+    }
+    const next = this.environments[last + 1];
+    if (!next) {
+      throw new FerryError(
+        'E_NOTHING_TO_PROMOTE',
+        `${ref} is already in ${this.environments[last]!.name}, the last environment`,
+        { bundle: ref, env: this.environments[last]!.name },
+      );
+    }
+    return next;
+  }
+
+  /** The newest version that landed in an environment before the one it should run now. */
+  private async previousLanded(app: string, env: string): Promise<number> {
+    const [desired] = await this.store.listDesiredReleases({ env, app });
+    const landed = await this.store.listDeployments({ app, env, states: [...LANDED] });
+    const previous = landed.find((d) => d.version !== desired?.version);
+    if (!previous) {
+      throw new FerryError(
+        'E_NOTHING_TO_ROLL_BACK',
+        desired
+          ? `${app} has run only ${app}@${desired.version} in ${env}: there is nothing earlier to go back to`
+          : `${app} has never been deployed to ${env}`,
+        { app, env },
+      );
+    }
+    return previous.version;
+  }
+
+  private environment(name: string): EnvironmentConfig {
+    const env = this.environments.find((e) => e.name === name);
+    if (!env) {
+      throw new FerryError(
+        'E_ENV_NOT_FOUND',
+        `No environment named ${name}; this server has ${this.environments.map((e) => e.name).join(', ')}`,
+        { env: name, environments: this.environments.map((e) => e.name) },
+      );
+    }
+    return env;
+  }
+
+  private async stored(id: string): Promise<StoredDeployment> {
+    const deployment = await this.store.getDeployment(id);
+    if (!deployment) {
+      throw new FerryError('E_DEPLOYMENT_NOT_FOUND', `No deployment ${id}`, { id });
+    }
+    return deployment;
+  }
+}
+
+/**
+ * Who may deploy to and roll back an environment: an admin anywhere; a deployer
+ * where it is not protected (prod, by default), and only in its own environment
+ * when its token is bound to one. Anyone else gets a 403 naming the role needed.
+ */
+export function authorizeDeploy(caller: Caller, env: EnvironmentConfig): void {
+  if (caller.role === 'admin') return;
+  const guarded = isProtected(env);
+  const needs: Role[] = guarded ? ['admin'] : ['admin', 'deployer'];
+  if (caller.role !== 'deployer' || guarded) {
+    throw new FerryError(
+      'E_FORBIDDEN',
+      `Deploying to ${env.name} needs a token with the ${needs.join(' or ')} role; yours has the ${caller.role} role`,
+      { needs, has: caller.role, env: env.name },
+    );
+  }
+  if (caller.env !== null && caller.env !== env.name) {
+    throw new FerryError(
+      'E_FORBIDDEN',
+      `This token is for the ${caller.env} environment, not ${env.name}`,
+      { needs, has: caller.role, tokenEnv: caller.env, env: env.name },
+    );
+  }
+}

@@ -1,0 +1,375 @@
+import { parseDuration } from '../../bundle/manifest-schema.js';
+import type { HostRecord, InstallState } from '../../protocol/api.js';
+import type { DeploymentState } from '../../protocol/deployment-api.js';
+import { FerryError } from '../../protocol/errors.js';
+import type { Store, StoredDeployment, StoredInstall } from '../../store/store.js';
+import type { BundleService } from '../bundle-service.js';
+import type { VariableService } from '../variable-service.js';
+import type { InstallDispatcher } from './install-dispatcher.js';
+import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
+
+/** The states an install ends in. */
+const TERMINAL: readonly InstallState[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+
+/** The few logging calls the driver makes (Fastify's logger fits). */
+interface Logger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface RolloutDriverOptions {
+  /** This server process, as lease owner: unique per replica. */
+  replicaId: string;
+  /** How long a lease lasts unless renewed; another replica takes over after it. */
+  leaseMs: number;
+  /** How often deployments are looked at, besides when something happens. */
+  tickMs: number;
+  /** Told when a deployment has ended, in whatever state. */
+  onFinished: (deployment: StoredDeployment) => Promise<void>;
+  clock?: () => number;
+}
+
+/**
+ * Drives deployments from the store, so that a restarted server, or another
+ * replica, carries one on from where it stood. Each tick it takes (or renews)
+ * the lease on every active deployment it can, and advances each one it holds:
+ *
+ * - a `pending` deployment (queued behind another one of its app and
+ *   environment) starts when it gets the lock, with the hosts of that moment;
+ * - a running one sends its current batch, waits until every host of the batch
+ *   has ended (an install succeeds only once its health check passed), counts
+ *   failures, and moves on to the next batch — or stops when more hosts failed
+ *   than the strategy allows, and then puts back the hosts already done;
+ * - a host that stays offline longer than `offlineTimeout` is skipped; the
+ *   deployment then ends `partial`, and the host catches up when it returns.
+ *
+ * Everything it does is a conditional update or an idempotent send (a job's id
+ * is its install's id), so two replicas that briefly both think they hold a
+ * lease cannot make a host install twice.
+ */
+export class RolloutDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private tickAgain = false;
+  private closed = false;
+  /** Deployments this replica drives, and since when (a fresh driver gives offline hosts a fresh wait). */
+  private readonly heldSince = new Map<string, number>();
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bundles: Pick<BundleService, 'get'>,
+    private readonly dispatcher: InstallDispatcher,
+    private readonly variables: Pick<VariableService, 'checkDeployable'>,
+    private readonly logger: Logger,
+    private readonly options: RolloutDriverOptions,
+  ) {
+    this.clock = options.clock ?? (() => Date.now());
+  }
+
+  /** Starts ticking; the first tick picks up deployments a previous server left running. */
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.options.tickMs);
+    this.wake();
+  }
+
+  /** Looks at every deployment now (something happened: an install ended, one was created). */
+  wake(): void {
+    if (this.closed) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err: unknown) => this.logger.error({ err }, 'the rollout driver failed a tick'))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.tickAgain) {
+          this.tickAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Stops driving and gives up the leases held, so another replica (or the next start) takes over at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    for (const id of this.heldSince.keys()) {
+      await this.store
+        .releaseLease(id, this.options.replicaId)
+        .catch((err: unknown) =>
+          this.logger.warn({ err, deploymentId: id }, 'releasing a lease failed'),
+        );
+    }
+    this.heldSince.clear();
+  }
+
+  private async tick(): Promise<void> {
+    const active = await this.store.listDeployments({ states: ['pending', 'running'] });
+    // Oldest first, so that deployments queued behind a lock start in order.
+    for (const deployment of active.reverse()) {
+      if (this.closed) return;
+      const now = this.clock();
+      const held = await this.store.claimLease(
+        deployment.id,
+        this.options.replicaId,
+        iso(now),
+        iso(now + this.options.leaseMs),
+      );
+      if (!held) {
+        this.heldSince.delete(deployment.id);
+        continue;
+      }
+      if (!this.heldSince.has(deployment.id)) {
+        this.heldSince.set(deployment.id, now);
+        this.logger.info(
+          { deploymentId: deployment.id, replica: this.options.replicaId },
+          deployment.leaseOwner && deployment.leaseOwner !== this.options.replicaId
+            ? 'took over a deployment from another server'
+            : 'driving a deployment',
+        );
+      }
+      try {
+        await this.advance(deployment);
+      } catch (err) {
+        this.logger.error({ err, deploymentId: deployment.id }, 'advancing a deployment failed');
+      }
+    }
+  }
+
+  private async advance(deployment: StoredDeployment): Promise<void> {
+    if (deployment.state === 'pending') return this.startPending(deployment);
+    const hosts = new Map((await this.store.listHosts()).map((h) => [h.id, h]));
+    const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
+    const listed = await this.store.listInstalls({ deploymentId: deployment.id });
+    const wave = await this.expireOffline(
+      deployment,
+      listed.filter((i) => i.purpose === purpose),
+      hosts,
+    );
+    let failures = 0;
+    for (const batch of byBatch(wave)) {
+      if (!batch.every((i) => TERMINAL.includes(i.state))) {
+        await this.sendPending(batch, hosts);
+        return;
+      }
+      if (deployment.phase === 'rollout') {
+        failures += batch.filter((i) => i.state === 'failed').length;
+        if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
+      }
+    }
+    if (deployment.phase === 'rollout') return this.complete(deployment, wave);
+    return this.completeRevert(deployment, wave);
+  }
+
+  /** A queued deployment: starts it once it holds the lock, planning its hosts now. */
+  private async startPending(deployment: StoredDeployment): Promise<void> {
+    const now = iso(this.clock());
+    const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
+    if (holder.deploymentId !== deployment.id) return;
+    const planned = await this.store.listInstalls({ deploymentId: deployment.id, limit: 1 });
+    if (planned.length === 0) {
+      const bundle = await this.bundles.get(deployment.app, deployment.version);
+      const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
+      try {
+        await this.variables.checkDeployable(bundle.manifest, hosts);
+      } catch (err) {
+        if (!(err instanceof FerryError)) throw err;
+        return this.finish(deployment, 'failed', err.message);
+      }
+      await this.store.createInstalls(planInstalls(deployment, deployment.strategy, hosts));
+    }
+    await this.store.updateDeployment(deployment.id, { state: 'running', startedAt: now });
+    this.logger.info({ deploymentId: deployment.id }, 'deployment started after waiting its turn');
+    this.wake();
+  }
+
+  /** Skips the hosts of a wave that have been offline longer than the strategy allows. */
+  private async expireOffline(
+    deployment: StoredDeployment,
+    wave: StoredInstall[],
+    hosts: Map<string, HostRecord>,
+  ): Promise<StoredInstall[]> {
+    const timeoutMs = parseDuration(deployment.strategy.offlineTimeout);
+    const now = this.clock();
+    const out: StoredInstall[] = [];
+    for (const install of wave) {
+      const host = hosts.get(install.hostId);
+      if ((install.state === 'queued' || install.state === 'running') && host && !host.connected) {
+        // Offline since the latest of: last seen, the job sent, this replica took over.
+        const since = Math.max(
+          time(host.lastSeenAt),
+          time(install.sentAt),
+          this.heldSince.get(deployment.id) ?? now,
+        );
+        if (now - since > timeoutMs) {
+          const error = `${host.name} was offline for more than ${deployment.strategy.offlineTimeout}; it catches up when it returns`;
+          if (
+            await this.store.markInstall(install.id, { state: 'skipped', error }, [
+              'queued',
+              'running',
+            ])
+          ) {
+            this.logger.warn(
+              { deploymentId: deployment.id, host: host.name },
+              'skipped an offline host',
+            );
+            out.push({ ...install, state: 'skipped', error });
+            continue;
+          }
+        }
+      }
+      out.push(install);
+    }
+    return out;
+  }
+
+  private async sendPending(batch: StoredInstall[], hosts: Map<string, HostRecord>): Promise<void> {
+    for (const install of batch.filter((i) => i.state === 'pending')) {
+      const host = hosts.get(install.hostId);
+      if (!host) {
+        await this.store.markInstall(
+          install.id,
+          { state: 'cancelled', error: 'the host was removed' },
+          ['pending'],
+        );
+        continue;
+      }
+      const bundle = await this.bundles.get(install.app, install.version);
+      await this.dispatcher.send(install, bundle, host);
+    }
+  }
+
+  /** Too many hosts failed: cancels the rest and, if the strategy says so, puts back the hosts done. */
+  private async stop(deployment: StoredDeployment, wave: StoredInstall[]): Promise<void> {
+    const failed = wave.filter((i) => i.state === 'failed');
+    const reason =
+      `${failed.length} host${failed.length === 1 ? '' : 's'} failed, more than maxFailures ` +
+      `${deployment.strategy.maxFailures}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`;
+    for (const install of wave.filter((i) => i.state === 'pending')) {
+      await this.store.markInstall(
+        install.id,
+        { state: 'cancelled', error: 'the rollout stopped before this host' },
+        ['pending'],
+      );
+    }
+    if (!deployment.strategy.rollbackOnFailure) return this.finish(deployment, 'failed', reason);
+    const done = wave.filter((i) => i.state === 'succeeded');
+    const revertible = done
+      .filter((i) => i.fromVersion !== null && i.fromVersion !== deployment.version)
+      .sort((a, b) => (b.batch ?? 0) - (a.batch ?? 0) || (a.host < b.host ? -1 : 1));
+    const stranded = done.filter((i) => i.fromVersion === null).map((i) => i.host);
+    const note = stranded.length
+      ? `; ${stranded.join(', ')} had no previous release and stay on ${deployment.version}`
+      : '';
+    if (revertible.length === 0) return this.finish(deployment, 'rolled_back', reason + note);
+    // The last hosts done go back first, in batches of the rollout's size, so
+    // that the environment never has more hosts restarting at once than during it.
+    const size = batchSize(deployment.strategy, wave.length);
+    await this.store.createInstalls(
+      revertible.map((install, index) => ({
+        id: newId('ins'),
+        hostId: install.hostId,
+        app: deployment.app,
+        version: install.fromVersion!,
+        createdBy: deployment.createdBy,
+        deploymentId: deployment.id,
+        purpose: 'revert',
+        batch: Math.floor(index / size),
+        fromVersion: deployment.version,
+        state: 'pending',
+      })),
+    );
+    await this.store.updateDeployment(deployment.id, { phase: 'reverting', error: reason + note });
+    this.logger.warn(
+      { deploymentId: deployment.id, reason },
+      'rollout stopped; putting hosts back',
+    );
+    this.wake();
+  }
+
+  private async complete(deployment: StoredDeployment, wave: StoredInstall[]): Promise<void> {
+    const succeeded = wave.filter((i) => i.state === 'succeeded');
+    const skipped = wave.filter((i) => i.state === 'skipped');
+    const failed = wave.filter((i) => i.state === 'failed');
+    if (wave.length > 0 && succeeded.length === 0 && skipped.length === 0) {
+      return this.finish(
+        deployment,
+        'failed',
+        `no host took ${deployment.app}@${deployment.version}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`,
+      );
+    }
+    await this.store.setDesiredRelease({
+      env: deployment.env,
+      app: deployment.app,
+      version: deployment.version,
+      deploymentId: deployment.id,
+      updatedAt: iso(this.clock()),
+    });
+    if (skipped.length === 0 && failed.length === 0) {
+      return this.finish(deployment, 'succeeded', null);
+    }
+    const parts = [
+      ...skipped.map((i) => `${i.host} (offline; catches up when it returns)`),
+      ...failed.map((i) => `${i.host} (failed: ${i.error ?? 'unknown'})`),
+    ];
+    return this.finish(
+      deployment,
+      'partial',
+      `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}`,
+    );
+  }
+
+  private async completeRevert(
+    deployment: StoredDeployment,
+    reverts: StoredInstall[],
+  ): Promise<void> {
+    const failed = reverts.filter((i) => i.state !== 'succeeded');
+    if (failed.length === 0) return this.finish(deployment, 'rolled_back', deployment.error);
+    return this.finish(
+      deployment,
+      'failed',
+      `${deployment.error ?? 'the rollout failed'}; putting back failed on ${failed.map((i) => `${i.host} (${i.error ?? i.state})`).join(', ')}`,
+    );
+  }
+
+  private async finish(
+    deployment: StoredDeployment,
+    state: DeploymentState,
+    error: string | null,
+  ): Promise<void> {
+    const finishedAt = iso(this.clock());
+    await this.store.updateDeployment(deployment.id, { state, finishedAt, error });
+    await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
+    await this.store.releaseLease(deployment.id, this.options.replicaId);
+    this.heldSince.delete(deployment.id);
+    this.logger.info(
+      { deploymentId: deployment.id, state, error },
+      `deployment of ${deployment.app}@${deployment.version} to ${deployment.env} ended ${state}`,
+    );
+    await this.options.onFinished({ ...deployment, state, error, finishedAt });
+    // The next deployment queued for this app and environment may start now.
+    this.wake();
+  }
+}
+
+/** A wave's installs by batch, in batch order. */
+function byBatch(installs: StoredInstall[]): StoredInstall[][] {
+  const batches = new Map<number, StoredInstall[]>();
+  for (const install of installs) {
+    const batch = install.batch ?? 0;
+    batches.set(batch, [...(batches.get(batch) ?? []), install]);
+  }
+  return [...batches.entries()].sort(([a], [b]) => a - b).map(([, items]) => items);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function time(at: string | null): number {
+  return at === null ? 0 : Date.parse(at);
+}

@@ -1,0 +1,117 @@
+import type { HostRecord } from '../protocol/api.js';
+import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
+import type { Store } from '../store/store.js';
+import type { BundleService } from './bundle-service.js';
+import { reportedVersion, roleOf, targetHosts } from './deployments/rollout-plan.js';
+import type { EnvironmentConfig } from './environment-config.js';
+
+/**
+ * What the server can tell of its apps: `status` (per app and environment, the
+ * desired release, each host's release and health, the verdict) and `history`
+ * (pushes, deployments, rollbacks and verdict changes, newest first).
+ */
+export class RecordsService {
+  constructor(
+    private readonly store: Store,
+    private readonly environments: readonly EnvironmentConfig[],
+    private readonly bundles: Pick<BundleService, 'get' | 'list'>,
+  ) {}
+
+  /** The status of every app, or of one. */
+  async status(app?: string): Promise<AppStatus[]> {
+    const apps = (await this.store.listApps()).filter((a) => app === undefined || a.name === app);
+    if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
+    const hosts = await this.store.listHosts();
+    const desired = await this.store.listDesiredReleases();
+    const active = await this.store.listDeployments({ states: ['pending', 'running'] });
+    const out: AppStatus[] = [];
+    for (const summary of apps) {
+      const latest = await this.bundles.get(summary.name, summary.latestVersion);
+      const role = roleOf(latest);
+      const environments = [];
+      for (const env of this.environments) {
+        const wanted = desired.find((d) => d.app === summary.name && d.env === env.name);
+        const running = active.find(
+          (d) => d.app === summary.name && d.env === env.name && d.state === 'running',
+        );
+        const targets = targetHosts(hosts, env.name, role);
+        environments.push({
+          env: env.name,
+          desired: wanted
+            ? {
+                version: wanted.version,
+                deploymentId: wanted.deploymentId,
+                since: wanted.updatedAt,
+                verdict: await this.store.verdictOf(summary.name, wanted.version),
+              }
+            : null,
+          active: running
+            ? { id: running.id, version: running.version, state: running.state }
+            : null,
+          hosts: await Promise.all(targets.map((h) => this.hostStatus(h, summary.name))),
+        });
+      }
+      out.push({ app: summary.name, latestVersion: summary.latestVersion, environments });
+    }
+    return out;
+  }
+
+  /** An app's pushes, deployments, rollbacks and verdict changes, newest first. */
+  async history(app: string, limit = 200): Promise<HistoryEntry[]> {
+    const bundles = await this.bundles.list(app, 1000);
+    const entries: HistoryEntry[] = bundles.map((b) => ({
+      at: b.pushedAt,
+      by: b.pushedBy,
+      type: 'push',
+      version: b.version,
+      env: null,
+      detail: `pushed${b.label ? ` (label ${b.label})` : ''}, sha256 ${b.sha256.slice(0, 12)}`,
+      note: null,
+      deploymentId: null,
+    }));
+    for (const d of await this.store.listDeployments({ app })) {
+      entries.push({
+        at: d.createdAt,
+        by: d.createdBy,
+        type: d.kind === 'rollback' ? 'rollback' : 'deployment',
+        version: d.version,
+        env: d.env,
+        detail: `${d.kind} ${d.state}`,
+        note: d.error,
+        deploymentId: d.id,
+      });
+    }
+    for (const v of await this.store.listAppVerdicts(app)) {
+      entries.push({
+        at: v.at,
+        by: v.by,
+        type: 'verdict',
+        version: v.version,
+        env: null,
+        detail: v.verdict,
+        note: v.note,
+        deploymentId: null,
+      });
+    }
+    return entries.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+  }
+
+  private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
+    const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
+    const probe = (host.facts?.apps as Record<string, { health?: unknown }> | undefined)?.[app]
+      ?.health;
+    return {
+      host: host.name,
+      connected: host.connected,
+      version: reportedVersion(host, app),
+      health: !host.connected
+        ? 'offline'
+        : probe === 'ok'
+          ? 'ok'
+          : probe === 'failing'
+            ? 'failing'
+            : 'unknown',
+      lastInstall: last ? { id: last.id, version: last.version, state: last.state } : null,
+    };
+  }
+}

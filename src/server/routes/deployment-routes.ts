@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { appNameSchema } from '../../bundle/manifest-schema.js';
+import { API_PREFIX } from '../../protocol/api.js';
+import {
+  deployBodySchema,
+  deploymentListQuerySchema,
+  promoteBodySchema,
+  rollbackBodySchema,
+} from '../../protocol/deployment-api.js';
+import type { AgentService } from '../agent-service.js';
+import type { DeploymentService } from '../deployments/deployment-service.js';
+import type { RecordsService } from '../records-service.js';
+import { tokenOf } from '../request-context.js';
+import { parseInput } from './parse-input.js';
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const logsQuery = z.strictObject({ host: z.string().min(1).max(100).optional() });
+const statusQuery = z.strictObject({ app: appNameSchema.optional() });
+const appParams = z.object({ app: appNameSchema });
+const historyQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/**
+ * The lifecycle: deployments (create, list, follow, cancel, logs), promotion,
+ * rollback, and the records (`status`, `history`). Roles are checked in the
+ * deployment service, per environment.
+ */
+export function registerDeploymentRoutes(
+  app: FastifyInstance,
+  deployments: DeploymentService,
+  records: RecordsService,
+  agents: AgentService,
+): void {
+  app.post(`${API_PREFIX}/deployments`, async (request, reply) => {
+    const token = tokenOf(request);
+    const body = parseInput(deployBodySchema, request.body, 'body');
+    const deployment = await deployments.deploy(token, body);
+    request.log.info(
+      {
+        deploymentId: deployment.id,
+        app: body.app,
+        version: body.version,
+        env: body.env,
+        by: token.name,
+      },
+      'deployment created',
+    );
+    return reply.status(201).send(deployment);
+  });
+
+  app.get(`${API_PREFIX}/deployments`, async (request) => {
+    const query = parseInput(deploymentListQuerySchema, request.query, 'query');
+    return { deployments: await deployments.list(query) };
+  });
+
+  app.get(`${API_PREFIX}/deployments/:id`, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deployments.get(id);
+  });
+
+  app.post(`${API_PREFIX}/deployments/:id/cancel`, async (request) => {
+    const token = tokenOf(request);
+    const { id } = parseInput(idParams, request.params, 'path');
+    const deployment = await deployments.cancel(token, id);
+    request.log.info({ deploymentId: id, by: token.name }, 'deployment cancelled');
+    return deployment;
+  });
+
+  app.get(`${API_PREFIX}/deployments/:id/logs`, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    const { host } = parseInput(logsQuery, request.query, 'query');
+    return deployments.logs(id, host);
+  });
+
+  app.post(`${API_PREFIX}/promotions`, async (request, reply) => {
+    const token = tokenOf(request);
+    const body = parseInput(promoteBodySchema, request.body, 'body');
+    const deployment = await deployments.promote(token, body);
+    request.log.info(
+      {
+        deploymentId: deployment.id,
+        app: body.app,
+        version: body.version,
+        env: deployment.env,
+        by: token.name,
+      },
+      'promotion created',
+    );
+    return reply.status(201).send(deployment);
+  });
+
+  app.post(`${API_PREFIX}/rollbacks`, async (request, reply) => {
+    const token = tokenOf(request);
+    const body = parseInput(rollbackBodySchema, request.body, 'body');
+    const deployment = await deployments.rollback(token, body);
+    request.log.info(
+      {
+        deploymentId: deployment.id,
+        app: body.app,
+        version: deployment.version,
+        env: body.env,
+        by: token.name,
+      },
+      'rollback created',
+    );
+    return reply.status(201).send(deployment);
+  });
+
+  app.get(`${API_PREFIX}/status`, async (request) => {
+    const { app: name } = parseInput(statusQuery, request.query, 'query');
+    return { apps: await records.status(name) };
+  });
+
+  app.get(`${API_PREFIX}/apps/:app/history`, async (request) => {
+    const { app: name } = parseInput(appParams, request.params, 'path');
+    const { limit } = parseInput(historyQuery, request.query, 'query');
+    return { history: await records.history(name, limit) };
+  });
+
+  // The agent's question before a job it has not seen: is it still wanted?
+  app.get(`${API_PREFIX}/agent/installs/:id`, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return agents.wanted(tokenOf(request), id);
+  });
+}
