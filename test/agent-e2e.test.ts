@@ -43,7 +43,7 @@ async function restartFirstAgent(): Promise<AgentProcess> {
     '--server',
     server.url,
     '--env',
-    'qa',
+    'dev',
     '--roles',
     'hello',
     '--root',
@@ -64,7 +64,8 @@ beforeAll(async () => {
     FERRY_TOKEN: server.adminToken,
     FERRY_CONFIG_DIR: path.join(work, 'config'),
   };
-  const enrol = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env });
+  // The hosts are in dev, where nothing is deployed on push: these tests drive single installs.
+  const enrol = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'dev'], { env });
   expect(enrol.code).toBe(0);
   const enrolToken = enrol.stdout.trim();
   for (const host of hosts) {
@@ -76,7 +77,7 @@ beforeAll(async () => {
         '--token',
         enrolToken,
         '--env',
-        'qa',
+        'dev',
         '--roles',
         'hello',
         '--root',

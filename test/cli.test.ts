@@ -29,7 +29,10 @@ describe('ferry push and the listings', () => {
     const pushed = await runFerry(['push', tree, '--label', '0.1.0'], { env });
     expect(pushed.stderr).toContain('Bundled cart');
     expect(pushed.code).toBe(0);
-    expect(pushed.stdout).toMatch(/^cart@1\nsha256 [0-9a-f]{64}\n$/);
+    // qa deploys every new bundle by itself (autoDeploy), and the push says so.
+    expect(pushed.stdout).toMatch(
+      /^cart@1\nsha256 [0-9a-f]{64}\nauto-deploy to qa: dep_[0-9a-f]{16} \(\w+\); follow it: ferry deployment dep_[0-9a-f]{16} --follow\n$/,
+    );
 
     const again = await runFerry(['push', tree, '--label', '0.1.0'], { env });
     expect(again.stdout).toContain('cart@1 (already pushed: same sha256)');

@@ -49,7 +49,12 @@ describe('environments', () => {
         strategy: { batch: number | string; maxFailures: number; rollbackOnFailure: boolean };
       }[];
       expect(envs.map((e) => e.name)).toEqual(['dev', 'staging', 'prod']);
-      expect(envs[2]!.strategy).toEqual({ batch: '50%', maxFailures: 1, rollbackOnFailure: true });
+      expect(envs[2]!.strategy).toEqual({
+        batch: '50%',
+        maxFailures: 1,
+        offlineTimeout: '60s',
+        rollbackOnFailure: true,
+      });
       expect(
         (await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'staging'], { env })).code,
       ).toBe(0);

@@ -83,7 +83,11 @@ describe('ferry mark and ferry verdicts', () => {
 
     // The admin may mark too; the same verdict again is still a change in the history.
     const again = await runFerry(['mark', 'cart@1', 'failed'], { env });
-    expect(again.stdout).toBe('cart@1: failed (was failed), by admin\n');
+    // The push deployed cart@1 to qa (autoDeploy, no hosts yet): it is qa's release.
+    expect(again.stdout).toBe(
+      'cart@1: failed (was failed), by admin\n' +
+        'it is the desired release in qa: roll back with `ferry mark cart@1 failed --rollback` or `ferry rollback cart --env qa`\n',
+    );
 
     const history = await runFerry(['verdicts', 'cart@1', '--json'], { env });
     expect(history.code, history.stderr).toBe(0);

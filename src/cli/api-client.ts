@@ -44,6 +44,19 @@ import {
   type VerdictMarkResult,
   type VerdictRecord,
 } from '../protocol/api.js';
+import {
+  appStatusSchema,
+  deploymentLogsSchema,
+  deploymentRecordSchema,
+  historyEntrySchema,
+  type AppStatus,
+  type DeployBody,
+  type DeploymentLogs,
+  type DeploymentRecord,
+  type HistoryEntry,
+  type PromoteBody,
+  type RollbackBody,
+} from '../protocol/deployment-api.js';
 import { type ErrorBody, FerryError, isErrorCode } from '../protocol/errors.js';
 
 /** Progress of a transfer, in bytes. */
@@ -121,6 +134,72 @@ export class ApiClient {
       `/apps/${encodeURIComponent(app)}/bundles/${version}/verdicts`,
       verdictRecordSchema.array(),
       'verdicts',
+    );
+  }
+
+  /** `ferry deploy`: starts a deployment; `E_DEPLOY_LOCKED` when one is active there. */
+  deploy(body: DeployBody): Promise<DeploymentRecord> {
+    return this.json('POST', '/deployments', deploymentRecordSchema, undefined, body);
+  }
+
+  promote(body: PromoteBody): Promise<DeploymentRecord> {
+    return this.json('POST', '/promotions', deploymentRecordSchema, undefined, body);
+  }
+
+  rollback(body: RollbackBody): Promise<DeploymentRecord> {
+    return this.json('POST', '/rollbacks', deploymentRecordSchema, undefined, body);
+  }
+
+  deployment(id: string): Promise<DeploymentRecord> {
+    return this.json('GET', `/deployments/${encodeURIComponent(id)}`, deploymentRecordSchema);
+  }
+
+  cancelDeployment(id: string): Promise<DeploymentRecord> {
+    return this.json(
+      'POST',
+      `/deployments/${encodeURIComponent(id)}/cancel`,
+      deploymentRecordSchema,
+      undefined,
+      {},
+    );
+  }
+
+  deployments(
+    query: { app?: string; env?: string; limit?: number } = {},
+  ): Promise<DeploymentRecord[]> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) params.set(key, String(value));
+    const text = params.toString();
+    return this.json(
+      'GET',
+      `/deployments${text ? `?${text}` : ''}`,
+      deploymentRecordSchema.array(),
+      'deployments',
+    );
+  }
+
+  deploymentLogs(id: string, host?: string): Promise<DeploymentLogs> {
+    const query = host === undefined ? '' : `?host=${encodeURIComponent(host)}`;
+    return this.json(
+      'GET',
+      `/deployments/${encodeURIComponent(id)}/logs${query}`,
+      deploymentLogsSchema,
+    );
+  }
+
+  status(app?: string): Promise<AppStatus[]> {
+    const query = app === undefined ? '' : `?app=${encodeURIComponent(app)}`;
+    return this.json('GET', `/status${query}`, appStatusSchema.array(), 'apps');
+  }
+
+  history(app: string, limit?: number): Promise<HistoryEntry[]> {
+    const query = limit === undefined ? '' : `?limit=${limit}`;
+    return this.json(
+      'GET',
+      `/apps/${encodeURIComponent(app)}/history${query}`,
+      historyEntrySchema.array(),
+      'history',
     );
   }
 

@@ -5,6 +5,10 @@ import { registerBundleCreate } from './commands/bundle-create.js';
 import { registerBundleDownload } from './commands/bundle-download.js';
 import { registerBundleShow } from './commands/bundle-show.js';
 import { registerBundles } from './commands/bundles.js';
+import { registerDeploy, registerPromote, registerRollback } from './commands/deploy.js';
+import { registerDeployments } from './commands/deployments.js';
+import { registerHistory } from './commands/history.js';
+import { registerStatus } from './commands/status.js';
 import { registerEnvs } from './commands/envs.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerInstall } from './commands/install.js';
@@ -50,5 +54,11 @@ export function createCliProgram(): Command {
   registerVars(program);
   registerMark(program);
   registerVerdicts(program);
+  registerDeploy(program);
+  registerPromote(program);
+  registerRollback(program);
+  registerDeployments(program);
+  registerStatus(program);
+  registerHistory(program);
   return program;
 }

@@ -13,20 +13,37 @@ const result: VerdictMarkResult = {
     { host: 'qa-1', env: 'qa' },
     { host: 'qa-2', env: 'qa' },
   ],
+  liveIn: ['qa'],
+  deployments: [],
 };
 
 describe('markLines', () => {
-  it('names the hosts a failed bundle is live on, without promising a rollback that does not exist yet', () => {
+  it('names the hosts a failed bundle is live on, and how to roll those environments back', () => {
     expect(markLines(result)).toEqual([
       'cart@12: failed (was passed), by alice',
-      'live on: qa-1 (qa), qa-2 (qa) — roll back with `ferry rollback` once deployments exist',
+      'live on: qa-1 (qa), qa-2 (qa)',
+      'it is the desired release in qa: roll back with `ferry mark cart@12 failed --rollback` or `ferry rollback cart --env qa`',
+    ]);
+  });
+
+  it('names the rollbacks it started instead of offering them', () => {
+    const started = {
+      ...result,
+      deployments: [
+        { env: 'qa', id: 'dep_1', version: 11, kind: 'rollback', state: 'running', error: null },
+      ],
+    };
+    expect(markLines(started)).toEqual([
+      'cart@12: failed (was passed), by alice',
+      'live on: qa-1 (qa), qa-2 (qa)',
+      'rollback to qa: dep_1 (running); follow it: ferry deployment dep_1 --follow',
     ]);
   });
 
   it('prints one line when the bundle is live nowhere', () => {
-    expect(markLines({ ...result, verdict: 'passed', previous: 'pending', liveOn: [] })).toEqual([
-      'cart@12: passed (was pending), by alice',
-    ]);
+    expect(
+      markLines({ ...result, verdict: 'passed', previous: 'pending', liveOn: [], liveIn: [] }),
+    ).toEqual(['cart@12: passed (was pending), by alice']);
   });
 
   it('says where a passed bundle is live, with no rollback hint', () => {

@@ -3,6 +3,7 @@ import { bundleRefSchema, verdictSchema, type VerdictMarkResult } from '../../pr
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printJson } from '../output.js';
 import { parseArg } from '../parse-arg.js';
+import { startedLines } from '../follow-deployment.js';
 
 /** `ferry mark <app>@<version> passed|failed`: QA's verdict on a bundle. */
 export function registerMark(program: Command): void {
@@ -10,13 +11,22 @@ export function registerMark(program: Command): void {
     .command('mark <ref> <verdict>')
     .description('mark a bundle passed or failed (needs a qa or admin token); every change is kept')
     .option('--note <text>', 'why: what was tested, what broke')
+    .option(
+      '--rollback',
+      'with failed: roll back every environment where the bundle is live (needs the right to deploy there)',
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       '\nExamples:\n  ferry mark cart@12 passed --note "checkout and refunds OK"\n  ferry mark cart@12 failed --note "totals wrong with coupons"',
     )
     .action(
-      async (ref: string, verdictWord: string, options: { note?: string }, command: Command) => {
+      async (
+        ref: string,
+        verdictWord: string,
+        options: { note?: string; rollback?: boolean },
+        command: Command,
+      ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
         const verdict = parseArg(verdictSchema, verdictWord, 'verdict');
@@ -25,6 +35,7 @@ export function registerMark(program: Command): void {
         ).markVerdict(app, version, {
           verdict,
           ...(options.note === undefined ? {} : { note: options.note }),
+          ...(options.rollback ? { rollback: true } : {}),
         });
         if (globals.json) {
           printJson(result);
@@ -35,17 +46,25 @@ export function registerMark(program: Command): void {
     );
 }
 
-/** What `ferry mark` prints: the change, and where a failed bundle is still live. */
+/** What `ferry mark` prints: the change, where the bundle is live, and what it started. */
 export function markLines(result: VerdictMarkResult): string[] {
   const lines = [`${result.bundle}: ${result.verdict} (was ${result.previous}), by ${result.by}`];
   if (result.liveOn.length > 0) {
-    const hosts = result.liveOn.map((live) => `${live.host} (${live.env})`).join(', ');
-    // Rollback is not built yet: say so rather than offer a command that does nothing.
+    lines.push(`live on: ${result.liveOn.map((live) => `${live.host} (${live.env})`).join(', ')}`);
+  }
+  const rolledBack = new Set(
+    result.deployments.filter((d) => d.kind === 'rollback').map((d) => d.env),
+  );
+  const notRolledBack = result.liveIn.filter((env) => !rolledBack.has(env));
+  if (result.verdict === 'failed' && notRolledBack.length > 0) {
+    const app = result.bundle.split('@')[0]!;
     lines.push(
-      result.verdict === 'failed'
-        ? `live on: ${hosts} — roll back with \`ferry rollback\` once deployments exist`
-        : `live on: ${hosts}`,
+      `it is the desired release in ${notRolledBack.join(', ')}: roll back with ` +
+        `\`ferry mark ${result.bundle} failed --rollback\` or ${notRolledBack
+          .map((env) => `\`ferry rollback ${app} --env ${env}\``)
+          .join(', ')}`,
     );
   }
+  lines.push(...startedLines(result.deployments));
   return lines;
 }

@@ -6,6 +6,7 @@ import { FerryError } from '../../protocol/errors.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { makeBundle } from '../make-bundle.js';
 import { printJson } from '../output.js';
+import { startedLines } from '../follow-deployment.js';
 import { formatTransfer, ProgressLine } from '../progress.js';
 
 /** `ferry push <dir|file>`: bundles a source tree (or takes a bundle file) and pushes it. */
@@ -67,6 +68,7 @@ export function registerPush(program: Command): void {
         process.stdout.write(
           `${app}@${version}${result.created ? '' : ' (already pushed: same sha256)'}\nsha256 ${sha256}\n`,
         );
+        for (const line of startedLines(result.deployments)) process.stdout.write(`${line}\n`);
       } finally {
         if (tempDir) await rm(tempDir, { recursive: true, force: true });
       }

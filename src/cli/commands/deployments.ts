@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { followDeployment, installLine, summary } from '../follow-deployment.js';
+import { printJson, printTable, shortTime } from '../output.js';
+
+/** `ferry deployments [--app A] [--env E]`: deployments, newest first. */
+export function registerDeployments(program: Command): void {
+  program
+    .command('deployments')
+    .description('list deployments, newest first: app, version, environment, state, who and when')
+    .option('--app <app>', 'only this app')
+    .option('--env <env>', 'only this environment')
+    .option('--limit <n>', 'at most this many (default 20)')
+    .option('--json', 'print the list as JSON, installs included')
+    .action(async (options: { app?: string; env?: string; limit?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const deployments = await (
+        await connect(globals)
+      ).deployments({
+        ...(options.app === undefined ? {} : { app: options.app }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.limit === undefined ? {} : { limit: Number(options.limit) }),
+      });
+      if (globals.json) {
+        printJson(deployments);
+        return;
+      }
+      printTable(
+        deployments,
+        [
+          ['ID', (d) => d.id],
+          ['BUNDLE', (d) => `${d.app}@${d.version}`],
+          ['ENV', (d) => d.env],
+          ['KIND', (d) => d.kind],
+          ['STATE', (d) => d.state],
+          ['HOSTS', (d) => d.installs.filter((i) => i.purpose === 'deploy').length],
+          ['BY', (d) => d.createdBy],
+          ['AT', (d) => shortTime(d.createdAt)],
+        ],
+        'No deployments yet: `ferry deploy <app>@<version> --env ENV`.',
+      );
+    });
+
+  program
+    .command('deployment <id>')
+    .description('show one deployment host by host; --follow follows it to its end')
+    .option('--follow', 'follow it until it ends; exits 0 only if it succeeded')
+    .option('--json', 'print the deployment as JSON')
+    .action(async (id: string, options: { follow?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const api = await connect(globals);
+      const deployment = await api.deployment(id);
+      if (options.follow) {
+        process.exitCode = await followDeployment(api, deployment, { json: globals.json });
+        return;
+      }
+      if (globals.json) {
+        printJson(deployment);
+        return;
+      }
+      process.stdout.write(
+        `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
+          ` (by ${deployment.createdBy}, ${shortTime(deployment.createdAt)})\n`,
+      );
+      for (const install of deployment.installs) process.stdout.write(`${installLine(install)}\n`);
+      if (!['pending', 'running'].includes(deployment.state))
+        for (const line of summary(deployment)) process.stdout.write(`${line}\n`);
+    });
+
+  program
+    .command('cancel <deployment>')
+    .description(
+      'cancel a pending or running deployment: hosts not started are left alone, one installing finishes',
+    )
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const deployment = await (await connect(globals)).cancelDeployment(id);
+      if (globals.json) printJson(deployment);
+      else process.stdout.write(`${deployment.id}: cancelled\n`);
+    });
+}

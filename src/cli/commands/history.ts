@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { printJson, printTable, shortTime } from '../output.js';
+
+/** `ferry history <app>`: pushes, deployments, verdict changes and rollbacks, newest first. */
+export function registerHistory(program: Command): void {
+  program
+    .command('history <app>')
+    .description(
+      "an app's pushes, deployments, verdict changes and rollbacks, newest first, with who and when",
+    )
+    .option('--limit <n>', 'at most this many entries (default 200)')
+    .option('--json', 'print the history as JSON')
+    .action(async (app: string, options: { limit?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const history = await (
+        await connect(globals)
+      ).history(app, options.limit === undefined ? undefined : Number(options.limit));
+      if (globals.json) {
+        printJson(history);
+        return;
+      }
+      printTable(history, [
+        ['AT', (e) => shortTime(e.at)],
+        ['WHAT', (e) => e.type],
+        ['BUNDLE', (e) => `${app}@${e.version}`],
+        ['ENV', (e) => e.env],
+        ['DETAIL', (e) => e.detail],
+        ['BY', (e) => e.by],
+        [
+          'NOTE',
+          (e) => (e.deploymentId ? `${e.deploymentId}${e.note ? ` ${e.note}` : ''}` : e.note),
+        ],
+      ]);
+    });
+}

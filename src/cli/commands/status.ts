@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import type { AppStatus } from '../../protocol/deployment-api.js';
+import { connect, type GlobalOptions } from '../cli-context.js';
+import { printJson } from '../output.js';
+
+/** `ferry status [app]`: per app and environment, what should run and what runs. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status [app]')
+    .description(
+      'per app and environment: the desired version and its verdict, and each host with its version and health',
+    )
+    .option('--json', 'print the status as JSON')
+    .action(async (app: string | undefined, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const apps = await (await connect(globals)).status(app);
+      if (globals.json) {
+        printJson(apps);
+        return;
+      }
+      if (apps.length === 0) process.stdout.write('No apps yet: `ferry push <dir>`.\n');
+      for (const line of statusLines(apps)) process.stdout.write(`${line}\n`);
+    });
+}
+
+/** The status as lines for a person. */
+export function statusLines(apps: AppStatus[]): string[] {
+  const lines: string[] = [];
+  for (const app of apps) {
+    lines.push(`${app.app} (latest ${app.app}@${app.latestVersion})`);
+    for (const env of app.environments) {
+      const desired = env.desired
+        ? `${app.app}@${env.desired.version} (${env.desired.verdict})`
+        : 'nothing deployed';
+      const active = env.active ? `; deploying @${env.active.version} (${env.active.id})` : '';
+      lines.push(`  ${env.env}: ${desired}${active}`);
+      for (const host of env.hosts) {
+        const version = host.version === null ? '-' : `@${host.version}`;
+        const drift =
+          env.desired && host.version !== env.desired.version && host.connected
+            ? '  (not on the desired version)'
+            : '';
+        const last =
+          host.lastInstall && host.lastInstall.state !== 'succeeded'
+            ? `  last install @${host.lastInstall.version} ${host.lastInstall.state}`
+            : '';
+        lines.push(`    ${host.host}  ${version}  ${host.health}${drift}${last}`);
+      }
+      if (env.hosts.length === 0) lines.push("    (no host with the app's role)");
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,121 @@
+import type { StartedDeployment } from '../protocol/api.js';
+import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
+import type { ApiClient } from './api-client.js';
+import { printJson } from './output.js';
+
+/** How often a followed deployment is read again. */
+const POLL_MS = 400;
+
+/**
+ * Follows a deployment to its end, printing a line whenever a host moves on
+ * (its state or its step), and a summary at the end. Returns the process exit
+ * code: 0 only when the deployment succeeded. With `json`, prints nothing but
+ * the final record.
+ *
+ * @example
+ *   process.exitCode = await followDeployment(api, await api.deploy(body), { json: false });
+ */
+export async function followDeployment(
+  api: ApiClient,
+  first: DeploymentRecord,
+  options: { json?: boolean | undefined; detach?: boolean | undefined },
+): Promise<number> {
+  const say = (line: string) => {
+    if (!options.json) process.stdout.write(`${line}\n`);
+  };
+  say(headline(first));
+  if (options.detach) {
+    if (options.json) printJson(first);
+    else say(`follow it: ferry deployment ${first.id} --follow`);
+    return 0;
+  }
+  const shown = new Map<string, string>();
+  let waitingSaid = false;
+  let deployment = first;
+  for (;;) {
+    if (deployment.state === 'pending' && !waitingSaid) {
+      say('  waiting for the deployment ahead of it in this environment to end');
+      waitingSaid = true;
+    }
+    for (const install of deployment.installs) {
+      const line = installLine(install);
+      if (shown.get(install.id) !== line) {
+        say(line);
+        shown.set(install.id, line);
+      }
+    }
+    if (!['pending', 'running'].includes(deployment.state)) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    deployment = await api.deployment(deployment.id);
+  }
+  if (options.json) printJson(deployment);
+  for (const line of summary(deployment)) say(line);
+  return deployment.state === 'succeeded' ? 0 : 1;
+}
+
+/** `deploying hello@3 to prod (dep_…): 3 hosts, batches of 1, max failures 0, was hello@2`. */
+export function headline(deployment: DeploymentRecord): string {
+  const { app, version, env, strategy } = deployment;
+  const what =
+    deployment.kind === 'rollback'
+      ? `rolling back ${app} in ${env} to ${app}@${version}`
+      : `${deployment.kind === 'deploy' ? 'deploying' : deployment.kind} ${app}@${version} to ${env}`;
+  const hosts = deployment.installs.filter((i) => i.purpose === 'deploy').length;
+  const was = deployment.fromVersion === null ? '' : `, was ${app}@${deployment.fromVersion}`;
+  return (
+    `${what} (${deployment.id}): ${hosts} host${hosts === 1 ? '' : 's'}, ` +
+    `batches of ${strategy.batch}, max failures ${strategy.maxFailures}${was}`
+  );
+}
+
+/** One host's line: `  prod-1  batch 1  @3  health ...` or `  prod-1  batch 1  @3  succeeded`. */
+export function installLine(install: DeploymentInstall): string {
+  const what =
+    install.purpose === 'deploy'
+      ? `batch ${(install.batch ?? 0) + 1}`
+      : install.purpose === 'revert'
+        ? 'putting back'
+        : install.purpose;
+  let state: string;
+  if (install.state === 'running' && install.step) {
+    state =
+      install.step.state === 'running'
+        ? `${install.step.step} ...`
+        : `${install.step.step} ${install.step.state === 'succeeded' ? 'ok' : 'FAILED'}`;
+  } else {
+    state = install.state;
+    if (install.error && install.state !== 'succeeded') state += `: ${install.error}`;
+    else if (install.rolledBack) state += ' (rolled back on the host)';
+  }
+  return `  ${install.host}  ${what}  @${install.version}  ${state}`;
+}
+
+/** What a finished deployment comes to, and where to look. */
+export function summary(deployment: DeploymentRecord): string[] {
+  const ref = `${deployment.app}@${deployment.version}`;
+  const lines: string[] = [];
+  switch (deployment.state) {
+    case 'succeeded': {
+      const hosts = deployment.installs.filter((i) => i.purpose === 'deploy').map((i) => i.host);
+      lines.push(
+        hosts.length === 0
+          ? `succeeded: no host in ${deployment.env} has the app's role yet; hosts that enrol get ${ref}`
+          : `succeeded: ${ref} runs on ${hosts.join(', ')}`,
+      );
+      break;
+    }
+    default:
+      lines.push(`${deployment.state.replace('_', ' ')}: ${deployment.error ?? 'no detail'}`);
+  }
+  if (deployment.state !== 'succeeded') lines.push(`logs: ferry logs ${deployment.id}`);
+  return lines;
+}
+
+/** Lines about deployments a push or a verdict started. */
+export function startedLines(started: StartedDeployment[]): string[] {
+  return started.map((d) =>
+    d.id === null
+      ? `not deployed to ${d.env} (${d.kind}): ${d.error ?? 'refused'}`
+      : `${d.kind} to ${d.env}: ${d.id} (${d.state ?? 'started'})${d.error ? `: ${d.error}` : ''}; follow it: ferry deployment ${d.id} --follow`,
+  );
+}
