@@ -14,15 +14,21 @@ export interface ServerProcess {
   adminToken: string;
   child: ChildProcess;
   output: () => string;
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM unless told) and removes its data folder unless `keepData`. */
+  stop(options?: { keepData?: boolean; signal?: NodeJS.Signals }): Promise<void>;
 }
 
-/** Starts `ferry server --port 0` in a fresh temporary data folder and waits until it listens. */
+/**
+ * Starts `ferry server --port 0` in a fresh temporary data folder (or `dataDir`,
+ * to start a server again over the same data) and waits until it listens.
+ * `--port N` in `extraArgs` overrides the free port.
+ */
 export async function startServer(
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  options: { dataDir?: string } = {},
 ): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-server-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-server-')));
   const child = spawn(
     process.execPath,
     [FERRY_BIN, 'server', '--data', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs],
@@ -56,13 +62,13 @@ export async function startServer(
     adminToken,
     child,
     output: () => output,
-    async stop() {
-      if (child.exitCode === null) {
+    async stop(stopOptions = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
+        child.kill(stopOptions.signal ?? 'SIGTERM');
         await exited;
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!stopOptions.keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

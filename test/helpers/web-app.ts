@@ -1,0 +1,45 @@
+/**
+ * A small web app with no dependencies (nothing to install, so rollouts are
+ * quick): it serves `/health` as `{ok, version, mark}` on `${PORT}`, and fails
+ * its health check on a host whose `BREAK` variable is `yes` (when the bundle is
+ * made with `breakable`). Its name and role are `web`.
+ */
+export function webAppTree(
+  mark: string,
+  options: { breakable?: boolean; healthTimeout?: string } = {},
+): Record<string, string> {
+  const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
+  if (options.breakable) env.push(`WEB_BREAK: '\${BREAK}'`);
+  return {
+    'ferry.yml': [
+      'apps:',
+      '  web:',
+      '    service:',
+      '      command: node server.js',
+      `      env: { ${env.join(', ')} }`,
+      '      stopTimeout: 5s',
+      `    health: { http: 'http://127.0.0.1:\${PORT}/health', timeout: ${options.healthTimeout ?? '10s'}, interval: 200ms }`,
+      '    keepReleases: 5',
+      '',
+    ].join('\n'),
+    'server.js': WEB_SERVER,
+  };
+}
+
+const WEB_SERVER = `import http from 'node:http';
+const port = Number(process.env.WEB_PORT);
+const version = process.env.FERRY_VERSION;
+const mark = process.env.WEB_MARK;
+const broken = process.env.WEB_BREAK === 'yes';
+const server = http.createServer((request, response) => {
+  if (request.url === '/health') {
+    response.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ ok: !broken, version, mark }));
+    return;
+  }
+  response.writeHead(200, { 'content-type': 'text/plain' });
+  response.end('web ' + version + ' ' + mark + '\\n');
+});
+server.listen(port, '127.0.0.1', () => console.log('web ' + version + ' listening on ' + port));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
