@@ -13,6 +13,7 @@ import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
 import type { VariableService } from '../variable-service.js';
+import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
@@ -86,6 +87,8 @@ export class DeploymentService {
 
   /** `ferry promote`: to the environment after the last one where the bundle landed. */
   async promote(caller: Caller, body: PromoteBody): Promise<DeploymentRecord> {
+    // Who may not deploy anywhere is told so before anything is looked up.
+    requireRole(caller, 'admin', 'deployer');
     const bundle = await this.bundles.get(body.app, body.version);
     const env = await this.promotionTarget(bundle);
     authorizeDeploy(caller, env);
