@@ -116,7 +116,7 @@ describe('the verdict gate', () => {
 
 describe('roles', () => {
   it('refuses each call a role may not make with 403, naming the role it needs', async () => {
-    const [{ version }] = await cluster.api().bundles('web', 1);
+    const { version } = (await cluster.api().bundles('web', 1))[0]!;
     const refusals: [string, string, string, unknown, string[]][] = [
       ['deployer', 'POST', '/deployments', { app: 'web', version, env: 'prod' }, ['admin']],
       ['deployer', 'POST', '/rollbacks', { app: 'web', env: 'prod' }, ['admin']],
@@ -178,7 +178,7 @@ describe('the deploy lock', () => {
       vars: { PORT: '1' },
     });
     expect(enrolled.status).toBe(201);
-    const [{ version }] = await cluster.api().bundles('web', 1);
+    const { version } = (await cluster.api().bundles('web', 1))[0]!;
 
     const first = await cluster.ferry(['deploy', `web@${version}`, '--env', 'lab', '--detach']);
     expect(first.code, first.stderr).toBe(0);

@@ -18,10 +18,17 @@ const POLL_MS = 400;
 export async function followDeployment(
   api: ApiClient,
   first: DeploymentRecord,
-  options: { json?: boolean | undefined; detach?: boolean | undefined },
+  options: {
+    json?: boolean | undefined;
+    detach?: boolean | undefined;
+    /** Where lines go (stdout unless told). */
+    say?: (line: string) => void;
+  },
 ): Promise<number> {
   const say = (line: string) => {
-    if (!options.json) process.stdout.write(`${line}\n`);
+    if (options.json) return;
+    if (options.say) options.say(line);
+    else process.stdout.write(`${line}\n`);
   };
   say(headline(first));
   if (options.detach) {

@@ -1,145 +1,208 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBundle } from '../bundle/pack.js';
-import { ApiClient } from '../cli/api-client.js';
-import { formatBytes } from '../cli/progress.js';
+import type { ApiClient } from '../cli/api-client.js';
+import { followDeployment } from '../cli/follow-deployment.js';
+import { statusLines } from '../cli/commands/status.js';
+import type { DeploymentRecord } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
+import { DemoCluster } from './demo-cluster.js';
 
-const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/hello', import.meta.url));
 
 /**
- * `ferry demo`: starts a real server under a temporary folder and walks through
- * what Ferry does so far with the example app, narrating each step. The story
- * grows with each capability (agents, QA verdicts, promotion, rollback).
+ * `ferry demo`: starts a server and six agents (1 dev, 2 qa, 3 prod) under a
+ * temporary folder and walks through the story with the example app: a push
+ * deployed to QA by itself, QA's verdict, a rolling promotion to prod, a broken
+ * version that QA never gets past, a fix, and a rollback in seconds. It checks
+ * each outcome as it goes, so `--exit` exits 0 only when the story went as told.
  */
 export async function runDemo(options: { exit?: boolean; dir?: string }): Promise<void> {
   const root = options.dir
     ? path.resolve(options.dir)
     : await mkdtemp(path.join(os.tmpdir(), 'ferry-demo-'));
   await mkdir(root, { recursive: true });
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const say = (line = '') => process.stdout.write(`${line}\n`);
   const step = (title: string) => say(`\n==> ${title}`);
+  const indent = (line: string) => say(`    ${line}`);
 
-  step(`Starting a Ferry server with its data in ${root}/server`);
-  const server = await startServerProcess(path.join(root, 'server'));
-  const stop = async () => {
-    if (server.child.exitCode === null) {
-      const exited = new Promise((resolve) => server.child.once('exit', resolve));
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-  };
+  step(`Starting a Ferry server and six agents (1 dev, 2 qa, 3 prod) under ${root}`);
+  const cluster = await DemoCluster.start(root);
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= cluster.stop());
+  const interrupted = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   try {
-    const token = (await readFile(path.join(root, 'server', 'admin-token'), 'utf8')).trim();
-    const api = new ApiClient(server.url, token);
-    say(`    server at ${server.url}; admin token in ${root}/server/admin-token`);
+    const { api } = cluster;
+    indent(`server ${cluster.url}, admin token in ${root}/server/admin-token`);
+    for (const host of cluster.hosts) {
+      indent(
+        `${host.name.padEnd(7)} ${host.env.padEnd(5)} root ${host.root}, serves on 127.0.0.1:${host.port}`,
+      );
+    }
 
-    step('A developer bundles the example app (examples/hello) and pushes it');
     const source = path.join(root, 'src');
-    await cp(EXAMPLE, source, { recursive: true });
-    const first = await pushTree(api, source, path.join(root, 'hello-1.tar.gz'), '1.0.0');
-    say(`    ferry push → ${first}`);
-
-    step('The developer changes the app and pushes again: the server gives it the next version');
+    await cp(EXAMPLE, source, { recursive: true, filter: (p) => !p.includes('node_modules') });
     const serverJs = path.join(source, 'server.js');
-    await writeFile(
-      serverJs,
-      (await readFile(serverJs, 'utf8')).replace('hello from', 'hello again from'),
-    );
-    const second = await pushTree(api, source, path.join(root, 'hello-2.tar.gz'), '1.1.0');
-    say(`    ferry push → ${second}`);
+    const manifest = path.join(source, 'ferry.yml');
+    const goodCode = await readFile(serverJs, 'utf8');
+    const goodManifest = await readFile(manifest, 'utf8');
 
-    step('A push that is retried (same bytes) returns the version it already has');
-    const retried = await api.push(path.join(root, 'hello-2.tar.gz'));
-    say(
-      `    ferry push hello-2.tar.gz → hello@${retried.bundle.version} (new: ${retried.created})`,
+    step(
+      '1. A developer pushes the example app: the server numbers it, and qa deploys every new bundle by itself',
+    );
+    const v1 = await push(api, source, root, '1.0.0', indent);
+    await follow(api, v1.deployments, 'succeeded', indent);
+    indent(`qa-1 answers ${JSON.stringify(await cluster.health('qa-1'))}`);
+
+    step(
+      `2. QA tries hello@${v1.version} on qa and marks it passed (a clean install is not a passed test)`,
+    );
+    const marked = await api.markVerdict('hello', v1.version, {
+      verdict: 'passed',
+      note: 'greeting and health page OK',
+    });
+    indent(
+      `ferry mark hello@${v1.version} passed → ${marked.verdict} (was ${marked.previous}), by ${marked.by}`,
     );
 
-    step('A broken manifest is refused before anything is sent, naming each problem');
-    await writeFile(
-      path.join(source, 'ferry.yml'),
-      'apps:\n  hello:\n    keepReleases: none\n    servce: {}\n',
+    step(
+      '3. Promotion to prod, host by host: each must pass its health check before the next one starts',
     );
+    indent(`ferry promote hello@${v1.version}`);
+    await expectState(
+      api,
+      await api.promote({ app: 'hello', version: v1.version }),
+      'succeeded',
+      indent,
+    );
+
+    step(
+      '4. The developer pushes hello@2 with a bug (its health page says ok: false); QA never gets past it',
+    );
+    await writeFile(serverJs, goodCode.replace('ok: true', 'ok: false'));
+    // A short health budget, so that the story does not wait long for a check that cannot pass.
+    await writeFile(manifest, goodManifest.replace(/timeout: \d+s/, 'timeout: 4s'));
+    const v2 = await push(api, source, root, '1.1.0', indent);
+    await follow(api, v2.deployments, 'rolled_back', indent);
+    const [why] = await api.verdicts('hello', v2.version);
+    indent(`ferry verdicts hello@${v2.version} → ${why?.verdict} by ${why?.by}: ${why?.note}`);
     try {
-      await createBundle({ sourceDir: source, out: path.join(root, 'broken.tar.gz') });
+      await api.deploy({ app: 'hello', version: v2.version, env: 'prod' });
+      throw new FerryError('E_INTERNAL', `prod took hello@${v2.version}, which QA never passed`);
     } catch (err) {
-      if (!(err instanceof FerryError)) throw err;
-      say(`    ${err.message.split('\n').join('\n    ')} [${err.code}]`);
+      if (!(err instanceof FerryError) || err.code !== 'E_VERDICT_REQUIRED') throw err;
+      indent(`ferry deploy hello@${v2.version} --env prod → refused: ${err.message} [${err.code}]`);
     }
+    indent(`qa-1 still answers ${JSON.stringify(await cluster.health('qa-1'))}`);
 
-    step('What the server now knows');
-    for (const app of await api.apps())
-      say(
-        `    ferry apps → ${app.name}: latest ${app.name}@${app.latestVersion}, ${app.bundleCount} bundles`,
-      );
-    for (const bundle of await api.bundles('hello')) {
-      say(
-        `    hello@${bundle.version}  label ${bundle.label ?? '-'}  ${formatBytes(bundle.size)}  sha256 ${bundle.sha256.slice(0, 12)}…  by ${bundle.pushedBy}`,
-      );
-    }
-
-    step('Any bundle can be downloaded again, checked by its sha256');
-    const copy = path.join(root, 'downloaded.tar.gz');
-    const downloaded = await api.download('hello', 1, copy);
-    say(
-      `    ferry bundle download hello@1 → ${copy} (${formatBytes(downloaded.size)}, sha256 verified)`,
+    step('5. The fix, hello@3: qa gets it, QA passes it, prod gets it');
+    await writeFile(serverJs, goodCode.replace('hello from', 'hello again from'));
+    await writeFile(manifest, goodManifest);
+    const v3 = await push(api, source, root, '1.2.0', indent);
+    await follow(api, v3.deployments, 'succeeded', indent);
+    await api.markVerdict('hello', v3.version, { verdict: 'passed', note: 'fix confirmed' });
+    indent(`ferry mark hello@${v3.version} passed; ferry promote hello@${v3.version}`);
+    await expectState(
+      api,
+      await api.promote({ app: 'hello', version: v3.version }),
+      'succeeded',
+      indent,
     );
+
+    step(
+      `6. Something is wrong in prod after all: roll it back. hello@${v1.version} is still on each host, so it is a switch and a restart — no fetch, no install`,
+    );
+    indent('ferry rollback hello --env prod');
+    const started = Date.now();
+    const rollback = await expectState(
+      api,
+      await api.rollback({ app: 'hello', env: 'prod' }),
+      'succeeded',
+      indent,
+    );
+    const logs = await api.deploymentLogs(rollback.id, 'prod-1');
+    indent(
+      `back in ${((Date.now() - started) / 1000).toFixed(1)} s for 3 hosts; prod-1's steps: ${logs.installs[0]?.steps.map((s) => s.step).join(' → ')}`,
+    );
+    indent(`prod-1 answers ${JSON.stringify(await cluster.health('prod-1'))}`);
+
+    step('What the server knows now: ferry status');
+    for (const line of statusLines(await api.status('hello'))) indent(line);
+    step('And what happened, newest first: ferry history hello');
+    for (const entry of (await api.history('hello')).slice(0, 12)) {
+      indent(
+        `${entry.at.slice(11, 19)}  ${entry.type.padEnd(10)} hello@${entry.version}  ${(entry.env ?? '').padEnd(4)}  ${entry.detail}  by ${entry.by}`,
+      );
+    }
+
+    step('Where to look');
+    indent(`export FERRY_SERVER=${cluster.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
+    indent('npx ferry status; npx ferry history hello; npx ferry deployments');
+    indent(`npx ferry logs ${rollback.id} --host prod-2      # every step's output`);
+    const prod1 = cluster.host('prod-1').root;
+    indent(`${prod1}/apps/hello/current → the release it runs; releases/ holds the others`);
+    indent(`${prod1}/apps/hello/logs/<version>/service.stdout.log and service.stderr.log`);
+    indent(`${prod1}/agent.log (the agent), ${root}/server.log (the server)`);
 
     if (options.exit) return;
-    step('Try it yourself');
-    say(`    export FERRY_SERVER=${server.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
-    say('    npx ferry apps; npx ferry bundles hello; npx ferry bundle show hello@2');
-    say(
-      '    Hosts: `ferry tokens create --role agent --env qa`, then `ferry agent ... --root DIR`, and',
-    );
-    say('    `ferry install hello@2 --host NAME`. QA verdicts, promotion and rollback come next.');
-    say('\nThe server keeps running; press Ctrl-C to stop it.');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-      server.child.once('exit', () => resolve());
-    });
+    say('\nThe server and agents keep running; press Ctrl-C to stop them.');
+    await Promise.race([interrupted, cluster.serverExited()]);
   } finally {
     await stop();
     if (!options.dir) await rm(root, { recursive: true, force: true });
-    say('Demo stopped; its processes are gone.');
+    say('Demo stopped: its server, agents and services are gone.');
   }
 }
 
-async function pushTree(
+/** Bundles the source tree and pushes it, saying what the server answered. */
+async function push(
   api: ApiClient,
   source: string,
-  out: string,
+  root: string,
   label: string,
-): Promise<string> {
+  say: (line: string) => void,
+): Promise<{ version: number; deployments: string[] }> {
+  const out = path.join(root, `hello-${label}.tar.gz`);
   const created = await createBundle({ sourceDir: source, out, label });
   const result = await api.push(created.file);
-  const { app, version, sha256 } = result.bundle;
-  return `${app}@${version} (label ${label}, ${created.meta.files.length} files, sha256 ${sha256.slice(0, 12)}…)`;
+  const { version, sha256 } = result.bundle;
+  say(
+    `ferry push → hello@${version} (label ${label}, ${created.meta.files.length} files, sha256 ${sha256.slice(0, 12)}…)`,
+  );
+  const ids = result.deployments.flatMap((d) => (d.id ? [d.id] : []));
+  return { version, deployments: ids };
 }
 
-async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, 'server', '--data', dataDir, '--port', '0', '--log-level', 'warn'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the demo server exited with ${code}:\n${output}`)),
+/** Follows the deployments a push started, each to the state the story expects. */
+async function follow(
+  api: ApiClient,
+  ids: string[],
+  expected: DeploymentRecord['state'],
+  say: (line: string) => void,
+): Promise<void> {
+  if (ids.length === 0) throw new FerryError('E_INTERNAL', 'the push started no deployment to qa');
+  for (const id of ids) await expectState(api, await api.deployment(id), expected, say);
+}
+
+/** Follows one deployment, narrating it, and checks it ends as the story says. */
+async function expectState(
+  api: ApiClient,
+  deployment: DeploymentRecord,
+  expected: DeploymentRecord['state'],
+  say: (line: string) => void,
+): Promise<DeploymentRecord> {
+  await followDeployment(api, deployment, { say });
+  const ended = await api.deployment(deployment.id);
+  if (ended.state !== expected) {
+    throw new FerryError(
+      'E_INTERNAL',
+      `The demo expected ${deployment.id} to end ${expected}, not ${ended.state}: ${ended.error ?? ''}`,
     );
-  });
-  return { child, url };
+  }
+  return ended;
 }
