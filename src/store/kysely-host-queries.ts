@@ -138,11 +138,8 @@ export class KyselyHostQueries {
     await this.db.insertInto('installs').values(installRow(install)).execute();
   }
 
-  async getInstall(id: string): Promise<InstallRecord | undefined> {
-    const install = await this.getStoredInstall(id);
-    if (!install) return undefined;
-    const { batch: _batch, sentAt: _sentAt, ...record } = install;
-    return record;
+  getInstall(id: string): Promise<InstallRecord | undefined> {
+    return this.getStoredInstall(id);
   }
 
   async getStoredInstall(id: string): Promise<StoredInstall | undefined> {
