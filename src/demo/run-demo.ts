@@ -24,7 +24,14 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     ? path.resolve(options.dir)
     : await mkdtemp(path.join(os.tmpdir(), 'ferry-demo-'));
   await mkdir(root, { recursive: true });
-  const say = (line = '') => process.stdout.write(`${line}\n`);
+  // `ferry demo | head` closes the pipe early: the story goes on quietly, so that
+  // its processes are still stopped at the end (main's handler would exit at once).
+  let muted = false;
+  process.stdout.removeAllListeners('error');
+  process.stdout.on('error', () => (muted = true));
+  const say = (line = '') => {
+    if (!muted) process.stdout.write(`${line}\n`);
+  };
   const step = (title: string) => say(`\n==> ${title}`);
   const indent = (line: string) => say(`    ${line}`);
 
