@@ -35,6 +35,7 @@ for (const backend of LIFECYCLE_BACKENDS) {
       const setup = await backend.setup();
       cleanup = setup.cleanup;
       cluster = await Cluster.start(setup.options);
+      expect(cluster.server.output()).toContain(backend.serverSays);
       for (const name of ['dev-1', ...QA, ...PROD]) {
         await cluster.addHost(name, name.split('-')[0]!, { roles: ['hello'] });
       }

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { openStore } from '../store/open-store.js';
+import { redact } from '../store/redact-url.js';
 import { buildServer } from './build-server.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
@@ -46,7 +47,11 @@ export async function runServer(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  say(`Ferry server listening on ${url} (data in ${config.data})`);
+  const storeText =
+    config.store.driver === 'sqlite'
+      ? `SQLite ${sqlitePath({ ...config, store: config.store })}`
+      : `PostgreSQL ${redact(config.store.url)}`;
+  say(`Ferry server listening on ${url} (data in ${config.data}; store: ${storeText})`);
   return {
     url,
     close: async () => {

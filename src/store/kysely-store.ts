@@ -18,6 +18,7 @@ import { KyselyHostQueries } from './kysely-host-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
+import { isUniqueViolation } from './unique-violation.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
   DeployLock,
@@ -74,6 +75,27 @@ export class KyselyStore implements Store {
   }
 
   async recordBundle(
+    bundle: NewBundle,
+    beforeCommit: () => Promise<void>,
+  ): Promise<RecordedBundle> {
+    try {
+      return await this.recordBundleOnce(bundle, beforeCommit);
+    } catch (err) {
+      // The same bytes pushed twice at once (to two replicas, say): the one that
+      // lost the race gets the version the other recorded.
+      if (!isUniqueViolation(err)) throw err;
+      const existing = await this.db
+        .selectFrom('bundles')
+        .selectAll()
+        .where('app', '=', bundle.app)
+        .where('sha256', '=', bundle.sha256)
+        .executeTakeFirst();
+      if (!existing) throw err;
+      return { bundle: toBundleRecord(existing), created: false };
+    }
+  }
+
+  private recordBundleOnce(
     bundle: NewBundle,
     beforeCommit: () => Promise<void>,
   ): Promise<RecordedBundle> {

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
 import type { Database, VerdictsTable } from './schema.js';
+import { isUniqueViolation } from './unique-violation.js';
 
 /**
  * The verdicts half of `KyselyStore`: a bundle's verdict history, one row per
@@ -10,6 +11,17 @@ export class KyselyVerdictQueries {
   constructor(private readonly db: Kysely<Database>) {}
 
   async recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+    // Two marks of one bundle at once may pick the same `seq`: the loser reads again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.recordVerdictOnce(verdict);
+      } catch (err) {
+        if (!isUniqueViolation(err) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private recordVerdictOnce(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
     return this.db.transaction().execute(async (trx) => {
       const latest = await trx
         .selectFrom('verdicts')

@@ -1,4 +1,3 @@
-import { FerryError } from '../protocol/errors.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -19,8 +18,9 @@ export function openStore(settings: StoreSettings): Promise<Store> {
     case 'sqlite':
       return Promise.resolve(SqliteStore.open(settings.file));
     case 'postgres':
-      return Promise.reject(
-        new FerryError('E_CONFIG_INVALID', 'The PostgreSQL store is not built yet'),
+      // Loaded only when chosen: an embedded server never loads pg.
+      return import('./postgres/postgres-store.js').then(({ PostgresStore }) =>
+        PostgresStore.open(settings.url),
       );
   }
 }

@@ -1,4 +1,6 @@
 import type { ClusterOptions } from './cluster.js';
+import { createTestDatabase } from './pg-database.js';
+import { pgUrl } from './services.js';
 
 /**
  * The backends an end-to-end suite runs on: the embedded defaults, and each
@@ -9,6 +11,8 @@ export interface Backend {
   name: string;
   /** False when its service is not configured (on a laptop; under CI=true that throws instead). */
   available(): boolean;
+  /** What the server says when it starts on this backend, to check it is the one in use. */
+  serverSays: string;
   /** The cluster's options for this backend, and how to clean up after it. */
   setup(): Promise<{ options: ClusterOptions; cleanup: () => Promise<void> }>;
 }
@@ -17,7 +21,24 @@ export interface Backend {
 const embedded: Backend = {
   name: 'the built-in transport and SQLite',
   available: () => true,
+  serverSays: 'store: SQLite',
   setup: () => Promise.resolve({ options: {}, cleanup: () => Promise.resolve() }),
 };
 
-export const LIFECYCLE_BACKENDS: Backend[] = [embedded];
+const postgresUrl = pgUrl();
+
+/** The PostgreSQL store, in a fresh database, with the built-in transport. */
+const postgres: Backend = {
+  name: 'PostgreSQL',
+  available: () => postgresUrl !== undefined,
+  serverSays: 'store: PostgreSQL postgres://',
+  async setup() {
+    const database = await createTestDatabase(postgresUrl!);
+    return {
+      options: { serverArgs: ['--store-url', database.url] },
+      cleanup: () => database.drop(),
+    };
+  },
+};
+
+export const LIFECYCLE_BACKENDS: Backend[] = [embedded, postgres];

@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
+import { createTestDatabase } from './pg-database.js';
+import { pgUrl } from './services.js';
+
+/** A store of one dialect for one suite: a fresh database, and more connections to it. */
+export interface StoreUnderTest {
+  store: Store;
+  /** Another store over the same database, as a second server replica would open it. */
+  another(): Promise<Store>;
+  close(): Promise<void>;
+}
+
+/** A dialect the store contract runs on; `available` is false when its service is not configured. */
+export interface StoreDialectCase {
+  name: 'sqlite' | 'postgres';
+  available: boolean;
+  open(): Promise<StoreUnderTest>;
+}
+
+const postgresUrl = pgUrl();
+
+/** Every dialect of the store, the real PostgreSQL when `FERRY_TEST_PG_URL` is set (required under CI). */
+export const STORE_DIALECTS: StoreDialectCase[] = [
+  {
+    name: 'sqlite',
+    available: true,
+    async open() {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-store-'));
+      const file = path.join(dir, 'ferry.db');
+      const opened: Store[] = [SqliteStore.open(file)];
+      await opened[0]!.migrate();
+      return {
+        store: opened[0]!,
+        another() {
+          const store = SqliteStore.open(file);
+          opened.push(store);
+          return Promise.resolve(store);
+        },
+        async close() {
+          for (const store of opened) await store.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    available: postgresUrl !== undefined,
+    async open() {
+      const database = await createTestDatabase(postgresUrl!);
+      const opened: Store[] = [await PostgresStore.open(database.url)];
+      await opened[0]!.migrate();
+      return {
+        store: opened[0]!,
+        async another() {
+          const store = await PostgresStore.open(database.url);
+          opened.push(store);
+          return store;
+        },
+        async close() {
+          for (const store of opened) await store.close();
+          await database.drop();
+        },
+      };
+    },
+  },
+];

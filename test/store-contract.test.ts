@@ -1,0 +1,594 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { NewBundle, NewInstall, Store, StoredDeployment } from '../src/store/store.js';
+import { createTestDatabase } from './helpers/pg-database.js';
+import { pgUrl } from './helpers/services.js';
+import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
+
+/**
+ * One contract for every store: each dialect, against a real database, must
+ * answer the same. Domain code depends only on the `Store` interface.
+ */
+
+function bundle(app: string, sha: string, extra: Partial<NewBundle> = {}): NewBundle {
+  return {
+    app,
+    sha256: sha.padStart(64, '0'),
+    size: 5_000_000_000, // beyond 32 bits: a bigint column on PostgreSQL
+    label: null,
+    commit: null,
+    dirty: null,
+    fileCount: 3,
+    createdAt: '2026-11-01T00:00:00.000Z',
+    pushedBy: 'alice',
+    manifest: { role: app, install: [] },
+    ...extra,
+  };
+}
+
+const noop = () => Promise.resolve();
+const STRATEGY = { batch: 1, maxFailures: 0, rollbackOnFailure: true, offlineTimeout: '60s' };
+
+for (const dialect of STORE_DIALECTS) {
+  describe.skipIf(!dialect.available)(`store contract: ${dialect.name}`, () => {
+    let under: StoreUnderTest;
+    let store: Store;
+
+    beforeEach(async () => {
+      under = await dialect.open();
+      store = under.store;
+    });
+    afterEach(async () => {
+      await under.close();
+    });
+
+    async function host(name: string, env = 'qa'): Promise<string> {
+      const id = `host_${name}`;
+      await store.createHost({ id, name, env, roles: ['web'], vars: { PORT: '8080' } });
+      return id;
+    }
+
+    async function deployment(
+      id: string,
+      options: { lock?: boolean; installs?: NewInstall[]; env?: string } = {},
+    ) {
+      return store.createDeployment(
+        {
+          id,
+          app: 'web',
+          version: 1,
+          env: options.env ?? 'qa',
+          kind: 'deploy',
+          state: 'running',
+          strategy: STRATEGY,
+          fromVersion: null,
+          createdBy: 'alice',
+        },
+        options.installs ?? [],
+        { lock: options.lock ?? true },
+      );
+    }
+
+    it('migrates again without harm', async () => {
+      await store.migrate();
+      expect(await store.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+    });
+
+    describe('bundles', () => {
+      it('numbers the bundles of each app from 1, and gives the same bytes their version again', async () => {
+        const moved: string[] = [];
+        const first = await store.recordBundle(bundle('web', 'a'), () => {
+          moved.push('a');
+          return Promise.resolve();
+        });
+        expect(first).toMatchObject({ created: true, bundle: { app: 'web', version: 1 } });
+        expect(first.bundle.size).toBe(5_000_000_000);
+        expect((await store.recordBundle(bundle('web', 'b'), noop)).bundle.version).toBe(2);
+        expect((await store.recordBundle(bundle('api', 'a'), noop)).bundle.version).toBe(1);
+        const again = await store.recordBundle(bundle('web', 'a'), () => {
+          moved.push('again');
+          return Promise.resolve();
+        });
+        expect(again).toMatchObject({ created: false, bundle: { version: 1 } });
+        expect(moved).toEqual(['a']);
+      });
+
+      it('records nothing when moving the file fails', async () => {
+        await expect(
+          store.recordBundle(bundle('web', 'a'), () => Promise.reject(new Error('disk full'))),
+        ).rejects.toThrow('disk full');
+        expect(await store.hasApp('web')).toBe(false);
+        expect((await store.recordBundle(bundle('web', 'a'), noop)).bundle.version).toBe(1);
+      });
+
+      it('gets, lists newest first with a limit, and summarises apps', async () => {
+        await store.recordBundle(
+          bundle('web', 'a', { label: '1.0', dirty: true, commit: 'c0ffee' }),
+          noop,
+        );
+        await store.recordBundle(bundle('web', 'b'), noop);
+        await store.recordBundle(bundle('web', 'c'), noop);
+        const got = await store.getBundle('web', 1);
+        expect(got).toMatchObject({
+          app: 'web',
+          version: 1,
+          label: '1.0',
+          dirty: true,
+          commit: 'c0ffee',
+          fileCount: 3,
+          manifest: { role: 'web', install: [] },
+        });
+        expect(await store.getBundle('web', 9)).toBeUndefined();
+        expect((await store.listBundles('web')).map((b) => b.version)).toEqual([3, 2, 1]);
+        expect((await store.listBundles('web', { limit: 2 })).map((b) => b.version)).toEqual([
+          3, 2,
+        ]);
+        expect(await store.listApps()).toEqual([
+          expect.objectContaining({ name: 'web', latestVersion: 3, bundleCount: 3 }),
+        ]);
+        expect(await store.hasApp('nope')).toBe(false);
+      });
+    });
+
+    describe('tokens', () => {
+      it('creates, finds by hash, touches, counts and revokes', async () => {
+        expect(await store.countTokens()).toBe(0);
+        const created = await store.createToken({
+          id: 'tok_1',
+          name: 'ci',
+          role: 'deployer',
+          env: 'qa',
+          tokenHash: 'h1',
+          createdBy: 'admin',
+        });
+        expect(created).toMatchObject({ id: 'tok_1', role: 'deployer', env: 'qa', hostId: null });
+        expect(await store.findActiveToken('h1')).toMatchObject({ id: 'tok_1', tokenHash: 'h1' });
+        await store.touchToken('tok_1', '2026-11-02T00:00:00.000Z');
+        expect((await store.listTokens())[0]!.lastUsedAt).toBe('2026-11-02T00:00:00.000Z');
+        expect(await store.countTokens()).toBe(1);
+        expect(await store.revokeToken('tok_1')).toBe(true);
+        expect(await store.revokeToken('tok_1')).toBe(true);
+        expect(await store.revokeToken('tok_nope')).toBe(false);
+        expect(await store.findActiveToken('h1')).toBeUndefined();
+      });
+    });
+
+    describe('outbox', () => {
+      it('keeps messages per host in order, once per id, until acknowledged', async () => {
+        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
+        await store.enqueueOutbox('h1', { id: 'm2', body: '{"a":2}' });
+        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
+        await store.enqueueOutbox('h2', { id: 'm3', body: '{}' });
+        expect((await store.pendingOutbox('h1')).map((m) => m.id)).toEqual(['m1', 'm2']);
+        await store.ackOutbox('h1', 'm1');
+        expect(await store.pendingOutbox('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
+        expect((await store.pendingOutbox('h2')).map((m) => m.id)).toEqual(['m3']);
+      });
+    });
+
+    describe('environments and hosts', () => {
+      it('syncs environments, keeping one that still has hosts', async () => {
+        await host('old-1', 'prod');
+        expect(await store.syncEnvironments(['dev', 'staging'])).toEqual({ kept: ['prod'] });
+        expect(await store.listEnvironments()).toEqual(['dev', 'staging', 'prod']);
+      });
+
+      it('records hosts, their presence and their facts', async () => {
+        const id = await host('qa-1');
+        await host('prod-1', 'prod');
+        expect(await store.getHost(id)).toMatchObject({
+          name: 'qa-1',
+          roles: ['web'],
+          vars: { PORT: '8080' },
+          connected: false,
+          facts: null,
+        });
+        expect((await store.findHostByName('qa-1'))?.id).toBe(id);
+        expect(await store.findHostByName('nope')).toBeUndefined();
+        await store.setHostPresence(id, true, '2026-11-02T00:00:00.000Z');
+        await store.setHostFacts(id, { apps: { web: { current: 3 } } }, '2026-11-02T00:00:01.000Z');
+        expect(await store.getHost(id)).toMatchObject({
+          connected: true,
+          lastSeenAt: '2026-11-02T00:00:01.000Z',
+          facts: { apps: { web: { current: 3 } } },
+        });
+        expect((await store.listHosts({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
+        expect((await store.listHosts()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
+        await store.resetHostPresence();
+        expect((await store.getHost(id))?.connected).toBe(false);
+      });
+    });
+
+    describe('installs', () => {
+      it('records steps once per delivery, replaces a re-run step, and keeps the output in order', async () => {
+        const hostId = await host('qa-1');
+        await store.createInstall({
+          id: 'ins_1',
+          hostId,
+          app: 'web',
+          version: 1,
+          createdBy: 'alice',
+        });
+        const started = {
+          kind: 'started' as const,
+          step: 'install',
+          at: '2026-11-02T00:00:00.000Z',
+        };
+        await store.recordStep('ins_1', started);
+        await store.recordStep('ins_1', started);
+        for (const seq of [0, 1, 1]) {
+          await store.recordStep('ins_1', {
+            kind: 'output',
+            step: 'install',
+            stream: 'stdout',
+            seq,
+            text: `line ${seq}\n`,
+          });
+        }
+        expect((await store.installLogs('ins_1'))?.steps).toEqual([
+          { step: 'install', stdout: 'line 0\nline 1\n', stderr: '' },
+        ]);
+        // The same step started again (the agent re-ran the job): its output starts over.
+        await store.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
+        expect((await store.installLogs('ins_1'))?.steps[0]?.stdout).toBe('');
+        await store.recordStep('ins_1', {
+          kind: 'finished',
+          step: 'install',
+          ok: false,
+          exitCode: 2,
+          durationMs: 1234,
+          error: 'npm failed',
+          at: '2026-11-02T00:00:06.000Z',
+        });
+        await store.finishInstall('ins_1', {
+          ok: false,
+          rolledBack: true,
+          error: 'npm failed',
+          at: '2026-11-02T00:00:07.000Z',
+        });
+        expect(await store.getInstall('ins_1')).toMatchObject({
+          host: 'qa-1',
+          state: 'failed',
+          rolledBack: true,
+          error: 'npm failed',
+          purpose: 'install',
+          deploymentId: null,
+          steps: [{ step: 'install', state: 'failed', exitCode: 2, durationMs: 1234 }],
+        });
+        expect(await store.getInstall('nope')).toBeUndefined();
+        expect(await store.installLogs('nope')).toBeUndefined();
+      });
+
+      it('moves an install only from the states given, and keeps a cancelled one cancelled', async () => {
+        const hostId = await host('qa-1');
+        await store.createInstalls([
+          {
+            id: 'ins_a',
+            hostId,
+            app: 'web',
+            version: 2,
+            createdBy: 'x',
+            state: 'pending',
+            batch: 0,
+          },
+        ]);
+        expect(
+          await store.markInstall('ins_a', { state: 'queued', sentAt: 'T1' }, ['pending']),
+        ).toBe(true);
+        expect(await store.markInstall('ins_a', { state: 'queued' }, ['pending'])).toBe(false);
+        expect(await store.getStoredInstall('ins_a')).toMatchObject({
+          state: 'queued',
+          sentAt: 'T1',
+          batch: 0,
+        });
+        expect(
+          await store.markInstall('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
+        ).toBe(true);
+        await store.finishInstall('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
+        expect((await store.getStoredInstall('ins_a'))?.state).toBe('cancelled');
+        // A skipped install that the host runs after all comes back to life.
+        await store.createInstalls([
+          { id: 'ins_b', hostId, app: 'web', version: 2, createdBy: 'x', state: 'pending' },
+        ]);
+        await store.markInstall('ins_b', { state: 'skipped' }, ['pending']);
+        await store.recordStep('ins_b', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect((await store.getStoredInstall('ins_b'))?.state).toBe('running');
+      });
+
+      it('lists installs by deployment, host, app and state, newest first', async () => {
+        const a = await host('qa-1');
+        const b = await host('qa-2');
+        await store.createInstalls([
+          {
+            id: 'ins_1',
+            hostId: a,
+            app: 'web',
+            version: 1,
+            createdBy: 'x',
+            deploymentId: 'dep_1',
+            purpose: 'deploy',
+          },
+          {
+            id: 'ins_2',
+            hostId: b,
+            app: 'web',
+            version: 1,
+            createdBy: 'x',
+            deploymentId: 'dep_1',
+            purpose: 'deploy',
+          },
+          { id: 'ins_3', hostId: a, app: 'api', version: 4, createdBy: 'x', fromVersion: 3 },
+        ]);
+        expect(
+          (await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
+        ).toEqual(['ins_1', 'ins_2']);
+        const ofHost = await store.listInstalls({ hostId: a, app: 'api' });
+        expect(ofHost.map((i) => [i.id, i.fromVersion, i.purpose])).toEqual([
+          ['ins_3', 3, 'install'],
+        ]);
+        expect(await store.listInstalls({ hostId: a, states: ['succeeded'] })).toEqual([]);
+        expect(await store.listInstalls({ hostId: a, limit: 1 })).toHaveLength(1);
+      });
+    });
+
+    describe('variables', () => {
+      it('sets, replaces, lists by scope and unsets', async () => {
+        const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        expect(await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' } })).toEqual({
+          created: true,
+        });
+        expect(
+          await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' }, value: 'y' }),
+        ).toEqual({ created: false });
+        await store.setVariable({
+          ...base,
+          name: 'A',
+          scope: { kind: 'env', value: 'qa' },
+          secret: true,
+        });
+        await store.setVariable({ ...base, name: 'B', scope: { kind: 'host', value: 'qa-1' } });
+        expect(await store.getVariable('A', { kind: 'global' })).toMatchObject({ value: 'y' });
+        expect(await store.getVariable('A', { kind: 'env', value: 'qa' })).toMatchObject({
+          secret: true,
+        });
+        const scoped = await store.listVariables({ scopes: [{ kind: 'env', value: 'qa' }] });
+        expect(scoped.map((v) => v.name)).toEqual(['A']);
+        expect((await store.listVariables()).map((v) => [v.name, v.scope.kind])).toEqual([
+          ['A', 'global'],
+          ['A', 'env'],
+          ['B', 'host'],
+        ]);
+        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(true);
+        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(false);
+      });
+    });
+
+    describe('verdicts', () => {
+      it('keeps every change, newest first, with the one before', async () => {
+        expect(await store.verdictOf('web', 1)).toBe('pending');
+        const mark = (verdict: 'passed' | 'failed', at: string) =>
+          store.recordVerdict({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
+        expect(await mark('passed', 'T1')).toEqual({ previous: 'pending' });
+        expect(await mark('failed', 'T2')).toEqual({ previous: 'passed' });
+        expect(await store.verdictOf('web', 1)).toBe('failed');
+        expect((await store.listVerdicts('web', 1)).map((v) => v.verdict)).toEqual([
+          'failed',
+          'passed',
+        ]);
+        await store.recordVerdict({
+          app: 'web',
+          version: 2,
+          verdict: 'passed',
+          note: 'ok',
+          by: 'qa',
+          at: 'T3',
+        });
+        expect((await store.listAppVerdicts('web')).map((v) => [v.version, v.verdict])).toEqual([
+          [2, 'passed'],
+          [1, 'failed'],
+          [1, 'passed'],
+        ]);
+      });
+    });
+
+    describe('deployments', () => {
+      it('records a deployment with its installs and takes the lock; a second is refused with the holder', async () => {
+        const hostId = await host('qa-1');
+        const installs: NewInstall[] = [
+          {
+            id: 'ins_1',
+            hostId,
+            app: 'web',
+            version: 1,
+            createdBy: 'alice',
+            deploymentId: 'dep_1',
+            purpose: 'deploy',
+            batch: 0,
+            state: 'pending',
+          },
+        ];
+        expect(await deployment('dep_1', { installs })).toEqual({ created: true });
+        const refused = await deployment('dep_2');
+        expect(refused).toMatchObject({
+          created: false,
+          holder: { app: 'web', env: 'qa', deploymentId: 'dep_1' },
+        });
+        expect(await store.getDeployment('dep_2')).toBeUndefined();
+        expect(await store.getDeployment('dep_1')).toMatchObject({
+          state: 'running',
+          phase: 'rollout',
+          strategy: STRATEGY,
+          kind: 'deploy',
+          leaseOwner: null,
+        });
+        expect((await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.state)).toEqual([
+          'pending',
+        ]);
+        // Another environment has its own lock.
+        expect(await deployment('dep_3', { env: 'prod' })).toEqual({ created: true });
+        await store.releaseLock('web', 'qa', 'dep_other');
+        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
+        await store.releaseLock('web', 'qa', 'dep_1');
+        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        expect((await store.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
+        expect((await store.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
+      });
+
+      it('lists newest first by app, environment and state, and updates', async () => {
+        await deployment('dep_1', { lock: false });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await deployment('dep_2', { lock: false, env: 'prod' });
+        await store.updateDeployment('dep_1', {
+          state: 'succeeded',
+          finishedAt: 'T9',
+          error: null,
+          phase: 'reverting',
+        });
+        expect((await store.listDeployments()).map((d) => d.id)).toEqual(['dep_2', 'dep_1']);
+        expect((await store.listDeployments({ env: 'qa' })).map((d) => d.id)).toEqual(['dep_1']);
+        expect((await store.listDeployments({ states: ['running'] })).map((d) => d.id)).toEqual([
+          'dep_2',
+        ]);
+        expect((await store.listDeployments({ limit: 1 })).map((d) => d.id)).toEqual(['dep_2']);
+        expect(await store.getDeployment('dep_1')).toMatchObject({
+          state: 'succeeded',
+          finishedAt: 'T9',
+          phase: 'reverting',
+        });
+      });
+
+      it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {
+        await deployment('dep_1');
+        const t = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s)).toISOString();
+        expect(await store.claimLease('dep_1', 'a', t(0), t(15))).toBe(true);
+        expect(await store.claimLease('dep_1', 'b', t(5), t(20))).toBe(false);
+        expect(await store.claimLease('dep_1', 'a', t(10), t(25))).toBe(true);
+        expect(await store.claimLease('dep_1', 'b', t(26), t(41))).toBe(true);
+        expect(((await store.getDeployment('dep_1')) as StoredDeployment).leaseOwner).toBe('b');
+        await store.releaseLease('dep_1', 'a');
+        expect((await store.getDeployment('dep_1'))?.leaseOwner).toBe('b');
+        await store.releaseLease('dep_1', 'b');
+        expect(await store.claimLease('dep_1', 'a', t(27), t(42))).toBe(true);
+        // A finished deployment is nobody's to drive.
+        await store.updateDeployment('dep_1', { state: 'succeeded' });
+        await store.releaseLease('dep_1', 'a');
+        expect(await store.claimLease('dep_1', 'a', t(28), t(43))).toBe(false);
+      });
+
+      it('keeps one desired release per environment and app', async () => {
+        await store.setDesiredRelease({
+          env: 'qa',
+          app: 'web',
+          version: 1,
+          deploymentId: 'dep_1',
+          updatedAt: 'T1',
+        });
+        await store.setDesiredRelease({
+          env: 'qa',
+          app: 'web',
+          version: 3,
+          deploymentId: 'dep_3',
+          updatedAt: 'T3',
+        });
+        await store.setDesiredRelease({
+          env: 'prod',
+          app: 'web',
+          version: 1,
+          deploymentId: 'dep_2',
+          updatedAt: 'T2',
+        });
+        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([
+          { env: 'qa', app: 'web', version: 3, deploymentId: 'dep_3', updatedAt: 'T3' },
+        ]);
+        expect((await store.listDesiredReleases({ app: 'web' })).map((d) => d.env)).toEqual([
+          'prod',
+          'qa',
+        ]);
+      });
+    });
+
+    // SQLite is one server's file: several replicas share PostgreSQL only.
+    describe.skipIf(dialect.name === 'sqlite')('several replicas at once', () => {
+      it('numbers concurrent pushes of one app from two stores 1..20, with no gap and no repeat', async () => {
+        const other = await under.another();
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 === 0 ? store : other).recordBundle(bundle('web', `c${i}`), noop),
+          ),
+        );
+        expect(results.map((r) => r.bundle.version).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+      });
+
+      it('gives the same bytes pushed twice at once one version', async () => {
+        const other = await under.another();
+        const [a, b] = await Promise.all([
+          store.recordBundle(bundle('web', 'same'), noop),
+          other.recordBundle(bundle('web', 'same'), noop),
+        ]);
+        expect([a.bundle.version, b.bundle.version]).toEqual([1, 1]);
+        expect([a.created, b.created].sort()).toEqual([false, true]);
+      });
+
+      it('lets one of two racing deployments take the lock', async () => {
+        const other = await under.another();
+        const attempt = (s: Store, id: string) =>
+          s.createDeployment(
+            {
+              id,
+              app: 'web',
+              version: 1,
+              env: 'qa',
+              kind: 'deploy',
+              state: 'running',
+              strategy: STRATEGY,
+              fromVersion: null,
+              createdBy: 'x',
+            },
+            [],
+            { lock: true },
+          );
+        const results = await Promise.all([attempt(store, 'dep_a'), attempt(other, 'dep_b')]);
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(await store.listDeployments()).toHaveLength(1);
+      });
+    });
+  });
+}
+
+const postgres = pgUrl();
+describe.skipIf(!postgres)('PostgreSQL migrations', () => {
+  it('run once when two replicas start together', async () => {
+    const database = await createTestDatabase(postgres!);
+    const [a, b] = await Promise.all([
+      PostgresStore.open(database.url),
+      PostgresStore.open(database.url),
+    ]);
+    try {
+      await Promise.all([a.migrate(), b.migrate()]);
+      expect(await a.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+      const pg = await import('pg');
+      const client = new pg.default.Client({ connectionString: database.url });
+      await client.connect();
+      const { rows } = await client.query<{ name: string; n: string }>(
+        'select name, count(*) as n from kysely_migration group by name',
+      );
+      await client.end();
+      expect(rows.length).toBeGreaterThan(5);
+      expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  });
+
+  it('says which database it cannot reach, without its password', async () => {
+    await expect(
+      PostgresStore.open('postgres://ferry:hunter2@127.0.0.1:1/nowhere'),
+    ).rejects.toThrow(
+      /Cannot connect to the PostgreSQL store at postgres:\/\/ferry:\*\*\*@127\.0\.0\.1:1\/nowhere/,
+    );
+  });
+});
