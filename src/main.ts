@@ -95,6 +95,11 @@ function addAgentCommand(program: Command): void {
       '--transport-url <url>',
       "take jobs from RabbitMQ (this host's broker user) instead of the server's WebSocket (or FERRY_TRANSPORT_URL)",
     )
+    .option(
+      '--transport-prefix <name>',
+      "the first part of the broker's exchange and queue names, as the server's transport.prefix",
+      'ferry',
+    )
     .addHelpText(
       'after',
       '\nThe first start enrols the host with --token (from `ferry tokens create --role agent --env ENV`);\n' +
@@ -139,6 +144,7 @@ interface AgentCommandOptions {
   path?: string;
   commandTimeout: string;
   transportUrl?: string;
+  transportPrefix: string;
 }
 
 function addDemoCommand(program: Command): void {

@@ -11,6 +11,10 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
 import { BuiltinServerTransport } from '../src/transport/builtin/builtin-server-transport.js';
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
+import { RabbitmqAgentTransport } from '../src/transport/rabbitmq/rabbitmq-agent-transport.js';
+import { RabbitmqServerTransport } from '../src/transport/rabbitmq/rabbitmq-server-transport.js';
+import { amqpUrl as amqpUrlOf } from './helpers/services.js';
+import { deleteTopology } from './helpers/rabbitmq.js';
 import type {
   AgentTransport,
   ServerTransport,
@@ -39,6 +43,8 @@ interface Harness {
   agent(hostId: string, options?: { token?: string }): AgentTransport;
   /** Talks to the server side with raw frames, as a broken or hostile agent would. */
   rawAgent?(hostId: string): Promise<WebSocket>;
+  /** What the logs say when an agent's credentials are refused. */
+  refusal: string;
   logger: RecordingLogger;
   stop(): Promise<void>;
 }
@@ -97,6 +103,7 @@ async function builtinHarness(): Promise<Harness> {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return ws;
     },
+    refusal: 'refused the agent connection',
     logger,
     async stop() {
       await Promise.all(agents.map((a) => a.close()));
@@ -107,7 +114,62 @@ async function builtinHarness(): Promise<Harness> {
   };
 }
 
-const TRANSPORTS: [string, () => Promise<Harness>][] = [['builtin', builtinHarness]];
+/**
+ * RabbitMQ, on the real broker of `FERRY_TEST_AMQP_URL`, under a topology prefix
+ * of its own so that suites running at once do not share queues; the queues and
+ * exchanges are deleted afterwards. An agent's "token" is its broker password.
+ */
+function rabbitmqHarness(): Promise<Harness> {
+  const url = amqpUrl!;
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const logger = new RecordingLogger();
+  const hosts = Object.keys(TOKENS);
+  const make = () =>
+    new RabbitmqServerTransport({
+      url,
+      logger,
+      prefix,
+      hostIds: () => Promise.resolve(hosts),
+      hostName: (hostId) => Promise.resolve(hostId),
+      presenceIntervalMs: 100,
+    });
+  let server = make();
+  const agents: AgentTransport[] = [];
+  return Promise.resolve({
+    server: () => server,
+    async restartServer() {
+      await server.close();
+      server = make();
+    },
+    agent(hostId, options = {}) {
+      const withPassword = new URL(url);
+      if (options.token !== undefined) withPassword.password = options.token;
+      const agent = new RabbitmqAgentTransport({
+        url: withPassword.toString(),
+        hostId,
+        logger,
+        prefix,
+        retryDelayMs: 50,
+      });
+      agents.push(agent);
+      return agent;
+    },
+    refusal: 'cannot connect to the broker',
+    logger,
+    async stop() {
+      await Promise.all(agents.map((a) => a.close()));
+      await server.close();
+      await deleteTopology(url, prefix, hosts);
+    },
+  });
+}
+
+const amqpUrl = amqpUrlOf();
+
+const TRANSPORTS: [string, () => Promise<Harness>][] = [
+  ['builtin', builtinHarness],
+  ...(amqpUrl ? [['rabbitmq', rabbitmqHarness] as [string, () => Promise<Harness>]] : []),
+];
 
 function installJob(app = 'cart', version = 1): Job {
   return {
@@ -242,9 +304,12 @@ for (const [name, setup] of TRANSPORTS) {
       harness.server().onEvent((_hostId, event) => Promise.resolve(void seen.push(event)));
       const late = factsEvent(2);
       agent.emit(late);
+      // Drained: the server has them (built-in), or the broker holds them durably (RabbitMQ).
       await agent.drain();
-      expect(seen.map((e) => e.id)).toContain(early.id);
-      expect(seen.map((e) => e.id)).toContain(late.id);
+      await until(
+        () => [early.id, late.id].every((id) => seen.some((e) => e.id === id)),
+        'both events handled',
+      );
     });
 
     it('tells presence as hosts come and go', async () => {
@@ -261,7 +326,7 @@ for (const [name, setup] of TRANSPORTS) {
       const agent = harness.agent('host-a', { token: 'stolen' });
       agent.start(() => Promise.resolve());
       await until(
-        () => harness.logger.lines.some((l) => l.message.includes('refused the agent connection')),
+        () => harness.logger.lines.some((l) => l.message.includes(harness.refusal)),
         'the refusal',
       );
       expect(harness.server().connectedHosts()).toEqual([]);

@@ -15,6 +15,7 @@ export interface RawAgentOptions {
   path?: string | undefined;
   commandTimeout: string;
   transportUrl?: string | undefined;
+  transportPrefix?: string | undefined;
 }
 
 const DRIVERS = ['builtin', 'supervisord', 'systemd'] as const;
@@ -46,6 +47,9 @@ export function parseAgentOptions(
   const transportUrl = raw.transportUrl ?? (process.env.FERRY_TRANSPORT_URL || undefined);
   if (transportUrl !== undefined && !/^amqps?:\/\//.test(transportUrl))
     problems.push('--transport-url: expected an AMQP URL such as amqp://host-1:secret@rabbit:5672');
+  const prefix = raw.transportPrefix ?? 'ferry';
+  if (!/^[a-z][a-z0-9_-]{0,40}$/.test(prefix))
+    problems.push('--transport-prefix: expected a plain name such as ferry');
   const timeout = Number(raw.commandTimeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     problems.push('--command-timeout: expected seconds, such as 600');
@@ -71,7 +75,9 @@ export function parseAgentOptions(
     path: raw.path ?? defaults.path,
     commandTimeoutMs: timeout * 1000,
     transport:
-      transportUrl === undefined ? { kind: 'builtin' } : { kind: 'rabbitmq', url: transportUrl },
+      transportUrl === undefined
+        ? { kind: 'builtin' }
+        : { kind: 'rabbitmq', url: transportUrl, prefix },
     heartbeatMs: 30_000,
   };
 }

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
 import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transport.js';
+import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
+import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll } from './agent-identity.js';
 import { AgentLogger } from './agent-logger.js';
 import { collectFacts } from './host-facts.js';
@@ -36,7 +38,7 @@ export interface AgentOptions {
   commandTimeoutMs: number;
   heartbeatMs: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
-  transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string };
+  transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
 }
 
 /** A running agent. */
@@ -70,11 +72,10 @@ export async function runAgent(
   );
 
   const driver = makeDriver(options, agentDir);
-  const transport = new BuiltinAgentTransport({
-    server: identity.server,
-    token: identity.token,
-    logger,
-  });
+  const transport =
+    options.transport.kind === 'rabbitmq'
+      ? rabbitmqTransport(options.transport, identity.hostId, logger)
+      : new BuiltinAgentTransport({ server: identity.server, token: identity.token, logger });
   const journal = new JobJournal(path.join(agentDir, 'journal'));
   const host: InstallHost = {
     appsDir: path.join(root, 'apps'),
@@ -181,6 +182,20 @@ export async function runAgent(
       await driver.close();
     },
   };
+}
+
+/** The RabbitMQ transport, and a line saying what this host's broker user needs. */
+function rabbitmqTransport(
+  settings: { url: string; prefix: string },
+  hostId: string,
+  logger: AgentLogger,
+): RabbitmqAgentTransport {
+  const { configure, write, read } = new Topology(settings.prefix).hostPermissions(hostId);
+  logger.info(
+    { configure, write, read },
+    `jobs come from RabbitMQ; this host's own broker user needs: rabbitmqctl set_permissions <user> '${configure}' '${write}' '${read}'`,
+  );
+  return new RabbitmqAgentTransport({ url: settings.url, prefix: settings.prefix, hostId, logger });
 }
 
 function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {

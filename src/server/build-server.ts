@@ -6,7 +6,7 @@ import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
-import type { ServerTransport } from '../transport/transport.js';
+import type { ServerTransport, TransportLogger } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import { BundleService } from './bundle-service.js';
 import { CatchUp } from './deployments/catch-up.js';
@@ -34,10 +34,11 @@ export interface ServerDeps {
   store: Store;
   artifacts: ArtifactStore;
   /**
-   * The transport to the agents. Without one, the built-in transport is made and
-   * rides on this server's own HTTP port (agents' WebSockets).
+   * Makes the transport to the agents, with the server's logger. Without it, the
+   * built-in transport is made and rides on this server's own HTTP port (agents'
+   * WebSockets).
    */
-  transport?: ServerTransport;
+  transport?: (logger: TransportLogger) => ServerTransport;
   /** This replica's name as the holder of leases on deployments; random unless given. */
   replicaId?: string;
 }
@@ -82,7 +83,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
-  const transport = deps.transport ?? builtinTransport();
+  const transport = deps.transport?.(app.log) ?? builtinTransport();
   app.addHook('onClose', () => transport.close());
   const variables = new VariableService(deps.store, (env) => {
     const settings = config.environments.find((e) => e.name === env);

@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { openStore } from '../store/open-store.js';
-import { redact } from '../store/redact-url.js';
+import { redact } from '../protocol/redact-url.js';
+import { RabbitmqServerTransport } from '../transport/rabbitmq/rabbitmq-server-transport.js';
+import type { TransportLogger } from '../transport/transport.js';
 import { buildServer } from './build-server.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
@@ -27,7 +29,9 @@ export async function runServer(
       : config.store,
   );
   await store.migrate();
-  await store.resetHostPresence();
+  // With the built-in transport, no agent connection survives a restart. With
+  // RabbitMQ, presence is read from the broker, and other replicas' hosts stay.
+  if (config.transport.kind === 'builtin') await store.resetHostPresence();
   const { kept } = await store.syncEnvironments(config.environments.map((e) => e.name));
   for (const name of kept) {
     say(
@@ -37,7 +41,24 @@ export async function runServer(
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 
-  const { app, tokens } = buildServer(config, { store, artifacts });
+  const { transport } = config;
+  const { app, tokens } = buildServer(config, {
+    store,
+    artifacts,
+    ...(transport.kind === 'rabbitmq'
+      ? {
+          transport: (logger: TransportLogger) =>
+            new RabbitmqServerTransport({
+              url: transport.url,
+              logger,
+              trustedUsers: transport.trustedUsers,
+              prefix: transport.prefix,
+              hostIds: async () => (await store.listHosts()).map((h) => h.id),
+              hostName: async (hostId) => (await store.getHost(hostId))?.name,
+            }),
+        }
+      : {}),
+  });
   const tokenFile = path.join(config.data, 'admin-token');
   if (await tokens.bootstrapAdmin(tokenFile)) {
     say(`First start: the admin token is in ${tokenFile} (mode 0600).`);
@@ -51,7 +72,11 @@ export async function runServer(
     config.store.driver === 'sqlite'
       ? `SQLite ${sqlitePath({ ...config, store: config.store })}`
       : `PostgreSQL ${redact(config.store.url)}`;
-  say(`Ferry server listening on ${url} (data in ${config.data}; store: ${storeText})`);
+  const transportText =
+    transport.kind === 'builtin' ? 'built-in (WebSocket)' : `RabbitMQ ${redact(transport.url)}`;
+  say(
+    `Ferry server listening on ${url} (data in ${config.data}; store: ${storeText}; transport: ${transportText})`,
+  );
   return {
     url,
     close: async () => {

@@ -27,6 +27,14 @@ const transportSchema = z.discriminatedUnion('kind', [
     url: z.string().regex(/^amqps?:\/\//, {
       error: 'expected an AMQP URL such as amqp://ferry:secret@rabbit.internal:5672',
     }),
+    // Broker users that may speak for any host (agents sharing one user); the
+    // server's own user always may. Otherwise a host's user is named after it.
+    trustedUsers: z.array(z.string().min(1)).default([]),
+    // The first part of every exchange and queue name.
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,40}$/)
+      .default('ferry'),
   }),
 ]);
 

@@ -23,7 +23,11 @@ export async function startAgent(
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not connect:\n${output}`)), 20_000);
     const check = () => {
-      if (output.includes('connected to the server')) {
+      // The built-in transport connects to the server; RabbitMQ's to the broker.
+      if (
+        output.includes('connected to the server') ||
+        output.includes('connected to the broker')
+      ) {
         clearTimeout(timer);
         resolve();
       }

@@ -1,6 +1,8 @@
 import type { ClusterOptions } from './cluster.js';
 import { createTestDatabase } from './pg-database.js';
-import { pgUrl } from './services.js';
+import { randomBytes } from 'node:crypto';
+import { deleteTopology } from './rabbitmq.js';
+import { amqpUrl, pgUrl } from './services.js';
 
 /**
  * The backends an end-to-end suite runs on: the embedded defaults, and each
@@ -41,4 +43,34 @@ const postgres: Backend = {
   },
 };
 
-export const LIFECYCLE_BACKENDS: Backend[] = [embedded, postgres];
+const rabbitUrl = amqpUrl();
+
+/**
+ * The RabbitMQ transport, under a topology prefix of its own (deleted after),
+ * with the SQLite store; agents share the server's broker user, which it trusts.
+ */
+const rabbitmq: Backend = {
+  name: 'RabbitMQ',
+  available: () => rabbitUrl !== undefined,
+  serverSays: 'transport: RabbitMQ amqp://',
+  setup: () => Promise.resolve(rabbitmqSetup(rabbitUrl!)),
+};
+
+/** Cluster options for RabbitMQ with a fresh prefix, and how to remove its queues afterwards. */
+export function rabbitmqSetup(url: string): {
+  options: ClusterOptions;
+  cleanup: () => Promise<void>;
+} {
+  const prefix = `e${randomBytes(4).toString('hex')}`;
+  const hostIds: string[] = [];
+  return {
+    options: {
+      config: `transport: { kind: rabbitmq, url: '${url}', prefix: ${prefix} }\n`,
+      agentArgs: () => ['--transport-url', url, '--transport-prefix', prefix],
+      onHostEnrolled: (hostId) => hostIds.push(hostId),
+    },
+    cleanup: () => deleteTopology(url, prefix, hostIds),
+  };
+}
+
+export const LIFECYCLE_BACKENDS: Backend[] = [embedded, postgres, rabbitmq];

@@ -19,6 +19,8 @@ export interface ClusterHost {
   agent: AgentProcess | undefined;
   /** Extra `ferry agent` arguments (a transport URL, say). */
   agentArgs: string[];
+  /** The id the server gave the host when it enrolled. */
+  hostId: string;
 }
 
 /** What a cluster is started with. */
@@ -29,6 +31,8 @@ export interface ClusterOptions {
   serverEnv?: NodeJS.ProcessEnv;
   /** `ferry agent` arguments every host gets (`--transport-url`, say). */
   agentArgs?: (host: { name: string; env: string }) => string[] | Promise<string[]>;
+  /** Told each new host's id once its agent has enrolled. */
+  onHostEnrolled?: (hostId: string) => void;
 }
 
 /**
@@ -118,6 +122,7 @@ export class Cluster {
       vars: options.vars ?? {},
       agent: undefined,
       agentArgs: [...((await this.options.agentArgs?.({ name, env })) ?? [])],
+      hostId: '',
     };
     this.hosts.set(name, host);
     let token = this.enrolTokens.get(env);
@@ -144,6 +149,11 @@ export class Cluster {
       ...vars,
       ...host.agentArgs,
     ]);
+    const identity = JSON.parse(
+      await readFile(path.join(host.root, 'agent', 'identity.json'), 'utf8'),
+    ) as { hostId: string };
+    host.hostId = identity.hostId;
+    this.options.onHostEnrolled?.(host.hostId);
     return host;
   }
 

@@ -1,0 +1,163 @@
+import amqp, { type ChannelModel } from 'amqplib';
+import type { TransportLogger } from '../transport.js';
+import { redact } from '../../protocol/redact-url.js';
+
+export interface AmqpConnectionOptions {
+  url: string;
+  logger: TransportLogger;
+  /** Who this connection is for the logs: `server`, `agent host_…`. */
+  name: string;
+  /**
+   * Sets up a fresh connection: channels, topology, consumers. Called after each
+   * (re)connection; if it throws, the connection is dropped and tried again.
+   */
+  setup: (connection: ChannelModel) => Promise<void>;
+  /** Told when the connection is lost, before the next attempt. */
+  onLost?: () => void;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * One AMQP connection kept up for as long as it is wanted: reconnects with
+ * exponential backoff and jitter after a broker restart or a dropped socket,
+ * and runs `setup` again each time (topology, consumers, what was not
+ * confirmed). A channel closed by the broker (an error on it) brings the whole
+ * connection down and up again, so every part starts over together.
+ */
+export class AmqpConnection {
+  private connection: ChannelModel | undefined;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readyWaiters: (() => void)[] = [];
+  private lastError = '';
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly options: AmqpConnectionOptions) {}
+
+  /** The broker user this connection authenticates as. */
+  get username(): string {
+    try {
+      return decodeURIComponent(new URL(this.options.url).username) || 'guest';
+    } catch {
+      return 'guest';
+    }
+  }
+
+  start(): void {
+    this.attemptNow();
+  }
+
+  /** True while connected and set up. */
+  get up(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** Resolves when the connection is up (at once if it is). */
+  ready(): Promise<void> {
+    if (this.connection) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Drops the connection on purpose: the next attempt comes after the usual backoff. */
+  reset(reason: string): void {
+    const connection = this.connection;
+    if (!connection) return;
+    this.options.logger.warn(
+      { name: this.options.name, reason },
+      'resetting the broker connection',
+    );
+    connection.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    // An attempt under way finishes first, so that nothing is declared after close.
+    await this.connecting;
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) await connection.close().catch(() => undefined);
+  }
+
+  private attemptNow(): void {
+    this.connecting = this.connect().finally(() => (this.connecting = undefined));
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    let connection: ChannelModel;
+    try {
+      connection = await amqp.connect(this.options.url, {
+        clientProperties: { connection_name: `ferry ${this.options.name}` },
+      });
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    if (this.closed) {
+      await connection.close().catch(() => undefined);
+      return;
+    }
+    connection.on('error', (err: Error) => {
+      this.options.logger.warn(
+        { name: this.options.name, err: err.message },
+        'broker connection error',
+      );
+    });
+    connection.on('close', () => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      if (this.closed) return;
+      this.options.logger.warn(
+        { name: this.options.name },
+        'lost the broker connection; reconnecting',
+      );
+      this.options.onLost?.();
+      this.schedule();
+    });
+    try {
+      await this.options.setup(connection);
+    } catch (err) {
+      await connection.close().catch(() => undefined);
+      this.failed(err);
+      return;
+    }
+    if (this.closed) {
+      await connection.close().catch(() => undefined);
+      return;
+    }
+    this.connection = connection;
+    this.attempt = 0;
+    this.lastError = '';
+    this.options.logger.info(
+      { name: this.options.name, broker: redact(this.options.url) },
+      'connected to the broker',
+    );
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
+  }
+
+  private failed(err: unknown): void {
+    const message = (err as Error).message;
+    // Said once per kind of failure, not at every attempt of a long outage.
+    if (message !== this.lastError) {
+      this.options.logger.error(
+        { name: this.options.name, broker: redact(this.options.url), err: message },
+        'cannot connect to the broker; retrying with backoff',
+      );
+      this.lastError = message;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const initial = this.options.initialDelayMs ?? 250;
+    const max = this.options.maxDelayMs ?? 15_000;
+    const base = Math.min(max, initial * 2 ** this.attempt++);
+    // Jitter spreads out a fleet of agents that lost the broker at the same moment.
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.timer = setTimeout(() => this.attemptNow(), delay);
+  }
+}
