@@ -41,15 +41,7 @@ export async function restrictedUser(
 ): Promise<{ url: string; remove: () => Promise<void> }> {
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   await rabbitmqctl('add_user', name, password);
-  await rabbitmqctl(
-    'set_permissions',
-    '-p',
-    '/',
-    name,
-    permissions.configure,
-    permissions.write,
-    permissions.read,
-  );
+  await setPermissions(name, permissions);
   const own = new URL(url);
   own.username = name;
   own.password = password;
@@ -59,4 +51,20 @@ export async function restrictedUser(
       await rabbitmqctl('delete_user', name);
     },
   };
+}
+
+/** Sets a broker user's permissions on the default vhost. */
+export async function setPermissions(
+  name: string,
+  permissions: { configure: string; write: string; read: string },
+): Promise<void> {
+  await rabbitmqctl(
+    'set_permissions',
+    '-p',
+    '/',
+    name,
+    permissions.configure,
+    permissions.write,
+    permissions.read,
+  );
 }

@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstallRecord } from '../src/protocol/api.js';
+import { Topology } from '../src/transport/rabbitmq/topology.js';
+import { rabbitmqSetup } from './helpers/backends.js';
+import { Cluster, freePort, killServices, waitFor } from './helpers/cluster.js';
+import { FERRY_BIN } from './helpers/ferry-process.js';
+import { restrictedUser, setPermissions } from './helpers/rabbitmq.js';
+import { amqpUrl } from './helpers/services.js';
+import { webAppTree } from './helpers/web-app.js';
+
+/**
+ * Hosts on RabbitMQ: a job sent while a host's agent is stopped waits in its
+ * queue and is carried out once; a host under its own restricted broker user
+ * installs and reports as any other, and can neither read another host's queue
+ * nor speak for another host.
+ */
+
+const url = amqpUrl();
+
+describe.skipIf(!url)('hosts on RabbitMQ', () => {
+  let cluster: Cluster;
+  let setup: ReturnType<typeof rabbitmqSetup>;
+  let version: number;
+
+  beforeAll(async () => {
+    setup = rabbitmqSetup(url!);
+    cluster = await Cluster.start(setup.options);
+    await cluster.addHost('qa-1', 'dev');
+    version = await cluster.push(webAppTree('one'), 'one');
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    await setup?.cleanup();
+  });
+
+  /** The journal entries of a host: one file per job it ran. */
+  const journal = (name: string) =>
+    readdir(path.join(cluster.host(name).root, 'agent', 'journal')).catch(() => []);
+
+  it('carries out once, when the agent starts, a job sent while it was stopped', async () => {
+    await cluster.stopAgent('qa-1', 'SIGKILL');
+    const sent = await cluster.ferry(['install', `web@${version}`, '--host', 'qa-1', '--detach']);
+    expect(sent.code, sent.stderr).toBe(0);
+    const id = /^install (ins_\w+)/m.exec(sent.stdout)![1]!;
+    // It waits in the broker: nothing on the host yet.
+    expect(await journal('qa-1')).toEqual([]);
+
+    await cluster.startAgentAgain('qa-1');
+    const done = await waitFor('the install', async () => {
+      const install: InstallRecord = await cluster.api().install(id);
+      return install.state === 'succeeded' || install.state === 'failed' ? install : undefined;
+    });
+    expect(done.state, done.error ?? '').toBe('succeeded');
+    expect(await cluster.health('qa-1')).toMatchObject({ ok: true, version: String(version) });
+
+    // Once: one journal entry, one start of the service, even across another restart.
+    await cluster.stopAgent('qa-1', 'SIGTERM');
+    await cluster.startAgentAgain('qa-1');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await journal('qa-1')).toEqual([`${id}.json`]);
+    const stdout = await readFile(
+      path.join(
+        cluster.host('qa-1').root,
+        'apps',
+        'web',
+        'logs',
+        String(version),
+        'service.stdout.log',
+      ),
+      'utf8',
+    );
+    expect(stdout.match(/listening on/g)).toHaveLength(1);
+  }, 120_000);
+
+  it('runs a host under its own restricted broker user, which reads only its queue and speaks only for itself', async () => {
+    const prefix = /prefix: (\w+)/.exec(setup.options.config!)![1]!;
+    const topology = new Topology(prefix);
+    const name = `locked-${Math.random().toString(36).slice(2, 8)}`;
+    // The user exists but has no permissions yet: the agent enrols over HTTP, says
+    // what its user needs, and retries the broker until it has them.
+    const user = await restrictedUser(url!, name, { configure: '^$', write: '^$', read: '^$' });
+    const root = path.join(cluster.work, 'hosts', name);
+    const port = await freePort();
+    const enrolToken = await cluster.token('agent', 'dev');
+    const agent = spawn(
+      process.execPath,
+      [
+        FERRY_BIN,
+        'agent',
+        '--server',
+        cluster.server.url,
+        '--token',
+        enrolToken,
+        '--env',
+        'dev',
+        '--roles',
+        'web',
+        '--root',
+        root,
+        '--name',
+        name,
+        '--var',
+        `PORT=${port}`,
+        '--transport-url',
+        user.url,
+        '--transport-prefix',
+        prefix,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '' },
+      },
+    );
+    let output = '';
+    agent.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    agent.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const hostId = await waitFor('the agent to enrol', async () => {
+        const identity = await readFile(path.join(root, 'agent', 'identity.json'), 'utf8').catch(
+          () => '',
+        );
+        return identity ? (JSON.parse(identity) as { hostId: string }).hostId : undefined;
+      });
+      const permissions = topology.hostPermissions(hostId);
+      // The agent says what its user needs (in its JSON log, the backslashes are doubled).
+      await waitFor('the agent to say what its user needs', () =>
+        Promise.resolve(
+          output.includes(
+            `set_permissions <user> '^$' '^${prefix}\\\\.events$' '^${prefix}\\\\.host\\\\.${hostId}$'`,
+          ) || undefined,
+        ),
+      );
+      expect(output).toContain('cannot connect to the broker');
+      await setPermissions(name, permissions);
+      await waitFor('the agent to reach the broker', () =>
+        Promise.resolve(output.includes('connected to the broker') || undefined),
+      );
+
+      // It installs and reports like any host.
+      const installed = await cluster.ferry(['install', `web@${version}`, '--host', name]);
+      expect(installed.code, installed.stdout + output).toBe(0);
+      expect(installed.stdout).toContain(`succeeded: ${name} runs web@${version}`);
+
+      // It cannot read another host's queue.
+      const other = topology.hostQueue(cluster.host('qa-1').hostId);
+      const connection = await amqp.connect(user.url);
+      try {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        await expect(channel.consume(other, () => undefined)).rejects.toThrow(/ACCESS_REFUSED/);
+        // Nor speak for another host: the broker vouches for the user, and the server checks it.
+        const events = await connection.createConfirmChannel();
+        events.on('error', () => undefined);
+        await new Promise<void>((resolve, reject) =>
+          events.publish(
+            topology.eventsExchange,
+            '',
+            Buffer.from(
+              JSON.stringify({ v: 1, id: 'forged-1', type: 'facts', facts: { apps: {} } }),
+            ),
+            { userId: name, headers: { 'x-ferry-host': cluster.host('qa-1').hostId } },
+            (err: unknown) => (err ? reject(new Error('refused')) : resolve()),
+          ),
+        );
+        await waitFor('the server to refuse the forged event', () =>
+          Promise.resolve(
+            cluster.server.output().includes(`broker user ${name} may not speak for`) || undefined,
+          ),
+        );
+        const forgedUser = await connection.createChannel();
+        forgedUser.on('error', () => undefined);
+        // And RabbitMQ refuses a user-id that is not the connection's user.
+        forgedUser.publish(topology.eventsExchange, '', Buffer.from('{}'), { userId: 'guest' });
+        await new Promise((resolve) => forgedUser.once('close', resolve));
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((resolve) => agent.once('exit', resolve));
+      await killServices(root);
+      await user.remove();
+    }
+  }, 180_000);
+});
