@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { openStore } from '../store/open-store.js';
@@ -42,9 +43,11 @@ export async function runServer(
   await artifacts.init();
 
   const { transport } = config;
+  const replicaId = config.replicaId ?? `${os.hostname()}-${process.pid}`;
   const { app, tokens } = buildServer(config, {
     store,
     artifacts,
+    replicaId,
     ...(transport.kind === 'rabbitmq'
       ? {
           transport: (logger: TransportLogger) =>
@@ -75,7 +78,7 @@ export async function runServer(
   const transportText =
     transport.kind === 'builtin' ? 'built-in (WebSocket)' : `RabbitMQ ${redact(transport.url)}`;
   say(
-    `Ferry server listening on ${url} (data in ${config.data}; store: ${storeText}; transport: ${transportText})`,
+    `Ferry server ${replicaId} listening on ${url} (data in ${config.data}; store: ${storeText}; transport: ${transportText})`,
   );
   return {
     url,

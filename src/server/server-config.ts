@@ -48,6 +48,14 @@ export const serverConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * This server process among several replicas, in logs and as the holder of
+   * leases on deployments; `<machine>-<pid>` unless set. Unique per process.
+   */
+  replicaId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
   /** The lifecycle, in order: dev → qa → prod unless configured. */
   environments: environmentsSchema,
   store: storeSchema.default({ driver: 'sqlite' }),
@@ -94,6 +102,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_LOG_LEVEL: ['logLevel'],
   FERRY_MAX_BUNDLE_BYTES: ['limits', 'maxBundleBytes'],
   FERRY_STORE_URL: ['storeUrl'],
+  FERRY_REPLICA_ID: ['replicaId'],
   FERRY_TRANSPORT_URL: ['transportUrl'],
 };
 

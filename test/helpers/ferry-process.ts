@@ -55,7 +55,10 @@ export async function startServer(
       reject(new Error(`server exited with ${code}:\n${output}`));
     });
   });
-  const adminToken = (await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
+  // A second replica of a shared store writes no admin token: the first one did.
+  const adminToken = (
+    await readFile(path.join(dataDir, 'admin-token'), 'utf8').catch(() => '')
+  ).trim();
   return {
     url,
     dataDir,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
@@ -13,10 +13,22 @@ import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
 export class FsArtifactStore implements ArtifactStore {
   constructor(private readonly root: string) {}
 
-  async init(): Promise<void> {
-    await rm(this.tmpDir(), { recursive: true, force: true });
+  /**
+   * Makes the folders, and removes uploads a crash left behind. The folder may be
+   * shared by several server replicas, so only uploads older than
+   * `staleAfterMs` go: another replica's upload under way is never touched (an
+   * upload that stalls is cut off long before that).
+   */
+  async init(staleAfterMs = 60 * 60 * 1000): Promise<void> {
     await mkdir(this.tmpDir(), { recursive: true });
     await mkdir(path.join(this.root, 'objects'), { recursive: true });
+    const now = Date.now();
+    for (const entry of await readdir(this.tmpDir())) {
+      const file = path.join(this.tmpDir(), entry);
+      const info = await stat(file).catch(() => undefined);
+      if (info && now - info.mtimeMs > staleAfterMs)
+        await rm(file, { recursive: true, force: true });
+    }
   }
 
   beginUpload(): Promise<ArtifactUpload> {

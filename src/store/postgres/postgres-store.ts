@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../../protocol/errors.js';
 import { KyselyStore } from '../kysely-store.js';
-import { redact } from '../redact-url.js';
+import { redact } from '../../protocol/redact-url.js';
 import type { Database } from '../schema.js';
 
 /** Any number, the same on every replica: the advisory lock migrations run under. */
