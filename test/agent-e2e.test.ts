@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
+import { freePort } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
@@ -16,19 +17,6 @@ const hosts = [
   { name: 'qa-1', port: 0 },
   { name: 'qa-2', port: 0 },
 ];
-
-/** A free TCP port on 127.0.0.1, for a host's service. */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function health(port: number): Promise<{ ok: boolean; version: string }> {
   const response = await fetch(`http://127.0.0.1:${port}/health`);

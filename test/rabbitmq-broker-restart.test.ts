@@ -41,11 +41,7 @@ describe.skipIf(!url)('a broker restart in the middle of a rollout', () => {
 
   it('finishes the rollout, with each host installed exactly once', async () => {
     // A service that takes 2 s to come up, so that the broker goes down mid-rollout.
-    const files = webAppTree('slow');
-    files['server.js'] = files['server.js']!.replace(
-      'server.listen(port',
-      'setTimeout(() => server.listen(port',
-    ).replace("listening on ' + port));", "listening on ' + port)), 2000);");
+    const files = webAppTree('slow', { slowStartMs: 2000 });
     const version = await cluster.push(files, 'slow');
     const started = await cluster.api().deploy({ app: 'web', version, env: 'prod' });
     await waitFor('the first host to be done', async () => {

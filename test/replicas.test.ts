@@ -138,11 +138,7 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
 
   it('finishes a rolling deployment whose driving replica is killed, installing each host once', async () => {
     // A service that takes 2 s to come up, so that the rollout is still going when a replica dies.
-    const tree = webAppTree('slow');
-    tree['server.js'] = tree['server.js']!.replace(
-      'server.listen(port',
-      'setTimeout(() => server.listen(port',
-    ).replace("listening on ' + port));", "listening on ' + port)), 2000);");
+    const tree = webAppTree('slow', { slowStartMs: 2000 });
     const dir = await makeTree(tree, path.join(work, 'src', 'slow'));
     const pushed = await runFerry(['push', dir, '--json'], { env });
     const version = (JSON.parse(pushed.stdout) as { bundle: { version: number } }).bundle.version;

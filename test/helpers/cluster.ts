@@ -133,22 +133,7 @@ export class Cluster {
     const vars = Object.entries({ PORT: String(host.port), ...host.vars }).flatMap(
       ([key, value]) => ['--var', `${key}=${value}`],
     );
-    host.agent = await startAgent([
-      '--server',
-      this.server.url,
-      '--token',
-      token,
-      '--env',
-      env,
-      '--roles',
-      host.roles.join(','),
-      '--root',
-      host.root,
-      '--name',
-      name,
-      ...vars,
-      ...host.agentArgs,
-    ]);
+    host.agent = await startAgent([...this.agentArgs(host), '--token', token, ...vars]);
     const identity = JSON.parse(
       await readFile(path.join(host.root, 'agent', 'identity.json'), 'utf8'),
     ) as { hostId: string };
@@ -177,7 +162,12 @@ export class Cluster {
   /** Starts a host's agent again, with the identity it keeps under its root. */
   async startAgentAgain(name: string): Promise<void> {
     const host = this.host(name);
-    host.agent = await startAgent([
+    host.agent = await startAgent(this.agentArgs(host));
+  }
+
+  /** `ferry agent` arguments of a host, but its enrolment token and variables. */
+  private agentArgs(host: ClusterHost): string[] {
+    return [
       '--server',
       this.server.url,
       '--env',
@@ -187,9 +177,9 @@ export class Cluster {
       '--root',
       host.root,
       '--name',
-      name,
+      host.name,
       ...host.agentArgs,
-    ]);
+    ];
   }
 
   /** Stops the server (SIGKILL by default: it dies) and starts it again on the same port and data. */

@@ -6,7 +6,12 @@
  */
 export function webAppTree(
   mark: string,
-  options: { breakable?: boolean; healthTimeout?: string } = {},
+  options: {
+    breakable?: boolean;
+    healthTimeout?: string;
+    /** Wait this long before listening: a rollout that is still going when something dies. */
+    slowStartMs?: number;
+  } = {},
 ): Record<string, string> {
   const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
   if (options.breakable) env.push(`WEB_BREAK: '\${BREAK}'`);
@@ -22,8 +27,19 @@ export function webAppTree(
       '    keepReleases: 5',
       '',
     ].join('\n'),
-    'server.js': WEB_SERVER,
+    'server.js': options.slowStartMs === undefined ? WEB_SERVER : slowStart(options.slowStartMs),
   };
+}
+
+/** The server, listening only after `ms`. */
+function slowStart(ms: number): string {
+  const code = WEB_SERVER.replace(
+    'server.listen(port',
+    'setTimeout(() => server.listen(port',
+  ).replace("listening on ' + port));", `listening on ' + port)), ${ms});`);
+  if (!code.includes('setTimeout(() => server.listen('))
+    throw new Error('slowStart found no listen');
+  return code;
 }
 
 const WEB_SERVER = `import http from 'node:http';
