@@ -65,9 +65,7 @@ export class VerdictService {
       at: record.at,
       note: record.note,
       liveOn: liveHosts(await this.store.listHosts(), app, version),
-      liveIn: (await this.store.listDesiredReleases({ app }))
-        .filter((d) => d.version === version)
-        .map((d) => d.env),
+      liveIn: await this.liveIn(app, version),
       deployments: [],
     };
   }
@@ -85,6 +83,15 @@ export class VerdictService {
       by: SERVER_ACTOR,
       at: this.clock().toISOString(),
     });
+  }
+
+  /** The environments whose desired release is this bundle, in lifecycle order. */
+  private async liveIn(app: string, version: number): Promise<string[]> {
+    const order = await this.store.listEnvironments();
+    return (await this.store.listDesiredReleases({ app }))
+      .filter((d) => d.version === version)
+      .map((d) => d.env)
+      .sort((a, b) => order.indexOf(a) - order.indexOf(b));
   }
 
   /** A bundle's verdict changes, newest first; the bundle must exist. */

@@ -23,10 +23,11 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  *
  * It leaves a host alone while its agent is busy with a job, while a deployment
  * of the app holds the environment's lock (the rollout deals with its hosts),
- * while another install of the app is under way there, and when its newest
- * install of the desired release ended — succeeded (the facts are older than
- * it) or failed (trying the same again in a loop would help nobody; the next
- * deployment will).
+ * while another install of the app is under way there, when its newest install
+ * was made by hand (`ferry install`: kept until the next deployment), and when
+ * its newest install of the desired release ended — succeeded (the facts are
+ * older than it) or failed (trying the same again in a loop would help nobody;
+ * the next deployment will).
  */
 export class CatchUp {
   /** Hosts being looked at in this process: facts that arrive close together are handled once. */
@@ -68,6 +69,9 @@ export class CatchUp {
       const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
       if (installs.some((i) => ['pending', 'queued', 'running'].includes(i.state))) continue;
       const newest = installs[0];
+      // A host someone installed by hand (`ferry install`) keeps what they chose
+      // until the next deployment there.
+      if (newest?.purpose === 'install') continue;
       if (
         newest &&
         newest.version === desired.version &&

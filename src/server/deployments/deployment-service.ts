@@ -134,7 +134,11 @@ export class DeploymentService {
    */
   async rollbackTargets(caller: Caller, app: string, version: number): Promise<string[]> {
     const desired = await this.store.listDesiredReleases({ app });
-    const envs = desired.filter((d) => d.version === version).map((d) => d.env);
+    const order = this.environments.map((e) => e.name);
+    const envs = desired
+      .filter((d) => d.version === version)
+      .map((d) => d.env)
+      .sort((a, b) => order.indexOf(a) - order.indexOf(b));
     for (const env of envs) authorizeDeploy(caller, this.environment(env));
     return envs;
   }

@@ -1,6 +1,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
-import type { TransportLogger } from '../transport.js';
+import { FerryError } from '../../protocol/errors.js';
 import { redact } from '../../protocol/redact-url.js';
+import type { TransportLogger } from '../transport.js';
 
 export interface AmqpConnectionOptions {
   url: string;
@@ -34,7 +35,9 @@ export class AmqpConnection {
   private lastError = '';
   private connecting: Promise<void> | undefined;
 
-  constructor(private readonly options: AmqpConnectionOptions) {}
+  constructor(private readonly options: AmqpConnectionOptions) {
+    checkBrokerUrl(options.url);
+  }
 
   /** The broker user this connection authenticates as. */
   get username(): string {
@@ -60,15 +63,22 @@ export class AmqpConnection {
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
-  /** Drops the connection on purpose: the next attempt comes after the usual backoff. */
+  /**
+   * Drops the connection on purpose: the next attempt comes after the usual
+   * backoff. Deferred a turn: when the whole connection is going down, its
+   * channels close first, and that is said once, as a lost connection.
+   */
   reset(reason: string): void {
     const connection = this.connection;
     if (!connection) return;
-    this.options.logger.warn(
-      { name: this.options.name, reason },
-      'resetting the broker connection',
-    );
-    connection.close().catch(() => undefined);
+    setImmediate(() => {
+      if (this.connection !== connection) return;
+      this.options.logger.warn(
+        { name: this.options.name, reason },
+        'resetting the broker connection',
+      );
+      connection.close().catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {
@@ -159,5 +169,28 @@ export class AmqpConnection {
     // Jitter spreads out a fleet of agents that lost the broker at the same moment.
     const delay = base / 2 + Math.random() * (base / 2);
     this.timer = setTimeout(() => this.attemptNow(), delay);
+  }
+}
+
+/**
+ * Checks a broker URL once, at start, so that a typo is a configuration error
+ * that names it rather than a connection retried forever.
+ */
+function checkBrokerUrl(url: string): void {
+  let problem: string | undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:')
+      problem = `it must start with amqp:// or amqps://, not ${parsed.protocol}//`;
+    else if (parsed.hostname === '') problem = 'it names no host';
+  } catch {
+    problem = 'it is not a URL';
+  }
+  if (problem !== undefined) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `The RabbitMQ URL ${redact(url)} is not valid: ${problem} (expected amqp://user:password@host:5672[/vhost])`,
+      { url: redact(url) },
+    );
   }
 }

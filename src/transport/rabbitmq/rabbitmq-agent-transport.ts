@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
@@ -14,20 +14,38 @@ export interface RabbitmqAgentTransportOptions {
   prefix?: string;
   /** How long a job whose handler failed waits before it is handed back to the broker. */
   retryDelayMs?: number;
+  /** How long an event the broker did not take (nacked, or no queue to go to) waits before it is published again. */
+  resendDelayMs?: number;
+  /** Reconnection backoff: the first delay, doubled up to the second, with jitter. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
 }
+
+/**
+ * The largest event published, as JSON: the built-in transport's frame limit.
+ * Step output is sent in pieces of at most 64 Ki characters (`StepReporter`),
+ * and the schema bounds a piece to 256 Ki, so only an outlandish facts report
+ * could come near it.
+ */
+export const MAX_EVENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * The agent's side of the RabbitMQ transport. It consumes its own queue with a
  * prefetch of one, so jobs come one at a time in order, and acknowledges a job
  * only once the handler has recorded its result (in the journal, with every
- * event confirmed). Events are published, persistent, to the events exchange
- * with this connection's user-id (which the broker checks) and the host's id;
- * each is kept until the broker confirms it, and published again after a lost
- * connection. `drain` resolves when every event emitted so far is confirmed: the
- * broker holds them then, whatever happens to this process.
+ * event confirmed). Events are published, persistent and mandatory, to the
+ * events exchange with this connection's user-id (which the broker checks) and
+ * the host's id; each is kept until the broker confirms it has queued it, and
+ * published again after a lost connection, a nack or a return. `drain` resolves
+ * when every event emitted so far is confirmed: the broker holds them then,
+ * whatever happens to this process.
  *
  * The agent declares nothing, so that its broker user needs no configure
  * rights: the server declares the host's queue.
+ *
+ * @example
+ *   const transport = new RabbitmqAgentTransport({ url: 'amqp://qa-web-1:secret@rabbit', hostId, logger });
+ *   transport.start(async (job) => { ...record it in the journal...; await transport.drain(); });
  */
 export class RabbitmqAgentTransport implements AgentTransport {
   private readonly topology: Topology;
@@ -39,7 +57,10 @@ export class RabbitmqAgentTransport implements AgentTransport {
   private readonly unconfirmed = new Map<string, AgentEvent>();
   /** Events published on the current channel and waiting for their confirm. */
   private readonly inFlight = new Set<string>();
-  private drainWaiters: (() => void)[] = [];
+  /** Events the broker returned as unroutable (no events queue bound). */
+  private readonly returned = new Set<string>();
+  private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private resendTimer: NodeJS.Timeout | undefined;
   private jobs: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -55,6 +76,8 @@ export class RabbitmqAgentTransport implements AgentTransport {
         this.inFlight.clear();
         this.connectionHandler(false);
       },
+      initialDelayMs: options.initialDelayMs,
+      maxDelayMs: options.maxDelayMs,
     });
   }
 
@@ -65,21 +88,37 @@ export class RabbitmqAgentTransport implements AgentTransport {
 
   emit(event: AgentEvent): void {
     const checked = agentEventSchema.parse(event);
+    const bytes = Buffer.byteLength(JSON.stringify(checked));
+    if (bytes > MAX_EVENT_BYTES) {
+      throw new Error(
+        `A ${checked.type} event of ${bytes} bytes is larger than the ${MAX_EVENT_BYTES} a transport carries`,
+      );
+    }
     this.unconfirmed.set(checked.id, checked);
     if (this.publisher) this.publish(this.publisher, checked);
   }
 
   drain(): Promise<void> {
     if (this.unconfirmed.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    if (this.closed) return Promise.reject(closedError(this.unconfirmed.size));
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 
   onConnection(handler: (connected: boolean) => void): void {
     this.connectionHandler = handler;
   }
 
+  /**
+   * Stops taking jobs. A job under way is waited for; if it waits for its
+   * events' confirms, it is told they will not come (its `drain` rejects), so
+   * it is not acknowledged and comes again on the next start, when the journal
+   * reports its result again.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.resendTimer);
+    for (const waiter of this.drainWaiters.splice(0))
+      waiter.reject(closedError(this.unconfirmed.size));
     await this.connection.close();
     await this.jobs;
   }
@@ -87,7 +126,14 @@ export class RabbitmqAgentTransport implements AgentTransport {
   private async setup(connection: ChannelModel): Promise<void> {
     const publisher = await connection.createConfirmChannel();
     publisher.on('error', () => undefined);
-    publisher.on('close', () => this.connection.reset('the publishing channel closed'));
+    publisher.on('close', () => {
+      if (this.publisher === publisher) this.publisher = undefined;
+      this.connection.reset('the publishing channel closed');
+    });
+    publisher.on('return', (message: Message) => {
+      const id: unknown = message.properties.messageId;
+      if (typeof id === 'string') this.returned.add(id);
+    });
     const consumer = await connection.createChannel();
     consumer.on('error', (err: Error) =>
       this.options.logger.error(
@@ -100,8 +146,13 @@ export class RabbitmqAgentTransport implements AgentTransport {
     await consumer.consume(
       this.topology.hostQueue(this.options.hostId),
       (message) => {
-        if (!message) return;
-        this.jobs = this.jobs.then(() => this.received(consumer, message));
+        // The broker cancelled the consumer (the queue was deleted): start over.
+        if (!message) return this.connection.reset('the job queue went away');
+        this.jobs = this.jobs
+          .then(() => this.received(consumer, message))
+          .catch((err: unknown) =>
+            this.options.logger.error({ err }, 'handling a job from the broker failed'),
+          );
       },
       { noAck: false },
     );
@@ -114,34 +165,80 @@ export class RabbitmqAgentTransport implements AgentTransport {
   private publish(publisher: ConfirmChannel, event: AgentEvent): void {
     if (this.inFlight.has(event.id)) return;
     this.inFlight.add(event.id);
-    publisher.publish(
-      this.topology.eventsExchange,
-      '',
-      Buffer.from(JSON.stringify(event)),
-      {
-        persistent: true,
-        messageId: event.id,
-        contentType: 'application/json',
-        userId: this.connection.username,
-        headers: { [HOST_HEADER]: this.options.hostId },
-      },
-      (err: unknown) => {
-        if (this.publisher !== publisher) return;
-        this.inFlight.delete(event.id);
-        if (err) {
-          // Refused (nacked): kept, and published again after the next reconnection.
-          this.options.logger.warn({ id: event.id }, 'the broker did not take an event');
-          return;
-        }
-        this.unconfirmed.delete(event.id);
-        if (this.unconfirmed.size === 0) {
-          for (const resolve of this.drainWaiters.splice(0)) resolve();
-        }
-      },
+    this.returned.delete(event.id);
+    try {
+      publisher.publish(
+        this.topology.eventsExchange,
+        '',
+        Buffer.from(JSON.stringify(event)),
+        {
+          persistent: true,
+          // An event that reaches no queue comes back instead of being dropped.
+          mandatory: true,
+          messageId: event.id,
+          contentType: 'application/json',
+          userId: this.connection.username,
+          headers: { [HOST_HEADER]: this.options.hostId },
+        },
+        (err: unknown) => this.confirmed(publisher, event.id, err),
+      );
+    } catch (err) {
+      // The channel closed under us: the next connection publishes it again.
+      this.inFlight.delete(event.id);
+      this.options.logger.warn(
+        { id: event.id, err: (err as Error).message },
+        'could not publish an event',
+      );
+    }
+  }
+
+  private confirmed(publisher: ConfirmChannel, id: string, err: unknown): void {
+    if (this.publisher !== publisher) return;
+    this.inFlight.delete(id);
+    // The broker returns an unroutable message before it confirms it.
+    const returned = this.returned.delete(id);
+    if (err) {
+      // A closing channel fails its confirms before it says it closed: looked at
+      // a turn later, a lost channel is no nack (the next connection publishes
+      // the event again).
+      setImmediate(() => {
+        if (this.publisher === publisher) this.refused(id, 'nacked');
+      });
+      return;
+    }
+    if (returned) return this.refused(id, 'no events queue to go to');
+    this.unconfirmed.delete(id);
+    if (this.unconfirmed.size === 0) {
+      for (const waiter of this.drainWaiters.splice(0)) waiter.resolve();
+    }
+  }
+
+  /**
+   * The broker did not take an event: it is kept and published again after a
+   * while (the server declares the events queue when it starts, and a nack is
+   * the broker's passing trouble).
+   */
+  private refused(id: string, why: string): void {
+    this.options.logger.warn(
+      { id, why },
+      'the broker did not take an event; publishing it again later',
     );
+    this.scheduleResend();
+  }
+
+  private scheduleResend(): void {
+    if (this.resendTimer !== undefined || this.closed) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      const publisher = this.publisher;
+      if (!publisher) return; // The next connection publishes them all.
+      for (const event of this.unconfirmed.values()) this.publish(publisher, event);
+    }, this.options.resendDelayMs ?? 2000);
   }
 
   private async received(channel: Channel, message: ConsumeMessage): Promise<void> {
+    // Delivered as the transport was closing: not acknowledged, so it comes again.
+    if (this.closed) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(message.content.toString('utf8'));
@@ -163,10 +260,17 @@ export class RabbitmqAgentTransport implements AgentTransport {
     } catch (err) {
       this.options.logger.error({ err, jobId: job.data.id }, 'handling a job failed');
       if (this.closed) return;
+      // Held a while before it is handed back, so a failing disk does not spin.
       await sleep(this.options.retryDelayMs ?? 2000);
       settle(() => channel.nack(message, false, true));
     }
   }
+}
+
+function closedError(pending: number): Error {
+  return new Error(
+    `the transport closed with ${pending} event(s) not confirmed by the broker; the job comes again`,
+  );
 }
 
 /** Acks and nacks on a channel that closed throw; the broker then delivers the job again. */

@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { ServerTransport, TransportLogger } from '../transport.js';
@@ -22,36 +22,67 @@ export interface RabbitmqServerTransportOptions {
   prefix?: string;
   /** How often hosts' presence is read from their queues' consumers. */
   presenceIntervalMs?: number;
-  /** How long `send` keeps trying before it gives up (the caller tries again later). */
+  /** How long `send` keeps trying, connection outages included, before it gives up. */
   sendTimeoutMs?: number;
+  /**
+   * An event whose handler keeps failing goes back to the broker after this
+   * delay, doubled at each failure up to `maxRetryDelayMs`.
+   */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Reconnection backoff: the first delay, doubled up to the second, with jitter. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
 }
 
+/** Quick tries of an event's handler before it is handed back to the broker: they keep the order. */
+const QUICK_TRIES = 3;
+
+/** Failure counts kept for events being retried; beyond it the oldest are forgotten. */
+const MAX_TRACKED_FAILURES = 10_000;
+
 /**
- * The server's side of the RabbitMQ transport. A job is published, persistent,
- * to the `jobs` exchange with the host's id as routing key, and `send` resolves
- * only once the broker confirmed it (a connection lost before the confirm means
- * publishing it again: the job id makes that harmless). Events are consumed from
- * the `events` queue, one at a time and in order, and acknowledged only once
- * handled. A host is connected while its queue has a consumer: every replica
- * reads that from the broker, so they agree.
+ * The server's side of the RabbitMQ transport. A job is published, persistent
+ * and mandatory, to the `jobs` exchange with the host's id as routing key, and
+ * `send` resolves only once the broker confirmed it (a connection lost before
+ * the confirm, or a job that found no queue, means publishing it again: the job
+ * id makes that harmless). Events are consumed from the `events` queue, in
+ * order, and acknowledged only once handled. A host is connected while its
+ * queue has a consumer: every replica reads that from the broker, so they agree.
+ *
+ * @example
+ *   const transport = new RabbitmqServerTransport({
+ *     url: 'amqp://ferry:secret@rabbit:5672', logger,
+ *     hostIds: async () => (await store.listHosts()).map((h) => h.id),
+ *     hostName: async (id) => (await store.getHost(id))?.name,
+ *   });
  */
 export class RabbitmqServerTransport implements ServerTransport {
   private readonly topology: Topology;
   private readonly connection: AmqpConnection;
   private publisher: ConfirmChannel | undefined;
   private admin: Channel | undefined;
-  /** Hosts whose queue is declared on the current connection. */
+  /** Hosts whose queue is declared and bound on the current connection. */
   private readonly declared = new Set<string>();
   private eventHandler: (hostId: string, event: AgentEvent) => Promise<void> = () =>
     Promise.resolve();
   private presenceHandler: (hostId: string, connected: boolean) => void = () => undefined;
   private readonly present = new Set<string>();
+  /** Until a first full reading, every host's presence is told, not only changes. */
+  private presenceRead = false;
+  private polling = false;
   private readonly presenceTimer: NodeJS.Timeout;
   private handling: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly trusted: Set<string>;
   /** Publishes waiting for the broker's confirm, failed together if the channel closes. */
   private readonly awaitingConfirm = new Set<(err: Error) => void>();
+  /** Jobs the broker handed back as unroutable (their host's queue was gone). */
+  private readonly returned = new Set<string>();
+  /** Events whose handler failed, by id, with how many times. */
+  private readonly failures = new Map<string, number>();
+  /** Events waiting to be handed back to the broker after a failure. */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: RabbitmqServerTransportOptions) {
     this.topology = new Topology(options.prefix);
@@ -65,6 +96,8 @@ export class RabbitmqServerTransport implements ServerTransport {
         this.admin = undefined;
         this.declared.clear();
       },
+      initialDelayMs: options.initialDelayMs,
+      maxDelayMs: options.maxDelayMs,
     });
     this.trusted = new Set([this.connection.username, ...(options.trustedUsers ?? [])]);
     this.connection.start();
@@ -80,15 +113,24 @@ export class RabbitmqServerTransport implements ServerTransport {
   async send(hostId: string, job: Job): Promise<void> {
     const message = jobSchema.parse(job);
     const body = Buffer.from(JSON.stringify(message));
-    const deadline = Date.now() + (this.options.sendTimeoutMs ?? 30_000);
+    const timeoutMs = this.options.sendTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
+        // A broker that is down counts against the deadline too: the caller hears of it.
+        await within(this.connection.ready(), deadline - Date.now(), 'the broker is unreachable');
         await this.publish(hostId, message.id, body);
         return;
       } catch (err) {
-        if (this.closed || Date.now() > deadline) throw err;
+        const why = (err as Error).message;
+        if (this.closed || Date.now() >= deadline) {
+          throw new Error(
+            `RabbitMQ did not take job ${message.id} for host ${hostId} within ${timeoutMs / 1000} s: ${why}`,
+            { cause: err },
+          );
+        }
         this.options.logger.warn(
-          { hostId, jobId: message.id, err: (err as Error).message },
+          { hostId, jobId: message.id, err: why },
           'a job was not confirmed by the broker; publishing it again',
         );
         await sleep(250);
@@ -108,9 +150,16 @@ export class RabbitmqServerTransport implements ServerTransport {
     return [...this.present];
   }
 
+  /**
+   * Stops consuming and publishing. Hosts are not reported gone: their agents
+   * are still connected to the broker, and another replica (or this one, when
+   * it starts again) reads their presence from there.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.presenceTimer);
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
     await this.connection.close();
     await this.handling;
   }
@@ -124,6 +173,10 @@ export class RabbitmqServerTransport implements ServerTransport {
       await this.topology.declareHost(admin, hostId);
     const publisher = await connection.createConfirmChannel();
     publisher.on('error', () => undefined);
+    publisher.on('return', (message: Message) => {
+      const id: unknown = message.properties.messageId;
+      if (typeof id === 'string') this.returned.add(id);
+    });
     publisher.on('close', () => {
       // A channel that goes away before its confirms fails the waits: they publish again.
       for (const fail of this.awaitingConfirm)
@@ -138,9 +191,14 @@ export class RabbitmqServerTransport implements ServerTransport {
     await consumer.consume(
       this.topology.eventsQueue,
       (message) => {
-        if (!message) return;
+        // The broker cancelled the consumer (the queue was deleted): start over, declaring it.
+        if (!message) return this.connection.reset('the events queue went away');
         // One at a time, in order: a step's end must not be recorded before its start.
-        this.handling = this.handling.then(() => this.received(consumer, message));
+        this.handling = this.handling
+          .then(() => this.received(consumer, message))
+          .catch((err: unknown) =>
+            this.options.logger.error({ err }, 'handling an event from the broker failed'),
+          );
       },
       { noAck: false },
     );
@@ -150,7 +208,6 @@ export class RabbitmqServerTransport implements ServerTransport {
   }
 
   private async publish(hostId: string, id: string, body: Buffer): Promise<void> {
-    await this.connection.ready();
     const { admin, publisher } = this;
     if (!admin || !publisher) throw new Error('the broker connection is not set up');
     if (!this.declared.has(hostId)) {
@@ -160,15 +217,22 @@ export class RabbitmqServerTransport implements ServerTransport {
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => reject(err);
       this.awaitingConfirm.add(fail);
+      this.returned.delete(id);
       publisher.publish(
         this.topology.jobsExchange,
         hostId,
         body,
-        { persistent: true, messageId: id, contentType: 'application/json' },
+        // Mandatory: a job that reaches no queue comes back instead of being dropped.
+        { persistent: true, mandatory: true, messageId: id, contentType: 'application/json' },
         (err: unknown) => {
           this.awaitingConfirm.delete(fail);
-          if (err) reject(new Error(`the broker refused job ${id}`));
-          else resolve();
+          if (err) return reject(new Error(`the broker refused job ${id}`));
+          // The broker returns an unroutable message before it confirms it.
+          if (this.returned.delete(id)) {
+            this.declared.delete(hostId);
+            return reject(new Error(`job ${id} found no queue for host ${hostId}`));
+          }
+          resolve();
         },
       );
     });
@@ -179,13 +243,10 @@ export class RabbitmqServerTransport implements ServerTransport {
     const user: unknown = message.properties.userId;
     const drop = (why: string) => {
       this.options.logger.error({ hostId, user, why }, 'refused an event from the broker');
-      channel.ack(message);
+      settle(() => channel.ack(message));
     };
     if (typeof hostId !== 'string') return drop(`no ${HOST_HEADER} header`);
     if (typeof user !== 'string') return drop('no user-id: the agent must send it');
-    if (!(await this.speaksFor(user, hostId))) {
-      return drop(`broker user ${user} may not speak for ${hostId}`);
-    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(message.content.toString('utf8'));
@@ -196,29 +257,49 @@ export class RabbitmqServerTransport implements ServerTransport {
     if (!event.success) {
       return drop(event.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     }
-    // Handled before it is acknowledged; a failure is tried again here a few
-    // times (to keep the order), then left to the broker to deliver again.
-    for (let attempt = 1; ; attempt++) {
+    // Handled before it is acknowledged. A failure is tried again here a few
+    // times, which keeps the order through a short hiccup; then the event is
+    // handed back to the broker after a growing delay, without holding up the
+    // events behind it (an event that always fails must not stop the others,
+    // nor spin).
+    const id = event.data.id;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= QUICK_TRIES && !this.closed; attempt++) {
       try {
+        // Asked each time: the host's name comes from the store, which may be what failed.
+        if (!(await this.speaksFor(user, hostId))) {
+          return drop(`broker user ${user} may not speak for ${hostId}`);
+        }
         await this.eventHandler(hostId, event.data);
-        channel.ack(message);
+        this.failures.delete(id);
+        settle(() => channel.ack(message));
         return;
       } catch (err) {
-        if (attempt >= 5 || this.closed) {
-          this.options.logger.error(
-            { err, hostId, id: event.data.id },
-            'handling an agent event failed',
-          );
-          try {
-            channel.nack(message, false, true);
-          } catch {
-            // The channel is gone: the broker delivers the event again.
-          }
-          return;
-        }
-        await sleep(200 * attempt);
+        lastError = err;
+        if (attempt < QUICK_TRIES) await sleep(100 * attempt);
       }
     }
+    if (this.closed) return; // Not acknowledged: the broker delivers it again.
+    const failures = (this.failures.get(id) ?? 0) + 1;
+    this.failures.delete(id);
+    this.failures.set(id, failures);
+    if (this.failures.size > MAX_TRACKED_FAILURES) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest !== undefined) this.failures.delete(oldest);
+    }
+    const delay = Math.min(
+      this.options.maxRetryDelayMs ?? 30_000,
+      (this.options.retryDelayMs ?? 1000) * 2 ** (failures - 1),
+    );
+    this.options.logger.error(
+      { err: lastError, hostId, id, type: event.data.type, failures, retryInMs: delay },
+      'handling an agent event failed; the broker delivers it again later',
+    );
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      settle(() => channel.nack(message, false, true));
+    }, delay);
+    this.retryTimers.add(timer);
   }
 
   /**
@@ -232,16 +313,58 @@ export class RabbitmqServerTransport implements ServerTransport {
   }
 
   private async watchPresence(): Promise<void> {
-    const admin = this.admin;
-    if (!admin || this.closed) return;
-    for (const hostId of await this.options.hostIds()) {
-      const consumers = await this.topology.declareHost(admin, hostId);
-      this.declared.add(hostId);
+    // A reading of many hosts may outlast the interval: one at a time.
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      await this.readPresence();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async readPresence(): Promise<void> {
+    const hostIds = await this.options.hostIds();
+    for (const hostId of hostIds) {
+      const admin = this.admin;
+      if (!admin || this.closed) return;
+      let consumers: number;
+      if (this.declared.has(hostId)) {
+        consumers = await this.topology.hostConsumers(admin, hostId);
+      } else {
+        consumers = await this.topology.declareHost(admin, hostId);
+        this.declared.add(hostId);
+      }
       const connected = consumers > 0;
-      if (connected === this.present.has(hostId)) continue;
+      // The first reading tells every host: the store may say a host is connected
+      // whose agent went away while no server was watching.
+      if (this.presenceRead && connected === this.present.has(hostId)) continue;
       if (connected) this.present.add(hostId);
       else this.present.delete(hostId);
       this.presenceHandler(hostId, connected);
     }
+    this.presenceRead = true;
+  }
+}
+
+/** Acks and nacks on a channel that closed throw; the broker then delivers the message again. */
+function settle(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // The channel is gone.
+  }
+}
+
+/** Waits for `promise`, or fails with `why` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -51,6 +51,17 @@ export class Topology {
   }
 
   /**
+   * How many consumers a host's queue has (an agent connected = one consumer),
+   * declaring the queue if it went missing. The binding is the sender's
+   * business: a job that finds no queue comes back to it (mandatory), and it
+   * declares and binds again.
+   */
+  async hostConsumers(channel: Channel, hostId: string): Promise<number> {
+    const declared = await channel.assertQueue(this.hostQueue(hostId), { durable: true });
+    return declared.consumerCount;
+  }
+
+  /**
    * The permissions a host's own broker user needs, for `rabbitmqctl
    * set_permissions <user> <configure> <write> <read>`: nothing to configure,
    * write only to the events exchange, read only its own queue.
