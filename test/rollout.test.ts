@@ -50,7 +50,17 @@ function pollAvailability() {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const answers = await Promise.all(PROD.map((name) => cluster.health(name)));
+      // A generous timeout: on a busy machine a slow answer is still an answer; a
+      // host that is down refuses the connection at once.
+      const answers = await Promise.all(
+        PROD.map((name) =>
+          fetch(`http://127.0.0.1:${cluster.host(name).port}/health`, {
+            signal: AbortSignal.timeout(10_000),
+          })
+            .then((r) => r.json() as Promise<{ ok: boolean }>)
+            .catch(() => null),
+        ),
+      );
       rounds.push(answers.filter((a) => a?.ok === true).length);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
