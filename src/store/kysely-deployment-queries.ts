@@ -1,8 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
-import type {
-  DeploymentKind,
-  DeploymentState,
-  StrategyRecord,
+import {
+  type DeploymentKind,
+  type DeploymentState,
+  FINAL_DEPLOYMENT_STATES,
+  type StrategyRecord,
 } from '../protocol/deployment-api.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import type {
@@ -66,8 +67,8 @@ export class KyselyDeploymentQueries {
           created_by: deployment.createdBy,
           created_at: now,
           started_at: deployment.state === 'running' ? now : null,
-          finished_at: null,
-          error: null,
+          finished_at: FINAL_DEPLOYMENT_STATES.includes(deployment.state) ? now : null,
+          error: deployment.error ?? null,
           lease_owner: null,
           lease_expires_at: null,
         })

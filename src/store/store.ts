@@ -119,7 +119,10 @@ export interface StoredDeployment {
 export type NewDeployment = Pick<
   StoredDeployment,
   'id' | 'app' | 'version' | 'env' | 'kind' | 'state' | 'strategy' | 'fromVersion' | 'createdBy'
->;
+> & {
+  /** Why it failed, for one recorded as failed from the start (it could not begin). */
+  error?: string | null;
+};
 
 /** What may change of a deployment once it exists. */
 export type DeploymentPatch = Partial<

@@ -297,12 +297,11 @@ export class DeploymentService {
     } catch (err) {
       if (!(err instanceof FerryError) || !options.queue) throw err;
       // Nobody waits on an automatic deployment: record why it did not happen.
-      await this.store.createDeployment({ ...deployment, state: 'running' }, [], { lock: false });
-      await this.store.updateDeployment(id, {
-        state: 'failed',
-        finishedAt: new Date().toISOString(),
-        error: err.message,
-      });
+      await this.store.createDeployment(
+        { ...deployment, state: 'failed', error: err.message },
+        [],
+        { lock: false },
+      );
       return this.get(id);
     }
     const installs = planInstalls(deployment, env.strategy, hosts);

@@ -342,6 +342,12 @@ export class RolloutDriver {
     error: string | null,
   ): Promise<void> {
     const finishedAt = iso(this.clock());
+    // Cancelled meanwhile (by a person, from another replica): that stands.
+    const now = await this.store.getDeployment(deployment.id);
+    if (now && now.state !== 'pending' && now.state !== 'running') {
+      this.heldSince.delete(deployment.id);
+      return;
+    }
     await this.store.updateDeployment(deployment.id, { state, finishedAt, error });
     await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
     await this.store.releaseLease(deployment.id, this.options.replicaId);
