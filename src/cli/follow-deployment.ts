@@ -36,7 +36,11 @@ export async function followDeployment(
     else say(`follow it: ferry deployment ${first.id} --follow`);
     return 0;
   }
+  // On a terminal, one line per host, rewritten in place as it moves on; in a
+  // pipe or a log, a new line each time a host moves on.
+  const live = !options.json && !options.say && process.stdout.isTTY;
   const shown = new Map<string, string>();
+  let drawn = 0;
   let waitingSaid = false;
   let deployment = first;
   for (;;) {
@@ -44,11 +48,21 @@ export async function followDeployment(
       say('  waiting for the deployment ahead of it in this environment to end');
       waitingSaid = true;
     }
-    for (const install of deployment.installs) {
-      const line = installLine(install);
-      if (shown.get(install.id) !== line) {
-        say(line);
-        shown.set(install.id, line);
+    if (live) {
+      const lines = deployment.installs.map((install) =>
+        fit(installLine(install), process.stdout.columns),
+      );
+      process.stdout.write(
+        `${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,
+      );
+      drawn = lines.length;
+    } else {
+      for (const install of deployment.installs) {
+        const line = installLine(install);
+        if (shown.get(install.id) !== line) {
+          say(line);
+          shown.set(install.id, line);
+        }
       }
     }
     if (!['pending', 'running'].includes(deployment.state)) break;
@@ -58,6 +72,12 @@ export async function followDeployment(
   if (options.json) printJson(deployment);
   for (const line of summary(deployment)) say(line);
   return deployment.state === 'succeeded' ? 0 : 1;
+}
+
+/** A line cut to the terminal's width, so that rewriting lines in place stays aligned. */
+function fit(line: string, columns: number | undefined): string {
+  const width = columns !== undefined && columns >= 40 ? columns : 120;
+  return line.length < width ? line : `${line.slice(0, width - 2)}…`;
 }
 
 /** `deploying hello@3 to prod (dep_…): 3 hosts, batches of 1, max failures 0, was hello@2`. */
