@@ -11,7 +11,7 @@ import { reportError } from './cli/report-error.js';
 function addServerCommand(program: Command): void {
   program
     .command('server')
-    .description('run the Ferry server: HTTP API, bundle registry')
+    .description('run the Ferry server: HTTP API, bundle registry, deployments and the agents')
     .option('--data <dir>', 'folder for the database, bundles and admin token (or FERRY_DATA)')
     .option('--port <n>', 'port to listen on (or FERRY_PORT; default 7400, 0 for any free port)')
     .option('--host <addr>', 'address to listen on (or FERRY_HOST; default 127.0.0.1)')

@@ -72,6 +72,7 @@ export function registerDeployments(program: Command): void {
     .description(
       'cancel a pending or running deployment: hosts not started are left alone, one installing finishes',
     )
+    .option('--json', 'print the cancelled deployment as JSON')
     .action(async (id: string, _options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const deployment = await (await connect(globals)).cancelDeployment(id);
