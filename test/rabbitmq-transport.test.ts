@@ -362,6 +362,26 @@ describe.skipIf(!url)('the RabbitMQ transport, beyond the contract', () => {
     await until(() => received.includes(job.id), 'the job again');
   });
 
+  it("waits, saying so once, for the server to declare a new host's queue", async () => {
+    const known = ['host-a'];
+    server({ hostIds: () => Promise.resolve([...known]) });
+    const host = agent('host-b');
+    const received: string[] = [];
+    host.start((job) => Promise.resolve(void received.push(job.id)));
+    await until(() => logger.count('cannot connect to the broker') > 0, 'the refusal');
+    await sleep(1000);
+    const refusals = logger.lines.filter((l) => l.message.includes('cannot connect'));
+    expect(refusals).toHaveLength(1);
+    expect(JSON.stringify(refusals[0]!.details)).toContain('NOT_FOUND');
+    expect(JSON.stringify(refusals[0]!.details)).toContain(
+      new Topology(prefix).hostQueue('host-b'),
+    );
+
+    // Enrolled: the server's next presence reading declares the queue.
+    known.push('host-b');
+    await until(() => logger.count('connected to the broker') >= 2, 'the agent connected');
+  });
+
   it('says once that the broker refused the password, and keeps trying', async () => {
     const wrong = new URL(url!);
     wrong.password = 'not-the-password';

@@ -135,27 +135,42 @@ export class RabbitmqAgentTransport implements AgentTransport {
       if (typeof id === 'string') this.returned.add(id);
     });
     const consumer = await connection.createChannel();
-    consumer.on('error', (err: Error) =>
-      this.options.logger.error(
-        { hostId: this.options.hostId, err: err.message },
-        'the broker refused the job queue (does the server know this host, and may this user read its queue?)',
-      ),
-    );
+    const queue = this.topology.hostQueue(this.options.hostId);
+    let consuming = false;
+    consumer.on('error', (err: Error) => {
+      // Before consuming, the failure is the connection attempt's, said once there.
+      if (consuming) {
+        this.options.logger.error(
+          { hostId: this.options.hostId, queue, err: err.message },
+          'the broker closed the job channel',
+        );
+      }
+    });
     consumer.on('close', () => this.connection.reset('the job channel closed'));
     await consumer.prefetch(1);
-    await consumer.consume(
-      this.topology.hostQueue(this.options.hostId),
-      (message) => {
-        // The broker cancelled the consumer (the queue was deleted): start over.
-        if (!message) return this.connection.reset('the job queue went away');
-        this.jobs = this.jobs
-          .then(() => this.received(consumer, message))
-          .catch((err: unknown) =>
-            this.options.logger.error({ err }, 'handling a job from the broker failed'),
-          );
-      },
-      { noAck: false },
-    );
+    try {
+      await consumer.consume(
+        queue,
+        (message) => {
+          // The broker cancelled the consumer (the queue was deleted): start over.
+          if (!message) return this.connection.reset('the job queue went away');
+          this.jobs = this.jobs
+            .then(() => this.received(consumer, message))
+            .catch((err: unknown) =>
+              this.options.logger.error({ err }, 'handling a job from the broker failed'),
+            );
+        },
+        { noAck: false },
+      );
+    } catch (err) {
+      throw new Error(
+        `cannot take jobs from ${queue}: ${(err as Error).message} ` +
+          '(NOT_FOUND: the server has not declared it yet, which it does within seconds of the ' +
+          "host's enrolment; ACCESS_REFUSED: this broker user may not read it)",
+        { cause: err },
+      );
+    }
+    consuming = true;
     this.publisher = publisher;
     // What was not confirmed before the connection was lost goes out again, in order.
     for (const event of this.unconfirmed.values()) this.publish(publisher, event);
