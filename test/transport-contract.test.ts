@@ -353,3 +353,34 @@ for (const [name, setup] of TRANSPORTS) {
     });
   });
 }
+
+describe('the built-in agent transport, stopping', () => {
+  it('does not hang on a job that waits for its events to be acknowledged, and leaves the job for the next start', async () => {
+    const harness = await builtinHarness();
+    try {
+      // A server that never acknowledges events: the job's drain can only end by the agent stopping.
+      harness.server().onEvent(() => new Promise<void>(() => undefined));
+      await harness.server().send('host-a', installJob());
+      const agent = harness.agent('host-a');
+      let drained: Promise<void> | undefined;
+      agent.start(() => {
+        agent.emit(factsEvent(1));
+        drained = agent.drain();
+        return drained;
+      });
+      await until(() => drained !== undefined, 'the job to wait for its events');
+      const started = Date.now();
+      await agent.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+      await expect(drained).rejects.toThrow(
+        'the agent is stopping with 1 event not yet acknowledged',
+      );
+      // Not acknowledged: the next agent of the host gets the job again.
+      const again: Job[] = [];
+      harness.agent('host-a').start((job) => Promise.resolve(void again.push(job)));
+      await until(() => again.length === 1, 'the job again');
+    } finally {
+      await harness.stop();
+    }
+  });
+});

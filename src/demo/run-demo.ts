@@ -43,7 +43,8 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  try {
+  /** The story itself; Ctrl-C may cut it short. */
+  const tell = async (): Promise<void> => {
     const { api } = cluster;
     indent(`server ${cluster.url}, admin token in ${root}/server/admin-token`);
     for (const host of cluster.hosts) {
@@ -155,7 +156,20 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     indent(`${prod1}/apps/hello/current → the release it runs; releases/ holds the others`);
     indent(`${prod1}/apps/hello/logs/<version>/service.stdout.log and service.stderr.log`);
     indent(`${prod1}/agent.log (the agent), ${root}/server.log (the server)`);
-
+  };
+  try {
+    const story = tell();
+    const outcome = await Promise.race([
+      story.then(() => 'told' as const),
+      interrupted.then(() => 'interrupted' as const),
+    ]);
+    if (outcome === 'interrupted') {
+      // What the story was doing fails once its processes are gone; that is expected.
+      story.catch(() => undefined);
+      say('\nInterrupted: stopping the demo.');
+      process.exitCode = 130;
+      return;
+    }
     if (options.exit) return;
     say('\nThe server and agents keep running; press Ctrl-C to stop them.');
     await Promise.race([interrupted, cluster.serverExited()]);

@@ -29,7 +29,7 @@ export class BuiltinAgentTransport implements AgentTransport {
   private connectionHandler: (connected: boolean) => void = () => undefined;
   /** Events not yet acknowledged, in the order they were emitted. */
   private readonly unacked = new Map<string, AgentEvent>();
-  private drainWaiters: (() => void)[] = [];
+  private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private jobs: Promise<void> = Promise.resolve();
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -60,15 +60,23 @@ export class BuiltinAgentTransport implements AgentTransport {
 
   drain(): Promise<void> {
     if (this.unacked.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    if (this.closed) return Promise.reject(closedError(this.unacked.size));
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 
   onConnection(handler: (connected: boolean) => void): void {
     this.connectionHandler = handler;
   }
 
+  /**
+   * Stops taking jobs. A job under way is waited for; if it waits for the server
+   * to acknowledge its events, it is told that will not happen (its `drain`
+   * rejects), so it is not acknowledged and comes again on the next start, when
+   * the journal reports its result again.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(closedError(this.unacked.size));
     clearTimeout(this.reconnectTimer);
     clearInterval(this.resender);
     const socket = this.socket;
@@ -146,7 +154,7 @@ export class BuiltinAgentTransport implements AgentTransport {
       }
       this.unacked.delete(frame.id);
       if (this.unacked.size === 0) {
-        for (const resolve of this.drainWaiters.splice(0)) resolve();
+        for (const waiter of this.drainWaiters.splice(0)) waiter.resolve();
       }
       return;
     }
@@ -166,6 +174,8 @@ export class BuiltinAgentTransport implements AgentTransport {
   }
 
   private async handle(socket: WebSocket, job: Job): Promise<void> {
+    // Stopping: a job not started is left unacknowledged, for the next start.
+    if (this.closed) return;
     try {
       await this.onJob?.(job);
       // On the connection of now: the one the job came on may have dropped meanwhile.
@@ -179,4 +189,11 @@ export class BuiltinAgentTransport implements AgentTransport {
 
 function send(socket: WebSocket, frame: Frame): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+/** Why a job's events will not be acknowledged: the agent is stopping. */
+function closedError(pending: number): Error {
+  return new Error(
+    `the agent is stopping with ${pending} event${pending === 1 ? '' : 's'} not yet acknowledged by the server`,
+  );
 }
