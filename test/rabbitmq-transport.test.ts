@@ -410,6 +410,18 @@ describe.skipIf(!url)('the RabbitMQ transport, beyond the contract', () => {
     expect(() => server({ url: 'amqp//rabbit' })).toThrow(/RabbitMQ URL/);
   });
 
+  it('gives up on a job the broker cannot take in time, with E_TRANSPORT_UNAVAILABLE', async () => {
+    const down = server({ url: 'amqp://guest:guest@127.0.0.1:1', sendTimeoutMs: 600 });
+    const error = await down.send('host-a', installJob(1)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).code).toBe('E_TRANSPORT_UNAVAILABLE');
+    expect((error as FerryError).status).toBe(503);
+    expect((error as FerryError).message).toMatch(/did not take job .* within 0\.6 s/);
+  });
+
   it('refuses an event larger than a transport carries', () => {
     const host = agent('host-a');
     expect(() => host.emit(factsEvent({ huge: 'x'.repeat(5 * 1024 * 1024) }))).toThrow(

@@ -160,6 +160,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'Name the version with --to, or deploy one with `ferry deploy <app>@<version> --env ENV`.',
   },
+  E_TRANSPORT_UNAVAILABLE: {
+    status: 503,
+    hint: "The message broker did not take the job: check that RabbitMQ is up and the server's transport URL; a rollout tries again by itself.",
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

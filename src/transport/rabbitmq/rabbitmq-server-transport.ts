@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError } from '../../protocol/errors.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { ServerTransport, TransportLogger } from '../transport.js';
 import { AmqpConnection } from './amqp-connection.js';
@@ -124,8 +125,10 @@ export class RabbitmqServerTransport implements ServerTransport {
       } catch (err) {
         const why = (err as Error).message;
         if (this.closed || Date.now() >= deadline) {
-          throw new Error(
+          throw new FerryError(
+            'E_TRANSPORT_UNAVAILABLE',
             `RabbitMQ did not take job ${message.id} for host ${hostId} within ${timeoutMs / 1000} s: ${why}`,
+            { hostId, jobId: message.id },
             { cause: err },
           );
         }
