@@ -77,6 +77,26 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     expect(stdout.match(/listening on/g)).toHaveLength(1);
   }, 120_000);
 
+  it('carries a step log larger than one event may be, in pieces, whole', async () => {
+    // 6 MiB on stdout from an install command: more than the 4 MiB one event may
+    // carry, so it only arrives if the agent sends it in bounded pieces.
+    const size = 6 * 1024 * 1024;
+    const tree = webAppTree('chatty');
+    tree['ferry.yml'] = tree['ferry.yml']!.replace(
+      '    keepReleases: 5',
+      `    install: ['node -e "process.stdout.write(String(Date.now() % 10).repeat(${size}))"']\n    keepReleases: 5`,
+    );
+    const chatty = await cluster.push(tree, 'chatty');
+    const installed = await cluster.ferry(['install', `web@${chatty}`, '--host', 'qa-1']);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    const id = /install (ins_\w+)/.exec(installed.stdout)![1]!;
+    const logs = await cluster.api().installLogs(id);
+    const install = logs.steps.find((s) => s.step === 'install')!;
+    const printed = install.stdout.slice(install.stdout.indexOf('\n') + 1);
+    expect(printed).toHaveLength(size);
+    expect(printed).toBe(printed.charAt(0).repeat(size));
+  }, 120_000);
+
   it('runs a host under its own restricted broker user, which reads only its queue and speaks only for itself', async () => {
     const prefix = /prefix: (\w+)/.exec(setup.options.config!)![1]!;
     const topology = new Topology(prefix);

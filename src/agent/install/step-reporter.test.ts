@@ -85,6 +85,22 @@ describe('StepReporter masks secrets', () => {
   });
 });
 
+describe('StepReporter sends output', () => {
+  it('in numbered pieces of at most 64 Ki characters that add up to the whole', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-4');
+    const text = 'abcdefghij'.repeat(20_000) + 'end';
+    await steps.step('install', (context) => {
+      context.out(text);
+      return Promise.resolve();
+    });
+    const pieces = transport.events.flatMap((e) => (e.type === 'step.output' ? [e] : []));
+    expect(pieces.map((p) => p.seq)).toEqual([0, 1, 2, 3]);
+    expect(Math.max(...pieces.map((p) => p.text.length))).toBe(64 * 1024);
+    expect(pieces.map((p) => p.text).join('')).toBe(text);
+  });
+});
+
 describe('StepReporter runs commands', () => {
   const env = { PATH: '/usr/bin:/bin' };
 
