@@ -88,6 +88,11 @@ class BrokerProxy {
     if (on) this.drop();
   }
 
+  /** Stops forwarding, leaving every connection open: a broker that no longer answers. */
+  stall(): void {
+    for (const socket of this.sockets) socket.pause();
+  }
+
   async close(): Promise<void> {
     this.drop();
     await new Promise((resolve) => this.server.close(resolve));
@@ -360,6 +365,25 @@ describe.skipIf(!url)('the RabbitMQ transport, beyond the contract', () => {
     const received: string[] = [];
     agent('host-a').start((j) => Promise.resolve(void received.push(j.id)));
     await until(() => received.includes(job.id), 'the job again');
+  });
+
+  it('closes within seconds when the broker stops answering', async () => {
+    const proxy = await BrokerProxy.start(url!);
+    closing.push(() => proxy.close());
+    server();
+    const host = agent('host-a', proxy.url);
+    host.start(() => Promise.resolve());
+    const connected = () =>
+      logger.lines.some(
+        (l) =>
+          l.message === 'connected to the broker' &&
+          JSON.stringify(l.details).includes('agent host-a'),
+      );
+    await until(connected, 'the agent connected');
+    proxy.stall();
+    const started = Date.now();
+    await host.close();
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it("waits, saying so once, for the server to declare a new host's queue", async () => {

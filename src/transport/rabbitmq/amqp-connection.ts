@@ -77,7 +77,7 @@ export class AmqpConnection {
         { name: this.options.name, reason },
         'resetting the broker connection',
       );
-      connection.close().catch(() => undefined);
+      void closeConnection(connection);
     });
   }
 
@@ -88,7 +88,7 @@ export class AmqpConnection {
     await this.connecting;
     const connection = this.connection;
     this.connection = undefined;
-    if (connection) await connection.close().catch(() => undefined);
+    if (connection) await closeConnection(connection);
   }
 
   private attemptNow(): void {
@@ -107,7 +107,7 @@ export class AmqpConnection {
       return;
     }
     if (this.closed) {
-      await connection.close().catch(() => undefined);
+      await closeConnection(connection);
       return;
     }
     connection.on('error', (err: Error) => {
@@ -116,8 +116,14 @@ export class AmqpConnection {
         'broker connection error',
       );
     });
+    // A socket dropped while `setup` runs closes the connection before it is
+    // ours: it must not then be kept as if it were up.
+    let closedEarly = false;
     connection.on('close', () => {
-      if (this.connection !== connection) return;
+      if (this.connection !== connection) {
+        closedEarly = true;
+        return;
+      }
       this.connection = undefined;
       if (this.closed) return;
       this.options.logger.warn(
@@ -130,12 +136,21 @@ export class AmqpConnection {
     try {
       await this.options.setup(connection);
     } catch (err) {
-      await connection.close().catch(() => undefined);
+      await closeConnection(connection);
       this.failed(err);
       return;
     }
     if (this.closed) {
-      await connection.close().catch(() => undefined);
+      await closeConnection(connection);
+      return;
+    }
+    if (closedEarly) {
+      this.options.logger.warn(
+        { name: this.options.name },
+        'lost the broker connection while setting it up; reconnecting',
+      );
+      this.options.onLost?.();
+      this.schedule();
       return;
     }
     this.connection = connection;
@@ -170,6 +185,30 @@ export class AmqpConnection {
     const delay = base / 2 + Math.random() * (base / 2);
     this.timer = setTimeout(() => this.attemptNow(), delay);
   }
+}
+
+/**
+ * Closes a connection, waiting at most `timeoutMs`. amqplib's `close()` waits
+ * for the broker's CloseOk and never settles when the socket dies meanwhile (a
+ * broker gone, a network cut): its 'close' event ends the wait too, and past
+ * the timeout the socket is destroyed.
+ */
+async function closeConnection(connection: ChannelModel, timeoutMs = 2000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      connection.removeListener('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      // Not in amqplib's types: the connection's socket.
+      const { stream } = connection.connection as unknown as { stream?: { destroy(): void } };
+      stream?.destroy();
+      done();
+    }, timeoutMs);
+    connection.once('close', done);
+    connection.close().then(done, done);
+  });
 }
 
 /**
