@@ -7,9 +7,10 @@ import {
   deploymentListQuerySchema,
   promoteBodySchema,
   rollbackBodySchema,
+  type DeploymentRecord,
 } from '../../protocol/deployment-api.js';
 import type { AgentService } from '../agent-service.js';
-import type { DeploymentService } from '../deployments/deployment-service.js';
+import type { Caller, DeploymentService } from '../deployments/deployment-service.js';
 import type { RecordsService } from '../records-service.js';
 import { tokenOf } from '../request-context.js';
 import { parseInput } from './parse-input.js';
@@ -33,22 +34,44 @@ export function registerDeploymentRoutes(
   records: RecordsService,
   agents: AgentService,
 ): void {
-  app.post(`${API_PREFIX}/deployments`, async (request, reply) => {
-    const token = tokenOf(request);
-    const body = parseInput(deployBodySchema, request.body, 'body');
-    const deployment = await deployments.deploy(token, body);
-    request.log.info(
-      {
-        deploymentId: deployment.id,
-        app: body.app,
-        version: body.version,
-        env: body.env,
-        by: token.name,
-      },
-      'deployment created',
-    );
-    return reply.status(201).send(deployment);
-  });
+  /**
+   * Deploy, promote and roll back each create a deployment: 201 with its record,
+   * and one log line saying who started what.
+   */
+  function creates<Body>(
+    route: string,
+    bodySchema: z.ZodType<Body>,
+    create: (caller: Caller, body: Body) => Promise<DeploymentRecord>,
+    what: string,
+  ): void {
+    app.post(`${API_PREFIX}/${route}`, async (request, reply) => {
+      const token = tokenOf(request);
+      const body = parseInput(bodySchema, request.body, 'body');
+      const deployment = await create(token, body);
+      const { id: deploymentId, app: appName, version, env } = deployment;
+      request.log.info({ deploymentId, app: appName, version, env, by: token.name }, what);
+      return reply.status(201).send(deployment);
+    });
+  }
+
+  creates(
+    'deployments',
+    deployBodySchema,
+    (token, body) => deployments.deploy(token, body),
+    'deployment created',
+  );
+  creates(
+    'promotions',
+    promoteBodySchema,
+    (token, body) => deployments.promote(token, body),
+    'promotion created',
+  );
+  creates(
+    'rollbacks',
+    rollbackBodySchema,
+    (token, body) => deployments.rollback(token, body),
+    'rollback created',
+  );
 
   app.get(`${API_PREFIX}/deployments`, async (request) => {
     const query = parseInput(deploymentListQuerySchema, request.query, 'query');
@@ -72,40 +95,6 @@ export function registerDeploymentRoutes(
     const { id } = parseInput(idParams, request.params, 'path');
     const { host } = parseInput(logsQuery, request.query, 'query');
     return deployments.logs(id, host);
-  });
-
-  app.post(`${API_PREFIX}/promotions`, async (request, reply) => {
-    const token = tokenOf(request);
-    const body = parseInput(promoteBodySchema, request.body, 'body');
-    const deployment = await deployments.promote(token, body);
-    request.log.info(
-      {
-        deploymentId: deployment.id,
-        app: body.app,
-        version: body.version,
-        env: deployment.env,
-        by: token.name,
-      },
-      'promotion created',
-    );
-    return reply.status(201).send(deployment);
-  });
-
-  app.post(`${API_PREFIX}/rollbacks`, async (request, reply) => {
-    const token = tokenOf(request);
-    const body = parseInput(rollbackBodySchema, request.body, 'body');
-    const deployment = await deployments.rollback(token, body);
-    request.log.info(
-      {
-        deploymentId: deployment.id,
-        app: body.app,
-        version: deployment.version,
-        env: body.env,
-        by: token.name,
-      },
-      'rollback created',
-    );
-    return reply.status(201).send(deployment);
   });
 
   app.get(`${API_PREFIX}/status`, async (request) => {
