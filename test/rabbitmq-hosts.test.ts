@@ -5,6 +5,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallRecord } from '../src/protocol/api.js';
 import { Topology } from '../src/transport/rabbitmq/topology.js';
+import { hostAgentArgs } from './helpers/agent-process.js';
 import { rabbitmqSetup } from './helpers/backends.js';
 import { Cluster, freePort, killServices, waitFor } from './helpers/cluster.js';
 import { FERRY_BIN } from './helpers/ferry-process.js';
@@ -112,20 +113,15 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
       [
         FERRY_BIN,
         'agent',
-        '--server',
-        cluster.server.url,
-        '--token',
-        enrolToken,
-        '--env',
-        'dev',
-        '--roles',
-        'web',
-        '--root',
-        root,
-        '--name',
-        name,
-        '--var',
-        `PORT=${port}`,
+        ...hostAgentArgs({
+          server: cluster.server.url,
+          token: enrolToken,
+          env: 'dev',
+          roles: ['web'],
+          root,
+          name,
+          vars: { PORT: String(port) },
+        }),
         '--transport-url',
         user.url,
         '--transport-prefix',

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundle } from '../src/bundle/pack.js';
 import { ApiClient } from '../src/cli/api-client.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
-import { type AgentProcess, startAgent } from './helpers/agent-process.js';
+import {
+  type AgentProcess,
+  enrolledHostId,
+  hostAgentArgs,
+  startAgent,
+} from './helpers/agent-process.js';
 import { rabbitmqSetup } from './helpers/backends.js';
 import { freePort, killServices, waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
@@ -75,26 +80,18 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
       const root = path.join(work, 'hosts', name);
       const port = await freePort();
       const agent = await startAgent([
-        '--server',
-        balancer.url,
-        '--token',
-        enrolToken,
-        '--env',
-        'prod',
-        '--roles',
-        'web',
-        '--root',
-        root,
-        '--name',
-        name,
-        '--var',
-        `PORT=${port}`,
+        ...hostAgentArgs({
+          server: balancer.url,
+          token: enrolToken,
+          env: 'prod',
+          roles: ['web'],
+          root,
+          name,
+          vars: { PORT: String(port) },
+        }),
         ...(await broker.options.agentArgs!({ name, env: 'prod' })),
       ]);
-      const { hostId } = JSON.parse(
-        await readFile(path.join(root, 'agent', 'identity.json'), 'utf8'),
-      ) as { hostId: string };
-      broker.options.onHostEnrolled!(hostId);
+      broker.options.onHostEnrolled!(await enrolledHostId(root));
       agents.set(name, { agent, root, port });
     }
   }, 180_000);

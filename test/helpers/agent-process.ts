@@ -1,5 +1,49 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { FERRY_BIN } from './ferry-process.js';
+
+/** A test host as `ferry agent` is told of it. */
+export interface HostArgs {
+  server: string;
+  env: string;
+  roles: string[];
+  root: string;
+  name: string;
+  /** The enrolment token; a host that has enrolled starts again without one. */
+  token?: string;
+  vars?: Record<string, string>;
+}
+
+/** `ferry agent` arguments for a test host. */
+export function hostAgentArgs(host: HostArgs): string[] {
+  const vars = Object.entries(host.vars ?? {}).flatMap(([key, value]) => [
+    '--var',
+    `${key}=${value}`,
+  ]);
+  return [
+    '--server',
+    host.server,
+    ...(host.token === undefined ? [] : ['--token', host.token]),
+    '--env',
+    host.env,
+    '--roles',
+    host.roles.join(','),
+    '--root',
+    host.root,
+    '--name',
+    host.name,
+    ...vars,
+  ];
+}
+
+/** The id the server gave a host, from the identity its agent keeps under its root. */
+export async function enrolledHostId(root: string): Promise<string> {
+  const identity = JSON.parse(
+    await readFile(path.join(root, 'agent', 'identity.json'), 'utf8'),
+  ) as { hostId: string };
+  return identity.hostId;
+}
 
 /** A `ferry agent` child process and what it printed. */
 export interface AgentProcess {

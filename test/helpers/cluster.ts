@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { type AgentProcess, startAgent } from './agent-process.js';
+import { type AgentProcess, enrolledHostId, hostAgentArgs, startAgent } from './agent-process.js';
 import { type CliResult, runFerry, type ServerProcess, startServer } from './ferry-process.js';
 import { makeTree } from './source-tree.js';
 
@@ -130,14 +130,10 @@ export class Cluster {
       token = await this.token('agent', env);
       this.enrolTokens.set(env, token);
     }
-    const vars = Object.entries({ PORT: String(host.port), ...host.vars }).flatMap(
-      ([key, value]) => ['--var', `${key}=${value}`],
+    host.agent = await startAgent(
+      this.agentArgs(host, { token, vars: { PORT: String(host.port), ...host.vars } }),
     );
-    host.agent = await startAgent([...this.agentArgs(host), '--token', token, ...vars]);
-    const identity = JSON.parse(
-      await readFile(path.join(host.root, 'agent', 'identity.json'), 'utf8'),
-    ) as { hostId: string };
-    host.hostId = identity.hostId;
+    host.hostId = await enrolledHostId(host.root);
     this.options.onHostEnrolled?.(host.hostId);
     return host;
   }
@@ -165,19 +161,14 @@ export class Cluster {
     host.agent = await startAgent(this.agentArgs(host));
   }
 
-  /** `ferry agent` arguments of a host, but its enrolment token and variables. */
-  private agentArgs(host: ClusterHost): string[] {
+  /** `ferry agent` arguments of a host; its enrolment token and variables only when it enrols. */
+  private agentArgs(
+    host: ClusterHost,
+    enrolment: { token?: string; vars?: Record<string, string> } = {},
+  ): string[] {
+    const { name, env, roles, root } = host;
     return [
-      '--server',
-      this.server.url,
-      '--env',
-      host.env,
-      '--roles',
-      host.roles.join(','),
-      '--root',
-      host.root,
-      '--name',
-      host.name,
+      ...hostAgentArgs({ server: this.server.url, name, env, roles, root, ...enrolment }),
       ...host.agentArgs,
     ];
   }
