@@ -194,8 +194,10 @@ describe('the deploy lock', () => {
       code: 'E_DEPLOY_LOCKED',
       details: { holder, app: 'web', env: 'lab', by: 'admin', version },
     });
+    const since = (second.body.details as { since: string }).since;
+    expect(Date.now() - Date.parse(since)).toBeLessThan(60_000);
     expect(String(second.body.message)).toContain(
-      `${holder} (web@${version} by admin) holds the lock since`,
+      `${holder} (web@${version} by admin) holds the lock since ${since}`,
     );
 
     // --wait-lock waits for the holder to end, then goes.

@@ -80,5 +80,10 @@ describe('a server restarted in the middle of a rollout', () => {
     }
     const all = await cluster.json<DeploymentRecord[]>(['deployments']);
     expect(all.map((d) => [d.id, d.state])).toEqual([[started.id, 'succeeded']]);
+
+    // The server that died left no lock to clear by hand: the next deployment is taken.
+    const next = await cluster.api().deploy({ app: 'web', version, env: 'prod' });
+    expect(next.state).toBe('running');
+    expect((await cluster.api().cancelDeployment(next.id)).state).toBe('cancelled');
   }, 180_000);
 });

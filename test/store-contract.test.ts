@@ -50,7 +50,12 @@ for (const dialect of STORE_DIALECTS) {
 
     async function deployment(
       id: string,
-      options: { lock?: boolean; installs?: NewInstall[]; env?: string } = {},
+      options: {
+        lock?: boolean;
+        installs?: NewInstall[];
+        env?: string;
+        state?: 'pending' | 'running';
+      } = {},
     ) {
       return store.createDeployment(
         {
@@ -59,7 +64,7 @@ for (const dialect of STORE_DIALECTS) {
           version: 1,
           env: options.env ?? 'qa',
           kind: 'deploy',
-          state: 'running',
+          state: options.state ?? 'running',
           strategy: STRATEGY,
           fromVersion: null,
           createdBy: 'alice',
@@ -430,8 +435,29 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
         await store.releaseLock('web', 'qa', 'dep_1');
         expect(await store.getLock('web', 'qa')).toBeUndefined();
+        // A pending deployment takes the lock when it starts; one at a time.
+        await deployment('dep_4', { lock: false, state: 'pending' });
+        await deployment('dep_5', { lock: false, state: 'pending' });
         expect((await store.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
         expect((await store.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
+      });
+
+      it('does not count as a lock one left by a deployment that ended (its server died before releasing it)', async () => {
+        expect(await deployment('dep_1')).toEqual({ created: true });
+        const end = { state: 'succeeded', finishedAt: new Date().toISOString() } as const;
+        await store.updateDeployment('dep_1', end);
+        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        expect(await deployment('dep_2')).toEqual({ created: true });
+        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_2');
+        // The same when a queued deployment starts.
+        await store.updateDeployment('dep_2', { ...end, state: 'failed' });
+        await deployment('dep_3', { lock: false, state: 'pending' });
+        expect((await store.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe('dep_3');
+        // A lock held by a deployment under way still refuses the next.
+        expect(await deployment('dep_4')).toMatchObject({
+          created: false,
+          holder: { deploymentId: 'dep_3' },
+        });
       });
 
       it('lists newest first by app, environment and state, and updates', async () => {

@@ -38,6 +38,7 @@ export class KyselyDeploymentQueries {
     return this.db.transaction().execute(async (trx) => {
       const now = new Date().toISOString();
       if (options.lock) {
+        await dropStaleLock(trx, deployment.app, deployment.env);
         // The primary key makes this atomic on every dialect: of two deployments
         // racing for one app and environment, one row wins.
         await trx
@@ -119,6 +120,7 @@ export class KyselyDeploymentQueries {
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
+    await dropStaleLock(this.db, app, env);
     await this.db
       .insertInto('deploy_locks')
       .values({ app, env, deployment_id: deploymentId, since: at })
@@ -209,13 +211,46 @@ async function lockOf(
   app: string,
   env: string,
 ): Promise<DeployLock | undefined> {
+  // Only a deployment still under way holds the lock: a row left by one that
+  // ended (its server died between the two writes) is not a lock.
   const row = await db
     .selectFrom('deploy_locks')
-    .selectAll()
-    .where('app', '=', app)
-    .where('env', '=', env)
+    .innerJoin('deployments', 'deployments.id', 'deploy_locks.deployment_id')
+    .select([
+      'deploy_locks.app',
+      'deploy_locks.env',
+      'deploy_locks.deployment_id',
+      'deploy_locks.since',
+    ])
+    .where('deploy_locks.app', '=', app)
+    .where('deploy_locks.env', '=', env)
+    .where('deployments.state', 'in', ACTIVE_STATES)
     .executeTakeFirst();
   return row && { app: row.app, env: row.env, deploymentId: row.deployment_id, since: row.since };
+}
+
+/**
+ * Removes the lock of an app and environment when its deployment has ended, so
+ * that a server dying between ending a deployment and releasing its lock never
+ * leaves a lock to clear by hand. A lock being taken in another transaction is
+ * not visible here, and its deployment row commits with it.
+ */
+async function dropStaleLock(db: Kysely<Database>, app: string, env: string): Promise<void> {
+  await db
+    .deleteFrom('deploy_locks')
+    .where('app', '=', app)
+    .where('env', '=', env)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('deployments')
+            .select('deployments.id')
+            .whereRef('deployments.id', '=', 'deploy_locks.deployment_id')
+            .where('deployments.state', 'in', ACTIVE_STATES),
+        ),
+      ),
+    )
+    .execute();
 }
 
 function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
