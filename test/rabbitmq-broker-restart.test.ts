@@ -57,6 +57,10 @@ describe.skipIf(!url)('a broker restart in the middle of a rollout', () => {
     });
 
     await rabbitmqctl('stop_app');
+    // The broker went down in the middle of the rollout, not after it.
+    const during = await cluster.api().deployment(started.id);
+    expect(during.state).toBe('running');
+    expect(during.installs.some((i) => i.state !== 'succeeded')).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await rabbitmqctl('start_app');
     await rabbitmqctl('await_startup');
