@@ -240,10 +240,11 @@ async function dropStaleLock(db: Kysely<Database>, app: string, env: string): Pr
     .deleteFrom('deploy_locks')
     .where('app', '=', app)
     .where('env', '=', env)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('deployments')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('deployments')
             .select('deployments.id')
             .whereRef('deployments.id', '=', 'deploy_locks.deployment_id')
             .where('deployments.state', 'in', ACTIVE_STATES),
