@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, rename, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import { requireEnvironment } from './environments.js';
@@ -97,22 +97,32 @@ export class TokenService {
    * it to `file` with mode 0600. Returns true when it did.
    */
   async bootstrapAdmin(file: string): Promise<boolean> {
-    if ((await this.store.countTokens()) > 0) return false;
-    // The file first, then the record: if writing fails the next start tries
-    // again, rather than leaving a token nobody can read.
+    if ((await this.store.listTokens()).length > 0) return false;
+    // The secret goes to a file before its record exists, so that no token is
+    // made that nobody can read; the record is made only if no other replica
+    // made the first token meanwhile, and only then does the file take its name.
     const { token, tokenHash } = newSecret('admin');
     const partial = `${file}.partial-${process.pid}`;
     await writeFile(partial, `${token}\n`, { mode: 0o600 });
     await chmod(partial, 0o600);
+    const created = await this.store
+      .createFirstToken({
+        id: newTokenId(),
+        name: 'admin',
+        role: 'admin',
+        env: null,
+        tokenHash,
+        createdBy: null,
+      })
+      .catch(async (err: unknown) => {
+        await rm(partial, { force: true });
+        throw err;
+      });
+    if (!created) {
+      await rm(partial, { force: true });
+      return false;
+    }
     await rename(partial, file);
-    await this.store.createToken({
-      id: newTokenId(),
-      name: 'admin',
-      role: 'admin',
-      env: null,
-      tokenHash,
-      createdBy: null,
-    });
     return true;
   }
 }

@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, type Selectable } from 'kysely';
+import { type Kysely, Migrator, type Selectable, sql } from 'kysely';
 import type {
   AppSummary,
   BundleDetail,
@@ -197,21 +197,8 @@ export class KyselyStore implements Store {
     }));
   }
 
-  async createToken(token: NewToken): Promise<TokenRecord> {
-    const row = {
-      id: token.id,
-      name: token.name,
-      role: token.role,
-      env: token.env,
-      token_hash: token.tokenHash,
-      created_at: new Date().toISOString(),
-      created_by: token.createdBy,
-      last_used_at: null,
-      revoked_at: null,
-      host_id: token.hostId ?? null,
-    };
-    await this.db.insertInto('tokens').values(row).execute();
-    return toTokenRecord(row);
+  createToken(token: NewToken): Promise<TokenRecord> {
+    return insertToken(this.db, token);
   }
 
   async findActiveToken(tokenHash: string): Promise<StoredToken | undefined> {
@@ -234,12 +221,17 @@ export class KyselyStore implements Store {
     return rows.map(toTokenRecord);
   }
 
-  async countTokens(): Promise<number> {
-    const { count } = await this.db
-      .selectFrom('tokens')
-      .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .executeTakeFirstOrThrow();
-    return Number(count);
+  async createFirstToken(token: NewToken): Promise<TokenRecord | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // SQLite runs one writer at a time; PostgreSQL needs the table locked against
+      // another replica's insert between the check and ours (readers still read).
+      if (this.dialect === 'postgres') {
+        await sql`lock table tokens in share row exclusive mode`.execute(trx);
+      }
+      const any = await trx.selectFrom('tokens').select('id').limit(1).executeTakeFirst();
+      if (any) return undefined;
+      return insertToken(trx, token);
+    });
   }
 
   async revokeToken(id: string): Promise<boolean> {
@@ -486,4 +478,21 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
     revokedAt: row.revoked_at,
     hostId: row.host_id,
   };
+}
+
+async function insertToken(db: Kysely<Database>, token: NewToken): Promise<TokenRecord> {
+  const row = {
+    id: token.id,
+    name: token.name,
+    role: token.role,
+    env: token.env,
+    token_hash: token.tokenHash,
+    created_at: new Date().toISOString(),
+    created_by: token.createdBy,
+    last_used_at: null,
+    revoked_at: null,
+    host_id: token.hostId ?? null,
+  };
+  await db.insertInto('tokens').values(row).execute();
+  return toTokenRecord(row);
 }

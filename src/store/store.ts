@@ -186,7 +186,11 @@ export interface Store {
   /** A token that is not revoked, by the hash of its secret. */
   findActiveToken(tokenHash: string): Promise<StoredToken | undefined>;
   listTokens(): Promise<TokenRecord[]>;
-  countTokens(): Promise<number>;
+  /**
+   * Creates the token only when there is no token at all, atomically: of
+   * replicas starting together on a new store, one makes the first token.
+   */
+  createFirstToken(token: NewToken): Promise<TokenRecord | undefined>;
   /** Marks a token revoked; false when no such token exists. */
   revokeToken(id: string): Promise<boolean>;
   touchToken(id: string, at: string): Promise<void>;
