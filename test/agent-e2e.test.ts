@@ -230,6 +230,7 @@ describe('enrolment refusals', () => {
 
     const otherEnv = await call(enrol, { name: 'prod-9', env: 'prod', roles: ['hello'] });
     expect(otherEnv.status).toBe(403);
+    expect(await otherEnv.json()).toMatchObject({ code: 'E_FORBIDDEN' });
 
     const wrongRole = await call(server.adminToken, { name: 'x-1', env: 'qa', roles: ['hello'] });
     expect(wrongRole.status).toBe(403);

@@ -98,6 +98,13 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     expect(printed).toBe(printed.charAt(0).repeat(size));
   }, 120_000);
 
+  it('documents in the README the permissions a host user is given', async () => {
+    const readme = await readFile(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const { configure, write, read } = new Topology('ferry').hostPermissions('HOST');
+    const line = `rabbitmqctl set_permissions -p / web-1 '${configure}' '${write}' '${read.replace('HOST$', '')}`;
+    expect(readme).toContain(line);
+  });
+
   it('runs a host under its own restricted broker user, which reads only its queue and speaks only for itself', async () => {
     const prefix = /prefix: (\w+)/.exec(setup.options.config!)![1]!;
     const topology = new Topology(prefix);
@@ -174,6 +181,16 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
         const channel = await connection.createChannel();
         channel.on('error', () => undefined);
         await expect(channel.consume(other, () => undefined)).rejects.toThrow(/ACCESS_REFUSED/);
+        // Nor the server's events, nor send a job to any host.
+        const reader = await connection.createChannel();
+        reader.on('error', () => undefined);
+        await expect(reader.consume(topology.eventsQueue, () => undefined)).rejects.toThrow(
+          /ACCESS_REFUSED/,
+        );
+        const sender = await connection.createChannel();
+        const refused = new Promise<Error>((resolve) => sender.once('error', resolve));
+        sender.publish(topology.jobsExchange, cluster.host('qa-1').hostId, Buffer.from('{}'));
+        expect((await refused).message).toMatch(/ACCESS_REFUSED/);
         // Nor speak for another host: the broker vouches for the user, and the server checks it.
         const events = await connection.createConfirmChannel();
         events.on('error', () => undefined);

@@ -197,6 +197,7 @@ describe('who may change variables', () => {
     expect((await runFerry(['vars', 'list'], { env: as.qa })).code).toBe(0);
     const unset = await api('DELETE', '/vars/URL?env=qa', { token: as.qa.FERRY_TOKEN });
     expect(unset.status).toBe(403);
+    expect(unset.json()).toMatchObject({ code: 'E_FORBIDDEN' });
 
     const agent = await api('GET', '/vars', { token: agentToken });
     expect(agent.status).toBe(403);
