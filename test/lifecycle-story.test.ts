@@ -196,6 +196,22 @@ for (const backend of LIFECYCLE_BACKENDS) {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('[E_VERDICT_REQUIRED]');
       expect((await envStatus('prod')).desired?.version).toBe(1);
+      // Nothing else moved: qa-2 and prod serve version 1 still.
+      for (const host of ['qa-2', ...PROD]) {
+        expect(await current(host)).toBe('releases/1');
+        expect(await cluster.health(host)).toMatchObject({ ok: true, version: '1' });
+      }
+      const [verdict, rolledBack, pushed] = await history();
+      expect(verdict).toMatchObject({ type: 'verdict', version: 2, detail: 'failed', by: 'ferry' });
+      expect(rolledBack).toMatchObject({
+        type: 'deployment',
+        version: 2,
+        env: 'qa',
+        detail: 'auto-deploy rolled_back',
+        deploymentId: deployment.id,
+      });
+      expect(pushed).toMatchObject({ type: 'push', version: 2, by: 'admin' });
+      expect(pushed!.detail).toMatch(/^pushed \(label 1\.1\.0\)/);
     }, 180_000);
 
     it('4. the fix goes through qa, QA, and prod', async () => {
@@ -215,6 +231,30 @@ for (const backend of LIFECYCLE_BACKENDS) {
       }
       const prod = await envStatus('prod');
       expect(prod.desired).toMatchObject({ version: 3, verdict: 'passed' });
+      // Every qa and prod host serves the fix on its port.
+      await hostsOn('qa', 3);
+      for (const host of [...QA, ...PROD]) {
+        expect(await cluster.health(host)).toMatchObject({ ok: true, version: '3' });
+        const page = await fetch(`http://127.0.0.1:${cluster.host(host).port}/`);
+        expect(await page.text()).toBe('hello again from version 3\n');
+      }
+      const [promotion, verdict, autoDeploy, pushed] = await history();
+      expect(promotion).toMatchObject({
+        type: 'deployment',
+        version: 3,
+        env: 'prod',
+        detail: 'promote succeeded',
+        by: 'admin',
+      });
+      expect(verdict).toMatchObject({ type: 'verdict', version: 3, detail: 'passed', by: 'admin' });
+      expect(autoDeploy).toMatchObject({
+        type: 'deployment',
+        version: 3,
+        env: 'qa',
+        detail: 'auto-deploy succeeded',
+        deploymentId: deployment.id,
+      });
+      expect(pushed).toMatchObject({ type: 'push', version: 3, by: 'admin' });
     }, 180_000);
 
     it('5. a rollback of prod is a switch and a restart on each host, recorded as a deployment', async () => {
