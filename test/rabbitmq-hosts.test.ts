@@ -59,11 +59,15 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     expect(done.state, done.error ?? '').toBe('succeeded');
     expect(await cluster.health('qa-1')).toMatchObject({ ok: true, version: String(version) });
 
-    // Once: one journal entry, one start of the service, even across another restart.
+    // Once, even across another restart. A job sent after the restart comes from
+    // the same queue, one at a time: had the first been delivered again, it would
+    // have come before this one. So: two journal entries, two starts of the service.
     await cluster.stopAgent('qa-1', 'SIGTERM');
     await cluster.startAgentAgain('qa-1');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await journal('qa-1')).toEqual([`${id}.json`]);
+    const again = await cluster.ferry(['install', `web@${version}`, '--host', 'qa-1']);
+    expect(again.code, again.stderr).toBe(0);
+    const second = /^install (ins_\w+)/m.exec(again.stdout)![1]!;
+    expect((await journal('qa-1')).sort()).toEqual([`${id}.json`, `${second}.json`].sort());
     const stdout = await readFile(
       path.join(
         cluster.host('qa-1').root,
@@ -75,7 +79,7 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
       ),
       'utf8',
     );
-    expect(stdout.match(/listening on/g)).toHaveLength(1);
+    expect(stdout.match(/listening on/g)).toHaveLength(2);
   }, 120_000);
 
   it('carries a step log larger than one event may be, in pieces, whole', async () => {
