@@ -1,28 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { access, readdir, readlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-/** `npx ferry demo --exit` in the project's folder, as the README's first command runs it. */
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['ferry', 'demo', '--exit'], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCommand } from './helpers/ferry-process.js';
 
 describe('npx ferry demo --exit', () => {
   it('runs the whole story with six agents, narrating each step, and cleans up after itself', async () => {
-    const result = await runDemo();
+    // The README's first command, in the project's folder.
+    const result = await runCommand('npx', ['ferry', 'demo', '--exit'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    });
     // npm's own warnings about the machine's npm configuration are not the demo's.
     const demoErrors = result.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'));
     expect(demoErrors).toEqual([]);

@@ -1,38 +1,23 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCommand } from './helpers/ferry-process.js';
 import { testService } from './helpers/services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VITEST = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
-
-/** Runs one test file in its own vitest, with `env` over this process's environment. */
-function vitest(
-  file: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VITEST, 'run', file], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
 
 describe('a suite whose service is not configured', () => {
   it.each([
     ['PostgreSQL', 'FERRY_TEST_PG_URL', 'test/store-contract.test.ts'],
     ['RabbitMQ', 'FERRY_TEST_AMQP_URL', 'test/transport-contract.test.ts'],
   ])('fails the run under CI=true (%s)', async (what, variable, file) => {
-    const run = await vitest(file, { CI: 'true', [variable]: '' });
-    expect(run.code, run.output).not.toBe(0);
-    expect(run.output).toContain(
+    // The file in its own vitest, as CI would run it with the URL missing.
+    const run = await runCommand(process.execPath, [VITEST, 'run', file], {
+      cwd: ROOT,
+      env: { CI: 'true', [variable]: '' },
+    });
+    expect(run.code, run.stdout + run.stderr).not.toBe(0);
+    expect(run.stdout + run.stderr).toContain(
       `${variable} is not set: under CI=true the ${what} suites must run, not be skipped`,
     );
   });

@@ -88,8 +88,20 @@ export function runFerry(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<CliResult> {
+  return runCommand(process.execPath, [FERRY_BIN, ...args], options);
+}
+
+/**
+ * Runs a command to its end with no Ferry server or token from this machine's
+ * environment (unless `options.env` gives them), and answers what it printed.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
