@@ -74,6 +74,40 @@ describe('StepReporter masks secrets', () => {
     expect(text).toContain(`failed: ${SECRET_MASK}`);
   });
 
+  // A multi-line secret, as a PEM key is.
+  const pem = [
+    '-----BEGIN PRIVATE KEY-----',
+    'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj',
+    'MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu',
+    '-----END PRIVATE KEY-----',
+  ].join('\n');
+
+  it('across line breaks and across writes, in stdout and stderr, printed whole or line by line', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-pem');
+    steps.maskSecrets([pem]);
+    const outcome = await steps.step('install', async (context) => {
+      // Whole, one line per write with pauses between; on stderr, each line
+      // with a prefix (so never the whole value in one place); and split
+      // inside a line across two writes.
+      await context.run(
+        [
+          'printf "%s\\n" "$KEY" | while IFS= read -r line; do printf "%s\\n" "$line"; sleep 0.05; done',
+          'printf "%s\\n" "$KEY" | sed "s/^/key: /" >&2',
+          'printf "%s" "$KEY" | head -c 40; sleep 0.2; printf "%s\\n" "$KEY" | tail -c +41',
+        ].join('; '),
+        { cwd, env: { ...env, KEY: pem }, timeoutMs: 10_000 },
+      );
+      context.err(pem.slice(0, 10));
+      context.err(`${pem.slice(10)}\n`);
+    });
+    expect(outcome).toEqual({ ok: true, error: null });
+    const text = reported(transport.events);
+    for (const line of pem.split('\n')) expect(text).not.toContain(line);
+    expect(text).toContain(SECRET_MASK);
+    expect(text).toContain(`key: ${SECRET_MASK}`);
+  });
+
   it('leaves output alone when there is nothing to mask', async () => {
     const transport = recordingTransport();
     const steps = new StepReporter(transport, 'job-2');

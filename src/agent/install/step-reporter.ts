@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type AgentEventBody, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { AgentTransport } from '../../transport/transport.js';
+import { SECRET_MASK, SecretMasker } from './secret-masker.js';
 
 /** Output pieces are sent in chunks of at most this many characters. */
 const CHUNK = 64 * 1024;
 
-/** What a secret's value is replaced with in reported output and errors. */
-export const SECRET_MASK = '••••';
+export { SECRET_MASK };
 
 /** What a step did, for the pipeline to decide what comes next. */
 export interface StepOutcome {
@@ -42,8 +42,8 @@ export interface StepContext {
  * is harmless), and its end with exit code and duration.
  */
 export class StepReporter {
-  /** Secret values to mask, longest first (so a secret holding another is masked whole). */
-  private secrets: string[] = [];
+  /** The secret values to mask. */
+  private masker = new SecretMasker([]);
 
   constructor(
     private readonly transport: AgentTransport,
@@ -56,9 +56,7 @@ export class StepReporter {
    * their `${NAME}`s are filled, and a command may print what it was given.
    */
   maskSecrets(values: string[]): void {
-    this.secrets = [...new Set(values.filter((v) => v.length > 0))].sort(
-      (a, b) => b.length - a.length,
-    );
+    this.masker = new SecretMasker(values);
   }
 
   /** Reports an event about this job, with secret values masked in its error. */
@@ -71,17 +69,14 @@ export class StepReporter {
   }
 
   private mask(text: string): string {
-    let masked = text;
-    for (const secret of this.secrets) masked = masked.split(secret).join(SECRET_MASK);
-    return masked;
+    return this.masker.mask(text);
   }
 
   /** Runs one step; a thrown error ends it as failed, with the error as its message. */
   async step(name: string, body: (context: StepContext) => Promise<void>): Promise<StepOutcome> {
     const started = Date.now();
     const seq = { stdout: 0, stderr: 0 };
-    const send = (stream: 'stdout' | 'stderr', text: string) => {
-      const masked = this.mask(text);
+    const send = (stream: 'stdout' | 'stderr', masked: string) => {
       for (let i = 0; i < masked.length; i += CHUNK) {
         this.emit({
           type: 'step.output',
@@ -93,22 +88,14 @@ export class StepReporter {
         });
       }
     };
-    // With secrets to mask, output is sent in whole lines, so a secret split
-    // across two pieces of a command's output is still seen whole; the rest goes
-    // when the step ends.
-    const pending = { stdout: '', stderr: '' };
-    const write = (stream: 'stdout' | 'stderr', text: string) => {
-      if (this.secrets.length === 0) return send(stream, text);
-      const buffered = pending[stream] + text;
-      const end = buffered.lastIndexOf('\n') + 1;
-      pending[stream] = buffered.slice(end);
-      if (end > 0) send(stream, buffered.slice(0, end));
-    };
+    // Each stream is masked as one text, whatever pieces it comes in: a secret
+    // split across two writes, or spanning lines, is still seen whole. Only a
+    // tail that may begin a secret waits for the next piece (or the step's end).
+    const masking = { stdout: this.masker.stream(), stderr: this.masker.stream() };
+    const write = (stream: 'stdout' | 'stderr', text: string) =>
+      send(stream, masking[stream].push(text));
     const flush = () => {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (pending[stream]) send(stream, pending[stream]);
-        pending[stream] = '';
-      }
+      for (const stream of ['stdout', 'stderr'] as const) send(stream, masking[stream].end());
     };
     let exitCode: number | null = null;
     const context: StepContext = {
