@@ -52,6 +52,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: "Two of the host's roles set the variable differently: set it for the host (`ferry vars set NAME=VALUE --host H`), or unset it for one role.",
   },
+  E_SECRET_IN_COMMAND: {
+    status: 400,
+    hint: 'Give the secret to the process through `service.env` (`NAME: "${NAME}"`) and read `$NAME` from its environment; never write `${NAME}` of a secret into a command, hook or health command.',
+  },
   E_VARIABLE_NOT_FOUND: {
     status: 404,
     hint: 'List variables and their scopes with `ferry vars list`.',

@@ -122,9 +122,12 @@ describe('checkDeployable', () => {
   const manifest = {
     role: 'web',
     install: ['npm ci'],
-    service: { command: 'node server.js --db ${DB_URL}', env: { PORT: '${PORT}' } },
+    service: {
+      command: 'node server.js --db ${DB_URL}',
+      env: { PORT: '${PORT}', DB_PASSWORD: '${DB_PASSWORD}' },
+    },
     health: { http: 'http://127.0.0.1:${PORT}/health' },
-    hooks: { beforeStart: ['./migrate ${DB_PASSWORD}'] },
+    hooks: { beforeStart: ['./migrate --db ${DB_URL}'] },
   };
 
   it('names each missing variable and the hosts that miss it, before any host is touched', async () => {
@@ -158,6 +161,43 @@ describe('checkDeployable', () => {
       vars: { DB_PASSWORD: 'hunter2', DB_URL: 'postgres://qa', EXTRA: 'for commands', PORT: '2' },
       secrets: ['DB_PASSWORD'],
     });
+  });
+  it('refuses a secret in a command line, naming the variable and where it is', async () => {
+    const hosts = [
+      await host('web-1', 'qa', ['web'], { PORT: '1' }),
+      await host('db-1', 'qa', ['web', 'db'], { PORT: '2' }),
+    ];
+    // Secret for one host only (its role keeps it secret): still refused.
+    await set({ name: 'DB_URL', value: 'postgres://qa', env: 'qa' });
+    await set({ name: 'DB_URL', value: 'postgres://qa', role: 'db', secret: true });
+    await set({ name: 'DB_PASSWORD', value: 'hunter2', env: 'qa', secret: true });
+    const withSecrets = {
+      ...manifest,
+      install: ['npm ci', 'echo ${DB_PASSWORD} > .pw'],
+      health: { command: 'check --password=${DB_PASSWORD}' },
+    };
+    const error = await failure(variables.checkDeployable(withSecrets, hosts));
+    expect(error.code).toBe('E_SECRET_IN_COMMAND');
+    expect(error.details).toEqual({
+      variables: ['DB_PASSWORD', 'DB_URL'],
+      secrets: [
+        {
+          variable: 'DB_PASSWORD',
+          where: ['install[1]', 'health.command'],
+          hosts: ['web-1', 'db-1'],
+        },
+        {
+          variable: 'DB_URL',
+          where: ['service.command', 'hooks.beforeStart[0]'],
+          hosts: ['db-1'],
+        },
+      ],
+    });
+    expect(error.message).toContain('service.env');
+    expect(error.message).not.toContain('hunter2');
+    // In service.env (the manifest above) the same secret is fine.
+    await variables.unset(admin, 'DB_URL', { role: 'db' });
+    expect((await variables.checkDeployable(manifest, hosts)).size).toBe(2);
   });
 });
 

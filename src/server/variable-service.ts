@@ -1,4 +1,4 @@
-import { referencedVariables } from '../bundle/variable-references.js';
+import { commandReferences, referencedVariables } from '../bundle/variable-references.js';
 import type {
   HostRecord,
   VariableRecord,
@@ -111,27 +111,42 @@ export class VariableService {
    * Checks, before any host is touched, that every `${NAME}` in an app's manifest
    * section is set for every target host and that no host's roles disagree on a
    * variable it gets. Throws `E_VARIABLE_MISSING` naming each missing variable and
-   * the hosts that miss it (or else `E_VARIABLE_AMBIGUOUS`); otherwise returns each
-   * host's variables by host id, ready for its install job.
+   * the hosts that miss it (or else `E_VARIABLE_AMBIGUOUS`, or else
+   * `E_SECRET_IN_COMMAND` when a command line would carry a variable that is
+   * secret for some host: any local user reads a process's arguments); otherwise
+   * returns each host's variables by host id, ready for its install job.
    */
   async checkDeployable(
     manifest: Record<string, unknown>,
     hosts: HostRecord[],
   ): Promise<Map<string, ResolvedVariables>> {
     const referenced = referencedVariables(manifest);
+    const inCommands = commandReferences(manifest);
     const resolved = new Map<string, ResolvedVariables>();
     const missing: { host: string; missing: string[] }[] = [];
     const ambiguous: { host: string; ambiguous: Ambiguity[] }[] = [];
+    const secretInCommand = new Map<string, { where: Set<string>; hosts: string[] }>();
     for (const host of hosts) {
       const resolution = await this.resolve(host);
       const absent = absentFrom(resolution, referenced);
       if (absent.length > 0) missing.push({ host: host.name, missing: absent });
       if (resolution.ambiguous.length > 0)
         ambiguous.push({ host: host.name, ambiguous: resolution.ambiguous });
+      const secrets = new Set(resolution.secrets);
+      for (const variable of new Set(inCommands.map((r) => r.variable))) {
+        if (!secrets.has(variable)) continue;
+        const entry = secretInCommand.get(variable) ?? {
+          where: new Set(inCommands.filter((r) => r.variable === variable).map((r) => r.where)),
+          hosts: [],
+        };
+        entry.hosts.push(host.name);
+        secretInCommand.set(variable, entry);
+      }
       resolved.set(host.id, { vars: resolution.vars, secrets: resolution.secrets });
     }
     if (missing.length > 0) throw missingError(missing);
     if (ambiguous.length > 0) throw ambiguousError(ambiguous);
+    if (secretInCommand.size > 0) throw secretInCommandError(secretInCommand);
     return resolved;
   }
 
@@ -307,5 +322,22 @@ function ambiguousError(per: { host: string; ambiguous: Ambiguity[] }[]): FerryE
     'E_VARIABLE_AMBIGUOUS',
     `Roles of one host set a variable to different values: ${text}. Nothing was sent to any host`,
     { ambiguous: per },
+  );
+}
+
+function secretInCommandError(
+  found: Map<string, { where: Set<string>; hosts: string[] }>,
+): FerryError {
+  const secrets = [...found]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([variable, { where, hosts }]) => ({ variable, where: [...where], hosts }));
+  const text = secrets
+    .map(({ variable, where }) => `\${${variable}} in ${where.join(', ')}`)
+    .join('; ');
+  return new FerryError(
+    'E_SECRET_IN_COMMAND',
+    `The manifest puts secret variables into command lines, where any user of the host can read them (ps): ${text}. ` +
+      'Pass a secret through service.env (such as `env: { NAME: "${NAME}" }`) and read $NAME from the environment instead. Nothing was sent to any host',
+    { variables: secrets.map((s) => s.variable), secrets },
   );
 }
