@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { FerryError } from '../../../protocol/errors.js';
 import { checkServiceSpec } from '../check-service-spec.js';
 import type { ServiceSpec } from '../process-driver.js';
@@ -8,29 +9,31 @@ export function programName(service: string): string {
 }
 
 /**
- * The `[program:ferry-<name>]` section that runs `spec` under supervisord.
+ * The `[program:ferry-<name>]` section that runs `spec` under supervisord,
+ * with its environment in `envFile` (see `environmentScript`), which the
+ * driver writes mode 0600.
  *
- * The environment is set by `/usr/bin/env -i NAME=value … /bin/sh -c <command>`
- * rather than by `environment=`: supervisord passes its own environment to its
- * programs (`environment=` only adds to it), which would break "nothing is
- * inherited", and its `environment=` syntax has no escapes at all (a value
- * with both kinds of quote, or starting or ending with one, cannot be written).
- * `command=` is split like a POSIX shell word list, so every value can be
+ * The program is `/usr/bin/env -i /bin/sh <envFile> <command>`: `env -i`
+ * because supervisord passes its own environment to its programs
+ * (`environment=` only adds to it), which would break "nothing is inherited";
+ * the file because whatever is in `command=` is in the process's arguments,
+ * which every user of the host reads (`ps`, `/proc/<pid>/cmdline`), and in the
+ * section, which supervisord may need readable. The section holds no variable.
+ * `command=` is split like a POSIX shell word list, so any command can be
  * written there.
  *
  * Throws `E_SERVICE_INVALID` for what an ini line cannot hold: a line break in
- * the command, a variable or a path.
+ * the command or a path.
  *
  * @example
- *   await writeFile('/etc/supervisor/conf.d/ferry-cart.conf', programSection(spec));
+ *   await writeFile('/etc/supervisor/conf.d/ferry-cart.conf', programSection(spec, envFile));
  */
-export function programSection(spec: ServiceSpec): string {
+export function programSection(spec: ServiceSpec, envFile: string): string {
   checkServiceSpec(spec);
   const problems: string[] = [];
   if (/[\n\r]/.test(spec.command)) problems.push('the command has a line break');
-  for (const [name, value] of Object.entries(spec.env)) {
-    if (/[\n\r]/.test(value)) problems.push(`env ${name} has a line break`);
-  }
+  if (/[\0\n\r]/.test(envFile) || !path.isAbsolute(envFile))
+    problems.push('the environment file is not a plain absolute path');
   for (const key of ['cwd', 'stdoutFile', 'stderrFile'] as const) {
     // An ini parser strips them, and takes ` ;` or ` #` for a comment.
     if (/^\s|\s$|\s[;#]/.test(spec[key])) {
@@ -45,10 +48,10 @@ export function programSection(spec: ServiceSpec): string {
       { service: spec.name, problems },
     );
   }
-  const assignments = Object.entries(spec.env).map(([name, value]) => `${name}=${word(value)}`);
-  const command = ['/usr/bin/env', '-i', ...assignments, '/bin/sh', '-c', word(spec.command)];
+  const command = ['/usr/bin/env', '-i', '/bin/sh', word(envFile), word(spec.command)];
   return [
     `; Written by Ferry for service ${spec.name}; Ferry overwrites changes.`,
+    `; Its environment is in ${envFile.replaceAll('%', '%%')} (mode 0600).`,
     `[program:${programName(spec.name)}]`,
     `command=${command.join(' ')}`,
     `directory=${plain(spec.cwd)}`,
@@ -71,6 +74,30 @@ export function programSection(spec: ServiceSpec): string {
     'stderr_logfile_backups=0',
     '',
   ].join('\n');
+}
+
+/**
+ * The shell script a program's `command=` runs (`/bin/sh <file> <command>`):
+ * it exports exactly `spec.env` and replaces itself with `/bin/sh -c
+ * <command>`, so the service's own process has its plain command line and
+ * this environment. Values are single-quoted, which keeps every character
+ * (line breaks too) literal.
+ *
+ * @example
+ *   await writePrivateFile(envFile, environmentScript(spec));
+ */
+export function environmentScript(spec: ServiceSpec): string {
+  checkServiceSpec(spec);
+  return [
+    `# Written by Ferry for service ${spec.name}: its environment. Mode 0600: it may hold secrets.`,
+    ...Object.entries(spec.env).map(([name, value]) => `export ${name}=${shellQuoted(value)}`),
+    'exec /bin/sh -c "$1"',
+    '',
+  ].join('\n');
+}
+
+function shellQuoted(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,10 +31,14 @@ const describeWithSupervisord = INSTALLED || IN_CI ? describe : describe.skip;
 const NODE = process.execPath;
 const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
 const ODD = `a b"c'd$e;%f\\g #h ;i %(here)s`;
+const ENV_FILE = '/srv/env/ferry-cart.env';
 
 describe('programSection', () => {
   it('writes one program with separate logs, the stop signal and its timeout', () => {
-    const section = programSection(spec('/srv', 'cart', 'node server.js', { stopTimeoutMs: 1500 }));
+    const section = programSection(
+      spec('/srv', 'cart', 'node server.js', { stopTimeoutMs: 1500 }),
+      '/srv/env/ferry-cart.env',
+    );
     expect(section).toContain('[program:ferry-cart]\n');
     expect(section).toContain('stopsignal=TERM\n');
     expect(section).toContain('stopwaitsecs=2\n');
@@ -36,10 +49,10 @@ describe('programSection', () => {
   });
 
   it('refuses what an ini line cannot hold', () => {
-    expect(() => programSection(spec('/srv', 'cart', 'echo a\necho b'))).toThrow(
+    expect(() => programSection(spec('/srv', 'cart', 'echo a\necho b'), ENV_FILE)).toThrow(
       expect.objectContaining({ code: 'E_SERVICE_INVALID' }),
     );
-    expect(() => programSection(spec('/srv ;x', 'cart', 'true'))).toThrow(
+    expect(() => programSection(spec('/srv ;x', 'cart', 'true'), ENV_FILE)).toThrow(
       expect.objectContaining({ code: 'E_SERVICE_INVALID' }),
     );
   });
@@ -141,6 +154,41 @@ describeWithSupervisord('SupervisordDriver against a real supervisord', () => {
     expect(existsSync(path.join(includeDir, 'ferry-web.conf'))).toBe(false);
   });
 
+  it("keeps the environment out of the section and every process's arguments, in a 0600 file", async () => {
+    const secret = 'sv-secret-3f9a1c';
+    const service = spec(
+      root,
+      'private',
+      node(`console.log(JSON.stringify(process.env)); ${IDLE}`),
+      { env: { PATH, SECRET: secret, PEM: `-----BEGIN-----\n${secret}\n-----END-----` } },
+    );
+    const envDir = path.join(root, 'agent-env');
+    const privateDriver = new SupervisordDriver({
+      configFile,
+      includeDir,
+      envDir,
+      supervisorctl: SUPERVISORCTL,
+    });
+    await privateDriver.start(service);
+    const stdout = await waitForText(service.stdoutFile, '}');
+    expect(JSON.parse(stdout)).toEqual({ ...service.env, PWD: root });
+
+    const section = readFileSync(path.join(includeDir, 'ferry-private.conf'), 'utf8');
+    expect(section).not.toContain(secret);
+    const envFile = path.join(envDir, 'ferry-private.env');
+    expect(readFileSync(envFile, 'utf8')).toContain(secret);
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    expect(statSync(envDir).mode & 0o777).toBe(0o700);
+    expect(processesShowing(secret)).toEqual([]);
+
+    // A new environment alone restarts the program with it, on start as on restart.
+    await privateDriver.start({ ...service, env: { PATH, SECRET: 'second' } });
+    await waitUntil(() => readFileSync(service.stdoutFile, 'utf8').includes('"second"'));
+
+    await privateDriver.stop('private');
+    expect(existsSync(envFile)).toBe(false);
+  });
+
   it('stops with the stop signal, then kills the group after the stop timeout', async () => {
     const service = spec(
       root,
@@ -187,6 +235,20 @@ describeWithSupervisord('SupervisordDriver against a real supervisord', () => {
 });
 
 const IDLE = 'setInterval(() => {}, 1000)';
+
+/** The processes of this machine whose arguments (`/proc/<pid>/cmdline`) hold `text`. */
+function processesShowing(text: string): string[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .flatMap((pid) => {
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return args.includes(text) ? [`${pid}: ${args.replaceAll('\0', ' ')}`] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+}
 
 function node(script: string): string {
   return `exec ${NODE} -e '${script.replaceAll("'", `'\\''`)}'`;

@@ -10,13 +10,19 @@ import {
   controlCommandFailed,
   runControlCommand,
 } from '../run-control-command.js';
-import { programName, programSection } from './program-section.js';
+import { writePrivateFile } from '../private-file.js';
+import { environmentScript, programName, programSection } from './program-section.js';
 
 export interface SupervisordDriverOptions {
   /** supervisord's configuration file, passed to `supervisorctl -c`. */
   configFile: string;
   /** A folder that supervisord's `[include] files=` covers with `*.conf`; one file per service goes there. */
   includeDir: string;
+  /**
+   * Where each service's environment file goes (`ferry-<name>.env`, mode 0600,
+   * the folder 0700): the agent's own state folder. Default: `includeDir`.
+   */
+  envDir?: string;
   /** The `supervisorctl` program. Default: `supervisorctl` on the agent's PATH. */
   supervisorctl?: string;
   /** Time allowed to one supervisorctl call, on top of the service's stop timeout. Default 30 s. */
@@ -28,8 +34,9 @@ const STARTING_WAIT_MS = 10_000;
 
 /**
  * The `supervisord` process driver: writes `<includeDir>/ferry-<name>.conf`
- * holding a `[program:ferry-<name>]` section (see `programSection`) and drives
- * `supervisorctl -c <configFile>`. A stopped service's section is removed, so
+ * holding a `[program:ferry-<name>]` section (see `programSection`), the
+ * service's environment in `<envDir>/ferry-<name>.env` (mode 0600), and drives
+ * `supervisorctl -c <configFile>`. A stopped service's files are removed, so
  * that a restart of supervisord does not bring it back.
  *
  * @example
@@ -51,26 +58,29 @@ export class SupervisordDriver implements ProcessDriver {
   }
 
   async start(spec: ServiceSpec): Promise<void> {
-    const section = programSection(spec);
+    const section = programSection(spec, this.envFile(spec.name));
     await this.queue.run(spec.name, async () => {
-      await this.install(spec, section);
-      await this.startProgram(spec);
+      const { fresh, envChanged } = await this.install(spec, section);
+      // Same section, new environment: the running program still has the old one.
+      if (!fresh && envChanged) await this.restartProgram(spec);
+      else await this.startProgram(spec);
     });
   }
 
   async restart(spec: ServiceSpec): Promise<void> {
-    const section = programSection(spec);
+    const section = programSection(spec, this.envFile(spec.name));
     await this.queue.run(spec.name, async () => {
-      const fresh = await this.install(spec, section);
-      if (fresh) {
-        // `update` just (re)added the program, and autostart runs it.
-        await this.startProgram(spec);
-        return;
-      }
-      const args = ['restart', programName(spec.name)];
-      const result = await this.ctl(args, spec.stopTimeoutMs);
-      if (!this.started(args, result, spec.name)) throw this.failed(args, result, spec.name);
+      const { fresh } = await this.install(spec, section);
+      // `update` just (re)added the program, and autostart runs it.
+      if (fresh) await this.startProgram(spec);
+      else await this.restartProgram(spec);
     });
+  }
+
+  private async restartProgram(spec: ServiceSpec): Promise<void> {
+    const args = ['restart', programName(spec.name)];
+    const result = await this.ctl(args, spec.stopTimeoutMs);
+    if (!this.started(args, result, spec.name)) throw this.failed(args, result, spec.name);
   }
 
   async stop(name: string): Promise<void> {
@@ -84,6 +94,7 @@ export class SupervisordDriver implements ProcessDriver {
         throw this.failed(args, result, name);
       }
       await rm(this.sectionFile(name), { force: true });
+      await rm(this.envFile(name), { force: true });
       if (known) await this.update(name);
     });
   }
@@ -99,13 +110,20 @@ export class SupervisordDriver implements ProcessDriver {
   }
 
   /**
-   * Writes the section (when it changed) and has supervisord load it. True
-   * when `update` added or replaced the program, which then starts by itself.
+   * Writes the environment file and the section (when they changed) and has
+   * supervisord load it. `fresh` when `update` added or replaced the program,
+   * which then starts by itself; `envChanged` when the environment file did.
    */
-  private async install(spec: ServiceSpec, section: string): Promise<boolean> {
+  private async install(
+    spec: ServiceSpec,
+    section: string,
+  ): Promise<{ fresh: boolean; envChanged: boolean }> {
     // supervisord would find out only after its start retries, seconds later.
     await prepareServiceFolders(spec);
     await mkdir(this.options.includeDir, { recursive: true });
+    await mkdir(this.envDir, { recursive: true, mode: 0o700 });
+    // Written first: the section's program reads it when it starts.
+    const envChanged = await writePrivateFile(this.envFile(spec.name), environmentScript(spec));
     const file = this.sectionFile(spec.name);
     const before = await readFile(file, 'utf8').catch(() => null);
     if (before !== section) {
@@ -115,7 +133,7 @@ export class SupervisordDriver implements ProcessDriver {
       await rename(temporary, file);
     }
     const output = await this.update(spec.name);
-    return /: (added|updated) process group$/m.test(output);
+    return { fresh: /: (added|updated) process group$/m.test(output), envChanged };
   }
 
   /** `supervisorctl update ferry-<name>`: loads, replaces or removes this one program. */
@@ -211,6 +229,14 @@ export class SupervisordDriver implements ProcessDriver {
       result,
       why,
     );
+  }
+
+  private get envDir(): string {
+    return this.options.envDir ?? this.options.includeDir;
+  }
+
+  private envFile(name: string): string {
+    return path.join(this.envDir, `${programName(name)}.env`);
   }
 
   private sectionFile(name: string): string {
