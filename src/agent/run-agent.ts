@@ -199,6 +199,8 @@ function rabbitmqTransport(
 }
 
 function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {
+  // Services' environment files (mode 0600) stay in the agent's own folder.
+  const envDir = path.join(agentDir, 'env');
   switch (options.driver) {
     case 'builtin':
       return new BuiltinDriver(path.join(agentDir, 'services'));
@@ -206,10 +208,13 @@ function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {
       return new SupervisordDriver({
         configFile: options.supervisordConfig ?? '/etc/supervisor/supervisord.conf',
         includeDir: options.supervisordInclude ?? '/etc/supervisor/conf.d',
+        envDir,
       });
     case 'systemd':
       return new SystemdDriver(
-        options.systemdUnitDir === undefined ? {} : { unitDir: options.systemdUnitDir },
+        options.systemdUnitDir === undefined
+          ? { envDir }
+          : { unitDir: options.systemdUnitDir, envDir },
       );
   }
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { FerryError } from '../../../protocol/errors.js';
 import { checkServiceSpec } from '../check-service-spec.js';
 import type { ServiceSpec } from '../process-driver.js';
@@ -13,20 +14,34 @@ export interface ServiceUnitOptions {
 }
 
 /**
- * The text of `ferry-<name>.service` for `spec`. Pure, so that it can be
+ * The text of `ferry-<name>.service` for `spec`, its environment read from
+ * `envFile` (see `environmentFile`, written mode 0600). Pure, so that it can be
  * checked with `systemd-analyze verify` on a machine without systemd.
+ *
+ * The unit holds no variable: unit files are readable by every user of the
+ * host (and `systemctl show` prints `Environment=` to anyone), an
+ * `EnvironmentFile=` is read by systemd alone.
  *
  * Escaping follows systemd.syntax(7) and systemd.service(5): `%` starts a
  * specifier everywhere (written `%%`); in `ExecStart=` a `$` starts a variable
- * (written `$$`) and quoted words take C escapes (`\\`, `\'`, `\n`, `\xNN`);
- * `Environment=` takes one double-quoted `NAME=value` word per line, where `$`
- * is not special.
+ * (written `$$`) and quoted words take C escapes (`\\`, `\'`, `\n`, `\xNN`).
  *
  * @example
- *   await writeFile('/etc/systemd/system/ferry-cart.service', serviceUnit(spec));
+ *   await writeFile('/etc/systemd/system/ferry-cart.service', serviceUnit(spec, envFile));
  */
-export function serviceUnit(spec: ServiceSpec, options: ServiceUnitOptions = {}): string {
+export function serviceUnit(
+  spec: ServiceSpec,
+  envFile: string,
+  options: ServiceUnitOptions = {},
+): string {
   checkServiceSpec(spec);
+  if (!path.isAbsolute(envFile) || /^\s|\s$|[\0\n\r]|\\$/.test(envFile)) {
+    throw new FerryError(
+      'E_SERVICE_INVALID',
+      `Service ${spec.name} cannot be written for systemd: its environment file ${JSON.stringify(envFile)} is not a plain absolute path`,
+      { service: spec.name, problems: ['envFile is not a plain path'] },
+    );
+  }
   for (const key of ['cwd', 'stdoutFile', 'stderrFile'] as const) {
     // systemd strips them, and a trailing backslash continues the line.
     if (/^\s|\s$|\\$/.test(spec[key])) {
@@ -50,10 +65,8 @@ export function serviceUnit(spec: ServiceSpec, options: ServiceUnitOptions = {})
       spec.command.replaceAll('$', () => '$$'),
       "'",
     )}`,
-    // systemd starts services with an almost empty environment; these are all it adds.
-    ...Object.entries(spec.env).map(
-      ([name, value]) => `Environment=${quoted(`${name}=${value}`, '"')}`,
-    ),
+    // systemd starts services with an almost empty environment; the file's is all it adds.
+    `EnvironmentFile=${specifiers(envFile)}`,
     `StandardOutput=append:${specifiers(spec.stdoutFile)}`,
     `StandardError=append:${specifiers(spec.stderrFile)}`,
     // Like the builtin driver: the stop signal to every process of the
@@ -66,6 +79,27 @@ export function serviceUnit(spec: ServiceSpec, options: ServiceUnitOptions = {})
     '',
     '[Install]',
     'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The text of a service's `EnvironmentFile=`: one `NAME="value"` per
+ * variable, written as systemd's own env-file writer does: inside double
+ * quotes a backslash goes before `"`, `\\`, `` ` `` and `$`, and everything
+ * else, line breaks too, is literal.
+ *
+ * @example
+ *   await writePrivateFile('/srv/ferry/agent/env/ferry-cart.env', environmentFile(spec));
+ */
+export function environmentFile(spec: ServiceSpec): string {
+  checkServiceSpec(spec);
+  const lines = Object.entries(spec.env).map(
+    ([name, value]) => `${name}="${value.replace(/["\\`$]/g, (char) => `\\${char}`)}"`,
+  );
+  return [
+    `# Written by Ferry for service ${spec.name}: its environment. Mode 0600: it may hold secrets.`,
+    ...lines,
     '',
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceSpec } from '../process-driver.js';
-import { serviceUnit } from './service-unit.js';
+import { environmentFile, serviceUnit } from './service-unit.js';
 import { SystemdDriver } from './systemd-driver.js';
 
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
@@ -42,6 +42,8 @@ function spec(extra: Partial<ServiceSpec> = {}): ServiceSpec {
   };
 }
 
+const ENV_FILE = '/srv/ferry/agent/env/ferry-cart.env';
+
 const TRICKY_COMMAND = `echo 'it''s' "$HOME" \${PORT} 100% back\\slash; printf 'a\\nb'\nexit 0`;
 const TRICKY_ENV = {
   PATH: '/usr/bin:/bin',
@@ -52,13 +54,13 @@ const TRICKY_ENV = {
 
 describe('serviceUnit', () => {
   it('writes the settings of the service', () => {
-    const unit = serviceUnit(spec(), { restartSec: 2 });
+    const unit = serviceUnit(spec(), ENV_FILE, { restartSec: 2 });
     expect(unit.split('\n')).toEqual(
       expect.arrayContaining([
         '[Service]',
         'WorkingDirectory=/srv/ferry/apps/cart/current',
         "ExecStart=/bin/sh -c 'node server.js'",
-        'Environment="PORT=8080"',
+        'EnvironmentFile=/srv/ferry/agent/env/ferry-cart.env',
         'StandardOutput=append:/srv/ferry/apps/cart/logs/12/stdout.log',
         'StandardError=append:/srv/ferry/apps/cart/logs/12/stderr.log',
         'KillSignal=SIGTERM',
@@ -71,17 +73,33 @@ describe('serviceUnit', () => {
   });
 
   it('escapes quotes, backslashes, $, % and line breaks', () => {
-    const lines = serviceUnit(spec({ command: TRICKY_COMMAND, env: TRICKY_ENV })).split('\n');
+    const lines = serviceUnit(spec({ command: TRICKY_COMMAND, env: TRICKY_ENV }), ENV_FILE).split(
+      '\n',
+    );
     expect(lines).toContain(
       `ExecStart=/bin/sh -c 'echo \\'it\\'\\'s\\' "$$HOME" $\${PORT} 100%% back\\\\slash; printf \\'a\\\\nb\\'\\nexit 0'`,
     );
-    expect(lines).toContain(`Environment="ODD=a b\\"c'd$e;%%f\\\\g #h"`);
-    expect(lines).toContain('Environment="EMPTY="');
-    expect(lines).toContain('Environment="MULTI=one\\ntwo"');
+    expect(serviceUnit(spec(), '/srv/100%/env')).toContain('EnvironmentFile=/srv/100%%/env\n');
+  });
+
+  it('keeps every variable out of the unit, in the environment file, escaped as systemd reads it', () => {
+    const env = { ...TRICKY_ENV, SECRET: 'unit-secret-7d2e' };
+    const unit = serviceUnit(spec({ env }), ENV_FILE);
+    expect(unit).not.toContain('unit-secret-7d2e');
+    expect(unit).not.toMatch(/^Environment=/m);
+    expect(environmentFile(spec({ env })).split('\n').slice(1)).toEqual([
+      'PATH="/usr/bin:/bin"',
+      `ODD="a b\\"c'd\\$e;%f\\\\g #h"`,
+      'EMPTY=""',
+      'MULTI="one',
+      'two"',
+      'SECRET="unit-secret-7d2e"',
+      '',
+    ]);
   });
 
   it('refuses a path systemd would cut', () => {
-    expect(() => serviceUnit(spec({ cwd: '/srv/app ' }))).toThrow(
+    expect(() => serviceUnit(spec({ cwd: '/srv/app ' }), ENV_FILE)).toThrow(
       expect.objectContaining({ code: 'E_SERVICE_INVALID' }),
     );
   });
@@ -99,7 +117,10 @@ describeWithAnalyze('serviceUnit checked by systemd-analyze verify', () => {
   it('passes for a plain unit and for one full of characters to escape', () => {
     const dir = path.join(root, 'with space %n');
     mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    const plain = writeUnit('ferry-plain.service', serviceUnit(spec({ cwd: dir })));
+    const plain = writeUnit(
+      'ferry-plain.service',
+      serviceUnit(spec({ cwd: dir }), path.join(dir, 'ferry-plain.env')),
+    );
     const tricky = writeUnit(
       'ferry-tricky.service',
       serviceUnit(
@@ -113,6 +134,7 @@ describeWithAnalyze('serviceUnit checked by systemd-analyze verify', () => {
           stopSignal: 'SIGINT',
           stopTimeoutMs: 1500,
         }),
+        path.join(dir, 'env %i', 'ferry-tricky.env'),
       ),
     );
     for (const unit of [plain, tricky]) expect(verify(unit)).toEqual({ status: 0, problems: [] });
@@ -121,7 +143,7 @@ describeWithAnalyze('serviceUnit checked by systemd-analyze verify', () => {
   it('catches a broken unit (so a pass means something)', () => {
     const broken = writeUnit(
       'ferry-broken.service',
-      serviceUnit(spec({ cwd: root })).replace(/^KillSignal=.*$/m, 'KillSignal=SIGBOGUS'),
+      serviceUnit(spec({ cwd: root }), ENV_FILE).replace(/^KillSignal=.*$/m, 'KillSignal=SIGBOGUS'),
     );
     expect(verify(broken).problems).toEqual([expect.stringContaining('SIGBOGUS')]);
   });

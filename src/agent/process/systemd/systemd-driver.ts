@@ -4,11 +4,17 @@ import { checkServiceName } from '../check-service-spec.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
 import { controlCommandFailed, runControlCommand } from '../run-control-command.js';
-import { type ServiceUnitOptions, serviceUnit, unitName } from './service-unit.js';
+import { writePrivateFile } from '../private-file.js';
+import { type ServiceUnitOptions, environmentFile, serviceUnit, unitName } from './service-unit.js';
 
 export interface SystemdDriverOptions extends ServiceUnitOptions {
   /** Where units are written. Default `/etc/systemd/system`. */
   unitDir?: string;
+  /**
+   * Where each service's environment file goes (`ferry-<name>.env`, mode 0600,
+   * the folder 0700): the agent's own state folder. Default: the unit folder.
+   */
+  envDir?: string;
   /** The `systemctl` program. Default: `systemctl` on the agent's PATH. */
   systemctl?: string;
   /** Time allowed to one systemctl call, on top of the service's stop timeout. Default 30 s. */
@@ -17,7 +23,8 @@ export interface SystemdDriverOptions extends ServiceUnitOptions {
 
 /**
  * The `systemd` process driver: writes `ferry-<name>.service` (see
- * `serviceUnit`) into the unit folder and drives `systemctl`. A started
+ * `serviceUnit`) into the unit folder, the service's environment into
+ * `<envDir>/ferry-<name>.env` (mode 0600), and drives `systemctl`. A started
  * service is also enabled and a stopped one disabled, so that a reboot keeps
  * each as Ferry left it.
  *
@@ -32,17 +39,19 @@ export class SystemdDriver implements ProcessDriver {
 
   private readonly queue = new KeyedQueue();
   private readonly unitDir: string;
+  private readonly envDir: string;
   private readonly systemctl: string;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: SystemdDriverOptions = {}) {
     this.unitDir = options.unitDir ?? '/etc/systemd/system';
+    this.envDir = options.envDir ?? this.unitDir;
     this.systemctl = options.systemctl ?? 'systemctl';
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   async start(spec: ServiceSpec): Promise<void> {
-    const unit = serviceUnit(spec, this.options);
+    const unit = serviceUnit(spec, this.envFile(spec.name), this.options);
     await this.queue.run(spec.name, async () => {
       const changed = await this.install(spec, unit);
       await this.ctl(['enable', unitName(spec.name)]);
@@ -52,7 +61,7 @@ export class SystemdDriver implements ProcessDriver {
   }
 
   async restart(spec: ServiceSpec): Promise<void> {
-    const unit = serviceUnit(spec, this.options);
+    const unit = serviceUnit(spec, this.envFile(spec.name), this.options);
     await this.queue.run(spec.name, async () => {
       await this.install(spec, unit);
       await this.ctl(['enable', unitName(spec.name)]);
@@ -85,13 +94,20 @@ export class SystemdDriver implements ProcessDriver {
     await this.queue.idle();
   }
 
-  /** Writes the unit when it changed, and has systemd reload it. True when it changed. */
+  /**
+   * Writes the environment file and the unit when they changed, and has
+   * systemd reload a changed unit. True when either changed (the service must
+   * restart to take it).
+   */
   private async install(spec: ServiceSpec, unit: string): Promise<boolean> {
     await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
     await mkdir(path.dirname(spec.stderrFile), { recursive: true });
     await mkdir(this.unitDir, { recursive: true });
+    await mkdir(this.envDir, { recursive: true, mode: 0o700 });
+    const envFile = this.envFile(spec.name);
+    const envChanged = await writePrivateFile(envFile, environmentFile(spec));
     const file = this.unitFile(spec.name);
-    if ((await readFile(file, 'utf8').catch(() => null)) === unit) return false;
+    if ((await readFile(file, 'utf8').catch(() => null)) === unit) return envChanged;
     const temporary = path.join(this.unitDir, `.${path.basename(file)}.tmp`);
     await writeFile(temporary, unit, { mode: 0o644 });
     await rename(temporary, file);
@@ -100,6 +116,7 @@ export class SystemdDriver implements ProcessDriver {
     } catch (error) {
       // Unloaded, it would look unchanged to the next start, which would then skip the reload.
       await rm(file, { force: true });
+      await rm(envFile, { force: true });
       throw error;
     }
     return true;
@@ -112,6 +129,10 @@ export class SystemdDriver implements ProcessDriver {
       throw controlCommandFailed(this.systemctl, args, result, `systemd could not ${args[0]}`);
     }
     return result.stdout;
+  }
+
+  private envFile(name: string): string {
+    return path.join(this.envDir, `${unitName(name).replace(/\.service$/, '')}.env`);
   }
 
   private unitFile(name: string): string {
