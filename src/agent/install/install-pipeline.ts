@@ -17,7 +17,9 @@ import {
   parseDuration,
 } from '../../bundle/manifest-schema.js';
 import { BUNDLE_META_FILE, type BundleMeta } from '../../bundle/bundle-meta.js';
+import { commandReferences, referencedVariables } from '../../bundle/variable-references.js';
 import { unpackBundle } from '../../bundle/unpack.js';
+import { FerryError } from '../../protocol/errors.js';
 import type { InstallJob } from '../../protocol/messages.js';
 import { healthSpecFrom, waitHealthy } from '../health/health-check.js';
 import type { ProcessDriver, ServiceSpec } from '../process/process-driver.js';
@@ -92,8 +94,11 @@ export async function runInstall(
   // The manifest with ${NAME} filled from the host's variables: a missing one
   // fails the install here, before anything on the host is touched.
   let manifest: AppManifest;
+  let referenced: string[] = [];
   const prepared = await steps.step('prepare', (context) => {
     const parsed = appManifestSchema.extend({ role: z.string() }).parse(job.manifest);
+    refuseSecretsInCommands(parsed, job.secrets ?? []);
+    referenced = referencedVariables(parsed);
     manifest = fillVariables(parsed, job.vars);
     context.out(`app ${job.app}@${job.version} into ${releaseDir}\n`);
     return Promise.resolve();
@@ -101,7 +106,7 @@ export async function runInstall(
   if (!prepared.ok) return fail(prepared.error);
   const app = manifest!;
 
-  const env = commandEnv(host, job, job.version, releaseDir);
+  const env = commandEnv(host, job, job.version, releaseDir, referenced);
   /** Runs a list of commands as one step, in `cwd` with `commandsEnv`; an empty list is no step. */
   const runnerWith =
     (commandsEnv: Record<string, string>) => (name: string, commands: string[], cwd: string) =>
@@ -245,7 +250,10 @@ export async function runInstall(
     const section = appManifestSchema
       .extend({ role: z.string() })
       .parse(meta.manifest.apps[job.app]);
-    return { app: fillVariables(section, job.vars), env: commandEnv(host, job, version, dir) };
+    return {
+      app: fillVariables(section, job.vars),
+      env: commandEnv(host, job, version, dir, referencedVariables(section)),
+    };
   }
 
   async function bringUp(version: number, logs: string, startStep: string, healthStep: string) {
@@ -303,22 +311,52 @@ export async function runInstall(
   }
 }
 
-/** The environment of hooks and commands: explicit, never a login shell's. */
+/**
+ * The environment of hooks, commands, health commands and (with its
+ * `service.env` on top) the service: explicit, never a login shell's. The base
+ * (PATH, HOME, LANG and the `FERRY_*` facts of the release) and the variables
+ * the release's own manifest section refers to as `${NAME}` — not every
+ * variable in scope, which would hand each app the other apps' secrets.
+ */
 function commandEnv(
   host: InstallHost,
   job: InstallJob,
   version: number,
   releaseDir: string,
+  referenced: string[],
 ): Record<string, string> {
+  const used = Object.fromEntries(
+    referenced.flatMap((name) => {
+      const value = job.vars[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
   return {
     PATH: host.path,
     HOME: host.home,
     LANG: 'C.UTF-8',
-    ...job.vars,
+    ...used,
     FERRY_APP: job.app,
     FERRY_VERSION: String(version),
     FERRY_RELEASE_DIR: releaseDir,
   };
+}
+
+/**
+ * The agent's own check of what the server refuses at deploy time: a secret
+ * filled into a command line would be in the process's arguments (`ps`).
+ */
+function refuseSecretsInCommands(section: Record<string, unknown>, secrets: string[]): void {
+  const secret = new Set(secrets);
+  const found = commandReferences(section).filter((r) => secret.has(r.variable));
+  if (found.length === 0) return;
+  throw new FerryError(
+    'E_SECRET_IN_COMMAND',
+    `The manifest puts secret variables into command lines: ${found
+      .map((r) => `\${${r.variable}} in ${r.where}`)
+      .join(', ')}; pass them through service.env instead`,
+    { secrets: found },
+  );
 }
 
 /** True when a release folder holds a complete install of the bundle with this sha256. */
