@@ -79,6 +79,10 @@ function addAgentCommand(program: Command): void {
     .option('--env <env>', 'the environment this host belongs to (dev, qa, prod, ...)')
     .option('--roles <roles>', 'comma-separated roles: which apps this host runs')
     .requiredOption('--root <dir>', 'where releases, logs and the agent state live')
+    .option(
+      '--token-file <file>',
+      'a file holding the enrolment token (or FERRY_TOKEN; never --token, which ps shows)',
+    )
     .option('--name <name>', 'the host name in Ferry (default: this machine name)')
     .option(
       '--var <NAME=VALUE>',
@@ -102,9 +106,10 @@ function addAgentCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nThe first start enrols the host with --token (from `ferry tokens create --role agent --env ENV`);\n' +
-        'its identity is then kept in <root>/agent and later starts need no token.\n\n' +
-        'Example:\n  ferry agent --server http://ferry:7400 --token T --env qa --roles web --root /srv/ferry --var PORT=8080',
+      '\nThe first start enrols the host with the token in --token-file or FERRY_TOKEN (from\n' +
+        '`ferry tokens create --role agent --env ENV`); its identity is then kept in <root>/agent\n' +
+        'and later starts need no token.\n\n' +
+        'Example:\n  ferry agent --server http://ferry:7400 --token-file /etc/ferry/enrol-token --env qa --roles web --root /srv/ferry --var PORT=8080',
     )
     .action(async (options: AgentCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<{ server?: string; token?: string }>();
@@ -112,10 +117,12 @@ function addAgentCommand(program: Command): void {
         await import('./agent/run-agent.js');
       const { parseAgentOptions } = await import('./agent/agent-options.js');
       const agent = await runAgent(
-        parseAgentOptions(options, globals, {
-          path: defaultCommandPath(),
-          name: defaultHostName(),
-        }),
+        parseAgentOptions(
+          options,
+          globals,
+          { path: defaultCommandPath(), name: defaultHostName() },
+          (message) => process.stderr.write(`${message}\n`),
+        ),
       );
       process.stdout.write(`Ferry agent ${agent.name} (${agent.hostId}) running\n`);
       const stop = (signal: string) => {
@@ -135,6 +142,7 @@ interface AgentCommandOptions {
   env?: string;
   roles?: string;
   root: string;
+  tokenFile?: string;
   name?: string;
   var?: string[];
   driver: string;

@@ -33,7 +33,7 @@ export async function loadOrEnroll(
   if (!enrollToken) {
     throw new FerryError(
       'E_AUTH_REQUIRED',
-      `This agent has no identity in ${path.dirname(file)} yet: enrol it with --token (from \`ferry tokens create --role agent --env ${body.env}\`)`,
+      `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
   let response: Response;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { FerryError } from '../protocol/errors.js';
 import type { AgentOptions } from './run-agent.js';
 
@@ -6,6 +7,8 @@ export interface RawAgentOptions {
   env?: string | undefined;
   roles?: string | undefined;
   root: string;
+  /** A file holding the enrolment token (read, trimmed): a token in the arguments is visible to `ps`. */
+  tokenFile?: string | undefined;
   name?: string | undefined;
   var?: string[] | undefined;
   driver: string;
@@ -20,13 +23,37 @@ export interface RawAgentOptions {
 
 const DRIVERS = ['builtin', 'supervisord', 'systemd'] as const;
 
-/** Checks `ferry agent`'s options, reporting every problem at once (`E_CONFIG_INVALID`). */
+/**
+ * Checks `ferry agent`'s options, reporting every problem at once (`E_CONFIG_INVALID`).
+ * The enrolment token comes from `--token-file`, else the global `--token`
+ * (which `warn` is told about: every user of the host can read a process's
+ * arguments), else `FERRY_TOKEN`.
+ */
 export function parseAgentOptions(
   raw: RawAgentOptions,
   globals: { server?: string | undefined; token?: string | undefined },
   defaults: { path: string; name: string },
+  warn: (message: string) => void = () => undefined,
 ): AgentOptions {
   const problems: string[] = [];
+  let token: string | undefined;
+  if (raw.tokenFile !== undefined) {
+    try {
+      token = readFileSync(raw.tokenFile, 'utf8').trim();
+      if (token === '') problems.push(`--token-file ${raw.tokenFile}: the file is empty`);
+    } catch (err) {
+      problems.push(
+        `--token-file ${raw.tokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+    }
+  } else if (globals.token !== undefined) {
+    token = globals.token;
+    warn(
+      'ferry agent: --token on the command line is visible to every user of this host (ps); use --token-file FILE or FERRY_TOKEN',
+    );
+  } else if (process.env.FERRY_TOKEN) {
+    token = process.env.FERRY_TOKEN;
+  }
   const server = globals.server ?? process.env.FERRY_SERVER;
   if (!server) problems.push('--server: the Ferry server URL is required (or FERRY_SERVER)');
   if (!raw.env) problems.push('--env: the environment of this host is required, such as qa');
@@ -62,7 +89,7 @@ export function parseAgentOptions(
   }
   return {
     server: server!.replace(/\/+$/, ''),
-    token: globals.token ?? process.env.FERRY_TOKEN,
+    token,
     env: raw.env!,
     roles,
     root: raw.root,

@@ -176,8 +176,6 @@ async function startAgent(
       'agent',
       '--server',
       server,
-      '--token',
-      token,
       '--env',
       env,
       '--roles',
@@ -191,8 +189,9 @@ async function startAgent(
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      // The demo's own FERRY_* settings are not the agent's.
-      env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '' },
+      // The demo's own FERRY_* settings are not the agent's; its enrolment token
+      // goes in the environment, where `ps` does not show it.
+      env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: token },
     },
   );
   const log = createWriteStream(path.join(hostRoot, 'agent.log'));

@@ -130,8 +130,10 @@ export class Cluster {
       token = await this.token('agent', env);
       this.enrolTokens.set(env, token);
     }
+    // The enrolment token in the environment, never in the arguments (which `ps` shows).
     host.agent = await startAgent(
-      this.agentArgs(host, { token, vars: { PORT: String(host.port), ...host.vars } }),
+      this.agentArgs(host, { vars: { PORT: String(host.port), ...host.vars } }),
+      { FERRY_TOKEN: token },
     );
     host.hostId = await enrolledHostId(host.root);
     this.options.onHostEnrolled?.(host.hostId);
@@ -161,10 +163,10 @@ export class Cluster {
     host.agent = await startAgent(this.agentArgs(host));
   }
 
-  /** `ferry agent` arguments of a host; its enrolment token and variables only when it enrols. */
+  /** `ferry agent` arguments of a host; its variables only when it enrols. */
   private agentArgs(
     host: ClusterHost,
-    enrolment: { token?: string; vars?: Record<string, string> } = {},
+    enrolment: { vars?: Record<string, string> } = {},
   ): string[] {
     const { name, env, roles, root } = host;
     return [

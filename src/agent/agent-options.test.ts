@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RawAgentOptions, parseAgentOptions } from './agent-options.js';
+
+const RAW: RawAgentOptions = {
+  env: 'qa',
+  roles: 'web',
+  root: '/srv/ferry',
+  driver: 'builtin',
+  commandTimeout: '600',
+};
+const DEFAULTS = { path: '/usr/bin:/bin', name: 'web-1' };
+const SERVER = { server: 'http://ferry:7400' };
+
+let dir: string;
+let savedToken: string | undefined;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-agent-options-'));
+  savedToken = process.env.FERRY_TOKEN;
+  delete process.env.FERRY_TOKEN;
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  if (savedToken === undefined) delete process.env.FERRY_TOKEN;
+  else process.env.FERRY_TOKEN = savedToken;
+});
+
+describe('the enrolment token of ferry agent', () => {
+  it('is read from --token-file (trimmed), before --token and FERRY_TOKEN', () => {
+    const file = path.join(dir, 'token');
+    writeFileSync(file, 'ferry_agent_from_file\n', { mode: 0o600 });
+    process.env.FERRY_TOKEN = 'from-env';
+    const warnings: string[] = [];
+    const options = parseAgentOptions(
+      { ...RAW, tokenFile: file },
+      { ...SERVER, token: 'from-args' },
+      DEFAULTS,
+      (message) => warnings.push(message),
+    );
+    expect(options.token).toBe('ferry_agent_from_file');
+    expect(warnings).toEqual([]);
+  });
+
+  it('comes from FERRY_TOKEN without a warning, and from --token with one', () => {
+    process.env.FERRY_TOKEN = 'from-env';
+    const warnings: string[] = [];
+    const warn = (message: string) => warnings.push(message);
+    expect(parseAgentOptions(RAW, SERVER, DEFAULTS, warn).token).toBe('from-env');
+    expect(warnings).toEqual([]);
+    expect(parseAgentOptions(RAW, { ...SERVER, token: 'from-args' }, DEFAULTS, warn).token).toBe(
+      'from-args',
+    );
+    expect(warnings).toEqual([expect.stringContaining('--token-file')]);
+  });
+
+  it('refuses a token file that cannot be read or is empty', () => {
+    const empty = path.join(dir, 'empty');
+    writeFileSync(empty, '\n');
+    for (const tokenFile of [path.join(dir, 'missing'), empty]) {
+      expect(() => parseAgentOptions({ ...RAW, tokenFile }, SERVER, DEFAULTS)).toThrow(
+        expect.objectContaining({
+          code: 'E_CONFIG_INVALID',
+          details: { problems: [expect.stringContaining(`--token-file ${tokenFile}`)] },
+        }),
+      );
+    }
+  });
+});
