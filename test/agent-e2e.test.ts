@@ -59,22 +59,24 @@ beforeAll(async () => {
   for (const host of hosts) {
     host.port = await freePort();
     agents.push(
-      await startAgent([
-        '--server',
-        server.url,
-        '--token',
-        enrolToken,
-        '--env',
-        'dev',
-        '--roles',
-        'hello',
-        '--root',
-        rootOf(host.name),
-        '--name',
-        host.name,
-        '--var',
-        `PORT=${host.port}`,
-      ]),
+      // The enrolment token in the environment: in the arguments, `ps` would show it.
+      await startAgent(
+        [
+          '--server',
+          server.url,
+          '--env',
+          'dev',
+          '--roles',
+          'hello',
+          '--root',
+          rootOf(host.name),
+          '--name',
+          host.name,
+          '--var',
+          `PORT=${host.port}`,
+        ],
+        { FERRY_TOKEN: enrolToken },
+      ),
     );
   }
 }, 120_000);
