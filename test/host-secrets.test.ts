@@ -63,6 +63,8 @@ if (stage === 'health') {
 
 const SERVER = `
 import http from 'node:http';
+// As apps do: its settings in its own log, which is then as private as they are.
+console.log('greeting: ' + process.env.GREETING);
 http
   .createServer((request, response) => {
     const env = Object.keys(process.env).filter((n) => n !== 'PWD').sort();
@@ -265,12 +267,15 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
       if ((mode & 0o077) !== 0) readable.push(`${file} (mode ${mode.toString(8)})`);
     }
     expect(readable).toEqual([]);
-    // Not vacuous: the builtin driver's record, supervisord's environment file, the health check.
+    // Not vacuous: the builtin driver's record, supervisord's environment file, the health
+    // check, and the service's own output under each driver.
     expect(holding).toEqual(
       expect.arrayContaining([
         'hosts/dev-builtin/agent/services/vault.json',
         'hosts/dev-sv/agent/env/ferry-vault.env',
         'hosts/dev-builtin/agent/apps/vault.health.json',
+        `hosts/dev-builtin/apps/vault/logs/${version}/service.stdout.log`,
+        `hosts/dev-sv/apps/vault/logs/${version}/service.stdout.log`,
       ]),
     );
     const section = await readFile(path.join(supervisor!.include, 'ferry-vault.conf'), 'utf8');

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../protocol/errors.js';
@@ -64,7 +64,10 @@ export function checkServiceSpec(spec: ServiceSpec): void {
 
 /**
  * Makes sure a service can start: its working folder exists (a driver would
- * otherwise find out only from a failed start) and its log folders are there.
+ * otherwise find out only from a failed start), and its log files are there,
+ * created mode 0600: a service's output often holds its settings, secrets
+ * included, and whoever writes to them later (the agent, supervisord, systemd)
+ * appends to the file as it is.
  */
 export async function prepareServiceFolders(spec: ServiceSpec): Promise<void> {
   const cwd = await stat(spec.cwd).catch(() => null);
@@ -75,6 +78,12 @@ export async function prepareServiceFolders(spec: ServiceSpec): Promise<void> {
       { service: spec.name, cwd: spec.cwd },
     );
   }
-  await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
-  await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+  await createPrivateLogFile(spec.stdoutFile);
+  await createPrivateLogFile(spec.stderrFile);
+}
+
+/** Creates a log file (and its folder) mode 0600 if it is missing; an existing one is kept as it is. */
+export async function createPrivateLogFile(file: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await (await open(file, 'a', 0o600)).close();
 }

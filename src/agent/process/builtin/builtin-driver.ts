@@ -243,8 +243,8 @@ export class BuiltinDriver implements ProcessDriver {
 
   private async spawnService(spec: ServiceSpec, service: Supervised): Promise<number> {
     await prepareServiceFolders(spec);
-    const stdout = await open(spec.stdoutFile, 'a');
-    const stderr = await open(spec.stderrFile, 'a').catch(async (error: unknown) => {
+    const stdout = await open(spec.stdoutFile, 'a', 0o600);
+    const stderr = await open(spec.stderrFile, 'a', 0o600).catch(async (error: unknown) => {
       await stdout.close();
       throw error;
     });

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkServiceName } from '../check-service-spec.js';
+import { checkServiceName, createPrivateLogFile } from '../check-service-spec.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { ProcessDriver, ServiceSpec, ServiceStatus } from '../process-driver.js';
 import { controlCommandFailed, runControlCommand } from '../run-control-command.js';
@@ -100,8 +100,9 @@ export class SystemdDriver implements ProcessDriver {
    * restart to take it).
    */
   private async install(spec: ServiceSpec, unit: string): Promise<boolean> {
-    await mkdir(path.dirname(spec.stdoutFile), { recursive: true });
-    await mkdir(path.dirname(spec.stderrFile), { recursive: true });
+    // systemd appends to them as they are: created here, they are private.
+    await createPrivateLogFile(spec.stdoutFile);
+    await createPrivateLogFile(spec.stderrFile);
     await mkdir(this.unitDir, { recursive: true });
     await mkdir(this.envDir, { recursive: true, mode: 0o700 });
     const envFile = this.envFile(spec.name);
