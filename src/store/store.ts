@@ -91,6 +91,7 @@ export interface InstallQuery {
   deploymentId?: string;
   hostId?: string;
   app?: string;
+  version?: number;
   states?: InstallState[];
   /** Newest first, at most this many. */
   limit?: number;
