@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from './helpers/cluster.js';
-import { appTree } from './helpers/source-tree.js';
+import type { DeploymentRecord, HistoryEntry } from '../src/protocol/deployment-api.js';
+import { Cluster, waitFor } from './helpers/cluster.js';
+import { appTree, makeTree } from './helpers/source-tree.js';
 
 /**
  * Who may fetch which bundle, and who an automatic deployment is recorded as
@@ -80,4 +81,61 @@ describe('agent tokens and bundle downloads', () => {
   it("a person's token still downloads any bundle", async () => {
     expect((await download('api', 1, cluster.server.adminToken)).status).toBe(200);
   });
+});
+
+describe('who started an automatic deployment', () => {
+  it('a push by a deployer bound to dev starts a qa deployment recorded as qa’s policy, triggered by that deployer', async () => {
+    const made = await cluster.ferry([
+      'tokens',
+      'create',
+      '--role',
+      'deployer',
+      '--env',
+      'dev',
+      '--name',
+      'dev-pusher',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const dir = await makeTree(appTree('web', 'web two'), path.join(cluster.work, 'src', 'web-2'));
+    const pushed = await cluster.ferry(['push', dir, '--json'], { FERRY_TOKEN: made.stdout.trim() });
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    const [deployment] = await cluster.json<DeploymentRecord[]>([
+      'deployments',
+      '--app',
+      'web',
+      '--env',
+      'qa',
+      '--limit',
+      '1',
+    ]);
+    expect(deployment).toMatchObject({
+      version: 2,
+      env: 'qa',
+      kind: 'auto-deploy',
+      createdBy: 'policy:qa/autoDeploy',
+      triggeredBy: 'dev-pusher',
+    });
+
+    const history = await cluster.json<HistoryEntry[]>(['history', 'web']);
+    expect(history.find((e) => e.deploymentId === deployment!.id)).toMatchObject({
+      by: 'policy:qa/autoDeploy',
+      triggeredBy: 'dev-pusher',
+    });
+    expect(history.find((e) => e.type === 'push' && e.version === 2)).toMatchObject({
+      by: 'dev-pusher',
+    });
+
+    // The table a person reads names both.
+    const listed = await cluster.ferry(['deployments', '--app', 'web', '--env', 'qa']);
+    expect(listed.stdout).toContain('policy:qa/autoDeploy, triggered by dev-pusher');
+
+    // A deployment by hand is still the person's own.
+    await waitFor('the qa deployment to end', async () => {
+      const d = await cluster.api().deployment(deployment!.id);
+      return ['pending', 'running'].includes(d.state) ? undefined : d;
+    });
+    const byHand = await cluster.api().deploy({ app: 'web', version: 1, env: 'qa' });
+    expect(byHand).toMatchObject({ createdBy: 'admin', triggeredBy: null });
+  }, 120_000);
 });

@@ -244,6 +244,11 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_deployment_trigger': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('deployments').addColumn('triggered_by', 'text').execute();
+      },
+    },
   };
 }
 

@@ -34,6 +34,8 @@ export interface DeploymentsTable {
   strategy_json: string;
   from_version: number | null;
   created_by: string;
+  /** For an automatic deployment, the person whose push or verdict set it off. */
+  triggered_by: Generated<string | null>;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
