@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { openStore } from '../store/open-store.js';
+import { SecretBox } from '../store/secret-box.js';
 import { redact } from '../protocol/redact-url.js';
 import { RabbitmqServerTransport } from '../transport/rabbitmq/rabbitmq-server-transport.js';
 import type { TransportLogger } from '../transport/transport.js';
 import { buildServer } from './build-server.js';
+import { loadSecretKey } from './secret-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
 /** A listening server and how to stop it. */
@@ -24,10 +26,17 @@ export async function runServer(
   say: (line: string) => void,
 ): Promise<RunningServer> {
   await mkdir(config.data, { recursive: true, mode: 0o700 });
+  const secretKey = await loadSecretKey(config);
+  if (secretKey.made) {
+    say(
+      `First start: the key that seals secret variables is in ${secretKey.file} (mode 0600). Back it up; replicas sharing a store need the same key (FERRY_SECRET_KEY).`,
+    );
+  }
   const store = await openStore(
     config.store.driver === 'sqlite'
       ? { driver: 'sqlite', file: sqlitePath({ ...config, store: config.store }) }
       : config.store,
+    new SecretBox(secretKey.key),
   );
   await store.migrate();
   // With the built-in transport, no agent connection survives a restart. With

@@ -19,6 +19,13 @@ export interface Database {
   deployments: DeploymentsTable;
   deploy_locks: DeployLocksTable;
   desired_releases: DesiredReleasesTable;
+  store_settings: StoreSettingsTable;
+}
+
+/** Facts about the store itself, by name: `secret_key_id`, the key its secrets are sealed with. */
+export interface StoreSettingsTable {
+  name: string;
+  value: string;
 }
 
 /** A bundle rolled out to one environment; the lease says which replica drives it. */
