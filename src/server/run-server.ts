@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
@@ -20,12 +20,18 @@ export interface RunningServer {
 /**
  * Opens the adapters a config names, builds the app and starts listening. On a
  * first start it writes the admin token to `<data>/admin-token` and says where.
+ * Everything under the data folder is the server's alone: folders 0700, files
+ * 0600, whatever the folder's mode or the umask was.
  */
 export async function runServer(
   config: Readonly<ServerConfig>,
   say: (line: string) => void,
 ): Promise<RunningServer> {
+  // Whatever this process writes is its own, a permissive umask notwithstanding;
+  // each writer also gives its own mode, and what an older Ferry left is fixed below.
+  process.umask(0o077);
   await mkdir(config.data, { recursive: true, mode: 0o700 });
+  await chmod(config.data, 0o700);
   const secretKey = await loadSecretKey(config);
   if (secretKey.made) {
     say(
