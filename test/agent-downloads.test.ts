@@ -97,7 +97,9 @@ describe('who started an automatic deployment', () => {
     ]);
     expect(made.code, made.stderr).toBe(0);
     const dir = await makeTree(appTree('web', 'web two'), path.join(cluster.work, 'src', 'web-2'));
-    const pushed = await cluster.ferry(['push', dir, '--json'], { FERRY_TOKEN: made.stdout.trim() });
+    const pushed = await cluster.ferry(['push', dir, '--json'], {
+      FERRY_TOKEN: made.stdout.trim(),
+    });
     expect(pushed.code, pushed.stderr).toBe(0);
 
     const [deployment] = await cluster.json<DeploymentRecord[]>([
