@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,8 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
         broker.options.config!.trim(),
         `store: { driver: postgres, url: '${database.url}' }`,
         `artifacts: { kind: fs, path: '${path.join(work, 'shared-bundles')}' }`,
+        '# Replicas of one store seal secrets with one key.',
+        `secretKey: '${randomBytes(32).toString('base64')}'`,
         'environments:',
         '  - { name: qa }',
         '  - { name: prod, requires: passed, strategy: { batch: 1, maxFailures: 0, offlineTimeout: 120s } }',

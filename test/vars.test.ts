@@ -1,7 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboxContext } from '../src/store/kysely-secret-sealing.js';
+import { SecretBox } from '../src/store/secret-box.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';
 
@@ -45,13 +47,25 @@ async function enrol(name: string, hostEnv: string, vars: Record<string, string>
   expect(enrolled.status, enrolled.text).toBe(201);
 }
 
+/** The server's secret key, from its data folder. */
+async function loadKey(): Promise<Buffer> {
+  const text = await readFile(path.join(server.dataDir, 'secret.key'), 'utf8');
+  return Buffer.from(text.trim(), 'base64');
+}
+
 /** The rows of one table of the server's database, read directly. */
-async function rows(table: 'installs' | 'outbox'): Promise<{ body?: string }[]> {
+async function rows(
+  table: 'installs' | 'outbox',
+): Promise<{ body?: string; host_id?: string; message_id?: string }[]> {
   const { default: SQLite } = await import('better-sqlite3');
   const db = new SQLite(path.join(server.dataDir, 'ferry.db'), { readonly: true });
   try {
     db.pragma('busy_timeout = 5000');
-    return db.prepare(`select * from ${table}`).all() as { body?: string }[];
+    return db.prepare(`select * from ${table}`).all() as {
+      body?: string;
+      host_id?: string;
+      message_id?: string;
+    }[];
   } finally {
     db.close();
   }
@@ -280,7 +294,12 @@ describe('ferry install and variables', () => {
     const queued = await runFerry(['install', 'shop@1', '--host', 'qa-1', '--detach'], { env });
     expect(queued.code, queued.stderr).toBe(0);
     const [job] = await rows('outbox');
-    const body = JSON.parse(job!.body!) as { vars: Record<string, string>; secrets: string[] };
+    // Queued jobs are sealed at rest; the server's key opens them.
+    expect(job!.body).not.toContain(SECRET);
+    const box = new SecretBox(await loadKey());
+    const body = JSON.parse(
+      box.open(job!.body!, outboxContext(job!.host_id!, job!.message_id!)),
+    ) as { vars: Record<string, string>; secrets: string[] };
     expect(body.vars).toEqual({
       API_KEY: 'k-1',
       DB_PASSWORD: SECRET,

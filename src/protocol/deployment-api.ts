@@ -84,7 +84,13 @@ export const deploymentRecordSchema = z.object({
   strategy: strategySchema,
   /** The release the environment was to run before: what a failed rollout goes back to. */
   fromVersion: z.number().int().nullable(),
+  /**
+   * Who started it: a token's name, or for an automatic one the environment's
+   * policy that did (`policy:qa/autoDeploy`, `policy:prod/autoPromote`).
+   */
   createdBy: z.string(),
+  /** For an automatic deployment, the token whose push or verdict set it off; else null. */
+  triggeredBy: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -193,6 +199,8 @@ export const historyEntrySchema = z.object({
   detail: z.string(),
   note: z.string().nullable(),
   deploymentId: z.string().nullable(),
+  /** For an automatic deployment (`by` is its policy), the token whose push or verdict set it off. */
+  triggeredBy: z.string().nullable(),
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 

@@ -120,6 +120,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'Fix each problem listed; configuration is described in the README.',
   },
+  E_SECRET_KEY_MISMATCH: {
+    status: 500,
+    hint: 'Give this server the key the store was sealed with: copy <data>/secret.key of the first replica, or set the same FERRY_SECRET_KEY on every replica.',
+  },
   E_SERVER_UNREACHABLE: {
     status: 503,
     hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',

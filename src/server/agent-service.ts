@@ -169,6 +169,35 @@ export class AgentService {
     }
   }
 
+  /**
+   * Whether an agent token may download a bundle: only a host's own token, and
+   * only a bundle the server has an install of for that host (sent, or about to
+   * be: the job may reach the agent before its sending is recorded). An
+   * enrolment token speaks for no host yet, so it downloads nothing.
+   */
+  async authorizeDownload(token: StoredToken, app: string, version: number): Promise<void> {
+    if (token.hostId === null) {
+      throw new FerryError(
+        'E_FORBIDDEN',
+        'An enrolment token downloads no bundle: a host fetches bundles with its own token, once it has been sent a job for them',
+        { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
+      );
+    }
+    const [install] = await this.store.listInstalls({
+      hostId: token.hostId,
+      app,
+      version,
+      limit: 1,
+    });
+    if (!install) {
+      throw new FerryError(
+        'E_FORBIDDEN',
+        `This host has been sent no job for ${app}@${version}: an agent downloads only the bundles it is to install`,
+        { needs: ['admin', 'deployer', 'qa'], has: 'agent', app, version },
+      );
+    }
+  }
+
   async getInstall(id: string): Promise<InstallRecord> {
     const install = await this.store.getInstall(id);
     if (!install) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });

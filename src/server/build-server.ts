@@ -146,7 +146,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
 
   app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
-  registerBundleRoutes(app, bundles, verdicts, deployments);
+  registerBundleRoutes(app, bundles, verdicts, deployments, agents);
   registerTokenRoutes(app, tokens);
   registerEnvironmentRoutes(app, config.environments, deps.store);
   registerAgentRoutes(app, agents);

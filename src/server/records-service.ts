@@ -68,6 +68,7 @@ export class RecordsService {
       detail: `pushed${b.label ? ` (label ${b.label})` : ''}, sha256 ${b.sha256.slice(0, 12)}`,
       note: null,
       deploymentId: null,
+      triggeredBy: null,
     }));
     for (const d of await this.store.listDeployments({ app })) {
       entries.push({
@@ -79,6 +80,7 @@ export class RecordsService {
         detail: `${d.kind} ${d.state}`,
         note: d.error,
         deploymentId: d.id,
+        triggeredBy: d.triggeredBy,
       });
     }
     for (const v of await this.store.listAppVerdicts(app)) {
@@ -91,6 +93,7 @@ export class RecordsService {
         detail: v.verdict,
         note: v.note,
         deploymentId: null,
+        triggeredBy: null,
       });
     }
     return entries.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);

@@ -1,12 +1,14 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { openStore } from '../store/open-store.js';
+import { SecretBox } from '../store/secret-box.js';
 import { redact } from '../protocol/redact-url.js';
 import { RabbitmqServerTransport } from '../transport/rabbitmq/rabbitmq-server-transport.js';
 import type { TransportLogger } from '../transport/transport.js';
 import { buildServer } from './build-server.js';
+import { loadSecretKey } from './secret-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
 /** A listening server and how to stop it. */
@@ -18,16 +20,29 @@ export interface RunningServer {
 /**
  * Opens the adapters a config names, builds the app and starts listening. On a
  * first start it writes the admin token to `<data>/admin-token` and says where.
+ * Everything under the data folder is the server's alone: folders 0700, files
+ * 0600, whatever the folder's mode or the umask was.
  */
 export async function runServer(
   config: Readonly<ServerConfig>,
   say: (line: string) => void,
 ): Promise<RunningServer> {
+  // Whatever this process writes is its own, a permissive umask notwithstanding;
+  // each writer also gives its own mode, and what an older Ferry left is fixed below.
+  process.umask(0o077);
   await mkdir(config.data, { recursive: true, mode: 0o700 });
+  await chmod(config.data, 0o700);
+  const secretKey = await loadSecretKey(config);
+  if (secretKey.made) {
+    say(
+      `First start: the key that seals secret variables is in ${secretKey.file} (mode 0600). Back it up; replicas sharing a store need the same key (FERRY_SECRET_KEY).`,
+    );
+  }
   const store = await openStore(
     config.store.driver === 'sqlite'
       ? { driver: 'sqlite', file: sqlitePath({ ...config, store: config.store }) }
       : config.store,
+    new SecretBox(secretKey.key),
   );
   await store.migrate();
   // With the built-in transport, no agent connection survives a restart. With

@@ -56,6 +56,13 @@ export const serverConfigSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/)
     .optional(),
+  /**
+   * The key that seals secret variables at rest: 32 bytes in base64 or hex.
+   * Unset, the server keeps its own in `<data>/secret.key`. Every replica of one
+   * store needs the same. Only from the file or `FERRY_SECRET_KEY`, never a
+   * flag (a process's arguments are visible to every user).
+   */
+  secretKey: z.string().min(1).optional(),
   /** The lifecycle, in order: dev → qa → prod unless configured. */
   environments: environmentsSchema,
   store: storeSchema.default({ driver: 'sqlite' }),
@@ -104,6 +111,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_STORE_URL: ['storeUrl'],
   FERRY_REPLICA_ID: ['replicaId'],
   FERRY_TRANSPORT_URL: ['transportUrl'],
+  FERRY_SECRET_KEY: ['secretKey'],
 };
 
 /**

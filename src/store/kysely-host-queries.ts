@@ -166,6 +166,7 @@ export class KyselyHostQueries {
       select = select.where('installs.deployment_id', '=', query.deploymentId);
     if (query.hostId !== undefined) select = select.where('installs.host_id', '=', query.hostId);
     if (query.app !== undefined) select = select.where('installs.app', '=', query.app);
+    if (query.version !== undefined) select = select.where('installs.version', '=', query.version);
     if (query.states !== undefined) select = select.where('installs.state', 'in', query.states);
     if (query.limit !== undefined) select = select.limit(query.limit);
     const rows = await select.execute();

@@ -15,9 +15,11 @@ import type {
 import type { DeploymentState } from '../protocol/deployment-api.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
+import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
+import { keyMismatch, SecretBox } from './secret-box.js';
 import { isUniqueViolation } from './unique-violation.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
@@ -44,6 +46,8 @@ import type {
 /**
  * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
  * only build the Kysely instance; the queries here are written to run on both.
+ * With a `SecretBox` (the server always gives one), secret variables and queued
+ * jobs are sealed at rest; `migrate` seals what an older Ferry left in plaintext.
  */
 export class KyselyStore implements Store {
   private readonly hosts: KyselyHostQueries;
@@ -54,9 +58,10 @@ export class KyselyStore implements Store {
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
+    private readonly box?: SecretBox,
   ) {
     this.hosts = new KyselyHostQueries(db);
-    this.variables = new KyselyVariableQueries(db);
+    this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts);
   }
@@ -68,6 +73,7 @@ export class KyselyStore implements Store {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
       throw new Error(`database migration ${failed} failed`, { cause: error });
     }
+    if (this.box) await sealStoredSecrets(this.db, this.box);
   }
 
   async close(): Promise<void> {
@@ -260,7 +266,9 @@ export class KyselyStore implements Store {
       .values({
         host_id: hostId,
         message_id: message.id,
-        body: message.body,
+        body: this.box
+          ? this.box.seal(message.body, outboxContext(hostId, message.id))
+          : message.body,
         created_at: new Date().toISOString(),
       })
       .onConflict((oc) => oc.columns(['host_id', 'message_id']).doNothing())
@@ -274,7 +282,13 @@ export class KyselyStore implements Store {
       .where('host_id', '=', hostId)
       .orderBy('seq')
       .execute();
-    return rows.map((r) => ({ id: r.message_id, body: r.body }));
+    return rows.map((r) => ({ id: r.message_id, body: this.opened(r.body, hostId, r.message_id) }));
+  }
+
+  private opened(body: string, hostId: string, messageId: string): string {
+    if (!SecretBox.isSealed(body)) return body;
+    if (!this.box) throw keyMismatch(SecretBox.sealedWith(body), null);
+    return this.box.open(body, outboxContext(hostId, messageId));
   }
 
   async ackOutbox(hostId: string, messageId: string): Promise<void> {

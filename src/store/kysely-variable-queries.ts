@@ -1,5 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, VariablesTable } from './schema.js';
+import { variableContext } from './kysely-secret-sealing.js';
+import { keyMismatch, SecretBox } from './secret-box.js';
 import type { StoredVariable, VariableScope } from './store.js';
 
 /** Scopes from the widest to the narrowest, the order listings show them in. */
@@ -7,10 +9,14 @@ const SCOPE_ORDER = ['global', 'env', 'role', 'host'] as const;
 
 /**
  * The variables half of `KyselyStore`: one row per name and scope. Written to run
- * on every Kysely dialect the store supports.
+ * on every Kysely dialect the store supports. With a `SecretBox`, a secret's
+ * value is sealed before it is written and opened when it is read.
  */
 export class KyselyVariableQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box: SecretBox | undefined,
+  ) {}
 
   async setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
     const key = scopeColumns(variable.scope);
@@ -23,7 +29,10 @@ export class KyselyVariableQueries {
         .where('scope_value', '=', key.scope_value)
         .executeTakeFirst();
       const values = {
-        value: variable.value,
+        value:
+          variable.secret && this.box
+            ? this.box.seal(variable.value, variableContext({ name: variable.name, ...key }))
+            : variable.value,
         secret: Number(variable.secret),
         updated_at: variable.updatedAt,
         updated_by: variable.updatedBy,
@@ -46,7 +55,7 @@ export class KyselyVariableQueries {
       .where('scope_kind', '=', key.scope_kind)
       .where('scope_value', '=', key.scope_value)
       .executeTakeFirst();
-    return row && toStoredVariable(row);
+    return row && this.toStoredVariable(row);
   }
 
   async unsetVariable(name: string, scope: VariableScope): Promise<boolean> {
@@ -82,8 +91,27 @@ export class KyselyVariableQueries {
     const rank = (v: StoredVariable) => SCOPE_ORDER.indexOf(v.scope.kind);
     // Array.prototype.sort is stable, so the name order of the query stays within a rank.
     return rows
-      .map(toStoredVariable)
+      .map((row) => this.toStoredVariable(row))
       .sort((a, b) => (a.name === b.name ? rank(a) - rank(b) : a.name < b.name ? -1 : 1));
+  }
+
+  private toStoredVariable(row: Selectable<VariablesTable>): StoredVariable {
+    const kind = row.scope_kind as VariableScope['kind'];
+    return {
+      name: row.name,
+      scope: kind === 'global' ? { kind } : { kind, value: row.scope_value },
+      value: this.opened(row.value, variableContext(row)),
+      secret: Boolean(row.secret),
+      updatedAt: row.updated_at,
+      updatedBy: row.updated_by,
+    };
+  }
+
+  /** A stored value in the clear: opened when sealed, as it is when plaintext (from before sealing). */
+  private opened(value: string, context: string): string {
+    if (!SecretBox.isSealed(value)) return value;
+    if (!this.box) throw keyMismatch(SecretBox.sealedWith(value), null);
+    return this.box.open(value, context);
   }
 }
 
@@ -91,16 +119,4 @@ function scopeColumns(scope: VariableScope): { scope_kind: string; scope_value: 
   return scope.kind === 'global'
     ? { scope_kind: 'global', scope_value: '' }
     : { scope_kind: scope.kind, scope_value: scope.value };
-}
-
-function toStoredVariable(row: Selectable<VariablesTable>): StoredVariable {
-  const kind = row.scope_kind as VariableScope['kind'];
-  return {
-    name: row.name,
-    scope: kind === 'global' ? { kind } : { kind, value: row.scope_value },
-    value: row.value,
-    secret: Boolean(row.secret),
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
 }

@@ -244,6 +244,20 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_deployment_trigger': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('deployments').addColumn('triggered_by', 'text').execute();
+      },
+    },
+    '0008_store_settings': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('store_settings')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -19,6 +19,13 @@ export interface Database {
   deployments: DeploymentsTable;
   deploy_locks: DeployLocksTable;
   desired_releases: DesiredReleasesTable;
+  store_settings: StoreSettingsTable;
+}
+
+/** Facts about the store itself, by name: `secret_key_id`, the key its secrets are sealed with. */
+export interface StoreSettingsTable {
+  name: string;
+  value: string;
 }
 
 /** A bundle rolled out to one environment; the lease says which replica drives it. */
@@ -34,6 +41,8 @@ export interface DeploymentsTable {
   strategy_json: string;
   from_version: number | null;
   created_by: string;
+  /** For an automatic deployment, the person whose push or verdict set it off. */
+  triggered_by: Generated<string | null>;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

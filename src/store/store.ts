@@ -91,6 +91,7 @@ export interface InstallQuery {
   deploymentId?: string;
   hostId?: string;
   app?: string;
+  version?: number;
   states?: InstallState[];
   /** Newest first, at most this many. */
   limit?: number;
@@ -107,7 +108,13 @@ export interface StoredDeployment {
   phase: 'rollout' | 'reverting';
   strategy: StrategyRecord;
   fromVersion: number | null;
+  /**
+   * Who started it: a token's name, or for an automatic deployment the policy
+   * (`policy:qa/autoDeploy`, `policy:prod/autoPromote`).
+   */
   createdBy: string;
+  /** For an automatic deployment, the token whose push or verdict set it off; else null. */
+  triggeredBy: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -120,6 +127,7 @@ export type NewDeployment = Pick<
   StoredDeployment,
   'id' | 'app' | 'version' | 'env' | 'kind' | 'state' | 'strategy' | 'fromVersion' | 'createdBy'
 > & {
+  triggeredBy?: string | null;
   /** Why it failed, for one recorded as failed from the start (it could not begin). */
   error?: string | null;
 };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
@@ -8,7 +8,7 @@ import type { ArtifactStore, ArtifactUpload } from '../artifact-store.js';
 /**
  * Bundles in a folder: `objects/ab/abcdef…` by sha256, uploads written under
  * `tmp/` on the same file system and renamed into place, so a reader never sees
- * half a file.
+ * half a file. Folders are 0700 and files 0600: bundles are the server's alone.
  */
 export class FsArtifactStore implements ArtifactStore {
   constructor(private readonly root: string) {}
@@ -20,8 +20,12 @@ export class FsArtifactStore implements ArtifactStore {
    * upload that stalls is cut off long before that).
    */
   async init(staleAfterMs = 60 * 60 * 1000): Promise<void> {
-    await mkdir(this.tmpDir(), { recursive: true });
-    await mkdir(path.join(this.root, 'objects'), { recursive: true });
+    await mkdir(this.tmpDir(), { recursive: true, mode: 0o700 });
+    await mkdir(path.join(this.root, 'objects'), { recursive: true, mode: 0o700 });
+    // Folders an older Ferry made 0755: closing them closes every bundle in them.
+    for (const dir of [this.root, this.tmpDir(), path.join(this.root, 'objects')]) {
+      await chmod(dir, 0o700);
+    }
     const now = Date.now();
     for (const entry of await readdir(this.tmpDir())) {
       const file = path.join(this.tmpDir(), entry);
@@ -33,7 +37,11 @@ export class FsArtifactStore implements ArtifactStore {
 
   beginUpload(): Promise<ArtifactUpload> {
     const temp = path.join(this.tmpDir(), `upload-${randomBytes(8).toString('hex')}`);
-    const stream = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    const stream = createWriteStream(temp, {
+      flags: 'wx',
+      mode: 0o600,
+      highWaterMark: 1024 * 1024,
+    });
     const upload: ArtifactUpload = {
       stream,
       commit: async (sha256) => {
@@ -41,7 +49,7 @@ export class FsArtifactStore implements ArtifactStore {
         // The bytes reach the disk before the record does, so a record never points
         // at a bundle that a power cut left empty. Only kept uploads pay for it.
         await syncPath(temp, 'r+');
-        await mkdir(path.dirname(target), { recursive: true });
+        await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
         await rename(temp, target);
         await syncPath(path.dirname(target), 'r');
       },

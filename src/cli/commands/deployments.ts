@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { followDeployment, installLine, summary } from '../follow-deployment.js';
 import { printJson, printTable, shortTime } from '../output.js';
@@ -34,7 +35,7 @@ export function registerDeployments(program: Command): void {
           ['KIND', (d) => d.kind],
           ['STATE', (d) => d.state],
           ['HOSTS', (d) => d.installs.filter((i) => i.purpose === 'deploy').length],
-          ['BY', (d) => d.createdBy],
+          ['BY', (d) => startedBy(d)],
           ['AT', (d) => shortTime(d.createdAt)],
         ],
         'No deployments yet: `ferry deploy <app>@<version> --env ENV`.',
@@ -60,7 +61,7 @@ export function registerDeployments(program: Command): void {
       }
       process.stdout.write(
         `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
-          ` (by ${deployment.createdBy}, ${shortTime(deployment.createdAt)})\n`,
+          ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})\n`,
       );
       for (const install of deployment.installs) process.stdout.write(`${installLine(install)}\n`);
       if (!['pending', 'running'].includes(deployment.state))
@@ -79,4 +80,11 @@ export function registerDeployments(program: Command): void {
       if (globals.json) printJson(deployment);
       else process.stdout.write(`${deployment.id}: cancelled\n`);
     });
+}
+
+/** Who started a deployment; for an automatic one, its policy and who set it off. */
+function startedBy(deployment: DeploymentRecord): string {
+  return deployment.triggeredBy
+    ? `${deployment.createdBy}, triggered by ${deployment.triggeredBy}`
+    : deployment.createdBy;
 }

@@ -26,7 +26,7 @@ export function registerHistory(program: Command): void {
         ['BUNDLE', (e) => `${app}@${e.version}`],
         ['ENV', (e) => e.env],
         ['DETAIL', (e) => e.detail],
-        ['BY', (e) => e.by],
+        ['BY', (e) => (e.triggeredBy ? `${e.by}, triggered by ${e.triggeredBy}` : e.by)],
         [
           'NOTE',
           (e) => (e.deploymentId ? `${e.deploymentId}${e.note ? ` ${e.note}` : ''}` : e.note),

@@ -29,6 +29,7 @@ export function toDeploymentRecord(
     strategy: deployment.strategy,
     fromVersion: deployment.fromVersion,
     createdBy: deployment.createdBy,
+    triggeredBy: deployment.triggeredBy,
     createdAt: deployment.createdAt,
     startedAt: deployment.startedAt,
     finishedAt: deployment.finishedAt,

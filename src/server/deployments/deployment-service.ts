@@ -25,6 +25,22 @@ export interface Caller {
   env: string | null;
 }
 
+/** Who a deployment is recorded as started by, and who set it off when that was a policy. */
+interface Actor {
+  createdBy: string;
+  triggeredBy: string | null;
+}
+
+/**
+ * An automatic deployment is the environment's own doing, by its policy; the
+ * person whose push or verdict set it off is kept beside it. A deployer token
+ * bound to `dev` that pushes does not deploy to `qa` itself: `qa`'s
+ * `autoDeploy` does, as configured by the operator.
+ */
+function policyActor(env: string, policy: 'autoDeploy' | 'autoPromote', by: string): Actor {
+  return { createdBy: `policy:${env}/${policy}`, triggeredBy: by };
+}
+
 /** The states of a deployment that count as having been in an environment. */
 const LANDED = ['succeeded', 'partial'] as const;
 
@@ -120,7 +136,9 @@ export class DeploymentService {
     for (const env of this.environments.filter((e) => e.autoDeploy && e.requires === null)) {
       started.push(
         await this.attempt(env.name, 'auto-deploy', () =>
-          this.create(pushedBy, bundle, env, 'auto-deploy', { queue: true }),
+          this.create(policyActor(env.name, 'autoDeploy', pushedBy), bundle, env, 'auto-deploy', {
+            queue: true,
+          }),
         ),
       );
     }
@@ -177,7 +195,13 @@ export class DeploymentService {
     return [
       await this.attempt(env.name, 'auto-promote', async () => {
         await this.checkVerdict(bundle, env);
-        return this.create(caller.name, bundle, env, 'auto-promote', { queue: true });
+        return this.create(
+          policyActor(env.name, 'autoPromote', caller.name),
+          bundle,
+          env,
+          'auto-promote',
+          { queue: true },
+        );
       }),
     ];
   }
@@ -272,7 +296,7 @@ export class DeploymentService {
   }
 
   private async create(
-    createdBy: string,
+    actor: string | Actor,
     bundle: BundleDetail,
     env: EnvironmentConfig,
     kind: DeploymentKind,
@@ -288,7 +312,7 @@ export class DeploymentService {
       kind,
       strategy: env.strategy,
       fromVersion: desired?.version ?? null,
-      createdBy,
+      ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
     try {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
+import type { AgentService } from '../agent-service.js';
 import type { BundleService } from '../bundle-service.js';
 import type { DeploymentService } from '../deployments/deployment-service.js';
 import { parseRange } from '../http-range.js';
@@ -23,6 +24,7 @@ export function registerBundleRoutes(
   bundles: BundleService,
   verdicts: Pick<VerdictService, 'verdictOf'>,
   deployments: Pick<DeploymentService, 'afterPush'>,
+  agents: Pick<AgentService, 'authorizeDownload'>,
 ): void {
   // Bundles arrive as a raw stream; the service reads it itself, so Fastify must not.
   app.addContentTypeParser(
@@ -82,6 +84,9 @@ export function registerBundleRoutes(
 
   app.get(`${API_PREFIX}/apps/:app/bundles/:version/download`, async (request, reply) => {
     const { app: name, version } = parseInput(bundleParams, request.params, 'path');
+    const token = tokenOf(request);
+    // Before the lookup, so an agent token cannot even learn which bundles exist.
+    if (token.role === 'agent') await agents.authorizeDownload(token, name, version);
     const bundle = await bundles.get(name, version);
     const range = parseRange(request.headers.range, bundle.size);
     void reply

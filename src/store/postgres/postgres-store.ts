@@ -4,6 +4,7 @@ import { FerryError } from '../../protocol/errors.js';
 import { KyselyStore } from '../kysely-store.js';
 import { redact } from '../../protocol/redact-url.js';
 import type { Database } from '../schema.js';
+import type { SecretBox } from '../secret-box.js';
 
 /** Any number, the same on every replica: the advisory lock migrations run under. */
 const MIGRATION_LOCK = 74_004;
@@ -21,12 +22,16 @@ export class PostgresStore extends KyselyStore {
   private constructor(
     db: Kysely<Database>,
     private readonly pool: pg.Pool,
+    box: SecretBox | undefined,
   ) {
-    super(db, 'postgres');
+    super(db, 'postgres', box);
   }
 
   /** Connects to the database (once, to say clearly when it cannot) and opens a pool. */
-  static async open(url: string, options: { poolSize?: number } = {}): Promise<PostgresStore> {
+  static async open(
+    url: string,
+    options: { poolSize?: number; secrets?: SecretBox } = {},
+  ): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
     // An idle client that loses its server must not take the process down.
     pool.on('error', () => undefined);
@@ -44,6 +49,7 @@ export class PostgresStore extends KyselyStore {
     return new PostgresStore(
       new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       pool,
+      options.secrets,
     );
   }
 
