@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { countTextSchema } from '../../protocol/fields.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
+import { parseArg } from '../parse-arg.js';
 import { followDeployment, installLine, summary } from '../follow-deployment.js';
 import { printJson, printTable, shortTime } from '../output.js';
 
@@ -19,7 +21,9 @@ export function registerDeployments(program: Command): void {
       ).deployments({
         ...(options.app === undefined ? {} : { app: options.app }),
         ...(options.env === undefined ? {} : { env: options.env }),
-        ...(options.limit === undefined ? {} : { limit: Number(options.limit) }),
+        ...(options.limit === undefined
+          ? {}
+          : { limit: parseArg(countTextSchema(1, 1000), options.limit, '--limit') }),
       });
       if (globals.json) {
         printJson(deployments);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import { countTextSchema, labelSchema, versionTextSchema } from '../../protocol/fields.js';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
@@ -13,9 +14,9 @@ import type { VerdictService } from '../verdict-service.js';
 import { parseInput } from './parse-input.js';
 
 const appParams = z.object({ app: appNameSchema });
-const bundleParams = z.object({ app: appNameSchema, version: z.coerce.number().int().positive() });
-const pushQuery = z.object({ label: z.string().min(1).max(200).optional() });
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+const bundleParams = z.object({ app: appNameSchema, version: versionTextSchema });
+const pushQuery = z.object({ label: labelSchema.optional() });
+const listQuery = z.object({ limit: countTextSchema(1, 1000).optional() });
 
 /** Bundle routes: push, list apps and bundles, show one, download one (with Range). */
 export function registerBundleRoutes(
