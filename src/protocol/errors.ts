@@ -15,6 +15,22 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'Check the command line or request body against `ferry --help`.',
   },
+  E_BODY_TOO_LARGE: {
+    status: 413,
+    hint: 'The request body is larger than the server takes for this call; bundles go to `POST /bundles`.',
+  },
+  E_URI_TOO_LONG: {
+    status: 414,
+    hint: 'A path parameter is longer than any name or id the server has: check the URL.',
+  },
+  E_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    hint: 'Send JSON (`Content-Type: application/json`), or a bundle as `application/gzip`.',
+  },
+  E_HEADERS_TOO_LARGE: {
+    status: 431,
+    hint: 'The request line and headers are larger than the server reads: check the URL and headers.',
+  },
   E_AUTH_REQUIRED: {
     status: 401,
     hint: 'Pass --token, set FERRY_TOKEN, or run `ferry login`. On a new server the admin token is in <data>/admin-token.',
