@@ -77,6 +77,14 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'The upload broke off before its end; nothing was kept. Push again.',
   },
+  E_UPLOAD_STALLED: {
+    status: 408,
+    hint: 'The upload was too slow (limits.uploadIdleSeconds, limits.uploadMinBytesPerSecond); nothing was kept. Push again from a faster link.',
+  },
+  E_SERVER_BUSY: {
+    status: 503,
+    hint: 'Every bundle checker was busy for too long; nothing was kept. Push again after the Retry-After seconds.',
+  },
   E_BUNDLE_TOO_LARGE: {
     status: 413,
     hint: 'Exclude what the app does not need (`exclude`, .ferryignore) or raise limits.maxBundleBytes.',

@@ -44,13 +44,27 @@ export function registerBundleRoutes(
     const declared = request.headers['content-length'];
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());
-    const result = await bundles.push({
-      body: request.body,
-      contentLength: declared === undefined ? undefined : Number(declared),
-      pushedBy: token.name,
-      label,
-      signal: gone.signal,
-    });
+    const result = await bundles
+      .push({
+        body: request.body,
+        contentLength: declared === undefined ? undefined : Number(declared),
+        pushedBy: token.name,
+        label,
+        signal: gone.signal,
+      })
+      .catch((err: unknown) => {
+        // The body was not read to its end: the answer goes out, then the
+        // connection closes, rather than the server reading on what it refused.
+        if (
+          err instanceof FerryError &&
+          (err.code === 'E_UPLOAD_STALLED' || err.code === 'E_SERVER_BUSY')
+        ) {
+          void reply.header('connection', 'close');
+          const retryAfter = err.details?.retryAfterSeconds;
+          if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+        }
+        throw err;
+      });
     request.log.info(
       {
         app: result.bundle.app,
