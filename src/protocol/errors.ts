@@ -122,6 +122,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'A symbolic link in the app points outside its folder; remove it or add it to `exclude`.',
   },
+  E_SHARED_PATH_UNSAFE: {
+    status: 400,
+    hint: 'A `shared` path of ferry.yml walks through a link in the release; list the real folder instead, or drop the link from the bundle.',
+  },
   E_MANIFEST_NOT_FOUND: { status: 400, hint: 'Create a ferry.yml at the root of the source tree.' },
   E_MANIFEST_INVALID: {
     status: 400,
