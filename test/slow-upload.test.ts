@@ -45,11 +45,14 @@ function push(body: Buffer): Promise<Response> {
 }
 
 /** A push that sends its headers, then one byte every 500 ms; `answer` is all the server said. */
-function trickle(body: Buffer): { answer: Promise<string>; stop: () => void } {
-  const { hostname, port } = new URL(server.url);
+function trickle(
+  body: Buffer,
+  target: ServerProcess = server,
+): { answer: Promise<string>; stop: () => void } {
+  const { hostname, port } = new URL(target.url);
   const socket = net.connect(Number(port), hostname);
   socket.write(
-    `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${server.adminToken}\r\n` +
+    `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${target.adminToken}\r\n` +
       `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
   );
   let sent = 0;
@@ -130,5 +133,30 @@ describe('slow uploads', () => {
       code: 'E_UPLOAD_STALLED',
       details: { receivedBytes: 100 },
     });
+  }, 30_000);
+});
+
+describe('the overall deadline', () => {
+  it('cuts off an upload that keeps sending but runs past limits.uploadMaxSeconds', async () => {
+    const config = path.join(await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-')), 'server.yml');
+    await writeFile(
+      config,
+      'limits: { uploadIdleSeconds: 5, uploadMinBytesPerSecond: 1, uploadMaxSeconds: 2 }\n',
+    );
+    const capped = await startServer(['--config', config]);
+    try {
+      const startedAt = Date.now();
+      const text = await trickle(await bundleOf('long'), capped).answer;
+      expect(Date.now() - startedAt).toBeLessThan(6000);
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+        code: string;
+        message: string;
+      };
+      expect(body.code).toBe('E_UPLOAD_STALLED');
+      expect(body.message).toContain('uploadMaxSeconds');
+    } finally {
+      await capped.stop();
+    }
   }, 30_000);
 });

@@ -106,6 +106,8 @@ export class BundleService {
       if (!bodyEnded) clientGone(new Error('the client closed the upload before its end'));
     });
     input.body.pipe(gate);
+    // A client that went away while its push waited for a checker.
+    if (input.body.destroyed) clientGone(new Error('the client closed the upload before its end'));
 
     let lastProgress = Date.now();
     const meter = new HashingMeter({
