@@ -100,4 +100,15 @@ describe('linkShared', () => {
     const err2 = await refusal(linkShared(appDir, await release(2, {}), ['logs/'], say));
     expect(err2.message).toContain('shared folder');
   });
+
+  it('takes ./ and doubled slashes as written, and refuses the release itself', async () => {
+    const dir = await release(1, {});
+    await linkShared(appDir, dir, ['./logs/', 'cache//tmp/'], say);
+    expect(await readlink(path.join(dir, 'logs'))).toBe(path.join(appDir, 'shared', 'logs'));
+    expect(await readlink(path.join(dir, 'cache', 'tmp'))).toBe(
+      path.join(appDir, 'shared', 'cache', 'tmp'),
+    );
+    const err = await refusal(linkShared(appDir, dir, ['./'], say));
+    expect(err.code).toBe('E_SHARED_PATH_UNSAFE');
+  });
 });

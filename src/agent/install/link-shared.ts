@@ -26,11 +26,12 @@ export async function linkShared(
   const sharedDir = path.join(appDir, 'shared');
   for (const entry of shared) {
     const isDir = entry.endsWith('/');
-    const rel = entry.replace(/\/+$/, '');
-    const segments = rel.split('/');
-    if (segments.some((s) => s === '' || s === '.' || s === '..')) {
-      throw unsafe(entry, `is not a plain relative path`);
+    // `./logs/` and `a//b` mean what they say; `..` and the release itself do not.
+    const segments = entry.split('/').filter((s) => s !== '' && s !== '.');
+    if (segments.length === 0 || segments.includes('..') || path.isAbsolute(entry)) {
+      throw unsafe(entry, 'is not a path inside the release');
     }
+    const rel = segments.join('/');
     const inRelease = await walkWithoutLinks(releaseDir, segments, entry, 'in the release');
     const target = await walkWithoutLinks(sharedDir, segments, entry, 'in the shared folder');
     const existing = await lstat(target).catch(() => undefined);
