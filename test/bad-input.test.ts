@@ -86,6 +86,15 @@ describe('bundle metadata is bounded', () => {
     }
   });
 
+  it('refuses a creation time with a megabyte of fractional seconds', async () => {
+    const body = await forged('cart', (m) => ({
+      ...m,
+      createdAt: `2026-01-01T00:00:00.${'1'.repeat(1024 * 1024)}Z`,
+    }));
+    const message = await expectRefused(await push(body), 400, 'E_BUNDLE_META_INVALID');
+    expect(message).toContain('createdAt');
+  });
+
   it('refuses labels that are too long or hold control characters, in the bundle or ?label=', async () => {
     for (const label of ['x'.repeat(101), 'ok\u001b]0;pwned\u0007', 'two\nlines']) {
       const body = await forged('cart', (m) => ({ ...m, label }));

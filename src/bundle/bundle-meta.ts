@@ -37,7 +37,7 @@ export const bundleMetaSchema = z.strictObject({
   app: appNameSchema,
   label: labelSchema.nullable(),
   git: z.strictObject({ commit: commitSchema.nullable(), dirty: z.boolean().nullable() }),
-  createdAt: z.iso.datetime(),
+  createdAt: z.iso.datetime().max(40),
   manifest: z.strictObject({
     apps: z.record(appNameSchema, appManifestSchema.extend({ role: roleNameSchema })),
   }),
