@@ -1,7 +1,16 @@
-import { lstat, mkdir, mkdtemp, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../../protocol/errors.js';
 import { linkShared } from './link-shared.js';
 
@@ -11,6 +20,9 @@ let appDir: string;
 beforeEach(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'ferry-shared-'));
   appDir = path.join(root, 'apps', 'cart');
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
 });
 
 /** Writes a release folder: files (`content`) and links (`{ link: target }`). */
