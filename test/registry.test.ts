@@ -405,6 +405,8 @@ describe('refused uploads leave nothing behind', () => {
           `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
       );
       socket.write(body.subarray(0, 100));
+      // The server answers before it closes: read the answer, so the close is seen.
+      socket.resume();
       const closed = await new Promise<boolean>((resolve) => {
         socket.on('close', () => resolve(true));
         socket.on('error', () => resolve(true));

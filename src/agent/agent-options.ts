@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { FerryError } from '../protocol/errors.js';
+import { roleNameSchema } from '../protocol/fields.js';
 import type { AgentOptions } from './run-agent.js';
 
 /** `ferry agent`'s command-line options, before checking. */
@@ -20,6 +21,9 @@ export interface RawAgentOptions {
   transportUrl?: string | undefined;
   transportPrefix?: string | undefined;
 }
+
+/** As the server's enrolment takes it. */
+const HOST_NAME = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 const DRIVERS = ['builtin', 'supervisord', 'systemd'] as const;
 
@@ -62,6 +66,16 @@ export function parseAgentOptions(
     .map((r) => r.trim())
     .filter(Boolean);
   if (roles.length === 0) problems.push('--roles: at least one role is required, such as web');
+  for (const role of roles) {
+    if (!roleNameSchema.safeParse(role).success)
+      problems.push(
+        `--roles: ${JSON.stringify(role)} is not a role name (lower-case letters, digits and dashes, starting with a letter)`,
+      );
+  }
+  if (raw.name !== undefined && !HOST_NAME.test(raw.name))
+    problems.push(
+      `--name: ${JSON.stringify(raw.name)} is not a host name (lower-case letters, digits, dots and dashes, at most 63)`,
+    );
   const vars: Record<string, string> = {};
   for (const pair of raw.var ?? []) {
     const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);

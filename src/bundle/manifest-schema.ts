@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import { FIELD_LIMITS, PLAIN_NAME, roleNameSchema } from '../protocol/fields.js';
 
 /**
  * The schema of `ferry.yml`, strict: an unknown key is an error that names it.
  * Parsing fills the defaults, so the output is the *resolved* manifest that goes
- * into every bundle's `ferry-bundle.json`.
+ * into every bundle's `ferry-bundle.json`. Every string and list is bounded
+ * (`FIELD_LIMITS`), far beyond what an app needs: the section is recorded with each
+ * bundle.
  */
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
@@ -11,6 +14,7 @@ const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
 /** A duration such as `500ms`, `10s`, `2m`, `1h`. */
 export const durationSchema = z
   .string({ error: 'expected a duration such as "10s" or "500ms"' })
+  .max(32, { error: 'expected a duration such as "10s" or "500ms"' })
   .regex(DURATION, { error: 'expected a duration such as "10s" or "500ms"' });
 
 /** Milliseconds of a duration that passed `durationSchema`. */
@@ -24,24 +28,40 @@ export function parseDuration(text: string): number {
 }
 
 /** App names are used in paths, queue names and URLs: keep them plain. */
-export const appNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, {
+export const appNameSchema = z.string().regex(PLAIN_NAME, {
   error: 'expected an app name: lower-case letters, digits and dashes, starting with a letter',
 });
 
-const commandList = z.array(z.string({ error: 'expected a command (a string)' }).min(1), {
-  error: 'expected a list of commands',
-});
+/** A command, a pattern, a check: one line of text of bounded length. */
+const text = (error: string) => z.string({ error }).min(1).max(FIELD_LIMITS.text);
+
+/** A list of at most `FIELD_LIMITS.list` entries. */
+const list = <T extends z.ZodType>(item: T, error: string) =>
+  z.array(item, { error }).max(FIELD_LIMITS.list, {
+    error: `expected at most ${FIELD_LIMITS.list} entries`,
+  });
+
+const commandList = list(text('expected a command (a string)'), 'expected a list of commands');
 
 const relativePath = z
   .string({ error: 'expected a relative path' })
   .min(1)
+  .max(FIELD_LIMITS.path)
   .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
     error: 'expected a relative path that stays inside the source tree',
   });
 
 const serviceSchema = z.strictObject({
-  command: z.string({ error: 'expected the command that starts the service' }).min(1),
-  env: z.record(z.string(), z.string({ error: 'expected a string value' })).default({}),
+  command: text('expected the command that starts the service'),
+  env: z
+    .record(
+      z.string().min(1).max(128),
+      z.string({ error: 'expected a string value' }).max(FIELD_LIMITS.text),
+    )
+    .refine((env) => Object.keys(env).length <= FIELD_LIMITS.list, {
+      error: `expected at most ${FIELD_LIMITS.list} variables`,
+    })
+    .default({}),
   stopSignal: z
     .enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'])
     .default('SIGTERM'),
@@ -50,11 +70,11 @@ const serviceSchema = z.strictObject({
 
 const healthSchema = z
   .strictObject({
-    http: z.string().min(1).optional(),
-    tcp: z.string().min(1).optional(),
-    command: z.string().min(1).optional(),
+    http: text('expected a URL').optional(),
+    tcp: text('expected host:port').optional(),
+    command: text('expected a command').optional(),
     expectStatus: z.int().min(100).max(599).default(200),
-    contains: z.string().optional(),
+    contains: z.string().max(FIELD_LIMITS.text).optional(),
     timeout: durationSchema.default('30s'),
     interval: durationSchema.default('1s'),
   })
@@ -79,19 +99,14 @@ const hooksSchema = z.strictObject({
 /** One app's section of the manifest. */
 export const appManifestSchema = z.strictObject({
   path: relativePath.default('.'),
-  exclude: z.array(z.string().min(1), { error: 'expected a list of patterns' }).default([]),
-  role: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,62}$/, {
-      error: 'expected a role name: lower-case letters, digits and dashes',
-    })
-    .optional(),
+  exclude: list(text('expected a pattern'), 'expected a list of patterns').default([]),
+  role: roleNameSchema.optional(),
   install: commandList.default([]),
   migrate: commandList.default([]),
   service: serviceSchema.optional(),
   health: healthSchema.optional(),
   hooks: hooksSchema.prefault({}),
-  shared: z.array(relativePath, { error: 'expected a list of relative paths' }).default([]),
+  shared: list(relativePath, 'expected a list of relative paths').default([]),
   keepReleases: z
     .int({ error: 'expected a whole number' })
     .min(1, { error: 'expected at least 1' })

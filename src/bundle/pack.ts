@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Pack } from 'tar-stream';
+import { labelSchema } from '../protocol/fields.js';
 import { FerryError } from '../protocol/errors.js';
 import {
   BUNDLE_FORMAT,
@@ -61,6 +62,14 @@ export interface CreatedBundle {
  */
 export async function createBundle(options: CreateBundleOptions): Promise<CreatedBundle> {
   const { sourceDir, onProgress } = options;
+  if (options.label !== undefined && options.label !== null) {
+    const label = labelSchema.safeParse(options.label);
+    if (!label.success)
+      throw new FerryError(
+        'E_BAD_REQUEST',
+        `Invalid --label: ${label.error.issues[0]?.message ?? 'invalid'}`,
+      );
+  }
   const sourceStat = await stat(sourceDir).catch(() => undefined);
   if (!sourceStat?.isDirectory()) {
     throw new FerryError('E_SOURCE_NOT_FOUND', `No such folder: ${sourceDir}`, { path: sourceDir });

@@ -1,7 +1,7 @@
 import type { StartedDeployment } from '../protocol/api.js';
 import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
 import type { ApiClient } from './api-client.js';
-import { printJson } from './output.js';
+import { printable, printJson } from './output.js';
 
 /** How often a followed deployment is read again. */
 const POLL_MS = 400;
@@ -28,7 +28,7 @@ export async function followDeployment(
   const say = (line: string) => {
     if (options.json) return;
     if (options.say) options.say(line);
-    else process.stdout.write(`${line}\n`);
+    else process.stdout.write(`${printable(line)}\n`);
   };
   say(headline(first));
   if (options.detach) {
@@ -50,7 +50,7 @@ export async function followDeployment(
     }
     if (live) {
       const lines = deployment.installs.map((install) =>
-        fit(installLine(install), process.stdout.columns),
+        fit(printable(installLine(install)), process.stdout.columns),
       );
       process.stdout.write(
         `${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,

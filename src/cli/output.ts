@@ -1,3 +1,5 @@
+import { CONTROL_CHARACTERS } from '../protocol/fields.js';
+
 /** Prints a value as indented JSON on stdout, for `--json`. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -40,9 +42,27 @@ export function printFields(fields: [string, unknown][]): void {
 
 function cellText(value: unknown): string {
   if (value === null || value === undefined || value === '') return '-';
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return printable(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
+}
+
+const CONTROL_CHARACTERS_ALL = new RegExp(CONTROL_CHARACTERS.source, 'gu');
+
+/**
+ * A stored string made safe to print on a terminal: every control character
+ * (escape sequences, newlines, bidi overrides) is shown as its `\u` escape, so a
+ * record can never move the cursor, recolour or hide the lines around it, even one
+ * stored before names and labels were checked.
+ *
+ * @example
+ *   printable('a\x1b[2Jb'); // 'a\\u001b[2Jb'
+ */
+export function printable(text: string): string {
+  return text.replace(
+    CONTROL_CHARACTERS_ALL,
+    (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** `2026-11-22 06:01` from an ISO time, in UTC. */

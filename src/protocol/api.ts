@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FIELD_LIMITS, roleNameSchema, tokenNameSchema, VERSION_DIGITS } from './fields.js';
 
 /**
  * Bodies of the HTTP API, shared by the server (which sends them) and the CLI's
@@ -12,15 +13,18 @@ export const ROLES = ['admin', 'deployer', 'qa', 'agent'] as const;
 export const roleSchema = z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` });
 export type Role = z.infer<typeof roleSchema>;
 
-/** `cart@12`: one bundle of one app. */
+/** `cart@12`: one bundle of one app; the version in plain digits (`cart@0x10` is refused). */
 export const bundleRefSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}@[1-9][0-9]*$/, {
+  .regex(new RegExp(`^[a-z][a-z0-9-]{0,62}@${VERSION_DIGITS.source.slice(1, -1)}$`), {
     error: 'expected <app>@<version>, such as cart@12',
   })
   .transform((ref) => {
     const [app, version] = ref.split('@') as [string, string];
     return { app, version: Number(version) };
+  })
+  .refine((ref) => ref.version <= FIELD_LIMITS.version, {
+    error: `expected a version of at most ${FIELD_LIMITS.version}`,
   });
 
 export const bundleRecordSchema = z.object({
@@ -78,7 +82,7 @@ export const tokenCreateBodySchema = z.strictObject({
     .string()
     .regex(/^[a-z][a-z0-9-]{0,62}$/)
     .optional(),
-  name: z.string().min(1).max(100).optional(),
+  name: tokenNameSchema.optional(),
 });
 export type TokenCreateBody = z.infer<typeof tokenCreateBodySchema>;
 
@@ -115,8 +119,13 @@ const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, {
 export const enrollBodySchema = z.strictObject({
   name: nameSchema,
   env: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
-  roles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,62}$/)).min(1),
-  vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  roles: z.array(roleNameSchema).min(1).max(100),
+  vars: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(64 * 1024))
+    .refine((vars) => Object.keys(vars).length <= FIELD_LIMITS.list, {
+      error: `expected at most ${FIELD_LIMITS.list} variables`,
+    })
+    .default({}),
 });
 export type EnrollBody = z.infer<typeof enrollBodySchema>;
 
@@ -200,7 +209,7 @@ export type InstallRecord = z.infer<typeof installRecordSchema>;
 /** `ferry install cart@12 --host web-1`: one install on one host (admin). */
 export const installCreateBodySchema = z.strictObject({
   app: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
-  version: z.int().positive(),
+  version: z.int().positive().max(FIELD_LIMITS.version),
   host: nameSchema,
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { countTextSchema } from './fields.js';
 import { INSTALL_PURPOSES, INSTALL_STATES, installStepSchema, verdictStateSchema } from './api.js';
 
 /**
@@ -127,7 +128,7 @@ export type RollbackBody = z.infer<typeof rollbackBodySchema>;
 export const deploymentListQuerySchema = z.strictObject({
   app: appName.optional(),
   env: envName.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: countTextSchema(1, 1000).optional(),
 });
 export type DeploymentListQuery = z.infer<typeof deploymentListQuerySchema>;
 

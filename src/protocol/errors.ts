@@ -15,6 +15,22 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'Check the command line or request body against `ferry --help`.',
   },
+  E_BODY_TOO_LARGE: {
+    status: 413,
+    hint: 'The request body is larger than the server takes for this call; bundles go to `POST /bundles`.',
+  },
+  E_URI_TOO_LONG: {
+    status: 414,
+    hint: 'A path parameter is longer than any name or id the server has: check the URL.',
+  },
+  E_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    hint: 'Send JSON (`Content-Type: application/json`), or a bundle as `application/gzip`.',
+  },
+  E_HEADERS_TOO_LARGE: {
+    status: 431,
+    hint: 'The request line and headers are larger than the server reads: check the URL and headers.',
+  },
   E_AUTH_REQUIRED: {
     status: 401,
     hint: 'Pass --token, set FERRY_TOKEN, or run `ferry login`. On a new server the admin token is in <data>/admin-token.',
@@ -65,6 +81,14 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'The upload broke off before its end; nothing was kept. Push again.',
   },
+  E_UPLOAD_STALLED: {
+    status: 408,
+    hint: 'The upload was too slow (limits.uploadIdleSeconds, limits.uploadMinBytesPerSecond); nothing was kept. Push again from a faster link.',
+  },
+  E_SERVER_BUSY: {
+    status: 503,
+    hint: 'Every bundle checker was busy for too long; nothing was kept. Push again after the Retry-After seconds.',
+  },
   E_BUNDLE_TOO_LARGE: {
     status: 413,
     hint: 'Exclude what the app does not need (`exclude`, .ferryignore) or raise limits.maxBundleBytes.',
@@ -101,6 +125,10 @@ export const ERROR_CATALOGUE = {
   E_BUNDLE_SYMLINK_OUTSIDE: {
     status: 400,
     hint: 'A symbolic link in the app points outside its folder; remove it or add it to `exclude`.',
+  },
+  E_SHARED_PATH_UNSAFE: {
+    status: 400,
+    hint: 'A `shared` path of ferry.yml walks through a link in the release; list the real folder instead, or drop the link from the bundle.',
   },
   E_MANIFEST_NOT_FOUND: { status: 400, hint: 'Create a ferry.yml at the root of the source tree.' },
   E_MANIFEST_INVALID: {

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { API_PREFIX } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
@@ -76,8 +82,33 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     // Routes log what matters themselves (a push, a token made); one line per
     // request would drown it.
     logController: new LogController({ disableRequestLogging: true }),
-    // Uploads of large bundles take as long as they take.
+    // Uploads of large bundles take as long as they take: each push bounds its own
+    // time (limits.uploadIdleSeconds, limits.uploadMinBytesPerSecond).
     requestTimeout: 0,
+    // The router's own refusals (a bad %-escape, a path parameter over 100
+    // characters) answer in the shape of every other error.
+    frameworkErrors: (err, _request, reply) => {
+      const error = fastifyRefusal(err);
+      void (reply as FastifyReply).status(error.status).send(error.toBody());
+    },
+    // Refusals from Node's HTTP parser, before any route: a request line or
+    // headers too large, a malformed request.
+    clientErrorHandler: (err, socket) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || socket.destroyed) return;
+      const error =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? new FerryError('E_HEADERS_TOO_LARGE', 'The request line and headers are too large')
+          : new FerryError('E_BAD_REQUEST', 'The request is not valid HTTP');
+      const body = JSON.stringify(error.toBody());
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nConnection: close\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(err);
+    },
   });
   const tokens = new TokenService(deps.store);
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
@@ -169,10 +200,8 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     }
     const status = err.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      // Fastify's own refusals: bad JSON, unsupported media type, and the like.
-      return reply
-        .status(status)
-        .send(new FerryError('E_BAD_REQUEST', err.message, { fastifyCode: err.code }).toBody());
+      const error = fastifyRefusal(err);
+      return reply.status(error.status).send(error.toBody());
     }
     request.log.error({ err, url: request.url }, 'request failed');
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
@@ -189,5 +218,31 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     });
     builtin.attach(app.server);
     return builtin;
+  }
+}
+
+/**
+ * One of Fastify's own refusals (bad JSON, a body over its limit, an unknown media
+ * type, a path parameter too long) as a `FerryError` whose code says which.
+ */
+function fastifyRefusal(err: FastifyError): FerryError {
+  const details = { fastifyCode: err.code };
+  switch (err.statusCode) {
+    case 413:
+      return new FerryError('E_BODY_TOO_LARGE', 'The request body is too large', details);
+    case 414:
+      return new FerryError(
+        'E_URI_TOO_LONG',
+        'A path parameter of the URL is longer than 100 characters',
+        details,
+      );
+    case 415:
+      return new FerryError(
+        'E_UNSUPPORTED_MEDIA_TYPE',
+        `The server does not take a body of this Content-Type: ${err.message}`,
+        details,
+      );
+    default:
+      return new FerryError('E_BAD_REQUEST', err.message, details);
   }
 }

@@ -1,4 +1,4 @@
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { BundleMeta } from '../bundle/bundle-meta.js';
@@ -20,12 +20,25 @@ export interface PushInput {
   signal?: AbortSignal | undefined;
 }
 
+/** What bounds one push: its size, its contents, and its time. */
+export type UploadLimits = BundleLimits & {
+  maxBundleBytes: number;
+  /** An upload that sends nothing for this long is cut off; also the grace before the rate counts. */
+  uploadIdleSeconds: number;
+  /** The average rate an upload must keep once its first `uploadIdleSeconds` are over. */
+  uploadMinBytesPerSecond?: number | undefined;
+  /** No upload takes longer, whatever its rate. */
+  uploadMaxSeconds?: number | undefined;
+  /** How long a push waits for a free checker before `E_SERVER_BUSY`; unbounded when unset. */
+  checkerWaitSeconds?: number | undefined;
+};
+
 /** Receives, checks, numbers and serves bundles. */
 export class BundleService {
   constructor(
     private readonly store: Store,
     private readonly artifacts: ArtifactStore,
-    private readonly limits: BundleLimits & { maxBundleBytes: number; uploadIdleSeconds: number },
+    private readonly limits: UploadLimits,
     private readonly inspectors: InspectorPool,
   ) {}
 
@@ -40,7 +53,12 @@ export class BundleService {
     if (input.contentLength !== undefined && input.contentLength > maxBundleBytes) {
       throw tooLarge(maxBundleBytes);
     }
-    const inspection = await this.inspectors.begin(this.limits, input.signal);
+    const { checkerWaitSeconds } = this.limits;
+    const inspection = await this.inspectors.begin(
+      this.limits,
+      input.signal,
+      checkerWaitSeconds === undefined ? undefined : checkerWaitSeconds * 1000,
+    );
     const upload = await this.artifacts.beginUpload();
     try {
       const { sha256, size, meta } = await this.receive(input, upload.stream, inspection);
@@ -72,33 +90,52 @@ export class BundleService {
     file: NodeJS.WritableStream,
     inspection: Inspection,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
-    // A client that stops sending (asleep, or a half-open connection) must not
-    // hold a checker thread for ever.
-    const idleMs = this.limits.uploadIdleSeconds * 1000;
-    const stalled = () =>
-      input.body.destroy(
-        new FerryError(
-          'E_UPLOAD_INCOMPLETE',
-          `The upload sent nothing for ${this.limits.uploadIdleSeconds} s`,
-        ),
-      );
-    const idleTimer = setTimeout(stalled, idleMs);
+    // The body is piped through a gate rather than handed to the pipeline, so that
+    // a stalled upload can be stopped without destroying the request: destroying
+    // it would close the socket before the client has its answer.
+    const gate = new PassThrough({ highWaterMark: 64 * 1024 });
+    let clientFailed = false;
+    let bodyEnded = false;
+    const clientGone = (err: Error) => {
+      clientFailed = true;
+      gate.destroy(err);
+    };
+    input.body.once('end', () => (bodyEnded = true));
+    input.body.once('error', clientGone);
+    input.body.once('close', () => {
+      if (!bodyEnded) clientGone(new Error('the client closed the upload before its end'));
+    });
+    input.body.pipe(gate);
+    // A client that went away while its push waited for a checker.
+    if (input.body.destroyed) clientGone(new Error('the client closed the upload before its end'));
+
+    let lastProgress = Date.now();
     const meter = new HashingMeter({
       limit: this.limits.maxBundleBytes,
       onLimit: tooLarge,
-      onProgress: () => idleTimer.refresh(),
+      onProgress: () => (lastProgress = Date.now()),
     });
-    let clientFailed = false;
-    input.body.once('error', () => (clientFailed = true));
+    // A client that stops sending (asleep, or a half-open connection) or trickles
+    // a byte now and then must not hold a checker thread for ever.
+    const stalled = (message: string) => {
+      input.body.unpipe(gate);
+      input.body.pause();
+      gate.destroy(new FerryError('E_UPLOAD_STALLED', message, { receivedBytes: meter.bytes }));
+    };
+    const deadline = this.uploadDeadline(
+      stalled,
+      () => meter.bytes,
+      () => lastProgress,
+    );
     const tee = new Tee(inspection);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
     inspection.result.catch(() => tee.stopForwarding());
 
-    const writing = pipeline(input.body, meter, tee, file);
+    const writing = pipeline(gate, meter, tee, file);
     writing.catch(() => inspection.abort());
     const [written, inspected] = await Promise.allSettled([writing, inspection.result]);
-    clearTimeout(idleTimer);
+    clearInterval(deadline);
 
     if (written.status === 'rejected') {
       const reason: unknown = written.reason;
@@ -131,6 +168,41 @@ export class BundleService {
     }
     if (inspected.status === 'rejected') throw inspected.reason;
     return { sha256: meter.sha256(), size: meter.bytes, meta: inspected.value };
+  }
+
+  /**
+   * Watches an upload's time: `stalled` is called once it has sent nothing for
+   * `uploadIdleSeconds`, once past that grace its average rate is below
+   * `uploadMinBytesPerSecond`, or once it has taken `uploadMaxSeconds`.
+   */
+  private uploadDeadline(
+    stalled: (message: string) => void,
+    received: () => number,
+    lastProgress: () => number,
+  ): NodeJS.Timeout {
+    const {
+      uploadIdleSeconds: idle,
+      uploadMinBytesPerSecond: minRate,
+      uploadMaxSeconds: max,
+    } = this.limits;
+    const startedAt = Date.now();
+    const timer = setInterval(
+      () => {
+        const now = Date.now();
+        const seconds = (now - startedAt) / 1000;
+        let message: string | undefined;
+        if (now - lastProgress() >= idle * 1000) message = `The upload sent nothing for ${idle} s`;
+        else if (max !== undefined && seconds >= max)
+          message = `The upload took longer than limits.uploadMaxSeconds (${max} s)`;
+        else if (minRate !== undefined && seconds > idle && received() < (seconds - idle) * minRate)
+          message = `The upload sent ${received()} bytes in ${Math.round(seconds)} s, slower than limits.uploadMinBytesPerSecond (${minRate} bytes/s)`;
+        if (message === undefined) return;
+        clearInterval(timer);
+        stalled(message);
+      },
+      Math.min(1000, (idle * 1000) / 4),
+    );
+    return timer;
   }
 
   async get(app: string, version: number): Promise<BundleDetail> {

@@ -47,11 +47,12 @@ export class InspectorPool {
 
   /**
    * Starts an inspection on a free worker, waiting for one if all are busy.
-   * A waiter whose `signal` aborts (its client went away) leaves the queue.
+   * A waiter whose `signal` aborts (its client went away) leaves the queue; one
+   * that waits longer than `waitMs` leaves it with `E_SERVER_BUSY`.
    */
-  async begin(limits: BundleLimits, signal?: AbortSignal): Promise<Inspection> {
+  async begin(limits: BundleLimits, signal?: AbortSignal, waitMs?: number): Promise<Inspection> {
     if (this.closed) throw new Error('inspector pool is closed');
-    const worker = this.idle.pop() ?? (await this.wait(signal));
+    const worker = this.idle.pop() ?? (await this.wait(signal, waitMs));
     const inspection = new Inspection(worker, this.nextId++, limits);
     void inspection.result.then(
       () => this.release(worker),
@@ -65,19 +66,37 @@ export class InspectorPool {
     await Promise.all(this.idle.map((w) => w.thread.terminate()));
   }
 
-  private wait(signal: AbortSignal | undefined): Promise<PooledWorker> {
+  private wait(signal: AbortSignal | undefined, waitMs: number | undefined): Promise<PooledWorker> {
     return new Promise<PooledWorker>((resolve, reject) => {
-      const gone = () => {
+      const leave = (error: FerryError) => {
         this.queue.splice(this.queue.indexOf(take), 1);
-        reject(
+        signal?.removeEventListener('abort', gone);
+        clearTimeout(timer);
+        reject(error);
+      };
+      const gone = () =>
+        leave(
           new FerryError(
             'E_UPLOAD_INCOMPLETE',
             'The client went away while its push waited its turn',
           ),
         );
-      };
+      const timer =
+        waitMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+              leave(
+                new FerryError(
+                  'E_SERVER_BUSY',
+                  `Every bundle checker stayed busy for ${waitMs / 1000} s; push again in ${retryAfterSeconds} s`,
+                  { retryAfterSeconds },
+                ),
+              );
+            }, waitMs);
       const take = (worker: PooledWorker) => {
         signal?.removeEventListener('abort', gone);
+        clearTimeout(timer);
         resolve(worker);
       };
       if (signal?.aborted) {

@@ -95,6 +95,21 @@ export const serverConfigSchema = z.strictObject({
       inspectorThreads: z.coerce.number().int().min(1).max(64).default(2),
       // An upload that sends nothing for this long is cut off.
       uploadIdleSeconds: z.coerce.number().positive().default(60),
+      // Past its first uploadIdleSeconds, an upload must have averaged at least this
+      // rate (16 KiB/s: a 100 MB bundle over a 128 kbit/s link), or it is cut off:
+      // a client trickling a byte now and then cannot hold a checker.
+      uploadMinBytesPerSecond: z.coerce
+        .number()
+        .positive()
+        .default(16 * 1024),
+      // No upload takes longer than this, whatever its rate (6 h).
+      uploadMaxSeconds: z.coerce
+        .number()
+        .positive()
+        .default(6 * 3600),
+      // A push waits at most this long for a free checker thread; then 503 with
+      // Retry-After, before its body is read.
+      checkerWaitSeconds: z.coerce.number().positive().default(20),
     })
     .prefault({}),
 });

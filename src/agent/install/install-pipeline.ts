@@ -1,5 +1,4 @@
 import {
-  lstat,
   mkdir,
   readFile,
   readdir,
@@ -24,6 +23,7 @@ import type { InstallJob } from '../../protocol/messages.js';
 import { healthSpecFrom, waitHealthy } from '../health/health-check.js';
 import type { ProcessDriver, ServiceSpec } from '../process/process-driver.js';
 import type { BundleFetcher } from './bundle-fetcher.js';
+import { linkShared } from './link-shared.js';
 import { StepFailure, type StepReporter } from './step-reporter.js';
 import { fillVariables } from './variables.js';
 
@@ -411,33 +411,6 @@ async function switchCurrent(appDir: string, version: number): Promise<void> {
   await rm(temp, { force: true });
   await symlink(path.join('releases', String(version)), temp);
   await rename(temp, path.join(appDir, 'current'));
-}
-
-/** Links each `shared` path of the release to `<app>/shared/`, kept across releases. */
-async function linkShared(
-  appDir: string,
-  releaseDir: string,
-  shared: string[],
-  say: (t: string) => void,
-): Promise<void> {
-  for (const entry of shared) {
-    const isDir = entry.endsWith('/');
-    const rel = entry.replace(/\/+$/, '');
-    const target = path.join(appDir, 'shared', rel);
-    const inRelease = path.join(releaseDir, rel);
-    const existing = await lstat(target).catch(() => undefined);
-    if (!existing) {
-      await mkdir(isDir ? target : path.dirname(target), { recursive: true });
-      const shipped = await lstat(inRelease).catch(() => undefined);
-      // The first release's own copy becomes the shared one.
-      if (shipped && !isDir) await rename(inRelease, target);
-      else if (!isDir) await writeFile(target, '');
-    }
-    await rm(inRelease, { recursive: true, force: true });
-    await mkdir(path.dirname(inRelease), { recursive: true });
-    await symlink(target, inRelease);
-    say(`${rel} -> ${target}\n`);
-  }
 }
 
 /** Removes releases beyond the newest `keep`, never those in `protect`. */

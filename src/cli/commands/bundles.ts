@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
+import { countTextSchema } from '../../protocol/fields.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
 import { printJson, printTable, shortTime } from '../output.js';
@@ -10,13 +11,18 @@ export function registerBundles(program: Command): void {
   program
     .command('bundles <app>')
     .description("list an app's bundles, newest first")
-    .option('--limit <n>', 'show at most this many', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'show at most this many')
     .option('--json', 'print the list as JSON')
-    .action(async (app: string, options: { limit?: number }, command: Command) => {
+    .action(async (app: string, options: { limit?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const bundles = await (
         await connect(globals)
-      ).bundles(parseArg(appNameSchema, app, 'app'), options.limit);
+      ).bundles(
+        parseArg(appNameSchema, app, 'app'),
+        options.limit === undefined
+          ? undefined
+          : parseArg(countTextSchema(1, 1000), options.limit, '--limit'),
+      );
       if (globals.json) {
         printJson(bundles);
         return;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { bundleRefSchema } from '../../protocol/api.js';
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import { FerryError } from '../../protocol/errors.js';
+import { versionTextSchema } from '../../protocol/fields.js';
 import type { ApiClient } from '../api-client.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { followDeployment } from '../follow-deployment.js';
@@ -71,15 +72,8 @@ export function registerRollback(program: Command): void {
     )
     .action(
       async (app: string, options: StartOptions & { env: string; to?: string }, cmd: Command) => {
-        let to: number | undefined;
-        if (options.to !== undefined) {
-          to = Number(options.to);
-          if (!Number.isInteger(to) || to < 1)
-            throw new FerryError(
-              'E_BAD_REQUEST',
-              `--to ${options.to}: expected a version number such as 11`,
-            );
-        }
+        const to =
+          options.to === undefined ? undefined : parseArg(versionTextSchema, options.to, '--to');
         await start(cmd, options, (api) =>
           api.rollback({ app, env: options.env, ...(to === undefined ? {} : { to }) }),
         );

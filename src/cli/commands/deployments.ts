@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
+import { countTextSchema } from '../../protocol/fields.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
+import { parseArg } from '../parse-arg.js';
 import { followDeployment, installLine, summary } from '../follow-deployment.js';
-import { printJson, printTable, shortTime } from '../output.js';
+import { printable, printJson, printTable, shortTime } from '../output.js';
 
 /** `ferry deployments [--app A] [--env E]`: deployments, newest first. */
 export function registerDeployments(program: Command): void {
@@ -20,7 +22,9 @@ export function registerDeployments(program: Command): void {
       ).deployments({
         ...(options.app === undefined ? {} : { app: options.app }),
         ...(options.env === undefined ? {} : { env: options.env }),
-        ...(options.limit === undefined ? {} : { limit: Number(options.limit) }),
+        ...(options.limit === undefined
+          ? {}
+          : { limit: parseArg(countTextSchema(1, 1000), options.limit, '--limit') }),
       });
       if (globals.json) {
         printJson(deployments);
@@ -59,13 +63,13 @@ export function registerDeployments(program: Command): void {
         printJson(deployment);
         return;
       }
-      process.stdout.write(
+      const lines = [
         `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
-          ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})\n`,
-      );
-      for (const install of deployment.installs) process.stdout.write(`${installLine(install)}\n`);
-      if (!['pending', 'running'].includes(deployment.state))
-        for (const line of summary(deployment)) process.stdout.write(`${line}\n`);
+          ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
+        ...deployment.installs.map(installLine),
+        ...(['pending', 'running'].includes(deployment.state) ? [] : summary(deployment)),
+      ];
+      for (const line of lines) process.stdout.write(`${printable(line)}\n`);
     });
 
   program

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { countTextSchema } from '../../protocol/fields.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
+import { parseArg } from '../parse-arg.js';
 import { printJson, printTable, shortTime } from '../output.js';
 
 /** `ferry history <app>`: pushes, deployments, verdict changes and rollbacks, newest first. */
@@ -15,7 +17,12 @@ export function registerHistory(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const history = await (
         await connect(globals)
-      ).history(app, options.limit === undefined ? undefined : Number(options.limit));
+      ).history(
+        app,
+        options.limit === undefined
+          ? undefined
+          : parseArg(countTextSchema(1, 1000), options.limit, '--limit'),
+      );
       if (globals.json) {
         printJson(history);
         return;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { bundleRefSchema, type InstallRecord } from '../../protocol/api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
-import { printJson } from '../output.js';
+import { printable, printJson } from '../output.js';
 
 /** `ferry install <app>@<version> --host NAME`: one install on one host, followed live. */
 export function registerInstall(program: Command): void {
@@ -24,7 +24,7 @@ export function registerInstall(program: Command): void {
       const api = await connect(globals);
       let install = await api.createInstall({ app, version, host: options.host });
       const say = (line: string) => {
-        if (!globals.json) process.stdout.write(`${line}\n`);
+        if (!globals.json) process.stdout.write(`${printable(line)}\n`);
       };
       say(`install ${install.id}: ${ref} on ${install.host}`);
       if (options.detach) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { bundleRefSchema, verdictSchema, type VerdictMarkResult } from '../../protocol/api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
-import { printJson } from '../output.js';
+import { printable, printJson } from '../output.js';
 import { parseArg } from '../parse-arg.js';
 import { startedLines } from '../follow-deployment.js';
 
@@ -41,7 +41,7 @@ export function registerMark(program: Command): void {
           printJson(result);
           return;
         }
-        process.stdout.write(markLines(result).join('\n') + '\n');
+        process.stdout.write(markLines(result).map(printable).join('\n') + '\n');
       },
     );
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { AppStatus } from '../../protocol/deployment-api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
-import { printJson } from '../output.js';
+import { printable, printJson } from '../output.js';
 
 /** `ferry status [app]`: per app and environment, what should run and what runs. */
 export function registerStatus(program: Command): void {
@@ -19,7 +19,7 @@ export function registerStatus(program: Command): void {
         return;
       }
       if (apps.length === 0) process.stdout.write('No apps yet: `ferry push <dir>`.\n');
-      for (const line of statusLines(apps)) process.stdout.write(`${line}\n`);
+      for (const line of statusLines(apps)) process.stdout.write(`${printable(line)}\n`);
     });
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import { countTextSchema, labelSchema, versionTextSchema } from '../../protocol/fields.js';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
@@ -14,9 +15,9 @@ import type { VerdictService } from '../verdict-service.js';
 import { parseInput } from './parse-input.js';
 
 const appParams = z.object({ app: appNameSchema });
-const bundleParams = z.object({ app: appNameSchema, version: z.coerce.number().int().positive() });
-const pushQuery = z.object({ label: z.string().min(1).max(200).optional() });
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+const bundleParams = z.object({ app: appNameSchema, version: versionTextSchema });
+const pushQuery = z.object({ label: labelSchema.optional() });
+const listQuery = z.object({ limit: countTextSchema(1, 1000).optional() });
 
 /** Bundle routes: push, list apps and bundles, show one, download one (with Range). */
 export function registerBundleRoutes(
@@ -45,13 +46,27 @@ export function registerBundleRoutes(
     const declared = request.headers['content-length'];
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());
-    const result = await bundles.push({
-      body: request.body,
-      contentLength: declared === undefined ? undefined : Number(declared),
-      pushedBy: token.name,
-      label,
-      signal: gone.signal,
-    });
+    const result = await bundles
+      .push({
+        body: request.body,
+        contentLength: declared === undefined ? undefined : Number(declared),
+        pushedBy: token.name,
+        label,
+        signal: gone.signal,
+      })
+      .catch((err: unknown) => {
+        // The body was not read to its end: the answer goes out, then the
+        // connection closes, rather than the server reading on what it refused.
+        if (
+          err instanceof FerryError &&
+          (err.code === 'E_UPLOAD_STALLED' || err.code === 'E_SERVER_BUSY')
+        ) {
+          void reply.header('connection', 'close');
+          const retryAfter = err.details?.retryAfterSeconds;
+          if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+        }
+        throw err;
+      });
     request.log.info(
       {
         app: result.bundle.app,

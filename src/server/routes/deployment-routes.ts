@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { countTextSchema } from '../../protocol/fields.js';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX } from '../../protocol/api.js';
 import {
@@ -20,7 +21,7 @@ const logsQuery = z.strictObject({ host: z.string().min(1).max(100).optional() }
 const statusQuery = z.strictObject({ app: appNameSchema.optional() });
 const appParams = z.object({ app: appNameSchema });
 const historyQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: countTextSchema(1, 1000).optional(),
 });
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { versionTextSchema } from '../../protocol/fields.js';
 import { appNameSchema } from '../../bundle/manifest-schema.js';
 import { API_PREFIX, verdictMarkBodySchema } from '../../protocol/api.js';
 import { tokenOf } from '../request-context.js';
@@ -8,7 +9,7 @@ import { requireRole } from '../token-service.js';
 import type { VerdictService } from '../verdict-service.js';
 import { parseInput } from './parse-input.js';
 
-const bundleParams = z.object({ app: appNameSchema, version: z.coerce.number().int().positive() });
+const bundleParams = z.object({ app: appNameSchema, version: versionTextSchema });
 
 /** Verdicts: mark a bundle passed or failed, and read its history. */
 export function registerVerdictRoutes(

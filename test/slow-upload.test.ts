@@ -1,0 +1,162 @@
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBundle } from '../src/bundle/pack.js';
+import { startServer, type ServerProcess } from './helpers/ferry-process.js';
+import { appTree, makeTree } from './helpers/source-tree.js';
+
+/**
+ * Slow clients against a server with two checker threads: trickling uploads are cut
+ * off with an answer, and a push that finds every checker busy is told so at once.
+ */
+
+let server: ServerProcess;
+
+beforeAll(async () => {
+  const config = path.join(await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-')), 'server.yml');
+  await writeFile(
+    config,
+    'limits: { inspectorThreads: 2, uploadIdleSeconds: 2, uploadMinBytesPerSecond: 1000, checkerWaitSeconds: 1 }\n',
+  );
+  server = await startServer(['--config', config]);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+let made = 0;
+async function bundleOf(app: string): Promise<Buffer> {
+  const root = await makeTree(appTree(app, `m${made++}`));
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-')), 'b.tar.gz');
+  await createBundle({ sourceDir: root, out: file });
+  return readFile(file);
+}
+
+function push(body: Buffer): Promise<Response> {
+  return fetch(`${server.url}/api/v1/bundles`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/gzip', authorization: `Bearer ${server.adminToken}` },
+    // Without an answer by then, the push waited behind the slow ones.
+    signal: AbortSignal.timeout(8000),
+  });
+}
+
+/** A push that sends its headers, then one byte every 500 ms; `answer` is all the server said. */
+function trickle(
+  body: Buffer,
+  target: ServerProcess = server,
+): { answer: Promise<string>; stop: () => void } {
+  const { hostname, port } = new URL(target.url);
+  const socket = net.connect(Number(port), hostname);
+  socket.write(
+    `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${target.adminToken}\r\n` +
+      `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
+  );
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (!socket.destroyed && sent < body.length) socket.write(body.subarray(sent, ++sent));
+  }, 500);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  const closed = new Promise<string>((resolve) => {
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve(answer);
+    });
+    socket.on('error', () => undefined);
+  });
+  return {
+    answer: closed,
+    stop: () => {
+      clearInterval(timer);
+      socket.destroy();
+    },
+  };
+}
+
+describe('slow uploads', () => {
+  it('answers a push that finds both checkers held by trickling uploads with 503 and Retry-After, and cuts the trickles off with E_UPLOAD_STALLED', async () => {
+    const slow = [trickle(await bundleOf('slow')), trickle(await bundleOf('slow'))];
+    try {
+      // Both trickles hold a checker once their headers are in.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const startedAt = Date.now();
+      const busy = await push(await bundleOf('quick'));
+      expect(Date.now() - startedAt).toBeLessThan(5000);
+      expect(busy.status).toBe(503);
+      expect(Number(busy.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await busy.json()).toMatchObject({ code: 'E_SERVER_BUSY' });
+
+      // Each trickle gets its answer, then the server closes the connection.
+      for (const { answer } of slow) {
+        const text = await answer;
+        expect(text).toMatch(/^HTTP\/1\.1 408 /);
+        const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { code: string };
+        expect(body.code).toBe('E_UPLOAD_STALLED');
+      }
+
+      // The checkers are free again, and nothing of the slow pushes was kept.
+      const next = await push(await bundleOf('quick'));
+      expect(next.status).toBe(201);
+      expect(await readdir(path.join(server.dataDir, 'bundles', 'tmp'))).toEqual([]);
+      const apps = await fetch(`${server.url}/api/v1/apps`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      });
+      expect(((await apps.json()) as { apps: { name: string }[] }).apps.map((a) => a.name)).toEqual(
+        ['quick'],
+      );
+    } finally {
+      for (const { stop } of slow) stop();
+    }
+  }, 30_000);
+
+  it('answers an upload that stops sending with E_UPLOAD_STALLED before closing it', async () => {
+    const body = await bundleOf('idle');
+    const { hostname, port } = new URL(server.url);
+    const socket = net.connect(Number(port), hostname);
+    socket.write(
+      `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${server.adminToken}\r\n` +
+        `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body.subarray(0, 100));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    await new Promise<void>((resolve) => {
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      code: 'E_UPLOAD_STALLED',
+      details: { receivedBytes: 100 },
+    });
+  }, 30_000);
+});
+
+describe('the overall deadline', () => {
+  it('cuts off an upload that keeps sending but runs past limits.uploadMaxSeconds', async () => {
+    const config = path.join(await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-')), 'server.yml');
+    await writeFile(
+      config,
+      'limits: { uploadIdleSeconds: 5, uploadMinBytesPerSecond: 1, uploadMaxSeconds: 2 }\n',
+    );
+    const capped = await startServer(['--config', config]);
+    try {
+      const startedAt = Date.now();
+      const text = await trickle(await bundleOf('long'), capped).answer;
+      expect(Date.now() - startedAt).toBeLessThan(6000);
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+        code: string;
+        message: string;
+      };
+      expect(body.code).toBe('E_UPLOAD_STALLED');
+      expect(body.message).toContain('uploadMaxSeconds');
+    } finally {
+      await capped.stop();
+    }
+  }, 30_000);
+});
