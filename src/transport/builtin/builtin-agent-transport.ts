@@ -1,6 +1,8 @@
 import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
+import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
+import { unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinAgentTransportOptions {
@@ -95,7 +97,7 @@ export class BuiltinAgentTransport implements AgentTransport {
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
     const socket = new WebSocket(url, {
       headers: { authorization: `Bearer ${this.options.token}` },
-      maxPayload: 4 * 1024 * 1024,
+      maxPayload: MAX_MESSAGE_BYTES,
     });
     this.socket = socket;
     socket.on('open', () => {
@@ -165,12 +167,28 @@ export class BuiltinAgentTransport implements AgentTransport {
     const job = jobSchema.safeParse(frame.message);
     if (!job.success) {
       const error = job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      this.options.logger.error({ error }, 'refused an invalid job');
-      send(socket, { kind: 'refused', id: idOf(frame.message), error });
+      const id = idOf(frame.message);
+      this.options.logger.error({ id, error }, 'refused a job this agent cannot handle');
+      // In turn with the jobs before it: ended as a failed install, then refused
+      // (which takes it off the outbox), so the jobs after it go on.
+      this.jobs = this.jobs.then(() => this.refuse(socket, id, error));
       return;
     }
     // One job at a time, in the order they came.
     this.jobs = this.jobs.then(() => this.handle(socket, job.data));
+  }
+
+  private async refuse(socket: WebSocket, id: string, error: string): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (id !== '') {
+        this.emit(unhandledJobEvent(id, `this agent cannot handle it (${error})`));
+        await this.drain();
+      }
+      send(this.socket ?? socket, { kind: 'refused', id, error });
+    } catch (err) {
+      this.options.logger.error({ err, jobId: id }, 'reporting an unhandled job failed');
+    }
   }
 
   private async handle(socket: WebSocket, job: Job): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../protocol/errors.js';
+import { assertJobFits } from '../../protocol/job-size.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { ServerTransport, TransportLogger } from '../transport.js';
 import { AmqpConnection } from './amqp-connection.js';
@@ -113,6 +114,8 @@ export class RabbitmqServerTransport implements ServerTransport {
 
   async send(hostId: string, job: Job): Promise<void> {
     const message = jobSchema.parse(job);
+    // Bounded like the built-in transport's frames, so both refuse the same jobs.
+    assertJobFits(message, `install ${message.id} for host ${hostId}`);
     const body = Buffer.from(JSON.stringify(message));
     const timeoutMs = this.options.sendTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
