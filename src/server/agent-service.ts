@@ -7,7 +7,7 @@ import type { AgentEvent } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
-import type { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { assertInstallJobsFit, type InstallDispatcher } from './deployments/install-dispatcher.js';
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
@@ -129,6 +129,7 @@ export class AgentService {
     // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
     const resolved = await this.variables.checkDeployable(bundle.manifest, [host]);
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
+    assertInstallJobsFit(bundle, [host], resolved);
     const installId = newId('ins');
     await this.store.createInstall({
       id: installId,
