@@ -99,6 +99,7 @@ async function builtinHarness(): Promise<Harness> {
         logger,
         initialDelayMs: 50,
         maxDelayMs: 200,
+        retryDelayMs: 50,
       });
       agents.push(agent);
       return agent;
@@ -278,6 +279,24 @@ for (const [name, setup] of TRANSPORTS) {
       harness.agent('host-a').start((j) => Promise.resolve(void received.push(j)));
       await until(() => received.length === 1, 'the second delivery');
       expect(received[0]!.id).toBe(job.id);
+    });
+
+    it('delivers again, on the same connection, a job whose handler failed, before the jobs after it', async () => {
+      const job = installJob('cart', 1);
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', job);
+      await harness.server().send('host-a', next);
+      const handled: string[] = [];
+      const agent = harness.agent('host-a');
+      agent.start((j) => {
+        handled.push(j.id);
+        // The server could not say whether the job is wanted, twice.
+        if (j.id === job.id && handled.filter((id) => id === job.id).length <= 2)
+          return Promise.reject(new Error('the server did not answer in time'));
+        return Promise.resolve();
+      });
+      await until(() => handled.includes(next.id), 'the job after it', 20_000);
+      expect(handled).toEqual([job.id, job.id, job.id, next.id]);
     });
 
     it('does not deliver an acknowledged job again, even after a server restart', async () => {

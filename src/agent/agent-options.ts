@@ -14,6 +14,7 @@ export interface RawAgentOptions {
   systemdUnitDir?: string | undefined;
   path?: string | undefined;
   commandTimeout: string;
+  checkTimeout?: string | undefined;
   transportUrl?: string | undefined;
   transportPrefix?: string | undefined;
 }
@@ -53,6 +54,9 @@ export function parseAgentOptions(
   const timeout = Number(raw.commandTimeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     problems.push('--command-timeout: expected seconds, such as 600');
+  const checkTimeout = Number(raw.checkTimeout ?? (process.env.FERRY_CHECK_TIMEOUT || '15'));
+  if (!Number.isFinite(checkTimeout) || checkTimeout <= 0)
+    problems.push('--check-timeout: expected seconds, such as 15');
   if (problems.length > 0) {
     throw new FerryError(
       'E_CONFIG_INVALID',
@@ -74,6 +78,7 @@ export function parseAgentOptions(
     systemdUnitDir: raw.systemdUnitDir,
     path: raw.path ?? defaults.path,
     commandTimeoutMs: timeout * 1000,
+    checkTimeoutMs: checkTimeout * 1000,
     transport:
       transportUrl === undefined
         ? { kind: 'builtin' }
