@@ -73,6 +73,20 @@ export class InstallDispatcher {
    * job grew too large for the transport.
    */
   async send(install: StoredInstall, bundle: BundleDetail, host: HostRecord): Promise<void> {
+    // Read again: the host may have been cut off since the caller read it.
+    if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
+      // Its token was revoked: no job (and none of the variables in it) goes to it.
+      await this.store.markInstall(
+        install.id,
+        {
+          state: 'skipped',
+          error: `${host.name} was cut off (its token was revoked): it gets nothing more`,
+          finishedAt: new Date().toISOString(),
+        },
+        ['pending', 'queued'],
+      );
+      return;
+    }
     let resolved;
     try {
       resolved = (await this.variables.checkDeployable(bundle.manifest, [host])).get(host.id)!;

@@ -83,6 +83,18 @@ export class BuiltinServerTransport implements ServerTransport {
     return [...this.sockets.keys()];
   }
 
+  disconnect(hostId: string, reason: string): Promise<void> {
+    const socket = this.sockets.get(hostId);
+    if (socket) {
+      this.options.logger.warn({ hostId, reason }, 'closing an agent connection');
+      // Its reconnection is refused: its token no longer authenticates.
+      // Closing: nothing more is sent on it (frames go only to open sockets).
+      socket.close(4001, reason.slice(0, 120));
+      setTimeout(() => socket.terminate(), 1000).unref();
+    }
+    return Promise.resolve();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.pinger);
     for (const [hostId, socket] of this.sockets) {

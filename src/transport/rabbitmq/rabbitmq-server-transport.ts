@@ -161,6 +161,21 @@ export class RabbitmqServerTransport implements ServerTransport {
    * are still connected to the broker, and another replica (or this one, when
    * it starts again) reads their presence from there.
    */
+  /**
+   * Deletes the host's queue: the broker cancels the agent's consumer, and the
+   * agent cannot declare the queue again (its user has no configure rights).
+   * `hostIds` must no longer list the host, or the queue would be declared again.
+   */
+  async disconnect(hostId: string, reason: string): Promise<void> {
+    this.declared.delete(hostId);
+    // No longer read from the broker (not in `hostIds`): told gone here.
+    if (this.present.delete(hostId)) this.presenceHandler(hostId, false);
+    const admin = this.admin;
+    if (!admin) return;
+    this.options.logger.warn({ hostId, reason }, 'deleting a cut-off host queue');
+    await admin.deleteQueue(this.topology.hostQueue(hostId));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.presenceTimer);
