@@ -85,7 +85,7 @@ export class AgentService {
   async cutOffHost(hostId: string, reason: string): Promise<void> {
     await this.store.cutOffHost(hostId, new Date().toISOString());
     this.cutOff.add(hostId);
-    await this.transport.disconnect(hostId, reason);
+    await this.disconnect(hostId, reason);
     this.observer?.presenceChanged(hostId, false);
   }
 
@@ -98,7 +98,7 @@ export class AgentService {
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
     await this.store.removeHost(host.id, new Date().toISOString());
     this.cutOff.add(host.id);
-    await this.transport.disconnect(host.id, 'the host was removed');
+    await this.disconnect(host.id, 'the host was removed');
     this.observer?.presenceChanged(host.id, false);
     return { id: host.id, name };
   }
@@ -106,7 +106,20 @@ export class AgentService {
   private async sweep(): Promise<void> {
     this.cutOff = new Set(await this.store.cutOffHostIds());
     for (const hostId of this.transport.connectedHosts()) {
-      if (this.cutOff.has(hostId)) await this.transport.disconnect(hostId, 'the host was cut off');
+      if (this.cutOff.has(hostId)) await this.disconnect(hostId, 'the host was cut off');
+    }
+  }
+
+  /**
+   * Closes a cut-off host's connection. The cut-off is recorded already, so a
+   * failure here (the broker away) is logged, not thrown: the host's token no
+   * longer authenticates, nothing is dispatched to it, and the sweep tries again.
+   */
+  private async disconnect(hostId: string, reason: string): Promise<void> {
+    try {
+      await this.transport.disconnect(hostId, reason);
+    } catch (err) {
+      this.logger.warn({ err, hostId }, 'closing the connection of a host cut off failed');
     }
   }
 
