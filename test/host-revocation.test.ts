@@ -85,6 +85,8 @@ for (const backend of BACKENDS)
       expect(byHost['qa-1']?.state).toBe('succeeded');
       expect(byHost['qa-2']?.state).toBe('skipped');
       expect(byHost['qa-2']?.error).toContain('token was revoked');
+      expect(ended.state).toBe('partial');
+      expect(ended.error).toContain('qa-2 (cut off: its token was revoked or the host removed)');
       // No job reached it: nothing of the app on the host.
       await expect(access(path.join(cluster.host('qa-2').root, 'apps', 'web'))).rejects.toThrow();
       // It stays cut off: its agent cannot come back with the revoked token.

@@ -161,7 +161,7 @@ export class RolloutDriver {
         if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
       }
     }
-    if (deployment.phase === 'rollout') return this.complete(deployment, wave);
+    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts);
     return this.completeRevert(deployment, wave);
   }
 
@@ -315,7 +315,11 @@ export class RolloutDriver {
     this.wake();
   }
 
-  private async complete(deployment: StoredDeployment, wave: StoredInstall[]): Promise<void> {
+  private async complete(
+    deployment: StoredDeployment,
+    wave: StoredInstall[],
+    hosts: Map<string, HostRecord>,
+  ): Promise<void> {
     const succeeded = wave.filter((i) => i.state === 'succeeded');
     const skipped = wave.filter((i) => i.state === 'skipped');
     const failed = wave.filter((i) => i.state === 'failed');
@@ -337,7 +341,11 @@ export class RolloutDriver {
       return this.finish(deployment, 'succeeded', null);
     }
     const parts = [
-      ...skipped.map((i) => `${i.host} (offline; catches up when it returns)`),
+      ...skipped.map((i) =>
+        !hosts.has(i.hostId) || hosts.get(i.hostId)?.revokedAt
+          ? `${i.host} (cut off: its token was revoked or the host removed)`
+          : `${i.host} (offline; catches up when it returns)`,
+      ),
       ...failed.map((i) => `${i.host} (failed: ${i.error ?? 'unknown'})`),
     ];
     return this.finish(
