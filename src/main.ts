@@ -96,6 +96,10 @@ function addAgentCommand(program: Command): void {
     .option('--path <PATH>', 'PATH for hooks, install commands and services')
     .option('--command-timeout <seconds>', 'time allowed to each hook or install command', '600')
     .option(
+      '--check-timeout <seconds>',
+      'time allowed to the server to say whether a job is still wanted, asked again with backoff (or FERRY_CHECK_TIMEOUT; default 15)',
+    )
+    .option(
       '--transport-url <url>',
       "take jobs from RabbitMQ (this host's broker user) instead of the server's WebSocket (or FERRY_TRANSPORT_URL)",
     )
@@ -151,6 +155,7 @@ interface AgentCommandOptions {
   systemdUnitDir?: string;
   path?: string;
   commandTimeout: string;
+  checkTimeout?: string;
   transportUrl?: string;
   transportPrefix: string;
 }

@@ -213,6 +213,39 @@ for (const dialect of STORE_DIALECTS) {
         await store.resetHostPresence();
         expect((await store.getHost(id))?.connected).toBe(false);
       });
+
+      it('cuts a host off with its tokens, and removes one so that its name is free again', async () => {
+        const id = await host('qa-1');
+        await store.createToken({
+          id: 'tok_qa1',
+          name: 'agent-qa-1',
+          role: 'agent',
+          env: 'qa',
+          tokenHash: 'h'.repeat(64),
+          createdBy: 'admin',
+          hostId: id,
+        });
+        expect(await store.cutOffHostIds()).toEqual([]);
+        await store.cutOffHost(id, '2026-11-03T00:00:00.000Z');
+        expect((await store.getHost(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
+        expect(await store.findActiveToken('h'.repeat(64))).toBeUndefined();
+        expect(await store.cutOffHostIds()).toEqual([id]);
+
+        expect(await store.removeHost(id, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.removeHost(id, '2026-11-03T00:00:02.000Z')).toBe(false);
+        expect(await store.listHosts()).toEqual([]);
+        expect(await store.findHostByName('qa-1')).toBeUndefined();
+        // Kept for the history, under a name that says so.
+        expect((await store.getHost(id))?.name).toBe(`qa-1 (removed ${id})`);
+        await store.createHost({
+          id: 'host_new',
+          name: 'qa-1',
+          env: 'qa',
+          roles: ['web'],
+          vars: {},
+        });
+        expect((await store.findHostByName('qa-1'))?.id).toBe('host_new');
+      });
     });
 
     describe('installs', () => {

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import amqp from 'amqplib';
 import { FerryError } from '../src/protocol/errors.js';
+import { MAX_JOB_BYTES } from '../src/protocol/job-size.js';
 import { type AgentEvent, type Job, PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
@@ -43,6 +45,11 @@ interface Harness {
   agent(hostId: string, options?: { token?: string }): AgentTransport;
   /** Talks to the server side with raw frames, as a broken or hostile agent would. */
   rawAgent?(hostId: string): Promise<WebSocket>;
+  /**
+   * Puts a message in a host's queue as it is, past the server side's checks: a
+   * job from a newer server, or one queued before jobs were bounded.
+   */
+  sendRaw(hostId: string, id: string, body: string): Promise<void>;
   /** What the logs say when an agent's credentials are refused. */
   refusal: string;
   logger: RecordingLogger;
@@ -92,6 +99,7 @@ async function builtinHarness(): Promise<Harness> {
         logger,
         initialDelayMs: 50,
         maxDelayMs: 200,
+        retryDelayMs: 50,
       });
       agents.push(agent);
       return agent;
@@ -103,6 +111,7 @@ async function builtinHarness(): Promise<Harness> {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return ws;
     },
+    sendRaw: (hostId, id, body) => store.enqueueOutbox(hostId, { id, body }),
     refusal: 'refused the agent connection',
     logger,
     async stop() {
@@ -153,6 +162,24 @@ function rabbitmqHarness(): Promise<Harness> {
       });
       agents.push(agent);
       return agent;
+    },
+    async sendRaw(hostId, _id, body) {
+      const connection = await amqp.connect(url);
+      try {
+        const channel = await connection.createConfirmChannel();
+        await channel.assertQueue(`${prefix}.host.${hostId}`, { durable: true });
+        await new Promise<void>((resolve, reject) =>
+          channel.sendToQueue(
+            `${prefix}.host.${hostId}`,
+            Buffer.from(body),
+            { persistent: true },
+            (err) => (err ? reject(new Error('the broker nacked the message')) : resolve()),
+          ),
+        );
+        await channel.close();
+      } finally {
+        await connection.close();
+      }
     },
     refusal: 'cannot connect to the broker',
     logger,
@@ -254,6 +281,24 @@ for (const [name, setup] of TRANSPORTS) {
       expect(received[0]!.id).toBe(job.id);
     });
 
+    it('delivers again, on the same connection, a job whose handler failed, before the jobs after it', async () => {
+      const job = installJob('cart', 1);
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', job);
+      await harness.server().send('host-a', next);
+      const handled: string[] = [];
+      const agent = harness.agent('host-a');
+      agent.start((j) => {
+        handled.push(j.id);
+        // The server could not say whether the job is wanted, twice.
+        if (j.id === job.id && handled.filter((id) => id === job.id).length <= 2)
+          return Promise.reject(new Error('the server did not answer in time'));
+        return Promise.resolve();
+      });
+      await until(() => handled.includes(next.id), 'the job after it', 20_000);
+      expect(handled).toEqual([job.id, job.id, job.id, next.id]);
+    });
+
     it('does not deliver an acknowledged job again, even after a server restart', async () => {
       const job = installJob();
       await harness.server().send('host-a', job);
@@ -316,6 +361,58 @@ for (const [name, setup] of TRANSPORTS) {
         'both events handled',
       );
       expect([...senders]).toEqual(['host-a']);
+    });
+
+    it('refuses a job too large for one message where it is sent, naming its largest parts, and the next job still arrives', async () => {
+      const huge = installJob('cart', 1);
+      huge.manifest = { install: ['x'.repeat(MAX_JOB_BYTES)] };
+      const error = await harness
+        .server()
+        .send('host-a', huge)
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(error).toBeInstanceOf(FerryError);
+      expect((error as FerryError).code).toBe('E_JOB_TOO_LARGE');
+      const { parts } = (error as FerryError).details as { parts: { part: string }[] };
+      expect(parts[0]!.part).toBe('manifest');
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', next);
+      const received: Job[] = [];
+      harness.agent('host-a').start((j) => Promise.resolve(void received.push(j)));
+      await until(() => received.length === 1, 'the next job');
+      expect(received.map((j) => j.id)).toEqual([next.id]);
+    });
+
+    it('ends a job the agent cannot handle as a failed install with the reason, and the next job still arrives', async () => {
+      const finished: AgentEvent[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        if (event.type === 'job.finished') finished.push(event);
+        return Promise.resolve();
+      });
+      // A job from a newer server, of a type this agent does not know.
+      const unknown = { ...installJob(), type: 'reboot' };
+      await harness.sendRaw('host-a', unknown.id, JSON.stringify(unknown));
+      // A job queued before jobs were bounded: larger than a message.
+      const oversized = installJob('cart', 1);
+      oversized.manifest = { install: ['x'.repeat(MAX_JOB_BYTES)] };
+      await harness.sendRaw('host-a', oversized.id, JSON.stringify(oversized));
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', next);
+      const received: Job[] = [];
+      harness.agent('host-a').start((j) => Promise.resolve(void received.push(j)));
+      await until(() => received.length === 1, 'the job after the ones that cannot be handled');
+      expect(received.map((j) => j.id)).toEqual([next.id]);
+      await until(() => finished.length === 2, 'both ended as failed');
+      expect(finished.find((e) => 'jobId' in e && e.jobId === unknown.id)).toMatchObject({
+        ok: false,
+        error: expect.stringContaining('could not be carried out') as unknown,
+      });
+      expect(finished.find((e) => 'jobId' in e && e.jobId === oversized.id)).toMatchObject({
+        ok: false,
+        error: expect.stringContaining('bytes') as unknown,
+      });
     });
 
     it('tells presence as hosts come and go', async () => {

@@ -18,6 +18,7 @@ export interface RawAgentOptions {
   systemdUnitDir?: string | undefined;
   path?: string | undefined;
   commandTimeout: string;
+  checkTimeout?: string | undefined;
   transportUrl?: string | undefined;
   transportPrefix?: string | undefined;
 }
@@ -94,6 +95,9 @@ export function parseAgentOptions(
   const timeout = Number(raw.commandTimeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     problems.push('--command-timeout: expected seconds, such as 600');
+  const checkTimeout = Number(raw.checkTimeout ?? (process.env.FERRY_CHECK_TIMEOUT || '15'));
+  if (!Number.isFinite(checkTimeout) || checkTimeout <= 0)
+    problems.push('--check-timeout: expected seconds, such as 15');
   if (problems.length > 0) {
     throw new FerryError(
       'E_CONFIG_INVALID',
@@ -115,6 +119,7 @@ export function parseAgentOptions(
     systemdUnitDir: raw.systemdUnitDir,
     path: raw.path ?? defaults.path,
     commandTimeoutMs: timeout * 1000,
+    checkTimeoutMs: checkTimeout * 1000,
     transport:
       transportUrl === undefined
         ? { kind: 'builtin' }

@@ -1,46 +1,103 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { API_PREFIX } from '../protocol/api.js';
 import { type InstallWanted, installWantedSchema } from '../protocol/deployment-api.js';
 import { FerryError, isErrorCode } from '../protocol/errors.js';
 import type { AgentIdentity } from './agent-identity.js';
 
-/** How long the agent waits for the server's answer. */
-const TIMEOUT_MS = 15_000;
+/** How the agent asks: each try's timeout, how many tries, and the first pause between them. */
+export interface AskWantedOptions {
+  /** How long one try waits for the server's answer (15 s). */
+  timeoutMs?: number;
+  /** Tries before giving up (5). */
+  attempts?: number;
+  /** The first pause between tries, doubled at each (500 ms), with jitter. */
+  initialDelayMs?: number;
+  /** Stops trying (the agent is stopping). */
+  signal?: AbortSignal;
+  /** Told of each failed try that will be tried again. */
+  onRetry?: (err: FerryError, attempt: number, delayMs: number) => void;
+}
 
 /**
  * Asks the server whether it still wants an install the agent has not started:
  * a job may wait in the host's queue while the server moves on (it skipped the
  * host as offline, or the deployment was cancelled). An install the server does
- * not know for this host is not wanted. Throws when the server cannot be asked,
- * so that the job stays unacknowledged and comes again.
+ * not know for this host is not wanted.
+ *
+ * A try that times out, cannot connect or gets a 5xx or 429 is tried again after
+ * a pause that doubles each time, with jitter, so that a fleet of agents asking
+ * a busy server at once spreads out instead of asking again together. After the
+ * last try it throws, and the job is delivered again by the transport.
  */
 export async function askWanted(
   identity: Pick<AgentIdentity, 'server' | 'token'>,
   installId: string,
+  options: AskWantedOptions = {},
+): Promise<InstallWanted> {
+  const attempts = options.attempts ?? 5;
+  let delay = options.initialDelayMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await askOnce(identity, installId, options.timeoutMs ?? 15_000, options.signal);
+    } catch (err) {
+      if (!(err instanceof RetryableError) || attempt >= attempts || options.signal?.aborted) {
+        throw err instanceof RetryableError ? err.error : err;
+      }
+      const pause = delay / 2 + Math.random() * delay;
+      options.onRetry?.(err.error, attempt, Math.round(pause));
+      await sleep(pause, undefined, { signal: options.signal }).catch(() => undefined);
+      if (options.signal?.aborted) throw err.error;
+      delay *= 2;
+    }
+  }
+}
+
+/** A failure worth trying again: the server was slow, unreachable or overloaded. */
+class RetryableError extends Error {
+  constructor(readonly error: FerryError) {
+    super(error.message);
+  }
+}
+
+async function askOnce(
+  identity: Pick<AgentIdentity, 'server' | 'token'>,
+  installId: string,
+  timeoutMs: number,
+  stop: AbortSignal | undefined,
 ): Promise<InstallWanted> {
   let response: Response;
+  let body: { code?: unknown; message?: unknown };
+  const signal = stop
+    ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
+    : AbortSignal.timeout(timeoutMs);
   try {
     response = await fetch(
       `${identity.server}${API_PREFIX}/agent/installs/${encodeURIComponent(installId)}`,
-      {
-        headers: { authorization: `Bearer ${identity.token}` },
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      },
+      { headers: { authorization: `Bearer ${identity.token}` }, signal },
     );
+    // The body can be slow too: read under the same deadline.
+    body = (await response.json().catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      return {};
+    })) as { code?: unknown; message?: unknown };
   } catch (err) {
-    throw new FerryError(
-      'E_SERVER_UNREACHABLE',
-      `Cannot ask the Ferry server at ${identity.server} about install ${installId} (${(err as Error).message})`,
+    throw new RetryableError(
+      new FerryError(
+        'E_SERVER_UNREACHABLE',
+        `Cannot ask the Ferry server at ${identity.server} about install ${installId} (${signal.aborted && !stop?.aborted ? `no answer in ${timeoutMs} ms` : (err as Error).message})`,
+      ),
     );
   }
-  const body = (await response.json().catch(() => ({}))) as { code?: unknown; message?: unknown };
   if (response.status === 404 && body.code === 'E_INSTALL_NOT_FOUND') {
     return { proceed: false, reason: 'the server has no such install for this host' };
   }
   if (!response.ok) {
-    throw new FerryError(
+    const error = new FerryError(
       isErrorCode(body.code) ? body.code : 'E_INTERNAL',
       `The server did not say whether install ${installId} is wanted: ${typeof body.message === 'string' ? body.message : response.status}`,
     );
+    if (response.status >= 500 || response.status === 429) throw new RetryableError(error);
+    throw error;
   }
   return installWantedSchema.parse(body);
 }

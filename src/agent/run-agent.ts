@@ -36,6 +36,8 @@ export interface AgentOptions {
   /** PATH for hooks, install commands and services. */
   path: string;
   commandTimeoutMs: number;
+  /** How long one "is this job still wanted?" question waits for the server's answer. */
+  checkTimeoutMs?: number | undefined;
   heartbeatMs: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
   transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
@@ -102,6 +104,8 @@ export async function runAgent(
   const reportFactsSafely = () =>
     reportFacts().catch((err: unknown) => logger.error({ err }, 'collecting facts failed'));
 
+  /** Aborted when the agent stops: a job waiting on the server's answer stops waiting. */
+  const stopping = new AbortController();
   const handle = async (job: Job): Promise<void> => {
     const steps = new StepReporter(transport, job.id);
     const seen = await journal.get(job.id);
@@ -120,8 +124,17 @@ export async function runAgent(
     if (!seen) {
       // A job not seen before may have waited in the queue while the server moved
       // on (this host was offline and skipped, or the deployment was cancelled).
-      // If the server cannot be asked, the job is not acknowledged and comes again.
-      const wanted = await askWanted(identity, job.id);
+      // A slow or failing answer is asked again with backoff; if the server still
+      // cannot say, the job is not acknowledged, and the transport delivers it again.
+      const wanted = await askWanted(identity, job.id, {
+        timeoutMs: options.checkTimeoutMs,
+        signal: stopping.signal,
+        onRetry: (err, attempt, delayMs) =>
+          logger.warn(
+            { jobId: job.id, attempt, delayMs, code: err.code, error: err.message },
+            'asking the server whether the job is still wanted failed; asking again',
+          ),
+      });
       if (!wanted.proceed) {
         const result = {
           ok: false,
@@ -178,6 +191,7 @@ export async function runAgent(
     name: identity.name,
     async close() {
       clearInterval(heartbeat);
+      stopping.abort();
       await transport.close();
       await driver.close();
     },

@@ -220,6 +220,11 @@ export class ApiClient {
     return this.json('GET', `/hosts${query}`, hostRecordSchema.array(), 'hosts');
   }
 
+  /** Removes a host (admin): it is cut off, and its name may be enrolled again. */
+  async removeHost(name: string): Promise<void> {
+    await this.send('DELETE', `/hosts/${encodeURIComponent(name)}`);
+  }
+
   createInstall(body: { app: string; version: number; host: string }): Promise<InstallRecord> {
     return this.json('POST', '/installs', installRecordSchema, undefined, body);
   }

@@ -146,6 +146,8 @@ export const hostRecordSchema = z.object({
   lastSeenAt: z.string().nullable(),
   connected: z.boolean(),
   facts: z.record(z.string(), z.unknown()).nullable(),
+  /** When the host's own token was revoked: it is cut off, and gets no job, variable or bundle. */
+  revokedAt: z.string().nullable().default(null),
 });
 export type HostRecord = z.infer<typeof hostRecordSchema>;
 

@@ -156,6 +156,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',
   },
+  E_JOB_TOO_LARGE: {
+    status: 413,
+    hint: 'Keep large data out of ferry.yml and variables: ship it in the bundle (or a shared file) and refer to it by path.',
+  },
   E_SERVICE_INVALID: {
     status: 400,
     hint: 'Fix the service settings named in the message (ferry.yml `service:` and the host variables).',

@@ -7,10 +7,13 @@ import type { AgentEvent } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
-import type { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { assertInstallJobsFit, type InstallDispatcher } from './deployments/install-dispatcher.js';
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
+
+/** How often a replica reads which hosts were cut off (by it or another). */
+const CUT_OFF_SWEEP_MS = 1000;
 
 /** The few logging calls the service makes. */
 interface Logger {
@@ -33,6 +36,10 @@ export interface AgentObserver {
  */
 export class AgentService {
   private observer: AgentObserver | undefined;
+  /** Hosts cut off, as last read: their events are dropped. */
+  private cutOff = new Set<string>();
+  /** Reads which hosts are cut off, and closes their connections to this replica. */
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
@@ -44,6 +51,17 @@ export class AgentService {
     private readonly dispatcher: InstallDispatcher,
   ) {
     transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
+    tokens.onHostRevoked((hostId) => this.cutOffHost(hostId, 'its token was revoked'));
+    // Another replica may have revoked the token: every second, whatever was cut
+    // off anywhere loses its connection here too.
+    this.sweeper = setInterval(
+      () =>
+        void this.sweep().catch((err: unknown) =>
+          this.logger.warn({ err }, 'reading which hosts are cut off failed'),
+        ),
+      CUT_OFF_SWEEP_MS,
+    );
+    this.sweeper.unref();
     transport.onPresence((hostId, connected) => {
       this.store
         .setHostPresence(hostId, connected, new Date().toISOString())
@@ -52,6 +70,57 @@ export class AgentService {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
     });
+  }
+
+  /** Stops watching for hosts cut off elsewhere. */
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /**
+   * Cuts a host off: it is marked revoked (with every token of its own), its
+   * connection is closed, and the rollouts that wait on it are told, so that
+   * they skip it instead of waiting.
+   */
+  async cutOffHost(hostId: string, reason: string): Promise<void> {
+    await this.store.cutOffHost(hostId, new Date().toISOString());
+    this.cutOff.add(hostId);
+    await this.disconnect(hostId, reason);
+    this.observer?.presenceChanged(hostId, false);
+  }
+
+  /**
+   * `ferry hosts remove`: cuts the host off and takes it out of the lists, so
+   * that its name can be enrolled again. Its installs stay in the history.
+   */
+  async removeHost(name: string): Promise<{ id: string; name: string }> {
+    const host = await this.store.findHostByName(name);
+    if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
+    await this.store.removeHost(host.id, new Date().toISOString());
+    this.cutOff.add(host.id);
+    await this.disconnect(host.id, 'the host was removed');
+    this.observer?.presenceChanged(host.id, false);
+    return { id: host.id, name };
+  }
+
+  private async sweep(): Promise<void> {
+    this.cutOff = new Set(await this.store.cutOffHostIds());
+    for (const hostId of this.transport.connectedHosts()) {
+      if (this.cutOff.has(hostId)) await this.disconnect(hostId, 'the host was cut off');
+    }
+  }
+
+  /**
+   * Closes a cut-off host's connection. The cut-off is recorded already, so a
+   * failure here (the broker away) is logged, not thrown: the host's token no
+   * longer authenticates, nothing is dispatched to it, and the sweep tries again.
+   */
+  private async disconnect(hostId: string, reason: string): Promise<void> {
+    try {
+      await this.transport.disconnect(hostId, reason);
+    } catch (err) {
+      this.logger.warn({ err, hostId }, 'closing the connection of a host cut off failed');
+    }
   }
 
   /** Sets who hears of finished installs and reported facts (the lifecycle). */
@@ -129,6 +198,7 @@ export class AgentService {
     // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
     const resolved = await this.variables.checkDeployable(bundle.manifest, [host]);
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
+    assertInstallJobsFit(bundle, [host], resolved);
     const installId = newId('ins');
     await this.store.createInstall({
       id: installId,
@@ -211,6 +281,10 @@ export class AgentService {
   }
 
   private async handleEvent(hostId: string, event: AgentEvent): Promise<void> {
+    if (this.cutOff.has(hostId)) {
+      this.logger.warn({ hostId, type: event.type }, 'dropped an event from a host cut off');
+      return;
+    }
     if (event.type === 'facts') {
       await this.store.setHostFacts(hostId, event.facts, new Date().toISOString());
       await this.observer?.factsReported(hostId);

@@ -131,6 +131,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     variables,
     dispatcher,
   );
+  app.addHook('onClose', () => agents.close());
   const catchUp = new CatchUp(deps.store, bundles, dispatcher, app.log);
   const driver = new RolloutDriver(deps.store, bundles, dispatcher, variables, app.log, {
     replicaId: deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`,

@@ -71,7 +71,9 @@ export async function runServer(
               logger,
               trustedUsers: transport.trustedUsers,
               prefix: transport.prefix,
-              hostIds: async () => (await store.listHosts()).map((h) => h.id),
+              // A host cut off keeps no queue: it gets no job any more.
+              hostIds: async () =>
+                (await store.listHosts()).filter((h) => !h.revokedAt).map((h) => h.id),
               hostName: async (hostId) => (await store.getHost(hostId))?.name,
             }),
         }

@@ -29,6 +29,7 @@ export function hashToken(token: string): string {
  */
 export class TokenService {
   private readonly touched = new Map<string, number>();
+  private hostRevoked: (hostId: string) => Promise<void> = () => Promise.resolve();
 
   constructor(private readonly store: Store) {}
 
@@ -82,10 +83,19 @@ export class TokenService {
     return token;
   }
 
+  /** Revokes a token; a host's own token cuts the host off at once (see `onHostRevoked`). */
   async revoke(id: string): Promise<void> {
     if (!(await this.store.revokeToken(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
     }
+    this.touched.delete(id);
+    const hostId = (await this.store.listTokens()).find((t) => t.id === id)?.hostId;
+    if (hostId) await this.hostRevoked(hostId);
+  }
+
+  /** Sets who cuts a host off when its own token is revoked (the agents' service). */
+  onHostRevoked(handler: (hostId: string) => Promise<void>): void {
+    this.hostRevoked = handler;
   }
 
   list(): Promise<TokenRecord[]> {

@@ -193,6 +193,7 @@ describe('liveHosts', () => {
       enrolledAt: '',
       lastSeenAt: null,
       connected: true,
+      revokedAt: null,
     };
     expect(
       liveHosts(

@@ -85,6 +85,8 @@ export class KyselyHostQueries {
       last_seen_at: null,
       connected: 0,
       facts_json: null,
+      revoked_at: null,
+      removed_at: null,
     };
     await this.db.insertInto('hosts').values(row).execute();
     return toHostRecord(row);
@@ -104,14 +106,74 @@ export class KyselyHostQueries {
       .selectFrom('hosts')
       .selectAll()
       .where('name', '=', name)
+      .where('removed_at', 'is', null)
       .executeTakeFirst();
     return row && toHostRecord(row);
   }
 
   async listHosts(options: { env?: string } = {}): Promise<HostRecord[]> {
-    let query = this.db.selectFrom('hosts').selectAll().orderBy('env').orderBy('name');
+    let query = this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('removed_at', 'is', null)
+      .orderBy('env')
+      .orderBy('name');
     if (options.env) query = query.where('env', '=', options.env);
     return (await query.execute()).map(toHostRecord);
+  }
+
+  async cutOffHost(id: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: at })
+      .where('host_id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async removeHost(id: string, at: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('hosts')
+        .select(['name'])
+        .where('id', '=', id)
+        .where('removed_at', 'is', null)
+        .executeTakeFirst();
+      if (!row) return false;
+      // The record stays, for the history of its installs, under a name that frees the old one.
+      await trx
+        .updateTable('hosts')
+        .set({
+          name: `${row.name} (removed ${id})`,
+          removed_at: at,
+          revoked_at: at,
+          connected: 0,
+        })
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: at })
+        .where('host_id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      return true;
+    });
+  }
+
+  async cutOffHostIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('hosts')
+      .select('id')
+      .where('revoked_at', 'is not', null)
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   async setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
@@ -399,6 +461,7 @@ function toHostRecord(row: Selectable<HostsTable>): HostRecord {
     lastSeenAt: row.last_seen_at,
     connected: Boolean(row.connected),
     facts: row.facts_json ? (JSON.parse(row.facts_json) as Record<string, unknown>) : null,
+    revokedAt: row.revoked_at,
   };
 }
 

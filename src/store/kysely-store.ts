@@ -323,6 +323,18 @@ export class KyselyStore implements Store {
     return this.hosts.listHosts(options);
   }
 
+  cutOffHost(id: string, at: string): Promise<void> {
+    return this.hosts.cutOffHost(id, at);
+  }
+
+  removeHost(id: string, at: string): Promise<boolean> {
+    return this.hosts.removeHost(id, at);
+  }
+
+  cutOffHostIds(): Promise<string[]> {
+    return this.hosts.cutOffHostIds();
+  }
+
   setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
     return this.hosts.setHostPresence(id, connected, at);
   }

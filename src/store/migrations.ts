@@ -258,6 +258,14 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0009_host_cut_off': {
+      async up(db) {
+        // Set when the host's own token is revoked (or the host removed): it gets nothing more.
+        await db.schema.alterTable('hosts').addColumn('revoked_at', 'text').execute();
+        // Set by `ferry hosts remove`: the host leaves the lists, and its name is free again.
+        await db.schema.alterTable('hosts').addColumn('removed_at', 'text').execute();
+      },
+    },
   };
 }
 

@@ -84,6 +84,8 @@ export interface HostsTable {
   last_seen_at: string | null;
   connected: number;
   facts_json: string | null;
+  revoked_at: string | null;
+  removed_at: string | null;
 }
 
 export interface InstallsTable {

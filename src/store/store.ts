@@ -221,6 +221,16 @@ export interface Store {
   getHost(id: string): Promise<HostRecord | undefined>;
   findHostByName(name: string): Promise<HostRecord | undefined>;
   listHosts(options?: { env?: string }): Promise<HostRecord[]>;
+  /** Cuts a host off: marks it revoked, and revokes every token of its own. */
+  cutOffHost(id: string, at: string): Promise<void>;
+  /**
+   * `ferry hosts remove`: cuts the host off and takes it out of the lists; its
+   * record stays for the history, under a name that frees the one it had.
+   * False when there is no such host (or it was removed already).
+   */
+  removeHost(id: string, at: string): Promise<boolean>;
+  /** The ids of hosts cut off (their token revoked, or removed). */
+  cutOffHostIds(): Promise<string[]>;
   setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
   /** Marks every host disconnected: on start, no connection survives from before. */
   resetHostPresence(): Promise<void>;

@@ -24,6 +24,11 @@ export interface ServerTransport {
   onPresence(handler: (hostId: string, connected: boolean) => void): void;
   /** Hosts with a live connection now. */
   connectedHosts(): string[];
+  /**
+   * Cuts a host off (its token was revoked, or it was removed): its connection
+   * is closed now, and it gets no job from its queue any more.
+   */
+  disconnect(hostId: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
 

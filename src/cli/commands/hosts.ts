@@ -5,7 +5,7 @@ import { printJson, printTable, shortTime } from '../output.js';
 
 /** `ferry hosts`: enrolled hosts, whether they are connected, and what they run. */
 export function registerHosts(program: Command): void {
-  program
+  const hosts = program
     .command('hosts')
     .description('list enrolled hosts: environment, roles, connection, facts and what each runs')
     .option('--env <env>', 'only the hosts of this environment')
@@ -23,7 +23,7 @@ export function registerHosts(program: Command): void {
           ['HOST', (h) => h.name],
           ['ENV', (h) => h.env],
           ['ROLES', (h) => h.roles.join(',')],
-          ['STATE', (h) => (h.connected ? 'connected' : `last seen ${shortTime(h.lastSeenAt)}`)],
+          ['STATE', state],
           ['RUNS', runs],
           ['NODE', (h) => (h.facts?.runtimes as { node?: string } | undefined)?.node],
           ['LOAD', (h) => (h.facts?.load as number[] | undefined)?.[0]],
@@ -31,6 +31,21 @@ export function registerHosts(program: Command): void {
         'No hosts yet: start one with `ferry agent --server URL --token T --env ENV --roles R --root DIR`.',
       );
     });
+
+  hosts
+    .command('remove <name>')
+    .description(
+      'remove a host (admin): its tokens are revoked, its connection closed, and its name may be enrolled again',
+    )
+    .action(async (name: string, _options: unknown, command: Command) => {
+      await (await connect(command.optsWithGlobals<GlobalOptions>())).removeHost(name);
+      process.stdout.write(`Removed ${name}\n`);
+    });
+}
+
+function state(host: HostRecord): string {
+  if (host.revokedAt) return `cut off ${shortTime(host.revokedAt)}`;
+  return host.connected ? 'connected' : `last seen ${shortTime(host.lastSeenAt)}`;
 }
 
 function runs(host: HostRecord): string {

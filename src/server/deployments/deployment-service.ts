@@ -16,6 +16,7 @@ import type { VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { toDeploymentRecord } from './deployment-record.js';
+import { assertInstallJobsFit } from './install-dispatcher.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** Who asks: a token's name, role and environment binding. */
@@ -316,8 +317,10 @@ export class DeploymentService {
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
     try {
-      // Every ${NAME} must be set for every target host before anything is recorded or sent.
-      await this.variables.checkDeployable(bundle.manifest, hosts);
+      // Every ${NAME} must be set for every target host, and every host's job must
+      // fit in a transport message, before anything is recorded or sent.
+      const resolved = await this.variables.checkDeployable(bundle.manifest, hosts);
+      assertInstallJobsFit(bundle, hosts, resolved);
     } catch (err) {
       if (!(err instanceof FerryError) || !options.queue) throw err;
       // Nobody waits on an automatic deployment: record why it did not happen.

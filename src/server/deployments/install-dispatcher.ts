@@ -1,9 +1,54 @@
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
-import { PROTOCOL_VERSION } from '../../protocol/messages.js';
+import { assertJobFits } from '../../protocol/job-size.js';
+import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import type { ServerTransport } from '../../transport/transport.js';
-import type { VariableService } from '../variable-service.js';
+import type { ResolvedVariables, VariableService } from '../variable-service.js';
+
+/** The job that installs a bundle on a host: its id is the install's. */
+export function installJobOf(
+  install: Pick<StoredInstall, 'id' | 'deploymentId'>,
+  bundle: BundleDetail,
+  resolved: ResolvedVariables,
+): InstallJob {
+  return {
+    v: PROTOCOL_VERSION,
+    id: install.id,
+    type: 'install',
+    installId: install.id,
+    app: bundle.app,
+    version: bundle.version,
+    sha256: bundle.sha256,
+    size: bundle.size,
+    manifest: bundle.manifest,
+    vars: resolved.vars,
+    secrets: resolved.secrets,
+    ...(install.deploymentId === null ? {} : { deploymentId: install.deploymentId }),
+  };
+}
+
+/**
+ * Throws `E_JOB_TOO_LARGE` when the job of any of these hosts would be too large
+ * for the transport, naming the host and the largest parts (the manifest
+ * section, which variables): checked before anything is recorded or sent.
+ */
+export function assertInstallJobsFit(
+  bundle: BundleDetail,
+  hosts: readonly Pick<HostRecord, 'id' | 'name'>[],
+  resolved: ReadonlyMap<string, ResolvedVariables>,
+): void {
+  // Ids as long as real ones, so the size is the one the real job will have.
+  const sample = { id: 'ins_0000000000000000', deploymentId: 'dep_0000000000000000' };
+  for (const host of hosts) {
+    const vars = resolved.get(host.id);
+    if (vars)
+      assertJobFits(
+        installJobOf(sample, bundle, vars),
+        `${bundle.app}@${bundle.version} for ${host.name}`,
+      );
+  }
+}
 
 /**
  * Sends install jobs: fills each host's variables, hands the job to the
@@ -24,9 +69,24 @@ export class InstallDispatcher {
   /**
    * Sends one planned (or queued) install to its host. When the host's variables
    * no longer resolve (one was unset since the deployment began), the install is
-   * marked failed with that error instead, and nothing is sent.
+   * marked failed with that error instead, and nothing is sent; so is one whose
+   * job grew too large for the transport.
    */
   async send(install: StoredInstall, bundle: BundleDetail, host: HostRecord): Promise<void> {
+    // Read again: the host may have been cut off since the caller read it.
+    if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
+      // Its token was revoked: no job (and none of the variables in it) goes to it.
+      await this.store.markInstall(
+        install.id,
+        {
+          state: 'skipped',
+          error: `${host.name} was cut off (its token was revoked): it gets nothing more`,
+          finishedAt: new Date().toISOString(),
+        },
+        ['pending', 'queued'],
+      );
+      return;
+    }
     let resolved;
     try {
       resolved = (await this.variables.checkDeployable(bundle.manifest, [host])).get(host.id)!;
@@ -39,20 +99,20 @@ export class InstallDispatcher {
       );
       return;
     }
-    await this.transport.send(host.id, {
-      v: PROTOCOL_VERSION,
-      id: install.id,
-      type: 'install',
-      installId: install.id,
-      app: bundle.app,
-      version: bundle.version,
-      sha256: bundle.sha256,
-      size: bundle.size,
-      manifest: bundle.manifest,
-      vars: resolved.vars,
-      secrets: resolved.secrets,
-      ...(install.deploymentId === null ? {} : { deploymentId: install.deploymentId }),
-    });
+    const job = installJobOf(install, bundle, resolved);
+    try {
+      // A variable may have grown since the deployment was checked.
+      assertJobFits(job, `${bundle.app}@${bundle.version} for ${host.name}`);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      await this.store.markInstall(
+        install.id,
+        { state: 'failed', error: err.message, finishedAt: new Date().toISOString() },
+        ['pending', 'queued'],
+      );
+      return;
+    }
+    await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },

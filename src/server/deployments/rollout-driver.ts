@@ -161,7 +161,7 @@ export class RolloutDriver {
         if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
       }
     }
-    if (deployment.phase === 'rollout') return this.complete(deployment, wave);
+    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts);
     return this.completeRevert(deployment, wave);
   }
 
@@ -187,7 +187,10 @@ export class RolloutDriver {
     this.wake();
   }
 
-  /** Skips the hosts of a wave that have been offline longer than the strategy allows. */
+  /**
+   * Skips the hosts of a wave that have been offline longer than the strategy
+   * allows, and at once those cut off or removed.
+   */
   private async expireOffline(
     deployment: StoredDeployment,
     wave: StoredInstall[],
@@ -198,7 +201,28 @@ export class RolloutDriver {
     const out: StoredInstall[] = [];
     for (const install of wave) {
       const host = hosts.get(install.hostId);
-      if ((install.state === 'queued' || install.state === 'running') && host && !host.connected) {
+      const sent = install.state === 'queued' || install.state === 'running';
+      // A host cut off (its token revoked) or removed will not report: it is gone, not late.
+      if ((sent && !host) || (host?.revokedAt && (sent || install.state === 'pending'))) {
+        const error = host
+          ? `${host.name} was cut off (its token was revoked): it gets nothing more`
+          : 'the host was removed';
+        if (
+          await this.store.markInstall(install.id, { state: 'skipped', error }, [
+            'pending',
+            'queued',
+            'running',
+          ])
+        ) {
+          this.logger.warn(
+            { deploymentId: deployment.id, hostId: install.hostId },
+            'skipped a host that was cut off',
+          );
+          out.push({ ...install, state: 'skipped', error });
+          continue;
+        }
+      }
+      if (sent && host && !host.connected) {
         // Offline since the latest of: last seen, the job sent, this replica took over.
         const since = Math.max(
           time(host.lastSeenAt),
@@ -291,7 +315,11 @@ export class RolloutDriver {
     this.wake();
   }
 
-  private async complete(deployment: StoredDeployment, wave: StoredInstall[]): Promise<void> {
+  private async complete(
+    deployment: StoredDeployment,
+    wave: StoredInstall[],
+    hosts: Map<string, HostRecord>,
+  ): Promise<void> {
     const succeeded = wave.filter((i) => i.state === 'succeeded');
     const skipped = wave.filter((i) => i.state === 'skipped');
     const failed = wave.filter((i) => i.state === 'failed');
@@ -313,7 +341,11 @@ export class RolloutDriver {
       return this.finish(deployment, 'succeeded', null);
     }
     const parts = [
-      ...skipped.map((i) => `${i.host} (offline; catches up when it returns)`),
+      ...skipped.map((i) =>
+        !hosts.has(i.hostId) || hosts.get(i.hostId)?.revokedAt
+          ? `${i.host} (cut off: its token was revoked or the host removed)`
+          : `${i.host} (offline; catches up when it returns)`,
+      ),
       ...failed.map((i) => `${i.host} (failed: ${i.error ?? 'unknown'})`),
     ];
     return this.finish(

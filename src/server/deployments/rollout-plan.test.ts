@@ -12,6 +12,7 @@ function host(name: string, env: string, roles: string[], current?: number): Hos
     enrolledAt: '2026-11-01T00:00:00.000Z',
     lastSeenAt: null,
     connected: true,
+    revokedAt: null,
     facts: current === undefined ? null : { apps: { web: { current } } },
   };
 }

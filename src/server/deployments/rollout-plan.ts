@@ -14,10 +14,10 @@ export function roleOf(bundle: Pick<BundleDetail, 'app' | 'manifest'>): string {
   return typeof role === 'string' ? role : bundle.app;
 }
 
-/** The hosts of an environment that run an app: those with its role, by name. */
+/** The hosts of an environment that run an app: those with its role, by name, less those cut off. */
 export function targetHosts(hosts: HostRecord[], env: string, role: string): HostRecord[] {
   return hosts
-    .filter((h) => h.env === env && h.roles.includes(role))
+    .filter((h) => h.env === env && h.roles.includes(role) && !h.revokedAt)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

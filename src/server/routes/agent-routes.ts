@@ -8,6 +8,7 @@ import { parseInput } from './parse-input.js';
 
 const installParams = z.object({ id: z.string().min(1) });
 const hostsQuery = z.object({ env: z.string().optional() });
+const hostParams = z.object({ name: z.string().min(1) });
 
 /** Hosts and installs: enrolment, the host list, and single installs with their logs. */
 export function registerAgentRoutes(app: FastifyInstance, agents: AgentService): void {
@@ -24,6 +25,15 @@ export function registerAgentRoutes(app: FastifyInstance, agents: AgentService):
   app.get(`${API_PREFIX}/hosts`, async (request) => {
     const { env } = parseInput(hostsQuery, request.query, 'query');
     return { hosts: await agents.listHosts(env) };
+  });
+
+  app.delete(`${API_PREFIX}/hosts/:name`, async (request, reply) => {
+    const token = tokenOf(request);
+    requireRole(token, 'admin');
+    const { name } = parseInput(hostParams, request.params, 'path');
+    const removed = await agents.removeHost(name);
+    request.log.info({ host: name, hostId: removed.id, by: token.name }, 'host removed');
+    return reply.status(204).send();
   });
 
   app.post(`${API_PREFIX}/installs`, async (request, reply) => {

@@ -1,6 +1,8 @@
 import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
+import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
+import { unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinAgentTransportOptions {
@@ -14,6 +16,12 @@ export interface BuiltinAgentTransportOptions {
   maxDelayMs?: number;
   /** How often unacknowledged events are sent again on a live connection. */
   resendIntervalMs?: number;
+  /**
+   * How long a job whose handler failed waits before it is handled again
+   * (doubled at each failure, up to 30 s): it is delivered again at once, not
+   * left until the next reconnection.
+   */
+  retryDelayMs?: number;
 }
 
 /**
@@ -31,6 +39,10 @@ export class BuiltinAgentTransport implements AgentTransport {
   private readonly unacked = new Map<string, AgentEvent>();
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private jobs: Promise<void> = Promise.resolve();
+  /** Jobs waiting their turn or being handled: the same job delivered again meanwhile is not queued twice. */
+  private readonly queuedJobs = new Set<string>();
+  /** Ends the pause of a job waiting to be handled again (the transport is closing). */
+  private wakeRetry: (() => void) | undefined;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -77,6 +89,7 @@ export class BuiltinAgentTransport implements AgentTransport {
   async close(): Promise<void> {
     this.closed = true;
     for (const waiter of this.drainWaiters.splice(0)) waiter.reject(closedError(this.unacked.size));
+    this.wakeRetry?.();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.resender);
     const socket = this.socket;
@@ -95,7 +108,7 @@ export class BuiltinAgentTransport implements AgentTransport {
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
     const socket = new WebSocket(url, {
       headers: { authorization: `Bearer ${this.options.token}` },
-      maxPayload: 4 * 1024 * 1024,
+      maxPayload: MAX_MESSAGE_BYTES,
     });
     this.socket = socket;
     socket.on('open', () => {
@@ -165,24 +178,65 @@ export class BuiltinAgentTransport implements AgentTransport {
     const job = jobSchema.safeParse(frame.message);
     if (!job.success) {
       const error = job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      this.options.logger.error({ error }, 'refused an invalid job');
-      send(socket, { kind: 'refused', id: idOf(frame.message), error });
+      const id = idOf(frame.message);
+      this.options.logger.error({ id, error }, 'refused a job this agent cannot handle');
+      // In turn with the jobs before it: ended as a failed install, then refused
+      // (which takes it off the outbox), so the jobs after it go on.
+      this.jobs = this.jobs.then(() => this.refuse(socket, id, error));
       return;
     }
+    // Already waiting its turn, or being handled again after a failure: it will be acknowledged then.
+    if (this.queuedJobs.has(job.data.id)) return;
+    this.queuedJobs.add(job.data.id);
     // One job at a time, in the order they came.
-    this.jobs = this.jobs.then(() => this.handle(socket, job.data));
+    this.jobs = this.jobs
+      .then(() => this.handle(socket, job.data))
+      .finally(() => this.queuedJobs.delete(job.data.id));
   }
 
-  private async handle(socket: WebSocket, job: Job): Promise<void> {
-    // Stopping: a job not started is left unacknowledged, for the next start.
+  private async refuse(socket: WebSocket, id: string, error: string): Promise<void> {
     if (this.closed) return;
     try {
-      await this.onJob?.(job);
-      // On the connection of now: the one the job came on may have dropped meanwhile.
-      send(this.socket ?? socket, { kind: 'ack', id: job.id });
+      if (id !== '') {
+        this.emit(unhandledJobEvent(id, `this agent cannot handle it (${error})`));
+        await this.drain();
+      }
+      send(this.socket ?? socket, { kind: 'refused', id, error });
     } catch (err) {
-      // Not acknowledged: the server sends it again on the next connection.
-      this.options.logger.error({ err, jobId: job.id }, 'handling a job failed');
+      this.options.logger.error({ err, jobId: id }, 'reporting an unhandled job failed');
+    }
+  }
+
+  /**
+   * Handles a job until it is acknowledged: a handler that fails (the server
+   * could not say whether the job is still wanted, a disk was full) gets the job
+   * again after a pause that doubles each time, as a broker would redeliver it.
+   * Later jobs wait their turn, in order. Stopping leaves it unacknowledged, for
+   * the next start.
+   */
+  private async handle(socket: WebSocket, job: Job): Promise<void> {
+    let delay = this.options.retryDelayMs ?? 2000;
+    while (!this.closed) {
+      try {
+        await this.onJob?.(job);
+        // On the connection of now: the one the job came on may have dropped meanwhile.
+        send(this.socket ?? socket, { kind: 'ack', id: job.id });
+        return;
+      } catch (err) {
+        this.options.logger.error(
+          { err, jobId: job.id, retryInMs: delay },
+          'handling a job failed; it is delivered again after a pause',
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeRetry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeRetry = undefined;
+      delay = Math.min(delay * 2, 30_000);
     }
   }
 }

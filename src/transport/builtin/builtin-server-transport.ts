@@ -2,9 +2,11 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FerryError } from '../../protocol/errors.js';
+import { assertJobFits, MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { Store } from '../../store/store.js';
 import type { ServerTransport, TransportLogger } from '../transport.js';
+import { unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinServerTransportOptions {
@@ -27,7 +29,7 @@ export interface BuiltinServerTransportOptions {
  *   transport.attach(app.server);
  */
 export class BuiltinServerTransport implements ServerTransport {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly sockets = new Map<string, WebSocket>();
   private eventHandler: (hostId: string, event: AgentEvent) => Promise<void> = () =>
     Promise.resolve();
@@ -56,6 +58,9 @@ export class BuiltinServerTransport implements ServerTransport {
 
   async send(hostId: string, job: Job): Promise<void> {
     const message = jobSchema.parse(job);
+    // A frame over the limit would make the agent drop the connection, get the
+    // job again on reconnecting, and drop it again: refused before it is stored.
+    assertJobFits(message, `install ${message.id} for host ${hostId}`);
     await this.options.store.enqueueOutbox(hostId, {
       id: message.id,
       body: JSON.stringify(message),
@@ -76,6 +81,18 @@ export class BuiltinServerTransport implements ServerTransport {
 
   connectedHosts(): string[] {
     return [...this.sockets.keys()];
+  }
+
+  disconnect(hostId: string, reason: string): Promise<void> {
+    const socket = this.sockets.get(hostId);
+    if (socket) {
+      this.options.logger.warn({ hostId, reason }, 'closing an agent connection');
+      // Its reconnection is refused: its token no longer authenticates.
+      // Closing: nothing more is sent on it (frames go only to open sockets).
+      socket.close(4001, reason.slice(0, 120));
+      setTimeout(() => socket.terminate(), 1000).unref();
+    }
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -151,12 +168,25 @@ export class BuiltinServerTransport implements ServerTransport {
         if (fresh.length === 0 && !this.queuedWhileSyncing.has(hostId)) return;
         for (const pending of fresh) {
           sent.add(pending.id);
-          sendFrame(ws, { kind: 'job', message: JSON.parse(pending.body) as unknown });
+          const bytes = Buffer.byteLength(pending.body);
+          if (bytes > MAX_JOB_BYTES) await this.undeliverable(hostId, pending.id, bytes);
+          else sendFrame(ws, { kind: 'job', message: JSON.parse(pending.body) as unknown });
         }
       }
     } finally {
       if (this.sockets.get(hostId) === ws) this.syncing.delete(hostId);
     }
+  }
+
+  /**
+   * A job stored before jobs were bounded, too large for a frame: it ends as a
+   * failed install and leaves the outbox, so the jobs behind it go out.
+   */
+  private async undeliverable(hostId: string, id: string, bytes: number): Promise<void> {
+    const reason = `it is ${bytes} bytes, more than the ${MAX_JOB_BYTES} a transport message carries`;
+    this.options.logger.error({ hostId, id, bytes }, 'dropped a job too large to deliver');
+    await this.eventHandler(hostId, unhandledJobEvent(id, reason));
+    await this.options.store.ackOutbox(hostId, id);
   }
 
   private async received(hostId: string, ws: WebSocket, data: unknown): Promise<void> {

@@ -1,7 +1,9 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
+import { MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
+import { unhandledJobEvent } from '../unhandled-job.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { HOST_HEADER, Topology } from './topology.js';
 
@@ -27,7 +29,7 @@ export interface RabbitmqAgentTransportOptions {
  * and the schema bounds a piece to 256 Ki, so only an outlandish facts report
  * could come near it.
  */
-export const MAX_EVENT_BYTES = 4 * 1024 * 1024;
+export const MAX_EVENT_BYTES = MAX_MESSAGE_BYTES;
 
 /**
  * The agent's side of the RabbitMQ transport. It consumes its own queue with a
@@ -251,6 +253,29 @@ export class RabbitmqAgentTransport implements AgentTransport {
     }, this.options.resendDelayMs ?? 2000);
   }
 
+  /**
+   * A job this agent cannot handle ends as a failed install with the reason,
+   * and is acknowledged so that the jobs behind it come. Until the broker has
+   * the event, the job stays unacknowledged (and comes again).
+   */
+  private async refuse(
+    channel: Channel,
+    message: ConsumeMessage,
+    id: string,
+    error: string,
+  ): Promise<void> {
+    this.options.logger.error({ id, error }, 'refused a job this agent cannot handle');
+    try {
+      if (id !== '') {
+        this.emit(unhandledJobEvent(id, `this agent cannot handle it (${error})`));
+        await this.drain();
+      }
+      settle(() => channel.ack(message));
+    } catch (err) {
+      this.options.logger.error({ err, jobId: id }, 'reporting an unhandled job failed');
+    }
+  }
+
   private async received(channel: Channel, message: ConsumeMessage): Promise<void> {
     // Delivered as the transport was closing: not acknowledged, so it comes again.
     if (this.closed) return;
@@ -261,10 +286,12 @@ export class RabbitmqAgentTransport implements AgentTransport {
       parsed = undefined;
     }
     const job = jobSchema.safeParse(parsed);
-    if (!job.success) {
-      const error = job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      this.options.logger.error({ error }, 'refused an invalid job');
-      settle(() => channel.ack(message));
+    const tooLarge = message.content.length > MAX_JOB_BYTES;
+    if (!job.success || tooLarge) {
+      const error = tooLarge
+        ? `it is ${message.content.length} bytes, more than the ${MAX_JOB_BYTES} a transport message carries`
+        : job.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      await this.refuse(channel, message, idOf(parsed), error);
       return;
     }
     try {
@@ -280,6 +307,12 @@ export class RabbitmqAgentTransport implements AgentTransport {
       settle(() => channel.nack(message, false, true));
     }
   }
+}
+
+/** The id a job that does not parse carried, if any. */
+function idOf(message: unknown): string {
+  const id = (message as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && id.length <= 100 ? id : '';
 }
 
 function closedError(pending: number): Error {

@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../protocol/errors.js';
+import { assertJobFits } from '../../protocol/job-size.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { ServerTransport, TransportLogger } from '../transport.js';
 import { AmqpConnection } from './amqp-connection.js';
@@ -113,6 +114,8 @@ export class RabbitmqServerTransport implements ServerTransport {
 
   async send(hostId: string, job: Job): Promise<void> {
     const message = jobSchema.parse(job);
+    // Bounded like the built-in transport's frames, so both refuse the same jobs.
+    assertJobFits(message, `install ${message.id} for host ${hostId}`);
     const body = Buffer.from(JSON.stringify(message));
     const timeoutMs = this.options.sendTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
@@ -158,6 +161,21 @@ export class RabbitmqServerTransport implements ServerTransport {
    * are still connected to the broker, and another replica (or this one, when
    * it starts again) reads their presence from there.
    */
+  /**
+   * Deletes the host's queue: the broker cancels the agent's consumer, and the
+   * agent cannot declare the queue again (its user has no configure rights).
+   * `hostIds` must no longer list the host, or the queue would be declared again.
+   */
+  async disconnect(hostId: string, reason: string): Promise<void> {
+    this.declared.delete(hostId);
+    // No longer read from the broker (not in `hostIds`): told gone here.
+    if (this.present.delete(hostId)) this.presenceHandler(hostId, false);
+    const admin = this.admin;
+    if (!admin) return;
+    this.options.logger.warn({ hostId, reason }, 'deleting a cut-off host queue');
+    await admin.deleteQueue(this.topology.hostQueue(hostId));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.presenceTimer);

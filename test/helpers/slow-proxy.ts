@@ -1,0 +1,101 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** What the proxy does with one request: pass it on, answer it itself, or sit on it. */
+export type ProxyAction = 'forward' | { status: number } | { holdMs: number };
+
+/**
+ * An HTTP proxy in front of a Ferry server that makes chosen requests slow or
+ * failing on purpose — a server too busy to answer in time — and passes the
+ * rest (WebSocket upgrades included) through untouched.
+ *
+ * @example
+ *   const proxy = await SlowProxy.start(server.url, (req, n) => (n === 1 ? { status: 503 } : 'forward'));
+ */
+export class SlowProxy {
+  /** Requests seen, by the path they asked for. */
+  readonly seen: string[] = [];
+  private readonly sockets = new Set<Duplex>();
+  private readonly server: http.Server;
+
+  private constructor(
+    private readonly target: URL,
+    private readonly decide: (request: http.IncomingMessage, count: number) => ProxyAction,
+  ) {
+    this.server = http.createServer((request, response) => this.handle(request, response));
+    this.server.on('connection', (socket) => this.track(socket));
+    this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+  }
+
+  static async start(
+    target: string,
+    decide: (request: http.IncomingMessage, count: number) => ProxyAction,
+  ): Promise<SlowProxy> {
+    const proxy = new SlowProxy(new URL(target), decide);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    this.seen.push(request.url ?? '/');
+    const count = this.seen.filter((u) => u === request.url).length;
+    const action = this.decide(request, count);
+    if (action === 'forward') return this.forward(request, response);
+    if ('status' in action) {
+      response.writeHead(action.status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ code: 'E_INTERNAL', message: 'the server is overloaded' }));
+      return;
+    }
+    // Held past the agent's patience, then passed on (an answer nobody waits for any more).
+    setTimeout(() => this.forward(request, response), action.holdMs);
+  }
+
+  private forward(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const upstream = http.request(
+      {
+        host: this.target.hostname,
+        port: this.target.port,
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  }
+
+  private upgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.track(socket);
+    const upstream = net.connect(Number(this.target.port), this.target.hostname, () => {
+      const lines = [`${request.method} ${request.url} HTTP/1.1`];
+      for (let i = 0; i < request.rawHeaders.length; i += 2) {
+        lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    this.track(upstream);
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  }
+}

@@ -1,0 +1,110 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
+import { makeTree } from './helpers/source-tree.js';
+
+let server: ServerProcess;
+let env: NodeJS.ProcessEnv;
+
+async function api(
+  method: string,
+  pathname: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; text: string; json: () => unknown }> {
+  const response = await fetch(`${server.url}/api/v1${pathname}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${options.token ?? server.adminToken}`,
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, text, json: () => JSON.parse(text) as unknown };
+}
+
+/** The rows of one table of the server's database, read directly. */
+async function rows(table: 'installs' | 'outbox'): Promise<unknown[]> {
+  const { default: SQLite } = await import('better-sqlite3');
+  const db = new SQLite(path.join(server.dataDir, 'ferry.db'), { readonly: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db.prepare(`select * from ${table}`).all();
+  } finally {
+    db.close();
+  }
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-job-size-'));
+  env = {
+    FERRY_SERVER: server.url,
+    FERRY_TOKEN: server.adminToken,
+    FERRY_CONFIG_DIR: path.join(work, 'config'),
+  };
+  const made = await runFerry(['tokens', 'create', '--role', 'agent'], { env });
+  expect(made.code, made.stderr).toBe(0);
+  const enrolled = await api('POST', '/agents/enroll', {
+    token: made.stdout.trim(),
+    body: { name: 'qa-1', env: 'qa', roles: ['web'], vars: {} },
+  });
+  expect(enrolled.status, enrolled.text).toBe(201);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('a job too large for the transport', () => {
+  it('fails the deployment before any host is touched, naming the largest variables', async () => {
+    // 70 variables of 63 KiB: each one allowed, together more than a transport message.
+    for (let i = 0; i < 70; i++) {
+      const name = `BLOB_${String(i).padStart(2, '0')}`;
+      const set = await api('POST', '/vars', {
+        body: { name, value: String(i % 10).repeat(63 * 1024 + i), env: 'qa' },
+      });
+      expect(set.status, set.text).toBeLessThan(300);
+    }
+    const tree = await makeTree({
+      'ferry.yml': [
+        'apps:',
+        '  shop:',
+        '    role: web',
+        '    service:',
+        '      command: node server.js',
+        '',
+      ].join('\n'),
+      'server.js': 'console.log("shop");\n',
+    });
+    // qa deploys on push: that deployment is recorded as failed, with the reason.
+    const pushed = await runFerry(['push', tree], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const auto = (await api('GET', '/deployments?app=shop&env=qa').then((r) => r.json())) as {
+      deployments: { state: string; error: string | null }[];
+    };
+    expect(auto.deployments[0]).toMatchObject({ state: 'failed' });
+    expect(auto.deployments[0]!.error).toContain('vars.BLOB_69');
+
+    const deployed = await runFerry(['deploy', 'shop@1', '--env', 'qa'], { env });
+    expect(deployed.code).toBe(1);
+    expect(deployed.stderr).toContain('[E_JOB_TOO_LARGE]');
+    expect(deployed.stderr).toContain('qa-1');
+    // The largest variables are named, largest first.
+    expect(deployed.stderr).toContain('vars.BLOB_69');
+    const answer = await api('POST', '/deployments', {
+      body: { app: 'shop', version: 1, env: 'qa' },
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.json()).toMatchObject({ code: 'E_JOB_TOO_LARGE' });
+
+    const install = await api('POST', '/installs', {
+      body: { app: 'shop', version: 1, host: 'qa-1' },
+    });
+    expect(install.status).toBe(413);
+    // Nothing recorded, nothing queued for the host.
+    expect(await rows('installs')).toEqual([]);
+    expect(await rows('outbox')).toEqual([]);
+  });
+});

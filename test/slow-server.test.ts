@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
+import { type AgentProcess, hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { freePort, killServices, waitFor } from './helpers/cluster.js';
+import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
+import { SlowProxy } from './helpers/slow-proxy.js';
+import { makeTree } from './helpers/source-tree.js';
+import { webAppTree } from './helpers/web-app.js';
+
+/**
+ * Before running a job, an agent asks the server whether it is still wanted. A
+ * server too busy to answer (here: a proxy that fails the first question and
+ * sits on the second past the agent's patience) must not leave the job waiting
+ * for the next reconnection: the agent asks again with backoff, and installs.
+ */
+
+const WANTED = '/api/v1/agent/installs/';
+
+let server: ServerProcess;
+let proxy: SlowProxy;
+let agent: AgentProcess | undefined;
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  server = await startServer();
+  proxy = await SlowProxy.start(server.url, (request, count) => {
+    if (!request.url?.startsWith(WANTED)) return 'forward';
+    if (count === 1) return { status: 503 };
+    if (count === 2) return { holdMs: 3000 };
+    return 'forward';
+  });
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-server-'));
+  env = {
+    FERRY_SERVER: server.url,
+    FERRY_TOKEN: server.adminToken,
+    FERRY_CONFIG_DIR: path.join(work, 'config'),
+  };
+});
+afterAll(async () => {
+  await agent?.stop();
+  await killServices(path.join(work, 'qa-1'));
+  await proxy?.close();
+  await server?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('a server slow to say whether a job is wanted', () => {
+  it('gets asked again with backoff, and the job runs without waiting for a reconnection', async () => {
+    const made = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env });
+    expect(made.code, made.stderr).toBe(0);
+    // The agent talks to the server through the proxy, and gives up on an answer after 1 s.
+    agent = await startAgent(
+      hostAgentArgs({
+        server: proxy.url,
+        token: made.stdout.trim(),
+        env: 'qa',
+        roles: ['web'],
+        root: path.join(work, 'qa-1'),
+        name: 'qa-1',
+        vars: { PORT: String(await freePort()) },
+      }),
+      { FERRY_CHECK_TIMEOUT: '1' },
+    );
+    // qa deploys every push.
+    const pushed = await runFerry(['push', await makeTree(webAppTree('slow'))], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const deployment = await waitFor(
+      'the deployment to end',
+      async () => {
+        const answer = await fetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
+          headers: { authorization: `Bearer ${server.adminToken}` },
+        });
+        const [newest] = ((await answer.json()) as { deployments: DeploymentRecord[] }).deployments;
+        return newest && !['pending', 'running'].includes(newest.state) ? newest : undefined;
+      },
+      40_000,
+    );
+    expect(deployment.state, agent.output()).toBe('succeeded');
+    // Asked three times: a 503, a timeout, an answer.
+    expect(proxy.seen.filter((url) => url.startsWith(WANTED)).length).toBe(3);
+    expect(agent.output()).toContain('asking again');
+  });
+});
