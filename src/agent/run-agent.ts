@@ -7,6 +7,7 @@ import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transp
 import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
 import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll } from './agent-identity.js';
+import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
 import { collectFacts } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
@@ -60,6 +61,22 @@ export async function runAgent(
   const root = path.resolve(options.root);
   const agentDir = path.join(root, 'agent');
   await mkdir(agentDir, { recursive: true, mode: 0o700 });
+  const lock = await lockAgentRoot(agentDir);
+  try {
+    return await startAgent(options, logger, root, agentDir, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startAgent(
+  options: AgentOptions,
+  logger: AgentLogger,
+  root: string,
+  agentDir: string,
+  lock: AgentRootLock,
+): Promise<RunningAgent> {
   const { identity, enrolled } = await loadOrEnroll(root, options.server, options.token, {
     name: options.name,
     env: options.env,
@@ -180,6 +197,7 @@ export async function runAgent(
       clearInterval(heartbeat);
       await transport.close();
       await driver.close();
+      await lock.release();
     },
   };
 }

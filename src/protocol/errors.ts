@@ -164,6 +164,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     hint: "The message broker did not take the job: check that RabbitMQ is up and the server's transport URL; a rollout tries again by itself.",
   },
+  E_AGENT_ROOT_LOCKED: {
+    status: 409,
+    hint: 'One agent per --root: stop the other agent (the PID is in the message), or give this one a root of its own.',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
