@@ -38,6 +38,8 @@ export interface AgentOptions {
   path: string;
   commandTimeoutMs: number;
   heartbeatMs: number;
+  /** How long stopping waits for an install under way before leaving it to the next start (default 3 s). */
+  stopGraceMs?: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
   transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
 }
@@ -195,11 +197,26 @@ async function startAgent(
     name: identity.name,
     async close() {
       clearInterval(heartbeat);
-      await transport.close();
+      // An install under way is given a moment to end; one that takes longer is
+      // left as a crash would leave it: `running` in the journal, not
+      // acknowledged, so it comes again on the next start and resumes there.
+      const closed = transport.close().then(() => true);
+      const waited = await Promise.race([closed, sleep(options.stopGraceMs ?? 3000, false)]);
+      if (!waited) {
+        logger.warn(
+          { jobId: busyWith },
+          'an install is still running: it is left to resume on the next start',
+        );
+      }
       await driver.close();
       await lock.release();
     },
   };
+}
+
+/** Resolves with `value` after `ms`, without holding the process open. */
+function sleep<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
 
 /** The RabbitMQ transport, and a line saying what this host's broker user needs. */

@@ -84,7 +84,6 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
   const transport = deps.transport?.(app.log) ?? builtinTransport();
-  app.addHook('onClose', () => transport.close());
   const variables = new VariableService(deps.store, (env) => {
     const settings = config.environments.find((e) => e.name === env);
     return settings === undefined || isProtected(settings);
@@ -125,6 +124,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
+  // Before the HTTP server closes: it waits for every open connection, and an
+  // agent's WebSocket stays open until the agent goes, which could be never.
+  app.addHook('preClose', () => transport.close());
 
   // Every route needs a token unless it is listed as public. The check is on the
   // route the router matched, not on the raw URL, so an encoded path such as
