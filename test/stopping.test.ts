@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ afterAll(async () => {
 
 /** Sends SIGTERM and answers how long the process took to exit, and how it exited. */
 async function stopTimed(
-  child: import('node:child_process').ChildProcess,
+  child: ChildProcess,
 ): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null }> {
   const started = Date.now();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
