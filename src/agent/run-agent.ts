@@ -158,15 +158,27 @@ async function startAgent(
       }
     }
     busyWith = job.id;
-    await journal.put({ jobId: job.id, state: 'running', startedAt });
+    // A job resumed after a crash keeps what it remembered, should it crash again.
+    const resumed =
+      seen?.state === 'running' ? { previous: seen.previous, reverting: seen.reverting } : {};
+    await journal.put({ jobId: job.id, state: 'running', startedAt, ...resumed });
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
       result = await runInstall(job, host, steps, {
         // A job found `running` was cut short by a crash: what it switched from, if it got that far.
         previous: seen?.state === 'running' ? seen.previous : undefined,
+        reverting: seen?.state === 'running' ? seen.reverting : undefined,
         rememberPrevious: (previous) =>
           journal.put({ jobId: job.id, state: 'running', startedAt, previous }),
+        rememberReverting: (previous, error) =>
+          journal.put({
+            jobId: job.id,
+            state: 'running',
+            startedAt,
+            previous,
+            reverting: { error },
+          }),
       });
     } catch (err) {
       result = {

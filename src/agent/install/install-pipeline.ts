@@ -55,6 +55,13 @@ export const INSTALLED_MARKER = '.ferry-installed';
 export interface InstallMemory {
   previous: number | null | undefined;
   rememberPrevious(previous: number | null): Promise<void>;
+  /**
+   * Set when the install had failed and was going back to `previous` when the
+   * agent stopped: a re-run goes on going back instead of trying the new release again.
+   */
+  reverting?: { error: string | null } | undefined;
+  /** Written just before going back, with why. */
+  rememberReverting?(previous: number | null, error: string | null): Promise<void>;
 }
 
 /** How an install ended. */
@@ -121,9 +128,21 @@ export async function runInstall(
   // A re-run after a crash may find `current` switched already: the journal
   // remembers what ran before.
   const previous = memory.previous !== undefined ? memory.previous : current;
+  if (memory.reverting && previous !== null && previous !== job.version) {
+    // The agent stopped while going back after a failure: carry on going back.
+    // Starting the new release again would repeat the outage it caused.
+    const error = memory.reverting.error ?? 'the new release failed';
+    const result = await goBack(
+      `${error} (the agent stopped while going back and resumed doing so)`,
+    );
+    await pruneStep();
+    return result;
+  }
   if (current === job.version) {
     // Installing the running version again, or resuming after the switch.
-    return finished(await startAndCheck());
+    const result = await startAndCheck();
+    if (memory.previous !== undefined) await pruneStep();
+    return finished(result);
   }
   if (await isInstalled(releaseDir, job.sha256)) {
     // The release is still on the host, installed: a rollback is a switch and a restart.
@@ -182,10 +201,15 @@ export async function runInstall(
     if (!switched.ok) return discardOnFailure ? discard(switched.error) : fail(switched.error);
 
     const result = await startAndCheck();
+    await pruneStep();
+    return finished(result);
+  }
+
+  /** Removes releases beyond `keepReleases`, never the new one or the previous one. */
+  async function pruneStep(): Promise<void> {
     await steps.step('prune', (context) =>
       prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
     );
-    return finished(result);
   }
 
   /** Remembers, after a success, how to check the app's health between installs (host facts). */
@@ -220,17 +244,22 @@ export async function runInstall(
       await steps.step('stop', () => host.driver.stop(job.app));
       return fail(outcome.error);
     }
+    await memory.rememberReverting?.(previous, outcome.error);
+    return goBack(outcome.error);
+  }
+
+  /** Switches `current` back to `previous`, restarts it and checks it; the install has failed with `error`. */
+  async function goBack(error: string | null): Promise<InstallResult> {
+    if (previous === null) return fail(error);
     const back = await steps.step('rollback', async (context) => {
       await switchCurrent(appDir, previous);
       context.out(`current -> releases/${previous}\n`);
     });
-    if (!back.ok) return fail(`${outcome.error}; switching back failed: ${back.error}`);
+    if (!back.ok) return fail(`${error}; switching back failed: ${back.error}`);
     const previousLogs = path.join(appDir, 'logs', String(previous));
     const restored = await bringUp(previous, previousLogs, 'restart-previous', 'health-previous');
     return fail(
-      restored.ok
-        ? outcome.error
-        : `${outcome.error}; the previous release failed too: ${restored.error}`,
+      restored.ok ? error : `${error}; the previous release failed too: ${restored.error}`,
       true,
     );
   }
