@@ -3,6 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { API_PREFIX } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { isStorageFull, storageFullError } from '../store/storage-full.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
@@ -175,6 +176,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       return reply
         .status(status)
         .send(new FerryError('E_BAD_REQUEST', err.message, { fastifyCode: err.code }).toBody());
+    }
+    if (isStorageFull(err)) {
+      // SQLite's file, PostgreSQL's disk, or a file the server writes: full.
+      const full = storageFullError(err, 'the request');
+      request.log.error({ err, url: request.url }, full.message);
+      return reply.status(full.status).send(full.toBody());
     }
     request.log.error({ err, url: request.url }, 'request failed');
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
+import { SqliteStoreDialect } from './sqlite-store-dialect.js';
 
 /**
  * The embedded store: one SQLite file through better-sqlite3. Kysely's SQLite
@@ -23,7 +24,7 @@ export class SqliteStore extends KyselyStore {
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
     return new SqliteStore(
-      new Kysely<Database>({ dialect: new SqliteDialect({ database }) }),
+      new Kysely<Database>({ dialect: new SqliteStoreDialect(database) }),
       'sqlite',
     );
   }
