@@ -37,7 +37,7 @@ async function installDetached(ref: string): Promise<string> {
 async function ended(id: string): Promise<InstallRecord> {
   return waitFor(`install ${id} to end`, async () => {
     const record = await install(id);
-    return record.state === 'running' || record.state === 'pending' ? undefined : record;
+    return ['pending', 'queued', 'running'].includes(record.state) ? undefined : record;
   });
 }
 

@@ -81,7 +81,7 @@ describe('stopping is prompt', () => {
     await cluster.startAgentAgain('dev-1');
     const finished = await waitFor('the install to end', async () => {
       const record = await install(id);
-      return record.state === 'running' || record.state === 'pending' ? undefined : record;
+      return ['pending', 'queued', 'running'].includes(record.state) ? undefined : record;
     });
     expect(finished.state).toBe('succeeded');
   }, 120_000);
