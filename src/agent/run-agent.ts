@@ -188,7 +188,13 @@ async function startAgent(
       };
       logger.error({ err, jobId: job.id }, 'install crashed');
     }
-    await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    try {
+      await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    } catch (err) {
+      // A full disk, say: the result still goes to the server, or the install
+      // would stay running there and every later job would wait behind it.
+      logger.error({ err, jobId: job.id }, 'recording the result in the journal failed');
+    }
     busyWith = null;
     steps.emit({ type: 'job.finished', jobId: job.id, ...result });
     logger.info({ jobId: job.id, ...result }, 'install finished');

@@ -19,9 +19,13 @@ export async function mountSmallDisk(sizeMb: number, dir?: string): Promise<Smal
   const target = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-small-disk-')));
   await mkdir(target, { recursive: true });
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', target], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'mount',
+      ['-t', 'tmpfs', '-o', `size=${Math.round(sizeMb * 1024)}k`, 'tmpfs', target],
+      {
+        stdio: 'ignore',
+      },
+    );
   } catch {
     await rmdir(target).catch(() => undefined);
     return null;

@@ -205,11 +205,15 @@ export async function runInstall(
     return finished(result);
   }
 
-  /** Removes releases beyond `keepReleases`, never the new one or the previous one. */
+  /**
+   * Removes releases beyond `keepReleases`, never the new one or the previous
+   * one, then the cached bundles that no release left on the host came from.
+   */
   async function pruneStep(): Promise<void> {
-    await steps.step('prune', (context) =>
-      prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
-    );
+    await steps.step('prune', async (context) => {
+      await prune(releasesDir, app.keepReleases, [job.version, previous], context.out);
+      await host.fetcher.prune(await installedBundles(host.appsDir), context.out);
+    });
   }
 
   /** Remembers, after a success, how to check the app's health between installs (host facts). */
@@ -429,6 +433,20 @@ async function linkShared(
     await symlink(target, inRelease);
     say(`${rel} -> ${target}\n`);
   }
+}
+
+/** The sha256 of the bundle of every installed release on the host, of every app. */
+async function installedBundles(appsDir: string): Promise<Set<string>> {
+  const installed = new Set<string>();
+  for (const app of await readdir(appsDir).catch(() => [])) {
+    const releasesDir = path.join(appsDir, app, 'releases');
+    for (const version of await readdir(releasesDir).catch(() => [])) {
+      const marker = path.join(releasesDir, version, INSTALLED_MARKER);
+      const sha256 = (await readFile(marker, 'utf8').catch(() => '')).trim();
+      if (sha256 !== '') installed.add(sha256);
+    }
+  }
+  return installed;
 }
 
 /** Removes releases beyond the newest `keep`, never those in `protect`. */
