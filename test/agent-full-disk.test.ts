@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitFor } from './helpers/cluster.js';
@@ -91,5 +91,20 @@ describe('a full disk on a host', () => {
     expect(releases).toHaveLength(2);
     const cached = (await readdir(cacheDir())).filter((f) => f.endsWith('.tar.gz'));
     expect(cached).toHaveLength(2);
+  }, 120_000);
+
+  it('ends a job that comes when the disk is full already (the journal cannot be written) as failed', async () => {
+    const version = await cluster.push(small('tiny', 2, 'five'), 'tiny-five');
+    const filler = await disk!.fill();
+    try {
+      const record = await installAndWait(`tiny@${version}`);
+      expect(record.state).toBe('failed');
+      expect(record.error).toMatch(/free/);
+    } finally {
+      await rm(filler);
+    }
+    // And the host goes on once there is room again.
+    const next = await cluster.push(small('tiny', 2, 'six'), 'tiny-six');
+    expect((await installAndWait(`tiny@${next}`)).state).toBe('succeeded');
   }, 120_000);
 });

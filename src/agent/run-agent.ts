@@ -161,7 +161,13 @@ async function startAgent(
     // A job resumed after a crash keeps what it remembered, should it crash again.
     const resumed =
       seen?.state === 'running' ? { previous: seen.previous, reverting: seen.reverting } : {};
-    await journal.put({ jobId: job.id, state: 'running', startedAt, ...resumed });
+    await journal
+      .put({ jobId: job.id, state: 'running', startedAt, ...resumed })
+      .catch((err: unknown) =>
+        // A full disk, say: the install still runs and ends with its reason,
+        // rather than the job coming back again and again.
+        logger.error({ err, jobId: job.id }, 'recording the start in the journal failed'),
+      );
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
