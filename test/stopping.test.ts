@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitFor } from './helpers/cluster.js';
@@ -45,12 +45,13 @@ async function install(id: string): Promise<InstallRecord> {
 describe('stopping is prompt', () => {
   it('the agent stops within seconds of SIGTERM in the middle of an install, which resumes on its next start', async () => {
     const gate = path.join(cluster.work, 'install-may-finish');
+    const pidFile = path.join(cluster.work, 'install-command.pid');
     // The install command waits (a slow `npm ci`) until the gate file exists.
     const version = await cluster.push(
       {
         'ferry.yml':
           'apps:\n  slow:\n    role: web\n' +
-          `    install: ["i=0; while [ ! -f ${gate} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"]\n` +
+          `    install: ["echo $$ > ${pidFile}; i=0; while [ ! -f ${gate} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"]\n` +
           '    service: { command: node server.js }\n',
         'server.js': 'setInterval(() => {}, 1000);\n',
       },
@@ -76,6 +77,17 @@ describe('stopping is prompt', () => {
     const stopped = await stopTimed(agent.child);
     expect(stopped.ms).toBeLessThan(6000);
     expect(stopped.code).toBe(0);
+    // The install command did not outlive the agent, to run beside its re-run.
+    const commandPid = Number((await readFile(pidFile, 'utf8')).trim());
+    await waitFor(
+      'the install command to be gone',
+      async () => {
+        const stat = await readFile(`/proc/${commandPid}/stat`, 'utf8').catch(() => null);
+        // PID 1 reaps orphans late: a zombie has exited.
+        return stat === null || / Z /.test(stat.slice(stat.lastIndexOf(')'))) ? true : undefined;
+      },
+      5000,
+    );
 
     await writeFile(gate, '');
     await cluster.startAgentAgain('dev-1');

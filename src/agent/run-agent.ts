@@ -13,7 +13,7 @@ import { collectFacts } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
 import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
-import { StepReporter } from './install/step-reporter.js';
+import { killRunningCommands, StepReporter } from './install/step-reporter.js';
 import { JobJournal } from './job-journal.js';
 import { BuiltinDriver } from './process/builtin/builtin-driver.js';
 import type { ProcessDriver } from './process/process-driver.js';
@@ -231,6 +231,9 @@ async function startAgent(
           { jobId: busyWith },
           'an install is still running: it is left to resume on the next start',
         );
+        // Its commands go when the process does, not before: killed now, they would
+        // fail the install and its result would be written as if final.
+        process.once('exit', killRunningCommands);
       }
       await driver.close();
       await lock.release();
