@@ -74,6 +74,26 @@ describe('one agent per root', () => {
     expect(cluster.host('dev-1').agent!.child.exitCode).toBeNull();
   }, 60_000);
 
+  it('lets exactly one of two agents started together take over a stale lock', async () => {
+    await cluster.stopAgent('dev-1', 'SIGKILL');
+    for (let round = 0; round < 3; round++) {
+      const outcomes = await Promise.allSettled([startAgent(againArgs()), startAgent(againArgs())]);
+      const running = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      const refused = outcomes.flatMap((o) =>
+        o.status === 'rejected' ? [(o.reason as Error).message] : [],
+      );
+      for (const agent of running) {
+        const exited = new Promise((resolve) => agent.child.once('exit', resolve));
+        agent.child.kill('SIGKILL');
+        await exited;
+      }
+      expect(running).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toContain('[E_AGENT_ROOT_LOCKED]');
+    }
+    await cluster.startAgentAgain('dev-1');
+  }, 60_000);
+
   it('removes its lock file when stopped with SIGTERM', async () => {
     await cluster.stopAgent('dev-1', 'SIGTERM');
     await expect(

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
 import { readProcStat } from './process/builtin/proc-stat.js';
@@ -34,30 +34,26 @@ export async function lockAgentRoot(agentDir: string): Promise<AgentRootLock> {
     pid: process.pid,
     startTime: readProcStat(process.pid)?.startTime ?? null,
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(file, `${JSON.stringify(me)}\n`, { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  // Written whole first and linked into place: the lock file is never seen half-written.
+  const mine = `${file}.${process.pid}`;
+  await writeFile(mine, `${JSON.stringify(me)}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (await linkOrExists(mine, file)) break;
+      const holder = await readHolder(file);
+      if (holder !== null && isAlive(holder)) throw lockedBy(holder, agentDir, file);
+      if (attempt >= 50) {
+        throw new FerryError(
+          'E_AGENT_ROOT_LOCKED',
+          `Could not take the agent lock ${file}: another agent is starting on the same root`,
+          { lockFile: file },
+        );
+      }
+      // A stale file, left by an agent that died: taken over by one starter at a time.
+      if (await takeOver(file, mine)) break;
     }
-    const holder = await readHolder(file);
-    if (holder !== null && isAlive(holder)) {
-      throw new FerryError(
-        'E_AGENT_ROOT_LOCKED',
-        `Another agent (PID ${holder.pid}) is running on ${path.dirname(agentDir)}; one agent per root`,
-        { pid: holder.pid, lockFile: file },
-      );
-    }
-    // A stale file (or one cut short by a crash while it was written): take it over.
-    if (attempt >= 3) {
-      throw new FerryError(
-        'E_AGENT_ROOT_LOCKED',
-        `Could not take the agent lock ${file}: another agent is starting on the same root`,
-        { lockFile: file },
-      );
-    }
-    await rm(file, { force: true });
+  } finally {
+    await rm(mine, { force: true });
   }
   return {
     file,
@@ -66,6 +62,53 @@ export async function lockAgentRoot(agentDir: string): Promise<AgentRootLock> {
       if (holder?.pid === me.pid) await rm(file, { force: true });
     },
   };
+}
+
+/** Links `from` to `to`; false when `to` exists already. */
+async function linkOrExists(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/**
+ * Replaces a stale lock file with `mine`, under a guard file so that two agents
+ * starting together cannot both remove the stale one and each take the lock.
+ * Answers false when it could not (another starter holds the guard, or the lock
+ * has a live holder by now): the caller looks again.
+ */
+async function takeOver(file: string, mine: string): Promise<boolean> {
+  const guard = `${file}.takeover`;
+  try {
+    await writeFile(guard, '', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // A guard left by an agent that died while taking over is old: it goes.
+    const since = (await stat(guard).catch(() => undefined))?.mtimeMs;
+    if (since !== undefined && Date.now() - since > 10_000) await rm(guard, { force: true });
+    else await new Promise((resolve) => setTimeout(resolve, 100));
+    return false;
+  }
+  try {
+    const holder = await readHolder(file);
+    if (holder !== null && isAlive(holder)) return false;
+    await rm(file, { force: true });
+    return await linkOrExists(mine, file);
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
+function lockedBy(holder: LockHolder, agentDir: string, file: string): FerryError {
+  return new FerryError(
+    'E_AGENT_ROOT_LOCKED',
+    `Another agent (PID ${holder.pid}) is running on ${path.dirname(agentDir)}; one agent per root`,
+    { pid: holder.pid, lockFile: file },
+  );
 }
 
 async function readHolder(file: string): Promise<LockHolder | null> {
