@@ -248,14 +248,22 @@ export async function runInstall(
       await steps.step('stop', () => host.driver.stop(job.app));
       return fail(outcome.error);
     }
-    await memory.rememberReverting?.(previous, outcome.error);
-    return goBack(outcome.error);
+    // Going back matters more than remembering it (on a full disk the journal may not take it).
+    const unrecorded = await memory.rememberReverting?.(previous, outcome.error).then(
+      () => null,
+      (err: unknown) => (err as Error).message,
+    );
+    return goBack(outcome.error, unrecorded ?? null);
   }
 
   /** Switches `current` back to `previous`, restarts it and checks it; the install has failed with `error`. */
-  async function goBack(error: string | null): Promise<InstallResult> {
+  async function goBack(
+    error: string | null,
+    unrecorded: string | null = null,
+  ): Promise<InstallResult> {
     if (previous === null) return fail(error);
     const back = await steps.step('rollback', async (context) => {
+      if (unrecorded !== null) context.out(`not written to the agent's journal: ${unrecorded}\n`);
       await switchCurrent(appDir, previous);
       context.out(`current -> releases/${previous}\n`);
     });
