@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, waitFor } from './helpers/cluster.js';
+import { Cluster, killServices, waitFor } from './helpers/cluster.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
 
 let cluster: Cluster;
@@ -17,7 +17,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The services' records are on the small disk: stop them before it goes.
   await cluster?.stopAgent('dev-1', 'SIGTERM').catch(() => undefined);
+  if (cluster?.hosts.has('dev-1')) await killServices(cluster.host('dev-1').root);
   await disk?.unmount();
   await cluster?.close();
 });
