@@ -8,6 +8,24 @@ import type { Command } from 'commander';
 import { createCliProgram } from './cli/cli-program.js';
 import { reportError } from './cli/report-error.js';
 
+/** How long `ferry server` and `ferry agent` take at most to stop after SIGTERM or SIGINT. */
+const STOP_DEADLINE_MS = 8000;
+
+/**
+ * Runs `close` and exits: 0 when it ends, 1 when it fails or has not ended
+ * within `ms` (something hung: a connection, a disk). A second signal kills at once.
+ */
+function stopWithin(ms: number, close: () => Promise<void>): void {
+  setTimeout(() => {
+    process.stderr.write(`not stopped after ${ms / 1000} s: exiting anyway\n`);
+    process.exit(1);
+  }, ms).unref();
+  close().then(
+    () => process.exit(0),
+    (err: unknown) => process.exit(reportError(err)),
+  );
+}
+
 function addServerCommand(program: Command): void {
   program
     .command('server')
@@ -56,12 +74,10 @@ function addServerCommand(program: Command): void {
           },
         });
         const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
+        // Rollouts under way are left to their lease, as after a crash; the agents reconnect.
         const stop = (signal: string) => {
           process.stdout.write(`${signal}: stopping\n`);
-          running.close().then(
-            () => process.exit(0),
-            (err: unknown) => process.exit(reportError(err)),
-          );
+          stopWithin(STOP_DEADLINE_MS, () => running.close());
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
@@ -131,10 +147,7 @@ function addAgentCommand(program: Command): void {
       process.stdout.write(`Ferry agent ${agent.name} (${agent.hostId}) running\n`);
       const stop = (signal: string) => {
         process.stdout.write(`${signal}: stopping the agent (services keep running)\n`);
-        agent.close().then(
-          () => process.exit(0),
-          (err: unknown) => process.exit(reportError(err)),
-        );
+        stopWithin(STOP_DEADLINE_MS, () => agent.close());
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -8,6 +8,8 @@ export interface JournalEntry {
   startedAt: string;
   /** The release that ran before this install, written just before `current` is switched. */
   previous?: number | null;
+  /** Written when the install failed and started going back to `previous`: why it failed. */
+  reverting?: { error: string | null };
   result?: { ok: boolean; rolledBack: boolean; error: string | null };
   /** Not run: the server said it no longer wanted it. */
   declined?: boolean;

@@ -7,12 +7,13 @@ import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transp
 import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
 import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll } from './agent-identity.js';
+import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
 import { collectFacts } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
 import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
-import { StepReporter } from './install/step-reporter.js';
+import { killRunningCommands, StepReporter } from './install/step-reporter.js';
 import { JobJournal } from './job-journal.js';
 import { BuiltinDriver } from './process/builtin/builtin-driver.js';
 import type { ProcessDriver } from './process/process-driver.js';
@@ -39,6 +40,8 @@ export interface AgentOptions {
   /** How long one "is this job still wanted?" question waits for the server's answer. */
   checkTimeoutMs?: number | undefined;
   heartbeatMs: number;
+  /** How long stopping waits for an install under way before leaving it to the next start (default 3 s). */
+  stopGraceMs?: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
   transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
 }
@@ -62,6 +65,22 @@ export async function runAgent(
   const root = path.resolve(options.root);
   const agentDir = path.join(root, 'agent');
   await mkdir(agentDir, { recursive: true, mode: 0o700 });
+  const lock = await lockAgentRoot(agentDir);
+  try {
+    return await startAgent(options, logger, root, agentDir, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startAgent(
+  options: AgentOptions,
+  logger: AgentLogger,
+  root: string,
+  agentDir: string,
+  lock: AgentRootLock,
+): Promise<RunningAgent> {
   const { identity, enrolled } = await loadOrEnroll(root, options.server, options.token, {
     name: options.name,
     env: options.env,
@@ -152,15 +171,33 @@ export async function runAgent(
       }
     }
     busyWith = job.id;
-    await journal.put({ jobId: job.id, state: 'running', startedAt });
+    // A job resumed after a crash keeps what it remembered, should it crash again.
+    const resumed =
+      seen?.state === 'running' ? { previous: seen.previous, reverting: seen.reverting } : {};
+    await journal
+      .put({ jobId: job.id, state: 'running', startedAt, ...resumed })
+      .catch((err: unknown) =>
+        // A full disk, say: the install still runs and ends with its reason,
+        // rather than the job coming back again and again.
+        logger.error({ err, jobId: job.id }, 'recording the start in the journal failed'),
+      );
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
       result = await runInstall(job, host, steps, {
         // A job found `running` was cut short by a crash: what it switched from, if it got that far.
         previous: seen?.state === 'running' ? seen.previous : undefined,
+        reverting: seen?.state === 'running' ? seen.reverting : undefined,
         rememberPrevious: (previous) =>
           journal.put({ jobId: job.id, state: 'running', startedAt, previous }),
+        rememberReverting: (previous, error) =>
+          journal.put({
+            jobId: job.id,
+            state: 'running',
+            startedAt,
+            previous,
+            reverting: { error },
+          }),
       });
     } catch (err) {
       result = {
@@ -170,7 +207,13 @@ export async function runAgent(
       };
       logger.error({ err, jobId: job.id }, 'install crashed');
     }
-    await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    try {
+      await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
+    } catch (err) {
+      // A full disk, say: the result still goes to the server, or the install
+      // would stay running there and every later job would wait behind it.
+      logger.error({ err, jobId: job.id }, 'recording the result in the journal failed');
+    }
     busyWith = null;
     steps.emit({ type: 'job.finished', jobId: job.id, ...result });
     logger.info({ jobId: job.id, ...result }, 'install finished');
@@ -192,10 +235,29 @@ export async function runAgent(
     async close() {
       clearInterval(heartbeat);
       stopping.abort();
-      await transport.close();
+      // An install under way is given a moment to end; one that takes longer is
+      // left as a crash would leave it: `running` in the journal, not
+      // acknowledged, so it comes again on the next start and resumes there.
+      const closed = transport.close().then(() => true);
+      const waited = await Promise.race([closed, sleep(options.stopGraceMs ?? 3000, false)]);
+      if (!waited) {
+        logger.warn(
+          { jobId: busyWith },
+          'an install is still running: it is left to resume on the next start',
+        );
+        // Its commands go when the process does, not before: killed now, they would
+        // fail the install and its result would be written as if final.
+        process.once('exit', killRunningCommands);
+      }
       await driver.close();
+      await lock.release();
     },
   };
+}
+
+/** Resolves with `value` after `ms`, without holding the process open. */
+function sleep<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
 
 /** The RabbitMQ transport, and a line saying what this host's broker user needs. */

@@ -204,6 +204,14 @@ export const ERROR_CATALOGUE = {
     status: 503,
     hint: "The message broker did not take the job: check that RabbitMQ is up and the server's transport URL; a rollout tries again by itself.",
   },
+  E_STORAGE_FULL: {
+    status: 507,
+    hint: 'The server is out of disk space where it keeps bundles or its database: free some space (or grow the disk) and try again.',
+  },
+  E_AGENT_ROOT_LOCKED: {
+    status: 409,
+    hint: 'One agent per --root: stop the other agent (the PID is in the message), or give this one a root of its own.',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -9,6 +9,7 @@ import Fastify, {
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { API_PREFIX } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { isStorageFull, storageFullError } from '../store/storage-full.js';
 import type { Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
@@ -115,7 +116,6 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
   const transport = deps.transport?.(app.log) ?? builtinTransport();
-  app.addHook('onClose', () => transport.close());
   const variables = new VariableService(deps.store, (env) => {
     const settings = config.environments.find((e) => e.name === env);
     return settings === undefined || isProtected(settings);
@@ -157,6 +157,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
+  // Before the HTTP server closes: it waits for every open connection, and an
+  // agent's WebSocket stays open until the agent goes, which could be never.
+  app.addHook('preClose', () => transport.close());
 
   // Every route needs a token unless it is listed as public. The check is on the
   // route the router matched, not on the raw URL, so an encoded path such as
@@ -203,6 +206,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     if (status !== undefined && status >= 400 && status < 500) {
       const error = fastifyRefusal(err);
       return reply.status(error.status).send(error.toBody());
+    }
+    if (isStorageFull(err)) {
+      // SQLite's file, PostgreSQL's disk, or a file the server writes: full.
+      const full = storageFullError(err, 'the request');
+      request.log.error({ err, url: request.url }, full.message);
+      return reply.status(full.status).send(full.toBody());
     }
     request.log.error({ err, url: request.url }, 'request failed');
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());

@@ -6,6 +6,7 @@ import { HashingMeter } from '../bundle/hashing.js';
 import type { BundleLimits } from '../bundle/inspect-bundle.js';
 import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { isStorageFull, storageFullError } from '../store/storage-full.js';
 import type { Store } from '../store/store.js';
 import type { Inspection, InspectorPool } from './inspector-pool.js';
 
@@ -81,6 +82,8 @@ export class BundleService {
       return { ...result, deployments: [] };
     } catch (err) {
       await upload.discard();
+      // Moving the upload into place or recording it can meet a full disk too.
+      if (isStorageFull(err)) throw storageFullError(err, 'the bundle');
       throw err;
     }
   }
@@ -140,6 +143,9 @@ export class BundleService {
     if (written.status === 'rejected') {
       const reason: unknown = written.reason;
       if (reason instanceof FerryError) throw reason;
+      // Checked first: a failed write also ends the request body, which looks like a client gone.
+      if (isStorageFull(reason))
+        throw storageFullError(reason, `the upload (after ${meter.bytes} bytes)`);
       if (clientFailed) {
         throw new FerryError(
           'E_UPLOAD_INCOMPLETE',

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountSmallDisk } from '../../../test/helpers/small-disk.js';
 import { BundleFetcher } from './bundle-fetcher.js';
 
 const body = randomBytes(200_000);
@@ -73,5 +74,39 @@ describe('BundleFetcher', () => {
     const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
     const fetcher = new BundleFetcher(cache, url, 'wrong');
     await expect(fetcher.fetch(bundle, quiet)).rejects.toThrow(/HTTP 401/);
+  });
+
+  describe('on a full disk (a real 64 KB tmpfs)', () => {
+    it('removes the partial download that filled the disk and says how much is free', async () => {
+      const disk = await mountSmallDisk(0.0625);
+      if (!disk) throw new Error('this test needs to mount a tmpfs (run as root)');
+      try {
+        // The size the server declared fits; the bytes that come do not.
+        const fetcher = new BundleFetcher(disk.dir, url, 't');
+        const failure = fetcher.fetch({ ...bundle, size: 10_000 }, quiet);
+        await expect(failure).rejects.toThrow(/The disk is full: .*ran out of space/);
+        await expect(failure).rejects.toThrow(new RegExp(`${disk.dir}.*free now`));
+        expect(await readdir(disk.dir)).toEqual([]);
+      } finally {
+        await disk.unmount();
+      }
+    });
+
+    it('refuses a bundle larger than the free space before downloading it', async () => {
+      const disk = await mountSmallDisk(0.0625);
+      if (!disk) throw new Error('this test needs to mount a tmpfs (run as root)');
+      try {
+        await writeFile(path.join(disk.dir, `${sha256}.tar.gz.partial`), body.subarray(0, 20_000));
+        ranges.length = 0;
+        const fetcher = new BundleFetcher(disk.dir, url, 't');
+        await expect(fetcher.fetch(bundle, quiet)).rejects.toThrow(
+          new RegExp(`Not enough disk space for cart@3 \\(0.2 MB\\): .* free on ${disk.dir}`),
+        );
+        expect(ranges).toEqual([]);
+        expect(await readdir(disk.dir)).toEqual([]);
+      } finally {
+        await disk.unmount();
+      }
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,7 +30,25 @@ export class BundleFetcher {
       return file;
     }
     const partial = `${file}.partial`;
-    const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
+    let have = (await stat(partial).catch(() => undefined))?.size ?? 0;
+    if (have > bundle.size) {
+      await rm(partial, { force: true });
+      have = 0;
+    }
+    // Refused before a byte is written: a download that cannot fit would only
+    // fill the disk, and the journal and every other job with it.
+    const free = await freeBytes(this.cacheDir);
+    if (free !== null && free < bundle.size - have) {
+      await rm(partial, { force: true });
+      const freed = have > 0 ? ((await freeBytes(this.cacheDir)) ?? free) : free;
+      if (freed < bundle.size) {
+        throw new StepFailure(
+          `Not enough disk space for ${bundle.app}@${bundle.version} (${megabytes(bundle.size)}): ` +
+            `${megabytes(freed)} free on ${await diskOf(this.cacheDir)} (the disk of ${this.cacheDir})`,
+        );
+      }
+      have = 0;
+    }
     const url = `${this.server}${API_PREFIX}/apps/${bundle.app}/bundles/${bundle.version}/download`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (have > 0 && have < bundle.size) headers.range = `bytes=${have}-`;
@@ -46,10 +64,24 @@ export class BundleFetcher {
     }
     if (!response.body) throw new StepFailure('download has no body');
     const append = response.status === 206;
-    await pipeline(
-      Readable.fromWeb(response.body),
-      createWriteStream(partial, { flags: append ? 'a' : 'w' }),
-    );
+    try {
+      await pipeline(
+        Readable.fromWeb(response.body),
+        createWriteStream(partial, { flags: append ? 'a' : 'w' }),
+      );
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      // The partial file is what filled the disk: it goes, so the host can go on.
+      const written = (await stat(partial).catch(() => undefined))?.size ?? 0;
+      await rm(partial, { force: true });
+      const free = await freeBytes(this.cacheDir);
+      throw new StepFailure(
+        `The disk is full: ${await diskOf(this.cacheDir)} (the disk of ${this.cacheDir}) ran out of space ` +
+          `after ${megabytes(written)} of ${bundle.app}@${bundle.version} (${megabytes(bundle.size)}); ` +
+          `the partial download was removed, ${free === null ? 'an unknown amount' : megabytes(free)} free now`,
+      );
+    }
     const size = (await stat(partial)).size;
     say(`downloaded ${size} bytes${append ? ` (${have} were already here)` : ''}\n`);
     await rename(partial, file);
@@ -67,6 +99,46 @@ export class BundleFetcher {
     }
     say(`sha256 ${actual} ok\n`);
   }
+  /**
+   * Removes cached bundles (and partial downloads) whose sha256 is not in
+   * `keep`: a release still on the host is switched back to without its bundle,
+   * so the cache needs no more than what `keepReleases` keeps.
+   */
+  async prune(keep: Set<string>, say: (line: string) => void): Promise<void> {
+    for (const entry of await readdir(this.cacheDir).catch(() => [])) {
+      const match = /^([0-9a-f]{64})\.tar\.gz(\.partial)?$/.exec(entry);
+      if (!match || keep.has(match[1]!)) continue;
+      await rm(path.join(this.cacheDir, entry), { force: true });
+      say(`removed cache/${entry}\n`);
+    }
+  }
+}
+
+/** Bytes free for this process on the file system of `dir`, or null when it cannot be told. */
+async function freeBytes(dir: string): Promise<number | null> {
+  try {
+    const info = await statfs(dir);
+    return info.bavail * info.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/** The mount point `dir` is on (from /proc/self/mounts), to name the disk in a message. */
+async function diskOf(dir: string): Promise<string> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  let best = '';
+  for (const line of mounts.split('\n')) {
+    const mountPoint = line.split(' ')[1]?.replace(/\\040/g, ' ');
+    if (mountPoint === undefined) continue;
+    const inside = mountPoint === '/' || dir === mountPoint || dir.startsWith(`${mountPoint}/`);
+    if (inside && mountPoint.length > best.length) best = mountPoint;
+  }
+  return best === '' ? dir : best;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 async function exists(file: string): Promise<boolean> {

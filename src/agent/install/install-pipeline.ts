@@ -57,6 +57,13 @@ export const INSTALLED_MARKER = '.ferry-installed';
 export interface InstallMemory {
   previous: number | null | undefined;
   rememberPrevious(previous: number | null): Promise<void>;
+  /**
+   * Set when the install had failed and was going back to `previous` when the
+   * agent stopped: a re-run goes on going back instead of trying the new release again.
+   */
+  reverting?: { error: string | null } | undefined;
+  /** Written just before going back, with why. */
+  rememberReverting?(previous: number | null, error: string | null): Promise<void>;
 }
 
 /** How an install ended. */
@@ -126,9 +133,21 @@ export async function runInstall(
   // A re-run after a crash may find `current` switched already: the journal
   // remembers what ran before.
   const previous = memory.previous !== undefined ? memory.previous : current;
+  if (memory.reverting && previous !== null && previous !== job.version) {
+    // The agent stopped while going back after a failure: carry on going back.
+    // Starting the new release again would repeat the outage it caused.
+    const error = memory.reverting.error ?? 'the new release failed';
+    const result = await goBack(
+      `${error} (the agent stopped while going back and resumed doing so)`,
+    );
+    await pruneStep();
+    return result;
+  }
   if (current === job.version) {
     // Installing the running version again, or resuming after the switch.
-    return finished(await startAndCheck());
+    const result = await startAndCheck();
+    if (memory.previous !== undefined) await pruneStep();
+    return finished(result);
   }
   if (await isInstalled(releaseDir, job.sha256)) {
     // The release is still on the host, installed: a rollback is a switch and a restart.
@@ -187,10 +206,19 @@ export async function runInstall(
     if (!switched.ok) return discardOnFailure ? discard(switched.error) : fail(switched.error);
 
     const result = await startAndCheck();
-    await steps.step('prune', (context) =>
-      prune(releasesDir, app.keepReleases, [job.version, previous], context.out),
-    );
+    await pruneStep();
     return finished(result);
+  }
+
+  /**
+   * Removes releases beyond `keepReleases`, never the new one or the previous
+   * one, then the cached bundles that no release left on the host came from.
+   */
+  async function pruneStep(): Promise<void> {
+    await steps.step('prune', async (context) => {
+      await prune(releasesDir, app.keepReleases, [job.version, previous], context.out);
+      await host.fetcher.prune(await installedBundles(host.appsDir), context.out);
+    });
   }
 
   /** Remembers, after a success, how to check the app's health between installs (host facts). */
@@ -225,17 +253,30 @@ export async function runInstall(
       await steps.step('stop', () => host.driver.stop(job.app));
       return fail(outcome.error);
     }
+    // Going back matters more than remembering it (on a full disk the journal may not take it).
+    const unrecorded = await memory.rememberReverting?.(previous, outcome.error).then(
+      () => null,
+      (err: unknown) => (err as Error).message,
+    );
+    return goBack(outcome.error, unrecorded ?? null);
+  }
+
+  /** Switches `current` back to `previous`, restarts it and checks it; the install has failed with `error`. */
+  async function goBack(
+    error: string | null,
+    unrecorded: string | null = null,
+  ): Promise<InstallResult> {
+    if (previous === null) return fail(error);
     const back = await steps.step('rollback', async (context) => {
+      if (unrecorded !== null) context.out(`not written to the agent's journal: ${unrecorded}\n`);
       await switchCurrent(appDir, previous);
       context.out(`current -> releases/${previous}\n`);
     });
-    if (!back.ok) return fail(`${outcome.error}; switching back failed: ${back.error}`);
+    if (!back.ok) return fail(`${error}; switching back failed: ${back.error}`);
     const previousLogs = path.join(appDir, 'logs', String(previous));
     const restored = await bringUp(previous, previousLogs, 'restart-previous', 'health-previous');
     return fail(
-      restored.ok
-        ? outcome.error
-        : `${outcome.error}; the previous release failed too: ${restored.error}`,
+      restored.ok ? error : `${error}; the previous release failed too: ${restored.error}`,
       true,
     );
   }
@@ -411,6 +452,20 @@ async function switchCurrent(appDir: string, version: number): Promise<void> {
   await rm(temp, { force: true });
   await symlink(path.join('releases', String(version)), temp);
   await rename(temp, path.join(appDir, 'current'));
+}
+
+/** The sha256 of the bundle of every installed release on the host, of every app. */
+async function installedBundles(appsDir: string): Promise<Set<string>> {
+  const installed = new Set<string>();
+  for (const app of await readdir(appsDir).catch(() => [])) {
+    const releasesDir = path.join(appsDir, app, 'releases');
+    for (const version of await readdir(releasesDir).catch(() => [])) {
+      const marker = path.join(releasesDir, version, INSTALLED_MARKER);
+      const sha256 = (await readFile(marker, 'utf8').catch(() => '')).trim();
+      if (sha256 !== '') installed.add(sha256);
+    }
+  }
+  return installed;
 }
 
 /** Removes releases beyond the newest `keep`, never those in `protect`. */

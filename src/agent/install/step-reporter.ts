@@ -150,6 +150,25 @@ interface CommandEnd {
   timedOut: boolean;
 }
 
+/** The process groups of the hooks and install commands running now. */
+const runningGroups = new Set<number>();
+
+/**
+ * Kills every hook and install command still running, with its process group.
+ * Synchronous, for a process about to exit: the agent gives up an install it
+ * leaves to its next start, and must not leave its commands running beside the re-run.
+ */
+export function killRunningCommands(): void {
+  for (const pgid of runningGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Already gone (ESRCH).
+    }
+  }
+  runningGroups.clear();
+}
+
 /** After the command itself exits, how long its output may still take to drain. */
 const OUTPUT_GRACE_MS = 2_000;
 
@@ -170,6 +189,8 @@ function runCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    const pgid = child.pid;
+    if (pgid !== undefined) runningGroups.add(pgid);
     child.stdout.setEncoding('utf8').on('data', (text: string) => write('stdout', text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => write('stderr', text));
     let timedOut = false;
@@ -190,6 +211,7 @@ function runCommand(
       reject(new StepFailure(`could not run \`${command}\`: ${err.message}`));
     });
     child.on('exit', (code) => {
+      if (pgid !== undefined) runningGroups.delete(pgid);
       clearTimeout(timer);
       const done = () => resolve({ code, timedOut });
       const grace = setTimeout(() => {

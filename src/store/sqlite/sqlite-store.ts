@@ -1,10 +1,11 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
+import { SqliteStoreDialect } from './sqlite-store-dialect.js';
 
 /**
  * The embedded store: one SQLite file through better-sqlite3. Kysely's SQLite
@@ -36,7 +37,7 @@ export class SqliteStore extends KyselyStore {
     // unset secret, or one sealed on start, leaves no plaintext in the file.
     database.pragma('secure_delete = ON');
     return new SqliteStore(
-      new Kysely<Database>({ dialect: new SqliteDialect({ database }) }),
+      new Kysely<Database>({ dialect: new SqliteStoreDialect(database) }),
       database,
       options.secrets,
     );

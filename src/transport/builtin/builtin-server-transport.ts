@@ -97,11 +97,13 @@ export class BuiltinServerTransport implements ServerTransport {
 
   async close(): Promise<void> {
     clearInterval(this.pinger);
+    const closing: Promise<void>[] = [];
     for (const [hostId, socket] of this.sockets) {
-      socket.close(1001, 'server stopping');
+      closing.push(closeSocket(socket));
       this.presenceHandler(hostId, false);
     }
     this.sockets.clear();
+    await Promise.all(closing);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
@@ -245,6 +247,23 @@ export class BuiltinServerTransport implements ServerTransport {
 
 function sendFrame(ws: WebSocket, frame: Frame): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+
+/**
+ * Says goodbye to an agent and hangs up: an agent that does not answer the close
+ * at once (busy, or gone without a word) is cut off, since an open upgraded
+ * socket keeps the HTTP server, and so the process, from stopping.
+ */
+function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const cutOff = setTimeout(() => socket.terminate(), 1000);
+    socket.once('close', () => {
+      clearTimeout(cutOff);
+      resolve();
+    });
+    socket.close(1001, 'server stopping');
+  });
 }
 
 /** Answers a refused upgrade with the error as JSON, then hangs up. */
