@@ -262,10 +262,17 @@ describe('variables', () => {
     ]);
     expect(set.code, set.stderr).toBe(0);
     const files = webAppTree('secret');
+    // A secret reaches commands through the environment, never their command
+    // line (which `ps` shows): the service's env refers to it, so the install
+    // commands get it too, and the shell expands it.
     files['ferry.yml'] = files['ferry.yml']!.replace(
+      '      env: { ',
+      "      env: { API_KEY: '${API_KEY}', ",
+    ).replace(
       '    keepReleases: 5',
-      '    install: [\'echo "key=${API_KEY}"\', \'printf %s "$API_KEY" > key.txt\']\n    keepReleases: 5',
+      '    install: [\'echo "key=$API_KEY"\', \'printf %s "$API_KEY" > key.txt\']\n    keepReleases: 5',
     );
+    expect(files['ferry.yml']).toContain("API_KEY: '${API_KEY}'");
     const version = await cluster.push(files, 'secret');
     const auto = (await newest('qa'))!;
     expect(auto.version).toBe(version);

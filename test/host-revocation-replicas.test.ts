@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,8 +28,16 @@ describe.skipIf(!postgres)('revoking a host token, with two replicas', () => {
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ferry-revoke-replicas-'));
     database = await createTestDatabase(postgres!);
-    a = await startServer(['--store-url', database.url], { FERRY_REPLICA_ID: 'replica-a' });
-    b = await startServer(['--store-url', database.url], { FERRY_REPLICA_ID: 'replica-b' });
+    // Replicas of one store share the key that seals its secrets.
+    const FERRY_SECRET_KEY = randomBytes(32).toString('base64');
+    a = await startServer(['--store-url', database.url], {
+      FERRY_REPLICA_ID: 'replica-a',
+      FERRY_SECRET_KEY,
+    });
+    b = await startServer(['--store-url', database.url], {
+      FERRY_REPLICA_ID: 'replica-b',
+      FERRY_SECRET_KEY,
+    });
   }, 120_000);
   afterAll(async () => {
     await agent?.stop();

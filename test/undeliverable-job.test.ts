@@ -2,6 +2,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallRecord } from '../src/protocol/api.js';
 import { MAX_JOB_BYTES } from '../src/protocol/job-size.js';
+import { loadSecretKey } from '../src/server/secret-key.js';
+import { outboxContext } from '../src/store/kysely-secret-sealing.js';
+import { SecretBox } from '../src/store/secret-box.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
 
@@ -23,10 +26,17 @@ async function rewriteJob(installId: string, change: (job: Record<string, unknow
   const db = new SQLite(path.join(cluster.server.dataDir, 'ferry.db'));
   try {
     db.pragma('busy_timeout = 5000');
-    const row = db.prepare('select body from outbox where message_id = ?').get(installId) as
-      { body: string } | undefined;
+    const row = db
+      .prepare('select host_id, body from outbox where message_id = ?')
+      .get(installId) as { host_id: string; body: string } | undefined;
     expect(row, `the job of ${installId} in the outbox`).toBeDefined();
-    const body = JSON.stringify(change(JSON.parse(row!.body) as Record<string, unknown>));
+    // Stored jobs carry variables, so the server seals them with its key.
+    const { key } = await loadSecretKey({ data: cluster.server.dataDir });
+    const box = new SecretBox(key);
+    const context = outboxContext(row!.host_id, installId);
+    expect(SecretBox.isSealed(row!.body)).toBe(true);
+    const job = JSON.parse(box.open(row!.body, context)) as Record<string, unknown>;
+    const body = box.seal(JSON.stringify(change(job)), context);
     db.prepare('update outbox set body = ? where message_id = ?').run(body, installId);
   } finally {
     db.close();
