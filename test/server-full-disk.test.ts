@@ -40,7 +40,11 @@ describe('a full disk on the server', () => {
     cleanups.push(() => rm(source, { recursive: true, force: true }));
     const env = { FERRY_SERVER: srv.url, FERRY_TOKEN: srv.adminToken, FERRY_CONFIG_DIR: data };
 
-    const pushed = await runFerry(['push', source], { env });
+    const pushed = await runFerry(['push', source], { env, timeoutMs: 30_000 }).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\nserver:\n${srv.output()}`);
+      },
+    );
     expect(pushed.code).toBe(1);
     expect(pushed.stderr).toContain('[E_STORAGE_FULL]');
 

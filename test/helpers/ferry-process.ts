@@ -84,21 +84,27 @@ export interface CliResult {
 }
 
 /** Runs the `ferry` CLI as a child process, as a person would from a shell. */
-export function runFerry(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<CliResult> {
+export function runFerry(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return runCommand(process.execPath, [FERRY_BIN, ...args], options);
+}
+
+/** How `runCommand` runs: `timeoutMs` kills a command that has not ended by then. */
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
 }
 
 /**
  * Runs a command to its end with no Ferry server or token from this machine's
  * environment (unless `options.env` gives them), and answers what it printed.
+ * With `timeoutMs`, a command still running then is killed and the call fails
+ * with what it had printed, so a hang says where it was.
  */
 export function runCommand(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: RunOptions = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -110,7 +116,21 @@ export function runCommand(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(
+              new Error(
+                `${path.basename(args[1] ?? command)} ${args.slice(2).join(' ')} did not end within ${options.timeoutMs} ms; it printed:\n${stdout}${stderr}`,
+              ),
+            );
+          }, options.timeoutMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }

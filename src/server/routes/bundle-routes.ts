@@ -59,7 +59,9 @@ export function registerBundleRoutes(
         // connection closes, rather than the server reading on what it refused.
         if (
           err instanceof FerryError &&
-          (err.code === 'E_UPLOAD_STALLED' || err.code === 'E_SERVER_BUSY')
+          (err.code === 'E_UPLOAD_STALLED' ||
+            err.code === 'E_SERVER_BUSY' ||
+            err.code === 'E_STORAGE_FULL')
         ) {
           void reply.header('connection', 'close');
           const retryAfter = err.details?.retryAfterSeconds;
