@@ -14,11 +14,7 @@ const envName = z
   .regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'expected an environment name' });
 
 // Where a deployment stands, and where it may go next: ./lifecycle.ts.
-export {
-  DEPLOYMENT_STATES,
-  type DeploymentState,
-  FINAL_DEPLOYMENT_STATES,
-} from './lifecycle.js';
+export { DEPLOYMENT_STATES, type DeploymentState, FINAL_DEPLOYMENT_STATES } from './lifecycle.js';
 /** How a deployment came about. */
 export const DEPLOYMENT_KINDS = [
   'deploy',

@@ -53,45 +53,44 @@ export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
  * Every allowed move of an install, from each state, and why. A repeated
  * report (the same job delivered twice) is no move: the record keeps its state.
  */
-const INSTALL_MOVES: { readonly [S in InstallState]: { readonly [T in InstallState]?: string } } =
-  {
-    pending: {
-      queued: 'sent to its host',
-      running: 'its host started it before the sending was recorded',
-      succeeded: 'its host finished it before the sending was recorded',
-      failed: 'its variables no longer resolve, its job grew too large, or its host failed it',
-      skipped: 'its host was cut off or removed',
-      cancelled: 'the rollout stopped, or the deployment was cancelled, before this host',
-    },
-    queued: {
-      // Sent again: a replica that took over sends what was not acknowledged.
-      queued: 'sent again',
-      running: 'its host started it',
-      succeeded: 'its host finished it (no step reported)',
-      failed: 'its host failed it before any step',
-      skipped: 'its host stayed offline longer than the strategy allows, or was cut off',
-      cancelled: 'the deployment was cancelled before its host started it',
-    },
-    running: {
-      succeeded: 'its health check passed',
-      failed: 'a step failed',
-      skipped: 'its host went offline during it, or was cut off',
-    },
-    // A host the rollout gave up on, or whose install was cancelled after it had
-    // been told to go ahead, that runs the job after all: the record follows the host.
-    skipped: {
-      running: 'its host came back and ran it after all',
-      succeeded: 'its host came back and ran it after all',
-      failed: 'its host came back and ran it after all',
-    },
-    cancelled: {
-      running: 'its host had already been told to go ahead',
-      succeeded: 'its host had already been told to go ahead',
-      failed: 'its host had already been told to go ahead',
-    },
-    succeeded: {},
-    failed: {},
-  };
+const INSTALL_MOVES: { readonly [S in InstallState]: { readonly [T in InstallState]?: string } } = {
+  pending: {
+    queued: 'sent to its host',
+    running: 'its host started it before the sending was recorded',
+    succeeded: 'its host finished it before the sending was recorded',
+    failed: 'its variables no longer resolve, its job grew too large, or its host failed it',
+    skipped: 'its host was cut off or removed',
+    cancelled: 'the rollout stopped, or the deployment was cancelled, before this host',
+  },
+  queued: {
+    // Sent again: a replica that took over sends what was not acknowledged.
+    queued: 'sent again',
+    running: 'its host started it',
+    succeeded: 'its host finished it (no step reported)',
+    failed: 'its host failed it before any step',
+    skipped: 'its host stayed offline longer than the strategy allows, or was cut off',
+    cancelled: 'the deployment was cancelled before its host started it',
+  },
+  running: {
+    succeeded: 'its health check passed',
+    failed: 'a step failed',
+    skipped: 'its host went offline during it, or was cut off',
+  },
+  // A host the rollout gave up on, or whose install was cancelled after it had
+  // been told to go ahead, that runs the job after all: the record follows the host.
+  skipped: {
+    running: 'its host came back and ran it after all',
+    succeeded: 'its host came back and ran it after all',
+    failed: 'its host came back and ran it after all',
+  },
+  cancelled: {
+    running: 'its host had already been told to go ahead',
+    succeeded: 'its host had already been told to go ahead',
+    failed: 'its host had already been told to go ahead',
+  },
+  succeeded: {},
+  failed: {},
+};
 
 /** Every allowed move of a deployment, from each state, and why. */
 const DEPLOYMENT_MOVES: {
@@ -171,6 +170,9 @@ export const OPEN_INSTALL_STATES: readonly InstallState[] = ['pending', 'queued'
 export const FINAL_INSTALL_STATES: readonly InstallState[] = INSTALL_STATES.filter(
   (s) => !OPEN_INSTALL_STATES.includes(s),
 );
+
+/** The install states of one sent, or to be sent, that its host has not begun. */
+export const UNSTARTED_INSTALL_STATES: readonly InstallState[] = ['pending', 'queued'];
 
 /** The install states in which the host has run the job to its end. */
 export const RAN_INSTALL_STATES: readonly InstallState[] = ['succeeded', 'failed'];
