@@ -17,6 +17,7 @@ import {
   isFinalInstall,
   mayDeploymentMove,
   mayInstallMove,
+  UNSTARTED_INSTALL_STATES,
 } from './lifecycle.js';
 
 /**
@@ -64,6 +65,14 @@ describe('the install lifecycle', () => {
     expect(installStatesBefore('skipped')).toEqual(['pending', 'queued', 'running']);
     expect(installStatesBefore('running')).toEqual(['pending', 'queued', 'skipped', 'cancelled']);
     expect(installStatesBefore('pending')).toEqual([]);
+  });
+
+  it('lets the server give up on, fail or send again any install no host has begun', () => {
+    for (const from of UNSTARTED_INSTALL_STATES) {
+      for (const to of ['queued', 'failed', 'skipped', 'cancelled'] as const) {
+        expect(mayInstallMove(from, to), `${from} → ${to}`).toBe(true);
+      }
+    }
   });
 
   it('knows which states are final and where installs start', () => {
