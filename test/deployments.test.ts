@@ -216,7 +216,10 @@ describe('the deploy lock', () => {
     });
     expect(third.status).toBe(201);
     const cancelled = await cluster.ferry(['cancel', String(third.body.id)]);
-    expect(cancelled.stdout).toBe(`${String(third.body.id)}: cancelled\n`);
+    // It says what each host got: the one away got nothing.
+    expect(cancelled.stdout).toBe(
+      `${String(third.body.id)}: cancelled\n  did not get web@${version}: lab-away\n`,
+    );
     expect((await cluster.api().deployment(String(third.body.id))).state).toBe('cancelled');
   }, 120_000);
 });

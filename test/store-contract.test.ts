@@ -308,7 +308,7 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.installLogs('nope')).toBeUndefined();
       });
 
-      it('moves an install only from the states given, and keeps a cancelled one cancelled', async () => {
+      it('moves an install only from the states given, and records what a host did with one cancelled after it was told to go ahead', async () => {
         const hostId = await host('qa-1');
         await store.createInstalls([
           {
@@ -333,8 +333,15 @@ for (const dialect of STORE_DIALECTS) {
         expect(
           await store.markInstall('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
         ).toBe(true);
+        // The host had asked and been told to go ahead before the cancel: its
+        // reports are what it did, and the record follows them.
+        await store.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
+        expect((await store.getStoredInstall('ins_a'))?.state).toBe('running');
         await store.finishInstall('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('cancelled');
+        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
+        // A repeated report of another end changes nothing: an install ends once.
+        await store.finishInstall('ins_a', { ok: false, rolledBack: false, error: 'x', at: 'T3' });
+        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
         // A skipped install that the host runs after all comes back to life.
         await store.createInstalls([
           { id: 'ins_b', hostId, app: 'web', version: 2, createdBy: 'x', state: 'pending' },
@@ -525,6 +532,43 @@ for (const dialect of STORE_DIALECTS) {
           finishedAt: 'T9',
           phase: 'reverting',
         });
+      });
+
+      it('ends a deployment only from the states given, setting its desired release in the same step', async () => {
+        await deployment('dep_1');
+        const desired = {
+          env: 'qa',
+          app: 'web',
+          version: 1,
+          deploymentId: 'dep_1',
+          updatedAt: 'T1',
+        };
+        // Cancelled first (by a person): ending it as succeeded changes nothing,
+        // and the environment keeps the desired release it had (none).
+        expect(
+          await store.updateDeployment('dep_1', { state: 'cancelled' }, { from: ['running'] }),
+        ).toBe(true);
+        expect(
+          await store.updateDeployment(
+            'dep_1',
+            { state: 'succeeded' },
+            { from: ['pending', 'running'], desired },
+          ),
+        ).toBe(false);
+        expect((await store.getDeployment('dep_1'))?.state).toBe('cancelled');
+        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([]);
+        await deployment('dep_2');
+        expect(
+          await store.updateDeployment(
+            'dep_2',
+            { state: 'succeeded' },
+            { from: ['running'], desired: { ...desired, deploymentId: 'dep_2' } },
+          ),
+        ).toBe(true);
+        expect(await store.listDesiredReleases({ env: 'qa' })).toMatchObject([
+          { version: 1, deploymentId: 'dep_2' },
+        ]);
+        expect(await store.updateDeployment('dep_2', { error: 'x' }, { from: [] })).toBe(false);
       });
 
       it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {

@@ -1,5 +1,6 @@
 import type { StartedDeployment } from '../protocol/api.js';
 import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
+import { isActiveDeployment, isOpenInstall } from '../protocol/lifecycle.js';
 import type { ApiClient } from './api-client.js';
 import { printable, printJson } from './output.js';
 
@@ -65,7 +66,7 @@ export async function followDeployment(
         }
       }
     }
-    if (!['pending', 'running'].includes(deployment.state)) break;
+    if (!isActiveDeployment(deployment.state)) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     deployment = await api.deployment(deployment.id);
   }
@@ -117,6 +118,32 @@ export function installLine(install: DeploymentInstall): string {
   return `  ${install.host}  ${what}  @${install.version}  ${state}`;
 }
 
+/**
+ * What a cancelled deployment left on each host: those that got the release
+ * (they were installing when it was cancelled), those still installing it, and
+ * those it never reached.
+ */
+export function cancelledHosts(deployment: DeploymentRecord): string[] {
+  const ref = `${deployment.app}@${deployment.version}`;
+  const rollout = deployment.installs.filter((i) => i.purpose === 'deploy');
+  const group = (label: string, hosts: DeploymentInstall[]) =>
+    hosts.length ? [`  ${label}: ${hosts.map((i) => i.host).join(', ')}`] : [];
+  return [
+    ...group(
+      `got ${ref}`,
+      rollout.filter((i) => i.state === 'succeeded'),
+    ),
+    ...group(
+      `still installing ${ref}`,
+      rollout.filter((i) => isOpenInstall(i.state)),
+    ),
+    ...group(
+      `did not get ${ref}`,
+      rollout.filter((i) => !isOpenInstall(i.state) && i.state !== 'succeeded'),
+    ),
+  ];
+}
+
 /** What a finished deployment comes to, and where to look. */
 export function summary(deployment: DeploymentRecord): string[] {
   const ref = `${deployment.app}@${deployment.version}`;
@@ -124,13 +151,18 @@ export function summary(deployment: DeploymentRecord): string[] {
   switch (deployment.state) {
     case 'succeeded': {
       const hosts = deployment.installs.filter((i) => i.purpose === 'deploy').map((i) => i.host);
+      const caughtUp = deployment.installs
+        .filter((i) => i.purpose === 'catch-up' && i.state === 'succeeded')
+        .map((i) => i.host);
       lines.push(
-        hosts.length === 0
-          ? `succeeded: no host in ${deployment.env} has the app's role yet; hosts that enrol get ${ref}`
-          : `succeeded: ${ref} runs on ${hosts.join(', ')}`,
+        `succeeded: ${ref} runs on ${hosts.join(', ')}` +
+          (caughtUp.length ? ` (${caughtUp.join(', ')} caught up later)` : ''),
       );
       break;
     }
+    case 'cancelled':
+      lines.push(`cancelled: ${deployment.error ?? 'no detail'}`, ...cancelledHosts(deployment));
+      break;
     default:
       lines.push(`${deployment.state.replace('_', ' ')}: ${deployment.error ?? 'no detail'}`);
   }

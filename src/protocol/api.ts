@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FIELD_LIMITS, roleNameSchema, tokenNameSchema, VERSION_DIGITS } from './fields.js';
+import { INSTALL_STATES } from './lifecycle.js';
 
 /**
  * Bodies of the HTTP API, shared by the server (which sends them) and the CLI's
@@ -151,21 +152,8 @@ export const hostRecordSchema = z.object({
 });
 export type HostRecord = z.infer<typeof hostRecordSchema>;
 
-/**
- * Where one install stands. `pending`: planned, its batch has not come yet.
- * `skipped`: its host could not be reached in time. `cancelled`: the rollout
- * stopped before it, or the server no longer wanted it when the host asked.
- */
-export const INSTALL_STATES = [
-  'pending',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-] as const;
-export type InstallState = (typeof INSTALL_STATES)[number];
+// Where one install stands, and where it may go next: ./lifecycle.ts.
+export { INSTALL_STATES, type InstallState } from './lifecycle.js';
 
 /**
  * Why an install exists: `install` (one host, `ferry install`), `deploy` (a host

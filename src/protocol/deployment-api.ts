@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { countTextSchema } from './fields.js';
-import { INSTALL_PURPOSES, INSTALL_STATES, installStepSchema, verdictStateSchema } from './api.js';
+import { INSTALL_PURPOSES, installStepSchema, verdictStateSchema } from './api.js';
+import { DEPLOYMENT_STATES, INSTALL_STATES } from './lifecycle.js';
 
 /**
  * Bodies of the lifecycle API: deployments, promotion, rollback, status and
@@ -12,31 +13,8 @@ const envName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'expected an environment name' });
 
-/**
- * Where a deployment stands. `partial`: every host that could be reached runs the
- * new release, some could not be (offline) and catch up when they return.
- * `rolled_back`: it failed and the hosts already done went back.
- */
-export const DEPLOYMENT_STATES = [
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'partial',
-  'rolled_back',
-  'cancelled',
-] as const;
-export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
-
-/** The states a deployment ends in. */
-export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = [
-  'succeeded',
-  'failed',
-  'partial',
-  'rolled_back',
-  'cancelled',
-];
-
+// Where a deployment stands, and where it may go next: ./lifecycle.ts.
+export { DEPLOYMENT_STATES, type DeploymentState, FINAL_DEPLOYMENT_STATES } from './lifecycle.js';
 /** How a deployment came about. */
 export const DEPLOYMENT_KINDS = [
   'deploy',

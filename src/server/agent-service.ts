@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { hasRun, isOpenInstall } from '../protocol/lifecycle.js';
 import { requireEnvironment } from './environments.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import type { AgentEvent } from '../protocol/messages.js';
@@ -226,17 +227,12 @@ export class AgentService {
         id: installId,
       });
     }
-    switch (install.state) {
-      case 'pending':
-      case 'queued':
-      case 'running':
-        return { proceed: true, reason: null };
-      case 'skipped':
-      case 'cancelled':
-        return { proceed: false, reason: install.error ?? `the install is ${install.state}` };
-      default:
-        return { proceed: false, reason: `the install has already ${install.state}` };
+    if (isOpenInstall(install.state)) return { proceed: true, reason: null };
+    if (hasRun(install.state)) {
+      return { proceed: false, reason: `the install has already ${install.state}` };
     }
+    // Skipped or cancelled: the server gave up on it, or a person stopped it.
+    return { proceed: false, reason: install.error ?? `the install is ${install.state}` };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { HostRecord } from '../protocol/api.js';
+import { ACTIVE_DEPLOYMENT_STATES } from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
 import type { Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
@@ -23,7 +24,7 @@ export class RecordsService {
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
     const hosts = await this.store.listHosts();
     const desired = await this.store.listDesiredReleases();
-    const active = await this.store.listDeployments({ states: ['pending', 'running'] });
+    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     const out: AppStatus[] = [];
     for (const summary of apps) {
       const latest = await this.bundles.get(summary.name, summary.latestVersion);

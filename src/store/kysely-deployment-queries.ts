@@ -2,9 +2,9 @@ import type { Kysely, Selectable } from 'kysely';
 import {
   type DeploymentKind,
   type DeploymentState,
-  FINAL_DEPLOYMENT_STATES,
   type StrategyRecord,
 } from '../protocol/deployment-api.js';
+import { ACTIVE_DEPLOYMENT_STATES, FINAL_DEPLOYMENT_STATES } from '../protocol/lifecycle.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import type {
   DeployLock,
@@ -15,9 +15,6 @@ import type {
   StoredDeployment,
 } from './store.js';
 import type { KyselyHostQueries } from './kysely-host-queries.js';
-
-/** The deployment states that hold a lock and need a driver. */
-const ACTIVE_STATES: DeploymentState[] = ['pending', 'running'];
 
 /**
  * The deployment half of `KyselyStore`: deployments, their locks and leases,
@@ -106,18 +103,31 @@ export class KyselyDeploymentQueries {
     return (await select.execute()).map(toDeployment);
   }
 
-  async updateDeployment(id: string, patch: DeploymentPatch): Promise<void> {
-    await this.db
-      .updateTable('deployments')
-      .set({
-        ...(patch.state === undefined ? {} : { state: patch.state }),
-        ...(patch.phase === undefined ? {} : { phase: patch.phase }),
-        ...(patch.startedAt === undefined ? {} : { started_at: patch.startedAt }),
-        ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
-        ...(patch.error === undefined ? {} : { error: patch.error }),
-      })
-      .where('id', '=', id)
-      .execute();
+  async updateDeployment(
+    id: string,
+    patch: DeploymentPatch,
+    options: { from?: readonly DeploymentState[]; desired?: DesiredRelease } = {},
+  ): Promise<boolean> {
+    const { from, desired } = options;
+    if (from?.length === 0) return false;
+    return this.db.transaction().execute(async (trx) => {
+      let update = trx
+        .updateTable('deployments')
+        .set({
+          ...(patch.state === undefined ? {} : { state: patch.state }),
+          ...(patch.phase === undefined ? {} : { phase: patch.phase }),
+          ...(patch.startedAt === undefined ? {} : { started_at: patch.startedAt }),
+          ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
+          ...(patch.error === undefined ? {} : { error: patch.error }),
+        })
+        .where('id', '=', id);
+      if (from) update = update.where('state', 'in', [...from]);
+      const changed = Number((await update.executeTakeFirst()).numUpdatedRows) > 0;
+      // Only the deployment that ended as it should sets the desired release: one
+      // cancelled meanwhile leaves the environment's as it was.
+      if (changed && desired) await upsertDesired(trx, desired);
+      return changed;
+    });
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
@@ -151,7 +161,7 @@ export class KyselyDeploymentQueries {
       .updateTable('deployments')
       .set({ lease_owner: owner, lease_expires_at: expiresAt })
       .where('id', '=', id)
-      .where('state', 'in', ACTIVE_STATES)
+      .where('state', 'in', [...ACTIVE_DEPLOYMENT_STATES])
       .where((eb) =>
         eb.or([
           eb('lease_owner', 'is', null),
@@ -173,24 +183,7 @@ export class KyselyDeploymentQueries {
   }
 
   async setDesiredRelease(desired: DesiredRelease): Promise<void> {
-    const values = {
-      env: desired.env,
-      app: desired.app,
-      version: desired.version,
-      deployment_id: desired.deploymentId,
-      updated_at: desired.updatedAt,
-    };
-    await this.db
-      .insertInto('desired_releases')
-      .values(values)
-      .onConflict((oc) =>
-        oc.columns(['env', 'app']).doUpdateSet({
-          version: values.version,
-          deployment_id: values.deployment_id,
-          updated_at: values.updated_at,
-        }),
-      )
-      .execute();
+    await upsertDesired(this.db, desired);
   }
 
   async listDesiredReleases(query: { env?: string; app?: string } = {}): Promise<DesiredRelease[]> {
@@ -225,7 +218,7 @@ async function lockOf(
     ])
     .where('deploy_locks.app', '=', app)
     .where('deploy_locks.env', '=', env)
-    .where('deployments.state', 'in', ACTIVE_STATES)
+    .where('deployments.state', 'in', [...ACTIVE_DEPLOYMENT_STATES])
     .executeTakeFirst();
   return row && { app: row.app, env: row.env, deploymentId: row.deployment_id, since: row.since };
 }
@@ -248,7 +241,7 @@ async function dropStaleLock(db: Kysely<Database>, app: string, env: string): Pr
             .selectFrom('deployments')
             .select('deployments.id')
             .whereRef('deployments.id', '=', 'deploy_locks.deployment_id')
-            .where('deployments.state', 'in', ACTIVE_STATES),
+            .where('deployments.state', 'in', [...ACTIVE_DEPLOYMENT_STATES]),
         ),
       ),
     )
@@ -275,4 +268,25 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
   };
+}
+
+async function upsertDesired(db: Kysely<Database>, desired: DesiredRelease): Promise<void> {
+  const values = {
+    env: desired.env,
+    app: desired.app,
+    version: desired.version,
+    deployment_id: desired.deploymentId,
+    updated_at: desired.updatedAt,
+  };
+  await db
+    .insertInto('desired_releases')
+    .values(values)
+    .onConflict((oc) =>
+      oc.columns(['env', 'app']).doUpdateSet({
+        version: values.version,
+        deployment_id: values.deployment_id,
+        updated_at: values.updated_at,
+      }),
+    )
+    .execute();
 }

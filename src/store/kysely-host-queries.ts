@@ -7,6 +7,7 @@ import type {
   InstallState,
   InstallStep,
 } from '../protocol/api.js';
+import { installStatesBefore } from '../protocol/lifecycle.js';
 import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
 import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
 
@@ -351,13 +352,14 @@ export class KyselyHostQueries {
             .where('step', '=', report.step)
             .execute();
         }
-        // A host the rollout gave up on (skipped) that runs the job after all is
-        // recorded as it goes: its install comes back to life.
+        // A host the rollout gave up on (skipped), or whose install was cancelled
+        // after it had been told to go ahead, that runs the job after all is
+        // recorded as it goes: the record follows the host.
         await trx
           .updateTable('installs')
           .set({ state: 'running', started_at: report.at })
           .where('id', '=', installId)
-          .where('state', 'in', ['pending', 'queued', 'skipped'])
+          .where('state', 'in', installStatesBefore('running'))
           .execute();
       });
       return;
@@ -380,17 +382,21 @@ export class KyselyHostQueries {
     installId: string,
     outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
   ): Promise<void> {
-    // A cancelled install stays cancelled: the host did not run it.
+    // Only a host that ran the job reports its end (a declined job is not
+    // finished here), so the record takes what the host says — even for an
+    // install cancelled after the host had been told to go ahead. A repeated
+    // report changes nothing.
+    const state = outcome.ok ? 'succeeded' : 'failed';
     await this.db
       .updateTable('installs')
       .set({
-        state: outcome.ok ? 'succeeded' : 'failed',
+        state,
         rolled_back: Number(outcome.rolledBack),
         error: outcome.error,
         finished_at: outcome.at,
       })
       .where('id', '=', installId)
-      .where('state', '!=', 'cancelled')
+      .where('state', 'in', installStatesBefore(state))
       .execute();
   }
 

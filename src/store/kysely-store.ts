@@ -423,8 +423,12 @@ export class KyselyStore implements Store {
     return this.deployments.listDeployments(query);
   }
 
-  updateDeployment(id: string, patch: DeploymentPatch): Promise<void> {
-    return this.deployments.updateDeployment(id, patch);
+  updateDeployment(
+    id: string,
+    patch: DeploymentPatch,
+    options?: { from?: readonly DeploymentState[]; desired?: DesiredRelease },
+  ): Promise<boolean> {
+    return this.deployments.updateDeployment(id, patch, options);
   }
 
   takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {

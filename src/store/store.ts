@@ -284,7 +284,17 @@ export interface Store {
     states?: DeploymentState[];
     limit?: number;
   }): Promise<StoredDeployment[]>;
-  updateDeployment(id: string, patch: DeploymentPatch): Promise<void>;
+  /**
+   * Changes a deployment; with `from`, only while it is in one of those states
+   * (ask `deploymentStatesBefore` in protocol/lifecycle.ts), and with `desired`,
+   * sets that desired release in the same transaction, only if it changed.
+   * True when it changed.
+   */
+  updateDeployment(
+    id: string,
+    patch: DeploymentPatch,
+    options?: { from?: readonly DeploymentState[]; desired?: DesiredRelease },
+  ): Promise<boolean>;
   /** Takes the lock of an app in an environment for a deployment if it is free; returns who holds it now. */
   takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock>;
   getLock(app: string, env: string): Promise<DeployLock | undefined>;

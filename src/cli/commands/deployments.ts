@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import { countTextSchema } from '../../protocol/fields.js';
+import { isActiveDeployment } from '../../protocol/lifecycle.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
-import { followDeployment, installLine, summary } from '../follow-deployment.js';
+import { cancelledHosts, followDeployment, installLine, summary } from '../follow-deployment.js';
 import { printable, printJson, printTable, shortTime } from '../output.js';
 
 /** `ferry deployments [--app A] [--env E]`: deployments, newest first. */
@@ -67,7 +68,7 @@ export function registerDeployments(program: Command): void {
         `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
           ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
         ...deployment.installs.map(installLine),
-        ...(['pending', 'running'].includes(deployment.state) ? [] : summary(deployment)),
+        ...(isActiveDeployment(deployment.state) ? [] : summary(deployment)),
       ];
       for (const line of lines) process.stdout.write(`${printable(line)}\n`);
     });
@@ -75,14 +76,18 @@ export function registerDeployments(program: Command): void {
   program
     .command('cancel <deployment>')
     .description(
-      'cancel a pending or running deployment: hosts not started are left alone, one installing finishes',
+      'cancel a pending or running deployment: no new host is sent it, one installing finishes; the desired release stays the one before',
     )
     .option('--json', 'print the cancelled deployment as JSON')
     .action(async (id: string, _options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const deployment = await (await connect(globals)).cancelDeployment(id);
       if (globals.json) printJson(deployment);
-      else process.stdout.write(`${deployment.id}: cancelled\n`);
+      else {
+        // What each host runs now: the hosts that were installing finish.
+        for (const line of [`${deployment.id}: cancelled`, ...cancelledHosts(deployment)])
+          process.stdout.write(`${printable(line)}\n`);
+      }
     });
 }
 

@@ -37,9 +37,11 @@ export function statusLines(apps: AppStatus[]): string[] {
       for (const host of env.hosts) {
         const version = host.version === null ? '-' : `@${host.version}`;
         const drift =
-          env.desired && host.version !== env.desired.version && host.connected
-            ? '  (not on the desired version)'
-            : '';
+          !env.desired || host.version === env.desired.version || !host.connected
+            ? ''
+            : host.version !== null && host.version > env.desired.version
+              ? `  (ahead of the desired @${env.desired.version})`
+              : `  (behind the desired @${env.desired.version})`;
         const last =
           host.lastInstall && host.lastInstall.state !== 'succeeded'
             ? `  last install @${host.lastInstall.version} ${host.lastInstall.state}`

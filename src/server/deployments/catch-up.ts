@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HostRecord } from '../../protocol/api.js';
+import { hasRun, isOpenInstall } from '../../protocol/lifecycle.js';
 import type { Store } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
@@ -27,7 +28,9 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * was made by hand (`ferry install`: kept until the next deployment), and when
  * its newest install of the desired release ended — succeeded (the facts are
  * older than it) or failed (trying the same again in a loop would help nobody;
- * the next deployment will).
+ * the next deployment will) — and when its newest install came from a
+ * deployment a person cancelled: it never installs what a person cancelled,
+ * nor undoes what that deployment's running installs did.
  */
 export class CatchUp {
   /** Hosts being looked at in this process: facts that arrive close together are handled once. */
@@ -59,6 +62,11 @@ export class CatchUp {
     }
   }
 
+  private async fromCancelled(deploymentId: string | null): Promise<boolean> {
+    if (deploymentId === null) return false;
+    return (await this.store.getDeployment(deploymentId))?.state === 'cancelled';
+  }
+
   private async converge(host: HostRecord): Promise<void> {
     for (const desired of await this.store.listDesiredReleases({ env: host.env })) {
       const bundle = await this.bundles.get(desired.app, desired.version);
@@ -67,16 +75,16 @@ export class CatchUp {
       if (current === desired.version) continue;
       if (await this.store.getLock(desired.app, host.env)) continue;
       const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
-      if (installs.some((i) => ['pending', 'queued', 'running'].includes(i.state))) continue;
+      if (installs.some((i) => isOpenInstall(i.state))) continue;
       const newest = installs[0];
       // A host someone installed by hand (`ferry install`) keeps what they chose
       // until the next deployment there.
       if (newest?.purpose === 'install') continue;
-      if (
-        newest &&
-        newest.version === desired.version &&
-        (newest.state === 'succeeded' || newest.state === 'failed')
-      ) {
+      if (newest && newest.version === desired.version && hasRun(newest.state)) continue;
+      // A host that got a release from a deployment a person cancelled (it was
+      // already installing) keeps it until the next deployment: it is ahead of
+      // the desired release, and going back is for a person to ask.
+      if (newest?.state === 'succeeded' && (await this.fromCancelled(newest.deploymentId))) {
         continue;
       }
       // The same id on every replica that sees these facts: of two racing, one insert wins.

@@ -9,6 +9,13 @@ import type {
   RollbackBody,
 } from '../../protocol/deployment-api.js';
 import { FerryError } from '../../protocol/errors.js';
+import {
+  deploymentStatesBefore,
+  installStatesBefore,
+  isActiveDeployment,
+  LANDED_DEPLOYMENT_STATES,
+  mayDeploymentMove,
+} from '../../protocol/lifecycle.js';
 import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
@@ -42,9 +49,6 @@ function policyActor(env: string, policy: 'autoDeploy' | 'autoPromote', by: stri
   return { createdBy: `policy:${env}/${policy}`, triggeredBy: by };
 }
 
-/** The states of a deployment that count as having been in an environment. */
-const LANDED = ['succeeded', 'partial'] as const;
-
 /**
  * Creates deployments — `ferry deploy`, `promote`, `rollback`, and the automatic
  * ones (a push to an environment with `autoDeploy`, a bundle marked passed
@@ -67,17 +71,21 @@ export class DeploymentService {
   ) {}
 
   /**
-   * An install of a deployment ended: the driver looks at the deployment again,
-   * and a failed install of the bundle in an environment with `autoDeploy` marks
-   * the bundle failed, with the reason — QA need not test what did not install.
+   * An install of a deployment ended: the driver looks at the deployment again;
+   * a host catching up may complete a `partial` deployment; and a failed install
+   * of the bundle in an environment with `autoDeploy` marks the bundle failed,
+   * with the reason — QA need not test what did not install.
    */
   async installFinished(installId: string): Promise<void> {
     this.wakeDriver();
     const install = await this.store.getStoredInstall(installId);
-    if (!install?.deploymentId || install.state !== 'failed') return;
+    if (!install?.deploymentId) return;
     if (install.purpose !== 'deploy' && install.purpose !== 'catch-up') return;
     const deployment = await this.store.getDeployment(install.deploymentId);
     if (!deployment || install.version !== deployment.version) return;
+    // A host catching up, or one the rollout gave up on that ran the job after all.
+    if (install.state === 'succeeded') return this.completeIfCaughtUp(deployment);
+    if (install.state !== 'failed') return;
     const env = this.environments.find((e) => e.name === deployment.env);
     if (!env?.autoDeploy) return;
     if ((await this.verdicts.verdictOf(install.app, install.version)) === 'failed') return;
@@ -86,6 +94,40 @@ export class DeploymentService {
       install.version,
       'failed',
       `install failed on ${install.host} in ${deployment.env}: ${install.error ?? 'unknown error'}`,
+    );
+  }
+
+  /**
+   * A deployment that ended with hosts left undone (`partial`: they were away)
+   * finishes when they do: once every host it left undone has caught up to its
+   * release (a catch-up recorded in the same deployment, or the rollout's own
+   * install that its host ran after all), it becomes `succeeded`. Only while
+   * its release is still the environment's desired one.
+   */
+  private async completeIfCaughtUp(deployment: StoredDeployment): Promise<void> {
+    if (isActiveDeployment(deployment.state)) return;
+    if (!mayDeploymentMove(deployment.state, 'succeeded')) return;
+    const [desired] = await this.store.listDesiredReleases({
+      env: deployment.env,
+      app: deployment.app,
+    });
+    if (desired?.deploymentId !== deployment.id) return;
+    const installs = await this.store.listInstalls({ deploymentId: deployment.id });
+    const caughtUp = new Set(
+      installs
+        .filter((i) => i.purpose === 'catch-up' && i.state === 'succeeded')
+        .filter((i) => i.version === deployment.version)
+        .map((i) => i.hostId),
+    );
+    // The rollout's own installs: a host given up on that ran its job after all is done too.
+    const undone = installs.filter(
+      (i) => i.purpose === 'deploy' && i.state !== 'succeeded' && !caughtUp.has(i.hostId),
+    );
+    if (undone.length > 0) return;
+    await this.store.updateDeployment(
+      deployment.id,
+      { state: 'succeeded', finishedAt: new Date().toISOString(), error: null },
+      { from: deploymentStatesBefore('succeeded').filter((s) => !isActiveDeployment(s)) },
     );
   }
 
@@ -222,27 +264,44 @@ export class DeploymentService {
     }
   }
 
-  /** Cancels a deployment: hosts not yet started are not touched; one already installing finishes. */
+  /**
+   * Cancels a deployment: no new install is sent; hosts sent one they have not
+   * started decline it; installs already running finish, and each install's
+   * record says what its host got. The environment's desired release stays what
+   * it was before (a host that did get the new version is ahead of it), and
+   * catch-up installs nothing on account of this deployment.
+   */
   async cancel(caller: Caller, id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
     authorizeDeploy(caller, this.environment(deployment.env));
-    if (deployment.state !== 'pending' && deployment.state !== 'running') {
+    const cancelled =
+      isActiveDeployment(deployment.state) &&
+      (await this.store.updateDeployment(
+        id,
+        {
+          state: 'cancelled',
+          finishedAt: new Date().toISOString(),
+          error: `cancelled by ${caller.name}`,
+        },
+        { from: deploymentStatesBefore('cancelled') },
+      ));
+    if (!cancelled) {
+      const state = (await this.stored(id)).state;
       throw new FerryError(
         'E_DEPLOYMENT_FINISHED',
-        `Deployment ${id} has already ended (${deployment.state})`,
-        { id, state: deployment.state },
+        `Deployment ${id} has already ended (${state})`,
+        {
+          id,
+          state,
+        },
       );
     }
-    await this.store.updateDeployment(id, {
-      state: 'cancelled',
-      finishedAt: new Date().toISOString(),
-      error: `cancelled by ${caller.name}`,
-    });
+    // Only installs no host has begun: one running finishes and reports.
     for (const install of await this.store.listInstalls({ deploymentId: id })) {
       await this.store.markInstall(
         install.id,
         { state: 'cancelled', error: `the deployment was cancelled by ${caller.name}` },
-        ['pending', 'queued'],
+        installStatesBefore('cancelled'),
       );
     }
     await this.store.releaseLock(deployment.app, deployment.env, id);
@@ -345,13 +404,17 @@ export class DeploymentService {
       for (const waiting of await this.store.listDeployments({
         app: bundle.app,
         env: env.name,
-        states: ['pending'],
+        states: deploymentStatesBefore('running'),
       })) {
-        await this.store.updateDeployment(waiting.id, {
-          state: 'cancelled',
-          finishedAt: new Date().toISOString(),
-          error: `superseded by ${bundle.app}@${bundle.version} before it started`,
-        });
+        await this.store.updateDeployment(
+          waiting.id,
+          {
+            state: 'cancelled',
+            finishedAt: new Date().toISOString(),
+            error: `superseded by ${bundle.app}@${bundle.version} before it started`,
+          },
+          { from: deploymentStatesBefore('running') },
+        );
       }
       await this.store.createDeployment({ ...deployment, state: 'pending' }, [], { lock: false });
     }
@@ -383,11 +446,15 @@ export class DeploymentService {
     requireVerdict(has, env.requires, env.name, `${bundle.app}@${bundle.version}`);
   }
 
-  /** The environment after the last one, in lifecycle order, where the bundle landed. */
+  /**
+   * The environment after the last one, in lifecycle order, where the bundle
+   * landed — or that last one itself when it has since gone back to an older
+   * release (rolled back): promoting the bundle again deploys it there again.
+   */
   private async promotionTarget(bundle: BundleDetail): Promise<EnvironmentConfig> {
     const landed = await this.store.listDeployments({
       app: bundle.app,
-      states: [...LANDED],
+      states: [...LANDED_DEPLOYMENT_STATES],
     });
     const envs = new Set(landed.filter((d) => d.version === bundle.version).map((d) => d.env));
     const last = this.environments.reduce(
@@ -402,6 +469,9 @@ export class DeploymentService {
         { bundle: ref },
       );
     }
+    const lastEnv = this.environments[last]!;
+    const [desired] = await this.store.listDesiredReleases({ env: lastEnv.name, app: bundle.app });
+    if (desired && desired.version < bundle.version) return lastEnv;
     const next = this.environments[last + 1];
     if (!next) {
       throw new FerryError(
@@ -416,7 +486,11 @@ export class DeploymentService {
   /** The newest version that landed in an environment before the one it should run now. */
   private async previousLanded(app: string, env: string): Promise<number> {
     const [desired] = await this.store.listDesiredReleases({ env, app });
-    const landed = await this.store.listDeployments({ app, env, states: [...LANDED] });
+    const landed = await this.store.listDeployments({
+      app,
+      env,
+      states: [...LANDED_DEPLOYMENT_STATES],
+    });
     const previous = landed.find((d) => d.version !== desired?.version);
     if (!previous) {
       throw new FerryError(

@@ -1,5 +1,6 @@
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
+import { UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { assertJobFits } from '../../protocol/job-size.js';
 import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
@@ -83,7 +84,7 @@ export class InstallDispatcher {
           error: `${host.name} was cut off (its token was revoked): it gets nothing more`,
           finishedAt: new Date().toISOString(),
         },
-        ['pending', 'queued'],
+        [...UNSTARTED_INSTALL_STATES],
       );
       return;
     }
@@ -95,7 +96,7 @@ export class InstallDispatcher {
       await this.store.markInstall(
         install.id,
         { state: 'failed', error: err.message, finishedAt: new Date().toISOString() },
-        ['pending', 'queued'],
+        [...UNSTARTED_INSTALL_STATES],
       );
       return;
     }
@@ -108,15 +109,19 @@ export class InstallDispatcher {
       await this.store.markInstall(
         install.id,
         { state: 'failed', error: err.message, finishedAt: new Date().toISOString() },
-        ['pending', 'queued'],
+        [...UNSTARTED_INSTALL_STATES],
       );
       return;
     }
+    // Cancelled or skipped since the caller read it: it is not sent. (Should it
+    // be cancelled just after, the agent asks before it starts and declines it.)
+    const now = await this.store.getStoredInstall(install.id);
+    if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },
-      ['pending', 'queued'],
+      [...UNSTARTED_INSTALL_STATES],
     );
   }
 }

@@ -1,15 +1,18 @@
 import { parseDuration } from '../../bundle/manifest-schema.js';
-import type { HostRecord, InstallState } from '../../protocol/api.js';
+import type { HostRecord } from '../../protocol/api.js';
 import type { DeploymentState } from '../../protocol/deployment-api.js';
 import { FerryError } from '../../protocol/errors.js';
-import type { Store, StoredDeployment, StoredInstall } from '../../store/store.js';
+import {
+  ACTIVE_DEPLOYMENT_STATES,
+  deploymentStatesBefore,
+  installStatesBefore,
+  isFinalInstall,
+} from '../../protocol/lifecycle.js';
+import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { VariableService } from '../variable-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
-
-/** The states an install ends in. */
-const TERMINAL: readonly InstallState[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
 interface Logger {
@@ -108,7 +111,7 @@ export class RolloutDriver {
   }
 
   private async tick(): Promise<void> {
-    const active = await this.store.listDeployments({ states: ['pending', 'running'] });
+    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
       if (this.closed) return;
@@ -152,7 +155,7 @@ export class RolloutDriver {
     );
     let failures = 0;
     for (const batch of byBatch(wave)) {
-      if (!batch.every((i) => TERMINAL.includes(i.state))) {
+      if (!batch.every((i) => isFinalInstall(i.state))) {
         await this.sendPending(batch, hosts);
         return;
       }
@@ -182,7 +185,16 @@ export class RolloutDriver {
       }
       await this.store.createInstalls(planInstalls(deployment, deployment.strategy, hosts));
     }
-    await this.store.updateDeployment(deployment.id, { state: 'running', startedAt: now });
+    // Not when it was cancelled while it waited.
+    const started = await this.store.updateDeployment(
+      deployment.id,
+      { state: 'running', startedAt: now },
+      { from: deploymentStatesBefore('running') },
+    );
+    if (!started) {
+      await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
+      return;
+    }
     this.logger.info({ deploymentId: deployment.id }, 'deployment started after waiting its turn');
     this.wake();
   }
@@ -208,11 +220,11 @@ export class RolloutDriver {
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
         if (
-          await this.store.markInstall(install.id, { state: 'skipped', error }, [
-            'pending',
-            'queued',
-            'running',
-          ])
+          await this.store.markInstall(
+            install.id,
+            { state: 'skipped', error },
+            installStatesBefore('skipped'),
+          )
         ) {
           this.logger.warn(
             { deploymentId: deployment.id, hostId: install.hostId },
@@ -232,10 +244,11 @@ export class RolloutDriver {
         if (now - since > timeoutMs) {
           const error = `${host.name} was offline for more than ${deployment.strategy.offlineTimeout}; it catches up when it returns`;
           if (
-            await this.store.markInstall(install.id, { state: 'skipped', error }, [
-              'queued',
-              'running',
-            ])
+            await this.store.markInstall(
+              install.id,
+              { state: 'skipped', error },
+              installStatesBefore('skipped'),
+            )
           ) {
             this.logger.warn(
               { deploymentId: deployment.id, host: host.name },
@@ -258,7 +271,7 @@ export class RolloutDriver {
         await this.store.markInstall(
           install.id,
           { state: 'cancelled', error: 'the host was removed' },
-          ['pending'],
+          installStatesBefore('cancelled'),
         );
         continue;
       }
@@ -277,7 +290,7 @@ export class RolloutDriver {
       await this.store.markInstall(
         install.id,
         { state: 'cancelled', error: 'the rollout stopped before this host' },
-        ['pending'],
+        installStatesBefore('cancelled'),
       );
     }
     if (!deployment.strategy.rollbackOnFailure) return this.finish(deployment, 'failed', reason);
@@ -307,7 +320,11 @@ export class RolloutDriver {
         state: 'pending',
       })),
     );
-    await this.store.updateDeployment(deployment.id, { phase: 'reverting', error: reason + note });
+    await this.store.updateDeployment(
+      deployment.id,
+      { phase: 'reverting', error: reason + note },
+      { from: ACTIVE_DEPLOYMENT_STATES },
+    );
     this.logger.warn(
       { deploymentId: deployment.id, reason },
       'rollout stopped; putting hosts back',
@@ -320,25 +337,29 @@ export class RolloutDriver {
     wave: StoredInstall[],
     hosts: Map<string, HostRecord>,
   ): Promise<void> {
+    if (wave.length === 0) {
+      // Nothing was installed, so it did not succeed; the desired release is set
+      // all the same, for the hosts with the role that join later.
+      const role = roleOf(await this.bundles.get(deployment.app, deployment.version));
+      return this.finish(
+        deployment,
+        'no_hosts',
+        `no host in ${deployment.env} has the role ${role}: ${deployment.app}@${deployment.version} was installed nowhere`,
+        { desired: true },
+      );
+    }
     const succeeded = wave.filter((i) => i.state === 'succeeded');
     const skipped = wave.filter((i) => i.state === 'skipped');
     const failed = wave.filter((i) => i.state === 'failed');
-    if (wave.length > 0 && succeeded.length === 0 && skipped.length === 0) {
+    if (succeeded.length === 0 && skipped.length === 0) {
       return this.finish(
         deployment,
         'failed',
         `no host took ${deployment.app}@${deployment.version}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`,
       );
     }
-    await this.store.setDesiredRelease({
-      env: deployment.env,
-      app: deployment.app,
-      version: deployment.version,
-      deploymentId: deployment.id,
-      updatedAt: iso(this.clock()),
-    });
     if (skipped.length === 0 && failed.length === 0) {
-      return this.finish(deployment, 'succeeded', null);
+      return this.finish(deployment, 'succeeded', null, { desired: true });
     }
     const parts = [
       ...skipped.map((i) =>
@@ -352,6 +373,7 @@ export class RolloutDriver {
       deployment,
       'partial',
       `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}`,
+      { desired: true },
     );
   }
 
@@ -368,19 +390,40 @@ export class RolloutDriver {
     );
   }
 
+  /**
+   * Ends a deployment in `state`, and with `desired`, makes its bundle the
+   * environment's desired release — in one step, and only if it was still
+   * going: one cancelled meanwhile (by a person, from another replica) stays
+   * cancelled, and the environment keeps the desired release it had.
+   */
   private async finish(
     deployment: StoredDeployment,
     state: DeploymentState,
     error: string | null,
+    options: { desired?: boolean } = {},
   ): Promise<void> {
     const finishedAt = iso(this.clock());
-    // Cancelled meanwhile (by a person, from another replica): that stands.
-    const now = await this.store.getDeployment(deployment.id);
-    if (now && now.state !== 'pending' && now.state !== 'running') {
+    const desired: DesiredRelease | undefined = options.desired
+      ? {
+          env: deployment.env,
+          app: deployment.app,
+          version: deployment.version,
+          deploymentId: deployment.id,
+          updatedAt: finishedAt,
+        }
+      : undefined;
+    const ended = await this.store.updateDeployment(
+      deployment.id,
+      { state, finishedAt, error },
+      {
+        from: deploymentStatesBefore(state).filter((s) => ACTIVE_DEPLOYMENT_STATES.includes(s)),
+        ...(desired ? { desired } : {}),
+      },
+    );
+    if (!ended) {
       this.heldSince.delete(deployment.id);
       return;
     }
-    await this.store.updateDeployment(deployment.id, { state, finishedAt, error });
     await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
     await this.store.releaseLease(deployment.id, this.options.replicaId);
     this.heldSince.delete(deployment.id);

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEPLOYMENT_STATES,
+  type DeploymentState,
+  deploymentMoveReason,
+  deploymentStatesBefore,
+  FINAL_DEPLOYMENT_STATES,
+  FINAL_INSTALL_STATES,
+  INITIAL_DEPLOYMENT_STATES,
+  INITIAL_INSTALL_STATES,
+  INSTALL_STATES,
+  type InstallState,
+  installMoveReason,
+  installStatesBefore,
+  isActiveDeployment,
+  hasLanded,
+  isFinalInstall,
+  mayDeploymentMove,
+  mayInstallMove,
+  UNSTARTED_INSTALL_STATES,
+} from './lifecycle.js';
+
+/**
+ * The lifecycle's table, walked whole: every allowed move is listed here once
+ * more, and every pair not listed is refused. Adding a state or a move means
+ * editing the module and this list.
+ */
+
+const INSTALL_ALLOWED: Record<InstallState, InstallState[]> = {
+  pending: ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'],
+  queued: ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'],
+  running: ['succeeded', 'failed', 'skipped'],
+  skipped: ['running', 'succeeded', 'failed'],
+  cancelled: ['running', 'succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+};
+
+const DEPLOYMENT_ALLOWED: Record<DeploymentState, DeploymentState[]> = {
+  pending: ['running', 'failed', 'cancelled'],
+  running: ['succeeded', 'partial', 'failed', 'rolled_back', 'no_hosts', 'cancelled'],
+  partial: ['succeeded'],
+  succeeded: [],
+  failed: [],
+  rolled_back: [],
+  no_hosts: [],
+  cancelled: [],
+};
+
+describe('the install lifecycle', () => {
+  for (const from of INSTALL_STATES) {
+    for (const to of INSTALL_STATES) {
+      const allowed = INSTALL_ALLOWED[from].includes(to);
+      it(`${allowed ? 'allows' : 'refuses'} ${from} → ${to}`, () => {
+        expect(mayInstallMove(from, to)).toBe(allowed);
+        // Every allowed move says why it happens.
+        if (allowed) expect(installMoveReason(from, to)).toMatch(/\w/);
+        else expect(installMoveReason(from, to)).toBeUndefined();
+      });
+    }
+  }
+
+  it('gives the guard of a conditional update: the states that may move to one', () => {
+    expect(installStatesBefore('queued')).toEqual(['pending', 'queued']);
+    expect(installStatesBefore('skipped')).toEqual(['pending', 'queued', 'running']);
+    expect(installStatesBefore('running')).toEqual(['pending', 'queued', 'skipped', 'cancelled']);
+    expect(installStatesBefore('pending')).toEqual([]);
+  });
+
+  it('lets the server give up on, fail or send again any install no host has begun', () => {
+    for (const from of UNSTARTED_INSTALL_STATES) {
+      for (const to of ['queued', 'failed', 'skipped', 'cancelled'] as const) {
+        expect(mayInstallMove(from, to), `${from} → ${to}`).toBe(true);
+      }
+    }
+  });
+
+  it('knows which states are final and where installs start', () => {
+    expect(FINAL_INSTALL_STATES).toEqual(['succeeded', 'failed', 'skipped', 'cancelled']);
+    expect(isFinalInstall('running')).toBe(false);
+    expect(isFinalInstall('skipped')).toBe(true);
+    expect(INITIAL_INSTALL_STATES).toEqual(['pending', 'queued', 'failed']);
+  });
+});
+
+describe('the deployment lifecycle', () => {
+  for (const from of DEPLOYMENT_STATES) {
+    for (const to of DEPLOYMENT_STATES) {
+      const allowed = DEPLOYMENT_ALLOWED[from].includes(to);
+      it(`${allowed ? 'allows' : 'refuses'} ${from} → ${to}`, () => {
+        expect(mayDeploymentMove(from, to)).toBe(allowed);
+        if (allowed) expect(deploymentMoveReason(from, to)).toMatch(/\w/);
+        else expect(deploymentMoveReason(from, to)).toBeUndefined();
+      });
+    }
+  }
+
+  it('says which deployments are active, final, and landed', () => {
+    expect(DEPLOYMENT_STATES.filter(isActiveDeployment)).toEqual(['pending', 'running']);
+    expect(FINAL_DEPLOYMENT_STATES).toEqual([
+      'succeeded',
+      'failed',
+      'partial',
+      'rolled_back',
+      'no_hosts',
+      'cancelled',
+    ]);
+    expect(DEPLOYMENT_STATES.filter(hasLanded)).toEqual(['succeeded', 'partial']);
+    expect(INITIAL_DEPLOYMENT_STATES).toEqual(['running', 'pending', 'failed']);
+  });
+
+  it('lets only an active deployment be cancelled, and only a partial one complete later', () => {
+    expect(deploymentStatesBefore('cancelled')).toEqual(['pending', 'running']);
+    expect(deploymentStatesBefore('succeeded')).toEqual(['running', 'partial']);
+  });
+});
