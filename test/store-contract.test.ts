@@ -575,6 +575,27 @@ for (const dialect of STORE_DIALECTS) {
           'qa',
         ]);
       });
+
+      it('keeps the first configuration snapshot recorded for each install', async () => {
+        expect(await store.getInstallSnapshot('ins_1')).toBeUndefined();
+        await store.saveInstallSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
+          { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
+        ]);
+        // Saved again (a replica carrying on after another): the first one stays.
+        await store.saveInstallSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
+        ]);
+        expect(await store.getInstallSnapshot('ins_1')).toEqual({
+          vars: { REDIS_HOST: 'a' },
+          secrets: [],
+        });
+        expect(await store.getInstallSnapshot('ins_2')).toEqual({
+          vars: { TOKEN: 't', PORT: '1' },
+          secrets: ['TOKEN'],
+        });
+        await store.saveInstallSnapshots([]);
+      });
     });
 
     // SQLite is one server's file: only PostgreSQL is shared by several replicas.

@@ -266,6 +266,18 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.alterTable('hosts').addColumn('removed_at', 'text').execute();
       },
     },
+    '0010_install_snapshots': {
+      async up(db) {
+        // What a deployment resolved for each host's install (its variables, secrets
+        // sealed): going back to a release starts it with the configuration it had.
+        await db.schema
+          .createTable('install_snapshots')
+          .addColumn('install_id', 'text', (c) => c.primaryKey())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -12,6 +12,7 @@ export interface Database {
   environments: EnvironmentsTable;
   hosts: HostsTable;
   installs: InstallsTable;
+  install_snapshots: InstallSnapshotsTable;
   install_steps: InstallStepsTable;
   step_output: StepOutputTable;
   variables: VariablesTable;
@@ -190,4 +191,11 @@ export interface VerdictsTable {
   note: string | null;
   by: string;
   at: string;
+}
+
+/** What a deployment froze for one install: `body` is the JSON of its variables, sealed. */
+export interface InstallSnapshotsTable {
+  install_id: string;
+  body: string;
+  created_at: string;
 }

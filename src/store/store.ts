@@ -314,6 +314,26 @@ export interface Store {
 
   setDesiredRelease(desired: DesiredRelease): Promise<void>;
   listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]>;
+
+  /**
+   * Records the configuration installs are sent with (secrets sealed at rest).
+   * An install keeps the first snapshot recorded for it: saving one again changes nothing.
+   */
+  saveInstallSnapshots(
+    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
+  ): Promise<void>;
+  /** The configuration an install was made with, or undefined when none was recorded. */
+  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
+}
+
+/**
+ * The configuration a deployment froze for one host: the variables the app's
+ * manifest uses, with their values, and which of them are secret. Never send
+ * this to a client as it is: secret values must be masked.
+ */
+export interface ConfigSnapshot {
+  vars: Record<string, string>;
+  secrets: string[];
 }
 
 /** Where a variable applies: everywhere, or one environment, role or host (by name). */
