@@ -1,7 +1,7 @@
 import { readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
+import type { AppStatus, DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 
 /**
@@ -137,5 +137,61 @@ describe('a release keeps its configuration', () => {
     // The release keeps it, readable by the agent's user only: it holds the secret.
     const snapshotFile = path.join(appDir, 'releases', String(v1), '.ferry-snapshot.json');
     expect((await stat(snapshotFile)).mode & 0o777).toBe(0o600);
+
+    // `ferry status` says the running release's configuration is not today's.
+    const [status] = await cluster.json<AppStatus[]>(['status', 'cart']);
+    const qa = status!.environments.find((e) => e.env === 'qa')!;
+    expect(qa.hosts[0]).toMatchObject({
+      host: 'qa-1',
+      version: v1,
+      changedVariables: ['REDIS_HOST'],
+    });
+    const text = await cluster.ferry(['status', 'cart']);
+    expect(text.stdout).toContain('REDIS_HOST changed since this release was deployed');
   }, 180_000);
+
+  it("rolls back to a release with its own variables, and with today's on --refresh-vars", async () => {
+    await setVar('REDIS_HOST=b');
+    await setVar('CART_TOKEN=s3cr3t-two');
+    const good = await deploy(['deploy', `cart@${v2}`, '--env', 'qa']);
+    expect(good.code).toBe(0);
+    expect((await serving(v2)).REDIS_HOST).toBe('b');
+    const [afterGood] = await cluster.json<AppStatus[]>(['status', 'cart']);
+    expect(afterGood!.environments[0]!.hosts[0]!.changedVariables).toEqual([]);
+
+    const back = await deploy(['rollback', 'cart', '--env', 'qa']);
+    expect(back.code).toBe(0);
+    expect(back.deployment.version).toBe(v1);
+    const env = await serving(v1);
+    expect(env.REDIS_HOST).toBe('a');
+    expect(env.CART_TOKEN).toBe('s3cr3t-one');
+    // The deployment shows what it used, the secret masked.
+    const [install] = back.deployment.installs;
+    expect(install!.variables).toEqual(
+      expect.arrayContaining([
+        { name: 'REDIS_HOST', value: 'a', secret: false },
+        { name: 'CART_TOKEN', value: null, secret: true },
+      ]),
+    );
+    const shown = await cluster.ferry(['deployment', back.deployment.id]);
+    expect(shown.stdout).toContain('REDIS_HOST=a');
+    expect(shown.stdout).toContain('CART_TOKEN=******** (secret)');
+    expect(shown.stdout + JSON.stringify(back.deployment)).not.toContain('s3cr3t');
+
+    expect((await deploy(['deploy', `cart@${v2}`, '--env', 'qa'])).code).toBe(0);
+    expect((await serving(v2)).REDIS_HOST).toBe('b');
+    const refreshed = await deploy([
+      'rollback',
+      'cart',
+      '--env',
+      'qa',
+      '--to',
+      String(v1),
+      '--refresh-vars',
+    ]);
+    expect(refreshed.code).toBe(0);
+    const now = await serving(v1);
+    expect(now.REDIS_HOST).toBe('b');
+    expect(now.CART_TOKEN).toBe('s3cr3t-two');
+  }, 240_000);
 });
