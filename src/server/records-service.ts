@@ -148,7 +148,7 @@ export class RecordsService {
     const snapshot = install && (await this.store.getInstallSnapshot(install.id));
     if (!snapshot) return undefined;
     try {
-      return changedSince(snapshot, await this.variables.resolveFor(host));
+      return changedSince(snapshot, await this.variables.resolveFor(host, undefined, app));
     } catch (err) {
       if (err instanceof FerryError) return undefined;
       throw err;

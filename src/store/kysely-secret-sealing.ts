@@ -8,8 +8,11 @@ export function variableContext(row: {
   name: string;
   scope_kind: string;
   scope_value: string;
+  app?: string;
 }): string {
-  return `variable:${row.name}:${row.scope_kind}:${row.scope_value}`;
+  // A variable of every app keeps the context it had before variables per app.
+  const app = row.app === undefined || row.app === '' ? '' : `:app:${row.app}`;
+  return `variable:${row.name}:${row.scope_kind}:${row.scope_value}${app}`;
 }
 
 /** What a queued job's sealed body is bound to: its host and message id. */
@@ -39,7 +42,7 @@ export async function sealStoredSecrets(db: Kysely<Database>, box: SecretBox): P
   if (recorded.value !== box.keyId) throw keyMismatch(recorded.value, box.keyId);
   const variables = await db
     .selectFrom('variables')
-    .select(['name', 'scope_kind', 'scope_value', 'value'])
+    .select(['name', 'scope_kind', 'scope_value', 'app', 'value'])
     .where('secret', '=', 1)
     .execute();
   const jobs = await db.selectFrom('outbox').select(['host_id', 'message_id', 'body']).execute();
@@ -65,6 +68,7 @@ export async function sealStoredSecrets(db: Kysely<Database>, box: SecretBox): P
       .where('name', '=', v.name)
       .where('scope_kind', '=', v.scope_kind)
       .where('scope_value', '=', v.scope_value)
+      .where('app', '=', v.app)
       // Only if no one changed it meanwhile (another replica sealing it too).
       .where('value', '=', v.value)
       .executeTakeFirst();

@@ -176,6 +176,8 @@ export interface VariablesTable {
   name: string;
   scope_kind: string;
   scope_value: string;
+  /** The app it is for; '' for every app. */
+  app: Generated<string>;
   value: string;
   secret: number;
   updated_at: string;

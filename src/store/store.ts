@@ -251,8 +251,11 @@ export interface Store {
   getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined>;
   /** Removes a variable from its scope; false when there was none. */
   unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
-  /** Variables by name then scope: all of them, or those in any of `scopes`. */
-  listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]>;
+  /**
+   * Variables by name then scope: all of them, or those in any of `scopes` (of
+   * any app). With `app`, only those for every app or for that one.
+   */
+  listVariables(options?: { scopes?: VariableScope[]; app?: string }): Promise<StoredVariable[]>;
 
   /**
    * Adds a change to a bundle's verdict history and returns the verdict it had
@@ -336,8 +339,15 @@ export interface ConfigSnapshot {
   secrets: string[];
 }
 
-/** Where a variable applies: everywhere, or one environment, role or host (by name). */
-export type VariableScope = { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string };
+/**
+ * Where a variable applies: everywhere, or one environment, role or host (by
+ * name); and with `app`, only to that app there (absent: to every app).
+ */
+export type VariableScope = (
+  { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string }
+) & {
+  app?: string;
+};
 
 /** A variable as the store keeps it, secret values included: never send this to a client. */
 export interface StoredVariable {

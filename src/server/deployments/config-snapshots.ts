@@ -40,7 +40,7 @@ export class ConfigSnapshots {
     hosts: HostRecord[],
     options: { refresh: boolean },
   ): Promise<Map<string, ResolvedVariables>> {
-    const today = await this.variables.checkDeployable(bundle.manifest, hosts);
+    const today = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
     const frozen = new Map<string, ResolvedVariables>();
     for (const host of hosts) {
       const own = options.refresh

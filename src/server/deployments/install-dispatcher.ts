@@ -101,7 +101,7 @@ export class InstallDispatcher {
         resolved = await this.snapshots.landed(host.env, bundle.app, bundle.version, host.id);
       resolved ??= usedBy(
         bundle,
-        (await this.variables.checkDeployable(bundle.manifest, [host])).get(host.id)!,
+        (await this.variables.checkDeployable(bundle.manifest, [host], bundle.app)).get(host.id)!,
       );
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
