@@ -67,6 +67,11 @@ describe('a job too large for the transport', () => {
       });
       expect(set.status, set.text).toBeLessThan(300);
     }
+    // The app uses them all (a job carries only the variables its manifest uses).
+    const uses = Array.from({ length: 70 }, (_, i) => {
+      const name = `BLOB_${String(i).padStart(2, '0')}`;
+      return `${name}: '\${${name}}'`;
+    });
     const tree = await makeTree({
       'ferry.yml': [
         'apps:',
@@ -74,6 +79,7 @@ describe('a job too large for the transport', () => {
         '    role: web',
         '    service:',
         '      command: node server.js',
+        `      env: { ${uses.join(', ')} }`,
         '',
       ].join('\n'),
       'server.js': 'console.log("shop");\n',

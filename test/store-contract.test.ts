@@ -417,6 +417,41 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.unsetVariable('A', { kind: 'global' })).toBe(true);
         expect(await store.unsetVariable('A', { kind: 'global' })).toBe(false);
       });
+
+      it('keeps a variable for one app apart from the one for every app in the same scope', async () => {
+        const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        const qa = { kind: 'env', value: 'qa' } as const;
+        await store.setVariable({ ...base, name: 'PORT', scope: qa, value: '8080' });
+        expect(
+          await store.setVariable({
+            ...base,
+            name: 'PORT',
+            scope: { ...qa, app: 'cart' },
+            value: '8081',
+            secret: true,
+          }),
+        ).toEqual({ created: true });
+        await store.setVariable({
+          ...base,
+          name: 'PORT',
+          scope: { ...qa, app: 'shop' },
+          value: '1',
+        });
+        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080', secret: false });
+        expect(await store.getVariable('PORT', { ...qa, app: 'cart' })).toMatchObject({
+          value: '8081',
+          secret: true,
+          scope: { kind: 'env', value: 'qa', app: 'cart' },
+        });
+        // With an app: those for every app and that app's; without: all of them.
+        expect(
+          (await store.listVariables({ scopes: [qa], app: 'cart' })).map((v) => v.value),
+        ).toEqual(['8080', '8081']);
+        expect((await store.listVariables({ app: '' })).map((v) => v.value)).toEqual(['8080']);
+        expect(await store.listVariables({ scopes: [qa] })).toHaveLength(3);
+        expect(await store.unsetVariable('PORT', { ...qa, app: 'cart' })).toBe(true);
+        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080' });
+      });
     });
 
     describe('verdicts', () => {
@@ -618,6 +653,27 @@ for (const dialect of STORE_DIALECTS) {
           'prod',
           'qa',
         ]);
+      });
+
+      it('keeps the first configuration snapshot recorded for each install', async () => {
+        expect(await store.getInstallSnapshot('ins_1')).toBeUndefined();
+        await store.saveInstallSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
+          { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
+        ]);
+        // Saved again (a replica carrying on after another): the first one stays.
+        await store.saveInstallSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
+        ]);
+        expect(await store.getInstallSnapshot('ins_1')).toEqual({
+          vars: { REDIS_HOST: 'a' },
+          secrets: [],
+        });
+        expect(await store.getInstallSnapshot('ins_2')).toEqual({
+          vars: { TOKEN: 't', PORT: '1' },
+          secrets: ['TOKEN'],
+        });
+        await store.saveInstallSnapshots([]);
       });
     });
 

@@ -26,7 +26,10 @@ const SECRET = 'sk-9d41-never-at-rest';
 interface Database {
   open(box?: SecretBox): Promise<Store>;
   /** Every value of a column of a table, as SQL reads it. */
-  column(table: 'variables' | 'outbox', column: 'value' | 'body'): Promise<string[]>;
+  column(
+    table: 'variables' | 'outbox' | 'install_snapshots',
+    column: 'value' | 'body',
+  ): Promise<string[]>;
   drop(): Promise<void>;
 }
 
@@ -159,6 +162,43 @@ for (const dialect of DIALECTS) {
       await store.migrate();
       expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
+      );
+    });
+
+    it("seals an install's configuration snapshot, reads it back, and seals an older plaintext one on migrate", async () => {
+      const older = await open();
+      await older.migrate();
+      await older.saveInstallSnapshots([
+        {
+          installId: 'ins_old',
+          snapshot: { vars: { DB_PASSWORD: SECRET }, secrets: ['DB_PASSWORD'] },
+        },
+      ]);
+      expect((await database.column('install_snapshots', 'body'))[0]).toContain(SECRET);
+
+      const store = await open(box);
+      await store.migrate();
+      await store.saveInstallSnapshots([
+        {
+          installId: 'ins_new',
+          snapshot: { vars: { DB_PASSWORD: SECRET, LEVEL: 'info' }, secrets: ['DB_PASSWORD'] },
+        },
+      ]);
+      const bodies = await database.column('install_snapshots', 'body');
+      expect(bodies).toHaveLength(2);
+      expect(bodies.some((b) => b.includes(SECRET))).toBe(false);
+      expect(await store.getInstallSnapshot('ins_old')).toEqual({
+        vars: { DB_PASSWORD: SECRET },
+        secrets: ['DB_PASSWORD'],
+      });
+      expect((await store.getInstallSnapshot('ins_new'))?.vars).toEqual({
+        DB_PASSWORD: SECRET,
+        LEVEL: 'info',
+      });
+      // Without the key, a sealed snapshot is refused, never read as garbage.
+      const keyless = await open();
+      expect((await failure(keyless.getInstallSnapshot('ins_new'))).code).toBe(
+        'E_SECRET_KEY_MISMATCH',
       );
     });
 

@@ -300,13 +300,12 @@ describe('ferry install and variables', () => {
     const body = JSON.parse(
       box.open(job!.body!, outboxContext(job!.host_id!, job!.message_id!)),
     ) as { vars: Record<string, string>; secrets: string[] };
+    // Only those the app's manifest uses: FEATURE and URL apply to the host, not to shop.
     expect(body.vars).toEqual({
       API_KEY: 'k-1',
       DB_PASSWORD: SECRET,
-      FEATURE: 'on',
       LEVEL: 'quiet',
       PORT: '8081',
-      URL: 'http://x?a=b',
     });
     expect(body.secrets).toEqual(['API_KEY', 'DB_PASSWORD']);
   });

@@ -386,7 +386,7 @@ export class ApiClient {
 /** `?env=qa` for a variable's scope; nothing for the global scope. */
 function scopeQuery(scope: VariableScopeQuery): string {
   const params = new URLSearchParams();
-  for (const key of ['env', 'role', 'host'] as const) {
+  for (const key of ['env', 'role', 'host', 'app'] as const) {
     const value = scope[key];
     if (value !== undefined) params.set(key, value);
   }

@@ -233,6 +233,11 @@ const variableScopeFields = {
     .regex(/^[a-z][a-z0-9-]{0,62}$/)
     .optional(),
   host: nameSchema.optional(),
+  /** Only for this app (with any of the scopes above): two apps of one host each get their own. */
+  app: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/)
+    .optional(),
 };
 const oneScopeAtMost = (scope: { env?: string; role?: string; host?: string }) =>
   [scope.env, scope.role, scope.host].filter((s) => s !== undefined).length <= 1;
@@ -261,6 +266,8 @@ export const variableRecordSchema = z.object({
   scope: z.enum(VARIABLE_SCOPES),
   /** The environment, role or host name; null for the global scope. */
   target: z.string().nullable(),
+  /** The app it is for; null for every app. */
+  app: z.string().nullable().optional(),
   value: z.string().nullable(),
   secret: z.boolean(),
   updatedAt: z.string(),

@@ -50,6 +50,15 @@ export const deploymentInstallSchema = z.object({
   step: installStepSchema.nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  /**
+   * The variables the install was sent with, frozen by its deployment (a
+   * secret's value is null); null when none was recorded (not sent yet, or
+   * made by an older server).
+   */
+  variables: z
+    .array(z.object({ name: z.string(), value: z.string().nullable(), secret: z.boolean() }))
+    .nullable()
+    .optional(),
 });
 export type DeploymentInstall = z.infer<typeof deploymentInstallSchema>;
 
@@ -79,11 +88,19 @@ export const deploymentRecordSchema = z.object({
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
 
-/** `ferry deploy cart@12 --env qa`. */
+/**
+ * `--refresh-vars`: a release that already landed in the environment starts with
+ * the variables of the deployment that first brought it there, unless this asks
+ * for today's values instead.
+ */
+const refreshVars = z.boolean().optional();
+
+/** `ferry deploy cart@12 --env qa [--refresh-vars]`. */
 export const deployBodySchema = z.strictObject({
   app: appName,
   version: z.int().positive(),
   env: envName,
+  refreshVars,
 });
 export type DeployBody = z.infer<typeof deployBodySchema>;
 
@@ -99,6 +116,7 @@ export const rollbackBodySchema = z.strictObject({
   app: appName,
   env: envName,
   to: z.int().positive().optional(),
+  refreshVars,
 });
 export type RollbackBody = z.infer<typeof rollbackBodySchema>;
 
@@ -138,6 +156,12 @@ export const hostStatusSchema = z.object({
   lastInstall: z
     .object({ id: z.string(), version: z.number().int(), state: z.enum(INSTALL_STATES) })
     .nullable(),
+  /**
+   * Variables whose value today differs from the one the running release was
+   * started with (or that are no longer set): a deployment made now would run
+   * with other values. Empty when none; absent when the server cannot tell.
+   */
+  changedVariables: z.array(z.string()).optional(),
 });
 export type HostStatus = z.infer<typeof hostStatusSchema>;
 

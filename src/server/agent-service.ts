@@ -197,7 +197,7 @@ export class AgentService {
         host: request.host,
       });
     // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
-    const resolved = await this.variables.checkDeployable(bundle.manifest, [host]);
+    const resolved = await this.variables.checkDeployable(bundle.manifest, [host], bundle.app);
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
     assertInstallJobsFit(bundle, [host], resolved);
     const installId = newId('ins');

@@ -147,7 +147,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     verdicts,
     () => driver.wake(),
   );
-  const records = new RecordsService(deps.store, config.environments, bundles);
+  const records = new RecordsService(deps.store, config.environments, bundles, variables);
   agents.observe({
     installFinished: (installId) => deployments.installFinished(installId),
     factsReported: (hostId) => catchUp.host(hostId),

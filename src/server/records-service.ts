@@ -1,10 +1,13 @@
 import type { HostRecord } from '../protocol/api.js';
 import { ACTIVE_DEPLOYMENT_STATES } from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
+import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
+import { changedSince } from './deployments/config-snapshots.js';
 import { reportedVersion, roleOf, targetHosts } from './deployments/rollout-plan.js';
 import type { EnvironmentConfig } from './environment-config.js';
+import type { VariableService } from './variable-service.js';
 
 /**
  * What the server can tell of its apps: `status` (per app and environment, the
@@ -16,6 +19,8 @@ export class RecordsService {
     private readonly store: Store,
     private readonly environments: readonly EnvironmentConfig[],
     private readonly bundles: Pick<BundleService, 'get' | 'list'>,
+    /** To tell which variables changed since a host's release was deployed. */
+    private readonly variables?: Pick<VariableService, 'resolveFor'>,
   ) {}
 
   /** The status of every app, or of one. */
@@ -102,12 +107,14 @@ export class RecordsService {
 
   private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
     const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
+    const version = reportedVersion(host, app);
+    const changed = version === null ? undefined : await this.changedVariables(host, app, version);
     const probe = (host.facts?.apps as Record<string, { health?: unknown }> | undefined)?.[app]
       ?.health;
     return {
       host: host.name,
       connected: host.connected,
-      version: reportedVersion(host, app),
+      version,
       health: !host.connected
         ? 'offline'
         : probe === 'ok'
@@ -116,6 +123,36 @@ export class RecordsService {
             ? 'failing'
             : 'unknown',
       lastInstall: last ? { id: last.id, version: last.version, state: last.state } : null,
+      ...(changed === undefined ? {} : { changedVariables: changed }),
     };
+  }
+
+  /**
+   * The variables whose value today differs from the snapshot the host's running
+   * release was last started with (its newest succeeded install of that
+   * version); undefined when there is no such snapshot or today's values do not
+   * resolve (two roles disagree).
+   */
+  private async changedVariables(
+    host: HostRecord,
+    app: string,
+    version: number,
+  ): Promise<string[] | undefined> {
+    if (!this.variables) return undefined;
+    const [install] = await this.store.listInstalls({
+      hostId: host.id,
+      app,
+      version,
+      states: ['succeeded'],
+      limit: 1,
+    });
+    const snapshot = install && (await this.store.getInstallSnapshot(install.id));
+    if (!snapshot) return undefined;
+    try {
+      return changedSince(snapshot, await this.variables.resolveFor(host, undefined, app));
+    } catch (err) {
+      if (err instanceof FerryError) return undefined;
+      throw err;
+    }
   }
 }

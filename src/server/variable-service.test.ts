@@ -267,3 +267,83 @@ describe('set, list, unset', () => {
     });
   });
 });
+
+describe('variables per app', () => {
+  it('gives two apps of one host each their own value, the app first within a scope', async () => {
+    const web1 = await host('web-1', 'qa', ['web']);
+    await set({ name: 'PORT', value: '8080', env: 'qa' });
+    await set({ name: 'PORT', value: '8081', env: 'qa', app: 'cart' });
+    await set({ name: 'PORT', value: '8082', env: 'qa', app: 'catalogue' });
+    expect((await variables.resolveFor(web1, ['PORT'], 'cart')).vars).toEqual({ PORT: '8081' });
+    expect((await variables.resolveFor(web1, ['PORT'], 'catalogue')).vars).toEqual({
+      PORT: '8082',
+    });
+    // Another app, or none, gets the value for every app.
+    expect((await variables.resolveFor(web1, ['PORT'], 'front')).vars).toEqual({ PORT: '8080' });
+    expect((await variables.resolveFor(web1, ['PORT'])).vars).toEqual({ PORT: '8080' });
+  });
+
+  it('takes the narrowest scope, and within a scope the value for the app: host > role > env > global', async () => {
+    const web1 = await host('web-1', 'qa', ['web']);
+    const levels: [string, Partial<VariableSetBody>][] = [
+      ['global', {}],
+      ['env', { env: 'qa' }],
+      ['role', { role: 'web' }],
+      ['host', { host: 'web-1' }],
+    ];
+    for (const [level, scope] of levels) {
+      // Each level is narrower than the one before: what it sets wins, the app's value for the app.
+      await set({ name: 'LEVEL', value: `every-${level}`, ...scope });
+      await set({ name: 'LEVEL', value: `cart-${level}`, ...scope, app: 'cart' });
+      expect((await variables.resolveFor(web1, ['LEVEL'], 'cart')).vars.LEVEL).toBe(
+        `cart-${level}`,
+      );
+      expect((await variables.resolveFor(web1, ['LEVEL'], 'front')).vars.LEVEL).toBe(
+        `every-${level}`,
+      );
+    }
+  });
+
+  it('refuses a value for the app in a wider scope beside a different one for every app in a narrower scope, naming both', async () => {
+    const web1 = await host('web-1', 'qa', ['web'], { PORT: '9000' });
+    await set({ name: 'PORT', value: '8081', env: 'qa', app: 'cart' });
+    const error = await failure(variables.resolveFor(web1, ['PORT'], 'cart'));
+    expect(error.code).toBe('E_VARIABLE_AMBIGUOUS');
+    expect(error.details).toMatchObject({
+      ambiguous: [
+        {
+          host: 'web-1',
+          ambiguous: [
+            {
+              variable: 'PORT',
+              scopes: ['env qa for app cart', 'the enrolment --var of host web-1'],
+            },
+          ],
+        },
+      ],
+    });
+    // Settled by a value for the app on the host; the same value is no ambiguity either.
+    await set({ name: 'PORT', value: '8081', host: 'web-1', app: 'cart' });
+    expect((await variables.resolveFor(web1, ['PORT'], 'cart')).vars).toEqual({ PORT: '8081' });
+    await set({ name: 'REDIS_HOST', value: 'r1', app: 'cart' });
+    await set({ name: 'REDIS_HOST', value: 'r1', env: 'qa' });
+    expect((await variables.resolveFor(web1, ['REDIS_HOST'], 'cart')).vars).toEqual({
+      REDIS_HOST: 'r1',
+    });
+  });
+
+  it('keeps a value per app apart when set, listed and unset', async () => {
+    await set({ name: 'PORT', value: '8080', env: 'qa' });
+    await set({ name: 'PORT', value: '8081', env: 'qa', app: 'cart' });
+    expect((await variables.list({ env: 'qa' })).map((v) => [v.app, v.value])).toEqual([
+      [null, '8080'],
+      ['cart', '8081'],
+    ]);
+    expect((await variables.list({ app: 'cart' })).map((v) => v.value)).toEqual(['8080', '8081']);
+    await variables.unset(admin, 'PORT', { env: 'qa', app: 'cart' });
+    expect((await variables.list()).map((v) => [v.app, v.value])).toEqual([[null, '8080']]);
+    expect((await failure(variables.unset(admin, 'PORT', { env: 'qa', app: 'cart' }))).code).toBe(
+      'E_VARIABLE_NOT_FOUND',
+    );
+  });
+});

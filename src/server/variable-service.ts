@@ -17,10 +17,17 @@ export interface ResolvedVariables {
   secrets: string[];
 }
 
-/** Two roles of one host that disagree on a variable. */
+/**
+ * Two scopes that set a variable for one host to different values, with
+ * neither narrower in both ways: two of its roles, or a value for the app in a
+ * wider scope and one for every app in a narrower scope.
+ */
 interface Ambiguity {
   variable: string;
+  /** The host's roles that disagree; empty for a pair of another kind. */
   roles: string[];
+  /** The two (or more) scopes, described: `env qa for app cart`, `host web-1`. */
+  scopes: string[];
 }
 
 /** A resolution that does not throw: what it found, and what it could not settle. */
@@ -30,13 +37,16 @@ interface Resolution extends ResolvedVariables {
 
 /**
  * Variables for `${NAME}` in manifests, set on the server per scope, and their
- * resolution for one host. The narrowest scope wins:
+ * resolution for one host and app. The narrowest scope wins, and within one
+ * scope a value for the app (`--app cart`) wins over one for every app:
  *
- *   host (`ferry vars set --host`) > the host's enrolment `--var`s > role > env > global
+ *   host+app > host > the host's enrolment `--var`s > role+app > role > env+app > env > app > global
  *
- * A host with several roles: if two of them set a variable to different values
- * (and no host-scoped value settles it), resolving it is `E_VARIABLE_AMBIGUOUS`
- * naming the roles — Ferry does not guess by role order.
+ * Ambiguous, and so `E_VARIABLE_AMBIGUOUS` naming both: two roles of the host
+ * that set a variable to different values (and no host-scoped value settles
+ * it); and a value for the app in a wider scope beside a different value for
+ * every app in a narrower one (`PORT --app cart --env qa` and an enrolment
+ * `--var PORT`) — which one was meant, Ferry does not guess.
  *
  * Secret values leave this service only through `resolveFor` / `checkDeployable`,
  * which feed install jobs; every answer to a client shows a secret's value as null.
@@ -87,7 +97,10 @@ export class VariableService {
   async list(query: VariableScopeQuery = {}): Promise<VariableRecord[]> {
     const filtered =
       query.env !== undefined || query.role !== undefined || query.host !== undefined;
-    const variables = await this.store.listVariables(filtered ? { scopes: [scopeOf(query)] } : {});
+    const variables = await this.store.listVariables({
+      ...(filtered ? { scopes: [scopeOf(query)] } : {}),
+      ...(query.app === undefined ? {} : { app: query.app }),
+    });
     return variables.map(toRecord);
   }
 
@@ -97,8 +110,8 @@ export class VariableService {
    * every variable that applies to the host. Two roles that disagree on a variable
    * asked for are `E_VARIABLE_AMBIGUOUS`.
    */
-  async resolveFor(host: HostRecord, names?: string[]): Promise<ResolvedVariables> {
-    const resolution = await this.resolve(host, names);
+  async resolveFor(host: HostRecord, names?: string[], app?: string): Promise<ResolvedVariables> {
+    const resolution = await this.resolve(host, names, app);
     const missing = absentFrom(resolution, names ?? []);
     if (missing.length > 0) throw missingError([{ host: host.name, missing }]);
     if (resolution.ambiguous.length > 0) {
@@ -119,6 +132,7 @@ export class VariableService {
   async checkDeployable(
     manifest: Record<string, unknown>,
     hosts: HostRecord[],
+    app?: string,
   ): Promise<Map<string, ResolvedVariables>> {
     const referenced = referencedVariables(manifest);
     const inCommands = commandReferences(manifest);
@@ -127,7 +141,7 @@ export class VariableService {
     const ambiguous: { host: string; ambiguous: Ambiguity[] }[] = [];
     const secretInCommand = new Map<string, { where: Set<string>; hosts: string[] }>();
     for (const host of hosts) {
-      const resolution = await this.resolve(host);
+      const resolution = await this.resolve(host, undefined, app);
       const absent = absentFrom(resolution, referenced);
       if (absent.length > 0) missing.push({ host: host.name, missing: absent });
       if (resolution.ambiguous.length > 0)
@@ -150,7 +164,7 @@ export class VariableService {
     return resolved;
   }
 
-  private async resolve(host: HostRecord, names?: string[]): Promise<Resolution> {
+  private async resolve(host: HostRecord, names?: string[], app?: string): Promise<Resolution> {
     const scopes: VariableScope[] = [
       { kind: 'global' },
       { kind: 'env', value: host.env },
@@ -158,7 +172,8 @@ export class VariableService {
       { kind: 'host', value: host.name },
     ];
     const wanted = names && new Set(names);
-    const rows = (await this.store.listVariables({ scopes })).filter(
+    // Without an app, only the values for every app.
+    const rows = (await this.store.listVariables({ scopes, app: app ?? '' })).filter(
       (v) => !wanted || wanted.has(v.name),
     );
     const byName = new Map<string, StoredVariable[]>();
@@ -169,32 +184,9 @@ export class VariableService {
 
     const resolution: Resolution = { vars: {}, secrets: [], ambiguous: [] };
     for (const [name, candidates] of byName) {
-      const of = (kind: VariableScope['kind']) => candidates.filter((c) => c.scope.kind === kind);
-      const [hostScoped] = of('host');
-      if (hostScoped) {
-        take(resolution, hostScoped);
-        continue;
-      }
-      // The host's own `--var`s, given at enrolment, count as host scope, below
-      // what `ferry vars set --host` sets: that one can be changed on the server
-      // without re-enrolling the host.
-      const enrolled = host.vars[name];
-      if (enrolled !== undefined) {
-        resolution.vars[name] = enrolled;
-        continue;
-      }
-      const roles = of('role');
-      if (new Set(roles.map((r) => r.value)).size > 1) {
-        resolution.ambiguous.push({
-          variable: name,
-          roles: roles.flatMap((r) => targetOf(r) ?? []).sort(),
-        });
-        continue;
-      }
-      const [chosen] = [...roles, ...of('env'), ...of('global')];
-      // Roles that agree: the value is secret if any of them keeps it secret.
-      if (chosen)
-        take(resolution, { ...chosen, secret: roles.some((r) => r.secret) || chosen.secret });
+      const found = settle(host, name, candidates);
+      if ('ambiguous' in found) resolution.ambiguous.push(found.ambiguous);
+      else if (found.chosen) take(resolution, found.chosen);
     }
     resolution.secrets.sort();
     return resolution;
@@ -261,6 +253,90 @@ function absentFrom(resolution: Resolution, names: string[]): string[] {
     .sort();
 }
 
+/** A level of the precedence, narrowest first: a scope kind, or the host's enrolment `--var`s. */
+const LEVELS = ['host', 'enrolled', 'role', 'env', 'global'] as const;
+
+/**
+ * The value of one variable for one host, from its candidates (one app's and
+ * every app's): the narrowest level that sets it, the app's value first within
+ * a level; or the ambiguous pair.
+ */
+function settle(
+  host: HostRecord,
+  name: string,
+  candidates: StoredVariable[],
+): { chosen: StoredVariable | undefined } | { ambiguous: Ambiguity } {
+  const at = (level: (typeof LEVELS)[number], forApp: boolean): StoredVariable[] => {
+    if (level === 'enrolled') {
+      const enrolled = host.vars[name];
+      // The host's own `--var`s, given at enrolment, count as host scope, below
+      // what `ferry vars set --host` sets: that one can be changed on the server
+      // without re-enrolling the host.
+      return forApp || enrolled === undefined
+        ? []
+        : [
+            {
+              name,
+              scope: { kind: 'host', value: host.name },
+              value: enrolled,
+              secret: false,
+              updatedAt: '',
+              updatedBy: 'enrolment',
+            },
+          ];
+    }
+    return candidates.filter(
+      (c) => c.scope.kind === level && (c.scope.app !== undefined) === forApp,
+    );
+  };
+  for (const [index, level] of LEVELS.entries()) {
+    for (const forApp of [true, false]) {
+      const here = at(level, forApp);
+      if (here.length === 0) continue;
+      if (new Set(here.map((c) => c.value)).size > 1) {
+        // Only roles can hold several values at one level: one per role.
+        return {
+          ambiguous: {
+            variable: name,
+            roles: here.flatMap((r) => targetOf(r) ?? []).sort(),
+            scopes: here.map(describeCandidate),
+          },
+        };
+      }
+      // Roles that agree: the value is secret if any of them keeps it secret.
+      const chosen = { ...here[0]!, secret: here.some((c) => c.secret) };
+      if (!forApp) {
+        // A value for every app, in a narrower scope than one for the app that differs.
+        const wider = LEVELS.slice(index + 1)
+          .flatMap((l) => at(l, true))
+          .find((c) => c.value !== chosen.value);
+        if (wider) {
+          return {
+            ambiguous: {
+              variable: name,
+              roles: [],
+              scopes: [describeCandidate(wider), describeCandidate(chosen)],
+            },
+          };
+        }
+      }
+      return { chosen };
+    }
+  }
+  return { chosen: undefined };
+}
+
+/** `env qa for app cart`, `host web-1`, `enrolment of web-1`, `global`. */
+function describeCandidate(variable: StoredVariable): string {
+  const where =
+    variable.updatedBy === 'enrolment' && variable.updatedAt === ''
+      ? `the enrolment --var of host ${targetOf(variable) ?? ''}`
+      : variable.scope.kind === 'global'
+        ? 'global'
+        : `${variable.scope.kind} ${variable.scope.value}`;
+  return variable.scope.app === undefined ? where : `${where} for app ${variable.scope.app}`;
+}
+
 function take(resolution: Resolution, variable: StoredVariable): void {
   resolution.vars[variable.name] = variable.value;
   if (variable.secret) resolution.secrets.push(variable.name);
@@ -268,10 +344,11 @@ function take(resolution: Resolution, variable: StoredVariable): void {
 
 /** The scope a body or query names: at most one of env, role, host (the schema checks that). */
 export function scopeOf(query: VariableScopeQuery): VariableScope {
-  if (query.env !== undefined) return { kind: 'env', value: query.env };
-  if (query.role !== undefined) return { kind: 'role', value: query.role };
-  if (query.host !== undefined) return { kind: 'host', value: query.host };
-  return { kind: 'global' };
+  const app = query.app === undefined ? {} : { app: query.app };
+  if (query.env !== undefined) return { kind: 'env', value: query.env, ...app };
+  if (query.role !== undefined) return { kind: 'role', value: query.role, ...app };
+  if (query.host !== undefined) return { kind: 'host', value: query.host, ...app };
+  return { kind: 'global', ...app };
 }
 
 function targetOf(scope: VariableScope | StoredVariable): string | null {
@@ -280,7 +357,8 @@ function targetOf(scope: VariableScope | StoredVariable): string | null {
 }
 
 function describeScope(scope: VariableScope): string {
-  return scope.kind === 'global' ? 'globally' : `for ${scope.kind} ${scope.value}`;
+  const where = scope.kind === 'global' ? 'globally' : `for ${scope.kind} ${scope.value}`;
+  return scope.app === undefined ? where : `${where} for app ${scope.app}`;
 }
 
 /** What a client may see of a variable: never a secret's value. */
@@ -289,6 +367,7 @@ function toRecord(variable: StoredVariable): VariableRecord {
     name: variable.name,
     scope: variable.scope.kind,
     target: targetOf(variable.scope),
+    app: variable.scope.app ?? null,
     value: variable.secret ? null : variable.value,
     secret: variable.secret,
     updatedAt: variable.updatedAt,
@@ -315,12 +394,16 @@ function missingError(per: { host: string; missing: string[] }[]): FerryError {
 function ambiguousError(per: { host: string; ambiguous: Ambiguity[] }[]): FerryError {
   const text = per
     .flatMap(({ host, ambiguous }) =>
-      ambiguous.map((a) => `${a.variable} on ${host} (roles ${a.roles.join(' and ')})`),
+      ambiguous.map((a) =>
+        a.roles.length > 0
+          ? `${a.variable} on ${host} (roles ${a.roles.join(' and ')})`
+          : `${a.variable} on ${host} (${a.scopes.join(' and ')}: set it for the app in the narrower scope to settle it)`,
+      ),
     )
     .join(', ');
   return new FerryError(
     'E_VARIABLE_AMBIGUOUS',
-    `Roles of one host set a variable to different values: ${text}. Nothing was sent to any host`,
+    `Scopes that apply to one host set a variable to different values, neither one narrower: ${text}. Nothing was sent to any host`,
     { ambiguous: per },
   );
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { snapshotContext } from './kysely-snapshot-queries.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
 
 /** What a secret variable's sealed value is bound to: its name and scope. */
@@ -7,8 +8,11 @@ export function variableContext(row: {
   name: string;
   scope_kind: string;
   scope_value: string;
+  app?: string;
 }): string {
-  return `variable:${row.name}:${row.scope_kind}:${row.scope_value}`;
+  // A variable of every app keeps the context it had before variables per app.
+  const app = row.app === undefined || row.app === '' ? '' : `:app:${row.app}`;
+  return `variable:${row.name}:${row.scope_kind}:${row.scope_value}${app}`;
 }
 
 /** What a queued job's sealed body is bound to: its host and message id. */
@@ -38,11 +42,19 @@ export async function sealStoredSecrets(db: Kysely<Database>, box: SecretBox): P
   if (recorded.value !== box.keyId) throw keyMismatch(recorded.value, box.keyId);
   const variables = await db
     .selectFrom('variables')
-    .select(['name', 'scope_kind', 'scope_value', 'value'])
+    .select(['name', 'scope_kind', 'scope_value', 'app', 'value'])
     .where('secret', '=', 1)
     .execute();
   const jobs = await db.selectFrom('outbox').select(['host_id', 'message_id', 'body']).execute();
-  const foreign = [...variables.map((v) => v.value), ...jobs.map((j) => j.body)]
+  const snapshots = await db
+    .selectFrom('install_snapshots')
+    .select(['install_id', 'body'])
+    .execute();
+  const foreign = [
+    ...variables.map((v) => v.value),
+    ...jobs.map((j) => j.body),
+    ...snapshots.map((s) => s.body),
+  ]
     .filter((value) => SecretBox.isSealed(value))
     .map((value) => SecretBox.sealedWith(value))
     .find((keyId) => keyId !== box.keyId);
@@ -56,6 +68,7 @@ export async function sealStoredSecrets(db: Kysely<Database>, box: SecretBox): P
       .where('name', '=', v.name)
       .where('scope_kind', '=', v.scope_kind)
       .where('scope_value', '=', v.scope_value)
+      .where('app', '=', v.app)
       // Only if no one changed it meanwhile (another replica sealing it too).
       .where('value', '=', v.value)
       .executeTakeFirst();
@@ -68,6 +81,16 @@ export async function sealStoredSecrets(db: Kysely<Database>, box: SecretBox): P
       .where('host_id', '=', j.host_id)
       .where('message_id', '=', j.message_id)
       .where('body', '=', j.body)
+      .executeTakeFirst();
+    sealed += Number(result.numUpdatedRows);
+  }
+  // Snapshots recorded by a store that had no key (tests, tools) hold secret values too.
+  for (const s of snapshots.filter((row) => !SecretBox.isSealed(row.body))) {
+    const result = await db
+      .updateTable('install_snapshots')
+      .set({ body: box.seal(s.body, snapshotContext(s.install_id)) })
+      .where('install_id', '=', s.install_id)
+      .where('body', '=', s.body)
       .executeTakeFirst();
     sealed += Number(result.numUpdatedRows);
   }

@@ -16,6 +16,7 @@ import type { DeploymentState } from '../protocol/deployment-api.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
+import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
@@ -25,6 +26,7 @@ import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
+  ConfigSnapshot,
   DesiredRelease,
   InstallQuery,
   NewBundle,
@@ -54,6 +56,7 @@ export class KyselyStore implements Store {
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
   private readonly deployments: KyselyDeploymentQueries;
+  private readonly snapshots: KyselySnapshotQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -64,6 +67,7 @@ export class KyselyStore implements Store {
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts);
+    this.snapshots = new KyselySnapshotQueries(db, box);
   }
 
   async migrate(): Promise<void> {
@@ -477,6 +481,16 @@ export class KyselyStore implements Store {
 
   listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]> {
     return this.deployments.listDesiredReleases(query);
+  }
+
+  saveInstallSnapshots(
+    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
+  ): Promise<void> {
+    return this.snapshots.saveInstallSnapshots(snapshots);
+  }
+
+  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined> {
+    return this.snapshots.getInstallSnapshot(installId);
   }
 }
 

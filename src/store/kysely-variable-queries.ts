@@ -27,6 +27,7 @@ export class KyselyVariableQueries {
         .where('name', '=', variable.name)
         .where('scope_kind', '=', key.scope_kind)
         .where('scope_value', '=', key.scope_value)
+        .where('app', '=', key.app)
         .executeTakeFirst();
       const values = {
         value:
@@ -40,7 +41,9 @@ export class KyselyVariableQueries {
       await trx
         .insertInto('variables')
         .values({ name: variable.name, ...key, ...values })
-        .onConflict((oc) => oc.columns(['name', 'scope_kind', 'scope_value']).doUpdateSet(values))
+        .onConflict((oc) =>
+          oc.columns(['name', 'scope_kind', 'scope_value', 'app']).doUpdateSet(values),
+        )
         .execute();
       return { created: existing === undefined };
     });
@@ -54,6 +57,7 @@ export class KyselyVariableQueries {
       .where('name', '=', name)
       .where('scope_kind', '=', key.scope_kind)
       .where('scope_value', '=', key.scope_value)
+      .where('app', '=', key.app)
       .executeTakeFirst();
     return row && this.toStoredVariable(row);
   }
@@ -65,14 +69,18 @@ export class KyselyVariableQueries {
       .where('name', '=', name)
       .where('scope_kind', '=', key.scope_kind)
       .where('scope_value', '=', key.scope_value)
+      .where('app', '=', key.app)
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 
-  async listVariables(options: { scopes?: VariableScope[] } = {}): Promise<StoredVariable[]> {
-    const { scopes } = options;
+  async listVariables(
+    options: { scopes?: VariableScope[]; app?: string } = {},
+  ): Promise<StoredVariable[]> {
+    const { scopes, app } = options;
     if (scopes?.length === 0) return [];
     let query = this.db.selectFrom('variables').selectAll();
+    if (app !== undefined) query = query.where('app', 'in', ['', app]);
     if (scopes) {
       query = query.where((eb) =>
         eb.or(
@@ -87,7 +95,7 @@ export class KyselyVariableQueries {
         ),
       );
     }
-    const rows = await query.orderBy('name').orderBy('scope_value').execute();
+    const rows = await query.orderBy('name').orderBy('scope_value').orderBy('app').execute();
     const rank = (v: StoredVariable) => SCOPE_ORDER.indexOf(v.scope.kind);
     // Array.prototype.sort is stable, so the name order of the query stays within a rank.
     return rows
@@ -97,9 +105,10 @@ export class KyselyVariableQueries {
 
   private toStoredVariable(row: Selectable<VariablesTable>): StoredVariable {
     const kind = row.scope_kind as VariableScope['kind'];
+    const app = row.app === '' ? {} : { app: row.app };
     return {
       name: row.name,
-      scope: kind === 'global' ? { kind } : { kind, value: row.scope_value },
+      scope: kind === 'global' ? { kind, ...app } : { kind, value: row.scope_value, ...app },
       value: this.opened(row.value, variableContext(row)),
       secret: Boolean(row.secret),
       updatedAt: row.updated_at,
@@ -115,8 +124,13 @@ export class KyselyVariableQueries {
   }
 }
 
-function scopeColumns(scope: VariableScope): { scope_kind: string; scope_value: string } {
+function scopeColumns(scope: VariableScope): {
+  scope_kind: string;
+  scope_value: string;
+  app: string;
+} {
+  const app = scope.app ?? '';
   return scope.kind === 'global'
-    ? { scope_kind: 'global', scope_value: '' }
-    : { scope_kind: scope.kind, scope_value: scope.value };
+    ? { scope_kind: 'global', scope_value: '', app }
+    : { scope_kind: scope.kind, scope_value: scope.value, app };
 }

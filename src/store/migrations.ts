@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 /** The SQL dialects the store runs on; a few column types differ between them. */
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -264,6 +264,47 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.alterTable('hosts').addColumn('revoked_at', 'text').execute();
         // Set by `ferry hosts remove`: the host leaves the lists, and its name is free again.
         await db.schema.alterTable('hosts').addColumn('removed_at', 'text').execute();
+      },
+    },
+    '0010_install_snapshots': {
+      async up(db) {
+        // What a deployment resolved for each host's install (its variables, secrets
+        // sealed): going back to a release starts it with the configuration it had.
+        await db.schema
+          .createTable('install_snapshots')
+          .addColumn('install_id', 'text', (c) => c.primaryKey())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0011_variables_per_app': {
+      async up(db) {
+        // A variable may be for one app ('' = every app): the app joins the key,
+        // so the table is made again (SQLite cannot change a primary key in place).
+        await db.schema
+          .createTable('variables_by_app')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('scope_kind', 'text', (c) => c.notNull())
+          .addColumn('scope_value', 'text', (c) => c.notNull())
+          .addColumn('app', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('secret', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('variables_by_app_pk', [
+            'name',
+            'scope_kind',
+            'scope_value',
+            'app',
+          ])
+          .execute();
+        await sql`insert into variables_by_app (name, scope_kind, scope_value, app, value, secret, updated_at, updated_by)
+          select name, scope_kind, scope_value, '', value, secret, updated_at, updated_by from variables`.execute(
+          db,
+        );
+        await db.schema.dropTable('variables').execute();
+        await db.schema.alterTable('variables_by_app').renameTo('variables').execute();
       },
     },
   };

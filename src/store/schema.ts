@@ -12,6 +12,7 @@ export interface Database {
   environments: EnvironmentsTable;
   hosts: HostsTable;
   installs: InstallsTable;
+  install_snapshots: InstallSnapshotsTable;
   install_steps: InstallStepsTable;
   step_output: StepOutputTable;
   variables: VariablesTable;
@@ -175,6 +176,8 @@ export interface VariablesTable {
   name: string;
   scope_kind: string;
   scope_value: string;
+  /** The app it is for; '' for every app. */
+  app: Generated<string>;
   value: string;
   secret: number;
   updated_at: string;
@@ -190,4 +193,11 @@ export interface VerdictsTable {
   note: string | null;
   by: string;
   at: string;
+}
+
+/** What a deployment froze for one install: `body` is the JSON of its variables, sealed. */
+export interface InstallSnapshotsTable {
+  install_id: string;
+  body: string;
+  created_at: string;
 }

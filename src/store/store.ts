@@ -251,8 +251,11 @@ export interface Store {
   getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined>;
   /** Removes a variable from its scope; false when there was none. */
   unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
-  /** Variables by name then scope: all of them, or those in any of `scopes`. */
-  listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]>;
+  /**
+   * Variables by name then scope: all of them, or those in any of `scopes` (of
+   * any app). With `app`, only those for every app or for that one.
+   */
+  listVariables(options?: { scopes?: VariableScope[]; app?: string }): Promise<StoredVariable[]>;
 
   /**
    * Adds a change to a bundle's verdict history and returns the verdict it had
@@ -324,10 +327,37 @@ export interface Store {
 
   setDesiredRelease(desired: DesiredRelease): Promise<void>;
   listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]>;
+
+  /**
+   * Records the configuration installs are sent with (secrets sealed at rest).
+   * An install keeps the first snapshot recorded for it: saving one again changes nothing.
+   */
+  saveInstallSnapshots(
+    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
+  ): Promise<void>;
+  /** The configuration an install was made with, or undefined when none was recorded. */
+  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
 }
 
-/** Where a variable applies: everywhere, or one environment, role or host (by name). */
-export type VariableScope = { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string };
+/**
+ * The configuration a deployment froze for one host: the variables the app's
+ * manifest uses, with their values, and which of them are secret. Never send
+ * this to a client as it is: secret values must be masked.
+ */
+export interface ConfigSnapshot {
+  vars: Record<string, string>;
+  secrets: string[];
+}
+
+/**
+ * Where a variable applies: everywhere, or one environment, role or host (by
+ * name); and with `app`, only to that app there (absent: to every app).
+ */
+export type VariableScope = (
+  { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string }
+) & {
+  app?: string;
+};
 
 /** A variable as the store keeps it, secret values included: never send this to a client. */
 export interface StoredVariable {

@@ -24,6 +24,7 @@ import { healthSpecFrom, waitHealthy } from '../health/health-check.js';
 import type { ProcessDriver, ServiceSpec } from '../process/process-driver.js';
 import type { BundleFetcher } from './bundle-fetcher.js';
 import { linkShared } from './link-shared.js';
+import { readReleaseSnapshot, snapshotOf, writeReleaseSnapshot } from './release-snapshot.js';
 import { StepFailure, type StepReporter } from './step-reporter.js';
 import { fillVariables } from './variables.js';
 
@@ -96,7 +97,8 @@ export async function runInstall(
   const currentLink = path.join(appDir, 'current');
   const logsDir = path.join(appDir, 'logs', String(job.version));
   // Secrets never reach the server's records: not in echoed commands, output or errors.
-  steps.maskSecrets((job.secrets ?? []).flatMap((name) => job.vars[name] ?? []));
+  const jobSecrets = (job.secrets ?? []).flatMap((name) => job.vars[name] ?? []);
+  steps.maskSecrets(jobSecrets);
 
   // The manifest with ${NAME} filled from the host's variables: a missing one
   // fails the install here, before anything on the host is touched.
@@ -145,6 +147,8 @@ export async function runInstall(
   }
   if (current === job.version) {
     // Installing the running version again, or resuming after the switch.
+    // release-snapshot: the release now runs with this job's configuration.
+    await writeReleaseSnapshot(releaseDir, snapshotOf(job, referenced));
     const result = await startAndCheck();
     if (memory.previous !== undefined) await pruneStep();
     return finished(result);
@@ -198,6 +202,8 @@ export async function runInstall(
   async function switchAndStart(discardOnFailure: boolean): Promise<InstallResult> {
     const switched = await steps.step('switch', async (context) => {
       await memory.rememberPrevious(previous);
+      // release-snapshot: kept with the release, so that going back to it starts it as it was.
+      await writeReleaseSnapshot(releaseDir, snapshotOf(job, referenced));
       await switchCurrent(appDir, job.version);
       context.out(
         `current -> releases/${job.version}${previous === null ? '' : ` (was ${previous})`}\n`,
@@ -291,9 +297,18 @@ export async function runInstall(
     const section = appManifestSchema
       .extend({ role: z.string() })
       .parse(meta.manifest.apps[job.app]);
+    // release-snapshot: the variables that release was started with, not this job's
+    // (a release from an older agent has none: then this job's are all there is).
+    const snapshot = await readReleaseSnapshot(dir);
+    if (snapshot)
+      steps.maskSecrets([
+        ...jobSecrets,
+        ...snapshot.secrets.flatMap((name) => snapshot.vars[name] ?? []),
+      ]);
+    const vars = snapshot?.vars ?? job.vars;
     return {
-      app: fillVariables(section, job.vars),
-      env: commandEnv(host, job, version, dir, referencedVariables(section)),
+      app: fillVariables(section, vars),
+      env: commandEnv(host, job, version, dir, referencedVariables(section), vars),
     };
   }
 
@@ -365,10 +380,11 @@ function commandEnv(
   version: number,
   releaseDir: string,
   referenced: string[],
+  vars: Record<string, string> = job.vars,
 ): Record<string, string> {
   const used = Object.fromEntries(
     referenced.flatMap((name) => {
-      const value = job.vars[name];
+      const value = vars[name];
       return value === undefined ? [] : [[name, value]];
     }),
   );

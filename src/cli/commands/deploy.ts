@@ -17,6 +17,14 @@ interface StartOptions {
   waitLock?: boolean;
 }
 
+/** `--refresh-vars`, of the commands that may start a release that landed before. */
+interface RefreshOption {
+  refreshVars?: boolean;
+}
+
+const REFRESH_HELP =
+  "start the release with today's variables, not those of the deployment that first brought it to the environment";
+
 /** `ferry deploy <app>@<version> --env ENV`: a rolling deployment, followed live. */
 export function registerDeploy(program: Command): void {
   const command = program
@@ -24,7 +32,8 @@ export function registerDeploy(program: Command): void {
     .description(
       'deploy a bundle to an environment, host by host in batches, and follow it; exits 0 only if it succeeded',
     )
-    .requiredOption('--env <env>', 'the environment: dev, qa, prod, ...');
+    .requiredOption('--env <env>', 'the environment: dev, qa, prod, ...')
+    .option('--refresh-vars', REFRESH_HELP);
   withStartOptions(command)
     .addHelpText(
       'after',
@@ -32,10 +41,18 @@ export function registerDeploy(program: Command): void {
         'admins deploy to a protected one (prod). One deployment per app and environment at a time.\n\n' +
         'Examples:\n  ferry deploy cart@12 --env qa\n  ferry deploy cart@12 --env prod --wait-lock',
     )
-    .action(async (ref: string, options: StartOptions & { env: string }, cmd: Command) => {
-      const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
-      await start(cmd, options, (api) => api.deploy({ app, version, env: options.env }));
-    });
+    .action(
+      async (
+        ref: string,
+        options: StartOptions & RefreshOption & { env: string },
+        cmd: Command,
+      ) => {
+        const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
+        await start(cmd, options, (api) =>
+          api.deploy({ app, version, env: options.env, ...refreshOf(options) }),
+        );
+      },
+    );
 }
 
 /** `ferry promote <app>@<version>`: to the environment after the last one where it succeeded. */
@@ -64,21 +81,35 @@ export function registerRollback(program: Command): void {
     .option(
       '--to <version>',
       'the version to go back to (default: the previous one that succeeded there)',
-    );
+    )
+    .option('--refresh-vars', REFRESH_HELP);
   withStartOptions(command)
     .addHelpText(
       'after',
       '\nExamples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9',
     )
     .action(
-      async (app: string, options: StartOptions & { env: string; to?: string }, cmd: Command) => {
+      async (
+        app: string,
+        options: StartOptions & RefreshOption & { env: string; to?: string },
+        cmd: Command,
+      ) => {
         const to =
           options.to === undefined ? undefined : parseArg(versionTextSchema, options.to, '--to');
         await start(cmd, options, (api) =>
-          api.rollback({ app, env: options.env, ...(to === undefined ? {} : { to }) }),
+          api.rollback({
+            app,
+            env: options.env,
+            ...(to === undefined ? {} : { to }),
+            ...refreshOf(options),
+          }),
         );
       },
     );
+}
+
+function refreshOf(options: RefreshOption): { refreshVars?: true } {
+  return options.refreshVars === true ? { refreshVars: true } : {};
 }
 
 function withStartOptions(command: Command): Command {

@@ -7,6 +7,27 @@ import { parseArg } from '../parse-arg.js';
 import { cancelledHosts, followDeployment, installLine, summary } from '../follow-deployment.js';
 import { printable, printJson, printTable, shortTime } from '../output.js';
 
+/**
+ * The variables each install was sent with, a secret's value masked; hosts that
+ * got the same ones share a line.
+ */
+export function variableLines(deployment: DeploymentRecord): string[] {
+  const byText = new Map<string, string[]>();
+  for (const install of deployment.installs) {
+    if (!install.variables) continue;
+    const text =
+      install.variables.length === 0
+        ? '(none)'
+        : install.variables
+            .map((v) => `${v.name}=${v.secret ? '******** (secret)' : (v.value ?? '')}`)
+            .join(' ');
+    const label = `${install.host}${install.purpose === 'deploy' ? '' : ` (${install.purpose} @${install.version})`}`;
+    byText.set(text, [...(byText.get(text) ?? []), label]);
+  }
+  if (byText.size === 0) return [];
+  return ['variables:', ...[...byText].map(([text, hosts]) => `  ${hosts.join(', ')}: ${text}`)];
+}
+
 /** `ferry deployments [--app A] [--env E]`: deployments, newest first. */
 export function registerDeployments(program: Command): void {
   program
@@ -69,6 +90,7 @@ export function registerDeployments(program: Command): void {
           ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
         ...deployment.installs.map(installLine),
         ...(isActiveDeployment(deployment.state) ? [] : summary(deployment)),
+        ...variableLines(deployment),
       ];
       for (const line of lines) process.stdout.write(`${printable(line)}\n`);
     });

@@ -47,6 +47,11 @@ export function statusLines(apps: AppStatus[]): string[] {
             ? `  last install @${host.lastInstall.version} ${host.lastInstall.state}`
             : '';
         lines.push(`    ${host.host}  ${version}  ${host.health}${drift}${last}`);
+        const changed = host.changedVariables ?? [];
+        if (changed.length > 0)
+          lines.push(
+            `      ${changed.join(', ')} changed since this release was deployed: a deployment now would use ${changed.length === 1 ? 'its new value' : 'their new values'}`,
+          );
       }
       if (env.hosts.length === 0) lines.push("    (no host with the app's role)");
     }

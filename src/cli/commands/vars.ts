@@ -15,6 +15,7 @@ interface ScopeOptions {
   env?: string;
   role?: string;
   host?: string;
+  app?: string;
 }
 
 /** `ferry vars set | list | unset`: variables for `${NAME}` in manifests, per scope. */
@@ -26,7 +27,13 @@ export function registerVars(program: Command): void {
     )
     .addHelpText(
       'after',
-      "\nThe narrowest scope wins: host (vars set --host) > the host's own --var > role > env > global.",
+      '\nThe narrowest scope wins, and within a scope the value for the app (--app):\n' +
+        "  host+app > host > the host's own --var > role+app > role > env+app > env > app > global.\n" +
+        'A value for the app in a wider scope beside a different one for every app in a narrower\n' +
+        'scope is ambiguous: the deployment is refused, naming both.\n\n' +
+        'Example: two apps on one host, each its own port:\n' +
+        '  ferry vars set PORT=8081 --app cart --host web-1\n' +
+        '  ferry vars set PORT=8082 --app catalogue --host web-1',
     );
 
   withScope(
@@ -120,7 +127,8 @@ function withScope(command: Command, what: string): Command {
   return command
     .option('--env <env>', `${what}: an environment`)
     .option('--role <role>', `${what}: a role`)
-    .option('--host <name>', `${what}: a host`);
+    .option('--host <name>', `${what}: a host`)
+    .option('--app <app>', `${what}: only for this app (with --env, --role, --host or none)`);
 }
 
 /** The one scope the options name; more than one is an error that says so. */
@@ -133,20 +141,28 @@ function scopeFrom(options: ScopeOptions): VariableScopeQuery {
     );
   }
   const [key] = given;
-  return key === undefined ? {} : { [key]: options[key] };
+  return {
+    ...(key === undefined ? {} : { [key]: options[key] }),
+    ...(options.app === undefined ? {} : { app: options.app }),
+  };
 }
 
-function recordScope(scope: VariableScopeQuery): Pick<VariableRecord, 'scope' | 'target'> {
-  if (scope.env !== undefined) return { scope: 'env', target: scope.env };
-  if (scope.role !== undefined) return { scope: 'role', target: scope.role };
-  if (scope.host !== undefined) return { scope: 'host', target: scope.host };
-  return { scope: 'global', target: null };
+type ShownScope = Pick<VariableRecord, 'scope' | 'target' | 'app'>;
+
+function recordScope(scope: VariableScopeQuery): ShownScope {
+  const app = scope.app ?? null;
+  if (scope.env !== undefined) return { scope: 'env', target: scope.env, app };
+  if (scope.role !== undefined) return { scope: 'role', target: scope.role, app };
+  if (scope.host !== undefined) return { scope: 'host', target: scope.host, app };
+  return { scope: 'global', target: null, app };
 }
 
-function scopeLabel(variable: Pick<VariableRecord, 'scope' | 'target'>): string {
-  return variable.target === null ? variable.scope : `${variable.scope} ${variable.target}`;
+function scopeLabel(variable: ShownScope): string {
+  const where = variable.target === null ? variable.scope : `${variable.scope} ${variable.target}`;
+  return variable.app ? `${where}, app ${variable.app}` : where;
 }
 
-function scopeText(variable: Pick<VariableRecord, 'scope' | 'target'>): string {
-  return variable.target === null ? 'globally' : `for ${scopeLabel(variable)}`;
+function scopeText(variable: ShownScope): string {
+  const where = variable.target === null ? 'globally' : `for ${variable.scope} ${variable.target}`;
+  return variable.app ? `${where} for app ${variable.app}` : where;
 }

@@ -19,9 +19,10 @@ import {
 import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
-import type { VariableService } from '../variable-service.js';
+import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
+import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
@@ -61,6 +62,8 @@ function policyActor(env: string, policy: 'autoDeploy' | 'autoPromote', by: stri
  *   const deployment = await deployments.deploy(caller, { app: 'cart', version: 12, env: 'qa' });
  */
 export class DeploymentService {
+  private readonly snapshots: ConfigSnapshots;
+
   constructor(
     private readonly store: Store,
     private readonly environments: readonly EnvironmentConfig[],
@@ -68,7 +71,9 @@ export class DeploymentService {
     private readonly variables: Pick<VariableService, 'checkDeployable'>,
     private readonly verdicts: Pick<VerdictService, 'verdictOf' | 'markByServer'>,
     private readonly wakeDriver: () => void,
-  ) {}
+  ) {
+    this.snapshots = new ConfigSnapshots(store, variables);
+  }
 
   /**
    * An install of a deployment ended: the driver looks at the deployment again;
@@ -141,7 +146,10 @@ export class DeploymentService {
     authorizeDeploy(caller, env);
     const bundle = await this.bundles.get(body.app, body.version);
     await this.checkVerdict(bundle, env);
-    return this.create(caller.name, bundle, env, kind, { queue: false });
+    return this.create(caller.name, bundle, env, kind, {
+      queue: false,
+      refresh: body.refreshVars === true,
+    });
   }
 
   /** `ferry promote`: to the environment after the last one where the bundle landed. */
@@ -165,7 +173,10 @@ export class DeploymentService {
     const version = body.to ?? (await this.previousLanded(body.app, env.name));
     const bundle = await this.bundles.get(body.app, version);
     await this.checkVerdict(bundle, env);
-    return this.create(caller.name, bundle, env, 'rollback', { queue: false });
+    return this.create(caller.name, bundle, env, 'rollback', {
+      queue: false,
+      refresh: body.refreshVars === true,
+    });
   }
 
   /**
@@ -309,9 +320,16 @@ export class DeploymentService {
     return this.get(id);
   }
 
+  /** A deployment with its installs, each with the variables it was sent with (secrets masked). */
   async get(id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
-    return toDeploymentRecord(deployment, await this.store.listInstalls({ deploymentId: id }));
+    const record = toDeploymentRecord(
+      deployment,
+      await this.store.listInstalls({ deploymentId: id }),
+    );
+    for (const install of record.installs)
+      install.variables = await this.snapshots.shown(install.id);
+    return record;
   }
 
   /** Deployments, newest first, with their installs. */
@@ -360,7 +378,7 @@ export class DeploymentService {
     bundle: BundleDetail,
     env: EnvironmentConfig,
     kind: DeploymentKind,
-    options: { queue: boolean },
+    options: { queue: boolean; refresh?: boolean },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
     const desired = (await this.store.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
@@ -375,11 +393,15 @@ export class DeploymentService {
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
+    let frozen: Map<string, ResolvedVariables>;
     try {
       // Every ${NAME} must be set for every target host, and every host's job must
-      // fit in a transport message, before anything is recorded or sent.
-      const resolved = await this.variables.checkDeployable(bundle.manifest, hosts);
-      assertInstallJobsFit(bundle, hosts, resolved);
+      // fit in a transport message, before anything is recorded or sent. What is
+      // resolved here is frozen: the installs are sent with it.
+      frozen = await this.snapshots.forDeployment(bundle, env.name, hosts, {
+        refresh: options.refresh === true,
+      });
+      assertInstallJobsFit(bundle, hosts, frozen);
     } catch (err) {
       if (!(err instanceof FerryError) || !options.queue) throw err;
       // Nobody waits on an automatic deployment: record why it did not happen.
@@ -391,6 +413,11 @@ export class DeploymentService {
       return this.get(id);
     }
     const installs = planInstalls(deployment, env.strategy, hosts);
+    // Recorded before the installs are, so that no replica sends one without its
+    // snapshot; a deployment refused for the lock leaves these unused.
+    await this.store.saveInstallSnapshots(
+      installs.map((install) => ({ installId: install.id, snapshot: frozen.get(install.hostId)! })),
+    );
     const created = await this.store.createDeployment(
       { ...deployment, state: 'running' },
       installs,

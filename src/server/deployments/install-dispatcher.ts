@@ -6,6 +6,7 @@ import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import type { ServerTransport } from '../../transport/transport.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
+import { ConfigSnapshots, usedBy } from './config-snapshots.js';
 
 /** The job that installs a bundle on a host: its id is the install's. */
 export function installJobOf(
@@ -61,17 +62,24 @@ export function assertInstallJobsFit(
  * the agent, whose journal runs it once.
  */
 export class InstallDispatcher {
+  private readonly snapshots: ConfigSnapshots;
+
   constructor(
     private readonly store: Store,
     private readonly transport: ServerTransport,
     private readonly variables: VariableService,
-  ) {}
+  ) {
+    this.snapshots = new ConfigSnapshots(store, variables);
+  }
 
   /**
-   * Sends one planned (or queued) install to its host. When the host's variables
-   * no longer resolve (one was unset since the deployment began), the install is
-   * marked failed with that error instead, and nothing is sent; so is one whose
-   * job grew too large for the transport.
+   * Sends one planned (or queued) install to its host, with the snapshot its
+   * deployment froze for it. One without (a revert, a host catching up, a
+   * `ferry install`) gets one now — a revert the snapshot of the deployment that
+   * first brought that release to the environment — recorded before it is sent.
+   * When the host's variables do not resolve, the install is marked failed with
+   * that error instead, and nothing is sent; so is one whose job is too large
+   * for the transport.
    */
   async send(install: StoredInstall, bundle: BundleDetail, host: HostRecord): Promise<void> {
     // Read again: the host may have been cut off since the caller read it.
@@ -88,9 +96,14 @@ export class InstallDispatcher {
       );
       return;
     }
-    let resolved;
+    let resolved: ResolvedVariables | undefined = await this.store.getInstallSnapshot(install.id);
     try {
-      resolved = (await this.variables.checkDeployable(bundle.manifest, [host])).get(host.id)!;
+      if (!resolved && install.purpose === 'revert')
+        resolved = await this.snapshots.landed(host.env, bundle.app, bundle.version, host.id);
+      resolved ??= usedBy(
+        bundle,
+        (await this.variables.checkDeployable(bundle.manifest, [host], bundle.app)).get(host.id)!,
+      );
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       await this.store.markInstall(
@@ -117,6 +130,7 @@ export class InstallDispatcher {
     // be cancelled just after, the agent asks before it starts and declines it.)
     const now = await this.store.getStoredInstall(install.id);
     if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
+    await this.store.saveInstallSnapshots([{ installId: install.id, snapshot: resolved }]);
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,

@@ -178,7 +178,7 @@ export class RolloutDriver {
       const bundle = await this.bundles.get(deployment.app, deployment.version);
       const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
       try {
-        await this.variables.checkDeployable(bundle.manifest, hosts);
+        await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
       } catch (err) {
         if (!(err instanceof FerryError)) throw err;
         return this.finish(deployment, 'failed', err.message);

@@ -1,0 +1,120 @@
+import { referencedVariables } from '../../bundle/variable-references.js';
+import type { BundleDetail, HostRecord } from '../../protocol/api.js';
+import type { ConfigSnapshot, Store } from '../../store/store.js';
+import type { ResolvedVariables, VariableService } from '../variable-service.js';
+
+/** The deployment states in which a release counts as brought to an environment. */
+const LANDED = ['succeeded', 'partial'] as const;
+
+/** A variable of a snapshot as a client may see it: a secret's value is null. */
+export interface SnapshotVariable {
+  name: string;
+  value: string | null;
+  secret: boolean;
+}
+
+/**
+ * What a deployment freezes for each host: the variables its app's manifest
+ * uses, resolved when the deployment is made (or, for a release that already
+ * landed in the environment — a rollback, a redeploy, a revert — those of the
+ * deployment that first brought it there, unless `refresh` asks for today's).
+ * Installs are sent with their frozen snapshot, never resolved again.
+ *
+ * @example
+ *   const frozen = await snapshots.forDeployment(bundle, 'qa', hosts, { refresh: false });
+ */
+export class ConfigSnapshots {
+  constructor(
+    private readonly store: Store,
+    private readonly variables: Pick<VariableService, 'checkDeployable'>,
+  ) {}
+
+  /**
+   * Each host's snapshot for a deployment of `bundle` to `env`, by host id. Checks
+   * today's variables first (a missing one is `E_VARIABLE_MISSING` before any
+   * host is touched), then takes the landed release's own snapshot where there is one.
+   */
+  async forDeployment(
+    bundle: BundleDetail,
+    env: string,
+    hosts: HostRecord[],
+    options: { refresh: boolean },
+  ): Promise<Map<string, ResolvedVariables>> {
+    const today = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
+    const frozen = new Map<string, ResolvedVariables>();
+    for (const host of hosts) {
+      const own = options.refresh
+        ? undefined
+        : await this.landed(env, bundle.app, bundle.version, host.id);
+      frozen.set(host.id, own ?? usedBy(bundle, today.get(host.id)!));
+    }
+    return frozen;
+  }
+
+  /**
+   * The snapshot of one host's install of `app@version` in the first deployment
+   * that brought that release to `env` (the oldest that landed), or undefined
+   * when no landed deployment of it installed this host.
+   */
+  async landed(
+    env: string,
+    app: string,
+    version: number,
+    hostId: string,
+  ): Promise<ConfigSnapshot | undefined> {
+    const deployments = (await this.store.listDeployments({ app, env, states: [...LANDED] }))
+      .filter((d) => d.version === version)
+      .reverse();
+    for (const deployment of deployments) {
+      const installs = await this.store.listInstalls({
+        deploymentId: deployment.id,
+        hostId,
+        version,
+        states: ['succeeded'],
+      });
+      for (const install of installs) {
+        const snapshot = await this.store.getInstallSnapshot(install.id);
+        if (snapshot) return snapshot;
+      }
+    }
+    return undefined;
+  }
+
+  /** An install's snapshot as a client may see it, or null when none was recorded. */
+  async shown(installId: string): Promise<SnapshotVariable[] | null> {
+    const snapshot = await this.store.getInstallSnapshot(installId);
+    return snapshot ? masked(snapshot) : null;
+  }
+}
+
+/** Only the variables a bundle's manifest uses: another app's secrets have no place in its job. */
+export function usedBy(
+  bundle: Pick<BundleDetail, 'manifest'>,
+  resolved: ResolvedVariables,
+): ResolvedVariables {
+  const used = new Set(referencedVariables(bundle.manifest));
+  const vars = Object.fromEntries(Object.entries(resolved.vars).filter(([name]) => used.has(name)));
+  return { vars, secrets: resolved.secrets.filter((name) => Object.hasOwn(vars, name)) };
+}
+
+/** A snapshot's variables by name, secrets shown as null. */
+export function masked(snapshot: ConfigSnapshot): SnapshotVariable[] {
+  const secret = new Set(snapshot.secrets);
+  return Object.keys(snapshot.vars)
+    .sort()
+    .map((name) => ({
+      name,
+      value: secret.has(name) ? null : snapshot.vars[name]!,
+      secret: secret.has(name),
+    }));
+}
+
+/**
+ * The names whose value differs between a snapshot and today's resolution
+ * (a secret's too, compared on the server, never shown), or that are no longer set.
+ */
+export function changedSince(snapshot: ConfigSnapshot, today: ResolvedVariables): string[] {
+  return Object.keys(snapshot.vars)
+    .filter((name) => today.vars[name] !== snapshot.vars[name])
+    .sort();
+}

@@ -1,0 +1,197 @@
+import { readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppStatus, DeploymentRecord } from '../src/protocol/deployment-api.js';
+import { Cluster, waitFor } from './helpers/cluster.js';
+
+/**
+ * A release keeps its configuration: v1 deployed with REDIS_HOST=a; the
+ * variable changed to a value that breaks the health check; v2 fails its check
+ * and the host goes back — to v1 as v1 ran, with REDIS_HOST=a, read from the
+ * running process's environment. Then `ferry rollback` after a good v2 brings
+ * back v1's own configuration too, and `--refresh-vars` today's.
+ */
+
+const CONFIG = `
+environments:
+  - { name: qa, strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: true } }
+`;
+
+/** An app that fails its health check when REDIS_HOST is `broken`. */
+function cartTree(mark: string): Record<string, string> {
+  return {
+    'ferry.yml': [
+      'apps:',
+      '  cart:',
+      '    role: web',
+      '    service:',
+      '      command: node server.js',
+      `      env: { CART_PORT: '\${PORT}', REDIS_HOST: '\${REDIS_HOST}', CART_MARK: '${mark}', CART_TOKEN: '\${CART_TOKEN}' }`,
+      '      stopTimeout: 5s',
+      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 3s, interval: 200ms }",
+      '',
+    ].join('\n'),
+    'server.js': `import http from 'node:http';
+const broken = process.env.REDIS_HOST === 'broken';
+http.createServer((request, response) => {
+  response.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ ok: !broken, version: process.env.FERRY_VERSION, mark: process.env.CART_MARK }));
+}).listen(Number(process.env.CART_PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`,
+  };
+}
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await Cluster.start({ config: CONFIG });
+  await cluster.addHost('qa-1', 'qa');
+  expect((await cluster.ferry(['vars', 'set', 'REDIS_HOST=a', '--env', 'qa'])).code).toBe(0);
+  const secret = await cluster.ferry([
+    'vars',
+    'set',
+    'CART_TOKEN=s3cr3t-one',
+    '--env',
+    'qa',
+    '--secret',
+  ]);
+  expect(secret.code, secret.stderr).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+/** The environment of the service running on a host, as the kernel keeps it. */
+async function runningEnv(host: string): Promise<Record<string, string>> {
+  const root = cluster.host(host).root;
+  const record = JSON.parse(
+    await readFile(path.join(root, 'agent', 'services', 'cart.json'), 'utf8'),
+  ) as { pid: number };
+  const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8');
+  return Object.fromEntries(
+    environ
+      .split('\0')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+async function deploy(
+  args: string[],
+): Promise<{ code: number | null; deployment: DeploymentRecord }> {
+  const result = await cluster.ferry(args);
+  const id = /\((dep_[0-9a-f]+)\)/.exec(result.stdout)?.[1];
+  expect(id, `${result.stdout}\n${result.stderr}`).toBeDefined();
+  return {
+    code: result.code,
+    deployment: await cluster.json<DeploymentRecord>(['deployment', id!]),
+  };
+}
+
+async function setVar(assignment: string): Promise<void> {
+  const set = await cluster.ferry(['vars', 'set', assignment, '--env', 'qa']);
+  expect(set.code, set.stderr).toBe(0);
+}
+
+/** Waits until the host's service is the one of `version` and answers. */
+async function serving(version: number): Promise<Record<string, string>> {
+  return waitFor(
+    `cart@${version} serving on qa-1`,
+    async () => {
+      const env = await runningEnv('qa-1').catch(() => undefined);
+      return env?.FERRY_VERSION === String(version) ? env : undefined;
+    },
+    30_000,
+  );
+}
+
+describe('a release keeps its configuration', () => {
+  let v1 = 0;
+  let v2 = 0;
+
+  it('goes back after a failed health check to the previous release with its own variables', async () => {
+    v1 = await cluster.push(cartTree('one'), 'one');
+    const first = await deploy(['deploy', `cart@${v1}`, '--env', 'qa']);
+    expect(first.code).toBe(0);
+    expect((await serving(v1)).REDIS_HOST).toBe('a');
+
+    await setVar('REDIS_HOST=broken');
+    v2 = await cluster.push(cartTree('two'), 'two');
+    const second = await deploy(['deploy', `cart@${v2}`, '--env', 'qa']);
+    expect(second.code).toBe(1);
+    const install = second.deployment.installs.find((i) => i.purpose === 'deploy')!;
+    expect(install.rolledBack).toBe(true);
+    expect(install.error).toContain('health check failed');
+
+    const appDir = path.join(cluster.host('qa-1').root, 'apps', 'cart');
+    expect(await readlink(path.join(appDir, 'current'))).toBe(`releases/${v1}`);
+    const env = await serving(v1);
+    expect(env.REDIS_HOST).toBe('a');
+    expect(env.CART_MARK).toBe('one');
+    // The secret came back too, and never reached the step logs.
+    expect(env.CART_TOKEN).toBe('s3cr3t-one');
+    const logs = await cluster.ferry(['logs', second.deployment.id]);
+    expect(logs.stdout + logs.stderr).not.toContain('s3cr3t-one');
+    // The release keeps it, readable by the agent's user only: it holds the secret.
+    const snapshotFile = path.join(appDir, 'releases', String(v1), '.ferry-snapshot.json');
+    expect((await stat(snapshotFile)).mode & 0o777).toBe(0o600);
+
+    // `ferry status` says the running release's configuration is not today's.
+    const [status] = await cluster.json<AppStatus[]>(['status', 'cart']);
+    const qa = status!.environments.find((e) => e.env === 'qa')!;
+    expect(qa.hosts[0]).toMatchObject({
+      host: 'qa-1',
+      version: v1,
+      changedVariables: ['REDIS_HOST'],
+    });
+    const text = await cluster.ferry(['status', 'cart']);
+    expect(text.stdout).toContain('REDIS_HOST changed since this release was deployed');
+  }, 180_000);
+
+  it("rolls back to a release with its own variables, and with today's on --refresh-vars", async () => {
+    await setVar('REDIS_HOST=b');
+    await setVar('CART_TOKEN=s3cr3t-two');
+    const good = await deploy(['deploy', `cart@${v2}`, '--env', 'qa']);
+    expect(good.code).toBe(0);
+    expect((await serving(v2)).REDIS_HOST).toBe('b');
+    const [afterGood] = await cluster.json<AppStatus[]>(['status', 'cart']);
+    expect(afterGood!.environments[0]!.hosts[0]!.changedVariables).toEqual([]);
+
+    const back = await deploy(['rollback', 'cart', '--env', 'qa']);
+    expect(back.code).toBe(0);
+    expect(back.deployment.version).toBe(v1);
+    const env = await serving(v1);
+    expect(env.REDIS_HOST).toBe('a');
+    expect(env.CART_TOKEN).toBe('s3cr3t-one');
+    // The deployment shows what it used, the secret masked.
+    const [install] = back.deployment.installs;
+    expect(install!.variables).toEqual(
+      expect.arrayContaining([
+        { name: 'REDIS_HOST', value: 'a', secret: false },
+        { name: 'CART_TOKEN', value: null, secret: true },
+      ]),
+    );
+    const shown = await cluster.ferry(['deployment', back.deployment.id]);
+    expect(shown.stdout).toContain('REDIS_HOST=a');
+    expect(shown.stdout).toContain('CART_TOKEN=******** (secret)');
+    expect(shown.stdout + JSON.stringify(back.deployment)).not.toContain('s3cr3t');
+
+    expect((await deploy(['deploy', `cart@${v2}`, '--env', 'qa'])).code).toBe(0);
+    expect((await serving(v2)).REDIS_HOST).toBe('b');
+    const refreshed = await deploy([
+      'rollback',
+      'cart',
+      '--env',
+      'qa',
+      '--to',
+      String(v1),
+      '--refresh-vars',
+    ]);
+    expect(refreshed.code).toBe(0);
+    const now = await serving(v1);
+    expect(now.REDIS_HOST).toBe('b');
+    expect(now.CART_TOKEN).toBe('s3cr3t-two');
+  }, 240_000);
+});
