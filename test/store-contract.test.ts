@@ -410,6 +410,28 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.unsetVariable('A', { kind: 'global' })).toBe(true);
         expect(await store.unsetVariable('A', { kind: 'global' })).toBe(false);
       });
+
+      it('reads a plain value that looks sealed as it is: only secrets are opened', async () => {
+        // A value in the shape of a sealed secret, set as a plain variable: it is
+        // not a secret, so nothing opens it, and no other read fails because of it.
+        const lookalike = 'ferry:sealed:v1:0:AAAA';
+        const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        await store.setVariable({
+          ...base,
+          name: 'X',
+          scope: { kind: 'global' },
+          value: lookalike,
+        });
+        await store.setVariable({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
+        expect(await store.getVariable('X', { kind: 'global' })).toMatchObject({
+          value: lookalike,
+          secret: false,
+        });
+        expect((await store.listVariables()).map((v) => [v.name, v.value])).toEqual([
+          ['X', lookalike],
+          ['Y', 'y'],
+        ]);
+      });
     });
 
     describe('verdicts', () => {
