@@ -144,7 +144,9 @@ async function startAgent(
       // A job not seen before may have waited in the queue while the server moved
       // on (this host was offline and skipped, or the deployment was cancelled).
       // A slow or failing answer is asked again with backoff; if the server still
-      // cannot say, the job is not acknowledged, and the transport delivers it again.
+      // cannot say, the job is not acknowledged, and the transport delivers it again
+      // (for a while: see `JobRetries`). An answer that asking again will not change
+      // is a `FinalJobError`: the transport ends the job as failed.
       const wanted = await askWanted(identity, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
@@ -164,7 +166,16 @@ async function startAgent(
           { jobId: job.id, reason: wanted.reason },
           'job declined: the server no longer wants it',
         );
-        await journal.put({ jobId: job.id, state: 'finished', startedAt, result, declined: true });
+        await journal
+          .put({ jobId: job.id, state: 'finished', startedAt, result, declined: true })
+          .catch((err: unknown) =>
+            // A full disk, say: the server is told all the same, or the job would
+            // come back again and again and hold every later one behind it.
+            logger.error(
+              { err, jobId: job.id },
+              'recording the declined job in the journal failed',
+            ),
+          );
         steps.emit({ type: 'job.finished', jobId: job.id, ...result, declined: true });
         await transport.drain();
         return;
