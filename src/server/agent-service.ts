@@ -241,9 +241,12 @@ export class AgentService {
 
   /**
    * Whether an agent token may download a bundle: only a host's own token, and
-   * only a bundle the server has an install of for that host (sent, or about to
-   * be: the job may reach the agent before its sending is recorded). An
-   * enrolment token speaks for no host yet, so it downloads nothing.
+   * only a bundle of an install the server has sent that host (its `sentAt`,
+   * written just before the job goes, so a job that reaches the agent at once is
+   * covered) and not skipped or cancelled since. An install still pending in a
+   * later batch, or one that failed before it was sent (`E_JOB_TOO_LARGE`, a
+   * variable gone), gives no access. An enrolment token speaks for no host yet,
+   * so it downloads nothing.
    */
   async authorizeDownload(token: StoredToken, app: string, version: number): Promise<void> {
     if (token.hostId === null) {
@@ -253,13 +256,12 @@ export class AgentService {
         { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
       );
     }
-    const [install] = await this.store.listInstalls({
-      hostId: token.hostId,
-      app,
-      version,
-      limit: 1,
-    });
-    if (!install) {
+    const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
+    const sent = installs.some(
+      (install) =>
+        install.sentAt !== null && install.state !== 'skipped' && install.state !== 'cancelled',
+    );
+    if (!sent) {
       throw new FerryError(
         'E_FORBIDDEN',
         `This host has been sent no job for ${app}@${version}: an agent downloads only the bundles it is to install`,

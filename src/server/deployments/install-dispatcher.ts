@@ -112,6 +112,16 @@ export class InstallDispatcher {
       );
       return;
     }
+    if (install.sentAt === null) {
+      // Recorded before the job goes: the agent may get it and fetch its bundle
+      // before the line after `send` runs, and a host downloads only the bundles
+      // of installs sent to it (`AgentService.authorizeDownload`).
+      await this.store.markInstall(
+        install.id,
+        { state: 'pending', sentAt: new Date().toISOString() },
+        ['pending'],
+      );
+    }
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,
