@@ -38,6 +38,8 @@ export class AgentService {
   private observer: AgentObserver | undefined;
   /** Hosts cut off, as last read: their events are dropped. */
   private cutOff = new Set<string>();
+  /** Hosts cut off whose connection (or queue) this replica has closed, without error. */
+  private readonly disconnected = new Set<string>();
   /** Reads which hosts are cut off, and closes their connections to this replica. */
   private readonly sweeper: NodeJS.Timeout;
 
@@ -105,8 +107,12 @@ export class AgentService {
 
   private async sweep(): Promise<void> {
     this.cutOff = new Set(await this.store.cutOffHostIds());
-    for (const hostId of this.transport.connectedHosts()) {
-      if (this.cutOff.has(hostId)) await this.disconnect(hostId, 'the host was cut off');
+    // Every host cut off, not only the connected ones: a cut-off that failed (the
+    // broker was away, its queue is still there) is tried again until it succeeds.
+    const connected = new Set(this.transport.connectedHosts());
+    for (const hostId of this.cutOff) {
+      if (!this.disconnected.has(hostId) || connected.has(hostId))
+        await this.disconnect(hostId, 'the host was cut off');
     }
   }
 
@@ -118,6 +124,7 @@ export class AgentService {
   private async disconnect(hostId: string, reason: string): Promise<void> {
     try {
       await this.transport.disconnect(hostId, reason);
+      this.disconnected.add(hostId);
     } catch (err) {
       this.logger.warn({ err, hostId }, 'closing the connection of a host cut off failed');
     }
