@@ -5,7 +5,7 @@ import { FerryError } from '../../protocol/errors.js';
 import type { Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { VariableService } from '../variable-service.js';
-import type { InstallDispatcher } from './install-dispatcher.js';
+import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The states an install ends in. */
@@ -175,7 +175,10 @@ export class RolloutDriver {
       const bundle = await this.bundles.get(deployment.app, deployment.version);
       const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
       try {
-        await this.variables.checkDeployable(bundle.manifest, hosts);
+        // As when it was created: its variables may have changed (or grown past
+        // what a job carries) while it waited its turn.
+        const resolved = await this.variables.checkDeployable(bundle.manifest, hosts);
+        assertInstallJobsFit(bundle, hosts, resolved);
       } catch (err) {
         if (!(err instanceof FerryError)) throw err;
         return this.finish(deployment, 'failed', err.message);
