@@ -246,6 +246,19 @@ for (const dialect of STORE_DIALECTS) {
         });
         expect((await store.findHostByName('qa-1'))?.id).toBe('host_new');
       });
+
+      it("drops a host's outbox when it is cut off or removed: those jobs are never delivered", async () => {
+        const cut = await host('qa-1');
+        const removed = await host('qa-2');
+        const kept = await host('qa-3');
+        for (const id of [cut, removed, kept])
+          await store.enqueueOutbox(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
+        await store.cutOffHost(cut, '2026-11-03T00:00:00.000Z');
+        expect(await store.removeHost(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.pendingOutbox(cut)).toEqual([]);
+        expect(await store.pendingOutbox(removed)).toEqual([]);
+        expect((await store.pendingOutbox(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
+      });
     });
 
     describe('installs', () => {

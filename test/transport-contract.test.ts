@@ -51,6 +51,12 @@ interface Harness {
    * job from a newer server, or one queued before jobs were bounded.
    */
   sendRaw(hostId: string, id: string, body: string): Promise<void>;
+  /**
+   * Built-in only: records the host as cut off in the store, as a revoke on
+   * another replica does, while its credentials still pass here (the moment
+   * between authentication and connection).
+   */
+  cutOffInStore?(hostId: string): Promise<void>;
   /** What the logs say when an agent's credentials are refused. */
   refusal: string;
   logger: RecordingLogger;
@@ -114,6 +120,10 @@ async function builtinHarness(): Promise<Harness> {
       return ws;
     },
     sendRaw: (hostId, id, body) => store.enqueueOutbox(hostId, { id, body }),
+    async cutOffInStore(hostId) {
+      await store.createHost({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
+      await store.cutOffHost(hostId, new Date().toISOString());
+    },
     refusal: 'refused the agent connection',
     logger,
     async stop() {
@@ -492,6 +502,24 @@ for (const [name, setup] of TRANSPORTS) {
       );
       expect(harness.server().connectedHosts()).toEqual([]);
     });
+
+    it.skipIf(name !== 'builtin')(
+      'sends nothing to a host cut off after it authenticated, and closes its connection',
+      async () => {
+        await harness.cutOffInStore!('host-a');
+        // A job stored after the cut-off, as a dispatch under way would.
+        const job = installJob();
+        await harness.sendRaw('host-a', job.id, JSON.stringify(job));
+        const received: string[] = [];
+        harness.agent('host-a').start((j) => Promise.resolve(void received.push(j.id)));
+        await until(
+          () => harness.logger.lines.some((l) => l.message.includes('host cut off')),
+          'the connection closed',
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(received).toEqual([]);
+      },
+    );
 
     // Raw frames exist on the built-in transport only; RabbitMQ's malformed and
     // invalid events are tested in rabbitmq-transport.test.ts.
