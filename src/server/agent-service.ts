@@ -38,6 +38,12 @@ export class AgentService {
   private observer: AgentObserver | undefined;
   /** Hosts cut off, as last read: their events are dropped. */
   private cutOff = new Set<string>();
+  /**
+   * The first reading of `cutOff`, which every event waits for: a replica that
+   * just started must not take the events of a host cut off before it did.
+   * Forgotten when it fails, so that the next event reads again.
+   */
+  private cutOffLoaded: Promise<void> | undefined;
   /** Hosts cut off whose connection (or queue) this replica has closed, without error. */
   private readonly disconnected = new Set<string>();
   /** Reads which hosts are cut off, and closes their connections to this replica. */
@@ -52,6 +58,10 @@ export class AgentService {
     private readonly variables: VariableService,
     private readonly dispatcher: InstallDispatcher,
   ) {
+    // Read now; an event that comes first waits for it (`handleEvent`).
+    this.loadCutOff().catch((err: unknown) =>
+      this.logger.warn({ err }, 'reading which hosts are cut off failed'),
+    );
     transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
     tokens.onHostRevoked((hostId) => this.cutOffHost(hostId, 'its token was revoked'));
     // Another replica may have revoked the token: every second, whatever was cut
@@ -105,8 +115,22 @@ export class AgentService {
     return { id: host.id, name };
   }
 
+  private loadCutOff(): Promise<void> {
+    this.cutOffLoaded ??= this.store.cutOffHostIds().then(
+      (ids) => {
+        for (const id of ids) this.cutOff.add(id);
+      },
+      (err: unknown) => {
+        this.cutOffLoaded = undefined;
+        throw err;
+      },
+    );
+    return this.cutOffLoaded;
+  }
+
   private async sweep(): Promise<void> {
     this.cutOff = new Set(await this.store.cutOffHostIds());
+    this.cutOffLoaded ??= Promise.resolve();
     // Every host cut off, not only the connected ones: a cut-off that failed (the
     // broker was away, its queue is still there) is tried again until it succeeds.
     const connected = new Set(this.transport.connectedHosts());
@@ -290,6 +314,7 @@ export class AgentService {
   }
 
   private async handleEvent(hostId: string, event: AgentEvent): Promise<void> {
+    await this.loadCutOff();
     if (this.cutOff.has(hostId)) {
       this.logger.warn({ hostId, type: event.type }, 'dropped an event from a host cut off');
       return;
