@@ -141,3 +141,52 @@ describe('who started an automatic deployment', () => {
     expect(byHand).toMatchObject({ createdBy: 'admin', triggeredBy: null });
   }, 120_000);
 });
+
+describe('a host with an install of a later batch, never sent', () => {
+  let prod: Cluster;
+  beforeAll(async () => {
+    prod = await Cluster.start({
+      config: `
+environments:
+  - { name: qa }
+  - name: prod
+    strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: true, offlineTimeout: 10m }
+`,
+    });
+    await prod.addHost('prod-1', 'prod');
+    await prod.addHost('prod-2', 'prod');
+    // Both away: the first batch's job waits in its queue, so the second batch is never sent.
+    await prod.stopAgent('prod-1');
+    await prod.stopAgent('prod-2');
+  }, 120_000);
+  afterAll(async () => {
+    await prod?.close();
+  });
+
+  it('cannot download the bundle until its job is sent; the host of the first batch can', async () => {
+    await prod.push(appTree('web', 'web one'), 'web-1');
+    expect((await prod.ferry(['mark', 'web@1', 'passed'])).code).toBe(0);
+    const started = await prod.api().deploy({ app: 'web', version: 1, env: 'prod' });
+    const deployment = await waitFor('the first batch sent', async () => {
+      const d = await prod.api().deployment(started.id);
+      return d.installs.some((i) => i.state === 'queued') ? d : undefined;
+    });
+    const sent = deployment.installs.find((i) => i.state === 'queued')!;
+    const later = deployment.installs.find((i) => i.state === 'pending')!;
+    expect(later).toBeDefined();
+    const tokenOf = async (name: string) =>
+      (
+        JSON.parse(
+          await readFile(path.join(prod.host(name).root, 'agent', 'identity.json'), 'utf8'),
+        ) as { token: string }
+      ).token;
+    const get = async (name: string) =>
+      (
+        await fetch(`${prod.server.url}/api/v1/apps/web/bundles/1/download`, {
+          headers: { authorization: `Bearer ${await tokenOf(name)}` },
+        })
+      ).status;
+    expect(await get(later.host)).toBe(403);
+    expect(await get(sent.host)).toBe(200);
+  }, 120_000);
+});

@@ -114,3 +114,84 @@ describe('a job too large for the transport', () => {
     expect(await rows('outbox')).toEqual([]);
   });
 });
+
+describe('a queued deployment whose job grew too large while it waited', () => {
+  let later: ServerProcess;
+  let laterEnv: NodeJS.ProcessEnv;
+  const call = async (method: string, pathname: string, body?: unknown) => {
+    const response = await fetch(`${later.url}/api/v1${pathname}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${later.adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+  beforeAll(async () => {
+    later = await startServer();
+    const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-job-size-queued-'));
+    laterEnv = {
+      FERRY_SERVER: later.url,
+      FERRY_TOKEN: later.adminToken,
+      FERRY_CONFIG_DIR: path.join(work, 'config'),
+    };
+    const made = await runFerry(['tokens', 'create', '--role', 'agent'], { env: laterEnv });
+    expect(made.code, made.stderr).toBe(0);
+    // A host with no agent: the first deployment waits for it, holding the lock.
+    const response = await fetch(`${later.url}/api/v1/agents/enroll`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${made.stdout.trim()}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ name: 'qa-1', env: 'qa', roles: ['web'], vars: {} }),
+    });
+    expect(response.status).toBe(201);
+  });
+  afterAll(async () => {
+    await later?.stop();
+  });
+
+  it('fails when it starts, before any host is touched', async () => {
+    const push = async (marker: string) => {
+      const tree = await makeTree({
+        'ferry.yml': 'apps:\n  shop:\n    role: web\n    service: { command: node server.js }\n',
+        'server.js': `console.log(${JSON.stringify(marker)});\n`,
+      });
+      const pushed = await runFerry(['push', tree], { env: laterEnv });
+      expect(pushed.code, pushed.stderr).toBe(0);
+    };
+    type Listing = { deployments: { id: string; version: number; state: string }[] };
+    const deployments = async () =>
+      ((await call('GET', '/deployments?app=shop&env=qa')).json as Listing).deployments;
+    await push('one');
+    await push('two');
+    const queued = (await deployments()).find((d) => d.version === 2)!;
+    expect(queued.state).toBe('pending');
+    // While it waits its turn, the host's variables grow past what a job carries.
+    for (let i = 0; i < 70; i++) {
+      const set = await call('POST', '/vars', {
+        name: `BLOB_${String(i).padStart(2, '0')}`,
+        value: String(i % 10).repeat(63 * 1024 + i),
+        env: 'qa',
+      });
+      expect(set.status).toBeLessThan(300);
+    }
+    const first = (await deployments()).find((d) => d.version === 1)!;
+    expect((await call('POST', `/deployments/${first.id}/cancel`)).status).toBe(200);
+    let ended: { state: string; error: string | null; installs: unknown[] } | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const d = (await call('GET', `/deployments/${queued.id}`)).json as typeof ended;
+      if (d && !['pending', 'running'].includes(d.state)) {
+        ended = d;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(ended).toMatchObject({ state: 'failed', installs: [] });
+    expect(ended!.error).toContain('vars.BLOB_69');
+  }, 60_000);
+});

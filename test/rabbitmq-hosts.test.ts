@@ -133,14 +133,13 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
           name,
           vars: { PORT: String(port) },
         }),
-        '--transport-url',
-        user.url,
         '--transport-prefix',
         prefix,
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '' },
+        // The host's broker password: in the environment, not in `ps`.
+        env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', FERRY_TRANSPORT_URL: user.url },
       },
     );
     let output = '';

@@ -309,6 +309,32 @@ describe.skipIf(!url)('the RabbitMQ transport, beyond the contract', () => {
     await until(() => received.includes(job.id), 'the job sent after the queue went');
   });
 
+  it('never declares the queue of a host cut off again, even for a job that was on its way', async () => {
+    const transport = server();
+    await transport.send('host-a', installJob(1));
+    await transport.disconnect('host-a', 'its token was revoked');
+    // A dispatch that checked the host just before it was cut off.
+    const error = await transport.send('host-a', installJob(2)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).code).toBe('E_TRANSPORT_UNAVAILABLE');
+    const channel = await raw();
+    const gone = await channel.checkQueue(new Topology(prefix).hostQueue('host-a')).then(
+      () => false,
+      () => true,
+    );
+    expect(gone).toBe(true);
+  });
+
+  it('fails a cut-off it could not carry out, so that it is tried again', async () => {
+    const down = server({ url: 'amqp://guest:guest@127.0.0.1:1' });
+    await expect(down.disconnect('host-a', 'its token was revoked')).rejects.toThrow(
+      /not connected to the broker/,
+    );
+  });
+
   it('keeps an event while no events queue exists, and delivers it once the server has declared one', async () => {
     const first = server();
     await until(() => logger.count('connected to the broker') > 0, 'the server connected');

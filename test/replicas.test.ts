@@ -82,18 +82,21 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     for (const name of HOSTS) {
       const root = path.join(work, 'hosts', name);
       const port = await freePort();
-      const agent = await startAgent([
-        ...hostAgentArgs({
-          server: balancer.url,
-          token: enrolToken,
-          env: 'prod',
-          roles: ['web'],
-          root,
-          name,
-          vars: { PORT: String(port) },
-        }),
-        ...(await broker.options.agentArgs!({ name, env: 'prod' })),
-      ]);
+      const agent = await startAgent(
+        [
+          ...hostAgentArgs({
+            server: balancer.url,
+            token: enrolToken,
+            env: 'prod',
+            roles: ['web'],
+            root,
+            name,
+            vars: { PORT: String(port) },
+          }),
+          ...(await broker.options.agentArgs!({ name, env: 'prod' })),
+        ],
+        broker.options.agentEnv,
+      );
       broker.options.onHostEnrolled!(await enrolledHostId(root));
       agents.set(name, { agent, root, port });
     }

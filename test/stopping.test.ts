@@ -2,6 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobJournal } from '../src/agent/job-journal.js';
+import { defaultCommandPath, runAgent } from '../src/agent/run-agent.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 
 let cluster: Cluster;
@@ -96,6 +98,74 @@ describe('stopping is prompt', () => {
       return ['pending', 'queued', 'running'].includes(record.state) ? undefined : record;
     });
     expect(finished.state).toBe('succeeded');
+  }, 120_000);
+
+  it('an install left running when the stop grace expires is never recorded as finished', async () => {
+    // An agent in this process, so that the moment between its stop and its exit
+    // lasts as long as the test wants: the install goes on past the grace.
+    const root = path.join(cluster.work, 'hosts', 'dev-late');
+    const gate = path.join(cluster.work, 'late-install-may-finish');
+    const servicePid = path.join(cluster.work, 'late-service.pid');
+    const agent = await runAgent({
+      server: cluster.server.url,
+      token: await cluster.token('agent', 'dev'),
+      env: 'dev',
+      roles: ['late'],
+      root,
+      name: 'dev-late',
+      vars: {},
+      driver: 'builtin',
+      path: defaultCommandPath(),
+      commandTimeoutMs: 60_000,
+      heartbeatMs: 60_000,
+      stopGraceMs: 300,
+      transport: { kind: 'builtin' },
+    });
+    const version = await cluster.push(
+      {
+        'ferry.yml':
+          'apps:\n  late:\n    role: late\n' +
+          `    install: ["i=0; while [ ! -f ${gate} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"]\n` +
+          '    service: { command: node server.js }\n',
+        'server.js': `require('fs').writeFileSync(${JSON.stringify(servicePid)}, String(process.pid)); setInterval(() => {}, 1000);\n`,
+      },
+      'late-1',
+    );
+    const started = await cluster.ferry([
+      'install',
+      `late@${version}`,
+      '--host',
+      'dev-late',
+      '--detach',
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    const id = /(ins_\w+)/.exec(started.stdout)![1]!;
+    await waitFor('the install command to run', async () =>
+      (await install(id)).steps.some((s) => s.step === 'install' && s.state === 'running')
+        ? true
+        : undefined,
+    );
+    await agent.close();
+    // Past the grace: the install goes on to start its service.
+    await writeFile(gate, '');
+    const journal = new JobJournal(path.join(root, 'agent', 'journal'));
+    try {
+      await waitFor(
+        'the install to start its service, or to be recorded as finished',
+        async () =>
+          (await journal.get(id))?.state === 'finished' ||
+          (await readFile(servicePid, 'utf8').catch(() => null))
+            ? true
+            : undefined,
+        20_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Left as a crash would leave it: the next start resumes it, with no false failure to report.
+      expect(await journal.get(id)).toMatchObject({ state: 'running' });
+    } finally {
+      const pid = Number(await readFile(servicePid, 'utf8').catch(() => '0'));
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    }
   }, 120_000);
 
   it('the server exits within seconds of SIGTERM with an agent connected', async () => {

@@ -246,6 +246,19 @@ for (const dialect of STORE_DIALECTS) {
         });
         expect((await store.findHostByName('qa-1'))?.id).toBe('host_new');
       });
+
+      it("drops a host's outbox when it is cut off or removed: those jobs are never delivered", async () => {
+        const cut = await host('qa-1');
+        const removed = await host('qa-2');
+        const kept = await host('qa-3');
+        for (const id of [cut, removed, kept])
+          await store.enqueueOutbox(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
+        await store.cutOffHost(cut, '2026-11-03T00:00:00.000Z');
+        expect(await store.removeHost(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.pendingOutbox(cut)).toEqual([]);
+        expect(await store.pendingOutbox(removed)).toEqual([]);
+        expect((await store.pendingOutbox(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
+      });
     });
 
     describe('installs', () => {
@@ -451,6 +464,28 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.listVariables({ scopes: [qa] })).toHaveLength(3);
         expect(await store.unsetVariable('PORT', { ...qa, app: 'cart' })).toBe(true);
         expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080' });
+      });
+
+      it('reads a plain value that looks sealed as it is: only secrets are opened', async () => {
+        // A value in the shape of a sealed secret, set as a plain variable: it is
+        // not a secret, so nothing opens it, and no other read fails because of it.
+        const lookalike = 'ferry:sealed:v1:0:AAAA';
+        const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        await store.setVariable({
+          ...base,
+          name: 'X',
+          scope: { kind: 'global' },
+          value: lookalike,
+        });
+        await store.setVariable({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
+        expect(await store.getVariable('X', { kind: 'global' })).toMatchObject({
+          value: lookalike,
+          secret: false,
+        });
+        expect((await store.listVariables()).map((v) => [v.name, v.value])).toEqual([
+          ['X', lookalike],
+          ['Y', 'y'],
+        ]);
       });
     });
 

@@ -15,6 +15,7 @@ import { BuiltinServerTransport } from '../src/transport/builtin/builtin-server-
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
 import { RabbitmqAgentTransport } from '../src/transport/rabbitmq/rabbitmq-agent-transport.js';
 import { RabbitmqServerTransport } from '../src/transport/rabbitmq/rabbitmq-server-transport.js';
+import { FinalJobError } from '../src/transport/unhandled-job.js';
 import { amqpUrl as amqpUrlOf } from './helpers/services.js';
 import { deleteTopology } from './helpers/rabbitmq.js';
 import type {
@@ -42,7 +43,7 @@ interface Harness {
   server(): ServerTransport;
   /** Stops the server side and starts a new one over the same durable state. */
   restartServer(): Promise<void>;
-  agent(hostId: string, options?: { token?: string }): AgentTransport;
+  agent(hostId: string, options?: { token?: string; giveUpAfterMs?: number }): AgentTransport;
   /** Talks to the server side with raw frames, as a broken or hostile agent would. */
   rawAgent?(hostId: string): Promise<WebSocket>;
   /**
@@ -50,6 +51,12 @@ interface Harness {
    * job from a newer server, or one queued before jobs were bounded.
    */
   sendRaw(hostId: string, id: string, body: string): Promise<void>;
+  /**
+   * Built-in only: records the host as cut off in the store, as a revoke on
+   * another replica does, while its credentials still pass here (the moment
+   * between authentication and connection).
+   */
+  cutOffInStore?(hostId: string): Promise<void>;
   /** What the logs say when an agent's credentials are refused. */
   refusal: string;
   logger: RecordingLogger;
@@ -100,6 +107,7 @@ async function builtinHarness(): Promise<Harness> {
         initialDelayMs: 50,
         maxDelayMs: 200,
         retryDelayMs: 50,
+        ...(options.giveUpAfterMs === undefined ? {} : { giveUpAfterMs: options.giveUpAfterMs }),
       });
       agents.push(agent);
       return agent;
@@ -112,6 +120,10 @@ async function builtinHarness(): Promise<Harness> {
       return ws;
     },
     sendRaw: (hostId, id, body) => store.enqueueOutbox(hostId, { id, body }),
+    async cutOffInStore(hostId) {
+      await store.createHost({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
+      await store.cutOffHost(hostId, new Date().toISOString());
+    },
     refusal: 'refused the agent connection',
     logger,
     async stop() {
@@ -159,6 +171,7 @@ function rabbitmqHarness(): Promise<Harness> {
         logger,
         prefix,
         retryDelayMs: 50,
+        ...(options.giveUpAfterMs === undefined ? {} : { giveUpAfterMs: options.giveUpAfterMs }),
       });
       agents.push(agent);
       return agent;
@@ -415,6 +428,61 @@ for (const [name, setup] of TRANSPORTS) {
       });
     });
 
+    it('ends a job whose handler fails for good as a failed install, and the next job still arrives', async () => {
+      const finished: AgentEvent[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        if (event.type === 'job.finished') finished.push(event);
+        return Promise.resolve();
+      });
+      const refused = installJob('cart', 1);
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', refused);
+      await harness.server().send('host-a', next);
+      const handled: string[] = [];
+      harness.agent('host-a').start((j) => {
+        handled.push(j.id);
+        // The server answered 403 to "is it still wanted?": asking again will not change that.
+        if (j.id === refused.id)
+          return Promise.reject(new FinalJobError('the server said 403: not your install'));
+        return Promise.resolve();
+      });
+      await until(() => handled.includes(next.id), 'the job after it');
+      expect(handled).toEqual([refused.id, next.id]);
+      await until(() => finished.length === 1, 'the job ended as failed');
+      expect(finished[0]).toMatchObject({
+        jobId: refused.id,
+        ok: false,
+        error: expect.stringContaining('403: not your install') as unknown,
+      });
+    });
+
+    it('gives up a job whose handler keeps failing for longer than its bound, and the next job still arrives', async () => {
+      const finished: AgentEvent[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        if (event.type === 'job.finished') finished.push(event);
+        return Promise.resolve();
+      });
+      const stuck = installJob('cart', 1);
+      const next = installJob('cart', 2);
+      await harness.server().send('host-a', stuck);
+      await harness.server().send('host-a', next);
+      const handled: string[] = [];
+      harness.agent('host-a', { giveUpAfterMs: 500 }).start((j) => {
+        handled.push(j.id);
+        if (j.id === stuck.id) return Promise.reject(new Error('ENOSPC: no space left on device'));
+        return Promise.resolve();
+      });
+      await until(() => handled.includes(next.id), 'the job after it', 20_000);
+      expect(handled.filter((id) => id === stuck.id).length).toBeGreaterThan(1);
+      expect(handled.at(-1)).toBe(next.id);
+      await until(() => finished.length === 1, 'the job ended as failed');
+      expect(finished[0]).toMatchObject({
+        jobId: stuck.id,
+        ok: false,
+        error: expect.stringContaining('ENOSPC') as unknown,
+      });
+    });
+
     it('tells presence as hosts come and go', async () => {
       const changes: string[] = [];
       harness.server().onPresence((host, up) => changes.push(`${host}:${up ? 'up' : 'down'}`));
@@ -434,6 +502,24 @@ for (const [name, setup] of TRANSPORTS) {
       );
       expect(harness.server().connectedHosts()).toEqual([]);
     });
+
+    it.skipIf(name !== 'builtin')(
+      'sends nothing to a host cut off after it authenticated, and closes its connection',
+      async () => {
+        await harness.cutOffInStore!('host-a');
+        // A job stored after the cut-off, as a dispatch under way would.
+        const job = installJob();
+        await harness.sendRaw('host-a', job.id, JSON.stringify(job));
+        const received: string[] = [];
+        harness.agent('host-a').start((j) => Promise.resolve(void received.push(j.id)));
+        await until(
+          () => harness.logger.lines.some((l) => l.message.includes('host cut off')),
+          'the connection closed',
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(received).toEqual([]);
+      },
+    );
 
     // Raw frames exist on the built-in transport only; RabbitMQ's malformed and
     // invalid events are tested in rabbitmq-transport.test.ts.

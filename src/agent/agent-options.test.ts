@@ -68,3 +68,27 @@ describe('the enrolment token of ferry agent', () => {
     }
   });
 });
+
+describe('the transport URL of ferry agent', () => {
+  it('warns of a password in --transport-url, and not of one from FERRY_TRANSPORT_URL', () => {
+    const saved = process.env.FERRY_TRANSPORT_URL;
+    try {
+      const warnings: string[] = [];
+      const warn = (message: string) => warnings.push(message);
+      const withPassword = 'amqp://qa-web-1:s3cret@rabbit:5672';
+      parseAgentOptions({ ...RAW, transportUrl: withPassword }, SERVER, DEFAULTS, warn);
+      expect(warnings).toEqual([expect.stringContaining('FERRY_TRANSPORT_URL')]);
+      // The warning names where to put it, never the password itself.
+      expect(warnings[0]).not.toContain('s3cret');
+      warnings.length = 0;
+      parseAgentOptions({ ...RAW, transportUrl: 'amqp://rabbit:5672' }, SERVER, DEFAULTS, warn);
+      process.env.FERRY_TRANSPORT_URL = withPassword;
+      const options = parseAgentOptions(RAW, SERVER, DEFAULTS, warn);
+      expect(options.transport).toMatchObject({ kind: 'rabbitmq', url: withPassword });
+      expect(warnings).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.FERRY_TRANSPORT_URL;
+      else process.env.FERRY_TRANSPORT_URL = saved;
+    }
+  });
+});

@@ -87,6 +87,10 @@ export function parseAgentOptions(
     problems.push(`--driver ${raw.driver}: expected one of ${DRIVERS.join(', ')}`);
   }
   const transportUrl = raw.transportUrl ?? (process.env.FERRY_TRANSPORT_URL || undefined);
+  if (raw.transportUrl !== undefined && passwordOf(raw.transportUrl) !== '')
+    warn(
+      'ferry agent: a password in --transport-url on the command line is visible to every user of this host (ps); use FERRY_TRANSPORT_URL',
+    );
   if (transportUrl !== undefined && !/^amqps?:\/\//.test(transportUrl))
     problems.push('--transport-url: expected an AMQP URL such as amqp://host-1:secret@rabbit:5672');
   const prefix = raw.transportPrefix ?? 'ferry';
@@ -126,4 +130,13 @@ export function parseAgentOptions(
         : { kind: 'rabbitmq', url: transportUrl, prefix },
     heartbeatMs: 30_000,
   };
+}
+
+/** The password of a URL, or '' when it has none or is no URL (reported elsewhere). */
+function passwordOf(url: string): string {
+  try {
+    return new URL(url).password;
+  } catch {
+    return '';
+  }
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { API_PREFIX } from '../protocol/api.js';
 import { type InstallWanted, installWantedSchema } from '../protocol/deployment-api.js';
 import { FerryError, isErrorCode } from '../protocol/errors.js';
+import { FinalJobError } from '../transport/unhandled-job.js';
 import type { AgentIdentity } from './agent-identity.js';
 
 /** How the agent asks: each try's timeout, how many tries, and the first pause between them. */
@@ -27,7 +28,9 @@ export interface AskWantedOptions {
  * A try that times out, cannot connect or gets a 5xx or 429 is tried again after
  * a pause that doubles each time, with jitter, so that a fleet of agents asking
  * a busy server at once spreads out instead of asking again together. After the
- * last try it throws, and the job is delivered again by the transport.
+ * last try it throws, and the job is delivered again by the transport. Any other
+ * answer (a 4xx, or a body this agent cannot read) will not change by asking
+ * again: it throws a `FinalJobError`, and the transport ends the job as failed.
  */
 export async function askWanted(
   identity: Pick<AgentIdentity, 'server' | 'token'>,
@@ -97,7 +100,13 @@ async function askOnce(
       `The server did not say whether install ${installId} is wanted: ${typeof body.message === 'string' ? body.message : response.status}`,
     );
     if (response.status >= 500 || response.status === 429) throw new RetryableError(error);
-    throw error;
+    throw new FinalJobError(`${error.code}: ${error.message}`, { cause: error });
   }
-  return installWantedSchema.parse(body);
+  const wanted = installWantedSchema.safeParse(body);
+  if (!wanted.success) {
+    throw new FinalJobError(
+      `The server's answer about install ${installId} is not one this agent can read: ${wanted.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return wanted.data;
 }

@@ -125,6 +125,12 @@ async function startAgent(
 
   /** Aborted when the agent stops: a job waiting on the server's answer stops waiting. */
   const stopping = new AbortController();
+  /**
+   * Set when stopping gave up waiting for the install under way: whatever it ends
+   * with now (its commands killed at exit, a lock released) is no result, and
+   * must not be written as one — the next start resumes the install instead.
+   */
+  let abandoned = false;
   const handle = async (job: Job): Promise<void> => {
     const steps = new StepReporter(transport, job.id);
     const seen = await journal.get(job.id);
@@ -144,7 +150,9 @@ async function startAgent(
       // A job not seen before may have waited in the queue while the server moved
       // on (this host was offline and skipped, or the deployment was cancelled).
       // A slow or failing answer is asked again with backoff; if the server still
-      // cannot say, the job is not acknowledged, and the transport delivers it again.
+      // cannot say, the job is not acknowledged, and the transport delivers it again
+      // (for a while: see `JobRetries`). An answer that asking again will not change
+      // is a `FinalJobError`: the transport ends the job as failed.
       const wanted = await askWanted(identity, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
@@ -164,7 +172,16 @@ async function startAgent(
           { jobId: job.id, reason: wanted.reason },
           'job declined: the server no longer wants it',
         );
-        await journal.put({ jobId: job.id, state: 'finished', startedAt, result, declined: true });
+        await journal
+          .put({ jobId: job.id, state: 'finished', startedAt, result, declined: true })
+          .catch((err: unknown) =>
+            // A full disk, say: the server is told all the same, or the job would
+            // come back again and again and hold every later one behind it.
+            logger.error(
+              { err, jobId: job.id },
+              'recording the declined job in the journal failed',
+            ),
+          );
         steps.emit({ type: 'job.finished', jobId: job.id, ...result, declined: true });
         await transport.drain();
         return;
@@ -207,6 +224,14 @@ async function startAgent(
       };
       logger.error({ err, jobId: job.id }, 'install crashed');
     }
+    if (abandoned) {
+      logger.warn(
+        { jobId: job.id, ...result },
+        'the install ended after the agent stopped waiting for it: left to resume on the next start',
+      );
+      // Not acknowledged: the job comes again on the next start.
+      throw new Error('the agent stopped before the install ended');
+    }
     try {
       await journal.put({ jobId: job.id, state: 'finished', startedAt, result });
     } catch (err) {
@@ -241,6 +266,7 @@ async function startAgent(
       const closed = transport.close().then(() => true);
       const waited = await Promise.race([closed, sleep(options.stopGraceMs ?? 3000, false)]);
       if (!waited) {
+        abandoned = true;
         logger.warn(
           { jobId: busyWith },
           'an install is still running: it is left to resume on the next start',
@@ -248,8 +274,11 @@ async function startAgent(
         // Its commands go when the process does, not before: killed now, they would
         // fail the install and its result would be written as if final.
         process.once('exit', killRunningCommands);
+      } else {
+        // Not while an install still uses it: its start or going back would fail
+        // on a closed driver. The process exits next anyway.
+        await driver.close();
       }
-      await driver.close();
       await lock.release();
     },
   };

@@ -39,6 +39,14 @@ export class AgentService {
   private observer: AgentObserver | undefined;
   /** Hosts cut off, as last read: their events are dropped. */
   private cutOff = new Set<string>();
+  /**
+   * The first reading of `cutOff`, which every event waits for: a replica that
+   * just started must not take the events of a host cut off before it did.
+   * Forgotten when it fails, so that the next event reads again.
+   */
+  private cutOffLoaded: Promise<void> | undefined;
+  /** Hosts cut off whose connection (or queue) this replica has closed, without error. */
+  private readonly disconnected = new Set<string>();
   /** Reads which hosts are cut off, and closes their connections to this replica. */
   private readonly sweeper: NodeJS.Timeout;
 
@@ -51,6 +59,10 @@ export class AgentService {
     private readonly variables: VariableService,
     private readonly dispatcher: InstallDispatcher,
   ) {
+    // Read now; an event that comes first waits for it (`handleEvent`).
+    this.loadCutOff().catch((err: unknown) =>
+      this.logger.warn({ err }, 'reading which hosts are cut off failed'),
+    );
     transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
     tokens.onHostRevoked((hostId) => this.cutOffHost(hostId, 'its token was revoked'));
     // Another replica may have revoked the token: every second, whatever was cut
@@ -104,10 +116,28 @@ export class AgentService {
     return { id: host.id, name };
   }
 
+  private loadCutOff(): Promise<void> {
+    this.cutOffLoaded ??= this.store.cutOffHostIds().then(
+      (ids) => {
+        for (const id of ids) this.cutOff.add(id);
+      },
+      (err: unknown) => {
+        this.cutOffLoaded = undefined;
+        throw err;
+      },
+    );
+    return this.cutOffLoaded;
+  }
+
   private async sweep(): Promise<void> {
     this.cutOff = new Set(await this.store.cutOffHostIds());
-    for (const hostId of this.transport.connectedHosts()) {
-      if (this.cutOff.has(hostId)) await this.disconnect(hostId, 'the host was cut off');
+    this.cutOffLoaded ??= Promise.resolve();
+    // Every host cut off, not only the connected ones: a cut-off that failed (the
+    // broker was away, its queue is still there) is tried again until it succeeds.
+    const connected = new Set(this.transport.connectedHosts());
+    for (const hostId of this.cutOff) {
+      if (!this.disconnected.has(hostId) || connected.has(hostId))
+        await this.disconnect(hostId, 'the host was cut off');
     }
   }
 
@@ -119,6 +149,7 @@ export class AgentService {
   private async disconnect(hostId: string, reason: string): Promise<void> {
     try {
       await this.transport.disconnect(hostId, reason);
+      this.disconnected.add(hostId);
     } catch (err) {
       this.logger.warn({ err, hostId }, 'closing the connection of a host cut off failed');
     }
@@ -237,9 +268,12 @@ export class AgentService {
 
   /**
    * Whether an agent token may download a bundle: only a host's own token, and
-   * only a bundle the server has an install of for that host (sent, or about to
-   * be: the job may reach the agent before its sending is recorded). An
-   * enrolment token speaks for no host yet, so it downloads nothing.
+   * only a bundle of an install the server has sent that host (its `sentAt`,
+   * written just before the job goes, so a job that reaches the agent at once is
+   * covered) and not skipped or cancelled since. An install still pending in a
+   * later batch, or one that failed before it was sent (`E_JOB_TOO_LARGE`, a
+   * variable gone), gives no access. An enrolment token speaks for no host yet,
+   * so it downloads nothing.
    */
   async authorizeDownload(token: StoredToken, app: string, version: number): Promise<void> {
     if (token.hostId === null) {
@@ -249,13 +283,12 @@ export class AgentService {
         { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
       );
     }
-    const [install] = await this.store.listInstalls({
-      hostId: token.hostId,
-      app,
-      version,
-      limit: 1,
-    });
-    if (!install) {
+    const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
+    const sent = installs.some(
+      (install) =>
+        install.sentAt !== null && install.state !== 'skipped' && install.state !== 'cancelled',
+    );
+    if (!sent) {
       throw new FerryError(
         'E_FORBIDDEN',
         `This host has been sent no job for ${app}@${version}: an agent downloads only the bundles it is to install`,
@@ -277,6 +310,7 @@ export class AgentService {
   }
 
   private async handleEvent(hostId: string, event: AgentEvent): Promise<void> {
+    await this.loadCutOff();
     if (this.cutOff.has(hostId)) {
       this.logger.warn({ hostId, type: event.type }, 'dropped an event from a host cut off');
       return;

@@ -75,6 +75,7 @@ export async function runServer(
               hostIds: async () =>
                 (await store.listHosts()).filter((h) => !h.revokedAt).map((h) => h.id),
               hostName: async (hostId) => (await store.getHost(hostId))?.name,
+              isCutOff: async (hostId) => (await store.cutOffHostIds()).includes(hostId),
             }),
         }
       : {}),

@@ -136,6 +136,8 @@ export class KyselyHostQueries {
       .where('host_id', '=', id)
       .where('revoked_at', 'is', null)
       .execute();
+    // Its jobs (and the variables in them) are never delivered now: they go.
+    await this.db.deleteFrom('outbox').where('host_id', '=', id).execute();
   }
 
   async removeHost(id: string, at: string): Promise<boolean> {
@@ -164,6 +166,7 @@ export class KyselyHostQueries {
         .where('host_id', '=', id)
         .where('revoked_at', 'is', null)
         .execute();
+      await trx.deleteFrom('outbox').where('host_id', '=', id).execute();
       return true;
     });
   }

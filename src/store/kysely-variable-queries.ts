@@ -109,7 +109,8 @@ export class KyselyVariableQueries {
     return {
       name: row.name,
       scope: kind === 'global' ? { kind, ...app } : { kind, value: row.scope_value, ...app },
-      value: this.opened(row.value, variableContext(row)),
+      // Only a secret is ever sealed: a plain value that merely looks sealed is read as it is.
+      value: row.secret ? this.opened(row.value, variableContext(row)) : row.value,
       secret: Boolean(row.secret),
       updatedAt: row.updated_at,
       updatedBy: row.updated_by,

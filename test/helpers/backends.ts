@@ -66,7 +66,9 @@ export function rabbitmqSetup(url: string): {
   return {
     options: {
       config: `transport: { kind: rabbitmq, url: '${url}', prefix: ${prefix} }\n`,
-      agentArgs: () => ['--transport-url', url, '--transport-prefix', prefix],
+      // The broker URL carries a password: in the environment, not in `ps`.
+      agentArgs: () => ['--transport-prefix', prefix],
+      agentEnv: { FERRY_TRANSPORT_URL: url },
       onHostEnrolled: (hostId) => hostIds.push(hostId),
     },
     cleanup: () => deleteTopology(url, prefix, hostIds),

@@ -31,6 +31,8 @@ export interface ClusterOptions {
   serverEnv?: NodeJS.ProcessEnv;
   /** `ferry agent` arguments every host gets (`--transport-url`, say). */
   agentArgs?: (host: { name: string; env: string }) => string[] | Promise<string[]>;
+  /** Environment every host's agent gets (`FERRY_TRANSPORT_URL`, a secret kept out of its arguments). */
+  agentEnv?: NodeJS.ProcessEnv;
   /** Told each new host's id once its agent has enrolled. */
   onHostEnrolled?: (hostId: string) => void;
 }
@@ -133,7 +135,7 @@ export class Cluster {
     // The enrolment token in the environment, never in the arguments (which `ps` shows).
     host.agent = await startAgent(
       this.agentArgs(host, { vars: { PORT: String(host.port), ...host.vars } }),
-      { FERRY_TOKEN: token },
+      { ...this.options.agentEnv, FERRY_TOKEN: token },
     );
     host.hostId = await enrolledHostId(host.root);
     this.options.onHostEnrolled?.(host.hostId);
@@ -160,7 +162,7 @@ export class Cluster {
   /** Starts a host's agent again, with the identity it keeps under its root. */
   async startAgentAgain(name: string): Promise<void> {
     const host = this.host(name);
-    host.agent = await startAgent(this.agentArgs(host));
+    host.agent = await startAgent(this.agentArgs(host), this.options.agentEnv);
   }
 
   /** `ferry agent` arguments of a host; its variables only when it enrols. */

@@ -131,6 +131,16 @@ export class InstallDispatcher {
     const now = await this.store.getStoredInstall(install.id);
     if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
     await this.store.saveInstallSnapshots([{ installId: install.id, snapshot: resolved }]);
+    if (install.sentAt === null) {
+      // Recorded before the job goes: the agent may get it and fetch its bundle
+      // before the line after `send` runs, and a host downloads only the bundles
+      // of installs sent to it (`AgentService.authorizeDownload`).
+      await this.store.markInstall(
+        install.id,
+        { state: 'pending', sentAt: new Date().toISOString() },
+        ['pending'],
+      );
+    }
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,

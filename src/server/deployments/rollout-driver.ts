@@ -11,7 +11,8 @@ import {
 import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { VariableService } from '../variable-service.js';
-import type { InstallDispatcher } from './install-dispatcher.js';
+import { usedBy } from './config-snapshots.js';
+import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -178,7 +179,14 @@ export class RolloutDriver {
       const bundle = await this.bundles.get(deployment.app, deployment.version);
       const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
       try {
-        await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
+        // As when it was created: its variables may have changed (or grown past
+        // what a job carries) while it waited its turn.
+        const resolved = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
+        assertInstallJobsFit(
+          bundle,
+          hosts,
+          new Map([...resolved].map(([hostId, vars]) => [hostId, usedBy(bundle, vars)])),
+        );
       } catch (err) {
         if (!(err instanceof FerryError)) throw err;
         return this.finish(deployment, 'failed', err.message);

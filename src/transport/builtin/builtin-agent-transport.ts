@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
-import { unhandledJobEvent } from '../unhandled-job.js';
+import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinAgentTransportOptions {
@@ -22,6 +22,11 @@ export interface BuiltinAgentTransportOptions {
    * left until the next reconnection.
    */
   retryDelayMs?: number;
+  /**
+   * How long a job's handler may keep failing before the job is ended as a
+   * failed install and acknowledged (15 minutes); a `FinalJobError` ends it at once.
+   */
+  giveUpAfterMs?: number;
 }
 
 /**
@@ -44,12 +49,14 @@ export class BuiltinAgentTransport implements AgentTransport {
   /** Ends the pause of a job waiting to be handled again (the transport is closing). */
   private wakeRetry: (() => void) | undefined;
   private attempt = 0;
+  private readonly retries: JobRetries;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Sends unacknowledged events again now and then: a handler that failed on the server does not ack. */
   private readonly resender: NodeJS.Timeout;
 
   constructor(private readonly options: BuiltinAgentTransportOptions) {
+    this.retries = new JobRetries(options.giveUpAfterMs);
     this.resender = setInterval(() => {
       const socket = this.socket;
       if (socket?.readyState !== WebSocket.OPEN) return;
@@ -211,18 +218,22 @@ export class BuiltinAgentTransport implements AgentTransport {
    * Handles a job until it is acknowledged: a handler that fails (the server
    * could not say whether the job is still wanted, a disk was full) gets the job
    * again after a pause that doubles each time, as a broker would redeliver it.
-   * Later jobs wait their turn, in order. Stopping leaves it unacknowledged, for
-   * the next start.
+   * Later jobs wait their turn, in order. A failure that will not mend, or one
+   * that lasts past `giveUpAfterMs`, ends the job as a failed install. Stopping
+   * leaves it unacknowledged, for the next start.
    */
   private async handle(socket: WebSocket, job: Job): Promise<void> {
     let delay = this.options.retryDelayMs ?? 2000;
     while (!this.closed) {
       try {
         await this.onJob?.(job);
+        this.retries.done(job.id);
         // On the connection of now: the one the job came on may have dropped meanwhile.
         send(this.socket ?? socket, { kind: 'ack', id: job.id });
         return;
       } catch (err) {
+        const givenUp = this.retries.failed(job.id, err);
+        if (givenUp !== undefined) return this.giveUp(socket, job.id, givenUp, err);
         this.options.logger.error(
           { err, jobId: job.id, retryInMs: delay },
           'handling a job failed; it is delivered again after a pause',
@@ -237,6 +248,27 @@ export class BuiltinAgentTransport implements AgentTransport {
       });
       this.wakeRetry = undefined;
       delay = Math.min(delay * 2, 30_000);
+    }
+  }
+
+  /** Ends a job whose handler will not succeed as a failed install, then acknowledges it. */
+  private async giveUp(
+    socket: WebSocket,
+    jobId: string,
+    reason: string,
+    err: unknown,
+  ): Promise<void> {
+    this.options.logger.error(
+      { err, jobId, reason },
+      'handling a job failed for good: it ends as a failed install',
+    );
+    try {
+      this.emit(unhandledJobEvent(jobId, reason));
+      await this.drain();
+      send(this.socket ?? socket, { kind: 'ack', id: jobId });
+    } catch (drainErr) {
+      // Stopping: not acknowledged, it comes again on the next start.
+      this.options.logger.error({ err: drainErr, jobId }, 'reporting a failed job failed');
     }
   }
 }

@@ -159,6 +159,14 @@ export class BuiltinServerTransport implements ServerTransport {
   private async deliverPending(hostId: string, ws: WebSocket): Promise<void> {
     this.syncing.add(hostId);
     try {
+      // Cut off after it authenticated, before its socket was known here: the
+      // cut-off missed it, and nothing may go to it. (One cut off from now on
+      // finds its socket, and its outbox is gone.)
+      if ((await this.options.store.getHost(hostId))?.revokedAt) {
+        this.options.logger.warn({ hostId }, 'closing the connection of a host cut off');
+        ws.close(4001, 'the host was cut off');
+        return;
+      }
       const sent = new Set<string>();
       for (;;) {
         this.queuedWhileSyncing.delete(hostId);

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
-import { unhandledJobEvent } from '../unhandled-job.js';
+import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { HOST_HEADER, Topology } from './topology.js';
 
@@ -16,6 +16,11 @@ export interface RabbitmqAgentTransportOptions {
   prefix?: string;
   /** How long a job whose handler failed waits before it is handed back to the broker. */
   retryDelayMs?: number;
+  /**
+   * How long a job's handler may keep failing before the job is ended as a
+   * failed install and acknowledged (15 minutes); a `FinalJobError` ends it at once.
+   */
+  giveUpAfterMs?: number;
   /** How long an event the broker did not take (nacked, or no queue to go to) waits before it is published again. */
   resendDelayMs?: number;
   /** Reconnection backoff: the first delay, doubled up to the second, with jitter. */
@@ -65,8 +70,10 @@ export class RabbitmqAgentTransport implements AgentTransport {
   private resendTimer: NodeJS.Timeout | undefined;
   private jobs: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly retries: JobRetries;
 
   constructor(private readonly options: RabbitmqAgentTransportOptions) {
+    this.retries = new JobRetries(options.giveUpAfterMs);
     this.topology = new Topology(options.prefix);
     this.connection = new AmqpConnection({
       url: options.url,
@@ -265,9 +272,19 @@ export class RabbitmqAgentTransport implements AgentTransport {
     error: string,
   ): Promise<void> {
     this.options.logger.error({ id, error }, 'refused a job this agent cannot handle');
+    await this.endFailed(channel, message, id, `this agent cannot handle it (${error})`);
+  }
+
+  /** Ends a job as a failed install with the reason, then acknowledges it once the broker has the event. */
+  private async endFailed(
+    channel: Channel,
+    message: ConsumeMessage,
+    id: string,
+    reason: string,
+  ): Promise<void> {
     try {
       if (id !== '') {
-        this.emit(unhandledJobEvent(id, `this agent cannot handle it (${error})`));
+        this.emit(unhandledJobEvent(id, reason));
         await this.drain();
       }
       settle(() => channel.ack(message));
@@ -296,12 +313,26 @@ export class RabbitmqAgentTransport implements AgentTransport {
     }
     try {
       await this.onJob?.(job.data);
+      this.retries.done(job.data.id);
       // On a channel lost meanwhile this fails: the job comes again, and the
       // journal answers it with its result instead of running it twice.
       settle(() => channel.ack(message));
     } catch (err) {
+      if (this.closed) {
+        this.options.logger.error({ err, jobId: job.data.id }, 'handling a job failed');
+        return;
+      }
+      const givenUp = this.retries.failed(job.data.id, err);
+      if (givenUp !== undefined) {
+        // Ended as a failed install and acknowledged, as a job that cannot be handled is.
+        this.options.logger.error(
+          { err, jobId: job.data.id, reason: givenUp },
+          'handling a job failed for good: it ends as a failed install',
+        );
+        await this.endFailed(channel, message, job.data.id, givenUp);
+        return;
+      }
       this.options.logger.error({ err, jobId: job.data.id }, 'handling a job failed');
-      if (this.closed) return;
       // Held a while before it is handed back, so a failing disk does not spin.
       await sleep(this.options.retryDelayMs ?? 2000);
       settle(() => channel.nack(message, false, true));

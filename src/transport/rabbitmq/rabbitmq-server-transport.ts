@@ -16,6 +16,12 @@ export interface RabbitmqServerTransportOptions {
   /** Who may speak for a host: its name, by default, besides the host's id and trusted users. */
   hostName: (hostId: string) => Promise<string | undefined>;
   /**
+   * Whether a host was cut off (on any replica): its queue, once deleted, is
+   * never declared again, even by a job that was on its way when the host was
+   * cut off. Hosts cut off through this transport's `disconnect` count already.
+   */
+  isCutOff?: (hostId: string) => Promise<boolean>;
+  /**
    * Broker users trusted to speak for any host (agents that share one user).
    * The server's own user always is.
    */
@@ -70,6 +76,8 @@ export class RabbitmqServerTransport implements ServerTransport {
     Promise.resolve();
   private presenceHandler: (hostId: string, connected: boolean) => void = () => undefined;
   private readonly present = new Set<string>();
+  /** Hosts cut off through `disconnect`: no queue is declared for them any more. */
+  private readonly cutOff = new Set<string>();
   /** Until a first full reading, every host's presence is told, not only changes. */
   private presenceRead = false;
   private polling = false;
@@ -126,6 +134,8 @@ export class RabbitmqServerTransport implements ServerTransport {
         await this.publish(hostId, message.id, body);
         return;
       } catch (err) {
+        // A host cut off: trying again will not give it a queue.
+        if (err instanceof FerryError) throw err;
         const why = (err as Error).message;
         if (this.closed || Date.now() >= deadline) {
           throw new FerryError(
@@ -167,13 +177,16 @@ export class RabbitmqServerTransport implements ServerTransport {
    * `hostIds` must no longer list the host, or the queue would be declared again.
    */
   async disconnect(hostId: string, reason: string): Promise<void> {
+    this.cutOff.add(hostId);
     this.declared.delete(hostId);
-    // No longer read from the broker (not in `hostIds`): told gone here.
-    if (this.present.delete(hostId)) this.presenceHandler(hostId, false);
     const admin = this.admin;
-    if (!admin) return;
+    // Thrown, not skipped: the caller tries again until the queue is gone.
+    if (!admin)
+      throw new Error(`not connected to the broker: the queue of ${hostId} is still there`);
     this.options.logger.warn({ hostId, reason }, 'deleting a cut-off host queue');
     await admin.deleteQueue(this.topology.hostQueue(hostId));
+    // No longer read from the broker (not in `hostIds`): told gone here, once its queue is.
+    if (this.present.delete(hostId)) this.presenceHandler(hostId, false);
   }
 
   async close(): Promise<void> {
@@ -191,7 +204,7 @@ export class RabbitmqServerTransport implements ServerTransport {
     admin.on('close', () => this.connection.reset('the server channel closed'));
     await this.topology.declareShared(admin);
     for (const hostId of await this.options.hostIds())
-      await this.topology.declareHost(admin, hostId);
+      if (!this.cutOff.has(hostId)) await this.topology.declareHost(admin, hostId);
     const publisher = await connection.createConfirmChannel();
     publisher.on('error', () => undefined);
     publisher.on('return', (message: Message) => {
@@ -232,6 +245,15 @@ export class RabbitmqServerTransport implements ServerTransport {
     const { admin, publisher } = this;
     if (!admin || !publisher) throw new Error('the broker connection is not set up');
     if (!this.declared.has(hostId)) {
+      // The queue of a host cut off is gone for good: a job that was on its way
+      // when the host was cut off (it found no queue and came back) must not bring it back.
+      if (this.cutOff.has(hostId) || (await this.options.isCutOff?.(hostId))) {
+        throw new FerryError(
+          'E_TRANSPORT_UNAVAILABLE',
+          `Host ${hostId} was cut off: it has no queue any more, and job ${id} is not sent`,
+          { hostId, jobId: id },
+        );
+      }
       await this.topology.declareHost(admin, hostId);
       this.declared.add(hostId);
     }
@@ -349,6 +371,8 @@ export class RabbitmqServerTransport implements ServerTransport {
     for (const hostId of hostIds) {
       const admin = this.admin;
       if (!admin || this.closed) return;
+      // Cut off since `hostIds` was read: its queue is not declared again.
+      if (this.cutOff.has(hostId)) continue;
       let consumers: number;
       if (this.declared.has(hostId)) {
         consumers = await this.topology.hostConsumers(admin, hostId);
