@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -53,8 +53,10 @@ for (const backend of BACKENDS)
       await waitFor('both hosts connected', async () =>
         (await connected('qa-1')) && (await connected('qa-2')) ? true : undefined,
       );
-      // qa-1 first, slow to start: the rollout is under way, qa-2 still to come.
-      await cluster.push(webAppTree('one', { slowStartMs: 3000 }), 'one');
+      // qa-1 first, held until qa-2 is cut off: the rollout is under way, and
+      // qa-2's turn comes only after, however slow the machine.
+      const gate = path.join(cluster.work, 'qa-1-may-listen');
+      await cluster.push(webAppTree('one', { gateFile: gate, healthTimeout: '60s' }), 'one');
       const deployment = await waitFor('the rollout to start', async () => {
         const [d] = await cluster.api().deployments({ app: 'web', env: 'qa', limit: 1 });
         return d?.state === 'running' ? d : undefined;
@@ -72,6 +74,10 @@ for (const backend of BACKENDS)
         5000,
       );
       expect(Date.now() - started).toBeLessThan(1500);
+      const during: DeploymentRecord = await cluster.api().deployment(deployment.id);
+      expect(during.state).toBe('running');
+      expect(during.installs.find((i) => i.host === 'qa-2')?.state).toBe('pending');
+      await writeFile(gate, '');
 
       const ended = await waitFor(
         'the rollout to end',

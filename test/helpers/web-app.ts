@@ -11,6 +11,11 @@ export function webAppTree(
     healthTimeout?: string;
     /** Wait this long before listening: a rollout that is still going when something dies. */
     slowStartMs?: number;
+    /**
+     * Listen only once this file exists: a rollout held at its first host until
+     * the test lets it go on, however slow the machine.
+     */
+    gateFile?: string;
   } = {},
 ): Record<string, string> {
   const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
@@ -27,8 +32,28 @@ export function webAppTree(
       '    keepReleases: 5',
       '',
     ].join('\n'),
-    'server.js': options.slowStartMs === undefined ? WEB_SERVER : slowStart(options.slowStartMs),
+    'server.js':
+      options.gateFile !== undefined
+        ? gated(options.gateFile)
+        : options.slowStartMs === undefined
+          ? WEB_SERVER
+          : slowStart(options.slowStartMs),
   };
+}
+
+/** The server, listening only once `file` exists. */
+function gated(file: string): string {
+  const code = WEB_SERVER.replace(
+    "server.listen(port, '127.0.0.1', () => console.log('web ' + version + ' listening on ' + port));",
+    `const open = () => server.listen(port, '127.0.0.1', () => console.log('web ' + version + ' listening on ' + port));
+const wait = () => (fs.existsSync(${JSON.stringify(file)}) ? open() : setTimeout(wait, 100));
+wait();`,
+  ).replace(
+    "import http from 'node:http';",
+    "import fs from 'node:fs';\nimport http from 'node:http';",
+  );
+  if (!code.includes('const wait = ')) throw new Error('gated found no listen');
+  return code;
 }
 
 /** The server, listening only after `ms`. */
