@@ -17,6 +17,7 @@ import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
+import { KyselyHistoryQueries } from './kysely-history-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
@@ -40,6 +41,7 @@ import type {
   StepReport,
   StoredToken,
   StoredVariable,
+  HistoryEvent,
   VariableScope,
 } from './store.js';
 
@@ -54,6 +56,7 @@ export class KyselyStore implements Store {
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
   private readonly deployments: KyselyDeploymentQueries;
+  private readonly history: KyselyHistoryQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -64,6 +67,7 @@ export class KyselyStore implements Store {
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts);
+    this.history = new KyselyHistoryQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -400,6 +404,14 @@ export class KyselyStore implements Store {
 
   listAppVerdicts(app: string): Promise<VerdictRecord[]> {
     return this.verdicts.listAppVerdicts(app);
+  }
+
+  recordHistoryEvent(event: HistoryEvent): Promise<void> {
+    return this.history.recordHistoryEvent(event);
+  }
+
+  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
+    return this.history.listHistoryEvents(query);
   }
 
   createDeployment(
