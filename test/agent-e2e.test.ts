@@ -201,8 +201,13 @@ describe('agents install a release, run it, check it, and roll back a broken one
       });
 
       const logs = await runFerry(['logs', id], { env });
-      expect(logs.stdout).toContain('== install\n-- stdout\n$ npm ci --omit=dev');
-      expect(logs.stdout).toMatch(/== health\n(.|\n)*-- stderr\nhealth check failed/);
+      // Each step's heading says how it ended: state, exit code (of a command) and duration.
+      expect(logs.stdout).toMatch(
+        /== install: succeeded(, exit 0)?, [\d.]+ m?s\n-- stdout\n\$ npm ci --omit=dev/,
+      );
+      expect(logs.stdout).toMatch(
+        /== health: failed, [\d.]+ m?s\n(.|\n)*-- stderr\nhealth check failed/,
+      );
       expect(logs.stdout).toContain('current -> releases/1');
     }
   }, 120_000);

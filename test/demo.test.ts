@@ -45,6 +45,10 @@ describe('npx ferry demo --exit', () => {
     expect(out).toMatch(/^ {6}prod: hello@1 \(passed\)$/m);
     expect(out).toMatch(/rollback\s+hello@1\s+prod\s+rollback succeeded/);
     expect(out).toContain('Demo stopped');
+    // "Where to look" points at nothing that --exit removes, and says what keeps it.
+    const look = out.slice(out.indexOf('==> Where to look'));
+    expect(look).not.toContain(`${root}/hosts`);
+    expect(look).toContain('`ferry demo --exit --dir DIR` keeps');
 
     // Nothing is left behind: no folder, and no process of the demo's.
     await expect(access(root!)).rejects.toThrow();

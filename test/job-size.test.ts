@@ -85,8 +85,11 @@ describe('a job too large for the transport', () => {
       'server.js': 'console.log("shop");\n',
     });
     // qa deploys on push: that deployment is recorded as failed, with the reason.
+    // The push exits 1 all the same: the deployment it started did not get anywhere.
     const pushed = await runFerry(['push', tree], { env });
-    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.code, pushed.stderr).toBe(1);
+    expect(pushed.stdout).toMatch(/^shop@1$/m);
+    expect(pushed.stderr).toContain('[E_AUTO_DEPLOY_FAILED]');
     const auto = (await api('GET', '/deployments?app=shop&env=qa').then((r) => r.json())) as {
       deployments: { state: string; error: string | null }[];
     };

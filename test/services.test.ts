@@ -1,10 +1,22 @@
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCommand } from './helpers/ferry-process.js';
-import { testService } from './helpers/services.js';
+import { answers, testService } from './helpers/services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VITEST = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
+
+describe('finding a service at its default address', () => {
+  it('tells a port that answers from one that does not', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    expect(await answers(`postgres://postgres@127.0.0.1:${port}/test`)).toBe(true);
+    await new Promise((resolve) => server.close(resolve));
+    expect(await answers(`postgres://postgres@127.0.0.1:${port}/test`)).toBe(false);
+  });
+});
 
 describe('a suite whose service is not configured', () => {
   it.each([
@@ -46,7 +58,24 @@ describe('a suite whose service is not configured', () => {
         process.stderr.write = write;
       }
       expect(written.join('')).toContain(
-        '[ferry tests] PostgreSQL suites skipped: set FERRY_TEST_PG_URL to run them',
+        '[ferry tests] PostgreSQL suites skipped (FERRY_TEST_PG_URL is empty)',
+      );
+    });
+
+    it('uses the default local address when the variable is not set and something answers there', () => {
+      delete process.env.CI;
+      delete process.env.FERRY_TEST_PG_URL;
+      const local = 'postgres://postgres@127.0.0.1:5432/test';
+      expect(testService('FERRY_TEST_PG_URL', 'PostgreSQL', local)).toBe(local);
+      process.env.CI = 'true';
+      expect(testService('FERRY_TEST_PG_URL', 'PostgreSQL', local)).toBe(local);
+    });
+
+    it('fails under CI=true when nothing answers at the default address', () => {
+      delete process.env.FERRY_TEST_PG_URL;
+      process.env.CI = 'true';
+      expect(() => testService('FERRY_TEST_PG_URL', 'PostgreSQL', null)).toThrow(
+        /FERRY_TEST_PG_URL is not set: under CI=true .*nothing answers at postgres:\/\/postgres@127\.0\.0\.1:5432\/test/,
       );
     });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../protocol/errors.js';
-import { parseManifest, selectApp, type ManifestProblem } from './manifest.js';
+import { manifestWarnings, parseManifest, selectApp, type ManifestProblem } from './manifest.js';
 import { parseDuration } from './manifest-schema.js';
 
 function problemsOf(text: string): ManifestProblem[] {
@@ -106,5 +106,43 @@ describe('parseDuration', () => {
     expect(parseDuration('10s')).toBe(10_000);
     expect(parseDuration('1.5m')).toBe(90_000);
     expect(parseDuration('1h')).toBe(3_600_000);
+  });
+});
+
+describe('problems in line order', () => {
+  it('lists an unknown key before a bad value further down, as a person reads the file', () => {
+    const problems = problemsOf(`
+apps:
+  cart:
+    bogus: 1
+    keepReleases: -1
+    service: { command: node server.js, stopSignal: SIGFOO }
+`);
+    expect(problems.map((p) => [p.path, p.line])).toEqual([
+      ['apps.cart.bogus', 4],
+      ['apps.cart.keepReleases', 5],
+      ['apps.cart.service.stopSignal', 6],
+    ]);
+  });
+});
+
+describe('manifestWarnings', () => {
+  it('warns of a service with no health check, and of nothing else', () => {
+    const manifest = parseManifest(`
+apps:
+  cart:
+    service: { command: node server.js }
+  front:
+    service: { command: node server.js }
+    health: { tcp: "127.0.0.1:8080" }
+  files: {}
+`);
+    expect(manifestWarnings('cart', manifest.apps.cart!)).toEqual([
+      expect.stringContaining(
+        'cart has a service but no health check: a release that starts and then crashes counts as a success',
+      ),
+    ]);
+    expect(manifestWarnings('front', manifest.apps.front!)).toEqual([]);
+    expect(manifestWarnings('files', manifest.apps.files!)).toEqual([]);
   });
 });

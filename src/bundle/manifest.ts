@@ -61,7 +61,9 @@ export function parseManifest(text: string, file = 'ferry.yml'): Manifest {
         { range?: [number, number, number] } | undefined;
       if (node?.range) problem.line = lineCounter.linePos(node.range[0]).line;
     }
-    throw invalid(file, problems);
+    // The schema reports in its own order (unknown keys last): a person reads
+    // the file from the top, so the problems are listed in line order.
+    throw invalid(file, inLineOrder(problems));
   }
   const apps: Record<string, AppManifest> = {};
   for (const [name, app] of Object.entries(result.data.apps)) {
@@ -93,6 +95,39 @@ export function selectApp(manifest: Manifest, name: string | undefined): [string
     );
   }
   return [name, app];
+}
+
+/**
+ * What is allowed in an app's section but probably not meant, as lines a
+ * person reads before pushing: an app with a service and no health check.
+ *
+ * @example
+ *   manifestWarnings('cart', app) // ['cart has a service but no health check: ...']
+ */
+export function manifestWarnings(
+  name: string,
+  app: Pick<AppManifest, 'service' | 'health'>,
+): string[] {
+  const warnings: string[] = [];
+  if (app.service && !app.health) {
+    warnings.push(
+      `${name} has a service but no health check: a release that starts and then crashes ` +
+        'counts as a success. Add health: { http | tcp | command } to its section of ferry.yml',
+    );
+  }
+  return warnings;
+}
+
+/** Problems sorted by line, stably; a problem with no line keeps its place after those with one. */
+function inLineOrder(problems: ManifestProblem[]): ManifestProblem[] {
+  return problems
+    .map((problem, index) => ({ problem, index }))
+    .sort(
+      (a, b) =>
+        (a.problem.line ?? Number.MAX_SAFE_INTEGER) - (b.problem.line ?? Number.MAX_SAFE_INTEGER) ||
+        a.index - b.index,
+    )
+    .map(({ problem }) => problem);
 }
 
 function invalid(file: string, problems: ManifestProblem[]): FerryError {

@@ -193,11 +193,12 @@ export class ApiClient {
     return this.json('GET', `/status${query}`, appStatusSchema.array(), 'apps');
   }
 
-  history(app: string, limit?: number): Promise<HistoryEntry[]> {
+  /** An app's history, or (without an app) every app's and the server's own. */
+  history(app: string | undefined, limit?: number): Promise<HistoryEntry[]> {
     const query = limit === undefined ? '' : `?limit=${limit}`;
     return this.json(
       'GET',
-      `/apps/${encodeURIComponent(app)}/history${query}`,
+      `${app === undefined ? '' : `/apps/${encodeURIComponent(app)}`}/history${query}`,
       historyEntrySchema.array(),
       'history',
     );

@@ -170,11 +170,21 @@ export function summary(deployment: DeploymentRecord): string[] {
   return lines;
 }
 
-/** Lines about deployments a push or a verdict started. */
+/** Whether a deployment something else started is still under way (and worth following). */
+export function isUnderway(started: StartedDeployment): boolean {
+  return started.id !== null && (started.state === 'pending' || started.state === 'running');
+}
+
+/**
+ * Lines about deployments a push or a verdict started. Only one still under
+ * way is offered to follow: one that has ended (failed at once, or succeeded
+ * with no host to install) says how it ended instead.
+ */
 export function startedLines(started: StartedDeployment[]): string[] {
   return started.map((d) =>
     d.id === null
       ? `not deployed to ${d.env} (${d.kind}): ${d.error ?? 'refused'}`
-      : `${d.kind} to ${d.env}: ${d.id} (${d.state ?? 'started'})${d.error ? `: ${d.error}` : ''}; follow it: ferry deployment ${d.id} --follow`,
+      : `${d.kind} to ${d.env}: ${d.id} (${d.state ?? 'started'})${d.error ? `: ${d.error}` : ''}` +
+        (isUnderway(d) ? `; follow it: ferry deployment ${d.id} --follow` : ''),
   );
 }

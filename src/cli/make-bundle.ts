@@ -1,7 +1,8 @@
+import { manifestWarnings } from '../bundle/manifest.js';
 import { createBundle, type CreatedBundle } from '../bundle/pack.js';
 import { formatBytes, ProgressLine } from './progress.js';
 
-/** Makes a bundle with progress on stderr and warnings for what was left out. */
+/** Makes a bundle with progress on stderr, and warnings for what was left out and for what the manifest probably did not mean. */
 export async function makeBundle(options: {
   sourceDir: string;
   app?: string | undefined;
@@ -29,6 +30,11 @@ export async function makeBundle(options: {
     progress.done(
       `Bundled ${created.meta.app}: ${created.meta.files.length} files, ${formatBytes(created.size)} compressed`,
     );
+    for (const warning of manifestWarnings(
+      created.meta.app,
+      created.meta.manifest.apps[created.meta.app] ?? {},
+    ))
+      process.stderr.write(`warning: ${warning}\n`);
     return created;
   } catch (err) {
     progress.clear();

@@ -149,13 +149,25 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     }
 
     step('Where to look');
+    // With --exit the server and agents stop at the end, and a temporary
+    // folder goes with them: only point at what will still be there.
+    if (options.exit) {
+      indent('--exit: the server and the agents stop now, so the commands below need `ferry demo`');
+      indent('without --exit (it keeps running until Ctrl-C)');
+    }
     indent(`export FERRY_SERVER=${cluster.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
     indent('npx ferry status; npx ferry history hello; npx ferry deployments');
     indent(`npx ferry logs ${rollback.id} --host prod-2      # every step's output`);
-    const prod1 = cluster.host('prod-1').root;
-    indent(`${prod1}/apps/hello/current → the release it runs; releases/ holds the others`);
-    indent(`${prod1}/apps/hello/logs/<version>/service.stdout.log and service.stderr.log`);
-    indent(`${prod1}/agent.log (the agent), ${root}/server.log (the server)`);
+    if (options.exit && !options.dir) {
+      indent(`${root} is removed when the demo ends; \`ferry demo --exit --dir DIR\` keeps`);
+      indent("the hosts' folders and logs in DIR to look at afterwards");
+    } else {
+      const prod1 = cluster.host('prod-1').root;
+      indent(`${prod1}/apps/hello/current → the release it runs; releases/ holds the others`);
+      indent(`${prod1}/apps/hello/logs/<version>/service.stdout.log and service.stderr.log`);
+      indent(`${prod1}/agent.log (the agent), ${root}/server.log (the server)`);
+      if (!options.dir) indent(`(${root} is removed at Ctrl-C; \`--dir DIR\` keeps it)`);
+    }
   };
   try {
     const story = tell();

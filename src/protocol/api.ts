@@ -204,9 +204,20 @@ export const installCreateBodySchema = z.strictObject({
 });
 
 /** The output of each step of an install, in order. */
+/** One step's stored output, with how it ended: its exit code (a command's) and how long it took. */
+export const stepLogSchema = z.object({
+  step: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']).nullable(),
+  exitCode: z.number().int().nullable(),
+  durationMs: z.number().int().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+});
+export type StepLog = z.infer<typeof stepLogSchema>;
+
 export const installLogsSchema = z.object({
   installId: z.string(),
-  steps: z.array(z.object({ step: z.string(), stdout: z.string(), stderr: z.string() })),
+  steps: z.array(stepLogSchema),
 });
 export type InstallLogs = z.infer<typeof installLogsSchema>;
 

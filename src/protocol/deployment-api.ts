@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { countTextSchema } from './fields.js';
-import { INSTALL_PURPOSES, installStepSchema, verdictStateSchema } from './api.js';
+import { INSTALL_PURPOSES, installStepSchema, stepLogSchema, verdictStateSchema } from './api.js';
 import { DEPLOYMENT_STATES, INSTALL_STATES } from './lifecycle.js';
 
 /**
@@ -138,7 +138,7 @@ export const deploymentLogsSchema = z.object({
       version: z.number().int(),
       purpose: z.enum(INSTALL_PURPOSES),
       state: z.enum(INSTALL_STATES),
-      steps: z.array(z.object({ step: z.string(), stdout: z.string(), stderr: z.string() })),
+      steps: z.array(stepLogSchema),
     }),
   ),
 });
@@ -191,14 +191,36 @@ export const appStatusSchema = z.object({
 });
 export type AppStatus = z.infer<typeof appStatusSchema>;
 
-/** One line of an app's history. */
+/**
+ * What a line of history tells: a push, a deployment or rollback, a verdict
+ * change, an install by hand or a catch-up, a cancel; and, in the history of
+ * every app (`ferry history` without an app), a variable change, a host
+ * enrolled or removed, a token made or revoked.
+ */
+export const HISTORY_TYPES = [
+  'push',
+  'deployment',
+  'rollback',
+  'verdict',
+  'install',
+  'catch-up',
+  'cancel',
+  'variable',
+  'host',
+  'token',
+] as const;
+
+/** One line of history. */
 export const historyEntrySchema = z.object({
   at: z.string(),
   by: z.string(),
-  type: z.enum(['push', 'deployment', 'rollback', 'verdict']),
-  version: z.number().int(),
+  type: z.enum(HISTORY_TYPES),
+  /** The app it is about; null for a variable, host or token. */
+  app: z.string().nullable(),
+  /** The bundle's version; null when it is about no bundle. */
+  version: z.number().int().nullable(),
   env: z.string().nullable(),
-  /** A deployment's kind and state, or a verdict. */
+  /** A deployment's kind and state, a verdict, or what changed (never a secret's value). */
   detail: z.string(),
   note: z.string().nullable(),
   deploymentId: z.string().nullable(),

@@ -192,6 +192,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'Only a pending or running deployment can be cancelled; roll back a finished one with `ferry rollback`.',
   },
+  E_AUTO_DEPLOY_FAILED: {
+    status: 409,
+    hint: 'The bundle is pushed and keeps its version: fix what the message names (`ferry vars set`, for a missing variable), then deploy it with `ferry deploy APP@VERSION --env ENV`.',
+  },
   E_NOTHING_TO_PROMOTE: {
     status: 409,
     hint: 'A bundle is promoted from the last environment where it succeeded; see `ferry status <app>`.',

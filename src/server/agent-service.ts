@@ -1,3 +1,4 @@
+import { historyEvent } from './history-event.js';
 import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
@@ -106,10 +107,18 @@ export class AgentService {
    * `ferry hosts remove`: cuts the host off and takes it out of the lists, so
    * that its name can be enrolled again. Its installs stay in the history.
    */
-  async removeHost(name: string): Promise<{ id: string; name: string }> {
+  async removeHost(name: string, by: string): Promise<{ id: string; name: string }> {
     const host = await this.store.findHostByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
     await this.store.removeHost(host.id, new Date().toISOString());
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'host',
+        by,
+        env: host.env,
+        detail: `removed host ${name} (${host.id})`,
+      }),
+    );
     this.cutOff.add(host.id);
     await this.disconnect(host.id, 'the host was removed');
     this.observer?.presenceChanged(host.id, false);
@@ -192,6 +201,14 @@ export class AgentService {
     }
     const hostId = `host_${randomBytes(6).toString('hex')}`;
     await this.store.createHost({ id: hostId, ...body });
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'host',
+        by: token.name,
+        env: body.env,
+        detail: `enrolled host ${body.name} (${hostId}) in ${body.env}, roles ${body.roles.join(', ')}`,
+      }),
+    );
     const own = await this.tokens.create(
       { role: 'agent', env: body.env, name: `agent-${body.name}` },
       token.name,

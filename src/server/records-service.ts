@@ -12,7 +12,7 @@ import type { VariableService } from './variable-service.js';
 /**
  * What the server can tell of its apps: `status` (per app and environment, the
  * desired release, each host's release and health, the verdict) and `history`
- * (pushes, deployments, rollbacks and verdict changes, newest first).
+ * (who changed what and when, newest first: see `history`).
  */
 export class RecordsService {
   constructor(
@@ -62,13 +62,39 @@ export class RecordsService {
     return out;
   }
 
-  /** An app's pushes, deployments, rollbacks and verdict changes, newest first. */
-  async history(app: string, limit = 200): Promise<HistoryEntry[]> {
+  /**
+   * History, newest first: of one app (its pushes, deployments, rollbacks,
+   * verdict changes, installs by hand, catch-ups and cancels), or, without an
+   * app, of every app and of the server too (variables, hosts, tokens).
+   */
+  async history(app: string | undefined, limit = 200): Promise<HistoryEntry[]> {
+    const apps = app === undefined ? (await this.store.listApps()).map((a) => a.name) : [app];
+    const entries: HistoryEntry[] = [];
+    for (const name of apps) entries.push(...(await this.appHistory(name)));
+    for (const event of await this.store.listHistoryEvents({ app, limit })) {
+      entries.push({
+        at: event.at,
+        by: event.by,
+        type: event.type,
+        app: event.app,
+        version: event.version,
+        env: event.env,
+        detail: event.detail,
+        note: null,
+        deploymentId: event.deploymentId,
+        triggeredBy: null,
+      });
+    }
+    return entries.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+  }
+
+  private async appHistory(app: string): Promise<HistoryEntry[]> {
     const bundles = await this.bundles.list(app, 1000);
     const entries: HistoryEntry[] = bundles.map((b) => ({
       at: b.pushedAt,
       by: b.pushedBy,
       type: 'push',
+      app,
       version: b.version,
       env: null,
       detail: `pushed${b.label ? ` (label ${b.label})` : ''}, sha256 ${b.sha256.slice(0, 12)}`,
@@ -81,6 +107,7 @@ export class RecordsService {
         at: d.createdAt,
         by: d.createdBy,
         type: d.kind === 'rollback' ? 'rollback' : 'deployment',
+        app,
         version: d.version,
         env: d.env,
         detail: `${d.kind} ${d.state}`,
@@ -94,6 +121,7 @@ export class RecordsService {
         at: v.at,
         by: v.by,
         type: 'verdict',
+        app,
         version: v.version,
         env: null,
         detail: v.verdict,
@@ -102,7 +130,26 @@ export class RecordsService {
         triggeredBy: null,
       });
     }
-    return entries.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+    // Installs outside a rollout: by hand (`ferry install`), and catch-ups of
+    // hosts that were away or are new. A deployment's own installs are in its
+    // line. A removed host is not listed any more, but still has its record.
+    const envOf = new Map((await this.store.listHosts()).map((h) => [h.id, h.env]));
+    for (const i of await this.store.listInstalls({ app })) {
+      if (i.purpose !== 'install' && i.purpose !== 'catch-up') continue;
+      entries.push({
+        at: i.createdAt,
+        by: i.createdBy,
+        type: i.purpose,
+        app,
+        version: i.version,
+        env: envOf.get(i.hostId) ?? (await this.store.getHost(i.hostId))?.env ?? null,
+        detail: `${i.purpose === 'install' ? 'install by hand' : 'catch-up'} on ${i.host} ${i.state}`,
+        note: i.error,
+        deploymentId: i.deploymentId,
+        triggeredBy: null,
+      });
+    }
+    return entries;
   }
 
   private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {

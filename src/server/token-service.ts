@@ -1,3 +1,4 @@
+import { historyEvent } from './history-event.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
@@ -53,6 +54,14 @@ export class TokenService {
       createdBy,
       hostId,
     });
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'token',
+        by: createdBy ?? 'ferry',
+        env: record.env,
+        detail: `created token ${record.name} (role ${record.role}${record.env ? `, env ${record.env}` : ''})`,
+      }),
+    );
     return { ...record, token };
   }
 
@@ -84,12 +93,21 @@ export class TokenService {
   }
 
   /** Revokes a token; a host's own token cuts the host off at once (see `onHostRevoked`). */
-  async revoke(id: string): Promise<void> {
+  async revoke(id: string, by: string): Promise<void> {
     if (!(await this.store.revokeToken(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
     }
     this.touched.delete(id);
-    const hostId = (await this.store.listTokens()).find((t) => t.id === id)?.hostId;
+    const revoked = (await this.store.listTokens()).find((t) => t.id === id);
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'token',
+        by,
+        env: revoked?.env ?? null,
+        detail: `revoked token ${revoked?.name ?? id} (role ${revoked?.role ?? 'unknown'})`,
+      }),
+    );
+    const hostId = revoked?.hostId;
     if (hostId) await this.hostRevoked(hostId);
   }
 

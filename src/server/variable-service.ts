@@ -1,3 +1,4 @@
+import { historyEvent } from './history-event.js';
 import { commandReferences, referencedVariables } from '../bundle/variable-references.js';
 import type {
   HostRecord,
@@ -77,6 +78,15 @@ export class VariableService {
       updatedBy: token.name,
     };
     const { created } = await this.store.setVariable(variable);
+    // The name and the scope, never the value: the history is read by everyone.
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'variable',
+        by: token.name,
+        env: scope.kind === 'env' ? scope.value : null,
+        detail: `${created ? 'set' : 'changed'} ${variable.secret ? 'secret ' : ''}${body.name} ${describeScope(scope)}`,
+      }),
+    );
     return { created, variable: toRecord(variable) };
   }
 
@@ -91,6 +101,14 @@ export class VariableService {
         { variable: name, scope: scope.kind, target: targetOf(scope) },
       );
     }
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'variable',
+        by: token.name,
+        env: scope.kind === 'env' ? scope.value : null,
+        detail: `unset ${name} ${describeScope(scope)}`,
+      }),
+    );
   }
 
   /** Variables as a client may see them: all, or those of one scope. */

@@ -2,6 +2,7 @@ import type { Insertable, Kysely, Selectable } from 'kysely';
 import type {
   HostRecord,
   InstallLogs,
+  StepLog,
   InstallPurpose,
   InstallRecord,
   InstallState,
@@ -412,7 +413,7 @@ export class KyselyHostQueries {
     if (!install) return undefined;
     const steps = await this.db
       .selectFrom('install_steps')
-      .select('step')
+      .select(['step', 'state', 'exit_code', 'duration_ms'])
       .where('install_id', '=', installId)
       .orderBy('position')
       .execute();
@@ -426,13 +427,20 @@ export class KyselyHostQueries {
       .execute();
     return {
       installId,
-      steps: steps.map(({ step }) => {
+      steps: steps.map(({ step, state, exit_code, duration_ms }) => {
         const of = (stream: string) =>
           pieces
             .filter((p) => p.step === step && p.stream === stream)
             .map((p) => p.text)
             .join('');
-        return { step, stdout: of('stdout'), stderr: of('stderr') };
+        return {
+          step,
+          state: state as StepLog['state'],
+          exitCode: exit_code === null ? null : Number(exit_code),
+          durationMs: duration_ms === null ? null : Number(duration_ms),
+          stdout: of('stdout'),
+          stderr: of('stderr'),
+        };
       }),
     };
   }

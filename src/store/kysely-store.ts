@@ -18,6 +18,7 @@ import { KyselyHostQueries } from './kysely-host-queries.js';
 import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
+import { KyselyHistoryQueries } from './kysely-history-queries.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
@@ -42,6 +43,7 @@ import type {
   StepReport,
   StoredToken,
   StoredVariable,
+  HistoryEvent,
   VariableScope,
 } from './store.js';
 
@@ -57,6 +59,7 @@ export class KyselyStore implements Store {
   private readonly verdicts: KyselyVerdictQueries;
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
+  private readonly history: KyselyHistoryQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -68,6 +71,7 @@ export class KyselyStore implements Store {
     this.verdicts = new KyselyVerdictQueries(db);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts);
     this.snapshots = new KyselySnapshotQueries(db, box);
+    this.history = new KyselyHistoryQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -404,6 +408,14 @@ export class KyselyStore implements Store {
 
   listAppVerdicts(app: string): Promise<VerdictRecord[]> {
     return this.verdicts.listAppVerdicts(app);
+  }
+
+  recordHistoryEvent(event: HistoryEvent): Promise<void> {
+    return this.history.recordHistoryEvent(event);
+  }
+
+  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
+    return this.history.listHistoryEvents(query);
   }
 
   createDeployment(

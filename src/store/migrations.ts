@@ -307,6 +307,29 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.alterTable('variables_by_app').renameTo('variables').execute();
       },
     },
+    '0012_history_events': {
+      async up(db) {
+        // What `ferry history` tells that no other table holds: cancels,
+        // variable changes, host enrolments and removals, tokens made and revoked.
+        await db.schema
+          .createTable('history_events')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('by', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('app', 'text')
+          .addColumn('version', 'integer')
+          .addColumn('env', 'text')
+          .addColumn('detail', 'text', (c) => c.notNull())
+          .addColumn('deployment_id', 'text')
+          .execute();
+        await db.schema
+          .createIndex('history_events_app_at')
+          .on('history_events')
+          .columns(['app', 'at'])
+          .execute();
+      },
+    },
   };
 }
 

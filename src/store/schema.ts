@@ -21,6 +21,20 @@ export interface Database {
   deploy_locks: DeployLocksTable;
   desired_releases: DesiredReleasesTable;
   store_settings: StoreSettingsTable;
+  history_events: HistoryEventsTable;
+}
+
+/** Changes that no other table tells: cancels, variables, hosts, tokens (see `HistoryEvent`). */
+export interface HistoryEventsTable {
+  id: string;
+  at: string;
+  by: string;
+  type: string;
+  app: string | null;
+  version: number | null;
+  env: string | null;
+  detail: string;
+  deployment_id: string | null;
 }
 
 /** Facts about the store itself, by name: `secret_key_id`, the key its secrets are sealed with. */

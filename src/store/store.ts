@@ -269,6 +269,11 @@ export interface Store {
   /** Every verdict change of an app's bundles, newest first. */
   listAppVerdicts(app: string): Promise<VerdictRecord[]>;
 
+  /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
+  recordHistoryEvent(event: HistoryEvent): Promise<void>;
+  /** History events, newest first: those of `app`, or all of them (variables, hosts, tokens too). */
+  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
+
   /**
    * Records a deployment with its planned installs, in one transaction. With
    * `lock`, it first takes the app's lock in its environment; when another
@@ -347,6 +352,22 @@ export interface Store {
 export interface ConfigSnapshot {
   vars: Record<string, string>;
   secrets: string[];
+}
+
+/**
+ * One line of history that no other record holds: who did what, when. `detail`
+ * says what in words (a variable's name and scope, never its value).
+ */
+export interface HistoryEvent {
+  id: string;
+  at: string;
+  by: string;
+  type: 'cancel' | 'variable' | 'host' | 'token';
+  app: string | null;
+  version: number | null;
+  env: string | null;
+  detail: string;
+  deploymentId: string | null;
 }
 
 /**

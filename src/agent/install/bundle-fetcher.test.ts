@@ -76,6 +76,63 @@ describe('BundleFetcher', () => {
     await expect(fetcher.fetch(bundle, quiet)).rejects.toThrow(/HTTP 401/);
   });
 
+  describe('through a server restart', () => {
+    it('waits for a server that goes away mid-download and resumes where it broke off', async () => {
+      const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+      const seen: (string | undefined)[] = [];
+      // The first answer sends 50,000 bytes, then the server dies: connections
+      // cut, port closed. It comes back on the same port a second later.
+      let first = true;
+      const restarting = http.createServer((request, response) => {
+        seen.push(request.headers.range);
+        if (first) {
+          first = false;
+          response.writeHead(200, { 'content-length': String(body.length) });
+          response.write(body.subarray(0, 50_000), () => {
+            restarting.close();
+            restarting.closeAllConnections();
+            setTimeout(() => restarting.listen(port, '127.0.0.1'), 1000);
+          });
+          return;
+        }
+        const start = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+        response.writeHead(start > 0 ? 206 : 200).end(body.subarray(start));
+      });
+      await new Promise<void>((resolve) => restarting.listen(0, '127.0.0.1', resolve));
+      const port = (restarting.address() as { port: number }).port;
+      try {
+        const lines: string[] = [];
+        const fetcher = new BundleFetcher(cache, `http://127.0.0.1:${port}`, 't');
+        const file = await fetcher.fetch(bundle, (line) => lines.push(line));
+        await fetcher.verify(file, sha256, quiet);
+        expect(await readFile(file)).toEqual(body);
+        expect(seen[0]).toBeUndefined();
+        expect(seen.at(-1)).toBe('bytes=50000-');
+        expect(lines.join('')).toMatch(/trying again in/);
+      } finally {
+        await new Promise((resolve) => restarting.close(resolve));
+      }
+    });
+
+    it('gives up on a server that does not come back, within its bound', async () => {
+      const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+      const gone = http.createServer();
+      await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+      const port = (gone.address() as { port: number }).port;
+      await new Promise((resolve) => gone.close(resolve));
+      const fetcher = new BundleFetcher(cache, `http://127.0.0.1:${port}`, 't', {
+        budgetMs: 1500,
+        firstDelayMs: 100,
+        maxDelayMs: 400,
+      });
+      const started = Date.now();
+      await expect(fetcher.fetch(bundle, quiet)).rejects.toThrow(
+        /cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*tried \d+ times/,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+  });
+
   describe('on a full disk (a real 64 KB tmpfs)', () => {
     it('removes the partial download that filled the disk and says how much is free', async () => {
       const disk = await mountSmallDisk(0.0625);

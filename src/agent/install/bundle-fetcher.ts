@@ -16,7 +16,62 @@ export class BundleFetcher {
     private readonly cacheDir: string,
     private readonly server: string,
     private readonly token: string,
+    private readonly retry: FetchRetry = DEFAULT_FETCH_RETRY,
   ) {}
+
+  /**
+   * One attempt: GET the bundle (from the partial file's end, if any) into the
+   * partial file. A server that cannot be reached, answers 5xx, or breaks off
+   * the body is a reason to try again; anything else throws.
+   */
+  private async download(
+    url: string,
+    bundle: { app: string; version: number; size: number },
+    partial: string,
+    say: (line: string) => void,
+  ): Promise<{ ok: true; append: boolean } | { ok: false; reason: string }> {
+    const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (have > 0 && have < bundle.size) headers.range = `bytes=${have}-`;
+    say(`GET ${url}${headers.range ? ` (resuming at byte ${have})` : ''}\n`);
+    let response: Response;
+    try {
+      response = await fetch(url, { headers });
+    } catch (err) {
+      return { ok: false, reason: describeFetchError(err) };
+    }
+    if (response.status >= 500) {
+      const text = await response.text().catch(() => '');
+      return { ok: false, reason: `HTTP ${response.status} ${text}`.trim() };
+    }
+    if (response.status !== 200 && response.status !== 206) {
+      throw new StepFailure(`download refused: HTTP ${response.status} ${await response.text()}`);
+    }
+    if (!response.body) throw new StepFailure('download has no body');
+    const append = response.status === 206;
+    try {
+      await pipeline(
+        Readable.fromWeb(response.body),
+        createWriteStream(partial, { flags: append ? 'a' : 'w' }),
+      );
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        // The partial file is what filled the disk: it goes, so the host can go on.
+        const written = (await stat(partial).catch(() => undefined))?.size ?? 0;
+        await rm(partial, { force: true });
+        const free = await freeBytes(this.cacheDir);
+        throw new StepFailure(
+          `The disk is full: ${await diskOf(this.cacheDir)} (the disk of ${this.cacheDir}) ran out of space ` +
+            `after ${megabytes(written)} of ${bundle.app}@${bundle.version} (${megabytes(bundle.size)}); ` +
+            `the partial download was removed, ${free === null ? 'an unknown amount' : megabytes(free)} free now`,
+        );
+      }
+      // The connection broke mid-body: what came is kept, the next try resumes from it.
+      return { ok: false, reason: `the download broke off: ${describeFetchError(err)}` };
+    }
+    return { ok: true, append };
+  }
 
   /** The cached file of a bundle, fetched first if it is not there. Says what it did. */
   async fetch(
@@ -50,40 +105,31 @@ export class BundleFetcher {
       have = 0;
     }
     const url = `${this.server}${API_PREFIX}/apps/${bundle.app}/bundles/${bundle.version}/download`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-    if (have > 0 && have < bundle.size) headers.range = `bytes=${have}-`;
-    say(`GET ${url}${headers.range ? ` (resuming at byte ${have})` : ''}\n`);
-    let response: Response;
-    try {
-      response = await fetch(url, { headers });
-    } catch (err) {
-      throw new StepFailure(`cannot reach ${this.server}: ${(err as Error).message}`);
-    }
-    if (response.status !== 200 && response.status !== 206) {
-      throw new StepFailure(`download refused: HTTP ${response.status} ${await response.text()}`);
-    }
-    if (!response.body) throw new StepFailure('download has no body');
-    const append = response.status === 206;
-    try {
-      await pipeline(
-        Readable.fromWeb(response.body),
-        createWriteStream(partial, { flags: append ? 'a' : 'w' }),
-      );
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
-      // The partial file is what filled the disk: it goes, so the host can go on.
-      const written = (await stat(partial).catch(() => undefined))?.size ?? 0;
-      await rm(partial, { force: true });
-      const free = await freeBytes(this.cacheDir);
-      throw new StepFailure(
-        `The disk is full: ${await diskOf(this.cacheDir)} (the disk of ${this.cacheDir}) ran out of space ` +
-          `after ${megabytes(written)} of ${bundle.app}@${bundle.version} (${megabytes(bundle.size)}); ` +
-          `the partial download was removed, ${free === null ? 'an unknown amount' : megabytes(free)} free now`,
-      );
+    // A server that restarts (or a replica that goes away behind a balancer)
+    // is unreachable for a few seconds: the download waits for it, with
+    // backoff and within a bound, resuming from the bytes it already has,
+    // instead of failing the install at once.
+    const deadline = Date.now() + this.retry.budgetMs;
+    let delay = this.retry.firstDelayMs;
+    const since = Date.now();
+    let append = false;
+    for (let attempt = 1; ; attempt++) {
+      const got = await this.download(url, bundle, partial, say);
+      if (got.ok) {
+        append = got.append;
+        break;
+      }
+      if (Date.now() + delay > deadline) {
+        throw new StepFailure(
+          `cannot reach ${this.server}: ${got.reason} (tried ${attempt} time${attempt === 1 ? '' : 's'} over ${Math.round((Date.now() - since) / 1000)} s)`,
+        );
+      }
+      say(`${got.reason}; trying again in ${(delay / 1000).toFixed(1)} s\n`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, this.retry.maxDelayMs);
     }
     const size = (await stat(partial)).size;
-    say(`downloaded ${size} bytes${append ? ` (${have} were already here)` : ''}\n`);
+    say(`downloaded ${size} bytes${append && have > 0 ? ` (${have} were already here)` : ''}\n`);
     await rename(partial, file);
     return file;
   }
@@ -112,6 +158,30 @@ export class BundleFetcher {
       say(`removed cache/${entry}\n`);
     }
   }
+}
+
+/** How long a download waits for a server it cannot reach. */
+export interface FetchRetry {
+  /** The whole wait, across every attempt. */
+  budgetMs: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Long enough for a server restart (or a replica's failover), short enough that a server gone for good fails the install. */
+export const DEFAULT_FETCH_RETRY: FetchRetry = {
+  budgetMs: 60_000,
+  firstDelayMs: 250,
+  maxDelayMs: 5_000,
+};
+
+/** `fetch failed` says little: its cause (ECONNREFUSED, ECONNRESET, ...) says what happened. */
+function describeFetchError(err: unknown): string {
+  const error = err as Error & { cause?: { code?: string; message?: string } };
+  const cause = error.cause;
+  if (cause?.code) return `${error.message} (${cause.code})`;
+  if (cause?.message) return `${error.message} (${cause.message})`;
+  return error.message;
 }
 
 /** Bytes free for this process on the file system of `dir`, or null when it cannot be told. */

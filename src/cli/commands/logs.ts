@@ -47,10 +47,23 @@ export function registerLogs(program: Command): void {
 
 function printSteps(steps: InstallLogs['steps']): void {
   for (const step of steps) {
-    process.stdout.write(`== ${step.step}\n`);
+    process.stdout.write(`== ${step.step}${stepEnd(step)}\n`);
     if (step.stdout)
       process.stdout.write(`-- stdout\n${step.stdout}${step.stdout.endsWith('\n') ? '' : '\n'}`);
     if (step.stderr)
       process.stdout.write(`-- stderr\n${step.stderr}${step.stderr.endsWith('\n') ? '' : '\n'}`);
   }
+}
+
+/** How a step ended, for its heading: `: succeeded, exit 0, 1.2 s` (what is known of it). */
+export function stepEnd(step: InstallLogs['steps'][number]): string {
+  const parts: string[] = [];
+  if (step.state) parts.push(step.state);
+  if (step.exitCode !== null) parts.push(`exit ${step.exitCode}`);
+  if (step.durationMs !== null) parts.push(formatDuration(step.durationMs));
+  return parts.length === 0 ? '' : `: ${parts.join(', ')}`;
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

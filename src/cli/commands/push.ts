@@ -6,8 +6,14 @@ import { FerryError } from '../../protocol/errors.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { makeBundle } from '../make-bundle.js';
 import { printJson } from '../output.js';
-import { startedLines } from '../follow-deployment.js';
+import { followDeployment, isUnderway, startedLines } from '../follow-deployment.js';
 import { formatTransfer, ProgressLine } from '../progress.js';
+
+interface PushOptions {
+  app?: string;
+  label?: string;
+  follow?: boolean;
+}
 
 /** `ferry push <dir|file>`: bundles a source tree (or takes a bundle file) and pushes it. */
 export function registerPush(program: Command): void {
@@ -18,12 +24,18 @@ export function registerPush(program: Command): void {
     )
     .option('--app <name>', 'the app to bundle, when ferry.yml defines several')
     .option('--label <label>', 'a free-form label for the bundle, such as 0.4.0')
+    .option(
+      '--follow',
+      'follow the deployments the push starts (autoDeploy, QA by default) to their end; exits 0 only if they succeeded',
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry push .\n  ferry push ~/src/shop --app cart --label 0.4.0\n  ferry push cart-0.4.0.tar.gz',
+      '\nExits 1 when a deployment the push started was refused or failed at once (a missing variable):' +
+        '\nthe bundle is pushed all the same, and its version is printed first.' +
+        '\n\nExamples:\n  ferry push .\n  ferry push . --follow\n  ferry push ~/src/shop --app cart --label 0.4.0\n  ferry push cart-0.4.0.tar.gz',
     )
-    .action(async (source: string, options: { app?: string; label?: string }, command: Command) => {
+    .action(async (source: string, options: PushOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const api = await connect(globals);
       const found = await stat(source).catch(() => undefined);
@@ -60,15 +72,53 @@ export function registerPush(program: Command): void {
         });
         const { size } = result.bundle;
         progress.done(`Uploaded: ${formatTransfer(size, size, startedAt)}`);
-        if (globals.json) {
-          printJson(result);
-          return;
+        if (globals.json) printJson(result);
+        else {
+          const { app, version, sha256 } = result.bundle;
+          process.stdout.write(
+            `${app}@${version}${result.created ? '' : ' (already pushed: same sha256)'}\nsha256 ${sha256}\n`,
+          );
+          for (const line of startedLines(result.deployments)) process.stdout.write(`${line}\n`);
         }
-        const { app, version, sha256 } = result.bundle;
-        process.stdout.write(
-          `${app}@${version}${result.created ? '' : ' (already pushed: same sha256)'}\nsha256 ${sha256}\n`,
+        let code = 0;
+        if (options.follow) {
+          const underway = result.deployments.filter(isUnderway);
+          if (underway.length === 0 && result.deployments.length === 0 && !globals.json)
+            process.stdout.write('nothing to follow: no environment deploys a bundle on push\n');
+          for (const started of underway) {
+            const first = await api.deployment(started.id!);
+            code = Math.max(code, await followDeployment(api, first, { json: globals.json }));
+          }
+        }
+        // The push itself succeeded; a deployment it started that was refused
+        // or failed at once did not, and the exit code says so.
+        const refused = result.deployments.filter(
+          (d) => d.id === null || (!isUnderway(d) && d.state !== 'succeeded'),
         );
-        for (const line of startedLines(result.deployments)) process.stdout.write(`${line}\n`);
+        if (refused.length > 0) {
+          const { app, version } = result.bundle;
+          throw new FerryError(
+            'E_AUTO_DEPLOY_FAILED',
+            `${app}@${version} is pushed, but not deployed: ` +
+              refused
+                .map(
+                  (d) =>
+                    `${d.kind} to ${d.env} ${d.id === null ? 'was refused' : `${d.state}`}: ${d.error ?? 'no detail'}`,
+                )
+                .join('; '),
+            {
+              app,
+              version,
+              deployments: refused.map((d) => ({
+                env: d.env,
+                id: d.id,
+                state: d.state,
+                error: d.error,
+              })),
+            },
+          );
+        }
+        process.exitCode = code;
       } finally {
         if (tempDir) await rm(tempDir, { recursive: true, force: true });
       }

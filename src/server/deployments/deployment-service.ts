@@ -1,4 +1,5 @@
 import type { BundleDetail, Role, StartedDeployment } from '../../protocol/api.js';
+import { historyEvent } from '../history-event.js';
 import type {
   DeployBody,
   DeploymentKind,
@@ -316,6 +317,17 @@ export class DeploymentService {
       );
     }
     await this.store.releaseLock(deployment.app, deployment.env, id);
+    await this.store.recordHistoryEvent(
+      historyEvent({
+        type: 'cancel',
+        by: caller.name,
+        app: deployment.app,
+        version: deployment.version,
+        env: deployment.env,
+        deploymentId: id,
+        detail: `cancelled ${deployment.kind} (was ${deployment.state})`,
+      }),
+    );
     this.wakeDriver();
     return this.get(id);
   }

@@ -31,7 +31,7 @@ export function registerAgentRoutes(app: FastifyInstance, agents: AgentService):
     const token = tokenOf(request);
     requireRole(token, 'admin');
     const { name } = parseInput(hostParams, request.params, 'path');
-    const removed = await agents.removeHost(name);
+    const removed = await agents.removeHost(name, token.name);
     request.log.info({ host: name, hostId: removed.id, by: token.name }, 'host removed');
     return reply.status(204).send();
   });

@@ -109,6 +109,12 @@ export function registerDeploymentRoutes(
     return { history: await records.history(name, limit) };
   });
 
+  // Every app's history, and the server's own: variables, hosts, tokens.
+  app.get(`${API_PREFIX}/history`, async (request) => {
+    const { limit } = parseInput(historyQuery, request.query, 'query');
+    return { history: await records.history(undefined, limit) };
+  });
+
   // The agent's question before a job it has not seen: is it still wanted?
   app.get(`${API_PREFIX}/agent/installs/:id`, async (request) => {
     const { id } = parseInput(idParams, request.params, 'path');

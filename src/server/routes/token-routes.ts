@@ -28,9 +28,10 @@ export function registerTokenRoutes(app: FastifyInstance, tokens: TokenService):
   });
 
   app.delete(`${API_PREFIX}/tokens/:id`, async (request, reply) => {
-    requireRole(tokenOf(request), 'admin');
+    const token = tokenOf(request);
+    requireRole(token, 'admin');
     const { id } = parseInput(z.object({ id: z.string().min(1) }), request.params, 'path');
-    await tokens.revoke(id);
+    await tokens.revoke(id, token.name);
     return reply.status(204).send();
   });
 }
