@@ -12,6 +12,7 @@ import {
   newInstallContext,
 } from './steps/install-step.js';
 import { linkSharedStep } from './steps/link-shared-step.js';
+import { migrateStep } from './steps/migrate-step.js';
 import { prepareStep } from './steps/prepare-step.js';
 import { pruneStep } from './steps/prune-step.js';
 import { reuseStep } from './steps/reuse-step.js';
@@ -38,6 +39,7 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
   unpackStep,
   linkSharedStep,
   installCommandsStep,
+  migrateStep,
   switchStep,
   discardStep,
   startStep,
@@ -48,7 +50,7 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
 
 /**
  * One install, as in the design: fetch → verify → unpack → link shared → hooks
- * and install commands → switch `current` → start →
+ * and install commands → migrate (when asked) → switch `current` → start →
  * health check; on a failed start or check, switch back, restart the previous
  * release and check it; then prune old releases. Each step is reported with its
  * own output.
