@@ -64,18 +64,33 @@ export function registerRollback(program: Command): void {
     .option(
       '--to <version>',
       'the version to go back to (default: the previous one that succeeded there)',
+    )
+    .option(
+      '--yes',
+      'go back even though migrations ran there since that version (a rollback never undoes them)',
     );
   withStartOptions(command)
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9',
+      '\nWhen migrations ran there since the version to go back to, the rollback is refused\n' +
+        'until you pass --yes: going back never re-runs nor undoes a migration.\n\n' +
+        'Examples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9 --yes',
     )
     .action(
-      async (app: string, options: StartOptions & { env: string; to?: string }, cmd: Command) => {
+      async (
+        app: string,
+        options: StartOptions & { env: string; to?: string; yes?: boolean },
+        cmd: Command,
+      ) => {
         const to =
           options.to === undefined ? undefined : parseArg(versionTextSchema, options.to, '--to');
         await start(cmd, options, (api) =>
-          api.rollback({ app, env: options.env, ...(to === undefined ? {} : { to }) }),
+          api.rollback({
+            app,
+            env: options.env,
+            ...(to === undefined ? {} : { to }),
+            ...(options.yes ? { confirmMigrations: true } : {}),
+          }),
         );
       },
     );
