@@ -23,8 +23,11 @@ environments:
 `;
 
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
-function migratingTree(mark: string, options: { fail?: boolean } = {}): Record<string, string> {
-  const tree = webAppTree(mark);
+function migratingTree(
+  mark: string,
+  options: { fail?: boolean; breakable?: boolean } = {},
+): Record<string, string> {
+  const tree = webAppTree(mark, { breakable: options.breakable ?? false, healthTimeout: '3s' });
   return {
     ...tree,
     'ferry.yml': tree['ferry.yml']!.replace(
@@ -154,4 +157,26 @@ describe('migrations', () => {
       expect(await cluster.health(host)).toMatchObject({ ok: true, version: String(v1) });
     }
   }, 300_000);
+
+  it('a deployment whose migrating host then fails its health check goes no further', async () => {
+    expect((await cluster.ferry(['vars', 'set', 'BREAK=no', '--env', 'qa'])).code).toBe(0);
+    expect((await cluster.ferry(['vars', 'set', 'BREAK=yes', '--host', 'qa-1'])).code).toBe(0);
+    const before = (await migrationsLog('qa-1')) ?? '';
+    const v4 = await cluster.push(migratingTree('four', { breakable: true }), 'four');
+    const { result, deployment } = await deploy(['deploy', `web@${v4}`, '--env', 'qa']);
+    expect(result.code).not.toBe(0);
+    // The migration ran (and stays run); with maxFailures 0 nobody else is sent anything.
+    expect(deployment.migratedOn).toBe('qa-1');
+    expect(await migrationsLog('qa-1')).toBe(`${before}four v${v4}\n`);
+    expect(deployment.installs.map((i) => [i.host, i.state])).toEqual([
+      ['qa-1', 'failed'],
+      ['qa-2', 'cancelled'],
+      ['qa-3', 'cancelled'],
+    ]);
+    expect(deployment.installs[0]!.rolledBack).toBe(true);
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).not.toBe(`releases/${v4}`);
+      expect(await cluster.health(host)).toMatchObject({ ok: true });
+    }
+  }, 120_000);
 });

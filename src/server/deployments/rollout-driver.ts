@@ -162,6 +162,9 @@ export class RolloutDriver {
           return;
         }
         if (migrator && !migrated(migrator)) return this.stopUnmigrated(deployment, wave, migrator);
+        // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
+        if (migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
+          return this.stop(deployment, wave);
       }
       if (!batch.every((i) => TERMINAL.includes(i.state))) {
         await this.sendPending(batch, hosts);
