@@ -40,6 +40,10 @@ describe('npx ferry demo --exit', () => {
     );
     // The fix goes through; the rollback is a switch and a restart.
     expect(out).toContain('succeeded: hello@3 runs on prod-1, prod-2, prod-3');
+    // Going back across hello@3's migration asks first; the rollback then migrates nothing.
+    expect(out).toMatch(
+      /→ refused: Migrations ran in prod since hello@1: hello@3 \(on prod-1, .*\[E_ROLLBACK_OVER_MIGRATIONS\]/,
+    );
     expect(out).toContain("prod-1's steps: prepare → reuse → switch → start → health → prune");
     expect(out).toMatch(/prod-1 answers \{"ok":true,"version":"1"/);
     expect(out).toMatch(/^ {6}prod: hello@1 \(passed\)$/m);

@@ -126,10 +126,23 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
       `6. Something is wrong in prod after all: roll it back. hello@${v1.version} is still on each host, so it is a switch and a restart — no fetch, no install`,
     );
     indent('ferry rollback hello --env prod');
+    try {
+      await api.rollback({ app: 'hello', env: 'prod' });
+      throw new FerryError(
+        'E_INTERNAL',
+        `prod went back across hello@${v3.version}'s migration unasked`,
+      );
+    } catch (err) {
+      if (!(err instanceof FerryError) || err.code !== 'E_ROLLBACK_OVER_MIGRATIONS') throw err;
+      indent(`→ refused: ${err.message} [${err.code}]`);
+    }
+    indent(
+      'ferry rollback hello --env prod --yes   # a rollback never re-runs nor undoes a migration',
+    );
     const started = Date.now();
     const rollback = await expectState(
       api,
-      await api.rollback({ app: 'hello', env: 'prod' }),
+      await api.rollback({ app: 'hello', env: 'prod', confirmMigrations: true }),
       'succeeded',
       indent,
     );
@@ -165,6 +178,9 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
       const prod1 = cluster.host('prod-1').root;
       indent(`${prod1}/apps/hello/current → the release it runs; releases/ holds the others`);
       indent(`${prod1}/apps/hello/logs/<version>/service.stdout.log and service.stderr.log`);
+      indent(
+        `${prod1}/apps/hello/shared/data/migrations.log: hello's migration, once per deployment, on the first host`,
+      );
       indent(`${prod1}/agent.log (the agent), ${root}/server.log (the server)`);
       if (!options.dir) indent(`(${root} is removed at Ctrl-C; \`--dir DIR\` keeps it)`);
     }

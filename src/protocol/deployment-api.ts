@@ -84,6 +84,8 @@ export const deploymentRecordSchema = z.object({
   finishedAt: z.string().nullable(),
   /** Why it failed, or what it left undone (the offline hosts of a partial one). */
   error: z.string().nullable(),
+  /** The host on which the bundle's migrations ran in this deployment; null when none ran. */
+  migratedOn: z.string().nullable(),
   installs: z.array(deploymentInstallSchema),
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
@@ -117,6 +119,12 @@ export const rollbackBodySchema = z.strictObject({
   env: envName,
   to: z.int().positive().optional(),
   refreshVars,
+  /**
+   * Go back although migrations ran in the environment since that version
+   * (`ferry rollback --yes`): without it, such a rollback is refused with
+   * `E_ROLLBACK_OVER_MIGRATIONS`. Going back never undoes a migration.
+   */
+  confirmMigrations: z.boolean().optional(),
 });
 export type RollbackBody = z.infer<typeof rollbackBodySchema>;
 

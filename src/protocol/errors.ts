@@ -180,6 +180,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'QA marks a bundle with `ferry mark <app>@<version> passed`; see its verdict with `ferry verdicts <app>@<version>`.',
   },
+  E_ROLLBACK_OVER_MIGRATIONS: {
+    status: 409,
+    hint: 'Going back does not undo a migration: the older release will run on the migrated data. Check that it can, then run the same `ferry rollback` with `--yes`.',
+  },
   E_DEPLOY_LOCKED: {
     status: 409,
     hint: 'Wait for it (`ferry deploy … --wait-lock`), follow it with `ferry status <app>`, or cancel it with `ferry cancel <deployment-id>`.',

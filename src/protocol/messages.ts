@@ -34,6 +34,11 @@ export const installJobSchema = z.strictObject({
   secrets: z.array(z.string()).optional(),
   /** The deployment this install belongs to, for the agent's log; absent for `ferry install`. */
   deploymentId: z.string().max(100).optional(),
+  /**
+   * Run the manifest's `migrate` commands in the new release, before the switch:
+   * set on one install per deployment (the first host of its first batch), never on a rollback.
+   */
+  migrate: z.boolean().optional(),
 });
 
 /** Every job the server can send; grows with later features. */

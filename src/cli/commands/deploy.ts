@@ -82,16 +82,22 @@ export function registerRollback(program: Command): void {
       '--to <version>',
       'the version to go back to (default: the previous one that succeeded there)',
     )
-    .option('--refresh-vars', REFRESH_HELP);
+    .option('--refresh-vars', REFRESH_HELP)
+    .option(
+      '--yes',
+      'go back even though migrations ran there since that version (a rollback never undoes them)',
+    );
   withStartOptions(command)
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9',
+      '\nWhen migrations ran there since the version to go back to, the rollback is refused\n' +
+        'until you pass --yes: going back never re-runs nor undoes a migration.\n\n' +
+        'Examples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9 --yes',
     )
     .action(
       async (
         app: string,
-        options: StartOptions & RefreshOption & { env: string; to?: string },
+        options: StartOptions & RefreshOption & { env: string; to?: string; yes?: boolean },
         cmd: Command,
       ) => {
         const to =
@@ -102,6 +108,7 @@ export function registerRollback(program: Command): void {
             env: options.env,
             ...(to === undefined ? {} : { to }),
             ...refreshOf(options),
+            ...(options.yes ? { confirmMigrations: true } : {}),
           }),
         );
       },

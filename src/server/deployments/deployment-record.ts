@@ -1,5 +1,6 @@
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { StoredDeployment, StoredInstall } from '../../store/store.js';
+import { migratedOn } from './migration-gate.js';
 
 const PURPOSE_ORDER = ['deploy', 'install', 'revert', 'catch-up'];
 
@@ -34,6 +35,7 @@ export function toDeploymentRecord(
     startedAt: deployment.startedAt,
     finishedAt: deployment.finishedAt,
     error: deployment.error,
+    migratedOn: migratedOn(installs),
     installs: ordered.map((install) => ({
       id: install.id,
       host: install.host,

@@ -14,6 +14,7 @@ import {
   deploymentStatesBefore,
   installStatesBefore,
   isActiveDeployment,
+  hasLanded,
   LANDED_DEPLOYMENT_STATES,
   mayDeploymentMove,
 } from '../../protocol/lifecycle.js';
@@ -26,6 +27,7 @@ import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
+import { migratedOn } from './migration-gate.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** Who asks: a token's name, role and environment binding. */
@@ -174,10 +176,44 @@ export class DeploymentService {
     const version = body.to ?? (await this.previousLanded(body.app, env.name));
     const bundle = await this.bundles.get(body.app, version);
     await this.checkVerdict(bundle, env);
+    if (body.confirmMigrations !== true) {
+      const over = await this.migrationsSince(body.app, env.name, version);
+      if (over.length > 0) {
+        throw new FerryError(
+          'E_ROLLBACK_OVER_MIGRATIONS',
+          `Migrations ran in ${env.name} since ${body.app}@${version}: ${over
+            .map((m) => `${body.app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
+            .join(
+              ', ',
+            )}. Going back does not undo them: ${body.app}@${version} would run on the migrated data; pass --yes to go back anyway`,
+          { app: body.app, env: env.name, to: version, migrations: over },
+        );
+      }
+    }
     return this.create(caller.name, bundle, env, 'rollback', {
       queue: false,
       refresh: body.refreshVars === true,
     });
+  }
+
+  /**
+   * The deployments of later versions whose migrations ran in the environment
+   * since it last had `version`: what a rollback to it would run on, newest first.
+   */
+  private async migrationsSince(
+    app: string,
+    env: string,
+    version: number,
+  ): Promise<{ version: number; deploymentId: string; host: string }[]> {
+    const deployments = await this.store.listDeployments({ app, env });
+    const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
+    const over: { version: number; deploymentId: string; host: string }[] = [];
+    for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
+      if (d.version <= version || d.kind === 'rollback') continue;
+      const host = migratedOn(await this.store.listInstalls({ deploymentId: d.id }));
+      if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
+    }
+    return over;
   }
 
   /**

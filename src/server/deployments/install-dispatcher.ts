@@ -13,6 +13,7 @@ export function installJobOf(
   install: Pick<StoredInstall, 'id' | 'deploymentId'>,
   bundle: BundleDetail,
   resolved: ResolvedVariables,
+  options: { migrate?: boolean } = {},
 ): InstallJob {
   return {
     v: PROTOCOL_VERSION,
@@ -27,6 +28,7 @@ export function installJobOf(
     vars: resolved.vars,
     secrets: resolved.secrets,
     ...(install.deploymentId === null ? {} : { deploymentId: install.deploymentId }),
+    ...(options.migrate ? { migrate: true } : {}),
   };
 }
 
@@ -46,7 +48,7 @@ export function assertInstallJobsFit(
     const vars = resolved.get(host.id);
     if (vars)
       assertJobFits(
-        installJobOf(sample, bundle, vars),
+        installJobOf(sample, bundle, vars, { migrate: true }),
         `${bundle.app}@${bundle.version} for ${host.name}`,
       );
   }
@@ -54,7 +56,8 @@ export function assertInstallJobsFit(
 
 /**
  * Sends install jobs: fills each host's variables, hands the job to the
- * transport, then marks the install sent. Every install goes through here — a
+ * transport, then marks the install sent. With `migrate`, the job asks the
+ * agent to run the bundle's migrations (one host per deployment). Every install goes through here — a
  * single `ferry install`, a rollout's batch, a revert, a host catching up.
  *
  * The job's id is the install's id, so a job sent twice (a replica that died
@@ -81,7 +84,12 @@ export class InstallDispatcher {
    * that error instead, and nothing is sent; so is one whose job is too large
    * for the transport.
    */
-  async send(install: StoredInstall, bundle: BundleDetail, host: HostRecord): Promise<void> {
+  async send(
+    install: StoredInstall,
+    bundle: BundleDetail,
+    host: HostRecord,
+    options: { migrate?: boolean } = {},
+  ): Promise<void> {
     // Read again: the host may have been cut off since the caller read it.
     if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
       // Its token was revoked: no job (and none of the variables in it) goes to it.
@@ -113,7 +121,7 @@ export class InstallDispatcher {
       );
       return;
     }
-    const job = installJobOf(install, bundle, resolved);
+    const job = installJobOf(install, bundle, resolved, options);
     try {
       // A variable may have grown since the deployment was checked.
       assertJobFits(job, `${bundle.app}@${bundle.version} for ${host.name}`);

@@ -13,6 +13,7 @@ import type { BundleService } from '../bundle-service.js';
 import type { VariableService } from '../variable-service.js';
 import { usedBy } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
+import { MIGRATE_STEP, migrated, migratingInstall, runsMigrations } from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -155,7 +156,20 @@ export class RolloutDriver {
       hosts,
     );
     let failures = 0;
-    for (const batch of byBatch(wave)) {
+    const migrating = await this.migrationsFirst(deployment);
+    for (const [index, batch] of byBatch(wave).entries()) {
+      if (index === 0 && migrating) {
+        // The host that migrates goes alone, before any other host is sent anything.
+        const migrator = migratingInstall(batch);
+        if (migrator && !isFinalInstall(migrator.state)) {
+          await this.sendPending([migrator], hosts, { migrate: true });
+          return;
+        }
+        if (migrator && !migrated(migrator)) return this.stopUnmigrated(deployment, wave, migrator);
+        // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
+        if (migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
+          return this.stop(deployment, wave);
+      }
       if (!batch.every((i) => isFinalInstall(i.state))) {
         await this.sendPending(batch, hosts);
         return;
@@ -272,7 +286,44 @@ export class RolloutDriver {
     return out;
   }
 
-  private async sendPending(batch: StoredInstall[], hosts: Map<string, HostRecord>): Promise<void> {
+  /** True when the deployment's first host must run the bundle's migrations before any other is sent anything. */
+  private async migrationsFirst(deployment: StoredDeployment): Promise<boolean> {
+    if (deployment.phase !== 'rollout' || deployment.kind === 'rollback') return false;
+    return runsMigrations(deployment, await this.bundles.get(deployment.app, deployment.version));
+  }
+
+  /**
+   * The host that was to migrate ended without its migrations succeeding (they
+   * failed, or it failed before them): no host has switched, and none may
+   * without them. Cancels the rest; the deployment fails.
+   */
+  private async stopUnmigrated(
+    deployment: StoredDeployment,
+    wave: StoredInstall[],
+    migrator: StoredInstall,
+  ): Promise<void> {
+    for (const install of wave.filter((i) => i.state === 'pending')) {
+      await this.store.markInstall(
+        install.id,
+        { state: 'cancelled', error: 'the migrations did not run: no host takes this release' },
+        ['pending'],
+      );
+    }
+    const ranMigrations = migrator.steps.some((s) => s.step === MIGRATE_STEP);
+    return this.finish(
+      deployment,
+      'failed',
+      ranMigrations
+        ? `the migrations of ${deployment.app}@${deployment.version} failed on ${migrator.host}: ${migrator.error ?? 'failed'}; every host stays on its release`
+        : `${migrator.host} failed before running the migrations of ${deployment.app}@${deployment.version}: ${migrator.error ?? 'failed'}; every host stays on its release`,
+    );
+  }
+
+  private async sendPending(
+    batch: StoredInstall[],
+    hosts: Map<string, HostRecord>,
+    options: { migrate?: boolean } = {},
+  ): Promise<void> {
     for (const install of batch.filter((i) => i.state === 'pending')) {
       const host = hosts.get(install.hostId);
       if (!host) {
@@ -284,7 +335,7 @@ export class RolloutDriver {
         continue;
       }
       const bundle = await this.bundles.get(install.app, install.version);
-      await this.dispatcher.send(install, bundle, host);
+      await this.dispatcher.send(install, bundle, host, options);
     }
   }
 

@@ -1,0 +1,52 @@
+import { commandReferences } from '../../bundle/variable-references.js';
+import { FerryError } from '../../protocol/errors.js';
+import type { InstallJob } from '../../protocol/messages.js';
+
+/**
+ * The environment of hooks, commands, migrations, health commands and (with its
+ * `service.env` on top) the service: explicit, never a login shell's. The base
+ * (PATH, HOME, LANG and the `FERRY_*` facts of the release) and the variables
+ * the release's own manifest section refers to as `${NAME}` — not every
+ * variable in scope, which would hand each app the other apps' secrets.
+ */
+export function commandEnv(
+  host: { path: string; home: string },
+  job: InstallJob,
+  version: number,
+  releaseDir: string,
+  referenced: string[],
+  vars: Record<string, string> = job.vars,
+): Record<string, string> {
+  const used = Object.fromEntries(
+    referenced.flatMap((name) => {
+      const value = vars[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  return {
+    PATH: host.path,
+    HOME: host.home,
+    LANG: 'C.UTF-8',
+    ...used,
+    FERRY_APP: job.app,
+    FERRY_VERSION: String(version),
+    FERRY_RELEASE_DIR: releaseDir,
+  };
+}
+
+/**
+ * The agent's own check of what the server refuses at deploy time: a secret
+ * filled into a command line would be in the process's arguments (`ps`).
+ */
+export function refuseSecretsInCommands(section: Record<string, unknown>, secrets: string[]): void {
+  const secret = new Set(secrets);
+  const found = commandReferences(section).filter((r) => secret.has(r.variable));
+  if (found.length === 0) return;
+  throw new FerryError(
+    'E_SECRET_IN_COMMAND',
+    `The manifest puts secret variables into command lines: ${found
+      .map((r) => `\${${r.variable}} in ${r.where}`)
+      .join(', ')}; pass them through service.env instead`,
+    { secrets: found },
+  );
+}

@@ -1,0 +1,16 @@
+import { type InstallStep, goingOn, passed } from './install-step.js';
+
+/**
+ * Downloads the bundle into the agent's cache (by sha256, resumed where a
+ * download stopped; refused up front when the disk has no room for it).
+ */
+export const fetchStep: InstallStep = {
+  name: 'fetch',
+  applies: (ctx) => ctx.mode === 'fresh' && goingOn(ctx),
+  async run(ctx) {
+    const fetched = await ctx.steps.step('fetch', async (context) => {
+      ctx.archive = await ctx.host.fetcher.fetch(ctx.job, context.out);
+    });
+    passed(ctx, fetched);
+  },
+};

@@ -1,0 +1,80 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AppManifest } from '../../../bundle/manifest-schema.js';
+import { healthSpecFrom, waitHealthy } from '../../health/health-check.js';
+import type { ReleaseSettings } from '../release-settings.js';
+import { StepFailure, type StepOutcome } from '../step-reporter.js';
+import { type InstallContext, type InstallStep, goingOn } from './install-step.js';
+import { newReleaseFailed } from './start-step.js';
+import { runCommands } from './run-commands.js';
+
+/** Checks a started release's health (HTTP, TCP or command, with its timeout and retries), as step `name`. */
+export async function checkRelease(
+  ctx: InstallContext,
+  settings: ReleaseSettings,
+  name: string,
+): Promise<StepOutcome> {
+  const { health } = settings.app;
+  if (!health) return { ok: true, error: null };
+  const spec = healthSpecFrom(health);
+  return ctx.steps.step(name, async (context) => {
+    const result = await waitHealthy(spec, { cwd: ctx.paths.currentLink, env: settings.env });
+    context.out(`${result.attempts} attempts in ${result.elapsedMs} ms\n`);
+    if (!result.ok)
+      throw new StepFailure(`health check failed: ${result.lastFailure ?? 'no answer'}`);
+  });
+}
+
+/**
+ * Checks the new release's health, then runs its `afterStart` and `validate`
+ * hooks; a failure sends the install back to the previous release. On success
+ * the agent remembers how to check the app between installs (host facts).
+ */
+export const healthStep: InstallStep = {
+  name: 'health',
+  applies: (ctx) => ctx.mode !== 'resume-revert' && goingOn(ctx),
+  async run(ctx) {
+    const settings = { app: ctx.manifest, env: ctx.env };
+    const cwd = ctx.paths.currentLink;
+    for (const check of [
+      () => checkRelease(ctx, settings, 'health'),
+      () => runCommands(ctx, 'after-start', ctx.manifest.hooks.afterStart, cwd, ctx.env),
+      () => runCommands(ctx, 'validate', ctx.manifest.hooks.validate, cwd, ctx.env),
+    ]) {
+      const outcome = await check();
+      if (!outcome.ok) return newReleaseFailed(ctx, outcome.error);
+    }
+    await rememberHealth(ctx.host.stateDir, ctx.job.app, {
+      version: ctx.job.version,
+      health: ctx.manifest.health ?? null,
+      cwd,
+      env: ctx.env,
+    }).catch(() => undefined);
+  },
+};
+
+/** What the agent keeps of an app's health check, to probe it between installs. */
+export interface RememberedHealth {
+  version: number;
+  /** The manifest's health section with its variables filled; null when it has none. */
+  health: AppManifest['health'] | null;
+  cwd: string;
+  /** The environment of a `command` check, as during the install (kept mode 0600: it may hold secrets). */
+  env: Record<string, string>;
+}
+
+/** The file an app's remembered health check is kept in. */
+export function healthFile(stateDir: string, app: string): string {
+  return path.join(stateDir, `${app}.health.json`);
+}
+
+async function rememberHealth(
+  stateDir: string,
+  app: string,
+  health: RememberedHealth,
+): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = healthFile(stateDir, app);
+  await writeFile(`${file}.partial`, JSON.stringify(health), { mode: 0o600 });
+  await rename(`${file}.partial`, file);
+}

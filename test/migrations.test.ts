@@ -1,0 +1,182 @@
+import { access, readFile, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstallLogs } from '../src/protocol/api.js';
+import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
+import { Cluster } from './helpers/cluster.js';
+import { webAppTree } from './helpers/web-app.js';
+
+/**
+ * Migrations on real agents: three qa hosts, batches of two. A bundle's
+ * `migrate` commands run once per deployment, on the first host of the first
+ * batch, before any other host is sent anything; a failing one leaves every
+ * host on the release it had; a rollback never re-runs them and, across
+ * versions that migrated, asks for `--yes`.
+ */
+
+const QA = ['qa-1', 'qa-2', 'qa-3'];
+const CONFIG = `
+environments:
+  - name: qa
+    autoDeploy: false
+    strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: true }
+`;
+
+/** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
+function migratingTree(
+  mark: string,
+  options: { fail?: boolean; breakable?: boolean } = {},
+): Record<string, string> {
+  const tree = webAppTree(mark, { breakable: options.breakable ?? false, healthTimeout: '3s' });
+  return {
+    ...tree,
+    'ferry.yml': tree['ferry.yml']!.replace(
+      '    keepReleases: 5\n',
+      '    keepReleases: 5\n    migrate: [node migrate.js]\n    shared: [data/]\n',
+    ),
+    'migrate.js': [
+      "import { appendFileSync, mkdirSync } from 'node:fs';",
+      `const mark = ${JSON.stringify(mark)};`,
+      "console.log('migrating the data to ' + mark);",
+      options.fail
+        ? "console.error('column already exists'); process.exit(3);"
+        : "mkdirSync('data', { recursive: true }); appendFileSync('data/migrations.log', mark + ' v' + process.env.FERRY_VERSION + '\\n');",
+      '',
+    ].join('\n'),
+  };
+}
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await Cluster.start({ config: CONFIG });
+  for (const name of QA) await cluster.addHost(name, 'qa');
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+const appDir = (host: string) => path.join(cluster.host(host).root, 'apps', 'web');
+
+/** What a host's shared migrations log holds, or null when no migration ever wrote it. */
+function migrationsLog(host: string): Promise<string | null> {
+  return readFile(path.join(appDir(host), 'shared', 'data', 'migrations.log'), 'utf8').catch(
+    () => null,
+  );
+}
+
+async function deploy(args: string[]) {
+  const result = await cluster.ferry(args);
+  const id = /\((dep_[0-9a-f]+)\)/.exec(result.stdout)?.[1];
+  expect(id, `${result.stdout}\n${result.stderr}`).toBeDefined();
+  return { result, deployment: await cluster.json<DeploymentRecord>(['deployment', id!]) };
+}
+
+describe('migrations', () => {
+  it('run once per deployment on the first host, fail a deployment before any host switches, and make a rollback ask for --yes', async () => {
+    // 1. The first deployment migrates on qa-1 only, before the switch.
+    const v1 = await cluster.push(migratingTree('one'), 'one');
+    const first = await deploy(['deploy', `web@${v1}`, '--env', 'qa']);
+    expect(first.result.code, first.result.stderr).toBe(0);
+    expect(first.deployment.migratedOn).toBe('qa-1');
+    expect(await migrationsLog('qa-1')).toBe(`one v${v1}\n`);
+    expect(await migrationsLog('qa-2')).toBeNull();
+    expect(await migrationsLog('qa-3')).toBeNull();
+    const logs = await cluster.json<{ installs: (InstallLogs & { host: string })[] }>([
+      'logs',
+      first.deployment.id,
+    ]);
+    const withMigrate = logs.installs.filter((i) => i.steps.some((s) => s.step === 'migrate'));
+    expect(withMigrate.map((i) => i.host)).toEqual(['qa-1']);
+    const steps = withMigrate[0]!.steps.map((s) => s.step);
+    // After the install commands, before the switch.
+    expect(steps.indexOf('migrate')).toBeGreaterThan(steps.indexOf('link-shared'));
+    expect(steps.indexOf('migrate')).toBeLessThan(steps.indexOf('switch'));
+    expect(withMigrate[0]!.steps.find((s) => s.step === 'migrate')!.stdout).toContain(
+      '$ node migrate.js\nmigrating the data to one\n',
+    );
+    const text = await cluster.ferry(['logs', first.deployment.id]);
+    expect(text.stdout).toContain(
+      '== migrate\n-- stdout\n$ node migrate.js\nmigrating the data to one',
+    );
+
+    // 2. A failing migration: the deployment fails, nobody else is sent anything, nobody switches.
+    const v2 = await cluster.push(migratingTree('two', { fail: true }), 'two');
+    const failed = await deploy(['deploy', `web@${v2}`, '--env', 'qa']);
+    expect(failed.result.code).not.toBe(0);
+    expect(failed.deployment.state).toBe('failed');
+    expect(failed.deployment.error).toContain('migrations');
+    expect(failed.deployment.migratedOn).toBeNull();
+    expect(failed.deployment.installs.map((i) => [i.host, i.state])).toEqual([
+      ['qa-1', 'failed'],
+      ['qa-2', 'cancelled'],
+      ['qa-3', 'cancelled'],
+    ]);
+    const qa1 = failed.deployment.installs[0]!;
+    expect(qa1.step?.step).toBe('migrate');
+    expect(qa1.step?.state).toBe('failed');
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
+      expect(await cluster.health(host)).toMatchObject({ ok: true, version: String(v1) });
+      // The failed release is not left on qa-1, and never reached the others.
+      await expect(access(path.join(appDir(host), 'releases', String(v2)))).rejects.toThrow();
+    }
+    const failedLogs = await cluster.ferry(['logs', failed.deployment.id]);
+    expect(failedLogs.stdout).toContain('column already exists');
+
+    // 3. A good one again: migrates once more, on qa-1.
+    const v3 = await cluster.push(migratingTree('three'), 'three');
+    const third = await deploy(['deploy', `web@${v3}`, '--env', 'qa']);
+    expect(third.result.code, third.result.stderr).toBe(0);
+    expect(third.deployment.migratedOn).toBe('qa-1');
+    expect(await migrationsLog('qa-1')).toBe(`one v${v1}\nthree v${v3}\n`);
+
+    // 4. Going back across it asks for --yes, also of a --json caller.
+    const refused = await cluster.ferry(['rollback', 'web', '--env', 'qa']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused.stderr).toContain(`web@${v3} (on qa-1`);
+    expect(refused.stderr).toContain('--yes');
+    const refusedJson = await cluster.ferry(['rollback', 'web', '--env', 'qa', '--json']);
+    expect(refusedJson.code).toBe(1);
+    expect(refusedJson.stderr).toContain('E_ROLLBACK_OVER_MIGRATIONS');
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v3}`);
+
+    const back = await deploy(['rollback', 'web', '--env', 'qa', '--yes']);
+    expect(back.result.code, back.result.stderr).toBe(0);
+    expect(back.deployment.kind).toBe('rollback');
+    expect(back.deployment.version).toBe(v1);
+    expect(back.deployment.migratedOn).toBeNull();
+    // No migration ran again, anywhere.
+    expect(await migrationsLog('qa-1')).toBe(`one v${v1}\nthree v${v3}\n`);
+    expect(await migrationsLog('qa-2')).toBeNull();
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
+      expect(await cluster.health(host)).toMatchObject({ ok: true, version: String(v1) });
+    }
+  }, 300_000);
+
+  it('a deployment whose migrating host then fails its health check goes no further', async () => {
+    expect((await cluster.ferry(['vars', 'set', 'BREAK=no', '--env', 'qa'])).code).toBe(0);
+    expect((await cluster.ferry(['vars', 'set', 'BREAK=yes', '--host', 'qa-1'])).code).toBe(0);
+    const before = (await migrationsLog('qa-1')) ?? '';
+    const v4 = await cluster.push(migratingTree('four', { breakable: true }), 'four');
+    const { result, deployment } = await deploy(['deploy', `web@${v4}`, '--env', 'qa']);
+    expect(result.code).not.toBe(0);
+    // The migration ran (and stays run); with maxFailures 0 nobody else is sent anything.
+    expect(deployment.migratedOn).toBe('qa-1');
+    expect(await migrationsLog('qa-1')).toBe(`${before}four v${v4}\n`);
+    expect(deployment.installs.map((i) => [i.host, i.state])).toEqual([
+      ['qa-1', 'failed'],
+      ['qa-2', 'cancelled'],
+      ['qa-3', 'cancelled'],
+    ]);
+    expect(deployment.installs[0]!.rolledBack).toBe(true);
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).not.toBe(`releases/${v4}`);
+      expect(await cluster.health(host)).toMatchObject({ ok: true });
+    }
+  }, 120_000);
+});
