@@ -51,6 +51,8 @@ for (const backend of STORES) {
         (await cluster.ferry(['vars', 'set', `API_KEY=${SECRET}`, '--secret', '--env', 'qa'])).code,
       ).toBe(0);
       expect((await cluster.ferry(['vars', 'unset', 'API_KEY', '--env', 'qa'])).code).toBe(0);
+      // A variable of one app is in that app's history too.
+      expect((await cluster.ferry(['vars', 'set', 'WEB_ONLY=1', '--app', 'web'])).code).toBe(0);
 
       // A token made and revoked.
       const made = await cluster.json<{ id: string }>([
@@ -107,6 +109,14 @@ for (const backend of STORES) {
       );
       expect(web).toContainEqual(
         expect.objectContaining({
+          type: 'variable',
+          app: 'web',
+          by: 'admin',
+          detail: expect.stringMatching(/^set WEB_ONLY .*web/),
+        }),
+      );
+      expect(web).toContainEqual(
+        expect.objectContaining({
           type: 'cancel',
           app: 'web',
           version: v2,
@@ -125,6 +135,7 @@ for (const backend of STORES) {
       const of = (type: string) =>
         entries.filter((e) => e.type === type).map((e) => [e.by, e.detail]);
       expect(of('variable')).toEqual([
+        ['admin', expect.stringMatching(/^set WEB_ONLY .*web/)],
         ['admin', 'unset API_KEY for env qa'],
         ['admin', 'set secret API_KEY for env qa'],
       ]);

@@ -287,8 +287,16 @@ for (const dialect of STORE_DIALECTS) {
             text: `line ${seq}\n`,
           });
         }
+        // Each step's log says how it stands: running, with no exit code or duration yet.
         expect((await store.installLogs('ins_1'))?.steps).toEqual([
-          { step: 'install', stdout: 'line 0\nline 1\n', stderr: '' },
+          {
+            step: 'install',
+            state: 'running',
+            exitCode: null,
+            durationMs: null,
+            stdout: 'line 0\nline 1\n',
+            stderr: '',
+          },
         ]);
         // The same step started again (the agent re-ran the job): its output starts over.
         await store.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
@@ -316,6 +324,12 @@ for (const dialect of STORE_DIALECTS) {
           purpose: 'install',
           deploymentId: null,
           steps: [{ step: 'install', state: 'failed', exitCode: 2, durationMs: 1234 }],
+        });
+        expect((await store.installLogs('ins_1'))?.steps[0]).toMatchObject({
+          step: 'install',
+          state: 'failed',
+          exitCode: 2,
+          durationMs: 1234,
         });
         expect(await store.getInstall('nope')).toBeUndefined();
         expect(await store.installLogs('nope')).toBeUndefined();

@@ -84,6 +84,8 @@ export class VariableService {
         type: 'variable',
         by: token.name,
         env: scope.kind === 'env' ? scope.value : null,
+        // So that `ferry history <app>` shows the variables of that app.
+        app: scope.app ?? null,
         detail: `${created ? 'set' : 'changed'} ${variable.secret ? 'secret ' : ''}${body.name} ${describeScope(scope)}`,
       }),
     );
@@ -106,6 +108,8 @@ export class VariableService {
         type: 'variable',
         by: token.name,
         env: scope.kind === 'env' ? scope.value : null,
+        // So that `ferry history <app>` shows the variables of that app.
+        app: scope.app ?? null,
         detail: `unset ${name} ${describeScope(scope)}`,
       }),
     );

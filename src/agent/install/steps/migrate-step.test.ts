@@ -22,16 +22,16 @@ describe('migrateStep', () => {
     expect(fx.output()).toContain('migrated to 2\n');
   });
 
-  it('runs only when asked, with something to run, on the way in (fresh or reused), never going back', async () => {
+  it('runs only when asked, with something to run, on the way in (fresh, reused or the running version again), never going back', async () => {
     expect(migrateStep.applies(await fx.context({ manifest: MIGRATING }))).toBe(false);
     expect(migrateStep.applies(await fx.context({ migrate: true }))).toBe(false);
     const ctx = await fx.context({ manifest: MIGRATING, migrate: true });
-    ctx.mode = 'reuse';
-    expect(migrateStep.applies(ctx)).toBe(true);
-    for (const mode of ['restart', 'resume-revert'] as const) {
+    for (const mode of ['reuse', 'restart'] as const) {
       ctx.mode = mode;
-      expect(migrateStep.applies(ctx)).toBe(false);
+      expect(migrateStep.applies(ctx)).toBe(true);
     }
+    ctx.mode = 'resume-revert';
+    expect(migrateStep.applies(ctx)).toBe(false);
     ctx.mode = 'fresh';
     ctx.failure = { error: 'install failed' };
     expect(migrateStep.applies(ctx)).toBe(false);

@@ -8,13 +8,16 @@ import { runCommands } from './run-commands.js';
  * failed migration fails the install with `current` untouched.
  *
  * A release switched back to (`reuse`) runs them too when asked: deploying a
- * version again after a rollback must bring the data back up to it.
+ * version again after a rollback must bring the data back up to it. So does the
+ * version the host already runs (`restart`): the server asks the first host of
+ * the first batch whatever it runs, and a redeploy (`--refresh-vars`, a host left
+ * ahead by a cancel) must not fail for want of a migration.
  */
 export const migrateStep: InstallStep = {
   name: 'migrate',
   applies: (ctx) =>
     ctx.job.migrate === true &&
-    (ctx.mode === 'fresh' || ctx.mode === 'reuse') &&
+    (ctx.mode === 'fresh' || ctx.mode === 'reuse' || ctx.mode === 'restart') &&
     goingOn(ctx) &&
     ctx.manifest.migrate.length > 0,
   async run(ctx) {
