@@ -159,8 +159,13 @@ describe('a queued deployment whose job grew too large while it waited', () => {
 
   it('fails when it starts, before any host is touched', async () => {
     const push = async (marker: string) => {
+      // The service uses every BLOB_nn: a job carries only the variables its manifest uses.
+      const env = Array.from({ length: 70 }, (_, i) => {
+        const name = `BLOB_${String(i).padStart(2, '0')}`;
+        return `${name}: '\${${name}}'`;
+      }).join(', ');
       const tree = await makeTree({
-        'ferry.yml': 'apps:\n  shop:\n    role: web\n    service: { command: node server.js }\n',
+        'ferry.yml': `apps:\n  shop:\n    role: web\n    service: { command: node server.js, env: { ${env} } }\n`,
         'server.js': `console.log(${JSON.stringify(marker)});\n`,
       });
       const pushed = await runFerry(['push', tree], { env: laterEnv });
@@ -169,19 +174,23 @@ describe('a queued deployment whose job grew too large while it waited', () => {
     type Listing = { deployments: { id: string; version: number; state: string }[] };
     const deployments = async () =>
       ((await call('GET', '/deployments?app=shop&env=qa')).json as Listing).deployments;
+    const setBlobs = async (size: (i: number) => number) => {
+      for (let i = 0; i < 70; i++) {
+        const set = await call('POST', '/vars', {
+          name: `BLOB_${String(i).padStart(2, '0')}`,
+          value: String(i % 10).repeat(size(i)),
+          env: 'qa',
+        });
+        expect(set.status).toBeLessThan(300);
+      }
+    };
+    await setBlobs(() => 1);
     await push('one');
     await push('two');
     const queued = (await deployments()).find((d) => d.version === 2)!;
     expect(queued.state).toBe('pending');
     // While it waits its turn, the host's variables grow past what a job carries.
-    for (let i = 0; i < 70; i++) {
-      const set = await call('POST', '/vars', {
-        name: `BLOB_${String(i).padStart(2, '0')}`,
-        value: String(i % 10).repeat(63 * 1024 + i),
-        env: 'qa',
-      });
-      expect(set.status).toBeLessThan(300);
-    }
+    await setBlobs((i) => 63 * 1024 + i);
     const first = (await deployments()).find((d) => d.version === 1)!;
     expect((await call('POST', `/deployments/${first.id}/cancel`)).status).toBe(200);
     let ended: { state: string; error: string | null; installs: unknown[] } | undefined;

@@ -97,8 +97,8 @@ describe('migrations', () => {
       '$ node migrate.js\nmigrating the data to one\n',
     );
     const text = await cluster.ferry(['logs', first.deployment.id]);
-    expect(text.stdout).toContain(
-      '== migrate\n-- stdout\n$ node migrate.js\nmigrating the data to one',
+    expect(text.stdout).toMatch(
+      /^== migrate: succeeded, exit 0, [\d.]+ m?s\n-- stdout\n\$ node migrate\.js\nmigrating the data to one$/m,
     );
 
     // 2. A failing migration: the deployment fails, nobody else is sent anything, nobody switches.
