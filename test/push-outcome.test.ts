@@ -46,7 +46,14 @@ describe('ferry push and the deployment it starts', () => {
     expect((await cluster.api().bundles('web')).map((b) => b.version)).toContain(1);
 
     // With --json, the result is printed and the exit code is the same.
-    const json = await cluster.ferry(['push', await tree('needs-db-2', files), '--json']);
+    // Other bytes: the same tree made within the same second would be the same
+    // bundle (its creation time is its newest file's), and get the version it has.
+    const again = {
+      ...files,
+      'ferry.yml': files['ferry.yml']!.replace("'needs-db'", "'needs-db-2'"),
+    };
+    expect(again['ferry.yml']).not.toBe(files['ferry.yml']);
+    const json = await cluster.ferry(['push', await tree('needs-db-2', again), '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({
       bundle: { app: 'web' },
