@@ -50,7 +50,7 @@ describe('ferry push and the deployment it starts', () => {
     // bundle (its creation time is its newest file's), and get the version it has.
     const again = {
       ...files,
-      'ferry.yml': files['ferry.yml']!.replace("'needs-db'", "'needs-db-2'"),
+      'ferry.yml': files['ferry.yml'].replace("'needs-db'", "'needs-db-2'"),
     };
     expect(again['ferry.yml']).not.toBe(files['ferry.yml']);
     const json = await cluster.ferry(['push', await tree('needs-db-2', again), '--json']);
