@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,18 +81,25 @@ describe('BundleFetcher', () => {
       const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
       const seen: (string | undefined)[] = [];
       // The first answer sends 50,000 bytes, then the server dies: connections
-      // cut, port closed. It comes back on the same port a second later.
+      // cut, port closed. It comes back on the same port a second later. It dies
+      // only once the agent has those bytes in its partial file: cut any sooner,
+      // bytes still in flight are lost, and the agent rightly resumes from fewer.
+      const partial = path.join(cache, `${sha256}.tar.gz.partial`);
+      const received = async () => (await stat(partial).catch(() => undefined))?.size ?? 0;
       let first = true;
       const restarting = http.createServer((request, response) => {
         seen.push(request.headers.range);
         if (first) {
           first = false;
           response.writeHead(200, { 'content-length': String(body.length) });
-          response.write(body.subarray(0, 50_000), () => {
+          response.write(body.subarray(0, 50_000));
+          const die = async () => {
+            while ((await received()) < 50_000) await new Promise((r) => setTimeout(r, 10));
             restarting.close();
             restarting.closeAllConnections();
             setTimeout(() => restarting.listen(port, '127.0.0.1'), 1000);
-          });
+          };
+          void die();
           return;
         }
         const start = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
