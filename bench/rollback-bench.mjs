@@ -158,7 +158,16 @@ const rows = [];
 for (let r = 1; r <= runs; r++) {
   const to = r % 2 === 1 ? v1 : v2;
   const startedAt = Date.now();
-  const deployment = await json(['rollback', 'hello', '--env', 'prod', '--to', String(to)]);
+  // The example app migrates on each deployment; going back over that asks for --yes.
+  const deployment = await json([
+    'rollback',
+    'hello',
+    '--env',
+    'prod',
+    '--to',
+    String(to),
+    '--yes',
+  ]);
   const wallMs = Date.now() - startedAt;
   if (deployment.state !== 'succeeded') throw new Error(`rollback ${r}: ${deployment.state}`);
   for (const install of deployment.installs) {
