@@ -93,16 +93,11 @@ export class InstallDispatcher {
     // Read again: the host may have been cut off since the caller read it.
     if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
       // Its token was revoked: no job (and none of the variables in it) goes to it.
-      await this.store.markInstall(
+      return this.endUnsent(
         install.id,
-        {
-          state: 'skipped',
-          error: `${host.name} was cut off (its token was revoked): it gets nothing more`,
-          finishedAt: new Date().toISOString(),
-        },
-        [...UNSTARTED_INSTALL_STATES],
+        'skipped',
+        `${host.name} was cut off (its token was revoked): it gets nothing more`,
       );
-      return;
     }
     let resolved: ResolvedVariables | undefined = await this.store.getInstallSnapshot(install.id);
     try {
@@ -114,12 +109,7 @@ export class InstallDispatcher {
       );
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
-      await this.store.markInstall(
-        install.id,
-        { state: 'failed', error: err.message, finishedAt: new Date().toISOString() },
-        [...UNSTARTED_INSTALL_STATES],
-      );
-      return;
+      return this.endUnsent(install.id, 'failed', err.message);
     }
     const job = installJobOf(install, bundle, resolved, options);
     try {
@@ -127,12 +117,7 @@ export class InstallDispatcher {
       assertJobFits(job, `${bundle.app}@${bundle.version} for ${host.name}`);
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
-      await this.store.markInstall(
-        install.id,
-        { state: 'failed', error: err.message, finishedAt: new Date().toISOString() },
-        [...UNSTARTED_INSTALL_STATES],
-      );
-      return;
+      return this.endUnsent(install.id, 'failed', err.message);
     }
     // Cancelled or skipped since the caller read it: it is not sent. (Should it
     // be cancelled just after, the agent asks before it starts and declines it.)
@@ -155,5 +140,12 @@ export class InstallDispatcher {
       { state: 'queued', sentAt: new Date().toISOString() },
       [...UNSTARTED_INSTALL_STATES],
     );
+  }
+
+  /** Ends an install that was never sent (a host cut off, a refused job), if no host has begun it. */
+  private async endUnsent(id: string, state: 'failed' | 'skipped', error: string): Promise<void> {
+    await this.store.markInstall(id, { state, error, finishedAt: new Date().toISOString() }, [
+      ...UNSTARTED_INSTALL_STATES,
+    ]);
   }
 }
