@@ -33,7 +33,7 @@ function addServerCommand(program: Command): void {
     .option('--data <dir>', 'folder for the database, bundles and admin token (or FERRY_DATA)')
     .option('--port <n>', 'port to listen on (or FERRY_PORT; default 7400, 0 for any free port)')
     .option('--host <addr>', 'address to listen on (or FERRY_HOST; default 127.0.0.1)')
-    .option('--config <file>', 'YAML configuration file (see the README)')
+    .option('--config <file>', 'YAML configuration file (see docs/server.md)')
     .option(
       '--store-url <url>',
       'keep metadata in PostgreSQL instead of SQLite (or FERRY_STORE_URL)',

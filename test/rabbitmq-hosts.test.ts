@@ -102,11 +102,11 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     expect(printed).toBe(printed.charAt(0).repeat(size));
   }, 120_000);
 
-  it('documents in the README the permissions a host user is given', async () => {
-    const readme = await readFile(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  it('documents in docs/rabbitmq.md the permissions a host user is given', async () => {
+    const doc = await readFile(path.join(import.meta.dirname, '..', 'docs', 'rabbitmq.md'), 'utf8');
     const { configure, write, read } = new Topology('ferry').hostPermissions('HOST');
     const line = `rabbitmqctl set_permissions -p / web-1 '${configure}' '${write}' '${read.replace('HOST$', '')}`;
-    expect(readme).toContain(line);
+    expect(doc).toContain(line);
   });
 
   it('runs a host under its own restricted broker user, which reads only its queue and speaks only for itself', async () => {

@@ -133,7 +133,7 @@ export const ERROR_CATALOGUE = {
   E_MANIFEST_NOT_FOUND: { status: 400, hint: 'Create a ferry.yml at the root of the source tree.' },
   E_MANIFEST_INVALID: {
     status: 400,
-    hint: 'Fix each problem listed; the schema is in the README.',
+    hint: 'Fix each problem listed; every key of ferry.yml is described in docs/manifest.md.',
   },
   E_MANIFEST_APP_UNKNOWN: {
     status: 400,
@@ -146,7 +146,7 @@ export const ERROR_CATALOGUE = {
   E_SOURCE_NOT_FOUND: { status: 400, hint: 'Check the path you gave.' },
   E_CONFIG_INVALID: {
     status: 400,
-    hint: 'Fix each problem listed; configuration is described in the README.',
+    hint: 'Fix each problem listed; every setting is described in docs/server.md.',
   },
   E_SECRET_KEY_MISMATCH: {
     status: 500,

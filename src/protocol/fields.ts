@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * Bounds on the free-form fields people and bundles send: each is far beyond what a
  * real app needs, and small enough that no record can grow a database or a listing
- * out of shape. Documented in the README (Limits).
+ * out of shape. Documented in docs/bundles.md (Limits).
  */
 export const FIELD_LIMITS = {
   /** A bundle label (`--label`, `ferry-bundle.json` `label`). */

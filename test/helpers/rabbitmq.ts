@@ -31,8 +31,8 @@ export async function rabbitmqctl(...args: string[]): Promise<string> {
 }
 
 /**
- * Creates a broker user with the permissions a host's user needs, as the README
- * says; answers its URL and how to delete it.
+ * Creates a broker user with the permissions a host's user needs, as
+ * docs/rabbitmq.md says; answers its URL and how to delete it.
  */
 export async function restrictedUser(
   url: string,
