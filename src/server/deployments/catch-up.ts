@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { HostRecord } from '../../protocol/api.js';
-import { hasRun, isOpenInstall } from '../../protocol/lifecycle.js';
+import {
+  hasRun,
+  isCancelledDeployment,
+  isOpenInstall,
+  tookRelease,
+} from '../../protocol/lifecycle.js';
 import type { Store } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
@@ -64,7 +69,8 @@ export class CatchUp {
 
   private async fromCancelled(deploymentId: string | null): Promise<boolean> {
     if (deploymentId === null) return false;
-    return (await this.store.getDeployment(deploymentId))?.state === 'cancelled';
+    const deployment = await this.store.getDeployment(deploymentId);
+    return deployment !== undefined && isCancelledDeployment(deployment.state);
   }
 
   private async converge(host: HostRecord): Promise<void> {
@@ -84,7 +90,7 @@ export class CatchUp {
       // A host that got a release from a deployment a person cancelled (it was
       // already installing) keeps it until the next deployment: it is ahead of
       // the desired release, and going back is for a person to ask.
-      if (newest?.state === 'succeeded' && (await this.fromCancelled(newest.deploymentId))) {
+      if (newest && tookRelease(newest.state) && (await this.fromCancelled(newest.deploymentId))) {
         continue;
       }
       // The same id on every replica that sees these facts: of two racing, one insert wins.

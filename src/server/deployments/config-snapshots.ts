@@ -1,10 +1,8 @@
 import { referencedVariables } from '../../bundle/variable-references.js';
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
+import { LANDED_DEPLOYMENT_STATES, TOOK_RELEASE_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import type { ConfigSnapshot, Store } from '../../store/store.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
-
-/** The deployment states in which a release counts as brought to an environment. */
-const LANDED = ['succeeded', 'partial'] as const;
 
 /** A variable of a snapshot as a client may see it: a secret's value is null. */
 export interface SnapshotVariable {
@@ -62,7 +60,9 @@ export class ConfigSnapshots {
     version: number,
     hostId: string,
   ): Promise<ConfigSnapshot | undefined> {
-    const deployments = (await this.store.listDeployments({ app, env, states: [...LANDED] }))
+    const deployments = (
+      await this.store.listDeployments({ app, env, states: [...LANDED_DEPLOYMENT_STATES] })
+    )
       .filter((d) => d.version === version)
       .reverse();
     for (const deployment of deployments) {
@@ -70,7 +70,7 @@ export class ConfigSnapshots {
         deploymentId: deployment.id,
         hostId,
         version,
-        states: ['succeeded'],
+        states: [...TOOK_RELEASE_INSTALL_STATES],
       });
       for (const install of installs) {
         const snapshot = await this.store.getInstallSnapshot(install.id);

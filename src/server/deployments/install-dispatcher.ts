@@ -1,6 +1,6 @@
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
-import { UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import { installStatesBefore, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { assertJobFits } from '../../protocol/job-size.js';
 import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
@@ -131,14 +131,14 @@ export class InstallDispatcher {
       await this.store.markInstall(
         install.id,
         { state: 'pending', sentAt: new Date().toISOString() },
-        ['pending'],
+        installStatesBefore('pending'),
       );
     }
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },
-      [...UNSTARTED_INSTALL_STATES],
+      installStatesBefore('queued'),
     );
   }
 
