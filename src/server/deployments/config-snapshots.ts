@@ -28,9 +28,11 @@ export class ConfigSnapshots {
   ) {}
 
   /**
-   * Each host's snapshot for a deployment of `bundle` to `env`, by host id. Checks
-   * today's variables first (a missing one is `E_VARIABLE_MISSING` before any
-   * host is touched), then takes the landed release's own snapshot where there is one.
+   * Each host's snapshot for a deployment of `bundle` to `env`, by host id: the
+   * landed release's own snapshot where the host has one (unless `refresh`),
+   * else today's variables — checked for those hosts only, so a missing one is
+   * `E_VARIABLE_MISSING` before any host is touched, while a variable unset
+   * since does not stop a rollback to a release that keeps its own.
    */
   async forDeployment(
     bundle: BundleDetail,
@@ -38,15 +40,21 @@ export class ConfigSnapshots {
     hosts: HostRecord[],
     options: { refresh: boolean },
   ): Promise<Map<string, ResolvedVariables>> {
-    const today = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
-    const frozen = new Map<string, ResolvedVariables>();
-    for (const host of hosts) {
-      const own = options.refresh
-        ? undefined
-        : await this.landed(env, bundle.app, bundle.version, host.id);
-      frozen.set(host.id, own ?? usedBy(bundle, today.get(host.id)!));
+    const own = new Map<string, ResolvedVariables>();
+    if (!options.refresh) {
+      for (const host of hosts) {
+        const landed = await this.landed(env, bundle.app, bundle.version, host.id);
+        if (landed) own.set(host.id, landed);
+      }
     }
-    return frozen;
+    const fresh = hosts.filter((host) => !own.has(host.id));
+    const today =
+      fresh.length === 0
+        ? new Map<string, ResolvedVariables>()
+        : await this.variables.checkDeployable(bundle.manifest, fresh, bundle.app);
+    return new Map(
+      hosts.map((host) => [host.id, own.get(host.id) ?? usedBy(bundle, today.get(host.id)!)]),
+    );
   }
 
   /**
