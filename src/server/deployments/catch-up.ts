@@ -25,7 +25,9 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * host that was offline during a rollout, and a host that has just enrolled.
  * It runs when a host reports its facts (on connecting and every 30 s) and when
  * a deployment ends. A catch-up is recorded as an install of the deployment
- * that set the desired release.
+ * that set the desired release, and starts with the snapshot that deployment
+ * froze for the host (`ConfigSnapshots.forCatchUp`), never today's variables
+ * when the deployment had planned the host.
  *
  * It leaves a host alone while its agent is busy with a job, while a deployment
  * of the app holds the environment's lock (the rollout deals with its hosts),

@@ -1,7 +1,7 @@
 import { referencedVariables } from '../../bundle/variable-references.js';
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { LANDED_DEPLOYMENT_STATES, TOOK_RELEASE_INSTALL_STATES } from '../../protocol/lifecycle.js';
-import type { ConfigSnapshot, Store } from '../../store/store.js';
+import type { ConfigSnapshot, Store, StoredInstall } from '../../store/store.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 
 /** A variable of a snapshot as a client may see it: a secret's value is null. */
@@ -58,6 +58,55 @@ export class ConfigSnapshots {
   }
 
   /**
+   * The snapshot of an install that was planned without one, on `host`: a revert
+   * starts the release with the snapshot of the deployment that first brought it
+   * to the environment; a catch-up takes what its deployment froze for that host
+   * (`forCatchUp`); anything else (`ferry install`) today's variables. Throws as
+   * `checkDeployable` does when today's are needed and do not resolve.
+   */
+  async forInstall(
+    install: Pick<StoredInstall, 'purpose' | 'deploymentId'>,
+    bundle: BundleDetail,
+    host: HostRecord,
+  ): Promise<ResolvedVariables> {
+    if (install.purpose === 'catch-up') return this.forCatchUp(install.deploymentId, bundle, host);
+    const own =
+      install.purpose === 'revert'
+        ? await this.landed(host.env, bundle.app, bundle.version, host.id)
+        : undefined;
+    return own ?? (await this.today(bundle, host));
+  }
+
+  /**
+   * The snapshot a host catching up to `bundle`, the desired release set by
+   * `deploymentId`, starts with: the one that deployment froze for the host's
+   * planned install (a host that was away gets what it would have got, not
+   * today's values); for a host it did not plan (one that enrolled since),
+   * resolved as the deployment was — the landed release's own snapshot for the
+   * host, else today's variables.
+   */
+  async forCatchUp(
+    deploymentId: string | null,
+    bundle: BundleDetail,
+    host: HostRecord,
+  ): Promise<ResolvedVariables> {
+    if (deploymentId !== null) {
+      const planned = await this.store.listInstalls({
+        deploymentId,
+        hostId: host.id,
+        version: bundle.version,
+      });
+      // Oldest first: the install the deployment planned, then any catch-up of it.
+      for (const install of planned.reverse()) {
+        const snapshot = await this.store.getInstallSnapshot(install.id);
+        if (snapshot) return snapshot;
+      }
+    }
+    const frozen = await this.forDeployment(bundle, host.env, [host], { refresh: false });
+    return frozen.get(host.id)!;
+  }
+
+  /**
    * The snapshot of one host's install of `app@version` in the first deployment
    * that brought that release to `env` (the oldest that landed), or undefined
    * when no landed deployment of it installed this host.
@@ -86,6 +135,12 @@ export class ConfigSnapshots {
       }
     }
     return undefined;
+  }
+
+  /** Today's variables of `host` that `bundle` uses, checked as a deployment checks them. */
+  private async today(bundle: BundleDetail, host: HostRecord): Promise<ResolvedVariables> {
+    const resolved = await this.variables.checkDeployable(bundle.manifest, [host], bundle.app);
+    return usedBy(bundle, resolved.get(host.id)!);
   }
 
   /** An install's snapshot as a client may see it, or null when none was recorded. */
