@@ -124,6 +124,8 @@ describe('how deployments end', () => {
       ['prod-2', 'cancelled'],
       ['prod-3', 'cancelled'],
     ]);
+    // Each install's record says when it ended, the cancelled ones too.
+    expect(record.installs.filter((i) => i.finishedAt === null).map((i) => i.host)).toEqual([]);
     await waitFor('prod-1 to serve web@3', async () =>
       (await cluster.health('prod-1'))?.version === String(v3) ? true : undefined,
     );

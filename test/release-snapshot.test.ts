@@ -194,4 +194,32 @@ describe('a release keeps its configuration', () => {
     expect(now.REDIS_HOST).toBe('b');
     expect(now.CART_TOKEN).toBe('s3cr3t-two');
   }, 240_000);
+
+  it('rolls back to a release with its own snapshot though a variable was unset since; --refresh-vars is refused', async () => {
+    expect((await deploy(['deploy', `cart@${v2}`, '--env', 'qa'])).code).toBe(0);
+    await serving(v2);
+    const unset = await cluster.ferry(['vars', 'unset', 'CART_TOKEN', '--env', 'qa']);
+    expect(unset.code, unset.stderr).toBe(0);
+
+    // The refreshed rollback needs today's values, and one is gone.
+    const refused = await cluster.ferry([
+      'rollback',
+      'cart',
+      '--env',
+      'qa',
+      '--to',
+      String(v1),
+      '--refresh-vars',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_VARIABLE_MISSING]');
+    expect(refused.stderr).toContain('CART_TOKEN');
+
+    // v1 has its own snapshot: today's variables do not matter to it.
+    const back = await deploy(['rollback', 'cart', '--env', 'qa', '--to', String(v1)]);
+    expect(back.code, back.deployment.error ?? '').toBe(0);
+    const env = await serving(v1);
+    expect(env.REDIS_HOST).toBe('a');
+    expect(env.CART_TOKEN).toBe('s3cr3t-one');
+  }, 240_000);
 });

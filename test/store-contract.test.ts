@@ -378,6 +378,42 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.getStoredInstall('ins_b'))?.state).toBe('running');
       });
 
+      it('records when an install ends, however it ends, and forgets it when a host revives it', async () => {
+        const hostId = await host('qa-1');
+        await store.createInstalls(
+          ['ins_c', 'ins_s', 'ins_q'].map((id) => ({
+            id,
+            hostId,
+            app: 'web',
+            version: 2,
+            createdBy: 'x',
+            state: 'pending' as const,
+          })),
+        );
+        const before = new Date().toISOString();
+        await store.markInstall('ins_c', { state: 'cancelled', error: 'stop' }, ['pending']);
+        await store.markInstall('ins_s', { state: 'skipped', error: 'away' }, ['pending']);
+        await store.markInstall('ins_q', { state: 'queued', sentAt: 'T1' }, ['pending']);
+        for (const id of ['ins_c', 'ins_s']) {
+          const ended = await store.getStoredInstall(id);
+          expect(ended?.finishedAt, id).not.toBeNull();
+          expect(ended!.finishedAt! >= before, id).toBe(true);
+        }
+        // Sent is not ended.
+        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBeNull();
+        // A given time is kept.
+        await store.markInstall('ins_q', { state: 'failed', finishedAt: 'T2' }, ['queued']);
+        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBe('T2');
+        // The skipped host runs it after all: it has not ended until the host says so.
+        await store.recordStep('ins_s', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect(await store.getStoredInstall('ins_s')).toMatchObject({
+          state: 'running',
+          finishedAt: null,
+        });
+        await store.finishInstall('ins_s', { ok: true, rolledBack: false, error: null, at: 'T4' });
+        expect((await store.getStoredInstall('ins_s'))?.finishedAt).toBe('T4');
+      });
+
       it('lists installs by deployment, host, app and state, newest first', async () => {
         const a = await host('qa-1');
         const b = await host('qa-2');

@@ -13,8 +13,14 @@ import {
   installMoveReason,
   installStatesBefore,
   isActiveDeployment,
+  isCancelledDeployment,
   hasLanded,
+  hasRun,
   isFinalInstall,
+  isOpenInstall,
+  isRollingOut,
+  isWithdrawn,
+  tookRelease,
   mayDeploymentMove,
   mayInstallMove,
   UNSTARTED_INSTALL_STATES,
@@ -27,7 +33,7 @@ import {
  */
 
 const INSTALL_ALLOWED: Record<InstallState, InstallState[]> = {
-  pending: ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'],
+  pending: ['pending', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'],
   queued: ['queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'],
   running: ['succeeded', 'failed', 'skipped'],
   skipped: ['running', 'succeeded', 'failed'],
@@ -64,7 +70,8 @@ describe('the install lifecycle', () => {
     expect(installStatesBefore('queued')).toEqual(['pending', 'queued']);
     expect(installStatesBefore('skipped')).toEqual(['pending', 'queued', 'running']);
     expect(installStatesBefore('running')).toEqual(['pending', 'queued', 'skipped', 'cancelled']);
-    expect(installStatesBefore('pending')).toEqual([]);
+    // Only the recording of its sending, just before the job goes.
+    expect(installStatesBefore('pending')).toEqual(['pending']);
   });
 
   it('lets the server give up on, fail or send again any install no host has begun', () => {
@@ -80,6 +87,20 @@ describe('the install lifecycle', () => {
     expect(isFinalInstall('running')).toBe(false);
     expect(isFinalInstall('skipped')).toBe(true);
     expect(INITIAL_INSTALL_STATES).toEqual(['pending', 'queued', 'failed']);
+  });
+
+  it('tells an install whose host took the release from one withdrawn, and both from the open ones', () => {
+    expect(INSTALL_STATES.filter(tookRelease)).toEqual(['succeeded']);
+    expect(INSTALL_STATES.filter(isWithdrawn)).toEqual(['skipped', 'cancelled']);
+    // An install ends when its host ran it, or when it was withdrawn: nothing else.
+    expect([...INSTALL_STATES.filter(hasRun), ...INSTALL_STATES.filter(isWithdrawn)]).toEqual(
+      FINAL_INSTALL_STATES,
+    );
+    for (const state of INSTALL_STATES.filter(isWithdrawn)) {
+      expect(isOpenInstall(state), state).toBe(false);
+      // A host told to go ahead before it was withdrawn may still run it.
+      expect(mayInstallMove(state, 'running'), state).toBe(true);
+    }
   });
 });
 
@@ -107,6 +128,15 @@ describe('the deployment lifecycle', () => {
     ]);
     expect(DEPLOYMENT_STATES.filter(hasLanded)).toEqual(['succeeded', 'partial']);
     expect(INITIAL_DEPLOYMENT_STATES).toEqual(['running', 'pending', 'failed']);
+  });
+
+  it('tells a deployment rolling out from one queued, and a cancelled one from the other endings', () => {
+    expect(DEPLOYMENT_STATES.filter(isRollingOut)).toEqual(['running']);
+    expect(DEPLOYMENT_STATES.filter(isActiveDeployment).filter((s) => !isRollingOut(s))).toEqual([
+      'pending',
+    ]);
+    expect(DEPLOYMENT_STATES.filter(isCancelledDeployment)).toEqual(['cancelled']);
+    expect(FINAL_DEPLOYMENT_STATES.filter(isCancelledDeployment)).toEqual(['cancelled']);
   });
 
   it('lets only an active deployment be cancelled, and only a partial one complete later', () => {

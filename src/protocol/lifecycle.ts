@@ -55,6 +55,9 @@ export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
  */
 const INSTALL_MOVES: { readonly [S in InstallState]: { readonly [T in InstallState]?: string } } = {
   pending: {
+    // Its sending recorded just before its job goes (the host may fetch the
+    // bundle at once), still pending until the transport has taken the job.
+    pending: 'its job is about to go to its host',
     queued: 'sent to its host',
     running: 'its host started it before the sending was recorded',
     succeeded: 'its host finished it before the sending was recorded',
@@ -177,6 +180,21 @@ export const UNSTARTED_INSTALL_STATES: readonly InstallState[] = ['pending', 'qu
 /** The install states in which the host has run the job to its end. */
 export const RAN_INSTALL_STATES: readonly InstallState[] = ['succeeded', 'failed'];
 
+/** The install states in which the host took the release: installed, started and healthy. */
+export const TOOK_RELEASE_INSTALL_STATES: readonly InstallState[] = ['succeeded'];
+
+/**
+ * The install states of one the server gave up on, or a person stopped: its
+ * host gets no job for it any more (one already told to go ahead may still run it).
+ */
+export const WITHDRAWN_INSTALL_STATES: readonly InstallState[] = ['skipped', 'cancelled'];
+
+/** The deployment states of one rolling out: holding its lock, sending installs (not queued). */
+export const ROLLING_OUT_DEPLOYMENT_STATES: readonly DeploymentState[] = ['running'];
+
+/** The deployment states of one a person stopped, or a newer one replaced in the queue. */
+export const CANCELLED_DEPLOYMENT_STATES: readonly DeploymentState[] = ['cancelled'];
+
 /** Is the deployment still going: holding its lock, driven by a replica? */
 export function isActiveDeployment(state: DeploymentState): boolean {
   return ACTIVE_DEPLOYMENT_STATES.includes(state);
@@ -200,6 +218,26 @@ export function isOpenInstall(state: InstallState): boolean {
 /** Did the host run the install to its end, either way? */
 export function hasRun(state: InstallState): boolean {
   return RAN_INSTALL_STATES.includes(state);
+}
+
+/** Did the host take the release (for a snapshot to reuse, a host's running configuration)? */
+export function tookRelease(state: InstallState): boolean {
+  return TOOK_RELEASE_INSTALL_STATES.includes(state);
+}
+
+/** Was the install given up on, or stopped, so that its host is not to get it? */
+export function isWithdrawn(state: InstallState): boolean {
+  return WITHDRAWN_INSTALL_STATES.includes(state);
+}
+
+/** Is the deployment rolling out now, rather than queued behind another or ended? */
+export function isRollingOut(state: DeploymentState): boolean {
+  return ROLLING_OUT_DEPLOYMENT_STATES.includes(state);
+}
+
+/** Was the deployment cancelled (catch-up installs nothing on its account)? */
+export function isCancelledDeployment(state: DeploymentState): boolean {
+  return CANCELLED_DEPLOYMENT_STATES.includes(state);
 }
 
 /** Why an install may move from `from` to `to`, or undefined when it may not. */

@@ -2,7 +2,7 @@ import { historyEvent } from './history-event.js';
 import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
-import { hasRun, isOpenInstall } from '../protocol/lifecycle.js';
+import { hasRun, isOpenInstall, isWithdrawn } from '../protocol/lifecycle.js';
 import { requireEnvironment } from './environments.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import type { AgentEvent } from '../protocol/messages.js';
@@ -301,10 +301,7 @@ export class AgentService {
       );
     }
     const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
-    const sent = installs.some(
-      (install) =>
-        install.sentAt !== null && install.state !== 'skipped' && install.state !== 'cancelled',
-    );
+    const sent = installs.some((install) => install.sentAt !== null && !isWithdrawn(install.state));
     if (!sent) {
       throw new FerryError(
         'E_FORBIDDEN',

@@ -1,5 +1,9 @@
 import type { HostRecord } from '../protocol/api.js';
-import { ACTIVE_DEPLOYMENT_STATES } from '../protocol/lifecycle.js';
+import {
+  ACTIVE_DEPLOYMENT_STATES,
+  isRollingOut,
+  TOOK_RELEASE_INSTALL_STATES,
+} from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
@@ -38,7 +42,7 @@ export class RecordsService {
       for (const env of this.environments) {
         const wanted = desired.find((d) => d.app === summary.name && d.env === env.name);
         const running = active.find(
-          (d) => d.app === summary.name && d.env === env.name && d.state === 'running',
+          (d) => d.app === summary.name && d.env === env.name && isRollingOut(d.state),
         );
         const targets = targetHosts(hosts, env.name, role);
         environments.push({
@@ -190,7 +194,7 @@ export class RecordsService {
       hostId: host.id,
       app,
       version,
-      states: ['succeeded'],
+      states: [...TOOK_RELEASE_INSTALL_STATES],
       limit: 1,
     });
     const snapshot = install && (await this.store.getInstallSnapshot(install.id));

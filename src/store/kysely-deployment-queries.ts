@@ -4,7 +4,11 @@ import {
   type DeploymentState,
   type StrategyRecord,
 } from '../protocol/deployment-api.js';
-import { ACTIVE_DEPLOYMENT_STATES, FINAL_DEPLOYMENT_STATES } from '../protocol/lifecycle.js';
+import {
+  ACTIVE_DEPLOYMENT_STATES,
+  FINAL_DEPLOYMENT_STATES,
+  isRollingOut,
+} from '../protocol/lifecycle.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import type {
   DeployLock,
@@ -65,7 +69,7 @@ export class KyselyDeploymentQueries {
           created_by: deployment.createdBy,
           triggered_by: deployment.triggeredBy ?? null,
           created_at: now,
-          started_at: deployment.state === 'running' ? now : null,
+          started_at: isRollingOut(deployment.state) ? now : null,
           finished_at: FINAL_DEPLOYMENT_STATES.includes(deployment.state) ? now : null,
           error: deployment.error ?? null,
           lease_owner: null,

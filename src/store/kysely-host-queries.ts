@@ -8,7 +8,7 @@ import type {
   InstallState,
   InstallStep,
 } from '../protocol/api.js';
-import { installStatesBefore } from '../protocol/lifecycle.js';
+import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
 import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
 import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
 
@@ -276,13 +276,17 @@ export class KyselyHostQueries {
     patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
     from: InstallState[],
   ): Promise<boolean> {
+    // An install that ends here (cancelled, skipped, failed before it was sent)
+    // says when, as one whose host reports its end does.
+    const finishedAt =
+      patch.finishedAt ?? (isFinalInstall(patch.state) ? new Date().toISOString() : undefined);
     const result = await this.db
       .updateTable('installs')
       .set({
         state: patch.state,
         ...(patch.error === undefined ? {} : { error: patch.error }),
         ...(patch.sentAt === undefined ? {} : { sent_at: patch.sentAt }),
-        ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
+        ...(finishedAt === undefined ? {} : { finished_at: finishedAt }),
       })
       .where('id', '=', id)
       .where('state', 'in', from)
@@ -358,10 +362,11 @@ export class KyselyHostQueries {
         }
         // A host the rollout gave up on (skipped), or whose install was cancelled
         // after it had been told to go ahead, that runs the job after all is
-        // recorded as it goes: the record follows the host.
+        // recorded as it goes: the record follows the host, and it has not
+        // ended until the host says so.
         await trx
           .updateTable('installs')
-          .set({ state: 'running', started_at: report.at })
+          .set({ state: 'running', started_at: report.at, finished_at: null })
           .where('id', '=', installId)
           .where('state', 'in', installStatesBefore('running'))
           .execute();
@@ -458,7 +463,7 @@ function installRow(install: NewInstall): Insertable<InstallsTable> {
     created_by: install.createdBy,
     created_at: new Date().toISOString(),
     started_at: null,
-    finished_at: install.state === 'failed' ? new Date().toISOString() : null,
+    finished_at: isFinalInstall(install.state ?? 'queued') ? new Date().toISOString() : null,
     deployment_id: install.deploymentId ?? null,
     purpose: install.purpose ?? 'install',
     batch: install.batch ?? null,

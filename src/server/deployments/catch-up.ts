@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { HostRecord } from '../../protocol/api.js';
-import { hasRun, isOpenInstall } from '../../protocol/lifecycle.js';
+import {
+  hasRun,
+  isCancelledDeployment,
+  isOpenInstall,
+  tookRelease,
+} from '../../protocol/lifecycle.js';
 import type { Store } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
@@ -20,7 +25,9 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * host that was offline during a rollout, and a host that has just enrolled.
  * It runs when a host reports its facts (on connecting and every 30 s) and when
  * a deployment ends. A catch-up is recorded as an install of the deployment
- * that set the desired release.
+ * that set the desired release, and starts with the snapshot that deployment
+ * froze for the host (`ConfigSnapshots.forCatchUp`), never today's variables
+ * when the deployment had planned the host.
  *
  * It leaves a host alone while its agent is busy with a job, while a deployment
  * of the app holds the environment's lock (the rollout deals with its hosts),
@@ -64,7 +71,8 @@ export class CatchUp {
 
   private async fromCancelled(deploymentId: string | null): Promise<boolean> {
     if (deploymentId === null) return false;
-    return (await this.store.getDeployment(deploymentId))?.state === 'cancelled';
+    const deployment = await this.store.getDeployment(deploymentId);
+    return deployment !== undefined && isCancelledDeployment(deployment.state);
   }
 
   private async converge(host: HostRecord): Promise<void> {
@@ -84,7 +92,7 @@ export class CatchUp {
       // A host that got a release from a deployment a person cancelled (it was
       // already installing) keeps it until the next deployment: it is ahead of
       // the desired release, and going back is for a person to ask.
-      if (newest?.state === 'succeeded' && (await this.fromCancelled(newest.deploymentId))) {
+      if (newest && tookRelease(newest.state) && (await this.fromCancelled(newest.deploymentId))) {
         continue;
       }
       // The same id on every replica that sees these facts: of two racing, one insert wins.

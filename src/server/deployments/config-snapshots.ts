@@ -1,10 +1,8 @@
 import { referencedVariables } from '../../bundle/variable-references.js';
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
-import type { ConfigSnapshot, Store } from '../../store/store.js';
+import { LANDED_DEPLOYMENT_STATES, TOOK_RELEASE_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import type { ConfigSnapshot, Store, StoredInstall } from '../../store/store.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
-
-/** The deployment states in which a release counts as brought to an environment. */
-const LANDED = ['succeeded', 'partial'] as const;
 
 /** A variable of a snapshot as a client may see it: a secret's value is null. */
 export interface SnapshotVariable {
@@ -30,9 +28,11 @@ export class ConfigSnapshots {
   ) {}
 
   /**
-   * Each host's snapshot for a deployment of `bundle` to `env`, by host id. Checks
-   * today's variables first (a missing one is `E_VARIABLE_MISSING` before any
-   * host is touched), then takes the landed release's own snapshot where there is one.
+   * Each host's snapshot for a deployment of `bundle` to `env`, by host id: the
+   * landed release's own snapshot where the host has one (unless `refresh`),
+   * else today's variables — checked for those hosts only, so a missing one is
+   * `E_VARIABLE_MISSING` before any host is touched, while a variable unset
+   * since does not stop a rollback to a release that keeps its own.
    */
   async forDeployment(
     bundle: BundleDetail,
@@ -40,15 +40,70 @@ export class ConfigSnapshots {
     hosts: HostRecord[],
     options: { refresh: boolean },
   ): Promise<Map<string, ResolvedVariables>> {
-    const today = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
-    const frozen = new Map<string, ResolvedVariables>();
-    for (const host of hosts) {
-      const own = options.refresh
-        ? undefined
-        : await this.landed(env, bundle.app, bundle.version, host.id);
-      frozen.set(host.id, own ?? usedBy(bundle, today.get(host.id)!));
+    const own = new Map<string, ResolvedVariables>();
+    if (!options.refresh) {
+      for (const host of hosts) {
+        const landed = await this.landed(env, bundle.app, bundle.version, host.id);
+        if (landed) own.set(host.id, landed);
+      }
     }
-    return frozen;
+    const fresh = hosts.filter((host) => !own.has(host.id));
+    const today =
+      fresh.length === 0
+        ? new Map<string, ResolvedVariables>()
+        : await this.variables.checkDeployable(bundle.manifest, fresh, bundle.app);
+    return new Map(
+      hosts.map((host) => [host.id, own.get(host.id) ?? usedBy(bundle, today.get(host.id)!)]),
+    );
+  }
+
+  /**
+   * The snapshot of an install that was planned without one, on `host`: a revert
+   * starts the release with the snapshot of the deployment that first brought it
+   * to the environment; a catch-up takes what its deployment froze for that host
+   * (`forCatchUp`); anything else (`ferry install`) today's variables. Throws as
+   * `checkDeployable` does when today's are needed and do not resolve.
+   */
+  async forInstall(
+    install: Pick<StoredInstall, 'purpose' | 'deploymentId'>,
+    bundle: BundleDetail,
+    host: HostRecord,
+  ): Promise<ResolvedVariables> {
+    if (install.purpose === 'catch-up') return this.forCatchUp(install.deploymentId, bundle, host);
+    const own =
+      install.purpose === 'revert'
+        ? await this.landed(host.env, bundle.app, bundle.version, host.id)
+        : undefined;
+    return own ?? (await this.today(bundle, host));
+  }
+
+  /**
+   * The snapshot a host catching up to `bundle`, the desired release set by
+   * `deploymentId`, starts with: the one that deployment froze for the host's
+   * planned install (a host that was away gets what it would have got, not
+   * today's values); for a host it did not plan (one that enrolled since),
+   * resolved as the deployment was — the landed release's own snapshot for the
+   * host, else today's variables.
+   */
+  async forCatchUp(
+    deploymentId: string | null,
+    bundle: BundleDetail,
+    host: HostRecord,
+  ): Promise<ResolvedVariables> {
+    if (deploymentId !== null) {
+      const planned = await this.store.listInstalls({
+        deploymentId,
+        hostId: host.id,
+        version: bundle.version,
+      });
+      // Oldest first: the install the deployment planned, then any catch-up of it.
+      for (const install of planned.reverse()) {
+        const snapshot = await this.store.getInstallSnapshot(install.id);
+        if (snapshot) return snapshot;
+      }
+    }
+    const frozen = await this.forDeployment(bundle, host.env, [host], { refresh: false });
+    return frozen.get(host.id)!;
   }
 
   /**
@@ -62,7 +117,9 @@ export class ConfigSnapshots {
     version: number,
     hostId: string,
   ): Promise<ConfigSnapshot | undefined> {
-    const deployments = (await this.store.listDeployments({ app, env, states: [...LANDED] }))
+    const deployments = (
+      await this.store.listDeployments({ app, env, states: [...LANDED_DEPLOYMENT_STATES] })
+    )
       .filter((d) => d.version === version)
       .reverse();
     for (const deployment of deployments) {
@@ -70,7 +127,7 @@ export class ConfigSnapshots {
         deploymentId: deployment.id,
         hostId,
         version,
-        states: ['succeeded'],
+        states: [...TOOK_RELEASE_INSTALL_STATES],
       });
       for (const install of installs) {
         const snapshot = await this.store.getInstallSnapshot(install.id);
@@ -78,6 +135,12 @@ export class ConfigSnapshots {
       }
     }
     return undefined;
+  }
+
+  /** Today's variables of `host` that `bundle` uses, checked as a deployment checks them. */
+  private async today(bundle: BundleDetail, host: HostRecord): Promise<ResolvedVariables> {
+    const resolved = await this.variables.checkDeployable(bundle.manifest, [host], bundle.app);
+    return usedBy(bundle, resolved.get(host.id)!);
   }
 
   /** An install's snapshot as a client may see it, or null when none was recorded. */

@@ -1,12 +1,12 @@
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
-import { UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import { installStatesBefore, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { assertJobFits } from '../../protocol/job-size.js';
 import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import type { ServerTransport } from '../../transport/transport.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
-import { ConfigSnapshots, usedBy } from './config-snapshots.js';
+import { ConfigSnapshots } from './config-snapshots.js';
 
 /** The job that installs a bundle on a host: its id is the install's. */
 export function installJobOf(
@@ -70,7 +70,7 @@ export class InstallDispatcher {
   constructor(
     private readonly store: Store,
     private readonly transport: ServerTransport,
-    private readonly variables: VariableService,
+    variables: VariableService,
   ) {
     this.snapshots = new ConfigSnapshots(store, variables);
   }
@@ -78,8 +78,10 @@ export class InstallDispatcher {
   /**
    * Sends one planned (or queued) install to its host, with the snapshot its
    * deployment froze for it. One without (a revert, a host catching up, a
-   * `ferry install`) gets one now — a revert the snapshot of the deployment that
-   * first brought that release to the environment — recorded before it is sent.
+   * `ferry install`) gets one now (`ConfigSnapshots.forInstall`: a revert the
+   * snapshot of the deployment that first brought that release to the
+   * environment, a catch-up the one its deployment froze for the host), recorded
+   * before it is sent, so that `ferry deployment <id>` shows it.
    * When the host's variables do not resolve, the install is marked failed with
    * that error instead, and nothing is sent; so is one whose job is too large
    * for the transport.
@@ -101,12 +103,7 @@ export class InstallDispatcher {
     }
     let resolved: ResolvedVariables | undefined = await this.store.getInstallSnapshot(install.id);
     try {
-      if (!resolved && install.purpose === 'revert')
-        resolved = await this.snapshots.landed(host.env, bundle.app, bundle.version, host.id);
-      resolved ??= usedBy(
-        bundle,
-        (await this.variables.checkDeployable(bundle.manifest, [host], bundle.app)).get(host.id)!,
-      );
+      resolved ??= await this.snapshots.forInstall(install, bundle, host);
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       return this.endUnsent(install.id, 'failed', err.message);
@@ -131,14 +128,14 @@ export class InstallDispatcher {
       await this.store.markInstall(
         install.id,
         { state: 'pending', sentAt: new Date().toISOString() },
-        ['pending'],
+        installStatesBefore('pending'),
       );
     }
     await this.transport.send(host.id, job);
     await this.store.markInstall(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },
-      [...UNSTARTED_INSTALL_STATES],
+      installStatesBefore('queued'),
     );
   }
 
