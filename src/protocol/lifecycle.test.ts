@@ -15,6 +15,8 @@ import {
   isActiveDeployment,
   hasLanded,
   isFinalInstall,
+  isGivenUpInstall,
+  isSentInstall,
   mayDeploymentMove,
   mayInstallMove,
   UNSTARTED_INSTALL_STATES,
@@ -80,6 +82,13 @@ describe('the install lifecycle', () => {
     expect(isFinalInstall('running')).toBe(false);
     expect(isFinalInstall('skipped')).toBe(true);
     expect(INITIAL_INSTALL_STATES).toEqual(['pending', 'queued', 'failed']);
+  });
+
+  it('knows which installs a host was given up on, and which went to their host unfinished', () => {
+    // Given up on: the rollout may hand its part (the migrations) to another host.
+    expect(INSTALL_STATES.filter(isGivenUpInstall)).toEqual(['skipped', 'cancelled']);
+    // Sent, not ended: an offline host holds the rollout up until it times out.
+    expect(INSTALL_STATES.filter(isSentInstall)).toEqual(['queued', 'running']);
   });
 });
 
