@@ -7,13 +7,14 @@ import {
   deploymentStatesBefore,
   installStatesBefore,
   isFinalInstall,
+  isSentInstall,
 } from '../../protocol/lifecycle.js';
 import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { VariableService } from '../variable-service.js';
 import { usedBy } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
-import { MIGRATE_STEP, migrated, migratingInstall, runsMigrations } from './migration-gate.js';
+import { migrationGate, runsMigrations } from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -155,21 +156,18 @@ export class RolloutDriver {
       listed.filter((i) => i.purpose === purpose),
       hosts,
     );
+    if (await this.migrationsFirst(deployment)) {
+      // The host that migrates goes alone, before any other host is sent anything.
+      const gate = migrationGate(wave, `${deployment.app}@${deployment.version}`);
+      if (gate.next === 'migrate')
+        return this.sendPending([gate.migrator], hosts, { migrate: true });
+      if (gate.next === 'fail') return this.stopUnmigrated(deployment, wave, gate.reason);
+      // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
+      if (gate.migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
+        return this.stop(deployment, wave);
+    }
     let failures = 0;
-    const migrating = await this.migrationsFirst(deployment);
-    for (const [index, batch] of byBatch(wave).entries()) {
-      if (index === 0 && migrating) {
-        // The host that migrates goes alone, before any other host is sent anything.
-        const migrator = migratingInstall(batch);
-        if (migrator && !isFinalInstall(migrator.state)) {
-          await this.sendPending([migrator], hosts, { migrate: true });
-          return;
-        }
-        if (migrator && !migrated(migrator)) return this.stopUnmigrated(deployment, wave, migrator);
-        // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
-        if (migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
-          return this.stop(deployment, wave);
-      }
+    for (const batch of byBatch(wave)) {
       if (!batch.every((i) => isFinalInstall(i.state))) {
         await this.sendPending(batch, hosts);
         return;
@@ -235,7 +233,7 @@ export class RolloutDriver {
     const out: StoredInstall[] = [];
     for (const install of wave) {
       const host = hosts.get(install.hostId);
-      const sent = install.state === 'queued' || install.state === 'running';
+      const sent = isSentInstall(install.state);
       // A host cut off (its token revoked) or removed will not report: it is gone, not late.
       if ((sent && !host) || (host?.revokedAt && (sent || install.state === 'pending'))) {
         const error = host
@@ -294,29 +292,27 @@ export class RolloutDriver {
 
   /**
    * The host that was to migrate ended without its migrations succeeding (they
-   * failed, or it failed before them): no host has switched, and none may
-   * without them. Cancels the rest; the deployment fails.
+   * failed, it failed before them, or it went away during them): no host has
+   * switched, and none may without them. Cancels the rest; the deployment fails.
    */
   private async stopUnmigrated(
     deployment: StoredDeployment,
     wave: StoredInstall[],
-    migrator: StoredInstall,
+    reason: string,
   ): Promise<void> {
+    await this.cancelUnsent(wave, 'the migrations did not run: no host takes this release');
+    return this.finish(deployment, 'failed', reason);
+  }
+
+  /** Cancels the installs of a wave not yet sent: the rollout stopped before their hosts. */
+  private async cancelUnsent(wave: StoredInstall[], error: string): Promise<void> {
     for (const install of wave.filter((i) => i.state === 'pending')) {
       await this.store.markInstall(
         install.id,
-        { state: 'cancelled', error: 'the migrations did not run: no host takes this release' },
-        ['pending'],
+        { state: 'cancelled', error },
+        installStatesBefore('cancelled'),
       );
     }
-    const ranMigrations = migrator.steps.some((s) => s.step === MIGRATE_STEP);
-    return this.finish(
-      deployment,
-      'failed',
-      ranMigrations
-        ? `the migrations of ${deployment.app}@${deployment.version} failed on ${migrator.host}: ${migrator.error ?? 'failed'}; every host stays on its release`
-        : `${migrator.host} failed before running the migrations of ${deployment.app}@${deployment.version}: ${migrator.error ?? 'failed'}; every host stays on its release`,
-    );
   }
 
   private async sendPending(
@@ -345,13 +341,7 @@ export class RolloutDriver {
     const reason =
       `${failed.length} host${failed.length === 1 ? '' : 's'} failed, more than maxFailures ` +
       `${deployment.strategy.maxFailures}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`;
-    for (const install of wave.filter((i) => i.state === 'pending')) {
-      await this.store.markInstall(
-        install.id,
-        { state: 'cancelled', error: 'the rollout stopped before this host' },
-        installStatesBefore('cancelled'),
-      );
-    }
+    await this.cancelUnsent(wave, 'the rollout stopped before this host');
     if (!deployment.strategy.rollbackOnFailure) return this.finish(deployment, 'failed', reason);
     const done = wave.filter((i) => i.state === 'succeeded');
     const revertible = done
