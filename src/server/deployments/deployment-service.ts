@@ -438,6 +438,8 @@ export class DeploymentService {
       kind,
       strategy: env.strategy,
       fromVersion: desired?.version ?? null,
+      // A queued one resolves its variables when it starts, as it was asked to now.
+      refreshVars: options.refresh === true,
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
@@ -461,16 +463,15 @@ export class DeploymentService {
       return this.get(id);
     }
     const installs = planInstalls(deployment, env.strategy, hosts);
-    // Recorded before the installs are, so that no replica sends one without its
-    // snapshot; a deployment refused for the lock leaves these unused.
-    await this.store.saveInstallSnapshots(
-      installs.map((install) => ({ installId: install.id, snapshot: frozen.get(install.hostId)! })),
-    );
+    // The snapshots are recorded with the installs, in one transaction, so that
+    // no replica sends an install without its own; a deployment the lock
+    // refuses records neither.
     const created = await this.store.createDeployment(
       { ...deployment, state: 'running' },
       installs,
       {
         lock: true,
+        snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
       },
     );
     if (!created.created) {

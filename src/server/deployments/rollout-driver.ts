@@ -11,8 +11,8 @@ import {
 } from '../../protocol/lifecycle.js';
 import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
-import type { VariableService } from '../variable-service.js';
-import { usedBy } from './config-snapshots.js';
+import type { ResolvedVariables, VariableService } from '../variable-service.js';
+import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import { migrationGate, runsMigrations } from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
@@ -62,6 +62,7 @@ export class RolloutDriver {
   /** Deployments this replica drives, and since when (a fresh driver gives offline hosts a fresh wait). */
   private readonly heldSince = new Map<string, number>();
   private readonly clock: () => number;
+  private readonly snapshots: ConfigSnapshots;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +73,7 @@ export class RolloutDriver {
     private readonly options: RolloutDriverOptions,
   ) {
     this.clock = options.clock ?? (() => Date.now());
+    this.snapshots = new ConfigSnapshots(store, variables);
   }
 
   /** Starts ticking; the first tick picks up deployments a previous server left running. */
@@ -181,35 +183,39 @@ export class RolloutDriver {
     return this.completeRevert(deployment, wave);
   }
 
-  /** A queued deployment: starts it once it holds the lock, planning its hosts now. */
+  /**
+   * A queued deployment: starts it once it holds the lock, planning its hosts
+   * now and freezing their configuration as of now (its variables may have
+   * changed, or grown past what a job carries, while it waited its turn), with
+   * the refresh option it was made with. The plan and its snapshots are
+   * recorded with the start, in one step: not at all when it was cancelled
+   * while it waited.
+   */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
     const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
     if (holder.deploymentId !== deployment.id) return;
-    const planned = await this.store.listInstalls({ deploymentId: deployment.id, limit: 1 });
-    if (planned.length === 0) {
-      const bundle = await this.bundles.get(deployment.app, deployment.version);
-      const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
-      try {
-        // As when it was created: its variables may have changed (or grown past
-        // what a job carries) while it waited its turn.
-        const resolved = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
-        assertInstallJobsFit(
-          bundle,
-          hosts,
-          new Map([...resolved].map(([hostId, vars]) => [hostId, usedBy(bundle, vars)])),
-        );
-      } catch (err) {
-        if (!(err instanceof FerryError)) throw err;
-        return this.finish(deployment, 'failed', err.message);
-      }
-      await this.store.createInstalls(planInstalls(deployment, deployment.strategy, hosts));
+    const bundle = await this.bundles.get(deployment.app, deployment.version);
+    const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
+    let frozen: Map<string, ResolvedVariables>;
+    try {
+      frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {
+        refresh: deployment.refreshVars,
+      });
+      assertInstallJobsFit(bundle, hosts, frozen);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      return this.finish(deployment, 'failed', err.message);
     }
-    // Not when it was cancelled while it waited.
+    const installs = planInstalls(deployment, deployment.strategy, hosts);
     const started = await this.store.updateDeployment(
       deployment.id,
       { state: 'running', startedAt: now },
-      { from: deploymentStatesBefore('running') },
+      {
+        from: deploymentStatesBefore('running'),
+        installs,
+        snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
+      },
     );
     if (!started) {
       await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
