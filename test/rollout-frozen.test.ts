@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../src/protocol/api.js';
 import type { InstallJob } from '../src/protocol/messages.js';
+import { isOpenInstall } from '../src/protocol/lifecycle.js';
 import { DeploymentService } from '../src/server/deployments/deployment-service.js';
 import { InstallDispatcher } from '../src/server/deployments/install-dispatcher.js';
 import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
@@ -201,6 +202,66 @@ for (const dialect of STORE_DIALECTS) {
       expect((await running.store.getDeployment(made.id))?.refreshVars).toBe(true);
       const [auto] = await running.deployments.afterPush(bundle(2), 'alice');
       expect((await running.store.getDeployment(auto!.id!))?.refreshVars).toBe(false);
+    });
+
+    it('leaves no revert install behind when a cancel lands as the rollout stops', async () => {
+      // A cancel from another replica, landing just before the rollout records its reverts.
+      let cancelled = false;
+      const cancelFirst = async (id: string) => {
+        if (cancelled) return;
+        cancelled = true;
+        await under.store.updateDeployment(
+          id,
+          { state: 'cancelled', finishedAt: new Date().toISOString(), error: 'cancelled by bob' },
+          { from: ['pending', 'running'] },
+        );
+      };
+      const store = new Proxy(under.store, {
+        get(target, name, receiver) {
+          if (name === 'createInstalls') {
+            return async (installs: Parameters<Store['createInstalls']>[0]) => {
+              const revert = installs.find((i) => i.purpose === 'revert');
+              if (revert?.deploymentId) await cancelFirst(revert.deploymentId);
+              return target.createInstalls(installs);
+            };
+          }
+          if (name === 'updateDeployment') {
+            return async (...args: Parameters<Store['updateDeployment']>) => {
+              if (args[1].phase === 'reverting') await cancelFirst(args[0]);
+              return target.updateDeployment(...args);
+            };
+          }
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
+      running = rig(store);
+      running.driver.start();
+      // qa-1 ran web@1 before: the stopped rollout would put it back.
+      const first = await running.deployments.deploy(ADMIN, { app: 'web', version: 1, env: 'qa' });
+      await hostEnds(store, await sent(store, first.id, 'host_qa-1'), true);
+      await hostEnds(store, await sent(store, first.id, 'host_qa-2'), true);
+      await waitFor('web@1 to succeed', async () =>
+        (await store.getDeployment(first.id))?.state === 'succeeded' ? true : undefined,
+      );
+      await under.store.setHostFacts(
+        'host_qa-1',
+        { apps: { web: { current: 1 } } },
+        new Date().toISOString(),
+      );
+      const second = await running.deployments.deploy(ADMIN, {
+        app: 'web',
+        version: 2,
+        env: 'qa',
+      });
+      await hostEnds(store, await sent(store, second.id, 'host_qa-1'), true);
+      await hostEnds(store, await sent(store, second.id, 'host_qa-2'), false);
+      await waitFor('the cancel to land', () => Promise.resolve(cancelled || undefined));
+      await running.driver.close();
+      const record = await under.store.getDeployment(second.id);
+      expect(record).toMatchObject({ state: 'cancelled', phase: 'rollout' });
+      const installs = await under.store.listInstalls({ deploymentId: second.id });
+      expect(installs.filter((i) => isOpenInstall(i.state))).toEqual([]);
+      expect(installs.map((i) => i.purpose)).toEqual(['deploy', 'deploy']);
     });
   });
 }

@@ -9,7 +9,13 @@ import {
   isFinalInstall,
   isSentInstall,
 } from '../../protocol/lifecycle.js';
-import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
+import type {
+  DesiredRelease,
+  NewInstall,
+  Store,
+  StoredDeployment,
+  StoredInstall,
+} from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
@@ -361,25 +367,30 @@ export class RolloutDriver {
     // The last hosts done go back first, in batches of the rollout's size, so
     // that the environment never has more hosts restarting at once than during it.
     const size = batchSize(deployment.strategy, wave.length);
-    await this.store.createInstalls(
-      revertible.map((install, index) => ({
-        id: newId('ins'),
-        hostId: install.hostId,
-        app: deployment.app,
-        version: install.fromVersion!,
-        createdBy: deployment.createdBy,
-        deploymentId: deployment.id,
-        purpose: 'revert',
-        batch: Math.floor(index / size),
-        fromVersion: deployment.version,
-        state: 'pending',
-      })),
-    );
-    await this.store.updateDeployment(
+    const reverts = revertible.map((install, index): NewInstall => ({
+      id: newId('ins'),
+      hostId: install.hostId,
+      app: deployment.app,
+      version: install.fromVersion!,
+      createdBy: deployment.createdBy,
+      deploymentId: deployment.id,
+      purpose: 'revert',
+      batch: Math.floor(index / size),
+      fromVersion: deployment.version,
+      state: 'pending',
+    }));
+    // The reverts are recorded with the change of phase, in one step, and only
+    // while the deployment is still going: one cancelled meanwhile (from another
+    // replica) gets none, so no open install is left on it to hold up catch-up.
+    const reverting = await this.store.updateDeployment(
       deployment.id,
       { phase: 'reverting', error: reason + note },
-      { from: ACTIVE_DEPLOYMENT_STATES },
+      { from: ACTIVE_DEPLOYMENT_STATES, installs: reverts },
     );
+    if (!reverting) {
+      this.heldSince.delete(deployment.id);
+      return;
+    }
     this.logger.warn(
       { deploymentId: deployment.id, reason },
       'rollout stopped; putting hosts back',
