@@ -193,6 +193,47 @@ describe('migrations', () => {
     }
   }, 120_000);
 
+  it('never migrate again for a release that landed before, and make going back by deploy ask for --yes', async () => {
+    const bundles = await cluster.api().bundles('web', 10);
+    const v1 = bundles.find((b) => b.label === 'one')!.version;
+    const v3 = bundles.find((b) => b.label === 'three')!.version;
+    const before = await migrationsLog('qa-1');
+    const v4 = bundles.find((b) => b.label === 'four')!.version;
+    // web@4's migrations ran in qa (its health check failed after): going back to
+    // web@3 by `deploy` asks for --yes, as `ferry rollback` would.
+    const refused3 = await cluster.ferry(['deploy', `web@${v3}`, '--env', 'qa']);
+    expect(refused3.code).toBe(1);
+    expect(refused3.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused3.stderr).toContain(`web@${v4} (on qa-1`);
+    // web@3 landed in qa before (then qa went back to web@1): deploying it again migrates nowhere.
+    const again = await deploy(['deploy', `web@${v3}`, '--env', 'qa', '--yes']);
+    expect(again.result.code, again.result.stderr).toBe(0);
+    expect(again.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v3}`);
+    }
+    // And a redeploy of what runs now neither.
+    const redeploy = await deploy(['deploy', `web@${v3}`, '--env', 'qa']);
+    expect(redeploy.result.code, redeploy.result.stderr).toBe(0);
+    expect(redeploy.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+
+    // Going back across migrations by `deploy`: refused as `ferry rollback` is, until --yes.
+    const refused = await cluster.ferry(['deploy', `web@${v1}`, '--env', 'qa']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused.stderr).toContain('--yes');
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v3}`);
+    const back = await deploy(['deploy', `web@${v1}`, '--env', 'qa', '--yes']);
+    expect(back.result.code, back.result.stderr).toBe(0);
+    expect(back.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
+  }, 180_000);
+
   it('migrate on the first host of the wave that is there, when the whole first batch is away', async () => {
     const v = await cluster.push(migratingTree('lab'), 'lab');
     const { deployment } = await deploy(['deploy', `web@${v}`, '--env', 'lab']);

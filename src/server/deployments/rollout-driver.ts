@@ -5,6 +5,7 @@ import { FerryError } from '../../protocol/errors.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   deploymentStatesBefore,
+  hasLanded,
   installStatesBefore,
   isFinalInstall,
   isSentInstall,
@@ -20,7 +21,7 @@ import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
-import { migrationGate, runsMigrations } from './migration-gate.js';
+import { migratedOn, migrationGate, runsMigrations } from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -296,10 +297,23 @@ export class RolloutDriver {
     return out;
   }
 
-  /** True when the deployment's first host must run the bundle's migrations before any other is sent anything. */
+  /**
+   * True when the deployment's first host must run the bundle's migrations
+   * before any other is sent anything. Never for a release that was in the
+   * environment before (it landed, or its migrations ran there): deploying it
+   * again, going back to it or forth, reuses the data as it is.
+   */
   private async migrationsFirst(deployment: StoredDeployment): Promise<boolean> {
-    if (deployment.phase !== 'rollout' || deployment.kind === 'rollback') return false;
-    return runsMigrations(deployment, await this.bundles.get(deployment.app, deployment.version));
+    const bundle = await this.bundles.get(deployment.app, deployment.version);
+    if (!runsMigrations(deployment, bundle)) return false;
+    const earlier = (
+      await this.store.listDeployments({ app: deployment.app, env: deployment.env })
+    ).filter((d) => d.id !== deployment.id && d.version === deployment.version);
+    for (const d of earlier) {
+      if (hasLanded(d.state)) return false;
+      if (migratedOn(await this.store.listInstalls({ deploymentId: d.id })) !== null) return false;
+    }
+    return true;
   }
 
   /**
