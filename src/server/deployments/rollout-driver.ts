@@ -8,6 +8,7 @@ import {
   hasLanded,
   installStatesBefore,
   isFinalInstall,
+  isOpenInstall,
   isSentInstall,
 } from '../../protocol/lifecycle.js';
 import type {
@@ -248,7 +249,7 @@ export class RolloutDriver {
       const host = hosts.get(install.hostId);
       const sent = isSentInstall(install.state);
       // A host cut off (its token revoked) or removed will not report: it is gone, not late.
-      if ((sent && !host) || (host?.revokedAt && (sent || install.state === 'pending'))) {
+      if ((sent && !host) || (host?.revokedAt && isOpenInstall(install.state))) {
         const error = host
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
