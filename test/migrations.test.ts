@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallLogs } from '../src/protocol/api.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
-import { Cluster } from './helpers/cluster.js';
+import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
 
 /**
@@ -20,12 +20,14 @@ environments:
   - name: qa
     autoDeploy: false
     strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: true }
+  - name: lab
+    strategy: { batch: 1, maxFailures: 0, offlineTimeout: 3s }
 `;
 
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
 function migratingTree(
   mark: string,
-  options: { fail?: boolean; breakable?: boolean } = {},
+  options: { fail?: boolean; breakable?: boolean; slow?: boolean } = {},
 ): Record<string, string> {
   const tree = webAppTree(mark, { breakable: options.breakable ?? false, healthTimeout: '3s' });
   return {
@@ -40,7 +42,9 @@ function migratingTree(
       "console.log('migrating the data to ' + mark);",
       options.fail
         ? "console.error('column already exists'); process.exit(3);"
-        : "mkdirSync('data', { recursive: true }); appendFileSync('data/migrations.log', mark + ' v' + process.env.FERRY_VERSION + '\\n');",
+        : options.slow
+          ? "mkdirSync('data', { recursive: true }); appendFileSync('data/migrations.log', mark + ' began\\n'); setTimeout(() => undefined, 15000);"
+          : "mkdirSync('data', { recursive: true }); appendFileSync('data/migrations.log', mark + ' v' + process.env.FERRY_VERSION + '\\n');",
       '',
     ].join('\n'),
   };
@@ -51,6 +55,15 @@ let cluster: Cluster;
 beforeAll(async () => {
   cluster = await Cluster.start({ config: CONFIG });
   for (const name of QA) await cluster.addHost(name, 'qa');
+  // lab-0 is enrolled but never connects: the first batch of every lab rollout is away.
+  const enrolToken = await cluster.token('agent', 'lab');
+  const enrolled = await fetch(`${cluster.server.url}/api/v1/agents/enroll`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${enrolToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'lab-0', env: 'lab', roles: ['web'], vars: { PORT: '1' } }),
+  });
+  expect(enrolled.status).toBe(201);
+  for (const name of ['lab-1', 'lab-2']) await cluster.addHost(name, 'lab');
 }, 120_000);
 
 afterAll(async () => {
@@ -178,5 +191,92 @@ describe('migrations', () => {
       expect(await readlink(path.join(appDir(host), 'current'))).not.toBe(`releases/${v4}`);
       expect(await cluster.health(host)).toMatchObject({ ok: true });
     }
+  }, 120_000);
+
+  it('never migrate again for a release that landed before, and make going back by deploy ask for --yes', async () => {
+    const bundles = await cluster.api().bundles('web', 10);
+    const v1 = bundles.find((b) => b.label === 'one')!.version;
+    const v3 = bundles.find((b) => b.label === 'three')!.version;
+    const before = await migrationsLog('qa-1');
+    const v4 = bundles.find((b) => b.label === 'four')!.version;
+    // web@4's migrations ran in qa (its health check failed after): going back to
+    // web@3 by `deploy` asks for --yes, as `ferry rollback` would.
+    const refused3 = await cluster.ferry(['deploy', `web@${v3}`, '--env', 'qa']);
+    expect(refused3.code).toBe(1);
+    expect(refused3.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused3.stderr).toContain(`web@${v4} (on qa-1`);
+    // web@3 landed in qa before (then qa went back to web@1): deploying it again migrates nowhere.
+    const again = await deploy(['deploy', `web@${v3}`, '--env', 'qa', '--yes']);
+    expect(again.result.code, again.result.stderr).toBe(0);
+    expect(again.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+    for (const host of QA) {
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v3}`);
+    }
+    // And a redeploy of what runs now neither.
+    const redeploy = await deploy(['deploy', `web@${v3}`, '--env', 'qa']);
+    expect(redeploy.result.code, redeploy.result.stderr).toBe(0);
+    expect(redeploy.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+
+    // Going back across migrations by `deploy`: refused as `ferry rollback` is, until --yes.
+    const refused = await cluster.ferry(['deploy', `web@${v1}`, '--env', 'qa']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused.stderr).toContain('--yes');
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v3}`);
+    const back = await deploy(['deploy', `web@${v1}`, '--env', 'qa', '--yes']);
+    expect(back.result.code, back.result.stderr).toBe(0);
+    expect(back.deployment.migratedOn).toBeNull();
+    expect(await migrationsLog('qa-1')).toBe(before);
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
+  }, 180_000);
+
+  it('migrate on the first host of the wave that is there, when the whole first batch is away', async () => {
+    const v = await cluster.push(migratingTree('lab'), 'lab');
+    const { deployment } = await deploy(['deploy', `web@${v}`, '--env', 'lab']);
+    // lab-0 (batch 0) never came; lab-1 (batch 1) migrated before lab-2 was sent anything.
+    expect(deployment.installs.map((i) => [i.host, i.state])).toEqual([
+      ['lab-0', 'skipped'],
+      ['lab-1', 'succeeded'],
+      ['lab-2', 'succeeded'],
+    ]);
+    expect(deployment.migratedOn).toBe('lab-1');
+    expect(await migrationsLog('lab-1')).toBe(`lab v${v}\n`);
+    expect(await migrationsLog('lab-2')).toBeNull();
+  }, 120_000);
+
+  it('never hand the migrations to another host once one began them, even when it goes away', async () => {
+    const v = await cluster.push(migratingTree('slow', { slow: true }), 'slow');
+    const started = await cluster.ferry(['deploy', `web@${v}`, '--env', 'lab', '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    const id = /\((dep_[0-9a-f]+)\)/.exec(started.stdout)![1]!;
+    // lab-1 is in its migrations: its agent dies, and it stays away past offlineTimeout.
+    await waitFor('lab-1 to begin the migrations', async () => {
+      const record = await cluster.api().deployment(id);
+      return record.installs.find((i) => i.host === 'lab-1')?.step?.step === 'migrate'
+        ? true
+        : undefined;
+    });
+    await cluster.stopAgent('lab-1');
+    const ended = await waitFor('the deployment to end', async () => {
+      const record = await cluster.api().deployment(id);
+      return ['pending', 'running'].includes(record.state) ? undefined : record;
+    });
+    expect(ended.state).toBe('failed');
+    expect(ended.error).toContain(`lab-1 went away during the migrations of web@${v}`);
+    expect(ended.error).toContain('they are not handed to another host');
+    expect(ended.installs.map((i) => [i.host, i.state])).toEqual([
+      ['lab-0', 'skipped'],
+      ['lab-1', 'skipped'],
+      ['lab-2', 'cancelled'],
+    ]);
+    expect(ended.migratedOn).toBeNull();
+    // lab-2 never ran them, and still runs the release it had.
+    expect(await migrationsLog('lab-2')).toBeNull();
+    expect(await cluster.health('lab-2')).toMatchObject({ ok: true });
+    await cluster.startAgentAgain('lab-1');
   }, 120_000);
 });

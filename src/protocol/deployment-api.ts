@@ -103,6 +103,12 @@ export const deployBodySchema = z.strictObject({
   version: z.int().positive(),
   env: envName,
   refreshVars,
+  /**
+   * Deploy an older version although migrations of later ones ran in the
+   * environment since it was last there (`ferry deploy --yes`), as
+   * `ferry rollback --yes`: without it, refused with `E_ROLLBACK_OVER_MIGRATIONS`.
+   */
+  confirmMigrations: z.boolean().optional(),
 });
 export type DeployBody = z.infer<typeof deployBodySchema>;
 

@@ -21,6 +21,7 @@ import {
   isRollingOut,
   isWithdrawn,
   tookRelease,
+  isSentInstall,
   mayDeploymentMove,
   mayInstallMove,
   UNSTARTED_INSTALL_STATES,
@@ -101,6 +102,11 @@ describe('the install lifecycle', () => {
       // A host told to go ahead before it was withdrawn may still run it.
       expect(mayInstallMove(state, 'running'), state).toBe(true);
     }
+  });
+
+  it('knows which installs went to their host unfinished', () => {
+    // Sent, not ended: an offline host holds the rollout up until it times out.
+    expect(INSTALL_STATES.filter(isSentInstall)).toEqual(['queued', 'running']);
   });
 });
 

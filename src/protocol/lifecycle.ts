@@ -177,6 +177,9 @@ export const FINAL_INSTALL_STATES: readonly InstallState[] = INSTALL_STATES.filt
 /** The install states of one sent, or to be sent, that its host has not begun. */
 export const UNSTARTED_INSTALL_STATES: readonly InstallState[] = ['pending', 'queued'];
 
+/** The install states of one its host was sent and has not ended: it holds a rollout up while the host is away. */
+export const SENT_INSTALL_STATES: readonly InstallState[] = ['queued', 'running'];
+
 /** The install states in which the host has run the job to its end. */
 export const RAN_INSTALL_STATES: readonly InstallState[] = ['succeeded', 'failed'];
 
@@ -213,6 +216,11 @@ export function isFinalInstall(state: InstallState): boolean {
 /** Is the install still open: planned, sent or running? */
 export function isOpenInstall(state: InstallState): boolean {
   return OPEN_INSTALL_STATES.includes(state);
+}
+
+/** Was the install sent to its host, and has it not ended? */
+export function isSentInstall(state: InstallState): boolean {
+  return SENT_INSTALL_STATES.includes(state);
 }
 
 /** Did the host run the install to its end, either way? */

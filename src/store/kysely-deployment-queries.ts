@@ -13,12 +13,15 @@ import type { Database, DeploymentsTable } from './schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
+  DeploymentUpdateOptions,
   DesiredRelease,
+  InstallSnapshot,
   NewDeployment,
   NewInstall,
   StoredDeployment,
 } from './store.js';
 import type { KyselyHostQueries } from './kysely-host-queries.js';
+import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 
 /**
  * The deployment half of `KyselyStore`: deployments, their locks and leases,
@@ -29,12 +32,13 @@ export class KyselyDeploymentQueries {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly hosts: KyselyHostQueries,
+    private readonly snapshots: KyselySnapshotQueries,
   ) {}
 
   async createDeployment(
     deployment: NewDeployment,
     installs: NewInstall[],
-    options: { lock: boolean },
+    options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
   ): Promise<{ created: true } | { created: false; holder: DeployLock }> {
     return this.db.transaction().execute(async (trx) => {
       const now = new Date().toISOString();
@@ -68,6 +72,7 @@ export class KyselyDeploymentQueries {
           from_version: deployment.fromVersion,
           created_by: deployment.createdBy,
           triggered_by: deployment.triggeredBy ?? null,
+          refresh_vars: deployment.refreshVars === true ? 1 : 0,
           created_at: now,
           started_at: isRollingOut(deployment.state) ? now : null,
           finished_at: FINAL_DEPLOYMENT_STATES.includes(deployment.state) ? now : null,
@@ -76,9 +81,7 @@ export class KyselyDeploymentQueries {
           lease_expires_at: null,
         })
         .execute();
-      if (installs.length > 0) {
-        await this.hosts.withDb(trx).createInstalls(installs);
-      }
+      await this.recordInstalls(trx, installs, options.snapshots ?? []);
       return { created: true };
     });
   }
@@ -110,7 +113,7 @@ export class KyselyDeploymentQueries {
   async updateDeployment(
     id: string,
     patch: DeploymentPatch,
-    options: { from?: readonly DeploymentState[]; desired?: DesiredRelease } = {},
+    options: DeploymentUpdateOptions = {},
   ): Promise<boolean> {
     const { from, desired } = options;
     if (from?.length === 0) return false;
@@ -130,8 +133,19 @@ export class KyselyDeploymentQueries {
       // Only the deployment that ended as it should sets the desired release: one
       // cancelled meanwhile leaves the environment's as it was.
       if (changed && desired) await upsertDesired(trx, desired);
+      if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
       return changed;
     });
+  }
+
+  /** Installs with their snapshots, the snapshots first: no replica sees an install without its own. */
+  private async recordInstalls(
+    trx: Kysely<Database>,
+    installs: NewInstall[],
+    snapshots: readonly InstallSnapshot[],
+  ): Promise<void> {
+    await this.snapshots.withDb(trx).saveInstallSnapshots(snapshots);
+    if (installs.length > 0) await this.hosts.withDb(trx).createInstalls(installs);
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
@@ -265,6 +279,7 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
     fromVersion: row.from_version === null ? null : Number(row.from_version),
     createdBy: row.created_by,
     triggeredBy: row.triggered_by,
+    refreshVars: Number(row.refresh_vars) === 1,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

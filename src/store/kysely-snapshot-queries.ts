@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from './schema.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
-import type { ConfigSnapshot } from './store.js';
+import type { ConfigSnapshot, InstallSnapshot } from './store.js';
 
 const snapshotBodySchema = z.object({
   vars: z.record(z.string(), z.string()),
@@ -26,9 +26,12 @@ export class KyselySnapshotQueries {
     private readonly box: SecretBox | undefined,
   ) {}
 
-  async saveInstallSnapshots(
-    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
-  ): Promise<void> {
+  /** The same queries on another connection: a transaction's. */
+  withDb(db: Kysely<Database>): KyselySnapshotQueries {
+    return new KyselySnapshotQueries(db, this.box);
+  }
+
+  async saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
     if (snapshots.length === 0) return;
     const now = new Date().toISOString();
     await this.db

@@ -27,7 +27,9 @@ import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
+  DeploymentUpdateOptions,
   ConfigSnapshot,
+  InstallSnapshot,
   DesiredRelease,
   InstallQuery,
   NewBundle,
@@ -69,8 +71,8 @@ export class KyselyStore implements Store {
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db);
-    this.deployments = new KyselyDeploymentQueries(db, this.hosts);
     this.snapshots = new KyselySnapshotQueries(db, box);
+    this.deployments = new KyselyDeploymentQueries(db, this.hosts, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
   }
 
@@ -421,7 +423,7 @@ export class KyselyStore implements Store {
   createDeployment(
     deployment: NewDeployment,
     installs: NewInstall[],
-    options: { lock: boolean },
+    options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
   ): Promise<{ created: true } | { created: false; holder: DeployLock }> {
     return this.deployments.createDeployment(deployment, installs, options);
   }
@@ -442,7 +444,7 @@ export class KyselyStore implements Store {
   updateDeployment(
     id: string,
     patch: DeploymentPatch,
-    options?: { from?: readonly DeploymentState[]; desired?: DesiredRelease },
+    options?: DeploymentUpdateOptions,
   ): Promise<boolean> {
     return this.deployments.updateDeployment(id, patch, options);
   }
@@ -495,9 +497,7 @@ export class KyselyStore implements Store {
     return this.deployments.listDesiredReleases(query);
   }
 
-  saveInstallSnapshots(
-    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
-  ): Promise<void> {
+  saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
     return this.snapshots.saveInstallSnapshots(snapshots);
   }
 

@@ -330,6 +330,16 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0013_deployment_refresh_vars': {
+      async up(db) {
+        // How a deployment resolves its variables (`--refresh-vars`), kept so that
+        // one queued behind another resolves them, when it starts, as it was asked to.
+        await db.schema
+          .alterTable('deployments')
+          .addColumn('refresh_vars', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

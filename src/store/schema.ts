@@ -58,6 +58,8 @@ export interface DeploymentsTable {
   created_by: string;
   /** For an automatic deployment, the person whose push or verdict set it off. */
   triggered_by: Generated<string | null>;
+  /** 1 when it takes today's variables for every host (`--refresh-vars`), not a landed release's own. */
+  refresh_vars: Generated<number>;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -115,6 +115,11 @@ export interface StoredDeployment {
   createdBy: string;
   /** For an automatic deployment, the token whose push or verdict set it off; else null. */
   triggeredBy: string | null;
+  /**
+   * True when it takes today's variables for every host (`--refresh-vars`);
+   * false when a release that landed before keeps its own snapshot.
+   */
+  refreshVars: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -128,6 +133,8 @@ export type NewDeployment = Pick<
   'id' | 'app' | 'version' | 'env' | 'kind' | 'state' | 'strategy' | 'fromVersion' | 'createdBy'
 > & {
   triggeredBy?: string | null;
+  /** See `StoredDeployment.refreshVars`; false when not given. */
+  refreshVars?: boolean;
   /** Why it failed, for one recorded as failed from the start (it could not begin). */
   error?: string | null;
 };
@@ -275,14 +282,15 @@ export interface Store {
   listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
 
   /**
-   * Records a deployment with its planned installs, in one transaction. With
-   * `lock`, it first takes the app's lock in its environment; when another
-   * deployment holds it, nothing is recorded and the holder is returned.
+   * Records a deployment with its planned installs and their configuration
+   * snapshots, in one transaction. With `lock`, it first takes the app's lock in
+   * its environment; when another deployment holds it, nothing is recorded (no
+   * snapshot either) and the holder is returned.
    */
   createDeployment(
     deployment: NewDeployment,
     installs: NewInstall[],
-    options: { lock: boolean },
+    options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
   ): Promise<{ created: true } | { created: false; holder: DeployLock }>;
   getDeployment(id: string): Promise<StoredDeployment | undefined>;
   /** Deployments, newest first. */
@@ -296,12 +304,14 @@ export interface Store {
    * Changes a deployment; with `from`, only while it is in one of those states
    * (ask `deploymentStatesBefore` in protocol/lifecycle.ts), and with `desired`,
    * sets that desired release in the same transaction, only if it changed.
-   * True when it changed.
+   * With `installs` (and their `snapshots`), records them in the same
+   * transaction, only if it changed: a deployment that moved meanwhile (a
+   * cancel from another replica) gets none. True when it changed.
    */
   updateDeployment(
     id: string,
     patch: DeploymentPatch,
-    options?: { from?: readonly DeploymentState[]; desired?: DesiredRelease },
+    options?: DeploymentUpdateOptions,
   ): Promise<boolean>;
   /** Takes the lock of an app in an environment for a deployment if it is free; returns who holds it now. */
   takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock>;
@@ -337,11 +347,27 @@ export interface Store {
    * Records the configuration installs are sent with (secrets sealed at rest).
    * An install keeps the first snapshot recorded for it: saving one again changes nothing.
    */
-  saveInstallSnapshots(
-    snapshots: readonly { installId: string; snapshot: ConfigSnapshot }[],
-  ): Promise<void>;
+  saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void>;
   /** The configuration an install was made with, or undefined when none was recorded. */
   getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
+}
+
+/** An install's configuration snapshot, as it is recorded. */
+export interface InstallSnapshot {
+  installId: string;
+  snapshot: ConfigSnapshot;
+}
+
+/** The conditions of `Store.updateDeployment`, and what it records with the change. */
+export interface DeploymentUpdateOptions {
+  /** Only while it is in one of these states (ask `deploymentStatesBefore`). */
+  from?: readonly DeploymentState[];
+  /** The environment's desired release, set with the change. */
+  desired?: DesiredRelease;
+  /** Installs recorded with the change (reverts, the plan of a queued one that starts). */
+  installs?: NewInstall[];
+  /** Their configuration snapshots, recorded with them. */
+  snapshots?: readonly InstallSnapshot[];
 }
 
 /**

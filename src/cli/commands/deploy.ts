@@ -33,23 +33,35 @@ export function registerDeploy(program: Command): void {
       'deploy a bundle to an environment, host by host in batches, and follow it; exits 0 only if it succeeded',
     )
     .requiredOption('--env <env>', 'the environment: dev, qa, prod, ...')
-    .option('--refresh-vars', REFRESH_HELP);
+    .option('--refresh-vars', REFRESH_HELP)
+    .option(
+      '--yes',
+      'deploy an older version even though migrations of later ones ran there since (it never undoes them)',
+    );
   withStartOptions(command)
     .addHelpText(
       'after',
       '\nThe environment may require a verdict (prod takes only bundles marked passed) and only\n' +
-        'admins deploy to a protected one (prod). One deployment per app and environment at a time.\n\n' +
+        'admins deploy to a protected one (prod). One deployment per app and environment at a time.\n' +
+        'A release that was in the environment before never runs its migrations again; going back\n' +
+        'to it across versions whose migrations ran there is refused until you pass --yes.\n\n' +
         'Examples:\n  ferry deploy cart@12 --env qa\n  ferry deploy cart@12 --env prod --wait-lock',
     )
     .action(
       async (
         ref: string,
-        options: StartOptions & RefreshOption & { env: string },
+        options: StartOptions & RefreshOption & { env: string; yes?: boolean },
         cmd: Command,
       ) => {
         const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
         await start(cmd, options, (api) =>
-          api.deploy({ app, version, env: options.env, ...refreshOf(options) }),
+          api.deploy({
+            app,
+            version,
+            env: options.env,
+            ...refreshOf(options),
+            ...(options.yes ? { confirmMigrations: true } : {}),
+          }),
         );
       },
     );

@@ -149,6 +149,9 @@ export class DeploymentService {
     authorizeDeploy(caller, env);
     const bundle = await this.bundles.get(body.app, body.version);
     await this.checkVerdict(bundle, env);
+    // Going back by `deploy` is a rollback by another name: it asks the same.
+    if (body.confirmMigrations !== true)
+      await this.refuseOverMigrations(body.app, env.name, body.version);
     return this.create(caller.name, bundle, env, kind, {
       queue: false,
       refresh: body.refreshVars === true,
@@ -176,24 +179,30 @@ export class DeploymentService {
     const version = body.to ?? (await this.previousLanded(body.app, env.name));
     const bundle = await this.bundles.get(body.app, version);
     await this.checkVerdict(bundle, env);
-    if (body.confirmMigrations !== true) {
-      const over = await this.migrationsSince(body.app, env.name, version);
-      if (over.length > 0) {
-        throw new FerryError(
-          'E_ROLLBACK_OVER_MIGRATIONS',
-          `Migrations ran in ${env.name} since ${body.app}@${version}: ${over
-            .map((m) => `${body.app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
-            .join(
-              ', ',
-            )}. Going back does not undo them: ${body.app}@${version} would run on the migrated data; pass --yes to go back anyway`,
-          { app: body.app, env: env.name, to: version, migrations: over },
-        );
-      }
-    }
+    if (body.confirmMigrations !== true)
+      await this.refuseOverMigrations(body.app, env.name, version);
     return this.create(caller.name, bundle, env, 'rollback', {
       queue: false,
       refresh: body.refreshVars === true,
     });
+  }
+
+  /**
+   * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
+   * environment where migrations of later versions ran since it was last there.
+   */
+  private async refuseOverMigrations(app: string, env: string, version: number): Promise<void> {
+    const over = await this.migrationsSince(app, env, version);
+    if (over.length === 0) return;
+    throw new FerryError(
+      'E_ROLLBACK_OVER_MIGRATIONS',
+      `Migrations ran in ${env} since ${app}@${version}: ${over
+        .map((m) => `${app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
+        .join(
+          ', ',
+        )}. Going back does not undo them: ${app}@${version} would run on the migrated data; pass --yes to go back anyway`,
+      { app, env, to: version, migrations: over },
+    );
   }
 
   /**
@@ -438,6 +447,8 @@ export class DeploymentService {
       kind,
       strategy: env.strategy,
       fromVersion: desired?.version ?? null,
+      // A queued one resolves its variables when it starts, as it was asked to now.
+      refreshVars: options.refresh === true,
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
@@ -461,16 +472,15 @@ export class DeploymentService {
       return this.get(id);
     }
     const installs = planInstalls(deployment, env.strategy, hosts);
-    // Recorded before the installs are, so that no replica sends one without its
-    // snapshot; a deployment refused for the lock leaves these unused.
-    await this.store.saveInstallSnapshots(
-      installs.map((install) => ({ installId: install.id, snapshot: frozen.get(install.hostId)! })),
-    );
+    // The snapshots are recorded with the installs, in one transaction, so that
+    // no replica sends an install without its own; a deployment the lock
+    // refuses records neither.
     const created = await this.store.createDeployment(
       { ...deployment, state: 'running' },
       installs,
       {
         lock: true,
+        snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
       },
     );
     if (!created.created) {

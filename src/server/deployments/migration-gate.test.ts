@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredInstall } from '../../store/store.js';
-import { migrated, migratedOn, migratingInstall, runsMigrations } from './migration-gate.js';
+import {
+  migrated,
+  migratedOn,
+  migrationGate,
+  migratingInstall,
+  runsMigrations,
+} from './migration-gate.js';
 
 function install(host: string, fields: Partial<StoredInstall> = {}): StoredInstall {
   return {
@@ -26,7 +32,7 @@ function install(host: string, fields: Partial<StoredInstall> = {}): StoredInsta
   };
 }
 
-const step = (name: string, state: 'succeeded' | 'failed') => ({
+const step = (name: string, state: 'running' | 'succeeded' | 'failed') => ({
   step: name,
   state,
   exitCode: null,
@@ -50,6 +56,77 @@ describe('the migration gate', () => {
     const batch = [install('web-2'), install('web-1', { state: 'skipped' }), install('web-3')];
     expect(migratingInstall(batch)?.host).toBe('web-2');
     expect(migratingInstall([install('a', { state: 'cancelled' })])).toBeUndefined();
+  });
+
+  it('looks across the whole wave: with every host of the first batch away, the next batch migrates', () => {
+    const wave = [
+      install('web-3', { batch: 1 }),
+      install('web-1', { batch: 0, state: 'skipped' }),
+      install('web-2', { batch: 0, state: 'skipped' }),
+      install('web-0', { batch: 1 }),
+    ];
+    // In batch order, then name order.
+    expect(migratingInstall(wave)?.host).toBe('web-0');
+    expect(migrationGate(wave, 'web@2')).toMatchObject({
+      next: 'migrate',
+      migrator: { host: 'web-0' },
+    });
+  });
+
+  it('never hands the migrations on once a host began them, even if it went away since', () => {
+    const away = install('web-1', {
+      state: 'skipped',
+      error: 'web-1 was offline for more than 5m',
+      steps: [step('install', 'succeeded'), step('migrate', 'running')],
+    });
+    const wave = [away, install('web-2'), install('web-3', { batch: 1 })];
+    expect(migratingInstall(wave)?.host).toBe('web-1');
+    const gate = migrationGate(wave, 'web@2');
+    expect(gate.next).toBe('fail');
+    expect(gate.next === 'fail' && gate.reason).toBe(
+      'web-1 went away during the migrations of web@2 (web-1 was offline for more than 5m): ' +
+        'they are not handed to another host, as they may have run in part; ' +
+        'every other host stays on its release',
+    );
+    // Still running there: the deployment waits for it.
+    const running = { ...away, state: 'running' as const };
+    expect(migrationGate([running, install('web-2')], 'web@2')).toMatchObject({
+      next: 'migrate',
+      migrator: { host: 'web-1' },
+    });
+  });
+
+  it('lets the others go once the migrator ended with its migrations done, and fails the deployment when they were not', () => {
+    const checking = install('web-1', { state: 'running', steps: [step('migrate', 'succeeded')] });
+    // Still alone while its health check runs.
+    expect(migrationGate([checking, install('web-2')], 'web@2').next).toBe('migrate');
+    for (const state of ['succeeded', 'failed', 'skipped'] as const) {
+      expect(migrationGate([{ ...checking, state }, install('web-2')], 'web@2')).toMatchObject({
+        next: 'proceed',
+        migrator: { host: 'web-1' },
+      });
+    }
+    const failed = install('web-1', {
+      state: 'failed',
+      error: 'exit 3',
+      steps: [step('migrate', 'failed')],
+    });
+    expect(migrationGate([failed, install('web-2')], 'web@2')).toEqual({
+      next: 'fail',
+      migrator: failed,
+      reason: 'the migrations of web@2 failed on web-1: exit 3; every host stays on its release',
+    });
+    const before = install('web-1', { state: 'failed', error: 'npm ci failed' });
+    expect(migrationGate([before], 'web@2')).toMatchObject({
+      next: 'fail',
+      reason:
+        'web-1 failed before running the migrations of web@2: npm ci failed; every host stays on its release',
+    });
+    // No host left to run them: nothing is sent, the rollout ends on its own.
+    expect(migrationGate([install('web-1', { state: 'skipped' })], 'web@2')).toEqual({
+      next: 'proceed',
+      migrator: undefined,
+    });
   });
 
   it('tells from the steps whether and where migrations ran', () => {

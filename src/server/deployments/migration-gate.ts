@@ -1,4 +1,5 @@
 import type { BundleDetail } from '../../protocol/api.js';
+import { isFinalInstall, isWithdrawn } from '../../protocol/lifecycle.js';
 import type { StoredDeployment, StoredInstall } from '../../store/store.js';
 
 /** The name of the step in which an agent runs a release's migrations. */
@@ -22,14 +23,62 @@ export function runsMigrations(
 }
 
 /**
- * The install of a deployment's first batch that runs the migrations: the
- * first by host name that was not skipped or cancelled (a host that went away
- * before it ran hands the migrations to the next one).
+ * The install of a deployment's wave that runs the migrations. Once any host
+ * has begun them (a `migrate` step recorded, ended or not), that host keeps
+ * them, whatever became of it: they may have run in part, and must not run a
+ * second time elsewhere. Before that, it is the first host in batch then name
+ * order that was not given up on (a host away before it began hands them on).
  */
-export function migratingInstall(firstBatch: StoredInstall[]): StoredInstall | undefined {
-  return [...firstBatch]
-    .filter((i) => i.state !== 'skipped' && i.state !== 'cancelled')
-    .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))[0];
+export function migratingInstall(wave: StoredInstall[]): StoredInstall | undefined {
+  const ordered = [...wave].sort(
+    (a, b) => (a.batch ?? 0) - (b.batch ?? 0) || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0),
+  );
+  return ordered.find(beganMigrating) ?? ordered.find((i) => !isWithdrawn(i.state));
+}
+
+/** What a rollout that migrates does next, by where its migrations stand. */
+export type MigrationGate =
+  /** The migrator has not ended: send it (alone, asked to migrate) if it is not yet, or wait for it. */
+  | { next: 'migrate'; migrator: StoredInstall }
+  /** The migrator ended after its migrations succeeded, or no host is left to run them: the batches go on. */
+  | { next: 'proceed'; migrator: StoredInstall | undefined }
+  /** The migrator ended without them: no host may take the release; `reason` says why. */
+  | { next: 'fail'; migrator: StoredInstall; reason: string };
+
+/**
+ * Where the migrations of a deployment's wave stand (`ref` names its bundle,
+ * `cart@12`, in the reason).
+ */
+export function migrationGate(wave: StoredInstall[], ref: string): MigrationGate {
+  const migrator = migratingInstall(wave);
+  if (!migrator) return { next: 'proceed', migrator };
+  // Alone until it has ended, its health check too: with maxFailures 0, a
+  // migrator that fails after migrating stops the rollout before anyone else goes.
+  if (!isFinalInstall(migrator.state)) return { next: 'migrate', migrator };
+  if (migrated(migrator)) return { next: 'proceed', migrator };
+  const why = migrator.error ?? 'failed';
+  if (isWithdrawn(migrator.state)) {
+    return {
+      next: 'fail',
+      migrator,
+      reason:
+        `${migrator.host} went away during the migrations of ${ref} (${why}): ` +
+        'they are not handed to another host, as they may have run in part; ' +
+        'every other host stays on its release',
+    };
+  }
+  return {
+    next: 'fail',
+    migrator,
+    reason: beganMigrating(migrator)
+      ? `the migrations of ${ref} failed on ${migrator.host}: ${why}; every host stays on its release`
+      : `${migrator.host} failed before running the migrations of ${ref}: ${why}; every host stays on its release`,
+  };
+}
+
+/** True when the install's host reported a `migrate` step, ended or not. */
+function beganMigrating(install: Pick<StoredInstall, 'steps'>): boolean {
+  return install.steps.some((s) => s.step === MIGRATE_STEP);
 }
 
 /** True when this install ran its migrations and they succeeded. */

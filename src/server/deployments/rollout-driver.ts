@@ -5,15 +5,24 @@ import { FerryError } from '../../protocol/errors.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   deploymentStatesBefore,
+  hasLanded,
   installStatesBefore,
   isFinalInstall,
+  isOpenInstall,
+  isSentInstall,
 } from '../../protocol/lifecycle.js';
-import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
+import type {
+  DesiredRelease,
+  NewInstall,
+  Store,
+  StoredDeployment,
+  StoredInstall,
+} from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
-import type { VariableService } from '../variable-service.js';
-import { usedBy } from './config-snapshots.js';
+import type { ResolvedVariables, VariableService } from '../variable-service.js';
+import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
-import { MIGRATE_STEP, migrated, migratingInstall, runsMigrations } from './migration-gate.js';
+import { migratedOn, migrationGate, runsMigrations } from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -61,6 +70,7 @@ export class RolloutDriver {
   /** Deployments this replica drives, and since when (a fresh driver gives offline hosts a fresh wait). */
   private readonly heldSince = new Map<string, number>();
   private readonly clock: () => number;
+  private readonly snapshots: ConfigSnapshots;
 
   constructor(
     private readonly store: Store,
@@ -71,6 +81,7 @@ export class RolloutDriver {
     private readonly options: RolloutDriverOptions,
   ) {
     this.clock = options.clock ?? (() => Date.now());
+    this.snapshots = new ConfigSnapshots(store, variables);
   }
 
   /** Starts ticking; the first tick picks up deployments a previous server left running. */
@@ -155,21 +166,18 @@ export class RolloutDriver {
       listed.filter((i) => i.purpose === purpose),
       hosts,
     );
+    if (await this.migrationsFirst(deployment)) {
+      // The host that migrates goes alone, before any other host is sent anything.
+      const gate = migrationGate(wave, `${deployment.app}@${deployment.version}`);
+      if (gate.next === 'migrate')
+        return this.sendPending([gate.migrator], hosts, { migrate: true });
+      if (gate.next === 'fail') return this.stopUnmigrated(deployment, wave, gate.reason);
+      // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
+      if (gate.migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
+        return this.stop(deployment, wave);
+    }
     let failures = 0;
-    const migrating = await this.migrationsFirst(deployment);
-    for (const [index, batch] of byBatch(wave).entries()) {
-      if (index === 0 && migrating) {
-        // The host that migrates goes alone, before any other host is sent anything.
-        const migrator = migratingInstall(batch);
-        if (migrator && !isFinalInstall(migrator.state)) {
-          await this.sendPending([migrator], hosts, { migrate: true });
-          return;
-        }
-        if (migrator && !migrated(migrator)) return this.stopUnmigrated(deployment, wave, migrator);
-        // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
-        if (migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
-          return this.stop(deployment, wave);
-      }
+    for (const batch of byBatch(wave)) {
       if (!batch.every((i) => isFinalInstall(i.state))) {
         await this.sendPending(batch, hosts);
         return;
@@ -183,35 +191,39 @@ export class RolloutDriver {
     return this.completeRevert(deployment, wave);
   }
 
-  /** A queued deployment: starts it once it holds the lock, planning its hosts now. */
+  /**
+   * A queued deployment: starts it once it holds the lock, planning its hosts
+   * now and freezing their configuration as of now (its variables may have
+   * changed, or grown past what a job carries, while it waited its turn), with
+   * the refresh option it was made with. The plan and its snapshots are
+   * recorded with the start, in one step: not at all when it was cancelled
+   * while it waited.
+   */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
     const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
     if (holder.deploymentId !== deployment.id) return;
-    const planned = await this.store.listInstalls({ deploymentId: deployment.id, limit: 1 });
-    if (planned.length === 0) {
-      const bundle = await this.bundles.get(deployment.app, deployment.version);
-      const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
-      try {
-        // As when it was created: its variables may have changed (or grown past
-        // what a job carries) while it waited its turn.
-        const resolved = await this.variables.checkDeployable(bundle.manifest, hosts, bundle.app);
-        assertInstallJobsFit(
-          bundle,
-          hosts,
-          new Map([...resolved].map(([hostId, vars]) => [hostId, usedBy(bundle, vars)])),
-        );
-      } catch (err) {
-        if (!(err instanceof FerryError)) throw err;
-        return this.finish(deployment, 'failed', err.message);
-      }
-      await this.store.createInstalls(planInstalls(deployment, deployment.strategy, hosts));
+    const bundle = await this.bundles.get(deployment.app, deployment.version);
+    const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
+    let frozen: Map<string, ResolvedVariables>;
+    try {
+      frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {
+        refresh: deployment.refreshVars,
+      });
+      assertInstallJobsFit(bundle, hosts, frozen);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      return this.finish(deployment, 'failed', err.message);
     }
-    // Not when it was cancelled while it waited.
+    const installs = planInstalls(deployment, deployment.strategy, hosts);
     const started = await this.store.updateDeployment(
       deployment.id,
       { state: 'running', startedAt: now },
-      { from: deploymentStatesBefore('running') },
+      {
+        from: deploymentStatesBefore('running'),
+        installs,
+        snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
+      },
     );
     if (!started) {
       await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
@@ -235,9 +247,9 @@ export class RolloutDriver {
     const out: StoredInstall[] = [];
     for (const install of wave) {
       const host = hosts.get(install.hostId);
-      const sent = install.state === 'queued' || install.state === 'running';
+      const sent = isSentInstall(install.state);
       // A host cut off (its token revoked) or removed will not report: it is gone, not late.
-      if ((sent && !host) || (host?.revokedAt && (sent || install.state === 'pending'))) {
+      if ((sent && !host) || (host?.revokedAt && isOpenInstall(install.state))) {
         const error = host
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
@@ -286,37 +298,48 @@ export class RolloutDriver {
     return out;
   }
 
-  /** True when the deployment's first host must run the bundle's migrations before any other is sent anything. */
+  /**
+   * True when the deployment's first host must run the bundle's migrations
+   * before any other is sent anything. Never for a release that was in the
+   * environment before (it landed, or its migrations ran there): deploying it
+   * again, going back to it or forth, reuses the data as it is.
+   */
   private async migrationsFirst(deployment: StoredDeployment): Promise<boolean> {
-    if (deployment.phase !== 'rollout' || deployment.kind === 'rollback') return false;
-    return runsMigrations(deployment, await this.bundles.get(deployment.app, deployment.version));
+    const bundle = await this.bundles.get(deployment.app, deployment.version);
+    if (!runsMigrations(deployment, bundle)) return false;
+    const earlier = (
+      await this.store.listDeployments({ app: deployment.app, env: deployment.env })
+    ).filter((d) => d.id !== deployment.id && d.version === deployment.version);
+    for (const d of earlier) {
+      if (hasLanded(d.state)) return false;
+      if (migratedOn(await this.store.listInstalls({ deploymentId: d.id })) !== null) return false;
+    }
+    return true;
   }
 
   /**
    * The host that was to migrate ended without its migrations succeeding (they
-   * failed, or it failed before them): no host has switched, and none may
-   * without them. Cancels the rest; the deployment fails.
+   * failed, it failed before them, or it went away during them): no host has
+   * switched, and none may without them. Cancels the rest; the deployment fails.
    */
   private async stopUnmigrated(
     deployment: StoredDeployment,
     wave: StoredInstall[],
-    migrator: StoredInstall,
+    reason: string,
   ): Promise<void> {
+    await this.cancelUnsent(wave, 'the migrations did not run: no host takes this release');
+    return this.finish(deployment, 'failed', reason);
+  }
+
+  /** Cancels the installs of a wave not yet sent: the rollout stopped before their hosts. */
+  private async cancelUnsent(wave: StoredInstall[], error: string): Promise<void> {
     for (const install of wave.filter((i) => i.state === 'pending')) {
       await this.store.markInstall(
         install.id,
-        { state: 'cancelled', error: 'the migrations did not run: no host takes this release' },
-        ['pending'],
+        { state: 'cancelled', error },
+        installStatesBefore('cancelled'),
       );
     }
-    const ranMigrations = migrator.steps.some((s) => s.step === MIGRATE_STEP);
-    return this.finish(
-      deployment,
-      'failed',
-      ranMigrations
-        ? `the migrations of ${deployment.app}@${deployment.version} failed on ${migrator.host}: ${migrator.error ?? 'failed'}; every host stays on its release`
-        : `${migrator.host} failed before running the migrations of ${deployment.app}@${deployment.version}: ${migrator.error ?? 'failed'}; every host stays on its release`,
-    );
   }
 
   private async sendPending(
@@ -345,13 +368,7 @@ export class RolloutDriver {
     const reason =
       `${failed.length} host${failed.length === 1 ? '' : 's'} failed, more than maxFailures ` +
       `${deployment.strategy.maxFailures}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`;
-    for (const install of wave.filter((i) => i.state === 'pending')) {
-      await this.store.markInstall(
-        install.id,
-        { state: 'cancelled', error: 'the rollout stopped before this host' },
-        installStatesBefore('cancelled'),
-      );
-    }
+    await this.cancelUnsent(wave, 'the rollout stopped before this host');
     if (!deployment.strategy.rollbackOnFailure) return this.finish(deployment, 'failed', reason);
     const done = wave.filter((i) => i.state === 'succeeded');
     const revertible = done
@@ -365,25 +382,30 @@ export class RolloutDriver {
     // The last hosts done go back first, in batches of the rollout's size, so
     // that the environment never has more hosts restarting at once than during it.
     const size = batchSize(deployment.strategy, wave.length);
-    await this.store.createInstalls(
-      revertible.map((install, index) => ({
-        id: newId('ins'),
-        hostId: install.hostId,
-        app: deployment.app,
-        version: install.fromVersion!,
-        createdBy: deployment.createdBy,
-        deploymentId: deployment.id,
-        purpose: 'revert',
-        batch: Math.floor(index / size),
-        fromVersion: deployment.version,
-        state: 'pending',
-      })),
-    );
-    await this.store.updateDeployment(
+    const reverts = revertible.map((install, index): NewInstall => ({
+      id: newId('ins'),
+      hostId: install.hostId,
+      app: deployment.app,
+      version: install.fromVersion!,
+      createdBy: deployment.createdBy,
+      deploymentId: deployment.id,
+      purpose: 'revert',
+      batch: Math.floor(index / size),
+      fromVersion: deployment.version,
+      state: 'pending',
+    }));
+    // The reverts are recorded with the change of phase, in one step, and only
+    // while the deployment is still going: one cancelled meanwhile (from another
+    // replica) gets none, so no open install is left on it to hold up catch-up.
+    const reverting = await this.store.updateDeployment(
       deployment.id,
       { phase: 'reverting', error: reason + note },
-      { from: ACTIVE_DEPLOYMENT_STATES },
+      { from: ACTIVE_DEPLOYMENT_STATES, installs: reverts },
     );
+    if (!reverting) {
+      this.heldSince.delete(deployment.id);
+      return;
+    }
     this.logger.warn(
       { deploymentId: deployment.id, reason },
       'rollout stopped; putting hosts back',
