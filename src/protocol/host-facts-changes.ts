@@ -1,11 +1,4 @@
-import type { HostFacts } from './host-facts.js';
-
-/** One fact that differs between two samples, by its dotted name (`runtimes.node`). */
-export interface FactChange {
-  field: string;
-  from: string | number | boolean | null;
-  to: string | number | boolean | null;
-}
+import type { FactChange, HostFacts } from './host-facts.js';
 
 type Scalar = FactChange['from'];
 

@@ -80,6 +80,8 @@ describe('host facts schema', () => {
       runtimes: { node: '18.19.0', npm: '10.2.3', python3: null, pip: null },
       apps: { cart: { current: 3, previous: 2, releases: [2, 3], service: null, config: null } },
     });
+    // As the server stores it, and reads it again.
+    expect(parseHostFacts(JSON.parse(JSON.stringify(facts)))).toEqual(facts);
   });
 
   it("reads a newer agent's report: fields it does not know are dropped, missing ones are null", () => {

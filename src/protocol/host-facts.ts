@@ -120,8 +120,12 @@ export type HostFacts = z.infer<typeof hostFactsSchema>;
 /** Facts as an agent builds them before sending (defaults may be left out). */
 export type HostFactsInput = z.input<typeof hostFactsSchema>;
 
-/** A report of version 2 or later: later versions' extra fields are dropped. */
-const currentReportSchema = hostFactsSchema.extend({ factsVersion: z.int().min(2) });
+/**
+ * A report that says its version: read in this version's shape, a later
+ * version's extra fields dropped. (Facts of version 1 read into this shape
+ * say `factsVersion: 1` too, as the server stores them.)
+ */
+const currentReportSchema = hostFactsSchema;
 
 /** A report of version 1, from agents before versioned facts: a flat record. */
 const legacyReportSchema = z.object({
@@ -231,3 +235,39 @@ export interface FactsSample {
   at: string;
   facts: HostFacts;
 }
+
+const factValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** One fact that differs between two samples, by its dotted name (`runtimes.node`). */
+export const factChangeSchema = z.object({
+  field: z.string(),
+  from: factValueSchema,
+  to: factValueSchema,
+});
+export type FactChange = z.infer<typeof factChangeSchema>;
+
+/** A sample of the history as the API shows it: with what changed since the sample before. */
+export const factsHistoryEntrySchema = z.object({
+  at: z.string(),
+  facts: hostFactsSchema,
+  /** Since the sample before; every fact for the oldest sample kept. */
+  changes: z.array(factChangeSchema),
+});
+export type FactsHistoryEntry = z.infer<typeof factsHistoryEntrySchema>;
+
+/** `GET /hosts/:name/facts?history=N`: a host's latest facts, and its newest N samples. */
+export const hostFactsQuerySchema = z.strictObject({
+  history: z.coerce.number().int().min(0).max(10_000).default(0),
+});
+
+export const hostFactsAnswerSchema = z.object({
+  host: z.string(),
+  hostId: z.string(),
+  env: z.string(),
+  /** When the server last heard from the host. */
+  lastSeenAt: z.string().nullable(),
+  facts: hostFactsSchema.nullable(),
+  /** Newest first. */
+  history: z.array(factsHistoryEntrySchema),
+});
+export type HostFactsAnswer = z.infer<typeof hostFactsAnswerSchema>;

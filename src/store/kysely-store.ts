@@ -13,7 +13,9 @@ import type {
   VerdictState,
 } from '../protocol/api.js';
 import type { DeploymentState } from '../protocol/deployment-api.js';
+import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
+import { KyselyFactsQueries } from './kysely-facts-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
@@ -29,6 +31,7 @@ import type {
   DeploymentPatch,
   ConfigSnapshot,
   DesiredRelease,
+  FactsRetention,
   InstallQuery,
   NewBundle,
   NewDeployment,
@@ -60,6 +63,7 @@ export class KyselyStore implements Store {
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
   private readonly history: KyselyHistoryQueries;
+  private readonly facts: KyselyFactsQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -72,6 +76,7 @@ export class KyselyStore implements Store {
     this.deployments = new KyselyDeploymentQueries(db, this.hosts);
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.history = new KyselyHistoryQueries(db);
+    this.facts = new KyselyFactsQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -351,8 +356,16 @@ export class KyselyStore implements Store {
     return this.hosts.resetHostPresence();
   }
 
-  setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
-    return this.hosts.setHostFacts(id, facts, at);
+  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void> {
+    return this.facts.setHostFacts(id, facts, at);
+  }
+
+  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void> {
+    return this.facts.addFactsSample(hostId, sample, retention);
+  }
+
+  listFactsSamples(hostId: string, options: { limit?: number } = {}): Promise<FactsSample[]> {
+    return this.facts.listFactsSamples(hostId, options);
   }
 
   createInstall(install: NewInstall): Promise<void> {
