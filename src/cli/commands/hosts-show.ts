@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { countTextSchema } from '../../protocol/fields.js';
+import { isVolatileFact } from '../../protocol/host-facts-changes.js';
 import type { FactChange, HostFacts, HostFactsAnswer } from '../../protocol/host-facts.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
@@ -94,15 +95,23 @@ function printTimeline(answer: HostFactsAnswer): void {
   answer.history.forEach((entry, i) => {
     // The oldest shown has no sample before it when it is the first kept: its changes are every fact.
     const first = i === oldest && entry.changes.some((c) => c.field === 'factsVersion');
+    // The changes of the host; load and free space only when nothing else changed.
+    const host = entry.changes.filter((c) => !isVolatileFact(c.field));
     const what = first
       ? `first sample kept: ${runtimes(entry.facts)}`
-      : entry.changes.map(change).join('; ') || 'no change';
+      : (host.length > 0 ? host : entry.changes).map(change).join('; ') || 'no change';
     process.stdout.write(`  ${time(entry.at)}  ${printable(what)}\n`);
   });
 }
 
 function change({ field, from, to }: FactChange): string {
-  return `${field} ${from ?? '-'} → ${to ?? '-'}`;
+  const shown = (value: FactChange['from']) =>
+    value === null
+      ? '-'
+      : field.endsWith('Bytes') && typeof value === 'number'
+        ? formatBytes(value)
+        : String(value);
+  return `${field} ${shown(from)} → ${shown(to)}`;
 }
 
 function runtimes(facts: HostFacts): string {
