@@ -85,4 +85,20 @@ describe('host facts history', () => {
     expect(shown.code).toBe(1);
     expect(shown.stderr).toContain('[E_HOST_NOT_FOUND]');
   });
+
+  it('refuses a history count that is not a count, and an agent token', async () => {
+    const get = async (query: string, token = cluster.server.adminToken) => {
+      const response = await fetch(`${cluster.server.url}/api/v1/hosts/qa-1/facts${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return { status: response.status, code: ((await response.json()) as { code?: string }).code };
+    };
+    expect(await get('?history=-1')).toEqual({ status: 400, code: 'E_BAD_REQUEST' });
+    expect(await get('?history=lots')).toEqual({ status: 400, code: 'E_BAD_REQUEST' });
+    expect(await get('?since=yesterday')).toEqual({ status: 400, code: 'E_BAD_REQUEST' });
+    expect(await get('', await cluster.token('agent', 'qa'))).toEqual({
+      status: 403,
+      code: 'E_FORBIDDEN',
+    });
+  });
 });
