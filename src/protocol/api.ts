@@ -147,8 +147,11 @@ export const hostRecordSchema = z.object({
   enrolledAt: z.string(),
   lastSeenAt: z.string().nullable(),
   connected: z.boolean(),
-  /** The facts its agent last reported, in the facts schema's shape. */
-  facts: hostFactsSchema.nullable(),
+  /**
+   * The facts its agent last reported, in the facts schema's shape. A client
+   * reading an older server's untyped facts sees none rather than failing the list.
+   */
+  facts: hostFactsSchema.nullable().catch(null),
   /** When the host's own token was revoked: it is cut off, and gets no job, variable or bundle. */
   revokedAt: z.string().nullable().default(null),
 });

@@ -165,6 +165,20 @@ describe('AgentService, facts reports', () => {
     ]);
   });
 
+  it("takes an older agent's report (facts version 1, a flat record) into the history", async () => {
+    await deliver('host_a', {
+      v: PROTOCOL_VERSION,
+      id: 'ev-old',
+      type: 'facts',
+      facts: { os: 'Linux 6.1', runtimes: { node: '18.19.0', npm: '10.2.3', python3: null } },
+    });
+    const shown = await facts.show('qa-1', 5);
+    expect(shown.facts).toMatchObject({ factsVersion: 1, os: 'Linux', kernel: '6.1' });
+    expect(shown.history.map((h) => h.facts.runtimes)).toEqual([
+      { node: '18.19.0', npm: '10.2.3', python3: null, pip: null },
+    ]);
+  });
+
   it('refuses a malformed report with a logged error, and keeps the facts the host had', async () => {
     await report(node('20.11.1'));
     await report({ cpus: 'many', runtimes: { node: 22 } });
