@@ -93,8 +93,9 @@ function printTimeline(answer: HostFactsAnswer): void {
   }
   const oldest = answer.history.length - 1;
   answer.history.forEach((entry, i) => {
-    // The oldest shown has no sample before it when it is the first kept: its changes are every fact.
-    const first = i === oldest && entry.changes.some((c) => c.field === 'factsVersion');
+    // The first sample kept has none before it: every fact is a change from nothing.
+    const first =
+      i === oldest && entry.changes.some((c) => c.field === 'factsVersion' && c.from === null);
     // The changes of the host; load and free space only when nothing else changed.
     const host = entry.changes.filter((c) => !isVolatileFact(c.field));
     const what = first
