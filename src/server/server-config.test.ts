@@ -50,9 +50,9 @@ describe('loadServerConfig', () => {
     expect(problems).toContain('colour');
   });
 
-  it('keeps 1000 facts samples per host for 30 days, sampling load every 10 minutes, unless configured', async () => {
+  it('keeps 1000 facts samples per host for 30 days, sampling load every 30 minutes, unless configured', async () => {
     const defaults = await loadServerConfig({ env: {}, flags: { data: '/d' } });
-    expect(defaults.factsHistory).toEqual({ keepSamples: 1000, keepDays: 30, sampleMinutes: 10 });
+    expect(defaults.factsHistory).toEqual({ keepSamples: 1000, keepDays: 30, sampleMinutes: 30 });
     const file = path.join(os.tmpdir(), `ferry-config-facts-${process.pid}.yml`);
     await writeFile(
       file,

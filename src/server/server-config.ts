@@ -88,7 +88,7 @@ export const serverConfigSchema = z.strictObject({
       // Load, free memory and disk, and uptimes move all the time: a report that
       // changes only those is sampled at most this often. Any other change is
       // sampled at once.
-      sampleMinutes: z.coerce.number().min(0).default(10),
+      sampleMinutes: z.coerce.number().min(0).default(30),
     })
     .prefault({}),
   limits: z
