@@ -251,6 +251,31 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
       }
     }
 
+    // The facts each agent reports after an install name the release's variables,
+    // with a plain one's value and never a secret's, under either driver.
+    for (const host of ['dev-builtin', 'dev-sv']) {
+      const facts = await waitFor(`the facts of ${host} after its install`, async () => {
+        const { facts } = await cluster.api().hostFacts(host);
+        return facts?.apps.vault?.config?.installId ? facts : undefined;
+      });
+      expect(facts.apps.vault?.config?.vars).toEqual([
+        { name: 'DB_PASSWORD', value: null, secret: true },
+        { name: 'GREETING', value: PLAIN, secret: false },
+        { name: 'PORT', value: String(cluster.host(host).port), secret: false },
+        { name: 'TLS_KEY', value: null, secret: true },
+      ]);
+      expect(facts.apps.vault?.service).toMatchObject({ running: true });
+      expect(facts.apps.vault?.service?.pid).toBeGreaterThan(0);
+      for (const args of [
+        ['hosts', 'show', host, '--history'],
+        ['hosts', '--json'],
+      ]) {
+        const shown = await cluster.ferry(args);
+        expect(shown.code, shown.stderr).toBe(0);
+        for (const secret of SECRET_TEXTS) expect(shown.stdout).not.toContain(secret);
+      }
+    }
+
     // Every file the agents and the drivers wrote that holds a variable is the owner's alone.
     const files = [
       ...(await filesUnder(cluster.host('dev-builtin').root)),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseHostFacts } from '../src/protocol/host-facts.js';
 import type { BundleDetail } from '../src/protocol/api.js';
 import type { InstallJob } from '../src/protocol/messages.js';
 import { isOpenInstall } from '../src/protocol/lifecycle.js';
@@ -245,7 +246,7 @@ for (const dialect of STORE_DIALECTS) {
       );
       await under.store.setHostFacts(
         'host_qa-1',
-        { apps: { web: { current: 1 } } },
+        parseHostFacts({ apps: { web: { current: 1 } } }),
         new Date().toISOString(),
       );
       const second = await running.deployments.deploy(ADMIN, {

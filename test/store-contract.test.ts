@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseHostFacts } from '../src/protocol/host-facts.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { NewBundle, NewInstall, Store, StoredDeployment } from '../src/store/store.js';
 import { createTestDatabase } from './helpers/pg-database.js';
@@ -202,16 +203,70 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.findHostByName('qa-1'))?.id).toBe(id);
         expect(await store.findHostByName('nope')).toBeUndefined();
         await store.setHostPresence(id, true, '2026-11-02T00:00:00.000Z');
-        await store.setHostFacts(id, { apps: { web: { current: 3 } } }, '2026-11-02T00:00:01.000Z');
+        const facts = parseHostFacts({ factsVersion: 2, apps: { web: { current: 3 } } });
+        await store.setHostFacts(id, facts, '2026-11-02T00:00:01.000Z');
         expect(await store.getHost(id)).toMatchObject({
           connected: true,
           lastSeenAt: '2026-11-02T00:00:01.000Z',
-          facts: { apps: { web: { current: 3 } } },
+          facts,
         });
         expect((await store.listHosts({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
         expect((await store.listHosts()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
         await store.resetHostPresence();
         expect((await store.getHost(id))?.connected).toBe(false);
+      });
+
+      it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
+        const id = await host('qa-1');
+        const other = await host('qa-2');
+        const sample = (minute: number, node: string) => ({
+          at: `2026-11-02T00:${String(minute).padStart(2, '0')}:00.000Z`,
+          facts: parseHostFacts({ factsVersion: 2, runtimes: { node } }),
+        });
+        const keep = (count: number) => ({ keep: count, since: '2026-11-02T00:00:00.000Z' });
+        await store.addFactsSample(other, sample(0, 'other'), keep(10));
+        for (let minute = 1; minute <= 5; minute++)
+          await store.addFactsSample(id, sample(minute, `20.${minute}.0`), keep(3));
+        const nodes = async (hostId: string) =>
+          (await store.listFactsSamples(hostId)).map((s) => [
+            s.at.slice(14, 16),
+            s.facts.runtimes.node,
+          ]);
+        expect(await nodes(id)).toEqual([
+          ['05', '20.5.0'],
+          ['04', '20.4.0'],
+          ['03', '20.3.0'],
+        ]);
+        expect((await store.listFactsSamples(id, { limit: 1 }))[0]?.facts).toEqual(
+          sample(5, '20.5.0').facts,
+        );
+        // By age: what is older than `since` goes, whatever the count.
+        await store.addFactsSample(id, sample(6, '20.6.0'), {
+          keep: 10,
+          since: '2026-11-02T00:04:30.000Z',
+        });
+        expect(await nodes(id)).toEqual([
+          ['06', '20.6.0'],
+          ['05', '20.5.0'],
+        ]);
+        // Another host's history is its own.
+        expect(await nodes(other)).toEqual([['00', 'other']]);
+      });
+
+      it('reads facts an older Ferry stored, before facts had a schema', async () => {
+        const id = await host('qa-1');
+        await store.setHostFacts(
+          id,
+          // As an older server wrote them: whatever the agent sent.
+          { os: 'Linux 6.1', runtimes: { node: '18.0.0' }, apps: { web: { current: 2 } } } as never,
+          '2026-11-02T00:00:01.000Z',
+        );
+        expect((await store.getHost(id))?.facts).toMatchObject({
+          factsVersion: 1,
+          os: 'Linux',
+          runtimes: { node: '18.0.0', pip: null },
+          apps: { web: { current: 2, releases: [] } },
+        });
       });
 
       it('cuts a host off with its tokens, and removes one so that its name is free again', async () => {

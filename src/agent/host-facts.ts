@@ -1,76 +1,220 @@
-import { execFile } from 'node:child_process';
-import { readFile, readdir, statfs } from 'node:fs/promises';
+import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import {
+  type AppFacts,
+  type ConfigFacts,
+  type DiskFacts,
+  HOST_FACTS_LIMITS,
+  HOST_FACTS_VERSION,
+  type HostFacts,
+  hostFactsSchema,
+  type ServiceFacts,
+} from '../protocol/host-facts.js';
 import { SERVER_VERSION } from '../version.js';
 import { healthSpecFrom, waitHealthy } from './health/health-check.js';
 import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
+import { readReleaseSnapshot } from './install/release-snapshot.js';
+import type { ProcessDriver } from './process/process-driver.js';
+import { RuntimeProbe } from './runtime-probe.js';
 
 /** The budget of the health probe each report makes of each app. */
 const PROBE_MS = 2000;
 
-const run = promisify(execFile);
+/** What an app's folder is named: the install job's `app`. */
+const APP_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
-/**
- * What the agent tells the server about its host: OS, CPU, memory, disk, the
- * runtimes present, and for each app the current and previous releases.
- */
-export async function collectFacts(
-  root: string,
-  pathVariable: string,
-  stateDir: string,
-): Promise<Record<string, unknown>> {
-  const disk = await statfs(root).catch(() => undefined);
-  return {
-    hostname: os.hostname(),
-    os: `${os.type()} ${os.release()}`,
-    platform: os.platform(),
-    arch: os.arch(),
-    cpus: os.cpus().length,
-    load: os.loadavg().map((l) => Math.round(l * 100) / 100),
-    memoryBytes: os.totalmem(),
-    freeMemoryBytes: os.freemem(),
-    freeDiskBytes: disk ? disk.bavail * disk.bsize : null,
-    agentVersion: SERVER_VERSION,
-    runtimes: {
-      node: await versionOf('node', pathVariable),
-      npm: await versionOf('npm', pathVariable),
-      python3: await versionOf('python3', pathVariable),
-    },
-    apps: await releasesOf(path.join(root, 'apps'), stateDir),
-  };
+/** Clock ticks per second of `/proc/<pid>/stat` times: 100 on every Linux Ferry runs on. */
+const CLOCK_TICKS = 100;
+
+/** Where the agent looks, and what runs the services. */
+export interface HostFactsOptions {
+  root: string;
+  /** The PATH of commands, on which the runtimes are looked for. */
+  path: string;
+  /** The agent's own state per app (the health check it remembers). */
+  stateDir: string;
+  driver: ProcessDriver;
 }
 
-async function versionOf(command: string, pathVariable: string): Promise<string | null> {
+/**
+ * What the agent tells the server about its host, in the facts schema's shape
+ * (validated before it goes): the machine, the runtimes on the PATH (probed at
+ * start and after an install, not at every report), and for each app its
+ * releases, the service running it and the configuration it runs — secrets by
+ * name only.
+ *
+ * @example
+ *   const collector = new HostFactsCollector({ root, path, stateDir, driver });
+ *   transport.emit({ ..., type: 'facts', facts: await collector.collect({ roles, busy }) });
+ */
+export class HostFactsCollector {
+  private readonly runtimes: RuntimeProbe;
+  /** The OS's name does not change while the agent runs: read once. */
+  private osName: Promise<string | null> | undefined;
+
+  constructor(private readonly options: HostFactsOptions) {
+    this.runtimes = new RuntimeProbe(options.path);
+  }
+
+  /** After an install: its commands may have brought or changed a runtime. */
+  forgetRuntimes(): void {
+    this.runtimes.forget();
+  }
+
+  async collect(agent: { roles: string[]; busy: string | null }): Promise<HostFacts> {
+    const { root } = this.options;
+    this.osName ??= osRelease();
+    const facts = {
+      factsVersion: HOST_FACTS_VERSION,
+      collectedAt: new Date().toISOString(),
+      hostname: os.hostname(),
+      os: (await this.osName) ?? os.type(),
+      kernel: os.release(),
+      platform: os.platform(),
+      arch: os.arch(),
+      cpus: os.cpus().length,
+      memory: { totalBytes: os.totalmem(), freeBytes: os.freemem() },
+      disks: await disksOf(root),
+      load: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      runtimes: await this.runtimes.versions(),
+      agentVersion: SERVER_VERSION,
+      roles: agent.roles,
+      busy: agent.busy,
+      apps: await this.apps(path.join(root, 'apps')),
+    };
+    return hostFactsSchema.parse(facts);
+  }
+
+  private async apps(appsDir: string): Promise<Record<string, AppFacts>> {
+    const apps: Record<string, AppFacts> = {};
+    // Only folders named as apps are (a stray folder is none of the server's business).
+    const names = (await readdir(appsDir).catch(() => []))
+      .filter((name) => APP_NAME.test(name))
+      .sort();
+    for (const app of names.slice(0, HOST_FACTS_LIMITS.apps)) {
+      const releases = (await readdir(path.join(appsDir, app, 'releases')).catch(() => []))
+        .map(Number)
+        .filter((v) => Number.isInteger(v) && v >= 0)
+        .sort((a, b) => a - b)
+        .slice(-HOST_FACTS_LIMITS.releases);
+      const current = await currentVersion(path.join(appsDir, app, 'current'));
+      apps[app] = {
+        releases,
+        current,
+        previous: releases.filter((v) => current !== null && v < current).pop() ?? null,
+        health: await probe(this.options.stateDir, app, current),
+        service: current === null ? null : await this.service(app),
+        config:
+          current === null
+            ? null
+            : await configOf(path.join(appsDir, app, 'releases', String(current))),
+      };
+    }
+    return apps;
+  }
+
+  /** The app's service as its driver sees it; null when the driver cannot say. */
+  private async service(app: string): Promise<ServiceFacts | null> {
+    try {
+      const status = await this.options.driver.status(app);
+      return {
+        running: status.running,
+        pid: status.pid,
+        uptimeSeconds: status.running && status.pid !== null ? await uptimeOf(status.pid) : null,
+      };
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** `PRETTY_NAME` of /etc/os-release (`Debian GNU/Linux 12 (bookworm)`), or null. */
+async function osRelease(): Promise<string | null> {
   try {
-    const { stdout, stderr } = await run(command, ['--version'], {
-      timeout: 10_000,
-      env: { PATH: pathVariable, HOME: os.tmpdir() },
-    });
-    return (
-      (stdout || stderr)
-        .trim()
-        .replace(/^Python /, '')
-        .replace(/^v/, '') || null
-    );
+    const text = await readFile('/etc/os-release', 'utf8');
+    const line = /^PRETTY_NAME=(.*)$/m.exec(text)?.[1];
+    return line ? line.replace(/^["']|["']$/g, '') : null;
   } catch {
     return null;
   }
 }
 
-async function releasesOf(appsDir: string, stateDir: string): Promise<Record<string, unknown>> {
-  const apps: Record<string, unknown> = {};
-  for (const app of await readdir(appsDir).catch(() => [])) {
-    const releases = (await readdir(path.join(appsDir, app, 'releases')).catch(() => []))
-      .map(Number)
-      .filter((v) => Number.isInteger(v))
-      .sort((a, b) => a - b);
-    const current = await currentVersion(path.join(appsDir, app, 'current'));
-    const previous = releases.filter((v) => current !== null && v < current).pop() ?? null;
-    apps[app] = { current, previous, releases, health: await probe(stateDir, app, current) };
+/** The filesystem of the agent's root (and `/`, when another): size and space free. */
+async function disksOf(root: string): Promise<DiskFacts[]> {
+  const mounts = await mountPoints();
+  const disks: DiskFacts[] = [];
+  for (const where of [root, '/']) {
+    const real = await realpath(where).catch(() => where);
+    const mount = mounts.filter((m) => isWithin(real, m)).sort((a, b) => b.length - a.length)[0];
+    const name = mount ?? real;
+    if (disks.some((d) => d.mount === name)) continue;
+    const fs = await statfs(real).catch(() => undefined);
+    disks.push({
+      mount: name,
+      sizeBytes: fs ? fs.blocks * fs.bsize : null,
+      freeBytes: fs ? fs.bavail * fs.bsize : null,
+    });
   }
-  return apps;
+  return disks;
+}
+
+function isWithin(file: string, dir: string): boolean {
+  return dir === '/' || file === dir || file.startsWith(`${dir}/`);
+}
+
+/** The mount points of /proc/self/mounts (Linux); none elsewhere. */
+async function mountPoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[1])
+    .filter((m): m is string => m !== undefined && m.startsWith('/'))
+    .map((m) =>
+      m.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))),
+    );
+}
+
+/** Seconds since a process started, from /proc (Linux); null when it cannot be read. */
+async function uptimeOf(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may hold spaces: fields are counted after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const systemUptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(systemUptime)) return null;
+    return Math.max(0, Math.round(systemUptime - startTicks / CLOCK_TICKS));
+  } catch {
+    return null;
+  }
+}
+
+/** The configuration snapshot a release runs with: names, and values that are not secret. */
+async function configOf(releaseDir: string): Promise<ConfigFacts | null> {
+  const snapshot = await readReleaseSnapshot(releaseDir).catch(() => null);
+  if (!snapshot) return null;
+  const secret = new Set(snapshot.secrets);
+  return {
+    installId: snapshot.installId,
+    deploymentId: snapshot.deploymentId,
+    vars: Object.keys(snapshot.vars)
+      .sort()
+      .slice(0, HOST_FACTS_LIMITS.vars)
+      .map((name) => {
+        const value = snapshot.vars[name]!;
+        return {
+          name,
+          // Never a secret's value: facts are shown to every token.
+          value: secret.has(name)
+            ? null
+            : value.length > HOST_FACTS_LIMITS.value
+              ? `${value.slice(0, HOST_FACTS_LIMITS.value)}…`
+              : value,
+          secret: secret.has(name),
+        };
+      }),
+  };
 }
 
 /** A short health probe of the app's current release: `ok`, `failing`, or null when unknown. */
@@ -78,7 +222,7 @@ async function probe(
   stateDir: string,
   app: string,
   current: number | null,
-): Promise<string | null> {
+): Promise<'ok' | 'failing' | null> {
   let remembered: RememberedHealth;
   try {
     remembered = JSON.parse(await readFile(healthFile(stateDir, app), 'utf8')) as RememberedHealth;

@@ -9,7 +9,7 @@ import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll } from './agent-identity.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
-import { collectFacts } from './host-facts.js';
+import { HostFactsCollector } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
 import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
@@ -111,13 +111,18 @@ async function startAgent(
   let busyWith: string | null = null;
   await mkdir(host.home, { recursive: true });
 
+  const facts = new HostFactsCollector({
+    root,
+    path: options.path,
+    stateDir: host.stateDir,
+    driver,
+  });
   const reportFacts = async () => {
-    const facts = await collectFacts(root, options.path, host.stateDir);
     transport.emit({
       v: PROTOCOL_VERSION,
       id: randomUUID(),
       type: 'facts',
-      facts: { ...facts, roles: options.roles, busy: busyWith },
+      facts: await facts.collect({ roles: options.roles, busy: busyWith }),
     });
   };
   const reportFactsSafely = () =>
@@ -245,6 +250,8 @@ async function startAgent(
     // The job is acknowledged only once the server has its result: events live in
     // memory, and an agent restart before then would lose it.
     await transport.drain();
+    // Install commands may have brought or changed a runtime: probed again for this report.
+    facts.forgetRuntimes();
     void reportFactsSafely();
   };
 

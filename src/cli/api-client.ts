@@ -58,6 +58,7 @@ import {
   type RollbackBody,
 } from '../protocol/deployment-api.js';
 import { type ErrorBody, FerryError, isErrorCode } from '../protocol/errors.js';
+import { type HostFactsAnswer, hostFactsAnswerSchema } from '../protocol/host-facts.js';
 
 /** Progress of a transfer, in bytes. */
 export type TransferProgress = (done: number, total: number) => void;
@@ -219,6 +220,15 @@ export class ApiClient {
   hosts(env?: string): Promise<HostRecord[]> {
     const query = env ? `?env=${encodeURIComponent(env)}` : '';
     return this.json('GET', `/hosts${query}`, hostRecordSchema.array(), 'hosts');
+  }
+
+  /** A host's latest facts, and its newest `history` samples of them. */
+  hostFacts(name: string, history = 0): Promise<HostFactsAnswer> {
+    return this.json(
+      'GET',
+      `/hosts/${encodeURIComponent(name)}/facts?history=${history}`,
+      hostFactsAnswerSchema,
+    );
   }
 
   /** Removes a host (admin): it is cut off, and its name may be enrolled again. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FIELD_LIMITS, roleNameSchema, tokenNameSchema, VERSION_DIGITS } from './fields.js';
+import { hostFactsSchema } from './host-facts.js';
 import { INSTALL_STATES } from './lifecycle.js';
 
 /**
@@ -146,7 +147,11 @@ export const hostRecordSchema = z.object({
   enrolledAt: z.string(),
   lastSeenAt: z.string().nullable(),
   connected: z.boolean(),
-  facts: z.record(z.string(), z.unknown()).nullable(),
+  /**
+   * The facts its agent last reported, in the facts schema's shape. A client
+   * reading an older server's untyped facts sees none rather than failing the list.
+   */
+  facts: hostFactsSchema.nullable().catch(null),
   /** When the host's own token was revoked: it is cut off, and gets no job, variable or bundle. */
   revokedAt: z.string().nullable().default(null),
 });

@@ -55,6 +55,10 @@ export const ERROR_CATALOGUE = {
     hint: 'Environments are dev, qa and prod unless the server is configured otherwise.',
   },
   E_HOST_NOT_FOUND: { status: 404, hint: 'List hosts with `ferry hosts`.' },
+  E_FACTS_INVALID: {
+    status: 400,
+    hint: "The agent's facts report does not match the facts schema: upgrade the agent, or look at its log for what it sent.",
+  },
   E_HOST_EXISTS: {
     status: 409,
     hint: 'Another host has this name: choose another --name, or keep the agent root (<root>/agent) of the first.',

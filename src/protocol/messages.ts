@@ -48,7 +48,11 @@ export type InstallJob = z.infer<typeof installJobSchema>;
 
 const stepName = z.string().min(1).max(40);
 
-/** Agent → server: what the agent runs and what the host looks like. */
+/**
+ * Agent → server: what the agent runs and what the host looks like. The facts
+ * travel as a record; the server reads them with the facts schema
+ * (`parseHostFacts` in ./host-facts.ts), which knows every version of them.
+ */
 export const factsEventSchema = z.strictObject({
   ...envelope,
   type: z.literal('facts'),

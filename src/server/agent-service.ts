@@ -11,6 +11,7 @@ import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './deployments/install-dispatcher.js';
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
+import type { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
 
@@ -59,6 +60,7 @@ export class AgentService {
     private readonly logger: Logger,
     private readonly variables: VariableService,
     private readonly dispatcher: InstallDispatcher,
+    private readonly facts: HostFactsService,
   ) {
     // Read now; an event that comes first waits for it (`handleEvent`).
     this.loadCutOff().catch((err: unknown) =>
@@ -330,8 +332,8 @@ export class AgentService {
       return;
     }
     if (event.type === 'facts') {
-      await this.store.setHostFacts(hostId, event.facts, new Date().toISOString());
-      await this.observer?.factsReported(hostId);
+      // A report that is not valid is logged and refused there; the host keeps its facts.
+      if (await this.facts.report(hostId, event.facts)) await this.observer?.factsReported(hostId);
       return;
     }
     const install = await this.store.getInstall(event.jobId);

@@ -21,6 +21,7 @@ import { DeploymentService } from './deployments/deployment-service.js';
 import { InstallDispatcher } from './deployments/install-dispatcher.js';
 import { RolloutDriver } from './deployments/rollout-driver.js';
 import { isProtected } from './environment-config.js';
+import { HostFactsService } from './host-facts-service.js';
 import { RecordsService } from './records-service.js';
 import { registerDeploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
@@ -122,6 +123,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   });
   const verdicts = new VerdictService(deps.store, bundles);
   const dispatcher = new InstallDispatcher(deps.store, transport, variables);
+  const hostFacts = new HostFactsService(deps.store, config.factsHistory, app.log);
   const agents = new AgentService(
     deps.store,
     tokens,
@@ -130,6 +132,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     app.log,
     variables,
     dispatcher,
+    hostFacts,
   );
   app.addHook('onClose', () => agents.close());
   const catchUp = new CatchUp(deps.store, bundles, dispatcher, app.log);
@@ -184,7 +187,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   registerBundleRoutes(app, bundles, verdicts, deployments, agents);
   registerTokenRoutes(app, tokens);
   registerEnvironmentRoutes(app, config.environments, deps.store);
-  registerAgentRoutes(app, agents);
+  registerAgentRoutes(app, agents, hostFacts);
   registerVariableRoutes(app, variables);
   registerVerdictRoutes(app, verdicts, deployments);
   registerDeploymentRoutes(app, deployments, records, agents);

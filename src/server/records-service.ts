@@ -160,19 +160,12 @@ export class RecordsService {
     const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
     const changed = version === null ? undefined : await this.changedVariables(host, app, version);
-    const probe = (host.facts?.apps as Record<string, { health?: unknown }> | undefined)?.[app]
-      ?.health;
+    const probe = host.facts?.apps[app]?.health ?? null;
     return {
       host: host.name,
       connected: host.connected,
       version,
-      health: !host.connected
-        ? 'offline'
-        : probe === 'ok'
-          ? 'ok'
-          : probe === 'failing'
-            ? 'failing'
-            : 'unknown',
+      health: !host.connected ? 'offline' : (probe ?? 'unknown'),
       lastInstall: last ? { id: last.id, version: last.version, state: last.state } : null,
       ...(changed === undefined ? {} : { changedVariables: changed }),
     };

@@ -49,4 +49,20 @@ describe('loadServerConfig', () => {
     expect(problems).toMatch(/^store\.driver:/m);
     expect(problems).toContain('colour');
   });
+
+  it('keeps 1000 facts samples per host for 30 days, sampling load every 30 minutes, unless configured', async () => {
+    const defaults = await loadServerConfig({ env: {}, flags: { data: '/d' } });
+    expect(defaults.factsHistory).toEqual({ keepSamples: 1000, keepDays: 30, sampleMinutes: 30 });
+    const file = path.join(os.tmpdir(), `ferry-config-facts-${process.pid}.yml`);
+    await writeFile(
+      file,
+      'data: /d\nfactsHistory: { keepSamples: 50, keepDays: 0, retention: 3 }\n',
+    );
+    const error = (await loadServerConfig({ file, env: {} }).catch(
+      (e: unknown) => e,
+    )) as FerryError;
+    const problems = (error.details?.problems as string[]).join('\n');
+    expect(problems).toMatch(/^factsHistory\.keepDays:/m);
+    expect(problems).toMatch(/^factsHistory: .*retention/m);
+  });
 });

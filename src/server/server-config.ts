@@ -78,6 +78,19 @@ export const serverConfigSchema = z.strictObject({
       tickMs: z.coerce.number().int().min(50).max(60_000).default(500),
     })
     .prefault({}),
+  /** How much of each host's facts history is kept, and how often unchanged facts are sampled. */
+  factsHistory: z
+    .strictObject({
+      // Samples kept per host, newest first.
+      keepSamples: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+      // Samples older than this go.
+      keepDays: z.coerce.number().positive().default(30),
+      // Load, free memory and disk, and uptimes move all the time: a report that
+      // changes only those is sampled at most this often. Any other change is
+      // sampled at once.
+      sampleMinutes: z.coerce.number().min(0).default(30),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       maxBundleBytes: z.coerce

@@ -10,6 +10,7 @@ import { BundleService } from './bundle-service.js';
 import { InspectorPool } from './inspector-pool.js';
 import { liveHosts, requireVerdict, VerdictService } from './verdict-service.js';
 import { failure } from '../../test/helpers/failure.js';
+import { parseHostFacts } from '../protocol/host-facts.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -40,7 +41,11 @@ async function pushBundle(app: string, sha256: string): Promise<number> {
 
 async function hostRunning(name: string, env: string, apps: Record<string, unknown>) {
   const host = await store.createHost({ id: `host_${name}`, name, env, roles: ['web'], vars: {} });
-  await store.setHostFacts(host.id, { os: 'Linux', apps }, new Date().toISOString());
+  await store.setHostFacts(
+    host.id,
+    parseHostFacts({ os: 'Linux', apps }),
+    new Date().toISOString(),
+  );
 }
 
 beforeEach(async () => {
@@ -172,7 +177,6 @@ describe('VerdictService', () => {
       cart: { current: version - 1, previous: null, releases: [] },
     });
     await hostRunning('qa-3', 'qa', { other: { current: version } });
-    await hostRunning('odd-1', 'qa', { cart: 'not an object' });
     await store.createHost({ id: 'host_new', name: 'new-1', env: 'qa', roles: [], vars: {} });
 
     const result = await verdicts.mark(qa, 'cart', version, 'failed', 'totals wrong');
@@ -184,7 +188,7 @@ describe('VerdictService', () => {
 });
 
 describe('liveHosts', () => {
-  it('ignores hosts with no facts or facts of another shape', () => {
+  it('ignores hosts with no facts, without the app, or on another version', () => {
     const base = {
       id: 'h',
       env: 'qa',
@@ -199,9 +203,9 @@ describe('liveHosts', () => {
       liveHosts(
         [
           { ...base, name: 'a', facts: null },
-          { ...base, name: 'b', facts: { apps: 'none' } },
-          { ...base, name: 'c', facts: { apps: { cart: { current: '3' } } } },
-          { ...base, name: 'd', facts: { apps: { cart: { current: 3 } } } },
+          { ...base, name: 'b', facts: parseHostFacts({ apps: { web: { current: 3 } } }) },
+          { ...base, name: 'c', facts: parseHostFacts({ apps: { cart: { current: 2 } } }) },
+          { ...base, name: 'd', facts: parseHostFacts({ apps: { cart: { current: 3 } } }) },
         ],
         'cart',
         3,

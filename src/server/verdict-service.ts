@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type {
   HostRecord,
   LiveHost,
@@ -15,10 +14,6 @@ import { requireRole } from './token-service.js';
 
 /** Who did what the server did by itself, in records and history. */
 export const SERVER_ACTOR = 'ferry';
-
-/** The parts of the facts an agent reports that say which release of an app is current. */
-const factsAppsSchema = z.object({ apps: z.record(z.string(), z.unknown()) });
-const appReleasesSchema = z.object({ current: z.number().nullable() });
 
 /**
  * QA's verdicts on bundles: `mark` records a change (history is never rewritten),
@@ -108,17 +103,11 @@ export class VerdictService {
 
 /**
  * The hosts whose last reported facts say `app` runs at `version` now, by name.
- * Facts are whatever the agent sent; a host with none, or with a shape this
- * server does not know, simply does not count as live.
+ * A host that has reported no facts does not count as live.
  */
 export function liveHosts(hosts: HostRecord[], app: string, version: number): LiveHost[] {
   return hosts
-    .filter((host) => {
-      const facts = factsAppsSchema.safeParse(host.facts);
-      if (!facts.success) return false;
-      const releases = appReleasesSchema.safeParse(facts.data.apps[app]);
-      return releases.success && releases.data.current === version;
-    })
+    .filter((host) => host.facts?.apps[app]?.current === version)
     .map((host) => ({ host: host.name, env: host.env }))
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
 }

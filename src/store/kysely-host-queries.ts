@@ -9,6 +9,7 @@ import type {
   InstallStep,
 } from '../protocol/api.js';
 import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
+import { readStoredFacts } from './kysely-facts-queries.js';
 import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
 import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
 
@@ -191,14 +192,6 @@ export class KyselyHostQueries {
 
   async resetHostPresence(): Promise<void> {
     await this.db.updateTable('hosts').set({ connected: 0 }).where('connected', '=', 1).execute();
-  }
-
-  async setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ facts_json: JSON.stringify(facts), last_seen_at: at })
-      .where('id', '=', id)
-      .execute();
   }
 
   async createInstall(install: NewInstall): Promise<void> {
@@ -482,7 +475,7 @@ function toHostRecord(row: Selectable<HostsTable>): HostRecord {
     enrolledAt: row.enrolled_at,
     lastSeenAt: row.last_seen_at,
     connected: Boolean(row.connected),
-    facts: row.facts_json ? (JSON.parse(row.facts_json) as Record<string, unknown>) : null,
+    facts: readStoredFacts(row.facts_json),
     revokedAt: row.revoked_at,
   };
 }

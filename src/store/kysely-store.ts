@@ -13,7 +13,9 @@ import type {
   VerdictState,
 } from '../protocol/api.js';
 import type { DeploymentState } from '../protocol/deployment-api.js';
+import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
+import { KyselyFactsQueries } from './kysely-facts-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
@@ -31,6 +33,7 @@ import type {
   ConfigSnapshot,
   InstallSnapshot,
   DesiredRelease,
+  FactsRetention,
   InstallQuery,
   NewBundle,
   NewDeployment,
@@ -62,6 +65,7 @@ export class KyselyStore implements Store {
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
   private readonly history: KyselyHistoryQueries;
+  private readonly facts: KyselyFactsQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -74,6 +78,7 @@ export class KyselyStore implements Store {
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
+    this.facts = new KyselyFactsQueries(db);
   }
 
   async migrate(): Promise<void> {
@@ -353,8 +358,16 @@ export class KyselyStore implements Store {
     return this.hosts.resetHostPresence();
   }
 
-  setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void> {
-    return this.hosts.setHostFacts(id, facts, at);
+  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void> {
+    return this.facts.setHostFacts(id, facts, at);
+  }
+
+  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void> {
+    return this.facts.addFactsSample(hostId, sample, retention);
+  }
+
+  listFactsSamples(hostId: string, options: { limit?: number } = {}): Promise<FactsSample[]> {
+    return this.facts.listFactsSamples(hostId, options);
   }
 
   createInstall(install: NewInstall): Promise<void> {

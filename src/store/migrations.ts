@@ -340,6 +340,24 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0014_host_facts_history': {
+      async up(db) {
+        // Samples of each host's facts, taken when they changed (or now and then,
+        // for load and free space), pruned to the configured retention.
+        await db.schema
+          .createTable('host_facts')
+          .addColumn('seq', serial, (c) => c.primaryKey())
+          .addColumn('host_id', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('facts_json', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('host_facts_host_at')
+          .on('host_facts')
+          .columns(['host_id', 'at'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -22,6 +22,15 @@ export interface Database {
   desired_releases: DesiredReleasesTable;
   store_settings: StoreSettingsTable;
   history_events: HistoryEventsTable;
+  host_facts: HostFactsTable;
+}
+
+/** A host's facts history: one row per sample the server took of its reports. */
+export interface HostFactsTable {
+  seq: Generated<number>;
+  host_id: string;
+  at: string;
+  facts_json: string;
 }
 
 /** Changes that no other table tells: cancels, variables, hosts, tokens (see `HistoryEvent`). */

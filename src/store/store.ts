@@ -17,6 +17,7 @@ import type {
   VerdictRecord,
   VerdictState,
 } from '../protocol/api.js';
+import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 
 /** What the server knows of a bundle before it has a version. */
 export interface NewBundle {
@@ -53,6 +54,12 @@ export interface NewToken {
   tokenHash: string;
   createdBy: string | null;
   hostId?: string | null;
+}
+
+/** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
+export interface FactsRetention {
+  keep: number;
+  since: string;
 }
 
 export interface NewHost {
@@ -241,7 +248,12 @@ export interface Store {
   setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
   /** Marks every host disconnected: on start, no connection survives from before. */
   resetHostPresence(): Promise<void>;
-  setHostFacts(id: string, facts: Record<string, unknown>, at: string): Promise<void>;
+  /** Keeps a host's latest facts on its record (and that it was seen at `at`). */
+  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void>;
+  /** Adds a sample to a host's facts history, and prunes the history to `retention`. */
+  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void>;
+  /** A host's facts history, newest first. */
+  listFactsSamples(hostId: string, options?: { limit?: number }): Promise<FactsSample[]>;
 
   createInstall(install: NewInstall): Promise<void>;
   getInstall(id: string): Promise<InstallRecord | undefined>;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { HostRecord } from '../../protocol/api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printJson, printTable, shortTime } from '../output.js';
+import { registerHostsShow } from './hosts-show.js';
 
 /** `ferry hosts`: enrolled hosts, whether they are connected, and what they run. */
 export function registerHosts(program: Command): void {
@@ -25,12 +26,14 @@ export function registerHosts(program: Command): void {
           ['ROLES', (h) => h.roles.join(',')],
           ['STATE', state],
           ['RUNS', runs],
-          ['NODE', (h) => (h.facts?.runtimes as { node?: string } | undefined)?.node],
-          ['LOAD', (h) => (h.facts?.load as number[] | undefined)?.[0]],
+          ['NODE', (h) => h.facts?.runtimes.node],
+          ['LOAD', (h) => h.facts?.load?.[0]],
         ],
         'No hosts yet: start one with `ferry agent --server URL --token T --env ENV --roles R --root DIR`.',
       );
     });
+
+  registerHostsShow(hosts);
 
   hosts
     .command('remove <name>')
@@ -49,8 +52,7 @@ function state(host: HostRecord): string {
 }
 
 function runs(host: HostRecord): string {
-  const apps = (host.facts?.apps ?? {}) as Record<string, { current: number | null }>;
-  return Object.entries(apps)
+  return Object.entries(host.facts?.apps ?? {})
     .filter(([, a]) => a.current !== null)
     .map(([app, a]) => `${app}@${a.current}`)
     .join(' ');

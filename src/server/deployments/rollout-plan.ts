@@ -37,11 +37,7 @@ export function batchSize(strategy: Pick<StrategyRecord, 'batch'>, hosts: number
 
 /** The release of an app a host last reported as current, or null. */
 export function reportedVersion(host: HostRecord, app: string): number | null {
-  const apps = host.facts?.apps;
-  if (!apps || typeof apps !== 'object') return null;
-  const entry = (apps as Record<string, unknown>)[app];
-  const current = (entry as { current?: unknown } | undefined)?.current;
-  return typeof current === 'number' ? current : null;
+  return host.facts?.apps[app]?.current ?? null;
 }
 
 /** One planned install per target host, in batches of the strategy's size, in host-name order. */

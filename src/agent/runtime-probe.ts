@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Runtimes } from '../protocol/host-facts.js';
+
+const run = promisify(execFile);
+
+/** Each runtime, the commands that say its version (the first found wins), and how to read it. */
+const RUNTIMES: { name: keyof Runtimes; commands: string[]; version: (out: string) => string }[] = [
+  { name: 'node', commands: ['node'], version: (out) => out.replace(/^v/, '') },
+  { name: 'npm', commands: ['npm'], version: (out) => out },
+  { name: 'python3', commands: ['python3'], version: (out) => out.replace(/^Python /, '') },
+  // `pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)`
+  { name: 'pip', commands: ['pip3', 'pip'], version: (out) => /^pip (\S+)/.exec(out)?.[1] ?? out },
+];
+
+/**
+ * The versions of the runtimes on the host's PATH (node, npm, python3, pip).
+ * Asking means running each with `--version`, which costs child processes, so
+ * the answer is kept: asked again only after `forget` (an install may have
+ * brought a runtime) or when the PATH's folders change (a package manager that
+ * replaces `node` renames it into place, which touches its folder).
+ *
+ * @example
+ *   const probe = new RuntimeProbe('/usr/local/bin:/usr/bin');
+ *   await probe.versions(); // { node: '20.11.1', npm: '10.2.4', python3: '3.11.2', pip: null }
+ */
+export class RuntimeProbe {
+  private known: { fingerprint: string; versions: Promise<Runtimes> } | undefined;
+
+  constructor(private readonly pathVariable: string) {}
+
+  /** The runtimes' versions, from the last probe while the PATH's folders are unchanged. */
+  async versions(): Promise<Runtimes> {
+    const fingerprint = await this.fingerprint();
+    if (this.known?.fingerprint !== fingerprint) {
+      const versions = this.probe();
+      this.known = { fingerprint, versions };
+      // A probe that failed is not kept: the next report asks again.
+      versions.catch(() => {
+        if (this.known?.versions === versions) this.known = undefined;
+      });
+    }
+    return this.known.versions;
+  }
+
+  /** Forgets the versions: the next report probes again (after an install). */
+  forget(): void {
+    this.known = undefined;
+  }
+
+  /** The PATH and the modification time of each of its folders: cheap, and no process run. */
+  private async fingerprint(): Promise<string> {
+    const dirs = this.pathVariable.split(path.delimiter).filter(Boolean);
+    const times = await Promise.all(
+      dirs.map((dir) =>
+        stat(dir).then(
+          (s) => String(s.mtimeMs),
+          () => 'missing',
+        ),
+      ),
+    );
+    return dirs.map((dir, i) => `${dir}@${times[i]}`).join(path.delimiter);
+  }
+
+  private async probe(): Promise<Runtimes> {
+    const found = await Promise.all(
+      RUNTIMES.map(async ({ name, commands, version }) => {
+        for (const command of commands) {
+          const out = await this.output(command);
+          if (out !== null) return [name, version(out) || null] as const;
+        }
+        return [name, null] as const;
+      }),
+    );
+    return Object.fromEntries(found) as Runtimes;
+  }
+
+  /** What `command --version` prints, trimmed; null when it is not there or fails. */
+  private async output(command: string): Promise<string | null> {
+    try {
+      const { stdout, stderr } = await run(command, ['--version'], {
+        timeout: 10_000,
+        env: { PATH: this.pathVariable, HOME: os.tmpdir() },
+      });
+      return (stdout || stderr).trim().split('\n')[0]?.trim() || null;
+    } catch {
+      return null;
+    }
+  }
+}
