@@ -132,4 +132,26 @@ describe('the API client boundary', () => {
       findings(path.join(SRC, 'agent', 'example.ts'), text).filter((f) => !allowed(f)),
     ).toHaveLength(rules.length);
   });
+
+  it('keeps the core of the client free of Node modules, so it runs in a browser', () => {
+    const seen = new Set<string>();
+    const nodeModules: string[] = [];
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+      for (const statement of source.statements) {
+        if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+        const specifier = statement.moduleSpecifier;
+        if (!specifier || !ts.isStringLiteral(specifier)) continue;
+        const name = specifier.text;
+        if (name.startsWith('.'))
+          walk(path.resolve(path.dirname(file), name.replace(/\.js$/, '.ts')));
+        else if (name !== 'zod') nodeModules.push(`${path.relative(SRC, file)}: ${name}`);
+      }
+    };
+    walk(path.join(SRC, 'client', 'ferry-client.ts'));
+    expect(seen.size).toBeGreaterThan(3);
+    expect(nodeModules).toEqual([]);
+  });
 });
