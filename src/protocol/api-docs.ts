@@ -34,7 +34,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   bundles: 'Bundles',
   tokens: 'Tokens',
   environments: 'Environments',
-  agents: 'Hosts and installs',
+  hosts: 'Hosts and installs',
   variables: 'Variables',
   verdicts: 'Verdicts',
   deployments: 'Deployments, status and history',

@@ -10,7 +10,7 @@ export const ROUTE_FEATURES = [
   'bundles',
   'tokens',
   'environments',
-  'agents',
+  'hosts',
   'variables',
   'verdicts',
   'deployments',

@@ -179,7 +179,7 @@ export const ROUTES = {
   }),
 
   enroll: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'POST',
     path: '/agents/enroll',
     roles: ['agent'],
@@ -190,7 +190,7 @@ export const ROUTES = {
     statuses: [201],
   }),
   hosts: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'GET',
     path: '/hosts',
     roles: PEOPLE,
@@ -200,7 +200,7 @@ export const ROUTES = {
     statuses: [200],
   }),
   removeHost: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'DELETE',
     path: '/hosts/:name',
     roles: ['admin'],
@@ -210,7 +210,7 @@ export const ROUTES = {
     statuses: [204],
   }),
   createInstall: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'POST',
     path: '/installs',
     roles: ['admin'],
@@ -220,7 +220,7 @@ export const ROUTES = {
     statuses: [201],
   }),
   install: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'GET',
     path: '/installs/:id',
     roles: PEOPLE,
@@ -230,7 +230,7 @@ export const ROUTES = {
     statuses: [200],
   }),
   installLogs: declareRoute({
-    feature: 'agents',
+    feature: 'hosts',
     method: 'GET',
     path: '/installs/:id/logs',
     roles: PEOPLE,

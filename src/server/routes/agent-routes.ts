@@ -3,7 +3,7 @@ import { routePlugin } from './route-plugin.js';
 
 /** Hosts and installs: enrolment, the host list, and single installs with their logs. */
 export function agentRoutes(agents: AgentService) {
-  return routePlugin('agents', {
+  return routePlugin('hosts', {
     enroll: async ({ token, body, request }) => {
       const enrolled = await agents.enroll(token, body);
       request.log.info(
