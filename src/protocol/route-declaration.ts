@@ -38,6 +38,8 @@ export interface RouteDeclaration {
    * refuses any other token with `E_FORBIDDEN` before it reads the body.
    */
   readonly roles: 'public' | readonly [Role, ...Role[]];
+  /** What a token of a role it does not take is told, when the usual words would not help. */
+  readonly forbidden?: string;
   /** One line for the API reference. */
   readonly summary: string;
   /** Further rules the route's service applies, for the reference (a protected environment). */

@@ -183,6 +183,7 @@ export const ROUTES = {
     method: 'POST',
     path: '/agents/enroll',
     roles: ['agent'],
+    forbidden: 'Enrolling needs an enrolment token: `ferry tokens create --role agent --env ENV`',
     summary: "Enrol a host with an enrolment token; the answer carries the host's own token.",
     note: 'Needs an enrolment token (`ferry tokens create --role agent`), not a host token.',
     body: enrollBodySchema,

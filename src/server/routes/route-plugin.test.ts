@@ -57,6 +57,46 @@ describe('routes from declarations', () => {
     }
   });
 
+  it('refuses a token of a role the route does not declare, before reading the body', async () => {
+    await store.syncEnvironments(['dev', 'qa', 'prod']);
+    const made = async (role: 'admin' | 'qa' | 'agent') =>
+      (await server.tokens.create({ role, ...(role === 'agent' ? { env: 'qa' } : {}) }, null))
+        .token;
+    const call = async (token: string, method: 'GET' | 'POST', url: string) => {
+      const answer = await server.app.inject({
+        method,
+        url: `${API_PREFIX}${url}`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { payload: '{not json' } : {}),
+      });
+      return { status: answer.statusCode, body: answer.json<Record<string, unknown>>() };
+    };
+    expect(await call(await made('qa'), 'POST', '/tokens')).toEqual({
+      status: 403,
+      body: {
+        code: 'E_FORBIDDEN',
+        message: 'This call needs a token with the admin role; yours has the qa role',
+        details: { needs: ['admin'], has: 'qa' },
+      },
+    });
+    expect(await call(await made('agent'), 'GET', '/apps')).toMatchObject({
+      status: 403,
+      body: {
+        message: "An agent token speaks only for its host: this call needs a person's token",
+        details: { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
+      },
+    });
+    expect(await call(await made('admin'), 'POST', '/agents/enroll')).toMatchObject({
+      status: 403,
+      body: { message: expect.stringContaining('ferry tokens create --role agent') },
+    });
+    // A role it takes gets on to the body, and is told what is wrong with it.
+    expect(await call(await made('admin'), 'POST', '/tokens')).toMatchObject({
+      status: 400,
+      body: { code: 'E_BAD_REQUEST' },
+    });
+  });
+
   it('refuses a route under the API that has no declaration', () => {
     const app = Fastify();
     guardDeclaredRoutes(app);

@@ -192,6 +192,9 @@ export function guardDeclaredRoutes(app: FastifyInstance): void {
 export function authorizeRoute(token: StoredToken, route: RouteDeclaration): void {
   if (route.roles === 'public' || route.roles.includes(token.role)) return;
   const needs = [...route.roles];
+  if (route.forbidden !== undefined) {
+    throw new FerryError('E_FORBIDDEN', route.forbidden, { needs, has: token.role });
+  }
   if (token.role === 'agent') {
     throw new FerryError(
       'E_FORBIDDEN',
