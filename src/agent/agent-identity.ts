@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { enrollResultSchema, type EnrollBody } from '../protocol/api.js';
-import { API_PREFIX } from '../protocol/api.js';
-import { FerryError, isErrorCode } from '../protocol/errors.js';
+import { ApiError, FerryClient } from '../client/ferry-client.js';
+import type { EnrollBody } from '../protocol/api.js';
+import { FerryError } from '../protocol/errors.js';
 
 /** Who this agent is: kept in `<root>/agent/identity.json`, mode 0600. */
 export interface AgentIdentity {
@@ -36,25 +36,13 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
-  let response: Response;
+  let enrolled: { hostId: string; name: string; token: string };
   try {
-    response = await fetch(`${server}${API_PREFIX}/agents/enroll`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${enrollToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
   } catch (err) {
-    throw new FerryError(
-      'E_SERVER_UNREACHABLE',
-      `Cannot reach the Ferry server at ${server} (${(err as Error).message})`,
-    );
+    if (!(err instanceof ApiError)) throw err;
+    throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
   }
-  const answer = (await response.json()) as { code?: unknown; message?: string };
-  if (!response.ok) {
-    const code = isErrorCode(answer.code) ? answer.code : 'E_INTERNAL';
-    throw new FerryError(code, `Enrolment refused: ${answer.message ?? response.status}`);
-  }
-  const enrolled = enrollResultSchema.parse(answer);
   const identity: AgentIdentity = {
     server,
     hostId: enrolled.hostId,

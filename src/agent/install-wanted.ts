@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_PREFIX } from '../protocol/api.js';
-import { type InstallWanted, installWantedSchema } from '../protocol/deployment-api.js';
-import { FerryError, isErrorCode } from '../protocol/errors.js';
+import { ApiError, FerryClient } from '../client/ferry-client.js';
+import type { InstallWanted } from '../protocol/deployment-api.js';
+import { FerryError } from '../protocol/errors.js';
 import { FinalJobError } from '../transport/unhandled-job.js';
 import type { AgentIdentity } from './agent-identity.js';
 
@@ -68,45 +68,41 @@ async function askOnce(
   timeoutMs: number,
   stop: AbortSignal | undefined,
 ): Promise<InstallWanted> {
-  let response: Response;
-  let body: { code?: unknown; message?: unknown };
+  // The body can be slow too: the whole call is under the one deadline.
   const signal = stop
     ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
     : AbortSignal.timeout(timeoutMs);
+  const client = new FerryClient(identity.server, identity.token);
   try {
-    response = await fetch(
-      `${identity.server}${API_PREFIX}/agent/installs/${encodeURIComponent(installId)}`,
-      { headers: { authorization: `Bearer ${identity.token}` }, signal },
-    );
-    // The body can be slow too: read under the same deadline.
-    body = (await response.json().catch((err: unknown) => {
-      if (signal.aborted) throw err;
-      return {};
-    })) as { code?: unknown; message?: unknown };
+    return await client.call('installWanted', { params: { id: installId } }, { signal });
   } catch (err) {
-    throw new RetryableError(
-      new FerryError(
-        'E_SERVER_UNREACHABLE',
-        `Cannot ask the Ferry server at ${identity.server} about install ${installId} (${signal.aborted && !stop?.aborted ? `no answer in ${timeoutMs} ms` : (err as Error).message})`,
-      ),
-    );
-  }
-  if (response.status === 404 && body.code === 'E_INSTALL_NOT_FOUND') {
-    return { proceed: false, reason: 'the server has no such install for this host' };
-  }
-  if (!response.ok) {
+    if (!(err instanceof ApiError)) {
+      const why =
+        signal.aborted && !stop?.aborted
+          ? `no answer in ${timeoutMs} ms`
+          : err instanceof FerryError
+            ? err.message
+            : (err as Error).message;
+      throw new RetryableError(
+        new FerryError(
+          'E_SERVER_UNREACHABLE',
+          `Cannot ask the Ferry server at ${identity.server} about install ${installId} (${why})`,
+        ),
+      );
+    }
+    if (err.httpStatus === 404 && err.code === 'E_INSTALL_NOT_FOUND') {
+      return { proceed: false, reason: 'the server has no such install for this host' };
+    }
+    if (err.details?.notUnderstood === true) {
+      throw new FinalJobError(
+        `The server's answer about install ${installId} is not one this agent can read: ${err.message}`,
+      );
+    }
     const error = new FerryError(
-      isErrorCode(body.code) ? body.code : 'E_INTERNAL',
-      `The server did not say whether install ${installId} is wanted: ${typeof body.message === 'string' ? body.message : response.status}`,
+      err.code,
+      `The server did not say whether install ${installId} is wanted: ${err.message}`,
     );
-    if (response.status >= 500 || response.status === 429) throw new RetryableError(error);
+    if (err.httpStatus >= 500 || err.httpStatus === 429) throw new RetryableError(error);
     throw new FinalJobError(`${error.code}: ${error.message}`, { cause: error });
   }
-  const wanted = installWantedSchema.safeParse(body);
-  if (!wanted.success) {
-    throw new FinalJobError(
-      `The server's answer about install ${installId} is not one this agent can read: ${wanted.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return wanted.data;
 }

@@ -7,11 +7,10 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
-import { API_PREFIX } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import { ROUTES } from '../protocol/routes.js';
 import { isStorageFull, storageFullError } from '../store/storage-full.js';
 import type { Store } from '../store/store.js';
-import { SERVER_VERSION } from '../version.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
 import type { ServerTransport, TransportLogger } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
@@ -23,15 +22,21 @@ import { RolloutDriver } from './deployments/rollout-driver.js';
 import { isProtected } from './environment-config.js';
 import { HostFactsService } from './host-facts-service.js';
 import { RecordsService } from './records-service.js';
-import { registerDeploymentRoutes } from './routes/deployment-routes.js';
+import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
-import { registerAgentRoutes } from './routes/agent-routes.js';
-import { registerEnvironmentRoutes } from './routes/environment-routes.js';
-import { registerBundleRoutes } from './routes/bundle-routes.js';
-import { registerTokenRoutes } from './routes/token-routes.js';
-import { registerVariableRoutes } from './routes/variable-routes.js';
-import { registerVerdictRoutes } from './routes/verdict-routes.js';
+import { agentRoutes } from './routes/agent-routes.js';
+import { environmentRoutes } from './routes/environment-routes.js';
+import { bundleRoutes } from './routes/bundle-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import {
+  authorizeRoute,
+  guardDeclaredRoutes,
+  type RoutePluginOptions,
+} from './routes/route-plugin.js';
+import { tokenRoutes } from './routes/token-routes.js';
+import { variableRoutes } from './routes/variable-routes.js';
+import { verdictRoutes } from './routes/verdict-routes.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
 import { VariableService } from './variable-service.js';
@@ -49,6 +54,11 @@ export interface ServerDeps {
   transport?: (logger: TransportLogger) => ServerTransport;
   /** This replica's name as the holder of leases on deployments; random unless given. */
   replicaId?: string;
+  /**
+   * Check every JSON answer against its route's declared schema (an answer that
+   * differs is a 500): on under tests (`NODE_ENV=test`) and in development.
+   */
+  checkAnswers?: boolean;
 }
 
 /** The built app, with the services the caller may need at start-up. */
@@ -59,20 +69,6 @@ export interface BuiltServer {
   bundles: BundleService;
   agents: AgentService;
 }
-
-/** Routes that answer without a token; every other route needs one. */
-const PUBLIC_ROUTES = new Set([`${API_PREFIX}/health`]);
-
-/**
- * The only routes an agent token may call: an agent speaks for its host, and
- * reads nothing else (its jobs and events travel over the transport).
- */
-const AGENT_ROUTES = new Set([
-  `${API_PREFIX}/agents/enroll`,
-  `${API_PREFIX}/agent/installs/:id`,
-  `${API_PREFIX}/apps/:app/bundles/:version/download`,
-  `${API_PREFIX}/whoami`,
-]);
 
 /**
  * Builds the HTTP app: routes, auth and error mapping. It does not listen; the
@@ -164,33 +160,34 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // agent's WebSocket stays open until the agent goes, which could be never.
   app.addHook('preClose', () => transport.close());
 
-  // Every route needs a token unless it is listed as public. The check is on the
-  // route the router matched, not on the raw URL, so an encoded path such as
-  // /%61pi/v1/apps cannot slip past it.
+  // Every route needs a token unless its declaration says it is public, and a
+  // token of a role it declares. The check is on the route the router matched,
+  // not on the raw URL, so an encoded path such as /%61pi/v1/apps cannot slip
+  // past it; a route without a declaration (none under the API) needs a token.
   app.addHook('onRequest', async (request) => {
-    const route = request.routeOptions.url;
-    if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+    if (request.routeOptions.url === undefined) return;
+    const name = request.routeOptions.config.ferryRoute;
+    const route = name === undefined ? undefined : ROUTES[name];
+    if (route?.roles === 'public') return;
     request.token = await tokens.authenticate(request.headers.authorization);
-    if (request.token.role === 'agent' && !AGENT_ROUTES.has(route)) {
-      throw new FerryError(
-        'E_FORBIDDEN',
-        "An agent token speaks only for its host: this call needs a person's token",
-        {
-          needs: ['admin', 'deployer', 'qa'],
-          has: 'agent',
-        },
-      );
-    }
+    if (route) authorizeRoute(request.token, route);
   });
 
-  app.get(`${API_PREFIX}/health`, () => ({ ok: true, version: SERVER_VERSION }));
-  registerBundleRoutes(app, bundles, verdicts, deployments, agents);
-  registerTokenRoutes(app, tokens);
-  registerEnvironmentRoutes(app, config.environments, deps.store);
-  registerAgentRoutes(app, agents, hostFacts);
-  registerVariableRoutes(app, variables);
-  registerVerdictRoutes(app, verdicts, deployments);
-  registerDeploymentRoutes(app, deployments, records, agents);
+  // Only declared routes may be registered, each from its feature's plugin.
+  guardDeclaredRoutes(app);
+  const routeOptions: RoutePluginOptions = {
+    checkAnswers:
+      deps.checkAnswers ??
+      (process.env.NODE_ENV === 'test' || process.env.NODE_ENV === 'development'),
+  };
+  void app.register(healthRoutes(), routeOptions);
+  void app.register(bundleRoutes(bundles, verdicts, deployments, agents), routeOptions);
+  void app.register(tokenRoutes(tokens), routeOptions);
+  void app.register(environmentRoutes(config.environments, deps.store), routeOptions);
+  void app.register(agentRoutes(agents, hostFacts), routeOptions);
+  void app.register(variableRoutes(variables), routeOptions);
+  void app.register(verdictRoutes(verdicts, deployments), routeOptions);
+  void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(

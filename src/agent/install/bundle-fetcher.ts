@@ -1,10 +1,9 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sha256File } from '../../bundle/hashing.js';
-import { API_PREFIX } from '../../protocol/api.js';
+import { ApiError, FerryClient } from '../../client/ferry-client.js';
+import { downloadBundleAttempt } from '../../client/node-transfers.js';
+import { FerryError } from '../../protocol/errors.js';
 import { StepFailure } from './step-reporter.js';
 
 /**
@@ -12,12 +11,16 @@ import { StepFailure } from './step-reporter.js';
  * downloads that resume where a broken one stopped (HTTP Range).
  */
 export class BundleFetcher {
+  private readonly client: FerryClient;
+
   constructor(
     private readonly cacheDir: string,
     private readonly server: string,
-    private readonly token: string,
+    token: string,
     private readonly retry: FetchRetry = DEFAULT_FETCH_RETRY,
-  ) {}
+  ) {
+    this.client = new FerryClient(server, token);
+  }
 
   /**
    * One attempt: GET the bundle (from the partial file's end, if any) into the
@@ -25,36 +28,28 @@ export class BundleFetcher {
    * the body is a reason to try again; anything else throws.
    */
   private async download(
-    url: string,
     bundle: { app: string; version: number; size: number },
     partial: string,
     say: (line: string) => void,
   ): Promise<{ ok: true; append: boolean } | { ok: false; reason: string }> {
     const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-    if (have > 0 && have < bundle.size) headers.range = `bytes=${have}-`;
-    say(`GET ${url}${headers.range ? ` (resuming at byte ${have})` : ''}\n`);
-    let response: Response;
+    const resumeFrom = have > 0 && have < bundle.size ? have : 0;
+    const address = { app: bundle.app, version: bundle.version };
+    const url = this.client.url('downloadBundle', { params: address });
+    say(`GET ${url}${resumeFrom > 0 ? ` (resuming at byte ${have})` : ''}\n`);
     try {
-      response = await fetch(url, { headers });
+      const got = await downloadBundleAttempt(this.client, address, partial, { resumeFrom });
+      return { ok: true, append: got.appended };
     } catch (err) {
-      return { ok: false, reason: describeFetchError(err) };
-    }
-    if (response.status >= 500) {
-      const text = await response.text().catch(() => '');
-      return { ok: false, reason: `HTTP ${response.status} ${text}`.trim() };
-    }
-    if (response.status !== 200 && response.status !== 206) {
-      throw new StepFailure(`download refused: HTTP ${response.status} ${await response.text()}`);
-    }
-    if (!response.body) throw new StepFailure('download has no body');
-    const append = response.status === 206;
-    try {
-      await pipeline(
-        Readable.fromWeb(response.body),
-        createWriteStream(partial, { flags: append ? 'a' : 'w' }),
-      );
-    } catch (err) {
+      if (err instanceof ApiError) {
+        const reason = `HTTP ${err.httpStatus} ${err.code}: ${err.message}`;
+        if (err.httpStatus >= 500) return { ok: false, reason };
+        throw new StepFailure(`download refused: ${reason}`);
+      }
+      if (err instanceof FerryError) {
+        if (err.code === 'E_SERVER_UNREACHABLE') return { ok: false, reason: err.message };
+        throw new StepFailure(`download failed: ${err.message}`);
+      }
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         // The partial file is what filled the disk: it goes, so the host can go on.
@@ -70,7 +65,6 @@ export class BundleFetcher {
       // The connection broke mid-body: what came is kept, the next try resumes from it.
       return { ok: false, reason: `the download broke off: ${describeFetchError(err)}` };
     }
-    return { ok: true, append };
   }
 
   /** The cached file of a bundle, fetched first if it is not there. Says what it did. */
@@ -104,7 +98,6 @@ export class BundleFetcher {
       }
       have = 0;
     }
-    const url = `${this.server}${API_PREFIX}/apps/${bundle.app}/bundles/${bundle.version}/download`;
     // A server that restarts (or a replica that goes away behind a balancer)
     // is unreachable for a few seconds: the download waits for it, with
     // backoff and within a bound, resuming from the bytes it already has,
@@ -114,7 +107,7 @@ export class BundleFetcher {
     const since = Date.now();
     let append = false;
     for (let attempt = 1; ; attempt++) {
-      const got = await this.download(url, bundle, partial, say);
+      const got = await this.download(bundle, partial, say);
       if (got.ok) {
         append = got.append;
         break;

@@ -1,134 +1,110 @@
-import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import { z } from 'zod';
-import { countTextSchema, labelSchema, versionTextSchema } from '../../protocol/fields.js';
-import { appNameSchema } from '../../bundle/manifest-schema.js';
-import { API_PREFIX } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { AgentService } from '../agent-service.js';
 import type { BundleService } from '../bundle-service.js';
 import type { DeploymentService } from '../deployments/deployment-service.js';
 import { parseRange } from '../http-range.js';
-import { tokenOf } from '../request-context.js';
-import { requireRole } from '../token-service.js';
 import type { VerdictService } from '../verdict-service.js';
-import { parseInput } from './parse-input.js';
-
-const appParams = z.object({ app: appNameSchema });
-const bundleParams = z.object({ app: appNameSchema, version: versionTextSchema });
-const pushQuery = z.object({ label: labelSchema.optional() });
-const listQuery = z.object({ limit: countTextSchema(1, 1000).optional() });
+import { routePlugin } from './route-plugin.js';
 
 /** Bundle routes: push, list apps and bundles, show one, download one (with Range). */
-export function registerBundleRoutes(
-  app: FastifyInstance,
+export function bundleRoutes(
   bundles: BundleService,
   verdicts: Pick<VerdictService, 'verdictOf'>,
   deployments: Pick<DeploymentService, 'afterPush'>,
   agents: Pick<AgentService, 'authorizeDownload'>,
-): void {
-  // Bundles arrive as a raw stream; the service reads it itself, so Fastify must not.
-  app.addContentTypeParser(
-    ['application/gzip', 'application/octet-stream'],
-    (_request, payload, done) => done(null, payload),
-  );
-
-  app.post(`${API_PREFIX}/bundles`, async (request, reply) => {
-    const token = tokenOf(request);
-    requireRole(token, 'admin', 'deployer');
-    const { label } = parseInput(pushQuery, request.query, 'query');
-    if (!(request.body instanceof Readable)) {
-      throw new FerryError(
-        'E_BAD_REQUEST',
-        'Send the bundle as the request body, with Content-Type: application/gzip',
-      );
-    }
-    const declared = request.headers['content-length'];
-    const gone = new AbortController();
-    request.raw.once('close', () => gone.abort());
-    const result = await bundles
-      .push({
-        body: request.body,
-        contentLength: declared === undefined ? undefined : Number(declared),
-        pushedBy: token.name,
-        label,
-        signal: gone.signal,
-      })
-      .catch((err: unknown) => {
-        // The body was not read to its end: the answer goes out, then the
-        // connection closes, rather than the server reading on what it refused.
-        if (
-          err instanceof FerryError &&
-          (err.code === 'E_UPLOAD_STALLED' ||
-            err.code === 'E_SERVER_BUSY' ||
-            err.code === 'E_STORAGE_FULL')
-        ) {
-          void reply.header('connection', 'close');
-          const retryAfter = err.details?.retryAfterSeconds;
-          if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
-        }
-        throw err;
-      });
-    request.log.info(
-      {
-        app: result.bundle.app,
-        version: result.bundle.version,
-        sha256: result.bundle.sha256,
-        created: result.created,
-      },
-      result.created ? 'bundle pushed' : 'bundle pushed again: existing version returned',
-    );
-    if (result.created) {
-      const bundle = await bundles.get(result.bundle.app, result.bundle.version);
-      result.deployments = await deployments.afterPush(bundle, token.name);
-    }
-    return reply.status(result.created ? 201 : 200).send(result);
-  });
-
-  app.get(`${API_PREFIX}/apps`, async () => ({ apps: await bundles.apps() }));
-
-  app.get(`${API_PREFIX}/apps/:app/bundles`, async (request) => {
-    const { app: name } = parseInput(appParams, request.params, 'path');
-    const { limit } = parseInput(listQuery, request.query, 'query');
-    return { bundles: await bundles.list(name, limit) };
-  });
-
-  app.get(`${API_PREFIX}/apps/:app/bundles/:version`, async (request) => {
-    const { app: name, version } = parseInput(bundleParams, request.params, 'path');
-    const bundle = await bundles.get(name, version);
-    return { ...bundle, verdict: await verdicts.verdictOf(name, version) };
-  });
-
-  app.get(`${API_PREFIX}/apps/:app/bundles/:version/download`, async (request, reply) => {
-    const { app: name, version } = parseInput(bundleParams, request.params, 'path');
-    const token = tokenOf(request);
-    // Before the lookup, so an agent token cannot even learn which bundles exist.
-    if (token.role === 'agent') await agents.authorizeDownload(token, name, version);
-    const bundle = await bundles.get(name, version);
-    const range = parseRange(request.headers.range, bundle.size);
-    void reply
-      .header('accept-ranges', 'bytes')
-      .header('etag', `"${bundle.sha256}"`)
-      .header('x-ferry-sha256', bundle.sha256)
-      .header('content-disposition', `attachment; filename="${name}-${version}.tar.gz"`);
-    if (range === 'unsatisfiable') {
-      void reply.header('content-range', `bytes */${bundle.size}`);
-      throw new FerryError(
-        'E_RANGE_NOT_SATISFIABLE',
-        `${name}@${version} has ${bundle.size} bytes`,
+) {
+  return routePlugin('bundles', {
+    pushBundle: async ({ token, query: { label }, body, request, reply }) => {
+      if (!(body instanceof Readable)) {
+        throw new FerryError(
+          'E_BAD_REQUEST',
+          'Send the bundle as the request body, with Content-Type: application/gzip',
+        );
+      }
+      const declared = request.headers['content-length'];
+      const gone = new AbortController();
+      request.raw.once('close', () => gone.abort());
+      const result = await bundles
+        .push({
+          body,
+          contentLength: declared === undefined ? undefined : Number(declared),
+          pushedBy: token.name,
+          label,
+          signal: gone.signal,
+        })
+        .catch((err: unknown) => {
+          // The body was not read to its end: the answer goes out, then the
+          // connection closes, rather than the server reading on what it refused.
+          if (
+            err instanceof FerryError &&
+            (err.code === 'E_UPLOAD_STALLED' ||
+              err.code === 'E_SERVER_BUSY' ||
+              err.code === 'E_STORAGE_FULL')
+          ) {
+            void reply.header('connection', 'close');
+            const retryAfter = err.details?.retryAfterSeconds;
+            if (typeof retryAfter === 'number') {
+              void reply.header('retry-after', String(retryAfter));
+            }
+          }
+          throw err;
+        });
+      request.log.info(
         {
-          size: bundle.size,
+          app: result.bundle.app,
+          version: result.bundle.version,
+          sha256: result.bundle.sha256,
+          created: result.created,
         },
+        result.created ? 'bundle pushed' : 'bundle pushed again: existing version returned',
       );
-    }
-    void reply.type('application/gzip');
-    if (range) {
-      return reply
-        .status(206)
-        .header('content-range', `bytes ${range.start}-${range.end}/${bundle.size}`)
-        .header('content-length', range.end - range.start + 1)
-        .send(bundles.open(bundle, range));
-    }
-    return reply.header('content-length', bundle.size).send(bundles.open(bundle));
+      if (result.created) {
+        const bundle = await bundles.get(result.bundle.app, result.bundle.version);
+        result.deployments = await deployments.afterPush(bundle, token.name);
+      }
+      void reply.status(result.created ? 201 : 200);
+      return result;
+    },
+
+    apps: async () => ({ apps: await bundles.apps() }),
+
+    bundles: async ({ params, query }) => ({
+      bundles: await bundles.list(params.app, query.limit),
+    }),
+
+    bundle: async ({ params: { app: name, version } }) => {
+      const bundle = await bundles.get(name, version);
+      return { ...bundle, verdict: await verdicts.verdictOf(name, version) };
+    },
+
+    downloadBundle: async ({ params: { app: name, version }, token, request, reply }) => {
+      // Before the lookup, so an agent token cannot even learn which bundles exist.
+      if (token.role === 'agent') await agents.authorizeDownload(token, name, version);
+      const bundle = await bundles.get(name, version);
+      const range = parseRange(request.headers.range, bundle.size);
+      void reply
+        .header('accept-ranges', 'bytes')
+        .header('etag', `"${bundle.sha256}"`)
+        .header('x-ferry-sha256', bundle.sha256)
+        .header('content-disposition', `attachment; filename="${name}-${version}.tar.gz"`);
+      if (range === 'unsatisfiable') {
+        void reply.header('content-range', `bytes */${bundle.size}`);
+        throw new FerryError(
+          'E_RANGE_NOT_SATISFIABLE',
+          `${name}@${version} has ${bundle.size} bytes`,
+          { size: bundle.size },
+        );
+      }
+      void reply.type('application/gzip');
+      if (range) {
+        return reply
+          .status(206)
+          .header('content-range', `bytes ${range.start}-${range.end}/${bundle.size}`)
+          .header('content-length', range.end - range.start + 1)
+          .send(bundles.open(bundle, range));
+      }
+      return reply.header('content-length', bundle.size).send(bundles.open(bundle));
+    },
   });
 }

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
+import { FerryError } from '../protocol/errors.js';
+import { type BuiltServer, buildServer } from '../server/build-server.js';
+import { serverConfigSchema } from '../server/server-config.js';
+import { openStore } from '../store/open-store.js';
+import { SecretBox } from '../store/secret-box.js';
+import type { Store } from '../store/store.js';
+import { ApiError, FerryClient } from './ferry-client.js';
+
+describe('FerryClient against a real server', () => {
+  let dir: string;
+  let store: Store;
+  let server: BuiltServer;
+  let url: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-client-'));
+    store = await openStore(
+      { driver: 'sqlite', file: path.join(dir, 'ferry.db') },
+      new SecretBox(randomBytes(32)),
+    );
+    await store.migrate();
+    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
+    await artifacts.init();
+    server = buildServer(serverConfigSchema.parse({ data: dir, logLevel: 'silent' }), {
+      store,
+      artifacts,
+    });
+    url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    admin = (await server.tokens.create({ role: 'admin' }, null)).token;
+  });
+
+  afterAll(async () => {
+    await server.app.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('calls a route by name and parses its answer', async () => {
+    const client = new FerryClient(`${url}/`, admin);
+    expect(await client.call('whoami')).toMatchObject({ role: 'admin' });
+    expect(await client.call('apps')).toEqual({ apps: [] });
+    const made = await client.call('createToken', { body: { role: 'qa', name: 'q a' } });
+    expect(made).toMatchObject({ role: 'qa', name: 'q a' });
+    expect(await client.call('revokeToken', { params: { id: made.id } })).toBeUndefined();
+  });
+
+  it("gives the server's error as a FerryError with its code and status", async () => {
+    const client = new FerryClient(url, admin);
+    const missing = await client
+      .call('bundle', { params: { app: 'cart', version: 12 } })
+      .catch((err: unknown) => err);
+    expect(missing).toBeInstanceOf(FerryError);
+    expect(missing).toMatchObject({ code: 'E_APP_NOT_FOUND', status: 404 });
+    const anonymous = await new FerryClient(url, undefined).call('apps').catch((e: unknown) => e);
+    expect(anonymous).toMatchObject({ code: 'E_AUTH_REQUIRED' });
+  });
+
+  it('encodes path parameters and query values', () => {
+    const client = new FerryClient('http://server:7400', admin);
+    expect(client.url('unsetVariable', { params: { name: 'A/B' }, query: { env: 'qa' } })).toBe(
+      'http://server:7400/api/v1/vars/A%2FB?env=qa',
+    );
+    expect(client.url('bundles', { params: { app: 'cart' }, query: { limit: undefined } })).toBe(
+      'http://server:7400/api/v1/apps/cart/bundles',
+    );
+  });
+});
+
+describe('FerryClient against answers that are not the API', () => {
+  let fake: http.Server;
+  let url: string;
+  let answer: { status: number; body: string };
+
+  beforeAll(async () => {
+    fake = http.createServer((_request, response) => {
+      response.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => fake.close(() => resolve())));
+
+  it("names a proxy's page by its status, which it keeps", async () => {
+    answer = { status: 502, body: 'Bad Gateway' };
+    const err = await new FerryClient(url, 't').call('apps').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ code: 'E_INTERNAL', status: 502, httpStatus: 502 });
+    expect((err as Error).message).toBe('The server answered 502: Bad Gateway');
+  });
+
+  it('refuses an answer its schema does not describe, asking about versions', async () => {
+    answer = { status: 200, body: JSON.stringify({ apps: 'none' }) };
+    const err = await new FerryClient(url, 't').call('apps').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_INTERNAL', details: { notUnderstood: true } });
+    expect((err as Error).message).toContain('are client and server the same Ferry version?');
+  });
+
+  it('says it cannot reach a server that is not there', async () => {
+    const gone = await new Promise<string>((resolve) => {
+      const probe = http.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const err = await new FerryClient(gone, 't').call('apps').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_SERVER_UNREACHABLE', details: { server: gone } });
+    expect((err as Error).message).toContain('ECONNREFUSED');
+  });
+});

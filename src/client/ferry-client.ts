@@ -1,0 +1,241 @@
+import type { z } from 'zod';
+import { API_PREFIX } from '../protocol/api.js';
+import { type ErrorBody, type ErrorCode, FerryError, isErrorCode } from '../protocol/errors.js';
+import {
+  type AnswerOf,
+  type BodyInputOf,
+  isStreamContent,
+  jsonSchemaOf,
+  pathParamNames,
+  type ParamsInputOf,
+  type QueryInputOf,
+  type RouteDeclaration,
+} from '../protocol/route-declaration.js';
+import { type Route, type RouteName, ROUTES } from '../protocol/routes.js';
+
+/** What a call of a route takes: its path parameters, query and JSON body, as declared. */
+export type CallInput<R extends RouteDeclaration> = (R['params'] extends z.ZodType
+  ? { params: ParamsInputOf<R> }
+  : { params?: undefined }) &
+  (R['query'] extends z.ZodType ? { query?: QueryInputOf<R> } : { query?: undefined }) &
+  (R['body'] extends z.ZodType ? { body: BodyInputOf<R> } : { body?: undefined });
+
+/** A call's input, whatever the route: what the client fills a URL and body from. */
+interface AnyCallInput {
+  params?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+}
+
+/** The input argument of a call: optional when the route needs none. */
+type InputArgs<R extends RouteDeclaration> =
+  Record<string, never> extends CallInput<R> ? [input?: CallInput<R>] : [input: CallInput<R>];
+
+/** How one call is made, beyond its declared input. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** More request headers (`Range`). */
+  headers?: Record<string, string>;
+  /** A body that is bytes, for a route that takes them (a bundle). */
+  stream?: { body: NonNullable<RequestInit['body']>; contentLength?: number };
+}
+
+/**
+ * An error the server answered with, or one made of an answer that was not an
+ * error body: the project's error with its code, and the HTTP status it came
+ * with (a proxy's 502 is not the catalogue's 500).
+ */
+export class ApiError extends FerryError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> | undefined,
+    /** The HTTP status of the answer. */
+    readonly httpStatus: number,
+  ) {
+    super(code, message, details);
+  }
+
+  override get status(): number {
+    return this.httpStatus;
+  }
+}
+
+/**
+ * The one client of the HTTP API, made from the route declarations: each route
+ * is called by its name, with its params, query and body typed, and its answer
+ * parsed with its schema. It uses only `fetch`, so it runs in Node and in a
+ * browser. Errors arrive as `FerryError` with the server's code (`ApiError`,
+ * with the HTTP status); a server that cannot be reached is
+ * `E_SERVER_UNREACHABLE`.
+ *
+ * @example
+ *   const client = new FerryClient('http://127.0.0.1:7400', token);
+ *   const { apps } = await client.call('apps');
+ *   const bundle = await client.call('bundle', { params: { app: 'cart', version: 12 } });
+ */
+export class FerryClient {
+  readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly token: string | undefined,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  /** Calls a route with a JSON (or empty) answer and returns the answer, parsed. */
+  async call<N extends RouteName>(
+    name: N,
+    ...args: [...InputArgs<Route<N>>, options?: CallOptions]
+  ): Promise<AnswerOf<Route<N>>> {
+    const [input, options] = args as unknown as [AnyCallInput | undefined, CallOptions?];
+    const route: RouteDeclaration = ROUTES[name];
+    const response = await this.sendAny(name, input, options);
+    const schema = jsonSchemaOf(route.answer);
+    if (schema === undefined) {
+      await response.body?.cancel();
+      return undefined as AnswerOf<Route<N>>;
+    }
+    const text = await this.read(response, options?.signal);
+    const result = schema.safeParse(parseJson(text));
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new ApiError(
+        'E_INTERNAL',
+        `The server's answer to ${route.method} ${route.path} was not understood (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}); are client and server the same Ferry version?`,
+        { route: name, notUnderstood: true },
+        response.status,
+      );
+    }
+    return result.data as AnswerOf<Route<N>>;
+  }
+
+  /**
+   * Calls a route and returns its successful response unread: for an answer
+   * that is bytes (a bundle download). An error answer throws, as `call` does.
+   */
+  send<N extends RouteName>(
+    name: N,
+    input: CallInput<Route<N>> | undefined,
+    options: CallOptions = {},
+  ): Promise<Response> {
+    return this.sendAny(name, input as AnyCallInput | undefined, options);
+  }
+
+  private async sendAny(
+    name: RouteName,
+    input: AnyCallInput | undefined,
+    options: CallOptions = {},
+  ): Promise<Response> {
+    const route: RouteDeclaration = ROUTES[name];
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: RequestInit['body'];
+    if (options.stream !== undefined) {
+      if (!isStreamContent(route.body)) throw new Error(`${name} takes no bytes`);
+      headers['content-type'] = route.body.contentTypes[0];
+      if (options.stream.contentLength !== undefined) {
+        headers['content-length'] = String(options.stream.contentLength);
+      }
+      body = options.stream.body;
+    } else if (input?.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(input.body);
+    }
+    let response: Response;
+    try {
+      response = await fetch(this.urlOf(name, input), {
+        method: route.method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        // A stream of bytes goes out as it is read (Node's fetch needs saying so).
+        ...(options.stream ? { duplex: 'half' } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw this.unreachable((err as { cause?: unknown }).cause ?? err);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return response;
+  }
+
+  /** The URL of a route, its path parameters filled in and its query appended. */
+  url<N extends RouteName>(name: N, input?: CallInput<Route<N>>): string {
+    return this.urlOf(name, input as AnyCallInput | undefined);
+  }
+
+  private urlOf(name: RouteName, input: AnyCallInput | undefined): string {
+    const route: RouteDeclaration = ROUTES[name];
+    const params = input?.params ?? {};
+    let path = route.path;
+    for (const param of pathParamNames(route.path)) {
+      const value = params[param];
+      if (value === undefined) throw new Error(`${name} needs the path parameter ${param}`);
+      path = path.replace(`:${param}`, encodeURIComponent(String(value)));
+    }
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(input?.query ?? {})) {
+      if (value !== undefined) query.set(key, String(value));
+    }
+    const text = query.toString();
+    return `${this.baseUrl}${API_PREFIX}${path}${text ? `?${text}` : ''}`;
+  }
+
+  /** The `Authorization` header this client sends, for a caller that must make its own request. */
+  authorization(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** `E_SERVER_UNREACHABLE`, naming the server and why. */
+  unreachable(err: unknown): FerryError {
+    const reason = err instanceof Error ? err.message : String(err);
+    return new FerryError(
+      'E_SERVER_UNREACHABLE',
+      `Cannot reach the Ferry server at ${this.baseUrl} (${reason})`,
+      { server: this.baseUrl },
+    );
+  }
+
+  private async read(response: Response, signal: AbortSignal | undefined): Promise<string> {
+    try {
+      return await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw this.unreachable(err);
+    }
+  }
+}
+
+/**
+ * The error of an answer that is not a success: the server's own error body
+ * as a `FerryError` with its code, or `E_INTERNAL` naming the status for a body
+ * that is not one (a proxy's page). The one place error bodies are read.
+ */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  const text = await response.text().catch(() => '');
+  return errorFromAnswer(response.status, text);
+}
+
+/** As `errorFromResponse`, from a status and the body's text. */
+export function errorFromAnswer(status: number, text: string): ApiError {
+  const error = parseJson(text) as Partial<ErrorBody> | undefined;
+  if (error && isErrorCode(error.code) && typeof error.message === 'string') {
+    return new ApiError(error.code, error.message, error.details, status);
+  }
+  return new ApiError(
+    'E_INTERNAL',
+    `The server answered ${status}: ${text.slice(0, 200) || '(no body)'}`,
+    { status },
+    status,
+  );
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,155 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingMeter } from '../bundle/hashing.js';
+import { FerryError } from '../protocol/errors.js';
+import type { PushResult } from '../protocol/api.js';
+import { pushResultSchema } from '../protocol/api.js';
+import { errorFromAnswer, type FerryClient } from './ferry-client.js';
+
+/**
+ * The client's Node-only extras: bundles as files, streamed up and down with
+ * flat memory. The core (`ferry-client.ts`) stays fetch-only for browsers.
+ */
+
+/** Progress of a transfer, in bytes. */
+export type TransferProgress = (done: number, total: number) => void;
+
+/** A bundle on the server: its app and version. */
+export interface BundleAddress {
+  app: string;
+  version: number;
+}
+
+/**
+ * Streams a bundle file to the server (`pushBundle`); memory stays flat
+ * whatever its size. The server may answer before it has read everything (a
+ * refused bundle): its answer counts, not the broken pipe that follows, which
+ * is why this rides on `node:http` rather than `fetch`.
+ */
+export async function pushBundleFile(
+  client: FerryClient,
+  file: string,
+  options: { label?: string | undefined; onProgress?: TransferProgress } = {},
+): Promise<PushResult> {
+  const { size } = await stat(file);
+  const url = new URL(
+    client.url('pushBundle', options.label ? { query: { label: options.label } } : undefined),
+  );
+  let sent = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sent += chunk.length;
+      options.onProgress?.(sent, size);
+      callback(null, chunk);
+    },
+  });
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, {
+      method: 'POST',
+      headers: {
+        ...client.authorization(),
+        'content-type': 'application/gzip',
+        'content-length': String(size),
+      },
+    });
+    request.on('response', resolve);
+    request.on('error', (err) => reject(client.unreachable(err)));
+    pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), counter, request).catch(() => {
+      /* reported through the request's 'error' or 'response' */
+    });
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const status = response.statusCode ?? 0;
+  if (status >= 400) throw errorFromAnswer(status, text);
+  return pushResultSchema.parse(JSON.parse(text));
+}
+
+/** What one download attempt brought. */
+export interface DownloadAttempt {
+  /** True when the server sent the rest of a partial file (206), appended to it. */
+  appended: boolean;
+  /** Bytes written by this attempt. */
+  bytes: number;
+  /** The bundle's sha256 by the server (`X-Ferry-Sha256`), if it said. */
+  sha256: string | null;
+  /** The bytes of this answer's body (`Content-Length`), 0 when not said. */
+  length: number;
+  /** The sha256 of the bytes this attempt received (of the whole bundle when not appended). */
+  received: string;
+}
+
+/**
+ * One attempt to download a bundle into `file`: with `resumeFrom` > 0, asks
+ * for the bytes from there (`Range`) and appends them when the server sends
+ * only those (206), else writes the file anew. An error answer throws as the
+ * client's `ApiError`; an unreachable server `E_SERVER_UNREACHABLE`; a body that
+ * breaks off or a disk that fills throws the stream's own error, with what came
+ * kept in `file`.
+ */
+export async function downloadBundleAttempt(
+  client: FerryClient,
+  bundle: BundleAddress,
+  file: string,
+  options: { resumeFrom?: number; onProgress?: TransferProgress; signal?: AbortSignal } = {},
+): Promise<DownloadAttempt> {
+  const from = options.resumeFrom ?? 0;
+  const response = await client.send(
+    'downloadBundle',
+    { params: bundle },
+    {
+      ...(from > 0 ? { headers: { range: `bytes=${from}-` } } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+  );
+  if (!response.body) throw new FerryError('E_INTERNAL', 'The download has no body');
+  const appended = response.status === 206;
+  const length = Number(response.headers.get('content-length') ?? 0);
+  const meter = new HashingMeter({ onProgress: (bytes) => options.onProgress?.(bytes, length) });
+  await pipeline(
+    Readable.fromWeb(response.body),
+    meter,
+    createWriteStream(file, { flags: appended ? 'a' : 'w' }),
+  );
+  return {
+    appended,
+    bytes: meter.bytes,
+    sha256: response.headers.get('x-ferry-sha256'),
+    length,
+    received: meter.sha256(),
+  };
+}
+
+/**
+ * Downloads a bundle to `out` and checks its sha256 against the server's; a
+ * download that fails or does not match leaves nothing at `out`.
+ */
+export async function downloadBundleFile(
+  client: FerryClient,
+  bundle: BundleAddress,
+  out: string,
+  onProgress?: TransferProgress,
+): Promise<{ sha256: string; size: number }> {
+  const partial = `${out}.partial-${process.pid}`;
+  try {
+    const got = await downloadBundleAttempt(client, bundle, partial, {
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const actual = got.received;
+    if (got.sha256 && actual !== got.sha256) {
+      throw new FerryError(
+        'E_BUNDLE_CONTENT_MISMATCH',
+        `The download's sha256 ${actual} is not the server's ${got.sha256}`,
+      );
+    }
+    await rename(partial, out);
+    return { sha256: actual, size: got.bytes };
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
