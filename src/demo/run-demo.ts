@@ -226,7 +226,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     }
     if (options.exit) return;
     say('\nThe server and agents keep running; press Ctrl-C to stop them.');
-    await Promise.race([interrupted, cluster.server.child.exited]);
+    await Promise.race([interrupted, cluster.server.exited]);
   } finally {
     await stop();
     if (!options.dir) await rm(root, { recursive: true, force: true });

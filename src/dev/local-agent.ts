@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiClient } from '../cli/api-client.js';
@@ -45,14 +46,31 @@ export interface LocalAgentOptions {
  *   await agent.stop();
  */
 export class LocalAgent {
+  private id = '';
+
   private constructor(
-    readonly name: string,
-    readonly root: string,
-    readonly hostId: string,
-    readonly child: FerryChild,
+    private readonly options: LocalAgentOptions,
+    private readonly ferry: FerryChild,
+    private readonly startedAt: number,
   ) {}
 
+  /** Starts the agent and waits until it is listed connected; kills it if it never is. */
   static async start(options: LocalAgentOptions): Promise<LocalAgent> {
+    const agent = await LocalAgent.spawn(options);
+    try {
+      await agent.ready();
+      return agent;
+    } catch (err) {
+      await agent.stop({ signal: 'SIGKILL' });
+      throw err;
+    }
+  }
+
+  /**
+   * Starts the agent without waiting for it, for a test of what it does before
+   * it can connect; `ready()` waits for it then.
+   */
+  static async spawn(options: LocalAgentOptions): Promise<LocalAgent> {
     await mkdir(options.root, { recursive: true });
     const args = ['agent', ...localAgentArgs(options), ...(options.args ?? [])];
     const env: NodeJS.ProcessEnv = { ...options.processEnv };
@@ -63,18 +81,45 @@ export class LocalAgent {
       env,
       ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
     });
-    try {
-      const hostId = await waitConnected(child, options, startedAt);
-      return new LocalAgent(options.name, options.root, hostId, child);
-    } catch (err) {
-      await child.stop({ signal: 'SIGKILL' });
-      throw err;
-    }
+    return new LocalAgent(options, child, startedAt);
+  }
+
+  /**
+   * Resolves, with the host's id, once the server lists the host connected and
+   * seen since this agent started; fails if it exits first or takes longer
+   * than `readyTimeoutMs`.
+   */
+  async ready(): Promise<string> {
+    this.id ||= await waitConnected(this.ferry, this.options, this.startedAt);
+    return this.id;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get root(): string {
+    return this.options.root;
+  }
+
+  /** The id the server gave its host; known once `ready()` has resolved. */
+  get hostId(): string {
+    return this.id;
+  }
+
+  /** Its process, to signal or watch it directly. */
+  get child(): ChildProcess {
+    return this.ferry.process;
+  }
+
+  /** Resolves when it has exited, however it ended. */
+  get exited(): Promise<ChildExit> {
+    return this.ferry.exited;
   }
 
   /** Everything it has printed so far. */
   output(): string {
-    return this.child.output();
+    return this.ferry.output();
   }
 
   /**
@@ -82,7 +127,7 @@ export class LocalAgent {
    * services it started keep running, as on a real host; see `stopServices`.
    */
   stop(options: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<ChildExit> {
-    return this.child.stop(options);
+    return this.ferry.stop(options);
   }
 }
 
@@ -115,10 +160,22 @@ export async function enrolledHostId(root: string): Promise<string | undefined> 
   return (JSON.parse(text) as { hostId?: string }).hostId;
 }
 
+/** The pid in the agent's root lock, `<root>/agent/agent.pid`, or undefined while there is none. */
+async function rootHolder(root: string): Promise<number | undefined> {
+  const text = await readFile(path.join(root, 'agent', 'agent.pid'), 'utf8').catch(() => '');
+  try {
+    return (JSON.parse(text) as { pid?: number }).pid;
+  } catch {
+    // Missing or being replaced: nobody holds it yet.
+    return undefined;
+  }
+}
+
 /**
- * Waits until the server lists the host connected and seen since `startedAt`
- * (an earlier agent of the same root may still be listed connected for a
- * moment), and answers its id; fails if the process exits first.
+ * Waits until this agent holds its root and the server lists its host
+ * connected and seen since `startedAt` (an earlier agent of the same root may
+ * still be listed connected for a moment), and answers its id; fails if the
+ * process exits first.
  */
 async function waitConnected(
   child: FerryChild,
@@ -138,9 +195,11 @@ async function waitConnected(
       );
     }
     const hostId = await enrolledHostId(options.root);
-    if (hostId) {
+    // This process holds the root (another agent of it may still be connected), …
+    if (hostId && (await rootHolder(options.root)) === child.pid) {
       try {
         const host = (await options.admin.hosts()).find((h) => h.id === hostId);
+        // … and its host is connected, seen since it started (not only before).
         const seen = host?.lastSeenAt ? Date.parse(host.lastSeenAt) : 0;
         if (host?.connected && seen >= startedAt) return hostId;
       } catch (err) {

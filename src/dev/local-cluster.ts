@@ -162,7 +162,7 @@ export class LocalCluster {
   /** Starts a host's agent again, with the identity it keeps under its root. */
   async startAgentAgain(name: string): Promise<LocalAgent> {
     const host = this.host(name);
-    if (host.agent?.child.running) {
+    if (host.agent && host.agent.child.exitCode === null && host.agent.child.signalCode === null) {
       throw new FerryError('E_LOCAL_CLUSTER', `The agent of ${name} is still running`);
     }
     host.agent = await this.startAgent(host, undefined);

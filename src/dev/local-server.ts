@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,7 +52,7 @@ export class LocalServer {
     readonly dataDir: string,
     /** The admin token it wrote on its first start; '' for a replica of a store another one made. */
     readonly adminToken: string,
-    readonly child: FerryChild,
+    private readonly ferry: FerryChild,
     private readonly ownsData: boolean,
   ) {}
 
@@ -106,9 +107,19 @@ export class LocalServer {
     return Number(new URL(this.url).port);
   }
 
+  /** Its process, to signal or watch it directly. */
+  get child(): ChildProcess {
+    return this.ferry.process;
+  }
+
+  /** Resolves when it has exited, however it ended. */
+  get exited(): Promise<ChildExit> {
+    return this.ferry.exited;
+  }
+
   /** Everything it has printed so far. */
   output(): string {
-    return this.child.output();
+    return this.ferry.output();
   }
 
   /**
@@ -118,7 +129,7 @@ export class LocalServer {
   async stop(
     options: { signal?: NodeJS.Signals; graceMs?: number; keepData?: boolean } = {},
   ): Promise<ChildExit> {
-    const exit = await this.child.stop(options);
+    const exit = await this.ferry.stop(options);
     if (this.ownsData && !options.keepData) {
       await rm(this.dataDir, { recursive: true, force: true });
     }
