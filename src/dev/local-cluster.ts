@@ -117,8 +117,9 @@ export class LocalCluster {
    */
   async addHost(options: LocalHostOptions): Promise<LocalHost> {
     const { name, env } = options;
-    if (this.hosts.has(name)) {
-      throw new FerryError('E_LOCAL_CLUSTER', `The cluster already has a host ${name}`);
+    // A host whose agent is stopped may be replaced: a new machine taking its name.
+    if (this.hosts.get(name)?.agent) {
+      throw new FerryError('E_LOCAL_CLUSTER', `The cluster already has a host ${name} running`);
     }
     const host: LocalHost = {
       name,
