@@ -11,7 +11,7 @@ import { FERRY_MAIN } from './ferry-child.js';
 import { LocalAgent } from './local-agent.js';
 import { LocalCluster } from './local-cluster.js';
 import { LocalServer } from './local-server.js';
-import { stopServices } from './stop-services.js';
+import { killStragglers, stopServices } from './stop-services.js';
 
 // The harness runs the built CLI; `npm run build` makes it.
 const BUILT = existsSync(FERRY_MAIN);
@@ -145,6 +145,31 @@ describe('stopServices', () => {
     expect(Date.now() - began).toBeGreaterThanOrEqual(500);
     expect(groupMembers(pid)).toEqual([]);
   }, 30_000);
+
+  it('kills a process left running in a folder of the cluster, and nothing outside it', async () => {
+    const folder = path.join(work, 'hosts', 'h1', 'apps');
+    await mkdir(folder, { recursive: true });
+    const inside = spawn('sleep', ['300'], { cwd: folder, detached: true, stdio: 'ignore' });
+    const outside = spawn('sleep', ['300'], { cwd: os.tmpdir(), detached: true, stdio: 'ignore' });
+    try {
+      await waitUntil(() => readProcStat(inside.pid!) !== null);
+      const written: string[] = [];
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = (chunk: string | Uint8Array) => written.push(String(chunk)) > 0;
+      try {
+        await killStragglers(work);
+      } finally {
+        process.stderr.write = write;
+      }
+      await waitUntil(() => inside.exitCode !== null || inside.signalCode !== null);
+      expect(inside.signalCode).toBe('SIGKILL');
+      expect(written.join('')).toContain(String(inside.pid));
+      expect(outside.exitCode ?? outside.signalCode).toBeNull();
+    } finally {
+      outside.kill('SIGKILL');
+      inside.kill('SIGKILL');
+    }
+  });
 
   it('does nothing for a root where no service ever ran', async () => {
     await stopServices(path.join(work, 'empty'));

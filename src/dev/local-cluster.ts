@@ -6,7 +6,7 @@ import { ApiClient } from '../cli/api-client.js';
 import { FerryError } from '../protocol/errors.js';
 import { LocalAgent } from './local-agent.js';
 import { LocalServer, type LocalServerOptions } from './local-server.js';
-import { stopServices } from './stop-services.js';
+import { killStragglers, stopServices } from './stop-services.js';
 
 /** How a local cluster is started. */
 export interface LocalClusterOptions {
@@ -194,7 +194,8 @@ export class LocalCluster {
   /**
    * Stops everything: the agents (SIGTERM, then SIGKILL after `graceMs`), the
    * services they left running (as they do by design), then the server; removes
-   * a root the harness made. Every step runs even if one before failed; the
+   * a root the harness made. Whatever still runs in a folder under the root is
+   * killed. Every step runs even if one before failed; the
    * first failure is thrown at the end. Calling it again waits for the first call.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
@@ -226,6 +227,7 @@ export class LocalCluster {
       [...this.hosts.values()].map((host) => attempt(() => stopServices(host.root, graceMs))),
     );
     await attempt(() => this.server.stop({ ...grace, keepData: true }));
+    await attempt(() => killStragglers(this.root));
     if (this.ownsRoot) await attempt(() => rm(this.root, { recursive: true, force: true }));
     if (failures.length > 0) throw failures[0];
   }

@@ -1,3 +1,4 @@
+import { readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { groupMembers, readProcStat } from '../agent/process/builtin/proc-stat.js';
 import { readServiceRecords } from '../agent/process/builtin/service-record.js';
@@ -65,4 +66,46 @@ async function allGone(groups: number[], timeoutMs: number): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Kills whatever still runs in a folder of the cluster (its working folder is
+ * under `root`) once the server, the agents and the services are stopped: a
+ * hook or install command an agent killed mid-job left behind. Says on stderr
+ * what it found, since each is a process that outlived its owner.
+ */
+export async function killStragglers(root: string): Promise<void> {
+  const prefix = `${path.resolve(root)}${path.sep}`;
+  const found: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => '');
+    if (!`${cwd}${path.sep}`.startsWith(prefix)) continue;
+    const stat = readProcStat(pid);
+    if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
+    found.push(pid);
+  }
+  if (found.length === 0) return;
+  process.stderr.write(
+    `ferry harness: killing processes left running under ${root}: ${found.join(', ')}\n`,
+  );
+  for (const pid of found) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const deadline = Date.now() + KILL_WAIT_MS;
+  while (found.some((pid) => alive(pid)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** True while a process runs (a zombie does not). */
+function alive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
 }
