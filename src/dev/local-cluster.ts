@@ -118,7 +118,7 @@ export class LocalCluster {
   async addHost(options: LocalHostOptions): Promise<LocalHost> {
     const { name, env } = options;
     // A host whose agent is stopped may be replaced: a new machine taking its name.
-    if (this.hosts.get(name)?.agent) {
+    if (isRunning(this.hosts.get(name)?.agent)) {
       throw new FerryError('E_LOCAL_CLUSTER', `The cluster already has a host ${name} running`);
     }
     const host: LocalHost = {
@@ -163,7 +163,7 @@ export class LocalCluster {
   /** Starts a host's agent again, with the identity it keeps under its root. */
   async startAgentAgain(name: string): Promise<LocalAgent> {
     const host = this.host(name);
-    if (host.agent && host.agent.child.exitCode === null && host.agent.child.signalCode === null) {
+    if (isRunning(host.agent)) {
       throw new FerryError('E_LOCAL_CLUSTER', `The agent of ${name} is still running`);
     }
     host.agent = await this.startAgent(host, undefined);
@@ -247,6 +247,11 @@ export class LocalCluster {
       logFile: path.join(host.root, 'agent.log'),
     });
   }
+}
+
+/** True while an agent's process has not exited. */
+function isRunning(agent: LocalAgent | undefined): boolean {
+  return agent !== undefined && agent.child.exitCode === null && agent.child.signalCode === null;
 }
 
 /** A free TCP port on 127.0.0.1, for a service to listen on. */
