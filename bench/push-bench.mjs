@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LocalServer } from '../dist/dev/local-server.js';
 
 const FERRY = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const { values } = parseArgs({
@@ -64,28 +65,8 @@ async function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
-async function startServer(dataDir) {
-  const child = spawn(
-    process.execPath,
-    [FERRY, 'server', '--data', dataDir, '--port', '0', '--log-level', 'warn'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  const token = (await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
-  return { child, url, token };
-}
-
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
+let server;
 try {
   // The source tree: 16 MiB files of random bytes, so gzip cannot shrink them and
   // the bundle is as large as asked (media assets, prebuilt binaries).
@@ -113,7 +94,8 @@ try {
     `bundle: ${mb(bundleSize)} MB made in ${bundleSeconds.toFixed(2)} s (${mb(bundleSize / bundleSeconds)} MB/s)`,
   );
 
-  const server = await startServer(path.join(work, 'data'));
+  // Through the local-cluster harness: it resolves once the server answers its health check.
+  server = await LocalServer.start({ data: path.join(work, 'data') });
   await new Promise((r) => setTimeout(r, 500));
   const results = [];
   for (let i = 1; i <= runs; i++) {
@@ -129,7 +111,7 @@ try {
     started = performance.now();
     const out = await run(['push', bundleFile], {
       FERRY_SERVER: server.url,
-      FERRY_TOKEN: server.token,
+      FERRY_TOKEN: server.adminToken,
     });
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
@@ -150,7 +132,6 @@ try {
         `server RSS ${mib(baseline)} MiB -> peak ${mib(peak)} MiB (growth ${mib(result.growth)} MiB)`,
     );
   }
-  server.child.kill('SIGTERM');
   const best = Math.max(...results.map((r) => r.mbPerSecond));
   const worstGrowth = Math.max(...results.map((r) => r.growth));
   const speeds = results.map((r) => r.mbPerSecond).sort((a, b) => a - b);
@@ -161,6 +142,7 @@ try {
       `largest server RSS growth ${mib(worstGrowth)} MiB; node ${process.version}, ${os.cpus().length} cores`,
   );
 } finally {
+  await server?.stop();
   if (!values.keep) await rm(work, { recursive: true, force: true });
   else console.log(`kept ${work}`);
 }

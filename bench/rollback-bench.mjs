@@ -8,14 +8,14 @@
 //
 //   node bench/rollback-bench.mjs --hosts 3 --runs 3
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { FERRY_MAIN } from '../dist/dev/ferry-child.js';
+import { LocalCluster } from '../dist/dev/local-cluster.js';
 
-const FERRY = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
 const { values } = parseArgs({
   options: {
@@ -28,67 +28,29 @@ const hostCount = Number(values.hosts);
 const runs = Number(values.runs);
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-rollback-bench-'));
-const children = [];
-
-function start(args, env = {}) {
-  const child = spawn(process.execPath, [FERRY, ...args], {
-    env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  return { child, output: () => output };
-}
 
 function run(args, env) {
   return new Promise((resolve, reject) => {
-    const { child, output } = start(args, env);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output: output() }));
-  });
-}
-
-async function waitFor(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
+    const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
+      env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
   });
 }
 
-const config = path.join(work, 'server.yml');
-await writeFile(
-  config,
-  'environments:\n  - name: prod\n    strategy: { batch: 1, maxFailures: 0 }\n',
-);
-const server = start([
-  'server',
-  '--data',
-  path.join(work, 'data'),
-  '--port',
-  '0',
-  '--config',
-  config,
-  '--log-level',
-  'warn',
-]);
-const url = await waitFor('the server', () => /listening on (http:\S+)/.exec(server.output())?.[1]);
-const token = (await readFile(path.join(work, 'data', 'admin-token'), 'utf8')).trim();
+// The server and the agents, through the local-cluster harness: each ready once
+// the API says so (the server healthy, the host listed connected).
+const cluster = await LocalCluster.start({
+  root: work,
+  server: { config: 'environments:\n  - name: prod\n    strategy: { batch: 1, maxFailures: 0 }\n' },
+});
+const { url } = cluster;
+const token = cluster.server.adminToken;
 const env = { FERRY_SERVER: url, FERRY_TOKEN: token, FERRY_CONFIG_DIR: path.join(work, 'cli') };
 const ferry = async (args) => {
   const result = await run(args, env);
@@ -98,126 +60,87 @@ const ferry = async (args) => {
 };
 const json = async (args) => JSON.parse(await ferry([...args, '--json']));
 
-const enrol = (await ferry(['tokens', 'create', '--role', 'agent', '--env', 'prod']))
-  .split('\n')[0]
-  .trim();
-const hosts = [];
-const agents = [];
-for (let i = 1; i <= hostCount; i++) {
-  const name = `prod-${i}`;
-  const root = path.join(work, 'hosts', name);
-  const port = await freePort();
-  agents.push(
-    start([
-      'agent',
-      '--server',
-      url,
-      '--token',
-      enrol,
+let worst = Infinity;
+try {
+  for (let i = 1; i <= hostCount; i++) {
+    await cluster.addHost({ name: `prod-${i}`, env: 'prod', roles: ['hello'] });
+  }
+
+  const source = path.join(work, 'src');
+  await cp(EXAMPLE, source, { recursive: true });
+  const deploy = async (label) => {
+    const pushed = await json(['push', source, '--label', label]);
+    const version = pushed.bundle.version;
+    await json(['deploy', `hello@${version}`, '--env', 'prod']);
+    return version;
+  };
+  const v1 = await deploy('1.0.0');
+  await writeFile(
+    path.join(source, 'server.js'),
+    (await readFile(path.join(source, 'server.js'), 'utf8')).replace('hello from', 'hi from'),
+  );
+  const v2 = await deploy('1.1.0');
+  console.log(
+    `${hostCount} hosts, batch 1; example app hello@${v1} and hello@${v2} on every host; ${runs} rollbacks\n`,
+  );
+
+  const rows = [];
+  for (let r = 1; r <= runs; r++) {
+    const to = r % 2 === 1 ? v1 : v2;
+    const startedAt = Date.now();
+    // The example app migrates on each deployment; going back over that asks for --yes.
+    const deployment = await json([
+      'rollback',
+      'hello',
       '--env',
       'prod',
-      '--roles',
-      'hello',
-      '--root',
-      root,
-      '--name',
-      name,
-      '--var',
-      `PORT=${port}`,
-    ]),
-  );
-  hosts.push({ name, root, port });
-}
-await waitFor('the agents', async () => {
-  const listed = await json(['hosts']);
-  return listed.length === hostCount && listed.every((h) => h.connected);
-}).catch((err) => {
-  console.error(agents.map((a) => a.output()).join('\n'));
-  throw err;
-});
-
-const source = path.join(work, 'src');
-await cp(EXAMPLE, source, { recursive: true });
-const deploy = async (label) => {
-  const pushed = await json(['push', source, '--label', label]);
-  const version = pushed.bundle.version;
-  await json(['deploy', `hello@${version}`, '--env', 'prod']);
-  return version;
-};
-const v1 = await deploy('1.0.0');
-await writeFile(
-  path.join(source, 'server.js'),
-  (await readFile(path.join(source, 'server.js'), 'utf8')).replace('hello from', 'hi from'),
-);
-const v2 = await deploy('1.1.0');
-console.log(
-  `${hostCount} hosts, batch 1; example app hello@${v1} and hello@${v2} on every host; ${runs} rollbacks\n`,
-);
-
-const rows = [];
-for (let r = 1; r <= runs; r++) {
-  const to = r % 2 === 1 ? v1 : v2;
-  const startedAt = Date.now();
-  // The example app migrates on each deployment; going back over that asks for --yes.
-  const deployment = await json([
-    'rollback',
-    'hello',
-    '--env',
-    'prod',
-    '--to',
-    String(to),
-    '--yes',
-  ]);
-  const wallMs = Date.now() - startedAt;
-  if (deployment.state !== 'succeeded') throw new Error(`rollback ${r}: ${deployment.state}`);
-  for (const install of deployment.installs) {
-    const record = await json(['logs', install.id]).then(() =>
-      fetch(`${url}/api/v1/installs/${install.id}`, {
-        headers: { authorization: `Bearer ${token}` },
-      }).then((res) => res.json()),
-    );
-    const step = (name) => record.steps.find((s) => s.step === name);
-    const names = record.steps.map((s) => s.step);
-    if (names.includes('fetch') || names.includes('install'))
-      throw new Error(`${install.host} fetched or installed during a rollback: ${names}`);
-    rows.push({
-      run: r,
-      to,
-      host: install.host,
-      switchToStartedMs:
-        Date.parse(step('start').finishedAt) - Date.parse(step('switch').startedAt),
-      healthMs: step('health').durationMs,
-      installMs: Date.parse(record.finishedAt) - Date.parse(record.startedAt),
-      wallMs,
-    });
-  }
-}
-
-console.log('| rollback | to | host | switch → started | health | whole install | rollout wall |');
-console.log('| -------- | -- | ---- | ---------------- | ------ | ------------- | ------------ |');
-for (const row of rows) {
-  console.log(
-    `| ${row.run} | @${row.to} | ${row.host} | ${row.switchToStartedMs} ms | ${row.healthMs} ms | ${row.installMs} ms | ${(row.wallMs / 1000).toFixed(1)} s |`,
-  );
-}
-const worst = Math.max(...rows.map((r) => r.switchToStartedMs));
-console.log(
-  `\nslowest switch → started: ${worst} ms (target: under 2000 ms per host, plus the health check)`,
-);
-
-for (const child of children) child.kill('SIGTERM');
-await new Promise((r) => setTimeout(r, 500));
-for (const host of hosts) {
-  for (const file of await readdir(path.join(host.root, 'agent', 'services')).catch(() => [])) {
-    const { pid } = JSON.parse(
-      await readFile(path.join(host.root, 'agent', 'services', file), 'utf8'),
-    );
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
+      '--to',
+      String(to),
+      '--yes',
+    ]);
+    const wallMs = Date.now() - startedAt;
+    if (deployment.state !== 'succeeded') throw new Error(`rollback ${r}: ${deployment.state}`);
+    for (const install of deployment.installs) {
+      const record = await json(['logs', install.id]).then(() =>
+        fetch(`${url}/api/v1/installs/${install.id}`, {
+          headers: { authorization: `Bearer ${token}` },
+        }).then((res) => res.json()),
+      );
+      const step = (name) => record.steps.find((s) => s.step === name);
+      const names = record.steps.map((s) => s.step);
+      if (names.includes('fetch') || names.includes('install'))
+        throw new Error(`${install.host} fetched or installed during a rollback: ${names}`);
+      rows.push({
+        run: r,
+        to,
+        host: install.host,
+        switchToStartedMs:
+          Date.parse(step('start').finishedAt) - Date.parse(step('switch').startedAt),
+        healthMs: step('health').durationMs,
+        installMs: Date.parse(record.finishedAt) - Date.parse(record.startedAt),
+        wallMs,
+      });
     }
   }
+
+  console.log(
+    '| rollback | to | host | switch → started | health | whole install | rollout wall |',
+  );
+  console.log(
+    '| -------- | -- | ---- | ---------------- | ------ | ------------- | ------------ |',
+  );
+  for (const row of rows) {
+    console.log(
+      `| ${row.run} | @${row.to} | ${row.host} | ${row.switchToStartedMs} ms | ${row.healthMs} ms | ${row.installMs} ms | ${(row.wallMs / 1000).toFixed(1)} s |`,
+    );
+  }
+  worst = Math.max(...rows.map((r) => r.switchToStartedMs));
+  console.log(
+    `\nslowest switch → started: ${worst} ms (target: under 2000 ms per host, plus the health check)`,
+  );
+} finally {
+  // The agents, the services they started, then the server.
+  await cluster.stop();
 }
 if (!values.keep) await rm(work, { recursive: true, force: true });
 if (worst >= 2000) process.exitCode = 1;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
-import { freePort } from './helpers/cluster.js';
+import { freePort, killServices } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
@@ -27,18 +27,13 @@ const rootOf = (host: string) => path.join(work, host);
 /** Stops the agent of qa-1 and starts it again, with no token: it has its identity. */
 async function restartFirstAgent(): Promise<AgentProcess> {
   await agents[0]!.stop();
-  return startAgent([
-    '--server',
-    server.url,
-    '--env',
-    'dev',
-    '--roles',
-    'hello',
-    '--root',
-    rootOf('qa-1'),
-    '--name',
-    'qa-1',
-  ]);
+  return startAgent({
+    admin: server,
+    env: 'dev',
+    roles: ['hello'],
+    root: rootOf('qa-1'),
+    name: 'qa-1',
+  });
 }
 
 /** The install id of hello@1 on each host. */
@@ -60,23 +55,15 @@ beforeAll(async () => {
     host.port = await freePort();
     agents.push(
       // The enrolment token in the environment: in the arguments, `ps` would show it.
-      await startAgent(
-        [
-          '--server',
-          server.url,
-          '--env',
-          'dev',
-          '--roles',
-          'hello',
-          '--root',
-          rootOf(host.name),
-          '--name',
-          host.name,
-          '--var',
-          `PORT=${host.port}`,
-        ],
-        { FERRY_TOKEN: enrolToken },
-      ),
+      await startAgent({
+        admin: server,
+        token: enrolToken,
+        env: 'dev',
+        roles: ['hello'],
+        root: rootOf(host.name),
+        name: host.name,
+        vars: { PORT: String(host.port) },
+      }),
     );
   }
 }, 120_000);
@@ -84,25 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()));
   // Then stop the services the agents started (they outlive their agent by design).
-  for (const host of hosts) {
-    const pidFiles = await readdir(path.join(rootOf(host.name), 'agent', 'services')).catch(
-      () => [],
-    );
-    for (const file of pidFiles) {
-      const record = JSON.parse(
-        await readFile(path.join(rootOf(host.name), 'agent', 'services', file), 'utf8').catch(
-          () => '{}',
-        ),
-      ) as { pid?: number };
-      if (record.pid) {
-        try {
-          process.kill(-record.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-  }
+  for (const host of hosts) await killServices(rootOf(host.name));
   await server?.stop();
 });
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { startAgent, type TestAgentOptions } from './helpers/agent-process.js';
 import { Cluster } from './helpers/cluster.js';
 
 let cluster: Cluster;
@@ -15,16 +15,16 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-/** `ferry agent` arguments of dev-1 again, as a second start on the same root. */
-function againArgs(): string[] {
+/** How dev-1's agent is started again, as a second start on the same root. */
+function againArgs(): TestAgentOptions {
   const host = cluster.host('dev-1');
-  return hostAgentArgs({
-    server: cluster.server.url,
+  return {
+    admin: cluster.server,
     env: host.env,
     roles: host.roles,
     root: host.root,
     name: host.name,
-  });
+  };
 }
 
 /** Starts an agent and answers how that went: 'connected' (stopped again at once) or its output on exit. */

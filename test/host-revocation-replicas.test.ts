@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostRecord, TokenRecord } from '../src/protocol/api.js';
-import { type AgentProcess, hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { createTestDatabase } from './helpers/pg-database.js';
@@ -56,16 +56,15 @@ describe.skipIf(!postgres)('revoking a host token, with two replicas', () => {
     const made = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env });
     expect(made.code, made.stderr).toBe(0);
     // The agent holds its connection to replica b.
-    agent = await startAgent(
-      hostAgentArgs({
-        server: b.url,
-        token: made.stdout.trim(),
-        env: 'qa',
-        roles: ['web'],
-        root: path.join(work, 'qa-1'),
-        name: 'qa-1',
-      }),
-    );
+    agent = await startAgent({
+      admin: a,
+      server: b.url,
+      token: made.stdout.trim(),
+      env: 'qa',
+      roles: ['web'],
+      root: path.join(work, 'qa-1'),
+      name: 'qa-1',
+    });
     const connected = async () => {
       const answer = await fetch(`${a.url}/api/v1/hosts`, {
         headers: { authorization: `Bearer ${a.adminToken}` },

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrolledHostId, hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { enrolledHostId, startAgent } from './helpers/agent-process.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 
 /**
@@ -338,17 +338,14 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
     const file = path.join(cluster.work, 'enrol-token');
     await writeFile(file, `${token}\n`, { mode: 0o600 });
     const root = path.join(cluster.work, 'hosts', 'dev-file');
-    const agent = await startAgent([
-      ...hostAgentArgs({
-        server: cluster.server.url,
-        env: 'dev',
-        roles: ['web'],
-        root,
-        name: 'dev-file',
-      }),
-      '--token-file',
-      file,
-    ]);
+    const agent = await startAgent({
+      admin: cluster.server,
+      env: 'dev',
+      roles: ['web'],
+      root,
+      name: 'dev-file',
+      args: ['--token-file', file],
+    });
     try {
       expect(await enrolledHostId(root)).toMatch(/^host_/);
       expect((await processArguments()).filter((args) => args.includes(token))).toEqual([]);

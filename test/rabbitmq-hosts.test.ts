@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallRecord } from '../src/protocol/api.js';
 import { Topology } from '../src/transport/rabbitmq/topology.js';
-import { hostAgentArgs } from './helpers/agent-process.js';
+import { LocalAgent } from '../src/dev/local-agent.js';
 import { rabbitmqSetup } from './helpers/backends.js';
 import { Cluster, freePort, killServices, waitFor } from './helpers/cluster.js';
-import { FERRY_BIN } from './helpers/ferry-process.js';
 import { restrictedUser, setPermissions } from './helpers/rabbitmq.js';
 import { amqpUrl } from './helpers/services.js';
 import { webAppTree } from './helpers/web-app.js';
@@ -119,32 +117,22 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     const root = path.join(cluster.work, 'hosts', name);
     const port = await freePort();
     const enrolToken = await cluster.token('agent', 'dev');
-    const agent = spawn(
-      process.execPath,
-      [
-        FERRY_BIN,
-        'agent',
-        ...hostAgentArgs({
-          server: cluster.server.url,
-          token: enrolToken,
-          env: 'dev',
-          roles: ['web'],
-          root,
-          name,
-          vars: { PORT: String(port) },
-        }),
-        '--transport-prefix',
-        prefix,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // The host's broker password: in the environment, not in `ps`.
-        env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', FERRY_TRANSPORT_URL: user.url },
-      },
-    );
-    let output = '';
-    agent.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    agent.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Not started to be ready: it cannot reach the broker until it has permissions.
+    const agent = await LocalAgent.spawn({
+      server: cluster.server.url,
+      admin: cluster.api(),
+      token: enrolToken,
+      env: 'dev',
+      roles: ['web'],
+      root,
+      name,
+      vars: { PORT: String(port) },
+      args: ['--transport-prefix', prefix],
+      // The host's broker password: in the environment, not in `ps`.
+      processEnv: { FERRY_TRANSPORT_URL: user.url },
+      readyTimeoutMs: 60_000,
+    });
+    const output = () => agent.output();
     try {
       const hostId = await waitFor('the agent to enrol', async () => {
         const identity = await readFile(path.join(root, 'agent', 'identity.json'), 'utf8').catch(
@@ -158,23 +146,22 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
       // The agent says what its user needs (in its JSON log, the backslashes are doubled).
       await waitFor('the agent to say what its user needs', () =>
         Promise.resolve(
-          output.includes(
+          output().includes(
             `set_permissions <user> '^$' '^${prefix}\\\\.events$' '^${prefix}\\\\.host\\\\.${hostId}$'`,
           ) || undefined,
         ),
       );
       // Said once the first attempt was refused, which may come after the line above.
       await waitFor('the agent to say the broker refused it', () =>
-        Promise.resolve(output.includes('cannot connect to the broker') || undefined),
+        Promise.resolve(output().includes('cannot connect to the broker') || undefined),
       );
       await setPermissions(name, permissions);
-      await waitFor('the agent to reach the broker', () =>
-        Promise.resolve(output.includes('connected to the broker') || undefined),
-      );
+      // Listed connected, through the API.
+      await agent.ready();
 
       // It installs and reports like any host.
       const installed = await cluster.ferry(['install', `web@${version}`, '--host', name]);
-      expect(installed.code, installed.stdout + output).toBe(0);
+      expect(installed.code, installed.stdout + output()).toBe(0);
       expect(installed.stdout).toContain(`succeeded: ${name} runs web@${version}`);
 
       // It cannot read another host's queue.
@@ -222,8 +209,7 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
         await connection.close().catch(() => undefined);
       }
     } finally {
-      agent.kill('SIGTERM');
-      await new Promise((resolve) => agent.once('exit', resolve));
+      await agent.stop();
       await killServices(root);
       await user.remove();
     }

@@ -7,12 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundle } from '../src/bundle/pack.js';
 import { ApiClient } from '../src/cli/api-client.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
-import {
-  type AgentProcess,
-  enrolledHostId,
-  hostAgentArgs,
-  startAgent,
-} from './helpers/agent-process.js';
+import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { rabbitmqSetup } from './helpers/backends.js';
 import { freePort, killServices, waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
@@ -82,22 +77,19 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     for (const name of HOSTS) {
       const root = path.join(work, 'hosts', name);
       const port = await freePort();
-      const agent = await startAgent(
-        [
-          ...hostAgentArgs({
-            server: balancer.url,
-            token: enrolToken,
-            env: 'prod',
-            roles: ['web'],
-            root,
-            name,
-            vars: { PORT: String(port) },
-          }),
-          ...(await broker.options.agentArgs!({ name, env: 'prod' })),
-        ],
-        broker.options.agentEnv,
-      );
-      broker.options.onHostEnrolled!(await enrolledHostId(root));
+      const agent = await startAgent({
+        admin: replicas.a,
+        server: balancer.url,
+        token: enrolToken,
+        env: 'prod',
+        roles: ['web'],
+        root,
+        name,
+        vars: { PORT: String(port) },
+        args: await broker.options.agentArgs!({ name, env: 'prod' }),
+        ...(broker.options.agentEnv ? { processEnv: broker.options.agentEnv } : {}),
+      });
+      broker.options.onHostEnrolled!(agent.hostId);
       agents.set(name, { agent, root, port });
     }
   }, 180_000);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, symlink, writeFile } from 'node:fs/p
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentProcess, hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 
 /**
@@ -27,16 +27,14 @@ beforeAll(async () => {
   };
   const enrol = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'dev'], { env });
   expect(enrol.code).toBe(0);
-  agent = await startAgent(
-    hostAgentArgs({
-      server: server.url,
-      token: enrol.stdout.trim(),
-      env: 'dev',
-      roles: ['trap'],
-      root: hostRoot(),
-      name: 'host-1',
-    }),
-  );
+  agent = await startAgent({
+    admin: server,
+    token: enrol.stdout.trim(),
+    env: 'dev',
+    roles: ['trap'],
+    root: hostRoot(),
+    name: 'host-1',
+  });
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
-import { type AgentProcess, hostAgentArgs, startAgent } from './helpers/agent-process.js';
+import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { freePort, killServices, waitFor } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { SlowProxy } from './helpers/slow-proxy.js';
@@ -53,18 +53,17 @@ describe('a server slow to say whether a job is wanted', () => {
     const made = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env });
     expect(made.code, made.stderr).toBe(0);
     // The agent talks to the server through the proxy, and gives up on an answer after 1 s.
-    agent = await startAgent(
-      hostAgentArgs({
-        server: proxy.url,
-        token: made.stdout.trim(),
-        env: 'qa',
-        roles: ['web'],
-        root: path.join(work, 'qa-1'),
-        name: 'qa-1',
-        vars: { PORT: String(await freePort()) },
-      }),
-      { FERRY_CHECK_TIMEOUT: '1' },
-    );
+    agent = await startAgent({
+      admin: server,
+      server: proxy.url,
+      token: made.stdout.trim(),
+      env: 'qa',
+      roles: ['web'],
+      root: path.join(work, 'qa-1'),
+      name: 'qa-1',
+      vars: { PORT: String(await freePort()) },
+      processEnv: { FERRY_CHECK_TIMEOUT: '1' },
+    });
     // qa deploys every push.
     const pushed = await runFerry(['push', await makeTree(webAppTree('slow'))], { env });
     expect(pushed.code, pushed.stderr).toBe(0);

@@ -19,6 +19,8 @@ export interface ArtifactStore {
   beginUpload(): Promise<ArtifactUpload>;
   /** Size in bytes, or undefined when absent. */
   size(sha256: string): Promise<number | undefined>;
-  /** Reads the bytes `start..end` (inclusive), or the whole artifact. */
+  /** Reads the bytes `start..end` (inclusive), or the whole artifact; an absent one errors the stream. */
   read(sha256: string, range?: { start: number; end: number }): Readable;
+  /** Removes an artifact; one already absent is fine. A reader that has it open keeps its bytes. */
+  delete(sha256: string): Promise<void>;
 }

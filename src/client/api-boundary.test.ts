@@ -32,7 +32,7 @@ const ALLOWED = {
     // An app's own health check, not the Ferry API.
     'agent/health/health-check.ts',
     // The sample app's /health, not the Ferry API.
-    'demo/demo-cluster.ts',
+    'demo/run-demo.ts',
   ],
   /** Node's HTTP client modules. */
   httpModules: ['client/', 'server/', 'transport/'],

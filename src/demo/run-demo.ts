@@ -8,9 +8,27 @@ import { followDeployment } from '../cli/follow-deployment.js';
 import { statusLines } from '../cli/commands/status.js';
 import type { DeploymentRecord } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
-import { DemoCluster } from './demo-cluster.js';
+import { LocalCluster } from '../dev/local-cluster.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/hello', import.meta.url));
+
+/** The demo's hosts: one in dev, two in qa, three in prod. */
+const DEMO_HOSTS = [
+  { name: 'dev-1', env: 'dev' },
+  { name: 'qa-1', env: 'qa' },
+  { name: 'qa-2', env: 'qa' },
+  { name: 'prod-1', env: 'prod' },
+  { name: 'prod-2', env: 'prod' },
+  { name: 'prod-3', env: 'prod' },
+] as const;
+
+/** The server's settings for the demo: the default lifecycle, quick to notice a host gone. */
+const DEMO_CONFIG = `# Written by ferry demo.
+environments:
+  - { name: dev }
+  - { name: qa, autoDeploy: true, strategy: { batch: 1, maxFailures: 0, offlineTimeout: 20s } }
+  - { name: prod, requires: passed, strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: true, offlineTimeout: 20s } }
+`;
 
 /**
  * `ferry demo`: starts a server and six agents (1 dev, 2 qa, 3 prod) under a
@@ -36,7 +54,15 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
   const indent = (line: string) => say(`    ${line}`);
 
   step(`Starting a Ferry server and six agents (1 dev, 2 qa, 3 prod) under ${root}`);
-  const cluster = await DemoCluster.start(root);
+  const cluster = await LocalCluster.start({ root, server: { config: DEMO_CONFIG } });
+  try {
+    await Promise.all(DEMO_HOSTS.map((host) => cluster.addHost({ ...host, roles: ['hello'] })));
+  } catch (err) {
+    await cluster.stop();
+    if (!options.dir) await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+  const health = (name: string) => serviceHealth(cluster.host(name).port);
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= cluster.stop());
   const interrupted = new Promise<void>((resolve) => {
@@ -47,7 +73,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
   const tell = async (): Promise<void> => {
     const { api } = cluster;
     indent(`server ${cluster.url}, admin token in ${root}/server/admin-token`);
-    for (const host of cluster.hosts) {
+    for (const host of cluster.hosts.values()) {
       indent(
         `${host.name.padEnd(7)} ${host.env.padEnd(5)} root ${host.root}, serves on 127.0.0.1:${host.port}`,
       );
@@ -65,7 +91,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     );
     const v1 = await push(api, source, root, '1.0.0', indent);
     await follow(api, v1.deployments, 'succeeded', indent);
-    indent(`qa-1 answers ${JSON.stringify(await cluster.health('qa-1'))}`);
+    indent(`qa-1 answers ${JSON.stringify(await health('qa-1'))}`);
 
     step(
       `2. QA tries hello@${v1.version} on qa and marks it passed (a clean install is not a passed test)`,
@@ -106,7 +132,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
       if (!(err instanceof FerryError) || err.code !== 'E_VERDICT_REQUIRED') throw err;
       indent(`ferry deploy hello@${v2.version} --env prod → refused: ${err.message} [${err.code}]`);
     }
-    indent(`qa-1 still answers ${JSON.stringify(await cluster.health('qa-1'))}`);
+    indent(`qa-1 still answers ${JSON.stringify(await health('qa-1'))}`);
 
     step('5. The fix, hello@3: qa gets it, QA passes it, prod gets it');
     await writeFile(serverJs, goodCode.replace('hello from', 'hello again from'));
@@ -150,7 +176,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     indent(
       `back in ${((Date.now() - started) / 1000).toFixed(1)} s for 3 hosts; prod-1's steps: ${logs.installs[0]?.steps.map((s) => s.step).join(' → ')}`,
     );
-    indent(`prod-1 answers ${JSON.stringify(await cluster.health('prod-1'))}`);
+    indent(`prod-1 answers ${JSON.stringify(await health('prod-1'))}`);
 
     step('What the server knows now: ferry status');
     for (const line of statusLines(await api.status('hello'))) indent(line);
@@ -200,7 +226,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     }
     if (options.exit) return;
     say('\nThe server and agents keep running; press Ctrl-C to stop them.');
-    await Promise.race([interrupted, cluster.serverExited()]);
+    await Promise.race([interrupted, cluster.server.exited]);
   } finally {
     await stop();
     if (!options.dir) await rm(root, { recursive: true, force: true });
@@ -254,4 +280,17 @@ async function expectState(
     );
   }
   return ended;
+}
+
+/** What a host's service answers on `/health`, or null when nothing answers. */
+async function serviceHealth(port: number): Promise<{ ok: boolean; version: string } | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    if (!response.ok) return null;
+    return (await response.json()) as { ok: boolean; version: string };
+  } catch {
+    return null;
+  }
 }

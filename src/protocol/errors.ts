@@ -224,6 +224,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'One agent per --root: stop the other agent (the PID is in the message), or give this one a root of its own.',
   },
+  E_LOCAL_CLUSTER: {
+    status: 500,
+    hint: 'A server or agent that `ferry demo` (or a test or benchmark) started exited or did not get ready in time: the message holds what it printed, and its log file in the demo folder the rest.',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -1,4 +1,4 @@
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
@@ -10,6 +10,12 @@ import type { TransportLogger } from '../transport/transport.js';
 import { buildServer } from './build-server.js';
 import { loadSecretKey } from './secret-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
+
+/**
+ * The file under the data folder that holds the URL the server listens on, once
+ * it does (the local-cluster harness, src/dev, reads it by this name).
+ */
+const SERVER_URL_FILE = 'server-url';
 
 /** A listening server and how to stop it. */
 export interface RunningServer {
@@ -95,6 +101,11 @@ export async function runServer(
       : `PostgreSQL ${redact(config.store.url)}`;
   const transportText =
     transport.kind === 'builtin' ? 'built-in (WebSocket)' : `RabbitMQ ${redact(transport.url)}`;
+  // Where it listens, for whoever started it with `--port 0` (the local-cluster
+  // harness): a file, not a log line to scrape. Renamed into place, never half-written.
+  const urlFile = path.join(config.data, SERVER_URL_FILE);
+  await writeFile(`${urlFile}.tmp`, `${url}\n`, { mode: 0o600 });
+  await rename(`${urlFile}.tmp`, urlFile);
   say(
     `Ferry server ${replicaId} listening on ${url} (data in ${config.data}; store: ${storeText}; transport: ${transportText})`,
   );

@@ -1,27 +1,14 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { type AgentProcess, enrolledHostId, hostAgentArgs, startAgent } from './agent-process.js';
-import { type CliResult, runFerry, type ServerProcess, startServer } from './ferry-process.js';
+import { freePort, LocalCluster, type LocalHost } from '../../src/dev/local-cluster.js';
+import type { LocalServer } from '../../src/dev/local-server.js';
+import { stopServices } from '../../src/dev/stop-services.js';
+import { type CliResult, runFerry } from './ferry-process.js';
 import { makeTree } from './source-tree.js';
 
 /** A host of the cluster: its agent's root, its service's port, and its agent while it runs. */
-export interface ClusterHost {
-  name: string;
-  env: string;
-  roles: string[];
-  root: string;
-  port: number;
-  vars: Record<string, string>;
-  agent: AgentProcess | undefined;
-  /** Extra `ferry agent` arguments (a transport URL, say). */
-  agentArgs: string[];
-  /** The id the server gave the host when it enrolled. */
-  hostId: string;
-}
+export type ClusterHost = LocalHost;
 
 /** What a cluster is started with. */
 export interface ClusterOptions {
@@ -38,9 +25,9 @@ export interface ClusterOptions {
 }
 
 /**
- * A real Ferry server and real agents on this machine, each agent with its own
- * root and its service on its own port, driven through the real CLI. Closing it
- * stops the agents, the services they started, and the server.
+ * The local-cluster harness (src/dev) with what tests add: the real CLI run
+ * against it, pushes of source trees, and expectations. Closing it stops the
+ * agents, the services they started, and the server, and removes its folder.
  *
  * @example
  *   const cluster = await Cluster.start();
@@ -48,26 +35,33 @@ export interface ClusterOptions {
  *   await cluster.ferry(['push', dir]);
  */
 export class Cluster {
-  readonly hosts = new Map<string, ClusterHost>();
-  private readonly enrolTokens = new Map<string, string>();
-
-  private constructor(
-    public server: ServerProcess,
-    readonly work: string,
-    private readonly options: ClusterOptions,
-    private readonly serverArgs: string[],
-  ) {}
+  private constructor(private readonly local: LocalCluster) {}
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-cluster-'));
-    const args = [...(options.serverArgs ?? [])];
-    if (options.config !== undefined) {
-      const file = path.join(work, 'ferry-server.yml');
-      await writeFile(file, options.config);
-      args.push('--config', file);
-    }
-    const server = await startServer(args, options.serverEnv ?? {});
-    return new Cluster(server, work, options, args);
+    const local = await LocalCluster.start({
+      server: {
+        ...(options.config === undefined ? {} : { config: options.config }),
+        args: options.serverArgs ?? [],
+        env: options.serverEnv ?? {},
+      },
+      ...(options.agentArgs ? { agentArgs: options.agentArgs } : {}),
+      ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
+      ...(options.onHostEnrolled ? { onHostEnrolled: options.onHostEnrolled } : {}),
+    });
+    return new Cluster(local);
+  }
+
+  /** The cluster's folder: the server's data, the hosts' roots, the logs. */
+  get work(): string {
+    return this.local.root;
+  }
+
+  get server(): LocalServer {
+    return this.local.server;
+  }
+
+  get hosts(): Map<string, ClusterHost> {
+    return this.local.hosts;
   }
 
   /** What the CLI needs: the server, the admin token, a config folder of this cluster's own. */
@@ -110,83 +104,31 @@ export class Cluster {
   }
 
   /** Enrols a host and starts its agent, with `PORT` set to a free port and `vars`. */
-  async addHost(
+  addHost(
     name: string,
     env: string,
     options: { roles?: string[]; vars?: Record<string, string> } = {},
   ): Promise<ClusterHost> {
-    const host: ClusterHost = {
-      name,
-      env,
-      roles: options.roles ?? ['web'],
-      root: path.join(this.work, 'hosts', name),
-      port: await freePort(),
-      vars: options.vars ?? {},
-      agent: undefined,
-      agentArgs: [...((await this.options.agentArgs?.({ name, env })) ?? [])],
-      hostId: '',
-    };
-    this.hosts.set(name, host);
-    let token = this.enrolTokens.get(env);
-    if (!token) {
-      token = await this.token('agent', env);
-      this.enrolTokens.set(env, token);
-    }
-    // The enrolment token in the environment, never in the arguments (which `ps` shows).
-    host.agent = await startAgent(
-      this.agentArgs(host, { vars: { PORT: String(host.port), ...host.vars } }),
-      { ...this.options.agentEnv, FERRY_TOKEN: token },
-    );
-    host.hostId = await enrolledHostId(host.root);
-    this.options.onHostEnrolled?.(host.hostId);
-    return host;
+    return this.local.addHost({ name, env, ...options });
   }
 
   host(name: string): ClusterHost {
-    const host = this.hosts.get(name);
-    if (!host) throw new Error(`no host ${name} in this cluster`);
-    return host;
+    return this.local.host(name);
   }
 
-  /** Stops a host's agent; its service keeps running, as on a real host whose agent died. */
-  async stopAgent(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const host = this.host(name);
-    const agent = host.agent;
-    host.agent = undefined;
-    if (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null) return;
-    const exited = new Promise((resolve) => agent.child.once('exit', resolve));
-    agent.child.kill(signal);
-    await exited;
+  /** Stops a host's agent (SIGKILL unless told); its service keeps running, as on a real host whose agent died. */
+  stopAgent(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return this.local.stopAgent(name, signal);
   }
 
   /** Starts a host's agent again, with the identity it keeps under its root. */
   async startAgentAgain(name: string): Promise<void> {
-    const host = this.host(name);
-    host.agent = await startAgent(this.agentArgs(host), this.options.agentEnv);
-  }
-
-  /** `ferry agent` arguments of a host; its variables only when it enrols. */
-  private agentArgs(
-    host: ClusterHost,
-    enrolment: { vars?: Record<string, string> } = {},
-  ): string[] {
-    const { name, env, roles, root } = host;
-    return [
-      ...hostAgentArgs({ server: this.server.url, name, env, roles, root, ...enrolment }),
-      ...host.agentArgs,
-    ];
+    await this.local.startAgentAgain(name);
   }
 
   /** Stops the server (SIGKILL by default: it dies) and starts it again on the same port and data. */
-  async restartServer(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const port = new URL(this.server.url).port;
-    const dataDir = this.server.dataDir;
-    await this.server.stop({ keepData: true, signal });
-    this.server = await startServer(
-      [...this.serverArgs, '--port', port],
-      this.options.serverEnv ?? {},
-      { dataDir },
-    );
+  restartServer(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return this.local.restartServer(signal);
   }
 
   /** Writes a source tree under the cluster's folder and pushes it; returns the version. */
@@ -212,44 +154,20 @@ export class Cluster {
     }
   }
 
-  async close(): Promise<void> {
-    for (const name of this.hosts.keys()) await this.stopAgent(name, 'SIGTERM').catch(() => {});
-    // The services the agents started outlive them by design: stop them here.
-    for (const host of this.hosts.values()) await killServices(host.root);
-    await this.server.stop();
-    await rm(this.work, { recursive: true, force: true });
+  /** What each process printed, for a failing test's message. */
+  logs(): string {
+    return this.local.logs();
+  }
+
+  close(): Promise<void> {
+    return this.local.stop();
   }
 }
 
-/** Kills the process groups of the services the builtin driver started under an agent root. */
-export async function killServices(root: string): Promise<void> {
-  const dir = path.join(root, 'agent', 'services');
-  for (const file of await readdir(dir).catch(() => [])) {
-    if (!file.endsWith('.json')) continue;
-    const record = JSON.parse(await readFile(path.join(dir, file), 'utf8').catch(() => '{}')) as {
-      pid?: number;
-    };
-    if (record.pid) {
-      try {
-        process.kill(-record.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-}
+/** Stops the services the builtin driver started under an agent root (once its agent is stopped). */
+export const killServices = (root: string): Promise<void> => stopServices(root);
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FERRY_MAIN } from '../../src/dev/ferry-child.js';
+import { LocalServer } from '../../src/dev/local-server.js';
 
 /** The built CLI, as `npx ferry` runs it. */
-export const FERRY_BIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+export const FERRY_BIN = FERRY_MAIN;
 
 /** A `ferry server` child process on a free port, with its data folder and admin token. */
 export interface ServerProcess {
@@ -20,8 +21,9 @@ export interface ServerProcess {
 
 /**
  * Starts `ferry server --port 0` in a fresh temporary data folder (or `dataDir`,
- * to start a server again over the same data) and waits until it listens.
- * `--port N` in `extraArgs` overrides the free port.
+ * to start a server again over the same data) through the local-cluster
+ * harness, which waits until it answers its health check. `--port N` in
+ * `extraArgs` overrides the free port.
  */
 export async function startServer(
   extraArgs: string[] = [],
@@ -29,48 +31,20 @@ export async function startServer(
   options: { dataDir?: string } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-server-')));
-  const child = spawn(
-    process.execPath,
-    [FERRY_BIN, 'server', '--data', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await LocalServer.start({ data: dataDir, args: extraArgs, env }).catch(
+    async (err: unknown) => {
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      throw err;
     },
   );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout.on('data', check);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  // A second replica of a shared store writes no admin token: the first one did.
-  const adminToken = (
-    await readFile(path.join(dataDir, 'admin-token'), 'utf8').catch(() => '')
-  ).trim();
   return {
-    url,
+    url: server.url,
     dataDir,
-    adminToken,
-    child,
-    output: () => output,
+    adminToken: server.adminToken,
+    child: server.child,
+    output: () => server.output(),
     async stop(stopOptions = {}) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill(stopOptions.signal ?? 'SIGTERM');
-        await exited;
-      }
+      await server.stop(stopOptions.signal ? { signal: stopOptions.signal } : {});
       if (!stopOptions.keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -80,6 +80,10 @@ export class FsArtifactStore implements ArtifactStore {
     return createReadStream(this.objectPath(sha256), { ...range, highWaterMark: 1024 * 1024 });
   }
 
+  async delete(sha256: string): Promise<void> {
+    await rm(this.objectPath(sha256), { force: true });
+  }
+
   /** The file of one artifact (for tests and tools). */
   objectPath(sha256: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
