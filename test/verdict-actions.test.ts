@@ -65,6 +65,18 @@ describe('verdicts that set deployments going', () => {
     const v1 = (await desired('prod'))!;
     const v2 = await through('two');
     expect(await cluster.health('prod-1')).toMatchObject({ version: String(v2) });
+    // "Live on" is what the hosts report running: the agents' reports after the
+    // install may come a moment after the deployment's end.
+    for (const [env, host] of [
+      ['qa', 'qa-1'],
+      ['prod', 'prod-1'],
+    ]) {
+      await waitFor(`${host} to report web@${v2}`, async () => {
+        const [status] = await cluster.json<AppStatus[]>(['status', 'web']);
+        const reported = status!.environments.find((e) => e.env === env)!.hosts;
+        return reported.find((h) => h.host === host)?.version === v2 ? true : undefined;
+      });
+    }
 
     // Without --rollback the answer says where it is live and how to roll back.
     const told = await cluster.ferry(['mark', `web@${v2}`, 'failed', '--note', 'totals wrong']);
