@@ -183,14 +183,17 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
     );
 
     for (const name of ['dev-builtin', 'dev-sv']) await cluster.addHost(name, 'dev');
-    for (const args of [
-      ['vars', 'set', `DB_PASSWORD=${SECRET}`, '--env', 'dev', '--secret'],
-      ['vars', 'set', `TLS_KEY=${PEM}`, '--env', 'dev', '--secret'],
-      ['vars', 'set', `OTHER_APP_SECRET=${OTHER}`, '--secret'],
-      ['vars', 'set', `GREETING=${PLAIN}`, '--env', 'dev'],
-    ]) {
-      const set = await cluster.ferry(args);
+    // Secrets on stdin, never in arguments: another test on this machine that
+    // watches every process would see them there (and so would `ps`).
+    for (const [args, input] of [
+      [['vars', 'set', 'DB_PASSWORD', '--env', 'dev', '--secret'], SECRET],
+      [['vars', 'set', 'TLS_KEY', '--env', 'dev', '--secret'], `${PEM}\n`],
+      [['vars', 'set', 'OTHER_APP_SECRET', '--secret'], OTHER],
+      [['vars', 'set', `GREETING=${PLAIN}`, '--env', 'dev'], undefined],
+    ] as const) {
+      const set = await cluster.ferry([...args], {}, { input });
       expect(set.code, set.stderr).toBe(0);
+      expect(set.stderr).not.toContain('warning');
     }
   }, 120_000);
 

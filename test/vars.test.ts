@@ -147,8 +147,22 @@ describe('ferry vars set, list and unset', () => {
     expect(two.code).toBe(1);
     expect(two.stderr).toContain('Give at most one of --env, --role and --host');
     expect(two.stderr).toContain('[E_BAD_REQUEST]');
+    // A name alone reads its value from stdin: here there is none.
     const noValue = await runFerry(['vars', 'set', 'JUST_A_NAME'], { env });
-    expect(noValue.stderr).toContain('expected NAME=VALUE');
+    expect(noValue.code).toBe(1);
+    expect(noValue.stderr).toContain(
+      'No value for JUST_A_NAME: give NAME=VALUE, or only the name with the value on stdin',
+    );
+    // A secret on the command line is set, with a warning that `ps` shows it.
+    const inArgs = await runFerry(['vars', 'set', 'ARG_SECRET=visible', '--secret'], { env });
+    expect(inArgs.code, inArgs.stderr).toBe(0);
+    expect(inArgs.stderr).toContain('warning: the secret was on the command line');
+    const fromStdin = await runFerry(['vars', 'set', 'STDIN_SECRET', '--secret'], {
+      env,
+      input: 'line one\nline two\n',
+    });
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect(fromStdin.stderr).toBe('');
     const badName = await runFerry(['vars', 'set', '1BAD=x'], { env });
     expect(badName.stderr).toContain('Invalid variable name "1BAD"');
     const badEnv = await runFerry(['vars', 'set', 'A=1', '--env', 'staging'], { env });

@@ -79,8 +79,12 @@ export class Cluster {
   }
 
   /** Runs the CLI as the admin (or with `env` on top). */
-  ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    return runFerry(args, { env: { ...this.env, ...env } });
+  ferry(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    options: { input?: string } = {},
+  ): Promise<CliResult> {
+    return runFerry(args, { env: { ...this.env, ...env }, input: options.input });
   }
 
   /** Runs the CLI with `--json`, expects exit 0, and parses what it printed. */

@@ -67,6 +67,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Written to the command's stdin, which is then closed (else stdin is /dev/null). */
+  input?: string;
 }
 
 /**
@@ -84,12 +86,13 @@ export function runCommand(
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, FERRY_SERVER: '', FERRY_TOKEN: '', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer =
       options.timeoutMs === undefined
         ? undefined

@@ -39,14 +39,16 @@ export function registerVars(program: Command): void {
   withScope(
     vars
       .command('set <assignment>')
-      .description('set NAME=VALUE in one scope (none: global); admin, or deployer outside prod'),
+      .description(
+        'set NAME=VALUE in one scope (none: global), or NAME alone with the value read from stdin (for secrets: arguments show in `ps`); admin, or deployer outside prod',
+      ),
     'the scope to set it in',
   )
     .option('--secret', 'keep the value secret: never shown, masked in install logs')
     .option('--json', 'print the variable as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry vars set REDIS_HOST=redis.qa --env qa\n  ferry vars set DB_PASSWORD=s3cret --env qa --secret\n  ferry vars set PORT=8080 --host qa-web-1',
+      '\nExamples:\n  ferry vars set REDIS_HOST=redis.qa --env qa\n  ferry vars set DB_PASSWORD --env qa --secret < password.txt\n  ferry vars set PORT=8080 --host qa-web-1',
     )
     .action(
       async (
@@ -56,18 +58,25 @@ export function registerVars(program: Command): void {
       ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const equals = assignment.indexOf('=');
-        if (equals < 0) {
-          throw new FerryError(
-            'E_BAD_REQUEST',
-            `Invalid assignment "${assignment}": expected NAME=VALUE, such as REDIS_HOST=redis.qa`,
+        if (equals >= 0 && options.secret) {
+          // `ps` and shell history show a command's arguments.
+          process.stderr.write(
+            'warning: the secret was on the command line, where `ps` and shell history show it; ' +
+              `next time give only the name and the value on stdin: ferry vars set ${assignment.slice(0, equals)} --secret < file\n`,
           );
         }
-        const name = parseArg(variableNameSchema, assignment.slice(0, equals), 'variable name');
+        const name = parseArg(
+          variableNameSchema,
+          equals < 0 ? assignment : assignment.slice(0, equals),
+          'variable name',
+        );
+        const value =
+          equals < 0 ? await valueFromStdin(name, options.secret) : assignment.slice(equals + 1);
         const body = parseArg(
           variableSetBodySchema,
           {
             name,
-            value: assignment.slice(equals + 1),
+            value,
             secret: options.secret ?? false,
             ...scopeFrom(options),
           },
@@ -165,4 +174,52 @@ function scopeLabel(variable: ShownScope): string {
 function scopeText(variable: ShownScope): string {
   const where = variable.target === null ? 'globally' : `for ${variable.scope} ${variable.target}`;
   return variable.app ? `${where} for app ${variable.app}` : where;
+}
+
+/**
+ * A variable's value from stdin: all of it, less one final newline (a PEM key
+ * keeps its lines). On a terminal, asked for, hidden when it is a secret.
+ */
+async function valueFromStdin(name: string, secret: boolean | undefined): Promise<string> {
+  const stdin = process.stdin;
+  if (stdin.isTTY) return askHidden(`${name}${secret ? ' (not shown)' : ''}: `, secret === true);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text === '') {
+    throw new FerryError(
+      'E_BAD_REQUEST',
+      `No value for ${name}: give NAME=VALUE, or only the name with the value on stdin`,
+    );
+  }
+  return text.replace(/\r?\n$/, '');
+}
+
+/** Reads one line from the terminal, without echoing it when `hidden`. */
+function askHidden(prompt: string, hidden: boolean): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let value = '';
+    if (hidden) stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    const done = (result: () => void) => {
+      if (hidden) stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      result();
+    };
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
+        if (char === '\r' || char === '\n') return done(() => resolve(value));
+        if (char === '\u0003')
+          return done(() => reject(new FerryError('E_BAD_REQUEST', 'Cancelled')));
+        if (char === '\u007f') value = value.slice(0, -1);
+        else value += char;
+      }
+    };
+    stdin.on('data', onData);
+    stdin.resume();
+  });
 }
