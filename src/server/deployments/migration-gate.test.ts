@@ -96,6 +96,24 @@ describe('the migration gate', () => {
     });
   });
 
+  it('never hands the migrations on from a host that began its job, though not yet the migrations', () => {
+    // Given up on while it installed: its agent runs the job to its end, migrations too.
+    const away = install('web-1', {
+      state: 'skipped',
+      error: 'web-1 was offline for more than 5m',
+      sentAt: '2026-01-01T00:00:00.000Z',
+      steps: [step('install', 'running')],
+    });
+    const wave = [away, install('web-2')];
+    expect(migratingInstall(wave)?.host).toBe('web-1');
+    expect(migrationGate(wave, 'web@2')).toMatchObject({
+      next: 'fail',
+      reason:
+        'web-1 went away while installing web@2, before its migrations (web-1 was offline for more than 5m): ' +
+        'they are not handed to another host, as it may still run them; every other host stays on its release',
+    });
+  });
+
   it('lets the others go once the migrator ended with its migrations done, and fails the deployment when they were not', () => {
     const checking = install('web-1', { state: 'running', steps: [step('migrate', 'succeeded')] });
     // Still alone while its health check runs.
@@ -122,10 +140,12 @@ describe('the migration gate', () => {
       reason:
         'web-1 failed before running the migrations of web@2: npm ci failed; every host stays on its release',
     });
-    // No host left to run them: nothing is sent, the rollout ends on its own.
+    // No host was there to run them: no host may take a release whose data was
+    // never migrated (a host that returns would catch up to it).
     expect(migrationGate([install('web-1', { state: 'skipped' })], 'web@2')).toEqual({
-      next: 'proceed',
+      next: 'fail',
       migrator: undefined,
+      reason: 'no host was there to run the migrations of web@2: every host stays on its release',
     });
   });
 

@@ -23,27 +23,31 @@ export function runsMigrations(
 }
 
 /**
- * The install of a deployment's wave that runs the migrations. Once any host
- * has begun them (a `migrate` step recorded, ended or not), that host keeps
- * them, whatever became of it: they may have run in part, and must not run a
- * second time elsewhere. Before that, it is the first host in batch then name
- * order that was not given up on (a host away before it began hands them on).
+ * The install of a deployment's wave that runs the migrations. Once a host has
+ * begun its job (any step recorded), it keeps them, whatever became of it: a
+ * host given up on while it ran goes on running its job, migrations included,
+ * and they must not run a second time elsewhere. Before that, it is the first
+ * host in batch then name order that was not given up on (a host away before
+ * it began declines the job when it returns, and hands the migrations on).
  */
 export function migratingInstall(wave: StoredInstall[]): StoredInstall | undefined {
   const ordered = [...wave].sort(
     (a, b) => (a.batch ?? 0) - (b.batch ?? 0) || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0),
   );
-  return ordered.find(beganMigrating) ?? ordered.find((i) => !isWithdrawn(i.state));
+  return ordered.find(beganJob) ?? ordered.find((i) => !isWithdrawn(i.state));
 }
 
 /** What a rollout that migrates does next, by where its migrations stand. */
 export type MigrationGate =
   /** The migrator has not ended: send it (alone, asked to migrate) if it is not yet, or wait for it. */
   | { next: 'migrate'; migrator: StoredInstall }
-  /** The migrator ended after its migrations succeeded, or no host is left to run them: the batches go on. */
-  | { next: 'proceed'; migrator: StoredInstall | undefined }
-  /** The migrator ended without them: no host may take the release; `reason` says why. */
-  | { next: 'fail'; migrator: StoredInstall; reason: string };
+  /** The migrator ended after its migrations succeeded: the batches go on. */
+  | { next: 'proceed'; migrator: StoredInstall }
+  /**
+   * The migrator ended without them, or no host was there to run them: no host
+   * may take the release (it would run on data never migrated); `reason` says why.
+   */
+  | { next: 'fail'; migrator: StoredInstall | undefined; reason: string };
 
 /**
  * Where the migrations of a deployment's wave stand (`ref` names its bundle,
@@ -51,7 +55,13 @@ export type MigrationGate =
  */
 export function migrationGate(wave: StoredInstall[], ref: string): MigrationGate {
   const migrator = migratingInstall(wave);
-  if (!migrator) return { next: 'proceed', migrator };
+  if (!migrator) {
+    return {
+      next: 'fail',
+      migrator,
+      reason: `no host was there to run the migrations of ${ref}: every host stays on its release`,
+    };
+  }
   // Alone until it has ended, its health check too: with maxFailures 0, a
   // migrator that fails after migrating stops the rollout before anyone else goes.
   if (!isFinalInstall(migrator.state)) return { next: 'migrate', migrator };
@@ -61,10 +71,13 @@ export function migrationGate(wave: StoredInstall[], ref: string): MigrationGate
     return {
       next: 'fail',
       migrator,
-      reason:
-        `${migrator.host} went away during the migrations of ${ref} (${why}): ` +
-        'they are not handed to another host, as they may have run in part; ' +
-        'every other host stays on its release',
+      reason: beganMigrating(migrator)
+        ? `${migrator.host} went away during the migrations of ${ref} (${why}): ` +
+          'they are not handed to another host, as they may have run in part; ' +
+          'every other host stays on its release'
+        : `${migrator.host} went away while installing ${ref}, before its migrations (${why}): ` +
+          'they are not handed to another host, as it may still run them; ' +
+          'every other host stays on its release',
     };
   }
   return {
@@ -74,6 +87,11 @@ export function migrationGate(wave: StoredInstall[], ref: string): MigrationGate
       ? `the migrations of ${ref} failed on ${migrator.host}: ${why}; every host stays on its release`
       : `${migrator.host} failed before running the migrations of ${ref}: ${why}; every host stays on its release`,
   };
+}
+
+/** True when the install's host reported any step: it has the job, and runs it to its end. */
+function beganJob(install: Pick<StoredInstall, 'steps'>): boolean {
+  return install.steps.length > 0;
 }
 
 /** True when the install's host reported a `migrate` step, ended or not. */
