@@ -25,6 +25,8 @@ import { RecordsService } from './records-service.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
+import { EventBus } from './events/event-bus.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { agentRoutes } from './routes/agent-routes.js';
 import { environmentRoutes } from './routes/environment-routes.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
@@ -68,6 +70,7 @@ export interface BuiltServer {
   tokens: TokenService;
   bundles: BundleService;
   agents: AgentService;
+  events: EventBus;
 }
 
 /**
@@ -108,6 +111,11 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       socket.destroy(err);
     },
   });
+  // Every change the services record is published on the bus (see eventedStore, next commit).
+  const events = new EventBus(deps.store, app.log);
+  app.addHook('onReady', () => events.start());
+  // First: an open stream would hold the HTTP server's close for ever.
+  app.addHook('preClose', () => events.stop());
   const tokens = new TokenService(deps.store);
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
@@ -188,6 +196,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(variableRoutes(variables), routeOptions);
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
+  void app.register(eventRoutes(events, deps.store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
@@ -217,7 +226,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles, agents, deployments };
+  return { app, tokens, bundles, agents, deployments, events };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {
