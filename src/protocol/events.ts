@@ -25,7 +25,10 @@ const installData = z.object({
   host: z.string(),
   version: z.number().int(),
   purpose: z.string(),
+  batch: z.number().int().nullable(),
+  fromVersion: z.number().int().nullable(),
   state: z.string(),
+  rolledBack: z.boolean(),
   error: z.string().nullable(),
 });
 

@@ -374,6 +374,14 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('data', 'text', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('events_at').on('events').column('at').execute();
+        // A client following one deployment (or host, or app) reads its events from the first.
+        for (const column of ['deployment_id', 'host_id', 'app'] as const) {
+          await db.schema
+            .createIndex(`events_${column}`)
+            .on('events')
+            .columns([column, 'seq'])
+            .execute();
+        }
       },
     },
   };
