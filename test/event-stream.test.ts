@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { streamEvents } from '../src/client/event-stream.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import type { FerryEvent } from '../src/protocol/events.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
-import { runFerry } from './helpers/ferry-process.js';
+import { FERRY_BIN, runFerry } from './helpers/ferry-process.js';
 import { webAppTree } from './helpers/web-app.js';
 
 /**
@@ -225,5 +226,53 @@ describe('the live event stream', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('ferry events prints the stream one line per event, replaying with --after, until interrupted', async () => {
+    // A deployment of its own, ended before the command starts: all of it is replayed.
+    const version = await cluster.push(webAppTree('four'), 'four');
+    await waitFor('web@' + version + ' on qa-1', async () =>
+      (await cluster.health('qa-1'))?.mark === 'four' ? true : undefined,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        FERRY_BIN,
+        'events',
+        '--app',
+        'web',
+        '--host',
+        'qa-1',
+        '--kind',
+        'install.step',
+        '--after',
+        '0',
+      ],
+      { env: { ...process.env, ...cluster.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    await waitFor(
+      'the replayed health steps',
+      () =>
+        Promise.resolve(
+          new RegExp(
+            `web@${version} qa qa-1 {2}health succeeded \\((no exit code|exit 0), \\d+\\.\\d s\\)`,
+          ).test(out) || undefined,
+        ),
+      20_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; printed:\n${out}\n${err}`);
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const lines = out.trim().split('\n');
+    for (const line of lines)
+      expect(line).toMatch(/^\d\d:\d\d:\d\d {2}#\d+ {2}install\.step {2}web@\d+ qa qa-1 {2}/);
+    const ids = lines.map((l) => Number(/#(\d+)/.exec(l)![1]));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
   });
 });

@@ -21,7 +21,7 @@ export interface StreamOptions {
   onEvent(event: FerryEvent): boolean | void;
   /** Called when the server no longer keeps every event after `after`. */
   onGap?(oldestKept: string): void;
-  /** Called when the connection dropped and is being made again. */
+  /** Called when the connection dropped and is being made again (once until it is back). */
   onReconnect?(error: Error): void;
   signal?: AbortSignal;
   /** How long to wait before reconnecting (the server may say otherwise with `retry:`). */
@@ -41,11 +41,17 @@ export interface StreamOptions {
 export async function streamEvents(options: StreamOptions): Promise<void> {
   let after = options.after;
   let retryMs = options.retryMs ?? 1000;
+  let connected = false;
+  let failures = 0;
   for (;;) {
     if (options.signal?.aborted) return;
     let done = false;
     try {
       done = await readOnce(options, after, {
+        opened: () => {
+          connected = true;
+          failures = 0;
+        },
         event: (event) => {
           after = event.id;
           return options.onEvent(event) === false;
@@ -53,14 +59,22 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
         retry: (ms) => (retryMs = ms),
       });
     } catch (err) {
-      if (err instanceof FerryError || options.signal?.aborted) {
-        if (options.signal?.aborted) return;
-        throw err;
+      if (options.signal?.aborted) return;
+      if (err instanceof FerryError) throw err;
+      // A server never reached is an error; one that went away is waited for.
+      if (!connected) {
+        throw new FerryError(
+          'E_SERVER_UNREACHABLE',
+          `Cannot reach the Ferry server at ${options.server} (${(err as Error).message})`,
+          { server: options.server },
+        );
       }
-      options.onReconnect?.(err as Error);
+      if (failures === 0) options.onReconnect?.(err as Error);
+      failures += 1;
     }
     if (done) return;
-    await sleep(retryMs, options.signal);
+    // Doubling while the server stays away, to at most 30 s.
+    await sleep(Math.min(retryMs * 2 ** Math.min(failures, 5), 30_000), options.signal);
   }
 }
 
@@ -68,7 +82,7 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
 async function readOnce(
   options: StreamOptions,
   after: string | undefined,
-  on: { event(event: FerryEvent): boolean; retry(ms: number): void },
+  on: { opened(): void; event(event: FerryEvent): boolean; retry(ms: number): void },
 ): Promise<boolean> {
   const { kinds, ...rest } = options.query;
   const url = options.client.url('events', {
@@ -86,6 +100,7 @@ async function readOnce(
     const response = await fetch(url, { headers, signal: controller.signal });
     if (!response.ok) throw await errorFromResponse(response);
     if (!response.body) throw new Error('the event stream has no body');
+    on.opened();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
