@@ -113,7 +113,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     },
   });
   // Every change the services record is published on the bus (see eventedStore).
-  const events = new EventBus(deps.store, app.log);
+  const events = new EventBus(deps.store, app.log, config.events.keepDays);
   app.addHook('onReady', () => events.start());
   // First: an open stream would hold the HTTP server's close for ever.
   app.addHook('preClose', () => events.stop());

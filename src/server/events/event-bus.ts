@@ -44,21 +44,40 @@ export class EventBus {
   private readonly subscribers = new Set<Live>();
   private readonly listeners = new Set<(event: FerryEvent) => void>();
   private unwatch: (() => Promise<void>) | undefined;
+  private pruning: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
     private readonly store: Store,
     private readonly logger: FastifyBaseLogger,
+    private readonly keepDays = 7,
   ) {}
 
-  /** Starts after the newest recorded event, and listens for other replicas' events. */
+  /**
+   * Starts after the newest recorded event, listens for other replicas' events,
+   * and prunes what is older than `keepDays` now and every hour.
+   */
   async start(): Promise<void> {
     this.lastId = await this.store.lastEventId();
     this.unwatch = await this.store.watchEvents(() => this.wake());
+    await this.prune();
+    this.pruning = setInterval(() => void this.prune(), 60 * 60 * 1000);
+    this.pruning.unref();
+  }
+
+  private async prune(): Promise<void> {
+    const before = new Date(Date.now() - this.keepDays * 24 * 60 * 60 * 1000).toISOString();
+    try {
+      const pruned = await this.store.pruneEvents(before);
+      if (pruned > 0) this.logger.info({ pruned, before }, 'old events pruned');
+    } catch (err) {
+      this.logger.error({ err }, 'pruning old events failed');
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pruning);
     await this.unwatch?.();
     await this.draining;
     for (const live of this.subscribers) live.drop('the server is stopping');

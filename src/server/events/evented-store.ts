@@ -182,6 +182,21 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       return changingInstall(installId, () => store.recordStep(installId, report));
     },
 
+    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
+    async addFactsSample(hostId, sample, retention) {
+      await store.addFactsSample(hostId, sample, retention);
+      const host = await store.getHost(hostId);
+      if (!host) return;
+      await bus.publish({
+        kind: 'host.facts',
+        app: null,
+        env: host.env,
+        deploymentId: null,
+        hostId,
+        data: { host: host.name },
+      });
+    },
+
     async setHostPresence(id, connected, at) {
       const before = await store.getHost(id);
       await store.setHostPresence(id, connected, at);
