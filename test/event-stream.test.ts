@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamEvents } from '../src/client/event-stream.js';
+import { FerryClient } from '../src/client/ferry-client.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import type { FerryEvent } from '../src/protocol/events.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
@@ -27,8 +28,7 @@ function collect(
 ): { events: FerryEvent[]; ended: Promise<void> } {
   const events: FerryEvent[] = [];
   const ended = streamEvents({
-    server: cluster.server.url,
-    token: cluster.server.adminToken,
+    client: new FerryClient(cluster.server.url, cluster.server.adminToken),
     query,
     after: options.after,
     signal: options.signal,
@@ -180,16 +180,14 @@ describe('the live event stream', () => {
     }
     await expect(
       streamEvents({
-        server: cluster.server.url,
-        token: cluster.server.adminToken,
+        client: new FerryClient(cluster.server.url, cluster.server.adminToken),
         query: { kinds: ['no.such.kind'] },
         onEvent: () => false,
       }),
     ).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
     await expect(
       streamEvents({
-        server: cluster.server.url,
-        token: 'wrong',
+        client: new FerryClient(cluster.server.url, 'wrong'),
         query: {},
         onEvent: () => false,
       }),

@@ -62,13 +62,7 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
       if (options.signal?.aborted) return;
       if (err instanceof FerryError) throw err;
       // A server never reached is an error; one that went away is waited for.
-      if (!connected) {
-        throw new FerryError(
-          'E_SERVER_UNREACHABLE',
-          `Cannot reach the Ferry server at ${options.server} (${(err as Error).message})`,
-          { server: options.server },
-        );
-      }
+      if (!connected) throw options.client.unreachable(err);
       if (failures === 0) options.onReconnect?.(err as Error);
       failures += 1;
     }
@@ -85,9 +79,7 @@ async function readOnce(
   on: { opened(): void; event(event: FerryEvent): boolean; retry(ms: number): void },
 ): Promise<boolean> {
   const { kinds, ...rest } = options.query;
-  const url = options.client.url('events', {
-    query: { ...rest, kinds: kinds?.join(',') },
-  } as never);
+  const url = options.client.url('events', { query: { ...rest, kinds: kinds?.join(',') } });
   const headers: Record<string, string> = {
     accept: 'text/event-stream',
     ...options.client.authorization(),
