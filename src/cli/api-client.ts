@@ -1,3 +1,5 @@
+import { type StreamOptions, type StreamQuery, streamEvents } from '../client/event-stream.js';
+import type { FerryEvent } from '../protocol/events.js';
 import { FerryClient } from '../client/ferry-client.js';
 import {
   type BundleAddress,
@@ -101,6 +103,25 @@ export class ApiClient {
 
   rollback(body: RollbackBody): Promise<DeploymentRecord> {
     return this.client.call('rollback', { body });
+  }
+
+  /**
+   * Streams the server's events matching `query`, after `after` (or from now),
+   * until `onEvent` returns false or `signal` aborts; reconnects by itself.
+   */
+  followEvents(
+    query: StreamQuery,
+    after: string | undefined,
+    onEvent: (event: FerryEvent) => boolean | void,
+    more: Pick<StreamOptions, 'signal' | 'onGap' | 'onReconnect'> = {},
+  ): Promise<void> {
+    return streamEvents({
+      client: this.client,
+      query,
+      after,
+      onEvent,
+      ...more,
+    });
   }
 
   deployment(id: string): Promise<DeploymentRecord> {

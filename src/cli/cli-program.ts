@@ -8,6 +8,7 @@ import { registerBundles } from './commands/bundles.js';
 import { registerDeploy, registerPromote, registerRollback } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerHistory } from './commands/history.js';
+import { registerEvents } from './commands/events.js';
 import { registerStatus } from './commands/status.js';
 import { registerEnvs } from './commands/envs.js';
 import { registerHosts } from './commands/hosts.js';
@@ -60,5 +61,6 @@ export function createCliProgram(): Command {
   registerDeployments(program);
   registerStatus(program);
   registerHistory(program);
+  registerEvents(program);
   return program;
 }

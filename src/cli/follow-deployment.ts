@@ -1,11 +1,9 @@
 import type { StartedDeployment } from '../protocol/api.js';
+import type { FerryEvent } from '../protocol/events.js';
 import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
 import { isActiveDeployment, isOpenInstall } from '../protocol/lifecycle.js';
 import type { ApiClient } from './api-client.js';
 import { printable, printJson } from './output.js';
-
-/** How often a followed deployment is read again. */
-const POLL_MS = 400;
 
 /**
  * Follows a deployment to its end, printing a line whenever a host moves on
@@ -42,13 +40,7 @@ export async function followDeployment(
   const live = !options.json && !options.say && process.stdout.isTTY;
   const shown = new Map<string, string>();
   let drawn = 0;
-  let waitingSaid = false;
-  let deployment = first;
-  for (;;) {
-    if (deployment.state === 'pending' && !waitingSaid) {
-      say('  waiting for the deployment ahead of it in this environment to end');
-      waitingSaid = true;
-    }
+  const draw = (deployment: DeploymentRecord): void => {
     if (live) {
       const lines = deployment.installs.map((install) =>
         fit(printable(installLine(install)), process.stdout.columns),
@@ -57,22 +49,93 @@ export async function followDeployment(
         `${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,
       );
       drawn = lines.length;
-    } else {
-      for (const install of deployment.installs) {
-        const line = installLine(install);
-        if (shown.get(install.id) !== line) {
-          say(line);
-          shown.set(install.id, line);
-        }
+      return;
+    }
+    for (const install of deployment.installs) {
+      const line = installLine(install);
+      if (shown.get(install.id) !== line) {
+        say(line);
+        shown.set(install.id, line);
       }
     }
-    if (!isActiveDeployment(deployment.state)) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    deployment = await api.deployment(deployment.id);
+  };
+  if (first.state === 'pending')
+    say('  waiting for the deployment ahead of it in this environment to end');
+  draw(first);
+  if (isActiveDeployment(first.state)) {
+    // The deployment's events from its first, then live: the model is built
+    // from them alone, so nothing is asked again while it runs.
+    const model = structuredClone(first);
+    await api.followEvents({ deployment: first.id }, '0', (event) => {
+      if (!applyEvent(model, event)) return true;
+      draw(model);
+      return !(event.kind === 'deployment.state' && !isActiveDeployment(model.state));
+    });
   }
+  // Its whole record once at the end, for the summary.
+  const deployment = isActiveDeployment(first.state) ? await api.deployment(first.id) : first;
+  if (!isActiveDeployment(first.state) || live) draw(deployment);
   if (options.json) printJson(deployment);
   for (const line of summary(deployment)) say(line);
   return deployment.state === 'succeeded' ? 0 : 1;
+}
+
+/**
+ * Applies one event of a deployment to its record as the CLI shows it; false
+ * when the event changes nothing shown.
+ */
+export function applyEvent(deployment: DeploymentRecord, event: FerryEvent): boolean {
+  switch (event.kind) {
+    case 'deployment.created':
+    case 'deployment.state':
+      deployment.state = event.data.state as DeploymentRecord['state'];
+      deployment.error = event.data.error;
+      return true;
+    case 'install.state': {
+      const { data } = event;
+      let install = deployment.installs.find((i) => i.id === data.installId);
+      if (!install) {
+        install = {
+          id: data.installId,
+          host: data.host,
+          hostId: event.hostId ?? '',
+          version: data.version,
+          purpose: data.purpose as DeploymentInstall['purpose'],
+          batch: data.batch,
+          state: 'pending',
+          fromVersion: data.fromVersion,
+          rolledBack: false,
+          error: null,
+          step: null,
+          startedAt: null,
+          finishedAt: null,
+        };
+        deployment.installs.push(install);
+      }
+      install.state = data.state as DeploymentInstall['state'];
+      install.rolledBack = data.rolledBack;
+      install.error = data.error;
+      return true;
+    }
+    case 'install.step': {
+      const install = deployment.installs.find((i) => i.id === event.data.installId);
+      if (!install) return false;
+      const { step, state, exitCode, durationMs } = event.data;
+      install.step = {
+        step,
+        state: state as NonNullable<DeploymentInstall['step']>['state'],
+        exitCode,
+        durationMs,
+        error: null,
+        startedAt: install.step?.step === step ? install.step.startedAt : event.at,
+        finishedAt: state === 'running' ? null : event.at,
+      };
+      if (install.state === 'queued' || install.state === 'pending') install.state = 'running';
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** A line cut to the terminal's width, so that rewriting lines in place stays aligned. */

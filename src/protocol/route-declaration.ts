@@ -14,6 +14,7 @@ export const ROUTE_FEATURES = [
   'variables',
   'verdicts',
   'deployments',
+  'events',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];
 

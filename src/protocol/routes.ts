@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventsQuerySchema } from './events.js';
 import { hostFactsAnswerSchema, hostFactsQuerySchema } from './host-facts.js';
 import { appNameSchema } from '../bundle/manifest-schema.js';
 import {
@@ -64,6 +65,19 @@ const historyQuery = z.strictObject({ limit: countTextSchema(1, 1000).optional()
 const bundleBytes = { stream: true, contentTypes: ['application/gzip'] } as const;
 
 export const ROUTES = {
+  events: declareRoute({
+    feature: 'events',
+    method: 'GET',
+    path: '/events',
+    roles: PEOPLE,
+    summary:
+      'The live event stream (Server-Sent Events): every change, filtered by app, environment, deployment, host or kind.',
+    note: 'Each event has an id; a client that reconnects with `Last-Event-ID` (or `?after=`) gets every event after it that is still kept, once, then the live ones. A `stream.gap` event says some were pruned.',
+    query: eventsQuerySchema,
+    answer: { stream: true, contentTypes: ['text/event-stream'] },
+    statuses: [200],
+  }),
+
   health: declareRoute({
     feature: 'health',
     method: 'GET',

@@ -25,6 +25,9 @@ import { RecordsService } from './records-service.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
+import { EventBus } from './events/event-bus.js';
+import { eventedStore } from './events/evented-store.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { agentRoutes } from './routes/agent-routes.js';
 import { environmentRoutes } from './routes/environment-routes.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
@@ -68,6 +71,7 @@ export interface BuiltServer {
   tokens: TokenService;
   bundles: BundleService;
   agents: AgentService;
+  events: EventBus;
 }
 
 /**
@@ -108,20 +112,26 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       socket.destroy(err);
     },
   });
-  const tokens = new TokenService(deps.store);
+  // Every change the services record is published on the bus (see eventedStore).
+  const events = new EventBus(deps.store, app.log, config.events.keepDays);
+  app.addHook('onReady', () => events.start());
+  // First: an open stream would hold the HTTP server's close for ever.
+  app.addHook('preClose', () => events.stop());
+  const store = eventedStore(deps.store, events);
+  const tokens = new TokenService(store);
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
-  const bundles = new BundleService(deps.store, deps.artifacts, config.limits, inspectors);
+  const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
   const transport = deps.transport?.(app.log) ?? builtinTransport();
-  const variables = new VariableService(deps.store, (env) => {
+  const variables = new VariableService(store, (env) => {
     const settings = config.environments.find((e) => e.name === env);
     return settings === undefined || isProtected(settings);
   });
-  const verdicts = new VerdictService(deps.store, bundles);
-  const dispatcher = new InstallDispatcher(deps.store, transport, variables);
-  const hostFacts = new HostFactsService(deps.store, config.factsHistory, app.log);
+  const verdicts = new VerdictService(store, bundles);
+  const dispatcher = new InstallDispatcher(store, transport, variables);
+  const hostFacts = new HostFactsService(store, config.factsHistory, app.log);
   const agents = new AgentService(
-    deps.store,
+    store,
     tokens,
     bundles,
     transport,
@@ -131,22 +141,22 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     hostFacts,
   );
   app.addHook('onClose', () => agents.close());
-  const catchUp = new CatchUp(deps.store, bundles, dispatcher, app.log);
-  const driver = new RolloutDriver(deps.store, bundles, dispatcher, variables, app.log, {
+  const catchUp = new CatchUp(store, bundles, dispatcher, app.log);
+  const driver = new RolloutDriver(store, bundles, dispatcher, variables, app.log, {
     replicaId: deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`,
     leaseMs: config.rollout.leaseSeconds * 1000,
     tickMs: config.rollout.tickMs,
     onFinished: (deployment) => catchUp.environment(deployment.env),
   });
   const deployments = new DeploymentService(
-    deps.store,
+    store,
     config.environments,
     bundles,
     variables,
     verdicts,
     () => driver.wake(),
   );
-  const records = new RecordsService(deps.store, config.environments, bundles, variables);
+  const records = new RecordsService(store, config.environments, bundles, variables);
   agents.observe({
     installFinished: (installId) => deployments.installFinished(installId),
     factsReported: (hostId) => catchUp.host(hostId),
@@ -183,11 +193,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(healthRoutes(), routeOptions);
   void app.register(bundleRoutes(bundles, verdicts, deployments, agents), routeOptions);
   void app.register(tokenRoutes(tokens), routeOptions);
-  void app.register(environmentRoutes(config.environments, deps.store), routeOptions);
+  void app.register(environmentRoutes(config.environments, store), routeOptions);
   void app.register(agentRoutes(agents, hostFacts), routeOptions);
   void app.register(variableRoutes(variables), routeOptions);
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
+  void app.register(eventRoutes(events, store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
@@ -217,7 +228,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles, agents, deployments };
+  return { app, tokens, bundles, agents, deployments, events };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {

@@ -91,6 +91,14 @@ export const serverConfigSchema = z.strictObject({
       sampleMinutes: z.coerce.number().min(0).default(30),
     })
     .prefault({}),
+  /** How long the live event stream's events are kept, for clients that resume (`Last-Event-ID`). */
+  events: z
+    .strictObject({
+      // Events older than this go (checked every hour); a client resuming from
+      // before then is told what it missed cannot all be sent.
+      keepDays: z.coerce.number().positive().default(7),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       maxBundleBytes: z.coerce

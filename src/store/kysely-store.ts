@@ -21,6 +21,8 @@ import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyHistoryQueries } from './kysely-history-queries.js';
+import { type EventOrdering, KyselyEventQueries, SINGLE_WRITER } from './kysely-event-queries.js';
+import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider, type StoreDialect } from './migrations.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
@@ -66,11 +68,13 @@ export class KyselyStore implements Store {
   private readonly snapshots: KyselySnapshotQueries;
   private readonly history: KyselyHistoryQueries;
   private readonly facts: KyselyFactsQueries;
+  private readonly events: KyselyEventQueries;
 
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
     private readonly box?: SecretBox,
+    ordering: EventOrdering = SINGLE_WRITER,
   ) {
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
@@ -79,6 +83,7 @@ export class KyselyStore implements Store {
     this.deployments = new KyselyDeploymentQueries(db, this.hosts, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
     this.facts = new KyselyFactsQueries(db);
+    this.events = new KyselyEventQueries(db, ordering);
   }
 
   async migrate(): Promise<void> {
@@ -431,6 +436,29 @@ export class KyselyStore implements Store {
 
   listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
     return this.history.listHistoryEvents(query);
+  }
+  appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
+    return this.events.appendEvent(event);
+  }
+
+  listEvents(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]> {
+    return this.events.listEvents(query);
+  }
+
+  lastEventId(): Promise<number> {
+    return this.events.lastEventId();
+  }
+
+  firstEventId(): Promise<number> {
+    return this.events.firstEventId();
+  }
+
+  pruneEvents(before: string): Promise<number> {
+    return this.events.pruneEvents(before);
+  }
+
+  watchEvents(_onAppended: () => void): Promise<() => Promise<void>> {
+    return Promise.resolve(() => Promise.resolve());
   }
 
   createDeployment(

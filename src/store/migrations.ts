@@ -358,6 +358,32 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0015_events': {
+      async up(db) {
+        // The live event stream (`GET /api/v1/events`): one sequence for every
+        // replica, so a client resumes after an id wherever it reconnects.
+        await db.schema
+          .createTable('events')
+          .addColumn('seq', serial, (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('app', 'text')
+          .addColumn('env', 'text')
+          .addColumn('deployment_id', 'text')
+          .addColumn('host_id', 'text')
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_at').on('events').column('at').execute();
+        // A client following one deployment (or host, or app) reads its events from the first.
+        for (const column of ['deployment_id', 'host_id', 'app'] as const) {
+          await db.schema
+            .createIndex(`events_${column}`)
+            .on('events')
+            .columns([column, 'seq'])
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -23,6 +23,7 @@ export interface Database {
   store_settings: StoreSettingsTable;
   history_events: HistoryEventsTable;
   host_facts: HostFactsTable;
+  events: EventsTable;
 }
 
 /** A host's facts history: one row per sample the server took of its reports. */
@@ -31,6 +32,18 @@ export interface HostFactsTable {
   host_id: string;
   at: string;
   facts_json: string;
+}
+
+/** The live event stream, in the order recorded: `seq` is the id clients resume after. */
+export interface EventsTable {
+  seq: Generated<number>;
+  at: string;
+  kind: string;
+  app: string | null;
+  env: string | null;
+  deployment_id: string | null;
+  host_id: string | null;
+  data: string;
 }
 
 /** Changes that no other table tells: cancels, variables, hosts, tokens (see `HistoryEvent`). */

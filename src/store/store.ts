@@ -1,3 +1,4 @@
+import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
 import type {
   DeploymentKind,
   DeploymentState,
@@ -290,6 +291,24 @@ export interface Store {
 
   /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
   recordHistoryEvent(event: HistoryEvent): Promise<void>;
+
+  /**
+   * Appends an event to the live stream and numbers it. Ids only grow, and a
+   * reader that has seen id n never later finds one below it, on every replica.
+   */
+  appendEvent(event: NewFerryEvent): Promise<FerryEvent>;
+  /** Events after an id, oldest first, matching the filter. */
+  listEvents(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]>;
+  /** The newest event's id, or 0; `firstEventId` the oldest kept, or 0. */
+  lastEventId(): Promise<number>;
+  firstEventId(): Promise<number>;
+  /** Deletes events recorded before a time (never the newest); returns how many. */
+  pruneEvents(before: string): Promise<number>;
+  /**
+   * Calls `onAppended` when another process (a replica) appended events; the
+   * returned function stops watching. An embedded store has no other process.
+   */
+  watchEvents(onAppended: () => void): Promise<() => Promise<void>>;
   /** History events, newest first: those of `app`, or all of them (variables, hosts, tokens too). */
   listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
 

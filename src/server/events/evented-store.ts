@@ -1,0 +1,222 @@
+import type { NewFerryEvent } from '../../protocol/events.js';
+import type { StoredDeployment, StoredInstall, Store } from '../../store/store.js';
+import type { EventBus } from './event-bus.js';
+
+/**
+ * The store as the server's services see it: every change they record is
+ * also published on the event bus, after it is recorded. Publishing here, at
+ * the one door every write goes through, means no service can change a
+ * deployment, an install, a verdict, a bundle or a host's presence without its
+ * event: nothing has to remember to publish.
+ *
+ * @example
+ *   const store = eventedStore(rawStore, bus);
+ *   await store.updateDeployment(id, { state: 'succeeded' }); // publishes deployment.state
+ */
+export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Store {
+  const envOfHost = new Map<string, string>();
+  const hostEnv = async (hostId: string): Promise<string | null> => {
+    const known = envOfHost.get(hostId);
+    if (known !== undefined) return known;
+    const host = await store.getHost(hostId);
+    if (host) envOfHost.set(hostId, host.env);
+    return host?.env ?? null;
+  };
+  const deploymentEvent = (
+    kind: 'deployment.created' | 'deployment.state',
+    d: StoredDeployment,
+  ): NewFerryEvent => ({
+    kind,
+    app: d.app,
+    env: d.env,
+    deploymentId: d.id,
+    hostId: null,
+    data: {
+      version: d.version,
+      kind: d.kind,
+      state: d.state,
+      phase: d.phase,
+      error: d.error,
+      by: d.createdBy,
+    },
+  });
+  const installEvent = async (install: StoredInstall): Promise<NewFerryEvent> => ({
+    kind: 'install.state',
+    app: install.app,
+    env: await hostEnv(install.hostId),
+    deploymentId: install.deploymentId,
+    hostId: install.hostId,
+    data: {
+      installId: install.id,
+      host: install.host,
+      version: install.version,
+      purpose: install.purpose,
+      batch: install.batch,
+      fromVersion: install.fromVersion,
+      state: install.state,
+      rolledBack: install.rolledBack,
+      error: install.error,
+    },
+  });
+  /** A new install: its first state. */
+  const publishNew = async (id: string): Promise<void> => {
+    const install = await store.getStoredInstall(id);
+    if (install) await bus.publish(await installEvent(install));
+  };
+  /** Runs a write to one install, and publishes what it changed: its state, its steps. */
+  const changingInstall = async <T>(id: string, write: () => Promise<T>): Promise<T> => {
+    const before = await store.getStoredInstall(id);
+    const result = await write();
+    const after = await store.getStoredInstall(id);
+    if (!after) return result;
+    const env = await hostEnv(after.hostId);
+    for (const step of after.steps) {
+      const was = before?.steps.find((s) => s.step === step.step);
+      if (was && was.state === step.state && was.startedAt === step.startedAt) continue;
+      await bus.publish({
+        kind: 'install.step',
+        app: after.app,
+        env,
+        deploymentId: after.deploymentId,
+        hostId: after.hostId,
+        data: {
+          installId: id,
+          host: after.host,
+          version: after.version,
+          step: step.step,
+          state: step.state,
+          exitCode: step.exitCode,
+          durationMs: step.durationMs,
+        },
+      });
+    }
+    if (before?.state !== after.state) await bus.publish(await installEvent(after));
+    return result;
+  };
+  const publishDeployment = async (
+    kind: 'deployment.created' | 'deployment.state',
+    id: string,
+  ): Promise<void> => {
+    const deployment = await store.getDeployment(id);
+    if (deployment) await bus.publish(deploymentEvent(kind, deployment));
+  };
+
+  const writes: Partial<Store> = {
+    async recordBundle(bundle, beforeCommit) {
+      const result = await store.recordBundle(bundle, beforeCommit);
+      if (result.created) {
+        await bus.publish({
+          kind: 'bundle.pushed',
+          app: result.bundle.app,
+          env: null,
+          deploymentId: null,
+          hostId: null,
+          data: {
+            version: result.bundle.version,
+            sha256: result.bundle.sha256,
+            label: result.bundle.label,
+            by: result.bundle.pushedBy,
+          },
+        });
+      }
+      return result;
+    },
+
+    async recordVerdict(verdict) {
+      const result = await store.recordVerdict(verdict);
+      await bus.publish({
+        kind: 'verdict.changed',
+        app: verdict.app,
+        env: null,
+        deploymentId: null,
+        hostId: null,
+        data: {
+          version: verdict.version,
+          verdict: verdict.verdict,
+          previous: result.previous,
+          by: verdict.by,
+          note: verdict.note,
+        },
+      });
+      return result;
+    },
+
+    async createDeployment(deployment, installs, options) {
+      const result = await store.createDeployment(deployment, installs, options);
+      if (result.created) {
+        await publishDeployment('deployment.created', deployment.id);
+        for (const install of installs) await publishNew(install.id);
+      }
+      return result;
+    },
+
+    async updateDeployment(id, patch, options) {
+      const changed = await store.updateDeployment(id, patch, options);
+      if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
+        await publishDeployment('deployment.state', id);
+      }
+      return changed;
+    },
+
+    async createInstall(install) {
+      await store.createInstall(install);
+      await publishNew(install.id);
+    },
+
+    async createInstalls(installs) {
+      await store.createInstalls(installs);
+      for (const install of installs) await publishNew(install.id);
+    },
+
+    markInstall(id, patch, from) {
+      return changingInstall(id, () => store.markInstall(id, patch, from));
+    },
+
+    finishInstall(id, outcome) {
+      return changingInstall(id, () => store.finishInstall(id, outcome));
+    },
+
+    recordStep(installId, report) {
+      // Output is not an event: `ferry logs` and the step's end carry it.
+      if (report.kind === 'output') return store.recordStep(installId, report);
+      return changingInstall(installId, () => store.recordStep(installId, report));
+    },
+
+    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
+    async addFactsSample(hostId, sample, retention) {
+      await store.addFactsSample(hostId, sample, retention);
+      const host = await store.getHost(hostId);
+      if (!host) return;
+      await bus.publish({
+        kind: 'host.facts',
+        app: null,
+        env: host.env,
+        deploymentId: null,
+        hostId,
+        data: { host: host.name },
+      });
+    },
+
+    async setHostPresence(id, connected, at) {
+      const before = await store.getHost(id);
+      await store.setHostPresence(id, connected, at);
+      if (!before || before.connected === connected) return;
+      await bus.publish({
+        kind: connected ? 'host.connected' : 'host.disconnected',
+        app: null,
+        env: before.env,
+        deploymentId: null,
+        hostId: id,
+        data: { host: before.name },
+      });
+    },
+  };
+
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (Object.hasOwn(writes, property)) return writes[property as keyof Store];
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,126 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import {
+  type EventFilter,
+  type FerryEvent,
+  ferryEventSchema,
+  type NewFerryEvent,
+} from '../protocol/events.js';
+import type { Database, EventsTable } from './schema.js';
+
+/**
+ * How a dialect keeps the event sequence gap-free for readers: a reader that
+ * has seen event n must never later find an event numbered below n. SQLite
+ * has one writer, so ids commit in order; PostgreSQL serializes the appends
+ * under a lock and wakes the other replicas (see `PostgresStore`).
+ */
+export interface EventOrdering {
+  /** Runs first in the transaction that appends an event. */
+  beforeAppend(trx: Transaction<Database>): Promise<void>;
+  /** Runs last in that transaction, with the new event's id. */
+  afterAppend(trx: Transaction<Database>, id: number): Promise<void>;
+}
+
+/** One writer: nothing to do. */
+export const SINGLE_WRITER: EventOrdering = {
+  beforeAppend: () => Promise.resolve(),
+  afterAppend: () => Promise.resolve(),
+};
+
+/**
+ * The events half of `KyselyStore`: appends numbered events, lists them after
+ * an id, prunes the old. Written to run on every Kysely dialect the store supports.
+ */
+export class KyselyEventQueries {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ordering: EventOrdering,
+  ) {}
+
+  async appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
+    const at = event.at ?? new Date().toISOString();
+    return this.db.transaction().execute(async (trx) => {
+      await this.ordering.beforeAppend(trx);
+      const row = await trx
+        .insertInto('events')
+        .values({
+          at,
+          kind: event.kind,
+          app: event.app,
+          env: event.env,
+          deployment_id: event.deploymentId,
+          host_id: event.hostId,
+          data: JSON.stringify(event.data),
+        })
+        .returning('seq')
+        .executeTakeFirstOrThrow();
+      const id = Number(row.seq);
+      await this.ordering.afterAppend(trx, id);
+      return ferryEventSchema.parse({ ...event, at, id: String(id) });
+    });
+  }
+
+  async listEvents(query: {
+    after: number;
+    limit: number;
+    filter?: EventFilter;
+  }): Promise<FerryEvent[]> {
+    const filter = query.filter ?? {};
+    let select = this.db.selectFrom('events').selectAll().where('seq', '>', query.after);
+    if (filter.app !== undefined) select = select.where('app', '=', filter.app);
+    if (filter.env !== undefined) select = select.where('env', '=', filter.env);
+    if (filter.deploymentId !== undefined) {
+      select = select.where('deployment_id', '=', filter.deploymentId);
+    }
+    if (filter.hostId !== undefined) select = select.where('host_id', '=', filter.hostId);
+    if (filter.kinds !== undefined) select = select.where('kind', 'in', filter.kinds);
+    const rows = await select.orderBy('seq').limit(query.limit).execute();
+    return rows.flatMap(toEvent);
+  }
+
+  async lastEventId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('events')
+      .select('seq')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.seq) : 0;
+  }
+
+  async firstEventId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('events')
+      .select('seq')
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.seq) : 0;
+  }
+
+  async pruneEvents(before: string): Promise<number> {
+    // The newest event always stays: an empty table would let SQLite number
+    // the next one from 1 again, under ids that clients have already seen.
+    const newest = await this.lastEventId();
+    const result = await this.db
+      .deleteFrom('events')
+      .where('at', '<', before)
+      .where('seq', '<', newest)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+/** A row as an event; one that no longer parses (a kind since removed) is left out. */
+function toEvent(row: Selectable<EventsTable>): FerryEvent[] {
+  const parsed = ferryEventSchema.safeParse({
+    id: String(row.seq),
+    kind: row.kind,
+    at: row.at,
+    app: row.app,
+    env: row.env,
+    deploymentId: row.deployment_id,
+    hostId: row.host_id,
+    data: JSON.parse(row.data) as unknown,
+  });
+  return parsed.success ? [parsed.data] : [];
+}

@@ -1,0 +1,172 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FerryEvent, NewFerryEvent } from '../src/protocol/events.js';
+import { EventBus } from '../src/server/events/event-bus.js';
+import type { Store } from '../src/store/store.js';
+import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
+
+/**
+ * The event bus over a real store: each subscriber gets every event it asks
+ * for once and in order, live or resuming after an id; with PostgreSQL, a
+ * bus on a second replica hears the first replica's events.
+ */
+
+const errors: unknown[] = [];
+const logger = {
+  error: (...args: unknown[]) => errors.push(args),
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+} as unknown as FastifyBaseLogger;
+
+function pushed(app: string, version: number): NewFerryEvent {
+  return {
+    kind: 'bundle.pushed',
+    app,
+    env: null,
+    deploymentId: null,
+    hostId: null,
+    data: { version, sha256: 'a'.repeat(64), label: null, by: 'test' },
+  };
+}
+
+/** A subscriber that keeps what it is given. */
+function collector(limit = Infinity) {
+  const got: FerryEvent[] = [];
+  const drops: string[] = [];
+  return {
+    got,
+    drops,
+    deliver(event: FerryEvent) {
+      got.push(event);
+      return got.length < limit;
+    },
+    dropped(reason: string) {
+      drops.push(reason);
+    },
+  };
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const versions = (events: FerryEvent[]) =>
+  events.map((e) => (e.kind === 'bundle.pushed' ? e.data.version : -1));
+
+for (const dialect of STORE_DIALECTS) {
+  describe.skipIf(!dialect.available)(`the event bus on ${dialect.name}`, () => {
+    let opened: StoreUnderTest;
+    let store: Store;
+    const buses: EventBus[] = [];
+
+    beforeAll(async () => {
+      opened = await dialect.open();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      for (const bus of buses.splice(0)) await bus.stop();
+      expect(errors).toEqual([]);
+    });
+    afterAll(() => opened.close());
+
+    async function startBus(on: Store = store): Promise<EventBus> {
+      const bus = new EventBus(on, logger);
+      await bus.start();
+      buses.push(bus);
+      return bus;
+    }
+
+    it('hands each new event to a live subscriber once, in order, filtered', async () => {
+      const bus = await startBus();
+      const all = collector();
+      const cart = collector();
+      await bus.subscribe({}, undefined, all);
+      await bus.subscribe({ app: 'cart' }, undefined, cart);
+      for (let v = 1; v <= 6; v++) await bus.publish(pushed(v % 2 ? 'cart' : 'web', v));
+      expect(versions(all.got)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(versions(cart.got)).toEqual([1, 3, 5]);
+      const ids = all.got.map((e) => Number(e.id));
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+      expect(new Set(ids).size).toBe(6);
+    });
+
+    it('replays what a resuming subscriber missed, then goes on live without repeats', async () => {
+      const bus = await startBus();
+      const first = collector();
+      await bus.subscribe({ app: 'resume' }, undefined, first);
+      for (let v = 1; v <= 4; v++) await bus.publish(pushed('resume', v));
+      const seen = first.got[1]!.id;
+      const resumed = collector();
+      // Events published while the past is read are heard, and delivered once.
+      const publishing = (async () => {
+        for (let v = 5; v <= 30; v++) await bus.publish(pushed('resume', v));
+      })();
+      await bus.subscribe({ app: 'resume' }, Number(seen), resumed);
+      await publishing;
+      await until(() => versions(resumed.got).at(-1) === 30, 'the last event');
+      expect(versions(resumed.got)).toEqual(Array.from({ length: 28 }, (_, i) => i + 3));
+    });
+
+    it('drops a subscriber that cannot keep up, and says why', async () => {
+      const bus = await startBus();
+      const slow = collector(2);
+      await bus.subscribe({ app: 'slow' }, undefined, slow);
+      for (let v = 1; v <= 4; v++) await bus.publish(pushed('slow', v));
+      expect(versions(slow.got)).toEqual([1, 2]);
+      expect(slow.drops).toEqual(['the client is not keeping up']);
+    });
+
+    it('resumes from now for an id beyond the newest', async () => {
+      const bus = await startBus();
+      const got = collector();
+      await bus.subscribe({ app: 'future' }, 10_000_000, got);
+      await bus.publish(pushed('future', 1));
+      expect(versions(got.got)).toEqual([1]);
+    });
+
+    it('prunes old events but never the newest', async () => {
+      await store.appendEvent({ ...pushed('old', 1), at: '2000-01-01T00:00:00.000Z' });
+      const last = await store.lastEventId();
+      expect(await store.pruneEvents('2100-01-01T00:00:00.000Z')).toBeGreaterThan(0);
+      expect(await store.firstEventId()).toBe(last);
+      expect(await store.lastEventId()).toBe(last);
+    });
+
+    it.skipIf(dialect.name !== 'postgres')(
+      "with two replicas, each streams the other's events, every one once and in order",
+      async () => {
+        const other = await opened.another();
+        const a = await startBus();
+        const b = await startBus(other);
+        const onA = collector();
+        const onB = collector();
+        await a.subscribe({ app: 'replicas' }, undefined, onA);
+        await b.subscribe({ app: 'replicas' }, undefined, onB);
+        // Both replicas publish at once: ids may be taken in any order, but a
+        // reader must never see a later id before an earlier one commits.
+        await Promise.all([
+          (async () => {
+            for (let v = 0; v < 40; v++) await a.publish(pushed('replicas', v * 2));
+          })(),
+          (async () => {
+            for (let v = 0; v < 40; v++) await b.publish(pushed('replicas', v * 2 + 1));
+          })(),
+        ]);
+        await until(() => onA.got.length === 80 && onB.got.length === 80, '80 events on both');
+        for (const got of [onA.got, onB.got]) {
+          const ids = got.map((e) => Number(e.id));
+          expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+          expect(versions(got).sort((x, y) => x - y)).toEqual(
+            Array.from({ length: 80 }, (_, i) => i),
+          );
+        }
+        expect(onA.got.map((e) => e.id)).toEqual(onB.got.map((e) => e.id));
+      },
+    );
+  });
+}
