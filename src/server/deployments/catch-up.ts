@@ -6,7 +6,7 @@ import {
   isOpenInstall,
   tookRelease,
 } from '../../protocol/lifecycle.js';
-import type { Store } from '../../store/store.js';
+import type { Store, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { reportedVersion, roleOf } from './rollout-plan.js';
@@ -37,7 +37,8 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * older than it) or failed (trying the same again in a loop would help nobody;
  * the next deployment will) — and when its newest install came from a
  * deployment a person cancelled: it never installs what a person cancelled,
- * nor undoes what that deployment's running installs did.
+ * nor undoes what that deployment's running installs did — nor the reverts it
+ * did not send, when it was cancelled while putting hosts back.
  */
 export class CatchUp {
   /** Hosts being looked at in this process: facts that arrive close together are handled once. */
@@ -69,10 +70,20 @@ export class CatchUp {
     }
   }
 
-  private async fromCancelled(deploymentId: string | null): Promise<boolean> {
-    if (deploymentId === null) return false;
-    const deployment = await this.store.getDeployment(deploymentId);
-    return deployment !== undefined && isCancelledDeployment(deployment.state);
+  /**
+   * True when the install came from a deployment a person cancelled, and the
+   * host keeps what that deployment left it: the release its install took, or
+   * — its going back cancelled while a failed rollout put hosts back — the
+   * deployment's release, which it still runs.
+   */
+  private async keptFromCancelled(
+    install: StoredInstall | undefined,
+    current: number | null,
+  ): Promise<boolean> {
+    if (!install?.deploymentId) return false;
+    const deployment = await this.store.getDeployment(install.deploymentId);
+    if (!deployment || !isCancelledDeployment(deployment.state)) return false;
+    return tookRelease(install.state) || current === deployment.version;
   }
 
   private async converge(host: HostRecord): Promise<void> {
@@ -90,11 +101,10 @@ export class CatchUp {
       if (newest?.purpose === 'install') continue;
       if (newest && newest.version === desired.version && hasRun(newest.state)) continue;
       // A host that got a release from a deployment a person cancelled (it was
-      // already installing) keeps it until the next deployment: it is ahead of
-      // the desired release, and going back is for a person to ask.
-      if (newest && tookRelease(newest.state) && (await this.fromCancelled(newest.deploymentId))) {
-        continue;
-      }
+      // already installing, or its going back was cancelled) keeps it until the
+      // next deployment: it is ahead of the desired release, and going back is
+      // for a person to ask.
+      if (await this.keptFromCancelled(newest, current)) continue;
       // The same id on every replica that sees these facts: of two racing, one insert wins.
       const id = `ins_${createHash('sha256')
         .update(`${desired.deploymentId}:${host.id}:${installs.length}`)
