@@ -8,6 +8,7 @@ import {
 } from '../../protocol/lifecycle.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
+import { missedConfiguration } from './config-snapshots.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { reportedVersion, roleOf } from './rollout-plan.js';
 
@@ -22,7 +23,9 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
 
 /**
  * Brings hosts to the desired release of their environment by themselves: a
- * host that was offline during a rollout, and a host that has just enrolled.
+ * host that was offline during a rollout, and a host that has just enrolled —
+ * and a host that was offline during a `--refresh-vars` deployment of the
+ * release it runs, to that deployment's configuration.
  * It runs when a host reports its facts (on connecting and every 30 s) and when
  * a deployment ends. A catch-up is recorded as an install of the deployment
  * that set the desired release, and starts with the snapshot that deployment
@@ -91,7 +94,19 @@ export class CatchUp {
       const bundle = await this.bundles.get(desired.app, desired.version);
       if (!host.roles.includes(roleOf(bundle))) continue;
       const current = reportedVersion(host, desired.app);
-      if (current === desired.version) continue;
+      // On the desired version already, unless with another configuration than
+      // its deployment froze for it (a `--refresh-vars` deployment it missed).
+      if (
+        current === desired.version &&
+        !(await missedConfiguration(
+          this.store,
+          desired.deploymentId,
+          desired.app,
+          desired.version,
+          host.id,
+        ))
+      )
+        continue;
       if (await this.store.getLock(desired.app, host.env)) continue;
       const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
       if (installs.some((i) => isOpenInstall(i.state))) continue;
