@@ -9,7 +9,8 @@ import { Cluster, waitFor } from './helpers/cluster.js';
  * variable changed to a value that breaks the health check; v2 fails its check
  * and the host goes back — to v1 as v1 ran, with REDIS_HOST=a, read from the
  * running process's environment. Then `ferry rollback` after a good v2 brings
- * back v1's own configuration too, and `--refresh-vars` today's.
+ * back v1's own configuration too, and `--refresh-vars` today's — which v1
+ * keeps from then on: it is the configuration it last ran with.
  */
 
 const CONFIG = `
@@ -215,11 +216,13 @@ describe('a release keeps its configuration', () => {
     expect(refused.stderr).toContain('[E_VARIABLE_MISSING]');
     expect(refused.stderr).toContain('CART_TOKEN');
 
-    // v1 has its own snapshot: today's variables do not matter to it.
+    // v1 has its own snapshot: today's variables do not matter to it. It is the
+    // one v1 last ran with here — the refreshed rollback's, not the first
+    // deployment's: what the host keeps with the release, and would go back to.
     const back = await deploy(['rollback', 'cart', '--env', 'qa', '--to', String(v1)]);
     expect(back.code, back.deployment.error ?? '').toBe(0);
     const env = await serving(v1);
-    expect(env.REDIS_HOST).toBe('a');
-    expect(env.CART_TOKEN).toBe('s3cr3t-one');
+    expect(env.REDIS_HOST).toBe('b');
+    expect(env.CART_TOKEN).toBe('s3cr3t-two');
   }, 240_000);
 });

@@ -1,7 +1,12 @@
 import type { StartedDeployment } from '../protocol/api.js';
 import type { FerryEvent } from '../protocol/events.js';
 import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
-import { isActiveDeployment, isOpenInstall } from '../protocol/lifecycle.js';
+import {
+  isActiveDeployment,
+  isOpenInstall,
+  isWithdrawn,
+  tookRelease,
+} from '../protocol/lifecycle.js';
 import type { ApiClient } from './api-client.js';
 import { printable, printJson } from './output.js';
 
@@ -184,27 +189,37 @@ export function installLine(install: DeploymentInstall): string {
 /**
  * What a cancelled deployment left on each host: those that got the release
  * (they were installing when it was cancelled), those still installing it, and
- * those it never reached.
+ * those it never reached. One cancelled while a failed rollout put hosts back
+ * also says which went back (or are going back), and which stay on the release
+ * because their going back was cancelled.
  */
 export function cancelledHosts(deployment: DeploymentRecord): string[] {
   const ref = `${deployment.app}@${deployment.version}`;
-  const rollout = deployment.installs.filter((i) => i.purpose === 'deploy');
-  const group = (label: string, hosts: DeploymentInstall[]) =>
-    hosts.length ? [`  ${label}: ${hosts.map((i) => i.host).join(', ')}`] : [];
-  return [
-    ...group(
-      `got ${ref}`,
-      rollout.filter((i) => i.state === 'succeeded'),
-    ),
-    ...group(
-      `still installing ${ref}`,
-      rollout.filter((i) => isOpenInstall(i.state)),
-    ),
-    ...group(
-      `did not get ${ref}`,
-      rollout.filter((i) => !isOpenInstall(i.state) && i.state !== 'succeeded'),
-    ),
-  ];
+  // The newest revert of each host (installs are listed oldest first).
+  const reverts = new Map(
+    deployment.installs.filter((i) => i.purpose === 'revert').map((i) => [i.hostId, i]),
+  );
+  const groups = new Map<string, string[]>();
+  for (const install of deployment.installs.filter((i) => i.purpose === 'deploy')) {
+    const revert = reverts.get(install.hostId);
+    const back = revert && `${deployment.app}@${revert.version}`;
+    const label =
+      revert === undefined
+        ? tookRelease(install.state)
+          ? `got ${ref}`
+          : isOpenInstall(install.state)
+            ? `still installing ${ref}`
+            : `did not get ${ref}`
+        : tookRelease(revert.state)
+          ? `went back to ${back}`
+          : isOpenInstall(revert.state)
+            ? `going back to ${back}`
+            : isWithdrawn(revert.state)
+              ? `got ${ref} and stays on it`
+              : `failed to go back to ${back}`;
+    groups.set(label, [...(groups.get(label) ?? []), install.host]);
+  }
+  return [...groups].map(([label, hosts]) => `  ${label}: ${hosts.join(', ')}`);
 }
 
 /** What a finished deployment comes to, and where to look. */

@@ -91,9 +91,9 @@ export const deploymentRecordSchema = z.object({
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
 
 /**
- * `--refresh-vars`: a release that already landed in the environment starts with
- * the variables of the deployment that first brought it there, unless this asks
- * for today's values instead.
+ * `--refresh-vars`: a release that already landed in the environment starts on
+ * each host with the configuration it last ran with there, unless this asks for
+ * today's values instead.
  */
 const refreshVars = z.boolean().optional();
 

@@ -2,15 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BundleDetail } from '../protocol/api.js';
 import { type AgentEvent, PROTOCOL_VERSION } from '../protocol/messages.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import type { BundleService } from './bundle-service.js';
-import type { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { InstallDispatcher } from './deployments/install-dispatcher.js';
 import { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
-import type { VariableService } from './variable-service.js';
+import { VariableService } from './variable-service.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -199,5 +200,63 @@ describe('AgentService, facts reports', () => {
     ]);
     // Nothing is caught up on facts that were refused.
     expect(reported).toEqual(['host_a']);
+  });
+});
+
+describe('AgentService, an install by hand (`ferry install`)', () => {
+  const bundle: BundleDetail = {
+    app: 'web',
+    version: 3,
+    label: null,
+    commit: null,
+    dirty: null,
+    sha256: 'a'.repeat(64),
+    size: 10,
+    fileCount: 1,
+    createdAt: '2026-11-03T00:00:00.000Z',
+    pushedAt: '2026-11-03T00:00:00.000Z',
+    pushedBy: 'dev',
+    manifest: { role: 'web', service: { command: 'node server.js' } },
+  };
+
+  it('is recorded sent before its job goes: a server that dies while sending leaves no sent job unrecorded', async () => {
+    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    // What the store says of the install when the job is handed over; then the server dies.
+    const seen: { state: string; sentAt: string | null }[] = [];
+    const transport: ServerTransport = {
+      async send(_hostId, job) {
+        const install = await store.getStoredInstall(job.id);
+        seen.push({ state: install!.state, sentAt: install!.sentAt });
+        throw new Error('the server died while sending');
+      },
+      onEvent: () => undefined,
+      onPresence: () => undefined,
+      connectedHosts: () => [],
+      disconnect: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const logger = { warn: () => undefined };
+    const variables = new VariableService(store);
+    const service = new AgentService(
+      store,
+      { onHostRevoked: () => undefined } as unknown as TokenService,
+      { get: () => Promise.resolve(bundle) } as unknown as BundleService,
+      transport,
+      logger,
+      variables,
+      new InstallDispatcher(store, transport, variables),
+      new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
+    );
+    try {
+      await expect(
+        service.install('admin', { app: 'web', version: 3, host: 'qa-1' }),
+      ).rejects.toThrow('the server died while sending');
+      expect(seen).toEqual([{ state: 'pending', sentAt: expect.any(String) as string }]);
+      // The record left behind says the job may have gone: the host may fetch its bundle.
+      const [left] = await store.listInstalls({ hostId: 'host_a' });
+      expect(left).toMatchObject({ purpose: 'install', state: 'pending', sentAt: seen[0]!.sentAt });
+    } finally {
+      service.close();
+    }
   });
 });

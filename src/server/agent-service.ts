@@ -251,6 +251,9 @@ export class AgentService {
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
     assertInstallJobsFit(bundle, [host], resolved);
     const installId = newId('ins');
+    // Recorded `pending` (not yet sent): the dispatcher records its sending
+    // before the job goes, so a server that dies in between leaves a record
+    // that says the job may have gone, never a sent job unrecorded.
     await this.store.createInstall({
       id: installId,
       hostId: host.id,
@@ -258,6 +261,7 @@ export class AgentService {
       version: bundle.version,
       createdBy,
       fromVersion: reportedVersion(host, bundle.app),
+      state: 'pending',
     });
     const install = await this.store.getStoredInstall(installId);
     if (install) await this.dispatcher.send(install, bundle, host);

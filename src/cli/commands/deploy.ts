@@ -23,7 +23,7 @@ interface RefreshOption {
 }
 
 const REFRESH_HELP =
-  "start the release with today's variables, not those of the deployment that first brought it to the environment";
+  "start the release with today's variables, not the configuration it last ran with on each host";
 
 /** `ferry deploy <app>@<version> --env ENV`: a rolling deployment, followed live. */
 export function registerDeploy(program: Command): void {

@@ -6,8 +6,9 @@ import {
   isOpenInstall,
   tookRelease,
 } from '../../protocol/lifecycle.js';
-import type { Store } from '../../store/store.js';
+import type { Store, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
+import { missedConfiguration } from './config-snapshots.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { reportedVersion, roleOf } from './rollout-plan.js';
 
@@ -22,7 +23,9 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
 
 /**
  * Brings hosts to the desired release of their environment by themselves: a
- * host that was offline during a rollout, and a host that has just enrolled.
+ * host that was offline during a rollout, and a host that has just enrolled —
+ * and a host that was offline during a `--refresh-vars` deployment of the
+ * release it runs, to that deployment's configuration.
  * It runs when a host reports its facts (on connecting and every 30 s) and when
  * a deployment ends. A catch-up is recorded as an install of the deployment
  * that set the desired release, and starts with the snapshot that deployment
@@ -37,7 +40,8 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * older than it) or failed (trying the same again in a loop would help nobody;
  * the next deployment will) — and when its newest install came from a
  * deployment a person cancelled: it never installs what a person cancelled,
- * nor undoes what that deployment's running installs did.
+ * nor undoes what that deployment's running installs did — nor the reverts it
+ * did not send, when it was cancelled while putting hosts back.
  */
 export class CatchUp {
   /** Hosts being looked at in this process: facts that arrive close together are handled once. */
@@ -69,10 +73,20 @@ export class CatchUp {
     }
   }
 
-  private async fromCancelled(deploymentId: string | null): Promise<boolean> {
-    if (deploymentId === null) return false;
-    const deployment = await this.store.getDeployment(deploymentId);
-    return deployment !== undefined && isCancelledDeployment(deployment.state);
+  /**
+   * True when the install came from a deployment a person cancelled, and the
+   * host keeps what that deployment left it: the release its install took, or
+   * — its going back cancelled while a failed rollout put hosts back — the
+   * deployment's release, which it still runs.
+   */
+  private async keptFromCancelled(
+    install: StoredInstall | undefined,
+    current: number | null,
+  ): Promise<boolean> {
+    if (!install?.deploymentId) return false;
+    const deployment = await this.store.getDeployment(install.deploymentId);
+    if (!deployment || !isCancelledDeployment(deployment.state)) return false;
+    return tookRelease(install.state) || current === deployment.version;
   }
 
   private async converge(host: HostRecord): Promise<void> {
@@ -80,7 +94,19 @@ export class CatchUp {
       const bundle = await this.bundles.get(desired.app, desired.version);
       if (!host.roles.includes(roleOf(bundle))) continue;
       const current = reportedVersion(host, desired.app);
-      if (current === desired.version) continue;
+      // On the desired version already, unless with another configuration than
+      // its deployment froze for it (a `--refresh-vars` deployment it missed).
+      if (
+        current === desired.version &&
+        !(await missedConfiguration(
+          this.store,
+          desired.deploymentId,
+          desired.app,
+          desired.version,
+          host.id,
+        ))
+      )
+        continue;
       if (await this.store.getLock(desired.app, host.env)) continue;
       const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
       if (installs.some((i) => isOpenInstall(i.state))) continue;
@@ -90,11 +116,10 @@ export class CatchUp {
       if (newest?.purpose === 'install') continue;
       if (newest && newest.version === desired.version && hasRun(newest.state)) continue;
       // A host that got a release from a deployment a person cancelled (it was
-      // already installing) keeps it until the next deployment: it is ahead of
-      // the desired release, and going back is for a person to ask.
-      if (newest && tookRelease(newest.state) && (await this.fromCancelled(newest.deploymentId))) {
-        continue;
-      }
+      // already installing, or its going back was cancelled) keeps it until the
+      // next deployment: it is ahead of the desired release, and going back is
+      // for a person to ask.
+      if (await this.keptFromCancelled(newest, current)) continue;
       // The same id on every replica that sees these facts: of two racing, one insert wins.
       const id = `ins_${createHash('sha256')
         .update(`${desired.deploymentId}:${host.id}:${installs.length}`)

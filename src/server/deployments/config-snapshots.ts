@@ -1,6 +1,6 @@
 import { referencedVariables } from '../../bundle/variable-references.js';
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
-import { LANDED_DEPLOYMENT_STATES, TOOK_RELEASE_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import { isWithdrawn, LANDED_DEPLOYMENT_STATES, tookRelease } from '../../protocol/lifecycle.js';
 import type { ConfigSnapshot, Store, StoredInstall } from '../../store/store.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 
@@ -12,11 +12,91 @@ export interface SnapshotVariable {
 }
 
 /**
+ * The steps in which an agent starts a release with its job's configuration,
+ * writing that configuration as the release's snapshot first: `switch` (a
+ * release installed or reused, before `current` moves to it), and for the
+ * release already current (installed again, restarted after a crash) its
+ * `before-start` hooks and `start`. Going back to a release reads the snapshot
+ * so written; the server reads the same from its records.
+ */
+const SWITCH_STEP = 'switch';
+const START_STEPS: readonly string[] = ['before-start', 'start'];
+
+/**
+ * Did the install start its release on its host — and so leave its
+ * configuration in the release's snapshot there? Every install that took the
+ * release did; one that failed did if it got as far as switching to it or
+ * starting it (a failed health check, say), not if it failed before.
+ */
+export function startedRelease(install: Pick<StoredInstall, 'state' | 'steps'>): boolean {
+  return (
+    tookRelease(install.state) ||
+    install.steps.some(
+      (s) => (s.step === SWITCH_STEP && s.state === 'succeeded') || START_STEPS.includes(s.step),
+    )
+  );
+}
+
+/**
+ * The configuration `app@version` last ran with on a host: the snapshot of the
+ * newest install that started that release there — what the host keeps in the
+ * release's `.ferry-snapshot.json` — or undefined when the host never started
+ * it (or did before snapshots were recorded).
+ */
+export async function lastRanWith(
+  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  app: string,
+  version: number,
+  hostId: string,
+): Promise<ConfigSnapshot | undefined> {
+  // Newest first: the newest install that started it wrote the snapshot the host keeps.
+  const started = (await store.listInstalls({ hostId, app, version })).find(startedRelease);
+  return started ? store.getInstallSnapshot(started.id) : undefined;
+}
+
+/**
+ * True when a host runs `version` — the release its deployment brought — but
+ * with another configuration than the one the deployment froze for it, because
+ * it was away and the deployment gave up on it (a `--refresh-vars` deployment
+ * of the release it already ran): it catches up to that configuration. Not once
+ * it has run an install of that deployment, whatever became of it.
+ */
+export async function missedConfiguration(
+  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  deploymentId: string,
+  app: string,
+  version: number,
+  hostId: string,
+): Promise<boolean> {
+  const planned = await store.listInstalls({ deploymentId, hostId, version });
+  if (planned.length === 0 || !planned.every((i) => isWithdrawn(i.state))) return false;
+  const frozen = await store.getInstallSnapshot(planned[planned.length - 1]!.id);
+  const running = await lastRanWith(store, app, version, hostId);
+  return frozen !== undefined && running !== undefined && !sameSnapshot(frozen, running);
+}
+
+/** Do two snapshots hold the same values, and the same of them secret? */
+function sameSnapshot(a: ConfigSnapshot, b: ConfigSnapshot): boolean {
+  const names = Object.keys(a.vars);
+  return (
+    names.length === Object.keys(b.vars).length &&
+    names.every((name) => b.vars[name] === a.vars[name]) &&
+    [...a.secrets].sort().join('\0') === [...b.secrets].sort().join('\0')
+  );
+}
+
+/**
  * What a deployment freezes for each host: the variables its app's manifest
- * uses, resolved when the deployment is made (or, for a release that already
- * landed in the environment — a rollback, a redeploy, a revert — those of the
- * deployment that first brought it there, unless `refresh` asks for today's).
- * Installs are sent with their frozen snapshot, never resolved again.
+ * uses. One rule decides them, the rule by which a host goes back by itself:
+ * a release that is back on a host starts with the configuration it last ran
+ * with there (`lastRanWith`: the snapshot the host keeps with the release).
+ * So the hosts a failed rollout puts back, and — for a release that landed in
+ * the environment — a rollback, a redeploy and a host catching up, start it as
+ * the agent's own revert would; unless the deployment takes today's values
+ * (`refresh`, `--refresh-vars`). A release that never landed (its deployments
+ * failed) has nothing to go back to: deploying it again takes today's, as does
+ * a host that never ran the release. Installs are sent with their frozen
+ * snapshot, never resolved again.
  *
  * @example
  *   const frozen = await snapshots.forDeployment(bundle, 'qa', hosts, { refresh: false });
@@ -28,11 +108,12 @@ export class ConfigSnapshots {
   ) {}
 
   /**
-   * Each host's snapshot for a deployment of `bundle` to `env`, by host id: the
-   * landed release's own snapshot where the host has one (unless `refresh`),
-   * else today's variables — checked for those hosts only, so a missing one is
-   * `E_VARIABLE_MISSING` before any host is touched, while a variable unset
-   * since does not stop a rollback to a release that keeps its own.
+   * Each host's snapshot for a deployment of `bundle` to `env`, by host id: for
+   * a release that landed there, the configuration it last ran with on each
+   * host where it ran (unless `refresh`); else today's variables — checked for
+   * those hosts only, so a missing one is `E_VARIABLE_MISSING` before any host
+   * is touched, while a variable unset since does not stop going back to a
+   * release that keeps its own.
    */
   async forDeployment(
     bundle: BundleDetail,
@@ -41,10 +122,10 @@ export class ConfigSnapshots {
     options: { refresh: boolean },
   ): Promise<Map<string, ResolvedVariables>> {
     const own = new Map<string, ResolvedVariables>();
-    if (!options.refresh) {
+    if (!options.refresh && (await this.landed(env, bundle.app, bundle.version))) {
       for (const host of hosts) {
-        const landed = await this.landed(env, bundle.app, bundle.version, host.id);
-        if (landed) own.set(host.id, landed);
+        const ran = await lastRanWith(this.store, bundle.app, bundle.version, host.id);
+        if (ran) own.set(host.id, ran);
       }
     }
     const fresh = hosts.filter((host) => !own.has(host.id));
@@ -59,10 +140,11 @@ export class ConfigSnapshots {
 
   /**
    * The snapshot of an install that was planned without one, on `host`: a revert
-   * starts the release with the snapshot of the deployment that first brought it
-   * to the environment; a catch-up takes what its deployment froze for that host
-   * (`forCatchUp`); anything else (`ferry install`) today's variables. Throws as
-   * `checkDeployable` does when today's are needed and do not resolve.
+   * starts the release with the configuration it last ran with on the host (as
+   * the agent going back by itself does); a catch-up takes what its deployment
+   * froze for that host (`forCatchUp`); anything else (`ferry install`) today's
+   * variables. Throws as `checkDeployable` does when today's are needed and do
+   * not resolve.
    */
   async forInstall(
     install: Pick<StoredInstall, 'purpose' | 'deploymentId'>,
@@ -72,7 +154,7 @@ export class ConfigSnapshots {
     if (install.purpose === 'catch-up') return this.forCatchUp(install.deploymentId, bundle, host);
     const own =
       install.purpose === 'revert'
-        ? await this.landed(host.env, bundle.app, bundle.version, host.id)
+        ? await lastRanWith(this.store, bundle.app, bundle.version, host.id)
         : undefined;
     return own ?? (await this.today(bundle, host));
   }
@@ -82,14 +164,16 @@ export class ConfigSnapshots {
    * `deploymentId`, starts with: the one that deployment froze for the host's
    * planned install (a host that was away gets what it would have got, not
    * today's values); for a host it did not plan (one that enrolled since),
-   * resolved as the deployment was — the landed release's own snapshot for the
-   * host, else today's variables.
+   * resolved as the deployment resolved its hosts — with `--refresh-vars`
+   * today's values, else the configuration the release last ran with on the
+   * host, or today's for a host that never ran it.
    */
   async forCatchUp(
     deploymentId: string | null,
     bundle: BundleDetail,
     host: HostRecord,
   ): Promise<ResolvedVariables> {
+    let refresh = false;
     if (deploymentId !== null) {
       const planned = await this.store.listInstalls({
         deploymentId,
@@ -101,40 +185,20 @@ export class ConfigSnapshots {
         const snapshot = await this.store.getInstallSnapshot(install.id);
         if (snapshot) return snapshot;
       }
+      refresh = (await this.store.getDeployment(deploymentId))?.refreshVars ?? false;
     }
-    const frozen = await this.forDeployment(bundle, host.env, [host], { refresh: false });
+    const frozen = await this.forDeployment(bundle, host.env, [host], { refresh });
     return frozen.get(host.id)!;
   }
 
-  /**
-   * The snapshot of one host's install of `app@version` in the first deployment
-   * that brought that release to `env` (the oldest that landed), or undefined
-   * when no landed deployment of it installed this host.
-   */
-  async landed(
-    env: string,
-    app: string,
-    version: number,
-    hostId: string,
-  ): Promise<ConfigSnapshot | undefined> {
-    const deployments = (
-      await this.store.listDeployments({ app, env, states: [...LANDED_DEPLOYMENT_STATES] })
-    )
-      .filter((d) => d.version === version)
-      .reverse();
-    for (const deployment of deployments) {
-      const installs = await this.store.listInstalls({
-        deploymentId: deployment.id,
-        hostId,
-        version,
-        states: [...TOOK_RELEASE_INSTALL_STATES],
-      });
-      for (const install of installs) {
-        const snapshot = await this.store.getInstallSnapshot(install.id);
-        if (snapshot) return snapshot;
-      }
-    }
-    return undefined;
+  /** Has `app@version` landed in `env`: did a deployment of it succeed there (or end partial)? */
+  private async landed(env: string, app: string, version: number): Promise<boolean> {
+    const landed = await this.store.listDeployments({
+      app,
+      env,
+      states: [...LANDED_DEPLOYMENT_STATES],
+    });
+    return landed.some((d) => d.version === version);
   }
 
   /** Today's variables of `host` that `bundle` uses, checked as a deployment checks them. */

@@ -326,20 +326,23 @@ export class DeploymentService {
    * started decline it; installs already running finish, and each install's
    * record says what its host got. The environment's desired release stays what
    * it was before (a host that did get the new version is ahead of it), and
-   * catch-up installs nothing on account of this deployment.
+   * catch-up installs nothing on account of this deployment. The same holds
+   * while a failed rollout puts hosts back: a revert under way finishes, the
+   * others are not sent, and their hosts stay on the new version, ahead.
    */
   async cancel(caller: Caller, id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
     authorizeDeploy(caller, this.environment(deployment.env));
+    // Cancelled while a failed rollout put hosts back: why it stopped still holds.
+    const error =
+      deployment.phase === 'reverting' && deployment.error
+        ? `${deployment.error}; cancelled by ${caller.name} while hosts were being put back`
+        : `cancelled by ${caller.name}`;
     const cancelled =
       isActiveDeployment(deployment.state) &&
       (await this.store.updateDeployment(
         id,
-        {
-          state: 'cancelled',
-          finishedAt: new Date().toISOString(),
-          error: `cancelled by ${caller.name}`,
-        },
+        { state: 'cancelled', finishedAt: new Date().toISOString(), error },
         { from: deploymentStatesBefore('cancelled') },
       ));
     if (!cancelled) {

@@ -79,8 +79,8 @@ export class InstallDispatcher {
    * Sends one planned (or queued) install to its host, with the snapshot its
    * deployment froze for it. One without (a revert, a host catching up, a
    * `ferry install`) gets one now (`ConfigSnapshots.forInstall`: a revert the
-   * snapshot of the deployment that first brought that release to the
-   * environment, a catch-up the one its deployment froze for the host), recorded
+   * configuration the release last ran with on the host, as the agent going
+   * back by itself, a catch-up the one its deployment froze for the host), recorded
    * before it is sent, so that `ferry deployment <id>` shows it.
    * When the host's variables do not resolve, the install is marked failed with
    * that error instead, and nothing is sent; so is one whose job is too large
