@@ -137,6 +137,95 @@ for (const dialect of STORE_DIALECTS) {
       expect(await store.lastEventId()).toBe(last);
     });
 
+    it('runs a local effect for each event published here, off the writer, its failures logged', async () => {
+      const bus = await startBus();
+      const seen: number[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      bus.onLocal('bundle.pushed', async (event) => {
+        await held;
+        if (event.data.version === 2) throw new Error('effect broke');
+        seen.push(event.data.version);
+      });
+      // The writer is not held up by its effects.
+      for (let v = 1; v <= 3; v++) await bus.publish(pushed('local', v));
+      expect(seen).toEqual([]);
+      release();
+      await bus.idle();
+      expect(seen.sort()).toEqual([1, 3]);
+      expect(errors.splice(0)).toEqual([
+        [
+          { err: new Error('effect broke'), kind: 'bundle.pushed' },
+          'a local effect of an event failed',
+        ],
+      ]);
+    });
+
+    it('runs local effects of a change whose event could not be recorded, and of local notices', async () => {
+      const failing = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'appendEvent') return () => Promise.reject(new Error('disk full'));
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        },
+      });
+      const bus = await startBus(failing);
+      const heard: FerryEvent[] = [];
+      bus.on(['bundle.pushed'], (event) => heard.push(event));
+      const local: string[] = [];
+      bus.onLocal('bundle.pushed', (event) => void local.push(`pushed ${event.data.version}`));
+      bus.onLocal('host.reported', (notice) => void local.push(`reported ${notice.hostId}`));
+      await bus.publish(pushed('unrecorded', 7));
+      bus.notify({ kind: 'host.reported', hostId: 'host_x' });
+      await bus.idle();
+      expect(local).toEqual(['pushed 7', 'reported host_x']);
+      // Not recorded: not heard, not streamed.
+      expect(heard).toEqual([]);
+      expect(errors.splice(0)).toEqual([
+        [{ err: new Error('disk full'), kind: 'bundle.pushed' }, 'an event could not be recorded'],
+      ]);
+    });
+
+    it.skipIf(dialect.name !== 'postgres')(
+      'with two replicas, a local effect runs once, on the replica that published; `on` runs on both',
+      async () => {
+        const a = await startBus();
+        const b = await startBus(await opened.another());
+        const effects: string[] = [];
+        const heard: string[] = [];
+        for (const [name, bus] of [
+          ['a', a],
+          ['b', b],
+        ] as const) {
+          bus.onLocal('bundle.pushed', (event) => {
+            if (event.app === 'effects') effects.push(`${name}:${event.data.version}`);
+          });
+          bus.on(['bundle.pushed'], (event) => {
+            if (event.app === 'effects' && event.kind === 'bundle.pushed')
+              heard.push(`${name}:${event.data.version}`);
+          });
+        }
+        await Promise.all([
+          (async () => {
+            for (let v = 0; v < 10; v++) await a.publish(pushed('effects', v * 2));
+          })(),
+          (async () => {
+            for (let v = 0; v < 10; v++) await b.publish(pushed('effects', v * 2 + 1));
+          })(),
+        ]);
+        await until(() => heard.length === 40, 'every event heard on both replicas');
+        await Promise.all([a.idle(), b.idle()]);
+        const byVersion = (list: string[]) =>
+          [...list].sort((x, y) => Number(x.split(':')[1]) - Number(y.split(':')[1]));
+        expect(byVersion(effects)).toEqual(
+          Array.from({ length: 20 }, (_, v) => `${v % 2 ? 'b' : 'a'}:${v}`),
+        );
+        for (const name of ['a', 'b']) {
+          expect(heard.filter((h) => h.startsWith(`${name}:`))).toHaveLength(20);
+        }
+      },
+    );
+
     it.skipIf(dialect.name !== 'postgres')(
       "with two replicas, each streams the other's events, every one once and in order",
       async () => {

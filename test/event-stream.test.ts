@@ -87,10 +87,12 @@ async function countingProxy(
 
 beforeAll(async () => {
   cluster = await Cluster.start({
-    config: 'environments:\n  - { name: qa, autoDeploy: true, strategy: { batch: 1 } }\n',
+    config:
+      'environments:\n  - { name: dev }\n  - { name: qa, autoDeploy: true, strategy: { batch: 1 } }\n',
   });
   await cluster.addHost('qa-1', 'qa');
   await cluster.addHost('qa-2', 'qa');
+  await cluster.addHost('dev-1', 'dev');
 });
 afterAll(async () => {
   await cluster?.close();
@@ -222,6 +224,41 @@ describe('the live event stream', () => {
       expect(gets.length).toBeLessThanOrEqual(2);
       expect(proxy.requests.filter((r) => r === 'GET /api/v1/events')).toHaveLength(1);
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('ferry install follows one stream, polls nothing, and shows every step', async () => {
+    const proxy = await countingProxy(cluster.server.url);
+    const gate = path.join(cluster.work, 'gate-install');
+    try {
+      // Held at its health check (on dev-1, and on qa where it deploys by itself) until let go.
+      const version = await cluster.push(webAppTree('by-hand', { gateFile: gate }), 'by-hand');
+      // The test's own stream, straight to the server: when dev-1 is at its health check.
+      const atHealth = collect({ host: 'dev-1', kinds: ['install.step'] }, (events) =>
+        events.some((e) => e.kind === 'install.step' && e.data.step === 'health'),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const installing = runFerry(['install', `web@${version}`, '--host', 'dev-1'], {
+        env: { ...cluster.env, FERRY_SERVER: proxy.url },
+      });
+      await atHealth.ended;
+      // A while at the health check: a follower that polled would show it here.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await writeFile(gate, '');
+      const installed = await installing;
+      expect(installed.code, installed.stderr).toBe(0);
+      const gets = proxy.requests.filter((r) => r.startsWith('GET /api/v1/installs/'));
+      // Once for the summary: nothing while it runs.
+      expect(gets.length).toBeLessThanOrEqual(1);
+      expect(proxy.requests.filter((r) => r === 'GET /api/v1/events')).toHaveLength(1);
+      for (const step of ['fetch', 'verify', 'unpack', 'switch', 'start', 'health']) {
+        expect(installed.stdout).toMatch(new RegExp(`^  ${step} \\.\\.\\.$`, 'm'));
+        expect(installed.stdout).toMatch(new RegExp(`^  ${step} ok \\(\\d+ ms\\)$`, 'm'));
+      }
+      expect(installed.stdout).toContain(`succeeded: dev-1 runs web@${version}`);
+    } finally {
+      await writeFile(gate, '');
       await proxy.close();
     }
   });

@@ -80,7 +80,6 @@ function rig(store: Store): Rig {
     replicaId: 'replica_test',
     leaseMs: 60_000,
     tickMs: 20,
-    onFinished: () => Promise.resolve(),
   });
   const verdicts = {
     verdictOf: () => Promise.resolve('pending' as const),

@@ -113,7 +113,7 @@ export class ApiClient {
     query: StreamQuery,
     after: string | undefined,
     onEvent: (event: FerryEvent) => boolean | void,
-    more: Pick<StreamOptions, 'signal' | 'onGap' | 'onReconnect'> = {},
+    more: Pick<StreamOptions, 'signal' | 'onGap' | 'onReconnect' | 'onOpen'> = {},
   ): Promise<void> {
     return streamEvents({
       client: this.client,

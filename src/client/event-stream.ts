@@ -21,6 +21,12 @@ export interface StreamOptions {
   onEvent(event: FerryEvent): boolean | void;
   /** Called when the server no longer keeps every event after `after`. */
   onGap?(oldestKept: string): void;
+  /**
+   * Called each time the server has answered and holds the subscription:
+   * started without `after`, the stream carries every event recorded from this
+   * moment on (so a client may open it first, then make the change it follows).
+   */
+  onOpen?(): void;
   /** Called when the connection dropped and is being made again (once until it is back). */
   onReconnect?(error: Error): void;
   signal?: AbortSignal;
@@ -51,6 +57,7 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
         opened: () => {
           connected = true;
           failures = 0;
+          options.onOpen?.();
         },
         event: (event) => {
           after = event.id;

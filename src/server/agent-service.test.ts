@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../protocol/api.js';
 import { type AgentEvent, PROTOCOL_VERSION } from '../protocol/messages.js';
@@ -9,6 +10,7 @@ import type { ServerTransport } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import type { BundleService } from './bundle-service.js';
 import { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { EventBus } from './events/event-bus.js';
 import { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
 import { VariableService } from './variable-service.js';
@@ -59,6 +61,7 @@ describe('AgentService, as a replica starts', () => {
       {} as VariableService,
       {} as InstallDispatcher,
       new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
+      { notify: () => undefined },
     );
     try {
       // At once, before any sweep: a broker delivering what waited in the events queue.
@@ -83,6 +86,7 @@ describe('AgentService, facts reports', () => {
   let service: AgentService;
   let facts: HostFactsService;
   let reported: string[];
+  let bus: EventBus;
 
   beforeEach(async () => {
     await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
@@ -95,6 +99,8 @@ describe('AgentService, facts reports', () => {
     const captured = capturingTransport();
     deliver = captured.deliver;
     facts = new HostFactsService(store, HISTORY, logger, () => now);
+    bus = new EventBus(store, logger as unknown as FastifyBaseLogger);
+    bus.onLocal('host.reported', (notice) => void reported.push(notice.hostId));
     service = new AgentService(
       store,
       { onHostRevoked: () => undefined } as unknown as TokenService,
@@ -104,12 +110,8 @@ describe('AgentService, facts reports', () => {
       {} as VariableService,
       {} as InstallDispatcher,
       facts,
+      bus,
     );
-    service.observe({
-      installFinished: () => Promise.resolve(),
-      factsReported: (hostId) => Promise.resolve(void reported.push(hostId)),
-      presenceChanged: () => undefined,
-    });
   });
   afterEach(() => service.close());
 
@@ -140,6 +142,7 @@ describe('AgentService, facts reports', () => {
     expect(shown.history[0]?.changes).toEqual([
       { field: 'runtimes.node', from: '20.11.1', to: '22.3.0' },
     ]);
+    await bus.idle();
     expect(reported).toEqual(['host_a', 'host_a']);
   });
 
@@ -199,6 +202,7 @@ describe('AgentService, facts reports', () => {
       },
     ]);
     // Nothing is caught up on facts that were refused.
+    await bus.idle();
     expect(reported).toEqual(['host_a']);
   });
 });
@@ -246,6 +250,7 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
       variables,
       new InstallDispatcher(store, transport, variables),
       new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
+      { notify: () => undefined },
     );
     try {
       await expect(

@@ -12,6 +12,7 @@ import type { BundleService } from './bundle-service.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './deployments/install-dispatcher.js';
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { HostFactsService } from './host-facts-service.js';
+import type { EventBus } from './events/event-bus.js';
 import type { TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
 
@@ -23,22 +24,14 @@ interface Logger {
   warn(details: object, message: string): void;
 }
 
-/** What the rest of the server wants to hear of agents' events. */
-export interface AgentObserver {
-  /** An install ended (its result is recorded). */
-  installFinished(installId: string): Promise<void>;
-  /** A host reported its facts (on connecting, after a job, every 30 s). */
-  factsReported(hostId: string): Promise<void>;
-  /** A host connected or went away. */
-  presenceChanged(hostId: string, connected: boolean): void;
-}
-
 /**
  * Hosts and their agents: enrolment, presence and facts, and single installs
  * (`ferry install`), whose steps and output the agents report as events.
+ * What it records is published on the event bus by the store; what it does
+ * not record (a facts report like the last, a host cut off) it tells the
+ * bus's local effects (`notify`).
  */
 export class AgentService {
-  private observer: AgentObserver | undefined;
   /** Hosts cut off, as last read: their events are dropped. */
   private cutOff = new Set<string>();
   /**
@@ -61,6 +54,7 @@ export class AgentService {
     private readonly variables: VariableService,
     private readonly dispatcher: InstallDispatcher,
     private readonly facts: HostFactsService,
+    private readonly events: Pick<EventBus, 'notify'>,
   ) {
     // Read now; an event that comes first waits for it (`handleEvent`).
     this.loadCutOff().catch((err: unknown) =>
@@ -79,9 +73,9 @@ export class AgentService {
     );
     this.sweeper.unref();
     transport.onPresence((hostId, connected) => {
+      // A change publishes host.connected or host.disconnected.
       this.store
         .setHostPresence(hostId, connected, new Date().toISOString())
-        .then(() => this.observer?.presenceChanged(hostId, connected))
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
@@ -102,7 +96,7 @@ export class AgentService {
     await this.store.cutOffHost(hostId, new Date().toISOString());
     this.cutOff.add(hostId);
     await this.disconnect(hostId, reason);
-    this.observer?.presenceChanged(hostId, false);
+    this.events.notify({ kind: 'host.cut-off', hostId });
   }
 
   /**
@@ -123,7 +117,7 @@ export class AgentService {
     );
     this.cutOff.add(host.id);
     await this.disconnect(host.id, 'the host was removed');
-    this.observer?.presenceChanged(host.id, false);
+    this.events.notify({ kind: 'host.cut-off', hostId: host.id });
     return { id: host.id, name };
   }
 
@@ -164,11 +158,6 @@ export class AgentService {
     } catch (err) {
       this.logger.warn({ err, hostId }, 'closing the connection of a host cut off failed');
     }
-  }
-
-  /** Sets who hears of finished installs and reported facts (the lifecycle). */
-  observe(observer: AgentObserver): void {
-    this.observer = observer;
   }
 
   /**
@@ -337,7 +326,9 @@ export class AgentService {
     }
     if (event.type === 'facts') {
       // A report that is not valid is logged and refused there; the host keeps its facts.
-      if (await this.facts.report(hostId, event.facts)) await this.observer?.factsReported(hostId);
+      // Every report, changed or not (a change is also a host.facts event): catch-up looks again.
+      if (await this.facts.report(hostId, event.facts))
+        this.events.notify({ kind: 'host.reported', hostId });
       return;
     }
     const install = await this.store.getInstall(event.jobId);
@@ -376,17 +367,15 @@ export class AgentService {
         });
       case 'job.finished':
         // A job the agent declined (the server no longer wanted it) keeps the
-        // state the server gave it.
-        if (!event.declined) {
-          await this.store.finishInstall(install.id, {
-            ok: event.ok,
-            rolledBack: event.rolledBack,
-            error: event.error,
-            at: new Date().toISOString(),
-          });
-        }
-        await this.observer?.installFinished(install.id);
-        return;
+        // state the server gave it. The install's end is an install.state
+        // event, once, however often the agent reports it.
+        if (event.declined) return;
+        return this.store.finishInstall(install.id, {
+          ok: event.ok,
+          rolledBack: event.rolledBack,
+          error: event.error,
+          at: new Date().toISOString(),
+        });
     }
   }
 }

@@ -7,7 +7,9 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import type { DeploymentState } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
+import { type InstallState, isActiveDeployment, isFinalInstall } from '../protocol/lifecycle.js';
 import { ROUTES } from '../protocol/routes.js';
 import { isStorageFull, storageFullError } from '../store/storage-full.js';
 import type { Store } from '../store/store.js';
@@ -139,6 +141,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     variables,
     dispatcher,
     hostFacts,
+    events,
   );
   app.addHook('onClose', () => agents.close());
   const catchUp = new CatchUp(store, bundles, dispatcher, app.log);
@@ -146,7 +149,6 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     replicaId: deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`,
     leaseMs: config.rollout.leaseSeconds * 1000,
     tickMs: config.rollout.tickMs,
-    onFinished: (deployment) => catchUp.environment(deployment.env),
   });
   const deployments = new DeploymentService(
     store,
@@ -157,18 +159,15 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     () => driver.wake(),
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
-  agents.observe({
-    installFinished: (installId) => deployments.installFinished(installId),
-    factsReported: (hostId) => catchUp.host(hostId),
-    // A host that went away may be what a rollout waits on.
-    presenceChanged: () => driver.wake(),
-  });
+  listenOnBus(events, { driver, deployments, catchUp });
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
   // Before the HTTP server closes: it waits for every open connection, and an
   // agent's WebSocket stays open until the agent goes, which could be never.
   app.addHook('preClose', () => transport.close());
+  // The store closes after the app: local effects started on the way out end first.
+  app.addHook('onClose', () => events.idle());
 
   // Every route needs a token unless its declaration says it is public, and a
   // token of a role it declares. The check is on the route the router matched,
@@ -240,6 +239,41 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     builtin.attach(app.server);
     return builtin;
   }
+}
+
+/**
+ * What the server does when something changes, as subscriptions on the bus.
+ * Waking the rollout driver is harmless to repeat, and must reach the replica
+ * that holds the deployment's lease, whichever replica recorded the change:
+ * every replica does it (`on`). Catch-up and marking verdicts check, then act:
+ * only the replica that recorded the change does them (`onLocal`), so that two
+ * replicas never both do, and neither leaves it to the other.
+ */
+function listenOnBus(
+  events: EventBus,
+  services: { driver: RolloutDriver; deployments: DeploymentService; catchUp: CatchUp },
+): void {
+  const { driver, deployments, catchUp } = services;
+  // An install that ended, or a host that came or went, may be what a rollout waits on.
+  events.on(['install.state', 'host.connected', 'host.disconnected'], (event) => {
+    if (event.kind !== 'install.state' || isFinalInstall(event.data.state as InstallState))
+      driver.wake();
+  });
+  events.onLocal('host.cut-off', () => driver.wake());
+  // Its verdict (a failed install in QA), or a partial deployment a host completes.
+  events.onLocal('install.state', (event) =>
+    isFinalInstall(event.data.state as InstallState)
+      ? deployments.installFinished(event.data.installId)
+      : undefined,
+  );
+  // A deployment ended: its environment's lock no longer counts (whatever the
+  // order its row is deleted in), so hosts it left behind catch up now.
+  events.onLocal('deployment.state', (event) =>
+    event.env !== null && !isActiveDeployment(event.data.state as DeploymentState)
+      ? catchUp.environment(event.env)
+      : undefined,
+  );
+  events.onLocal('host.reported', (notice) => catchUp.host(notice.hostId));
 }
 
 /**

@@ -39,8 +39,6 @@ export interface RolloutDriverOptions {
   leaseMs: number;
   /** How often deployments are looked at, besides when something happens. */
   tickMs: number;
-  /** Told when a deployment has ended, in whatever state. */
-  onFinished: (deployment: StoredDeployment) => Promise<void>;
   clock?: () => number;
 }
 
@@ -512,7 +510,6 @@ export class RolloutDriver {
       { deploymentId: deployment.id, state, error },
       `deployment of ${deployment.app}@${deployment.version} to ${deployment.env} ended ${state}`,
     );
-    await this.options.onFinished({ ...deployment, state, error, finishedAt });
     // The next deployment queued for this app and environment may start now.
     this.wake();
   }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import {
   type EventFilter,
+  type EventKind,
   type FerryEvent,
   matchesFilter,
   type NewFerryEvent,
@@ -18,6 +19,22 @@ export interface EventSubscriber {
   dropped(reason: string): void;
 }
 
+/**
+ * What happens on this replica that its own effects act on but that is not a
+ * change worth recording or streaming: a host's periodic facts report (every
+ * 30 s, mostly unchanged), a host cut off (its presence may not change: it
+ * may have been away already).
+ */
+export type LocalNotice =
+  { kind: 'host.reported'; hostId: string } | { kind: 'host.cut-off'; hostId: string };
+
+/** What a local effect of `kind` is handed: the event as this replica published it, or the notice. */
+export type LocalHappening<K extends EventKind | LocalNotice['kind']> = K extends EventKind
+  ? Extract<NewFerryEvent, { kind: K }>
+  : Extract<LocalNotice, { kind: K }>;
+
+type LocalEffect = (happening: NewFerryEvent | LocalNotice) => Promise<void> | void;
+
 /** A subscription; `close` ends it. */
 export interface Subscription {
   close(): void;
@@ -25,16 +42,31 @@ export interface Subscription {
 
 /**
  * The server's one channel for changes: every service publishes what it
- * changed here, and every listener (the SSE stream, catch-up after a
- * deployment, later webhooks) hears it. An event is recorded in the store
- * first, so it has its id and survives restarts; the bus then tails the store
- * in id order, which is also how it hears the events other replicas record
- * (the store wakes it: PostgreSQL `LISTEN/NOTIFY`).
+ * changed here, and whatever acts on a change hears it here. An event is
+ * recorded in the store first, so it has its id and survives restarts; the
+ * bus then tails the store in id order, which is also how it hears the events
+ * other replicas record (the store wakes it: PostgreSQL `LISTEN/NOTIFY`).
+ *
+ * Three ways to hear, by where an effect may run when there are several replicas:
+ *
+ * - `subscribe(filter, after, subscriber)`: the stream (SSE), every event of
+ *   every replica, each once, in order, with resume.
+ * - `on(kinds, listener)`: every replica hears every event, its own and the
+ *   others'. For effects that are harmless to repeat and must reach whichever
+ *   replica needs them (wake the rollout driver: the replica that holds the
+ *   deployment's lease may not be the one whose agent reported).
+ * - `onLocal(kind, effect)`: only the replica that published the event runs
+ *   the effect, so that of two replicas exactly one does (catch-up, marking
+ *   a verdict: check-then-act work that must not run twice at once). It runs
+ *   after the change is recorded, without holding up the writer; its errors
+ *   are logged, never thrown. A change whose event could not be recorded
+ *   still has its effects. Local notices (`notify`) reach these effects too.
  *
  * @example
  *   const bus = new EventBus(store, logger);
  *   await bus.start();
- *   bus.on((event) => event.kind === 'deployment.state' && catchUp(event.env));
+ *   bus.on(['host.connected', 'host.disconnected'], () => driver.wake());
+ *   bus.onLocal('deployment.state', (event) => catchUp.environment(event.env));
  *   await bus.publish({ kind: 'host.connected', app: null, env: 'qa', ... });
  */
 export class EventBus {
@@ -42,7 +74,13 @@ export class EventBus {
   private draining: Promise<void> | undefined;
   private again = false;
   private readonly subscribers = new Set<Live>();
-  private readonly listeners = new Set<(event: FerryEvent) => void>();
+  private readonly listeners = new Set<{
+    kinds: readonly EventKind[];
+    listener: (event: FerryEvent) => void;
+  }>();
+  private readonly effects = new Map<string, Set<LocalEffect>>();
+  /** Local effects under way, awaited by `idle()`. */
+  private readonly running = new Set<Promise<void>>();
   private unwatch: (() => Promise<void>) | undefined;
   private pruning: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -75,6 +113,11 @@ export class EventBus {
     }
   }
 
+  /**
+   * Stops hearing other replicas and ends the streams. Local effects still run
+   * for what this replica records while it shuts down (a deployment its driver
+   * ends on the way out); `idle()` waits for them.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pruning);
@@ -82,27 +125,77 @@ export class EventBus {
     await this.draining;
     for (const live of this.subscribers) live.drop('the server is stopping');
     this.subscribers.clear();
+    await this.idle();
   }
 
   /**
-   * Records an event and hands it to every listener of this replica. Never
-   * throws: a change that was made must not fail because its event could not
-   * be recorded (that is logged).
+   * Records an event, hands it to the listeners and subscribers of this
+   * replica, and starts its local effects. Never throws: a change that was
+   * made must not fail because its event could not be recorded (that is
+   * logged, and its local effects run all the same).
    */
   async publish(event: NewFerryEvent): Promise<void> {
+    let recorded = true;
     try {
       await this.store.appendEvent(event);
     } catch (err) {
       this.logger.error({ err, kind: event.kind }, 'an event could not be recorded');
-      return;
+      recorded = false;
     }
-    await this.wakeAndWait();
+    if (recorded) await this.wakeAndWait();
+    this.runEffects(event);
   }
 
-  /** Calls `listener` with every event from now on, in order (synchronously; keep it short). */
-  on(listener: (event: FerryEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Starts the local effects of something that happened on this replica and is not recorded. */
+  notify(notice: LocalNotice): void {
+    this.runEffects(notice);
+  }
+
+  /**
+   * Calls `listener` with every event of `kinds` from now on, on every replica
+   * (this one's and the others'), in order. Synchronous: keep it short; its
+   * errors are logged.
+   */
+  on(kinds: readonly EventKind[], listener: (event: FerryEvent) => void): () => void {
+    const entry = { kinds, listener };
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
+  }
+
+  /**
+   * Runs `effect` for each event of `kind` this replica publishes (or each
+   * local notice of that kind), never for another replica's: of several
+   * replicas, exactly the one that made the change acts on it. The effect
+   * starts once the event is recorded and heard here, and does not hold up
+   * the write that published it; several may run at once. A failure is
+   * logged with the event's kind and never reaches the writer.
+   */
+  onLocal<K extends EventKind | LocalNotice['kind']>(
+    kind: K,
+    effect: (happening: LocalHappening<K>) => Promise<void> | void,
+  ): () => void {
+    const set = this.effects.get(kind) ?? new Set<LocalEffect>();
+    this.effects.set(kind, set);
+    const entry = effect as LocalEffect;
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /** Resolves once every local effect started so far has ended (and those they started). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  private runEffects(happening: NewFerryEvent | LocalNotice): void {
+    for (const effect of this.effects.get(happening.kind) ?? []) {
+      const run: Promise<void> = Promise.resolve()
+        .then(() => effect(happening))
+        .catch((err: unknown) =>
+          this.logger.error({ err, kind: happening.kind }, 'a local effect of an event failed'),
+        )
+        .finally(() => this.running.delete(run));
+      this.running.add(run);
+    }
   }
 
   /**
@@ -172,7 +265,8 @@ export class EventBus {
       }
       for (const event of page) {
         this.lastId = Number(event.id);
-        for (const listener of this.listeners) {
+        for (const { kinds, listener } of this.listeners) {
+          if (!kinds.includes(event.kind)) continue;
           try {
             listener(event);
           } catch (err) {

@@ -54,6 +54,8 @@ export function eventRoutes(bus: EventBus, store: Store) {
           out.write(`event: ${STREAM_GAP_EVENT}\ndata: ${gap}\n\n`);
         }
       }
+      // Nothing below waits before the subscription is made, for a stream that
+      // starts now: a client that has the answer is subscribed (see `onOpen`).
       let ended = false;
       // Set once subscribed; a client gone before that is closed right after.
       const held: { subscription?: { close(): void } } = {};
