@@ -9,8 +9,7 @@ import { groupMembers, readProcStat } from '../src/agent/process/builtin/proc-st
 import type { ProcessDriver, ServiceSpec } from '../src/agent/process/process-driver.js';
 import { SupervisordDriver } from '../src/agent/process/supervisord/supervisord-driver.js';
 import { SystemdDriver } from '../src/agent/process/systemd/systemd-driver.js';
-import { freePort } from '../src/dev/local-cluster.js';
-import { waitFor } from './helpers/cluster.js';
+import { releasePort, reservePort, waitFor } from './helpers/cluster.js';
 
 /**
  * One contract for every ProcessDriver, run against real processes: the
@@ -117,6 +116,7 @@ for (const setup of [builtin, supervisord]) {
     let app: string;
     let driver: ProcessDriver;
     const started: string[] = [];
+    const ports: number[] = [];
 
     beforeAll(async () => {
       root = await mkdtemp(path.join(os.tmpdir(), `ferry-driver-${setup.kind}-`));
@@ -128,6 +128,7 @@ for (const setup of [builtin, supervisord]) {
 
     afterEach(async () => {
       for (const name of started.splice(0)) await driver.stop(name);
+      for (const port of ports.splice(0)) releasePort(port);
     });
 
     afterAll(async () => {
@@ -136,15 +137,17 @@ for (const setup of [builtin, supervisord]) {
       await rm(root, { recursive: true, force: true });
     });
 
-    /** A spec of the HTTP service on a free port; `extra` on top. */
+    /** A spec of the HTTP service on a port reserved for it; `extra` on top. */
     async function service(name: string, extra: Partial<ServiceSpec> = {}): Promise<ServiceSpec> {
       started.push(name);
+      const port = await reservePort();
+      ports.push(port);
       const { env, ...rest } = extra;
       return {
         name,
         cwd: app,
         command: `exec ${NODE} service.js`,
-        env: { PATH, PORT: String(await freePort()), DB_PASSWORD: SECRET, ...env },
+        env: { PATH, PORT: String(port), DB_PASSWORD: SECRET, ...env },
         stdoutFile: path.join(root, 'logs', `${name}.stdout.log`),
         stderrFile: path.join(root, 'logs', `${name}.stderr.log`),
         stopSignal: 'SIGTERM',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, freePort } from './helpers/cluster.js';
+import { Cluster, reservePort } from './helpers/cluster.js';
 
 /**
  * Variables per app: two apps on one host, each on its own port, with one
@@ -57,7 +57,7 @@ async function ferryOk(args: string[]): Promise<string> {
 
 describe('variables per app', () => {
   it('runs two apps on one host, each on the port set for it', async () => {
-    const ports = { cart: await freePort(), catalogue: await freePort() };
+    const ports = { cart: await reservePort(), catalogue: await reservePort() };
     for (const [app, port] of Object.entries(ports)) {
       const said = await ferryOk(['vars', 'set', `PORT=${port}`, '--app', app, '--host', 'qa-1']);
       expect(said).toContain(`for host qa-1 for app ${app}`);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { freePort, LocalCluster, type LocalHost } from '../../src/dev/local-cluster.js';
+import { LocalCluster, type LocalHost } from '../../src/dev/local-cluster.js';
 import type { LocalServer } from '../../src/dev/local-server.js';
 import { stopServices } from '../../src/dev/stop-services.js';
 import { type CliResult, runFerry } from './ferry-process.js';
@@ -107,7 +107,7 @@ export class Cluster {
     return made.stdout.trim();
   }
 
-  /** Enrols a host and starts its agent, with `PORT` set to a free port and `vars`. */
+  /** Enrols a host and starts its agent, with `PORT` set to a port reserved for it and `vars`. */
   addHost(
     name: string,
     env: string,
@@ -171,7 +171,11 @@ export class Cluster {
 /** Stops the services the builtin driver started under an agent root (once its agent is stopped). */
 export const killServices = (root: string): Promise<void> => stopServices(root);
 
-export { freePort };
+/**
+ * A port for a service a test starts: outside the ephemeral range and reserved
+ * across processes until released or this process exits (see PortAllocator).
+ */
+export { releasePort, reservePort } from '../../src/dev/port-allocator.js';
 
 /** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(
