@@ -94,6 +94,26 @@ export class Cluster {
     return JSON.parse(result.stdout) as T;
   }
 
+  /**
+   * Sets a variable with `ferry vars set`, its value on stdin (never in the
+   * arguments, which `ps` shows), and expects it set; answers what it printed.
+   */
+  async setVar(
+    name: string,
+    value: string,
+    scope: { env?: string; app?: string; host?: string; secret?: boolean } = {},
+  ): Promise<string> {
+    const args = ['vars', 'set', name];
+    for (const key of ['env', 'app', 'host'] as const) {
+      const where = scope[key];
+      if (where !== undefined) args.push(`--${key}`, where);
+    }
+    if (scope.secret) args.push('--secret');
+    const set = await this.ferry(args, {}, { input: value });
+    expect(set.code, `ferry ${args.join(' ')}: ${set.stderr}`).toBe(0);
+    return set.stdout;
+  }
+
   /** Makes a token with a role (and environment), for refusal tests. */
   async token(role: string, env?: string): Promise<string> {
     const made = await this.ferry([
