@@ -72,11 +72,6 @@ export class PortAllocator {
     return PortAllocator.sharedOne;
   }
 
-  /** The ports this allocator holds now. */
-  get reserved(): number[] {
-    return [...this.held];
-  }
-
   /**
    * A port no other allocator over the same folder holds, outside the
    * ephemeral range, that could be bound on 127.0.0.1 just now. Fails with
