@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
-import { freePort, killServices } from './helpers/cluster.js';
+import { killServices, reservePort } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
@@ -52,7 +52,7 @@ beforeAll(async () => {
   expect(enrol.code).toBe(0);
   const enrolToken = enrol.stdout.trim();
   for (const host of hosts) {
-    host.port = await freePort();
+    host.port = await reservePort();
     agents.push(
       // The enrolment token in the environment: in the arguments, `ps` would show it.
       await startAgent({

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { envAppTree, runningEnv } from './helpers/env-app.js';
 
 /**
  * A catch-up installs what its deployment froze: v1 deployed with COLOUR=a
@@ -19,28 +18,7 @@ environments:
     strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: 2s }
 `;
 
-function colourTree(): Record<string, string> {
-  return {
-    'ferry.yml': [
-      'apps:',
-      '  paint:',
-      '    role: web',
-      '    service:',
-      '      command: node server.js',
-      `      env: { PAINT_PORT: '\${PORT}', COLOUR: '\${COLOUR}' }`,
-      '      stopTimeout: 5s',
-      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 10s, interval: 200ms }",
-      '',
-    ].join('\n'),
-    'server.js': `import http from 'node:http';
-http.createServer((request, response) => {
-  response.writeHead(200, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ ok: true, version: process.env.FERRY_VERSION }));
-}).listen(Number(process.env.PAINT_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
-`,
-  };
-}
+const colourTree = () => envAppTree('paint', { env: { COLOUR: '${COLOUR}' } });
 
 let cluster: Cluster;
 
@@ -48,39 +26,19 @@ beforeAll(async () => {
   cluster = await Cluster.start({ config: CONFIG });
   await cluster.addHost('qa-1', 'qa');
   await cluster.addHost('qa-2', 'qa');
-  const set = await cluster.ferry(['vars', 'set', 'COLOUR=a', '--env', 'qa']);
-  expect(set.code, set.stderr).toBe(0);
+  await cluster.setVar('COLOUR', 'a', { env: 'qa' });
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.close();
 });
 
-/** The environment of the service running on a host, as the kernel keeps it. */
-async function runningEnv(host: string): Promise<Record<string, string> | undefined> {
-  try {
-    const root = cluster.host(host).root;
-    const record = JSON.parse(
-      await readFile(path.join(root, 'agent', 'services', 'paint.json'), 'utf8'),
-    ) as { pid: number };
-    const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8');
-    return Object.fromEntries(
-      environ
-        .split('\0')
-        .filter((line) => line.includes('='))
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 /** Waits until the host's service is the one of `version`. */
 function serving(host: string, version: number): Promise<Record<string, string>> {
   return waitFor(
     `paint@${version} serving on ${host}`,
     async () => {
-      const env = await runningEnv(host);
+      const env = await runningEnv(cluster.host(host).root, 'paint');
       return env?.FERRY_VERSION === String(version) ? env : undefined;
     },
     60_000,
@@ -107,8 +65,7 @@ describe('a catch-up uses the snapshot of its deployment', () => {
   }, 120_000);
 
   it('starts the returning host with the variables its deployment froze, not today’s', async () => {
-    const set = await cluster.ferry(['vars', 'set', 'COLOUR=b', '--env', 'qa']);
-    expect(set.code, set.stderr).toBe(0);
+    await cluster.setVar('COLOUR', 'b', { env: 'qa' });
     await cluster.startAgentAgain('qa-2');
     const env = await serving('qa-2', v1);
     expect(env.COLOUR).toBe('a');

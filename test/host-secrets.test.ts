@@ -1,10 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolledHostId, startAgent } from './helpers/agent-process.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import {
+  startSupervisord,
+  SUPERVISORD_SUITES_RUN,
+  type TestSupervisord,
+} from './helpers/supervisord.js';
 
 /**
  * Secrets on the host, through a real server, real agents (one with the
@@ -15,13 +18,6 @@ import { Cluster, waitFor } from './helpers/cluster.js';
  * multi-line one printed line by line. A manifest that puts a secret into a
  * command line is refused at deploy time.
  */
-
-const SUPERVISORD = '/usr/bin/supervisord';
-const SUPERVISORCTL = '/usr/bin/supervisorctl';
-const HAVE_SUPERVISORD = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL);
-if (!HAVE_SUPERVISORD && process.env.CI !== 'true') {
-  console.warn('supervisord is not installed (apt-get install -y supervisor): SKIPPED');
-}
 
 const SECRET = 'db-pass-5c1e9f0a77';
 const PEM = [
@@ -89,7 +85,7 @@ const MANIFEST = `apps:
 `;
 
 let cluster: Cluster;
-let supervisor: { root: string; config: string; include: string } | undefined;
+let supervisor: TestSupervisord | undefined;
 
 /** Every process's arguments (`/proc/<pid>/cmdline`) but this one's, as text. */
 async function processArguments(): Promise<string[]> {
@@ -136,7 +132,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the host', () => {
+describe.skipIf(!SUPERVISORD_SUITES_RUN)('secrets on the host', () => {
   beforeAll(async () => {
     cluster = await Cluster.start({
       agentArgs: ({ name }) =>
@@ -151,36 +147,7 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
             ]
           : [],
     });
-    const root = path.join(cluster.work, 'supervisor');
-    supervisor = {
-      root,
-      config: path.join(root, 'supervisord.conf'),
-      include: path.join(root, 'conf.d'),
-    };
-    await mkdir(supervisor.include, { recursive: true });
-    await writeFile(
-      supervisor.config,
-      [
-        '[unix_http_server]',
-        `file=${root}/supervisor.sock`,
-        'chmod=0700',
-        '[supervisord]',
-        `pidfile=${root}/supervisord.pid`,
-        `logfile=${root}/supervisord.log`,
-        `childlogdir=${root}`,
-        '[rpcinterface:supervisor]',
-        'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
-        '[supervisorctl]',
-        `serverurl=unix://${root}/supervisor.sock`,
-        '[include]',
-        `files=${supervisor.include}/*.conf`,
-        '',
-      ].join('\n'),
-    );
-    execFileSync(SUPERVISORD, ['-c', supervisor.config], { env: { PATH: '/usr/bin:/bin' } });
-    await waitFor('supervisord', async () =>
-      (await lstat(path.join(root, 'supervisor.sock')).catch(() => null)) ? true : undefined,
-    );
+    supervisor = await startSupervisord(path.join(cluster.work, 'supervisor'));
 
     for (const name of ['dev-builtin', 'dev-sv']) await cluster.addHost(name, 'dev');
     // Secrets on stdin, never in arguments: another test on this machine that
@@ -198,13 +165,7 @@ describe.skipIf(!HAVE_SUPERVISORD && process.env.CI !== 'true')('secrets on the 
   }, 120_000);
 
   afterAll(async () => {
-    if (supervisor) {
-      try {
-        execFileSync(SUPERVISORCTL, ['-c', supervisor.config, 'shutdown'], { stdio: 'ignore' });
-      } catch (error) {
-        console.error('supervisorctl shutdown failed', error);
-      }
-    }
+    await supervisor?.stop();
     await cluster?.close();
   });
 

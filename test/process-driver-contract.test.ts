@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +7,13 @@ import { groupMembers, readProcStat } from '../src/agent/process/builtin/proc-st
 import type { ProcessDriver, ServiceSpec } from '../src/agent/process/process-driver.js';
 import { SupervisordDriver } from '../src/agent/process/supervisord/supervisord-driver.js';
 import { SystemdDriver } from '../src/agent/process/systemd/systemd-driver.js';
-import { freePort } from '../src/dev/local-cluster.js';
-import { waitFor } from './helpers/cluster.js';
+import { releasePort, reservePort, waitFor } from './helpers/cluster.js';
+import {
+  startSupervisord,
+  SUPERVISORCTL,
+  SUPERVISORD_SUITES_RUN,
+  type TestSupervisord,
+} from './helpers/supervisord.js';
 
 /**
  * One contract for every ProcessDriver, run against real processes: the
@@ -28,13 +31,6 @@ import { waitFor } from './helpers/cluster.js';
 const NODE = process.execPath;
 const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
 const SECRET = 'contract-secret-7d41e2';
-const SUPERVISORD = '/usr/bin/supervisord';
-const SUPERVISORCTL = '/usr/bin/supervisorctl';
-const HAVE_SUPERVISORD = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL);
-if (!HAVE_SUPERVISORD && process.env.CI !== 'true') {
-  console.warn('supervisord is not installed (apt-get install -y supervisor): SKIPPED');
-}
-
 /** The service every case runs: answers /health with its pid and /env with its environment. */
 const SERVICE_JS = `
 const http = require('node:http');
@@ -63,51 +59,25 @@ const builtin: DriverSetup = {
   teardown: () => Promise.resolve(),
 };
 
+/** The running supervisord of each root. */
+const supervisors = new Map<string, TestSupervisord>();
+
 const supervisord: DriverSetup = {
   kind: 'supervisord',
-  available: HAVE_SUPERVISORD || process.env.CI === 'true',
+  available: SUPERVISORD_SUITES_RUN,
   async make(root) {
-    const include = path.join(root, 'conf.d');
-    await mkdir(include, { recursive: true });
-    const config = path.join(root, 'supervisord.conf');
-    await writeFile(
-      config,
-      [
-        '[unix_http_server]',
-        `file=${root}/supervisor.sock`,
-        'chmod=0700',
-        '[supervisord]',
-        `pidfile=${root}/supervisord.pid`,
-        `logfile=${root}/supervisord.log`,
-        `childlogdir=${root}`,
-        '[rpcinterface:supervisor]',
-        'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
-        '[supervisorctl]',
-        `serverurl=unix://${root}/supervisor.sock`,
-        '[include]',
-        `files=${include}/*.conf`,
-        '',
-      ].join('\n'),
-    );
-    // Started with a bare environment, as a service manager would start it.
-    execFileSync(SUPERVISORD, ['-c', config], { env: { PATH: '/usr/bin:/bin' } });
-    await waitFor('supervisord', () =>
-      Promise.resolve(existsSync(path.join(root, 'supervisor.sock')) || undefined),
-    );
+    const supervisor = await startSupervisord(root);
+    supervisors.set(root, supervisor);
     return new SupervisordDriver({
-      configFile: config,
-      includeDir: include,
+      configFile: supervisor.config,
+      includeDir: supervisor.include,
       envDir: path.join(root, 'env'),
       supervisorctl: SUPERVISORCTL,
     });
   },
   async teardown(root) {
-    const config = path.join(root, 'supervisord.conf');
-    if (!existsSync(config)) return;
-    const pid = Number(await readFile(path.join(root, 'supervisord.pid'), 'utf8').catch(() => '0'));
-    execFileSync(SUPERVISORCTL, ['-c', config, 'shutdown'], { stdio: 'ignore' });
-    if (pid > 0)
-      await waitFor('supervisord to exit', () => Promise.resolve(gone(pid) || undefined));
+    await supervisors.get(root)?.stop();
+    supervisors.delete(root);
   },
 };
 
@@ -117,6 +87,7 @@ for (const setup of [builtin, supervisord]) {
     let app: string;
     let driver: ProcessDriver;
     const started: string[] = [];
+    const ports: number[] = [];
 
     beforeAll(async () => {
       root = await mkdtemp(path.join(os.tmpdir(), `ferry-driver-${setup.kind}-`));
@@ -128,6 +99,7 @@ for (const setup of [builtin, supervisord]) {
 
     afterEach(async () => {
       for (const name of started.splice(0)) await driver.stop(name);
+      for (const port of ports.splice(0)) releasePort(port);
     });
 
     afterAll(async () => {
@@ -136,15 +108,17 @@ for (const setup of [builtin, supervisord]) {
       await rm(root, { recursive: true, force: true });
     });
 
-    /** A spec of the HTTP service on a free port; `extra` on top. */
+    /** A spec of the HTTP service on a port reserved for it; `extra` on top. */
     async function service(name: string, extra: Partial<ServiceSpec> = {}): Promise<ServiceSpec> {
       started.push(name);
+      const port = await reservePort();
+      ports.push(port);
       const { env, ...rest } = extra;
       return {
         name,
         cwd: app,
         command: `exec ${NODE} service.js`,
-        env: { PATH, PORT: String(await freePort()), DB_PASSWORD: SECRET, ...env },
+        env: { PATH, PORT: String(port), DB_PASSWORD: SECRET, ...env },
         stdoutFile: path.join(root, 'logs', `${name}.stdout.log`),
         stderrFile: path.join(root, 'logs', `${name}.stderr.log`),
         stopSignal: 'SIGTERM',

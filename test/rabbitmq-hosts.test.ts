@@ -6,7 +6,7 @@ import type { InstallRecord } from '../src/protocol/api.js';
 import { Topology } from '../src/transport/rabbitmq/topology.js';
 import { LocalAgent } from '../src/dev/local-agent.js';
 import { rabbitmqSetup } from './helpers/backends.js';
-import { Cluster, freePort, killServices, waitFor } from './helpers/cluster.js';
+import { Cluster, killServices, reservePort, waitFor } from './helpers/cluster.js';
 import { restrictedUser, setPermissions } from './helpers/rabbitmq.js';
 import { amqpUrl } from './helpers/services.js';
 import { webAppTree } from './helpers/web-app.js';
@@ -115,7 +115,7 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     // what its user needs, and retries the broker until it has them.
     const user = await restrictedUser(url!, name, { configure: '^$', write: '^$', read: '^$' });
     const root = path.join(cluster.work, 'hosts', name);
-    const port = await freePort();
+    const port = await reservePort();
     const enrolToken = await cluster.token('agent', 'dev');
     // Not started to be ready: it cannot reach the broker until it has permissions.
     const agent = await LocalAgent.spawn({

@@ -1,8 +1,9 @@
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppStatus, DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { envAppTree, runningEnv } from './helpers/env-app.js';
 
 /**
  * A release keeps its configuration: v1 deployed with REDIS_HOST=a; the
@@ -20,27 +21,11 @@ environments:
 
 /** An app that fails its health check when REDIS_HOST is `broken`. */
 function cartTree(mark: string): Record<string, string> {
-  return {
-    'ferry.yml': [
-      'apps:',
-      '  cart:',
-      '    role: web',
-      '    service:',
-      '      command: node server.js',
-      `      env: { CART_PORT: '\${PORT}', REDIS_HOST: '\${REDIS_HOST}', CART_MARK: '${mark}', CART_TOKEN: '\${CART_TOKEN}' }`,
-      '      stopTimeout: 5s',
-      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 3s, interval: 200ms }",
-      '',
-    ].join('\n'),
-    'server.js': `import http from 'node:http';
-const broken = process.env.REDIS_HOST === 'broken';
-http.createServer((request, response) => {
-  response.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ ok: !broken, version: process.env.FERRY_VERSION, mark: process.env.CART_MARK }));
-}).listen(Number(process.env.CART_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
-`,
-  };
+  return envAppTree('cart', {
+    env: { REDIS_HOST: '${REDIS_HOST}', CART_MARK: mark, CART_TOKEN: '${CART_TOKEN}' },
+    healthTimeout: '3s',
+    failWhen: { variable: 'REDIS_HOST', value: 'broken' },
+  });
 }
 
 let cluster: Cluster;
@@ -48,36 +33,13 @@ let cluster: Cluster;
 beforeAll(async () => {
   cluster = await Cluster.start({ config: CONFIG });
   await cluster.addHost('qa-1', 'qa');
-  expect((await cluster.ferry(['vars', 'set', 'REDIS_HOST=a', '--env', 'qa'])).code).toBe(0);
-  const secret = await cluster.ferry([
-    'vars',
-    'set',
-    'CART_TOKEN=s3cr3t-one',
-    '--env',
-    'qa',
-    '--secret',
-  ]);
-  expect(secret.code, secret.stderr).toBe(0);
+  await cluster.setVar('REDIS_HOST', 'a', { env: 'qa' });
+  await cluster.setVar('CART_TOKEN', 's3cr3t-one', { env: 'qa', secret: true });
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.close();
 });
-
-/** The environment of the service running on a host, as the kernel keeps it. */
-async function runningEnv(host: string): Promise<Record<string, string>> {
-  const root = cluster.host(host).root;
-  const record = JSON.parse(
-    await readFile(path.join(root, 'agent', 'services', 'cart.json'), 'utf8'),
-  ) as { pid: number };
-  const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8');
-  return Object.fromEntries(
-    environ
-      .split('\0')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
 
 async function deploy(
   args: string[],
@@ -91,9 +53,8 @@ async function deploy(
   };
 }
 
-async function setVar(assignment: string): Promise<void> {
-  const set = await cluster.ferry(['vars', 'set', assignment, '--env', 'qa']);
-  expect(set.code, set.stderr).toBe(0);
+async function setVar(name: string, value: string): Promise<void> {
+  await cluster.setVar(name, value, { env: 'qa' });
 }
 
 /** Waits until the host's service is the one of `version` and answers. */
@@ -101,7 +62,7 @@ async function serving(version: number): Promise<Record<string, string>> {
   return waitFor(
     `cart@${version} serving on qa-1`,
     async () => {
-      const env = await runningEnv('qa-1').catch(() => undefined);
+      const env = await runningEnv(cluster.host('qa-1').root, 'cart');
       return env?.FERRY_VERSION === String(version) ? env : undefined;
     },
     30_000,
@@ -118,7 +79,7 @@ describe('a release keeps its configuration', () => {
     expect(first.code).toBe(0);
     expect((await serving(v1)).REDIS_HOST).toBe('a');
 
-    await setVar('REDIS_HOST=broken');
+    await setVar('REDIS_HOST', 'broken');
     v2 = await cluster.push(cartTree('two'), 'two');
     const second = await deploy(['deploy', `cart@${v2}`, '--env', 'qa']);
     expect(second.code).toBe(1);
@@ -152,8 +113,8 @@ describe('a release keeps its configuration', () => {
   }, 180_000);
 
   it("rolls back to a release with its own variables, and with today's on --refresh-vars", async () => {
-    await setVar('REDIS_HOST=b');
-    await setVar('CART_TOKEN=s3cr3t-two');
+    await setVar('REDIS_HOST', 'b');
+    await setVar('CART_TOKEN', 's3cr3t-two');
     const good = await deploy(['deploy', `cart@${v2}`, '--env', 'qa']);
     expect(good.code).toBe(0);
     expect((await serving(v2)).REDIS_HOST).toBe('b');

@@ -9,7 +9,7 @@ import { ApiClient } from '../src/cli/api-client.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { rabbitmqSetup } from './helpers/backends.js';
-import { freePort, killServices, waitFor } from './helpers/cluster.js';
+import { killServices, reservePort, waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { createTestDatabase } from './helpers/pg-database.js';
 import { amqpUrl, pgUrl } from './helpers/services.js';
@@ -76,7 +76,7 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     const enrolToken = enrol.stdout.split('\n')[0]!.trim();
     for (const name of HOSTS) {
       const root = path.join(work, 'hosts', name);
-      const port = await freePort();
+      const port = await reservePort();
       const agent = await startAgent({
         admin: replicas.a,
         server: balancer.url,

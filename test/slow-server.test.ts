@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
-import { freePort, killServices, waitFor } from './helpers/cluster.js';
+import { killServices, reservePort, waitFor } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { SlowProxy } from './helpers/slow-proxy.js';
 import { makeTree } from './helpers/source-tree.js';
@@ -61,7 +61,7 @@ describe('a server slow to say whether a job is wanted', () => {
       roles: ['web'],
       root: path.join(work, 'qa-1'),
       name: 'qa-1',
-      vars: { PORT: String(await freePort()) },
+      vars: { PORT: String(await reservePort()) },
       processEnv: { FERRY_CHECK_TIMEOUT: '1' },
     });
     // qa deploys every push.

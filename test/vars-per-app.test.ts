@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, freePort } from './helpers/cluster.js';
+import { Cluster, reservePort } from './helpers/cluster.js';
+import { envAppTree } from './helpers/env-app.js';
 
 /**
  * Variables per app: two apps on one host, each on its own port, with one
@@ -13,30 +14,8 @@ environments:
 `;
 
 /** An app of role web that serves `{app, version}` on ${PORT}, and uses ${EXTRA} when asked. */
-function appTree(app: string, extra = false): Record<string, string> {
-  const env = [`APP_PORT: '\${PORT}'`, `APP_NAME: '${app}'`];
-  if (extra) env.push(`APP_EXTRA: '\${EXTRA}'`);
-  return {
-    'ferry.yml': [
-      'apps:',
-      `  ${app}:`,
-      '    role: web',
-      '    service:',
-      '      command: node server.js',
-      `      env: { ${env.join(', ')} }`,
-      '      stopTimeout: 5s',
-      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 10s, interval: 200ms }",
-      '',
-    ].join('\n'),
-    'server.js': `import http from 'node:http';
-http.createServer((request, response) => {
-  response.writeHead(200, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ app: process.env.APP_NAME, version: process.env.FERRY_VERSION }));
-}).listen(Number(process.env.APP_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
-`,
-  };
-}
+const appTree = (app: string, extra = false) =>
+  envAppTree(app, extra ? { env: { APP_EXTRA: '${EXTRA}' } } : {});
 
 let cluster: Cluster;
 
@@ -57,9 +36,9 @@ async function ferryOk(args: string[]): Promise<string> {
 
 describe('variables per app', () => {
   it('runs two apps on one host, each on the port set for it', async () => {
-    const ports = { cart: await freePort(), catalogue: await freePort() };
+    const ports = { cart: await reservePort(), catalogue: await reservePort() };
     for (const [app, port] of Object.entries(ports)) {
-      const said = await ferryOk(['vars', 'set', `PORT=${port}`, '--app', app, '--host', 'qa-1']);
+      const said = await cluster.setVar('PORT', String(port), { app, host: 'qa-1' });
       expect(said).toContain(`for host qa-1 for app ${app}`);
     }
     const listed = await ferryOk(['vars', 'list', '--app', 'cart']);
@@ -79,8 +58,8 @@ describe('variables per app', () => {
   }, 120_000);
 
   it('refuses an ambiguous pair before any host is touched, naming both', async () => {
-    await ferryOk(['vars', 'set', 'EXTRA=for-cart', '--app', 'cart']);
-    await ferryOk(['vars', 'set', 'EXTRA=for-qa', '--env', 'qa']);
+    await cluster.setVar('EXTRA', 'for-cart', { app: 'cart' });
+    await cluster.setVar('EXTRA', 'for-qa', { env: 'qa' });
     const version = await cluster.push(appTree('cart', true), 'cart-extra');
     const refused = await cluster.ferry(['deploy', `cart@${version}`, '--env', 'qa', '--json']);
     expect(refused.code).toBe(1);
@@ -88,7 +67,7 @@ describe('variables per app', () => {
     expect(refused.stderr).toContain('global for app cart');
     expect(refused.stderr).toContain('env qa');
     // Settled by a value for the app in the narrower scope.
-    await ferryOk(['vars', 'set', 'EXTRA=cart-in-qa', '--app', 'cart', '--env', 'qa']);
+    await cluster.setVar('EXTRA', 'cart-in-qa', { app: 'cart', env: 'qa' });
     await ferryOk(['deploy', `cart@${version}`, '--env', 'qa']);
   }, 120_000);
 });

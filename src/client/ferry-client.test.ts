@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
+import { releasePort, reservePort } from '../dev/port-allocator.js';
 import { FerryError } from '../protocol/errors.js';
 import { type BuiltServer, buildServer } from '../server/build-server.js';
 import { serverConfigSchema } from '../server/server-config.js';
@@ -106,15 +107,15 @@ describe('FerryClient against answers that are not the API', () => {
   });
 
   it('says it cannot reach a server that is not there', async () => {
-    const gone = await new Promise<string>((resolve) => {
-      const probe = http.createServer();
-      probe.listen(0, '127.0.0.1', () => {
-        const port = (probe.address() as AddressInfo).port;
-        probe.close(() => resolve(`http://127.0.0.1:${port}`));
-      });
-    });
-    const err = await new FerryClient(gone, 't').call('apps').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'E_SERVER_UNREACHABLE', details: { server: gone } });
-    expect((err as Error).message).toContain('ECONNREFUSED');
+    // Reserved and never bound: nothing can be listening there meanwhile.
+    const port = await reservePort();
+    const gone = `http://127.0.0.1:${port}`;
+    try {
+      const err = await new FerryClient(gone, 't').call('apps').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'E_SERVER_UNREACHABLE', details: { server: gone } });
+      expect((err as Error).message).toContain('ECONNREFUSED');
+    } finally {
+      releasePort(port);
+    }
   });
 });

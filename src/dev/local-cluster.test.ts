@@ -11,6 +11,12 @@ import { FERRY_MAIN } from './ferry-child.js';
 import { LocalAgent } from './local-agent.js';
 import { LocalCluster } from './local-cluster.js';
 import { LocalServer } from './local-server.js';
+import {
+  DEFAULT_PORT_LOCK_DIR,
+  ephemeralRange,
+  releasePort,
+  reservePort,
+} from './port-allocator.js';
 import { killStragglers, stopServices } from './stop-services.js';
 
 // The harness runs the built CLI; `npm run build` makes it.
@@ -42,6 +48,15 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
         ['qa-2', true],
       ]);
       expect(cluster.host('qa-1').hostId).toBe(hosts.find((h) => h.name === 'qa-1')?.id);
+      // The server's port and each service's are reserved for the cluster, outside the
+      // range the kernel takes ports for outgoing connections from, where nothing else
+      // (another test run, any client) can be given them before they are bound.
+      const ports = [cluster.server.port, ...[...cluster.hosts.values()].map((h) => h.port)];
+      for (const port of ports) {
+        expect(isEphemeral(port), `port ${port}`).toBe(false);
+        expect(await lockOwner(port), `port ${port}`).toBe(process.pid);
+      }
+      expect(new Set(ports).size).toBe(3);
       // The logs are there to look at.
       expect(
         await readFile(path.join(cluster.root, 'hosts', 'qa-1', 'agent.log'), 'utf8'),
@@ -57,13 +72,19 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
     } finally {
       await cluster.stop();
     }
-    // Nothing of it is left running.
-    for (const host of cluster.hosts.values()) expect(host.agent).toBeUndefined();
+    // Nothing of it is left running, and its ports are free for others.
+    for (const host of cluster.hosts.values()) {
+      expect(host.agent).toBeUndefined();
+      expect(await lockOwner(host.port)).toBeUndefined();
+    }
     expect(cluster.server.child.exitCode ?? cluster.server.child.signalCode).not.toBeNull();
+    expect(await lockOwner(cluster.server.port)).toBeUndefined();
   }, 90_000);
 
   it('starts servers on free ports of their own, and restarts one on the same port', async () => {
-    const [a, b] = await Promise.all([LocalServer.start(), LocalServer.start()]);
+    // The port `a` is started again on stays reserved while it is down.
+    const port = await reservePort();
+    const [a, b] = await Promise.all([LocalServer.start({ port }), LocalServer.start()]);
     try {
       expect(a.url).not.toBe(b.url);
       expect((await new ApiClient(a.url, a.adminToken).whoami()).role).toBe('admin');
@@ -75,6 +96,7 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
       await again.stop();
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+      releasePort(port);
     }
     expect(existsSync(b.dataDir)).toBe(false);
   }, 60_000);
@@ -175,6 +197,20 @@ describe('stopServices', () => {
     await stopServices(path.join(work, 'empty'));
   });
 });
+
+/** Whether the kernel may give `port` to an outgoing connection. */
+function isEphemeral(port: number): boolean {
+  const { from, to } = ephemeralRange();
+  return port >= from && port <= to;
+}
+
+/** The pid that holds `port` in the machine's shared reservations, if any. */
+async function lockOwner(port: number): Promise<number | undefined> {
+  const text = await readFile(path.join(DEFAULT_PORT_LOCK_DIR, `${port}.lock`), 'utf8').catch(
+    () => undefined,
+  );
+  return text === undefined ? undefined : Number(text.split(' ')[0]);
+}
 
 /** The error a promise rejects with; fails if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {

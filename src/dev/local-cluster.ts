@@ -1,18 +1,21 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../cli/api-client.js';
 import { FerryError } from '../protocol/errors.js';
 import { LocalAgent } from './local-agent.js';
 import { LocalServer, type LocalServerOptions } from './local-server.js';
+import { releasePort, reservePort } from './port-allocator.js';
 import { killStragglers, stopServices } from './stop-services.js';
 
 /** How a local cluster is started. */
 export interface LocalClusterOptions {
   /** The folder everything goes under; a new temporary one (removed by `stop()`) unless given. */
   root?: string;
-  /** The server's options; its data folder is `<root>/server` and its log `<root>/server.log`. */
+  /**
+   * The server's options; its data folder is `<root>/server` and its log
+   * `<root>/server.log`. Its port, unless given, is one reserved for the cluster.
+   */
   server?: Omit<LocalServerOptions, 'data' | 'logFile'>;
   /** `ferry agent` flags every host gets (`--transport-prefix`, say). */
   agentArgs?: (host: { name: string; env: string }) => string[] | Promise<string[]>;
@@ -29,7 +32,10 @@ export interface LocalHost {
   roles: string[];
   /** `<cluster root>/hosts/<name>`; the agent's log is `agent.log` in it. */
   root: string;
-  /** A free port for its service, given to the agent as the host variable `PORT`. */
+  /**
+   * A port reserved for its service until the cluster stops (see PortAllocator),
+   * given to the agent as the host variable `PORT`.
+   */
   port: number;
   vars: Record<string, string>;
   /** Its own `ferry agent` flags, after the cluster's. */
@@ -54,7 +60,9 @@ export interface LocalHostOptions {
 /**
  * A Ferry server and agents on this machine: the one harness behind
  * `ferry demo`, the tests and the benchmarks. Each agent has a root folder of
- * its own (as if on its own host) and its service a port of its own. Readiness
+ * its own (as if on its own host) and its service a port of its own, reserved
+ * (see PortAllocator) from when the host is added until the cluster stops, as
+ * is the server's, which it is started again on. Readiness
  * is seen through the API: the server answers its health check, a host is
  * listed connected. `stop()` stops the agents, the services they started and
  * the server, SIGTERM first and SIGKILL after a grace period, and leaves no
@@ -76,20 +84,32 @@ export class LocalCluster {
     public server: LocalServer,
     private readonly options: LocalClusterOptions,
     private readonly ownsRoot: boolean,
+    /** The ports reserved for it, released when it stops. */
+    private readonly ports: number[],
   ) {}
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const ownsRoot = options.root === undefined;
     const root = options.root ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-cluster-')));
-    await mkdir(root, { recursive: true });
+    const ports: number[] = [];
     try {
+      await mkdir(root, { recursive: true });
+      // Reserved, not port 0: the server is started again on it (restartServer),
+      // and a port left unbound meanwhile must not be anyone else's.
+      let port = options.server?.port;
+      if (port === undefined) {
+        port = await reservePort();
+        ports.push(port);
+      }
       const server = await LocalServer.start({
         ...options.server,
+        port,
         data: path.join(root, 'server'),
         logFile: path.join(root, 'server.log'),
       });
-      return new LocalCluster(root, server, options, ownsRoot);
+      return new LocalCluster(root, server, options, ownsRoot, ports);
     } catch (err) {
+      for (const port of ports) releasePort(port);
       if (ownsRoot) await rm(root, { recursive: true, force: true });
       throw err;
     }
@@ -134,7 +154,8 @@ export class LocalCluster {
     };
     // In the order asked, before any wait: hosts added side by side stay in order.
     this.hosts.set(name, host);
-    host.port = await freePort();
+    host.port = await reservePort();
+    this.ports.push(host.port);
     host.agentArgs = [
       ...((await this.options.agentArgs?.({ name, env })) ?? []),
       ...(options.agentArgs ?? []),
@@ -228,6 +249,8 @@ export class LocalCluster {
     );
     await attempt(() => this.server.stop({ ...grace, keepData: true }));
     await attempt(() => killStragglers(this.root));
+    // Nothing of the cluster listens any more.
+    for (const port of this.ports.splice(0)) releasePort(port);
     if (this.ownsRoot) await attempt(() => rm(this.root, { recursive: true, force: true }));
     if (failures.length > 0) throw failures[0];
   }
@@ -252,16 +275,4 @@ export class LocalCluster {
 /** True while an agent's process has not exited. */
 function isRunning(agent: LocalAgent | undefined): boolean {
   return agent !== undefined && agent.child.exitCode === null && agent.child.signalCode === null;
-}
-
-/** A free TCP port on 127.0.0.1, for a service to listen on. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }

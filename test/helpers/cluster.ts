@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { freePort, LocalCluster, type LocalHost } from '../../src/dev/local-cluster.js';
+import { LocalCluster, type LocalHost } from '../../src/dev/local-cluster.js';
 import type { LocalServer } from '../../src/dev/local-server.js';
 import { stopServices } from '../../src/dev/stop-services.js';
 import { type CliResult, runFerry } from './ferry-process.js';
@@ -94,6 +94,26 @@ export class Cluster {
     return JSON.parse(result.stdout) as T;
   }
 
+  /**
+   * Sets a variable with `ferry vars set`, its value on stdin (never in the
+   * arguments, which `ps` shows), and expects it set; answers what it printed.
+   */
+  async setVar(
+    name: string,
+    value: string,
+    scope: { env?: string; app?: string; host?: string; secret?: boolean } = {},
+  ): Promise<string> {
+    const args = ['vars', 'set', name];
+    for (const key of ['env', 'app', 'host'] as const) {
+      const where = scope[key];
+      if (where !== undefined) args.push(`--${key}`, where);
+    }
+    if (scope.secret) args.push('--secret');
+    const set = await this.ferry(args, {}, { input: value });
+    expect(set.code, `ferry ${args.join(' ')}: ${set.stderr}`).toBe(0);
+    return set.stdout;
+  }
+
   /** Makes a token with a role (and environment), for refusal tests. */
   async token(role: string, env?: string): Promise<string> {
     const made = await this.ferry([
@@ -107,7 +127,7 @@ export class Cluster {
     return made.stdout.trim();
   }
 
-  /** Enrols a host and starts its agent, with `PORT` set to a free port and `vars`. */
+  /** Enrols a host and starts its agent, with `PORT` set to a port reserved for it and `vars`. */
   addHost(
     name: string,
     env: string,
@@ -171,7 +191,11 @@ export class Cluster {
 /** Stops the services the builtin driver started under an agent root (once its agent is stopped). */
 export const killServices = (root: string): Promise<void> => stopServices(root);
 
-export { freePort };
+/**
+ * A port for a service a test starts: outside the ephemeral range and reserved
+ * across processes until released or this process exits (see PortAllocator).
+ */
+export { releasePort, reservePort } from '../../src/dev/port-allocator.js';
 
 /** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(

@@ -4,26 +4,34 @@ import os from 'node:os';
 import path from 'node:path';
 import { FERRY_MAIN } from '../../src/dev/ferry-child.js';
 import { LocalServer } from '../../src/dev/local-server.js';
+import { releasePort, reservePort } from '../../src/dev/port-allocator.js';
 
 /** The built CLI, as `npx ferry` runs it. */
 export const FERRY_BIN = FERRY_MAIN;
 
-/** A `ferry server` child process on a free port, with its data folder and admin token. */
+/** A `ferry server` child process on a port reserved for it, with its data folder and admin token. */
 export interface ServerProcess {
   url: string;
   dataDir: string;
   adminToken: string;
   child: ChildProcess;
   output: () => string;
-  /** Stops the server (SIGTERM unless told) and removes its data folder unless `keepData`. */
+  /**
+   * Stops the server (SIGTERM unless told). Unless `keepData`, removes its data
+   * folder and gives its port back; kept, the port stays reserved, so that
+   * whatever still points at its URL (a balancer, an agent) finds nothing there
+   * rather than another process's server.
+   */
   stop(options?: { keepData?: boolean; signal?: NodeJS.Signals }): Promise<void>;
 }
 
 /**
- * Starts `ferry server --port 0` in a fresh temporary data folder (or `dataDir`,
- * to start a server again over the same data) through the local-cluster
- * harness, which waits until it answers its health check. `--port N` in
- * `extraArgs` overrides the free port.
+ * Starts `ferry server` in a fresh temporary data folder (or `dataDir`, to
+ * start a server again over the same data) through the local-cluster harness,
+ * which waits until it answers its health check. Its port is reserved (see
+ * PortAllocator), not the system's pick of port 0: a port from the ephemeral
+ * range, left unbound once the server dies, may be given to anyone. `--port N`
+ * in `extraArgs` overrides it.
  */
 export async function startServer(
   extraArgs: string[] = [],
@@ -31,8 +39,10 @@ export async function startServer(
   options: { dataDir?: string } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-server-')));
-  const server = await LocalServer.start({ data: dataDir, args: extraArgs, env }).catch(
+  const port = await reservePort();
+  const server = await LocalServer.start({ data: dataDir, port, args: extraArgs, env }).catch(
     async (err: unknown) => {
+      releasePort(port);
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
       throw err;
     },
@@ -45,7 +55,9 @@ export async function startServer(
     output: () => server.output(),
     async stop(stopOptions = {}) {
       await server.stop(stopOptions.signal ? { signal: stopOptions.signal } : {});
-      if (!stopOptions.keepData) await rm(dataDir, { recursive: true, force: true });
+      if (stopOptions.keepData) return;
+      await rm(dataDir, { recursive: true, force: true });
+      releasePort(port);
     },
   };
 }

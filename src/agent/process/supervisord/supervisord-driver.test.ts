@@ -1,32 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startSupervisord,
+  SUPERVISORCTL,
+  SUPERVISORD_SUITES_RUN,
+  type TestSupervisord,
+} from '../../../../test/helpers/supervisord.js';
 import type { ServiceSpec } from '../process-driver.js';
 import { programSection } from './program-section.js';
 import { SupervisordDriver } from './supervisord-driver.js';
 
-const SUPERVISORD = '/usr/bin/supervisord';
-const SUPERVISORCTL = '/usr/bin/supervisorctl';
-const INSTALLED = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL);
-const IN_CI = process.env.CI === 'true';
-if (!INSTALLED && !IN_CI) {
-  console.warn(
-    'supervisord is not installed (apt-get install -y supervisor): its driver tests are SKIPPED',
-  );
-}
 // In CI a missing supervisord fails the suite instead of skipping it.
-const describeWithSupervisord = INSTALLED || IN_CI ? describe : describe.skip;
+const describeWithSupervisord = SUPERVISORD_SUITES_RUN ? describe : describe.skip;
 
 const NODE = process.execPath;
 const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
@@ -60,54 +47,21 @@ describe('programSection', () => {
 
 describeWithSupervisord('SupervisordDriver against a real supervisord', () => {
   let root: string;
+  let supervisor: TestSupervisord | undefined;
   let configFile: string;
   let includeDir: string;
   let driver: SupervisordDriver;
 
   beforeAll(async () => {
-    if (!INSTALLED) {
-      throw new Error(
-        'supervisord is not installed; CI installs it with apt-get install -y supervisor',
-      );
-    }
     root = mkdtempSync(path.join(os.tmpdir(), 'ferry-sv-'));
-    includeDir = path.join(root, 'conf.d');
-    mkdirSync(includeDir);
-    configFile = path.join(root, 'supervisord.conf');
-    writeFileSync(
-      configFile,
-      [
-        '[unix_http_server]',
-        `file=${root}/supervisor.sock`,
-        'chmod=0700',
-        '[supervisord]',
-        `pidfile=${root}/supervisord.pid`,
-        `logfile=${root}/supervisord.log`,
-        `childlogdir=${root}`,
-        'nodaemon=false',
-        '[rpcinterface:supervisor]',
-        'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
-        '[supervisorctl]',
-        `serverurl=unix://${root}/supervisor.sock`,
-        '[include]',
-        `files=${includeDir}/*.conf`,
-        '',
-      ].join('\n'),
-    );
-    // Started with a bare environment, as a service manager would start it.
-    execFileSync(SUPERVISORD, ['-c', configFile], { env: { PATH: '/usr/bin:/bin' } });
-    await waitUntil(() => existsSync(path.join(root, 'supervisor.sock')));
+    supervisor = await startSupervisord(root);
+    ({ config: configFile, include: includeDir } = supervisor);
     driver = new SupervisordDriver({ configFile, includeDir, supervisorctl: SUPERVISORCTL });
   });
 
-  afterAll(() => {
-    if (root === undefined) return;
-    try {
-      execFileSync(SUPERVISORCTL, ['-c', configFile, 'shutdown'], { stdio: 'ignore' });
-    } catch (error) {
-      console.error('supervisorctl shutdown failed', error);
-    }
-    rmSync(root, { recursive: true, force: true });
+  afterAll(async () => {
+    await supervisor?.stop();
+    if (root !== undefined) rmSync(root, { recursive: true, force: true });
   });
 
   it('starts a service with exactly its environment and separate stdout and stderr files', async () => {
