@@ -1,4 +1,4 @@
-import { access, readFile, readlink } from 'node:fs/promises';
+import { access, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallLogs } from '../src/protocol/api.js';
@@ -27,9 +27,15 @@ environments:
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
 function migratingTree(
   mark: string,
-  options: { fail?: boolean; breakable?: boolean; slow?: boolean } = {},
+  options: { fail?: boolean; breakable?: boolean; slow?: boolean; gateFile?: string } = {},
 ): Record<string, string> {
-  const tree = webAppTree(mark, { breakable: options.breakable ?? false, healthTimeout: '3s' });
+  const tree = webAppTree(mark, {
+    breakable: options.breakable ?? false,
+    // A gated release waits in its health check, after the switch, until the test opens it.
+    ...(options.gateFile === undefined
+      ? { healthTimeout: '3s' }
+      : { healthTimeout: '60s', gateFile: options.gateFile }),
+  });
   return {
     ...tree,
     'ferry.yml': tree['ferry.yml']!.replace(
@@ -279,4 +285,36 @@ describe('migrations', () => {
     expect(await cluster.health('lab-2')).toMatchObject({ ok: true });
     await cluster.startAgentAgain('lab-1');
   }, 120_000);
+
+  it('never run again on a host whose agent died after the switch and resumed the job', async () => {
+    const gate = path.join(cluster.work, 'resume-gate');
+    const before = (await migrationsLog('qa-1')) ?? '';
+    const v = await cluster.push(migratingTree('resume', { gateFile: gate }), 'resume');
+    const started = await cluster.ferry(['deploy', `web@${v}`, '--env', 'qa', '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    const id = /\((dep_[0-9a-f]+)\)/.exec(started.stdout)![1]!;
+    // qa-1 migrated, switched, and waits in its health check: its agent dies there.
+    await waitFor('qa-1 to switch and check its health', async () => {
+      const record = await cluster.api().deployment(id);
+      return record.installs.find((i) => i.host === 'qa-1')?.step?.step === 'health'
+        ? true
+        : undefined;
+    });
+    expect(await migrationsLog('qa-1')).toBe(`${before}resume v${v}\n`);
+    await cluster.stopAgent('qa-1');
+    await writeFile(gate, '');
+    await cluster.startAgentAgain('qa-1');
+    const ended = await waitFor('the deployment to end', async () => {
+      const record = await cluster.api().deployment(id);
+      return ['pending', 'running'].includes(record.state) ? undefined : record;
+    });
+    expect(ended.state, ended.error ?? '').toBe('succeeded');
+    expect(ended.migratedOn).toBe('qa-1');
+    // The resumed job went on from the switch: the migration ran once.
+    expect(await migrationsLog('qa-1')).toBe(`${before}resume v${v}\n`);
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v}`);
+    expect(await migrationsLog('qa-2')).toBeNull();
+    expect(await migrationsLog('qa-3')).toBeNull();
+  }, 180_000);
 });
