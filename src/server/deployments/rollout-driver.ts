@@ -264,7 +264,7 @@ export class RolloutDriver {
             { deploymentId: deployment.id, hostId: install.hostId },
             'skipped a host that was cut off',
           );
-          out.push({ ...install, state: 'skipped', error });
+          out.push(await this.reread(install, error));
           continue;
         }
       }
@@ -288,7 +288,7 @@ export class RolloutDriver {
               { deploymentId: deployment.id, host: host.name },
               'skipped an offline host',
             );
-            out.push({ ...install, state: 'skipped', error });
+            out.push(await this.reread(install, error));
             continue;
           }
         }
@@ -296,6 +296,17 @@ export class RolloutDriver {
       out.push(install);
     }
     return out;
+  }
+
+  /**
+   * An install just skipped, as it is now: its host may have been told to go
+   * ahead (`startedAt`) between the wave's reading and the skip, and then keeps
+   * the job — the migration gate must see that, not the wave's older copy.
+   */
+  private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
+    return (
+      (await this.store.getStoredInstall(install.id)) ?? { ...install, state: 'skipped', error }
+    );
   }
 
   /**
