@@ -22,6 +22,7 @@ environments:
     strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: true }
   - name: lab
     strategy: { batch: 1, maxFailures: 0, offlineTimeout: 3s }
+  - name: bare
 `;
 
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
@@ -317,4 +318,39 @@ describe('migrations', () => {
     expect(await migrationsLog('qa-2')).toBeNull();
     expect(await migrationsLog('qa-3')).toBeNull();
   }, 180_000);
+
+  it('a deployment to an environment with no host of the role sets no desired release: a host that joins later is not given a release never migrated', async () => {
+    const v = await cluster.push(migratingTree('bare'), 'bare');
+    const { result, deployment } = await deploy(['deploy', `web@${v}`, '--env', 'bare']);
+    expect(result.code).toBe(1);
+    expect(deployment.state).toBe('no_hosts');
+    expect(deployment.error).toBe(
+      `no host in bare has the role web: web@${v} was installed nowhere, and its migrations ran nowhere, ` +
+        'so it is not the desired release there (a host that joins is not given it); ' +
+        'deploy it again once a host has the role',
+    );
+    const bare = async () =>
+      (await cluster.api().status('web'))[0]!.environments.find((e) => e.env === 'bare')!;
+    expect((await bare()).desired).toBeNull();
+
+    // A host with the role joins: it reports what it runs, and catch-up gives it nothing.
+    await cluster.addHost('bare-1', 'bare');
+    await waitFor('bare-1 to report its facts', async () =>
+      (await cluster.api().hosts('bare')).find((h) => h.name === 'bare-1')?.facts
+        ? true
+        : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await cluster.json<DeploymentRecord>(['deployment', deployment.id])).installs).toEqual(
+      [],
+    );
+    await expect(access(path.join(appDir('bare-1'), 'current'))).rejects.toThrow();
+
+    // Deployed again, now that a host is there: it migrates there, once, and lands.
+    const again = await deploy(['deploy', `web@${v}`, '--env', 'bare']);
+    expect(again.result.code, again.result.stderr).toBe(0);
+    expect(again.deployment.migratedOn).toBe('bare-1');
+    expect(await migrationsLog('bare-1')).toBe(`bare v${v}\n`);
+    expect((await bare()).desired?.version).toBe(v);
+  }, 120_000);
 });

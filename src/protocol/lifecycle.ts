@@ -35,7 +35,7 @@ export type InstallState = (typeof INSTALL_STATES)[number];
  * it becomes `succeeded` once they have. `rolled_back`: it failed and the hosts
  * already done went back. `no_hosts`: the environment has no host with the
  * app's role, so nothing was installed (the desired release is set, for hosts
- * that join later). `cancelled`: a person stopped it; installs already running
+ * that join later, unless the bundle had migrations to run: they ran nowhere). `cancelled`: a person stopped it; installs already running
  * finished, each install's record says what its host got.
  */
 export const DEPLOYMENT_STATES = [

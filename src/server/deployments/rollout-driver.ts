@@ -166,7 +166,9 @@ export class RolloutDriver {
       listed.filter((i) => i.purpose === purpose),
       hosts,
     );
-    if (await this.migrationsFirst(deployment)) {
+    const migrates = await this.migrationsFirst(deployment);
+    // With no host at all, there is nobody to migrate: it ends `no_hosts` (`complete`).
+    if (migrates && wave.length > 0) {
       // The host that migrates goes alone, before any other host is sent anything.
       const gate = migrationGate(wave, `${deployment.app}@${deployment.version}`);
       if (gate.next === 'migrate')
@@ -187,7 +189,7 @@ export class RolloutDriver {
         if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
       }
     }
-    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts);
+    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts, migrates);
     return this.completeRevert(deployment, wave);
   }
 
@@ -428,17 +430,24 @@ export class RolloutDriver {
     deployment: StoredDeployment,
     wave: StoredInstall[],
     hosts: Map<string, HostRecord>,
+    migrates: boolean,
   ): Promise<void> {
     if (wave.length === 0) {
       // Nothing was installed, so it did not succeed; the desired release is set
-      // all the same, for the hosts with the role that join later.
+      // all the same, for the hosts with the role that join later — unless its
+      // migrations were to run: they ran nowhere, and a host that joins would
+      // catch up to a release whose data was never migrated.
       const role = roleOf(await this.bundles.get(deployment.app, deployment.version));
-      return this.finish(
-        deployment,
-        'no_hosts',
-        `no host in ${deployment.env} has the role ${role}: ${deployment.app}@${deployment.version} was installed nowhere`,
-        { desired: true },
-      );
+      const ref = `${deployment.app}@${deployment.version}`;
+      const nowhere = `no host in ${deployment.env} has the role ${role}: ${ref} was installed nowhere`;
+      return migrates
+        ? this.finish(
+            deployment,
+            'no_hosts',
+            `${nowhere}, and its migrations ran nowhere, so it is not the desired release there ` +
+              '(a host that joins is not given it); deploy it again once a host has the role',
+          )
+        : this.finish(deployment, 'no_hosts', nowhere, { desired: true });
     }
     const succeeded = wave.filter((i) => i.state === 'succeeded');
     const skipped = wave.filter((i) => i.state === 'skipped');
