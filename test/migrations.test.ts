@@ -23,6 +23,7 @@ environments:
   - name: lab
     strategy: { batch: 1, maxFailures: 0, offlineTimeout: 3s }
   - name: bare
+    autoPromote: true
 `;
 
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
@@ -352,5 +353,80 @@ describe('migrations', () => {
     expect(again.deployment.migratedOn).toBe('bare-1');
     expect(await migrationsLog('bare-1')).toBe(`bare v${v}\n`);
     expect((await bare()).desired?.version).toBe(v);
+  }, 120_000);
+
+  it('promote, by hand or automatically, never goes back across migrations unasked', async () => {
+    const bundles = await cluster.api().bundles('web', 20);
+    const vLab = bundles.find((b) => b.label === 'lab')!.version;
+    const vBare = bundles.find((b) => b.label === 'bare')!.version;
+    // web@vLab landed in lab; bare, the environment after lab, has migrated web@vBare since.
+    const marked = await cluster.ferry(['mark', `web@${vLab}`, 'passed']);
+    expect(marked.code, marked.stderr).toBe(0);
+    const [auto] = await cluster.api().deployments({ app: 'web', env: 'bare', limit: 1 });
+    expect([auto?.kind, auto?.version, auto?.state, auto?.installs]).toEqual([
+      'auto-promote',
+      vLab,
+      'failed',
+      [],
+    ]);
+    expect(auto?.error).toContain(
+      `Migrations ran in bare since web@${vLab}: web@${vBare} (on bare-1`,
+    );
+    expect(auto?.error).toContain(
+      `it is not promoted by itself: ferry promote web@${vLab} --yes goes back anyway`,
+    );
+    expect(marked.stdout).toContain(`auto-promote to bare: ${auto?.id} (failed): Migrations ran`);
+    // Why is in the history.
+    const history = await cluster.api().history('web', 50);
+    expect(history.find((h) => h.deploymentId === auto?.id)).toMatchObject({
+      detail: 'auto-promote failed',
+      note: auto?.error,
+    });
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vBare}`);
+
+    // By hand, it asks for --yes, as ferry rollback does.
+    const refused = await cluster.ferry(['promote', `web@${vLab}`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused.stderr).toContain(`web@${vBare} (on bare-1`);
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vBare}`);
+    const promoted = await deploy(['promote', `web@${vLab}`, '--yes']);
+    expect(promoted.result.code, promoted.result.stderr).toBe(0);
+    expect([promoted.deployment.env, promoted.deployment.version]).toEqual(['bare', vLab]);
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vLab}`);
+  }, 120_000);
+
+  it('ferry mark failed --rollback goes back across migrations only with --yes', async () => {
+    const bundles = await cluster.api().bundles('web', 20);
+    const v1 = bundles.find((b) => b.label === 'one')!.version;
+    const vResume = bundles.find((b) => b.label === 'resume')!.version;
+    // qa runs web@vResume, whose migrations ran there; the release it had before is web@v1.
+    const alone = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--yes']);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('[E_BAD_REQUEST]');
+
+    const refused = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--rollback']);
+    expect(refused.code, refused.stderr).toBe(0);
+    expect(refused.stdout).toContain(
+      `not deployed to qa (rollback): Migrations ran in qa since web@${v1}: web@${vResume} (on qa-1`,
+    );
+    expect(refused.stdout).toContain(
+      `pass --yes to go back anyway (ferry mark web@${vResume} failed --rollback --yes)`,
+    );
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${vResume}`);
+
+    const yes = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--rollback', '--yes']);
+    expect(yes.code, yes.stderr).toBe(0);
+    const id = /rollback to qa: (dep_[0-9a-f]+)/.exec(yes.stdout)?.[1];
+    expect(id, yes.stdout).toBeDefined();
+    const ended = await waitFor('the rollback to end', async () => {
+      const record = await cluster.api().deployment(id!);
+      return ['pending', 'running'].includes(record.state) ? undefined : record;
+    });
+    expect([ended.kind, ended.version, ended.state]).toEqual(['rollback', v1, 'succeeded']);
+    expect(ended.migratedOn).toBeNull();
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
   }, 120_000);
 });
