@@ -10,7 +10,7 @@ import type { FerryEvent } from '../src/protocol/events.js';
 import { isActiveDeployment } from '../src/protocol/lifecycle.js';
 import type { DeploymentState } from '../src/protocol/deployment-api.js';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
-import { freePort, killServices } from './helpers/cluster.js';
+import { killServices, reservePort } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { createTestDatabase } from './helpers/pg-database.js';
 import { pgUrl } from './helpers/services.js';
@@ -77,7 +77,7 @@ describe.skipIf(!postgres)('the event stream with two server replicas on Postgre
         roles: ['web'],
         root,
         name,
-        vars: { PORT: String(await freePort()) },
+        vars: { PORT: String(await reservePort()) },
       });
       agents.push({ agent, root });
     }

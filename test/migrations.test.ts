@@ -1,4 +1,4 @@
-import { access, readFile, readlink } from 'node:fs/promises';
+import { access, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallLogs } from '../src/protocol/api.js';
@@ -22,14 +22,22 @@ environments:
     strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: true }
   - name: lab
     strategy: { batch: 1, maxFailures: 0, offlineTimeout: 3s }
+  - name: bare
+    autoPromote: true
 `;
 
 /** The web app with a migration that appends to its shared `data/migrations.log` (and fails with `fail`). */
 function migratingTree(
   mark: string,
-  options: { fail?: boolean; breakable?: boolean; slow?: boolean } = {},
+  options: { fail?: boolean; breakable?: boolean; slow?: boolean; gateFile?: string } = {},
 ): Record<string, string> {
-  const tree = webAppTree(mark, { breakable: options.breakable ?? false, healthTimeout: '3s' });
+  const tree = webAppTree(mark, {
+    breakable: options.breakable ?? false,
+    // A gated release waits in its health check, after the switch, until the test opens it.
+    ...(options.gateFile === undefined
+      ? { healthTimeout: '3s' }
+      : { healthTimeout: '60s', gateFile: options.gateFile }),
+  });
   return {
     ...tree,
     'ferry.yml': tree['ferry.yml']!.replace(
@@ -278,5 +286,147 @@ describe('migrations', () => {
     expect(await migrationsLog('lab-2')).toBeNull();
     expect(await cluster.health('lab-2')).toMatchObject({ ok: true });
     await cluster.startAgentAgain('lab-1');
+  }, 120_000);
+
+  it('never run again on a host whose agent died after the switch and resumed the job', async () => {
+    const gate = path.join(cluster.work, 'resume-gate');
+    const before = (await migrationsLog('qa-1')) ?? '';
+    const v = await cluster.push(migratingTree('resume', { gateFile: gate }), 'resume');
+    const started = await cluster.ferry(['deploy', `web@${v}`, '--env', 'qa', '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    const id = /\((dep_[0-9a-f]+)\)/.exec(started.stdout)![1]!;
+    // qa-1 migrated, switched, and waits in its health check: its agent dies there.
+    await waitFor('qa-1 to switch and check its health', async () => {
+      const record = await cluster.api().deployment(id);
+      return record.installs.find((i) => i.host === 'qa-1')?.step?.step === 'health'
+        ? true
+        : undefined;
+    });
+    expect(await migrationsLog('qa-1')).toBe(`${before}resume v${v}\n`);
+    await cluster.stopAgent('qa-1');
+    await writeFile(gate, '');
+    await cluster.startAgentAgain('qa-1');
+    const ended = await waitFor('the deployment to end', async () => {
+      const record = await cluster.api().deployment(id);
+      return ['pending', 'running'].includes(record.state) ? undefined : record;
+    });
+    expect(ended.state, ended.error ?? '').toBe('succeeded');
+    expect(ended.migratedOn).toBe('qa-1');
+    // The resumed job went on from the switch: the migration ran once.
+    expect(await migrationsLog('qa-1')).toBe(`${before}resume v${v}\n`);
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v}`);
+    expect(await migrationsLog('qa-2')).toBeNull();
+    expect(await migrationsLog('qa-3')).toBeNull();
+  }, 180_000);
+
+  it('a deployment to an environment with no host of the role sets no desired release: a host that joins later is not given a release never migrated', async () => {
+    const v = await cluster.push(migratingTree('bare'), 'bare');
+    const { result, deployment } = await deploy(['deploy', `web@${v}`, '--env', 'bare']);
+    expect(result.code).toBe(1);
+    expect(deployment.state).toBe('no_hosts');
+    expect(deployment.error).toBe(
+      `no host in bare has the role web: web@${v} was installed nowhere, and its migrations ran nowhere, ` +
+        'so it is not the desired release there (a host that joins is not given it); ' +
+        'deploy it again once a host has the role',
+    );
+    const bare = async () =>
+      (await cluster.api().status('web'))[0]!.environments.find((e) => e.env === 'bare')!;
+    expect((await bare()).desired).toBeNull();
+
+    // A host with the role joins: it reports what it runs, and catch-up gives it nothing.
+    await cluster.addHost('bare-1', 'bare');
+    await waitFor('bare-1 to report its facts', async () =>
+      (await cluster.api().hosts('bare')).find((h) => h.name === 'bare-1')?.facts
+        ? true
+        : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await cluster.json<DeploymentRecord>(['deployment', deployment.id])).installs).toEqual(
+      [],
+    );
+    await expect(access(path.join(appDir('bare-1'), 'current'))).rejects.toThrow();
+
+    // Deployed again, now that a host is there: it migrates there, once, and lands.
+    const again = await deploy(['deploy', `web@${v}`, '--env', 'bare']);
+    expect(again.result.code, again.result.stderr).toBe(0);
+    expect(again.deployment.migratedOn).toBe('bare-1');
+    expect(await migrationsLog('bare-1')).toBe(`bare v${v}\n`);
+    expect((await bare()).desired?.version).toBe(v);
+  }, 120_000);
+
+  it('promote, by hand or automatically, never goes back across migrations unasked', async () => {
+    const bundles = await cluster.api().bundles('web', 20);
+    const vLab = bundles.find((b) => b.label === 'lab')!.version;
+    const vBare = bundles.find((b) => b.label === 'bare')!.version;
+    // web@vLab landed in lab; bare, the environment after lab, has migrated web@vBare since.
+    const marked = await cluster.ferry(['mark', `web@${vLab}`, 'passed']);
+    expect(marked.code, marked.stderr).toBe(0);
+    const [auto] = await cluster.api().deployments({ app: 'web', env: 'bare', limit: 1 });
+    expect([auto?.kind, auto?.version, auto?.state, auto?.installs]).toEqual([
+      'auto-promote',
+      vLab,
+      'failed',
+      [],
+    ]);
+    expect(auto?.error).toContain(
+      `Migrations ran in bare since web@${vLab}: web@${vBare} (on bare-1`,
+    );
+    expect(auto?.error).toContain(
+      `it is not promoted by itself: ferry promote web@${vLab} --yes goes back anyway`,
+    );
+    expect(marked.stdout).toContain(`auto-promote to bare: ${auto?.id} (failed): Migrations ran`);
+    // Why is in the history.
+    const history = await cluster.api().history('web', 50);
+    expect(history.find((h) => h.deploymentId === auto?.id)).toMatchObject({
+      detail: 'auto-promote failed',
+      note: auto?.error,
+    });
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vBare}`);
+
+    // By hand, it asks for --yes, as ferry rollback does.
+    const refused = await cluster.ferry(['promote', `web@${vLab}`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_ROLLBACK_OVER_MIGRATIONS]');
+    expect(refused.stderr).toContain(`web@${vBare} (on bare-1`);
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vBare}`);
+    const promoted = await deploy(['promote', `web@${vLab}`, '--yes']);
+    expect(promoted.result.code, promoted.result.stderr).toBe(0);
+    expect([promoted.deployment.env, promoted.deployment.version]).toEqual(['bare', vLab]);
+    expect(await readlink(path.join(appDir('bare-1'), 'current'))).toBe(`releases/${vLab}`);
+  }, 120_000);
+
+  it('ferry mark failed --rollback goes back across migrations only with --yes', async () => {
+    const bundles = await cluster.api().bundles('web', 20);
+    const v1 = bundles.find((b) => b.label === 'one')!.version;
+    const vResume = bundles.find((b) => b.label === 'resume')!.version;
+    // qa runs web@vResume, whose migrations ran there; the release it had before is web@v1.
+    const alone = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--yes']);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('[E_BAD_REQUEST]');
+
+    const refused = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--rollback']);
+    expect(refused.code, refused.stderr).toBe(0);
+    expect(refused.stdout).toContain(
+      `not deployed to qa (rollback): Migrations ran in qa since web@${v1}: web@${vResume} (on qa-1`,
+    );
+    expect(refused.stdout).toContain(
+      `pass --yes to go back anyway (ferry mark web@${vResume} failed --rollback --yes)`,
+    );
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${vResume}`);
+
+    const yes = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--rollback', '--yes']);
+    expect(yes.code, yes.stderr).toBe(0);
+    const id = /rollback to qa: (dep_[0-9a-f]+)/.exec(yes.stdout)?.[1];
+    expect(id, yes.stdout).toBeDefined();
+    const ended = await waitFor('the rollback to end', async () => {
+      const record = await cluster.api().deployment(id!);
+      return ['pending', 'running'].includes(record.state) ? undefined : record;
+    });
+    expect([ended.kind, ended.version, ended.state]).toEqual(['rollback', v1, 'succeeded']);
+    expect(ended.migratedOn).toBeNull();
+    for (const host of QA)
+      expect(await readlink(path.join(appDir(host), 'current'))).toBe(`releases/${v1}`);
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { MigrationMark } from './install/steps/install-step.js';
 
 /** A job as the journal remembers it. */
 export interface JournalEntry {
@@ -10,6 +11,8 @@ export interface JournalEntry {
   previous?: number | null;
   /** Written when the install failed and started going back to `previous`: why it failed. */
   reverting?: { error: string | null };
+  /** How far its migrations got: a resumed job never runs them twice. */
+  migration?: MigrationMark;
   result?: { ok: boolean; rolledBack: boolean; error: string | null };
   /** Not run: the server said it no longer wanted it. */
   declined?: boolean;

@@ -14,7 +14,7 @@ import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
 import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
 import { killRunningCommands, StepReporter } from './install/step-reporter.js';
-import { JobJournal } from './job-journal.js';
+import { JobJournal, type JournalEntry } from './job-journal.js';
 import { BuiltinDriver } from './process/builtin/builtin-driver.js';
 import type { ProcessDriver } from './process/process-driver.js';
 import { SupervisordDriver } from './process/supervisord/supervisord-driver.js';
@@ -193,16 +193,22 @@ async function startAgent(
       }
     }
     busyWith = job.id;
-    // A job resumed after a crash keeps what it remembered, should it crash again.
+    // A job resumed after a crash keeps what it remembered, should it crash again;
+    // each later write adds to the entry, so that none loses what another wrote.
     const resumed =
-      seen?.state === 'running' ? { previous: seen.previous, reverting: seen.reverting } : {};
-    await journal
-      .put({ jobId: job.id, state: 'running', startedAt, ...resumed })
-      .catch((err: unknown) =>
-        // A full disk, say: the install still runs and ends with its reason,
-        // rather than the job coming back again and again.
-        logger.error({ err, jobId: job.id }, 'recording the start in the journal failed'),
-      );
+      seen?.state === 'running'
+        ? { previous: seen.previous, reverting: seen.reverting, migration: seen.migration }
+        : {};
+    let entry: JournalEntry = { jobId: job.id, state: 'running', startedAt, ...resumed };
+    const remember = (more: Partial<JournalEntry>): Promise<void> => {
+      entry = { ...entry, ...more };
+      return journal.put(entry);
+    };
+    await journal.put(entry).catch((err: unknown) =>
+      // A full disk, say: the install still runs and ends with its reason,
+      // rather than the job coming back again and again.
+      logger.error({ err, jobId: job.id }, 'recording the start in the journal failed'),
+    );
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
@@ -210,16 +216,10 @@ async function startAgent(
         // A job found `running` was cut short by a crash: what it switched from, if it got that far.
         previous: seen?.state === 'running' ? seen.previous : undefined,
         reverting: seen?.state === 'running' ? seen.reverting : undefined,
-        rememberPrevious: (previous) =>
-          journal.put({ jobId: job.id, state: 'running', startedAt, previous }),
-        rememberReverting: (previous, error) =>
-          journal.put({
-            jobId: job.id,
-            state: 'running',
-            startedAt,
-            previous,
-            reverting: { error },
-          }),
+        migration: seen?.state === 'running' ? seen.migration : undefined,
+        rememberPrevious: (previous) => remember({ previous }),
+        rememberReverting: (previous, error) => remember({ previous, reverting: { error } }),
+        rememberMigration: (migration) => remember({ migration }),
       });
     } catch (err) {
       result = {

@@ -333,6 +333,12 @@ export const verdictMarkBodySchema = z.strictObject({
   note: z.string().max(2000).optional(),
   /** With `failed`: roll back every environment where the bundle is the desired release. */
   rollback: z.boolean().optional(),
+  /**
+   * With `rollback`: go back even across versions whose migrations ran there
+   * (`ferry mark … failed --rollback --yes`); without it, such a rollback is
+   * refused with `E_ROLLBACK_OVER_MIGRATIONS`, as `ferry rollback` is.
+   */
+  confirmMigrations: z.boolean().optional(),
 });
 export type VerdictMarkBody = z.infer<typeof verdictMarkBodySchema>;
 

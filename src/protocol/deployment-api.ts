@@ -116,6 +116,12 @@ export type DeployBody = z.infer<typeof deployBodySchema>;
 export const promoteBodySchema = z.strictObject({
   app: appName,
   version: z.int().positive(),
+  /**
+   * Promote although migrations of later versions ran in the target environment
+   * since the bundle was last there (`ferry promote --yes`), as `ferry rollback
+   * --yes`: without it, refused with `E_ROLLBACK_OVER_MIGRATIONS`.
+   */
+  confirmMigrations: z.boolean().optional(),
 });
 export type PromoteBody = z.infer<typeof promoteBodySchema>;
 

@@ -186,7 +186,7 @@ export const ERROR_CATALOGUE = {
   },
   E_ROLLBACK_OVER_MIGRATIONS: {
     status: 409,
-    hint: 'Going back does not undo a migration: the older release will run on the migrated data. Check that it can, then run the same `ferry rollback` (or `ferry deploy`) with `--yes`.',
+    hint: 'Going back does not undo a migration: the older release will run on the migrated data. Check that it can, then run the same `ferry rollback`, `ferry deploy`, `ferry promote` or `ferry mark … failed --rollback` with `--yes`.',
   },
   E_DEPLOY_LOCKED: {
     status: 409,

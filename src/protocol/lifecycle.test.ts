@@ -22,6 +22,7 @@ import {
   isWithdrawn,
   tookRelease,
   isSentInstall,
+  isStartedInstall,
   mayDeploymentMove,
   mayInstallMove,
   UNSTARTED_INSTALL_STATES,
@@ -104,9 +105,15 @@ describe('the install lifecycle', () => {
     }
   });
 
-  it('knows which installs went to their host unfinished', () => {
+  it('knows which installs went to their host unfinished, and which it began', () => {
     // Sent, not ended: an offline host holds the rollout up until it times out.
     expect(INSTALL_STATES.filter(isSentInstall)).toEqual(['queued', 'running']);
+    // Begun: told to go ahead; never one not yet sent.
+    expect(INSTALL_STATES.filter(isStartedInstall)).toEqual(['running']);
+    for (const state of UNSTARTED_INSTALL_STATES) {
+      expect(isStartedInstall(state), state).toBe(false);
+      expect(mayInstallMove(state, 'running'), state).toBe(true);
+    }
   });
 });
 

@@ -13,7 +13,8 @@
 
 /**
  * Where an install stands. `pending`: planned, not sent; `queued`: sent, not
- * started; `running`: the host reported its first step; `skipped`: the rollout
+ * started; `running`: the host was told to go ahead (it asked whether the job
+ * is still wanted), or reported its first step; `skipped`: the rollout
  * gave up on the host (offline, cut off); `cancelled`: it was not to be sent,
  * or not to be started, after all.
  */
@@ -34,7 +35,7 @@ export type InstallState = (typeof INSTALL_STATES)[number];
  * it becomes `succeeded` once they have. `rolled_back`: it failed and the hosts
  * already done went back. `no_hosts`: the environment has no host with the
  * app's role, so nothing was installed (the desired release is set, for hosts
- * that join later). `cancelled`: a person stopped it; installs already running
+ * that join later, unless the bundle had migrations to run: they ran nowhere). `cancelled`: a person stopped it; installs already running
  * finished, each install's record says what its host got.
  */
 export const DEPLOYMENT_STATES = [
@@ -59,7 +60,7 @@ const INSTALL_MOVES: { readonly [S in InstallState]: { readonly [T in InstallSta
     // bundle at once), still pending until the transport has taken the job.
     pending: 'its job is about to go to its host',
     queued: 'sent to its host',
-    running: 'its host started it before the sending was recorded',
+    running: 'its host was told to go ahead, or started it, before the sending was recorded',
     succeeded: 'its host finished it before the sending was recorded',
     failed: 'its variables no longer resolve, its job grew too large, or its host failed it',
     skipped: 'its host was cut off or removed',
@@ -68,7 +69,7 @@ const INSTALL_MOVES: { readonly [S in InstallState]: { readonly [T in InstallSta
   queued: {
     // Sent again: a replica that took over sends what was not acknowledged.
     queued: 'sent again',
-    running: 'its host started it',
+    running: 'its host was told to go ahead, or started it',
     succeeded: 'its host finished it (no step reported)',
     failed: 'its host failed it before any step',
     skipped: 'its host stayed offline longer than the strategy allows, or was cut off',
@@ -177,6 +178,13 @@ export const FINAL_INSTALL_STATES: readonly InstallState[] = INSTALL_STATES.filt
 /** The install states of one sent, or to be sent, that its host has not begun. */
 export const UNSTARTED_INSTALL_STATES: readonly InstallState[] = ['pending', 'queued'];
 
+/**
+ * The install states of one its host has begun: told to go ahead, or reporting
+ * steps. From then on the job is that host's (its migrations too), whatever the
+ * server later gives up on.
+ */
+export const STARTED_INSTALL_STATES: readonly InstallState[] = ['running'];
+
 /** The install states of one its host was sent and has not ended: it holds a rollout up while the host is away. */
 export const SENT_INSTALL_STATES: readonly InstallState[] = ['queued', 'running'];
 
@@ -221,6 +229,11 @@ export function isOpenInstall(state: InstallState): boolean {
 /** Was the install sent to its host, and has it not ended? */
 export function isSentInstall(state: InstallState): boolean {
   return SENT_INSTALL_STATES.includes(state);
+}
+
+/** Has the host begun the install (told to go ahead, or reporting steps), and not ended it? */
+export function isStartedInstall(state: InstallState): boolean {
+  return STARTED_INSTALL_STATES.includes(state);
 }
 
 /** Did the host run the install to its end, either way? */

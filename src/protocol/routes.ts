@@ -444,7 +444,7 @@ export const ROUTES = {
     roles: ['agent'],
     summary:
       "An agent's question before it starts a job that waited: is this install still wanted?",
-    note: '`E_INSTALL_NOT_FOUND` for an install that is not for the calling host.',
+    note: '`E_INSTALL_NOT_FOUND` for an install that is not for the calling host. A "yes" is recorded as the start of the job (the install becomes `running`): from then on the host has it, and a rollout that gives up on the host never hands its migrations to another.',
     params: deploymentParams,
     answer: installWantedSchema,
     statuses: [200],

@@ -9,7 +9,9 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
 import type { BundleService } from './bundle-service.js';
+import type { StoredToken } from '../store/store.js';
 import { InstallDispatcher } from './deployments/install-dispatcher.js';
+import { migratingInstall } from './deployments/migration-gate.js';
 import { EventBus } from './events/event-bus.js';
 import { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
@@ -263,5 +265,97 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
     } finally {
       service.close();
     }
+  });
+});
+
+describe('AgentService, asked whether an install is still wanted', () => {
+  let service: AgentService;
+  const token = { hostId: 'host_a' } as StoredToken;
+
+  beforeEach(async () => {
+    for (const [id, name] of [
+      ['host_a', 'qa-1'],
+      ['host_b', 'qa-2'],
+    ] as const)
+      await store.createHost({ id, name, env: 'qa', roles: ['web'], vars: {} });
+    await store.createDeployment(
+      {
+        id: 'dep_1',
+        app: 'web',
+        version: 2,
+        env: 'qa',
+        kind: 'deploy',
+        strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '5m' },
+        fromVersion: 1,
+        refreshVars: false,
+        createdBy: 'admin',
+        triggeredBy: null,
+        state: 'running',
+      },
+      ['host_a', 'host_b'].map((hostId, batch) => ({
+        id: `ins_${hostId}`,
+        hostId,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_1',
+        purpose: 'deploy' as const,
+        batch,
+        fromVersion: 1,
+        state: 'queued' as const,
+      })),
+      { lock: true },
+    );
+    service = new AgentService(
+      store,
+      { onHostRevoked: () => undefined } as unknown as TokenService,
+      {} as BundleService,
+      capturingTransport().transport,
+      { warn: () => undefined },
+      {} as VariableService,
+      {} as InstallDispatcher,
+      new HostFactsService(
+        store,
+        { keepSamples: 3, keepDays: 30, sampleMinutes: 10 },
+        {
+          warn: () => undefined,
+        },
+      ),
+      { notify: () => undefined },
+    );
+  });
+  afterEach(() => service.close());
+
+  it('records its answer "go ahead" as the start of the job: the host keeps the migrations, even given up on before its first step', async () => {
+    expect(await service.wanted(token, 'ins_host_a')).toEqual({ proceed: true, reason: null });
+    const told = await store.getStoredInstall('ins_host_a');
+    expect(told?.state).toBe('running');
+    expect(told?.startedAt).not.toBeNull();
+    // The rollout then gives up on the host (it looked offline), before any step report.
+    expect(
+      await store.markInstall('ins_host_a', { state: 'skipped', error: 'offline' }, ['running']),
+    ).toBe(true);
+    const wave = await store.listInstalls({ deploymentId: 'dep_1' });
+    expect(migratingInstall(wave)?.host).toBe('qa-1');
+  });
+
+  it('says no to an install given up on before it asked, and records nothing', async () => {
+    await store.markInstall('ins_host_a', { state: 'skipped', error: 'qa-1 was offline' }, [
+      'queued',
+    ]);
+    expect(await service.wanted(token, 'ins_host_a')).toEqual({
+      proceed: false,
+      reason: 'qa-1 was offline',
+    });
+    const declined = await store.getStoredInstall('ins_host_a');
+    expect([declined?.state, declined?.startedAt]).toEqual(['skipped', null]);
+    expect(migratingInstall(await store.listInstalls({ deploymentId: 'dep_1' }))?.host).toBe(
+      'qa-2',
+    );
+  });
+
+  it('says go ahead again to a host that asks again (its agent stopped before it began)', async () => {
+    await service.wanted(token, 'ins_host_a');
+    expect(await service.wanted(token, 'ins_host_a')).toEqual({ proceed: true, reason: null });
   });
 });

@@ -2,7 +2,13 @@ import { historyEvent } from './history-event.js';
 import { randomBytes } from 'node:crypto';
 import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
-import { hasRun, isOpenInstall, isWithdrawn } from '../protocol/lifecycle.js';
+import {
+  hasRun,
+  isOpenInstall,
+  isStartedInstall,
+  isWithdrawn,
+  UNSTARTED_INSTALL_STATES,
+} from '../protocol/lifecycle.js';
 import { requireEnvironment } from './environments.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import type { AgentEvent } from '../protocol/messages.js';
@@ -262,6 +268,12 @@ export class AgentService {
    * still wants it. Not when the rollout gave up on the host (it was offline; it
    * catches up to whatever is desired now instead), nor when the deployment was
    * cancelled or stopped before it.
+   *
+   * "Go ahead" is recorded as the start of the job (`running`, with `startedAt`),
+   * in the same conditional update that checks it is still wanted: from then on
+   * the host has the job, as if it had reported its first step. A rollout that
+   * gives up on it afterwards never hands its migrations to another host
+   * (`migratingInstall`), and one that gave up first gets a "no" here.
    */
   async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
     const install = await this.store.getStoredInstall(installId);
@@ -270,7 +282,18 @@ export class AgentService {
         id: installId,
       });
     }
-    if (isOpenInstall(install.state)) return { proceed: true, reason: null };
+    if (isOpenInstall(install.state)) {
+      const told =
+        isStartedInstall(install.state) ||
+        (await this.store.markInstall(
+          installId,
+          { state: 'running', startedAt: new Date().toISOString() },
+          [...UNSTARTED_INSTALL_STATES],
+        ));
+      if (told) return { proceed: true, reason: null };
+      // Moved since it was read (given up on, cancelled, or started elsewhere): read it again.
+      return this.wanted(token, installId);
+    }
     if (hasRun(install.state)) {
       return { proceed: false, reason: `the install has already ${install.state}` };
     }

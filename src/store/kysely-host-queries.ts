@@ -266,7 +266,13 @@ export class KyselyHostQueries {
 
   async markInstall(
     id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    patch: {
+      state: InstallState;
+      error?: string | null;
+      sentAt?: string;
+      startedAt?: string;
+      finishedAt?: string;
+    },
     from: InstallState[],
   ): Promise<boolean> {
     // An install that ends here (cancelled, skipped, failed before it was sent)
@@ -279,6 +285,7 @@ export class KyselyHostQueries {
         state: patch.state,
         ...(patch.error === undefined ? {} : { error: patch.error }),
         ...(patch.sentAt === undefined ? {} : { sent_at: patch.sentAt }),
+        ...(patch.startedAt === undefined ? {} : { started_at: patch.startedAt }),
         ...(finishedAt === undefined ? {} : { finished_at: finishedAt }),
       })
       .where('id', '=', id)

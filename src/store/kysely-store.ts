@@ -524,7 +524,13 @@ export class KyselyStore implements Store {
 
   markInstall(
     id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    patch: {
+      state: InstallState;
+      error?: string | null;
+      sentAt?: string;
+      startedAt?: string;
+      finishedAt?: string;
+    },
     from: InstallState[],
   ): Promise<boolean> {
     return this.hosts.markInstall(id, patch, from);

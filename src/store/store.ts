@@ -363,11 +363,18 @@ export interface Store {
   getStoredInstall(id: string): Promise<StoredInstall | undefined>;
   /**
    * Moves an install to another state, only if it is in one of `from`; false when
-   * it was not (someone else moved it first).
+   * it was not (someone else moved it first). `startedAt` is kept whatever
+   * becomes of the install: a host that began a job has it.
    */
   markInstall(
     id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
+    patch: {
+      state: InstallState;
+      error?: string | null;
+      sentAt?: string;
+      startedAt?: string;
+      finishedAt?: string;
+    },
     from: InstallState[],
   ): Promise<boolean>;
 

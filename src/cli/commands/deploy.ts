@@ -73,12 +73,23 @@ export function registerPromote(program: Command): void {
     .command('promote <ref>')
     .description(
       'deploy a bundle to the environment after the last one where it succeeded (qa → prod), and follow it',
+    )
+    .option(
+      '--yes',
+      'promote an older version even though migrations of later ones ran there since (it never undoes them)',
     );
   withStartOptions(command)
-    .addHelpText('after', '\nExample:\n  ferry mark cart@12 passed && ferry promote cart@12')
-    .action(async (ref: string, options: StartOptions, cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nPromoting a bundle older than one whose migrations ran in the target environment goes\n' +
+        'back across them: it is refused until you pass --yes, as ferry rollback is.\n\n' +
+        'Example:\n  ferry mark cart@12 passed && ferry promote cart@12',
+    )
+    .action(async (ref: string, options: StartOptions & { yes?: boolean }, cmd: Command) => {
       const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
-      await start(cmd, options, (api) => api.promote({ app, version }));
+      await start(cmd, options, (api) =>
+        api.promote({ app, version, ...(options.yes ? { confirmMigrations: true } : {}) }),
+      );
     });
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { bundleRefSchema, verdictSchema, type VerdictMarkResult } from '../../protocol/api.js';
+import { FerryError } from '../../protocol/errors.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printable, printJson } from '../output.js';
 import { parseArg } from '../parse-arg.js';
@@ -15,27 +16,40 @@ export function registerMark(program: Command): void {
       '--rollback',
       'with failed: roll back every environment where the bundle is live (needs the right to deploy there)',
     )
+    .option(
+      '--yes',
+      'with --rollback: go back even where migrations ran since the version gone back to (it never undoes them)',
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry mark cart@12 passed --note "checkout and refunds OK"\n  ferry mark cart@12 failed --note "totals wrong with coupons"',
+      '\nA rollback across versions whose migrations ran in an environment is refused there\n' +
+        '(the verdict is recorded all the same) until you pass --yes, as ferry rollback is.\n\n' +
+        'Examples:\n  ferry mark cart@12 passed --note "checkout and refunds OK"\n  ferry mark cart@12 failed --note "totals wrong with coupons"\n  ferry mark cart@12 failed --rollback --yes',
     )
     .action(
       async (
         ref: string,
         verdictWord: string,
-        options: { note?: string; rollback?: boolean },
+        options: { note?: string; rollback?: boolean; yes?: boolean },
         command: Command,
       ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
         const verdict = parseArg(verdictSchema, verdictWord, 'verdict');
+        if (options.yes && !(options.rollback && verdict === 'failed')) {
+          throw new FerryError(
+            'E_BAD_REQUEST',
+            '--yes goes with failed --rollback: it lets the rollback go back across migrations',
+          );
+        }
         const result = await (
           await connect(globals)
         ).markVerdict(app, version, {
           verdict,
           ...(options.note === undefined ? {} : { note: options.note }),
           ...(options.rollback ? { rollback: true } : {}),
+          ...(options.rollback && options.yes ? { confirmMigrations: true } : {}),
         });
         if (globals.json) {
           printJson(result);

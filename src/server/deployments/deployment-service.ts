@@ -166,6 +166,9 @@ export class DeploymentService {
     const env = await this.promotionTarget(bundle);
     authorizeDeploy(caller, env);
     await this.checkVerdict(bundle, env);
+    // Promoting an older bundle where a newer one migrated goes back: it asks the same.
+    if (body.confirmMigrations !== true)
+      await this.refuseOverMigrations(bundle.app, env.name, bundle.version);
     return this.create(caller.name, bundle, env, 'promote', { queue: false });
   }
 
@@ -173,14 +176,18 @@ export class DeploymentService {
    * `ferry rollback`: deploys the newest bundle that landed in the environment
    * before the one it should run now, or the one named with `to`.
    */
-  async rollback(caller: Caller, body: RollbackBody): Promise<DeploymentRecord> {
+  async rollback(
+    caller: Caller,
+    body: RollbackBody,
+    goOn = 'pass --yes to go back anyway',
+  ): Promise<DeploymentRecord> {
     const env = this.environment(body.env);
     authorizeDeploy(caller, env);
     const version = body.to ?? (await this.previousLanded(body.app, env.name));
     const bundle = await this.bundles.get(body.app, version);
     await this.checkVerdict(bundle, env);
     if (body.confirmMigrations !== true)
-      await this.refuseOverMigrations(body.app, env.name, version);
+      await this.refuseOverMigrations(body.app, env.name, version, goOn);
     return this.create(caller.name, bundle, env, 'rollback', {
       queue: false,
       refresh: body.refreshVars === true,
@@ -189,9 +196,15 @@ export class DeploymentService {
 
   /**
    * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
-   * environment where migrations of later versions ran since it was last there.
+   * environment where migrations of later versions ran since it was last there;
+   * `goOn` tells how to go back all the same.
    */
-  private async refuseOverMigrations(app: string, env: string, version: number): Promise<void> {
+  private async refuseOverMigrations(
+    app: string,
+    env: string,
+    version: number,
+    goOn = 'pass --yes to go back anyway',
+  ): Promise<void> {
     const over = await this.migrationsSince(app, env, version);
     if (over.length === 0) return;
     throw new FerryError(
@@ -200,7 +213,7 @@ export class DeploymentService {
         .map((m) => `${app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
         .join(
           ', ',
-        )}. Going back does not undo them: ${app}@${version} would run on the migrated data; pass --yes to go back anyway`,
+        )}. Going back does not undo them: ${app}@${version} would run on the migrated data; ${goOn}`,
       { app, env, to: version, migrations: over },
     );
   }
@@ -263,9 +276,13 @@ export class DeploymentService {
 
   /**
    * After a verdict: a bundle marked failed with `rollback` is rolled back in
-   * `rollbackEnvs`; one marked passed is deployed to the environment it would be
-   * promoted to, when that one has `autoPromote`. Never throws: the verdict is
-   * recorded; each deployment that could not start says why.
+   * `rollbackEnvs` (across migrations only with `confirmMigrations`, as
+   * `ferry rollback --yes`); one marked passed is deployed to the environment it
+   * would be promoted to, when that one has `autoPromote` — unless that would go
+   * back across migrations that ran there: nobody is there to say yes, so the
+   * auto-promotion is recorded as failed, with why and how to promote by hand.
+   * Never throws: the verdict is recorded; each deployment that could not start
+   * says why.
    */
   async afterVerdict(
     caller: Caller,
@@ -273,12 +290,20 @@ export class DeploymentService {
     version: number,
     verdict: 'passed' | 'failed',
     rollbackEnvs: string[],
+    options: { confirmMigrations?: boolean } = {},
   ): Promise<StartedDeployment[]> {
     if (verdict === 'failed') {
       const started: StartedDeployment[] = [];
+      const confirm = options.confirmMigrations === true ? { confirmMigrations: true } : {};
       for (const env of rollbackEnvs) {
         started.push(
-          await this.attempt(env, 'rollback', () => this.rollback(caller, { app, env })),
+          await this.attempt(env, 'rollback', () =>
+            this.rollback(
+              caller,
+              { app, env, ...confirm },
+              `pass --yes to go back anyway (ferry mark ${app}@${version} failed --rollback --yes)`,
+            ),
+          ),
         );
       }
       return started;
@@ -300,7 +325,10 @@ export class DeploymentService {
           bundle,
           env,
           'auto-promote',
-          { queue: true },
+          {
+            queue: true,
+            refuseOverMigrations: `it is not promoted by itself: ferry promote ${bundle.app}@${bundle.version} --yes goes back anyway`,
+          },
         );
       }),
     ];
@@ -438,7 +466,12 @@ export class DeploymentService {
     bundle: BundleDetail,
     env: EnvironmentConfig,
     kind: DeploymentKind,
-    options: { queue: boolean; refresh?: boolean },
+    options: {
+      queue: boolean;
+      refresh?: boolean;
+      /** Refused (recorded as failed when queued) when going back across migrations; says how to go on. */
+      refuseOverMigrations?: string;
+    },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
     const desired = (await this.store.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
@@ -460,6 +493,13 @@ export class DeploymentService {
       // Every ${NAME} must be set for every target host, and every host's job must
       // fit in a transport message, before anything is recorded or sent. What is
       // resolved here is frozen: the installs are sent with it.
+      if (options.refuseOverMigrations !== undefined)
+        await this.refuseOverMigrations(
+          bundle.app,
+          env.name,
+          bundle.version,
+          options.refuseOverMigrations,
+        );
       frozen = await this.snapshots.forDeployment(bundle, env.name, hosts, {
         refresh: options.refresh === true,
       });

@@ -114,6 +114,26 @@ describe('the migration gate', () => {
     });
   });
 
+  it('never hands the migrations on from a host told to go ahead, though it reported no step yet', () => {
+    // The server answered "wanted" (recorded as its start), then gave up on the
+    // host before its first step report came: its agent runs the job, migrations too.
+    const told = install('web-1', {
+      state: 'skipped',
+      error: 'web-1 was offline for more than 5m',
+      sentAt: '2026-01-01T00:00:00.000Z',
+      startedAt: '2026-01-01T00:00:01.000Z',
+    });
+    const wave = [told, install('web-2')];
+    expect(migratingInstall(wave)?.host).toBe('web-1');
+    expect(migrationGate(wave, 'web@2')).toMatchObject({
+      next: 'fail',
+      migrator: { host: 'web-1' },
+    });
+    // One that was never told to go ahead hands them on: it declines the job when it asks.
+    const never = { ...told, startedAt: null };
+    expect(migratingInstall([never, install('web-2')])?.host).toBe('web-2');
+  });
+
   it('lets the others go once the migrator ended with its migrations done, and fails the deployment when they were not', () => {
     const checking = install('web-1', { state: 'running', steps: [step('migrate', 'succeeded')] });
     // Still alone while its health check runs.

@@ -24,11 +24,12 @@ export function runsMigrations(
 
 /**
  * The install of a deployment's wave that runs the migrations. Once a host has
- * begun its job (any step recorded), it keeps them, whatever became of it: a
- * host given up on while it ran goes on running its job, migrations included,
- * and they must not run a second time elsewhere. Before that, it is the first
- * host in batch then name order that was not given up on (a host away before
- * it began declines the job when it returns, and hands the migrations on).
+ * begun its job (the server told it to go ahead, or it reported a step), it
+ * keeps them, whatever became of it: a host given up on while it ran goes on
+ * running its job, migrations included, and they must not run a second time
+ * elsewhere. Before that, it is the first host in batch then name order that
+ * was not given up on (a host away before it began declines the job when it
+ * asks, and hands the migrations on).
  */
 export function migratingInstall(wave: StoredInstall[]): StoredInstall | undefined {
   const ordered = [...wave].sort(
@@ -89,9 +90,13 @@ export function migrationGate(wave: StoredInstall[], ref: string): MigrationGate
   };
 }
 
-/** True when the install's host reported any step: it has the job, and runs it to its end. */
-function beganJob(install: Pick<StoredInstall, 'steps'>): boolean {
-  return install.steps.length > 0;
+/**
+ * True when the install's host was told to go ahead (`startedAt`, recorded with
+ * that answer, and kept when the install is given up on) or reported any step:
+ * it has the job, and runs it to its end.
+ */
+function beganJob(install: Pick<StoredInstall, 'steps' | 'startedAt'>): boolean {
+  return install.startedAt !== null || install.steps.length > 0;
 }
 
 /** True when the install's host reported a `migrate` step, ended or not. */

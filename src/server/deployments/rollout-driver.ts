@@ -164,7 +164,9 @@ export class RolloutDriver {
       listed.filter((i) => i.purpose === purpose),
       hosts,
     );
-    if (await this.migrationsFirst(deployment)) {
+    const migrates = await this.migrationsFirst(deployment);
+    // With no host at all, there is nobody to migrate: it ends `no_hosts` (`complete`).
+    if (migrates && wave.length > 0) {
       // The host that migrates goes alone, before any other host is sent anything.
       const gate = migrationGate(wave, `${deployment.app}@${deployment.version}`);
       if (gate.next === 'migrate')
@@ -185,7 +187,7 @@ export class RolloutDriver {
         if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
       }
     }
-    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts);
+    if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts, migrates);
     return this.completeRevert(deployment, wave);
   }
 
@@ -262,7 +264,7 @@ export class RolloutDriver {
             { deploymentId: deployment.id, hostId: install.hostId },
             'skipped a host that was cut off',
           );
-          out.push({ ...install, state: 'skipped', error });
+          out.push(await this.reread(install, error));
           continue;
         }
       }
@@ -286,7 +288,7 @@ export class RolloutDriver {
               { deploymentId: deployment.id, host: host.name },
               'skipped an offline host',
             );
-            out.push({ ...install, state: 'skipped', error });
+            out.push(await this.reread(install, error));
             continue;
           }
         }
@@ -294,6 +296,17 @@ export class RolloutDriver {
       out.push(install);
     }
     return out;
+  }
+
+  /**
+   * An install just skipped, as it is now: its host may have been told to go
+   * ahead (`startedAt`) between the wave's reading and the skip, and then keeps
+   * the job — the migration gate must see that, not the wave's older copy.
+   */
+  private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
+    return (
+      (await this.store.getStoredInstall(install.id)) ?? { ...install, state: 'skipped', error }
+    );
   }
 
   /**
@@ -415,17 +428,24 @@ export class RolloutDriver {
     deployment: StoredDeployment,
     wave: StoredInstall[],
     hosts: Map<string, HostRecord>,
+    migrates: boolean,
   ): Promise<void> {
     if (wave.length === 0) {
       // Nothing was installed, so it did not succeed; the desired release is set
-      // all the same, for the hosts with the role that join later.
+      // all the same, for the hosts with the role that join later — unless its
+      // migrations were to run: they ran nowhere, and a host that joins would
+      // catch up to a release whose data was never migrated.
       const role = roleOf(await this.bundles.get(deployment.app, deployment.version));
-      return this.finish(
-        deployment,
-        'no_hosts',
-        `no host in ${deployment.env} has the role ${role}: ${deployment.app}@${deployment.version} was installed nowhere`,
-        { desired: true },
-      );
+      const ref = `${deployment.app}@${deployment.version}`;
+      const nowhere = `no host in ${deployment.env} has the role ${role}: ${ref} was installed nowhere`;
+      return migrates
+        ? this.finish(
+            deployment,
+            'no_hosts',
+            `${nowhere}, and its migrations ran nowhere, so it is not the desired release there ` +
+              '(a host that joins is not given it); deploy it again once a host has the role',
+          )
+        : this.finish(deployment, 'no_hosts', nowhere, { desired: true });
     }
     const succeeded = wave.filter((i) => i.state === 'succeeded');
     const skipped = wave.filter((i) => i.state === 'skipped');

@@ -21,6 +21,7 @@ export function verdictRoutes(
         version,
         body.verdict,
         rollbackEnvs,
+        { confirmMigrations: body.confirmMigrations === true },
       );
       request.log.info(
         {

@@ -126,6 +126,10 @@ export async function stepFixture(): Promise<StepFixture> {
             remembered.push(`reverting to ${previous}: ${error}`);
             return Promise.resolve();
           },
+          rememberMigration: (migration) => {
+            remembered.push(`migration ${migration}`);
+            return Promise.resolve();
+          },
           ...memory,
         },
       );

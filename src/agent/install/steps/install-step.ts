@@ -35,7 +35,20 @@ export interface InstallMemory {
   reverting?: { error: string | null } | undefined;
   /** Written just before going back, with why. */
   rememberReverting?(previous: number | null, error: string | null): Promise<void>;
+  /**
+   * How far this job got with its migrations when the agent stopped: a resumed
+   * job never runs them a second time (`migrate-step.ts`).
+   */
+  migration?: MigrationMark | undefined;
+  /** Written before the migrations run, and after they succeeded. */
+  rememberMigration?(migration: MigrationMark): Promise<void>;
 }
+
+/**
+ * What the journal says of a job's migrations: `began` is written before the
+ * first command runs, `succeeded` once they all have.
+ */
+export type MigrationMark = 'began' | 'succeeded';
 
 /** How an install ended. */
 export interface InstallResult {

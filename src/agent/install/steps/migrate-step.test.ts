@@ -44,4 +44,45 @@ describe('migrateStep', () => {
     expect(ctx.failure?.error).toBe('migration failed: `exit 3` exited with code 3');
     expect(fx.reported().at(-1)).toEqual(['migrate', false]);
   });
+
+  it('journals that the migrations began, then that they succeeded', async () => {
+    const ctx = await fx.context({ manifest: MIGRATING, migrate: true });
+    await mkdir(ctx.paths.releaseDir, { recursive: true });
+    await migrateStep.run(ctx);
+    expect(fx.remembered).toEqual(['migration began', 'migration succeeded']);
+  });
+
+  it('never runs them again in a job resumed after they succeeded (the agent stopped after the switch)', async () => {
+    const ctx = await fx.context(
+      { manifest: MIGRATING, migrate: true },
+      { migration: 'succeeded' },
+    );
+    ctx.mode = 'restart';
+    expect(migrateStep.applies(ctx)).toBe(false);
+  });
+
+  it('fails a job resumed after they began without running them again: they may have run in part', async () => {
+    const ctx = await fx.context({ manifest: MIGRATING, migrate: true }, { migration: 'began' });
+    await mkdir(ctx.paths.releaseDir, { recursive: true });
+    expect(migrateStep.applies(ctx)).toBe(true);
+    await migrateStep.run(ctx);
+    expect(ctx.failure?.error).toBe(
+      'migration failed: the agent stopped during the migrations of this install; ' +
+        'they are not run again, as they may have run in part',
+    );
+    expect(fx.reported().at(-1)).toEqual(['migrate', false]);
+    await expect(readFile(path.join(ctx.paths.releaseDir, 'log'), 'utf8')).rejects.toThrow();
+    expect(fx.remembered).toEqual([]);
+  });
+
+  it('does not run them when it cannot journal that they began', async () => {
+    const ctx = await fx.context(
+      { manifest: MIGRATING, migrate: true },
+      { rememberMigration: () => Promise.reject(new Error('ENOSPC: no space left on device')) },
+    );
+    await mkdir(ctx.paths.releaseDir, { recursive: true });
+    await migrateStep.run(ctx);
+    expect(ctx.failure?.error).toBe('migration failed: ENOSPC: no space left on device');
+    await expect(readFile(path.join(ctx.paths.releaseDir, 'log'), 'utf8')).rejects.toThrow();
+  });
 });

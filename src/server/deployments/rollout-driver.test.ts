@@ -1,0 +1,150 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BundleDetail } from '../../protocol/api.js';
+import { isActiveDeployment, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/store.js';
+import type { VariableService } from '../variable-service.js';
+import type { InstallDispatcher } from './install-dispatcher.js';
+import { RolloutDriver } from './rollout-driver.js';
+
+let dir: string;
+let store: SqliteStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-rollout-driver-'));
+  store = SqliteStore.open(path.join(dir, 'ferry.db'));
+  await store.migrate();
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const BUNDLE = {
+  app: 'web',
+  version: 2,
+  manifest: { role: 'web', migrate: ['node migrate.js'] },
+} as unknown as BundleDetail;
+
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('RolloutDriver, the migrator told to go ahead as the rollout gives up on it', () => {
+  it('never sends the migrations to a second host', async () => {
+    const long = '2026-01-01T00:00:00.000Z';
+    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.createHost({ id: 'host_b', name: 'qa-2', env: 'qa', roles: ['web'], vars: {} });
+    // qa-1 looks away (its presence not yet recorded), qa-2 is there.
+    await store.setHostPresence('host_a', false, long);
+    await store.setHostPresence('host_b', true, long);
+    await store.createDeployment(
+      {
+        id: 'dep_1',
+        app: 'web',
+        version: 2,
+        env: 'qa',
+        kind: 'deploy',
+        strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1s' },
+        fromVersion: 1,
+        refreshVars: false,
+        createdBy: 'admin',
+        triggeredBy: null,
+        state: 'running',
+      },
+      [
+        { id: 'ins_a', hostId: 'host_a', batch: 0, state: 'queued' as const },
+        { id: 'ins_b', hostId: 'host_b', batch: 1, state: 'pending' as const },
+      ].map((i) => ({
+        ...i,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_1',
+        purpose: 'deploy' as const,
+        fromVersion: 1,
+      })),
+      { lock: true },
+    );
+    await store.markInstall('ins_a', { state: 'queued', sentAt: long }, ['queued']);
+
+    // The fault: qa-1's agent asks "still wanted?" and is told to go ahead just
+    // after the driver read the wave and just before it marks qa-1 skipped.
+    const racing = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name !== 'markInstall') {
+          const value: unknown = Reflect.get(target, name, receiver);
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        }
+        return async (...args: Parameters<Store['markInstall']>) => {
+          const [id, patch] = args;
+          if (id === 'ins_a' && patch.state === 'skipped') {
+            await target.markInstall(
+              'ins_a',
+              { state: 'running', startedAt: new Date().toISOString() },
+              [...UNSTARTED_INSTALL_STATES],
+            );
+          }
+          return target.markInstall(...args);
+        };
+      },
+    });
+
+    const sent: { host: string; migrate: boolean }[] = [];
+    const dispatcher = {
+      send: (install: { host: string }, _bundle: unknown, _host: unknown, options = {}) => {
+        sent.push({
+          host: install.host,
+          migrate: (options as { migrate?: boolean }).migrate === true,
+        });
+        return Promise.resolve();
+      },
+    } as unknown as InstallDispatcher;
+    let now = Date.parse('2026-06-01T00:00:00.000Z');
+    const driver = new RolloutDriver(
+      racing,
+      { get: () => Promise.resolve(BUNDLE) },
+      dispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      {
+        replicaId: 'r1',
+        leaseMs: 60_000,
+        tickMs: 60_000,
+        clock: () => now,
+      },
+    );
+    try {
+      // The first look gives qa-1 a fresh wait; past offlineTimeout it is given up on.
+      driver.wake();
+      await until(
+        'the first look',
+        async () => (await store.getDeployment('dep_1'))?.leaseOwner === 'r1',
+      );
+      now += 5_000;
+      driver.wake();
+      await until('the deployment to end, or another host to be sent the job', async () => {
+        const deployment = await store.getDeployment('dep_1');
+        return (
+          (deployment !== undefined && !isActiveDeployment(deployment.state)) || sent.length > 0
+        );
+      });
+    } finally {
+      await driver.close();
+    }
+    expect(sent.filter((s) => s.host === 'qa-2')).toEqual([]);
+    const ended = await store.getDeployment('dep_1');
+    expect(ended?.state).toBe('failed');
+    expect(ended?.error).toContain('qa-1 went away while installing web@2, before its migrations');
+    const a = await store.getStoredInstall('ins_a');
+    expect([a?.state, a?.startedAt === null]).toEqual(['skipped', false]);
+    expect((await store.getStoredInstall('ins_b'))?.state).toBe('cancelled');
+  });
+});
