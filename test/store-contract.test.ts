@@ -599,8 +599,8 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.verdictOf('web', 1)).toBe('pending');
         const mark = (verdict: 'passed' | 'failed', at: string) =>
           store.recordVerdict({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
-        expect(await mark('passed', 'T1')).toEqual({ previous: 'pending' });
-        expect(await mark('failed', 'T2')).toEqual({ previous: 'passed' });
+        expect(await mark('passed', 'T1')).toEqual({ previous: 'pending', recorded: true });
+        expect(await mark('failed', 'T2')).toEqual({ previous: 'passed', recorded: true });
         expect(await store.verdictOf('web', 1)).toBe('failed');
         expect((await store.listVerdicts('web', 1)).map((v) => v.verdict)).toEqual([
           'failed',
@@ -618,6 +618,41 @@ for (const dialect of STORE_DIALECTS) {
           [2, 'passed'],
           [1, 'failed'],
           [1, 'passed'],
+        ]);
+      });
+
+      it("records the server's verdict on a happening only if it changes the verdict and none was recorded since, even from two at once", async () => {
+        const byServer = (verdict: 'passed' | 'failed', at: string, since: string) =>
+          store.recordVerdict(
+            { app: 'api', version: 1, verdict, note: 'install failed', by: 'ferry', at },
+            { unchangedSince: since },
+          );
+        const [one, two] = await Promise.all([
+          byServer('failed', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:01.000Z'),
+          byServer('failed', '2026-01-01T00:00:02.500Z', '2026-01-01T00:00:01.000Z'),
+        ]);
+        expect([one.recorded, two.recorded].sort()).toEqual([false, true]);
+        expect(await store.listVerdicts('api', 1)).toHaveLength(1);
+        // A person's verdict after the happening stands.
+        await store.recordVerdict({
+          app: 'api',
+          version: 1,
+          verdict: 'passed',
+          note: null,
+          by: 'qa',
+          at: '2026-01-01T00:00:03.000Z',
+        });
+        expect(
+          await byServer('failed', '2026-01-01T00:00:04.000Z', '2026-01-01T00:00:01.000Z'),
+        ).toEqual({ previous: 'passed', recorded: false });
+        // A later happening is judged again.
+        expect(
+          await byServer('failed', '2026-01-01T00:00:06.000Z', '2026-01-01T00:00:05.000Z'),
+        ).toEqual({ previous: 'passed', recorded: true });
+        expect((await store.listVerdicts('api', 1)).map((v) => v.verdict)).toEqual([
+          'failed',
+          'passed',
+          'failed',
         ]);
       });
     });

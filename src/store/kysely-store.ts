@@ -52,6 +52,7 @@ import type {
   StoredVariable,
   HistoryEvent,
   VariableScope,
+  VerdictCondition,
 } from './store.js';
 
 /**
@@ -414,8 +415,11 @@ export class KyselyStore implements Store {
     return this.variables.listVariables(options);
   }
 
-  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
-    return this.verdicts.recordVerdict(verdict);
+  recordVerdict(
+    verdict: VerdictRecord,
+    condition?: VerdictCondition,
+  ): Promise<{ previous: VerdictState; recorded: boolean }> {
+    return this.verdicts.recordVerdict(verdict, condition);
   }
 
   listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
 import type { Database, VerdictsTable } from './schema.js';
+import type { VerdictCondition } from './store.js';
 import { isUniqueViolation } from './unique-violation.js';
 
 /**
@@ -10,27 +11,40 @@ import { isUniqueViolation } from './unique-violation.js';
 export class KyselyVerdictQueries {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
-    // Two marks of one bundle at once may pick the same `seq`: the loser reads again.
+  async recordVerdict(
+    verdict: VerdictRecord,
+    condition?: VerdictCondition,
+  ): Promise<{ previous: VerdictState; recorded: boolean }> {
+    // Two marks of one bundle at once may pick the same `seq`: the loser reads
+    // again, and checks the condition against the winner's change.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.recordVerdictOnce(verdict);
+        return await this.recordVerdictOnce(verdict, condition);
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= 5) throw err;
       }
     }
   }
 
-  private recordVerdictOnce(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+  private recordVerdictOnce(
+    verdict: VerdictRecord,
+    condition: VerdictCondition | undefined,
+  ): Promise<{ previous: VerdictState; recorded: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const latest = await trx
         .selectFrom('verdicts')
-        .select(['seq', 'verdict'])
+        .select(['seq', 'verdict', 'at'])
         .where('app', '=', verdict.app)
         .where('version', '=', verdict.version)
         .orderBy('seq', 'desc')
         .limit(1)
         .executeTakeFirst();
+      const previous = latest ? (latest.verdict as Verdict) : 'pending';
+      if (
+        condition &&
+        (previous === verdict.verdict || (latest && latest.at >= condition.unchangedSince))
+      )
+        return { previous, recorded: false };
       await trx
         .insertInto('verdicts')
         .values({
@@ -43,7 +57,7 @@ export class KyselyVerdictQueries {
           at: verdict.at,
         })
         .execute();
-      return { previous: latest ? (latest.verdict as Verdict) : 'pending' };
+      return { previous, recorded: true };
     });
   }
 

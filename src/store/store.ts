@@ -279,9 +279,13 @@ export interface Store {
 
   /**
    * Adds a change to a bundle's verdict history and returns the verdict it had
-   * just before, read in the same transaction.
+   * just before, read in the same transaction. With a `condition`, the change
+   * is recorded only if it holds in that transaction (`recorded` says whether).
    */
-  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }>;
+  recordVerdict(
+    verdict: VerdictRecord,
+    condition?: VerdictCondition,
+  ): Promise<{ previous: VerdictState; recorded: boolean }>;
   /** A bundle's verdict changes, newest first. */
   listVerdicts(app: string, version: number): Promise<VerdictRecord[]>;
   /** A bundle's verdict now: its latest change, or `pending`. */
@@ -394,6 +398,18 @@ export interface Store {
 export interface InstallSnapshot {
   installId: string;
   snapshot: ConfigSnapshot;
+}
+
+/**
+ * When the server records a verdict it reached itself about something that
+ * happened at `unchangedSince` (an install that failed): only if that changes
+ * the bundle's verdict, and no verdict was recorded since — by the server for
+ * the same happening reported again, or by a person who has seen it. Times
+ * are compared as recorded: replicas' clocks are taken to agree to well under
+ * the time a person takes to look at a failure.
+ */
+export interface VerdictCondition {
+  unchangedSince: string;
 }
 
 /** The conditions of `Store.updateDeployment`, and what it records with the change. */

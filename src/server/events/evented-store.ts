@@ -122,8 +122,9 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       return result;
     },
 
-    async recordVerdict(verdict) {
-      const result = await store.recordVerdict(verdict);
+    async recordVerdict(verdict, condition) {
+      const result = await store.recordVerdict(verdict, condition);
+      if (!result.recorded) return result;
       await bus.publish({
         kind: 'verdict.changed',
         app: verdict.app,
