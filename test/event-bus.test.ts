@@ -161,6 +161,55 @@ for (const dialect of STORE_DIALECTS) {
       ]);
     });
 
+    it('withEffects waits for the effects its writes started, and theirs, and throws the first failure', async () => {
+      const bus = await startBus();
+      const done: string[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      bus.onLocal('bundle.pushed', async (event) => {
+        await (event.app === 'unscoped' ? gate : new Promise((r) => setTimeout(r, 30)));
+        if (event.data.version === 2) throw new Error('effect broke');
+        done.push(`pushed ${event.data.version}`);
+        // An effect's own write: its effects are the message's too.
+        if (event.data.version === 1) await bus.publish(pushed('scoped', 10));
+      });
+      bus.onLocal('host.reported', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        done.push('reported');
+      });
+      // What an `on` listener starts runs on its own (a rollout driver's tick):
+      // not waited for, though it writes while the effects above still run.
+      let listenerWork: Promise<void> | undefined;
+      bus.on(['bundle.pushed'], (event) => {
+        if (event.kind === 'bundle.pushed' && event.app === 'scoped' && event.data.version === 1)
+          listenerWork = new Promise((resolve) => setTimeout(resolve, 100)).then(() =>
+            bus.publish(pushed('unscoped', 99)),
+          );
+      });
+      const scoped = bus.withEffects(async () => {
+        await bus.publish(pushed('scoped', 1));
+        bus.notify({ kind: 'host.reported', hostId: 'host_x' });
+        return 'work done';
+      });
+      const late = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000));
+      const outcome = await Promise.race([scoped, late]);
+      expect([...done].sort()).toEqual(['pushed 1', 'pushed 10', 'reported']);
+      open();
+      expect(outcome).toBe('work done');
+      await expect(bus.withEffects(() => bus.publish(pushed('scoped', 2)))).rejects.toThrow(
+        'effect broke',
+      );
+      expect(errors.splice(0)).toEqual([
+        [
+          { err: new Error('effect broke'), kind: 'bundle.pushed' },
+          'a local effect of an event failed',
+        ],
+      ]);
+      await listenerWork;
+      await bus.idle();
+      expect(done).toContain('pushed 99');
+    });
+
     it('runs local effects of a change whose event could not be recorded, and of local notices', async () => {
       const failing = new Proxy(store, {
         get(target, property, receiver) {

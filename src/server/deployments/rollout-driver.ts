@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { parseDuration } from '../../bundle/manifest-schema.js';
 import type { HostRecord } from '../../protocol/api.js';
 import type { DeploymentState } from '../../protocol/deployment-api.js';
@@ -69,6 +70,12 @@ export class RolloutDriver {
   private readonly heldSince = new Map<string, number>();
   private readonly clock: () => number;
   private readonly snapshots: ConfigSnapshots;
+  /**
+   * A tick, in the async context the driver was made in, never its waker's:
+   * what a tick records is the rollout's doing, not an effect of the agent
+   * message or the request that woke it (see `EventBus.withEffects`).
+   */
+  private readonly tickHere = AsyncResource.bind(() => this.tick());
 
   constructor(
     private readonly store: Store,
@@ -95,7 +102,7 @@ export class RolloutDriver {
       this.tickAgain = true;
       return;
     }
-    this.ticking = this.tick()
+    this.ticking = this.tickHere()
       .catch((err: unknown) => this.logger.error({ err }, 'the rollout driver failed a tick'))
       .finally(() => {
         this.ticking = undefined;

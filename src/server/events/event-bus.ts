@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   type EventFilter,
@@ -35,6 +36,14 @@ export type LocalHappening<K extends EventKind | LocalNotice['kind']> = K extend
 
 type LocalEffect = (happening: NewFerryEvent | LocalNotice) => Promise<void> | void;
 
+/** The local effects started within one `withEffects`, which it waits for. */
+interface EffectScope {
+  readonly running: Set<Promise<void>>;
+  readonly failures: unknown[];
+  /** Once `withEffects` has returned: effects started later are no longer its own. */
+  closed: boolean;
+}
+
 /** A subscription; `close` ends it. */
 export interface Subscription {
   close(): void;
@@ -61,6 +70,10 @@ export interface Subscription {
  *   after the change is recorded, without holding up the writer; its errors
  *   are logged, never thrown. A change whose event could not be recorded
  *   still has its effects. Local notices (`notify`) reach these effects too.
+ * - `withEffects(work)`: for a writer that must know its effects ran — an
+ *   agent's message is acknowledged only then, so that a replica that dies
+ *   before they ran gets the message again: waits for the local effects that
+ *   `work`'s writes started (and theirs), and throws when one failed.
  *
  * @example
  *   const bus = new EventBus(store, logger);
@@ -81,6 +94,8 @@ export class EventBus {
   private readonly effects = new Map<string, Set<LocalEffect>>();
   /** Local effects under way, awaited by `idle()`. */
   private readonly running = new Set<Promise<void>>();
+  /** The `withEffects` call whose work is running, in its async context. */
+  private readonly scope = new AsyncLocalStorage<EffectScope>();
   private unwatch: (() => Promise<void>) | undefined;
   private pruning: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -168,7 +183,8 @@ export class EventBus {
    * replicas, exactly the one that made the change acts on it. The effect
    * starts once the event is recorded and heard here, and does not hold up
    * the write that published it; several may run at once. A failure is
-   * logged with the event's kind and never reaches the writer.
+   * logged with the event's kind and never reaches the writer — unless the
+   * write ran within `withEffects`, which waits for it and throws it.
    */
   onLocal<K extends EventKind | LocalNotice['kind']>(
     kind: K,
@@ -186,15 +202,50 @@ export class EventBus {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
+  /**
+   * Runs `work`, then waits for the local effects its writes and notices
+   * started here, and for those these started in turn; rejects with the first
+   * that failed (each is logged), or with `work`'s own error once its effects
+   * have ended. What `work` wakes that runs on its own (the rollout driver's
+   * tick, `on` listeners) is not waited for.
+   *
+   * @example
+   *   // Acknowledged only once the verdict is marked: a crash before means a redelivery.
+   *   transport.onEvent((hostId, event) => bus.withEffects(() => handle(hostId, event)));
+   */
+  async withEffects<T>(work: () => Promise<T>): Promise<T> {
+    const scope: EffectScope = { running: new Set(), failures: [], closed: false };
+    try {
+      let result: T;
+      try {
+        result = await this.scope.run(scope, work);
+      } finally {
+        while (scope.running.size > 0) await Promise.allSettled([...scope.running]);
+      }
+      if (scope.failures.length > 0) throw scope.failures[0];
+      return result;
+    } finally {
+      scope.closed = true;
+    }
+  }
+
   private runEffects(happening: NewFerryEvent | LocalNotice): void {
+    const current = this.scope.getStore();
+    const scope = current?.closed === false ? current : undefined;
     for (const effect of this.effects.get(happening.kind) ?? []) {
+      // Started in this async context: the effects it starts belong to the same scope.
       const run: Promise<void> = Promise.resolve()
         .then(() => effect(happening))
-        .catch((err: unknown) =>
-          this.logger.error({ err, kind: happening.kind }, 'a local effect of an event failed'),
-        )
-        .finally(() => this.running.delete(run));
+        .catch((err: unknown) => {
+          this.logger.error({ err, kind: happening.kind }, 'a local effect of an event failed');
+          scope?.failures.push(err);
+        })
+        .finally(() => {
+          this.running.delete(run);
+          scope?.running.delete(run);
+        });
       this.running.add(run);
+      scope?.running.add(run);
     }
   }
 
@@ -244,13 +295,16 @@ export class EventBus {
       this.again = true;
       return this.draining;
     }
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    // Outside any `withEffects`: what listeners start is not the writer's effect.
+    this.draining = this.scope
+      .exit(() => this.drain())
+      .finally(() => {
+        this.draining = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.wake();
+        }
+      });
     return this.draining;
   }
 
