@@ -83,7 +83,7 @@ function rig(store: Store): Rig {
   });
   const verdicts = {
     verdictOf: () => Promise.resolve('pending' as const),
-    markByServer: () => Promise.resolve(),
+    markByServer: () => Promise.resolve(false),
   };
   const deployments = new DeploymentService(store, [QA], bundles, variables, verdicts, () =>
     driver.wake(),

@@ -63,7 +63,7 @@ describe('AgentService, as a replica starts', () => {
       {} as VariableService,
       {} as InstallDispatcher,
       new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
-      { notify: () => undefined },
+      { notify: () => undefined, withEffects: (work) => work() },
     );
     try {
       // At once, before any sweep: a broker delivering what waited in the events queue.
@@ -252,7 +252,7 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
       variables,
       new InstallDispatcher(store, transport, variables),
       new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
-      { notify: () => undefined },
+      { notify: () => undefined, withEffects: (work) => work() },
     );
     try {
       await expect(
@@ -321,7 +321,7 @@ describe('AgentService, asked whether an install is still wanted', () => {
           warn: () => undefined,
         },
       ),
-      { notify: () => undefined },
+      { notify: () => undefined, withEffects: (work) => work() },
     );
   });
   afterEach(() => service.close());

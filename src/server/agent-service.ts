@@ -60,13 +60,23 @@ export class AgentService {
     private readonly variables: VariableService,
     private readonly dispatcher: InstallDispatcher,
     private readonly facts: HostFactsService,
-    private readonly events: Pick<EventBus, 'notify'>,
+    private readonly events: Pick<EventBus, 'notify' | 'withEffects'>,
   ) {
     // Read now; an event that comes first waits for it (`handleEvent`).
     this.loadCutOff().catch((err: unknown) =>
       this.logger.warn({ err }, 'reading which hosts are cut off failed'),
     );
-    transport.onEvent((hostId, event) => this.handleEvent(hostId, event));
+    // An agent's message is acknowledged once what it changed has had its
+    // effects here (a bundle marked failed, a deployment completed): a replica
+    // that dies before they ran, or an effect that fails, leaves the message
+    // to be delivered again. Not a facts report's catch-up: the next report
+    // (every 30 s) looks again, and a report delivered again later would put
+    // older facts over newer ones.
+    transport.onEvent((hostId, event) =>
+      event.type === 'facts'
+        ? this.handleEvent(hostId, event)
+        : this.events.withEffects(() => this.handleEvent(hostId, event)),
+    );
     tokens.onHostRevoked((hostId) => this.cutOffHost(hostId, 'its token was revoked'));
     // Another replica may have revoked the token: every second, whatever was cut
     // off anywhere loses its connection here too.
@@ -393,6 +403,12 @@ export class AgentService {
         // state the server gave it. The install's end is an install.state
         // event, once, however often the agent reports it.
         if (event.declined) return;
+        // Reported again: the end is recorded, but the replica that recorded it
+        // may have died before its effects ran, so they run again (idempotent).
+        if (hasRun(install.state)) {
+          this.events.notify({ kind: 'install.finished-again', installId: install.id });
+          return;
+        }
         return this.store.finishInstall(install.id, {
           ok: event.ok,
           rolledBack: event.rolledBack,

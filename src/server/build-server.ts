@@ -247,7 +247,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
  * that holds the deployment's lease, whichever replica recorded the change:
  * every replica does it (`on`). Catch-up and marking verdicts check, then act:
  * only the replica that recorded the change does them (`onLocal`), so that two
- * replicas never both do, and neither leaves it to the other.
+ * replicas never both do, and neither leaves it to the other. An agent's
+ * message is acknowledged once its effects here ran (`AgentService`), so one
+ * whose effects a dying replica did not run comes again.
  */
 function listenOnBus(
   events: EventBus,
@@ -260,14 +262,22 @@ function listenOnBus(
       driver.wake();
   });
   events.onLocal('host.cut-off', () => driver.wake());
-  // Its verdict (a failed install in QA), or a partial deployment a host completes.
+  // Its verdict (a failed install in QA), or a partial deployment a host completes;
+  // again for an agent's report of the end delivered again.
   events.onLocal('install.state', (event) =>
     isFinalInstall(event.data.state as InstallState)
       ? deployments.installFinished(event.data.installId)
       : undefined,
   );
+  events.onLocal('install.finished-again', (notice) =>
+    deployments.installFinished(notice.installId),
+  );
   // A deployment ended: its environment's lock no longer counts (whatever the
-  // order its row is deleted in), so hosts it left behind catch up now.
+  // order its row is deleted in), so hosts it left behind catch up now. If this
+  // replica dies before that, nothing redoes it here: each connected host's
+  // next facts report (every 30 s, and on connecting) looks again, on whichever
+  // replica takes it (`host.reported` below), so a host left behind waits one
+  // report at most.
   events.onLocal('deployment.state', (event) =>
     event.env !== null && !isActiveDeployment(event.data.state as DeploymentState)
       ? catchUp.environment(event.env)

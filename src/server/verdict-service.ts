@@ -66,18 +66,25 @@ export class VerdictService {
   }
 
   /**
-   * Records a verdict the server reached itself (an install that failed in an
-   * environment with `autoDeploy`), by `ferry`, with the reason as its note.
+   * Records a verdict the server reached itself about something that happened
+   * at `happenedAt` (an install that failed in an environment with
+   * `autoDeploy`), by `ferry`, with the reason as its note — only when it
+   * changes the verdict and nobody recorded one since. So the same happening
+   * reported again (a message delivered twice) records nothing more, and a
+   * person's verdict given after it stands. True when it was recorded.
    */
-  async markByServer(app: string, version: number, verdict: Verdict, note: string): Promise<void> {
-    await this.store.recordVerdict({
-      app,
-      version,
-      verdict,
-      note,
-      by: SERVER_ACTOR,
-      at: this.clock().toISOString(),
-    });
+  async markByServer(
+    app: string,
+    version: number,
+    verdict: Verdict,
+    note: string,
+    happenedAt: string,
+  ): Promise<boolean> {
+    const { recorded } = await this.store.recordVerdict(
+      { app, version, verdict, note, by: SERVER_ACTOR, at: this.clock().toISOString() },
+      { unchangedSince: happenedAt },
+    );
+    return recorded;
   }
 
   /** The environments whose desired release is this bundle, in lifecycle order. */

@@ -83,6 +83,11 @@ export class DeploymentService {
    * a host catching up may complete a `partial` deployment; and a failed install
    * of the bundle in an environment with `autoDeploy` marks the bundle failed,
    * with the reason — QA need not test what did not install.
+   *
+   * Idempotent: it runs again for an agent's report delivered again (the
+   * replica that recorded the end may have died before this ran), so a
+   * deployment completes once, and the verdict is marked only if nobody — this
+   * or a person — recorded one since the install ended.
    */
   async installFinished(installId: string): Promise<void> {
     this.wakeDriver();
@@ -96,12 +101,12 @@ export class DeploymentService {
     if (install.state !== 'failed') return;
     const env = this.environments.find((e) => e.name === deployment.env);
     if (!env?.autoDeploy) return;
-    if ((await this.verdicts.verdictOf(install.app, install.version)) === 'failed') return;
     await this.verdicts.markByServer(
       install.app,
       install.version,
       'failed',
       `install failed on ${install.host} in ${deployment.env}: ${install.error ?? 'unknown error'}`,
+      install.finishedAt ?? new Date().toISOString(),
     );
   }
 
