@@ -85,9 +85,8 @@ function rig(store: Store): Rig {
     verdictOf: () => Promise.resolve('pending' as const),
     markByServer: () => Promise.resolve(false),
   };
-  const deployments = new DeploymentService(store, [QA], bundles, variables, verdicts, () =>
-    driver.wake(),
-  );
+  // No bus: the driver's own ticks (every 20 ms) pick up what is created.
+  const deployments = new DeploymentService(store, [QA], bundles, variables, verdicts);
   return { store, jobs, driver, deployments };
 }
 

@@ -52,7 +52,7 @@ describe('AgentService, as a replica starts', () => {
     await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
     await store.cutOffHost('host_a', '2026-11-03T00:00:00.000Z');
     const { transport, deliver } = capturingTransport();
-    const tokens = { onHostRevoked: () => undefined } as unknown as TokenService;
+    const tokens = {} as TokenService;
     const logger = { warn: () => undefined };
     const service = new AgentService(
       store,
@@ -105,7 +105,7 @@ describe('AgentService, facts reports', () => {
     bus.onLocal('host.reported', (notice) => void reported.push(notice.hostId));
     service = new AgentService(
       store,
-      { onHostRevoked: () => undefined } as unknown as TokenService,
+      {} as TokenService,
       {} as BundleService,
       captured.transport,
       logger,
@@ -245,7 +245,7 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
     const variables = new VariableService(store);
     const service = new AgentService(
       store,
-      { onHostRevoked: () => undefined } as unknown as TokenService,
+      {} as TokenService,
       { get: () => Promise.resolve(bundle) } as unknown as BundleService,
       transport,
       logger,
@@ -308,7 +308,7 @@ describe('AgentService, asked whether an install is still wanted', () => {
     );
     service = new AgentService(
       store,
-      { onHostRevoked: () => undefined } as unknown as TokenService,
+      {} as TokenService,
       {} as BundleService,
       capturingTransport().transport,
       { warn: () => undefined },

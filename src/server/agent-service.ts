@@ -77,7 +77,6 @@ export class AgentService {
         ? this.handleEvent(hostId, event)
         : this.events.withEffects(() => this.handleEvent(hostId, event)),
     );
-    tokens.onHostRevoked((hostId) => this.cutOffHost(hostId, 'its token was revoked'));
     // Another replica may have revoked the token: every second, whatever was cut
     // off anywhere loses its connection here too.
     this.sweeper = setInterval(

@@ -120,7 +120,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // First: an open stream would hold the HTTP server's close for ever.
   app.addHook('preClose', () => events.stop());
   const store = eventedStore(deps.store, events);
-  const tokens = new TokenService(store);
+  const tokens = new TokenService(store, events);
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
@@ -156,10 +156,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     bundles,
     variables,
     verdicts,
-    () => driver.wake(),
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
-  listenOnBus(events, { driver, deployments, catchUp });
+  listenOnBus(events, { driver, deployments, catchUp, agents });
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
@@ -245,23 +244,45 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
  * What the server does when something changes, as subscriptions on the bus.
  * Waking the rollout driver is harmless to repeat, and must reach the replica
  * that holds the deployment's lease, whichever replica recorded the change:
- * every replica does it (`on`). Catch-up and marking verdicts check, then act:
- * only the replica that recorded the change does them (`onLocal`), so that two
- * replicas never both do, and neither leaves it to the other. An agent's
- * message is acknowledged once its effects here ran (`AgentService`), so one
- * whose effects a dying replica did not run comes again.
+ * every replica does it (`on`). Catch-up, marking verdicts and cutting a host
+ * off check, then act: only the replica that recorded the change does them
+ * (`onLocal`), so that two replicas never both do, and neither leaves it to
+ * the other. An agent's message is acknowledged once its effects here ran
+ * (`AgentService`), so one whose effects a dying replica did not run comes
+ * again.
  */
 function listenOnBus(
   events: EventBus,
-  services: { driver: RolloutDriver; deployments: DeploymentService; catchUp: CatchUp },
+  services: {
+    driver: RolloutDriver;
+    deployments: DeploymentService;
+    catchUp: CatchUp;
+    agents: AgentService;
+  },
 ): void {
-  const { driver, deployments, catchUp } = services;
+  const { driver, deployments, catchUp, agents } = services;
   // An install that ended, or a host that came or went, may be what a rollout waits on.
   events.on(['install.state', 'host.connected', 'host.disconnected'], (event) => {
     if (event.kind !== 'install.state' || isFinalInstall(event.data.state as InstallState))
       driver.wake();
   });
+  // A new deployment starts (or waits its turn) on the replica that made it:
+  // others find it at their next tick, and the lease is not raced for.
+  events.onLocal('deployment.created', () => driver.wake());
+  // One that ended, by its driver or by a cancel on any replica: the replica
+  // holding its lease lets go, and the next one queued may start.
+  events.on(['deployment.state'], (event) => {
+    if (
+      event.kind === 'deployment.state' &&
+      !isActiveDeployment(event.data.state as DeploymentState)
+    )
+      driver.wake();
+  });
   events.onLocal('host.cut-off', () => driver.wake());
+  // Revoked here: cut off here, once; other replicas close its connection by their sweep.
+  events.onLocal('host.revoked', (notice) =>
+    agents.cutOffHost(notice.hostId, 'its token was revoked'),
+  );
   // Its verdict (a failed install in QA), or a partial deployment a host completes;
   // again for an agent's report of the end delivered again.
   events.onLocal('install.state', (event) =>

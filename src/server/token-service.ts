@@ -5,6 +5,7 @@ import type { Role, TokenCreateBody, TokenRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import { requireEnvironment } from './environments.js';
 import type { Store, StoredToken } from '../store/store.js';
+import type { EventBus } from './events/event-bus.js';
 
 /** How often a token's `lastUsedAt` is written, at most. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -30,9 +31,11 @@ export function hashToken(token: string): string {
  */
 export class TokenService {
   private readonly touched = new Map<string, number>();
-  private hostRevoked: (hostId: string) => Promise<void> = () => Promise.resolve();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly events: Pick<EventBus, 'notify' | 'withEffects'>,
+  ) {}
 
   /** Makes a token; `hostId` binds an agent's own token to its host. */
   async create(
@@ -92,7 +95,11 @@ export class TokenService {
     return token;
   }
 
-  /** Revokes a token; a host's own token cuts the host off at once (see `onHostRevoked`). */
+  /**
+   * Revokes a token. A host's own token cuts the host off at once: the
+   * `host.revoked` notice's effect (the agents' service) has run when this
+   * returns, and other replicas close its connection within a second.
+   */
   async revoke(id: string, by: string): Promise<void> {
     if (!(await this.store.revokeToken(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
@@ -108,12 +115,11 @@ export class TokenService {
       }),
     );
     const hostId = revoked?.hostId;
-    if (hostId) await this.hostRevoked(hostId);
-  }
-
-  /** Sets who cuts a host off when its own token is revoked (the agents' service). */
-  onHostRevoked(handler: (hostId: string) => Promise<void>): void {
-    this.hostRevoked = handler;
+    if (hostId) {
+      await this.events.withEffects(() =>
+        Promise.resolve(this.events.notify({ kind: 'host.revoked', hostId })),
+      );
+    }
   }
 
   list(): Promise<TokenRecord[]> {

@@ -73,16 +73,15 @@ export class DeploymentService {
     private readonly bundles: Pick<BundleService, 'get'>,
     private readonly variables: Pick<VariableService, 'checkDeployable'>,
     private readonly verdicts: Pick<VerdictService, 'verdictOf' | 'markByServer'>,
-    private readonly wakeDriver: () => void,
   ) {
     this.snapshots = new ConfigSnapshots(store, variables);
   }
 
   /**
-   * An install of a deployment ended: the driver looks at the deployment again;
-   * a host catching up may complete a `partial` deployment; and a failed install
-   * of the bundle in an environment with `autoDeploy` marks the bundle failed,
-   * with the reason — QA need not test what did not install.
+   * An install of a deployment ended: a host catching up may complete a
+   * `partial` deployment; and a failed install of the bundle in an environment
+   * with `autoDeploy` marks the bundle failed, with the reason — QA need not
+   * test what did not install. (The driver hears the install's end on the bus.)
    *
    * Idempotent: it runs again for an agent's report delivered again (the
    * replica that recorded the end may have died before this ran), so a
@@ -90,7 +89,6 @@ export class DeploymentService {
    * or a person — recorded one since the install ended.
    */
   async installFinished(installId: string): Promise<void> {
-    this.wakeDriver();
     const install = await this.store.getStoredInstall(installId);
     if (!install?.deploymentId) return;
     if (install.purpose !== 'deploy' && install.purpose !== 'catch-up') return;
@@ -409,7 +407,7 @@ export class DeploymentService {
         detail: `cancelled ${deployment.kind} (was ${deployment.state})`,
       }),
     );
-    this.wakeDriver();
+    // The driver hears the deployment.state event, on whichever replica holds the lease.
     return this.get(id);
   }
 
@@ -551,7 +549,7 @@ export class DeploymentService {
       }
       await this.store.createDeployment({ ...deployment, state: 'pending' }, [], { lock: false });
     }
-    this.wakeDriver();
+    // The driver hears the deployment.created event, on every replica.
     return this.get(id);
   }
 

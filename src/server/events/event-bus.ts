@@ -24,13 +24,15 @@ export interface EventSubscriber {
  * What happens on this replica that its own effects act on but that is not a
  * change worth recording or streaming: a host's periodic facts report (every
  * 30 s, mostly unchanged), a host cut off (its presence may not change: it
- * may have been away already), and an agent's report of an install's end
- * that was recorded already (a message delivered again: the replica that
- * recorded the end may have died before its effects ran, so they run again).
+ * may have been away already), a host's own token revoked (the host is to be
+ * cut off), and an agent's report of an install's end that was recorded
+ * already (a message delivered again: the replica that recorded the end may
+ * have died before its effects ran, so they run again).
  */
 export type LocalNotice =
   | { kind: 'host.reported'; hostId: string }
   | { kind: 'host.cut-off'; hostId: string }
+  | { kind: 'host.revoked'; hostId: string }
   | { kind: 'install.finished-again'; installId: string };
 
 /** What a local effect of `kind` is handed: the event as this replica published it, or the notice. */
