@@ -88,7 +88,7 @@ for (const dialect of STORE_DIALECTS) {
       dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-effects-'));
       opened = await dialect.open();
       store = opened.store;
-      await store.createHost({ id: 'host_q', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+      await store.hosts.create({ id: 'host_q', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
       const faulty = faultyStore(store);
       failNext = faulty.failNext;
       const captured = capturingTransport();
@@ -117,7 +117,7 @@ for (const dialect of STORE_DIALECTS) {
       state: 'failed' | 'running',
       installs: Omit<NewInstall, 'app' | 'version' | 'createdBy' | 'deploymentId'>[],
     ): Promise<void> {
-      await store.createDeployment(
+      await store.deployments.create(
         {
           id,
           app: 'web',
@@ -147,14 +147,14 @@ for (const dialect of STORE_DIALECTS) {
       await expect(deliver('host_q', jobFinished('ins_v7', false))).rejects.toThrow(
         'injected: recordVerdict failed',
       );
-      expect((await store.getStoredInstall('ins_v7'))?.state).toBe('failed');
-      expect(await store.verdictOf('web', 7)).toBe('pending');
+      expect((await store.installs.get('ins_v7'))?.state).toBe('failed');
+      expect(await store.verdicts.current('web', 7)).toBe('pending');
 
       // Delivered again: the install's end is recorded already, and its effect runs again.
       await deliver('host_q', jobFinished('ins_v7', false));
-      expect(await store.verdictOf('web', 7)).toBe('failed');
+      expect(await store.verdicts.current('web', 7)).toBe('failed');
       await deliver('host_q', jobFinished('ins_v7', false));
-      const history = await store.listVerdicts('web', 7);
+      const history = await store.verdicts.list('web', 7);
       expect(history).toEqual([
         expect.objectContaining({
           verdict: 'failed',
@@ -164,7 +164,7 @@ for (const dialect of STORE_DIALECTS) {
       ]);
 
       // A person's verdict after the failure stands against a report delivered late.
-      await store.recordVerdict({
+      await store.verdicts.record({
         app: 'web',
         version: 7,
         verdict: 'passed',
@@ -173,7 +173,7 @@ for (const dialect of STORE_DIALECTS) {
         at: new Date().toISOString(),
       });
       await deliver('host_q', jobFinished('ins_v7', false));
-      expect((await store.listVerdicts('web', 7)).map((v) => v.verdict)).toEqual([
+      expect((await store.verdicts.list('web', 7)).map((v) => v.verdict)).toEqual([
         'passed',
         'failed',
       ]);
@@ -184,10 +184,10 @@ for (const dialect of STORE_DIALECTS) {
         { id: 'ins_v8', hostId: 'host_q', purpose: 'deploy', batch: 0, state: 'queued' },
       ]);
       // The rollout gave up on the host (it was away) and ended partial, its release desired.
-      await store.markInstall('ins_v8', { state: 'skipped', error: 'qa-1 was offline' }, [
+      await store.installs.mark('ins_v8', { state: 'skipped', error: 'qa-1 was offline' }, [
         'queued',
       ]);
-      await store.updateDeployment(
+      await store.deployments.update(
         'dep_v8',
         { state: 'partial', finishedAt: new Date().toISOString(), error: 'qa-1 was offline' },
         {
@@ -202,7 +202,7 @@ for (const dialect of STORE_DIALECTS) {
         },
       );
       // It came back, and catches up.
-      await store.createInstalls([
+      await store.installs.createMany([
         {
           id: 'ins_catch',
           hostId: 'host_q',
@@ -223,14 +223,14 @@ for (const dialect of STORE_DIALECTS) {
       await expect(deliver('host_q', jobFinished('ins_catch', true))).rejects.toThrow(
         'injected: updateDeployment failed',
       );
-      expect((await store.getStoredInstall('ins_catch'))?.state).toBe('succeeded');
-      expect((await store.getDeployment('dep_v8'))?.state).toBe('partial');
+      expect((await store.installs.get('ins_catch'))?.state).toBe('succeeded');
+      expect((await store.deployments.get('dep_v8'))?.state).toBe('partial');
 
       await deliver('host_q', jobFinished('ins_catch', true));
-      expect((await store.getDeployment('dep_v8'))?.state).toBe('succeeded');
+      expect((await store.deployments.get('dep_v8'))?.state).toBe('succeeded');
       await deliver('host_q', jobFinished('ins_catch', true));
       await server.events.idle();
-      const changes = (await store.listEvents({ after: 0, limit: 1000 })).flatMap((e) =>
+      const changes = (await store.events.list({ after: 0, limit: 1000 })).flatMap((e) =>
         e.kind === 'deployment.state' && e.deploymentId === 'dep_v8' ? [e.data.state] : [],
       );
       expect(changes).toEqual(['succeeded']);
