@@ -746,6 +746,57 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.updateDeployment('dep_2', { error: 'x' }, { from: [] })).toBe(false);
       });
 
+      it('cancels a deployment with its installs no host has begun, in one step, only if it changed', async () => {
+        const hostIds = [await host('qa-1'), await host('qa-2'), await host('qa-3')];
+        const states = ['pending', 'queued', 'queued'] as const;
+        await deployment('dep_1', {
+          installs: hostIds.map((hostId, i) => ({
+            id: `ins_${i}`,
+            hostId,
+            app: 'web',
+            version: 1,
+            createdBy: 'alice',
+            deploymentId: 'dep_1',
+            purpose: 'deploy' as const,
+            batch: i,
+            state: states[i],
+          })),
+        });
+        // qa-3 was told to go ahead: it has the job, and finishes it.
+        await store.markInstall('ins_2', { state: 'running', startedAt: 'T1' }, ['queued']);
+        const cancel = {
+          from: ['pending', 'running'] as const,
+          cancelUnstarted: { error: 'the deployment was cancelled by alice' },
+        };
+        expect(await store.updateDeployment('dep_1', { state: 'cancelled' }, cancel)).toBe(true);
+        const installs = await store.listInstalls({ deploymentId: 'dep_1' });
+        expect(installs.map((i) => [i.id, i.state, i.error]).sort()).toEqual([
+          ['ins_0', 'cancelled', 'the deployment was cancelled by alice'],
+          ['ins_1', 'cancelled', 'the deployment was cancelled by alice'],
+          ['ins_2', 'running', null],
+        ]);
+        expect(installs.find((i) => i.id === 'ins_0')?.finishedAt).not.toBeNull();
+        // A deployment that had moved on already cancels nothing.
+        await deployment('dep_2', {
+          lock: false,
+          installs: [
+            {
+              id: 'ins_9',
+              hostId: hostIds[0]!,
+              app: 'web',
+              version: 1,
+              createdBy: 'alice',
+              deploymentId: 'dep_2',
+              purpose: 'deploy',
+              state: 'pending',
+            },
+          ],
+        });
+        await store.updateDeployment('dep_2', { state: 'succeeded' });
+        expect(await store.updateDeployment('dep_2', { state: 'cancelled' }, cancel)).toBe(false);
+        expect((await store.getStoredInstall('ins_9'))?.state).toBe('pending');
+      });
+
       it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {
         await deployment('dep_1');
         const t = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s)).toISOString();

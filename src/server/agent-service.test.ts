@@ -354,6 +354,52 @@ describe('AgentService, asked whether an install is still wanted', () => {
     );
   });
 
+  it('says no to an install of a cancelled deployment that the cancel has not reached yet, and cancels it', async () => {
+    // The gap a cancel leaves between recording the deployment and its installs.
+    await store.updateDeployment('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
+    expect(await service.wanted(token, 'ins_host_a')).toEqual({
+      proceed: false,
+      reason: 'the deployment was cancelled: cancelled by admin',
+    });
+    const declined = await store.getStoredInstall('ins_host_a');
+    expect([declined?.state, declined?.startedAt]).toEqual(['cancelled', null]);
+  });
+
+  it('says no to a revert of a cancelled deployment, and go ahead to a catch-up of one that ended otherwise', async () => {
+    await store.createInstalls([
+      {
+        id: 'ins_revert',
+        hostId: 'host_a',
+        app: 'web',
+        version: 1,
+        createdBy: 'admin',
+        deploymentId: 'dep_1',
+        purpose: 'revert',
+        fromVersion: 2,
+        state: 'queued',
+      },
+    ]);
+    await store.updateDeployment('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
+    expect((await service.wanted(token, 'ins_revert')).proceed).toBe(false);
+    expect((await store.getStoredInstall('ins_revert'))?.state).toBe('cancelled');
+    // A host catching up to the release of a deployment that ended partial goes ahead.
+    await store.updateDeployment('dep_1', { state: 'partial' });
+    await store.createInstalls([
+      {
+        id: 'ins_catch_up',
+        hostId: 'host_a',
+        app: 'web',
+        version: 2,
+        createdBy: 'ferry (catch-up)',
+        deploymentId: 'dep_1',
+        purpose: 'catch-up',
+        fromVersion: 1,
+        state: 'queued',
+      },
+    ]);
+    expect(await service.wanted(token, 'ins_catch_up')).toEqual({ proceed: true, reason: null });
+  });
+
   it('says go ahead again to a host that asks again (its agent stopped before it began)', async () => {
     await service.wanted(token, 'ins_host_a');
     expect(await service.wanted(token, 'ins_host_a')).toEqual({ proceed: true, reason: null });

@@ -134,6 +134,10 @@ export class KyselyDeploymentQueries {
       // cancelled meanwhile leaves the environment's as it was.
       if (changed && desired) await upsertDesired(trx, desired);
       if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
+      if (changed && options.cancelUnstarted)
+        await this.hosts
+          .withDb(trx)
+          .cancelUnstartedInstalls(id, options.cancelUnstarted.error, new Date().toISOString());
       return changed;
     });
   }

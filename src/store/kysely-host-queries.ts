@@ -8,7 +8,11 @@ import type {
   InstallState,
   InstallStep,
 } from '../protocol/api.js';
-import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
+import {
+  installStatesBefore,
+  isFinalInstall,
+  UNSTARTED_INSTALL_STATES,
+} from '../protocol/lifecycle.js';
 import { readStoredFacts } from './kysely-facts-queries.js';
 import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
 import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
@@ -292,6 +296,20 @@ export class KyselyHostQueries {
       .where('state', 'in', from)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Cancels every install of a deployment that no host has begun (see `DeploymentUpdateOptions.cancelUnstarted`). */
+  async cancelUnstartedInstalls(deploymentId: string, error: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('installs')
+      .set({ state: 'cancelled', error, finished_at: at })
+      .where('deployment_id', '=', deploymentId)
+      .where(
+        'state',
+        'in',
+        installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
+      )
+      .execute();
   }
 
   async recordStep(installId: string, report: StepReport): Promise<void> {

@@ -406,6 +406,13 @@ export interface DeploymentUpdateOptions {
   installs?: NewInstall[];
   /** Their configuration snapshots, recorded with them. */
   snapshots?: readonly InstallSnapshot[];
+  /**
+   * Cancels, with the change, every install of the deployment no host has
+   * begun (those that may move to `cancelled`), with this error: a cancel
+   * leaves no moment in which the deployment is cancelled and one of its
+   * installs may still be sent or told to go ahead.
+   */
+  cancelUnstarted?: { error: string };
 }
 
 /**

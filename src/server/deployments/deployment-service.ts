@@ -12,7 +12,6 @@ import type {
 import { FerryError } from '../../protocol/errors.js';
 import {
   deploymentStatesBefore,
-  installStatesBefore,
   isActiveDeployment,
   hasLanded,
   LANDED_DEPLOYMENT_STATES,
@@ -366,12 +365,17 @@ export class DeploymentService {
       deployment.phase === 'reverting' && deployment.error
         ? `${deployment.error}; cancelled by ${caller.name} while hosts were being put back`
         : `cancelled by ${caller.name}`;
+    // Its installs no host has begun are cancelled in the same step: none can be
+    // sent, or told to go ahead, once the deployment is cancelled. One running finishes.
     const cancelled =
       isActiveDeployment(deployment.state) &&
       (await this.store.updateDeployment(
         id,
         { state: 'cancelled', finishedAt: new Date().toISOString(), error },
-        { from: deploymentStatesBefore('cancelled') },
+        {
+          from: deploymentStatesBefore('cancelled'),
+          cancelUnstarted: { error: `the deployment was cancelled by ${caller.name}` },
+        },
       ));
     if (!cancelled) {
       const state = (await this.stored(id)).state;
@@ -382,14 +386,6 @@ export class DeploymentService {
           id,
           state,
         },
-      );
-    }
-    // Only installs no host has begun: one running finishes and reports.
-    for (const install of await this.store.listInstalls({ deploymentId: id })) {
-      await this.store.markInstall(
-        install.id,
-        { state: 'cancelled', error: `the deployment was cancelled by ${caller.name}` },
-        installStatesBefore('cancelled'),
       );
     }
     await this.store.releaseLock(deployment.app, deployment.env, id);

@@ -1,4 +1,5 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
+import { isOpenInstall, isWithdrawn } from '../../protocol/lifecycle.js';
 import type { StoredDeployment, StoredInstall, Store } from '../../store/store.js';
 import type { EventBus } from './event-bus.js';
 
@@ -151,9 +152,19 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async updateDeployment(id, patch, options) {
+      // Installs it may cancel with the change: each that moved gets its event.
+      const before = options?.cancelUnstarted ? await store.listInstalls({ deploymentId: id }) : [];
       const changed = await store.updateDeployment(id, patch, options);
       if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
         await publishDeployment('deployment.state', id);
+      }
+      if (changed && before.length > 0) {
+        for (const install of await store.listInstalls({ deploymentId: id })) {
+          const was = before.find((b) => b.id === install.id);
+          // Only what the cancel moved: another writer publishes its own moves.
+          if (was && isOpenInstall(was.state) && isWithdrawn(install.state))
+            await bus.publish(await installEvent(install));
+        }
       }
       return changed;
     },
