@@ -384,6 +384,17 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
         }
       },
     },
+    '0016_deployment_migrations_confirmed': {
+      async up(db) {
+        // Whether going back across migrations was confirmed (`--yes`), kept so
+        // that one queued behind another is checked again when it starts: the
+        // one ahead of it may migrate meanwhile.
+        await db.schema
+          .alterTable('deployments')
+          .addColumn('migrations_confirmed', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -128,6 +128,12 @@ export interface StoredDeployment {
    * false when a release that landed before keeps its own snapshot.
    */
   refreshVars: boolean;
+  /**
+   * True when whoever started it confirmed going back across migrations
+   * (`--yes`); false for an automatic one. One queued behind another is checked
+   * again when it starts, unless confirmed.
+   */
+  migrationsConfirmed: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -143,6 +149,8 @@ export type NewDeployment = Pick<
   triggeredBy?: string | null;
   /** See `StoredDeployment.refreshVars`; false when not given. */
   refreshVars?: boolean;
+  /** See `StoredDeployment.migrationsConfirmed`; false when not given. */
+  migrationsConfirmed?: boolean;
   /** Why it failed, for one recorded as failed from the start (it could not begin). */
   error?: string | null;
 };

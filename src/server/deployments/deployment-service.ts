@@ -13,7 +13,6 @@ import { FerryError } from '../../protocol/errors.js';
 import {
   deploymentStatesBefore,
   isActiveDeployment,
-  hasLanded,
   LANDED_DEPLOYMENT_STATES,
   mayDeploymentMove,
 } from '../../protocol/lifecycle.js';
@@ -26,7 +25,7 @@ import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
-import { migratedOn } from './migration-gate.js';
+import { goOnByHand, refuseOverMigrations } from './migration-gate.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** Who asks: a token's name, role and environment binding. */
@@ -154,6 +153,7 @@ export class DeploymentService {
     return this.create(caller.name, bundle, env, kind, {
       queue: false,
       refresh: body.refreshVars === true,
+      confirmedMigrations: body.confirmMigrations === true,
     });
   }
 
@@ -168,7 +168,10 @@ export class DeploymentService {
     // Promoting an older bundle where a newer one migrated goes back: it asks the same.
     if (body.confirmMigrations !== true)
       await this.refuseOverMigrations(bundle.app, env.name, bundle.version);
-    return this.create(caller.name, bundle, env, 'promote', { queue: false });
+    return this.create(caller.name, bundle, env, 'promote', {
+      queue: false,
+      confirmedMigrations: body.confirmMigrations === true,
+    });
   }
 
   /**
@@ -190,51 +193,21 @@ export class DeploymentService {
     return this.create(caller.name, bundle, env, 'rollback', {
       queue: false,
       refresh: body.refreshVars === true,
+      confirmedMigrations: body.confirmMigrations === true,
     });
   }
 
   /**
    * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
-   * environment where migrations of later versions ran since it was last there;
-   * `goOn` tells how to go back all the same.
+   * environment where migrations of later versions ran since it was last there.
    */
-  private async refuseOverMigrations(
+  private refuseOverMigrations(
     app: string,
     env: string,
     version: number,
-    goOn = 'pass --yes to go back anyway',
+    goOn?: string,
   ): Promise<void> {
-    const over = await this.migrationsSince(app, env, version);
-    if (over.length === 0) return;
-    throw new FerryError(
-      'E_ROLLBACK_OVER_MIGRATIONS',
-      `Migrations ran in ${env} since ${app}@${version}: ${over
-        .map((m) => `${app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
-        .join(
-          ', ',
-        )}. Going back does not undo them: ${app}@${version} would run on the migrated data; ${goOn}`,
-      { app, env, to: version, migrations: over },
-    );
-  }
-
-  /**
-   * The deployments of later versions whose migrations ran in the environment
-   * since it last had `version`: what a rollback to it would run on, newest first.
-   */
-  private async migrationsSince(
-    app: string,
-    env: string,
-    version: number,
-  ): Promise<{ version: number; deploymentId: string; host: string }[]> {
-    const deployments = await this.store.listDeployments({ app, env });
-    const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
-    const over: { version: number; deploymentId: string; host: string }[] = [];
-    for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
-      if (d.version <= version || d.kind === 'rollback') continue;
-      const host = migratedOn(await this.store.listInstalls({ deploymentId: d.id }));
-      if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
-    }
-    return over;
+    return refuseOverMigrations(this.store, app, env, version, goOn);
   }
 
   /**
@@ -326,7 +299,12 @@ export class DeploymentService {
           'auto-promote',
           {
             queue: true,
-            refuseOverMigrations: `it is not promoted by itself: ferry promote ${bundle.app}@${bundle.version} --yes goes back anyway`,
+            refuseOverMigrations: goOnByHand({
+              kind: 'auto-promote',
+              app: bundle.app,
+              version: bundle.version,
+              env: env.name,
+            }),
           },
         );
       }),
@@ -467,6 +445,8 @@ export class DeploymentService {
       refresh?: boolean;
       /** Refused (recorded as failed when queued) when going back across migrations; says how to go on. */
       refuseOverMigrations?: string;
+      /** Whoever started it said yes to going back across migrations (`--yes`). */
+      confirmedMigrations?: boolean;
     },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
@@ -481,6 +461,8 @@ export class DeploymentService {
       fromVersion: desired?.version ?? null,
       // A queued one resolves its variables when it starts, as it was asked to now.
       refreshVars: options.refresh === true,
+      // A queued one is checked again when it starts, unless this says yes.
+      migrationsConfirmed: options.confirmedMigrations === true,
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));

@@ -6,7 +6,7 @@ import type { BundleDetail } from '../../protocol/api.js';
 import { isActiveDeployment, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { Store } from '../../store/store.js';
-import type { VariableService } from '../variable-service.js';
+import { VariableService } from '../variable-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { RolloutDriver } from './rollout-driver.js';
 
@@ -146,5 +146,104 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
     const a = await store.getStoredInstall('ins_a');
     expect([a?.state, a?.startedAt === null]).toEqual(['skipped', false]);
     expect((await store.getStoredInstall('ins_b'))?.state).toBe('cancelled');
+  });
+});
+
+describe('RolloutDriver, a queued deployment that would go back across migrations', () => {
+  it('is checked again when it starts: an auto-promotion queued before the migrations ran ends failed', async () => {
+    const bundles: Record<number, BundleDetail> = {
+      12: { app: 'cart', version: 12, manifest: { role: 'cart' } } as unknown as BundleDetail,
+      13: {
+        app: 'cart',
+        version: 13,
+        manifest: { role: 'cart', migrate: ['node migrate.js'] },
+      } as unknown as BundleDetail,
+    };
+    await store.createHost({
+      id: 'host_a',
+      name: 'prod-1',
+      env: 'prod',
+      roles: ['cart'],
+      vars: {},
+    });
+    const strategy = { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' };
+    const base = { app: 'cart', env: 'prod', strategy, fromVersion: 11, createdBy: 'admin' };
+    // cart@13 rolls out, holding the lock; its migrations have not run yet.
+    await store.createDeployment(
+      { ...base, id: 'dep_13', version: 13, kind: 'promote', state: 'running' },
+      [
+        {
+          id: 'ins_13',
+          hostId: 'host_a',
+          app: 'cart',
+          version: 13,
+          createdBy: 'admin',
+          deploymentId: 'dep_13',
+          purpose: 'deploy',
+          batch: 0,
+          fromVersion: 11,
+          state: 'queued',
+        },
+      ],
+      { lock: true },
+    );
+    // QA marks cart@12 passed: its auto-promotion queues behind cart@13 (nothing
+    // had migrated when it was made, so it passed the check then).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.createDeployment(
+      {
+        ...base,
+        id: 'dep_12',
+        version: 12,
+        kind: 'auto-promote',
+        state: 'pending',
+        createdBy: 'policy:prod/autoPromote',
+        triggeredBy: 'qa',
+      },
+      [],
+      { lock: false },
+    );
+    // cart@13 migrates on prod-1, and succeeds.
+    const at = new Date().toISOString();
+    await store.recordStep('ins_13', { kind: 'started', step: 'migrate', at });
+    await store.recordStep('ins_13', {
+      kind: 'finished',
+      step: 'migrate',
+      ok: true,
+      exitCode: 0,
+      durationMs: 5,
+      error: null,
+      at,
+    });
+    await store.finishInstall('ins_13', { ok: true, rolledBack: false, error: null, at });
+    await store.updateDeployment('dep_13', { state: 'succeeded', finishedAt: at });
+    await store.releaseLock('cart', 'prod', 'dep_13');
+
+    const sent: string[] = [];
+    const driver = new RolloutDriver(
+      store,
+      { get: (_app: string, version: number) => Promise.resolve(bundles[version]!) },
+      {
+        send: (install: { id: string }) => Promise.resolve(void sent.push(install.id)),
+      } as unknown as InstallDispatcher,
+      new VariableService(store),
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000 },
+    );
+    try {
+      driver.wake();
+      await until('cart@12 to start or end', async () => {
+        const d = await store.getDeployment('dep_12');
+        return d?.state !== 'pending' || sent.length > 0;
+      });
+    } finally {
+      await driver.close();
+    }
+    const ended = await store.getDeployment('dep_12');
+    expect(ended?.state).toBe('failed');
+    expect(ended?.error).toContain('Migrations ran in prod since cart@12: cart@13 (on prod-1');
+    expect(ended?.error).toContain('ferry promote cart@12 --yes goes back anyway');
+    expect(await store.listInstalls({ deploymentId: 'dep_12' })).toEqual([]);
+    expect(sent).toEqual([]);
   });
 });

@@ -22,7 +22,13 @@ import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
-import { migratedOn, migrationGate, runsMigrations } from './migration-gate.js';
+import {
+  goOnByHand,
+  migratedOn,
+  migrationGate,
+  refuseOverMigrations,
+  runsMigrations,
+} from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -197,7 +203,9 @@ export class RolloutDriver {
    * changed, or grown past what a job carries, while it waited its turn), with
    * the refresh option it was made with. The plan and its snapshots are
    * recorded with the start, in one step: not at all when it was cancelled
-   * while it waited.
+   * while it waited. Unless whoever made it said yes, it is checked again for
+   * going back across migrations: the deployment ahead of it may have run
+   * some meanwhile, and nobody is there to say yes (it ends failed, saying so).
    */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
@@ -207,6 +215,14 @@ export class RolloutDriver {
     const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
+      if (!deployment.migrationsConfirmed)
+        await refuseOverMigrations(
+          this.store,
+          deployment.app,
+          deployment.env,
+          deployment.version,
+          goOnByHand(deployment),
+        );
       frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {
         refresh: deployment.refreshVars,
       });
