@@ -5,6 +5,7 @@ import {
   TOOK_RELEASE_INSTALL_STATES,
 } from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
+import { migrationsBehind } from './deployments/migration-gate.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
@@ -58,7 +59,9 @@ export class RecordsService {
           active: running
             ? { id: running.id, version: running.version, state: running.state }
             : null,
-          hosts: await Promise.all(targets.map((h) => this.hostStatus(h, summary.name))),
+          hosts: await Promise.all(
+            targets.map((h) => this.hostStatus(h, summary.name, wanted?.version)),
+          ),
         });
       }
       out.push({ app: summary.name, latestVersion: summary.latestVersion, environments });
@@ -156,10 +159,19 @@ export class RecordsService {
     return entries;
   }
 
-  private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
+  private async hostStatus(
+    host: HostRecord,
+    app: string,
+    desired: number | undefined,
+  ): Promise<HostStatus> {
     const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
     const changed = version === null ? undefined : await this.changedVariables(host, app, version);
+    // Why catch-up leaves it ahead, when going back would cross migrations.
+    const over =
+      desired === undefined
+        ? []
+        : await migrationsBehind(this.store, app, host.env, desired, version);
     const probe = host.facts?.apps[app]?.health ?? null;
     return {
       host: host.name,
@@ -168,6 +180,9 @@ export class RecordsService {
       health: !host.connected ? 'offline' : (probe ?? 'unknown'),
       lastInstall: last ? { id: last.id, version: last.version, state: last.state } : null,
       ...(changed === undefined ? {} : { changedVariables: changed }),
+      ...(over.length === 0
+        ? {}
+        : { aheadOverMigrations: over.map((m) => m.version).sort((a, b) => a - b) }),
     };
   }
 

@@ -145,6 +145,24 @@ export async function migrationsSince(
 }
 
 /**
+ * The migrations a host on `current` would go back across, were it taken to
+ * `desired`: those of versions above `desired` up to its own that ran in the
+ * environment since `desired` was last there. None when it is not ahead.
+ * Catch-up never takes a host back across them (nobody is there to say yes):
+ * it is left ahead, and `ferry status` says why.
+ */
+export async function migrationsBehind(
+  store: Pick<Store, 'listDeployments' | 'listInstalls'>,
+  app: string,
+  env: string,
+  desired: number,
+  current: number | null,
+): Promise<MigrationRan[]> {
+  if (current === null || current <= desired) return [];
+  return (await migrationsSince(store, app, env, desired)).filter((m) => m.version <= current);
+}
+
+/**
  * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
  * environment where migrations of later versions ran since it was last there;
  * `goOn` tells how to go back all the same. Every way back asks this: a
