@@ -496,6 +496,10 @@ for (const dialect of STORE_DIALECTS) {
         expect(
           (await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
         ).toEqual(['ins_1', 'ins_2']);
+        // Those of no deployment: installs by hand.
+        expect((await store.listInstalls({ deploymentId: null })).map((i) => i.id)).toEqual([
+          'ins_3',
+        ]);
         const ofHost = await store.listInstalls({ hostId: a, app: 'api' });
         expect(ofHost.map((i) => [i.id, i.fromVersion, i.purpose])).toEqual([
           ['ins_3', 3, 'install'],

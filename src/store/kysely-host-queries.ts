@@ -226,7 +226,8 @@ export class KyselyHostQueries {
       .orderBy('installs.created_at', 'desc')
       .orderBy('installs.id');
     if (query.id !== undefined) select = select.where('installs.id', '=', query.id);
-    if (query.deploymentId !== undefined)
+    if (query.deploymentId === null) select = select.where('installs.deployment_id', 'is', null);
+    else if (query.deploymentId !== undefined)
       select = select.where('installs.deployment_id', '=', query.deploymentId);
     if (query.hostId !== undefined) select = select.where('installs.host_id', '=', query.hostId);
     if (query.app !== undefined) select = select.where('installs.app', '=', query.app);

@@ -96,7 +96,8 @@ export interface StoredInstall extends InstallRecord {
 
 /** Which installs to list; every given field must match. */
 export interface InstallQuery {
-  deploymentId?: string;
+  /** The installs of this deployment; null: those of none (`ferry install`). */
+  deploymentId?: string | null;
   hostId?: string;
   app?: string;
   version?: number;

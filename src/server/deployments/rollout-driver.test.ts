@@ -247,3 +247,57 @@ describe('RolloutDriver, a queued deployment that would go back across migration
     expect(sent).toEqual([]);
   });
 });
+
+describe('RolloutDriver, a ferry install its server did not send', () => {
+  it('sends again an install by hand left unsent (its server died before sending it), and fails one whose sending began, once they are no longer fresh', async () => {
+    const host = await store.createHost({
+      id: 'host_a',
+      name: 'qa-1',
+      env: 'qa',
+      roles: ['web'],
+      vars: {},
+    });
+    // Recorded, then the server died before dispatcher.send; and one whose
+    // sending began and never completed (the server died in it, or the
+    // transport refused it and the caller was told so).
+    for (const id of ['ins_hand', 'ins_half'])
+      await store.createInstall({
+        id,
+        hostId: host.id,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        fromVersion: 1,
+        state: 'pending',
+      });
+    await store.markInstall('ins_half', { state: 'pending', sentAt: 'T1' }, ['pending']);
+    const sent: string[] = [];
+    let now = Date.now();
+    const driver = new RolloutDriver(
+      store,
+      { get: () => Promise.resolve(BUNDLE) },
+      {
+        send: (install: { id: string }) => Promise.resolve(void sent.push(install.id)),
+      } as unknown as InstallDispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000, clock: () => now },
+    );
+    try {
+      // Just made: the server that made it may be sending it now.
+      driver.wake();
+      await driver.idle();
+      expect(sent).toEqual([]);
+      now += 150_000;
+      driver.wake();
+      await until('the install to be sent again', () => sent.length > 0);
+    } finally {
+      await driver.close();
+    }
+    expect(sent).toEqual(['ins_hand']);
+    expect(await store.getStoredInstall('ins_half')).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('its sending did not complete') as string,
+    });
+  });
+});

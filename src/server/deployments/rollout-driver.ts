@@ -6,10 +6,12 @@ import {
   ACTIVE_DEPLOYMENT_STATES,
   deploymentStatesBefore,
   hasLanded,
+  INSTALL_STATES,
   installStatesBefore,
   isFinalInstall,
   isOpenInstall,
   isSentInstall,
+  UNSTARTED_INSTALL_STATES,
 } from '../../protocol/lifecycle.js';
 import type {
   DesiredRelease,
@@ -37,6 +39,13 @@ interface Logger {
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
 }
+
+/**
+ * How long an install by hand may stay recorded and unsent before the sweep
+ * sends it or ends it: far longer than a server takes between recording and
+ * sending one, a send that waits on a broker (30 s at most) included.
+ */
+const STRANDED_AFTER_MS = 120_000;
 
 export interface RolloutDriverOptions {
   /** This server process, as lease owner: unique per replica. */
@@ -112,6 +121,11 @@ export class RolloutDriver {
       });
   }
 
+  /** Resolves once no tick is under way (nor asked for): for tests that wait for one look. */
+  async idle(): Promise<void> {
+    while (this.ticking) await this.ticking;
+  }
+
   /** Stops driving and gives up the leases held, so another replica (or the next start) takes over at once. */
   async close(): Promise<void> {
     this.closed = true;
@@ -128,6 +142,9 @@ export class RolloutDriver {
   }
 
   private async tick(): Promise<void> {
+    await this.sendStranded().catch((err: unknown) =>
+      this.logger.error({ err }, 'sending again the installs by hand left unsent failed'),
+    );
     const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
@@ -157,6 +174,45 @@ export class RolloutDriver {
       } catch (err) {
         this.logger.error({ err, deploymentId: deployment.id }, 'advancing a deployment failed');
       }
+    }
+  }
+
+  /**
+   * Ends the wait of installs by hand (`ferry install`, no deployment) left
+   * planned and unsent for longer than a server takes to send one, which
+   * nothing else would send while `ferry install` waits on them. One whose
+   * sending never began (the server that recorded it stopped first) is sent
+   * now: sending is idempotent (the job's id is the install's), so two
+   * replicas sending it run it once. One whose sending began and never
+   * completed (the server stopped during it, or the transport refused it and
+   * the caller was told so) ends failed, saying why: its job, should it have
+   * gone, is then declined by its host when it asks.
+   */
+  private async sendStranded(): Promise<void> {
+    const before = iso(this.clock() - STRANDED_AFTER_MS);
+    const unsent = INSTALL_STATES.filter(
+      (s) => UNSTARTED_INSTALL_STATES.includes(s) && !isSentInstall(s),
+    );
+    const stranded = (
+      await this.store.listInstalls({ deploymentId: null, states: unsent, limit: 100 })
+    ).filter((i) => i.createdAt < before);
+    for (const install of stranded) {
+      if (this.closed) return;
+      const host = await this.store.getHost(install.hostId);
+      if (!host || install.sentAt !== null) {
+        const error = !host
+          ? 'the host was removed before its job was sent'
+          : 'its sending did not complete (the server stopped, or the transport refused it): run ferry install again';
+        if (await this.store.markInstall(install.id, { state: 'failed', error }, unsent))
+          this.logger.warn({ installId: install.id }, `an install by hand ended unsent: ${error}`);
+        continue;
+      }
+      this.logger.warn(
+        { installId: install.id, host: host.name },
+        'sending again an install by hand that was recorded but not sent',
+      );
+      const bundle = await this.bundles.get(install.app, install.version);
+      await this.dispatcher.send(install, bundle, host);
     }
   }
 
