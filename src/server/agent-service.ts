@@ -86,7 +86,7 @@ export class AgentService {
     transport.onPresence((hostId, connected) => {
       // A change publishes host.connected or host.disconnected.
       this.store
-        .setHostPresence(hostId, connected, new Date().toISOString())
+        .hosts.setPresence(hostId, connected, new Date().toISOString())
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
@@ -104,7 +104,7 @@ export class AgentService {
    * they skip it instead of waiting.
    */
   async cutOffHost(hostId: string, reason: string): Promise<void> {
-    await this.store.cutOffHost(hostId, new Date().toISOString());
+    await this.store.hosts.cutOff(hostId, new Date().toISOString());
     this.cutOff.add(hostId);
     await this.disconnect(hostId, reason);
     this.events.notify({ kind: 'host.cut-off', hostId });
@@ -115,10 +115,10 @@ export class AgentService {
    * that its name can be enrolled again. Its installs stay in the history.
    */
   async removeHost(name: string, by: string): Promise<{ id: string; name: string }> {
-    const host = await this.store.findHostByName(name);
+    const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
-    await this.store.removeHost(host.id, new Date().toISOString());
-    await this.store.recordHistoryEvent(
+    await this.store.hosts.remove(host.id, new Date().toISOString());
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by,
@@ -133,7 +133,7 @@ export class AgentService {
   }
 
   private loadCutOff(): Promise<void> {
-    this.cutOffLoaded ??= this.store.cutOffHostIds().then(
+    this.cutOffLoaded ??= this.store.hosts.cutOffIds().then(
       (ids) => {
         for (const id of ids) this.cutOff.add(id);
       },
@@ -146,7 +146,7 @@ export class AgentService {
   }
 
   private async sweep(): Promise<void> {
-    this.cutOff = new Set(await this.store.cutOffHostIds());
+    this.cutOff = new Set(await this.store.hosts.cutOffIds());
     this.cutOffLoaded ??= Promise.resolve();
     // Every host cut off, not only the connected ones: a cut-off that failed (the
     // broker was away, its queue is still there) is tried again until it succeeds.
@@ -196,14 +196,14 @@ export class AgentService {
       );
     }
     await requireEnvironment(this.store, body.env);
-    if (await this.store.findHostByName(body.name)) {
+    if (await this.store.hosts.findByName(body.name)) {
       throw new FerryError('E_HOST_EXISTS', `A host named ${body.name} is already enrolled`, {
         name: body.name,
       });
     }
     const hostId = `host_${randomBytes(6).toString('hex')}`;
-    await this.store.createHost({ id: hostId, ...body });
-    await this.store.recordHistoryEvent(
+    await this.store.hosts.create({ id: hostId, ...body });
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by: token.name,
@@ -232,7 +232,7 @@ export class AgentService {
   }
 
   listHosts(env?: string): Promise<HostRecord[]> {
-    return this.store.listHosts(env === undefined ? {} : { env });
+    return this.store.hosts.list(env === undefined ? {} : { env });
   }
 
   /** Sends one bundle to one host, recorded as an install the agent reports on. */
@@ -241,7 +241,7 @@ export class AgentService {
     request: { app: string; version: number; host: string },
   ): Promise<InstallRecord> {
     const bundle = await this.bundles.get(request.app, request.version);
-    const host = await this.store.findHostByName(request.host);
+    const host = await this.store.hosts.findByName(request.host);
     if (!host)
       throw new FerryError('E_HOST_NOT_FOUND', `No host named ${request.host}`, {
         host: request.host,
@@ -254,7 +254,7 @@ export class AgentService {
     // Recorded `pending` (not yet sent): the dispatcher records its sending
     // before the job goes, so a server that dies in between leaves a record
     // that says the job may have gone, never a sent job unrecorded.
-    await this.store.createInstall({
+    await this.store.installs.create({
       id: installId,
       hostId: host.id,
       app: bundle.app,
@@ -263,7 +263,7 @@ export class AgentService {
       fromVersion: reportedVersion(host, bundle.app),
       state: 'pending',
     });
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (install) await this.dispatcher.send(install, bundle, host);
     return this.getInstall(installId);
   }
@@ -282,7 +282,7 @@ export class AgentService {
    * (`migratingInstall`), and one that gave up first gets a "no" here.
    */
   async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (!install || install.hostId !== token.hostId) {
       throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
         id: installId,
@@ -295,7 +295,7 @@ export class AgentService {
         ? null
         : await cancelledWithDeployment(this.store, install);
       if (cancelled !== null) {
-        await this.store.markInstall(
+        await this.store.installs.mark(
           installId,
           { state: 'cancelled', error: cancelled },
           installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
@@ -304,7 +304,7 @@ export class AgentService {
       }
       const told =
         isStartedInstall(install.state) ||
-        (await this.store.markInstall(
+        (await this.store.installs.mark(
           installId,
           { state: 'running', startedAt: new Date().toISOString() },
           [...UNSTARTED_INSTALL_STATES],
@@ -337,7 +337,7 @@ export class AgentService {
         { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
       );
     }
-    const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
+    const installs = await this.store.installs.list({ hostId: token.hostId, app, version });
     const sent = installs.some((install) => install.sentAt !== null && !isWithdrawn(install.state));
     if (!sent) {
       throw new FerryError(
@@ -349,13 +349,13 @@ export class AgentService {
   }
 
   async getInstall(id: string): Promise<InstallRecord> {
-    const install = await this.store.getInstall(id);
+    const install = await this.store.installs.get(id);
     if (!install) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return install;
   }
 
   async logs(id: string): Promise<InstallLogs> {
-    const logs = await this.store.installLogs(id);
+    const logs = await this.store.installs.logs(id);
     if (!logs) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return logs;
   }
@@ -373,7 +373,7 @@ export class AgentService {
         this.events.notify({ kind: 'host.reported', hostId });
       return;
     }
-    const install = await this.store.getInstall(event.jobId);
+    const install = await this.store.installs.get(event.jobId);
     if (!install || install.hostId !== hostId) {
       // Not this host's install: refuse to let one host write another's records.
       this.logger.warn(
@@ -384,13 +384,13 @@ export class AgentService {
     }
     switch (event.type) {
       case 'step.started':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'started',
           step: event.step,
           at: event.at,
         });
       case 'step.output':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'output',
           step: event.step,
           stream: event.stream,
@@ -398,7 +398,7 @@ export class AgentService {
           text: event.text,
         });
       case 'step.finished':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'finished',
           step: event.step,
           ok: event.ok,
@@ -412,7 +412,7 @@ export class AgentService {
         // state the server gave it. The install's end is an install.state
         // event, once, however often the agent reports it.
         if (event.declined) return;
-        return this.store.finishInstall(install.id, {
+        return this.store.installs.finish(install.id, {
           ok: event.ok,
           rolledBack: event.rolledBack,
           error: event.error,

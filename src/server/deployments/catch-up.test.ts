@@ -36,14 +36,14 @@ const STRATEGY = { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTi
 
 /** qa-1 runs web@1, deployed by dep_1: the desired release. */
 async function desiredV1(): Promise<void> {
-  await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+  await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
   const base = { app: 'web', env: 'qa', strategy: STRATEGY, createdBy: 'admin' };
-  await store.createDeployment(
+  await store.deployments.create(
     { ...base, id: 'dep_1', version: 1, kind: 'deploy', state: 'running', fromVersion: null },
     [],
     { lock: false },
   );
-  await store.updateDeployment(
+  await store.deployments.update(
     'dep_1',
     { state: 'succeeded' },
     {
@@ -55,7 +55,7 @@ async function desiredV1(): Promise<void> {
 
 /** web@2's deployment: qa-1 its migrator, given up on, then succeeded after all; the deployment failed. */
 async function migratedAfterGivenUp(): Promise<void> {
-  await store.createDeployment(
+  await store.deployments.create(
     {
       app: 'web',
       env: 'qa',
@@ -84,24 +84,24 @@ async function migratedAfterGivenUp(): Promise<void> {
     { lock: false },
   );
   const at = new Date().toISOString();
-  await store.markInstall('ins_2', { state: 'running', startedAt: at }, ['queued']);
-  await store.markInstall('ins_2', { state: 'skipped', error: 'qa-1 was offline' }, ['running']);
-  await store.updateDeployment('dep_2', {
+  await store.installs.mark('ins_2', { state: 'running', startedAt: at }, ['queued']);
+  await store.installs.mark('ins_2', { state: 'skipped', error: 'qa-1 was offline' }, ['running']);
+  await store.deployments.update('dep_2', {
     state: 'failed',
     error: 'qa-1 went away during the migrations of web@2',
   });
   for (const kind of ['started', 'finished'] as const)
-    await store.recordStep(
+    await store.installs.recordStep(
       'ins_2',
       kind === 'started'
         ? { kind, step: 'migrate', at }
         : { kind, step: 'migrate', ok: true, exitCode: 0, durationMs: 1, error: null, at },
     );
-  await store.finishInstall('ins_2', { ok: true, rolledBack: false, error: null, at });
+  await store.installs.finish('ins_2', { ok: true, rolledBack: false, error: null, at });
 }
 
 async function reports(current: number): Promise<void> {
-  await store.setHostFacts(
+  await store.hosts.setFacts(
     'host_a',
     parseHostFacts({ factsVersion: 2, apps: { web: { releases: [1, 2], current } } }),
     new Date().toISOString(),
@@ -129,11 +129,11 @@ describe('CatchUp, a host ahead of the desired release', () => {
     await catchUp(sent).host('host_a');
     expect(sent).toEqual([]);
     expect(
-      (await store.listInstalls({ hostId: 'host_a' })).filter((i) => i.purpose === 'catch-up'),
+      (await store.installs.list({ hostId: 'host_a' })).filter((i) => i.purpose === 'catch-up'),
     ).toEqual([]);
     // ferry status says it is ahead, and why it stays so.
     for (const b of Object.values(bundles))
-      await store.recordBundle(
+      await store.bundles.record(
         {
           app: 'web',
           sha256: String(b.version).padStart(64, '0'),
@@ -148,7 +148,7 @@ describe('CatchUp, a host ahead of the desired release', () => {
         },
         () => Promise.resolve(),
       );
-    await store.setHostPresence('host_a', true, new Date().toISOString());
+    await store.hosts.setPresence('host_a', true, new Date().toISOString());
     const records = new RecordsService(store, [{ name: 'qa' } as EnvironmentConfig], {
       get: (_app: string, version: number) => Promise.resolve(bundles[version]!),
       list: () => Promise.resolve([]),
@@ -165,7 +165,7 @@ describe('CatchUp, a host ahead of the desired release', () => {
 
   it('still brings back a host ahead on a release that ran no migrations', async () => {
     await desiredV1();
-    await store.createDeployment(
+    await store.deployments.create(
       {
         app: 'web',
         env: 'qa',
@@ -191,7 +191,7 @@ describe('CatchUp, a host ahead of the desired release', () => {
       ],
       { lock: false },
     );
-    await store.finishInstall('ins_3', {
+    await store.installs.finish('ins_3', {
       ok: true,
       rolledBack: false,
       error: null,

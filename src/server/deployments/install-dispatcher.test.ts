@@ -47,14 +47,14 @@ beforeEach(async () => {
     close: () => Promise.resolve(),
   };
   dispatcher = new InstallDispatcher(store, transport, new VariableService(store));
-  host = await store.createHost({
+  host = await store.hosts.create({
     id: 'host_a',
     name: 'qa-1',
     env: 'qa',
     roles: ['web'],
     vars: {},
   });
-  await store.createDeployment(
+  await store.deployments.create(
     {
       id: 'dep_1',
       app: 'web',
@@ -90,18 +90,18 @@ afterEach(async () => {
 
 describe('InstallDispatcher', () => {
   it('sends a planned install of a deployment under way', async () => {
-    await dispatcher.send((await store.getStoredInstall('ins_a'))!, bundle, host);
+    await dispatcher.send((await store.installs.get('ins_a'))!, bundle, host);
     expect(sent.map((j) => j.installId)).toEqual(['ins_a']);
-    expect((await store.getStoredInstall('ins_a'))?.state).toBe('queued');
+    expect((await store.installs.get('ins_a'))?.state).toBe('queued');
   });
 
   it('sends nothing for an install read before its deployment was cancelled, and cancels it', async () => {
     // A tick read the install while the deployment ran; a person cancels before it is sent.
-    const read = (await store.getStoredInstall('ins_a'))!;
-    await store.updateDeployment('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
+    const read = (await store.installs.get('ins_a'))!;
+    await store.deployments.update('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
     await dispatcher.send(read, bundle, host);
     expect(sent).toEqual([]);
-    expect(await store.getStoredInstall('ins_a')).toMatchObject({
+    expect(await store.installs.get('ins_a')).toMatchObject({
       state: 'cancelled',
       sentAt: null,
       error: 'the deployment was cancelled: cancelled by admin',

@@ -50,7 +50,7 @@ export async function cancelledWithDeployment(
 ): Promise<string | null> {
   if (install.deploymentId === null) return null;
   if (install.purpose !== 'deploy' && install.purpose !== 'revert') return null;
-  const deployment = await store.getDeployment(install.deploymentId);
+  const deployment = await store.deployments.get(install.deploymentId);
   if (!deployment || !isCancelledDeployment(deployment.state)) return null;
   return `the deployment was cancelled${deployment.error ? `: ${deployment.error}` : ''}`;
 }
@@ -116,7 +116,7 @@ export class InstallDispatcher {
     options: { migrate?: boolean } = {},
   ): Promise<void> {
     // Read again: the host may have been cut off since the caller read it.
-    if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
+    if (host.revokedAt || (await this.store.hosts.get(host.id))?.revokedAt) {
       // Its token was revoked: no job (and none of the variables in it) goes to it.
       return this.endUnsent(
         install.id,
@@ -124,7 +124,7 @@ export class InstallDispatcher {
         `${host.name} was cut off (its token was revoked): it gets nothing more`,
       );
     }
-    let resolved: ResolvedVariables | undefined = await this.store.getInstallSnapshot(install.id);
+    let resolved: ResolvedVariables | undefined = await this.store.installs.getSnapshot(install.id);
     try {
       resolved ??= await this.snapshots.forInstall(install, bundle, host);
     } catch (err) {
@@ -141,31 +141,31 @@ export class InstallDispatcher {
     }
     // Cancelled or skipped since the caller read it: it is not sent. (Should it
     // be cancelled just after, the agent asks before it starts and declines it.)
-    const now = await this.store.getStoredInstall(install.id);
+    const now = await this.store.installs.get(install.id);
     if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
     // Its deployment cancelled since the caller read it (a tick that read it before).
     const cancelled = await cancelledWithDeployment(this.store, install);
     if (cancelled !== null) {
-      await this.store.markInstall(
+      await this.store.installs.mark(
         install.id,
         { state: 'cancelled', error: cancelled },
         installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
       );
       return;
     }
-    await this.store.saveInstallSnapshots([{ installId: install.id, snapshot: resolved }]);
+    await this.store.installs.saveSnapshots([{ installId: install.id, snapshot: resolved }]);
     if (install.sentAt === null) {
       // Recorded before the job goes: the agent may get it and fetch its bundle
       // before the line after `send` runs, and a host downloads only the bundles
       // of installs sent to it (`AgentService.authorizeDownload`).
-      await this.store.markInstall(
+      await this.store.installs.mark(
         install.id,
         { state: 'pending', sentAt: new Date().toISOString() },
         installStatesBefore('pending'),
       );
     }
     await this.transport.send(host.id, job);
-    await this.store.markInstall(
+    await this.store.installs.mark(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },
       installStatesBefore('queued'),
@@ -174,7 +174,7 @@ export class InstallDispatcher {
 
   /** Ends an install that was never sent (a host cut off, a refused job), if no host has begun it. */
   private async endUnsent(id: string, state: 'failed' | 'skipped', error: string): Promise<void> {
-    await this.store.markInstall(id, { state, error, finishedAt: new Date().toISOString() }, [
+    await this.store.installs.mark(id, { state, error, finishedAt: new Date().toISOString() }, [
       ...UNSTARTED_INSTALL_STATES,
     ]);
   }

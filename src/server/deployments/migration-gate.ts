@@ -133,12 +133,12 @@ export async function migrationsSince(
   env: string,
   version: number,
 ): Promise<MigrationRan[]> {
-  const deployments = await store.listDeployments({ app, env });
+  const deployments = await store.deployments.list({ app, env });
   const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
   const over: MigrationRan[] = [];
   for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
     if (d.version <= version || d.kind === 'rollback') continue;
-    const host = migratedOn(await store.listInstalls({ deploymentId: d.id }));
+    const host = migratedOn(await store.installs.list({ deploymentId: d.id }));
     if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
   }
   return over;

@@ -40,12 +40,12 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
 describe('RolloutDriver, the migrator told to go ahead as the rollout gives up on it', () => {
   it('never sends the migrations to a second host', async () => {
     const long = '2026-01-01T00:00:00.000Z';
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-    await store.createHost({ id: 'host_b', name: 'qa-2', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_b', name: 'qa-2', env: 'qa', roles: ['web'], vars: {} });
     // qa-1 looks away (its presence not yet recorded), qa-2 is there.
-    await store.setHostPresence('host_a', false, long);
-    await store.setHostPresence('host_b', true, long);
-    await store.createDeployment(
+    await store.hosts.setPresence('host_a', false, long);
+    await store.hosts.setPresence('host_b', true, long);
+    await store.deployments.create(
       {
         id: 'dep_1',
         app: 'web',
@@ -73,7 +73,7 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       })),
       { lock: true },
     );
-    await store.markInstall('ins_a', { state: 'queued', sentAt: long }, ['queued']);
+    await store.installs.mark('ins_a', { state: 'queued', sentAt: long }, ['queued']);
 
     // The fault: qa-1's agent asks "still wanted?" and is told to go ahead just
     // after the driver read the wave and just before it marks qa-1 skipped.
@@ -86,13 +86,13 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
         return async (...args: Parameters<Store['markInstall']>) => {
           const [id, patch] = args;
           if (id === 'ins_a' && patch.state === 'skipped') {
-            await target.markInstall(
+            await target.installs.mark(
               'ins_a',
               { state: 'running', startedAt: new Date().toISOString() },
               [...UNSTARTED_INSTALL_STATES],
             );
           }
-          return target.markInstall(...args);
+          return target.installs.mark(...args);
         };
       },
     });
@@ -126,12 +126,12 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       driver.wake();
       await until(
         'the first look',
-        async () => (await store.getDeployment('dep_1'))?.leaseOwner === 'r1',
+        async () => (await store.deployments.get('dep_1'))?.leaseOwner === 'r1',
       );
       now += 5_000;
       driver.wake();
       await until('the deployment to end, or another host to be sent the job', async () => {
-        const deployment = await store.getDeployment('dep_1');
+        const deployment = await store.deployments.get('dep_1');
         return (
           (deployment !== undefined && !isActiveDeployment(deployment.state)) || sent.length > 0
         );
@@ -140,12 +140,12 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       await driver.close();
     }
     expect(sent.filter((s) => s.host === 'qa-2')).toEqual([]);
-    const ended = await store.getDeployment('dep_1');
+    const ended = await store.deployments.get('dep_1');
     expect(ended?.state).toBe('failed');
     expect(ended?.error).toContain('qa-1 went away while installing web@2, before its migrations');
-    const a = await store.getStoredInstall('ins_a');
+    const a = await store.installs.get('ins_a');
     expect([a?.state, a?.startedAt === null]).toEqual(['skipped', false]);
-    expect((await store.getStoredInstall('ins_b'))?.state).toBe('cancelled');
+    expect((await store.installs.get('ins_b'))?.state).toBe('cancelled');
   });
 });
 
@@ -159,7 +159,7 @@ describe('RolloutDriver, a queued deployment that would go back across migration
         manifest: { role: 'cart', migrate: ['node migrate.js'] },
       } as unknown as BundleDetail,
     };
-    await store.createHost({
+    await store.hosts.create({
       id: 'host_a',
       name: 'prod-1',
       env: 'prod',
@@ -169,7 +169,7 @@ describe('RolloutDriver, a queued deployment that would go back across migration
     const strategy = { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' };
     const base = { app: 'cart', env: 'prod', strategy, fromVersion: 11, createdBy: 'admin' };
     // cart@13 rolls out, holding the lock; its migrations have not run yet.
-    await store.createDeployment(
+    await store.deployments.create(
       { ...base, id: 'dep_13', version: 13, kind: 'promote', state: 'running' },
       [
         {
@@ -190,7 +190,7 @@ describe('RolloutDriver, a queued deployment that would go back across migration
     // QA marks cart@12 passed: its auto-promotion queues behind cart@13 (nothing
     // had migrated when it was made, so it passed the check then).
     await new Promise((resolve) => setTimeout(resolve, 5));
-    await store.createDeployment(
+    await store.deployments.create(
       {
         ...base,
         id: 'dep_12',
@@ -205,8 +205,8 @@ describe('RolloutDriver, a queued deployment that would go back across migration
     );
     // cart@13 migrates on prod-1, and succeeds.
     const at = new Date().toISOString();
-    await store.recordStep('ins_13', { kind: 'started', step: 'migrate', at });
-    await store.recordStep('ins_13', {
+    await store.installs.recordStep('ins_13', { kind: 'started', step: 'migrate', at });
+    await store.installs.recordStep('ins_13', {
       kind: 'finished',
       step: 'migrate',
       ok: true,
@@ -215,9 +215,9 @@ describe('RolloutDriver, a queued deployment that would go back across migration
       error: null,
       at,
     });
-    await store.finishInstall('ins_13', { ok: true, rolledBack: false, error: null, at });
-    await store.updateDeployment('dep_13', { state: 'succeeded', finishedAt: at });
-    await store.releaseLock('cart', 'prod', 'dep_13');
+    await store.installs.finish('ins_13', { ok: true, rolledBack: false, error: null, at });
+    await store.deployments.update('dep_13', { state: 'succeeded', finishedAt: at });
+    await store.deployments.releaseLock('cart', 'prod', 'dep_13');
 
     const sent: string[] = [];
     const driver = new RolloutDriver(
@@ -233,24 +233,24 @@ describe('RolloutDriver, a queued deployment that would go back across migration
     try {
       driver.wake();
       await until('cart@12 to start or end', async () => {
-        const d = await store.getDeployment('dep_12');
+        const d = await store.deployments.get('dep_12');
         return d?.state !== 'pending' || sent.length > 0;
       });
     } finally {
       await driver.close();
     }
-    const ended = await store.getDeployment('dep_12');
+    const ended = await store.deployments.get('dep_12');
     expect(ended?.state).toBe('failed');
     expect(ended?.error).toContain('Migrations ran in prod since cart@12: cart@13 (on prod-1');
     expect(ended?.error).toContain('ferry promote cart@12 --yes goes back anyway');
-    expect(await store.listInstalls({ deploymentId: 'dep_12' })).toEqual([]);
+    expect(await store.installs.list({ deploymentId: 'dep_12' })).toEqual([]);
     expect(sent).toEqual([]);
   });
 });
 
 describe('RolloutDriver, a ferry install its server did not send', () => {
   it('sends again an install by hand left unsent (its server died before sending it), and fails one whose sending began, once they are no longer fresh', async () => {
-    const host = await store.createHost({
+    const host = await store.hosts.create({
       id: 'host_a',
       name: 'qa-1',
       env: 'qa',
@@ -261,7 +261,7 @@ describe('RolloutDriver, a ferry install its server did not send', () => {
     // sending began and never completed (the server died in it, or the
     // transport refused it and the caller was told so).
     for (const id of ['ins_hand', 'ins_half'])
-      await store.createInstall({
+      await store.installs.create({
         id,
         hostId: host.id,
         app: 'web',
@@ -270,7 +270,7 @@ describe('RolloutDriver, a ferry install its server did not send', () => {
         fromVersion: 1,
         state: 'pending',
       });
-    await store.markInstall('ins_half', { state: 'pending', sentAt: 'T1' }, ['pending']);
+    await store.installs.mark('ins_half', { state: 'pending', sentAt: 'T1' }, ['pending']);
     const sent: string[] = [];
     let now = Date.now();
     const driver = new RolloutDriver(
@@ -295,7 +295,7 @@ describe('RolloutDriver, a ferry install its server did not send', () => {
       await driver.close();
     }
     expect(sent).toEqual(['ins_hand']);
-    expect(await store.getStoredInstall('ins_half')).toMatchObject({
+    expect(await store.installs.get('ins_half')).toMatchObject({
       state: 'failed',
       error: expect.stringContaining('its sending did not complete') as string,
     });
