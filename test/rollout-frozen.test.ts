@@ -92,7 +92,7 @@ function rig(store: Store): Rig {
 }
 
 async function setRedisHost(store: Store, value: string): Promise<void> {
-  await store.setVariable({
+  await store.variables.set({
     name: 'REDIS_HOST',
     scope: { kind: 'env', value: 'qa' },
     value,
@@ -104,7 +104,7 @@ async function setRedisHost(store: Store, value: string): Promise<void> {
 
 /** Ends a sent install as its host would report it. */
 async function hostEnds(store: Store, install: StoredInstall, ok: boolean): Promise<void> {
-  await store.finishInstall(install.id, {
+  await store.installs.finish(install.id, {
     ok,
     rolledBack: false,
     error: ok ? null : 'health check failed',
@@ -115,7 +115,7 @@ async function hostEnds(store: Store, install: StoredInstall, ok: boolean): Prom
 /** The install of a deployment on a host once its job was sent. */
 function sent(store: Store, deploymentId: string, hostId: string): Promise<StoredInstall> {
   return waitFor(`the job of ${deploymentId} to ${hostId}`, async () => {
-    const [install] = await store.listInstalls({ deploymentId, hostId });
+    const [install] = await store.installs.list({ deploymentId, hostId });
     return install?.state === 'queued' ? install : undefined;
   });
 }
@@ -139,14 +139,14 @@ for (const dialect of STORE_DIALECTS) {
     beforeEach(async () => {
       under = await dialect.open();
       for (const name of ['qa-1', 'qa-2']) {
-        await under.store.createHost({
+        await under.store.hosts.create({
           id: `host_${name}`,
           name,
           env: 'qa',
           roles: ['web'],
           vars: {},
         });
-        await under.store.setHostPresence(`host_${name}`, true, new Date().toISOString());
+        await under.store.hosts.setPresence(`host_${name}`, true, new Date().toISOString());
       }
       await setRedisHost(under.store, 'a');
     });
@@ -181,7 +181,7 @@ for (const dialect of STORE_DIALECTS) {
         jobs.filter((j) => j.job.installId === install.id).map((j) => j.job.vars.REDIS_HOST);
       expect(varsOf(one)).toEqual(['b']);
       expect(varsOf(two)).toEqual(['b']);
-      expect((await store.getInstallSnapshot(two.id))?.vars).toEqual({ REDIS_HOST: 'b' });
+      expect((await store.installs.getSnapshot(two.id))?.vars).toEqual({ REDIS_HOST: 'b' });
       expect(await orphanSnapshots(store)).toBe(0);
 
       // A refused `ferry deploy` leaves none either.
@@ -199,9 +199,9 @@ for (const dialect of STORE_DIALECTS) {
         env: 'qa',
         refreshVars: true,
       });
-      expect((await running.store.getDeployment(made.id))?.refreshVars).toBe(true);
+      expect((await running.store.deployments.get(made.id))?.refreshVars).toBe(true);
       const [auto] = await running.deployments.afterPush(bundle(2), 'alice');
-      expect((await running.store.getDeployment(auto!.id!))?.refreshVars).toBe(false);
+      expect((await running.store.deployments.get(auto!.id!))?.refreshVars).toBe(false);
     });
 
     it('leaves no revert install behind when a cancel lands as the rollout stops', async () => {
@@ -210,7 +210,7 @@ for (const dialect of STORE_DIALECTS) {
       const cancelFirst = async (id: string) => {
         if (cancelled) return;
         cancelled = true;
-        await under.store.updateDeployment(
+        await under.store.deployments.update(
           id,
           { state: 'cancelled', finishedAt: new Date().toISOString(), error: 'cancelled by bob' },
           { from: ['pending', 'running'] },
@@ -222,13 +222,13 @@ for (const dialect of STORE_DIALECTS) {
             return async (installs: Parameters<Store['createInstalls']>[0]) => {
               const revert = installs.find((i) => i.purpose === 'revert');
               if (revert?.deploymentId) await cancelFirst(revert.deploymentId);
-              return target.createInstalls(installs);
+              return target.installs.createMany(installs);
             };
           }
           if (name === 'updateDeployment') {
             return async (...args: Parameters<Store['updateDeployment']>) => {
               if (args[1].phase === 'reverting') await cancelFirst(args[0]);
-              return target.updateDeployment(...args);
+              return target.deployments.update(...args);
             };
           }
           return Reflect.get(target, name, receiver) as unknown;
@@ -241,9 +241,9 @@ for (const dialect of STORE_DIALECTS) {
       await hostEnds(store, await sent(store, first.id, 'host_qa-1'), true);
       await hostEnds(store, await sent(store, first.id, 'host_qa-2'), true);
       await waitFor('web@1 to succeed', async () =>
-        (await store.getDeployment(first.id))?.state === 'succeeded' ? true : undefined,
+        (await store.deployments.get(first.id))?.state === 'succeeded' ? true : undefined,
       );
-      await under.store.setHostFacts(
+      await under.store.hosts.setFacts(
         'host_qa-1',
         parseHostFacts({ apps: { web: { current: 1 } } }),
         new Date().toISOString(),
@@ -257,9 +257,9 @@ for (const dialect of STORE_DIALECTS) {
       await hostEnds(store, await sent(store, second.id, 'host_qa-2'), false);
       await waitFor('the cancel to land', () => Promise.resolve(cancelled || undefined));
       await running.driver.close();
-      const record = await under.store.getDeployment(second.id);
+      const record = await under.store.deployments.get(second.id);
       expect(record).toMatchObject({ state: 'cancelled', phase: 'rollout' });
-      const installs = await under.store.listInstalls({ deploymentId: second.id });
+      const installs = await under.store.installs.list({ deploymentId: second.id });
       expect(installs.filter((i) => isOpenInstall(i.state))).toEqual([]);
       expect(installs.map((i) => i.purpose)).toEqual(['deploy', 'deploy']);
     });

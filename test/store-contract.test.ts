@@ -45,7 +45,7 @@ for (const dialect of STORE_DIALECTS) {
 
     async function host(name: string, env = 'qa'): Promise<string> {
       const id = `host_${name}`;
-      await store.createHost({ id, name, env, roles: ['web'], vars: { PORT: '8080' } });
+      await store.hosts.create({ id, name, env, roles: ['web'], vars: { PORT: '8080' } });
       return id;
     }
 
@@ -58,7 +58,7 @@ for (const dialect of STORE_DIALECTS) {
         state?: 'pending' | 'running';
       } = {},
     ) {
-      return store.createDeployment(
+      return store.deployments.create(
         {
           id,
           app: 'web',
@@ -77,21 +77,21 @@ for (const dialect of STORE_DIALECTS) {
 
     it('migrates again without harm', async () => {
       await store.migrate();
-      expect(await store.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+      expect(await store.environments.list()).toEqual(['dev', 'qa', 'prod']);
     });
 
     describe('bundles', () => {
       it('numbers the bundles of each app from 1, and gives the same bytes their version again', async () => {
         const moved: string[] = [];
-        const first = await store.recordBundle(bundle('web', 'a'), () => {
+        const first = await store.bundles.record(bundle('web', 'a'), () => {
           moved.push('a');
           return Promise.resolve();
         });
         expect(first).toMatchObject({ created: true, bundle: { app: 'web', version: 1 } });
         expect(first.bundle.size).toBe(5_000_000_000);
-        expect((await store.recordBundle(bundle('web', 'b'), noop)).bundle.version).toBe(2);
-        expect((await store.recordBundle(bundle('api', 'a'), noop)).bundle.version).toBe(1);
-        const again = await store.recordBundle(bundle('web', 'a'), () => {
+        expect((await store.bundles.record(bundle('web', 'b'), noop)).bundle.version).toBe(2);
+        expect((await store.bundles.record(bundle('api', 'a'), noop)).bundle.version).toBe(1);
+        const again = await store.bundles.record(bundle('web', 'a'), () => {
           moved.push('again');
           return Promise.resolve();
         });
@@ -101,20 +101,20 @@ for (const dialect of STORE_DIALECTS) {
 
       it('records nothing when moving the file fails', async () => {
         await expect(
-          store.recordBundle(bundle('web', 'a'), () => Promise.reject(new Error('disk full'))),
+          store.bundles.record(bundle('web', 'a'), () => Promise.reject(new Error('disk full'))),
         ).rejects.toThrow('disk full');
-        expect(await store.hasApp('web')).toBe(false);
-        expect((await store.recordBundle(bundle('web', 'a'), noop)).bundle.version).toBe(1);
+        expect(await store.bundles.hasApp('web')).toBe(false);
+        expect((await store.bundles.record(bundle('web', 'a'), noop)).bundle.version).toBe(1);
       });
 
       it('gets, lists newest first with a limit, and summarises apps', async () => {
-        await store.recordBundle(
+        await store.bundles.record(
           bundle('web', 'a', { label: '1.0', dirty: true, commit: 'c0ffee' }),
           noop,
         );
-        await store.recordBundle(bundle('web', 'b'), noop);
-        await store.recordBundle(bundle('web', 'c'), noop);
-        const got = await store.getBundle('web', 1);
+        await store.bundles.record(bundle('web', 'b'), noop);
+        await store.bundles.record(bundle('web', 'c'), noop);
+        const got = await store.bundles.get('web', 1);
         expect(got).toMatchObject({
           app: 'web',
           version: 1,
@@ -124,22 +124,22 @@ for (const dialect of STORE_DIALECTS) {
           fileCount: 3,
           manifest: { role: 'web', install: [] },
         });
-        expect(await store.getBundle('web', 9)).toBeUndefined();
-        expect((await store.listBundles('web')).map((b) => b.version)).toEqual([3, 2, 1]);
-        expect((await store.listBundles('web', { limit: 2 })).map((b) => b.version)).toEqual([
+        expect(await store.bundles.get('web', 9)).toBeUndefined();
+        expect((await store.bundles.list('web')).map((b) => b.version)).toEqual([3, 2, 1]);
+        expect((await store.bundles.list('web', { limit: 2 })).map((b) => b.version)).toEqual([
           3, 2,
         ]);
-        expect(await store.listApps()).toEqual([
+        expect(await store.bundles.listApps()).toEqual([
           expect.objectContaining({ name: 'web', latestVersion: 3, bundleCount: 3 }),
         ]);
-        expect(await store.hasApp('nope')).toBe(false);
+        expect(await store.bundles.hasApp('nope')).toBe(false);
       });
     });
 
     describe('tokens', () => {
       it('creates, finds by hash, touches, lists and revokes', async () => {
-        expect(await store.listTokens()).toEqual([]);
-        const created = await store.createToken({
+        expect(await store.tokens.list()).toEqual([]);
+        const created = await store.tokens.create({
           id: 'tok_1',
           name: 'ci',
           role: 'deployer',
@@ -148,72 +148,72 @@ for (const dialect of STORE_DIALECTS) {
           createdBy: 'admin',
         });
         expect(created).toMatchObject({ id: 'tok_1', role: 'deployer', env: 'qa', hostId: null });
-        expect(await store.findActiveToken('h1')).toMatchObject({ id: 'tok_1', tokenHash: 'h1' });
-        await store.touchToken('tok_1', '2026-11-02T00:00:00.000Z');
-        expect((await store.listTokens())[0]!.lastUsedAt).toBe('2026-11-02T00:00:00.000Z');
-        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_1']);
-        expect(await store.revokeToken('tok_1')).toBe(true);
-        expect(await store.revokeToken('tok_1')).toBe(true);
-        expect(await store.revokeToken('tok_nope')).toBe(false);
-        expect(await store.findActiveToken('h1')).toBeUndefined();
+        expect(await store.tokens.findActive('h1')).toMatchObject({ id: 'tok_1', tokenHash: 'h1' });
+        await store.tokens.touch('tok_1', '2026-11-02T00:00:00.000Z');
+        expect((await store.tokens.list())[0]!.lastUsedAt).toBe('2026-11-02T00:00:00.000Z');
+        expect((await store.tokens.list()).map((t) => t.id)).toEqual(['tok_1']);
+        expect(await store.tokens.revoke('tok_1')).toBe(true);
+        expect(await store.tokens.revoke('tok_1')).toBe(true);
+        expect(await store.tokens.revoke('tok_nope')).toBe(false);
+        expect(await store.tokens.findActive('h1')).toBeUndefined();
       });
 
       it('creates the first token only while there is none', async () => {
         const first = { name: 'admin', role: 'admin', env: null, createdBy: null } as const;
         expect(
-          await store.createFirstToken({ ...first, id: 'tok_a', tokenHash: 'ha' }),
+          await store.tokens.createFirst({ ...first, id: 'tok_a', tokenHash: 'ha' }),
         ).toMatchObject({ id: 'tok_a', role: 'admin' });
         expect(
-          await store.createFirstToken({ ...first, id: 'tok_b', tokenHash: 'hb' }),
+          await store.tokens.createFirst({ ...first, id: 'tok_b', tokenHash: 'hb' }),
         ).toBeUndefined();
-        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_a']);
+        expect((await store.tokens.list()).map((t) => t.id)).toEqual(['tok_a']);
       });
     });
 
     describe('outbox', () => {
       it('keeps messages per host in order, once per id, until acknowledged', async () => {
-        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
-        await store.enqueueOutbox('h1', { id: 'm2', body: '{"a":2}' });
-        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
-        await store.enqueueOutbox('h2', { id: 'm3', body: '{}' });
-        expect((await store.pendingOutbox('h1')).map((m) => m.id)).toEqual(['m1', 'm2']);
-        await store.ackOutbox('h1', 'm1');
-        expect(await store.pendingOutbox('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
-        expect((await store.pendingOutbox('h2')).map((m) => m.id)).toEqual(['m3']);
+        await store.outbox.enqueue('h1', { id: 'm1', body: '{"a":1}' });
+        await store.outbox.enqueue('h1', { id: 'm2', body: '{"a":2}' });
+        await store.outbox.enqueue('h1', { id: 'm1', body: '{"a":1}' });
+        await store.outbox.enqueue('h2', { id: 'm3', body: '{}' });
+        expect((await store.outbox.pending('h1')).map((m) => m.id)).toEqual(['m1', 'm2']);
+        await store.outbox.ack('h1', 'm1');
+        expect(await store.outbox.pending('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
+        expect((await store.outbox.pending('h2')).map((m) => m.id)).toEqual(['m3']);
       });
     });
 
     describe('environments and hosts', () => {
       it('syncs environments, keeping one that still has hosts', async () => {
         await host('old-1', 'prod');
-        expect(await store.syncEnvironments(['dev', 'staging'])).toEqual({ kept: ['prod'] });
-        expect(await store.listEnvironments()).toEqual(['dev', 'staging', 'prod']);
+        expect(await store.environments.sync(['dev', 'staging'])).toEqual({ kept: ['prod'] });
+        expect(await store.environments.list()).toEqual(['dev', 'staging', 'prod']);
       });
 
       it('records hosts, their presence and their facts', async () => {
         const id = await host('qa-1');
         await host('prod-1', 'prod');
-        expect(await store.getHost(id)).toMatchObject({
+        expect(await store.hosts.get(id)).toMatchObject({
           name: 'qa-1',
           roles: ['web'],
           vars: { PORT: '8080' },
           connected: false,
           facts: null,
         });
-        expect((await store.findHostByName('qa-1'))?.id).toBe(id);
-        expect(await store.findHostByName('nope')).toBeUndefined();
-        await store.setHostPresence(id, true, '2026-11-02T00:00:00.000Z');
+        expect((await store.hosts.findByName('qa-1'))?.id).toBe(id);
+        expect(await store.hosts.findByName('nope')).toBeUndefined();
+        await store.hosts.setPresence(id, true, '2026-11-02T00:00:00.000Z');
         const facts = parseHostFacts({ factsVersion: 2, apps: { web: { current: 3 } } });
-        await store.setHostFacts(id, facts, '2026-11-02T00:00:01.000Z');
-        expect(await store.getHost(id)).toMatchObject({
+        await store.hosts.setFacts(id, facts, '2026-11-02T00:00:01.000Z');
+        expect(await store.hosts.get(id)).toMatchObject({
           connected: true,
           lastSeenAt: '2026-11-02T00:00:01.000Z',
           facts,
         });
-        expect((await store.listHosts({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
-        expect((await store.listHosts()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
-        await store.resetHostPresence();
-        expect((await store.getHost(id))?.connected).toBe(false);
+        expect((await store.hosts.list({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
+        expect((await store.hosts.list()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
+        await store.hosts.resetPresence();
+        expect((await store.hosts.get(id))?.connected).toBe(false);
       });
 
       it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
@@ -224,11 +224,11 @@ for (const dialect of STORE_DIALECTS) {
           facts: parseHostFacts({ factsVersion: 2, runtimes: { node } }),
         });
         const keep = (count: number) => ({ keep: count, since: '2026-11-02T00:00:00.000Z' });
-        await store.addFactsSample(other, sample(0, 'other'), keep(10));
+        await store.hosts.addFactsSample(other, sample(0, 'other'), keep(10));
         for (let minute = 1; minute <= 5; minute++)
-          await store.addFactsSample(id, sample(minute, `20.${minute}.0`), keep(3));
+          await store.hosts.addFactsSample(id, sample(minute, `20.${minute}.0`), keep(3));
         const nodes = async (hostId: string) =>
-          (await store.listFactsSamples(hostId)).map((s) => [
+          (await store.hosts.listFactsSamples(hostId)).map((s) => [
             s.at.slice(14, 16),
             s.facts.runtimes.node,
           ]);
@@ -237,11 +237,11 @@ for (const dialect of STORE_DIALECTS) {
           ['04', '20.4.0'],
           ['03', '20.3.0'],
         ]);
-        expect((await store.listFactsSamples(id, { limit: 1 }))[0]?.facts).toEqual(
+        expect((await store.hosts.listFactsSamples(id, { limit: 1 }))[0]?.facts).toEqual(
           sample(5, '20.5.0').facts,
         );
         // By age: what is older than `since` goes, whatever the count.
-        await store.addFactsSample(id, sample(6, '20.6.0'), {
+        await store.hosts.addFactsSample(id, sample(6, '20.6.0'), {
           keep: 10,
           since: '2026-11-02T00:04:30.000Z',
         });
@@ -255,13 +255,13 @@ for (const dialect of STORE_DIALECTS) {
 
       it('reads facts an older Ferry stored, before facts had a schema', async () => {
         const id = await host('qa-1');
-        await store.setHostFacts(
+        await store.hosts.setFacts(
           id,
           // As an older server wrote them: whatever the agent sent.
           { os: 'Linux 6.1', runtimes: { node: '18.0.0' }, apps: { web: { current: 2 } } } as never,
           '2026-11-02T00:00:01.000Z',
         );
-        expect((await store.getHost(id))?.facts).toMatchObject({
+        expect((await store.hosts.get(id))?.facts).toMatchObject({
           factsVersion: 1,
           os: 'Linux',
           runtimes: { node: '18.0.0', pip: null },
@@ -271,7 +271,7 @@ for (const dialect of STORE_DIALECTS) {
 
       it('cuts a host off with its tokens, and removes one so that its name is free again', async () => {
         const id = await host('qa-1');
-        await store.createToken({
+        await store.tokens.create({
           id: 'tok_qa1',
           name: 'agent-qa-1',
           role: 'agent',
@@ -280,26 +280,26 @@ for (const dialect of STORE_DIALECTS) {
           createdBy: 'admin',
           hostId: id,
         });
-        expect(await store.cutOffHostIds()).toEqual([]);
-        await store.cutOffHost(id, '2026-11-03T00:00:00.000Z');
-        expect((await store.getHost(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
-        expect(await store.findActiveToken('h'.repeat(64))).toBeUndefined();
-        expect(await store.cutOffHostIds()).toEqual([id]);
+        expect(await store.hosts.cutOffIds()).toEqual([]);
+        await store.hosts.cutOff(id, '2026-11-03T00:00:00.000Z');
+        expect((await store.hosts.get(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
+        expect(await store.tokens.findActive('h'.repeat(64))).toBeUndefined();
+        expect(await store.hosts.cutOffIds()).toEqual([id]);
 
-        expect(await store.removeHost(id, '2026-11-03T00:00:01.000Z')).toBe(true);
-        expect(await store.removeHost(id, '2026-11-03T00:00:02.000Z')).toBe(false);
-        expect(await store.listHosts()).toEqual([]);
-        expect(await store.findHostByName('qa-1')).toBeUndefined();
+        expect(await store.hosts.remove(id, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.hosts.remove(id, '2026-11-03T00:00:02.000Z')).toBe(false);
+        expect(await store.hosts.list()).toEqual([]);
+        expect(await store.hosts.findByName('qa-1')).toBeUndefined();
         // Kept for the history, under a name that says so.
-        expect((await store.getHost(id))?.name).toBe(`qa-1 (removed ${id})`);
-        await store.createHost({
+        expect((await store.hosts.get(id))?.name).toBe(`qa-1 (removed ${id})`);
+        await store.hosts.create({
           id: 'host_new',
           name: 'qa-1',
           env: 'qa',
           roles: ['web'],
           vars: {},
         });
-        expect((await store.findHostByName('qa-1'))?.id).toBe('host_new');
+        expect((await store.hosts.findByName('qa-1'))?.id).toBe('host_new');
       });
 
       it("drops a host's outbox when it is cut off or removed: those jobs are never delivered", async () => {
@@ -307,19 +307,19 @@ for (const dialect of STORE_DIALECTS) {
         const removed = await host('qa-2');
         const kept = await host('qa-3');
         for (const id of [cut, removed, kept])
-          await store.enqueueOutbox(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
-        await store.cutOffHost(cut, '2026-11-03T00:00:00.000Z');
-        expect(await store.removeHost(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
-        expect(await store.pendingOutbox(cut)).toEqual([]);
-        expect(await store.pendingOutbox(removed)).toEqual([]);
-        expect((await store.pendingOutbox(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
+          await store.outbox.enqueue(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
+        await store.hosts.cutOff(cut, '2026-11-03T00:00:00.000Z');
+        expect(await store.hosts.remove(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.outbox.pending(cut)).toEqual([]);
+        expect(await store.outbox.pending(removed)).toEqual([]);
+        expect((await store.outbox.pending(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
       });
     });
 
     describe('installs', () => {
       it('records steps once per delivery, replaces a re-run step, and keeps the output in order', async () => {
         const hostId = await host('qa-1');
-        await store.createInstall({
+        await store.installs.create({
           id: 'ins_1',
           hostId,
           app: 'web',
@@ -331,10 +331,10 @@ for (const dialect of STORE_DIALECTS) {
           step: 'install',
           at: '2026-11-02T00:00:00.000Z',
         };
-        await store.recordStep('ins_1', started);
-        await store.recordStep('ins_1', started);
+        await store.installs.recordStep('ins_1', started);
+        await store.installs.recordStep('ins_1', started);
         for (const seq of [0, 1, 1]) {
-          await store.recordStep('ins_1', {
+          await store.installs.recordStep('ins_1', {
             kind: 'output',
             step: 'install',
             stream: 'stdout',
@@ -343,7 +343,7 @@ for (const dialect of STORE_DIALECTS) {
           });
         }
         // Each step's log says how it stands: running, with no exit code or duration yet.
-        expect((await store.installLogs('ins_1'))?.steps).toEqual([
+        expect((await store.installs.logs('ins_1'))?.steps).toEqual([
           {
             step: 'install',
             state: 'running',
@@ -354,9 +354,9 @@ for (const dialect of STORE_DIALECTS) {
           },
         ]);
         // The same step started again (the agent re-ran the job): its output starts over.
-        await store.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
-        expect((await store.installLogs('ins_1'))?.steps[0]?.stdout).toBe('');
-        await store.recordStep('ins_1', {
+        await store.installs.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
+        expect((await store.installs.logs('ins_1'))?.steps[0]?.stdout).toBe('');
+        await store.installs.recordStep('ins_1', {
           kind: 'finished',
           step: 'install',
           ok: false,
@@ -365,13 +365,13 @@ for (const dialect of STORE_DIALECTS) {
           error: 'npm failed',
           at: '2026-11-02T00:00:06.000Z',
         });
-        await store.finishInstall('ins_1', {
+        await store.installs.finish('ins_1', {
           ok: false,
           rolledBack: true,
           error: 'npm failed',
           at: '2026-11-02T00:00:07.000Z',
         });
-        expect(await store.getInstall('ins_1')).toMatchObject({
+        expect(await store.installs.get('ins_1')).toMatchObject({
           host: 'qa-1',
           state: 'failed',
           rolledBack: true,
@@ -380,19 +380,19 @@ for (const dialect of STORE_DIALECTS) {
           deploymentId: null,
           steps: [{ step: 'install', state: 'failed', exitCode: 2, durationMs: 1234 }],
         });
-        expect((await store.installLogs('ins_1'))?.steps[0]).toMatchObject({
+        expect((await store.installs.logs('ins_1'))?.steps[0]).toMatchObject({
           step: 'install',
           state: 'failed',
           exitCode: 2,
           durationMs: 1234,
         });
-        expect(await store.getInstall('nope')).toBeUndefined();
-        expect(await store.installLogs('nope')).toBeUndefined();
+        expect(await store.installs.get('nope')).toBeUndefined();
+        expect(await store.installs.logs('nope')).toBeUndefined();
       });
 
       it('moves an install only from the states given, and records what a host did with one cancelled after it was told to go ahead', async () => {
         const hostId = await host('qa-1');
-        await store.createInstalls([
+        await store.installs.createMany([
           {
             id: 'ins_a',
             hostId,
@@ -404,38 +404,38 @@ for (const dialect of STORE_DIALECTS) {
           },
         ]);
         expect(
-          await store.markInstall('ins_a', { state: 'queued', sentAt: 'T1' }, ['pending']),
+          await store.installs.mark('ins_a', { state: 'queued', sentAt: 'T1' }, ['pending']),
         ).toBe(true);
-        expect(await store.markInstall('ins_a', { state: 'queued' }, ['pending'])).toBe(false);
-        expect(await store.getStoredInstall('ins_a')).toMatchObject({
+        expect(await store.installs.mark('ins_a', { state: 'queued' }, ['pending'])).toBe(false);
+        expect(await store.installs.get('ins_a')).toMatchObject({
           state: 'queued',
           sentAt: 'T1',
           batch: 0,
         });
         expect(
-          await store.markInstall('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
+          await store.installs.mark('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
         ).toBe(true);
         // The host had asked and been told to go ahead before the cancel: its
         // reports are what it did, and the record follows them.
-        await store.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('running');
-        await store.finishInstall('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
+        await store.installs.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
+        expect((await store.installs.get('ins_a'))?.state).toBe('running');
+        await store.installs.finish('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
+        expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A repeated report of another end changes nothing: an install ends once.
-        await store.finishInstall('ins_a', { ok: false, rolledBack: false, error: 'x', at: 'T3' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
+        await store.installs.finish('ins_a', { ok: false, rolledBack: false, error: 'x', at: 'T3' });
+        expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A skipped install that the host runs after all comes back to life.
-        await store.createInstalls([
+        await store.installs.createMany([
           { id: 'ins_b', hostId, app: 'web', version: 2, createdBy: 'x', state: 'pending' },
         ]);
-        await store.markInstall('ins_b', { state: 'skipped' }, ['pending']);
-        await store.recordStep('ins_b', { kind: 'started', step: 'fetch', at: 'T3' });
-        expect((await store.getStoredInstall('ins_b'))?.state).toBe('running');
+        await store.installs.mark('ins_b', { state: 'skipped' }, ['pending']);
+        await store.installs.recordStep('ins_b', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect((await store.installs.get('ins_b'))?.state).toBe('running');
       });
 
       it('records when an install ends, however it ends, and forgets it when a host revives it', async () => {
         const hostId = await host('qa-1');
-        await store.createInstalls(
+        await store.installs.createMany(
           ['ins_c', 'ins_s', 'ins_q'].map((id) => ({
             id,
             hostId,
@@ -446,33 +446,33 @@ for (const dialect of STORE_DIALECTS) {
           })),
         );
         const before = new Date().toISOString();
-        await store.markInstall('ins_c', { state: 'cancelled', error: 'stop' }, ['pending']);
-        await store.markInstall('ins_s', { state: 'skipped', error: 'away' }, ['pending']);
-        await store.markInstall('ins_q', { state: 'queued', sentAt: 'T1' }, ['pending']);
+        await store.installs.mark('ins_c', { state: 'cancelled', error: 'stop' }, ['pending']);
+        await store.installs.mark('ins_s', { state: 'skipped', error: 'away' }, ['pending']);
+        await store.installs.mark('ins_q', { state: 'queued', sentAt: 'T1' }, ['pending']);
         for (const id of ['ins_c', 'ins_s']) {
-          const ended = await store.getStoredInstall(id);
+          const ended = await store.installs.get(id);
           expect(ended?.finishedAt, id).not.toBeNull();
           expect(ended!.finishedAt! >= before, id).toBe(true);
         }
         // Sent is not ended.
-        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBeNull();
+        expect((await store.installs.get('ins_q'))?.finishedAt).toBeNull();
         // A given time is kept.
-        await store.markInstall('ins_q', { state: 'failed', finishedAt: 'T2' }, ['queued']);
-        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBe('T2');
+        await store.installs.mark('ins_q', { state: 'failed', finishedAt: 'T2' }, ['queued']);
+        expect((await store.installs.get('ins_q'))?.finishedAt).toBe('T2');
         // The skipped host runs it after all: it has not ended until the host says so.
-        await store.recordStep('ins_s', { kind: 'started', step: 'fetch', at: 'T3' });
-        expect(await store.getStoredInstall('ins_s')).toMatchObject({
+        await store.installs.recordStep('ins_s', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect(await store.installs.get('ins_s')).toMatchObject({
           state: 'running',
           finishedAt: null,
         });
-        await store.finishInstall('ins_s', { ok: true, rolledBack: false, error: null, at: 'T4' });
-        expect((await store.getStoredInstall('ins_s'))?.finishedAt).toBe('T4');
+        await store.installs.finish('ins_s', { ok: true, rolledBack: false, error: null, at: 'T4' });
+        expect((await store.installs.get('ins_s'))?.finishedAt).toBe('T4');
       });
 
       it('lists installs by deployment, host, app and state, newest first', async () => {
         const a = await host('qa-1');
         const b = await host('qa-2');
-        await store.createInstalls([
+        await store.installs.createMany([
           {
             id: 'ins_1',
             hostId: a,
@@ -494,54 +494,54 @@ for (const dialect of STORE_DIALECTS) {
           { id: 'ins_3', hostId: a, app: 'api', version: 4, createdBy: 'x', fromVersion: 3 },
         ]);
         expect(
-          (await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
+          (await store.installs.list({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
         ).toEqual(['ins_1', 'ins_2']);
-        const ofHost = await store.listInstalls({ hostId: a, app: 'api' });
+        const ofHost = await store.installs.list({ hostId: a, app: 'api' });
         expect(ofHost.map((i) => [i.id, i.fromVersion, i.purpose])).toEqual([
           ['ins_3', 3, 'install'],
         ]);
-        expect(await store.listInstalls({ hostId: a, states: ['succeeded'] })).toEqual([]);
-        expect(await store.listInstalls({ hostId: a, limit: 1 })).toHaveLength(1);
+        expect(await store.installs.list({ hostId: a, states: ['succeeded'] })).toEqual([]);
+        expect(await store.installs.list({ hostId: a, limit: 1 })).toHaveLength(1);
       });
     });
 
     describe('variables', () => {
       it('sets, replaces, lists by scope and unsets', async () => {
         const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
-        expect(await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' } })).toEqual({
+        expect(await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' } })).toEqual({
           created: true,
         });
         expect(
-          await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' }, value: 'y' }),
+          await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' }, value: 'y' }),
         ).toEqual({ created: false });
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'A',
           scope: { kind: 'env', value: 'qa' },
           secret: true,
         });
-        await store.setVariable({ ...base, name: 'B', scope: { kind: 'host', value: 'qa-1' } });
-        expect(await store.getVariable('A', { kind: 'global' })).toMatchObject({ value: 'y' });
-        expect(await store.getVariable('A', { kind: 'env', value: 'qa' })).toMatchObject({
+        await store.variables.set({ ...base, name: 'B', scope: { kind: 'host', value: 'qa-1' } });
+        expect(await store.variables.get('A', { kind: 'global' })).toMatchObject({ value: 'y' });
+        expect(await store.variables.get('A', { kind: 'env', value: 'qa' })).toMatchObject({
           secret: true,
         });
-        const scoped = await store.listVariables({ scopes: [{ kind: 'env', value: 'qa' }] });
+        const scoped = await store.variables.list({ scopes: [{ kind: 'env', value: 'qa' }] });
         expect(scoped.map((v) => v.name)).toEqual(['A']);
-        expect((await store.listVariables()).map((v) => [v.name, v.scope.kind])).toEqual([
+        expect((await store.variables.list()).map((v) => [v.name, v.scope.kind])).toEqual([
           ['A', 'global'],
           ['A', 'env'],
           ['B', 'host'],
         ]);
-        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(true);
-        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(false);
+        expect(await store.variables.unset('A', { kind: 'global' })).toBe(true);
+        expect(await store.variables.unset('A', { kind: 'global' })).toBe(false);
       });
 
       it('keeps a variable for one app apart from the one for every app in the same scope', async () => {
         const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
         const qa = { kind: 'env', value: 'qa' } as const;
-        await store.setVariable({ ...base, name: 'PORT', scope: qa, value: '8080' });
+        await store.variables.set({ ...base, name: 'PORT', scope: qa, value: '8080' });
         expect(
-          await store.setVariable({
+          await store.variables.set({
             ...base,
             name: 'PORT',
             scope: { ...qa, app: 'cart' },
@@ -549,26 +549,26 @@ for (const dialect of STORE_DIALECTS) {
             secret: true,
           }),
         ).toEqual({ created: true });
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'PORT',
           scope: { ...qa, app: 'shop' },
           value: '1',
         });
-        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080', secret: false });
-        expect(await store.getVariable('PORT', { ...qa, app: 'cart' })).toMatchObject({
+        expect(await store.variables.get('PORT', qa)).toMatchObject({ value: '8080', secret: false });
+        expect(await store.variables.get('PORT', { ...qa, app: 'cart' })).toMatchObject({
           value: '8081',
           secret: true,
           scope: { kind: 'env', value: 'qa', app: 'cart' },
         });
         // With an app: those for every app and that app's; without: all of them.
         expect(
-          (await store.listVariables({ scopes: [qa], app: 'cart' })).map((v) => v.value),
+          (await store.variables.list({ scopes: [qa], app: 'cart' })).map((v) => v.value),
         ).toEqual(['8080', '8081']);
-        expect((await store.listVariables({ app: '' })).map((v) => v.value)).toEqual(['8080']);
-        expect(await store.listVariables({ scopes: [qa] })).toHaveLength(3);
-        expect(await store.unsetVariable('PORT', { ...qa, app: 'cart' })).toBe(true);
-        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080' });
+        expect((await store.variables.list({ app: '' })).map((v) => v.value)).toEqual(['8080']);
+        expect(await store.variables.list({ scopes: [qa] })).toHaveLength(3);
+        expect(await store.variables.unset('PORT', { ...qa, app: 'cart' })).toBe(true);
+        expect(await store.variables.get('PORT', qa)).toMatchObject({ value: '8080' });
       });
 
       it('reads a plain value that looks sealed as it is: only secrets are opened', async () => {
@@ -576,18 +576,18 @@ for (const dialect of STORE_DIALECTS) {
         // not a secret, so nothing opens it, and no other read fails because of it.
         const lookalike = 'ferry:sealed:v1:0:AAAA';
         const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'X',
           scope: { kind: 'global' },
           value: lookalike,
         });
-        await store.setVariable({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
-        expect(await store.getVariable('X', { kind: 'global' })).toMatchObject({
+        await store.variables.set({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
+        expect(await store.variables.get('X', { kind: 'global' })).toMatchObject({
           value: lookalike,
           secret: false,
         });
-        expect((await store.listVariables()).map((v) => [v.name, v.value])).toEqual([
+        expect((await store.variables.list()).map((v) => [v.name, v.value])).toEqual([
           ['X', lookalike],
           ['Y', 'y'],
         ]);
@@ -596,17 +596,17 @@ for (const dialect of STORE_DIALECTS) {
 
     describe('verdicts', () => {
       it('keeps every change, newest first, with the one before', async () => {
-        expect(await store.verdictOf('web', 1)).toBe('pending');
+        expect(await store.verdicts.current('web', 1)).toBe('pending');
         const mark = (verdict: 'passed' | 'failed', at: string) =>
-          store.recordVerdict({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
+          store.verdicts.record({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
         expect(await mark('passed', 'T1')).toEqual({ previous: 'pending' });
         expect(await mark('failed', 'T2')).toEqual({ previous: 'passed' });
-        expect(await store.verdictOf('web', 1)).toBe('failed');
-        expect((await store.listVerdicts('web', 1)).map((v) => v.verdict)).toEqual([
+        expect(await store.verdicts.current('web', 1)).toBe('failed');
+        expect((await store.verdicts.list('web', 1)).map((v) => v.verdict)).toEqual([
           'failed',
           'passed',
         ]);
-        await store.recordVerdict({
+        await store.verdicts.record({
           app: 'web',
           version: 2,
           verdict: 'passed',
@@ -614,7 +614,7 @@ for (const dialect of STORE_DIALECTS) {
           by: 'qa',
           at: 'T3',
         });
-        expect((await store.listAppVerdicts('web')).map((v) => [v.version, v.verdict])).toEqual([
+        expect((await store.verdicts.listByApp('web')).map((v) => [v.version, v.verdict])).toEqual([
           [2, 'passed'],
           [1, 'failed'],
           [1, 'passed'],
@@ -644,41 +644,41 @@ for (const dialect of STORE_DIALECTS) {
           created: false,
           holder: { app: 'web', env: 'qa', deploymentId: 'dep_1' },
         });
-        expect(await store.getDeployment('dep_2')).toBeUndefined();
-        expect(await store.getDeployment('dep_1')).toMatchObject({
+        expect(await store.deployments.get('dep_2')).toBeUndefined();
+        expect(await store.deployments.get('dep_1')).toMatchObject({
           state: 'running',
           phase: 'rollout',
           strategy: STRATEGY,
           kind: 'deploy',
           leaseOwner: null,
         });
-        expect((await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.state)).toEqual([
+        expect((await store.installs.list({ deploymentId: 'dep_1' })).map((i) => i.state)).toEqual([
           'pending',
         ]);
         // Another environment has its own lock.
         expect(await deployment('dep_3', { env: 'prod' })).toEqual({ created: true });
-        await store.releaseLock('web', 'qa', 'dep_other');
-        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
-        await store.releaseLock('web', 'qa', 'dep_1');
-        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        await store.deployments.releaseLock('web', 'qa', 'dep_other');
+        expect((await store.deployments.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
+        await store.deployments.releaseLock('web', 'qa', 'dep_1');
+        expect(await store.deployments.getLock('web', 'qa')).toBeUndefined();
         // A pending deployment takes the lock when it starts; one at a time.
         await deployment('dep_4', { lock: false, state: 'pending' });
         await deployment('dep_5', { lock: false, state: 'pending' });
-        expect((await store.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
-        expect((await store.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
       });
 
       it('does not count as a lock one left by a deployment that ended (its server died before releasing it)', async () => {
         expect(await deployment('dep_1')).toEqual({ created: true });
         const end = { state: 'succeeded', finishedAt: new Date().toISOString() } as const;
-        await store.updateDeployment('dep_1', end);
-        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        await store.deployments.update('dep_1', end);
+        expect(await store.deployments.getLock('web', 'qa')).toBeUndefined();
         expect(await deployment('dep_2')).toEqual({ created: true });
-        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_2');
+        expect((await store.deployments.getLock('web', 'qa'))?.deploymentId).toBe('dep_2');
         // The same when a queued deployment starts.
-        await store.updateDeployment('dep_2', { ...end, state: 'failed' });
+        await store.deployments.update('dep_2', { ...end, state: 'failed' });
         await deployment('dep_3', { lock: false, state: 'pending' });
-        expect((await store.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe('dep_3');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe('dep_3');
         // A lock held by a deployment under way still refuses the next.
         expect(await deployment('dep_4')).toMatchObject({
           created: false,
@@ -690,19 +690,19 @@ for (const dialect of STORE_DIALECTS) {
         await deployment('dep_1', { lock: false });
         await new Promise((resolve) => setTimeout(resolve, 5));
         await deployment('dep_2', { lock: false, env: 'prod' });
-        await store.updateDeployment('dep_1', {
+        await store.deployments.update('dep_1', {
           state: 'succeeded',
           finishedAt: 'T9',
           error: null,
           phase: 'reverting',
         });
-        expect((await store.listDeployments()).map((d) => d.id)).toEqual(['dep_2', 'dep_1']);
-        expect((await store.listDeployments({ env: 'qa' })).map((d) => d.id)).toEqual(['dep_1']);
-        expect((await store.listDeployments({ states: ['running'] })).map((d) => d.id)).toEqual([
+        expect((await store.deployments.list()).map((d) => d.id)).toEqual(['dep_2', 'dep_1']);
+        expect((await store.deployments.list({ env: 'qa' })).map((d) => d.id)).toEqual(['dep_1']);
+        expect((await store.deployments.list({ states: ['running'] })).map((d) => d.id)).toEqual([
           'dep_2',
         ]);
-        expect((await store.listDeployments({ limit: 1 })).map((d) => d.id)).toEqual(['dep_2']);
-        expect(await store.getDeployment('dep_1')).toMatchObject({
+        expect((await store.deployments.list({ limit: 1 })).map((d) => d.id)).toEqual(['dep_2']);
+        expect(await store.deployments.get('dep_1')).toMatchObject({
           state: 'succeeded',
           finishedAt: 'T9',
           phase: 'reverting',
@@ -721,99 +721,99 @@ for (const dialect of STORE_DIALECTS) {
         // Cancelled first (by a person): ending it as succeeded changes nothing,
         // and the environment keeps the desired release it had (none).
         expect(
-          await store.updateDeployment('dep_1', { state: 'cancelled' }, { from: ['running'] }),
+          await store.deployments.update('dep_1', { state: 'cancelled' }, { from: ['running'] }),
         ).toBe(true);
         expect(
-          await store.updateDeployment(
+          await store.deployments.update(
             'dep_1',
             { state: 'succeeded' },
             { from: ['pending', 'running'], desired },
           ),
         ).toBe(false);
-        expect((await store.getDeployment('dep_1'))?.state).toBe('cancelled');
-        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([]);
+        expect((await store.deployments.get('dep_1'))?.state).toBe('cancelled');
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toEqual([]);
         await deployment('dep_2');
         expect(
-          await store.updateDeployment(
+          await store.deployments.update(
             'dep_2',
             { state: 'succeeded' },
             { from: ['running'], desired: { ...desired, deploymentId: 'dep_2' } },
           ),
         ).toBe(true);
-        expect(await store.listDesiredReleases({ env: 'qa' })).toMatchObject([
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toMatchObject([
           { version: 1, deploymentId: 'dep_2' },
         ]);
-        expect(await store.updateDeployment('dep_2', { error: 'x' }, { from: [] })).toBe(false);
+        expect(await store.deployments.update('dep_2', { error: 'x' }, { from: [] })).toBe(false);
       });
 
       it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {
         await deployment('dep_1');
         const t = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s)).toISOString();
-        expect(await store.claimLease('dep_1', 'a', t(0), t(15))).toBe(true);
-        expect(await store.claimLease('dep_1', 'b', t(5), t(20))).toBe(false);
-        expect(await store.claimLease('dep_1', 'a', t(10), t(25))).toBe(true);
-        expect(await store.claimLease('dep_1', 'b', t(26), t(41))).toBe(true);
-        expect(((await store.getDeployment('dep_1')) as StoredDeployment).leaseOwner).toBe('b');
-        await store.releaseLease('dep_1', 'a');
-        expect((await store.getDeployment('dep_1'))?.leaseOwner).toBe('b');
-        await store.releaseLease('dep_1', 'b');
-        expect(await store.claimLease('dep_1', 'a', t(27), t(42))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'a', t(0), t(15))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'b', t(5), t(20))).toBe(false);
+        expect(await store.deployments.claimLease('dep_1', 'a', t(10), t(25))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'b', t(26), t(41))).toBe(true);
+        expect(((await store.deployments.get('dep_1')) as StoredDeployment).leaseOwner).toBe('b');
+        await store.deployments.releaseLease('dep_1', 'a');
+        expect((await store.deployments.get('dep_1'))?.leaseOwner).toBe('b');
+        await store.deployments.releaseLease('dep_1', 'b');
+        expect(await store.deployments.claimLease('dep_1', 'a', t(27), t(42))).toBe(true);
         // A finished deployment is nobody's to drive.
-        await store.updateDeployment('dep_1', { state: 'succeeded' });
-        await store.releaseLease('dep_1', 'a');
-        expect(await store.claimLease('dep_1', 'a', t(28), t(43))).toBe(false);
+        await store.deployments.update('dep_1', { state: 'succeeded' });
+        await store.deployments.releaseLease('dep_1', 'a');
+        expect(await store.deployments.claimLease('dep_1', 'a', t(28), t(43))).toBe(false);
       });
 
       it('keeps one desired release per environment and app', async () => {
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'qa',
           app: 'web',
           version: 1,
           deploymentId: 'dep_1',
           updatedAt: 'T1',
         });
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'qa',
           app: 'web',
           version: 3,
           deploymentId: 'dep_3',
           updatedAt: 'T3',
         });
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'prod',
           app: 'web',
           version: 1,
           deploymentId: 'dep_2',
           updatedAt: 'T2',
         });
-        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toEqual([
           { env: 'qa', app: 'web', version: 3, deploymentId: 'dep_3', updatedAt: 'T3' },
         ]);
-        expect((await store.listDesiredReleases({ app: 'web' })).map((d) => d.env)).toEqual([
+        expect((await store.deployments.listDesiredReleases({ app: 'web' })).map((d) => d.env)).toEqual([
           'prod',
           'qa',
         ]);
       });
 
       it('keeps the first configuration snapshot recorded for each install', async () => {
-        expect(await store.getInstallSnapshot('ins_1')).toBeUndefined();
-        await store.saveInstallSnapshots([
+        expect(await store.installs.getSnapshot('ins_1')).toBeUndefined();
+        await store.installs.saveSnapshots([
           { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
           { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
         ]);
         // Saved again (a replica carrying on after another): the first one stays.
-        await store.saveInstallSnapshots([
+        await store.installs.saveSnapshots([
           { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
         ]);
-        expect(await store.getInstallSnapshot('ins_1')).toEqual({
+        expect(await store.installs.getSnapshot('ins_1')).toEqual({
           vars: { REDIS_HOST: 'a' },
           secrets: [],
         });
-        expect(await store.getInstallSnapshot('ins_2')).toEqual({
+        expect(await store.installs.getSnapshot('ins_2')).toEqual({
           vars: { TOKEN: 't', PORT: '1' },
           secrets: ['TOKEN'],
         });
-        await store.saveInstallSnapshots([]);
+        await store.installs.saveSnapshots([]);
       });
     });
 
@@ -824,7 +824,7 @@ for (const dialect of STORE_DIALECTS) {
           const other = await under.another();
           const results = await Promise.all(
             Array.from({ length: 20 }, (_, i) =>
-              (i % 2 === 0 ? store : other).recordBundle(bundle('web', `c${i}`), noop),
+              (i % 2 === 0 ? store : other).bundles.record(bundle('web', `c${i}`), noop),
             ),
           );
           expect(results.map((r) => r.bundle.version).sort((a, b) => a - b)).toEqual(
@@ -835,8 +835,8 @@ for (const dialect of STORE_DIALECTS) {
         it('gives the same bytes pushed twice at once one version', async () => {
           const other = await under.another();
           const [a, b] = await Promise.all([
-            store.recordBundle(bundle('web', 'same'), noop),
-            other.recordBundle(bundle('web', 'same'), noop),
+            store.bundles.record(bundle('web', 'same'), noop),
+            other.bundles.record(bundle('web', 'same'), noop),
           ]);
           expect([a.bundle.version, b.bundle.version]).toEqual([1, 1]);
           expect([a.created, b.created].sort()).toEqual([false, true]);
@@ -845,7 +845,7 @@ for (const dialect of STORE_DIALECTS) {
         it('lets one of two racing deployments take the lock', async () => {
           const other = await under.another();
           const attempt = (s: Store, id: string) =>
-            s.createDeployment(
+            s.deployments.create(
               {
                 id,
                 app: 'web',
@@ -862,7 +862,7 @@ for (const dialect of STORE_DIALECTS) {
             );
           const results = await Promise.all([attempt(store, 'dep_a'), attempt(other, 'dep_b')]);
           expect(results.filter((r) => r.created)).toHaveLength(1);
-          expect(await store.listDeployments()).toHaveLength(1);
+          expect(await store.deployments.list()).toHaveLength(1);
         });
       });
   });
@@ -883,13 +883,13 @@ describe.skipIf(!postgres)('PostgreSQL migrations', () => {
       // Both replicas migrate at once; neither fails, and each migration ran once
       // (kysely_migration holds one row per migration, and its tables exist once).
       await Promise.all([a.migrate(), b.migrate()]);
-      expect(await a.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+      expect(await a.environments.list()).toEqual(['dev', 'qa', 'prod']);
 
       // Both replicas find no token and make the admin token: one of them does.
       for (let round = 0; round < 10; round++) {
         const made = await Promise.all(
           [a, b].map((store, i) =>
-            store.createFirstToken({
+            store.tokens.createFirst({
               id: `tok_${round}_${i}`,
               name: 'admin',
               role: 'admin',
@@ -900,7 +900,7 @@ describe.skipIf(!postgres)('PostgreSQL migrations', () => {
           ),
         );
         expect(made.filter(Boolean), `round ${round}`).toHaveLength(1);
-        expect(await b.listTokens()).toHaveLength(1);
+        expect(await b.tokens.list()).toHaveLength(1);
         await client.query('delete from tokens');
       }
     } finally {

@@ -117,10 +117,10 @@ for (const dialect of DIALECTS) {
     it('seals secret values and queued jobs; reads them back; leaves plain variables plain', async () => {
       const store = await open(box);
       await store.migrate();
-      await store.setVariable(secretVariable());
-      await store.setVariable({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
-      await store.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-      await store.enqueueOutbox('h1', {
+      await store.variables.set(secretVariable());
+      await store.variables.set({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
+      await store.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+      await store.outbox.enqueue('h1', {
         id: 'job-1',
         body: JSON.stringify({ vars: { DB_PASSWORD: SECRET } }),
       });
@@ -130,22 +130,22 @@ for (const dialect of DIALECTS) {
       expect(values.some((v) => v.includes(SECRET))).toBe(false);
       expect((await database.column('outbox', 'body')).some((b) => b.includes(SECRET))).toBe(false);
 
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
-      expect((await store.listVariables()).map((v) => v.value).sort()).toEqual(
+      expect((await store.variables.list()).map((v) => v.value).sort()).toEqual(
         ['plain-value', SECRET].sort(),
       );
-      const [job] = await store.pendingOutbox('h1');
+      const [job] = await store.outbox.pending('h1');
       expect(JSON.parse(job!.body)).toEqual({ vars: { DB_PASSWORD: SECRET } });
     });
 
     it('seals on migrate what an older Ferry wrote in plaintext, and it still reads the same', async () => {
       const older = await open();
       await older.migrate();
-      await older.setVariable(secretVariable());
-      await older.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-      await older.enqueueOutbox('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
+      await older.variables.set(secretVariable());
+      await older.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+      await older.outbox.enqueue('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
       expect(await database.column('variables', 'value')).toEqual([SECRET]);
 
       const store = await open(box);
@@ -154,13 +154,13 @@ for (const dialect of DIALECTS) {
         false,
       );
       expect((await database.column('outbox', 'body')).some((b) => b.includes(SECRET))).toBe(false);
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
-      expect((await store.pendingOutbox('h1'))[0]?.body).toBe(`{"secret":"${SECRET}"}`);
+      expect((await store.outbox.pending('h1'))[0]?.body).toBe(`{"secret":"${SECRET}"}`);
       // Once more (a restart, another replica): nothing changes.
       await store.migrate();
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
     });
@@ -168,7 +168,7 @@ for (const dialect of DIALECTS) {
     it("seals an install's configuration snapshot, reads it back, and seals an older plaintext one on migrate", async () => {
       const older = await open();
       await older.migrate();
-      await older.saveInstallSnapshots([
+      await older.installs.saveSnapshots([
         {
           installId: 'ins_old',
           snapshot: { vars: { DB_PASSWORD: SECRET }, secrets: ['DB_PASSWORD'] },
@@ -178,7 +178,7 @@ for (const dialect of DIALECTS) {
 
       const store = await open(box);
       await store.migrate();
-      await store.saveInstallSnapshots([
+      await store.installs.saveSnapshots([
         {
           installId: 'ins_new',
           snapshot: { vars: { DB_PASSWORD: SECRET, LEVEL: 'info' }, secrets: ['DB_PASSWORD'] },
@@ -187,17 +187,17 @@ for (const dialect of DIALECTS) {
       const bodies = await database.column('install_snapshots', 'body');
       expect(bodies).toHaveLength(2);
       expect(bodies.some((b) => b.includes(SECRET))).toBe(false);
-      expect(await store.getInstallSnapshot('ins_old')).toEqual({
+      expect(await store.installs.getSnapshot('ins_old')).toEqual({
         vars: { DB_PASSWORD: SECRET },
         secrets: ['DB_PASSWORD'],
       });
-      expect((await store.getInstallSnapshot('ins_new'))?.vars).toEqual({
+      expect((await store.installs.getSnapshot('ins_new'))?.vars).toEqual({
         DB_PASSWORD: SECRET,
         LEVEL: 'info',
       });
       // Without the key, a sealed snapshot is refused, never read as garbage.
       const keyless = await open();
-      expect((await failure(keyless.getInstallSnapshot('ins_new'))).code).toBe(
+      expect((await failure(keyless.installs.getSnapshot('ins_new'))).code).toBe(
         'E_SECRET_KEY_MISMATCH',
       );
     });
@@ -215,16 +215,16 @@ for (const dialect of DIALECTS) {
     it('a store with another key, or none, refuses clearly instead of decrypting garbage', async () => {
       const store = await open(box);
       await store.migrate();
-      await store.setVariable(secretVariable());
+      await store.variables.set(secretVariable());
 
       const other = await open(new SecretBox(randomBytes(32)));
       const onStart = await failure(other.migrate());
       expect(onStart.code).toBe('E_SECRET_KEY_MISMATCH');
       expect(onStart.details).toMatchObject({ storeKeyId: box.keyId });
-      const onRead = await failure(other.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }));
+      const onRead = await failure(other.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }));
       expect(onRead.code).toBe('E_SECRET_KEY_MISMATCH');
       const keyless = await open();
-      expect((await failure(keyless.listVariables())).code).toBe('E_SECRET_KEY_MISMATCH');
+      expect((await failure(keyless.variables.list())).code).toBe('E_SECRET_KEY_MISMATCH');
     });
   });
 }

@@ -119,10 +119,10 @@ async function builtinHarness(): Promise<Harness> {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return ws;
     },
-    sendRaw: (hostId, id, body) => store.enqueueOutbox(hostId, { id, body }),
+    sendRaw: (hostId, id, body) => store.outbox.enqueue(hostId, { id, body }),
     async cutOffInStore(hostId) {
-      await store.createHost({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
-      await store.cutOffHost(hostId, new Date().toISOString());
+      await store.hosts.create({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
+      await store.hosts.cutOff(hostId, new Date().toISOString());
     },
     refusal: 'refused the agent connection',
     logger,

@@ -49,8 +49,8 @@ function capturingTransport(): {
 
 describe('AgentService, as a replica starts', () => {
   it('drops the events of a host cut off before it started, from the first one', async () => {
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-    await store.cutOffHost('host_a', '2026-11-03T00:00:00.000Z');
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.cutOff('host_a', '2026-11-03T00:00:00.000Z');
     const { transport, deliver } = capturingTransport();
     const tokens = { onHostRevoked: () => undefined } as unknown as TokenService;
     const logger = { warn: () => undefined };
@@ -73,7 +73,7 @@ describe('AgentService, as a replica starts', () => {
         type: 'facts',
         facts: { from: 'a revoked host' },
       });
-      expect((await store.getHost('host_a'))?.facts).toBeNull();
+      expect((await store.hosts.get('host_a'))?.facts).toBeNull();
     } finally {
       service.close();
     }
@@ -91,7 +91,7 @@ describe('AgentService, facts reports', () => {
   let bus: EventBus;
 
   beforeEach(async () => {
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
     now = new Date('2026-12-01T10:00:00.000Z');
     warnings = [];
     reported = [];
@@ -153,18 +153,18 @@ describe('AgentService, facts reports', () => {
     await report(node('20.11.1', 0.9), 1);
     await report(node('20.11.1', 0.5), 20);
     const loads = async () =>
-      (await store.listFactsSamples('host_a')).map((s) => s.facts.load?.[0]);
+      (await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.load?.[0]);
     expect(await loads()).toEqual([0.5]);
     await report(node('20.11.1', 1.7), 1);
     await report(node('20.11.1', 1.9), 1);
     expect(await loads()).toEqual([1.7, 0.5]);
     // The latest facts are on the host all the same.
-    expect((await store.getHost('host_a'))?.facts?.load?.[0]).toBe(1.9);
+    expect((await store.hosts.get('host_a'))?.facts?.load?.[0]).toBe(1.9);
   });
 
   it('keeps at most keepSamples samples per host', async () => {
     for (const version of ['1', '2', '3', '4', '5']) await report(node(version));
-    expect((await store.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node)).toEqual([
+    expect((await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node)).toEqual([
       '5',
       '4',
       '3',
@@ -188,8 +188,8 @@ describe('AgentService, facts reports', () => {
   it('refuses a malformed report with a logged error, and keeps the facts the host had', async () => {
     await report(node('20.11.1'));
     await report({ cpus: 'many', runtimes: { node: 22 } });
-    expect((await store.getHost('host_a'))?.facts?.runtimes.node).toBe('20.11.1');
-    expect(await store.listFactsSamples('host_a')).toHaveLength(1);
+    expect((await store.hosts.get('host_a'))?.facts?.runtimes.node).toBe('20.11.1');
+    expect(await store.hosts.listFactsSamples('host_a')).toHaveLength(1);
     expect(warnings).toEqual([
       {
         message: 'refused a facts report; the host keeps its previous facts',
@@ -226,12 +226,12 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
   };
 
   it('is recorded sent before its job goes: a server that dies while sending leaves no sent job unrecorded', async () => {
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
     // What the store says of the install when the job is handed over; then the server dies.
     const seen: { state: string; sentAt: string | null }[] = [];
     const transport: ServerTransport = {
       async send(_hostId, job) {
-        const install = await store.getStoredInstall(job.id);
+        const install = await store.installs.get(job.id);
         seen.push({ state: install!.state, sentAt: install!.sentAt });
         throw new Error('the server died while sending');
       },
@@ -260,7 +260,7 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
       ).rejects.toThrow('the server died while sending');
       expect(seen).toEqual([{ state: 'pending', sentAt: expect.any(String) as string }]);
       // The record left behind says the job may have gone: the host may fetch its bundle.
-      const [left] = await store.listInstalls({ hostId: 'host_a' });
+      const [left] = await store.installs.list({ hostId: 'host_a' });
       expect(left).toMatchObject({ purpose: 'install', state: 'pending', sentAt: seen[0]!.sentAt });
     } finally {
       service.close();
@@ -277,8 +277,8 @@ describe('AgentService, asked whether an install is still wanted', () => {
       ['host_a', 'qa-1'],
       ['host_b', 'qa-2'],
     ] as const)
-      await store.createHost({ id, name, env: 'qa', roles: ['web'], vars: {} });
-    await store.createDeployment(
+      await store.hosts.create({ id, name, env: 'qa', roles: ['web'], vars: {} });
+    await store.deployments.create(
       {
         id: 'dep_1',
         app: 'web',
@@ -328,28 +328,28 @@ describe('AgentService, asked whether an install is still wanted', () => {
 
   it('records its answer "go ahead" as the start of the job: the host keeps the migrations, even given up on before its first step', async () => {
     expect(await service.wanted(token, 'ins_host_a')).toEqual({ proceed: true, reason: null });
-    const told = await store.getStoredInstall('ins_host_a');
+    const told = await store.installs.get('ins_host_a');
     expect(told?.state).toBe('running');
     expect(told?.startedAt).not.toBeNull();
     // The rollout then gives up on the host (it looked offline), before any step report.
     expect(
-      await store.markInstall('ins_host_a', { state: 'skipped', error: 'offline' }, ['running']),
+      await store.installs.mark('ins_host_a', { state: 'skipped', error: 'offline' }, ['running']),
     ).toBe(true);
-    const wave = await store.listInstalls({ deploymentId: 'dep_1' });
+    const wave = await store.installs.list({ deploymentId: 'dep_1' });
     expect(migratingInstall(wave)?.host).toBe('qa-1');
   });
 
   it('says no to an install given up on before it asked, and records nothing', async () => {
-    await store.markInstall('ins_host_a', { state: 'skipped', error: 'qa-1 was offline' }, [
+    await store.installs.mark('ins_host_a', { state: 'skipped', error: 'qa-1 was offline' }, [
       'queued',
     ]);
     expect(await service.wanted(token, 'ins_host_a')).toEqual({
       proceed: false,
       reason: 'qa-1 was offline',
     });
-    const declined = await store.getStoredInstall('ins_host_a');
+    const declined = await store.installs.get('ins_host_a');
     expect([declined?.state, declined?.startedAt]).toEqual(['skipped', null]);
-    expect(migratingInstall(await store.listInstalls({ deploymentId: 'dep_1' }))?.host).toBe(
+    expect(migratingInstall(await store.installs.list({ deploymentId: 'dep_1' }))?.host).toBe(
       'qa-2',
     );
   });

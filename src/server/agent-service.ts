@@ -81,7 +81,7 @@ export class AgentService {
     transport.onPresence((hostId, connected) => {
       // A change publishes host.connected or host.disconnected.
       this.store
-        .setHostPresence(hostId, connected, new Date().toISOString())
+        .hosts.setPresence(hostId, connected, new Date().toISOString())
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
@@ -99,7 +99,7 @@ export class AgentService {
    * they skip it instead of waiting.
    */
   async cutOffHost(hostId: string, reason: string): Promise<void> {
-    await this.store.cutOffHost(hostId, new Date().toISOString());
+    await this.store.hosts.cutOff(hostId, new Date().toISOString());
     this.cutOff.add(hostId);
     await this.disconnect(hostId, reason);
     this.events.notify({ kind: 'host.cut-off', hostId });
@@ -110,10 +110,10 @@ export class AgentService {
    * that its name can be enrolled again. Its installs stay in the history.
    */
   async removeHost(name: string, by: string): Promise<{ id: string; name: string }> {
-    const host = await this.store.findHostByName(name);
+    const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
-    await this.store.removeHost(host.id, new Date().toISOString());
-    await this.store.recordHistoryEvent(
+    await this.store.hosts.remove(host.id, new Date().toISOString());
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by,
@@ -128,7 +128,7 @@ export class AgentService {
   }
 
   private loadCutOff(): Promise<void> {
-    this.cutOffLoaded ??= this.store.cutOffHostIds().then(
+    this.cutOffLoaded ??= this.store.hosts.cutOffIds().then(
       (ids) => {
         for (const id of ids) this.cutOff.add(id);
       },
@@ -141,7 +141,7 @@ export class AgentService {
   }
 
   private async sweep(): Promise<void> {
-    this.cutOff = new Set(await this.store.cutOffHostIds());
+    this.cutOff = new Set(await this.store.hosts.cutOffIds());
     this.cutOffLoaded ??= Promise.resolve();
     // Every host cut off, not only the connected ones: a cut-off that failed (the
     // broker was away, its queue is still there) is tried again until it succeeds.
@@ -191,14 +191,14 @@ export class AgentService {
       );
     }
     await requireEnvironment(this.store, body.env);
-    if (await this.store.findHostByName(body.name)) {
+    if (await this.store.hosts.findByName(body.name)) {
       throw new FerryError('E_HOST_EXISTS', `A host named ${body.name} is already enrolled`, {
         name: body.name,
       });
     }
     const hostId = `host_${randomBytes(6).toString('hex')}`;
-    await this.store.createHost({ id: hostId, ...body });
-    await this.store.recordHistoryEvent(
+    await this.store.hosts.create({ id: hostId, ...body });
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by: token.name,
@@ -227,7 +227,7 @@ export class AgentService {
   }
 
   listHosts(env?: string): Promise<HostRecord[]> {
-    return this.store.listHosts(env === undefined ? {} : { env });
+    return this.store.hosts.list(env === undefined ? {} : { env });
   }
 
   /** Sends one bundle to one host, recorded as an install the agent reports on. */
@@ -236,7 +236,7 @@ export class AgentService {
     request: { app: string; version: number; host: string },
   ): Promise<InstallRecord> {
     const bundle = await this.bundles.get(request.app, request.version);
-    const host = await this.store.findHostByName(request.host);
+    const host = await this.store.hosts.findByName(request.host);
     if (!host)
       throw new FerryError('E_HOST_NOT_FOUND', `No host named ${request.host}`, {
         host: request.host,
@@ -249,7 +249,7 @@ export class AgentService {
     // Recorded `pending` (not yet sent): the dispatcher records its sending
     // before the job goes, so a server that dies in between leaves a record
     // that says the job may have gone, never a sent job unrecorded.
-    await this.store.createInstall({
+    await this.store.installs.create({
       id: installId,
       hostId: host.id,
       app: bundle.app,
@@ -258,7 +258,7 @@ export class AgentService {
       fromVersion: reportedVersion(host, bundle.app),
       state: 'pending',
     });
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (install) await this.dispatcher.send(install, bundle, host);
     return this.getInstall(installId);
   }
@@ -276,7 +276,7 @@ export class AgentService {
    * (`migratingInstall`), and one that gave up first gets a "no" here.
    */
   async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (!install || install.hostId !== token.hostId) {
       throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
         id: installId,
@@ -285,7 +285,7 @@ export class AgentService {
     if (isOpenInstall(install.state)) {
       const told =
         isStartedInstall(install.state) ||
-        (await this.store.markInstall(
+        (await this.store.installs.mark(
           installId,
           { state: 'running', startedAt: new Date().toISOString() },
           [...UNSTARTED_INSTALL_STATES],
@@ -318,7 +318,7 @@ export class AgentService {
         { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
       );
     }
-    const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
+    const installs = await this.store.installs.list({ hostId: token.hostId, app, version });
     const sent = installs.some((install) => install.sentAt !== null && !isWithdrawn(install.state));
     if (!sent) {
       throw new FerryError(
@@ -330,13 +330,13 @@ export class AgentService {
   }
 
   async getInstall(id: string): Promise<InstallRecord> {
-    const install = await this.store.getInstall(id);
+    const install = await this.store.installs.get(id);
     if (!install) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return install;
   }
 
   async logs(id: string): Promise<InstallLogs> {
-    const logs = await this.store.installLogs(id);
+    const logs = await this.store.installs.logs(id);
     if (!logs) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return logs;
   }
@@ -354,7 +354,7 @@ export class AgentService {
         this.events.notify({ kind: 'host.reported', hostId });
       return;
     }
-    const install = await this.store.getInstall(event.jobId);
+    const install = await this.store.installs.get(event.jobId);
     if (!install || install.hostId !== hostId) {
       // Not this host's install: refuse to let one host write another's records.
       this.logger.warn(
@@ -365,13 +365,13 @@ export class AgentService {
     }
     switch (event.type) {
       case 'step.started':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'started',
           step: event.step,
           at: event.at,
         });
       case 'step.output':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'output',
           step: event.step,
           stream: event.stream,
@@ -379,7 +379,7 @@ export class AgentService {
           text: event.text,
         });
       case 'step.finished':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'finished',
           step: event.step,
           ok: event.ok,
@@ -393,7 +393,7 @@ export class AgentService {
         // state the server gave it. The install's end is an install.state
         // event, once, however often the agent reports it.
         if (event.declined) return;
-        return this.store.finishInstall(install.id, {
+        return this.store.installs.finish(install.id, {
           ok: event.ok,
           rolledBack: event.rolledBack,
           error: event.error,

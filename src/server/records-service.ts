@@ -29,11 +29,11 @@ export class RecordsService {
 
   /** The status of every app, or of one. */
   async status(app?: string): Promise<AppStatus[]> {
-    const apps = (await this.store.listApps()).filter((a) => app === undefined || a.name === app);
+    const apps = (await this.store.bundles.listApps()).filter((a) => app === undefined || a.name === app);
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
-    const hosts = await this.store.listHosts();
-    const desired = await this.store.listDesiredReleases();
-    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    const hosts = await this.store.hosts.list();
+    const desired = await this.store.deployments.listDesiredReleases();
+    const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     const out: AppStatus[] = [];
     for (const summary of apps) {
       const latest = await this.bundles.get(summary.name, summary.latestVersion);
@@ -52,7 +52,7 @@ export class RecordsService {
                 version: wanted.version,
                 deploymentId: wanted.deploymentId,
                 since: wanted.updatedAt,
-                verdict: await this.store.verdictOf(summary.name, wanted.version),
+                verdict: await this.store.verdicts.current(summary.name, wanted.version),
               }
             : null,
           active: running
@@ -72,10 +72,10 @@ export class RecordsService {
    * app, of every app and of the server too (variables, hosts, tokens).
    */
   async history(app: string | undefined, limit = 200): Promise<HistoryEntry[]> {
-    const apps = app === undefined ? (await this.store.listApps()).map((a) => a.name) : [app];
+    const apps = app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
     const entries: HistoryEntry[] = [];
     for (const name of apps) entries.push(...(await this.appHistory(name)));
-    for (const event of await this.store.listHistoryEvents({ app, limit })) {
+    for (const event of await this.store.history.list({ app, limit })) {
       entries.push({
         at: event.at,
         by: event.by,
@@ -106,7 +106,7 @@ export class RecordsService {
       deploymentId: null,
       triggeredBy: null,
     }));
-    for (const d of await this.store.listDeployments({ app })) {
+    for (const d of await this.store.deployments.list({ app })) {
       entries.push({
         at: d.createdAt,
         by: d.createdBy,
@@ -120,7 +120,7 @@ export class RecordsService {
         triggeredBy: d.triggeredBy,
       });
     }
-    for (const v of await this.store.listAppVerdicts(app)) {
+    for (const v of await this.store.verdicts.listByApp(app)) {
       entries.push({
         at: v.at,
         by: v.by,
@@ -137,8 +137,8 @@ export class RecordsService {
     // Installs outside a rollout: by hand (`ferry install`), and catch-ups of
     // hosts that were away or are new. A deployment's own installs are in its
     // line. A removed host is not listed any more, but still has its record.
-    const envOf = new Map((await this.store.listHosts()).map((h) => [h.id, h.env]));
-    for (const i of await this.store.listInstalls({ app })) {
+    const envOf = new Map((await this.store.hosts.list()).map((h) => [h.id, h.env]));
+    for (const i of await this.store.installs.list({ app })) {
       if (i.purpose !== 'install' && i.purpose !== 'catch-up') continue;
       entries.push({
         at: i.createdAt,
@@ -146,7 +146,7 @@ export class RecordsService {
         type: i.purpose,
         app,
         version: i.version,
-        env: envOf.get(i.hostId) ?? (await this.store.getHost(i.hostId))?.env ?? null,
+        env: envOf.get(i.hostId) ?? (await this.store.hosts.get(i.hostId))?.env ?? null,
         detail: `${i.purpose === 'install' ? 'install by hand' : 'catch-up'} on ${i.host} ${i.state}`,
         note: i.error,
         deploymentId: i.deploymentId,
@@ -157,7 +157,7 @@ export class RecordsService {
   }
 
   private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
-    const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
+    const [last] = await this.store.installs.list({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
     const changed = version === null ? undefined : await this.changedVariables(host, app, version);
     const probe = host.facts?.apps[app]?.health ?? null;
@@ -183,14 +183,14 @@ export class RecordsService {
     version: number,
   ): Promise<string[] | undefined> {
     if (!this.variables) return undefined;
-    const [install] = await this.store.listInstalls({
+    const [install] = await this.store.installs.list({
       hostId: host.id,
       app,
       version,
       states: [...TOOK_RELEASE_INSTALL_STATES],
       limit: 1,
     });
-    const snapshot = install && (await this.store.getInstallSnapshot(install.id));
+    const snapshot = install && (await this.store.installs.getSnapshot(install.id));
     if (!snapshot) return undefined;
     try {
       return changedSince(snapshot, await this.variables.resolveFor(host, undefined, app));

@@ -59,7 +59,7 @@ export class CatchUp {
     if (this.inProgress.has(hostId)) return;
     this.inProgress.add(hostId);
     try {
-      const host = await this.store.getHost(hostId);
+      const host = await this.store.hosts.get(hostId);
       if (host && host.facts?.busy == null) await this.converge(host);
     } finally {
       this.inProgress.delete(hostId);
@@ -68,7 +68,7 @@ export class CatchUp {
 
   /** Looks at every connected host of an environment (a deployment there has ended). */
   async environment(env: string): Promise<void> {
-    for (const host of await this.store.listHosts({ env })) {
+    for (const host of await this.store.hosts.list({ env })) {
       if (host.connected) await this.host(host.id);
     }
   }
@@ -84,13 +84,13 @@ export class CatchUp {
     current: number | null,
   ): Promise<boolean> {
     if (!install?.deploymentId) return false;
-    const deployment = await this.store.getDeployment(install.deploymentId);
+    const deployment = await this.store.deployments.get(install.deploymentId);
     if (!deployment || !isCancelledDeployment(deployment.state)) return false;
     return tookRelease(install.state) || current === deployment.version;
   }
 
   private async converge(host: HostRecord): Promise<void> {
-    for (const desired of await this.store.listDesiredReleases({ env: host.env })) {
+    for (const desired of await this.store.deployments.listDesiredReleases({ env: host.env })) {
       const bundle = await this.bundles.get(desired.app, desired.version);
       if (!host.roles.includes(roleOf(bundle))) continue;
       const current = reportedVersion(host, desired.app);
@@ -107,8 +107,8 @@ export class CatchUp {
         ))
       )
         continue;
-      if (await this.store.getLock(desired.app, host.env)) continue;
-      const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
+      if (await this.store.deployments.getLock(desired.app, host.env)) continue;
+      const installs = await this.store.installs.list({ hostId: host.id, app: desired.app });
       if (installs.some((i) => isOpenInstall(i.state))) continue;
       const newest = installs[0];
       // A host someone installed by hand (`ferry install`) keeps what they chose
@@ -126,7 +126,7 @@ export class CatchUp {
         .digest('hex')
         .slice(0, 16)}`;
       try {
-        await this.store.createInstalls([
+        await this.store.installs.createMany([
           {
             id,
             hostId: host.id,
@@ -147,7 +147,7 @@ export class CatchUp {
         { host: host.name, app: desired.app, version: desired.version, from: current },
         'catching a host up to the desired release',
       );
-      const install = await this.store.getStoredInstall(id);
+      const install = await this.store.installs.get(id);
       if (install) await this.dispatcher.send(install, bundle, host);
     }
   }

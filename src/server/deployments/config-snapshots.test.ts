@@ -12,7 +12,7 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-config-snapshots-'));
   store = SqliteStore.open(path.join(dir, 'ferry.db'));
   await store.migrate();
-  await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+  await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
 });
 afterEach(async () => {
   await store.close();
@@ -32,7 +32,7 @@ async function ran(
   steps: string[],
   end: { state: 'succeeded' | 'failed' | 'skipped'; failed?: string },
 ): Promise<void> {
-  await store.createInstall({
+  await store.installs.create({
     id,
     hostId: 'host_a',
     app: 'web',
@@ -41,14 +41,14 @@ async function ran(
     deploymentId: null,
     state: 'pending',
   });
-  await store.saveInstallSnapshots([
+  await store.installs.saveSnapshots([
     { installId: id, snapshot: { vars: { COLOUR: colour }, secrets: [] } },
   ]);
   for (const step of steps) {
     const at = new Date((clock += 10)).toISOString();
-    await store.recordStep(id, { kind: 'started', step, at });
+    await store.installs.recordStep(id, { kind: 'started', step, at });
     const ok = step !== end.failed;
-    await store.recordStep(id, {
+    await store.installs.recordStep(id, {
       kind: 'finished',
       step,
       ok,
@@ -59,14 +59,14 @@ async function ran(
     });
   }
   if (end.state !== 'skipped') {
-    await store.finishInstall(id, {
+    await store.installs.finish(id, {
       ok: end.state === 'succeeded',
       rolledBack: false,
       error: end.state === 'succeeded' ? null : 'it failed',
       at: new Date((clock += 10)).toISOString(),
     });
   } else {
-    await store.markInstall(id, { state: 'skipped', error: 'offline' }, ['pending']);
+    await store.installs.mark(id, { state: 'skipped', error: 'offline' }, ['pending']);
   }
   // Installs are told apart by when they were made.
   await new Promise((resolve) => setTimeout(resolve, 5));
@@ -119,7 +119,7 @@ describe('the configuration a release last ran with on a host', () => {
 
   it('is missed by a host its deployment gave up on, until it runs an install of it', async () => {
     await ran('ins_1', 1, 'a', FRESH, { state: 'succeeded' });
-    await store.createDeployment(
+    await store.deployments.create(
       {
         id: 'dep_1',
         app: 'web',
@@ -151,7 +151,7 @@ describe('the configuration a release last ran with on a host', () => {
       },
     );
     expect(await missedConfiguration(store, 'dep_1', 'web', 1, 'host_a')).toBe(false);
-    await store.markInstall('ins_2', { state: 'skipped', error: 'offline' }, ['pending']);
+    await store.installs.mark('ins_2', { state: 'skipped', error: 'offline' }, ['pending']);
     expect(await missedConfiguration(store, 'dep_1', 'web', 1, 'host_a')).toBe(true);
   });
 });

@@ -50,8 +50,8 @@ export async function lastRanWith(
   hostId: string,
 ): Promise<ConfigSnapshot | undefined> {
   // Newest first: the newest install that started it wrote the snapshot the host keeps.
-  const started = (await store.listInstalls({ hostId, app, version })).find(startedRelease);
-  return started ? store.getInstallSnapshot(started.id) : undefined;
+  const started = (await store.installs.list({ hostId, app, version })).find(startedRelease);
+  return started ? store.installs.getSnapshot(started.id) : undefined;
 }
 
 /**
@@ -68,9 +68,9 @@ export async function missedConfiguration(
   version: number,
   hostId: string,
 ): Promise<boolean> {
-  const planned = await store.listInstalls({ deploymentId, hostId, version });
+  const planned = await store.installs.list({ deploymentId, hostId, version });
   if (planned.length === 0 || !planned.every((i) => isWithdrawn(i.state))) return false;
-  const frozen = await store.getInstallSnapshot(planned[planned.length - 1]!.id);
+  const frozen = await store.installs.getSnapshot(planned[planned.length - 1]!.id);
   const running = await lastRanWith(store, app, version, hostId);
   return frozen !== undefined && running !== undefined && !sameSnapshot(frozen, running);
 }
@@ -175,17 +175,17 @@ export class ConfigSnapshots {
   ): Promise<ResolvedVariables> {
     let refresh = false;
     if (deploymentId !== null) {
-      const planned = await this.store.listInstalls({
+      const planned = await this.store.installs.list({
         deploymentId,
         hostId: host.id,
         version: bundle.version,
       });
       // Oldest first: the install the deployment planned, then any catch-up of it.
       for (const install of planned.reverse()) {
-        const snapshot = await this.store.getInstallSnapshot(install.id);
+        const snapshot = await this.store.installs.getSnapshot(install.id);
         if (snapshot) return snapshot;
       }
-      refresh = (await this.store.getDeployment(deploymentId))?.refreshVars ?? false;
+      refresh = (await this.store.deployments.get(deploymentId))?.refreshVars ?? false;
     }
     const frozen = await this.forDeployment(bundle, host.env, [host], { refresh });
     return frozen.get(host.id)!;
@@ -193,7 +193,7 @@ export class ConfigSnapshots {
 
   /** Has `app@version` landed in `env`: did a deployment of it succeed there (or end partial)? */
   private async landed(env: string, app: string, version: number): Promise<boolean> {
-    const landed = await this.store.listDeployments({
+    const landed = await this.store.deployments.list({
       app,
       env,
       states: [...LANDED_DEPLOYMENT_STATES],
@@ -209,7 +209,7 @@ export class ConfigSnapshots {
 
   /** An install's snapshot as a client may see it, or null when none was recorded. */
   async shown(installId: string): Promise<SnapshotVariable[] | null> {
-    const snapshot = await this.store.getInstallSnapshot(installId);
+    const snapshot = await this.store.installs.getSnapshot(installId);
     return snapshot ? masked(snapshot) : null;
   }
 }

@@ -40,12 +40,12 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
 describe('RolloutDriver, the migrator told to go ahead as the rollout gives up on it', () => {
   it('never sends the migrations to a second host', async () => {
     const long = '2026-01-01T00:00:00.000Z';
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-    await store.createHost({ id: 'host_b', name: 'qa-2', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_b', name: 'qa-2', env: 'qa', roles: ['web'], vars: {} });
     // qa-1 looks away (its presence not yet recorded), qa-2 is there.
-    await store.setHostPresence('host_a', false, long);
-    await store.setHostPresence('host_b', true, long);
-    await store.createDeployment(
+    await store.hosts.setPresence('host_a', false, long);
+    await store.hosts.setPresence('host_b', true, long);
+    await store.deployments.create(
       {
         id: 'dep_1',
         app: 'web',
@@ -73,7 +73,7 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       })),
       { lock: true },
     );
-    await store.markInstall('ins_a', { state: 'queued', sentAt: long }, ['queued']);
+    await store.installs.mark('ins_a', { state: 'queued', sentAt: long }, ['queued']);
 
     // The fault: qa-1's agent asks "still wanted?" and is told to go ahead just
     // after the driver read the wave and just before it marks qa-1 skipped.
@@ -86,13 +86,13 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
         return async (...args: Parameters<Store['markInstall']>) => {
           const [id, patch] = args;
           if (id === 'ins_a' && patch.state === 'skipped') {
-            await target.markInstall(
+            await target.installs.mark(
               'ins_a',
               { state: 'running', startedAt: new Date().toISOString() },
               [...UNSTARTED_INSTALL_STATES],
             );
           }
-          return target.markInstall(...args);
+          return target.installs.mark(...args);
         };
       },
     });
@@ -126,12 +126,12 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       driver.wake();
       await until(
         'the first look',
-        async () => (await store.getDeployment('dep_1'))?.leaseOwner === 'r1',
+        async () => (await store.deployments.get('dep_1'))?.leaseOwner === 'r1',
       );
       now += 5_000;
       driver.wake();
       await until('the deployment to end, or another host to be sent the job', async () => {
-        const deployment = await store.getDeployment('dep_1');
+        const deployment = await store.deployments.get('dep_1');
         return (
           (deployment !== undefined && !isActiveDeployment(deployment.state)) || sent.length > 0
         );
@@ -140,11 +140,11 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
       await driver.close();
     }
     expect(sent.filter((s) => s.host === 'qa-2')).toEqual([]);
-    const ended = await store.getDeployment('dep_1');
+    const ended = await store.deployments.get('dep_1');
     expect(ended?.state).toBe('failed');
     expect(ended?.error).toContain('qa-1 went away while installing web@2, before its migrations');
-    const a = await store.getStoredInstall('ins_a');
+    const a = await store.installs.get('ins_a');
     expect([a?.state, a?.startedAt === null]).toEqual(['skipped', false]);
-    expect((await store.getStoredInstall('ins_b'))?.state).toBe('cancelled');
+    expect((await store.installs.get('ins_b'))?.state).toBe('cancelled');
   });
 });

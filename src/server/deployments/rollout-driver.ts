@@ -113,7 +113,7 @@ export class RolloutDriver {
     await this.ticking;
     for (const id of this.heldSince.keys()) {
       await this.store
-        .releaseLease(id, this.options.replicaId)
+        .deployments.releaseLease(id, this.options.replicaId)
         .catch((err: unknown) =>
           this.logger.warn({ err, deploymentId: id }, 'releasing a lease failed'),
         );
@@ -122,12 +122,12 @@ export class RolloutDriver {
   }
 
   private async tick(): Promise<void> {
-    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
       if (this.closed) return;
       const now = this.clock();
-      const held = await this.store.claimLease(
+      const held = await this.store.deployments.claimLease(
         deployment.id,
         this.options.replicaId,
         iso(now),
@@ -156,9 +156,9 @@ export class RolloutDriver {
 
   private async advance(deployment: StoredDeployment): Promise<void> {
     if (deployment.state === 'pending') return this.startPending(deployment);
-    const hosts = new Map((await this.store.listHosts()).map((h) => [h.id, h]));
+    const hosts = new Map((await this.store.hosts.list()).map((h) => [h.id, h]));
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
-    const listed = await this.store.listInstalls({ deploymentId: deployment.id });
+    const listed = await this.store.installs.list({ deploymentId: deployment.id });
     const wave = await this.expireOffline(
       deployment,
       listed.filter((i) => i.purpose === purpose),
@@ -201,10 +201,10 @@ export class RolloutDriver {
    */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
-    const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
+    const holder = await this.store.deployments.takeLock(deployment.app, deployment.env, deployment.id, now);
     if (holder.deploymentId !== deployment.id) return;
     const bundle = await this.bundles.get(deployment.app, deployment.version);
-    const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
+    const hosts = targetHosts(await this.store.hosts.list(), deployment.env, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
       frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {
@@ -216,7 +216,7 @@ export class RolloutDriver {
       return this.finish(deployment, 'failed', err.message);
     }
     const installs = planInstalls(deployment, deployment.strategy, hosts);
-    const started = await this.store.updateDeployment(
+    const started = await this.store.deployments.update(
       deployment.id,
       { state: 'running', startedAt: now },
       {
@@ -226,7 +226,7 @@ export class RolloutDriver {
       },
     );
     if (!started) {
-      await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
+      await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
       return;
     }
     this.logger.info({ deploymentId: deployment.id }, 'deployment started after waiting its turn');
@@ -254,7 +254,7 @@ export class RolloutDriver {
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
         if (
-          await this.store.markInstall(
+          await this.store.installs.mark(
             install.id,
             { state: 'skipped', error },
             installStatesBefore('skipped'),
@@ -278,7 +278,7 @@ export class RolloutDriver {
         if (now - since > timeoutMs) {
           const error = `${host.name} was offline for more than ${deployment.strategy.offlineTimeout}; it catches up when it returns`;
           if (
-            await this.store.markInstall(
+            await this.store.installs.mark(
               install.id,
               { state: 'skipped', error },
               installStatesBefore('skipped'),
@@ -305,7 +305,7 @@ export class RolloutDriver {
    */
   private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
     return (
-      (await this.store.getStoredInstall(install.id)) ?? { ...install, state: 'skipped', error }
+      (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error }
     );
   }
 
@@ -319,11 +319,11 @@ export class RolloutDriver {
     const bundle = await this.bundles.get(deployment.app, deployment.version);
     if (!runsMigrations(deployment, bundle)) return false;
     const earlier = (
-      await this.store.listDeployments({ app: deployment.app, env: deployment.env })
+      await this.store.deployments.list({ app: deployment.app, env: deployment.env })
     ).filter((d) => d.id !== deployment.id && d.version === deployment.version);
     for (const d of earlier) {
       if (hasLanded(d.state)) return false;
-      if (migratedOn(await this.store.listInstalls({ deploymentId: d.id })) !== null) return false;
+      if (migratedOn(await this.store.installs.list({ deploymentId: d.id })) !== null) return false;
     }
     return true;
   }
@@ -345,7 +345,7 @@ export class RolloutDriver {
   /** Cancels the installs of a wave not yet sent: the rollout stopped before their hosts. */
   private async cancelUnsent(wave: StoredInstall[], error: string): Promise<void> {
     for (const install of wave.filter((i) => i.state === 'pending')) {
-      await this.store.markInstall(
+      await this.store.installs.mark(
         install.id,
         { state: 'cancelled', error },
         installStatesBefore('cancelled'),
@@ -361,7 +361,7 @@ export class RolloutDriver {
     for (const install of batch.filter((i) => i.state === 'pending')) {
       const host = hosts.get(install.hostId);
       if (!host) {
-        await this.store.markInstall(
+        await this.store.installs.mark(
           install.id,
           { state: 'cancelled', error: 'the host was removed' },
           installStatesBefore('cancelled'),
@@ -408,7 +408,7 @@ export class RolloutDriver {
     // The reverts are recorded with the change of phase, in one step, and only
     // while the deployment is still going: one cancelled meanwhile (from another
     // replica) gets none, so no open install is left on it to hold up catch-up.
-    const reverting = await this.store.updateDeployment(
+    const reverting = await this.store.deployments.update(
       deployment.id,
       { phase: 'reverting', error: reason + note },
       { from: ACTIVE_DEPLOYMENT_STATES, installs: reverts },
@@ -511,7 +511,7 @@ export class RolloutDriver {
           updatedAt: finishedAt,
         }
       : undefined;
-    const ended = await this.store.updateDeployment(
+    const ended = await this.store.deployments.update(
       deployment.id,
       { state, finishedAt, error },
       {
@@ -523,8 +523,8 @@ export class RolloutDriver {
       this.heldSince.delete(deployment.id);
       return;
     }
-    await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
-    await this.store.releaseLease(deployment.id, this.options.replicaId);
+    await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+    await this.store.deployments.releaseLease(deployment.id, this.options.replicaId);
     this.heldSince.delete(deployment.id);
     this.logger.info(
       { deploymentId: deployment.id, state, error },

@@ -18,7 +18,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   const hostEnv = async (hostId: string): Promise<string | null> => {
     const known = envOfHost.get(hostId);
     if (known !== undefined) return known;
-    const host = await store.getHost(hostId);
+    const host = await store.hosts.get(hostId);
     if (host) envOfHost.set(hostId, host.env);
     return host?.env ?? null;
   };
@@ -60,14 +60,14 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   });
   /** A new install: its first state. */
   const publishNew = async (id: string): Promise<void> => {
-    const install = await store.getStoredInstall(id);
+    const install = await store.installs.get(id);
     if (install) await bus.publish(await installEvent(install));
   };
   /** Runs a write to one install, and publishes what it changed: its state, its steps. */
   const changingInstall = async <T>(id: string, write: () => Promise<T>): Promise<T> => {
-    const before = await store.getStoredInstall(id);
+    const before = await store.installs.get(id);
     const result = await write();
-    const after = await store.getStoredInstall(id);
+    const after = await store.installs.get(id);
     if (!after) return result;
     const env = await hostEnv(after.hostId);
     for (const step of after.steps) {
@@ -97,13 +97,13 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     kind: 'deployment.created' | 'deployment.state',
     id: string,
   ): Promise<void> => {
-    const deployment = await store.getDeployment(id);
+    const deployment = await store.deployments.get(id);
     if (deployment) await bus.publish(deploymentEvent(kind, deployment));
   };
 
   const writes: Partial<Store> = {
     async recordBundle(bundle, beforeCommit) {
-      const result = await store.recordBundle(bundle, beforeCommit);
+      const result = await store.bundles.record(bundle, beforeCommit);
       if (result.created) {
         await bus.publish({
           kind: 'bundle.pushed',
@@ -123,7 +123,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async recordVerdict(verdict) {
-      const result = await store.recordVerdict(verdict);
+      const result = await store.verdicts.record(verdict);
       await bus.publish({
         kind: 'verdict.changed',
         app: verdict.app,
@@ -142,7 +142,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async createDeployment(deployment, installs, options) {
-      const result = await store.createDeployment(deployment, installs, options);
+      const result = await store.deployments.create(deployment, installs, options);
       if (result.created) {
         await publishDeployment('deployment.created', deployment.id);
         for (const install of installs) await publishNew(install.id);
@@ -151,7 +151,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async updateDeployment(id, patch, options) {
-      const changed = await store.updateDeployment(id, patch, options);
+      const changed = await store.deployments.update(id, patch, options);
       if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
         await publishDeployment('deployment.state', id);
       }
@@ -159,33 +159,33 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async createInstall(install) {
-      await store.createInstall(install);
+      await store.installs.create(install);
       await publishNew(install.id);
     },
 
     async createInstalls(installs) {
-      await store.createInstalls(installs);
+      await store.installs.createMany(installs);
       for (const install of installs) await publishNew(install.id);
     },
 
     markInstall(id, patch, from) {
-      return changingInstall(id, () => store.markInstall(id, patch, from));
+      return changingInstall(id, () => store.installs.mark(id, patch, from));
     },
 
     finishInstall(id, outcome) {
-      return changingInstall(id, () => store.finishInstall(id, outcome));
+      return changingInstall(id, () => store.installs.finish(id, outcome));
     },
 
     recordStep(installId, report) {
       // Output is not an event: `ferry logs` and the step's end carry it.
-      if (report.kind === 'output') return store.recordStep(installId, report);
-      return changingInstall(installId, () => store.recordStep(installId, report));
+      if (report.kind === 'output') return store.installs.recordStep(installId, report);
+      return changingInstall(installId, () => store.installs.recordStep(installId, report));
     },
 
     // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
     async addFactsSample(hostId, sample, retention) {
-      await store.addFactsSample(hostId, sample, retention);
-      const host = await store.getHost(hostId);
+      await store.hosts.addFactsSample(hostId, sample, retention);
+      const host = await store.hosts.get(hostId);
       if (!host) return;
       await bus.publish({
         kind: 'host.facts',
@@ -198,8 +198,8 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
 
     async setHostPresence(id, connected, at) {
-      const before = await store.getHost(id);
-      await store.setHostPresence(id, connected, at);
+      const before = await store.hosts.get(id);
+      await store.hosts.setPresence(id, connected, at);
       if (!before || before.connected === connected) return;
       await bus.publish({
         kind: connected ? 'host.connected' : 'host.disconnected',
