@@ -5,7 +5,7 @@ import { Kysely } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
-import { SqliteStoreDialect } from './sqlite-store-dialect.js';
+import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
 
 /**
  * The embedded store: one SQLite file through better-sqlite3. Kysely's SQLite
@@ -37,7 +37,7 @@ export class SqliteStore extends KyselyStore {
     // unset secret, or one sealed on start, leaves no plaintext in the file.
     database.pragma('secure_delete = ON');
     return new SqliteStore(
-      new Kysely<Database>({ dialect: new SqliteStoreDialect(database) }),
+      new Kysely<Database>({ dialect: new SqliteKyselyDialect(database) }),
       database,
       options.secrets,
     );

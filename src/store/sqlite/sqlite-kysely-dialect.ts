@@ -7,17 +7,17 @@ import { type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver } fro
  * transaction back by itself; Kysely's own ROLLBACK then fails with "no
  * transaction is active" and that error, not the one that matters, reached the caller.
  */
-export class SqliteStoreDialect extends SqliteDialect {
+export class SqliteKyselyDialect extends SqliteDialect {
   constructor(private readonly database: SQLite.Database) {
     super({ database });
   }
 
   override createDriver(): Driver {
-    return new SqliteStoreDriver(this.database);
+    return new SqliteKyselyDriver(this.database);
   }
 }
 
-class SqliteStoreDriver extends SqliteDriver {
+class SqliteKyselyDriver extends SqliteDriver {
   constructor(private readonly database: SQLite.Database) {
     super({ database });
   }
