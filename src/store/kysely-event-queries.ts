@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import {
   type EventFilter,
   type FerryEvent,
@@ -6,25 +6,7 @@ import {
   type NewFerryEvent,
 } from '../protocol/events.js';
 import type { Database, EventsTable } from './schema.js';
-
-/**
- * How a dialect keeps the event sequence gap-free for readers: a reader that
- * has seen event n must never later find an event numbered below n. SQLite
- * has one writer, so ids commit in order; PostgreSQL serializes the appends
- * under a lock and wakes the other replicas (see `PostgresStore`).
- */
-export interface EventOrdering {
-  /** Runs first in the transaction that appends an event. */
-  beforeAppend(trx: Transaction<Database>): Promise<void>;
-  /** Runs last in that transaction, with the new event's id. */
-  afterAppend(trx: Transaction<Database>, id: number): Promise<void>;
-}
-
-/** One writer: nothing to do. */
-export const SINGLE_WRITER: EventOrdering = {
-  beforeAppend: () => Promise.resolve(),
-  afterAppend: () => Promise.resolve(),
-};
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * The events half of `KyselyStore`: appends numbered events, lists them after
@@ -33,13 +15,14 @@ export const SINGLE_WRITER: EventOrdering = {
 export class KyselyEventQueries {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly ordering: EventOrdering,
+    private readonly dialect: StoreDialect,
   ) {}
 
   async appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
     const at = event.at ?? new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
-      await this.ordering.beforeAppend(trx);
+      // The dialect keeps the sequence gap-free for readers (one append at a time).
+      await this.dialect.beforeAppendEvent(trx);
       const row = await trx
         .insertInto('events')
         .values({
@@ -54,7 +37,7 @@ export class KyselyEventQueries {
         .returning('seq')
         .executeTakeFirstOrThrow();
       const id = Number(row.seq);
-      await this.ordering.afterAppend(trx, id);
+      await this.dialect.afterAppendEvent(trx, id);
       return ferryEventSchema.parse({ ...event, at, id: String(id) });
     });
   }

@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, type Selectable, sql } from 'kysely';
+import { type Kysely, Migrator, type Selectable } from 'kysely';
 import type {
   AppSummary,
   BundleDetail,
@@ -21,12 +21,12 @@ import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyHistoryQueries } from './kysely-history-queries.js';
-import { type EventOrdering, KyselyEventQueries, SINGLE_WRITER } from './kysely-event-queries.js';
+import { KyselyEventQueries } from './kysely-event-queries.js';
 import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
-import { migrationProvider, type StoreDialect } from './migrations.js';
+import { migrationProvider } from './migrations.js';
+import type { StoreDialect } from './store-dialect.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
-import { isUniqueViolation } from './unique-violation.js';
 import type { BundlesTable, Database, TokensTable } from './schema.js';
 import type {
   DeployLock,
@@ -56,7 +56,8 @@ import type {
 
 /**
  * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
- * only build the Kysely instance; the queries here are written to run on both.
+ * build the Kysely instance and give their `StoreDialect`, what their database
+ * does its own way; the queries here are written once, to run on both.
  * With a `SecretBox` (the server always gives one), secret variables and queued
  * jobs are sealed at rest; `migrate` seals what an older Ferry left in plaintext.
  */
@@ -74,26 +75,27 @@ export class KyselyStore implements Store {
     protected readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
     private readonly box?: SecretBox,
-    ordering: EventOrdering = SINGLE_WRITER,
   ) {
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
-    this.verdicts = new KyselyVerdictQueries(db);
+    this.verdicts = new KyselyVerdictQueries(db, dialect);
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.deployments = new KyselyDeploymentQueries(db, this.hosts, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
     this.facts = new KyselyFactsQueries(db);
-    this.events = new KyselyEventQueries(db, ordering);
+    this.events = new KyselyEventQueries(db, dialect);
   }
 
-  async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      throw new Error(`database migration ${failed} failed`, { cause: error });
-    }
-    if (this.box) await sealStoredSecrets(this.db, this.box);
+  migrate(): Promise<void> {
+    return this.dialect.migrating(async () => {
+      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+        throw new Error(`database migration ${failed} failed`, { cause: error });
+      }
+      if (this.box) await sealStoredSecrets(this.db, this.box);
+    });
   }
 
   async close(): Promise<void> {
@@ -109,7 +111,7 @@ export class KyselyStore implements Store {
     } catch (err) {
       // The same bytes pushed twice at once (to two replicas, say): the one that
       // lost the race gets the version the other recorded.
-      if (!isUniqueViolation(err)) throw err;
+      if (!this.dialect.isUniqueViolation(err)) throw err;
       const existing = await this.db
         .selectFrom('bundles')
         .selectAll()
@@ -249,11 +251,8 @@ export class KyselyStore implements Store {
 
   async createFirstToken(token: NewToken): Promise<TokenRecord | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      // SQLite runs one writer at a time; PostgreSQL needs the table locked against
-      // another replica's insert between the check and ours (readers still read).
-      if (this.dialect === 'postgres') {
-        await sql`lock table tokens in share row exclusive mode`.execute(trx);
-      }
+      // Of replicas starting together, one inserts: another's insert waits for our commit.
+      await this.dialect.lockTableForInsert(trx, 'tokens');
       const any = await trx.selectFrom('tokens').select('id').limit(1).executeTakeFirst();
       if (any) return undefined;
       return insertToken(trx, token);
@@ -457,8 +456,8 @@ export class KyselyStore implements Store {
     return this.events.pruneEvents(before);
   }
 
-  watchEvents(_onAppended: () => void): Promise<() => Promise<void>> {
-    return Promise.resolve(() => Promise.resolve());
+  watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
+    return this.dialect.watchEvents(onAppended);
   }
 
   createDeployment(

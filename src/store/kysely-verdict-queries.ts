@@ -1,14 +1,17 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
 import type { Database, VerdictsTable } from './schema.js';
-import { isUniqueViolation } from './unique-violation.js';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * The verdicts half of `KyselyStore`: a bundle's verdict history, one row per
  * change. Written to run on every Kysely dialect the store supports.
  */
 export class KyselyVerdictQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
   async recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
     // Two marks of one bundle at once may pick the same `seq`: the loser reads again.
@@ -16,7 +19,7 @@ export class KyselyVerdictQueries {
       try {
         return await this.recordVerdictOnce(verdict);
       } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= 5) throw err;
+        if (!this.dialect.isUniqueViolation(err) || attempt >= 5) throw err;
       }
     }
   }
