@@ -83,15 +83,15 @@ for (const dialect of STORE_DIALECTS) {
     describe('bundles', () => {
       it('numbers the bundles of each app from 1, and gives the same bytes their version again', async () => {
         const moved: string[] = [];
-        const first = await store.recordBundle(bundle('web', 'a'), () => {
+        const first = await store.bundles.record(bundle('web', 'a'), () => {
           moved.push('a');
           return Promise.resolve();
         });
         expect(first).toMatchObject({ created: true, bundle: { app: 'web', version: 1 } });
         expect(first.bundle.size).toBe(5_000_000_000);
-        expect((await store.recordBundle(bundle('web', 'b'), noop)).bundle.version).toBe(2);
-        expect((await store.recordBundle(bundle('api', 'a'), noop)).bundle.version).toBe(1);
-        const again = await store.recordBundle(bundle('web', 'a'), () => {
+        expect((await store.bundles.record(bundle('web', 'b'), noop)).bundle.version).toBe(2);
+        expect((await store.bundles.record(bundle('api', 'a'), noop)).bundle.version).toBe(1);
+        const again = await store.bundles.record(bundle('web', 'a'), () => {
           moved.push('again');
           return Promise.resolve();
         });
@@ -101,20 +101,20 @@ for (const dialect of STORE_DIALECTS) {
 
       it('records nothing when moving the file fails', async () => {
         await expect(
-          store.recordBundle(bundle('web', 'a'), () => Promise.reject(new Error('disk full'))),
+          store.bundles.record(bundle('web', 'a'), () => Promise.reject(new Error('disk full'))),
         ).rejects.toThrow('disk full');
-        expect(await store.hasApp('web')).toBe(false);
-        expect((await store.recordBundle(bundle('web', 'a'), noop)).bundle.version).toBe(1);
+        expect(await store.bundles.hasApp('web')).toBe(false);
+        expect((await store.bundles.record(bundle('web', 'a'), noop)).bundle.version).toBe(1);
       });
 
       it('gets, lists newest first with a limit, and summarises apps', async () => {
-        await store.recordBundle(
+        await store.bundles.record(
           bundle('web', 'a', { label: '1.0', dirty: true, commit: 'c0ffee' }),
           noop,
         );
-        await store.recordBundle(bundle('web', 'b'), noop);
-        await store.recordBundle(bundle('web', 'c'), noop);
-        const got = await store.getBundle('web', 1);
+        await store.bundles.record(bundle('web', 'b'), noop);
+        await store.bundles.record(bundle('web', 'c'), noop);
+        const got = await store.bundles.get('web', 1);
         expect(got).toMatchObject({
           app: 'web',
           version: 1,
@@ -124,15 +124,15 @@ for (const dialect of STORE_DIALECTS) {
           fileCount: 3,
           manifest: { role: 'web', install: [] },
         });
-        expect(await store.getBundle('web', 9)).toBeUndefined();
-        expect((await store.listBundles('web')).map((b) => b.version)).toEqual([3, 2, 1]);
-        expect((await store.listBundles('web', { limit: 2 })).map((b) => b.version)).toEqual([
+        expect(await store.bundles.get('web', 9)).toBeUndefined();
+        expect((await store.bundles.list('web')).map((b) => b.version)).toEqual([3, 2, 1]);
+        expect((await store.bundles.list('web', { limit: 2 })).map((b) => b.version)).toEqual([
           3, 2,
         ]);
-        expect(await store.listApps()).toEqual([
+        expect(await store.bundles.listApps()).toEqual([
           expect.objectContaining({ name: 'web', latestVersion: 3, bundleCount: 3 }),
         ]);
-        expect(await store.hasApp('nope')).toBe(false);
+        expect(await store.bundles.hasApp('nope')).toBe(false);
       });
     });
 
@@ -824,7 +824,7 @@ for (const dialect of STORE_DIALECTS) {
           const other = await under.another();
           const results = await Promise.all(
             Array.from({ length: 20 }, (_, i) =>
-              (i % 2 === 0 ? store : other).recordBundle(bundle('web', `c${i}`), noop),
+              (i % 2 === 0 ? store : other).bundles.record(bundle('web', `c${i}`), noop),
             ),
           );
           expect(results.map((r) => r.bundle.version).sort((a, b) => a - b)).toEqual(
@@ -835,8 +835,8 @@ for (const dialect of STORE_DIALECTS) {
         it('gives the same bytes pushed twice at once one version', async () => {
           const other = await under.another();
           const [a, b] = await Promise.all([
-            store.recordBundle(bundle('web', 'same'), noop),
-            other.recordBundle(bundle('web', 'same'), noop),
+            store.bundles.record(bundle('web', 'same'), noop),
+            other.bundles.record(bundle('web', 'same'), noop),
           ]);
           expect([a.bundle.version, b.bundle.version]).toEqual([1, 1]);
           expect([a.created, b.created].sort()).toEqual([false, true]);

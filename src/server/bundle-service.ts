@@ -63,7 +63,7 @@ export class BundleService {
     const upload = await this.artifacts.beginUpload();
     try {
       const { sha256, size, meta } = await this.receive(input, upload.stream, inspection);
-      const result = await this.store.recordBundle(
+      const result = await this.store.bundles.record(
         {
           app: meta.app,
           sha256,
@@ -212,9 +212,9 @@ export class BundleService {
   }
 
   async get(app: string, version: number): Promise<BundleDetail> {
-    const bundle = await this.store.getBundle(app, version);
+    const bundle = await this.store.bundles.get(app, version);
     if (bundle) return bundle;
-    if (!(await this.store.hasApp(app))) throw appNotFound(app);
+    if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
     throw new FerryError('E_BUNDLE_NOT_FOUND', `${app}@${version} does not exist`, {
       app,
       version,
@@ -222,12 +222,12 @@ export class BundleService {
   }
 
   async list(app: string, limit?: number): Promise<BundleRecord[]> {
-    if (!(await this.store.hasApp(app))) throw appNotFound(app);
-    return this.store.listBundles(app, limit === undefined ? {} : { limit });
+    if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
+    return this.store.bundles.list(app, limit === undefined ? {} : { limit });
   }
 
   apps(): Promise<AppSummary[]> {
-    return this.store.listApps();
+    return this.store.bundles.listApps();
   }
 
   /** Opens a bundle's bytes, whole or a range of them. */

@@ -21,7 +21,7 @@ let now: Date;
 const qa = { name: 'alice', role: 'qa' as Role };
 
 async function pushBundle(app: string, sha256: string): Promise<number> {
-  const { bundle } = await store.recordBundle(
+  const { bundle } = await store.bundles.record(
     {
       app,
       sha256,

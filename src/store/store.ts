@@ -5,9 +5,6 @@ import type {
   StrategyRecord,
 } from '../protocol/deployment-api.js';
 import type {
-  AppSummary,
-  BundleDetail,
-  BundleRecord,
   HostRecord,
   InstallLogs,
   InstallPurpose,
@@ -19,28 +16,9 @@ import type {
   VerdictState,
 } from '../protocol/api.js';
 import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
+import type { BundleStore } from './bundle-store.js';
 
-/** What the server knows of a bundle before it has a version. */
-export interface NewBundle {
-  app: string;
-  sha256: string;
-  size: number;
-  label: string | null;
-  commit: string | null;
-  dirty: boolean | null;
-  fileCount: number;
-  createdAt: string;
-  pushedBy: string;
-  /** The app's resolved manifest section, as the bundle carries it. */
-  manifest: Record<string, unknown>;
-}
-
-/** The result of recording a push: the bundle, and whether it is new. */
-export interface RecordedBundle {
-  bundle: BundleRecord;
-  /** False when the app already had a bundle with this sha256; that one is returned. */
-  created: boolean;
-}
+export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 
 /** A token as the store keeps it: only the hash of its secret. */
 export interface StoredToken extends TokenRecord {
@@ -192,18 +170,7 @@ export interface Store {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  /**
-   * Records a pushed bundle: in one transaction, returns the app's bundle with the
-   * same sha256 if there is one, or else assigns `version = last + 1`, records the
-   * bundle, and calls `beforeCommit` (which moves the file into place) before
-   * committing — if it throws, nothing is recorded.
-   */
-  recordBundle(bundle: NewBundle, beforeCommit: () => Promise<void>): Promise<RecordedBundle>;
-  getBundle(app: string, version: number): Promise<BundleDetail | undefined>;
-  /** An app's bundles, newest first. */
-  listBundles(app: string, options?: { limit?: number }): Promise<BundleRecord[]>;
-  hasApp(app: string): Promise<boolean>;
-  listApps(): Promise<AppSummary[]>;
+  readonly bundles: BundleStore;
 
   createToken(token: NewToken): Promise<TokenRecord>;
   /** A token that is not revoked, by the hash of its secret. */

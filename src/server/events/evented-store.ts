@@ -1,5 +1,5 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
-import type { StoredDeployment, StoredInstall, Store } from '../../store/store.js';
+import type { BundleStore, StoredDeployment, StoredInstall, Store } from '../../store/store.js';
 import type { EventBus } from './event-bus.js';
 
 /**
@@ -101,9 +101,9 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     if (deployment) await bus.publish(deploymentEvent(kind, deployment));
   };
 
-  const writes: Partial<Store> = {
-    async recordBundle(bundle, beforeCommit) {
-      const result = await store.recordBundle(bundle, beforeCommit);
+  const bundles: Partial<BundleStore> = {
+    async record(bundle, beforeCommit) {
+      const result = await store.bundles.record(bundle, beforeCommit);
       if (result.created) {
         await bus.publish({
           kind: 'bundle.pushed',
@@ -121,6 +121,10 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       }
       return result;
     },
+  };
+
+  const writes: Partial<Store> = {
+    bundles: overriding(store.bundles, bundles),
 
     async recordVerdict(verdict) {
       const result = await store.recordVerdict(verdict);
@@ -212,11 +216,16 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(writes, property)) return writes[property as keyof Store];
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+  return overriding(store, writes);
+}
+
+/** `target` with some of its members replaced; the others are its own (methods bound to it). */
+function overriding<T extends object>(target: T, replaced: Partial<T>): T {
+  return new Proxy(target, {
+    get(from, property, receiver) {
+      if (Object.hasOwn(replaced, property)) return replaced[property as keyof T];
+      const value: unknown = Reflect.get(from, property, receiver);
+      return typeof value === 'function' ? (value as () => unknown).bind(from) : value;
     },
   });
 }
