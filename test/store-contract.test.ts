@@ -138,8 +138,8 @@ for (const dialect of STORE_DIALECTS) {
 
     describe('tokens', () => {
       it('creates, finds by hash, touches, lists and revokes', async () => {
-        expect(await store.listTokens()).toEqual([]);
-        const created = await store.createToken({
+        expect(await store.tokens.list()).toEqual([]);
+        const created = await store.tokens.create({
           id: 'tok_1',
           name: 'ci',
           role: 'deployer',
@@ -148,25 +148,25 @@ for (const dialect of STORE_DIALECTS) {
           createdBy: 'admin',
         });
         expect(created).toMatchObject({ id: 'tok_1', role: 'deployer', env: 'qa', hostId: null });
-        expect(await store.findActiveToken('h1')).toMatchObject({ id: 'tok_1', tokenHash: 'h1' });
-        await store.touchToken('tok_1', '2026-11-02T00:00:00.000Z');
-        expect((await store.listTokens())[0]!.lastUsedAt).toBe('2026-11-02T00:00:00.000Z');
-        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_1']);
-        expect(await store.revokeToken('tok_1')).toBe(true);
-        expect(await store.revokeToken('tok_1')).toBe(true);
-        expect(await store.revokeToken('tok_nope')).toBe(false);
-        expect(await store.findActiveToken('h1')).toBeUndefined();
+        expect(await store.tokens.findActive('h1')).toMatchObject({ id: 'tok_1', tokenHash: 'h1' });
+        await store.tokens.touch('tok_1', '2026-11-02T00:00:00.000Z');
+        expect((await store.tokens.list())[0]!.lastUsedAt).toBe('2026-11-02T00:00:00.000Z');
+        expect((await store.tokens.list()).map((t) => t.id)).toEqual(['tok_1']);
+        expect(await store.tokens.revoke('tok_1')).toBe(true);
+        expect(await store.tokens.revoke('tok_1')).toBe(true);
+        expect(await store.tokens.revoke('tok_nope')).toBe(false);
+        expect(await store.tokens.findActive('h1')).toBeUndefined();
       });
 
       it('creates the first token only while there is none', async () => {
         const first = { name: 'admin', role: 'admin', env: null, createdBy: null } as const;
         expect(
-          await store.createFirstToken({ ...first, id: 'tok_a', tokenHash: 'ha' }),
+          await store.tokens.createFirst({ ...first, id: 'tok_a', tokenHash: 'ha' }),
         ).toMatchObject({ id: 'tok_a', role: 'admin' });
         expect(
-          await store.createFirstToken({ ...first, id: 'tok_b', tokenHash: 'hb' }),
+          await store.tokens.createFirst({ ...first, id: 'tok_b', tokenHash: 'hb' }),
         ).toBeUndefined();
-        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_a']);
+        expect((await store.tokens.list()).map((t) => t.id)).toEqual(['tok_a']);
       });
     });
 
@@ -271,7 +271,7 @@ for (const dialect of STORE_DIALECTS) {
 
       it('cuts a host off with its tokens, and removes one so that its name is free again', async () => {
         const id = await host('qa-1');
-        await store.createToken({
+        await store.tokens.create({
           id: 'tok_qa1',
           name: 'agent-qa-1',
           role: 'agent',
@@ -283,7 +283,7 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.cutOffHostIds()).toEqual([]);
         await store.cutOffHost(id, '2026-11-03T00:00:00.000Z');
         expect((await store.getHost(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
-        expect(await store.findActiveToken('h'.repeat(64))).toBeUndefined();
+        expect(await store.tokens.findActive('h'.repeat(64))).toBeUndefined();
         expect(await store.cutOffHostIds()).toEqual([id]);
 
         expect(await store.removeHost(id, '2026-11-03T00:00:01.000Z')).toBe(true);
@@ -889,7 +889,7 @@ describe.skipIf(!postgres)('PostgreSQL migrations', () => {
       for (let round = 0; round < 10; round++) {
         const made = await Promise.all(
           [a, b].map((store, i) =>
-            store.createFirstToken({
+            store.tokens.createFirst({
               id: `tok_${round}_${i}`,
               name: 'admin',
               role: 'admin',
@@ -900,7 +900,7 @@ describe.skipIf(!postgres)('PostgreSQL migrations', () => {
           ),
         );
         expect(made.filter(Boolean), `round ${round}`).toHaveLength(1);
-        expect(await b.listTokens()).toHaveLength(1);
+        expect(await b.tokens.list()).toHaveLength(1);
         await client.query('delete from tokens');
       }
     } finally {

@@ -45,7 +45,7 @@ export class TokenService {
     }
     const { token, tokenHash } = newSecret(body.role);
     const id = newTokenId();
-    const record = await this.store.createToken({
+    const record = await this.store.tokens.create({
       id,
       name: body.name ?? `${body.role}${body.env ? `-${body.env}` : ''}-${id.slice(4, 10)}`,
       role: body.role,
@@ -77,7 +77,7 @@ export class TokenService {
     if (!match) {
       throw new FerryError('E_AUTH_REQUIRED', 'The Authorization header must be "Bearer <token>"');
     }
-    const token = await this.store.findActiveToken(hashToken(match[1]!));
+    const token = await this.store.tokens.findActive(hashToken(match[1]!));
     if (!token) {
       throw new FerryError(
         'E_AUTH_INVALID',
@@ -87,18 +87,18 @@ export class TokenService {
     const now = Date.now();
     if (now - (this.touched.get(token.id) ?? 0) > TOUCH_INTERVAL_MS) {
       this.touched.set(token.id, now);
-      await this.store.touchToken(token.id, new Date(now).toISOString());
+      await this.store.tokens.touch(token.id, new Date(now).toISOString());
     }
     return token;
   }
 
   /** Revokes a token; a host's own token cuts the host off at once (see `onHostRevoked`). */
   async revoke(id: string, by: string): Promise<void> {
-    if (!(await this.store.revokeToken(id))) {
+    if (!(await this.store.tokens.revoke(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
     }
     this.touched.delete(id);
-    const revoked = (await this.store.listTokens()).find((t) => t.id === id);
+    const revoked = (await this.store.tokens.list()).find((t) => t.id === id);
     await this.store.recordHistoryEvent(
       historyEvent({
         type: 'token',
@@ -117,7 +117,7 @@ export class TokenService {
   }
 
   list(): Promise<TokenRecord[]> {
-    return this.store.listTokens();
+    return this.store.tokens.list();
   }
 
   /**
@@ -125,7 +125,7 @@ export class TokenService {
    * it to `file` with mode 0600. Returns true when it did.
    */
   async bootstrapAdmin(file: string): Promise<boolean> {
-    if ((await this.store.listTokens()).length > 0) return false;
+    if ((await this.store.tokens.list()).length > 0) return false;
     // The secret goes to a file before its record exists, so that no token is
     // made that nobody can read; the record is made only if no other replica
     // made the first token meanwhile, and only then does the file take its name.
@@ -133,8 +133,8 @@ export class TokenService {
     const partial = `${file}.partial-${process.pid}`;
     await writeFile(partial, `${token}\n`, { mode: 0o600 });
     await chmod(partial, 0o600);
-    const created = await this.store
-      .createFirstToken({
+    const created = await this.store.tokens
+      .createFirst({
         id: newTokenId(),
         name: 'admin',
         role: 'admin',

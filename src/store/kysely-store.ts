@@ -1,17 +1,16 @@
-import { type Kysely, Migrator, type Selectable } from 'kysely';
+import { type Kysely, Migrator } from 'kysely';
 import type {
   HostRecord,
   InstallLogs,
   InstallRecord,
   InstallState,
-  Role,
-  TokenRecord,
   VerdictRecord,
   VerdictState,
 } from '../protocol/api.js';
 import type { DeploymentState } from '../protocol/deployment-api.js';
 import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
+import { KyselyTokenStore } from './kysely/kysely-token-store.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyFactsQueries } from './kysely-facts-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
@@ -25,7 +24,7 @@ import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider } from './migrations.js';
 import type { StoreDialect } from './store-dialect.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
-import type { Database, TokensTable } from './schema.js';
+import type { Database } from './schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
@@ -40,11 +39,9 @@ import type {
   NewInstall,
   StoredDeployment,
   StoredInstall,
-  NewToken,
   OutboxMessage,
   Store,
   StepReport,
-  StoredToken,
   StoredVariable,
   HistoryEvent,
   VariableScope,
@@ -59,6 +56,7 @@ import type {
  */
 export class KyselyStore implements Store {
   readonly bundles: KyselyBundleStore;
+  readonly tokens: KyselyTokenStore;
   private readonly hosts: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
@@ -74,6 +72,7 @@ export class KyselyStore implements Store {
     private readonly box?: SecretBox,
   ) {
     this.bundles = new KyselyBundleStore(db, dialect);
+    this.tokens = new KyselyTokenStore(db, dialect);
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db, dialect);
@@ -98,60 +97,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  createToken(token: NewToken): Promise<TokenRecord> {
-    return insertToken(this.db, token);
-  }
-
-  async findActiveToken(tokenHash: string): Promise<StoredToken | undefined> {
-    const row = await this.db
-      .selectFrom('tokens')
-      .selectAll()
-      .where('token_hash', '=', tokenHash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return row ? { ...toTokenRecord(row), tokenHash: row.token_hash } : undefined;
-  }
-
-  async listTokens(): Promise<TokenRecord[]> {
-    const rows = await this.db
-      .selectFrom('tokens')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toTokenRecord);
-  }
-
-  async createFirstToken(token: NewToken): Promise<TokenRecord | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      // Of replicas starting together, one inserts: another's insert waits for our commit.
-      await this.dialect.lockTableForInsert(trx, 'tokens');
-      const any = await trx.selectFrom('tokens').select('id').limit(1).executeTakeFirst();
-      if (any) return undefined;
-      return insertToken(trx, token);
-    });
-  }
-
-  async revokeToken(id: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('tokens')
-      .set({ revoked_at: new Date().toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) > 0) return true;
-    const row = await this.db
-      .selectFrom('tokens')
-      .select('id')
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async touchToken(id: string, at: string): Promise<void> {
-    await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
 
   async enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void> {
@@ -419,35 +364,4 @@ export class KyselyStore implements Store {
   getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined> {
     return this.snapshots.getInstallSnapshot(installId);
   }
-}
-
-function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role as Role,
-    env: row.env,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-    hostId: row.host_id,
-  };
-}
-
-async function insertToken(db: Kysely<Database>, token: NewToken): Promise<TokenRecord> {
-  const row = {
-    id: token.id,
-    name: token.name,
-    role: token.role,
-    env: token.env,
-    token_hash: token.tokenHash,
-    created_at: new Date().toISOString(),
-    created_by: token.createdBy,
-    last_used_at: null,
-    revoked_at: null,
-    host_id: token.hostId ?? null,
-  };
-  await db.insertInto('tokens').values(row).execute();
-  return toTokenRecord(row);
 }

@@ -10,30 +10,15 @@ import type {
   InstallPurpose,
   InstallRecord,
   InstallState,
-  Role,
-  TokenRecord,
   VerdictRecord,
   VerdictState,
 } from '../protocol/api.js';
 import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import type { BundleStore } from './bundle-store.js';
+import type { TokenStore } from './token-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
-
-/** A token as the store keeps it: only the hash of its secret. */
-export interface StoredToken extends TokenRecord {
-  tokenHash: string;
-}
-
-export interface NewToken {
-  id: string;
-  name: string;
-  role: Role;
-  env: string | null;
-  tokenHash: string;
-  createdBy: string | null;
-  hostId?: string | null;
-}
+export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 
 /** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
 export interface FactsRetention {
@@ -172,18 +157,7 @@ export interface Store {
 
   readonly bundles: BundleStore;
 
-  createToken(token: NewToken): Promise<TokenRecord>;
-  /** A token that is not revoked, by the hash of its secret. */
-  findActiveToken(tokenHash: string): Promise<StoredToken | undefined>;
-  listTokens(): Promise<TokenRecord[]>;
-  /**
-   * Creates the token only when there is no token at all, atomically: of
-   * replicas starting together on a new store, one makes the first token.
-   */
-  createFirstToken(token: NewToken): Promise<TokenRecord | undefined>;
-  /** Marks a token revoked; false when no such token exists. */
-  revokeToken(id: string): Promise<boolean>;
-  touchToken(id: string, at: string): Promise<void>;
+  readonly tokens: TokenStore;
 
   /** Adds a message to a host's outbox; adding the same message id again changes nothing. */
   enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void>;
