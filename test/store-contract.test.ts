@@ -172,14 +172,14 @@ for (const dialect of STORE_DIALECTS) {
 
     describe('outbox', () => {
       it('keeps messages per host in order, once per id, until acknowledged', async () => {
-        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
-        await store.enqueueOutbox('h1', { id: 'm2', body: '{"a":2}' });
-        await store.enqueueOutbox('h1', { id: 'm1', body: '{"a":1}' });
-        await store.enqueueOutbox('h2', { id: 'm3', body: '{}' });
-        expect((await store.pendingOutbox('h1')).map((m) => m.id)).toEqual(['m1', 'm2']);
-        await store.ackOutbox('h1', 'm1');
-        expect(await store.pendingOutbox('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
-        expect((await store.pendingOutbox('h2')).map((m) => m.id)).toEqual(['m3']);
+        await store.outbox.enqueue('h1', { id: 'm1', body: '{"a":1}' });
+        await store.outbox.enqueue('h1', { id: 'm2', body: '{"a":2}' });
+        await store.outbox.enqueue('h1', { id: 'm1', body: '{"a":1}' });
+        await store.outbox.enqueue('h2', { id: 'm3', body: '{}' });
+        expect((await store.outbox.pending('h1')).map((m) => m.id)).toEqual(['m1', 'm2']);
+        await store.outbox.ack('h1', 'm1');
+        expect(await store.outbox.pending('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
+        expect((await store.outbox.pending('h2')).map((m) => m.id)).toEqual(['m3']);
       });
     });
 
@@ -307,12 +307,12 @@ for (const dialect of STORE_DIALECTS) {
         const removed = await host('qa-2');
         const kept = await host('qa-3');
         for (const id of [cut, removed, kept])
-          await store.enqueueOutbox(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
+          await store.outbox.enqueue(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
         await store.cutOffHost(cut, '2026-11-03T00:00:00.000Z');
         expect(await store.removeHost(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
-        expect(await store.pendingOutbox(cut)).toEqual([]);
-        expect(await store.pendingOutbox(removed)).toEqual([]);
-        expect((await store.pendingOutbox(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
+        expect(await store.outbox.pending(cut)).toEqual([]);
+        expect(await store.outbox.pending(removed)).toEqual([]);
+        expect((await store.outbox.pending(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);
       });
     });
 

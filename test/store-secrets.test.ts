@@ -120,7 +120,7 @@ for (const dialect of DIALECTS) {
       await store.setVariable(secretVariable());
       await store.setVariable({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
       await store.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-      await store.enqueueOutbox('h1', {
+      await store.outbox.enqueue('h1', {
         id: 'job-1',
         body: JSON.stringify({ vars: { DB_PASSWORD: SECRET } }),
       });
@@ -136,7 +136,7 @@ for (const dialect of DIALECTS) {
       expect((await store.listVariables()).map((v) => v.value).sort()).toEqual(
         ['plain-value', SECRET].sort(),
       );
-      const [job] = await store.pendingOutbox('h1');
+      const [job] = await store.outbox.pending('h1');
       expect(JSON.parse(job!.body)).toEqual({ vars: { DB_PASSWORD: SECRET } });
     });
 
@@ -145,7 +145,7 @@ for (const dialect of DIALECTS) {
       await older.migrate();
       await older.setVariable(secretVariable());
       await older.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-      await older.enqueueOutbox('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
+      await older.outbox.enqueue('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
       expect(await database.column('variables', 'value')).toEqual([SECRET]);
 
       const store = await open(box);
@@ -157,7 +157,7 @@ for (const dialect of DIALECTS) {
       expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
-      expect((await store.pendingOutbox('h1'))[0]?.body).toBe(`{"secret":"${SECRET}"}`);
+      expect((await store.outbox.pending('h1'))[0]?.body).toBe(`{"secret":"${SECRET}"}`);
       // Once more (a restart, another replica): nothing changes.
       await store.migrate();
       expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(

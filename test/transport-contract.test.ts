@@ -119,7 +119,7 @@ async function builtinHarness(): Promise<Harness> {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return ws;
     },
-    sendRaw: (hostId, id, body) => store.enqueueOutbox(hostId, { id, body }),
+    sendRaw: (hostId, id, body) => store.outbox.enqueue(hostId, { id, body }),
     async cutOffInStore(hostId) {
       await store.createHost({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
       await store.cutOffHost(hostId, new Date().toISOString());

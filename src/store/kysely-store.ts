@@ -11,10 +11,11 @@ import type { DeploymentState } from '../protocol/deployment-api.js';
 import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
 import { KyselyTokenStore } from './kysely/kysely-token-store.js';
+import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyFactsQueries } from './kysely-facts-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
-import { outboxContext, sealStoredSecrets } from './kysely-secret-sealing.js';
+import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableQueries } from './kysely-variable-queries.js';
 import { KyselyHistoryQueries } from './kysely-history-queries.js';
@@ -23,7 +24,7 @@ import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.
 import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
 import { migrationProvider } from './migrations.js';
 import type { StoreDialect } from './store-dialect.js';
-import { keyMismatch, SecretBox } from './secret-box.js';
+import type { SecretBox } from './secret-box.js';
 import type { Database } from './schema.js';
 import type {
   DeployLock,
@@ -39,7 +40,6 @@ import type {
   NewInstall,
   StoredDeployment,
   StoredInstall,
-  OutboxMessage,
   Store,
   StepReport,
   StoredVariable,
@@ -57,6 +57,7 @@ import type {
 export class KyselyStore implements Store {
   readonly bundles: KyselyBundleStore;
   readonly tokens: KyselyTokenStore;
+  readonly outbox: KyselyOutboxStore;
   private readonly hosts: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
@@ -73,6 +74,7 @@ export class KyselyStore implements Store {
   ) {
     this.bundles = new KyselyBundleStore(db, dialect);
     this.tokens = new KyselyTokenStore(db, dialect);
+    this.outbox = new KyselyOutboxStore(db, box);
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db, dialect);
@@ -97,45 +99,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  async enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void> {
-    await this.db
-      .insertInto('outbox')
-      .values({
-        host_id: hostId,
-        message_id: message.id,
-        body: this.box
-          ? this.box.seal(message.body, outboxContext(hostId, message.id))
-          : message.body,
-        created_at: new Date().toISOString(),
-      })
-      .onConflict((oc) => oc.columns(['host_id', 'message_id']).doNothing())
-      .execute();
-  }
-
-  async pendingOutbox(hostId: string): Promise<OutboxMessage[]> {
-    const rows = await this.db
-      .selectFrom('outbox')
-      .select(['message_id', 'body'])
-      .where('host_id', '=', hostId)
-      .orderBy('seq')
-      .execute();
-    return rows.map((r) => ({ id: r.message_id, body: this.opened(r.body, hostId, r.message_id) }));
-  }
-
-  private opened(body: string, hostId: string, messageId: string): string {
-    if (!SecretBox.isSealed(body)) return body;
-    if (!this.box) throw keyMismatch(SecretBox.sealedWith(body), null);
-    return this.box.open(body, outboxContext(hostId, messageId));
-  }
-
-  async ackOutbox(hostId: string, messageId: string): Promise<void> {
-    await this.db
-      .deleteFrom('outbox')
-      .where('host_id', '=', hostId)
-      .where('message_id', '=', messageId)
-      .execute();
   }
 
   syncEnvironments(names: string[]): Promise<{ kept: string[] }> {

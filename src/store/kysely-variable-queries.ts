@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, VariablesTable } from './schema.js';
-import { variableContext } from './kysely-secret-sealing.js';
+import { variableContext } from './kysely/kysely-secret-sealing.js';
 import { keyMismatch, SecretBox } from './secret-box.js';
 import type { StoredVariable, VariableScope } from './store.js';
 

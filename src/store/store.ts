@@ -16,9 +16,11 @@ import type {
 import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import type { BundleStore } from './bundle-store.js';
 import type { TokenStore } from './token-store.js';
+import type { OutboxStore } from './outbox-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
+export type { OutboxMessage, OutboxStore } from './outbox-store.js';
 
 /** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
 export interface FactsRetention {
@@ -159,12 +161,7 @@ export interface Store {
 
   readonly tokens: TokenStore;
 
-  /** Adds a message to a host's outbox; adding the same message id again changes nothing. */
-  enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void>;
-  /** A host's messages not yet acknowledged, oldest first. */
-  pendingOutbox(hostId: string): Promise<OutboxMessage[]>;
-  /** Removes an acknowledged message. */
-  ackOutbox(hostId: string, messageId: string): Promise<void>;
+  readonly outbox: OutboxStore;
 
   /** Environment names in lifecycle order (`dev`, `qa`, `prod` by default). */
   listEnvironments(): Promise<string[]>;
@@ -386,10 +383,4 @@ export interface StoredVariable {
   secret: boolean;
   updatedAt: string;
   updatedBy: string;
-}
-
-/** A message waiting in a host's outbox: its id and its serialized body. */
-export interface OutboxMessage {
-  id: string;
-  body: string;
 }

@@ -61,7 +61,7 @@ export class BuiltinServerTransport implements ServerTransport {
     // A frame over the limit would make the agent drop the connection, get the
     // job again on reconnecting, and drop it again: refused before it is stored.
     assertJobFits(message, `install ${message.id} for host ${hostId}`);
-    await this.options.store.enqueueOutbox(hostId, {
+    await this.options.store.outbox.enqueue(hostId, {
       id: message.id,
       body: JSON.stringify(message),
     });
@@ -170,7 +170,7 @@ export class BuiltinServerTransport implements ServerTransport {
       const sent = new Set<string>();
       for (;;) {
         this.queuedWhileSyncing.delete(hostId);
-        const fresh = (await this.options.store.pendingOutbox(hostId)).filter(
+        const fresh = (await this.options.store.outbox.pending(hostId)).filter(
           (m) => !sent.has(m.id),
         );
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -196,7 +196,7 @@ export class BuiltinServerTransport implements ServerTransport {
     const reason = `it is ${bytes} bytes, more than the ${MAX_JOB_BYTES} a transport message carries`;
     this.options.logger.error({ hostId, id, bytes }, 'dropped a job too large to deliver');
     await this.eventHandler(hostId, unhandledJobEvent(id, reason));
-    await this.options.store.ackOutbox(hostId, id);
+    await this.options.store.outbox.ack(hostId, id);
   }
 
   private async received(hostId: string, ws: WebSocket, data: unknown): Promise<void> {
@@ -210,13 +210,13 @@ export class BuiltinServerTransport implements ServerTransport {
     }
     const { frame } = parsed;
     if (frame.kind === 'ack') {
-      await this.options.store.ackOutbox(hostId, frame.id);
+      await this.options.store.outbox.ack(hostId, frame.id);
     } else if (frame.kind === 'refused') {
       this.options.logger.error(
         { hostId, id: frame.id, error: frame.error },
         'an agent refused a job',
       );
-      await this.options.store.ackOutbox(hostId, frame.id);
+      await this.options.store.outbox.ack(hostId, frame.id);
     } else if (frame.kind === 'event') {
       const event = agentEventSchema.safeParse(frame.message);
       if (!event.success) {

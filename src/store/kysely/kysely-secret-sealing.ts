@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
-import { snapshotContext } from './kysely-snapshot-queries.js';
-import { keyMismatch, SecretBox } from './secret-box.js';
+import type { Database } from '../schema.js';
+import { snapshotContext } from '../kysely-snapshot-queries.js';
+import { keyMismatch, SecretBox } from '../secret-box.js';
 
 /** What a secret variable's sealed value is bound to: its name and scope. */
 export function variableContext(row: {
