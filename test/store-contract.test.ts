@@ -77,7 +77,7 @@ for (const dialect of STORE_DIALECTS) {
 
     it('migrates again without harm', async () => {
       await store.migrate();
-      expect(await store.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+      expect(await store.environments.list()).toEqual(['dev', 'qa', 'prod']);
     });
 
     describe('bundles', () => {
@@ -186,8 +186,8 @@ for (const dialect of STORE_DIALECTS) {
     describe('environments and hosts', () => {
       it('syncs environments, keeping one that still has hosts', async () => {
         await host('old-1', 'prod');
-        expect(await store.syncEnvironments(['dev', 'staging'])).toEqual({ kept: ['prod'] });
-        expect(await store.listEnvironments()).toEqual(['dev', 'staging', 'prod']);
+        expect(await store.environments.sync(['dev', 'staging'])).toEqual({ kept: ['prod'] });
+        expect(await store.environments.list()).toEqual(['dev', 'staging', 'prod']);
       });
 
       it('records hosts, their presence and their facts', async () => {
@@ -883,7 +883,7 @@ describe.skipIf(!postgres)('PostgreSQL migrations', () => {
       // Both replicas migrate at once; neither fails, and each migration ran once
       // (kysely_migration holds one row per migration, and its tables exist once).
       await Promise.all([a.migrate(), b.migrate()]);
-      expect(await a.listEnvironments()).toEqual(['dev', 'qa', 'prod']);
+      expect(await a.environments.list()).toEqual(['dev', 'qa', 'prod']);
 
       // Both replicas find no token and make the admin token: one of them does.
       for (let round = 0; round < 10; round++) {

@@ -54,7 +54,7 @@ export async function runServer(
   // With the built-in transport, no agent connection survives a restart. With
   // RabbitMQ, presence is read from the broker, and other replicas' hosts stay.
   if (config.transport.kind === 'builtin') await store.resetHostPresence();
-  const { kept } = await store.syncEnvironments(config.environments.map((e) => e.name));
+  const { kept } = await store.environments.sync(config.environments.map((e) => e.name));
   for (const name of kept) {
     say(
       `Environment ${name} is no longer configured but still has hosts; it stays until they are removed.`,

@@ -82,7 +82,7 @@ export class VerdictService {
 
   /** The environments whose desired release is this bundle, in lifecycle order. */
   private async liveIn(app: string, version: number): Promise<string[]> {
-    const order = await this.store.listEnvironments();
+    const order = await this.store.environments.list();
     return (await this.store.listDesiredReleases({ app }))
       .filter((d) => d.version === version)
       .map((d) => d.env)

@@ -12,6 +12,7 @@ import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
 import { KyselyTokenStore } from './kysely/kysely-token-store.js';
 import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
+import { KyselyEnvironmentStore } from './kysely/kysely-environment-store.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyFactsQueries } from './kysely-facts-queries.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
@@ -58,6 +59,7 @@ export class KyselyStore implements Store {
   readonly bundles: KyselyBundleStore;
   readonly tokens: KyselyTokenStore;
   readonly outbox: KyselyOutboxStore;
+  readonly environments: KyselyEnvironmentStore;
   private readonly hosts: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
@@ -75,6 +77,7 @@ export class KyselyStore implements Store {
     this.bundles = new KyselyBundleStore(db, dialect);
     this.tokens = new KyselyTokenStore(db, dialect);
     this.outbox = new KyselyOutboxStore(db, box);
+    this.environments = new KyselyEnvironmentStore(db);
     this.hosts = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db, dialect);
@@ -99,14 +102,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  syncEnvironments(names: string[]): Promise<{ kept: string[] }> {
-    return this.hosts.syncEnvironments(names);
-  }
-
-  listEnvironments(): Promise<string[]> {
-    return this.hosts.listEnvironments();
   }
 
   createHost(host: NewHost): Promise<HostRecord> {

@@ -17,10 +17,12 @@ import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
 import type { BundleStore } from './bundle-store.js';
 import type { TokenStore } from './token-store.js';
 import type { OutboxStore } from './outbox-store.js';
+import type { EnvironmentStore } from './environment-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { OutboxMessage, OutboxStore } from './outbox-store.js';
+export type { EnvironmentStore } from './environment-store.js';
 
 /** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
 export interface FactsRetention {
@@ -163,13 +165,8 @@ export interface Store {
 
   readonly outbox: OutboxStore;
 
-  /** Environment names in lifecycle order (`dev`, `qa`, `prod` by default). */
-  listEnvironments(): Promise<string[]>;
-  /**
-   * Makes the stored environments those named, in this order. One no longer
-   * named is removed unless hosts are enrolled in it; those are returned.
-   */
-  syncEnvironments(names: string[]): Promise<{ kept: string[] }>;
+  readonly environments: EnvironmentStore;
+
   createHost(host: NewHost): Promise<HostRecord>;
   getHost(id: string): Promise<HostRecord | undefined>;
   findHostByName(name: string): Promise<HostRecord | undefined>;

@@ -58,7 +58,7 @@ describe('routes from declarations', () => {
   });
 
   it('refuses a token of a role the route does not declare, before reading the body', async () => {
-    await store.syncEnvironments(['dev', 'qa', 'prod']);
+    await store.environments.sync(['dev', 'qa', 'prod']);
     const made = async (role: 'admin' | 'qa' | 'agent') =>
       (await server.tokens.create({ role, ...(role === 'agent' ? { env: 'qa' } : {}) }, null))
         .token;
