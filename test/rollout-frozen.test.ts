@@ -140,14 +140,14 @@ for (const dialect of STORE_DIALECTS) {
     beforeEach(async () => {
       under = await dialect.open();
       for (const name of ['qa-1', 'qa-2']) {
-        await under.store.createHost({
+        await under.store.hosts.create({
           id: `host_${name}`,
           name,
           env: 'qa',
           roles: ['web'],
           vars: {},
         });
-        await under.store.setHostPresence(`host_${name}`, true, new Date().toISOString());
+        await under.store.hosts.setPresence(`host_${name}`, true, new Date().toISOString());
       }
       await setRedisHost(under.store, 'a');
     });
@@ -244,7 +244,7 @@ for (const dialect of STORE_DIALECTS) {
       await waitFor('web@1 to succeed', async () =>
         (await store.getDeployment(first.id))?.state === 'succeeded' ? true : undefined,
       );
-      await under.store.setHostFacts(
+      await under.store.hosts.setFacts(
         'host_qa-1',
         parseHostFacts({ apps: { web: { current: 1 } } }),
         new Date().toISOString(),

@@ -45,7 +45,7 @@ for (const dialect of STORE_DIALECTS) {
 
     async function host(name: string, env = 'qa'): Promise<string> {
       const id = `host_${name}`;
-      await store.createHost({ id, name, env, roles: ['web'], vars: { PORT: '8080' } });
+      await store.hosts.create({ id, name, env, roles: ['web'], vars: { PORT: '8080' } });
       return id;
     }
 
@@ -193,27 +193,27 @@ for (const dialect of STORE_DIALECTS) {
       it('records hosts, their presence and their facts', async () => {
         const id = await host('qa-1');
         await host('prod-1', 'prod');
-        expect(await store.getHost(id)).toMatchObject({
+        expect(await store.hosts.get(id)).toMatchObject({
           name: 'qa-1',
           roles: ['web'],
           vars: { PORT: '8080' },
           connected: false,
           facts: null,
         });
-        expect((await store.findHostByName('qa-1'))?.id).toBe(id);
-        expect(await store.findHostByName('nope')).toBeUndefined();
-        await store.setHostPresence(id, true, '2026-11-02T00:00:00.000Z');
+        expect((await store.hosts.findByName('qa-1'))?.id).toBe(id);
+        expect(await store.hosts.findByName('nope')).toBeUndefined();
+        await store.hosts.setPresence(id, true, '2026-11-02T00:00:00.000Z');
         const facts = parseHostFacts({ factsVersion: 2, apps: { web: { current: 3 } } });
-        await store.setHostFacts(id, facts, '2026-11-02T00:00:01.000Z');
-        expect(await store.getHost(id)).toMatchObject({
+        await store.hosts.setFacts(id, facts, '2026-11-02T00:00:01.000Z');
+        expect(await store.hosts.get(id)).toMatchObject({
           connected: true,
           lastSeenAt: '2026-11-02T00:00:01.000Z',
           facts,
         });
-        expect((await store.listHosts({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
-        expect((await store.listHosts()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
-        await store.resetHostPresence();
-        expect((await store.getHost(id))?.connected).toBe(false);
+        expect((await store.hosts.list({ env: 'qa' })).map((h) => h.name)).toEqual(['qa-1']);
+        expect((await store.hosts.list()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
+        await store.hosts.resetPresence();
+        expect((await store.hosts.get(id))?.connected).toBe(false);
       });
 
       it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
@@ -224,11 +224,11 @@ for (const dialect of STORE_DIALECTS) {
           facts: parseHostFacts({ factsVersion: 2, runtimes: { node } }),
         });
         const keep = (count: number) => ({ keep: count, since: '2026-11-02T00:00:00.000Z' });
-        await store.addFactsSample(other, sample(0, 'other'), keep(10));
+        await store.hosts.addFactsSample(other, sample(0, 'other'), keep(10));
         for (let minute = 1; minute <= 5; minute++)
-          await store.addFactsSample(id, sample(minute, `20.${minute}.0`), keep(3));
+          await store.hosts.addFactsSample(id, sample(minute, `20.${minute}.0`), keep(3));
         const nodes = async (hostId: string) =>
-          (await store.listFactsSamples(hostId)).map((s) => [
+          (await store.hosts.listFactsSamples(hostId)).map((s) => [
             s.at.slice(14, 16),
             s.facts.runtimes.node,
           ]);
@@ -237,11 +237,11 @@ for (const dialect of STORE_DIALECTS) {
           ['04', '20.4.0'],
           ['03', '20.3.0'],
         ]);
-        expect((await store.listFactsSamples(id, { limit: 1 }))[0]?.facts).toEqual(
+        expect((await store.hosts.listFactsSamples(id, { limit: 1 }))[0]?.facts).toEqual(
           sample(5, '20.5.0').facts,
         );
         // By age: what is older than `since` goes, whatever the count.
-        await store.addFactsSample(id, sample(6, '20.6.0'), {
+        await store.hosts.addFactsSample(id, sample(6, '20.6.0'), {
           keep: 10,
           since: '2026-11-02T00:04:30.000Z',
         });
@@ -255,13 +255,13 @@ for (const dialect of STORE_DIALECTS) {
 
       it('reads facts an older Ferry stored, before facts had a schema', async () => {
         const id = await host('qa-1');
-        await store.setHostFacts(
+        await store.hosts.setFacts(
           id,
           // As an older server wrote them: whatever the agent sent.
           { os: 'Linux 6.1', runtimes: { node: '18.0.0' }, apps: { web: { current: 2 } } } as never,
           '2026-11-02T00:00:01.000Z',
         );
-        expect((await store.getHost(id))?.facts).toMatchObject({
+        expect((await store.hosts.get(id))?.facts).toMatchObject({
           factsVersion: 1,
           os: 'Linux',
           runtimes: { node: '18.0.0', pip: null },
@@ -280,26 +280,26 @@ for (const dialect of STORE_DIALECTS) {
           createdBy: 'admin',
           hostId: id,
         });
-        expect(await store.cutOffHostIds()).toEqual([]);
-        await store.cutOffHost(id, '2026-11-03T00:00:00.000Z');
-        expect((await store.getHost(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
+        expect(await store.hosts.cutOffIds()).toEqual([]);
+        await store.hosts.cutOff(id, '2026-11-03T00:00:00.000Z');
+        expect((await store.hosts.get(id))?.revokedAt).toBe('2026-11-03T00:00:00.000Z');
         expect(await store.tokens.findActive('h'.repeat(64))).toBeUndefined();
-        expect(await store.cutOffHostIds()).toEqual([id]);
+        expect(await store.hosts.cutOffIds()).toEqual([id]);
 
-        expect(await store.removeHost(id, '2026-11-03T00:00:01.000Z')).toBe(true);
-        expect(await store.removeHost(id, '2026-11-03T00:00:02.000Z')).toBe(false);
-        expect(await store.listHosts()).toEqual([]);
-        expect(await store.findHostByName('qa-1')).toBeUndefined();
+        expect(await store.hosts.remove(id, '2026-11-03T00:00:01.000Z')).toBe(true);
+        expect(await store.hosts.remove(id, '2026-11-03T00:00:02.000Z')).toBe(false);
+        expect(await store.hosts.list()).toEqual([]);
+        expect(await store.hosts.findByName('qa-1')).toBeUndefined();
         // Kept for the history, under a name that says so.
-        expect((await store.getHost(id))?.name).toBe(`qa-1 (removed ${id})`);
-        await store.createHost({
+        expect((await store.hosts.get(id))?.name).toBe(`qa-1 (removed ${id})`);
+        await store.hosts.create({
           id: 'host_new',
           name: 'qa-1',
           env: 'qa',
           roles: ['web'],
           vars: {},
         });
-        expect((await store.findHostByName('qa-1'))?.id).toBe('host_new');
+        expect((await store.hosts.findByName('qa-1'))?.id).toBe('host_new');
       });
 
       it("drops a host's outbox when it is cut off or removed: those jobs are never delivered", async () => {
@@ -308,8 +308,8 @@ for (const dialect of STORE_DIALECTS) {
         const kept = await host('qa-3');
         for (const id of [cut, removed, kept])
           await store.outbox.enqueue(id, { id: `job-${id}`, body: '{"vars":{"SECRET":"x"}}' });
-        await store.cutOffHost(cut, '2026-11-03T00:00:00.000Z');
-        expect(await store.removeHost(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
+        await store.hosts.cutOff(cut, '2026-11-03T00:00:00.000Z');
+        expect(await store.hosts.remove(removed, '2026-11-03T00:00:01.000Z')).toBe(true);
         expect(await store.outbox.pending(cut)).toEqual([]);
         expect(await store.outbox.pending(removed)).toEqual([]);
         expect((await store.outbox.pending(kept)).map((m) => m.id)).toEqual([`job-${kept}`]);

@@ -119,7 +119,7 @@ for (const dialect of DIALECTS) {
       await store.migrate();
       await store.setVariable(secretVariable());
       await store.setVariable({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
-      await store.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+      await store.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
       await store.outbox.enqueue('h1', {
         id: 'job-1',
         body: JSON.stringify({ vars: { DB_PASSWORD: SECRET } }),
@@ -144,7 +144,7 @@ for (const dialect of DIALECTS) {
       const older = await open();
       await older.migrate();
       await older.setVariable(secretVariable());
-      await older.createHost({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+      await older.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
       await older.outbox.enqueue('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
       expect(await database.column('variables', 'value')).toEqual([SECRET]);
 

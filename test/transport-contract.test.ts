@@ -121,8 +121,8 @@ async function builtinHarness(): Promise<Harness> {
     },
     sendRaw: (hostId, id, body) => store.outbox.enqueue(hostId, { id, body }),
     async cutOffInStore(hostId) {
-      await store.createHost({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
-      await store.cutOffHost(hostId, new Date().toISOString());
+      await store.hosts.create({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
+      await store.hosts.cutOff(hostId, new Date().toISOString());
     },
     refusal: 'refused the agent connection',
     logger,

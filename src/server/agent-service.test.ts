@@ -44,8 +44,8 @@ function capturingTransport(): {
 
 describe('AgentService, as a replica starts', () => {
   it('drops the events of a host cut off before it started, from the first one', async () => {
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
-    await store.cutOffHost('host_a', '2026-11-03T00:00:00.000Z');
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.cutOff('host_a', '2026-11-03T00:00:00.000Z');
     const { transport, deliver } = capturingTransport();
     const tokens = { onHostRevoked: () => undefined } as unknown as TokenService;
     const logger = { warn: () => undefined };
@@ -67,7 +67,7 @@ describe('AgentService, as a replica starts', () => {
         type: 'facts',
         facts: { from: 'a revoked host' },
       });
-      expect((await store.getHost('host_a'))?.facts).toBeNull();
+      expect((await store.hosts.get('host_a'))?.facts).toBeNull();
     } finally {
       service.close();
     }
@@ -84,7 +84,7 @@ describe('AgentService, facts reports', () => {
   let reported: string[];
 
   beforeEach(async () => {
-    await store.createHost({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
     now = new Date('2026-12-01T10:00:00.000Z');
     warnings = [];
     reported = [];
@@ -147,22 +147,20 @@ describe('AgentService, facts reports', () => {
     await report(node('20.11.1', 0.9), 1);
     await report(node('20.11.1', 0.5), 20);
     const loads = async () =>
-      (await store.listFactsSamples('host_a')).map((s) => s.facts.load?.[0]);
+      (await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.load?.[0]);
     expect(await loads()).toEqual([0.5]);
     await report(node('20.11.1', 1.7), 1);
     await report(node('20.11.1', 1.9), 1);
     expect(await loads()).toEqual([1.7, 0.5]);
     // The latest facts are on the host all the same.
-    expect((await store.getHost('host_a'))?.facts?.load?.[0]).toBe(1.9);
+    expect((await store.hosts.get('host_a'))?.facts?.load?.[0]).toBe(1.9);
   });
 
   it('keeps at most keepSamples samples per host', async () => {
     for (const version of ['1', '2', '3', '4', '5']) await report(node(version));
-    expect((await store.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node)).toEqual([
-      '5',
-      '4',
-      '3',
-    ]);
+    expect(
+      (await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node),
+    ).toEqual(['5', '4', '3']);
   });
 
   it("takes an older agent's report (facts version 1, a flat record) into the history", async () => {
@@ -182,8 +180,8 @@ describe('AgentService, facts reports', () => {
   it('refuses a malformed report with a logged error, and keeps the facts the host had', async () => {
     await report(node('20.11.1'));
     await report({ cpus: 'many', runtimes: { node: 22 } });
-    expect((await store.getHost('host_a'))?.facts?.runtimes.node).toBe('20.11.1');
-    expect(await store.listFactsSamples('host_a')).toHaveLength(1);
+    expect((await store.hosts.get('host_a'))?.facts?.runtimes.node).toBe('20.11.1');
+    expect(await store.hosts.listFactsSamples('host_a')).toHaveLength(1);
     expect(warnings).toEqual([
       {
         message: 'refused a facts report; the host keeps its previous facts',

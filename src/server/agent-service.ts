@@ -79,8 +79,8 @@ export class AgentService {
     );
     this.sweeper.unref();
     transport.onPresence((hostId, connected) => {
-      this.store
-        .setHostPresence(hostId, connected, new Date().toISOString())
+      this.store.hosts
+        .setPresence(hostId, connected, new Date().toISOString())
         .then(() => this.observer?.presenceChanged(hostId, connected))
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
@@ -99,7 +99,7 @@ export class AgentService {
    * they skip it instead of waiting.
    */
   async cutOffHost(hostId: string, reason: string): Promise<void> {
-    await this.store.cutOffHost(hostId, new Date().toISOString());
+    await this.store.hosts.cutOff(hostId, new Date().toISOString());
     this.cutOff.add(hostId);
     await this.disconnect(hostId, reason);
     this.observer?.presenceChanged(hostId, false);
@@ -110,9 +110,9 @@ export class AgentService {
    * that its name can be enrolled again. Its installs stay in the history.
    */
   async removeHost(name: string, by: string): Promise<{ id: string; name: string }> {
-    const host = await this.store.findHostByName(name);
+    const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
-    await this.store.removeHost(host.id, new Date().toISOString());
+    await this.store.hosts.remove(host.id, new Date().toISOString());
     await this.store.recordHistoryEvent(
       historyEvent({
         type: 'host',
@@ -128,7 +128,7 @@ export class AgentService {
   }
 
   private loadCutOff(): Promise<void> {
-    this.cutOffLoaded ??= this.store.cutOffHostIds().then(
+    this.cutOffLoaded ??= this.store.hosts.cutOffIds().then(
       (ids) => {
         for (const id of ids) this.cutOff.add(id);
       },
@@ -141,7 +141,7 @@ export class AgentService {
   }
 
   private async sweep(): Promise<void> {
-    this.cutOff = new Set(await this.store.cutOffHostIds());
+    this.cutOff = new Set(await this.store.hosts.cutOffIds());
     this.cutOffLoaded ??= Promise.resolve();
     // Every host cut off, not only the connected ones: a cut-off that failed (the
     // broker was away, its queue is still there) is tried again until it succeeds.
@@ -196,13 +196,13 @@ export class AgentService {
       );
     }
     await requireEnvironment(this.store, body.env);
-    if (await this.store.findHostByName(body.name)) {
+    if (await this.store.hosts.findByName(body.name)) {
       throw new FerryError('E_HOST_EXISTS', `A host named ${body.name} is already enrolled`, {
         name: body.name,
       });
     }
     const hostId = `host_${randomBytes(6).toString('hex')}`;
-    await this.store.createHost({ id: hostId, ...body });
+    await this.store.hosts.create({ id: hostId, ...body });
     await this.store.recordHistoryEvent(
       historyEvent({
         type: 'host',
@@ -232,7 +232,7 @@ export class AgentService {
   }
 
   listHosts(env?: string): Promise<HostRecord[]> {
-    return this.store.listHosts(env === undefined ? {} : { env });
+    return this.store.hosts.list(env === undefined ? {} : { env });
   }
 
   /** Sends one bundle to one host, recorded as an install the agent reports on. */
@@ -241,7 +241,7 @@ export class AgentService {
     request: { app: string; version: number; host: string },
   ): Promise<InstallRecord> {
     const bundle = await this.bundles.get(request.app, request.version);
-    const host = await this.store.findHostByName(request.host);
+    const host = await this.store.hosts.findByName(request.host);
     if (!host)
       throw new FerryError('E_HOST_NOT_FOUND', `No host named ${request.host}`, {
         host: request.host,

@@ -64,10 +64,10 @@ export class HostFactsService {
     }
     const now = this.clock();
     const at = now.toISOString();
-    await this.store.setHostFacts(hostId, facts, at);
-    const [last] = await this.store.listFactsSamples(hostId, { limit: 1 });
+    await this.store.hosts.setFacts(hostId, facts, at);
+    const [last] = await this.store.hosts.listFactsSamples(hostId, { limit: 1 });
     if (this.worthSampling(last, facts, now)) {
-      await this.store.addFactsSample(
+      await this.store.hosts.addFactsSample(
         hostId,
         { at, facts },
         {
@@ -94,11 +94,11 @@ export class HostFactsService {
 
   /** A host's latest facts and its newest `history` samples, each with what changed since the one before. */
   async show(name: string, history: number): Promise<HostFactsAnswer> {
-    const host = await this.store.findHostByName(name);
+    const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
     // One more than asked, so the oldest shown says what changed since the one before it.
     const samples =
-      history > 0 ? await this.store.listFactsSamples(host.id, { limit: history + 1 }) : [];
+      history > 0 ? await this.store.hosts.listFactsSamples(host.id, { limit: history + 1 }) : [];
     const entries: FactsHistoryEntry[] = samples.slice(0, history).map((sample, i) => ({
       at: sample.at,
       facts: sample.facts,

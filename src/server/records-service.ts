@@ -33,7 +33,7 @@ export class RecordsService {
       (a) => app === undefined || a.name === app,
     );
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
-    const hosts = await this.store.listHosts();
+    const hosts = await this.store.hosts.list();
     const desired = await this.store.listDesiredReleases();
     const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     const out: AppStatus[] = [];
@@ -140,7 +140,7 @@ export class RecordsService {
     // Installs outside a rollout: by hand (`ferry install`), and catch-ups of
     // hosts that were away or are new. A deployment's own installs are in its
     // line. A removed host is not listed any more, but still has its record.
-    const envOf = new Map((await this.store.listHosts()).map((h) => [h.id, h.env]));
+    const envOf = new Map((await this.store.hosts.list()).map((h) => [h.id, h.env]));
     for (const i of await this.store.listInstalls({ app })) {
       if (i.purpose !== 'install' && i.purpose !== 'catch-up') continue;
       entries.push({
@@ -149,7 +149,7 @@ export class RecordsService {
         type: i.purpose,
         app,
         version: i.version,
-        env: envOf.get(i.hostId) ?? (await this.store.getHost(i.hostId))?.env ?? null,
+        env: envOf.get(i.hostId) ?? (await this.store.hosts.get(i.hostId))?.env ?? null,
         detail: `${i.purpose === 'install' ? 'install by hand' : 'catch-up'} on ${i.host} ${i.state}`,
         note: i.error,
         deploymentId: i.deploymentId,

@@ -53,7 +53,7 @@ export async function runServer(
   await store.migrate();
   // With the built-in transport, no agent connection survives a restart. With
   // RabbitMQ, presence is read from the broker, and other replicas' hosts stay.
-  if (config.transport.kind === 'builtin') await store.resetHostPresence();
+  if (config.transport.kind === 'builtin') await store.hosts.resetPresence();
   const { kept } = await store.environments.sync(config.environments.map((e) => e.name));
   for (const name of kept) {
     say(
@@ -79,9 +79,9 @@ export async function runServer(
               prefix: transport.prefix,
               // A host cut off keeps no queue: it gets no job any more.
               hostIds: async () =>
-                (await store.listHosts()).filter((h) => !h.revokedAt).map((h) => h.id),
-              hostName: async (hostId) => (await store.getHost(hostId))?.name,
-              isCutOff: async (hostId) => (await store.cutOffHostIds()).includes(hostId),
+                (await store.hosts.list()).filter((h) => !h.revokedAt).map((h) => h.id),
+              hostName: async (hostId) => (await store.hosts.get(hostId))?.name,
+              isCutOff: async (hostId) => (await store.hosts.cutOffIds()).includes(hostId),
             }),
         }
       : {}),

@@ -34,7 +34,7 @@ async function host(
   roles: string[],
   vars: Record<string, string> = {},
 ): Promise<HostRecord> {
-  return store.createHost({ id: `host_${name}`, name, env, roles, vars });
+  return store.hosts.create({ id: `host_${name}`, name, env, roles, vars });
 }
 
 function set(body: Partial<VariableSetBody> & { name: string; value: string }, by = admin) {
@@ -75,7 +75,7 @@ describe('resolveFor: the narrowest scope wins', () => {
       vars: { A: 'host', B: 'role', C: 'global' },
       secrets: [],
     });
-    const web2 = (await store.findHostByName('web-2'))!;
+    const web2 = (await store.hosts.findByName('web-2'))!;
     expect((await variables.resolveFor(web2)).vars).toEqual({ A: 'role', B: 'role', C: 'global' });
   });
 

@@ -229,7 +229,7 @@ export class VariableService {
     let env: string | undefined;
     if (scope.kind === 'env') env = scope.value;
     if (scope.kind === 'host') {
-      const host = await this.store.findHostByName(scope.value);
+      const host = await this.store.hosts.findByName(scope.value);
       if (!host && (setting || token.role !== 'admin')) {
         throw new FerryError('E_HOST_NOT_FOUND', `No host named ${scope.value}`, {
           host: scope.value,

@@ -40,8 +40,14 @@ async function pushBundle(app: string, sha256: string): Promise<number> {
 }
 
 async function hostRunning(name: string, env: string, apps: Record<string, unknown>) {
-  const host = await store.createHost({ id: `host_${name}`, name, env, roles: ['web'], vars: {} });
-  await store.setHostFacts(
+  const host = await store.hosts.create({
+    id: `host_${name}`,
+    name,
+    env,
+    roles: ['web'],
+    vars: {},
+  });
+  await store.hosts.setFacts(
     host.id,
     parseHostFacts({ os: 'Linux', apps }),
     new Date().toISOString(),
@@ -177,7 +183,7 @@ describe('VerdictService', () => {
       cart: { current: version - 1, previous: null, releases: [] },
     });
     await hostRunning('qa-3', 'qa', { other: { current: version } });
-    await store.createHost({ id: 'host_new', name: 'new-1', env: 'qa', roles: [], vars: {} });
+    await store.hosts.create({ id: 'host_new', name: 'new-1', env: 'qa', roles: [], vars: {} });
 
     const result = await verdicts.mark(qa, 'cart', version, 'failed', 'totals wrong');
     expect(result.liveOn).toEqual([

@@ -59,7 +59,7 @@ export class VerdictService {
       by: record.by,
       at: record.at,
       note: record.note,
-      liveOn: liveHosts(await this.store.listHosts(), app, version),
+      liveOn: liveHosts(await this.store.hosts.list(), app, version),
       liveIn: await this.liveIn(app, version),
       deployments: [],
     };

@@ -1,6 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type {
-  HostRecord,
   InstallLogs,
   StepLog,
   InstallPurpose,
@@ -9,9 +8,8 @@ import type {
   InstallStep,
 } from '../protocol/api.js';
 import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
-import { readStoredFacts } from './kysely-facts-queries.js';
-import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
-import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
+import type { Database, InstallStepsTable, InstallsTable } from './schema.js';
+import type { InstallQuery, NewInstall, StepReport, StoredInstall } from './store.js';
 
 /**
  * The host and install half of `KyselyStore`: hosts, installs, their steps and
@@ -23,123 +21,6 @@ export class KyselyHostQueries {
   /** The same queries on another connection: a transaction's. */
   withDb(db: Kysely<Database>): KyselyHostQueries {
     return new KyselyHostQueries(db);
-  }
-
-  async createHost(host: NewHost): Promise<HostRecord> {
-    const row = {
-      id: host.id,
-      name: host.name,
-      env: host.env,
-      roles_json: JSON.stringify(host.roles),
-      vars_json: JSON.stringify(host.vars),
-      enrolled_at: new Date().toISOString(),
-      last_seen_at: null,
-      connected: 0,
-      facts_json: null,
-      revoked_at: null,
-      removed_at: null,
-    };
-    await this.db.insertInto('hosts').values(row).execute();
-    return toHostRecord(row);
-  }
-
-  async getHost(id: string): Promise<HostRecord | undefined> {
-    const row = await this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row && toHostRecord(row);
-  }
-
-  async findHostByName(name: string): Promise<HostRecord | undefined> {
-    const row = await this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('name', '=', name)
-      .where('removed_at', 'is', null)
-      .executeTakeFirst();
-    return row && toHostRecord(row);
-  }
-
-  async listHosts(options: { env?: string } = {}): Promise<HostRecord[]> {
-    let query = this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('removed_at', 'is', null)
-      .orderBy('env')
-      .orderBy('name');
-    if (options.env) query = query.where('env', '=', options.env);
-    return (await query.execute()).map(toHostRecord);
-  }
-
-  async cutOffHost(id: string, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('tokens')
-      .set({ revoked_at: at })
-      .where('host_id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    // Its jobs (and the variables in them) are never delivered now: they go.
-    await this.db.deleteFrom('outbox').where('host_id', '=', id).execute();
-  }
-
-  async removeHost(id: string, at: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('hosts')
-        .select(['name'])
-        .where('id', '=', id)
-        .where('removed_at', 'is', null)
-        .executeTakeFirst();
-      if (!row) return false;
-      // The record stays, for the history of its installs, under a name that frees the old one.
-      await trx
-        .updateTable('hosts')
-        .set({
-          name: `${row.name} (removed ${id})`,
-          removed_at: at,
-          revoked_at: at,
-          connected: 0,
-        })
-        .where('id', '=', id)
-        .execute();
-      await trx
-        .updateTable('tokens')
-        .set({ revoked_at: at })
-        .where('host_id', '=', id)
-        .where('revoked_at', 'is', null)
-        .execute();
-      await trx.deleteFrom('outbox').where('host_id', '=', id).execute();
-      return true;
-    });
-  }
-
-  async cutOffHostIds(): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('hosts')
-      .select('id')
-      .where('revoked_at', 'is not', null)
-      .execute();
-    return rows.map((r) => r.id);
-  }
-
-  async setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ connected: Number(connected), last_seen_at: at })
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async resetHostPresence(): Promise<void> {
-    await this.db.updateTable('hosts').set({ connected: 0 }).where('connected', '=', 1).execute();
   }
 
   async createInstall(install: NewInstall): Promise<void> {
@@ -410,21 +291,6 @@ function installRow(install: NewInstall): Insertable<InstallsTable> {
     batch: install.batch ?? null,
     from_version: install.fromVersion ?? null,
     sent_at: null,
-  };
-}
-
-function toHostRecord(row: Selectable<HostsTable>): HostRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    env: row.env,
-    roles: JSON.parse(row.roles_json) as string[],
-    vars: JSON.parse(row.vars_json) as Record<string, string>,
-    enrolledAt: row.enrolled_at,
-    lastSeenAt: row.last_seen_at,
-    connected: Boolean(row.connected),
-    facts: readStoredFacts(row.facts_json),
-    revokedAt: row.revoked_at,
   };
 }
 

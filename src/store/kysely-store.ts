@@ -1,6 +1,5 @@
 import { type Kysely, Migrator } from 'kysely';
 import type {
-  HostRecord,
   InstallLogs,
   InstallRecord,
   InstallState,
@@ -8,13 +7,13 @@ import type {
   VerdictState,
 } from '../protocol/api.js';
 import type { DeploymentState } from '../protocol/deployment-api.js';
-import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
+
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
 import { KyselyTokenStore } from './kysely/kysely-token-store.js';
 import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
 import { KyselyEnvironmentStore } from './kysely/kysely-environment-store.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
-import { KyselyFactsQueries } from './kysely-facts-queries.js';
+import { KyselyHostStore } from './kysely/kysely-host-store.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
@@ -34,10 +33,8 @@ import type {
   ConfigSnapshot,
   InstallSnapshot,
   DesiredRelease,
-  FactsRetention,
   InstallQuery,
   NewDeployment,
-  NewHost,
   NewInstall,
   StoredDeployment,
   StoredInstall,
@@ -60,13 +57,13 @@ export class KyselyStore implements Store {
   readonly tokens: KyselyTokenStore;
   readonly outbox: KyselyOutboxStore;
   readonly environments: KyselyEnvironmentStore;
-  private readonly hosts: KyselyHostQueries;
+  readonly hosts: KyselyHostStore;
+  private readonly installs: KyselyHostQueries;
   private readonly variables: KyselyVariableQueries;
   private readonly verdicts: KyselyVerdictQueries;
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
   private readonly history: KyselyHistoryQueries;
-  private readonly facts: KyselyFactsQueries;
   private readonly events: KyselyEventQueries;
 
   constructor(
@@ -78,13 +75,13 @@ export class KyselyStore implements Store {
     this.tokens = new KyselyTokenStore(db, dialect);
     this.outbox = new KyselyOutboxStore(db, box);
     this.environments = new KyselyEnvironmentStore(db);
-    this.hosts = new KyselyHostQueries(db);
+    this.hosts = new KyselyHostStore(db);
+    this.installs = new KyselyHostQueries(db);
     this.variables = new KyselyVariableQueries(db, box);
     this.verdicts = new KyselyVerdictQueries(db, dialect);
     this.snapshots = new KyselySnapshotQueries(db, box);
-    this.deployments = new KyselyDeploymentQueries(db, this.hosts, this.snapshots);
+    this.deployments = new KyselyDeploymentQueries(db, this.installs, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
-    this.facts = new KyselyFactsQueries(db);
     this.events = new KyselyEventQueries(db, dialect);
   }
 
@@ -104,75 +101,27 @@ export class KyselyStore implements Store {
     await this.db.destroy();
   }
 
-  createHost(host: NewHost): Promise<HostRecord> {
-    return this.hosts.createHost(host);
-  }
-
-  getHost(id: string): Promise<HostRecord | undefined> {
-    return this.hosts.getHost(id);
-  }
-
-  findHostByName(name: string): Promise<HostRecord | undefined> {
-    return this.hosts.findHostByName(name);
-  }
-
-  listHosts(options?: { env?: string }): Promise<HostRecord[]> {
-    return this.hosts.listHosts(options);
-  }
-
-  cutOffHost(id: string, at: string): Promise<void> {
-    return this.hosts.cutOffHost(id, at);
-  }
-
-  removeHost(id: string, at: string): Promise<boolean> {
-    return this.hosts.removeHost(id, at);
-  }
-
-  cutOffHostIds(): Promise<string[]> {
-    return this.hosts.cutOffHostIds();
-  }
-
-  setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
-    return this.hosts.setHostPresence(id, connected, at);
-  }
-
-  resetHostPresence(): Promise<void> {
-    return this.hosts.resetHostPresence();
-  }
-
-  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void> {
-    return this.facts.setHostFacts(id, facts, at);
-  }
-
-  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void> {
-    return this.facts.addFactsSample(hostId, sample, retention);
-  }
-
-  listFactsSamples(hostId: string, options: { limit?: number } = {}): Promise<FactsSample[]> {
-    return this.facts.listFactsSamples(hostId, options);
-  }
-
   createInstall(install: NewInstall): Promise<void> {
-    return this.hosts.createInstall(install);
+    return this.installs.createInstall(install);
   }
 
   getInstall(id: string): Promise<InstallRecord | undefined> {
-    return this.hosts.getInstall(id);
+    return this.installs.getInstall(id);
   }
 
   recordStep(installId: string, report: StepReport): Promise<void> {
-    return this.hosts.recordStep(installId, report);
+    return this.installs.recordStep(installId, report);
   }
 
   finishInstall(
     installId: string,
     outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
   ): Promise<void> {
-    return this.hosts.finishInstall(installId, outcome);
+    return this.installs.finishInstall(installId, outcome);
   }
 
   installLogs(installId: string): Promise<InstallLogs | undefined> {
-    return this.hosts.installLogs(installId);
+    return this.installs.installLogs(installId);
   }
 
   setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
@@ -288,15 +237,15 @@ export class KyselyStore implements Store {
   }
 
   createInstalls(installs: NewInstall[]): Promise<void> {
-    return this.hosts.createInstalls(installs);
+    return this.installs.createInstalls(installs);
   }
 
   listInstalls(query: InstallQuery): Promise<StoredInstall[]> {
-    return this.hosts.listInstalls(query);
+    return this.installs.listInstalls(query);
   }
 
   getStoredInstall(id: string): Promise<StoredInstall | undefined> {
-    return this.hosts.getStoredInstall(id);
+    return this.installs.getStoredInstall(id);
   }
 
   markInstall(
@@ -304,7 +253,7 @@ export class KyselyStore implements Store {
     patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
     from: InstallState[],
   ): Promise<boolean> {
-    return this.hosts.markInstall(id, patch, from);
+    return this.installs.markInstall(id, patch, from);
   }
 
   setDesiredRelease(desired: DesiredRelease): Promise<void> {

@@ -5,7 +5,6 @@ import type {
   StrategyRecord,
 } from '../protocol/deployment-api.js';
 import type {
-  HostRecord,
   InstallLogs,
   InstallPurpose,
   InstallRecord,
@@ -13,30 +12,18 @@ import type {
   VerdictRecord,
   VerdictState,
 } from '../protocol/api.js';
-import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
+
 import type { BundleStore } from './bundle-store.js';
 import type { TokenStore } from './token-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { EnvironmentStore } from './environment-store.js';
+import type { HostStore } from './host-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { OutboxMessage, OutboxStore } from './outbox-store.js';
 export type { EnvironmentStore } from './environment-store.js';
-
-/** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
-export interface FactsRetention {
-  keep: number;
-  since: string;
-}
-
-export interface NewHost {
-  id: string;
-  name: string;
-  env: string;
-  roles: string[];
-  vars: Record<string, string>;
-}
+export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 
 export interface NewInstall {
   id: string;
@@ -167,29 +154,7 @@ export interface Store {
 
   readonly environments: EnvironmentStore;
 
-  createHost(host: NewHost): Promise<HostRecord>;
-  getHost(id: string): Promise<HostRecord | undefined>;
-  findHostByName(name: string): Promise<HostRecord | undefined>;
-  listHosts(options?: { env?: string }): Promise<HostRecord[]>;
-  /** Cuts a host off: marks it revoked, and revokes every token of its own. */
-  cutOffHost(id: string, at: string): Promise<void>;
-  /**
-   * `ferry hosts remove`: cuts the host off and takes it out of the lists; its
-   * record stays for the history, under a name that frees the one it had.
-   * False when there is no such host (or it was removed already).
-   */
-  removeHost(id: string, at: string): Promise<boolean>;
-  /** The ids of hosts cut off (their token revoked, or removed). */
-  cutOffHostIds(): Promise<string[]>;
-  setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
-  /** Marks every host disconnected: on start, no connection survives from before. */
-  resetHostPresence(): Promise<void>;
-  /** Keeps a host's latest facts on its record (and that it was seen at `at`). */
-  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void>;
-  /** Adds a sample to a host's facts history, and prunes the history to `retention`. */
-  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void>;
-  /** A host's facts history, newest first. */
-  listFactsSamples(hostId: string, options?: { limit?: number }): Promise<FactsSample[]>;
+  readonly hosts: HostStore;
 
   createInstall(install: NewInstall): Promise<void>;
   getInstall(id: string): Promise<InstallRecord | undefined>;

@@ -55,7 +55,7 @@ export class CatchUp {
     if (this.inProgress.has(hostId)) return;
     this.inProgress.add(hostId);
     try {
-      const host = await this.store.getHost(hostId);
+      const host = await this.store.hosts.get(hostId);
       if (host && host.facts?.busy == null) await this.converge(host);
     } finally {
       this.inProgress.delete(hostId);
@@ -64,7 +64,7 @@ export class CatchUp {
 
   /** Looks at every connected host of an environment (a deployment there has ended). */
   async environment(env: string): Promise<void> {
-    for (const host of await this.store.listHosts({ env })) {
+    for (const host of await this.store.hosts.list({ env })) {
       if (host.connected) await this.host(host.id);
     }
   }

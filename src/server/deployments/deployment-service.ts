@@ -451,7 +451,7 @@ export class DeploymentService {
       refreshVars: options.refresh === true,
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
-    const hosts = targetHosts(await this.store.listHosts(), env.name, roleOf(bundle));
+    const hosts = targetHosts(await this.store.hosts.list(), env.name, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
       // Every ${NAME} must be set for every target host, and every host's job must

@@ -93,7 +93,7 @@ export class InstallDispatcher {
     options: { migrate?: boolean } = {},
   ): Promise<void> {
     // Read again: the host may have been cut off since the caller read it.
-    if (host.revokedAt || (await this.store.getHost(host.id))?.revokedAt) {
+    if (host.revokedAt || (await this.store.hosts.get(host.id))?.revokedAt) {
       // Its token was revoked: no job (and none of the variables in it) goes to it.
       return this.endUnsent(
         install.id,

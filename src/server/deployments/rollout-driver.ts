@@ -158,7 +158,7 @@ export class RolloutDriver {
 
   private async advance(deployment: StoredDeployment): Promise<void> {
     if (deployment.state === 'pending') return this.startPending(deployment);
-    const hosts = new Map((await this.store.listHosts()).map((h) => [h.id, h]));
+    const hosts = new Map((await this.store.hosts.list()).map((h) => [h.id, h]));
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
     const listed = await this.store.listInstalls({ deploymentId: deployment.id });
     const wave = await this.expireOffline(
@@ -204,7 +204,7 @@ export class RolloutDriver {
     const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
     if (holder.deploymentId !== deployment.id) return;
     const bundle = await this.bundles.get(deployment.app, deployment.version);
-    const hosts = targetHosts(await this.store.listHosts(), deployment.env, roleOf(bundle));
+    const hosts = targetHosts(await this.store.hosts.list(), deployment.env, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
       frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {

@@ -1,5 +1,11 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
-import type { BundleStore, StoredDeployment, StoredInstall, Store } from '../../store/store.js';
+import type {
+  BundleStore,
+  HostStore,
+  StoredDeployment,
+  StoredInstall,
+  Store,
+} from '../../store/store.js';
 import type { EventBus } from './event-bus.js';
 
 /**
@@ -18,7 +24,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   const hostEnv = async (hostId: string): Promise<string | null> => {
     const known = envOfHost.get(hostId);
     if (known !== undefined) return known;
-    const host = await store.getHost(hostId);
+    const host = await store.hosts.get(hostId);
     if (host) envOfHost.set(hostId, host.env);
     return host?.env ?? null;
   };
@@ -123,8 +129,40 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
+  const hosts: Partial<HostStore> = {
+    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
+    async addFactsSample(hostId, sample, retention) {
+      await store.hosts.addFactsSample(hostId, sample, retention);
+      const host = await store.hosts.get(hostId);
+      if (!host) return;
+      await bus.publish({
+        kind: 'host.facts',
+        app: null,
+        env: host.env,
+        deploymentId: null,
+        hostId,
+        data: { host: host.name },
+      });
+    },
+
+    async setPresence(id, connected, at) {
+      const before = await store.hosts.get(id);
+      await store.hosts.setPresence(id, connected, at);
+      if (!before || before.connected === connected) return;
+      await bus.publish({
+        kind: connected ? 'host.connected' : 'host.disconnected',
+        app: null,
+        env: before.env,
+        deploymentId: null,
+        hostId: id,
+        data: { host: before.name },
+      });
+    },
+  };
+
   const writes: Partial<Store> = {
     bundles: overriding(store.bundles, bundles),
+    hosts: overriding(store.hosts, hosts),
 
     async recordVerdict(verdict) {
       const result = await store.recordVerdict(verdict);
@@ -184,35 +222,6 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       // Output is not an event: `ferry logs` and the step's end carry it.
       if (report.kind === 'output') return store.recordStep(installId, report);
       return changingInstall(installId, () => store.recordStep(installId, report));
-    },
-
-    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
-    async addFactsSample(hostId, sample, retention) {
-      await store.addFactsSample(hostId, sample, retention);
-      const host = await store.getHost(hostId);
-      if (!host) return;
-      await bus.publish({
-        kind: 'host.facts',
-        app: null,
-        env: host.env,
-        deploymentId: null,
-        hostId,
-        data: { host: host.name },
-      });
-    },
-
-    async setHostPresence(id, connected, at) {
-      const before = await store.getHost(id);
-      await store.setHostPresence(id, connected, at);
-      if (!before || before.connected === connected) return;
-      await bus.publish({
-        kind: connected ? 'host.connected' : 'host.disconnected',
-        app: null,
-        env: before.env,
-        deploymentId: null,
-        hostId: id,
-        data: { host: before.name },
-      });
     },
   };
 

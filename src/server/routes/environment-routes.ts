@@ -7,7 +7,7 @@ import { routePlugin } from './route-plugin.js';
 export function environmentRoutes(environments: readonly EnvironmentConfig[], store: Store) {
   return routePlugin('environments', {
     environments: async () => {
-      const hosts = await store.listHosts();
+      const hosts = await store.hosts.list();
       const records: EnvironmentRecord[] = environments.map((env, position) => ({
         ...env,
         protected: isProtected(env),

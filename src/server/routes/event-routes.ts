@@ -90,7 +90,7 @@ export function eventRoutes(bus: EventBus, store: Store) {
 }
 
 async function hostId(store: Store, nameOrId: string): Promise<string> {
-  const host = (await store.findHostByName(nameOrId)) ?? (await store.getHost(nameOrId));
+  const host = (await store.hosts.findByName(nameOrId)) ?? (await store.hosts.get(nameOrId));
   if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${nameOrId}`);
   return host.id;
 }

@@ -162,7 +162,7 @@ export class BuiltinServerTransport implements ServerTransport {
       // Cut off after it authenticated, before its socket was known here: the
       // cut-off missed it, and nothing may go to it. (One cut off from now on
       // finds its socket, and its outbox is gone.)
-      if ((await this.options.store.getHost(hostId))?.revokedAt) {
+      if ((await this.options.store.hosts.get(hostId))?.revokedAt) {
         this.options.logger.warn({ hostId }, 'closing the connection of a host cut off');
         ws.close(4001, 'the host was cut off');
         return;
