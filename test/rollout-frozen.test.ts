@@ -93,7 +93,7 @@ function rig(store: Store): Rig {
 }
 
 async function setRedisHost(store: Store, value: string): Promise<void> {
-  await store.setVariable({
+  await store.variables.set({
     name: 'REDIS_HOST',
     scope: { kind: 'env', value: 'qa' },
     value,

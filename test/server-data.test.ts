@@ -197,7 +197,7 @@ describe('secret values at rest', () => {
     // What an older Ferry left: the secret as it was set, in plaintext.
     const old = SqliteStore.open(path.join(dataDir, 'ferry.db'));
     await old.migrate();
-    await old.setVariable({
+    await old.variables.set({
       name: 'DB_PASSWORD',
       scope: { kind: 'env', value: 'qa' },
       value: SECRET,
@@ -226,7 +226,7 @@ describe('secret values at rest', () => {
     const reopened = SqliteStore.open(path.join(dataDir, 'ferry.db'), {
       secrets: new SecretBox(key),
     });
-    const variable = await reopened.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' });
+    const variable = await reopened.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' });
     await reopened.close();
     expect(variable?.value).toBe(SECRET);
 

@@ -508,40 +508,42 @@ for (const dialect of STORE_DIALECTS) {
     describe('variables', () => {
       it('sets, replaces, lists by scope and unsets', async () => {
         const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
-        expect(await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' } })).toEqual({
+        expect(
+          await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' } }),
+        ).toEqual({
           created: true,
         });
         expect(
-          await store.setVariable({ ...base, name: 'A', scope: { kind: 'global' }, value: 'y' }),
+          await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' }, value: 'y' }),
         ).toEqual({ created: false });
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'A',
           scope: { kind: 'env', value: 'qa' },
           secret: true,
         });
-        await store.setVariable({ ...base, name: 'B', scope: { kind: 'host', value: 'qa-1' } });
-        expect(await store.getVariable('A', { kind: 'global' })).toMatchObject({ value: 'y' });
-        expect(await store.getVariable('A', { kind: 'env', value: 'qa' })).toMatchObject({
+        await store.variables.set({ ...base, name: 'B', scope: { kind: 'host', value: 'qa-1' } });
+        expect(await store.variables.get('A', { kind: 'global' })).toMatchObject({ value: 'y' });
+        expect(await store.variables.get('A', { kind: 'env', value: 'qa' })).toMatchObject({
           secret: true,
         });
-        const scoped = await store.listVariables({ scopes: [{ kind: 'env', value: 'qa' }] });
+        const scoped = await store.variables.list({ scopes: [{ kind: 'env', value: 'qa' }] });
         expect(scoped.map((v) => v.name)).toEqual(['A']);
-        expect((await store.listVariables()).map((v) => [v.name, v.scope.kind])).toEqual([
+        expect((await store.variables.list()).map((v) => [v.name, v.scope.kind])).toEqual([
           ['A', 'global'],
           ['A', 'env'],
           ['B', 'host'],
         ]);
-        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(true);
-        expect(await store.unsetVariable('A', { kind: 'global' })).toBe(false);
+        expect(await store.variables.unset('A', { kind: 'global' })).toBe(true);
+        expect(await store.variables.unset('A', { kind: 'global' })).toBe(false);
       });
 
       it('keeps a variable for one app apart from the one for every app in the same scope', async () => {
         const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
         const qa = { kind: 'env', value: 'qa' } as const;
-        await store.setVariable({ ...base, name: 'PORT', scope: qa, value: '8080' });
+        await store.variables.set({ ...base, name: 'PORT', scope: qa, value: '8080' });
         expect(
-          await store.setVariable({
+          await store.variables.set({
             ...base,
             name: 'PORT',
             scope: { ...qa, app: 'cart' },
@@ -549,26 +551,29 @@ for (const dialect of STORE_DIALECTS) {
             secret: true,
           }),
         ).toEqual({ created: true });
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'PORT',
           scope: { ...qa, app: 'shop' },
           value: '1',
         });
-        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080', secret: false });
-        expect(await store.getVariable('PORT', { ...qa, app: 'cart' })).toMatchObject({
+        expect(await store.variables.get('PORT', qa)).toMatchObject({
+          value: '8080',
+          secret: false,
+        });
+        expect(await store.variables.get('PORT', { ...qa, app: 'cart' })).toMatchObject({
           value: '8081',
           secret: true,
           scope: { kind: 'env', value: 'qa', app: 'cart' },
         });
         // With an app: those for every app and that app's; without: all of them.
         expect(
-          (await store.listVariables({ scopes: [qa], app: 'cart' })).map((v) => v.value),
+          (await store.variables.list({ scopes: [qa], app: 'cart' })).map((v) => v.value),
         ).toEqual(['8080', '8081']);
-        expect((await store.listVariables({ app: '' })).map((v) => v.value)).toEqual(['8080']);
-        expect(await store.listVariables({ scopes: [qa] })).toHaveLength(3);
-        expect(await store.unsetVariable('PORT', { ...qa, app: 'cart' })).toBe(true);
-        expect(await store.getVariable('PORT', qa)).toMatchObject({ value: '8080' });
+        expect((await store.variables.list({ app: '' })).map((v) => v.value)).toEqual(['8080']);
+        expect(await store.variables.list({ scopes: [qa] })).toHaveLength(3);
+        expect(await store.variables.unset('PORT', { ...qa, app: 'cart' })).toBe(true);
+        expect(await store.variables.get('PORT', qa)).toMatchObject({ value: '8080' });
       });
 
       it('reads a plain value that looks sealed as it is: only secrets are opened', async () => {
@@ -576,18 +581,18 @@ for (const dialect of STORE_DIALECTS) {
         // not a secret, so nothing opens it, and no other read fails because of it.
         const lookalike = 'ferry:sealed:v1:0:AAAA';
         const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
-        await store.setVariable({
+        await store.variables.set({
           ...base,
           name: 'X',
           scope: { kind: 'global' },
           value: lookalike,
         });
-        await store.setVariable({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
-        expect(await store.getVariable('X', { kind: 'global' })).toMatchObject({
+        await store.variables.set({ ...base, name: 'Y', scope: { kind: 'global' }, value: 'y' });
+        expect(await store.variables.get('X', { kind: 'global' })).toMatchObject({
           value: lookalike,
           secret: false,
         });
-        expect((await store.listVariables()).map((v) => [v.name, v.value])).toEqual([
+        expect((await store.variables.list()).map((v) => [v.name, v.value])).toEqual([
           ['X', lookalike],
           ['Y', 'y'],
         ]);

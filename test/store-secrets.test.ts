@@ -117,8 +117,8 @@ for (const dialect of DIALECTS) {
     it('seals secret values and queued jobs; reads them back; leaves plain variables plain', async () => {
       const store = await open(box);
       await store.migrate();
-      await store.setVariable(secretVariable());
-      await store.setVariable({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
+      await store.variables.set(secretVariable());
+      await store.variables.set({ ...secretVariable('plain-value'), name: 'LEVEL', secret: false });
       await store.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
       await store.outbox.enqueue('h1', {
         id: 'job-1',
@@ -130,10 +130,10 @@ for (const dialect of DIALECTS) {
       expect(values.some((v) => v.includes(SECRET))).toBe(false);
       expect((await database.column('outbox', 'body')).some((b) => b.includes(SECRET))).toBe(false);
 
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
-      expect((await store.listVariables()).map((v) => v.value).sort()).toEqual(
+      expect((await store.variables.list()).map((v) => v.value).sort()).toEqual(
         ['plain-value', SECRET].sort(),
       );
       const [job] = await store.outbox.pending('h1');
@@ -143,7 +143,7 @@ for (const dialect of DIALECTS) {
     it('seals on migrate what an older Ferry wrote in plaintext, and it still reads the same', async () => {
       const older = await open();
       await older.migrate();
-      await older.setVariable(secretVariable());
+      await older.variables.set(secretVariable());
       await older.hosts.create({ id: 'h1', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
       await older.outbox.enqueue('h1', { id: 'job-1', body: `{"secret":"${SECRET}"}` });
       expect(await database.column('variables', 'value')).toEqual([SECRET]);
@@ -154,13 +154,13 @@ for (const dialect of DIALECTS) {
         false,
       );
       expect((await database.column('outbox', 'body')).some((b) => b.includes(SECRET))).toBe(false);
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
       expect((await store.outbox.pending('h1'))[0]?.body).toBe(`{"secret":"${SECRET}"}`);
       // Once more (a restart, another replica): nothing changes.
       await store.migrate();
-      expect((await store.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
+      expect((await store.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }))?.value).toBe(
         SECRET,
       );
     });
@@ -215,16 +215,18 @@ for (const dialect of DIALECTS) {
     it('a store with another key, or none, refuses clearly instead of decrypting garbage', async () => {
       const store = await open(box);
       await store.migrate();
-      await store.setVariable(secretVariable());
+      await store.variables.set(secretVariable());
 
       const other = await open(new SecretBox(randomBytes(32)));
       const onStart = await failure(other.migrate());
       expect(onStart.code).toBe('E_SECRET_KEY_MISMATCH');
       expect(onStart.details).toMatchObject({ storeKeyId: box.keyId });
-      const onRead = await failure(other.getVariable('DB_PASSWORD', { kind: 'env', value: 'qa' }));
+      const onRead = await failure(
+        other.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }),
+      );
       expect(onRead.code).toBe('E_SECRET_KEY_MISMATCH');
       const keyless = await open();
-      expect((await failure(keyless.listVariables())).code).toBe('E_SECRET_KEY_MISMATCH');
+      expect((await failure(keyless.variables.list())).code).toBe('E_SECRET_KEY_MISMATCH');
     });
   });
 }

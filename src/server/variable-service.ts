@@ -67,7 +67,7 @@ export class VariableService {
   async set(token: StoredToken, body: VariableSetBody): Promise<VariableSetResult> {
     const scope = scopeOf(body);
     await this.authorizeChange(token, scope, true);
-    const existing = await this.store.getVariable(body.name, scope);
+    const existing = await this.store.variables.get(body.name, scope);
     const variable: StoredVariable = {
       name: body.name,
       scope,
@@ -77,7 +77,7 @@ export class VariableService {
       updatedAt: new Date().toISOString(),
       updatedBy: token.name,
     };
-    const { created } = await this.store.setVariable(variable);
+    const { created } = await this.store.variables.set(variable);
     // The name and the scope, never the value: the history is read by everyone.
     await this.store.recordHistoryEvent(
       historyEvent({
@@ -96,7 +96,7 @@ export class VariableService {
   async unset(token: StoredToken, name: string, query: VariableScopeQuery): Promise<void> {
     const scope = scopeOf(query);
     await this.authorizeChange(token, scope, false);
-    if (!(await this.store.unsetVariable(name, scope))) {
+    if (!(await this.store.variables.unset(name, scope))) {
       throw new FerryError(
         'E_VARIABLE_NOT_FOUND',
         `No variable ${name} is set ${describeScope(scope)}`,
@@ -119,7 +119,7 @@ export class VariableService {
   async list(query: VariableScopeQuery = {}): Promise<VariableRecord[]> {
     const filtered =
       query.env !== undefined || query.role !== undefined || query.host !== undefined;
-    const variables = await this.store.listVariables({
+    const variables = await this.store.variables.list({
       ...(filtered ? { scopes: [scopeOf(query)] } : {}),
       ...(query.app === undefined ? {} : { app: query.app }),
     });
@@ -195,7 +195,7 @@ export class VariableService {
     ];
     const wanted = names && new Set(names);
     // Without an app, only the values for every app.
-    const rows = (await this.store.listVariables({ scopes, app: app ?? '' })).filter(
+    const rows = (await this.store.variables.list({ scopes, app: app ?? '' })).filter(
       (v) => !wanted || wanted.has(v.name),
     );
     const byName = new Map<string, StoredVariable[]>();

@@ -17,7 +17,7 @@ import { KyselyHostStore } from './kysely/kysely-host-store.js';
 import { KyselyHostQueries } from './kysely-host-queries.js';
 import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
-import { KyselyVariableQueries } from './kysely-variable-queries.js';
+import { KyselyVariableStore } from './kysely/kysely-variable-store.js';
 import { KyselyHistoryQueries } from './kysely-history-queries.js';
 import { KyselyEventQueries } from './kysely-event-queries.js';
 import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
@@ -40,9 +40,7 @@ import type {
   StoredInstall,
   Store,
   StepReport,
-  StoredVariable,
   HistoryEvent,
-  VariableScope,
 } from './store.js';
 
 /**
@@ -59,7 +57,7 @@ export class KyselyStore implements Store {
   readonly environments: KyselyEnvironmentStore;
   readonly hosts: KyselyHostStore;
   private readonly installs: KyselyHostQueries;
-  private readonly variables: KyselyVariableQueries;
+  readonly variables: KyselyVariableStore;
   private readonly verdicts: KyselyVerdictQueries;
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
@@ -77,7 +75,7 @@ export class KyselyStore implements Store {
     this.environments = new KyselyEnvironmentStore(db);
     this.hosts = new KyselyHostStore(db);
     this.installs = new KyselyHostQueries(db);
-    this.variables = new KyselyVariableQueries(db, box);
+    this.variables = new KyselyVariableStore(db, box);
     this.verdicts = new KyselyVerdictQueries(db, dialect);
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.deployments = new KyselyDeploymentQueries(db, this.installs, this.snapshots);
@@ -122,22 +120,6 @@ export class KyselyStore implements Store {
 
   installLogs(installId: string): Promise<InstallLogs | undefined> {
     return this.installs.installLogs(installId);
-  }
-
-  setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
-    return this.variables.setVariable(variable);
-  }
-
-  getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined> {
-    return this.variables.getVariable(name, scope);
-  }
-
-  unsetVariable(name: string, scope: VariableScope): Promise<boolean> {
-    return this.variables.unsetVariable(name, scope);
-  }
-
-  listVariables(options?: { scopes?: VariableScope[] }): Promise<StoredVariable[]> {
-    return this.variables.listVariables(options);
   }
 
   recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {

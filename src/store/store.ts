@@ -18,12 +18,14 @@ import type { TokenStore } from './token-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { EnvironmentStore } from './environment-store.js';
 import type { HostStore } from './host-store.js';
+import type { VariableStore } from './variable-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { OutboxMessage, OutboxStore } from './outbox-store.js';
 export type { EnvironmentStore } from './environment-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
+export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
 
 export interface NewInstall {
   id: string;
@@ -166,16 +168,7 @@ export interface Store {
   ): Promise<void>;
   installLogs(installId: string): Promise<InstallLogs | undefined>;
 
-  /** Sets a variable in its scope, replacing the one there; `created` is false when it replaced one. */
-  setVariable(variable: StoredVariable): Promise<{ created: boolean }>;
-  getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined>;
-  /** Removes a variable from its scope; false when there was none. */
-  unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
-  /**
-   * Variables by name then scope: all of them, or those in any of `scopes` (of
-   * any app). With `app`, only those for every app or for that one.
-   */
-  listVariables(options?: { scopes?: VariableScope[]; app?: string }): Promise<StoredVariable[]>;
+  readonly variables: VariableStore;
 
   /**
    * Adds a change to a bundle's verdict history and returns the verdict it had
@@ -325,24 +318,4 @@ export interface HistoryEvent {
   env: string | null;
   detail: string;
   deploymentId: string | null;
-}
-
-/**
- * Where a variable applies: everywhere, or one environment, role or host (by
- * name); and with `app`, only to that app there (absent: to every app).
- */
-export type VariableScope = (
-  { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string }
-) & {
-  app?: string;
-};
-
-/** A variable as the store keeps it, secret values included: never send this to a client. */
-export interface StoredVariable {
-  name: string;
-  scope: VariableScope;
-  value: string;
-  secret: boolean;
-  updatedAt: string;
-  updatedBy: string;
 }
