@@ -601,17 +601,17 @@ for (const dialect of STORE_DIALECTS) {
 
     describe('verdicts', () => {
       it('keeps every change, newest first, with the one before', async () => {
-        expect(await store.verdictOf('web', 1)).toBe('pending');
+        expect(await store.verdicts.current('web', 1)).toBe('pending');
         const mark = (verdict: 'passed' | 'failed', at: string) =>
-          store.recordVerdict({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
+          store.verdicts.record({ app: 'web', version: 1, verdict, note: null, by: 'qa', at });
         expect(await mark('passed', 'T1')).toEqual({ previous: 'pending' });
         expect(await mark('failed', 'T2')).toEqual({ previous: 'passed' });
-        expect(await store.verdictOf('web', 1)).toBe('failed');
-        expect((await store.listVerdicts('web', 1)).map((v) => v.verdict)).toEqual([
+        expect(await store.verdicts.current('web', 1)).toBe('failed');
+        expect((await store.verdicts.list('web', 1)).map((v) => v.verdict)).toEqual([
           'failed',
           'passed',
         ]);
-        await store.recordVerdict({
+        await store.verdicts.record({
           app: 'web',
           version: 2,
           verdict: 'passed',
@@ -619,7 +619,7 @@ for (const dialect of STORE_DIALECTS) {
           by: 'qa',
           at: 'T3',
         });
-        expect((await store.listAppVerdicts('web')).map((v) => [v.version, v.verdict])).toEqual([
+        expect((await store.verdicts.listByApp('web')).map((v) => [v.version, v.verdict])).toEqual([
           [2, 'passed'],
           [1, 'failed'],
           [1, 'passed'],

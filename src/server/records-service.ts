@@ -54,7 +54,7 @@ export class RecordsService {
                 version: wanted.version,
                 deploymentId: wanted.deploymentId,
                 since: wanted.updatedAt,
-                verdict: await this.store.verdictOf(summary.name, wanted.version),
+                verdict: await this.store.verdicts.current(summary.name, wanted.version),
               }
             : null,
           active: running
@@ -123,7 +123,7 @@ export class RecordsService {
         triggeredBy: d.triggeredBy,
       });
     }
-    for (const v of await this.store.listAppVerdicts(app)) {
+    for (const v of await this.store.verdicts.listByApp(app)) {
       entries.push({
         at: v.at,
         by: v.by,

@@ -51,7 +51,7 @@ export class VerdictService {
       by: token.name,
       at: this.clock().toISOString(),
     };
-    const { previous } = await this.store.recordVerdict(record);
+    const { previous } = await this.store.verdicts.record(record);
     return {
       bundle: `${app}@${version}`,
       verdict,
@@ -70,7 +70,7 @@ export class VerdictService {
    * environment with `autoDeploy`), by `ferry`, with the reason as its note.
    */
   async markByServer(app: string, version: number, verdict: Verdict, note: string): Promise<void> {
-    await this.store.recordVerdict({
+    await this.store.verdicts.record({
       app,
       version,
       verdict,
@@ -92,12 +92,12 @@ export class VerdictService {
   /** A bundle's verdict changes, newest first; the bundle must exist. */
   async history(app: string, version: number): Promise<VerdictRecord[]> {
     await this.bundles.get(app, version);
-    return this.store.listVerdicts(app, version);
+    return this.store.verdicts.list(app, version);
   }
 
   /** A bundle's verdict now: `pending` until someone marks it. */
   verdictOf(app: string, version: number): Promise<VerdictState> {
-    return this.store.verdictOf(app, version);
+    return this.store.verdicts.current(app, version);
   }
 }
 

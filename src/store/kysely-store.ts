@@ -1,11 +1,5 @@
 import { type Kysely, Migrator } from 'kysely';
-import type {
-  InstallLogs,
-  InstallRecord,
-  InstallState,
-  VerdictRecord,
-  VerdictState,
-} from '../protocol/api.js';
+import type { InstallLogs, InstallRecord, InstallState } from '../protocol/api.js';
 import type { DeploymentState } from '../protocol/deployment-api.js';
 
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
@@ -21,7 +15,7 @@ import { KyselyVariableStore } from './kysely/kysely-variable-store.js';
 import { KyselyHistoryQueries } from './kysely-history-queries.js';
 import { KyselyEventQueries } from './kysely-event-queries.js';
 import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
-import { KyselyVerdictQueries } from './kysely-verdict-queries.js';
+import { KyselyVerdictStore } from './kysely/kysely-verdict-store.js';
 import { migrationProvider } from './migrations.js';
 import type { StoreDialect } from './store-dialect.js';
 import type { SecretBox } from './secret-box.js';
@@ -58,7 +52,7 @@ export class KyselyStore implements Store {
   readonly hosts: KyselyHostStore;
   private readonly installs: KyselyHostQueries;
   readonly variables: KyselyVariableStore;
-  private readonly verdicts: KyselyVerdictQueries;
+  readonly verdicts: KyselyVerdictStore;
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
   private readonly history: KyselyHistoryQueries;
@@ -76,7 +70,7 @@ export class KyselyStore implements Store {
     this.hosts = new KyselyHostStore(db);
     this.installs = new KyselyHostQueries(db);
     this.variables = new KyselyVariableStore(db, box);
-    this.verdicts = new KyselyVerdictQueries(db, dialect);
+    this.verdicts = new KyselyVerdictStore(db, dialect);
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.deployments = new KyselyDeploymentQueries(db, this.installs, this.snapshots);
     this.history = new KyselyHistoryQueries(db);
@@ -120,22 +114,6 @@ export class KyselyStore implements Store {
 
   installLogs(installId: string): Promise<InstallLogs | undefined> {
     return this.installs.installLogs(installId);
-  }
-
-  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
-    return this.verdicts.recordVerdict(verdict);
-  }
-
-  listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {
-    return this.verdicts.listVerdicts(app, version);
-  }
-
-  verdictOf(app: string, version: number): Promise<VerdictState> {
-    return this.verdicts.verdictOf(app, version);
-  }
-
-  listAppVerdicts(app: string): Promise<VerdictRecord[]> {
-    return this.verdicts.listAppVerdicts(app);
   }
 
   recordHistoryEvent(event: HistoryEvent): Promise<void> {

@@ -4,14 +4,7 @@ import type {
   DeploymentState,
   StrategyRecord,
 } from '../protocol/deployment-api.js';
-import type {
-  InstallLogs,
-  InstallPurpose,
-  InstallRecord,
-  InstallState,
-  VerdictRecord,
-  VerdictState,
-} from '../protocol/api.js';
+import type { InstallLogs, InstallPurpose, InstallRecord, InstallState } from '../protocol/api.js';
 
 import type { BundleStore } from './bundle-store.js';
 import type { TokenStore } from './token-store.js';
@@ -19,6 +12,7 @@ import type { OutboxStore } from './outbox-store.js';
 import type { EnvironmentStore } from './environment-store.js';
 import type { HostStore } from './host-store.js';
 import type { VariableStore } from './variable-store.js';
+import type { VerdictStore } from './verdict-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
@@ -26,6 +20,7 @@ export type { OutboxMessage, OutboxStore } from './outbox-store.js';
 export type { EnvironmentStore } from './environment-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
+export type { VerdictStore } from './verdict-store.js';
 
 export interface NewInstall {
   id: string;
@@ -170,17 +165,7 @@ export interface Store {
 
   readonly variables: VariableStore;
 
-  /**
-   * Adds a change to a bundle's verdict history and returns the verdict it had
-   * just before, read in the same transaction.
-   */
-  recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }>;
-  /** A bundle's verdict changes, newest first. */
-  listVerdicts(app: string, version: number): Promise<VerdictRecord[]>;
-  /** A bundle's verdict now: its latest change, or `pending`. */
-  verdictOf(app: string, version: number): Promise<VerdictState>;
-  /** Every verdict change of an app's bundles, newest first. */
-  listAppVerdicts(app: string): Promise<VerdictRecord[]>;
+  readonly verdicts: VerdictStore;
 
   /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
   recordHistoryEvent(event: HistoryEvent): Promise<void>;

@@ -5,6 +5,7 @@ import type {
   StoredDeployment,
   StoredInstall,
   Store,
+  VerdictStore,
 } from '../../store/store.js';
 import type { EventBus } from './event-bus.js';
 
@@ -160,12 +161,9 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
-  const writes: Partial<Store> = {
-    bundles: overriding(store.bundles, bundles),
-    hosts: overriding(store.hosts, hosts),
-
-    async recordVerdict(verdict) {
-      const result = await store.recordVerdict(verdict);
+  const verdicts: Partial<VerdictStore> = {
+    async record(verdict) {
+      const result = await store.verdicts.record(verdict);
       await bus.publish({
         kind: 'verdict.changed',
         app: verdict.app,
@@ -182,6 +180,12 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       });
       return result;
     },
+  };
+
+  const writes: Partial<Store> = {
+    bundles: overriding(store.bundles, bundles),
+    hosts: overriding(store.hosts, hosts),
+    verdicts: overriding(store.verdicts, verdicts),
 
     async createDeployment(deployment, installs, options) {
       const result = await store.createDeployment(deployment, installs, options);
