@@ -130,11 +130,11 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('prunes old events but never the newest', async () => {
-      await store.appendEvent({ ...pushed('old', 1), at: '2000-01-01T00:00:00.000Z' });
-      const last = await store.lastEventId();
-      expect(await store.pruneEvents('2100-01-01T00:00:00.000Z')).toBeGreaterThan(0);
-      expect(await store.firstEventId()).toBe(last);
-      expect(await store.lastEventId()).toBe(last);
+      await store.events.append({ ...pushed('old', 1), at: '2000-01-01T00:00:00.000Z' });
+      const last = await store.events.lastId();
+      expect(await store.events.prune('2100-01-01T00:00:00.000Z')).toBeGreaterThan(0);
+      expect(await store.events.firstId()).toBe(last);
+      expect(await store.events.lastId()).toBe(last);
     });
 
     it.skipIf(dialect.name !== 'postgres')(

@@ -113,7 +113,7 @@ export class AgentService {
     const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
     await this.store.hosts.remove(host.id, new Date().toISOString());
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by,
@@ -203,7 +203,7 @@ export class AgentService {
     }
     const hostId = `host_${randomBytes(6).toString('hex')}`;
     await this.store.hosts.create({ id: hostId, ...body });
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'host',
         by: token.name,

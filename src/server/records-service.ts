@@ -78,7 +78,7 @@ export class RecordsService {
       app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
     const entries: HistoryEntry[] = [];
     for (const name of apps) entries.push(...(await this.appHistory(name)));
-    for (const event of await this.store.listHistoryEvents({ app, limit })) {
+    for (const event of await this.store.history.list({ app, limit })) {
       entries.push({
         at: event.at,
         by: event.by,

@@ -54,7 +54,7 @@ export class TokenService {
       createdBy,
       hostId,
     });
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'token',
         by: createdBy ?? 'ferry',
@@ -99,7 +99,7 @@ export class TokenService {
     }
     this.touched.delete(id);
     const revoked = (await this.store.tokens.list()).find((t) => t.id === id);
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'token',
         by,

@@ -79,7 +79,7 @@ export class VariableService {
     };
     const { created } = await this.store.variables.set(variable);
     // The name and the scope, never the value: the history is read by everyone.
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'variable',
         by: token.name,
@@ -103,7 +103,7 @@ export class VariableService {
         { variable: name, scope: scope.kind, target: targetOf(scope) },
       );
     }
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'variable',
         by: token.name,

@@ -12,9 +12,9 @@ import { KyselyHostQueries } from './kysely-host-queries.js';
 import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
 import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableStore } from './kysely/kysely-variable-store.js';
-import { KyselyHistoryQueries } from './kysely-history-queries.js';
-import { KyselyEventQueries } from './kysely-event-queries.js';
-import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
+import { KyselyHistoryStore } from './kysely/kysely-history-store.js';
+import { KyselyEventStore } from './kysely/kysely-event-store.js';
+
 import { KyselyVerdictStore } from './kysely/kysely-verdict-store.js';
 import { migrationProvider } from './migrations.js';
 import type { StoreDialect } from './store-dialect.js';
@@ -34,7 +34,6 @@ import type {
   StoredInstall,
   Store,
   StepReport,
-  HistoryEvent,
 } from './store.js';
 
 /**
@@ -55,8 +54,8 @@ export class KyselyStore implements Store {
   readonly verdicts: KyselyVerdictStore;
   private readonly deployments: KyselyDeploymentQueries;
   private readonly snapshots: KyselySnapshotQueries;
-  private readonly history: KyselyHistoryQueries;
-  private readonly events: KyselyEventQueries;
+  readonly history: KyselyHistoryStore;
+  readonly events: KyselyEventStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -73,8 +72,8 @@ export class KyselyStore implements Store {
     this.verdicts = new KyselyVerdictStore(db, dialect);
     this.snapshots = new KyselySnapshotQueries(db, box);
     this.deployments = new KyselyDeploymentQueries(db, this.installs, this.snapshots);
-    this.history = new KyselyHistoryQueries(db);
-    this.events = new KyselyEventQueries(db, dialect);
+    this.history = new KyselyHistoryStore(db);
+    this.events = new KyselyEventStore(db, dialect);
   }
 
   migrate(): Promise<void> {
@@ -114,37 +113,6 @@ export class KyselyStore implements Store {
 
   installLogs(installId: string): Promise<InstallLogs | undefined> {
     return this.installs.installLogs(installId);
-  }
-
-  recordHistoryEvent(event: HistoryEvent): Promise<void> {
-    return this.history.recordHistoryEvent(event);
-  }
-
-  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
-    return this.history.listHistoryEvents(query);
-  }
-  appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
-    return this.events.appendEvent(event);
-  }
-
-  listEvents(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]> {
-    return this.events.listEvents(query);
-  }
-
-  lastEventId(): Promise<number> {
-    return this.events.lastEventId();
-  }
-
-  firstEventId(): Promise<number> {
-    return this.events.firstEventId();
-  }
-
-  pruneEvents(before: string): Promise<number> {
-    return this.events.pruneEvents(before);
-  }
-
-  watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
-    return this.dialect.watchEvents(onAppended);
   }
 
   createDeployment(

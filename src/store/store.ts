@@ -1,4 +1,3 @@
-import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
 import type {
   DeploymentKind,
   DeploymentState,
@@ -13,6 +12,8 @@ import type { EnvironmentStore } from './environment-store.js';
 import type { HostStore } from './host-store.js';
 import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
+import type { HistoryStore } from './history-store.js';
+import type { EventStore } from './event-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
@@ -21,6 +22,8 @@ export type { EnvironmentStore } from './environment-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
 export type { VerdictStore } from './verdict-store.js';
+export type { HistoryEvent, HistoryStore } from './history-store.js';
+export type { EventStore } from './event-store.js';
 
 export interface NewInstall {
   id: string;
@@ -167,28 +170,8 @@ export interface Store {
 
   readonly verdicts: VerdictStore;
 
-  /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
-  recordHistoryEvent(event: HistoryEvent): Promise<void>;
-
-  /**
-   * Appends an event to the live stream and numbers it. Ids only grow, and a
-   * reader that has seen id n never later finds one below it, on every replica.
-   */
-  appendEvent(event: NewFerryEvent): Promise<FerryEvent>;
-  /** Events after an id, oldest first, matching the filter. */
-  listEvents(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]>;
-  /** The newest event's id, or 0; `firstEventId` the oldest kept, or 0. */
-  lastEventId(): Promise<number>;
-  firstEventId(): Promise<number>;
-  /** Deletes events recorded before a time (never the newest); returns how many. */
-  pruneEvents(before: string): Promise<number>;
-  /**
-   * Calls `onAppended` when another process (a replica) appended events; the
-   * returned function stops watching. An embedded store has no other process.
-   */
-  watchEvents(onAppended: () => void): Promise<() => Promise<void>>;
-  /** History events, newest first: those of `app`, or all of them (variables, hosts, tokens too). */
-  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
+  readonly history: HistoryStore;
+  readonly events: EventStore;
 
   /**
    * Records a deployment with its planned installs and their configuration
@@ -287,20 +270,4 @@ export interface DeploymentUpdateOptions {
 export interface ConfigSnapshot {
   vars: Record<string, string>;
   secrets: string[];
-}
-
-/**
- * One line of history that no other record holds: who did what, when. `detail`
- * says what in words (a variable's name and scope, never its value).
- */
-export interface HistoryEvent {
-  id: string;
-  at: string;
-  by: string;
-  type: 'cancel' | 'variable' | 'host' | 'token';
-  app: string | null;
-  version: number | null;
-  env: string | null;
-  detail: string;
-  deploymentId: string | null;
 }

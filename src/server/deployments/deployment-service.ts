@@ -362,7 +362,7 @@ export class DeploymentService {
       );
     }
     await this.store.releaseLock(deployment.app, deployment.env, id);
-    await this.store.recordHistoryEvent(
+    await this.store.history.record(
       historyEvent({
         type: 'cancel',
         by: caller.name,

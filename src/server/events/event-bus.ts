@@ -58,8 +58,8 @@ export class EventBus {
    * and prunes what is older than `keepDays` now and every hour.
    */
   async start(): Promise<void> {
-    this.lastId = await this.store.lastEventId();
-    this.unwatch = await this.store.watchEvents(() => this.wake());
+    this.lastId = await this.store.events.lastId();
+    this.unwatch = await this.store.events.watch(() => this.wake());
     await this.prune();
     this.pruning = setInterval(() => void this.prune(), 60 * 60 * 1000);
     this.pruning.unref();
@@ -68,7 +68,7 @@ export class EventBus {
   private async prune(): Promise<void> {
     const before = new Date(Date.now() - this.keepDays * 24 * 60 * 60 * 1000).toISOString();
     try {
-      const pruned = await this.store.pruneEvents(before);
+      const pruned = await this.store.events.prune(before);
       if (pruned > 0) this.logger.info({ pruned, before }, 'old events pruned');
     } catch (err) {
       this.logger.error({ err }, 'pruning old events failed');
@@ -91,7 +91,7 @@ export class EventBus {
    */
   async publish(event: NewFerryEvent): Promise<void> {
     try {
-      await this.store.appendEvent(event);
+      await this.store.events.append(event);
     } catch (err) {
       this.logger.error({ err, kind: event.kind }, 'an event could not be recorded');
       return;
@@ -121,11 +121,11 @@ export class EventBus {
     this.subscribers.add(live);
     // An id beyond the newest (a client of a store since reset) resumes from now.
     live.cursor =
-      after === undefined ? this.lastId : Math.min(after, await this.store.lastEventId());
+      after === undefined ? this.lastId : Math.min(after, await this.store.events.lastId());
     if (after !== undefined) {
       try {
         for (;;) {
-          const page = await this.store.listEvents({ after: live.cursor, limit: PAGE, filter });
+          const page = await this.store.events.list({ after: live.cursor, limit: PAGE, filter });
           for (const event of page) live.offer(event);
           if (page.length < PAGE || live.closed) break;
         }
@@ -139,7 +139,7 @@ export class EventBus {
 
   /** The id of the oldest event kept, or 0 when none is (for a resuming client's gap). */
   oldestKept(): Promise<number> {
-    return this.store.firstEventId();
+    return this.store.events.firstId();
   }
 
   private wake(): void {
@@ -165,7 +165,7 @@ export class EventBus {
     for (;;) {
       let page: FerryEvent[];
       try {
-        page = await this.store.listEvents({ after: this.lastId, limit: PAGE });
+        page = await this.store.events.list({ after: this.lastId, limit: PAGE });
       } catch (err) {
         this.logger.error({ err }, 'reading new events failed');
         return;

@@ -4,21 +4,23 @@ import {
   type FerryEvent,
   ferryEventSchema,
   type NewFerryEvent,
-} from '../protocol/events.js';
-import type { Database, EventsTable } from './schema.js';
-import type { StoreDialect } from './store-dialect.js';
+} from '../../protocol/events.js';
+import type { EventStore } from '../event-store.js';
+import type { Database, EventsTable } from '../schema.js';
+import type { StoreDialect } from '../store-dialect.js';
 
 /**
- * The events half of `KyselyStore`: appends numbered events, lists them after
- * an id, prunes the old. Written to run on every Kysely dialect the store supports.
+ * `EventStore` over Kysely, written once for every dialect: appends numbered
+ * events, lists them after an id, prunes the old. How appends stay in order
+ * for readers, and how other replicas hear of them, is the dialect's.
  */
-export class KyselyEventQueries {
+export class KyselyEventStore implements EventStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
   ) {}
 
-  async appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
+  async append(event: NewFerryEvent): Promise<FerryEvent> {
     const at = event.at ?? new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
       // The dialect keeps the sequence gap-free for readers (one append at a time).
@@ -42,11 +44,7 @@ export class KyselyEventQueries {
     });
   }
 
-  async listEvents(query: {
-    after: number;
-    limit: number;
-    filter?: EventFilter;
-  }): Promise<FerryEvent[]> {
+  async list(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]> {
     const filter = query.filter ?? {};
     let select = this.db.selectFrom('events').selectAll().where('seq', '>', query.after);
     if (filter.app !== undefined) select = select.where('app', '=', filter.app);
@@ -60,7 +58,7 @@ export class KyselyEventQueries {
     return rows.flatMap(toEvent);
   }
 
-  async lastEventId(): Promise<number> {
+  async lastId(): Promise<number> {
     const row = await this.db
       .selectFrom('events')
       .select('seq')
@@ -70,7 +68,7 @@ export class KyselyEventQueries {
     return row ? Number(row.seq) : 0;
   }
 
-  async firstEventId(): Promise<number> {
+  async firstId(): Promise<number> {
     const row = await this.db
       .selectFrom('events')
       .select('seq')
@@ -80,16 +78,20 @@ export class KyselyEventQueries {
     return row ? Number(row.seq) : 0;
   }
 
-  async pruneEvents(before: string): Promise<number> {
+  async prune(before: string): Promise<number> {
     // The newest event always stays: an empty table would let SQLite number
     // the next one from 1 again, under ids that clients have already seen.
-    const newest = await this.lastEventId();
+    const newest = await this.lastId();
     const result = await this.db
       .deleteFrom('events')
       .where('at', '<', before)
       .where('seq', '<', newest)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  watch(onAppended: () => void): Promise<() => Promise<void>> {
+    return this.dialect.watchEvents(onAppended);
   }
 }
 
