@@ -10,7 +10,7 @@ import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { Database } from '../src/store/schema.js';
-import type { Store, StoredInstall } from '../src/store/store.js';
+import type { InstallStore, Store, StoredInstall } from '../src/store/store.js';
 import type { ServerTransport } from '../src/transport/transport.js';
 import { waitFor } from './helpers/cluster.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
@@ -105,7 +105,7 @@ async function setRedisHost(store: Store, value: string): Promise<void> {
 
 /** Ends a sent install as its host would report it. */
 async function hostEnds(store: Store, install: StoredInstall, ok: boolean): Promise<void> {
-  await store.finishInstall(install.id, {
+  await store.installs.finish(install.id, {
     ok,
     rolledBack: false,
     error: ok ? null : 'health check failed',
@@ -116,7 +116,7 @@ async function hostEnds(store: Store, install: StoredInstall, ok: boolean): Prom
 /** The install of a deployment on a host once its job was sent. */
 function sent(store: Store, deploymentId: string, hostId: string): Promise<StoredInstall> {
   return waitFor(`the job of ${deploymentId} to ${hostId}`, async () => {
-    const [install] = await store.listInstalls({ deploymentId, hostId });
+    const [install] = await store.installs.list({ deploymentId, hostId });
     return install?.state === 'queued' ? install : undefined;
   });
 }
@@ -182,7 +182,7 @@ for (const dialect of STORE_DIALECTS) {
         jobs.filter((j) => j.job.installId === install.id).map((j) => j.job.vars.REDIS_HOST);
       expect(varsOf(one)).toEqual(['b']);
       expect(varsOf(two)).toEqual(['b']);
-      expect((await store.getInstallSnapshot(two.id))?.vars).toEqual({ REDIS_HOST: 'b' });
+      expect((await store.installs.getSnapshot(two.id))?.vars).toEqual({ REDIS_HOST: 'b' });
       expect(await orphanSnapshots(store)).toBe(0);
 
       // A refused `ferry deploy` leaves none either.
@@ -217,15 +217,21 @@ for (const dialect of STORE_DIALECTS) {
           { from: ['pending', 'running'] },
         );
       };
-      const store = new Proxy(under.store, {
+      const recording = new Proxy(under.store.installs, {
         get(target, name, receiver) {
-          if (name === 'createInstalls') {
-            return async (installs: Parameters<Store['createInstalls']>[0]) => {
-              const revert = installs.find((i) => i.purpose === 'revert');
+          if (name === 'createMany') {
+            return async (made: Parameters<InstallStore['createMany']>[0]) => {
+              const revert = made.find((i) => i.purpose === 'revert');
               if (revert?.deploymentId) await cancelFirst(revert.deploymentId);
-              return target.createInstalls(installs);
+              return target.createMany(made);
             };
           }
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
+      const store = new Proxy(under.store, {
+        get(target, name, receiver) {
+          if (name === 'installs') return recording;
           if (name === 'updateDeployment') {
             return async (...args: Parameters<Store['updateDeployment']>) => {
               if (args[1].phase === 'reverting') await cancelFirst(args[0]);
@@ -260,7 +266,7 @@ for (const dialect of STORE_DIALECTS) {
       await running.driver.close();
       const record = await under.store.getDeployment(second.id);
       expect(record).toMatchObject({ state: 'cancelled', phase: 'rollout' });
-      const installs = await under.store.listInstalls({ deploymentId: second.id });
+      const installs = await under.store.installs.list({ deploymentId: second.id });
       expect(installs.filter((i) => isOpenInstall(i.state))).toEqual([]);
       expect(installs.map((i) => i.purpose)).toEqual(['deploy', 'deploy']);
     });

@@ -319,7 +319,7 @@ for (const dialect of STORE_DIALECTS) {
     describe('installs', () => {
       it('records steps once per delivery, replaces a re-run step, and keeps the output in order', async () => {
         const hostId = await host('qa-1');
-        await store.createInstall({
+        await store.installs.create({
           id: 'ins_1',
           hostId,
           app: 'web',
@@ -331,10 +331,10 @@ for (const dialect of STORE_DIALECTS) {
           step: 'install',
           at: '2026-11-02T00:00:00.000Z',
         };
-        await store.recordStep('ins_1', started);
-        await store.recordStep('ins_1', started);
+        await store.installs.recordStep('ins_1', started);
+        await store.installs.recordStep('ins_1', started);
         for (const seq of [0, 1, 1]) {
-          await store.recordStep('ins_1', {
+          await store.installs.recordStep('ins_1', {
             kind: 'output',
             step: 'install',
             stream: 'stdout',
@@ -343,7 +343,7 @@ for (const dialect of STORE_DIALECTS) {
           });
         }
         // Each step's log says how it stands: running, with no exit code or duration yet.
-        expect((await store.installLogs('ins_1'))?.steps).toEqual([
+        expect((await store.installs.logs('ins_1'))?.steps).toEqual([
           {
             step: 'install',
             state: 'running',
@@ -354,9 +354,9 @@ for (const dialect of STORE_DIALECTS) {
           },
         ]);
         // The same step started again (the agent re-ran the job): its output starts over.
-        await store.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
-        expect((await store.installLogs('ins_1'))?.steps[0]?.stdout).toBe('');
-        await store.recordStep('ins_1', {
+        await store.installs.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
+        expect((await store.installs.logs('ins_1'))?.steps[0]?.stdout).toBe('');
+        await store.installs.recordStep('ins_1', {
           kind: 'finished',
           step: 'install',
           ok: false,
@@ -365,13 +365,13 @@ for (const dialect of STORE_DIALECTS) {
           error: 'npm failed',
           at: '2026-11-02T00:00:06.000Z',
         });
-        await store.finishInstall('ins_1', {
+        await store.installs.finish('ins_1', {
           ok: false,
           rolledBack: true,
           error: 'npm failed',
           at: '2026-11-02T00:00:07.000Z',
         });
-        expect(await store.getInstall('ins_1')).toMatchObject({
+        expect(await store.installs.get('ins_1')).toMatchObject({
           host: 'qa-1',
           state: 'failed',
           rolledBack: true,
@@ -380,19 +380,19 @@ for (const dialect of STORE_DIALECTS) {
           deploymentId: null,
           steps: [{ step: 'install', state: 'failed', exitCode: 2, durationMs: 1234 }],
         });
-        expect((await store.installLogs('ins_1'))?.steps[0]).toMatchObject({
+        expect((await store.installs.logs('ins_1'))?.steps[0]).toMatchObject({
           step: 'install',
           state: 'failed',
           exitCode: 2,
           durationMs: 1234,
         });
-        expect(await store.getInstall('nope')).toBeUndefined();
-        expect(await store.installLogs('nope')).toBeUndefined();
+        expect(await store.installs.get('nope')).toBeUndefined();
+        expect(await store.installs.logs('nope')).toBeUndefined();
       });
 
       it('moves an install only from the states given, and records what a host did with one cancelled after it was told to go ahead', async () => {
         const hostId = await host('qa-1');
-        await store.createInstalls([
+        await store.installs.createMany([
           {
             id: 'ins_a',
             hostId,
@@ -404,38 +404,48 @@ for (const dialect of STORE_DIALECTS) {
           },
         ]);
         expect(
-          await store.markInstall('ins_a', { state: 'queued', sentAt: 'T1' }, ['pending']),
+          await store.installs.mark('ins_a', { state: 'queued', sentAt: 'T1' }, ['pending']),
         ).toBe(true);
-        expect(await store.markInstall('ins_a', { state: 'queued' }, ['pending'])).toBe(false);
-        expect(await store.getStoredInstall('ins_a')).toMatchObject({
+        expect(await store.installs.mark('ins_a', { state: 'queued' }, ['pending'])).toBe(false);
+        expect(await store.installs.get('ins_a')).toMatchObject({
           state: 'queued',
           sentAt: 'T1',
           batch: 0,
         });
         expect(
-          await store.markInstall('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
+          await store.installs.mark('ins_a', { state: 'cancelled', error: 'stop' }, ['queued']),
         ).toBe(true);
         // The host had asked and been told to go ahead before the cancel: its
         // reports are what it did, and the record follows them.
-        await store.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('running');
-        await store.finishInstall('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
+        await store.installs.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
+        expect((await store.installs.get('ins_a'))?.state).toBe('running');
+        await store.installs.finish('ins_a', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T2',
+        });
+        expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A repeated report of another end changes nothing: an install ends once.
-        await store.finishInstall('ins_a', { ok: false, rolledBack: false, error: 'x', at: 'T3' });
-        expect((await store.getStoredInstall('ins_a'))?.state).toBe('succeeded');
+        await store.installs.finish('ins_a', {
+          ok: false,
+          rolledBack: false,
+          error: 'x',
+          at: 'T3',
+        });
+        expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A skipped install that the host runs after all comes back to life.
-        await store.createInstalls([
+        await store.installs.createMany([
           { id: 'ins_b', hostId, app: 'web', version: 2, createdBy: 'x', state: 'pending' },
         ]);
-        await store.markInstall('ins_b', { state: 'skipped' }, ['pending']);
-        await store.recordStep('ins_b', { kind: 'started', step: 'fetch', at: 'T3' });
-        expect((await store.getStoredInstall('ins_b'))?.state).toBe('running');
+        await store.installs.mark('ins_b', { state: 'skipped' }, ['pending']);
+        await store.installs.recordStep('ins_b', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect((await store.installs.get('ins_b'))?.state).toBe('running');
       });
 
       it('records when an install ends, however it ends, and forgets it when a host revives it', async () => {
         const hostId = await host('qa-1');
-        await store.createInstalls(
+        await store.installs.createMany(
           ['ins_c', 'ins_s', 'ins_q'].map((id) => ({
             id,
             hostId,
@@ -446,33 +456,38 @@ for (const dialect of STORE_DIALECTS) {
           })),
         );
         const before = new Date().toISOString();
-        await store.markInstall('ins_c', { state: 'cancelled', error: 'stop' }, ['pending']);
-        await store.markInstall('ins_s', { state: 'skipped', error: 'away' }, ['pending']);
-        await store.markInstall('ins_q', { state: 'queued', sentAt: 'T1' }, ['pending']);
+        await store.installs.mark('ins_c', { state: 'cancelled', error: 'stop' }, ['pending']);
+        await store.installs.mark('ins_s', { state: 'skipped', error: 'away' }, ['pending']);
+        await store.installs.mark('ins_q', { state: 'queued', sentAt: 'T1' }, ['pending']);
         for (const id of ['ins_c', 'ins_s']) {
-          const ended = await store.getStoredInstall(id);
+          const ended = await store.installs.get(id);
           expect(ended?.finishedAt, id).not.toBeNull();
           expect(ended!.finishedAt! >= before, id).toBe(true);
         }
         // Sent is not ended.
-        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBeNull();
+        expect((await store.installs.get('ins_q'))?.finishedAt).toBeNull();
         // A given time is kept.
-        await store.markInstall('ins_q', { state: 'failed', finishedAt: 'T2' }, ['queued']);
-        expect((await store.getStoredInstall('ins_q'))?.finishedAt).toBe('T2');
+        await store.installs.mark('ins_q', { state: 'failed', finishedAt: 'T2' }, ['queued']);
+        expect((await store.installs.get('ins_q'))?.finishedAt).toBe('T2');
         // The skipped host runs it after all: it has not ended until the host says so.
-        await store.recordStep('ins_s', { kind: 'started', step: 'fetch', at: 'T3' });
-        expect(await store.getStoredInstall('ins_s')).toMatchObject({
+        await store.installs.recordStep('ins_s', { kind: 'started', step: 'fetch', at: 'T3' });
+        expect(await store.installs.get('ins_s')).toMatchObject({
           state: 'running',
           finishedAt: null,
         });
-        await store.finishInstall('ins_s', { ok: true, rolledBack: false, error: null, at: 'T4' });
-        expect((await store.getStoredInstall('ins_s'))?.finishedAt).toBe('T4');
+        await store.installs.finish('ins_s', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T4',
+        });
+        expect((await store.installs.get('ins_s'))?.finishedAt).toBe('T4');
       });
 
       it('lists installs by deployment, host, app and state, newest first', async () => {
         const a = await host('qa-1');
         const b = await host('qa-2');
-        await store.createInstalls([
+        await store.installs.createMany([
           {
             id: 'ins_1',
             hostId: a,
@@ -494,14 +509,14 @@ for (const dialect of STORE_DIALECTS) {
           { id: 'ins_3', hostId: a, app: 'api', version: 4, createdBy: 'x', fromVersion: 3 },
         ]);
         expect(
-          (await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
+          (await store.installs.list({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
         ).toEqual(['ins_1', 'ins_2']);
-        const ofHost = await store.listInstalls({ hostId: a, app: 'api' });
+        const ofHost = await store.installs.list({ hostId: a, app: 'api' });
         expect(ofHost.map((i) => [i.id, i.fromVersion, i.purpose])).toEqual([
           ['ins_3', 3, 'install'],
         ]);
-        expect(await store.listInstalls({ hostId: a, states: ['succeeded'] })).toEqual([]);
-        expect(await store.listInstalls({ hostId: a, limit: 1 })).toHaveLength(1);
+        expect(await store.installs.list({ hostId: a, states: ['succeeded'] })).toEqual([]);
+        expect(await store.installs.list({ hostId: a, limit: 1 })).toHaveLength(1);
       });
     });
 
@@ -657,7 +672,7 @@ for (const dialect of STORE_DIALECTS) {
           kind: 'deploy',
           leaseOwner: null,
         });
-        expect((await store.listInstalls({ deploymentId: 'dep_1' })).map((i) => i.state)).toEqual([
+        expect((await store.installs.list({ deploymentId: 'dep_1' })).map((i) => i.state)).toEqual([
           'pending',
         ]);
         // Another environment has its own lock.
@@ -801,24 +816,24 @@ for (const dialect of STORE_DIALECTS) {
       });
 
       it('keeps the first configuration snapshot recorded for each install', async () => {
-        expect(await store.getInstallSnapshot('ins_1')).toBeUndefined();
-        await store.saveInstallSnapshots([
+        expect(await store.installs.getSnapshot('ins_1')).toBeUndefined();
+        await store.installs.saveSnapshots([
           { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
           { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
         ]);
         // Saved again (a replica carrying on after another): the first one stays.
-        await store.saveInstallSnapshots([
+        await store.installs.saveSnapshots([
           { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
         ]);
-        expect(await store.getInstallSnapshot('ins_1')).toEqual({
+        expect(await store.installs.getSnapshot('ins_1')).toEqual({
           vars: { REDIS_HOST: 'a' },
           secrets: [],
         });
-        expect(await store.getInstallSnapshot('ins_2')).toEqual({
+        expect(await store.installs.getSnapshot('ins_2')).toEqual({
           vars: { TOKEN: 't', PORT: '1' },
           secrets: ['TOKEN'],
         });
-        await store.saveInstallSnapshots([]);
+        await store.installs.saveSnapshots([]);
       });
     });
 

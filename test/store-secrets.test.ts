@@ -168,7 +168,7 @@ for (const dialect of DIALECTS) {
     it("seals an install's configuration snapshot, reads it back, and seals an older plaintext one on migrate", async () => {
       const older = await open();
       await older.migrate();
-      await older.saveInstallSnapshots([
+      await older.installs.saveSnapshots([
         {
           installId: 'ins_old',
           snapshot: { vars: { DB_PASSWORD: SECRET }, secrets: ['DB_PASSWORD'] },
@@ -178,7 +178,7 @@ for (const dialect of DIALECTS) {
 
       const store = await open(box);
       await store.migrate();
-      await store.saveInstallSnapshots([
+      await store.installs.saveSnapshots([
         {
           installId: 'ins_new',
           snapshot: { vars: { DB_PASSWORD: SECRET, LEVEL: 'info' }, secrets: ['DB_PASSWORD'] },
@@ -187,17 +187,17 @@ for (const dialect of DIALECTS) {
       const bodies = await database.column('install_snapshots', 'body');
       expect(bodies).toHaveLength(2);
       expect(bodies.some((b) => b.includes(SECRET))).toBe(false);
-      expect(await store.getInstallSnapshot('ins_old')).toEqual({
+      expect(await store.installs.getSnapshot('ins_old')).toEqual({
         vars: { DB_PASSWORD: SECRET },
         secrets: ['DB_PASSWORD'],
       });
-      expect((await store.getInstallSnapshot('ins_new'))?.vars).toEqual({
+      expect((await store.installs.getSnapshot('ins_new'))?.vars).toEqual({
         DB_PASSWORD: SECRET,
         LEVEL: 'info',
       });
       // Without the key, a sealed snapshot is refused, never read as garbage.
       const keyless = await open();
-      expect((await failure(keyless.getInstallSnapshot('ins_new'))).code).toBe(
+      expect((await failure(keyless.installs.getSnapshot('ins_new'))).code).toBe(
         'E_SECRET_KEY_MISMATCH',
       );
     });

@@ -251,7 +251,7 @@ export class AgentService {
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');
     assertInstallJobsFit(bundle, [host], resolved);
     const installId = newId('ins');
-    await this.store.createInstall({
+    await this.store.installs.create({
       id: installId,
       hostId: host.id,
       app: bundle.app,
@@ -259,7 +259,7 @@ export class AgentService {
       createdBy,
       fromVersion: reportedVersion(host, bundle.app),
     });
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (install) await this.dispatcher.send(install, bundle, host);
     return this.getInstall(installId);
   }
@@ -271,7 +271,7 @@ export class AgentService {
    * cancelled or stopped before it.
    */
   async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (!install || install.hostId !== token.hostId) {
       throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
         id: installId,
@@ -302,7 +302,7 @@ export class AgentService {
         { needs: ['admin', 'deployer', 'qa'], has: 'agent' },
       );
     }
-    const installs = await this.store.listInstalls({ hostId: token.hostId, app, version });
+    const installs = await this.store.installs.list({ hostId: token.hostId, app, version });
     const sent = installs.some((install) => install.sentAt !== null && !isWithdrawn(install.state));
     if (!sent) {
       throw new FerryError(
@@ -314,13 +314,13 @@ export class AgentService {
   }
 
   async getInstall(id: string): Promise<InstallRecord> {
-    const install = await this.store.getInstall(id);
+    const install = await this.store.installs.get(id);
     if (!install) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return install;
   }
 
   async logs(id: string): Promise<InstallLogs> {
-    const logs = await this.store.installLogs(id);
+    const logs = await this.store.installs.logs(id);
     if (!logs) throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${id}`, { id });
     return logs;
   }
@@ -336,7 +336,7 @@ export class AgentService {
       if (await this.facts.report(hostId, event.facts)) await this.observer?.factsReported(hostId);
       return;
     }
-    const install = await this.store.getInstall(event.jobId);
+    const install = await this.store.installs.get(event.jobId);
     if (!install || install.hostId !== hostId) {
       // Not this host's install: refuse to let one host write another's records.
       this.logger.warn(
@@ -347,13 +347,13 @@ export class AgentService {
     }
     switch (event.type) {
       case 'step.started':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'started',
           step: event.step,
           at: event.at,
         });
       case 'step.output':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'output',
           step: event.step,
           stream: event.stream,
@@ -361,7 +361,7 @@ export class AgentService {
           text: event.text,
         });
       case 'step.finished':
-        return this.store.recordStep(install.id, {
+        return this.store.installs.recordStep(install.id, {
           kind: 'finished',
           step: event.step,
           ok: event.ok,
@@ -374,7 +374,7 @@ export class AgentService {
         // A job the agent declined (the server no longer wanted it) keeps the
         // state the server gave it.
         if (!event.declined) {
-          await this.store.finishInstall(install.id, {
+          await this.store.installs.finish(install.id, {
             ok: event.ok,
             rolledBack: event.rolledBack,
             error: event.error,

@@ -141,7 +141,7 @@ export class RecordsService {
     // hosts that were away or are new. A deployment's own installs are in its
     // line. A removed host is not listed any more, but still has its record.
     const envOf = new Map((await this.store.hosts.list()).map((h) => [h.id, h.env]));
-    for (const i of await this.store.listInstalls({ app })) {
+    for (const i of await this.store.installs.list({ app })) {
       if (i.purpose !== 'install' && i.purpose !== 'catch-up') continue;
       entries.push({
         at: i.createdAt,
@@ -160,7 +160,7 @@ export class RecordsService {
   }
 
   private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
-    const [last] = await this.store.listInstalls({ hostId: host.id, app, limit: 1 });
+    const [last] = await this.store.installs.list({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
     const changed = version === null ? undefined : await this.changedVariables(host, app, version);
     const probe = host.facts?.apps[app]?.health ?? null;
@@ -186,14 +186,14 @@ export class RecordsService {
     version: number,
   ): Promise<string[] | undefined> {
     if (!this.variables) return undefined;
-    const [install] = await this.store.listInstalls({
+    const [install] = await this.store.installs.list({
       hostId: host.id,
       app,
       version,
       states: [...TOOK_RELEASE_INSTALL_STATES],
       limit: 1,
     });
-    const snapshot = install && (await this.store.getInstallSnapshot(install.id));
+    const snapshot = install && (await this.store.installs.getSnapshot(install.id));
     if (!snapshot) return undefined;
     try {
       return changedSince(snapshot, await this.variables.resolveFor(host, undefined, app));

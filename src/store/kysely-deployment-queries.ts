@@ -20,8 +20,7 @@ import type {
   NewInstall,
   StoredDeployment,
 } from './store.js';
-import type { KyselyHostQueries } from './kysely-host-queries.js';
-import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
+import type { KyselyInstallStore } from './kysely/kysely-install-store.js';
 
 /**
  * The deployment half of `KyselyStore`: deployments, their locks and leases,
@@ -31,8 +30,7 @@ import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 export class KyselyDeploymentQueries {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly hosts: KyselyHostQueries,
-    private readonly snapshots: KyselySnapshotQueries,
+    private readonly installs: KyselyInstallStore,
   ) {}
 
   async createDeployment(
@@ -144,8 +142,9 @@ export class KyselyDeploymentQueries {
     installs: NewInstall[],
     snapshots: readonly InstallSnapshot[],
   ): Promise<void> {
-    await this.snapshots.withDb(trx).saveInstallSnapshots(snapshots);
-    if (installs.length > 0) await this.hosts.withDb(trx).createInstalls(installs);
+    const inTransaction = this.installs.withDb(trx);
+    await inTransaction.saveSnapshots(snapshots);
+    if (installs.length > 0) await inTransaction.createMany(installs);
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {

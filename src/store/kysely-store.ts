@@ -1,5 +1,5 @@
 import { type Kysely, Migrator } from 'kysely';
-import type { InstallLogs, InstallRecord, InstallState } from '../protocol/api.js';
+
 import type { DeploymentState } from '../protocol/deployment-api.js';
 
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
@@ -8,9 +8,8 @@ import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
 import { KyselyEnvironmentStore } from './kysely/kysely-environment-store.js';
 import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
 import { KyselyHostStore } from './kysely/kysely-host-store.js';
-import { KyselyHostQueries } from './kysely-host-queries.js';
+import { KyselyInstallStore } from './kysely/kysely-install-store.js';
 import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
-import { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
 import { KyselyVariableStore } from './kysely/kysely-variable-store.js';
 import { KyselyHistoryStore } from './kysely/kysely-history-store.js';
 import { KyselyEventStore } from './kysely/kysely-event-store.js';
@@ -24,16 +23,12 @@ import type {
   DeployLock,
   DeploymentPatch,
   DeploymentUpdateOptions,
-  ConfigSnapshot,
   InstallSnapshot,
   DesiredRelease,
-  InstallQuery,
   NewDeployment,
   NewInstall,
   StoredDeployment,
-  StoredInstall,
   Store,
-  StepReport,
 } from './store.js';
 
 /**
@@ -49,11 +44,10 @@ export class KyselyStore implements Store {
   readonly outbox: KyselyOutboxStore;
   readonly environments: KyselyEnvironmentStore;
   readonly hosts: KyselyHostStore;
-  private readonly installs: KyselyHostQueries;
+  readonly installs: KyselyInstallStore;
   readonly variables: KyselyVariableStore;
   readonly verdicts: KyselyVerdictStore;
   private readonly deployments: KyselyDeploymentQueries;
-  private readonly snapshots: KyselySnapshotQueries;
   readonly history: KyselyHistoryStore;
   readonly events: KyselyEventStore;
 
@@ -67,11 +61,10 @@ export class KyselyStore implements Store {
     this.outbox = new KyselyOutboxStore(db, box);
     this.environments = new KyselyEnvironmentStore(db);
     this.hosts = new KyselyHostStore(db);
-    this.installs = new KyselyHostQueries(db);
+    this.installs = new KyselyInstallStore(db, box);
     this.variables = new KyselyVariableStore(db, box);
     this.verdicts = new KyselyVerdictStore(db, dialect);
-    this.snapshots = new KyselySnapshotQueries(db, box);
-    this.deployments = new KyselyDeploymentQueries(db, this.installs, this.snapshots);
+    this.deployments = new KyselyDeploymentQueries(db, this.installs);
     this.history = new KyselyHistoryStore(db);
     this.events = new KyselyEventStore(db, dialect);
   }
@@ -90,29 +83,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  createInstall(install: NewInstall): Promise<void> {
-    return this.installs.createInstall(install);
-  }
-
-  getInstall(id: string): Promise<InstallRecord | undefined> {
-    return this.installs.getInstall(id);
-  }
-
-  recordStep(installId: string, report: StepReport): Promise<void> {
-    return this.installs.recordStep(installId, report);
-  }
-
-  finishInstall(
-    installId: string,
-    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
-  ): Promise<void> {
-    return this.installs.finishInstall(installId, outcome);
-  }
-
-  installLogs(installId: string): Promise<InstallLogs | undefined> {
-    return this.installs.installLogs(installId);
   }
 
   createDeployment(
@@ -164,39 +134,11 @@ export class KyselyStore implements Store {
     return this.deployments.releaseLease(id, owner);
   }
 
-  createInstalls(installs: NewInstall[]): Promise<void> {
-    return this.installs.createInstalls(installs);
-  }
-
-  listInstalls(query: InstallQuery): Promise<StoredInstall[]> {
-    return this.installs.listInstalls(query);
-  }
-
-  getStoredInstall(id: string): Promise<StoredInstall | undefined> {
-    return this.installs.getStoredInstall(id);
-  }
-
-  markInstall(
-    id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
-    from: InstallState[],
-  ): Promise<boolean> {
-    return this.installs.markInstall(id, patch, from);
-  }
-
   setDesiredRelease(desired: DesiredRelease): Promise<void> {
     return this.deployments.setDesiredRelease(desired);
   }
 
   listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]> {
     return this.deployments.listDesiredReleases(query);
-  }
-
-  saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
-    return this.snapshots.saveInstallSnapshots(snapshots);
-  }
-
-  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined> {
-    return this.snapshots.getInstallSnapshot(installId);
   }
 }

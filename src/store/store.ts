@@ -3,7 +3,6 @@ import type {
   DeploymentState,
   StrategyRecord,
 } from '../protocol/deployment-api.js';
-import type { InstallLogs, InstallPurpose, InstallRecord, InstallState } from '../protocol/api.js';
 
 import type { BundleStore } from './bundle-store.js';
 import type { TokenStore } from './token-store.js';
@@ -14,6 +13,7 @@ import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
 import type { HistoryStore } from './history-store.js';
 import type { EventStore } from './event-store.js';
+import type { InstallSnapshot, InstallStore, NewInstall } from './install-store.js';
 
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
@@ -24,40 +24,17 @@ export type { StoredVariable, VariableScope, VariableStore } from './variable-st
 export type { VerdictStore } from './verdict-store.js';
 export type { HistoryEvent, HistoryStore } from './history-store.js';
 export type { EventStore } from './event-store.js';
-
-export interface NewInstall {
-  id: string;
-  hostId: string;
-  app: string;
-  version: number;
-  createdBy: string;
-  /** The deployment it belongs to; none for a single `ferry install`. */
-  deploymentId?: string | null;
-  purpose?: InstallPurpose;
-  /** Its batch in the deployment's rollout, from 0. */
-  batch?: number | null;
-  fromVersion?: number | null;
-  /** `queued` (the default: about to be sent), `pending` (planned), or `failed` (refused before sending). */
-  state?: 'pending' | 'queued' | 'failed';
-  error?: string | null;
-}
-
-/** An install as the store keeps it: the API's record, with when its job was sent and its batch. */
-export interface StoredInstall extends InstallRecord {
-  batch: number | null;
-  sentAt: string | null;
-}
-
-/** Which installs to list; every given field must match. */
-export interface InstallQuery {
-  deploymentId?: string;
-  hostId?: string;
-  app?: string;
-  version?: number;
-  states?: InstallState[];
-  /** Newest first, at most this many. */
-  limit?: number;
-}
+export type {
+  ConfigSnapshot,
+  InstallOutcome,
+  InstallPatch,
+  InstallQuery,
+  InstallSnapshot,
+  InstallStore,
+  NewInstall,
+  StepReport,
+  StoredInstall,
+} from './install-store.js';
 
 /** A deployment as the store keeps it, with the lease of the replica that drives it. */
 export interface StoredDeployment {
@@ -123,20 +100,6 @@ export interface DesiredRelease {
   updatedAt: string;
 }
 
-/** What an agent reported of one step, as the store records it. */
-export type StepReport =
-  | { kind: 'started'; step: string; at: string }
-  | { kind: 'output'; step: string; stream: 'stdout' | 'stderr'; seq: number; text: string }
-  | {
-      kind: 'finished';
-      step: string;
-      ok: boolean;
-      exitCode: number | null;
-      durationMs: number;
-      error: string | null;
-      at: string;
-    };
-
 /**
  * The server's metadata store. Domain code depends on this interface only; the
  * adapters (SQLite, PostgreSQL) pass one contract suite.
@@ -147,29 +110,13 @@ export interface Store {
   close(): Promise<void>;
 
   readonly bundles: BundleStore;
-
   readonly tokens: TokenStore;
-
   readonly outbox: OutboxStore;
-
   readonly environments: EnvironmentStore;
-
   readonly hosts: HostStore;
-
-  createInstall(install: NewInstall): Promise<void>;
-  getInstall(id: string): Promise<InstallRecord | undefined>;
-  /** Records one step report; a report delivered twice is recorded once. */
-  recordStep(installId: string, report: StepReport): Promise<void>;
-  finishInstall(
-    installId: string,
-    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
-  ): Promise<void>;
-  installLogs(installId: string): Promise<InstallLogs | undefined>;
-
+  readonly installs: InstallStore;
   readonly variables: VariableStore;
-
   readonly verdicts: VerdictStore;
-
   readonly history: HistoryStore;
   readonly events: EventStore;
 
@@ -218,36 +165,8 @@ export interface Store {
   /** Gives a lease up (on shutdown), so that another replica may take it at once. */
   releaseLease(id: string, owner: string): Promise<void>;
 
-  /** Records installs planned or refused outside `createDeployment` (reverts, catch-ups). */
-  createInstalls(installs: NewInstall[]): Promise<void>;
-  listInstalls(query: InstallQuery): Promise<StoredInstall[]>;
-  getStoredInstall(id: string): Promise<StoredInstall | undefined>;
-  /**
-   * Moves an install to another state, only if it is in one of `from`; false when
-   * it was not (someone else moved it first).
-   */
-  markInstall(
-    id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
-    from: InstallState[],
-  ): Promise<boolean>;
-
   setDesiredRelease(desired: DesiredRelease): Promise<void>;
   listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]>;
-
-  /**
-   * Records the configuration installs are sent with (secrets sealed at rest).
-   * An install keeps the first snapshot recorded for it: saving one again changes nothing.
-   */
-  saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void>;
-  /** The configuration an install was made with, or undefined when none was recorded. */
-  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
-}
-
-/** An install's configuration snapshot, as it is recorded. */
-export interface InstallSnapshot {
-  installId: string;
-  snapshot: ConfigSnapshot;
 }
 
 /** The conditions of `Store.updateDeployment`, and what it records with the change. */
@@ -260,14 +179,4 @@ export interface DeploymentUpdateOptions {
   installs?: NewInstall[];
   /** Their configuration snapshots, recorded with them. */
   snapshots?: readonly InstallSnapshot[];
-}
-
-/**
- * The configuration a deployment froze for one host: the variables the app's
- * manifest uses, with their values, and which of them are secret. Never send
- * this to a client as it is: secret values must be masked.
- */
-export interface ConfigSnapshot {
-  vars: Record<string, string>;
-  secrets: string[];
 }

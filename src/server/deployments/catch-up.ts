@@ -82,7 +82,7 @@ export class CatchUp {
       const current = reportedVersion(host, desired.app);
       if (current === desired.version) continue;
       if (await this.store.getLock(desired.app, host.env)) continue;
-      const installs = await this.store.listInstalls({ hostId: host.id, app: desired.app });
+      const installs = await this.store.installs.list({ hostId: host.id, app: desired.app });
       if (installs.some((i) => isOpenInstall(i.state))) continue;
       const newest = installs[0];
       // A host someone installed by hand (`ferry install`) keeps what they chose
@@ -101,7 +101,7 @@ export class CatchUp {
         .digest('hex')
         .slice(0, 16)}`;
       try {
-        await this.store.createInstalls([
+        await this.store.installs.createMany([
           {
             id,
             hostId: host.id,
@@ -122,7 +122,7 @@ export class CatchUp {
         { host: host.name, app: desired.app, version: desired.version, from: current },
         'catching a host up to the desired release',
       );
-      const install = await this.store.getStoredInstall(id);
+      const install = await this.store.installs.get(id);
       if (install) await this.dispatcher.send(install, bundle, host);
     }
   }

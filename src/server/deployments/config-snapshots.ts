@@ -91,14 +91,14 @@ export class ConfigSnapshots {
     host: HostRecord,
   ): Promise<ResolvedVariables> {
     if (deploymentId !== null) {
-      const planned = await this.store.listInstalls({
+      const planned = await this.store.installs.list({
         deploymentId,
         hostId: host.id,
         version: bundle.version,
       });
       // Oldest first: the install the deployment planned, then any catch-up of it.
       for (const install of planned.reverse()) {
-        const snapshot = await this.store.getInstallSnapshot(install.id);
+        const snapshot = await this.store.installs.getSnapshot(install.id);
         if (snapshot) return snapshot;
       }
     }
@@ -123,14 +123,14 @@ export class ConfigSnapshots {
       .filter((d) => d.version === version)
       .reverse();
     for (const deployment of deployments) {
-      const installs = await this.store.listInstalls({
+      const installs = await this.store.installs.list({
         deploymentId: deployment.id,
         hostId,
         version,
         states: [...TOOK_RELEASE_INSTALL_STATES],
       });
       for (const install of installs) {
-        const snapshot = await this.store.getInstallSnapshot(install.id);
+        const snapshot = await this.store.installs.getSnapshot(install.id);
         if (snapshot) return snapshot;
       }
     }
@@ -145,7 +145,7 @@ export class ConfigSnapshots {
 
   /** An install's snapshot as a client may see it, or null when none was recorded. */
   async shown(installId: string): Promise<SnapshotVariable[] | null> {
-    const snapshot = await this.store.getInstallSnapshot(installId);
+    const snapshot = await this.store.installs.getSnapshot(installId);
     return snapshot ? masked(snapshot) : null;
   }
 }

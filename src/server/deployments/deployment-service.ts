@@ -86,7 +86,7 @@ export class DeploymentService {
    */
   async installFinished(installId: string): Promise<void> {
     this.wakeDriver();
-    const install = await this.store.getStoredInstall(installId);
+    const install = await this.store.installs.get(installId);
     if (!install?.deploymentId) return;
     if (install.purpose !== 'deploy' && install.purpose !== 'catch-up') return;
     const deployment = await this.store.getDeployment(install.deploymentId);
@@ -120,7 +120,7 @@ export class DeploymentService {
       app: deployment.app,
     });
     if (desired?.deploymentId !== deployment.id) return;
-    const installs = await this.store.listInstalls({ deploymentId: deployment.id });
+    const installs = await this.store.installs.list({ deploymentId: deployment.id });
     const caughtUp = new Set(
       installs
         .filter((i) => i.purpose === 'catch-up' && i.state === 'succeeded')
@@ -219,7 +219,7 @@ export class DeploymentService {
     const over: { version: number; deploymentId: string; host: string }[] = [];
     for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
       if (d.version <= version || d.kind === 'rollback') continue;
-      const host = migratedOn(await this.store.listInstalls({ deploymentId: d.id }));
+      const host = migratedOn(await this.store.installs.list({ deploymentId: d.id }));
       if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
     }
     return over;
@@ -354,8 +354,8 @@ export class DeploymentService {
       );
     }
     // Only installs no host has begun: one running finishes and reports.
-    for (const install of await this.store.listInstalls({ deploymentId: id })) {
-      await this.store.markInstall(
+    for (const install of await this.store.installs.list({ deploymentId: id })) {
+      await this.store.installs.mark(
         install.id,
         { state: 'cancelled', error: `the deployment was cancelled by ${caller.name}` },
         installStatesBefore('cancelled'),
@@ -382,7 +382,7 @@ export class DeploymentService {
     const deployment = await this.stored(id);
     const record = toDeploymentRecord(
       deployment,
-      await this.store.listInstalls({ deploymentId: id }),
+      await this.store.installs.list({ deploymentId: id }),
     );
     for (const install of record.installs)
       install.variables = await this.snapshots.shown(install.id);
@@ -398,7 +398,7 @@ export class DeploymentService {
     });
     return Promise.all(
       deployments.map(async (d) =>
-        toDeploymentRecord(d, await this.store.listInstalls({ deploymentId: d.id })),
+        toDeploymentRecord(d, await this.store.installs.list({ deploymentId: d.id })),
       ),
     );
   }
@@ -406,7 +406,7 @@ export class DeploymentService {
   /** Every install's step output, host by host; `host` keeps one host's. */
   async logs(id: string, host?: string): Promise<DeploymentLogs> {
     await this.stored(id);
-    const installs = (await this.store.listInstalls({ deploymentId: id }))
+    const installs = (await this.store.installs.list({ deploymentId: id }))
       .filter((i) => host === undefined || i.host === host)
       .reverse();
     if (host !== undefined && installs.length === 0) {
@@ -424,7 +424,7 @@ export class DeploymentService {
           version: install.version,
           purpose: install.purpose,
           state: install.state,
-          steps: (await this.store.installLogs(install.id))?.steps ?? [],
+          steps: (await this.store.installs.logs(install.id))?.steps ?? [],
         })),
       ),
     };

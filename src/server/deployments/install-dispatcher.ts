@@ -101,7 +101,7 @@ export class InstallDispatcher {
         `${host.name} was cut off (its token was revoked): it gets nothing more`,
       );
     }
-    let resolved: ResolvedVariables | undefined = await this.store.getInstallSnapshot(install.id);
+    let resolved: ResolvedVariables | undefined = await this.store.installs.getSnapshot(install.id);
     try {
       resolved ??= await this.snapshots.forInstall(install, bundle, host);
     } catch (err) {
@@ -118,21 +118,21 @@ export class InstallDispatcher {
     }
     // Cancelled or skipped since the caller read it: it is not sent. (Should it
     // be cancelled just after, the agent asks before it starts and declines it.)
-    const now = await this.store.getStoredInstall(install.id);
+    const now = await this.store.installs.get(install.id);
     if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
-    await this.store.saveInstallSnapshots([{ installId: install.id, snapshot: resolved }]);
+    await this.store.installs.saveSnapshots([{ installId: install.id, snapshot: resolved }]);
     if (install.sentAt === null) {
       // Recorded before the job goes: the agent may get it and fetch its bundle
       // before the line after `send` runs, and a host downloads only the bundles
       // of installs sent to it (`AgentService.authorizeDownload`).
-      await this.store.markInstall(
+      await this.store.installs.mark(
         install.id,
         { state: 'pending', sentAt: new Date().toISOString() },
         installStatesBefore('pending'),
       );
     }
     await this.transport.send(host.id, job);
-    await this.store.markInstall(
+    await this.store.installs.mark(
       install.id,
       { state: 'queued', sentAt: new Date().toISOString() },
       installStatesBefore('queued'),
@@ -141,7 +141,7 @@ export class InstallDispatcher {
 
   /** Ends an install that was never sent (a host cut off, a refused job), if no host has begun it. */
   private async endUnsent(id: string, state: 'failed' | 'skipped', error: string): Promise<void> {
-    await this.store.markInstall(id, { state, error, finishedAt: new Date().toISOString() }, [
+    await this.store.installs.mark(id, { state, error, finishedAt: new Date().toISOString() }, [
       ...UNSTARTED_INSTALL_STATES,
     ]);
   }

@@ -160,7 +160,7 @@ export class RolloutDriver {
     if (deployment.state === 'pending') return this.startPending(deployment);
     const hosts = new Map((await this.store.hosts.list()).map((h) => [h.id, h]));
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
-    const listed = await this.store.listInstalls({ deploymentId: deployment.id });
+    const listed = await this.store.installs.list({ deploymentId: deployment.id });
     const wave = await this.expireOffline(
       deployment,
       listed.filter((i) => i.purpose === purpose),
@@ -254,7 +254,7 @@ export class RolloutDriver {
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
         if (
-          await this.store.markInstall(
+          await this.store.installs.mark(
             install.id,
             { state: 'skipped', error },
             installStatesBefore('skipped'),
@@ -278,7 +278,7 @@ export class RolloutDriver {
         if (now - since > timeoutMs) {
           const error = `${host.name} was offline for more than ${deployment.strategy.offlineTimeout}; it catches up when it returns`;
           if (
-            await this.store.markInstall(
+            await this.store.installs.mark(
               install.id,
               { state: 'skipped', error },
               installStatesBefore('skipped'),
@@ -312,7 +312,7 @@ export class RolloutDriver {
     ).filter((d) => d.id !== deployment.id && d.version === deployment.version);
     for (const d of earlier) {
       if (hasLanded(d.state)) return false;
-      if (migratedOn(await this.store.listInstalls({ deploymentId: d.id })) !== null) return false;
+      if (migratedOn(await this.store.installs.list({ deploymentId: d.id })) !== null) return false;
     }
     return true;
   }
@@ -334,7 +334,7 @@ export class RolloutDriver {
   /** Cancels the installs of a wave not yet sent: the rollout stopped before their hosts. */
   private async cancelUnsent(wave: StoredInstall[], error: string): Promise<void> {
     for (const install of wave.filter((i) => i.state === 'pending')) {
-      await this.store.markInstall(
+      await this.store.installs.mark(
         install.id,
         { state: 'cancelled', error },
         installStatesBefore('cancelled'),
@@ -350,7 +350,7 @@ export class RolloutDriver {
     for (const install of batch.filter((i) => i.state === 'pending')) {
       const host = hosts.get(install.hostId);
       if (!host) {
-        await this.store.markInstall(
+        await this.store.installs.mark(
           install.id,
           { state: 'cancelled', error: 'the host was removed' },
           installStatesBefore('cancelled'),

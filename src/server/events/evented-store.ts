@@ -2,6 +2,7 @@ import type { NewFerryEvent } from '../../protocol/events.js';
 import type {
   BundleStore,
   HostStore,
+  InstallStore,
   StoredDeployment,
   StoredInstall,
   Store,
@@ -67,14 +68,14 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   });
   /** A new install: its first state. */
   const publishNew = async (id: string): Promise<void> => {
-    const install = await store.getStoredInstall(id);
+    const install = await store.installs.get(id);
     if (install) await bus.publish(await installEvent(install));
   };
   /** Runs a write to one install, and publishes what it changed: its state, its steps. */
   const changingInstall = async <T>(id: string, write: () => Promise<T>): Promise<T> => {
-    const before = await store.getStoredInstall(id);
+    const before = await store.installs.get(id);
     const result = await write();
-    const after = await store.getStoredInstall(id);
+    const after = await store.installs.get(id);
     if (!after) return result;
     const env = await hostEnv(after.hostId);
     for (const step of after.steps) {
@@ -182,9 +183,36 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
+  const installs: Partial<InstallStore> = {
+    async create(install) {
+      await store.installs.create(install);
+      await publishNew(install.id);
+    },
+
+    async createMany(installs) {
+      await store.installs.createMany(installs);
+      for (const install of installs) await publishNew(install.id);
+    },
+
+    mark(id, patch, from) {
+      return changingInstall(id, () => store.installs.mark(id, patch, from));
+    },
+
+    finish(id, outcome) {
+      return changingInstall(id, () => store.installs.finish(id, outcome));
+    },
+
+    recordStep(installId, report) {
+      // Output is not an event: `ferry logs` and the step's end carry it.
+      if (report.kind === 'output') return store.installs.recordStep(installId, report);
+      return changingInstall(installId, () => store.installs.recordStep(installId, report));
+    },
+  };
+
   const writes: Partial<Store> = {
     bundles: overriding(store.bundles, bundles),
     hosts: overriding(store.hosts, hosts),
+    installs: overriding(store.installs, installs),
     verdicts: overriding(store.verdicts, verdicts),
 
     async createDeployment(deployment, installs, options) {
@@ -202,30 +230,6 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
         await publishDeployment('deployment.state', id);
       }
       return changed;
-    },
-
-    async createInstall(install) {
-      await store.createInstall(install);
-      await publishNew(install.id);
-    },
-
-    async createInstalls(installs) {
-      await store.createInstalls(installs);
-      for (const install of installs) await publishNew(install.id);
-    },
-
-    markInstall(id, patch, from) {
-      return changingInstall(id, () => store.markInstall(id, patch, from));
-    },
-
-    finishInstall(id, outcome) {
-      return changingInstall(id, () => store.finishInstall(id, outcome));
-    },
-
-    recordStep(installId, report) {
-      // Output is not an event: `ferry logs` and the step's end carry it.
-      if (report.kind === 'output') return store.recordStep(installId, report);
-      return changingInstall(installId, () => store.recordStep(installId, report));
     },
   };
 

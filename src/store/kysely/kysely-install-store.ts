@@ -1,48 +1,67 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
 import type {
   InstallLogs,
-  StepLog,
   InstallPurpose,
-  InstallRecord,
   InstallState,
   InstallStep,
-} from '../protocol/api.js';
-import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
-import type { Database, InstallStepsTable, InstallsTable } from './schema.js';
-import type { InstallQuery, NewInstall, StepReport, StoredInstall } from './store.js';
+  StepLog,
+} from '../../protocol/api.js';
+import { installStatesBefore, isFinalInstall } from '../../protocol/lifecycle.js';
+import type {
+  ConfigSnapshot,
+  InstallOutcome,
+  InstallPatch,
+  InstallQuery,
+  InstallSnapshot,
+  InstallStore,
+  NewInstall,
+  StepReport,
+  StoredInstall,
+} from '../install-store.js';
+import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
+import { keyMismatch, SecretBox } from '../secret-box.js';
+import { snapshotContext } from './kysely-secret-sealing.js';
+
+const snapshotBodySchema = z.object({
+  vars: z.record(z.string(), z.string()),
+  secrets: z.array(z.string()),
+});
 
 /**
- * The host and install half of `KyselyStore`: hosts, installs, their steps and
- * step output. Written to run on every Kysely dialect the store supports.
+ * `InstallStore` over Kysely, written once for every dialect: installs, their
+ * steps and step output, and their configuration snapshots. With a
+ * `SecretBox`, a whole snapshot is sealed (it holds the values of secret
+ * variables), bound to its install's id so that a sealed body moved to
+ * another row does not open.
  */
-export class KyselyHostQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyInstallStore implements InstallStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box: SecretBox | undefined,
+  ) {}
 
-  /** The same queries on another connection: a transaction's. */
-  withDb(db: Kysely<Database>): KyselyHostQueries {
-    return new KyselyHostQueries(db);
+  /** The same store on another connection: a transaction's (a deployment records its installs in its own). */
+  withDb(db: Kysely<Database>): KyselyInstallStore {
+    return new KyselyInstallStore(db, this.box);
   }
 
-  async createInstall(install: NewInstall): Promise<void> {
+  async create(install: NewInstall): Promise<void> {
     await this.db.insertInto('installs').values(installRow(install)).execute();
   }
 
-  getInstall(id: string): Promise<InstallRecord | undefined> {
-    return this.getStoredInstall(id);
-  }
-
-  async getStoredInstall(id: string): Promise<StoredInstall | undefined> {
-    const [install] = await this.listInstalls({ id });
+  async get(id: string): Promise<StoredInstall | undefined> {
+    const [install] = await this.list({ id });
     return install;
   }
 
-  async createInstalls(installs: NewInstall[]): Promise<void> {
+  async createMany(installs: NewInstall[]): Promise<void> {
     if (installs.length === 0) return;
     await this.db.insertInto('installs').values(installs.map(installRow)).execute();
   }
 
   /** Installs with their steps, newest first. */
-  async listInstalls(query: InstallQuery & { id?: string }): Promise<StoredInstall[]> {
+  async list(query: InstallQuery & { id?: string }): Promise<StoredInstall[]> {
     let select = this.db
       .selectFrom('installs')
       .innerJoin('hosts', 'hosts.id', 'installs.host_id')
@@ -93,11 +112,7 @@ export class KyselyHostQueries {
     }));
   }
 
-  async markInstall(
-    id: string,
-    patch: { state: InstallState; error?: string | null; sentAt?: string; finishedAt?: string },
-    from: InstallState[],
-  ): Promise<boolean> {
+  async mark(id: string, patch: InstallPatch, from: InstallState[]): Promise<boolean> {
     // An install that ends here (cancelled, skipped, failed before it was sent)
     // says when, as one whose host reports its end does.
     const finishedAt =
@@ -209,10 +224,7 @@ export class KyselyHostQueries {
       .execute();
   }
 
-  async finishInstall(
-    installId: string,
-    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
-  ): Promise<void> {
+  async finish(installId: string, outcome: InstallOutcome): Promise<void> {
     // Only a host that ran the job reports its end (a declined job is not
     // finished here), so the record takes what the host says — even for an
     // install cancelled after the host had been told to go ahead. A repeated
@@ -231,7 +243,7 @@ export class KyselyHostQueries {
       .execute();
   }
 
-  async installLogs(installId: string): Promise<InstallLogs | undefined> {
+  async logs(installId: string): Promise<InstallLogs | undefined> {
     const install = await this.db
       .selectFrom('installs')
       .select('id')
@@ -270,6 +282,45 @@ export class KyselyHostQueries {
         };
       }),
     };
+  }
+
+  async saveSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
+    if (snapshots.length === 0) return;
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('install_snapshots')
+      .values(
+        snapshots.map(({ installId, snapshot }) => ({
+          install_id: installId,
+          body: this.sealSnapshot(installId, snapshot),
+          created_at: now,
+        })),
+      )
+      // The first one recorded is what the install was made with: saving it again
+      // (a replica carrying on after another) changes nothing.
+      .onConflict((oc) => oc.column('install_id').doNothing())
+      .execute();
+  }
+
+  async getSnapshot(installId: string): Promise<ConfigSnapshot | undefined> {
+    const row = await this.db
+      .selectFrom('install_snapshots')
+      .select('body')
+      .where('install_id', '=', installId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return snapshotBodySchema.parse(JSON.parse(this.openSnapshot(installId, row.body)));
+  }
+
+  private sealSnapshot(installId: string, snapshot: ConfigSnapshot): string {
+    const body = JSON.stringify({ vars: snapshot.vars, secrets: [...snapshot.secrets].sort() });
+    return this.box ? this.box.seal(body, snapshotContext(installId)) : body;
+  }
+
+  private openSnapshot(installId: string, body: string): string {
+    if (!SecretBox.isSealed(body)) return body;
+    if (!this.box) throw keyMismatch(SecretBox.sealedWith(body), null);
+    return this.box.open(body, snapshotContext(installId));
   }
 }
 
