@@ -10,7 +10,7 @@ import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { Database } from '../src/store/schema.js';
-import type { InstallStore, Store, StoredInstall } from '../src/store/store.js';
+import type { DeploymentStore, InstallStore, Store, StoredInstall } from '../src/store/store.js';
 import type { ServerTransport } from '../src/transport/transport.js';
 import { waitFor } from './helpers/cluster.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
@@ -200,9 +200,9 @@ for (const dialect of STORE_DIALECTS) {
         env: 'qa',
         refreshVars: true,
       });
-      expect((await running.store.getDeployment(made.id))?.refreshVars).toBe(true);
+      expect((await running.store.deployments.get(made.id))?.refreshVars).toBe(true);
       const [auto] = await running.deployments.afterPush(bundle(2), 'alice');
-      expect((await running.store.getDeployment(auto!.id!))?.refreshVars).toBe(false);
+      expect((await running.store.deployments.get(auto!.id!))?.refreshVars).toBe(false);
     });
 
     it('leaves no revert install behind when a cancel lands as the rollout stops', async () => {
@@ -211,7 +211,7 @@ for (const dialect of STORE_DIALECTS) {
       const cancelFirst = async (id: string) => {
         if (cancelled) return;
         cancelled = true;
-        await under.store.updateDeployment(
+        await under.store.deployments.update(
           id,
           { state: 'cancelled', finishedAt: new Date().toISOString(), error: 'cancelled by bob' },
           { from: ['pending', 'running'] },
@@ -229,15 +229,21 @@ for (const dialect of STORE_DIALECTS) {
           return Reflect.get(target, name, receiver) as unknown;
         },
       });
+      const updating = new Proxy(under.store.deployments, {
+        get(target, name, receiver) {
+          if (name === 'update') {
+            return async (...args: Parameters<DeploymentStore['update']>) => {
+              if (args[1].phase === 'reverting') await cancelFirst(args[0]);
+              return target.update(...args);
+            };
+          }
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
       const store = new Proxy(under.store, {
         get(target, name, receiver) {
           if (name === 'installs') return recording;
-          if (name === 'updateDeployment') {
-            return async (...args: Parameters<Store['updateDeployment']>) => {
-              if (args[1].phase === 'reverting') await cancelFirst(args[0]);
-              return target.updateDeployment(...args);
-            };
-          }
+          if (name === 'deployments') return updating;
           return Reflect.get(target, name, receiver) as unknown;
         },
       });
@@ -248,7 +254,7 @@ for (const dialect of STORE_DIALECTS) {
       await hostEnds(store, await sent(store, first.id, 'host_qa-1'), true);
       await hostEnds(store, await sent(store, first.id, 'host_qa-2'), true);
       await waitFor('web@1 to succeed', async () =>
-        (await store.getDeployment(first.id))?.state === 'succeeded' ? true : undefined,
+        (await store.deployments.get(first.id))?.state === 'succeeded' ? true : undefined,
       );
       await under.store.hosts.setFacts(
         'host_qa-1',
@@ -264,7 +270,7 @@ for (const dialect of STORE_DIALECTS) {
       await hostEnds(store, await sent(store, second.id, 'host_qa-2'), false);
       await waitFor('the cancel to land', () => Promise.resolve(cancelled || undefined));
       await running.driver.close();
-      const record = await under.store.getDeployment(second.id);
+      const record = await under.store.deployments.get(second.id);
       expect(record).toMatchObject({ state: 'cancelled', phase: 'rollout' });
       const installs = await under.store.installs.list({ deploymentId: second.id });
       expect(installs.filter((i) => isOpenInstall(i.state))).toEqual([]);

@@ -58,7 +58,7 @@ for (const dialect of STORE_DIALECTS) {
         state?: 'pending' | 'running';
       } = {},
     ) {
-      return store.createDeployment(
+      return store.deployments.create(
         {
           id,
           app: 'web',
@@ -664,8 +664,8 @@ for (const dialect of STORE_DIALECTS) {
           created: false,
           holder: { app: 'web', env: 'qa', deploymentId: 'dep_1' },
         });
-        expect(await store.getDeployment('dep_2')).toBeUndefined();
-        expect(await store.getDeployment('dep_1')).toMatchObject({
+        expect(await store.deployments.get('dep_2')).toBeUndefined();
+        expect(await store.deployments.get('dep_1')).toMatchObject({
           state: 'running',
           phase: 'rollout',
           strategy: STRATEGY,
@@ -677,28 +677,34 @@ for (const dialect of STORE_DIALECTS) {
         ]);
         // Another environment has its own lock.
         expect(await deployment('dep_3', { env: 'prod' })).toEqual({ created: true });
-        await store.releaseLock('web', 'qa', 'dep_other');
-        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
-        await store.releaseLock('web', 'qa', 'dep_1');
-        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        await store.deployments.releaseLock('web', 'qa', 'dep_other');
+        expect((await store.deployments.getLock('web', 'qa'))?.deploymentId).toBe('dep_1');
+        await store.deployments.releaseLock('web', 'qa', 'dep_1');
+        expect(await store.deployments.getLock('web', 'qa')).toBeUndefined();
         // A pending deployment takes the lock when it starts; one at a time.
         await deployment('dep_4', { lock: false, state: 'pending' });
         await deployment('dep_5', { lock: false, state: 'pending' });
-        expect((await store.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
-        expect((await store.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe(
+          'dep_4',
+        );
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe(
+          'dep_4',
+        );
       });
 
       it('does not count as a lock one left by a deployment that ended (its server died before releasing it)', async () => {
         expect(await deployment('dep_1')).toEqual({ created: true });
         const end = { state: 'succeeded', finishedAt: new Date().toISOString() } as const;
-        await store.updateDeployment('dep_1', end);
-        expect(await store.getLock('web', 'qa')).toBeUndefined();
+        await store.deployments.update('dep_1', end);
+        expect(await store.deployments.getLock('web', 'qa')).toBeUndefined();
         expect(await deployment('dep_2')).toEqual({ created: true });
-        expect((await store.getLock('web', 'qa'))?.deploymentId).toBe('dep_2');
+        expect((await store.deployments.getLock('web', 'qa'))?.deploymentId).toBe('dep_2');
         // The same when a queued deployment starts.
-        await store.updateDeployment('dep_2', { ...end, state: 'failed' });
+        await store.deployments.update('dep_2', { ...end, state: 'failed' });
         await deployment('dep_3', { lock: false, state: 'pending' });
-        expect((await store.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe('dep_3');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe(
+          'dep_3',
+        );
         // A lock held by a deployment under way still refuses the next.
         expect(await deployment('dep_4')).toMatchObject({
           created: false,
@@ -710,19 +716,19 @@ for (const dialect of STORE_DIALECTS) {
         await deployment('dep_1', { lock: false });
         await new Promise((resolve) => setTimeout(resolve, 5));
         await deployment('dep_2', { lock: false, env: 'prod' });
-        await store.updateDeployment('dep_1', {
+        await store.deployments.update('dep_1', {
           state: 'succeeded',
           finishedAt: 'T9',
           error: null,
           phase: 'reverting',
         });
-        expect((await store.listDeployments()).map((d) => d.id)).toEqual(['dep_2', 'dep_1']);
-        expect((await store.listDeployments({ env: 'qa' })).map((d) => d.id)).toEqual(['dep_1']);
-        expect((await store.listDeployments({ states: ['running'] })).map((d) => d.id)).toEqual([
+        expect((await store.deployments.list()).map((d) => d.id)).toEqual(['dep_2', 'dep_1']);
+        expect((await store.deployments.list({ env: 'qa' })).map((d) => d.id)).toEqual(['dep_1']);
+        expect((await store.deployments.list({ states: ['running'] })).map((d) => d.id)).toEqual([
           'dep_2',
         ]);
-        expect((await store.listDeployments({ limit: 1 })).map((d) => d.id)).toEqual(['dep_2']);
-        expect(await store.getDeployment('dep_1')).toMatchObject({
+        expect((await store.deployments.list({ limit: 1 })).map((d) => d.id)).toEqual(['dep_2']);
+        expect(await store.deployments.get('dep_1')).toMatchObject({
           state: 'succeeded',
           finishedAt: 'T9',
           phase: 'reverting',
@@ -741,78 +747,77 @@ for (const dialect of STORE_DIALECTS) {
         // Cancelled first (by a person): ending it as succeeded changes nothing,
         // and the environment keeps the desired release it had (none).
         expect(
-          await store.updateDeployment('dep_1', { state: 'cancelled' }, { from: ['running'] }),
+          await store.deployments.update('dep_1', { state: 'cancelled' }, { from: ['running'] }),
         ).toBe(true);
         expect(
-          await store.updateDeployment(
+          await store.deployments.update(
             'dep_1',
             { state: 'succeeded' },
             { from: ['pending', 'running'], desired },
           ),
         ).toBe(false);
-        expect((await store.getDeployment('dep_1'))?.state).toBe('cancelled');
-        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([]);
+        expect((await store.deployments.get('dep_1'))?.state).toBe('cancelled');
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toEqual([]);
         await deployment('dep_2');
         expect(
-          await store.updateDeployment(
+          await store.deployments.update(
             'dep_2',
             { state: 'succeeded' },
             { from: ['running'], desired: { ...desired, deploymentId: 'dep_2' } },
           ),
         ).toBe(true);
-        expect(await store.listDesiredReleases({ env: 'qa' })).toMatchObject([
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toMatchObject([
           { version: 1, deploymentId: 'dep_2' },
         ]);
-        expect(await store.updateDeployment('dep_2', { error: 'x' }, { from: [] })).toBe(false);
+        expect(await store.deployments.update('dep_2', { error: 'x' }, { from: [] })).toBe(false);
       });
 
       it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {
         await deployment('dep_1');
         const t = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s)).toISOString();
-        expect(await store.claimLease('dep_1', 'a', t(0), t(15))).toBe(true);
-        expect(await store.claimLease('dep_1', 'b', t(5), t(20))).toBe(false);
-        expect(await store.claimLease('dep_1', 'a', t(10), t(25))).toBe(true);
-        expect(await store.claimLease('dep_1', 'b', t(26), t(41))).toBe(true);
-        expect(((await store.getDeployment('dep_1')) as StoredDeployment).leaseOwner).toBe('b');
-        await store.releaseLease('dep_1', 'a');
-        expect((await store.getDeployment('dep_1'))?.leaseOwner).toBe('b');
-        await store.releaseLease('dep_1', 'b');
-        expect(await store.claimLease('dep_1', 'a', t(27), t(42))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'a', t(0), t(15))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'b', t(5), t(20))).toBe(false);
+        expect(await store.deployments.claimLease('dep_1', 'a', t(10), t(25))).toBe(true);
+        expect(await store.deployments.claimLease('dep_1', 'b', t(26), t(41))).toBe(true);
+        expect(((await store.deployments.get('dep_1')) as StoredDeployment).leaseOwner).toBe('b');
+        await store.deployments.releaseLease('dep_1', 'a');
+        expect((await store.deployments.get('dep_1'))?.leaseOwner).toBe('b');
+        await store.deployments.releaseLease('dep_1', 'b');
+        expect(await store.deployments.claimLease('dep_1', 'a', t(27), t(42))).toBe(true);
         // A finished deployment is nobody's to drive.
-        await store.updateDeployment('dep_1', { state: 'succeeded' });
-        await store.releaseLease('dep_1', 'a');
-        expect(await store.claimLease('dep_1', 'a', t(28), t(43))).toBe(false);
+        await store.deployments.update('dep_1', { state: 'succeeded' });
+        await store.deployments.releaseLease('dep_1', 'a');
+        expect(await store.deployments.claimLease('dep_1', 'a', t(28), t(43))).toBe(false);
       });
 
       it('keeps one desired release per environment and app', async () => {
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'qa',
           app: 'web',
           version: 1,
           deploymentId: 'dep_1',
           updatedAt: 'T1',
         });
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'qa',
           app: 'web',
           version: 3,
           deploymentId: 'dep_3',
           updatedAt: 'T3',
         });
-        await store.setDesiredRelease({
+        await store.deployments.setDesiredRelease({
           env: 'prod',
           app: 'web',
           version: 1,
           deploymentId: 'dep_2',
           updatedAt: 'T2',
         });
-        expect(await store.listDesiredReleases({ env: 'qa' })).toEqual([
+        expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toEqual([
           { env: 'qa', app: 'web', version: 3, deploymentId: 'dep_3', updatedAt: 'T3' },
         ]);
-        expect((await store.listDesiredReleases({ app: 'web' })).map((d) => d.env)).toEqual([
-          'prod',
-          'qa',
-        ]);
+        expect(
+          (await store.deployments.listDesiredReleases({ app: 'web' })).map((d) => d.env),
+        ).toEqual(['prod', 'qa']);
       });
 
       it('keeps the first configuration snapshot recorded for each install', async () => {
@@ -865,7 +870,7 @@ for (const dialect of STORE_DIALECTS) {
         it('lets one of two racing deployments take the lock', async () => {
           const other = await under.another();
           const attempt = (s: Store, id: string) =>
-            s.createDeployment(
+            s.deployments.create(
               {
                 id,
                 app: 'web',
@@ -882,7 +887,7 @@ for (const dialect of STORE_DIALECTS) {
             );
           const results = await Promise.all([attempt(store, 'dep_a'), attempt(other, 'dep_b')]);
           expect(results.filter((r) => r.created)).toHaveLength(1);
-          expect(await store.listDeployments()).toHaveLength(1);
+          expect(await store.deployments.list()).toHaveLength(1);
         });
       });
   });

@@ -34,8 +34,8 @@ export class RecordsService {
     );
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
     const hosts = await this.store.hosts.list();
-    const desired = await this.store.listDesiredReleases();
-    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    const desired = await this.store.deployments.listDesiredReleases();
+    const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     const out: AppStatus[] = [];
     for (const summary of apps) {
       const latest = await this.bundles.get(summary.name, summary.latestVersion);
@@ -109,7 +109,7 @@ export class RecordsService {
       deploymentId: null,
       triggeredBy: null,
     }));
-    for (const d of await this.store.listDeployments({ app })) {
+    for (const d of await this.store.deployments.list({ app })) {
       entries.push({
         at: d.createdAt,
         by: d.createdBy,

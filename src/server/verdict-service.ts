@@ -83,7 +83,7 @@ export class VerdictService {
   /** The environments whose desired release is this bundle, in lifecycle order. */
   private async liveIn(app: string, version: number): Promise<string[]> {
     const order = await this.store.environments.list();
-    return (await this.store.listDesiredReleases({ app }))
+    return (await this.store.deployments.listDesiredReleases({ app }))
       .filter((d) => d.version === version)
       .map((d) => d.env)
       .sort((a, b) => order.indexOf(a) - order.indexOf(b));

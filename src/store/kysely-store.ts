@@ -1,12 +1,10 @@
 import { type Kysely, Migrator } from 'kysely';
 
-import type { DeploymentState } from '../protocol/deployment-api.js';
-
 import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
 import { KyselyTokenStore } from './kysely/kysely-token-store.js';
 import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
 import { KyselyEnvironmentStore } from './kysely/kysely-environment-store.js';
-import { KyselyDeploymentQueries } from './kysely-deployment-queries.js';
+import { KyselyDeploymentStore } from './kysely/kysely-deployment-store.js';
 import { KyselyHostStore } from './kysely/kysely-host-store.js';
 import { KyselyInstallStore } from './kysely/kysely-install-store.js';
 import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
@@ -19,17 +17,7 @@ import { migrationProvider } from './migrations.js';
 import type { StoreDialect } from './store-dialect.js';
 import type { SecretBox } from './secret-box.js';
 import type { Database } from './schema.js';
-import type {
-  DeployLock,
-  DeploymentPatch,
-  DeploymentUpdateOptions,
-  InstallSnapshot,
-  DesiredRelease,
-  NewDeployment,
-  NewInstall,
-  StoredDeployment,
-  Store,
-} from './store.js';
+import type { Store } from './store.js';
 
 /**
  * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
@@ -47,7 +35,7 @@ export class KyselyStore implements Store {
   readonly installs: KyselyInstallStore;
   readonly variables: KyselyVariableStore;
   readonly verdicts: KyselyVerdictStore;
-  private readonly deployments: KyselyDeploymentQueries;
+  readonly deployments: KyselyDeploymentStore;
   readonly history: KyselyHistoryStore;
   readonly events: KyselyEventStore;
 
@@ -64,7 +52,7 @@ export class KyselyStore implements Store {
     this.installs = new KyselyInstallStore(db, box);
     this.variables = new KyselyVariableStore(db, box);
     this.verdicts = new KyselyVerdictStore(db, dialect);
-    this.deployments = new KyselyDeploymentQueries(db, this.installs);
+    this.deployments = new KyselyDeploymentStore(db, this.installs);
     this.history = new KyselyHistoryStore(db);
     this.events = new KyselyEventStore(db, dialect);
   }
@@ -83,62 +71,5 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  createDeployment(
-    deployment: NewDeployment,
-    installs: NewInstall[],
-    options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
-  ): Promise<{ created: true } | { created: false; holder: DeployLock }> {
-    return this.deployments.createDeployment(deployment, installs, options);
-  }
-
-  getDeployment(id: string): Promise<StoredDeployment | undefined> {
-    return this.deployments.getDeployment(id);
-  }
-
-  listDeployments(query?: {
-    app?: string;
-    env?: string;
-    states?: DeploymentState[];
-    limit?: number;
-  }): Promise<StoredDeployment[]> {
-    return this.deployments.listDeployments(query);
-  }
-
-  updateDeployment(
-    id: string,
-    patch: DeploymentPatch,
-    options?: DeploymentUpdateOptions,
-  ): Promise<boolean> {
-    return this.deployments.updateDeployment(id, patch, options);
-  }
-
-  takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
-    return this.deployments.takeLock(app, env, deploymentId, at);
-  }
-
-  getLock(app: string, env: string): Promise<DeployLock | undefined> {
-    return this.deployments.getLock(app, env);
-  }
-
-  releaseLock(app: string, env: string, deploymentId: string): Promise<void> {
-    return this.deployments.releaseLock(app, env, deploymentId);
-  }
-
-  claimLease(id: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
-    return this.deployments.claimLease(id, owner, now, expiresAt);
-  }
-
-  releaseLease(id: string, owner: string): Promise<void> {
-    return this.deployments.releaseLease(id, owner);
-  }
-
-  setDesiredRelease(desired: DesiredRelease): Promise<void> {
-    return this.deployments.setDesiredRelease(desired);
-  }
-
-  listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]> {
-    return this.deployments.listDesiredReleases(query);
   }
 }

@@ -71,17 +71,17 @@ export class CatchUp {
 
   private async fromCancelled(deploymentId: string | null): Promise<boolean> {
     if (deploymentId === null) return false;
-    const deployment = await this.store.getDeployment(deploymentId);
+    const deployment = await this.store.deployments.get(deploymentId);
     return deployment !== undefined && isCancelledDeployment(deployment.state);
   }
 
   private async converge(host: HostRecord): Promise<void> {
-    for (const desired of await this.store.listDesiredReleases({ env: host.env })) {
+    for (const desired of await this.store.deployments.listDesiredReleases({ env: host.env })) {
       const bundle = await this.bundles.get(desired.app, desired.version);
       if (!host.roles.includes(roleOf(bundle))) continue;
       const current = reportedVersion(host, desired.app);
       if (current === desired.version) continue;
-      if (await this.store.getLock(desired.app, host.env)) continue;
+      if (await this.store.deployments.getLock(desired.app, host.env)) continue;
       const installs = await this.store.installs.list({ hostId: host.id, app: desired.app });
       if (installs.some((i) => isOpenInstall(i.state))) continue;
       const newest = installs[0];

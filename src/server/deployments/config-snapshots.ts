@@ -118,7 +118,7 @@ export class ConfigSnapshots {
     hostId: string,
   ): Promise<ConfigSnapshot | undefined> {
     const deployments = (
-      await this.store.listDeployments({ app, env, states: [...LANDED_DEPLOYMENT_STATES] })
+      await this.store.deployments.list({ app, env, states: [...LANDED_DEPLOYMENT_STATES] })
     )
       .filter((d) => d.version === version)
       .reverse();

@@ -89,7 +89,7 @@ export class DeploymentService {
     const install = await this.store.installs.get(installId);
     if (!install?.deploymentId) return;
     if (install.purpose !== 'deploy' && install.purpose !== 'catch-up') return;
-    const deployment = await this.store.getDeployment(install.deploymentId);
+    const deployment = await this.store.deployments.get(install.deploymentId);
     if (!deployment || install.version !== deployment.version) return;
     // A host catching up, or one the rollout gave up on that ran the job after all.
     if (install.state === 'succeeded') return this.completeIfCaughtUp(deployment);
@@ -115,7 +115,7 @@ export class DeploymentService {
   private async completeIfCaughtUp(deployment: StoredDeployment): Promise<void> {
     if (isActiveDeployment(deployment.state)) return;
     if (!mayDeploymentMove(deployment.state, 'succeeded')) return;
-    const [desired] = await this.store.listDesiredReleases({
+    const [desired] = await this.store.deployments.listDesiredReleases({
       env: deployment.env,
       app: deployment.app,
     });
@@ -132,7 +132,7 @@ export class DeploymentService {
       (i) => i.purpose === 'deploy' && i.state !== 'succeeded' && !caughtUp.has(i.hostId),
     );
     if (undone.length > 0) return;
-    await this.store.updateDeployment(
+    await this.store.deployments.update(
       deployment.id,
       { state: 'succeeded', finishedAt: new Date().toISOString(), error: null },
       { from: deploymentStatesBefore('succeeded').filter((s) => !isActiveDeployment(s)) },
@@ -214,7 +214,7 @@ export class DeploymentService {
     env: string,
     version: number,
   ): Promise<{ version: number; deploymentId: string; host: string }[]> {
-    const deployments = await this.store.listDeployments({ app, env });
+    const deployments = await this.store.deployments.list({ app, env });
     const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
     const over: { version: number; deploymentId: string; host: string }[] = [];
     for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
@@ -251,7 +251,7 @@ export class DeploymentService {
    * bundle. Returns them.
    */
   async rollbackTargets(caller: Caller, app: string, version: number): Promise<string[]> {
-    const desired = await this.store.listDesiredReleases({ app });
+    const desired = await this.store.deployments.listDesiredReleases({ app });
     const order = this.environments.map((e) => e.name);
     const envs = desired
       .filter((d) => d.version === version)
@@ -333,7 +333,7 @@ export class DeploymentService {
     authorizeDeploy(caller, this.environment(deployment.env));
     const cancelled =
       isActiveDeployment(deployment.state) &&
-      (await this.store.updateDeployment(
+      (await this.store.deployments.update(
         id,
         {
           state: 'cancelled',
@@ -361,7 +361,7 @@ export class DeploymentService {
         installStatesBefore('cancelled'),
       );
     }
-    await this.store.releaseLock(deployment.app, deployment.env, id);
+    await this.store.deployments.releaseLock(deployment.app, deployment.env, id);
     await this.store.history.record(
       historyEvent({
         type: 'cancel',
@@ -391,7 +391,7 @@ export class DeploymentService {
 
   /** Deployments, newest first, with their installs. */
   async list(query: DeploymentListQuery): Promise<DeploymentRecord[]> {
-    const deployments = await this.store.listDeployments({
+    const deployments = await this.store.deployments.list({
       ...(query.app === undefined ? {} : { app: query.app }),
       ...(query.env === undefined ? {} : { env: query.env }),
       limit: query.limit ?? 20,
@@ -438,7 +438,9 @@ export class DeploymentService {
     options: { queue: boolean; refresh?: boolean },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
-    const desired = (await this.store.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
+    const desired = (
+      await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app })
+    )[0];
     const deployment = {
       id,
       app: bundle.app,
@@ -464,7 +466,7 @@ export class DeploymentService {
     } catch (err) {
       if (!(err instanceof FerryError) || !options.queue) throw err;
       // Nobody waits on an automatic deployment: record why it did not happen.
-      await this.store.createDeployment(
+      await this.store.deployments.create(
         { ...deployment, state: 'failed', error: err.message },
         [],
         { lock: false },
@@ -475,7 +477,7 @@ export class DeploymentService {
     // The snapshots are recorded with the installs, in one transaction, so that
     // no replica sends an install without its own; a deployment the lock
     // refuses records neither.
-    const created = await this.store.createDeployment(
+    const created = await this.store.deployments.create(
       { ...deployment, state: 'running' },
       installs,
       {
@@ -486,12 +488,12 @@ export class DeploymentService {
     if (!created.created) {
       if (!options.queue) throw await this.lockedError(created.holder);
       // Queued behind the holder, replacing whatever older one waited there.
-      for (const waiting of await this.store.listDeployments({
+      for (const waiting of await this.store.deployments.list({
         app: bundle.app,
         env: env.name,
         states: deploymentStatesBefore('running'),
       })) {
-        await this.store.updateDeployment(
+        await this.store.deployments.update(
           waiting.id,
           {
             state: 'cancelled',
@@ -501,14 +503,14 @@ export class DeploymentService {
           { from: deploymentStatesBefore('running') },
         );
       }
-      await this.store.createDeployment({ ...deployment, state: 'pending' }, [], { lock: false });
+      await this.store.deployments.create({ ...deployment, state: 'pending' }, [], { lock: false });
     }
     this.wakeDriver();
     return this.get(id);
   }
 
   private async lockedError(holder: DeployLock): Promise<FerryError> {
-    const deployment = await this.store.getDeployment(holder.deploymentId);
+    const deployment = await this.store.deployments.get(holder.deploymentId);
     const what = deployment
       ? `${deployment.app}@${deployment.version} by ${deployment.createdBy}`
       : 'another deployment';
@@ -537,7 +539,7 @@ export class DeploymentService {
    * release (rolled back): promoting the bundle again deploys it there again.
    */
   private async promotionTarget(bundle: BundleDetail): Promise<EnvironmentConfig> {
-    const landed = await this.store.listDeployments({
+    const landed = await this.store.deployments.list({
       app: bundle.app,
       states: [...LANDED_DEPLOYMENT_STATES],
     });
@@ -555,7 +557,10 @@ export class DeploymentService {
       );
     }
     const lastEnv = this.environments[last]!;
-    const [desired] = await this.store.listDesiredReleases({ env: lastEnv.name, app: bundle.app });
+    const [desired] = await this.store.deployments.listDesiredReleases({
+      env: lastEnv.name,
+      app: bundle.app,
+    });
     if (desired && desired.version < bundle.version) return lastEnv;
     const next = this.environments[last + 1];
     if (!next) {
@@ -570,8 +575,8 @@ export class DeploymentService {
 
   /** The newest version that landed in an environment before the one it should run now. */
   private async previousLanded(app: string, env: string): Promise<number> {
-    const [desired] = await this.store.listDesiredReleases({ env, app });
-    const landed = await this.store.listDeployments({
+    const [desired] = await this.store.deployments.listDesiredReleases({ env, app });
+    const landed = await this.store.deployments.list({
       app,
       env,
       states: [...LANDED_DEPLOYMENT_STATES],
@@ -602,7 +607,7 @@ export class DeploymentService {
   }
 
   private async stored(id: string): Promise<StoredDeployment> {
-    const deployment = await this.store.getDeployment(id);
+    const deployment = await this.store.deployments.get(id);
     if (!deployment) {
       throw new FerryError('E_DEPLOYMENT_NOT_FOUND', `No deployment ${id}`, { id });
     }

@@ -114,7 +114,7 @@ export class RolloutDriver {
     clearInterval(this.timer);
     await this.ticking;
     for (const id of this.heldSince.keys()) {
-      await this.store
+      await this.store.deployments
         .releaseLease(id, this.options.replicaId)
         .catch((err: unknown) =>
           this.logger.warn({ err, deploymentId: id }, 'releasing a lease failed'),
@@ -124,12 +124,12 @@ export class RolloutDriver {
   }
 
   private async tick(): Promise<void> {
-    const active = await this.store.listDeployments({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
       if (this.closed) return;
       const now = this.clock();
-      const held = await this.store.claimLease(
+      const held = await this.store.deployments.claimLease(
         deployment.id,
         this.options.replicaId,
         iso(now),
@@ -201,7 +201,12 @@ export class RolloutDriver {
    */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
-    const holder = await this.store.takeLock(deployment.app, deployment.env, deployment.id, now);
+    const holder = await this.store.deployments.takeLock(
+      deployment.app,
+      deployment.env,
+      deployment.id,
+      now,
+    );
     if (holder.deploymentId !== deployment.id) return;
     const bundle = await this.bundles.get(deployment.app, deployment.version);
     const hosts = targetHosts(await this.store.hosts.list(), deployment.env, roleOf(bundle));
@@ -216,7 +221,7 @@ export class RolloutDriver {
       return this.finish(deployment, 'failed', err.message);
     }
     const installs = planInstalls(deployment, deployment.strategy, hosts);
-    const started = await this.store.updateDeployment(
+    const started = await this.store.deployments.update(
       deployment.id,
       { state: 'running', startedAt: now },
       {
@@ -226,7 +231,7 @@ export class RolloutDriver {
       },
     );
     if (!started) {
-      await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
+      await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
       return;
     }
     this.logger.info({ deploymentId: deployment.id }, 'deployment started after waiting its turn');
@@ -308,7 +313,7 @@ export class RolloutDriver {
     const bundle = await this.bundles.get(deployment.app, deployment.version);
     if (!runsMigrations(deployment, bundle)) return false;
     const earlier = (
-      await this.store.listDeployments({ app: deployment.app, env: deployment.env })
+      await this.store.deployments.list({ app: deployment.app, env: deployment.env })
     ).filter((d) => d.id !== deployment.id && d.version === deployment.version);
     for (const d of earlier) {
       if (hasLanded(d.state)) return false;
@@ -397,7 +402,7 @@ export class RolloutDriver {
     // The reverts are recorded with the change of phase, in one step, and only
     // while the deployment is still going: one cancelled meanwhile (from another
     // replica) gets none, so no open install is left on it to hold up catch-up.
-    const reverting = await this.store.updateDeployment(
+    const reverting = await this.store.deployments.update(
       deployment.id,
       { phase: 'reverting', error: reason + note },
       { from: ACTIVE_DEPLOYMENT_STATES, installs: reverts },
@@ -493,7 +498,7 @@ export class RolloutDriver {
           updatedAt: finishedAt,
         }
       : undefined;
-    const ended = await this.store.updateDeployment(
+    const ended = await this.store.deployments.update(
       deployment.id,
       { state, finishedAt, error },
       {
@@ -505,8 +510,8 @@ export class RolloutDriver {
       this.heldSince.delete(deployment.id);
       return;
     }
-    await this.store.releaseLock(deployment.app, deployment.env, deployment.id);
-    await this.store.releaseLease(deployment.id, this.options.replicaId);
+    await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+    await this.store.deployments.releaseLease(deployment.id, this.options.replicaId);
     this.heldSince.delete(deployment.id);
     this.logger.info(
       { deploymentId: deployment.id, state, error },

@@ -1,6 +1,7 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
 import type {
   BundleStore,
+  DeploymentStore,
   HostStore,
   InstallStore,
   StoredDeployment,
@@ -105,7 +106,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     kind: 'deployment.created' | 'deployment.state',
     id: string,
   ): Promise<void> => {
-    const deployment = await store.getDeployment(id);
+    const deployment = await store.deployments.get(id);
     if (deployment) await bus.publish(deploymentEvent(kind, deployment));
   };
 
@@ -183,6 +184,25 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
+  const deployments: Partial<DeploymentStore> = {
+    async create(deployment, installs, options) {
+      const result = await store.deployments.create(deployment, installs, options);
+      if (result.created) {
+        await publishDeployment('deployment.created', deployment.id);
+        for (const install of installs) await publishNew(install.id);
+      }
+      return result;
+    },
+
+    async update(id, patch, options) {
+      const changed = await store.deployments.update(id, patch, options);
+      if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
+        await publishDeployment('deployment.state', id);
+      }
+      return changed;
+    },
+  };
+
   const installs: Partial<InstallStore> = {
     async create(install) {
       await store.installs.create(install);
@@ -212,25 +232,9 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   const writes: Partial<Store> = {
     bundles: overriding(store.bundles, bundles),
     hosts: overriding(store.hosts, hosts),
+    deployments: overriding(store.deployments, deployments),
     installs: overriding(store.installs, installs),
     verdicts: overriding(store.verdicts, verdicts),
-
-    async createDeployment(deployment, installs, options) {
-      const result = await store.createDeployment(deployment, installs, options);
-      if (result.created) {
-        await publishDeployment('deployment.created', deployment.id);
-        for (const install of installs) await publishNew(install.id);
-      }
-      return result;
-    },
-
-    async updateDeployment(id, patch, options) {
-      const changed = await store.updateDeployment(id, patch, options);
-      if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
-        await publishDeployment('deployment.state', id);
-      }
-      return changed;
-    },
   };
 
   return overriding(store, writes);
