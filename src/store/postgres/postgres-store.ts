@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../../protocol/errors.js';
-import { KyselyStore } from '../kysely-store.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 import { redact } from '../../protocol/redact-url.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely } from 'kysely';
-import { KyselyStore } from '../kysely-store.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';

@@ -1,30 +1,30 @@
 import { type Kysely, Migrator } from 'kysely';
-
-import { KyselyBundleStore } from './kysely/kysely-bundle-store.js';
-import { KyselyTokenStore } from './kysely/kysely-token-store.js';
-import { KyselyOutboxStore } from './kysely/kysely-outbox-store.js';
-import { KyselyEnvironmentStore } from './kysely/kysely-environment-store.js';
-import { KyselyDeploymentStore } from './kysely/kysely-deployment-store.js';
-import { KyselyHostStore } from './kysely/kysely-host-store.js';
-import { KyselyInstallStore } from './kysely/kysely-install-store.js';
-import { sealStoredSecrets } from './kysely/kysely-secret-sealing.js';
-import { KyselyVariableStore } from './kysely/kysely-variable-store.js';
-import { KyselyHistoryStore } from './kysely/kysely-history-store.js';
-import { KyselyEventStore } from './kysely/kysely-event-store.js';
-
-import { KyselyVerdictStore } from './kysely/kysely-verdict-store.js';
-import { migrationProvider } from './migrations.js';
-import type { StoreDialect } from './store-dialect.js';
-import type { SecretBox } from './secret-box.js';
-import type { Database } from './schema.js';
-import type { Store } from './store.js';
+import { migrationProvider } from '../migrations.js';
+import type { Database } from '../schema.js';
+import type { SecretBox } from '../secret-box.js';
+import type { StoreDialect } from '../store-dialect.js';
+import type { Store } from '../store.js';
+import { KyselyBundleStore } from './kysely-bundle-store.js';
+import { KyselyDeploymentStore } from './kysely-deployment-store.js';
+import { KyselyEnvironmentStore } from './kysely-environment-store.js';
+import { KyselyEventStore } from './kysely-event-store.js';
+import { KyselyHistoryStore } from './kysely-history-store.js';
+import { KyselyHostStore } from './kysely-host-store.js';
+import { KyselyInstallStore } from './kysely-install-store.js';
+import { KyselyOutboxStore } from './kysely-outbox-store.js';
+import { sealStoredSecrets } from './kysely-secret-sealing.js';
+import { KyselyTokenStore } from './kysely-token-store.js';
+import { KyselyVariableStore } from './kysely-variable-store.js';
+import { KyselyVerdictStore } from './kysely-verdict-store.js';
 
 /**
- * The `Store` over any Kysely dialect. The adapters in `sqlite/` and `postgres/`
- * build the Kysely instance and give their `StoreDialect`, what their database
- * does its own way; the queries here are written once, to run on both.
- * With a `SecretBox` (the server always gives one), secret variables and queued
- * jobs are sealed at rest; `migrate` seals what an older Ferry left in plaintext.
+ * The `Store` over any Kysely dialect: one store per aggregate, sharing one
+ * Kysely instance. The adapters in `sqlite/` and `postgres/` build the Kysely
+ * instance and give their `StoreDialect`, what their database does its own
+ * way; the queries are written once, to run on both. With a `SecretBox` (the
+ * server always gives one), secret variables, queued jobs and configuration
+ * snapshots are sealed at rest; `migrate` seals what an older Ferry left in
+ * plaintext.
  */
 export class KyselyStore implements Store {
   readonly bundles: KyselyBundleStore;
