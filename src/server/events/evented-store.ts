@@ -20,7 +20,7 @@ import type { EventBus } from './event-bus.js';
  *
  * @example
  *   const store = eventedStore(rawStore, bus);
- *   await store.updateDeployment(id, { state: 'succeeded' }); // publishes deployment.state
+ *   await store.deployments.update(id, { state: 'succeeded' }); // publishes deployment.state
  */
 export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Store {
   const envOfHost = new Map<string, string>();
