@@ -11,8 +11,9 @@ import { SqliteStoreDialect } from './sqlite-store-dialect.js';
 /**
  * The embedded store: one SQLite file through better-sqlite3. Kysely's SQLite
  * driver runs one statement at a time on its single connection, so transactions
- * never interleave (what that spares SQLite is in `SqliteStoreDialect`). The file and its WAL and SHM are the server's alone (0600):
- * SQLite gives its side files the mode of the database file.
+ * never interleave (what that spares SQLite is in `SqliteStoreDialect`). The
+ * file and its WAL and SHM are the server's alone (0600): SQLite gives its side
+ * files the mode of the database file.
  *
  * @example
  *   const store = SqliteStore.open('/var/lib/ferry/ferry.db', { secrets: box });
