@@ -3,39 +3,38 @@ import {
   type DeploymentKind,
   type DeploymentState,
   type StrategyRecord,
-} from '../protocol/deployment-api.js';
+} from '../../protocol/deployment-api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   FINAL_DEPLOYMENT_STATES,
   isRollingOut,
-} from '../protocol/lifecycle.js';
-import type { Database, DeploymentsTable } from './schema.js';
+} from '../../protocol/lifecycle.js';
+import type { Database, DeploymentsTable } from '../schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
   DeploymentUpdateOptions,
   DesiredRelease,
-  InstallSnapshot,
   NewDeployment,
-  NewInstall,
+  DeploymentStore,
   StoredDeployment,
-} from './store.js';
-import type { KyselyHostQueries } from './kysely-host-queries.js';
-import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
+} from '../deployment-store.js';
+import type { InstallSnapshot, NewInstall } from '../install-store.js';
+import type { KyselyInstallStore } from './kysely-install-store.js';
 
 /**
- * The deployment half of `KyselyStore`: deployments, their locks and leases,
- * and the desired release of each app per environment. Written to run on every
- * Kysely dialect the store supports.
+ * `DeploymentStore` over Kysely, written once for every dialect: deployments,
+ * their locks and leases, and the desired release of each app per
+ * environment. A deployment's installs and snapshots are recorded by
+ * `KyselyInstallStore`, in the deployment's own transaction.
  */
-export class KyselyDeploymentQueries {
+export class KyselyDeploymentStore implements DeploymentStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly hosts: KyselyHostQueries,
-    private readonly snapshots: KyselySnapshotQueries,
+    private readonly installs: KyselyInstallStore,
   ) {}
 
-  async createDeployment(
+  async create(
     deployment: NewDeployment,
     installs: NewInstall[],
     options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
@@ -86,7 +85,7 @@ export class KyselyDeploymentQueries {
     });
   }
 
-  async getDeployment(id: string): Promise<StoredDeployment | undefined> {
+  async get(id: string): Promise<StoredDeployment | undefined> {
     const row = await this.db
       .selectFrom('deployments')
       .selectAll()
@@ -95,7 +94,7 @@ export class KyselyDeploymentQueries {
     return row && toDeployment(row);
   }
 
-  async listDeployments(
+  async list(
     query: { app?: string; env?: string; states?: DeploymentState[]; limit?: number } = {},
   ): Promise<StoredDeployment[]> {
     let select = this.db
@@ -110,7 +109,7 @@ export class KyselyDeploymentQueries {
     return (await select.execute()).map(toDeployment);
   }
 
-  async updateDeployment(
+  async update(
     id: string,
     patch: DeploymentPatch,
     options: DeploymentUpdateOptions = {},
@@ -144,8 +143,9 @@ export class KyselyDeploymentQueries {
     installs: NewInstall[],
     snapshots: readonly InstallSnapshot[],
   ): Promise<void> {
-    await this.snapshots.withDb(trx).saveInstallSnapshots(snapshots);
-    if (installs.length > 0) await this.hosts.withDb(trx).createInstalls(installs);
+    const inTransaction = this.installs.withDb(trx);
+    await inTransaction.saveSnapshots(snapshots);
+    if (installs.length > 0) await inTransaction.createMany(installs);
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
