@@ -164,11 +164,9 @@ describe('AgentService, facts reports', () => {
 
   it('keeps at most keepSamples samples per host', async () => {
     for (const version of ['1', '2', '3', '4', '5']) await report(node(version));
-    expect((await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node)).toEqual([
-      '5',
-      '4',
-      '3',
-    ]);
+    expect(
+      (await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node),
+    ).toEqual(['5', '4', '3']);
   });
 
   it("takes an older agent's report (facts version 1, a flat record) into the history", async () => {

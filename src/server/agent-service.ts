@@ -85,8 +85,8 @@ export class AgentService {
     this.sweeper.unref();
     transport.onPresence((hostId, connected) => {
       // A change publishes host.connected or host.disconnected.
-      this.store
-        .hosts.setPresence(hostId, connected, new Date().toISOString())
+      this.store.hosts
+        .setPresence(hostId, connected, new Date().toISOString())
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });

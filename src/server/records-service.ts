@@ -30,7 +30,9 @@ export class RecordsService {
 
   /** The status of every app, or of one. */
   async status(app?: string): Promise<AppStatus[]> {
-    const apps = (await this.store.bundles.listApps()).filter((a) => app === undefined || a.name === app);
+    const apps = (await this.store.bundles.listApps()).filter(
+      (a) => app === undefined || a.name === app,
+    );
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
     const hosts = await this.store.hosts.list();
     const desired = await this.store.deployments.listDesiredReleases();
@@ -75,7 +77,8 @@ export class RecordsService {
    * app, of every app and of the server too (variables, hosts, tokens).
    */
   async history(app: string | undefined, limit = 200): Promise<HistoryEntry[]> {
-    const apps = app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
+    const apps =
+      app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
     const entries: HistoryEntry[] = [];
     for (const name of apps) entries.push(...(await this.appHistory(name)));
     for (const event of await this.store.history.list({ app, limit })) {

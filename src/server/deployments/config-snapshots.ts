@@ -63,7 +63,7 @@ function snapshotWrittenAt(
  * host never started it (or did before snapshots were recorded).
  */
 export async function lastRanWith(
-  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  store: Pick<Store, 'installs'>,
   app: string,
   version: number,
   hostId: string,
@@ -84,7 +84,7 @@ export async function lastRanWith(
  * it has run an install of that deployment, whatever became of it.
  */
 export async function missedConfiguration(
-  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  store: Pick<Store, 'installs'>,
   deploymentId: string,
   app: string,
   version: number,

@@ -450,7 +450,9 @@ export class DeploymentService {
     },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
-    const desired = (await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
+    const desired = (
+      await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app })
+    )[0];
     const deployment = {
       id,
       app: bundle.app,
@@ -576,7 +578,10 @@ export class DeploymentService {
       );
     }
     const lastEnv = this.environments[last]!;
-    const [desired] = await this.store.deployments.listDesiredReleases({ env: lastEnv.name, app: bundle.app });
+    const [desired] = await this.store.deployments.listDesiredReleases({
+      env: lastEnv.name,
+      app: bundle.app,
+    });
     if (desired && desired.version < bundle.version) return lastEnv;
     const next = this.environments[last + 1];
     if (!next) {

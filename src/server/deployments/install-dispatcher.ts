@@ -45,7 +45,7 @@ export function installJobOf(
  * is the check at the last moment, for an install read before that step.
  */
 export async function cancelledWithDeployment(
-  store: Pick<Store, 'getDeployment'>,
+  store: Pick<Store, 'deployments'>,
   install: Pick<StoredInstall, 'deploymentId' | 'purpose'>,
 ): Promise<string | null> {
   if (install.deploymentId === null) return null;

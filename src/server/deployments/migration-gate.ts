@@ -128,7 +128,7 @@ export interface MigrationRan {
  * since it last had `version`: what going back to it would run on, newest first.
  */
 export async function migrationsSince(
-  store: Pick<Store, 'listDeployments' | 'listInstalls'>,
+  store: Pick<Store, 'deployments' | 'installs'>,
   app: string,
   env: string,
   version: number,
@@ -152,7 +152,7 @@ export async function migrationsSince(
  * it is left ahead, and `ferry status` says why.
  */
 export async function migrationsBehind(
-  store: Pick<Store, 'listDeployments' | 'listInstalls'>,
+  store: Pick<Store, 'deployments' | 'installs'>,
   app: string,
   env: string,
   desired: number,
@@ -170,7 +170,7 @@ export async function migrationsBehind(
  * (when it is made, and again when it starts after waiting its turn).
  */
 export async function refuseOverMigrations(
-  store: Pick<Store, 'listDeployments' | 'listInstalls'>,
+  store: Pick<Store, 'deployments' | 'installs'>,
   app: string,
   env: string,
   version: number,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../../protocol/api.js';
 import { isActiveDeployment, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import type { Store } from '../../store/store.js';
+import type { InstallStore } from '../../store/install-store.js';
 import { VariableService } from '../variable-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { RolloutDriver } from './rollout-driver.js';
@@ -77,24 +77,26 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
 
     // The fault: qa-1's agent asks "still wanted?" and is told to go ahead just
     // after the driver read the wave and just before it marks qa-1 skipped.
-    const racing = new Proxy(store, {
+    const installs = new Proxy(store.installs, {
       get(target, name, receiver) {
-        if (name !== 'markInstall') {
+        if (name !== 'mark') {
           const value: unknown = Reflect.get(target, name, receiver);
           return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
         }
-        return async (...args: Parameters<Store['markInstall']>) => {
+        return async (...args: Parameters<InstallStore['mark']>) => {
           const [id, patch] = args;
           if (id === 'ins_a' && patch.state === 'skipped') {
-            await target.installs.mark(
-              'ins_a',
-              { state: 'running', startedAt: new Date().toISOString() },
-              [...UNSTARTED_INSTALL_STATES],
-            );
+            await target.mark('ins_a', { state: 'running', startedAt: new Date().toISOString() }, [
+              ...UNSTARTED_INSTALL_STATES,
+            ]);
           }
-          return target.installs.mark(...args);
+          return target.mark(...args);
         };
       },
+    });
+    const racing = new Proxy(store, {
+      get: (target, name, receiver) =>
+        name === 'installs' ? installs : (Reflect.get(target, name, receiver) as unknown),
     });
 
     const sent: { host: string; migrate: boolean }[] = [];

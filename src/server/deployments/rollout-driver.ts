@@ -132,8 +132,8 @@ export class RolloutDriver {
     clearInterval(this.timer);
     await this.ticking;
     for (const id of this.heldSince.keys()) {
-      await this.store
-        .deployments.releaseLease(id, this.options.replicaId)
+      await this.store.deployments
+        .releaseLease(id, this.options.replicaId)
         .catch((err: unknown) =>
           this.logger.warn({ err, deploymentId: id }, 'releasing a lease failed'),
         );
@@ -265,7 +265,12 @@ export class RolloutDriver {
    */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
-    const holder = await this.store.deployments.takeLock(deployment.app, deployment.env, deployment.id, now);
+    const holder = await this.store.deployments.takeLock(
+      deployment.app,
+      deployment.env,
+      deployment.id,
+      now,
+    );
     if (holder.deploymentId !== deployment.id) return;
     const bundle = await this.bundles.get(deployment.app, deployment.version);
     const hosts = targetHosts(await this.store.hosts.list(), deployment.env, roleOf(bundle));
@@ -376,9 +381,7 @@ export class RolloutDriver {
    * the job — the migration gate must see that, not the wave's older copy.
    */
   private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
-    return (
-      (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error }
-    );
+    return (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error };
   }
 
   /**

@@ -1,27 +1,31 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
-import type { Database, VerdictsTable } from './schema.js';
-import { isUniqueViolation } from './unique-violation.js';
+import type { Verdict, VerdictRecord, VerdictState } from '../../protocol/api.js';
+import type { Database, VerdictsTable } from '../schema.js';
+import type { StoreDialect } from '../store-dialect.js';
+import type { VerdictStore } from '../verdict-store.js';
 
 /**
- * The verdicts half of `KyselyStore`: a bundle's verdict history, one row per
- * change. Written to run on every Kysely dialect the store supports.
+ * `VerdictStore` over Kysely, written once for every dialect: a bundle's
+ * verdict history, one row per change.
  */
-export class KyselyVerdictQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyVerdictStore implements VerdictStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
-  async recordVerdict(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+  async record(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
     // Two marks of one bundle at once may pick the same `seq`: the loser reads again.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.recordVerdictOnce(verdict);
+        return await this.recordOnce(verdict);
       } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= 5) throw err;
+        if (!this.dialect.isUniqueViolation(err) || attempt >= 5) throw err;
       }
     }
   }
 
-  private recordVerdictOnce(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
+  private recordOnce(verdict: VerdictRecord): Promise<{ previous: VerdictState }> {
     return this.db.transaction().execute(async (trx) => {
       const latest = await trx
         .selectFrom('verdicts')
@@ -47,7 +51,7 @@ export class KyselyVerdictQueries {
     });
   }
 
-  async listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {
+  async list(app: string, version: number): Promise<VerdictRecord[]> {
     const rows = await this.db
       .selectFrom('verdicts')
       .selectAll()
@@ -58,7 +62,7 @@ export class KyselyVerdictQueries {
     return rows.map(toVerdictRecord);
   }
 
-  async listAppVerdicts(app: string): Promise<VerdictRecord[]> {
+  async listByApp(app: string): Promise<VerdictRecord[]> {
     const rows = await this.db
       .selectFrom('verdicts')
       .selectAll()
@@ -70,7 +74,7 @@ export class KyselyVerdictQueries {
     return rows.map(toVerdictRecord);
   }
 
-  async verdictOf(app: string, version: number): Promise<VerdictState> {
+  async current(app: string, version: number): Promise<VerdictState> {
     const latest = await this.db
       .selectFrom('verdicts')
       .select('verdict')

@@ -3,39 +3,38 @@ import {
   type DeploymentKind,
   type DeploymentState,
   type StrategyRecord,
-} from '../protocol/deployment-api.js';
+} from '../../protocol/deployment-api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   FINAL_DEPLOYMENT_STATES,
   isRollingOut,
-} from '../protocol/lifecycle.js';
-import type { Database, DeploymentsTable } from './schema.js';
+} from '../../protocol/lifecycle.js';
+import type { Database, DeploymentsTable } from '../schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
   DeploymentUpdateOptions,
   DesiredRelease,
-  InstallSnapshot,
   NewDeployment,
-  NewInstall,
+  DeploymentStore,
   StoredDeployment,
-} from './store.js';
-import type { KyselyHostQueries } from './kysely-host-queries.js';
-import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
+} from '../deployment-store.js';
+import type { InstallSnapshot, NewInstall } from '../install-store.js';
+import type { KyselyInstallStore } from './kysely-install-store.js';
 
 /**
- * The deployment half of `KyselyStore`: deployments, their locks and leases,
- * and the desired release of each app per environment. Written to run on every
- * Kysely dialect the store supports.
+ * `DeploymentStore` over Kysely, written once for every dialect: deployments,
+ * their locks and leases, and the desired release of each app per
+ * environment. A deployment's installs and snapshots are recorded by
+ * `KyselyInstallStore`, in the deployment's own transaction.
  */
-export class KyselyDeploymentQueries {
+export class KyselyDeploymentStore implements DeploymentStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly hosts: KyselyHostQueries,
-    private readonly snapshots: KyselySnapshotQueries,
+    private readonly installs: KyselyInstallStore,
   ) {}
 
-  async createDeployment(
+  async create(
     deployment: NewDeployment,
     installs: NewInstall[],
     options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
@@ -87,7 +86,7 @@ export class KyselyDeploymentQueries {
     });
   }
 
-  async getDeployment(id: string): Promise<StoredDeployment | undefined> {
+  async get(id: string): Promise<StoredDeployment | undefined> {
     const row = await this.db
       .selectFrom('deployments')
       .selectAll()
@@ -96,7 +95,7 @@ export class KyselyDeploymentQueries {
     return row && toDeployment(row);
   }
 
-  async listDeployments(
+  async list(
     query: { app?: string; env?: string; states?: DeploymentState[]; limit?: number } = {},
   ): Promise<StoredDeployment[]> {
     let select = this.db
@@ -111,7 +110,7 @@ export class KyselyDeploymentQueries {
     return (await select.execute()).map(toDeployment);
   }
 
-  async updateDeployment(
+  async update(
     id: string,
     patch: DeploymentPatch,
     options: DeploymentUpdateOptions = {},
@@ -136,9 +135,9 @@ export class KyselyDeploymentQueries {
       if (changed && desired) await upsertDesired(trx, desired);
       if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
       if (changed && options.cancelUnstarted)
-        await this.hosts
+        await this.installs
           .withDb(trx)
-          .cancelUnstartedInstalls(id, options.cancelUnstarted.error, new Date().toISOString());
+          .cancelUnstarted(id, options.cancelUnstarted.error, new Date().toISOString());
       return changed;
     });
   }
@@ -149,8 +148,9 @@ export class KyselyDeploymentQueries {
     installs: NewInstall[],
     snapshots: readonly InstallSnapshot[],
   ): Promise<void> {
-    await this.snapshots.withDb(trx).saveInstallSnapshots(snapshots);
-    if (installs.length > 0) await this.hosts.withDb(trx).createInstalls(installs);
+    const inTransaction = this.installs.withDb(trx);
+    await inTransaction.saveSnapshots(snapshots);
+    if (installs.length > 0) await inTransaction.createMany(installs);
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
