@@ -38,24 +38,37 @@ function capturingTransport(): {
   return { transport, deliver: (hostId, event) => handler!(hostId, event) };
 }
 
-/** The store with a fault to inject: the next call of a method (whose arguments `when` accepts) fails. */
+/**
+ * The store with a fault to inject: the next call of a method (`verdicts.record`,
+ * whose arguments `when` accepts) fails.
+ */
 function faultyStore(store: Store): {
   store: Store;
-  failNext: (method: keyof Store, when?: (args: unknown[]) => boolean) => void;
+  failNext: (method: `${string}.${string}`, when?: (args: unknown[]) => boolean) => void;
 } {
-  const faults = new Map<string | symbol, (args: unknown[]) => boolean>();
+  const faults = new Map<string, (args: unknown[]) => boolean>();
+  const faultyAggregate = (name: string, aggregate: object): object =>
+    new Proxy(aggregate, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const method = `${name}.${String(property)}`;
+        return (...args: unknown[]) => {
+          const when = faults.get(method);
+          if (when?.(args)) {
+            faults.delete(method);
+            return Promise.reject(new Error(`injected: ${method} failed`));
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
   const faulty = new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const when = faults.get(property);
-        if (when?.(args)) {
-          faults.delete(property);
-          return Promise.reject(new Error(`injected: ${String(property)} failed`));
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
+      if (typeof value === 'object' && value !== null && typeof property === 'string')
+        return faultyAggregate(property, value);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
     },
   });
   return { store: faulty, failNext: (method, when = () => true) => faults.set(method, when) };
@@ -142,10 +155,10 @@ for (const dialect of STORE_DIALECTS) {
       ]);
       await server.app.ready();
 
-      failNext('recordVerdict');
+      failNext('verdicts.record');
       // Not acknowledged: the transport delivers it again.
       await expect(deliver('host_q', jobFinished('ins_v7', false))).rejects.toThrow(
-        'injected: recordVerdict failed',
+        'injected: verdicts.record failed',
       );
       expect((await store.installs.get('ins_v7'))?.state).toBe('failed');
       expect(await store.verdicts.current('web', 7)).toBe('pending');
@@ -219,9 +232,9 @@ for (const dialect of STORE_DIALECTS) {
 
       const completing = (args: unknown[]) =>
         args[0] === 'dep_v8' && (args[1] as { state?: string }).state === 'succeeded';
-      failNext('updateDeployment', completing);
+      failNext('deployments.update', completing);
       await expect(deliver('host_q', jobFinished('ins_catch', true))).rejects.toThrow(
-        'injected: updateDeployment failed',
+        'injected: deployments.update failed',
       );
       expect((await store.installs.get('ins_catch'))?.state).toBe('succeeded');
       expect((await store.deployments.get('dep_v8'))?.state).toBe('partial');

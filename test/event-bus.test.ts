@@ -211,12 +211,16 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('runs local effects of a change whose event could not be recorded, and of local notices', async () => {
-      const failing = new Proxy(store, {
+      const events = new Proxy(store.events, {
         get(target, property, receiver) {
-          if (property === 'appendEvent') return () => Promise.reject(new Error('disk full'));
+          if (property === 'append') return () => Promise.reject(new Error('disk full'));
           const value: unknown = Reflect.get(target, property, receiver);
           return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
         },
+      });
+      const failing = new Proxy(store, {
+        get: (target, property, receiver) =>
+          property === 'events' ? events : (Reflect.get(target, property, receiver) as unknown),
       });
       const bus = await startBus(failing);
       const heard: FerryEvent[] = [];

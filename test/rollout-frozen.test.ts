@@ -10,7 +10,7 @@ import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { Database } from '../src/store/schema.js';
-import type { Store, StoredInstall } from '../src/store/store.js';
+import type { DeploymentStore, InstallStore, Store, StoredInstall } from '../src/store/store.js';
 import type { ServerTransport } from '../src/transport/transport.js';
 import { waitFor } from './helpers/cluster.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
@@ -215,21 +215,33 @@ for (const dialect of STORE_DIALECTS) {
           { from: ['pending', 'running'] },
         );
       };
+      const recording = new Proxy(under.store.installs, {
+        get(target, name, receiver) {
+          if (name === 'createMany') {
+            return async (made: Parameters<InstallStore['createMany']>[0]) => {
+              const revert = made.find((i) => i.purpose === 'revert');
+              if (revert?.deploymentId) await cancelFirst(revert.deploymentId);
+              return target.createMany(made);
+            };
+          }
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
+      const updating = new Proxy(under.store.deployments, {
+        get(target, name, receiver) {
+          if (name === 'update') {
+            return async (...args: Parameters<DeploymentStore['update']>) => {
+              if (args[1].phase === 'reverting') await cancelFirst(args[0]);
+              return target.update(...args);
+            };
+          }
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
       const store = new Proxy(under.store, {
         get(target, name, receiver) {
-          if (name === 'createInstalls') {
-            return async (installs: Parameters<Store['createInstalls']>[0]) => {
-              const revert = installs.find((i) => i.purpose === 'revert');
-              if (revert?.deploymentId) await cancelFirst(revert.deploymentId);
-              return target.installs.createMany(installs);
-            };
-          }
-          if (name === 'updateDeployment') {
-            return async (...args: Parameters<Store['updateDeployment']>) => {
-              if (args[1].phase === 'reverting') await cancelFirst(args[0]);
-              return target.deployments.update(...args);
-            };
-          }
+          if (name === 'installs') return recording;
+          if (name === 'deployments') return updating;
           return Reflect.get(target, name, receiver) as unknown;
         },
       });

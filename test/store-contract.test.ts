@@ -183,13 +183,15 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
-    describe('environments and hosts', () => {
+    describe('environments', () => {
       it('syncs environments, keeping one that still has hosts', async () => {
         await host('old-1', 'prod');
         expect(await store.environments.sync(['dev', 'staging'])).toEqual({ kept: ['prod'] });
         expect(await store.environments.list()).toEqual(['dev', 'staging', 'prod']);
       });
+    });
 
+    describe('hosts', () => {
       it('records hosts, their presence and their facts', async () => {
         const id = await host('qa-1');
         await host('prod-1', 'prod');
@@ -419,10 +421,20 @@ for (const dialect of STORE_DIALECTS) {
         // reports are what it did, and the record follows them.
         await store.installs.recordStep('ins_a', { kind: 'started', step: 'fetch', at: 'T2' });
         expect((await store.installs.get('ins_a'))?.state).toBe('running');
-        await store.installs.finish('ins_a', { ok: true, rolledBack: false, error: null, at: 'T2' });
+        await store.installs.finish('ins_a', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T2',
+        });
         expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A repeated report of another end changes nothing: an install ends once.
-        await store.installs.finish('ins_a', { ok: false, rolledBack: false, error: 'x', at: 'T3' });
+        await store.installs.finish('ins_a', {
+          ok: false,
+          rolledBack: false,
+          error: 'x',
+          at: 'T3',
+        });
         expect((await store.installs.get('ins_a'))?.state).toBe('succeeded');
         // A skipped install that the host runs after all comes back to life.
         await store.installs.createMany([
@@ -465,7 +477,12 @@ for (const dialect of STORE_DIALECTS) {
           state: 'running',
           finishedAt: null,
         });
-        await store.installs.finish('ins_s', { ok: true, rolledBack: false, error: null, at: 'T4' });
+        await store.installs.finish('ins_s', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T4',
+        });
         expect((await store.installs.get('ins_s'))?.finishedAt).toBe('T4');
       });
 
@@ -496,6 +513,10 @@ for (const dialect of STORE_DIALECTS) {
         expect(
           (await store.installs.list({ deploymentId: 'dep_1' })).map((i) => i.id).sort(),
         ).toEqual(['ins_1', 'ins_2']);
+        // Those of no deployment: installs by hand.
+        expect((await store.installs.list({ deploymentId: null })).map((i) => i.id)).toEqual([
+          'ins_3',
+        ]);
         const ofHost = await store.installs.list({ hostId: a, app: 'api' });
         expect(ofHost.map((i) => [i.id, i.fromVersion, i.purpose])).toEqual([
           ['ins_3', 3, 'install'],
@@ -503,12 +524,35 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.installs.list({ hostId: a, states: ['succeeded'] })).toEqual([]);
         expect(await store.installs.list({ hostId: a, limit: 1 })).toHaveLength(1);
       });
+
+      it('keeps the first configuration snapshot recorded for each install', async () => {
+        expect(await store.installs.getSnapshot('ins_1')).toBeUndefined();
+        await store.installs.saveSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
+          { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
+        ]);
+        // Saved again (a replica carrying on after another): the first one stays.
+        await store.installs.saveSnapshots([
+          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
+        ]);
+        expect(await store.installs.getSnapshot('ins_1')).toEqual({
+          vars: { REDIS_HOST: 'a' },
+          secrets: [],
+        });
+        expect(await store.installs.getSnapshot('ins_2')).toEqual({
+          vars: { TOKEN: 't', PORT: '1' },
+          secrets: ['TOKEN'],
+        });
+        await store.installs.saveSnapshots([]);
+      });
     });
 
     describe('variables', () => {
       it('sets, replaces, lists by scope and unsets', async () => {
         const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
-        expect(await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' } })).toEqual({
+        expect(
+          await store.variables.set({ ...base, name: 'A', scope: { kind: 'global' } }),
+        ).toEqual({
           created: true,
         });
         expect(
@@ -555,7 +599,10 @@ for (const dialect of STORE_DIALECTS) {
           scope: { ...qa, app: 'shop' },
           value: '1',
         });
-        expect(await store.variables.get('PORT', qa)).toMatchObject({ value: '8080', secret: false });
+        expect(await store.variables.get('PORT', qa)).toMatchObject({
+          value: '8080',
+          secret: false,
+        });
         expect(await store.variables.get('PORT', { ...qa, app: 'cart' })).toMatchObject({
           value: '8081',
           secret: true,
@@ -657,6 +704,82 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('history', () => {
+      it('lists the changes no other record tells, newest first, by app or all', async () => {
+        const change = (id: string, at: string, app: string | null) =>
+          store.history.record({
+            id,
+            at,
+            by: 'alice',
+            type: app ? 'cancel' : 'token',
+            app,
+            version: app ? 1 : null,
+            env: app ? 'qa' : null,
+            detail: `change ${id}`,
+            deploymentId: app ? 'dep_1' : null,
+          });
+        await change('h1', '2026-11-01T00:00:01.000Z', 'web');
+        await change('h2', '2026-11-01T00:00:02.000Z', null);
+        await change('h3', '2026-11-01T00:00:03.000Z', 'api');
+        await change('h4', '2026-11-01T00:00:03.000Z', 'web');
+        const ids = (events: { id: string }[]) => events.map((e) => e.id);
+        expect(ids(await store.history.list({ limit: 10 }))).toEqual(['h4', 'h3', 'h2', 'h1']);
+        expect(ids(await store.history.list({ app: 'web', limit: 10 }))).toEqual(['h4', 'h1']);
+        expect(ids(await store.history.list({ limit: 1 }))).toEqual(['h4']);
+        expect((await store.history.list({ app: 'web', limit: 1 }))[0]).toEqual({
+          id: 'h4',
+          at: '2026-11-01T00:00:03.000Z',
+          by: 'alice',
+          type: 'cancel',
+          app: 'web',
+          version: 1,
+          env: 'qa',
+          detail: 'change h4',
+          deploymentId: 'dep_1',
+        });
+      });
+    });
+
+    describe('events', () => {
+      const pushed = (app: string, version: number, at?: string) => ({
+        kind: 'bundle.pushed' as const,
+        app,
+        env: null,
+        deploymentId: null,
+        hostId: null,
+        data: { version, sha256: 'a'.repeat(64), label: null, by: 'alice' },
+        ...(at === undefined ? {} : { at }),
+      });
+
+      it('numbers events in order and lists them after an id, filtered', async () => {
+        expect([await store.events.firstId(), await store.events.lastId()]).toEqual([0, 0]);
+        const made = [];
+        for (let v = 1; v <= 5; v++)
+          made.push(await store.events.append(pushed(v % 2 ? 'web' : 'api', v)));
+        const ids = made.map((e) => Number(e.id));
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+        expect(new Set(ids).size).toBe(5);
+        expect(await store.events.firstId()).toBe(ids[0]);
+        expect(await store.events.lastId()).toBe(ids[4]);
+
+        const after = await store.events.list({ after: ids[1]!, limit: 10 });
+        expect(after.map((e) => e.id)).toEqual(made.slice(2).map((e) => e.id));
+        expect(after[0]).toEqual(made[2]);
+        const web = await store.events.list({ after: 0, limit: 2, filter: { app: 'web' } });
+        expect(web.map((e) => e.data)).toMatchObject([{ version: 1 }, { version: 3 }]);
+        expect(await store.events.list({ after: ids[4]!, limit: 10 })).toEqual([]);
+      });
+
+      it('prunes events before a time, but never the newest', async () => {
+        await store.events.append(pushed('web', 1, '2000-01-01T00:00:00.000Z'));
+        const kept = await store.events.append(pushed('web', 2, '2000-01-02T00:00:00.000Z'));
+        expect(await store.events.prune('2100-01-01T00:00:00.000Z')).toBe(1);
+        expect(await store.events.firstId()).toBe(Number(kept.id));
+        const next = await store.events.append(pushed('web', 3));
+        expect(Number(next.id)).toBeGreaterThan(Number(kept.id));
+      });
+    });
+
     describe('deployments', () => {
       it('records a deployment with its installs and takes the lock; a second is refused with the holder', async () => {
         const hostId = await host('qa-1');
@@ -699,8 +822,12 @@ for (const dialect of STORE_DIALECTS) {
         // A pending deployment takes the lock when it starts; one at a time.
         await deployment('dep_4', { lock: false, state: 'pending' });
         await deployment('dep_5', { lock: false, state: 'pending' });
-        expect((await store.deployments.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe('dep_4');
-        expect((await store.deployments.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe('dep_4');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_4', 'T')).deploymentId).toBe(
+          'dep_4',
+        );
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_5', 'T')).deploymentId).toBe(
+          'dep_4',
+        );
       });
 
       it('does not count as a lock one left by a deployment that ended (its server died before releasing it)', async () => {
@@ -713,7 +840,9 @@ for (const dialect of STORE_DIALECTS) {
         // The same when a queued deployment starts.
         await store.deployments.update('dep_2', { ...end, state: 'failed' });
         await deployment('dep_3', { lock: false, state: 'pending' });
-        expect((await store.deployments.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe('dep_3');
+        expect((await store.deployments.takeLock('web', 'qa', 'dep_3', 'T')).deploymentId).toBe(
+          'dep_3',
+        );
         // A lock held by a deployment under way still refuses the next.
         expect(await deployment('dep_4')).toMatchObject({
           created: false,
@@ -781,6 +910,57 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.deployments.update('dep_2', { error: 'x' }, { from: [] })).toBe(false);
       });
 
+      it('cancels a deployment with its installs no host has begun, in one step, only if it changed', async () => {
+        const hostIds = [await host('qa-1'), await host('qa-2'), await host('qa-3')];
+        const states = ['pending', 'queued', 'queued'] as const;
+        await deployment('dep_1', {
+          installs: hostIds.map((hostId, i) => ({
+            id: `ins_${i}`,
+            hostId,
+            app: 'web',
+            version: 1,
+            createdBy: 'alice',
+            deploymentId: 'dep_1',
+            purpose: 'deploy' as const,
+            batch: i,
+            state: states[i],
+          })),
+        });
+        // qa-3 was told to go ahead: it has the job, and finishes it.
+        await store.installs.mark('ins_2', { state: 'running', startedAt: 'T1' }, ['queued']);
+        const cancel = {
+          from: ['pending', 'running'] as const,
+          cancelUnstarted: { error: 'the deployment was cancelled by alice' },
+        };
+        expect(await store.deployments.update('dep_1', { state: 'cancelled' }, cancel)).toBe(true);
+        const installs = await store.installs.list({ deploymentId: 'dep_1' });
+        expect(installs.map((i) => [i.id, i.state, i.error]).sort()).toEqual([
+          ['ins_0', 'cancelled', 'the deployment was cancelled by alice'],
+          ['ins_1', 'cancelled', 'the deployment was cancelled by alice'],
+          ['ins_2', 'running', null],
+        ]);
+        expect(installs.find((i) => i.id === 'ins_0')?.finishedAt).not.toBeNull();
+        // A deployment that had moved on already cancels nothing.
+        await deployment('dep_2', {
+          lock: false,
+          installs: [
+            {
+              id: 'ins_9',
+              hostId: hostIds[0]!,
+              app: 'web',
+              version: 1,
+              createdBy: 'alice',
+              deploymentId: 'dep_2',
+              purpose: 'deploy',
+              state: 'pending',
+            },
+          ],
+        });
+        await store.deployments.update('dep_2', { state: 'succeeded' });
+        expect(await store.deployments.update('dep_2', { state: 'cancelled' }, cancel)).toBe(false);
+        expect((await store.installs.get('ins_9'))?.state).toBe('pending');
+      });
+
       it('gives a lease to one replica at a time, and to another once it expired or was released', async () => {
         await deployment('dep_1');
         const t = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s)).toISOString();
@@ -824,31 +1004,9 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.deployments.listDesiredReleases({ env: 'qa' })).toEqual([
           { env: 'qa', app: 'web', version: 3, deploymentId: 'dep_3', updatedAt: 'T3' },
         ]);
-        expect((await store.deployments.listDesiredReleases({ app: 'web' })).map((d) => d.env)).toEqual([
-          'prod',
-          'qa',
-        ]);
-      });
-
-      it('keeps the first configuration snapshot recorded for each install', async () => {
-        expect(await store.installs.getSnapshot('ins_1')).toBeUndefined();
-        await store.installs.saveSnapshots([
-          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'a' }, secrets: [] } },
-          { installId: 'ins_2', snapshot: { vars: { TOKEN: 't', PORT: '1' }, secrets: ['TOKEN'] } },
-        ]);
-        // Saved again (a replica carrying on after another): the first one stays.
-        await store.installs.saveSnapshots([
-          { installId: 'ins_1', snapshot: { vars: { REDIS_HOST: 'b' }, secrets: [] } },
-        ]);
-        expect(await store.installs.getSnapshot('ins_1')).toEqual({
-          vars: { REDIS_HOST: 'a' },
-          secrets: [],
-        });
-        expect(await store.installs.getSnapshot('ins_2')).toEqual({
-          vars: { TOKEN: 't', PORT: '1' },
-          secrets: ['TOKEN'],
-        });
-        await store.installs.saveSnapshots([]);
+        expect(
+          (await store.deployments.listDesiredReleases({ app: 'web' })).map((d) => d.env),
+        ).toEqual(['prod', 'qa']);
       });
     });
 

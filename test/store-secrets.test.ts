@@ -221,7 +221,9 @@ for (const dialect of DIALECTS) {
       const onStart = await failure(other.migrate());
       expect(onStart.code).toBe('E_SECRET_KEY_MISMATCH');
       expect(onStart.details).toMatchObject({ storeKeyId: box.keyId });
-      const onRead = await failure(other.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }));
+      const onRead = await failure(
+        other.variables.get('DB_PASSWORD', { kind: 'env', value: 'qa' }),
+      );
       expect(onRead.code).toBe('E_SECRET_KEY_MISMATCH');
       const keyless = await open();
       expect((await failure(keyless.variables.list())).code).toBe('E_SECRET_KEY_MISMATCH');

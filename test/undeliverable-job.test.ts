@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstallRecord } from '../src/protocol/api.js';
 import { MAX_JOB_BYTES } from '../src/protocol/job-size.js';
 import { loadSecretKey } from '../src/server/secret-key.js';
-import { outboxContext } from '../src/store/kysely-secret-sealing.js';
+import { outboxContext } from '../src/store/kysely/kysely-secret-sealing.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outboxContext } from '../src/store/kysely-secret-sealing.js';
+import { outboxContext } from '../src/store/kysely/kysely-secret-sealing.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';

@@ -12,7 +12,9 @@ const QUEUED_NOTICE_MS = 5000;
  * then asks for the install, so that every step it makes arrives on the
  * stream (nothing is asked again while it runs); prints a line as each step
  * starts and ends, and a summary from the install's record, read once at the
- * end. Returns the exit code: 0 only when the install succeeded.
+ * end. When the stream drops and is made again, the record is read once too:
+ * the stream resumes "from now", and the install may have ended meanwhile.
+ * Returns the exit code: 0 only when the install succeeded.
  *
  * @example
  *   process.exitCode = await followInstall(api, { app: 'hello', version: 3, host: 'web-1' }, {});
@@ -77,6 +79,19 @@ export async function followInstall(
     );
   };
 
+  /**
+   * The stream is back after a drop: it carries what happens from now on, so
+   * an end recorded while it was away is read from the install's record, once.
+   */
+  const reread = async (): Promise<void> => {
+    if (!install) return; // Not made yet: the answer that makes it is newer than the drop.
+    const now = await api.install(install.id);
+    if (isFinalInstall(now.state)) {
+      state = now.state;
+      stop.abort();
+    }
+  };
+
   let asked = false;
   try {
     await api.followEvents(
@@ -93,7 +108,11 @@ export async function followInstall(
         signal: stop.signal,
         // Subscribed: whatever the install does from now on comes on this stream.
         onOpen: () => {
-          if (asked) return;
+          if (asked) {
+            // A reading that fails is no reason to stop: the stream goes on.
+            reread().catch(() => undefined);
+            return;
+          }
           asked = true;
           create().catch((err: unknown) => {
             failure = err instanceof Error ? err : new Error(String(err));

@@ -182,6 +182,12 @@ export const hostStatusSchema = z.object({
    * with other values. Empty when none; absent when the server cannot tell.
    */
   changedVariables: z.array(z.string()).optional(),
+  /**
+   * For a host ahead of the desired release: the versions whose migrations ran
+   * in the environment and that going back would cross. Catch-up leaves it
+   * ahead (nobody is there to say yes); a deployment moves it. Absent when none.
+   */
+  aheadOverMigrations: z.array(z.number().int()).optional(),
 });
 export type HostStatus = z.infer<typeof hostStatusSchema>;
 

@@ -164,11 +164,9 @@ describe('AgentService, facts reports', () => {
 
   it('keeps at most keepSamples samples per host', async () => {
     for (const version of ['1', '2', '3', '4', '5']) await report(node(version));
-    expect((await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node)).toEqual([
-      '5',
-      '4',
-      '3',
-    ]);
+    expect(
+      (await store.hosts.listFactsSamples('host_a')).map((s) => s.facts.runtimes.node),
+    ).toEqual(['5', '4', '3']);
   });
 
   it("takes an older agent's report (facts version 1, a flat record) into the history", async () => {
@@ -352,6 +350,52 @@ describe('AgentService, asked whether an install is still wanted', () => {
     expect(migratingInstall(await store.installs.list({ deploymentId: 'dep_1' }))?.host).toBe(
       'qa-2',
     );
+  });
+
+  it('says no to an install of a cancelled deployment that the cancel has not reached yet, and cancels it', async () => {
+    // The gap a cancel leaves between recording the deployment and its installs.
+    await store.deployments.update('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
+    expect(await service.wanted(token, 'ins_host_a')).toEqual({
+      proceed: false,
+      reason: 'the deployment was cancelled: cancelled by admin',
+    });
+    const declined = await store.installs.get('ins_host_a');
+    expect([declined?.state, declined?.startedAt]).toEqual(['cancelled', null]);
+  });
+
+  it('says no to a revert of a cancelled deployment, and go ahead to a catch-up of one that ended otherwise', async () => {
+    await store.installs.createMany([
+      {
+        id: 'ins_revert',
+        hostId: 'host_a',
+        app: 'web',
+        version: 1,
+        createdBy: 'admin',
+        deploymentId: 'dep_1',
+        purpose: 'revert',
+        fromVersion: 2,
+        state: 'queued',
+      },
+    ]);
+    await store.deployments.update('dep_1', { state: 'cancelled', error: 'cancelled by admin' });
+    expect((await service.wanted(token, 'ins_revert')).proceed).toBe(false);
+    expect((await store.installs.get('ins_revert'))?.state).toBe('cancelled');
+    // A host catching up to the release of a deployment that ended partial goes ahead.
+    await store.deployments.update('dep_1', { state: 'partial' });
+    await store.installs.createMany([
+      {
+        id: 'ins_catch_up',
+        hostId: 'host_a',
+        app: 'web',
+        version: 2,
+        createdBy: 'ferry (catch-up)',
+        deploymentId: 'dep_1',
+        purpose: 'catch-up',
+        fromVersion: 1,
+        state: 'queued',
+      },
+    ]);
+    expect(await service.wanted(token, 'ins_catch_up')).toEqual({ proceed: true, reason: null });
   });
 
   it('says go ahead again to a host that asks again (its agent stopped before it began)', async () => {

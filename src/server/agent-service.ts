@@ -4,6 +4,7 @@ import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../prot
 import { FerryError } from '../protocol/errors.js';
 import {
   hasRun,
+  installStatesBefore,
   isOpenInstall,
   isStartedInstall,
   isWithdrawn,
@@ -15,7 +16,11 @@ import type { AgentEvent } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
 import type { ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
-import { assertInstallJobsFit, type InstallDispatcher } from './deployments/install-dispatcher.js';
+import {
+  assertInstallJobsFit,
+  cancelledWithDeployment,
+  type InstallDispatcher,
+} from './deployments/install-dispatcher.js';
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { HostFactsService } from './host-facts-service.js';
 import type { EventBus } from './events/event-bus.js';
@@ -89,8 +94,8 @@ export class AgentService {
     this.sweeper.unref();
     transport.onPresence((hostId, connected) => {
       // A change publishes host.connected or host.disconnected.
-      this.store
-        .hosts.setPresence(hostId, connected, new Date().toISOString())
+      this.store.hosts
+        .setPresence(hostId, connected, new Date().toISOString())
         .catch((err: unknown) => {
           this.logger.warn({ err, hostId }, 'recording host presence failed');
         });
@@ -276,7 +281,8 @@ export class AgentService {
    * What an agent asks before it starts a job it has not seen: whether the server
    * still wants it. Not when the rollout gave up on the host (it was offline; it
    * catches up to whatever is desired now instead), nor when the deployment was
-   * cancelled or stopped before it.
+   * cancelled or stopped before it — also when the deployment's cancel has not
+   * reached the install yet (it is then cancelled here).
    *
    * "Go ahead" is recorded as the start of the job (`running`, with `startedAt`),
    * in the same conditional update that checks it is still wanted: from then on
@@ -292,6 +298,19 @@ export class AgentService {
       });
     }
     if (isOpenInstall(install.state)) {
+      // Its deployment cancelled, the cancel not yet recorded on the install:
+      // not begun, so it is not begun now. (A cancel records both in one step.)
+      const cancelled = isStartedInstall(install.state)
+        ? null
+        : await cancelledWithDeployment(this.store, install);
+      if (cancelled !== null) {
+        await this.store.installs.mark(
+          installId,
+          { state: 'cancelled', error: cancelled },
+          installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
+        );
+        return this.wanted(token, installId);
+      }
       const told =
         isStartedInstall(install.state) ||
         (await this.store.installs.mark(

@@ -5,7 +5,7 @@ import type { HistoryEvent } from '../store/store.js';
  * A history event stamped now, with a fresh id; what is not given is null.
  *
  * @example
- *   await store.recordHistoryEvent(historyEvent({ type: 'token', by: 'admin', detail: 'created token ci (role developer)' }));
+ *   await store.history.record(historyEvent({ type: 'token', by: 'admin', detail: 'created token ci (role developer)' }));
  */
 export function historyEvent(
   fields: Pick<HistoryEvent, 'type' | 'by' | 'detail'> &

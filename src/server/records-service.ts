@@ -5,6 +5,7 @@ import {
   TOOK_RELEASE_INSTALL_STATES,
 } from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
+import { migrationsBehind } from './deployments/migration-gate.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
@@ -29,7 +30,9 @@ export class RecordsService {
 
   /** The status of every app, or of one. */
   async status(app?: string): Promise<AppStatus[]> {
-    const apps = (await this.store.bundles.listApps()).filter((a) => app === undefined || a.name === app);
+    const apps = (await this.store.bundles.listApps()).filter(
+      (a) => app === undefined || a.name === app,
+    );
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
     const hosts = await this.store.hosts.list();
     const desired = await this.store.deployments.listDesiredReleases();
@@ -58,7 +61,9 @@ export class RecordsService {
           active: running
             ? { id: running.id, version: running.version, state: running.state }
             : null,
-          hosts: await Promise.all(targets.map((h) => this.hostStatus(h, summary.name))),
+          hosts: await Promise.all(
+            targets.map((h) => this.hostStatus(h, summary.name, wanted?.version)),
+          ),
         });
       }
       out.push({ app: summary.name, latestVersion: summary.latestVersion, environments });
@@ -72,7 +77,8 @@ export class RecordsService {
    * app, of every app and of the server too (variables, hosts, tokens).
    */
   async history(app: string | undefined, limit = 200): Promise<HistoryEntry[]> {
-    const apps = app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
+    const apps =
+      app === undefined ? (await this.store.bundles.listApps()).map((a) => a.name) : [app];
     const entries: HistoryEntry[] = [];
     for (const name of apps) entries.push(...(await this.appHistory(name)));
     for (const event of await this.store.history.list({ app, limit })) {
@@ -156,10 +162,19 @@ export class RecordsService {
     return entries;
   }
 
-  private async hostStatus(host: HostRecord, app: string): Promise<HostStatus> {
+  private async hostStatus(
+    host: HostRecord,
+    app: string,
+    desired: number | undefined,
+  ): Promise<HostStatus> {
     const [last] = await this.store.installs.list({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
     const changed = version === null ? undefined : await this.changedVariables(host, app, version);
+    // Why catch-up leaves it ahead, when going back would cross migrations.
+    const over =
+      desired === undefined
+        ? []
+        : await migrationsBehind(this.store, app, host.env, desired, version);
     const probe = host.facts?.apps[app]?.health ?? null;
     return {
       host: host.name,
@@ -168,6 +183,9 @@ export class RecordsService {
       health: !host.connected ? 'offline' : (probe ?? 'unknown'),
       lastInstall: last ? { id: last.id, version: last.version, state: last.state } : null,
       ...(changed === undefined ? {} : { changedVariables: changed }),
+      ...(over.length === 0
+        ? {}
+        : { aheadOverMigrations: over.map((m) => m.version).sort((a, b) => a - b) }),
     };
   }
 

@@ -139,8 +139,8 @@ export class TokenService {
     const partial = `${file}.partial-${process.pid}`;
     await writeFile(partial, `${token}\n`, { mode: 0o600 });
     await chmod(partial, 0o600);
-    const created = await this.store
-      .tokens.createFirst({
+    const created = await this.store.tokens
+      .createFirst({
         id: newTokenId(),
         name: 'admin',
         role: 'admin',

@@ -40,7 +40,13 @@ async function pushBundle(app: string, sha256: string): Promise<number> {
 }
 
 async function hostRunning(name: string, env: string, apps: Record<string, unknown>) {
-  const host = await store.hosts.create({ id: `host_${name}`, name, env, roles: ['web'], vars: {} });
+  const host = await store.hosts.create({
+    id: `host_${name}`,
+    name,
+    env,
+    roles: ['web'],
+    vars: {},
+  });
   await store.hosts.setFacts(
     host.id,
     parseHostFacts({ os: 'Linux', apps }),

@@ -1,15 +1,13 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
-
-/** The SQL dialects the store runs on; a few column types differ between them. */
-export type StoreDialect = 'sqlite' | 'postgres';
+import type { StoreDialect } from './store-dialect.js';
 
 /**
  * The schema's history, in order. Written with Kysely's schema builder only, so
  * every dialect runs the same migrations. Never edit one that has shipped: add one.
  */
-function migrations(dialect: StoreDialect): Record<string, Migration> {
+function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, Migration> {
   // An increasing integer key, for ordering (the outbox delivers in order).
-  const serial = dialect === 'sqlite' ? 'integer' : 'bigserial';
+  const serial = dialect.serialType;
   return {
     '0001_bundles_and_tokens': {
       async up(db: Kysely<unknown>) {
@@ -384,10 +382,21 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
         }
       },
     },
+    '0016_deployment_migrations_confirmed': {
+      async up(db) {
+        // Whether going back across migrations was confirmed (`--yes`), kept so
+        // that one queued behind another is checked again when it starts: the
+        // one ahead of it may migrate meanwhile.
+        await db.schema
+          .alterTable('deployments')
+          .addColumn('migrations_confirmed', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 
 /** Hands Kysely's Migrator the migrations above, for one dialect. */
-export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+export function migrationProvider(dialect: Pick<StoreDialect, 'serialType'>): MigrationProvider {
   return { getMigrations: () => Promise.resolve(migrations(dialect)) };
 }

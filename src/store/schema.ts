@@ -82,6 +82,11 @@ export interface DeploymentsTable {
   triggered_by: Generated<string | null>;
   /** 1 when it takes today's variables for every host (`--refresh-vars`), not a landed release's own. */
   refresh_vars: Generated<number>;
+  /**
+   * 1 when whoever started it said yes to going back across migrations (`--yes`);
+   * 0 for an automatic one: nobody was there to say so.
+   */
+  migrations_confirmed: Generated<number>;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

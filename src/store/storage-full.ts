@@ -1,13 +1,17 @@
 import { FerryError } from '../protocol/errors.js';
+import { isPostgresStorageFull } from './postgres/postgres-errors.js';
+import { isSqliteStorageFull } from './sqlite/sqlite-errors.js';
 
 /**
  * True when an error says the disk is full: the file system's ENOSPC (or EDQUOT,
- * over quota), SQLite's SQLITE_FULL, or PostgreSQL's SQLSTATE 53100
- * (disk_full). Such a failure is the operator's to fix, not a bug.
+ * over quota), or either store dialect's own word for it (SQLite's SQLITE_FULL,
+ * PostgreSQL's SQLSTATE 53100). Such a failure is the operator's to fix, not a bug.
  */
 export function isStorageFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100';
+  return (
+    code === 'ENOSPC' || code === 'EDQUOT' || isSqliteStorageFull(err) || isPostgresStorageFull(err)
+  );
 }
 
 /**

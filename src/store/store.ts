@@ -1,477 +1,72 @@
-import type { EventFilter, FerryEvent, NewFerryEvent } from '../protocol/events.js';
-import type {
-  DeploymentKind,
-  DeploymentState,
-  StrategyRecord,
-} from '../protocol/deployment-api.js';
-import type {
-  AppSummary,
-  BundleDetail,
-  BundleRecord,
-  HostRecord,
-  InstallLogs,
-  InstallPurpose,
-  InstallRecord,
-  InstallState,
-  Role,
-  TokenRecord,
-  VerdictRecord,
-  VerdictState,
-} from '../protocol/api.js';
-import type { FactsSample, HostFacts } from '../protocol/host-facts.js';
+import type { BundleStore } from './bundle-store.js';
+import type { DeploymentStore } from './deployment-store.js';
+import type { EnvironmentStore } from './environment-store.js';
+import type { EventStore } from './event-store.js';
+import type { HistoryStore } from './history-store.js';
+import type { HostStore } from './host-store.js';
+import type { InstallStore } from './install-store.js';
+import type { OutboxStore } from './outbox-store.js';
+import type { TokenStore } from './token-store.js';
+import type { VariableStore } from './variable-store.js';
+import type { VerdictStore } from './verdict-store.js';
 
-/** What the server knows of a bundle before it has a version. */
-export interface NewBundle {
-  app: string;
-  sha256: string;
-  size: number;
-  label: string | null;
-  commit: string | null;
-  dirty: boolean | null;
-  fileCount: number;
-  createdAt: string;
-  pushedBy: string;
-  /** The app's resolved manifest section, as the bundle carries it. */
-  manifest: Record<string, unknown>;
-}
-
-/** The result of recording a push: the bundle, and whether it is new. */
-export interface RecordedBundle {
-  bundle: BundleRecord;
-  /** False when the app already had a bundle with this sha256; that one is returned. */
-  created: boolean;
-}
-
-/** A token as the store keeps it: only the hash of its secret. */
-export interface StoredToken extends TokenRecord {
-  tokenHash: string;
-}
-
-export interface NewToken {
-  id: string;
-  name: string;
-  role: Role;
-  env: string | null;
-  tokenHash: string;
-  createdBy: string | null;
-  hostId?: string | null;
-}
-
-/** How much of a host's facts history is kept: at most `keep` samples, none older than `since`. */
-export interface FactsRetention {
-  keep: number;
-  since: string;
-}
-
-export interface NewHost {
-  id: string;
-  name: string;
-  env: string;
-  roles: string[];
-  vars: Record<string, string>;
-}
-
-export interface NewInstall {
-  id: string;
-  hostId: string;
-  app: string;
-  version: number;
-  createdBy: string;
-  /** The deployment it belongs to; none for a single `ferry install`. */
-  deploymentId?: string | null;
-  purpose?: InstallPurpose;
-  /** Its batch in the deployment's rollout, from 0. */
-  batch?: number | null;
-  fromVersion?: number | null;
-  /** `queued` (the default: about to be sent), `pending` (planned), or `failed` (refused before sending). */
-  state?: 'pending' | 'queued' | 'failed';
-  error?: string | null;
-}
-
-/** An install as the store keeps it: the API's record, with when its job was sent and its batch. */
-export interface StoredInstall extends InstallRecord {
-  batch: number | null;
-  sentAt: string | null;
-}
-
-/** Which installs to list; every given field must match. */
-export interface InstallQuery {
-  deploymentId?: string;
-  hostId?: string;
-  app?: string;
-  version?: number;
-  states?: InstallState[];
-  /** Newest first, at most this many. */
-  limit?: number;
-}
-
-/** A deployment as the store keeps it, with the lease of the replica that drives it. */
-export interface StoredDeployment {
-  id: string;
-  app: string;
-  version: number;
-  env: string;
-  kind: DeploymentKind;
-  state: DeploymentState;
-  phase: 'rollout' | 'reverting';
-  strategy: StrategyRecord;
-  fromVersion: number | null;
-  /**
-   * Who started it: a token's name, or for an automatic deployment the policy
-   * (`policy:qa/autoDeploy`, `policy:prod/autoPromote`).
-   */
-  createdBy: string;
-  /** For an automatic deployment, the token whose push or verdict set it off; else null. */
-  triggeredBy: string | null;
-  /**
-   * True when it takes today's variables for every host (`--refresh-vars`);
-   * false when a release that landed before keeps its own snapshot.
-   */
-  refreshVars: boolean;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error: string | null;
-  leaseOwner: string | null;
-  leaseExpiresAt: string | null;
-}
-
-export type NewDeployment = Pick<
+export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
+export type {
+  DeployLock,
+  DeploymentPatch,
+  DeploymentStore,
+  DeploymentUpdateOptions,
+  DesiredRelease,
+  NewDeployment,
   StoredDeployment,
-  'id' | 'app' | 'version' | 'env' | 'kind' | 'state' | 'strategy' | 'fromVersion' | 'createdBy'
-> & {
-  triggeredBy?: string | null;
-  /** See `StoredDeployment.refreshVars`; false when not given. */
-  refreshVars?: boolean;
-  /** Why it failed, for one recorded as failed from the start (it could not begin). */
-  error?: string | null;
-};
-
-/** What may change of a deployment once it exists. */
-export type DeploymentPatch = Partial<
-  Pick<StoredDeployment, 'state' | 'phase' | 'startedAt' | 'finishedAt' | 'error'>
->;
-
-/** The one active deployment of an app in an environment, and since when it holds the lock. */
-export interface DeployLock {
-  app: string;
-  env: string;
-  deploymentId: string;
-  since: string;
-}
-
-/** The release an app should run in an environment, and the deployment that set it. */
-export interface DesiredRelease {
-  env: string;
-  app: string;
-  version: number;
-  deploymentId: string;
-  updatedAt: string;
-}
-
-/** What an agent reported of one step, as the store records it. */
-export type StepReport =
-  | { kind: 'started'; step: string; at: string }
-  | { kind: 'output'; step: string; stream: 'stdout' | 'stderr'; seq: number; text: string }
-  | {
-      kind: 'finished';
-      step: string;
-      ok: boolean;
-      exitCode: number | null;
-      durationMs: number;
-      error: string | null;
-      at: string;
-    };
+} from './deployment-store.js';
+export type { EnvironmentStore } from './environment-store.js';
+export type { EventStore } from './event-store.js';
+export type { HistoryEvent, HistoryStore } from './history-store.js';
+export type { FactsRetention, HostStore, NewHost } from './host-store.js';
+export type {
+  ConfigSnapshot,
+  InstallOutcome,
+  InstallPatch,
+  InstallQuery,
+  InstallSnapshot,
+  InstallStore,
+  NewInstall,
+  StepReport,
+  StoredInstall,
+} from './install-store.js';
+export type { OutboxMessage, OutboxStore } from './outbox-store.js';
+export type { NewToken, StoredToken, TokenStore } from './token-store.js';
+export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
+export type { VerdictCondition, VerdictStore } from './verdict-store.js';
 
 /**
- * The server's metadata store. Domain code depends on this interface only; the
- * adapters (SQLite, PostgreSQL) pass one contract suite.
+ * The server's metadata store: one small store per aggregate, each written
+ * once over Kysely (`kysely/`), with what SQLite and PostgreSQL do their own
+ * way behind `StoreDialect`. Domain code depends on these interfaces only;
+ * both adapters pass one contract suite. Each aggregate's record types live
+ * in its own file and are re-exported here.
+ *
+ * @example
+ *   const store = await openStore(settings, box);
+ *   await store.migrate();
+ *   const bundle = await store.bundles.get('cart', 12);
+ *   const installs = await store.installs.list({ deploymentId });
  */
 export interface Store {
   /** Brings the schema up to date; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  /**
-   * Records a pushed bundle: in one transaction, returns the app's bundle with the
-   * same sha256 if there is one, or else assigns `version = last + 1`, records the
-   * bundle, and calls `beforeCommit` (which moves the file into place) before
-   * committing — if it throws, nothing is recorded.
-   */
-  recordBundle(bundle: NewBundle, beforeCommit: () => Promise<void>): Promise<RecordedBundle>;
-  getBundle(app: string, version: number): Promise<BundleDetail | undefined>;
-  /** An app's bundles, newest first. */
-  listBundles(app: string, options?: { limit?: number }): Promise<BundleRecord[]>;
-  hasApp(app: string): Promise<boolean>;
-  listApps(): Promise<AppSummary[]>;
-
-  createToken(token: NewToken): Promise<TokenRecord>;
-  /** A token that is not revoked, by the hash of its secret. */
-  findActiveToken(tokenHash: string): Promise<StoredToken | undefined>;
-  listTokens(): Promise<TokenRecord[]>;
-  /**
-   * Creates the token only when there is no token at all, atomically: of
-   * replicas starting together on a new store, one makes the first token.
-   */
-  createFirstToken(token: NewToken): Promise<TokenRecord | undefined>;
-  /** Marks a token revoked; false when no such token exists. */
-  revokeToken(id: string): Promise<boolean>;
-  touchToken(id: string, at: string): Promise<void>;
-
-  /** Adds a message to a host's outbox; adding the same message id again changes nothing. */
-  enqueueOutbox(hostId: string, message: OutboxMessage): Promise<void>;
-  /** A host's messages not yet acknowledged, oldest first. */
-  pendingOutbox(hostId: string): Promise<OutboxMessage[]>;
-  /** Removes an acknowledged message. */
-  ackOutbox(hostId: string, messageId: string): Promise<void>;
-
-  /** Environment names in lifecycle order (`dev`, `qa`, `prod` by default). */
-  listEnvironments(): Promise<string[]>;
-  /**
-   * Makes the stored environments those named, in this order. One no longer
-   * named is removed unless hosts are enrolled in it; those are returned.
-   */
-  syncEnvironments(names: string[]): Promise<{ kept: string[] }>;
-  createHost(host: NewHost): Promise<HostRecord>;
-  getHost(id: string): Promise<HostRecord | undefined>;
-  findHostByName(name: string): Promise<HostRecord | undefined>;
-  listHosts(options?: { env?: string }): Promise<HostRecord[]>;
-  /** Cuts a host off: marks it revoked, and revokes every token of its own. */
-  cutOffHost(id: string, at: string): Promise<void>;
-  /**
-   * `ferry hosts remove`: cuts the host off and takes it out of the lists; its
-   * record stays for the history, under a name that frees the one it had.
-   * False when there is no such host (or it was removed already).
-   */
-  removeHost(id: string, at: string): Promise<boolean>;
-  /** The ids of hosts cut off (their token revoked, or removed). */
-  cutOffHostIds(): Promise<string[]>;
-  setHostPresence(id: string, connected: boolean, at: string): Promise<void>;
-  /** Marks every host disconnected: on start, no connection survives from before. */
-  resetHostPresence(): Promise<void>;
-  /** Keeps a host's latest facts on its record (and that it was seen at `at`). */
-  setHostFacts(id: string, facts: HostFacts, at: string): Promise<void>;
-  /** Adds a sample to a host's facts history, and prunes the history to `retention`. */
-  addFactsSample(hostId: string, sample: FactsSample, retention: FactsRetention): Promise<void>;
-  /** A host's facts history, newest first. */
-  listFactsSamples(hostId: string, options?: { limit?: number }): Promise<FactsSample[]>;
-
-  createInstall(install: NewInstall): Promise<void>;
-  getInstall(id: string): Promise<InstallRecord | undefined>;
-  /** Records one step report; a report delivered twice is recorded once. */
-  recordStep(installId: string, report: StepReport): Promise<void>;
-  finishInstall(
-    installId: string,
-    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
-  ): Promise<void>;
-  installLogs(installId: string): Promise<InstallLogs | undefined>;
-
-  /** Sets a variable in its scope, replacing the one there; `created` is false when it replaced one. */
-  setVariable(variable: StoredVariable): Promise<{ created: boolean }>;
-  getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined>;
-  /** Removes a variable from its scope; false when there was none. */
-  unsetVariable(name: string, scope: VariableScope): Promise<boolean>;
-  /**
-   * Variables by name then scope: all of them, or those in any of `scopes` (of
-   * any app). With `app`, only those for every app or for that one.
-   */
-  listVariables(options?: { scopes?: VariableScope[]; app?: string }): Promise<StoredVariable[]>;
-
-  /**
-   * Adds a change to a bundle's verdict history and returns the verdict it had
-   * just before, read in the same transaction. With a `condition`, the change
-   * is recorded only if it holds in that transaction (`recorded` says whether).
-   */
-  recordVerdict(
-    verdict: VerdictRecord,
-    condition?: VerdictCondition,
-  ): Promise<{ previous: VerdictState; recorded: boolean }>;
-  /** A bundle's verdict changes, newest first. */
-  listVerdicts(app: string, version: number): Promise<VerdictRecord[]>;
-  /** A bundle's verdict now: its latest change, or `pending`. */
-  verdictOf(app: string, version: number): Promise<VerdictState>;
-  /** Every verdict change of an app's bundles, newest first. */
-  listAppVerdicts(app: string): Promise<VerdictRecord[]>;
-
-  /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
-  recordHistoryEvent(event: HistoryEvent): Promise<void>;
-
-  /**
-   * Appends an event to the live stream and numbers it. Ids only grow, and a
-   * reader that has seen id n never later finds one below it, on every replica.
-   */
-  appendEvent(event: NewFerryEvent): Promise<FerryEvent>;
-  /** Events after an id, oldest first, matching the filter. */
-  listEvents(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]>;
-  /** The newest event's id, or 0; `firstEventId` the oldest kept, or 0. */
-  lastEventId(): Promise<number>;
-  firstEventId(): Promise<number>;
-  /** Deletes events recorded before a time (never the newest); returns how many. */
-  pruneEvents(before: string): Promise<number>;
-  /**
-   * Calls `onAppended` when another process (a replica) appended events; the
-   * returned function stops watching. An embedded store has no other process.
-   */
-  watchEvents(onAppended: () => void): Promise<() => Promise<void>>;
-  /** History events, newest first: those of `app`, or all of them (variables, hosts, tokens too). */
-  listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
-
-  /**
-   * Records a deployment with its planned installs and their configuration
-   * snapshots, in one transaction. With `lock`, it first takes the app's lock in
-   * its environment; when another deployment holds it, nothing is recorded (no
-   * snapshot either) and the holder is returned.
-   */
-  createDeployment(
-    deployment: NewDeployment,
-    installs: NewInstall[],
-    options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
-  ): Promise<{ created: true } | { created: false; holder: DeployLock }>;
-  getDeployment(id: string): Promise<StoredDeployment | undefined>;
-  /** Deployments, newest first. */
-  listDeployments(query?: {
-    app?: string;
-    env?: string;
-    states?: DeploymentState[];
-    limit?: number;
-  }): Promise<StoredDeployment[]>;
-  /**
-   * Changes a deployment; with `from`, only while it is in one of those states
-   * (ask `deploymentStatesBefore` in protocol/lifecycle.ts), and with `desired`,
-   * sets that desired release in the same transaction, only if it changed.
-   * With `installs` (and their `snapshots`), records them in the same
-   * transaction, only if it changed: a deployment that moved meanwhile (a
-   * cancel from another replica) gets none. True when it changed.
-   */
-  updateDeployment(
-    id: string,
-    patch: DeploymentPatch,
-    options?: DeploymentUpdateOptions,
-  ): Promise<boolean>;
-  /** Takes the lock of an app in an environment for a deployment if it is free; returns who holds it now. */
-  takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock>;
-  getLock(app: string, env: string): Promise<DeployLock | undefined>;
-  /** Lets go of the lock, if this deployment holds it. */
-  releaseLock(app: string, env: string, deploymentId: string): Promise<void>;
-  /**
-   * Takes or renews the lease on driving an active deployment: succeeds when the
-   * lease is free, expired, or already `owner`'s. False when another replica holds it.
-   */
-  claimLease(id: string, owner: string, now: string, expiresAt: string): Promise<boolean>;
-  /** Gives a lease up (on shutdown), so that another replica may take it at once. */
-  releaseLease(id: string, owner: string): Promise<void>;
-
-  /** Records installs planned or refused outside `createDeployment` (reverts, catch-ups). */
-  createInstalls(installs: NewInstall[]): Promise<void>;
-  listInstalls(query: InstallQuery): Promise<StoredInstall[]>;
-  getStoredInstall(id: string): Promise<StoredInstall | undefined>;
-  /**
-   * Moves an install to another state, only if it is in one of `from`; false when
-   * it was not (someone else moved it first). `startedAt` is kept whatever
-   * becomes of the install: a host that began a job has it.
-   */
-  markInstall(
-    id: string,
-    patch: {
-      state: InstallState;
-      error?: string | null;
-      sentAt?: string;
-      startedAt?: string;
-      finishedAt?: string;
-    },
-    from: InstallState[],
-  ): Promise<boolean>;
-
-  setDesiredRelease(desired: DesiredRelease): Promise<void>;
-  listDesiredReleases(query?: { env?: string; app?: string }): Promise<DesiredRelease[]>;
-
-  /**
-   * Records the configuration installs are sent with (secrets sealed at rest).
-   * An install keeps the first snapshot recorded for it: saving one again changes nothing.
-   */
-  saveInstallSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void>;
-  /** The configuration an install was made with, or undefined when none was recorded. */
-  getInstallSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
-}
-
-/** An install's configuration snapshot, as it is recorded. */
-export interface InstallSnapshot {
-  installId: string;
-  snapshot: ConfigSnapshot;
-}
-
-/**
- * When the server records a verdict it reached itself about something that
- * happened at `unchangedSince` (an install that failed): only if that changes
- * the bundle's verdict, and no verdict was recorded since — by the server for
- * the same happening reported again, or by a person who has seen it. Times
- * are compared as recorded: replicas' clocks are taken to agree to well under
- * the time a person takes to look at a failure.
- */
-export interface VerdictCondition {
-  unchangedSince: string;
-}
-
-/** The conditions of `Store.updateDeployment`, and what it records with the change. */
-export interface DeploymentUpdateOptions {
-  /** Only while it is in one of these states (ask `deploymentStatesBefore`). */
-  from?: readonly DeploymentState[];
-  /** The environment's desired release, set with the change. */
-  desired?: DesiredRelease;
-  /** Installs recorded with the change (reverts, the plan of a queued one that starts). */
-  installs?: NewInstall[];
-  /** Their configuration snapshots, recorded with them. */
-  snapshots?: readonly InstallSnapshot[];
-}
-
-/**
- * The configuration a deployment froze for one host: the variables the app's
- * manifest uses, with their values, and which of them are secret. Never send
- * this to a client as it is: secret values must be masked.
- */
-export interface ConfigSnapshot {
-  vars: Record<string, string>;
-  secrets: string[];
-}
-
-/**
- * One line of history that no other record holds: who did what, when. `detail`
- * says what in words (a variable's name and scope, never its value).
- */
-export interface HistoryEvent {
-  id: string;
-  at: string;
-  by: string;
-  type: 'cancel' | 'variable' | 'host' | 'token';
-  app: string | null;
-  version: number | null;
-  env: string | null;
-  detail: string;
-  deploymentId: string | null;
-}
-
-/**
- * Where a variable applies: everywhere, or one environment, role or host (by
- * name); and with `app`, only to that app there (absent: to every app).
- */
-export type VariableScope = (
-  { kind: 'global' } | { kind: 'env' | 'role' | 'host'; value: string }
-) & {
-  app?: string;
-};
-
-/** A variable as the store keeps it, secret values included: never send this to a client. */
-export interface StoredVariable {
-  name: string;
-  scope: VariableScope;
-  value: string;
-  secret: boolean;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-/** A message waiting in a host's outbox: its id and its serialized body. */
-export interface OutboxMessage {
-  id: string;
-  body: string;
+  readonly bundles: BundleStore;
+  readonly tokens: TokenStore;
+  readonly outbox: OutboxStore;
+  readonly environments: EnvironmentStore;
+  readonly hosts: HostStore;
+  readonly deployments: DeploymentStore;
+  readonly installs: InstallStore;
+  readonly variables: VariableStore;
+  readonly verdicts: VerdictStore;
+  readonly history: HistoryStore;
+  readonly events: EventStore;
 }

@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { InstallJob } from '../../protocol/messages.js';
@@ -55,9 +55,38 @@ export async function writeReleaseSnapshot(
   releaseDir: string,
   snapshot: ReleaseSnapshot,
 ): Promise<void> {
+  await (await stageReleaseSnapshot(releaseDir, snapshot)).commit();
+}
+
+/** A snapshot written in full beside a release, not yet the release's own. */
+export interface StagedSnapshot {
+  /** Makes it the release's snapshot (a rename). */
+  commit(): Promise<void>;
+  /** Drops it: the release keeps the snapshot it had. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes a release's snapshot beside it, mode 0600, without making it the
+ * release's yet: what can fail for want of space fails before the change it
+ * goes with (the switch), and the release's snapshot changes only with it.
+ *
+ * @example
+ *   const staged = await stageReleaseSnapshot(releaseDir, snapshotOf(job, referenced));
+ *   await switchCurrent(appDir, version).catch(async (err) => { await staged.discard(); throw err; });
+ *   await staged.commit();
+ */
+export async function stageReleaseSnapshot(
+  releaseDir: string,
+  snapshot: ReleaseSnapshot,
+): Promise<StagedSnapshot> {
   const file = path.join(releaseDir, RELEASE_SNAPSHOT_FILE);
-  await writeFile(`${file}.partial`, `${JSON.stringify(snapshot)}\n`, { mode: 0o600 });
-  await rename(`${file}.partial`, file);
+  const partial = `${file}.partial`;
+  await writeFile(partial, `${JSON.stringify(snapshot)}\n`, { mode: 0o600 });
+  return {
+    commit: () => rename(partial, file),
+    discard: () => rm(partial, { force: true }),
+  };
 }
 
 /**

@@ -40,7 +40,7 @@ export function statusLines(apps: AppStatus[]): string[] {
           !env.desired || host.version === env.desired.version || !host.connected
             ? ''
             : host.version !== null && host.version > env.desired.version
-              ? `  (ahead of the desired @${env.desired.version})`
+              ? `  (ahead of the desired @${env.desired.version}${aheadWhy(host.aheadOverMigrations)})`
               : `  (behind the desired @${env.desired.version})`;
         const last =
           host.lastInstall && host.lastInstall.state !== 'succeeded'
@@ -57,4 +57,11 @@ export function statusLines(apps: AppStatus[]): string[] {
     }
   }
   return lines;
+}
+
+/** Why catch-up leaves a host ahead: going back would cross migrations that ran there. */
+function aheadWhy(versions: number[] | undefined): string {
+  if (!versions || versions.length === 0) return '';
+  const which = versions.map((v) => `@${v}`).join(', ');
+  return `; the migrations of ${which} ran here: it stays until a deployment moves it`;
 }

@@ -10,6 +10,7 @@ import type { Store, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import { missedConfiguration } from './config-snapshots.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
+import { migrationsBehind } from './migration-gate.js';
 import { reportedVersion, roleOf } from './rollout-plan.js';
 
 /** The few logging calls it makes. */
@@ -41,7 +42,10 @@ export const CATCH_UP_ACTOR = 'ferry (catch-up)';
  * the next deployment will) — and when its newest install came from a
  * deployment a person cancelled: it never installs what a person cancelled,
  * nor undoes what that deployment's running installs did — nor the reverts it
- * did not send, when it was cancelled while putting hosts back.
+ * did not send, when it was cancelled while putting hosts back — and when
+ * taking it back to the desired release would cross migrations that ran in the
+ * environment (`migrationsBehind`): it only ever brings a host to a release whose
+ * migrations ran there, never back over them.
  */
 export class CatchUp {
   /** Hosts being looked at in this process: facts that arrive close together are handled once. */
@@ -120,6 +124,24 @@ export class CatchUp {
       // next deployment: it is ahead of the desired release, and going back is
       // for a person to ask.
       if (await this.keptFromCancelled(newest, current)) continue;
+      // A host ahead on a release whose migrations ran here (its migrator ran
+      // them after the rollout gave up on it, say) is not taken back across
+      // them: going back asks for a yes, and nobody is here to give it. It stays
+      // ahead until the next deployment; `ferry status` says why.
+      const behind = await migrationsBehind(
+        this.store,
+        desired.app,
+        host.env,
+        desired.version,
+        current,
+      );
+      if (behind.length > 0) {
+        this.logger.info(
+          { host: host.name, app: desired.app, version: current, desired: desired.version },
+          'left a host ahead of the desired release: going back would cross migrations',
+        );
+        continue;
+      }
       // The same id on every replica that sees these facts: of two racing, one insert wins.
       const id = `ins_${createHash('sha256')
         .update(`${desired.deploymentId}:${host.id}:${installs.length}`)

@@ -96,6 +96,51 @@ describe('the configuration a release last ran with on a host', () => {
     expect(await lastRanWith(store, 'web', 3, 'host_a')).toBeUndefined();
   });
 
+  it('is that of the install that started it last on the host, whatever the order they were made in', async () => {
+    // Made first, run last: its host was away, and ran it after the second one.
+    for (const [id, colour] of [
+      ['ins_away', 'early'],
+      ['ins_next', 'late'],
+    ] as const) {
+      await store.installs.create({
+        id,
+        hostId: 'host_a',
+        app: 'web',
+        version: 1,
+        createdBy: 'admin',
+        deploymentId: null,
+        state: 'queued',
+      });
+      await store.installs.saveSnapshots([
+        { installId: id, snapshot: { vars: { COLOUR: colour }, secrets: [] } },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const id of ['ins_next', 'ins_away']) {
+      for (const step of FRESH) {
+        const at = new Date((clock += 10)).toISOString();
+        await store.installs.recordStep(id, { kind: 'started', step, at });
+        await store.installs.recordStep(id, {
+          kind: 'finished',
+          step,
+          ok: true,
+          exitCode: null,
+          durationMs: 1,
+          error: null,
+          at,
+        });
+      }
+      await store.installs.finish(id, {
+        ok: true,
+        rolledBack: false,
+        error: null,
+        at: new Date((clock += 10)).toISOString(),
+      });
+    }
+    // The host's release keeps the snapshot ins_away wrote, its switch being the later.
+    expect((await lastRanWith(store, 'web', 1, 'host_a'))?.vars).toEqual({ COLOUR: 'early' });
+  });
+
   it('counts an install as starting its release once it switched to it or started it', () => {
     const step = (name: string, state: 'succeeded' | 'failed') => ({
       step: name,

@@ -38,19 +38,41 @@ export function startedRelease(install: Pick<StoredInstall, 'state' | 'steps'>):
 }
 
 /**
+ * When an install that started its release wrote the release's snapshot on
+ * its host: its last `switch` (succeeded) or start step, by the host's report;
+ * else when its host began it; else when it was made (an older record).
+ */
+function snapshotWrittenAt(
+  install: Pick<StoredInstall, 'steps' | 'startedAt' | 'createdAt'>,
+): string {
+  const writes = install.steps
+    .filter(
+      (s) => (s.step === SWITCH_STEP && s.state === 'succeeded') || START_STEPS.includes(s.step),
+    )
+    .map((s) => s.startedAt)
+    .filter((at): at is string => at !== null)
+    .sort();
+  return writes[writes.length - 1] ?? install.startedAt ?? install.createdAt;
+}
+
+/**
  * The configuration `app@version` last ran with on a host: the snapshot of the
- * newest install that started that release there — what the host keeps in the
- * release's `.ferry-snapshot.json` — or undefined when the host never started
- * it (or did before snapshots were recorded).
+ * install that started that release there last, by when it did (not when it
+ * was made: a host away may run an older install after a newer one) — what the
+ * host keeps in the release's `.ferry-snapshot.json` — or undefined when the
+ * host never started it (or did before snapshots were recorded).
  */
 export async function lastRanWith(
-  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  store: Pick<Store, 'installs'>,
   app: string,
   version: number,
   hostId: string,
 ): Promise<ConfigSnapshot | undefined> {
-  // Newest first: the newest install that started it wrote the snapshot the host keeps.
-  const started = (await store.installs.list({ hostId, app, version })).find(startedRelease);
+  // Newest first; of two that wrote it at the same moment, the newer made.
+  const started = (await store.installs.list({ hostId, app, version }))
+    .filter(startedRelease)
+    .map((install) => ({ install, at: snapshotWrittenAt(install) }))
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0))[0]?.install;
   return started ? store.installs.getSnapshot(started.id) : undefined;
 }
 
@@ -62,7 +84,7 @@ export async function lastRanWith(
  * it has run an install of that deployment, whatever became of it.
  */
 export async function missedConfiguration(
-  store: Pick<Store, 'listInstalls' | 'getInstallSnapshot'>,
+  store: Pick<Store, 'installs'>,
   deploymentId: string,
   app: string,
   version: number,

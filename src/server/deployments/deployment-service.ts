@@ -12,9 +12,7 @@ import type {
 import { FerryError } from '../../protocol/errors.js';
 import {
   deploymentStatesBefore,
-  installStatesBefore,
   isActiveDeployment,
-  hasLanded,
   LANDED_DEPLOYMENT_STATES,
   mayDeploymentMove,
 } from '../../protocol/lifecycle.js';
@@ -27,7 +25,7 @@ import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
-import { migratedOn } from './migration-gate.js';
+import { goOnByHand, refuseOverMigrations } from './migration-gate.js';
 import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** Who asks: a token's name, role and environment binding. */
@@ -158,6 +156,7 @@ export class DeploymentService {
     return this.create(caller.name, bundle, env, kind, {
       queue: false,
       refresh: body.refreshVars === true,
+      confirmedMigrations: body.confirmMigrations === true,
     });
   }
 
@@ -172,7 +171,10 @@ export class DeploymentService {
     // Promoting an older bundle where a newer one migrated goes back: it asks the same.
     if (body.confirmMigrations !== true)
       await this.refuseOverMigrations(bundle.app, env.name, bundle.version);
-    return this.create(caller.name, bundle, env, 'promote', { queue: false });
+    return this.create(caller.name, bundle, env, 'promote', {
+      queue: false,
+      confirmedMigrations: body.confirmMigrations === true,
+    });
   }
 
   /**
@@ -194,51 +196,21 @@ export class DeploymentService {
     return this.create(caller.name, bundle, env, 'rollback', {
       queue: false,
       refresh: body.refreshVars === true,
+      confirmedMigrations: body.confirmMigrations === true,
     });
   }
 
   /**
    * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
-   * environment where migrations of later versions ran since it was last there;
-   * `goOn` tells how to go back all the same.
+   * environment where migrations of later versions ran since it was last there.
    */
-  private async refuseOverMigrations(
+  private refuseOverMigrations(
     app: string,
     env: string,
     version: number,
-    goOn = 'pass --yes to go back anyway',
+    goOn?: string,
   ): Promise<void> {
-    const over = await this.migrationsSince(app, env, version);
-    if (over.length === 0) return;
-    throw new FerryError(
-      'E_ROLLBACK_OVER_MIGRATIONS',
-      `Migrations ran in ${env} since ${app}@${version}: ${over
-        .map((m) => `${app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
-        .join(
-          ', ',
-        )}. Going back does not undo them: ${app}@${version} would run on the migrated data; ${goOn}`,
-      { app, env, to: version, migrations: over },
-    );
-  }
-
-  /**
-   * The deployments of later versions whose migrations ran in the environment
-   * since it last had `version`: what a rollback to it would run on, newest first.
-   */
-  private async migrationsSince(
-    app: string,
-    env: string,
-    version: number,
-  ): Promise<{ version: number; deploymentId: string; host: string }[]> {
-    const deployments = await this.store.deployments.list({ app, env });
-    const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
-    const over: { version: number; deploymentId: string; host: string }[] = [];
-    for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
-      if (d.version <= version || d.kind === 'rollback') continue;
-      const host = migratedOn(await this.store.installs.list({ deploymentId: d.id }));
-      if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
-    }
-    return over;
+    return refuseOverMigrations(this.store, app, env, version, goOn);
   }
 
   /**
@@ -330,7 +302,12 @@ export class DeploymentService {
           'auto-promote',
           {
             queue: true,
-            refuseOverMigrations: `it is not promoted by itself: ferry promote ${bundle.app}@${bundle.version} --yes goes back anyway`,
+            refuseOverMigrations: goOnByHand({
+              kind: 'auto-promote',
+              app: bundle.app,
+              version: bundle.version,
+              env: env.name,
+            }),
           },
         );
       }),
@@ -369,12 +346,17 @@ export class DeploymentService {
       deployment.phase === 'reverting' && deployment.error
         ? `${deployment.error}; cancelled by ${caller.name} while hosts were being put back`
         : `cancelled by ${caller.name}`;
+    // Its installs no host has begun are cancelled in the same step: none can be
+    // sent, or told to go ahead, once the deployment is cancelled. One running finishes.
     const cancelled =
       isActiveDeployment(deployment.state) &&
       (await this.store.deployments.update(
         id,
         { state: 'cancelled', finishedAt: new Date().toISOString(), error },
-        { from: deploymentStatesBefore('cancelled') },
+        {
+          from: deploymentStatesBefore('cancelled'),
+          cancelUnstarted: { error: `the deployment was cancelled by ${caller.name}` },
+        },
       ));
     if (!cancelled) {
       const state = (await this.stored(id)).state;
@@ -385,14 +367,6 @@ export class DeploymentService {
           id,
           state,
         },
-      );
-    }
-    // Only installs no host has begun: one running finishes and reports.
-    for (const install of await this.store.installs.list({ deploymentId: id })) {
-      await this.store.installs.mark(
-        install.id,
-        { state: 'cancelled', error: `the deployment was cancelled by ${caller.name}` },
-        installStatesBefore('cancelled'),
       );
     }
     await this.store.deployments.releaseLock(deployment.app, deployment.env, id);
@@ -474,10 +448,14 @@ export class DeploymentService {
       refresh?: boolean;
       /** Refused (recorded as failed when queued) when going back across migrations; says how to go on. */
       refuseOverMigrations?: string;
+      /** Whoever started it said yes to going back across migrations (`--yes`). */
+      confirmedMigrations?: boolean;
     },
   ): Promise<DeploymentRecord> {
     const id = newId('dep');
-    const desired = (await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app }))[0];
+    const desired = (
+      await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app })
+    )[0];
     const deployment = {
       id,
       app: bundle.app,
@@ -488,6 +466,8 @@ export class DeploymentService {
       fromVersion: desired?.version ?? null,
       // A queued one resolves its variables when it starts, as it was asked to now.
       refreshVars: options.refresh === true,
+      // A queued one is checked again when it starts, unless this says yes.
+      migrationsConfirmed: options.confirmedMigrations === true,
       ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
     };
     const hosts = targetHosts(await this.store.hosts.list(), env.name, roleOf(bundle));
@@ -601,7 +581,10 @@ export class DeploymentService {
       );
     }
     const lastEnv = this.environments[last]!;
-    const [desired] = await this.store.deployments.listDesiredReleases({ env: lastEnv.name, app: bundle.app });
+    const [desired] = await this.store.deployments.listDesiredReleases({
+      env: lastEnv.name,
+      app: bundle.app,
+    });
     if (desired && desired.version < bundle.version) return lastEnv;
     const next = this.environments[last + 1];
     if (!next) {

@@ -1,6 +1,10 @@
 import type { BundleDetail, HostRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
-import { installStatesBefore, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
+import {
+  installStatesBefore,
+  isCancelledDeployment,
+  UNSTARTED_INSTALL_STATES,
+} from '../../protocol/lifecycle.js';
 import { assertJobFits } from '../../protocol/job-size.js';
 import { type InstallJob, PROTOCOL_VERSION } from '../../protocol/messages.js';
 import type { Store, StoredInstall } from '../../store/store.js';
@@ -30,6 +34,25 @@ export function installJobOf(
     ...(install.deploymentId === null ? {} : { deploymentId: install.deploymentId }),
     ...(options.migrate ? { migrate: true } : {}),
   };
+}
+
+/**
+ * Why an install is not to start because its deployment was cancelled, or null
+ * when it may. Only a rollout's own installs (`deploy`, and `revert` while a
+ * failed rollout puts hosts back) go with their deployment; a host catching up
+ * to the release of a deployment that ended is never refused on its account.
+ * `cancel` records the deployment and its unstarted installs in one step; this
+ * is the check at the last moment, for an install read before that step.
+ */
+export async function cancelledWithDeployment(
+  store: Pick<Store, 'deployments'>,
+  install: Pick<StoredInstall, 'deploymentId' | 'purpose'>,
+): Promise<string | null> {
+  if (install.deploymentId === null) return null;
+  if (install.purpose !== 'deploy' && install.purpose !== 'revert') return null;
+  const deployment = await store.deployments.get(install.deploymentId);
+  if (!deployment || !isCancelledDeployment(deployment.state)) return null;
+  return `the deployment was cancelled${deployment.error ? `: ${deployment.error}` : ''}`;
 }
 
 /**
@@ -120,6 +143,16 @@ export class InstallDispatcher {
     // be cancelled just after, the agent asks before it starts and declines it.)
     const now = await this.store.installs.get(install.id);
     if (now && !UNSTARTED_INSTALL_STATES.includes(now.state)) return;
+    // Its deployment cancelled since the caller read it (a tick that read it before).
+    const cancelled = await cancelledWithDeployment(this.store, install);
+    if (cancelled !== null) {
+      await this.store.installs.mark(
+        install.id,
+        { state: 'cancelled', error: cancelled },
+        installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
+      );
+      return;
+    }
     await this.store.installs.saveSnapshots([{ installId: install.id, snapshot: resolved }]);
     if (install.sentAt === null) {
       // Recorded before the job goes: the agent may get it and fetch its bundle

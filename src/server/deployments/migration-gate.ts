@@ -1,6 +1,8 @@
 import type { BundleDetail } from '../../protocol/api.js';
-import { isFinalInstall, isWithdrawn } from '../../protocol/lifecycle.js';
-import type { StoredDeployment, StoredInstall } from '../../store/store.js';
+import type { DeploymentKind } from '../../protocol/deployment-api.js';
+import { FerryError } from '../../protocol/errors.js';
+import { hasLanded, isFinalInstall, isWithdrawn } from '../../protocol/lifecycle.js';
+import type { Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 
 /** The name of the step in which an agent runs a release's migrations. */
 export const MIGRATE_STEP = 'migrate';
@@ -112,4 +114,90 @@ export function migrated(install: Pick<StoredInstall, 'steps'>): boolean {
 /** The host on which a deployment's migrations ran, if they did. */
 export function migratedOn(installs: StoredInstall[]): string | null {
   return installs.find((i) => i.purpose === 'deploy' && migrated(i))?.host ?? null;
+}
+
+/** A deployment of a later version whose migrations ran in an environment, and where. */
+export interface MigrationRan {
+  version: number;
+  deploymentId: string;
+  host: string;
+}
+
+/**
+ * The deployments of later versions whose migrations ran in the environment
+ * since it last had `version`: what going back to it would run on, newest first.
+ */
+export async function migrationsSince(
+  store: Pick<Store, 'deployments' | 'installs'>,
+  app: string,
+  env: string,
+  version: number,
+): Promise<MigrationRan[]> {
+  const deployments = await store.deployments.list({ app, env });
+  const landed = deployments.findIndex((d) => d.version === version && hasLanded(d.state));
+  const over: MigrationRan[] = [];
+  for (const d of landed === -1 ? deployments : deployments.slice(0, landed)) {
+    if (d.version <= version || d.kind === 'rollback') continue;
+    const host = migratedOn(await store.installs.list({ deploymentId: d.id }));
+    if (host !== null) over.push({ version: d.version, deploymentId: d.id, host });
+  }
+  return over;
+}
+
+/**
+ * The migrations a host on `current` would go back across, were it taken to
+ * `desired`: those of versions above `desired` up to its own that ran in the
+ * environment since `desired` was last there. None when it is not ahead.
+ * Catch-up never takes a host back across them (nobody is there to say yes):
+ * it is left ahead, and `ferry status` says why.
+ */
+export async function migrationsBehind(
+  store: Pick<Store, 'deployments' | 'installs'>,
+  app: string,
+  env: string,
+  desired: number,
+  current: number | null,
+): Promise<MigrationRan[]> {
+  if (current === null || current <= desired) return [];
+  return (await migrationsSince(store, app, env, desired)).filter((m) => m.version <= current);
+}
+
+/**
+ * Refuses, with `E_ROLLBACK_OVER_MIGRATIONS`, to bring `version` back to an
+ * environment where migrations of later versions ran since it was last there;
+ * `goOn` tells how to go back all the same. Every way back asks this: a
+ * rollback, a deploy or promote of an older bundle, an automatic promotion
+ * (when it is made, and again when it starts after waiting its turn).
+ */
+export async function refuseOverMigrations(
+  store: Pick<Store, 'deployments' | 'installs'>,
+  app: string,
+  env: string,
+  version: number,
+  goOn = 'pass --yes to go back anyway',
+): Promise<void> {
+  const over = await migrationsSince(store, app, env, version);
+  if (over.length === 0) return;
+  throw new FerryError(
+    'E_ROLLBACK_OVER_MIGRATIONS',
+    `Migrations ran in ${env} since ${app}@${version}: ${over
+      .map((m) => `${app}@${m.version} (on ${m.host}, deployment ${m.deploymentId})`)
+      .join(
+        ', ',
+      )}. Going back does not undo them: ${app}@${version} would run on the migrated data; ${goOn}`,
+    { app, env, to: version, migrations: over },
+  );
+}
+
+/**
+ * How a person goes back by hand when an automatic deployment (nobody there to
+ * say yes) would go back across migrations: the end of its refusal.
+ */
+export function goOnByHand(
+  deployment: Pick<StoredDeployment, 'kind' | 'app' | 'version' | 'env'>,
+): string {
+  const ref = `${deployment.app}@${deployment.version}`;
+  return deployment.kind === ('auto-promote' satisfies DeploymentKind)
+    ? `it is not promoted by itself: ferry promote ${ref} --yes goes back anyway`
+    : `it is not deployed by itself: ferry deploy ${ref} --env ${deployment.env} --yes goes back anyway`;
 }

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../../protocol/api.js';
 import { isActiveDeployment, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import type { Store } from '../../store/store.js';
-import type { VariableService } from '../variable-service.js';
+import type { InstallStore } from '../../store/install-store.js';
+import { VariableService } from '../variable-service.js';
 import type { InstallDispatcher } from './install-dispatcher.js';
 import { RolloutDriver } from './rollout-driver.js';
 
@@ -77,24 +77,26 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
 
     // The fault: qa-1's agent asks "still wanted?" and is told to go ahead just
     // after the driver read the wave and just before it marks qa-1 skipped.
-    const racing = new Proxy(store, {
+    const installs = new Proxy(store.installs, {
       get(target, name, receiver) {
-        if (name !== 'markInstall') {
+        if (name !== 'mark') {
           const value: unknown = Reflect.get(target, name, receiver);
           return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
         }
-        return async (...args: Parameters<Store['markInstall']>) => {
+        return async (...args: Parameters<InstallStore['mark']>) => {
           const [id, patch] = args;
           if (id === 'ins_a' && patch.state === 'skipped') {
-            await target.installs.mark(
-              'ins_a',
-              { state: 'running', startedAt: new Date().toISOString() },
-              [...UNSTARTED_INSTALL_STATES],
-            );
+            await target.mark('ins_a', { state: 'running', startedAt: new Date().toISOString() }, [
+              ...UNSTARTED_INSTALL_STATES,
+            ]);
           }
-          return target.installs.mark(...args);
+          return target.mark(...args);
         };
       },
+    });
+    const racing = new Proxy(store, {
+      get: (target, name, receiver) =>
+        name === 'installs' ? installs : (Reflect.get(target, name, receiver) as unknown),
     });
 
     const sent: { host: string; migrate: boolean }[] = [];
@@ -146,5 +148,158 @@ describe('RolloutDriver, the migrator told to go ahead as the rollout gives up o
     const a = await store.installs.get('ins_a');
     expect([a?.state, a?.startedAt === null]).toEqual(['skipped', false]);
     expect((await store.installs.get('ins_b'))?.state).toBe('cancelled');
+  });
+});
+
+describe('RolloutDriver, a queued deployment that would go back across migrations', () => {
+  it('is checked again when it starts: an auto-promotion queued before the migrations ran ends failed', async () => {
+    const bundles: Record<number, BundleDetail> = {
+      12: { app: 'cart', version: 12, manifest: { role: 'cart' } } as unknown as BundleDetail,
+      13: {
+        app: 'cart',
+        version: 13,
+        manifest: { role: 'cart', migrate: ['node migrate.js'] },
+      } as unknown as BundleDetail,
+    };
+    await store.hosts.create({
+      id: 'host_a',
+      name: 'prod-1',
+      env: 'prod',
+      roles: ['cart'],
+      vars: {},
+    });
+    const strategy = { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' };
+    const base = { app: 'cart', env: 'prod', strategy, fromVersion: 11, createdBy: 'admin' };
+    // cart@13 rolls out, holding the lock; its migrations have not run yet.
+    await store.deployments.create(
+      { ...base, id: 'dep_13', version: 13, kind: 'promote', state: 'running' },
+      [
+        {
+          id: 'ins_13',
+          hostId: 'host_a',
+          app: 'cart',
+          version: 13,
+          createdBy: 'admin',
+          deploymentId: 'dep_13',
+          purpose: 'deploy',
+          batch: 0,
+          fromVersion: 11,
+          state: 'queued',
+        },
+      ],
+      { lock: true },
+    );
+    // QA marks cart@12 passed: its auto-promotion queues behind cart@13 (nothing
+    // had migrated when it was made, so it passed the check then).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.deployments.create(
+      {
+        ...base,
+        id: 'dep_12',
+        version: 12,
+        kind: 'auto-promote',
+        state: 'pending',
+        createdBy: 'policy:prod/autoPromote',
+        triggeredBy: 'qa',
+      },
+      [],
+      { lock: false },
+    );
+    // cart@13 migrates on prod-1, and succeeds.
+    const at = new Date().toISOString();
+    await store.installs.recordStep('ins_13', { kind: 'started', step: 'migrate', at });
+    await store.installs.recordStep('ins_13', {
+      kind: 'finished',
+      step: 'migrate',
+      ok: true,
+      exitCode: 0,
+      durationMs: 5,
+      error: null,
+      at,
+    });
+    await store.installs.finish('ins_13', { ok: true, rolledBack: false, error: null, at });
+    await store.deployments.update('dep_13', { state: 'succeeded', finishedAt: at });
+    await store.deployments.releaseLock('cart', 'prod', 'dep_13');
+
+    const sent: string[] = [];
+    const driver = new RolloutDriver(
+      store,
+      { get: (_app: string, version: number) => Promise.resolve(bundles[version]!) },
+      {
+        send: (install: { id: string }) => Promise.resolve(void sent.push(install.id)),
+      } as unknown as InstallDispatcher,
+      new VariableService(store),
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000 },
+    );
+    try {
+      driver.wake();
+      await until('cart@12 to start or end', async () => {
+        const d = await store.deployments.get('dep_12');
+        return d?.state !== 'pending' || sent.length > 0;
+      });
+    } finally {
+      await driver.close();
+    }
+    const ended = await store.deployments.get('dep_12');
+    expect(ended?.state).toBe('failed');
+    expect(ended?.error).toContain('Migrations ran in prod since cart@12: cart@13 (on prod-1');
+    expect(ended?.error).toContain('ferry promote cart@12 --yes goes back anyway');
+    expect(await store.installs.list({ deploymentId: 'dep_12' })).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('RolloutDriver, a ferry install its server did not send', () => {
+  it('sends again an install by hand left unsent (its server died before sending it), and fails one whose sending began, once they are no longer fresh', async () => {
+    const host = await store.hosts.create({
+      id: 'host_a',
+      name: 'qa-1',
+      env: 'qa',
+      roles: ['web'],
+      vars: {},
+    });
+    // Recorded, then the server died before dispatcher.send; and one whose
+    // sending began and never completed (the server died in it, or the
+    // transport refused it and the caller was told so).
+    for (const id of ['ins_hand', 'ins_half'])
+      await store.installs.create({
+        id,
+        hostId: host.id,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        fromVersion: 1,
+        state: 'pending',
+      });
+    await store.installs.mark('ins_half', { state: 'pending', sentAt: 'T1' }, ['pending']);
+    const sent: string[] = [];
+    let now = Date.now();
+    const driver = new RolloutDriver(
+      store,
+      { get: () => Promise.resolve(BUNDLE) },
+      {
+        send: (install: { id: string }) => Promise.resolve(void sent.push(install.id)),
+      } as unknown as InstallDispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000, clock: () => now },
+    );
+    try {
+      // Just made: the server that made it may be sending it now.
+      driver.wake();
+      await driver.idle();
+      expect(sent).toEqual([]);
+      now += 150_000;
+      driver.wake();
+      await until('the install to be sent again', () => sent.length > 0);
+    } finally {
+      await driver.close();
+    }
+    expect(sent).toEqual(['ins_hand']);
+    expect(await store.installs.get('ins_half')).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('its sending did not complete') as string,
+    });
   });
 });

@@ -7,10 +7,12 @@ import {
   ACTIVE_DEPLOYMENT_STATES,
   deploymentStatesBefore,
   hasLanded,
+  INSTALL_STATES,
   installStatesBefore,
   isFinalInstall,
   isOpenInstall,
   isSentInstall,
+  UNSTARTED_INSTALL_STATES,
 } from '../../protocol/lifecycle.js';
 import type {
   DesiredRelease,
@@ -23,7 +25,13 @@ import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
-import { migratedOn, migrationGate, runsMigrations } from './migration-gate.js';
+import {
+  goOnByHand,
+  migratedOn,
+  migrationGate,
+  refuseOverMigrations,
+  runsMigrations,
+} from './migration-gate.js';
 import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
@@ -32,6 +40,13 @@ interface Logger {
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
 }
+
+/**
+ * How long an install by hand may stay recorded and unsent before the sweep
+ * sends it or ends it: far longer than a server takes between recording and
+ * sending one, a send that waits on a broker (30 s at most) included.
+ */
+const STRANDED_AFTER_MS = 120_000;
 
 export interface RolloutDriverOptions {
   /** This server process, as lease owner: unique per replica. */
@@ -113,14 +128,19 @@ export class RolloutDriver {
       });
   }
 
+  /** Resolves once no tick is under way (nor asked for): for tests that wait for one look. */
+  async idle(): Promise<void> {
+    while (this.ticking) await this.ticking;
+  }
+
   /** Stops driving and gives up the leases held, so another replica (or the next start) takes over at once. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     await this.ticking;
     for (const id of this.heldSince.keys()) {
-      await this.store
-        .deployments.releaseLease(id, this.options.replicaId)
+      await this.store.deployments
+        .releaseLease(id, this.options.replicaId)
         .catch((err: unknown) =>
           this.logger.warn({ err, deploymentId: id }, 'releasing a lease failed'),
         );
@@ -129,6 +149,9 @@ export class RolloutDriver {
   }
 
   private async tick(): Promise<void> {
+    await this.sendStranded().catch((err: unknown) =>
+      this.logger.error({ err }, 'sending again the installs by hand left unsent failed'),
+    );
     const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
@@ -158,6 +181,45 @@ export class RolloutDriver {
       } catch (err) {
         this.logger.error({ err, deploymentId: deployment.id }, 'advancing a deployment failed');
       }
+    }
+  }
+
+  /**
+   * Ends the wait of installs by hand (`ferry install`, no deployment) left
+   * planned and unsent for longer than a server takes to send one, which
+   * nothing else would send while `ferry install` waits on them. One whose
+   * sending never began (the server that recorded it stopped first) is sent
+   * now: sending is idempotent (the job's id is the install's), so two
+   * replicas sending it run it once. One whose sending began and never
+   * completed (the server stopped during it, or the transport refused it and
+   * the caller was told so) ends failed, saying why: its job, should it have
+   * gone, is then declined by its host when it asks.
+   */
+  private async sendStranded(): Promise<void> {
+    const before = iso(this.clock() - STRANDED_AFTER_MS);
+    const unsent = INSTALL_STATES.filter(
+      (s) => UNSTARTED_INSTALL_STATES.includes(s) && !isSentInstall(s),
+    );
+    const stranded = (
+      await this.store.installs.list({ deploymentId: null, states: unsent, limit: 100 })
+    ).filter((i) => i.createdAt < before);
+    for (const install of stranded) {
+      if (this.closed) return;
+      const host = await this.store.hosts.get(install.hostId);
+      if (!host || install.sentAt !== null) {
+        const error = !host
+          ? 'the host was removed before its job was sent'
+          : 'its sending did not complete (the server stopped, or the transport refused it): run ferry install again';
+        if (await this.store.installs.mark(install.id, { state: 'failed', error }, unsent))
+          this.logger.warn({ installId: install.id }, `an install by hand ended unsent: ${error}`);
+        continue;
+      }
+      this.logger.warn(
+        { installId: install.id, host: host.name },
+        'sending again an install by hand that was recorded but not sent',
+      );
+      const bundle = await this.bundles.get(install.app, install.version);
+      await this.dispatcher.send(install, bundle, host);
     }
   }
 
@@ -204,16 +266,31 @@ export class RolloutDriver {
    * changed, or grown past what a job carries, while it waited its turn), with
    * the refresh option it was made with. The plan and its snapshots are
    * recorded with the start, in one step: not at all when it was cancelled
-   * while it waited.
+   * while it waited. Unless whoever made it said yes, it is checked again for
+   * going back across migrations: the deployment ahead of it may have run
+   * some meanwhile, and nobody is there to say yes (it ends failed, saying so).
    */
   private async startPending(deployment: StoredDeployment): Promise<void> {
     const now = iso(this.clock());
-    const holder = await this.store.deployments.takeLock(deployment.app, deployment.env, deployment.id, now);
+    const holder = await this.store.deployments.takeLock(
+      deployment.app,
+      deployment.env,
+      deployment.id,
+      now,
+    );
     if (holder.deploymentId !== deployment.id) return;
     const bundle = await this.bundles.get(deployment.app, deployment.version);
     const hosts = targetHosts(await this.store.hosts.list(), deployment.env, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
+      if (!deployment.migrationsConfirmed)
+        await refuseOverMigrations(
+          this.store,
+          deployment.app,
+          deployment.env,
+          deployment.version,
+          goOnByHand(deployment),
+        );
       frozen = await this.snapshots.forDeployment(bundle, deployment.env, hosts, {
         refresh: deployment.refreshVars,
       });
@@ -311,9 +388,7 @@ export class RolloutDriver {
    * the job — the migration gate must see that, not the wave's older copy.
    */
   private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
-    return (
-      (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error }
-    );
+    return (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error };
   }
 
   /**

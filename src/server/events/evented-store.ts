@@ -1,5 +1,15 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
-import type { StoredDeployment, StoredInstall, Store } from '../../store/store.js';
+import { isOpenInstall, isWithdrawn } from '../../protocol/lifecycle.js';
+import type {
+  BundleStore,
+  DeploymentStore,
+  HostStore,
+  InstallStore,
+  StoredDeployment,
+  StoredInstall,
+  Store,
+  VerdictStore,
+} from '../../store/store.js';
 import type { EventBus } from './event-bus.js';
 
 /**
@@ -11,7 +21,7 @@ import type { EventBus } from './event-bus.js';
  *
  * @example
  *   const store = eventedStore(rawStore, bus);
- *   await store.updateDeployment(id, { state: 'succeeded' }); // publishes deployment.state
+ *   await store.deployments.update(id, { state: 'succeeded' }); // publishes deployment.state
  */
 export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Store {
   const envOfHost = new Map<string, string>();
@@ -101,8 +111,8 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     if (deployment) await bus.publish(deploymentEvent(kind, deployment));
   };
 
-  const writes: Partial<Store> = {
-    async recordBundle(bundle, beforeCommit) {
+  const bundles: Partial<BundleStore> = {
+    async record(bundle, beforeCommit) {
       const result = await store.bundles.record(bundle, beforeCommit);
       if (result.created) {
         await bus.publish({
@@ -121,8 +131,41 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       }
       return result;
     },
+  };
 
-    async recordVerdict(verdict, condition) {
+  const hosts: Partial<HostStore> = {
+    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
+    async addFactsSample(hostId, sample, retention) {
+      await store.hosts.addFactsSample(hostId, sample, retention);
+      const host = await store.hosts.get(hostId);
+      if (!host) return;
+      await bus.publish({
+        kind: 'host.facts',
+        app: null,
+        env: host.env,
+        deploymentId: null,
+        hostId,
+        data: { host: host.name },
+      });
+    },
+
+    async setPresence(id, connected, at) {
+      const before = await store.hosts.get(id);
+      await store.hosts.setPresence(id, connected, at);
+      if (!before || before.connected === connected) return;
+      await bus.publish({
+        kind: connected ? 'host.connected' : 'host.disconnected',
+        app: null,
+        env: before.env,
+        deploymentId: null,
+        hostId: id,
+        data: { host: before.name },
+      });
+    },
+  };
+
+  const verdicts: Partial<VerdictStore> = {
+    async record(verdict, condition) {
       const result = await store.verdicts.record(verdict, condition);
       if (!result.recorded) return result;
       await bus.publish({
@@ -141,8 +184,10 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       });
       return result;
     },
+  };
 
-    async createDeployment(deployment, installs, options) {
+  const deployments: Partial<DeploymentStore> = {
+    async create(deployment, installs, options) {
       const result = await store.deployments.create(deployment, installs, options);
       if (result.created) {
         await publishDeployment('deployment.created', deployment.id);
@@ -151,29 +196,43 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       return result;
     },
 
-    async updateDeployment(id, patch, options) {
+    async update(id, patch, options) {
+      // Installs it may cancel with the change: each that moved gets its event.
+      const before = options?.cancelUnstarted
+        ? await store.installs.list({ deploymentId: id })
+        : [];
       const changed = await store.deployments.update(id, patch, options);
       if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
         await publishDeployment('deployment.state', id);
       }
+      if (changed && before.length > 0) {
+        for (const install of await store.installs.list({ deploymentId: id })) {
+          const was = before.find((b) => b.id === install.id);
+          // Only what the cancel moved: another writer publishes its own moves.
+          if (was && isOpenInstall(was.state) && isWithdrawn(install.state))
+            await bus.publish(await installEvent(install));
+        }
+      }
       return changed;
     },
+  };
 
-    async createInstall(install) {
+  const installs: Partial<InstallStore> = {
+    async create(install) {
       await store.installs.create(install);
       await publishNew(install.id);
     },
 
-    async createInstalls(installs) {
+    async createMany(installs) {
       await store.installs.createMany(installs);
       for (const install of installs) await publishNew(install.id);
     },
 
-    markInstall(id, patch, from) {
+    mark(id, patch, from) {
       return changingInstall(id, () => store.installs.mark(id, patch, from));
     },
 
-    finishInstall(id, outcome) {
+    finish(id, outcome) {
       return changingInstall(id, () => store.installs.finish(id, outcome));
     },
 
@@ -182,42 +241,26 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       if (report.kind === 'output') return store.installs.recordStep(installId, report);
       return changingInstall(installId, () => store.installs.recordStep(installId, report));
     },
-
-    // A sample is taken when a host's facts changed (see HostFactsService): that is the event.
-    async addFactsSample(hostId, sample, retention) {
-      await store.hosts.addFactsSample(hostId, sample, retention);
-      const host = await store.hosts.get(hostId);
-      if (!host) return;
-      await bus.publish({
-        kind: 'host.facts',
-        app: null,
-        env: host.env,
-        deploymentId: null,
-        hostId,
-        data: { host: host.name },
-      });
-    },
-
-    async setHostPresence(id, connected, at) {
-      const before = await store.hosts.get(id);
-      await store.hosts.setPresence(id, connected, at);
-      if (!before || before.connected === connected) return;
-      await bus.publish({
-        kind: connected ? 'host.connected' : 'host.disconnected',
-        app: null,
-        env: before.env,
-        deploymentId: null,
-        hostId: id,
-        data: { host: before.name },
-      });
-    },
   };
 
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(writes, property)) return writes[property as keyof Store];
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+  const writes: Partial<Store> = {
+    bundles: overriding(store.bundles, bundles),
+    hosts: overriding(store.hosts, hosts),
+    deployments: overriding(store.deployments, deployments),
+    installs: overriding(store.installs, installs),
+    verdicts: overriding(store.verdicts, verdicts),
+  };
+
+  return overriding(store, writes);
+}
+
+/** `target` with some of its members replaced; the others are its own (methods bound to it). */
+function overriding<T extends object>(target: T, replaced: Partial<T>): T {
+  return new Proxy(target, {
+    get(from, property, receiver) {
+      if (Object.hasOwn(replaced, property)) return replaced[property as keyof T];
+      const value: unknown = Reflect.get(from, property, receiver);
+      return typeof value === 'function' ? (value as () => unknown).bind(from) : value;
     },
   });
 }

@@ -1,29 +1,45 @@
 import type SQLite from 'better-sqlite3';
-import { type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver } from 'kysely';
+import type { StoreDialect } from '../store-dialect.js';
+import { isSqliteStorageFull, isSqliteUniqueViolation } from './sqlite-errors.js';
 
 /**
- * Kysely's SQLite dialect, with a rollback that lets the first error through.
- * On some errors (SQLITE_FULL on a full disk, SQLITE_IOERR) SQLite rolls the
- * transaction back by itself; Kysely's own ROLLBACK then fails with "no
- * transaction is active" and that error, not the one that matters, reached the caller.
+ * What SQLite does its own way. Kysely's SQLite driver runs one statement at
+ * a time on the file's single connection, so there is one writer: ids commit
+ * in order, a check then an insert cannot interleave with another, and no
+ * other process appends events.
  */
-export class SqliteStoreDialect extends SqliteDialect {
-  constructor(private readonly database: SQLite.Database) {
-    super({ database });
+export class SqliteStoreDialect implements StoreDialect {
+  readonly serialType = 'integer';
+
+  constructor(private readonly database: SQLite.Database) {}
+
+  async migrating(migrate: () => Promise<void>): Promise<void> {
+    await migrate();
+    // What sealing replaced must leave the WAL too, and the main file get the new pages.
+    this.database.pragma('wal_checkpoint(TRUNCATE)');
   }
 
-  override createDriver(): Driver {
-    return new SqliteStoreDriver(this.database);
-  }
-}
-
-class SqliteStoreDriver extends SqliteDriver {
-  constructor(private readonly database: SQLite.Database) {
-    super({ database });
+  lockTableForInsert(): Promise<void> {
+    return Promise.resolve();
   }
 
-  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    if (!this.database.inTransaction) return;
-    await super.rollbackTransaction(connection);
+  beforeAppendEvent(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  afterAppendEvent(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  watchEvents(): Promise<() => Promise<void>> {
+    return Promise.resolve(() => Promise.resolve());
+  }
+
+  isUniqueViolation(err: unknown): boolean {
+    return isSqliteUniqueViolation(err);
+  }
+
+  isStorageFull(err: unknown): boolean {
+    return isSqliteStorageFull(err);
   }
 }

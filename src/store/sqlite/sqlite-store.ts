@@ -2,28 +2,26 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely } from 'kysely';
-import { KyselyStore } from '../kysely-store.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
+import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
 import { SqliteStoreDialect } from './sqlite-store-dialect.js';
 
 /**
  * The embedded store: one SQLite file through better-sqlite3. Kysely's SQLite
  * driver runs one statement at a time on its single connection, so transactions
- * never interleave. The file and its WAL and SHM are the server's alone (0600):
- * SQLite gives its side files the mode of the database file.
+ * never interleave (what that spares SQLite is in `SqliteStoreDialect`). The
+ * file and its WAL and SHM are the server's alone (0600): SQLite gives its side
+ * files the mode of the database file.
  *
  * @example
  *   const store = SqliteStore.open('/var/lib/ferry/ferry.db', { secrets: box });
  *   await store.migrate();
  */
 export class SqliteStore extends KyselyStore {
-  private constructor(
-    db: Kysely<Database>,
-    private readonly database: SQLite.Database,
-    box: SecretBox | undefined,
-  ) {
-    super(db, 'sqlite', box);
+  private constructor(db: Kysely<Database>, database: SQLite.Database, box: SecretBox | undefined) {
+    super(db, new SqliteStoreDialect(database), box);
   }
 
   static open(file: string, options: { secrets?: SecretBox } = {}): SqliteStore {
@@ -37,16 +35,10 @@ export class SqliteStore extends KyselyStore {
     // unset secret, or one sealed on start, leaves no plaintext in the file.
     database.pragma('secure_delete = ON');
     return new SqliteStore(
-      new Kysely<Database>({ dialect: new SqliteStoreDialect(database) }),
+      new Kysely<Database>({ dialect: new SqliteKyselyDialect(database) }),
       database,
       options.secrets,
     );
-  }
-
-  override async migrate(): Promise<void> {
-    await super.migrate();
-    // What sealing replaced must leave the WAL too, and the main file get the new pages.
-    this.database.pragma('wal_checkpoint(TRUNCATE)');
   }
 }
 

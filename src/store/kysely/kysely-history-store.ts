@@ -1,16 +1,15 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { HistoryEventsTable, Database } from './schema.js';
-import type { HistoryEvent } from './store.js';
+import type { HistoryEvent, HistoryStore } from '../history-store.js';
+import type { Database, HistoryEventsTable } from '../schema.js';
 
 /**
- * The history half of `KyselyStore`: changes no other table tells (cancels,
- * variables, hosts, tokens), one row each. Written to run on every Kysely
- * dialect the store supports.
+ * `HistoryStore` over Kysely, written once for every dialect: changes no
+ * other table tells (cancels, variables, hosts, tokens), one row each.
  */
-export class KyselyHistoryQueries {
+export class KyselyHistoryStore implements HistoryStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async recordHistoryEvent(event: HistoryEvent): Promise<void> {
+  async record(event: HistoryEvent): Promise<void> {
     await this.db
       .insertInto('history_events')
       .values({
@@ -27,7 +26,7 @@ export class KyselyHistoryQueries {
       .execute();
   }
 
-  async listHistoryEvents(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
+  async list(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
     let select = this.db.selectFrom('history_events').selectAll();
     if (query.app !== undefined) select = select.where('app', '=', query.app);
     const rows = await select

@@ -1,219 +1,71 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
 import type {
-  HostRecord,
   InstallLogs,
-  StepLog,
   InstallPurpose,
-  InstallRecord,
   InstallState,
   InstallStep,
-} from '../protocol/api.js';
-import { installStatesBefore, isFinalInstall } from '../protocol/lifecycle.js';
-import { readStoredFacts } from './kysely-facts-queries.js';
-import type { Database, HostsTable, InstallStepsTable, InstallsTable } from './schema.js';
-import type { InstallQuery, NewHost, NewInstall, StepReport, StoredInstall } from './store.js';
+  StepLog,
+} from '../../protocol/api.js';
+import {
+  installStatesBefore,
+  isFinalInstall,
+  UNSTARTED_INSTALL_STATES,
+} from '../../protocol/lifecycle.js';
+import type {
+  ConfigSnapshot,
+  InstallOutcome,
+  InstallPatch,
+  InstallQuery,
+  InstallSnapshot,
+  InstallStore,
+  NewInstall,
+  StepReport,
+  StoredInstall,
+} from '../install-store.js';
+import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
+import { keyMismatch, SecretBox } from '../secret-box.js';
+import { snapshotContext } from './kysely-secret-sealing.js';
+
+const snapshotBodySchema = z.object({
+  vars: z.record(z.string(), z.string()),
+  secrets: z.array(z.string()),
+});
 
 /**
- * The host and install half of `KyselyStore`: hosts, installs, their steps and
- * step output. Written to run on every Kysely dialect the store supports.
+ * `InstallStore` over Kysely, written once for every dialect: installs, their
+ * steps and step output, and their configuration snapshots. With a
+ * `SecretBox`, a whole snapshot is sealed (it holds the values of secret
+ * variables), bound to its install's id so that a sealed body moved to
+ * another row does not open.
  */
-export class KyselyHostQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyInstallStore implements InstallStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box: SecretBox | undefined,
+  ) {}
 
-  /** The same queries on another connection: a transaction's. */
-  withDb(db: Kysely<Database>): KyselyHostQueries {
-    return new KyselyHostQueries(db);
+  /** The same store on another connection: a transaction's (a deployment records its installs in its own). */
+  withDb(db: Kysely<Database>): KyselyInstallStore {
+    return new KyselyInstallStore(db, this.box);
   }
 
-  async listEnvironments(): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('environments')
-      .select('name')
-      .orderBy('position')
-      .execute();
-    return rows.map((r) => r.name);
-  }
-
-  async syncEnvironments(names: string[]): Promise<{ kept: string[] }> {
-    return this.db.transaction().execute(async (trx) => {
-      const now = new Date().toISOString();
-      const stored = (await trx.selectFrom('environments').select('name').execute()).map(
-        (r) => r.name,
-      );
-      for (const [position, name] of names.entries()) {
-        if (stored.includes(name)) {
-          await trx
-            .updateTable('environments')
-            .set({ position })
-            .where('name', '=', name)
-            .execute();
-        } else {
-          await trx
-            .insertInto('environments')
-            .values({ name, position, created_at: now })
-            .execute();
-        }
-      }
-      const kept: string[] = [];
-      for (const name of stored.filter((n) => !names.includes(n))) {
-        const host = await trx
-          .selectFrom('hosts')
-          .select('id')
-          .where('env', '=', name)
-          .executeTakeFirst();
-        if (host) {
-          // Still has hosts: kept, after the configured ones, until they go.
-          await trx
-            .updateTable('environments')
-            .set({ position: 1000 + kept.length })
-            .where('name', '=', name)
-            .execute();
-          kept.push(name);
-        } else {
-          await trx.deleteFrom('environments').where('name', '=', name).execute();
-        }
-      }
-      return { kept };
-    });
-  }
-
-  async createHost(host: NewHost): Promise<HostRecord> {
-    const row = {
-      id: host.id,
-      name: host.name,
-      env: host.env,
-      roles_json: JSON.stringify(host.roles),
-      vars_json: JSON.stringify(host.vars),
-      enrolled_at: new Date().toISOString(),
-      last_seen_at: null,
-      connected: 0,
-      facts_json: null,
-      revoked_at: null,
-      removed_at: null,
-    };
-    await this.db.insertInto('hosts').values(row).execute();
-    return toHostRecord(row);
-  }
-
-  async getHost(id: string): Promise<HostRecord | undefined> {
-    const row = await this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row && toHostRecord(row);
-  }
-
-  async findHostByName(name: string): Promise<HostRecord | undefined> {
-    const row = await this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('name', '=', name)
-      .where('removed_at', 'is', null)
-      .executeTakeFirst();
-    return row && toHostRecord(row);
-  }
-
-  async listHosts(options: { env?: string } = {}): Promise<HostRecord[]> {
-    let query = this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('removed_at', 'is', null)
-      .orderBy('env')
-      .orderBy('name');
-    if (options.env) query = query.where('env', '=', options.env);
-    return (await query.execute()).map(toHostRecord);
-  }
-
-  async cutOffHost(id: string, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('tokens')
-      .set({ revoked_at: at })
-      .where('host_id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    // Its jobs (and the variables in them) are never delivered now: they go.
-    await this.db.deleteFrom('outbox').where('host_id', '=', id).execute();
-  }
-
-  async removeHost(id: string, at: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('hosts')
-        .select(['name'])
-        .where('id', '=', id)
-        .where('removed_at', 'is', null)
-        .executeTakeFirst();
-      if (!row) return false;
-      // The record stays, for the history of its installs, under a name that frees the old one.
-      await trx
-        .updateTable('hosts')
-        .set({
-          name: `${row.name} (removed ${id})`,
-          removed_at: at,
-          revoked_at: at,
-          connected: 0,
-        })
-        .where('id', '=', id)
-        .execute();
-      await trx
-        .updateTable('tokens')
-        .set({ revoked_at: at })
-        .where('host_id', '=', id)
-        .where('revoked_at', 'is', null)
-        .execute();
-      await trx.deleteFrom('outbox').where('host_id', '=', id).execute();
-      return true;
-    });
-  }
-
-  async cutOffHostIds(): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('hosts')
-      .select('id')
-      .where('revoked_at', 'is not', null)
-      .execute();
-    return rows.map((r) => r.id);
-  }
-
-  async setHostPresence(id: string, connected: boolean, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ connected: Number(connected), last_seen_at: at })
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async resetHostPresence(): Promise<void> {
-    await this.db.updateTable('hosts').set({ connected: 0 }).where('connected', '=', 1).execute();
-  }
-
-  async createInstall(install: NewInstall): Promise<void> {
+  async create(install: NewInstall): Promise<void> {
     await this.db.insertInto('installs').values(installRow(install)).execute();
   }
 
-  getInstall(id: string): Promise<InstallRecord | undefined> {
-    return this.getStoredInstall(id);
-  }
-
-  async getStoredInstall(id: string): Promise<StoredInstall | undefined> {
-    const [install] = await this.listInstalls({ id });
+  async get(id: string): Promise<StoredInstall | undefined> {
+    const [install] = await this.list({ id });
     return install;
   }
 
-  async createInstalls(installs: NewInstall[]): Promise<void> {
+  async createMany(installs: NewInstall[]): Promise<void> {
     if (installs.length === 0) return;
     await this.db.insertInto('installs').values(installs.map(installRow)).execute();
   }
 
   /** Installs with their steps, newest first. */
-  async listInstalls(query: InstallQuery & { id?: string }): Promise<StoredInstall[]> {
+  async list(query: InstallQuery & { id?: string }): Promise<StoredInstall[]> {
     let select = this.db
       .selectFrom('installs')
       .innerJoin('hosts', 'hosts.id', 'installs.host_id')
@@ -222,7 +74,8 @@ export class KyselyHostQueries {
       .orderBy('installs.created_at', 'desc')
       .orderBy('installs.id');
     if (query.id !== undefined) select = select.where('installs.id', '=', query.id);
-    if (query.deploymentId !== undefined)
+    if (query.deploymentId === null) select = select.where('installs.deployment_id', 'is', null);
+    else if (query.deploymentId !== undefined)
       select = select.where('installs.deployment_id', '=', query.deploymentId);
     if (query.hostId !== undefined) select = select.where('installs.host_id', '=', query.hostId);
     if (query.app !== undefined) select = select.where('installs.app', '=', query.app);
@@ -264,17 +117,7 @@ export class KyselyHostQueries {
     }));
   }
 
-  async markInstall(
-    id: string,
-    patch: {
-      state: InstallState;
-      error?: string | null;
-      sentAt?: string;
-      startedAt?: string;
-      finishedAt?: string;
-    },
-    from: InstallState[],
-  ): Promise<boolean> {
+  async mark(id: string, patch: InstallPatch, from: InstallState[]): Promise<boolean> {
     // An install that ends here (cancelled, skipped, failed before it was sent)
     // says when, as one whose host reports its end does.
     const finishedAt =
@@ -292,6 +135,20 @@ export class KyselyHostQueries {
       .where('state', 'in', from)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Cancels every install of a deployment that no host has begun (see `DeploymentUpdateOptions.cancelUnstarted`). */
+  async cancelUnstarted(deploymentId: string, error: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('installs')
+      .set({ state: 'cancelled', error, finished_at: at })
+      .where('deployment_id', '=', deploymentId)
+      .where(
+        'state',
+        'in',
+        installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
+      )
+      .execute();
   }
 
   async recordStep(installId: string, report: StepReport): Promise<void> {
@@ -387,10 +244,7 @@ export class KyselyHostQueries {
       .execute();
   }
 
-  async finishInstall(
-    installId: string,
-    outcome: { ok: boolean; rolledBack: boolean; error: string | null; at: string },
-  ): Promise<void> {
+  async finish(installId: string, outcome: InstallOutcome): Promise<void> {
     // Only a host that ran the job reports its end (a declined job is not
     // finished here), so the record takes what the host says — even for an
     // install cancelled after the host had been told to go ahead. A repeated
@@ -409,7 +263,7 @@ export class KyselyHostQueries {
       .execute();
   }
 
-  async installLogs(installId: string): Promise<InstallLogs | undefined> {
+  async logs(installId: string): Promise<InstallLogs | undefined> {
     const install = await this.db
       .selectFrom('installs')
       .select('id')
@@ -449,6 +303,45 @@ export class KyselyHostQueries {
       }),
     };
   }
+
+  async saveSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
+    if (snapshots.length === 0) return;
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('install_snapshots')
+      .values(
+        snapshots.map(({ installId, snapshot }) => ({
+          install_id: installId,
+          body: this.sealSnapshot(installId, snapshot),
+          created_at: now,
+        })),
+      )
+      // The first one recorded is what the install was made with: saving it again
+      // (a replica carrying on after another) changes nothing.
+      .onConflict((oc) => oc.column('install_id').doNothing())
+      .execute();
+  }
+
+  async getSnapshot(installId: string): Promise<ConfigSnapshot | undefined> {
+    const row = await this.db
+      .selectFrom('install_snapshots')
+      .select('body')
+      .where('install_id', '=', installId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return snapshotBodySchema.parse(JSON.parse(this.openSnapshot(installId, row.body)));
+  }
+
+  private sealSnapshot(installId: string, snapshot: ConfigSnapshot): string {
+    const body = JSON.stringify({ vars: snapshot.vars, secrets: [...snapshot.secrets].sort() });
+    return this.box ? this.box.seal(body, snapshotContext(installId)) : body;
+  }
+
+  private openSnapshot(installId: string, body: string): string {
+    if (!SecretBox.isSealed(body)) return body;
+    if (!this.box) throw keyMismatch(SecretBox.sealedWith(body), null);
+    return this.box.open(body, snapshotContext(installId));
+  }
 }
 
 function installRow(install: NewInstall): Insertable<InstallsTable> {
@@ -469,21 +362,6 @@ function installRow(install: NewInstall): Insertable<InstallsTable> {
     batch: install.batch ?? null,
     from_version: install.fromVersion ?? null,
     sent_at: null,
-  };
-}
-
-function toHostRecord(row: Selectable<HostsTable>): HostRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    env: row.env,
-    roles: JSON.parse(row.roles_json) as string[],
-    vars: JSON.parse(row.vars_json) as Record<string, string>,
-    enrolledAt: row.enrolled_at,
-    lastSeenAt: row.last_seen_at,
-    connected: Boolean(row.connected),
-    facts: readStoredFacts(row.facts_json),
-    revokedAt: row.revoked_at,
   };
 }
 

@@ -1,17 +1,20 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Verdict, VerdictRecord, VerdictState } from '../protocol/api.js';
-import type { Database, VerdictsTable } from './schema.js';
-import type { VerdictCondition } from './store.js';
-import { isUniqueViolation } from './unique-violation.js';
+import type { Verdict, VerdictRecord, VerdictState } from '../../protocol/api.js';
+import type { Database, VerdictsTable } from '../schema.js';
+import type { StoreDialect } from '../store-dialect.js';
+import type { VerdictCondition, VerdictStore } from '../verdict-store.js';
 
 /**
- * The verdicts half of `KyselyStore`: a bundle's verdict history, one row per
- * change. Written to run on every Kysely dialect the store supports.
+ * `VerdictStore` over Kysely, written once for every dialect: a bundle's
+ * verdict history, one row per change.
  */
-export class KyselyVerdictQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyVerdictStore implements VerdictStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
-  async recordVerdict(
+  async record(
     verdict: VerdictRecord,
     condition?: VerdictCondition,
   ): Promise<{ previous: VerdictState; recorded: boolean }> {
@@ -19,14 +22,14 @@ export class KyselyVerdictQueries {
     // again, and checks the condition against the winner's change.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.recordVerdictOnce(verdict, condition);
+        return await this.recordOnce(verdict, condition);
       } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= 5) throw err;
+        if (!this.dialect.isUniqueViolation(err) || attempt >= 5) throw err;
       }
     }
   }
 
-  private recordVerdictOnce(
+  private recordOnce(
     verdict: VerdictRecord,
     condition: VerdictCondition | undefined,
   ): Promise<{ previous: VerdictState; recorded: boolean }> {
@@ -61,7 +64,7 @@ export class KyselyVerdictQueries {
     });
   }
 
-  async listVerdicts(app: string, version: number): Promise<VerdictRecord[]> {
+  async list(app: string, version: number): Promise<VerdictRecord[]> {
     const rows = await this.db
       .selectFrom('verdicts')
       .selectAll()
@@ -72,7 +75,7 @@ export class KyselyVerdictQueries {
     return rows.map(toVerdictRecord);
   }
 
-  async listAppVerdicts(app: string): Promise<VerdictRecord[]> {
+  async listByApp(app: string): Promise<VerdictRecord[]> {
     const rows = await this.db
       .selectFrom('verdicts')
       .selectAll()
@@ -84,7 +87,7 @@ export class KyselyVerdictQueries {
     return rows.map(toVerdictRecord);
   }
 
-  async verdictOf(app: string, version: number): Promise<VerdictState> {
+  async current(app: string, version: number): Promise<VerdictState> {
     const latest = await this.db
       .selectFrom('verdicts')
       .select('verdict')

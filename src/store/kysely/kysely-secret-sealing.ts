@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
-import { snapshotContext } from './kysely-snapshot-queries.js';
-import { keyMismatch, SecretBox } from './secret-box.js';
+import type { Database } from '../schema.js';
+import { keyMismatch, SecretBox } from '../secret-box.js';
 
 /** What a secret variable's sealed value is bound to: its name and scope. */
 export function variableContext(row: {
@@ -13,6 +12,11 @@ export function variableContext(row: {
   // A variable of every app keeps the context it had before variables per app.
   const app = row.app === undefined || row.app === '' ? '' : `:app:${row.app}`;
   return `variable:${row.name}:${row.scope_kind}:${row.scope_value}${app}`;
+}
+
+/** What an install's sealed snapshot is bound to: its install id. */
+export function snapshotContext(installId: string): string {
+  return `snapshot:${installId}`;
 }
 
 /** What a queued job's sealed body is bound to: its host and message id. */

@@ -1,24 +1,24 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, VariablesTable } from './schema.js';
+import type { Database, VariablesTable } from '../schema.js';
+import { keyMismatch, SecretBox } from '../secret-box.js';
+import type { StoredVariable, VariableScope, VariableStore } from '../variable-store.js';
 import { variableContext } from './kysely-secret-sealing.js';
-import { keyMismatch, SecretBox } from './secret-box.js';
-import type { StoredVariable, VariableScope } from './store.js';
 
 /** Scopes from the widest to the narrowest, the order listings show them in. */
 const SCOPE_ORDER = ['global', 'env', 'role', 'host'] as const;
 
 /**
- * The variables half of `KyselyStore`: one row per name and scope. Written to run
- * on every Kysely dialect the store supports. With a `SecretBox`, a secret's
+ * `VariableStore` over Kysely, written once for every dialect: one row per
+ * name and scope. With a `SecretBox`, a secret's
  * value is sealed before it is written and opened when it is read.
  */
-export class KyselyVariableQueries {
+export class KyselyVariableStore implements VariableStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly box: SecretBox | undefined,
   ) {}
 
-  async setVariable(variable: StoredVariable): Promise<{ created: boolean }> {
+  async set(variable: StoredVariable): Promise<{ created: boolean }> {
     const key = scopeColumns(variable.scope);
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx
@@ -49,7 +49,7 @@ export class KyselyVariableQueries {
     });
   }
 
-  async getVariable(name: string, scope: VariableScope): Promise<StoredVariable | undefined> {
+  async get(name: string, scope: VariableScope): Promise<StoredVariable | undefined> {
     const key = scopeColumns(scope);
     const row = await this.db
       .selectFrom('variables')
@@ -62,7 +62,7 @@ export class KyselyVariableQueries {
     return row && this.toStoredVariable(row);
   }
 
-  async unsetVariable(name: string, scope: VariableScope): Promise<boolean> {
+  async unset(name: string, scope: VariableScope): Promise<boolean> {
     const key = scopeColumns(scope);
     const result = await this.db
       .deleteFrom('variables')
@@ -74,9 +74,7 @@ export class KyselyVariableQueries {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async listVariables(
-    options: { scopes?: VariableScope[]; app?: string } = {},
-  ): Promise<StoredVariable[]> {
+  async list(options: { scopes?: VariableScope[]; app?: string } = {}): Promise<StoredVariable[]> {
     const { scopes, app } = options;
     if (scopes?.length === 0) return [];
     let query = this.db.selectFrom('variables').selectAll();

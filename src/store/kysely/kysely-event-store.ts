@@ -1,45 +1,30 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import {
   type EventFilter,
   type FerryEvent,
   ferryEventSchema,
   type NewFerryEvent,
-} from '../protocol/events.js';
-import type { Database, EventsTable } from './schema.js';
+} from '../../protocol/events.js';
+import type { EventStore } from '../event-store.js';
+import type { Database, EventsTable } from '../schema.js';
+import type { StoreDialect } from '../store-dialect.js';
 
 /**
- * How a dialect keeps the event sequence gap-free for readers: a reader that
- * has seen event n must never later find an event numbered below n. SQLite
- * has one writer, so ids commit in order; PostgreSQL serializes the appends
- * under a lock and wakes the other replicas (see `PostgresStore`).
+ * `EventStore` over Kysely, written once for every dialect: appends numbered
+ * events, lists them after an id, prunes the old. How appends stay in order
+ * for readers, and how other replicas hear of them, is the dialect's.
  */
-export interface EventOrdering {
-  /** Runs first in the transaction that appends an event. */
-  beforeAppend(trx: Transaction<Database>): Promise<void>;
-  /** Runs last in that transaction, with the new event's id. */
-  afterAppend(trx: Transaction<Database>, id: number): Promise<void>;
-}
-
-/** One writer: nothing to do. */
-export const SINGLE_WRITER: EventOrdering = {
-  beforeAppend: () => Promise.resolve(),
-  afterAppend: () => Promise.resolve(),
-};
-
-/**
- * The events half of `KyselyStore`: appends numbered events, lists them after
- * an id, prunes the old. Written to run on every Kysely dialect the store supports.
- */
-export class KyselyEventQueries {
+export class KyselyEventStore implements EventStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly ordering: EventOrdering,
+    private readonly dialect: StoreDialect,
   ) {}
 
-  async appendEvent(event: NewFerryEvent): Promise<FerryEvent> {
+  async append(event: NewFerryEvent): Promise<FerryEvent> {
     const at = event.at ?? new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
-      await this.ordering.beforeAppend(trx);
+      // The dialect keeps the sequence gap-free for readers (one append at a time).
+      await this.dialect.beforeAppendEvent(trx);
       const row = await trx
         .insertInto('events')
         .values({
@@ -54,16 +39,12 @@ export class KyselyEventQueries {
         .returning('seq')
         .executeTakeFirstOrThrow();
       const id = Number(row.seq);
-      await this.ordering.afterAppend(trx, id);
+      await this.dialect.afterAppendEvent(trx, id);
       return ferryEventSchema.parse({ ...event, at, id: String(id) });
     });
   }
 
-  async listEvents(query: {
-    after: number;
-    limit: number;
-    filter?: EventFilter;
-  }): Promise<FerryEvent[]> {
+  async list(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]> {
     const filter = query.filter ?? {};
     let select = this.db.selectFrom('events').selectAll().where('seq', '>', query.after);
     if (filter.app !== undefined) select = select.where('app', '=', filter.app);
@@ -77,7 +58,7 @@ export class KyselyEventQueries {
     return rows.flatMap(toEvent);
   }
 
-  async lastEventId(): Promise<number> {
+  async lastId(): Promise<number> {
     const row = await this.db
       .selectFrom('events')
       .select('seq')
@@ -87,7 +68,7 @@ export class KyselyEventQueries {
     return row ? Number(row.seq) : 0;
   }
 
-  async firstEventId(): Promise<number> {
+  async firstId(): Promise<number> {
     const row = await this.db
       .selectFrom('events')
       .select('seq')
@@ -97,16 +78,20 @@ export class KyselyEventQueries {
     return row ? Number(row.seq) : 0;
   }
 
-  async pruneEvents(before: string): Promise<number> {
+  async prune(before: string): Promise<number> {
     // The newest event always stays: an empty table would let SQLite number
     // the next one from 1 again, under ids that clients have already seen.
-    const newest = await this.lastEventId();
+    const newest = await this.lastId();
     const result = await this.db
       .deleteFrom('events')
       .where('at', '<', before)
       .where('seq', '<', newest)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  watch(onAppended: () => void): Promise<() => Promise<void>> {
+    return this.dialect.watchEvents(onAppended);
   }
 }
 

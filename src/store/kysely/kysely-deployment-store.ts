@@ -3,39 +3,38 @@ import {
   type DeploymentKind,
   type DeploymentState,
   type StrategyRecord,
-} from '../protocol/deployment-api.js';
+} from '../../protocol/deployment-api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   FINAL_DEPLOYMENT_STATES,
   isRollingOut,
-} from '../protocol/lifecycle.js';
-import type { Database, DeploymentsTable } from './schema.js';
+} from '../../protocol/lifecycle.js';
+import type { Database, DeploymentsTable } from '../schema.js';
 import type {
   DeployLock,
   DeploymentPatch,
   DeploymentUpdateOptions,
   DesiredRelease,
-  InstallSnapshot,
   NewDeployment,
-  NewInstall,
+  DeploymentStore,
   StoredDeployment,
-} from './store.js';
-import type { KyselyHostQueries } from './kysely-host-queries.js';
-import type { KyselySnapshotQueries } from './kysely-snapshot-queries.js';
+} from '../deployment-store.js';
+import type { InstallSnapshot, NewInstall } from '../install-store.js';
+import type { KyselyInstallStore } from './kysely-install-store.js';
 
 /**
- * The deployment half of `KyselyStore`: deployments, their locks and leases,
- * and the desired release of each app per environment. Written to run on every
- * Kysely dialect the store supports.
+ * `DeploymentStore` over Kysely, written once for every dialect: deployments,
+ * their locks and leases, and the desired release of each app per
+ * environment. A deployment's installs and snapshots are recorded by
+ * `KyselyInstallStore`, in the deployment's own transaction.
  */
-export class KyselyDeploymentQueries {
+export class KyselyDeploymentStore implements DeploymentStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly hosts: KyselyHostQueries,
-    private readonly snapshots: KyselySnapshotQueries,
+    private readonly installs: KyselyInstallStore,
   ) {}
 
-  async createDeployment(
+  async create(
     deployment: NewDeployment,
     installs: NewInstall[],
     options: { lock: boolean; snapshots?: readonly InstallSnapshot[] },
@@ -73,6 +72,7 @@ export class KyselyDeploymentQueries {
           created_by: deployment.createdBy,
           triggered_by: deployment.triggeredBy ?? null,
           refresh_vars: deployment.refreshVars === true ? 1 : 0,
+          migrations_confirmed: deployment.migrationsConfirmed === true ? 1 : 0,
           created_at: now,
           started_at: isRollingOut(deployment.state) ? now : null,
           finished_at: FINAL_DEPLOYMENT_STATES.includes(deployment.state) ? now : null,
@@ -86,7 +86,7 @@ export class KyselyDeploymentQueries {
     });
   }
 
-  async getDeployment(id: string): Promise<StoredDeployment | undefined> {
+  async get(id: string): Promise<StoredDeployment | undefined> {
     const row = await this.db
       .selectFrom('deployments')
       .selectAll()
@@ -95,7 +95,7 @@ export class KyselyDeploymentQueries {
     return row && toDeployment(row);
   }
 
-  async listDeployments(
+  async list(
     query: { app?: string; env?: string; states?: DeploymentState[]; limit?: number } = {},
   ): Promise<StoredDeployment[]> {
     let select = this.db
@@ -110,7 +110,7 @@ export class KyselyDeploymentQueries {
     return (await select.execute()).map(toDeployment);
   }
 
-  async updateDeployment(
+  async update(
     id: string,
     patch: DeploymentPatch,
     options: DeploymentUpdateOptions = {},
@@ -134,6 +134,10 @@ export class KyselyDeploymentQueries {
       // cancelled meanwhile leaves the environment's as it was.
       if (changed && desired) await upsertDesired(trx, desired);
       if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
+      if (changed && options.cancelUnstarted)
+        await this.installs
+          .withDb(trx)
+          .cancelUnstarted(id, options.cancelUnstarted.error, new Date().toISOString());
       return changed;
     });
   }
@@ -144,8 +148,9 @@ export class KyselyDeploymentQueries {
     installs: NewInstall[],
     snapshots: readonly InstallSnapshot[],
   ): Promise<void> {
-    await this.snapshots.withDb(trx).saveInstallSnapshots(snapshots);
-    if (installs.length > 0) await this.hosts.withDb(trx).createInstalls(installs);
+    const inTransaction = this.installs.withDb(trx);
+    await inTransaction.saveSnapshots(snapshots);
+    if (installs.length > 0) await inTransaction.createMany(installs);
   }
 
   async takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock> {
@@ -280,6 +285,7 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
     createdBy: row.created_by,
     triggeredBy: row.triggered_by,
     refreshVars: Number(row.refresh_vars) === 1,
+    migrationsConfirmed: Number(row.migrations_confirmed) === 1,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

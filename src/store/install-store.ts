@@ -1,0 +1,120 @@
+import type { InstallLogs, InstallPurpose, InstallRecord, InstallState } from '../protocol/api.js';
+
+export interface NewInstall {
+  id: string;
+  hostId: string;
+  app: string;
+  version: number;
+  createdBy: string;
+  /** The deployment it belongs to; none for a single `ferry install`. */
+  deploymentId?: string | null;
+  purpose?: InstallPurpose;
+  /** Its batch in the deployment's rollout, from 0. */
+  batch?: number | null;
+  fromVersion?: number | null;
+  /** `queued` (the default: about to be sent), `pending` (planned), or `failed` (refused before sending). */
+  state?: 'pending' | 'queued' | 'failed';
+  error?: string | null;
+}
+
+/** An install as the store keeps it: the API's record, with when its job was sent and its batch. */
+export interface StoredInstall extends InstallRecord {
+  batch: number | null;
+  sentAt: string | null;
+}
+
+/** Which installs to list; every given field must match. */
+export interface InstallQuery {
+  /** The installs of this deployment; null: those of none (`ferry install`). */
+  deploymentId?: string | null;
+  hostId?: string;
+  app?: string;
+  version?: number;
+  states?: InstallState[];
+  /** Newest first, at most this many. */
+  limit?: number;
+}
+
+/** What an agent reported of one step, as the store records it. */
+export type StepReport =
+  | { kind: 'started'; step: string; at: string }
+  | { kind: 'output'; step: string; stream: 'stdout' | 'stderr'; seq: number; text: string }
+  | {
+      kind: 'finished';
+      step: string;
+      ok: boolean;
+      exitCode: number | null;
+      durationMs: number;
+      error: string | null;
+      at: string;
+    };
+
+/** An install's configuration snapshot, as it is recorded. */
+export interface InstallSnapshot {
+  installId: string;
+  snapshot: ConfigSnapshot;
+}
+
+/**
+ * The configuration a deployment froze for one host: the variables the app's
+ * manifest uses, with their values, and which of them are secret. Never send
+ * this to a client as it is: secret values must be masked.
+ */
+export interface ConfigSnapshot {
+  vars: Record<string, string>;
+  secrets: string[];
+}
+
+/** How an install ended, as its host reports it. */
+export interface InstallOutcome {
+  ok: boolean;
+  rolledBack: boolean;
+  error: string | null;
+  at: string;
+}
+
+/** What `InstallStore.mark` changes of an install. */
+export interface InstallPatch {
+  state: InstallState;
+  error?: string | null;
+  sentAt?: string;
+  /** Kept whatever becomes of the install: a host that began a job has it. */
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/**
+ * The store's installs: the job on one host that brings one bundle in, with
+ * its steps, their output, and the configuration snapshot it was sent with.
+ * A deployment's own installs are recorded with it (`DeploymentStore`); a
+ * single `ferry install`, reverts and catch-ups are recorded here.
+ *
+ * @example
+ *   const [latest] = await store.installs.list({ hostId, app: 'cart', limit: 1 });
+ *   await store.installs.mark(latest.id, { state: 'cancelled' }, ['pending', 'queued']);
+ */
+export interface InstallStore {
+  create(install: NewInstall): Promise<void>;
+  /** Records installs planned or refused outside `DeploymentStore.create` (reverts, catch-ups). */
+  createMany(installs: NewInstall[]): Promise<void>;
+  get(id: string): Promise<StoredInstall | undefined>;
+  /** Installs with their steps, newest first. */
+  list(query: InstallQuery): Promise<StoredInstall[]>;
+  /**
+   * Moves an install to another state, only if it is in one of `from`; false when
+   * it was not (someone else moved it first).
+   */
+  mark(id: string, patch: InstallPatch, from: InstallState[]): Promise<boolean>;
+  /** Records one step report; a report delivered twice is recorded once. */
+  recordStep(installId: string, report: StepReport): Promise<void>;
+  /** Records the end its host reports; a repeated report changes nothing. */
+  finish(installId: string, outcome: InstallOutcome): Promise<void>;
+  logs(installId: string): Promise<InstallLogs | undefined>;
+  /**
+   * Records the configuration installs are sent with (secrets sealed at rest).
+   * An install keeps the first snapshot recorded for it: saving one again changes nothing.
+   */
+  saveSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void>;
+  /** The configuration an install was made with, or undefined when none was recorded. */
+  getSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
+}

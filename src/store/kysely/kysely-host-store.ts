@@ -1,0 +1,219 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { HostRecord } from '../../protocol/api.js';
+import { type FactsSample, type HostFacts, parseHostFacts } from '../../protocol/host-facts.js';
+import type { FactsRetention, HostStore, NewHost } from '../host-store.js';
+import type { Database, HostsTable } from '../schema.js';
+
+/** `HostStore` over Kysely, written once for every dialect. */
+export class KyselyHostStore implements HostStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(host: NewHost): Promise<HostRecord> {
+    const row = {
+      id: host.id,
+      name: host.name,
+      env: host.env,
+      roles_json: JSON.stringify(host.roles),
+      vars_json: JSON.stringify(host.vars),
+      enrolled_at: new Date().toISOString(),
+      last_seen_at: null,
+      connected: 0,
+      facts_json: null,
+      revoked_at: null,
+      removed_at: null,
+    };
+    await this.db.insertInto('hosts').values(row).execute();
+    return toHostRecord(row);
+  }
+
+  async get(id: string): Promise<HostRecord | undefined> {
+    const row = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toHostRecord(row);
+  }
+
+  async findByName(name: string): Promise<HostRecord | undefined> {
+    const row = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('name', '=', name)
+      .where('removed_at', 'is', null)
+      .executeTakeFirst();
+    return row && toHostRecord(row);
+  }
+
+  async list(options: { env?: string } = {}): Promise<HostRecord[]> {
+    let query = this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('removed_at', 'is', null)
+      .orderBy('env')
+      .orderBy('name');
+    if (options.env) query = query.where('env', '=', options.env);
+    return (await query.execute()).map(toHostRecord);
+  }
+
+  async cutOff(id: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: at })
+      .where('host_id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    // Its jobs (and the variables in them) are never delivered now: they go.
+    await this.db.deleteFrom('outbox').where('host_id', '=', id).execute();
+  }
+
+  async remove(id: string, at: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('hosts')
+        .select(['name'])
+        .where('id', '=', id)
+        .where('removed_at', 'is', null)
+        .executeTakeFirst();
+      if (!row) return false;
+      // The record stays, for the history of its installs, under a name that frees the old one.
+      await trx
+        .updateTable('hosts')
+        .set({
+          name: `${row.name} (removed ${id})`,
+          removed_at: at,
+          revoked_at: at,
+          connected: 0,
+        })
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: at })
+        .where('host_id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx.deleteFrom('outbox').where('host_id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async cutOffIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('hosts')
+      .select('id')
+      .where('revoked_at', 'is not', null)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async setPresence(id: string, connected: boolean, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ connected: Number(connected), last_seen_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async resetPresence(): Promise<void> {
+    await this.db.updateTable('hosts').set({ connected: 0 }).where('connected', '=', 1).execute();
+  }
+
+  async setFacts(id: string, facts: HostFacts, at: string): Promise<void> {
+    await this.db
+      .updateTable('hosts')
+      .set({ facts_json: JSON.stringify(facts), last_seen_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async addFactsSample(
+    hostId: string,
+    sample: FactsSample,
+    retention: FactsRetention,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('host_facts')
+        .values({ host_id: hostId, at: sample.at, facts_json: JSON.stringify(sample.facts) })
+        .execute();
+      await trx
+        .deleteFrom('host_facts')
+        .where('host_id', '=', hostId)
+        .where('at', '<', retention.since)
+        .execute();
+      // The newest `keep` stay: the first one past them, and every older one, go.
+      const oldestKept = await trx
+        .selectFrom('host_facts')
+        .select(['at', 'seq'])
+        .where('host_id', '=', hostId)
+        .orderBy('at', 'desc')
+        .orderBy('seq', 'desc')
+        .offset(Math.max(0, retention.keep - 1))
+        .limit(1)
+        .executeTakeFirst();
+      if (!oldestKept) return;
+      await trx
+        .deleteFrom('host_facts')
+        .where('host_id', '=', hostId)
+        .where((eb) =>
+          eb.or([
+            eb('at', '<', oldestKept.at),
+            eb.and([eb('at', '=', oldestKept.at), eb('seq', '<', oldestKept.seq)]),
+          ]),
+        )
+        .execute();
+    });
+  }
+
+  async listFactsSamples(hostId: string, options: { limit?: number } = {}): Promise<FactsSample[]> {
+    let query = this.db
+      .selectFrom('host_facts')
+      .select(['at', 'facts_json'])
+      .where('host_id', '=', hostId)
+      .orderBy('at', 'desc')
+      .orderBy('seq', 'desc');
+    if (options.limit !== undefined) query = query.limit(options.limit);
+    const samples: FactsSample[] = [];
+    for (const row of await query.execute()) {
+      const facts = readStoredFacts(row.facts_json);
+      if (facts) samples.push({ at: row.at, facts });
+    }
+    return samples;
+  }
+}
+
+function toHostRecord(row: Selectable<HostsTable>): HostRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    env: row.env,
+    roles: JSON.parse(row.roles_json) as string[],
+    vars: JSON.parse(row.vars_json) as Record<string, string>,
+    enrolledAt: row.enrolled_at,
+    lastSeenAt: row.last_seen_at,
+    connected: Boolean(row.connected),
+    facts: readStoredFacts(row.facts_json),
+    revokedAt: row.revoked_at,
+  };
+}
+
+/**
+ * Facts as stored: written by this version, or by an older Ferry before facts
+ * had a schema. What no longer parses reads as none rather than failing the
+ * host's record.
+ */
+function readStoredFacts(json: string | null): HostFacts | null {
+  if (json === null) return null;
+  try {
+    return parseHostFacts(JSON.parse(json));
+  } catch {
+    return null;
+  }
+}

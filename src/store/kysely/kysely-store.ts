@@ -1,0 +1,75 @@
+import { type Kysely, Migrator } from 'kysely';
+import { migrationProvider } from '../migrations.js';
+import type { Database } from '../schema.js';
+import type { SecretBox } from '../secret-box.js';
+import type { StoreDialect } from '../store-dialect.js';
+import type { Store } from '../store.js';
+import { KyselyBundleStore } from './kysely-bundle-store.js';
+import { KyselyDeploymentStore } from './kysely-deployment-store.js';
+import { KyselyEnvironmentStore } from './kysely-environment-store.js';
+import { KyselyEventStore } from './kysely-event-store.js';
+import { KyselyHistoryStore } from './kysely-history-store.js';
+import { KyselyHostStore } from './kysely-host-store.js';
+import { KyselyInstallStore } from './kysely-install-store.js';
+import { KyselyOutboxStore } from './kysely-outbox-store.js';
+import { sealStoredSecrets } from './kysely-secret-sealing.js';
+import { KyselyTokenStore } from './kysely-token-store.js';
+import { KyselyVariableStore } from './kysely-variable-store.js';
+import { KyselyVerdictStore } from './kysely-verdict-store.js';
+
+/**
+ * The `Store` over any Kysely dialect: one store per aggregate, sharing one
+ * Kysely instance. The adapters in `sqlite/` and `postgres/` build the Kysely
+ * instance and give their `StoreDialect`, what their database does its own
+ * way; the queries are written once, to run on both. With a `SecretBox` (the
+ * server always gives one), secret variables, queued jobs and configuration
+ * snapshots are sealed at rest; `migrate` seals what an older Ferry left in
+ * plaintext.
+ */
+export class KyselyStore implements Store {
+  readonly bundles: KyselyBundleStore;
+  readonly tokens: KyselyTokenStore;
+  readonly outbox: KyselyOutboxStore;
+  readonly environments: KyselyEnvironmentStore;
+  readonly hosts: KyselyHostStore;
+  readonly installs: KyselyInstallStore;
+  readonly variables: KyselyVariableStore;
+  readonly verdicts: KyselyVerdictStore;
+  readonly deployments: KyselyDeploymentStore;
+  readonly history: KyselyHistoryStore;
+  readonly events: KyselyEventStore;
+
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+    private readonly box?: SecretBox,
+  ) {
+    this.bundles = new KyselyBundleStore(db, dialect);
+    this.tokens = new KyselyTokenStore(db, dialect);
+    this.outbox = new KyselyOutboxStore(db, box);
+    this.environments = new KyselyEnvironmentStore(db);
+    this.hosts = new KyselyHostStore(db);
+    this.installs = new KyselyInstallStore(db, box);
+    this.variables = new KyselyVariableStore(db, box);
+    this.verdicts = new KyselyVerdictStore(db, dialect);
+    this.deployments = new KyselyDeploymentStore(db, this.installs);
+    this.history = new KyselyHistoryStore(db);
+    this.events = new KyselyEventStore(db, dialect);
+  }
+
+  migrate(): Promise<void> {
+    return this.dialect.migrating(async () => {
+      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+        throw new Error(`database migration ${failed} failed`, { cause: error });
+      }
+      if (this.box) await sealStoredSecrets(this.db, this.box);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

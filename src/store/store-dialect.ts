@@ -1,0 +1,54 @@
+import type { Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * What differs between the databases the store runs on, and only that. The
+ * queries are written once over Kysely (`kysely/`); each adapter implements
+ * this in its own folder (`sqlite/sqlite-store-dialect.ts`,
+ * `postgres/postgres-store-dialect.ts`), so shared code never asks which
+ * database it is on.
+ *
+ * @example
+ *   // A check then an insert, atomic across replicas on every database:
+ *   await db.transaction().execute(async (trx) => {
+ *     await dialect.lockTableForInsert(trx, 'tokens');
+ *     if (!(await trx.selectFrom('tokens').select('id').executeTakeFirst())) await insert(trx);
+ *   });
+ */
+export interface StoreDialect {
+  /** The column type of an increasing integer key: `integer` (SQLite) or `bigserial`. */
+  readonly serialType: 'integer' | 'bigserial';
+
+  /**
+   * Runs `migrate` (the schema's migrations and the sealing of stored secrets)
+   * so that replicas starting together run each migration once, and does what
+   * the database needs afterwards.
+   */
+  migrating(migrate: () => Promise<void>): Promise<void>;
+
+  /**
+   * Keeps every other writer from inserting into `table` until `trx` ends
+   * (readers still read), so that a check followed by an insert is atomic
+   * across replicas. A database with one writer at a time needs nothing.
+   */
+  lockTableForInsert(trx: Transaction<Database>, table: keyof Database): Promise<void>;
+
+  /**
+   * Runs first in the transaction that appends an event. A reader that has
+   * seen event n must never later find one numbered below n: with concurrent
+   * writers, appends are serialized here.
+   */
+  beforeAppendEvent(trx: Transaction<Database>): Promise<void>;
+  /** Runs last in that transaction, with the new event's id: wakes the other replicas on commit. */
+  afterAppendEvent(trx: Transaction<Database>, id: number): Promise<void>;
+  /**
+   * Calls `onAppended` when another process (a replica) appended events; the
+   * returned function stops watching. An embedded database has no other process.
+   */
+  watchEvents(onAppended: () => void): Promise<() => Promise<void>>;
+
+  /** True when an error of this database is a violated primary key or unique constraint. */
+  isUniqueViolation(err: unknown): boolean;
+  /** True when an error of this database says its disk is full. */
+  isStorageFull(err: unknown): boolean;
+}
