@@ -26,6 +26,7 @@ export interface VersionRange {
   sets: VersionBound[][];
 }
 
+const WILDCARD = /^[xX*]$/;
 /** A number, or a wildcard (`x`, `X`, `*`). */
 const PART = '(?:0|[1-9]\\d{0,8}|[xX*])';
 /** A partial version: `20`, `3.11`, `3.11.x`, `v20.11.1`. */
@@ -127,16 +128,12 @@ function parseSet(text: string): VersionBound[] | null {
 function partial(text: string): number[] | null {
   const match = PARTIAL.exec(text);
   if (!match) return null;
-  const numbers: number[] = [];
-  for (const part of match.slice(1, 4)) {
-    if (part === undefined || /^[xX*]$/.test(part)) break;
-    numbers.push(Number(part));
-  }
-  // `1.x.3` has no meaning.
-  const given = match.slice(1, 4).filter((p) => p !== undefined).length;
-  if (match.slice(1, 1 + given).some((p, i) => i >= numbers.length && !/^[xX*]$/.test(p!)))
-    return null;
-  return numbers;
+  const parts = match.slice(1, 4).filter((p): p is string => p !== undefined);
+  const wild = parts.findIndex((p) => WILDCARD.test(p));
+  if (wild === -1) return parts.map(Number);
+  // `1.x.3` has no meaning: only wildcards after the first one.
+  if (parts.slice(wild).some((p) => !WILDCARD.test(p))) return null;
+  return parts.slice(0, wild).map(Number);
 }
 
 /** `numbers` with zeros for the missing parts. */
