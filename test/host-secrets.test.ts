@@ -34,7 +34,15 @@ const SECRET_TEXTS = [SECRET, OTHER, ...PEM.split('\n').filter((line) => line.le
 const VARIABLE_TEXTS = [...SECRET_TEXTS, PLAIN];
 
 /** What the service, the hooks and the health command are given, beyond what a shell adds. */
-const BASE = ['FERRY_APP', 'FERRY_RELEASE_DIR', 'FERRY_VERSION', 'HOME', 'LANG', 'PATH'];
+const BASE = [
+  'FERRY_APP',
+  'FERRY_RELEASE_DIR',
+  'FERRY_VERSION',
+  'HOME',
+  'LANG',
+  'PATH',
+  'PYTHONUNBUFFERED',
+];
 const REFERENCED = ['DB_PASSWORD', 'GREETING', 'PORT', 'TLS_KEY'];
 
 const HOOK = `

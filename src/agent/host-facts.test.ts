@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** An app with releases 1 and 2 on disk, 2 current, started with a snapshot holding a secret. */
-async function webApp(): Promise<void> {
+async function webApp(command = `exec sleep 60 # ${root}`): Promise<void> {
   const releases = path.join(root, 'apps', 'web', 'releases');
   for (const v of ['1', '2']) await mkdir(path.join(releases, v), { recursive: true });
   await symlink(path.join(releases, '2'), path.join(root, 'apps', 'web', 'current'));
@@ -38,7 +38,7 @@ async function webApp(): Promise<void> {
   await driver.start({
     name: 'web',
     cwd: path.join(root, 'apps', 'web', 'current'),
-    command: `exec sleep 60 # ${root}`,
+    command,
     env: { PATH: '/usr/bin:/bin' },
     stdoutFile: path.join(root, 'web.out'),
     stderrFile: path.join(root, 'web.err'),
@@ -67,7 +67,12 @@ describe('HostFactsCollector', () => {
       releases: [1, 2],
       current: 2,
       previous: 1,
-      service: { running: true, pid: (await driver.status('web')).pid },
+      service: {
+        running: true,
+        pid: (await driver.status('web')).pid,
+        // Two files, as the driver writes them.
+        mergedOutput: false,
+      },
       config: {
         installId: 'ins_2',
         vars: [
@@ -80,5 +85,17 @@ describe('HostFactsCollector', () => {
     expect(uptime).toBeGreaterThanOrEqual(0);
     expect(uptime).toBeLessThan(60);
     expect(JSON.stringify(facts)).not.toContain(SECRET);
+  });
+
+  it('says when a service sends its stderr into its stdout file', async () => {
+    await webApp(`exec sleep 60 2>&1 # ${root}`);
+    const collector = new HostFactsCollector({
+      root,
+      path: path.dirname(process.execPath),
+      stateDir: path.join(root, 'agent', 'apps'),
+      driver,
+    });
+    const facts = await collector.collect({ roles: ['web'], busy: null });
+    expect(facts.apps.web?.service).toMatchObject({ running: true, mergedOutput: true });
   });
 });

@@ -15,6 +15,7 @@ import { SERVER_VERSION } from '../version.js';
 import { healthSpecFrom, waitHealthy } from './health/health-check.js';
 import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
 import { readReleaseSnapshot } from './install/release-snapshot.js';
+import { mergedOutput } from './process/merged-output.js';
 import type { ProcessDriver } from './process/process-driver.js';
 import { RuntimeProbe } from './runtime-probe.js';
 
@@ -118,10 +119,12 @@ export class HostFactsCollector {
   private async service(app: string): Promise<ServiceFacts | null> {
     try {
       const status = await this.options.driver.status(app);
+      const pid = status.running ? status.pid : null;
       return {
         running: status.running,
         pid: status.pid,
-        uptimeSeconds: status.running && status.pid !== null ? await uptimeOf(status.pid) : null,
+        uptimeSeconds: pid !== null ? await uptimeOf(pid) : null,
+        mergedOutput: pid !== null ? await mergedOutput(pid) : null,
       };
     } catch {
       return null;

@@ -99,6 +99,7 @@ async function startAgent(
       : new BuiltinAgentTransport({ server: identity.server, token: identity.token, logger });
   const journal = new JobJournal(path.join(agentDir, 'journal'));
   const host: InstallHost = {
+    name: identity.name,
     appsDir: path.join(root, 'apps'),
     path: options.path,
     home: path.join(agentDir, 'home'),

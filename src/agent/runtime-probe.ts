@@ -7,8 +7,11 @@ import type { Runtimes } from '../protocol/host-facts.js';
 
 const run = promisify(execFile);
 
+/** A runtime the agent knows: the key of its version in the host's facts. */
+export type RuntimeName = keyof Runtimes;
+
 /** Each runtime, the commands that say its version (the first found wins), and how to read it. */
-const RUNTIMES: { name: keyof Runtimes; commands: string[]; version: (out: string) => string }[] = [
+const RUNTIMES: { name: RuntimeName; commands: string[]; version: (out: string) => string }[] = [
   { name: 'node', commands: ['node'], version: (out) => out.replace(/^v/, '') },
   { name: 'npm', commands: ['npm'], version: (out) => out },
   { name: 'python3', commands: ['python3'], version: (out) => out.replace(/^Python /, '') },
@@ -67,27 +70,43 @@ export class RuntimeProbe {
 
   private async probe(): Promise<Runtimes> {
     const found = await Promise.all(
-      RUNTIMES.map(async ({ name, commands, version }) => {
-        for (const command of commands) {
-          const out = await this.output(command);
-          if (out !== null) return [name, version(out) || null] as const;
-        }
-        return [name, null] as const;
-      }),
+      RUNTIMES.map(
+        async ({ name }) => [name, await runtimeVersion(name, this.pathVariable)] as const,
+      ),
     );
     return Object.fromEntries(found) as Runtimes;
   }
+}
 
-  /** What `command --version` prints, trimmed; null when it is not there or fails. */
-  private async output(command: string): Promise<string | null> {
-    try {
-      const { stdout, stderr } = await run(command, ['--version'], {
-        timeout: 10_000,
-        env: { PATH: this.pathVariable, HOME: os.tmpdir() },
-      });
-      return (stdout || stderr).trim().split('\n')[0]?.trim() || null;
-    } catch {
-      return null;
-    }
+/**
+ * The version of one runtime on `pathVariable`, read as the facts report it
+ * (`20.11.1`, not `v20.11.1`); null when it is not there or does not say.
+ *
+ * @example
+ *   await runtimeVersion('python3', '/usr/local/bin:/usr/bin'); // '3.11.2'
+ */
+export async function runtimeVersion(
+  name: RuntimeName,
+  pathVariable: string,
+): Promise<string | null> {
+  const runtime = RUNTIMES.find((r) => r.name === name);
+  if (!runtime) return null;
+  for (const command of runtime.commands) {
+    const out = await versionOutput(command, pathVariable);
+    if (out !== null) return runtime.version(out) || null;
+  }
+  return null;
+}
+
+/** What `command --version` prints, trimmed; null when it is not there or fails. */
+async function versionOutput(command: string, pathVariable: string): Promise<string | null> {
+  try {
+    const { stdout, stderr } = await run(command, ['--version'], {
+      timeout: 10_000,
+      env: { PATH: pathVariable, HOME: os.tmpdir() },
+    });
+    return (stdout || stderr).trim().split('\n')[0]?.trim() || null;
+  } catch {
+    return null;
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FIELD_LIMITS, PLAIN_NAME, roleNameSchema } from '../protocol/fields.js';
+import { parseVersionRange, VERSION_RANGE_MAX } from './version-range.js';
 
 /**
  * The schema of `ferry.yml`, strict: an unknown key is an error that names it.
@@ -96,6 +97,45 @@ const hooksSchema = z.strictObject({
   validate: commandList.default([]),
 });
 
+const RANGE_ERROR =
+  'expected a version range such as ">=20 <23", "^20.11", "3.11.x" or "18 || >=20"';
+
+/** A version range (see `version-range.ts`), checked here so that a bad one names its key. */
+const versionRangeSchema = z
+  .string({
+    // YAML reads `python: 3.10` as the number 3.1: say to quote it.
+    error: (issue) =>
+      typeof issue.input === 'number'
+        ? `expected a version range in quotes: YAML reads ${String(issue.input)} as a number (write "3.10", not 3.10)`
+        : RANGE_ERROR,
+  })
+  .max(VERSION_RANGE_MAX, { error: RANGE_ERROR })
+  .refine((range) => range.trim() !== '' && parseVersionRange(range) !== null, {
+    error: RANGE_ERROR,
+  });
+
+/** A command looked up on the PATH: a plain file name, never a path or a shell word. */
+const commandNameSchema = z
+  .string({ error: 'expected a command name (a string)' })
+  .regex(/^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,127}$/, {
+    error: 'expected a command name such as "gunicorn": no slash, space or shell character',
+  });
+
+/**
+ * What a host must have before the release is installed there: the versions of
+ * the runtimes the agent knows (those it reports in its facts) and commands on
+ * the PATH commands and the service get. The agent checks it first (the
+ * `requires` step) and fails the install on a host that falls short.
+ */
+export const requiresSchema = z.strictObject({
+  node: versionRangeSchema.optional(),
+  npm: versionRangeSchema.optional(),
+  python: versionRangeSchema.optional(),
+  pip: versionRangeSchema.optional(),
+  commands: list(commandNameSchema, 'expected a list of command names').default([]),
+});
+export type Requires = z.output<typeof requiresSchema>;
+
 /** One app's section of the manifest. */
 export const appManifestSchema = z.strictObject({
   path: relativePath.default('.'),
@@ -103,6 +143,7 @@ export const appManifestSchema = z.strictObject({
   role: roleNameSchema.optional(),
   install: commandList.default([]),
   migrate: commandList.default([]),
+  requires: requiresSchema.optional(),
   service: serviceSchema.optional(),
   health: healthSchema.optional(),
   hooks: hooksSchema.prefault({}),

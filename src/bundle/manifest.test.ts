@@ -72,6 +72,48 @@ apps:
     expect(problems[0]!.line).toBeGreaterThan(0);
   });
 
+  it('reads requires: runtime version ranges and commands', () => {
+    const manifest = parseManifest(`
+apps:
+  cart:
+    requires: { node: ">=20 <23", python: 3.11.x, pip: "^23", commands: [gunicorn, psql] }
+  front: {}
+`);
+    expect(manifest.apps.cart!.requires).toEqual({
+      node: '>=20 <23',
+      python: '3.11.x',
+      pip: '^23',
+      commands: ['gunicorn', 'psql'],
+    });
+    expect(manifest.apps.front!.requires).toBeUndefined();
+  });
+
+  it('names each bad key of requires', () => {
+    const problems = problemsOf(`
+apps:
+  cart:
+    requires:
+      node: ">=banana"
+      python: 3.11
+      ruby: "3"
+      commands: [gunicorn, "rm -rf", /usr/bin/psql]
+`);
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
+    expect(Object.keys(byPath).sort()).toEqual([
+      'apps.cart.requires.commands.1',
+      'apps.cart.requires.commands.2',
+      'apps.cart.requires.node',
+      'apps.cart.requires.python',
+      'apps.cart.requires.ruby',
+    ]);
+    expect(byPath['apps.cart.requires.node']).toMatchObject({ line: 5 });
+    expect(byPath['apps.cart.requires.node']!.message).toContain('expected a version range');
+    // YAML reads 3.11 as a number: the message says to quote it as a range.
+    expect(byPath['apps.cart.requires.python']!.message).toContain('in quotes');
+    expect(byPath['apps.cart.requires.ruby']!.message).toContain('unknown key');
+    expect(byPath['apps.cart.requires.commands.1']!.message).toContain('command name');
+  });
+
   it('names the bad duration', () => {
     const problems = problemsOf('apps:\n  cart:\n    service: { command: x, stopTimeout: soon }\n');
     expect(problems).toHaveLength(1);

@@ -168,6 +168,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     hint: 'Fix the service settings named in the message (ferry.yml `service:` and the host variables).',
   },
+  E_REQUIREMENTS_NOT_MET: {
+    status: 400,
+    hint: "Bring the host up to the manifest's `requires` (install the runtime or command on the PATH the agent gives commands: `ferry agent --path`), or widen the range; `ferry logs` shows what each host has.",
+  },
   E_SERVICE_START_FAILED: {
     status: 500,
     hint: "The service could not be started; check its working folder, command and the agent's log.",

@@ -48,6 +48,7 @@ export function flattenFacts(facts: HostFacts): Map<string, Scalar> {
       put(`apps.${app}.service.running`, a.service.running);
       put(`apps.${app}.service.pid`, a.service.pid);
       put(`apps.${app}.service.uptimeSeconds`, a.service.uptimeSeconds);
+      put(`apps.${app}.service.mergedOutput`, a.service.mergedOutput);
     }
     if (a.config) {
       put(`apps.${app}.config.installId`, a.config.installId);

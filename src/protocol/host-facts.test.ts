@@ -25,7 +25,7 @@ const report: HostFactsInput = {
       current: 3,
       previous: 2,
       health: 'ok',
-      service: { running: true, pid: 4242, uptimeSeconds: 60 },
+      service: { running: true, pid: 4242, uptimeSeconds: 60, mergedOutput: false },
       config: {
         installId: 'ins_1',
         deploymentId: 'dep_1',
@@ -52,6 +52,12 @@ function problemsOf(raw: unknown): string[] {
 describe('host facts schema', () => {
   it('reads a report of this version as it is', () => {
     expect(parseHostFacts(report)).toEqual(report);
+  });
+
+  it('reads a service of an agent that did not yet say whether its outputs are merged as unknown', () => {
+    const older = structuredClone(report) as { apps: Record<string, { service: object }> };
+    older.apps.cart!.service = { running: true, pid: 4242, uptimeSeconds: 60 };
+    expect(parseHostFacts(older).apps.cart?.service?.mergedOutput).toBeNull();
   });
 
   it("reads a version-1 report (an older agent's flat record), what it lacks set to null", () => {

@@ -63,6 +63,14 @@ export const serviceFactsSchema = z.object({
   pid: count.nullable().default(null),
   /** Seconds since the service's process started; null when unknown. */
   uptimeSeconds: z.number().nonnegative().nullable().default(null),
+  /**
+   * True when the running service's stdout and stderr go to the same file, pipe
+   * or socket (its errors end up in its output log: a supervisord program with
+   * `redirect_stderr=true`, a systemd unit without a separate `StandardError=`,
+   * a command with `2>&1`); null when unknown (not running, not readable, an
+   * older agent).
+   */
+  mergedOutput: z.boolean().nullable().default(null),
 });
 export type ServiceFacts = z.infer<typeof serviceFactsSchema>;
 

@@ -5,7 +5,7 @@ import type { InstallJob } from '../../protocol/messages.js';
 /**
  * The environment of hooks, commands, migrations, health commands and (with its
  * `service.env` on top) the service: explicit, never a login shell's. The base
- * (PATH, HOME, LANG and the `FERRY_*` facts of the release) and the variables
+ * (PATH, HOME, LANG, PYTHONUNBUFFERED and the `FERRY_*` facts of the release) and the variables
  * the release's own manifest section refers to as `${NAME}` — not every
  * variable in scope, which would hand each app the other apps' secrets.
  */
@@ -27,6 +27,10 @@ export function commandEnv(
     PATH: host.path,
     HOME: host.home,
     LANG: 'C.UTF-8',
+    // Python buffers stdout written to a file or pipe: a service's log would stay
+    // empty for as long as it runs, and a step's output arrive all at its end.
+    // A service's `service.env` may set it otherwise ('' turns it off).
+    PYTHONUNBUFFERED: '1',
     ...used,
     FERRY_APP: job.app,
     FERRY_VERSION: String(version),

@@ -15,6 +15,7 @@ import { linkSharedStep } from './steps/link-shared-step.js';
 import { migrateStep } from './steps/migrate-step.js';
 import { prepareStep } from './steps/prepare-step.js';
 import { pruneStep } from './steps/prune-step.js';
+import { requiresStep } from './steps/requires-step.js';
 import { reuseStep } from './steps/reuse-step.js';
 import { revertStep } from './steps/revert-step.js';
 import { startStep } from './steps/start-step.js';
@@ -33,6 +34,7 @@ export { healthFile, type RememberedHealth } from './steps/health-step.js';
  */
 export const INSTALL_STEPS: readonly InstallStep[] = [
   prepareStep,
+  requiresStep,
   reuseStep,
   fetchStep,
   verifyStep,
@@ -49,7 +51,7 @@ export const INSTALL_STEPS: readonly InstallStep[] = [
 ];
 
 /**
- * One install, as in the design: fetch → verify → unpack → link shared → hooks
+ * One install, as in the design: the manifest's `requires` checked → fetch → verify → unpack → link shared → hooks
  * and install commands → migrate (when asked) → switch `current` → start →
  * health check; on a failed start or check, switch back, restart the previous
  * release and check it; then prune old releases. Each step is reported with its

@@ -107,6 +107,7 @@ export async function stepFixture(): Promise<StepFixture> {
       const ctx = newInstallContext(
         full,
         {
+          name: 'qa-1',
           appsDir,
           path: process.env.PATH ?? '/usr/bin:/bin',
           home: root,

@@ -7,6 +7,8 @@ import type { StepOutcome, StepReporter } from '../step-reporter.js';
 
 /** What the host gives every install: where apps live, and how commands run. */
 export interface InstallHost {
+  /** The host's name, as enrolled: messages about this host name it. */
+  name: string;
   /** `<root>/apps`. */
   appsDir: string;
   /** PATH for hooks, install commands and services. */

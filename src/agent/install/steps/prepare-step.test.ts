@@ -18,7 +18,13 @@ describe('prepareStep', () => {
     expect(ctx.manifest.install).toEqual(['echo hi']);
     expect(ctx.env.GREETING).toBe('hi');
     expect(ctx.env).not.toHaveProperty('OTHER_APPS_SECRET');
-    expect(ctx.env).toMatchObject({ FERRY_APP: APP, FERRY_VERSION: '2', LANG: 'C.UTF-8' });
+    expect(ctx.env).toMatchObject({
+      FERRY_APP: APP,
+      FERRY_VERSION: '2',
+      LANG: 'C.UTF-8',
+      // Install and migrate commands written in Python print as they go.
+      PYTHONUNBUFFERED: '1',
+    });
     expect(ctx.mode).toBe('fresh');
     expect(fx.reported()).toEqual([['prepare', true]]);
   });

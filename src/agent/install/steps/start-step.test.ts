@@ -29,6 +29,20 @@ describe('startStep', () => {
     expect(spec.stdoutFile).toBe(path.join(fx.appsDir, APP, 'logs', '2', 'service.stdout.log'));
   });
 
+  it('runs the service with Python unbuffered unless its service.env says otherwise', async () => {
+    // Python buffers stdout written to a file: a service's log would stay empty while it runs.
+    await fx.installed(2, {});
+    const ctx = await fx.context({ manifest: SERVICE, vars: { PORT: '8123' } });
+    await startStep.run(ctx);
+    expect(fx.driver.specs[0]!.env.PYTHONUNBUFFERED).toBe('1');
+
+    const buffered = await fx.context({
+      manifest: section({ service: { command: 'python3 app.py', env: { PYTHONUNBUFFERED: '' } } }),
+    });
+    await startStep.run(buffered);
+    expect(fx.driver.specs[1]!.env.PYTHONUNBUFFERED).toBe('');
+  });
+
   it('a first install that cannot start stops what it started and fails', async () => {
     // No `current` yet, so no beforeStart hook to run in it.
     const ctx = await fx.context({

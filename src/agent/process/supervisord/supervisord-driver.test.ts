@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +17,7 @@ import {
   SUPERVISORD_SUITES_RUN,
   type TestSupervisord,
 } from '../../../../test/helpers/supervisord.js';
+import { mergedOutput } from '../merged-output.js';
 import type { ServiceSpec } from '../process-driver.js';
 import { programSection } from './program-section.js';
 import { SupervisordDriver } from './supervisord-driver.js';
@@ -159,6 +169,27 @@ describeWithSupervisord('SupervisordDriver against a real supervisord', () => {
     expect(await driver.status('stubborn')).toEqual({ running: false, pid: null });
     await driver.stop('stubborn'); // twice is fine
     await driver.stop('never-started');
+  });
+
+  it('gives its programs separate outputs, and a program changed to redirect_stderr=true is seen merged', async () => {
+    const service = spec(root, 'merged', node(IDLE), { env: { PATH } });
+    await driver.start(service);
+    const apart = await driver.status('merged');
+    expect(await mergedOutput(apart.pid!)).toBe(false);
+
+    // Someone edits the program as a hand-written one would be, and has supervisord load it.
+    const file = path.join(includeDir, 'ferry-merged.conf');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('redirect_stderr=false', 'redirect_stderr=true'),
+    );
+    execFileSync(SUPERVISORCTL, ['-c', configFile, 'update', 'ferry-merged']);
+    await waitUntil(async () => {
+      const now = await driver.status('merged');
+      return now.running && now.pid !== apart.pid;
+    });
+    expect(await mergedOutput((await driver.status('merged')).pid!)).toBe(true);
+    await driver.stop('merged');
   });
 
   it('reports a service that cannot start, and supervisorctl failures, with coded errors', async () => {
