@@ -134,6 +134,17 @@ for (const dialect of STORE_DIALECTS) {
         ]);
         expect(await store.bundles.hasApp('nope')).toBe(false);
       });
+
+      it('lists the bundles of a label across apps, by app then version', async () => {
+        await store.bundles.record(bundle('web', 'a', { label: '0.4.0' }), noop);
+        await store.bundles.record(bundle('web', 'b', { label: '0.4.1' }), noop);
+        await store.bundles.record(bundle('web', 'c', { label: '0.4.0' }), noop);
+        await store.bundles.record(bundle('api', 'a', { label: '0.4.0' }), noop);
+        expect(
+          (await store.bundles.listByLabel('0.4.0')).map((b) => `${b.app}@${b.version}`),
+        ).toEqual(['api@1', 'web@1', 'web@3']);
+        expect(await store.bundles.listByLabel('0.4')).toEqual([]);
+      });
     });
 
     describe('tokens', () => {
@@ -701,6 +712,167 @@ for (const dialect of STORE_DIALECTS) {
           'passed',
           'failed',
         ]);
+      });
+    });
+
+    describe('notes', () => {
+      const at = (s: number) => `2026-11-01T00:00:${String(s).padStart(2, '0')}.000Z`;
+      const note = (
+        on: { kind: 'bundle'; app: string; version: number } | { kind: 'label'; label: string },
+        text: string,
+        s = 1,
+      ) =>
+        store.notes.add({
+          on,
+          section: 'deployment',
+          impact: 'minor',
+          text,
+          fixedBy: null,
+          at: at(s),
+          by: 'alice',
+        });
+
+      it('numbers notes, and lists them by bundle, app, label (with its bundles) or all', async () => {
+        await store.bundles.record(bundle('web', 'a', { label: '0.4.0' }), noop);
+        await store.bundles.record(bundle('web', 'b'), noop);
+        await store.bundles.record(bundle('api', 'a', { label: '0.4.0' }), noop);
+        const onWeb1 = await note(
+          { kind: 'bundle', app: 'web', version: 1 },
+          'web one\nsecond line',
+        );
+        const onLabel = await note({ kind: 'label', label: '0.4.0' }, 'the release');
+        const onWeb2 = await note({ kind: 'bundle', app: 'web', version: 2 }, 'web two');
+        const onApi1 = await note({ kind: 'bundle', app: 'api', version: 1 }, 'api one');
+        expect(onWeb1).toEqual({
+          id: onWeb1.id,
+          on: { kind: 'bundle', app: 'web', version: 1 },
+          section: 'deployment',
+          impact: 'minor',
+          text: 'web one\nsecond line',
+          fixedBy: null,
+          createdAt: at(1),
+          createdBy: 'alice',
+          updatedAt: at(1),
+          updatedBy: 'alice',
+          actions: [],
+        });
+        expect(onLabel.id).toBeGreaterThan(onWeb1.id);
+        expect(onWeb2.id).toBeGreaterThan(onLabel.id);
+        expect(await store.notes.get(onLabel.id)).toEqual(onLabel);
+        expect(await store.notes.get(onApi1.id + 100)).toBeUndefined();
+
+        const ids = (notes: { id: number }[]) => notes.map((n) => n.id);
+        expect(ids(await store.notes.list())).toEqual([
+          onWeb1.id,
+          onLabel.id,
+          onWeb2.id,
+          onApi1.id,
+        ]);
+        expect(ids(await store.notes.list({ app: 'web', version: 1 }))).toEqual([onWeb1.id]);
+        expect(ids(await store.notes.list({ app: 'web' }))).toEqual([onWeb1.id, onWeb2.id]);
+        // A label's notes: on the label, and on each bundle pushed with it.
+        expect(ids(await store.notes.list({ label: '0.4.0' }))).toEqual([
+          onWeb1.id,
+          onLabel.id,
+          onApi1.id,
+        ]);
+        expect(await store.notes.list({ label: '0.5.0' })).toEqual([]);
+      });
+
+      it('edits a note, stamping who and when, and answers it before and after', async () => {
+        const made = await note({ kind: 'label', label: '0.4.0' }, 'first words');
+        const edited = await store.notes.edit(
+          made.id,
+          { impact: 'blocker', fixedBy: { app: 'web', version: 13 } },
+          { at: at(5), by: 'bob' },
+        );
+        expect(edited?.before).toEqual(made);
+        expect(edited?.after).toEqual({
+          ...made,
+          impact: 'blocker',
+          fixedBy: { app: 'web', version: 13 },
+          updatedAt: at(5),
+          updatedBy: 'bob',
+        });
+        const again = await store.notes.edit(
+          made.id,
+          { section: 'patch', text: 'new words', fixedBy: null },
+          { at: at(6), by: 'carol' },
+        );
+        expect(again?.after).toMatchObject({
+          section: 'patch',
+          impact: 'blocker',
+          text: 'new words',
+          fixedBy: null,
+          createdBy: 'alice',
+          updatedBy: 'carol',
+        });
+        expect(await store.notes.get(made.id)).toEqual(again?.after);
+        expect(
+          await store.notes.edit(made.id + 1, { impact: 'nil' }, { at: at(7), by: 'bob' }),
+        ).toBeUndefined();
+      });
+
+      it('keeps actions on notes, done once, listed by owner and open', async () => {
+        const first = await note({ kind: 'label', label: '0.4.0' }, 'mq logs mixed');
+        const second = await note({ kind: 'bundle', app: 'web', version: 1 }, 'python 2.7.6');
+        expect(
+          await store.notes.addAction({
+            noteId: second.id + 1,
+            owner: 'bob',
+            text: 'x',
+            at: at(1),
+            by: 'alice',
+          }),
+        ).toBeUndefined();
+        const add = (noteId: number, owner: string, text: string, s: number) =>
+          store.notes.addAction({ noteId, owner, text, at: at(s), by: 'alice' });
+        const a1 = await add(first.id, 'bob', 'split the log files', 2);
+        const a2 = await add(second.id, 'carol', 'upgrade python', 3);
+        const a3 = await add(first.id, 'bob', 'document it', 4);
+        expect(a1).toEqual({
+          id: a1!.id,
+          noteId: first.id,
+          owner: 'bob',
+          text: 'split the log files',
+          done: false,
+          createdAt: at(2),
+          createdBy: 'alice',
+          doneAt: null,
+          doneBy: null,
+        });
+        expect((await store.notes.get(first.id))?.actions).toEqual([a1, a3]);
+        expect(await store.notes.getAction(a2!.id)).toEqual(a2);
+
+        const done = await store.notes.completeAction(a1!.id, { at: at(8), by: 'bob' });
+        expect(done).toEqual({
+          changed: true,
+          action: { ...a1, done: true, doneAt: at(8), doneBy: 'bob' },
+        });
+        // Done again: it stays as it was, with the first who and when.
+        expect(await store.notes.completeAction(a1!.id, { at: at(9), by: 'carol' })).toEqual({
+          changed: false,
+          action: done!.action,
+        });
+        expect(await store.notes.completeAction(a3!.id + 100, { at: at(9), by: 'x' })).toBe(
+          undefined,
+        );
+
+        const ids = (actions: { id: number }[]) => actions.map((a) => a.id);
+        expect(ids(await store.notes.listActions())).toEqual([a1!.id, a2!.id, a3!.id]);
+        expect(ids(await store.notes.listActions({ owner: 'bob' }))).toEqual([a1!.id, a3!.id]);
+        expect(ids(await store.notes.listActions({ owner: 'bob', open: true }))).toEqual([a3!.id]);
+        expect(ids(await store.notes.listActions({ open: false }))).toEqual([a1!.id]);
+        expect((await store.notes.listActions({ owner: 'carol' }))[0]).toEqual({
+          ...a2,
+          note: {
+            on: { kind: 'bundle', app: 'web', version: 1 },
+            section: 'deployment',
+            impact: 'minor',
+            text: 'python 2.7.6',
+          },
+        });
+        expect(await store.notes.listActions({ owner: 'nobody' })).toEqual([]);
       });
     });
 

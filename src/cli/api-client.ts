@@ -38,6 +38,15 @@ import type {
   RollbackBody,
 } from '../protocol/deployment-api.js';
 import type { HostFactsAnswer } from '../protocol/host-facts.js';
+import type {
+  ActionAddBody,
+  ActionDoneResult,
+  ActionListItem,
+  ActionRecord,
+  NoteAddBody,
+  NoteEditBody,
+  NoteRecord,
+} from '../protocol/note-api.js';
 
 export type { TransferProgress } from '../client/node-transfers.js';
 
@@ -153,6 +162,45 @@ export class ApiClient {
         ? await this.client.call('history', { query: { limit } })
         : await this.client.call('appHistory', { params: { app }, query: { limit } });
     return answer.history;
+  }
+
+  /** `ferry note add`: a note on a bundle or a label; the answer has its new id. */
+  addNote(body: NoteAddBody): Promise<NoteRecord> {
+    return this.client.call('addNote', { body });
+  }
+
+  /** Notes with their actions: of a bundle, an app, a label, or all. */
+  async notes(
+    query: { app?: string; version?: number; label?: string } = {},
+  ): Promise<NoteRecord[]> {
+    return (await this.client.call('notes', { query })).notes;
+  }
+
+  note(id: number): Promise<NoteRecord> {
+    return this.client.call('note', { params: { id } });
+  }
+
+  editNote(id: number, body: NoteEditBody): Promise<NoteRecord> {
+    return this.client.call('editNote', { params: { id }, body });
+  }
+
+  addAction(noteId: number, body: ActionAddBody): Promise<ActionRecord> {
+    return this.client.call('addAction', { params: { id: noteId }, body });
+  }
+
+  /** Marks an action done; `changed` is false when it was done already. */
+  completeAction(id: number): Promise<ActionDoneResult> {
+    return this.client.call('completeAction', { params: { id } });
+  }
+
+  /** Actions with what their note is about: of one owner, only the open ones. */
+  async actions(query: { owner?: string; open?: boolean } = {}): Promise<ActionListItem[]> {
+    const { owner, open } = query;
+    return (
+      await this.client.call('actions', {
+        query: { owner, open: open === undefined ? undefined : open ? 'true' : 'false' },
+      })
+    ).actions;
   }
 
   createToken(body: TokenCreateBody): Promise<TokenRecord & { token: string }> {

@@ -1,5 +1,8 @@
 import { Command } from 'commander';
 import { SERVER_VERSION } from '../version.js';
+import { registerActionAdd } from './commands/action-add.js';
+import { registerActionDone } from './commands/action-done.js';
+import { registerActions } from './commands/actions.js';
 import { registerApps } from './commands/apps.js';
 import { registerBundleCreate } from './commands/bundle-create.js';
 import { registerBundleDownload } from './commands/bundle-download.js';
@@ -16,6 +19,9 @@ import { registerInstall } from './commands/install.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMark } from './commands/mark.js';
+import { registerNoteAdd } from './commands/note-add.js';
+import { registerNoteEdit } from './commands/note-edit.js';
+import { registerNoteList } from './commands/note-list.js';
 import { registerPush } from './commands/push.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerVars } from './commands/vars.js';
@@ -62,5 +68,20 @@ export function createCliProgram(): Command {
   registerStatus(program);
   registerHistory(program);
   registerEvents(program);
+
+  const note = program
+    .command('note')
+    .description(
+      'notes on a bundle or a label for its release report: deployment issues, patches, testing issues, misc',
+    );
+  registerNoteAdd(note);
+  registerNoteList(note);
+  registerNoteEdit(note);
+  const action = program
+    .command('action')
+    .description('actions on notes: something one person must do (`ferry actions` lists them)');
+  registerActionAdd(action);
+  registerActionDone(action);
+  registerActions(program);
   return program;
 }

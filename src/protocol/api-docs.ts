@@ -38,6 +38,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   variables: 'Variables',
   verdicts: 'Verdicts',
   deployments: 'Deployments, status and history',
+  notes: 'Notes and actions',
   events: 'Live events',
 };
 

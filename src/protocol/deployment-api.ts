@@ -221,7 +221,8 @@ export type AppStatus = z.infer<typeof appStatusSchema>;
  * What a line of history tells: a push, a deployment or rollback, a verdict
  * change, an install by hand or a catch-up, a cancel; and, in the history of
  * every app (`ferry history` without an app), a variable change, a host
- * enrolled or removed, a token made or revoked.
+ * enrolled or removed, a token made or revoked; a note added or edited, an
+ * action added or done (in its app's history too when the note is on a bundle).
  */
 export const HISTORY_TYPES = [
   'push',
@@ -234,6 +235,8 @@ export const HISTORY_TYPES = [
   'variable',
   'host',
   'token',
+  'note',
+  'action',
 ] as const;
 
 /** One line of history. */

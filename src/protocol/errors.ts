@@ -80,6 +80,18 @@ export const ERROR_CATALOGUE = {
     status: 404,
     hint: 'List variables and their scopes with `ferry vars list`.',
   },
+  E_NOTE_NOT_FOUND: {
+    status: 404,
+    hint: 'List notes with `ferry note list [<app>@<version> | --label L]`.',
+  },
+  E_ACTION_NOT_FOUND: {
+    status: 404,
+    hint: 'List actions with `ferry actions [--owner NAME]`.',
+  },
+  E_LABEL_NOT_FOUND: {
+    status: 404,
+    hint: 'A label names the bundles pushed with it (`ferry push --label L`); see the labels with `ferry bundles <app>`.',
+  },
   E_RANGE_NOT_SATISFIABLE: { status: 416, hint: 'Ask for a byte range inside the bundle.' },
   E_UPLOAD_INCOMPLETE: {
     status: 400,

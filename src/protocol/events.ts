@@ -60,6 +60,19 @@ const bundleData = z.object({
   by: z.string(),
 });
 
+const noteData = z.object({
+  noteId: z.number().int(),
+  /** What happened to the note: made, changed, an action added to it, an action of it done. */
+  change: z.enum(['added', 'edited', 'action-added', 'action-done']),
+  /** The action added or done; null for the note itself. */
+  actionId: z.number().int().nullable(),
+  /** The bundle's version for a note on a bundle (its app is the event's); null on a label. */
+  version: z.number().int().nullable(),
+  /** The label for a note on a label; null on a bundle. */
+  label: z.string().nullable(),
+  by: z.string(),
+});
+
 /** Each kind of event and the shape of what it says. */
 export const EVENT_DATA = {
   'deployment.created': deploymentData,
@@ -71,6 +84,7 @@ export const EVENT_DATA = {
   'host.disconnected': hostData,
   'host.facts': hostData,
   'bundle.pushed': bundleData,
+  'note.changed': noteData,
 } as const;
 
 export type EventKind = keyof typeof EVENT_DATA;
@@ -99,6 +113,7 @@ export const ferryEventSchema = z.discriminatedUnion('kind', [
   kindSchema('host.disconnected'),
   kindSchema('host.facts'),
   kindSchema('bundle.pushed'),
+  kindSchema('note.changed'),
 ]);
 export type FerryEvent = z.infer<typeof ferryEventSchema>;
 

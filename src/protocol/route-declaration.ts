@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Role } from './api.js';
 
 /** The HTTP methods the API uses. */
-export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The server's features: each is one Fastify plugin that handles the routes declared for it. */
 export const ROUTE_FEATURES = [
@@ -14,6 +14,7 @@ export const ROUTE_FEATURES = [
   'variables',
   'verdicts',
   'deployments',
+  'notes',
   'events',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];

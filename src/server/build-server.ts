@@ -23,6 +23,7 @@ import { InstallDispatcher } from './deployments/install-dispatcher.js';
 import { RolloutDriver } from './deployments/rollout-driver.js';
 import { isProtected } from './environment-config.js';
 import { HostFactsService } from './host-facts-service.js';
+import { NoteService } from './note-service.js';
 import { RecordsService } from './records-service.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
@@ -34,6 +35,7 @@ import { agentRoutes } from './routes/agent-routes.js';
 import { environmentRoutes } from './routes/environment-routes.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { noteRoutes } from './routes/note-routes.js';
 import {
   authorizeRoute,
   guardDeclaredRoutes,
@@ -69,6 +71,8 @@ export interface ServerDeps {
 /** The built app, with the services the caller may need at start-up. */
 export interface BuiltServer {
   app: FastifyInstance;
+  /** Notes and actions on releases; what the release report reads them from (`notesFor`). */
+  notes: NoteService;
   deployments: DeploymentService;
   tokens: TokenService;
   bundles: BundleService;
@@ -158,6 +162,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     verdicts,
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
+  const notes = new NoteService(store, bundles);
   listenOnBus(events, { driver, deployments, catchUp, agents });
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
@@ -196,6 +201,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(variableRoutes(variables), routeOptions);
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
+  void app.register(noteRoutes(notes), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {
@@ -226,7 +232,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles, agents, deployments, events };
+  return { app, tokens, bundles, agents, deployments, events, notes };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {

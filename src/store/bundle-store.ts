@@ -40,6 +40,8 @@ export interface BundleStore {
   get(app: string, version: number): Promise<BundleDetail | undefined>;
   /** An app's bundles, newest first. */
   list(app: string, options?: { limit?: number }): Promise<BundleRecord[]>;
+  /** Every bundle pushed with a label, across apps, by app then version. */
+  listByLabel(label: string): Promise<BundleRecord[]>;
   hasApp(app: string): Promise<boolean>;
   listApps(): Promise<AppSummary[]>;
 }

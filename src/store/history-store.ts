@@ -6,7 +6,7 @@ export interface HistoryEvent {
   id: string;
   at: string;
   by: string;
-  type: 'cancel' | 'variable' | 'host' | 'token';
+  type: 'cancel' | 'variable' | 'host' | 'token' | 'note' | 'action';
   app: string | null;
   version: number | null;
   env: string | null;
@@ -16,7 +16,7 @@ export interface HistoryEvent {
 
 /**
  * The history of changes that no other record tells: cancels, variables set,
- * hosts removed, tokens made. Read with the deployments and verdicts for an
+ * hosts removed, tokens made, notes and actions added, edited and done. Read with the deployments and verdicts for an
  * app's whole story.
  *
  * @example

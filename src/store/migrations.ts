@@ -393,6 +393,55 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0017_notes': {
+      async up(db) {
+        // Notes people attach to a bundle or a label, for its release report,
+        // and the actions on them. Ids are the database's, for people to type.
+        await db.schema
+          .createTable('notes')
+          .addColumn('id', serial, (c) => c.primaryKey())
+          .addColumn('app', 'text')
+          .addColumn('version', 'integer')
+          .addColumn('label', 'text')
+          .addColumn('section', 'text', (c) => c.notNull())
+          .addColumn('impact', 'text', (c) => c.notNull())
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('fixed_by_app', 'text')
+          .addColumn('fixed_by_version', 'integer')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('notes_app_version')
+          .on('notes')
+          .columns(['app', 'version'])
+          .execute();
+        await db.schema.createIndex('notes_label').on('notes').column('label').execute();
+        await db.schema
+          .createTable('note_actions')
+          .addColumn('id', serial, (c) => c.primaryKey())
+          .addColumn('note_id', 'bigint', (c) => c.notNull().references('notes.id'))
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('done_at', 'text')
+          .addColumn('done_by', 'text')
+          .execute();
+        await db.schema
+          .createIndex('note_actions_note')
+          .on('note_actions')
+          .column('note_id')
+          .execute();
+        await db.schema
+          .createIndex('note_actions_owner')
+          .on('note_actions')
+          .columns(['owner', 'done_at'])
+          .execute();
+      },
+    },
   };
 }
 

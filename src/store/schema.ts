@@ -24,6 +24,40 @@ export interface Database {
   history_events: HistoryEventsTable;
   host_facts: HostFactsTable;
   events: EventsTable;
+  notes: NotesTable;
+  note_actions: NoteActionsTable;
+}
+
+/**
+ * A note on one bundle (`app`, `version`) or on a label (`label`); the other
+ * pair is null. `fixed_by_*` name the bundle that fixed it, if any.
+ */
+export interface NotesTable {
+  id: Generated<number>;
+  app: string | null;
+  version: number | null;
+  label: string | null;
+  section: string;
+  impact: string;
+  text: string;
+  fixed_by_app: string | null;
+  fixed_by_version: number | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+/** A thing one person must do about a note; open while `done_at` is null. */
+export interface NoteActionsTable {
+  id: Generated<number>;
+  note_id: number;
+  owner: string;
+  text: string;
+  created_at: string;
+  created_by: string;
+  done_at: string | null;
+  done_by: string | null;
 }
 
 /** A host's facts history: one row per sample the server took of its reports. */

@@ -5,6 +5,7 @@ import type { EventStore } from './event-store.js';
 import type { HistoryStore } from './history-store.js';
 import type { HostStore } from './host-store.js';
 import type { InstallStore } from './install-store.js';
+import type { NoteStore } from './note-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { TokenStore } from './token-store.js';
 import type { VariableStore } from './variable-store.js';
@@ -35,6 +36,7 @@ export type {
   StepReport,
   StoredInstall,
 } from './install-store.js';
+export type { NewAction, NewNote, NotePatch, NoteQuery, NoteStore } from './note-store.js';
 export type { OutboxMessage, OutboxStore } from './outbox-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
@@ -67,6 +69,7 @@ export interface Store {
   readonly installs: InstallStore;
   readonly variables: VariableStore;
   readonly verdicts: VerdictStore;
+  readonly notes: NoteStore;
   readonly history: HistoryStore;
   readonly events: EventStore;
 }

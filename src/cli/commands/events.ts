@@ -107,5 +107,11 @@ export function eventLine(event: FerryEvent): string {
     case 'host.disconnected':
     case 'host.facts':
       return `${head}  ${event.data.host} (${event.env})`;
+    case 'note.changed': {
+      const { noteId, change, actionId, version, label, by } = event.data;
+      const on = label === null ? `${event.app}@${version}` : `label ${label}`;
+      const what = actionId === null ? `note ${noteId}` : `action ${actionId} of note ${noteId}`;
+      return `${head}  ${on}  ${what} ${change.replace('action-', '')} by ${by}`;
+    }
   }
 }

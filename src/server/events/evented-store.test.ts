@@ -10,7 +10,7 @@ import { eventedStore } from './evented-store.js';
 
 /**
  * The evented store over a real store: each write that changes a bundle, a
- * verdict, a host's presence or facts, a deployment or an install publishes
+ * verdict, a host's presence or facts, a deployment, an install or a note publishes
  * its event once it is recorded; reads and writes with no event pass through.
  */
 
@@ -177,6 +177,54 @@ describe('eventedStore', () => {
       'ins_2',
       'ins_3',
     ]);
+    expect(heard()).toEqual([]);
+  });
+
+  it('publishes each change of a note and its actions, and nothing for an action done again', async () => {
+    const at = new Date().toISOString();
+    const note = await store.notes.add({
+      on: { kind: 'bundle', app: 'web', version: 3 },
+      section: 'patch',
+      impact: 'major',
+      text: 'sequence already existed',
+      fixedBy: null,
+      at,
+      by: 'alice',
+    });
+    expect(await store.notes.edit(note.id + 1, { impact: 'nil' }, { at, by: 'bob' })).toBe(
+      undefined,
+    );
+    await store.notes.edit(note.id, { impact: 'blocker' }, { at, by: 'bob' });
+    const action = await store.notes.addAction({
+      noteId: note.id,
+      owner: 'carol',
+      text: 'drop it',
+      at,
+      by: 'alice',
+    });
+    await store.notes.completeAction(action!.id, { at, by: 'carol' });
+    await store.notes.completeAction(action!.id, { at, by: 'dave' });
+    expect(published.map((e) => [e.kind, e.app, e.data])).toEqual([
+      [
+        'note.changed',
+        'web',
+        expect.objectContaining({ change: 'added', version: 3, by: 'alice' }),
+      ],
+      ['note.changed', 'web', expect.objectContaining({ change: 'edited', by: 'bob' })],
+      [
+        'note.changed',
+        'web',
+        expect.objectContaining({ change: 'action-added', actionId: action!.id, by: 'alice' }),
+      ],
+      [
+        'note.changed',
+        'web',
+        expect.objectContaining({ change: 'action-done', actionId: action!.id, by: 'carol' }),
+      ],
+    ]);
+    published = [];
+    await store.notes.list();
+    await store.notes.listActions();
     expect(heard()).toEqual([]);
   });
 });

@@ -1,10 +1,12 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
 import { isOpenInstall, isWithdrawn } from '../../protocol/lifecycle.js';
+import type { NoteRecord } from '../../protocol/note-api.js';
 import type {
   BundleStore,
   DeploymentStore,
   HostStore,
   InstallStore,
+  NoteStore,
   StoredDeployment,
   StoredInstall,
   Store,
@@ -16,8 +18,8 @@ import type { EventBus } from './event-bus.js';
  * The store as the server's services see it: every change they record is
  * also published on the event bus, after it is recorded. Publishing here, at
  * the one door every write goes through, means no service can change a
- * deployment, an install, a verdict, a bundle or a host's presence without its
- * event: nothing has to remember to publish.
+ * deployment, an install, a verdict, a bundle, a note or a host's presence
+ * without its event: nothing has to remember to publish.
  *
  * @example
  *   const store = eventedStore(rawStore, bus);
@@ -243,12 +245,63 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
+  const noteEvent = (
+    note: Pick<NoteRecord, 'id' | 'on'>,
+    change: 'added' | 'edited' | 'action-added' | 'action-done',
+    actionId: number | null,
+    by: string,
+  ): NewFerryEvent => ({
+    kind: 'note.changed',
+    app: note.on.kind === 'bundle' ? note.on.app : null,
+    env: null,
+    deploymentId: null,
+    hostId: null,
+    data: {
+      noteId: note.id,
+      change,
+      actionId,
+      version: note.on.kind === 'bundle' ? note.on.version : null,
+      label: note.on.kind === 'label' ? note.on.label : null,
+      by,
+    },
+  });
+  const notes: Partial<NoteStore> = {
+    async add(note) {
+      const added = await store.notes.add(note);
+      await bus.publish(noteEvent(added, 'added', null, note.by));
+      return added;
+    },
+
+    async edit(id, patch, change) {
+      const edited = await store.notes.edit(id, patch, change);
+      if (edited) await bus.publish(noteEvent(edited.after, 'edited', null, change.by));
+      return edited;
+    },
+
+    async addAction(action) {
+      const added = await store.notes.addAction(action);
+      const note = added && (await store.notes.get(added.noteId));
+      if (added && note) await bus.publish(noteEvent(note, 'action-added', added.id, action.by));
+      return added;
+    },
+
+    async completeAction(id, change) {
+      const result = await store.notes.completeAction(id, change);
+      const note = result?.changed && (await store.notes.get(result.action.noteId));
+      if (result && note) {
+        await bus.publish(noteEvent(note, 'action-done', result.action.id, change.by));
+      }
+      return result;
+    },
+  };
+
   const writes: Partial<Store> = {
     bundles: overriding(store.bundles, bundles),
     hosts: overriding(store.hosts, hosts),
     deployments: overriding(store.deployments, deployments),
     installs: overriding(store.installs, installs),
     verdicts: overriding(store.verdicts, verdicts),
+    notes: overriding(store.notes, notes),
   };
 
   return overriding(store, writes);

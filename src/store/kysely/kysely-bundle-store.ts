@@ -101,6 +101,17 @@ export class KyselyBundleStore implements BundleStore {
     return rows.map(toBundleRecord);
   }
 
+  async listByLabel(label: string): Promise<BundleRecord[]> {
+    const rows = await this.db
+      .selectFrom('bundles')
+      .selectAll()
+      .where('label', '=', label)
+      .orderBy('app')
+      .orderBy('version')
+      .execute();
+    return rows.map(toBundleRecord);
+  }
+
   async hasApp(app: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('apps')

@@ -11,6 +11,7 @@ import { KyselyEventStore } from './kysely-event-store.js';
 import { KyselyHistoryStore } from './kysely-history-store.js';
 import { KyselyHostStore } from './kysely-host-store.js';
 import { KyselyInstallStore } from './kysely-install-store.js';
+import { KyselyNoteStore } from './kysely-note-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
 import { sealStoredSecrets } from './kysely-secret-sealing.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
@@ -35,6 +36,7 @@ export class KyselyStore implements Store {
   readonly installs: KyselyInstallStore;
   readonly variables: KyselyVariableStore;
   readonly verdicts: KyselyVerdictStore;
+  readonly notes: KyselyNoteStore;
   readonly deployments: KyselyDeploymentStore;
   readonly history: KyselyHistoryStore;
   readonly events: KyselyEventStore;
@@ -52,6 +54,7 @@ export class KyselyStore implements Store {
     this.installs = new KyselyInstallStore(db, box);
     this.variables = new KyselyVariableStore(db, box);
     this.verdicts = new KyselyVerdictStore(db, dialect);
+    this.notes = new KyselyNoteStore(db);
     this.deployments = new KyselyDeploymentStore(db, this.installs);
     this.history = new KyselyHistoryStore(db);
     this.events = new KyselyEventStore(db, dialect);
