@@ -529,7 +529,7 @@ export class DeploymentService {
       }
       await this.store.deployments.create({ ...deployment, state: 'pending' }, [], { lock: false });
     }
-    // The driver hears the deployment.created event, on every replica.
+    // The driver of this replica hears the deployment.created event (onLocal).
     return this.get(id);
   }
 

@@ -132,6 +132,47 @@ describe('eventedStore', () => {
     expect(heard()).toEqual(['deployment.state:succeeded']);
   });
 
+  it('publishes the installs recorded with a change of a deployment (its reverts), and those a cancel moved', async () => {
+    await store.deployments.create(
+      {
+        id: 'dep_1',
+        app: 'web',
+        version: 2,
+        env: 'qa',
+        kind: 'deploy',
+        state: 'running',
+        strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: true, offlineTimeout: '60s' },
+        fromVersion: 1,
+        createdBy: 'alice',
+      },
+      [install('ins_1', { deploymentId: 'dep_1', version: 2, state: 'queued' })],
+      { lock: true },
+    );
+    heard();
+    // The rollout puts the host back: a revert recorded with the change of phase.
+    await store.deployments.update(
+      'dep_1',
+      { phase: 'reverting' },
+      {
+        installs: [
+          install('ins_r', { deploymentId: 'dep_1', purpose: 'revert', state: 'pending' }),
+        ],
+      },
+    );
+    expect(heard()).toEqual(['deployment.state:running', 'install.state:pending']);
+    // A cancel moves what no host has begun, each once.
+    await store.deployments.update(
+      'dep_1',
+      { state: 'cancelled' },
+      { from: ['running'], cancelUnstarted: { error: 'cancelled by alice' } },
+    );
+    expect(heard().sort()).toEqual([
+      'deployment.state:cancelled',
+      'install.state:cancelled',
+      'install.state:cancelled',
+    ]);
+  });
+
   it("publishes an install's states and its steps, never its output", async () => {
     await store.installs.create(install('ins_1'));
     await store.installs.createMany([install('ins_2'), install('ins_3')]);

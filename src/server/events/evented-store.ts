@@ -1,5 +1,5 @@
 import type { NewFerryEvent } from '../../protocol/events.js';
-import { isOpenInstall, isWithdrawn } from '../../protocol/lifecycle.js';
+import { isWithdrawn, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import type { NoteRecord } from '../../protocol/note-api.js';
 import type {
   BundleStore,
@@ -207,11 +207,13 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       if (changed && (patch.state !== undefined || patch.phase !== undefined)) {
         await publishDeployment('deployment.state', id);
       }
+      // Installs recorded with the change (a queued deployment's plan, reverts): their first state.
+      if (changed) for (const install of options?.installs ?? []) await publishNew(install.id);
       if (changed && before.length > 0) {
         for (const install of await store.installs.list({ deploymentId: id })) {
           const was = before.find((b) => b.id === install.id);
           // Only what the cancel moved: another writer publishes its own moves.
-          if (was && isOpenInstall(was.state) && isWithdrawn(install.state))
+          if (was && UNSTARTED_INSTALL_STATES.includes(was.state) && isWithdrawn(install.state))
             await bus.publish(await installEvent(install));
         }
       }
