@@ -7,8 +7,8 @@ import { PROTOCOL_VERSION, type AgentEvent } from '../src/protocol/messages.js';
 import { type BuiltServer, buildServer } from '../src/server/build-server.js';
 import { serverConfigSchema } from '../src/server/server-config.js';
 import type { NewInstall, Store } from '../src/store/store.js';
-import type { ServerTransport } from '../src/transport/transport.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
+import { capturingTransport } from './helpers/capturing-transport.js';
 
 /**
  * What an agent's report of a job's end sets off on the server — a failed
@@ -20,23 +20,6 @@ import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js
  */
 
 const STRATEGY = { batch: 1, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '5m' };
-
-/** A transport that hands the test the server's event handler: `deliver` resolves when the server would acknowledge. */
-function capturingTransport(): {
-  transport: ServerTransport;
-  deliver: (hostId: string, event: AgentEvent) => Promise<void>;
-} {
-  let handler: ((hostId: string, event: AgentEvent) => Promise<void>) | undefined;
-  const transport: ServerTransport = {
-    send: () => Promise.resolve(),
-    onEvent: (h) => void (handler = h),
-    onPresence: () => undefined,
-    connectedHosts: () => [],
-    disconnect: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
-  return { transport, deliver: (hostId, event) => handler!(hostId, event) };
-}
 
 /**
  * The store with a fault to inject: the next call of a method (`verdicts.record`,

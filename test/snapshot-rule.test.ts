@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { runningEnv } from './helpers/env-app.js';
 import { webAppTree } from './helpers/web-app.js';
 
 /**
@@ -62,31 +61,12 @@ async function run(args: string[]): Promise<{ code: number | null; deployment: D
   };
 }
 
-/** The environment of the service running on a host, as the kernel keeps it. */
-async function runningEnv(host: string): Promise<Record<string, string> | undefined> {
-  try {
-    const root = cluster.host(host).root;
-    const record = JSON.parse(
-      await readFile(path.join(root, 'agent', 'services', 'web.json'), 'utf8'),
-    ) as { pid: number };
-    const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8');
-    return Object.fromEntries(
-      environ
-        .split('\0')
-        .filter((line) => line.includes('='))
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 /** Waits until the host serves `version` with COLOUR `colour`. */
 function serving(host: string, version: number, colour: string): Promise<Record<string, string>> {
   return waitFor(
     `web@${version} with COLOUR=${colour} on ${host}`,
     async () => {
-      const env = await runningEnv(host);
+      const env = await runningEnv(cluster.host(host).root, 'web');
       return env?.FERRY_VERSION === String(version) && env.WEB_COLOUR === colour ? env : undefined;
     },
     60_000,

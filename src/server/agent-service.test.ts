@@ -16,6 +16,7 @@ import { EventBus } from './events/event-bus.js';
 import { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
 import { VariableService } from './variable-service.js';
+import { capturingTransport } from '../../test/helpers/capturing-transport.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -29,23 +30,6 @@ afterEach(async () => {
   await store.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A transport that hands the test the service's event handler, as a broker delivering at once would. */
-function capturingTransport(): {
-  transport: ServerTransport;
-  deliver: (hostId: string, event: AgentEvent) => Promise<void>;
-} {
-  let handler: ((hostId: string, event: AgentEvent) => Promise<void>) | undefined;
-  const transport: ServerTransport = {
-    send: () => Promise.resolve(),
-    onEvent: (h) => void (handler = h),
-    onPresence: () => undefined,
-    connectedHosts: () => [],
-    disconnect: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
-  return { transport, deliver: (hostId, event) => handler!(hostId, event) };
-}
 
 describe('AgentService, as a replica starts', () => {
   it('drops the events of a host cut off before it started, from the first one', async () => {

@@ -1,0 +1,23 @@
+import type { AgentEvent } from '../../src/protocol/messages.js';
+import type { ServerTransport } from '../../src/transport/transport.js';
+
+/**
+ * A server transport that hands the test the server's event handler, as a
+ * broker delivering at once would: `deliver` resolves when the server would
+ * acknowledge the event, and rejects when it would have it delivered again.
+ */
+export function capturingTransport(): {
+  transport: ServerTransport;
+  deliver: (hostId: string, event: AgentEvent) => Promise<void>;
+} {
+  let handler: ((hostId: string, event: AgentEvent) => Promise<void>) | undefined;
+  const transport: ServerTransport = {
+    send: () => Promise.resolve(),
+    onEvent: (h) => void (handler = h),
+    onPresence: () => undefined,
+    connectedHosts: () => [],
+    disconnect: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  return { transport, deliver: (hostId, event) => handler!(hostId, event) };
+}
