@@ -146,10 +146,10 @@ function finding(report: Report, f: Finding, index: number, paint: Paint): strin
     out.push(...wrap(describeEntry(entry), '     ', '       '));
     if (entry.quote !== null) out.push(...quote(oneLine(entry.quote), '       '));
   }
+  // The command stays on one line, whatever its length: it is there to be copied.
   out.push(
-    ...wrap(`key ${f.key} · confirm: ${confirmCommand(report, f)}`, '     ', '       ').map((l) =>
-      paint('dim', l),
-    ),
+    paint('dim', `     key ${f.key}; confirm it as a note with:`),
+    paint('dim', `     ${confirmCommand(report, f)}`),
   );
   return out;
 }
