@@ -56,7 +56,7 @@ describe.skipIf(!RUN)('the HTML report in Chromium', () => {
   it('asks for nothing but the file itself, and has no script and no error', async () => {
     expect(requests).toEqual([url]);
     expect(errors).toEqual([]);
-    expect(await page.evaluate(() => document.scripts.length)).toBe(0);
+    expect(await page.locator('script').count()).toBe(0);
     expect(await page.title()).toBe('Release report: label 0.4.0');
   });
 
@@ -110,14 +110,13 @@ describe.skipIf(!RUN)('the HTML report in Chromium', () => {
 
   it('fits a phone width without scrolling sideways, and keeps findings whole in print', async () => {
     await page.setViewportSize({ width: 390, height: 800 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
       390,
     );
     await page.emulateMedia({ media: 'print' });
-    const breakInside = await page
-      .locator('li.finding')
-      .first()
-      .evaluate((el) => getComputedStyle(el).breakInside);
+    const breakInside = await page.evaluate<string>(
+      "getComputedStyle(document.querySelector('li.finding')).breakInside",
+    );
     expect(breakInside).toBe('avoid');
     await page.emulateMedia({ media: 'screen' });
     expect(requests).toEqual([url]);

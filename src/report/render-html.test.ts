@@ -19,6 +19,7 @@ describe('renderHtml', () => {
   });
 
   it('escapes every text of the report and cleans step output', () => {
+    // eslint-disable-next-line no-control-regex
     expect(html).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
     expect(html).toContain('Output said &lt;script&gt;alert(1)&lt;/script&gt;</p>');
     expect(html).toContain(

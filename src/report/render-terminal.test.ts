@@ -68,16 +68,19 @@ describe('renderTerminal', () => {
   });
 
   it('writes no escape sequence without colour, and fits 100 columns', () => {
+    // eslint-disable-next-line no-control-regex
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
     expect(lines.filter((l) => l.length > 100)).toEqual([]);
   });
 
   it('with colour, writes only its own colours: none from the report', () => {
     const colored = renderTerminal(reportFixture(), { color: true });
+    // eslint-disable-next-line no-control-regex
     const sequences = new Set(colored.match(/\x1b[^m]*m/g));
     expect([...sequences].sort()).toEqual(
       ['\x1b[0m', '\x1b[1m', '\x1b[2m', '\x1b[31m', '\x1b[32m', '\x1b[33m', '\x1b[36m'].sort(),
     );
+    // eslint-disable-next-line no-control-regex
     expect(colored.replace(/\x1b\[\d+m/g, '')).toBe(text);
   });
 
