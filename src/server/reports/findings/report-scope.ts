@@ -73,7 +73,10 @@ export function bundleOf(
   const ofApp = facts.bundles.filter((b) => b.app === app);
   return (
     ofApp.find((b) => b.version === version) ??
-    ofApp.reduce<BundleDetail | undefined>((a, b) => (a && a.version > b.version ? a : b), undefined)
+    ofApp.reduce<BundleDetail | undefined>(
+      (a, b) => (a && a.version > b.version ? a : b),
+      undefined,
+    )
   );
 }
 

@@ -31,7 +31,11 @@ export const DEFAULT_WARNING_PATTERNS: readonly WarningPattern[] = [
   // `app.py:3: DeprecationWarning: …`, `UserWarning: …`: a Python warning class, then a colon.
   { id: 'python', label: 'Python warnings', matches: test(/\b(?:[A-Z]\w*)?Warning:/) },
   // `WARNING:  relation "x" already exists`, `psql:0001.sql:4: NOTICE:  …`.
-  { id: 'postgres', label: 'PostgreSQL warnings', matches: test(/(?:^|[\s:])(?:WARNING|NOTICE):\s/) },
+  {
+    id: 'postgres',
+    label: 'PostgreSQL warnings',
+    matches: test(/(?:^|[\s:])(?:WARNING|NOTICE):\s/),
+  },
   { id: 'deprecated', label: 'deprecations', matches: test(/\bdeprecated\b/i) },
   { id: 'generic', label: 'warnings', matches: test(/\bwarn(?:ing)?s?\b/i) },
 ];
