@@ -12,6 +12,11 @@ export interface WarningPattern {
   /** In words, for the finding's title: `PostgreSQL warnings`. */
   label: string;
   matches(line: string): boolean;
+  /**
+   * The pattern over a whole output (flags `gm`), to find the lines to test
+   * without testing every line: a manifest pattern has one.
+   */
+  search?: RegExp;
 }
 
 const test = (re: RegExp) => (line: string) => re.test(line);
@@ -65,6 +70,7 @@ export function manifestWarningPatterns(sources: readonly unknown[]): WarningPat
       id,
       label: `lines matching /${source}/`,
       matches: (line) => re.test(line.slice(0, MANIFEST_LINE_MAX)),
+      search: new RegExp(source, 'gm'),
     });
   }
   return patterns;

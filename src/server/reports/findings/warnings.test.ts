@@ -97,6 +97,22 @@ describe('warningFindings', () => {
     ]);
   });
 
+  it('reads lines ending in CR LF, quoting them without the CR, and skips blank ones', () => {
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12, { report: { warnings: ['^$', '^\\s*$'] } })],
+      installs: [
+        install('web-1', 'qa', [
+          { step: 'hooks', stdout: 'ok\r\n\r\nWARNING: disk\r\n\nWarning: later\r\n' },
+        ]),
+      ],
+    });
+    const findings = warningFindings(reportScope(facts));
+    expect(findings.map((f) => [f.data.pattern, f.entries[0]!.quote])).toEqual([
+      ['postgres', 'WARNING: disk'],
+      ['python', 'Warning: later'],
+    ]);
+  });
+
   it('cuts a quoted line to 500 characters and reads only the first MB of an output', () => {
     const long = `WARNING: ${'x'.repeat(1000)}`;
     const facts = reportFacts({

@@ -45,8 +45,12 @@ export function warningFindings(scope: ReportScope): Finding[] {
     // pattern id → host → what was seen there
     const seen = new Map<string, Map<string, Seen>>();
     const patternsById = new Map<string, WarningPattern>();
+    // A bundle's patterns are compiled once, however many hosts installed it.
+    const compiled = new Map<number, WarningPattern[]>();
     for (const entry of installs) {
-      const patterns = patternsFor(scope, app, entry.install.version);
+      const { version } = entry.install;
+      const patterns = compiled.get(version) ?? patternsFor(scope, app, version);
+      compiled.set(version, patterns);
       for (const p of patterns) patternsById.set(p.id, p);
       for (const log of entry.logs) {
         for (const output of [log.stdout, log.stderr]) {
@@ -87,7 +91,7 @@ export function warningFindings(scope: ReportScope): Finding[] {
       });
     }
   }
-  return findings;
+  return findings.sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /** The manifest's own patterns for the bundle installed, then the defaults. */
@@ -96,23 +100,50 @@ function patternsFor(scope: ReportScope, app: string, version: number): WarningP
   return [...manifestWarningPatterns(Array.isArray(own) ? own : []), ...DEFAULT_WARNING_PATTERNS];
 }
 
-/** Calls `found` for each line of the first `WARNING_SCAN_MAX` characters of `output` that is a warning. */
+/**
+ * Every line a default pattern can match holds one of these words (in any
+ * case): an output is searched for them in one pass of the regular
+ * expression engine, and only their lines are tested against the defaults.
+ */
+const CANDIDATE_WORDS = /warn|notice|deprecat/gi;
+
+/**
+ * Calls `found` for each line of the first `WARNING_SCAN_MAX` characters of
+ * `output` that is a warning, with the first pattern it matches. The lines to
+ * test are found by searching the whole output (each manifest pattern in
+ * turn, then the words every default pattern needs), so a long output of
+ * plain lines costs a few passes of the regular expression engine; each line
+ * found is then tested alone, as the patterns say.
+ */
 export function scanOutput(
   output: string,
   patterns: readonly WarningPattern[],
   found: (pattern: WarningPattern, line: string) => void,
 ): void {
   const text = output.length > WARNING_SCAN_MAX ? output.slice(0, WARNING_SCAN_MAX) : output;
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const line = text.slice(start, end).replace(/\r$/, '');
-    start = end + 1;
-    if (line.trim() === '') continue;
-    const pattern = matchWarning(line, patterns);
-    if (pattern) found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line);
+  // The start of each line already counted: a line counts once, for the first pattern.
+  const counted = new Set<number>();
+  const visit = (search: RegExp, test: (line: string) => WarningPattern | undefined) => {
+    const re = new RegExp(search.source, search.flags);
+    let match: RegExpExecArray | null;
+    while ((match = re.exec(text)) !== null) {
+      const start = text.lastIndexOf('\n', match.index - 1) + 1;
+      let end = text.indexOf('\n', match.index);
+      if (end === -1) end = text.length;
+      re.lastIndex = Math.max(end + 1, match.index + 1);
+      if (counted.has(start)) continue;
+      const line = text.slice(start, text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+      const pattern = line.trim() === '' ? undefined : test(line);
+      if (!pattern) continue;
+      counted.add(start);
+      found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line);
+    }
+  };
+  for (const own of patterns) {
+    if (own.search) visit(own.search, (line) => (own.matches(line) ? own : undefined));
   }
+  const defaults = patterns.filter((p) => !p.search);
+  visit(CANDIDATE_WORDS, (line) => matchWarning(line, defaults));
 }
 
 function capitalize(text: string): string {
