@@ -172,6 +172,15 @@ for (const dialect of STORE_DIALECTS) {
       expect(bad.stderr).toContain('--app');
     });
 
+    it('refuses an environment or an app the server does not know', async () => {
+      const env = await drift('?env=staging');
+      expect(env.status).toBe(404);
+      expect(env.body).toMatchObject({ code: 'E_ENV_NOT_FOUND' });
+      const app = await drift('?app=nope');
+      expect(app.status).toBe(404);
+      expect(app.body).toMatchObject({ code: 'E_APP_NOT_FOUND' });
+    });
+
     it('refuses a query it does not know, naming it', async () => {
       const { status, body } = await drift('?host=web-1');
       expect(status).toBe(400);

@@ -536,7 +536,7 @@ export const ROUTES = {
     roles: PEOPLE,
     summary:
       'What differs now between the hosts of each environment (or of `env`, among the hosts of `app`): runtime versions, OS, kernel, agent version, the release each app runs against the desired one, and variables of the configuration among the hosts of a role.',
-    note: "Hosts that are away are compared by their last facts (`away` names them). A secret variable's values are compared by hash and shown as `(secret #1)`, `(secret #2)`, never by value.",
+    note: "Hosts that are away are compared by their last facts (`away` names them). A secret variable's values are compared by hash and shown as `(secret #1)`, `(secret #2)`, never by value. An unknown `env` is `E_ENV_NOT_FOUND`, an unknown `app` `E_APP_NOT_FOUND`.",
     query: driftQuerySchema,
     answer: driftAnswerSchema,
     statuses: [200],

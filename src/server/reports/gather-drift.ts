@@ -1,6 +1,8 @@
+import { FerryError } from '../../protocol/errors.js';
 import type { DriftAnswer, DriftQuery } from '../../protocol/report-api.js';
 import type { ConfigSnapshot } from '../../store/install-store.js';
 import type { Store } from '../../store/store.js';
+import { requireEnvironment } from '../environments.js';
 import { comparedHosts, type DriftInput, findDrift } from './drift.js';
 
 /**
@@ -9,12 +11,18 @@ import { comparedHosts, type DriftInput, findDrift } from './drift.js';
  * newest bundle's) and the configuration snapshot each host's current release
  * runs with (the install its facts name) — and answers with the differences.
  * One query per app and per host's app; a fleet of hundreds stays quick.
+ * An environment or an app the server does not know is `E_ENV_NOT_FOUND` or
+ * `E_APP_NOT_FOUND`, not an empty answer that looks like agreement.
  */
 export async function gatherDrift(
   store: Store,
   query: DriftQuery,
   now = new Date(),
 ): Promise<DriftAnswer> {
+  if (query.env !== undefined) await requireEnvironment(store, query.env);
+  if (query.app !== undefined && !(await store.bundles.hasApp(query.app))) {
+    throw new FerryError('E_APP_NOT_FOUND', `No app named ${query.app}`, { app: query.app });
+  }
   const hosts = await store.hosts.list(query.env === undefined ? {} : { env: query.env });
   const desired = await store.deployments.listDesiredReleases({
     ...(query.env === undefined ? {} : { env: query.env }),
