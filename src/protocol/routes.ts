@@ -52,6 +52,7 @@ import {
   notesQuerySchema,
   recordIdTextSchema,
 } from './note-api.js';
+import { reportQuerySchema, reportSchema } from './report-api.js';
 import { declareRoute, type RouteDeclaration } from './route-declaration.js';
 
 /**
@@ -525,6 +526,19 @@ export const ROUTES = {
       'Actions, in the order added, each with what its note is about: of one owner, and only the open ones (`open=true`).',
     query: actionsQuerySchema,
     answer: z.object({ actions: z.array(actionListItemSchema) }),
+    statuses: [200],
+  }),
+
+  report: declareRoute({
+    feature: 'reports',
+    method: 'GET',
+    path: '/report',
+    roles: PEOPLE,
+    summary:
+      "The release report of one bundle (`app` and `version`) or of a label (every bundle pushed with it, across apps): summary, each environment's deployments and installs host by host, Ferry's findings, people's notes.",
+    note: 'Built from the records at the moment of asking. `E_BUNDLE_NOT_FOUND` for an unknown bundle, `E_LABEL_NOT_FOUND` for a label no bundle carries.',
+    query: reportQuerySchema,
+    answer: reportSchema,
     statuses: [200],
   }),
 

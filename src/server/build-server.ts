@@ -36,6 +36,8 @@ import { environmentRoutes } from './routes/environment-routes.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { noteRoutes } from './routes/note-routes.js';
+import { reportRoutes } from './routes/report-routes.js';
+import { type FindingsMaker, ReportService } from './reports/report-service.js';
 import {
   authorizeRoute,
   guardDeclaredRoutes,
@@ -59,6 +61,11 @@ export interface ServerDeps {
    * WebSockets).
    */
   transport?: (logger: TransportLogger) => ServerTransport;
+  /**
+   * Ferry's own findings for a release report. Until \`makeFindings\` is on
+   * this branch the caller gives them; none when it does not.
+   */
+  findings?: FindingsMaker;
   /** This replica's name as the holder of leases on deployments; random unless given. */
   replicaId?: string;
   /**
@@ -163,6 +170,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
   const notes = new NoteService(store, bundles);
+  const reports = new ReportService(store, config.environments, deps.findings ?? (() => []));
   listenOnBus(events, { driver, deployments, catchUp, agents });
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
@@ -202,6 +210,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
   void app.register(noteRoutes(notes), routeOptions);
+  void app.register(reportRoutes(reports), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {
