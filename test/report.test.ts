@@ -184,6 +184,22 @@ for (const backend of STORES) {
       expect(prod1.installs.map((i) => i.purpose)).toEqual(['deploy', 'revert']);
     }, 60_000);
 
+    it('prints the report as JSON with ferry report --json, and refuses a call naming neither or both', async () => {
+      const printed = await cluster.json<Report>(['report', '--label', 'r2']);
+      expect(printed.subject).toEqual({ kind: 'label', label: 'r2' });
+      expect(printed.summary.tallies).toEqual((await report({ label: 'r2' })).summary.tallies);
+      const one = await cluster.json<Report>(['report', `web@${v1}`]);
+      expect(one.bundles.map((b) => b.version)).toEqual([v1]);
+      for (const args of [['report'], ['report', `web@${v1}`, '--label', 'r1']]) {
+        const refused = await cluster.ferry([...args, '--json']);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('[E_BAD_REQUEST]');
+      }
+      const unknown = await cluster.ferry(['report', '--label', 'nope', '--json']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('[E_LABEL_NOT_FOUND]');
+    }, 60_000);
+
     it('refuses an unknown bundle, an unknown label and a query that names neither', async () => {
       const code = (query: Record<string, string | number>) =>
         report(query).then(
