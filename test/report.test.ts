@@ -1,8 +1,11 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../src/protocol/deployment-api.js';
 import { ApiError } from '../src/client/ferry-client.js';
 import { type Report, reportSchema } from '../src/protocol/report-api.js';
 import { LIFECYCLE_BACKENDS } from './helpers/backends.js';
-import { Cluster } from './helpers/cluster.js';
+import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
 
 /**
@@ -198,6 +201,37 @@ for (const backend of STORES) {
       const unknown = await cluster.ferry(['report', '--label', 'nope', '--json']);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain('[E_LABEL_NOT_FOUND]');
+    }, 60_000);
+
+    it('writes the report of each bundle whose deployment to prod ended into the data folder, and records it', async () => {
+      const dir = path.join(cluster.server.dataDir, 'reports');
+      for (const version of [v1, v2]) {
+        const file = path.join(dir, `web@${version}.json`);
+        // Written by an effect of the deployment's end, which the CLI may see first.
+        const written = await waitFor(`${file}`, () =>
+          readFile(file, 'utf8').then(
+            (text) => JSON.parse(text) as Report,
+            () => undefined,
+          ),
+        );
+        expect(reportSchema.parse(written).subject).toEqual({
+          kind: 'bundle',
+          app: 'web',
+          version,
+        });
+        expect((await stat(file)).mode & 0o777).toBe(0o600);
+      }
+      const v2File = JSON.parse(await readFile(path.join(dir, `web@${v2}.json`), 'utf8')) as Report;
+      expect(v2File.summary.headline).toMatch(/^blocked: /);
+      const history = await cluster.json<HistoryEntry[]>(['history', 'web']);
+      const reports = history.filter((e) => e.type === 'report');
+      expect(reports.map((e) => [e.version, e.env, e.by])).toEqual([
+        [v2, 'prod', 'ferry'],
+        [v1, 'prod', 'ferry'],
+      ]);
+      expect(reports[0]!.detail).toBe(
+        `wrote the report of web@${v2} after its deployment to prod ended rolled_back: reports/web@${v2}.json`,
+      );
     }, 60_000);
 
     it('refuses an unknown bundle, an unknown label and a query that names neither', async () => {

@@ -38,6 +38,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { noteRoutes } from './routes/note-routes.js';
 import { reportRoutes } from './routes/report-routes.js';
 import { type FindingsMaker, ReportService } from './reports/report-service.js';
+import { writeReportsOfReleases } from './reports/report-files.js';
 import {
   authorizeRoute,
   guardDeclaredRoutes,
@@ -172,6 +173,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   const notes = new NoteService(store, bundles);
   const reports = new ReportService(store, config.environments, deps.findings ?? (() => []));
   listenOnBus(events, { driver, deployments, catchUp, agents });
+  writeReportsOfReleases(app, events, reports, store, config);
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
