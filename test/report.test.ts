@@ -198,6 +198,15 @@ for (const backend of STORES) {
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain('[E_BAD_REQUEST]');
       }
+      // The same report in each form: the failed host and the command for its full log.
+      const prod2 = printed.environments.find((e) => e.env === 'prod')!.hosts[1]!;
+      const logsCommand = prod2.installs[0]!.failure!.logsCommand;
+      for (const format of ['terminal', 'md', 'html']) {
+        const shown = await cluster.ferry(['report', '--label', 'r2', '--format', format]);
+        expect(shown.code, shown.stderr).toBe(0);
+        expect(shown.stdout).toContain('prod-2');
+        expect(shown.stdout).toContain(logsCommand);
+      }
       const unknown = await cluster.ferry(['report', '--label', 'nope', '--json']);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain('[E_LABEL_NOT_FOUND]');
@@ -230,8 +239,17 @@ for (const backend of STORES) {
         [v1, 'prod', 'ferry'],
       ]);
       expect(reports[0]!.detail).toBe(
-        `wrote the report of web@${v2} after its deployment to prod ended rolled_back: reports/web@${v2}.json`,
+        `wrote the report of web@${v2} after its deployment to prod ended rolled_back: ` +
+          `reports/web@${v2}.md, reports/web@${v2}.html, reports/web@${v2}.json`,
       );
+      const markdown = await readFile(path.join(dir, `web@${v2}.md`), 'utf8');
+      expect(markdown).toContain(`web@${v2}`);
+      expect(markdown).toContain('prod-2');
+      const html = await readFile(path.join(dir, `web@${v2}.html`), 'utf8');
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('prod-2');
+      for (const ext of ['md', 'html'])
+        expect((await stat(path.join(dir, `web@${v2}.${ext}`))).mode & 0o777).toBe(0o600);
     }, 60_000);
 
     it('refuses an unknown bundle, an unknown label and a query that names neither', async () => {

@@ -3,6 +3,9 @@ import { bundleRefSchema } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
 import { labelSchema } from '../../protocol/fields.js';
 import type { Report, ReportQuery } from '../../protocol/report-api.js';
+import { renderHtml } from '../../report/render-html.js';
+import { renderMarkdown } from '../../report/render-markdown.js';
+import { renderTerminal } from '../../report/render-terminal.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printJson } from '../output.js';
 import { parseArg } from '../parse-arg.js';
@@ -11,11 +14,16 @@ import { parseArg } from '../parse-arg.js';
 export const REPORT_FORMATS = ['terminal', 'md', 'html'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-/**
- * The renderers of each form (src/report/). Each says the same as the JSON:
- * a form without its renderer in this build is refused, naming `--json`.
- */
-const RENDERERS: Partial<Record<ReportFormat, (report: Report) => string>> = {};
+/** The renderer of each form (src/report/); each says what the JSON says. */
+const RENDERERS: Record<ReportFormat, (report: Report) => string> = {
+  // Colour only for a person at a terminal, and not when they asked for none.
+  terminal: (report) =>
+    renderTerminal(report, {
+      color: Boolean(process.stdout.isTTY) && (process.env.NO_COLOR ?? '') === '',
+    }),
+  md: renderMarkdown,
+  html: renderHtml,
+};
 
 /** `ferry report <app>@<version> | --label L [--format terminal|md|html] [--json]`. */
 export function registerReport(program: Command): void {
@@ -44,12 +52,6 @@ export function registerReport(program: Command): void {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const query = reportQuery(ref, options.label);
         const render = globals.json ? undefined : RENDERERS[options.format];
-        if (!globals.json && render === undefined) {
-          throw new FerryError(
-            'E_BAD_REQUEST',
-            `--format ${options.format} is not available in this build of ferry; use --json`,
-          );
-        }
         const api = await connect(globals);
         const report = await api.client.call('report', { query });
         if (render === undefined) printJson(report);

@@ -97,7 +97,11 @@ describe('ReportFiles', () => {
     await seed();
     await files().writeMissing();
     expect(errors).toEqual([]);
-    expect(await readdir(path.join(dir, 'reports'))).toEqual(['cart@1.json']);
+    expect((await readdir(path.join(dir, 'reports'))).sort()).toEqual([
+      'cart@1.html',
+      'cart@1.json',
+      'cart@1.md',
+    ]);
     const file = path.join(dir, 'reports', 'cart@1.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const report = reportSchema.parse(JSON.parse(await readFile(file, 'utf8')));
