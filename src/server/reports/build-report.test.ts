@@ -267,6 +267,7 @@ function release(): ReportFacts {
       }),
     ],
     runningConfig: [],
+    setPerHost: [],
     notes: [
       note(1, { impact: 'blocker', text: 'payments\ntime out', actions: [] }),
       note(2, { section: 'testing', actions: [action(1, true), action(2, false)] }),

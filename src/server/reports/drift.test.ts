@@ -137,6 +137,49 @@ describe('findDrift', () => {
     expect(JSON.stringify(drift)).not.toMatch(/k-one|k-two/);
   });
 
+  it('leaves out a variable set per host on purpose: at enrolment, or scoped to the host', () => {
+    const hosts = ['web-1', 'web-2'].map((n, i) => ({
+      ...host(n, 'qa', { apps: app(12) }),
+      vars: { PORT: String(8080 + i) },
+    }));
+    const snapshot = (n: number) => ({
+      vars: { PORT: String(8080 + n), SHARD: String(n), REDIS_HOST: `redis-${n}` },
+      secrets: [],
+    });
+    const runningConfig = [0, 1].map((n) => ({
+      hostId: `host_web-${n + 1}`,
+      app: 'cart',
+      snapshot: snapshot(n),
+    }));
+    const drift = (setPerHost: Array<{ host: string; name: string; app: string | null }>) =>
+      findDrift({ hosts, desired: [], runningConfig, setPerHost }).map((d) => d.name);
+    expect(drift([])).toEqual(['REDIS_HOST', 'SHARD']);
+    expect(drift([{ host: 'web-2', name: 'SHARD', app: null }])).toEqual(['REDIS_HOST']);
+    // Scoped to another app's variable on that host: still drift for cart.
+    expect(drift([{ host: 'web-2', name: 'SHARD', app: 'front' }])).toEqual([
+      'REDIS_HOST',
+      'SHARD',
+    ]);
+  });
+
+  it('compares the configuration of hosts on the desired release only: another release is release drift', () => {
+    const on = (n: string, current: number) => host(n, 'qa', { apps: app(current) });
+    const hosts = [on('web-1', 12), on('web-2', 12), on('web-3', 11)];
+    const vars = (extra: Record<string, string>) => ({ vars: { A: '1', ...extra }, secrets: [] });
+    const runningConfig = [
+      { hostId: 'host_web-1', app: 'cart', snapshot: vars({ NEW_FLAG: 'on' }) },
+      { hostId: 'host_web-2', app: 'cart', snapshot: vars({ NEW_FLAG: 'off' }) },
+      { hostId: 'host_web-3', app: 'cart', snapshot: vars({}) },
+    ];
+    const desired = [{ env: 'qa', app: 'cart', version: 12 }];
+    const drift = findDrift({ hosts, desired, runningConfig });
+    expect(drift.map((d) => [d.aspect, d.name])).toEqual([
+      ['release', 'cart'],
+      ['config', 'NEW_FLAG'],
+    ]);
+    expect(drift[1]!.values.flatMap((v) => v.hosts)).toEqual(['web-1', 'web-2']);
+  });
+
   it("with an app, compares only that app's hosts; hosts without facts are left out", () => {
     const hosts = [
       host('web-1', 'qa', { apps: app(12), runtimes: { node: '20.1.0' } }),

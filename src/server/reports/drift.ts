@@ -4,6 +4,7 @@ import type { Runtimes } from '../../protocol/host-facts.js';
 import type { Drift, DriftAspect } from '../../protocol/report-api.js';
 import type { RequiresCheck } from '../../protocol/requires-check.js';
 import type { ConfigSnapshot } from '../../store/install-store.js';
+import type { VariableScope } from '../../store/variable-store.js';
 
 /**
  * What drift is found in: the hosts with their last facts (away ones too), the
@@ -20,6 +21,12 @@ export interface DriftInput {
    * commands see, used where the host's facts know none.
    */
   requires?: ReadonlyArray<{ hostId: string; check: RequiresCheck }>;
+  /**
+   * Variables set on one host on purpose (scoped to it on the server; `app`
+   * null: for every app): such a variable differs between hosts by design and
+   * is no drift. A host's enrolment variables (`HostRecord.vars`) count too.
+   */
+  setPerHost?: ReadonlyArray<{ host: string; name: string; app: string | null }>;
   /** The role each app targets (from its newest bundle); without it, an app's hosts are those that have it. */
   appRoles?: ReadonlyMap<string, string>;
   /** Only this environment. */
@@ -141,15 +148,39 @@ function releaseDrift(input: DriftInput, env: string, app: string, hosts: HostRe
   return [{ env, aspect: 'release', name: app, app, role: null, expected, values }];
 }
 
-/** Variables of `app`'s running configuration whose value differs between the hosts of its role. */
+/**
+ * Variables of `app`'s running configuration whose value differs between the
+ * hosts of its role that run the same release, leaving out those set per host
+ * on purpose.
+ */
 function configDrift(input: DriftInput, env: string, app: string, hosts: HostRecord[]): Drift[] {
   const snapshots = new Map<string, ConfigSnapshot>();
   for (const c of input.runningConfig) if (c.app === app) snapshots.set(c.hostId, c.snapshot);
-  const withConfig = hosts.filter((h) => snapshots.has(h.id));
+  // Hosts on another release are release drift already; a variable only one
+  // release uses would differ there by design. Compare those on the desired
+  // release (else the most common one).
+  const release = (h: HostRecord) => h.facts?.apps[app]?.current ?? null;
+  const byRelease = new Map<number | null, HostRecord[]>();
+  for (const h of hosts.filter((h) => snapshots.has(h.id))) {
+    byRelease.set(release(h), [...(byRelease.get(release(h)) ?? []), h]);
+  }
+  const desired = input.desired.find((d) => d.env === env && d.app === app)?.version;
+  const withConfig =
+    (desired === undefined ? undefined : byRelease.get(desired)) ??
+    [...byRelease.values()].sort((a, b) => b.length - a.length)[0] ??
+    [];
   if (withConfig.length < 2) return [];
   const names = new Set(withConfig.flatMap((h) => Object.keys(snapshots.get(h.id)!.vars)));
+  const perHost = new Set(
+    (input.setPerHost ?? [])
+      .filter((v) => v.app === null || v.app === app)
+      .map((v) => `${v.host}\0${v.name}`),
+  );
+  const setOn = (h: HostRecord, name: string) =>
+    Object.hasOwn(h.vars, name) || perHost.has(`${h.name}\0${name}`);
   const drift: Drift[] = [];
   for (const name of [...names].sort()) {
+    if (withConfig.some((h) => setOn(h, name))) continue;
     const secret = withConfig.some((h) => snapshots.get(h.id)!.secrets.includes(name));
     const raw = (h: HostRecord) => snapshots.get(h.id)!.vars[name] ?? null;
     const valueOf = secret
@@ -193,4 +224,26 @@ function valuesOf(
   return [...byValue]
     .map(([value, names]) => ({ value, hosts: names.sort() }))
     .sort((a, b) => b.hosts.length - a.hosts.length || a.hosts[0]!.localeCompare(b.hosts[0]!));
+}
+
+/**
+ * The variables set on the server for single hosts, by name: what
+ * `DriftInput.setPerHost` wants (values are not kept).
+ *
+ * @example
+ *   const setPerHost = perHostVariables(await store.variables.list({ scopes: hostScopes(hosts) }));
+ */
+export function perHostVariables(
+  variables: ReadonlyArray<{ name: string; scope: VariableScope }>,
+): Array<{ host: string; name: string; app: string | null }> {
+  return variables.flatMap((v) =>
+    v.scope.kind === 'host'
+      ? [{ host: v.scope.value, name: v.name, app: v.scope.app ?? null }]
+      : [],
+  );
+}
+
+/** The scopes of each host's own variables. */
+export function hostScopes(hosts: readonly HostRecord[]): VariableScope[] {
+  return hosts.map((h) => ({ kind: 'host', value: h.name }));
 }

@@ -3,7 +3,13 @@ import type { DriftAnswer, DriftQuery } from '../../protocol/report-api.js';
 import type { ConfigSnapshot } from '../../store/install-store.js';
 import type { Store } from '../../store/store.js';
 import { requireEnvironment } from '../environments.js';
-import { comparedHosts, type DriftInput, findDrift } from './drift.js';
+import {
+  comparedHosts,
+  type DriftInput,
+  findDrift,
+  hostScopes,
+  perHostVariables,
+} from './drift.js';
 
 /**
  * `ferry drift`: gathers what `findDrift` compares from the store — the
@@ -50,10 +56,12 @@ export async function gatherDrift(
       if (snapshot) runningConfig.push({ hostId: h.id, app, snapshot });
     }
   }
+  const setPerHost = perHostVariables(await store.variables.list({ scopes: hostScopes(hosts) }));
   const input: DriftInput = {
     hosts,
     desired,
     runningConfig,
+    setPerHost,
     appRoles,
     ...(query.env === undefined ? {} : { env: query.env }),
     ...(query.app === undefined ? {} : { app: query.app }),

@@ -4,6 +4,7 @@ import type { NoteSubject } from '../../protocol/note-api.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import { toDeploymentRecord } from '../deployments/deployment-record.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
+import { hostScopes, perHostVariables } from './drift.js';
 import type { ReportFacts, ReportInstallFacts } from './report-facts.js';
 
 /**
@@ -53,10 +54,11 @@ export async function gatherReportFacts(
       return installId === null ? [] : [{ hostId: host.id, app, installId }];
     }),
   );
-  const [logs, snapshots, verdicts] = await Promise.all([
+  const [logs, snapshots, verdicts, hostVariables] = await Promise.all([
     store.installs.logsMany(installs.map((i) => i.id)),
     store.installs.getSnapshots(running.map((r) => r.installId)),
     Promise.all(apps.map((app) => store.verdicts.listByApp(app))),
+    store.variables.list({ scopes: hostScopes(hosts) }),
   ]);
 
   const deploymentEnv = new Map(stored.map((d) => [d.id, d.env]));
@@ -93,6 +95,7 @@ export async function gatherReportFacts(
       const snapshot = snapshotOf.get(installId);
       return snapshot ? [{ hostId, app, snapshot }] : [];
     }),
+    setPerHost: perHostVariables(hostVariables),
     notes,
     verdicts: verdicts
       .flat()

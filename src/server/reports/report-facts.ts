@@ -37,6 +37,8 @@ export interface ReportFacts {
    * Secret values are here in the clear: compare them by hash, never show them.
    */
   runningConfig: ReadonlyArray<{ hostId: string; app: string; snapshot: ConfigSnapshot }>;
+  /** Variables set on the server for single hosts (names only): they differ by design. */
+  setPerHost: ReadonlyArray<{ host: string; name: string; app: string | null }>;
   /** The notes on the release (on its label and on each bundle), with their actions. */
   notes: NoteRecord[];
   /** The verdict history of each bundle, oldest first. */

@@ -39,6 +39,7 @@ export function driftFindings(scope: ReportScope): Finding[] {
     hosts,
     desired: facts.desired.filter((d) => apps.has(d.app)),
     runningConfig: facts.runningConfig.filter((c) => apps.has(c.app)),
+    setPerHost: facts.setPerHost,
     requires: latestRequires(scope),
     appRoles,
   }).filter((d) => d.app === null || apps.has(d.app));

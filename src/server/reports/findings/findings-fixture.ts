@@ -28,6 +28,7 @@ export function reportFacts(extra: Partial<ReportFacts> = {}): ReportFacts {
     deployments: [],
     installs: [],
     runningConfig: [],
+    setPerHost: [],
     notes: [],
     verdicts: [],
     ...extra,
