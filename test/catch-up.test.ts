@@ -137,15 +137,11 @@ describe('catching up', () => {
       'fetch',
     );
     // How fast it is (a symlink flip and a restart) is measured in bench/rollback-bench.mjs.
-    // Each port serves v1. Once (two npm test side by side) a port still answered
-    // v2 right after the rollback ended; its cause is not found yet (see the
-    // session notes): each port gets 10 s, and a host that keeps serving v2 fails.
+    // Each port serves v1 as soon as the rollback says it succeeded. A v2 that a
+    // port still serves then is a service no record knows of: prod-2's agent,
+    // killed between spawning v2 and recording it, used to leave one (issue 13).
     for (const name of ['prod-1', 'prod-2', 'prod-3', 'prod-4']) {
-      await waitFor(
-        `${name} serving web@1`,
-        async () => ((await cluster.health(name))?.version === '1' ? true : undefined),
-        10_000,
-      );
+      expect(await cluster.health(name), name).toMatchObject({ ok: true, version: '1' });
     }
   }, 120_000);
 });

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import {
   type BuiltinDriverEvent,
   type BuiltinDriverOptions,
 } from './builtin-driver.js';
-import { readProcStat } from './proc-stat.js';
+import { groupMembers, readProcStat } from './proc-stat.js';
 
 const NODE = process.execPath;
 const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
@@ -252,6 +252,55 @@ describe('BuiltinDriver', () => {
       kill(orphan!);
       const next = await waitForRestart(driver, 'survivor', orphan!);
       expect(processesMentioning(root)).toEqual([next]);
+    });
+
+    it('never runs a service whose agent died before recording it', async () => {
+      // The service would hold its port against every later start, unknown to
+      // any record, while health checks were answered by it (issue 13's
+      // rollback that ended `succeeded` with the port still serving v2).
+      const marker = path.join(root, 'ran');
+      const spec = shService(
+        'unrecorded',
+        // `root` in its arguments, so that cleanup finds it should it run.
+        `echo ran >> ${marker}; exec ${NODE} -e ${shellQuote(IDLE)} ${root}`,
+      );
+      // The agent blocks in writing the record: its temporary file is a FIFO nobody reads.
+      const agent = spawn(
+        NODE,
+        [
+          '--input-type=module',
+          '-e',
+          `const { execFileSync } = await import('node:child_process');
+           const { mkdirSync } = await import('node:fs');
+           const [bundle, stateDir, spec] = process.argv.slice(1);
+           const { name } = JSON.parse(spec);
+           mkdirSync(stateDir, { recursive: true });
+           execFileSync('mkfifo', [stateDir + '/' + name + '.json.' + process.pid + '.tmp']);
+           const { BuiltinDriver } = await import(bundle);
+           await new BuiltinDriver(stateDir).start(JSON.parse(spec));`,
+          bundle,
+          stateDir,
+          JSON.stringify(spec),
+        ],
+        { stdio: 'inherit' },
+      );
+      const exited = new Promise((resolve) => agent.once('exit', resolve));
+      let service = 0;
+      await waitUntil(() => {
+        service = processesMentioning(root).find((p) => readProcStat(p)?.ppid === agent.pid) ?? 0;
+        return service !== 0;
+      });
+      agent.kill('SIGKILL');
+      await exited;
+      // Either it ran (the marker) or it is gone without running.
+      await waitUntil(() => existsSync(marker) || groupMembers(service).length === 0);
+      expect(existsSync(marker)).toBe(false);
+      expect(groupMembers(service)).toEqual([]);
+
+      // The next agent starts it, once.
+      const driver = newDriver();
+      await driver.start(spec);
+      expect(await waitForText(marker, 'ran')).toBe('ran\n');
     });
 
     it('restarts a wanted service that died while no agent ran', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../../protocol/errors.js';
 import {
@@ -32,6 +33,17 @@ export interface BuiltinDriverOptions {
   /** Called for each supervision event. Default: errors and exits go to the console. */
   onEvent?: (event: BuiltinDriverEvent) => void;
 }
+
+/**
+ * What the service's `/bin/sh -c` runs first: it waits on fd 3 for the driver's
+ * `go`, sent only once the service's pid is recorded, then closes fd 3 and
+ * becomes `/bin/sh -c <command>` (same pid and group). A driver that dies
+ * between spawn and record (the agent killed, a full disk) closes fd 3 with
+ * nothing sent: the shell exits without running the command, instead of
+ * leaving a service no record knows of, holding its port against every later
+ * start while health checks are answered by it.
+ */
+const GATED_START = 'IFS= read -r go <&3 && [ "$go" = go ] && exec 3<&- && exec /bin/sh -c "$1"';
 
 /** A second signal is never needed after SIGKILL, but the kernel may take a moment to tear a group down. */
 const KILL_GRACE_MS = 5_000;
@@ -250,15 +262,19 @@ export class BuiltinDriver implements ProcessDriver {
     });
     let pid: number | undefined;
     let startTime: string | undefined;
+    let gate: Writable | null = null;
     try {
-      const child = spawn('/bin/sh', ['-c', spec.command], {
+      const child = spawn('/bin/sh', ['-c', GATED_START, 'ferry-service', spec.command], {
         cwd: spec.cwd,
         env: { ...spec.env },
         // Its own session and process group: it survives the agent, and stop
         // signals reach the whole group.
         detached: true,
-        stdio: ['ignore', stdout.fd, stderr.fd],
+        stdio: ['ignore', stdout.fd, stderr.fd, 'pipe'],
       });
+      gate = child.stdio[3] as Writable | null;
+      // The child may be gone before the gate opens; that shows as its exit.
+      gate?.on('error', () => undefined);
       pid = child.pid;
       // Read before any await: until the event loop turns, node cannot reap
       // the child, so this pid is still this process even if it already died.
@@ -274,6 +290,7 @@ export class BuiltinDriver implements ProcessDriver {
       await stderr.close();
     }
     if (pid === undefined) {
+      gate?.destroy();
       throw new FerryError('E_SERVICE_START_FAILED', `Service ${spec.name} could not be spawned`, {
         service: spec.name,
       });
@@ -282,7 +299,16 @@ export class BuiltinDriver implements ProcessDriver {
     service.record.pid = pid;
     service.record.startTime = startTime ?? '';
     service.record.startedAt = Date.now();
-    await writeServiceRecord(this.stateDir, service.record);
+    try {
+      await writeServiceRecord(this.stateDir, service.record);
+    } catch (error) {
+      // Closed without the word: the child exits without running the command.
+      gate?.destroy();
+      throw error;
+    }
+    // Recorded: a driver that dies from here on finds it and adopts it.
+    // Closed once flushed, so that it holds neither the agent's event loop nor the child.
+    gate?.end('go\n', () => gate?.destroy());
     return pid;
   }
 
