@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCommandPath } from '../src/agent/run-agent.js';
 import type { InstallLogs } from '../src/protocol/api.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
+import { parseRequiresCheck } from '../src/protocol/requires-check.js';
 import { type Finding, type Report, reportSchema } from '../src/protocol/report-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { backTree, fakeNodeBin, frontTree, mqTree, PG_WARNING } from './helpers/release-apps.js';
@@ -136,7 +137,16 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     const front = deployments['front/prod']!;
     const prod2 = front.installs.find((i) => i.host === 'prod-2')!;
     expect(prod2).toMatchObject({ state: 'failed', rolledBack: true, fromVersion: oldFront });
+    expect(prod2.error).toMatch(/^health check failed: HTTP 503/);
     expect(front.installs.find((i) => i.host === 'prod-1')?.state).toBe('succeeded');
+    expect(front.state).toBe('partial');
+    const frontLogs = await cluster.json<{ installs: (InstallLogs & { host: string })[] }>([
+      'logs',
+      front.id,
+    ]);
+    const prod2Steps = frontLogs.installs.find((i) => i.host === 'prod-2')!.steps;
+    expect(prod2Steps.find((s) => s.step === 'health')?.state).toBe('failed');
+    expect(prod2Steps.find((s) => s.step === 'rollback')?.state).toBe('succeeded');
     expect(await readlink(path.join(cluster.host('prod-2').root, 'apps', 'front', 'current'))).toBe(
       `releases/${oldFront}`,
     );
@@ -152,6 +162,14 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
       expect(migrated.map((i) => i.host)).toEqual([`${env}-1`]);
       const migrate = migrated[0]!.steps.find((s) => s.step === 'migrate')!;
       expect(migrate.stdout.split('\n')).toContain(PG_WARNING);
+      if (env === 'qa') {
+        // qa-2's requires step saw the old node, and let it pass (back needs >=18).
+        const qa2 = logs.installs.find((i) => i.host === 'qa-2')!;
+        const check = parseRequiresCheck(qa2.steps.find((s) => s.step === 'requires')!.stdout);
+        expect(check?.checks).toEqual([
+          { kind: 'runtime', name: 'node', needed: '>=18', found: OLD_NODE, ok: true },
+        ]);
+      }
     }
 
     // qa-2's facts say its node is the old one (and qa-1's the machine's); prod-1's that mq's outputs are merged.
