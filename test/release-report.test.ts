@@ -184,35 +184,36 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     expect(apps.back?.service?.mergedOutput).toBe(false);
   });
 
-  it('ferry report --label 0.4.0 --format md holds each problem, with its hosts and lines', async () => {
+  it('ferry report --label 0.4.0 --format md holds each problem as a finding, with its hosts and lines', async () => {
     const result = await cluster.ferry(['report', '--label', '0.4.0', '--format', 'md']);
     expect(result.code, result.stderr).toBe(0);
     const md = result.stdout;
-    const lines = md.split('\n');
-    /**
-     * Whether a few lines around some line matching `anchor` hold each of
-     * `parts`: a finding's title, its hosts and its quote, whether the
-     * renderer puts them on one line, in a list or in a table.
-     */
-    const near = (anchor: RegExp | string, ...parts: (string | RegExp)[]) =>
-      lines.some((line, i) => {
-        if (!(typeof anchor === 'string' ? line.includes(anchor) : anchor.test(line))) return false;
-        const block = lines.slice(Math.max(0, i - 6), i + 7).join('\n');
-        return parts.every((p) => (typeof p === 'string' ? block.includes(p) : p.test(block)));
-      });
-
     for (const app of APPS) expect(md).toContain(`${app}@${versions[app]}`);
-    // back's migration WARNING, quoted as it was, with the hosts it ran on.
-    expect(near(PG_WARNING, 'qa-1'), md).toBe(true);
-    expect(near(PG_WARNING, 'prod-1'), md).toBe(true);
-    // The drift on node in qa: qa-2's old one and the machine's.
-    expect(near(OLD_NODE, /node/i, 'qa-2', process.versions.node), md).toBe(true);
+
+    // Each finding is a section of its own under "## Findings".
+    const findings = sections(section(md, 2, 'Findings'), 3);
+    const findingWith = (...parts: (string | RegExp)[]) =>
+      findings.filter((f) =>
+        parts.every((p) => (typeof p === 'string' ? f.includes(p) : p.test(f))),
+      );
+    // back's migration WARNING, quoted as it was, on the host it ran on in each environment.
+    expect(findingWith(PG_WARNING, 'qa-1'), md).not.toEqual([]);
+    expect(findingWith(PG_WARNING, 'prod-1'), md).not.toEqual([]);
+    // node in qa: qa-2's old one beside the machine's.
+    expect(
+      findingWith(/node/, `${OLD_NODE} on qa-2`, `${process.versions.node} on qa-1`),
+      md,
+    ).not.toEqual([]);
     // mq's stdout and stderr in one place on prod-1.
-    expect(near(/stderr/i, 'mq', 'prod-1'), md).toBe(true);
-    // front's failed install on prod-2, rolled back, with the command that shows its log.
+    expect(findingWith('mq', 'prod-1', /stderr/i), md).not.toEqual([]);
+
+    // front's failed install on prod-2: rolled back, its step, and the command that shows its log.
     const failed = deployments['front/prod']!.installs.find((i) => i.host === 'prod-2')!;
-    expect(near(`ferry logs ${failed.id}`, 'prod-2', /health/), md).toBe(true);
-    expect(near(/roll(ed)?[ -]?back/i, 'prod-2'), md).toBe(true);
+    const prod = section(section(md, 2, 'Environments'), 3, 'prod');
+    const prod2 = section(prod, 4, 'prod-2');
+    expect(prod2, md).toContain(`ferry logs ${failed.id}`);
+    expect(prod2).toMatch(/rolled back/);
+    expect(prod2).toMatch(/health/);
   });
 
   it('ferry report --label 0.4.0 --json has them as structured data', async () => {
@@ -223,43 +224,53 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     expect(report.bundles.map((b) => `${b.app}@${b.version}`).sort()).toEqual(
       APPS.map((app) => `${app}@${versions[app]}`).sort(),
     );
+    const all = JSON.stringify(report.findings, null, 2);
     const findings = (kind: Finding['kind']) => report.findings.filter((f) => f.kind === kind);
 
-    // Warnings in back's migrate step, per host, the WARNING line quoted.
+    // Warnings in back's migrate step: on the host it ran on in each environment, the line quoted.
     const warnings = findings('warnings').filter((f) => f.app === 'back');
-    const warned = warnings.flatMap((f) => f.entries.map((e) => ({ ...e, env: f.env })));
-    expect(warned.filter((e) => e.quote === PG_WARNING).map((e) => e.host)).toEqual(
-      expect.arrayContaining(['qa-1', 'prod-1']),
+    const quoted = warnings.flatMap((f) =>
+      f.entries.filter((e) => e.quote === PG_WARNING).map((e) => `${f.env}/${e.host}`),
     );
-    expect(JSON.stringify(warnings.map((f) => f.data))).toContain('migrate');
+    expect(quoted.sort(), all).toEqual(['prod/prod-1', 'qa/qa-1']);
+    for (const f of warnings) expect(f.data.steps).toContain('migrate');
 
     // Drift in qa on node, with both values and the host of each.
-    const drift = findings('drift').filter(
-      (f) => f.env === 'qa' && JSON.stringify(f.data).includes('node'),
-    );
-    expect(drift, JSON.stringify(report.findings, null, 2)).toHaveLength(1);
-    expect(drift[0]!.data).toMatchObject({
-      name: 'node',
-      values: expect.arrayContaining([
+    const node = findings('drift').filter((f) => f.env === 'qa' && f.data.name === 'node');
+    expect(node, all).toHaveLength(1);
+    expect(node[0]!.data).toMatchObject({ aspect: 'runtime', name: 'node' });
+    expect(node[0]!.data.values).toEqual(
+      expect.arrayContaining([
         { value: OLD_NODE, hosts: ['qa-2'] },
         { value: process.versions.node, hosts: ['qa-1'] },
       ]),
-    });
-    expect(drift[0]!.entries.map((e) => e.host)).toContain('qa-2');
+    );
+    expect(node[0]!.entries.map((e) => e.host)).toContain('qa-2');
+    // And in prod, prod-2 still on the front it went back to.
+    const release = findings('drift').filter(
+      (f) => f.env === 'prod' && f.data.aspect === 'release',
+    );
+    expect(
+      release.filter((f) => f.app === 'front'),
+      all,
+    ).toHaveLength(1);
+    expect(release.find((f) => f.app === 'front')!.data.values).toEqual(
+      expect.arrayContaining([{ value: String(oldFront), hosts: ['prod-2'] }]),
+    );
 
-    // Log hygiene: mq's stdout and stderr in one place on prod-1, and nowhere else.
+    // Log hygiene: mq's stdout and stderr in one place on prod-1, and no other service's.
     const hygiene = findings('log-hygiene');
     expect(
-      hygiene.filter((f) => f.app === 'mq').flatMap((f) => f.entries.map((e) => e.host)),
-    ).toEqual(['prod-1']);
-    expect(hygiene.filter((f) => f.app !== 'mq')).toEqual([]);
+      hygiene.flatMap((f) => f.entries.map((e) => `${f.app}/${e.host}`)),
+      all,
+    ).toEqual(['mq/prod-1']);
 
-    // front's failed install on prod-2: rolled back, its step, its log command.
+    // front's failed install on prod-2: rolled back, its step, its log command; counted in the summary.
     const failed = deployments['front/prod']!.installs.find((i) => i.host === 'prod-2')!;
     const prod = report.environments.find((e) => e.env === 'prod')!;
     const install = prod.hosts
-      .find((h) => h.host === 'prod-2')!
-      .installs.find((i) => i.id === failed.id);
+      .find((h) => h.host === 'prod-2')
+      ?.installs.find((i) => i.id === failed.id);
     expect(install).toMatchObject({
       app: 'front',
       version: versions.front,
@@ -269,13 +280,25 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
       failure: { step: 'health', logsCommand: `ferry logs ${failed.id}` },
     });
     expect(report.summary.tallies).toContainEqual(
-      expect.objectContaining({
-        env: 'prod',
-        app: 'front',
-        failed: 1,
-        rolledBack: 1,
-        installed: 1,
-      }),
+      expect.objectContaining({ env: 'prod', app: 'front', failed: 1, rolledBack: 1 }),
     );
   });
 });
+
+/** The parts of a Markdown text that each begin with a heading of `level` (`### `), heading included. */
+function sections(text: string, level: number): string[] {
+  const mark = `${'#'.repeat(level)} `;
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith(mark)) out.push(line);
+    else if (out.length > 0) out[out.length - 1] += `\n${line}`;
+  }
+  return out;
+}
+
+/** The section of a Markdown text under the heading of `level` whose title is `title`; '' when none. */
+function section(text: string, level: number, title: string): string {
+  return (
+    sections(text, level).find((s) => s.split('\n')[0] === `${'#'.repeat(level)} ${title}`) ?? ''
+  );
+}
