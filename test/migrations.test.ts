@@ -405,8 +405,12 @@ describe('migrations', () => {
     expect(alone.code).toBe(1);
     expect(alone.stderr).toContain('[E_BAD_REQUEST]');
 
+    // The verdict is recorded, but the rollback asked for was not done: exit 1.
     const refused = await cluster.ferry(['mark', `web@${vResume}`, 'failed', '--rollback']);
-    expect(refused.code, refused.stderr).toBe(0);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(await cluster.api().verdicts('web', vResume)).toContainEqual(
+      expect.objectContaining({ verdict: 'failed' }),
+    );
     expect(refused.stdout).toContain(
       `not deployed to qa (rollback): Migrations ran in qa since web@${v1}: web@${vResume} (on qa-1`,
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VerdictMarkResult } from '../../protocol/api.js';
-import { markLines } from './mark.js';
+import { markExitCode, markLines } from './mark.js';
 
 const result: VerdictMarkResult = {
   bundle: 'cart@12',
@@ -51,5 +51,31 @@ describe('markLines', () => {
       'cart@12: passed (was passed), by alice',
       'live on: qa-1 (qa), qa-2 (qa)',
     ]);
+  });
+});
+
+describe('markExitCode', () => {
+  const rollback = (env: string, id: string | null) => ({
+    env,
+    id,
+    version: id === null ? null : 11,
+    kind: 'rollback',
+    state: id === null ? null : 'running',
+    error: id === null ? 'migrations ran since cart@11 in qa: pass --yes' : null,
+  });
+
+  it('fails when a rollback that was asked for was refused', () => {
+    expect(markExitCode({ ...result, deployments: [rollback('qa', null)] }, true)).toBe(1);
+  });
+
+  it('fails when an environment where the bundle is live got no rollback', () => {
+    const twoEnvs = { ...result, liveIn: ['qa', 'prod'], deployments: [rollback('qa', 'dep_1')] };
+    expect(markExitCode(twoEnvs, true)).toBe(1);
+  });
+
+  it('succeeds when every live environment is rolling back, or no rollback was asked', () => {
+    expect(markExitCode({ ...result, deployments: [rollback('qa', 'dep_1')] }, true)).toBe(0);
+    expect(markExitCode({ ...result, deployments: [rollback('qa', null)] }, false)).toBe(0);
+    expect(markExitCode({ ...result, verdict: 'passed' }, true)).toBe(0);
   });
 });

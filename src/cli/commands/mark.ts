@@ -51,13 +51,24 @@ export function registerMark(program: Command): void {
           ...(options.rollback ? { rollback: true } : {}),
           ...(options.rollback && options.yes ? { confirmMigrations: true } : {}),
         });
-        if (globals.json) {
-          printJson(result);
-          return;
-        }
-        process.stdout.write(markLines(result).map(printable).join('\n') + '\n');
+        if (globals.json) printJson(result);
+        else process.stdout.write(markLines(result).map(printable).join('\n') + '\n');
+        process.exitCode = markExitCode(result, options.rollback === true);
       },
     );
+}
+
+/**
+ * 1 when `--rollback` was asked and an environment where the bundle is live was
+ * not rolled back (refused: migrations without `--yes`, a deploy lock, no right
+ * to deploy there): the verdict is recorded, but what was asked is not all done.
+ */
+export function markExitCode(result: VerdictMarkResult, rollbackAsked: boolean): number {
+  if (!rollbackAsked || result.verdict !== 'failed') return 0;
+  const rolledBack = new Set(
+    result.deployments.filter((d) => d.kind === 'rollback' && d.id !== null).map((d) => d.env),
+  );
+  return result.liveIn.every((env) => rolledBack.has(env)) ? 0 : 1;
 }
 
 /** What `ferry mark` prints: the change, where the bundle is live, and what it started. */
