@@ -129,6 +129,7 @@ describe('catching up', () => {
         'switch',
         'start',
         'health',
+        'service-output',
         'prune',
       ]);
     }

@@ -1,14 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentLogs } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 
 /**
  * What a report needs to flag a service's logs, on a real server and agent:
  * a Python service's stdout reaches its log while it runs (the agent sets
  * PYTHONUNBUFFERED=1; Python would otherwise keep it in a buffer until it
- * exits), and the host's facts say which service sends its stderr into its
- * stdout file.
+ * exits) and into the install's `service-output` step, and the host's facts
+ * say which service sends its stderr into its stdout file and how big each
+ * service's stdout log is.
  */
 
 const CONFIG = `
@@ -69,16 +71,19 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function deploy(app: string, files: Record<string, string>): Promise<number> {
+async function deploy(
+  app: string,
+  files: Record<string, string>,
+): Promise<{ version: number; id: string }> {
   const version = await cluster.push(files, app);
   const deployed = await cluster.ferry(['deploy', `${app}@${version}`, '--env', 'qa']);
   expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
-  return version;
+  return { version, id: /\((dep_[0-9a-f]+)\)/.exec(deployed.stdout)![1]! };
 }
 
 describe('log hygiene', () => {
   it("writes a Python service's output to its log as it runs, and reports which service merges stderr into stdout", async () => {
-    const version = await deploy('pyweb', PYWEB);
+    const { version, id } = await deploy('pyweb', PYWEB);
     const stdoutLog = path.join(
       cluster.host('qa-1').root,
       'apps',
@@ -97,6 +102,11 @@ describe('log hygiene', () => {
       5_000,
     );
     expect(printed).toMatch(/^pyweb listening on \d+$/m);
+    // The install kept what the service had printed once its health check passed.
+    const logs = await cluster.json<DeploymentLogs>(['logs', id]);
+    const serviceOutput = logs.installs[0]!.steps.find((s) => s.step === 'service-output');
+    expect(serviceOutput).toMatchObject({ state: 'succeeded' });
+    expect(serviceOutput!.stdout).toMatch(/^pyweb listening on \d+$/m);
 
     await deploy('merged', MERGED);
     const api = cluster.api();
@@ -109,5 +119,8 @@ describe('log hygiene', () => {
     });
     expect(apps.pyweb?.service?.mergedOutput).toBe(false);
     expect(apps.merged?.service?.mergedOutput).toBe(true);
+    // The size of each stdout log: the Python service's line; nothing from `sleep`.
+    expect(apps.pyweb?.service?.stdoutBytes).toBeGreaterThanOrEqual(Buffer.byteLength(printed));
+    expect(apps.merged?.service?.stdoutBytes).toBe(0);
   }, 120_000);
 });

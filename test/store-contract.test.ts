@@ -732,6 +732,36 @@ for (const dialect of STORE_DIALECTS) {
           by: 'alice',
         });
 
+      it('keeps the finding a note is made from, through a read, a list and an edit', async () => {
+        await store.bundles.record(bundle('web', 'a', { label: '0.4.0' }), noop);
+        const made = await store.notes.add({
+          on: { kind: 'label', label: '0.4.0' },
+          section: 'deployment',
+          impact: 'major',
+          text: 'PostgreSQL warnings in the migration',
+          fixedBy: null,
+          finding: 'warnings/web/qa/postgres',
+          at: at(1),
+          by: 'alice',
+        });
+        expect(made.finding).toBe('warnings/web/qa/postgres');
+        expect((await store.notes.get(made.id))?.finding).toBe('warnings/web/qa/postgres');
+        expect((await store.notes.list({ label: '0.4.0' })).map((n) => n.finding)).toEqual([
+          'warnings/web/qa/postgres',
+        ]);
+        const edited = await store.notes.edit(
+          made.id,
+          { impact: 'minor' },
+          { at: at(2), by: 'bob' },
+        );
+        expect(edited?.after).toMatchObject({
+          impact: 'minor',
+          finding: 'warnings/web/qa/postgres',
+        });
+        // A note made by hand names none.
+        expect((await note({ kind: 'label', label: '0.4.0' }, 'by hand', 3)).finding).toBeNull();
+      });
+
       it('numbers notes, and lists them by bundle, app, label (with its bundles) or all', async () => {
         await store.bundles.record(bundle('web', 'a', { label: '0.4.0' }), noop);
         await store.bundles.record(bundle('web', 'b'), noop);
@@ -750,6 +780,7 @@ for (const dialect of STORE_DIALECTS) {
           impact: 'minor',
           text: 'web one\nsecond line',
           fixedBy: null,
+          finding: null,
           createdAt: at(1),
           createdBy: 'alice',
           updatedAt: at(1),

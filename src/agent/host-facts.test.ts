@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOST_FACTS_VERSION, parseHostFacts } from '../protocol/host-facts.js';
 import { HostFactsCollector } from './host-facts.js';
 import { writeReleaseSnapshot } from './install/release-snapshot.js';
+import { serviceLogs } from './install/service-logs.js';
 import { BuiltinDriver } from './process/builtin/builtin-driver.js';
 
 const SECRET = 'hunter2-do-not-report';
@@ -35,13 +36,15 @@ async function webApp(command = `exec sleep 60 # ${root}`): Promise<void> {
     secrets: ['API_TOKEN'],
     writtenAt: new Date().toISOString(),
   });
+  const logs = serviceLogs(path.join(root, 'apps', 'web'), 2);
+  await mkdir(logs.dir, { recursive: true });
   await driver.start({
     name: 'web',
     cwd: path.join(root, 'apps', 'web', 'current'),
     command,
     env: { PATH: '/usr/bin:/bin' },
-    stdoutFile: path.join(root, 'web.out'),
-    stderrFile: path.join(root, 'web.err'),
+    stdoutFile: logs.stdoutFile,
+    stderrFile: logs.stderrFile,
     stopSignal: 'SIGTERM',
     stopTimeoutMs: 2000,
   });
@@ -72,6 +75,8 @@ describe('HostFactsCollector', () => {
         pid: (await driver.status('web')).pid,
         // Two files, as the driver writes them.
         mergedOutput: false,
+        // `sleep` wrote nothing.
+        stdoutBytes: 0,
       },
       config: {
         installId: 'ins_2',
@@ -85,6 +90,21 @@ describe('HostFactsCollector', () => {
     expect(uptime).toBeGreaterThanOrEqual(0);
     expect(uptime).toBeLessThan(60);
     expect(JSON.stringify(facts)).not.toContain(SECRET);
+  });
+
+  it("reports the size of the current release's stdout log, as the service writes it", async () => {
+    await webApp(`echo started; exec sleep 60 # ${root}`);
+    const collector = new HostFactsCollector({
+      root,
+      path: path.dirname(process.execPath),
+      stateDir: path.join(root, 'agent', 'apps'),
+      driver,
+    });
+    const stdoutFile = serviceLogs(path.join(root, 'apps', 'web'), 2).stdoutFile;
+    // The echo is done once the line is in the file; the facts then say its size.
+    await expect.poll(() => readFile(stdoutFile, 'utf8'), { timeout: 10_000 }).toBe('started\n');
+    const facts = await collector.collect({ roles: ['web'], busy: null });
+    expect(facts.apps.web?.service?.stdoutBytes).toBe('started\n'.length);
   });
 
   it('says when a service sends its stderr into its stdout file', async () => {

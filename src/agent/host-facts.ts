@@ -1,4 +1,4 @@
-import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat as fileStat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -15,6 +15,7 @@ import { SERVER_VERSION } from '../version.js';
 import { healthSpecFrom, waitHealthy } from './health/health-check.js';
 import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
 import { readReleaseSnapshot } from './install/release-snapshot.js';
+import { serviceLogs } from './install/service-logs.js';
 import { mergedOutput } from './process/merged-output.js';
 import type { ProcessDriver } from './process/process-driver.js';
 import { RuntimeProbe } from './runtime-probe.js';
@@ -105,7 +106,10 @@ export class HostFactsCollector {
         current,
         previous: releases.filter((v) => current !== null && v < current).pop() ?? null,
         health: await probe(this.options.stateDir, app, current),
-        service: current === null ? null : await this.service(app),
+        service:
+          current === null
+            ? null
+            : await this.service(app, serviceLogs(path.join(appsDir, app), current).stdoutFile),
         config:
           current === null
             ? null
@@ -116,7 +120,7 @@ export class HostFactsCollector {
   }
 
   /** The app's service as its driver sees it; null when the driver cannot say. */
-  private async service(app: string): Promise<ServiceFacts | null> {
+  private async service(app: string, stdoutFile: string): Promise<ServiceFacts | null> {
     try {
       const status = await this.options.driver.status(app);
       const pid = status.running ? status.pid : null;
@@ -125,6 +129,10 @@ export class HostFactsCollector {
         pid: status.pid,
         uptimeSeconds: pid !== null ? await uptimeOf(pid) : null,
         mergedOutput: pid !== null ? await mergedOutput(pid) : null,
+        stdoutBytes: await fileStat(stdoutFile).then(
+          (s) => s.size,
+          () => null,
+        ),
       };
     } catch {
       return null;

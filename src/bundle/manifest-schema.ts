@@ -136,6 +136,29 @@ export const requiresSchema = z.strictObject({
 });
 export type Requires = z.output<typeof requiresSchema>;
 
+/** A regular expression, checked here so that one that does not compile names its key. */
+const warningPatternSchema = text('expected a regular expression (a string)').superRefine(
+  (source, ctx) => {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a regular expression: ${(err as Error).message}`,
+      });
+    }
+  },
+);
+
+/**
+ * What the release report looks for in this app's output beyond its defaults:
+ * `warnings` are regular expressions (JavaScript syntax) a line of any step's
+ * output, or of the service's first output, is a warning for.
+ */
+export const reportSectionSchema = z.strictObject({
+  warnings: list(warningPatternSchema, 'expected a list of regular expressions').default([]),
+});
+
 /** One app's section of the manifest. */
 export const appManifestSchema = z.strictObject({
   path: relativePath.default('.'),
@@ -148,6 +171,7 @@ export const appManifestSchema = z.strictObject({
   health: healthSchema.optional(),
   hooks: hooksSchema.prefault({}),
   shared: list(relativePath, 'expected a list of relative paths').default([]),
+  report: reportSectionSchema.optional(),
   keepReleases: z
     .int({ error: 'expected a whole number' })
     .min(1, { error: 'expected at least 1' })

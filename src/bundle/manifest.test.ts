@@ -114,6 +114,34 @@ apps:
     expect(byPath['apps.cart.requires.commands.1']!.message).toContain('command name');
   });
 
+  it('reads report.warnings, and names a pattern that is not a regular expression', () => {
+    const manifest = parseManifest(`
+apps:
+  cart:
+    report: { warnings: ["^SLOW QUERY", "deprecat(ed|ion)"] }
+  front: {}
+`);
+    expect(manifest.apps.cart!.report).toEqual({ warnings: ['^SLOW QUERY', 'deprecat(ed|ion)'] });
+    expect(manifest.apps.front!.report).toBeUndefined();
+    const problems = problemsOf(`
+apps:
+  cart:
+    report:
+      warnings: ["ok", "[unclosed", 3]
+      errors: []
+`);
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
+    expect(Object.keys(byPath).sort()).toEqual([
+      'apps.cart.report.errors',
+      'apps.cart.report.warnings.1',
+      'apps.cart.report.warnings.2',
+    ]);
+    expect(byPath['apps.cart.report.warnings.1']!.message).toContain(
+      'expected a regular expression',
+    );
+    expect(byPath['apps.cart.report.warnings.1']).toMatchObject({ line: 5 });
+  });
+
   it('names the bad duration', () => {
     const problems = problemsOf('apps:\n  cart:\n    service: { command: x, stopTimeout: soon }\n');
     expect(problems).toHaveLength(1);

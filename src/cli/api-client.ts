@@ -47,6 +47,7 @@ import type {
   NoteEditBody,
   NoteRecord,
 } from '../protocol/note-api.js';
+import type { DriftAnswer, DriftQuery } from '../protocol/report-api.js';
 
 export type { TransferProgress } from '../client/node-transfers.js';
 
@@ -213,6 +214,11 @@ export class ApiClient {
 
   async environments(): Promise<EnvironmentRecord[]> {
     return (await this.client.call('environments')).environments;
+  }
+
+  /** What differs now between the hosts of each environment (`ferry drift`). */
+  drift(query: DriftQuery = {}): Promise<DriftAnswer> {
+    return this.client.call('drift', { query });
   }
 
   async hosts(env?: string): Promise<HostRecord[]> {

@@ -15,6 +15,7 @@ import { registerEvents } from './commands/events.js';
 import { registerStatus } from './commands/status.js';
 import { registerEnvs } from './commands/envs.js';
 import { registerHosts } from './commands/hosts.js';
+import { registerDrift } from './commands/drift.js';
 import { registerInstall } from './commands/install.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
@@ -55,6 +56,7 @@ export function createCliProgram(): Command {
   registerTokens(program);
   registerEnvs(program);
   registerHosts(program);
+  registerDrift(program);
   registerInstall(program);
   registerLogs(program);
   registerLogin(program);

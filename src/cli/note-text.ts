@@ -50,6 +50,7 @@ export function noteLines(note: NoteRecord): string[] {
   ];
   for (const line of note.text.split('\n')) lines.push(`    ${line.replace(/\t/g, '  ')}`);
   if (note.fixedBy) lines.push(`    fixed by ${note.fixedBy.app}@${note.fixedBy.version}`);
+  if (note.finding) lines.push(`    from finding ${note.finding}`);
   for (const action of note.actions) lines.push(`    ${actionLine(action)}`);
   return lines.map(printable);
 }

@@ -39,6 +39,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   verdicts: 'Verdicts',
   deployments: 'Deployments, status and history',
   notes: 'Notes and actions',
+  drift: 'Drift between hosts',
   events: 'Live events',
 };
 

@@ -25,7 +25,13 @@ const report: HostFactsInput = {
       current: 3,
       previous: 2,
       health: 'ok',
-      service: { running: true, pid: 4242, uptimeSeconds: 60, mergedOutput: false },
+      service: {
+        running: true,
+        pid: 4242,
+        uptimeSeconds: 60,
+        mergedOutput: false,
+        stdoutBytes: 1024,
+      },
       config: {
         installId: 'ins_1',
         deploymentId: 'dep_1',
@@ -58,6 +64,7 @@ describe('host facts schema', () => {
     const older = structuredClone(report) as { apps: Record<string, { service: object }> };
     older.apps.cart!.service = { running: true, pid: 4242, uptimeSeconds: 60 };
     expect(parseHostFacts(older).apps.cart?.service?.mergedOutput).toBeNull();
+    expect(parseHostFacts(older).apps.cart?.service?.stdoutBytes).toBeNull();
   });
 
   it("reads a version-1 report (an older agent's flat record), what it lacks set to null", () => {

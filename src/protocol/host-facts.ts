@@ -71,6 +71,13 @@ export const serviceFactsSchema = z.object({
    * older agent).
    */
   mergedOutput: z.boolean().nullable().default(null),
+  /**
+   * The size in bytes of the current release's stdout log
+   * (`logs/<version>/service.stdout.log`): 0 for a service that has run a
+   * while is one whose output sits in a buffer (Python without
+   * `PYTHONUNBUFFERED`). Null when unknown (no such file, an older agent).
+   */
+  stdoutBytes: z.number().int().nonnegative().nullable().default(null),
 });
 export type ServiceFacts = z.infer<typeof serviceFactsSchema>;
 

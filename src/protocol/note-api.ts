@@ -73,6 +73,18 @@ export const recordIdTextSchema = z
   .regex(/^[1-9][0-9]{0,14}$/, { error: 'expected an id: plain digits, such as 12' })
   .transform(Number);
 
+/**
+ * The key of a finding Ferry made in a release report (`warnings/cart/qa/postgres`,
+ * `drift/prod/runtime/node`): a note made from a finding names it, and the
+ * report shows that finding as confirmed by the note.
+ */
+export const findingKeySchema = z
+  .string()
+  .max(300, { error: 'expected a finding key of at most 300 characters' })
+  .regex(/^[a-z][a-z-]*(?:\/[A-Za-z0-9._@-]+)+$/, {
+    error: 'expected a finding key as the report shows it, such as warnings/cart/qa/postgres',
+  });
+
 export const actionRecordSchema = z.object({
   id: z.number().int(),
   noteId: z.number().int(),
@@ -94,6 +106,8 @@ export const noteRecordSchema = z.object({
   text: z.string(),
   /** The bundle that fixed what the note tells (a patch), or null. */
   fixedBy: bundleKeySchema.nullable(),
+  /** The key of the report's finding the note confirms (or changes the impact of), or null. */
+  finding: z.string().nullable().default(null),
   createdAt: z.string(),
   createdBy: z.string(),
   updatedAt: z.string(),
@@ -121,6 +135,8 @@ export const noteAddBodySchema = z.strictObject({
   impact: noteImpactSchema,
   text: noteTextSchema,
   fixedBy: bundleKeySchema.optional(),
+  /** The finding of the release report this note confirms, with the impact people give it. */
+  finding: findingKeySchema.optional(),
 });
 export type NoteAddBody = z.infer<typeof noteAddBodySchema>;
 

@@ -276,6 +276,8 @@ export type DriftQuery = z.infer<typeof driftQuerySchema>;
 export const driftAnswerSchema = z.object({
   generatedAt: at,
   hostsCompared: z.number().int().nonnegative(),
+  /** Hosts compared by their last facts because they are away (not connected) now. */
+  away: z.array(z.string()).default([]),
   drift: z.array(driftSchema),
 });
 export type DriftAnswer = z.infer<typeof driftAnswerSchema>;

@@ -15,6 +15,7 @@ export const ROUTE_FEATURES = [
   'verdicts',
   'deployments',
   'notes',
+  'drift',
   'events',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];

@@ -53,6 +53,7 @@ import {
   recordIdTextSchema,
 } from './note-api.js';
 import { declareRoute, type RouteDeclaration } from './route-declaration.js';
+import { driftAnswerSchema, driftQuerySchema } from './report-api.js';
 
 /**
  * Every HTTP route of the API, declared once: the server registers its routes
@@ -525,6 +526,19 @@ export const ROUTES = {
       'Actions, in the order added, each with what its note is about: of one owner, and only the open ones (`open=true`).',
     query: actionsQuerySchema,
     answer: z.object({ actions: z.array(actionListItemSchema) }),
+    statuses: [200],
+  }),
+
+  drift: declareRoute({
+    feature: 'drift',
+    method: 'GET',
+    path: '/drift',
+    roles: PEOPLE,
+    summary:
+      'What differs now between the hosts of each environment (or of `env`, among the hosts of `app`): runtime versions, OS, kernel, agent version, the release each app runs against the desired one, and variables of the configuration among the hosts of a role.',
+    note: "Hosts that are away are compared by their last facts (`away` names them). A secret variable's values are compared by hash and shown as `(secret #1)`, `(secret #2)`, never by value. An unknown `env` is `E_ENV_NOT_FOUND`, an unknown `app` `E_APP_NOT_FOUND`.",
+    query: driftQuerySchema,
+    answer: driftAnswerSchema,
     statuses: [200],
   }),
 

@@ -36,6 +36,7 @@ import { environmentRoutes } from './routes/environment-routes.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { noteRoutes } from './routes/note-routes.js';
+import { driftRoutes } from './routes/drift-routes.js';
 import {
   authorizeRoute,
   guardDeclaredRoutes,
@@ -202,6 +203,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
   void app.register(noteRoutes(notes), routeOptions);
+  void app.register(driftRoutes(store), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {

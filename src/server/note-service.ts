@@ -48,6 +48,7 @@ export class NoteService {
       impact: body.impact,
       text: body.text,
       fixedBy: body.fixedBy ?? null,
+      finding: body.finding ?? null,
       at: new Date().toISOString(),
       by: token.name,
     });
@@ -55,7 +56,7 @@ export class NoteService {
       'note',
       token,
       note.on,
-      `added note ${note.id} (${note.section}, ${note.impact})${fixedByText(note.fixedBy)}: ${quote(note.text)}`,
+      `added note ${note.id} (${note.section}, ${note.impact})${fixedByText(note.fixedBy)}${note.finding === null ? '' : ` from finding ${note.finding}`}: ${quote(note.text)}`,
     );
     return note;
   }

@@ -442,6 +442,13 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0018_note_finding': {
+      async up(db) {
+        // A note made from a finding of the release report names its key: the
+        // report shows the finding as confirmed, with the note's impact.
+        await db.schema.alterTable('notes').addColumn('finding', 'text').execute();
+      },
+    },
   };
 }
 

@@ -15,6 +15,8 @@ export interface NewNote {
   impact: NoteImpact;
   text: string;
   fixedBy: BundleKey | null;
+  /** The report's finding the note is made from; none when absent. */
+  finding?: string | null;
   at: string;
   by: string;
 }

@@ -42,6 +42,8 @@ export interface NotesTable {
   text: string;
   fixed_by_app: string | null;
   fixed_by_version: number | null;
+  /** The key of the report finding the note confirms (migration 0018), or null. */
+  finding: string | null;
   created_at: string;
   created_by: string;
   updated_at: string;

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import {
   describeSubject,
+  findingKeySchema,
   noteImpactSchema,
   NOTE_IMPACTS,
   noteSectionSchema,
   NOTE_SECTIONS,
   noteTextSchema,
 } from '../../protocol/note-api.js';
+import { FerryError } from '../../protocol/errors.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { fixedByFrom, subjectFrom } from '../note-text.js';
 import { printable, printJson } from '../output.js';
@@ -20,39 +22,70 @@ export function registerNoteAdd(note: Command): void {
       'add a note on a bundle (<app>@<version>) or a label (--label), for its release report; prints the new note id',
     )
     .option('--label <label>', 'on every bundle pushed with this label, across apps')
-    .requiredOption('--section <section>', `the report section: ${NOTE_SECTIONS.join(', ')}`)
+    .option(
+      '--section <section>',
+      `the report section: ${NOTE_SECTIONS.join(', ')} (with --finding, deployment unless given)`,
+    )
     .requiredOption('--impact <impact>', `how much it matters: ${NOTE_IMPACTS.join(', ')}`)
-    .requiredOption('--text <text>', 'what happened, what was seen')
+    .option('--text <text>', 'what happened, what was seen')
     .option('--fixed-by <ref>', 'the bundle that fixed it (<app>@<version>), for a patch')
+    .option(
+      '--finding <key>',
+      "the report's finding this note confirms or gives another impact (its key, such as warnings/cart/qa/postgres)",
+    )
     .option('--json', 'print the note as JSON')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  ferry note add --label 0.4.0 --section deployment --impact minor --text "MQ daemon logs stdout and stderr to one file"\n' +
-        '  ferry note add cart@12 --section patch --impact major --text "sequence already existed" --fixed-by cart@13',
+        '  ferry note add cart@12 --section patch --impact major --text "sequence already existed" --fixed-by cart@13\n' +
+        '  ferry note add --label 0.4.0 --finding warnings/cart/qa/postgres --impact major --text "migration warned: sequence exists"',
     )
     .action(
       async (
         ref: string | undefined,
         options: {
           label?: string;
-          section: string;
+          section?: string;
           impact: string;
-          text: string;
+          text?: string;
           fixedBy?: string;
+          finding?: string;
         },
         command: Command,
       ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const on = subjectFrom(ref, options.label);
+        const finding =
+          options.finding === undefined
+            ? undefined
+            : parseArg(findingKeySchema, options.finding, '--finding');
+        // A finding's note goes in the deployment issues unless told otherwise.
+        const section = options.section ?? (finding === undefined ? undefined : 'deployment');
+        if (section === undefined) {
+          throw new FerryError(
+            'E_BAD_REQUEST',
+            'Missing --section: one of ' + NOTE_SECTIONS.join(', '),
+          );
+        }
+        // The server has no report route yet to read a finding's title from: the text is asked for.
+        if (options.text === undefined) {
+          throw new FerryError(
+            'E_BAD_REQUEST',
+            finding === undefined
+              ? 'Missing --text: what happened, what was seen'
+              : "Missing --text: say what the finding is about (a finding's title is not read from the report yet)",
+          );
+        }
         const note = await (
           await connect(globals)
         ).addNote({
           on,
-          section: parseArg(noteSectionSchema, options.section, '--section'),
+          section: parseArg(noteSectionSchema, section, '--section'),
           impact: parseArg(noteImpactSchema, options.impact, '--impact'),
           text: parseArg(noteTextSchema, options.text, '--text'),
           ...(options.fixedBy === undefined ? {} : { fixedBy: fixedByFrom(options.fixedBy) }),
+          ...(finding === undefined ? {} : { finding }),
         });
         if (globals.json) {
           printJson(note);

@@ -32,6 +32,7 @@ export class KyselyNoteStore implements NoteStore {
         text: note.text,
         fixed_by_app: note.fixedBy?.app ?? null,
         fixed_by_version: note.fixedBy?.version ?? null,
+        finding: note.finding ?? null,
         created_at: note.at,
         created_by: note.by,
         updated_at: note.at,
@@ -238,6 +239,7 @@ function toNoteRecord(row: Selectable<NotesTable>, actions: ActionRecord[]): Not
       row.fixed_by_app === null || row.fixed_by_version === null
         ? null
         : { app: row.fixed_by_app, version: Number(row.fixed_by_version) },
+    finding: row.finding ?? null,
     createdAt: row.created_at,
     createdBy: row.created_by,
     updatedAt: row.updated_at,

@@ -7,6 +7,7 @@ import { StepFailure, type StepOutcome } from '../step-reporter.js';
 import { type InstallContext, type InstallStep, goingOn } from './install-step.js';
 import { newReleaseFailed } from './start-step.js';
 import { runCommands } from './run-commands.js';
+import { recordServiceOutput } from './service-output-step.js';
 
 /** Checks a started release's health (HTTP, TCP or command, with its timeout and retries), as step `name`. */
 export async function checkRelease(
@@ -38,6 +39,8 @@ export const healthStep: InstallStep = {
     const cwd = ctx.paths.currentLink;
     for (const check of [
       () => checkRelease(ctx, settings, 'health'),
+      // What the service printed in its first seconds, for the report: it never fails the install.
+      () => recordServiceOutput(ctx).then(passed, passed),
       () => runCommands(ctx, 'after-start', ctx.manifest.hooks.afterStart, cwd, ctx.env),
       () => runCommands(ctx, 'validate', ctx.manifest.hooks.validate, cwd, ctx.env),
     ]) {
@@ -52,6 +55,8 @@ export const healthStep: InstallStep = {
     }).catch(() => undefined);
   },
 };
+
+const passed = (): StepOutcome => ({ ok: true, error: null });
 
 /** What the agent keeps of an app's health check, to probe it between installs. */
 export interface RememberedHealth {

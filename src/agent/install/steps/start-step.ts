@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { parseDuration } from '../../../bundle/manifest-schema.js';
 import type { ServiceSpec } from '../../process/process-driver.js';
 import { type ReleaseSettings, releaseSettings } from '../release-settings.js';
+import { serviceLogs } from '../service-logs.js';
 import { snapshotOf, writeReleaseSnapshot } from '../release-snapshot.js';
 import type { StepOutcome } from '../step-reporter.js';
 import { type InstallContext, type InstallStep, goingOn } from './install-step.js';
@@ -35,19 +35,19 @@ export async function startRelease(
   );
   if (!before.ok || !app.service) return before;
   const service = app.service;
-  const logs = path.join(paths.appDir, 'logs', String(version));
+  const logs = serviceLogs(paths.appDir, version);
   const spec: ServiceSpec = {
     name: job.app,
     cwd: paths.currentLink,
     command: service.command,
     env: { ...env, FERRY_VERSION: String(version), ...service.env },
-    stdoutFile: path.join(logs, 'service.stdout.log'),
-    stderrFile: path.join(logs, 'service.stderr.log'),
+    stdoutFile: logs.stdoutFile,
+    stderrFile: logs.stderrFile,
     stopSignal: service.stopSignal,
     stopTimeoutMs: parseDuration(service.stopTimeout),
   };
   return ctx.steps.step(names.start, async (context) => {
-    await mkdir(logs, { recursive: true });
+    await mkdir(logs.dir, { recursive: true });
     await host.driver.restart(spec);
     context.out(`${service.command}\nstdout: ${spec.stdoutFile}\nstderr: ${spec.stderrFile}\n`);
   });
