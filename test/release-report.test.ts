@@ -6,7 +6,12 @@ import { defaultCommandPath } from '../src/agent/run-agent.js';
 import type { InstallLogs } from '../src/protocol/api.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { parseRequiresCheck } from '../src/protocol/requires-check.js';
-import { type Finding, type Report, reportSchema } from '../src/protocol/report-api.js';
+import {
+  driftAnswerSchema,
+  type Finding,
+  type Report,
+  reportSchema,
+} from '../src/protocol/report-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { backTree, fakeNodeBin, frontTree, mqTree, PG_WARNING } from './helpers/release-apps.js';
 import {
@@ -182,8 +187,24 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     });
     expect(apps.mq?.service?.mergedOutput).toBe(true);
     expect(apps.back?.service?.mergedOutput).toBe(false);
+
+    // `ferry drift` on its own says the same of qa's node.
+    const drift = driftAnswerSchema.parse(await cluster.json<unknown>(['drift', '--env', 'qa']));
+    expect(drift.drift.filter((d) => d.aspect === 'runtime' && d.name === 'node')).toEqual([
+      expect.objectContaining({
+        env: 'qa',
+        values: expect.arrayContaining([
+          { value: OLD_NODE, hosts: ['qa-2'] },
+          { value: process.versions.node, hosts: ['qa-1'] },
+        ]),
+      }),
+    ]);
   });
 
+  // The two report tests need `ferry report` (branch h-report, with `--format md`
+  // wired to src/report's renderMarkdown): until it is on main they fail with
+  // "unknown command 'report'". Played against h-report and h-findings merged
+  // by hand, both passed.
   it('ferry report --label 0.4.0 --format md holds each problem as a finding, with its hosts and lines', async () => {
     const result = await cluster.ferry(['report', '--label', '0.4.0', '--format', 'md']);
     expect(result.code, result.stderr).toBe(0);
