@@ -13,6 +13,7 @@ import {
   reportSchema,
 } from '../src/protocol/report-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { section, sections } from './helpers/markdown-sections.js';
 import { backTree, fakeNodeBin, frontTree, mqTree, PG_WARNING } from './helpers/release-apps.js';
 import {
   startSupervisord,
@@ -304,21 +305,3 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     );
   });
 });
-
-/** The parts of a Markdown text that each begin with a heading of `level` (`### `), heading included. */
-function sections(text: string, level: number): string[] {
-  const mark = `${'#'.repeat(level)} `;
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith(mark)) out.push(line);
-    else if (out.length > 0) out[out.length - 1] += `\n${line}`;
-  }
-  return out;
-}
-
-/** The section of a Markdown text under the heading of `level` whose title is `title`; '' when none. */
-function section(text: string, level: number, title: string): string {
-  return (
-    sections(text, level).find((s) => s.split('\n')[0] === `${'#'.repeat(level)} ${title}`) ?? ''
-  );
-}
