@@ -907,6 +907,123 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('the reads of a release report', () => {
+      it('answers a release: bundles by label with manifests, its deployments, installs, logs and snapshots', async () => {
+        await store.bundles.record(bundle('web', 'a1', { label: '0.4.0' }), noop);
+        await store.bundles.record(bundle('web', 'a2', { label: '0.4.1' }), noop);
+        await store.bundles.record(bundle('api', 'b1', { label: '0.4.0' }), noop);
+        const details = await store.bundles.listDetailsByLabel('0.4.0');
+        expect(details.map((b) => [b.app, b.version, b.manifest.role])).toEqual([
+          ['api', 1, 'api'],
+          ['web', 1, 'web'],
+        ]);
+        expect(await store.bundles.listDetailsByLabel('nope')).toEqual([]);
+
+        const hostId = await host('qa-1');
+        const planned = (id: string, version: number, deploymentId: string | null): NewInstall => ({
+          id,
+          hostId,
+          app: 'web',
+          version,
+          createdBy: 'alice',
+          deploymentId,
+          state: 'pending',
+        });
+        await deployment('dep_1', { installs: [planned('ins_1', 1, 'dep_1')] });
+        await store.deployments.update('dep_1', { state: 'succeeded' });
+        // A deployment of web@2, and a rollback from it to web@1 whose install is of version 1.
+        for (const [id, version, kind, fromVersion] of [
+          ['dep_2', 2, 'deploy', 1],
+          ['dep_3', 1, 'rollback', 2],
+        ] as const) {
+          await store.deployments.create(
+            {
+              id,
+              app: 'web',
+              version,
+              env: 'qa',
+              kind,
+              state: 'running',
+              strategy: STRATEGY,
+              fromVersion,
+              createdBy: 'alice',
+            },
+            [planned(`ins_${id}`, version, id)],
+            { lock: false },
+          );
+        }
+        await store.installs.create(planned('ins_hand', 2, null));
+        const ofTwo = await store.deployments.listForBundles([{ app: 'web', version: 2 }]);
+        expect(ofTwo.map((d) => d.id)).toEqual(['dep_2', 'dep_3']);
+        expect(await store.deployments.listForBundles([])).toEqual([]);
+
+        const installs = await store.installs.listForRelease({
+          bundles: [{ app: 'web', version: 2 }],
+          deploymentIds: ['dep_2', 'dep_3'],
+        });
+        expect(installs.map((i) => i.id).sort()).toEqual(['ins_dep_2', 'ins_dep_3', 'ins_hand']);
+        expect(installs.every((i) => i.host === 'qa-1' && Array.isArray(i.steps))).toBe(true);
+
+        await store.installs.recordStep('ins_hand', {
+          kind: 'started',
+          step: 'install',
+          at: '2026-11-02T00:00:00.000Z',
+        });
+        for (const [stream, seq, text] of [
+          ['stdout', 0, 'a\n'],
+          ['stderr', 0, 'warn\n'],
+          ['stdout', 1, 'b\n'],
+        ] as const)
+          await store.installs.recordStep('ins_hand', {
+            kind: 'output',
+            step: 'install',
+            stream,
+            seq,
+            text,
+          });
+        const logs = await store.installs.logsMany(['ins_hand', 'ins_dep_2', 'ins_none']);
+        expect(logs.find((l) => l.installId === 'ins_hand')).toEqual(
+          await store.installs.logs('ins_hand'),
+        );
+        expect(logs.find((l) => l.installId === 'ins_dep_2')).toEqual({
+          installId: 'ins_dep_2',
+          steps: [],
+        });
+        expect(logs.map((l) => l.installId)).not.toContain('ins_none');
+
+        const snapshot = { vars: { PORT: '8080', TOKEN: 's3cret' }, secrets: ['TOKEN'] };
+        await store.installs.saveSnapshots([{ installId: 'ins_hand', snapshot }]);
+        expect(await store.installs.getSnapshots(['ins_hand', 'ins_dep_2'])).toEqual([
+          { installId: 'ins_hand', snapshot },
+        ]);
+      });
+
+      it('records a history event once per id, and lists by type and deployment', async () => {
+        const event = (id: string, type: 'cancel' | 'report', deploymentId: string) => ({
+          id,
+          at: '2026-11-01T00:00:01.000Z',
+          by: 'ferry',
+          type,
+          app: 'web',
+          version: 1,
+          env: 'prod',
+          detail: `event ${id}`,
+          deploymentId,
+        });
+        await store.history.record(event('h1', 'report', 'dep_1'));
+        await store.history.record(event('h1', 'report', 'dep_1'));
+        await store.history.record(event('h2', 'cancel', 'dep_1'));
+        await store.history.record(event('h3', 'report', 'dep_2'));
+        const ids = (events: { id: string }[]) => events.map((e) => e.id).sort();
+        expect(ids(await store.history.list({ limit: 10 }))).toEqual(['h1', 'h2', 'h3']);
+        expect(ids(await store.history.list({ type: 'report', limit: 10 }))).toEqual(['h1', 'h3']);
+        expect(
+          ids(await store.history.list({ type: 'report', deploymentIds: ['dep_1'], limit: 10 })),
+        ).toEqual(['h1']);
+        expect(await store.history.list({ deploymentIds: [], limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('history', () => {
       it('lists the changes no other record tells, newest first, by app or all', async () => {
         const change = (id: string, at: string, app: string | null) =>

@@ -107,7 +107,9 @@ describe('verdicts that set deployments going', () => {
       'history',
       'web',
     ]);
-    expect(history.slice(0, 3).map((e) => [e.type, e.env, e.version])).toEqual(
+    // The server's own lines (the reports it wrote as the rollbacks ended) aside.
+    const changes = history.filter((e) => e.type !== 'report');
+    expect(changes.slice(0, 3).map((e) => [e.type, e.env, e.version])).toEqual(
       expect.arrayContaining([
         ['rollback', 'prod', v1],
         ['rollback', 'qa', v1],

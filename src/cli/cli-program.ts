@@ -24,6 +24,7 @@ import { registerNoteAdd } from './commands/note-add.js';
 import { registerNoteEdit } from './commands/note-edit.js';
 import { registerNoteList } from './commands/note-list.js';
 import { registerPush } from './commands/push.js';
+import { registerReport } from './commands/report.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerVars } from './commands/vars.js';
 import { registerVerdicts } from './commands/verdicts.js';
@@ -85,5 +86,6 @@ export function createCliProgram(): Command {
   registerActionAdd(action);
   registerActionDone(action);
   registerActions(program);
+  registerReport(program);
   return program;
 }

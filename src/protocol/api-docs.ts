@@ -40,6 +40,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   deployments: 'Deployments, status and history',
   notes: 'Notes and actions',
   drift: 'Drift between hosts',
+  reports: 'Release reports',
   events: 'Live events',
 };
 

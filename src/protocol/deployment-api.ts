@@ -237,6 +237,7 @@ export const HISTORY_TYPES = [
   'token',
   'note',
   'action',
+  'report',
 ] as const;
 
 /** One line of history. */

@@ -30,10 +30,13 @@ import {
 export const REPORT_VERSION = 1;
 
 /** The query of `GET /report`: one bundle, or a label. */
-export const reportQuerySchema = z.union([
-  z.strictObject({ app: appNameSchema, version: versionTextSchema }),
-  z.strictObject({ label: labelSchema }),
-]);
+export const reportQuerySchema = z.union(
+  [
+    z.strictObject({ app: appNameSchema, version: versionTextSchema }),
+    z.strictObject({ label: labelSchema }),
+  ],
+  { error: 'expected app and version (app=cart&version=12), or label (label=0.4.0), not both' },
+);
 export type ReportQuery = z.infer<typeof reportQuerySchema>;
 
 const at = z.string();

@@ -16,6 +16,7 @@ export const ROUTE_FEATURES = [
   'deployments',
   'notes',
   'drift',
+  'reports',
   'events',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];

@@ -52,6 +52,7 @@ import {
   notesQuerySchema,
   recordIdTextSchema,
 } from './note-api.js';
+import { reportQuerySchema, reportSchema } from './report-api.js';
 import { declareRoute, type RouteDeclaration } from './route-declaration.js';
 import { driftAnswerSchema, driftQuerySchema } from './report-api.js';
 
@@ -539,6 +540,19 @@ export const ROUTES = {
     note: "Hosts that are away are compared by their last facts (`away` names them). A secret variable's values are compared by hash and shown as `(secret #1)`, `(secret #2)`, never by value. An unknown `env` is `E_ENV_NOT_FOUND`, an unknown `app` `E_APP_NOT_FOUND`.",
     query: driftQuerySchema,
     answer: driftAnswerSchema,
+    statuses: [200],
+  }),
+
+  report: declareRoute({
+    feature: 'reports',
+    method: 'GET',
+    path: '/report',
+    roles: PEOPLE,
+    summary:
+      "The release report of one bundle (`app` and `version`) or of a label (every bundle pushed with it, across apps): summary, each environment's deployments and installs host by host, Ferry's findings, people's notes.",
+    note: 'Built from the records at the moment of asking. `E_BUNDLE_NOT_FOUND` for an unknown bundle, `E_LABEL_NOT_FOUND` for a label no bundle carries.',
+    query: reportQuerySchema,
+    answer: reportSchema,
     statuses: [200],
   }),
 

@@ -37,6 +37,9 @@ import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { noteRoutes } from './routes/note-routes.js';
 import { driftRoutes } from './routes/drift-routes.js';
+import { reportRoutes } from './routes/report-routes.js';
+import { ReportService } from './reports/report-service.js';
+import { writeReportsOfReleases } from './reports/report-files.js';
 import {
   authorizeRoute,
   guardDeclaredRoutes,
@@ -164,7 +167,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
   const notes = new NoteService(store, bundles);
+  const reports = new ReportService(store, config.environments);
   listenOnBus(events, { driver, deployments, catchUp, agents });
+  writeReportsOfReleases(app, events, reports, store, config);
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
@@ -204,6 +209,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);
   void app.register(noteRoutes(notes), routeOptions);
   void app.register(driftRoutes(store), routeOptions);
+  void app.register(reportRoutes(reports), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
 
   app.setNotFoundHandler((request, reply) => {

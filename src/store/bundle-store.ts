@@ -42,6 +42,8 @@ export interface BundleStore {
   list(app: string, options?: { limit?: number }): Promise<BundleRecord[]>;
   /** Every bundle pushed with a label, across apps, by app then version. */
   listByLabel(label: string): Promise<BundleRecord[]>;
+  /** Every bundle pushed with a label, with its manifest section, by app then version (one query). */
+  listDetailsByLabel(label: string): Promise<BundleDetail[]>;
   hasApp(app: string): Promise<boolean>;
   listApps(): Promise<AppSummary[]>;
 }

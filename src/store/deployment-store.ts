@@ -3,6 +3,7 @@ import type {
   DeploymentState,
   StrategyRecord,
 } from '../protocol/deployment-api.js';
+import type { BundleKey } from '../protocol/note-api.js';
 import type { InstallSnapshot, NewInstall } from './install-store.js';
 
 /** A deployment as the store keeps it, with the lease of the replica that drives it. */
@@ -135,6 +136,12 @@ export interface DeploymentStore {
    * cancel from another replica) gets none. True when it changed.
    */
   update(id: string, patch: DeploymentPatch, options?: DeploymentUpdateOptions): Promise<boolean>;
+  /**
+   * The deployments of these bundles, and the rollbacks that took an
+   * environment away from one of them (`kind` rollback, `fromVersion` one of
+   * them), oldest first, in one query: what a release report reads.
+   */
+  listForBundles(bundles: readonly BundleKey[]): Promise<StoredDeployment[]>;
   /** Takes the lock of an app in an environment for a deployment if it is free; returns who holds it now. */
   takeLock(app: string, env: string, deploymentId: string, at: string): Promise<DeployLock>;
   getLock(app: string, env: string): Promise<DeployLock | undefined>;

@@ -6,7 +6,7 @@ export interface HistoryEvent {
   id: string;
   at: string;
   by: string;
-  type: 'cancel' | 'variable' | 'host' | 'token' | 'note' | 'action';
+  type: 'cancel' | 'variable' | 'host' | 'token' | 'note' | 'action' | 'report';
   app: string | null;
   version: number | null;
   env: string | null;
@@ -25,9 +25,21 @@ export interface HistoryEvent {
  *   const latest = await store.history.list({ limit: 50 });
  */
 export interface HistoryStore {
-  /** Records a change that has no record of its own to tell it (a cancel, a variable set, a token made). */
+  /**
+   * Records a change that has no record of its own to tell it (a cancel, a
+   * variable set, a token made). An event whose id is recorded already is not
+   * recorded again: a writer that may repeat itself gives an id of its own.
+   */
   record(event: HistoryEvent): Promise<void>;
 
-  /** History events, newest first: those of `app`, or all of them (variables, hosts, tokens too). */
-  list(query: { app?: string; limit: number }): Promise<HistoryEvent[]>;
+  /**
+   * History events, newest first: those of `app`, or all of them (variables,
+   * hosts, tokens too); only of `type`, and of one of `deploymentIds`, when given.
+   */
+  list(query: {
+    app?: string;
+    limit: number;
+    type?: HistoryEvent['type'];
+    deploymentIds?: readonly string[];
+  }): Promise<HistoryEvent[]>;
 }

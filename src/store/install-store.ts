@@ -1,4 +1,5 @@
 import type { InstallLogs, InstallPurpose, InstallRecord, InstallState } from '../protocol/api.js';
+import type { BundleKey } from '../protocol/note-api.js';
 
 export interface NewInstall {
   id: string;
@@ -117,4 +118,18 @@ export interface InstallStore {
   saveSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void>;
   /** The configuration an install was made with, or undefined when none was recorded. */
   getSnapshot(installId: string): Promise<ConfigSnapshot | undefined>;
+
+  /**
+   * The installs of a release, with their steps, oldest first, in a fixed
+   * number of queries: those of the given bundles, and those of the given
+   * deployments (reverts and rollbacks, whose version is another).
+   */
+  listForRelease(query: {
+    bundles: readonly BundleKey[];
+    deploymentIds: readonly string[];
+  }): Promise<StoredInstall[]>;
+  /** The logs of many installs at once (two queries); an unknown id has none. */
+  logsMany(installIds: readonly string[]): Promise<InstallLogs[]>;
+  /** The configuration snapshots of many installs at once; an install without one is left out. */
+  getSnapshots(installIds: readonly string[]): Promise<InstallSnapshot[]>;
 }

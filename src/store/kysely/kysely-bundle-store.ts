@@ -112,6 +112,20 @@ export class KyselyBundleStore implements BundleStore {
     return rows.map(toBundleRecord);
   }
 
+  async listDetailsByLabel(label: string): Promise<BundleDetail[]> {
+    const rows = await this.db
+      .selectFrom('bundles')
+      .selectAll()
+      .where('label', '=', label)
+      .orderBy('app')
+      .orderBy('version')
+      .execute();
+    return rows.map((row) => ({
+      ...toBundleRecord(row),
+      manifest: JSON.parse(row.manifest_json) as Record<string, unknown>,
+    }));
+  }
+
   async hasApp(app: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('apps')

@@ -9,6 +9,7 @@ import {
   FINAL_DEPLOYMENT_STATES,
   isRollingOut,
 } from '../../protocol/lifecycle.js';
+import type { BundleKey } from '../../protocol/note-api.js';
 import type { Database, DeploymentsTable } from '../schema.js';
 import type {
   DeployLock,
@@ -108,6 +109,29 @@ export class KyselyDeploymentStore implements DeploymentStore {
     if (query.states !== undefined) select = select.where('state', 'in', query.states);
     select = select.limit(query.limit ?? 1000);
     return (await select.execute()).map(toDeployment);
+  }
+
+  async listForBundles(bundles: readonly BundleKey[]): Promise<StoredDeployment[]> {
+    if (bundles.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where((eb) =>
+        eb.or(
+          bundles.flatMap((b) => [
+            eb.and([eb('app', '=', b.app), eb('version', '=', b.version)]),
+            eb.and([
+              eb('app', '=', b.app),
+              eb('kind', '=', 'rollback'),
+              eb('from_version', '=', b.version),
+            ]),
+          ]),
+        ),
+      )
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toDeployment);
   }
 
   async update(

@@ -23,12 +23,22 @@ export class KyselyHistoryStore implements HistoryStore {
         detail: event.detail,
         deployment_id: event.deploymentId,
       })
+      .onConflict((oc) => oc.column('id').doNothing())
       .execute();
   }
 
-  async list(query: { app?: string; limit: number }): Promise<HistoryEvent[]> {
+  async list(query: {
+    app?: string;
+    limit: number;
+    type?: HistoryEvent['type'];
+    deploymentIds?: readonly string[];
+  }): Promise<HistoryEvent[]> {
+    if (query.deploymentIds?.length === 0) return [];
     let select = this.db.selectFrom('history_events').selectAll();
     if (query.app !== undefined) select = select.where('app', '=', query.app);
+    if (query.type !== undefined) select = select.where('type', '=', query.type);
+    if (query.deploymentIds !== undefined)
+      select = select.where('deployment_id', 'in', query.deploymentIds);
     const rows = await select
       .orderBy('at', 'desc')
       .orderBy('id', 'desc')

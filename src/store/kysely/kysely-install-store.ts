@@ -23,6 +23,7 @@ import type {
   StepReport,
   StoredInstall,
 } from '../install-store.js';
+import type { BundleKey } from '../../protocol/note-api.js';
 import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
 import { keyMismatch, SecretBox } from '../secret-box.js';
 import { snapshotContext } from './kysely-secret-sealing.js';
@@ -82,19 +83,54 @@ export class KyselyInstallStore implements InstallStore {
     if (query.version !== undefined) select = select.where('installs.version', '=', query.version);
     if (query.states !== undefined) select = select.where('installs.state', 'in', query.states);
     if (query.limit !== undefined) select = select.limit(query.limit);
-    const rows = await select.execute();
-    if (rows.length === 0) return [];
-    const steps = await this.db
-      .selectFrom('install_steps')
-      .selectAll()
-      .where(
-        'install_id',
-        'in',
-        rows.map((r) => r.id),
+    return this.withSteps(await select.execute());
+  }
+
+  async listForRelease(query: {
+    bundles: readonly BundleKey[];
+    deploymentIds: readonly string[];
+  }): Promise<StoredInstall[]> {
+    const { bundles, deploymentIds } = query;
+    if (bundles.length === 0 && deploymentIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('installs')
+      .innerJoin('hosts', 'hosts.id', 'installs.host_id')
+      .selectAll('installs')
+      .select('hosts.name as host_name')
+      .where((eb) =>
+        eb.or([
+          ...bundles.map((b) =>
+            eb.and([eb('installs.app', '=', b.app), eb('installs.version', '=', b.version)]),
+          ),
+          ...chunks(deploymentIds).map((ids) => eb('installs.deployment_id', 'in', ids)),
+        ]),
       )
-      .orderBy('install_id')
-      .orderBy('position')
+      .orderBy('installs.created_at')
+      .orderBy('installs.id')
       .execute();
+    return this.withSteps(rows);
+  }
+
+  /** Rows of installs as records, with their steps read in one query per chunk of ids. */
+  private async withSteps(
+    rows: (Selectable<InstallsTable> & { host_name: string })[],
+  ): Promise<StoredInstall[]> {
+    if (rows.length === 0) return [];
+    const stepsOf = new Map<string, InstallStep[]>();
+    for (const ids of chunks(rows.map((r) => r.id))) {
+      const steps = await this.db
+        .selectFrom('install_steps')
+        .selectAll()
+        .where('install_id', 'in', ids)
+        .orderBy('install_id')
+        .orderBy('position')
+        .execute();
+      for (const step of steps) {
+        const list = stepsOf.get(step.install_id) ?? [];
+        list.push(toStep(step));
+        stepsOf.set(step.install_id, list);
+      }
+    }
     return rows.map((row) => ({
       id: row.id,
       hostId: row.host_id,
@@ -113,7 +149,7 @@ export class KyselyInstallStore implements InstallStore {
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
-      steps: steps.filter((s) => s.install_id === row.id).map(toStep),
+      steps: stepsOf.get(row.id) ?? [],
     }));
   }
 
@@ -304,6 +340,77 @@ export class KyselyInstallStore implements InstallStore {
     };
   }
 
+  async logsMany(installIds: readonly string[]): Promise<InstallLogs[]> {
+    const out: InstallLogs[] = [];
+    for (const ids of chunks([...new Set(installIds)])) {
+      const steps = await this.db
+        .selectFrom('install_steps')
+        .select(['install_id', 'step', 'state', 'exit_code', 'duration_ms'])
+        .where('install_id', 'in', ids)
+        .orderBy('install_id')
+        .orderBy('position')
+        .execute();
+      const pieces = await this.db
+        .selectFrom('step_output')
+        .select(['install_id', 'step', 'stream', 'text'])
+        .where('install_id', 'in', ids)
+        .orderBy('install_id')
+        .orderBy('step')
+        .orderBy('stream')
+        .orderBy('seq')
+        .execute();
+      // Joined once per install, step and stream: a report over many hosts
+      // reads thousands of pieces, and filtering them per step would be quadratic.
+      const text = new Map<string, string[]>();
+      for (const p of pieces) {
+        const key = `${p.install_id}\u0000${p.step}\u0000${p.stream}`;
+        const list = text.get(key) ?? [];
+        list.push(p.text);
+        text.set(key, list);
+      }
+      const of = (id: string, step: string, stream: string) =>
+        (text.get(`${id}\u0000${step}\u0000${stream}`) ?? []).join('');
+      const byInstall = new Map<string, StepLog[]>(ids.map((id) => [id, []]));
+      for (const s of steps) {
+        byInstall.get(s.install_id)?.push({
+          step: s.step,
+          state: s.state as StepLog['state'],
+          exitCode: s.exit_code === null ? null : Number(s.exit_code),
+          durationMs: s.duration_ms === null ? null : Number(s.duration_ms),
+          stdout: of(s.install_id, s.step, 'stdout'),
+          stderr: of(s.install_id, s.step, 'stderr'),
+        });
+      }
+      const known = await this.db
+        .selectFrom('installs')
+        .select('id')
+        .where('id', 'in', ids)
+        .execute();
+      for (const { id } of known) out.push({ installId: id, steps: byInstall.get(id) ?? [] });
+    }
+    return out;
+  }
+
+  async getSnapshots(installIds: readonly string[]): Promise<InstallSnapshot[]> {
+    const out: InstallSnapshot[] = [];
+    for (const ids of chunks([...new Set(installIds)])) {
+      const rows = await this.db
+        .selectFrom('install_snapshots')
+        .select(['install_id', 'body'])
+        .where('install_id', 'in', ids)
+        .execute();
+      for (const row of rows) {
+        out.push({
+          installId: row.install_id,
+          snapshot: snapshotBodySchema.parse(
+            JSON.parse(this.openSnapshot(row.install_id, row.body)),
+          ),
+        });
+      }
+    }
+    return out;
+  }
+
   async saveSnapshots(snapshots: readonly InstallSnapshot[]): Promise<void> {
     if (snapshots.length === 0) return;
     const now = new Date().toISOString();
@@ -342,6 +449,13 @@ export class KyselyInstallStore implements InstallStore {
     if (!this.box) throw keyMismatch(SecretBox.sealedWith(body), null);
     return this.box.open(body, snapshotContext(installId));
   }
+}
+
+/** Ids in pieces small enough for one `in (…)` on every dialect (SQLite binds at most 32766). */
+function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function installRow(install: NewInstall): Insertable<InstallsTable> {
