@@ -202,10 +202,6 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     ]);
   });
 
-  // The two report tests need `ferry report` (branch h-report, with `--format md`
-  // wired to src/report's renderMarkdown): until it is on main they fail with
-  // "unknown command 'report'". Played against h-report and h-findings merged
-  // by hand, both passed.
   it('ferry report --label 0.4.0 --format md holds each problem as a finding, with its hosts and lines', async () => {
     const result = await cluster.ferry(['report', '--label', '0.4.0', '--format', 'md']);
     expect(result.code, result.stderr).toBe(0);
