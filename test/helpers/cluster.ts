@@ -155,9 +155,17 @@ export class Cluster {
     return this.local.restartServer(signal);
   }
 
-  /** Writes a source tree under the cluster's folder and pushes it; returns the version. */
-  async push(files: Record<string, string>, label: string): Promise<number> {
-    const dir = await makeTree(files, path.join(this.work, 'src', label));
+  /**
+   * Writes a source tree under the cluster's folder (`src/<dir>`, the label
+   * unless told: several apps pushed with one label each need a folder of
+   * their own) and pushes it; returns the version.
+   */
+  async push(
+    files: Record<string, string>,
+    label: string,
+    options: { dir?: string } = {},
+  ): Promise<number> {
+    const dir = await makeTree(files, path.join(this.work, 'src', options.dir ?? label));
     const pushed = await this.ferry(['push', dir, '--label', label]);
     // A push whose automatic deployment was refused at once exits 1 with
     // E_AUTO_DEPLOY_FAILED; the bundle is pushed all the same.
