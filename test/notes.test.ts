@@ -359,58 +359,28 @@ describe('ferry note and ferry action', () => {
       ['action-done', null, null, '0.4.0', 'quinn'],
     ]);
   });
-  it('makes a note of a finding: it keeps the key, defaults to deployment, and still needs a text', async () => {
-    const id = await addNote([
+  it('makes a note only of a finding its release report has', async () => {
+    // No host ever ran this release: its report has no finding to confirm.
+    const unknown = await ferry([
+      'note',
+      'add',
       '--label',
       '0.4.0',
       '--finding',
       'warnings/back/qa/postgres',
       '--impact',
       'major',
-      '--text',
-      'the migration warns that a sequence exists',
     ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(
+      'The release report of label 0.4.0 has no finding warnings/back/qa/postgres',
+    );
+    expect(unknown.stderr).toContain('[E_FINDING_NOT_FOUND]');
     expect(
-      await json<NoteRecord>([
-        'note',
-        'add',
-        '--label',
-        '0.4.0',
-        '--finding',
-        'drift/qa/runtime/node',
-        '--impact',
-        'nil',
-        '--section',
-        'misc',
-        '--text',
-        'known',
-      ]),
-    ).toMatchObject({
-      section: 'misc',
-      impact: 'nil',
-      finding: 'drift/qa/runtime/node',
-    });
-    const listed = await json<NoteRecord[]>(['note', 'list', '--label', '0.4.0']);
-    expect(listed.find((n) => n.id === id)).toMatchObject({
-      section: 'deployment',
-      impact: 'major',
-      finding: 'warnings/back/qa/postgres',
-    });
-    const shown = await ferry(['note', 'list', '--label', '0.4.0']);
-    expect(shown.stdout).toContain('from finding warnings/back/qa/postgres');
-    const noText = await ferry([
-      'note',
-      'add',
-      '--label',
-      '0.4.0',
-      '--finding',
-      'drift/qa/os/os',
-      '--impact',
-      'nil',
-    ]);
-    expect(noText.code).toBe(1);
-    expect(noText.stderr).toContain('Missing --text');
-    expect(noText.stderr).toContain('[E_BAD_REQUEST]');
+      (await json<NoteRecord[]>(['note', 'list', '--label', '0.4.0'])).filter(
+        (n) => n.finding !== null,
+      ),
+    ).toEqual([]);
     expect(
       await refused([
         'note',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCommandPath } from '../src/agent/run-agent.js';
 import type { InstallLogs } from '../src/protocol/api.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
+import type { NoteRecord } from '../src/protocol/note-api.js';
 import { parseRequiresCheck } from '../src/protocol/requires-check.js';
 import {
   driftAnswerSchema,
@@ -299,5 +300,55 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('the release report of a release like t
     expect(report.summary.tallies).toContainEqual(
       expect.objectContaining({ env: 'prod', app: 'front', failed: 1, rolledBack: 1 }),
     );
+  });
+
+  it('a finding confirmed with another impact becomes a note, and the report shows it confirmed', async () => {
+    const before = reportSchema.parse(await cluster.json<unknown>(['report', '--label', '0.4.0']));
+    const warning = before.findings.find((f) => f.kind === 'warnings' && f.app === 'back')!;
+    expect(warning.confirmedBy).toBeNull();
+
+    const note = await cluster.json<NoteRecord>([
+      'note',
+      'add',
+      '--label',
+      '0.4.0',
+      '--finding',
+      warning.key,
+      '--impact',
+      'major',
+    ]);
+    // No text given: the note says what the finding says.
+    expect(note).toMatchObject({
+      finding: warning.key,
+      impact: 'major',
+      section: 'deployment',
+      text: warning.title,
+    });
+
+    const after = reportSchema.parse(await cluster.json<unknown>(['report', '--label', '0.4.0']));
+    expect(after.findings.find((f) => f.key === warning.key)!.confirmedBy).toEqual({
+      noteId: note.id,
+      impact: 'major',
+    });
+    const deploymentIssues = after.notes.find((n) => n.section === 'deployment')!.notes;
+    expect(deploymentIssues.map((n) => n.id)).toContain(note.id);
+    const md = (await cluster.ferry(['report', '--label', '0.4.0', '--format', 'md'])).stdout;
+    expect(section(md, 2, 'Findings')).toContain(`confirmed: major (note #${note.id})`);
+
+    // A key the report does not have is refused, and nothing is added.
+    const unknown = await cluster.ferry([
+      'note',
+      'add',
+      '--label',
+      '0.4.0',
+      '--finding',
+      'warnings/back/qa/no-such-pattern',
+      '--impact',
+      'minor',
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('[E_FINDING_NOT_FOUND]');
+    const notes = await cluster.json<NoteRecord[]>(['note', 'list', '--label', '0.4.0']);
+    expect(notes.filter((n) => n.finding !== null).map((n) => n.id)).toEqual([note.id]);
   });
 });

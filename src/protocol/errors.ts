@@ -88,6 +88,10 @@ export const ERROR_CATALOGUE = {
     status: 404,
     hint: 'List actions with `ferry actions [--owner NAME]`.',
   },
+  E_FINDING_NOT_FOUND: {
+    status: 404,
+    hint: 'A note confirms a finding of its release report by key: see the keys with `ferry report <app>@<version> | --label L`.',
+  },
   E_LABEL_NOT_FOUND: {
     status: 404,
     hint: 'A label names the bundles pushed with it (`ferry push --label L`); see the labels with `ferry bundles <app>`.',

@@ -129,15 +129,24 @@ export const actionListItemSchema = actionRecordSchema.extend({
 export type ActionListItem = z.infer<typeof actionListItemSchema>;
 
 /** `ferry note add`. */
-export const noteAddBodySchema = z.strictObject({
-  on: noteSubjectSchema,
-  section: noteSectionSchema,
-  impact: noteImpactSchema,
-  text: noteTextSchema,
-  fixedBy: bundleKeySchema.optional(),
-  /** The finding of the release report this note confirms, with the impact people give it. */
-  finding: findingKeySchema.optional(),
-});
+export const noteAddBodySchema = z
+  .strictObject({
+    on: noteSubjectSchema,
+    section: noteSectionSchema,
+    impact: noteImpactSchema,
+    /** Needed, but for a note of a finding: that one takes the finding's title when it has none. */
+    text: noteTextSchema.optional(),
+    fixedBy: bundleKeySchema.optional(),
+    /**
+     * The finding of the subject's release report this note confirms, with the
+     * impact people give it; `E_FINDING_NOT_FOUND` when the report has none by that key.
+     */
+    finding: findingKeySchema.optional(),
+  })
+  .refine((body) => body.text !== undefined || body.finding !== undefined, {
+    error: "expected some text (a note of a finding takes the finding's title)",
+    path: ['text'],
+  });
 export type NoteAddBody = z.infer<typeof noteAddBodySchema>;
 
 /** `ferry note edit`: what changes; `fixedBy: null` removes the bundle that fixed it. */

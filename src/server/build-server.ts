@@ -166,8 +166,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     verdicts,
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
-  const notes = new NoteService(store, bundles);
   const reports = new ReportService(store, config.environments);
+  const notes = new NoteService(
+    store,
+    bundles,
+    async (on) => (await reports.reportOf(on)).findings,
+  );
   listenOnBus(events, { driver, deployments, catchUp, agents });
   writeReportsOfReleases(app, events, reports, store, config);
   app.addHook('onReady', () => driver.start());

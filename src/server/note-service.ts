@@ -14,6 +14,7 @@ import {
   type NotesQuery,
   type NoteSubject,
 } from '../protocol/note-api.js';
+import type { Finding } from '../protocol/report-api.js';
 import type { Store, StoredToken } from '../store/store.js';
 import { historyEvent } from './history-event.js';
 
@@ -36,17 +37,22 @@ export class NoteService {
     private readonly store: Store,
     /** Finds a bundle, or throws `E_APP_NOT_FOUND` / `E_BUNDLE_NOT_FOUND`. */
     private readonly bundles: { get(app: string, version: number): Promise<BundleDetail> },
+    /** The findings of a subject's release report now (`ReportService`). */
+    private readonly findings: (on: NoteSubject) => Promise<readonly Finding[]>,
   ) {}
 
   /** Adds a note on an existing bundle, or on a label at least one bundle carries. */
   async add(token: StoredToken, body: NoteAddBody): Promise<NoteRecord> {
     await this.requireSubject(body.on);
     if (body.fixedBy) await this.requireFixedBy(body.fixedBy);
+    const finding =
+      body.finding === undefined ? undefined : await this.finding(body.on, body.finding);
     const note = await this.store.notes.add({
       on: body.on,
       section: body.section,
       impact: body.impact,
-      text: body.text,
+      // The schema lets the text go only for a note of a finding.
+      text: body.text ?? finding?.title ?? '',
       fixedBy: body.fixedBy ?? null,
       finding: body.finding ?? null,
       at: new Date().toISOString(),
@@ -59,6 +65,17 @@ export class NoteService {
       `added note ${note.id} (${note.section}, ${note.impact})${fixedByText(note.fixedBy)}${note.finding === null ? '' : ` from finding ${note.finding}`}: ${quote(note.text)}`,
     );
     return note;
+  }
+
+  /** The finding of `on`'s report with this key; `E_FINDING_NOT_FOUND` when there is none. */
+  private async finding(on: NoteSubject, key: string): Promise<Finding> {
+    const found = (await this.findings(on)).find((f) => f.key === key);
+    if (found) return found;
+    throw new FerryError(
+      'E_FINDING_NOT_FOUND',
+      `The release report of ${describeSubject(on)} has no finding ${key}`,
+      { finding: key },
+    );
   }
 
   /** Changes what the body names; `E_NOTE_NOT_FOUND` for an unknown id. */

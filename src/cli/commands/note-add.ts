@@ -27,7 +27,10 @@ export function registerNoteAdd(note: Command): void {
       `the report section: ${NOTE_SECTIONS.join(', ')} (with --finding, deployment unless given)`,
     )
     .requiredOption('--impact <impact>', `how much it matters: ${NOTE_IMPACTS.join(', ')}`)
-    .option('--text <text>', 'what happened, what was seen')
+    .option(
+      '--text <text>',
+      "what happened, what was seen (with --finding, the finding's title unless given)",
+    )
     .option('--fixed-by <ref>', 'the bundle that fixed it (<app>@<version>), for a patch')
     .option(
       '--finding <key>',
@@ -39,7 +42,7 @@ export function registerNoteAdd(note: Command): void {
       '\nExamples:\n' +
         '  ferry note add --label 0.4.0 --section deployment --impact minor --text "MQ daemon logs stdout and stderr to one file"\n' +
         '  ferry note add cart@12 --section patch --impact major --text "sequence already existed" --fixed-by cart@13\n' +
-        '  ferry note add --label 0.4.0 --finding warnings/cart/qa/postgres --impact major --text "migration warned: sequence exists"',
+        '  ferry note add --label 0.4.0 --finding warnings/cart/qa/postgres --impact major',
     )
     .action(
       async (
@@ -68,14 +71,8 @@ export function registerNoteAdd(note: Command): void {
             'Missing --section: one of ' + NOTE_SECTIONS.join(', '),
           );
         }
-        // The server has no report route yet to read a finding's title from: the text is asked for.
-        if (options.text === undefined) {
-          throw new FerryError(
-            'E_BAD_REQUEST',
-            finding === undefined
-              ? 'Missing --text: what happened, what was seen'
-              : "Missing --text: say what the finding is about (a finding's title is not read from the report yet)",
-          );
+        if (options.text === undefined && finding === undefined) {
+          throw new FerryError('E_BAD_REQUEST', 'Missing --text: what happened, what was seen');
         }
         const note = await (
           await connect(globals)
@@ -83,7 +80,9 @@ export function registerNoteAdd(note: Command): void {
           on,
           section: parseArg(noteSectionSchema, section, '--section'),
           impact: parseArg(noteImpactSchema, options.impact, '--impact'),
-          text: parseArg(noteTextSchema, options.text, '--text'),
+          ...(options.text === undefined
+            ? {}
+            : { text: parseArg(noteTextSchema, options.text, '--text') }),
           ...(options.fixedBy === undefined ? {} : { fixedBy: fixedByFrom(options.fixedBy) }),
           ...(finding === undefined ? {} : { finding }),
         });
