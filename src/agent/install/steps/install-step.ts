@@ -117,6 +117,21 @@ export interface InstallContext {
   failure: { error: string | null } | undefined;
   /** True when the install went back to the previous release. */
   rolledBack: boolean;
+  /**
+   * Where the last started release's logs ended just before its service
+   * started (set by `startRelease`): the `service-output` step reads from
+   * there, so that it records only what this start wrote, never an earlier
+   * start's output (the logs are appended to, per version). `null` for a log
+   * whose size could not be read.
+   */
+  serviceLogStart?: ServiceLogStart | undefined;
+}
+
+/** The sizes of a release's service logs just before one start of its service. */
+export interface ServiceLogStart {
+  version: number;
+  stdout: number | null;
+  stderr: number | null;
 }
 
 /**
@@ -173,6 +188,7 @@ export function newInstallContext(
     revertFor: undefined,
     failure: undefined,
     rolledBack: false,
+    serviceLogStart: undefined,
   };
 }
 

@@ -7,24 +7,38 @@ import type { InstallContext } from './install-step.js';
 export const SERVICE_OUTPUT_MAX = 64 * 1024;
 
 /**
- * Records what the new release's service has written so far to its stdout and
- * stderr logs (the first `SERVICE_OUTPUT_MAX` bytes of each), as step
- * `service-output`, once its health check passed: the release report looks
- * for warnings in a service's first seconds as in any step's output, and the
- * agent's step reporter masks secrets in it as in every step. It adds no
- * waiting and never fails the install: a log that cannot be read is said so
- * in the step's stderr and the step still succeeds.
+ * Records what the new release's service has written to its stdout and stderr
+ * logs since this start of it (at most the first `SERVICE_OUTPUT_MAX` bytes of
+ * each, in whole lines), as step `service-output`, once its health check
+ * passed: the release report looks for warnings in a service's first seconds
+ * as in any step's output.
+ *
+ * Every process driver appends to the version's logs, so they also hold what
+ * earlier starts of the same version printed, perhaps with a secret since
+ * rotated, which this job does not know to mask: only what follows the sizes
+ * `startRelease` noted before the start is read. What is read goes through the
+ * step reporter, which masks the job's secrets as in every step; and since a
+ * part of a secret is not masked, only whole lines are sent (a line longer
+ * than the cap, or still being written, is left out, and no UTF-8 character is
+ * ever cut). It adds no waiting and never fails the install: a log that cannot
+ * be read is said so in the step's stderr and the step still succeeds.
  */
 export async function recordServiceOutput(ctx: InstallContext): Promise<StepOutcome> {
   if (!ctx.manifest.service) return { ok: true, error: null };
   const logs = serviceLogs(ctx.paths.appDir, ctx.job.version);
+  const start = ctx.serviceLogStart?.version === ctx.job.version ? ctx.serviceLogStart : undefined;
   return ctx.steps.step('service-output', async (context) => {
-    for (const [file, write] of [
-      [logs.stdoutFile, context.out],
-      [logs.stderrFile, context.err],
+    for (const [file, from, write] of [
+      [logs.stdoutFile, start?.stdout, context.out],
+      [logs.stderrFile, start?.stderr, context.err],
     ] as const) {
+      if (from === undefined || from === null) {
+        // Without knowing where this start began, the log may show an earlier start's secrets.
+        context.err(`(not read: where this start's output begins in ${file} is unknown)\n`);
+        continue;
+      }
       try {
-        const text = await head(file, SERVICE_OUTPUT_MAX);
+        const text = await linesSince(file, from, SERVICE_OUTPUT_MAX);
         if (text !== '') write(text);
       } catch (err) {
         // Not reading a log must not fail a release that works.
@@ -34,8 +48,13 @@ export async function recordServiceOutput(ctx: InstallContext): Promise<StepOutc
   });
 }
 
-/** The first `max` bytes of `file` as text, cut at the last whole line when cut; '' when there is no file. */
-async function head(file: string, max: number): Promise<string> {
+/**
+ * The whole lines of `file` from byte `from` on, at most `max` bytes of them;
+ * '' when there is no file. A file now shorter than `from` was emptied since
+ * (rotated by copy and truncate): all it holds came since, and it is read from
+ * its beginning.
+ */
+async function linesSince(file: string, from: number, max: number): Promise<string> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -44,16 +63,14 @@ async function head(file: string, max: number): Promise<string> {
     throw err;
   }
   try {
-    const buffer = Buffer.alloc(max);
-    const { bytesRead } = await handle.read(buffer, 0, max, 0);
     const size = (await handle.stat()).size;
-    let bytes = buffer.subarray(0, bytesRead);
-    if (size > bytesRead) {
-      // Cut at the last line break so that no half line (or half character) is kept.
-      const end = bytes.lastIndexOf(0x0a);
-      if (end >= 0) bytes = bytes.subarray(0, end + 1);
-    }
-    return bytes.toString('utf8');
+    const position = size < from ? 0 : from;
+    const buffer = Buffer.alloc(Math.min(max, size - position));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    // Up to the last line break: no part of a line, so neither part of a secret
+    // (unmaskable) nor part of a UTF-8 character (a line break is never inside one).
+    const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+    return buffer.subarray(0, end + 1).toString('utf8');
   } finally {
     await handle.close();
   }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { parseDuration } from '../../../bundle/manifest-schema.js';
 import type { ServiceSpec } from '../../process/process-driver.js';
 import { type ReleaseSettings, releaseSettings } from '../release-settings.js';
@@ -48,9 +48,24 @@ export async function startRelease(
   };
   return ctx.steps.step(names.start, async (context) => {
     await mkdir(logs.dir, { recursive: true });
+    // The logs are appended to: what is in them now was written by an earlier start.
+    ctx.serviceLogStart = {
+      version,
+      stdout: await sizeOf(logs.stdoutFile),
+      stderr: await sizeOf(logs.stderrFile),
+    };
     await host.driver.restart(spec);
     context.out(`${service.command}\nstdout: ${spec.stdoutFile}\nstderr: ${spec.stderrFile}\n`);
   });
+}
+
+/** A file's size; 0 when there is no file yet; null when it cannot be known. */
+async function sizeOf(file: string): Promise<number | null> {
+  try {
+    return (await stat(file)).size;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 0 : null;
+  }
 }
 
 /**
