@@ -40,6 +40,8 @@ describe('logHygieneFindings', () => {
           host('web-4', 'qa', { apps: service({ running: false, stdoutBytes: 0 }) }),
           // Started 5 s ago: it may not have printed yet.
           host('web-5', 'qa', { apps: service({ uptimeSeconds: 5, stdoutBytes: 0 }) }),
+          // Uptime unknown: it may have just started too.
+          host('web-6', 'qa', { apps: service({ uptimeSeconds: null, stdoutBytes: 0 }) }),
         ],
         installs: [install('web-1', 'qa', [{ step: 'start' }])],
       });
@@ -65,7 +67,11 @@ describe('logHygieneFindings', () => {
     // Not Python: an empty stdout says nothing, unless the manifest turned buffering back on.
     expect(logHygieneFindings(reportScope(python('node server.js')))).toEqual([]);
     expect(
-      logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '0' }))),
+      logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '' }))),
     ).toHaveLength(1);
+    // Any other value, 0 too, is unbuffered to Python.
+    expect(logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '0' })))).toEqual(
+      [],
+    );
   });
 });

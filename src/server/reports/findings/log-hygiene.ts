@@ -37,11 +37,12 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
           });
         }
         const uptime = service.uptimeSeconds;
-        const quiet = uptime === null || uptime >= QUIET_AFTER_SECONDS;
+        // An unknown uptime may be a service just started: say nothing of it.
+        const quiet = uptime !== null && uptime >= QUIET_AFTER_SECONDS;
         if (service.stdoutBytes === 0 && quiet && runsPython(scope, host, app)) {
           buffered.push({
             host: host.name,
-            text: `${app}'s stdout log is empty${uptime === null ? '' : ` after ${Math.round(uptime)} s running`}`,
+            text: `${app}'s stdout log is empty after ${Math.round(uptime)} s running`,
             quote: null,
             count: null,
           });
@@ -86,13 +87,14 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
 
 /**
  * True when the host's release of `app` runs Python by its manifest: its
- * service command does, or its `service.env` sets `PYTHONUNBUFFERED=0` (a
- * team that turned buffering back on, whatever the command).
+ * service command does, or its `service.env` sets `PYTHONUNBUFFERED` to the
+ * empty string (a team that turned buffering back on, whatever the command).
+ * Python takes any other value, `0` too, as "unbuffered".
  */
 function runsPython(scope: ReportScope, host: HostRecord, app: string): boolean {
   const bundle = bundleOf(scope.facts, app, host.facts?.apps[app]?.current ?? null);
   const command = manifestValue(bundle, 'service', 'command');
   const unbuffered = manifestValue(bundle, 'service', 'env', 'PYTHONUNBUFFERED');
-  if (unbuffered === '0') return true;
+  if (unbuffered === '') return true;
   return typeof command === 'string' && PYTHON_COMMAND.test(command);
 }
