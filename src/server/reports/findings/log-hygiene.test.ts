@@ -14,6 +14,10 @@ describe('logHygieneFindings', () => {
         host('mq-1', 'qa', { apps: service({ mergedOutput: true }) }),
         host('mq-2', 'qa', { apps: service({ mergedOutput: false }) }),
         host('mq-3', 'qa', { apps: service({ mergedOutput: null }) }),
+        // Runs another release of cart now: not this report's.
+        host('mq-4', 'qa', {
+          apps: { cart: { current: 15, service: { running: true, mergedOutput: true } } },
+        }),
       ],
       installs: [install('mq-1', 'qa', [{ step: 'start' }])],
     });
@@ -21,6 +25,7 @@ describe('logHygieneFindings', () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
       key: 'log-hygiene/cart/qa/merged-output',
+      title: "cart's stdout and stderr go to the same log now on 1 host in qa",
       kind: 'log-hygiene',
       suggestedImpact: 'minor',
       entries: [

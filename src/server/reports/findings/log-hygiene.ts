@@ -1,6 +1,12 @@
 import type { HostRecord } from '../../../protocol/api.js';
 import type { Finding, FindingEntry } from '../../../protocol/report-api.js';
-import { bundleOf, manifestValue, plural, type ReportScope } from './report-scope.js';
+import {
+  bundleOf,
+  manifestValue,
+  plural,
+  type ReportScope,
+  runsReleaseNow,
+} from './report-scope.js';
 
 /** A service command that runs Python: the interpreter, or a server or worker written in it. */
 const PYTHON_COMMAND =
@@ -10,8 +16,9 @@ const PYTHON_COMMAND =
 export const QUIET_AFTER_SECONDS = 30;
 
 /**
- * Log hygiene, for each app of the release and environment it went to, from
- * the hosts' facts: a running service whose stdout and stderr go to the same
+ * Log hygiene now, for each app of the release and environment it went to,
+ * from the facts of the hosts that run one of the release's versions of the
+ * app now (another release's logs are not this release's): a running service whose stdout and stderr go to the same
  * file (`log-hygiene/<app>/<env>/merged-output`), and a Python service whose
  * stdout log stayed empty while it ran — its output sits in a buffer
  * (`log-hygiene/<app>/<env>/buffered-output`).
@@ -27,7 +34,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
       const buffered: FindingEntry[] = [];
       for (const host of hosts) {
         const service = host.facts?.apps[app]?.service;
-        if (!service?.running) continue;
+        if (!service?.running || !runsReleaseNow(scope, host, app)) continue;
         if (service.mergedOutput === true) {
           merged.push({
             host: host.name,
@@ -52,7 +59,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
         findings.push({
           key: `log-hygiene/${app}/${env}/merged-output`,
           kind: 'log-hygiene',
-          title: `${app}'s stdout and stderr go to the same log on ${plural(merged.length, 'host')} in ${env}`,
+          title: `${app}'s stdout and stderr go to the same log now on ${plural(merged.length, 'host')} in ${env}`,
           suggestedImpact: 'minor',
           env,
           app,
@@ -68,7 +75,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
         findings.push({
           key: `log-hygiene/${app}/${env}/buffered-output`,
           kind: 'log-hygiene',
-          title: `${app} is a Python service whose stdout stayed empty on ${plural(buffered.length, 'host')} in ${env}: its output may sit in a buffer`,
+          title: `${app} is a Python service whose stdout is empty now on ${plural(buffered.length, 'host')} in ${env}: its output may sit in a buffer`,
           suggestedImpact: 'minor',
           env,
           app,
