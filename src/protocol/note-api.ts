@@ -75,7 +75,7 @@ export const recordIdTextSchema = z
 
 /**
  * The key of a finding Ferry made in a release report (`warnings/cart/qa/postgres`,
- * `drift/prod/runtime/node`): a note made from a finding names it, and the
+ * `drift/prod/runtime/web/node`): a note made from a finding names it, and the
  * report shows that finding as confirmed by the note.
  */
 export const findingKeySchema = z

@@ -81,10 +81,14 @@ export const environmentTallySchema = z.object({
   env: z.string(),
   app: z.string(),
   version: z.number().int(),
-  /** Hosts of the environment that the bundle targets (its role), now. */
+  /**
+   * Hosts of the environment now (not removed, not revoked) that the bundle
+   * targets (its role) or that took an install of it; every other count is of these.
+   */
   hosts: z.number().int().nonnegative(),
   /** Hosts on which an install of the bundle succeeded. */
   installed: z.number().int().nonnegative(),
+  /** Hosts whose latest install of the bundle failed (a retry that went well is no failure). */
   failed: z.number().int().nonnegative(),
   rolledBack: z.number().int().nonnegative(),
   /** Hosts that were away (offline) when a deployment wanted them and never got the bundle. */
@@ -259,7 +263,7 @@ export const driftSchema = z.object({
   name: z.string(),
   /** The app, for a release or a variable; else null. */
   app: z.string().nullable(),
-  /** The role the compared hosts share, for a variable; else null. */
+  /** The role the compared hosts share, for a runtime (compared per role) or a variable; else null. */
   role: z.string().nullable(),
   /** For a release: the desired version, as text; else null. */
   expected: z.string().nullable(),

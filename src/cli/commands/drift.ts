@@ -48,10 +48,12 @@ export function registerDrift(program: Command): void {
     });
 }
 
-/** `runtime node`, `release cart`, `config cart/REDIS_HOST (role web)`. */
+/** `runtime node (role web)`, `release cart`, `config cart/REDIS_HOST (role web)`. */
 function what(d: Drift): string {
-  if (d.aspect === 'config') return `config ${d.app}/${d.name}${d.role ? ` (role ${d.role})` : ''}`;
-  if (d.aspect === 'runtime' || d.aspect === 'release') return `${d.aspect} ${d.name}`;
+  const role = d.role ? ` (role ${d.role})` : '';
+  if (d.aspect === 'config') return `config ${d.app}/${d.name}${role}`;
+  if (d.aspect === 'runtime') return `runtime ${d.name}${role}`;
+  if (d.aspect === 'release') return `release ${d.name}`;
   return d.aspect;
 }
 

@@ -362,6 +362,40 @@ describe('buildReport', () => {
     expect(row('qa', 'front')).toBeUndefined();
   });
 
+  it('counts every tally over the same hosts now, and a failure by the latest install', () => {
+    const facts = release();
+    const qa = (id: string, hostName: string, state: InstallRecord['state'], at: number) =>
+      install({
+        id,
+        hostName,
+        env: 'qa',
+        app: 'cart',
+        version: 12,
+        state,
+        deploymentId: 'dep_q',
+        at,
+      });
+    const revoked = { ...host('qa-3', 'qa', 'cart', { cart: 12 }), revokedAt: T(40) };
+    const { summary } = buildReport(
+      {
+        ...facts,
+        hosts: [...facts.hosts, host('qa-2', 'qa', 'cart', { cart: 12 }), revoked],
+        installs: [
+          ...facts.installs,
+          // qa-2 failed, then its retry went well.
+          qa('i_q2a', 'qa-2', 'failed', 5),
+          qa('i_q2b', 'qa-2', 'succeeded', 8),
+          // qa-gone took it and was removed since; qa-3 took it and is revoked.
+          qa('i_gone', 'qa-gone', 'succeeded', 5),
+          qa('i_q3', 'qa-3', 'succeeded', 5),
+        ],
+      },
+      [],
+    );
+    const row = summary.tallies.find((t) => t.env === 'qa' && t.app === 'cart');
+    expect(row).toMatchObject({ hosts: 2, installed: 2, failed: 0, runningNow: 2 });
+  });
+
   it('lists each host installs with a failure: step, exit code, last 20 lines, the logs command', () => {
     const report = buildReport(release(), []);
     const prod = report.environments.find((e) => e.env === 'prod')!;

@@ -188,6 +188,25 @@ describe('findDrift', () => {
       host('new-1', 'qa', null),
     ];
     expect(findDrift({ hosts, desired: [], runningConfig: [], app: 'cart' })).toEqual([]);
-    expect(findDrift({ hosts, desired: [], runningConfig: [] })).toHaveLength(1);
+    // Nor without an app: db-1's node is no business of the web hosts'.
+    expect(findDrift({ hosts, desired: [], runningConfig: [] })).toEqual([]);
+  });
+
+  it('compares runtimes among the hosts of one role, never across roles', () => {
+    const hosts = [
+      host('web-1', 'qa', { roles: ['web'], runtimes: { python3: '3.11.2' } }),
+      host('web-2', 'qa', { roles: ['web'], runtimes: { python3: '3.9.2' } }),
+      host('back-1', 'qa', { roles: ['back', 'worker'], runtimes: { python3: '3.12.1' } }),
+      host('back-2', 'qa', { roles: ['back'], runtimes: { python3: '3.12.1' } }),
+      host('worker-1', 'qa', { roles: ['worker'], runtimes: { python3: '3.10.0' } }),
+    ];
+    const drift = findDrift({ hosts, desired: [], runningConfig: [] });
+    expect(drift.map((d) => [d.aspect, d.role, d.name, d.values.flatMap((v) => v.hosts)])).toEqual([
+      ['runtime', 'web', 'python3', ['web-1', 'web-2']],
+      ['runtime', 'worker', 'python3', ['back-1', 'worker-1']],
+    ]);
+    // Only the roles asked for.
+    const web = findDrift({ hosts, desired: [], runningConfig: [], roles: new Set(['web']) });
+    expect(web.map((d) => d.role)).toEqual(['web']);
   });
 });

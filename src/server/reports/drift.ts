@@ -29,6 +29,8 @@ export interface DriftInput {
   setPerHost?: ReadonlyArray<{ host: string; name: string; app: string | null }>;
   /** The role each app targets (from its newest bundle); without it, an app's hosts are those that have it. */
   appRoles?: ReadonlyMap<string, string>;
+  /** Only these roles' runtimes (else every role of the compared hosts). */
+  roles?: ReadonlySet<string>;
   /** Only this environment. */
   env?: string;
   /** Only this app's release and configuration, and only the hosts that run it. */
@@ -46,7 +48,8 @@ const REQUIRES_RUNTIME: Record<string, keyof Runtimes> = {
 
 /**
  * The differences between hosts of one environment that should agree: runtime
- * versions, OS, kernel, agent version, the release each app runs against the
+ * versions among the hosts of one role (a web host's python3 is no business of
+ * a backend host's), OS, kernel, agent version, the release each app runs against the
  * desired one, and each variable of an app's configuration among the hosts of
  * its role (secrets by a hash of their value, shown as `(secret #1)`). Pure:
  * the report's drift findings and `ferry drift` both call it.
@@ -62,8 +65,11 @@ export function findDrift(input: DriftInput): Drift[] {
   for (const env of envs) {
     const here = hosts.filter((h) => h.env === env);
     const runtimes = runtimesOf(here, input.requires ?? []);
-    for (const name of RUNTIMES) {
-      add(drift, env, 'runtime', name, here, (h) => runtimes.get(h.id)?.[name] ?? null);
+    for (const { role, hosts: ofRole } of roleGroups(input, here)) {
+      for (const name of RUNTIMES) {
+        const valueOf = (h: HostRecord) => runtimes.get(h.id)?.[name] ?? null;
+        add(drift, env, 'runtime', name, ofRole, valueOf, role);
+      }
     }
     add(drift, env, 'os', 'os', here, (h) => h.facts?.os ?? null);
     add(drift, env, 'kernel', 'kernel', here, (h) => h.facts?.kernel ?? null);
@@ -91,6 +97,23 @@ function runsApp(input: DriftInput, host: HostRecord, app: string): boolean {
   const role = input.appRoles?.get(app);
   if (role !== undefined && host.roles.includes(role)) return true;
   return host.facts?.apps[app] !== undefined;
+}
+
+/**
+ * The hosts whose runtimes are compared with each other: those of one role
+ * (with an app, the app's hosts, under its role).
+ */
+function roleGroups(
+  input: DriftInput,
+  hosts: readonly HostRecord[],
+): Array<{ role: string | null; hosts: HostRecord[] }> {
+  if (input.app !== undefined) {
+    return [{ role: input.appRoles?.get(input.app) ?? null, hosts: [...hosts] }];
+  }
+  const roles = [...new Set(hosts.flatMap((h) => h.roles))]
+    .filter((r) => input.roles === undefined || input.roles.has(r))
+    .sort();
+  return roles.map((role) => ({ role, hosts: hosts.filter((h) => h.roles.includes(role)) }));
 }
 
 function appsOf(input: DriftInput, hosts: readonly HostRecord[]): string[] {
@@ -126,11 +149,12 @@ function add(
   name: string,
   hosts: readonly HostRecord[],
   valueOf: (host: HostRecord) => string | null,
+  role: string | null = null,
 ): void {
   const known = hosts.filter((h) => valueOf(h) !== null);
   const values = valuesOf(known, valueOf);
   if (values.length > 1) {
-    drift.push({ env, aspect, name, app: null, role: null, expected: null, values });
+    drift.push({ env, aspect, name, app: null, role, expected: null, values });
   }
 }
 

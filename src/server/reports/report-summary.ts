@@ -89,15 +89,20 @@ function leadTime(facts: ReportFacts, bundle: BundleDetail): number | null {
 
 /**
  * Per environment and bundle that went there (a deployment or an install of
- * it), counted by host: `installed` took it at least once; `failed` failed it
- * at least once; `rolledBack` went back from it (its agent switched back, or
- * a revert or rollback put it on another release); `away` were skipped and
- * never took it; `runningNow` run it by their latest facts. A host may count
- * in several.
+ * it), counted by host over one set of hosts: the environment's hosts now
+ * (not removed, not revoked) that the bundle targets (its role) or that took
+ * an install of it — `hosts` is their number and every other count is of
+ * them, so a tally never says "hosts 2, installed 3". Of those, `installed`
+ * took it at least once; `failed` failed it at their latest install of it (a
+ * retry that went well is no failure); `rolledBack` went back from it (its
+ * agent switched back, or a revert or rollback put it on another release);
+ * `away` were skipped and never took it; `runningNow` run it by their latest
+ * facts. A host may count in several.
  */
 function environmentTallies(facts: ReportFacts): EnvironmentTally[] {
   const tallies: EnvironmentTally[] = [];
   for (const env of facts.environments.map((e) => e.name)) {
+    const envHosts = facts.hosts.filter((h) => h.env === env && h.revokedAt === null);
     for (const bundle of facts.bundles) {
       const installs = facts.installs
         .filter((i) => i.env === env && i.install.app === bundle.app)
@@ -105,11 +110,20 @@ function environmentTallies(facts: ReportFacts): EnvironmentTally[] {
       const own = installs.filter((i) => i.version === bundle.version);
       const deployments = facts.deployments.filter((d) => d.env === env && ofBundle(bundle)(d));
       if (own.length === 0 && deployments.length === 0) continue;
+      const tookIt = new Set(own.map((i) => i.hostId));
+      const targets = new Set(targetHosts(envHosts, env, roleOf(bundle)).map((h) => h.id));
+      const counted = envHosts.filter((h) => targets.has(h.id) || tookIt.has(h.id));
+      const ids = new Set(counted.map((h) => h.id));
       const hostsWith = (keep: (i: (typeof installs)[number]) => boolean, from = own) =>
-        new Set(from.filter(keep).map((i) => i.hostId));
+        new Set(from.filter((i) => ids.has(i.hostId) && keep(i)).map((i) => i.hostId));
       const installed = hostsWith((i) => i.state === 'succeeded');
       const away = hostsWith((i) => i.state === 'skipped');
       for (const id of installed) away.delete(id);
+      // Each host's latest attempt at the bundle (installs are oldest first) says whether it failed.
+      const latest = new Map<string, (typeof installs)[number]>();
+      for (const i of own)
+        if (i.state === 'succeeded' || i.state === 'failed') latest.set(i.hostId, i);
+      const failed = hostsWith((i) => latest.get(i.hostId) === i && i.state === 'failed');
       // Put back from this bundle: by the agent itself, by a revert of its
       // deployment, or by a later rollback to another release.
       const wentBack = hostsWith(
@@ -122,17 +136,16 @@ function environmentTallies(facts: ReportFacts): EnvironmentTally[] {
             i.state === 'succeeded'),
         installs,
       );
-      const envHosts = facts.hosts.filter((h) => h.env === env);
       tallies.push({
         env,
         app: bundle.app,
         version: bundle.version,
-        hosts: targetHosts(envHosts, env, roleOf(bundle)).length,
+        hosts: counted.length,
         installed: installed.size,
-        failed: hostsWith((i) => i.state === 'failed').size,
+        failed: failed.size,
         rolledBack: wentBack.size,
         away: away.size,
-        runningNow: envHosts.filter((h) => h.facts?.apps[bundle.app]?.current === bundle.version)
+        runningNow: counted.filter((h) => h.facts?.apps[bundle.app]?.current === bundle.version)
           .length,
       });
     }

@@ -2,7 +2,7 @@ import type { NoteImpact } from '../../../protocol/note-api.js';
 import type { Drift, DriftAspect, Finding } from '../../../protocol/report-api.js';
 import { parseRequiresCheck, type RequiresCheck } from '../../../protocol/requires-check.js';
 import { findDrift } from '../drift.js';
-import { manifestValue, type ReportScope, stepLog } from './report-scope.js';
+import { manifestValue, type ReportScope, runsReleaseNow, stepLog } from './report-scope.js';
 
 /** How much each kind of drift suggests it matters. */
 const IMPACT: Record<DriftAspect, NoteImpact> = {
@@ -15,10 +15,14 @@ const IMPACT: Record<DriftAspect, NoteImpact> = {
 };
 
 /**
- * Drift between the hosts of each environment the release went to, among the
- * hosts of its apps: the same differences `ferry drift` shows (`findDrift`),
- * one finding each, keyed `drift/<env>/<aspect>/<name>` (with the app for a
- * release or a variable: `drift/<env>/config/<app>/<name>`).
+ * Drift now between the hosts of each environment the release went to that
+ * run one of its bundles now (a report is of a release: what other releases
+ * run is `ferry drift`'s business), among the hosts of its apps: the same
+ * differences `ferry drift` shows (`findDrift`), runtimes among the hosts of
+ * one of the apps' roles, one finding each, keyed `drift/<env>/<aspect>/<name>`
+ * (with the role for a runtime: `drift/<env>/runtime/<role>/<name>`; with the
+ * app for a release or a variable: `drift/<env>/config/<app>/<name>`). Each
+ * title says it is about now.
  */
 export function driftFindings(scope: ReportScope): Finding[] {
   const { facts } = scope;
@@ -28,13 +32,7 @@ export function driftFindings(scope: ReportScope): Finding[] {
     const role = manifestValue(b, 'role');
     appRoles.set(b.app, typeof role === 'string' ? role : b.app);
   }
-  const hosts = facts.hosts.filter(
-    (h) =>
-      scope.envs.includes(h.env) &&
-      [...apps].some(
-        (app) => h.roles.includes(appRoles.get(app)!) || h.facts?.apps[app] !== undefined,
-      ),
-  );
+  const hosts = facts.hosts.filter((h) => scope.envs.includes(h.env) && runsReleaseNow(scope, h));
   const drift = findDrift({
     hosts,
     desired: facts.desired.filter((d) => apps.has(d.app)),
@@ -42,6 +40,7 @@ export function driftFindings(scope: ReportScope): Finding[] {
     setPerHost: facts.setPerHost,
     requires: latestRequires(scope),
     appRoles,
+    roles: new Set(appRoles.values()),
   }).filter((d) => d.app === null || apps.has(d.app));
   const away = new Set(hosts.filter((h) => !h.connected).map((h) => h.name));
   return drift.map((d) => finding(d, away));
@@ -50,7 +49,9 @@ export function driftFindings(scope: ReportScope): Finding[] {
 function finding(d: Drift, away: ReadonlySet<string>): Finding {
   const key =
     d.app === null
-      ? `drift/${d.env}/${d.aspect}/${d.name}`
+      ? d.aspect === 'runtime' && d.role !== null
+        ? `drift/${d.env}/runtime/${d.role}/${d.name}`
+        : `drift/${d.env}/${d.aspect}/${d.name}`
       : d.aspect === 'release'
         ? `drift/${d.env}/release/${d.app}`
         : `drift/${d.env}/${d.aspect}/${d.app}/${d.name}`;
@@ -68,12 +69,13 @@ function finding(d: Drift, away: ReadonlySet<string>): Finding {
     })),
   );
   const spread = d.values.map((v) => `${shown(v.value)} on ${v.hosts.join(', ')}`).join('; ');
+  const hostsOf = d.role === null ? 'hosts' : `hosts of role ${d.role}`;
   const title =
     d.aspect === 'release'
-      ? `Hosts in ${d.env} not on ${d.name}'s desired release ${d.expected ?? '(none)'}: ${spread}`
+      ? `Hosts in ${d.env} not on ${d.name}'s desired release ${d.expected ?? '(none)'} now: ${spread}`
       : d.aspect === 'config'
-        ? `${d.name} of ${d.app} differs between hosts in ${d.env}: ${spread}`
-        : `${d.aspect === 'runtime' ? d.name : d.aspect} differs between hosts in ${d.env}: ${spread}`;
+        ? `${d.name} of ${d.app} differs now between ${hostsOf} in ${d.env}: ${spread}`
+        : `${d.aspect === 'runtime' ? d.name : d.aspect} differs now between ${hostsOf} in ${d.env}: ${spread}`;
   return {
     key,
     kind: 'drift',

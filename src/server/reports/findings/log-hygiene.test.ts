@@ -14,6 +14,10 @@ describe('logHygieneFindings', () => {
         host('mq-1', 'qa', { apps: service({ mergedOutput: true }) }),
         host('mq-2', 'qa', { apps: service({ mergedOutput: false }) }),
         host('mq-3', 'qa', { apps: service({ mergedOutput: null }) }),
+        // Runs another release of cart now: not this report's.
+        host('mq-4', 'qa', {
+          apps: { cart: { current: 15, service: { running: true, mergedOutput: true } } },
+        }),
       ],
       installs: [install('mq-1', 'qa', [{ step: 'start' }])],
     });
@@ -21,6 +25,7 @@ describe('logHygieneFindings', () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
       key: 'log-hygiene/cart/qa/merged-output',
+      title: "cart's stdout and stderr go to the same log now on 1 host in qa",
       kind: 'log-hygiene',
       suggestedImpact: 'minor',
       entries: [
@@ -40,6 +45,8 @@ describe('logHygieneFindings', () => {
           host('web-4', 'qa', { apps: service({ running: false, stdoutBytes: 0 }) }),
           // Started 5 s ago: it may not have printed yet.
           host('web-5', 'qa', { apps: service({ uptimeSeconds: 5, stdoutBytes: 0 }) }),
+          // Uptime unknown: it may have just started too.
+          host('web-6', 'qa', { apps: service({ uptimeSeconds: null, stdoutBytes: 0 }) }),
         ],
         installs: [install('web-1', 'qa', [{ step: 'start' }])],
       });
@@ -65,7 +72,11 @@ describe('logHygieneFindings', () => {
     // Not Python: an empty stdout says nothing, unless the manifest turned buffering back on.
     expect(logHygieneFindings(reportScope(python('node server.js')))).toEqual([]);
     expect(
-      logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '0' }))),
+      logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '' }))),
     ).toHaveLength(1);
+    // Any other value, 0 too, is unbuffered to Python.
+    expect(logHygieneFindings(reportScope(python('./run.sh', { PYTHONUNBUFFERED: '0' })))).toEqual(
+      [],
+    );
   });
 });

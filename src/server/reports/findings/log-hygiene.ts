@@ -1,6 +1,12 @@
 import type { HostRecord } from '../../../protocol/api.js';
 import type { Finding, FindingEntry } from '../../../protocol/report-api.js';
-import { bundleOf, manifestValue, plural, type ReportScope } from './report-scope.js';
+import {
+  bundleOf,
+  manifestValue,
+  plural,
+  type ReportScope,
+  runsReleaseNow,
+} from './report-scope.js';
 
 /** A service command that runs Python: the interpreter, or a server or worker written in it. */
 const PYTHON_COMMAND =
@@ -10,8 +16,9 @@ const PYTHON_COMMAND =
 export const QUIET_AFTER_SECONDS = 30;
 
 /**
- * Log hygiene, for each app of the release and environment it went to, from
- * the hosts' facts: a running service whose stdout and stderr go to the same
+ * Log hygiene now, for each app of the release and environment it went to,
+ * from the facts of the hosts that run one of the release's versions of the
+ * app now (another release's logs are not this release's): a running service whose stdout and stderr go to the same
  * file (`log-hygiene/<app>/<env>/merged-output`), and a Python service whose
  * stdout log stayed empty while it ran — its output sits in a buffer
  * (`log-hygiene/<app>/<env>/buffered-output`).
@@ -27,7 +34,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
       const buffered: FindingEntry[] = [];
       for (const host of hosts) {
         const service = host.facts?.apps[app]?.service;
-        if (!service?.running) continue;
+        if (!service?.running || !runsReleaseNow(scope, host, app)) continue;
         if (service.mergedOutput === true) {
           merged.push({
             host: host.name,
@@ -37,11 +44,12 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
           });
         }
         const uptime = service.uptimeSeconds;
-        const quiet = uptime === null || uptime >= QUIET_AFTER_SECONDS;
+        // An unknown uptime may be a service just started: say nothing of it.
+        const quiet = uptime !== null && uptime >= QUIET_AFTER_SECONDS;
         if (service.stdoutBytes === 0 && quiet && runsPython(scope, host, app)) {
           buffered.push({
             host: host.name,
-            text: `${app}'s stdout log is empty${uptime === null ? '' : ` after ${Math.round(uptime)} s running`}`,
+            text: `${app}'s stdout log is empty after ${Math.round(uptime)} s running`,
             quote: null,
             count: null,
           });
@@ -51,7 +59,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
         findings.push({
           key: `log-hygiene/${app}/${env}/merged-output`,
           kind: 'log-hygiene',
-          title: `${app}'s stdout and stderr go to the same log on ${plural(merged.length, 'host')} in ${env}`,
+          title: `${app}'s stdout and stderr go to the same log now on ${plural(merged.length, 'host')} in ${env}`,
           suggestedImpact: 'minor',
           env,
           app,
@@ -67,7 +75,7 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
         findings.push({
           key: `log-hygiene/${app}/${env}/buffered-output`,
           kind: 'log-hygiene',
-          title: `${app} is a Python service whose stdout stayed empty on ${plural(buffered.length, 'host')} in ${env}: its output may sit in a buffer`,
+          title: `${app} is a Python service whose stdout is empty now on ${plural(buffered.length, 'host')} in ${env}: its output may sit in a buffer`,
           suggestedImpact: 'minor',
           env,
           app,
@@ -86,13 +94,14 @@ export function logHygieneFindings(scope: ReportScope): Finding[] {
 
 /**
  * True when the host's release of `app` runs Python by its manifest: its
- * service command does, or its `service.env` sets `PYTHONUNBUFFERED=0` (a
- * team that turned buffering back on, whatever the command).
+ * service command does, or its `service.env` sets `PYTHONUNBUFFERED` to the
+ * empty string (a team that turned buffering back on, whatever the command).
+ * Python takes any other value, `0` too, as "unbuffered".
  */
 function runsPython(scope: ReportScope, host: HostRecord, app: string): boolean {
   const bundle = bundleOf(scope.facts, app, host.facts?.apps[app]?.current ?? null);
   const command = manifestValue(bundle, 'service', 'command');
   const unbuffered = manifestValue(bundle, 'service', 'env', 'PYTHONUNBUFFERED');
-  if (unbuffered === '0') return true;
+  if (unbuffered === '') return true;
   return typeof command === 'string' && PYTHON_COMMAND.test(command);
 }

@@ -43,7 +43,7 @@ describe('makeFindings', () => {
     expect(findings.map((f) => f.key)).toEqual([
       'warnings/cart/qa/postgres',
       'warnings/cart/prod/postgres',
-      'drift/qa/runtime/node',
+      'drift/qa/runtime/cart/node',
       'requirements/cart/qa/node',
       'log-hygiene/cart/qa/merged-output',
     ]);
@@ -73,15 +73,91 @@ describe('makeFindings', () => {
     });
     const findings = makeFindings(
       seedFacts([
-        note(7, 'drift/qa/runtime/node', 'minor'),
-        note(3, 'drift/qa/runtime/node', 'blocker'),
+        note(7, 'drift/qa/runtime/cart/node', 'minor'),
+        note(3, 'drift/qa/runtime/cart/node', 'blocker'),
         note(4, null, 'major'),
         note(5, 'warnings/gone/qa/npm', 'nil'),
       ]),
     );
     const confirmed = findings.filter((f) => f.confirmedBy !== null);
     expect(confirmed.map((f) => [f.key, f.confirmedBy])).toEqual([
-      ['drift/qa/runtime/node', { noteId: 7, impact: 'minor' }],
+      ['drift/qa/runtime/cart/node', { noteId: 7, impact: 'minor' }],
     ]);
+  });
+
+  it('gives every finding of a rich release a key of its own', () => {
+    const requires = (name: string, needed: string, found: string, ok: boolean) =>
+      requiresCheckLine({
+        host: name,
+        path: '/usr/bin',
+        checks: [{ kind: 'runtime', name: 'python', needed, found, ok }],
+      });
+    const running = (current: number) => ({
+      current,
+      service: { running: true, pid: 1, uptimeSeconds: 600, stdoutBytes: 0, mergedOutput: true },
+    });
+    const names = ['w-1', 'w-2', 'w-3', 'w-4'];
+    const facts = reportFacts({
+      // Two versions of each app under one label, two apps on one role, a host in two roles.
+      bundles: [
+        bundle('cart', 12, { service: { command: 'gunicorn app' } }),
+        bundle('cart', 13, { service: { command: 'gunicorn app' } }),
+        bundle('shop', 4, { role: 'cart', service: { command: 'python3 -m shop' } }),
+        bundle('shop', 5, { role: 'cart', service: { command: 'python3 -m shop' } }),
+        bundle('mq', 2, { service: { command: 'celery -A mq worker' } }),
+      ],
+      hosts: ['qa', 'prod'].flatMap((env) =>
+        names.map((n, i) =>
+          host(`${env}-${n}`, env, {
+            roles: i === 0 ? ['cart', 'mq'] : i === 3 ? ['mq'] : ['cart'],
+            runtimes: { python3: `3.${9 + i}.0`, node: `${18 + i}.0.0` },
+            os: `Debian ${11 + (i % 2)}`,
+            apps: { cart: running(12 + (i % 2)), shop: running(4 + (i % 2)), mq: running(2) },
+          }),
+        ),
+      ),
+      desired: ['qa', 'prod'].flatMap((env) => [
+        { env, app: 'cart', version: 13 },
+        { env, app: 'shop', version: 5 },
+      ]),
+      installs: ['qa', 'prod'].flatMap((env) =>
+        ['cart', 'shop', 'mq'].flatMap((app) =>
+          [...(app === 'mq' ? [2] : app === 'cart' ? [12, 13] : [4, 5])].flatMap((version) =>
+            names.map((n, i) =>
+              install(
+                `${env}-${n}`,
+                env,
+                [
+                  {
+                    step: 'requires',
+                    stdout: requires(
+                      `${env}-${n}`,
+                      `>=3.${8 + (version % 2)} <3.13`,
+                      `3.${9 + i}.0`,
+                      i > 0,
+                    ),
+                  },
+                  {
+                    step: 'install',
+                    durationMs: i === 2 ? 60_000 : 1000,
+                    stdout: 'npm WARN old\n',
+                  },
+                  { step: 'migrate', stdout: 'WARNING: sequence exists\nDeprecationWarning: x\n' },
+                  { step: 'health', stdout: `${i + 1} attempts in ${i * 1000} ms\n` },
+                ],
+                { app, version },
+              ),
+            ),
+          ),
+        ),
+      ),
+    });
+    const findings = makeFindings(facts);
+    const kinds = new Set(findings.map((f) => f.kind));
+    expect([...kinds].sort()).toEqual(
+      ['drift', 'flaky', 'log-hygiene', 'requirements', 'slow', 'warnings'].sort(),
+    );
+    const keys = findings.map((f) => f.key);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
   });
 });

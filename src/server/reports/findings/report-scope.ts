@@ -26,6 +26,17 @@ export function reportScope(facts: ReportFacts): ReportScope {
   return { facts, apps, envs, hosts: new Map(facts.hosts.map((h) => [h.id, h])) };
 }
 
+/**
+ * True when `host` runs `app` now (by its facts) at one of the release's
+ * versions: the hosts whose present, not another release's, findings about
+ * now (drift, log hygiene) judge.
+ */
+export function runsReleaseNow(scope: ReportScope, host: HostRecord, app?: string): boolean {
+  return scope.facts.bundles.some(
+    (b) => (app === undefined || b.app === app) && host.facts?.apps[b.app]?.current === b.version,
+  );
+}
+
 /** The hosts of `env` that are not removed, by name. */
 export function hostsOf(scope: ReportScope, env: string): HostRecord[] {
   return scope.facts.hosts

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type RequirementCheck, requiresCheckLine } from '../../../protocol/requires-check.js';
-import { install, reportFacts } from './findings-fixture.js';
+import { bundle, install, reportFacts } from './findings-fixture.js';
 import { reportScope } from './report-scope.js';
 import { nearEdge, requirementFindings } from './requirements.js';
 
@@ -19,6 +19,9 @@ const requires = (hostName: string, checks: RequirementCheck[]) =>
       stdout: `node ok\n${requiresCheckLine({ host: hostName, path: '/usr/bin', checks })}`,
     },
   ]);
+
+const line = (hostName: string, needed: string, found: string, ok: boolean) =>
+  requiresCheckLine({ host: hostName, path: '/usr/bin', checks: [runtime(needed, found, ok)] });
 
 describe('requirementFindings', () => {
   it('lists hosts that do not meet a requirement, with what they have and what is needed', () => {
@@ -69,6 +72,36 @@ describe('requirementFindings', () => {
   });
 });
 
+describe('requirementFindings with two versions of an app', () => {
+  it('says the range each host was held to, judging a host by its last check of any version', () => {
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12), bundle('cart', 13)],
+      installs: [
+        requires('web-1', [runtime('>=18', '16.0.0', false)]),
+        requires('web-2', [runtime('>=18', '18.0.0', true)]),
+        // web-2 took cart@13 after, which needs more.
+        install(
+          'web-2',
+          'qa',
+          [{ step: 'requires', stdout: line('web-2', '>=20', '18.0.0', false) }],
+          {
+            version: 13,
+          },
+        ),
+      ],
+    });
+    const findings = requirementFindings(reportScope(facts));
+    expect(findings.map((f) => f.key)).toEqual(['requirements/cart/qa/node']);
+    expect(findings[0]!.title).toBe(
+      "2 hosts in qa do not meet cart's requirement node >=18 or >=20",
+    );
+    expect(findings[0]!.entries.map((e) => e.text)).toEqual([
+      'has node 16.0.0, needs >=18',
+      'has node 18.0.0, needs >=20',
+    ]);
+  });
+});
+
 describe('nearEdge', () => {
   it('flags the last major of a range of several, and the exact minimum', () => {
     expect(nearEdge(runtime('>=20 <23', '22.11.0', true))).toBe(
@@ -79,6 +112,19 @@ describe('nearEdge', () => {
     expect(nearEdge(runtime('18 || >=20 <22', '21.1.0', true))).toBe(
       'the next major (22) leaves the range',
     );
+  });
+
+  it('flags the last minor of a range whose upper bound is on the minor', () => {
+    const python = (needed: string, found: string): RequirementCheck => ({
+      ...runtime(needed, found, true),
+      name: 'python',
+    });
+    expect(nearEdge(python('>=3.8 <3.13', '3.12.4'))).toBe(
+      'the next minor (3.13) leaves the range',
+    );
+    expect(nearEdge(python('>=3.8 <3.13', '3.11.2'))).toBeNull();
+    expect(nearEdge(python('>=3.8 <3.13', '3.8.0'))).toBe('the minimum exactly');
+    expect(nearEdge(python('~3.11', '3.11.4'))).toBeNull();
   });
 
   it('says nothing of a range of one major, a failed check or a command', () => {

@@ -18,7 +18,12 @@ import { groupBy, latestInstalls, plural, type ReportScope, stepLog } from './re
  */
 export function requirementFindings(scope: ReportScope): Finding[] {
   const findings: Finding[] = [];
-  const checked = latestInstalls(scope.facts).flatMap((entry) => {
+  const order = new Map(scope.facts.installs.map((e, i) => [e.install.id, i]));
+  // Oldest first (as `installs` are): a host's later check, of any version, wins below.
+  const latest = latestInstalls(scope.facts).sort(
+    (a, b) => order.get(a.install.id)! - order.get(b.install.id)!,
+  );
+  const checked = latest.flatMap((entry) => {
     const log = stepLog(entry, 'requires');
     const result = log ? parseRequiresCheck(log.stdout) : null;
     return result
@@ -51,8 +56,11 @@ export function requirementFindings(scope: ReportScope): Finding[] {
           });
       }
     }
-    const needed = items[0]!.check.needed;
+    // Two versions of the app in the group may need different ranges: say each the hosts were held to.
+    const neededBy = (entries: readonly FindingEntry[]) =>
+      [...new Set(entries.map((e) => byHost.get(e.host!)!.needed))].join(' or ');
     if (unmet.length > 0) {
+      const needed = neededBy(unmet);
       findings.push({
         key: `requirements/${app}/${env}/${name}`,
         kind: 'requirements',
@@ -66,6 +74,7 @@ export function requirementFindings(scope: ReportScope): Finding[] {
       });
     }
     if (edge.length > 0) {
+      const needed = neededBy(edge);
       findings.push({
         key: `requirements/${app}/${env}/${name}/edge`,
         kind: 'requirements',
@@ -99,8 +108,10 @@ function foundBy(
 /**
  * Why a runtime that meets its range is near its limit, or null: the next
  * major leaves the range while the one before is in it (the host is on the
- * range's last major: `>=20 <23` with 22.x), or it has the minimum exactly.
- * A range of one major (`^20.11`, `3.11.x`) pins it on purpose and says nothing.
+ * range's last major: `>=20 <23` with 22.x); or, for a range whose upper
+ * bound is on the minor, the next minor leaves it while the one before is in
+ * it (`>=3.8 <3.13` with 3.12.x); or it has the minimum exactly. A range of
+ * one major or one minor (`^20.11`, `3.11.x`) pins it on purpose and says nothing.
  */
 export function nearEdge(check: RequirementCheck): string | null {
   if (check.kind !== 'runtime' || !check.ok || check.found === null) return null;
@@ -112,6 +123,12 @@ export function nearEdge(check: RequirementCheck): string | null {
   const lastOfPrevious = `${major - 1}.999999999.999999999`;
   if (major > 0 && !satisfies(nextMajor, range) && satisfies(lastOfPrevious, range)) {
     return `the next major (${major + 1}) leaves the range`;
+  }
+  const [, minor] = version;
+  const nextMinor = `${major}.${minor + 1}.0`;
+  const lastOfPreviousMinor = `${major}.${minor - 1}.999999999`;
+  if (minor > 0 && !satisfies(nextMinor, range) && satisfies(lastOfPreviousMinor, range)) {
+    return `the next minor (${major}.${minor + 1}) leaves the range`;
   }
   const atMinimum = range.sets.some((set) =>
     set.some((b) => b.op === '>=' && compareVersions(b.version, version) === 0),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { install, reportFacts } from './findings-fixture.js';
+import { bundle, install, reportFacts } from './findings-fixture.js';
 import { flakyFindings } from './flaky.js';
 import { reportScope } from './report-scope.js';
 import { slowFindings } from './slow.js';
@@ -37,7 +37,7 @@ describe('slowFindings', () => {
         count: null,
       },
     ]);
-    expect(findings[0]!.data).toMatchObject({ step: 'install', medianMs: 2350, version: 12 });
+    expect(findings[0]!.data).toMatchObject({ step: 'install', medianMs: 2350, versions: [12] });
   });
 
   it('compares nothing with fewer than three hosts', () => {
@@ -84,5 +84,29 @@ describe('flakyFindings', () => {
         confirmedBy: null,
       },
     ]);
+  });
+});
+
+describe('slowFindings with two versions of an app', () => {
+  it('gives one finding per app, environment and step, each host judged by its last install', () => {
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12), bundle('cart', 13)],
+      installs: [
+        ...['web-1', 'web-2', 'web-3', 'web-4'].map((h) =>
+          install(h, 'qa', [{ step: 'install', durationMs: h === 'web-4' ? 40_000 : 2000 }]),
+        ),
+        ...['web-1', 'web-2', 'web-3', 'web-4'].map((h) =>
+          install(h, 'qa', [{ step: 'install', durationMs: h === 'web-3' ? 50_000 : 2000 }], {
+            version: 13,
+          }),
+        ),
+        // A revert to a version the release does not hold: not the release's step.
+        install('web-1', 'qa', [{ step: 'install', durationMs: 90_000 }], { version: 11 }),
+      ],
+    });
+    const findings = slowFindings(reportScope(facts));
+    expect(findings.map((f) => f.key)).toEqual(['slow/cart/qa/install']);
+    expect(findings[0]!.entries.map((e) => e.host)).toEqual(['web-3']);
+    expect(findings[0]!.data).toMatchObject({ versions: [13] });
   });
 });

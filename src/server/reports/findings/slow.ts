@@ -9,48 +9,57 @@ export const SLOW_MARGIN_MS = 5000;
 const MIN_HOSTS = 3;
 
 /**
- * Slow steps: for each bundle, environment and step, the hosts on which the
- * step took far longer than its median over the environment's hosts (more
- * than `SLOW_FACTOR` × the median and `SLOW_MARGIN_MS` more), judged by each
- * host's last install — `slow/<app>/<env>/<step>`.
+ * Slow steps: for each app of the release, environment and step, the hosts on
+ * which the step took far longer than its median over the environment's hosts
+ * (more than `SLOW_FACTOR` × the median and `SLOW_MARGIN_MS` more), judged by
+ * each host's last install of one of the release's bundles of the app — one
+ * finding per `slow/<app>/<env>/<step>`, like warnings: two versions of an app
+ * under one label, or a revert to the version before, never give two findings
+ * with one key.
  */
 export function slowFindings(scope: ReportScope): Finding[] {
-  const timed = latestInstalls(scope.facts).flatMap((entry) =>
-    entry.logs
-      .filter((l) => l.durationMs !== null && l.state !== 'running')
-      .map((l) => ({ entry, step: l.step, ms: l.durationMs! })),
-  );
+  const inRelease = new Set(scope.facts.bundles.map((b) => `${b.app}@${b.version}`));
+  const order = new Map(scope.facts.installs.map((e, i) => [e.install.id, i]));
+  const timed = latestInstalls(scope.facts)
+    .filter((e) => inRelease.has(`${e.install.app}@${e.install.version}`))
+    // Oldest first (as `installs` are), so that a host's later install of another version wins below.
+    .sort((a, b) => order.get(a.install.id)! - order.get(b.install.id)!)
+    .flatMap((entry) =>
+      entry.logs
+        .filter((l) => l.durationMs !== null && l.state !== 'running')
+        .map((l) => ({ entry, step: l.step, ms: l.durationMs! })),
+    );
   const findings: Finding[] = [];
-  const groups = groupBy(
-    timed,
-    (t) => `${t.entry.install.app}\0${t.entry.install.version}\0${t.entry.env}\0${t.step}`,
-  );
+  const groups = groupBy(timed, (t) => `${t.entry.install.app}\0${t.entry.env}\0${t.step}`);
   for (const [group, items] of groups) {
-    const [app, version, env, step] = group.split('\0') as [string, string, string, string];
-    // One time per host: a step that ran twice in an install counts by its last run.
-    const byHost = new Map(items.map((t) => [t.entry.install.host, t.ms]));
+    const [app, env, step] = group.split('\0') as [string, string, string];
+    // One time per host: its last install's, and a step that ran twice counts by its last run.
+    const last = new Map(items.map((t) => [t.entry.install.host, t]));
+    const byHost = new Map([...last].map(([host, t]) => [host, t.ms]));
     if (byHost.size < MIN_HOSTS) continue;
     const median = medianOf([...byHost.values()]);
     const slow = [...byHost]
       .filter(([, ms]) => ms > SLOW_FACTOR * median && ms - median > SLOW_MARGIN_MS)
       .sort(([a], [b]) => a.localeCompare(b));
     if (slow.length === 0) continue;
+    const versionOf = (host: string) => last.get(host)!.entry.install.version;
+    const versions = [...new Set(slow.map(([h]) => versionOf(h)))].sort((a, b) => a - b);
     findings.push({
       key: `slow/${app}/${env}/${step}`,
       kind: 'slow',
-      title: `${app}@${version}'s ${step} step was slow on ${slow.map(([h]) => h).join(', ')} in ${env} (median ${seconds(median)})`,
+      title: `${app}@${versions.join(', @')}'s ${step} step was slow on ${slow.map(([h]) => h).join(', ')} in ${env} (median ${seconds(median)})`,
       suggestedImpact: 'minor',
       env,
       app,
       entries: slow.map(([host, ms]) => ({
         host,
-        text: `${step} took ${seconds(ms)}, ${(ms / Math.max(median, 1)).toFixed(1)}× the median of ${byHost.size} hosts`,
+        text: `${step} took ${seconds(ms)}, ${(ms / Math.max(median, 1)).toFixed(1)}× the median of ${byHost.size} hosts${versions.length > 1 ? ` (${app}@${versionOf(host)})` : ''}`,
         quote: null,
         count: null,
       })),
       data: {
         step,
-        version: Number(version),
+        versions,
         medianMs: median,
         durationsMs: Object.fromEntries(slow),
       },
