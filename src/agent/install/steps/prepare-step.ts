@@ -3,6 +3,7 @@ import { appManifestSchema } from '../../../bundle/manifest-schema.js';
 import { referencedVariables } from '../../../bundle/variable-references.js';
 import { commandEnv, refuseSecretsInCommands } from '../command-env.js';
 import { currentVersion, isInstalled } from '../release-files.js';
+import { readReleaseSnapshot } from '../release-snapshot.js';
 import { fillVariables } from '../variables.js';
 import { type InstallContext, type InstallStep, passed } from './install-step.js';
 
@@ -17,8 +18,14 @@ export const prepareStep: InstallStep = {
   applies: () => true,
   async run(ctx) {
     const { job, steps, paths } = ctx;
-    // Secrets never reach the server's records: not in echoed commands, output or errors.
-    steps.maskSecrets((job.secrets ?? []).flatMap((name) => job.vars[name] ?? []));
+    // Secrets never reach the server's records: not in echoed commands, output or
+    // errors. Those the release ran with before count too: the process stopping
+    // on a redeploy of this version writes to the same log with them, and a
+    // rotated secret is no less secret for being old.
+    steps.maskSecrets([
+      ...(job.secrets ?? []).flatMap((name) => job.vars[name] ?? []),
+      ...(await earlierSecrets(paths.releaseDir)),
+    ]);
     const prepared = await steps.step('prepare', (context) => {
       const parsed = appManifestSchema.extend({ role: z.string() }).parse(job.manifest);
       refuseSecretsInCommands(parsed, job.secrets ?? []);
@@ -36,6 +43,12 @@ export const prepareStep: InstallStep = {
     ctx.mode = await modeOf(ctx);
   },
 };
+
+/** The secret values a release's snapshot on disk holds; none when it has none or it cannot be read. */
+async function earlierSecrets(releaseDir: string): Promise<string[]> {
+  const snapshot = await readReleaseSnapshot(releaseDir).catch(() => null);
+  return snapshot === null ? [] : snapshot.secrets.flatMap((name) => snapshot.vars[name] ?? []);
+}
 
 async function modeOf(ctx: InstallContext): Promise<InstallContext['mode']> {
   const { job, memory, previous } = ctx;

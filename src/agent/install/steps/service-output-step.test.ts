@@ -1,6 +1,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeReleaseSnapshot } from '../release-snapshot.js';
 import { SECRET_MASK } from '../secret-masker.js';
 import { serviceLogs } from '../service-logs.js';
 import { healthStep } from './health-step.js';
@@ -111,6 +112,27 @@ describe('service-output step', () => {
     expect(streamOf('stderr')).toBe('');
     expect(fx.output()).not.toContain('old-pass-1');
     expect(fx.output()).not.toContain('n3w-s3cret');
+  });
+
+  it('masks the secrets the release ran with before: the old process stopping writes them in this start’s log', async () => {
+    const release = await fx.installed(2, {});
+    await writeReleaseSnapshot(release, {
+      version: 2,
+      installId: 'ins_0',
+      deploymentId: null,
+      vars: { DB_PASSWORD: 'old-pass-1', PORT: '8000' },
+      secrets: ['DB_PASSWORD'],
+      writtenAt: '2026-12-01T00:00:00.000Z',
+    });
+    const ctx = await started(section({ service }), {
+      vars: { DB_PASSWORD: 'n3w-s3cret-pass' },
+      secrets: ['DB_PASSWORD'],
+    });
+    // Written after the start step noted the log's size: the old process saying goodbye.
+    await serviceWrote('closing postgres://app:old-pass-1@db on port 8000\n', null);
+    expect(await recordServiceOutput(ctx)).toEqual({ ok: true, error: null });
+    expect(streamOf('stdout')).toBe(`closing postgres://app:${SECRET_MASK}@db on port 8000\n`);
+    expect(fx.output()).not.toContain('old-pass-1');
   });
 
   it('never sends part of a line: not one cut by the cap, nor one still being written', async () => {
