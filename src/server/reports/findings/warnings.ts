@@ -7,6 +7,7 @@ import {
   plural,
   type ReportScope,
 } from './report-scope.js';
+import { MANIFEST_PATTERN_BUDGET_MS, PatternRunner } from './pattern-runner.js';
 import {
   DEFAULT_WARNING_PATTERNS,
   manifestWarningPatterns,
@@ -47,25 +48,35 @@ export function warningFindings(scope: ReportScope): Finding[] {
     const patternsById = new Map<string, WarningPattern>();
     // A bundle's patterns are compiled once, however many hosts installed it.
     const compiled = new Map<number, WarningPattern[]>();
+    const runner = new PatternRunner();
     for (const entry of installs) {
       const { version } = entry.install;
       const patterns = compiled.get(version) ?? patternsFor(scope, app, version);
       compiled.set(version, patterns);
       for (const p of patterns) patternsById.set(p.id, p);
-      for (const log of entry.logs) {
-        for (const output of [log.stdout, log.stderr]) {
-          scanOutput(output, patterns, (pattern, line) => {
-            const hosts = seen.get(pattern.id) ?? new Map<string, Seen>();
-            seen.set(pattern.id, hosts);
-            const host = entry.install.host;
-            const at = hosts.get(host) ?? { host, count: 0, quote: line, steps: new Map() };
-            hosts.set(host, at);
-            at.count++;
-            at.steps.set(log.step, (at.steps.get(log.step) ?? 0) + 1);
-          });
-        }
-      }
+      const outputs = entry.logs.flatMap((log) => [
+        { step: log.step, text: log.stdout },
+        { step: log.step, text: log.stderr },
+      ]);
+      scanOutputs(
+        outputs.map((o) => o.text),
+        patterns,
+        runner,
+        (pattern, line, index) => {
+          const step = outputs[index]!.step;
+          const hosts = seen.get(pattern.id) ?? new Map<string, Seen>();
+          seen.set(pattern.id, hosts);
+          const host = entry.install.host;
+          const at = hosts.get(host) ?? { host, count: 0, quote: line, steps: new Map() };
+          hosts.set(host, at);
+          at.count++;
+          at.steps.set(step, (at.steps.get(step) ?? 0) + 1);
+        },
+      );
     }
+    // A manifest pattern stopped for its time is said, even where it matched nothing.
+    for (const id of patternsById.keys())
+      if (runner.stopped(id) && !seen.has(id)) seen.set(id, new Map());
     for (const [id, hosts] of seen) {
       const pattern = patternsById.get(id)!;
       const entries: FindingEntry[] = [...hosts.values()]
@@ -78,15 +89,20 @@ export function warningFindings(scope: ReportScope): Finding[] {
         }));
       const steps = [...new Set([...hosts.values()].flatMap((s) => [...s.steps.keys()]))];
       const total = entries.reduce((n, e) => n + (e.count ?? 0), 0);
+      const stopped = runner.stopped(id);
       findings.push({
         key: `warnings/${app}/${env}/${id}`,
         kind: 'warnings',
-        title: `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}`,
+        title:
+          `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}` +
+          (stopped
+            ? ` (the pattern was stopped after ${MANIFEST_PATTERN_BUDGET_MS} ms: it backtracks too much, later lines were not tested)`
+            : ''),
         suggestedImpact: 'minor',
         env,
         app,
         entries,
-        data: { pattern: id, label: pattern.label, steps },
+        data: { pattern: id, label: pattern.label, steps, ...(stopped ? { stopped: true } : {}) },
         confirmedBy: null,
       });
     }
@@ -102,48 +118,47 @@ function patternsFor(scope: ReportScope, app: string, version: number): WarningP
 
 /**
  * Every line a default pattern can match holds one of these words (in any
- * case): an output is searched for them in one pass of the regular
- * expression engine, and only their lines are tested against the defaults.
+ * case): only such lines are tested against the defaults.
  */
-const CANDIDATE_WORDS = /warn|notice|deprecat/gi;
+const CANDIDATE_WORDS = /warn|notice|deprecat/i;
 
 /**
  * Calls `found` for each line of the first `WARNING_SCAN_MAX` characters of
- * `output` that is a warning, with the first pattern it matches. The lines to
- * test are found by searching the whole output (each manifest pattern in
- * turn, then the words every default pattern needs), so a long output of
- * plain lines costs a few passes of the regular expression engine; each line
- * found is then tested alone, as the patterns say.
+ * each of one install's `outputs` that is a warning, with the first pattern
+ * it matches and the output's index. A manifest's patterns run line by line
+ * through `runner` (lines cut, time bounded), once over all the install's
+ * lines; the defaults, fast by design, test only the lines with a candidate word.
  */
-export function scanOutput(
-  output: string,
+export function scanOutputs(
+  outputs: readonly string[],
   patterns: readonly WarningPattern[],
-  found: (pattern: WarningPattern, line: string) => void,
+  runner: PatternRunner,
+  found: (pattern: WarningPattern, line: string, output: number) => void,
 ): void {
-  const text = output.length > WARNING_SCAN_MAX ? output.slice(0, WARNING_SCAN_MAX) : output;
-  // The start of each line already counted: a line counts once, for the first pattern.
-  const counted = new Set<number>();
-  const visit = (search: RegExp, test: (line: string) => WarningPattern | undefined) => {
-    const re = new RegExp(search.source, search.flags);
-    let match: RegExpExecArray | null;
-    while ((match = re.exec(text)) !== null) {
-      const start = text.lastIndexOf('\n', match.index - 1) + 1;
-      let end = text.indexOf('\n', match.index);
-      if (end === -1) end = text.length;
-      re.lastIndex = Math.max(end + 1, match.index + 1);
-      if (counted.has(start)) continue;
-      const line = text.slice(start, text.charCodeAt(end - 1) === 13 ? end - 1 : end);
-      const pattern = line.trim() === '' ? undefined : test(line);
-      if (!pattern) continue;
-      counted.add(start);
-      found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line);
+  const lines: string[] = [];
+  const outputOf: number[] = [];
+  outputs.forEach((output, index) => {
+    const text = output.length > WARNING_SCAN_MAX ? output.slice(0, WARNING_SCAN_MAX) : output;
+    for (const raw of text.split('\n')) {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      // A blank line is no warning, whatever a pattern says (`^$`).
+      lines.push(line.trim() === '' ? '' : line);
+      outputOf.push(index);
     }
-  };
+  });
+  // Per line, the pattern it counts for: the first that matches it.
+  const claimed = new Array<WarningPattern | undefined>(lines.length);
   for (const own of patterns) {
-    if (own.search) visit(own.search, (line) => (own.matches(line) ? own : undefined));
+    if (!own.manifest) continue;
+    for (const i of runner.matchingLines(own.id, own.manifest, lines)) claimed[i] ??= own;
   }
-  const defaults = patterns.filter((p) => !p.search);
-  visit(CANDIDATE_WORDS, (line) => matchWarning(line, defaults));
+  const defaults = patterns.filter((p) => !p.manifest);
+  lines.forEach((line, i) => {
+    const pattern =
+      claimed[i] ?? (CANDIDATE_WORDS.test(line) ? matchWarning(line, defaults) : undefined);
+    if (pattern)
+      found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line, outputOf[i]!);
+  });
 }
 
 function capitalize(text: string): string {
