@@ -4,29 +4,34 @@ import { Script, createContext } from 'node:vm';
 export const MANIFEST_LINE_MAX = 2000;
 
 /**
- * How long, in all, one manifest pattern may run over one app's output in
- * one environment before it is stopped. A pattern that backtracks
- * (`^(\w+\s?)+:`) takes seconds on one ordinary line; the report (and the
- * whole server with it) must not wait for it.
+ * How long a manifest pattern may run over one install's lines: this, and
+ * `MANIFEST_PATTERN_MS_PER_MIB` more for each MiB of them. A plain pattern
+ * runs at hundreds of MiB a second; one that backtracks (`^(\w+\s?)+:`)
+ * takes seconds on one ordinary line, and the report (and the whole server
+ * with it) must not wait for it.
  */
 export const MANIFEST_PATTERN_BUDGET_MS = 50;
+/** The time a pattern is given per MiB of lines, beyond `MANIFEST_PATTERN_BUDGET_MS`. */
+export const MANIFEST_PATTERN_MS_PER_MIB = 50;
 
-// Runs in its own context so that `timeout` can stop a regular expression in
-// the middle of its backtracking; `i` says how far it got.
-const TEST_LINES = new Script(
-  'for (; i < lines.length; i++) if (lines[i] !== "" && re.test(lines[i])) matched.push(i);',
-);
-
-interface Spent {
-  ms: number;
-  stopped: boolean;
-}
+// Run in a context of its own so that `timeout` can stop a regular expression
+// in the middle of its backtracking. The loop is a function of that context,
+// reading its arguments once: each read of a context's global goes through
+// the sandbox object, far slower than a local.
+const DEFINE_TEST_LINES = new Script(`
+  globalThis.testLines = function (job) {
+    const { re, lines, matched } = job;
+    for (let i = 0; i < lines.length; i++) if (lines[i] !== '' && re.test(lines[i])) matched.push(i);
+  };
+`);
+const TEST_LINES = new Script('testLines(job)');
 
 /**
  * Runs the patterns of a manifest's `report.warnings` (any regular expression
- * a deployer wrote) line by line, each line cut to `MANIFEST_LINE_MAX`, under
- * a time budget per pattern: a pattern that uses it up is stopped, what it
- * matched until then is kept, and it is not run again by this runner.
+ * a deployer wrote) line by line, each line cut to `MANIFEST_LINE_MAX`, in a
+ * context where a timeout can stop them: a pattern that runs past its time
+ * over one install's lines (twice) is stopped, what it matched until then is kept,
+ * and it is not run again by this runner (one per report).
  *
  * @example
  *   const runner = new PatternRunner();
@@ -34,41 +39,54 @@ interface Spent {
  *   if (runner.stopped(pattern.id)) …
  */
 export class PatternRunner {
-  private readonly spent = new Map<string, Spent>();
-  private readonly context = createContext({ re: /$^/, lines: [], i: 0, matched: [] });
+  private readonly stoppedIds = new Set<string>();
+  private readonly context = createContext({ job: null }) as { job: unknown };
 
-  constructor(private readonly budgetMs = MANIFEST_PATTERN_BUDGET_MS) {}
+  constructor(
+    private readonly budgetMs = MANIFEST_PATTERN_BUDGET_MS,
+    private readonly msPerMiB = MANIFEST_PATTERN_MS_PER_MIB,
+  ) {
+    DEFINE_TEST_LINES.runInContext(this.context);
+  }
 
   /** The indices of the lines `re` matches (none once the pattern `id` was stopped). */
   matchingLines(id: string, re: RegExp, lines: readonly string[]): number[] {
-    const spent = this.spent.get(id) ?? { ms: 0, stopped: false };
-    this.spent.set(id, spent);
-    if (spent.ms >= this.budgetMs) spent.stopped = true;
-    if (spent.stopped || lines.length === 0) return [];
+    if (this.stoppedIds.has(id) || lines.length === 0) return [];
     const matched: number[] = [];
-    Object.assign(this.context, {
-      re: new RegExp(re.source, re.flags.replace(/[gy]/g, '')),
-      lines: lines.map((l) => (l.length > MANIFEST_LINE_MAX ? l.slice(0, MANIFEST_LINE_MAX) : l)),
-      i: 0,
-      matched,
+    let chars = 0;
+    const cut = lines.map((l) => {
+      const line = l.length > MANIFEST_LINE_MAX ? l.slice(0, MANIFEST_LINE_MAX) : l;
+      chars += line.length;
+      return line;
     });
-    const started = performance.now();
-    try {
-      TEST_LINES.runInContext(this.context, {
-        timeout: Math.max(1, Math.ceil(this.budgetMs - spent.ms)),
-      });
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
-      spent.stopped = true;
-    } finally {
-      spent.ms += performance.now() - started;
-      this.context.lines = [];
+    const timeout = Math.ceil(this.budgetMs + (this.msPerMiB * chars) / (1024 * 1024));
+    // A pattern is stopped only when it runs past its time twice: a first run
+    // can be slow for other reasons (the context's first calls, a collection).
+    for (let attempt = 1; ; attempt++) {
+      matched.length = 0;
+      this.context.job = {
+        re: new RegExp(re.source, re.flags.replace(/[gy]/g, '')),
+        lines: cut,
+        matched,
+      };
+      try {
+        TEST_LINES.runInContext(this.context, { timeout });
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
+        if (attempt === 2) {
+          this.stoppedIds.add(id);
+          break;
+        }
+      } finally {
+        this.context.job = null;
+      }
     }
     return matched;
   }
 
-  /** Whether the pattern `id` used up its time and was stopped. */
+  /** Whether the pattern `id` ran past its time and was stopped. */
   stopped(id: string): boolean {
-    return this.spent.get(id)?.stopped ?? false;
+    return this.stoppedIds.has(id);
   }
 }

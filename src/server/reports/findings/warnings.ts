@@ -7,7 +7,7 @@ import {
   plural,
   type ReportScope,
 } from './report-scope.js';
-import { MANIFEST_PATTERN_BUDGET_MS, PatternRunner } from './pattern-runner.js';
+import { PatternRunner } from './pattern-runner.js';
 import {
   DEFAULT_WARNING_PATTERNS,
   manifestWarningPatterns,
@@ -40,6 +40,8 @@ interface Seen {
  */
 export function warningFindings(scope: ReportScope): Finding[] {
   const findings: Finding[] = [];
+  // One per report: a pattern stopped once is not run again anywhere.
+  const runner = new PatternRunner();
   const byAppEnv = groupBy(latestInstalls(scope.facts), (i) => `${i.install.app}\0${i.env}`);
   for (const [appEnv, installs] of byAppEnv) {
     const [app, env] = appEnv.split('\0') as [string, string];
@@ -48,7 +50,6 @@ export function warningFindings(scope: ReportScope): Finding[] {
     const patternsById = new Map<string, WarningPattern>();
     // A bundle's patterns are compiled once, however many hosts installed it.
     const compiled = new Map<number, WarningPattern[]>();
-    const runner = new PatternRunner();
     for (const entry of installs) {
       const { version } = entry.install;
       const patterns = compiled.get(version) ?? patternsFor(scope, app, version);
@@ -96,7 +97,7 @@ export function warningFindings(scope: ReportScope): Finding[] {
         title:
           `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}` +
           (stopped
-            ? ` (the pattern was stopped after ${MANIFEST_PATTERN_BUDGET_MS} ms: it backtracks too much, later lines were not tested)`
+            ? ' (the pattern was stopped: it ran too long, as one that backtracks does, and later lines were not tested)'
             : ''),
         suggestedImpact: 'minor',
         env,
@@ -118,16 +119,18 @@ function patternsFor(scope: ReportScope, app: string, version: number): WarningP
 
 /**
  * Every line a default pattern can match holds one of these words (in any
- * case): only such lines are tested against the defaults.
+ * case): an output is searched for them in one pass of the regular
+ * expression engine, and only their lines are tested against the defaults.
  */
-const CANDIDATE_WORDS = /warn|notice|deprecat/i;
+const CANDIDATE_WORDS = /warn|notice|deprecat/gi;
 
 /**
  * Calls `found` for each line of the first `WARNING_SCAN_MAX` characters of
  * each of one install's `outputs` that is a warning, with the first pattern
  * it matches and the output's index. A manifest's patterns run line by line
  * through `runner` (lines cut, time bounded), once over all the install's
- * lines; the defaults, fast by design, test only the lines with a candidate word.
+ * lines; the defaults, fast by design, test only the lines an output search
+ * for their words finds.
  */
 export function scanOutputs(
   outputs: readonly string[],
@@ -135,30 +138,65 @@ export function scanOutputs(
   runner: PatternRunner,
   found: (pattern: WarningPattern, line: string, output: number) => void,
 ): void {
-  const lines: string[] = [];
-  const outputOf: number[] = [];
-  outputs.forEach((output, index) => {
-    const text = output.length > WARNING_SCAN_MAX ? output.slice(0, WARNING_SCAN_MAX) : output;
-    for (const raw of text.split('\n')) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      // A blank line is no warning, whatever a pattern says (`^$`).
-      lines.push(line.trim() === '' ? '' : line);
-      outputOf.push(index);
+  const texts = outputs.map((o) =>
+    o.length > WARNING_SCAN_MAX ? o.slice(0, WARNING_SCAN_MAX) : o,
+  );
+  // Per output, the lines (by where they start) a manifest pattern claimed, in order.
+  const claimed = texts.map(() => new Map<number, WarningPattern>());
+  const own = patterns.filter((p) => p.manifest);
+  if (own.length > 0) {
+    const lines: string[] = [];
+    const outputOf: number[] = [];
+    const startOf: number[] = [];
+    texts.forEach((text, o) => {
+      for (let start = 0; start <= text.length;) {
+        let end = text.indexOf('\n', start);
+        if (end === -1) end = text.length;
+        const line = lineAt(text, start, end);
+        // A blank line is no warning, whatever a pattern says (`^$`).
+        lines.push(line.trim() === '' ? '' : line);
+        outputOf.push(o);
+        startOf.push(start);
+        start = end + 1;
+      }
+    });
+    for (const pattern of own) {
+      for (const i of runner.matchingLines(pattern.id, pattern.manifest!, lines)) {
+        const taken = claimed[outputOf[i]!]!;
+        if (!taken.has(startOf[i]!)) taken.set(startOf[i]!, pattern);
+      }
     }
-  });
-  // Per line, the pattern it counts for: the first that matches it.
-  const claimed = new Array<WarningPattern | undefined>(lines.length);
-  for (const own of patterns) {
-    if (!own.manifest) continue;
-    for (const i of runner.matchingLines(own.id, own.manifest, lines)) claimed[i] ??= own;
   }
   const defaults = patterns.filter((p) => !p.manifest);
-  lines.forEach((line, i) => {
-    const pattern =
-      claimed[i] ?? (CANDIDATE_WORDS.test(line) ? matchWarning(line, defaults) : undefined);
-    if (pattern)
-      found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line, outputOf[i]!);
+  texts.forEach((text, o) => {
+    const taken = claimed[o]!;
+    for (const [start, pattern] of taken) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      found(pattern, quoted(lineAt(text, start, end)), o);
+    }
+    const re = new RegExp(CANDIDATE_WORDS.source, CANDIDATE_WORDS.flags);
+    let match: RegExpExecArray | null;
+    while ((match = re.exec(text)) !== null) {
+      const start = text.lastIndexOf('\n', match.index - 1) + 1;
+      let end = text.indexOf('\n', match.index);
+      if (end === -1) end = text.length;
+      re.lastIndex = Math.max(end + 1, match.index + 1);
+      if (taken.has(start)) continue;
+      const line = lineAt(text, start, end);
+      const pattern = line.trim() === '' ? undefined : matchWarning(line, defaults);
+      if (pattern) found(pattern, quoted(line), o);
+    }
   });
+}
+
+/** The line from `start` to `end`, without the CR of a CR LF. */
+function lineAt(text: string, start: number, end: number): string {
+  return text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+}
+
+function quoted(line: string): string {
+  return line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line;
 }
 
 function capitalize(text: string): string {
