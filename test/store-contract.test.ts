@@ -908,6 +908,79 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     describe('the reads of a release report', () => {
+      it('reads a bounded head of every step and the tail of a failed one, whatever was stored', async () => {
+        const hostId = await host('qa-1');
+        await store.installs.create({
+          id: 'ins_big',
+          hostId,
+          app: 'web',
+          version: 1,
+          createdBy: 'a',
+        });
+        const step = (name: string, at: string) =>
+          store.installs.recordStep('ins_big', { kind: 'started', step: name, at });
+        const piece = (name: string, stream: 'stdout' | 'stderr', seq: number, text: string) =>
+          store.installs.recordStep('ins_big', { kind: 'output', step: name, stream, seq, text });
+        const ended = (name: string, ok: boolean) =>
+          store.installs.recordStep('ins_big', {
+            kind: 'finished',
+            step: name,
+            ok,
+            exitCode: ok ? 0 : 1,
+            durationMs: 5,
+            error: null,
+            at: '2026-11-02T00:00:09.000Z',
+          });
+        // Ten pieces of 10 characters each per stream: `<step><seq>` padded with dots.
+        const text = (name: string, seq: number) => `${name}${seq}`.padEnd(9, '.') + '\n';
+        for (const [name, ok] of [
+          ['install', true],
+          ['migrate', false],
+        ] as const) {
+          await step(name, '2026-11-02T00:00:00.000Z');
+          // Sent out of order, as pieces may arrive.
+          for (const seq of [9, 0, 1, 2, 3, 4, 5, 6, 7, 8]) {
+            await piece(name, 'stdout', seq, text(name, seq));
+            await piece(name, 'stderr', seq, text(name, seq).toUpperCase());
+          }
+          await ended(name, ok);
+        }
+        const [logs] = await store.installs.logsForReport(['ins_big'], {
+          headChars: 25,
+          tailChars: 15,
+        });
+        const all = (name: string) =>
+          Array.from({ length: 10 }, (_, seq) => text(name, seq)).join('');
+        expect(logs!.installId).toBe('ins_big');
+        expect(logs!.steps.map((s) => [s.step, s.state, s.exitCode])).toEqual([
+          ['install', 'succeeded', 0],
+          ['migrate', 'failed', 1],
+        ]);
+        const [install, migrate] = logs!.steps;
+        expect(install).toMatchObject({
+          stdout: all('install').slice(0, 25),
+          stderr: all('install').toUpperCase().slice(0, 25),
+          tail: null,
+        });
+        expect(migrate).toMatchObject({
+          stdout: all('migrate').slice(0, 25),
+          tail: {
+            stdout: all('migrate').slice(-15),
+            stderr: all('migrate').toUpperCase().slice(-15),
+          },
+        });
+        // Bounds wider than the output give all of it, head and tail alike.
+        const [whole] = await store.installs.logsForReport(['ins_big'], {
+          headChars: 1000,
+          tailChars: 1000,
+        });
+        expect(whole!.steps[1]).toMatchObject({
+          stdout: all('migrate'),
+          tail: { stdout: all('migrate'), stderr: all('migrate').toUpperCase() },
+        });
+        expect(await store.installs.logsForReport([], { headChars: 1, tailChars: 1 })).toEqual([]);
+      });
+
       it('answers a release: bundles by label with manifests, its deployments, installs, logs and snapshots', async () => {
         await store.bundles.record(bundle('web', 'a1', { label: '0.4.0' }), noop);
         await store.bundles.record(bundle('web', 'a2', { label: '0.4.1' }), noop);
@@ -981,10 +1054,15 @@ for (const dialect of STORE_DIALECTS) {
             seq,
             text,
           });
-        const logs = await store.installs.logsMany(['ins_hand', 'ins_dep_2', 'ins_none']);
-        expect(logs.find((l) => l.installId === 'ins_hand')).toEqual(
-          await store.installs.logs('ins_hand'),
-        );
+        const logs = await store.installs.logsForReport(['ins_hand', 'ins_dep_2', 'ins_none'], {
+          headChars: 1024,
+          tailChars: 1024,
+        });
+        const full = await store.installs.logs('ins_hand');
+        expect(logs.find((l) => l.installId === 'ins_hand')).toEqual({
+          ...full,
+          steps: full!.steps.map((s) => ({ ...s, tail: null })),
+        });
         expect(logs.find((l) => l.installId === 'ins_dep_2')).toEqual({
           installId: 'ins_dep_2',
           steps: [],

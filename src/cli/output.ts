@@ -1,8 +1,8 @@
-import { CONTROL_CHARACTERS } from '../protocol/fields.js';
+import { CONTROL_CHARACTERS, jsonText } from '../protocol/fields.js';
 
-/** Prints a value as indented JSON on stdout, for `--json`. */
+/** Prints a value as indented JSON on stdout, for `--json` (`jsonText`). */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value)}\n`);
 }
 
 /**

@@ -29,6 +29,19 @@ export const FIELD_LIMITS = {
  */
 export const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
+/**
+ * A value as indented JSON that is safe on a terminal: `JSON.stringify`
+ * escapes C0 controls in strings, but not C1 ones (`\u009b` starts an escape
+ * sequence too), line separators or bidi overrides; those are written as
+ * `\u` escapes, which read back as the same string. The only newlines left
+ * are the indentation's.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(new RegExp(CONTROL_CHARACTERS.source, 'gu'), (c) =>
+    c === '\n' ? c : `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`,
+  );
+}
+
 const noControl = (text: string) => !CONTROL_CHARACTERS.test(text);
 
 /** A name or label shown in listings: at most `max` characters, none of them a control. */

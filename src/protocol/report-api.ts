@@ -213,7 +213,7 @@ export type FindingEntry = z.infer<typeof findingEntrySchema>;
 /**
  * A problem Ferry found in the records or the facts, with the impact it
  * suggests. `key` stays the same for the same problem from one report to the
- * next (`warnings/cart/migrate/postgres`), so a person can confirm it: the
+ * next (`warnings/cart/qa/postgres`: `warnings/<app>/<env>/<pattern>`), so a person can confirm it: the
  * note made from it says so, and the report shows the finding as confirmed.
  */
 export const findingSchema = z.object({

@@ -3,6 +3,7 @@ import {
   markdownCode,
   markdownCodeBlock,
   markdownLines,
+  markdownText,
   renderMarkdown,
 } from './render-markdown.js';
 import { emptyReport, reportFixture } from '../../test/helpers/report-fixture.js';
@@ -151,6 +152,21 @@ describe('markdown quoting', () => {
       'code',
       '',
       'next',
+    ]);
+  });
+
+  it('keeps bare URLs, www. names and e-mail addresses from becoming links', () => {
+    // Host-controlled text (an os or runtime string) outside code: GFM would link each of these.
+    const text =
+      'Ubuntu 24.04 see https://evil.example/x, ftp://f.example, WWW.evil.example or root@evil.example';
+    expect(markdownText(text)).toBe(
+      'Ubuntu 24.04 see https\\://evil.example/x, ftp\\://f.example, WWW\\.evil.example or root\\@evil.example',
+    );
+    // A bundle's name is no address: it stays as it is.
+    expect(markdownText('cart@12 and mq@7.')).toBe('cart@12 and mq@7.');
+    expect(markdownLines('mail a@b.example\nwww.x.example')).toEqual([
+      'mail a\\@b.example\\',
+      'www\\.x.example',
     ]);
   });
 });

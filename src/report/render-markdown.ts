@@ -26,11 +26,24 @@ import { cleanReport, formatDuration, formatTime, oneLine } from './report-text.
  * Text of the report on one line, as Markdown shows it and never reads it:
  * every character that could start markup (emphasis, links and images, HTML,
  * entities, code, table cells, strikethrough, maths) is escaped with a
- * backslash. A `#` matters only at the start of a line or in a heading
+ * backslash, and bare addresses are kept from being linked (`breakAutolinks`). A `#` matters only at the start of a line or in a heading
  * (`markdownHeading`), a `(` only after a `]`, which is escaped.
  */
 export function markdownText(text: string): string {
-  return oneLine(text).replace(/[\\`*_[\]<>|~&$]/g, '\\$&');
+  return breakAutolinks(oneLine(text).replace(/[\\`*_[\]<>|~&$]/g, '\\$&'));
+}
+
+/**
+ * GFM links bare `https://…`, `www.…` and e-mail addresses by itself; text a
+ * host reported (an os or runtime string) must not become a link. A backslash
+ * before the `:` of `://`, the `.` after `www` and the `@` of an address (one
+ * with a dot after it: `cart@12` is a bundle) shows the same text unlinked.
+ */
+function breakAutolinks(escaped: string): string {
+  return escaped
+    .replace(/:\/\//g, '\\://')
+    .replace(/\b(www)\./gi, '$1\\.')
+    .replace(/@(?=[^\s@]*\.[A-Za-z0-9])/g, '\\@');
 }
 
 /** A heading's text: escaped, `#` too (a heading's trailing `#`s would be dropped). */

@@ -13,7 +13,9 @@ import {
   type NoteRecord,
   type NotesQuery,
   type NoteSubject,
+  NOTE_LIMITS,
 } from '../protocol/note-api.js';
+import { CONTROL_CHARACTERS } from '../protocol/fields.js';
 import type { Finding } from '../protocol/report-api.js';
 import type { Store, StoredToken } from '../store/store.js';
 import { historyEvent } from './history-event.js';
@@ -52,7 +54,7 @@ export class NoteService {
       section: body.section,
       impact: body.impact,
       // The schema lets the text go only for a note of a finding.
-      text: body.text ?? finding?.title ?? '',
+      text: body.text ?? noteTextOf(finding?.title ?? ''),
       fixedBy: body.fixedBy ?? null,
       finding: body.finding ?? null,
       at: new Date().toISOString(),
@@ -271,4 +273,16 @@ function fixedByText(ref: BundleKey | null): string {
 function quote(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > QUOTED ? `${line.slice(0, QUOTED - 1)}…` : line;
+}
+
+/**
+ * A finding's title as a note's text, held to what `noteTextSchema` allows:
+ * a title quotes what hosts reported (a drifting value can be any length, and
+ * hold control characters), so it is cut to `NOTE_LIMITS.text` with an ellipsis,
+ * and each control character becomes a space.
+ */
+export function noteTextOf(title: string): string {
+  const printable = title.replace(new RegExp(CONTROL_CHARACTERS.source, 'gu'), ' ');
+  const max = NOTE_LIMITS.text;
+  return printable.length > max ? `${printable.slice(0, max - 1)}…` : printable;
 }

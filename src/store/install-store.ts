@@ -1,4 +1,10 @@
-import type { InstallLogs, InstallPurpose, InstallRecord, InstallState } from '../protocol/api.js';
+import type {
+  InstallLogs,
+  InstallPurpose,
+  InstallRecord,
+  InstallState,
+  StepLog,
+} from '../protocol/api.js';
 import type { BundleKey } from '../protocol/note-api.js';
 
 export interface NewInstall {
@@ -128,8 +134,36 @@ export interface InstallStore {
     bundles: readonly BundleKey[];
     deploymentIds: readonly string[];
   }): Promise<StoredInstall[]>;
-  /** The logs of many installs at once (two queries); an unknown id has none. */
-  logsMany(installIds: readonly string[]): Promise<InstallLogs[]>;
+  /**
+   * The output a release report reads of many installs, in a fixed number of
+   * queries and bounded whatever was stored: per step, the first
+   * `headChars` of each stream, and for a failed step also the last
+   * `tailChars` (where its error is). An unknown id has none.
+   */
+  logsForReport(installIds: readonly string[], bounds: OutputBounds): Promise<ReportInstallLogs[]>;
   /** The configuration snapshots of many installs at once; an install without one is left out. */
   getSnapshots(installIds: readonly string[]): Promise<InstallSnapshot[]>;
+}
+
+/** How much of each stream of a step's output a report reads, in characters. */
+export interface OutputBounds {
+  /** From the start of each stream of every step. */
+  headChars: number;
+  /** From the end of each stream of a failed step. */
+  tailChars: number;
+}
+
+/**
+ * A step's output as a release report reads it: `stdout` and `stderr` hold at
+ * most the first `headChars` of each stream; `tail`, only for a failed step,
+ * at most the last `tailChars`.
+ */
+export interface ReportStepLog extends StepLog {
+  tail?: { stdout: string; stderr: string } | null;
+}
+
+/** The bounded output of one install's steps, in order (`InstallStore.logsForReport`). */
+export interface ReportInstallLogs {
+  installId: string;
+  steps: ReportStepLog[];
 }

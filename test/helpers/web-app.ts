@@ -16,10 +16,13 @@ export function webAppTree(
      * the test lets it go on, however slow the machine.
      */
     gateFile?: string;
+    /** A variable (a secret, say) the service gets as `WEB_SECRET` and prints as a warning when it starts. */
+    printVar?: string;
   } = {},
 ): Record<string, string> {
   const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
   if (options.breakable) env.push(`WEB_BREAK: '\${BREAK}'`);
+  if (options.printVar !== undefined) env.push(`WEB_SECRET: '\${${options.printVar}}'`);
   return {
     'ferry.yml': [
       'apps:',
@@ -72,6 +75,7 @@ const port = Number(process.env.WEB_PORT);
 const version = process.env.FERRY_VERSION;
 const mark = process.env.WEB_MARK;
 const broken = process.env.WEB_BREAK === 'yes';
+if (process.env.WEB_SECRET) console.log('WARNING: starting with api token ' + process.env.WEB_SECRET);
 const server = http.createServer((request, response) => {
   if (request.url === '/health') {
     response.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' });

@@ -1,18 +1,27 @@
-import type { BundleDetail, EnvironmentRecord, StepLog } from '../../protocol/api.js';
+import type { BundleDetail, EnvironmentRecord } from '../../protocol/api.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { NoteSubject } from '../../protocol/note-api.js';
+import type { ReportStepLog } from '../../store/install-store.js';
 import type { Store, StoredInstall } from '../../store/store.js';
 import { toDeploymentRecord } from '../deployments/deployment-record.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
 import { hostScopes, perHostVariables } from './drift.js';
+import { WARNING_SCAN_MAX } from './findings/warnings.js';
 import type { ReportFacts, ReportInstallFacts } from './report-facts.js';
+
+/**
+ * How much of each step's output a report reads: the head its findings scan
+ * (`WARNING_SCAN_MAX`), and of a failed step the tail its last lines come
+ * from. A step's output has no size limit; the report's memory must not grow with it.
+ */
+export const REPORT_OUTPUT_BOUNDS = { headChars: WARNING_SCAN_MAX, tailChars: 64 * 1024 } as const;
 
 /**
  * Reads every record a release report is made from, for one bundle
  * (`cart@12`) or a label (every bundle pushed with it, across apps), in a
  * fixed number of queries whatever the number of hosts: the bundles, the
  * hosts, the desired releases, the deployments, their installs with steps
- * and output, the snapshots hosts run with, the notes and the verdicts.
+ * and output (bounded: `REPORT_OUTPUT_BOUNDS`), the snapshots hosts run with, the notes and the verdicts.
  *
  * Throws `E_BUNDLE_NOT_FOUND` for an unknown bundle and `E_LABEL_NOT_FOUND`
  * for a label no bundle carries.
@@ -55,7 +64,10 @@ export async function gatherReportFacts(
     }),
   );
   const [logs, snapshots, verdicts, hostVariables] = await Promise.all([
-    store.installs.logsMany(installs.map((i) => i.id)),
+    store.installs.logsForReport(
+      installs.map((i) => i.id),
+      REPORT_OUTPUT_BOUNDS,
+    ),
     store.installs.getSnapshots(running.map((r) => r.installId)),
     Promise.all(apps.map((app) => store.verdicts.listByApp(app))),
     store.variables.list({ scopes: hostScopes(hosts) }),
@@ -89,7 +101,7 @@ export async function gatherReportFacts(
     installs: installs.map((install): ReportInstallFacts => ({
       install: withoutStoreFields(install),
       env: deploymentEnv.get(install.deploymentId ?? '') ?? hostEnv.get(install.hostId) ?? '',
-      logs: logsOf.get(install.id) ?? ([] as StepLog[]),
+      logs: logsOf.get(install.id) ?? ([] as ReportStepLog[]),
     })),
     runningConfig: running.flatMap(({ hostId, app, installId }) => {
       const snapshot = snapshotOf.get(installId);

@@ -1,10 +1,11 @@
-import type { StepLog } from '../../protocol/api.js';
 import type {
   InstallFailure,
   ReportDeployment,
   ReportEnvironment,
   ReportInstall,
 } from '../../protocol/report-api.js';
+import type { ReportStepLog } from '../../store/install-store.js';
+import { QUOTE_MAX } from './findings/warnings.js';
 import type { ReportFacts, ReportInstallFacts } from './report-facts.js';
 
 /** How many lines of a failed step's output a report quotes. */
@@ -87,21 +88,27 @@ export function reportInstall({ install, logs }: ReportInstallFacts): ReportInst
  */
 function failure({ install, logs }: Pick<ReportInstallFacts, 'install' | 'logs'>): InstallFailure {
   const step = install.steps.findLast((s) => s.state === 'failed') ?? null;
-  const log: StepLog | undefined = step ? logs.find((l) => l.step === step.step) : undefined;
+  const log: ReportStepLog | undefined = step ? logs.find((l) => l.step === step.step) : undefined;
+  // The end of the output is in the tail a failed step's log carries; the head is all there is without one.
+  const output = log ? (log.tail ?? log) : undefined;
   return {
     step: step?.step ?? null,
     exitCode: step?.exitCode ?? null,
     error: install.error ?? step?.error ?? null,
-    lastLines: log ? lastLines(log.stderr.trim() === '' ? log.stdout : log.stderr) : [],
+    lastLines: output ? lastLines(output.stderr.trim() === '' ? output.stdout : output.stderr) : [],
     logsCommand: `ferry logs ${install.id}`,
   };
 }
 
-/** The last `FAILURE_LINES` lines of some output, trailing blank lines left out. */
+/**
+ * The last `FAILURE_LINES` lines of some output, trailing blank lines left
+ * out, each cut to `QUOTE_MAX` characters (a progress bar redrawn with `\r`
+ * is one line of megabytes).
+ */
 export function lastLines(output: string, count = FAILURE_LINES): string[] {
   const lines = output.replace(/\r\n/g, '\n').split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
-  return lines.slice(-count);
+  return lines.slice(-count).map((l) => (l.length > QUOTE_MAX ? l.slice(0, QUOTE_MAX) : l));
 }
 
 /** Milliseconds from one time to another, or null when either is unknown. */

@@ -3,11 +3,10 @@ import type {
   EnvironmentRecord,
   HostRecord,
   InstallRecord,
-  StepLog,
 } from '../../protocol/api.js';
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { NoteRecord, NoteSubject } from '../../protocol/note-api.js';
-import type { ConfigSnapshot } from '../../store/install-store.js';
+import type { ConfigSnapshot, ReportStepLog } from '../../store/install-store.js';
 
 /**
  * Every record a release report is made from, gathered once from the store
@@ -52,9 +51,12 @@ export interface ReportFacts {
   }>;
 }
 
-/** One install with the environment its host is in and each step's full output. */
+/**
+ * One install with the environment its host is in and each step's output:
+ * its head, and a failed step's tail (`REPORT_OUTPUT_BOUNDS`), not all of it.
+ */
 export interface ReportInstallFacts {
   install: InstallRecord;
   env: string;
-  logs: StepLog[];
+  logs: ReportStepLog[];
 }

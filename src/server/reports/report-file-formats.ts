@@ -1,3 +1,4 @@
+import { jsonText } from '../../protocol/fields.js';
 import type { Report } from '../../protocol/report-api.js';
 import { renderHtml } from '../../report/render-html.js';
 import { renderMarkdown } from '../../report/render-markdown.js';
@@ -13,5 +14,5 @@ export type ReportFileFormats = Readonly<Record<string, (report: Report) => stri
 export const REPORT_FILE_FORMATS: ReportFileFormats = {
   md: renderMarkdown,
   html: renderHtml,
-  json: (report) => `${JSON.stringify(report, null, 2)}\n`,
+  json: (report) => `${jsonText(report)}\n`,
 };

@@ -20,12 +20,15 @@ import type {
   InstallSnapshot,
   InstallStore,
   NewInstall,
+  OutputBounds,
+  ReportInstallLogs,
   StepReport,
   StoredInstall,
 } from '../install-store.js';
 import type { BundleKey } from '../../protocol/note-api.js';
 import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
 import { keyMismatch, SecretBox } from '../secret-box.js';
+import { readReportLogs } from './kysely-report-logs.js';
 import { snapshotContext } from './kysely-secret-sealing.js';
 
 const snapshotBodySchema = z.object({
@@ -340,53 +343,13 @@ export class KyselyInstallStore implements InstallStore {
     };
   }
 
-  async logsMany(installIds: readonly string[]): Promise<InstallLogs[]> {
-    const out: InstallLogs[] = [];
+  async logsForReport(
+    installIds: readonly string[],
+    bounds: OutputBounds,
+  ): Promise<ReportInstallLogs[]> {
+    const out: ReportInstallLogs[] = [];
     for (const ids of chunks([...new Set(installIds)])) {
-      const steps = await this.db
-        .selectFrom('install_steps')
-        .select(['install_id', 'step', 'state', 'exit_code', 'duration_ms'])
-        .where('install_id', 'in', ids)
-        .orderBy('install_id')
-        .orderBy('position')
-        .execute();
-      const pieces = await this.db
-        .selectFrom('step_output')
-        .select(['install_id', 'step', 'stream', 'text'])
-        .where('install_id', 'in', ids)
-        .orderBy('install_id')
-        .orderBy('step')
-        .orderBy('stream')
-        .orderBy('seq')
-        .execute();
-      // Joined once per install, step and stream: a report over many hosts
-      // reads thousands of pieces, and filtering them per step would be quadratic.
-      const text = new Map<string, string[]>();
-      for (const p of pieces) {
-        const key = `${p.install_id}\u0000${p.step}\u0000${p.stream}`;
-        const list = text.get(key) ?? [];
-        list.push(p.text);
-        text.set(key, list);
-      }
-      const of = (id: string, step: string, stream: string) =>
-        (text.get(`${id}\u0000${step}\u0000${stream}`) ?? []).join('');
-      const byInstall = new Map<string, StepLog[]>(ids.map((id) => [id, []]));
-      for (const s of steps) {
-        byInstall.get(s.install_id)?.push({
-          step: s.step,
-          state: s.state as StepLog['state'],
-          exitCode: s.exit_code === null ? null : Number(s.exit_code),
-          durationMs: s.duration_ms === null ? null : Number(s.duration_ms),
-          stdout: of(s.install_id, s.step, 'stdout'),
-          stderr: of(s.install_id, s.step, 'stderr'),
-        });
-      }
-      const known = await this.db
-        .selectFrom('installs')
-        .select('id')
-        .where('id', 'in', ids)
-        .execute();
-      for (const { id } of known) out.push({ installId: id, steps: byInstall.get(id) ?? [] });
+      out.push(...(await readReportLogs(this.db, ids, bounds)));
     }
     return out;
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MANIFEST_LINE_MAX } from './pattern-runner.js';
 
 /**
  * The patterns that make a line of step output a warning. A line counts once,
@@ -13,10 +14,10 @@ export interface WarningPattern {
   label: string;
   matches(line: string): boolean;
   /**
-   * The pattern over a whole output (flags `gm`), to find the lines to test
-   * without testing every line: a manifest pattern has one.
+   * A manifest's pattern: any regular expression a deployer wrote, run only
+   * line by line under a time budget (`PatternRunner`), never over a whole output.
    */
-  search?: RegExp;
+  manifest?: RegExp;
 }
 
 const test = (re: RegExp) => (line: string) => re.test(line);
@@ -45,9 +46,6 @@ export const DEFAULT_WARNING_PATTERNS: readonly WarningPattern[] = [
   { id: 'generic', label: 'warnings', matches: test(/\bwarn(?:ing)?s?\b/i) },
 ];
 
-/** A manifest pattern's lines are tested up to this length: a team's regex should not see MBs. */
-const MANIFEST_LINE_MAX = 2000;
-
 /**
  * The patterns of a manifest's `report.warnings`, each keyed by a hash of its
  * text (its place in the list may change, the problem it finds does not). A
@@ -70,7 +68,7 @@ export function manifestWarningPatterns(sources: readonly unknown[]): WarningPat
       id,
       label: `lines matching /${source}/`,
       matches: (line) => re.test(line.slice(0, MANIFEST_LINE_MAX)),
-      search: new RegExp(source, 'gm'),
+      manifest: re,
     });
   }
   return patterns;

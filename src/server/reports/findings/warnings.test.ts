@@ -129,4 +129,28 @@ describe('warningFindings', () => {
     expect(finding!.entries[0]!.quote).toBe(long.slice(0, 500));
     expect(finding!.entries[0]!.count).toBe(1);
   });
+
+  it('stops a manifest pattern that backtracks, keeping what it matched, and says so', () => {
+    // `^(\w+\s?)+:` takes seconds on a line of 40 word characters without a colon, and
+    // doubles with every two more: searched over the whole output, this test would hang.
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12, { report: { warnings: ['^(\\w+\\s?)+:'] } })],
+      installs: [
+        install('web-1', 'qa', [
+          { step: 'migrate', stdout: `ERROR: boom\n${'word '.repeat(400)}!\nnpm WARN late\n` },
+        ]),
+      ],
+    });
+    const findings = warningFindings(reportScope(facts));
+    expect(findings.map((f) => f.data.pattern)).toEqual([
+      expect.stringMatching(/^manifest-/),
+      'npm',
+    ]);
+    const [own] = findings;
+    expect(own!.entries).toEqual([
+      { host: 'web-1', text: '1 line in migrate (1)', quote: 'ERROR: boom', count: 1 },
+    ]);
+    expect(own!.data).toMatchObject({ stopped: true });
+    expect(own!.title).toContain('stopped');
+  }, 5_000);
 });

@@ -7,6 +7,7 @@ import {
   plural,
   type ReportScope,
 } from './report-scope.js';
+import { PatternRunner } from './pattern-runner.js';
 import {
   DEFAULT_WARNING_PATTERNS,
   manifestWarningPatterns,
@@ -39,6 +40,8 @@ interface Seen {
  */
 export function warningFindings(scope: ReportScope): Finding[] {
   const findings: Finding[] = [];
+  // One per report: a pattern stopped once is not run again anywhere.
+  const runner = new PatternRunner();
   const byAppEnv = groupBy(latestInstalls(scope.facts), (i) => `${i.install.app}\0${i.env}`);
   for (const [appEnv, installs] of byAppEnv) {
     const [app, env] = appEnv.split('\0') as [string, string];
@@ -52,20 +55,29 @@ export function warningFindings(scope: ReportScope): Finding[] {
       const patterns = compiled.get(version) ?? patternsFor(scope, app, version);
       compiled.set(version, patterns);
       for (const p of patterns) patternsById.set(p.id, p);
-      for (const log of entry.logs) {
-        for (const output of [log.stdout, log.stderr]) {
-          scanOutput(output, patterns, (pattern, line) => {
-            const hosts = seen.get(pattern.id) ?? new Map<string, Seen>();
-            seen.set(pattern.id, hosts);
-            const host = entry.install.host;
-            const at = hosts.get(host) ?? { host, count: 0, quote: line, steps: new Map() };
-            hosts.set(host, at);
-            at.count++;
-            at.steps.set(log.step, (at.steps.get(log.step) ?? 0) + 1);
-          });
-        }
-      }
+      const outputs = entry.logs.flatMap((log) => [
+        { step: log.step, text: log.stdout },
+        { step: log.step, text: log.stderr },
+      ]);
+      scanOutputs(
+        outputs.map((o) => o.text),
+        patterns,
+        runner,
+        (pattern, line, index) => {
+          const step = outputs[index]!.step;
+          const hosts = seen.get(pattern.id) ?? new Map<string, Seen>();
+          seen.set(pattern.id, hosts);
+          const host = entry.install.host;
+          const at = hosts.get(host) ?? { host, count: 0, quote: line, steps: new Map() };
+          hosts.set(host, at);
+          at.count++;
+          at.steps.set(step, (at.steps.get(step) ?? 0) + 1);
+        },
+      );
     }
+    // A manifest pattern stopped for its time is said, even where it matched nothing.
+    for (const id of patternsById.keys())
+      if (runner.stopped(id) && !seen.has(id)) seen.set(id, new Map());
     for (const [id, hosts] of seen) {
       const pattern = patternsById.get(id)!;
       const entries: FindingEntry[] = [...hosts.values()]
@@ -78,15 +90,20 @@ export function warningFindings(scope: ReportScope): Finding[] {
         }));
       const steps = [...new Set([...hosts.values()].flatMap((s) => [...s.steps.keys()]))];
       const total = entries.reduce((n, e) => n + (e.count ?? 0), 0);
+      const stopped = runner.stopped(id);
       findings.push({
         key: `warnings/${app}/${env}/${id}`,
         kind: 'warnings',
-        title: `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}`,
+        title:
+          `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}` +
+          (stopped
+            ? ' (the pattern was stopped: it ran too long, as one that backtracks does, and later lines were not tested)'
+            : ''),
         suggestedImpact: 'minor',
         env,
         app,
         entries,
-        data: { pattern: id, label: pattern.label, steps },
+        data: { pattern: id, label: pattern.label, steps, ...(stopped ? { stopped: true } : {}) },
         confirmedBy: null,
       });
     }
@@ -109,41 +126,77 @@ const CANDIDATE_WORDS = /warn|notice|deprecat/gi;
 
 /**
  * Calls `found` for each line of the first `WARNING_SCAN_MAX` characters of
- * `output` that is a warning, with the first pattern it matches. The lines to
- * test are found by searching the whole output (each manifest pattern in
- * turn, then the words every default pattern needs), so a long output of
- * plain lines costs a few passes of the regular expression engine; each line
- * found is then tested alone, as the patterns say.
+ * each of one install's `outputs` that is a warning, with the first pattern
+ * it matches and the output's index. A manifest's patterns run line by line
+ * through `runner` (lines cut, time bounded), once over all the install's
+ * lines; the defaults, fast by design, test only the lines an output search
+ * for their words finds.
  */
-export function scanOutput(
-  output: string,
+export function scanOutputs(
+  outputs: readonly string[],
   patterns: readonly WarningPattern[],
-  found: (pattern: WarningPattern, line: string) => void,
+  runner: PatternRunner,
+  found: (pattern: WarningPattern, line: string, output: number) => void,
 ): void {
-  const text = output.length > WARNING_SCAN_MAX ? output.slice(0, WARNING_SCAN_MAX) : output;
-  // The start of each line already counted: a line counts once, for the first pattern.
-  const counted = new Set<number>();
-  const visit = (search: RegExp, test: (line: string) => WarningPattern | undefined) => {
-    const re = new RegExp(search.source, search.flags);
+  const texts = outputs.map((o) =>
+    o.length > WARNING_SCAN_MAX ? o.slice(0, WARNING_SCAN_MAX) : o,
+  );
+  // Per output, the lines (by where they start) a manifest pattern claimed, in order.
+  const claimed = texts.map(() => new Map<number, WarningPattern>());
+  const own = patterns.filter((p) => p.manifest);
+  if (own.length > 0) {
+    const lines: string[] = [];
+    const outputOf: number[] = [];
+    const startOf: number[] = [];
+    texts.forEach((text, o) => {
+      for (let start = 0; start <= text.length;) {
+        let end = text.indexOf('\n', start);
+        if (end === -1) end = text.length;
+        const line = lineAt(text, start, end);
+        // A blank line is no warning, whatever a pattern says (`^$`).
+        lines.push(line.trim() === '' ? '' : line);
+        outputOf.push(o);
+        startOf.push(start);
+        start = end + 1;
+      }
+    });
+    for (const pattern of own) {
+      for (const i of runner.matchingLines(pattern.id, pattern.manifest!, lines)) {
+        const taken = claimed[outputOf[i]!]!;
+        if (!taken.has(startOf[i]!)) taken.set(startOf[i]!, pattern);
+      }
+    }
+  }
+  const defaults = patterns.filter((p) => !p.manifest);
+  texts.forEach((text, o) => {
+    const taken = claimed[o]!;
+    for (const [start, pattern] of taken) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      found(pattern, quoted(lineAt(text, start, end)), o);
+    }
+    const re = new RegExp(CANDIDATE_WORDS.source, CANDIDATE_WORDS.flags);
     let match: RegExpExecArray | null;
     while ((match = re.exec(text)) !== null) {
       const start = text.lastIndexOf('\n', match.index - 1) + 1;
       let end = text.indexOf('\n', match.index);
       if (end === -1) end = text.length;
       re.lastIndex = Math.max(end + 1, match.index + 1);
-      if (counted.has(start)) continue;
-      const line = text.slice(start, text.charCodeAt(end - 1) === 13 ? end - 1 : end);
-      const pattern = line.trim() === '' ? undefined : test(line);
-      if (!pattern) continue;
-      counted.add(start);
-      found(pattern, line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line);
+      if (taken.has(start)) continue;
+      const line = lineAt(text, start, end);
+      const pattern = line.trim() === '' ? undefined : matchWarning(line, defaults);
+      if (pattern) found(pattern, quoted(line), o);
     }
-  };
-  for (const own of patterns) {
-    if (own.search) visit(own.search, (line) => (own.matches(line) ? own : undefined));
-  }
-  const defaults = patterns.filter((p) => !p.search);
-  visit(CANDIDATE_WORDS, (line) => matchWarning(line, defaults));
+  });
+}
+
+/** The line from `start` to `end`, without the CR of a CR LF. */
+function lineAt(text: string, start: number, end: number): string {
+  return text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+}
+
+function quoted(line: string): string {
+  return line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) : line;
 }
 
 function capitalize(text: string): string {
