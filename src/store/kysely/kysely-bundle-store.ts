@@ -102,28 +102,25 @@ export class KyselyBundleStore implements BundleStore {
   }
 
   async listByLabel(label: string): Promise<BundleRecord[]> {
-    const rows = await this.db
-      .selectFrom('bundles')
-      .selectAll()
-      .where('label', '=', label)
-      .orderBy('app')
-      .orderBy('version')
-      .execute();
-    return rows.map(toBundleRecord);
+    return (await this.rowsByLabel(label)).map(toBundleRecord);
   }
 
   async listDetailsByLabel(label: string): Promise<BundleDetail[]> {
-    const rows = await this.db
+    return (await this.rowsByLabel(label)).map((row) => ({
+      ...toBundleRecord(row),
+      manifest: JSON.parse(row.manifest_json) as Record<string, unknown>,
+    }));
+  }
+
+  /** The rows of the bundles pushed with `label`, by app then version. */
+  private rowsByLabel(label: string) {
+    return this.db
       .selectFrom('bundles')
       .selectAll()
       .where('label', '=', label)
       .orderBy('app')
       .orderBy('version')
       .execute();
-    return rows.map((row) => ({
-      ...toBundleRecord(row),
-      manifest: JSON.parse(row.manifest_json) as Record<string, unknown>,
-    }));
   }
 
   async hasApp(app: string): Promise<boolean> {
