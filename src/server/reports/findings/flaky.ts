@@ -27,7 +27,14 @@ export function flakyFindings(scope: ReportScope): Finding[] {
     (i) => `${i.entry.install.app}\0${i.entry.env}`,
   )) {
     const [app, env] = group.split('\0') as [string, string];
-    const byHost = new Map(items.map((i) => [i.entry.install.host, i]));
+    // Two versions of the app in one release: the host's newest install speaks for it.
+    const byHost = new Map<string, (typeof items)[number]>();
+    for (const i of items) {
+      const seen = byHost.get(i.entry.install.host);
+      if (!seen || seen.entry.install.createdAt < i.entry.install.createdAt) {
+        byHost.set(i.entry.install.host, i);
+      }
+    }
     const hosts = [...byHost.keys()].sort();
     findings.push({
       key: `flaky/${app}/${env}/health`,

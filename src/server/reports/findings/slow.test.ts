@@ -87,6 +87,38 @@ describe('flakyFindings', () => {
   });
 });
 
+describe('flakyFindings with two versions of an app', () => {
+  it('judges a host by its newest install, whatever the order they were stored in', () => {
+    const at = (entry: ReturnType<typeof install>, createdAt: string) => ({
+      ...entry,
+      install: { ...entry.install, createdAt },
+    });
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12), bundle('cart', 13)],
+      installs: [
+        at(
+          install('web-1', 'qa', [{ step: 'health', stdout: '5 attempts in 4000 ms\n' }], {
+            version: 13,
+          }),
+          '2024-05-02T10:00:00.000Z',
+        ),
+        at(
+          install('web-1', 'qa', [{ step: 'health', stdout: '3 attempts in 2000 ms\n' }]),
+          '2024-05-01T10:00:00.000Z',
+        ),
+      ],
+    });
+    const [finding] = flakyFindings(reportScope(facts));
+    expect(finding!.entries).toEqual([
+      expect.objectContaining({
+        host: 'web-1',
+        count: 5,
+        text: expect.stringContaining('cart@13'),
+      }),
+    ]);
+  });
+});
+
 describe('slowFindings with two versions of an app', () => {
   it('gives one finding per app, environment and step, each host judged by its last install', () => {
     const facts = reportFacts({
