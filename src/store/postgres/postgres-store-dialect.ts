@@ -63,39 +63,68 @@ export class PostgresStoreDialect implements StoreDialect {
    * Listens on its own connection for the other replicas' appends; reconnects
    * (and calls `onAppended`, since appends may have been missed meanwhile)
    * when the connection drops.
+   *
+   * A connection is given back to the pool exactly once, whatever comes first:
+   * its errors (a dropped connection reports one for the server's message and
+   * one for the closed socket), a failed LISTEN, or the stop. A stop while a
+   * connection is still being made gives that one back when it is made.
    */
   async watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
     let stopped = false;
-    let client: pg.PoolClient | undefined;
+    let listening: { client: pg.PoolClient; giveBack: (broken: boolean) => void } | undefined;
     let retry: NodeJS.Timeout | undefined;
+    const retryLater = () => {
+      clearTimeout(retry);
+      if (!stopped) retry = setTimeout(() => void connect(), 1000);
+    };
     const connect = async (): Promise<void> => {
+      let next: pg.PoolClient;
       try {
-        const next = await this.pool.connect();
-        if (stopped) return next.release();
-        client = next;
-        next.on('notification', () => onAppended());
-        next.on('error', () => {
-          next.release(true);
-          if (client === next) client = undefined;
-          if (!stopped) retry = setTimeout(() => void connect(), 1000);
-        });
-        await next.query(`listen ${EVENTS_CHANNEL}`);
-        onAppended();
+        next = await this.pool.connect();
       } catch {
-        if (!stopped) retry = setTimeout(() => void connect(), 1000);
+        retryLater();
+        return;
       }
+      let givenBack = false;
+      const notified = () => onAppended();
+      const giveBack = (broken: boolean) => {
+        if (givenBack) return;
+        givenBack = true;
+        if (listening?.client === next) listening = undefined;
+        next.removeListener('notification', notified);
+        next.release(broken);
+      };
+      const drop = () => {
+        if (givenBack) return;
+        giveBack(true);
+        retryLater();
+      };
+      // Stays on the client: a second error after it was given back must not throw.
+      next.on('error', drop);
+      if (stopped) return giveBack(false);
+      listening = { client: next, giveBack };
+      next.on('notification', notified);
+      try {
+        await next.query(`listen ${EVENTS_CHANNEL}`);
+      } catch {
+        drop();
+        return;
+      }
+      // Stopped while listening began: this connection listens, so it goes.
+      if (stopped) return giveBack(true);
+      onAppended();
     };
     await connect();
     return async () => {
       stopped = true;
       clearTimeout(retry);
-      const last = client;
-      client = undefined;
+      const last = listening;
       if (!last) return;
       try {
-        await last.query(`unlisten ${EVENTS_CHANNEL}`);
-      } finally {
-        last.release();
+        await last.client.query(`unlisten ${EVENTS_CHANNEL}`);
+        last.giveBack(false);
+      } catch {
+        last.giveBack(true);
       }
     };
   }
