@@ -97,6 +97,20 @@ describe('service-output step', () => {
     expect(streamOf('stderr')).toContain(`cannot read ${logs.stdoutFile}`);
   });
 
+  it('leaves out the rest of a line the process before was writing when this start began', async () => {
+    await fx.installed(2, {});
+    // The old process is half-way through a line, in the middle of an old secret, when the size is noted.
+    await serviceWrote('booting\nconnecting to postgres://app:old-pa', null);
+    const ctx = await started(section({ service }), {
+      vars: { DB_PASSWORD: 'n3w-s3cret-pass' },
+      secrets: ['DB_PASSWORD'],
+    });
+    await serviceWrote('ss-1@db\nlistening on :8000\n', null);
+    expect(await recordServiceOutput(ctx)).toEqual({ ok: true, error: null });
+    expect(streamOf('stdout')).toBe('listening on :8000\n');
+    expect(fx.output()).not.toContain('ss-1');
+  });
+
   it('records only what this start wrote: an earlier start’s lines and its old secret stay out', async () => {
     // The version ran before with another password, which its first start printed.
     await fx.installed(2, {});

@@ -49,8 +49,8 @@ export async function recordServiceOutput(ctx: InstallContext): Promise<StepOutc
 }
 
 /**
- * The whole lines of `file` from byte `from` on, at most `max` bytes of them;
- * '' when there is no file. A file now shorter than `from` was emptied since
+ * The whole lines of `file` that begin at byte `from` or after, at most `max`
+ * bytes of them; '' when there is no file. A file now shorter than `from` was emptied since
  * (rotated by copy and truncate): all it holds came since, and it is read from
  * its beginning.
  */
@@ -64,13 +64,21 @@ async function linesSince(file: string, from: number, max: number): Promise<stri
   }
   try {
     const size = (await handle.stat()).size;
-    const position = size < from ? 0 : from;
-    const buffer = Buffer.alloc(Math.min(max, size - position));
+    // One byte before `from` too: whether this start's output begins a line.
+    const position = size < from ? 0 : Math.max(0, from - 1);
+    const buffer = Buffer.alloc(Math.min(max + 1, size - position));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    const read = buffer.subarray(0, bytesRead);
+    // The size was noted while the process before was still writing: a line
+    // of its that straddles `from` is its, and its rest (perhaps the end of an
+    // old secret, which masking cannot recognise) stays out.
+    const lineEnd = read.indexOf(0x0a);
+    if (position > 0 && lineEnd === -1) return '';
+    const begin = position === 0 ? 0 : lineEnd + 1;
     // Up to the last line break: no part of a line, so neither part of a secret
     // (unmaskable) nor part of a UTF-8 character (a line break is never inside one).
-    const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
-    return buffer.subarray(0, end + 1).toString('utf8');
+    const end = read.subarray(0, Math.min(read.length, begin + max)).lastIndexOf(0x0a);
+    return end < begin ? '' : read.subarray(begin, end + 1).toString('utf8');
   } finally {
     await handle.close();
   }
