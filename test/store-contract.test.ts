@@ -366,6 +366,15 @@ for (const dialect of STORE_DIALECTS) {
             stderr: '',
           },
         ]);
+        // A NUL in output is kept as U+FFFD on both stores (PostgreSQL's text cannot hold it).
+        await store.installs.recordStep('ins_1', {
+          kind: 'output',
+          step: 'install',
+          stream: 'stderr',
+          seq: 0,
+          text: 'binary\0junk\n',
+        });
+        expect((await store.installs.logs('ins_1'))?.steps[0]?.stderr).toBe('binary\uFFFDjunk\n');
         // The same step started again (the agent re-ran the job): its output starts over.
         await store.installs.recordStep('ins_1', { ...started, at: '2026-11-02T00:00:05.000Z' });
         expect((await store.installs.logs('ins_1'))?.steps[0]?.stdout).toBe('');

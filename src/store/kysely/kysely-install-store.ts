@@ -199,7 +199,9 @@ export class KyselyInstallStore implements InstallStore {
           step: report.step,
           stream: report.stream,
           seq: report.seq,
-          text: report.text,
+          // PostgreSQL's text cannot hold NUL and SQLite's length() stops at
+          // one: a step that prints NULs keeps its output, with U+FFFD for them.
+          text: report.text.replaceAll('\0', '\uFFFD'),
         })
         .onConflict((oc) => oc.columns(['install_id', 'step', 'stream', 'seq']).doNothing())
         .execute();
