@@ -162,6 +162,10 @@ describe('markdown quoting', () => {
     expect(markdownText(text)).toBe(
       'Ubuntu 24.04 see https\\://evil.example/x, ftp\\://f.example, WWW\\.evil.example or root\\@evil.example',
     );
+    // After `_` or `~` (escaped, but GFM reads the character before `www`).
+    expect(markdownText('_www.evil.example ~www.evil.example')).toBe(
+      '\\_www\\.evil.example \\~www\\.evil.example',
+    );
     // A bundle's name is no address: it stays as it is.
     expect(markdownText('cart@12 and mq@7.')).toBe('cart@12 and mq@7.');
     expect(markdownLines('mail a@b.example\nwww.x.example')).toEqual([

@@ -40,10 +40,13 @@ export function markdownText(text: string): string {
  * with a dot after it: `cart@12` is a bundle) shows the same text unlinked.
  */
 function breakAutolinks(escaped: string): string {
-  return escaped
-    .replace(/:\/\//g, '\\://')
-    .replace(/\b(www)\./gi, '$1\\.')
-    .replace(/@(?=[^\s@]*\.[A-Za-z0-9])/g, '\\@');
+  return (
+    escaped
+      .replace(/:\/\//g, '\\://')
+      // Not `\b`: GFM links a `www.` after `_` or `~` too, which `\b` misses.
+      .replace(/(?<![A-Za-z0-9])(www)\./gi, '$1\\.')
+      .replace(/@(?=[^\s@]*\.[A-Za-z0-9])/g, '\\@')
+  );
 }
 
 /** A heading's text: escaped, `#` too (a heading's trailing `#`s would be dropped). */
