@@ -79,7 +79,7 @@ describe.skipIf(!pgUrl)('the PostgreSQL events listener', () => {
     }
   });
 
-  it('leaves nothing listening when stopped while it was beginning to listen again', async () => {
+  it('leaves nothing listening, nor checked out, when stopped while its LISTEN is answered', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let connects = 0;

@@ -65,9 +65,10 @@ export class PostgresStoreDialect implements StoreDialect {
    * when the connection drops.
    *
    * A connection is given back to the pool exactly once, whatever comes first:
-   * its errors (a dropped connection reports one for the server's message and
-   * one for the closed socket), a failed LISTEN, or the stop. A stop while a
-   * connection is still being made gives that one back when it is made.
+   * its errors (including one after the stop gave it back to the pool), a
+   * failed LISTEN, or the stop (which UNLISTENs first, queued after a LISTEN
+   * still under way). A stop while a connection is still being made gives
+   * that one back when it is made.
    */
   async watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
     let stopped = false;
@@ -110,8 +111,8 @@ export class PostgresStoreDialect implements StoreDialect {
         drop();
         return;
       }
-      // Stopped while listening began: this connection listens, so it goes.
-      if (stopped) return giveBack(true);
+      // Stopped while LISTEN was answered: the stop has given this one back.
+      if (stopped) return;
       onAppended();
     };
     await connect();
