@@ -140,5 +140,6 @@ describe('slowFindings with two versions of an app', () => {
     expect(findings.map((f) => f.key)).toEqual(['slow/cart/qa/install']);
     expect(findings[0]!.entries.map((e) => e.host)).toEqual(['web-3']);
     expect(findings[0]!.data).toMatchObject({ versions: [13] });
+    expect(findings[0]!.title).toMatch(/^cart@13's install step was slow on web-3 in qa/);
   });
 });

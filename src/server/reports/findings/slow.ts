@@ -47,7 +47,7 @@ export function slowFindings(scope: ReportScope): Finding[] {
     findings.push({
       key: `slow/${app}/${env}/${step}`,
       kind: 'slow',
-      title: `${app}@${versions.join(', @')}'s ${step} step was slow on ${slow.map(([h]) => h).join(', ')} in ${env} (median ${seconds(median)})`,
+      title: `${versions.map((v) => `${app}@${v}`).join(' and ')}'s ${step} step was slow on ${slow.map(([h]) => h).join(', ')} in ${env} (median ${seconds(median)})`,
       suggestedImpact: 'minor',
       env,
       app,
