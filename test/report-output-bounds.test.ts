@@ -6,6 +6,7 @@ import {
   REPORT_OUTPUT_BOUNDS,
 } from '../src/server/reports/gather-report-facts.js';
 import { ReportService } from '../src/server/reports/report-service.js';
+import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import type { Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
 
@@ -19,7 +20,10 @@ const PIECE = 256 * 1024;
 const MB = 1024 * 1024;
 const environments = environmentsSchema.parse([{ name: 'qa' }, { name: 'prod' }]);
 
-/** `count` pieces of one stream, as an agent sends them: the first with a warning, the last with the error. */
+/**
+ * `count` pieces of one stream, as an agent sends them: the first with a warning, the last
+ * with the error. Gives the length of the largest piece stored.
+ */
 async function storeOutput(
   store: Store,
   step: string,
@@ -29,12 +33,15 @@ async function storeOutput(
 ) {
   const filler = `${'x'.repeat(99)}\n`.repeat(PIECE / 100).slice(0, PIECE);
   const pieces = Math.ceil(bytes / PIECE);
+  let largest = 0;
   for (let seq = 0; seq < pieces; seq++) {
     let text = filler;
     if (seq === 0) text = `npm warn deprecated left-pad@1.0.0\n${filler.slice(35)}`;
     if (seq === pieces - 1) text = `${filler.slice(0, PIECE - last.length)}${last}`;
     await store.installs.recordStep('ins_big', { kind: 'output', step, stream, seq, text });
+    largest = Math.max(largest, text.length);
   }
+  return largest;
 }
 
 for (const dialect of STORE_DIALECTS) {
@@ -80,19 +87,23 @@ for (const dialect of STORE_DIALECTS) {
         createdBy: 'alice',
       });
       const at = '2026-11-02T00:00:00.000Z';
+      const largest = new Map<string, number>();
       for (const [step, ok] of [
         ['install', true],
         ['migrate', false],
       ] as const) {
         await store.installs.recordStep('ins_big', { kind: 'started', step, at });
         // 10 MB of stdout, and of stderr a progress bar redrawn with \r: one 2 MB line, then the error.
-        await storeOutput(store, step, 'stdout', 10 * MB, 'done\n');
-        await storeOutput(
-          store,
-          step,
-          'stderr',
-          10 * MB,
-          `${'#'.repeat(2 * MB)}\r\nERROR: relation "carts" does not exist\n`,
+        largest.set(`${step} stdout`, await storeOutput(store, step, 'stdout', 10 * MB, 'done\n'));
+        largest.set(
+          `${step} stderr`,
+          await storeOutput(
+            store,
+            step,
+            'stderr',
+            10 * MB,
+            `${'#'.repeat(2 * MB)}\r\nERROR: relation "carts" does not exist\n`,
+          ),
         );
         await store.installs.recordStep('ins_big', {
           kind: 'finished',
@@ -106,10 +117,23 @@ for (const dialect of STORE_DIALECTS) {
       }
       await store.installs.finish('ins_big', { ok: false, rolledBack: false, error: null, at });
 
+      const { headChars, tailChars } = REPORT_OUTPUT_BOUNDS;
+      // What the database gives the server, before any cut in JavaScript: of each stream,
+      // the pieces of its head (and of a failed step's tail), each a piece at most past it.
+      const pieces = await readReportPieces(under.kysely(), ['ins_big'], REPORT_OUTPUT_BOUNDS);
+      const read = new Map<string, number>();
+      for (const p of pieces)
+        read.set(`${p.step} ${p.stream}`, (read.get(`${p.step} ${p.stream}`) ?? 0) + p.text.length);
+      expect([...read.keys()].sort()).toEqual([...largest.keys()].sort());
+      for (const [stream, chars] of read) {
+        const piece = largest.get(stream)!;
+        const tail = stream.startsWith('migrate') ? tailChars + piece : 0;
+        expect(chars, stream).toBeLessThan(headChars + piece + tail);
+      }
+
       const facts = await gatherReportFacts(store, { kind: 'label', label: '0.4.0' }, environments);
       const [entry] = facts.installs;
       expect(entry!.logs.map((l) => l.step)).toEqual(['install', 'migrate']);
-      const { headChars, tailChars } = REPORT_OUTPUT_BOUNDS;
       for (const log of entry!.logs) {
         expect(log.stdout.length).toBe(headChars);
         expect(log.stderr.length).toBe(headChars);

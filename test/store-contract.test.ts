@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHostFacts } from '../src/protocol/host-facts.js';
+import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { NewBundle, NewInstall, Store, StoredDeployment } from '../src/store/store.js';
 import { createTestDatabase } from './helpers/pg-database.js';
@@ -960,6 +961,26 @@ for (const dialect of STORE_DIALECTS) {
         });
         const all = (name: string) =>
           Array.from({ length: 10 }, (_, seq) => text(name, seq)).join('');
+        // The limit is the database's, not a cut in JavaScript: the query gives of each
+        // stream only the pieces that start in its head, and of a failed step's stream
+        // those that end in its tail — under (25 + 10) + (15 + 10) characters, not 100.
+        const pieces = await readReportPieces(under.kysely(), ['ins_big'], {
+          headChars: 25,
+          tailChars: 15,
+        });
+        const read = (name: string, stream: string) =>
+          pieces
+            .filter((p) => p.step === name && p.stream === stream)
+            .map((p) => p.text)
+            .join('');
+        expect(read('install', 'stdout')).toBe(all('install').slice(0, 30));
+        expect(read('install', 'stderr')).toBe(all('install').toUpperCase().slice(0, 30));
+        expect(read('migrate', 'stdout')).toBe(
+          all('migrate').slice(0, 30) + all('migrate').slice(-20),
+        );
+        expect(read('migrate', 'stderr')).toBe(
+          (all('migrate').slice(0, 30) + all('migrate').slice(-20)).toUpperCase(),
+        );
         expect(logs!.installId).toBe('ins_big');
         expect(logs!.steps.map((s) => [s.step, s.state, s.exitCode])).toEqual([
           ['install', 'succeeded', 0],

@@ -1,7 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { Database } from '../../src/store/schema.js';
+import { SqliteKyselyDialect } from '../../src/store/sqlite/sqlite-kysely-dialect.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createTestDatabase } from './pg-database.js';
@@ -12,6 +17,8 @@ export interface StoreUnderTest {
   store: Store;
   /** Another store over the same database, as a second server replica would open it. */
   another(): Promise<Store>;
+  /** A Kysely over the same database, for the queries under a store method (closed with it). */
+  kysely(): Kysely<Database>;
   close(): Promise<void>;
 }
 
@@ -34,6 +41,7 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
       const file = path.join(dir, 'ferry.db');
       const opened: Store[] = [SqliteStore.open(file)];
       await opened[0]!.migrate();
+      const kysely: Kysely<Database>[] = [];
       return {
         store: opened[0]!,
         another() {
@@ -41,7 +49,13 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
           opened.push(store);
           return Promise.resolve(store);
         },
+        kysely() {
+          const db = new Kysely<Database>({ dialect: new SqliteKyselyDialect(new SQLite(file)) });
+          kysely.push(db);
+          return db;
+        },
         async close() {
+          for (const db of kysely) await db.destroy();
           for (const store of opened) await store.close();
           await rm(dir, { recursive: true, force: true });
         },
@@ -55,6 +69,7 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
       const database = await createTestDatabase(postgresUrl!);
       const opened: Store[] = [await PostgresStore.open(database.url)];
       await opened[0]!.migrate();
+      const kysely: Kysely<Database>[] = [];
       return {
         store: opened[0]!,
         async another() {
@@ -62,7 +77,14 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
           opened.push(store);
           return store;
         },
+        kysely() {
+          const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+          const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+          kysely.push(db);
+          return db;
+        },
         async close() {
+          for (const db of kysely) await db.destroy();
           for (const store of opened) await store.close();
           await database.drop();
         },

@@ -3,7 +3,11 @@ import type { StepLog } from '../../protocol/api.js';
 import type { OutputBounds, ReportInstallLogs, ReportStepLog } from '../install-store.js';
 import type { Database } from '../schema.js';
 
-interface PieceRow {
+/**
+ * One stored piece of a step's output as the report's query returns it, with
+ * the characters of its stream before and after it (null at either end).
+ */
+export interface ReportPiece {
   install_id: string;
   step: string;
   stream: string;
@@ -36,25 +40,7 @@ export async function readReportLogs(
     .orderBy('install_id')
     .orderBy('position')
     .execute();
-  const inIds = sql.join(ids.map((id) => sql`${id}`));
-  const { rows } = await sql<PieceRow>`
-    with sized as (
-      select install_id, step, stream, seq,
-        sum(length(text)) over (partition by install_id, step, stream order by seq
-          rows between unbounded preceding and 1 preceding) as before,
-        sum(length(text)) over (partition by install_id, step, stream order by seq desc
-          rows between unbounded preceding and 1 preceding) as after
-      from step_output where install_id in (${inIds})
-    )
-    select o.install_id, o.step, o.stream, o.text, sized.before, sized.after
-    from sized
-    join step_output o on o.install_id = sized.install_id and o.step = sized.step
-      and o.stream = sized.stream and o.seq = sized.seq
-    left join install_steps s on s.install_id = sized.install_id and s.step = sized.step
-    where coalesce(sized.before, 0) < ${bounds.headChars}
-      or (s.state = 'failed' and coalesce(sized.after, 0) < ${bounds.tailChars})
-    order by o.install_id, o.step, o.stream, o.seq
-  `.execute(db);
+  const rows = await readReportPieces(db, ids, bounds);
 
   // Per install, step and stream: the pieces of its head and of its tail, in order.
   const head = new Map<string, string[]>();
@@ -92,6 +78,40 @@ export async function readReportLogs(
   }
   const known = await db.selectFrom('installs').select('id').where('id', 'in', ids).execute();
   return known.map(({ id }) => ({ installId: id, steps: byInstall.get(id) ?? [] }));
+}
+
+/**
+ * The pieces `readReportLogs` receives: only those that start within each
+ * stream's first `headChars`, or end within a failed step's last `tailChars`
+ * — the limit is the database's, and what crosses to the server is bounded by
+ * it (a stream gives at most its head and tail, each and a piece more).
+ */
+export async function readReportPieces(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  bounds: OutputBounds,
+): Promise<ReportPiece[]> {
+  if (ids.length === 0) return [];
+  const inIds = sql.join(ids.map((id) => sql`${id}`));
+  const { rows } = await sql<ReportPiece>`
+    with sized as (
+      select install_id, step, stream, seq,
+        sum(length(text)) over (partition by install_id, step, stream order by seq
+          rows between unbounded preceding and 1 preceding) as before,
+        sum(length(text)) over (partition by install_id, step, stream order by seq desc
+          rows between unbounded preceding and 1 preceding) as after
+      from step_output where install_id in (${inIds})
+    )
+    select o.install_id, o.step, o.stream, o.text, sized.before, sized.after
+    from sized
+    join step_output o on o.install_id = sized.install_id and o.step = sized.step
+      and o.stream = sized.stream and o.seq = sized.seq
+    left join install_steps s on s.install_id = sized.install_id and s.step = sized.step
+    where coalesce(sized.before, 0) < ${bounds.headChars}
+      or (s.state = 'failed' and coalesce(sized.after, 0) < ${bounds.tailChars})
+    order by o.install_id, o.step, o.stream, o.seq
+  `.execute(db);
+  return rows;
 }
 
 function push(map: Map<string, string[]>, key: string, text: string): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bundle, install, reportFacts } from './findings-fixture.js';
+import { PatternRunner } from './pattern-runner.js';
 import { reportScope } from './report-scope.js';
 import { WARNING_SCAN_MAX, warningFindings } from './warnings.js';
 
@@ -153,4 +154,34 @@ describe('warningFindings', () => {
     expect(own!.data).toMatchObject({ stopped: true });
     expect(own!.title).toContain('stopped');
   }, 5_000);
+
+  it('gives the manifest patterns one time for the whole report, and says when it was spent', () => {
+    // Each pattern runs under its time on every install (a fake clock says 40 ms of the
+    // 50 ms each call is given): only the report's 1000 ms over all installs stop it.
+    let clock = 0;
+    const runner = new PatternRunner({
+      budgetMs: 50,
+      msPerMiB: 0,
+      reportMs: 1000,
+      now: () => (clock += 40),
+    });
+    const hosts = Array.from({ length: 30 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
+    const facts = reportFacts({
+      bundles: [bundle('cart', 12, { report: { warnings: ['^SLOW QUERY', 'retrying in \\d+s'] } })],
+      installs: hosts.map((h) =>
+        install(h, 'qa', [{ step: 'hooks', stdout: 'SLOW QUERY 2s\nretrying in 5s\n' }]),
+      ),
+    });
+    const findings = warningFindings(reportScope(facts), runner);
+    expect(findings).toHaveLength(2);
+    expect(runner.spentMs).toBeGreaterThanOrEqual(1000);
+    for (const finding of findings) {
+      expect(finding.data).toMatchObject({ stopped: true, stoppedFor: 'report-time' });
+      expect(finding.title).toContain(
+        'the 1000 ms the report gives all manifest patterns were spent, and later lines were not tested',
+      );
+      expect(finding.entries.length).toBeGreaterThan(0);
+      expect(finding.entries.length).toBeLessThan(hosts.length);
+    }
+  });
 });

@@ -7,7 +7,7 @@ import {
   plural,
   type ReportScope,
 } from './report-scope.js';
-import { PatternRunner } from './pattern-runner.js';
+import { PatternRunner, type PatternStop } from './pattern-runner.js';
 import {
   DEFAULT_WARNING_PATTERNS,
   manifestWarningPatterns,
@@ -36,12 +36,11 @@ interface Seen {
  * step of the release's installs (install commands, migrate, hooks, health,
  * the service's first output) that match a warning pattern, counted per host
  * with the first one quoted. One finding per pattern:
- * `warnings/<app>/<env>/<pattern-id>`.
+ * `warnings/<app>/<env>/<pattern-id>`. The manifest patterns run through
+ * `runner`, one per report: its time is the report's, over every app.
  */
-export function warningFindings(scope: ReportScope): Finding[] {
+export function warningFindings(scope: ReportScope, runner = new PatternRunner()): Finding[] {
   const findings: Finding[] = [];
-  // One per report: a pattern stopped once is not run again anywhere.
-  const runner = new PatternRunner();
   const byAppEnv = groupBy(latestInstalls(scope.facts), (i) => `${i.install.app}\0${i.env}`);
   for (const [appEnv, installs] of byAppEnv) {
     const [app, env] = appEnv.split('\0') as [string, string];
@@ -90,25 +89,34 @@ export function warningFindings(scope: ReportScope): Finding[] {
         }));
       const steps = [...new Set([...hosts.values()].flatMap((s) => [...s.steps.keys()]))];
       const total = entries.reduce((n, e) => n + (e.count ?? 0), 0);
-      const stopped = runner.stopped(id);
+      const stop = runner.stopOf(id);
       findings.push({
         key: `warnings/${app}/${env}/${id}`,
         kind: 'warnings',
         title:
           `${capitalize(pattern.label)} in ${app}'s output in ${env}: ${plural(total, 'line')} on ${plural(entries.length, 'host')}` +
-          (stopped
-            ? ' (the pattern was stopped: it ran too long, as one that backtracks does, and later lines were not tested)'
-            : ''),
+          (stop ? ` (${stopText(stop, runner)}, and later lines were not tested)` : ''),
         suggestedImpact: 'minor',
         env,
         app,
         entries,
-        data: { pattern: id, label: pattern.label, steps, ...(stopped ? { stopped: true } : {}) },
+        data: {
+          pattern: id,
+          label: pattern.label,
+          steps,
+          ...(stop ? { stopped: true, stoppedFor: stop } : {}),
+        },
         confirmedBy: null,
       });
     }
   }
   return findings.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function stopText(stop: PatternStop, runner: PatternRunner): string {
+  return stop === 'timeouts'
+    ? 'the pattern was stopped: it ran too long, as one that backtracks does'
+    : `the pattern was stopped: the ${runner.reportMs} ms the report gives all manifest patterns were spent`;
 }
 
 /** The manifest's own patterns for the bundle installed, then the defaults. */
