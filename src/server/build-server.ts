@@ -54,6 +54,8 @@ import { authenticateRequest } from './request-auth.js';
 import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.js';
 import { SessionService } from './session-service.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { defaultWebRoot } from './web/web-root.js';
+import { webRoutes } from './web/web-routes.js';
 import { VariableService } from './variable-service.js';
 import { VerdictService } from './verdict-service.js';
 
@@ -74,6 +76,11 @@ export interface ServerDeps {
    * differs is a 500): on under tests (`NODE_ENV=test`) and in development.
    */
   checkAnswers?: boolean;
+  /**
+   * The built dashboard (`index.html`, `assets/`), served at `/`; by default
+   * `dist/web` of this package. Without it, `/` says the dashboard was not built.
+   */
+  webRoot?: string;
   /** Where the server's log lines (JSON, one a line) go: stdout unless given; tests read them. */
   logStream?: { write(line: string): void };
 }
@@ -206,11 +213,13 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // Every route needs a token unless its declaration says it is public, and a
   // token of a role it declares. The check is on the route the router matched,
   // not on the raw URL, so an encoded path such as /%61pi/v1/apps cannot slip
-  // past it; a route without a declaration (none under the API) needs a token.
-  // A token is a bearer token or the dashboard's session cookie
+  // past it; a route without a declaration (none under the API) needs a token,
+  // but the dashboard's pages and files (outside the API), which sign in
+  // themselves. A token is a bearer token or the dashboard's session cookie
   // (see authenticateRequest: a session's writes need its CSRF token).
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === undefined) return;
+    if (request.routeOptions.config.webPage === true) return;
     const name = request.routeOptions.config.ferryRoute;
     const route = name === undefined ? undefined : ROUTES[name];
     if (route?.roles === 'public') return;
@@ -238,6 +247,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(reportRoutes(reports), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
   void app.register(sessionRoutes(sessions), routeOptions);
+  void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
