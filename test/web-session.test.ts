@@ -175,12 +175,25 @@ for (const dialect of STORE_DIALECTS) {
       expect(crossSite.json()).toMatchObject({ code: 'E_CSRF' });
       expect(await verdictCount()).toBe(before);
 
+      const otherPort = await mark({
+        csrf,
+        headers: { host: 'ferry.example', origin: 'http://ferry.example:8080' },
+      });
+      expect(otherPort.statusCode).toBe(403);
+      expect(await verdictCount()).toBe(before);
+
       const right = await mark({ csrf, headers: { origin: 'http://localhost' } });
       expect(right.statusCode).toBe(201);
+      // The page over HTTPS through a proxy that ends TLS: the server sees plain HTTP.
+      const proxied = await mark({
+        csrf,
+        headers: { host: 'ferry.example', origin: 'https://ferry.example' },
+      });
+      expect(proxied.statusCode).toBe(201);
       const { verdicts } = (await withCookie(cookie, 'GET', '/apps/cart/bundles/1/verdicts')).json<{
         verdicts: { verdict: string; by: string }[];
       }>();
-      expect(verdicts.length).toBe(before + 1);
+      expect(verdicts.length).toBe(before + 2);
       expect(verdicts[0]).toMatchObject({ verdict: 'passed', by: 'quinn' });
     });
 
