@@ -147,6 +147,10 @@ describe('serving the built dashboard', () => {
       expect(JSON.parse(answer.body)).toMatchObject({ code: 'E_NOT_FOUND' });
       expect(answer.headers['cache-control']).toBe('no-store');
     }
+    // A parameter too long for any API route is the router's 414, as without the dashboard.
+    const long = await get(`/api/v1/apps/${'a'.repeat(200)}/bundles`);
+    expect(long.status).toBe(414);
+    expect(JSON.parse(long.body)).toMatchObject({ code: 'E_URI_TOO_LONG' });
     const health = await get('/api/v1/health');
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ ok: true });
