@@ -337,6 +337,21 @@ for (const dialect of STORE_DIALECTS) {
       expect(marked).toMatchObject({ verdict: 'passed', by: 'quinn' });
       await streaming;
       expect(seen[0]).toMatchObject({ kind: 'verdict.changed', app: 'cart' });
+
+      // The stream writes its own head: it carries the security headers all the same.
+      const raw = new AbortController();
+      const stream = await fetch(`${url}${API_PREFIX}/events`, {
+        headers: { cookie: `ferry_session=${cookie}` },
+        signal: raw.signal,
+      });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-security-policy')).toBe(
+        SECURITY_HEADERS['content-security-policy'],
+      );
+      expect(stream.headers.get('x-frame-options')).toBe('DENY');
+      expect(stream.headers.get('cache-control')).toBe('no-store, no-transform');
+      raw.abort();
+      controller.abort();
     });
 
     it('puts the security headers on a page, an API answer, a refusal and a 404', async () => {
@@ -345,7 +360,10 @@ for (const dialect of STORE_DIALECTS) {
         api: await server.app.inject({ url: `${API_PREFIX}/health` }),
         refusal: await server.app.inject({ url: `${API_PREFIX}/status` }),
         notFound: await server.app.inject({ url: `${API_PREFIX}/no/such/route` }),
+        // Refused by the router itself, before any hook.
+        badUrl: await server.app.inject({ url: `${API_PREFIX}/apps/%E0%A4%A/bundles` }),
       };
+      expect(answers.badUrl.statusCode).toBe(400);
       expect(answers.page.statusCode).toBe(200);
       expect(answers.api.statusCode).toBe(200);
       expect(answers.refusal.statusCode).toBe(401);
