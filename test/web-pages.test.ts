@@ -119,11 +119,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     expect(page.url()).not.toContain(qaToken);
     expect(await page.getByTestId('who').innerText()).toContain('(qa)');
     // Nothing of the token is kept by the page.
-    const stored = await page.evaluate(() =>
-      JSON.stringify({ ...localStorage, ...sessionStorage }),
+    const stored = await page.evaluate<string>(
+      'JSON.stringify({ ...localStorage, ...sessionStorage })',
     );
     expect(stored).not.toContain(qaToken);
-    expect(await page.evaluate(() => document.cookie)).toBe(''); // the session cookie is HttpOnly
+    expect(await page.evaluate<string>('document.cookie')).toBe(''); // the session cookie is HttpOnly
   });
 
   it('shows a label with markup as text, and runs none of it', async () => {
@@ -159,7 +159,7 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await dialog.waitFor();
     expect(await dialog.getByRole('heading').innerText()).toBe('Mark web@1 passed?');
     // Focus starts in the dialog, on the note.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('verdict-note');
+    expect(await page.evaluate<string>('document.activeElement.id')).toBe('verdict-note');
     await dialog.getByLabel('Note (optional)').fill('checked by hand <b>ok</b>');
     await dialog.getByRole('button', { name: 'Mark passed' }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -201,7 +201,7 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
   it('shows a new event on the activity page as it happens, without reloading', async () => {
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByRole('heading', { name: 'Activity', level: 1 }).waitFor();
-    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.evaluate('window.notReloaded = true');
     expect(await page.getByTestId('history').innerText()).toContain('push');
 
     await admin.call('markVerdict', {
@@ -211,9 +211,42 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     const live = page.getByTestId('live-events');
     await expect.poll(() => live.innerText(), { timeout: 15_000 }).toContain('seen live');
     expect(await live.innerText()).toContain('✗ failed');
-    expect(
-      await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
-    ).toBe(true);
+    expect(await page.evaluate<boolean>('window.notReloaded === true')).toBe(true);
+  });
+
+  it('says when the connection is lost, and misses nothing of what happened meanwhile', async () => {
+    // The dropped stream and its refused reconnections (while `blocked`) are logged by the browser.
+    expectedErrors.push(
+      /(ERR_INTERNET_DISCONNECTED|ERR_INCOMPLETE_CHUNKED_ENCODING) \(.*\/api\/v1\/events\)$/,
+    );
+    let blocked = true;
+    await page.route('**/api/v1/events**', (route) =>
+      blocked ? route.abort('internetdisconnected') : route.continue(),
+    );
+    try {
+      const banner = page.getByTestId('connection');
+      expect(await banner.innerText()).toBe('');
+      // The server dies and comes back: the page's stream drops.
+      await cluster.restartServer();
+      await expect
+        .poll(() => banner.innerText(), { timeout: 15_000 })
+        .toContain('Connection lost — reconnecting…');
+      // This happens while the page cannot reconnect…
+      await admin.call('markVerdict', {
+        params: { app: 'web', version: 2 },
+        body: { verdict: 'failed', note: 'while the page was away' },
+      });
+      blocked = false;
+      // …and arrives when it does, resumed from the last event it saw.
+      const live = page.getByTestId('live-events');
+      await expect
+        .poll(() => live.innerText(), { timeout: 30_000 })
+        .toContain('while the page was away');
+      await expect.poll(() => banner.innerText(), { timeout: 10_000 }).toBe('');
+    } finally {
+      blocked = false;
+      await page.unroute('**/api/v1/events**');
+    }
   });
 
   it('signs out: back to the sign-in page, and the session no longer counts', async () => {
