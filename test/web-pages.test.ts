@@ -251,6 +251,29 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     }
   });
 
+  it("fits a phone's width, and the keyboard reaches the content first", async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const [path, ready] of [
+        ['/', '[data-testid=matrix]'],
+        ['/apps/web', '[data-testid=bundles]'],
+        ['/activity', '[data-testid=history]'],
+      ] as const) {
+        await page.goto(`${origin}${path}`);
+        await page.locator(ready).waitFor();
+        // Wide tables scroll inside their own box; the page itself does not.
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth'), path).toBe(375);
+      }
+      await page.keyboard.press('Tab');
+      const skip = page.getByRole('link', { name: 'Skip to content' });
+      expect(await skip.evaluate((link) => link === link.ownerDocument.activeElement)).toBe(true);
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate<string>('document.activeElement.id')).toBe('main');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   it('signs out: back to the sign-in page, and the session no longer counts', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
