@@ -185,12 +185,18 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     expect(await cell.getByTestId('host-counts').innerText()).toContain('1 failed');
     const notOk = cell.getByTestId('hosts-not-ok');
     expect(await notOk.innerText()).toContain('✗ failed qa-2');
-    const square = cell.locator('.cell[data-host=qa-2]');
-    expect(await square.getAttribute('data-state')).toBe('failed');
-    expect(await square.getAttribute('title')).toMatch(/^qa-2: failed — /);
-    expect(await cell.locator('.cell[data-host=qa-1]').getAttribute('data-state')).not.toBe(
-      'failed',
-    );
+    // Each square, hovered, titles the picture with its host in words.
+    const squares = cell.getByTestId('host-cells');
+    expect(await squares.getAttribute('aria-label')).toBe('web in qa: 1 ok · 1 failed');
+    const titles: string[] = [];
+    for (const x of [4, 15]) {
+      await squares.hover({ position: { x, y: 4 } });
+      titles.push((await squares.getAttribute('title')) ?? '');
+    }
+    expect(titles.sort()).toEqual([
+      expect.stringMatching(/^qa-1: ok — runs v\d/),
+      expect.stringMatching(/^qa-2: failed — runs v1, desired v2, .*last install v2 failed/),
+    ]);
     // Back and forward move between pages without reloading.
     await page.goBack();
     await page.getByRole('heading', { name: 'web', level: 1 }).waitFor();
