@@ -32,11 +32,14 @@ export function LogPane({ text, label }: LogPaneProps) {
   const [currentIndex, setCurrentIndex] = useState(0);
   const [copied, setCopied] = useState<string | null>(null);
   const { matches, capped } = useMemo(() => findMatches(plain, query), [plain, query]);
-  const current = matches.length === 0 ? null : matches[Math.min(currentIndex, matches.length - 1)]!;
+  const current =
+    matches.length === 0 ? null : matches[Math.min(currentIndex, matches.length - 1)]!;
 
   const move = (step: 1 | -1) => {
     if (matches.length === 0) return;
-    setCurrentIndex((index) => (Math.min(index, matches.length - 1) + step + matches.length) % matches.length);
+    setCurrentIndex(
+      (index) => (Math.min(index, matches.length - 1) + step + matches.length) % matches.length,
+    );
   };
 
   const copy = async () => {
@@ -126,10 +129,7 @@ function LogLines({ lines, label, wrap, matches, current }: LogLinesProps) {
 
   // New text, or wrapping switched: every height is a guess again, corrected
   // as each chunk is shown and measured. (The width matters only for the guess.)
-  const estimate = useMemo(
-    () => estimateHeights(lines, wrap, viewport.width),
-    [lines, wrap],
-  );
+  const estimate = useMemo(() => estimateHeights(lines, wrap, viewport.width), [lines, wrap]);
   if (estimateOf.current !== estimate) {
     estimateOf.current = estimate;
     heights.current = [...estimate];

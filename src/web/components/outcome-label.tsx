@@ -7,7 +7,11 @@ import { outcomeOf } from '../lib/outcome.js';
 export function OutcomeLabel({ state, testId }: { state: string | null; testId?: string }) {
   const outcome = outcomeOf(state);
   return (
-    <span class={`outcome outcome-${outcome.tone}`} data-state={state ?? 'none'} data-testid={testId}>
+    <span
+      class={`outcome outcome-${outcome.tone}`}
+      data-state={state ?? 'none'}
+      data-testid={testId}
+    >
       <span class="outcome-symbol" aria-hidden="true">
         {outcome.symbol}
       </span>{' '}

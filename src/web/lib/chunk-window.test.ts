@@ -17,7 +17,12 @@ describe('chunkWindow', () => {
     expect(chunkWindow(heights, 0, 150, 1)).toEqual({ first: 0, last: 2, before: 0, after: 700 });
     expect(chunkWindow(heights, 950, 150, 1)).toEqual({ first: 8, last: 9, before: 800, after: 0 });
     // Scrolled past the end (the list shrank): the last chunk.
-    expect(chunkWindow(heights, 5000, 150, 0)).toEqual({ first: 9, last: 9, before: 900, after: 0 });
+    expect(chunkWindow(heights, 5000, 150, 0)).toEqual({
+      first: 9,
+      last: 9,
+      before: 900,
+      after: 0,
+    });
   });
 
   it('handles chunks of different heights and an empty list', () => {

@@ -79,7 +79,11 @@ export function markRuns(
         end = Math.min(range.end, runEnd);
         mark = range === current ? 'current' : 'match';
       }
-      segments.push({ text: run.text.slice(at - offset, end - offset), classes: run.classes, mark });
+      segments.push({
+        text: run.text.slice(at - offset, end - offset),
+        classes: run.classes,
+        mark,
+      });
       at = end;
     }
     offset = runEnd;
