@@ -1,5 +1,6 @@
 import { ActivityPage } from './pages/activity-page.js';
 import { AppPage } from './pages/app-page.js';
+import { DeploymentPage } from './pages/deployment-page.js';
 import { NotYetPage } from './pages/not-yet-page.js';
 import { OverviewPage } from './pages/overview-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
@@ -16,7 +17,7 @@ export const PAGES: readonly PageRoute[] = [
   page('/sign-in', SignInPage, { public: true }),
   page('/apps/:app', AppPage),
   page('/activity', ActivityPage),
-  page('/deployments/:id', NotYetPage),
+  page('/deployments/:id', DeploymentPage),
   page('/hosts', NotYetPage),
   page('/hosts/:name', NotYetPage),
   page('/reports/:app/:version', NotYetPage),

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { StepLog } from '../../protocol/api.js';
 import { countLines, formatDuration } from '../lib/durations.js';
 import { LogPane } from './log-pane.js';
-import { OutcomeLabel } from './outcome-label.js';
+import { StateBadge } from './state-badge.js';
 
 type Stream = 'stdout' | 'stderr';
 const STREAMS: readonly Stream[] = ['stdout', 'stderr'];
@@ -29,7 +29,7 @@ export function StepLogs({ step, host }: { step: StepLog; host: string }) {
         <h3 id={`${id}-title`}>
           {host} · {step.step}
         </h3>
-        <OutcomeLabel state={step.state} />
+        <StateBadge state={step.state ?? 'unknown'} label={step.state ?? 'not run'} />
         <span class="step-logs-fact">
           exit code {step.exitCode === null ? '—' : String(step.exitCode)}
         </span>

@@ -6,6 +6,7 @@ import {
   deploymentProgress,
   deploymentView,
   groupByBatch,
+  mergeInstallSteps,
   progressText,
 } from './deployment-model.js';
 
@@ -136,24 +137,47 @@ describe('the deployment page model', () => {
     expect(view.installs[0]!.steps.map((s) => s.state)).toEqual(['failed', 'succeeded']);
   });
 
-  it("replaces the record's one known step with the steps the events replay", () => {
-    const step = {
-      step: 'prune',
-      state: 'succeeded' as const,
-      exitCode: 0,
+  it("keeps the record's one known step until the install's steps are fetched, then merges them", () => {
+    const step = (name: string, state: 'running' | 'succeeded') => ({
+      step: name,
+      state,
+      exitCode: state === 'running' ? null : 0,
       durationMs: 3,
       error: null,
       startedAt: 'x',
-      finishedAt: 'y',
-    };
-    let view = deploymentView(record([install(1, { state: 'succeeded', step })]));
-    expect(view.installs[0]!.steps.map((s) => s.step)).toEqual(['prune']);
-    view = applyDeploymentEvent(view, stepEvent(1, 'fetch', 'running'));
-    expect(view.installs[0]!.steps.map((s) => s.step)).toEqual(['fetch']);
-    // A record fetched again (after a gap) keeps the steps the events told.
-    view = deploymentView(record([install(1, { state: 'succeeded', step })]), view);
-    expect(view.installs[0]!.steps.map((s) => s.step)).toEqual(['fetch']);
-    expect(view.installs[0]!.install.state).toBe('succeeded');
+      finishedAt: null,
+    });
+    let view = deploymentView(
+      record([install(1, { state: 'running', step: step('unpack', 'running') }), install(2)]),
+    );
+    expect(view.installs.map((i) => i.complete)).toEqual([false, true]);
+    view = applyDeploymentEvent(view, stepEvent(1, 'unpack', 'succeeded', 0));
+    view = applyDeploymentEvent(view, stepEvent(1, 'install', 'running'));
+    expect(view.installs[0]!.steps.map((s) => `${s.step} ${s.state}`)).toEqual([
+      'unpack succeeded',
+      'install running',
+    ]);
+    // Fetched while unpack still ran: the events' later word stays.
+    view = mergeInstallSteps(view, 'inst_1', [
+      step('fetch', 'succeeded'),
+      step('verify', 'succeeded'),
+      step('unpack', 'running'),
+    ]);
+    expect(view.installs[0]!.steps.map((s) => `${s.step} ${s.state}`)).toEqual([
+      'fetch succeeded',
+      'verify succeeded',
+      'unpack succeeded',
+      'install running',
+    ]);
+    expect(view.installs[0]!.complete).toBe(true);
+    // A record fetched again keeps the steps; an install that moved meanwhile is incomplete again.
+    const again = deploymentView(
+      record([install(1, { state: 'succeeded', step: step('prune', 'succeeded') }), install(2)]),
+      view,
+    );
+    expect(again.installs[0]!.steps).toBe(view.installs[0]!.steps);
+    expect(again.installs[0]!.install.state).toBe('succeeded');
+    expect(again.installs.map((i) => i.complete)).toEqual([false, true]);
   });
 
   it("follows hosts' and the deployment's states, adds an install it did not know, and ignores other deployments", () => {

@@ -12,10 +12,11 @@ import {
  * A deployment as its page follows it: the record the server gave once, then
  * each event of the deployment applied to it (a host's state, a step starting
  * or ending), so a rollout over 100 hosts is followed without asking for the
- * whole record again. Steps are known from the events (the stream replays a
- * deployment's events from its first); an install whose events were pruned
- * shows the one step its record names. Updates are immutable: an install that
- * did not change keeps its object, so its row need not render again.
+ * whole record again. An install's steps are known from the events since the
+ * page opened; one that had begun before knows only the step its record names
+ * until its steps are fetched (`mergeInstallSteps`, as its row comes into
+ * view). Updates are immutable: an install that did not change keeps its
+ * object, so its row need not render again.
  *
  * @example
  *   let view = deploymentView(await client.call('deployment', { params: { id } }));
@@ -32,10 +33,13 @@ export interface StepView {
 
 export interface InstallView {
   readonly install: DeploymentInstall;
-  /** Its steps in the order they started; from the events, or the record's one step. */
+  /** Its steps in the order they started, as far as they are known. */
   readonly steps: readonly StepView[];
-  /** True when the steps come from events (complete), false when only the record's last is known. */
-  readonly stepsFromEvents: boolean;
+  /**
+   * True when every step is known: none had run when the page learned of the
+   * install, or its steps were fetched since. False: fetch them (`install`).
+   */
+  readonly complete: boolean;
 }
 
 export interface DeploymentView {
@@ -44,9 +48,9 @@ export interface DeploymentView {
 }
 
 /**
- * The view of a record, keeping what an earlier view learned from events (the
- * steps) for the installs they share: a record fetched again after a gap or a
- * reconnect replaces states, not the steps seen.
+ * The view of a record, keeping the steps an earlier view knew for the
+ * installs they share: a record fetched again after a gap replaces states, and
+ * marks the steps of installs that moved on incomplete (events were missed).
  */
 export function deploymentView(
   record: DeploymentRecord,
@@ -58,10 +62,43 @@ export function deploymentView(
     record: rest,
     installs: installs.map((install) => {
       const known = before.get(install.id);
-      if (known?.stepsFromEvents) return { ...known, install };
-      return { install, steps: install.step ? [stepOf(install.step)] : [], stepsFromEvents: false };
+      if (known) {
+        const moved = known.install.state !== install.state || !sameStep(known.install, install);
+        return { install, steps: known.steps, complete: known.complete && !moved };
+      }
+      return {
+        install,
+        steps: install.step ? [stepOf(install.step)] : [],
+        complete: install.step === null,
+      };
     }),
   };
+}
+
+function sameStep(a: DeploymentInstall, b: DeploymentInstall): boolean {
+  return a.step?.step === b.step?.step && a.step?.state === b.step?.state;
+}
+
+/**
+ * Puts an install's fetched steps (`GET /installs/:id`) under the steps the
+ * events told since: a step the fetch has as running and an event has seen end
+ * keeps the event's word. The install's steps are then complete.
+ */
+export function mergeInstallSteps(
+  view: DeploymentView,
+  installId: string,
+  fetched: readonly NonNullable<DeploymentInstall['step']>[],
+): DeploymentView {
+  const index = view.installs.findIndex((i) => i.install.id === installId);
+  if (index < 0) return view;
+  const old = view.installs[index]!;
+  const steps = fetched.map(stepOf);
+  for (const step of old.steps) {
+    const at = lastIndexOf(steps, step.step);
+    if (at < 0) steps.push(step);
+    else if (steps[at]!.state === 'running' && step.state !== 'running') steps[at] = step;
+  }
+  return { ...view, installs: replaceAt(view.installs, index, { ...old, steps, complete: true }) };
 }
 
 function stepOf(step: NonNullable<DeploymentInstall['step']>): StepView {
@@ -104,9 +141,7 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
         rolledBack: data.rolledBack,
         error: data.error,
       };
-      const next: InstallView = old
-        ? { ...old, install }
-        : { install, steps: [], stepsFromEvents: true };
+      const next: InstallView = old ? { ...old, install } : { install, steps: [], complete: true };
       return { ...view, installs: replaceAt(view.installs, index, next) };
     }
     case 'install.step': {
@@ -120,8 +155,7 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
         exitCode: data.exitCode,
         durationMs: data.durationMs,
       };
-      // The first event of an install's steps replaces the one step its record named.
-      const steps = old.stepsFromEvents ? [...old.steps] : [];
+      const steps = [...old.steps];
       const at = lastIndexOf(steps, data.step);
       // A step that runs again after it ended (a retried health check) is a new line.
       if (at >= 0 && (steps[at]!.state === 'running' || step.state !== 'running')) steps[at] = step;
@@ -133,7 +167,7 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
       install = { ...install, step: { ...(install.step ?? emptyStep(event.at)), ...step } };
       return {
         ...view,
-        installs: replaceAt(view.installs, index, { install, steps, stepsFromEvents: true }),
+        installs: replaceAt(view.installs, index, { ...old, install, steps }),
       };
     }
     default:
