@@ -14,10 +14,12 @@ export interface Resource<T> {
 }
 
 export interface ResourceOptions {
-  /** The events after which it is fetched again; none (the default): fetched once. */
-  events?: EventFilter;
+  /** The events after which it is fetched again (any of several filters); none (the default): fetched once. */
+  events?: EventFilter | readonly EventFilter[];
   /** At most one fetch per this many ms however many events arrive (default 400). */
   debounceMs?: number;
+  /** Keep showing the data of the deps before while the new ones are fetched ("load more"). */
+  keepData?: boolean;
 }
 
 /**
@@ -45,10 +47,12 @@ export function useResource<T>(
   const scheduler = useRef<RefetchScheduler>();
   const eventsKey = options.events === undefined ? null : JSON.stringify(options.events);
   const debounceMs = options.debounceMs ?? 400;
+  const keepData = useRef(options.keepData === true);
+  keepData.current = options.keepData === true;
 
   useEffect(() => {
     const controller = new AbortController();
-    setState({ data: undefined, error: undefined, loading: true });
+    if (!keepData.current) setState({ data: undefined, error: undefined, loading: true });
     const fetchOnce = async () => {
       setState((s) => ({ ...s, loading: true }));
       try {
@@ -65,9 +69,10 @@ export function useResource<T>(
     refetch.now();
     const stops = [liveEvents.onResync(() => refetch.request())];
     if (eventsKey !== null) {
-      stops.push(
-        liveEvents.subscribe(JSON.parse(eventsKey) as EventFilter, () => refetch.request()),
-      );
+      const parsed = JSON.parse(eventsKey) as EventFilter | EventFilter[];
+      for (const filter of Array.isArray(parsed) ? parsed : [parsed]) {
+        stops.push(liveEvents.subscribe(filter, () => refetch.request()));
+      }
     }
     return () => {
       for (const stop of stops) stop();
