@@ -1,6 +1,8 @@
 import { ActivityPage } from './pages/activity-page.js';
 import { AppPage } from './pages/app-page.js';
 import { DeploymentPage } from './pages/deployment-page.js';
+import { HostPage } from './pages/host-page.js';
+import { HostsPage } from './pages/hosts-page.js';
 import { NotYetPage } from './pages/not-yet-page.js';
 import { OverviewPage } from './pages/overview-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
@@ -18,7 +20,7 @@ export const PAGES: readonly PageRoute[] = [
   page('/apps/:app', AppPage),
   page('/activity', ActivityPage),
   page('/deployments/:id', DeploymentPage),
-  page('/hosts', NotYetPage),
-  page('/hosts/:name', NotYetPage),
+  page('/hosts', HostsPage),
+  page('/hosts/:name', HostPage),
   page('/reports/:app/:version', NotYetPage),
 ];
