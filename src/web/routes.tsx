@@ -3,8 +3,8 @@ import { AppPage } from './pages/app-page.js';
 import { DeploymentPage } from './pages/deployment-page.js';
 import { HostPage } from './pages/host-page.js';
 import { HostsPage } from './pages/hosts-page.js';
-import { NotYetPage } from './pages/not-yet-page.js';
 import { OverviewPage } from './pages/overview-page.js';
+import { ReportPage } from './pages/report-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
 import { page, type PageRoute } from './router/page-route.js';
 
@@ -22,5 +22,5 @@ export const PAGES: readonly PageRoute[] = [
   page('/deployments/:id', DeploymentPage),
   page('/hosts', HostsPage),
   page('/hosts/:name', HostPage),
-  page('/reports/:app/:version', NotYetPage),
+  page('/reports/:app/:version', ReportPage),
 ];
