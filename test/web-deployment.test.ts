@@ -272,6 +272,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     );
     await page.reload();
     await page.getByTestId('step-logs').waitFor();
+    // On a phone's width the page does not scroll sideways: the log scrolls in its pane.
+    await page.setViewportSize({ width: 375, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await page.setViewportSize({ width: 1280, height: 800 });
     expect(problems).toEqual([]);
   }, 120_000);
 
