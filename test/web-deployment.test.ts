@@ -316,6 +316,9 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     const first = watch(await qa.newPage());
     const second = watch(await qa.newPage());
     await Promise.all([first.goto('/reports/shop/2'), second.goto('/reports/shop/2')]);
+    // The page acted on is in front (a page behind gets its animation frames throttled,
+    // which makes each click wait); the other only watches.
+    await first.bringToFront();
     const warning = first.locator('[data-testid=finding][data-kind=warnings]');
     await warning.waitFor();
     expect(await warning.innerText()).toContain('WARNING: shop config key legacy is deprecated');
@@ -345,6 +348,21 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     );
     expect(await note.locator('.badge').first().innerText()).toBe('major');
     expect(await second.locator('[data-testid=report-notes] script').count()).toBe(0);
+
+    // An action on the note, then done: each write carries the page's CSRF token.
+    const mine = first.locator('[data-testid=note]');
+    await mine.getByRole('button', { name: 'Add an action' }).click();
+    await dialog.getByLabel('Owner').fill('dana');
+    await dialog.getByLabel('What to do').fill('Point qa-2 at the payment sandbox');
+    await dialog.getByRole('button', { name: 'Add action' }).click();
+    const action = second.getByTestId('note-action');
+    await action.waitFor({ timeout: 15_000 });
+    expect(await action.getAttribute('data-done')).toBe('false');
+    await first.getByTestId('note-action').getByRole('button', { name: 'Mark done' }).click();
+    await second.locator('[data-testid=note-action][data-done=true]').waitFor({ timeout: 15_000 });
+    expect(await second.getByTestId('note-action').innerText()).toContain(
+      'dana: Point qa-2 at the payment sandbox',
+    );
 
     // The failure's link opens the failed step's output on its deployment's page.
     await failure.getByTestId('failure-log-link').click();
