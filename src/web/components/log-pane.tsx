@@ -77,15 +77,26 @@ export function LogPane({ text, label }: LogPaneProps) {
         <span class="log-position" aria-live="polite" data-testid={`log-${label}-position`}>
           {position}
         </span>
-        <button type="button" onClick={() => move(-1)} disabled={matches.length === 0}>
+        <button
+          type="button"
+          aria-label={`Previous match in ${label}`}
+          onClick={() => move(-1)}
+          disabled={matches.length === 0}
+        >
           Previous match
         </button>
-        <button type="button" onClick={() => move(1)} disabled={matches.length === 0}>
+        <button
+          type="button"
+          aria-label={`Next match in ${label}`}
+          onClick={() => move(1)}
+          disabled={matches.length === 0}
+        >
           Next match
         </button>
         <label class="log-wrap">
           <input
             type="checkbox"
+            aria-label={`Wrap ${label} lines`}
             checked={wrap}
             onChange={(event) => setWrap(event.currentTarget.checked)}
           />{' '}
