@@ -22,17 +22,19 @@ export function HostsPage({ search }: PageProps<'/hosts'>) {
   const [text, setText] = useState(initial.get('q') ?? '');
 
   const hostKinds = { kinds: ['host.connected', 'host.disconnected', 'host.facts'] } as const;
+  // A thousand hosts report changing facts (load, free memory) all the time: the
+  // lists are fetched again at most every few seconds, not on each report.
   const hosts = useResource((signal) => api.call('hosts', {}, { signal }), [], {
     events: { kinds: [...hostKinds.kinds] },
-    debounceMs: 1000,
+    debounceMs: 3000,
   });
   const status = useResource((signal) => api.call('status', {}, { signal }), [], {
     events: [{ kinds: ['install.state', 'deployment.state'] }, { kinds: [...hostKinds.kinds] }],
-    debounceMs: 1000,
+    debounceMs: 3000,
   });
   const drift = useResource((signal) => api.call('drift', {}, { signal }), [], {
     events: [{ kinds: ['install.state'] }, { kinds: ['host.facts'] }],
-    debounceMs: 2000,
+    debounceMs: 5000,
   });
   const envs = useResource((signal) => api.call('environments', {}, { signal }), []);
 
