@@ -175,12 +175,25 @@ for (const dialect of STORE_DIALECTS) {
       expect(crossSite.json()).toMatchObject({ code: 'E_CSRF' });
       expect(await verdictCount()).toBe(before);
 
+      const otherPort = await mark({
+        csrf,
+        headers: { host: 'ferry.example', origin: 'http://ferry.example:8080' },
+      });
+      expect(otherPort.statusCode).toBe(403);
+      expect(await verdictCount()).toBe(before);
+
       const right = await mark({ csrf, headers: { origin: 'http://localhost' } });
       expect(right.statusCode).toBe(201);
+      // The page over HTTPS through a proxy that ends TLS: the server sees plain HTTP.
+      const proxied = await mark({
+        csrf,
+        headers: { host: 'ferry.example', origin: 'https://ferry.example' },
+      });
+      expect(proxied.statusCode).toBe(201);
       const { verdicts } = (await withCookie(cookie, 'GET', '/apps/cart/bundles/1/verdicts')).json<{
         verdicts: { verdict: string; by: string }[];
       }>();
-      expect(verdicts.length).toBe(before + 1);
+      expect(verdicts.length).toBe(before + 2);
       expect(verdicts[0]).toMatchObject({ verdict: 'passed', by: 'quinn' });
     });
 
@@ -324,6 +337,21 @@ for (const dialect of STORE_DIALECTS) {
       expect(marked).toMatchObject({ verdict: 'passed', by: 'quinn' });
       await streaming;
       expect(seen[0]).toMatchObject({ kind: 'verdict.changed', app: 'cart' });
+
+      // The stream writes its own head: it carries the security headers all the same.
+      const raw = new AbortController();
+      const stream = await fetch(`${url}${API_PREFIX}/events`, {
+        headers: { cookie: `ferry_session=${cookie}` },
+        signal: raw.signal,
+      });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-security-policy')).toBe(
+        SECURITY_HEADERS['content-security-policy'],
+      );
+      expect(stream.headers.get('x-frame-options')).toBe('DENY');
+      expect(stream.headers.get('cache-control')).toBe('no-store, no-transform');
+      raw.abort();
+      controller.abort();
     });
 
     it('puts the security headers on a page, an API answer, a refusal and a 404', async () => {
@@ -332,7 +360,10 @@ for (const dialect of STORE_DIALECTS) {
         api: await server.app.inject({ url: `${API_PREFIX}/health` }),
         refusal: await server.app.inject({ url: `${API_PREFIX}/status` }),
         notFound: await server.app.inject({ url: `${API_PREFIX}/no/such/route` }),
+        // Refused by the router itself, before any hook.
+        badUrl: await server.app.inject({ url: `${API_PREFIX}/apps/%E0%A4%A/bundles` }),
       };
+      expect(answers.badUrl.statusCode).toBe(400);
       expect(answers.page.statusCode).toBe(200);
       expect(answers.api.statusCode).toBe(200);
       expect(answers.refusal.statusCode).toBe(401);

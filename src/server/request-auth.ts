@@ -48,11 +48,19 @@ export async function authenticateRequest(
  * Refuses a request whose `Origin` is present and is not this server's own:
  * a write from another site's page (or a sandboxed one, `Origin: null`).
  * A request without the header (not from a browser's cross-site fetch) passes.
+ * The server's origin is the scheme it was reached by and the `Host` header;
+ * `https://` with the same host also counts when the request came as plain
+ * HTTP, since a proxy in front that ends TLS is how Ferry is served over
+ * HTTPS until it speaks TLS itself (the reverse, a page over plain HTTP
+ * writing to a server reached over TLS, does not).
  */
 export function refuseCrossSite(request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (origin === undefined) return;
-  if (originOf(origin) === originOf(`${request.protocol}://${request.host}`)) return;
+  const sent = originOf(origin);
+  if (sent !== null && sent === originOf(`${request.protocol}://${request.host}`)) return;
+  if (sent !== null && request.protocol === 'http' && sent === originOf(`https://${request.host}`))
+    return;
   throw new FerryError(
     'E_CSRF',
     `This write came from another site (${origin.slice(0, 100)}), not from this server's page`,

@@ -38,6 +38,15 @@ async function serve(webRoot: string, request: FastifyRequest, reply: FastifyRep
   const urlPath = request.url.split('?')[0] ?? '/';
   const decoded = safeDecode(urlPath);
   if (decoded !== undefined && (decoded === '/api' || decoded.startsWith('/api/'))) {
+    // The router falls back to this catch-all when an API route's parameter is
+    // longer than it takes; answer what it would have answered without one.
+    const limit = request.server.initialConfig.maxParamLength ?? 100;
+    if (urlPath.split('/').some((segment) => segment.length > limit)) {
+      throw new FerryError(
+        'E_URI_TOO_LONG',
+        `A path parameter of the URL is longer than ${limit} characters`,
+      );
+    }
     return reply.callNotFound();
   }
   const index = await findWebFile(webRoot, '/index.html');
