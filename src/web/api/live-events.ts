@@ -17,7 +17,8 @@ interface Subscriber {
  * the events it matches, in order, once. A dropped connection is made again
  * from the last event seen (`Last-Event-ID`), so nothing is missed; when the
  * server no longer has every event since (a gap), or the page cannot know what
- * it missed, everyone subscribed to `onResync` fetches again.
+ * it missed, or after an outage (fetches made meanwhile failed), everyone
+ * subscribed to `onResync` fetches again.
  */
 export class LiveEvents {
   private readonly subscribers = new Set<Subscriber>();
@@ -82,10 +83,12 @@ export class LiveEvents {
           onGap: () => this.resync(),
           onOpen: () => {
             failures = 0;
+            const wasDown = this.status === 'down';
             this.setStatus('live');
             // Without an event seen, there is no id to resume from: what
-            // happened before this connection is fetched instead.
-            if (this.lastId === undefined) this.resync();
+            // happened before this connection is fetched instead. After an
+            // outage, fetches made while the server was away failed: fetch again.
+            if (this.lastId === undefined || wasDown) this.resync();
           },
           onReconnect: () => this.setStatus('down'),
         });

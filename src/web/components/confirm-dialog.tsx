@@ -66,6 +66,9 @@ export function ConfirmDialog({
         event.preventDefault();
         if (!busy) onClose();
       }}
+      // The browser may close it without a cancel it lets the page refuse (Escape pressed
+      // twice): the page must then forget it too, or the action could not be opened again.
+      onClose={() => onClose()}
     >
       <form onSubmit={(event) => void submit(event)}>
         <h2 id="confirm-title">{title}</h2>

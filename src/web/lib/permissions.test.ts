@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayCall, mayChangeEnvironment } from './permissions.js';
+import { mayCall, mayChangeEnvironment, mayPromote } from './permissions.js';
 
 const prod = { name: 'prod', protected: true };
 const qa = { name: 'qa', protected: false };
@@ -48,5 +48,23 @@ describe('mayChangeEnvironment', () => {
       allowed: false,
       reason: 'your token is for dev only',
     });
+  });
+});
+
+describe('mayPromote', () => {
+  const prodNeedsPassed = { ...prod, requires: 'passed' };
+  it('asks the verdict the environment requires, after the role and protection', () => {
+    expect(mayPromote({ role: 'admin', env: null }, prodNeedsPassed, 'passed').allowed).toBe(true);
+    expect(mayPromote({ role: 'admin', env: null }, prodNeedsPassed, 'pending')).toEqual({
+      allowed: false,
+      reason: 'prod takes only bundles marked passed — this one is pending',
+    });
+    expect(mayPromote({ role: 'deployer', env: null }, prodNeedsPassed, 'failed')).toEqual({
+      allowed: false,
+      reason: 'prod is protected: admin only',
+    });
+    expect(
+      mayPromote({ role: 'deployer', env: null }, { ...qa, requires: null }, 'failed').allowed,
+    ).toBe(true);
   });
 });

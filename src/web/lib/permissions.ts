@@ -63,3 +63,28 @@ function orList(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
+
+/**
+ * Whether a person may promote a bundle to an environment: as
+ * `mayChangeEnvironment`, then the environment's verdict requirement (prod
+ * takes only bundles marked passed).
+ *
+ * @example
+ *   mayPromote({ role: 'admin', env: null }, { name: 'prod', protected: true, requires: 'passed' }, 'failed')
+ *   // { allowed: false, reason: 'prod takes only bundles marked passed — this one is failed' }
+ */
+export function mayPromote(
+  person: Person,
+  env: EnvironmentRule & { requires: string | null },
+  verdict: string,
+): Permission {
+  const allowed = mayChangeEnvironment('promote', person, env);
+  if (!allowed.allowed) return allowed;
+  if (env.requires !== null && verdict !== env.requires) {
+    return {
+      allowed: false,
+      reason: `${env.name} takes only bundles marked ${env.requires} — this one is ${verdict}`,
+    };
+  }
+  return ALLOWED;
+}

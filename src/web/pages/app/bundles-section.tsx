@@ -9,7 +9,7 @@ import { ActionButton } from '../../components/action-button.js';
 import { RelTime } from '../../components/rel-time.js';
 import { StateBadge } from '../../components/state-badge.js';
 import type { PromotionTarget } from '../../lib/app-records.js';
-import { mayCall, mayChangeEnvironment, type Permission } from '../../lib/permissions.js';
+import { mayCall, mayPromote, type Permission } from '../../lib/permissions.js';
 
 /** An app's bundles, newest first, each with its verdict and the actions on it. */
 export function BundlesSection({
@@ -92,7 +92,12 @@ export function BundlesSection({
                           Mark failed…
                         </ActionButton>
                         <ActionButton
-                          permission={promotePermission(session, target, environments)}
+                          permission={promotePermission(
+                            session,
+                            target,
+                            environments,
+                            verdicts.get(bundle.version) ?? 'pending',
+                          )}
                           onClick={() => target.env && onPromote(bundle.version, target.env)}
                           kind="primary"
                           testId="promote"
@@ -113,15 +118,16 @@ export function BundlesSection({
   );
 }
 
-/** Whether the person may promote to the target: the role first, then the environment's rule. */
+/** Whether the person may promote to the target: the role first, then the environment's rules. */
 function promotePermission(
   session: Session,
   target: PromotionTarget,
   environments: readonly EnvironmentRecord[],
+  verdict: VerdictState,
 ): Permission {
   const byRole = mayCall('promote', session);
   if (!byRole.allowed) return byRole;
   if (target.env === null) return { allowed: false, reason: target.reason };
   const env = environments.find((e) => e.name === target.env);
-  return env ? mayChangeEnvironment('promote', session, env) : byRole;
+  return env ? mayPromote(session, env, verdict) : byRole;
 }

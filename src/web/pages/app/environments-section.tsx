@@ -69,7 +69,11 @@ export function EnvironmentsSection({
               )}
               <div class="actions">
                 <ActionButton
-                  permission={mayChangeEnvironment('rollback', session, record)}
+                  permission={
+                    env.desired
+                      ? mayChangeEnvironment('rollback', session, record)
+                      : { allowed: false, reason: 'nothing deployed here yet' }
+                  }
                   onClick={() => onRollback(env)}
                   kind="danger"
                   testId="rollback"
