@@ -131,6 +131,9 @@ interface LogLinesProps {
 /** The scrolling body: chunks of lines, only those in view rendered, each measured once shown. */
 function LogLines({ lines, label, wrap, matches, current }: LogLinesProps) {
   const scroller = useRef<HTMLDivElement>(null);
+  /** The space of the chunks not rendered, set through CSSOM (the CSP allows no style attribute). */
+  const spacerBefore = useRef<HTMLDivElement>(null);
+  const spacerAfter = useRef<HTMLDivElement>(null);
   const [viewport, setViewport] = useState({ top: 0, height: 600, width: 800 });
   /** Each chunk's height: measured once it was shown, estimated until then. */
   const heights = useRef<number[]>([]);
@@ -180,6 +183,8 @@ function LogLines({ lines, label, wrap, matches, current }: LogLinesProps) {
   useLayoutEffect(() => {
     const element = scroller.current;
     if (!element) return;
+    if (spacerBefore.current) spacerBefore.current.style.height = `${visible.before}px`;
+    if (spacerAfter.current) spacerAfter.current.style.height = `${visible.after}px`;
     let changed = false;
     for (const shown of element.querySelectorAll<HTMLElement>('[data-chunk]')) {
       const index = Number(shown.dataset.chunk);
@@ -277,9 +282,9 @@ function LogLines({ lines, label, wrap, matches, current }: LogLinesProps) {
       tabIndex={0}
       onScroll={onScroll}
     >
-      <div class="log-spacer" style={{ height: `${visible.before}px` }} />
+      <div class="log-spacer" ref={spacerBefore} />
       {chunks}
-      <div class="log-spacer" style={{ height: `${visible.after}px` }} />
+      <div class="log-spacer" ref={spacerAfter} />
     </div>
   );
 }
