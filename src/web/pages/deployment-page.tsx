@@ -7,13 +7,11 @@ import { DeploymentHeader } from '../components/deployment-header.js';
 import { ErrorBox } from '../components/error-box.js';
 import { InstallRow } from '../components/install-row.js';
 import { useTitle } from '../components/use-title.js';
+import { deploymentProgress, groupByBatch, isFailedInstall } from '../lib/deployment-batches.js';
 import {
   applyDeploymentEvent,
-  deploymentProgress,
   type DeploymentView,
   deploymentView,
-  groupByBatch,
-  isFailedInstall,
   mergeInstallSteps,
 } from '../lib/deployment-model.js';
 import { TaskQueue } from '../lib/task-queue.js';
