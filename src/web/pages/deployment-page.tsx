@@ -119,6 +119,18 @@ export function DeploymentPage({ params, search }: PageProps<'/deployments/:id'>
   // Back and forward change the address: the open step follows it.
   useEffect(() => setOpen(openStepOf(search)), [search]);
 
+  // Opened at a step (a link from the report or a host's page): its host's row is
+  // brought into view once, among however many hosts there are.
+  const scrolledTo = useRef(false);
+  const loaded = view !== undefined;
+  useEffect(() => {
+    if (!loaded || scrolledTo.current || openRef.current === null) return;
+    scrolledTo.current = true;
+    document
+      .getElementById(`install-${openRef.current.installId}`)
+      ?.scrollIntoView({ block: 'start' });
+  }, [loaded]);
+
   const onStep = useCallback((installId: string, step: string) => {
     const current = openRef.current;
     const next =
