@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../src/protocol/api.js';
-import { openSessionServer, type SessionServer } from './helpers/session-server.js';
+import {
+  CLEARED_COOKIE,
+  openSessionServer,
+  type SessionServer,
+  sessionRow,
+} from './helpers/session-server.js';
 import { STORE_DIALECTS } from './helpers/store-dialects.js';
 
 /**
@@ -70,6 +75,54 @@ for (const dialect of STORE_DIALECTS) {
       });
       expect(wrongBearer.statusCode).toBe(401);
       expect(wrongBearer.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+    });
+
+    it('signs out a session that had already ended (signed out elsewhere, expired, revoked): 401, and the dead cookie is cleared all the same', async () => {
+      const signOut = (cookie: string, csrf: string) =>
+        call('DELETE', '/session', { cookie: `ferry_session=${cookie}`, 'x-ferry-csrf': csrf });
+
+      const twice = await s.signIn(qa);
+      expect((await signOut(twice.cookie!, twice.csrf!)).statusCode).toBe(204);
+      const again = await signOut(twice.cookie!, twice.csrf!);
+      expect(again.statusCode).toBe(401);
+      expect(again.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+      expect(again.headers['set-cookie']).toBe(CLEARED_COOKIE);
+
+      const expiring = await s.signIn(qa);
+      const expired = await s.opened
+        .kysely()
+        .updateTable('sessions')
+        .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+        .where('id_hash', '=', sessionRow(expiring.cookie!))
+        .executeTakeFirst();
+      expect(Number(expired.numUpdatedRows)).toBe(1);
+      const afterExpiry = await signOut(expiring.cookie!, expiring.csrf!);
+      expect(afterExpiry.statusCode).toBe(401);
+      expect(afterExpiry.headers['set-cookie']).toBe(CLEARED_COOKIE);
+
+      const made = await s.server.tokens.create({ role: 'qa', name: 'rita' }, null);
+      const revoking = await s.signIn(made.token);
+      await s.server.tokens.revoke(made.id, 'admin');
+      const afterRevoke = await signOut(revoking.cookie!, revoking.csrf!);
+      expect(afterRevoke.statusCode).toBe(401);
+      expect(afterRevoke.headers['set-cookie']).toBe(CLEARED_COOKIE);
+    });
+
+    it("does not clear the cookie of a live session on a sign-out without the page's CSRF token, nor from another site", async () => {
+      const { cookie, csrf } = await s.signIn(qa);
+      const forged = await call('DELETE', '/session', { cookie: `ferry_session=${cookie}` });
+      expect(forged.statusCode).toBe(403);
+      expect(forged.json()).toMatchObject({ code: 'E_CSRF' });
+      expect(forged.headers['set-cookie']).toBeUndefined();
+      const crossSite = await call('DELETE', '/session', {
+        cookie: `ferry_session=${cookie}`,
+        'x-ferry-csrf': csrf!,
+        origin: 'https://evil.example',
+      });
+      expect(crossSite.statusCode).toBe(403);
+      expect(crossSite.headers['set-cookie']).toBeUndefined();
+      const still = await call('GET', '/status', { cookie: `ferry_session=${cookie}` });
+      expect(still.statusCode).toBe(200);
     });
   });
 }
