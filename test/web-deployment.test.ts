@@ -275,6 +275,11 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await match.waitFor();
     expect(await match.innerText()).toBe('needle-7');
     expect(await match.isVisible()).toBe(true);
+    // Scrolled to: the match is inside the log's visible box, near the end of 5 MB.
+    const box = (await stdout.locator('.log-body').boundingBox())!;
+    const at = (await match.boundingBox())!;
+    expect(at.y).toBeGreaterThanOrEqual(box.y);
+    expect(at.y + at.height).toBeLessThanOrEqual(box.y + box.height);
     const number = stdout.locator('.log-line:has(mark.log-match-current) .log-number');
     // After the echoed command, 'installing shop', the hostile line and the warning.
     expect(await number.textContent()).toBe('99004');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -238,11 +239,15 @@ for (const dialect of STORE_DIALECTS) {
     it('refuses a session once it has expired', async () => {
       const { cookie } = await signIn(qa.token);
       expect((await withCookie(cookie, 'GET', '/status')).statusCode).toBe(200);
-      const db = opened.kysely();
-      await db
+      // Only this session's row: the others (of other tests) must stay as they are.
+      const idHash = createHash('sha256').update(cookie!).digest('hex');
+      const expired = await opened
+        .kysely()
         .updateTable('sessions')
         .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
-        .execute();
+        .where('id_hash', '=', idHash)
+        .executeTakeFirst();
+      expect(Number(expired.numUpdatedRows)).toBe(1);
       const answer = await withCookie(cookie, 'GET', '/status');
       expect(answer.statusCode).toBe(401);
       expect(answer.json()).toMatchObject({ code: 'E_AUTH_INVALID' });

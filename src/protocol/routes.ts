@@ -586,6 +586,7 @@ export const ROUTES = {
     path: '/session',
     roles: PEOPLE,
     summary: 'Sign out: ends the session on the server and clears its cookie.',
+    note: 'The cookie is cleared also when its session had ended already (expired, revoked, signed out in another tab: `E_AUTH_INVALID`), so that the browser forgets it; a live session whose sign-out lacks its CSRF token (`E_CSRF`) keeps it.',
     answer: null,
     statuses: [204],
   }),

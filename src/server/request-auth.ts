@@ -18,6 +18,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * session must come from this server's own origin and carry the session's
  * CSRF token in `x-ferry-csrf`, so that another site's page cannot make the
  * browser write with it. Sets `request.session` for a cookie.
+ *
+ * Only the Bearer scheme takes the cookie's place: another one (HTTP Basic
+ * of a proxy in front of the server, which the browser then sends on every
+ * request) is not Ferry's, and leaves the cookie to authenticate.
  */
 export async function authenticateRequest(
   request: FastifyRequest,
@@ -25,8 +29,7 @@ export async function authenticateRequest(
   sessions: SessionService,
 ): Promise<StoredToken> {
   const authorization = request.headers.authorization;
-  const sessionId =
-    authorization === undefined ? readSessionCookie(request.headers.cookie) : undefined;
+  const sessionId = isBearer(authorization) ? undefined : readSessionCookie(request.headers.cookie);
   if (sessionId === undefined) return tokens.authenticate(authorization);
   const session = await sessions.authenticate(sessionId);
   if (!SAFE_METHODS.has(request.method)) {
@@ -42,6 +45,11 @@ export async function authenticateRequest(
   }
   request.session = session;
   return session.token;
+}
+
+/** True for an `Authorization` header of the Bearer scheme (however well formed). */
+function isBearer(authorization: string | undefined): boolean {
+  return authorization !== undefined && /^\s*bearer(\s|$)/i.test(authorization);
 }
 
 /**

@@ -453,6 +453,9 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
       async up(db) {
         // The dashboard's sessions: only the sha256 of a session's id is kept.
         // A session counts while it has not expired and its token is not revoked.
+        // token_id has no ON DELETE CASCADE, on purpose: tokens are only ever
+        // revoked (the row stays), never deleted, so nothing would cascade. A
+        // change that deletes tokens must end their sessions first, or add it.
         await db.schema
           .createTable('sessions')
           .addColumn('id_hash', 'text', (c) => c.primaryKey())

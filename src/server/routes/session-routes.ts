@@ -1,15 +1,16 @@
+import type { FastifyPluginCallback } from 'fastify';
 import { FerryError } from '../../protocol/errors.js';
 import { refuseCrossSite } from '../request-auth.js';
 import { clearedSessionCookie, sessionCookie } from '../session-cookie.js';
 import { sessionAnswer, type SessionService } from '../session-service.js';
-import { routePlugin } from './route-plugin.js';
+import { routePlugin, type RoutePluginOptions } from './route-plugin.js';
 
 /**
  * The dashboard's sign-in: a person's token for a session cookie, the page's
  * question "who am I, and what is my CSRF token", and sign-out.
  */
-export function sessionRoutes(sessions: SessionService) {
-  return routePlugin('sessions', {
+export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<RoutePluginOptions> {
+  const routes = routePlugin('sessions', {
     startSession: async ({ body, request, reply }) => {
       // Another site's page must not sign a browser in as someone else (login CSRF).
       refuseCrossSite(request);
@@ -38,12 +39,28 @@ export function sessionRoutes(sessions: SessionService) {
       return sessionAnswer(request.session);
     },
 
-    endSession: async ({ request, reply }) => {
+    endSession: async ({ request }) => {
       if (request.session) {
         await sessions.end(request.session);
         request.log.info({ tokenId: request.session.token.id }, 'session ended');
       }
-      void reply.header('set-cookie', clearedSessionCookie(request.protocol === 'https'));
     },
   });
+  return (app, options, done) => {
+    // Sign-out clears the cookie also when its session had ended already
+    // (expired, revoked, signed out in another tab: the 401 of the auth hook,
+    // which runs before any handler), or the dead cookie would stay in the
+    // browser. Not on a refusal of a live session (a write without the CSRF
+    // token): another site's page must not be able to sign anyone out.
+    app.addHook('onSend', (request, reply, payload, next) => {
+      const status = reply.statusCode;
+      if (
+        request.routeOptions.config.ferryRoute === 'endSession' &&
+        (status === 204 || status === 401)
+      )
+        void reply.header('set-cookie', clearedSessionCookie(request.protocol === 'https'));
+      next(null, payload);
+    });
+    routes(app, options, done);
+  };
 }

@@ -1,5 +1,5 @@
-import type { DeploymentProgress, DeploymentView } from '../lib/deployment-model.js';
-import { progressText } from '../lib/deployment-model.js';
+import { type DeploymentProgress, progressText } from '../lib/deployment-batches.js';
+import type { DeploymentView } from '../lib/deployment-model.js';
 import { RelTime } from './rel-time.js';
 import { StateBadge } from './state-badge.js';
 

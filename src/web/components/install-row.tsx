@@ -1,7 +1,8 @@
 import { memo } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import { formatDuration } from '../lib/durations.js';
-import { type InstallView, isFailedInstall } from '../lib/deployment-model.js';
+import { isFailedInstall } from '../lib/deployment-batches.js';
+import type { InstallView } from '../lib/deployment-model.js';
 import { InstallStepLogs } from './install-step-logs.js';
 import { StateBadge } from './state-badge.js';
 

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentInstall, DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { FerryEvent } from '../../protocol/events.js';
-import {
-  applyDeploymentEvent,
-  deploymentProgress,
-  deploymentView,
-  groupByBatch,
-  mergeInstallSteps,
-  progressText,
-} from './deployment-model.js';
+import { deploymentProgress, groupByBatch, progressText } from './deployment-batches.js';
+import { applyDeploymentEvent, deploymentView, mergeInstallSteps } from './deployment-model.js';
 
 function install(n: number, over: Partial<DeploymentInstall> = {}): DeploymentInstall {
   return {

@@ -7,13 +7,11 @@ import { DeploymentHeader } from '../components/deployment-header.js';
 import { ErrorBox } from '../components/error-box.js';
 import { InstallRow } from '../components/install-row.js';
 import { useTitle } from '../components/use-title.js';
+import { deploymentProgress, groupByBatch, isFailedInstall } from '../lib/deployment-batches.js';
 import {
   applyDeploymentEvent,
-  deploymentProgress,
   type DeploymentView,
   deploymentView,
-  groupByBatch,
-  isFailedInstall,
   mergeInstallSteps,
 } from '../lib/deployment-model.js';
 import { TaskQueue } from '../lib/task-queue.js';
@@ -120,6 +118,18 @@ export function DeploymentPage({ params, search }: PageProps<'/deployments/:id'>
 
   // Back and forward change the address: the open step follows it.
   useEffect(() => setOpen(openStepOf(search)), [search]);
+
+  // Opened at a step (a link from the report or a host's page): its host's row is
+  // brought into view once, among however many hosts there are.
+  const scrolledTo = useRef(false);
+  const loaded = view !== undefined;
+  useEffect(() => {
+    if (!loaded || scrolledTo.current || openRef.current === null) return;
+    scrolledTo.current = true;
+    document
+      .getElementById(`install-${openRef.current.installId}`)
+      ?.scrollIntoView({ block: 'start' });
+  }, [loaded]);
 
   const onStep = useCallback((installId: string, step: string) => {
     const current = openRef.current;
