@@ -25,6 +25,10 @@ describe('npx ferry demo --exit', () => {
         ),
       );
     }
+    // Where the dashboard is, and how to sign in.
+    expect(out).toMatch(
+      /^ {4}dashboard http:\/\/127\.0\.0\.1:\d+\/ — sign in by pasting the admin token$/m,
+    );
     // Pushed, deployed to qa by itself, passed, promoted to prod host by host.
     expect(out).toContain('ferry push → hello@1 (label 1.0.0');
     expect(out).toMatch(/auto-deploy hello@1 to qa \(dep_\w+\): 2 hosts/);
@@ -55,6 +59,7 @@ describe('npx ferry demo --exit', () => {
     const look = out.slice(out.indexOf('==> Where to look'));
     expect(look).not.toContain(`${root}/hosts`);
     expect(look).toContain('`ferry demo --exit --dir DIR` keeps');
+    expect(look).toMatch(/^ {4}http:\/\/127\.0\.0\.1:\d+\/ +# the dashboard, in a browser/m);
 
     // Nothing is left behind: no folder, and no process of the demo's.
     await expect(access(root!)).rejects.toThrow();

@@ -73,6 +73,7 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
   const tell = async (): Promise<void> => {
     const { api } = cluster;
     indent(`server ${cluster.url}, admin token in ${root}/server/admin-token`);
+    indent(`dashboard ${cluster.url}/ — sign in by pasting the admin token`);
     for (const host of cluster.hosts.values()) {
       indent(
         `${host.name.padEnd(7)} ${host.env.padEnd(5)} root ${host.root}, serves on 127.0.0.1:${host.port}`,
@@ -194,6 +195,9 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
       indent('--exit: the server and the agents stop now, so the commands below need `ferry demo`');
       indent('without --exit (it keeps running until Ctrl-C)');
     }
+    indent(
+      `${cluster.url}/      # the dashboard, in a browser: sign in with the admin token (cat ${root}/server/admin-token)`,
+    );
     indent(`export FERRY_SERVER=${cluster.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
     indent('npx ferry status; npx ferry history hello; npx ferry deployments');
     indent(`npx ferry logs ${rollback.id} --host prod-2      # every step's output`);

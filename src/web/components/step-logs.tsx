@@ -53,7 +53,7 @@ export function StepLogs({ step, host }: { step: StepLog; host: string }) {
               }
             }}
           >
-            {stream} · {countLines(step[stream])} lines
+            {stream} · {linesIn(step[stream])}
           </button>
         ))}
       </div>
@@ -70,4 +70,10 @@ export function StepLogs({ step, host }: { step: StepLog; host: string }) {
       ))}
     </section>
   );
+}
+
+/** "1 line", "12 lines". */
+function linesIn(text: string): string {
+  const count = countLines(text);
+  return `${count} line${count === 1 ? '' : 's'}`;
 }

@@ -41,7 +41,8 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
     (signal) => api.call('status', { query: { app } }, { signal }),
     [app],
     {
-      events: [ofApp, { kinds: ['host.connected', 'host.disconnected'] }],
+      // What a host runs is what it reports: its facts come after its install has ended.
+      events: [ofApp, { kinds: ['host.connected', 'host.disconnected', 'host.facts'] }],
       debounceMs: 700,
     },
   );

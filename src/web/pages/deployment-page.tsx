@@ -184,13 +184,20 @@ export function DeploymentPage({ params, search }: PageProps<'/deployments/:id'>
             failed
           </h2>
           <ul>
-            {failed.map(({ install }) => (
-              <li key={install.id}>
-                <a href={`#install-${install.id}`}>{install.host}</a>
-                {install.step && ` — ${install.step.step} ${install.step.state}`}
-                {install.error && `: ${install.error}`}
-              </li>
-            ))}
+            {failed.map(({ install, steps }) => {
+              // The step that failed, not the last one: after a failed health check the
+              // agent goes on (rollback, restart-previous, prune), and those succeed.
+              const failedStep =
+                [...steps].reverse().find((s) => s.state === 'failed') ??
+                (install.step?.state === 'failed' ? install.step : undefined);
+              return (
+                <li key={install.id}>
+                  <a href={`#install-${install.id}`}>{install.host}</a>
+                  {failedStep && ` — ${failedStep.step} failed`}
+                  {install.error && `: ${install.error}`}
+                </li>
+              );
+            })}
           </ul>
         </div>
       )}

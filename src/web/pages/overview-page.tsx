@@ -15,6 +15,8 @@ const STATUS_EVENTS = {
     'verdict.changed',
     'host.connected',
     'host.disconnected',
+    // What a host runs is what it reports: its facts come after its install has ended.
+    'host.facts',
   ],
 } as const;
 
