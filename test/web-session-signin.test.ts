@@ -124,5 +124,50 @@ for (const dialect of STORE_DIALECTS) {
       const still = await call('GET', '/status', { cookie: `ferry_session=${cookie}` });
       expect(still.statusCode).toBe(200);
     });
+
+    it('ends the session of the cookie a browser signs in over (not when the new sign-in fails)', async () => {
+      const first = await s.signIn(qa);
+      const cookie = (id: string | undefined) => ({ cookie: `theme=dark; ferry_session=${id}` });
+
+      const wrong = await s.signIn(`${qa.slice(0, -3)}zzz`, cookie(first.cookie));
+      expect(wrong.answer.statusCode).toBe(401);
+      expect((await call('GET', '/status', cookie(first.cookie))).statusCode).toBe(200);
+
+      const second = await s.signIn(qa, cookie(first.cookie));
+      expect(second.answer.statusCode).toBe(201);
+      expect(second.cookie).toBeDefined();
+      expect(second.cookie).not.toBe(first.cookie);
+      const old = await call('GET', '/status', cookie(first.cookie));
+      expect(old.statusCode).toBe(401);
+      expect(old.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+      expect((await call('GET', '/status', cookie(second.cookie))).statusCode).toBe(200);
+      const rows = await s.opened
+        .kysely()
+        .selectFrom('sessions')
+        .select('id_hash')
+        .where('id_hash', '=', sessionRow(first.cookie!))
+        .execute();
+      expect(rows).toEqual([]);
+    });
+
+    it("signs out the cookie's session on a bearer sign-out; a bearer sign-out without a cookie is told it has no session", async () => {
+      const { cookie } = await s.signIn(qa);
+      const out = await call('DELETE', '/session', {
+        authorization: `Bearer ${qa}`,
+        cookie: `ferry_session=${cookie}`,
+      });
+      expect(out.statusCode).toBe(204);
+      expect(out.headers['set-cookie']).toBe(CLEARED_COOKIE);
+      expect((await call('GET', '/status', { cookie: `ferry_session=${cookie}` })).statusCode).toBe(
+        401,
+      );
+
+      for (const method of ['GET', 'DELETE'] as const) {
+        const bare = await call(method, '/session', { authorization: `Bearer ${qa}` });
+        expect(bare.statusCode).toBe(401);
+        expect(bare.json()).toMatchObject({ code: 'E_AUTH_REQUIRED' });
+        expect(bare.json<{ message: string }>().message).toContain('a bearer token has no session');
+      }
+    });
   });
 }

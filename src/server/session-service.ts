@@ -92,6 +92,15 @@ export class SessionService {
   async end(session: ActiveSession): Promise<void> {
     await this.store.sessions.end(session.idHash);
   }
+
+  /**
+   * Ends the session of a cookie's id, whether or not it still counted: a
+   * browser that signs in again, or a bearer call that signs its cookie out.
+   * False when there was no such session.
+   */
+  endById(id: string): Promise<boolean> {
+    return this.store.sessions.end(hashSessionId(id));
+  }
 }
 
 /** What the page is told of its session: never the token, nor the session id. */
