@@ -169,5 +169,36 @@ for (const dialect of STORE_DIALECTS) {
         expect(bare.json<{ message: string }>().message).toContain('a bearer token has no session');
       }
     });
+
+    it('tells a browser whose cookie is no good, or that is not signed in, to sign in, not how to send a bearer token', async () => {
+      const bearerTalk = /Bearer|--token|FERRY_TOKEN|ferry login|CLI/;
+      for (const value of ['short', `${'A'.repeat(42)}!`, '']) {
+        for (const url of ['/status', '/session']) {
+          const answer = await call('GET', url, { cookie: `theme=dark; ferry_session=${value}` });
+          expect(answer.statusCode).toBe(401);
+          expect(answer.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+          const { message } = answer.json<{ message: string }>();
+          expect(message).toContain('sign in again');
+          expect(message).not.toMatch(bearerTalk);
+        }
+      }
+      // The page asking who it is before anyone signed in (behind a proxy's Basic auth, too).
+      const anonymous: Record<string, string>[] = [
+        {},
+        { authorization: BASIC },
+        { cookie: 'theme=dark' },
+      ];
+      for (const headers of anonymous) {
+        const answer = await call('GET', '/session', headers);
+        expect(answer.statusCode).toBe(401);
+        expect(answer.json()).toMatchObject({ code: 'E_AUTH_REQUIRED' });
+        const { message } = answer.json<{ message: string }>();
+        expect(message).toContain('not signed in');
+        expect(message).not.toMatch(bearerTalk);
+      }
+      // Elsewhere, a call without any credential is still told how the CLI sends one.
+      const cli = await call('GET', '/status', {});
+      expect(cli.json<{ message: string }>().message).toContain('Authorization: Bearer');
+    });
   });
 }
