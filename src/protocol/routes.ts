@@ -89,7 +89,7 @@ export const ROUTES = {
     roles: PEOPLE,
     summary:
       'The live event stream (Server-Sent Events): every change, filtered by app, environment, deployment, host or kind.',
-    note: 'Each event has an id; a client that reconnects with `Last-Event-ID` (or `?after=`) gets every event after it that is still kept, once, then the live ones. A `stream.gap` event says some were pruned.',
+    note: 'Each event has an id; a client that reconnects with `Last-Event-ID` (or `?after=`) gets every event after it that is still kept, once, then the live ones. A `stream.gap` event says some were pruned. The stream ends when what opened it stops counting: its session signed out or expired, its token revoked (on another replica: within `events.heartbeatSeconds`); reconnecting is then refused.',
     query: eventsQuerySchema,
     answer: { stream: true, contentTypes: ['text/event-stream'] },
     statuses: [200],

@@ -152,7 +152,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('preClose', () => events.stop());
   const store = eventedStore(deps.store, events);
   const tokens = new TokenService(store, events);
-  const sessions = new SessionService(store, tokens, config.sessions.ttlHours * 3600 * 1000);
+  const sessions = new SessionService(
+    store,
+    tokens,
+    config.sessions.ttlHours * 3600 * 1000,
+    events,
+  );
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
@@ -245,7 +250,10 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(noteRoutes(notes), routeOptions);
   void app.register(driftRoutes(store), routeOptions);
   void app.register(reportRoutes(reports), routeOptions);
-  void app.register(eventRoutes(events, store), routeOptions);
+  void app.register(
+    eventRoutes(events, store, { heartbeatMs: config.events.heartbeatSeconds * 1000 }),
+    routeOptions,
+  );
   void app.register(sessionRoutes(sessions), routeOptions);
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
