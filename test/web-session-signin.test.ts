@@ -124,5 +124,81 @@ for (const dialect of STORE_DIALECTS) {
       const still = await call('GET', '/status', { cookie: `ferry_session=${cookie}` });
       expect(still.statusCode).toBe(200);
     });
+
+    it('ends the session of the cookie a browser signs in over (not when the new sign-in fails)', async () => {
+      const first = await s.signIn(qa);
+      const cookie = (id: string | undefined) => ({ cookie: `theme=dark; ferry_session=${id}` });
+
+      const wrong = await s.signIn(`${qa.slice(0, -3)}zzz`, cookie(first.cookie));
+      expect(wrong.answer.statusCode).toBe(401);
+      expect((await call('GET', '/status', cookie(first.cookie))).statusCode).toBe(200);
+
+      const second = await s.signIn(qa, cookie(first.cookie));
+      expect(second.answer.statusCode).toBe(201);
+      expect(second.cookie).toBeDefined();
+      expect(second.cookie).not.toBe(first.cookie);
+      const old = await call('GET', '/status', cookie(first.cookie));
+      expect(old.statusCode).toBe(401);
+      expect(old.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+      expect((await call('GET', '/status', cookie(second.cookie))).statusCode).toBe(200);
+      const rows = await s.opened
+        .kysely()
+        .selectFrom('sessions')
+        .select('id_hash')
+        .where('id_hash', '=', sessionRow(first.cookie!))
+        .execute();
+      expect(rows).toEqual([]);
+    });
+
+    it("signs out the cookie's session on a bearer sign-out; a bearer sign-out without a cookie is told it has no session", async () => {
+      const { cookie } = await s.signIn(qa);
+      const out = await call('DELETE', '/session', {
+        authorization: `Bearer ${qa}`,
+        cookie: `ferry_session=${cookie}`,
+      });
+      expect(out.statusCode).toBe(204);
+      expect(out.headers['set-cookie']).toBe(CLEARED_COOKIE);
+      expect((await call('GET', '/status', { cookie: `ferry_session=${cookie}` })).statusCode).toBe(
+        401,
+      );
+
+      for (const method of ['GET', 'DELETE'] as const) {
+        const bare = await call(method, '/session', { authorization: `Bearer ${qa}` });
+        expect(bare.statusCode).toBe(401);
+        expect(bare.json()).toMatchObject({ code: 'E_AUTH_REQUIRED' });
+        expect(bare.json<{ message: string }>().message).toContain('a bearer token has no session');
+      }
+    });
+
+    it('tells a browser whose cookie is no good, or that is not signed in, to sign in, not how to send a bearer token', async () => {
+      const bearerTalk = /Bearer|--token|FERRY_TOKEN|ferry login|CLI/;
+      for (const value of ['short', `${'A'.repeat(42)}!`, '']) {
+        for (const url of ['/status', '/session']) {
+          const answer = await call('GET', url, { cookie: `theme=dark; ferry_session=${value}` });
+          expect(answer.statusCode).toBe(401);
+          expect(answer.json()).toMatchObject({ code: 'E_AUTH_INVALID' });
+          const { message } = answer.json<{ message: string }>();
+          expect(message).toContain('sign in again');
+          expect(message).not.toMatch(bearerTalk);
+        }
+      }
+      // The page asking who it is before anyone signed in (behind a proxy's Basic auth, too).
+      const anonymous: Record<string, string>[] = [
+        {},
+        { authorization: BASIC },
+        { cookie: 'theme=dark' },
+      ];
+      for (const headers of anonymous) {
+        const answer = await call('GET', '/session', headers);
+        expect(answer.statusCode).toBe(401);
+        expect(answer.json()).toMatchObject({ code: 'E_AUTH_REQUIRED' });
+        const { message } = answer.json<{ message: string }>();
+        expect(message).toContain('not signed in');
+        expect(message).not.toMatch(bearerTalk);
+      }
+      // Elsewhere, a call without any credential is still told how the CLI sends one.
+      const cli = await call('GET', '/status', {});
+      expect(cli.json<{ message: string }>().message).toContain('Authorization: Bearer');
+    });
   });
 }

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,6 +193,58 @@ describe('serving the built dashboard', () => {
       await bare.app.close();
     }
   });
+
+  it("answers what it refuses before any route with the same security headers: a WebSocket upgrade refused, a request Node's parser refuses", async () => {
+    const upgrade = (target: string) =>
+      `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    const answers = {
+      noToken: await rawExchange(upgrade('/api/v1/agent/connect')),
+      noEndpoint: await rawExchange(upgrade('/api/v1/elsewhere')),
+      notHttp: await rawExchange('GET / HTTP/1.1\r\nHost x\r\n\r\n'),
+    };
+    const statuses = { noToken: 401, noEndpoint: 404, notHttp: 400 };
+    for (const [which, text] of Object.entries(answers)) {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const lines = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.slice(1).map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+        }),
+      );
+      expect({ which, status: lines[0]?.split(' ')[1] }).toEqual({
+        which,
+        status: String(statuses[which as keyof typeof statuses]),
+      });
+      expect({ which, headers }).toMatchObject({
+        which,
+        headers: {
+          'content-security-policy': expect.stringContaining("frame-ancestors 'none'"),
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'x-frame-options': 'DENY',
+          'cross-origin-opener-policy': 'same-origin',
+          'cache-control': 'no-store',
+          'content-type': 'application/json',
+        },
+      });
+      expect(JSON.parse(body)).toHaveProperty('code');
+    }
+  });
+
+  /** Writes `request` on a new connection and reads all the server answers until it hangs up. */
+  function rawExchange(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+  }
 
   it('finds the built dashboard at <package root>/dist/web by default', () => {
     const root = fileURLToPath(new URL('..', import.meta.url));

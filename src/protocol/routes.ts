@@ -89,7 +89,7 @@ export const ROUTES = {
     roles: PEOPLE,
     summary:
       'The live event stream (Server-Sent Events): every change, filtered by app, environment, deployment, host or kind.',
-    note: 'Each event has an id; a client that reconnects with `Last-Event-ID` (or `?after=`) gets every event after it that is still kept, once, then the live ones. A `stream.gap` event says some were pruned.',
+    note: 'Each event has an id; a client that reconnects with `Last-Event-ID` (or `?after=`) gets every event after it that is still kept, once, then the live ones. A `stream.gap` event says some were pruned. The stream ends when what opened it stops counting: its session signed out or expired, its token revoked (on another replica: within `events.heartbeatSeconds`); reconnecting is then refused.',
     query: eventsQuerySchema,
     answer: { stream: true, contentTypes: ['text/event-stream'] },
     statuses: [200],
@@ -565,7 +565,7 @@ export const ROUTES = {
     roles: 'public',
     summary:
       "Sign a browser in: a person's token is exchanged for a session cookie (`ferry_session`, HttpOnly, SameSite=Strict) and the answer gives the session's CSRF token.",
-    note: 'An agent token is `E_FORBIDDEN`; an unknown or revoked token `E_AUTH_INVALID`. A request whose `Origin` is another site is `E_CSRF`. The session lasts `sessions.ttlHours` and ends with its token.',
+    note: 'An agent token is `E_FORBIDDEN`; an unknown or revoked token `E_AUTH_INVALID`. A request whose `Origin` is another site is `E_CSRF`. The session lasts `sessions.ttlHours` and ends with its token. The session of a cookie the request carries (signing in again) ends.',
     body: sessionStartBodySchema,
     answer: sessionSchema,
     statuses: [201],
@@ -586,7 +586,7 @@ export const ROUTES = {
     path: '/session',
     roles: PEOPLE,
     summary: 'Sign out: ends the session on the server and clears its cookie.',
-    note: 'The cookie is cleared also when its session had ended already (expired, revoked, signed out in another tab: `E_AUTH_INVALID`), so that the browser forgets it; a live session whose sign-out lacks its CSRF token (`E_CSRF`) keeps it.',
+    note: 'The cookie is cleared also when its session had ended already (expired, revoked, signed out in another tab: `E_AUTH_INVALID`), so that the browser forgets it; a live session whose sign-out lacks its CSRF token (`E_CSRF`) keeps it. A bearer call ends the session of the cookie it carries; without one it is `E_AUTH_REQUIRED` (a token has no session: revoke it to end its sessions).',
     answer: null,
     statuses: [204],
   }),

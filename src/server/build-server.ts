@@ -51,7 +51,7 @@ import { verdictRoutes } from './routes/verdict-routes.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
 import { authenticateRequest } from './request-auth.js';
-import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.js';
+import { addSecurityHeaders, RAW_ANSWER_HEADERS } from './security-headers.js';
 import { SessionService } from './session-service.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { defaultWebRoot } from './web/web-root.js';
@@ -119,7 +119,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     frameworkErrors: (err, _request, reply) => {
       const error = fastifyRefusal(err);
       void (reply as FastifyReply)
-        .headers({ ...SECURITY_HEADERS, 'cache-control': 'no-store' })
+        .headers(RAW_ANSWER_HEADERS)
         .status(error.status)
         .send(error.toBody());
     },
@@ -136,7 +136,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       if (socket.writable) {
         socket.write(
           `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nConnection: close\r\n` +
-            Object.entries(SECURITY_HEADERS)
+            Object.entries(RAW_ANSWER_HEADERS)
               .map(([name, value]) => `${name}: ${value}\r\n`)
               .join('') +
             `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -152,7 +152,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('preClose', () => events.stop());
   const store = eventedStore(deps.store, events);
   const tokens = new TokenService(store, events);
-  const sessions = new SessionService(store, tokens, config.sessions.ttlHours * 3600 * 1000);
+  const sessions = new SessionService(
+    store,
+    tokens,
+    config.sessions.ttlHours * 3600 * 1000,
+    events,
+  );
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
@@ -245,7 +250,10 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(noteRoutes(notes), routeOptions);
   void app.register(driftRoutes(store), routeOptions);
   void app.register(reportRoutes(reports), routeOptions);
-  void app.register(eventRoutes(events, store), routeOptions);
+  void app.register(
+    eventRoutes(events, store, { heartbeatMs: config.events.heartbeatSeconds * 1000 }),
+    routeOptions,
+  );
   void app.register(sessionRoutes(sessions), routeOptions);
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
@@ -285,6 +293,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       store: deps.store,
       authenticate: (authorization) => agents.authenticateAgent(authorization),
       logger: app.log,
+      refusalHeaders: RAW_ANSWER_HEADERS,
     });
     builtin.attach(app.server);
     return builtin;

@@ -2,11 +2,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { CSRF_HEADER } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
+import type { RouteName } from '../protocol/routes.js';
 import type { StoredToken } from '../store/store.js';
 import './request-context.js';
-import { readSessionCookie } from './session-cookie.js';
+import { carriesSessionCookie, readSessionCookie } from './session-cookie.js';
 import type { SessionService } from './session-service.js';
 import type { TokenService } from './token-service.js';
+
+/** The routes that only a browser's session calls: the page asking who it is, and sign-out. */
+const SESSION_ROUTES = new Set<string>(['session', 'endSession'] satisfies RouteName[]);
 
 /** Methods that change nothing: a session's reads need no CSRF token. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -29,8 +33,25 @@ export async function authenticateRequest(
   sessions: SessionService,
 ): Promise<StoredToken> {
   const authorization = request.headers.authorization;
-  const sessionId = isBearer(authorization) ? undefined : readSessionCookie(request.headers.cookie);
-  if (sessionId === undefined) return tokens.authenticate(authorization);
+  if (isBearer(authorization)) return tokens.authenticate(authorization);
+  const cookie = request.headers.cookie;
+  const sessionId = readSessionCookie(cookie);
+  if (sessionId === undefined) {
+    // A browser is told about its sign-in; the CLI's hint (a bearer token) is for the rest.
+    if (carriesSessionCookie(cookie)) {
+      throw new FerryError(
+        'E_AUTH_INVALID',
+        "This browser's session cookie is not one this server made: sign in again",
+      );
+    }
+    if (SESSION_ROUTES.has(request.routeOptions.config.ferryRoute ?? '')) {
+      throw new FerryError(
+        'E_AUTH_REQUIRED',
+        'This browser is not signed in: sign in with your token',
+      );
+    }
+    return tokens.authenticate(authorization);
+  }
   const session = await sessions.authenticate(sessionId);
   if (!SAFE_METHODS.has(request.method)) {
     refuseCrossSite(request);

@@ -28,6 +28,17 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /**
+ * The headers of an answer written straight to a socket, before any route:
+ * Node's parser refusing a request, a WebSocket upgrade refused (handed to
+ * the built-in transport, which does not know them itself). The security
+ * headers, and no caching, as on every API answer.
+ */
+export const RAW_ANSWER_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...SECURITY_HEADERS,
+  'cache-control': 'no-store',
+});
+
+/**
  * Puts the security headers on every answer, and `Cache-Control: no-store`
  * unless the route sets its own (the dashboard's files do). They are set on
  * the raw response as the request arrives, so they reach answers Fastify does

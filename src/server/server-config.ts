@@ -97,6 +97,11 @@ export const serverConfigSchema = z.strictObject({
       // Events older than this go (checked every hour); a client resuming from
       // before then is told what it missed cannot all be sent.
       keepDays: z.coerce.number().positive().default(7),
+      // Each open stream gets a comment line this often, so that proxies do not
+      // close it as idle; its session or token is checked again then, and a
+      // stream whose sign-in no longer counts (signed out or revoked on another
+      // replica) ends.
+      heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
     })
     .prefault({}),
   /** The dashboard's sign-in sessions. */

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie.js';
+import {
+  carriesSessionCookie,
+  clearedSessionCookie,
+  readSessionCookie,
+  sessionCookie,
+} from './session-cookie.js';
 
 const id = randomBytes(32).toString('base64url');
 
@@ -27,6 +32,14 @@ describe('the session cookie', () => {
     expect(() =>
       sessionCookie('a; Domain=evil.example', { maxAgeSeconds: 1, secure: false }),
     ).toThrow();
+  });
+
+  it('is found by its exact name even when its value is no session id', () => {
+    expect(carriesSessionCookie(`theme=dark; ferry_session=${id}`)).toBe(true);
+    expect(carriesSessionCookie('ferry_session=short')).toBe(true);
+    expect(carriesSessionCookie('ferry_session=')).toBe(true);
+    expect(carriesSessionCookie('theme=dark; ferry_session2=x; Ferry_session=x')).toBe(false);
+    expect(carriesSessionCookie(undefined)).toBe(false);
   });
 
   it('is read by its exact name, among other cookies', () => {

@@ -26,6 +26,19 @@ export function readSessionCookie(header: string | undefined): string | undefine
   return undefined;
 }
 
+/**
+ * Whether a `Cookie` header has a `ferry_session` at all, well formed or not:
+ * a browser that was signed in, whose cookie the server cannot read, is told
+ * to sign in again rather than how to send a bearer token.
+ */
+export function carriesSessionCookie(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(';').some((pair) => {
+    const equals = pair.indexOf('=');
+    return equals >= 0 && pair.slice(0, equals).trim() === SESSION_COOKIE;
+  });
+}
+
 /** How a session cookie is set. */
 export interface SessionCookieOptions {
   /** Seconds until the browser drops it: the session's lifetime, or 0 to clear it. */

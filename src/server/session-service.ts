@@ -3,6 +3,7 @@ import type { Session } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { ActiveSession, Store } from '../store/store.js';
 import { SERVER_VERSION } from '../version.js';
+import type { EventBus } from './events/event-bus.js';
 import type { TokenService } from './token-service.js';
 
 /** A session just made: its id goes to the browser's cookie once, and nowhere else. */
@@ -32,6 +33,7 @@ export class SessionService {
     private readonly store: Store,
     private readonly tokens: TokenService,
     private readonly ttlMs: number,
+    private readonly events: Pick<EventBus, 'notify'>,
   ) {}
 
   /** How long a new session lasts, in seconds: the cookie's Max-Age. */
@@ -90,7 +92,23 @@ export class SessionService {
 
   /** Ends a session: its cookie is refused from now on, on every replica. */
   async end(session: ActiveSession): Promise<void> {
-    await this.store.sessions.end(session.idHash);
+    await this.endByHash(session.idHash);
+  }
+
+  /**
+   * Ends the session of a cookie's id, whether or not it still counted: a
+   * browser that signs in again, or a bearer call that signs its cookie out.
+   * False when there was no such session.
+   */
+  endById(id: string): Promise<boolean> {
+    return this.endByHash(hashSessionId(id));
+  }
+
+  private async endByHash(idHash: string): Promise<boolean> {
+    const ended = await this.store.sessions.end(idHash);
+    // An event stream it opened here ends now; another replica's, at its next heartbeat.
+    this.events.notify({ kind: 'session.ended', idHash });
+    return ended;
   }
 }
 

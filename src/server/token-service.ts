@@ -118,6 +118,8 @@ export class TokenService {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
     }
     this.touched.delete(id);
+    // Whatever was opened with it and is still open here (an event stream) ends now.
+    this.events.notify({ kind: 'token.revoked', tokenId: id });
     const revoked = (await this.store.tokens.list()).find((t) => t.id === id);
     await this.store.history.record(
       historyEvent({

@@ -25,15 +25,19 @@ export interface EventSubscriber {
  * change worth recording or streaming: a host's periodic facts report (every
  * 30 s, mostly unchanged), a host cut off (its presence may not change: it
  * may have been away already), a host's own token revoked (the host is to be
- * cut off), and an agent's report of an install's end that was recorded
+ * cut off), an agent's report of an install's end that was recorded
  * already (a message delivered again: the replica that recorded the end may
- * have died before its effects ran, so they run again).
+ * have died before its effects ran, so they run again), and any token
+ * revoked or dashboard session ended (the event streams opened with it end
+ * at once; other replicas' streams find out at their next heartbeat).
  */
 export type LocalNotice =
   | { kind: 'host.reported'; hostId: string }
   | { kind: 'host.cut-off'; hostId: string }
   | { kind: 'host.revoked'; hostId: string }
-  | { kind: 'install.finished-again'; installId: string };
+  | { kind: 'install.finished-again'; installId: string }
+  | { kind: 'token.revoked'; tokenId: string }
+  | { kind: 'session.ended'; idHash: string };
 
 /** What a local effect of `kind` is handed: the event as this replica published it, or the notice. */
 export type LocalHappening<K extends EventKind | LocalNotice['kind']> = K extends EventKind

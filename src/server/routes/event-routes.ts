@@ -1,24 +1,36 @@
 import { FerryError } from '../../protocol/errors.js';
 import { type EventFilter, eventIdTextSchema, STREAM_GAP_EVENT } from '../../protocol/events.js';
 import type { Store } from '../../store/store.js';
+import { type CredentialWatch, watchCredential } from '../events/credential-watch.js';
 import type { EventBus } from '../events/event-bus.js';
 import { parseInput } from './parse-input.js';
 import { routePlugin } from './route-plugin.js';
 
-/** A comment line this often keeps proxies and load balancers from closing an idle stream. */
-const HEARTBEAT_MS = 15_000;
-
 /** Past this much unsent output, a client is dropped; it resumes with `Last-Event-ID`. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** How the stream behaves over time. */
+export interface EventStreamOptions {
+  /**
+   * How often an open stream gets a comment line (so that proxies and load
+   * balancers do not close it as idle) and its sign-in is checked again.
+   */
+  heartbeatMs: number;
+}
 
 /**
  * The live event stream as Server-Sent Events: every change the server (or
  * any replica) records, filtered by app, environment, deployment, host or kind.
  * A client that reconnects with `Last-Event-ID` receives what it missed, once.
+ *
+ * A stream lasts only as long as what it was opened with: it ends when its
+ * session is signed out or its token revoked (at once on this replica, at
+ * the next heartbeat when another replica did it) and when its session
+ * expires. The client then reconnects, and is refused.
  */
-export function eventRoutes(bus: EventBus, store: Store) {
+export function eventRoutes(bus: EventBus, store: Store, options: EventStreamOptions) {
   return routePlugin('events', {
-    events: async ({ query, request, reply }) => {
+    events: async ({ query, request, reply, token }) => {
       const header = request.headers['last-event-id'];
       const resume =
         header === undefined
@@ -57,18 +69,46 @@ export function eventRoutes(bus: EventBus, store: Store) {
       // Nothing below waits before the subscription is made, for a stream that
       // starts now: a client that has the answer is subscribed (see `onOpen`).
       let ended = false;
-      // Set once subscribed; a client gone before that is closed right after.
-      const held: { subscription?: { close(): void } } = {};
+      // Set once made; a client gone before the subscription is closed right after.
+      const held: { subscription?: { close(): void }; watch?: CredentialWatch } = {};
       const end = (): void => {
         if (ended) return;
         ended = true;
         clearInterval(heartbeat);
+        held.watch?.close();
         held.subscription?.close();
         out.end();
       };
-      const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const signedOut = (reason: string): void => {
+        if (!ended)
+          request.log.info({ reason }, 'event stream ended: its sign-in no longer counts');
+        end();
+      };
+      let checking = false;
+      const heartbeat = setInterval(() => {
+        out.write(': keep-alive\n\n');
+        const watch = held.watch;
+        if (checking || watch === undefined) return;
+        checking = true;
+        void watch
+          .stillCounts()
+          .then(
+            (counts) => counts || signedOut('signed out, revoked or expired'),
+            (err: unknown) => {
+              // Not knowing is not counting: the client resumes, and is checked as it does.
+              request.log.warn({ err }, 'event stream ended: its sign-in could not be checked');
+              end();
+            },
+          )
+          .finally(() => (checking = false));
+      }, options.heartbeatMs);
       heartbeat.unref();
       request.raw.on('close', end);
+      held.watch = watchCredential(
+        { token, session: request.session },
+        { store, events: bus },
+        signedOut,
+      );
       const subscription = await bus.subscribe(
         filter,
         after === undefined ? undefined : Number(after),

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { FerryError } from '../../protocol/errors.js';
 import { refuseCrossSite } from '../request-auth.js';
-import { clearedSessionCookie, sessionCookie } from '../session-cookie.js';
+import { clearedSessionCookie, readSessionCookie, sessionCookie } from '../session-cookie.js';
 import { sessionAnswer, type SessionService } from '../session-service.js';
 import { routePlugin, type RoutePluginOptions } from './route-plugin.js';
 
@@ -15,6 +15,11 @@ export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<R
       // Another site's page must not sign a browser in as someone else (login CSRF).
       refuseCrossSite(request);
       const { id, session } = await sessions.start(body.token);
+      // Signing in again replaces the browser's cookie: the session of the old
+      // one ends too, or it would stay valid, unseen, for the rest of its TTL.
+      const previous = readSessionCookie(request.headers.cookie);
+      if (previous !== undefined && (await sessions.endById(previous)))
+        request.log.info('the session of the cookie signed in over ended');
       void reply.header(
         'set-cookie',
         sessionCookie(id, {
@@ -30,12 +35,7 @@ export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<R
     },
 
     session: ({ request }) => {
-      if (!request.session) {
-        throw new FerryError(
-          'E_AUTH_REQUIRED',
-          'This call answers about a signed-in browser session: this request has no session cookie',
-        );
-      }
+      if (!request.session) throw noSession('answers about');
       return sessionAnswer(request.session);
     },
 
@@ -43,7 +43,13 @@ export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<R
       if (request.session) {
         await sessions.end(request.session);
         request.log.info({ tokenId: request.session.token.id }, 'session ended');
+        return;
       }
+      // A bearer call: it signs out the session of the cookie it carries, if
+      // any (the token proves more than the cookie would); it has none itself.
+      const id = readSessionCookie(request.headers.cookie);
+      if (id === undefined) throw noSession('ends');
+      if (await sessions.endById(id)) request.log.info('session ended by a bearer call');
     },
   });
   return (app, options, done) => {
@@ -63,4 +69,12 @@ export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<R
     });
     routes(app, options, done);
   };
+}
+
+/** The 401 of a session route called with a bearer token and no session cookie. */
+function noSession(what: string): FerryError {
+  return new FerryError(
+    'E_AUTH_REQUIRED',
+    `This call ${what} a dashboard session, and this request has no session cookie: a bearer token has no session (revoke the token to end its sessions)`,
+  );
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FerryError } from '../../protocol/errors.js';
@@ -16,6 +16,11 @@ export interface BuiltinServerTransportOptions {
   logger: TransportLogger;
   /** How often a connection is pinged; one that misses a ping is dropped. */
   pingIntervalMs?: number;
+  /**
+   * Headers every refused upgrade is answered with: the server's own (its
+   * security headers), which the transport is handed rather than knowing.
+   */
+  refusalHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -107,10 +112,23 @@ export class BuiltinServerTransport implements ServerTransport {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /** Answers a refused upgrade with the error as JSON, then hangs up. */
+  private refuseUpgrade(socket: Duplex, error: FerryError): void {
+    const body = JSON.stringify(error.toBody());
+    const headers = Object.entries(this.options.refusalHeaders ?? {})
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Refused'}\r\n` +
+        `Content-Type: application/json\r\nConnection: close\r\n${headers}` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== AGENT_SOCKET_PATH) {
-      refuseUpgrade(
+      this.refuseUpgrade(
         socket,
         new FerryError('E_NOT_FOUND', `No WebSocket endpoint at ${url.pathname}`),
       );
@@ -122,7 +140,7 @@ export class BuiltinServerTransport implements ServerTransport {
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       this.options.logger.warn({ code: err.code }, `agent connection refused: ${err.message}`);
-      refuseUpgrade(socket, err);
+      this.refuseUpgrade(socket, err);
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(hostId, ws));
@@ -272,14 +290,4 @@ function closeSocket(socket: WebSocket): Promise<void> {
     });
     socket.close(1001, 'server stopping');
   });
-}
-
-/** Answers a refused upgrade with the error as JSON, then hangs up. */
-function refuseUpgrade(socket: Duplex, error: FerryError): void {
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${error.status === 401 ? 'Unauthorized' : 'Refused'}\r\n` +
-      'Content-Type: application/json\r\nConnection: close\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }
