@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord, HistoryEntry } from '../src/protocol/deployment-api.js';
 import { LIFECYCLE_BACKENDS } from './helpers/backends.js';
@@ -65,18 +68,27 @@ for (const backend of STORES) {
       ]);
       expect((await cluster.ferry(['tokens', 'revoke', made.id])).code).toBe(0);
 
-      // A cancel: a slow release, its deployment cancelled while it runs.
-      const v2 = await cluster.push(webAppTree('slow', { slowStartMs: 3000 }), 'slow');
+      // A cancel: a release held at its start (it listens only once the gate
+      // file exists), its deployment cancelled while it runs, however slow the
+      // machine; then let go, so its install ends.
+      const gateDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-history-gate-'));
+      const gate = path.join(gateDir, 'open');
+      const v2 = await cluster.push(
+        webAppTree('slow', { gateFile: gate, healthTimeout: '60s' }),
+        'slow',
+      );
       const [slow] = await cluster.json<DeploymentRecord[]>(['deployments', '--app', 'web']);
       expect(slow!.version).toBe(v2);
       const cancelled = await cluster.ferry(['cancel', slow!.id]);
       expect(cancelled.code, cancelled.stderr).toBe(0);
+      await writeFile(gate, '');
       await waitFor('the cancelled install to end', async () => {
         const d = await cluster.api().deployment(slow!.id);
         return d.installs.every((i) => !['pending', 'queued', 'running'].includes(i.state))
           ? d
           : undefined;
       });
+      await rm(gateDir, { recursive: true, force: true });
 
       // A host that enrols late catches up, then is removed.
       await cluster.addHost('qa-2', 'qa');
