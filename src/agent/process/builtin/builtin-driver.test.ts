@@ -241,6 +241,11 @@ describe('BuiltinDriver', () => {
         ],
         { stdio: 'inherit', timeout: 20_000 },
       );
+      // The service may still be between its gated shell's exec and node's, when
+      // /proc shows an empty command line for a moment: look until it is there.
+      await expect
+        .poll(() => processesMentioning(root).length, { timeout: 10_000, interval: 50 })
+        .toBe(1);
       const [orphan] = processesMentioning(root);
       expect(orphan).toBeDefined();
       expect(readProcStat(orphan!)?.ppid).not.toBe(process.pid);
