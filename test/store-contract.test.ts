@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseHostFacts } from '../src/protocol/host-facts.js';
 import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -544,6 +544,99 @@ for (const dialect of STORE_DIALECTS) {
         ]);
         expect(await store.installs.list({ hostId: a, states: ['succeeded'] })).toEqual([]);
         expect(await store.installs.list({ hostId: a, limit: 1 })).toHaveLength(1);
+      });
+
+      it('lists the newest install of each host and app, as list(limit 1) gives it for each', async () => {
+        const a = await host('qa-1');
+        const b = await host('qa-2');
+        const made = async (at: string, installs: NewInstall[]) => {
+          vi.useFakeTimers({ toFake: ['Date'] });
+          vi.setSystemTime(new Date(at));
+          try {
+            await store.installs.createMany(installs);
+          } finally {
+            vi.useRealTimers();
+          }
+        };
+        const install = (id: string, hostId: string, app: string, version: number) => ({
+          id,
+          hostId,
+          app,
+          version,
+          createdBy: 'x',
+        });
+        await made('2026-11-01T00:00:00.000Z', [
+          install('ins_a1', a, 'web', 1),
+          install('ins_b1', b, 'web', 1),
+          install('ins_a_api', a, 'api', 7),
+        ]);
+        await made('2026-11-02T00:00:00.000Z', [
+          install('ins_a2', a, 'web', 2),
+          // Made at the same moment as ins_b3: the lower id is the newer, as `list` orders them.
+          install('ins_b9', b, 'web', 2),
+          install('ins_b3', b, 'web', 3),
+        ]);
+        await store.installs.finish('ins_a1', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T',
+        });
+        await store.installs.finish('ins_b1', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T',
+        });
+        await store.installs.finish('ins_a2', { ok: false, rolledBack: true, error: 'x', at: 'T' });
+
+        const heads = (list: { id: string }[]) => list.map((i) => i.id).sort();
+        expect(await store.installs.listNewest()).toEqual(
+          expect.arrayContaining([
+            { id: 'ins_a2', hostId: a, app: 'web', version: 2, state: 'failed' },
+            { id: 'ins_b3', hostId: b, app: 'web', version: 3, state: 'queued' },
+            { id: 'ins_a_api', hostId: a, app: 'api', version: 7, state: 'queued' },
+          ]),
+        );
+        expect(heads(await store.installs.listNewest())).toEqual(['ins_a2', 'ins_a_api', 'ins_b3']);
+        expect(heads(await store.installs.listNewest({ app: 'web' }))).toEqual([
+          'ins_a2',
+          'ins_b3',
+        ]);
+        expect(heads(await store.installs.listNewest({ states: ['succeeded'] }))).toEqual([
+          'ins_a1',
+          'ins_b1',
+        ]);
+        expect(heads(await store.installs.listNewest({ perVersion: true }))).toEqual([
+          'ins_a1',
+          'ins_a2',
+          'ins_a_api',
+          'ins_b1',
+          'ins_b3',
+          'ins_b9',
+        ]);
+        expect(await store.installs.listNewest({ states: [] })).toEqual([]);
+        // The same answer as asking `list` for each host and app, one query each.
+        for (const states of [
+          undefined,
+          ['succeeded' as const],
+          ['failed' as const, 'queued' as const],
+        ]) {
+          const one = [];
+          for (const hostId of [a, b])
+            for (const app of ['web', 'api']) {
+              const [newest] = await store.installs.list({
+                hostId,
+                app,
+                limit: 1,
+                ...(states ? { states } : {}),
+              });
+              if (newest) one.push(newest.id);
+            }
+          expect(heads(await store.installs.listNewest(states ? { states } : {}))).toEqual(
+            one.sort(),
+          );
+        }
       });
 
       it('keeps the first configuration snapshot recorded for each install', async () => {
