@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseHostFacts } from '../src/protocol/host-facts.js';
+import { type HostFacts, parseHostFacts } from '../src/protocol/host-facts.js';
 import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { NewBundle, NewInstall, Store, StoredDeployment } from '../src/store/store.js';
@@ -228,6 +228,35 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.hosts.list()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
         await store.hosts.resetPresence();
         expect((await store.hosts.get(id))?.connected).toBe(false);
+      });
+
+      it('gives each read of a host its own facts, and reads them anew once they change', async () => {
+        const id = await host('qa-1');
+        const facts = parseHostFacts({
+          factsVersion: 2,
+          runtimes: { node: '20.11.1' },
+          apps: { web: { current: 3, releases: [2, 3] } },
+        });
+        await store.hosts.setFacts(id, facts, '2026-11-02T00:00:01.000Z');
+        // A caller that changes what it was given changes nothing for the next one.
+        const first = (await store.hosts.get(id))!.facts!;
+        expect(first).toEqual(facts);
+        first.runtimes.node = 'changed by a caller';
+        first.apps.web!.releases.push(99);
+        for (const read of [
+          (await store.hosts.get(id))?.facts,
+          (await store.hosts.list())[0]?.facts,
+          (await store.hosts.findByName('qa-1'))?.facts,
+        ])
+          expect(read).toEqual(facts);
+        // New facts are read as they are now.
+        const newer = parseHostFacts({ factsVersion: 2, runtimes: { node: '22.1.0' } });
+        await store.hosts.setFacts(id, newer, '2026-11-02T00:00:02.000Z');
+        expect((await store.hosts.list())[0]?.facts).toEqual(newer);
+        // Facts that no longer read (an older Ferry's, broken) read as none, every time.
+        await store.hosts.setFacts(id, { factsVersion: 2, cpus: -1 } as unknown as HostFacts, 'T3');
+        expect((await store.hosts.get(id))?.facts).toBeNull();
+        expect((await store.hosts.list())[0]?.facts).toBeNull();
       });
 
       it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
