@@ -723,6 +723,34 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.variables.unset('A', { kind: 'global' })).toBe(false);
       });
 
+      it('lists by the scopes of a thousand hosts and more at once', async () => {
+        const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        const scope = (kind: 'env' | 'role' | 'host', value: string) => ({ kind, value });
+        await store.variables.set({ ...base, name: 'G', scope: { kind: 'global' } });
+        await store.variables.set({ ...base, name: 'E', scope: scope('env', 'prod') });
+        await store.variables.set({ ...base, name: 'R', scope: scope('role', 'web') });
+        await store.variables.set({ ...base, name: 'H', scope: scope('host', 'prod-1999') });
+        await store.variables.set({ ...base, name: 'H', scope: scope('host', 'qa-1') });
+        // A release report asks for every host's scope: 2,000 hosts, their roles and environments.
+        const scopes = [
+          { kind: 'global' as const },
+          scope('env', 'prod'),
+          scope('role', 'web'),
+          scope('role', 'db'),
+          ...Array.from({ length: 2000 }, (_, i) => scope('host', `prod-${i}`)),
+        ];
+        expect((await store.variables.list({ scopes })).map((v) => [v.name, v.scope])).toEqual([
+          ['E', scope('env', 'prod')],
+          ['G', { kind: 'global' }],
+          ['H', scope('host', 'prod-1999')],
+          ['R', scope('role', 'web')],
+        ]);
+        // A value that is one kind's is not another's: a host named like a role is not that role.
+        expect(
+          (await store.variables.list({ scopes: [scope('host', 'web')] })).map((v) => v.name),
+        ).toEqual([]);
+      });
+
       it('keeps a variable for one app apart from the one for every app in the same scope', async () => {
         const base = { secret: false, updatedAt: 'T', updatedBy: 'alice' };
         const qa = { kind: 'env', value: 'qa' } as const;
