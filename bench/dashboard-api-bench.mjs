@@ -77,6 +77,20 @@ try {
     if (response.status !== 200) throw new Error(`${route} answered ${response.status}: ${body}`);
     return body;
   };
+  // On its first start the server writes the release report of each ended
+  // deployment to prod (one per app): wait for those, so as not to time the
+  // calls against that work.
+  const reports = async () =>
+    JSON.parse(await get('/api/v1/history?limit=1000')).history.filter((e) => e.type === 'report')
+      .length;
+  const apps = JSON.parse(await get('/api/v1/apps')).apps.length;
+  while ((await reports()) < apps) {
+    if (performance.now() - started > 300_000) throw new Error('the reports were not written');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  console.log(
+    `${apps} release reports written ${((performance.now() - started) / 1000).toFixed(1)} s after the start`,
+  );
 
   console.log(
     `CPU: ${cpu} (${os.cpus().length} cores), Node ${process.version}, load ${os
