@@ -12,7 +12,7 @@ export interface StreamQuery {
 }
 
 export interface StreamOptions {
-  /** The client whose server and token the stream uses. */
+  /** The client whose server, token and headers (`FerryClient.headers`) the stream uses. */
   client: FerryClient;
   query: StreamQuery;
   /** Resume after this event id; without it, the stream starts now. */
@@ -89,7 +89,7 @@ async function readOnce(
   const url = options.client.url('events', { query: { ...rest, kinds: kinds?.join(',') } });
   const headers: Record<string, string> = {
     accept: 'text/event-stream',
-    ...options.client.authorization(),
+    ...options.client.headers(),
   };
   if (after !== undefined) headers['last-event-id'] = after;
   const controller = new AbortController();

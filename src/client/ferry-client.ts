@@ -40,6 +40,15 @@ export interface CallOptions {
   stream?: { body: NonNullable<RequestInit['body']>; contentLength?: number };
 }
 
+/** How a client is made, beyond its server and token. */
+export interface FerryClientOptions {
+  /**
+   * Headers for every request, asked for each time (so they may change): the
+   * dashboard's page gives its session's CSRF token, `{ 'x-ferry-csrf': csrf }`.
+   */
+  headers?: () => Record<string, string>;
+}
+
 /**
  * An error the server answered with, or one made of an answer that was not an
  * error body: the project's error with its code, and the HTTP status it came
@@ -67,12 +76,14 @@ export class ApiError extends FerryError {
  * parsed with its schema. It uses only `fetch`, so it runs in Node and in a
  * browser. Errors arrive as `FerryError` with the server's code (`ApiError`,
  * with the HTTP status); a server that cannot be reached is
- * `E_SERVER_UNREACHABLE`.
+ * `E_SERVER_UNREACHABLE`. In the dashboard it has no token: the browser sends
+ * the session cookie, and `options.headers` the CSRF token.
  *
  * @example
  *   const client = new FerryClient('http://127.0.0.1:7400', token);
  *   const { apps } = await client.call('apps');
  *   const bundle = await client.call('bundle', { params: { app: 'cart', version: 12 } });
+ *   const page = new FerryClient(location.origin, undefined, { headers: () => ({ 'x-ferry-csrf': csrf }) });
  */
 export class FerryClient {
   readonly baseUrl: string;
@@ -80,6 +91,7 @@ export class FerryClient {
   constructor(
     baseUrl: string,
     private readonly token: string | undefined,
+    private readonly options: FerryClientOptions = {},
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
   }
@@ -129,8 +141,7 @@ export class FerryClient {
     options: CallOptions = {},
   ): Promise<Response> {
     const route: RouteDeclaration = ROUTES[name];
-    const headers: Record<string, string> = { ...options.headers };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const headers: Record<string, string> = { ...options.headers, ...this.headers() };
     let body: RequestInit['body'];
     if (options.stream !== undefined) {
       if (!isStreamContent(route.body)) throw new Error(`${name} takes no bytes`);
@@ -183,9 +194,16 @@ export class FerryClient {
     return `${this.baseUrl}${API_PREFIX}${path}${text ? `?${text}` : ''}`;
   }
 
-  /** The `Authorization` header this client sends, for a caller that must make its own request. */
-  authorization(): Record<string, string> {
-    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  /**
+   * Every header this client puts on a request (its `Authorization`, and the
+   * headers of `options.headers`), for a caller that must make its own request:
+   * the event stream, an upload.
+   */
+  headers(): Record<string, string> {
+    return {
+      ...this.options.headers?.(),
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+    };
   }
 
   /** `E_SERVER_UNREACHABLE`, naming the server and why. */

@@ -51,7 +51,7 @@ export async function pushBundleFile(
     const request = (url.protocol === 'https:' ? https : http).request(url, {
       method: 'POST',
       headers: {
-        ...client.authorization(),
+        ...client.headers(),
         'content-type': 'application/gzip',
         'content-length': String(size),
       },

@@ -42,6 +42,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   drift: 'Drift between hosts',
   reports: 'Release reports',
   events: 'Live events',
+  sessions: 'Dashboard sessions',
 };
 
 /**
@@ -58,7 +59,7 @@ export function renderApiDocs(routes: Readonly<Record<string, RouteDeclaration>>
     '',
     '<!-- Generated from src/protocol/routes.ts by `npm run docs:api`: do not edit by hand. -->',
     '',
-    `Every route lives under \`${API_PREFIX}\`. A call sends its token as \`Authorization: Bearer <token>\`; only the routes marked _public_ answer without one, and each route names the token roles it takes (any other token gets \`403 E_FORBIDDEN\`). Bodies and answers are JSON unless a route says otherwise.`,
+    `Every route lives under \`${API_PREFIX}\`. A call sends its token as \`Authorization: Bearer <token>\`; only the routes marked _public_ answer without one, and each route names the token roles it takes (any other token gets \`403 E_FORBIDDEN\`). The dashboard sends its session cookie instead (see Dashboard sessions): then every call but GET and HEAD also carries the session's CSRF token as \`x-ferry-csrf\`. Bodies and answers are JSON unless a route says otherwise.`,
     '',
     'An error answers with its HTTP status and the body `{ code, message, details? }`; the codes are in [errors.md](errors.md). Input that does not match a route’s schema is `400 E_BAD_REQUEST`, naming each field.',
     '',

@@ -113,6 +113,31 @@ export const whoamiSchema = z.object({
 });
 export type Whoami = z.infer<typeof whoamiSchema>;
 
+/** `POST /session`: a person's token, exchanged once for a session cookie. */
+export const sessionStartBodySchema = z.strictObject({ token: z.string().min(1).max(200) });
+export type SessionStartBody = z.infer<typeof sessionStartBodySchema>;
+
+/**
+ * A browser's session, as the page learns it: who it is, until when, and the
+ * CSRF token its writes must carry (`x-ferry-csrf`). Never the token it was
+ * made from, nor the session id (that stays in the HttpOnly cookie).
+ */
+export const sessionSchema = z.object({
+  name: z.string(),
+  role: roleSchema,
+  env: z.string().nullable(),
+  expiresAt: z.string(),
+  csrfToken: z.string(),
+  /** The server's version, as `whoami` gives it. */
+  version: z.string(),
+});
+export type Session = z.infer<typeof sessionSchema>;
+
+/** The cookie that carries a browser's session id. */
+export const SESSION_COOKIE = 'ferry_session';
+/** The header a session's writes carry its CSRF token in. */
+export const CSRF_HEADER = 'x-ferry-csrf';
+
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, {
   error: 'expected a name: lower-case letters, digits, dots and dashes',
 });

@@ -40,6 +40,10 @@ export const ERROR_CATALOGUE = {
     hint: 'The token is unknown or revoked. Ask an admin for a new one (`ferry tokens create`) and run `ferry login`.',
   },
   E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
+  E_CSRF: {
+    status: 403,
+    hint: "Reload the page: a signed-in page's writes carry its CSRF token (`x-ferry-csrf`) and come from the server's own origin.",
+  },
   E_NOT_FOUND: {
     status: 404,
     hint: 'Check the server URL and that client and server are the same Ferry version.',

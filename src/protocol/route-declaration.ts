@@ -18,6 +18,7 @@ export const ROUTE_FEATURES = [
   'drift',
   'reports',
   'events',
+  'sessions',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];
 

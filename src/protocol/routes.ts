@@ -15,6 +15,8 @@ import {
   installRecordSchema,
   pushResultSchema,
   type Role,
+  sessionSchema,
+  sessionStartBodySchema,
   tokenCreateBodySchema,
   tokenCreatedSchema,
   tokenRecordSchema,
@@ -554,6 +556,38 @@ export const ROUTES = {
     query: reportQuerySchema,
     answer: reportSchema,
     statuses: [200],
+  }),
+
+  startSession: declareRoute({
+    feature: 'sessions',
+    method: 'POST',
+    path: '/session',
+    roles: 'public',
+    summary:
+      "Sign a browser in: a person's token is exchanged for a session cookie (`ferry_session`, HttpOnly, SameSite=Strict) and the answer gives the session's CSRF token.",
+    note: 'An agent token is `E_FORBIDDEN`; an unknown or revoked token `E_AUTH_INVALID`. A request whose `Origin` is another site is `E_CSRF`. The session lasts `sessions.ttlHours` and ends with its token.',
+    body: sessionStartBodySchema,
+    answer: sessionSchema,
+    statuses: [201],
+  }),
+  session: declareRoute({
+    feature: 'sessions',
+    method: 'GET',
+    path: '/session',
+    roles: PEOPLE,
+    summary: 'The calling session: who it is, when it ends, and its CSRF token.',
+    note: 'Only with the session cookie: a bearer token has no session (`E_AUTH_REQUIRED`). With the cookie, every call but GET and HEAD must send the CSRF token as `x-ferry-csrf` (else `E_CSRF`).',
+    answer: sessionSchema,
+    statuses: [200],
+  }),
+  endSession: declareRoute({
+    feature: 'sessions',
+    method: 'DELETE',
+    path: '/session',
+    roles: PEOPLE,
+    summary: 'Sign out: ends the session on the server and clears its cookie.',
+    answer: null,
+    statuses: [204],
   }),
 
   installWanted: declareRoute({

@@ -50,6 +50,12 @@ import { variableRoutes } from './routes/variable-routes.js';
 import { verdictRoutes } from './routes/verdict-routes.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
+import { authenticateRequest } from './request-auth.js';
+import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.js';
+import { SessionService } from './session-service.js';
+import { sessionRoutes } from './routes/session-routes.js';
+import { defaultWebRoot } from './web/web-root.js';
+import { webRoutes } from './web/web-routes.js';
 import { VariableService } from './variable-service.js';
 import { VerdictService } from './verdict-service.js';
 
@@ -70,6 +76,13 @@ export interface ServerDeps {
    * differs is a 500): on under tests (`NODE_ENV=test`) and in development.
    */
   checkAnswers?: boolean;
+  /**
+   * The built dashboard (`index.html`, `assets/`), served at `/`; by default
+   * `dist/web` of this package. Without it, `/` says the dashboard was not built.
+   */
+  webRoot?: string;
+  /** Where the server's log lines (JSON, one a line) go: stdout unless given; tests read them. */
+  logStream?: { write(line: string): void };
 }
 
 /** The built app, with the services the caller may need at start-up. */
@@ -79,6 +92,7 @@ export interface BuiltServer {
   notes: NoteService;
   deployments: DeploymentService;
   tokens: TokenService;
+  sessions: SessionService;
   bundles: BundleService;
   agents: AgentService;
   events: EventBus;
@@ -90,7 +104,10 @@ export interface BuiltServer {
  */
 export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): BuiltServer {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
+    },
     // Routes log what matters themselves (a push, a token made); one line per
     // request would drown it.
     logController: new LogController({ disableRequestLogging: true }),
@@ -101,7 +118,10 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     // characters) answer in the shape of every other error.
     frameworkErrors: (err, _request, reply) => {
       const error = fastifyRefusal(err);
-      void (reply as FastifyReply).status(error.status).send(error.toBody());
+      void (reply as FastifyReply)
+        .headers({ ...SECURITY_HEADERS, 'cache-control': 'no-store' })
+        .status(error.status)
+        .send(error.toBody());
     },
     // Refusals from Node's HTTP parser, before any route: a request line or
     // headers too large, a malformed request.
@@ -116,6 +136,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       if (socket.writable) {
         socket.write(
           `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nConnection: close\r\n` +
+            Object.entries(SECURITY_HEADERS)
+              .map(([name, value]) => `${name}: ${value}\r\n`)
+              .join('') +
             `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         );
       }
@@ -129,6 +152,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('preClose', () => events.stop());
   const store = eventedStore(deps.store, events);
   const tokens = new TokenService(store, events);
+  const sessions = new SessionService(store, tokens, config.sessions.ttlHours * 3600 * 1000);
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
   const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
@@ -183,16 +207,23 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // The store closes after the app: local effects started on the way out end first.
   app.addHook('onClose', () => events.idle());
 
+  // First, so that every answer has them, refusals included.
+  addSecurityHeaders(app);
+
   // Every route needs a token unless its declaration says it is public, and a
   // token of a role it declares. The check is on the route the router matched,
   // not on the raw URL, so an encoded path such as /%61pi/v1/apps cannot slip
-  // past it; a route without a declaration (none under the API) needs a token.
+  // past it; a route without a declaration (none under the API) needs a token,
+  // but the dashboard's pages and files (outside the API), which sign in
+  // themselves. A token is a bearer token or the dashboard's session cookie
+  // (see authenticateRequest: a session's writes need its CSRF token).
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === undefined) return;
+    if (request.routeOptions.config.webPage === true) return;
     const name = request.routeOptions.config.ferryRoute;
     const route = name === undefined ? undefined : ROUTES[name];
     if (route?.roles === 'public') return;
-    request.token = await tokens.authenticate(request.headers.authorization);
+    request.token = await authenticateRequest(request, tokens, sessions);
     if (route) authorizeRoute(request.token, route);
   });
 
@@ -215,6 +246,8 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(driftRoutes(store), routeOptions);
   void app.register(reportRoutes(reports), routeOptions);
   void app.register(eventRoutes(events, store), routeOptions);
+  void app.register(sessionRoutes(sessions), routeOptions);
+  void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
   app.setNotFoundHandler((request, reply) => {
     const error = new FerryError(
@@ -244,7 +277,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, bundles, agents, deployments, events, notes };
+  return { app, tokens, sessions, bundles, agents, deployments, events, notes };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {

@@ -1,10 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import type { StoredToken } from '../store/store.js';
+import type { ActiveSession, StoredToken } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The token that authenticated this request; set for every `/api/v1` route but health. */
     token?: StoredToken;
+    /** The dashboard session whose cookie authenticated this request, if one did. */
+    session?: ActiveSession;
   }
 }
 

@@ -99,6 +99,13 @@ export const serverConfigSchema = z.strictObject({
       keepDays: z.coerce.number().positive().default(7),
     })
     .prefault({}),
+  /** The dashboard's sign-in sessions. */
+  sessions: z
+    .strictObject({
+      // A session ends this long after sign-in (or earlier: sign-out, its token revoked).
+      ttlHours: z.coerce.number().positive().max(8760).default(12),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       maxBundleBytes: z.coerce

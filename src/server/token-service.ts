@@ -80,19 +80,32 @@ export class TokenService {
     if (!match) {
       throw new FerryError('E_AUTH_REQUIRED', 'The Authorization header must be "Bearer <token>"');
     }
-    const token = await this.store.tokens.findActive(hashToken(match[1]!));
+    return this.authenticateSecret(match[1]!);
+  }
+
+  /**
+   * The token of a secret itself (a person signing in to the dashboard), or
+   * the 401 a bearer call with it would get. The message never repeats it.
+   */
+  async authenticateSecret(secret: string): Promise<StoredToken> {
+    const token = await this.store.tokens.findActive(hashToken(secret));
     if (!token) {
       throw new FerryError(
         'E_AUTH_INVALID',
         'The API token is not valid on this server (mistyped, revoked, or made by another server): ask an admin for a new one',
       );
     }
+    await this.used(token);
+    return token;
+  }
+
+  /** Records that a token was used (`lastUsedAt`), at most once a minute per token. */
+  async used(token: StoredToken): Promise<void> {
     const now = Date.now();
     if (now - (this.touched.get(token.id) ?? 0) > TOUCH_INTERVAL_MS) {
       this.touched.set(token.id, now);
       await this.store.tokens.touch(token.id, new Date(now).toISOString());
     }
-    return token;
   }
 
   /**

@@ -449,6 +449,26 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.alterTable('notes').addColumn('finding', 'text').execute();
       },
     },
+    '0019_sessions': {
+      async up(db) {
+        // The dashboard's sessions: only the sha256 of a session's id is kept.
+        // A session counts while it has not expired and its token is not revoked.
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id_hash', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull().references('tokens.id'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('sessions_expires_at')
+          .on('sessions')
+          .column('expires_at')
+          .execute();
+        await db.schema.createIndex('sessions_token').on('sessions').column('token_id').execute();
+      },
+    },
   };
 }
 

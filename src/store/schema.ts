@@ -26,6 +26,7 @@ export interface Database {
   events: EventsTable;
   notes: NotesTable;
   note_actions: NoteActionsTable;
+  sessions: SessionsTable;
 }
 
 /**
@@ -248,6 +249,18 @@ export interface TokensTable {
   last_used_at: string | null;
   revoked_at: string | null;
   host_id: string | null;
+}
+
+/**
+ * A dashboard session: the sha256 of its id (the id itself is only in the
+ * browser's cookie), the token it speaks as, its CSRF token and its expiry.
+ */
+export interface SessionsTable {
+  id_hash: string;
+  token_id: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
 }
 
 /** A variable set with `ferry vars set`; `scope_value` is '' for the global scope. */

@@ -7,6 +7,7 @@ import type { HostStore } from './host-store.js';
 import type { InstallStore } from './install-store.js';
 import type { NoteStore } from './note-store.js';
 import type { OutboxStore } from './outbox-store.js';
+import type { SessionStore } from './session-store.js';
 import type { TokenStore } from './token-store.js';
 import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
@@ -39,6 +40,7 @@ export type {
 } from './install-store.js';
 export type { NewAction, NewNote, NotePatch, NoteQuery, NoteStore } from './note-store.js';
 export type { OutboxMessage, OutboxStore } from './outbox-store.js';
+export type { ActiveSession, NewSession, SessionStore } from './session-store.js';
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
 export type { VerdictCondition, VerdictStore } from './verdict-store.js';
@@ -63,6 +65,7 @@ export interface Store {
 
   readonly bundles: BundleStore;
   readonly tokens: TokenStore;
+  readonly sessions: SessionStore;
   readonly outbox: OutboxStore;
   readonly environments: EnvironmentStore;
   readonly hosts: HostStore;

@@ -41,7 +41,7 @@ export function eventRoutes(bus: EventBus, store: Store) {
       const out = reply.raw;
       out.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        'cache-control': 'no-store, no-transform',
         connection: 'keep-alive',
         // nginx buffers responses unless told not to.
         'x-accel-buffering': 'no',

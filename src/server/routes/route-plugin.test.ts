@@ -19,6 +19,8 @@ describe('routes from declarations', () => {
   let store: Store;
   let server: BuiltServer;
   const registered: string[] = [];
+  /** The dashboard's pages and files, outside the API. */
+  const webPages: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-routes-'));
@@ -33,7 +35,9 @@ describe('routes from declarations', () => {
     server = buildServer(config, { store, artifacts });
     // Plugins register their routes when the app gets ready: this sees each one.
     server.app.addHook('onRoute', (route) => {
-      if (route.method !== 'HEAD') registered.push(String(route.config?.ferryRoute));
+      if (route.method === 'HEAD') return;
+      if (route.config?.webPage === true) webPages.push(route.url);
+      else registered.push(String(route.config?.ferryRoute));
     });
     await server.app.ready();
   });
@@ -46,6 +50,8 @@ describe('routes from declarations', () => {
 
   it('registers every declared route exactly once, and no other', () => {
     expect(registered.toSorted()).toEqual(Object.keys(ROUTES).toSorted());
+    // Besides the API, only the dashboard: its page and files, outside the API prefix.
+    expect(webPages.toSorted()).toEqual(['/', '/*']);
   });
 
   it('answers each declared route at its method and path', () => {
@@ -103,8 +109,15 @@ describe('routes from declarations', () => {
     expect(() => app.get(`${API_PREFIX}/undeclared`, () => ({}))).toThrow(
       /GET \/api\/v1\/undeclared has no declaration in protocol\/routes.ts/,
     );
-    // Outside the API (the dashboard, later), routes are not the API's to declare.
+    // Outside the API (the dashboard), routes are not the API's to declare.
     expect(() => app.get('/elsewhere', () => ({}))).not.toThrow();
+    // But a dashboard route, which needs no token, never lands under the API.
+    expect(() => app.get(`${API_PREFIX}/page`, { config: { webPage: true } }, () => ({}))).toThrow(
+      /dashboard route under the API prefix/,
+    );
+    expect(() => app.get('/api/*', { config: { webPage: true } }, () => ({}))).toThrow(
+      /dashboard route under the API prefix/,
+    );
   });
 
   it('refuses a declared path registered with another method than its declaration', () => {

@@ -27,6 +27,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The declaration a route was registered from (`protocol/routes.ts`). */
     ferryRoute?: RouteName;
+    /**
+     * A page or file of the dashboard (`web-routes.ts`): outside the API, it
+     * needs no token (the page signs in) and no declaration.
+     */
+    webPage?: true;
   }
 }
 
@@ -169,7 +174,11 @@ function checkAnswer(name: string, route: RouteDeclaration, status: number, answ
 export function guardDeclaredRoutes(app: FastifyInstance): void {
   app.addHook('onRoute', (options: RouteOptions) => {
     const url = options.url;
-    if (!url.startsWith(`${API_PREFIX}/`) && url !== API_PREFIX) return;
+    const underApi = url.startsWith(`${API_PREFIX}/`) || url === API_PREFIX;
+    if (options.config?.webPage === true && (underApi || url.startsWith('/api/'))) {
+      throw new Error(`${url} is a dashboard route under the API prefix: the API is declared`);
+    }
+    if (!underApi) return;
     const name = options.config?.ferryRoute;
     const declared = name === undefined ? undefined : ROUTES[name];
     const methods = [options.method].flat();

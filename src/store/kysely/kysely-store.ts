@@ -14,6 +14,7 @@ import { KyselyInstallStore } from './kysely-install-store.js';
 import { KyselyNoteStore } from './kysely-note-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
 import { sealStoredSecrets } from './kysely-secret-sealing.js';
+import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import { KyselyVariableStore } from './kysely-variable-store.js';
 import { KyselyVerdictStore } from './kysely-verdict-store.js';
@@ -30,6 +31,7 @@ import { KyselyVerdictStore } from './kysely-verdict-store.js';
 export class KyselyStore implements Store {
   readonly bundles: KyselyBundleStore;
   readonly tokens: KyselyTokenStore;
+  readonly sessions: KyselySessionStore;
   readonly outbox: KyselyOutboxStore;
   readonly environments: KyselyEnvironmentStore;
   readonly hosts: KyselyHostStore;
@@ -48,6 +50,7 @@ export class KyselyStore implements Store {
   ) {
     this.bundles = new KyselyBundleStore(db, dialect);
     this.tokens = new KyselyTokenStore(db, dialect);
+    this.sessions = new KyselySessionStore(db);
     this.outbox = new KyselyOutboxStore(db, box);
     this.environments = new KyselyEnvironmentStore(db);
     this.hosts = new KyselyHostStore(db);

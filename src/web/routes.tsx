@@ -1,0 +1,23 @@
+import { ActivityPage } from './pages/activity-page.js';
+import { AppPage } from './pages/app-page.js';
+import { NotYetPage } from './pages/not-yet-page.js';
+import { OverviewPage } from './pages/overview-page.js';
+import { SignInPage } from './pages/sign-in-page.js';
+import { page, type PageRoute } from './router/page-route.js';
+
+/**
+ * Every page of the dashboard, by path, first match wins. A page is a
+ * component taking `{ params, search }`; add one by adding a line here (the
+ * server gives index.html for every path outside /api/, so any path works
+ * on reload).
+ */
+export const PAGES: readonly PageRoute[] = [
+  page('/', OverviewPage),
+  page('/sign-in', SignInPage, { public: true }),
+  page('/apps/:app', AppPage),
+  page('/activity', ActivityPage),
+  page('/deployments/:id', NotYetPage),
+  page('/hosts', NotYetPage),
+  page('/hosts/:name', NotYetPage),
+  page('/reports/:app/:version', NotYetPage),
+];
