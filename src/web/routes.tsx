@@ -1,7 +1,10 @@
 import { ActivityPage } from './pages/activity-page.js';
 import { AppPage } from './pages/app-page.js';
-import { NotYetPage } from './pages/not-yet-page.js';
+import { DeploymentPage } from './pages/deployment-page.js';
+import { HostPage } from './pages/host-page.js';
+import { HostsPage } from './pages/hosts-page.js';
 import { OverviewPage } from './pages/overview-page.js';
+import { ReportPage } from './pages/report-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
 import { page, type PageRoute } from './router/page-route.js';
 
@@ -16,8 +19,8 @@ export const PAGES: readonly PageRoute[] = [
   page('/sign-in', SignInPage, { public: true }),
   page('/apps/:app', AppPage),
   page('/activity', ActivityPage),
-  page('/deployments/:id', NotYetPage),
-  page('/hosts', NotYetPage),
-  page('/hosts/:name', NotYetPage),
-  page('/reports/:app/:version', NotYetPage),
+  page('/deployments/:id', DeploymentPage),
+  page('/hosts', HostsPage),
+  page('/hosts/:name', HostPage),
+  page('/reports/:app/:version', ReportPage),
 ];
