@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseHostFacts } from '../src/protocol/host-facts.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type HostFacts, parseHostFacts } from '../src/protocol/host-facts.js';
 import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { NewBundle, NewInstall, Store, StoredDeployment } from '../src/store/store.js';
@@ -228,6 +228,35 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.hosts.list()).map((h) => h.name)).toEqual(['prod-1', 'qa-1']);
         await store.hosts.resetPresence();
         expect((await store.hosts.get(id))?.connected).toBe(false);
+      });
+
+      it('gives each read of a host its own facts, and reads them anew once they change', async () => {
+        const id = await host('qa-1');
+        const facts = parseHostFacts({
+          factsVersion: 2,
+          runtimes: { node: '20.11.1' },
+          apps: { web: { current: 3, releases: [2, 3] } },
+        });
+        await store.hosts.setFacts(id, facts, '2026-11-02T00:00:01.000Z');
+        // A caller that changes what it was given changes nothing for the next one.
+        const first = (await store.hosts.get(id))!.facts!;
+        expect(first).toEqual(facts);
+        first.runtimes.node = 'changed by a caller';
+        first.apps.web!.releases.push(99);
+        for (const read of [
+          (await store.hosts.get(id))?.facts,
+          (await store.hosts.list())[0]?.facts,
+          (await store.hosts.findByName('qa-1'))?.facts,
+        ])
+          expect(read).toEqual(facts);
+        // New facts are read as they are now.
+        const newer = parseHostFacts({ factsVersion: 2, runtimes: { node: '22.1.0' } });
+        await store.hosts.setFacts(id, newer, '2026-11-02T00:00:02.000Z');
+        expect((await store.hosts.list())[0]?.facts).toEqual(newer);
+        // Facts that no longer read (an older Ferry's, broken) read as none, every time.
+        await store.hosts.setFacts(id, { factsVersion: 2, cpus: -1 } as unknown as HostFacts, 'T3');
+        expect((await store.hosts.get(id))?.facts).toBeNull();
+        expect((await store.hosts.list())[0]?.facts).toBeNull();
       });
 
       it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
@@ -546,6 +575,99 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.installs.list({ hostId: a, limit: 1 })).toHaveLength(1);
       });
 
+      it('lists the newest install of each host and app, as list(limit 1) gives it for each', async () => {
+        const a = await host('qa-1');
+        const b = await host('qa-2');
+        const made = async (at: string, installs: NewInstall[]) => {
+          vi.useFakeTimers({ toFake: ['Date'] });
+          vi.setSystemTime(new Date(at));
+          try {
+            await store.installs.createMany(installs);
+          } finally {
+            vi.useRealTimers();
+          }
+        };
+        const install = (id: string, hostId: string, app: string, version: number) => ({
+          id,
+          hostId,
+          app,
+          version,
+          createdBy: 'x',
+        });
+        await made('2026-11-01T00:00:00.000Z', [
+          install('ins_a1', a, 'web', 1),
+          install('ins_b1', b, 'web', 1),
+          install('ins_a_api', a, 'api', 7),
+        ]);
+        await made('2026-11-02T00:00:00.000Z', [
+          install('ins_a2', a, 'web', 2),
+          // Made at the same moment as ins_b3: the lower id is the newer, as `list` orders them.
+          install('ins_b9', b, 'web', 2),
+          install('ins_b3', b, 'web', 3),
+        ]);
+        await store.installs.finish('ins_a1', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T',
+        });
+        await store.installs.finish('ins_b1', {
+          ok: true,
+          rolledBack: false,
+          error: null,
+          at: 'T',
+        });
+        await store.installs.finish('ins_a2', { ok: false, rolledBack: true, error: 'x', at: 'T' });
+
+        const heads = (list: { id: string }[]) => list.map((i) => i.id).sort();
+        expect(await store.installs.listNewest()).toEqual(
+          expect.arrayContaining([
+            { id: 'ins_a2', hostId: a, app: 'web', version: 2, state: 'failed' },
+            { id: 'ins_b3', hostId: b, app: 'web', version: 3, state: 'queued' },
+            { id: 'ins_a_api', hostId: a, app: 'api', version: 7, state: 'queued' },
+          ]),
+        );
+        expect(heads(await store.installs.listNewest())).toEqual(['ins_a2', 'ins_a_api', 'ins_b3']);
+        expect(heads(await store.installs.listNewest({ app: 'web' }))).toEqual([
+          'ins_a2',
+          'ins_b3',
+        ]);
+        expect(heads(await store.installs.listNewest({ states: ['succeeded'] }))).toEqual([
+          'ins_a1',
+          'ins_b1',
+        ]);
+        expect(heads(await store.installs.listNewest({ perVersion: true }))).toEqual([
+          'ins_a1',
+          'ins_a2',
+          'ins_a_api',
+          'ins_b1',
+          'ins_b3',
+          'ins_b9',
+        ]);
+        expect(await store.installs.listNewest({ states: [] })).toEqual([]);
+        // The same answer as asking `list` for each host and app, one query each.
+        for (const states of [
+          undefined,
+          ['succeeded' as const],
+          ['failed' as const, 'queued' as const],
+        ]) {
+          const one = [];
+          for (const hostId of [a, b])
+            for (const app of ['web', 'api']) {
+              const [newest] = await store.installs.list({
+                hostId,
+                app,
+                limit: 1,
+                ...(states ? { states } : {}),
+              });
+              if (newest) one.push(newest.id);
+            }
+          expect(heads(await store.installs.listNewest(states ? { states } : {}))).toEqual(
+            one.sort(),
+          );
+        }
+      });
+
       it('keeps the first configuration snapshot recorded for each install', async () => {
         expect(await store.installs.getSnapshot('ins_1')).toBeUndefined();
         await store.installs.saveSnapshots([
@@ -599,6 +721,34 @@ for (const dialect of STORE_DIALECTS) {
         ]);
         expect(await store.variables.unset('A', { kind: 'global' })).toBe(true);
         expect(await store.variables.unset('A', { kind: 'global' })).toBe(false);
+      });
+
+      it('lists by the scopes of a thousand hosts and more at once', async () => {
+        const base = { value: 'x', secret: false, updatedAt: 'T', updatedBy: 'alice' };
+        const scope = (kind: 'env' | 'role' | 'host', value: string) => ({ kind, value });
+        await store.variables.set({ ...base, name: 'G', scope: { kind: 'global' } });
+        await store.variables.set({ ...base, name: 'E', scope: scope('env', 'prod') });
+        await store.variables.set({ ...base, name: 'R', scope: scope('role', 'web') });
+        await store.variables.set({ ...base, name: 'H', scope: scope('host', 'prod-1999') });
+        await store.variables.set({ ...base, name: 'H', scope: scope('host', 'qa-1') });
+        // A release report asks for every host's scope: 2,000 hosts, their roles and environments.
+        const scopes = [
+          { kind: 'global' as const },
+          scope('env', 'prod'),
+          scope('role', 'web'),
+          scope('role', 'db'),
+          ...Array.from({ length: 2000 }, (_, i) => scope('host', `prod-${i}`)),
+        ];
+        expect((await store.variables.list({ scopes })).map((v) => [v.name, v.scope])).toEqual([
+          ['E', scope('env', 'prod')],
+          ['G', { kind: 'global' }],
+          ['H', scope('host', 'prod-1999')],
+          ['R', scope('role', 'web')],
+        ]);
+        // A value that is one kind's is not another's: a host named like a role is not that role.
+        expect(
+          (await store.variables.list({ scopes: [scope('host', 'web')] })).map((v) => v.name),
+        ).toEqual([]);
       });
 
       it('keeps a variable for one app apart from the one for every app in the same scope', async () => {

@@ -1,13 +1,13 @@
-import type { HostRecord } from '../protocol/api.js';
+import type { AppSummary, HostRecord } from '../protocol/api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   isRollingOut,
   TOOK_RELEASE_INSTALL_STATES,
 } from '../protocol/lifecycle.js';
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
-import { migrationsBehind } from './deployments/migration-gate.js';
+import { type MigrationRan, migrationsBehind } from './deployments/migration-gate.js';
 import { FerryError } from '../protocol/errors.js';
-import type { Store } from '../store/store.js';
+import type { InstallHead, Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
 import { changedSince } from './deployments/config-snapshots.js';
 import { reportedVersion, roleOf, targetHosts } from './deployments/rollout-plan.js';
@@ -25,10 +25,15 @@ export class RecordsService {
     private readonly environments: readonly EnvironmentConfig[],
     private readonly bundles: Pick<BundleService, 'get' | 'list'>,
     /** To tell which variables changed since a host's release was deployed. */
-    private readonly variables?: Pick<VariableService, 'resolveFor'>,
+    private readonly variables?: Pick<VariableService, 'resolverForAll'>,
   ) {}
 
-  /** The status of every app, or of one. */
+  /**
+   * The status of every app, or of one. What each host shows is read for all
+   * hosts at once (its newest install, the snapshot its release started with,
+   * today's variables), not with queries per host and app: a thousand hosts
+   * running five apps each would otherwise cost tens of thousands of queries.
+   */
   async status(app?: string): Promise<AppStatus[]> {
     const apps = (await this.store.bundles.listApps()).filter(
       (a) => app === undefined || a.name === app,
@@ -37,10 +42,29 @@ export class RecordsService {
     const hosts = await this.store.hosts.list();
     const desired = await this.store.deployments.listDesiredReleases();
     const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
-    const out: AppStatus[] = [];
+    const newest = new Map(
+      (await this.store.installs.listNewest(app === undefined ? {} : { app })).map((i) => [
+        cellKey(i.hostId, i.app),
+        i,
+      ]),
+    );
+    const plans: { summary: AppSummary; role: string }[] = [];
     for (const summary of apps) {
       const latest = await this.bundles.get(summary.name, summary.latestVersion);
-      const role = roleOf(latest);
+      plans.push({ summary, role: roleOf(latest) });
+    }
+    const changed = await this.changedVariables(
+      plans.flatMap(({ summary, role }) =>
+        this.environments.flatMap((env) =>
+          targetHosts(hosts, env.name, role).map((host) => ({ host, app: summary.name })),
+        ),
+      ),
+      app,
+    );
+    // Hosts ahead of one desired release ask which migrations they are over once.
+    const migrationsAsked = new Map<string, Promise<MigrationRan[]>>();
+    const out: AppStatus[] = [];
+    for (const { summary, role } of plans) {
       const environments = [];
       for (const env of this.environments) {
         const wanted = desired.find((d) => d.app === summary.name && d.env === env.name);
@@ -62,7 +86,16 @@ export class RecordsService {
             ? { id: running.id, version: running.version, state: running.state }
             : null,
           hosts: await Promise.all(
-            targets.map((h) => this.hostStatus(h, summary.name, wanted?.version)),
+            targets.map((h) =>
+              this.hostStatus(
+                h,
+                summary.name,
+                wanted?.version,
+                newest.get(cellKey(h.id, summary.name)),
+                changed.get(cellKey(h.id, summary.name)),
+                migrationsAsked,
+              ),
+            ),
           ),
         });
       }
@@ -166,15 +199,16 @@ export class RecordsService {
     host: HostRecord,
     app: string,
     desired: number | undefined,
+    last: InstallHead | undefined,
+    changed: string[] | undefined,
+    migrationsAsked: Map<string, Promise<MigrationRan[]>>,
   ): Promise<HostStatus> {
-    const [last] = await this.store.installs.list({ hostId: host.id, app, limit: 1 });
     const version = reportedVersion(host, app);
-    const changed = version === null ? undefined : await this.changedVariables(host, app, version);
     // Why catch-up leaves it ahead, when going back would cross migrations.
     const over =
       desired === undefined
         ? []
-        : await migrationsBehind(this.store, app, host.env, desired, version);
+        : await migrationsBehind(this.store, app, host.env, desired, version, migrationsAsked);
     const probe = host.facts?.apps[app]?.health ?? null;
     return {
       host: host.name,
@@ -190,31 +224,59 @@ export class RecordsService {
   }
 
   /**
-   * The variables whose value today differs from the snapshot the host's running
-   * release was last started with (its newest succeeded install of that
-   * version); undefined when there is no such snapshot or today's values do not
-   * resolve (two roles disagree).
+   * For each host and app it runs a release of: the variables whose value
+   * today differs from the snapshot that release was last started with (its
+   * newest succeeded install of that version); none for a host and app when
+   * there is no such snapshot or today's values do not resolve (two roles
+   * disagree). Keyed by `cellKey`; read for every host at once.
    */
   private async changedVariables(
-    host: HostRecord,
-    app: string,
-    version: number,
-  ): Promise<string[] | undefined> {
-    if (!this.variables) return undefined;
-    const [install] = await this.store.installs.list({
-      hostId: host.id,
-      app,
-      version,
-      states: [...TOOK_RELEASE_INSTALL_STATES],
-      limit: 1,
+    cells: { host: HostRecord; app: string }[],
+    app: string | undefined,
+  ): Promise<Map<string, string[]>> {
+    const changed = new Map<string, string[]>();
+    if (!this.variables) return changed;
+    const running = cells.flatMap(({ host, app: name }) => {
+      const version = reportedVersion(host, name);
+      return version === null ? [] : [{ host, app: name, version }];
     });
-    const snapshot = install && (await this.store.installs.getSnapshot(install.id));
-    if (!snapshot) return undefined;
-    try {
-      return changedSince(snapshot, await this.variables.resolveFor(host, undefined, app));
-    } catch (err) {
-      if (err instanceof FerryError) return undefined;
-      throw err;
+    if (running.length === 0) return changed;
+    const took = new Map(
+      (
+        await this.store.installs.listNewest({
+          ...(app === undefined ? {} : { app }),
+          states: [...TOOK_RELEASE_INSTALL_STATES],
+          perVersion: true,
+        })
+      ).map((i) => [`${cellKey(i.hostId, i.app)}@${i.version}`, i.id]),
+    );
+    const installOf = (c: { host: HostRecord; app: string; version: number }) =>
+      took.get(`${cellKey(c.host.id, c.app)}@${c.version}`);
+    const snapshots = new Map(
+      (await this.store.installs.getSnapshots(running.flatMap((c) => installOf(c) ?? []))).map(
+        (s) => [s.installId, s.snapshot],
+      ),
+    );
+    const resolveFor = await this.variables.resolverForAll();
+    for (const cell of running) {
+      const installId = installOf(cell);
+      const snapshot = installId === undefined ? undefined : snapshots.get(installId);
+      if (!snapshot) continue;
+      try {
+        changed.set(
+          cellKey(cell.host.id, cell.app),
+          changedSince(snapshot, resolveFor(cell.host, cell.app)),
+        );
+      } catch (err) {
+        if (err instanceof FerryError) continue;
+        throw err;
+      }
     }
+    return changed;
   }
+}
+
+/** One host and app, as a key. */
+function cellKey(hostId: string, app: string): string {
+  return `${hostId}\0${app}`;
 }

@@ -347,3 +347,55 @@ describe('variables per app', () => {
     );
   });
 });
+
+describe('resolverForAll: every host and app from one read', () => {
+  it('resolves each host and app as resolveFor does, its errors too', async () => {
+    const hosts = [
+      await host('web-1', 'qa', ['web'], { PORT: '9000' }),
+      await host('web-2', 'qa', ['web', 'worker']),
+      await host('both-1', 'prod', ['web', 'worker']),
+      await host('db-1', 'prod', ['db']),
+    ];
+    await set({ name: 'PORT', value: '8080' });
+    await set({ name: 'PORT', value: '8081', env: 'qa', app: 'cart' });
+    await set({ name: 'PORT', value: '7000', role: 'db', app: 'cart' });
+    await set({ name: 'REDIS_HOST', value: 'redis.qa', env: 'qa' });
+    await set({ name: 'REDIS_HOST', value: 'redis.prod', env: 'prod' });
+    await set({ name: 'REDIS_HOST', value: 'redis-2.prod', host: 'db-1' });
+    await set({ name: 'QUEUE', value: 'a', role: 'web' });
+    await set({ name: 'QUEUE', value: 'b', role: 'worker' });
+    await set({ name: 'QUEUE', value: 'c', role: 'worker', app: 'mailer' });
+    await set({ name: 'API_KEY', value: 'k3y', env: 'prod', secret: true });
+    await set({ name: 'LOG', value: 'debug', host: 'web-2', app: 'mailer' });
+
+    const resolveFor = await variables.resolverForAll();
+    let ambiguous = 0;
+    for (const h of hosts) {
+      for (const app of [undefined, 'cart', 'mailer', 'web']) {
+        const one = await variables.resolveFor(h, undefined, app).catch((err: unknown) => err);
+        let all: unknown;
+        try {
+          all = resolveFor(h, app);
+        } catch (err) {
+          all = err;
+        }
+        expect(all, `${h.name} ${app ?? '(every app)'}`).toEqual(one);
+        if (all instanceof Error) {
+          expect(all).toMatchObject({
+            code: 'E_VARIABLE_AMBIGUOUS',
+            message: (one as Error).message,
+          });
+          ambiguous++;
+        }
+      }
+    }
+    // Two roles that disagree on QUEUE: web-2 and both-1, for every app but mailer
+    // (the worker role's value for it settles it); and web-1's enrolment PORT
+    // beside qa's PORT for cart.
+    expect(ambiguous).toBe(7);
+    expect(resolveFor(hosts[3]!, 'cart')).toEqual({
+      vars: { API_KEY: 'k3y', PORT: '7000', REDIS_HOST: 'redis-2.prod' },
+      secrets: ['API_KEY'],
+    });
+  });
+});

@@ -133,13 +133,39 @@ export class VariableService {
    * asked for are `E_VARIABLE_AMBIGUOUS`.
    */
   async resolveFor(host: HostRecord, names?: string[], app?: string): Promise<ResolvedVariables> {
-    const resolution = await this.resolve(host, names, app);
-    const missing = absentFrom(resolution, names ?? []);
-    if (missing.length > 0) throw missingError([{ host: host.name, missing }]);
-    if (resolution.ambiguous.length > 0) {
-      throw ambiguousError([{ host: host.name, ambiguous: resolution.ambiguous }]);
+    return resolvedOrThrow(host, await this.resolve(host, names, app), names);
+  }
+
+  /**
+   * `resolveFor` without names, for many hosts and apps at once: reads every
+   * variable in one query, then resolves each host and app from them as
+   * `resolveFor(host, undefined, app)` would — the same values, the same
+   * errors — without a query each (`status` asks it of every host).
+   *
+   * @example
+   *   const resolveFor = await variables.resolverForAll();
+   *   const { vars } = resolveFor(host, 'cart'); // throws E_VARIABLE_AMBIGUOUS as resolveFor does
+   */
+  async resolverForAll(): Promise<(host: HostRecord, app?: string) => ResolvedVariables> {
+    const all = await this.store.variables.list();
+    // By scope, each with its place in the list's order, which the resolution keeps.
+    const byScope = new Map<string, { at: number; variable: StoredVariable }[]>();
+    for (const [at, variable] of all.entries()) {
+      const key = scopeKey(variable.scope);
+      const inScope = byScope.get(key);
+      if (inScope) inScope.push({ at, variable });
+      else byScope.set(key, [{ at, variable }]);
     }
-    return { vars: resolution.vars, secrets: resolution.secrets };
+    return (host, app) => {
+      // What `variables.list({ scopes, app })` answers for the host: its scopes,
+      // values for every app and for this one, in the list's order.
+      const rows = [...new Set(scopesOf(host).map(scopeKey))]
+        .flatMap((key) => byScope.get(key) ?? [])
+        .filter(({ variable }) => (variable.scope.app ?? '') === '' || variable.scope.app === app)
+        .sort((a, b) => a.at - b.at)
+        .map(({ variable }) => variable);
+      return resolvedOrThrow(host, resolveFrom(host, rows));
+    };
   }
 
   /**
@@ -187,31 +213,9 @@ export class VariableService {
   }
 
   private async resolve(host: HostRecord, names?: string[], app?: string): Promise<Resolution> {
-    const scopes: VariableScope[] = [
-      { kind: 'global' },
-      { kind: 'env', value: host.env },
-      ...host.roles.map((role): VariableScope => ({ kind: 'role', value: role })),
-      { kind: 'host', value: host.name },
-    ];
-    const wanted = names && new Set(names);
     // Without an app, only the values for every app.
-    const rows = (await this.store.variables.list({ scopes, app: app ?? '' })).filter(
-      (v) => !wanted || wanted.has(v.name),
-    );
-    const byName = new Map<string, StoredVariable[]>();
-    for (const row of rows) byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
-    for (const name of Object.keys(host.vars)) {
-      if ((!wanted || wanted.has(name)) && !byName.has(name)) byName.set(name, []);
-    }
-
-    const resolution: Resolution = { vars: {}, secrets: [], ambiguous: [] };
-    for (const [name, candidates] of byName) {
-      const found = settle(host, name, candidates);
-      if ('ambiguous' in found) resolution.ambiguous.push(found.ambiguous);
-      else if (found.chosen) take(resolution, found.chosen);
-    }
-    resolution.secrets.sort();
-    return resolution;
+    const rows = await this.store.variables.list({ scopes: scopesOf(host), app: app ?? '' });
+    return resolveFrom(host, rows, names);
   }
 
   /**
@@ -265,6 +269,58 @@ export class VariableService {
       );
     }
   }
+}
+
+/** The scopes that reach a host, widest first. */
+function scopesOf(host: HostRecord): VariableScope[] {
+  return [
+    { kind: 'global' },
+    { kind: 'env', value: host.env },
+    ...host.roles.map((role): VariableScope => ({ kind: 'role', value: role })),
+    { kind: 'host', value: host.name },
+  ];
+}
+
+/** A scope as one string, whatever app it is for: what `variables.list` matches `scopes` on. */
+function scopeKey(scope: VariableScope): string {
+  return scope.kind === 'global' ? 'global' : `${scope.kind}\0${scope.value}`;
+}
+
+/**
+ * A host's resolution from the variables of its scopes (for every app, and
+ * for the app asked about), in the store's order: with `names`, only those.
+ */
+function resolveFrom(host: HostRecord, variables: StoredVariable[], names?: string[]): Resolution {
+  const wanted = names && new Set(names);
+  const rows = variables.filter((v) => !wanted || wanted.has(v.name));
+  const byName = new Map<string, StoredVariable[]>();
+  for (const row of rows) byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
+  for (const name of Object.keys(host.vars)) {
+    if ((!wanted || wanted.has(name)) && !byName.has(name)) byName.set(name, []);
+  }
+
+  const resolution: Resolution = { vars: {}, secrets: [], ambiguous: [] };
+  for (const [name, candidates] of byName) {
+    const found = settle(host, name, candidates);
+    if ('ambiguous' in found) resolution.ambiguous.push(found.ambiguous);
+    else if (found.chosen) take(resolution, found.chosen);
+  }
+  resolution.secrets.sort();
+  return resolution;
+}
+
+/** The variables of a resolution, or the error `resolveFor` throws for it. */
+function resolvedOrThrow(
+  host: HostRecord,
+  resolution: Resolution,
+  names?: string[],
+): ResolvedVariables {
+  const missing = absentFrom(resolution, names ?? []);
+  if (missing.length > 0) throw missingError([{ host: host.name, missing }]);
+  if (resolution.ambiguous.length > 0) {
+    throw ambiguousError([{ host: host.name, ambiguous: resolution.ambiguous }]);
+  }
+  return { vars: resolution.vars, secrets: resolution.secrets };
 }
 
 /** The names no scope sets (a name two roles disagree on is ambiguous, not absent). */

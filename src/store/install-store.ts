@@ -30,6 +30,9 @@ export interface StoredInstall extends InstallRecord {
   sentAt: string | null;
 }
 
+/** An install without its steps: which host, app and version, and where it stands. */
+export type InstallHead = Pick<StoredInstall, 'id' | 'hostId' | 'app' | 'version' | 'state'>;
+
 /** Which installs to list; every given field must match. */
 export interface InstallQuery {
   /** The installs of this deployment; null: those of none (`ferry install`). */
@@ -107,6 +110,19 @@ export interface InstallStore {
   get(id: string): Promise<StoredInstall | undefined>;
   /** Installs with their steps, newest first. */
   list(query: InstallQuery): Promise<StoredInstall[]>;
+  /**
+   * The newest install of each host and app (of each host, app and version,
+   * with `perVersion`) among those in `states` (any state when not given), of
+   * one app or of all, in one query and without steps: what `status` shows of
+   * every host at once. Newest in `list`'s order: the latest made, and of two
+   * made at the same moment, the lower id. The same as `list({ hostId, app,
+   * version, states, limit: 1 })` for every pair, in one query instead of one each.
+   */
+  listNewest(query?: {
+    app?: string;
+    states?: readonly InstallState[];
+    perVersion?: boolean;
+  }): Promise<InstallHead[]>;
   /**
    * Moves an install to another state, only if it is in one of `from`; false when
    * it was not (someone else moved it first).

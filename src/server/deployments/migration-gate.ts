@@ -149,7 +149,9 @@ export async function migrationsSince(
  * `desired`: those of versions above `desired` up to its own that ran in the
  * environment since `desired` was last there. None when it is not ahead.
  * Catch-up never takes a host back across them (nobody is there to say yes):
- * it is left ahead, and `ferry status` says why.
+ * it is left ahead, and `ferry status` says why. With `asked`, what
+ * `migrationsSince` answered is kept there, by app, environment and desired
+ * release, so that many hosts ahead of one release ask it once.
  */
 export async function migrationsBehind(
   store: Pick<Store, 'deployments' | 'installs'>,
@@ -157,9 +159,16 @@ export async function migrationsBehind(
   env: string,
   desired: number,
   current: number | null,
+  asked?: Map<string, Promise<MigrationRan[]>>,
 ): Promise<MigrationRan[]> {
   if (current === null || current <= desired) return [];
-  return (await migrationsSince(store, app, env, desired)).filter((m) => m.version <= current);
+  const key = `${app}\0${env}\0${desired}`;
+  let since = asked?.get(key);
+  if (!since) {
+    since = migrationsSince(store, app, env, desired);
+    asked?.set(key, since);
+  }
+  return (await since).filter((m) => m.version <= current);
 }
 
 /**

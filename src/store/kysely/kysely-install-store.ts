@@ -14,6 +14,7 @@ import {
 } from '../../protocol/lifecycle.js';
 import type {
   ConfigSnapshot,
+  InstallHead,
   InstallOutcome,
   InstallPatch,
   InstallQuery,
@@ -87,6 +88,43 @@ export class KyselyInstallStore implements InstallStore {
     if (query.states !== undefined) select = select.where('installs.state', 'in', query.states);
     if (query.limit !== undefined) select = select.limit(query.limit);
     return this.withSteps(await select.execute());
+  }
+
+  async listNewest(
+    query: { app?: string; states?: readonly InstallState[]; perVersion?: boolean } = {},
+  ): Promise<InstallHead[]> {
+    const { app, states, perVersion = false } = query;
+    if (states?.length === 0) return [];
+    // A window numbers each host's installs of an app (and version) newest
+    // first, in `list`'s order; the first of each is the one `list` gives.
+    const ranked = this.db
+      .selectFrom('installs')
+      .select(['id', 'host_id', 'app', 'version', 'state'])
+      .select((eb) =>
+        eb.fn
+          .agg<number>('row_number')
+          .over((ob) =>
+            ob
+              .partitionBy(perVersion ? ['host_id', 'app', 'version'] : ['host_id', 'app'])
+              .orderBy('created_at', 'desc')
+              .orderBy('id', 'asc'),
+          )
+          .as('newness'),
+      )
+      .$if(app !== undefined, (qb) => qb.where('app', '=', app ?? ''))
+      .$if(states !== undefined, (qb) => qb.where('state', 'in', states ?? []));
+    const rows = await this.db
+      .selectFrom(ranked.as('ranked'))
+      .select(['id', 'host_id', 'app', 'version', 'state'])
+      .where('newness', '=', 1)
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      hostId: row.host_id,
+      app: row.app,
+      version: Number(row.version),
+      state: row.state as InstallState,
+    }));
   }
 
   async listForRelease(query: {

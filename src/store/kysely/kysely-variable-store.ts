@@ -80,16 +80,22 @@ export class KyselyVariableStore implements VariableStore {
     let query = this.db.selectFrom('variables').selectAll();
     if (app !== undefined) query = query.where('app', 'in', ['', app]);
     if (scopes) {
+      // One `in (…)` per kind (and piece of 500 values), not one term per
+      // scope: SQLite refuses an expression deeper than 1,000 terms, and the
+      // scopes of a thousand hosts are more than that.
+      const valuesByKind = new Map<string, Set<string>>();
+      for (const key of scopes.map(scopeColumns)) {
+        const values = valuesByKind.get(key.scope_kind) ?? new Set<string>();
+        values.add(key.scope_value);
+        valuesByKind.set(key.scope_kind, values);
+      }
       query = query.where((eb) =>
         eb.or(
-          scopes
-            .map(scopeColumns)
-            .map((key) =>
-              eb.and([
-                eb('scope_kind', '=', key.scope_kind),
-                eb('scope_value', '=', key.scope_value),
-              ]),
+          [...valuesByKind].flatMap(([kind, values]) =>
+            chunks([...values]).map((piece) =>
+              eb.and([eb('scope_kind', '=', kind), eb('scope_value', 'in', piece)]),
             ),
+          ),
         ),
       );
     }
@@ -132,4 +138,11 @@ function scopeColumns(scope: VariableScope): {
   return scope.kind === 'global'
     ? { scope_kind: 'global', scope_value: '', app }
     : { scope_kind: scope.kind, scope_value: scope.value, app };
+}
+
+/** Values in pieces small enough for one `in (…)` on every dialect (SQLite binds at most 32766). */
+function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
