@@ -18,9 +18,12 @@ beforeAll(async () => {
   const config = path.join(await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-')), 'server.yml');
   await writeFile(
     config,
-    'limits: { inspectorThreads: 2, uploadIdleSeconds: 2, uploadMinBytesPerSecond: 1000, checkerWaitSeconds: 1 }\n',
+    // The trickles hold their checkers for uploadIdleSeconds (their grace) and a
+    // little more: the window in which a push must come and wait checkerWaitSeconds.
+    'limits: { inspectorThreads: 2, uploadIdleSeconds: 4, uploadMinBytesPerSecond: 1000, checkerWaitSeconds: 1 }\n',
   );
-  server = await startServer(['--config', config]);
+  // At info, the server says when a push takes a checker, and how many are busy.
+  server = await startServer(['--config', config, '--log-level', 'info']);
 });
 afterAll(async () => {
   await server?.stop();
@@ -77,14 +80,39 @@ function trickle(
   };
 }
 
+/** Waits until the server logs that a push took a checker and `count` are busy. */
+async function checkersBusy(count: number): Promise<void> {
+  const said = () =>
+    server
+      .output()
+      .split('\n')
+      .some(
+        (line) =>
+          line.includes('push took a bundle checker') && line.includes(`"checkersBusy":${count},`),
+      );
+  const deadline = Date.now() + 10_000;
+  while (!said()) {
+    if (Date.now() > deadline)
+      throw new Error(`the server never said ${count} checkers were busy:\n${server.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('slow uploads', () => {
   it('answers a push that finds both checkers held by trickling uploads with 503 and Retry-After, and cuts the trickles off with E_UPLOAD_STALLED', async () => {
-    const slow = [trickle(await bundleOf('slow')), trickle(await bundleOf('slow'))];
+    // Made first: a trickle's clock runs from when it takes its checker.
+    const [quick, slow1, slow2] = [
+      await bundleOf('quick'),
+      await bundleOf('slow'),
+      await bundleOf('slow'),
+    ];
+    const slow = [trickle(slow1), trickle(slow2)];
     try {
-      // Both trickles hold a checker once their headers are in.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The server's word that both trickles hold a checker, however long their
+      // headers took to get through a loaded machine.
+      await checkersBusy(2);
       const startedAt = Date.now();
-      const busy = await push(await bundleOf('quick'));
+      const busy = await push(quick);
       expect(Date.now() - startedAt).toBeLessThan(5000);
       expect(busy.status).toBe(503);
       expect(Number(busy.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

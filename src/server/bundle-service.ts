@@ -19,6 +19,13 @@ export interface PushInput {
   label?: string | undefined;
   /** Aborted when the client goes away, so a push waiting for a checker gives up its place. */
   signal?: AbortSignal | undefined;
+  /** Where the push says when it took a checker, and how many of them are busy then. */
+  log?: PushLog | undefined;
+}
+
+/** The one logging call a push makes (a request's logger). */
+export interface PushLog {
+  info(details: object, message: string): void;
 }
 
 /** What bounds one push: its size, its contents, and its time. */
@@ -59,6 +66,12 @@ export class BundleService {
       this.limits,
       input.signal,
       checkerWaitSeconds === undefined ? undefined : checkerWaitSeconds * 1000,
+    );
+    // How close pushes come to waiting for a checker (and to E_SERVER_BUSY): what
+    // an operator sizing limits.inspectorThreads needs to see.
+    input.log?.info(
+      { checkersBusy: this.inspectors.busy, checkers: this.inspectors.size },
+      'push took a bundle checker',
     );
     const upload = await this.artifacts.beginUpload();
     try {

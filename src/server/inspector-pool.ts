@@ -41,7 +41,10 @@ export class InspectorPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly size: number) {
+  constructor(
+    /** How many checkers (worker threads) there are. */
+    readonly size: number,
+  ) {
     for (let i = 0; i < size; i++) this.idle.push(this.spawn());
   }
 
@@ -59,6 +62,11 @@ export class InspectorPool {
       () => this.release(worker),
     );
     return inspection;
+  }
+
+  /** How many checkers an inspection holds now (of `size`). */
+  get busy(): number {
+    return this.size - this.idle.length;
   }
 
   async close(): Promise<void> {

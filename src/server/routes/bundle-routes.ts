@@ -32,6 +32,7 @@ export function bundleRoutes(
           pushedBy: token.name,
           label,
           signal: gone.signal,
+          log: request.log,
         })
         .catch((err: unknown) => {
           // The body was not read to its end: the answer goes out, then the

@@ -8,12 +8,18 @@ import { type InstallContext, type InstallStep, goingOn } from './install-step.j
 import { newReleaseFailed } from './start-step.js';
 import { runCommands } from './run-commands.js';
 import { recordServiceOutput } from './service-output-step.js';
+import { whoAnswered } from './who-answered.js';
 
-/** Checks a started release's health (HTTP, TCP or command, with its timeout and retries), as step `name`. */
+/**
+ * Checks the health of release `version`, just started (HTTP, TCP or command,
+ * with its timeout and retries), as step `name`; a check answered by another
+ * release of the app fails (see `whoAnswered`).
+ */
 export async function checkRelease(
   ctx: InstallContext,
   settings: ReleaseSettings,
   name: string,
+  version: number,
 ): Promise<StepOutcome> {
   const { health } = settings.app;
   if (!health) return { ok: true, error: null };
@@ -23,6 +29,10 @@ export async function checkRelease(
     context.out(`${result.attempts} attempts in ${result.elapsedMs} ms\n`);
     if (!result.ok)
       throw new StepFailure(`health check failed: ${result.lastFailure ?? 'no answer'}`);
+    const answerer = await whoAnswered(ctx, spec, version);
+    if (answerer.note !== null) context.out(`${answerer.note}\n`);
+    if (answerer.failure !== null)
+      throw new StepFailure(`health check failed: ${answerer.failure}`);
   });
 }
 
@@ -38,7 +48,7 @@ export const healthStep: InstallStep = {
     const settings = { app: ctx.manifest, env: ctx.env };
     const cwd = ctx.paths.currentLink;
     for (const check of [
-      () => checkRelease(ctx, settings, 'health'),
+      () => checkRelease(ctx, settings, 'health', ctx.job.version),
       // What the service printed in its first seconds, for the report: it never fails the install.
       () => recordServiceOutput(ctx).then(passed, passed),
       () => runCommands(ctx, 'after-start', ctx.manifest.hooks.afterStart, cwd, ctx.env),

@@ -59,5 +59,5 @@ async function bringBack(ctx: InstallContext, previous: number): Promise<StepOut
     start: 'restart-previous',
   });
   if (!started.ok) return started;
-  return checkRelease(ctx, settings, 'health-previous');
+  return checkRelease(ctx, settings, 'health-previous', previous);
 }

@@ -1,5 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +18,7 @@ import {
   type BuiltinDriverEvent,
   type BuiltinDriverOptions,
 } from './builtin-driver.js';
-import { groupMembers, readProcStat } from './proc-stat.js';
+import { groupMembers, isRunning, readProcStat } from './proc-stat.js';
 
 const NODE = process.execPath;
 const PATH = `${path.dirname(NODE)}:/usr/bin:/bin`;
@@ -325,6 +333,28 @@ describe('BuiltinDriver', () => {
       expect(next).not.toBe(pid);
       // One record, no second service (a record being rewritten may show its temporary file).
       expect(readdirSync(stateDir).filter((f) => !f.endsWith('.tmp'))).toEqual(['lost.json']);
+    });
+
+    it('never signals the group that the pid of its dead service leads now (the pid reused, or the host rebooted)', async () => {
+      // Another program, leading a process group of its own, has the pid the record names.
+      const other = spawn(NODE, ['-e', IDLE, root], { detached: true, stdio: 'ignore' });
+      other.unref();
+      const pid = other.pid!;
+      const startTime = readProcStat(pid)!.startTime;
+      const spec = shService('reused', `exec sleep 300`);
+      mkdirSync(stateDir, { recursive: true });
+      writeFileSync(
+        path.join(stateDir, 'reused.json'),
+        JSON.stringify({ spec, wanted: true, pid, startTime: `${startTime}0`, startedAt: 1 }),
+      );
+      const driver = newDriver();
+      // Seen dead (its start time is not that process's), and started again.
+      const next = await waitForRestart(driver, 'reused', pid);
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'exited', name: 'reused', pid }),
+      );
+      expect(next).not.toBe(pid);
+      expect(isRunning(pid, startTime)).toBe(true);
     });
   });
 });

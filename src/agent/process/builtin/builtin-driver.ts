@@ -321,7 +321,7 @@ export class BuiltinDriver implements ProcessDriver {
     const { record } = service;
     const { pid, startTime } = record;
     if (pid !== null && startTime !== null) {
-      const gone = () => !isRunning(pid, startTime) && groupMembers(pid).length === 0;
+      const gone = () => !isRunning(pid, startTime) && !ownGroupLeft(pid, startTime);
       if (!gone()) {
         signalGroup(pid, record.spec.stopSignal);
         if (!(await waitFor(gone, record.spec.stopTimeoutMs))) {
@@ -352,6 +352,21 @@ export class BuiltinDriver implements ProcessDriver {
     if (service.respawnTimer) clearTimeout(service.respawnTimer);
     service.respawnTimer = null;
   }
+}
+
+/**
+ * True while processes of the service's group may be left after its leader
+ * `pid` (started at `startTime`) died: children it left behind keep the group.
+ * A group id stays taken while any member lives, so once `pid` belongs to
+ * another process (a later start time: the pid was reused, or the host
+ * rebooted), the service's group is gone, and a group `pid` now is another
+ * program's — never to be signalled.
+ */
+function ownGroupLeft(pid: number, startTime: string): boolean {
+  const leader = readProcStat(pid);
+  // '' is a start time that could not be read: nothing to tell another process by.
+  if (leader !== null && startTime !== '' && leader.startTime !== startTime) return false;
+  return groupMembers(pid).length > 0;
 }
 
 /** Signals a whole process group; a group that is already gone is fine. */
