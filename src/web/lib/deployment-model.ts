@@ -22,6 +22,11 @@ export interface StepView {
   readonly state: 'running' | 'succeeded' | 'failed';
   readonly exitCode: number | null;
   readonly durationMs: number | null;
+  /**
+   * When the server knew the step in this state (its end, or its start while
+   * it runs): an event about the step from before then is old news.
+   */
+  readonly at: string | null;
 }
 
 export interface InstallView {
@@ -100,6 +105,7 @@ function stepOf(step: NonNullable<DeploymentInstall['step']>): StepView {
     state: step.state,
     exitCode: step.exitCode,
     durationMs: step.durationMs,
+    at: step.finishedAt ?? step.startedAt,
   };
 }
 
@@ -147,17 +153,33 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
         state: data.state as StepView['state'],
         exitCode: data.exitCode,
         durationMs: data.durationMs,
+        at: event.at,
       };
       const steps = [...old.steps];
       const at = lastIndexOf(steps, data.step);
+      const known = at >= 0 ? steps[at]! : undefined;
+      // The step had ended by the time the server said so: an event from before
+      // then (one held while the record was fetched) is no new run of it.
+      if (known && known.state !== 'running' && known.at !== null && event.at <= known.at) {
+        return view;
+      }
       // A step that runs again after it ended (a retried health check) is a new line.
-      if (at >= 0 && (steps[at]!.state === 'running' || step.state !== 'running')) steps[at] = step;
+      if (known && (known.state === 'running' || step.state !== 'running')) steps[at] = step;
       else steps.push(step);
       let install = old.install;
       if (install.state === 'pending' || install.state === 'queued') {
         install = { ...install, state: 'running' };
       }
-      install = { ...install, step: { ...(install.step ?? emptyStep(event.at)), ...step } };
+      install = {
+        ...install,
+        step: {
+          ...(install.step ?? emptyStep(event.at)),
+          step: step.step,
+          state: step.state,
+          exitCode: step.exitCode,
+          durationMs: step.durationMs,
+        },
+      };
       return {
         ...view,
         installs: replaceAt(view.installs, index, { ...old, install, steps }),
