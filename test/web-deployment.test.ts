@@ -200,6 +200,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(qa2.indexOf('fetch succeeded')).toBeLessThan(qa2.indexOf('install succeeded'));
     expect(qa2.indexOf('install succeeded')).toBeLessThan(qa2.indexOf('health succeeded'));
     expect(await page.locator('h1 [data-state=succeeded]').count()).toBe(1);
+    // Its end, from the events too: the record fetched when it began had none.
+    await expect
+      .poll(() => page.getByTestId('deployment-facts').innerText())
+      .toMatch(/Finished\s+(just now|\d+ seconds? ago)/i);
     // The record was fetched when the page opened (and at most once more, when the event
     // stream opened); qa-2 had not begun then, so its steps, never fetched, came from events.
     const fetched = (what: string) => requests.filter((r) => r === `GET /api/v1/${what}`).length;

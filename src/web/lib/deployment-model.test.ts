@@ -244,6 +244,37 @@ describe('the deployment page model', () => {
     expect(view.installs[0]!.install.step).not.toHaveProperty('at');
   });
 
+  it("follows the deployment's start, end and phase from its events, and no older event undoes its end", () => {
+    const event = (state: string, phase: string, second: number): FerryEvent => ({
+      ...subject(),
+      at: `2026-01-01T00:01:${String(second).padStart(2, '0')}.000Z`,
+      kind: 'deployment.state',
+      data: { version: 7, kind: 'deploy', state, phase, error: null, by: 'alice' },
+    });
+    let view = deploymentView({ ...record([install(1)]), state: 'pending', startedAt: null });
+    view = applyDeploymentEvent(view, event('running', 'rollout', 1));
+    expect(view.record).toMatchObject({ state: 'running', startedAt: '2026-01-01T00:01:01.000Z' });
+    expect(view.record.finishedAt).toBeNull();
+    view = applyDeploymentEvent(view, event('running', 'reverting', 2));
+    expect(view.phase).toBe('reverting');
+    view = applyDeploymentEvent(view, event('failed', 'reverting', 3));
+    expect(view.record).toMatchObject({
+      state: 'failed',
+      startedAt: '2026-01-01T00:01:01.000Z',
+      finishedAt: '2026-01-01T00:01:03.000Z',
+    });
+    expect(view.phase).toBeUndefined();
+    // Said again (the same event from the replay and the record): nothing changes.
+    expect(applyDeploymentEvent(view, event('failed', 'reverting', 3))).toBe(view);
+    // A running said before the record that ended (held while it was fetched) is old news.
+    const ended = deploymentView({
+      ...record([install(1)]),
+      state: 'succeeded',
+      finishedAt: '2026-01-01T00:02:00.000Z',
+    });
+    expect(applyDeploymentEvent(ended, event('running', 'rollout', 4))).toBe(ended);
+  });
+
   it('counts progress in words', () => {
     const view = deploymentView(
       record([

@@ -1,5 +1,6 @@
 import type { DeploymentInstall, DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { FerryEvent } from '../../protocol/events.js';
+import { isActiveDeployment } from '../../protocol/lifecycle.js';
 
 /**
  * A deployment as its page follows it: the record the server gave once, then
@@ -43,6 +44,11 @@ export interface InstallView {
 export interface DeploymentView {
   readonly record: Omit<DeploymentRecord, 'installs'>;
   readonly installs: readonly InstallView[];
+  /**
+   * The rollout's phase, known only from events (the record has none):
+   * `reverting` while the hosts already done are put back.
+   */
+  readonly phase?: string;
 }
 
 /**
@@ -58,6 +64,9 @@ export function deploymentView(
   const before = new Map(previous?.installs.map((view) => [view.install.id, view]));
   return {
     record: rest,
+    ...(previous?.phase !== undefined && isActiveDeployment(rest.state)
+      ? { phase: previous.phase }
+      : {}),
     installs: installs.map((install) => {
       const known = before.get(install.id);
       if (known) {
@@ -115,9 +124,29 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
   switch (event.kind) {
     case 'deployment.created':
     case 'deployment.state': {
+      const { record } = view;
       const state = event.data.state as DeploymentRecord['state'];
-      if (state === view.record.state && event.data.error === view.record.error) return view;
-      return { ...view, record: { ...view.record, state, error: event.data.error } };
+      // A deployment that ended never runs again: an event that says it does is
+      // older than the record (it came while the record was being fetched).
+      if (!isActiveDeployment(record.state) && isActiveDeployment(state)) return view;
+      const ends = !isActiveDeployment(state);
+      const next = {
+        ...record,
+        state,
+        error: event.data.error,
+        startedAt: record.startedAt ?? (state === 'running' || ends ? event.at : null),
+        finishedAt: ends ? (record.finishedAt ?? event.at) : null,
+      };
+      const phase = ends ? undefined : event.data.phase;
+      if (
+        state === record.state &&
+        next.error === record.error &&
+        next.startedAt === record.startedAt &&
+        next.finishedAt === record.finishedAt &&
+        phase === view.phase
+      )
+        return view;
+      return { installs: view.installs, record: next, ...(phase === undefined ? {} : { phase }) };
     }
     case 'install.state': {
       const { data } = event;
