@@ -181,12 +181,25 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await page.getByTestId('deployment-progress').innerText()).toBe(
       '0 of 2 hosts done · 1 installing · 1 waiting',
     );
+    // A step's output opened while the next step runs: the answer has that one running.
+    await row('qa-1').locator('[data-step=fetch]').click();
+    await row('qa-1').getByRole('heading', { name: 'qa-1 · fetch' }).waitFor();
 
     await writeFile(gate, '');
     await row('qa-2')
       .locator('[data-step=health][data-state=succeeded]')
       .waitFor({ timeout: 60_000 });
     await page.getByText('2 of 2 hosts done').waitFor();
+    // The step that ran then, opened now that it ended, shows its end and all it wrote.
+    await row('qa-1').locator('[data-step=install]').click();
+    const installLogs = row('qa-1').getByTestId('step-logs');
+    await installLogs.getByRole('heading', { name: 'qa-1 · install' }).waitFor();
+    await expect
+      .poll(() => installLogs.getByTestId('log-stdout').innerText())
+      .toContain('installed');
+    expect(await installLogs.locator('.step-logs-header .badge').innerText()).toContain(
+      'succeeded',
+    );
     const steps = async (host: string) =>
       Promise.all(
         (await row(host).locator('[data-testid=step]').all()).map(
@@ -297,6 +310,15 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await page.setViewportSize({ width: 375, height: 800 });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 800 });
+    // Another step of the host opens as its own: on stdout (it did not fail), no search.
+    await page.getByTestId('log-stderr').getByLabel('Search stderr').fill('gateway');
+    await page.locator('[data-testid=install-row][data-host=qa-2] [data-step=fetch]').click();
+    const fetchLogs = page.getByTestId('step-logs');
+    await fetchLogs.getByRole('heading', { name: 'qa-2 · fetch' }).waitFor();
+    expect(
+      await fetchLogs.getByRole('tab', { name: /^stdout/ }).getAttribute('aria-selected'),
+    ).toBe('true');
+    expect(await fetchLogs.getByLabel('Search stderr').inputValue()).toBe('');
     expect(problems).toEqual([]);
   }, 120_000);
 
