@@ -149,9 +149,20 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     const row = page.locator('[data-testid=bundles] tr[data-version="1"]');
     expect(await row.locator('.badge').innerText()).toContain('pending');
 
-    await row.getByRole('button', { name: 'Mark failed…' }).click();
+    // Failing the release qa should run may also roll it back there — which a qa
+    // session may not: offered disabled, with why, or the server refuses the whole mark.
+    const { apps } = await admin.call('status', { query: { app: 'web' } });
+    const desired = apps[0]!.environments.find((e) => e.env === 'qa')!.desired!.version;
+    await page
+      .locator(`[data-testid=bundles] tr[data-version="${desired}"]`)
+      .getByRole('button', { name: 'Mark failed…' })
+      .click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
+    expect(await dialog.getByRole('checkbox').isDisabled()).toBe(true);
+    expect(await dialog.getByTestId('rollback-reason').innerText()).toBe(
+      'needs admin or deployer — you are qa',
+    );
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
 

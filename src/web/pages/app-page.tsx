@@ -8,6 +8,7 @@ import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { ErrorBox } from '../components/error-box.js';
 import { useTitle } from '../components/use-title.js';
 import { promotionTarget, rollbackVersions, verdictsByVersion } from '../lib/app-records.js';
+import { mayRollBackWhenFailed } from '../lib/permissions.js';
 import type { PageProps } from '../router/page-route.js';
 import { DeploymentList, VerdictHistory } from './app/app-history-section.js';
 import { BundlesSection } from './app/bundles-section.js';
@@ -115,7 +116,19 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
       {deployments.data && <DeploymentList deployments={deploymentList} />}
 
       {dialog?.kind === 'verdict' && (
-        <VerdictDialog app={app} {...dialog} onDone={reload} onClose={close} />
+        <VerdictDialog
+          app={app}
+          {...dialog}
+          rollback={mayRollBackWhenFailed(
+            session,
+            `${app}@${dialog.version}`,
+            environments.filter((env) =>
+              envStatus.some((s) => s.env === env.name && s.desired?.version === dialog.version),
+            ),
+          )}
+          onDone={reload}
+          onClose={close}
+        />
       )}
       {dialog?.kind === 'promote' && (
         <ConfirmDialog
