@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +43,8 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let origin: string;
+  /** While this file exists, web@2 fails its health check (on qa-1, the host it runs on). */
+  let sick: string;
   const requests: string[] = [];
   const problems: string[] = [];
   const dialogs: string[] = [];
@@ -59,7 +63,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     // v1 lands on both hosts; v2 fails its health check on qa-2 (BREAK=yes).
     await cluster.push(webAppTree('one'), HOSTILE_LABEL, { dir: 'one' });
     await settled(1);
-    await cluster.push(webAppTree('two', { breakable: true, healthTimeout: '2s' }), 'two');
+    sick = path.join(cluster.work, 'web-two-sick');
+    await cluster.push(
+      webAppTree('two', { breakable: true, healthTimeout: '2s', sickFile: sick }),
+      'two',
+    );
     await settled(2);
 
     browser = await chromium.launch({ executablePath: CHROMIUM });
@@ -214,6 +222,48 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await page.goForward();
     await cell.waitFor();
   });
+
+  it('shows a host that falls ill after its rollout on the overview, the app page and its own page', async () => {
+    // Health comes from a host's facts, reported every 30 s: no deployment, no
+    // install, no event but host.facts says so.
+    const watch = async (where: string) => {
+      const other = await context.newPage();
+      other.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      await other.goto(`${origin}${where}`);
+      return other;
+    };
+    const appPage = await watch('/apps/web');
+    const hostPage = await watch('/hosts/qa-1');
+    try {
+      const overviewCounts = page.locator(
+        '[data-testid=matrix] tr[data-app=web] [data-env=qa] [data-testid=host-counts]',
+      );
+      const appCounts = appPage.locator('[data-testid=app-env][data-env=qa] .host-counts');
+      const health = hostPage.locator('[data-testid=host-runs] .badge');
+      expect(await overviewCounts.innerText()).toBe('1 ok · 1 failed');
+      await expect.poll(() => appCounts.innerText()).toBe('1 ok · 1 failed');
+      await expect.poll(() => health.getAttribute('data-state')).toBe('ok');
+
+      await writeFile(sick, '');
+      await waitFor(
+        "qa-1's report of its failing health",
+        async () => {
+          const { apps } = await admin.call('status', { query: { app: 'web' } });
+          const qa = apps[0]!.environments.find((e) => e.env === 'qa')!;
+          return qa.hosts.find((h) => h.host === 'qa-1')?.health === 'failing' ? true : undefined;
+        },
+        60_000,
+      );
+      await expect.poll(() => overviewCounts.innerText(), { timeout: 10_000 }).toBe('2 failed');
+      await expect.poll(() => appCounts.innerText(), { timeout: 10_000 }).toBe('2 failed');
+      await expect
+        .poll(() => health.getAttribute('data-state'), { timeout: 10_000 })
+        .toBe('failing');
+    } finally {
+      await rm(sick, { force: true });
+      await Promise.all([appPage.close(), hostPage.close()]);
+    }
+  }, 120_000);
 
   it('shows a new event on the activity page as it happens, without reloading', async () => {
     await page.getByRole('link', { name: 'Activity' }).click();

@@ -42,7 +42,8 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
     (signal) => api.call('status', { query: { app } }, { signal }),
     [app],
     {
-      events: [ofApp, { kinds: ['host.connected', 'host.disconnected'] }],
+      // Health and the reported version come from host facts (no app of their own).
+      events: [ofApp, { kinds: ['host.connected', 'host.disconnected', 'host.facts'] }],
       debounceMs: 700,
     },
   );

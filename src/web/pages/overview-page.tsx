@@ -15,6 +15,9 @@ const STATUS_EVENTS = {
     'verdict.changed',
     'host.connected',
     'host.disconnected',
+    // A host's health and the version it reports come from its facts: one that
+    // turns unhealthy after its rollout says so only in a facts report.
+    'host.facts',
   ],
 } as const;
 
