@@ -325,9 +325,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
         ['/', '[data-testid=matrix]'],
         ['/apps/web', '[data-testid=bundles]'],
         ['/activity', '[data-testid=history]'],
+        // A drifting value carries words for screen readers only, which must stay in the table's box.
+        ['/hosts', '[data-testid=hosts-table] [data-drift=odd]'],
       ] as const) {
         await page.goto(`${origin}${path}`);
-        await page.locator(ready).waitFor();
+        await page.locator(ready).first().waitFor();
         // Wide tables scroll inside their own box; the page itself does not.
         expect(await page.evaluate<number>('document.documentElement.scrollWidth'), path).toBe(375);
       }
