@@ -368,6 +368,13 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await failure.locator('pre .ansi-fg-red').innerText()).toBe('ERROR');
     await second.getByTestId('report-notes').waitFor();
     expect(await second.getByTestId('note').count()).toBe(0);
+    // Times are relative, exact on hover — none printed as UTC text, as the CLI prints them.
+    const UTC = /\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC/;
+    expect(await first.locator('main').innerText()).not.toMatch(UTC);
+    const pushed = first.getByTestId('path-stop').first().locator('time');
+    expect(await pushed.innerText()).toMatch(/^(just now|\d+ (second|minute)s? ago)$/);
+    expect(await pushed.getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await pushed.getAttribute('title')).not.toBe('');
 
     await first.getByTestId('add-note').click();
     const dialog = first.getByRole('dialog');
@@ -399,6 +406,8 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await second.getByTestId('note-action').innerText()).toContain(
       'dana: Point qa-2 at the payment sandbox',
     );
+    expect(await second.getByTestId('note').innerText()).not.toMatch(UTC);
+    expect(await second.getByTestId('note').locator('time').count()).toBe(2);
 
     // The failure's link opens the failed step's output on its deployment's page.
     await failure.getByTestId('failure-log-link').click();
