@@ -43,7 +43,14 @@ const HOSTILE = '<script>alert(1)</script>';
  * hostile text, a warning and 5 MB of lines, and fails on the host
  * whose `BREAK` is `yes`; in v1 it waits for the gate file first.
  */
-function shopTree(options: { gate?: string; broken?: boolean }): Record<string, string> {
+function shopTree(options: {
+  gate?: string;
+  broken?: boolean;
+  /** Each host's install waits for a gate of its own: this path and the host's name. */
+  hostGates?: string;
+  /** With a migration, which a rollback to a version before it crosses. */
+  migrate?: boolean;
+}): Record<string, string> {
   const install = [
     "const fs = require('node:fs');",
     `console.log(${JSON.stringify(`${ESC}[32minstalling${ESC}[0m shop`)});`,
@@ -62,9 +69,16 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
     );
   }
   const done = "console.log('installed');";
+  // The host's name, from the release's place under its agent's root (…/hosts/<name>/…).
+  const gate =
+    options.hostGates !== undefined
+      ? `${JSON.stringify(options.hostGates)} + process.cwd().split('/hosts/')[1].split('/')[0]`
+      : options.gate !== undefined
+        ? JSON.stringify(options.gate)
+        : undefined;
   install.push(
-    options.gate
-      ? `const wait = () => (fs.existsSync(${JSON.stringify(options.gate)}) ? ${done.slice(0, -1)} : setTimeout(wait, 100)); wait();`
+    gate !== undefined
+      ? `const wait = () => (fs.existsSync(${gate}) ? ${done.slice(0, -1)} : setTimeout(wait, 100)); wait();`
       : done,
   );
   return {
@@ -73,6 +87,7 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
       '  shop:',
       '    role: web',
       '    install: [node install.js]',
+      ...(options.migrate ? ['    migrate: [node migrate.js]'] : []),
       '    service:',
       '      command: node server.js',
       "      env: { SHOP_PORT: '${PORT}', SHOP_BREAK: '${BREAK}' }",
@@ -81,6 +96,7 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
       '',
     ].join('\n'),
     'install.js': `${install.join('\n')}\n`,
+    ...(options.migrate ? { 'migrate.js': "console.log('migrated');\n" } : {}),
     'server.js': [
       "const http = require('node:http');",
       'http',
@@ -416,4 +432,52 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await Promise.all([first.close(), second.close()]);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("follows a deployment's progress on the overview, with what happened while its record was on its way", async () => {
+    // v3 waits at each host's own gate; it has a migration, for the rollback after it.
+    const gates = path.join(fakes, 'gate-v3-');
+    const version = await cluster.push(shopTree({ hostGates: gates, migrate: true }), '3.0.0');
+    const overview = watch(await admin.newPage());
+    await overview.goto('/');
+    await overview.getByTestId('none-under-way').waitFor();
+    // The overview's first fetch of the deployment is answered as it was when asked,
+    // but only once qa-1 has finished meanwhile (its events come while it waits).
+    let asked = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await overview.route('**/api/v1/deployments/dep_*', async (route) => {
+      asked = true;
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    });
+    const deployment = await cluster.api().deploy({ app: 'shop', version, env: 'qa' });
+    try {
+      await waitFor('the overview to ask for the deployment', () =>
+        Promise.resolve(asked || undefined),
+      );
+      await writeFile(`${gates}qa-1`, '');
+      await waitFor('qa-1 to finish', async () => {
+        const record = await cluster.api().deployment(deployment.id);
+        return record.installs.find((i) => i.host === 'qa-1')?.state === 'succeeded'
+          ? true
+          : undefined;
+      });
+      release();
+      const words = overview.locator(
+        `[data-deployment=${deployment.id}] [data-testid=progress-words]`,
+      );
+      // qa-2 waits at its gate: the deployment is under way, one host of two done.
+      await expect.poll(() => words.innerText(), { timeout: 10_000 }).toBe('1 of 2 hosts done');
+    } finally {
+      release();
+      await writeFile(`${gates}qa-2`, '');
+    }
+    await waitFor('v3 to land in qa', async () =>
+      (await cluster.api().deployment(deployment.id)).state === 'succeeded' ? true : undefined,
+    );
+    await overview.getByTestId('none-under-way').waitFor({ timeout: 10_000 });
+    await overview.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
 });
