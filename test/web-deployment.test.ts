@@ -30,6 +30,7 @@ environments:
   - name: qa
     autoDeploy: false
     strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: false }
+  - { name: sandbox }
 `;
 
 /** Each host's python3, from a fake on the front of its agent's PATH: qa-2 drifts. */
@@ -125,6 +126,9 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
   const requests: string[] = [];
   /** The failed deployment of v2, for the pages after it. */
   let failed: DeploymentRecord;
+  /** The versions that landed in qa: the first one, and the one with a migration. */
+  let first: number;
+  let migrating: number;
 
   const watch = (p: Page) => {
     p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -185,7 +189,7 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
   });
 
   it("shows a deployment's steps live, host by host, without fetching the deployment again", async () => {
-    const version = await cluster.push(shopTree({ gate }), '1.0.0');
+    const version = (first = await cluster.push(shopTree({ gate }), '1.0.0'));
     const deployment = await cluster.api().deploy({ app: 'shop', version, env: 'qa' });
     const row = (host: string) => page.locator(`[data-testid=install-row][data-host=${host}]`);
     await page.goto(`/deployments/${deployment.id}`);
@@ -436,7 +440,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
   it("follows a deployment's progress on the overview, with what happened while its record was on its way", async () => {
     // v3 waits at each host's own gate; it has a migration, for the rollback after it.
     const gates = path.join(fakes, 'gate-v3-');
-    const version = await cluster.push(shopTree({ hostGates: gates, migrate: true }), '3.0.0');
+    const version = (migrating = await cluster.push(
+      shopTree({ hostGates: gates, migrate: true }),
+      '3.0.0',
+    ));
     const overview = watch(await admin.newPage());
     await overview.goto('/');
     await overview.getByTestId('none-under-way').waitFor();
@@ -478,6 +485,37 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     );
     await overview.getByTestId('none-under-way').waitFor({ timeout: 10_000 });
     await overview.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('rolls an environment back to a version its own deployments name, however busy the app is elsewhere', async () => {
+    // 50 deployments of shop to sandbox (no host: each ends at once) after v3 landed in
+    // qa: the app's latest 50 deployments name none of qa's.
+    const api = cluster.api();
+    for (let i = 0; i < 50; i++) {
+      const started = await api.deploy({ app: 'shop', version: first, env: 'sandbox' });
+      for (let record = started; ['pending', 'running'].includes(record.state);) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        record = await api.deployment(started.id);
+      }
+    }
+    await page.goto('/apps/shop');
+    // v3 landed in qa: it goes on to sandbox.
+    const v3 = page.locator(`[data-testid=bundles] tr[data-version="${migrating}"]`);
+    await expect.poll(() => v3.getByTestId('promote').innerText()).toBe('Promote to sandbox…');
+
+    const qaEnv = page.locator('[data-testid=app-env][data-env=qa]');
+    await qaEnv.getByTestId('rollback').click();
+    const dialog = page.getByRole('dialog');
+    const target = dialog.getByLabel('Go back to');
+    await target.waitFor();
+    // v2 failed in qa: v1 is the one before.
+    expect(await target.locator('option').allInnerTexts()).toEqual([`v${first}`]);
+    expect(await dialog.getByTestId('host-plan').innerText()).toBe(
+      `qa-1: v${migrating} → v${first}\nqa-2: v${migrating} → v${first}`,
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
     expect(problems).toEqual([]);
   }, 120_000);
 });
