@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamEvents } from '../src/client/event-stream.js';
@@ -80,6 +81,41 @@ async function countingProxy(
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A TCP proxy in front of the server that can go silent: each connection open
+ * when `silence()` is called stops passing bytes either way, and stays open —
+ * as a laptop that slept or a dropped Wi-Fi leaves a connection: half-open,
+ * no FIN, no RST. Connections made after it pass bytes as before.
+ */
+async function silenceableProxy(
+  target: string,
+): Promise<{ url: string; silence(): void; close(): Promise<void> }> {
+  const to = new URL(target);
+  const pairs: Array<{ client: net.Socket; upstream: net.Socket; silent: boolean }> = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(to.port), to.hostname);
+    const pair = { client, upstream, silent: false };
+    pairs.push(pair);
+    client.on('data', (chunk) => void (pair.silent || upstream.write(chunk)));
+    upstream.on('data', (chunk) => void (pair.silent || client.write(chunk)));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    silence: () => pairs.forEach((pair) => (pair.silent = true)),
+    close: () =>
+      new Promise((resolve) => {
+        for (const pair of pairs) pair.client.destroy();
         server.close(() => resolve());
       }),
   };
@@ -310,4 +346,59 @@ describe('the live event stream', () => {
     const ids = lines.map((l) => Number(/#(\d+)/.exec(l)![1]));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
   });
+
+  it('takes a connection gone silent for dead, connects again and misses nothing', async () => {
+    const proxy = await silenceableProxy(cluster.server.url);
+    const admin = cluster.api();
+    const notes: Array<string | null> = [];
+    const reconnects: Error[] = [];
+    let opened = 0;
+    const controller = new AbortController();
+    try {
+      // An app of its own, for no host: its push deploys nothing.
+      const version = await cluster.push(
+        { 'ferry.yml': 'apps:\n  quiet:\n    role: nobody\n', README: 'quiet\n' },
+        'quiet',
+      );
+      const stream = streamEvents({
+        client: new FerryClient(proxy.url, cluster.server.adminToken),
+        query: { app: 'quiet', kinds: ['verdict.changed'] },
+        // Short here; 45 s by default, three of the server's 15 s keep-alives.
+        idleTimeoutMs: 3000,
+        signal: controller.signal,
+        onOpen: () => (opened += 1),
+        onReconnect: (error) => reconnects.push(error),
+        onEvent: (event) => {
+          if (event.kind === 'verdict.changed') notes.push(event.data.note);
+          return notes.length < 2;
+        },
+      });
+      await waitFor('the stream to open', () => Promise.resolve(opened === 1 || undefined));
+      await admin.markVerdict('quiet', version, { verdict: 'passed', note: 'before the silence' });
+      await waitFor('the first verdict', () => Promise.resolve(notes.length === 1 || undefined));
+
+      proxy.silence();
+      await admin.markVerdict('quiet', version, { verdict: 'failed', note: 'during the silence' });
+      // Without a watchdog it waits here for ever: the silence has no end to read.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        stream,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error('the silent connection was never noticed')),
+            30_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      expect(notes).toEqual(['before the silence', 'during the silence']);
+      expect(reconnects.length).toBeGreaterThanOrEqual(1);
+      expect(reconnects[0]!.message).toBe(
+        'the event stream was silent for 3000 ms: taken for dead',
+      );
+      expect(opened).toBeGreaterThanOrEqual(2);
+    } finally {
+      controller.abort();
+      await proxy.close();
+    }
+  }, 60_000);
 });

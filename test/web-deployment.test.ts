@@ -30,6 +30,7 @@ environments:
   - name: qa
     autoDeploy: false
     strategy: { batch: 1, maxFailures: 0, rollbackOnFailure: false }
+  - { name: sandbox }
 `;
 
 /** Each host's python3, from a fake on the front of its agent's PATH: qa-2 drifts. */
@@ -43,7 +44,14 @@ const HOSTILE = '<script>alert(1)</script>';
  * hostile text, a warning and 5 MB of lines, and fails on the host
  * whose `BREAK` is `yes`; in v1 it waits for the gate file first.
  */
-function shopTree(options: { gate?: string; broken?: boolean }): Record<string, string> {
+function shopTree(options: {
+  gate?: string;
+  broken?: boolean;
+  /** Each host's install waits for a gate of its own: this path and the host's name. */
+  hostGates?: string;
+  /** With a migration, which a rollback to a version before it crosses. */
+  migrate?: boolean;
+}): Record<string, string> {
   const install = [
     "const fs = require('node:fs');",
     `console.log(${JSON.stringify(`${ESC}[32minstalling${ESC}[0m shop`)});`,
@@ -62,9 +70,16 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
     );
   }
   const done = "console.log('installed');";
+  // The host's name, from the release's place under its agent's root (…/hosts/<name>/…).
+  const gate =
+    options.hostGates !== undefined
+      ? `${JSON.stringify(options.hostGates)} + process.cwd().split('/hosts/')[1].split('/')[0]`
+      : options.gate !== undefined
+        ? JSON.stringify(options.gate)
+        : undefined;
   install.push(
-    options.gate
-      ? `const wait = () => (fs.existsSync(${JSON.stringify(options.gate)}) ? ${done.slice(0, -1)} : setTimeout(wait, 100)); wait();`
+    gate !== undefined
+      ? `const wait = () => (fs.existsSync(${gate}) ? ${done.slice(0, -1)} : setTimeout(wait, 100)); wait();`
       : done,
   );
   return {
@@ -73,6 +88,7 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
       '  shop:',
       '    role: web',
       '    install: [node install.js]',
+      ...(options.migrate ? ['    migrate: [node migrate.js]'] : []),
       '    service:',
       '      command: node server.js',
       "      env: { SHOP_PORT: '${PORT}', SHOP_BREAK: '${BREAK}' }",
@@ -81,6 +97,7 @@ function shopTree(options: { gate?: string; broken?: boolean }): Record<string, 
       '',
     ].join('\n'),
     'install.js': `${install.join('\n')}\n`,
+    ...(options.migrate ? { 'migrate.js': "console.log('migrated');\n" } : {}),
     'server.js': [
       "const http = require('node:http');",
       'http',
@@ -109,6 +126,9 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
   const requests: string[] = [];
   /** The failed deployment of v2, for the pages after it. */
   let failed: DeploymentRecord;
+  /** The versions that landed in qa: the first one, and the one with a migration. */
+  let first: number;
+  let migrating: number;
 
   const watch = (p: Page) => {
     p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -169,7 +189,7 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
   });
 
   it("shows a deployment's steps live, host by host, without fetching the deployment again", async () => {
-    const version = await cluster.push(shopTree({ gate }), '1.0.0');
+    const version = (first = await cluster.push(shopTree({ gate }), '1.0.0'));
     const deployment = await cluster.api().deploy({ app: 'shop', version, env: 'qa' });
     const row = (host: string) => page.locator(`[data-testid=install-row][data-host=${host}]`);
     await page.goto(`/deployments/${deployment.id}`);
@@ -181,12 +201,25 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await page.getByTestId('deployment-progress').innerText()).toBe(
       '0 of 2 hosts done · 1 installing · 1 waiting',
     );
+    // A step's output opened while the next step runs: the answer has that one running.
+    await row('qa-1').locator('[data-step=fetch]').click();
+    await row('qa-1').getByRole('heading', { name: 'qa-1 · fetch' }).waitFor();
 
     await writeFile(gate, '');
     await row('qa-2')
       .locator('[data-step=health][data-state=succeeded]')
       .waitFor({ timeout: 60_000 });
     await page.getByText('2 of 2 hosts done').waitFor();
+    // The step that ran then, opened now that it ended, shows its end and all it wrote.
+    await row('qa-1').locator('[data-step=install]').click();
+    const installLogs = row('qa-1').getByTestId('step-logs');
+    await installLogs.getByRole('heading', { name: 'qa-1 · install' }).waitFor();
+    await expect
+      .poll(() => installLogs.getByTestId('log-stdout').innerText())
+      .toContain('installed');
+    expect(await installLogs.locator('.step-logs-header .badge').innerText()).toContain(
+      'succeeded',
+    );
     const steps = async (host: string) =>
       Promise.all(
         (await row(host).locator('[data-testid=step]').all()).map(
@@ -200,6 +233,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(qa2.indexOf('fetch succeeded')).toBeLessThan(qa2.indexOf('install succeeded'));
     expect(qa2.indexOf('install succeeded')).toBeLessThan(qa2.indexOf('health succeeded'));
     expect(await page.locator('h1 [data-state=succeeded]').count()).toBe(1);
+    // Its end, from the events too: the record fetched when it began had none.
+    await expect
+      .poll(() => page.getByTestId('deployment-facts').innerText())
+      .toMatch(/Finished\s+(just now|\d+ seconds? ago)/i);
     // The record was fetched when the page opened (and at most once more, when the event
     // stream opened); qa-2 had not begun then, so its steps, never fetched, came from events.
     const fetched = (what: string) => requests.filter((r) => r === `GET /api/v1/${what}`).length;
@@ -293,6 +330,15 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await page.setViewportSize({ width: 375, height: 800 });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 800 });
+    // Another step of the host opens as its own: on stdout (it did not fail), no search.
+    await page.getByTestId('log-stderr').getByLabel('Search stderr').fill('gateway');
+    await page.locator('[data-testid=install-row][data-host=qa-2] [data-step=fetch]').click();
+    const fetchLogs = page.getByTestId('step-logs');
+    await fetchLogs.getByRole('heading', { name: 'qa-2 · fetch' }).waitFor();
+    expect(
+      await fetchLogs.getByRole('tab', { name: /^stdout/ }).getAttribute('aria-selected'),
+    ).toBe('true');
+    expect(await fetchLogs.getByLabel('Search stderr').inputValue()).toBe('');
     expect(problems).toEqual([]);
   }, 120_000);
 
@@ -342,6 +388,13 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await failure.locator('pre .ansi-fg-red').innerText()).toBe('ERROR');
     await second.getByTestId('report-notes').waitFor();
     expect(await second.getByTestId('note').count()).toBe(0);
+    // Times are relative, exact on hover — none printed as UTC text, as the CLI prints them.
+    const UTC = /\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC/;
+    expect(await first.locator('main').innerText()).not.toMatch(UTC);
+    const pushed = first.getByTestId('path-stop').first().locator('time');
+    expect(await pushed.innerText()).toMatch(/^(just now|\d+ (second|minute)s? ago)$/);
+    expect(await pushed.getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await pushed.getAttribute('title')).not.toBe('');
 
     await first.getByTestId('add-note').click();
     const dialog = first.getByRole('dialog');
@@ -373,6 +426,8 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     expect(await second.getByTestId('note-action').innerText()).toContain(
       'dana: Point qa-2 at the payment sandbox',
     );
+    expect(await second.getByTestId('note').innerText()).not.toMatch(UTC);
+    expect(await second.getByTestId('note').locator('time').count()).toBe(2);
 
     // The failure's link opens the failed step's output on its deployment's page.
     await failure.getByTestId('failure-log-link').click();
@@ -381,4 +436,86 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await Promise.all([first.close(), second.close()]);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("follows a deployment's progress on the overview, with what happened while its record was on its way", async () => {
+    // v3 waits at each host's own gate; it has a migration, for the rollback after it.
+    const gates = path.join(fakes, 'gate-v3-');
+    const version = (migrating = await cluster.push(
+      shopTree({ hostGates: gates, migrate: true }),
+      '3.0.0',
+    ));
+    const overview = watch(await admin.newPage());
+    await overview.goto('/');
+    await overview.getByTestId('none-under-way').waitFor();
+    // The overview's first fetch of the deployment is answered as it was when asked,
+    // but only once qa-1 has finished meanwhile (its events come while it waits).
+    let asked = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await overview.route('**/api/v1/deployments/dep_*', async (route) => {
+      asked = true;
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    });
+    const deployment = await cluster.api().deploy({ app: 'shop', version, env: 'qa' });
+    try {
+      await waitFor('the overview to ask for the deployment', () =>
+        Promise.resolve(asked || undefined),
+      );
+      await writeFile(`${gates}qa-1`, '');
+      await waitFor('qa-1 to finish', async () => {
+        const record = await cluster.api().deployment(deployment.id);
+        return record.installs.find((i) => i.host === 'qa-1')?.state === 'succeeded'
+          ? true
+          : undefined;
+      });
+      release();
+      const words = overview.locator(
+        `[data-deployment=${deployment.id}] [data-testid=progress-words]`,
+      );
+      // qa-2 waits at its gate: the deployment is under way, one host of two done.
+      await expect.poll(() => words.innerText(), { timeout: 10_000 }).toBe('1 of 2 hosts done');
+    } finally {
+      release();
+      await writeFile(`${gates}qa-2`, '');
+    }
+    await waitFor('v3 to land in qa', async () =>
+      (await cluster.api().deployment(deployment.id)).state === 'succeeded' ? true : undefined,
+    );
+    await overview.getByTestId('none-under-way').waitFor({ timeout: 10_000 });
+    await overview.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('rolls an environment back to a version its own deployments name, however busy the app is elsewhere', async () => {
+    // 50 deployments of shop to sandbox (no host: each ends at once) after v3 landed in
+    // qa: the app's latest 50 deployments name none of qa's.
+    const api = cluster.api();
+    for (let i = 0; i < 50; i++) {
+      const started = await api.deploy({ app: 'shop', version: first, env: 'sandbox' });
+      for (let record = started; ['pending', 'running'].includes(record.state);) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        record = await api.deployment(started.id);
+      }
+    }
+    await page.goto('/apps/shop');
+    // v3 landed in qa: it goes on to sandbox.
+    const v3 = page.locator(`[data-testid=bundles] tr[data-version="${migrating}"]`);
+    await expect.poll(() => v3.getByTestId('promote').innerText()).toBe('Promote to sandbox…');
+
+    const qaEnv = page.locator('[data-testid=app-env][data-env=qa]');
+    await qaEnv.getByTestId('rollback').click();
+    const dialog = page.getByRole('dialog');
+    const target = dialog.getByLabel('Go back to');
+    await target.waitFor();
+    // v2 failed in qa: v1 is the one before.
+    expect(await target.locator('option').allInnerTexts()).toEqual([`v${first}`]);
+    expect(await dialog.getByTestId('host-plan').innerText()).toBe(
+      `qa-1: v${migrating} → v${first}\nqa-2: v${migrating} → v${first}`,
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +43,8 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let origin: string;
+  /** While this file exists, web@2 fails its health check (on qa-1, the host it runs on). */
+  let sick: string;
   const requests: string[] = [];
   const problems: string[] = [];
   const dialogs: string[] = [];
@@ -59,7 +63,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     // v1 lands on both hosts; v2 fails its health check on qa-2 (BREAK=yes).
     await cluster.push(webAppTree('one'), HOSTILE_LABEL, { dir: 'one' });
     await settled(1);
-    await cluster.push(webAppTree('two', { breakable: true, healthTimeout: '2s' }), 'two');
+    sick = path.join(cluster.work, 'web-two-sick');
+    await cluster.push(
+      webAppTree('two', { breakable: true, healthTimeout: '2s', sickFile: sick }),
+      'two',
+    );
     await settled(2);
 
     browser = await chromium.launch({ executablePath: CHROMIUM });
@@ -94,22 +102,32 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     });
   }
 
-  it('sends a person who is not signed in to sign in, and shows a wrong token refused', async () => {
-    // Signed out, the page's GET /session is a 401, which the browser logs.
-    expectedErrors.push(/status of 401.*\/api\/v1\/session\)$/);
-    await page.goto(`${origin}/apps/web`);
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    expect(new URL(page.url()).pathname).toBe('/sign-in');
-    expect(new URL(page.url()).searchParams.get('next')).toBe('/apps/web');
+  /** Signed out, the page's GET /session is a 401, which the browser logs: expected only while `run` runs. */
+  async function signedOut(run: () => Promise<void>): Promise<void> {
+    const refused = /status of 401.*\/api\/v1\/session\)$/;
+    expectedErrors.push(refused);
+    try {
+      await run();
+    } finally {
+      expectedErrors.splice(expectedErrors.indexOf(refused), 1);
+    }
+  }
 
-    await page.getByLabel('Token').fill('ferry_not-a-real-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    const error = page.getByTestId('error');
-    await expect.poll(() => error.textContent(), { timeout: 10_000 }).toContain('E_AUTH_INVALID');
-    expect(await error.textContent()).not.toContain('not-a-real-token');
-    expect(page.url()).not.toContain('token');
-    expect(await page.getByLabel('Token').inputValue()).toBe('');
-  });
+  it('sends a person who is not signed in to sign in, and shows a wrong token refused', () =>
+    signedOut(async () => {
+      await page.goto(`${origin}/apps/web`);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/sign-in');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/apps/web');
+
+      await page.getByLabel('Token').fill('ferry_not-a-real-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const error = page.getByTestId('error');
+      await expect.poll(() => error.textContent(), { timeout: 10_000 }).toContain('E_AUTH_INVALID');
+      expect(await error.textContent()).not.toContain('not-a-real-token');
+      expect(page.url()).not.toContain('token');
+      expect(await page.getByLabel('Token').inputValue()).toBe('');
+    }));
 
   it('signs in with a qa token and goes where the person was headed', async () => {
     await page.getByLabel('Token').fill(qaToken);
@@ -149,9 +167,20 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     const row = page.locator('[data-testid=bundles] tr[data-version="1"]');
     expect(await row.locator('.badge').innerText()).toContain('pending');
 
-    await row.getByRole('button', { name: 'Mark failed…' }).click();
+    // Failing the release qa should run may also roll it back there — which a qa
+    // session may not: offered disabled, with why, or the server refuses the whole mark.
+    const { apps } = await admin.call('status', { query: { app: 'web' } });
+    const desired = apps[0]!.environments.find((e) => e.env === 'qa')!.desired!.version;
+    await page
+      .locator(`[data-testid=bundles] tr[data-version="${desired}"]`)
+      .getByRole('button', { name: 'Mark failed…' })
+      .click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
+    expect(await dialog.getByRole('checkbox').isDisabled()).toBe(true);
+    expect(await dialog.getByTestId('rollback-reason').innerText()).toBe(
+      'needs admin or deployer — you are qa',
+    );
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
 
@@ -203,6 +232,48 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await page.goForward();
     await cell.waitFor();
   });
+
+  it('shows a host that falls ill after its rollout on the overview, the app page and its own page', async () => {
+    // Health comes from a host's facts, reported every 30 s: no deployment, no
+    // install, no event but host.facts says so.
+    const watch = async (where: string) => {
+      const other = await context.newPage();
+      other.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      await other.goto(`${origin}${where}`);
+      return other;
+    };
+    const appPage = await watch('/apps/web');
+    const hostPage = await watch('/hosts/qa-1');
+    try {
+      const overviewCounts = page.locator(
+        '[data-testid=matrix] tr[data-app=web] [data-env=qa] [data-testid=host-counts]',
+      );
+      const appCounts = appPage.locator('[data-testid=app-env][data-env=qa] .host-counts');
+      const health = hostPage.locator('[data-testid=host-runs] .badge');
+      expect(await overviewCounts.innerText()).toBe('1 ok · 1 failed');
+      await expect.poll(() => appCounts.innerText()).toBe('1 ok · 1 failed');
+      await expect.poll(() => health.getAttribute('data-state')).toBe('ok');
+
+      await writeFile(sick, '');
+      await waitFor(
+        "qa-1's report of its failing health",
+        async () => {
+          const { apps } = await admin.call('status', { query: { app: 'web' } });
+          const qa = apps[0]!.environments.find((e) => e.env === 'qa')!;
+          return qa.hosts.find((h) => h.host === 'qa-1')?.health === 'failing' ? true : undefined;
+        },
+        60_000,
+      );
+      await expect.poll(() => overviewCounts.innerText(), { timeout: 10_000 }).toBe('2 failed');
+      await expect.poll(() => appCounts.innerText(), { timeout: 10_000 }).toBe('2 failed');
+      await expect
+        .poll(() => health.getAttribute('data-state'), { timeout: 10_000 })
+        .toBe('failing');
+    } finally {
+      await rm(sick, { force: true });
+      await Promise.all([appPage.close(), hostPage.close()]);
+    }
+  }, 120_000);
 
   it('shows a new event on the activity page as it happens, without reloading', async () => {
     await page.getByRole('link', { name: 'Activity' }).click();
@@ -264,9 +335,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
         ['/', '[data-testid=matrix]'],
         ['/apps/web', '[data-testid=bundles]'],
         ['/activity', '[data-testid=history]'],
+        // A drifting value carries words for screen readers only, which must stay in the table's box.
+        ['/hosts', '[data-testid=hosts-table] [data-drift=odd]'],
       ] as const) {
         await page.goto(`${origin}${path}`);
-        await page.locator(ready).waitFor();
+        await page.locator(ready).first().waitFor();
         // Wide tables scroll inside their own box; the page itself does not.
         expect(await page.evaluate<number>('document.documentElement.scrollWidth'), path).toBe(375);
       }
@@ -287,8 +360,10 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/sign-in');
     const session = await page.request.get(`${origin}/api/v1/session`);
     expect(session.status()).toBe(401);
-    await page.goto(`${origin}/`);
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await signedOut(async () => {
+      await page.goto(`${origin}/`);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    });
   });
 
   it('asked nothing of another origin, logged no error, and opened no dialog', () => {

@@ -32,13 +32,24 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** How long to wait before reconnecting (the server may say otherwise with `retry:`). */
   retryMs?: number;
+  /**
+   * How long a connection may stay silent before it is taken for dead and made
+   * again (45 s unless told). The server writes a comment every 15 s, so a
+   * live stream is never this quiet; a half-open one (a laptop that slept, a
+   * dropped Wi-Fi, a NAT that forgot it) is, and would otherwise wait forever.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** See `StreamOptions.idleTimeoutMs`: three of the server's keep-alive comments missed. */
+const IDLE_TIMEOUT_MS = 45_000;
 
 /**
  * Reads the server's live event stream (`GET /api/v1/events`, Server-Sent
  * Events) with fetch only, so it runs in Node and in a browser. A dropped
  * connection is made again with `Last-Event-ID`, so nothing is missed and
- * nothing comes twice. Resolves when `onEvent` returns false or the signal
+ * nothing comes twice; so is one silent for longer than `idleTimeoutMs` (a
+ * half-open connection, which never ends by itself). Resolves when `onEvent` returns false or the signal
  * aborts; rejects on an answer that is an error (a bad token, a bad filter).
  *
  * @example
@@ -95,7 +106,20 @@ async function readOnce(
   const controller = new AbortController();
   const abort = () => controller.abort();
   options.signal?.addEventListener('abort', abort, { once: true });
+  // A watchdog, set again by every chunk (keep-alive comments included): a
+  // connection that goes silent is aborted, and the caller reconnects.
+  const idleMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  let silent = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const heard = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      silent = true;
+      controller.abort();
+    }, idleMs);
+  };
   try {
+    heard();
     const response = await fetch(url, { headers, signal: controller.signal });
     if (!response.ok) throw await errorFromResponse(response);
     if (!response.body) throw new Error('the event stream has no body');
@@ -105,6 +129,7 @@ async function readOnce(
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return false;
+      heard();
       buffer += value;
       let end: number;
       while ((end = frameEnd(buffer)) >= 0) {
@@ -116,7 +141,15 @@ async function readOnce(
         }
       }
     }
+  } catch (err) {
+    if (silent && !options.signal?.aborted) {
+      throw new Error(`the event stream was silent for ${idleMs} ms: taken for dead`, {
+        cause: err,
+      });
+    }
+    throw err;
   } finally {
+    clearTimeout(watchdog);
     options.signal?.removeEventListener('abort', abort);
     controller.abort();
   }

@@ -21,6 +21,29 @@ import { formatDuration, formatTime, oneLine, plural, shortCommit } from './repo
  * these returns markup. They expect a report already cleaned (`cleanReport`).
  */
 
+/** A time in a phrase: printed in full (`at` before it when `word`), or shown relative on a page. */
+export interface PhraseTime {
+  readonly at: string | null;
+  /** The word the full text puts before the time (`by carol at 10:06 UTC`); a page drops it. */
+  readonly word?: 'at';
+}
+
+/**
+ * A sentence with its times kept apart, for renderings that show a time their
+ * own way: the dashboard relative ("3 minutes ago", exact on hover), the
+ * terminal and Markdown in full (`phraseText`). The words are the same.
+ */
+export type Phrase = ReadonlyArray<string | PhraseTime>;
+
+/** A phrase as plain text, each time in full: `by carol at 2025-03-04 10:06 UTC`. */
+export function phraseText(phrase: Phrase): string {
+  return phrase
+    .map((part) =>
+      typeof part === 'string' ? part : `${part.word ? `${part.word} ` : ''}${formatTime(part.at)}`,
+    )
+    .join('');
+}
+
 /** `Release report: label 0.4.0`, `Release report: cart@12`. */
 export function reportTitle(report: Report): string {
   return `Release report: ${oneLine(describeSubject(report.subject))}`;
@@ -58,18 +81,24 @@ export function bundleFacts(bundle: ReportBundle): string[] {
 
 /** One stop of a bundle's path: `qa: succeeded 2025-03-04 10:06 UTC`. */
 export function describeStop(stop: PathStop): string {
+  return phraseText(stopPhrase(stop));
+}
+
+/** `describeStop`, its time apart. */
+export function stopPhrase(stop: PathStop): Phrase {
   const by = stop.by === null ? '' : ` by ${oneLine(stop.by)}`;
   const outcome = stop.outcome === null ? '' : ` ${oneLine(stop.outcome).replace(/_/g, ' ')}`;
   const where = stop.env === null ? '' : ` ${oneLine(stop.env)}`;
+  const at = { at: stop.at };
   switch (stop.kind) {
     case 'pushed':
-      return `pushed ${formatTime(stop.at)}${by}`;
+      return ['pushed ', at, by];
     case 'deployed':
-      return `${where.trim() || 'deployed'}:${outcome} ${formatTime(stop.at)}${by}`;
+      return [`${where.trim() || 'deployed'}:${outcome} `, at, by];
     case 'verdict':
-      return `verdict${outcome} ${formatTime(stop.at)}${by}`;
+      return [`verdict${outcome} `, at, by];
     case 'rolled-back':
-      return `rolled back in${where} ${formatTime(stop.at)}${by}`;
+      return [`rolled back in${where} `, at, by];
   }
 }
 
@@ -141,14 +170,19 @@ export function confirmCommand(report: Report, finding: Finding): string {
 
 /** Who wrote a note and when, what it is on, and what fixed it. */
 export function noteFacts(note: NoteRecord): string[] {
-  const facts = [
-    `note #${note.id} on ${oneLine(describeSubject(note.on))}`,
-    `by ${oneLine(note.createdBy)} at ${formatTime(note.createdAt)}`,
+  return noteFactPhrases(note).map(phraseText);
+}
+
+/** `noteFacts`, their times apart. */
+export function noteFactPhrases(note: NoteRecord): Phrase[] {
+  const facts: Phrase[] = [
+    [`note #${note.id} on ${oneLine(describeSubject(note.on))}`],
+    [`by ${oneLine(note.createdBy)} `, { at: note.createdAt, word: 'at' }],
   ];
   if (note.updatedAt !== note.createdAt)
-    facts.push(`edited by ${oneLine(note.updatedBy)} at ${formatTime(note.updatedAt)}`);
+    facts.push([`edited by ${oneLine(note.updatedBy)} `, { at: note.updatedAt, word: 'at' }]);
   if (note.fixedBy !== null)
-    facts.push(`fixed by ${bundleName(note.fixedBy.app, note.fixedBy.version)}`);
+    facts.push([`fixed by ${bundleName(note.fixedBy.app, note.fixedBy.version)}`]);
   return facts;
 }
 
@@ -159,38 +193,57 @@ export function actionState(action: ActionRecord): 'open' | 'done' {
 
 /** After an action's text: its id, and who did it when. */
 export function actionFacts(action: ActionRecord): string {
-  const done =
-    action.done && action.doneAt !== null
-      ? `, done by ${oneLine(action.doneBy ?? 'someone')} at ${formatTime(action.doneAt)}`
-      : '';
-  return `action #${action.id}, added by ${oneLine(action.createdBy)}${done}`;
+  return phraseText(actionPhrase(action));
+}
+
+/** `actionFacts`, its time apart. */
+export function actionPhrase(action: ActionRecord): Phrase {
+  const added = `action #${action.id}, added by ${oneLine(action.createdBy)}`;
+  if (!action.done || action.doneAt === null) return [added];
+  return [
+    `${added}, done by ${oneLine(action.doneBy ?? 'someone')} `,
+    { at: action.doneAt, word: 'at' },
+  ];
 }
 
 /** A deployment in one line: `promote back@12 by carol at …: succeeded in 6 min`. */
 export function describeDeployment(deployment: ReportDeployment): string {
+  return phraseText(deploymentPhrase(deployment));
+}
+
+/** `describeDeployment`, its time apart. */
+export function deploymentPhrase(deployment: ReportDeployment): Phrase {
   const took =
     deployment.finishedAt === null
       ? ''
       : ` in ${formatDuration(Date.parse(deployment.finishedAt) - Date.parse(deployment.createdAt))}`;
   const migrated =
     deployment.migratedOn === null ? '' : `; migrations ran on ${oneLine(deployment.migratedOn)}`;
-  return (
+  return [
     `${deployment.kind} ${bundleName(deployment.app, deployment.version)} by ` +
-    `${oneLine(deployment.createdBy)} at ${formatTime(deployment.createdAt)}: ` +
-    `${deployment.state.replace(/_/g, ' ')}${took}${migrated}`
-  );
+      `${oneLine(deployment.createdBy)} `,
+    { at: deployment.createdAt, word: 'at' },
+    `: ${deployment.state.replace(/_/g, ' ')}${took}${migrated}`,
+  ];
 }
 
 /** An install in one line: `deploy mq@7 (from 6): failed, rolled back, 3.1 s, started …`. */
 export function describeInstall(install: ReportInstall): string {
+  return phraseText(installPhrase(install));
+}
+
+/** `describeInstall`, its time apart. */
+export function installPhrase(install: ReportInstall): Phrase {
   const from = install.fromVersion === null ? '' : ` (from ${install.fromVersion})`;
   const parts = [
     install.state,
     ...(install.rolledBack ? ['rolled back'] : []),
     formatDuration(install.durationMs),
-    `started ${formatTime(install.startedAt ?? install.createdAt)}`,
   ];
-  return `${install.purpose} ${bundleName(install.app, install.version)}${from}: ${parts.join(', ')}`;
+  return [
+    `${install.purpose} ${bundleName(install.app, install.version)}${from}: ${parts.join(', ')}, started `,
+    { at: install.startedAt ?? install.createdAt },
+  ];
 }
 
 /** A step's outcome: `succeeded`, `failed (exit 1)`, `running`. */

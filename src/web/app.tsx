@@ -41,7 +41,7 @@ export function App() {
     if (sessionState.status === 'signed-out' && !isPublic) {
       navigate(signInPath(`${place.pathname}${place.search}`), { replace: true });
     } else if (sessionState.status === 'signed-in' && isPublic) {
-      navigate(nextPath(place.search), { replace: true });
+      navigate(nextPath(place.search, location.origin), { replace: true });
     }
   }, [sessionState.status, isPublic, place.pathname, place.search]);
 

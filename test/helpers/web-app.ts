@@ -18,6 +18,8 @@ export function webAppTree(
     gateFile?: string;
     /** A variable (a secret, say) the service gets as `WEB_SECRET` and prints as a warning when it starts. */
     printVar?: string;
+    /** Answer /health with 503 while this file exists: a host that falls ill after its rollout. */
+    sickFile?: string;
   } = {},
 ): Record<string, string> {
   const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
@@ -35,13 +37,35 @@ export function webAppTree(
       '    keepReleases: 5',
       '',
     ].join('\n'),
-    'server.js':
+    'server.js': sickened(
       options.gateFile !== undefined
         ? gated(options.gateFile)
         : options.slowStartMs === undefined
           ? WEB_SERVER
           : slowStart(options.slowStartMs),
+      options.sickFile,
+    ),
   };
+}
+
+/** The server, failing its health check while `file` exists (none: as it is). */
+function sickened(server: string, file: string | undefined): string {
+  if (file === undefined) return server;
+  let code = server
+    .replace(
+      'response.writeHead(broken ? 503 : 200,',
+      `const failing = broken || fs.existsSync(${JSON.stringify(file)});
+    response.writeHead(failing ? 503 : 200,`,
+    )
+    .replace('JSON.stringify({ ok: !broken,', 'JSON.stringify({ ok: !failing,');
+  if (!code.includes('import fs from'))
+    code = code.replace(
+      "import http from 'node:http';",
+      "import fs from 'node:fs';\nimport http from 'node:http';",
+    );
+  if (!code.includes('ok: !failing') || !code.includes('import fs from'))
+    throw new Error('sickened found no health answer');
+  return code;
 }
 
 /** The server, listening only once `file` exists. */

@@ -21,6 +21,7 @@ export function ConfirmDialog({
   onClose,
   children,
   danger = false,
+  confirmDisabled = false,
 }: {
   title: string;
   confirmLabel: string;
@@ -29,6 +30,8 @@ export function ConfirmDialog({
   onClose: () => void;
   children?: ComponentChildren;
   danger?: boolean;
+  /** Confirm cannot be pressed (nothing chosen yet, or nothing to choose). */
+  confirmDisabled?: boolean;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
@@ -45,7 +48,7 @@ export function ConfirmDialog({
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    if (busy) return;
+    if (busy || confirmDisabled) return;
     setBusy(true);
     setError(undefined);
     try {
@@ -78,7 +81,11 @@ export function ConfirmDialog({
           <button type="button" class="button secondary" onClick={onClose} disabled={busy}>
             Cancel
           </button>
-          <button type="submit" class={`button ${danger ? 'danger' : 'primary'}`} disabled={busy}>
+          <button
+            type="submit"
+            class={`button ${danger ? 'danger' : 'primary'}`}
+            disabled={busy || confirmDisabled}
+          >
             {busy ? 'Working…' : confirmLabel}
           </button>
         </div>

@@ -5,7 +5,8 @@ import { StateBadge } from './state-badge.js';
 
 /**
  * The top of a deployment's page: what is deployed where, by whom, when and
- * how, and how far it got in words ("7 of 100 hosts done · 1 failed") with a
+ * how (its state, start, end and phase kept current by its events), and how
+ * far it got in words ("7 of 100 hosts done · 1 failed") with a
  * progress bar.
  */
 export function DeploymentHeader({
@@ -26,6 +27,12 @@ export function DeploymentHeader({
     <header class="deployment-header">
       <h1>
         {title} <StateBadge state={record.state} label={record.state.replace(/_/g, ' ')} />
+        {view.phase === 'reverting' && (
+          <span class="muted" data-testid="deployment-phase">
+            {' '}
+            putting back the hosts already done
+          </span>
+        )}
       </h1>
       <dl class="facts" data-testid="deployment-facts">
         <div>

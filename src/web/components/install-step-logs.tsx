@@ -8,7 +8,9 @@ import { StepLogs } from './step-logs.js';
 /**
  * The output of one step of an install (`GET /installs/:id/logs`), fetched
  * when opened and again when `version` changes (the step ended, so its output
- * may have grown). A step that ran more than once shows its last run.
+ * may have grown). The answer holds every step of the install; another step
+ * opened after it is shown from it only when it had ended by then, else
+ * fetched again. A step that ran more than once shows its last run.
  */
 export function InstallStepLogs({
   installId,
@@ -23,6 +25,14 @@ export function InstallStepLogs({
 }) {
   const [logs, setLogs] = useState<InstallLogs | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
+  /** Bumped to fetch again: the step opened now was still running (or not begun) in the answer. */
+  const [asked, setAsked] = useState(0);
+  const found = logs && lastRun(logs, step);
+
+  useEffect(() => {
+    if (logs !== undefined && !hasEnded(found)) setAsked((n) => n + 1);
+    // Only when another step is opened: a step that runs is fetched again when it ends (`version`).
+  }, [step]);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -38,7 +48,7 @@ export function InstallStepLogs({
         setError(err);
       });
     return () => controller.abort();
-  }, [installId, version]);
+  }, [installId, version, asked]);
 
   if (error !== undefined) return <ErrorBox error={error} title="The step's output:" />;
   if (logs === undefined) {
@@ -48,7 +58,15 @@ export function InstallStepLogs({
       </p>
     );
   }
-  const found = [...logs.steps].reverse().find((s) => s.step === step);
   if (!found) return <p class="muted">{step} has no output recorded yet.</p>;
-  return <StepLogs step={found} host={host} />;
+  // Keyed by step: another step opens on its own tab, with its own search.
+  return <StepLogs key={step} step={found} host={host} />;
+}
+
+function lastRun(logs: InstallLogs, step: string) {
+  return [...logs.steps].reverse().find((s) => s.step === step);
+}
+
+function hasEnded(step: InstallLogs['steps'][number] | undefined): boolean {
+  return step?.state === 'succeeded' || step?.state === 'failed';
 }

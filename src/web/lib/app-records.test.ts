@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../protocol/deployment-api.js';
-import { hostPlan, promotionTarget, rollbackVersions, verdictsByVersion } from './app-records.js';
+import {
+  hostPlan,
+  promotionTarget,
+  rollbackVersions,
+  verdictsByVersion,
+  versionsBeyondHistory,
+} from './app-records.js';
 
 const ENVS = [{ name: 'dev' }, { name: 'qa' }, { name: 'prod' }];
 
@@ -29,6 +35,15 @@ describe('verdictsByVersion', () => {
     expect(verdicts.get(13)).toBe('failed');
     expect(verdicts.get(12)).toBe('passed');
     expect(verdicts.has(11)).toBe(false);
+  });
+});
+
+describe('versionsBeyondHistory', () => {
+  it('asks for none when the history is whole, else for the versions it does not tell', () => {
+    const history = [verdictLine(13, 'failed'), verdictLine(12, 'passed')];
+    expect(versionsBeyondHistory(history, true, [13, 12, 11, 10])).toEqual([]);
+    // Cut at its limit: 11 and 10 may have been marked before its oldest line.
+    expect(versionsBeyondHistory(history, false, [13, 12, 11, 10])).toEqual([11, 10]);
   });
 });
 

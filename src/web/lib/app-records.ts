@@ -20,6 +20,22 @@ export function verdictsByVersion(history: readonly HistoryEntry[]): Map<number,
   return verdicts;
 }
 
+/**
+ * The versions among `shown` whose verdict an app's history does not tell:
+ * none when the history is whole; when it was cut at its limit (the newest
+ * entries only), those with no verdict line in it — their last change may be
+ * older, so it is asked for bundle by bundle.
+ */
+export function versionsBeyondHistory(
+  history: readonly HistoryEntry[],
+  whole: boolean,
+  shown: readonly number[],
+): number[] {
+  if (whole) return [];
+  const told = verdictsByVersion(history);
+  return shown.filter((version) => !told.has(version));
+}
+
 /** Where promoting a bundle goes, or why it cannot be promoted. */
 export type PromotionTarget = { env: string } | { env: null; reason: string };
 

@@ -45,9 +45,10 @@ function record(installs: DeploymentInstall[]): DeploymentRecord {
 }
 
 let nextId = 1;
+/** Each event a second after the one before, as the server records them. */
 const subject = (deploymentId = 'dep_1', hostId: string | null = null) => ({
-  id: String(nextId++),
-  at: '2026-01-01T00:00:01.000Z',
+  id: String(nextId),
+  at: new Date(Date.parse('2026-01-01T00:00:00.000Z') + 1000 * nextId++).toISOString(),
   app: 'cart',
   env: 'qa',
   deploymentId,
@@ -111,8 +112,14 @@ describe('the deployment page model', () => {
     view = applyDeploymentEvent(view, stepEvent(1, 'fetch', 'succeeded', 0));
     view = applyDeploymentEvent(view, stepEvent(1, 'unpack', 'running'));
     expect(view.installs[0]!.steps).toEqual([
-      { step: 'fetch', state: 'succeeded', exitCode: 0, durationMs: 12 },
-      { step: 'unpack', state: 'running', exitCode: null, durationMs: null },
+      { step: 'fetch', state: 'succeeded', exitCode: 0, durationMs: 12, at: expect.any(String) },
+      {
+        step: 'unpack',
+        state: 'running',
+        exitCode: null,
+        durationMs: null,
+        at: expect.any(String),
+      },
     ]);
     expect(view.installs[0]!.install.state).toBe('running');
     expect(view.installs[0]!.install.step?.step).toBe('unpack');
@@ -206,6 +213,66 @@ describe('the deployment page model', () => {
     expect(progressText(deploymentProgress(view))).toBe(
       '1 of 2 hosts done · 1 failed · 1 put back',
     );
+  });
+
+  it("ignores a step's start from before the record that has the step's end", () => {
+    const at = (second: number) => `2026-01-01T00:00:${String(second).padStart(2, '0')}.000Z`;
+    const prune = {
+      step: 'prune',
+      state: 'succeeded' as const,
+      exitCode: 0,
+      durationMs: 5,
+      error: null,
+      startedAt: at(9),
+      finishedAt: at(10),
+    };
+    // The page asked for the record while prune ran; its start came meanwhile, and was
+    // held, but the record (read later) has prune's end already.
+    let view = deploymentView(record([install(1, { state: 'running', step: prune })]));
+    view = applyDeploymentEvent(view, { ...stepEvent(1, 'prune', 'running'), at: at(10) });
+    expect(view.installs[0]!.steps.map((s) => `${s.step} ${s.state}`)).toEqual(['prune succeeded']);
+    // Its end, held too, or live: still one line.
+    view = applyDeploymentEvent(view, { ...stepEvent(1, 'prune', 'succeeded', 0), at: at(10) });
+    expect(view.installs[0]!.steps.map((s) => `${s.step} ${s.state}`)).toEqual(['prune succeeded']);
+    // A step that runs again later is a line of its own.
+    view = applyDeploymentEvent(view, { ...stepEvent(1, 'prune', 'running'), at: at(12) });
+    expect(view.installs[0]!.steps.map((s) => `${s.step} ${s.state}`)).toEqual([
+      'prune succeeded',
+      'prune running',
+    ]);
+    expect(view.installs[0]!.install.step).toMatchObject({ step: 'prune', state: 'running' });
+    expect(view.installs[0]!.install.step).not.toHaveProperty('at');
+  });
+
+  it("follows the deployment's start, end and phase from its events, and no older event undoes its end", () => {
+    const event = (state: string, phase: string, second: number): FerryEvent => ({
+      ...subject(),
+      at: `2026-01-01T00:01:${String(second).padStart(2, '0')}.000Z`,
+      kind: 'deployment.state',
+      data: { version: 7, kind: 'deploy', state, phase, error: null, by: 'alice' },
+    });
+    let view = deploymentView({ ...record([install(1)]), state: 'pending', startedAt: null });
+    view = applyDeploymentEvent(view, event('running', 'rollout', 1));
+    expect(view.record).toMatchObject({ state: 'running', startedAt: '2026-01-01T00:01:01.000Z' });
+    expect(view.record.finishedAt).toBeNull();
+    view = applyDeploymentEvent(view, event('running', 'reverting', 2));
+    expect(view.phase).toBe('reverting');
+    view = applyDeploymentEvent(view, event('failed', 'reverting', 3));
+    expect(view.record).toMatchObject({
+      state: 'failed',
+      startedAt: '2026-01-01T00:01:01.000Z',
+      finishedAt: '2026-01-01T00:01:03.000Z',
+    });
+    expect(view.phase).toBeUndefined();
+    // Said again (the same event from the replay and the record): nothing changes.
+    expect(applyDeploymentEvent(view, event('failed', 'reverting', 3))).toBe(view);
+    // A running said before the record that ended (held while it was fetched) is old news.
+    const ended = deploymentView({
+      ...record([install(1)]),
+      state: 'succeeded',
+      finishedAt: '2026-01-01T00:02:00.000Z',
+    });
+    expect(applyDeploymentEvent(ended, event('running', 'rollout', 4))).toBe(ended);
   });
 
   it('counts progress in words', () => {

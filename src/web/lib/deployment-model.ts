@@ -1,5 +1,6 @@
 import type { DeploymentInstall, DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { FerryEvent } from '../../protocol/events.js';
+import { isActiveDeployment } from '../../protocol/lifecycle.js';
 
 /**
  * A deployment as its page follows it: the record the server gave once, then
@@ -22,6 +23,11 @@ export interface StepView {
   readonly state: 'running' | 'succeeded' | 'failed';
   readonly exitCode: number | null;
   readonly durationMs: number | null;
+  /**
+   * When the server knew the step in this state (its end, or its start while
+   * it runs): an event about the step from before then is old news.
+   */
+  readonly at: string | null;
 }
 
 export interface InstallView {
@@ -38,6 +44,11 @@ export interface InstallView {
 export interface DeploymentView {
   readonly record: Omit<DeploymentRecord, 'installs'>;
   readonly installs: readonly InstallView[];
+  /**
+   * The rollout's phase, known only from events (the record has none):
+   * `reverting` while the hosts already done are put back.
+   */
+  readonly phase?: string;
 }
 
 /**
@@ -53,6 +64,9 @@ export function deploymentView(
   const before = new Map(previous?.installs.map((view) => [view.install.id, view]));
   return {
     record: rest,
+    ...(previous?.phase !== undefined && isActiveDeployment(rest.state)
+      ? { phase: previous.phase }
+      : {}),
     installs: installs.map((install) => {
       const known = before.get(install.id);
       if (known) {
@@ -100,6 +114,7 @@ function stepOf(step: NonNullable<DeploymentInstall['step']>): StepView {
     state: step.state,
     exitCode: step.exitCode,
     durationMs: step.durationMs,
+    at: step.finishedAt ?? step.startedAt,
   };
 }
 
@@ -109,9 +124,29 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
   switch (event.kind) {
     case 'deployment.created':
     case 'deployment.state': {
+      const { record } = view;
       const state = event.data.state as DeploymentRecord['state'];
-      if (state === view.record.state && event.data.error === view.record.error) return view;
-      return { ...view, record: { ...view.record, state, error: event.data.error } };
+      // A deployment that ended never runs again: an event that says it does is
+      // older than the record (it came while the record was being fetched).
+      if (!isActiveDeployment(record.state) && isActiveDeployment(state)) return view;
+      const ends = !isActiveDeployment(state);
+      const next = {
+        ...record,
+        state,
+        error: event.data.error,
+        startedAt: record.startedAt ?? (state === 'running' || ends ? event.at : null),
+        finishedAt: ends ? (record.finishedAt ?? event.at) : null,
+      };
+      const phase = ends ? undefined : event.data.phase;
+      if (
+        state === record.state &&
+        next.error === record.error &&
+        next.startedAt === record.startedAt &&
+        next.finishedAt === record.finishedAt &&
+        phase === view.phase
+      )
+        return view;
+      return { installs: view.installs, record: next, ...(phase === undefined ? {} : { phase }) };
     }
     case 'install.state': {
       const { data } = event;
@@ -147,17 +182,33 @@ export function applyDeploymentEvent(view: DeploymentView, event: FerryEvent): D
         state: data.state as StepView['state'],
         exitCode: data.exitCode,
         durationMs: data.durationMs,
+        at: event.at,
       };
       const steps = [...old.steps];
       const at = lastIndexOf(steps, data.step);
+      const known = at >= 0 ? steps[at]! : undefined;
+      // The step had ended by the time the server said so: an event from before
+      // then (one held while the record was fetched) is no new run of it.
+      if (known && known.state !== 'running' && known.at !== null && event.at <= known.at) {
+        return view;
+      }
       // A step that runs again after it ended (a retried health check) is a new line.
-      if (at >= 0 && (steps[at]!.state === 'running' || step.state !== 'running')) steps[at] = step;
+      if (known && (known.state === 'running' || step.state !== 'running')) steps[at] = step;
       else steps.push(step);
       let install = old.install;
       if (install.state === 'pending' || install.state === 'queued') {
         install = { ...install, state: 'running' };
       }
-      install = { ...install, step: { ...(install.step ?? emptyStep(event.at)), ...step } };
+      install = {
+        ...install,
+        step: {
+          ...(install.step ?? emptyStep(event.at)),
+          step: step.step,
+          state: step.state,
+          exitCode: step.exitCode,
+          durationMs: step.durationMs,
+        },
+      };
       return {
         ...view,
         installs: replaceAt(view.installs, index, { ...old, install, steps }),

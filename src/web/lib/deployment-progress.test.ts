@@ -52,4 +52,34 @@ describe('deployment progress', () => {
     const more = applyEvent(progress, installEvent('dep_1', 'ins_9', 'queued'));
     expect(countProgress(more).total).toBe(4);
   });
+
+  it('ignores a state that cannot follow the one known: an event older than the record', () => {
+    // Held while the record was fetched, which already has ins_1 succeeded and ins_2 running.
+    expect(applyEvent(progress, installEvent('dep_1', 'ins_1', 'running'))).toBe(progress);
+    expect(applyEvent(progress, installEvent('dep_1', 'ins_2', 'queued'))).toBe(progress);
+    const ended: DeploymentProgress = { ...progress, state: 'succeeded' };
+    const running: FerryEvent = {
+      id: '8',
+      kind: 'deployment.state',
+      at: '2025-01-01T00:00:00Z',
+      app: 'cart',
+      env: 'qa',
+      deploymentId: 'dep_1',
+      hostId: null,
+      data: {
+        version: 13,
+        kind: 'deploy',
+        state: 'running',
+        phase: 'rollout',
+        error: null,
+        by: 'a',
+      },
+    };
+    expect(applyEvent(ended, running)).toBe(ended);
+    // A host the rollout gave up on that ran it after all is followed.
+    const skipped: DeploymentProgress = { ...progress, installs: new Map([['ins_1', 'skipped']]) };
+    expect(
+      applyEvent(skipped, installEvent('dep_1', 'ins_1', 'running')).installs.get('ins_1'),
+    ).toBe('running');
+  });
 });

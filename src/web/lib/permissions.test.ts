@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayCall, mayChangeEnvironment, mayPromote } from './permissions.js';
+import { mayCall, mayChangeEnvironment, mayPromote, mayRollBackWhenFailed } from './permissions.js';
 
 const prod = { name: 'prod', protected: true };
 const qa = { name: 'qa', protected: false };
@@ -66,5 +66,27 @@ describe('mayPromote', () => {
     expect(
       mayPromote({ role: 'deployer', env: null }, { ...qa, requires: null }, 'failed').allowed,
     ).toBe(true);
+  });
+});
+
+describe('mayRollBackWhenFailed', () => {
+  it('offers the rollback only to whom may roll back in every environment where the bundle is desired', () => {
+    const qaPerson = { role: 'qa' as const, env: null };
+    const admin = { role: 'admin' as const, env: null };
+    const deployer = { role: 'deployer' as const, env: null };
+    expect(mayRollBackWhenFailed(admin, 'cart@12', [qa, prod])).toEqual({ allowed: true });
+    expect(mayRollBackWhenFailed(qaPerson, 'cart@12', [qa])).toEqual({
+      allowed: false,
+      reason: 'needs admin or deployer — you are qa',
+    });
+    // A deployer may not mark at all, but were it allowed, prod would still refuse it.
+    expect(mayRollBackWhenFailed(deployer, 'cart@12', [qa, prod])).toEqual({
+      allowed: false,
+      reason: 'prod is protected: admin only',
+    });
+    expect(mayRollBackWhenFailed(admin, 'cart@12', [])).toEqual({
+      allowed: false,
+      reason: 'cart@12 is not the desired release anywhere',
+    });
   });
 });

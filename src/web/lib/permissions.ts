@@ -88,3 +88,28 @@ export function mayPromote(
   }
   return ALLOWED;
 }
+
+/**
+ * Whether marking a bundle failed may also roll it back (`ferry mark … failed
+ * --rollback`): the server refuses the whole mark unless the person may roll
+ * back in every environment where the bundle is the desired release, so the
+ * choice is offered only then.
+ *
+ * @example
+ *   mayRollBackWhenFailed({ role: 'qa', env: null }, 'cart@12', [{ name: 'qa', protected: false }])
+ *   // { allowed: false, reason: 'needs admin or deployer — you are qa' }
+ */
+export function mayRollBackWhenFailed(
+  person: Person,
+  bundle: string,
+  desiredIn: readonly EnvironmentRule[],
+): Permission {
+  if (desiredIn.length === 0) {
+    return { allowed: false, reason: `${bundle} is not the desired release anywhere` };
+  }
+  for (const env of desiredIn) {
+    const allowed = mayChangeEnvironment('rollback', person, env);
+    if (!allowed.allowed) return allowed;
+  }
+  return ALLOWED;
+}

@@ -7,7 +7,8 @@ import { useResource } from '../api/use-resource.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { ErrorBox } from '../components/error-box.js';
 import { useTitle } from '../components/use-title.js';
-import { promotionTarget, rollbackVersions, verdictsByVersion } from '../lib/app-records.js';
+import { promotionTarget, verdictsByVersion, versionsBeyondHistory } from '../lib/app-records.js';
+import { mayRollBackWhenFailed } from '../lib/permissions.js';
 import type { PageProps } from '../router/page-route.js';
 import { DeploymentList, VerdictHistory } from './app/app-history-section.js';
 import { BundlesSection } from './app/bundles-section.js';
@@ -22,8 +23,11 @@ type OpenDialog =
   | { kind: 'rollback'; env: EnvironmentStatus }
   | { kind: 'cancel'; env: EnvironmentStatus };
 
-/** How many bundles and deployments are listed. */
+/** How many bundles and deployments are listed (deployments: in all, and of each environment). */
 const LISTED = 50;
+
+/** How many lines of the app's history are read: the verdict history, and most bundles' verdicts. */
+const HISTORY = 1000;
 
 /**
  * One app: its environments, its bundles with their verdicts, the verdict
@@ -41,7 +45,7 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
     (signal) => api.call('status', { query: { app } }, { signal }),
     [app],
     {
-      // What a host runs is what it reports: its facts come after its install has ended.
+      // Health and the reported version come from host facts (no app of their own).
       events: [ofApp, { kinds: ['host.connected', 'host.disconnected', 'host.facts'] }],
       debounceMs: 700,
     },
@@ -52,7 +56,7 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
     { events: { app, kinds: ['bundle.pushed'] } },
   );
   const history = useResource(
-    (signal) => api.call('appHistory', { params: { app }, query: { limit: 1000 } }, { signal }),
+    (signal) => api.call('appHistory', { params: { app }, query: { limit: HISTORY } }, { signal }),
     [app],
     {
       events: {
@@ -61,12 +65,42 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
       },
     },
   );
+  const envs = useResource((signal) => api.call('environments', {}, { signal }), []);
+  const envNames = envs.data?.environments.map((env) => env.name);
   const deployments = useResource(
-    (signal) => api.call('deployments', { query: { app, limit: LISTED } }, { signal }),
-    [app],
+    async (signal) => {
+      const deployments = (query: { env?: string }) =>
+        api
+          .call('deployments', { query: { app, limit: LISTED, ...query } }, { signal })
+          .then((answer) => answer.deployments);
+      const [latest, ...byEnv] = await Promise.all([
+        deployments({}),
+        ...(envNames ?? []).map((env) => deployments({ env })),
+      ]);
+      // Where each bundle landed, from each environment's own deployments: a busy
+      // qa does not push prod's out of the app's latest.
+      return { latest: latest ?? [], landed: byEnv.flat() };
+    },
+    [app, envNames?.join(',')],
     { events: { app, kinds: ['deployment.created', 'deployment.state'] } },
   );
-  const envs = useResource((signal) => api.call('environments', {}, { signal }), []);
+  // Each bundle's verdict from the history, unless it was cut at its limit before
+  // the bundle's last change: then from the bundle's own verdicts.
+  const shown = bundles.data?.bundles.map((bundle) => bundle.version) ?? [];
+  const beyond = history.data
+    ? versionsBeyondHistory(history.data.history, history.data.history.length < HISTORY, shown)
+    : [];
+  const olderVerdicts = useResource(
+    (signal) =>
+      Promise.all(
+        beyond.map((version) =>
+          api
+            .call('verdicts', { params: { app, version } }, { signal })
+            .then((answer) => [version, answer.verdicts[0]?.verdict ?? 'pending'] as const),
+        ),
+      ),
+    [app, beyond.join(',')],
+  );
 
   const reload = () => {
     status.reload();
@@ -78,9 +112,14 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
 
   const environments = envs.data?.environments ?? [];
   const envStatus = status.data?.apps.find((a) => a.app === app)?.environments ?? [];
-  const deploymentList = deployments.data?.deployments ?? [];
-  const verdicts = verdictsByVersion(history.data?.history ?? []);
-  const errors = [status, bundles, history, deployments, envs].filter((r) => r.error !== undefined);
+  const deploymentList = deployments.data?.latest ?? [];
+  const verdicts = new Map([
+    ...(olderVerdicts.data ?? []),
+    ...verdictsByVersion(history.data?.history ?? []),
+  ]);
+  const errors = [status, bundles, history, deployments, envs, olderVerdicts].filter(
+    (r) => r.error !== undefined,
+  );
 
   return (
     <section>
@@ -106,7 +145,7 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
           verdicts={verdicts}
           environments={environments}
           targetOf={(version) =>
-            promotionTarget(app, version, environments, deploymentList, envStatus)
+            promotionTarget(app, version, environments, deployments.data?.landed ?? [], envStatus)
           }
           onMark={(version, verdict) => setDialog({ kind: 'verdict', version, verdict })}
           onPromote={(version, env) => setDialog({ kind: 'promote', version, env })}
@@ -116,7 +155,19 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
       {deployments.data && <DeploymentList deployments={deploymentList} />}
 
       {dialog?.kind === 'verdict' && (
-        <VerdictDialog app={app} {...dialog} onDone={reload} onClose={close} />
+        <VerdictDialog
+          app={app}
+          {...dialog}
+          rollback={mayRollBackWhenFailed(
+            session,
+            `${app}@${dialog.version}`,
+            environments.filter((env) =>
+              envStatus.some((s) => s.env === env.name && s.desired?.version === dialog.version),
+            ),
+          )}
+          onDone={reload}
+          onClose={close}
+        />
       )}
       {dialog?.kind === 'promote' && (
         <ConfirmDialog
@@ -137,17 +188,7 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
         </ConfirmDialog>
       )}
       {dialog?.kind === 'rollback' && (
-        <RollbackDialog
-          app={app}
-          env={dialog.env}
-          versions={rollbackVersions(
-            dialog.env.env,
-            dialog.env.desired?.version ?? null,
-            deploymentList,
-          )}
-          onDone={reload}
-          onClose={close}
-        />
+        <RollbackDialog app={app} env={dialog.env} onDone={reload} onClose={close} />
       )}
       {dialog?.kind === 'cancel' && dialog.env.active && (
         <ConfirmDialog

@@ -48,8 +48,11 @@ export function HostPage({ params }: PageProps<'/hosts/:name'>) {
   // This host's own events only (a thousand others report facts too): each
   // fetches again what it changes.
   useLiveEvents(hostId === undefined ? null : { hostId }, (event) => {
-    if (event.kind === 'host.facts') facts.reload();
-    else if (event.kind === 'host.connected' || event.kind === 'host.disconnected') {
+    if (event.kind === 'host.facts') {
+      facts.reload();
+      // What it runs, and whether it is healthy, is read from its facts too.
+      status.reload();
+    } else if (event.kind === 'host.connected' || event.kind === 'host.disconnected') {
       facts.reload();
       hosts.reload();
     } else if (event.kind === 'install.state') {

@@ -15,7 +15,8 @@ const STATUS_EVENTS = {
     'verdict.changed',
     'host.connected',
     'host.disconnected',
-    // What a host runs is what it reports: its facts come after its install has ended.
+    // A host's health and the version it reports come from its facts: one that
+    // turns unhealthy after its rollout says so only in a facts report.
     'host.facts',
   ],
 } as const;

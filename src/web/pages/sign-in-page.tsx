@@ -25,7 +25,7 @@ export function SignInPage({ search }: PageProps<'/sign-in'>) {
     setError(undefined);
     try {
       await signIn(field.value.trim());
-      navigate(nextPath(search), { replace: true });
+      navigate(nextPath(search, location.origin), { replace: true });
     } catch (err) {
       setError(err);
       setBusy(false);

@@ -1,35 +1,52 @@
 import { useState } from 'preact/hooks';
 import type { EnvironmentStatus } from '../../../protocol/deployment-api.js';
 import { api } from '../../api/ferry-api.js';
+import { useResource } from '../../api/use-resource.js';
 import { ConfirmDialog } from '../../components/confirm-dialog.js';
-import { hostPlan } from '../../lib/app-records.js';
+import { ErrorBox } from '../../components/error-box.js';
+import { hostPlan, rollbackVersions } from '../../lib/app-records.js';
 
 /** How many hosts' plans are listed; the rest are counted. */
 const LISTED = 200;
 
 /**
+ * How many of the environment's deployments the versions to go back to are
+ * read from: its own, however many the app had elsewhere since.
+ */
+const DEPLOYMENTS = 100;
+
+/**
  * Roll an environment back: the target version chosen from those that
- * landed there (the one before first), and what it will do on each host.
+ * landed there (the one before first), read from the environment's own
+ * deployments when the dialog opens, and what it will do on each host.
  */
 export function RollbackDialog({
   app,
   env,
-  versions,
   onDone,
   onClose,
 }: {
   app: string;
   env: EnvironmentStatus;
-  versions: readonly number[];
   onDone: () => void;
   onClose: () => void;
 }) {
-  const [target, setTarget] = useState<number | undefined>(versions[0]);
+  const deployments = useResource(
+    (signal) =>
+      api.call('deployments', { query: { app, env: env.env, limit: DEPLOYMENTS } }, { signal }),
+    [app, env.env],
+  );
+  const versions = deployments.data
+    ? rollbackVersions(env.env, env.desired?.version ?? null, deployments.data.deployments)
+    : undefined;
+  const [chosen, setChosen] = useState<number | undefined>(undefined);
+  const target = chosen ?? versions?.[0];
   const plans = target === undefined ? [] : env.hosts.map((host) => hostPlan(host, target));
   return (
     <ConfirmDialog
       title={`Roll ${app} back in ${env.env}?`}
       confirmLabel={target === undefined ? 'Roll back' : `Roll back to v${target}`}
+      confirmDisabled={target === undefined}
       danger
       onClose={onClose}
       onConfirm={async () => {
@@ -42,8 +59,17 @@ export function RollbackDialog({
         {env.env} should run {env.desired ? <strong>v{env.desired.version}</strong> : 'nothing yet'}{' '}
         now.
       </p>
-      {versions.length === 0 ? (
-        <p>No other version has landed in {env.env}: there is nothing to go back to.</p>
+      {deployments.error !== undefined && <ErrorBox error={deployments.error} />}
+      {versions === undefined ? (
+        deployments.error === undefined && (
+          <p class="muted" aria-busy="true">
+            Reading what landed in {env.env}…
+          </p>
+        )
+      ) : versions.length === 0 ? (
+        <p data-testid="nothing-to-go-back-to">
+          No other version has landed in {env.env}: there is nothing to go back to.
+        </p>
       ) : (
         <>
           <label for="rollback-target">Go back to</label>
@@ -51,7 +77,7 @@ export function RollbackDialog({
             id="rollback-target"
             name="target"
             value={target}
-            onChange={(event) => setTarget(Number(event.currentTarget.value))}
+            onChange={(event) => setChosen(Number(event.currentTarget.value))}
           >
             {versions.map((version) => (
               <option key={version} value={version}>

@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { FerryEvent } from '../../../protocol/events.js';
 import { api } from '../../api/ferry-api.js';
 import { useLiveEvents } from '../../api/use-live.js';
 import { useResource } from '../../api/use-resource.js';
@@ -14,7 +15,9 @@ import {
 /**
  * One deployment under way, with its progress live: fetched once, then each
  * install's state applied from the event stream (no fetch per event);
- * fetched again only when events may have been missed.
+ * fetched again only when events may have been missed. Events that come
+ * while the record is fetched are held and applied on top of it, as the
+ * deployment's page does: the record may have been read before them.
  */
 export function ActiveDeployment({
   id,
@@ -27,17 +30,35 @@ export function ActiveDeployment({
   env: string;
   version: number;
 }) {
+  /** Where events go while a fetch of the record is under way (until its answer is applied). */
+  const held = useRef<FerryEvent[] | null>(null);
+  const [progress, setProgress] = useState<DeploymentProgress | undefined>(undefined);
   const record = useResource(
-    (signal) => api.call('deployment', { params: { id } }, { signal }),
+    async (signal) => {
+      const events: FerryEvent[] = [];
+      held.current = events;
+      try {
+        return { deployment: await api.call('deployment', { params: { id } }, { signal }), events };
+      } catch (err) {
+        // No record to apply them to: they go on what is shown.
+        if (held.current === events) held.current = null;
+        setProgress((current) => events.reduce(applyOn, current));
+        throw err;
+      }
+    },
     [id],
   );
-  const [progress, setProgress] = useState<DeploymentProgress | undefined>(undefined);
   useEffect(() => {
-    if (record.data) setProgress(progressOf(record.data));
+    if (!record.data) return;
+    const { deployment, events } = record.data;
+    // Events held until now (the answer's render included) go on top of the record.
+    setProgress(events.reduce(applyOn, progressOf(deployment)));
+    if (held.current === events) held.current = null;
   }, [record.data]);
-  useLiveEvents({ deploymentId: id, kinds: ['install.state', 'deployment.state'] }, (event) =>
-    setProgress((current) => (current ? applyEvent(current, event) : current)),
-  );
+  useLiveEvents({ deploymentId: id, kinds: ['install.state', 'deployment.state'] }, (event) => {
+    if (held.current !== null) held.current.push(event);
+    else setProgress((current) => applyOn(current, event));
+  });
 
   const counts = progress ? countProgress(progress) : undefined;
   return (
@@ -62,4 +83,11 @@ export function ActiveDeployment({
       {record.error !== undefined && <ErrorBox error={record.error} />}
     </li>
   );
+}
+
+function applyOn(
+  progress: DeploymentProgress | undefined,
+  event: FerryEvent,
+): DeploymentProgress | undefined {
+  return progress ? applyEvent(progress, event) : progress;
 }

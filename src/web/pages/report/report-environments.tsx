@@ -1,11 +1,12 @@
 import type { ReportEnvironment, ReportInstall } from '../../../protocol/report-api.js';
 import {
-  describeDeployment,
+  deploymentPhrase,
   describeFailure,
-  describeInstall,
+  installPhrase,
   stepOutcome,
 } from '../../../report/report-phrases.js';
 import { AnsiText } from '../../components/ansi-text.js';
+import { PhraseText } from '../../components/phrase-text.js';
 import { StateBadge } from '../../components/state-badge.js';
 
 /**
@@ -29,7 +30,7 @@ export function ReportEnvironments({
             {env.deployments.map((deployment) => (
               <li key={deployment.id}>
                 <a href={`/deployments/${encodeURIComponent(deployment.id)}`}>
-                  {describeDeployment(deployment)}
+                  <PhraseText phrase={deploymentPhrase(deployment)} />
                 </a>
                 {deployment.error && <span class="muted"> — {deployment.error}</span>}
               </li>
@@ -73,7 +74,7 @@ function InstallLine({ install }: { install: ReportInstall }) {
       : `/deployments/${encodeURIComponent(install.deploymentId)}?install=${encodeURIComponent(install.id)}${failure?.step ? `&step=${encodeURIComponent(failure.step)}` : ''}`;
   return (
     <div class="report-install" data-state={install.state}>
-      <StateBadge state={install.state} /> {describeInstall(install)}
+      <StateBadge state={install.state} /> <PhraseText phrase={installPhrase(install)} />
       {install.steps.length > 0 && (
         <div class="muted">
           {install.steps.map((step) => `${step.step} ${stepOutcome(step)}`).join(' → ')}

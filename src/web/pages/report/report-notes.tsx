@@ -1,9 +1,15 @@
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import type { NoteRecord, NoteSection } from '../../../protocol/note-api.js';
-import { NOTE_SECTION_WORDS, noteFacts, actionFacts } from '../../../report/report-phrases.js';
+import {
+  actionPhrase,
+  NOTE_SECTION_WORDS,
+  noteFactPhrases,
+} from '../../../report/report-phrases.js';
 import { api } from '../../api/ferry-api.js';
 import { ActionButton } from '../../components/action-button.js';
 import { ErrorBox } from '../../components/error-box.js';
+import { PhraseText } from '../../components/phrase-text.js';
 import type { Permission } from '../../lib/permissions.js';
 
 /** What the notes section may do, by the route each write calls. */
@@ -99,7 +105,14 @@ function NoteItem({
     <li class="panel note" data-testid="note" data-note={note.id}>
       <p>
         <span class={`badge impact-${note.impact}`}>{note.impact}</span>{' '}
-        <span class="muted">{noteFacts(note).join(' · ')}</span>
+        <span class="muted">
+          {noteFactPhrases(note).map((fact, index) => (
+            <Fragment key={index}>
+              {index > 0 && ' · '}
+              <PhraseText phrase={fact} />
+            </Fragment>
+          ))}
+        </span>
         {note.finding !== null && (
           <span class="muted">
             {' '}
@@ -118,7 +131,9 @@ function NoteItem({
                 <strong>{action.owner}</strong>: {action.text}
               </span>{' '}
               <span class="badge tone-neutral">{action.done ? '✓ done' : '○ open'}</span>{' '}
-              <span class="muted">{actionFacts(action)}</span>
+              <span class="muted">
+                <PhraseText phrase={actionPhrase(action)} />
+              </span>
               {!action.done && (
                 <ActionButton
                   permission={

@@ -2,10 +2,11 @@ import type { Report } from '../../../protocol/report-api.js';
 import {
   bundleName,
   describeLeadTime,
-  describeStop,
+  stopPhrase,
   summaryCounts,
   tallyParts,
 } from '../../../report/report-phrases.js';
+import { PhraseText } from '../../components/phrase-text.js';
 import { RelTime } from '../../components/rel-time.js';
 import { StateBadge } from '../../components/state-badge.js';
 import { formatBytes } from '../../lib/hosts-model.js';
@@ -89,7 +90,9 @@ export function ReportSummary({ report }: { report: Report }) {
             </h3>
             <ol>
               {path.stops.map((stop, index) => (
-                <li key={index}>{describeStop(stop)}</li>
+                <li key={index} data-testid="path-stop">
+                  <PhraseText phrase={stopPhrase(stop)} />
+                </li>
               ))}
             </ol>
           </div>
