@@ -85,8 +85,12 @@ for (const transport of TRANSPORTS) {
         // The install's end is recorded; marking the verdict waits on the lock.
         const held = await waitFor('the server to be marking the bundle failed', async () => {
           const { rows } = await db.query<{ pid: number }>(
+            // Only waits on the test's lock: the server's own (event appends
+            // take one in turn) are waited on for a moment while steps run.
             `select pid from pg_locks where locktype = 'advisory' and not granted
+             and objid = $1 and objsubid = 1
              and database = (select oid from pg_database where datname = current_database())`,
+            [HOLD],
           );
           return rows.length > 0 ? rows.map((r) => r.pid) : undefined;
         });
