@@ -3,6 +3,7 @@ import { formatDuration } from '../lib/durations.js';
 import { formatBytes } from '../lib/hosts-model.js';
 import { RelTime } from './rel-time.js';
 import { StateBadge } from './state-badge.js';
+import { DataTable } from './data-table.js';
 
 const dash = '—';
 const orDash = (value: string | number | null | undefined) =>
@@ -61,38 +62,24 @@ export function HostFactsList({ facts }: { facts: HostFacts }) {
       {apps.length > 0 && (
         <>
           <h3>Releases on disk</h3>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">App</th>
-                  <th scope="col">Current</th>
-                  <th scope="col">Previous</th>
-                  <th scope="col">Releases</th>
-                  <th scope="col">Health</th>
-                  <th scope="col">Service</th>
-                </tr>
-              </thead>
-              <tbody>
-                {apps.map(([app, facts]) => (
-                  <tr key={app}>
-                    <th scope="row">{app}</th>
-                    <td>{orDash(facts.current)}</td>
-                    <td>{orDash(facts.previous)}</td>
-                    <td>{facts.releases.join(', ') || dash}</td>
-                    <td>{facts.health === null ? dash : <StateBadge state={facts.health} />}</td>
-                    <td>
-                      {facts.service === null
-                        ? dash
-                        : facts.service.running
-                          ? `running${facts.service.pid === null ? '' : `, pid ${facts.service.pid}`}${facts.service.uptimeSeconds === null ? '' : `, up ${formatDuration(facts.service.uptimeSeconds * 1000)}`}`
-                          : 'not running'}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['App', 'Current', 'Previous', 'Releases', 'Health', 'Service']}>
+            {apps.map(([app, facts]) => (
+              <tr key={app}>
+                <th scope="row">{app}</th>
+                <td>{orDash(facts.current)}</td>
+                <td>{orDash(facts.previous)}</td>
+                <td>{facts.releases.join(', ') || dash}</td>
+                <td>{facts.health === null ? dash : <StateBadge state={facts.health} />}</td>
+                <td>
+                  {facts.service === null
+                    ? dash
+                    : facts.service.running
+                      ? `running${facts.service.pid === null ? '' : `, pid ${facts.service.pid}`}${facts.service.uptimeSeconds === null ? '' : `, up ${formatDuration(facts.service.uptimeSeconds * 1000)}`}`
+                      : 'not running'}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         </>
       )}
     </>

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { type DriftMark, factSummary, type HostRow } from '../lib/hosts-model.js';
 import { RelTime } from './rel-time.js';
 import { StateBadge } from './state-badge.js';
+import { DataTable } from './data-table.js';
 
 /**
  * The hosts as a table: one row each, with what it runs and its key facts;
@@ -17,35 +18,32 @@ export function HostsTable({
 }) {
   if (rows.length === 0) return <p class="muted">No host matches.</p>;
   return (
-    <div class="table-wrap">
-      <table class="hosts-table" data-testid="hosts-table">
-        <thead>
-          <tr>
-            <th scope="col">Host</th>
-            <th scope="col">Environment</th>
-            <th scope="col">Roles</th>
-            <th scope="col">Connection</th>
-            <th scope="col">Last seen</th>
-            <th scope="col">Runs</th>
-            <th scope="col">OS</th>
-            <th scope="col">node</th>
-            <th scope="col">python</th>
-            <th scope="col">Disk</th>
-            <th scope="col">Memory</th>
-            <th scope="col">Load</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <HostLine
-              key={row.host.id}
-              row={row}
-              marks={marks.get(`${row.host.env}/${row.host.name}`)}
-            />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      columns={[
+        'Host',
+        'Environment',
+        'Roles',
+        'Connection',
+        'Last seen',
+        'Runs',
+        'OS',
+        'node',
+        'python',
+        'Disk',
+        'Memory',
+        'Load',
+      ]}
+      testId="hosts-table"
+      class="hosts-table"
+    >
+      {rows.map((row) => (
+        <HostLine
+          key={row.host.id}
+          row={row}
+          marks={marks.get(`${row.host.env}/${row.host.name}`)}
+        />
+      ))}
+    </DataTable>
   );
 }
 

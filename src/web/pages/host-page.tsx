@@ -10,6 +10,7 @@ import { useTitle } from '../components/use-title.js';
 import { hostInstalls } from '../lib/host-installs.js';
 import { hostRows } from '../lib/hosts-model.js';
 import type { PageProps } from '../router/page-route.js';
+import { DataTable } from '../components/data-table.js';
 
 /** How many samples of the facts' history, and deployments of its environment, are shown. */
 const HISTORY = 20;
@@ -149,47 +150,37 @@ export function HostPage({ params }: PageProps<'/hosts/:name'>) {
         {installs.length === 0 ? (
           <p class="muted">No install recorded here.</p>
         ) : (
-          <div class="table-wrap">
-            <table data-testid="host-installs">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Bundle</th>
-                  <th scope="col">Why</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Deployment</th>
-                </tr>
-              </thead>
-              <tbody>
-                {installs.map((install) => (
-                  <tr key={install.id}>
-                    <td>
-                      <RelTime at={install.at} />
-                    </td>
-                    <td>
-                      {install.app}@{install.version}
-                    </td>
-                    <td>{install.purpose}</td>
-                    <td>
-                      <StateBadge state={install.state} />
-                      {install.step && <span class="muted"> at {install.step}</span>}
-                    </td>
-                    <td>
-                      {install.deploymentId ? (
-                        <a
-                          href={`/deployments/${encodeURIComponent(install.deploymentId)}${install.step ? `?install=${encodeURIComponent(install.id)}&step=${encodeURIComponent(install.step)}` : ''}`}
-                        >
-                          {install.env} · {install.kind ?? 'deployment'}
-                        </a>
-                      ) : (
-                        <span class="muted">by hand</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={['When', 'Bundle', 'Why', 'Outcome', 'Deployment']}
+            testId="host-installs"
+          >
+            {installs.map((install) => (
+              <tr key={install.id}>
+                <td>
+                  <RelTime at={install.at} />
+                </td>
+                <td>
+                  {install.app}@{install.version}
+                </td>
+                <td>{install.purpose}</td>
+                <td>
+                  <StateBadge state={install.state} />
+                  {install.step && <span class="muted"> at {install.step}</span>}
+                </td>
+                <td>
+                  {install.deploymentId ? (
+                    <a
+                      href={`/deployments/${encodeURIComponent(install.deploymentId)}${install.step ? `?install=${encodeURIComponent(install.id)}&step=${encodeURIComponent(install.step)}` : ''}`}
+                    >
+                      {install.env} · {install.kind ?? 'deployment'}
+                    </a>
+                  ) : (
+                    <span class="muted">by hand</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
 

@@ -65,40 +65,24 @@ export function HostsPage({ search }: PageProps<'/hosts'>) {
       {status.error !== undefined && <ErrorBox error={status.error} title="What runs where:" />}
       {drift.error !== undefined && <ErrorBox error={drift.error} title="Drift:" />}
       <div class="filters" role="search" aria-label="Filter hosts">
-        <label>
-          Environment
-          <select
-            value={env}
-            onChange={(event) => {
-              setEnv(event.currentTarget.value);
-              keep({ env: event.currentTarget.value });
-            }}
-          >
-            <option value="">all</option>
-            {envNames.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Role
-          <select
-            value={role}
-            onChange={(event) => {
-              setRole(event.currentTarget.value);
-              keep({ role: event.currentTarget.value });
-            }}
-          >
-            <option value="">all</option>
-            {roles.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Environment"
+          value={env}
+          choices={envNames}
+          onChoose={(value) => {
+            setEnv(value);
+            keep({ env: value });
+          }}
+        />
+        <FilterSelect
+          label="Role"
+          value={role}
+          choices={roles}
+          onChoose={(value) => {
+            setRole(value);
+            keep({ role: value });
+          }}
+        />
         <label>
           Search
           <input
@@ -131,5 +115,32 @@ export function HostsPage({ search }: PageProps<'/hosts'>) {
       )}
       {hosts.data !== undefined && <HostsTable rows={shown} marks={marks} />}
     </>
+  );
+}
+
+/** A filter's choice among names, or "all" (the empty value). */
+function FilterSelect({
+  label,
+  value,
+  choices,
+  onChoose,
+}: {
+  label: string;
+  value: string;
+  choices: readonly string[];
+  onChoose: (value: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(event) => onChoose(event.currentTarget.value)}>
+        <option value="">all</option>
+        {choices.map((name) => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

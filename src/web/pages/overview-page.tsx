@@ -4,6 +4,7 @@ import { ErrorBox } from '../components/error-box.js';
 import { useTitle } from '../components/use-title.js';
 import { ActiveDeployment } from './overview/active-deployment.js';
 import { EnvironmentCell } from './overview/environment-cell.js';
+import { DataTable } from '../components/data-table.js';
 
 /** The events that change what the overview shows. */
 const STATUS_EVENTS = {
@@ -72,43 +73,36 @@ export function OverviewPage() {
         <p class="muted">No app yet: push a bundle with `ferry push`.</p>
       )}
       {apps.length > 0 && environments.length > 0 && (
-        <div class="table-wrap">
-          <table class="matrix" data-testid="matrix" aria-labelledby="matrix-title">
-            <thead>
-              <tr>
-                <th scope="col">App</th>
-                {environments.map((env) => (
-                  <th scope="col" key={env.name}>
-                    {env.name}
-                    {env.protected ? ' (protected)' : ''}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {apps.map((app) => (
-                <tr key={app.app} data-app={app.app}>
-                  <th scope="row">
-                    <a href={`/apps/${app.app}`}>{app.app}</a>
-                    <div class="muted">latest v{app.latestVersion}</div>
-                  </th>
-                  {environments.map((env) => {
-                    const status = app.environments.find((e) => e.env === env.name);
-                    return (
-                      <td class="env-cell" key={env.name}>
-                        {status ? (
-                          <EnvironmentCell app={app.app} env={status} />
-                        ) : (
-                          <span class="muted">—</span>
-                        )}
-                      </td>
-                    );
-                  })}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={[
+            'App',
+            ...environments.map((env) => `${env.name}${env.protected ? ' (protected)' : ''}`),
+          ]}
+          testId="matrix"
+          class="matrix"
+          labelledBy="matrix-title"
+        >
+          {apps.map((app) => (
+            <tr key={app.app} data-app={app.app}>
+              <th scope="row">
+                <a href={`/apps/${app.app}`}>{app.app}</a>
+                <div class="muted">latest v{app.latestVersion}</div>
+              </th>
+              {environments.map((env) => {
+                const status = app.environments.find((e) => e.env === env.name);
+                return (
+                  <td class="env-cell" key={env.name}>
+                    {status ? (
+                      <EnvironmentCell app={app.app} env={status} />
+                    ) : (
+                      <span class="muted">—</span>
+                    )}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -1,6 +1,7 @@
 import type { DeploymentRecord, HistoryEntry } from '../../../protocol/deployment-api.js';
 import { RelTime } from '../../components/rel-time.js';
 import { StateBadge } from '../../components/state-badge.js';
+import { DataTable } from '../../components/data-table.js';
 
 /** Every change of the app's verdicts, newest first, with who, when and the note. */
 export function VerdictHistory({ history }: { history: readonly HistoryEntry[] }) {
@@ -37,41 +38,30 @@ export function DeploymentList({ deployments }: { deployments: readonly Deployme
       {deployments.length === 0 ? (
         <p class="muted">None yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="deployments">
-            <thead>
-              <tr>
-                <th scope="col">Deployment</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">By</th>
-                <th scope="col">Started</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deployments.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <a href={`/deployments/${encodeURIComponent(d.id)}`}>
-                      v{d.version} ({d.id})
-                    </a>
-                  </td>
-                  <td>{d.env}</td>
-                  <td>{d.kind}</td>
-                  <td>
-                    <StateBadge state={d.state} />
-                    {d.error && <div class="muted note-text">{d.error}</div>}
-                  </td>
-                  <td>{d.createdBy}</td>
-                  <td>
-                    <RelTime at={d.createdAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Deployment', 'Environment', 'Kind', 'State', 'By', 'Started']}
+          testId="deployments"
+        >
+          {deployments.map((d) => (
+            <tr key={d.id}>
+              <td>
+                <a href={`/deployments/${encodeURIComponent(d.id)}`}>
+                  v{d.version} ({d.id})
+                </a>
+              </td>
+              <td>{d.env}</td>
+              <td>{d.kind}</td>
+              <td>
+                <StateBadge state={d.state} />
+                {d.error && <div class="muted note-text">{d.error}</div>}
+              </td>
+              <td>{d.createdBy}</td>
+              <td>
+                <RelTime at={d.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -10,6 +10,7 @@ import { RelTime } from '../../components/rel-time.js';
 import { StateBadge } from '../../components/state-badge.js';
 import type { PromotionTarget } from '../../lib/app-records.js';
 import { mayCall, mayPromote, type Permission } from '../../lib/permissions.js';
+import { DataTable } from '../../components/data-table.js';
 
 /** An app's bundles, newest first, each with its verdict and the actions on it. */
 export function BundlesSection({
@@ -38,81 +39,70 @@ export function BundlesSection({
       {bundles.length === 0 ? (
         <p class="muted">No bundle yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="bundles">
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Label</th>
-                <th scope="col">Commit</th>
-                <th scope="col">Pushed</th>
-                <th scope="col">Verdict</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {bundles.map((bundle) => {
-                const target = targetOf(bundle.version);
-                return (
-                  <tr key={bundle.version} data-version={bundle.version}>
-                    <th scope="row">
-                      <a href={`/reports/${app}/${bundle.version}`}>v{bundle.version}</a>
-                    </th>
-                    <td class="label">{bundle.label ?? <span class="muted">—</span>}</td>
-                    <td>
-                      {bundle.commit ? (
-                        <code title={bundle.commit}>
-                          {bundle.commit.slice(0, 10)}
-                          {bundle.dirty ? ' (dirty)' : ''}
-                        </code>
-                      ) : (
-                        <span class="muted">—</span>
+        <DataTable
+          columns={['Version', 'Label', 'Commit', 'Pushed', 'Verdict', 'Actions']}
+          testId="bundles"
+        >
+          {bundles.map((bundle) => {
+            const target = targetOf(bundle.version);
+            return (
+              <tr key={bundle.version} data-version={bundle.version}>
+                <th scope="row">
+                  <a href={`/reports/${app}/${bundle.version}`}>v{bundle.version}</a>
+                </th>
+                <td class="label">{bundle.label ?? <span class="muted">—</span>}</td>
+                <td>
+                  {bundle.commit ? (
+                    <code title={bundle.commit}>
+                      {bundle.commit.slice(0, 10)}
+                      {bundle.dirty ? ' (dirty)' : ''}
+                    </code>
+                  ) : (
+                    <span class="muted">—</span>
+                  )}
+                </td>
+                <td>
+                  {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
+                </td>
+                <td>
+                  <StateBadge state={verdicts.get(bundle.version) ?? 'pending'} />
+                </td>
+                <td>
+                  <div class="actions">
+                    <ActionButton
+                      permission={mayMark}
+                      onClick={() => onMark(bundle.version, 'passed')}
+                      testId="mark-passed"
+                    >
+                      Mark passed…
+                    </ActionButton>
+                    <ActionButton
+                      permission={mayMark}
+                      onClick={() => onMark(bundle.version, 'failed')}
+                      testId="mark-failed"
+                    >
+                      Mark failed…
+                    </ActionButton>
+                    <ActionButton
+                      permission={promotePermission(
+                        session,
+                        target,
+                        environments,
+                        verdicts.get(bundle.version) ?? 'pending',
                       )}
-                    </td>
-                    <td>
-                      {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
-                    </td>
-                    <td>
-                      <StateBadge state={verdicts.get(bundle.version) ?? 'pending'} />
-                    </td>
-                    <td>
-                      <div class="actions">
-                        <ActionButton
-                          permission={mayMark}
-                          onClick={() => onMark(bundle.version, 'passed')}
-                          testId="mark-passed"
-                        >
-                          Mark passed…
-                        </ActionButton>
-                        <ActionButton
-                          permission={mayMark}
-                          onClick={() => onMark(bundle.version, 'failed')}
-                          testId="mark-failed"
-                        >
-                          Mark failed…
-                        </ActionButton>
-                        <ActionButton
-                          permission={promotePermission(
-                            session,
-                            target,
-                            environments,
-                            verdicts.get(bundle.version) ?? 'pending',
-                          )}
-                          onClick={() => target.env && onPromote(bundle.version, target.env)}
-                          kind="primary"
-                          testId="promote"
-                        >
-                          {target.env ? `Promote to ${target.env}…` : 'Promote…'}
-                        </ActionButton>
-                        <a href={`/reports/${app}/${bundle.version}`}>Report</a>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+                      onClick={() => target.env && onPromote(bundle.version, target.env)}
+                      kind="primary"
+                      testId="promote"
+                    >
+                      {target.env ? `Promote to ${target.env}…` : 'Promote…'}
+                    </ActionButton>
+                    <a href={`/reports/${app}/${bundle.version}`}>Report</a>
+                  </div>
+                </td>
+              </tr>
+            );
+          })}
+        </DataTable>
       )}
     </section>
   );

@@ -8,6 +8,7 @@ import {
 import { AnsiText } from '../../components/ansi-text.js';
 import { PhraseText } from '../../components/phrase-text.js';
 import { StateBadge } from '../../components/state-badge.js';
+import { DataTable } from '../../components/data-table.js';
 
 /**
  * Each environment's deployments of the release and its installs host by
@@ -36,30 +37,20 @@ export function ReportEnvironments({
               </li>
             ))}
           </ul>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Host</th>
-                  <th scope="col">Installs</th>
-                </tr>
-              </thead>
-              <tbody>
-                {env.hosts.map((host) => (
-                  <tr key={host.host} data-testid="report-host" data-host={host.host}>
-                    <th scope="row">
-                      <a href={`/hosts/${encodeURIComponent(host.host)}`}>{host.host}</a>
-                    </th>
-                    <td>
-                      {host.installs.map((install) => (
-                        <InstallLine key={install.id} install={install} />
-                      ))}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['Host', 'Installs']}>
+            {env.hosts.map((host) => (
+              <tr key={host.host} data-testid="report-host" data-host={host.host}>
+                <th scope="row">
+                  <a href={`/hosts/${encodeURIComponent(host.host)}`}>{host.host}</a>
+                </th>
+                <td>
+                  {host.installs.map((install) => (
+                    <InstallLine key={install.id} install={install} />
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         </div>
       ))}
     </section>

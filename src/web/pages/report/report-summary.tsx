@@ -10,6 +10,7 @@ import { PhraseText } from '../../components/phrase-text.js';
 import { RelTime } from '../../components/rel-time.js';
 import { StateBadge } from '../../components/state-badge.js';
 import { formatBytes } from '../../lib/hosts-model.js';
+import { DataTable } from '../../components/data-table.js';
 
 /** The report's top: its headline and blockers, the bundles, each bundle's path, and the tallies. */
 export function ReportSummary({ report }: { report: Report }) {
@@ -34,50 +35,37 @@ export function ReportSummary({ report }: { report: Report }) {
 
       <section class="panel" aria-labelledby="bundles-title">
         <h2 id="bundles-title">Bundles</h2>
-        <div class="table-wrap">
-          <table data-testid="report-bundles">
-            <thead>
-              <tr>
-                <th scope="col">Bundle</th>
-                <th scope="col">Label</th>
-                <th scope="col">Commit</th>
-                <th scope="col">Pushed</th>
-                <th scope="col">Size</th>
-                <th scope="col">Verdict</th>
-              </tr>
-            </thead>
-            <tbody>
-              {report.bundles.map((bundle) => (
-                <tr key={`${bundle.app}@${bundle.version}`}>
-                  <th scope="row">
-                    <a href={`/apps/${encodeURIComponent(bundle.app)}`}>
-                      {bundleName(bundle.app, bundle.version)}
-                    </a>
-                  </th>
-                  <td>{bundle.label ?? <span class="muted">—</span>}</td>
-                  <td>
-                    {bundle.commit === null ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      <code title={bundle.commit}>{bundle.commit.slice(0, 12)}</code>
-                    )}
-                  </td>
-                  <td>
-                    {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
-                  </td>
-                  <td>{formatBytes(bundle.sizeBytes)}</td>
-                  <td>
-                    <StateBadge state={bundle.verdict.state} />
-                    {bundle.verdict.by !== null && (
-                      <span class="muted"> by {bundle.verdict.by}</span>
-                    )}
-                    {bundle.verdict.note && <div class="note-text">{bundle.verdict.note}</div>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Bundle', 'Label', 'Commit', 'Pushed', 'Size', 'Verdict']}
+          testId="report-bundles"
+        >
+          {report.bundles.map((bundle) => (
+            <tr key={`${bundle.app}@${bundle.version}`}>
+              <th scope="row">
+                <a href={`/apps/${encodeURIComponent(bundle.app)}`}>
+                  {bundleName(bundle.app, bundle.version)}
+                </a>
+              </th>
+              <td>{bundle.label ?? <span class="muted">—</span>}</td>
+              <td>
+                {bundle.commit === null ? (
+                  <span class="muted">—</span>
+                ) : (
+                  <code title={bundle.commit}>{bundle.commit.slice(0, 12)}</code>
+                )}
+              </td>
+              <td>
+                {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
+              </td>
+              <td>{formatBytes(bundle.sizeBytes)}</td>
+              <td>
+                <StateBadge state={bundle.verdict.state} />
+                {bundle.verdict.by !== null && <span class="muted"> by {bundle.verdict.by}</span>}
+                {bundle.verdict.note && <div class="note-text">{bundle.verdict.note}</div>}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
 
       <section class="panel" aria-labelledby="path-title">
