@@ -76,15 +76,25 @@ export const auditEntrySchema = z.object({
 });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
-/** An ISO 8601 time (`2026-12-01`, `2026-12-01T08:00:00Z`), as UTC with milliseconds. */
+/**
+ * An ISO 8601 time (`2026-12-01`, `2026-12-01T08:00:00Z`), as UTC with
+ * milliseconds; one that names no zone is in UTC.
+ */
 const isoTimeSchema = z
   .string()
   .max(40)
   .regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/, {
     error: 'expected an ISO 8601 time such as 2026-12-01T08:00:00Z',
   })
+  .transform(utcTime)
   .refine((text) => !Number.isNaN(Date.parse(text)), { error: 'expected a real date and time' })
   .transform((text) => new Date(text).toISOString());
+
+/** An ISO time with a `T`, and in UTC when it names no zone (not this machine's local time). */
+function utcTime(text: string): string {
+  const time = text.replace(' ', 'T');
+  return time.includes('T') && !/(Z|[+-]\d{2}:?\d{2})$/.test(time) ? `${time}Z` : time;
+}
 
 /** `GET /audit?since=&who=&limit=`. */
 export const auditQuerySchema = z.strictObject({
