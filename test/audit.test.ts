@@ -135,8 +135,9 @@ for (const dialect of STORE_DIALECTS) {
           payload: { app: 'cart', version: 'one', env: 'qa', value: 'not kept' },
         }),
         await call('DELETE', '/hosts/nobody', { token: under.admin }),
+        await call('DELETE', '/vars/REGION?env=qa', { token: qa.token }),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 403, 403, 400, 404]);
+      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 403, 403, 400, 404, 403]);
 
       const [made, ...refusals] = (await audit()).slice(1); // after the qa token made
       expect(
@@ -155,6 +156,8 @@ for (const dialect of STORE_DIALECTS) {
           { app: 'cart', version: 'one', env: 'qa' },
         ],
         ['removeHost', made!.who!.name, 404, 'E_HOST_NOT_FOUND', { host: 'nobody' }],
+        // Refused before the body is read, the path and query are known.
+        ['unsetVariable', 'qa-any', 403, 'E_FORBIDDEN', { name: 'REGION', env: 'qa' }],
       ]);
       expect(refusals.every((e) => e.from === '127.0.0.1')).toBe(true);
       expect(JSON.stringify(refusals)).not.toContain('not-a-real-token');

@@ -130,7 +130,11 @@ export const ROUTES = {
     answer: pushResultSchema,
     statuses: [201, 200],
     audit: {
-      target: { app: 'answer.bundle.app', version: 'answer.bundle.version', label: 'query.label' },
+      target: {
+        app: 'answer.bundle.app',
+        version: 'answer.bundle.version',
+        label: ['answer.bundle.label', 'query.label'],
+      },
     },
   }),
   apps: declareRoute({

@@ -55,6 +55,15 @@ describe('auditTargetOf', () => {
     expect(auditTargetOf(declaration, { ...none, body: new Map([['app', 'cart']]) })).toEqual({});
   });
 
+  it("reads the router's parameters, whose prototype has no prototype", () => {
+    class NullObject {}
+    Object.setPrototypeOf(NullObject.prototype, null);
+    const params = Object.assign(new NullObject(), { name: 'qa-1' });
+    expect(auditTargetOf({ target: { host: 'params.name' } }, { ...none, params })).toEqual({
+      host: 'qa-1',
+    });
+  });
+
   it('names a write without a declaration by its path parameters', () => {
     expect(
       auditTargetOf(undefined, {

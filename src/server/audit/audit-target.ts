@@ -72,11 +72,14 @@ function partValue(value: unknown): string | number | undefined {
   return undefined;
 }
 
-/** An object of JSON or of a parsed schema: not a stream, a buffer or an array. */
+/**
+ * An object of JSON, of a parsed schema or of the router's parameters (whose
+ * prototype has no prototype): not a stream, a buffer, a map or an array.
+ */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
 }
 
 /** The sources of one part: one, or several in the order they are tried. */
