@@ -1358,6 +1358,82 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('audit', () => {
+      const entry = (at: string, name: string | null, outcome = 'ok') => ({
+        at,
+        who:
+          name === null
+            ? null
+            : { tokenId: `tok_${name}`, name, role: 'deployer' as const, via: 'token' as const },
+        from: '10.0.0.7',
+        action: 'deploy',
+        method: 'POST',
+        path: '/deployments',
+        target: { app: 'web', version: 12, env: 'prod', id: 'dep_1' },
+        status: outcome === 'ok' ? 201 : 403,
+        outcome,
+      });
+
+      it('keeps every field, and lists the newest entries oldest first', async () => {
+        await store.audit.record(entry('2026-11-01T00:00:02.000Z', 'alice'));
+        await store.audit.record(entry('2026-11-01T00:00:01.000Z', null, 'E_AUTH_INVALID'));
+        await store.audit.record(entry('2026-11-01T00:00:03.000Z', 'bob', 'E_FORBIDDEN'));
+        await store.audit.record(entry('2026-11-01T00:00:03.000Z', 'alice'));
+        const all = await store.audit.list({ limit: 10 });
+        expect(all.map((e) => [e.at.slice(17, 19), e.who?.name ?? null])).toEqual([
+          ['01', null],
+          ['02', 'alice'],
+          ['03', 'bob'],
+          ['03', 'alice'],
+        ]);
+        expect(new Set(all.map((e) => e.id)).size).toBe(4);
+        expect(all[0]).toEqual({
+          id: all[0]!.id,
+          ...entry('2026-11-01T00:00:01.000Z', null, 'E_AUTH_INVALID'),
+        });
+        expect(all[3]).toEqual({ id: all[3]!.id, ...entry('2026-11-01T00:00:03.000Z', 'alice') });
+        expect(all[3]!.id).toBeGreaterThan(all[2]!.id);
+        // The newest two, still oldest first.
+        expect((await store.audit.list({ limit: 2 })).map((e) => e.who?.name)).toEqual([
+          'bob',
+          'alice',
+        ]);
+      });
+
+      it('lists since a time, and of one token by its name or its id', async () => {
+        await store.audit.record(entry('2026-11-01T00:00:01.000Z', 'alice'));
+        await store.audit.record(entry('2026-11-02T00:00:00.000Z', 'bob'));
+        await store.audit.record(entry('2026-11-03T00:00:00.000Z', 'alice'));
+        const names = (entries: { who: { name: string } | null; at: string }[]) =>
+          entries.map((e) => `${e.who?.name}@${e.at.slice(8, 10)}`);
+        expect(
+          names(await store.audit.list({ since: '2026-11-02T00:00:00.000Z', limit: 10 })),
+        ).toEqual(['bob@02', 'alice@03']);
+        expect(names(await store.audit.list({ who: 'alice', limit: 10 }))).toEqual([
+          'alice@01',
+          'alice@03',
+        ]);
+        expect(names(await store.audit.list({ who: 'tok_bob', limit: 10 }))).toEqual(['bob@02']);
+        expect(
+          names(
+            await store.audit.list({ who: 'alice', since: '2026-11-02T00:00:00.000Z', limit: 10 }),
+          ),
+        ).toEqual(['alice@03']);
+        expect(await store.audit.list({ who: 'carol', limit: 10 })).toEqual([]);
+      });
+
+      it('prunes the entries from before a time', async () => {
+        await store.audit.record(entry('2025-01-01T00:00:00.000Z', 'alice'));
+        await store.audit.record(entry('2025-06-01T00:00:00.000Z', 'alice'));
+        await store.audit.record(entry('2026-11-01T00:00:00.000Z', 'alice'));
+        expect(await store.audit.prune('2026-01-01T00:00:00.000Z')).toBe(2);
+        expect((await store.audit.list({ limit: 10 })).map((e) => e.at)).toEqual([
+          '2026-11-01T00:00:00.000Z',
+        ]);
+        expect(await store.audit.prune('2026-01-01T00:00:00.000Z')).toBe(0);
+      });
+    });
+
     describe('deployments', () => {
       it('records a deployment with its installs and takes the lock; a second is refused with the holder', async () => {
         const hostId = await host('qa-1');

@@ -37,6 +37,7 @@ import type {
   PromoteBody,
   RollbackBody,
 } from '../protocol/deployment-api.js';
+import type { AuditEntry, AuditQuery } from '../protocol/audit-api.js';
 import type { HostFactsAnswer } from '../protocol/host-facts.js';
 import type {
   ActionAddBody,
@@ -163,6 +164,11 @@ export class ApiClient {
         ? await this.client.call('history', { query: { limit } })
         : await this.client.call('appHistory', { params: { app }, query: { limit } });
     return answer.history;
+  }
+
+  /** The audit log (admin): the newest entries asked for, oldest first. */
+  async audit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return (await this.client.call('audit', { query })).entries;
   }
 
   /** `ferry note add`: a note on a bundle or a label; the answer has its new id. */

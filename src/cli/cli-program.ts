@@ -4,6 +4,7 @@ import { registerActionAdd } from './commands/action-add.js';
 import { registerActionDone } from './commands/action-done.js';
 import { registerActions } from './commands/actions.js';
 import { registerApps } from './commands/apps.js';
+import { registerAudit } from './commands/audit.js';
 import { registerBundleCreate } from './commands/bundle-create.js';
 import { registerBundleDownload } from './commands/bundle-download.js';
 import { registerBundleShow } from './commands/bundle-show.js';
@@ -71,6 +72,7 @@ export function createCliProgram(): Command {
   registerStatus(program);
   registerHistory(program);
   registerEvents(program);
+  registerAudit(program);
 
   const note = program
     .command('note')

@@ -43,6 +43,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   reports: 'Release reports',
   events: 'Live events',
   sessions: 'Dashboard sessions',
+  audit: 'Audit log',
 };
 
 /**
@@ -65,6 +66,8 @@ export function renderApiDocs(routes: Readonly<Record<string, RouteDeclaration>>
     '',
     `Types below are written TypeScript-like: \`name?\` is optional, \`a | b\` is either, \`T[]\` is a list. Path parameters and query values are text (a version is plain digits). Agents also hold a WebSocket at \`${API_PREFIX}/agent/connect\` (the built-in transport), which is not part of this reference.`,
     '',
+    'Every call but GET is recorded in the audit log, refusals too, under its route’s name and with the target its declaration names (the Audit line; see [security.md](security.md#audit-log)).',
+    '',
     'The typed client in `src/client/` calls each route by the name shown.',
     '',
   ];
@@ -85,6 +88,7 @@ function renderRoute(name: string, route: RouteDeclaration): string[] {
   );
   lines.push(`- Answers: ${route.statuses.map(String).join(', ')}`);
   if (route.note !== undefined) lines.push(`- Note: ${route.note}`);
+  if (route.method !== 'GET') lines.push(`- Audit: ${auditText(route)}`);
   lines.push('');
   if (route.params) lines.push(...section('Path parameters', route.params, 'input'));
   if (route.query) lines.push(...section('Query', route.query, 'input'));
@@ -92,6 +96,18 @@ function renderRoute(name: string, route: RouteDeclaration): string[] {
   if (route.answer === null) lines.push('Answer: none (204).', '');
   else lines.push(...section('Answer', route.answer, 'output'));
   return lines;
+}
+
+/** What the audit log records of a write, besides who, from where and the outcome. */
+function auditText(route: RouteDeclaration): string {
+  const parts = Object.entries(route.audit?.target ?? {}).map(
+    ([part, from]) =>
+      `\`${part}\` from ${[from]
+        .flat()
+        .map((source) => `\`${source}\``)
+        .join(' or ')}`,
+  );
+  return parts.length === 0 ? 'recorded, with no target' : `recorded; target ${parts.join(', ')}`;
 }
 
 function section(

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Role } from './api.js';
+import type { AuditTargetPart } from './audit-api.js';
 
 /** The HTTP methods the API uses. */
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -19,6 +20,7 @@ export const ROUTE_FEATURES = [
   'reports',
   'events',
   'sessions',
+  'audit',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];
 
@@ -28,6 +30,38 @@ export interface StreamContent {
   /** The Content-Type(s) of the bytes; the first is the one the client sends. */
   readonly contentTypes: readonly [string, ...string[]];
 }
+
+/**
+ * Where the audit log reads a part of a write's target: a field of the
+ * request's path parameters, query or JSON body (parsed, or as sent when it
+ * was refused), or of its JSON answer; a dotted path reaches inside
+ * (`body.on.app`). Never a secret: a field named `token`, `value`,
+ * `password` or `secret` is never read (`AUDIT_UNREADABLE_FIELDS`).
+ */
+export type AuditSource = `${'params' | 'query' | 'body' | 'answer'}.${string}`;
+
+/**
+ * How the audit log names what a write acts on. The action is the route's
+ * name; each part of the target is read from the first of its sources that
+ * has a value. Every route but GET declares one (a test holds the
+ * declarations to it); a GET changes nothing and is not recorded.
+ *
+ * @example
+ *   audit: { target: { app: 'body.app', version: ['body.to', 'answer.version'], id: 'answer.id' } }
+ */
+export interface AuditDeclaration {
+  readonly target: {
+    readonly [P in AuditTargetPart]?: AuditSource | readonly [AuditSource, ...AuditSource[]];
+  };
+}
+
+/** Field names the audit log never reads, whatever a declaration says: they hold secrets. */
+export const AUDIT_UNREADABLE_FIELDS: ReadonlySet<string> = new Set([
+  'token',
+  'value',
+  'password',
+  'secret',
+]);
 
 /**
  * One HTTP route of the API, as data: what the server registers, the client
@@ -56,6 +90,11 @@ export interface RouteDeclaration {
   readonly answer: z.ZodType | StreamContent | null;
   /** The statuses of a successful answer, the usual one first. */
   readonly statuses: readonly [number, ...number[]];
+  /**
+   * How the audit log names the target of this write (every method but GET).
+   * A write without one is still recorded, with its path parameters as target.
+   */
+  readonly audit?: AuditDeclaration;
 }
 
 /**

@@ -55,7 +55,8 @@ import {
   recordIdTextSchema,
 } from './note-api.js';
 import { reportQuerySchema, reportSchema } from './report-api.js';
-import { declareRoute, type RouteDeclaration } from './route-declaration.js';
+import { auditAnswerSchema, auditQuerySchema } from './audit-api.js';
+import { type AuditDeclaration, declareRoute, type RouteDeclaration } from './route-declaration.js';
 import { driftAnswerSchema, driftQuerySchema } from './report-api.js';
 
 /**
@@ -77,6 +78,17 @@ const installParams = z.object({ id: z.string().min(1) });
 const limitQuery = z.object({ limit: countTextSchema(1, 1000).optional() });
 const historyQuery = z.strictObject({ limit: countTextSchema(1, 1000).optional() });
 const recordParams = z.object({ id: recordIdTextSchema });
+
+/** A variable set: its name and scope, never its value. */
+const VARIABLE_SET_AUDIT = {
+  target: {
+    name: 'body.name',
+    app: 'body.app',
+    env: 'body.env',
+    role: 'body.role',
+    host: 'body.host',
+  },
+} as const satisfies AuditDeclaration;
 
 /** A bundle as bytes: how it is pushed and downloaded. */
 const bundleBytes = { stream: true, contentTypes: ['application/gzip'] } as const;
@@ -117,6 +129,13 @@ export const ROUTES = {
     body: { stream: true, contentTypes: ['application/gzip', 'application/octet-stream'] },
     answer: pushResultSchema,
     statuses: [201, 200],
+    audit: {
+      target: {
+        app: 'answer.bundle.app',
+        version: 'answer.bundle.version',
+        label: ['answer.bundle.label', 'query.label'],
+      },
+    },
   }),
   apps: declareRoute({
     feature: 'bundles',
@@ -179,6 +198,14 @@ export const ROUTES = {
     body: tokenCreateBodySchema,
     answer: tokenCreatedSchema,
     statuses: [201],
+    audit: {
+      target: {
+        name: ['answer.name', 'body.name'],
+        role: 'body.role',
+        env: 'body.env',
+        id: 'answer.id',
+      },
+    },
   }),
   tokens: declareRoute({
     feature: 'tokens',
@@ -198,6 +225,7 @@ export const ROUTES = {
     params: z.object({ id: z.string().min(1) }),
     answer: null,
     statuses: [204],
+    audit: { target: { id: 'params.id' } },
   }),
 
   environments: declareRoute({
@@ -221,6 +249,7 @@ export const ROUTES = {
     body: enrollBodySchema,
     answer: enrollResultSchema,
     statuses: [201],
+    audit: { target: { host: 'body.name', env: 'body.env', id: 'answer.hostId' } },
   }),
   hosts: declareRoute({
     feature: 'hosts',
@@ -252,6 +281,7 @@ export const ROUTES = {
     params: z.object({ name: z.string().min(1) }),
     answer: null,
     statuses: [204],
+    audit: { target: { host: 'params.name' } },
   }),
   createInstall: declareRoute({
     feature: 'hosts',
@@ -262,6 +292,9 @@ export const ROUTES = {
     body: installCreateBodySchema,
     answer: installRecordSchema,
     statuses: [201],
+    audit: {
+      target: { app: 'body.app', version: 'body.version', host: 'body.host', id: 'answer.id' },
+    },
   }),
   install: declareRoute({
     feature: 'hosts',
@@ -294,6 +327,7 @@ export const ROUTES = {
     body: variableSetBodySchema,
     answer: variableSetResultSchema,
     statuses: [201, 200],
+    audit: VARIABLE_SET_AUDIT,
   }),
   setVariableByPost: declareRoute({
     feature: 'variables',
@@ -304,6 +338,7 @@ export const ROUTES = {
     body: variableSetBodySchema,
     answer: variableSetResultSchema,
     statuses: [201, 200],
+    audit: VARIABLE_SET_AUDIT,
   }),
   variables: declareRoute({
     feature: 'variables',
@@ -325,6 +360,15 @@ export const ROUTES = {
     query: variableScopeQuerySchema,
     answer: null,
     statuses: [204],
+    audit: {
+      target: {
+        name: 'params.name',
+        app: 'query.app',
+        env: 'query.env',
+        role: 'query.role',
+        host: 'query.host',
+      },
+    },
   }),
 
   markVerdict: declareRoute({
@@ -338,6 +382,7 @@ export const ROUTES = {
     body: verdictMarkBodySchema,
     answer: verdictMarkResultSchema,
     statuses: [201],
+    audit: { target: { app: 'params.app', version: 'params.version', verdict: 'body.verdict' } },
   }),
   verdicts: declareRoute({
     feature: 'verdicts',
@@ -360,6 +405,9 @@ export const ROUTES = {
     body: deployBodySchema,
     answer: deploymentRecordSchema,
     statuses: [201],
+    audit: {
+      target: { app: 'body.app', version: 'body.version', env: 'body.env', id: 'answer.id' },
+    },
   }),
   promote: declareRoute({
     feature: 'deployments',
@@ -371,6 +419,9 @@ export const ROUTES = {
     body: promoteBodySchema,
     answer: deploymentRecordSchema,
     statuses: [201],
+    audit: {
+      target: { app: 'body.app', version: 'body.version', env: 'answer.env', id: 'answer.id' },
+    },
   }),
   rollback: declareRoute({
     feature: 'deployments',
@@ -381,6 +432,14 @@ export const ROUTES = {
     body: rollbackBodySchema,
     answer: deploymentRecordSchema,
     statuses: [201],
+    audit: {
+      target: {
+        app: 'body.app',
+        version: ['answer.version', 'body.to'],
+        env: 'body.env',
+        id: 'answer.id',
+      },
+    },
   }),
   deployments: declareRoute({
     feature: 'deployments',
@@ -411,6 +470,9 @@ export const ROUTES = {
     params: deploymentParams,
     answer: deploymentRecordSchema,
     statuses: [200],
+    audit: {
+      target: { app: 'answer.app', version: 'answer.version', env: 'answer.env', id: 'params.id' },
+    },
   }),
   deploymentLogs: declareRoute({
     feature: 'deployments',
@@ -465,6 +527,14 @@ export const ROUTES = {
     body: noteAddBodySchema,
     answer: noteRecordSchema,
     statuses: [201],
+    audit: {
+      target: {
+        app: 'body.on.app',
+        version: 'body.on.version',
+        label: 'body.on.label',
+        id: 'answer.id',
+      },
+    },
   }),
   notes: declareRoute({
     feature: 'notes',
@@ -498,6 +568,7 @@ export const ROUTES = {
     body: noteEditBodySchema,
     answer: noteRecordSchema,
     statuses: [200],
+    audit: { target: { id: 'params.id' } },
   }),
   addAction: declareRoute({
     feature: 'notes',
@@ -509,6 +580,7 @@ export const ROUTES = {
     body: actionAddBodySchema,
     answer: actionRecordSchema,
     statuses: [201],
+    audit: { target: { name: 'body.owner', id: 'params.id' } },
   }),
   completeAction: declareRoute({
     feature: 'notes',
@@ -519,6 +591,7 @@ export const ROUTES = {
     params: recordParams,
     answer: actionDoneResultSchema,
     statuses: [200],
+    audit: { target: { id: 'params.id' } },
   }),
   actions: declareRoute({
     feature: 'notes',
@@ -569,6 +642,7 @@ export const ROUTES = {
     body: sessionStartBodySchema,
     answer: sessionSchema,
     statuses: [201],
+    audit: { target: {} },
   }),
   session: declareRoute({
     feature: 'sessions',
@@ -589,6 +663,20 @@ export const ROUTES = {
     note: 'The cookie is cleared also when its session had ended already (expired, revoked, signed out in another tab: `E_AUTH_INVALID`), so that the browser forgets it; a live session whose sign-out lacks its CSRF token (`E_CSRF`) keeps it. A bearer call ends the session of the cookie it carries; without one it is `E_AUTH_REQUIRED` (a token has no session: revoke it to end its sessions).',
     answer: null,
     statuses: [204],
+    audit: { target: {} },
+  }),
+
+  audit: declareRoute({
+    feature: 'audit',
+    method: 'GET',
+    path: '/audit',
+    roles: ['admin'],
+    summary:
+      'The audit log: every request that changed something or tried to, with who, from where, what and the outcome; the newest `limit` entries (200 unless given), oldest first.',
+    note: '`since` keeps the entries at or after a time; `who` those of one token, by its name or id. Entries older than `audit.retentionDays` are pruned.',
+    query: auditQuerySchema,
+    answer: auditAnswerSchema,
+    statuses: [200],
   }),
 
   installWanted: declareRoute({

@@ -16,6 +16,8 @@ import type { Store } from '../store/store.js';
 import { BuiltinServerTransport } from '../transport/builtin/builtin-server-transport.js';
 import type { ServerTransport, TransportLogger } from '../transport/transport.js';
 import { AgentService } from './agent-service.js';
+import { auditWrites } from './audit/audit-hook.js';
+import { AuditLog } from './audit/audit-log.js';
 import { BundleService } from './bundle-service.js';
 import { CatchUp } from './deployments/catch-up.js';
 import { DeploymentService } from './deployments/deployment-service.js';
@@ -25,6 +27,7 @@ import { isProtected } from './environment-config.js';
 import { HostFactsService } from './host-facts-service.js';
 import { NoteService } from './note-service.js';
 import { RecordsService } from './records-service.js';
+import { auditRoutes } from './routes/audit-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
@@ -96,6 +99,8 @@ export interface BuiltServer {
   bundles: BundleService;
   agents: AgentService;
   events: EventBus;
+  /** The audit log of the writes; `idle()` waits until those answered so far are recorded. */
+  audit: AuditLog;
 }
 
 /**
@@ -215,6 +220,13 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // First, so that every answer has them, refusals included.
   addSecurityHeaders(app);
 
+  // Every write to a declared route, refusals included, with who and from where.
+  const audit = new AuditLog(deps.store.audit, app.log, config.audit.retentionDays);
+  app.addHook('onReady', () => audit.start());
+  // After the HTTP server closed (every answer made), before the store closes.
+  app.addHook('onClose', () => audit.stop());
+  auditWrites(app, audit);
+
   // Every route needs a token unless its declaration says it is public, and a
   // token of a role it declares. The check is on the route the router matched,
   // not on the raw URL, so an encoded path such as /%61pi/v1/apps cannot slip
@@ -255,6 +267,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     routeOptions,
   );
   void app.register(sessionRoutes(sessions), routeOptions);
+  void app.register(auditRoutes(audit), routeOptions);
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
   app.setNotFoundHandler((request, reply) => {
@@ -285,7 +298,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     return reply.status(500).send(new FerryError('E_INTERNAL', 'Internal server error').toBody());
   });
 
-  return { app, tokens, sessions, bundles, agents, deployments, events, notes };
+  return { app, tokens, sessions, bundles, agents, deployments, events, notes, audit };
 
   /** The built-in transport, on this server's own HTTP port. */
   function builtinTransport(): ServerTransport {

@@ -7,6 +7,12 @@ declare module 'fastify' {
     token?: StoredToken;
     /** The dashboard session whose cookie authenticated this request, if one did. */
     session?: ActiveSession;
+    /**
+     * A declared route's input as its handler got it, parsed, and the JSON
+     * answer it returned: what the audit log names a write's target from.
+     */
+    ferryInput?: { params: unknown; query: unknown; body: unknown };
+    ferryAnswer?: unknown;
   }
 }
 

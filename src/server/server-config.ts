@@ -104,6 +104,13 @@ export const serverConfigSchema = z.strictObject({
       heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
     })
     .prefault({}),
+  /** The audit log of every request that changes something (docs/security.md). */
+  audit: z
+    .strictObject({
+      // Entries older than this go (checked at start and every hour).
+      retentionDays: z.coerce.number().positive().max(36_500).default(365),
+    })
+    .prefault({}),
   /** The dashboard's sign-in sessions. */
   sessions: z
     .strictObject({

@@ -472,6 +472,44 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.createIndex('sessions_token').on('sessions').column('token_id').execute();
       },
     },
+    '0020_audit_log': {
+      async up(db) {
+        // Every request that changed something or tried to: who, from where,
+        // what, and the outcome. Pruned by time (`audit.retentionDays`), and
+        // read by time and by token.
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', serial, (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('token_id', 'text')
+          .addColumn('token_name', 'text')
+          .addColumn('token_role', 'text')
+          .addColumn('via', 'text')
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('method', 'text', (c) => c.notNull())
+          .addColumn('path', 'text', (c) => c.notNull())
+          .addColumn('target_json', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('audit_log_at')
+          .on('audit_log')
+          .columns(['at', 'seq'])
+          .execute();
+        await db.schema
+          .createIndex('audit_log_token_name')
+          .on('audit_log')
+          .columns(['token_name', 'at'])
+          .execute();
+        await db.schema
+          .createIndex('audit_log_token_id')
+          .on('audit_log')
+          .columns(['token_id', 'at'])
+          .execute();
+      },
+    },
   };
 }
 

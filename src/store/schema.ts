@@ -27,6 +27,29 @@ export interface Database {
   notes: NotesTable;
   note_actions: NoteActionsTable;
   sessions: SessionsTable;
+  audit_log: AuditLogTable;
+}
+
+/**
+ * One request that changed something or tried to (migration 0020). `token_*`
+ * are null when no token counted; `target_json` holds the parts of the
+ * target the route's declaration names, never a body or a secret.
+ */
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: string;
+  token_id: string | null;
+  token_name: string | null;
+  token_role: string | null;
+  /** `token` or `session`: how the token was presented. */
+  via: string | null;
+  address: string;
+  action: string;
+  method: string;
+  path: string;
+  target_json: string;
+  status: number;
+  outcome: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { AuditStore } from './audit-store.js';
 import type { BundleStore } from './bundle-store.js';
 import type { DeploymentStore } from './deployment-store.js';
 import type { EnvironmentStore } from './environment-store.js';
@@ -12,6 +13,7 @@ import type { TokenStore } from './token-store.js';
 import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
 
+export type { AuditListQuery, AuditStore, NewAuditEntry } from './audit-store.js';
 export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
 export type {
   DeployLock,
@@ -76,4 +78,5 @@ export interface Store {
   readonly notes: NoteStore;
   readonly history: HistoryStore;
   readonly events: EventStore;
+  readonly audit: AuditStore;
 }

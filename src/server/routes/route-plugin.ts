@@ -134,7 +134,9 @@ function register(
         request,
         reply,
       };
+      request.ferryInput = { params: context.params, query: context.query, body: context.body };
       const answer = await handler(context);
+      request.ferryAnswer = answer;
       if (route.answer === null) return reply.send();
       if (answerSchema === undefined) return reply;
       if (checkAnswers) checkAnswer(name, route, reply.statusCode, answer);

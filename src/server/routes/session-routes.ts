@@ -15,6 +15,8 @@ export function sessionRoutes(sessions: SessionService): FastifyPluginCallback<R
       // Another site's page must not sign a browser in as someone else (login CSRF).
       refuseCrossSite(request);
       const { id, session } = await sessions.start(body.token);
+      // The token signed in with is who made this request (the audit log's "who").
+      request.token = session.token;
       // Signing in again replaces the browser's cookie: the session of the old
       // one ends too, or it would stay valid, unseen, for the rest of its TTL.
       const previous = readSessionCookie(request.headers.cookie);

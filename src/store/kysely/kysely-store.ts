@@ -4,6 +4,7 @@ import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import type { StoreDialect } from '../store-dialect.js';
 import type { Store } from '../store.js';
+import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyBundleStore } from './kysely-bundle-store.js';
 import { KyselyDeploymentStore } from './kysely-deployment-store.js';
 import { KyselyEnvironmentStore } from './kysely-environment-store.js';
@@ -42,6 +43,7 @@ export class KyselyStore implements Store {
   readonly deployments: KyselyDeploymentStore;
   readonly history: KyselyHistoryStore;
   readonly events: KyselyEventStore;
+  readonly audit: KyselyAuditStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -61,6 +63,7 @@ export class KyselyStore implements Store {
     this.deployments = new KyselyDeploymentStore(db, this.installs);
     this.history = new KyselyHistoryStore(db);
     this.events = new KyselyEventStore(db, dialect);
+    this.audit = new KyselyAuditStore(db);
   }
 
   migrate(): Promise<void> {
