@@ -72,12 +72,12 @@ interface Outcome {
  * How to call one route realistically. `input` makes what a call by a caller
  * needs (as the admin, just before it) when the caller is to be let through;
  * a refused caller gets input that would harm nothing were it let through.
- * `elsewhere` is the same call acting outside the `qa` environment, for the
- * tokens bound to `qa`.
+ * `elsewhere` makes the same call acting outside the `qa` environment (each
+ * way it can name another one), for the tokens bound to `qa`.
  */
 interface Fixture {
   input(caller: MatrixCaller, allowed: boolean): Promise<CallInput> | CallInput;
-  elsewhere?(): Promise<CallInput>;
+  elsewhere?: readonly (() => Promise<CallInput>)[];
 }
 
 let server: LocalServer;
@@ -174,6 +174,12 @@ beforeAll(async () => {
     }),
     { ...bearer('session', 'deployer', deployer), kind: 'session', csrf: true },
     { ...bearer('session without CSRF', 'deployer', deployer), kind: 'session' },
+    {
+      ...bearer('session on another site', 'deployer', deployer),
+      kind: 'session',
+      csrf: true,
+      origin: 'https://elsewhere.example',
+    },
     { ...bearer('revoked admin', 'admin', revoked.token), kind: 'unknown', role: null },
     { ...bearer('forged', 'admin', forgedToken()), kind: 'unknown', role: null },
     { ...bearer('none', 'admin', ''), kind: 'none', role: null },
@@ -369,8 +375,10 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
   environments: { input: () => ({}) },
   enroll: {
     input: () => ({ body: { name: unique('matrix-enrolled'), env: 'qa', roles: ['web'] } }),
-    elsewhere: () =>
-      Promise.resolve({ body: { name: unique('matrix-enrolled'), env: 'dev', roles: ['web'] } }),
+    elsewhere: [
+      () =>
+        Promise.resolve({ body: { name: unique('matrix-enrolled'), env: 'dev', roles: ['web'] } }),
+    ],
   },
   hosts: { input: () => ({ query: { env: 'qa' } }) },
   hostFacts: { input: () => ({ params: { name: 'matrix-host' } }) },
@@ -395,10 +403,11 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
         await admin.call('setVariable', { body: { name: 'MATRIX_GONE', value: 'x', env: 'qa' } });
       return { params: { name: 'MATRIX_GONE' }, query: { env: 'qa' } };
     },
-    elsewhere: async () => {
-      await admin.call('setVariable', { body: { name: 'MATRIX_GONE', value: 'x', env: 'dev' } });
-      return { params: { name: 'MATRIX_GONE' }, query: { env: 'dev' } };
-    },
+    elsewhere: (['env', 'host'] as const).map((scope) => async () => {
+      const where: Record<string, string> = scope === 'env' ? { env: 'dev' } : { host: 'cart-dev' };
+      await admin.call('setVariable', { body: { name: 'MATRIX_GONE', value: 'x', ...where } });
+      return { params: { name: 'MATRIX_GONE' }, query: where };
+    }),
   },
   markVerdict: { input: () => ({ params: cartAt1, body: { verdict: 'passed' } }) },
   verdicts: { input: () => ({ params: cartAt1 }) },
@@ -407,10 +416,12 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
       await settled('cart');
       return { body: { ...cartAt1, env: 'qa' } };
     },
-    elsewhere: async () => {
-      await settled('cart');
-      return { body: { ...cartAt1, env: 'dev' } };
-    },
+    elsewhere: [
+      async () => {
+        await settled('cart');
+        return { body: { ...cartAt1, env: 'dev' } };
+      },
+    ],
   },
   promote: {
     // A new bundle that landed in dev goes on to qa; one dev has since gone back from, to dev again.
@@ -420,22 +431,26 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
       await deployAndSettle('cart', version, 'dev');
       return { body: { app: 'cart', version } };
     },
-    elsewhere: async () => {
-      const version = await push('cart', unique('promoted'));
-      await deployAndSettle('cart', version, 'dev');
-      await deployAndSettle('cart', 1, 'dev');
-      return { body: { app: 'cart', version } };
-    },
+    elsewhere: [
+      async () => {
+        const version = await push('cart', unique('promoted'));
+        await deployAndSettle('cart', version, 'dev');
+        await deployAndSettle('cart', 1, 'dev');
+        return { body: { app: 'cart', version } };
+      },
+    ],
   },
   rollback: {
     input: async (_caller, allowed) => {
       if (allowed) await deployAndSettle('cart', 2, 'qa');
       return { body: { app: 'cart', env: 'qa', to: 1 } };
     },
-    elsewhere: async () => {
-      await deployAndSettle('cart', 2, 'dev');
-      return { body: { app: 'cart', env: 'dev', to: 1 } };
-    },
+    elsewhere: [
+      async () => {
+        await deployAndSettle('cart', 2, 'dev');
+        return { body: { app: 'cart', env: 'dev', to: 1 } };
+      },
+    ],
   },
   deployments: { input: () => ({ query: { app: 'cart' } }) },
   deployment: { input: () => ({ params: { id: world.deploymentId } }) },
@@ -443,7 +458,7 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
     input: async (_caller, allowed) => ({
       params: { id: allowed ? await activeShopDeployment('qa') : world.deploymentId },
     }),
-    elsewhere: async () => ({ params: { id: await activeShopDeployment('staging') } }),
+    elsewhere: [async () => ({ params: { id: await activeShopDeployment('staging') } })],
   },
   deploymentLogs: { input: () => ({ params: { id: world.deploymentId } }) },
   status: { input: () => ({}) },
@@ -491,7 +506,10 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
 function variableSetting(): Fixture {
   return {
     input: () => ({ body: { name: 'MATRIX_SET', value: 'on', env: 'qa' } }),
-    elsewhere: () => Promise.resolve({ body: { name: 'MATRIX_SET', value: 'on', env: 'dev' } }),
+    // An environment's variable, and a host's (in dev).
+    elsewhere: [{ env: 'dev' }, { host: 'cart-dev' }].map(
+      (where) => () => Promise.resolve({ body: { name: 'MATRIX_SET', value: 'on', ...where } }),
+    ),
   };
 }
 
@@ -609,13 +627,15 @@ describe('the role × route matrix', () => {
         const unbound = callers.find(
           (c) => c.kind === 'bearer' && c.role === caller.role && c.env === null,
         )!;
-        const there = await call(name, unbound, await fixture.elsewhere());
-        if (!route.statuses.includes(there.status)) {
-          problems.push(`${name} by ${unbound.key} outside qa: ${there.status} ${there.code}`);
-        }
-        const refused = await call(name, caller, await fixture.elsewhere());
-        if (refused.status !== 403 || refused.code !== 'E_FORBIDDEN') {
-          problems.push(`${name} by ${caller.key} outside qa: ${refused.status} ${refused.code}`);
+        for (const [way, elsewhere] of fixture.elsewhere.entries()) {
+          const there = await call(name, unbound, await elsewhere());
+          if (!route.statuses.includes(there.status)) {
+            problems.push(`${name} #${way} by ${unbound.key}: ${there.status} ${there.code}`);
+          }
+          const refused = await call(name, caller, await elsewhere());
+          if (refused.status !== 403 || refused.code !== 'E_FORBIDDEN') {
+            problems.push(`${name} #${way} by ${caller.key}: ${refused.status} ${refused.code}`);
+          }
         }
       }
     }

@@ -30,6 +30,8 @@ export interface MatrixCaller {
   readonly host: { name: string; sentJob: boolean } | null;
   /** A session that sends its CSRF token on writes. */
   readonly csrf: boolean;
+  /** The `Origin` its requests come from, when it is another site's page. */
+  readonly origin?: string;
   /** Its token's secret (a session's: the token it signs in with). */
   token: string;
   /** A session's cookie value and CSRF token (renewed when it signs in again): sent instead of the token. */
@@ -75,11 +77,16 @@ export const NARROWER_RULES: Partial<
     caller.kind === 'bearer'
       ? refused(401, 'E_AUTH_REQUIRED', 'a token has no session')
       : undefined,
-  // "An agent token is E_FORBIDDEN": the token signing in is the caller's own.
-  startSession: (caller) =>
-    caller.role === 'agent'
+  // "A request whose Origin is another site is E_CSRF"; "an agent token is E_FORBIDDEN"
+  // (the token signing in is the caller's own).
+  startSession: (caller) => {
+    if (caller.origin !== undefined) {
+      return refused(403, 'E_CSRF', "another site's page signs no browser in");
+    }
+    return caller.role === 'agent'
       ? refused(403, 'E_FORBIDDEN', 'an agent token signs no browser in')
-      : undefined,
+      : undefined;
+  },
 };
 
 /**
@@ -99,8 +106,9 @@ export function expectedVerdict(name: RouteName, caller: MatrixCaller): MatrixVe
   if (caller.kind === 'unknown' || caller.role === null) {
     return refused(401, 'E_AUTH_INVALID', 'a credential the server does not know');
   }
-  if (caller.kind === 'session' && !caller.csrf && !SAFE_METHODS.has(route.method)) {
-    return refused(403, 'E_CSRF', "a session's write without its CSRF token");
+  if (caller.kind === 'session' && !SAFE_METHODS.has(route.method)) {
+    if (caller.origin !== undefined) return refused(403, 'E_CSRF', "another site's page writing");
+    if (!caller.csrf) return refused(403, 'E_CSRF', "a session's write without its CSRF token");
   }
   if (!roles.includes(caller.role)) {
     return refused(403, 'E_FORBIDDEN', `the route takes ${roles.join(', ')}`);
@@ -115,12 +123,14 @@ export function forgedToken(): string {
 
 /** The request headers that present a caller: its session's cookie, else its token. */
 export function credentialHeaders(caller: MatrixCaller, method: string): Record<string, string> {
-  if (caller.kind === 'none') return {};
+  const origin: Record<string, string> =
+    caller.origin === undefined ? {} : { origin: caller.origin };
+  if (caller.kind === 'none') return origin;
   if (caller.kind === 'session' && !caller.session) {
     throw new Error(`${caller.key} is not signed in`);
   }
-  if (!caller.session) return { authorization: `Bearer ${caller.token}` };
-  const cookie = { cookie: `ferry_session=${caller.session.id}` };
+  if (!caller.session) return { ...origin, authorization: `Bearer ${caller.token}` };
+  const cookie = { ...origin, cookie: `ferry_session=${caller.session.id}` };
   return caller.csrf && !SAFE_METHODS.has(method)
     ? { ...cookie, 'x-ferry-csrf': caller.session.csrf }
     : cookie;
