@@ -296,8 +296,10 @@ const SAME_REQUEST: RequestVariant = { what: 'as declared', path: (url) => url }
  * no route): HEAD of a GET, a trailing slash, a letter of the path
  * percent-encoded.
  */
+const HEAD_REQUEST: RequestVariant = { what: 'HEAD', method: 'HEAD', path: (url) => url };
+
 const REQUEST_VARIANTS: readonly RequestVariant[] = [
-  { what: 'HEAD', method: 'HEAD', path: (url) => url },
+  HEAD_REQUEST,
   { what: 'with a trailing slash', path: (url) => url.replace(/(\?|$)/, '/$1') },
   {
     what: 'percent-encoded',
@@ -328,7 +330,11 @@ async function call(
     headers['content-type'] = 'application/json';
     body = JSON.stringify(input.body);
   }
-  const response = await fetch(url, { method, headers, ...(method === 'HEAD' ? {} : { body }) });
+  const response = await fetch(url, {
+    method,
+    headers,
+    ...(method === 'HEAD' ? { signal: AbortSignal.timeout(10_000) } : { body }),
+  });
   const setCookie = response.headers.get('set-cookie');
   if (
     method === 'HEAD' ||
@@ -662,6 +668,30 @@ describe('the role × route matrix', () => {
               `${name} by ${caller.key}, ${variant.what}: ${outcome.status} ${outcome.code ?? ''}`,
             );
           }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('answers HEAD of every GET route as the GET, for every caller it takes', async () => {
+    const problems: string[] = [];
+    for (const name of names) {
+      const route: RouteDeclaration = ROUTES[name];
+      if (route.method !== 'GET') continue;
+      for (const caller of callers) {
+        if (!expectedVerdict(name, caller).allowed) continue;
+        const input = FIXTURES[name]
+          ? await FIXTURES[name].input(caller, true)
+          : fallbackInput(route);
+        const get = await call(name, caller, input);
+        // An answer that never comes (a stream held open for a HEAD) is one too.
+        const head = await call(name, caller, input, HEAD_REQUEST).catch((err: unknown) => {
+          if (!(err instanceof Error) || err.name !== 'TimeoutError') throw err;
+          return { status: 'no answer in 10 s' };
+        });
+        if (head.status !== get.status) {
+          problems.push(`HEAD ${route.path} by ${caller.key}: ${head.status}, GET ${get.status}`);
         }
       }
     }
