@@ -674,12 +674,13 @@ describe('the role × route matrix', () => {
     expect(problems).toEqual([]);
   });
 
-  it('answers HEAD of every GET route as the GET, for every caller it takes', async () => {
+  it('answers HEAD of every GET route as the GET, for a person, a host and a session', async () => {
     const problems: string[] = [];
+    const some = callers.filter((c) => ['admin', 'host', 'session'].includes(c.key));
     for (const name of names) {
       const route: RouteDeclaration = ROUTES[name];
       if (route.method !== 'GET') continue;
-      for (const caller of callers) {
+      for (const caller of some) {
         if (!expectedVerdict(name, caller).allowed) continue;
         const input = FIXTURES[name]
           ? await FIXTURES[name].input(caller, true)
