@@ -566,6 +566,9 @@ async function check(
   if (outcome.status !== verdict.status || outcome.code !== verdict.code) {
     return `${said}: expected ${verdict.status} ${verdict.code} (${verdict.why}), answered ${answered}`;
   }
+  if (verdict.message !== undefined && outcome.message !== verdict.message) {
+    return `${said}: told "${outcome.message ?? ''}", not its declaration's "${verdict.message}"`;
+  }
   return undefined;
 }
 

@@ -40,7 +40,8 @@ export interface MatrixCaller {
 
 /** What a call by a caller must answer, by the route's declaration. */
 export type MatrixVerdict =
-  { allowed: true } | { allowed: false; status: 401 | 403; code: ErrorCode; why: string };
+  | { allowed: true }
+  | { allowed: false; status: 401 | 403; code: ErrorCode; why: string; message?: string };
 
 const ALLOWED: MatrixVerdict = { allowed: true };
 
@@ -111,7 +112,10 @@ export function expectedVerdict(name: RouteName, caller: MatrixCaller): MatrixVe
     if (!caller.csrf) return refused(403, 'E_CSRF', "a session's write without its CSRF token");
   }
   if (!roles.includes(caller.role)) {
-    return refused(403, 'E_FORBIDDEN', `the route takes ${roles.join(', ')}`);
+    const why = `the route takes ${roles.join(', ')}`;
+    // What the declaration tells a token of another role, when it says.
+    const message = route.forbidden === undefined ? {} : { message: route.forbidden };
+    return { allowed: false, status: 403, code: 'E_FORBIDDEN', why, ...message };
   }
   return narrower?.(caller) ?? ALLOWED;
 }
