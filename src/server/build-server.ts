@@ -150,6 +150,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       socket.destroy(err);
     },
   });
+  // Before any route is registered, here or by a plugin: each one is declared
+  // (who may call it) or is a dashboard page, and nothing else can be added.
+  guardDeclaredRoutes(app);
   // Every change the services record is published on the bus (see eventedStore).
   const events = new EventBus(deps.store, app.log, config.events.keepDays);
   app.addHook('onReady', () => events.start());
@@ -230,22 +233,28 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // Every route needs a token unless its declaration says it is public, and a
   // token of a role it declares. The check is on the route the router matched,
   // not on the raw URL, so an encoded path such as /%61pi/v1/apps cannot slip
-  // past it; a route without a declaration (none under the API) needs a token,
-  // but the dashboard's pages and files (outside the API), which sign in
-  // themselves. A token is a bearer token or the dashboard's session cookie
-  // (see authenticateRequest: a session's writes need its CSRF token).
+  // past it. The dashboard's pages and files (outside the API) sign in
+  // themselves. A route that is neither (guardDeclaredRoutes lets none be
+  // registered) is refused to every caller. A token is a bearer token or the
+  // dashboard's session cookie (see authenticateRequest: a session's writes
+  // need its CSRF token).
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === undefined) return;
     if (request.routeOptions.config.webPage === true) return;
     const name = request.routeOptions.config.ferryRoute;
     const route = name === undefined ? undefined : ROUTES[name];
-    if (route?.roles === 'public') return;
+    if (route === undefined) {
+      throw new FerryError(
+        'E_FORBIDDEN',
+        `${request.routeOptions.url} takes no caller: it has no declaration`,
+      );
+    }
+    if (route.roles === 'public') return;
     request.token = await authenticateRequest(request, tokens, sessions);
-    if (route) authorizeRoute(request.token, route);
+    authorizeRoute(request.token, route);
   });
 
   // Only declared routes may be registered, each from its feature's plugin.
-  guardDeclaredRoutes(app);
   const routeOptions: RoutePluginOptions = {
     checkAnswers:
       deps.checkAnswers ??

@@ -58,6 +58,13 @@ export function eventRoutes(bus: EventBus, store: Store, options: EventStreamOpt
         // nginx buffers responses unless told not to.
         'x-accel-buffering': 'no',
       });
+      // HEAD (Fastify answers it for every GET): the headers are the answer, and no
+      // stream is held open. Node sends nothing of a HEAD's body, and so, without
+      // an end, not even its headers.
+      if (request.method === 'HEAD') {
+        out.end();
+        return reply;
+      }
       out.write('retry: 2000\n\n');
       if (after !== undefined) {
         const oldest = await bus.oldestKept();

@@ -109,8 +109,12 @@ describe('routes from declarations', () => {
     expect(() => app.get(`${API_PREFIX}/undeclared`, () => ({}))).toThrow(
       /GET \/api\/v1\/undeclared has no declaration in protocol\/routes.ts/,
     );
-    // Outside the API (the dashboard), routes are not the API's to declare.
-    expect(() => app.get('/elsewhere', () => ({}))).not.toThrow();
+    // Outside the API, only the dashboard's pages, which say so, need no declaration:
+    // any other route would take any token, of any role.
+    expect(() => app.get('/elsewhere', () => ({}))).toThrow(
+      /GET \/elsewhere has no declaration in protocol\/routes.ts/,
+    );
+    expect(() => app.get('/page', { config: { webPage: true } }, () => ({}))).not.toThrow();
     // But a dashboard route, which needs no token, never lands under the API.
     expect(() => app.get(`${API_PREFIX}/page`, { config: { webPage: true } }, () => ({}))).toThrow(
       /dashboard route under the API prefix/,
@@ -118,6 +122,19 @@ describe('routes from declarations', () => {
     expect(() => app.get('/api/*', { config: { webPage: true } }, () => ({}))).toThrow(
       /dashboard route under the API prefix/,
     );
+  });
+
+  it('lets no route be added to a built server that has no declaration, wherever it is', async () => {
+    const config = serverConfigSchema.parse({ data: dir, logLevel: 'silent' });
+    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
+    const built = buildServer(config, { store, artifacts });
+    try {
+      expect(() => built.app.get('/debug/tokens', () => ({}))).toThrow(
+        /GET \/debug\/tokens has no declaration in protocol\/routes.ts/,
+      );
+    } finally {
+      await built.app.close();
+    }
   });
 
   it('refuses a declared path registered with another method than its declaration', () => {

@@ -170,17 +170,21 @@ function checkAnswer(name: string, route: RouteDeclaration, status: number, answ
 }
 
 /**
- * Refuses, at start-up, any route under the API prefix that was not registered
- * from a declaration: the API is what `protocol/routes.ts` says, and nothing else.
+ * Refuses, at start-up, any route that was not registered from a declaration,
+ * but the dashboard's pages and files (`webPage`, outside the API): the API is
+ * what `protocol/routes.ts` says, and nothing else. A route anywhere else,
+ * declared nowhere, would say nobody's role. Added before any route is
+ * registered, it sees them all.
  */
 export function guardDeclaredRoutes(app: FastifyInstance): void {
   app.addHook('onRoute', (options: RouteOptions) => {
     const url = options.url;
     const underApi = url.startsWith(`${API_PREFIX}/`) || url === API_PREFIX;
-    if (options.config?.webPage === true && (underApi || url.startsWith('/api/'))) {
+    const webPage = options.config?.webPage === true;
+    if (webPage && (underApi || url.startsWith('/api/'))) {
       throw new Error(`${url} is a dashboard route under the API prefix: the API is declared`);
     }
-    if (!underApi) return;
+    if (webPage) return;
     const name = options.config?.ferryRoute;
     const declared = name === undefined ? undefined : ROUTES[name];
     const methods = [options.method].flat();
@@ -190,7 +194,7 @@ export function guardDeclaredRoutes(app: FastifyInstance): void {
       methods.every((m) => m === declared.method || (m === 'HEAD' && declared.method === 'GET'));
     if (!matches) {
       throw new Error(
-        `${methods.join(',')} ${url} has no declaration in protocol/routes.ts: register it with routePlugin`,
+        `${methods.join(',')} ${url} has no declaration in protocol/routes.ts: register it with routePlugin (a dashboard page outside the API: config.webPage)`,
       );
     }
   });

@@ -1,0 +1,70 @@
+import type { Role } from '../../src/protocol/api.js';
+
+/**
+ * Who may call each route, as reviewed: the role × route matrix test
+ * (`test/role-matrix.test.ts`) expects these answers, and checks that
+ * `protocol/routes.ts` declares the same. A route's roles widened there (a
+ * deployer making tokens) fail the test until they are widened here too, in
+ * the same change, where a reviewer sees it. A new route fails it until it has
+ * its line here.
+ */
+export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>> = {
+  health: 'public',
+  startSession: 'public',
+
+  // People, to read and to write notes; the dashboard's session.
+  events: ['admin', 'deployer', 'qa'],
+  apps: ['admin', 'deployer', 'qa'],
+  bundles: ['admin', 'deployer', 'qa'],
+  bundle: ['admin', 'deployer', 'qa'],
+  environments: ['admin', 'deployer', 'qa'],
+  hosts: ['admin', 'deployer', 'qa'],
+  hostFacts: ['admin', 'deployer', 'qa'],
+  install: ['admin', 'deployer', 'qa'],
+  installLogs: ['admin', 'deployer', 'qa'],
+  variables: ['admin', 'deployer', 'qa'],
+  verdicts: ['admin', 'deployer', 'qa'],
+  deployments: ['admin', 'deployer', 'qa'],
+  deployment: ['admin', 'deployer', 'qa'],
+  deploymentLogs: ['admin', 'deployer', 'qa'],
+  status: ['admin', 'deployer', 'qa'],
+  appHistory: ['admin', 'deployer', 'qa'],
+  history: ['admin', 'deployer', 'qa'],
+  addNote: ['admin', 'deployer', 'qa'],
+  notes: ['admin', 'deployer', 'qa'],
+  note: ['admin', 'deployer', 'qa'],
+  editNote: ['admin', 'deployer', 'qa'],
+  addAction: ['admin', 'deployer', 'qa'],
+  completeAction: ['admin', 'deployer', 'qa'],
+  actions: ['admin', 'deployer', 'qa'],
+  drift: ['admin', 'deployer', 'qa'],
+  report: ['admin', 'deployer', 'qa'],
+  session: ['admin', 'deployer', 'qa'],
+  endSession: ['admin', 'deployer', 'qa'],
+
+  // Shipping: pushing, deploying, variables (the services narrow these by environment).
+  pushBundle: ['admin', 'deployer'],
+  setVariable: ['admin', 'deployer'],
+  setVariableByPost: ['admin', 'deployer'],
+  unsetVariable: ['admin', 'deployer'],
+  deploy: ['admin', 'deployer'],
+  promote: ['admin', 'deployer'],
+  rollback: ['admin', 'deployer'],
+  cancelDeployment: ['admin', 'deployer'],
+
+  // The verdict is QA's (and the admin's).
+  markVerdict: ['admin', 'qa'],
+
+  // The admin's alone: who may call at all, and which hosts exist.
+  createToken: ['admin'],
+  tokens: ['admin'],
+  revokeToken: ['admin'],
+  removeHost: ['admin'],
+  createInstall: ['admin'],
+
+  // Agents: enrolling, and a host's own questions; a bundle is fetched by people too.
+  enroll: ['agent'],
+  installWanted: ['agent'],
+  whoami: ['admin', 'deployer', 'qa', 'agent'],
+  downloadBundle: ['admin', 'deployer', 'qa', 'agent'],
+};
