@@ -61,6 +61,7 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   revokeToken: ['admin'],
   removeHost: ['admin'],
   createInstall: ['admin'],
+  audit: ['admin'],
 
   // Agents: enrolling, and a host's own questions; a bundle is fetched by people too.
   enroll: ['agent'],
