@@ -46,6 +46,7 @@ export function BundlesSection({
                 <th scope="col">Label</th>
                 <th scope="col">Commit</th>
                 <th scope="col">Pushed</th>
+                <th scope="col">Signed by</th>
                 <th scope="col">Verdict</th>
                 <th scope="col">Actions</th>
               </tr>
@@ -71,6 +72,9 @@ export function BundlesSection({
                     </td>
                     <td>
                       {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
+                    </td>
+                    <td class="signed" title={signatureTitle(bundle)}>
+                      {signers(bundle)}
                     </td>
                     <td>
                       <StateBadge state={verdicts.get(bundle.version) ?? 'pending'} />
@@ -130,4 +134,19 @@ function promotePermission(
   if (target.env === null) return { allowed: false, reason: target.reason };
   const env = environments.find((e) => e.name === target.env);
   return env ? mayPromote(session, env, verdict) : byRole;
+}
+
+/** Who signed a bundle: the server, then developers by name (or fingerprint). */
+function signers(bundle: BundleRecord): string {
+  if (bundle.signatures.length === 0) return 'not signed';
+  return bundle.signatures
+    .map((s) => (s.by === 'server' ? 'server' : (s.name ?? s.keyId)))
+    .join(', ');
+}
+
+/** Each signature's key fingerprint, for the cell's tooltip. */
+function signatureTitle(bundle: BundleRecord): string {
+  return bundle.signatures
+    .map((s) => `${s.by === 'server' ? 'server' : (s.name ?? 'developer')}: ${s.keyId}`)
+    .join('\n');
 }
