@@ -218,5 +218,22 @@ describe('an environment that requires developer signatures', () => {
     );
     expect(response.status).toBe(400);
     expect(((await response.json()) as { code: string }).code).toBe('E_SIGNATURE_INVALID');
+    // A signature without its key says so.
+    const half = await fetch(
+      `${cluster.server.url}/api/v1/bundles?signature=${encodeURIComponent('A'.repeat(86) + '==')}`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${cluster.server.adminToken}`,
+          'content-type': 'application/gzip',
+        },
+        body: await readFile(path.join(cluster.work, 'evil.tar.gz')),
+      },
+    );
+    expect(half.status).toBe(400);
+    expect(await half.json()).toMatchObject({
+      code: 'E_BAD_REQUEST',
+      message: 'A signed push sends both `signature` and `signedBy` (the public key)',
+    });
   });
 });

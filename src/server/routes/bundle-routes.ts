@@ -19,6 +19,8 @@ export function bundleRoutes(
   return routePlugin('bundles', {
     pushBundle: async ({ token, query: { label, signature, signedBy }, body, request, reply }) => {
       if ((signature === undefined) !== (signedBy === undefined)) {
+        // Refused before the body is read: the connection closes after the answer.
+        void reply.header('connection', 'close');
         throw new FerryError(
           'E_BAD_REQUEST',
           'A signed push sends both `signature` and `signedBy` (the public key)',
