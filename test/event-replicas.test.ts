@@ -16,6 +16,7 @@ import { createTestDatabase } from './helpers/pg-database.js';
 import { pgUrl } from './helpers/services.js';
 import { makeTree } from './helpers/source-tree.js';
 import { webAppTree } from './helpers/web-app.js';
+import { newSigningKey } from '../src/bundle/bundle-signature.js';
 
 /**
  * The live event stream across two `ferry server` processes sharing one
@@ -45,6 +46,8 @@ describe.skipIf(!postgres)('the event stream with two server replicas on Postgre
       `artifacts: { kind: fs, path: '${path.join(work, 'shared-bundles')}' }`,
       '# Replicas of one store seal secrets with one key.',
       `secretKey: '${randomBytes(32).toString('base64')}'`,
+      '# And sign bundles with one key.',
+      `signingKey: ${JSON.stringify(newSigningKey().privateKeyPem)}`,
       'environments:',
       '  - { name: qa, strategy: { batch: 1 } }',
     ];

@@ -9,6 +9,7 @@ import { waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { createTestDatabase } from './helpers/pg-database.js';
 import { pgUrl } from './helpers/services.js';
+import { newSigningKey } from '../src/bundle/bundle-signature.js';
 
 /**
  * Two replicas on one PostgreSQL database, the built-in transport: a host's
@@ -30,13 +31,17 @@ describe.skipIf(!postgres)('revoking a host token, with two replicas', () => {
     database = await createTestDatabase(postgres!);
     // Replicas of one store share the key that seals its secrets.
     const FERRY_SECRET_KEY = randomBytes(32).toString('base64');
+    // And sign bundles with one key.
+    const FERRY_SIGNING_KEY = newSigningKey().privateKeyPem;
     a = await startServer(['--store-url', database.url], {
       FERRY_REPLICA_ID: 'replica-a',
       FERRY_SECRET_KEY,
+      FERRY_SIGNING_KEY,
     });
     b = await startServer(['--store-url', database.url], {
       FERRY_REPLICA_ID: 'replica-b',
       FERRY_SECRET_KEY,
+      FERRY_SIGNING_KEY,
     });
   }, 120_000);
   afterAll(async () => {

@@ -16,6 +16,7 @@ import { amqpUrl, pgUrl } from './helpers/services.js';
 import { makeTree } from './helpers/source-tree.js';
 import { TcpBalancer } from './helpers/tcp-balancer.js';
 import { webAppTree } from './helpers/web-app.js';
+import { newSigningKey } from '../src/bundle/bundle-signature.js';
 
 /**
  * Two server replicas sharing one PostgreSQL, one RabbitMQ and one artifact
@@ -51,6 +52,8 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
         `artifacts: { kind: fs, path: '${path.join(work, 'shared-bundles')}' }`,
         '# Replicas of one store seal secrets with one key.',
         `secretKey: '${randomBytes(32).toString('base64')}'`,
+        '# And sign bundles with one key.',
+        `signingKey: ${JSON.stringify(newSigningKey().privateKeyPem)}`,
         'environments:',
         '  - { name: qa }',
         '  - { name: prod, requires: passed, strategy: { batch: 1, maxFailures: 0, offlineTimeout: 120s } }',

@@ -42,6 +42,7 @@ function bundle(version: number): BundleDetail {
     createdAt: '2026-12-01T00:00:00.000Z',
     pushedAt: '2026-12-01T00:00:00.000Z',
     pushedBy: 'alice',
+    signatures: [],
     manifest: {
       role: 'web',
       service: { command: 'node server.js', env: { REDIS_HOST: '${REDIS_HOST}' } },

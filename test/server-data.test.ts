@@ -9,6 +9,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { newSigningKey } from '../src/bundle/bundle-signature.js';
 
 /**
  * The server's data folder is its own (0700 folders, 0600 files), and secret
@@ -120,6 +121,7 @@ describe('the data folder', () => {
       'ferry.db-shm',
       'admin-token',
       'secret.key',
+      'signing.key',
       'bundles',
       'bundles/objects',
       'bundles/tmp',
@@ -135,6 +137,12 @@ describe('the data folder', () => {
     const key = (await readFile(path.join(dataDir, 'secret.key'), 'utf8')).trim();
     expect(server.output()).not.toContain(key);
     expect(server.output()).toContain(path.join(dataDir, 'secret.key'));
+    // Nor the signing key: only where it is, and its public fingerprint.
+    const signing = await readFile(path.join(dataDir, 'signing.key'), 'utf8');
+    expect(server.output()).not.toContain(signing.split('\n')[1]!);
+    expect(server.output()).toMatch(
+      new RegExp(`${path.join(dataDir, 'signing.key')} \\(mode 0600; public key SHA256:`),
+    );
   }, 60_000);
 });
 
@@ -240,6 +248,15 @@ describe('secret values at rest', () => {
     expect(refused).toMatch(/exited with [1-9]/);
     expect(refused).not.toContain(other);
     expect(refused).not.toContain(key.toString('base64'));
+
+    // Another signing key (a replica given the wrong FERRY_SIGNING_KEY): it stops too.
+    const otherSigning = newSigningKey().privateKeyPem;
+    const notSigning = await startServer([], { FERRY_SIGNING_KEY: otherSigning }, { dataDir }).then(
+      (s) => s.stop({ keepData: true }).then(() => 'started'),
+      (err: Error) => err.message,
+    );
+    expect(notSigning).toContain('E_SIGNING_KEY_MISMATCH');
+    expect(notSigning).not.toContain(otherSigning.split('\n')[1]!);
   }, 60_000);
 });
 

@@ -148,6 +148,71 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('bundle signatures', () => {
+      const server = { publicKey: 'A'.repeat(43) + '=', signature: 'S'.repeat(86) + '==' };
+      const alice = { publicKey: 'B'.repeat(43) + '=', signature: 'T'.repeat(86) + '==' };
+      const bob = { publicKey: 'C'.repeat(43) + '=', signature: 'U'.repeat(86) + '==' };
+
+      it("signs a bundle as it is recorded, with its version, and keeps developers' signatures", async () => {
+        const seen: unknown[] = [];
+        const { bundle: recorded } = await store.bundles.record(
+          bundle('web', 'a', { label: '1.0', developerSignatures: [alice] }),
+          noop,
+          (b) => {
+            seen.push({ app: b.app, version: b.version, sha256: b.sha256, label: b.label });
+            return server;
+          },
+        );
+        expect(seen).toEqual([
+          { app: 'web', version: 1, sha256: 'a'.padStart(64, '0'), label: '1.0' },
+        ]);
+        const expected = [
+          { by: 'server', keyId: expect.stringMatching(/^SHA256:/), name: null, ...server },
+          { by: 'developer', keyId: expect.stringMatching(/^SHA256:/), name: null, ...alice },
+        ];
+        expect(recorded.signatures).toEqual(expected);
+        expect((await store.bundles.get('web', 1))?.signatures).toEqual(expected);
+        expect((await store.bundles.list('web'))[0]?.signatures).toEqual(expected);
+        expect(recorded.signatures[0]!.keyId).not.toBe(recorded.signatures[1]!.keyId);
+      });
+
+      it("adds a developer's signature, replacing one by the same key", async () => {
+        await store.bundles.record(bundle('web', 'a', { developerSignatures: [alice] }), noop);
+        await store.bundles.addDeveloperSignature('web', 1, bob);
+        const again = { ...alice, signature: 'V'.repeat(86) + '==' };
+        const added = await store.bundles.addDeveloperSignature('web', 1, again);
+        expect(added?.signatures.map((s) => s.signature)).toEqual([bob.signature, again.signature]);
+        expect((await store.bundles.get('web', 1))?.signatures).toEqual(added?.signatures);
+        expect(await store.bundles.addDeveloperSignature('web', 9, bob)).toBeUndefined();
+      });
+
+      it('lists the bundles recorded unsigned and signs each once, if its sha256 is unchanged', async () => {
+        await store.bundles.record(bundle('web', 'a'), noop);
+        await store.bundles.record(bundle('web', 'b'), noop, () => server);
+        await store.bundles.record(bundle('api', 'c'), noop);
+        const unsigned = await store.bundles.listUnsigned(10);
+        expect(unsigned.map((b) => `${b.app}@${b.version}`).sort()).toEqual(['api@1', 'web@1']);
+        expect(await store.bundles.setServerSignature('web', 1, 'f'.repeat(64), server)).toBe(
+          false,
+        );
+        expect(
+          await store.bundles.setServerSignature('web', 1, 'a'.padStart(64, '0'), server),
+        ).toBe(true);
+        expect(await store.bundles.setServerSignature('web', 1, 'a'.padStart(64, '0'), bob)).toBe(
+          false,
+        );
+        expect((await store.bundles.get('web', 1))?.signatures).toMatchObject([
+          { by: 'server', ...server },
+        ]);
+        expect((await store.bundles.listUnsigned(10)).map((b) => b.app)).toEqual(['api']);
+      });
+
+      it('records the first signing key, and answers it to every later claim', async () => {
+        expect(await store.bundles.claimSigningKey(server.publicKey)).toBe(server.publicKey);
+        expect(await store.bundles.claimSigningKey(bob.publicKey)).toBe(server.publicKey);
+      });
+    });
+
     describe('tokens', () => {
       it('creates, finds by hash, touches, lists and revokes', async () => {
         expect(await store.tokens.list()).toEqual([]);

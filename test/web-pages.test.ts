@@ -148,6 +148,9 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     const row = page.locator('[data-testid=bundles] tr[data-version="1"]');
     expect(await row.locator('td.label').innerText()).toBe(HOSTILE_LABEL);
     expect(await page.locator('main script').count()).toBe(0);
+    // Who signed it: the server, with its key's fingerprint in the cell's title.
+    expect(await row.locator('td.signed').innerText()).toBe('server');
+    expect(await row.locator('td.signed').getAttribute('title')).toMatch(/^server: SHA256:\S+$/);
     expect(dialogs).toEqual([]);
   });
 

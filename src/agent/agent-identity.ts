@@ -1,5 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient } from '../client/ferry-client.js';
 import type { EnrollBody } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
@@ -12,6 +14,12 @@ export interface AgentIdentity {
   env: string;
   /** The host's own token, given by the server at enrolment. */
   token: string;
+  /**
+   * The server's bundle-signing public key (32 bytes in base64), from the
+   * enrolment answer, or fetched once by an agent enrolled before bundles were
+   * signed (`signingKeyOf`). Every bundle is checked with it before it is unpacked.
+   */
+  signingKey?: string;
 }
 
 /**
@@ -36,7 +44,7 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
-  let enrolled: { hostId: string; name: string; token: string };
+  let enrolled: { hostId: string; name: string; token: string; signingKey?: string | undefined };
   try {
     enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
   } catch (err) {
@@ -49,10 +57,35 @@ export async function loadOrEnroll(
     name: enrolled.name,
     env: body.env,
     token: enrolled.token,
+    ...(enrolled.signingKey === undefined ? {} : { signingKey: enrolled.signingKey }),
   };
+  await writeIdentity(file, identity);
+  return { identity, enrolled: true };
+}
+
+/**
+ * The server's bundle-signing key: the one in the identity, or else (an agent
+ * enrolled before bundles were signed) fetched from the server once, with the
+ * host's own token, and kept in identity.json from then on.
+ */
+export async function signingKeyOf(root: string, identity: AgentIdentity): Promise<KeyObject> {
+  if (identity.signingKey === undefined) {
+    const { publicKey } = await new FerryClient(identity.server, identity.token).call(
+      'signingKey',
+      {},
+    );
+    const file = path.join(root, 'agent', 'identity.json');
+    // What is on disk, not this copy: another field may have changed since it was read.
+    const current = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
+    await writeIdentity(file, { ...current, signingKey: publicKey });
+    identity.signingKey = publicKey;
+  }
+  return parsePublicKey(identity.signingKey, 'identity.json (signingKey)');
+}
+
+async function writeIdentity(file: string, identity: AgentIdentity): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
   await chmod(`${file}.partial`, 0o600);
   await rename(`${file}.partial`, file);
-  return { identity, enrolled: true };
 }

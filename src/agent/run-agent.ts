@@ -6,7 +6,7 @@ import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
 import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transport.js';
 import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
 import { Topology } from '../transport/rabbitmq/topology.js';
-import { loadOrEnroll } from './agent-identity.js';
+import { loadOrEnroll, signingKeyOf } from './agent-identity.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
 import { HostFactsCollector } from './host-facts.js';
@@ -92,6 +92,14 @@ async function startAgent(
     enrolled ? 'enrolled' : 'identity found',
   );
 
+  // An agent enrolled before bundles were signed fetches the server's key once
+  // now; if the server cannot say, the first bundle to verify asks again.
+  if (identity.signingKey === undefined) {
+    await signingKeyOf(root, identity).then(
+      () => logger.info({ hostId: identity.hostId }, "fetched the server's bundle-signing key"),
+      (err: unknown) => logger.error({ err }, "fetching the server's bundle-signing key failed"),
+    );
+  }
   const driver = makeDriver(options, agentDir);
   const transport =
     options.transport.kind === 'rabbitmq'
@@ -106,6 +114,7 @@ async function startAgent(
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
     fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+    signingKey: () => signingKeyOf(root, identity),
     stateDir: path.join(agentDir, 'apps'),
   };
   /** The job being run now, if any: the server leaves a busy host alone when catching it up. */

@@ -273,7 +273,11 @@ export class ApiClient {
   /** Streams a bundle file to the server; memory stays flat whatever its size. */
   push(
     file: string,
-    options: { label?: string | undefined; onProgress?: TransferProgress } = {},
+    options: {
+      label?: string | undefined;
+      signature?: { signature: string; publicKey: string } | undefined;
+      onProgress?: TransferProgress;
+    } = {},
   ): Promise<PushResult> {
     return pushBundleFile(this.client, file, options);
   }

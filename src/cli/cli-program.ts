@@ -18,6 +18,7 @@ import { registerEnvs } from './commands/envs.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerDrift } from './commands/drift.js';
 import { registerInstall } from './commands/install.js';
+import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMark } from './commands/mark.js';
@@ -56,6 +57,7 @@ export function createCliProgram(): Command {
   registerApps(program);
   registerBundles(program);
   registerTokens(program);
+  registerKeys(program);
   registerEnvs(program);
   registerHosts(program);
   registerDrift(program);

@@ -33,11 +33,22 @@ export interface BundleAddress {
 export async function pushBundleFile(
   client: FerryClient,
   file: string,
-  options: { label?: string | undefined; onProgress?: TransferProgress } = {},
+  options: {
+    label?: string | undefined;
+    /** A developer's signature over the bundle, and the public key it verifies with (base64). */
+    signature?: { signature: string; publicKey: string } | undefined;
+    onProgress?: TransferProgress;
+  } = {},
 ): Promise<PushResult> {
   const { size } = await stat(file);
+  const query = {
+    ...(options.label ? { label: options.label } : {}),
+    ...(options.signature
+      ? { signature: options.signature.signature, signedBy: options.signature.publicKey }
+      : {}),
+  };
   const url = new URL(
-    client.url('pushBundle', options.label ? { query: { label: options.label } } : undefined),
+    client.url('pushBundle', Object.keys(query).length > 0 ? { query } : undefined),
   );
   let sent = 0;
   const counter = new Transform({

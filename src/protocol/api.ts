@@ -29,6 +29,24 @@ export const bundleRefSchema = z
     error: `expected a version of at most ${FIELD_LIMITS.version}`,
   });
 
+/**
+ * One signature over a bundle: the server's, made when it accepted the push (over
+ * app, version, sha256, size, label and commit), or a developer's, sent with the
+ * push (over app, sha256 and label). What is signed is in docs/security.md.
+ */
+export const bundleSignatureSchema = z.object({
+  by: z.enum(['server', 'developer']),
+  /** The signing key's fingerprint, `SHA256:…`. */
+  keyId: z.string(),
+  /** A developer key's name in the server's `developerKeys`; null for a key it does not name (and for the server's). */
+  name: z.string().nullable(),
+  /** The public key (its 32 bytes in base64). */
+  publicKey: z.string(),
+  /** The ed25519 signature, in base64. */
+  signature: z.string(),
+});
+export type BundleSignature = z.infer<typeof bundleSignatureSchema>;
+
 export const bundleRecordSchema = z.object({
   app: z.string(),
   version: z.number().int(),
@@ -41,6 +59,8 @@ export const bundleRecordSchema = z.object({
   createdAt: z.string(),
   pushedAt: z.string(),
   pushedBy: z.string(),
+  /** The server's signature first (absent for a bundle it has not signed yet), then developers'. */
+  signatures: z.array(bundleSignatureSchema).default([]),
 });
 export type BundleRecord = z.infer<typeof bundleRecordSchema>;
 
@@ -161,6 +181,8 @@ export const enrollResultSchema = z.object({
   hostId: z.string(),
   name: z.string(),
   token: z.string(),
+  /** The server's bundle-signing public key (32 bytes in base64): the agent checks every bundle with it. */
+  signingKey: z.string().optional(),
 });
 
 export const hostRecordSchema = z.object({
@@ -404,3 +426,12 @@ export const bundleDetailWithVerdictSchema = bundleDetailSchema.extend({
   verdict: verdictStateSchema,
 });
 export type BundleDetailWithVerdict = z.infer<typeof bundleDetailWithVerdictSchema>;
+
+/** `GET /signing-key`: the public key the server signs bundles with. */
+export const signingKeySchema = z.object({
+  /** Its 32 bytes in base64. */
+  publicKey: z.string(),
+  /** Its fingerprint, `SHA256:…`. */
+  keyId: z.string(),
+});
+export type SigningKey = z.infer<typeof signingKeySchema>;

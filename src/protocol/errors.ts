@@ -176,6 +176,22 @@ export const ERROR_CATALOGUE = {
     status: 500,
     hint: 'Give this server the key the store was sealed with: copy <data>/secret.key of the first replica, or set the same FERRY_SECRET_KEY on every replica.',
   },
+  E_SIGNING_KEY_MISMATCH: {
+    status: 500,
+    hint: 'Give every replica of one store the same signing key: copy <data>/signing.key of the first replica, or set the same FERRY_SIGNING_KEY on every replica.',
+  },
+  E_KEY_INVALID: {
+    status: 400,
+    hint: 'Give an ed25519 key: make one with `ferry keys create FILE` or `openssl genpkey -algorithm ed25519 -out FILE`.',
+  },
+  E_SIGNATURE_INVALID: {
+    status: 400,
+    hint: 'Sign the bundle you push, with the key whose public half you send: `ferry push --sign KEYFILE` does both.',
+  },
+  E_SIGNATURE_REQUIRED: {
+    status: 409,
+    hint: 'Push the bundle again signed by one of the keys the environment requires (`ferry push --sign KEYFILE`); `ferry bundle show` lists who signed it.',
+  },
   E_SERVER_UNREACHABLE: {
     status: 503,
     hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',

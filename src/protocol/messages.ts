@@ -26,6 +26,19 @@ export const installJobSchema = z.strictObject({
   version: z.int().positive(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.int().nonnegative(),
+  /** The bundle's label and commit: with the fields above, what the server's signature covers. */
+  label: z.string().max(1024).nullable().optional(),
+  commit: z.string().max(1024).nullable().optional(),
+  /**
+   * The server's ed25519 signature over the bundle (see `serverStatement`): the
+   * agent refuses to unpack a bundle it does not verify with the server's key.
+   */
+  signature: z
+    .strictObject({
+      keyId: z.string().max(100),
+      value: z.string().max(100),
+    })
+    .optional(),
   /** The app's resolved manifest section, as the bundle carries it. */
   manifest: z.record(z.string(), z.unknown()),
   /** Variables for `${NAME}` in the manifest, already scoped to this host. */

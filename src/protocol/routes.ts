@@ -14,6 +14,7 @@ import {
   installLogsSchema,
   installRecordSchema,
   pushResultSchema,
+  signingKeySchema,
   type Role,
   sessionSchema,
   sessionStartBodySchema,
@@ -124,8 +125,20 @@ export const ROUTES = {
     roles: ['admin', 'deployer'],
     summary:
       'Push a bundle (the raw .tar.gz as the body): 201 with its new version, or 200 with the version the same bytes already have.',
-    note: 'Deploys it at once to each environment with autoDeploy; the answer lists those deployments.',
-    query: z.object({ label: labelSchema.optional() }),
+    note: "Deploys it at once to each environment with autoDeploy; the answer lists those deployments. The server signs the bundle with its own key. With `signature` and `signedBy` (both or neither), a developer's signature is checked and kept with the bundle (`E_SIGNATURE_INVALID` if it does not verify); pushing the same bytes again with a new signature adds it.",
+    query: z.object({
+      label: labelSchema.optional(),
+      /** A developer's ed25519 signature (base64) over the bundle's app, sha256 and label. */
+      signature: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{86}==$/, { error: 'expected an ed25519 signature in base64' })
+        .optional(),
+      /** The public key (32 bytes in base64) of the signature. */
+      signedBy: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, { error: 'expected an ed25519 public key in base64' })
+        .optional(),
+    }),
     body: { stream: true, contentTypes: ['application/gzip', 'application/octet-stream'] },
     answer: pushResultSchema,
     statuses: [201, 200],
@@ -178,6 +191,17 @@ export const ROUTES = {
     params: bundleParams,
     answer: bundleBytes,
     statuses: [200, 206],
+  }),
+
+  signingKey: declareRoute({
+    feature: 'bundles',
+    method: 'GET',
+    path: '/signing-key',
+    roles: ANY_TOKEN,
+    summary: "The server's bundle-signing public key and its fingerprint.",
+    note: 'Agents get it at enrolment; an agent enrolled before bundles were signed fetches it here once and keeps it.',
+    answer: signingKeySchema,
+    statuses: [200],
   }),
 
   whoami: declareRoute({

@@ -19,6 +19,8 @@ import { AgentService } from './agent-service.js';
 import { auditWrites } from './audit/audit-hook.js';
 import { AuditLog } from './audit/audit-log.js';
 import { BundleService } from './bundle-service.js';
+import { DeveloperKeys } from './developer-keys.js';
+import { ServerSigningKey } from './signing-key.js';
 import { CatchUp } from './deployments/catch-up.js';
 import { DeploymentService } from './deployments/deployment-service.js';
 import { InstallDispatcher } from './deployments/install-dispatcher.js';
@@ -86,6 +88,8 @@ export interface ServerDeps {
   webRoot?: string;
   /** Where the server's log lines (JSON, one a line) go: stdout unless given; tests read them. */
   logStream?: { write(line: string): void };
+  /** The key that signs bundles (`ServerSigningKey.load`); a new one held in memory unless given. */
+  signingKey?: ServerSigningKey;
 }
 
 /** The built app, with the services the caller may need at start-up. */
@@ -168,7 +172,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   const inspectors = new InspectorPool(config.limits.inspectorThreads);
   app.addHook('onClose', () => inspectors.close());
-  const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors);
+  const signingKey = deps.signingKey ?? ServerSigningKey.ephemeral();
+  const developerKeys = new DeveloperKeys(config.developerKeys);
+  const bundles = new BundleService(store, deps.artifacts, config.limits, inspectors, {
+    key: signingKey,
+    developers: developerKeys,
+  });
   const transport = deps.transport?.(app.log) ?? builtinTransport();
   const variables = new VariableService(store, (env) => {
     const settings = config.environments.find((e) => e.name === env);
@@ -201,6 +210,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     bundles,
     variables,
     verdicts,
+    developerKeys,
   );
   const records = new RecordsService(store, config.environments, bundles, variables);
   const reports = new ReportService(store, config.environments);
@@ -261,10 +271,10 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       (process.env.NODE_ENV === 'test' || process.env.NODE_ENV === 'development'),
   };
   void app.register(healthRoutes(), routeOptions);
-  void app.register(bundleRoutes(bundles, verdicts, deployments, agents), routeOptions);
+  void app.register(bundleRoutes(bundles, verdicts, deployments, agents, signingKey), routeOptions);
   void app.register(tokenRoutes(tokens), routeOptions);
   void app.register(environmentRoutes(config.environments, store), routeOptions);
-  void app.register(agentRoutes(agents, hostFacts), routeOptions);
+  void app.register(agentRoutes(agents, hostFacts, signingKey), routeOptions);
   void app.register(variableRoutes(variables), routeOptions);
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);

@@ -7,7 +7,10 @@ import type { BundleLimits } from '../bundle/inspect-bundle.js';
 import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import { isStorageFull, storageFullError } from '../store/storage-full.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredSignature } from '../store/store.js';
+import { developerStatement, parsePublicKey, verifyStatement } from '../bundle/bundle-signature.js';
+import type { DeveloperKeys } from './developer-keys.js';
+import type { ServerSigningKey } from './signing-key.js';
 import type { Inspection, InspectorPool } from './inspector-pool.js';
 
 export interface PushInput {
@@ -17,6 +20,8 @@ export interface PushInput {
   pushedBy: string;
   /** Overrides the label the bundle carries. */
   label?: string | undefined;
+  /** A developer's signature sent with the push: checked, then kept with the bundle. */
+  developerSignature?: StoredSignature | undefined;
   /** Aborted when the client goes away, so a push waiting for a checker gives up its place. */
   signal?: AbortSignal | undefined;
   /** Where the push says when it took a checker, and how many of them are busy then. */
@@ -48,6 +53,10 @@ export class BundleService {
     private readonly artifacts: ArtifactStore,
     private readonly limits: UploadLimits,
     private readonly inspectors: InspectorPool,
+    private readonly signing: {
+      key: Pick<ServerSigningKey, 'sign'>;
+      developers: Pick<DeveloperKeys, 'name'>;
+    },
   ) {}
 
   /**
@@ -76,23 +85,41 @@ export class BundleService {
     const upload = await this.artifacts.beginUpload();
     try {
       const { sha256, size, meta } = await this.receive(input, upload.stream, inspection);
+      const label = input.label ?? meta.label;
+      const signed = input.developerSignature;
+      if (signed) checkDeveloperSignature(signed, { app: meta.app, sha256, label });
       const result = await this.store.bundles.record(
         {
           app: meta.app,
           sha256,
           size,
-          label: input.label ?? meta.label,
+          label,
           commit: meta.git.commit,
           dirty: meta.git.dirty,
           fileCount: meta.files.length,
           createdAt: meta.createdAt,
           pushedBy: input.pushedBy,
           manifest: meta.manifest.apps[meta.app]!,
+          ...(signed ? { developerSignatures: [signed] } : {}),
         },
         () => upload.commit(sha256),
+        (bundle) => this.signing.key.sign(bundle),
       );
-      if (!result.created) await upload.discard();
-      return { ...result, deployments: [] };
+      if (!result.created) {
+        await upload.discard();
+        // The same bytes pushed again, signed: the signature is added to the
+        // bundle there is, if it signs that bundle's label.
+        if (signed) {
+          checkDeveloperSignature(signed, result.bundle);
+          result.bundle =
+            (await this.store.bundles.addDeveloperSignature(
+              result.bundle.app,
+              result.bundle.version,
+              signed,
+            )) ?? result.bundle;
+        }
+      }
+      return { ...result, bundle: this.signing.developers.name(result.bundle), deployments: [] };
     } catch (err) {
       await upload.discard();
       // Moving the upload into place or recording it can meet a full disk too.
@@ -226,7 +253,7 @@ export class BundleService {
 
   async get(app: string, version: number): Promise<BundleDetail> {
     const bundle = await this.store.bundles.get(app, version);
-    if (bundle) return bundle;
+    if (bundle) return this.signing.developers.name(bundle);
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
     throw new FerryError('E_BUNDLE_NOT_FOUND', `${app}@${version} does not exist`, {
       app,
@@ -236,7 +263,8 @@ export class BundleService {
 
   async list(app: string, limit?: number): Promise<BundleRecord[]> {
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
-    return this.store.bundles.list(app, limit === undefined ? {} : { limit });
+    const bundles = await this.store.bundles.list(app, limit === undefined ? {} : { limit });
+    return bundles.map((b) => this.signing.developers.name(b));
   }
 
   apps(): Promise<AppSummary[]> {
@@ -247,6 +275,23 @@ export class BundleService {
   open(bundle: BundleRecord, range?: { start: number; end: number }): Readable {
     return this.artifacts.read(bundle.sha256, range);
   }
+}
+
+/**
+ * Throws `E_SIGNATURE_INVALID` unless `signed` is its public key's signature over
+ * the bundle's app, sha256 and label (see `developerStatement`).
+ */
+function checkDeveloperSignature(
+  signed: StoredSignature,
+  bundle: { app: string; sha256: string; label: string | null },
+): void {
+  const key = parsePublicKey(signed.publicKey, 'the push (signedBy)');
+  if (verifyStatement(key, developerStatement(bundle), signed.signature)) return;
+  throw new FerryError(
+    'E_SIGNATURE_INVALID',
+    `The signature sent with the push does not verify over ${bundle.app}, sha256 ${bundle.sha256} and label ${bundle.label === null ? '(none)' : JSON.stringify(bundle.label)} with the key sent with it`,
+    { app: bundle.app, sha256: bundle.sha256, label: bundle.label },
+  );
 }
 
 function tooLarge(limit: number): FerryError {

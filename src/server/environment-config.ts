@@ -38,6 +38,11 @@ export const environmentSchema = z.strictObject({
    * Unset: true for an environment named prod, false for the others.
    */
   protected: z.boolean().optional(),
+  /**
+   * Names of `developerKeys`: a bundle enters only when one of them signed it
+   * (`ferry push --sign`). Empty: any bundle may enter.
+   */
+  requireSignedBy: z.array(z.string().min(1)).default([]),
   strategy: rolloutStrategySchema.prefault({}),
 });
 

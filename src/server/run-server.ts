@@ -9,6 +9,7 @@ import { RabbitmqServerTransport } from '../transport/rabbitmq/rabbitmq-server-t
 import type { TransportLogger } from '../transport/transport.js';
 import { buildServer } from './build-server.js';
 import { loadSecretKey } from './secret-key.js';
+import { ServerSigningKey } from './signing-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
 
 /**
@@ -51,6 +52,18 @@ export async function runServer(
     new SecretBox(secretKey.key),
   );
   await store.migrate();
+  const signingKey = await ServerSigningKey.load(config);
+  if (signingKey.made) {
+    say(
+      `First start: the key that signs bundles is in ${signingKey.file} (mode 0600; public key ${signingKey.keyId}). Back it up; replicas sharing a store need the same key (FERRY_SIGNING_KEY).`,
+    );
+  }
+  const backfilled = await signingKey.prepareStore(store);
+  if (backfilled > 0) {
+    say(
+      `Signed ${backfilled} bundles recorded before bundles were signed, with ${signingKey.keyId}.`,
+    );
+  }
   // With the built-in transport, no agent connection survives a restart. With
   // RabbitMQ, presence is read from the broker, and other replicas' hosts stay.
   if (config.transport.kind === 'builtin') await store.hosts.resetPresence();
@@ -69,6 +82,7 @@ export async function runServer(
     store,
     artifacts,
     replicaId,
+    signingKey,
     ...(transport.kind === 'rabbitmq'
       ? {
           transport: (logger: TransportLogger) =>

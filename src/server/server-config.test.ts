@@ -65,4 +65,34 @@ describe('loadServerConfig', () => {
     expect(problems).toMatch(/^factsHistory\.keepDays:/m);
     expect(problems).toMatch(/^factsHistory: .*retention/m);
   });
+
+  it('checks developer keys and the names environments require, naming each problem', async () => {
+    const good = 'U/ktwITHE2bcijh2b4kmudctVsrVzHr8xohqE7y436s=';
+    const config = await loadServerConfig({
+      env: { FERRY_SIGNING_KEY: 'pem text' },
+      flags: {
+        data: '/d',
+        developerKeys: { alice: good },
+        environments: [{ name: 'prod', requireSignedBy: ['alice'] }],
+      },
+    });
+    expect(config.signingKey).toBe('pem text');
+    expect(config.environments[0]!.requireSignedBy).toEqual(['alice']);
+    const error = await loadServerConfig({
+      env: {},
+      flags: {
+        data: '/d',
+        developerKeys: { alice: good, bob: 'not a key' },
+        environments: [{ name: 'qa' }, { name: 'prod', requireSignedBy: ['alice', 'carol'] }],
+      },
+    }).then(
+      () => undefined,
+      (err: unknown) => err as FerryError,
+    );
+    expect(error?.code).toBe('E_CONFIG_INVALID');
+    expect(error?.details?.problems).toEqual([
+      'developerKeys.bob: The key in developerKeys.bob is not an ed25519 public key (a PEM, or its 32 bytes in base64)',
+      'environments.1.requireSignedBy: carol is not a key in developerKeys',
+    ]);
+  });
 });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/inspect-bundle.js';
 import { FerryError } from '../protocol/errors.js';
 import { environmentsSchema } from './environment-config.js';
@@ -43,116 +44,160 @@ const artifactsSchema = z.discriminatedUnion('kind', [
 ]);
 
 /** The server's configuration, strict: an unknown key is an error. */
-export const serverConfigSchema = z.strictObject({
-  data: z.string({ error: 'expected the data folder (--data DIR or FERRY_DATA)' }).min(1),
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /**
-   * This server process among several replicas, in logs and as the holder of
-   * leases on deployments; `<machine>-<pid>` unless set. Unique per process.
-   */
-  replicaId: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .optional(),
-  /**
-   * The key that seals secret variables at rest: 32 bytes in base64 or hex.
-   * Unset, the server keeps its own in `<data>/secret.key`. Every replica of one
-   * store needs the same. Only from the file or `FERRY_SECRET_KEY`, never a
-   * flag (a process's arguments are visible to every user).
-   */
-  secretKey: z.string().min(1).optional(),
-  /** The lifecycle, in order: dev → qa → prod unless configured. */
-  environments: environmentsSchema,
-  store: storeSchema.default({ driver: 'sqlite' }),
-  transport: transportSchema.default({ kind: 'builtin' }),
-  artifacts: artifactsSchema.default({ kind: 'fs' }),
-  /** How rollouts are driven; see RolloutDriver. */
-  rollout: z
-    .strictObject({
-      // A replica that stops renewing its lease on a deployment for this long
-      // (it died) loses it; another replica, or the next start, carries it on.
-      leaseSeconds: z.coerce.number().positive().default(15),
-      // How often active deployments are looked at, besides when an install ends.
-      tickMs: z.coerce.number().int().min(50).max(60_000).default(500),
-    })
-    .prefault({}),
-  /** How much of each host's facts history is kept, and how often unchanged facts are sampled. */
-  factsHistory: z
-    .strictObject({
-      // Samples kept per host, newest first.
-      keepSamples: z.coerce.number().int().min(1).max(1_000_000).default(1000),
-      // Samples older than this go.
-      keepDays: z.coerce.number().positive().default(30),
-      // Load, free memory and disk, and uptimes move all the time: a report that
-      // changes only those is sampled at most this often. Any other change is
-      // sampled at once.
-      sampleMinutes: z.coerce.number().min(0).default(30),
-    })
-    .prefault({}),
-  /** How long the live event stream's events are kept, for clients that resume (`Last-Event-ID`). */
-  events: z
-    .strictObject({
-      // Events older than this go (checked every hour); a client resuming from
-      // before then is told what it missed cannot all be sent.
-      keepDays: z.coerce.number().positive().default(7),
-      // Each open stream gets a comment line this often, so that proxies do not
-      // close it as idle; its session or token is checked again then, and a
-      // stream whose sign-in no longer counts (signed out or revoked on another
-      // replica) ends.
-      heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
-    })
-    .prefault({}),
-  /** The audit log of every request that changes something (docs/security.md). */
-  audit: z
-    .strictObject({
-      // Entries older than this go (checked at start and every hour).
-      retentionDays: z.coerce.number().positive().max(36_500).default(365),
-    })
-    .prefault({}),
-  /** The dashboard's sign-in sessions. */
-  sessions: z
-    .strictObject({
-      // A session ends this long after sign-in (or earlier: sign-out, its token revoked).
-      ttlHours: z.coerce.number().positive().max(8760).default(12),
-    })
-    .prefault({}),
-  limits: z
-    .strictObject({
-      maxBundleBytes: z.coerce
-        .number()
-        .int()
-        .positive()
-        .default(4 * 1024 ** 3),
-      maxFiles: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxFiles),
-      maxUnpackedBytes: z.coerce
-        .number()
-        .int()
-        .positive()
-        .default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
-      // Worker threads that check pushed bundles; also how many pushes are checked at once.
-      inspectorThreads: z.coerce.number().int().min(1).max(64).default(2),
-      // An upload that sends nothing for this long is cut off.
-      uploadIdleSeconds: z.coerce.number().positive().default(60),
-      // Past its first uploadIdleSeconds, an upload must have averaged at least this
-      // rate (16 KiB/s: a 100 MB bundle over a 128 kbit/s link), or it is cut off:
-      // a client trickling a byte now and then cannot hold a checker.
-      uploadMinBytesPerSecond: z.coerce
-        .number()
-        .positive()
-        .default(16 * 1024),
-      // No upload takes longer than this, whatever its rate (6 h).
-      uploadMaxSeconds: z.coerce
-        .number()
-        .positive()
-        .default(6 * 3600),
-      // A push waits at most this long for a free checker thread; then 503 with
-      // Retry-After, before its body is read.
-      checkerWaitSeconds: z.coerce.number().positive().default(20),
-    })
-    .prefault({}),
-});
+export const serverConfigSchema = z
+  .strictObject({
+    data: z.string({ error: 'expected the data folder (--data DIR or FERRY_DATA)' }).min(1),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    /**
+     * This server process among several replicas, in logs and as the holder of
+     * leases on deployments; `<machine>-<pid>` unless set. Unique per process.
+     */
+    replicaId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
+    /**
+     * The key that seals secret variables at rest: 32 bytes in base64 or hex.
+     * Unset, the server keeps its own in `<data>/secret.key`. Every replica of one
+     * store needs the same. Only from the file or `FERRY_SECRET_KEY`, never a
+     * flag (a process's arguments are visible to every user).
+     */
+    secretKey: z.string().min(1).optional(),
+    /**
+     * The ed25519 private key (PEM) the server signs bundles with. Unset, the
+     * server keeps its own in `<data>/signing.key`. Every replica of one store
+     * needs the same. Only from the file or `FERRY_SIGNING_KEY`, never a flag.
+     */
+    signingKey: z.string().min(1).optional(),
+    /**
+     * Developers' public keys by name (an ed25519 public key: PEM, or its 32 bytes
+     * in base64 as `ferry keys create` prints it): the names `requireSignedBy`
+     * lists, and how `ferry bundle show` names who signed.
+     */
+    developerKeys: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a plain key name' }),
+        z.string().min(1),
+      )
+      .default({}),
+    /** The lifecycle, in order: dev → qa → prod unless configured. */
+    environments: environmentsSchema,
+    store: storeSchema.default({ driver: 'sqlite' }),
+    transport: transportSchema.default({ kind: 'builtin' }),
+    artifacts: artifactsSchema.default({ kind: 'fs' }),
+    /** How rollouts are driven; see RolloutDriver. */
+    rollout: z
+      .strictObject({
+        // A replica that stops renewing its lease on a deployment for this long
+        // (it died) loses it; another replica, or the next start, carries it on.
+        leaseSeconds: z.coerce.number().positive().default(15),
+        // How often active deployments are looked at, besides when an install ends.
+        tickMs: z.coerce.number().int().min(50).max(60_000).default(500),
+      })
+      .prefault({}),
+    /** How much of each host's facts history is kept, and how often unchanged facts are sampled. */
+    factsHistory: z
+      .strictObject({
+        // Samples kept per host, newest first.
+        keepSamples: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+        // Samples older than this go.
+        keepDays: z.coerce.number().positive().default(30),
+        // Load, free memory and disk, and uptimes move all the time: a report that
+        // changes only those is sampled at most this often. Any other change is
+        // sampled at once.
+        sampleMinutes: z.coerce.number().min(0).default(30),
+      })
+      .prefault({}),
+    /** How long the live event stream's events are kept, for clients that resume (`Last-Event-ID`). */
+    events: z
+      .strictObject({
+        // Events older than this go (checked every hour); a client resuming from
+        // before then is told what it missed cannot all be sent.
+        keepDays: z.coerce.number().positive().default(7),
+        // Each open stream gets a comment line this often, so that proxies do not
+        // close it as idle; its session or token is checked again then, and a
+        // stream whose sign-in no longer counts (signed out or revoked on another
+        // replica) ends.
+        heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
+      })
+      .prefault({}),
+    /** The audit log of every request that changes something (docs/security.md). */
+    audit: z
+      .strictObject({
+        // Entries older than this go (checked at start and every hour).
+        retentionDays: z.coerce.number().positive().max(36_500).default(365),
+      })
+      .prefault({}),
+    /** The dashboard's sign-in sessions. */
+    sessions: z
+      .strictObject({
+        // A session ends this long after sign-in (or earlier: sign-out, its token revoked).
+        ttlHours: z.coerce.number().positive().max(8760).default(12),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxBundleBytes: z.coerce
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 ** 3),
+        maxFiles: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxFiles),
+        maxUnpackedBytes: z.coerce
+          .number()
+          .int()
+          .positive()
+          .default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
+        // Worker threads that check pushed bundles; also how many pushes are checked at once.
+        inspectorThreads: z.coerce.number().int().min(1).max(64).default(2),
+        // An upload that sends nothing for this long is cut off.
+        uploadIdleSeconds: z.coerce.number().positive().default(60),
+        // Past its first uploadIdleSeconds, an upload must have averaged at least this
+        // rate (16 KiB/s: a 100 MB bundle over a 128 kbit/s link), or it is cut off:
+        // a client trickling a byte now and then cannot hold a checker.
+        uploadMinBytesPerSecond: z.coerce
+          .number()
+          .positive()
+          .default(16 * 1024),
+        // No upload takes longer than this, whatever its rate (6 h).
+        uploadMaxSeconds: z.coerce
+          .number()
+          .positive()
+          .default(6 * 3600),
+        // A push waits at most this long for a free checker thread; then 503 with
+        // Retry-After, before its body is read.
+        checkerWaitSeconds: z.coerce.number().positive().default(20),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    // Each key must be one; each name an environment requires must be a key.
+    for (const [name, text] of Object.entries(config.developerKeys)) {
+      try {
+        parsePublicKey(text, `developerKeys.${name}`);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['developerKeys', name],
+          message: (err as Error).message,
+        });
+      }
+    }
+    config.environments.forEach((env, index) => {
+      for (const name of env.requireSignedBy) {
+        if (!Object.hasOwn(config.developerKeys, name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', index, 'requireSignedBy'],
+            message: `${name} is not a key in developerKeys`,
+          });
+      }
+    });
+  });
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;
 
@@ -167,6 +212,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_REPLICA_ID: ['replicaId'],
   FERRY_TRANSPORT_URL: ['transportUrl'],
   FERRY_SECRET_KEY: ['secretKey'],
+  FERRY_SIGNING_KEY: ['signingKey'],
 };
 
 /**

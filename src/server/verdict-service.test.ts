@@ -7,6 +7,8 @@ import { FerryError } from '../protocol/errors.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { BundleService } from './bundle-service.js';
+import { DeveloperKeys } from './developer-keys.js';
+import { ServerSigningKey } from './signing-key.js';
 import { InspectorPool } from './inspector-pool.js';
 import { liveHosts, requireVerdict, VerdictService } from './verdict-service.js';
 import { failure } from '../../test/helpers/failure.js';
@@ -65,6 +67,7 @@ beforeEach(async () => {
     new FsArtifactStore(path.join(dir, 'artifacts')),
     { maxFiles: 10, maxUnpackedBytes: 1000, maxBundleBytes: 1000, uploadIdleSeconds: 5 },
     inspectors,
+    { key: ServerSigningKey.ephemeral(), developers: new DeveloperKeys({}) },
   );
   now = new Date('2026-05-01T10:00:00.000Z');
   verdicts = new VerdictService(store, bundles, () => now);

@@ -510,6 +510,19 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0021_bundle_signatures': {
+      async up(db) {
+        // The server's ed25519 signature over each bundle, made when it accepts the
+        // push, and the signatures developers sent with it. A bundle recorded before
+        // has none: the server signs those on its next start.
+        await db.schema.alterTable('bundles').addColumn('server_signature', 'text').execute();
+        await db.schema.alterTable('bundles').addColumn('server_public_key', 'text').execute();
+        await db.schema
+          .alterTable('bundles')
+          .addColumn('developer_signatures_json', 'text')
+          .execute();
+      },
+    },
   };
 }
 

@@ -259,6 +259,12 @@ export interface BundlesTable {
   pushed_at: string;
   pushed_by: string;
   manifest_json: string;
+  /** The server's signature (base64) over the bundle (migration 0021); null until it signs it. */
+  server_signature: string | null;
+  /** The public key (32 bytes in base64) of `server_signature`. */
+  server_public_key: string | null;
+  /** Developers' signatures: a JSON array of `{publicKey, signature}`, or null for none. */
+  developer_signatures_json: string | null;
 }
 
 export interface TokensTable {

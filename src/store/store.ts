@@ -14,7 +14,13 @@ import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
 
 export type { AuditListQuery, AuditStore, NewAuditEntry } from './audit-store.js';
-export type { BundleStore, NewBundle, RecordedBundle } from './bundle-store.js';
+export type {
+  BundleSigner,
+  BundleStore,
+  NewBundle,
+  RecordedBundle,
+  StoredSignature,
+} from './bundle-store.js';
 export type {
   DeployLock,
   DeploymentPatch,

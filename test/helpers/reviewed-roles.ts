@@ -68,4 +68,5 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   installWanted: ['agent'],
   whoami: ['admin', 'deployer', 'qa', 'agent'],
   downloadBundle: ['admin', 'deployer', 'qa', 'agent'],
+  signingKey: ['admin', 'deployer', 'qa', 'agent'],
 };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { bundleRefSchema } from '../../protocol/api.js';
+import { type BundleSignature, bundleRefSchema } from '../../protocol/api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
 import { printFields, printJson } from '../output.js';
@@ -9,7 +9,9 @@ import { formatBytes } from '../progress.js';
 export function registerBundleShow(bundle: Command): void {
   bundle
     .command('show <ref>')
-    .description('show one bundle: version, label, commit, size, sha256, who pushed it and when')
+    .description(
+      'show one bundle: version, label, commit, size, sha256, who pushed it and when, and who signed it',
+    )
     .option('--json', 'print the record as JSON')
     .addHelpText('after', '\nExample:\n  ferry bundle show cart@12')
     .action(async (ref: string, _options: unknown, command: Command) => {
@@ -30,6 +32,18 @@ export function registerBundleShow(bundle: Command): void {
         ['pushed', `${bundle.pushedAt} by ${bundle.pushedBy}`],
         ['role', (bundle.manifest as { role?: string }).role],
         ['verdict', bundle.verdict],
+        ...signatureLines(bundle.signatures),
       ]);
     });
+}
+
+/** One line per signature: the server's key, then developers' by name (or fingerprint). */
+function signatureLines(signatures: BundleSignature[]): [string, string][] {
+  if (signatures.length === 0) return [['signed', 'not signed']];
+  return signatures.map((s) => [
+    'signed',
+    s.by === 'server'
+      ? `by the server (key ${s.keyId})`
+      : `by ${s.name ?? 'a key the server does not name'} (developer key ${s.keyId})`,
+  ]);
 }

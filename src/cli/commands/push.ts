@@ -1,7 +1,18 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import {
+  type DeveloperSignedFields,
+  developerStatement,
+  parsePrivateKey,
+  publicKeyText,
+  signStatement,
+} from '../../bundle/bundle-signature.js';
+import { sha256File } from '../../bundle/hashing.js';
+import { inspectBundle } from '../../bundle/inspect-bundle.js';
 import { FerryError } from '../../protocol/errors.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { makeBundle } from '../make-bundle.js';
@@ -12,6 +23,7 @@ import { formatTransfer, ProgressLine } from '../progress.js';
 interface PushOptions {
   app?: string;
   label?: string;
+  sign?: string;
   follow?: boolean;
 }
 
@@ -25,6 +37,10 @@ export function registerPush(program: Command): void {
     .option('--app <name>', 'the app to bundle, when ferry.yml defines several')
     .option('--label <label>', 'a free-form label for the bundle, such as 0.4.0')
     .option(
+      '--sign <keyfile>',
+      "sign the bundle's app, sha256 and label with this ed25519 private key (PEM; `ferry keys create`)",
+    )
+    .option(
       '--follow',
       'follow the deployments the push starts (autoDeploy, QA by default) to their end; exits 0 only if they succeeded',
     )
@@ -33,7 +49,7 @@ export function registerPush(program: Command): void {
       'after',
       '\nExits 1 when a deployment the push started was refused or failed at once (a missing variable):' +
         '\nthe bundle is pushed all the same, and its version is printed first.' +
-        '\n\nExamples:\n  ferry push .\n  ferry push . --follow\n  ferry push ~/src/shop --app cart --label 0.4.0\n  ferry push cart-0.4.0.tar.gz',
+        '\n\nExamples:\n  ferry push .\n  ferry push . --follow\n  ferry push . --sign ~/.ferry/alice.key\n  ferry push ~/src/shop --app cart --label 0.4.0\n  ferry push cart-0.4.0.tar.gz',
     )
     .action(async (source: string, options: PushOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -44,9 +60,13 @@ export function registerPush(program: Command): void {
           path: source,
         });
 
+      // Read first: a wrong key file fails the push before anything is bundled.
+      const signingKey =
+        options.sign === undefined ? undefined : await readPrivateKey(options.sign);
       let file = source;
       let tempDir: string | undefined;
       try {
+        let signed: DeveloperSignedFields | undefined;
         if (found.isDirectory()) {
           tempDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-push-'));
           const created = await makeBundle({
@@ -57,16 +77,33 @@ export function registerPush(program: Command): void {
             quiet: globals.json === true,
           });
           file = created.file;
+          signed = { app: created.meta.app, sha256: created.sha256, label: created.meta.label };
         } else if (options.app) {
           throw new FerryError(
             'E_BAD_REQUEST',
             '--app applies to a source tree; a bundle file already names its app',
           );
         }
+        if (signingKey && !signed) {
+          // A bundle file: what it is comes from its own metadata (checked whole).
+          const meta = await inspectBundle(createReadStream(file));
+          signed = {
+            app: meta.app,
+            sha256: await sha256File(file),
+            label: options.label ?? meta.label,
+          };
+        }
         const progress = new ProgressLine(process.stderr, globals.json === true);
         const startedAt = Date.now();
         const result = await api.push(file, {
           label: found.isDirectory() ? undefined : options.label,
+          signature:
+            signingKey && signed
+              ? {
+                  signature: signStatement(signingKey, developerStatement(signed)),
+                  publicKey: publicKeyText(createPublicKey(signingKey)),
+                }
+              : undefined,
           onProgress: (done, total) =>
             progress.update(`Uploading: ${formatTransfer(done, total, startedAt)}`),
         });
@@ -123,4 +160,19 @@ export function registerPush(program: Command): void {
         if (tempDir) await rm(tempDir, { recursive: true, force: true });
       }
     });
+}
+
+/** A developer's signing key from its file; a missing or wrong file is a clear error. */
+async function readPrivateKey(file: string): Promise<KeyObject> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FerryError(
+      'E_KEY_INVALID',
+      `Cannot read the signing key ${file}: ${(err as Error).message}`,
+      { key: file },
+    );
+  }
+  return parsePrivateKey(text, file);
 }

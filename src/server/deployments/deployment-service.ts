@@ -18,6 +18,7 @@ import {
 } from '../../protocol/lifecycle.js';
 import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
+import { DeveloperKeys } from '../developer-keys.js';
 import { type EnvironmentConfig, isProtected } from '../environment-config.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
@@ -71,6 +72,7 @@ export class DeploymentService {
     private readonly bundles: Pick<BundleService, 'get'>,
     private readonly variables: Pick<VariableService, 'checkDeployable'>,
     private readonly verdicts: Pick<VerdictService, 'verdictOf' | 'markByServer'>,
+    private readonly developerKeys: Pick<DeveloperKeys, 'checkEntry'> = new DeveloperKeys({}),
   ) {
     this.snapshots = new ConfigSnapshots(store, variables);
   }
@@ -473,6 +475,9 @@ export class DeploymentService {
     const hosts = targetHosts(await this.store.hosts.list(), env.name, roleOf(bundle));
     let frozen: Map<string, ResolvedVariables>;
     try {
+      // The signatures the environment requires, whoever asks (a person, autoDeploy,
+      // autoPromote, a rollback): checked over the bundle's record as it is now.
+      this.developerKeys.checkEntry(bundle, env);
       // Every ${NAME} must be set for every target host, and every host's job must
       // fit in a transport message, before anything is recorded or sent. What is
       // resolved here is frozen: the installs are sent with it.

@@ -21,6 +21,7 @@ const bundle: BundleDetail = {
   createdAt: '2026-11-03T00:00:00.000Z',
   pushedAt: '2026-11-03T00:00:00.000Z',
   pushedBy: 'dev',
+  signatures: [],
   manifest: { role: 'web', service: { command: 'node server.js' } },
 };
 

@@ -28,12 +28,21 @@ export function installJobOf(
     version: bundle.version,
     sha256: bundle.sha256,
     size: bundle.size,
+    label: bundle.label,
+    commit: bundle.commit,
+    ...signatureOf(bundle),
     manifest: bundle.manifest,
     vars: resolved.vars,
     secrets: resolved.secrets,
     ...(install.deploymentId === null ? {} : { deploymentId: install.deploymentId }),
     ...(options.migrate ? { migrate: true } : {}),
   };
+}
+
+/** The server's signature of a bundle, as a job carries it; none for a bundle not signed yet. */
+function signatureOf(bundle: BundleDetail): Pick<InstallJob, 'signature'> {
+  const server = bundle.signatures.find((s) => s.by === 'server');
+  return server ? { signature: { keyId: server.keyId, value: server.signature } } : {};
 }
 
 /**

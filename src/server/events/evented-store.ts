@@ -114,8 +114,8 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   };
 
   const bundles: Partial<BundleStore> = {
-    async record(bundle, beforeCommit) {
-      const result = await store.bundles.record(bundle, beforeCommit);
+    async record(bundle, beforeCommit, sign) {
+      const result = await store.bundles.record(bundle, beforeCommit, sign);
       if (result.created) {
         await bus.publish({
           kind: 'bundle.pushed',

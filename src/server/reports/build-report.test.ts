@@ -29,6 +29,7 @@ function bundle(app: string, version: number, pushedAt: string): BundleDetail {
     createdAt: pushedAt,
     pushedAt,
     pushedBy: 'dev',
+    signatures: [],
     manifest: { role: app },
   };
 }

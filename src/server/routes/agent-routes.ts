@@ -1,9 +1,14 @@
 import type { AgentService } from '../agent-service.js';
 import type { HostFactsService } from '../host-facts-service.js';
+import type { ServerSigningKey } from '../signing-key.js';
 import { routePlugin } from './route-plugin.js';
 
 /** Hosts and installs: enrolment, the host list and facts, and single installs with their logs. */
-export function agentRoutes(agents: AgentService, facts: HostFactsService) {
+export function agentRoutes(
+  agents: AgentService,
+  facts: HostFactsService,
+  signingKey: Pick<ServerSigningKey, 'publicKey'>,
+) {
   return routePlugin('hosts', {
     enroll: async ({ token, body, request }) => {
       const enrolled = await agents.enroll(token, body);
@@ -11,7 +16,8 @@ export function agentRoutes(agents: AgentService, facts: HostFactsService) {
         { host: enrolled.name, hostId: enrolled.hostId, env: body.env },
         'host enrolled',
       );
-      return enrolled;
+      // The key the agent checks every bundle with, from its first answer on.
+      return { ...enrolled, signingKey: signingKey.publicKey };
     },
 
     hosts: async ({ query: { env } }) => ({ hosts: await agents.listHosts(env) }),

@@ -4,6 +4,7 @@ import type { AgentService } from '../agent-service.js';
 import type { BundleService } from '../bundle-service.js';
 import type { DeploymentService } from '../deployments/deployment-service.js';
 import { parseRange } from '../http-range.js';
+import type { ServerSigningKey } from '../signing-key.js';
 import type { VerdictService } from '../verdict-service.js';
 import { routePlugin } from './route-plugin.js';
 
@@ -13,9 +14,18 @@ export function bundleRoutes(
   verdicts: Pick<VerdictService, 'verdictOf'>,
   deployments: Pick<DeploymentService, 'afterPush'>,
   agents: Pick<AgentService, 'authorizeDownload'>,
+  signingKey: Pick<ServerSigningKey, 'publicKey' | 'keyId'>,
 ) {
   return routePlugin('bundles', {
-    pushBundle: async ({ token, query: { label }, body, request, reply }) => {
+    pushBundle: async ({ token, query: { label, signature, signedBy }, body, request, reply }) => {
+      if ((signature === undefined) !== (signedBy === undefined)) {
+        // Refused before the body is read: the connection closes after the answer.
+        void reply.header('connection', 'close');
+        throw new FerryError(
+          'E_BAD_REQUEST',
+          'A signed push sends both `signature` and `signedBy` (the public key)',
+        );
+      }
       if (!(body instanceof Readable)) {
         throw new FerryError(
           'E_BAD_REQUEST',
@@ -31,6 +41,10 @@ export function bundleRoutes(
           contentLength: declared === undefined ? undefined : Number(declared),
           pushedBy: token.name,
           label,
+          developerSignature:
+            signature !== undefined && signedBy !== undefined
+              ? { publicKey: signedBy, signature }
+              : undefined,
           signal: gone.signal,
           log: request.log,
         })
@@ -69,6 +83,8 @@ export function bundleRoutes(
     },
 
     apps: async () => ({ apps: await bundles.apps() }),
+
+    signingKey: () => Promise.resolve({ publicKey: signingKey.publicKey, keyId: signingKey.keyId }),
 
     bundles: async ({ params, query }) => ({
       bundles: await bundles.list(params.app, query.limit),

@@ -1,6 +1,13 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AppSummary, BundleDetail, BundleRecord } from '../../protocol/api.js';
-import type { BundleStore, NewBundle, RecordedBundle } from '../bundle-store.js';
+import { keyFingerprint } from '../../bundle/bundle-signature.js';
+import type {
+  BundleSigner,
+  BundleStore,
+  NewBundle,
+  RecordedBundle,
+  StoredSignature,
+} from '../bundle-store.js';
 import type { BundlesTable, Database } from '../schema.js';
 import type { StoreDialect } from '../store-dialect.js';
 
@@ -11,9 +18,13 @@ export class KyselyBundleStore implements BundleStore {
     private readonly dialect: StoreDialect,
   ) {}
 
-  async record(bundle: NewBundle, beforeCommit: () => Promise<void>): Promise<RecordedBundle> {
+  async record(
+    bundle: NewBundle,
+    beforeCommit: () => Promise<void>,
+    sign?: BundleSigner,
+  ): Promise<RecordedBundle> {
     try {
-      return await this.recordOnce(bundle, beforeCommit);
+      return await this.recordOnce(bundle, beforeCommit, sign);
     } catch (err) {
       // The same bytes pushed twice at once (to two replicas, say): the one that
       // lost the race gets the version the other recorded.
@@ -32,6 +43,7 @@ export class KyselyBundleStore implements BundleStore {
   private recordOnce(
     bundle: NewBundle,
     beforeCommit: () => Promise<void>,
+    sign: BundleSigner | undefined,
   ): Promise<RecordedBundle> {
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx
@@ -69,11 +81,96 @@ export class KyselyBundleStore implements BundleStore {
         pushed_at: now,
         pushed_by: bundle.pushedBy,
         manifest_json: JSON.stringify(bundle.manifest),
+        server_signature: null as string | null,
+        server_public_key: null as string | null,
+        developer_signatures_json:
+          bundle.developerSignatures && bundle.developerSignatures.length > 0
+            ? JSON.stringify(bundle.developerSignatures)
+            : null,
       };
+      // Signed once it has its version, in the same transaction: no bundle is
+      // ever recorded without the server's signature.
+      if (sign) {
+        const signed = sign(toBundleRecord(row));
+        row.server_signature = signed.signature;
+        row.server_public_key = signed.publicKey;
+      }
       await trx.insertInto('bundles').values(row).execute();
       await beforeCommit();
       return { bundle: toBundleRecord(row), created: true };
     });
+  }
+
+  async addDeveloperSignature(
+    app: string,
+    version: number,
+    signature: StoredSignature,
+  ): Promise<BundleRecord | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('bundles')
+        .selectAll()
+        .where('app', '=', app)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const signatures = [
+        ...developerSignatures(row).filter((s) => s.publicKey !== signature.publicKey),
+        signature,
+      ];
+      const json = JSON.stringify(signatures);
+      await trx
+        .updateTable('bundles')
+        .set({ developer_signatures_json: json })
+        .where('app', '=', app)
+        .where('version', '=', version)
+        .execute();
+      return toBundleRecord({ ...row, developer_signatures_json: json });
+    });
+  }
+
+  async listUnsigned(limit: number): Promise<BundleRecord[]> {
+    const rows = await this.db
+      .selectFrom('bundles')
+      .selectAll()
+      .where('server_signature', 'is', null)
+      .orderBy('pushed_at')
+      .orderBy('app')
+      .orderBy('version')
+      .limit(limit)
+      .execute();
+    return rows.map(toBundleRecord);
+  }
+
+  async setServerSignature(
+    app: string,
+    version: number,
+    sha256: string,
+    signature: StoredSignature,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('bundles')
+      .set({ server_signature: signature.signature, server_public_key: signature.publicKey })
+      .where('app', '=', app)
+      .where('version', '=', version)
+      .where('sha256', '=', sha256)
+      .where('server_signature', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async claimSigningKey(publicKey: string): Promise<string> {
+    await this.db
+      .insertInto('store_settings')
+      .values({ name: 'signing_public_key', value: publicKey })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const recorded = await this.db
+      .selectFrom('store_settings')
+      .select('value')
+      .where('name', '=', 'signing_public_key')
+      .executeTakeFirstOrThrow();
+    return recorded.value;
   }
 
   async get(app: string, version: number): Promise<BundleDetail | undefined> {
@@ -167,5 +264,32 @@ function toBundleRecord(row: Selectable<BundlesTable>): BundleRecord {
     createdAt: row.created_at,
     pushedAt: row.pushed_at,
     pushedBy: row.pushed_by,
+    signatures: [
+      ...(row.server_signature !== null && row.server_public_key !== null
+        ? [
+            {
+              by: 'server' as const,
+              keyId: keyFingerprint(row.server_public_key),
+              name: null,
+              publicKey: row.server_public_key,
+              signature: row.server_signature,
+            },
+          ]
+        : []),
+      ...developerSignatures(row).map((s) => ({
+        by: 'developer' as const,
+        keyId: keyFingerprint(s.publicKey),
+        name: null,
+        publicKey: s.publicKey,
+        signature: s.signature,
+      })),
+    ],
   };
+}
+
+function developerSignatures(
+  row: Pick<Selectable<BundlesTable>, 'developer_signatures_json'>,
+): StoredSignature[] {
+  if (row.developer_signatures_json === null) return [];
+  return JSON.parse(row.developer_signatures_json) as StoredSignature[];
 }

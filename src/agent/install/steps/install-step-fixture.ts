@@ -1,3 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  keyFingerprint,
+  serverStatement,
+  signStatement,
+} from '../../../bundle/bundle-signature.js';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,6 +89,21 @@ export async function stepFixture(): Promise<StepFixture> {
   };
   const remembered: string[] = [];
   const fetcher = new BundleFetcher(cacheDir, 'http://127.0.0.1:9', 'no-token');
+  const serverKey = generateKeyPairSync('ed25519');
+  const signJob = (job: InstallJob) => ({
+    keyId: keyFingerprint(serverKey.publicKey),
+    value: signStatement(
+      serverKey.privateKey,
+      serverStatement({
+        app: job.app,
+        version: job.version,
+        sha256: job.sha256,
+        size: job.size,
+        label: job.label ?? null,
+        commit: job.commit ?? null,
+      }),
+    ),
+  });
   const appDir = path.join(appsDir, APP);
   return {
     root,
@@ -104,6 +125,9 @@ export async function stepFixture(): Promise<StepFixture> {
         vars: {},
         ...job,
       };
+      // Signed with the fixture's server key, as the server signs jobs, unless the
+      // test gives the signature (or its absence) itself.
+      if (!('signature' in job)) full.signature = signJob(full);
       const ctx = newInstallContext(
         full,
         {
@@ -114,6 +138,7 @@ export async function stepFixture(): Promise<StepFixture> {
           commandTimeoutMs: 10_000,
           driver,
           fetcher,
+          signingKey: () => Promise.resolve(serverKey.publicKey),
           stateDir: path.join(root, 'agent', 'apps'),
         },
         new StepReporter(transport, full.id),

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { AppManifest } from '../../../bundle/manifest-schema.js';
 import type { InstallJob } from '../../../protocol/messages.js';
@@ -18,6 +19,8 @@ export interface InstallHost {
   commandTimeoutMs: number;
   driver: ProcessDriver;
   fetcher: BundleFetcher;
+  /** The server's bundle-signing public key: every bundle is checked with it before it is unpacked. */
+  signingKey: () => Promise<KeyObject>;
   /** `<root>/agent/apps`: what the agent remembers of each app, such as its health check. */
   stateDir: string;
 }

@@ -28,4 +28,37 @@ describe('verifyStep', () => {
     expect(ctx.failure?.error).toContain(`is not the expected ${'f'.repeat(64)}`);
     await expect(readFile(fetched.archive)).rejects.toThrow();
   });
+
+  it('checks the server’s signature, and says so', async () => {
+    const bundle = await fx.bundle({ 'ferry.yml': 'apps:\n  cart: {}\n' });
+    const ctx = await fx.context(bundle);
+    await fetchStep.run(ctx);
+    await verifyStep.run(ctx);
+    expect(ctx.failure).toBeUndefined();
+    expect(fx.output()).toMatch(/signature by the server's key SHA256:\S+ ok/);
+  });
+
+  it('refuses a bundle whose bytes and sha256 both changed after the server signed it', async () => {
+    const signed = await fx.bundle({ 'ferry.yml': 'apps:\n  cart: {}\n' });
+    const signature = (await fx.context(signed)).job.signature;
+    // Other bytes, their sha256 and size in the job: as an attacker with the
+    // server's disk would rewrite the record; the signature stays the server's.
+    const other = await fx.bundle({ 'ferry.yml': 'apps:\n  cart: {}\n', 'evil.js': 'x' });
+    const ctx = await fx.context({ ...other, signature });
+    await fetchStep.run(ctx);
+    await verifyStep.run(ctx);
+    expect(ctx.failure?.error).toMatch(
+      /refusing to unpack cart@2: its signature does not verify with the server's signing key SHA256:/,
+    );
+    expect(fx.output()).toContain('refusing to unpack cart@2');
+    await expect(readFile(ctx.archive)).rejects.toThrow();
+  });
+
+  it('refuses a job that carries no signature', async () => {
+    const bundle = await fx.bundle({ 'ferry.yml': 'apps:\n  cart: {}\n' });
+    const ctx = await fx.context({ ...bundle, signature: undefined });
+    await fetchStep.run(ctx);
+    await verifyStep.run(ctx);
+    expect(ctx.failure?.error).toContain('the job carries no signature');
+  });
 });

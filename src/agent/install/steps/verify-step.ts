@@ -1,13 +1,70 @@
+import type { KeyObject } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import {
+  keyFingerprint,
+  serverStatement,
+  verifyStatement,
+} from '../../../bundle/bundle-signature.js';
+import type { InstallJob } from '../../../protocol/messages.js';
+import { StepFailure } from '../step-reporter.js';
 import { type InstallStep, goingOn, passed } from './install-step.js';
 
-/** Checks the fetched bundle's sha256 against the job's. */
+/**
+ * Checks the fetched bundle's sha256 against the job's, then the server's
+ * signature over the bundle (app, version, sha256, size, label, commit) with the
+ * server's key the agent got at enrolment: a bundle whose bytes and record were
+ * both changed after the push (by someone with the server's disk) is refused
+ * here, before anything of it is unpacked, and the host stays on its release.
+ */
 export const verifyStep: InstallStep = {
   name: 'verify',
   applies: (ctx) => ctx.mode === 'fresh' && goingOn(ctx),
   async run(ctx) {
-    const verified = await ctx.steps.step('verify', (context) =>
-      ctx.host.fetcher.verify(ctx.archive, ctx.job.sha256, context.out),
-    );
+    const verified = await ctx.steps.step('verify', async (context) => {
+      await ctx.host.fetcher.verify(ctx.archive, ctx.job.sha256, context.out);
+      const key = await ctx.host.signingKey().catch((err: unknown) => {
+        throw new StepFailure(
+          `cannot check the bundle's signature: the server's signing key is unknown to this agent and could not be fetched (${(err as Error).message})`,
+        );
+      });
+      try {
+        context.out(`${checkSignature(ctx.job, key)}\n`);
+      } catch (err) {
+        // Not kept in the cache either: the next job fetches it again.
+        await rm(ctx.archive, { force: true });
+        throw err;
+      }
+    });
     passed(ctx, verified);
   },
 };
+
+/**
+ * Verifies the job's server signature with `key`: answers what it checked, or
+ * throws a `StepFailure` saying why the bundle is refused.
+ */
+export function checkSignature(job: InstallJob, key: KeyObject): string {
+  const ref = `${job.app}@${job.version}`;
+  const keyId = keyFingerprint(key);
+  if (job.signature === undefined) {
+    throw new StepFailure(
+      `refusing to unpack ${ref}: the job carries no signature, and this agent takes only bundles signed by the server's key ${keyId}`,
+    );
+  }
+  const statement = serverStatement({
+    app: job.app,
+    version: job.version,
+    sha256: job.sha256,
+    size: job.size,
+    label: job.label ?? null,
+    commit: job.commit ?? null,
+  });
+  if (job.signature.keyId !== keyId || !verifyStatement(key, statement, job.signature.value)) {
+    throw new StepFailure(
+      `refusing to unpack ${ref}: its signature does not verify with the server's signing key ${keyId}` +
+        (job.signature.keyId === keyId ? '' : ` (it was signed by ${job.signature.keyId})`) +
+        ` — the bundle or its record (sha256 ${job.sha256}, ${job.size} bytes) was changed after the push`,
+    );
+  }
+  return `signature by the server's key ${keyId} ok`;
+}

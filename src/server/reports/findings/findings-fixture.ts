@@ -49,6 +49,7 @@ export function bundle(app: string, version: number, manifest: object = {}): Bun
     createdAt: '2024-05-01T10:00:00.000Z',
     pushedAt: '2024-05-01T10:00:00.000Z',
     pushedBy: 'dev',
+    signatures: [],
     manifest: { role: app, ...manifest },
   };
 }

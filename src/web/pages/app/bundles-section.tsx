@@ -40,7 +40,7 @@ export function BundlesSection({
         <p class="muted">No bundle yet.</p>
       ) : (
         <DataTable
-          columns={['Version', 'Label', 'Commit', 'Pushed', 'Verdict', 'Actions']}
+          columns={['Version', 'Label', 'Commit', 'Pushed', 'Signed by', 'Verdict', 'Actions']}
           testId="bundles"
         >
           {bundles.map((bundle) => {
@@ -63,6 +63,9 @@ export function BundlesSection({
                 </td>
                 <td>
                   {bundle.pushedBy}, <RelTime at={bundle.pushedAt} />
+                </td>
+                <td class="signed" title={signatureTitle(bundle)}>
+                  {signers(bundle)}
                 </td>
                 <td>
                   <StateBadge state={verdicts.get(bundle.version) ?? 'pending'} />
@@ -120,4 +123,19 @@ function promotePermission(
   if (target.env === null) return { allowed: false, reason: target.reason };
   const env = environments.find((e) => e.name === target.env);
   return env ? mayPromote(session, env, verdict) : byRole;
+}
+
+/** Who signed a bundle: the server, then developers by name (or fingerprint). */
+function signers(bundle: BundleRecord): string {
+  if (bundle.signatures.length === 0) return 'not signed';
+  return bundle.signatures
+    .map((s) => (s.by === 'server' ? 'server' : (s.name ?? s.keyId)))
+    .join(', ');
+}
+
+/** Each signature's key fingerprint, for the cell's tooltip. */
+function signatureTitle(bundle: BundleRecord): string {
+  return bundle.signatures
+    .map((s) => `${s.by === 'server' ? 'server' : (s.name ?? 'developer')}: ${s.keyId}`)
+    .join('\n');
 }
