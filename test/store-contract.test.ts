@@ -295,6 +295,26 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.hosts.get(id))?.connected).toBe(false);
       });
 
+      it('lists only the hosts asked for by id, removed ones left out', async () => {
+        const ids = [];
+        for (let n = 1; n <= 1005; n++) ids.push(await host(`qa-${String(n).padStart(4, '0')}`));
+        const prod = await host('prod-1', 'prod');
+        await store.hosts.remove(ids[1]!, '2026-11-02T00:00:00.000Z');
+        const names = async (options: { env?: string; ids?: readonly string[] }) =>
+          (await store.hosts.list(options)).map((h) => h.name);
+        expect(await names({ ids: [prod, ids[2]!, ids[1]!, ids[0]!, 'host_nope', prod] })).toEqual([
+          'prod-1',
+          'qa-0001',
+          'qa-0003',
+        ]);
+        expect(await names({ ids: [prod, ids[0]!], env: 'qa' })).toEqual(['qa-0001']);
+        expect(await names({ ids: [] })).toEqual([]);
+        // More ids than one statement takes: read in pieces, in the same order.
+        const all = await names({ ids: [prod, ...ids].reverse() });
+        expect(all).toEqual((await store.hosts.list()).map((h) => h.name));
+        expect(all).toHaveLength(1005);
+      });
+
       it('gives each read of a host its own facts, and reads them anew once they change', async () => {
         const id = await host('qa-1');
         const facts = parseHostFacts({

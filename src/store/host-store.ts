@@ -28,8 +28,11 @@ export interface HostStore {
   get(id: string): Promise<HostRecord | undefined>;
   /** A host that is not removed, by name. */
   findByName(name: string): Promise<HostRecord | undefined>;
-  /** Hosts not removed, by environment then name. */
-  list(options?: { env?: string }): Promise<HostRecord[]>;
+  /**
+   * Hosts not removed, by environment then name; with `ids`, only those of
+   * them (a rollout reads its own hosts, not every host there is).
+   */
+  list(options?: { env?: string; ids?: readonly string[] }): Promise<HostRecord[]>;
   /** Cuts a host off: marks it revoked, and revokes every token of its own. */
   cutOff(id: string, at: string): Promise<void>;
   /**

@@ -303,3 +303,104 @@ describe('RolloutDriver, a ferry install its server did not send', () => {
     });
   });
 });
+
+describe('RolloutDriver, what it reads of the hosts', () => {
+  it('reads each tick only the hosts of the deployments under way, a host two of them share once', async () => {
+    // A fleet of 40 hosts; two rollouts under way, on three hosts each, one of them shared.
+    const at = new Date().toISOString();
+    for (let n = 1; n <= 40; n++) {
+      const id = `host_${n}`;
+      await store.hosts.create({
+        id,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web', 'api'],
+        vars: {},
+      });
+      await store.hosts.setPresence(id, true, at);
+    }
+    const strategy = { batch: 10, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' };
+    for (const [app, hostIds] of [
+      ['web', ['host_1', 'host_2', 'host_3']],
+      ['api', ['host_3', 'host_4', 'host_5']],
+    ] as const) {
+      const id = `dep_${app}`;
+      await store.deployments.create(
+        {
+          id,
+          app,
+          version: 2,
+          env: 'prod',
+          kind: 'deploy',
+          strategy,
+          fromVersion: 1,
+          createdBy: 'admin',
+          state: 'running',
+        },
+        hostIds.map((hostId) => ({
+          id: `ins_${app}_${hostId}`,
+          hostId,
+          app,
+          version: 2,
+          createdBy: 'admin',
+          deploymentId: id,
+          purpose: 'deploy' as const,
+          batch: 0,
+          fromVersion: 1,
+          state: 'queued' as const,
+        })),
+        { lock: true },
+      );
+      for (const hostId of hostIds)
+        await store.installs.mark(`ins_${app}_${hostId}`, { state: 'queued', sentAt: at }, [
+          'queued',
+        ]);
+    }
+
+    // Counts the host records the store hands out (a wrapper that counts; it changes nothing).
+    let hostsRead = 0;
+    const counted = <T>(records: T): T => {
+      hostsRead += Array.isArray(records) ? records.length : records === undefined ? 0 : 1;
+      return records;
+    };
+    const hosts = new Proxy(store.hosts, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        const call = (value as (...args: unknown[]) => unknown).bind(target);
+        return ['list', 'get', 'findByName'].includes(String(name))
+          ? async (...args: unknown[]) => counted(await call(...args))
+          : call;
+      },
+    });
+    const counting = new Proxy(store, {
+      get: (target, name, receiver) =>
+        name === 'hosts' ? hosts : (Reflect.get(target, name, receiver) as unknown),
+    });
+    const driver = new RolloutDriver(
+      counting,
+      {
+        get: (app: string, version: number) =>
+          Promise.resolve({ app, version, manifest: { role: app } } as unknown as BundleDetail),
+      },
+      { send: () => Promise.resolve() } as unknown as InstallDispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000 },
+    );
+    const ticks = 5;
+    try {
+      for (let i = 0; i < ticks; i++) {
+        driver.wake();
+        await driver.idle();
+      }
+    } finally {
+      await driver.close();
+    }
+    // Both are still waiting on their hosts, and were looked at every tick.
+    for (const app of ['web', 'api'])
+      expect((await store.deployments.get(`dep_${app}`))?.state).toBe('running');
+    // Five distinct hosts a tick, not the fleet once per deployment (2 × 40 a tick).
+    expect(hostsRead).toBe(ticks * 5);
+  });
+});

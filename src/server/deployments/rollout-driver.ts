@@ -153,6 +153,8 @@ export class RolloutDriver {
       this.logger.error({ err }, 'sending again the installs by hand left unsent failed'),
     );
     const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    // The hosts this tick has read, by id (undefined: removed): each is read once a tick.
+    const hostsRead = new Map<string, HostRecord | undefined>();
     // Oldest first, so that deployments queued behind a lock start in order.
     for (const deployment of active.reverse()) {
       if (this.closed) return;
@@ -177,7 +179,7 @@ export class RolloutDriver {
         );
       }
       try {
-        await this.advance(deployment);
+        await this.advance(deployment, hostsRead);
       } catch (err) {
         this.logger.error({ err, deploymentId: deployment.id }, 'advancing a deployment failed');
       }
@@ -223,11 +225,14 @@ export class RolloutDriver {
     }
   }
 
-  private async advance(deployment: StoredDeployment): Promise<void> {
+  private async advance(
+    deployment: StoredDeployment,
+    hostsRead: Map<string, HostRecord | undefined>,
+  ): Promise<void> {
     if (deployment.state === 'pending') return this.startPending(deployment);
-    const hosts = new Map((await this.store.hosts.list()).map((h) => [h.id, h]));
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
     const listed = await this.store.installs.list({ deploymentId: deployment.id });
+    const hosts = await this.hostsOf(listed, hostsRead);
     const wave = await this.expireOffline(
       deployment,
       listed.filter((i) => i.purpose === purpose),
@@ -258,6 +263,29 @@ export class RolloutDriver {
     }
     if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts, migrates);
     return this.completeRevert(deployment, wave);
+  }
+
+  /**
+   * The hosts of a deployment's installs, by id (one removed is missing): only
+   * those, and each read from the store once a tick, however many deployments
+   * share it. Reading every host for every deployment made each tick cost
+   * the whole fleet's records (and their facts) per rollout under way.
+   */
+  private async hostsOf(
+    installs: StoredInstall[],
+    hostsRead: Map<string, HostRecord | undefined>,
+  ): Promise<Map<string, HostRecord>> {
+    const unread = [...new Set(installs.map((i) => i.hostId))].filter((id) => !hostsRead.has(id));
+    if (unread.length > 0) {
+      const found = new Map((await this.store.hosts.list({ ids: unread })).map((h) => [h.id, h]));
+      for (const id of unread) hostsRead.set(id, found.get(id));
+    }
+    const hosts = new Map<string, HostRecord>();
+    for (const install of installs) {
+      const host = hostsRead.get(install.hostId);
+      if (host) hosts.set(host.id, host);
+    }
+    return hosts;
   }
 
   /**

@@ -4,6 +4,9 @@ import { type FactsSample, type HostFacts, parseHostFacts } from '../../protocol
 import type { FactsRetention, HostStore, NewHost } from '../host-store.js';
 import type { Database, HostsTable } from '../schema.js';
 
+/** Host ids per statement when hosts are read by id (SQLite allows 32,766 parameters, PostgreSQL 65,535). */
+const HOST_IDS_PER_QUERY = 1000;
+
 /** `HostStore` over Kysely, written once for every dialect. */
 export class KyselyHostStore implements HostStore {
   /**
@@ -69,15 +72,22 @@ export class KyselyHostStore implements HostStore {
     return row && this.toHostRecord(row);
   }
 
-  async list(options: { env?: string } = {}): Promise<HostRecord[]> {
-    let query = this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('removed_at', 'is', null)
-      .orderBy('env')
-      .orderBy('name');
-    if (options.env) query = query.where('env', '=', options.env);
-    return (await query.execute()).map((row) => this.toHostRecord(row));
+  async list(options: { env?: string; ids?: readonly string[] } = {}): Promise<HostRecord[]> {
+    const query = (ids?: readonly string[]) => {
+      let q = this.db.selectFrom('hosts').selectAll().where('removed_at', 'is', null);
+      if (options.env) q = q.where('env', '=', options.env);
+      if (ids) q = q.where('id', 'in', ids);
+      return q.orderBy('env').orderBy('name').execute();
+    };
+    if (!options.ids) return (await query()).map((row) => this.toHostRecord(row));
+    // In pieces, under every dialect's limit on a statement's parameters.
+    const ids = [...new Set(options.ids)];
+    const rows = [];
+    for (let i = 0; i < ids.length; i += HOST_IDS_PER_QUERY)
+      rows.push(...(await query(ids.slice(i, i + HOST_IDS_PER_QUERY))));
+    if (ids.length > HOST_IDS_PER_QUERY)
+      rows.sort((a, b) => compare(a.env, b.env) || compare(a.name, b.name));
+    return rows.map((row) => this.toHostRecord(row));
   }
 
   async cutOff(id: string, at: string): Promise<void> {
@@ -241,4 +251,8 @@ function readStoredFacts(json: string | null): HostFacts | null {
   } catch {
     return null;
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
