@@ -78,7 +78,7 @@ async function builtinHarness(): Promise<Harness> {
     const token = header?.replace(/^Bearer /, '');
     const host = Object.entries(TOKENS).find(([, t]) => t === token)?.[0];
     if (!host) return Promise.reject(new FerryError('E_AUTH_INVALID', 'unknown agent token'));
-    return Promise.resolve(host);
+    return Promise.resolve({ hostId: host, problem: () => Promise.resolve(undefined) });
   };
   const make = () => {
     const transport = new BuiltinServerTransport({

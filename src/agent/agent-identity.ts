@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError, FerryClient } from '../client/ferry-client.js';
-import type { EnrollBody } from '../protocol/api.js';
+import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
 /** Who this agent is: kept in `<root>/agent/identity.json`, mode 0600. */
@@ -10,8 +10,30 @@ export interface AgentIdentity {
   hostId: string;
   name: string;
   env: string;
-  /** The host's own token, given by the server at enrolment. */
+  /** The host's own token (its credential), given by the server at enrolment, then rotated. */
   token: string;
+  /**
+   * When `token` expires and when to rotate it, as the server said. Absent for
+   * an identity made before credentials expired: the agent rotates it at start.
+   */
+  credential?: { expiresAt: string; rotateAt: string };
+}
+
+/** Where an agent root keeps its identity. */
+export function identityFile(root: string): string {
+  return path.join(root, 'agent', 'identity.json');
+}
+
+/**
+ * Writes the identity, atomically (a new file renamed over the old, mode
+ * 0600): a crash leaves the old identity or the new one, never half of one.
+ */
+export async function saveIdentity(root: string, identity: AgentIdentity): Promise<void> {
+  const file = identityFile(root);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
+  await chmod(`${file}.partial`, 0o600);
+  await rename(`${file}.partial`, file);
 }
 
 /**
@@ -24,7 +46,7 @@ export async function loadOrEnroll(
   enrollToken: string | undefined,
   body: EnrollBody,
 ): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
-  const file = path.join(root, 'agent', 'identity.json');
+  const file = identityFile(root);
   try {
     return { identity: JSON.parse(await readFile(file, 'utf8')) as AgentIdentity, enrolled: false };
   } catch (err) {
@@ -36,7 +58,7 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
-  let enrolled: { hostId: string; name: string; token: string };
+  let enrolled: EnrollResult;
   try {
     enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
   } catch (err) {
@@ -49,10 +71,8 @@ export async function loadOrEnroll(
     name: enrolled.name,
     env: body.env,
     token: enrolled.token,
+    ...(enrolled.credential ? { credential: enrolled.credential } : {}),
   };
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
-  await chmod(`${file}.partial`, 0o600);
-  await rename(`${file}.partial`, file);
+  await saveIdentity(root, identity);
   return { identity, enrolled: true };
 }

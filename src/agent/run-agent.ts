@@ -7,6 +7,7 @@ import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transp
 import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
 import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll } from './agent-identity.js';
+import { CredentialRotation } from './credential-rotation.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
 import { HostFactsCollector } from './host-facts.js';
@@ -92,6 +93,11 @@ async function startAgent(
     enrolled ? 'enrolled' : 'identity found',
   );
 
+  // Rotated before anything connects when due (an identity kept while the agent
+  // was stopped long); one the server no longer takes stops the agent here.
+  const rotation = new CredentialRotation({ root, identity, logger });
+  await rotation.rotateIfDue();
+
   const driver = makeDriver(options, agentDir);
   const transport =
     options.transport.kind === 'rabbitmq'
@@ -105,7 +111,8 @@ async function startAgent(
     home: path.join(agentDir, 'home'),
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
-    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+    // The credential rotates: each download reads the one in use then.
+    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, () => identity.token),
     stateDir: path.join(agentDir, 'apps'),
   };
   /** The job being run now, if any: the server leaves a busy host alone when catching it up. */
@@ -256,6 +263,7 @@ async function startAgent(
     void reportFactsSafely();
   };
 
+  rotation.start(transport);
   transport.onConnection((connected) => {
     if (connected) void reportFactsSafely();
   });
@@ -267,6 +275,7 @@ async function startAgent(
     name: identity.name,
     async close() {
       clearInterval(heartbeat);
+      rotation.close();
       stopping.abort();
       // An install under way is given a moment to end; one that takes longer is
       // left as a crash would leave it: `running` in the journal, not

@@ -104,6 +104,28 @@ export const serverConfigSchema = z.strictObject({
       heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
     })
     .prefault({}),
+  /** Hosts' own credentials: how long they live, and when their agents rotate them. */
+  hosts: z
+    .strictObject({
+      // A credential's life from when it is made (at enrolment or rotation).
+      // Fractions are fine (0.5 = 12 hours).
+      credentialDays: z.coerce.number().positive().max(3650).default(30),
+      // The share of its life left when the agent is told to rotate it: with
+      // 30 days and 1/3, on day 20, leaving ten days for an agent that is away.
+      rotateWhenLeft: z.coerce
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(1 / 3),
+      // How long the old credential still counts after rotation, unless its
+      // successor is used first: an agent that crashed before keeping the new
+      // one starts again with the old one within it.
+      rotationGraceSeconds: z.coerce.number().positive().default(3600),
+      // How often each agent connection's credential is checked again: one
+      // that expired or was revoked on another replica is closed.
+      connectionCheckSeconds: z.coerce.number().positive().max(300).default(15),
+    })
+    .prefault({}),
   /** The dashboard's sign-in sessions. */
   sessions: z
     .strictObject({

@@ -118,6 +118,15 @@ export class RabbitmqAgentTransport implements AgentTransport {
   }
 
   /**
+   * Nothing to do: the broker connection authenticates with the host's broker
+   * user (the operator's, in the URL), not with its Ferry credential, which
+   * only the agent's HTTP calls carry.
+   */
+  useCredential(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
    * Stops taking jobs. A job under way is waited for; if it waits for its
    * events' confirms, it is told they will not come (its `drain` rejects), so
    * it is not acknowledged and comes again on the next start, when the journal
