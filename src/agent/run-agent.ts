@@ -44,7 +44,15 @@ export interface AgentOptions {
   /** How long stopping waits for an install under way before leaving it to the next start (default 3 s). */
   stopGraceMs?: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
-  transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
+  transport:
+    | { kind: 'builtin' }
+    | {
+        kind: 'rabbitmq';
+        url: string;
+        prefix: string;
+        /** For amqps://: the PEM file of the broker's CA (else the system's). */
+        caFile?: string;
+      };
 }
 
 /** A running agent. */
@@ -308,7 +316,7 @@ function sleep<T>(ms: number, value: T): Promise<T> {
 
 /** The RabbitMQ transport, and a line saying what this host's broker user needs. */
 function rabbitmqTransport(
-  settings: { url: string; prefix: string },
+  settings: { url: string; prefix: string; caFile?: string },
   hostId: string,
   logger: AgentLogger,
 ): RabbitmqAgentTransport {
@@ -317,7 +325,13 @@ function rabbitmqTransport(
     { configure, write, read },
     `jobs come from RabbitMQ; this host's own broker user needs: rabbitmqctl set_permissions <user> '${configure}' '${write}' '${read}'`,
   );
-  return new RabbitmqAgentTransport({ url: settings.url, prefix: settings.prefix, hostId, logger });
+  return new RabbitmqAgentTransport({
+    url: settings.url,
+    prefix: settings.prefix,
+    caFile: settings.caFile,
+    hostId,
+    logger,
+  });
 }
 
 function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {

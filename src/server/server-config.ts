@@ -30,6 +30,9 @@ const transportSchema = z.discriminatedUnion('kind', [
     // Broker users that may speak for any host (agents sharing one user); the
     // server's own user always may. Otherwise a host's user is named after it.
     trustedUsers: z.array(z.string().min(1)).default([]),
+    // For an amqps:// URL: a PEM file of the CA that the broker's certificate
+    // must chain to (a broker with its own CA); without it, the system's CAs.
+    ca: z.string().min(1).optional(),
     // The first part of every exchange and queue name.
     prefix: z
       .string()
@@ -181,6 +184,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_STORE_URL: ['storeUrl'],
   FERRY_REPLICA_ID: ['replicaId'],
   FERRY_TRANSPORT_URL: ['transportUrl'],
+  FERRY_AMQP_CA: ['amqpCa'],
   FERRY_SECRET_KEY: ['secretKey'],
 };
 
@@ -220,11 +224,14 @@ export async function loadServerConfig(options: {
   // A URL alone says which adapter: --store-url / FERRY_STORE_URL means PostgreSQL,
   // --transport-url / FERRY_TRANSPORT_URL means RabbitMQ.
   for (const layer of [fromEnv, flags]) {
-    const { storeUrl, transportUrl } = layer;
+    const { storeUrl, transportUrl, amqpCa } = layer;
     delete layer.storeUrl;
     delete layer.transportUrl;
+    delete layer.amqpCa;
     if (storeUrl !== undefined) layer.store = { driver: 'postgres', url: storeUrl };
     if (transportUrl !== undefined) layer.transport = { kind: 'rabbitmq', url: transportUrl };
+    // --amqp-ca / FERRY_AMQP_CA goes with whichever layer names the broker.
+    if (amqpCa !== undefined) layer.transport = { ...(layer.transport ?? {}), ca: amqpCa };
   }
   const merged = deepMerge(deepMerge(fromFile, fromEnv), flags);
   const result = serverConfigSchema.safeParse(merged);
@@ -240,6 +247,8 @@ export async function loadServerConfig(options: {
   }
   const config = result.data;
   config.data = path.resolve(config.data);
+  if (config.transport.kind === 'rabbitmq' && config.transport.ca !== undefined)
+    config.transport.ca = path.resolve(config.transport.ca);
   return Object.freeze(config);
 }
 
