@@ -135,13 +135,16 @@ export class BuiltinAgentTransport implements AgentTransport {
   private connect(): void {
     if (this.closed) return;
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
+    const openedWith = this.token;
     const socket = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.token}` },
+      headers: { authorization: `Bearer ${openedWith}` },
       maxPayload: MAX_MESSAGE_BYTES,
     });
     this.socket = socket;
     socket.on('open', () => {
       this.attempt = 0;
+      // Rotated while this connection was being opened: it takes the new one too.
+      if (this.token !== openedWith) void this.useCredential(this.token);
       this.options.logger.info({ server: this.options.server }, 'connected to the server');
       this.connectionHandler(true);
       for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });

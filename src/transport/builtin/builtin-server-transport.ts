@@ -51,6 +51,8 @@ export class BuiltinServerTransport implements ServerTransport {
   private readonly alive = new WeakSet<WebSocket>();
   /** The credential each connection speaks with now (the one it opened with, or a rotated one). */
   private readonly credentials = new WeakMap<WebSocket, AgentConnectionCredential>();
+  /** Connections taking a rotated credential: the old one may stop counting meanwhile. */
+  private readonly switching = new WeakSet<WebSocket>();
   private readonly checker: NodeJS.Timeout;
   private checking = false;
   /** Hosts whose outbox is being delivered after they connected: new jobs wait their turn. */
@@ -177,8 +179,12 @@ export class BuiltinServerTransport implements ServerTransport {
     this.checking = true;
     try {
       for (const [hostId, ws] of [...this.sockets]) {
-        const problem = await this.credentials.get(ws)?.problem();
+        const credential = this.credentials.get(ws);
+        const problem = await credential?.problem();
         if (problem === undefined || ws.readyState !== WebSocket.OPEN) continue;
+        // Taking a new credential, or took it while this one was checked: taking
+        // the new one is what retired the old (its first use confirms it).
+        if (this.switching.has(ws) || this.credentials.get(ws) !== credential) continue;
         this.options.logger.warn(
           { hostId, code: problem.code },
           `closing an agent connection: ${problem.message}`,
@@ -202,6 +208,7 @@ export class BuiltinServerTransport implements ServerTransport {
     frame: { id: string; token: string },
   ): Promise<void> {
     let problem: string;
+    this.switching.add(ws);
     try {
       const credential = await this.options.authenticate(`Bearer ${frame.token}`);
       if (credential.hostId === hostId) {
@@ -213,6 +220,8 @@ export class BuiltinServerTransport implements ServerTransport {
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       problem = `${err.code}: ${err.message}`;
+    } finally {
+      this.switching.delete(ws);
     }
     this.options.logger.warn({ hostId, problem }, 'an agent sent a credential that was refused');
     sendFrame(ws, { kind: 'refused', id: frame.id, error: problem });
