@@ -472,7 +472,7 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.createIndex('sessions_token').on('sessions').column('token_id').execute();
       },
     },
-    '0020_host_credentials': {
+    '0021_host_credentials': {
       async up(db) {
         // A host's own token is its credential: it expires, and is rotated by
         // the agent before then. A new one names the one it replaces until the
