@@ -1,4 +1,4 @@
-import { ApiError, FerryClient } from '../client/ferry-client.js';
+import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { FerryError } from '../protocol/errors.js';
 import type { AgentTransport, TransportLogger } from '../transport/transport.js';
 import { type AgentIdentity, saveIdentity } from './agent-identity.js';
@@ -15,6 +15,8 @@ export interface CredentialRotationOptions {
   /** The identity every part of the agent reads its token from: changed in place. */
   identity: AgentIdentity;
   logger: TransportLogger;
+  /** How the agent's calls reach the server (a pinned CA, say), as for its other calls. */
+  clientOptions?: FerryClientOptions;
   /** How long a rotation that failed (the server away) waits before it is tried again (60 s). */
   retryMs?: number;
 }
@@ -87,7 +89,7 @@ export class CredentialRotation {
     const { identity, root, logger } = this.options;
     let rotated;
     try {
-      rotated = await new FerryClient(identity.server, identity.token).call('rotateCredential');
+      rotated = await this.client(identity.token).call('rotateCredential');
     } catch (err) {
       if (err instanceof ApiError && FINAL_CODES.has(err.code)) {
         throw new FerryError(err.code, `The host credential cannot be rotated: ${err.message}`);
@@ -101,7 +103,7 @@ export class CredentialRotation {
     identity.credential = credential;
     await this.transport?.useCredential?.(token);
     try {
-      await new FerryClient(identity.server, token).call('confirmCredential');
+      await this.client(token).call('confirmCredential');
     } catch (err) {
       // Its next use confirms it as well: the old one's grace covers the meantime.
       logger.warn(
@@ -113,6 +115,10 @@ export class CredentialRotation {
       { expiresAt: credential.expiresAt, rotateAt: credential.rotateAt },
       'host credential rotated',
     );
+  }
+
+  private client(token: string): FerryClient {
+    return new FerryClient(this.options.identity.server, token, this.options.clientOptions);
   }
 
   /** Milliseconds until the rotation is due: 0 when it is (or no time was ever given). */
