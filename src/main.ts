@@ -43,6 +43,10 @@ function addServerCommand(program: Command): void {
       'reach agents through RabbitMQ instead of WebSockets (or FERRY_TRANSPORT_URL)',
     )
     .option(
+      '--amqp-ca <file>',
+      "for an amqps:// transport URL: the PEM file of the broker's CA (or FERRY_AMQP_CA; default: the system's CAs)",
+    )
+    .option(
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (or FERRY_LOG_LEVEL)',
     )
@@ -58,6 +62,7 @@ function addServerCommand(program: Command): void {
         config?: string;
         storeUrl?: string;
         transportUrl?: string;
+        amqpCa?: string;
         logLevel?: string;
       }) => {
         const { loadServerConfig } = await import('./server/server-config.js');
@@ -71,6 +76,7 @@ function addServerCommand(program: Command): void {
             logLevel: options.logLevel,
             storeUrl: options.storeUrl,
             transportUrl: options.transportUrl,
+            amqpCa: options.amqpCa,
           },
         });
         const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
@@ -124,6 +130,10 @@ function addAgentCommand(program: Command): void {
       "the first part of the broker's exchange and queue names, as the server's transport.prefix",
       'ferry',
     )
+    .option(
+      '--amqp-ca <file>',
+      "for an amqps:// transport URL: the PEM file of the broker's CA (or FERRY_AMQP_CA; default: the system's CAs)",
+    )
     .addHelpText(
       'after',
       '\nThe first start enrols the host with the token in --token-file or FERRY_TOKEN (from\n' +
@@ -171,6 +181,7 @@ interface AgentCommandOptions {
   checkTimeout?: string;
   transportUrl?: string;
   transportPrefix: string;
+  amqpCa?: string;
 }
 
 function addDemoCommand(program: Command): void {

@@ -245,6 +245,48 @@ for (const dialect of STORE_DIALECTS) {
         ).toBeUndefined();
         expect((await store.tokens.list()).map((t) => t.id)).toEqual(['tok_a']);
       });
+
+      it('rotates a host credential: the successor replaces it once confirmed, the old one keeps a grace', async () => {
+        const own = { name: 'agent-web-1', role: 'agent', env: 'qa', createdBy: 'x' } as const;
+        const later = '2099-01-01T00:00:00.000Z';
+        const grace = '2098-01-01T00:00:00.000Z';
+        await store.tokens.create({
+          ...own,
+          id: 'tok_1',
+          tokenHash: 'h1',
+          hostId: 'host_1',
+          expiresAt: later,
+        });
+        expect(await store.tokens.findActive('h1')).toMatchObject({
+          expiresAt: later,
+          replaces: null,
+        });
+        const next = (id: string) => ({
+          ...own,
+          id,
+          tokenHash: `h-${id}`,
+          hostId: 'host_1',
+          expiresAt: later,
+        });
+        // A first successor, never kept by its agent; asked again, it is replaced by a second.
+        expect(await store.tokens.rotate('tok_1', next('tok_2'), grace)).toBe(true);
+        expect(await store.tokens.findActive('h1')).toMatchObject({ expiresAt: grace });
+        expect(await store.tokens.findActive('h-tok_2')).toMatchObject({ replaces: 'tok_1' });
+        expect(await store.tokens.rotate('tok_1', next('tok_3'), later)).toBe(true);
+        expect(await store.tokens.findActive('h-tok_2')).toBeUndefined();
+        // The grace never lengthens the old credential's life.
+        expect(await store.tokens.findActive('h1')).toMatchObject({ expiresAt: grace });
+        await store.tokens.confirm('tok_3');
+        await store.tokens.confirm('tok_3');
+        expect(await store.tokens.findActive('h1')).toBeUndefined();
+        expect(await store.tokens.findActive('h-tok_3')).toMatchObject({
+          replaces: null,
+          hostId: 'host_1',
+        });
+        // A revoked credential rotates into nothing.
+        expect(await store.tokens.rotate('tok_1', next('tok_4'), grace)).toBe(false);
+        expect(await store.tokens.findActive('h-tok_4')).toBeUndefined();
+      });
     });
 
     describe('outbox', () => {

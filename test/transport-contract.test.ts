@@ -57,6 +57,8 @@ interface Harness {
    * between authentication and connection).
    */
   cutOffInStore?(hostId: string): Promise<void>;
+  /** Built-in only: the host's credential stops counting (it expired), as its next check finds. */
+  expireCredential?(hostId: string): void;
   /** What the logs say when an agent's credentials are refused. */
   refusal: string;
   logger: RecordingLogger;
@@ -74,11 +76,18 @@ async function builtinHarness(): Promise<Harness> {
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
+  const expired = new Set<string>();
   const authenticate = (header: string | undefined) => {
     const token = header?.replace(/^Bearer /, '');
     const host = Object.entries(TOKENS).find(([, t]) => t === token)?.[0];
     if (!host) return Promise.reject(new FerryError('E_AUTH_INVALID', 'unknown agent token'));
-    return Promise.resolve(host);
+    return Promise.resolve({
+      hostId: host,
+      problem: () =>
+        Promise.resolve(
+          expired.has(host) ? new FerryError('E_CREDENTIAL_EXPIRED', 'it expired') : undefined,
+        ),
+    });
   };
   const make = () => {
     const transport = new BuiltinServerTransport({
@@ -86,6 +95,7 @@ async function builtinHarness(): Promise<Harness> {
       authenticate,
       logger,
       pingIntervalMs: 1000,
+      credentialCheckMs: 100,
     });
     transport.attach(httpServer);
     return transport;
@@ -120,6 +130,7 @@ async function builtinHarness(): Promise<Harness> {
       return ws;
     },
     sendRaw: (hostId, id, body) => store.outbox.enqueue(hostId, { id, body }),
+    expireCredential: (hostId) => void expired.add(hostId),
     async cutOffInStore(hostId) {
       await store.hosts.create({ id: hostId, name: hostId, env: 'qa', roles: [], vars: {} });
       await store.hosts.cutOff(hostId, new Date().toISOString());
@@ -518,6 +529,44 @@ for (const [name, setup] of TRANSPORTS) {
         );
         await new Promise((resolve) => setTimeout(resolve, 500));
         expect(received).toEqual([]);
+      },
+    );
+
+    it.skipIf(name !== 'builtin')(
+      "takes a rotated credential on the open connection, and closes it on another host's",
+      async () => {
+        const ws = await harness.rawAgent!('host-a');
+        const frames: string[] = [];
+        ws.on('message', (data: Buffer) => frames.push(data.toString()));
+        const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+        ws.send(JSON.stringify({ kind: 'credential', id: 'c1', token: TOKENS['host-a'] }));
+        await until(() => frames.some((f) => f.includes('"c1"')), 'the answer');
+        expect(JSON.parse(frames.find((f) => f.includes('"c1"'))!)).toEqual({
+          kind: 'ack',
+          id: 'c1',
+        });
+        ws.send(JSON.stringify({ kind: 'credential', id: 'c2', token: TOKENS['host-b'] }));
+        expect(await closed).toBe(4001);
+        expect(JSON.parse(frames.find((f) => f.includes('"c2"'))!)).toMatchObject({
+          kind: 'refused',
+          id: 'c2',
+        });
+      },
+    );
+
+    it.skipIf(name !== 'builtin')(
+      'closes a connection whose credential stops counting, saying why',
+      async () => {
+        const ws = await harness.rawAgent!('host-b');
+        const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+          ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+        );
+        harness.expireCredential!('host-b');
+        expect(await closed).toEqual({ code: 4001, reason: 'E_CREDENTIAL_EXPIRED: it expired' });
+        await until(
+          () => !harness.server().connectedHosts().includes('host-b'),
+          'the host gone from the connected ones',
+        );
       },
     );
 

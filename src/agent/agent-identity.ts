@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient } from '../client/ferry-client.js';
-import type { EnrollBody } from '../protocol/api.js';
+import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
 /** Who this agent is: kept in `<root>/agent/identity.json`, mode 0600. */
@@ -12,7 +12,7 @@ export interface AgentIdentity {
   hostId: string;
   name: string;
   env: string;
-  /** The host's own token, given by the server at enrolment. */
+  /** The host's own token (its credential), given by the server at enrolment, then rotated. */
   token: string;
   /**
    * The server's bundle-signing public key (32 bytes in base64), from the
@@ -20,6 +20,28 @@ export interface AgentIdentity {
    * signed (`signingKeyOf`). Every bundle is checked with it before it is unpacked.
    */
   signingKey?: string;
+  /**
+   * When `token` expires and when to rotate it, as the server said. Absent for
+   * an identity made before credentials expired: the agent rotates it at start.
+   */
+  credential?: { expiresAt: string; rotateAt: string };
+}
+
+/** Where an agent root keeps its identity. */
+export function identityFile(root: string): string {
+  return path.join(root, 'agent', 'identity.json');
+}
+
+/**
+ * Writes the identity, atomically (a new file renamed over the old, mode
+ * 0600): a crash leaves the old identity or the new one, never half of one.
+ */
+export async function saveIdentity(root: string, identity: AgentIdentity): Promise<void> {
+  const file = identityFile(root);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
+  await chmod(`${file}.partial`, 0o600);
+  await rename(`${file}.partial`, file);
 }
 
 /**
@@ -32,7 +54,7 @@ export async function loadOrEnroll(
   enrollToken: string | undefined,
   body: EnrollBody,
 ): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
-  const file = path.join(root, 'agent', 'identity.json');
+  const file = identityFile(root);
   try {
     return { identity: JSON.parse(await readFile(file, 'utf8')) as AgentIdentity, enrolled: false };
   } catch (err) {
@@ -44,7 +66,7 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
-  let enrolled: { hostId: string; name: string; token: string; signingKey?: string | undefined };
+  let enrolled: EnrollResult;
   try {
     enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
   } catch (err) {
@@ -58,15 +80,18 @@ export async function loadOrEnroll(
     env: body.env,
     token: enrolled.token,
     ...(enrolled.signingKey === undefined ? {} : { signingKey: enrolled.signingKey }),
+    ...(enrolled.credential ? { credential: enrolled.credential } : {}),
   };
-  await writeIdentity(file, identity);
+  await saveIdentity(root, identity);
   return { identity, enrolled: true };
 }
 
 /**
  * The server's bundle-signing key: the one in the identity, or else (an agent
  * enrolled before bundles were signed) fetched from the server once, with the
- * host's own token, and kept in identity.json from then on.
+ * host's own credential, and kept in identity.json from then on. The identity
+ * is the agent's one copy (a rotation changes its token in place), so what is
+ * saved holds both.
  */
 export async function signingKeyOf(root: string, identity: AgentIdentity): Promise<KeyObject> {
   if (identity.signingKey === undefined) {
@@ -74,18 +99,8 @@ export async function signingKeyOf(root: string, identity: AgentIdentity): Promi
       'signingKey',
       {},
     );
-    const file = path.join(root, 'agent', 'identity.json');
-    // What is on disk, not this copy: another field may have changed since it was read.
-    const current = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
-    await writeIdentity(file, { ...current, signingKey: publicKey });
     identity.signingKey = publicKey;
+    await saveIdentity(root, identity);
   }
   return parsePublicKey(identity.signingKey, 'identity.json (signingKey)');
-}
-
-async function writeIdentity(file: string, identity: AgentIdentity): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
-  await chmod(`${file}.partial`, 0o600);
-  await rename(`${file}.partial`, file);
 }

@@ -92,3 +92,26 @@ describe('the transport URL of ferry agent', () => {
     }
   });
 });
+
+describe('the broker CA of ferry agent', () => {
+  it('takes --amqp-ca for an amqps:// URL, and refuses it for a plain one', () => {
+    const options = parseAgentOptions(
+      { ...RAW, transportUrl: 'amqps://rabbit:5671', amqpCa: 'certs/rabbit-ca.pem' },
+      SERVER,
+      DEFAULTS,
+      () => undefined,
+    );
+    expect(options.transport).toMatchObject({
+      kind: 'rabbitmq',
+      caFile: path.resolve('certs/rabbit-ca.pem'),
+    });
+    expect(() =>
+      parseAgentOptions(
+        { ...RAW, transportUrl: 'amqp://rabbit:5672', amqpCa: 'ca.pem' },
+        SERVER,
+        DEFAULTS,
+        () => undefined,
+      ),
+    ).toThrow(/--amqp-ca: the broker CA is for an amqps:\/\//);
+  });
+});

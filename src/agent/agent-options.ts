@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
 import { roleNameSchema } from '../protocol/fields.js';
 import type { AgentOptions } from './run-agent.js';
@@ -21,6 +22,7 @@ export interface RawAgentOptions {
   checkTimeout?: string | undefined;
   transportUrl?: string | undefined;
   transportPrefix?: string | undefined;
+  amqpCa?: string | undefined;
 }
 
 /** As the server's enrolment takes it. */
@@ -93,6 +95,11 @@ export function parseAgentOptions(
     );
   if (transportUrl !== undefined && !/^amqps?:\/\//.test(transportUrl))
     problems.push('--transport-url: expected an AMQP URL such as amqp://host-1:secret@rabbit:5672');
+  const amqpCa = raw.amqpCa ?? (process.env.FERRY_AMQP_CA || undefined);
+  if (amqpCa !== undefined && !transportUrl?.startsWith('amqps://'))
+    problems.push(
+      '--amqp-ca: the broker CA is for an amqps:// --transport-url (FERRY_TRANSPORT_URL)',
+    );
   const prefix = raw.transportPrefix ?? 'ferry';
   if (!/^[a-z][a-z0-9_-]{0,40}$/.test(prefix))
     problems.push('--transport-prefix: expected a plain name such as ferry');
@@ -127,7 +134,12 @@ export function parseAgentOptions(
     transport:
       transportUrl === undefined
         ? { kind: 'builtin' }
-        : { kind: 'rabbitmq', url: transportUrl, prefix },
+        : {
+            kind: 'rabbitmq',
+            url: transportUrl,
+            prefix,
+            ...(amqpCa === undefined ? {} : { caFile: path.resolve(amqpCa) }),
+          },
     heartbeatMs: 30_000,
   };
 }

@@ -7,6 +7,7 @@ import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transp
 import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
 import { Topology } from '../transport/rabbitmq/topology.js';
 import { loadOrEnroll, signingKeyOf } from './agent-identity.js';
+import { CredentialRotation } from './credential-rotation.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
 import { HostFactsCollector } from './host-facts.js';
@@ -43,7 +44,15 @@ export interface AgentOptions {
   /** How long stopping waits for an install under way before leaving it to the next start (default 3 s). */
   stopGraceMs?: number;
   /** How jobs and events travel: the server's WebSocket, or RabbitMQ with this host's broker user. */
-  transport: { kind: 'builtin' } | { kind: 'rabbitmq'; url: string; prefix: string };
+  transport:
+    | { kind: 'builtin' }
+    | {
+        kind: 'rabbitmq';
+        url: string;
+        prefix: string;
+        /** For amqps://: the PEM file of the broker's CA (else the system's). */
+        caFile?: string;
+      };
 }
 
 /** A running agent. */
@@ -92,6 +101,11 @@ async function startAgent(
     enrolled ? 'enrolled' : 'identity found',
   );
 
+  // Rotated before anything connects when due (an identity kept while the agent
+  // was stopped long); one the server no longer takes stops the agent here.
+  const rotation = new CredentialRotation({ root, identity, logger });
+  await rotation.rotateIfDue();
+
   // An agent enrolled before bundles were signed fetches the server's key once
   // now; if the server cannot say, the first bundle to verify asks again.
   if (identity.signingKey === undefined) {
@@ -113,7 +127,8 @@ async function startAgent(
     home: path.join(agentDir, 'home'),
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
-    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+    // The credential rotates: each download reads the one in use then.
+    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, () => identity.token),
     signingKey: () => signingKeyOf(root, identity),
     stateDir: path.join(agentDir, 'apps'),
   };
@@ -265,6 +280,7 @@ async function startAgent(
     void reportFactsSafely();
   };
 
+  rotation.start(transport);
   transport.onConnection((connected) => {
     if (connected) void reportFactsSafely();
   });
@@ -276,6 +292,7 @@ async function startAgent(
     name: identity.name,
     async close() {
       clearInterval(heartbeat);
+      rotation.close();
       stopping.abort();
       // An install under way is given a moment to end; one that takes longer is
       // left as a crash would leave it: `running` in the journal, not
@@ -308,7 +325,7 @@ function sleep<T>(ms: number, value: T): Promise<T> {
 
 /** The RabbitMQ transport, and a line saying what this host's broker user needs. */
 function rabbitmqTransport(
-  settings: { url: string; prefix: string },
+  settings: { url: string; prefix: string; caFile?: string },
   hostId: string,
   logger: AgentLogger,
 ): RabbitmqAgentTransport {
@@ -317,7 +334,13 @@ function rabbitmqTransport(
     { configure, write, read },
     `jobs come from RabbitMQ; this host's own broker user needs: rabbitmqctl set_permissions <user> '${configure}' '${write}' '${read}'`,
   );
-  return new RabbitmqAgentTransport({ url: settings.url, prefix: settings.prefix, hostId, logger });
+  return new RabbitmqAgentTransport({
+    url: settings.url,
+    prefix: settings.prefix,
+    caFile: settings.caFile,
+    hostId,
+    logger,
+  });
 }
 
 function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {

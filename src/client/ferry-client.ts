@@ -90,7 +90,8 @@ export class FerryClient {
 
   constructor(
     baseUrl: string,
-    private readonly token: string | undefined,
+    /** The bearer token, or how to read it each time (an agent's host credential rotates). */
+    private readonly token: string | undefined | (() => string | undefined),
     private readonly options: FerryClientOptions = {},
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
@@ -200,9 +201,10 @@ export class FerryClient {
    * the event stream, an upload.
    */
   headers(): Record<string, string> {
+    const token = typeof this.token === 'function' ? this.token() : this.token;
     return {
       ...this.options.headers?.(),
-      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
     };
   }
 

@@ -176,14 +176,31 @@ export const enrollBodySchema = z.strictObject({
 });
 export type EnrollBody = z.infer<typeof enrollBodySchema>;
 
-/** The enrolled host's id and its own token, which the agent keeps. */
+/**
+ * A host credential's times: when it stops counting, and when its agent is to
+ * rotate it (`POST /agent/credential`), well before then.
+ */
+export const credentialTimesSchema = z.object({
+  expiresAt: z.string(),
+  rotateAt: z.string(),
+});
+export type ConfirmedCredential = z.infer<typeof credentialTimesSchema>;
+
+/** The enrolled host's id and its own token (its credential), which the agent keeps. */
 export const enrollResultSchema = z.object({
   hostId: z.string(),
   name: z.string(),
   token: z.string(),
   /** The server's bundle-signing public key (32 bytes in base64): the agent checks every bundle with it. */
   signingKey: z.string().optional(),
+  /** The credential's times; absent from a server older than expiring credentials. */
+  credential: credentialTimesSchema.optional(),
 });
+export type EnrollResult = z.infer<typeof enrollResultSchema>;
+
+/** A host's new credential, which replaces the one the call was made with once confirmed. */
+export const rotatedCredentialSchema = credentialTimesSchema.extend({ token: z.string() });
+export type RotatedCredential = z.infer<typeof rotatedCredentialSchema>;
 
 export const hostRecordSchema = z.object({
   id: z.string(),

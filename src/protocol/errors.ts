@@ -39,6 +39,10 @@ export const ERROR_CATALOGUE = {
     status: 401,
     hint: 'The token is unknown or revoked. Ask an admin for a new one (`ferry tokens create`) and run `ferry login`.',
   },
+  E_CREDENTIAL_EXPIRED: {
+    status: 401,
+    hint: 'Re-enrol the host: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with a new enrolment token (`ferry tokens create --role agent --env ENV`).',
+  },
   E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
   E_CSRF: {
     status: 403,

@@ -8,6 +8,8 @@ import {
   bundleRecordSchema,
   enrollBodySchema,
   enrollResultSchema,
+  credentialTimesSchema,
+  rotatedCredentialSchema,
   environmentRecordSchema,
   hostRecordSchema,
   installCreateBodySchema,
@@ -274,6 +276,33 @@ export const ROUTES = {
     answer: enrollResultSchema,
     statuses: [201],
     audit: { target: { host: 'body.name', env: 'body.env', id: 'answer.hostId' } },
+  }),
+  rotateCredential: declareRoute({
+    feature: 'hosts',
+    method: 'POST',
+    path: '/agent/credential',
+    roles: ['agent'],
+    forbidden: "Only a host's own credential is rotated, with that credential",
+    summary:
+      "Rotate the calling host's own credential: the answer is its successor, with when it expires and when to rotate it.",
+    note: 'The credential the call was made with counts on until its successor is first used (its confirmation) or `hosts.rotationGraceSeconds` ends. Asked again with the old one, it makes another successor and revokes the unused first one.',
+    answer: rotatedCredentialSchema,
+    statuses: [201],
+    // The host is the caller (its token's name); the credential itself is never read.
+    audit: { target: {} },
+  }),
+  confirmCredential: declareRoute({
+    feature: 'hosts',
+    method: 'POST',
+    path: '/agent/credential/confirm',
+    roles: ['agent'],
+    forbidden: "Only a host's own credential is confirmed, with that credential",
+    summary:
+      'Confirm a rotated host credential (any call with it does): the one it replaced stops counting. Answers its times.',
+    answer: credentialTimesSchema,
+    statuses: [200],
+    // The host is the caller (its token's name); the credential itself is never read.
+    audit: { target: {} },
   }),
   hosts: declareRoute({
     feature: 'hosts',

@@ -1,6 +1,14 @@
 import { historyEvent } from './history-event.js';
 import { randomBytes } from 'node:crypto';
-import type { EnrollBody, HostRecord, InstallLogs, InstallRecord } from '../protocol/api.js';
+import type {
+  ConfirmedCredential,
+  EnrollBody,
+  EnrollResult,
+  HostRecord,
+  InstallLogs,
+  InstallRecord,
+  RotatedCredential,
+} from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import {
   hasRun,
@@ -14,7 +22,7 @@ import { requireEnvironment } from './environments.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import type { AgentEvent } from '../protocol/messages.js';
 import type { Store, StoredToken } from '../store/store.js';
-import type { ServerTransport } from '../transport/transport.js';
+import type { AgentConnectionCredential, ServerTransport } from '../transport/transport.js';
 import type { BundleService } from './bundle-service.js';
 import {
   assertInstallJobsFit,
@@ -24,7 +32,7 @@ import {
 import { newId, reportedVersion } from './deployments/rollout-plan.js';
 import type { HostFactsService } from './host-facts-service.js';
 import type { EventBus } from './events/event-bus.js';
-import type { TokenService } from './token-service.js';
+import { credentialExpired, type TokenService } from './token-service.js';
 import type { VariableService } from './variable-service.js';
 
 /** How often a replica reads which hosts were cut off (by it or another). */
@@ -182,12 +190,9 @@ export class AgentService {
 
   /**
    * Enrols a host with an enrolment token (role agent, not yet bound to a host),
-   * and returns the host's own token, which the agent keeps.
+   * and returns the host's own credential, which the agent keeps and rotates.
    */
-  async enroll(
-    token: StoredToken,
-    body: EnrollBody,
-  ): Promise<{ hostId: string; name: string; token: string }> {
+  async enroll(token: StoredToken, body: EnrollBody): Promise<EnrollResult> {
     if (token.role !== 'agent' || token.hostId) {
       throw new FerryError(
         'E_FORBIDDEN',
@@ -220,16 +225,19 @@ export class AgentService {
         detail: `enrolled host ${body.name} (${hostId}) in ${body.env}, roles ${body.roles.join(', ')}`,
       }),
     );
-    const own = await this.tokens.create(
-      { role: 'agent', env: body.env, name: `agent-${body.name}` },
+    const { token: own, ...credential } = await this.tokens.issueHostCredential(
+      { id: hostId, name: body.name, env: body.env },
       token.name,
-      hostId,
     );
-    return { hostId, name: body.name, token: own.token };
+    return { hostId, name: body.name, token: own, credential };
   }
 
-  /** The host an agent's connection speaks for. */
-  async authenticateAgent(authorization: string | undefined): Promise<string> {
+  /**
+   * The host an agent's connection speaks for, and how to ask later whether
+   * the credential it connected with still counts: a connection outlives its
+   * authentication, and is closed when its credential expires or is revoked.
+   */
+  async authenticateAgent(authorization: string | undefined): Promise<AgentConnectionCredential> {
     const token = await this.tokens.authenticate(authorization);
     if (!token.hostId) {
       throw new FerryError(
@@ -237,7 +245,53 @@ export class AgentService {
         'Only an enrolled agent may connect here: its own token is in <root>/agent',
       );
     }
-    return token.hostId;
+    return {
+      hostId: token.hostId,
+      problem: async () => {
+        if (token.expiresAt !== null && Date.parse(token.expiresAt) <= Date.now())
+          return credentialExpired(token);
+        const now = await this.store.tokens.findActive(token.tokenHash);
+        if (!now)
+          return new FerryError(
+            'E_AUTH_INVALID',
+            'The credential this connection was opened with was revoked or replaced',
+          );
+        if (now.expiresAt !== null && Date.parse(now.expiresAt) <= Date.now())
+          return credentialExpired(now);
+        return undefined;
+      },
+    };
+  }
+
+  /** A new credential for the host whose credential made the call; see `TokenService.rotateHostCredential`. */
+  async rotateCredential(token: StoredToken): Promise<RotatedCredential> {
+    const rotated = await this.tokens.rotateHostCredential(token);
+    await this.store.history.record(
+      historyEvent({
+        type: 'token',
+        by: token.name,
+        env: token.env,
+        detail: `rotated the credential of ${token.name} (until ${rotated.expiresAt})`,
+      }),
+    );
+    return rotated;
+  }
+
+  /**
+   * The agent's word that it keeps the credential it calls with: the one it
+   * replaced no longer counts (authenticating it did that), and this answers its times.
+   */
+  confirmCredential(token: StoredToken): Promise<ConfirmedCredential> {
+    if (token.hostId === null || token.expiresAt === null) {
+      return Promise.reject(
+        new FerryError(
+          'E_FORBIDDEN',
+          "Only a host's own expiring credential is confirmed: rotate it first (`POST /agent/credential`)",
+          { needs: ['agent'], has: token.role },
+        ),
+      );
+    }
+    return Promise.resolve(this.tokens.credentialTimes(new Date(token.expiresAt)));
   }
 
   listHosts(env?: string): Promise<HostRecord[]> {

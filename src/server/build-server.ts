@@ -163,7 +163,11 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // First: an open stream would hold the HTTP server's close for ever.
   app.addHook('preClose', () => events.stop());
   const store = eventedStore(deps.store, events);
-  const tokens = new TokenService(store, events);
+  const tokens = new TokenService(store, events, {
+    lifetimeMs: config.hosts.credentialDays * 86_400_000,
+    rotateWhenLeft: config.hosts.rotateWhenLeft,
+    graceMs: config.hosts.rotationGraceSeconds * 1000,
+  });
   const sessions = new SessionService(
     store,
     tokens,
@@ -324,6 +328,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     const builtin = new BuiltinServerTransport({
       store: deps.store,
       authenticate: (authorization) => agents.authenticateAgent(authorization),
+      credentialCheckMs: config.hosts.connectionCheckSeconds * 1000,
       logger: app.log,
       refusalHeaders: RAW_ANSWER_HEADERS,
     });

@@ -88,6 +88,7 @@ export async function runServer(
           transport: (logger: TransportLogger) =>
             new RabbitmqServerTransport({
               url: transport.url,
+              caFile: transport.ca,
               logger,
               trustedUsers: transport.trustedUsers,
               prefix: transport.prefix,

@@ -6,6 +6,30 @@ import type { FerryError } from '../protocol/errors.js';
 import { DEFAULT_PORT, loadServerConfig } from './server-config.js';
 
 describe('loadServerConfig', () => {
+  it('puts FERRY_AMQP_CA with the broker URL, made absolute, and takes host credential settings', async () => {
+    const config = await loadServerConfig({
+      env: { FERRY_TRANSPORT_URL: 'amqps://ferry:pw@rabbit:5671', FERRY_AMQP_CA: 'rabbit-ca.pem' },
+      flags: { data: '/data' },
+    });
+    expect(config.transport).toMatchObject({
+      kind: 'rabbitmq',
+      url: 'amqps://ferry:pw@rabbit:5671',
+      ca: path.resolve('rabbit-ca.pem'),
+    });
+    expect(config.hosts).toEqual({
+      credentialDays: 30,
+      rotateWhenLeft: 1 / 3,
+      rotationGraceSeconds: 3600,
+      connectionCheckSeconds: 15,
+    });
+    await expect(
+      loadServerConfig({
+        env: {},
+        flags: { data: '/data', hosts: { rotateWhenLeft: 1 } },
+      }),
+    ).rejects.toMatchObject({ code: 'E_CONFIG_INVALID' });
+  });
+
   it('fills defaults and makes the data folder absolute', async () => {
     const config = await loadServerConfig({ env: {}, flags: { data: 'relative/data' } });
     expect(config).toMatchObject({

@@ -31,6 +31,9 @@ const transportSchema = z.discriminatedUnion('kind', [
     // Broker users that may speak for any host (agents sharing one user); the
     // server's own user always may. Otherwise a host's user is named after it.
     trustedUsers: z.array(z.string().min(1)).default([]),
+    // For an amqps:// URL: a PEM file of the CA that the broker's certificate
+    // must chain to (a broker with its own CA); without it, the system's CAs.
+    ca: z.string().min(1).optional(),
     // The first part of every exchange and queue name.
     prefix: z
       .string()
@@ -132,6 +135,28 @@ export const serverConfigSchema = z
         retentionDays: z.coerce.number().positive().max(36_500).default(365),
       })
       .prefault({}),
+    /** Hosts' own credentials: how long they live, and when their agents rotate them. */
+    hosts: z
+      .strictObject({
+        // A credential's life from when it is made (at enrolment or rotation).
+        // Fractions are fine (0.5 = 12 hours).
+        credentialDays: z.coerce.number().positive().max(3650).default(30),
+        // The share of its life left when the agent is told to rotate it: with
+        // 30 days and 1/3, on day 20, leaving ten days for an agent that is away.
+        rotateWhenLeft: z.coerce
+          .number()
+          .gt(0)
+          .lt(1)
+          .default(1 / 3),
+        // How long the old credential still counts after rotation, unless its
+        // successor is used first: an agent that crashed before keeping the new
+        // one starts again with the old one within it.
+        rotationGraceSeconds: z.coerce.number().positive().default(3600),
+        // How often each agent connection's credential is checked again: one
+        // that expired or was revoked on another replica is closed.
+        connectionCheckSeconds: z.coerce.number().positive().max(300).default(15),
+      })
+      .prefault({}),
     /** The dashboard's sign-in sessions. */
     sessions: z
       .strictObject({
@@ -211,6 +236,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_STORE_URL: ['storeUrl'],
   FERRY_REPLICA_ID: ['replicaId'],
   FERRY_TRANSPORT_URL: ['transportUrl'],
+  FERRY_AMQP_CA: ['amqpCa'],
   FERRY_SECRET_KEY: ['secretKey'],
   FERRY_SIGNING_KEY: ['signingKey'],
 };
@@ -251,11 +277,14 @@ export async function loadServerConfig(options: {
   // A URL alone says which adapter: --store-url / FERRY_STORE_URL means PostgreSQL,
   // --transport-url / FERRY_TRANSPORT_URL means RabbitMQ.
   for (const layer of [fromEnv, flags]) {
-    const { storeUrl, transportUrl } = layer;
+    const { storeUrl, transportUrl, amqpCa } = layer;
     delete layer.storeUrl;
     delete layer.transportUrl;
+    delete layer.amqpCa;
     if (storeUrl !== undefined) layer.store = { driver: 'postgres', url: storeUrl };
     if (transportUrl !== undefined) layer.transport = { kind: 'rabbitmq', url: transportUrl };
+    // --amqp-ca / FERRY_AMQP_CA goes with whichever layer names the broker.
+    if (amqpCa !== undefined) layer.transport = { ...(layer.transport ?? {}), ca: amqpCa };
   }
   const merged = deepMerge(deepMerge(fromFile, fromEnv), flags);
   const result = serverConfigSchema.safeParse(merged);
@@ -271,6 +300,8 @@ export async function loadServerConfig(options: {
   }
   const config = result.data;
   config.data = path.resolve(config.data);
+  if (config.transport.kind === 'rabbitmq' && config.transport.ca !== undefined)
+    config.transport.ca = path.resolve(config.transport.ca);
   return Object.freeze(config);
 }
 

@@ -10,6 +10,32 @@ import type { EventBus } from './events/event-bus.js';
 /** How often a token's `lastUsedAt` is written, at most. */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** How long a host's own credential lives, and when it is rotated; see `hosts` in the server's config. */
+export interface HostCredentialSettings {
+  /** A credential's life from when it is made. */
+  lifetimeMs: number;
+  /** The share of its life left when the agent is told to rotate it (a third). */
+  rotateWhenLeft: number;
+  /** How long the old credential still counts after rotation, unless the new one is confirmed first. */
+  graceMs: number;
+}
+
+/** 30 days, rotated with 10 left, the old one kept an hour at most. */
+export const DEFAULT_HOST_CREDENTIALS: HostCredentialSettings = {
+  lifetimeMs: 30 * 86_400_000,
+  rotateWhenLeft: 1 / 3,
+  graceMs: 3_600_000,
+};
+
+/** A host's own credential as the agent is given it. */
+export interface IssuedCredential {
+  token: string;
+  /** When it stops counting. */
+  expiresAt: string;
+  /** When the agent is to rotate it. */
+  rotateAt: string;
+}
+
 /** A new token's secret and the hash the store keeps of it. */
 function newSecret(role: Role): { token: string; tokenHash: string } {
   const token = `ferry_${role}_${randomBytes(32).toString('base64url')}`;
@@ -35,6 +61,7 @@ export class TokenService {
   constructor(
     private readonly store: Store,
     private readonly events: Pick<EventBus, 'notify' | 'withEffects'>,
+    private readonly hostCredentials: HostCredentialSettings = DEFAULT_HOST_CREDENTIALS,
   ) {}
 
   /** Makes a token; `hostId` binds an agent's own token to its host. */
@@ -42,6 +69,7 @@ export class TokenService {
     body: TokenCreateBody,
     createdBy: string | null,
     hostId: string | null = null,
+    expiresAt: string | null = null,
   ): Promise<TokenRecord & { token: string }> {
     if (body.env !== undefined) {
       await requireEnvironment(this.store, body.env);
@@ -56,6 +84,7 @@ export class TokenService {
       tokenHash,
       createdBy,
       hostId,
+      expiresAt,
     });
     await this.store.history.record(
       historyEvent({
@@ -95,8 +124,86 @@ export class TokenService {
         'The API token is not valid on this server (mistyped, revoked, or made by another server): ask an admin for a new one',
       );
     }
+    if (token.expiresAt !== null && Date.parse(token.expiresAt) <= Date.now()) {
+      throw credentialExpired(token);
+    }
+    // A rotated credential's first use is its agent's word that it keeps it:
+    // the one it replaces is retired now (its grace is for an agent that never got it).
+    if (token.replaces !== null) {
+      await this.store.tokens.confirm(token.id);
+      token.replaces = null;
+    }
     await this.used(token);
     return token;
+  }
+
+  /** A new host's own credential, made at its enrolment. */
+  async issueHostCredential(
+    host: { id: string; name: string; env: string },
+    createdBy: string,
+  ): Promise<IssuedCredential> {
+    const expiresAt = this.credentialEnd();
+    const own = await this.create(
+      { role: 'agent', env: host.env, name: `agent-${host.name}` },
+      createdBy,
+      host.id,
+      expiresAt.toISOString(),
+    );
+    return { token: own.token, ...this.credentialTimes(expiresAt) };
+  }
+
+  /**
+   * Rotates the host credential a call was made with: a new one is made, the
+   * old one counts on until the new one's first use (its confirmation) or the
+   * grace ends, whichever is first. An earlier successor never used (its agent
+   * crashed before keeping it) is revoked. Asked again with the old one, it
+   * makes another: the agent keeps whichever it got last.
+   */
+  async rotateHostCredential(token: StoredToken): Promise<IssuedCredential> {
+    if (token.role !== 'agent' || token.hostId === null) {
+      throw new FerryError(
+        'E_FORBIDDEN',
+        "Only a host's own credential is rotated: an enrolment token enrols, and people's tokens do not expire",
+        { needs: ['agent'], has: token.role },
+      );
+    }
+    const { token: secret, tokenHash } = newSecret('agent');
+    const expiresAt = this.credentialEnd();
+    const graceEnd = new Date(Date.now() + this.hostCredentials.graceMs).toISOString();
+    const made = await this.store.tokens.rotate(
+      token.id,
+      {
+        id: newTokenId(),
+        name: token.name,
+        role: 'agent',
+        env: token.env,
+        tokenHash,
+        createdBy: token.name,
+        hostId: token.hostId,
+        expiresAt: expiresAt.toISOString(),
+      },
+      graceEnd,
+    );
+    if (!made) {
+      throw new FerryError(
+        'E_AUTH_INVALID',
+        'This host credential was revoked while it was being rotated: the host was removed',
+      );
+    }
+    return { token: secret, ...this.credentialTimes(expiresAt) };
+  }
+
+  /** When a host credential is to end and be rotated, as the agent is told. */
+  credentialTimes(expiresAt: Date): { expiresAt: string; rotateAt: string } {
+    const { lifetimeMs, rotateWhenLeft } = this.hostCredentials;
+    return {
+      expiresAt: expiresAt.toISOString(),
+      rotateAt: new Date(expiresAt.getTime() - lifetimeMs * rotateWhenLeft).toISOString(),
+    };
+  }
+
+  private credentialEnd(): Date {
+    return new Date(Date.now() + this.hostCredentials.lifetimeMs);
   }
 
   /** Records that a token was used (`lastUsedAt`), at most once a minute per token. */
@@ -174,6 +281,22 @@ export class TokenService {
     await rename(partial, file);
     return true;
   }
+}
+
+/**
+ * The 401 of a host credential that expired: its agent was away (or cut off
+ * from the server) for longer than the credential's life, so nothing can
+ * vouch for it any more but a new enrolment.
+ */
+export function credentialExpired(
+  token: Pick<StoredToken, 'name' | 'env' | 'expiresAt'>,
+): FerryError {
+  const host = token.name.replace(/^agent-/, '');
+  return new FerryError(
+    'E_CREDENTIAL_EXPIRED',
+    `The credential of host ${host} expired at ${token.expiresAt ?? '?'}: its agent did not rotate it in time. Re-enrol the host: \`ferry hosts remove ${host}\`, delete <root>/agent/identity.json, and start the agent with a new enrolment token (\`ferry tokens create --role agent --env ${token.env ?? 'ENV'}\`)`,
+    { host, expiresAt: token.expiresAt },
+  );
 }
 
 /** Throws a 403 naming the roles that may make this call, unless `role` is one of them. */

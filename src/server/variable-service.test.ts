@@ -24,6 +24,8 @@ function token(role: StoredToken['role'], env: string | null = null): StoredToke
     lastUsedAt: null,
     revokedAt: null,
     hostId: null,
+    expiresAt: null,
+    replaces: null,
   };
 }
 const admin = token('admin');

@@ -523,6 +523,16 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0022_host_credentials': {
+      async up(db) {
+        // A host's own token is its credential: it expires, and is rotated by
+        // the agent before then. A new one names the one it replaces until the
+        // agent confirms it; the old one is then retired. Tokens made before
+        // have no expiry: their agent rotates at its next start.
+        await db.schema.alterTable('tokens').addColumn('expires_at', 'text').execute();
+        await db.schema.alterTable('tokens').addColumn('replaces', 'text').execute();
+      },
+    },
   };
 }
 

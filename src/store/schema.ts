@@ -278,6 +278,10 @@ export interface TokensTable {
   last_used_at: string | null;
   revoked_at: string | null;
   host_id: string | null;
+  /** A host credential's end; null for people's tokens (and hosts enrolled before credentials expired). */
+  expires_at: string | null;
+  /** A host credential not yet confirmed: the id of the one it replaces, retired on confirmation. */
+  replaces: string | null;
 }
 
 /**

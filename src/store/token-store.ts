@@ -3,6 +3,10 @@ import type { Role, TokenRecord } from '../protocol/api.js';
 /** A token as the store keeps it: only the hash of its secret. */
 export interface StoredToken extends TokenRecord {
   tokenHash: string;
+  /** When a host credential stops counting; null for a token that does not expire. */
+  expiresAt: string | null;
+  /** A host credential not yet confirmed: the id of the one it replaces. */
+  replaces: string | null;
 }
 
 export interface NewToken {
@@ -13,6 +17,13 @@ export interface NewToken {
   tokenHash: string;
   createdBy: string | null;
   hostId?: string | null;
+  expiresAt?: string | null;
+}
+
+/** A host credential made to replace another (`TokenStore.rotate`). */
+export interface RotatedToken extends NewToken {
+  hostId: string;
+  expiresAt: string;
 }
 
 /**
@@ -36,4 +47,18 @@ export interface TokenStore {
   /** Marks a token revoked; false when no such token exists. */
   revoke(id: string): Promise<boolean>;
   touch(id: string, at: string): Promise<void>;
+  /**
+   * Makes `next` the successor of the host credential `oldId`, atomically:
+   * `next` names `oldId` as the one it replaces, `oldId` now expires at
+   * `oldExpiresAt` at the latest (the grace it keeps until `next` is
+   * confirmed), and any earlier successor of `oldId` not yet confirmed (one
+   * its agent never got to keep) is revoked. False when `oldId` is no longer
+   * active (revoked meanwhile): nothing is made.
+   */
+  rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean>;
+  /**
+   * Confirms a host credential made by `rotate`: the one it replaces is
+   * revoked, and it no longer names it. Idempotent.
+   */
+  confirm(id: string): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { FerryError } from '../protocol/errors.js';
 import type { AgentEvent, Job } from '../protocol/messages.js';
 
 /**
@@ -32,6 +33,17 @@ export interface ServerTransport {
   close(): Promise<void>;
 }
 
+/**
+ * Who an agent's connection speaks for, as the server authenticated it when
+ * it opened: the host, and how to ask later whether the credential it was
+ * opened with still counts (the connection is closed when it does not).
+ */
+export interface AgentConnectionCredential {
+  hostId: string;
+  /** Why the credential no longer counts (expired, revoked), or undefined while it does. */
+  problem(): Promise<FerryError | undefined>;
+}
+
 /** The agent's side of the transport. */
 export interface AgentTransport {
   /**
@@ -46,6 +58,12 @@ export interface AgentTransport {
   drain(): Promise<void>;
   /** Told when the connection comes up or goes down. */
   onConnection(handler: (connected: boolean) => void): void;
+  /**
+   * Speaks with a new credential of the host from now on (it was rotated).
+   * Resolves once a connection open now carries it too (the server has taken
+   * it), or at once when the transport's connection does not use it.
+   */
+  useCredential?(token: string): Promise<void>;
   close(): Promise<void>;
 }
 

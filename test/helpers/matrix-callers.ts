@@ -69,6 +69,16 @@ export const NARROWER_RULES: Partial<
     caller.role === 'agent' && !caller.host?.sentJob
       ? refused(403, 'E_FORBIDDEN', 'an agent downloads only the bundles its host was sent')
       : undefined,
+  // "Only a host's own credential is rotated (confirmed), with that credential":
+  // an enrolment token has no host.
+  rotateCredential: (caller) =>
+    caller.role === 'agent' && !caller.host
+      ? refused(403, 'E_FORBIDDEN', 'an enrolment token has no credential to rotate')
+      : undefined,
+  confirmCredential: (caller) =>
+    caller.role === 'agent' && !caller.host
+      ? refused(403, 'E_FORBIDDEN', 'an enrolment token has no credential to confirm')
+      : undefined,
   // "Only with the session cookie: a bearer token has no session."
   session: (caller) =>
     caller.kind === 'bearer'

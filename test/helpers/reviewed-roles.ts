@@ -66,6 +66,8 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   // Agents: enrolling, and a host's own questions; a bundle is fetched by people too.
   enroll: ['agent'],
   installWanted: ['agent'],
+  rotateCredential: ['agent'],
+  confirmCredential: ['agent'],
   whoami: ['admin', 'deployer', 'qa', 'agent'],
   downloadBundle: ['admin', 'deployer', 'qa', 'agent'],
   signingKey: ['admin', 'deployer', 'qa', 'agent'],

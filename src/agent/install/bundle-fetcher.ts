@@ -16,7 +16,8 @@ export class BundleFetcher {
   constructor(
     private readonly cacheDir: string,
     private readonly server: string,
-    token: string,
+    /** The host's credential, read at each request: it rotates. */
+    token: string | (() => string),
     private readonly retry: FetchRetry = DEFAULT_FETCH_RETRY,
   ) {
     this.client = new FerryClient(server, token);

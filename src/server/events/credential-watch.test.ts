@@ -13,6 +13,8 @@ const token: StoredToken = {
   revokedAt: null,
   hostId: null,
   tokenHash: 'h'.repeat(64),
+  expiresAt: null,
+  replaces: null,
 };
 
 function sessionEnding(inMs: number): ActiveSession {

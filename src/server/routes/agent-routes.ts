@@ -20,6 +20,17 @@ export function agentRoutes(
       return { ...enrolled, signingKey: signingKey.publicKey };
     },
 
+    rotateCredential: async ({ token, request }) => {
+      const rotated = await agents.rotateCredential(token);
+      request.log.info(
+        { hostId: token.hostId, expiresAt: rotated.expiresAt },
+        'host credential rotated',
+      );
+      return rotated;
+    },
+
+    confirmCredential: async ({ token }) => agents.confirmCredential(token),
+
     hosts: async ({ query: { env } }) => ({ hosts: await agents.listHosts(env) }),
 
     hostFacts: async ({ params: { name }, query: { history } }) => facts.show(name, history),

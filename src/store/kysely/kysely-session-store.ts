@@ -39,7 +39,7 @@ export class KyselySessionStore implements SessionStore {
         'sessions.id_hash',
         'sessions.csrf_token',
         'sessions.created_at as session_created_at',
-        'sessions.expires_at',
+        'sessions.expires_at as session_expires_at',
       ])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
@@ -50,7 +50,7 @@ export class KyselySessionStore implements SessionStore {
       idHash: row.id_hash,
       csrfToken: row.csrf_token,
       createdAt: row.session_created_at,
-      expiresAt: row.expires_at,
+      expiresAt: row.session_expires_at,
       token: {
         id: row.id,
         name: row.name,
@@ -62,6 +62,8 @@ export class KyselySessionStore implements SessionStore {
         revokedAt: row.revoked_at,
         hostId: row.host_id,
         tokenHash: row.token_hash,
+        expiresAt: row.expires_at,
+        replaces: row.replaces,
       },
     };
   }

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Role, TokenRecord } from '../../protocol/api.js';
 import type { Database, TokensTable } from '../schema.js';
 import type { StoreDialect } from '../store-dialect.js';
-import type { NewToken, StoredToken, TokenStore } from '../token-store.js';
+import type { NewToken, RotatedToken, StoredToken, TokenStore } from '../token-store.js';
 
 /** `TokenStore` over Kysely, written once for every dialect. */
 export class KyselyTokenStore implements TokenStore {
@@ -22,7 +22,14 @@ export class KyselyTokenStore implements TokenStore {
       .where('token_hash', '=', tokenHash)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return row ? { ...toTokenRecord(row), tokenHash: row.token_hash } : undefined;
+    return row
+      ? {
+          ...toTokenRecord(row),
+          tokenHash: row.token_hash,
+          expiresAt: row.expires_at,
+          replaces: row.replaces,
+        }
+      : undefined;
   }
 
   async list(): Promise<TokenRecord[]> {
@@ -64,6 +71,57 @@ export class KyselyTokenStore implements TokenStore {
   async touch(id: string, at: string): Promise<void> {
     await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
+
+  async rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = new Date().toISOString();
+      // Taken first, so that two rotations of one credential run one after the other.
+      const shortened = await trx
+        .updateTable('tokens')
+        .set((eb) => ({
+          expires_at: eb
+            .case()
+            .when('expires_at', 'is', null)
+            .then(oldExpiresAt)
+            .when('expires_at', '>', oldExpiresAt)
+            .then(oldExpiresAt)
+            .else(eb.ref('expires_at'))
+            .end(),
+        }))
+        .where('id', '=', oldId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(shortened.numUpdatedRows) === 0) return false;
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: now, replaces: null })
+        .where('replaces', '=', oldId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await insertToken(trx, next, oldId);
+      return true;
+    });
+  }
+
+  async confirm(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('tokens')
+        .select('replaces')
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      const replaced = row?.replaces;
+      if (!replaced) return;
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: new Date().toISOString() })
+        .where('id', '=', replaced)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx.updateTable('tokens').set({ replaces: null }).where('id', '=', id).execute();
+    });
+  }
 }
 
 function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
@@ -80,7 +138,11 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
   };
 }
 
-async function insertToken(db: Kysely<Database>, token: NewToken): Promise<TokenRecord> {
+async function insertToken(
+  db: Kysely<Database>,
+  token: NewToken,
+  replaces: string | null = null,
+): Promise<TokenRecord> {
   const row = {
     id: token.id,
     name: token.name,
@@ -92,6 +154,8 @@ async function insertToken(db: Kysely<Database>, token: NewToken): Promise<Token
     last_used_at: null,
     revoked_at: null,
     host_id: token.hostId ?? null,
+    expires_at: token.expiresAt ?? null,
+    replaces,
   };
   await db.insertInto('tokens').values(row).execute();
   return toTokenRecord(row);

@@ -8,7 +8,7 @@ import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 export interface BuiltinAgentTransportOptions {
   /** The server's URL, such as `http://ferry.internal:7400`. */
   server: string;
-  /** The agent's own token. */
+  /** The agent's own token (its host credential); `useCredential` changes it. */
   token: string;
   logger: TransportLogger;
   /** Reconnection backoff: the first delay, doubled up to `maxDelayMs`, each with jitter. */
@@ -52,10 +52,15 @@ export class BuiltinAgentTransport implements AgentTransport {
   private readonly retries: JobRetries;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The host credential connections are opened with. */
+  private token: string;
+  /** Credential frames sent and not yet answered, by id: told when answered or the connection goes. */
+  private readonly credentialWaiters = new Map<string, () => void>();
   /** Sends unacknowledged events again now and then: a handler that failed on the server does not ack. */
   private readonly resender: NodeJS.Timeout;
 
   constructor(private readonly options: BuiltinAgentTransportOptions) {
+    this.token = options.token;
     this.retries = new JobRetries(options.giveUpAfterMs);
     this.resender = setInterval(() => {
       const socket = this.socket;
@@ -88,6 +93,23 @@ export class BuiltinAgentTransport implements AgentTransport {
   }
 
   /**
+   * Opens connections with `token` from now on, and hands it to the server on
+   * the connection open now, so that it stays open when the old credential
+   * stops counting. Resolves once the server has answered (or the connection
+   * went: the next one is opened with the new credential).
+   */
+  useCredential(token: string): Promise<void> {
+    this.token = token;
+    const socket = this.socket;
+    if (socket?.readyState !== WebSocket.OPEN) return Promise.resolve();
+    const id = `credential-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    return new Promise((resolve) => {
+      this.credentialWaiters.set(id, resolve);
+      send(socket, { kind: 'credential', id, token });
+    });
+  }
+
+  /**
    * Stops taking jobs. A job under way is waited for; if it waits for the server
    * to acknowledge its events, it is told that will not happen (its `drain`
    * rejects), so it is not acknowledged and comes again on the next start, when
@@ -113,13 +135,16 @@ export class BuiltinAgentTransport implements AgentTransport {
   private connect(): void {
     if (this.closed) return;
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
+    const openedWith = this.token;
     const socket = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.options.token}` },
+      headers: { authorization: `Bearer ${openedWith}` },
       maxPayload: MAX_MESSAGE_BYTES,
     });
     this.socket = socket;
     socket.on('open', () => {
       this.attempt = 0;
+      // Rotated while this connection was being opened: it takes the new one too.
+      if (this.token !== openedWith) void this.useCredential(this.token);
       this.options.logger.info({ server: this.options.server }, 'connected to the server');
       this.connectionHandler(true);
       for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
@@ -138,8 +163,17 @@ export class BuiltinAgentTransport implements AgentTransport {
       });
     });
     socket.on('error', (err) => this.options.logger.warn({ err: err.message }, 'connection error'));
-    socket.on('close', () => {
+    socket.on('close', (code, reason) => {
       if (this.socket === socket) this.socket = undefined;
+      for (const answered of this.credentialWaiters.values()) answered();
+      this.credentialWaiters.clear();
+      if (code === 4001) {
+        // Closed by the server: the host was cut off, or its credential expired.
+        this.options.logger.error(
+          { code, reason: reason.toString() },
+          'the server closed the agent connection',
+        );
+      }
       this.connectionHandler(false);
       this.scheduleReconnect();
     });
@@ -165,6 +199,16 @@ export class BuiltinAgentTransport implements AgentTransport {
       return;
     }
     const { frame } = parsed;
+    const credentialAnswered = this.credentialWaiters.get(
+      frame.kind === 'ack' || frame.kind === 'refused' ? frame.id : '',
+    );
+    if (credentialAnswered !== undefined && (frame.kind === 'ack' || frame.kind === 'refused')) {
+      this.credentialWaiters.delete(frame.id);
+      if (frame.kind === 'refused')
+        this.options.logger.error({ error: frame.error }, 'the server refused the new credential');
+      credentialAnswered();
+      return;
+    }
     if (frame.kind === 'ack' || frame.kind === 'refused') {
       if (frame.kind === 'refused') {
         this.options.logger.error(

@@ -5,14 +5,22 @@ import { FerryError } from '../../protocol/errors.js';
 import { assertJobFits, MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { Store } from '../../store/store.js';
-import type { ServerTransport, TransportLogger } from '../transport.js';
+import type { AgentConnectionCredential, ServerTransport, TransportLogger } from '../transport.js';
 import { unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
 export interface BuiltinServerTransportOptions {
   store: Store;
-  /** The host behind an agent's `Authorization` header; throws a `FerryError` for a bad token. */
-  authenticate: (authorization: string | undefined) => Promise<string>;
+  /**
+   * The host behind an agent's `Authorization` header, and how to check its
+   * credential again later; throws a `FerryError` for a bad token.
+   */
+  authenticate: (authorization: string | undefined) => Promise<AgentConnectionCredential>;
+  /**
+   * How often each connection's credential is checked again (15 s): one that
+   * expired or was revoked (on any replica) is closed.
+   */
+  credentialCheckMs?: number;
   logger: TransportLogger;
   /** How often a connection is pinged; one that misses a ping is dropped. */
   pingIntervalMs?: number;
@@ -41,6 +49,12 @@ export class BuiltinServerTransport implements ServerTransport {
   private presenceHandler: (hostId: string, connected: boolean) => void = () => undefined;
   private readonly pinger: NodeJS.Timeout;
   private readonly alive = new WeakSet<WebSocket>();
+  /** The credential each connection speaks with now (the one it opened with, or a rotated one). */
+  private readonly credentials = new WeakMap<WebSocket, AgentConnectionCredential>();
+  /** Connections taking a rotated credential: the old one may stop counting meanwhile. */
+  private readonly switching = new WeakSet<WebSocket>();
+  private readonly checker: NodeJS.Timeout;
+  private checking = false;
   /** Hosts whose outbox is being delivered after they connected: new jobs wait their turn. */
   private readonly syncing = new Set<string>();
   /** Hosts that got a job while their outbox was being delivered: read it once more. */
@@ -49,6 +63,12 @@ export class BuiltinServerTransport implements ServerTransport {
   constructor(private readonly options: BuiltinServerTransportOptions) {
     this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
     this.pinger.unref();
+    this.checker = setInterval(() => {
+      this.checkCredentials().catch((err: unknown) =>
+        this.options.logger.error({ err }, 'checking agent connections credentials failed'),
+      );
+    }, options.credentialCheckMs ?? 15_000);
+    this.checker.unref();
   }
 
   /** Takes over WebSocket upgrades on `AGENT_SOCKET_PATH` of an HTTP server. */
@@ -102,6 +122,7 @@ export class BuiltinServerTransport implements ServerTransport {
 
   async close(): Promise<void> {
     clearInterval(this.pinger);
+    clearInterval(this.checker);
     const closing: Promise<void>[] = [];
     for (const [hostId, socket] of this.sockets) {
       closing.push(closeSocket(socket));
@@ -134,16 +155,77 @@ export class BuiltinServerTransport implements ServerTransport {
       );
       return;
     }
-    let hostId: string;
+    let credential: AgentConnectionCredential;
     try {
-      hostId = await this.options.authenticate(request.headers.authorization);
+      credential = await this.options.authenticate(request.headers.authorization);
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       this.options.logger.warn({ code: err.code }, `agent connection refused: ${err.message}`);
       this.refuseUpgrade(socket, err);
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.connected(hostId, ws));
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      this.credentials.set(ws, credential);
+      this.connected(credential.hostId, ws);
+    });
+  }
+
+  /**
+   * Closes every connection whose credential no longer counts: expired, or
+   * revoked on any replica (a host cut off is also closed at once by `disconnect`).
+   */
+  private async checkCredentials(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      for (const [hostId, ws] of [...this.sockets]) {
+        const credential = this.credentials.get(ws);
+        const problem = await credential?.problem();
+        if (problem === undefined || ws.readyState !== WebSocket.OPEN) continue;
+        // Taking a new credential, or took it while this one was checked: taking
+        // the new one is what retired the old (its first use confirms it).
+        if (this.switching.has(ws) || this.credentials.get(ws) !== credential) continue;
+        this.options.logger.warn(
+          { hostId, code: problem.code },
+          `closing an agent connection: ${problem.message}`,
+        );
+        ws.close(4001, `${problem.code}: ${problem.message}`.slice(0, 120));
+        setTimeout(() => ws.terminate(), 1000).unref();
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /**
+   * A rotated credential sent on an open connection: it must authenticate as
+   * the same host, and the connection speaks with it from now on. Anything else
+   * closes the connection.
+   */
+  private async takeCredential(
+    hostId: string,
+    ws: WebSocket,
+    frame: { id: string; token: string },
+  ): Promise<void> {
+    let problem: string;
+    this.switching.add(ws);
+    try {
+      const credential = await this.options.authenticate(`Bearer ${frame.token}`);
+      if (credential.hostId === hostId) {
+        this.credentials.set(ws, credential);
+        sendFrame(ws, { kind: 'ack', id: frame.id });
+        return;
+      }
+      problem = "the credential is another host's";
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      problem = `${err.code}: ${err.message}`;
+    } finally {
+      this.switching.delete(ws);
+    }
+    this.options.logger.warn({ hostId, problem }, 'an agent sent a credential that was refused');
+    sendFrame(ws, { kind: 'refused', id: frame.id, error: problem });
+    ws.close(4001, problem.slice(0, 120));
   }
 
   private connected(hostId: string, ws: WebSocket): void {
@@ -235,6 +317,8 @@ export class BuiltinServerTransport implements ServerTransport {
         'an agent refused a job',
       );
       await this.options.store.outbox.ack(hostId, frame.id);
+    } else if (frame.kind === 'credential') {
+      await this.takeCredential(hostId, ws, frame);
     } else if (frame.kind === 'event') {
       const event = agentEventSchema.safeParse(frame.message);
       if (!event.success) {

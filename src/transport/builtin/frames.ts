@@ -10,6 +10,12 @@ export const frameSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job'), message: z.unknown() }),
   /** Agent → server: an event. */
   z.object({ kind: z.literal('event'), message: z.unknown() }),
+  /**
+   * Agent → server: the host's credential was rotated; the connection speaks
+   * with this one from now on. Answered with `ack` (taken) or `refused` (and the
+   * connection is closed), by the frame's id.
+   */
+  z.object({ kind: z.literal('credential'), id: z.string(), token: z.string().max(200) }),
   /** Either way: the message with this id is handled and must not be sent again. */
   z.object({ kind: z.literal('ack'), id: z.string() }),
   /** Either way: the message with this id is invalid and was dropped; sending it again will not help. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import amqp, { type ChannelModel } from 'amqplib';
 import { FerryError } from '../../protocol/errors.js';
 import { redact } from '../../protocol/redact-url.js';
@@ -8,6 +9,12 @@ export interface AmqpConnectionOptions {
   logger: TransportLogger;
   /** Who this connection is for the logs: `server`, `agent host_…`. */
   name: string;
+  /**
+   * A PEM file of the CA certificates that the broker's certificate must chain
+   * to, for an `amqps://` URL (a broker with its own CA); without it, the
+   * system's CAs. Read once, at start.
+   */
+  caFile?: string | undefined;
   /**
    * Sets up a fresh connection: channels, topology, consumers. Called after each
    * (re)connection; if it throws, the connection is dropped and tried again.
@@ -35,8 +42,12 @@ export class AmqpConnection {
   private lastError = '';
   private connecting: Promise<void> | undefined;
 
+  /** The CA certificates of `caFile`, as read at start. */
+  private readonly ca: Buffer | undefined;
+
   constructor(private readonly options: AmqpConnectionOptions) {
     checkBrokerUrl(options.url);
+    this.ca = readBrokerCa(options.url, options.caFile);
   }
 
   /** The broker user this connection authenticates as. */
@@ -101,6 +112,8 @@ export class AmqpConnection {
     try {
       connection = await amqp.connect(this.options.url, {
         clientProperties: { connection_name: `ferry ${this.options.name}` },
+        // For amqps://, handed to tls.connect: the broker's certificate must chain to it.
+        ...(this.ca === undefined ? {} : { ca: [this.ca] }),
       });
     } catch (err) {
       this.failed(err);
@@ -167,9 +180,21 @@ export class AmqpConnection {
     const message = (err as Error).message;
     // Said once per kind of failure, not at every attempt of a long outage.
     if (message !== this.lastError) {
+      const tls = TLS_REFUSALS.has(String((err as NodeJS.ErrnoException).code));
       this.options.logger.error(
-        { name: this.options.name, broker: redact(this.options.url), err: message },
-        'cannot connect to the broker; retrying with backoff',
+        {
+          name: this.options.name,
+          broker: redact(this.options.url),
+          err: message,
+          ...(tls ? { code: (err as NodeJS.ErrnoException).code } : {}),
+        },
+        tls
+          ? `refused the broker: its TLS certificate is not one ${
+              this.options.caFile === undefined
+                ? "the system's CAs vouch for (give the broker's CA with --amqp-ca FILE, or transport.ca)"
+                : `the CA in ${this.options.caFile} signed for this address`
+            }; retrying with backoff`
+          : 'cannot connect to the broker; retrying with backoff',
       );
       this.lastError = message;
     }
@@ -209,6 +234,52 @@ async function closeConnection(connection: ChannelModel, timeoutMs = 2000): Prom
     connection.once('close', done);
     connection.close().then(done, done);
   });
+}
+
+/** Node's codes for a TLS certificate it does not trust: the broker is not the one expected. */
+const TLS_REFUSALS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Reads the broker's CA file once, at start: a missing or unreadable file, or
+ * one given for a plain `amqp://` URL, is a configuration error naming it.
+ */
+function readBrokerCa(url: string, caFile: string | undefined): Buffer | undefined {
+  if (caFile === undefined) return undefined;
+  if (!url.startsWith('amqps://')) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `A CA file for the broker (${caFile}) is for an amqps:// URL; ${redact(url)} is not one`,
+      { caFile },
+    );
+  }
+  let pem: Buffer;
+  try {
+    pem = readFileSync(caFile);
+  } catch (err) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `Cannot read the broker's CA file ${caFile}: ${(err as Error).message}`,
+      { caFile },
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `The broker's CA file ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      { caFile },
+    );
+  }
+  return pem;
 }
 
 /**

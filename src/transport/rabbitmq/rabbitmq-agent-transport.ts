@@ -11,6 +11,8 @@ export interface RabbitmqAgentTransportOptions {
   /** The broker, with this host's own user (or one shared by hosts, if the server trusts it). */
   url: string;
   hostId: string;
+  /** For an amqps:// URL: a PEM file of the CA the broker's certificate must chain to (else the system's). */
+  caFile?: string | undefined;
   logger: TransportLogger;
   /** Topology names' prefix (`ferry`). */
   prefix?: string;
@@ -77,6 +79,7 @@ export class RabbitmqAgentTransport implements AgentTransport {
     this.topology = new Topology(options.prefix);
     this.connection = new AmqpConnection({
       url: options.url,
+      caFile: options.caFile,
       logger: options.logger,
       name: `agent ${options.hostId}`,
       setup: (connection) => this.setup(connection),
@@ -115,6 +118,15 @@ export class RabbitmqAgentTransport implements AgentTransport {
 
   onConnection(handler: (connected: boolean) => void): void {
     this.connectionHandler = handler;
+  }
+
+  /**
+   * Nothing to do: the broker connection authenticates with the host's broker
+   * user (the operator's, in the URL), not with its Ferry credential, which
+   * only the agent's HTTP calls carry.
+   */
+  useCredential(): Promise<void> {
+    return Promise.resolve();
   }
 
   /**

@@ -10,6 +10,8 @@ import { HOST_HEADER, Topology } from './topology.js';
 export interface RabbitmqServerTransportOptions {
   /** The broker, with the server's own user: it declares the topology. */
   url: string;
+  /** For an amqps:// URL: a PEM file of the CA the broker's certificate must chain to (else the system's). */
+  caFile?: string | undefined;
   logger: TransportLogger;
   /** Every enrolled host: their queues are declared, and their presence watched. */
   hostIds: () => Promise<string[]>;
@@ -98,6 +100,7 @@ export class RabbitmqServerTransport implements ServerTransport {
     this.topology = new Topology(options.prefix);
     this.connection = new AmqpConnection({
       url: options.url,
+      caFile: options.caFile,
       logger: options.logger,
       name: 'server',
       setup: (connection) => this.setup(connection),
