@@ -25,9 +25,13 @@ describe('npx ferry demo --exit', () => {
         ),
       );
     }
-    // Where the dashboard is, and how to sign in.
+    // Where the dashboard is, and how to sign in: over HTTPS, with nothing configured,
+    // the server being its own CA.
     expect(out).toMatch(
-      /^ {4}dashboard http:\/\/127\.0\.0\.1:\d+\/ — sign in by pasting the admin token$/m,
+      /^ {4}dashboard https:\/\/127\.0\.0\.1:\d+\/ — sign in by pasting the admin token$/m,
+    );
+    expect(out).toMatch(
+      /^ {4}HTTPS with the server's own CA sha256:[0-9a-f]{64}: a browser trusts it once you import \S+\/server\/tls\/ca\.pem$/m,
     );
     // Pushed, deployed to qa by itself, passed, promoted to prod host by host.
     expect(out).toContain('ferry push → hello@1 (label 1.0.0');

@@ -1,6 +1,8 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError, FerryClient } from '../client/ferry-client.js';
+import { ServerTrust } from '../client/server-trust.js';
+import { pinServerCa } from '../tls/pin-server-ca.js';
 import type { EnrollBody } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -14,19 +16,38 @@ export interface AgentIdentity {
   token: string;
 }
 
+/** The server's CA an agent trusts, alone, once pinned: `<root>/agent/server-ca.pem`, mode 0600. */
+export function serverCaFile(root: string): string {
+  return path.join(root, 'agent', 'server-ca.pem');
+}
+
 /**
  * The agent's identity: the one kept under `<root>/agent` (a restarted agent is
- * the same host), or a new one from enrolling with `enrollToken`.
+ * the same host), or a new one from enrolling with `enrollToken`. With
+ * `caFingerprint` (from a join string), the server must first present that
+ * CA, which is then kept in `<root>/agent/server-ca.pem` and is the only one
+ * trusted, from the enrolment on; without, the system's store is.
  */
 export async function loadOrEnroll(
   root: string,
   server: string,
   enrollToken: string | undefined,
   body: EnrollBody,
-): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
+  caFingerprint?: string | null,
+): Promise<{ identity: AgentIdentity; enrolled: boolean; trust: ServerTrust }> {
   const file = path.join(root, 'agent', 'identity.json');
+  const caFile = serverCaFile(root);
   try {
-    return { identity: JSON.parse(await readFile(file, 'utf8')) as AgentIdentity, enrolled: false };
+    const identity = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
+    const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return {
+      identity,
+      enrolled: false,
+      trust: ca === undefined ? ServerTrust.system() : ServerTrust.pinned(ca),
+    };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -36,9 +57,19 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  let trust = ServerTrust.system();
+  if (caFingerprint) {
+    // Before the token goes anywhere: the server must hold the pinned CA.
+    const ca = await pinServerCa(server, caFingerprint);
+    await writePrivate(caFile, ca);
+    trust = ServerTrust.pinned(ca);
+  }
   let enrolled: { hostId: string; name: string; token: string };
   try {
-    enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
+    enrolled = await new FerryClient(server, enrollToken, trust.clientOptions()).call('enroll', {
+      body,
+    });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
@@ -50,9 +81,13 @@ export async function loadOrEnroll(
     env: body.env,
     token: enrolled.token,
   };
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
+  await writePrivate(file, JSON.stringify(identity, null, 2));
+  return { identity, enrolled: true, trust };
+}
+
+/** Writes a file of this user's alone (0600), renamed into place. */
+async function writePrivate(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.partial`, text, { mode: 0o600 });
   await chmod(`${file}.partial`, 0o600);
   await rename(`${file}.partial`, file);
-  return { identity, enrolled: true };
 }

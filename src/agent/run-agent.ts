@@ -25,6 +25,8 @@ export interface AgentOptions {
   server: string;
   /** The enrolment token; needed only the first time. */
   token?: string | undefined;
+  /** The fingerprint of the server's CA, from the join string: pinned at enrolment. */
+  caFingerprint?: string | null | undefined;
   env: string;
   roles: string[];
   root: string;
@@ -81,12 +83,20 @@ async function startAgent(
   agentDir: string,
   lock: AgentRootLock,
 ): Promise<RunningAgent> {
-  const { identity, enrolled } = await loadOrEnroll(root, options.server, options.token, {
-    name: options.name,
-    env: options.env,
-    roles: options.roles,
-    vars: options.vars,
-  });
+  const { identity, enrolled, trust } = await loadOrEnroll(
+    root,
+    options.server,
+    options.token,
+    {
+      name: options.name,
+      env: options.env,
+      roles: options.roles,
+      vars: options.vars,
+    },
+    options.caFingerprint,
+  );
+  // Every HTTP call and the WebSocket trust exactly the pinned CA (or the system's store).
+  const clientOptions = trust.clientOptions();
   logger.info(
     { hostId: identity.hostId, name: identity.name, env: identity.env },
     enrolled ? 'enrolled' : 'identity found',
@@ -96,7 +106,12 @@ async function startAgent(
   const transport =
     options.transport.kind === 'rabbitmq'
       ? rabbitmqTransport(options.transport, identity.hostId, logger)
-      : new BuiltinAgentTransport({ server: identity.server, token: identity.token, logger });
+      : new BuiltinAgentTransport({
+          server: identity.server,
+          token: identity.token,
+          tls: trust.tlsOptions(),
+          logger,
+        });
   const journal = new JobJournal(path.join(agentDir, 'journal'));
   const host: InstallHost = {
     name: identity.name,
@@ -105,7 +120,13 @@ async function startAgent(
     home: path.join(agentDir, 'home'),
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
-    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, identity.token),
+    fetcher: new BundleFetcher(
+      path.join(agentDir, 'cache'),
+      identity.server,
+      identity.token,
+      undefined,
+      clientOptions,
+    ),
     stateDir: path.join(agentDir, 'apps'),
   };
   /** The job being run now, if any: the server leaves a busy host alone when catching it up. */
@@ -159,7 +180,7 @@ async function startAgent(
       // cannot say, the job is not acknowledged, and the transport delivers it again
       // (for a while: see `JobRetries`). An answer that asking again will not change
       // is a `FinalJobError`: the transport ends the job as failed.
-      const wanted = await askWanted(identity, job.id, {
+      const wanted = await askWanted({ ...identity, clientOptions }, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
         onRetry: (err, attempt, delayMs) =>

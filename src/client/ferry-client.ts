@@ -47,6 +47,16 @@ export interface FerryClientOptions {
    * dashboard's page gives its session's CSRF token, `{ 'x-ferry-csrf': csrf }`.
    */
   headers?: () => Record<string, string>;
+  /**
+   * The `fetch` every call goes through; the global one unless given. In Node,
+   * a `ServerTrust`'s, which trusts exactly the server's pinned CA.
+   */
+  fetch?: typeof fetch;
+  /**
+   * TLS options for the Node-only connections made without `fetch` (uploads,
+   * the agent's WebSocket): `ServerTrust.tlsOptions()`, the pinned CA.
+   */
+  tls?: { ca?: string };
 }
 
 /**
@@ -156,7 +166,7 @@ export class FerryClient {
     }
     let response: Response;
     try {
-      response = await fetch(this.urlOf(name, input), {
+      response = await this.fetch(this.urlOf(name, input), {
         method: route.method,
         headers,
         ...(body === undefined ? {} : { body }),
@@ -170,6 +180,17 @@ export class FerryClient {
     }
     if (!response.ok) throw await errorFromResponse(response);
     return response;
+  }
+
+  /** The `fetch` this client's calls go through (see `FerryClientOptions.fetch`). */
+  get fetch(): typeof fetch {
+    // Called as a plain function: a browser's fetch refuses any other `this`.
+    return this.options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** TLS options for connections made without `fetch` (see `FerryClientOptions.tls`). */
+  tlsOptions(): { ca?: string } {
+    return this.options.tls ?? {};
   }
 
   /** The URL of a route, its path parameters filled in and its query appended. */

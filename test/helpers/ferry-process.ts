@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FERRY_MAIN } from '../../src/dev/ferry-child.js';
+import { harnessCaFile } from '../../src/dev/harness-trust.js';
 import { LocalServer } from '../../src/dev/local-server.js';
 import { releasePort, reservePort } from '../../src/dev/port-allocator.js';
 
@@ -69,9 +70,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the `ferry` CLI as a child process, as a person would from a shell. */
+/**
+ * Runs the `ferry` CLI as a child process, as a person would from a shell,
+ * trusting the CAs of the servers this test started (`FERRY_CA_FILE`) unless
+ * `options.env` says otherwise.
+ */
 export function runFerry(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  return runCommand(process.execPath, [FERRY_BIN, ...args], options);
+  return runCommand(process.execPath, [FERRY_BIN, ...args], {
+    ...options,
+    env: { FERRY_CA_FILE: harnessCaFile(), ...options.env },
+  });
 }
 
 /** How `runCommand` runs: `timeoutMs` kills a command that has not ended by then. */

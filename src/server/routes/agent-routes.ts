@@ -1,9 +1,10 @@
 import type { AgentService } from '../agent-service.js';
 import type { HostFactsService } from '../host-facts-service.js';
+import type { ServerWire } from '../tls/server-tls.js';
 import { routePlugin } from './route-plugin.js';
 
 /** Hosts and installs: enrolment, the host list and facts, and single installs with their logs. */
-export function agentRoutes(agents: AgentService, facts: HostFactsService) {
+export function agentRoutes(agents: AgentService, facts: HostFactsService, wire: ServerWire) {
   return routePlugin('hosts', {
     enroll: async ({ token, body, request }) => {
       const enrolled = await agents.enroll(token, body);
@@ -14,7 +15,10 @@ export function agentRoutes(agents: AgentService, facts: HostFactsService) {
       return enrolled;
     },
 
-    hosts: async ({ query: { env } }) => ({ hosts: await agents.listHosts(env) }),
+    hosts: async ({ query: { env } }) => ({
+      hosts: await agents.listHosts(env),
+      insecureHttp: wire.insecureHttp,
+    }),
 
     hostFacts: async ({ params: { name }, query: { history } }) => facts.show(name, history),
 

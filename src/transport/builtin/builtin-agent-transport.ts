@@ -10,6 +10,8 @@ export interface BuiltinAgentTransportOptions {
   server: string;
   /** The agent's own token. */
   token: string;
+  /** TLS options of the connection: the server's pinned CA (`ServerTrust.tlsOptions()`). */
+  tls?: { ca?: string };
   logger: TransportLogger;
   /** Reconnection backoff: the first delay, doubled up to `maxDelayMs`, each with jitter. */
   initialDelayMs?: number;
@@ -114,6 +116,7 @@ export class BuiltinAgentTransport implements AgentTransport {
     if (this.closed) return;
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
     const socket = new WebSocket(url, {
+      ...this.options.tls,
       headers: { authorization: `Bearer ${this.options.token}` },
       maxPayload: MAX_MESSAGE_BYTES,
     });
