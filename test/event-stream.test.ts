@@ -11,6 +11,7 @@ import type { FerryEvent } from '../src/protocol/events.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { FERRY_BIN, runFerry } from './helpers/ferry-process.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * The live event stream of a real server with real agents: every step of a
@@ -29,7 +30,11 @@ function collect(
 ): { events: FerryEvent[]; ended: Promise<void> } {
   const events: FerryEvent[] = [];
   const ended = streamEvents({
-    client: new FerryClient(cluster.server.url, cluster.server.adminToken),
+    client: new FerryClient(
+      cluster.server.url,
+      cluster.server.adminToken,
+      harnessTrust().clientOptions(),
+    ),
     query,
     after: options.after,
     signal: options.signal,
@@ -218,14 +223,18 @@ describe('the live event stream', () => {
     }
     await expect(
       streamEvents({
-        client: new FerryClient(cluster.server.url, cluster.server.adminToken),
+        client: new FerryClient(
+          cluster.server.url,
+          cluster.server.adminToken,
+          harnessTrust().clientOptions(),
+        ),
         query: { kinds: ['no.such.kind'] },
         onEvent: () => false,
       }),
     ).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
     await expect(
       streamEvents({
-        client: new FerryClient(cluster.server.url, 'wrong'),
+        client: new FerryClient(cluster.server.url, 'wrong', harnessTrust().clientOptions()),
         query: {},
         onEvent: () => false,
       }),
@@ -361,7 +370,11 @@ describe('the live event stream', () => {
         'quiet',
       );
       const stream = streamEvents({
-        client: new FerryClient(proxy.url, cluster.server.adminToken),
+        client: new FerryClient(
+          proxy.url,
+          cluster.server.adminToken,
+          harnessTrust().clientOptions(),
+        ),
         query: { app: 'quiet', kinds: ['verdict.changed'] },
         // Short here; 45 s by default, three of the server's 15 s keep-alives.
         idleTimeoutMs: 3000,

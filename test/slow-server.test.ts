@@ -9,6 +9,7 @@ import { runFerry, startServer, type ServerProcess } from './helpers/ferry-proce
 import { SlowProxy } from './helpers/slow-proxy.js';
 import { makeTree } from './helpers/source-tree.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Before running a job, an agent asks the server whether it is still wanted. A
@@ -70,7 +71,7 @@ describe('a server slow to say whether a job is wanted', () => {
     const deployment = await waitFor(
       'the deployment to end',
       async () => {
-        const answer = await fetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
+        const answer = await harnessFetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
           headers: { authorization: `Bearer ${server.adminToken}` },
         });
         const [newest] = ((await answer.json()) as { deployments: DeploymentRecord[] }).deployments;

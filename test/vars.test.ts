@@ -6,6 +6,7 @@ import { outboxContext } from '../src/store/kysely/kysely-secret-sealing.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 const SECRET = 'pa55-hunter2-do-not-show';
 
@@ -20,7 +21,7 @@ async function api(
   pathname: string,
   options: { token?: string; body?: unknown } = {},
 ): Promise<{ status: number; text: string; json: () => unknown }> {
-  const response = await fetch(`${server.url}/api/v1${pathname}`, {
+  const response = await harnessFetch(`${server.url}/api/v1${pathname}`, {
     method,
     headers: {
       authorization: `Bearer ${options.token ?? server.adminToken}`,

@@ -6,6 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { chromiumTrustArgs } from './helpers/browser-trust.js';
 
 /**
  * The dashboard's deployment, hosts and report pages in a real (headless)
@@ -171,7 +172,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await cluster.setVar('BREAK', 'no', { env: 'qa' });
     await cluster.setVar('BREAK', 'yes', { host: 'qa-2' });
     const qaToken = await cluster.token('qa');
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumTrustArgs(cluster.server.dataDir),
+    });
     admin = await browser.newContext({
       baseURL: cluster.server.url,
       viewport: { width: 1280, height: 800 },

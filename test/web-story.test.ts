@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { storyAppTree } from './helpers/story-app.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
+import { chromiumTrustArgs } from './helpers/browser-trust.js';
 
 /**
  * Issue 16's story, through the page, in a real (headless) Chromium against
@@ -83,7 +85,7 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
     gates = await mkdtemp(path.join(os.tmpdir(), 'ferry-web-story-'));
     cluster = await Cluster.start({ config: CONFIG });
     origin = cluster.server.url;
-    admin = new FerryClient(origin, cluster.server.adminToken);
+    admin = new FerryClient(origin, cluster.server.adminToken, harnessTrust().clientOptions());
     await Promise.all(
       [...QA, ...PROD].map((name) =>
         cluster.addHost(name, name.split('-')[0]!, {
@@ -94,7 +96,10 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
     );
     qaToken = await cluster.token('qa');
 
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumTrustArgs(cluster.server.dataDir),
+    });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('request', (request) => requests.push(request.url()));
@@ -429,13 +434,13 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
   it('7. signing out ends the session: its cookie no longer works', async () => {
     const cookie = (await context.cookies(origin)).find((c) => c.name === 'ferry_session');
     expect(cookie).toBeDefined();
-    const before = await fetch(`${origin}/api/v1/status`, {
+    const before = await harnessFetch(`${origin}/api/v1/status`, {
       headers: { cookie: `ferry_session=${cookie!.value}` },
     });
     expect(before.status).toBe(200);
     await signOut();
     expect((await context.cookies(origin)).map((c) => c.name)).not.toContain('ferry_session');
-    const after = await fetch(`${origin}/api/v1/status`, {
+    const after = await harnessFetch(`${origin}/api/v1/status`, {
       headers: { cookie: `ferry_session=${cookie!.value}` },
     });
     expect(after.status).toBe(401);

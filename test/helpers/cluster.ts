@@ -6,6 +6,7 @@ import type { LocalServer } from '../../src/dev/local-server.js';
 import { stopServices } from '../../src/dev/stop-services.js';
 import { type CliResult, runFerry } from './ferry-process.js';
 import { makeTree } from './source-tree.js';
+import { harnessTrust } from '../../src/dev/harness-trust.js';
 
 /** A host of the cluster: its agent's root, its service's port, and its agent while it runs. */
 export type ClusterHost = LocalHost;
@@ -75,7 +76,7 @@ export class Cluster {
 
   /** An API client with the admin token. */
   api(token = this.server.adminToken): ApiClient {
-    return new ApiClient(this.server.url, token);
+    return new ApiClient(this.server.url, token, harnessTrust());
   }
 
   /** Runs the CLI as the admin (or with `env` on top). */

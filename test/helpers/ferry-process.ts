@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FERRY_MAIN } from '../../src/dev/ferry-child.js';
@@ -37,9 +37,23 @@ export interface ServerProcess {
 export async function startServer(
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  options: { dataDir?: string } = {},
+  options: {
+    dataDir?: string;
+    /**
+     * Another replica's data folder: its CA (`tls/ca.pem`, `tls/ca-key.pem`) is
+     * copied into this one first, as an operator does for replicas behind one
+     * address, so that agents pinning that CA trust every replica.
+     */
+    caFrom?: string;
+  } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-server-')));
+  if (options.caFrom !== undefined) {
+    await mkdir(path.join(dataDir, 'tls'), { recursive: true, mode: 0o700 });
+    for (const file of ['ca.pem', 'ca-key.pem']) {
+      await copyFile(path.join(options.caFrom, 'tls', file), path.join(dataDir, 'tls', file));
+    }
+  }
   const port = await reservePort();
   const server = await LocalServer.start({ data: dataDir, port, args: extraArgs, env }).catch(
     async (err: unknown) => {
