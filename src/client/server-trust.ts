@@ -102,7 +102,7 @@ async function nodeFetch(
     ) {
       request.end(typeof body === 'string' ? body : Buffer.from(body as ArrayBuffer));
     } else if (body instanceof ReadableStream) {
-      Readable.fromWeb(body as import('node:stream/web').ReadableStream).pipe(request);
+      Readable.fromWeb(body).pipe(request);
     } else if (body instanceof Readable) {
       body.pipe(request);
     } else {

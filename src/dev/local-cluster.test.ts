@@ -88,7 +88,9 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
     const [a, b] = await Promise.all([LocalServer.start({ port }), LocalServer.start()]);
     try {
       expect(a.url).not.toBe(b.url);
-      expect((await new ApiClient(a.url, a.adminToken, harnessTrust()).whoami()).role).toBe('admin');
+      expect((await new ApiClient(a.url, a.adminToken, harnessTrust()).whoami()).role).toBe(
+        'admin',
+      );
       // Killed and started again over its data, on its port: the same server.
       await a.stop({ signal: 'SIGKILL', keepData: true });
       const again = await LocalServer.start({ data: a.dataDir, port: a.port });

@@ -111,9 +111,12 @@ export class LocalServer {
     }
   }
 
-  /** How its clients check it: exactly its own CA (the system's store without one). */
+  /**
+   * How its clients check it: exactly its own CA; without one (an operator's
+   * certificate), the CAs the harness was told of (`trustHarnessCa`).
+   */
   get trust(): ServerTrust {
-    return this.caPem === undefined ? ServerTrust.system() : ServerTrust.pinned(this.caPem);
+    return this.caPem === undefined ? harnessTrust() : ServerTrust.pinned(this.caPem);
   }
 
   /** The fingerprint of its CA, as a join string carries it; null without one. */

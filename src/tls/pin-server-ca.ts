@@ -72,12 +72,13 @@ function presentedChain(address: URL): Promise<X509Certificate[]> {
       while (cert?.raw && !seen.has(cert.fingerprint256)) {
         seen.add(cert.fingerprint256);
         chain.push(new X509Certificate(cert.raw));
-        cert = cert.issuerCertificate as DetailedPeerCertificate | undefined;
+        // Undefined past the last certificate the server sent, despite the type.
+        cert = cert.issuerCertificate;
       }
       socket.destroy();
       resolve(chain);
     });
-    socket.once('error', (err) =>
+    socket.once('error', (err: Error) =>
       reject(
         new FerryError(
           'E_SERVER_UNREACHABLE',

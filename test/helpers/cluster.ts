@@ -7,6 +7,7 @@ import { stopServices } from '../../src/dev/stop-services.js';
 import { type CliResult, runFerry } from './ferry-process.js';
 import { makeTree } from './source-tree.js';
 import { harnessTrust } from '../../src/dev/harness-trust.js';
+import { decodeJoinString } from '../../src/tls/join-string.js';
 
 /** A host of the cluster: its agent's root, its service's port, and its agent while it runs. */
 export type ClusterHost = LocalHost;
@@ -125,7 +126,9 @@ export class Cluster {
       ...(env ? ['--env', env] : []),
     ]);
     expect(made.code, made.stderr).toBe(0);
-    return made.stdout.trim();
+    // An agent's comes as a join string: the token is inside.
+    const printed = made.stdout.trim();
+    return printed.startsWith('ferry-join-v1.') ? decodeJoinString(printed).token : printed;
   }
 
   /** Enrols a host and starts its agent, with `PORT` set to a port reserved for it and `vars`. */
