@@ -305,3 +305,56 @@ describe('what crosses the wire', () => {
     expect(proxy.captured().includes(Buffer.from(server.adminToken))).toBe(true);
   });
 });
+
+describe('ferry login --join', () => {
+  it("pins the server's CA from the join string, and refuses a server that does not hold it", async () => {
+    const cluster = await Cluster.start();
+    cleanups.push(() => cluster.close());
+    const made = await cluster.ferry(['tokens', 'create', '--role', 'deployer', '--join']);
+    expect(made.code, made.stderr).toBe(0);
+    const join = made.stdout.trim();
+    expect(join).toMatch(/^ferry-join-v1\./);
+    // Nothing of the harness's trust: only what the join string says.
+    const config = await tempDir('ferry-tls-login-');
+    const bare = { FERRY_SERVER: '', FERRY_TOKEN: '', FERRY_CA_FILE: '', FERRY_CONFIG_DIR: config };
+    const login = await runFerry(['login', '--join', '-'], { env: bare, input: join });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toContain(`Its CA ${cluster.server.caFingerprint} is pinned`);
+    const saved = JSON.parse(await readFile(path.join(config, 'credentials.json'), 'utf8')) as {
+      server: string;
+      ca: string;
+    };
+    expect(saved.server).toBe(cluster.server.url);
+    expect(saved.ca).toBe(cluster.server.caPem);
+    expect((await stat(path.join(config, 'credentials.json'))).mode & 0o777).toBe(0o600);
+    const apps = await runFerry(['apps'], { env: bare });
+    expect(apps.code, apps.stderr).toBe(0);
+
+    // A join string naming another CA: refused before the token is sent.
+    const other = await makeCertificateAuthority({ name: 'Another CA', days: 1 });
+    const wrong = encodeJoinString({
+      server: cluster.server.url,
+      token: cluster.server.adminToken,
+      ca: caFingerprint(other.cert),
+    });
+    const refused = await runFerry(['login', '--join', '-'], {
+      env: { ...bare, FERRY_CONFIG_DIR: await tempDir('ferry-tls-login-') },
+      input: wrong,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[E_SERVER_UNTRUSTED]');
+    expect(refused.stderr).toContain(`expected a CA with fingerprint ${caFingerprint(other.cert)}`);
+    expect(refused.stderr).toContain(cluster.server.caFingerprint!);
+    // Without a pinned CA, the system's store does not know the server's own CA.
+    const unpinned = await runFerry(['apps'], {
+      env: {
+        ...bare,
+        FERRY_SERVER: cluster.server.url,
+        FERRY_TOKEN: cluster.server.adminToken,
+        FERRY_CONFIG_DIR: await tempDir('ferry-tls-login-'),
+      },
+    });
+    expect(unpinned.code).toBe(1);
+    expect(unpinned.stderr).toContain('[E_SERVER_UNREACHABLE]');
+  });
+});
