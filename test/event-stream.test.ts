@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,8 +68,17 @@ async function countingProxy(
   const to = new URL(target);
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url?.split('?')[0]}`);
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
+    const secure = to.protocol === 'https:';
+    const upstream = (secure ? https : http).request(
+      {
+        host: to.hostname,
+        port: to.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+        // The server's own CA, as every client of it.
+        ...(secure ? { agent: harnessTrust().agent } : {}),
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

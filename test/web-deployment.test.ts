@@ -6,7 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
-import { chromiumTrustArgs } from './helpers/browser-trust.js';
+import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
 
 /**
  * The dashboard's deployment, hosts and report pages in a real (headless)
@@ -149,9 +149,18 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     return p;
   };
 
+  // From a page of the context (the browser's own fetch, which trusts the
+  // server's key): the session cookie lands in the context.
   const signIn = async (context: BrowserContext, token: string) => {
-    const answer = await context.request.post('/api/v1/session', { data: { token } });
-    expect(answer.status()).toBe(201);
+    const origin = new URL(cluster.server.url).origin;
+    const blank = await context.newPage();
+    await blank.goto(`${origin}/api/v1/health`);
+    const answer = await browserFetch(blank, `${origin}/api/v1/session`, {
+      method: 'POST',
+      body: { token },
+    });
+    await blank.close();
+    expect(answer.status).toBe(201);
   };
 
   beforeAll(async () => {

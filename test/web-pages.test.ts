@@ -8,7 +8,7 @@ import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
 import { harnessTrust } from '../src/dev/harness-trust.js';
-import { chromiumTrustArgs } from './helpers/browser-trust.js';
+import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
 
 /**
  * The dashboard as a person uses it: the built page (dist/web) served by a
@@ -363,8 +363,8 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/sign-in');
-    const session = await page.request.get(`${origin}/api/v1/session`);
-    expect(session.status()).toBe(401);
+    const session = await browserFetch(page, `${origin}/api/v1/session`);
+    expect(session.status).toBe(401);
     await signedOut(async () => {
       await page.goto(`${origin}/`);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();

@@ -9,7 +9,7 @@ import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { storyAppTree } from './helpers/story-app.js';
 import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
-import { chromiumTrustArgs } from './helpers/browser-trust.js';
+import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
 
 /**
  * Issue 16's story, through the page, in a real (headless) Chromium against
@@ -226,18 +226,18 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
 
     // Forced through the API with this session's cookie: without the page's CSRF token
     // the write is refused as such; with it, refused by the role.
-    const session = await page.request.get(`${origin}/api/v1/session`);
-    const { csrfToken } = (await session.json()) as { csrfToken: string };
-    const promoteBody = { data: { app: 'web', version: 1 } };
-    const noCsrf = await page.request.post(`${origin}/api/v1/promotions`, promoteBody);
-    expect(noCsrf.status()).toBe(403);
-    expect(((await noCsrf.json()) as { code: string }).code).toBe('E_CSRF');
-    const forced = await page.request.post(`${origin}/api/v1/promotions`, {
+    const session = await browserFetch(page, `${origin}/api/v1/session`);
+    const { csrfToken } = session.json<{ csrfToken: string }>();
+    const promoteBody = { method: 'POST', body: { app: 'web', version: 1 } };
+    const noCsrf = await browserFetch(page, `${origin}/api/v1/promotions`, promoteBody);
+    expect(noCsrf.status).toBe(403);
+    expect(noCsrf.json<{ code: string }>().code).toBe('E_CSRF');
+    const forced = await browserFetch(page, `${origin}/api/v1/promotions`, {
       ...promoteBody,
       headers: { 'x-ferry-csrf': csrfToken },
     });
-    expect(forced.status()).toBe(403);
-    expect(((await forced.json()) as { code: string }).code).toBe('E_FORBIDDEN');
+    expect(forced.status).toBe(403);
+    expect(forced.json<{ code: string }>().code).toBe('E_FORBIDDEN');
     const { deployments } = await admin.call('deployments', { query: { app: 'web', env: 'prod' } });
     expect(deployments).toEqual([]);
 

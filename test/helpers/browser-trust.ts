@@ -15,3 +15,52 @@ export function chromiumTrustArgs(serverData: string): string[] {
   const chain = readFileSync(path.join(serverData, 'tls', 'server.pem'), 'utf8');
   return [`--ignore-certificate-errors-spki-list=${spkiSha256Base64(chain)}`];
 }
+
+/** What `browserFetch` answers: the status and the body's text. */
+export interface BrowserAnswer {
+  status: number;
+  text: string;
+  json<T = unknown>(): T;
+}
+
+/**
+ * A request made by the page itself (`fetch` in the browser, with its cookies):
+ * Playwright's own `page.request` speaks TLS from Node, which does not know the
+ * server's CA, where Chromium accepts its key (`chromiumTrustArgs`).
+ *
+ * @example
+ *   const answer = await browserFetch(page, `${origin}/api/v1/session`);
+ *   answer.status; // 401 once signed out
+ */
+export async function browserFetch(
+  page: { evaluate<R, A>(fn: (arg: A) => Promise<R>, arg: A): Promise<R> },
+  url: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<BrowserAnswer> {
+  const answer = await page.evaluate(
+    async (request: {
+      url: string;
+      method: string;
+      body: string | null;
+      headers: Record<string, string>;
+    }) => {
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        credentials: 'same-origin',
+        ...(request.body === null ? {} : { body: request.body }),
+      });
+      return { status: response.status, text: await response.text() };
+    },
+    {
+      url,
+      method: init.method ?? 'GET',
+      body: init.body === undefined ? null : JSON.stringify(init.body),
+      headers: {
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...init.headers,
+      },
+    },
+  );
+  return { ...answer, json: <T>() => JSON.parse(answer.text) as T };
+}

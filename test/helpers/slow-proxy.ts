@@ -1,6 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import https from 'node:https';
+import { harnessTrust } from '../../src/dev/harness-trust.js';
 
 /** What the proxy does with one request: pass it on, answer it itself, or sit on it. */
 export type ProxyAction = 'forward' | { status: number } | { holdMs: number };
@@ -66,10 +68,13 @@ export class SlowProxy {
   }
 
   private forward(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const upstream = http.request(
+    // To a server over HTTPS, trusting the CAs of the harness's servers.
+    const secure = this.target.protocol === 'https:';
+    const upstream = (secure ? https : http).request(
       {
         host: this.target.hostname,
         port: this.target.port,
+        ...(secure ? { agent: harnessTrust().agent } : {}),
         method: request.method,
         path: request.url,
         headers: request.headers,
