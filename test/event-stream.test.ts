@@ -126,7 +126,7 @@ async function silenceableProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${new URL(target).protocol}//127.0.0.1:${port}`,
     silence: () => pairs.forEach((pair) => (pair.silent = true)),
     close: () =>
       new Promise((resolve) => {
