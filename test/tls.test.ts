@@ -355,6 +355,7 @@ describe('ferry login --join', () => {
       },
     });
     expect(unpinned.code).toBe(1);
-    expect(unpinned.stderr).toContain('[E_SERVER_UNREACHABLE]');
+    expect(unpinned.stderr).toContain('[E_SERVER_UNTRUSTED]');
+    expect(unpinned.stderr).toContain('self-signed certificate in certificate chain');
   });
 });

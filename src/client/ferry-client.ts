@@ -227,9 +227,20 @@ export class FerryClient {
     };
   }
 
-  /** `E_SERVER_UNREACHABLE`, naming the server and why. */
+  /**
+   * `E_SERVER_UNREACHABLE`, naming the server and why; `E_SERVER_UNTRUSTED` when
+   * it answered with a certificate this client does not trust.
+   */
   unreachable(err: unknown): FerryError {
     const reason = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code)) {
+      return new FerryError(
+        'E_SERVER_UNTRUSTED',
+        `The Ferry server at ${this.baseUrl} presented a certificate this client does not trust (${reason}): pin its CA with \`ferry login --join\` (or FERRY_CA_FILE)`,
+        { server: this.baseUrl, reason: code },
+      );
+    }
     return new FerryError(
       'E_SERVER_UNREACHABLE',
       `Cannot reach the Ferry server at ${this.baseUrl} (${reason})`,
@@ -246,6 +257,10 @@ export class FerryClient {
     }
   }
 }
+
+/** Node's codes for a certificate that does not verify (not a refused or dropped connection). */
+const UNTRUSTED_CERTIFICATE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
 /**
  * The error of an answer that is not a success: the server's own error body
