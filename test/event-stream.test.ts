@@ -338,7 +338,10 @@ describe('the live event stream', () => {
         '--after',
         '0',
       ],
-      { env: { ...process.env, ...cluster.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: { ...process.env, ...cluster.env, FERRY_CA_FILE: cluster.server.caFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -72,6 +72,8 @@ export class Cluster {
       FERRY_SERVER: this.server.url,
       FERRY_TOKEN: this.server.adminToken,
       FERRY_CONFIG_DIR: path.join(this.work, 'cli-config'),
+      // The server's own CA, which the CLI trusts for it.
+      ...(this.server.caPem === undefined ? {} : { FERRY_CA_FILE: this.server.caFile }),
     };
   }
 
