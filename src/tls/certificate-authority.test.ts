@@ -53,3 +53,17 @@ describe('the server CA', () => {
     expect(caFingerprint(ca.cert)).not.toBe(caFingerprint(other.cert));
   });
 });
+
+describe('many certificates', () => {
+  it('are all valid DER that verifies, whatever bytes their serials and signatures start with', async () => {
+    // A padded INTEGER (serial or signature) shows up about once in a hundred.
+    for (let i = 0; i < 300; i++) {
+      const ca = await makeCertificateAuthority({ name: 'Ferry CA many', days: 1 });
+      const issuer = new X509Certificate(ca.cert);
+      const made = await issueServerCertificate(ca, ['localhost'], 60_000);
+      expect(new X509Certificate(made.cert).verify(issuer.publicKey)).toBe(true);
+      // What the server does with it: OpenSSL refuses a padded INTEGER here.
+      tls.createSecureContext({ cert: made.cert + ca.cert, key: made.key });
+    }
+  });
+});

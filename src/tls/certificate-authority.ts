@@ -1,5 +1,6 @@
-import { randomBytes, webcrypto, createHash } from 'node:crypto';
+import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { toPem } from './pem.js';
@@ -42,6 +43,13 @@ export async function makeCertificateAuthority(options: {
   name: string;
   days: number;
 }): Promise<CertifiedKey> {
+  return checked(
+    () => makeCaOnce(options),
+    (cert) => cert,
+  );
+}
+
+async function makeCaOnce(options: { name: string; days: number }): Promise<CertifiedKey> {
   const keys = await generateKeyPair();
   const cert = new pkijs.Certificate();
   const now = Date.now();
@@ -74,6 +82,18 @@ export async function makeCertificateAuthority(options: {
  *   const server = await issueServerCertificate(ca, ['localhost', '127.0.0.1'], 90 * 86400_000);
  */
 export async function issueServerCertificate(
+  ca: CertifiedKey,
+  names: readonly string[],
+  validityMs: number,
+): Promise<CertifiedKey> {
+  const issuer = new X509Certificate(ca.cert);
+  return checked(
+    () => issueOnce(ca, names, validityMs),
+    () => issuer,
+  );
+}
+
+async function issueOnce(
   ca: CertifiedKey,
   names: readonly string[],
   validityMs: number,
@@ -114,6 +134,32 @@ export async function issueServerCertificate(
   };
 }
 
+/**
+ * Makes a certificate and checks it as a TLS peer will: it parses (strict DER)
+ * and its signature verifies with its issuer's key. An ECDSA signature whose
+ * number starts with zero bytes may come out of the encoder padded, which
+ * OpenSSL refuses ("illegal padding"): such a one is made again.
+ */
+async function checked(
+  make: () => Promise<CertifiedKey>,
+  issuerOf: (cert: X509Certificate) => X509Certificate,
+): Promise<CertifiedKey> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const made = await make();
+    try {
+      const cert = new X509Certificate(made.cert);
+      // As the server will load it: OpenSSL's strict parse of certificate and key.
+      createSecureContext({ cert: made.cert, key: made.key });
+      if (cert.verify(issuerOf(cert).publicKey)) return made;
+      lastError = new Error('the certificate’s signature does not verify');
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`could not make a valid certificate: ${(lastError as Error).message}`);
+}
+
 async function generateKeyPair(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
 }
@@ -130,7 +176,8 @@ async function fillBody(
 ) {
   cert.version = 2;
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // a positive INTEGER
+  // A positive INTEGER whose first byte is not zero: DER allows no padding.
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   cert.serialNumber = new asn1js.Integer({ valueHex: serial });
   // A minute back: a host whose clock runs a little behind still accepts it.
   cert.notBefore.value = new Date(from - 60_000);
