@@ -8,7 +8,7 @@ import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
 import { harnessTrust } from '../src/dev/harness-trust.js';
-import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
+import { browserFetch, chromiumTrustArgs, withProbePage } from './helpers/browser-trust.js';
 
 /**
  * The dashboard as a person uses it: the built page (dist/web) served by a
@@ -363,7 +363,10 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/sign-in');
-    const session = await browserFetch(page, `${origin}/api/v1/session`);
+    // From a page of its own: the refusal is logged in the console of the page that asked.
+    const session = await withProbePage(page.context(), origin, (probe) =>
+      browserFetch(probe, `${origin}/api/v1/session`),
+    );
     expect(session.status).toBe(401);
     await signedOut(async () => {
       await page.goto(`${origin}/`);

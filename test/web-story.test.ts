@@ -9,7 +9,7 @@ import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { storyAppTree } from './helpers/story-app.js';
 import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
-import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
+import { browserFetch, chromiumTrustArgs, withProbePage } from './helpers/browser-trust.js';
 
 /**
  * Issue 16's story, through the page, in a real (headless) Chromium against
@@ -226,18 +226,22 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
 
     // Forced through the API with this session's cookie: without the page's CSRF token
     // the write is refused as such; with it, refused by the role.
-    const session = await browserFetch(page, `${origin}/api/v1/session`);
-    const { csrfToken } = session.json<{ csrfToken: string }>();
-    const promoteBody = { method: 'POST', body: { app: 'web', version: 1 } };
-    const noCsrf = await browserFetch(page, `${origin}/api/v1/promotions`, promoteBody);
-    expect(noCsrf.status).toBe(403);
-    expect(noCsrf.json<{ code: string }>().code).toBe('E_CSRF');
-    const forced = await browserFetch(page, `${origin}/api/v1/promotions`, {
-      ...promoteBody,
-      headers: { 'x-ferry-csrf': csrfToken },
+    // From a page of its own in the same session: a refused request is logged
+    // in the console of the page that made it, and this page's must stay clean.
+    await withProbePage(page.context(), origin, async (probe) => {
+      const session = await browserFetch(probe, `${origin}/api/v1/session`);
+      const { csrfToken } = session.json<{ csrfToken: string }>();
+      const promoteBody = { method: 'POST', body: { app: 'web', version: 1 } };
+      const noCsrf = await browserFetch(probe, `${origin}/api/v1/promotions`, promoteBody);
+      expect(noCsrf.status).toBe(403);
+      expect(noCsrf.json<{ code: string }>().code).toBe('E_CSRF');
+      const forced = await browserFetch(probe, `${origin}/api/v1/promotions`, {
+        ...promoteBody,
+        headers: { 'x-ferry-csrf': csrfToken },
+      });
+      expect(forced.status).toBe(403);
+      expect(forced.json<{ code: string }>().code).toBe('E_FORBIDDEN');
     });
-    expect(forced.status).toBe(403);
-    expect(forced.json<{ code: string }>().code).toBe('E_FORBIDDEN');
     const { deployments } = await admin.call('deployments', { query: { app: 'web', env: 'prod' } });
     expect(deployments).toEqual([]);
 

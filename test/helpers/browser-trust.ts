@@ -64,3 +64,29 @@ export async function browserFetch(
   );
   return { ...answer, json: <T>() => JSON.parse(answer.text) as T };
 }
+
+/**
+ * A page of `context` open on the server's health route, to make requests from
+ * (`browserFetch`) without them counting as the page under test's: a refused
+ * request is logged in the console of the page that made it. Closed after `use`.
+ */
+export async function withProbePage<T>(
+  context: { newPage(): Promise<ProbePage> },
+  origin: string,
+  use: (page: ProbePage) => Promise<T>,
+): Promise<T> {
+  const probe = await context.newPage();
+  try {
+    await probe.goto(`${origin}/api/v1/health`);
+    return await use(probe);
+  } finally {
+    await probe.close();
+  }
+}
+
+/** What `withProbePage` needs of a Playwright page. */
+export interface ProbePage {
+  goto(url: string): Promise<unknown>;
+  close(): Promise<void>;
+  evaluate<R, A>(fn: (arg: A) => Promise<R>, arg: A): Promise<R>;
+}
