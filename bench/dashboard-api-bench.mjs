@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LocalServer } from '../dist/dev/local-server.js';
 import { DASHBOARD_CONFIG, seedDashboardData } from './dashboard-seed.mjs';
+import { harnessFetch } from '../dist/dev/harness-trust.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +71,7 @@ try {
   });
   console.log(`server ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const get = async (route) => {
-    const response = await fetch(`${server.url}${route}`, {
+    const response = await harnessFetch(`${server.url}${route}`, {
       headers: { authorization: `Bearer ${server.adminToken}` },
     });
     const body = await response.text();

@@ -45,6 +45,7 @@ import { FerryClient } from '../dist/client/ferry-client.js';
 import { pushBundleFile } from '../dist/client/node-transfers.js';
 import { LocalServer } from '../dist/dev/local-server.js';
 import { INSTALL_STEPS, SimulatedFleet } from './sim-agents.mjs';
+import { harnessTrust } from '../dist/dev/harness-trust.js';
 
 const { values } = parseArgs({
   options: {
@@ -199,7 +200,7 @@ try {
     });
   server = await startServer('100%', 0);
   const adminToken = server.adminToken;
-  const admin = new FerryClient(server.url, adminToken);
+  const admin = new FerryClient(server.url, adminToken, harnessTrust().clientOptions());
   log(`server at ${server.url} (${result.store})`);
 
   // Enrolment tokens, one per environment, as `ferry tokens create --role agent --env ENV` makes them.

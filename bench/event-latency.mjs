@@ -72,6 +72,7 @@ const token = cluster.server.adminToken;
 const env = {
   ...process.env,
   FERRY_SERVER: cluster.url,
+  FERRY_CA_FILE: cluster.server.caFile,
   FERRY_TOKEN: token,
   FERRY_CONFIG_DIR: path.join(work, 'cli'),
 };

@@ -111,6 +111,7 @@ try {
     started = performance.now();
     const out = await run(['push', bundleFile], {
       FERRY_SERVER: server.url,
+      FERRY_CA_FILE: server.caFile,
       FERRY_TOKEN: server.adminToken,
     });
     const seconds = (performance.now() - started) / 1000;

@@ -25,6 +25,7 @@ import { environmentsSchema } from '../dist/server/environment-config.js';
 import { buildReport } from '../dist/server/reports/build-report.js';
 import { gatherReportFacts } from '../dist/server/reports/gather-report-facts.js';
 import { SqliteStore } from '../dist/store/sqlite/sqlite-store.js';
+import { harnessFetch } from '../dist/dev/harness-trust.js';
 
 const { values } = parseArgs({
   options: {
@@ -315,7 +316,7 @@ try {
   server = await LocalServer.start({ data, config: CONFIG });
   const url = `${server.url}/api/v1/report?label=${LABEL}`;
   const get = async () => {
-    const response = await fetch(url, {
+    const response = await harnessFetch(url, {
       headers: { authorization: `Bearer ${server.adminToken}` },
     });
     const body = await response.text();

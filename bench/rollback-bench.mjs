@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FERRY_MAIN } from '../dist/dev/ferry-child.js';
 import { LocalCluster } from '../dist/dev/local-cluster.js';
+import { harnessFetch } from '../dist/dev/harness-trust.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
 const { values } = parseArgs({
@@ -51,7 +52,12 @@ const cluster = await LocalCluster.start({
 });
 const { url } = cluster;
 const token = cluster.server.adminToken;
-const env = { FERRY_SERVER: url, FERRY_TOKEN: token, FERRY_CONFIG_DIR: path.join(work, 'cli') };
+const env = {
+  FERRY_SERVER: url,
+  FERRY_CA_FILE: cluster.server.caFile,
+  FERRY_TOKEN: token,
+  FERRY_CONFIG_DIR: path.join(work, 'cli'),
+};
 const ferry = async (args) => {
   const result = await run(args, env);
   if (result.code !== 0 && !args.includes('--allow-fail'))
@@ -102,7 +108,7 @@ try {
     if (deployment.state !== 'succeeded') throw new Error(`rollback ${r}: ${deployment.state}`);
     for (const install of deployment.installs) {
       const record = await json(['logs', install.id]).then(() =>
-        fetch(`${url}/api/v1/installs/${install.id}`, {
+        harnessFetch(`${url}/api/v1/installs/${install.id}`, {
           headers: { authorization: `Bearer ${token}` },
         }).then((res) => res.json()),
       );

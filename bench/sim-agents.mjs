@@ -21,6 +21,7 @@ import { FerryClient } from '../dist/client/ferry-client.js';
 import { askWanted } from '../dist/agent/install-wanted.js';
 import { PROTOCOL_VERSION } from '../dist/protocol/messages.js';
 import { BuiltinAgentTransport } from '../dist/transport/builtin/builtin-agent-transport.js';
+import { harnessTrust } from '../dist/dev/harness-trust.js';
 
 /** The steps an install without migrations reports, in the agent's order. */
 export const INSTALL_STEPS = [
@@ -65,6 +66,7 @@ class SimulatedAgent {
     this.identity = identity;
     this.options = options;
     this.transport = new BuiltinAgentTransport({
+      tls: harnessTrust().tlsOptions(),
       server: identity.server,
       token: identity.token,
       logger: quiet,
@@ -236,7 +238,11 @@ export class SimulatedFleet {
       while (next < hosts.length) {
         const index = next++;
         const host = hosts[index];
-        const client = new FerryClient(server, options.enrolmentToken(host.env));
+        const client = new FerryClient(
+          server,
+          options.enrolmentToken(host.env),
+          harnessTrust().clientOptions(),
+        );
         const enrolled = await client.call('enroll', {
           body: { name: host.name, env: host.env, roles: host.roles, vars: {} },
         });

@@ -50,9 +50,20 @@ function addServerCommand(program: Command): void {
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (or FERRY_LOG_LEVEL)',
     )
+    .option(
+      '--tls-cert <file>',
+      "serve this certificate (PEM, chain after it) instead of the server's own CA's (or FERRY_TLS_CERT); read again on SIGHUP",
+    )
+    .option('--tls-key <file>', 'the key of --tls-cert (or FERRY_TLS_KEY)')
+    .option(
+      '--insecure-http',
+      'serve plain HTTP instead of HTTPS: tokens, variables and bundles cross the network in clear',
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  ferry server --data /var/lib/ferry --host 0.0.0.0 --port 7400',
+      '\nWithout --tls-cert the server is its own CA: on the first start it makes one and a\n' +
+        'certificate for its names in <data>/tls, and renews the certificate in time.\n\n' +
+        'Example:\n  ferry server --data /var/lib/ferry --host 0.0.0.0 --port 7400',
     )
     .action(
       async (options: {
@@ -64,6 +75,9 @@ function addServerCommand(program: Command): void {
         transportUrl?: string;
         amqpCa?: string;
         logLevel?: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        insecureHttp?: boolean;
       }) => {
         const { loadServerConfig } = await import('./server/server-config.js');
         const { runServer } = await import('./server/run-server.js');
@@ -77,6 +91,9 @@ function addServerCommand(program: Command): void {
             storeUrl: options.storeUrl,
             transportUrl: options.transportUrl,
             amqpCa: options.amqpCa,
+            tlsCert: options.tlsCert,
+            tlsKey: options.tlsKey,
+            insecureHttp: options.insecureHttp,
           },
         });
         const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
@@ -87,6 +104,16 @@ function addServerCommand(program: Command): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // A new certificate for new connections; open ones (agents) stay up.
+        process.on('SIGHUP', () => {
+          running.reloadTls().then(
+            () => process.stdout.write('SIGHUP: TLS certificate reloaded\n'),
+            (err: unknown) =>
+              process.stderr.write(
+                `SIGHUP: TLS reload failed, the certificate served so far stays: ${(err as Error).message}\n`,
+              ),
+          );
+        });
       },
     );
 }
@@ -104,6 +131,10 @@ function addAgentCommand(program: Command): void {
     .option(
       '--token-file <file>',
       'a file holding the enrolment token (or FERRY_TOKEN; never --token, which ps shows)',
+    )
+    .option(
+      '--join-file <file>',
+      'a file holding the join string from `ferry tokens create --role agent` (or FERRY_JOIN): the server, the enrolment token and the CA to pin',
     )
     .option('--name <name>', 'the host name in Ferry (default: this machine name)')
     .option(
@@ -136,10 +167,12 @@ function addAgentCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nThe first start enrols the host with the token in --token-file or FERRY_TOKEN (from\n' +
-        '`ferry tokens create --role agent --env ENV`); its identity is then kept in <root>/agent\n' +
-        'and later starts need no token.\n\n' +
-        'Example:\n  ferry agent --server http://ferry:7400 --token-file /etc/ferry/enrol-token --env qa --roles web --root /srv/ferry --var PORT=8080',
+      '\nThe first start enrols the host with the join string in --join-file or FERRY_JOIN (from\n' +
+        '`ferry tokens create --role agent --env ENV`): the agent checks that the server holds the\n' +
+        'CA the join string names, keeps that CA in <root>/agent and trusts it alone from then on.\n' +
+        'Its identity is kept there too; later starts need no join string. (--token-file or\n' +
+        'FERRY_TOKEN with --server enrol with a bare token, trusting the system store.)\n\n' +
+        'Example:\n  ferry agent --join-file /etc/ferry/join --env qa --roles web --root /srv/ferry --var PORT=8080',
     )
     .action(async (options: AgentCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<{ server?: string; token?: string }>();
@@ -170,6 +203,7 @@ interface AgentCommandOptions {
   roles?: string;
   root: string;
   tokenFile?: string;
+  joinFile?: string;
   name?: string;
   var?: string[];
   driver: string;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord, HistoryEntry } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Who may fetch which bundle, and who an automatic deployment is recorded as
@@ -22,7 +23,7 @@ async function download(
   version: number,
   token: string,
 ): Promise<{ status: number; code: string | undefined; bytes: number }> {
-  const response = await fetch(
+  const response = await harnessFetch(
     `${cluster.server.url}/api/v1/apps/${app}/bundles/${version}/download`,
     { headers: { authorization: `Bearer ${token}` } },
   );
@@ -182,7 +183,7 @@ environments:
       ).token;
     const get = async (name: string) =>
       (
-        await fetch(`${prod.server.url}/api/v1/apps/web/bundles/1/download`, {
+        await harnessFetch(`${prod.server.url}/api/v1/apps/web/bundles/1/download`, {
           headers: { authorization: `Bearer ${await tokenOf(name)}` },
         })
       ).status;

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent } from './helpers/agent-process.js';
 import { killServices, reservePort } from './helpers/cluster.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
+import { decodeJoinString } from '../src/tls/join-string.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/hello', import.meta.url));
 
@@ -19,7 +21,7 @@ const hosts = [
 ];
 
 async function health(port: number): Promise<{ ok: boolean; version: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  const response = await harnessFetch(`http://127.0.0.1:${port}/health`);
   return (await response.json()) as { ok: boolean; version: string };
 }
 
@@ -151,7 +153,7 @@ describe('agents install a release, run it, check it, and roll back a broken one
       expect(await health(host.port)).toMatchObject({ ok: true, version: '1' });
 
       // The server keeps the failure and every step's output.
-      const record = await fetch(`${server.url}/api/v1/installs/${id}`, {
+      const record = await harnessFetch(`${server.url}/api/v1/installs/${id}`, {
         headers: { authorization: `Bearer ${server.adminToken}` },
       }).then(
         (r) =>
@@ -191,11 +193,12 @@ describe('enrolment refusals', () => {
     expect(unknown.stderr).toContain('[E_ENV_NOT_FOUND]');
     expect(unknown.stderr).toContain('dev, qa, prod');
 
-    const enrol = (
-      await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env })
-    ).stdout.trim();
+    // The token in the join string that `ferry tokens create --role agent` prints.
+    const enrol = decodeJoinString(
+      (await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], { env })).stdout,
+    ).token;
     const call = (token: string, body: object) =>
-      fetch(`${server.url}/api/v1/agents/enroll`, {
+      harnessFetch(`${server.url}/api/v1/agents/enroll`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -220,7 +223,7 @@ describe('enrolment refusals', () => {
       token: string;
     };
     const call = (pathname: string) =>
-      fetch(`${server.url}/api/v1${pathname}`, {
+      harnessFetch(`${server.url}/api/v1${pathname}`, {
         headers: { authorization: `Bearer ${identity.token}` },
       });
     expect((await call('/apps/hello/bundles/1/download')).status).toBe(200);
@@ -252,7 +255,7 @@ describe('enrolment refusals', () => {
 describe('at-least-once delivery', () => {
   it('re-reports the result of a job delivered again, without running it twice', async () => {
     const installId = firstInstall.get('qa-1')!;
-    const bundle = (await fetch(`${server.url}/api/v1/apps/hello/bundles/1`, {
+    const bundle = (await harnessFetch(`${server.url}/api/v1/apps/hello/bundles/1`, {
       headers: { authorization: `Bearer ${server.adminToken}` },
     }).then((r) => r.json())) as {
       sha256: string;
@@ -301,7 +304,7 @@ describe('at-least-once delivery', () => {
     // The same service process: nothing was installed or restarted.
     expect(await servicePid()).toBe(pidBefore);
     expect(await health(hosts[0]!.port)).toMatchObject({ ok: true, version: '1' });
-    const record = (await fetch(`${server.url}/api/v1/installs/${installId}`, {
+    const record = (await harnessFetch(`${server.url}/api/v1/installs/${installId}`, {
       headers: { authorization: `Bearer ${server.adminToken}` },
     }).then((r) => r.json())) as { state: string };
     expect(record.state).toBe('succeeded');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, killServices, waitFor } from './helpers/cluster.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 let cluster: Cluster;
 let disk: SmallDisk | null = null;
@@ -37,7 +38,7 @@ async function installAndWait(ref: string): Promise<InstallRecord> {
   return waitFor(
     `install ${id} to end`,
     async () => {
-      const response = await fetch(`${cluster.server.url}/api/v1/installs/${id}`, {
+      const response = await harnessFetch(`${cluster.server.url}/api/v1/installs/${id}`, {
         headers: { authorization: `Bearer ${cluster.server.adminToken}` },
       });
       const record = (await response.json()) as InstallRecord;

@@ -9,6 +9,7 @@ import { createBundle } from '../src/bundle/pack.js';
 import { readArchive, writeArchive } from './helpers/archive.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Hostile input, field by field: every string a push, a token or a command line
@@ -30,7 +31,7 @@ afterAll(async () => {
 function api(pathname: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${server.adminToken}`);
-  return fetch(`${server.url}/api/v1${pathname}`, { ...init, headers });
+  return harnessFetch(`${server.url}/api/v1${pathname}`, { ...init, headers });
 }
 
 function push(body: Buffer, query = ''): Promise<Response> {

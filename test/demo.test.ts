@@ -25,9 +25,13 @@ describe('npx ferry demo --exit', () => {
         ),
       );
     }
-    // Where the dashboard is, and how to sign in.
+    // Where the dashboard is, and how to sign in: over HTTPS, with nothing configured,
+    // the server being its own CA.
     expect(out).toMatch(
-      /^ {4}dashboard http:\/\/127\.0\.0\.1:\d+\/ — sign in by pasting the admin token$/m,
+      /^ {4}dashboard https:\/\/127\.0\.0\.1:\d+\/ — sign in by pasting the admin token$/m,
+    );
+    expect(out).toMatch(
+      /^ {4}HTTPS with the server's own CA sha256:[0-9a-f]{64}: a browser trusts it once you import \S+\/server\/tls\/ca\.pem$/m,
     );
     // Pushed, deployed to qa by itself, passed, promoted to prod host by host.
     expect(out).toContain('ferry push → hello@1 (label 1.0.0');
@@ -59,7 +63,9 @@ describe('npx ferry demo --exit', () => {
     const look = out.slice(out.indexOf('==> Where to look'));
     expect(look).not.toContain(`${root}/hosts`);
     expect(look).toContain('`ferry demo --exit --dir DIR` keeps');
-    expect(look).toMatch(/^ {4}http:\/\/127\.0\.0\.1:\d+\/ +# the dashboard, in a browser/m);
+    expect(look).toMatch(/^ {4}https:\/\/127\.0\.0\.1:\d+\/ +# the dashboard, in a browser/m);
+    // The browser does not know the demo server's own CA: it is told which file holds it.
+    expect(look).toMatch(/the browser warns: .*ca\.pem/);
 
     // Nothing is left behind: no folder, and no process of the demo's.
     await expect(access(root!)).rejects.toThrow();

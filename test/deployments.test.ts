@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * The checks a deployment passes before any host is touched, and what it keeps
@@ -33,7 +34,7 @@ async function call(
   token: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${cluster.server.url}/api/v1${pathname}`, {
+  const response = await harnessFetch(`${cluster.server.url}/api/v1${pathname}`, {
     method,
     headers: {
       authorization: `Bearer ${token}`,

@@ -17,6 +17,7 @@ import { pgUrl } from './helpers/services.js';
 import { makeTree } from './helpers/source-tree.js';
 import { webAppTree } from './helpers/web-app.js';
 import { newSigningKey } from '../src/bundle/bundle-signature.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * The live event stream across two `ferry server` processes sharing one
@@ -60,9 +61,12 @@ describe.skipIf(!postgres)('the event stream with two server replicas on Postgre
     replicas.a = await startServer(['--config', configA, '--log-level', 'info'], {
       FERRY_REPLICA_ID: 'replica-a',
     });
-    replicas.b = await startServer(['--config', configB, '--log-level', 'info'], {
-      FERRY_REPLICA_ID: 'replica-b',
-    });
+    // Replicas share the CA (as they share the store): agents pin one for both.
+    replicas.b = await startServer(
+      ['--config', configB, '--log-level', 'info'],
+      { FERRY_REPLICA_ID: 'replica-b' },
+      { caFrom: replicas.a.dataDir },
+    );
     token = replicas.a.adminToken;
     expect(token).not.toBe('');
     const enrol = await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'qa'], {
@@ -106,7 +110,7 @@ describe.skipIf(!postgres)('the event stream with two server replicas on Postgre
     let opened!: () => void;
     const isOpen = new Promise<void>((resolve) => (opened = resolve));
     const ended = streamEvents({
-      client: new FerryClient(replica.url, token),
+      client: new FerryClient(replica.url, token, harnessTrust().clientOptions()),
       query: { app: 'web' },
       ...options,
       onOpen: opened,
@@ -142,7 +146,7 @@ describe.skipIf(!postgres)('the event stream with two server replicas on Postgre
       { signal: dropping.signal },
     );
     await Promise.all([whole.opened, fromB.opened, first.opened]);
-    const b = new ApiClient(replicas.b.url, token);
+    const b = new ApiClient(replicas.b.url, token, harnessTrust());
     const deployment = await b.deploy({ app: 'web', version, env: 'qa' });
     await first.ended;
     dropping.abort();

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import type { FerryEvent } from '../src/protocol/events.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { FERRY_BIN, runFerry } from './helpers/ferry-process.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * The live event stream of a real server with real agents: every step of a
@@ -29,7 +31,11 @@ function collect(
 ): { events: FerryEvent[]; ended: Promise<void> } {
   const events: FerryEvent[] = [];
   const ended = streamEvents({
-    client: new FerryClient(cluster.server.url, cluster.server.adminToken),
+    client: new FerryClient(
+      cluster.server.url,
+      cluster.server.adminToken,
+      harnessTrust().clientOptions(),
+    ),
     query,
     after: options.after,
     signal: options.signal,
@@ -62,8 +68,17 @@ async function countingProxy(
   const to = new URL(target);
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url?.split('?')[0]}`);
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
+    const secure = to.protocol === 'https:';
+    const upstream = (secure ? https : http).request(
+      {
+        host: to.hostname,
+        port: to.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+        // The server's own CA, as every client of it.
+        ...(secure ? { agent: harnessTrust().agent } : {}),
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -111,7 +126,7 @@ async function silenceableProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${new URL(target).protocol}//127.0.0.1:${port}`,
     silence: () => pairs.forEach((pair) => (pair.silent = true)),
     close: () =>
       new Promise((resolve) => {
@@ -218,14 +233,18 @@ describe('the live event stream', () => {
     }
     await expect(
       streamEvents({
-        client: new FerryClient(cluster.server.url, cluster.server.adminToken),
+        client: new FerryClient(
+          cluster.server.url,
+          cluster.server.adminToken,
+          harnessTrust().clientOptions(),
+        ),
         query: { kinds: ['no.such.kind'] },
         onEvent: () => false,
       }),
     ).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
     await expect(
       streamEvents({
-        client: new FerryClient(cluster.server.url, 'wrong'),
+        client: new FerryClient(cluster.server.url, 'wrong', harnessTrust().clientOptions()),
         query: {},
         onEvent: () => false,
       }),
@@ -319,7 +338,10 @@ describe('the live event stream', () => {
         '--after',
         '0',
       ],
-      { env: { ...process.env, ...cluster.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: { ...process.env, ...cluster.env, FERRY_CA_FILE: cluster.server.caFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -361,7 +383,11 @@ describe('the live event stream', () => {
         'quiet',
       );
       const stream = streamEvents({
-        client: new FerryClient(proxy.url, cluster.server.adminToken),
+        client: new FerryClient(
+          proxy.url,
+          cluster.server.adminToken,
+          harnessTrust().clientOptions(),
+        ),
         query: { app: 'quiet', kinds: ['verdict.changed'] },
         // Short here; 45 s by default, three of the server's 15 s keep-alives.
         idleTimeoutMs: 3000,

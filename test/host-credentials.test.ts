@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, FerryClient } from '../src/client/ferry-client.js';
 import type { AgentIdentity } from '../src/agent/agent-identity.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
 import { localAgentArgs } from '../src/dev/local-agent.js';
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
 import { type Backend, LIFECYCLE_BACKENDS } from './helpers/backends.js';
@@ -48,7 +49,9 @@ async function identityOf(name: string): Promise<AgentIdentity> {
 /** The error code a call with `token` gets, or 'ok' when it is taken. */
 async function answerTo(token: string): Promise<string> {
   try {
-    await new FerryClient(cluster.server.url, token).call('confirmCredential');
+    await new FerryClient(cluster.server.url, token, harnessTrust().clientOptions()).call(
+      'confirmCredential',
+    );
     return 'ok';
   } catch (err) {
     if (err instanceof ApiError) return err.code;
@@ -121,7 +124,11 @@ for (const backend of BACKENDS)
       // Killed before it kept the new credential: it starts again with the old one.
       await cluster.stopAgent('dev-2', 'SIGKILL');
       const kept = await identityOf('dev-2');
-      const client = new FerryClient(cluster.server.url, kept.token);
+      const client = new FerryClient(
+        cluster.server.url,
+        kept.token,
+        harnessTrust().clientOptions(),
+      );
       const lost = await client.call('rotateCredential');
       await cluster.startAgentAgain('dev-2');
       await installOn('dev-2', version);
@@ -138,9 +145,11 @@ for (const backend of BACKENDS)
       // Killed after it kept the new one, before it confirmed it: it starts with the new one.
       await cluster.stopAgent('dev-2', 'SIGKILL');
       const old = await identityOf('dev-2');
-      const { token, ...credential } = await new FerryClient(cluster.server.url, old.token).call(
-        'rotateCredential',
-      );
+      const { token, ...credential } = await new FerryClient(
+        cluster.server.url,
+        old.token,
+        harnessTrust().clientOptions(),
+      ).call('rotateCredential');
       await writeFile(
         path.join(cluster.host('dev-2').root, 'agent', 'identity.json'),
         JSON.stringify({ ...old, token, credential }),
@@ -153,7 +162,11 @@ for (const backend of BACKENDS)
 
     it('refuses an expired credential, saying how to re-enrol, and closes a connection opened with it', async () => {
       const enrolment = await cluster.token('agent', 'dev');
-      const enrolled = await new FerryClient(cluster.server.url, enrolment).call('enroll', {
+      const enrolled = await new FerryClient(
+        cluster.server.url,
+        enrolment,
+        harnessTrust().clientOptions(),
+      ).call('enroll', {
         body: { name: 'raw-1', env: 'dev', roles: ['web'], vars: {} },
       });
       expect(enrolled.credential).toBeDefined();
@@ -165,7 +178,10 @@ for (const backend of BACKENDS)
       if (backend.name !== 'RabbitMQ') {
         const socket = new WebSocket(
           new URL(AGENT_SOCKET_PATH, cluster.server.url.replace(/^http/, 'ws')),
-          { headers: { authorization: `Bearer ${enrolled.token}` } },
+          {
+            ...harnessTrust().tlsOptions(),
+            headers: { authorization: `Bearer ${enrolled.token}` },
+          },
         );
         closed = new Promise((resolve) =>
           socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
@@ -183,7 +199,11 @@ for (const backend of BACKENDS)
       expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
       let refusal: unknown;
       try {
-        await new FerryClient(cluster.server.url, enrolled.token).call('rotateCredential');
+        await new FerryClient(
+          cluster.server.url,
+          enrolled.token,
+          harnessTrust().clientOptions(),
+        ).call('rotateCredential');
       } catch (err) {
         refusal = err;
       }
@@ -200,7 +220,10 @@ for (const backend of BACKENDS)
           (resolve, reject) => {
             const socket = new WebSocket(
               new URL(AGENT_SOCKET_PATH, cluster.server.url.replace(/^http/, 'ws')),
-              { headers: { authorization: `Bearer ${enrolled.token}` } },
+              {
+                ...harnessTrust().tlsOptions(),
+                headers: { authorization: `Bearer ${enrolled.token}` },
+              },
             );
             socket.on('open', () => reject(new Error('the connection was taken')));
             socket.on('error', () => undefined);
@@ -233,6 +256,10 @@ for (const backend of BACKENDS)
         }),
         { mode: 0o600 },
       );
+      // The CA it pinned at enrolment, as an agent enrolled with a join string keeps it.
+      await writeFile(path.join(root, 'agent', 'server-ca.pem'), cluster.server.caPem!, {
+        mode: 0o600,
+      });
       const args = setup?.options.agentArgs
         ? await setup.options.agentArgs({ name: 'raw-1', env: 'dev' })
         : [];

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Host facts on a real server and a real agent: the runtimes on the agent's
@@ -88,7 +89,7 @@ describe('host facts history', () => {
 
   it('refuses a history count that is not a count, and an agent token', async () => {
     const get = async (query: string, token = cluster.server.adminToken) => {
-      const response = await fetch(`${cluster.server.url}/api/v1/hosts/qa-1/facts${query}`, {
+      const response = await harnessFetch(`${cluster.server.url}/api/v1/hosts/qa-1/facts${query}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       return { status: response.status, code: ((await response.json()) as { code?: string }).code };

@@ -10,6 +10,7 @@ import { runFerry, type ServerProcess, startServer } from './helpers/ferry-proce
 import { createTestDatabase } from './helpers/pg-database.js';
 import { pgUrl } from './helpers/services.js';
 import { newSigningKey } from '../src/bundle/bundle-signature.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Two replicas on one PostgreSQL database, the built-in transport: a host's
@@ -38,11 +39,12 @@ describe.skipIf(!postgres)('revoking a host token, with two replicas', () => {
       FERRY_SECRET_KEY,
       FERRY_SIGNING_KEY,
     });
-    b = await startServer(['--store-url', database.url], {
-      FERRY_REPLICA_ID: 'replica-b',
-      FERRY_SECRET_KEY,
-      FERRY_SIGNING_KEY,
-    });
+    // … and its CA: agents pin one for both.
+    b = await startServer(
+      ['--store-url', database.url],
+      { FERRY_REPLICA_ID: 'replica-b', FERRY_SECRET_KEY, FERRY_SIGNING_KEY },
+      { caFrom: a.dataDir },
+    );
   }, 120_000);
   afterAll(async () => {
     await agent?.stop();
@@ -71,7 +73,7 @@ describe.skipIf(!postgres)('revoking a host token, with two replicas', () => {
       name: 'qa-1',
     });
     const connected = async () => {
-      const answer = await fetch(`${a.url}/api/v1/hosts`, {
+      const answer = await harnessFetch(`${a.url}/api/v1/hosts`, {
         headers: { authorization: `Bearer ${a.adminToken}` },
       });
       return ((await answer.json()) as { hosts: HostRecord[] }).hosts[0]?.connected;

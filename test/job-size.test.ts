@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
+import { decodeJoinString } from '../src/tls/join-string.js';
 
 let server: ServerProcess;
 let env: NodeJS.ProcessEnv;
@@ -13,7 +15,7 @@ async function api(
   pathname: string,
   options: { token?: string; body?: unknown } = {},
 ): Promise<{ status: number; text: string; json: () => unknown }> {
-  const response = await fetch(`${server.url}/api/v1${pathname}`, {
+  const response = await harnessFetch(`${server.url}/api/v1${pathname}`, {
     method,
     headers: {
       authorization: `Bearer ${options.token ?? server.adminToken}`,
@@ -48,7 +50,7 @@ beforeAll(async () => {
   const made = await runFerry(['tokens', 'create', '--role', 'agent'], { env });
   expect(made.code, made.stderr).toBe(0);
   const enrolled = await api('POST', '/agents/enroll', {
-    token: made.stdout.trim(),
+    token: decodeJoinString(made.stdout).token,
     body: { name: 'qa-1', env: 'qa', roles: ['web'], vars: {} },
   });
   expect(enrolled.status, enrolled.text).toBe(201);
@@ -122,7 +124,7 @@ describe('a queued deployment whose job grew too large while it waited', () => {
   let later: ServerProcess;
   let laterEnv: NodeJS.ProcessEnv;
   const call = async (method: string, pathname: string, body?: unknown) => {
-    const response = await fetch(`${later.url}/api/v1${pathname}`, {
+    const response = await harnessFetch(`${later.url}/api/v1${pathname}`, {
       method,
       headers: {
         authorization: `Bearer ${later.adminToken}`,
@@ -143,10 +145,10 @@ describe('a queued deployment whose job grew too large while it waited', () => {
     const made = await runFerry(['tokens', 'create', '--role', 'agent'], { env: laterEnv });
     expect(made.code, made.stderr).toBe(0);
     // A host with no agent: the first deployment waits for it, holding the lock.
-    const response = await fetch(`${later.url}/api/v1/agents/enroll`, {
+    const response = await harnessFetch(`${later.url}/api/v1/agents/enroll`, {
       method: 'POST',
       headers: {
-        authorization: `Bearer ${made.stdout.trim()}`,
+        authorization: `Bearer ${decodeJoinString(made.stdout).token}`,
         'content-type': 'application/json',
       },
       body: JSON.stringify({ name: 'qa-1', env: 'qa', roles: ['web'], vars: {} }),

@@ -11,6 +11,7 @@ import type {
 import { LIFECYCLE_BACKENDS } from './helpers/backends.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * The whole story of issue 4, end to end, on every backend (transport and
@@ -238,7 +239,7 @@ for (const backend of LIFECYCLE_BACKENDS) {
       await hostsOn('qa', 3);
       for (const host of [...QA, ...PROD]) {
         expect(await cluster.health(host)).toMatchObject({ ok: true, version: '3' });
-        const page = await fetch(`http://127.0.0.1:${cluster.host(host).port}/`);
+        const page = await harnessFetch(`http://127.0.0.1:${cluster.host(host).port}/`);
         expect(await page.text()).toBe('hello again from version 3\n');
       }
       const [promotion, verdict, autoDeploy, pushed] = await history();

@@ -5,6 +5,7 @@ import type { InstallLogs } from '../src/protocol/api.js';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Migrations on real agents: three qa hosts, batches of two. A bundle's
@@ -65,7 +66,7 @@ beforeAll(async () => {
   for (const name of QA) await cluster.addHost(name, 'qa');
   // lab-0 is enrolled but never connects: the first batch of every lab rollout is away.
   const enrolToken = await cluster.token('agent', 'lab');
-  const enrolled = await fetch(`${cluster.server.url}/api/v1/agents/enroll`, {
+  const enrolled = await harnessFetch(`${cluster.server.url}/api/v1/agents/enroll`, {
     method: 'POST',
     headers: { authorization: `Bearer ${enrolToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'lab-0', env: 'lab', roles: ['web'], vars: { PORT: '1' } }),

@@ -14,6 +14,8 @@ import {
   type ServerProcess,
 } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
+import { decodeJoinString } from '../src/tls/join-string.js';
 
 /**
  * Notes and actions through the real CLI against a real server (SQLite): a
@@ -172,7 +174,9 @@ describe('ferry note and ferry action', () => {
     const agent = await ferry(['tokens', 'create', '--role', 'agent', '--env', 'qa']);
     expect(agent.code, agent.stderr).toBe(0);
     expect(
-      await refused(['note', 'add', 'back@1', ...note], { FERRY_TOKEN: agent.stdout.trim() }),
+      await refused(['note', 'add', 'back@1', ...note], {
+        FERRY_TOKEN: decodeJoinString(agent.stdout).token,
+      }),
     ).toBe('E_FORBIDDEN');
     expect((await json<NoteRecord[]>(['note', 'list'])).map((n) => n.id)).toEqual([
       onLabel,
@@ -332,7 +336,7 @@ describe('ferry note and ferry action', () => {
 
     const events: FerryEvent[] = [];
     await streamEvents({
-      client: new FerryClient(server.url, server.adminToken),
+      client: new FerryClient(server.url, server.adminToken, harnessTrust().clientOptions()),
       query: { kinds: ['note.changed'] },
       after: '0',
       onEvent: (event) => {

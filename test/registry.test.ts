@@ -8,6 +8,7 @@ import type { BundleMeta } from '../src/bundle/bundle-meta.js';
 import { writeArchive } from './helpers/archive.js';
 import { startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 let server: ServerProcess;
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -26,7 +27,7 @@ function api(
   const { token = server.adminToken, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (token !== null) headers.set('authorization', `Bearer ${token}`);
-  return fetch(`${server.url}/api/v1${pathname}`, { ...rest, headers });
+  return harnessFetch(`${server.url}/api/v1${pathname}`, { ...rest, headers });
 }
 
 function push(body: Buffer, token?: string): Promise<Response> {
@@ -89,7 +90,7 @@ describe('authentication', () => {
       '/api/v1/tokens',
       '/%61pi/v1/tokens',
     ]) {
-      const response = await fetch(`${server.url}${pathname}`);
+      const response = await harnessFetch(`${server.url}${pathname}`);
       expect(response.status, pathname).toBe(401);
       expect(await errorCode(response)).toBe('E_AUTH_REQUIRED');
     }
@@ -357,7 +358,7 @@ describe('refused uploads leave nothing behind', () => {
       'noise.txt': randomBytes(4000).toString('base64'),
     });
     const send = (init: RequestInit) =>
-      fetch(`${big.url}/api/v1/bundles`, {
+      harnessFetch(`${big.url}/api/v1/bundles`, {
         method: 'POST',
         ...init,
         headers: { 'content-type': 'application/gzip', authorization: `Bearer ${big.adminToken}` },
@@ -414,7 +415,7 @@ describe('refused uploads leave nothing behind', () => {
       });
       expect(closed).toBe(true);
       // The one checker thread is free again: a normal push goes through.
-      const next = await fetch(`${slow.url}/api/v1/bundles`, {
+      const next = await harnessFetch(`${slow.url}/api/v1/bundles`, {
         method: 'POST',
         body: await bundleOf('stalled', 'v2'),
         headers: { 'content-type': 'application/gzip', authorization: `Bearer ${slow.adminToken}` },

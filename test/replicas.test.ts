@@ -17,6 +17,7 @@ import { makeTree } from './helpers/source-tree.js';
 import { TcpBalancer } from './helpers/tcp-balancer.js';
 import { webAppTree } from './helpers/web-app.js';
 import { newSigningKey } from '../src/bundle/bundle-signature.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * Two server replicas sharing one PostgreSQL, one RabbitMQ and one artifact
@@ -64,7 +65,12 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     );
     const args = ['--config', config, '--log-level', 'info'];
     replicas.a = await startServer(args, { FERRY_REPLICA_ID: 'replica-a' });
-    replicas.b = await startServer(args, { FERRY_REPLICA_ID: 'replica-b' });
+    // Replicas behind one address share the CA agents pin.
+    replicas.b = await startServer(
+      args,
+      { FERRY_REPLICA_ID: 'replica-b' },
+      { caFrom: replicas.a.dataDir },
+    );
     token = replicas.a.adminToken;
     expect(token).not.toBe('');
     balancer = await TcpBalancer.start(
@@ -116,7 +122,10 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
         return (await createBundle({ sourceDir: dir, out: path.join(work, `p${i}.tar.gz`) })).file;
       }),
     );
-    const clients = [new ApiClient(replicas.a.url, token), new ApiClient(replicas.b.url, token)];
+    const clients = [
+      new ApiClient(replicas.a.url, token, harnessTrust()),
+      new ApiClient(replicas.b.url, token, harnessTrust()),
+    ];
     const pushed = await Promise.all(files.map((file, i) => clients[i % 2]!.push(file)));
     expect(pushed.every((p) => p.created)).toBe(true);
     expect(pushed.map((p) => p.bundle.version).sort((x, y) => x - y)).toEqual(
@@ -141,7 +150,7 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     const pushed = await runFerry(['push', dir, '--json'], { env });
     const version = (JSON.parse(pushed.stdout) as { bundle: { version: number } }).bundle.version;
     expect((await runFerry(['mark', `web@${version}`, 'passed'], { env })).code).toBe(0);
-    const started = await new ApiClient(balancer.url, token).deploy({
+    const started = await new ApiClient(balancer.url, token, harnessTrust()).deploy({
       app: 'web',
       version,
       env: 'prod',
@@ -161,7 +170,7 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     expect(['replica-a', 'replica-b']).toContain(owner);
     const [dying, surviving] =
       owner === 'replica-a' ? [replicas.a, replicas.b] : [replicas.b, replicas.a];
-    const survivor = new ApiClient(surviving.url, token);
+    const survivor = new ApiClient(surviving.url, token, harnessTrust());
     await waitFor('the first host to be done', async () => {
       const deployment = await survivor.deployment(started.id);
       return deployment.installs[0]?.state === 'succeeded' ? deployment : undefined;
@@ -186,7 +195,7 @@ describe.skipIf(!postgres || !rabbit)('two server replicas on PostgreSQL and Rab
     expect(all.map((d) => d.id)).toEqual([started.id]);
     for (const install of done.installs) {
       const { root, port } = agents.get(install.host)!;
-      const answer = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+      const answer = (await (await harnessFetch(`http://127.0.0.1:${port}/health`)).json()) as {
         version: string;
       };
       expect(answer.version).toBe(String(version));

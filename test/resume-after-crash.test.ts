@@ -2,6 +2,7 @@ import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 let cluster: Cluster;
 
@@ -22,7 +23,7 @@ interface InstallRecord {
 }
 
 async function install(id: string): Promise<InstallRecord> {
-  const response = await fetch(`${cluster.server.url}/api/v1/installs/${id}`, {
+  const response = await harnessFetch(`${cluster.server.url}/api/v1/installs/${id}`, {
     headers: { authorization: `Bearer ${cluster.server.adminToken}` },
   });
   return (await response.json()) as InstallRecord;

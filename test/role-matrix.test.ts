@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createBundle } from '../src/bundle/pack.js';
 import { FerryClient } from '../src/client/ferry-client.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
 import { LocalServer } from '../src/dev/local-server.js';
 import { releasePort, reservePort } from '../src/dev/port-allocator.js';
 import { ROLES, type Role } from '../src/protocol/api.js';
@@ -101,7 +102,7 @@ beforeAll(async () => {
   port = await reservePort();
   server = await LocalServer.start({ port, config: CONFIG });
   adminToken = server.adminToken;
-  admin = new FerryClient(server.url, adminToken);
+  admin = new FerryClient(server.url, adminToken, harnessTrust().clientOptions());
 
   const token = async (role: Role, env?: string) =>
     (await admin.call('createToken', { body: { role, ...(env ? { env } : {}) } })).token;
@@ -203,7 +204,9 @@ afterAll(async () => {
 });
 
 async function enroll(enrolment: string, name: string, env: string, roles: string[]) {
-  return new FerryClient(server.url, enrolment).call('enroll', { body: { name, env, roles } });
+  return new FerryClient(server.url, enrolment, harnessTrust().clientOptions()).call('enroll', {
+    body: { name, env, roles },
+  });
 }
 
 async function bundleOf(app: string, marker: string): Promise<Buffer> {
@@ -330,7 +333,7 @@ async function call(
     headers['content-type'] = 'application/json';
     body = JSON.stringify(input.body);
   }
-  const response = await fetch(url, {
+  const response = await harnessFetch(url, {
     method,
     headers,
     ...(method === 'HEAD' ? { signal: AbortSignal.timeout(10_000) } : { body }),
@@ -737,7 +740,10 @@ function takesEnv(route: RouteDeclaration): boolean {
 function connectAgent(caller: MatrixCaller): Promise<string> {
   const url = `${server.url.replace(/^http/, 'ws')}${AGENT_SOCKET_PATH}`;
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers: credentialHeaders(caller, 'GET') });
+    const socket = new WebSocket(url, {
+      ...harnessTrust().tlsOptions(),
+      headers: credentialHeaders(caller, 'GET'),
+    });
     socket.on('open', () => {
       socket.close();
       resolve('open');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppStatus, DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * A rolling deployment to four prod hosts (batch 1, maxFailures 0,
@@ -54,7 +55,7 @@ function pollAvailability() {
       // host that is down refuses the connection at once.
       const answers = await Promise.all(
         PROD.map((name) =>
-          fetch(`http://127.0.0.1:${cluster.host(name).port}/health`, {
+          harnessFetch(`http://127.0.0.1:${cluster.host(name).port}/health`, {
             signal: AbortSignal.timeout(10_000),
           })
             .then((r) => r.json() as Promise<{ ok: boolean }>)

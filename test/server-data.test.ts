@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
+import https from 'node:https';
 import { chmod, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { Cluster, waitFor } from './helpers/cluster.js';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
 import { newSigningKey } from '../src/bundle/bundle-signature.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * The server's data folder is its own (0700 folders, 0600 files), and secret
@@ -87,7 +88,8 @@ describe('the data folder', () => {
     const made = await runFerry(['bundle', src, '--out', file], { env });
     expect(made.code, made.stderr).toBe(0);
     const bytes = await readFile(file);
-    const upload = http.request(`${server.url}/api/v1/bundles`, {
+    const upload = https.request(`${server.url}/api/v1/bundles`, {
+      agent: harnessTrust().agent,
       method: 'POST',
       headers: {
         authorization: `Bearer ${server.adminToken}`,

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runFerry, type ServerProcess, startServer } from './helpers/ferry-process.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -59,7 +60,7 @@ describe('a full disk on the server', () => {
     const disk = await smallDisk(16);
     const srv = await server(disk.dir);
     const setVar = (name: string) =>
-      fetch(`${srv.url}/api/v1/vars`, {
+      harnessFetch(`${srv.url}/api/v1/vars`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ name, value: 'x'.repeat(60 * 1024), env: 'dev' }),

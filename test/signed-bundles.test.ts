@@ -8,6 +8,7 @@ import { type Cluster as ClusterType, Cluster, waitFor } from './helpers/cluster
 import { envAppTree } from './helpers/env-app.js';
 import { runFerry } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Signed bundles, end to end with real processes: the server signs what it
@@ -205,7 +206,7 @@ describe('an environment that requires developer signatures', () => {
     const bad = await cluster.ferry(['push', dir, '--sign', bogus]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('[E_KEY_INVALID]');
-    const response = await fetch(
+    const response = await harnessFetch(
       `${cluster.server.url}/api/v1/bundles?signature=${encodeURIComponent('A'.repeat(86) + '==')}&signedBy=${encodeURIComponent(keys.alice!.publicKey)}`,
       {
         method: 'POST',
@@ -219,7 +220,7 @@ describe('an environment that requires developer signatures', () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { code: string }).code).toBe('E_SIGNATURE_INVALID');
     // A signature without its key says so.
-    const half = await fetch(
+    const half = await harnessFetch(
       `${cluster.server.url}/api/v1/bundles?signature=${encodeURIComponent('A'.repeat(86) + '==')}`,
       {
         method: 'POST',

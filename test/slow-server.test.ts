@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,8 @@ import { runFerry, startServer, type ServerProcess } from './helpers/ferry-proce
 import { SlowProxy } from './helpers/slow-proxy.js';
 import { makeTree } from './helpers/source-tree.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
+import { issueServerCertificate } from '../src/tls/certificate-authority.js';
 
 /**
  * Before running a job, an agent asks the server whether it is still wanted. A
@@ -27,12 +29,26 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   server = await startServer();
-  proxy = await SlowProxy.start(server.url, (request, count) => {
-    if (!request.url?.startsWith(WANTED)) return 'forward';
-    if (count === 1) return { status: 503 };
-    if (count === 2) return { holdMs: 3000 };
-    return 'forward';
-  });
+  // In front of the server over HTTPS, with a certificate from the server's own CA
+  // (as an operator's proxy would have): the agent pins that CA.
+  const tlsDir = path.join(server.dataDir, 'tls');
+  const ca = {
+    cert: await readFile(path.join(tlsDir, 'ca.pem'), 'utf8'),
+    key: await readFile(path.join(tlsDir, 'ca-key.pem'), 'utf8'),
+  };
+  const made = await issueServerCertificate(ca, ['127.0.0.1'], 3_600_000);
+  // The chain, CA after it, as the server's own.
+  const proxyCert = { cert: made.cert + ca.cert, key: made.key };
+  proxy = await SlowProxy.start(
+    server.url,
+    (request, count) => {
+      if (!request.url?.startsWith(WANTED)) return 'forward';
+      if (count === 1) return { status: 503 };
+      if (count === 2) return { holdMs: 3000 };
+      return 'forward';
+    },
+    proxyCert,
+  );
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-slow-server-'));
   env = {
     FERRY_SERVER: server.url,
@@ -70,7 +86,7 @@ describe('a server slow to say whether a job is wanted', () => {
     const deployment = await waitFor(
       'the deployment to end',
       async () => {
-        const answer = await fetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
+        const answer = await harnessFetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
           headers: { authorization: `Bearer ${server.adminToken}` },
         });
         const [newest] = ((await answer.json()) as { deployments: DeploymentRecord[] }).deployments;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundle } from '../src/bundle/pack.js';
 import { startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Slow clients against a server with two checker threads: trickling uploads are cut
@@ -38,7 +39,7 @@ async function bundleOf(app: string): Promise<Buffer> {
 }
 
 function push(body: Buffer): Promise<Response> {
-  return fetch(`${server.url}/api/v1/bundles`, {
+  return harnessFetch(`${server.url}/api/v1/bundles`, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/gzip', authorization: `Bearer ${server.adminToken}` },
@@ -130,7 +131,7 @@ describe('slow uploads', () => {
       const next = await push(await bundleOf('quick'));
       expect(next.status).toBe(201);
       expect(await readdir(path.join(server.dataDir, 'bundles', 'tmp'))).toEqual([]);
-      const apps = await fetch(`${server.url}/api/v1/apps`, {
+      const apps = await harnessFetch(`${server.url}/api/v1/apps`, {
         headers: { authorization: `Bearer ${server.adminToken}` },
       });
       expect(((await apps.json()) as { apps: { name: string }[] }).apps.map((a) => a.name)).toEqual(

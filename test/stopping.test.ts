@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobJournal } from '../src/agent/job-journal.js';
 import { defaultCommandPath, runAgent } from '../src/agent/run-agent.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 let cluster: Cluster;
 
@@ -38,7 +39,7 @@ interface InstallRecord {
 }
 
 async function install(id: string): Promise<InstallRecord> {
-  const response = await fetch(`${cluster.server.url}/api/v1/installs/${id}`, {
+  const response = await harnessFetch(`${cluster.server.url}/api/v1/installs/${id}`, {
     headers: { authorization: `Bearer ${cluster.server.adminToken}` },
   });
   return (await response.json()) as InstallRecord;

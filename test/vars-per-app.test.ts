@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, reservePort } from './helpers/cluster.js';
 import { envAppTree } from './helpers/env-app.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * Variables per app: two apps on one host, each on its own port, with one
@@ -50,7 +51,7 @@ describe('variables per app', () => {
       await ferryOk(['deploy', `${app}@${version}`, '--env', 'qa']);
     }
     for (const [app, port] of Object.entries(ports)) {
-      const answer = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+      const answer = (await (await harnessFetch(`http://127.0.0.1:${port}/health`)).json()) as {
         app: string;
       };
       expect(answer.app).toBe(app);

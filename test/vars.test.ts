@@ -6,6 +6,8 @@ import { outboxContext } from '../src/store/kysely/kysely-secret-sealing.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
+import { decodeJoinString } from '../src/tls/join-string.js';
 
 const SECRET = 'pa55-hunter2-do-not-show';
 
@@ -20,7 +22,7 @@ async function api(
   pathname: string,
   options: { token?: string; body?: unknown } = {},
 ): Promise<{ status: number; text: string; json: () => unknown }> {
-  const response = await fetch(`${server.url}/api/v1${pathname}`, {
+  const response = await harnessFetch(`${server.url}/api/v1${pathname}`, {
     method,
     headers: {
       authorization: `Bearer ${options.token ?? server.adminToken}`,
@@ -35,7 +37,9 @@ async function api(
 async function newToken(role: string): Promise<string> {
   const made = await runFerry(['tokens', 'create', '--role', role], { env });
   expect(made.code, made.stderr).toBe(0);
-  return made.stdout.trim();
+  // An agent's comes as a join string, the token inside.
+  const printed = made.stdout.trim();
+  return printed.startsWith('ferry-join-v1.') ? decodeJoinString(printed).token : printed;
 }
 
 /** Enrols a host as `ferry agent` would, without running an agent. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 let server: ServerProcess;
 let env: NodeJS.ProcessEnv;
@@ -115,7 +116,7 @@ describe('ferry mark and ferry verdicts', () => {
     expect(refused.stderr).toContain('[E_FORBIDDEN]');
     expect(refused.stderr).toContain('qa or admin');
 
-    const response = await fetch(`${server.url}/api/v1/apps/cart/bundles/1/verdict`, {
+    const response = await harnessFetch(`${server.url}/api/v1/apps/cart/bundles/1/verdict`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${String(deployerEnv.FERRY_TOKEN)}`,
@@ -145,7 +146,7 @@ describe('ferry mark and ferry verdicts', () => {
     expect(bad.stderr).toContain('Invalid verdict "good": expected passed or failed');
     expect(bad.stderr).toContain('[E_BAD_REQUEST]');
 
-    const response = await fetch(`${server.url}/api/v1/apps/cart/bundles/1/verdict`, {
+    const response = await harnessFetch(`${server.url}/api/v1/apps/cart/bundles/1/verdict`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${server.adminToken}`,

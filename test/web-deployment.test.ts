@@ -6,6 +6,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRecord } from '../src/protocol/deployment-api.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import { browserFetch, chromiumTrustArgs } from './helpers/browser-trust.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * The dashboard's deployment, hosts and report pages in a real (headless)
@@ -148,9 +150,18 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     return p;
   };
 
+  // From a page of the context (the browser's own fetch, which trusts the
+  // server's key): the session cookie lands in the context.
   const signIn = async (context: BrowserContext, token: string) => {
-    const answer = await context.request.post('/api/v1/session', { data: { token } });
-    expect(answer.status()).toBe(201);
+    const origin = new URL(cluster.server.url).origin;
+    const blank = await context.newPage();
+    await blank.goto(`${origin}/api/v1/health`);
+    const answer = await browserFetch(blank, `${origin}/api/v1/session`, {
+      method: 'POST',
+      body: { token },
+    });
+    await blank.close();
+    expect(answer.status).toBe(201);
   };
 
   beforeAll(async () => {
@@ -171,7 +182,10 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     await cluster.setVar('BREAK', 'no', { env: 'qa' });
     await cluster.setVar('BREAK', 'yes', { host: 'qa-2' });
     const qaToken = await cluster.token('qa');
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumTrustArgs(cluster.server.dataDir),
+    });
     admin = await browser.newContext({
       baseURL: cluster.server.url,
       viewport: { width: 1280, height: 800 },
@@ -454,9 +468,16 @@ describe.skipIf(!RUN)('the deployment, hosts and report pages in Chromium', () =
     const released = new Promise<void>((resolve) => (release = resolve));
     await overview.route('**/api/v1/deployments/dep_*', async (route) => {
       asked = true;
-      const response = await route.fetch();
+      // Asked from here (Playwright's own requests would not trust the server's CA).
+      const request = route.request();
+      const response = await harnessFetch(request.url(), { headers: await request.allHeaders() });
+      const body = Buffer.from(await response.arrayBuffer());
       await released;
-      await route.fulfill({ response });
+      await route.fulfill({
+        status: response.status,
+        headers: Object.fromEntries(response.headers),
+        body,
+      });
     });
     const deployment = await cluster.api().deploy({ app: 'shop', version, env: 'qa' });
     try {

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { webAppTree } from './helpers/web-app.js';
+import { harnessTrust } from '../src/dev/harness-trust.js';
+import { browserFetch, chromiumTrustArgs, withProbePage } from './helpers/browser-trust.js';
 
 /**
  * The dashboard as a person uses it: the built page (dist/web) served by a
@@ -56,7 +58,7 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run npm run build`);
     cluster = await Cluster.start({ config: CONFIG });
     origin = cluster.server.url;
-    admin = new FerryClient(origin, cluster.server.adminToken);
+    admin = new FerryClient(origin, cluster.server.adminToken, harnessTrust().clientOptions());
     await cluster.addHost('qa-1', 'qa', { roles: ['web'], vars: { BREAK: 'no' } });
     await cluster.addHost('qa-2', 'qa', { roles: ['web'], vars: { BREAK: 'yes' } });
     qaToken = await cluster.token('qa');
@@ -70,7 +72,10 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     );
     await settled(2);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumTrustArgs(cluster.server.dataDir),
+    });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('request', (request) => requests.push(request.url()));
@@ -361,8 +366,11 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/sign-in');
-    const session = await page.request.get(`${origin}/api/v1/session`);
-    expect(session.status()).toBe(401);
+    // From a page of its own: the refusal is logged in the console of the page that asked.
+    const session = await withProbePage(page.context(), origin, (probe) =>
+      browserFetch(probe, `${origin}/api/v1/session`),
+    );
+    expect(session.status).toBe(401);
     await signedOut(async () => {
       await page.goto(`${origin}/`);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();

@@ -4,6 +4,7 @@ import { API_PREFIX } from '../src/protocol/api.js';
 import type { BuiltServer } from '../src/server/build-server.js';
 import { openSessionServer, type SessionServer } from './helpers/session-server.js';
 import { STORE_DIALECTS } from './helpers/store-dialects.js';
+import { harnessFetch } from '../src/dev/harness-trust.js';
 
 /**
  * The live event stream lasts only as long as what it was opened with: a
@@ -51,7 +52,7 @@ for (const dialect of STORE_DIALECTS) {
     async function openStream(app: BuiltServer['app'], headers: Record<string, string>) {
       const { port } = app.server.address() as AddressInfo;
       const controller = new AbortController();
-      const response = await fetch(
+      const response = await harnessFetch(
         `http://127.0.0.1:${port}${API_PREFIX}/events?app=cart&kinds=verdict.changed`,
         { headers, signal: controller.signal },
       );

@@ -13,6 +13,7 @@ import { type BuiltServer, buildServer } from '../src/server/build-server.js';
 import { serverConfigSchema } from '../src/server/server-config.js';
 import type { Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * The dashboard's sessions on a real store of each dialect, driven in-process:
@@ -318,6 +319,7 @@ for (const dialect of STORE_DIALECTS) {
       const { port } = server.app.server.address() as AddressInfo;
       const url = `http://127.0.0.1:${port}`;
       const page = new FerryClient(url, undefined, {
+        ...harnessTrust().clientOptions(),
         headers: () => ({ cookie: `ferry_session=${cookie}`, 'x-ferry-csrf': csrf! }),
       });
       const seen: FerryEvent[] = [];
@@ -345,7 +347,7 @@ for (const dialect of STORE_DIALECTS) {
 
       // The stream writes its own head: it carries the security headers all the same.
       const raw = new AbortController();
-      const stream = await fetch(`${url}${API_PREFIX}/events`, {
+      const stream = await harnessFetch(`${url}${API_PREFIX}/events`, {
         headers: { cookie: `ferry_session=${cookie}` },
         signal: raw.signal,
       });

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient } from '../src/client/ferry-client.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import { storyAppTree } from './helpers/story-app.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
+import { browserFetch, chromiumTrustArgs, withProbePage } from './helpers/browser-trust.js';
 
 /**
  * Issue 16's story, through the page, in a real (headless) Chromium against
@@ -83,7 +85,7 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
     gates = await mkdtemp(path.join(os.tmpdir(), 'ferry-web-story-'));
     cluster = await Cluster.start({ config: CONFIG });
     origin = cluster.server.url;
-    admin = new FerryClient(origin, cluster.server.adminToken);
+    admin = new FerryClient(origin, cluster.server.adminToken, harnessTrust().clientOptions());
     await Promise.all(
       [...QA, ...PROD].map((name) =>
         cluster.addHost(name, name.split('-')[0]!, {
@@ -94,7 +96,10 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
     );
     qaToken = await cluster.token('qa');
 
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumTrustArgs(cluster.server.dataDir),
+    });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('request', (request) => requests.push(request.url()));
@@ -221,18 +226,22 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
 
     // Forced through the API with this session's cookie: without the page's CSRF token
     // the write is refused as such; with it, refused by the role.
-    const session = await page.request.get(`${origin}/api/v1/session`);
-    const { csrfToken } = (await session.json()) as { csrfToken: string };
-    const promoteBody = { data: { app: 'web', version: 1 } };
-    const noCsrf = await page.request.post(`${origin}/api/v1/promotions`, promoteBody);
-    expect(noCsrf.status()).toBe(403);
-    expect(((await noCsrf.json()) as { code: string }).code).toBe('E_CSRF');
-    const forced = await page.request.post(`${origin}/api/v1/promotions`, {
-      ...promoteBody,
-      headers: { 'x-ferry-csrf': csrfToken },
+    // From a page of its own in the same session: a refused request is logged
+    // in the console of the page that made it, and this page's must stay clean.
+    await withProbePage(page.context(), origin, async (probe) => {
+      const session = await browserFetch(probe, `${origin}/api/v1/session`);
+      const { csrfToken } = session.json<{ csrfToken: string }>();
+      const promoteBody = { method: 'POST', body: { app: 'web', version: 1 } };
+      const noCsrf = await browserFetch(probe, `${origin}/api/v1/promotions`, promoteBody);
+      expect(noCsrf.status).toBe(403);
+      expect(noCsrf.json<{ code: string }>().code).toBe('E_CSRF');
+      const forced = await browserFetch(probe, `${origin}/api/v1/promotions`, {
+        ...promoteBody,
+        headers: { 'x-ferry-csrf': csrfToken },
+      });
+      expect(forced.status).toBe(403);
+      expect(forced.json<{ code: string }>().code).toBe('E_FORBIDDEN');
     });
-    expect(forced.status()).toBe(403);
-    expect(((await forced.json()) as { code: string }).code).toBe('E_FORBIDDEN');
     const { deployments } = await admin.call('deployments', { query: { app: 'web', env: 'prod' } });
     expect(deployments).toEqual([]);
 
@@ -429,13 +438,13 @@ describe.skipIf(!RUN)('the dashboard story in Chromium', { timeout: STEP_MS }, (
   it('7. signing out ends the session: its cookie no longer works', async () => {
     const cookie = (await context.cookies(origin)).find((c) => c.name === 'ferry_session');
     expect(cookie).toBeDefined();
-    const before = await fetch(`${origin}/api/v1/status`, {
+    const before = await harnessFetch(`${origin}/api/v1/status`, {
       headers: { cookie: `ferry_session=${cookie!.value}` },
     });
     expect(before.status).toBe(200);
     await signOut();
     expect((await context.cookies(origin)).map((c) => c.name)).not.toContain('ferry_session');
-    const after = await fetch(`${origin}/api/v1/status`, {
+    const after = await harnessFetch(`${origin}/api/v1/status`, {
       headers: { cookie: `ferry_session=${cookie!.value}` },
     });
     expect(after.status).toBe(401);

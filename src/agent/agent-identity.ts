@@ -2,7 +2,9 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
-import { ApiError, FerryClient } from '../client/ferry-client.js';
+import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
+import { ServerTrust } from '../client/server-trust.js';
+import { pinServerCa } from '../tls/pin-server-ca.js';
 import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -39,24 +41,41 @@ export function identityFile(root: string): string {
 export async function saveIdentity(root: string, identity: AgentIdentity): Promise<void> {
   const file = identityFile(root);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.partial`, JSON.stringify(identity, null, 2), { mode: 0o600 });
-  await chmod(`${file}.partial`, 0o600);
-  await rename(`${file}.partial`, file);
+  await writePrivate(file, JSON.stringify(identity, null, 2));
+}
+
+/** The server's CA an agent trusts, alone, once pinned: `<root>/agent/server-ca.pem`, mode 0600. */
+export function serverCaFile(root: string): string {
+  return path.join(root, 'agent', 'server-ca.pem');
 }
 
 /**
  * The agent's identity: the one kept under `<root>/agent` (a restarted agent is
- * the same host), or a new one from enrolling with `enrollToken`.
+ * the same host), or a new one from enrolling with `enrollToken`. With
+ * `caFingerprint` (from a join string), the server must first present that
+ * CA, which is then kept in `<root>/agent/server-ca.pem` and is the only one
+ * trusted, from the enrolment on; without, the system's store is.
  */
 export async function loadOrEnroll(
   root: string,
   server: string,
   enrollToken: string | undefined,
   body: EnrollBody,
-): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
+  caFingerprint?: string | null,
+): Promise<{ identity: AgentIdentity; enrolled: boolean; trust: ServerTrust }> {
   const file = identityFile(root);
+  const caFile = serverCaFile(root);
   try {
-    return { identity: JSON.parse(await readFile(file, 'utf8')) as AgentIdentity, enrolled: false };
+    const identity = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
+    const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return {
+      identity,
+      enrolled: false,
+      trust: ca === undefined ? ServerTrust.system() : ServerTrust.pinned(ca),
+    };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -66,9 +85,19 @@ export async function loadOrEnroll(
       `This agent has no identity in ${path.dirname(file)} yet: enrol it with a token in --token-file FILE or FERRY_TOKEN (from \`ferry tokens create --role agent --env ${body.env}\`)`,
     );
   }
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  let trust = ServerTrust.system();
+  if (caFingerprint) {
+    // Before the token goes anywhere: the server must hold the pinned CA.
+    const ca = await pinServerCa(server, caFingerprint);
+    await writePrivate(caFile, ca);
+    trust = ServerTrust.pinned(ca);
+  }
   let enrolled: EnrollResult;
   try {
-    enrolled = await new FerryClient(server, enrollToken).call('enroll', { body });
+    enrolled = await new FerryClient(server, enrollToken, trust.clientOptions()).call('enroll', {
+      body,
+    });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
@@ -83,7 +112,14 @@ export async function loadOrEnroll(
     ...(enrolled.credential ? { credential: enrolled.credential } : {}),
   };
   await saveIdentity(root, identity);
-  return { identity, enrolled: true };
+  return { identity, enrolled: true, trust };
+}
+
+/** Writes a file of this user's alone (0600), renamed into place. */
+async function writePrivate(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.partial`, text, { mode: 0o600 });
+  await chmod(`${file}.partial`, 0o600);
+  await rename(`${file}.partial`, file);
 }
 
 /**
@@ -93,12 +129,17 @@ export async function loadOrEnroll(
  * is the agent's one copy (a rotation changes its token in place), so what is
  * saved holds both.
  */
-export async function signingKeyOf(root: string, identity: AgentIdentity): Promise<KeyObject> {
+export async function signingKeyOf(
+  root: string,
+  identity: AgentIdentity,
+  clientOptions: FerryClientOptions,
+): Promise<KeyObject> {
   if (identity.signingKey === undefined) {
-    const { publicKey } = await new FerryClient(identity.server, identity.token).call(
-      'signingKey',
-      {},
-    );
+    const { publicKey } = await new FerryClient(
+      identity.server,
+      identity.token,
+      clientOptions,
+    ).call('signingKey', {});
     identity.signingKey = publicKey;
     await saveIdentity(root, identity);
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
 import { roleNameSchema } from '../protocol/fields.js';
+import { decodeJoinString, type JoinTicket } from '../tls/join-string.js';
 import type { AgentOptions } from './run-agent.js';
 
 /** `ferry agent`'s command-line options, before checking. */
@@ -11,6 +12,8 @@ export interface RawAgentOptions {
   root: string;
   /** A file holding the enrolment token (read, trimmed): a token in the arguments is visible to `ps`. */
   tokenFile?: string | undefined;
+  /** A file holding a join string (server, enrolment token, the CA to pin), from `ferry tokens create`. */
+  joinFile?: string | undefined;
   name?: string | undefined;
   var?: string[] | undefined;
   driver: string;
@@ -44,7 +47,14 @@ export function parseAgentOptions(
 ): AgentOptions {
   const problems: string[] = [];
   let token: string | undefined;
-  if (raw.tokenFile !== undefined) {
+  const join = readJoin(raw.joinFile, problems);
+  if (join !== undefined) {
+    token = join.token;
+    if (raw.tokenFile !== undefined || globals.token !== undefined)
+      problems.push(
+        '--token-file: give the join string or a token, not both (the join string holds one)',
+      );
+  } else if (raw.tokenFile !== undefined) {
     try {
       token = readFileSync(raw.tokenFile, 'utf8').trim();
       if (token === '') problems.push(`--token-file ${raw.tokenFile}: the file is empty`);
@@ -61,8 +71,10 @@ export function parseAgentOptions(
   } else if (process.env.FERRY_TOKEN) {
     token = process.env.FERRY_TOKEN;
   }
-  const server = globals.server ?? process.env.FERRY_SERVER;
-  if (!server) problems.push('--server: the Ferry server URL is required (or FERRY_SERVER)');
+  // A join string names the server; --server still wins (a proxy, a balancer in front).
+  const server = globals.server ?? (process.env.FERRY_SERVER || undefined) ?? join?.server;
+  if (!server)
+    problems.push('--server: the Ferry server URL is required (or FERRY_SERVER, or a join string)');
   if (!raw.env) problems.push('--env: the environment of this host is required, such as qa');
   const roles = (raw.roles ?? '')
     .split(',')
@@ -119,6 +131,7 @@ export function parseAgentOptions(
   return {
     server: server!.replace(/\/+$/, ''),
     token,
+    caFingerprint: join?.ca,
     env: raw.env!,
     roles,
     root: raw.root,
@@ -142,6 +155,35 @@ export function parseAgentOptions(
           },
     heartbeatMs: 30_000,
   };
+}
+
+/**
+ * The join string of `--join-file FILE`, else `FERRY_JOIN`, if any; a problem
+ * is added for one that cannot be read (its text is never repeated: it holds a token).
+ */
+function readJoin(file: string | undefined, problems: string[]): JoinTicket | undefined {
+  let text: string | undefined;
+  let from = 'FERRY_JOIN';
+  if (file !== undefined) {
+    from = `--join-file ${file}`;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(
+        `${from}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+      return undefined;
+    }
+  } else {
+    text = process.env.FERRY_JOIN || undefined;
+  }
+  if (text === undefined) return undefined;
+  try {
+    return decodeJoinString(text);
+  } catch (err) {
+    problems.push(`${from}: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /** The password of a URL, or '' when it has none or is no URL (reported elsewhere). */

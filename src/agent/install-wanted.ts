@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError, FerryClient } from '../client/ferry-client.js';
+import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
 import { FinalJobError } from '../transport/unhandled-job.js';
@@ -33,7 +33,7 @@ export interface AskWantedOptions {
  * again: it throws a `FinalJobError`, and the transport ends the job as failed.
  */
 export async function askWanted(
-  identity: Pick<AgentIdentity, 'server' | 'token'>,
+  identity: Pick<AgentIdentity, 'server' | 'token'> & { clientOptions?: FerryClientOptions },
   installId: string,
   options: AskWantedOptions = {},
 ): Promise<InstallWanted> {
@@ -63,7 +63,7 @@ class RetryableError extends Error {
 }
 
 async function askOnce(
-  identity: Pick<AgentIdentity, 'server' | 'token'>,
+  identity: Pick<AgentIdentity, 'server' | 'token'> & { clientOptions?: FerryClientOptions },
   installId: string,
   timeoutMs: number,
   stop: AbortSignal | undefined,
@@ -72,7 +72,7 @@ async function askOnce(
   const signal = stop
     ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
     : AbortSignal.timeout(timeoutMs);
-  const client = new FerryClient(identity.server, identity.token);
+  const client = new FerryClient(identity.server, identity.token, identity.clientOptions);
   try {
     return await client.call('installWanted', { params: { id: installId } }, { signal });
   } catch (err) {

@@ -26,6 +26,8 @@ export interface AgentOptions {
   server: string;
   /** The enrolment token; needed only the first time. */
   token?: string | undefined;
+  /** The fingerprint of the server's CA, from the join string: pinned at enrolment. */
+  caFingerprint?: string | null | undefined;
   env: string;
   roles: string[];
   root: string;
@@ -90,12 +92,20 @@ async function startAgent(
   agentDir: string,
   lock: AgentRootLock,
 ): Promise<RunningAgent> {
-  const { identity, enrolled } = await loadOrEnroll(root, options.server, options.token, {
-    name: options.name,
-    env: options.env,
-    roles: options.roles,
-    vars: options.vars,
-  });
+  const { identity, enrolled, trust } = await loadOrEnroll(
+    root,
+    options.server,
+    options.token,
+    {
+      name: options.name,
+      env: options.env,
+      roles: options.roles,
+      vars: options.vars,
+    },
+    options.caFingerprint,
+  );
+  // Every HTTP call and the WebSocket trust exactly the pinned CA (or the system's store).
+  const clientOptions = trust.clientOptions();
   logger.info(
     { hostId: identity.hostId, name: identity.name, env: identity.env },
     enrolled ? 'enrolled' : 'identity found',
@@ -103,13 +113,13 @@ async function startAgent(
 
   // Rotated before anything connects when due (an identity kept while the agent
   // was stopped long); one the server no longer takes stops the agent here.
-  const rotation = new CredentialRotation({ root, identity, logger });
+  const rotation = new CredentialRotation({ root, identity, logger, clientOptions });
   await rotation.rotateIfDue();
 
   // An agent enrolled before bundles were signed fetches the server's key once
   // now; if the server cannot say, the first bundle to verify asks again.
   if (identity.signingKey === undefined) {
-    await signingKeyOf(root, identity).then(
+    await signingKeyOf(root, identity, clientOptions).then(
       () => logger.info({ hostId: identity.hostId }, "fetched the server's bundle-signing key"),
       (err: unknown) => logger.error({ err }, "fetching the server's bundle-signing key failed"),
     );
@@ -118,7 +128,12 @@ async function startAgent(
   const transport =
     options.transport.kind === 'rabbitmq'
       ? rabbitmqTransport(options.transport, identity.hostId, logger)
-      : new BuiltinAgentTransport({ server: identity.server, token: identity.token, logger });
+      : new BuiltinAgentTransport({
+          server: identity.server,
+          token: identity.token,
+          tls: trust.tlsOptions(),
+          logger,
+        });
   const journal = new JobJournal(path.join(agentDir, 'journal'));
   const host: InstallHost = {
     name: identity.name,
@@ -128,8 +143,14 @@ async function startAgent(
     commandTimeoutMs: options.commandTimeoutMs,
     driver,
     // The credential rotates: each download reads the one in use then.
-    fetcher: new BundleFetcher(path.join(agentDir, 'cache'), identity.server, () => identity.token),
-    signingKey: () => signingKeyOf(root, identity),
+    fetcher: new BundleFetcher(
+      path.join(agentDir, 'cache'),
+      identity.server,
+      () => identity.token,
+      undefined,
+      clientOptions,
+    ),
+    signingKey: () => signingKeyOf(root, identity, clientOptions),
     stateDir: path.join(agentDir, 'apps'),
   };
   /** The job being run now, if any: the server leaves a busy host alone when catching it up. */
@@ -183,7 +204,7 @@ async function startAgent(
       // cannot say, the job is not acknowledged, and the transport delivers it again
       // (for a while: see `JobRetries`). An answer that asking again will not change
       // is a `FinalJobError`: the transport ends the job as failed.
-      const wanted = await askWanted(identity, job.id, {
+      const wanted = await askWanted({ ...identity, clientOptions }, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
         onRetry: (err, attempt, delayMs) =>

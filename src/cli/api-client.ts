@@ -1,6 +1,7 @@
 import { type StreamOptions, type StreamQuery, streamEvents } from '../client/event-stream.js';
 import type { FerryEvent } from '../protocol/events.js';
 import { FerryClient } from '../client/ferry-client.js';
+import { ServerTrust } from '../client/server-trust.js';
 import {
   type BundleAddress,
   downloadBundleFile,
@@ -67,8 +68,13 @@ export class ApiClient {
   /** The typed client underneath, for calls by route name. */
   readonly client: FerryClient;
 
-  constructor(baseUrl: string, token: string | undefined) {
-    this.client = new FerryClient(baseUrl, token);
+  constructor(
+    baseUrl: string,
+    token: string | undefined,
+    /** How the server's certificate is checked: its pinned CA, or the system's store (the default). */
+    readonly trust: ServerTrust = ServerTrust.system(),
+  ) {
+    this.client = new FerryClient(baseUrl, token, trust.clientOptions());
     this.baseUrl = this.client.baseUrl;
   }
 
@@ -210,7 +216,9 @@ export class ApiClient {
     ).actions;
   }
 
-  createToken(body: TokenCreateBody): Promise<TokenRecord & { token: string }> {
+  createToken(
+    body: TokenCreateBody,
+  ): Promise<TokenRecord & { token: string; caFingerprint?: string | null | undefined }> {
     return this.client.call('createToken', { body });
   }
 
@@ -228,7 +236,14 @@ export class ApiClient {
   }
 
   async hosts(env?: string): Promise<HostRecord[]> {
-    return (await this.client.call('hosts', { query: { env: env || undefined } })).hosts;
+    return (await this.hostList(env)).hosts;
+  }
+
+  /** The hosts, and whether the server says it speaks plain HTTP. */
+  async hostList(
+    env?: string,
+  ): Promise<{ hosts: HostRecord[]; insecureHttp?: boolean | undefined }> {
+    return this.client.call('hosts', { query: { env: env || undefined } });
   }
 
   /** A host's latest facts, and its newest `history` samples of them. */

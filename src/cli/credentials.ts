@@ -6,6 +6,8 @@ import path from 'node:path';
 export interface SavedLogin {
   server: string;
   token: string;
+  /** The server's CA (PEM), pinned by `ferry login --join`: the only one trusted for this server. */
+  ca?: string | undefined;
 }
 
 /** The file `ferry login` writes: `$FERRY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/ferry`, else `~/.config/ferry`. */
@@ -22,7 +24,11 @@ export async function readSavedLogin(
   try {
     const parsed = JSON.parse(await readFile(credentialsFile(env), 'utf8')) as Partial<SavedLogin>;
     if (typeof parsed.server === 'string' && typeof parsed.token === 'string') {
-      return { server: parsed.server, token: parsed.token };
+      return {
+        server: parsed.server,
+        token: parsed.token,
+        ...(typeof parsed.ca === 'string' ? { ca: parsed.ca } : {}),
+      };
     }
     return undefined;
   } catch (err) {

@@ -120,7 +120,7 @@ async function readOnce(
   };
   try {
     heard();
-    const response = await fetch(url, { headers, signal: controller.signal });
+    const response = await options.client.fetch(url, { headers, signal: controller.signal });
     if (!response.ok) throw await errorFromResponse(response);
     if (!response.body) throw new Error('the event stream has no body');
     on.opened();

@@ -47,6 +47,16 @@ export interface FerryClientOptions {
    * dashboard's page gives its session's CSRF token, `{ 'x-ferry-csrf': csrf }`.
    */
   headers?: () => Record<string, string>;
+  /**
+   * The `fetch` every call goes through; the global one unless given. In Node,
+   * a `ServerTrust`'s, which trusts exactly the server's pinned CA.
+   */
+  fetch?: typeof fetch;
+  /**
+   * TLS options for the Node-only connections made without `fetch` (uploads,
+   * the agent's WebSocket): `ServerTrust.tlsOptions()`, the pinned CA.
+   */
+  tls?: { ca?: string };
 }
 
 /**
@@ -157,7 +167,7 @@ export class FerryClient {
     }
     let response: Response;
     try {
-      response = await fetch(this.urlOf(name, input), {
+      response = await this.fetch(this.urlOf(name, input), {
         method: route.method,
         headers,
         ...(body === undefined ? {} : { body }),
@@ -171,6 +181,17 @@ export class FerryClient {
     }
     if (!response.ok) throw await errorFromResponse(response);
     return response;
+  }
+
+  /** The `fetch` this client's calls go through (see `FerryClientOptions.fetch`). */
+  get fetch(): typeof fetch {
+    // Called as a plain function: a browser's fetch refuses any other `this`.
+    return this.options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** TLS options for connections made without `fetch` (see `FerryClientOptions.tls`). */
+  tlsOptions(): { ca?: string } {
+    return this.options.tls ?? {};
   }
 
   /** The URL of a route, its path parameters filled in and its query appended. */
@@ -208,9 +229,20 @@ export class FerryClient {
     };
   }
 
-  /** `E_SERVER_UNREACHABLE`, naming the server and why. */
+  /**
+   * `E_SERVER_UNREACHABLE`, naming the server and why; `E_SERVER_UNTRUSTED` when
+   * it answered with a certificate this client does not trust.
+   */
   unreachable(err: unknown): FerryError {
     const reason = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code)) {
+      return new FerryError(
+        'E_SERVER_UNTRUSTED',
+        `The Ferry server at ${this.baseUrl} presented a certificate this client does not trust (${reason}): pin its CA with \`ferry login --join\` (or FERRY_CA_FILE)`,
+        { server: this.baseUrl, reason: code },
+      );
+    }
     return new FerryError(
       'E_SERVER_UNREACHABLE',
       `Cannot reach the Ferry server at ${this.baseUrl} (${reason})`,
@@ -227,6 +259,10 @@ export class FerryClient {
     }
   }
 }
+
+/** Node's codes for a certificate that does not verify (not a refused or dropped connection). */
+const UNTRUSTED_CERTIFICATE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
 /**
  * The error of an answer that is not a success: the server's own error body

@@ -60,6 +60,7 @@ export async function pushBundleFile(
   });
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     const request = (url.protocol === 'https:' ? https : http).request(url, {
+      ...client.tlsOptions(),
       method: 'POST',
       headers: {
         ...client.headers(),

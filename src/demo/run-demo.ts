@@ -74,6 +74,9 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     const { api } = cluster;
     indent(`server ${cluster.url}, admin token in ${root}/server/admin-token`);
     indent(`dashboard ${cluster.url}/ — sign in by pasting the admin token`);
+    indent(
+      `HTTPS with the server's own CA ${cluster.server.caFingerprint ?? ''}: a browser trusts it once you import ${cluster.server.caFile}`,
+    );
     for (const host of cluster.hosts.values()) {
       indent(
         `${host.name.padEnd(7)} ${host.env.padEnd(5)} root ${host.root}, serves on 127.0.0.1:${host.port}`,
@@ -198,7 +201,12 @@ export async function runDemo(options: { exit?: boolean; dir?: string }): Promis
     indent(
       `${cluster.url}/      # the dashboard, in a browser: sign in with the admin token (cat ${root}/server/admin-token)`,
     );
-    indent(`export FERRY_SERVER=${cluster.url} FERRY_TOKEN=$(cat ${root}/server/admin-token)`);
+    indent(
+      `  (the browser warns: it does not know the demo server's own CA, ${cluster.server.caFile}; accept it, or import that file)`,
+    );
+    indent(
+      `export FERRY_SERVER=${cluster.url} FERRY_TOKEN=$(cat ${root}/server/admin-token) FERRY_CA_FILE=${cluster.server.caFile}`,
+    );
     indent('npx ferry status; npx ferry history hello; npx ferry deployments');
     indent(`npx ferry logs ${rollback.id} --host prod-2      # every step's output`);
     if (options.exit && !options.dir) {

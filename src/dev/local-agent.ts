@@ -25,6 +25,8 @@ export interface LocalAgentOptions {
   vars?: Record<string, string>;
   /** The enrolment token, passed in the environment (never the arguments, which `ps` shows). */
   token?: string;
+  /** A join string (server, enrolment token, the CA to pin), passed as FERRY_JOIN. */
+  join?: string;
   /** More `ferry agent` flags (`--driver`, `--transport-prefix`…). */
   args?: string[];
   /** More environment (`FERRY_TRANSPORT_URL`, a secret kept out of its arguments). */
@@ -74,7 +76,8 @@ export class LocalAgent {
     await mkdir(options.root, { recursive: true });
     const args = ['agent', ...localAgentArgs(options), ...(options.args ?? [])];
     const env: NodeJS.ProcessEnv = { ...options.processEnv };
-    if (options.token !== undefined) env.FERRY_TOKEN = options.token;
+    if (options.join !== undefined) env.FERRY_JOIN = options.join;
+    else if (options.token !== undefined) env.FERRY_TOKEN = options.token;
     const startedAt = Date.now();
     const child = FerryChild.spawn({
       args,

@@ -18,6 +18,7 @@ import {
   reservePort,
 } from './port-allocator.js';
 import { killStragglers, stopServices } from './stop-services.js';
+import { harnessTrust } from './harness-trust.js';
 
 // The harness runs the built CLI; `npm run build` makes it.
 const BUILT = existsSync(FERRY_MAIN);
@@ -87,7 +88,9 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
     const [a, b] = await Promise.all([LocalServer.start({ port }), LocalServer.start()]);
     try {
       expect(a.url).not.toBe(b.url);
-      expect((await new ApiClient(a.url, a.adminToken).whoami()).role).toBe('admin');
+      expect((await new ApiClient(a.url, a.adminToken, harnessTrust()).whoami()).role).toBe(
+        'admin',
+      );
       // Killed and started again over its data, on its port: the same server.
       await a.stop({ signal: 'SIGKILL', keepData: true });
       const again = await LocalServer.start({ data: a.dataDir, port: a.port });
@@ -119,7 +122,7 @@ describe.skipIf(!BUILT && process.env.CI !== 'true')('LocalCluster', () => {
       const failed = await rejection(
         LocalAgent.start({
           server: server.url,
-          admin: new ApiClient(server.url, server.adminToken),
+          admin: new ApiClient(server.url, server.adminToken, harnessTrust()),
           name: 'nobody',
           root: path.join(work, 'nobody'),
           env: 'qa',

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../cli/api-client.js';
 import { FerryError } from '../protocol/errors.js';
+import { encodeJoinString } from '../tls/join-string.js';
 import { LocalAgent } from './local-agent.js';
 import { LocalServer, type LocalServerOptions } from './local-server.js';
 import { releasePort, reservePort } from './port-allocator.js';
@@ -120,9 +121,19 @@ export class LocalCluster {
     return this.server.url;
   }
 
-  /** The admin's API client. */
+  /** The admin's API client, trusting exactly the server's CA. */
   get api(): ApiClient {
-    return new ApiClient(this.server.url, this.server.adminToken);
+    return new ApiClient(this.server.url, this.server.adminToken, this.server.trust);
+  }
+
+  /** A join string for a new host of `env` (a new enrolment token; the server's CA pinned). */
+  async joinString(env: string): Promise<string> {
+    const made = await this.api.createToken({ role: 'agent', env });
+    return encodeJoinString({
+      server: this.server.url,
+      token: made.token,
+      ca: made.caFingerprint ?? null,
+    });
   }
 
   host(name: string): LocalHost {
@@ -160,10 +171,10 @@ export class LocalCluster {
       ...((await this.options.agentArgs?.({ name, env })) ?? []),
       ...(options.agentArgs ?? []),
     ];
-    // One enrolment token per environment, also when hosts are added side by side.
+    // One join string (enrolment token) per environment, also when hosts are added side by side.
     let token = this.enrolTokens.get(env);
     if (!token) {
-      token = this.api.createToken({ role: 'agent', env }).then((made) => made.token);
+      token = this.joinString(env);
       this.enrolTokens.set(env, token);
       token.catch(() => this.enrolTokens.delete(env));
     }
@@ -255,7 +266,7 @@ export class LocalCluster {
     if (failures.length > 0) throw failures[0];
   }
 
-  private startAgent(host: LocalHost, token: string | undefined): Promise<LocalAgent> {
+  private startAgent(host: LocalHost, join: string | undefined): Promise<LocalAgent> {
     return LocalAgent.start({
       server: this.server.url,
       admin: this.api,
@@ -264,7 +275,7 @@ export class LocalCluster {
       env: host.env,
       roles: host.roles,
       // A host's variables are read when it enrols; later starts need none.
-      ...(token === undefined ? {} : { token, vars: { PORT: String(host.port), ...host.vars } }),
+      ...(join === undefined ? {} : { join, vars: { PORT: String(host.port), ...host.vars } }),
       args: host.agentArgs,
       ...(this.options.agentEnv === undefined ? {} : { processEnv: this.options.agentEnv }),
       logFile: path.join(host.root, 'agent.log'),

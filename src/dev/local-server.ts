@@ -3,6 +3,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryClient } from '../client/ferry-client.js';
+import { ServerTrust } from '../client/server-trust.js';
+import { caFingerprint } from '../tls/pem.js';
+import { harnessTrust, trustHarnessCa } from './harness-trust.js';
 import { FerryError } from '../protocol/errors.js';
 import { type ChildExit, FerryChild } from './ferry-child.js';
 
@@ -52,6 +55,11 @@ export class LocalServer {
     readonly dataDir: string,
     /** The admin token it wrote on its first start; '' for a replica of a store another one made. */
     readonly adminToken: string,
+    /**
+     * Its own CA (PEM, `<data>/tls/ca.pem`), which clients of it trust; undefined
+     * when it speaks plain HTTP (`--insecure-http`) or serves an operator's certificate.
+     */
+    readonly caPem: string | undefined,
     private readonly ferry: FerryChild,
     private readonly ownsData: boolean,
   ) {}
@@ -90,16 +98,35 @@ export class LocalServer {
     });
     try {
       const url = await waitReady(child, dataDir, options.readyTimeoutMs ?? 30_000);
+      const caPem = url.startsWith('https:') ? await readServerCa(dataDir) : undefined;
       // A second replica of a shared store writes no admin token: the first one did.
       const adminToken = (
         await readFile(path.join(dataDir, 'admin-token'), 'utf8').catch(() => '')
       ).trim();
-      return new LocalServer(url, dataDir, adminToken, child, ownsData);
+      return new LocalServer(url, dataDir, adminToken, caPem, child, ownsData);
     } catch (err) {
       await child.stop({ signal: 'SIGKILL' });
       if (ownsData) await rm(dataDir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * How its clients check it: exactly its own CA; without one (an operator's
+   * certificate), the CAs the harness was told of (`trustHarnessCa`).
+   */
+  get trust(): ServerTrust {
+    return this.caPem === undefined ? harnessTrust() : ServerTrust.pinned(this.caPem);
+  }
+
+  /** The fingerprint of its CA, as a join string carries it; null without one. */
+  get caFingerprint(): string | null {
+    return this.caPem === undefined ? null : caFingerprint(this.caPem);
+  }
+
+  /** The file of its CA certificate, for `FERRY_CA_FILE`. */
+  get caFile(): string {
+    return path.join(this.dataDir, 'tls', 'ca.pem');
   }
 
   /** Its port, to start it again on the same one. */
@@ -152,7 +179,11 @@ async function waitReady(child: FerryChild, dataDir: string, timeoutMs: number):
     const url = (
       await readFile(path.join(dataDir, SERVER_URL_FILE), 'utf8').catch(() => '')
     ).trim();
-    if (url && (await healthy(url))) return url;
+    // Its CA is written before it listens: the health check trusts exactly that.
+    const ca = url.startsWith('https:')
+      ? await readServerCa(dataDir).catch(() => undefined)
+      : undefined;
+    if (url && (await healthy(url, ca))) return url;
     if (Date.now() > deadline) {
       throw new FerryError(
         'E_LOCAL_CLUSTER',
@@ -163,11 +194,28 @@ async function waitReady(child: FerryChild, dataDir: string, timeoutMs: number):
   }
 }
 
-/** Whether a Ferry server answers its health check at `url`. */
-async function healthy(url: string): Promise<boolean> {
+/**
+ * The CA of a server the harness started (`<data>/tls/ca.pem`), now trusted
+ * by the harness's own calls (see harness-trust.ts).
+ */
+async function readServerCa(dataDir: string): Promise<string | undefined> {
+  const pem = await readFile(path.join(dataDir, 'tls', 'ca.pem'), 'utf8').catch(
+    (err: NodeJS.ErrnoException) => {
+      // An operator's certificate: no CA of its own.
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    },
+  );
+  if (pem !== undefined) trustHarnessCa(pem);
+  return pem;
+}
+
+/** Whether a Ferry server answers its health check at `url`, trusting `ca` (or the harness's). */
+async function healthy(url: string, ca: string | undefined): Promise<boolean> {
   try {
+    const trust = ca === undefined ? harnessTrust() : ServerTrust.pinned(ca);
     // The one route that needs no token.
-    const answer = await new FerryClient(url, undefined).call(
+    const answer = await new FerryClient(url, undefined, trust.clientOptions()).call(
       'health',
       {},
       {

@@ -122,7 +122,15 @@ export const tokenRecordSchema = z.object({
 });
 export type TokenRecord = z.infer<typeof tokenRecordSchema>;
 
-export const tokenCreatedSchema = tokenRecordSchema.extend({ token: z.string() });
+export const tokenCreatedSchema = tokenRecordSchema.extend({
+  token: z.string(),
+  /**
+   * The fingerprint of the server's CA (`sha256:<hex>` of its public key), for
+   * the join string; null when the server's certificate is from a public CA or
+   * it speaks plain HTTP.
+   */
+  caFingerprint: z.string().nullable().optional(),
+});
 
 export const whoamiSchema = z.object({
   id: z.string(),

@@ -200,6 +200,14 @@ export const ERROR_CATALOGUE = {
     status: 503,
     hint: 'Check --server / FERRY_SERVER and that `ferry server` is running.',
   },
+  E_SERVER_UNTRUSTED: {
+    status: 502,
+    hint: 'The server presented a certificate from another CA than the one pinned (join string or `ferry login --join`). If the server was set up again, make a new join string with `ferry tokens create`; otherwise someone may be in the way.',
+  },
+  E_JOIN_INVALID: {
+    status: 400,
+    hint: 'Copy the whole join string printed by `ferry tokens create` into the file (or FERRY_JOIN).',
+  },
   E_JOB_TOO_LARGE: {
     status: 413,
     hint: 'Keep large data out of ferry.yml and variables: ship it in the bundle (or a shared file) and refer to it by path.',

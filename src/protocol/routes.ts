@@ -116,7 +116,12 @@ export const ROUTES = {
     path: '/health',
     roles: 'public',
     summary: 'Whether the server answers, and its version.',
-    answer: z.object({ ok: z.boolean(), version: z.string() }),
+    answer: z.object({
+      ok: z.boolean(),
+      version: z.string(),
+      /** True when the server speaks plain HTTP (`--insecure-http`). */
+      insecureHttp: z.boolean().optional(),
+    }),
     statuses: [200],
   }),
 
@@ -311,7 +316,11 @@ export const ROUTES = {
     roles: PEOPLE,
     summary: 'The enrolled hosts, of every environment or of one.',
     query: z.object({ env: z.string().optional() }),
-    answer: z.object({ hosts: z.array(hostRecordSchema) }),
+    answer: z.object({
+      hosts: z.array(hostRecordSchema),
+      /** True when the server speaks plain HTTP (`--insecure-http`): `ferry hosts` warns. */
+      insecureHttp: z.boolean().optional(),
+    }),
     statuses: [200],
   }),
   hostFacts: declareRoute({

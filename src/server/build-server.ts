@@ -63,6 +63,7 @@ import { defaultWebRoot } from './web/web-root.js';
 import { webRoutes } from './web/web-routes.js';
 import { VariableService } from './variable-service.js';
 import { VerdictService } from './verdict-service.js';
+import type { ServerWire } from './tls/server-tls.js';
 
 /** What the server is built from: the adapters, chosen and opened by the caller. */
 export interface ServerDeps {
@@ -86,6 +87,13 @@ export interface ServerDeps {
    * `dist/web` of this package. Without it, `/` says the dashboard was not built.
    */
   webRoot?: string;
+  /**
+   * Serve HTTPS with this certificate (the chain) and key; `app.server` is then
+   * a TLS server whose certificate `setSecureContext` replaces. Plain HTTP without.
+   */
+  https?: { cert: string; key: string };
+  /** What the server says of its wire (plain HTTP, the CA to pin); HTTPS with no CA to pin unless given. */
+  wire?: ServerWire;
   /** Where the server's log lines (JSON, one a line) go: stdout unless given; tests read them. */
   logStream?: { write(line: string): void };
   /** The key that signs bundles (`ServerSigningKey.load`); a new one held in memory unless given. */
@@ -113,6 +121,8 @@ export interface BuiltServer {
  */
 export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): BuiltServer {
   const app = Fastify({
+    // Typed as the HTTP server's app either way: only listening differs.
+    ...(deps.https === undefined ? {} : { https: deps.https }),
     logger: {
       level: config.logLevel,
       ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
@@ -274,11 +284,12 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       deps.checkAnswers ??
       (process.env.NODE_ENV === 'test' || process.env.NODE_ENV === 'development'),
   };
-  void app.register(healthRoutes(), routeOptions);
+  const wire: ServerWire = deps.wire ?? { insecureHttp: false, caFingerprint: () => null };
+  void app.register(healthRoutes(wire), routeOptions);
   void app.register(bundleRoutes(bundles, verdicts, deployments, agents, signingKey), routeOptions);
-  void app.register(tokenRoutes(tokens), routeOptions);
+  void app.register(tokenRoutes(tokens, wire), routeOptions);
   void app.register(environmentRoutes(config.environments, store), routeOptions);
-  void app.register(agentRoutes(agents, hostFacts, signingKey), routeOptions);
+  void app.register(agentRoutes(agents, hostFacts, signingKey, wire), routeOptions);
   void app.register(variableRoutes(variables), routeOptions);
   void app.register(verdictRoutes(verdicts, deployments), routeOptions);
   void app.register(deploymentRoutes(deployments, records, agents), routeOptions);

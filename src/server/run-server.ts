@@ -7,7 +7,9 @@ import { SecretBox } from '../store/secret-box.js';
 import { redact } from '../protocol/redact-url.js';
 import { RabbitmqServerTransport } from '../transport/rabbitmq/rabbitmq-server-transport.js';
 import type { TransportLogger } from '../transport/transport.js';
+import type { Server as TlsServer } from 'node:tls';
 import { buildServer } from './build-server.js';
+import { ServerTls, tlsFolder } from './tls/server-tls.js';
 import { loadSecretKey } from './secret-key.js';
 import { ServerSigningKey } from './signing-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
@@ -21,6 +23,11 @@ const SERVER_URL_FILE = 'server-url';
 /** A listening server and how to stop it. */
 export interface RunningServer {
   url: string;
+  /**
+   * SIGHUP: reads the operator's TLS certificate and key again (or renews the
+   * server's own if due); connections open, agents' WebSockets included, stay.
+   */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,9 +83,22 @@ export async function runServer(
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 
+  const serverTls = config.insecureHttp ? undefined : await ServerTls.load(config);
+  if (serverTls?.caCertificate() !== undefined) {
+    say(
+      `TLS: this server is its own CA (fingerprint ${serverTls.caFingerprint()}); ${path.join(tlsFolder(config), 'ca.pem')} is what clients trust. Join strings from \`ferry tokens create\` carry the fingerprint.`,
+    );
+  }
+  if (config.insecureHttp) {
+    say(
+      'WARNING: --insecure-http: serving plain HTTP. Tokens, secret variables and bundles cross the network in clear, and agents cannot tell this server from another. Use it only on a network you trust or behind a TLS proxy on this machine.',
+    );
+  }
   const { transport } = config;
   const replicaId = config.replicaId ?? `${os.hostname()}-${process.pid}`;
   const { app, tokens } = buildServer(config, {
+    ...(serverTls ? { https: serverTls.current(), wire: serverTls } : {}),
+    ...(config.insecureHttp ? { wire: { insecureHttp: true, caFingerprint: () => null } } : {}),
     store,
     artifacts,
     replicaId,
@@ -106,10 +126,11 @@ export async function runServer(
     say(`First start: the admin token is in ${tokenFile} (mode 0600).`);
   }
   await app.listen({ host: config.host, port: config.port });
+  serverTls?.attach(app.server as unknown as TlsServer, app.log);
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const url = `${serverTls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const storeText =
     config.store.driver === 'sqlite'
       ? `SQLite ${sqlitePath({ ...config, store: config.store })}`
@@ -126,7 +147,18 @@ export async function runServer(
   );
   return {
     url,
+    reloadTls: async () => {
+      if (!serverTls) return;
+      try {
+        await serverTls.reload();
+      } catch (err) {
+        // The certificate served so far stays: a bad file does not stop the server.
+        app.log.error({ err }, 'TLS reload failed; the certificate served so far stays');
+        throw err;
+      }
+    },
     close: async () => {
+      serverTls?.close();
       await app.close();
       await store.close();
     },

@@ -87,6 +87,35 @@ export const serverConfigSchema = z
         z.string().min(1),
       )
       .default({}),
+    /**
+     * Serve plain HTTP instead of HTTPS: only with `--insecure-http`, for a
+     * network the operator trusts or a TLS proxy on the same machine. Tokens,
+     * variables and bundles then cross the wire in clear; the server warns.
+     */
+    insecureHttp: z.boolean().default(false),
+    /** HTTPS: the server's own CA and certificate, or the operator's (see docs/security.md#tls). */
+    tls: z
+      .strictObject({
+        // The operator's certificate (PEM, the chain after it) and key; both or
+        // neither. Read again on SIGHUP. Without them the server is its own CA.
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        // The names and addresses in the server's own certificate; by default the
+        // listen address, localhost, 127.0.0.1, ::1 and this machine's hostname.
+        names: z.array(z.string().min(1)).min(1).optional(),
+        // How long the server's own CA is valid (made once, on the first start).
+        caDays: z.coerce.number().positive().default(3650),
+        // How long each server certificate it issues itself is valid, …
+        serverCertDays: z.coerce.number().positive().default(90),
+        // … renewed when it has less than this left (no restart, no connection dropped), …
+        renewBeforeDays: z.coerce.number().positive().default(30),
+        // … looked at this often.
+        checkSeconds: z.coerce.number().positive().default(3600),
+      })
+      .prefault({})
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+        error: 'give both tls.certFile and tls.keyFile (--tls-cert and --tls-key), or neither',
+      }),
     /** The lifecycle, in order: dev → qa → prod unless configured. */
     environments: environmentsSchema,
     store: storeSchema.default({ driver: 'sqlite' }),
@@ -239,6 +268,8 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_AMQP_CA: ['amqpCa'],
   FERRY_SECRET_KEY: ['secretKey'],
   FERRY_SIGNING_KEY: ['signingKey'],
+  FERRY_TLS_CERT: ['tls', 'certFile'],
+  FERRY_TLS_KEY: ['tls', 'keyFile'],
 };
 
 /**
@@ -277,7 +308,12 @@ export async function loadServerConfig(options: {
   // A URL alone says which adapter: --store-url / FERRY_STORE_URL means PostgreSQL,
   // --transport-url / FERRY_TRANSPORT_URL means RabbitMQ.
   for (const layer of [fromEnv, flags]) {
-    const { storeUrl, transportUrl, amqpCa } = layer;
+    const { storeUrl, transportUrl, amqpCa, tlsCert, tlsKey } = layer;
+    delete layer.tlsCert;
+    delete layer.tlsKey;
+    if (tlsCert !== undefined || tlsKey !== undefined) {
+      layer.tls = stripUndefined({ certFile: tlsCert, keyFile: tlsKey });
+    }
     delete layer.storeUrl;
     delete layer.transportUrl;
     delete layer.amqpCa;
@@ -302,6 +338,8 @@ export async function loadServerConfig(options: {
   config.data = path.resolve(config.data);
   if (config.transport.kind === 'rabbitmq' && config.transport.ca !== undefined)
     config.transport.ca = path.resolve(config.transport.ca);
+  if (config.tls.certFile !== undefined) config.tls.certFile = path.resolve(config.tls.certFile);
+  if (config.tls.keyFile !== undefined) config.tls.keyFile = path.resolve(config.tls.keyFile);
   return Object.freeze(config);
 }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { ApiClient } from '../../src/cli/api-client.js';
+import { harnessTrust } from '../../src/dev/harness-trust.js';
 import { LocalAgent, type LocalAgentOptions } from '../../src/dev/local-agent.js';
 
 export { enrolledHostId } from '../../src/dev/local-agent.js';
@@ -27,10 +28,15 @@ export type TestAgentOptions = Omit<LocalAgentOptions, 'admin' | 'server'> & {
  */
 export async function startAgent(options: TestAgentOptions): Promise<AgentProcess> {
   const { admin, server, ...rest } = options;
+  // `ferry tokens create --role agent` prints a join string: the agent takes it as FERRY_JOIN.
+  if (rest.token?.startsWith('ferry-join-v1.')) {
+    rest.join = rest.token;
+    delete rest.token;
+  }
   const agent = await LocalAgent.start({
     ...rest,
     server: server ?? admin.url,
-    admin: new ApiClient(admin.url, admin.adminToken),
+    admin: new ApiClient(admin.url, admin.adminToken, harnessTrust()),
   });
   return {
     child: agent.child,

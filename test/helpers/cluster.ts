@@ -6,6 +6,8 @@ import type { LocalServer } from '../../src/dev/local-server.js';
 import { stopServices } from '../../src/dev/stop-services.js';
 import { type CliResult, runFerry } from './ferry-process.js';
 import { makeTree } from './source-tree.js';
+import { harnessTrust } from '../../src/dev/harness-trust.js';
+import { decodeJoinString } from '../../src/tls/join-string.js';
 
 /** A host of the cluster: its agent's root, its service's port, and its agent while it runs. */
 export type ClusterHost = LocalHost;
@@ -70,12 +72,14 @@ export class Cluster {
       FERRY_SERVER: this.server.url,
       FERRY_TOKEN: this.server.adminToken,
       FERRY_CONFIG_DIR: path.join(this.work, 'cli-config'),
+      // The server's own CA, which the CLI trusts for it.
+      ...(this.server.caPem === undefined ? {} : { FERRY_CA_FILE: this.server.caFile }),
     };
   }
 
   /** An API client with the admin token. */
   api(token = this.server.adminToken): ApiClient {
-    return new ApiClient(this.server.url, token);
+    return new ApiClient(this.server.url, token, harnessTrust());
   }
 
   /** Runs the CLI as the admin (or with `env` on top). */
@@ -124,7 +128,9 @@ export class Cluster {
       ...(env ? ['--env', env] : []),
     ]);
     expect(made.code, made.stderr).toBe(0);
-    return made.stdout.trim();
+    // An agent's comes as a join string: the token is inside.
+    const printed = made.stdout.trim();
+    return printed.startsWith('ferry-join-v1.') ? decodeJoinString(printed).token : printed;
   }
 
   /** Enrols a host and starts its agent, with `PORT` set to a port reserved for it and `vars`. */

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FERRY_MAIN } from '../../src/dev/ferry-child.js';
+import { harnessCaFile } from '../../src/dev/harness-trust.js';
 import { LocalServer } from '../../src/dev/local-server.js';
 import { releasePort, reservePort } from '../../src/dev/port-allocator.js';
 
@@ -36,9 +37,23 @@ export interface ServerProcess {
 export async function startServer(
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  options: { dataDir?: string } = {},
+  options: {
+    dataDir?: string;
+    /**
+     * Another replica's data folder: its CA (`tls/ca.pem`, `tls/ca-key.pem`) is
+     * copied into this one first, as an operator does for replicas behind one
+     * address, so that agents pinning that CA trust every replica.
+     */
+    caFrom?: string;
+  } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ferry-server-')));
+  if (options.caFrom !== undefined) {
+    await mkdir(path.join(dataDir, 'tls'), { recursive: true, mode: 0o700 });
+    for (const file of ['ca.pem', 'ca-key.pem']) {
+      await copyFile(path.join(options.caFrom, 'tls', file), path.join(dataDir, 'tls', file));
+    }
+  }
   const port = await reservePort();
   const server = await LocalServer.start({ data: dataDir, port, args: extraArgs, env }).catch(
     async (err: unknown) => {
@@ -69,9 +84,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the `ferry` CLI as a child process, as a person would from a shell. */
+/**
+ * Runs the `ferry` CLI as a child process, as a person would from a shell,
+ * trusting the CAs of the servers this test started (`FERRY_CA_FILE`) unless
+ * `options.env` says otherwise.
+ */
 export function runFerry(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  return runCommand(process.execPath, [FERRY_BIN, ...args], options);
+  return runCommand(process.execPath, [FERRY_BIN, ...args], {
+    ...options,
+    env: { FERRY_CA_FILE: harnessCaFile(), ...options.env },
+  });
 }
 
 /** How `runCommand` runs: `timeoutMs` kills a command that has not ended by then. */

@@ -1,6 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import https from 'node:https';
+import tls from 'node:tls';
+import { harnessTrust } from '../../src/dev/harness-trust.js';
 
 /** What the proxy does with one request: pass it on, answer it itself, or sit on it. */
 export type ProxyAction = 'forward' | { status: number } | { holdMs: number };
@@ -22,8 +25,14 @@ export class SlowProxy {
   private constructor(
     private readonly target: URL,
     private readonly decide: (request: http.IncomingMessage, count: number) => ProxyAction,
+    /** Its own certificate and key, to answer over HTTPS as a proxy in front of the server does. */
+    private readonly certificate: { cert: string; key: string } | undefined,
   ) {
-    this.server = http.createServer((request, response) => this.handle(request, response));
+    const handler = (request: http.IncomingMessage, response: http.ServerResponse) =>
+      this.handle(request, response);
+    this.server = certificate
+      ? https.createServer(certificate, handler)
+      : http.createServer(handler);
     this.server.on('connection', (socket) => this.track(socket));
     this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
   }
@@ -31,14 +40,16 @@ export class SlowProxy {
   static async start(
     target: string,
     decide: (request: http.IncomingMessage, count: number) => ProxyAction,
+    certificate?: { cert: string; key: string },
   ): Promise<SlowProxy> {
-    const proxy = new SlowProxy(new URL(target), decide);
+    const proxy = new SlowProxy(new URL(target), decide, certificate);
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    const scheme = this.certificate ? 'https' : 'http';
+    return `${scheme}://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
   }
 
   async close(): Promise<void> {
@@ -66,10 +77,13 @@ export class SlowProxy {
   }
 
   private forward(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const upstream = http.request(
+    // To a server over HTTPS, trusting the CAs of the harness's servers.
+    const secure = this.target.protocol === 'https:';
+    const upstream = (secure ? https : http).request(
       {
         host: this.target.hostname,
         port: this.target.port,
+        ...(secure ? { agent: harnessTrust().agent } : {}),
         method: request.method,
         path: request.url,
         headers: request.headers,
@@ -85,7 +99,9 @@ export class SlowProxy {
 
   private upgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     this.track(socket);
-    const upstream = net.connect(Number(this.target.port), this.target.hostname, () => {
+    const port = Number(this.target.port);
+    const host = this.target.hostname;
+    const connected = () => {
       const lines = [`${request.method} ${request.url} HTTP/1.1`];
       for (let i = 0; i < request.rawHeaders.length; i += 2) {
         lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
@@ -93,7 +109,11 @@ export class SlowProxy {
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       upstream.write(head);
       upstream.pipe(socket).pipe(upstream);
-    });
+    };
+    const upstream =
+      this.target.protocol === 'https:'
+        ? tls.connect({ port, host, ...harnessTrust().tlsOptions() }, connected)
+        : net.connect(port, host, connected);
     this.track(upstream);
     upstream.on('error', () => socket.destroy());
     socket.on('error', () => upstream.destroy());

@@ -21,8 +21,9 @@ export class TcpBalancer {
     return balancer;
   }
 
+  /** Its URL: HTTPS, as the servers behind it speak (TLS passes through it untouched). */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    return `https://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../../bundle/hashing.js';
-import { ApiError, FerryClient } from '../../client/ferry-client.js';
+import { ApiError, FerryClient, type FerryClientOptions } from '../../client/ferry-client.js';
 import { downloadBundleAttempt } from '../../client/node-transfers.js';
 import { FerryError } from '../../protocol/errors.js';
 import { StepFailure } from './step-reporter.js';
@@ -19,8 +19,10 @@ export class BundleFetcher {
     /** The host's credential, read at each request: it rotates. */
     token: string | (() => string),
     private readonly retry: FetchRetry = DEFAULT_FETCH_RETRY,
+    /** How the server is verified (the pinned CA): `ServerTrust.clientOptions()`. */
+    clientOptions: FerryClientOptions = {},
   ) {
-    this.client = new FerryClient(server, token);
+    this.client = new FerryClient(server, token, clientOptions);
   }
 
   /**

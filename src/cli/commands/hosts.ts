@@ -13,7 +13,12 @@ export function registerHosts(program: Command): void {
     .option('--json', 'print the list as JSON, facts included')
     .action(async (options: { env?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const hosts = await (await connect(globals)).hosts(options.env);
+      const { hosts, insecureHttp } = await (await connect(globals)).hostList(options.env);
+      if (insecureHttp) {
+        process.stderr.write(
+          'WARNING: this server speaks plain HTTP (--insecure-http): tokens, variables and bundles cross the network in clear.\n',
+        );
+      }
       if (globals.json) {
         printJson(hosts);
         return;
@@ -29,7 +34,7 @@ export function registerHosts(program: Command): void {
           ['NODE', (h) => h.facts?.runtimes.node],
           ['LOAD', (h) => h.facts?.load?.[0]],
         ],
-        'No hosts yet: start one with `ferry agent --server URL --token T --env ENV --roles R --root DIR`.',
+        'No hosts yet: make a join string with `ferry tokens create --role agent --env ENV`, then run `ferry agent --join-file FILE --env ENV --roles R --root DIR` on the host.',
       );
     });
 

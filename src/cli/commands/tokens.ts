@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ROLES, tokenCreateBodySchema } from '../../protocol/api.js';
+import { encodeJoinString } from '../../tls/join-string.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
 import { printJson, printTable, shortTime } from '../output.js';
@@ -16,29 +17,60 @@ export function registerTokens(program: Command): void {
     )
     .option('--env <env>', 'the environment the token is for (agents, deployers)')
     .option('--name <name>', 'a name shown in records (who pushed, who deployed)')
-    .option('--json', 'print the token and its record as JSON')
+    .option(
+      '--join',
+      'print a join string (the server, the token and its CA) instead of the bare token; always so for --role agent',
+    )
+    .option('--json', 'print the token, its join string and its record as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  ferry tokens create --role deployer --name ci\n  ferry tokens create --role agent --env qa',
+      "\nA join string carries the token and the fingerprint of the server's CA: `ferry agent\n" +
+        '--join-file FILE` and `ferry login --join FILE` trust exactly that CA from the first request.\n' +
+        'It holds the token: keep it as secret as one.\n\n' +
+        'Examples:\n  ferry tokens create --role deployer --name ci\n' +
+        '  ferry tokens create --role agent --env qa > /etc/ferry/join   # on the host: ferry agent --join-file /etc/ferry/join …',
     )
-    .action(async (options: { role: string; env?: string; name?: string }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const body = parseArg(
-        tokenCreateBodySchema,
-        { role: options.role, env: options.env, name: options.name },
-        'token',
-      );
-      const created = await (await connect(globals)).createToken(body);
-      if (globals.json) {
-        printJson(created);
-        return;
-      }
-      process.stdout.write(`${created.token}\n`);
-      process.stderr.write(
-        `Token ${created.id} (${created.name}, role ${created.role}${created.env ? `, env ${created.env}` : ''}). ` +
-          'It is shown only now: keep it somewhere safe.\n',
-      );
-    });
+    .action(
+      async (
+        options: { role: string; env?: string; name?: string; join?: boolean },
+        command: Command,
+      ) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const body = parseArg(
+          tokenCreateBodySchema,
+          { role: options.role, env: options.env, name: options.name },
+          'token',
+        );
+        const api = await connect(globals);
+        const created = await api.createToken(body);
+        // The server as this CLI reaches it, and the CA it trusts there (the server says which).
+        const join = encodeJoinString({
+          server: api.baseUrl,
+          token: created.token,
+          ca: created.caFingerprint ?? null,
+        });
+        if (globals.json) {
+          printJson({ ...created, join });
+          return;
+        }
+        const about =
+          `Token ${created.id} (${created.name}, role ${created.role}${created.env ? `, env ${created.env}` : ''}). ` +
+          'It is shown only now: keep it somewhere safe.';
+        if (created.role === 'agent') {
+          process.stdout.write(`${join}\n`);
+          process.stderr.write(
+            `${about}\nThat is a join string: ${created.caFingerprint ? `it pins this server's CA ${created.caFingerprint}` : 'the server has no CA of its own to pin'}. ` +
+              'On the host, save it in a file only root reads (or put it in FERRY_JOIN) and run:\n' +
+              `  ferry agent --join-file /etc/ferry/join --env ${created.env ?? 'ENV'} --roles ROLES --root /srv/ferry\n`,
+          );
+          return;
+        }
+        process.stdout.write(`${options.join ? join : created.token}\n`);
+        process.stderr.write(
+          `${about}${options.join ? '\nThat is a join string: use it with `ferry login --join FILE`.' : ''}\n`,
+        );
+      },
+    );
 
   tokens
     .command('list')

@@ -1,6 +1,7 @@
 import type { AgentService } from '../agent-service.js';
 import type { HostFactsService } from '../host-facts-service.js';
 import type { ServerSigningKey } from '../signing-key.js';
+import type { ServerWire } from '../tls/server-tls.js';
 import { routePlugin } from './route-plugin.js';
 
 /** Hosts and installs: enrolment, the host list and facts, and single installs with their logs. */
@@ -8,6 +9,7 @@ export function agentRoutes(
   agents: AgentService,
   facts: HostFactsService,
   signingKey: Pick<ServerSigningKey, 'publicKey'>,
+  wire: ServerWire,
 ) {
   return routePlugin('hosts', {
     enroll: async ({ token, body, request }) => {
@@ -31,7 +33,10 @@ export function agentRoutes(
 
     confirmCredential: async ({ token }) => agents.confirmCredential(token),
 
-    hosts: async ({ query: { env } }) => ({ hosts: await agents.listHosts(env) }),
+    hosts: async ({ query: { env } }) => ({
+      hosts: await agents.listHosts(env),
+      insecureHttp: wire.insecureHttp,
+    }),
 
     hostFacts: async ({ params: { name }, query: { history } }) => facts.show(name, history),
 

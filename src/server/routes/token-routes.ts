@@ -1,9 +1,10 @@
 import { SERVER_VERSION } from '../../version.js';
 import type { TokenService } from '../token-service.js';
+import type { ServerWire } from '../tls/server-tls.js';
 import { routePlugin } from './route-plugin.js';
 
 /** Token routes: create, list and revoke (admin only), and `whoami` for any token. */
-export function tokenRoutes(tokens: TokenService) {
+export function tokenRoutes(tokens: TokenService, wire: ServerWire) {
   return routePlugin('tokens', {
     whoami: ({ token: { id, name, role, env } }) => ({
       id,
@@ -16,7 +17,8 @@ export function tokenRoutes(tokens: TokenService) {
     createToken: async ({ token, body, request }) => {
       const created = await tokens.create(body, token.name);
       request.log.info({ id: created.id, role: created.role, by: token.name }, 'token created');
-      return created;
+      // For the join string the CLI prints: the CA a new host or client pins.
+      return { ...created, caFingerprint: wire.caFingerprint() };
     },
 
     tokens: async () => ({ tokens: await tokens.list() }),

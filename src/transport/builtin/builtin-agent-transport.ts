@@ -10,6 +10,8 @@ export interface BuiltinAgentTransportOptions {
   server: string;
   /** The agent's own token (its host credential); `useCredential` changes it. */
   token: string;
+  /** TLS options of the connection: the server's pinned CA (`ServerTrust.tlsOptions()`). */
+  tls?: { ca?: string };
   logger: TransportLogger;
   /** Reconnection backoff: the first delay, doubled up to `maxDelayMs`, each with jitter. */
   initialDelayMs?: number;
@@ -137,6 +139,7 @@ export class BuiltinAgentTransport implements AgentTransport {
     const url = new URL(AGENT_SOCKET_PATH, this.options.server.replace(/^http/, 'ws'));
     const openedWith = this.token;
     const socket = new WebSocket(url, {
+      ...this.options.tls,
       headers: { authorization: `Bearer ${openedWith}` },
       maxPayload: MAX_MESSAGE_BYTES,
     });
