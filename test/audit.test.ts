@@ -101,6 +101,7 @@ for (const dialect of STORE_DIALECTS) {
         target: { app: 'cart', version: 1, verdict: 'passed' },
         status: 201,
         outcome: 'ok',
+        count: 1,
       });
       expect(Date.now() - Date.parse(entries[0]!.at)).toBeLessThan(60_000);
       expect(entries[1]).toMatchObject({
@@ -165,6 +166,26 @@ for (const dialect of STORE_DIALECTS) {
       expect(JSON.stringify(refusals)).not.toContain('not-a-real-token');
       expect(JSON.stringify(refusals)).not.toContain('not kept');
       expect(JSON.stringify(refusals)).not.toContain('hunter');
+    });
+
+    it('coalesces a flood of refusals without a token, answering the others meanwhile', async () => {
+      const flood = Array.from({ length: 2000 }, () =>
+        call('POST', '/tokens', { payload: { role: 'admin' } }),
+      );
+      const meanwhile = await call('GET', '/apps', { token: under.admin });
+      expect(meanwhile.statusCode).toBe(200);
+      expect(new Set((await Promise.all(flood)).map((a) => a.statusCode))).toEqual(new Set([401]));
+
+      server.audit.flush(true);
+      const refusals = (await audit()).filter((e) => e.outcome === 'E_AUTH_REQUIRED');
+      // One for the first, then one a minute at most (the flood may straddle one).
+      expect(refusals.length).toBeGreaterThanOrEqual(2);
+      expect(refusals.length).toBeLessThanOrEqual(4);
+      expect(refusals[0]!.count).toBe(1);
+      expect(refusals.reduce((sum, e) => sum + e.count, 0)).toBe(2000);
+      expect(refusals.every((e) => e.action === 'createToken' && e.from === '127.0.0.1')).toBe(
+        true,
+      );
     });
 
     it("records a dashboard session's sign-in, writes and sign-out as its token", async () => {

@@ -73,6 +73,12 @@ export const auditEntrySchema = z.object({
   status: z.number().int(),
   /** `ok`, or the error code of the answer (`E_FORBIDDEN`, `E_BAD_REQUEST`, …). */
   outcome: z.string(),
+  /**
+   * How many requests the entry stands for: 1, but for refusals without a
+   * valid credential, coalesced to one entry per address, action and outcome
+   * a minute (the newest of them, with their count).
+   */
+  count: z.number().int().min(1),
 });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 

@@ -69,11 +69,17 @@ export function registerAudit(program: Command): void {
           ['FROM', (e) => e.from],
           ['ACTION', (e) => e.action],
           ['TARGET', (e) => auditTargetText(e.target)],
-          ['OUTCOME', (e) => (e.outcome === 'ok' ? `ok ${e.status}` : `${e.outcome} ${e.status}`)],
+          ['OUTCOME', outcomeText],
         ],
         '(no entries)',
       );
     });
+}
+
+/** `ok 201`, `E_FORBIDDEN 403`, `E_AUTH_REQUIRED 401 ×1999` for coalesced refusals. */
+function outcomeText(entry: AuditEntry): string {
+  const text = `${entry.outcome === 'ok' ? 'ok' : entry.outcome} ${entry.status}`;
+  return entry.count > 1 ? `${text} ×${entry.count}` : text;
 }
 
 /** `alice (deployer)`, `alice (qa, session)`, or `-` when no token counted. */
