@@ -248,6 +248,10 @@ for (const dialect of STORE_DIALECTS) {
       const bad = await call('GET', '/audit?since=yesterday', { token: under.admin });
       expect(bad.statusCode).toBe(400);
       expect(bad.json<{ message: string }>().message).toContain('since');
+      // A day that does not exist is refused, not rolled over to March.
+      const rolled = await call('GET', '/audit?since=2026-02-30', { token: under.admin });
+      expect(rolled.statusCode).toBe(400);
+      expect(rolled.json<{ message: string }>().message).toContain('since');
     });
 
     it('prunes the entries older than audit.retentionDays when it starts', async () => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type AuditEntry, auditQuerySchema, auditTargetText } from '../../protocol/audit-api.js';
+import { FerryError } from '../../protocol/errors.js';
 import { countTextSchema } from '../../protocol/fields.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printJson, printTable } from '../output.js';
@@ -14,6 +15,8 @@ interface AuditOptions {
 /** `30m`, `12h`, `7d`, `2w`: a time that long ago. */
 const AGO = /^(\d{1,6})(m|h|d|w)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
+/** The longest span back: 100 years (a longer one would reach before the year 1, or nearly). */
+const MAX_AGO_MS = 36_525 * 86_400_000;
 
 /**
  * `--since`: an ISO 8601 time (`2026-12-01`, `2026-12-01T08:00:00Z`), or a
@@ -24,8 +27,16 @@ const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as
  */
 export function sinceTime(text: string, now = Date.now()): string {
   const ago = AGO.exec(text);
-  if (ago)
-    return new Date(now - Number(ago[1]) * UNIT_MS[ago[2] as keyof typeof UNIT_MS]).toISOString();
+  if (ago) {
+    const span = Number(ago[1]) * UNIT_MS[ago[2] as keyof typeof UNIT_MS];
+    if (span > MAX_AGO_MS) {
+      throw new FerryError(
+        'E_BAD_REQUEST',
+        `Invalid --since "${text}": a span back from now is at most 100 years (36525d, 5217w)`,
+      );
+    }
+    return new Date(now - span).toISOString();
+  }
   return parseArg(auditQuerySchema.shape.since, text, '--since') ?? text;
 }
 
