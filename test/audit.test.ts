@@ -245,6 +245,13 @@ for (const dialect of STORE_DIALECTS) {
       expect((await audit('?who=deployer-any')).map((e) => e.action)).toEqual(['setVariable']);
       expect((await audit(`?who=${deployer.id}`)).map((e) => e.action)).toEqual(['setVariable']);
       expect((await audit('?limit=1')).map((e) => e.action)).toEqual(['markVerdict']);
+      // Whether older entries matched beyond those answered.
+      const more = async (query: string) =>
+        (await call('GET', `/audit${query}`, { token: under.admin })).json<{ more: boolean }>()
+          .more;
+      expect(await more('?limit=1')).toBe(true);
+      expect(await more('?limit=3')).toBe(false);
+      expect(await more('')).toBe(false);
       const bad = await call('GET', '/audit?since=yesterday', { token: under.admin });
       expect(bad.statusCode).toBe(400);
       expect(bad.json<{ message: string }>().message).toContain('since');

@@ -138,8 +138,15 @@ export const auditQuerySchema = z.strictObject({
 });
 export type AuditQuery = z.input<typeof auditQuerySchema>;
 
-/** The entries asked for, oldest first: the newest is last, as in a log. */
-export const auditAnswerSchema = z.object({ entries: z.array(auditEntrySchema) });
+/**
+ * The entries asked for, oldest first: the newest is last, as in a log.
+ * `more`: older entries matched too, beyond the `limit` answered.
+ */
+export const auditAnswerSchema = z.object({
+  entries: z.array(auditEntrySchema),
+  more: z.boolean(),
+});
+export type AuditAnswer = z.infer<typeof auditAnswerSchema>;
 
 /** How many entries `GET /audit` answers unless asked for another number. */
 export const DEFAULT_AUDIT_LIMIT = 200;

@@ -59,7 +59,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print the entries as JSON')
     .action(async (options: AuditOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const entries = await (
+      const { entries, more } = await (
         await connect(globals)
       ).audit({
         ...(options.since === undefined ? {} : { since: sinceTime(options.since) }),
@@ -68,6 +68,12 @@ export function registerAudit(program: Command): void {
           ? {}
           : { limit: String(parseArg(countTextSchema(1, 10_000), options.limit, '--limit')) }),
       });
+      // On stderr, so that the table or the JSON stays whole.
+      if (more) {
+        process.stderr.write(
+          `showing the newest ${entries.length} entries of more; use --limit or --since\n`,
+        );
+      }
       if (globals.json) {
         printJson(entries);
         return;
