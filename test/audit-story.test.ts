@@ -216,6 +216,13 @@ for (const backend of STORE_BACKENDS) {
       );
       expect(table[1]).toMatch(/removeHost\s+host=dev-1\s+ok 204$/);
 
+      // A full answer says there are more, on stderr; one that is not, nothing.
+      const newest = await cluster.ferry(['audit', '--limit', '2']);
+      expect(newest.code).toBe(0);
+      expect(newest.stdout.trim().split('\n')).toHaveLength(3);
+      expect(newest.stderr).toBe('showing the newest 2 entries of more; use --limit or --since\n');
+      expect((await cluster.ferry(['audit', '--since', since])).stderr).toBe('');
+
       // Only an admin reads it.
       const asQa = await cluster.ferry(['audit'], { FERRY_TOKEN: qa });
       expect(asQa.code).toBe(1);

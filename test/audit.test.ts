@@ -101,6 +101,7 @@ for (const dialect of STORE_DIALECTS) {
         target: { app: 'cart', version: 1, verdict: 'passed' },
         status: 201,
         outcome: 'ok',
+        count: 1,
       });
       expect(Date.now() - Date.parse(entries[0]!.at)).toBeLessThan(60_000);
       expect(entries[1]).toMatchObject({
@@ -136,8 +137,12 @@ for (const dialect of STORE_DIALECTS) {
         }),
         await call('DELETE', '/hosts/nobody', { token: under.admin }),
         await call('DELETE', '/vars/REGION?env=qa', { token: qa.token }),
+        await call('PUT', '/vars', { token: under.admin, payload: { name: 'DB_PASS=hunter2' } }),
+        await call('DELETE', '/vars/REGION?env=qa&value=hunter3', { token: qa.token }),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 403, 403, 400, 404, 403]);
+      expect(answers.map((a) => a.statusCode)).toEqual([
+        401, 401, 403, 403, 400, 404, 403, 400, 403,
+      ]);
 
       const [made, ...refusals] = (await audit()).slice(1); // after the qa token made
       expect(
@@ -148,20 +153,39 @@ for (const dialect of STORE_DIALECTS) {
         ['createToken', null, 401, 'E_AUTH_INVALID', {}],
         ['createToken', 'qa-any', 403, 'E_FORBIDDEN', {}],
         ['deploy', 'deployer-any', 403, 'E_FORBIDDEN', { app: 'cart', version: 1, env: 'prod' }],
-        [
-          'deploy',
-          'deployer-any',
-          400,
-          'E_BAD_REQUEST',
-          { app: 'cart', version: 'one', env: 'qa' },
-        ],
+        // A body that did not validate is not read: it may hold anything.
+        ['deploy', 'deployer-any', 400, 'E_BAD_REQUEST', {}],
         ['removeHost', made!.who!.name, 404, 'E_HOST_NOT_FOUND', { host: 'nobody' }],
         // Refused before the body is read, the path and query are known.
         ['unsetVariable', 'qa-any', 403, 'E_FORBIDDEN', { name: 'REGION', env: 'qa' }],
+        ['setVariable', made!.who!.name, 400, 'E_BAD_REQUEST', {}],
+        // A query that does not validate is not read either; the path still is.
+        ['unsetVariable', 'qa-any', 403, 'E_FORBIDDEN', { name: 'REGION' }],
       ]);
       expect(refusals.every((e) => e.from === '127.0.0.1')).toBe(true);
       expect(JSON.stringify(refusals)).not.toContain('not-a-real-token');
       expect(JSON.stringify(refusals)).not.toContain('not kept');
+      expect(JSON.stringify(refusals)).not.toContain('hunter');
+    });
+
+    it('coalesces a flood of refusals without a token, answering the others meanwhile', async () => {
+      const flood = Array.from({ length: 2000 }, () =>
+        call('POST', '/tokens', { payload: { role: 'admin' } }),
+      );
+      const meanwhile = await call('GET', '/apps', { token: under.admin });
+      expect(meanwhile.statusCode).toBe(200);
+      expect(new Set((await Promise.all(flood)).map((a) => a.statusCode))).toEqual(new Set([401]));
+
+      server.audit.flush(true);
+      const refusals = (await audit()).filter((e) => e.outcome === 'E_AUTH_REQUIRED');
+      // One for the first, then one a minute at most (the flood may straddle one).
+      expect(refusals.length).toBeGreaterThanOrEqual(2);
+      expect(refusals.length).toBeLessThanOrEqual(4);
+      expect(refusals[0]!.count).toBe(1);
+      expect(refusals.reduce((sum, e) => sum + e.count, 0)).toBe(2000);
+      expect(refusals.every((e) => e.action === 'createToken' && e.from === '127.0.0.1')).toBe(
+        true,
+      );
     });
 
     it("records a dashboard session's sign-in, writes and sign-out as its token", async () => {
@@ -221,9 +245,20 @@ for (const dialect of STORE_DIALECTS) {
       expect((await audit('?who=deployer-any')).map((e) => e.action)).toEqual(['setVariable']);
       expect((await audit(`?who=${deployer.id}`)).map((e) => e.action)).toEqual(['setVariable']);
       expect((await audit('?limit=1')).map((e) => e.action)).toEqual(['markVerdict']);
+      // Whether older entries matched beyond those answered.
+      const more = async (query: string) =>
+        (await call('GET', `/audit${query}`, { token: under.admin })).json<{ more: boolean }>()
+          .more;
+      expect(await more('?limit=1')).toBe(true);
+      expect(await more('?limit=3')).toBe(false);
+      expect(await more('')).toBe(false);
       const bad = await call('GET', '/audit?since=yesterday', { token: under.admin });
       expect(bad.statusCode).toBe(400);
       expect(bad.json<{ message: string }>().message).toContain('since');
+      // A day that does not exist is refused, not rolled over to March.
+      const rolled = await call('GET', '/audit?since=2026-02-30', { token: under.admin });
+      expect(rolled.statusCode).toBe(400);
+      expect(rolled.json<{ message: string }>().message).toContain('since');
     });
 
     it('prunes the entries older than audit.retentionDays when it starts', async () => {

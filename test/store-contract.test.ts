@@ -1517,14 +1517,27 @@ for (const dialect of STORE_DIALECTS) {
         expect(all[0]).toEqual({
           id: all[0]!.id,
           ...entry('2026-11-01T00:00:01.000Z', null, 'E_AUTH_INVALID'),
+          count: 1,
         });
-        expect(all[3]).toEqual({ id: all[3]!.id, ...entry('2026-11-01T00:00:03.000Z', 'alice') });
+        expect(all[3]).toEqual({
+          id: all[3]!.id,
+          ...entry('2026-11-01T00:00:03.000Z', 'alice'),
+          count: 1,
+        });
         expect(all[3]!.id).toBeGreaterThan(all[2]!.id);
         // The newest two, still oldest first.
         expect((await store.audit.list({ limit: 2 })).map((e) => e.who?.name)).toEqual([
           'bob',
           'alice',
         ]);
+      });
+
+      it('keeps the count of requests a coalesced entry stands for', async () => {
+        await store.audit.record({
+          ...entry('2026-11-01T00:00:01.000Z', null, 'E_AUTH_REQUIRED'),
+          count: 1999,
+        });
+        expect((await store.audit.list({ limit: 10 })).map((e) => e.count)).toEqual([1999]);
       });
 
       it('lists since a time, and of one token by its name or its id', async () => {

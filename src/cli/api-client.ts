@@ -38,7 +38,7 @@ import type {
   PromoteBody,
   RollbackBody,
 } from '../protocol/deployment-api.js';
-import type { AuditEntry, AuditQuery } from '../protocol/audit-api.js';
+import type { AuditAnswer, AuditQuery } from '../protocol/audit-api.js';
 import type { HostFactsAnswer } from '../protocol/host-facts.js';
 import type {
   ActionAddBody,
@@ -172,9 +172,9 @@ export class ApiClient {
     return answer.history;
   }
 
-  /** The audit log (admin): the newest entries asked for, oldest first. */
-  async audit(query: AuditQuery = {}): Promise<AuditEntry[]> {
-    return (await this.client.call('audit', { query })).entries;
+  /** The audit log (admin): the newest entries asked for, oldest first, and whether there are more. */
+  audit(query: AuditQuery = {}): Promise<AuditAnswer> {
+    return this.client.call('audit', { query });
   }
 
   /** `ferry note add`: a note on a bundle or a label; the answer has its new id. */

@@ -73,22 +73,53 @@ export const auditEntrySchema = z.object({
   status: z.number().int(),
   /** `ok`, or the error code of the answer (`E_FORBIDDEN`, `E_BAD_REQUEST`, …). */
   outcome: z.string(),
+  /**
+   * How many requests the entry stands for: 1, but for refusals without a
+   * valid credential, coalesced to one entry per address, action and outcome
+   * a minute (the newest of them, with their count).
+   */
+  count: z.number().int().min(1),
 });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})([T ](\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))?)?$/;
+
 /**
  * An ISO 8601 time (`2026-12-01`, `2026-12-01T08:00:00Z`), as UTC with
- * milliseconds; one that names no zone is in UTC.
+ * milliseconds; one that names no zone is in UTC. A day, hour or zone that
+ * does not exist (`2026-02-30`, `T24:00`, `+25:00`) is refused, not rolled
+ * over to another.
  */
 const isoTimeSchema = z
   .string()
   .max(40)
-  .regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/, {
-    error: 'expected an ISO 8601 time such as 2026-12-01T08:00:00Z',
-  })
+  .regex(ISO_TIME, { error: 'expected an ISO 8601 time such as 2026-12-01T08:00:00Z' })
+  .refine(isRealTime, { error: 'expected a real date and time' })
   .transform(utcTime)
   .refine((text) => !Number.isNaN(Date.parse(text)), { error: 'expected a real date and time' })
   .transform((text) => new Date(text).toISOString());
+
+/** Whether each field of an ISO time is in its range: a day its month has, an hour below 24. */
+function isRealTime(text: string): boolean {
+  const [, year, month, day, , hour, minute, , second, , , zoneHour, zoneMinute] = (
+    ISO_TIME.exec(text) ?? []
+  ).map((field) => (field === undefined ? 0 : Number(field)));
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    (hour ?? 0) <= 23 &&
+    (minute ?? 0) <= 59 &&
+    (second ?? 0) <= 59 &&
+    (zoneHour ?? 0) <= 23 &&
+    (zoneMinute ?? 0) <= 59
+  );
+}
 
 /** An ISO time with a `T`, and in UTC when it names no zone (not this machine's local time). */
 function utcTime(text: string): string {
@@ -107,8 +138,15 @@ export const auditQuerySchema = z.strictObject({
 });
 export type AuditQuery = z.input<typeof auditQuerySchema>;
 
-/** The entries asked for, oldest first: the newest is last, as in a log. */
-export const auditAnswerSchema = z.object({ entries: z.array(auditEntrySchema) });
+/**
+ * The entries asked for, oldest first: the newest is last, as in a log.
+ * `more`: older entries matched too, beyond the `limit` answered.
+ */
+export const auditAnswerSchema = z.object({
+  entries: z.array(auditEntrySchema),
+  more: z.boolean(),
+});
+export type AuditAnswer = z.infer<typeof auditAnswerSchema>;
 
 /** How many entries `GET /audit` answers unless asked for another number. */
 export const DEFAULT_AUDIT_LIMIT = 200;

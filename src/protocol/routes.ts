@@ -735,7 +735,7 @@ export const ROUTES = {
     roles: ['admin'],
     summary:
       'The audit log: every request that changed something or tried to, with who, from where, what and the outcome; the newest `limit` entries (200 unless given), oldest first.',
-    note: '`since` keeps the entries at or after a time; `who` those of one token, by its name or id. Entries older than `audit.retentionDays` are pruned.',
+    note: '`since` keeps the entries at or after a time; `who` those of one token, by its name or id. Entries older than `audit.retentionDays` are pruned. `more` is true when older entries matched beyond those answered.',
     query: auditQuerySchema,
     answer: auditAnswerSchema,
     statuses: [200],

@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../protocol/audit-api.js';
 
-/** An audit entry before the store numbers it. */
-export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+/** An audit entry before the store numbers it; `count` is 1 unless it says otherwise. */
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'count'> & { count?: number };
 
 /** Which entries: since a time, of one token (by name or id), the newest `limit`. */
 export interface AuditListQuery {

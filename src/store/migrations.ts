@@ -533,6 +533,17 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.alterTable('tokens').addColumn('replaces', 'text').execute();
       },
     },
+    '0023_audit_count': {
+      async up(db) {
+        // Refusals of requests without a valid credential are coalesced: one
+        // entry per address, action and outcome a minute at most, standing
+        // for `count` of them. Every entry before stood for one.
+        await db.schema
+          .alterTable('audit_log')
+          .addColumn('count', 'integer', (c) => c.notNull().defaultTo(1))
+          .execute();
+      },
+    },
   };
 }
 

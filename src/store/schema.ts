@@ -48,6 +48,8 @@ export interface AuditLogTable {
   method: string;
   path: string;
   target_json: string;
+  /** How many requests the entry stands for (migration 0023): 1 but for coalesced refusals. */
+  count: number;
   status: number;
   outcome: string;
 }

@@ -25,4 +25,33 @@ describe('ferry audit --since', () => {
       expect(() => sinceTime(text, now)).toThrow(/--since/);
     }
   });
+
+  it('refuses a day, hour or zone that does not exist rather than rolling it over', () => {
+    expect(sinceTime('2028-02-29', now)).toBe('2028-02-29T00:00:00.000Z');
+    expect(sinceTime('2026-12-31T23:59:59.999+14:00', now)).toBe('2026-12-31T09:59:59.999Z');
+    for (const text of [
+      '2026-02-30',
+      '2026-02-29',
+      '2026-04-31',
+      '2026-00-10',
+      '2026-12-00',
+      '2026-12-01T24:00',
+      '2026-12-01T08:60',
+      '2026-12-01T08:00:60',
+      '2026-12-01T08:00+24:00',
+      '2026-12-01T08:00+02:60',
+      '0000-01-01',
+    ]) {
+      expect(() => sinceTime(text, now), text).toThrow(FerryError);
+      expect(() => sinceTime(text, now), text).toThrow(/--since/);
+    }
+  });
+
+  it('refuses a span back from now beyond 100 years, naming the option', () => {
+    expect(sinceTime('5200w', now)).toBe('1927-04-10T10:00:00.000Z');
+    for (const text of ['999999w', '999999d', '5300w', '36600d']) {
+      expect(() => sinceTime(text, now)).toThrow(FerryError);
+      expect(() => sinceTime(text, now)).toThrow(/--since/);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import { AUDIT_OK, type AuditWho } from '../../protocol/audit-api.js';
 import type { RouteDeclaration } from '../../protocol/route-declaration.js';
 import { ROUTES } from '../../protocol/routes.js';
@@ -13,7 +14,9 @@ import { auditTargetOf } from './audit-target.js';
  * without code of its own (its `audit` declaration names its target). The
  * entry is made when the answer is (`onSend`), so refusals are recorded too:
  * a missing or unknown token (401), a role or environment not allowed (403),
- * a body that does not validate (400), a conflict (409). Writing it does not
+ * a body that does not validate (400), a conflict (409). A refusal's target
+ * names only what passed the route's schemas: the path and query when they
+ * validate, the body only when it did. Writing it does not
  * hold up the answer, and nothing about it can fail the request: a failure
  * is logged. Only the declared target parts are kept: never a body, a
  * secret, a token or a header.
@@ -56,15 +59,25 @@ function entryOf(
     action,
     method: route.method,
     path: route.path,
+    // Only input the route's schemas accepted: a refused request may send
+    // anything (`{"name": "DB_PASS=hunter2"}`), and a body that did not
+    // validate is never read.
     target: auditTargetOf(route.audit, {
-      params: input?.params ?? request.params,
-      query: input?.query ?? request.query,
-      body: input?.body ?? request.body,
+      params: input?.params ?? validated(route.params, request.params),
+      query: input?.query ?? validated(route.query, request.query),
+      body: input?.body,
       answer: status < 400 ? request.ferryAnswer : undefined,
     }),
     status,
     outcome: status < 400 ? AUDIT_OK : (errorCodeOf(payload) ?? `HTTP_${status}`),
   };
+}
+
+/** The input parsed by its schema, or undefined when there is none or it does not validate. */
+function validated(schema: z.ZodType | undefined, input: unknown): unknown {
+  if (schema === undefined) return undefined;
+  const parsed = schema.safeParse(input);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** The token a request spoke as, and whether it came as a session's cookie. */

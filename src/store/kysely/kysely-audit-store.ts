@@ -28,6 +28,7 @@ export class KyselyAuditStore implements AuditStore {
         target_json: JSON.stringify(entry.target),
         status: entry.status,
         outcome: entry.outcome,
+        count: entry.count ?? 1,
       })
       .execute();
   }
@@ -75,5 +76,6 @@ function toAuditEntry(row: Selectable<AuditLogTable>): AuditEntry {
     target: target.success ? target.data : ({} satisfies AuditTarget),
     status: Number(row.status),
     outcome: row.outcome,
+    count: Number(row.count),
   };
 }
