@@ -50,6 +50,10 @@ function addServerCommand(program: Command): void {
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (or FERRY_LOG_LEVEL)',
     )
+    .option(
+      '--sign-unsigned-bundles',
+      'sign the bundles that have no server signature, trusting the store as it is (once, after checking them)',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  ferry server --data /var/lib/ferry --host 0.0.0.0 --port 7400',
@@ -64,6 +68,7 @@ function addServerCommand(program: Command): void {
         transportUrl?: string;
         amqpCa?: string;
         logLevel?: string;
+        signUnsignedBundles?: boolean;
       }) => {
         const { loadServerConfig } = await import('./server/server-config.js');
         const { runServer } = await import('./server/run-server.js');
@@ -79,7 +84,9 @@ function addServerCommand(program: Command): void {
             amqpCa: options.amqpCa,
           },
         });
-        const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
+        const running = await runServer(config, (line) => process.stdout.write(`${line}\n`), {
+          signUnsignedBundles: options.signUnsignedBundles === true,
+        });
         // Rollouts under way are left to their lease, as after a crash; the agents reconnect.
         const stop = (signal: string) => {
           process.stdout.write(`${signal}: stopping\n`);
