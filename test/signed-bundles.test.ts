@@ -243,6 +243,32 @@ describe('an environment that requires developer signatures', () => {
     expect(shown.stdout).toMatch(/^signed: +by alice \(developer key SHA256:\S+\)$/m);
   });
 
+  it('refuses `ferry install` of an unsigned bundle on one of its hosts, recording nothing', async () => {
+    const unsigned = await push({ ...envAppTree('web'), 'n.txt': 'installed by hand' }, 'by-hand');
+    const response = await fetch(`${cluster.server.url}/api/v1/installs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${cluster.server.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ app: 'web', version: unsigned, host: 'prod-1' }),
+    });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({
+      code: 'E_SIGNATURE_REQUIRED',
+      message: `prod takes only bundles signed by alice: web@${unsigned} is not signed by any developer`,
+    });
+    const db = new Database(path.join(cluster.server.dataDir, 'ferry.db'), { readonly: true });
+    try {
+      const installs = db
+        .prepare('SELECT count(*) AS n FROM installs WHERE app = ? AND version = ?')
+        .get('web', unsigned) as { n: number };
+      expect(installs.n).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
   it('adds a signature to a bundle pushed again signed, so that it may enter', async () => {
     // One bundle file, pushed twice: the same bytes.
     const dir = await makeTree(
