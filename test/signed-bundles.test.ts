@@ -241,6 +241,36 @@ describe('an environment that requires developer signatures', () => {
     const shown = await cluster.ferry(['bundle', 'show', `web@${signed}`]);
     expect(shown.stdout).toMatch(/^signed: +by the server \(key SHA256:\S+\)$/m);
     expect(shown.stdout).toMatch(/^signed: +by alice \(developer key SHA256:\S+\)$/m);
+    // Each signature's value, as the API answers it.
+    const bundle = await cluster.api().client.call('bundle', {
+      params: { app: 'web', version: signed },
+    });
+    expect(bundle.signatures).toHaveLength(2);
+    for (const s of bundle.signatures) {
+      expect(shown.stdout).toContain(`\nsignature: ${s.signature}\n`);
+    }
+  });
+
+  it('says a signature does not verify instead of naming its key', async () => {
+    const signed = await push({ ...envAppTree('web'), 'n.txt': 'relabelled' }, 'relabel', 'alice');
+    const db = new Database(path.join(cluster.server.dataDir, 'ferry.db'));
+    try {
+      db.prepare('UPDATE bundles SET label = ? WHERE app = ? AND version = ?').run(
+        'not-what-alice-signed',
+        'web',
+        signed,
+      );
+    } finally {
+      db.close();
+    }
+    const shown = await cluster.ferry(['bundle', 'show', `web@${signed}`]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).not.toContain('by alice');
+    expect(shown.stdout).not.toContain('by the server');
+    expect(shown.stdout).toMatch(
+      /^signed: +signature does not verify \(developer key SHA256:\S+\): the bundle's record changed since it was signed/m,
+    );
+    expect(shown.stdout).toMatch(/^signed: +signature does not verify \(the server's key SHA256:/m);
   });
 
   it('refuses `ferry install` of an unsigned bundle on one of its hosts, recording nothing', async () => {
