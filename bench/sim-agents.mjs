@@ -134,7 +134,10 @@ class SimulatedAgent {
       await this.transport.drain();
       return;
     }
-    const wanted = await askWanted(this.identity, job.id);
+    const wanted = await askWanted(
+      { ...this.identity, clientOptions: harnessTrust().clientOptions() },
+      job.id,
+    );
     if (!wanted.proceed) {
       this.emit({
         type: 'job.finished',

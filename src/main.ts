@@ -59,6 +59,10 @@ function addServerCommand(program: Command): void {
       '--insecure-http',
       'serve plain HTTP instead of HTTPS: tokens, variables and bundles cross the network in clear',
     )
+    .option(
+      '--sign-unsigned-bundles',
+      'sign the bundles that have no server signature, trusting the store as it is (once, after checking them)',
+    )
     .addHelpText(
       'after',
       '\nWithout --tls-cert the server is its own CA: on the first start it makes one and a\n' +
@@ -78,6 +82,7 @@ function addServerCommand(program: Command): void {
         tlsCert?: string;
         tlsKey?: string;
         insecureHttp?: boolean;
+        signUnsignedBundles?: boolean;
       }) => {
         const { loadServerConfig } = await import('./server/server-config.js');
         const { runServer } = await import('./server/run-server.js');
@@ -96,7 +101,9 @@ function addServerCommand(program: Command): void {
             insecureHttp: options.insecureHttp,
           },
         });
-        const running = await runServer(config, (line) => process.stdout.write(`${line}\n`));
+        const running = await runServer(config, (line) => process.stdout.write(`${line}\n`), {
+          signUnsignedBundles: options.signUnsignedBundles === true,
+        });
         // Rollouts under way are left to their lease, as after a crash; the agents reconnect.
         const stop = (signal: string) => {
           process.stdout.write(`${signal}: stopping\n`);

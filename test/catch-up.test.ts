@@ -126,6 +126,7 @@ describe('catching up', () => {
       expect(steps, install.host).toEqual([
         'prepare',
         'reuse',
+        'verify',
         'switch',
         'start',
         'health',

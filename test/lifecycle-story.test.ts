@@ -276,8 +276,9 @@ for (const backend of LIFECYCLE_BACKENDS) {
       for (const install of logs.installs) {
         const steps = install.steps.map((s) => s.step);
         expect(steps).toContain('reuse');
-        expect(steps).toEqual(expect.arrayContaining(['switch', 'start', 'health']));
-        for (const skipped of ['fetch', 'verify', 'unpack', 'install', 'migrate'])
+        // Checked again (signature, manifest against the release's own), not fetched.
+        expect(steps).toEqual(expect.arrayContaining(['verify', 'switch', 'start', 'health']));
+        for (const skipped of ['fetch', 'unpack', 'install', 'migrate'])
           expect(steps).not.toContain(skipped);
       }
       await hostsOn('prod', 1);

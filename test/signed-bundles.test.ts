@@ -117,6 +117,72 @@ describe('the server signs bundles and agents check the signature', () => {
     expect((await cluster.health('dev-1'))?.version).toBe(String(first));
   }, 180_000);
 
+  it('never signs a record whose signature was removed, unless the operator says so', async () => {
+    const pushed = await push(
+      { ...envAppTree('web'), 'notes.txt': 'to be unsigned' },
+      'unsigned-row',
+    );
+    // The attacker nulls the signature and points the record at other bytes,
+    // hoping the next start signs it.
+    const evilDir = await makeTree(
+      { ...envAppTree('web'), 'evil.js': 'console.log("owned again")' },
+      path.join(cluster.work, 'src', 'evil-2'),
+    );
+    const evilFile = path.join(cluster.work, 'evil-2.tar.gz');
+    expect((await cluster.ferry(['bundle', evilDir, '--out', evilFile])).code).toBe(0);
+    const evilSha = await sha256File(evilFile);
+    const data = cluster.server.dataDir;
+    const object = path.join(data, 'bundles', 'objects', evilSha.slice(0, 2), evilSha);
+    await mkdir(path.dirname(object), { recursive: true });
+    await copyFile(evilFile, object);
+    const serverSignature = () => {
+      const db = new Database(path.join(data, 'ferry.db'));
+      try {
+        return (
+          db
+            .prepare('SELECT server_signature FROM bundles WHERE app = ? AND version = ?')
+            .get('web', pushed) as { server_signature: string | null }
+        ).server_signature;
+      } finally {
+        db.close();
+      }
+    };
+    const db = new Database(path.join(data, 'ferry.db'));
+    try {
+      const changed = db
+        .prepare(
+          'UPDATE bundles SET server_signature = NULL, sha256 = ?, size = ? WHERE app = ? AND version = ?',
+        )
+        .run(evilSha, (await stat(evilFile)).size, 'web', pushed);
+      expect(changed.changes).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    await cluster.restartServer('SIGTERM');
+    expect(serverSignature()).toBeNull();
+    expect(cluster.server.output()).toMatch(
+      new RegExp(
+        `Warning: 1 bundles have no server signature.*web@${pushed} \\(sha256 ${evilSha.slice(0, 12)}`,
+      ),
+    );
+    const current = (await cluster.health('dev-1'))?.version;
+    const refused = await cluster.ferry(['deploy', `web@${pushed}`, '--env', 'dev', '--json']);
+    expect(refused.code).not.toBe(0);
+    const deployment = JSON.parse(refused.stdout) as { id: string };
+    const logs = await cluster.ferry(['logs', deployment.id]);
+    expect(logs.stdout).toContain(`refusing to unpack web@${pushed}: the job carries no signature`);
+    expect((await cluster.health('dev-1'))?.version).toBe(current);
+
+    // The operator's explicit action signs it (here: the record as it is).
+    await cluster.restartServer('SIGTERM', ['--sign-unsigned-bundles']);
+    expect(serverSignature()).not.toBeNull();
+    expect(cluster.server.output()).toContain(
+      `Signed 1 bundles that had no signature, with SHA256:`,
+    );
+    expect(cluster.server.output()).toContain(`web@${pushed} (sha256 ${evilSha.slice(0, 12)}`);
+  }, 180_000);
+
   it('gives an agent enrolled before signatures the key once, which it keeps', async () => {
     const identityFile = path.join(cluster.host('dev-1').root, 'agent', 'identity.json');
     const identity = JSON.parse(await readFile(identityFile, 'utf8')) as Record<string, string>;
@@ -176,6 +242,62 @@ describe('an environment that requires developer signatures', () => {
     const shown = await cluster.ferry(['bundle', 'show', `web@${signed}`]);
     expect(shown.stdout).toMatch(/^signed: +by the server \(key SHA256:\S+\)$/m);
     expect(shown.stdout).toMatch(/^signed: +by alice \(developer key SHA256:\S+\)$/m);
+    // Each signature's value, as the API answers it.
+    const bundle = await cluster.api().client.call('bundle', {
+      params: { app: 'web', version: signed },
+    });
+    expect(bundle.signatures).toHaveLength(2);
+    for (const s of bundle.signatures) {
+      expect(shown.stdout).toContain(`\nsignature: ${s.signature}\n`);
+    }
+  });
+
+  it('says a signature does not verify instead of naming its key', async () => {
+    const signed = await push({ ...envAppTree('web'), 'n.txt': 'relabelled' }, 'relabel', 'alice');
+    const db = new Database(path.join(cluster.server.dataDir, 'ferry.db'));
+    try {
+      db.prepare('UPDATE bundles SET label = ? WHERE app = ? AND version = ?').run(
+        'not-what-alice-signed',
+        'web',
+        signed,
+      );
+    } finally {
+      db.close();
+    }
+    const shown = await cluster.ferry(['bundle', 'show', `web@${signed}`]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).not.toContain('by alice');
+    expect(shown.stdout).not.toContain('by the server');
+    expect(shown.stdout).toMatch(
+      /^signed: +signature does not verify \(developer key SHA256:\S+\): the bundle's record changed since it was signed/m,
+    );
+    expect(shown.stdout).toMatch(/^signed: +signature does not verify \(the server's key SHA256:/m);
+  });
+
+  it('refuses `ferry install` of an unsigned bundle on one of its hosts, recording nothing', async () => {
+    const unsigned = await push({ ...envAppTree('web'), 'n.txt': 'installed by hand' }, 'by-hand');
+    const response = await harnessFetch(`${cluster.server.url}/api/v1/installs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${cluster.server.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ app: 'web', version: unsigned, host: 'prod-1' }),
+    });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({
+      code: 'E_SIGNATURE_REQUIRED',
+      message: `prod takes only bundles signed by alice: web@${unsigned} is not signed by any developer`,
+    });
+    const db = new Database(path.join(cluster.server.dataDir, 'ferry.db'), { readonly: true });
+    try {
+      const installs = db
+        .prepare('SELECT count(*) AS n FROM installs WHERE app = ? AND version = ?')
+        .get('web', unsigned) as { n: number };
+      expect(installs.n).toBe(0);
+    } finally {
+      db.close();
+    }
   });
 
   it('adds a signature to a bundle pushed again signed, so that it may enter', async () => {

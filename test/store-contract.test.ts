@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { labelSchema } from '../src/protocol/fields.js';
 import { type HostFacts, parseHostFacts } from '../src/protocol/host-facts.js';
 import { readReportPieces } from '../src/store/kysely/kysely-report-logs.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -205,6 +206,25 @@ for (const dialect of STORE_DIALECTS) {
           { by: 'server', ...server },
         ]);
         expect((await store.bundles.listUnsigned(10)).map((b) => b.app)).toEqual(['api']);
+      });
+
+      it('keeps a label exactly as it was signed, and cannot keep one that is not well-formed', async () => {
+        // What the server signs is the record as given; a store that read back
+        // another string would make its signature fail on every agent.
+        const label = 'v1 😀 e\u0301 — “rc”';
+        const signed: (string | null)[] = [];
+        await store.bundles.record(bundle('web', 'a', { label }), noop, (record) => {
+          signed.push(record.label);
+          return server;
+        });
+        expect(signed).toEqual([label]);
+        expect((await store.bundles.get('web', 1))?.label).toBe(label);
+        // A lone surrogate is one string in JavaScript and another once stored
+        // (U+FFFD): the protocol's label schema refuses it before it gets here.
+        const lone = 'v1\ud800';
+        expect(labelSchema.safeParse(lone).success).toBe(false);
+        await store.bundles.record(bundle('web', 'b', { label: lone }), noop);
+        expect((await store.bundles.get('web', 2))?.label).not.toBe(lone);
       });
 
       it('records the first signing key, and answers it to every later claim', async () => {

@@ -1,5 +1,5 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import type { KeyObject } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
@@ -102,24 +102,44 @@ export async function loadOrEnroll(
     if (!(err instanceof ApiError)) throw err;
     throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
   }
+  // Without the server's key no bundle could be checked, so none installed: a
+  // new enrolment needs it (every server that signs bundles sends it).
+  if (enrolled.signingKey === undefined) {
+    throw new FerryError(
+      'E_KEY_INVALID',
+      `The server's enrolment answer has no signingKey, the key this agent checks every bundle with: upgrade the server at ${server} to a Ferry that signs bundles`,
+      { key: 'signingKey' },
+    );
+  }
+  parsePublicKey(enrolled.signingKey, "the server's enrolment answer (signingKey)");
   const identity: AgentIdentity = {
     server,
     hostId: enrolled.hostId,
     name: enrolled.name,
     env: body.env,
     token: enrolled.token,
-    ...(enrolled.signingKey === undefined ? {} : { signingKey: enrolled.signingKey }),
+    signingKey: enrolled.signingKey,
     ...(enrolled.credential ? { credential: enrolled.credential } : {}),
   };
   await saveIdentity(root, identity);
   return { identity, enrolled: true, trust };
 }
 
-/** Writes a file of this user's alone (0600), renamed into place. */
+/**
+ * Writes a file of this user's alone (0600), renamed into place. The file in
+ * between has a name of its own: two saves at once (a rotation and a key fetch)
+ * must not rename each other's file away; each writes the whole, the last wins.
+ */
 async function writePrivate(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.partial`, text, { mode: 0o600 });
-  await chmod(`${file}.partial`, 0o600);
-  await rename(`${file}.partial`, file);
+  const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
+    await chmod(partial, 0o600);
+    await rename(partial, file);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
 }
 
 /**
@@ -127,21 +147,42 @@ async function writePrivate(file: string, text: string): Promise<void> {
  * enrolled before bundles were signed) fetched from the server once, with the
  * host's own credential, and kept in identity.json from then on. The identity
  * is the agent's one copy (a rotation changes its token in place), so what is
- * saved holds both.
+ * saved holds both. Calls made while a fetch is under way share it.
  */
-export async function signingKeyOf(
+export function signingKeyOf(
   root: string,
   identity: AgentIdentity,
   clientOptions: FerryClientOptions,
 ): Promise<KeyObject> {
-  if (identity.signingKey === undefined) {
-    const { publicKey } = await new FerryClient(
-      identity.server,
-      identity.token,
-      clientOptions,
-    ).call('signingKey', {});
-    identity.signingKey = publicKey;
-    await saveIdentity(root, identity);
+  const known = identity.signingKey;
+  if (known !== undefined) {
+    return Promise.resolve().then(() => parsePublicKey(known, 'identity.json (signingKey)'));
   }
-  return parsePublicKey(identity.signingKey, 'identity.json (signingKey)');
+  // Installs that start together share one fetch (and one save).
+  let fetching = keyFetches.get(identity);
+  if (fetching === undefined) {
+    fetching = fetchSigningKey(root, identity, clientOptions).finally(() =>
+      keyFetches.delete(identity),
+    );
+    keyFetches.set(identity, fetching);
+  }
+  return fetching;
+}
+
+const keyFetches = new WeakMap<AgentIdentity, Promise<KeyObject>>();
+
+async function fetchSigningKey(
+  root: string,
+  identity: AgentIdentity,
+  clientOptions: FerryClientOptions,
+): Promise<KeyObject> {
+  const { publicKey } = await new FerryClient(identity.server, identity.token, clientOptions).call(
+    'signingKey',
+    {},
+  );
+  // Checked before it is kept: a key that is not one would fail every install.
+  const key = parsePublicKey(publicKey, "the server's answer (GET /api/v1/signing-key)");
+  identity.signingKey = publicKey;
+  await saveIdentity(root, identity);
+  return key;
 }

@@ -202,12 +202,17 @@ export class LocalCluster {
     return host.agent;
   }
 
-  /** Stops the server (SIGKILL unless told: it dies) and starts it again on the same port and data. */
-  async restartServer(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  /**
+   * Stops the server (SIGKILL unless told: it dies) and starts it again on the
+   * same port and data; `args` are
+   * added to its flags for this start only (`--sign-unsigned-bundles`).
+   */
+  async restartServer(signal: NodeJS.Signals = 'SIGKILL', args: string[] = []): Promise<void> {
     const port = this.server.port;
     await this.server.stop({ signal, keepData: true });
     this.server = await LocalServer.start({
       ...this.options.server,
+      args: [...(this.options.server?.args ?? []), ...args],
       port,
       data: this.server.dataDir,
       logFile: path.join(this.root, 'server.log'),

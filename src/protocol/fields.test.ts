@@ -43,6 +43,17 @@ describe('labels and commits', () => {
     }
   });
 
+  it('refuses a label that is not well-formed Unicode: it would be stored as another string', () => {
+    expect(labelSchema.parse('v1 😀 e\u0301')).toBe('v1 😀 e\u0301');
+    for (const label of ['v1\ud800', '\udc00v1', 'v1\ud83d', 'a\ude00\ud83db']) {
+      const parsed = labelSchema.safeParse(label);
+      expect(parsed.success, JSON.stringify(label)).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toBe(
+        'expected a label of well-formed Unicode (it has half of a surrogate pair, which cannot be stored as it is)',
+      );
+    }
+  });
+
   it('takes sha1 and sha256 commits in hex only', () => {
     expect(commitSchema.safeParse('a'.repeat(40)).success).toBe(true);
     expect(commitSchema.safeParse('0'.repeat(64)).success).toBe(true);

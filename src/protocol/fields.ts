@@ -44,7 +44,15 @@ export function jsonText(value: unknown): string {
 
 const noControl = (text: string) => !CONTROL_CHARACTERS.test(text);
 
-/** A name or label shown in listings: at most `max` characters, none of them a control. */
+/**
+ * A half of a UTF-16 surrogate pair with no other half: JavaScript holds it,
+ * but UTF-8 (a store, a JSON answer) cannot, and writes U+FFFD instead — so a
+ * label signed as one string would be recorded as another.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
+
+/** A name or label shown in listings: at most `max` characters, none of them a control, all well-formed Unicode. */
 export function printableSchema(max: number, what: string) {
   return z
     .string()
@@ -52,6 +60,9 @@ export function printableSchema(max: number, what: string) {
     .max(max, { error: `expected a ${what} of at most ${max} characters` })
     .refine(noControl, {
       error: `expected a ${what} without control characters (escape sequences, newlines, tabs)`,
+    })
+    .refine(wellFormed, {
+      error: `expected a ${what} of well-formed Unicode (it has half of a surrogate pair, which cannot be stored as it is)`,
     });
 }
 

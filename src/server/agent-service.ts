@@ -1,6 +1,7 @@
 import { historyEvent } from './history-event.js';
 import { randomBytes } from 'node:crypto';
 import type {
+  BundleRecord,
   ConfirmedCredential,
   EnrollBody,
   EnrollResult,
@@ -74,6 +75,11 @@ export class AgentService {
     private readonly dispatcher: InstallDispatcher,
     private readonly facts: HostFactsService,
     private readonly events: Pick<EventBus, 'notify' | 'withEffects'>,
+    /**
+     * Throws unless the bundle may enter the environment (`requireSignedBy`):
+     * `ferry install` is a way in like a deployment.
+     */
+    private readonly checkEntry: (bundle: BundleRecord, env: string) => void = () => undefined,
   ) {
     // Read now; an event that comes first waits for it (`handleEvent`).
     this.loadCutOff().catch((err: unknown) =>
@@ -309,6 +315,8 @@ export class AgentService {
       throw new FerryError('E_HOST_NOT_FOUND', `No host named ${request.host}`, {
         host: request.host,
       });
+    // The signatures the host's environment requires, as for a deployment into it.
+    this.checkEntry(bundle, host.env);
     // Every ${NAME} the manifest uses must be set for the host before anything is recorded or sent.
     const resolved = await this.variables.checkDeployable(bundle.manifest, [host], bundle.app);
     if (!resolved.has(host.id)) throw new Error('variables were not resolved for the host');

@@ -210,6 +210,11 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     dispatcher,
     hostFacts,
     events,
+    (bundle, env) => {
+      // An environment no longer configured requires nothing (it has no settings).
+      const settings = config.environments.find((e) => e.name === env);
+      if (settings) developerKeys.checkEntry(bundle, settings);
+    },
   );
   app.addHook('onClose', () => agents.close());
   const catchUp = new CatchUp(store, bundles, dispatcher, app.log);

@@ -11,8 +11,18 @@ import type { Server as TlsServer } from 'node:tls';
 import { buildServer } from './build-server.js';
 import { ServerTls, tlsFolder } from './tls/server-tls.js';
 import { loadSecretKey } from './secret-key.js';
-import { ServerSigningKey } from './signing-key.js';
+import { type BundleRef, ServerSigningKey, UNSIGNED_SHOWN } from './signing-key.js';
 import { artifactsPath, type ServerConfig, sqlitePath } from './server-config.js';
+
+/** What one start of the server is asked to do besides serving: never kept in the configuration. */
+export interface RunServerOptions {
+  /**
+   * Sign the bundles that have no server signature (`--sign-unsigned-bundles`):
+   * an operator's explicit action after checking them, once, after an upgrade
+   * from a Ferry older than signatures.
+   */
+  signUnsignedBundles?: boolean;
+}
 
 /**
  * The file under the data folder that holds the URL the server listens on, once
@@ -40,6 +50,7 @@ export interface RunningServer {
 export async function runServer(
   config: Readonly<ServerConfig>,
   say: (line: string) => void,
+  options: RunServerOptions = {},
 ): Promise<RunningServer> {
   // Whatever this process writes is its own, a permissive umask notwithstanding;
   // each writer also gives its own mode, and what an older Ferry left is fixed below.
@@ -65,10 +76,20 @@ export async function runServer(
       `First start: the key that signs bundles is in ${signingKey.file} (mode 0600; public key ${signingKey.keyId}). Back it up; replicas sharing a store need the same key (FERRY_SIGNING_KEY).`,
     );
   }
-  const backfilled = await signingKey.prepareStore(store);
-  if (backfilled > 0) {
+  const { signed, unsigned } = await signingKey.prepareStore(store, {
+    signUnsigned: options.signUnsignedBundles === true,
+  });
+  if (signed.length > 0) {
     say(
-      `Signed ${backfilled} bundles recorded before bundles were signed, with ${signingKey.keyId}.`,
+      `Signed ${signed.length} bundles that had no signature, with ${signingKey.keyId} (--sign-unsigned-bundles): ${signed.map(bundleName).join(', ')}.`,
+    );
+  }
+  if (unsigned.length > 0) {
+    const more = unsigned.length >= UNSIGNED_SHOWN ? ' (and maybe more)' : '';
+    say(
+      `Warning: ${unsigned.length} bundles${more} have no server signature, and agents refuse to install them: ${unsigned.map(bundleName).join(', ')}. ` +
+        'A bundle recorded by a Ferry older than signatures has none; so has a record someone changed in the store. ' +
+        'Once you have checked them, start the server once with --sign-unsigned-bundles to sign them.',
     );
   }
   // With the built-in transport, no agent connection survives a restart. With
@@ -163,4 +184,8 @@ export async function runServer(
       await store.close();
     },
   };
+}
+
+function bundleName(bundle: BundleRef): string {
+  return `${bundle.app}@${bundle.version} (sha256 ${bundle.sha256.slice(0, 12)}…)`;
 }

@@ -108,11 +108,22 @@ export class ServerSigningKey {
   /**
    * On start: checks that the store's bundles are signed with this key — the
    * first server to start records it, and a replica with another key stops
-   * (`E_SIGNING_KEY_MISMATCH`) — then signs the bundles an older Ferry recorded
-   * unsigned. Safe for replicas at once: ed25519 signatures are deterministic,
-   * and a bundle signed meanwhile is left alone. Returns how many it signed.
+   * (`E_SIGNING_KEY_MISMATCH`) — and finds the bundles without the server's
+   * signature. Those are never signed on their own: a row without a signature
+   * is what someone who rewrote the store would leave, and signing it would
+   * bless the rewrite. Only the operator's explicit `signUnsigned` (`ferry
+   * server --sign-unsigned-bundles`, once, after checking them) signs them,
+   * trusting the store as it is then. Safe for replicas at once: ed25519
+   * signatures are deterministic, and a bundle signed meanwhile is left alone.
+   *
+   * @example
+   *   const { unsigned } = await key.prepareStore(store);
+   *   const { signed } = await key.prepareStore(store, { signUnsigned: true });
    */
-  async prepareStore(store: Pick<Store, 'bundles'>): Promise<number> {
+  async prepareStore(
+    store: Pick<Store, 'bundles'>,
+    options: { signUnsigned?: boolean } = {},
+  ): Promise<{ signed: BundleRef[]; unsigned: BundleRef[] }> {
     const recorded = await store.bundles.claimSigningKey(this.publicKey);
     if (recorded !== this.publicKey) {
       throw new FerryError(
@@ -121,10 +132,14 @@ export class ServerSigningKey {
         { storeKey: keyFingerprint(recorded), serverKey: this.keyId },
       );
     }
-    let signed = 0;
+    if (options.signUnsigned !== true) {
+      const unsigned = await store.bundles.listUnsigned(UNSIGNED_SHOWN);
+      return { signed: [], unsigned: unsigned.map(refOf) };
+    }
+    const signed: BundleRef[] = [];
     for (;;) {
       const unsigned = await store.bundles.listUnsigned(500);
-      if (unsigned.length === 0) return signed;
+      if (unsigned.length === 0) break;
       let round = 0;
       for (const bundle of unsigned) {
         const signature = this.sign(bundle);
@@ -135,15 +150,31 @@ export class ServerSigningKey {
             bundle.sha256,
             signature,
           )
-        )
+        ) {
           round += 1;
+          signed.push(refOf(bundle));
+        }
       }
-      signed += round;
       // Another replica signing the same ones makes this round sign fewer; one
       // that signs none has nothing left to do.
-      if (unsigned.length < 500 || round === 0) return signed;
+      if (unsigned.length < 500 || round === 0) break;
     }
+    return { signed, unsigned: [] };
   }
+}
+
+/** How many unsigned bundles a start names at most (it says when there may be more). */
+export const UNSIGNED_SHOWN = 50;
+
+/** A bundle as the server's log names it. */
+export interface BundleRef {
+  app: string;
+  version: number;
+  sha256: string;
+}
+
+function refOf(bundle: BundleRef): BundleRef {
+  return { app: bundle.app, version: bundle.version, sha256: bundle.sha256 };
 }
 
 async function readKeyFile(file: string): Promise<KeyObject | undefined> {

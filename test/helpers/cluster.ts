@@ -156,9 +156,12 @@ export class Cluster {
     await this.local.startAgentAgain(name);
   }
 
-  /** Stops the server (SIGKILL by default: it dies) and starts it again on the same port and data. */
-  restartServer(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    return this.local.restartServer(signal);
+  /**
+   * Stops the server (SIGKILL by default: it dies) and starts it again on the
+   * same port and data, with `args` added to its flags for this start.
+   */
+  restartServer(signal: NodeJS.Signals = 'SIGKILL', args: string[] = []): Promise<void> {
+    return this.local.restartServer(signal, args);
   }
 
   /**

@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { type BundleSignature, bundleRefSchema } from '../../protocol/api.js';
+import {
+  developerStatement,
+  parsePublicKey,
+  serverStatement,
+  verifyStatement,
+} from '../../bundle/bundle-signature.js';
+import { type BundleRecord, type BundleSignature, bundleRefSchema } from '../../protocol/api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
 import { printFields, printJson } from '../output.js';
@@ -32,18 +38,42 @@ export function registerBundleShow(bundle: Command): void {
         ['pushed', `${bundle.pushedAt} by ${bundle.pushedBy}`],
         ['role', (bundle.manifest as { role?: string }).role],
         ['verdict', bundle.verdict],
-        ...signatureLines(bundle.signatures),
+        ...signatureLines(bundle),
       ]);
     });
 }
 
-/** One line per signature: the server's key, then developers' by name (or fingerprint). */
-function signatureLines(signatures: BundleSignature[]): [string, string][] {
-  if (signatures.length === 0) return [['signed', 'not signed']];
-  return signatures.map((s) => [
-    'signed',
-    s.by === 'server'
-      ? `by the server (key ${s.keyId})`
-      : `by ${s.name ?? 'a key the server does not name'} (developer key ${s.keyId})`,
+/**
+ * Two lines per signature, each checked here over the record as shown: who
+ * signed (the server's key, then developers' by name, or by fingerprint), and
+ * the signature's value. One that does not verify names no one: a key alone
+ * proves nothing.
+ */
+function signatureLines(bundle: BundleRecord): [string, string][] {
+  if (bundle.signatures.length === 0) return [['signed', 'not signed']];
+  return bundle.signatures.flatMap((s): [string, string][] => [
+    ['signed', signerLine(bundle, s)],
+    ['signature', s.signature],
   ]);
+}
+
+function signerLine(bundle: BundleRecord, s: BundleSignature): string {
+  const key = s.by === 'server' ? `the server's key ${s.keyId}` : `developer key ${s.keyId}`;
+  if (!verifies(bundle, s)) {
+    return `signature does not verify (${key}): the bundle's record changed since it was signed, or the signature is not that key's`;
+  }
+  return s.by === 'server'
+    ? `by the server (key ${s.keyId})`
+    : `by ${s.name ?? 'a key the server does not name'} (developer key ${s.keyId})`;
+}
+
+function verifies(bundle: BundleRecord, s: BundleSignature): boolean {
+  let key;
+  try {
+    key = parsePublicKey(s.publicKey, 'the signature');
+  } catch {
+    return false;
+  }
+  const statement = s.by === 'server' ? serverStatement(bundle) : developerStatement(bundle);
+  return verifyStatement(key, statement, s.signature);
 }

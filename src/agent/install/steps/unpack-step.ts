@@ -1,8 +1,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { unpackBundle } from '../../../bundle/unpack.js';
+import { checkBundleManifest } from '../bundle-manifest-check.js';
 import { type InstallStep, goingOn, passed } from './install-step.js';
 
-/** Unpacks the bundle into `releases/<version>/` (hardened: see `unpackBundle`), replacing what was there. */
+/**
+ * Unpacks the bundle into `releases/<version>/` (hardened: see `unpackBundle`),
+ * replacing what was there, then checks that the job's manifest section is the
+ * one the verified bundle carries: the commands run are the bundle's, never a
+ * changed copy from the server's store. A difference removes the release.
+ */
 export const unpackStep: InstallStep = {
   name: 'unpack',
   applies: (ctx) => ctx.mode === 'fresh' && goingOn(ctx),
@@ -17,6 +23,13 @@ export const unpackStep: InstallStep = {
         expectedSha256: job.sha256,
       });
       context.out(`${meta.files.length} entries unpacked\n`);
+      try {
+        checkBundleManifest(job, meta.manifest.apps[job.app], 'the bundle');
+      } catch (err) {
+        await rm(paths.releaseDir, { recursive: true, force: true });
+        throw err;
+      }
+      context.out(`the job's manifest is the bundle's own\n`);
     });
     // From here on, a failure before the switch removes the half-made release.
     if (passed(ctx, unpacked)) ctx.unpacked = true;

@@ -6,6 +6,7 @@ import {
   verifyStatement,
 } from '../../../bundle/bundle-signature.js';
 import type { InstallJob } from '../../../protocol/messages.js';
+import { checkBundleManifest, releaseManifestSection } from '../bundle-manifest-check.js';
 import { StepFailure } from '../step-reporter.js';
 import { type InstallStep, goingOn, passed } from './install-step.js';
 
@@ -15,13 +16,20 @@ import { type InstallStep, goingOn, passed } from './install-step.js';
  * server's key the agent got at enrolment: a bundle whose bytes and record were
  * both changed after the push (by someone with the server's disk) is refused
  * here, before anything of it is unpacked, and the host stays on its release.
+ *
+ * A release already on the host (a rollback, or the running version again) is
+ * not fetched: the job's signature is checked all the same, and its manifest
+ * section against the one in the release's own `ferry-bundle.json`, so a
+ * changed record cannot start other commands there either.
  */
 export const verifyStep: InstallStep = {
   name: 'verify',
-  applies: (ctx) => ctx.mode === 'fresh' && goingOn(ctx),
+  applies: (ctx) =>
+    (ctx.mode === 'fresh' || ctx.mode === 'reuse' || ctx.mode === 'restart') && goingOn(ctx),
   async run(ctx) {
+    const fresh = ctx.mode === 'fresh';
     const verified = await ctx.steps.step('verify', async (context) => {
-      await ctx.host.fetcher.verify(ctx.archive, ctx.job.sha256, context.out);
+      if (fresh) await ctx.host.fetcher.verify(ctx.archive, ctx.job.sha256, context.out);
       const key = await ctx.host.signingKey().catch((err: unknown) => {
         throw new StepFailure(
           `cannot check the bundle's signature: the server's signing key is unknown to this agent and could not be fetched (${(err as Error).message})`,
@@ -31,8 +39,16 @@ export const verifyStep: InstallStep = {
         context.out(`${checkSignature(ctx.job, key)}\n`);
       } catch (err) {
         // Not kept in the cache either: the next job fetches it again.
-        await rm(ctx.archive, { force: true });
+        if (fresh) await rm(ctx.archive, { force: true });
         throw err;
+      }
+      if (!fresh) {
+        const { releaseDir } = ctx.paths;
+        const carried = await releaseManifestSection(releaseDir, ctx.job.app);
+        checkBundleManifest(ctx.job, carried, `releases/${ctx.job.version}`);
+        context.out(
+          `the job's manifest is the one releases/${ctx.job.version} was installed from\n`,
+        );
       }
     });
     passed(ctx, verified);
