@@ -74,6 +74,18 @@ describe('loadServerConfig', () => {
     expect(problems).toContain('colour');
   });
 
+  it('refuses TLS timings that would renew at every check or fire the check at once', async () => {
+    const file = path.join(os.tmpdir(), `ferry-config-tls-${process.pid}.yml`);
+    await writeFile(file, 'tls: { serverCertDays: 20, checkSeconds: 2592000 }\n');
+    const error = (await loadServerConfig({ file, env: {}, flags: { data: '/tmp/x' } }).catch(
+      (e: unknown) => e,
+    )) as FerryError;
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    const problems = (error.details?.problems as string[]).join('\n');
+    expect(problems).toMatch(/^tls\.renewBeforeDays: .*less than tls\.serverCertDays/m);
+    expect(problems).toMatch(/^tls\.checkSeconds:/m);
+  });
+
   it('keeps 1000 facts samples per host for 30 days, sampling load every 30 minutes, unless configured', async () => {
     const defaults = await loadServerConfig({ env: {}, flags: { data: '/d' } });
     expect(defaults.factsHistory).toEqual({ keepSamples: 1000, keepDays: 30, sampleMinutes: 30 });

@@ -110,11 +110,17 @@ export const serverConfigSchema = z
         // … renewed when it has less than this left (no restart, no connection dropped), …
         renewBeforeDays: z.coerce.number().positive().default(30),
         // … looked at this often.
-        checkSeconds: z.coerce.number().positive().default(3600),
+        // (at most a day: a longer timer than Node's 24.8 days would fire at once, again and again)
+        checkSeconds: z.coerce.number().positive().max(86_400).default(3600),
       })
       .prefault({})
       .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
         error: 'give both tls.certFile and tls.keyFile (--tls-cert and --tls-key), or neither',
+      })
+      .refine((tls) => tls.renewBeforeDays < tls.serverCertDays, {
+        // Or every check would issue a new certificate.
+        error: 'tls.renewBeforeDays must be less than tls.serverCertDays',
+        path: ['renewBeforeDays'],
       }),
     /** The lifecycle, in order: dev → qa → prod unless configured. */
     environments: environmentsSchema,

@@ -54,6 +54,15 @@ describe('the server CA', () => {
   });
 });
 
+describe('a server certificate of a CA near its end', () => {
+  it('ends when its CA ends, not after', async () => {
+    const ca = await makeCertificateAuthority({ name: 'Ferry CA short', days: 5 });
+    const server = await issueServerCertificate(ca, ['localhost'], 90 * 86_400_000);
+    const caEnds = Date.parse(new X509Certificate(ca.cert).validTo);
+    expect(Date.parse(new X509Certificate(server.cert).validTo)).toBeLessThanOrEqual(caEnds);
+  });
+});
+
 describe('many certificates', () => {
   it('are all valid DER that verifies, whatever bytes their serials and signatures start with', async () => {
     // A padded INTEGER (serial or signature) shows up about once in a hundred.

@@ -107,7 +107,9 @@ async function issueOnce(
   const now = Date.now();
   setNames(cert.subject, names[0] ?? 'ferry');
   cert.issuer = caCert.subject;
-  await fillBody(cert, keys.publicKey, now, now + validityMs);
+  // Never past the CA's own end: a certificate its CA no longer vouches for is refused.
+  const caEnds = caCert.notAfter.value.getTime();
+  await fillBody(cert, keys.publicKey, now, Math.min(now + validityMs, caEnds));
   const caSki = await keyIdentifier(caCert);
   cert.extensions = [
     extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: false })),
