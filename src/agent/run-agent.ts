@@ -204,7 +204,15 @@ async function startAgent(
       // cannot say, the job is not acknowledged, and the transport delivers it again
       // (for a while: see `JobRetries`). An answer that asking again will not change
       // is a `FinalJobError`: the transport ends the job as failed.
-      const wanted = await askWanted({ ...identity, clientOptions }, job.id, {
+      // The credential is read at each attempt: it may rotate while the answer is retried.
+      const asking = {
+        server: identity.server,
+        get token() {
+          return identity.token;
+        },
+        clientOptions,
+      };
+      const wanted = await askWanted(asking, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
         onRetry: (err, attempt, delayMs) =>
