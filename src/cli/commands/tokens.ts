@@ -28,7 +28,7 @@ export function registerTokens(program: Command): void {
         '--join-file FILE` and `ferry login --join FILE` trust exactly that CA from the first request.\n' +
         'It holds the token: keep it as secret as one.\n\n' +
         'Examples:\n  ferry tokens create --role deployer --name ci\n' +
-        '  ferry tokens create --role agent --env qa > /etc/ferry/join   # on the host: ferry agent --join-file /etc/ferry/join …',
+        '  (umask 077; ferry tokens create --role agent --env qa > /etc/ferry/join)   # on the host: ferry agent --join-file /etc/ferry/join …',
     )
     .action(
       async (
