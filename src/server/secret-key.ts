@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
+import { loadOrMakeKeyFile } from './key-file.js';
 
 /** Where the server keeps its secret key unless the operator gives one. */
 export function secretKeyPath(data: string): string {
@@ -30,38 +30,12 @@ export async function loadSecretKey(config: {
     };
   }
   const file = secretKeyPath(config.data);
-  const existing = await readKeyFile(file);
-  if (existing) return { key: existing, made: false, file };
-  // Written under another name, then linked into place: a replica starting at
-  // the same time on the same folder finds either no file or the whole key.
-  const partial = `${file}.partial-${process.pid}`;
-  const key = randomBytes(32);
-  await writeFile(partial, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'w' });
-  await chmod(partial, 0o600);
-  try {
-    await link(partial, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const theirs = await readKeyFile(file);
-    if (theirs) return { key: theirs, made: false, file };
-    throw err;
-  } finally {
-    await rm(partial, { force: true });
-  }
-  return { key, made: true, file };
-}
-
-async function readKeyFile(file: string): Promise<Buffer | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  // A key file someone made readable is made the server's own again.
-  if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
-  return parseKey(text, file);
+  const { key, made } = await loadOrMakeKeyFile(
+    file,
+    () => `${randomBytes(32).toString('base64')}\n`,
+    parseKey,
+  );
+  return { key, made, file };
 }
 
 /** 32 bytes, in base64 (44 characters) or hex (64); the message never repeats the value. */

@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
-import { chmod, link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   keyFingerprint,
@@ -10,6 +9,7 @@ import {
   serverStatement,
   signStatement,
 } from '../bundle/bundle-signature.js';
+import { loadOrMakeKeyFile } from './key-file.js';
 import type { BundleRecord } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { Store, StoredSignature } from '../store/store.js';
@@ -74,25 +74,12 @@ export class ServerSigningKey {
       );
     }
     const file = signingKeyPath(config.data);
-    const existing = await readKeyFile(file);
-    if (existing) return new ServerSigningKey(existing, false, file);
-    // Written under another name, then linked into place: a replica starting at
-    // the same time on the same folder finds either no file or the whole key.
-    const partial = `${file}.partial-${process.pid}`;
-    const { privateKeyPem } = newSigningKey();
-    await writeFile(partial, privateKeyPem, { mode: 0o600, flag: 'w' });
-    await chmod(partial, 0o600);
-    try {
-      await link(partial, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const theirs = await readKeyFile(file);
-      if (theirs) return new ServerSigningKey(theirs, false, file);
-      throw err;
-    } finally {
-      await rm(partial, { force: true });
-    }
-    return new ServerSigningKey(parsePrivateKey(privateKeyPem, file), true, file);
+    const { key, made } = await loadOrMakeKeyFile(
+      file,
+      () => newSigningKey().privateKeyPem,
+      parsePrivateKey,
+    );
+    return new ServerSigningKey(key, made, file);
   }
 
   /** The server's signature over a bundle's record (see `serverStatement`). */
@@ -175,17 +162,4 @@ export interface BundleRef {
 
 function refOf(bundle: BundleRef): BundleRef {
   return { app: bundle.app, version: bundle.version, sha256: bundle.sha256 };
-}
-
-async function readKeyFile(file: string): Promise<KeyObject | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  // A key file someone made readable is made the server's own again.
-  if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
-  return parsePrivateKey(text, file);
 }
