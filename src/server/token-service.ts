@@ -221,6 +221,11 @@ export class TokenService {
    * returns, and other replicas close its connection within a second.
    */
   async revoke(id: string, by: string): Promise<void> {
+    // A row revoked before (a host credential its rotation retired) stays so, and
+    // revoking it again changes nothing: it must not cut off the host that now
+    // holds its successor.
+    const before = (await this.store.tokens.list()).find((t) => t.id === id);
+    if (before?.revokedAt) return;
     if (!(await this.store.tokens.revoke(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
     }

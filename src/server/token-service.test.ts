@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
+import { openStore } from '../store/open-store.js';
+import { SecretBox } from '../store/secret-box.js';
+import type { Store } from '../store/store.js';
+import { type BuiltServer, buildServer } from './build-server.js';
+import { serverConfigSchema } from './server-config.js';
+
+describe("revoking a host's credential", () => {
+  let dir: string;
+  let store: Store;
+  let server: BuiltServer;
+  let admin: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-tokens-'));
+    store = await openStore(
+      { driver: 'sqlite', file: path.join(dir, 'ferry.db') },
+      new SecretBox(randomBytes(32)),
+    );
+    await store.migrate();
+    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
+    await artifacts.init();
+    server = buildServer(serverConfigSchema.parse({ data: dir, logLevel: 'silent' }), {
+      store,
+      artifacts,
+    });
+    await server.app.ready();
+    admin = (await server.tokens.create({ role: 'admin' }, null)).token;
+  });
+
+  afterAll(async () => {
+    await server.app.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string, body?: object) =>
+    server.app.inject({
+      method,
+      url: `/api/v1${url}`,
+      headers: { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { payload: body }),
+    });
+
+  it('leaves the host alone when the row revoked is one its rotation already retired', async () => {
+    const enrolment = (await server.tokens.create({ role: 'agent', env: 'qa' }, null)).token;
+    const enrolled = (
+      await call('POST', '/agents/enroll', enrolment, {
+        name: 'qa-1',
+        env: 'qa',
+        roles: ['web'],
+        vars: {},
+      })
+    ).json<{ hostId: string; token: string }>();
+    const rotated = (await call('POST', '/agent/credential', enrolled.token)).json<{
+      token: string;
+    }>();
+    // Its first use confirms it and retires the first one.
+    expect((await call('POST', '/agent/credential/confirm', rotated.token)).statusCode).toBe(200);
+    expect((await call('GET', '/whoami', enrolled.token)).statusCode).toBe(401);
+
+    const rows = (await call('GET', '/tokens', admin)).json<{
+      tokens: { id: string; hostId: string | null; revokedAt: string | null }[];
+    }>().tokens;
+    const retired = rows.find((t) => t.hostId === enrolled.hostId && t.revokedAt !== null);
+    expect(retired).toBeDefined();
+    // Tidying the retired row is answered as done, and cuts nothing off.
+    expect((await call('DELETE', `/tokens/${retired!.id}`, admin)).statusCode).toBe(204);
+    expect((await call('GET', '/whoami', rotated.token)).statusCode).toBe(200);
+    const hosts = (await call('GET', '/hosts', admin)).json<{ hosts: { name: string }[] }>();
+    expect(hosts.hosts.map((h) => h.name)).toContain('qa-1');
+
+    // Revoking the one in use still ends it at once.
+    const current = (await call('GET', '/tokens', admin))
+      .json<{ tokens: { id: string; hostId: string | null; revokedAt: string | null }[] }>()
+      .tokens.find((t) => t.hostId === enrolled.hostId && t.revokedAt === null);
+    expect((await call('DELETE', `/tokens/${current!.id}`, admin)).statusCode).toBe(204);
+    expect((await call('GET', '/whoami', rotated.token)).statusCode).toBe(401);
+  });
+});
