@@ -1,6 +1,7 @@
 import { lstat, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJoinString } from '../src/tls/join-string.js';
 import { enrolledHostId, startAgent } from './helpers/agent-process.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
 import {
@@ -305,10 +306,15 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('secrets on the host', () => {
     expect(byHand.stderr).toContain('[E_SECRET_IN_COMMAND]');
   }, 60_000);
 
-  it("enrols an agent with --token-file, the token in no process's arguments", async () => {
-    const token = await cluster.token('agent', 'dev');
-    const file = path.join(cluster.work, 'enrol-token');
-    await writeFile(file, `${token}\n`, { mode: 0o600 });
+  it("enrols an agent with --join-file, the token in no process's arguments", async () => {
+    // What `ferry tokens create --role agent` prints: a join string, the token inside
+    // (a bare token would leave the agent nothing to pin the server's CA with).
+    const made = await cluster.ferry(['tokens', 'create', '--role', 'agent', '--env', 'dev']);
+    expect(made.code, made.stderr).toBe(0);
+    const join = made.stdout.trim();
+    const { token } = decodeJoinString(join);
+    const file = path.join(cluster.work, 'enrol-join');
+    await writeFile(file, `${join}\n`, { mode: 0o600 });
     const root = path.join(cluster.work, 'hosts', 'dev-file');
     const agent = await startAgent({
       admin: cluster.server,
@@ -316,12 +322,13 @@ describe.skipIf(!SUPERVISORD_SUITES_RUN)('secrets on the host', () => {
       roles: ['web'],
       root,
       name: 'dev-file',
-      args: ['--token-file', file],
+      args: ['--join-file', file],
     });
     try {
       expect(await enrolledHostId(root)).toMatch(/^host_/);
       expect((await processArguments()).filter((args) => args.includes(token))).toEqual([]);
       expect(agent.output()).not.toContain(token);
+      expect(agent.output()).not.toContain(join);
     } finally {
       await agent.stop();
     }
