@@ -1,5 +1,5 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
-import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,7 +9,7 @@ import { createBundle } from '../src/bundle/pack.js';
 import { readArchive, writeArchive } from './helpers/archive.js';
 import { runFerry, startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
-import { harnessFetch } from '../src/dev/harness-trust.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * Hostile input, field by field: every string a push, a token or a command line
@@ -281,10 +281,14 @@ const CONTROL_CHARACTERS_EXCEPT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f]/;
 function rawRequest(text: string): Promise<string> {
   const { hostname, port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => socket.write(text));
+    // Over TLS, trusting the server's CA, as every client does.
+    const socket = tls.connect(
+      { port: Number(port), host: hostname, ...harnessTrust().tlsOptions() },
+      () => socket.write(text),
+    );
     let answer = '';
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
     socket.on('close', () => resolve(answer));
-    socket.on('error', (err) => (answer ? resolve(answer) : reject(err)));
+    socket.on('error', (err: Error) => (answer ? resolve(answer) : reject(err)));
   });
 }

@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundle } from '../src/bundle/pack.js';
 import { startServer, type ServerProcess } from './helpers/ferry-process.js';
 import { appTree, makeTree } from './helpers/source-tree.js';
-import { harnessFetch } from '../src/dev/harness-trust.js';
+import { harnessFetch, harnessTrust } from '../src/dev/harness-trust.js';
 
 /**
  * Slow clients against a server with two checker threads: trickling uploads are cut
@@ -54,7 +54,11 @@ function trickle(
   target: ServerProcess = server,
 ): { answer: Promise<string>; stop: () => void } {
   const { hostname, port } = new URL(target.url);
-  const socket = net.connect(Number(port), hostname);
+  const socket = tls.connect({
+    port: Number(port),
+    host: hostname,
+    ...harnessTrust().tlsOptions(),
+  });
   socket.write(
     `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${target.adminToken}\r\n` +
       `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
@@ -145,7 +149,11 @@ describe('slow uploads', () => {
   it('answers an upload that stops sending with E_UPLOAD_STALLED before closing it', async () => {
     const body = await bundleOf('idle');
     const { hostname, port } = new URL(server.url);
-    const socket = net.connect(Number(port), hostname);
+    const socket = tls.connect({
+      port: Number(port),
+      host: hostname,
+      ...harnessTrust().tlsOptions(),
+    });
     socket.write(
       `POST /api/v1/bundles HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${server.adminToken}\r\n` +
         `Content-Type: application/gzip\r\nContent-Length: ${body.length}\r\n\r\n`,

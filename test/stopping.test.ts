@@ -110,6 +110,8 @@ describe('stopping is prompt', () => {
     const agent = await runAgent({
       server: cluster.server.url,
       token: await cluster.token('agent', 'dev'),
+      // The server's CA pinned, as a join string would.
+      caFingerprint: cluster.server.caFingerprint,
       env: 'dev',
       roles: ['late'],
       root,
