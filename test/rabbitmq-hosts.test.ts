@@ -116,12 +116,15 @@ describe.skipIf(!url)('hosts on RabbitMQ', () => {
     const user = await restrictedUser(url!, name, { configure: '^$', write: '^$', read: '^$' });
     const root = path.join(cluster.work, 'hosts', name);
     const port = await reservePort();
-    const enrolToken = await cluster.token('agent', 'dev');
+    // What `ferry tokens create --role agent` prints: a join string, pinning the server's CA.
+    const made = await cluster.ferry(['tokens', 'create', '--role', 'agent', '--env', 'dev']);
+    expect(made.code, made.stderr).toBe(0);
+    const join = made.stdout.trim();
     // Not started to be ready: it cannot reach the broker until it has permissions.
     const agent = await LocalAgent.spawn({
       server: cluster.server.url,
       admin: cluster.api(),
-      token: enrolToken,
+      join,
       env: 'dev',
       roles: ['web'],
       root,
