@@ -181,7 +181,7 @@ async function fetchSigningKey(
     {},
   );
   // Checked before it is kept: a key that is not one would fail every install.
-  const key = parsePublicKey(publicKey, "the server's answer (GET /api/v1/signing-key)");
+  const key = parsePublicKey(publicKey, "the server's signing-key answer");
   identity.signingKey = publicKey;
   await saveIdentity(root, identity);
   return key;
