@@ -53,7 +53,7 @@ describe('npx ferry demo --exit', () => {
       /→ refused: Migrations ran in prod since hello@1: hello@3 \(on prod-1, .*\[E_ROLLBACK_OVER_MIGRATIONS\]/,
     );
     expect(out).toContain(
-      "prod-1's steps: prepare → reuse → switch → start → health → service-output → prune",
+      "prod-1's steps: prepare → reuse → verify → switch → start → health → service-output → prune",
     );
     expect(out).toMatch(/prod-1 answers \{"ok":true,"version":"1"/);
     expect(out).toMatch(/^ {6}prod: hello@1 \(passed\)$/m);
