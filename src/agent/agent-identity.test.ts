@@ -1,18 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { keyFingerprint } from '../bundle/bundle-signature.js';
-import { type BuiltServer, buildServer } from '../server/build-server.js';
-import { serverConfigSchema } from '../server/server-config.js';
-import { openStore } from '../store/open-store.js';
-import { SecretBox } from '../store/secret-box.js';
-import type { Store } from '../store/store.js';
+import type { BuiltServer } from '../server/build-server.js';
 import { failure } from '../../test/helpers/failure.js';
+import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
 import {
   type AgentIdentity,
   identityFile,
@@ -22,34 +17,19 @@ import {
 } from './agent-identity.js';
 
 describe('the signing key an agent keeps', () => {
+  let opened: SqliteServer;
   let dir: string;
-  let store: Store;
   let server: BuiltServer;
   let url: string;
   let token: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-identity-'));
-    store = await openStore(
-      { driver: 'sqlite', file: path.join(dir, 'ferry.db') },
-      new SecretBox(randomBytes(32)),
-    );
-    await store.migrate();
-    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
-    await artifacts.init();
-    server = buildServer(serverConfigSchema.parse({ data: dir, logLevel: 'silent' }), {
-      store,
-      artifacts,
-    });
+    opened = await openSqliteServer('ferry-identity-');
+    ({ dir, server, admin: token } = opened);
     url = await server.app.listen({ host: '127.0.0.1', port: 0 });
-    token = (await server.tokens.create({ role: 'admin' }, null)).token;
   });
 
-  afterAll(async () => {
-    await server.app.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => opened.close());
 
   it('is fetched once by installs that ask at the same time, and kept', async () => {
     const root = await mkdtemp(path.join(dir, 'agent-'));

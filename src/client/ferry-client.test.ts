@@ -1,49 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
 import { releasePort, reservePort } from '../dev/port-allocator.js';
 import { FerryError } from '../protocol/errors.js';
-import { type BuiltServer, buildServer } from '../server/build-server.js';
-import { serverConfigSchema } from '../server/server-config.js';
-import { openStore } from '../store/open-store.js';
-import { SecretBox } from '../store/secret-box.js';
-import type { Store } from '../store/store.js';
+import type { BuiltServer } from '../server/build-server.js';
+import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
 import { ApiError, FerryClient } from './ferry-client.js';
 
 describe('FerryClient against a real server', () => {
-  let dir: string;
-  let store: Store;
+  let opened: SqliteServer;
   let server: BuiltServer;
   let url: string;
   let admin: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-client-'));
-    store = await openStore(
-      { driver: 'sqlite', file: path.join(dir, 'ferry.db') },
-      new SecretBox(randomBytes(32)),
-    );
-    await store.migrate();
-    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
-    await artifacts.init();
-    server = buildServer(serverConfigSchema.parse({ data: dir, logLevel: 'silent' }), {
-      store,
-      artifacts,
-    });
+    opened = await openSqliteServer('ferry-client-');
+    ({ server, admin } = opened);
     url = await server.app.listen({ host: '127.0.0.1', port: 0 });
-    admin = (await server.tokens.create({ role: 'admin' }, null)).token;
   });
 
-  afterAll(async () => {
-    await server.app.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => opened.close());
 
   it('calls a route by name and parses its answer', async () => {
     const client = new FerryClient(`${url}/`, admin);

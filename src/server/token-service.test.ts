@@ -1,43 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsArtifactStore } from '../artifacts/fs/fs-artifact-store.js';
-import { openStore } from '../store/open-store.js';
-import { SecretBox } from '../store/secret-box.js';
-import type { Store } from '../store/store.js';
-import { type BuiltServer, buildServer } from './build-server.js';
-import { serverConfigSchema } from './server-config.js';
-
+import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
+import type { BuiltServer } from './build-server.js';
 describe("revoking a host's credential", () => {
-  let dir: string;
-  let store: Store;
+  let opened: SqliteServer;
   let server: BuiltServer;
   let admin: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-tokens-'));
-    store = await openStore(
-      { driver: 'sqlite', file: path.join(dir, 'ferry.db') },
-      new SecretBox(randomBytes(32)),
-    );
-    await store.migrate();
-    const artifacts = new FsArtifactStore(path.join(dir, 'artifacts'));
-    await artifacts.init();
-    server = buildServer(serverConfigSchema.parse({ data: dir, logLevel: 'silent' }), {
-      store,
-      artifacts,
-    });
+    opened = await openSqliteServer('ferry-tokens-');
+    ({ server, admin } = opened);
     await server.app.ready();
-    admin = (await server.tokens.create({ role: 'admin' }, null)).token;
   });
 
-  afterAll(async () => {
-    await server.app.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => opened.close());
 
   const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string, body?: object) =>
     server.app.inject({
