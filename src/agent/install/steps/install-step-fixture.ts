@@ -88,7 +88,12 @@ export async function stepFixture(): Promise<StepFixture> {
     close: () => Promise.resolve(),
   };
   const remembered: string[] = [];
-  const fetcher = new BundleFetcher(cacheDir, 'http://127.0.0.1:9', 'no-token');
+  // Nothing listens on port 9: a fetch fails after a short wait (the default waits a minute).
+  const fetcher = new BundleFetcher(cacheDir, 'http://127.0.0.1:9', 'no-token', {
+    budgetMs: 300,
+    firstDelayMs: 50,
+    maxDelayMs: 100,
+  });
   const serverKey = generateKeyPairSync('ed25519');
   const signJob = (job: InstallJob) => ({
     keyId: keyFingerprint(serverKey.publicKey),
