@@ -104,7 +104,7 @@ export async function runServer(
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 
-  const serverTls = config.insecureHttp ? undefined : await ServerTls.load(config);
+  const serverTls = config.insecureHttp ? undefined : await ServerTls.load(config, say);
   if (serverTls?.caCertificate() !== undefined) {
     say(
       `TLS: this server is its own CA (fingerprint ${serverTls.caFingerprint()}); ${path.join(tlsFolder(config), 'ca.pem')} is what clients trust. Join strings from \`ferry tokens create\` carry the fingerprint.`,

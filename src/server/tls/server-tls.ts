@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,8 +63,17 @@ export class ServerTls implements ServerWire {
     private pinnedCa: string | null,
   ) {}
 
-  /** Loads (or on the first start makes) the certificate the server will serve. */
-  static async load(config: Readonly<ServerConfig>): Promise<ServerTls> {
+  /**
+   * Loads (or on the first start makes) the certificate the server will serve.
+   * Its own certificate is issued again, saying why through `say`, when the
+   * pair on disk is not whole: a key that is not the certificate's (a renewal
+   * cut short between its two renames), a certificate the CA in `ca.pem` did
+   * not issue (a replaced or restored CA), one that has ended or cannot be read.
+   */
+  static async load(
+    config: Readonly<ServerConfig>,
+    say: (line: string) => void = () => undefined,
+  ): Promise<ServerTls> {
     if (config.tls.certFile !== undefined && config.tls.keyFile !== undefined) {
       const served = await readOperatorFiles(config.tls.certFile, config.tls.keyFile);
       return new ServerTls(config, served, undefined, operatorCaFingerprint(served.cert));
@@ -78,8 +87,19 @@ export class ServerTls implements ServerWire {
       path.join(folder, 'server.pem'),
       path.join(folder, 'server-key.pem'),
     );
-    if (existing && !own.needsRenewal(existing.cert)) own.served = existing;
-    else await own.issue();
+    if (existing === undefined) {
+      await own.issue();
+      return own;
+    }
+    const why = own.whyIssueAgain(existing);
+    if (why === undefined) {
+      own.served = existing;
+      return own;
+    }
+    await own.issue();
+    say(
+      `TLS: issued a new server certificate (valid until ${new X509Certificate(own.served.cert).validTo}): ${why}.`,
+    );
     return own;
   }
 
@@ -149,6 +169,42 @@ export class ServerTls implements ServerWire {
     );
   }
 
+  /**
+   * Why the pair found on disk at start cannot be served as it is, or
+   * undefined when it can (the server then serves it until it is due).
+   */
+  private whyIssueAgain(pair: CertifiedKey): string | undefined {
+    const folder = tlsFolder(this.config);
+    const certFile = path.join(folder, 'server.pem');
+    const ca = new X509Certificate(this.ca!.cert);
+    const chain = splitPemCertificates(pair.cert);
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(chain[0] ?? '');
+    } catch {
+      return `${certFile} holds no certificate that can be read`;
+    }
+    let keyMatches: boolean;
+    try {
+      keyMatches = cert.checkPrivateKey(createPrivateKey(pair.key));
+    } catch {
+      keyMatches = false;
+    }
+    if (!keyMatches) {
+      return `${path.join(folder, 'server-key.pem')} is not the key of the certificate in ${certFile} (a renewal cut short?)`;
+    }
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || chain[1] !== this.ca!.cert) {
+      return `the certificate in ${certFile} was not issued by the CA in ${path.join(folder, 'ca.pem')} (was ca.pem replaced or restored?)`;
+    }
+    if (Date.parse(cert.validTo) <= Date.now()) {
+      return `the certificate in ${certFile} ended on ${cert.validTo}`;
+    }
+    if (this.needsRenewal(pair.cert)) {
+      return `the certificate in ${certFile} is due for renewal or lacks a configured name`;
+    }
+    return undefined;
+  }
+
   /** Whether a certificate of ours ends within the margin, or does not carry every configured name. */
   private needsRenewal(certPem: string): boolean {
     const cert = new X509Certificate(certPem);
@@ -159,7 +215,11 @@ export class ServerTls implements ServerWire {
     );
   }
 
-  /** Issues a new server certificate from the CA, writes it, and serves it. */
+  /**
+   * Issues a new server certificate from the CA, writes it, and serves it. The
+   * key and the certificate are two renames: a crash between them leaves a
+   * pair that does not match, which the next start finds and issues again.
+   */
   private async issue(): Promise<void> {
     const ca = this.ca!;
     const made = await issueServerCertificate(
@@ -188,11 +248,27 @@ export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[
   return [...new Set(names.map((n) => n.toLowerCase()))];
 }
 
+/**
+ * The server's CA from `ca.pem` and `ca-key.pem`, or a new one when neither
+ * (or only the key: a first start cut short) is there. A `ca.pem` without its
+ * key, or with another key, is a start error: making a new CA would silently
+ * leave every enrolled agent trusting the old one.
+ */
 async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
   const existing = await readPair(certFile, keyFile);
-  if (existing) return existing;
+  if (existing) {
+    checkCaPair(existing, certFile, keyFile);
+    return existing;
+  }
+  if (await exists(certFile)) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `${certFile} is there but ${keyFile} is not: put the CA's key back (agents trust that CA), or move ${folder} away to make a new CA and enrol the hosts again`,
+      { certFile, keyFile },
+    );
+  }
   const ca = await makeCertificateAuthority({
     name: `Ferry CA ${os.hostname()}`,
     days: config.tls.caDays,
@@ -201,6 +277,33 @@ async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Pro
   await writePrivate(keyFile, ca.key);
   await writePrivate(certFile, ca.cert);
   return ca;
+}
+
+function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void {
+  let why: string | undefined;
+  try {
+    const cert = new X509Certificate(ca.cert);
+    if (!cert.checkPrivateKey(createPrivateKey(ca.key))) why = 'another key';
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  if (why !== undefined) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `${keyFile} is not the key of the CA certificate in ${certFile} (${why}): restore the two files together, or move the folder away to make a new CA and enrol the hosts again`,
+      { certFile, keyFile },
+    );
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 async function readPair(certFile: string, keyFile: string): Promise<CertifiedKey | undefined> {
@@ -228,7 +331,6 @@ async function readOperatorFiles(certFile: string, keyFile: string): Promise<Cer
     throw new FerryError('E_CONFIG_INVALID', `${certFile} holds no PEM certificate`, { certFile });
   }
   try {
-    const { createPrivateKey } = await import('node:crypto');
     if (!new X509Certificate(first).checkPrivateKey(createPrivateKey(pair.key))) {
       throw new Error('the key is not the certificate’s');
     }
@@ -254,9 +356,18 @@ function operatorCaFingerprint(chainPem: string): string | null {
   return last.ca && last.checkIssued(last) ? caFingerprint(last) : null;
 }
 
-/** Writes a file only this user may read, renamed into place (never half-written). */
+/**
+ * Writes a file only this user may read, renamed into place (never
+ * half-written). The temporary name is this write's own: two writers (two
+ * processes on one folder) never rename each other's half-written file.
+ */
 async function writePrivate(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.tmp`, text, { mode: 0o600 });
-  await chmod(`${file}.tmp`, 0o600);
-  await rename(`${file}.tmp`, file);
+  const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
+    await chmod(partial, 0o600);
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
 }
