@@ -179,7 +179,7 @@ export async function runServer(
       }
     },
     close: async () => {
-      serverTls?.close();
+      await serverTls?.close();
       await app.close();
       await store.close();
     },

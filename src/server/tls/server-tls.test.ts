@@ -2,18 +2,21 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../../tls/certificate-authority.js';
 import { splitPemCertificates } from '../../tls/pem.js';
 import { serverConfigSchema } from '../server-config.js';
-import { ServerTls, tlsFolder } from './server-tls.js';
+import { ServerTls, serverNames, tlsFolder } from './server-tls.js';
 
 let dir: string;
 beforeEach(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-server-tls-'))));
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  vi.useRealTimers();
+  await rm(dir, { recursive: true, force: true });
+});
 
 function configOf(tls: object = {}) {
   return serverConfigSchema.parse({ data: dir, tls });
@@ -147,5 +150,49 @@ describe("an operator's certificate at start", () => {
       (Error & { code?: string }) | undefined;
     expect(error?.code).toBe('E_CONFIG_INVALID');
     expect(error?.message).toContain(`${keyFile} is not the key of the certificate in ${certFile}`);
+  });
+});
+
+/** A TLS server that records the certificates it is given, and a log that keeps every line. */
+function attached(serverTls: ServerTls) {
+  const swapped: string[] = [];
+  const lines: { level: string; message: string; fields: object }[] = [];
+  const record = (level: string) => (fields: object, message: string) =>
+    lines.push({ level, message, fields });
+  const server = {
+    setSecureContext: (context: { cert: string }) => swapped.push(context.cert),
+  };
+  serverTls.attach(server as never, {
+    info: record('info'),
+    warn: record('warn'),
+    error: record('error'),
+  });
+  return { swapped, lines };
+}
+
+describe('a reload (SIGHUP) during a renewal', () => {
+  it('waits for the renewal: one new certificate, served and on disk as one pair', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const config = configOf({ checkSeconds: 60 });
+    const { serverTls } = await load(config);
+    const { swapped, lines } = attached(serverTls);
+    // Now due: a name was added to the configuration.
+    config.tls.names = [...serverNames(config), 'new-name.example'];
+    // The check starts a renewal, and SIGHUP comes while it runs.
+    vi.advanceTimersByTime(60_000);
+    await serverTls.reload();
+    await serverTls.close();
+
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(swapped).toHaveLength(1);
+    expect(lines.filter((l) => l.message === 'server certificate renewed')).toHaveLength(1);
+    const caPem = await readFile(file('ca.pem'), 'utf8');
+    expect(serverTls.current().cert).toBe(swapped[0]);
+    expect(whole(serverTls.current(), caPem)).toEqual(WHOLE);
+    expect(new X509Certificate(serverTls.current().cert).checkHost('new-name.example')).toBe(
+      'new-name.example',
+    );
+    expect(await readFile(file('server.pem'), 'utf8')).toBe(serverTls.current().cert);
+    expect(await readFile(file('server-key.pem'), 'utf8')).toBe(serverTls.current().key);
   });
 });

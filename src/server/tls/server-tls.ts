@@ -31,6 +31,7 @@ export function tlsFolder(config: Pick<ServerConfig, 'data'>): string {
 /** Somewhere to say what happened (renewed, reloaded) and what failed. */
 export interface TlsLog {
   info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
 }
 
@@ -53,7 +54,8 @@ export class ServerTls implements ServerWire {
   private server: tls.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private log: TlsLog | undefined;
-  private renewing: Promise<void> = Promise.resolve();
+  /** The renewal or reload under way, if any: the next one starts after it (see `serially`). */
+  private work: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly config: Readonly<ServerConfig>,
@@ -124,14 +126,12 @@ export class ServerTls implements ServerWire {
     this.log = log;
     if (this.ca === undefined) return;
     this.timer = setInterval(() => {
-      this.renewing = this.renewing
-        .then(() => this.renewIfDue())
-        .catch((err: unknown) => {
-          log.error(
-            { err },
-            'renewing the server certificate failed; it is tried again at the next check',
-          );
-        });
+      this.serially(() => this.renewIfDue()).catch((err: unknown) => {
+        log.error(
+          { err },
+          'renewing the server certificate failed; it is tried again at the next check',
+        );
+      });
     }, this.config.tls.checkSeconds * 1000);
     this.timer.unref();
   }
@@ -140,8 +140,20 @@ export class ServerTls implements ServerWire {
    * SIGHUP: reads the operator's certificate and key again (or renews the
    * server's own if due) and serves them to new connections; open ones stay.
    * A file that cannot be read or does not match leaves the current one served.
+   * It waits for a renewal under way (and a renewal for it): one at a time, so
+   * none serves or writes a pair half of which another one replaced.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.serially(() => this.reloadNow());
+  }
+
+  /** Stops renewing, once a renewal or reload under way has written its files. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.work;
+  }
+
+  private async reloadNow(): Promise<void> {
     if (this.ca !== undefined) {
       await this.renewIfDue();
       return;
@@ -156,8 +168,14 @@ export class ServerTls implements ServerWire {
     );
   }
 
-  close(): void {
-    clearInterval(this.timer);
+  /** Runs `task` after every renewal and reload before it, on one chain. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.work.then(task);
+    this.work = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private async renewIfDue(): Promise<void> {
