@@ -142,6 +142,28 @@ describe('--insecure-http', () => {
   });
 });
 
+describe("the server's CA near its end", () => {
+  it('is warned of at start, in `ferry hosts`, and its end is in GET /health and the host list', async () => {
+    const server = await LocalServer.start({ config: 'tls: { caDays: 30 }\n' });
+    cleanups.push(() => server.stop());
+    const caEnds = new Date(new X509Certificate(server.caPem!).validTo).toISOString();
+    const day = caEnds.slice(0, 10);
+    expect(server.output()).toContain(`WARNING: the server's CA (${server.caFile}) ends on ${day}`);
+    const health = (await (await harnessFetch(`${server.url}/api/v1/health`)).json()) as {
+      caExpiresAt?: string;
+    };
+    expect(health.caExpiresAt).toBe(caEnds);
+    const env = { FERRY_SERVER: server.url, FERRY_TOKEN: server.adminToken };
+    const hosts = await runFerry(['hosts'], { env });
+    expect(hosts.code, hosts.stderr).toBe(0);
+    expect(hosts.stderr).toMatch(
+      new RegExp(`WARNING: the server's CA ends on ${day} \\((29|30) days left\\)`),
+    );
+    const api = new ApiClient(server.url, server.adminToken, server.trust);
+    expect((await api.hostList()).caExpiresAt).toBe(caEnds);
+  });
+});
+
 describe("an operator's certificate", () => {
   it('is read again on SIGHUP and served to new connections, while the agent stays connected', async () => {
     const work = await tempDir('ferry-tls-operator-');

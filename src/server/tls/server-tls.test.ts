@@ -196,3 +196,57 @@ describe('a reload (SIGHUP) during a renewal', () => {
     expect(await readFile(file('server-key.pem'), 'utf8')).toBe(serverTls.current().key);
   });
 });
+
+describe("the CA's end", () => {
+  it('is reported, and warned of at start and at each check when less than 90 days are left', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { serverTls } = await load(configOf({ caDays: 30, checkSeconds: 60 }));
+    const caEnds = new X509Certificate(serverTls.caCertificate()!).validTo;
+    expect(serverTls.caExpiresAt()).toBe(new Date(caEnds).toISOString());
+    const warning = serverTls.caWarning();
+    expect(warning).toContain(`WARNING: the server's CA (${file('ca.pem')}) ends on `);
+    expect(warning).toMatch(/\((29|30) days left\)/);
+
+    const { lines, swapped } = attached(serverTls);
+    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(60_000);
+    await serverTls.close();
+    const warned = lines.filter((l) => l.level === 'warn');
+    expect(warned.map((l) => l.message)).toEqual([warning, warning]);
+    expect(warned[0]?.fields).toMatchObject({ caExpiresAt: serverTls.caExpiresAt() });
+    // Its certificate already ends with the CA: not issued again at each check.
+    expect(Date.parse(new X509Certificate(serverTls.current().cert).validTo)).toBe(
+      Date.parse(caEnds),
+    );
+    expect(swapped).toEqual([]);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('is not warned of with years left', async () => {
+    const { serverTls } = await load();
+    expect(serverTls.caWarning()).toBeUndefined();
+    expect(Date.parse(serverTls.caExpiresAt()!) - Date.now()).toBeGreaterThan(9 * 365 * 86_400_000);
+  });
+
+  it("is the end of an operator's private CA, and unknown for a chain to a public one", async () => {
+    const ca = await makeCertificateAuthority({ name: 'Operator CA', days: 20 });
+    const leaf = await issueServerCertificate(ca, ['localhost'], 86_400_000);
+    const certFile = path.join(dir, 'op.pem');
+    const keyFile = path.join(dir, 'op-key.pem');
+    await writeFile(keyFile, leaf.key, { mode: 0o600 });
+    await writeFile(certFile, leaf.cert + ca.cert);
+    const { serverTls } = await load(configOf({ certFile, keyFile }));
+    expect(serverTls.caExpiresAt()).toBe(
+      new Date(new X509Certificate(ca.cert).validTo).toISOString(),
+    );
+    expect(serverTls.caWarning()).toContain(
+      `the CA at the end of the chain in ${certFile} ends on`,
+    );
+
+    // Without the CA in the file, the chain ends below a CA clients find in their store.
+    await writeFile(certFile, leaf.cert);
+    const bare = await load(configOf({ certFile, keyFile }));
+    expect(bare.serverTls.caExpiresAt()).toBeNull();
+    expect(bare.serverTls.caWarning()).toBeUndefined();
+  });
+});

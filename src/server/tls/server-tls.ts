@@ -10,6 +10,7 @@ import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../../tls/certificate-authority.js';
+import { caDaysLeftToWarn, dayOf } from '../../tls/ca-expiry.js';
 import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
 import type { ServerConfig } from '../server-config.js';
 
@@ -21,6 +22,8 @@ export interface ServerWire {
   insecureHttp: boolean;
   /** The fingerprint of the CA that agents and the CLI pin (see `caFingerprint`), or null. */
   caFingerprint(): string | null;
+  /** When the CA that clients trust ends (ISO time); null without one (plain HTTP, a public CA). */
+  caExpiresAt(): string | null;
 }
 
 /** Where the server keeps its own CA and certificate, under its data folder (0700, files 0600). */
@@ -115,6 +118,29 @@ export class ServerTls implements ServerWire {
     return this.pinnedCa;
   }
 
+  caExpiresAt(): string | null {
+    const ca = this.ca?.cert ?? operatorCa(this.served.cert);
+    return ca === undefined ? null : new Date(new X509Certificate(ca).validTo).toISOString();
+  }
+
+  /**
+   * The line to warn with when the CA clients trust has less than
+   * `CA_WARN_DAYS` left (said at start, logged at each check); else undefined.
+   */
+  caWarning(): string | undefined {
+    const ends = this.caExpiresAt();
+    const left = ends === null ? undefined : caDaysLeftToWarn(ends);
+    if (ends === null || left === undefined) return undefined;
+    const when =
+      Date.parse(ends) <= Date.now()
+        ? `ended on ${dayOf(ends)}`
+        : `ends on ${dayOf(ends)} (${left} days left)`;
+    if (this.ca === undefined) {
+      return `WARNING: the CA at the end of the chain in ${this.config.tls.certFile} ${when}. Renew it in your PKI before then; agents and clients that pinned it must pin the new one.`;
+    }
+    return `WARNING: the server's CA (${path.join(tlsFolder(this.config), 'ca.pem')}) ${when}. Server certificates cannot outlive it, and agents trust only it: before then, make a new CA (move ${tlsFolder(this.config)} away and restart) and enrol the hosts again.`;
+  }
+
   /** The CA certificate (PEM) clients of this server trust, when the server is its own CA. */
   caCertificate(): string | undefined {
     return this.ca?.cert;
@@ -126,6 +152,7 @@ export class ServerTls implements ServerWire {
     this.log = log;
     if (this.ca === undefined) return;
     this.timer = setInterval(() => {
+      this.warnIfCaEnding();
       this.serially(() => this.renewIfDue()).catch((err: unknown) => {
         log.error(
           { err },
@@ -166,6 +193,12 @@ export class ServerTls implements ServerWire {
       { certFile, notAfter: new X509Certificate(served.cert).validTo },
       'TLS certificate reloaded',
     );
+    this.warnIfCaEnding();
+  }
+
+  private warnIfCaEnding(): void {
+    const warning = this.caWarning();
+    if (warning !== undefined) this.log?.warn({ caExpiresAt: this.caExpiresAt() }, warning);
   }
 
   /** Runs `task` after every renewal and reload before it, on one chain. */
@@ -223,11 +256,17 @@ export class ServerTls implements ServerWire {
     return undefined;
   }
 
-  /** Whether a certificate of ours ends within the margin, or does not carry every configured name. */
+  /**
+   * Whether a certificate of ours ends within the margin, or does not carry
+   * every configured name. One that already ends with its CA is not renewed
+   * for its end: a new one could not end later (so near the CA's end, no
+   * certificate at each check).
+   */
   private needsRenewal(certPem: string): boolean {
     const cert = new X509Certificate(certPem);
-    const left = Date.parse(cert.validTo) - Date.now();
-    if (left < this.config.tls.renewBeforeDays * DAY_MS) return true;
+    const ends = Date.parse(cert.validTo);
+    const endsWithCa = ends >= Date.parse(new X509Certificate(this.ca!.cert).validTo);
+    if (!endsWithCa && ends - Date.now() < this.config.tls.renewBeforeDays * DAY_MS) return true;
     return !serverNames(this.config).every((name) =>
       isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined,
     );
@@ -368,10 +407,17 @@ async function readOperatorFiles(certFile: string, keyFile: string): Promise<Cer
  * below a public root (clients trust their system store).
  */
 function operatorCaFingerprint(chainPem: string): string | null {
+  const ca = operatorCa(chainPem);
+  return ca === undefined ? null : caFingerprint(ca);
+}
+
+/** The self-signed CA that ends an operator's chain (PEM), if it does. */
+function operatorCa(chainPem: string): string | undefined {
   const chain = splitPemCertificates(chainPem);
-  if (chain.length < 2) return null;
-  const last = new X509Certificate(chain[chain.length - 1]!);
-  return last.ca && last.checkIssued(last) ? caFingerprint(last) : null;
+  if (chain.length < 2) return undefined;
+  const pem = chain[chain.length - 1]!;
+  const last = new X509Certificate(pem);
+  return last.ca && last.checkIssued(last) ? pem : undefined;
 }
 
 /**
