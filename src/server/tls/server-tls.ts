@@ -118,6 +118,7 @@ export class ServerTls implements ServerWire {
     return this.pinnedCa;
   }
 
+  /** When the CA clients trust ends: its own, or the private CA ending the operator's chain. */
   caExpiresAt(): string | null {
     const ca = this.ca?.cert ?? operatorCa(this.served.cert);
     return ca === undefined ? null : new Date(new X509Certificate(ca).validTo).toISOString();
