@@ -142,6 +142,28 @@ describe('--insecure-http', () => {
   });
 });
 
+describe("the server's CA near its end", () => {
+  it('is warned of at start, in `ferry hosts`, and its end is in GET /health and the host list', async () => {
+    const server = await LocalServer.start({ config: 'tls: { caDays: 30 }\n' });
+    cleanups.push(() => server.stop());
+    const caEnds = new Date(new X509Certificate(server.caPem!).validTo).toISOString();
+    const day = caEnds.slice(0, 10);
+    expect(server.output()).toContain(`WARNING: the server's CA (${server.caFile}) ends on ${day}`);
+    const health = (await (await harnessFetch(`${server.url}/api/v1/health`)).json()) as {
+      caExpiresAt?: string;
+    };
+    expect(health.caExpiresAt).toBe(caEnds);
+    const env = { FERRY_SERVER: server.url, FERRY_TOKEN: server.adminToken };
+    const hosts = await runFerry(['hosts'], { env });
+    expect(hosts.code, hosts.stderr).toBe(0);
+    expect(hosts.stderr).toMatch(
+      new RegExp(`WARNING: the server's CA ends on ${day} \\((29|30) days left\\)`),
+    );
+    const api = new ApiClient(server.url, server.adminToken, server.trust);
+    expect((await api.hostList()).caExpiresAt).toBe(caEnds);
+  });
+});
+
 describe("an operator's certificate", () => {
   it('is read again on SIGHUP and served to new connections, while the agent stays connected', async () => {
     const work = await tempDir('ferry-tls-operator-');
@@ -216,6 +238,58 @@ describe("the server's own certificate", () => {
     expect(await readFile(path.join(host.root, 'agent', 'server-ca.pem'), 'utf8')).toBe(caPem);
     expect(connections(host.agent!)).toBe(1);
     expect((await cluster.api().hosts())[0]?.connected).toBe(true);
+  });
+  it('starts after a renewal cut short between its key and its certificate, and after a restored CA, issuing a fresh one and saying why', async () => {
+    const data = await tempDir('ferry-tls-torn-');
+    const first = await LocalServer.start({ data });
+    const folder = path.join(data, 'tls');
+    const ca = { cert: first.caPem!, key: await readFile(path.join(folder, 'ca-key.pem'), 'utf8') };
+    await first.stop({ keepData: true });
+    // The crash: the new key is in place, the certificate is still the old one.
+    const torn = await issueServerCertificate(ca, ['localhost'], 86_400_000);
+    await writeFile(path.join(folder, 'server-key.pem'), torn.key, { mode: 0o600 });
+
+    const second = await LocalServer.start({ data });
+    cleanups.push(() => second.stop({ keepData: true }));
+    expect(second.output()).toContain(
+      `${path.join(folder, 'server-key.pem')} is not the key of the certificate in ${path.join(folder, 'server.pem')}`,
+    );
+    expect((await presented(second.port, ca.cert)).checkIssued(new X509Certificate(ca.cert))).toBe(
+      true,
+    );
+    await second.stop({ keepData: true });
+
+    // A CA restored from elsewhere (both files): the certificate is issued again from it.
+    const restored = await makeCertificateAuthority({ name: 'Restored CA', days: 3650 });
+    await writeFile(path.join(folder, 'ca-key.pem'), restored.key, { mode: 0o600 });
+    await writeFile(path.join(folder, 'ca.pem'), restored.cert, { mode: 0o600 });
+    const third = await LocalServer.start({ data });
+    cleanups.push(() => third.stop({ keepData: true }));
+    expect(third.output()).toContain('was not issued by the CA in');
+    expect(third.caFingerprint).toBe(caFingerprint(restored.cert));
+    const served = await presented(third.port, restored.cert);
+    expect(served.checkIssued(new X509Certificate(restored.cert))).toBe(true);
+  });
+});
+
+describe("an operator's certificate whose key is not its own", () => {
+  it('stops the start with an error naming both files', async () => {
+    const work = await tempDir('ferry-tls-mismatch-');
+    const ca = await makeCertificateAuthority({ name: 'Operator CA', days: 30 });
+    const one = await issueServerCertificate(ca, ['127.0.0.1'], 86_400_000);
+    const two = await issueServerCertificate(ca, ['127.0.0.1'], 86_400_000);
+    const certFile = path.join(work, 'server.pem');
+    const keyFile = path.join(work, 'server-key.pem');
+    await writeFile(certFile, one.cert + ca.cert);
+    await writeFile(keyFile, two.key, { mode: 0o600 });
+    const failed = await LocalServer.start({ args: ['--tls-cert', certFile, '--tls-key', keyFile] })
+      .then(async (server) => {
+        await server.stop();
+        return 'started';
+      })
+      .catch((err: unknown) => (err as Error).message);
+    expect(failed).toContain('E_CONFIG_INVALID');
+    expect(failed).toContain(`${keyFile} is not the key of the certificate in ${certFile}`);
   });
 });
 

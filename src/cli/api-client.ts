@@ -239,10 +239,12 @@ export class ApiClient {
     return (await this.hostList(env)).hosts;
   }
 
-  /** The hosts, and whether the server says it speaks plain HTTP. */
-  async hostList(
-    env?: string,
-  ): Promise<{ hosts: HostRecord[]; insecureHttp?: boolean | undefined }> {
+  /** The hosts, whether the server says it speaks plain HTTP, and when its CA ends. */
+  async hostList(env?: string): Promise<{
+    hosts: HostRecord[];
+    insecureHttp?: boolean | undefined;
+    caExpiresAt?: string | undefined;
+  }> {
     return this.client.call('hosts', { query: { env: env || undefined } });
   }
 

@@ -121,6 +121,8 @@ export const ROUTES = {
       version: z.string(),
       /** True when the server speaks plain HTTP (`--insecure-http`). */
       insecureHttp: z.boolean().optional(),
+      /** When the CA clients trust ends (ISO time): the server's own, or the operator's private one. */
+      caExpiresAt: z.string().optional(),
     }),
     statuses: [200],
   }),
@@ -320,6 +322,8 @@ export const ROUTES = {
       hosts: z.array(hostRecordSchema),
       /** True when the server speaks plain HTTP (`--insecure-http`): `ferry hosts` warns. */
       insecureHttp: z.boolean().optional(),
+      /** When the CA clients trust ends (ISO time): `ferry hosts` warns within 90 days of it. */
+      caExpiresAt: z.string().optional(),
     }),
     statuses: [200],
   }),

@@ -289,7 +289,11 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       deps.checkAnswers ??
       (process.env.NODE_ENV === 'test' || process.env.NODE_ENV === 'development'),
   };
-  const wire: ServerWire = deps.wire ?? { insecureHttp: false, caFingerprint: () => null };
+  const wire: ServerWire = deps.wire ?? {
+    insecureHttp: false,
+    caFingerprint: () => null,
+    caExpiresAt: () => null,
+  };
   void app.register(healthRoutes(wire), routeOptions);
   void app.register(bundleRoutes(bundles, verdicts, deployments, agents, signingKey), routeOptions);
   void app.register(tokenRoutes(tokens, wire), routeOptions);

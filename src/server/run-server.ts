@@ -104,12 +104,14 @@ export async function runServer(
   const artifacts = new FsArtifactStore(artifactsPath(config));
   await artifacts.init();
 
-  const serverTls = config.insecureHttp ? undefined : await ServerTls.load(config);
+  const serverTls = config.insecureHttp ? undefined : await ServerTls.load(config, say);
   if (serverTls?.caCertificate() !== undefined) {
     say(
       `TLS: this server is its own CA (fingerprint ${serverTls.caFingerprint()}); ${path.join(tlsFolder(config), 'ca.pem')} is what clients trust. Join strings from \`ferry tokens create\` carry the fingerprint.`,
     );
   }
+  const caWarning = serverTls?.caWarning();
+  if (caWarning !== undefined) say(caWarning);
   if (config.insecureHttp) {
     say(
       'WARNING: --insecure-http: serving plain HTTP. Tokens, secret variables and bundles cross the network in clear, and agents cannot tell this server from another. Use it only on a network you trust or behind a TLS proxy on this machine.',
@@ -119,7 +121,9 @@ export async function runServer(
   const replicaId = config.replicaId ?? `${os.hostname()}-${process.pid}`;
   const { app, tokens } = buildServer(config, {
     ...(serverTls ? { https: serverTls.current(), wire: serverTls } : {}),
-    ...(config.insecureHttp ? { wire: { insecureHttp: true, caFingerprint: () => null } } : {}),
+    ...(config.insecureHttp
+      ? { wire: { insecureHttp: true, caFingerprint: () => null, caExpiresAt: () => null } }
+      : {}),
     store,
     artifacts,
     replicaId,
@@ -179,7 +183,7 @@ export async function runServer(
       }
     },
     close: async () => {
-      serverTls?.close();
+      await serverTls?.close();
       await app.close();
       await store.close();
     },

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { HostRecord } from '../../protocol/api.js';
+import { caDaysLeftToWarn, dayOf } from '../../tls/ca-expiry.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printJson, printTable, shortTime } from '../output.js';
 import { registerHostsShow } from './hosts-show.js';
@@ -13,10 +14,18 @@ export function registerHosts(program: Command): void {
     .option('--json', 'print the list as JSON, facts included')
     .action(async (options: { env?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const { hosts, insecureHttp } = await (await connect(globals)).hostList(options.env);
+      const { hosts, insecureHttp, caExpiresAt } = await (
+        await connect(globals)
+      ).hostList(options.env);
       if (insecureHttp) {
         process.stderr.write(
           'WARNING: this server speaks plain HTTP (--insecure-http): tokens, variables and bundles cross the network in clear.\n',
+        );
+      }
+      const caDaysLeft = caExpiresAt === undefined ? undefined : caDaysLeftToWarn(caExpiresAt);
+      if (caExpiresAt !== undefined && caDaysLeft !== undefined) {
+        process.stderr.write(
+          `WARNING: the server's CA ends on ${dayOf(caExpiresAt)} (${caDaysLeft} days left): agents and the CLI trust only it, so the hosts must be enrolled again with a new one before then (see the server's log).\n`,
         );
       }
       if (globals.json) {

@@ -36,6 +36,7 @@ export function agentRoutes(
     hosts: async ({ query: { env } }) => ({
       hosts: await agents.listHosts(env),
       insecureHttp: wire.insecureHttp,
+      caExpiresAt: wire.caExpiresAt() ?? undefined,
     }),
 
     hostFacts: async ({ params: { name }, query: { history } }) => facts.show(name, history),

@@ -5,6 +5,11 @@ import { routePlugin } from './route-plugin.js';
 /** `GET /health`: the one route that answers without a token. */
 export function healthRoutes(wire: ServerWire) {
   return routePlugin('health', {
-    health: () => ({ ok: true, version: SERVER_VERSION, insecureHttp: wire.insecureHttp }),
+    health: () => ({
+      ok: true,
+      version: SERVER_VERSION,
+      insecureHttp: wire.insecureHttp,
+      caExpiresAt: wire.caExpiresAt() ?? undefined,
+    }),
   });
 }

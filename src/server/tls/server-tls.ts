@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../../tls/certificate-authority.js';
+import { caDaysLeftToWarn, dayOf } from '../../tls/ca-expiry.js';
 import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
 import type { ServerConfig } from '../server-config.js';
 
@@ -21,6 +22,8 @@ export interface ServerWire {
   insecureHttp: boolean;
   /** The fingerprint of the CA that agents and the CLI pin (see `caFingerprint`), or null. */
   caFingerprint(): string | null;
+  /** When the CA that clients trust ends (ISO time); null without one (plain HTTP, a public CA). */
+  caExpiresAt(): string | null;
 }
 
 /** Where the server keeps its own CA and certificate, under its data folder (0700, files 0600). */
@@ -31,6 +34,7 @@ export function tlsFolder(config: Pick<ServerConfig, 'data'>): string {
 /** Somewhere to say what happened (renewed, reloaded) and what failed. */
 export interface TlsLog {
   info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
 }
 
@@ -53,7 +57,8 @@ export class ServerTls implements ServerWire {
   private server: tls.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private log: TlsLog | undefined;
-  private renewing: Promise<void> = Promise.resolve();
+  /** The renewal or reload under way, if any: the next one starts after it (see `serially`). */
+  private work: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly config: Readonly<ServerConfig>,
@@ -63,8 +68,17 @@ export class ServerTls implements ServerWire {
     private pinnedCa: string | null,
   ) {}
 
-  /** Loads (or on the first start makes) the certificate the server will serve. */
-  static async load(config: Readonly<ServerConfig>): Promise<ServerTls> {
+  /**
+   * Loads (or on the first start makes) the certificate the server will serve.
+   * Its own certificate is issued again, saying why through `say`, when the
+   * pair on disk is not whole: a key that is not the certificate's (a renewal
+   * cut short between its two renames), a certificate the CA in `ca.pem` did
+   * not issue (a replaced or restored CA), one that has ended or cannot be read.
+   */
+  static async load(
+    config: Readonly<ServerConfig>,
+    say: (line: string) => void = () => undefined,
+  ): Promise<ServerTls> {
     if (config.tls.certFile !== undefined && config.tls.keyFile !== undefined) {
       const served = await readOperatorFiles(config.tls.certFile, config.tls.keyFile);
       return new ServerTls(config, served, undefined, operatorCaFingerprint(served.cert));
@@ -78,8 +92,19 @@ export class ServerTls implements ServerWire {
       path.join(folder, 'server.pem'),
       path.join(folder, 'server-key.pem'),
     );
-    if (existing && !own.needsRenewal(existing.cert)) own.served = existing;
-    else await own.issue();
+    if (existing === undefined) {
+      await own.issue();
+      return own;
+    }
+    const why = own.whyIssueAgain(existing);
+    if (why === undefined) {
+      own.served = existing;
+      return own;
+    }
+    await own.issue();
+    say(
+      `TLS: issued a new server certificate (valid until ${new X509Certificate(own.served.cert).validTo}): ${why}.`,
+    );
     return own;
   }
 
@@ -93,6 +118,30 @@ export class ServerTls implements ServerWire {
     return this.pinnedCa;
   }
 
+  /** When the CA clients trust ends: its own, or the private CA ending the operator's chain. */
+  caExpiresAt(): string | null {
+    const ca = this.ca?.cert ?? operatorCa(this.served.cert);
+    return ca === undefined ? null : new Date(new X509Certificate(ca).validTo).toISOString();
+  }
+
+  /**
+   * The line to warn with when the CA clients trust has less than
+   * `CA_WARN_DAYS` left (said at start, logged at each check); else undefined.
+   */
+  caWarning(): string | undefined {
+    const ends = this.caExpiresAt();
+    const left = ends === null ? undefined : caDaysLeftToWarn(ends);
+    if (ends === null || left === undefined) return undefined;
+    const when =
+      Date.parse(ends) <= Date.now()
+        ? `ended on ${dayOf(ends)}`
+        : `ends on ${dayOf(ends)} (${left} days left)`;
+    if (this.ca === undefined) {
+      return `WARNING: the CA at the end of the chain in ${this.config.tls.certFile} ${when}. Renew it in your PKI before then; agents and clients that pinned it must pin the new one.`;
+    }
+    return `WARNING: the server's CA (${path.join(tlsFolder(this.config), 'ca.pem')}) ${when}. Server certificates cannot outlive it, and agents trust only it: before then, make a new CA (move ${tlsFolder(this.config)} away and restart) and enrol the hosts again.`;
+  }
+
   /** The CA certificate (PEM) clients of this server trust, when the server is its own CA. */
   caCertificate(): string | undefined {
     return this.ca?.cert;
@@ -104,14 +153,13 @@ export class ServerTls implements ServerWire {
     this.log = log;
     if (this.ca === undefined) return;
     this.timer = setInterval(() => {
-      this.renewing = this.renewing
-        .then(() => this.renewIfDue())
-        .catch((err: unknown) => {
-          log.error(
-            { err },
-            'renewing the server certificate failed; it is tried again at the next check',
-          );
-        });
+      this.warnIfCaEnding();
+      this.serially(() => this.renewIfDue()).catch((err: unknown) => {
+        log.error(
+          { err },
+          'renewing the server certificate failed; it is tried again at the next check',
+        );
+      });
     }, this.config.tls.checkSeconds * 1000);
     this.timer.unref();
   }
@@ -120,8 +168,20 @@ export class ServerTls implements ServerWire {
    * SIGHUP: reads the operator's certificate and key again (or renews the
    * server's own if due) and serves them to new connections; open ones stay.
    * A file that cannot be read or does not match leaves the current one served.
+   * It waits for a renewal under way (and a renewal for it): one at a time, so
+   * none serves or writes a pair half of which another one replaced.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.serially(() => this.reloadNow());
+  }
+
+  /** Stops renewing, once a renewal or reload under way has written its files. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.work;
+  }
+
+  private async reloadNow(): Promise<void> {
     if (this.ca !== undefined) {
       await this.renewIfDue();
       return;
@@ -134,10 +194,22 @@ export class ServerTls implements ServerWire {
       { certFile, notAfter: new X509Certificate(served.cert).validTo },
       'TLS certificate reloaded',
     );
+    this.warnIfCaEnding();
   }
 
-  close(): void {
-    clearInterval(this.timer);
+  private warnIfCaEnding(): void {
+    const warning = this.caWarning();
+    if (warning !== undefined) this.log?.warn({ caExpiresAt: this.caExpiresAt() }, warning);
+  }
+
+  /** Runs `task` after every renewal and reload before it, on one chain. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.work.then(task);
+    this.work = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private async renewIfDue(): Promise<void> {
@@ -149,17 +221,63 @@ export class ServerTls implements ServerWire {
     );
   }
 
-  /** Whether a certificate of ours ends within the margin, or does not carry every configured name. */
+  /**
+   * Why the pair found on disk at start cannot be served as it is, or
+   * undefined when it can (the server then serves it until it is due).
+   */
+  private whyIssueAgain(pair: CertifiedKey): string | undefined {
+    const folder = tlsFolder(this.config);
+    const certFile = path.join(folder, 'server.pem');
+    const ca = new X509Certificate(this.ca!.cert);
+    const chain = splitPemCertificates(pair.cert);
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(chain[0] ?? '');
+    } catch {
+      return `${certFile} holds no certificate that can be read`;
+    }
+    let keyMatches: boolean;
+    try {
+      keyMatches = cert.checkPrivateKey(createPrivateKey(pair.key));
+    } catch {
+      keyMatches = false;
+    }
+    if (!keyMatches) {
+      return `${path.join(folder, 'server-key.pem')} is not the key of the certificate in ${certFile} (a renewal cut short?)`;
+    }
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || chain[1] !== this.ca!.cert) {
+      return `the certificate in ${certFile} was not issued by the CA in ${path.join(folder, 'ca.pem')} (was ca.pem replaced or restored?)`;
+    }
+    if (Date.parse(cert.validTo) <= Date.now()) {
+      return `the certificate in ${certFile} ended on ${cert.validTo}`;
+    }
+    if (this.needsRenewal(pair.cert)) {
+      return `the certificate in ${certFile} is due for renewal or lacks a configured name`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a certificate of ours ends within the margin, or does not carry
+   * every configured name. One that already ends with its CA is not renewed
+   * for its end: a new one could not end later (so near the CA's end, no
+   * certificate at each check).
+   */
   private needsRenewal(certPem: string): boolean {
     const cert = new X509Certificate(certPem);
-    const left = Date.parse(cert.validTo) - Date.now();
-    if (left < this.config.tls.renewBeforeDays * DAY_MS) return true;
+    const ends = Date.parse(cert.validTo);
+    const endsWithCa = ends >= Date.parse(new X509Certificate(this.ca!.cert).validTo);
+    if (!endsWithCa && ends - Date.now() < this.config.tls.renewBeforeDays * DAY_MS) return true;
     return !serverNames(this.config).every((name) =>
       isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined,
     );
   }
 
-  /** Issues a new server certificate from the CA, writes it, and serves it. */
+  /**
+   * Issues a new server certificate from the CA, writes it, and serves it. The
+   * key and the certificate are two renames: a crash between them leaves a
+   * pair that does not match, which the next start finds and issues again.
+   */
   private async issue(): Promise<void> {
     const ca = this.ca!;
     const made = await issueServerCertificate(
@@ -188,11 +306,27 @@ export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[
   return [...new Set(names.map((n) => n.toLowerCase()))];
 }
 
+/**
+ * The server's CA from `ca.pem` and `ca-key.pem`, or a new one when neither
+ * (or only the key: a first start cut short) is there. A `ca.pem` without its
+ * key, or with another key, is a start error: making a new CA would silently
+ * leave every enrolled agent trusting the old one.
+ */
 async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
   const existing = await readPair(certFile, keyFile);
-  if (existing) return existing;
+  if (existing) {
+    checkCaPair(existing, certFile, keyFile);
+    return existing;
+  }
+  if (await exists(certFile)) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `${certFile} is there but ${keyFile} is not: put the CA's key back (agents trust that CA), or move ${folder} away to make a new CA and enrol the hosts again`,
+      { certFile, keyFile },
+    );
+  }
   const ca = await makeCertificateAuthority({
     name: `Ferry CA ${os.hostname()}`,
     days: config.tls.caDays,
@@ -201,6 +335,33 @@ async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Pro
   await writePrivate(keyFile, ca.key);
   await writePrivate(certFile, ca.cert);
   return ca;
+}
+
+function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void {
+  let why: string | undefined;
+  try {
+    const cert = new X509Certificate(ca.cert);
+    if (!cert.checkPrivateKey(createPrivateKey(ca.key))) why = 'another key';
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  if (why !== undefined) {
+    throw new FerryError(
+      'E_CONFIG_INVALID',
+      `${keyFile} is not the key of the CA certificate in ${certFile} (${why}): restore the two files together, or move the folder away to make a new CA and enrol the hosts again`,
+      { certFile, keyFile },
+    );
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 async function readPair(certFile: string, keyFile: string): Promise<CertifiedKey | undefined> {
@@ -228,7 +389,6 @@ async function readOperatorFiles(certFile: string, keyFile: string): Promise<Cer
     throw new FerryError('E_CONFIG_INVALID', `${certFile} holds no PEM certificate`, { certFile });
   }
   try {
-    const { createPrivateKey } = await import('node:crypto');
     if (!new X509Certificate(first).checkPrivateKey(createPrivateKey(pair.key))) {
       throw new Error('the key is not the certificate’s');
     }
@@ -248,15 +408,31 @@ async function readOperatorFiles(certFile: string, keyFile: string): Promise<Cer
  * below a public root (clients trust their system store).
  */
 function operatorCaFingerprint(chainPem: string): string | null {
-  const chain = splitPemCertificates(chainPem);
-  if (chain.length < 2) return null;
-  const last = new X509Certificate(chain[chain.length - 1]!);
-  return last.ca && last.checkIssued(last) ? caFingerprint(last) : null;
+  const ca = operatorCa(chainPem);
+  return ca === undefined ? null : caFingerprint(ca);
 }
 
-/** Writes a file only this user may read, renamed into place (never half-written). */
+/** The self-signed CA that ends an operator's chain (PEM), if it does. */
+function operatorCa(chainPem: string): string | undefined {
+  const chain = splitPemCertificates(chainPem);
+  if (chain.length < 2) return undefined;
+  const pem = chain[chain.length - 1]!;
+  const last = new X509Certificate(pem);
+  return last.ca && last.checkIssued(last) ? pem : undefined;
+}
+
+/**
+ * Writes a file only this user may read, renamed into place (never
+ * half-written). The temporary name is this write's own: two writers (two
+ * processes on one folder) never rename each other's half-written file.
+ */
 async function writePrivate(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.tmp`, text, { mode: 0o600 });
-  await chmod(`${file}.tmp`, 0o600);
-  await rename(`${file}.tmp`, file);
+  const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
+    await chmod(partial, 0o600);
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
 }
