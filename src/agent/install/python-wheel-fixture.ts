@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -27,7 +28,7 @@ with zipfile.ZipFile(out, "w") as wheel:
 `;
 
 /**
- * Builds a tiny pure-Python wheel in `dir` (no package index, no setuptools):
+ * Builds a tiny pure-Python wheel in `dir` (made if missing) (no package index, no setuptools):
  * package `name` with `GREETING` and a console script `<name>-hello` that prints it.
  * Answers the wheel's file name.
  *
@@ -36,6 +37,7 @@ with zipfile.ZipFile(out, "w") as wheel:
  */
 export async function buildWheel(dir: string, name: string, version: string): Promise<string> {
   const file = `${name}-${version}-py3-none-any.whl`;
+  await mkdir(dir, { recursive: true });
   await run('python3', ['-c', WHEEL_SCRIPT, name, version, path.join(dir, file)]);
   return file;
 }
