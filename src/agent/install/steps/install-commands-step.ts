@@ -51,6 +51,7 @@ async function install(ctx: InstallContext): Promise<boolean> {
   const version = host.runtimes
     ? (await host.runtimes())[runtime === 'node' ? 'node' : 'python3']
     : await runtimeVersion(runtime === 'node' ? 'node' : 'python3', host.path);
+  // None of what decides throws: an unreadable file is as good as a missing one (no reuse).
   const key = await dependencyKey(runtime, paths.releaseDir, manifest.install, version);
   const plan = await reusePlan(ctx, runtime, key);
   const installed = await ctx.steps.step('install', async (context) => {
@@ -62,6 +63,7 @@ async function install(ctx: InstallContext): Promise<boolean> {
       context.out(
         `reused ${plan.key.folder} from releases/${plan.from}: ${lockfileNames(plan.key)} unchanged\n`,
       );
+      await writeDependencyKey(paths.releaseDir, plan.key);
       return;
     }
     context.out(`installing afresh: ${plan.reason}\n`);
@@ -80,11 +82,10 @@ async function install(ctx: InstallContext): Promise<boolean> {
         env: ctx.env,
         timeoutMs: host.commandTimeoutMs,
       });
+    // The next release compares with this, instead of reading this one's lockfiles again.
+    if (key !== null) await writeDependencyKey(paths.releaseDir, key);
   });
-  if (!passed(ctx, installed)) return false;
-  // The next release compares with this, instead of reading this one's lockfiles again.
-  if (key !== null) await writeDependencyKey(paths.releaseDir, key);
-  return true;
+  return passed(ctx, installed);
 }
 
 /** Whether the current release's dependencies serve the new one: from where, or why not. */
