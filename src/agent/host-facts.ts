@@ -9,6 +9,7 @@ import {
   HOST_FACTS_VERSION,
   type HostFacts,
   hostFactsSchema,
+  type Runtimes,
   type ServiceFacts,
 } from '../protocol/host-facts.js';
 import { SERVER_VERSION } from '../version.js';
@@ -57,6 +58,11 @@ export class HostFactsCollector {
 
   constructor(private readonly options: HostFactsOptions) {
     this.runtimes = new RuntimeProbe(options.path);
+  }
+
+  /** The runtimes' versions, probed again only when the PATH's folders change (or after `forgetRuntimes`). */
+  runtimeVersions(): Promise<Runtimes> {
+    return this.runtimes.versions();
   }
 
   /** After an install: its commands may have brought or changed a runtime. */

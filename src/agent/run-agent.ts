@@ -163,6 +163,8 @@ async function startAgent(
     stateDir: host.stateDir,
     driver,
   });
+  // An install keys the reuse of installed dependencies on the runtime's version: the same probe.
+  host.runtimes = () => facts.runtimeVersions();
   const reportFacts = async () => {
     transport.emit({
       v: PROTOCOL_VERSION,

@@ -165,6 +165,11 @@ export const appManifestSchema = z.strictObject({
   exclude: list(text('expected a pattern'), 'expected a list of patterns').default([]),
   role: roleNameSchema.optional(),
   install: commandList.default([]),
+  // `python`: the agent makes a virtualenv per release and installs requirements.txt
+  // into it (agent.md). Either runtime keys the reuse of installed dependencies.
+  runtime: z.enum(['node', 'python'], { error: 'expected "node" or "python"' }).optional(),
+  // false: every release runs its install afresh, even with an unchanged lockfile.
+  reuseDependencies: z.boolean({ error: 'expected true or false' }).optional(),
   migrate: commandList.default([]),
   requires: requiresSchema.optional(),
   service: serviceSchema.optional(),

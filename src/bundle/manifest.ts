@@ -147,6 +147,8 @@ const KNOWN_KEYS = [
   'exclude',
   'role',
   'install',
+  'runtime',
+  'reuseDependencies',
   'migrate',
   'service',
   'health',

@@ -1,11 +1,14 @@
+import path from 'node:path';
 import { commandReferences } from '../../bundle/variable-references.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { InstallJob } from '../../protocol/messages.js';
+import { VENV_DIR } from './dependency-reuse.js';
 
 /**
  * The environment of hooks, commands, migrations, health commands and (with its
  * `service.env` on top) the service: explicit, never a login shell's. The base
- * (PATH, HOME, LANG, PYTHONUNBUFFERED and the `FERRY_*` facts of the release) and the variables
+ * (PATH, HOME, LANG, PYTHONUNBUFFERED and the `FERRY_*` facts of the release;
+ * for a `runtime: python` app, its virtualenv's `bin` first on PATH and `VIRTUAL_ENV`) and the variables
  * the release's own manifest section refers to as `${NAME}` — not every
  * variable in scope, which would hand each app the other apps' secrets.
  */
@@ -16,6 +19,7 @@ export function commandEnv(
   releaseDir: string,
   referenced: string[],
   vars: Record<string, string> = job.vars,
+  runtime?: 'node' | 'python',
 ): Record<string, string> {
   const used = Object.fromEntries(
     referenced.flatMap((name) => {
@@ -23,8 +27,11 @@ export function commandEnv(
       return value === undefined ? [] : [[name, value]];
     }),
   );
+  // A Python app's commands and service run in its release's own virtualenv.
+  const venv = runtime === 'python' ? path.join(releaseDir, VENV_DIR) : null;
   return {
-    PATH: host.path,
+    PATH: venv === null ? host.path : `${path.join(venv, 'bin')}${path.delimiter}${host.path}`,
+    ...(venv === null ? {} : { VIRTUAL_ENV: venv }),
     HOME: host.home,
     LANG: 'C.UTF-8',
     // Python buffers stdout written to a file or pipe: a service's log would stay

@@ -41,6 +41,6 @@ export async function releaseSettings(
   const vars = snapshot?.vars ?? job.vars;
   return {
     app: fillVariables(section, vars),
-    env: commandEnv(host, job, version, dir, referencedVariables(section), vars),
+    env: commandEnv(host, job, version, dir, referencedVariables(section), vars, section.runtime),
   };
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { AppManifest } from '../../../bundle/manifest-schema.js';
+import type { Runtimes } from '../../../protocol/host-facts.js';
 import type { InstallJob } from '../../../protocol/messages.js';
 import type { ProcessDriver } from '../../process/process-driver.js';
 import type { BundleFetcher } from '../bundle-fetcher.js';
@@ -23,6 +24,11 @@ export interface InstallHost {
   signingKey: () => Promise<KeyObject>;
   /** `<root>/agent/apps`: what the agent remembers of each app, such as its health check. */
   stateDir: string;
+  /**
+   * The versions of the runtimes on `path`, from the agent's runtime probe (what
+   * its facts report); without it, an install asks the runtimes itself.
+   */
+  runtimes?: () => Promise<Runtimes>;
 }
 
 /**

@@ -35,7 +35,15 @@ export const prepareStep: InstallStep = {
       return Promise.resolve();
     });
     if (!passed(ctx, prepared)) return;
-    ctx.env = commandEnv(ctx.host, job, job.version, paths.releaseDir, ctx.referenced);
+    ctx.env = commandEnv(
+      ctx.host,
+      job,
+      job.version,
+      paths.releaseDir,
+      ctx.referenced,
+      job.vars,
+      ctx.manifest.runtime,
+    );
     ctx.current = await currentVersion(paths.currentLink);
     // A re-run after a crash may find `current` switched already: the journal
     // remembers what ran before.
