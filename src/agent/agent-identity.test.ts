@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyFingerprint } from '../bundle/bundle-signature.js';
+import { keyFingerprint, parsePublicKey } from '../bundle/bundle-signature.js';
 import type { BuiltServer } from '../server/build-server.js';
 import { failure } from '../../test/helpers/failure.js';
 import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
@@ -12,9 +12,10 @@ import {
   type AgentIdentity,
   identityFile,
   loadOrEnroll,
-  saveIdentity,
   signingKeyOf,
+  updateIdentity,
 } from './agent-identity.js';
+import { CredentialRotation } from './credential-rotation.js';
 
 describe('the signing key an agent keeps', () => {
   let opened: SqliteServer;
@@ -31,11 +32,26 @@ describe('the signing key an agent keeps', () => {
 
   afterAll(() => opened.close());
 
-  it('is fetched once by installs that ask at the same time, and kept', async () => {
+  /** An agent enrolled with the server, as one enrolled before bundles were signed: no key. */
+  async function enrolledWithoutKey(name: string) {
     const root = await mkdtemp(path.join(dir, 'agent-'));
-    // As an agent enrolled before bundles were signed keeps it: no key.
-    const identity: AgentIdentity = { server: url, hostId: 'h1', name: 'h1', env: 'qa', token };
-    await saveIdentity(root, identity);
+    const enrolment = await server.tokens.create({ role: 'agent', env: 'qa' }, null);
+    const { identity } = await loadOrEnroll(root, url, enrolment.token, {
+      name,
+      env: 'qa',
+      roles: ['web'],
+      vars: {},
+    });
+    const kept = await updateIdentity(root, (id) => {
+      delete id.signingKey;
+    });
+    delete identity.signingKey;
+    expect(kept.signingKey).toBeUndefined();
+    return { root, identity };
+  }
+
+  it('is fetched once by installs that ask at the same time, and kept', async () => {
+    const { root, identity } = await enrolledWithoutKey('h1');
     const keys = await Promise.all([1, 2, 3].map(() => signingKeyOf(root, identity, {})));
     const { keyId, publicKey } = await server.app
       .inject({ url: '/api/v1/signing-key', headers: { authorization: `Bearer ${token}` } })
@@ -46,14 +62,49 @@ describe('the signing key an agent keeps', () => {
     expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
   });
 
-  it('saves at the same time without losing a save or leaving a file behind', async () => {
-    const root = await mkdtemp(path.join(dir, 'agent-'));
-    const identity: AgentIdentity = { server: url, hostId: 'h2', name: 'h2', env: 'qa', token };
-    await Promise.all(
-      ['a', 'b', 'c', 'd'].map((t) => saveIdentity(root, { ...identity, token: t })),
-    );
+  it('keeps both a rotated credential and a fetched key when their answers come at once', async () => {
+    const { root, identity } = await enrolledWithoutKey('h2');
+    const before = identity.token;
+    // Both answers are held until both have come, then handed on together: each
+    // write of identity.json then starts before the other has ended.
+    let arrived = 0;
+    let release!: () => void;
+    const together = new Promise<void>((resolve) => (release = resolve));
+    const heldFetch: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      const body = await answer.text();
+      if (++arrived === 2) release();
+      await together;
+      return new Response(body, { status: answer.status, headers: answer.headers });
+    };
+    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const rotation = new CredentialRotation({
+      root,
+      identity,
+      logger,
+      clientOptions: { fetch: heldFetch },
+    });
+    const [, key] = await Promise.all([
+      rotation.rotate(),
+      signingKeyOf(root, identity, { fetch: heldFetch }),
+    ]);
     const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
-    expect(['a', 'b', 'c', 'd']).toContain(kept.token);
+    expect(kept.token).not.toBe(before);
+    expect(kept.token).toBe(identity.token);
+    expect(kept.credential).toEqual(identity.credential);
+    expect(kept.signingKey).toBeDefined();
+    expect(keyFingerprint(parsePublicKey(kept.signingKey!, 'kept'))).toBe(keyFingerprint(key));
+    expect((await stat(identityFile(root))).mode & 0o777).toBe(0o600);
+    expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
+  });
+
+  it('applies changes queued at the same time one after the other, losing none', async () => {
+    const { root } = await enrolledWithoutKey('h3');
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map((t) => updateIdentity(root, (id) => ({ ...id, [`extra-${t}`]: t }))),
+    );
+    const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as Record<string, string>;
+    for (const t of ['a', 'b', 'c', 'd']) expect(kept[`extra-${t}`]).toBe(t);
     expect((await stat(identityFile(root))).mode & 0o777).toBe(0o600);
     expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
   });

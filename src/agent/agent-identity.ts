@@ -35,13 +35,68 @@ export function identityFile(root: string): string {
 }
 
 /**
- * Writes the identity, atomically (a new file renamed over the old, mode
- * 0600): a crash leaves the old identity or the new one, never half of one.
+ * Changes identity.json: reads what is kept, applies `change` (which edits the
+ * identity it is given, or answers a new one), and writes the result
+ * atomically (a new file renamed over the old, mode 0600), answering it. The
+ * changes to one root are queued, each reading what the one before wrote: a
+ * rotation and a key fetch at the same time each keep the other's field.
+ *
+ * @example
+ *   const kept = await updateIdentity(root, (id) => { id.token = rotated.token; });
  */
-export async function saveIdentity(root: string, identity: AgentIdentity): Promise<void> {
-  const file = identityFile(root);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writePrivate(file, JSON.stringify(identity, null, 2));
+export function updateIdentity(
+  root: string,
+  change: (identity: AgentIdentity) => AgentIdentity | void,
+): Promise<AgentIdentity> {
+  return queued(root, async () => {
+    const file = identityFile(root);
+    const identity = await readIdentity(root);
+    if (identity === undefined) {
+      throw new FerryError(
+        'E_AUTH_REQUIRED',
+        `This agent has no identity in ${path.dirname(file)} to change: enrol it first`,
+      );
+    }
+    const changed = change(identity) ?? identity;
+    await writePrivate(file, JSON.stringify(changed, null, 2));
+    return changed;
+  });
+}
+
+/** The identity kept under `root`, or undefined when there is none yet. */
+async function readIdentity(root: string): Promise<AgentIdentity | undefined> {
+  try {
+    return JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The tail of each root's queue of identity writes (keyed by the resolved root). */
+const identityWrites = new Map<string, Promise<unknown>>();
+
+/** Runs `task` after every identity write of `root` queued before it. */
+function queued<T>(root: string, task: () => Promise<T>): Promise<T> {
+  const key = path.resolve(root);
+  const before = identityWrites.get(key) ?? Promise.resolve();
+  // Runs whether the write before failed or not: its caller was told.
+  const run = before.then(task, task);
+  const tail = run.catch(() => undefined);
+  identityWrites.set(key, tail);
+  void tail.then(() => {
+    if (identityWrites.get(key) === tail) identityWrites.delete(key);
+  });
+  return run;
+}
+
+/** Writes the identity of a new enrolment, in the same queue as every change to it. */
+function saveNewIdentity(root: string, identity: AgentIdentity): Promise<void> {
+  return queued(root, async () => {
+    const file = identityFile(root);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writePrivate(file, JSON.stringify(identity, null, 2));
+  });
 }
 
 /** The server's CA an agent trusts, alone, once pinned: `<root>/agent/server-ca.pem`, mode 0600. */
@@ -121,14 +176,14 @@ export async function loadOrEnroll(
     signingKey: enrolled.signingKey,
     ...(enrolled.credential ? { credential: enrolled.credential } : {}),
   };
-  await saveIdentity(root, identity);
+  await saveNewIdentity(root, identity);
   return { identity, enrolled: true, trust };
 }
 
 /**
  * Writes a file of this user's alone (0600), renamed into place. The file in
- * between has a name of its own: two saves at once (a rotation and a key fetch)
- * must not rename each other's file away; each writes the whole, the last wins.
+ * between has a name of its own, so that no other writer (the CA beside the
+ * identity) renames it away.
  */
 async function writePrivate(file: string, text: string): Promise<void> {
   const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
@@ -145,9 +200,9 @@ async function writePrivate(file: string, text: string): Promise<void> {
 /**
  * The server's bundle-signing key: the one in the identity, or else (an agent
  * enrolled before bundles were signed) fetched from the server once, with the
- * host's own credential, and kept in identity.json from then on. The identity
- * is the agent's one copy (a rotation changes its token in place), so what is
- * saved holds both. Calls made while a fetch is under way share it.
+ * host's own credential, and kept in identity.json from then on (through
+ * `updateIdentity`: a rotation at the same time keeps its token). Calls made
+ * while a fetch is under way share it.
  */
 export function signingKeyOf(
   root: string,
@@ -182,7 +237,11 @@ async function fetchSigningKey(
   );
   // Checked before it is kept: a key that is not one would fail every install.
   const key = parsePublicKey(publicKey, "the server's signing-key answer");
-  identity.signingKey = publicKey;
-  await saveIdentity(root, identity);
+  Object.assign(
+    identity,
+    await updateIdentity(root, (kept) => {
+      kept.signingKey = publicKey;
+    }),
+  );
   return key;
 }
