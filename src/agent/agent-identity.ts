@@ -5,6 +5,7 @@ import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import { pinServerCa } from '../tls/pin-server-ca.js';
+import { caFingerprint } from '../tls/pem.js';
 import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -27,6 +28,14 @@ export interface AgentIdentity {
    * an identity made before credentials expired: the agent rotates it at start.
    */
   credential?: { expiresAt: string; rotateAt: string };
+  /**
+   * The fingerprint (`sha256:…`, see `caFingerprint`) of the server's CA this
+   * agent pinned when it enrolled with a join string: from then on it trusts
+   * that CA alone, kept in `<root>/agent/server-ca.pem`, and refuses to start
+   * without it. Absent when it enrolled without one (a public CA: the system's
+   * store); an agent enrolled before it was kept records it from the file.
+   */
+  serverCa?: string;
 }
 
 /** Where an agent root keeps its identity. */
@@ -61,6 +70,53 @@ export function updateIdentity(
     await writePrivate(file, JSON.stringify(changed, null, 2));
     return changed;
   });
+}
+
+/**
+ * What an enrolled agent trusts: the CA it pinned (`identity.serverCa`), kept in
+ * server-ca.pem, and never the system's store once it pinned one. Without that
+ * file, or with another CA in it, the agent does not start. An agent that
+ * enrolled before the pin was kept in identity.json has it recorded now, from
+ * the file; one with neither trusts the system's store (it enrolled without a
+ * join string, with a server whose certificate is from a public CA).
+ */
+async function trustOf(root: string, identity: AgentIdentity): Promise<ServerTrust> {
+  const caFile = serverCaFile(root);
+  const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  const pinned = identity.serverCa;
+  if (ca === undefined) {
+    if (pinned === undefined) return ServerTrust.system();
+    throw pinnedCaProblem(root, identity, `${caFile} is missing`);
+  }
+  let found: string;
+  try {
+    found = caFingerprint(ca);
+  } catch {
+    throw pinnedCaProblem(root, identity, `${caFile} holds no certificate`);
+  }
+  if (pinned === undefined) {
+    // Enrolled before the pin was kept here: the file it pinned then is the pin.
+    Object.assign(
+      identity,
+      await updateIdentity(root, (id) => {
+        id.serverCa = found;
+      }),
+    );
+  } else if (found !== pinned) {
+    throw pinnedCaProblem(root, identity, `${caFile} holds another CA (${found})`);
+  }
+  return ServerTrust.pinned(ca);
+}
+
+function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): FerryError {
+  return new FerryError(
+    'E_PINNED_CA_MISSING',
+    `This agent pinned the server's CA ${identity.serverCa ?? '?'} when it enrolled, but ${what}. It will not trust another CA, nor the system's store, in its place. Put the file back if you kept a copy, or enrol this host again with a join string: \`ferry hosts remove ${identity.name}\`, delete ${identityFile(root)}, and start the agent with --join-file FILE (\`ferry tokens create --role agent --env ${identity.env}\` prints one).`,
+    { file: serverCaFile(root), expected: identity.serverCa },
+  );
 }
 
 /** The identity kept under `root`, or undefined when there is none yet. */
@@ -108,8 +164,9 @@ export function serverCaFile(root: string): string {
  * The agent's identity: the one kept under `<root>/agent` (a restarted agent is
  * the same host), or a new one from enrolling with `enrollToken`. With
  * `caFingerprint` (from a join string), the server must first present that
- * CA, which is then kept in `<root>/agent/server-ca.pem` and is the only one
- * trusted, from the enrolment on; without, the system's store is.
+ * CA, which is then kept in `<root>/agent/server-ca.pem` (its fingerprint in
+ * identity.json) and is the only one trusted, from the enrolment on, across
+ * restarts (see `trustOf`); without, the system's store is.
  */
 export async function loadOrEnroll(
   root: string,
@@ -120,20 +177,9 @@ export async function loadOrEnroll(
 ): Promise<{ identity: AgentIdentity; enrolled: boolean; trust: ServerTrust }> {
   const file = identityFile(root);
   const caFile = serverCaFile(root);
-  try {
-    const identity = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
-    const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    return {
-      identity,
-      enrolled: false,
-      trust: ca === undefined ? ServerTrust.system() : ServerTrust.pinned(ca),
-    };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const kept = await readIdentity(root);
+  if (kept !== undefined)
+    return { identity: kept, enrolled: false, trust: await trustOf(root, kept) };
   if (!enrollToken) {
     throw new FerryError(
       'E_AUTH_REQUIRED',
@@ -175,6 +221,7 @@ export async function loadOrEnroll(
     token: enrolled.token,
     signingKey: enrolled.signingKey,
     ...(enrolled.credential ? { credential: enrolled.credential } : {}),
+    ...(caFingerprint ? { serverCa: caFingerprint } : {}),
   };
   await saveNewIdentity(root, identity);
   return { identity, enrolled: true, trust };

@@ -204,6 +204,10 @@ export const ERROR_CATALOGUE = {
     status: 502,
     hint: 'The server presented a certificate from another CA than the one pinned (join string or `ferry login --join`). If the server was set up again, make a new join string with `ferry tokens create`; otherwise someone may be in the way.',
   },
+  E_PINNED_CA_MISSING: {
+    status: 500,
+    hint: "The agent pinned its server's CA at enrolment and keeps it in <root>/agent/server-ca.pem: put that file back, or enrol the host again with a join string (`ferry tokens create --role agent --env ENV` prints one).",
+  },
   E_JOIN_INVALID: {
     status: 400,
     hint: 'Copy the whole join string printed by `ferry tokens create` into the file (or FERRY_JOIN).',
