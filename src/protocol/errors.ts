@@ -41,7 +41,7 @@ export const ERROR_CATALOGUE = {
   },
   E_CREDENTIAL_EXPIRED: {
     status: 401,
-    hint: 'Re-enrol the host: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with a new enrolment token (`ferry tokens create --role agent --env ENV`).',
+    hint: 'Enrol the host again with a join string: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with `--join-file FILE`, FILE (mode 0600) holding the join string `ferry tokens create --role agent --env ENV` prints.',
   },
   E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
   E_CSRF: {
