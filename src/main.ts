@@ -56,6 +56,11 @@ function addServerCommand(program: Command): void {
     )
     .option('--tls-key <file>', 'the key of --tls-cert (or FERRY_TLS_KEY)')
     .option(
+      '--tls-name <name>',
+      "a name or address of the server's own certificate, once per name it is reached by (or FERRY_TLS_NAMES=a,b; default: the listen address, localhost, 127.0.0.1, ::1, the hostname)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
       '--insecure-http',
       'serve plain HTTP instead of HTTPS: tokens, variables and bundles cross the network in clear',
     )
@@ -81,6 +86,7 @@ function addServerCommand(program: Command): void {
         logLevel?: string;
         tlsCert?: string;
         tlsKey?: string;
+        tlsName?: string[];
         insecureHttp?: boolean;
         signUnsignedBundles?: boolean;
       }) => {
@@ -98,6 +104,7 @@ function addServerCommand(program: Command): void {
             amqpCa: options.amqpCa,
             tlsCert: options.tlsCert,
             tlsKey: options.tlsKey,
+            tlsNames: options.tlsName,
             insecureHttp: options.insecureHttp,
           },
         });

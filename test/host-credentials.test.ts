@@ -280,6 +280,10 @@ for (const backend of BACKENDS)
       expect(agent.code).not.toBe(0);
       expect(agent.stderr).toContain('E_CREDENTIAL_EXPIRED');
       expect(agent.stderr).toContain('ferry hosts remove raw-1');
+      expect(agent.stderr).toContain('Enrol the host again with a join string');
+      expect(agent.stderr).toContain(
+        '`--join-file FILE`, FILE (mode 0600) holding the join string `ferry tokens create --role agent --env dev` prints',
+      );
     }, 120_000);
 
     it('ends the credential at once when the host is removed', async () => {

@@ -1,20 +1,29 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyFingerprint } from '../bundle/bundle-signature.js';
+import { keyFingerprint, parsePublicKey } from '../bundle/bundle-signature.js';
 import type { BuiltServer } from '../server/build-server.js';
+import {
+  type CertifiedKey,
+  issueServerCertificate,
+  makeCertificateAuthority,
+} from '../tls/certificate-authority.js';
+import { caFingerprint } from '../tls/pem.js';
 import { failure } from '../../test/helpers/failure.js';
 import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
 import {
   type AgentIdentity,
   identityFile,
   loadOrEnroll,
-  saveIdentity,
   signingKeyOf,
+  updateIdentity,
 } from './agent-identity.js';
+import { CredentialRotation } from './credential-rotation.js';
 
 describe('the signing key an agent keeps', () => {
   let opened: SqliteServer;
@@ -31,11 +40,26 @@ describe('the signing key an agent keeps', () => {
 
   afterAll(() => opened.close());
 
-  it('is fetched once by installs that ask at the same time, and kept', async () => {
+  /** An agent enrolled with the server, as one enrolled before bundles were signed: no key. */
+  async function enrolledWithoutKey(name: string) {
     const root = await mkdtemp(path.join(dir, 'agent-'));
-    // As an agent enrolled before bundles were signed keeps it: no key.
-    const identity: AgentIdentity = { server: url, hostId: 'h1', name: 'h1', env: 'qa', token };
-    await saveIdentity(root, identity);
+    const enrolment = await server.tokens.create({ role: 'agent', env: 'qa' }, null);
+    const { identity } = await loadOrEnroll(root, url, enrolment.token, {
+      name,
+      env: 'qa',
+      roles: ['web'],
+      vars: {},
+    });
+    const kept = await updateIdentity(root, (id) => {
+      delete id.signingKey;
+    });
+    delete identity.signingKey;
+    expect(kept.signingKey).toBeUndefined();
+    return { root, identity };
+  }
+
+  it('is fetched once by installs that ask at the same time, and kept', async () => {
+    const { root, identity } = await enrolledWithoutKey('h1');
     const keys = await Promise.all([1, 2, 3].map(() => signingKeyOf(root, identity, {})));
     const { keyId, publicKey } = await server.app
       .inject({ url: '/api/v1/signing-key', headers: { authorization: `Bearer ${token}` } })
@@ -46,14 +70,49 @@ describe('the signing key an agent keeps', () => {
     expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
   });
 
-  it('saves at the same time without losing a save or leaving a file behind', async () => {
-    const root = await mkdtemp(path.join(dir, 'agent-'));
-    const identity: AgentIdentity = { server: url, hostId: 'h2', name: 'h2', env: 'qa', token };
-    await Promise.all(
-      ['a', 'b', 'c', 'd'].map((t) => saveIdentity(root, { ...identity, token: t })),
-    );
+  it('keeps both a rotated credential and a fetched key when their answers come at once', async () => {
+    const { root, identity } = await enrolledWithoutKey('h2');
+    const before = identity.token;
+    // Both answers are held until both have come, then handed on together: each
+    // write of identity.json then starts before the other has ended.
+    let arrived = 0;
+    let release!: () => void;
+    const together = new Promise<void>((resolve) => (release = resolve));
+    const heldFetch: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      const body = await answer.text();
+      if (++arrived === 2) release();
+      await together;
+      return new Response(body, { status: answer.status, headers: answer.headers });
+    };
+    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const rotation = new CredentialRotation({
+      root,
+      identity,
+      logger,
+      clientOptions: { fetch: heldFetch },
+    });
+    const [, key] = await Promise.all([
+      rotation.rotate(),
+      signingKeyOf(root, identity, { fetch: heldFetch }),
+    ]);
     const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
-    expect(['a', 'b', 'c', 'd']).toContain(kept.token);
+    expect(kept.token).not.toBe(before);
+    expect(kept.token).toBe(identity.token);
+    expect(kept.credential).toEqual(identity.credential);
+    expect(kept.signingKey).toBeDefined();
+    expect(keyFingerprint(parsePublicKey(kept.signingKey!, 'kept'))).toBe(keyFingerprint(key));
+    expect((await stat(identityFile(root))).mode & 0o777).toBe(0o600);
+    expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
+  });
+
+  it('applies changes queued at the same time one after the other, losing none', async () => {
+    const { root } = await enrolledWithoutKey('h3');
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map((t) => updateIdentity(root, (id) => ({ ...id, [`extra-${t}`]: t }))),
+    );
+    const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as Record<string, string>;
+    for (const t of ['a', 'b', 'c', 'd']) expect(kept[`extra-${t}`]).toBe(t);
     expect((await stat(identityFile(root))).mode & 0o777).toBe(0o600);
     expect(await readdir(path.dirname(identityFile(root)))).toEqual(['identity.json']);
   });
@@ -98,5 +157,101 @@ describe('a new enrolment', () => {
     expect(refused.message).toBe(
       "The key in the server's enrolment answer (signingKey) is not an ed25519 public key (a PEM, or its 32 bytes in base64)",
     );
+  });
+});
+
+describe("the server's CA an agent pinned", () => {
+  let ca: CertifiedKey;
+  let fake: https.Server;
+  let url: string;
+  let roots: string[] = [];
+
+  beforeAll(async () => {
+    ca = await makeCertificateAuthority({ name: 'Ferry CA pin-test', days: 1 });
+    const leaf = await issueServerCertificate(ca, ['127.0.0.1'], 3_600_000);
+    const signingKey = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    // A server that answers every enrolment; the CA is what is under test.
+    fake = https.createServer({ cert: leaf.cert + ca.cert, key: leaf.key }, (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ hostId: 'h1', name: 'qa-1', token: 'host-token', signingKey }));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => fake.close(resolve));
+    for (const root of roots) await rm(root, { recursive: true, force: true });
+    roots = [];
+  });
+
+  const body = { env: 'qa', roles: ['web'], name: 'qa-1', vars: {} };
+
+  async function enrolled() {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-pin-'));
+    roots.push(root);
+    const first = await loadOrEnroll(root, url, 'enrol-token', body, caFingerprint(ca.cert));
+    expect(first.enrolled).toBe(true);
+    return { root, identity: first.identity };
+  }
+
+  it('is named in identity.json at enrolment, and trusted alone after a restart', async () => {
+    const { root, identity } = await enrolled();
+    expect(identity.serverCa).toBe(caFingerprint(ca.cert));
+    const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+    expect(kept.serverCa).toBe(caFingerprint(ca.cert));
+    const again = await loadOrEnroll(root, url, undefined, body);
+    expect(again.enrolled).toBe(false);
+    expect(again.trust.ca).toBe(ca.cert);
+  });
+
+  it("stops the agent when server-ca.pem is gone, instead of trusting the system's store", async () => {
+    const { root } = await enrolled();
+    await rm(path.join(root, 'agent', 'server-ca.pem'));
+    const refused = await failure(loadOrEnroll(root, url, undefined, body));
+    expect(refused.code).toBe('E_PINNED_CA_MISSING');
+    expect(refused.message).toContain(`pinned the server's CA ${caFingerprint(ca.cert)}`);
+    expect(refused.message).toContain(`${path.join(root, 'agent', 'server-ca.pem')} is missing`);
+    expect(refused.message).toContain('enrol this host again with a join string');
+    expect(refused.message).toContain('`ferry tokens create --role agent --env qa`');
+  });
+
+  it('stops the agent when server-ca.pem holds another CA', async () => {
+    const { root } = await enrolled();
+    const other = await makeCertificateAuthority({ name: 'Ferry CA pin-test', days: 1 });
+    await writeFile(path.join(root, 'agent', 'server-ca.pem'), other.cert);
+    const refused = await failure(loadOrEnroll(root, url, undefined, body));
+    expect(refused.code).toBe('E_PINNED_CA_MISSING');
+    expect(refused.message).toContain(`holds another CA (${caFingerprint(other.cert)})`);
+  });
+
+  it('is recorded from server-ca.pem for an agent enrolled before identity.json kept it', async () => {
+    const { root } = await enrolled();
+    await updateIdentity(root, (id) => {
+      delete id.serverCa;
+    });
+    const again = await loadOrEnroll(root, url, undefined, body);
+    expect(again.trust.ca).toBe(ca.cert);
+    expect(again.identity.serverCa).toBe(caFingerprint(ca.cert));
+    const kept = JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+    expect(kept.serverCa).toBe(caFingerprint(ca.cert));
+    // From then on, the file is needed.
+    await rm(path.join(root, 'agent', 'server-ca.pem'));
+    expect((await failure(loadOrEnroll(root, url, undefined, body))).code).toBe(
+      'E_PINNED_CA_MISSING',
+    );
+  });
+
+  it("trusts the system's store for an agent that never pinned a CA", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-pin-'));
+    roots.push(root);
+    await mkdir(path.join(root, 'agent'), { recursive: true });
+    const identity: AgentIdentity = { server: url, hostId: 'h', name: 'h', env: 'qa', token: 't' };
+    await writeFile(identityFile(root), JSON.stringify(identity), { mode: 0o600 });
+    const loaded = await loadOrEnroll(root, url, undefined, body);
+    expect(loaded.trust.ca).toBeUndefined();
+    expect(loaded.identity.serverCa).toBeUndefined();
   });
 });

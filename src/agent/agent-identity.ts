@@ -5,6 +5,7 @@ import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import { pinServerCa } from '../tls/pin-server-ca.js';
+import { caFingerprint } from '../tls/pem.js';
 import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -27,6 +28,14 @@ export interface AgentIdentity {
    * an identity made before credentials expired: the agent rotates it at start.
    */
   credential?: { expiresAt: string; rotateAt: string };
+  /**
+   * The fingerprint (`sha256:…`, see `caFingerprint`) of the server's CA this
+   * agent pinned when it enrolled with a join string: from then on it trusts
+   * that CA alone, kept in `<root>/agent/server-ca.pem`, and refuses to start
+   * without it. Absent when it enrolled without one (a public CA: the system's
+   * store); an agent enrolled before it was kept records it from the file.
+   */
+  serverCa?: string;
 }
 
 /** Where an agent root keeps its identity. */
@@ -35,13 +44,115 @@ export function identityFile(root: string): string {
 }
 
 /**
- * Writes the identity, atomically (a new file renamed over the old, mode
- * 0600): a crash leaves the old identity or the new one, never half of one.
+ * Changes identity.json: reads what is kept, applies `change` (which edits the
+ * identity it is given, or answers a new one), and writes the result
+ * atomically (a new file renamed over the old, mode 0600), answering it. The
+ * changes to one root are queued, each reading what the one before wrote: a
+ * rotation and a key fetch at the same time each keep the other's field.
+ *
+ * @example
+ *   const kept = await updateIdentity(root, (id) => { id.token = rotated.token; });
  */
-export async function saveIdentity(root: string, identity: AgentIdentity): Promise<void> {
-  const file = identityFile(root);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writePrivate(file, JSON.stringify(identity, null, 2));
+export function updateIdentity(
+  root: string,
+  change: (identity: AgentIdentity) => AgentIdentity | void,
+): Promise<AgentIdentity> {
+  return queued(root, async () => {
+    const file = identityFile(root);
+    const identity = await readIdentity(root);
+    if (identity === undefined) {
+      throw new FerryError(
+        'E_AUTH_REQUIRED',
+        `This agent has no identity in ${path.dirname(file)} to change: enrol it first`,
+      );
+    }
+    const changed = change(identity) ?? identity;
+    await writePrivate(file, JSON.stringify(changed, null, 2));
+    return changed;
+  });
+}
+
+/**
+ * What an enrolled agent trusts: the CA it pinned (`identity.serverCa`), kept in
+ * server-ca.pem, and never the system's store once it pinned one. Without that
+ * file, or with another CA in it, the agent does not start. An agent that
+ * enrolled before the pin was kept in identity.json has it recorded now, from
+ * the file; one with neither trusts the system's store (it enrolled without a
+ * join string, with a server whose certificate is from a public CA).
+ */
+async function trustOf(root: string, identity: AgentIdentity): Promise<ServerTrust> {
+  const caFile = serverCaFile(root);
+  const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  const pinned = identity.serverCa;
+  if (ca === undefined) {
+    if (pinned === undefined) return ServerTrust.system();
+    throw pinnedCaProblem(root, identity, `${caFile} is missing`);
+  }
+  let found: string;
+  try {
+    found = caFingerprint(ca);
+  } catch {
+    throw pinnedCaProblem(root, identity, `${caFile} holds no certificate`);
+  }
+  if (pinned === undefined) {
+    // Enrolled before the pin was kept here: the file it pinned then is the pin.
+    Object.assign(
+      identity,
+      await updateIdentity(root, (id) => {
+        id.serverCa = found;
+      }),
+    );
+  } else if (found !== pinned) {
+    throw pinnedCaProblem(root, identity, `${caFile} holds another CA (${found})`);
+  }
+  return ServerTrust.pinned(ca);
+}
+
+function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): FerryError {
+  return new FerryError(
+    'E_PINNED_CA_MISSING',
+    `This agent pinned the server's CA ${identity.serverCa ?? '?'} when it enrolled, but ${what}. It will not trust another CA, nor the system's store, in its place. Put the file back if you kept a copy, or enrol this host again with a join string: \`ferry hosts remove ${identity.name}\`, delete ${identityFile(root)}, and start the agent with --join-file FILE (\`ferry tokens create --role agent --env ${identity.env}\` prints one).`,
+    { file: serverCaFile(root), expected: identity.serverCa },
+  );
+}
+
+/** The identity kept under `root`, or undefined when there is none yet. */
+async function readIdentity(root: string): Promise<AgentIdentity | undefined> {
+  try {
+    return JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The tail of each root's queue of identity writes (keyed by the resolved root). */
+const identityWrites = new Map<string, Promise<unknown>>();
+
+/** Runs `task` after every identity write of `root` queued before it. */
+function queued<T>(root: string, task: () => Promise<T>): Promise<T> {
+  const key = path.resolve(root);
+  const before = identityWrites.get(key) ?? Promise.resolve();
+  // Runs whether the write before failed or not: its caller was told.
+  const run = before.then(task, task);
+  const tail = run.catch(() => undefined);
+  identityWrites.set(key, tail);
+  void tail.then(() => {
+    if (identityWrites.get(key) === tail) identityWrites.delete(key);
+  });
+  return run;
+}
+
+/** Writes the identity of a new enrolment, in the same queue as every change to it. */
+function saveNewIdentity(root: string, identity: AgentIdentity): Promise<void> {
+  return queued(root, async () => {
+    const file = identityFile(root);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writePrivate(file, JSON.stringify(identity, null, 2));
+  });
 }
 
 /** The server's CA an agent trusts, alone, once pinned: `<root>/agent/server-ca.pem`, mode 0600. */
@@ -53,8 +164,9 @@ export function serverCaFile(root: string): string {
  * The agent's identity: the one kept under `<root>/agent` (a restarted agent is
  * the same host), or a new one from enrolling with `enrollToken`. With
  * `caFingerprint` (from a join string), the server must first present that
- * CA, which is then kept in `<root>/agent/server-ca.pem` and is the only one
- * trusted, from the enrolment on; without, the system's store is.
+ * CA, which is then kept in `<root>/agent/server-ca.pem` (its fingerprint in
+ * identity.json) and is the only one trusted, from the enrolment on, across
+ * restarts (see `trustOf`); without, the system's store is.
  */
 export async function loadOrEnroll(
   root: string,
@@ -65,20 +177,9 @@ export async function loadOrEnroll(
 ): Promise<{ identity: AgentIdentity; enrolled: boolean; trust: ServerTrust }> {
   const file = identityFile(root);
   const caFile = serverCaFile(root);
-  try {
-    const identity = JSON.parse(await readFile(file, 'utf8')) as AgentIdentity;
-    const ca = await readFile(caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    return {
-      identity,
-      enrolled: false,
-      trust: ca === undefined ? ServerTrust.system() : ServerTrust.pinned(ca),
-    };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const kept = await readIdentity(root);
+  if (kept !== undefined)
+    return { identity: kept, enrolled: false, trust: await trustOf(root, kept) };
   if (!enrollToken) {
     throw new FerryError(
       'E_AUTH_REQUIRED',
@@ -120,15 +221,16 @@ export async function loadOrEnroll(
     token: enrolled.token,
     signingKey: enrolled.signingKey,
     ...(enrolled.credential ? { credential: enrolled.credential } : {}),
+    ...(caFingerprint ? { serverCa: caFingerprint } : {}),
   };
-  await saveIdentity(root, identity);
+  await saveNewIdentity(root, identity);
   return { identity, enrolled: true, trust };
 }
 
 /**
  * Writes a file of this user's alone (0600), renamed into place. The file in
- * between has a name of its own: two saves at once (a rotation and a key fetch)
- * must not rename each other's file away; each writes the whole, the last wins.
+ * between has a name of its own, so that no other writer (the CA beside the
+ * identity) renames it away.
  */
 async function writePrivate(file: string, text: string): Promise<void> {
   const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
@@ -145,9 +247,9 @@ async function writePrivate(file: string, text: string): Promise<void> {
 /**
  * The server's bundle-signing key: the one in the identity, or else (an agent
  * enrolled before bundles were signed) fetched from the server once, with the
- * host's own credential, and kept in identity.json from then on. The identity
- * is the agent's one copy (a rotation changes its token in place), so what is
- * saved holds both. Calls made while a fetch is under way share it.
+ * host's own credential, and kept in identity.json from then on (through
+ * `updateIdentity`: a rotation at the same time keeps its token). Calls made
+ * while a fetch is under way share it.
  */
 export function signingKeyOf(
   root: string,
@@ -182,7 +284,11 @@ async function fetchSigningKey(
   );
   // Checked before it is kept: a key that is not one would fail every install.
   const key = parsePublicKey(publicKey, "the server's signing-key answer");
-  identity.signingKey = publicKey;
-  await saveIdentity(root, identity);
+  Object.assign(
+    identity,
+    await updateIdentity(root, (kept) => {
+      kept.signingKey = publicKey;
+    }),
+  );
   return key;
 }

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeJoinString } from '../tls/join-string.js';
+import { FerryError } from '../protocol/errors.js';
 import { type RawAgentOptions, parseAgentOptions } from './agent-options.js';
 
 const RAW: RawAgentOptions = {
@@ -67,6 +69,45 @@ describe('the enrolment token of ferry agent', () => {
       );
     }
   });
+});
+
+describe('the join file of ferry agent', () => {
+  const join = encodeJoinString({
+    server: 'https://ferry:7400',
+    token: 'ferry_agent_join-file-token',
+    ca: `sha256:${'ab'.repeat(32)}`,
+  });
+
+  it("is read when it is this user's alone", () => {
+    const file = path.join(dir, 'join');
+    writeFileSync(file, `${join}\n`, { mode: 0o600 });
+    const options = parseAgentOptions({ ...RAW, joinFile: file }, {}, DEFAULTS);
+    expect(options.token).toBe('ferry_agent_join-file-token');
+    expect(options.caFingerprint).toBe(`sha256:${'ab'.repeat(32)}`);
+  });
+
+  it.each([0o644, 0o640, 0o604, 0o660])(
+    'is refused when others may read or write it (mode %o), naming the file and chmod 600',
+    (mode) => {
+      const file = path.join(dir, 'join');
+      writeFileSync(file, `${join}\n`);
+      chmodSync(file, mode);
+      let refused: unknown;
+      try {
+        parseAgentOptions({ ...RAW, joinFile: file }, {}, DEFAULTS);
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused).toBeInstanceOf(FerryError);
+      const { code, message } = refused as FerryError;
+      expect(code).toBe('E_CONFIG_INVALID');
+      expect(message).toContain(
+        `--join-file ${file}: other users of this host may read it (mode 0${mode.toString(8)})`,
+      );
+      expect(message).toContain(`chmod 600 ${file}`);
+      expect(message).not.toContain('join-file-token');
+    },
+  );
 });
 
 describe('the transport URL of ferry agent', () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
 import { roleNameSchema } from '../protocol/fields.js';
@@ -167,6 +167,15 @@ function readJoin(file: string | undefined, problems: string[]): JoinTicket | un
   if (file !== undefined) {
     from = `--join-file ${file}`;
     try {
+      // Refused rather than warned of, as ssh refuses an open private key: the
+      // token in it is this host's way in, and a warning scrolls by in a service log.
+      const mode = statSync(file).mode & 0o777;
+      if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+        problems.push(
+          `${from}: other users of this host may read it (mode 0${mode.toString(8)}), and it holds a token: run \`chmod 600 ${file}\`. If someone else may have read it, revoke the token (\`ferry tokens revoke\`) and make a new join string.`,
+        );
+        return undefined;
+      }
       text = readFileSync(file, 'utf8');
     } catch (err) {
       problems.push(

@@ -1,7 +1,7 @@
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { FerryError } from '../protocol/errors.js';
 import type { AgentTransport, TransportLogger } from '../transport/transport.js';
-import { type AgentIdentity, saveIdentity } from './agent-identity.js';
+import { type AgentIdentity, updateIdentity } from './agent-identity.js';
 
 /** The longest delay `setTimeout` takes (about 24.8 days); a later rotation is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -97,10 +97,13 @@ export class CredentialRotation {
       throw err;
     }
     const { token, ...credential } = rotated;
-    // Kept before it is used: whatever happens next, the agent starts again with it.
-    await saveIdentity(root, { ...identity, token, credential });
-    identity.token = token;
-    identity.credential = credential;
+    // Kept before it is used: whatever happens next, the agent starts again with
+    // it. Queued with every other change to identity.json, so none is lost.
+    const kept = await updateIdentity(root, (id) => {
+      id.token = token;
+      id.credential = credential;
+    });
+    Object.assign(identity, kept);
     await this.transport?.useCredential?.(token);
     try {
       await this.client(token).call('confirmCredential');

@@ -1,11 +1,14 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releasePort, reservePort } from '../dev/port-allocator.js';
 import { FerryError } from '../protocol/errors.js';
 import type { BuiltServer } from '../server/build-server.js';
 import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
+import { issueServerCertificate, makeCertificateAuthority } from '../tls/certificate-authority.js';
 import { ApiError, FerryClient } from './ferry-client.js';
+import { ServerTrust } from './server-trust.js';
 
 describe('FerryClient against a real server', () => {
   let opened: SqliteServer;
@@ -92,6 +95,35 @@ describe('FerryClient against answers that are not the API', () => {
       expect((err as Error).message).toContain('ECONNREFUSED');
     } finally {
       releasePort(port);
+    }
+  });
+});
+
+describe("FerryClient and the server's certificate", () => {
+  it('says the certificate does not name the address dialled, and which names it has, when its CA is trusted', async () => {
+    const ca = await makeCertificateAuthority({ name: 'Ferry CA names', days: 1 });
+    const leaf = await issueServerCertificate(ca, ['ferry.internal', '10.9.8.7'], 3_600_000);
+    const server = https.createServer({ cert: leaf.cert + ca.cert, key: leaf.key }, (_q, a) =>
+      a.end('{}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const client = new FerryClient(url, 'token', ServerTrust.pinned(ca.cert).clientOptions());
+      const refused = (await client.call('whoami').catch((e: unknown) => e)) as FerryError;
+      expect(refused).toBeInstanceOf(FerryError);
+      expect(refused.code).toBe('E_SERVER_NAME_MISMATCH');
+      expect(refused.message).toContain(
+        `The Ferry server at ${url} presented a certificate from the CA this client trusts, but it does not name 127.0.0.1: it names ferry.internal, 10.9.8.7.`,
+      );
+      expect(refused.message).toContain('`ferry server --tls-name 127.0.0.1`');
+      expect(refused.message).not.toContain('pin its CA');
+      expect(refused.details).toMatchObject({
+        host: '127.0.0.1',
+        names: ['ferry.internal', '10.9.8.7'],
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -236,6 +236,7 @@ export class FerryClient {
   unreachable(err: unknown): FerryError {
     const reason = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown } | undefined)?.code;
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return this.nameMismatch(err);
     if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code)) {
       return new FerryError(
         'E_SERVER_UNTRUSTED',
@@ -247,6 +248,28 @@ export class FerryClient {
       'E_SERVER_UNREACHABLE',
       `Cannot reach the Ferry server at ${this.baseUrl} (${reason})`,
       { server: this.baseUrl },
+    );
+  }
+
+  /**
+   * A certificate that verified (its CA is the one trusted) but does not name
+   * the address dialled: pinning again would not help; dialling a name it has,
+   * or adding this one to the server's certificate, does.
+   */
+  private nameMismatch(err: unknown): FerryError {
+    const { host, cert } = err as { host?: unknown; cert?: { subjectaltname?: unknown } };
+    const dialled = typeof host === 'string' ? host : new URL(this.baseUrl).hostname;
+    const names =
+      typeof cert?.subjectaltname === 'string'
+        ? cert.subjectaltname
+            .split(', ')
+            .map((name) => name.replace(/^(DNS|IP Address):/, ''))
+            .filter(Boolean)
+        : [];
+    return new FerryError(
+      'E_SERVER_NAME_MISMATCH',
+      `The Ferry server at ${this.baseUrl} presented a certificate from the CA this client trusts, but it does not name ${dialled}: it names ${names.join(', ') || 'nothing'}. Dial the server by one of those names, or add ${dialled} to its certificate (\`ferry server --tls-name ${dialled}\`, FERRY_TLS_NAMES or tls.names, with every name it is reached by; its own certificate is issued again at its next start).`,
+      { server: this.baseUrl, host: dialled, names },
     );
   }
 
@@ -262,7 +285,7 @@ export class FerryClient {
 
 /** Node's codes for a certificate that does not verify (not a refused or dropped connection). */
 const UNTRUSTED_CERTIFICATE =
-  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+)$/;
 
 /**
  * The error of an answer that is not a success: the server's own error body

@@ -41,7 +41,7 @@ export const ERROR_CATALOGUE = {
   },
   E_CREDENTIAL_EXPIRED: {
     status: 401,
-    hint: 'Re-enrol the host: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with a new enrolment token (`ferry tokens create --role agent --env ENV`).',
+    hint: 'Enrol the host again with a join string: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with `--join-file FILE`, FILE (mode 0600) holding the join string `ferry tokens create --role agent --env ENV` prints.',
   },
   E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
   E_CSRF: {
@@ -203,6 +203,14 @@ export const ERROR_CATALOGUE = {
   E_SERVER_UNTRUSTED: {
     status: 502,
     hint: 'The server presented a certificate from another CA than the one pinned (join string or `ferry login --join`). If the server was set up again, make a new join string with `ferry tokens create`; otherwise someone may be in the way.',
+  },
+  E_SERVER_NAME_MISMATCH: {
+    status: 502,
+    hint: "The server's certificate is from the trusted CA but does not name the address dialled: use a name it has, or start the server with `--tls-name NAME` (FERRY_TLS_NAMES, tls.names) for each name it is reached by.",
+  },
+  E_PINNED_CA_MISSING: {
+    status: 500,
+    hint: "The agent pinned its server's CA at enrolment and keeps it in <root>/agent/server-ca.pem: put that file back, or enrol the host again with a join string (`ferry tokens create --role agent --env ENV` prints one).",
   },
   E_JOIN_INVALID: {
     status: 400,

@@ -86,6 +86,23 @@ describe('loadServerConfig', () => {
     expect(problems).toMatch(/^tls\.checkSeconds:/m);
   });
 
+  it("takes the names of the server's own certificate from tls.names, FERRY_TLS_NAMES and --tls-name, the later winning", async () => {
+    const file = path.join(os.tmpdir(), `ferry-config-tls-names-${process.pid}.yml`);
+    await writeFile(file, 'data: /d\ntls: { names: [from-file] }\n');
+    expect((await loadServerConfig({ file, env: {} })).tls.names).toEqual(['from-file']);
+    const env = { FERRY_TLS_NAMES: 'ferry.example, 10.0.0.5,', FERRY_TLS_CERT: '/c.pem' };
+    const fromEnv = await loadServerConfig({ file, env: { ...env, FERRY_TLS_KEY: '/k.pem' } });
+    expect(fromEnv.tls.names).toEqual(['ferry.example', '10.0.0.5']);
+    expect(fromEnv.tls.certFile).toBe('/c.pem');
+    const fromFlags = await loadServerConfig({
+      file,
+      env,
+      flags: { tlsNames: ['a.example', 'b.example'], tlsKey: '/k.pem' },
+    });
+    expect(fromFlags.tls.names).toEqual(['a.example', 'b.example']);
+    expect(fromFlags.tls).toMatchObject({ certFile: '/c.pem', keyFile: '/k.pem' });
+  });
+
   it('keeps 1000 facts samples per host for 30 days, sampling load every 30 minutes, unless configured', async () => {
     const defaults = await loadServerConfig({ env: {}, flags: { data: '/d' } });
     expect(defaults.factsHistory).toEqual({ keepSamples: 1000, keepDays: 30, sampleMinutes: 30 });

@@ -310,15 +310,27 @@ export async function loadServerConfig(options: {
     const value = (options.env ?? process.env)[name];
     if (value !== undefined && value !== '') setPath(fromEnv, keyPath, value);
   }
+  // A list: the names and addresses of the server's own certificate, comma-separated.
+  const tlsNames = (options.env ?? process.env).FERRY_TLS_NAMES;
+  if (tlsNames !== undefined && tlsNames.trim() !== '') {
+    fromEnv.tlsNames = tlsNames
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
+  }
   const flags = stripUndefined(options.flags ?? {});
   // A URL alone says which adapter: --store-url / FERRY_STORE_URL means PostgreSQL,
   // --transport-url / FERRY_TRANSPORT_URL means RabbitMQ.
   for (const layer of [fromEnv, flags]) {
-    const { storeUrl, transportUrl, amqpCa, tlsCert, tlsKey } = layer;
+    const { storeUrl, transportUrl, amqpCa, tlsCert, tlsKey, tlsNames } = layer;
     delete layer.tlsCert;
     delete layer.tlsKey;
-    if (tlsCert !== undefined || tlsKey !== undefined) {
-      layer.tls = stripUndefined({ certFile: tlsCert, keyFile: tlsKey });
+    delete layer.tlsNames;
+    if (tlsCert !== undefined || tlsKey !== undefined || tlsNames !== undefined) {
+      layer.tls = {
+        ...(isPlainObject(layer.tls) ? layer.tls : {}),
+        ...stripUndefined({ certFile: tlsCert, keyFile: tlsKey, names: tlsNames }),
+      };
     }
     delete layer.storeUrl;
     delete layer.transportUrl;

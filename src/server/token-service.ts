@@ -299,7 +299,7 @@ export function credentialExpired(
   const host = token.name.replace(/^agent-/, '');
   return new FerryError(
     'E_CREDENTIAL_EXPIRED',
-    `The credential of host ${host} expired at ${token.expiresAt ?? '?'}: its agent did not rotate it in time. Re-enrol the host: \`ferry hosts remove ${host}\`, delete <root>/agent/identity.json, and start the agent with a new enrolment token (\`ferry tokens create --role agent --env ${token.env ?? 'ENV'}\`)`,
+    `The credential of host ${host} expired at ${token.expiresAt ?? '?'}: its agent did not rotate it in time. Enrol the host again with a join string: \`ferry hosts remove ${host}\`, delete <root>/agent/identity.json, and start the agent with \`--join-file FILE\`, FILE (mode 0600) holding the join string \`ferry tokens create --role agent --env ${token.env ?? 'ENV'}\` prints`,
     { host, expiresAt: token.expiresAt },
   );
 }

@@ -9,8 +9,9 @@ import { caFingerprint, toPem } from './pem.js';
  * `expected` (from a join string) and answers it as PEM, to be the only CA
  * trusted from then on. The chain is read before anything is sent: no token
  * and no request goes over this connection, which is closed at once. A server
- * whose chain holds no such CA, or whose certificate that CA did not issue, is
- * refused with `E_SERVER_UNTRUSTED`, naming the expected and seen fingerprints.
+ * whose chain holds no such CA is refused with `E_SERVER_UNTRUSTED`, naming
+ * the expected and seen fingerprints; so is one whose certificate that CA's
+ * key did not sign (through the chain presented).
  *
  * @example
  *   const caPem = await pinServerCa('https://ferry:7400', 'sha256:3f1c…');
@@ -29,25 +30,34 @@ export async function pinServerCa(url: string, expected: string): Promise<string
   const index = seen.indexOf(expected);
   const leaf = chain[0];
   const ca = chain[index];
-  if (
-    index < 0 ||
-    !leaf ||
-    !ca ||
-    !(index === 0 ? leaf.ca : leaf.checkIssued(ca) || issuedInChain(chain, index))
-  ) {
+  if (index < 0 || !leaf || !ca) {
     throw new FerryError(
       'E_SERVER_UNTRUSTED',
       `The server at ${address.host} is not the one the join string names: expected a CA with fingerprint ${expected}, but it presented ${seen.join(', ') || 'no certificate'}. Refused; nothing was sent to it.`,
       { expected, seen, server: url },
     );
   }
+  if (!(index === 0 ? leaf.ca : signedInChain(chain, index))) {
+    throw new FerryError(
+      'E_SERVER_UNTRUSTED',
+      `The server at ${address.host} presented the CA ${expected} the join string names, but its own certificate is not signed by the CA's key (anyone can copy a CA's certificate; only its key signs). Refused; nothing was sent to it.`,
+      { expected, seen, server: url },
+    );
+  }
   return toPem(ca.raw, 'CERTIFICATE');
 }
 
-/** Whether the leaf chains up to `chain[index]` through the certificates between. */
-function issuedInChain(chain: X509Certificate[], index: number): boolean {
+/**
+ * Whether the leaf chains up to `chain[index]` through the certificates
+ * between: each names the next as its issuer and its signature verifies with
+ * the next one's public key. A name alone proves nothing (any certificate may
+ * name any issuer); the signature does.
+ */
+function signedInChain(chain: X509Certificate[], index: number): boolean {
   for (let i = 0; i < index; i++) {
-    if (!chain[i]!.checkIssued(chain[i + 1]!)) return false;
+    const cert = chain[i]!;
+    const issuer = chain[i + 1]!;
+    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) return false;
   }
   return true;
 }
