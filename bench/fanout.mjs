@@ -26,7 +26,7 @@
 // passed), never on a time.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,8 @@ const ROUNDS = ['fresh', 'upgrade', 'rollback'];
 const ROUND_TITLES = { fresh: 'fresh install', upgrade: 'v2 over v1', rollback: 'rollback' };
 /** Issue 18's targets: Ferry's time against the floor's, in the same run. */
 const TARGETS = { fresh: 1.5, upgrade: 1.5, rollback: 1.3 };
+/** Agents started side by side while a run's hosts are enrolled (none of it is timed). */
+const AGENTS_AT_ONCE = 5;
 
 const { values } = parseArgs({
   options: {
@@ -344,12 +346,17 @@ async function floorRound(round, roots, tarballs) {
   return { ms: result.ms, cpu: result.cpu, hosts, problems };
 }
 
-/** Stops the floor's apps (their pid files) and waits until they are gone. */
+/**
+ * Stops the floor's apps (their pid files, removed once read: a pid is not
+ * signalled twice) and waits until they are gone.
+ */
 async function stopFloorApps(roots) {
   const pids = [];
   for (const { root } of roots) {
+    const pidFile = path.join(root, 'app.pid');
     try {
-      const pid = Number(readFileSync(path.join(root, 'app.pid'), 'utf8'));
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      rmSync(pidFile, { force: true });
       process.kill(pid, 'SIGKILL');
       pids.push(pid);
     } catch {
@@ -451,6 +458,9 @@ async function ansibleRound(round, roots, tarballs, dir) {
 // ---------------------------------------------------------------------------
 // The runs
 
+/** Every floor and Ansible host made, so that their apps are stopped whatever happens. */
+const scriptHosts = [];
+
 function floorHosts(kind, run) {
   return Promise.all(
     Array.from({ length: hostCount }, async (_, i) => {
@@ -458,6 +468,7 @@ function floorHosts(kind, run) {
       await mkdir(root, { recursive: true });
       const port = await reservePort();
       ports.push(port);
+      scriptHosts.push({ root, port });
       return { root, port };
     }),
   );
@@ -474,7 +485,11 @@ try {
     ),
     '',
   ].join('\n');
-  cluster = await LocalCluster.start({ root: path.join(work, 'cluster'), server: { config } });
+  cluster = await LocalCluster.start({
+    root: path.join(work, 'cluster'),
+    server: { config },
+    agentReadyTimeoutMs: 180_000,
+  });
 
   const versions = {};
   for (const version of ['v1', 'v2']) {
@@ -496,7 +511,14 @@ try {
     const env = `run${run}`;
     const names = Array.from({ length: hostCount }, (_, i) => `r${run}-h${i + 1}`);
     const startedAt = Date.now();
-    await Promise.all(names.map((name) => cluster.addHost({ name, env, roles: [APP] })));
+    // A few at a time: twenty agents booting at once on a busy machine time out.
+    for (let i = 0; i < names.length; i += AGENTS_AT_ONCE) {
+      await Promise.all(
+        names
+          .slice(i, i + AGENTS_AT_ONCE)
+          .map((name) => cluster.addHost({ name, env, roles: [APP] })),
+      );
+    }
     await settle(ferryPids(names));
     console.log(
       `run ${run}: ${hostCount} agents connected and idle in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
@@ -532,6 +554,7 @@ try {
       ];
       console.log(`  ${ROUND_TITLES[round].padEnd(13)} ${parts.join(', ')}`);
     }
+    save(undefined);
     // This run's hosts go: their agents, their apps, their folders.
     await Promise.all(names.map((name) => cluster.stopAgent(name)));
     await Promise.all(names.map((name) => stopServices(cluster.host(name).root, 2000)));
@@ -551,6 +574,7 @@ try {
   failures.push(String(err?.stack ?? err));
   console.error(err);
 } finally {
+  await stopFloorApps(scriptHosts);
   await cluster?.stop().catch((err) => console.error('stopping the cluster:', err));
   for (const port of ports) releasePort(port);
   if (!values.keep) await rm(work, { recursive: true, force: true });
@@ -683,24 +707,29 @@ function report() {
     );
   }
 
-  if (values.out) {
-    const out = {
-      hosts: hostCount,
-      runs,
-      sizeMb,
-      bundleBytes: readFileSync(tarballsPath()).length,
-      cpuModel: cpuModel(),
-      cores: os.cpus().length,
-      loadavg: os.loadavg(),
-      node: process.version,
-      at: new Date().toISOString(),
-      summary,
-      results,
-      failures,
-    };
-    // Written after the report is printed: a bad path costs the file, not the figures.
-    writeFileSyncSafe(values.out, JSON.stringify(out, null, 2));
-  }
+  // Written after the report is printed: a bad path costs the file, not the figures.
+  save(summary);
+}
+
+/** Writes --out: after each run (without a summary, `partial`), and at the end. */
+function save(summary) {
+  if (!values.out) return;
+  const out = {
+    hosts: hostCount,
+    runs,
+    sizeMb,
+    bundleBytes: readFileSync(tarballsPath()).length,
+    cpuModel: cpuModel(),
+    cores: os.cpus().length,
+    loadavg: os.loadavg(),
+    node: process.version,
+    at: new Date().toISOString(),
+    partial: summary === undefined,
+    summary,
+    results,
+    failures,
+  };
+  writeFileSyncSafe(values.out, JSON.stringify(out, null, 2), summary !== undefined);
 }
 
 function tarballsPath() {
@@ -714,11 +743,11 @@ function cpuModel() {
   return line ? line.split(':')[1].trim() : 'unknown';
 }
 
-function writeFileSyncSafe(file, text) {
+function writeFileSyncSafe(file, text, say) {
   try {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     writeFileSync(file, text);
-    console.log(`\nwrote ${file}`);
+    if (say) console.log(`\nwrote ${file}`);
   } catch (err) {
     failures.push(`--out ${file}: ${err.message}`);
   }
