@@ -474,6 +474,16 @@ function floorHosts(kind, run) {
   );
 }
 
+// Stopped with Ctrl-C or a kill: the agents, the server and every app still go.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the agents, the server and the apps…`);
+    void Promise.allSettled([stopFloorApps(scriptHosts), cluster?.stop()])
+      .then(() => (values.keep ? undefined : rm(work, { recursive: true, force: true })))
+      .finally(() => process.exit(130));
+  });
+}
+
 try {
   if (withAnsible) await ensureAnsible();
   const { dirs, tarballs } = await makeWorkload();
@@ -683,6 +693,15 @@ function report() {
     const total = median(installs.map((i) => i.total));
     const cells = [
       ['queue', median(installs.map((i) => i.queue))],
+      // The last host of each run to start: hosts held back (a check that timed out) show here.
+      [
+        'last queue',
+        median(
+          results.map((r) =>
+            Math.max(...(r.rounds[round]?.ferry?.installs ?? []).map((i) => i.queue)),
+          ),
+        ),
+      ],
       ...order.map((step) => [step, median(installs.map((i) => i.steps[step]))]),
       ['gaps', median(installs.map((i) => i.gaps))],
       ['install', total],
