@@ -131,6 +131,8 @@ function runChild(command, args, env = process.env) {
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-fanout-'));
 const ports = [];
 let cluster;
+/** LocalCluster.start's promise, so that a signal during the start still stops it. */
+let clusterStarting;
 const failures = [];
 const results = [];
 
@@ -478,7 +480,9 @@ function floorHosts(kind, run) {
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the agents, the server and the apps…`);
-    void Promise.allSettled([stopFloorApps(scriptHosts), cluster?.stop()])
+    // A cluster still starting is stopped once it has.
+    const stopCluster = clusterStarting?.then((started) => started.stop());
+    void Promise.allSettled([stopFloorApps(scriptHosts), stopCluster])
       .then(() => (values.keep ? undefined : rm(work, { recursive: true, force: true })))
       .finally(() => process.exit(130));
   });
@@ -495,11 +499,12 @@ try {
     ),
     '',
   ].join('\n');
-  cluster = await LocalCluster.start({
+  clusterStarting = LocalCluster.start({
     root: path.join(work, 'cluster'),
     server: { config },
     agentReadyTimeoutMs: 180_000,
   });
+  cluster = await clusterStarting;
 
   const versions = {};
   for (const version of ['v1', 'v2']) {
