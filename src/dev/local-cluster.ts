@@ -24,6 +24,11 @@ export interface LocalClusterOptions {
   agentEnv?: NodeJS.ProcessEnv;
   /** Told each new host's id once its agent has enrolled. */
   onHostEnrolled?: (hostId: string) => void;
+  /**
+   * How long an agent may take to be listed connected (LocalAgent's default,
+   * 30 s, unless told): a benchmark starting many on a busy machine gives more.
+   */
+  agentReadyTimeoutMs?: number;
 }
 
 /** A host of the cluster: a root folder of its own, its service's port, and its agent while it runs. */
@@ -283,6 +288,9 @@ export class LocalCluster {
       ...(join === undefined ? {} : { join, vars: { PORT: String(host.port), ...host.vars } }),
       args: host.agentArgs,
       ...(this.options.agentEnv === undefined ? {} : { processEnv: this.options.agentEnv }),
+      ...(this.options.agentReadyTimeoutMs === undefined
+        ? {}
+        : { readyTimeoutMs: this.options.agentReadyTimeoutMs }),
       logFile: path.join(host.root, 'agent.log'),
     });
   }
