@@ -13,7 +13,8 @@ import {
 } from '../protocol/host-facts.js';
 import { SERVER_VERSION } from '../version.js';
 import { healthSpecFrom, waitHealthy } from './health/health-check.js';
-import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
+import { healthFile, type RememberedHealth } from './install/remembered-health.js';
+import { currentVersion } from './install/release-files.js';
 import { readReleaseSnapshot } from './install/release-snapshot.js';
 import { serviceLogs } from './install/service-logs.js';
 import { mergedOutput } from './process/merged-output.js';
