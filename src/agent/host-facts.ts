@@ -43,7 +43,7 @@ export interface HostFactsOptions {
 /**
  * What the agent tells the server about its host, in the facts schema's shape
  * (validated before it goes): the machine, the runtimes on the PATH (probed at
- * start and after an install, not at every report), and for each app its
+ * start and when a runtime's binary changes, not at every report), and for each app its
  * releases, the service running it and the configuration it runs — secrets by
  * name only.
  *
@@ -58,11 +58,6 @@ export class HostFactsCollector {
 
   constructor(private readonly options: HostFactsOptions) {
     this.runtimes = new RuntimeProbe(options.path);
-  }
-
-  /** After an install: its commands may have brought or changed a runtime. */
-  forgetRuntimes(): void {
-    this.runtimes.forget();
   }
 
   async collect(agent: { roles: string[]; busy: string | null }): Promise<HostFacts> {

@@ -304,8 +304,7 @@ async function startAgent(
     // The job is acknowledged only once the server has its result: events live in
     // memory, and an agent restart before then would lose it.
     await transport.drain();
-    // Install commands may have brought or changed a runtime: probed again for this report.
-    facts.forgetRuntimes();
+    // Install commands may have brought or changed a runtime: this report looks (see RuntimeProbe).
     void reportFactsSafely();
   };
 
