@@ -69,11 +69,15 @@ if (!(idleSeconds > 0) || !(settleSeconds >= 0)) throw new Error('--idle and --s
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** VmRSS and VmHWM of a process, in KiB. */
+/**
+ * VmRSS, VmHWM and RssAnon of a process, in KiB. RssAnon is its own memory;
+ * the rest of VmRSS is mostly the pages of the `node` binary it has touched,
+ * which every Node process on the machine shares.
+ */
 async function memoryOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), anon: kib('RssAnon') };
 }
 
 /** utime + stime of a process, in clock ticks. */
@@ -93,10 +97,13 @@ const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
 async function measureIdle(pid) {
   await sleep(settleSeconds * 1000);
   const rss = [];
+  const anon = [];
   const ticksBefore = await cpuTicksOf(pid);
   const startedAt = Date.now();
   for (let i = 0; i < idleSeconds; i++) {
-    rss.push((await memoryOf(pid)).rss);
+    const sample = await memoryOf(pid);
+    rss.push(sample.rss);
+    anon.push(sample.anon);
     await sleep(1000);
   }
   const ticks = (await cpuTicksOf(pid)) - ticksBefore;
@@ -105,6 +112,7 @@ async function measureIdle(pid) {
   return {
     rssMedianKiB: median(rss),
     rssMaxKiB: Math.max(...rss),
+    anonMedianKiB: median(anon),
     hwmKiB: hwm,
     cpuMs: (ticks * 1000) / CLOCK_TICKS,
     seconds,
@@ -250,8 +258,12 @@ for (const transport of transports) {
 }
 
 if (!values.modules) {
-  console.log('| transport | agent | RSS median | RSS max | peak (VmHWM) | CPU over the window |');
-  console.log('| --------- | ----- | ---------- | ------- | ------------ | ------------------- |');
+  console.log(
+    '| transport | agent | RSS median | RSS max | peak (VmHWM) | own (RssAnon) median | CPU over the window |',
+  );
+  console.log(
+    '| --------- | ----- | ---------- | ------- | ------------ | -------------------- | ------------------- |',
+  );
   for (const r of results) {
     for (const [label, m] of [
       ['idle, no app', r.idle],
@@ -259,7 +271,7 @@ if (!values.modules) {
     ]) {
       if (!m) continue;
       console.log(
-        `| ${r.transport} | ${label} | ${mib(m.rssMedianKiB)} | ${mib(m.rssMaxKiB)} | ${mib(m.hwmKiB)} | ${m.cpuMs} ms in ${m.seconds.toFixed(0)} s |`,
+        `| ${r.transport} | ${label} | ${mib(m.rssMedianKiB)} | ${mib(m.rssMaxKiB)} | ${mib(m.hwmKiB)} | ${mib(m.anonMedianKiB)} | ${m.cpuMs} ms in ${m.seconds.toFixed(0)} s |`,
       );
     }
   }
