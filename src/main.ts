@@ -5,7 +5,7 @@
  * file only wires.
  */
 import type { Command } from 'commander';
-import { createCliProgram } from './cli/cli-program.js';
+import { commandNamed, createBaseProgram } from './cli/base-program.js';
 import { reportError } from './cli/report-error.js';
 
 /** How long `ferry server` and `ferry agent` take at most to stop after SIGTERM or SIGINT. */
@@ -250,10 +250,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const program = createCliProgram();
-addServerCommand(program);
-addAgentCommand(program);
-addDemoCommand(program);
+const program = createBaseProgram();
+// `ferry agent` and `ferry server` run for months: they load their own face only,
+// not the client's command tree (see bench/agent-memory.mjs --modules).
+const named = commandNamed(process.argv.slice(2));
+if (named === 'agent') addAgentCommand(program);
+else if (named === 'server') addServerCommand(program);
+else {
+  const { addClientCommands } = await import('./cli/cli-program.js');
+  addClientCommands(program);
+  addServerCommand(program);
+  addAgentCommand(program);
+  addDemoCommand(program);
+}
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);
 });

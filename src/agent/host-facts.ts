@@ -14,7 +14,8 @@ import {
 } from '../protocol/host-facts.js';
 import { SERVER_VERSION } from '../version.js';
 import { healthSpecFrom, waitHealthy } from './health/health-check.js';
-import { currentVersion, healthFile, type RememberedHealth } from './install/install-pipeline.js';
+import { healthFile, type RememberedHealth } from './install/remembered-health.js';
+import { currentVersion } from './install/release-files.js';
 import { readReleaseSnapshot } from './install/release-snapshot.js';
 import { serviceLogs } from './install/service-logs.js';
 import { mergedOutput } from './process/merged-output.js';
@@ -43,7 +44,7 @@ export interface HostFactsOptions {
 /**
  * What the agent tells the server about its host, in the facts schema's shape
  * (validated before it goes): the machine, the runtimes on the PATH (probed at
- * start and after an install, not at every report), and for each app its
+ * start and when a runtime's binary changes, not at every report), and for each app its
  * releases, the service running it and the configuration it runs — secrets by
  * name only.
  *
@@ -60,14 +61,9 @@ export class HostFactsCollector {
     this.runtimes = new RuntimeProbe(options.path);
   }
 
-  /** The runtimes' versions, probed again only when the PATH's folders change (or after `forgetRuntimes`). */
+  /** The runtimes' versions, probed again only when a runtime's binary changes. */
   runtimeVersions(): Promise<Runtimes> {
     return this.runtimes.versions();
-  }
-
-  /** After an install: its commands may have brought or changed a runtime. */
-  forgetRuntimes(): void {
-    this.runtimes.forget();
   }
 
   async collect(agent: { roles: string[]; busy: string | null }): Promise<HostFacts> {

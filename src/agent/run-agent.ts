@@ -3,9 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
-import { BuiltinAgentTransport } from '../transport/builtin/builtin-agent-transport.js';
-import { RabbitmqAgentTransport } from '../transport/rabbitmq/rabbitmq-agent-transport.js';
-import { Topology } from '../transport/rabbitmq/topology.js';
+import type { BuiltinAgentTransportOptions } from '../transport/builtin/builtin-agent-transport.js';
+import type { AgentTransport } from '../transport/transport.js';
 import { loadOrEnroll, signingKeyOf } from './agent-identity.js';
 import { CredentialRotation } from './credential-rotation.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
@@ -13,13 +12,10 @@ import { AgentLogger } from './agent-logger.js';
 import { HostFactsCollector } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
-import { type InstallHost, type InstallResult, runInstall } from './install/install-pipeline.js';
+import type { InstallHost, InstallResult } from './install/install-pipeline.js';
 import { killRunningCommands, StepReporter } from './install/step-reporter.js';
 import { JobJournal, type JournalEntry } from './job-journal.js';
-import { BuiltinDriver } from './process/builtin/builtin-driver.js';
 import type { ProcessDriver } from './process/process-driver.js';
-import { SupervisordDriver } from './process/supervisord/supervisord-driver.js';
-import { SystemdDriver } from './process/systemd/systemd-driver.js';
 
 /** `ferry agent`'s settings. */
 export interface AgentOptions {
@@ -124,11 +120,13 @@ async function startAgent(
       (err: unknown) => logger.error({ err }, "fetching the server's bundle-signing key failed"),
     );
   }
-  const driver = makeDriver(options, agentDir);
-  const transport =
+  // Only the driver and the transport in use are loaded: an agent on the
+  // server's WebSocket never loads the RabbitMQ client (bench/agent-memory.mjs).
+  const driver = await makeDriver(options, agentDir);
+  const transport: AgentTransport =
     options.transport.kind === 'rabbitmq'
-      ? rabbitmqTransport(options.transport, identity.hostId, logger)
-      : new BuiltinAgentTransport({
+      ? await rabbitmqTransport(options.transport, identity.hostId, logger)
+      : await builtinTransport({
           server: identity.server,
           token: identity.token,
           tls: trust.tlsOptions(),
@@ -268,6 +266,8 @@ async function startAgent(
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
     try {
+      // Loaded with the first job: an idle agent holds none of the install steps.
+      const { runInstall } = await import('./install/install-pipeline.js');
       result = await runInstall(job, host, steps, {
         // A job found `running` was cut short by a crash: what it switched from, if it got that far.
         previous: seen?.state === 'running' ? seen.previous : undefined,
@@ -306,8 +306,7 @@ async function startAgent(
     // The job is acknowledged only once the server has its result: events live in
     // memory, and an agent restart before then would lose it.
     await transport.drain();
-    // Install commands may have brought or changed a runtime: probed again for this report.
-    facts.forgetRuntimes();
+    // Install commands may have brought or changed a runtime: this report looks (see RuntimeProbe).
     void reportFactsSafely();
   };
 
@@ -354,12 +353,21 @@ function sleep<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
 
+/** The server's WebSocket transport. */
+async function builtinTransport(settings: BuiltinAgentTransportOptions): Promise<AgentTransport> {
+  const { BuiltinAgentTransport } = await import('../transport/builtin/builtin-agent-transport.js');
+  return new BuiltinAgentTransport(settings);
+}
+
 /** The RabbitMQ transport, and a line saying what this host's broker user needs. */
-function rabbitmqTransport(
+async function rabbitmqTransport(
   settings: { url: string; prefix: string; caFile?: string },
   hostId: string,
   logger: AgentLogger,
-): RabbitmqAgentTransport {
+): Promise<AgentTransport> {
+  const { Topology } = await import('../transport/rabbitmq/topology.js');
+  const { RabbitmqAgentTransport } =
+    await import('../transport/rabbitmq/rabbitmq-agent-transport.js');
   const { configure, write, read } = new Topology(settings.prefix).hostPermissions(hostId);
   logger.info(
     { configure, write, read },
@@ -374,24 +382,30 @@ function rabbitmqTransport(
   });
 }
 
-function makeDriver(options: AgentOptions, agentDir: string): ProcessDriver {
+async function makeDriver(options: AgentOptions, agentDir: string): Promise<ProcessDriver> {
   // Services' environment files (mode 0600) stay in the agent's own folder.
   const envDir = path.join(agentDir, 'env');
   switch (options.driver) {
-    case 'builtin':
+    case 'builtin': {
+      const { BuiltinDriver } = await import('./process/builtin/builtin-driver.js');
       return new BuiltinDriver(path.join(agentDir, 'services'));
-    case 'supervisord':
+    }
+    case 'supervisord': {
+      const { SupervisordDriver } = await import('./process/supervisord/supervisord-driver.js');
       return new SupervisordDriver({
         configFile: options.supervisordConfig ?? '/etc/supervisor/supervisord.conf',
         includeDir: options.supervisordInclude ?? '/etc/supervisor/conf.d',
         envDir,
       });
-    case 'systemd':
+    }
+    case 'systemd': {
+      const { SystemdDriver } = await import('./process/systemd/systemd-driver.js');
       return new SystemdDriver(
         options.systemdUnitDir === undefined
           ? { envDir }
           : { unitDir: options.systemdUnitDir, envDir },
       );
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { access, constants, realpath, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,9 +22,12 @@ const RUNTIMES: { name: RuntimeName; commands: string[]; version: (out: string) 
 /**
  * The versions of the runtimes on the host's PATH (node, npm, python3, pip).
  * Asking means running each with `--version`, which costs child processes, so
- * the answer is kept: asked again only after `forget` (an install may have
- * brought a runtime) or when the PATH's folders change (a package manager that
- * replaces `node` renames it into place, which touches its folder).
+ * the answer is kept, and asked again only when a runtime's binary changes:
+ * each report looks up every command on the PATH (`stat` calls, no process)
+ * and compares what it finds — its real path (through the symlinks of `npm` or
+ * `python3`), inode, size, modification and change times — with what the last
+ * probe found. A runtime that an install step brought, upgraded or removed is
+ * seen at the next report; an install that touched none is not probed again.
  *
  * @example
  *   const probe = new RuntimeProbe('/usr/local/bin:/usr/bin');
@@ -35,7 +38,7 @@ export class RuntimeProbe {
 
   constructor(private readonly pathVariable: string) {}
 
-  /** The runtimes' versions, from the last probe while the PATH's folders are unchanged. */
+  /** The runtimes' versions, from the last probe while their binaries are unchanged. */
   async versions(): Promise<Runtimes> {
     const fingerprint = await this.fingerprint();
     if (this.known?.fingerprint !== fingerprint) {
@@ -49,23 +52,12 @@ export class RuntimeProbe {
     return this.known.versions;
   }
 
-  /** Forgets the versions: the next report probes again (after an install). */
-  forget(): void {
-    this.known = undefined;
-  }
-
-  /** The PATH and the modification time of each of its folders: cheap, and no process run. */
+  /** What each runtime command resolves to on the PATH, and its file's identity: no process run. */
   private async fingerprint(): Promise<string> {
     const dirs = this.pathVariable.split(path.delimiter).filter(Boolean);
-    const times = await Promise.all(
-      dirs.map((dir) =>
-        stat(dir).then(
-          (s) => String(s.mtimeMs),
-          () => 'missing',
-        ),
-      ),
-    );
-    return dirs.map((dir, i) => `${dir}@${times[i]}`).join(path.delimiter);
+    const commands = RUNTIMES.flatMap((r) => r.commands);
+    const found = await Promise.all(commands.map((command) => binaryOf(command, dirs)));
+    return commands.map((command, i) => `${command}=${found[i]}`).join('\n');
   }
 
   private async probe(): Promise<Runtimes> {
@@ -109,4 +101,24 @@ async function versionOutput(command: string, pathVariable: string): Promise<str
   } catch {
     return null;
   }
+}
+
+/**
+ * The first executable `command` on the PATH's folders, as the shell would run
+ * it, named by its real path and its file's identity (`missing` when none).
+ */
+async function binaryOf(command: string, dirs: string[]): Promise<string> {
+  for (const dir of dirs) {
+    const candidate = path.join(dir, command);
+    try {
+      await access(candidate, constants.X_OK);
+      const real = await realpath(candidate);
+      const s = await stat(real);
+      if (!s.isFile()) continue;
+      return `${candidate}->${real}@${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    } catch {
+      // Not there, or not executable: the shell would look further too.
+    }
+  }
+  return 'missing';
 }

@@ -1,5 +1,4 @@
-import { Command } from 'commander';
-import { SERVER_VERSION } from '../version.js';
+import type { Command } from 'commander';
 import { registerActionAdd } from './commands/action-add.js';
 import { registerActionDone } from './commands/action-done.js';
 import { registerActions } from './commands/actions.js';
@@ -31,19 +30,11 @@ import { registerTokens } from './commands/tokens.js';
 import { registerVars } from './commands/vars.js';
 import { registerVerdicts } from './commands/verdicts.js';
 
-/** The `ferry` program with every client command; `main` adds the server and agent faces. */
-export function createCliProgram(): Command {
-  const program = new Command('ferry')
-    .description('Ferry: bundle an app, push it, ship it to QA, promote it to production.')
-    .version(SERVER_VERSION)
-    .option(
-      '--server <url>',
-      'the Ferry server (default: FERRY_SERVER, `ferry login`, or http://127.0.0.1:7400)',
-    )
-    .option('--token <token>', 'API token (default: FERRY_TOKEN, or what `ferry login` saved)')
-    .showHelpAfterError('(add --help for usage)')
-    .configureHelp({ showGlobalOptions: true });
-
+/**
+ * Adds every client command (push, deploy, status…) to the `ferry` program of
+ * `createBaseProgram`; `main` adds the server and agent faces.
+ */
+export function addClientCommands(program: Command): Command {
   const bundle = program
     .command('bundle')
     .description(

@@ -1,6 +1,4 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { AppManifest } from '../../../bundle/manifest-schema.js';
 import { healthSpecFrom, waitHealthy } from '../../health/health-check.js';
 import type { ReleaseSettings } from '../release-settings.js';
 import { StepFailure, type StepOutcome } from '../step-reporter.js';
@@ -9,6 +7,7 @@ import { newReleaseFailed } from './start-step.js';
 import { runCommands } from './run-commands.js';
 import { recordServiceOutput } from './service-output-step.js';
 import { whoAnswered } from './who-answered.js';
+import { healthFile, type RememberedHealth } from '../remembered-health.js';
 
 /**
  * Checks the health of release `version`, just started (HTTP, TCP or command,
@@ -68,20 +67,7 @@ export const healthStep: InstallStep = {
 
 const passed = (): StepOutcome => ({ ok: true, error: null });
 
-/** What the agent keeps of an app's health check, to probe it between installs. */
-export interface RememberedHealth {
-  version: number;
-  /** The manifest's health section with its variables filled; null when it has none. */
-  health: AppManifest['health'] | null;
-  cwd: string;
-  /** The environment of a `command` check, as during the install (kept mode 0600: it may hold secrets). */
-  env: Record<string, string>;
-}
-
-/** The file an app's remembered health check is kept in. */
-export function healthFile(stateDir: string, app: string): string {
-  return path.join(stateDir, `${app}.health.json`);
-}
+export { healthFile, type RememberedHealth } from '../remembered-health.js';
 
 async function rememberHealth(
   stateDir: string,

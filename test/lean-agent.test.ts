@@ -1,0 +1,107 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rabbitmqSetup } from './helpers/backends.js';
+import { Cluster, type ClusterOptions, waitFor } from './helpers/cluster.js';
+import { amqpUrl } from './helpers/services.js';
+
+/**
+ * A lean agent (issue 18 part 5): a real `ferry agent`, started with
+ * bench/module-trace.mjs preloaded, connects, reports its facts and stops; the
+ * trace of what it loaded must not hold the server's modules, the database
+ * drivers, the CLI's command tree, the CA's certificate library, the install
+ * steps (not before a job comes) — nor the RabbitMQ client on the server's
+ * WebSocket.
+ */
+
+const TRACER = fileURLToPath(new URL('../bench/module-trace.mjs', import.meta.url));
+
+/** Packages in node_modules an idle agent never needs, whatever its transport. */
+const NEVER = ['pg', 'better-sqlite3', 'kysely', 'fastify', 'pkijs', 'asn1js', 'yaml', 'ignore'];
+
+let traces: string;
+
+beforeAll(async () => {
+  traces = await mkdtemp(path.join(os.tmpdir(), 'ferry-lean-agent-'));
+});
+
+afterAll(async () => {
+  await rm(traces, { recursive: true, force: true });
+});
+
+/** Starts a cluster and one traced agent, waits for its facts, stops it; answers what it loaded. */
+async function loadedByIdleAgent(name: string, options: ClusterOptions = {}): Promise<string[]> {
+  const trace = path.join(traces, `${name}.trace`);
+  const cluster = await Cluster.start({
+    ...options,
+    agentEnv: {
+      ...options.agentEnv,
+      NODE_OPTIONS: `--import=${TRACER}`,
+      FERRY_MODULE_TRACE: trace,
+    },
+  });
+  try {
+    await cluster.addHost('qa-1', 'qa');
+    await waitFor('the first facts report', async () => {
+      const answer = await cluster.api().hostFacts('qa-1');
+      return answer.facts ?? undefined;
+    });
+    // The tracer writes the CommonJS modules as the process exits.
+    await cluster.stopAgent('qa-1', 'SIGTERM');
+  } finally {
+    await cluster.close();
+  }
+  const text = await readFile(trace, 'utf8');
+  return [...new Set(text.split('\n').filter(Boolean))].map((line) =>
+    line.startsWith('file://') ? fileURLToPath(line) : line,
+  );
+}
+
+const packageOf = (file: string) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+const packages = (files: string[]) => new Set(files.map(packageOf).filter(Boolean));
+/** Ferry's own modules, relative to dist/ (`agent/run-agent.js`). */
+const ownModules = (files: string[]) =>
+  files.filter((f) => f.includes('/dist/')).map((f) => f.slice(f.lastIndexOf('/dist/') + 6));
+
+describe('an idle agent loads only what it uses', () => {
+  it('on the built-in transport: no database driver, server, CLI command, install step or RabbitMQ client', async () => {
+    const files = await loadedByIdleAgent('builtin');
+    const loaded = packages(files);
+    const own = ownModules(files);
+    // The trace saw the agent at all: its WebSocket client and its own entry.
+    expect(loaded.has('ws')).toBe(true);
+    expect(own).toContain('agent/run-agent.js');
+
+    expect(NEVER.filter((p) => loaded.has(p))).toEqual([]);
+    expect(loaded.has('amqplib')).toBe(false);
+    expect(loaded.has('tar-stream')).toBe(false);
+    expect(own.filter((f) => /^(server|store|web|report|demo|cli\/commands)\//.test(f))).toEqual(
+      [],
+    );
+    expect(own.filter((f) => f.startsWith('agent/install/steps/'))).toEqual([]);
+    expect(own.filter((f) => f.startsWith('transport/rabbitmq/'))).toEqual([]);
+  });
+
+  const rabbit = amqpUrl();
+  describe.skipIf(!rabbit)('on RabbitMQ', () => {
+    it('loads the RabbitMQ client, and still no database driver, server or CLI command', async () => {
+      const { options, cleanup } = rabbitmqSetup(rabbit!);
+      let files: string[];
+      try {
+        files = await loadedByIdleAgent('rabbitmq', options);
+      } finally {
+        await cleanup();
+      }
+      const loaded = packages(files);
+      const own = ownModules(files);
+      expect(loaded.has('amqplib')).toBe(true);
+      expect(loaded.has('ws')).toBe(false);
+      expect(NEVER.filter((p) => loaded.has(p))).toEqual([]);
+      expect(own.filter((f) => /^(server|store|web|report|demo|cli\/commands)\//.test(f))).toEqual(
+        [],
+      );
+    });
+  });
+});
