@@ -424,7 +424,7 @@ try {
   ) {
     failed = true;
     console.error(
-      `FAILED: ${succeeded} of ${hostCount} hosts ended succeeded (deployment ${record.state}: ${record.error ?? ''})`,
+      `FAILED: ${succeeded} of ${hostCount} hosts ended succeeded (deployment ${record.state}: ${(record.error ?? '').slice(0, 400)})`,
     );
   }
   result.ok = !failed;
