@@ -227,6 +227,7 @@ const prefix = `sim${randomBytes(4).toString('hex')}`;
 let server;
 let fleet;
 let brokerUsers = [];
+let hostIds = [];
 let failed = false;
 const result = {
   date: new Date().toISOString(),
@@ -282,8 +283,10 @@ try {
     ...(values.transport === 'rabbitmq'
       ? {
           beforeTransports: async (identities) => {
+            // Named first: their queues (the server made them) go at the end, users or not.
+            hostIds = identities.map((i) => i.hostId);
             await createBrokerUsers(identities, prefix, values['amqp-url']);
-            brokerUsers = identities.map((i) => i.hostId);
+            brokerUsers = hostIds;
           },
           transport: (identity, logger) =>
             new RabbitmqAgentTransport({
@@ -440,7 +443,7 @@ try {
   await fleet?.close().catch((err) => console.error('closing the fleet:', err));
   if (server) await server.stop({ keepData: values.keep });
   if (values.transport === 'rabbitmq') {
-    await deleteBrokerTopology(values['amqp-url'], prefix, brokerUsers).catch((err) =>
+    await deleteBrokerTopology(values['amqp-url'], prefix, hostIds).catch((err) =>
       console.error('deleting the broker topology:', err.message),
     );
     await deleteBrokerUsers(brokerUsers).catch((err) =>
