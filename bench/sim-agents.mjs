@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Simulated agents: N hosts that enrol with a real agent-role token, hold the
 // real built-in transport's WebSocket to a real `ferry server`
-// (BuiltinAgentTransport, the agent's own), ask whether each job is still
+// (BuiltinAgentTransport, the agent's own) — or, given `transport`, the
+// agent's RabbitMQ transport with the host's own broker user — ask whether each job is still
 // wanted as an agent does, and report each install through the protocol —
 // every step's start and end, its output, the job's end, then the host's facts
 // with the new release current — without running anything: no download, no
 // unpack, no service. So a thousand hosts fit on one machine, and the server
 // does all the work it does for real ones.
 //
-// Imported by bench/dashboard-bench.mjs (`SimulatedFleet`); also runnable, to
+// Imported by bench/dashboard-bench.mjs and bench/host-simulator.mjs
+// (`SimulatedFleet`); also runnable, to
 // put a fleet beside a server of your own:
 //
 //   node bench/sim-agents.mjs --server URL --token-file FILE --env qa --hosts 100 [--roles web,api] [--prefix sim]
@@ -65,12 +67,14 @@ class SimulatedAgent {
   constructor(identity, options) {
     this.identity = identity;
     this.options = options;
-    this.transport = new BuiltinAgentTransport({
-      tls: harnessTrust().tlsOptions(),
-      server: identity.server,
-      token: identity.token,
-      logger: quiet,
-    });
+    this.transport =
+      options.transport?.(identity, quiet) ??
+      new BuiltinAgentTransport({
+        tls: harnessTrust().tlsOptions(),
+        server: identity.server,
+        token: identity.token,
+        logger: quiet,
+      });
   }
 
   start() {
@@ -231,11 +235,13 @@ export class SimulatedFleet {
   /**
    * Enrols every host (`POST /agents/enroll` with its environment's
    * enrolment token, `concurrency` at a time) and makes its agent; none
-   * connects before `start()`.
+   * connects before `start()`. `transport(identity, logger)`, when given,
+   * makes each host's agent transport (the built-in WebSocket otherwise);
+   * `beforeTransports(identities)` runs once every host is enrolled and
+   * before any transport is made (to create the hosts' broker users).
    */
   static async enrol(server, hosts, options) {
     const pace = options.pace ?? (() => ({ steps: INSTALL_STEPS, stepMs: 0, hold: undefined }));
-    const agents = new Array(hosts.length);
     let next = 0;
     const worker = async () => {
       while (next < hosts.length) {
@@ -249,21 +255,24 @@ export class SimulatedFleet {
         const enrolled = await client.call('enroll', {
           body: { name: host.name, env: host.env, roles: host.roles, vars: {} },
         });
-        agents[index] = new SimulatedAgent(
-          {
-            server,
-            hostId: enrolled.hostId,
-            name: enrolled.name,
-            env: host.env,
-            roles: host.roles,
-            token: enrolled.token,
-          },
-          { pace },
-        );
+        identities[index] = {
+          server,
+          hostId: enrolled.hostId,
+          name: enrolled.name,
+          env: host.env,
+          roles: host.roles,
+          token: enrolled.token,
+        };
       }
     };
+    const identities = new Array(hosts.length);
     await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
-    return new SimulatedFleet(agents);
+    await options.beforeTransports?.(identities);
+    return new SimulatedFleet(
+      identities.map(
+        (identity) => new SimulatedAgent(identity, { pace, transport: options.transport }),
+      ),
+    );
   }
 
   /** Connects every agent: each reports its facts once its connection is up. */

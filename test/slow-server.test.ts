@@ -17,6 +17,9 @@ import { issueServerCertificate } from '../src/tls/certificate-authority.js';
  * server too busy to answer (here: a proxy that fails the first question and
  * sits on the second past the agent's patience) must not leave the job waiting
  * for the next reconnection: the agent asks again with backoff, and installs.
+ * One that fails more often than the agent asks in a row (with 300 agents on a
+ * busy machine, 260 of them timed out and sat `queued` until a reconnection)
+ * has the job handled again on the same connection, until it ends.
  */
 
 const WANTED = '/api/v1/agent/installs/';
@@ -26,6 +29,8 @@ let proxy: SlowProxy;
 let agent: AgentProcess | undefined;
 let work: string;
 let env: NodeJS.ProcessEnv;
+/** How many questions about one install fail (the first two always do: a 503, then no answer in time). */
+let failUntil = 0;
 
 beforeAll(async () => {
   server = await startServer();
@@ -45,6 +50,8 @@ beforeAll(async () => {
       if (!request.url?.startsWith(WANTED)) return 'forward';
       if (count === 1) return { status: 503 };
       if (count === 2) return { holdMs: 3000 };
+      // The second test's: each question about an install fails up to its `failUntil`th.
+      if (count <= failUntil) return count % 2 === 0 ? { status: 503 } : { holdMs: 1500 };
       return 'forward';
     },
     proxyCert,
@@ -98,5 +105,32 @@ describe('a server slow to say whether a job is wanted', () => {
     // Asked three times: a 503, a timeout, an answer.
     expect(proxy.seen.filter((url) => url.startsWith(WANTED)).length).toBe(3);
     expect(agent.output()).toContain('asking again');
+  });
+
+  it('handles the job again on the same connection when every try of a round failed, and it installs', async () => {
+    // The agent asks five times a round (askWanted); the first seven questions
+    // about this install fail (a 503 or no answer in time): the first round gives up.
+    const asked = proxy.seen.filter((url) => url.startsWith(WANTED)).length;
+    failUntil = 7;
+    const pushed = await runFerry(['push', await makeTree(webAppTree('slower'))], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const deployment = await waitFor(
+      'the second deployment to end',
+      async () => {
+        const answer = await harnessFetch(`${server.url}/api/v1/deployments?app=web&env=qa`, {
+          headers: { authorization: `Bearer ${server.adminToken}` },
+        });
+        const [newest] = ((await answer.json()) as { deployments: DeploymentRecord[] }).deployments;
+        return newest?.version === 2 && !['pending', 'running'].includes(newest.state)
+          ? newest
+          : undefined;
+      },
+      60_000,
+    );
+    expect(deployment.state, agent!.output()).toBe('succeeded');
+    // Eight questions, more than one round asks: the job was handled again on
+    // the same connection, not left unacknowledged for a reconnection.
+    expect(proxy.seen.filter((url) => url.startsWith(WANTED)).length - asked).toBe(8);
+    expect(agent!.output()).toContain('delivered again after a pause');
   });
 });

@@ -353,7 +353,8 @@ export class AgentService {
    * (`migratingInstall`), and one that gave up first gets a "no" here.
    */
   async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
-    const install = await this.store.installs.get(installId);
+    // One read by its key (its steps are not needed): a thousand agents ask at once.
+    const install = await this.store.installs.get(installId, { steps: false });
     if (!install || install.hostId !== token.hostId) {
       throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
         id: installId,
@@ -444,7 +445,8 @@ export class AgentService {
         this.events.notify({ kind: 'host.reported', hostId });
       return;
     }
-    const install = await this.store.installs.get(event.jobId);
+    // Whose it is and its state: its steps are not needed here.
+    const install = await this.store.installs.get(event.jobId, { steps: false });
     if (!install || install.hostId !== hostId) {
       // Not this host's install: refuse to let one host write another's records.
       this.logger.warn(

@@ -43,6 +43,12 @@ export interface InstallQuery {
   states?: InstallState[];
   /** Newest first, at most this many. */
   limit?: number;
+  /**
+   * False: the records' steps are not read, and each is given with none — for
+   * a reader that needs only the installs themselves (the rollout driver each
+   * tick, which read a thousand hosts' steps on every install's end).
+   */
+  steps?: boolean;
 }
 
 /** What an agent reported of one step, as the store records it. */
@@ -107,7 +113,8 @@ export interface InstallStore {
   create(install: NewInstall): Promise<void>;
   /** Records installs planned or refused outside `DeploymentStore.create` (reverts, catch-ups). */
   createMany(installs: NewInstall[]): Promise<void>;
-  get(id: string): Promise<StoredInstall | undefined>;
+  /** One install; with `steps: false`, given with none (they are not read). */
+  get(id: string, options?: { steps?: boolean }): Promise<StoredInstall | undefined>;
   /** Installs with their steps, newest first. */
   list(query: InstallQuery): Promise<StoredInstall[]>;
   /**

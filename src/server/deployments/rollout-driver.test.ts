@@ -404,3 +404,134 @@ describe('RolloutDriver, what it reads of the hosts', () => {
     expect(hostsRead).toBe(ticks * 5);
   });
 });
+
+describe('RolloutDriver, what it reads of the installs', () => {
+  it("reads no install's steps each tick, unless the bundle's migrations gate the rollout", async () => {
+    // One rollout on 20 hosts, half of them done, each done one with its ten steps recorded.
+    const at = new Date().toISOString();
+    const installs = [];
+    for (let n = 1; n <= 20; n++) {
+      const hostId = `host_${n}`;
+      await store.hosts.create({
+        id: hostId,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web'],
+        vars: {},
+      });
+      await store.hosts.setPresence(hostId, true, at);
+      installs.push({
+        id: `ins_${n}`,
+        hostId,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_web',
+        purpose: 'deploy' as const,
+        batch: 0,
+        fromVersion: 1,
+        state: 'queued' as const,
+      });
+    }
+    const strategy = {
+      batch: '100%',
+      maxFailures: 0,
+      rollbackOnFailure: false,
+      offlineTimeout: '1m',
+    };
+    await store.deployments.create(
+      {
+        id: 'dep_web',
+        app: 'web',
+        version: 2,
+        env: 'prod',
+        kind: 'deploy',
+        strategy,
+        fromVersion: 1,
+        createdBy: 'admin',
+        state: 'running',
+      },
+      installs,
+      { lock: true },
+    );
+    for (let n = 1; n <= 20; n++) {
+      await store.installs.mark(`ins_${n}`, { state: 'queued', sentAt: at }, ['queued']);
+      if (n > 10) continue;
+      for (const step of [
+        'prepare',
+        'fetch',
+        'verify',
+        'unpack',
+        'link-shared',
+        'install',
+        'switch',
+        'start',
+        'health',
+        'prune',
+      ]) {
+        await store.installs.recordStep(`ins_${n}`, { kind: 'started', step, at });
+        await store.installs.recordStep(`ins_${n}`, {
+          kind: 'finished',
+          step,
+          ok: true,
+          exitCode: null,
+          durationMs: 1,
+          error: null,
+          at,
+        });
+      }
+      await store.installs.finish(`ins_${n}`, { ok: true, rolledBack: false, error: null, at });
+    }
+
+    // Counts the steps of the install records the store hands out (a wrapper that counts; it changes nothing).
+    const tick = async (manifest: object): Promise<number> => {
+      let stepsRead = 0;
+      const counted = (records: unknown): unknown => {
+        for (const r of Array.isArray(records) ? records : records ? [records] : [])
+          stepsRead += (r as { steps: unknown[] }).steps.length;
+        return records;
+      };
+      const counting = new Proxy(store, {
+        get: (target, name, receiver) =>
+          name === 'installs'
+            ? new Proxy(store.installs, {
+                get(inner, method) {
+                  const value: unknown = Reflect.get(inner, method);
+                  if (typeof value !== 'function') return value;
+                  const call = (value as (...args: unknown[]) => unknown).bind(inner);
+                  return ['list', 'get', 'listForRelease'].includes(String(method))
+                    ? async (...args: unknown[]) => counted(await call(...args))
+                    : call;
+                },
+              })
+            : (Reflect.get(target, name, receiver) as unknown),
+      });
+      const driver = new RolloutDriver(
+        counting,
+        {
+          get: (app: string, version: number) =>
+            Promise.resolve({ app, version, manifest } as unknown as BundleDetail),
+        },
+        { send: () => Promise.resolve() } as unknown as InstallDispatcher,
+        {} as VariableService,
+        { info: () => undefined, warn: () => undefined, error: () => undefined },
+        { replicaId: 'r1', leaseMs: 60_000, tickMs: 60_000 },
+      );
+      try {
+        driver.wake();
+        await driver.idle();
+      } finally {
+        await driver.close();
+      }
+      return stepsRead;
+    };
+
+    // No migrations: the states are all a tick needs (it read 100 steps a tick, a
+    // thousand-host rollout's ten thousand at each install's end).
+    expect(await tick({ role: 'web' })).toBe(0);
+    // Still waiting on the ten hosts not done.
+    expect((await store.deployments.get('dep_web'))?.state).toBe('running');
+    // With migrations, the gate looks for the host that ran them: the steps are read.
+    expect(await tick({ role: 'web', migrate: ['node migrate.js'] })).toBeGreaterThanOrEqual(100);
+  });
+});

@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../bundle/manifest-schema.js';
 import type { HostRecord } from '../../protocol/api.js';
 import type { DeploymentState } from '../../protocol/deployment-api.js';
@@ -55,6 +56,12 @@ export interface RolloutDriverOptions {
   leaseMs: number;
   /** How often deployments are looked at, besides when something happens. */
   tickMs: number;
+  /**
+   * The pause before looking again when woken during a look (100 ms): every
+   * install's end wakes the driver, and a look reads the whole rollout, so a
+   * thousand hosts ending together cost a look per pause, not one each.
+   */
+  settleMs?: number;
   clock?: () => number;
 }
 
@@ -110,22 +117,27 @@ export class RolloutDriver {
     this.wake();
   }
 
-  /** Looks at every deployment now (something happened: an install ended, one was created). */
+  /**
+   * Looks at every deployment now (something happened: an install ended, one
+   * was created) — or, when a look is under way, once more after it and a pause.
+   */
   wake(): void {
     if (this.closed) return;
-    if (this.ticking) {
-      this.tickAgain = true;
-      return;
+    this.tickAgain = true;
+    if (this.ticking) return;
+    this.ticking = this.run().finally(() => {
+      this.ticking = undefined;
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.tickAgain && !this.closed) {
+      this.tickAgain = false;
+      await this.tickHere().catch((err: unknown) =>
+        this.logger.error({ err }, 'the rollout driver failed a tick'),
+      );
+      if (this.tickAgain && !this.closed) await sleep(this.options.settleMs ?? 100);
     }
-    this.ticking = this.tickHere()
-      .catch((err: unknown) => this.logger.error({ err }, 'the rollout driver failed a tick'))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.tickAgain) {
-          this.tickAgain = false;
-          this.wake();
-        }
-      });
   }
 
   /** Resolves once no tick is under way (nor asked for): for tests that wait for one look. */
@@ -231,14 +243,20 @@ export class RolloutDriver {
   ): Promise<void> {
     if (deployment.state === 'pending') return this.startPending(deployment);
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
-    const listed = await this.store.installs.list({ deploymentId: deployment.id });
+    const migrates = await this.migrationsFirst(deployment);
+    // Their steps only for the migration gate: a tick comes at every install's
+    // end, and reading every host's steps each time cost a thousand-host rollout
+    // more than everything else the server did.
+    const listed = await this.store.installs.list({
+      deploymentId: deployment.id,
+      ...(migrates ? {} : { steps: false }),
+    });
     const hosts = await this.hostsOf(listed, hostsRead);
     const wave = await this.expireOffline(
       deployment,
       listed.filter((i) => i.purpose === purpose),
       hosts,
     );
-    const migrates = await this.migrationsFirst(deployment);
     // With no host at all, there is nobody to migrate: it ends `no_hosts` (`complete`).
     if (migrates && wave.length > 0) {
       // The host that migrates goes alone, before any other host is sent anything.

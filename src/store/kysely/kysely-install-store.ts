@@ -59,8 +59,8 @@ export class KyselyInstallStore implements InstallStore {
     await this.db.insertInto('installs').values(installRow(install)).execute();
   }
 
-  async get(id: string): Promise<StoredInstall | undefined> {
-    const [install] = await this.list({ id });
+  async get(id: string, options: { steps?: boolean } = {}): Promise<StoredInstall | undefined> {
+    const [install] = await this.list({ id, ...options });
     return install;
   }
 
@@ -87,7 +87,8 @@ export class KyselyInstallStore implements InstallStore {
     if (query.version !== undefined) select = select.where('installs.version', '=', query.version);
     if (query.states !== undefined) select = select.where('installs.state', 'in', query.states);
     if (query.limit !== undefined) select = select.limit(query.limit);
-    return this.withSteps(await select.execute());
+    const rows = await select.execute();
+    return query.steps === false ? rows.map((row) => toInstall(row, [])) : this.withSteps(rows);
   }
 
   async listNewest(
@@ -172,26 +173,7 @@ export class KyselyInstallStore implements InstallStore {
         stepsOf.set(step.install_id, list);
       }
     }
-    return rows.map((row) => ({
-      id: row.id,
-      hostId: row.host_id,
-      host: row.host_name,
-      app: row.app,
-      version: Number(row.version),
-      state: row.state as InstallState,
-      rolledBack: Boolean(row.rolled_back),
-      error: row.error,
-      deploymentId: row.deployment_id,
-      purpose: row.purpose as InstallPurpose,
-      fromVersion: row.from_version === null ? null : Number(row.from_version),
-      batch: row.batch === null ? null : Number(row.batch),
-      sentAt: row.sent_at,
-      createdBy: row.created_by,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      steps: stepsOf.get(row.id) ?? [],
-    }));
+    return rows.map((row) => toInstall(row, stepsOf.get(row.id) ?? []));
   }
 
   async mark(id: string, patch: InstallPatch, from: InstallState[]): Promise<boolean> {
@@ -491,5 +473,32 @@ function toStep(row: Selectable<InstallStepsTable>): InstallStep {
     error: row.error,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  };
+}
+
+/** An install's row (with its host's name) as a record, with these steps. */
+function toInstall(
+  row: Selectable<InstallsTable> & { host_name: string },
+  steps: InstallStep[],
+): StoredInstall {
+  return {
+    id: row.id,
+    hostId: row.host_id,
+    host: row.host_name,
+    app: row.app,
+    version: Number(row.version),
+    state: row.state as InstallState,
+    rolledBack: Boolean(row.rolled_back),
+    error: row.error,
+    deploymentId: row.deployment_id,
+    purpose: row.purpose as InstallPurpose,
+    fromVersion: row.from_version === null ? null : Number(row.from_version),
+    batch: row.batch === null ? null : Number(row.batch),
+    sentAt: row.sent_at,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    steps,
   };
 }

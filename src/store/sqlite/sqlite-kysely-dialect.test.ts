@@ -1,0 +1,96 @@
+import SQLite from 'better-sqlite3';
+import { Kysely, sql } from 'kysely';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cachingStatements, SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
+
+interface Db {
+  items: { id: number; name: string };
+}
+
+let database: SQLite.Database | undefined;
+afterEach(() => database?.close());
+
+/** A database in memory with a table, and a count of the statements SQLite prepared. */
+function opened(): { db: Kysely<Db>; prepared: () => number } {
+  database = new SQLite(':memory:');
+  database.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  const prepare = vi.spyOn(database, 'prepare');
+  const db = new Kysely<Db>({ dialect: new SqliteKyselyDialect(database) });
+  return { db, prepared: () => prepare.mock.calls.length };
+}
+
+describe("the SQLite dialect's statements", () => {
+  it('are prepared once per query, whatever its parameters', async () => {
+    const { db, prepared } = opened();
+    for (let i = 1; i <= 20; i++)
+      await db
+        .insertInto('items')
+        .values({ id: i, name: `n${i}` })
+        .execute();
+    const afterInserts = prepared();
+    const names: string[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const row = await db
+        .selectFrom('items')
+        .select('name')
+        .where('id', '=', i)
+        .executeTakeFirst();
+      names.push(row!.name);
+    }
+    // One insert and one select, each prepared once; the answers are each query's own.
+    expect(afterInserts).toBe(1);
+    expect(prepared()).toBe(2);
+    expect(names).toEqual(Array.from({ length: 20 }, (_, i) => `n${i + 1}`));
+  });
+
+  it('are kept across transactions, and a rolled-back write leaves nothing', async () => {
+    const { db, prepared } = opened();
+    await db
+      .transaction()
+      .execute((tx) => tx.insertInto('items').values({ id: 1, name: 'a' }).execute());
+    const once = prepared();
+    await expect(
+      db.transaction().execute(async (tx) => {
+        await tx.insertInto('items').values({ id: 2, name: 'b' }).execute();
+        throw new Error('changed its mind');
+      }),
+    ).rejects.toThrow('changed its mind');
+    await db
+      .transaction()
+      .execute((tx) => tx.insertInto('items').values({ id: 3, name: 'c' }).execute());
+    // BEGIN, the insert and COMMIT were kept; only ROLLBACK was new.
+    expect(prepared()).toBe(once + 1);
+    const rows = await db.selectFrom('items').select('id').orderBy('id').execute();
+    expect(rows.map((r) => r.id)).toEqual([1, 3]);
+  });
+
+  it('see a schema change made after they were prepared', async () => {
+    const { db } = opened();
+    await db.insertInto('items').values({ id: 1, name: 'a' }).execute();
+    const query = () => sql<Record<string, unknown>>`SELECT * FROM items`.execute(db);
+    expect((await query()).rows).toEqual([{ id: 1, name: 'a' }]);
+    await sql`ALTER TABLE items ADD COLUMN size INTEGER NOT NULL DEFAULT 7`.execute(db);
+    expect((await query()).rows).toEqual([{ id: 1, name: 'a', size: 7 }]);
+  });
+
+  it('are at most `size`, the least recently used dropped first', () => {
+    database = new SQLite(':memory:');
+    const prepare = vi.spyOn(database, 'prepare');
+    const cached = cachingStatements(database, 2);
+    const one = cached.prepare('SELECT 1');
+    cached.prepare('SELECT 2');
+    expect(cached.prepare('SELECT 1')).toBe(one);
+    cached.prepare('SELECT 3'); // drops SELECT 2, used least recently
+    expect(cached.prepare('SELECT 1')).toBe(one);
+    cached.prepare('SELECT 2');
+    expect(prepare.mock.calls.map(([text]) => text)).toEqual([
+      'SELECT 1',
+      'SELECT 2',
+      'SELECT 3',
+      'SELECT 2',
+    ]);
+    // The rest is the database's own.
+    expect(cached.inTransaction).toBe(false);
+    expect(cached.open).toBe(true);
+  });
+});
