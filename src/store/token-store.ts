@@ -41,7 +41,10 @@ export interface TokenStore {
    * replicas starting together on a new store, one makes the first token.
    */
   createFirst(token: NewToken): Promise<TokenRecord | undefined>;
-  /** A token that is not revoked, by the hash of its secret. */
+  /**
+   * A token that is not revoked, by the hash of its secret; a host's own token
+   * only while its host is not cut off or removed.
+   */
   findActive(tokenHash: string): Promise<StoredToken | undefined>;
   list(): Promise<TokenRecord[]>;
   /** Marks a token revoked; false when no such token exists. */
@@ -53,7 +56,10 @@ export interface TokenStore {
    * `oldExpiresAt` at the latest (the grace it keeps until `next` is
    * confirmed), and any earlier successor of `oldId` not yet confirmed (one
    * its agent never got to keep) is revoked. False when `oldId` is no longer
-   * active (revoked meanwhile): nothing is made.
+   * active (revoked meanwhile), or its host is cut off, removed or unknown:
+   * nothing is made. The host's row is locked first, as `HostStore.remove`
+   * and `cutOff` lock it: a removal at the same moment revokes the successor
+   * too, or finds the rotation refused.
    */
   rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean>;
   /**

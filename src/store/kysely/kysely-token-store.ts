@@ -16,11 +16,17 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async findActive(tokenHash: string): Promise<StoredToken | undefined> {
+    // A host's own token counts only while its host is not cut off: whatever
+    // revoking the host's tokens missed (one a rotation made at that moment)
+    // dies with the host.
     const row = await this.db
       .selectFrom('tokens')
-      .selectAll()
-      .where('token_hash', '=', tokenHash)
-      .where('revoked_at', 'is', null)
+      .leftJoin('hosts', 'hosts.id', 'tokens.host_id')
+      .selectAll('tokens')
+      .where('tokens.token_hash', '=', tokenHash)
+      .where('tokens.revoked_at', 'is', null)
+      .where('hosts.revoked_at', 'is', null)
+      .where('hosts.removed_at', 'is', null)
       .executeTakeFirst();
     return row
       ? {
@@ -75,7 +81,19 @@ export class KyselyTokenStore implements TokenStore {
   async rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const now = new Date().toISOString();
-      // Taken first, so that two rotations of one credential run one after the other.
+      // The host's row is locked first, as removing or cutting off the host
+      // locks it first: a removal waits for this rotation and then revokes its
+      // successor too, or this rotation waits for the removal and makes none.
+      const host = await this.dialect
+        .forUpdate(
+          trx
+            .selectFrom('hosts')
+            .select(['revoked_at', 'removed_at'])
+            .where('id', '=', next.hostId),
+        )
+        .executeTakeFirst();
+      if (!host || host.revoked_at !== null || host.removed_at !== null) return false;
+      // Then the credential's, so that two rotations of one credential run one after the other.
       const shortened = await trx
         .updateTable('tokens')
         .set((eb) => ({
