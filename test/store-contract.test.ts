@@ -307,6 +307,23 @@ for (const dialect of STORE_DIALECTS) {
         // A revoked credential rotates into nothing.
         expect(await store.tokens.rotate('tok_1', next('tok_4'), grace)).toBe(false);
         expect(await store.tokens.findActive('h-tok_4')).toBeUndefined();
+        // The list leaves out the credentials rotation replaced, unless asked for all.
+        expect(await store.tokens.list()).toEqual([
+          expect.objectContaining({ id: 'tok_3', expiresAt: later, superseded: false }),
+        ]);
+        expect(
+          (await store.tokens.list({ all: true })).map((t) => [t.id, t.superseded]).sort(),
+        ).toEqual([
+          ['tok_1', true],
+          ['tok_2', true],
+          ['tok_3', false],
+        ]);
+        expect(await store.tokens.get('tok_1')).toMatchObject({ superseded: true });
+        // A host's current credential revoked (the host cut off) is listed, revoked.
+        await store.tokens.revoke('tok_3');
+        expect(await store.tokens.list()).toEqual([
+          expect.objectContaining({ id: 'tok_3', superseded: false }),
+        ]);
       });
 
       it('rotates no credential of a host cut off or removed, and finds none of its tokens active', async () => {

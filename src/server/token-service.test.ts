@@ -41,11 +41,28 @@ describe("revoking a host's credential", () => {
     expect((await call('POST', '/agent/credential/confirm', rotated.token)).statusCode).toBe(200);
     expect((await call('GET', '/whoami', enrolled.token)).statusCode).toBe(401);
 
-    const rows = (await call('GET', '/tokens', admin)).json<{
+    const rows = (await call('GET', '/tokens?all=true', admin)).json<{
       tokens: { id: string; hostId: string | null; revokedAt: string | null }[];
     }>().tokens;
     const retired = rows.find((t) => t.hostId === enrolled.hostId && t.revokedAt !== null);
     expect(retired).toBeDefined();
+    // The list leaves the retired row out unless asked for all, and shows expiries.
+    type Listed = {
+      id: string;
+      hostId: string | null;
+      expiresAt: string | null;
+      superseded: boolean;
+    };
+    const listed = (await call('GET', '/tokens', admin)).json<{ tokens: Listed[] }>().tokens;
+    expect(listed.filter((t) => t.hostId === enrolled.hostId)).toEqual([
+      expect.objectContaining({ superseded: false, expiresAt: expect.any(String) as string }),
+    ]);
+    const all = (await call('GET', '/tokens?all=true', admin)).json<{ tokens: Listed[] }>().tokens;
+    expect(all.filter((t) => t.hostId === enrolled.hostId).map((t) => t.superseded)).toEqual([
+      true,
+      false,
+    ]);
+    expect((await call('GET', '/tokens?all=yes', admin)).statusCode).toBe(400);
     // Tidying the retired row is answered as done, and cuts nothing off.
     expect((await call('DELETE', `/tokens/${retired!.id}`, admin)).statusCode).toBe(204);
     expect((await call('GET', '/whoami', rotated.token)).statusCode).toBe(200);

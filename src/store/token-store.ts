@@ -1,10 +1,8 @@
 import type { Role, TokenRecord } from '../protocol/api.js';
 
 /** A token as the store keeps it: only the hash of its secret. */
-export interface StoredToken extends TokenRecord {
+export interface StoredToken extends Omit<TokenRecord, 'superseded'> {
   tokenHash: string;
-  /** When a host credential stops counting; null for a token that does not expire. */
-  expiresAt: string | null;
   /** A host credential not yet confirmed: the id of the one it replaces. */
   replaces: string | null;
 }
@@ -46,7 +44,14 @@ export interface TokenStore {
    * only while its host is not cut off or removed.
    */
   findActive(tokenHash: string): Promise<StoredToken | undefined>;
-  list(): Promise<TokenRecord[]>;
+  /**
+   * Tokens, oldest first, each with its expiry; without `all`, not the host
+   * credentials their rotation replaced (`superseded`): a host that rotates
+   * every few weeks would add a row each time.
+   */
+  list(options?: { all?: boolean }): Promise<TokenRecord[]>;
+  /** One token by id, revoked or not. */
+  get(id: string): Promise<TokenRecord | undefined>;
   /** Marks a token revoked; false when no such token exists. */
   revoke(id: string): Promise<boolean>;
   touch(id: string, at: string): Promise<void>;

@@ -28,24 +28,37 @@ export class KyselyTokenStore implements TokenStore {
       .where('hosts.revoked_at', 'is', null)
       .where('hosts.removed_at', 'is', null)
       .executeTakeFirst();
-    return row
-      ? {
-          ...toTokenRecord(row),
-          tokenHash: row.token_hash,
-          expiresAt: row.expires_at,
-          replaces: row.replaces,
-        }
-      : undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      name: row.name,
+      role: row.role as Role,
+      env: row.env,
+      createdAt: row.created_at,
+      createdBy: row.created_by,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
+      hostId: row.host_id,
+      expiresAt: row.expires_at,
+      tokenHash: row.token_hash,
+      replaces: row.replaces,
+    };
   }
 
-  async list(): Promise<TokenRecord[]> {
-    const rows = await this.db
+  async list(options: { all?: boolean } = {}): Promise<TokenRecord[]> {
+    let query = this.db.selectFrom('tokens').selectAll();
+    if (!options.all) query = query.where('superseded_by', 'is', null);
+    const rows = await query.orderBy('created_at').orderBy('id').execute();
+    return rows.map(toTokenRecord);
+  }
+
+  async get(id: string): Promise<TokenRecord | undefined> {
+    const row = await this.db
       .selectFrom('tokens')
       .selectAll()
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toTokenRecord);
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toTokenRecord(row);
   }
 
   async createFirst(token: NewToken): Promise<TokenRecord | undefined> {
@@ -112,7 +125,7 @@ export class KyselyTokenStore implements TokenStore {
       if (Number(shortened.numUpdatedRows) === 0) return false;
       await trx
         .updateTable('tokens')
-        .set({ revoked_at: now, replaces: null })
+        .set({ revoked_at: now, replaces: null, superseded_by: next.id })
         .where('replaces', '=', oldId)
         .where('revoked_at', 'is', null)
         .execute();
@@ -133,7 +146,7 @@ export class KyselyTokenStore implements TokenStore {
       if (!replaced) return;
       await trx
         .updateTable('tokens')
-        .set({ revoked_at: new Date().toISOString() })
+        .set({ revoked_at: new Date().toISOString(), superseded_by: id })
         .where('id', '=', replaced)
         .where('revoked_at', 'is', null)
         .execute();
@@ -142,6 +155,7 @@ export class KyselyTokenStore implements TokenStore {
   }
 }
 
+/** A token's row as its record. */
 function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
   return {
     id: row.id,
@@ -153,6 +167,8 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
     hostId: row.host_id,
+    expiresAt: row.expires_at,
+    superseded: row.superseded_by !== null,
   };
 }
 
@@ -174,6 +190,7 @@ async function insertToken(
     host_id: token.hostId ?? null,
     expires_at: token.expiresAt ?? null,
     replaces,
+    superseded_by: null,
   };
   await db.insertInto('tokens').values(row).execute();
   return toTokenRecord(row);
