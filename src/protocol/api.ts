@@ -44,6 +44,15 @@ export const bundleSignatureSchema = z.object({
   publicKey: z.string(),
   /** The ed25519 signature, in base64. */
   signature: z.string(),
+  /**
+   * Whether the server checked the signature over the bundle's record as it
+   * answers, and it holds (the server's own with the server's key). A
+   * signature that does not is `false`, names no one (`name` null) and says
+   * why in `problem`. Absent from an older server's answer.
+   */
+  verified: z.boolean().optional(),
+  /** Why `verified` is false; null when it is true. */
+  problem: z.string().nullable().optional(),
 });
 export type BundleSignature = z.infer<typeof bundleSignatureSchema>;
 
