@@ -246,7 +246,10 @@ describe('an environment that requires developer signatures', () => {
     const bundle = await cluster.api().client.call('bundle', {
       params: { app: 'web', version: signed },
     });
-    expect(bundle.signatures).toHaveLength(2);
+    expect(bundle.signatures.map((s) => [s.name, s.verified, s.problem])).toEqual([
+      [null, true, null],
+      ['alice', true, null],
+    ]);
     for (const s of bundle.signatures) {
       expect(shown.stdout).toContain(`\nsignature: ${s.signature}\n`);
     }
@@ -272,6 +275,15 @@ describe('an environment that requires developer signatures', () => {
       /^signed: +signature does not verify \(developer key SHA256:\S+\): the bundle's record changed since it was signed/m,
     );
     expect(shown.stdout).toMatch(/^signed: +signature does not verify \(the server's key SHA256:/m);
+    // The API and the dashboard's answer say so too, naming no one.
+    const answered = await cluster.api().client.call('bundle', {
+      params: { app: 'web', version: signed },
+    });
+    expect(answered.signatures.map((s) => [s.by, s.name, s.verified])).toEqual([
+      ['server', null, false],
+      ['developer', null, false],
+    ]);
+    expect(answered.signatures[1]!.problem).toContain('the record changed since it was signed');
   });
 
   it('refuses `ferry install` of an unsigned bundle on one of its hosts, recording nothing', async () => {

@@ -270,6 +270,7 @@ for (const dialect of STORE_DIALECTS) {
         const own = { name: 'agent-web-1', role: 'agent', env: 'qa', createdBy: 'x' } as const;
         const later = '2099-01-01T00:00:00.000Z';
         const grace = '2098-01-01T00:00:00.000Z';
+        await host('1');
         await store.tokens.create({
           ...own,
           id: 'tok_1',
@@ -306,6 +307,64 @@ for (const dialect of STORE_DIALECTS) {
         // A revoked credential rotates into nothing.
         expect(await store.tokens.rotate('tok_1', next('tok_4'), grace)).toBe(false);
         expect(await store.tokens.findActive('h-tok_4')).toBeUndefined();
+        // The list leaves out the credentials rotation replaced, unless asked for all.
+        expect(await store.tokens.list()).toEqual([
+          expect.objectContaining({ id: 'tok_3', expiresAt: later, superseded: false }),
+        ]);
+        expect(
+          (await store.tokens.list({ all: true })).map((t) => [t.id, t.superseded]).sort(),
+        ).toEqual([
+          ['tok_1', true],
+          ['tok_2', true],
+          ['tok_3', false],
+        ]);
+        expect(await store.tokens.get('tok_1')).toMatchObject({ superseded: true });
+        // A host's current credential revoked (the host cut off) is listed, revoked.
+        await store.tokens.revoke('tok_3');
+        expect(await store.tokens.list()).toEqual([
+          expect.objectContaining({ id: 'tok_3', superseded: false }),
+        ]);
+      });
+
+      it('rotates no credential of a host cut off or removed, and finds none of its tokens active', async () => {
+        const later = '2099-01-01T00:00:00.000Z';
+        const own = (id: string, hostId: string) => ({
+          id,
+          name: `agent-${hostId}`,
+          role: 'agent' as const,
+          env: 'qa',
+          tokenHash: `h-${id}`,
+          createdBy: 'x',
+          hostId,
+          expiresAt: later,
+        });
+        for (const [name, end] of [
+          ['cut-1', (id: string) => store.hosts.cutOff(id, later)],
+          ['gone-1', (id: string) => store.hosts.remove(id, later)],
+        ] as const) {
+          const hostId = await host(name);
+          await store.tokens.create(own(`tok_${name}`, hostId));
+          await end(hostId);
+          // A credential of a host cut off, however it is still on record, counts for nothing.
+          await store.tokens.create(own(`tok_${name}_late`, hostId));
+          expect(await store.tokens.findActive(`h-tok_${name}_late`), name).toBeUndefined();
+          await under
+            .kysely()
+            .updateTable('tokens')
+            .set({ revoked_at: null })
+            .where('id', '=', `tok_${name}`)
+            .execute();
+          expect(
+            await store.tokens.rotate(`tok_${name}`, own(`tok_${name}_next`, hostId), later),
+            name,
+          ).toBe(false);
+          expect(await store.tokens.findActive(`h-tok_${name}_next`), name).toBeUndefined();
+        }
+        // No host on record: nothing to rotate for.
+        await store.tokens.create(own('tok_orphan', 'host_none'));
+        expect(
+          await store.tokens.rotate('tok_orphan', own('tok_orphan_2', 'host_none'), later),
+        ).toBe(false);
       });
     });
 
@@ -1847,6 +1906,62 @@ for (const dialect of STORE_DIALECTS) {
           ]);
           expect([a.bundle.version, b.bundle.version]).toEqual([1, 1]);
           expect([a.created, b.created].sort()).toEqual([false, true]);
+        });
+
+        it('leaves a host removed while its credential rotates with no active token', async () => {
+          const hostId = await host('web-1');
+          const later = '2099-01-01T00:00:00.000Z';
+          const own = (id: string) => ({
+            id,
+            name: 'agent-web-1',
+            role: 'agent' as const,
+            env: 'qa',
+            tokenHash: `h-${id}`,
+            createdBy: 'x',
+            hostId,
+            expiresAt: later,
+          });
+          await store.tokens.create(own('tok_old'));
+          const other = await under.another();
+          const pg = await import('pg');
+          // A third connection holds the old credential's row, so that the rotation
+          // and the removal each stop at their first lock, in this order.
+          const holder = new pg.default.Client({ connectionString: under.url });
+          const watcher = new pg.default.Client({ connectionString: under.url });
+          await holder.connect();
+          await watcher.connect();
+          try {
+            await holder.query('begin');
+            await holder.query(`select id from tokens where id = 'tok_old' for update`);
+            const waiting = async (count: number) => {
+              for (;;) {
+                const { rows } = await watcher.query<{ n: string }>(
+                  `select count(*) as n from pg_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock'`,
+                );
+                if (Number(rows[0]!.n) >= count) return;
+                await new Promise((resolve) => setTimeout(resolve, 10));
+              }
+            };
+            const rotation = store.tokens.rotate('tok_old', own('tok_new'), later);
+            await waiting(1);
+            const removal = other.hosts.remove(hostId, new Date().toISOString());
+            await waiting(2);
+            await holder.query('commit');
+            const [rotated, removed] = await Promise.all([rotation, removal]);
+            expect(removed).toBe(true);
+            // Whether the rotation made one or not (here it did, first), nothing of the removed host counts.
+            expect(rotated).toBe(true);
+            expect(await store.tokens.findActive('h-tok_new')).toBeUndefined();
+            expect(await store.tokens.findActive('h-tok_old')).toBeUndefined();
+            const left = (await store.tokens.list()).filter(
+              (t) => t.hostId === hostId && t.revokedAt === null,
+            );
+            expect(left).toEqual([]);
+          } finally {
+            await holder.end();
+            await watcher.end();
+          }
         });
 
         it('lets one of two racing deployments take the lock', async () => {

@@ -222,8 +222,10 @@ export class ApiClient {
     return this.client.call('createToken', { body });
   }
 
-  async tokens(): Promise<TokenRecord[]> {
-    return (await this.client.call('tokens')).tokens;
+  /** Tokens; host credentials their rotation replaced only with `all`. */
+  async tokens(options: { all?: boolean } = {}): Promise<TokenRecord[]> {
+    return (await this.client.call('tokens', { query: { all: options.all ? 'true' : undefined } }))
+      .tokens;
   }
 
   async environments(): Promise<EnvironmentRecord[]> {

@@ -44,6 +44,15 @@ export const bundleSignatureSchema = z.object({
   publicKey: z.string(),
   /** The ed25519 signature, in base64. */
   signature: z.string(),
+  /**
+   * Whether the server checked the signature over the bundle's record as it
+   * answers, and it holds (the server's own with the server's key). A
+   * signature that does not is `false`, names no one (`name` null) and says
+   * why in `problem`. Absent from an older server's answer.
+   */
+  verified: z.boolean().optional(),
+  /** Why `verified` is false; null when it is true. */
+  problem: z.string().nullable().optional(),
 });
 export type BundleSignature = z.infer<typeof bundleSignatureSchema>;
 
@@ -119,8 +128,25 @@ export const tokenRecordSchema = z.object({
   revokedAt: z.string().nullable(),
   /** For an agent's own token: the host it speaks for. */
   hostId: z.string().nullable(),
+  /** When a host's own credential stops counting; null for a token that does not expire. */
+  expiresAt: z.string().nullable().default(null),
+  /**
+   * True for a host's credential its rotation replaced (revoked once the
+   * agent confirmed its successor, or a successor it never kept): listed only
+   * when asked for all tokens.
+   */
+  superseded: z.boolean().default(false),
 });
 export type TokenRecord = z.infer<typeof tokenRecordSchema>;
+
+/** `GET /tokens`: superseded host credentials only with `all=true`. */
+export const tokensQuerySchema = z.strictObject({
+  all: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
+});
+export type TokensQuery = z.infer<typeof tokensQuerySchema>;
 
 export const tokenCreatedSchema = tokenRecordSchema.extend({
   token: z.string(),

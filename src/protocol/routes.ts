@@ -23,6 +23,7 @@ import {
   tokenCreateBodySchema,
   tokenCreatedSchema,
   tokenRecordSchema,
+  tokensQuerySchema,
   variableNameSchema,
   variableRecordSchema,
   variableScopeQuerySchema,
@@ -245,7 +246,9 @@ export const ROUTES = {
     method: 'GET',
     path: '/tokens',
     roles: ['admin'],
-    summary: 'Every token, without its secret.',
+    summary:
+      'Every token, without its secret; host credentials their rotation replaced only with `all=true`.',
+    query: tokensQuerySchema,
     answer: z.object({ tokens: z.array(tokenRecordSchema) }),
     statuses: [200],
   }),

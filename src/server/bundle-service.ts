@@ -54,8 +54,8 @@ export class BundleService {
     private readonly limits: UploadLimits,
     private readonly inspectors: InspectorPool,
     private readonly signing: {
-      key: Pick<ServerSigningKey, 'sign'>;
-      developers: Pick<DeveloperKeys, 'name'>;
+      key: Pick<ServerSigningKey, 'sign' | 'publicKey'>;
+      developers: Pick<DeveloperKeys, 'checked'>;
     },
   ) {}
 
@@ -119,7 +119,7 @@ export class BundleService {
             )) ?? result.bundle;
         }
       }
-      return { ...result, bundle: this.signing.developers.name(result.bundle), deployments: [] };
+      return { ...result, bundle: this.checked(result.bundle), deployments: [] };
     } catch (err) {
       await upload.discard();
       // Moving the upload into place or recording it can meet a full disk too.
@@ -253,7 +253,7 @@ export class BundleService {
 
   async get(app: string, version: number): Promise<BundleDetail> {
     const bundle = await this.store.bundles.get(app, version);
-    if (bundle) return this.signing.developers.name(bundle);
+    if (bundle) return this.checked(bundle);
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
     throw new FerryError('E_BUNDLE_NOT_FOUND', `${app}@${version} does not exist`, {
       app,
@@ -264,7 +264,12 @@ export class BundleService {
   async list(app: string, limit?: number): Promise<BundleRecord[]> {
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
     const bundles = await this.store.bundles.list(app, limit === undefined ? {} : { limit });
-    return bundles.map((b) => this.signing.developers.name(b));
+    return bundles.map((b) => this.checked(b));
+  }
+
+  /** A bundle as answered: its signatures checked here, not only shown (see `DeveloperKeys.checked`). */
+  private checked<B extends BundleRecord>(bundle: B): B {
+    return this.signing.developers.checked(bundle, this.signing.key.publicKey);
   }
 
   apps(): Promise<AppSummary[]> {

@@ -6,6 +6,7 @@ import {
   newSigningKey,
   parsePrivateKey,
   publicKeyText,
+  serverStatement,
   signStatement,
 } from '../bundle/bundle-signature.js';
 import type { BundleRecord } from '../protocol/api.js';
@@ -18,6 +19,13 @@ function developer() {
   const publicKey = publicKeyText(createPublicKey(key));
   return {
     publicKey,
+    serverSignature: (b: BundleRecord) => ({
+      by: 'server' as const,
+      keyId: keyFingerprint(publicKey),
+      name: null,
+      publicKey,
+      signature: signStatement(key, serverStatement(b)),
+    }),
     sign: (b: Pick<BundleRecord, 'app' | 'sha256' | 'label'>) => ({
       by: 'developer' as const,
       keyId: keyFingerprint(publicKey),
@@ -28,6 +36,10 @@ function developer() {
   };
 }
 
+const server = (() => {
+  const made = developer();
+  return { publicKey: made.publicKey, signature: made.serverSignature };
+})();
 const alice = developer();
 const bob = developer();
 const keys = new DeveloperKeys({ alice: alice.publicKey, bob: bob.publicKey });
@@ -77,9 +89,45 @@ describe('developer keys', () => {
     expect(changed.message).toContain('the signature of alice on cart@4 does not match');
   });
 
-  it('names the signers it knows', () => {
+  it('names the signers it knows, once their signature holds', () => {
     const carol = developer();
-    const named = keys.name({ signatures: [alice.sign(bundle), carol.sign(bundle)] });
-    expect(named.signatures.map((s) => s.name)).toEqual(['alice', null]);
+    const named = keys.checked<BundleRecord>(
+      { ...bundle, signatures: [alice.sign(bundle), carol.sign(bundle)] },
+      server.publicKey,
+    );
+    expect(named.signatures.map((s) => [s.name, s.verified, s.problem])).toEqual([
+      ['alice', true, null],
+      [null, true, null],
+    ]);
+  });
+
+  it("checks each signature over the record as it is now, the server's with its own key", () => {
+    const signed = {
+      ...bundle,
+      signatures: [server.signature(bundle), alice.sign(bundle)],
+    };
+    expect(
+      keys.checked<BundleRecord>(signed, server.publicKey).signatures.map((s) => s.verified),
+    ).toEqual([true, true]);
+    // The record changed since it was signed: neither holds, and alice is not named.
+    const changed = keys.checked<BundleRecord>({ ...signed, label: '1.0-evil' }, server.publicKey);
+    expect(changed.signatures.map((s) => [s.name, s.verified])).toEqual([
+      [null, false],
+      [null, false],
+    ]);
+    expect(changed.signatures[0]!.problem).toContain(
+      'the record changed since the server signed it',
+    );
+    expect(changed.signatures[1]!.problem).toContain('the record changed since it was signed');
+    // A "server" signature by a key that is not this server's, however well it verifies.
+    const other = developer();
+    const forged = keys.checked<BundleRecord>(
+      { ...bundle, signatures: [{ ...other.serverSignature(bundle) }] },
+      server.publicKey,
+    );
+    expect(forged.signatures[0]).toMatchObject({ verified: false, name: null });
+    expect(forged.signatures[0]!.problem).toMatch(
+      /^made with the key SHA256:\S+, not this server's signing key SHA256:/,
+    );
   });
 });

@@ -3,11 +3,18 @@ import {
   keyFingerprint,
   parsePublicKey,
   publicKeyText,
+  serverStatement,
   verifyStatement,
 } from '../bundle/bundle-signature.js';
 import type { BundleRecord, BundleSignature } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { EnvironmentConfig } from './environment-config.js';
+
+/** What a signature is checked over: the fields the server and developers sign. */
+type SignedRecord = Pick<
+  BundleRecord,
+  'app' | 'version' | 'sha256' | 'size' | 'label' | 'commit' | 'signatures'
+>;
 
 /** One developer key the server's configuration names. */
 interface NamedKey {
@@ -36,11 +43,27 @@ export class DeveloperKeys {
     });
   }
 
-  /** The bundle's signatures with each developer key's name filled in. */
-  name<B extends Pick<BundleRecord, 'signatures'>>(bundle: B): B {
+  /**
+   * The bundle's signatures checked over its record as it is now: each one
+   * `verified` (the server's with `serverKey`, this server's public key), or
+   * not with the `problem`; a developer key's name filled in only for a
+   * signature that holds, since a key alone proves nothing.
+   *
+   * @example
+   *   const answer = keys.checked(bundle, signingKey.publicKey);
+   */
+  checked<B extends SignedRecord>(bundle: B, serverKey: string): B {
     return {
       ...bundle,
-      signatures: bundle.signatures.map((s) => ({ ...s, name: this.nameOf(s) })),
+      signatures: bundle.signatures.map((s) => {
+        const problem = signatureProblem(bundle, s, serverKey);
+        return {
+          ...s,
+          name: problem === null ? this.nameOf(s) : null,
+          verified: problem === null,
+          problem,
+        };
+      }),
     };
   }
 
@@ -89,4 +112,26 @@ export class DeveloperKeys {
     if (signature.by !== 'developer') return null;
     return this.keys.find((k) => k.publicKey === signature.publicKey)?.name ?? null;
   }
+}
+
+/** Why a signature does not hold over the bundle's record as it is, or null when it does. */
+function signatureProblem(
+  bundle: SignedRecord,
+  s: BundleSignature,
+  serverKey: string,
+): string | null {
+  if (s.by === 'server' && s.publicKey !== serverKey) {
+    return `made with the key ${s.keyId}, not this server's signing key ${keyFingerprint(serverKey)}`;
+  }
+  let key;
+  try {
+    key = parsePublicKey(s.publicKey, 'the signature');
+  } catch {
+    return 'its public key is not an ed25519 key';
+  }
+  const statement = s.by === 'server' ? serverStatement(bundle) : developerStatement(bundle);
+  if (verifyStatement(key, statement, s.signature)) return null;
+  return s.by === 'server'
+    ? "does not verify over the bundle's record (app, version, sha256, size, label, commit): the record changed since the server signed it"
+    : "does not verify over the bundle's record (app, sha256, label): the record changed since it was signed, or the signature is not that key's";
 }

@@ -224,7 +224,7 @@ export class TokenService {
     // A row revoked before (a host credential its rotation retired) stays so, and
     // revoking it again changes nothing: it must not cut off the host that now
     // holds its successor.
-    const before = (await this.store.tokens.list()).find((t) => t.id === id);
+    const before = await this.store.tokens.get(id);
     if (before?.revokedAt) return;
     if (!(await this.store.tokens.revoke(id))) {
       throw new FerryError('E_TOKEN_NOT_FOUND', `No token with id ${id}`, { id });
@@ -232,7 +232,7 @@ export class TokenService {
     this.touched.delete(id);
     // Whatever was opened with it and is still open here (an event stream) ends now.
     this.events.notify({ kind: 'token.revoked', tokenId: id });
-    const revoked = (await this.store.tokens.list()).find((t) => t.id === id);
+    const revoked = await this.store.tokens.get(id);
     await this.store.history.record(
       historyEvent({
         type: 'token',
@@ -249,8 +249,9 @@ export class TokenService {
     }
   }
 
-  list(): Promise<TokenRecord[]> {
-    return this.store.tokens.list();
+  /** Tokens, oldest first; host credentials their rotation replaced only with `all`. */
+  list(options: { all?: boolean } = {}): Promise<TokenRecord[]> {
+    return this.store.tokens.list(options);
   }
 
   /**

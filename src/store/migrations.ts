@@ -544,6 +544,20 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0024_token_superseded_by': {
+      async up(db) {
+        // A host credential its rotation replaced names its successor, so that
+        // the token list can leave it out (a row per rotation otherwise). Those
+        // replaced before: a revoked host token with a newer one of its host
+        // after it (a host's tokens are made at enrolment and by rotation).
+        await db.schema.alterTable('tokens').addColumn('superseded_by', 'text').execute();
+        await sql`update tokens set superseded_by = (
+            select newer.id from tokens newer
+            where newer.host_id = tokens.host_id and newer.created_at > tokens.created_at
+            order by newer.created_at, newer.id limit 1)
+          where host_id is not null and revoked_at is not null`.execute(db);
+      },
+    },
   };
 }
 

@@ -284,6 +284,8 @@ export interface TokensTable {
   expires_at: string | null;
   /** A host credential not yet confirmed: the id of the one it replaces, retired on confirmation. */
   replaces: string | null;
+  /** A host credential its rotation replaced (migration 0024): its successor's id. */
+  superseded_by: string | null;
 }
 
 /**

@@ -34,6 +34,17 @@ export interface StoreDialect {
   lockTableForInsert(trx: Transaction<Database>, table: keyof Database): Promise<void>;
 
   /**
+   * `query` made to lock the rows it reads until the transaction ends
+   * (`SELECT … FOR UPDATE`), so that a check of a row and the writes that
+   * depend on it are atomic against another writer of that row. A database
+   * with one writer at a time (its transaction is the lock) returns it as is.
+   *
+   * @example
+   *   const host = await dialect.forUpdate(trx.selectFrom('hosts').selectAll().where('id', '=', id)).executeTakeFirst();
+   */
+  forUpdate<Q extends { forUpdate(): Q }>(query: Q): Q;
+
+  /**
    * Runs first in the transaction that appends an event. A reader that has
    * seen event n must never later find one numbered below n: with concurrent
    * writers, appends are serialized here.

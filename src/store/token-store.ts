@@ -1,10 +1,8 @@
 import type { Role, TokenRecord } from '../protocol/api.js';
 
 /** A token as the store keeps it: only the hash of its secret. */
-export interface StoredToken extends TokenRecord {
+export interface StoredToken extends Omit<TokenRecord, 'superseded'> {
   tokenHash: string;
-  /** When a host credential stops counting; null for a token that does not expire. */
-  expiresAt: string | null;
   /** A host credential not yet confirmed: the id of the one it replaces. */
   replaces: string | null;
 }
@@ -41,9 +39,19 @@ export interface TokenStore {
    * replicas starting together on a new store, one makes the first token.
    */
   createFirst(token: NewToken): Promise<TokenRecord | undefined>;
-  /** A token that is not revoked, by the hash of its secret. */
+  /**
+   * A token that is not revoked, by the hash of its secret; a host's own token
+   * only while its host is not cut off or removed.
+   */
   findActive(tokenHash: string): Promise<StoredToken | undefined>;
-  list(): Promise<TokenRecord[]>;
+  /**
+   * Tokens, oldest first, each with its expiry; without `all`, not the host
+   * credentials their rotation replaced (`superseded`): a host that rotates
+   * every few weeks would add a row each time.
+   */
+  list(options?: { all?: boolean }): Promise<TokenRecord[]>;
+  /** One token by id, revoked or not. */
+  get(id: string): Promise<TokenRecord | undefined>;
   /** Marks a token revoked; false when no such token exists. */
   revoke(id: string): Promise<boolean>;
   touch(id: string, at: string): Promise<void>;
@@ -53,7 +61,10 @@ export interface TokenStore {
    * `oldExpiresAt` at the latest (the grace it keeps until `next` is
    * confirmed), and any earlier successor of `oldId` not yet confirmed (one
    * its agent never got to keep) is revoked. False when `oldId` is no longer
-   * active (revoked meanwhile): nothing is made.
+   * active (revoked meanwhile), or its host is cut off, removed or unknown:
+   * nothing is made. The host's row is locked first, as `HostStore.remove`
+   * and `cutOff` lock it: a removal at the same moment revokes the successor
+   * too, or finds the rotation refused.
    */
   rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean>;
   /**

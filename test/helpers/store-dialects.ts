@@ -15,6 +15,8 @@ import { pgUrl } from './services.js';
 /** A store of one dialect for one suite: a fresh database, and more connections to it. */
 export interface StoreUnderTest {
   store: Store;
+  /** Where the database is: SQLite's file, or PostgreSQL's URL (for a raw connection of a test's own). */
+  url: string;
   /** Another store over the same database, as a second server replica would open it. */
   another(): Promise<Store>;
   /** A Kysely over the same database, for the queries under a store method (closed with it). */
@@ -44,6 +46,7 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
       const kysely: Kysely<Database>[] = [];
       return {
         store: opened[0]!,
+        url: file,
         another() {
           const store = SqliteStore.open(file);
           opened.push(store);
@@ -72,6 +75,7 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
       const kysely: Kysely<Database>[] = [];
       return {
         store: opened[0]!,
+        url: database.url,
         async another() {
           const store = await PostgresStore.open(database.url);
           opened.push(store);

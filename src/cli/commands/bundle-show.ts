@@ -62,6 +62,10 @@ function signerLine(bundle: BundleRecord, s: BundleSignature): string {
   if (!verifies(bundle, s)) {
     return `signature does not verify (${key}): the bundle's record changed since it was signed, or the signature is not that key's`;
   }
+  // Checked here with the key it carries; the server also checks its own with its own key.
+  if (s.verified === false) {
+    return `signature does not verify (${key}): ${s.problem ?? 'the server says so'}`;
+  }
   return s.by === 'server'
     ? `by the server (key ${s.keyId})`
     : `by ${s.name ?? 'a key the server does not name'} (developer key ${s.keyId})`;

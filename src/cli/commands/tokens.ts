@@ -74,11 +74,14 @@ export function registerTokens(program: Command): void {
 
   tokens
     .command('list')
-    .description('list tokens (never their secrets)')
+    .description(
+      'list tokens (never their secrets); a host credential its rotation replaced only with --all',
+    )
+    .option('--all', 'also list the host credentials their rotation replaced')
     .option('--json', 'print the list as JSON')
-    .action(async (_options: unknown, command: Command) => {
+    .action(async (options: { all?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const list = await (await connect(globals)).tokens();
+      const list = await (await connect(globals)).tokens({ all: options.all === true });
       if (globals.json) {
         printJson(list);
         return;
@@ -90,7 +93,11 @@ export function registerTokens(program: Command): void {
         ['ENV', (t) => t.env],
         ['CREATED', (t) => shortTime(t.createdAt)],
         ['LAST USED', (t) => shortTime(t.lastUsedAt)],
-        ['REVOKED', (t) => shortTime(t.revokedAt)],
+        ['EXPIRES', (t) => shortTime(t.expiresAt)],
+        [
+          'REVOKED',
+          (t) => (t.superseded ? `${shortTime(t.revokedAt)} (rotated)` : shortTime(t.revokedAt)),
+        ],
       ]);
     });
 

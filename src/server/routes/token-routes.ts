@@ -21,7 +21,7 @@ export function tokenRoutes(tokens: TokenService, wire: ServerWire) {
       return { ...created, caFingerprint: wire.caFingerprint() };
     },
 
-    tokens: async () => ({ tokens: await tokens.list() }),
+    tokens: async ({ query }) => ({ tokens: await tokens.list({ all: query.all ?? false }) }),
 
     revokeToken: async ({ token, params: { id } }) => {
       await tokens.revoke(id, token.name);

@@ -3,6 +3,7 @@ import type { HostRecord } from '../../protocol/api.js';
 import { type FactsSample, type HostFacts, parseHostFacts } from '../../protocol/host-facts.js';
 import type { FactsRetention, HostStore, NewHost } from '../host-store.js';
 import type { Database, HostsTable } from '../schema.js';
+import type { StoreDialect } from '../store-dialect.js';
 
 /** Host ids per statement when hosts are read by id (SQLite allows 32,766 parameters, PostgreSQL 65,535). */
 const HOST_IDS_PER_QUERY = 1000;
@@ -19,7 +20,10 @@ export class KyselyHostStore implements HostStore {
    */
   private readonly factsRead = new Map<string, { stored: string; read: string }>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Pick<StoreDialect, 'forUpdate'>,
+  ) {}
 
   private toHostRecord(row: Selectable<HostsTable>): HostRecord {
     return toHostRecord(row, this.readFacts(row.id, row.facts_json));
@@ -91,29 +95,39 @@ export class KyselyHostStore implements HostStore {
   }
 
   async cutOff(id: string, at: string): Promise<void> {
-    await this.db
-      .updateTable('hosts')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('tokens')
-      .set({ revoked_at: at })
-      .where('host_id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    // Its jobs (and the variables in them) are never delivered now: they go.
-    await this.db.deleteFrom('outbox').where('host_id', '=', id).execute();
+    await this.db.transaction().execute(async (trx) => {
+      // The host's row first (the update locks it), as a rotation of its
+      // credential locks it first: the tokens are then revoked with whatever
+      // a rotation running meanwhile made, and a later rotation finds it cut off.
+      await trx
+        .updateTable('hosts')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: at })
+        .where('host_id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      // Its jobs (and the variables in them) are never delivered now: they go.
+      await trx.deleteFrom('outbox').where('host_id', '=', id).execute();
+    });
   }
 
   async remove(id: string, at: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('hosts')
-        .select(['name'])
-        .where('id', '=', id)
-        .where('removed_at', 'is', null)
+      // Locked first, as a rotation of its credential locks it first: the
+      // removal waits for a rotation under way, then revokes what it made.
+      const row = await this.dialect
+        .forUpdate(
+          trx
+            .selectFrom('hosts')
+            .select(['name'])
+            .where('id', '=', id)
+            .where('removed_at', 'is', null),
+        )
         .executeTakeFirst();
       if (!row) return false;
       // The record stays, for the history of its installs, under a name that frees the old one.

@@ -55,7 +55,7 @@ export class KyselyStore implements Store {
     this.sessions = new KyselySessionStore(db);
     this.outbox = new KyselyOutboxStore(db, box);
     this.environments = new KyselyEnvironmentStore(db);
-    this.hosts = new KyselyHostStore(db);
+    this.hosts = new KyselyHostStore(db, dialect);
     this.installs = new KyselyInstallStore(db, box);
     this.variables = new KyselyVariableStore(db, box);
     this.verdicts = new KyselyVerdictStore(db, dialect);

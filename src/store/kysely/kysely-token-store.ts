@@ -16,30 +16,49 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async findActive(tokenHash: string): Promise<StoredToken | undefined> {
+    // A host's own token counts only while its host is not cut off: whatever
+    // revoking the host's tokens missed (one a rotation made at that moment)
+    // dies with the host.
+    const row = await this.db
+      .selectFrom('tokens')
+      .leftJoin('hosts', 'hosts.id', 'tokens.host_id')
+      .selectAll('tokens')
+      .where('tokens.token_hash', '=', tokenHash)
+      .where('tokens.revoked_at', 'is', null)
+      .where('hosts.revoked_at', 'is', null)
+      .where('hosts.removed_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      name: row.name,
+      role: row.role as Role,
+      env: row.env,
+      createdAt: row.created_at,
+      createdBy: row.created_by,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
+      hostId: row.host_id,
+      expiresAt: row.expires_at,
+      tokenHash: row.token_hash,
+      replaces: row.replaces,
+    };
+  }
+
+  async list(options: { all?: boolean } = {}): Promise<TokenRecord[]> {
+    let query = this.db.selectFrom('tokens').selectAll();
+    if (!options.all) query = query.where('superseded_by', 'is', null);
+    const rows = await query.orderBy('created_at').orderBy('id').execute();
+    return rows.map(toTokenRecord);
+  }
+
+  async get(id: string): Promise<TokenRecord | undefined> {
     const row = await this.db
       .selectFrom('tokens')
       .selectAll()
-      .where('token_hash', '=', tokenHash)
-      .where('revoked_at', 'is', null)
+      .where('id', '=', id)
       .executeTakeFirst();
-    return row
-      ? {
-          ...toTokenRecord(row),
-          tokenHash: row.token_hash,
-          expiresAt: row.expires_at,
-          replaces: row.replaces,
-        }
-      : undefined;
-  }
-
-  async list(): Promise<TokenRecord[]> {
-    const rows = await this.db
-      .selectFrom('tokens')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toTokenRecord);
+    return row && toTokenRecord(row);
   }
 
   async createFirst(token: NewToken): Promise<TokenRecord | undefined> {
@@ -75,7 +94,19 @@ export class KyselyTokenStore implements TokenStore {
   async rotate(oldId: string, next: RotatedToken, oldExpiresAt: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const now = new Date().toISOString();
-      // Taken first, so that two rotations of one credential run one after the other.
+      // The host's row is locked first, as removing or cutting off the host
+      // locks it first: a removal waits for this rotation and then revokes its
+      // successor too, or this rotation waits for the removal and makes none.
+      const host = await this.dialect
+        .forUpdate(
+          trx
+            .selectFrom('hosts')
+            .select(['revoked_at', 'removed_at'])
+            .where('id', '=', next.hostId),
+        )
+        .executeTakeFirst();
+      if (!host || host.revoked_at !== null || host.removed_at !== null) return false;
+      // Then the credential's, so that two rotations of one credential run one after the other.
       const shortened = await trx
         .updateTable('tokens')
         .set((eb) => ({
@@ -94,7 +125,7 @@ export class KyselyTokenStore implements TokenStore {
       if (Number(shortened.numUpdatedRows) === 0) return false;
       await trx
         .updateTable('tokens')
-        .set({ revoked_at: now, replaces: null })
+        .set({ revoked_at: now, replaces: null, superseded_by: next.id })
         .where('replaces', '=', oldId)
         .where('revoked_at', 'is', null)
         .execute();
@@ -115,7 +146,7 @@ export class KyselyTokenStore implements TokenStore {
       if (!replaced) return;
       await trx
         .updateTable('tokens')
-        .set({ revoked_at: new Date().toISOString() })
+        .set({ revoked_at: new Date().toISOString(), superseded_by: id })
         .where('id', '=', replaced)
         .where('revoked_at', 'is', null)
         .execute();
@@ -124,6 +155,7 @@ export class KyselyTokenStore implements TokenStore {
   }
 }
 
+/** A token's row as its record. */
 function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
   return {
     id: row.id,
@@ -135,6 +167,8 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
     hostId: row.host_id,
+    expiresAt: row.expires_at,
+    superseded: row.superseded_by !== null,
   };
 }
 
@@ -156,6 +190,7 @@ async function insertToken(
     host_id: token.hostId ?? null,
     expires_at: token.expiresAt ?? null,
     replaces,
+    superseded_by: null,
   };
   await db.insertInto('tokens').values(row).execute();
   return toTokenRecord(row);

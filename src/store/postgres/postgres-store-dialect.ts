@@ -45,6 +45,10 @@ export class PostgresStoreDialect implements StoreDialect {
     await sql`lock table ${sql.table(table)} in share row exclusive mode`.execute(trx);
   }
 
+  forUpdate<Q extends { forUpdate(): Q }>(query: Q): Q {
+    return query.forUpdate();
+  }
+
   /**
    * Appends one at a time: with concurrent appends, a later id could commit
    * before an earlier one and a reader that saw it would skip the earlier for

@@ -23,6 +23,11 @@ export class SqliteStoreDialect implements StoreDialect {
     return Promise.resolve();
   }
 
+  /** SQLite has no `FOR UPDATE`: the transaction, on the file's one connection, is the lock. */
+  forUpdate<Q>(query: Q): Q {
+    return query;
+  }
+
   beforeAppendEvent(): Promise<void> {
     return Promise.resolve();
   }

@@ -125,17 +125,30 @@ function promotePermission(
   return env ? mayPromote(session, env, verdict) : byRole;
 }
 
-/** Who signed a bundle: the server, then developers by name (or fingerprint). */
+/**
+ * Who signed a bundle: the server, then developers by name (or fingerprint).
+ * A signature the server did not find to hold names no one: it reads "not
+ * verified".
+ */
 function signers(bundle: BundleRecord): string {
   if (bundle.signatures.length === 0) return 'not signed';
   return bundle.signatures
-    .map((s) => (s.by === 'server' ? 'server' : (s.name ?? s.keyId)))
+    .map((s) => {
+      const who = s.by === 'server' ? 'server' : (s.name ?? s.keyId);
+      return s.verified === true ? who : `${s.by === 'server' ? 'server' : s.keyId} (not verified)`;
+    })
     .join(', ');
 }
 
-/** Each signature's key fingerprint, for the cell's tooltip. */
+/** Each signature's key fingerprint, and why one is not verified, for the cell's tooltip. */
 function signatureTitle(bundle: BundleRecord): string {
   return bundle.signatures
-    .map((s) => `${s.by === 'server' ? 'server' : (s.name ?? 'developer')}: ${s.keyId}`)
+    .map(
+      (s) =>
+        `${s.by === 'server' ? 'server' : (s.name ?? 'developer')}: ${s.keyId}` +
+        (s.verified === true
+          ? ''
+          : ` — not verified: ${s.problem ?? 'the server did not check it'}`),
+    )
     .join('\n');
 }
