@@ -1,13 +1,15 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../../tls/certificate-authority.js';
-import { splitPemCertificates } from '../../tls/pem.js';
+import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
 import { serverConfigSchema } from '../server-config.js';
 import { ServerTls, serverNames, tlsFolder } from './server-tls.js';
 
@@ -42,6 +44,28 @@ function whole(served: { cert: string; key: string }, caPem: string) {
 }
 
 const file = (name: string) => path.join(tlsFolder({ data: dir }), name);
+
+/** Whether a TLS client trusting only `ca` (PEM) accepts `served` for `host`; else why not. */
+async function handshake(
+  served: { cert: string; key: string },
+  ca: string,
+  host: string,
+): Promise<string> {
+  const listener = tls.createServer(served, (socket) => socket.end());
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as AddressInfo;
+  try {
+    return await new Promise<string>((resolve) => {
+      const socket = tls.connect({ host: '127.0.0.1', servername: host, port, ca }, () => {
+        socket.destroy();
+        resolve('trusted');
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+  } finally {
+    listener.close();
+  }
+}
 const WHOLE = { keyMatches: true, issuedByCa: true, chainEndsWithCa: true };
 
 describe("the server's own certificate at start", () => {
@@ -134,6 +158,43 @@ describe("the server's own certificate at start", () => {
     expect(error.code).toBe('E_CONFIG_INVALID');
     expect(error.message).toContain(`${file('ca.pem')} is there but ${file('ca-key.pem')} is not`);
     expect(await readFile(file('ca.pem'), 'utf8')).toBe(caPem);
+  });
+});
+
+describe('a CA key without its certificate (ca.pem lost)', () => {
+  it('keeps the key, issues a CA certificate from it, and enrolled agents still trust the server', async () => {
+    await load();
+    const caKey = await readFile(file('ca-key.pem'), 'utf8');
+    const oldCa = await readFile(file('ca.pem'), 'utf8');
+    await rm(file('ca.pem'));
+    await rm(file('server.pem'));
+    await rm(file('server-key.pem'));
+
+    const { serverTls, said } = await load();
+    expect(await readFile(file('ca-key.pem'), 'utf8')).toBe(caKey);
+    const newCa = await readFile(file('ca.pem'), 'utf8');
+    expect(newCa).not.toBe(oldCa);
+    expect(new X509Certificate(newCa).checkPrivateKey(createPrivateKey(caKey))).toBe(true);
+    // The pin agents hold is the old CA's fingerprint: it still names the CA served.
+    expect(serverTls.caFingerprint()).toBe(caFingerprint(oldCa));
+    expect(caFingerprint(newCa)).toBe(caFingerprint(oldCa));
+    expect(said.join('\n')).toContain(
+      `${file('ca.pem')} was missing: issued a new CA certificate from the key in ${file('ca-key.pem')}`,
+    );
+    expect(said.join('\n')).toContain(`fingerprint unchanged (${caFingerprint(oldCa)})`);
+    // An agent enrolled before trusts only the old CA certificate: it accepts the new server certificate.
+    expect(await handshake(serverTls.current(), oldCa, 'localhost')).toBe('trusted');
+  });
+
+  it('refuses to start, keeping the file, when the key left cannot issue a CA certificate', async () => {
+    await mkdir(tlsFolder({ data: dir }), { recursive: true });
+    await writeFile(file('ca-key.pem'), 'not a key\n', { mode: 0o600 });
+    const error = (await load().catch((err: unknown) => err)) as Error & { code?: string };
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    expect(error.message).toContain(
+      `${file('ca.pem')} is missing and ${file('ca-key.pem')} is not an ECDSA P-256 CA key`,
+    );
+    expect(await readFile(file('ca-key.pem'), 'utf8')).toBe('not a key\n');
   });
 });
 

@@ -86,7 +86,7 @@ export class ServerTls implements ServerWire {
     const folder = tlsFolder(config);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     await chmod(folder, 0o700);
-    const ca = await loadOrMakeCa(config, folder);
+    const ca = await loadOrMakeCa(config, folder, say);
     const own = new ServerTls(config, { cert: '', key: '' }, ca, caFingerprint(ca.cert));
     const existing = await readPair(
       path.join(folder, 'server.pem'),
@@ -308,11 +308,18 @@ export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[
 
 /**
  * The server's CA from `ca.pem` and `ca-key.pem`, or a new one when neither
- * (or only the key: a first start cut short) is there. A `ca.pem` without its
- * key, or with another key, is a start error: making a new CA would silently
- * leave every enrolled agent trusting the old one.
+ * is there. An existing `ca-key.pem` is never replaced: agents pin the CA by
+ * its public key, so with `ca.pem` missing (lost, or a first start cut short
+ * between the two writes) a CA certificate is issued again from that key,
+ * saying so through `say`, and the fingerprint agents pinned stays the same.
+ * A `ca.pem` without its key, or with another key, is a start error: making a
+ * new CA would silently leave every enrolled agent trusting the old one.
  */
-async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Promise<CertifiedKey> {
+async function loadOrMakeCa(
+  config: Readonly<ServerConfig>,
+  folder: string,
+  say: (line: string) => void,
+): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
   const existing = await readPair(certFile, keyFile);
@@ -327,10 +334,26 @@ async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Pro
       { certFile, keyFile },
     );
   }
-  const ca = await makeCertificateAuthority({
-    name: `Ferry CA ${os.hostname()}`,
-    days: config.tls.caDays,
-  });
+  const name = `Ferry CA ${os.hostname()}`;
+  const key = await readIfThere(keyFile);
+  if (key !== undefined) {
+    let ca: CertifiedKey;
+    try {
+      ca = await makeCertificateAuthority({ name, days: config.tls.caDays, key });
+    } catch (err) {
+      throw new FerryError(
+        'E_CONFIG_INVALID',
+        `${certFile} is missing and ${keyFile} is not an ECDSA P-256 CA key to issue it again from (${(err as Error).message}): restore ca.pem, or move ${folder} away to make a new CA and enrol the hosts again`,
+        { certFile, keyFile },
+      );
+    }
+    await writePrivate(certFile, ca.cert);
+    say(
+      `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`,
+    );
+    return ca;
+  }
+  const ca = await makeCertificateAuthority({ name, days: config.tls.caDays });
   // The key first: a CA certificate without its key would be kept and useless.
   await writePrivate(keyFile, ca.key);
   await writePrivate(certFile, ca.cert);
@@ -360,6 +383,15 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function readIfThere(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }
