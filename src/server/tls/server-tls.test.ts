@@ -118,6 +118,17 @@ describe("the server's own certificate at start", () => {
     );
   });
 
+  it('is kept when ca.pem is the same CA restored with CRLF line endings', async () => {
+    const first = await load();
+    const caPem = await readFile(file('ca.pem'), 'utf8');
+    await writeFile(file('ca.pem'), caPem.replace(/\n/g, '\r\n'), { mode: 0o600 });
+    for (let start = 0; start < 2; start++) {
+      const { serverTls, said } = await load();
+      expect(said).toEqual([]);
+      expect(serverTls.current()).toEqual(first.serverTls.current());
+    }
+  });
+
   it('is issued again when it has ended, or cannot be read, saying why', async () => {
     await load();
     const ca = {

@@ -245,7 +245,7 @@ export class ServerTls implements ServerWire {
     if (!keyMatches) {
       return `${path.join(folder, 'server-key.pem')} is not the key of the certificate in ${certFile} (a renewal cut short?)`;
     }
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || chain[1] !== this.ca!.cert) {
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || !sameCertificate(chain[1], ca)) {
       return `the certificate in ${certFile} was not issued by the CA in ${path.join(folder, 'ca.pem')} (was ca.pem replaced or restored?)`;
     }
     if (Date.parse(cert.validTo) <= Date.now()) {
@@ -374,6 +374,19 @@ function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void 
       `${keyFile} is not the key of the CA certificate in ${certFile} (${why}): restore the two files together, or move the folder away to make a new CA and enrol the hosts again`,
       { certFile, keyFile },
     );
+  }
+}
+
+/**
+ * Whether `pem` is the certificate `cert` itself: their DER bytes compared,
+ * so line endings or spacing in the PEM text (a CRLF restore) do not count.
+ */
+function sameCertificate(pem: string | undefined, cert: X509Certificate): boolean {
+  if (pem === undefined) return false;
+  try {
+    return new X509Certificate(pem).raw.equals(cert.raw);
+  } catch {
+    return false;
   }
 }
 
