@@ -1,4 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type * as FsPromises from 'node:fs/promises';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -12,6 +13,35 @@ import {
 import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
 import { serverConfigSchema } from '../server-config.js';
 import { ServerTls, serverNames, tlsFolder } from './server-tls.js';
+
+/** The fsyncs and renames made through node:fs/promises, in order (a spy: each still runs). */
+const disk = vi.hoisted(() => ({
+  calls: [] as string[][],
+  /** A fault to inject: the fsync of a path this matches fails (EIO). */
+  failSync: undefined as RegExp | undefined,
+}));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof FsPromises>();
+  return {
+    ...fs,
+    open: async (...args: Parameters<typeof fs.open>) => {
+      const handle = await fs.open(...args);
+      const sync = handle.sync.bind(handle);
+      handle.sync = () => {
+        disk.calls.push(['sync', String(args[0])]);
+        if (disk.failSync?.test(String(args[0]))) {
+          return Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+        }
+        return sync();
+      };
+      return handle;
+    },
+    rename: (from: string, to: string) => {
+      disk.calls.push(['rename', from, to]);
+      return fs.rename(from, to);
+    },
+  };
+});
 
 let dir: string;
 beforeEach(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-server-tls-'))));
@@ -169,6 +199,42 @@ describe("the server's own certificate at start", () => {
     expect(error.code).toBe('E_CONFIG_INVALID');
     expect(error.message).toContain(`${file('ca.pem')} is there but ${file('ca-key.pem')} is not`);
     expect(await readFile(file('ca.pem'), 'utf8')).toBe(caPem);
+  });
+});
+
+describe("the files' writes", () => {
+  it('flush each file before its rename and the folder after it (CA key and certificate too)', async () => {
+    disk.calls = [];
+    await load();
+    const folder = tlsFolder({ data: dir });
+    for (const name of ['ca-key.pem', 'ca.pem', 'server-key.pem', 'server.pem']) {
+      const renamed = disk.calls.findIndex(([op, , to]) => op === 'rename' && to === file(name));
+      expect(renamed, name).toBeGreaterThanOrEqual(0);
+      const partial = disk.calls[renamed]![1]!;
+      const flushed = disk.calls.findIndex(([op, what]) => op === 'sync' && what === partial);
+      expect(
+        flushed,
+        `${name}: the temporary file flushed before the rename`,
+      ).toBeGreaterThanOrEqual(0);
+      expect(flushed).toBeLessThan(renamed);
+      const folderFlushed = disk.calls.findIndex(
+        ([op, what], at) => at > renamed && op === 'sync' && what === folder,
+      );
+      expect(folderFlushed, `${name}: the folder flushed after the rename`).toBeGreaterThan(
+        renamed,
+      );
+    }
+  });
+
+  it('rename nothing into place when the flush fails: no key on disk it is not sure of', async () => {
+    disk.failSync = /ca-key\.pem\..*\.tmp$/;
+    try {
+      const error = (await load().catch((err: unknown) => err)) as Error & { code?: string };
+      expect(error.code).toBe('EIO');
+    } finally {
+      disk.failSync = undefined;
+    }
+    expect(await readdir(tlsFolder({ data: dir }))).toEqual([]);
   });
 });
 

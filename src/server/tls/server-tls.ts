@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -467,17 +467,36 @@ function operatorCa(chainPem: string): string | undefined {
 }
 
 /**
- * Writes a file only this user may read, renamed into place (never
- * half-written). The temporary name is this write's own: two writers (two
- * processes on one folder) never rename each other's half-written file.
+ * Writes a file only this user may read, never half-written, even across a
+ * power cut: written under a temporary name, flushed to disk (fsync), renamed
+ * into place, then the folder flushed so the rename itself is on disk. The
+ * temporary name is this write's own: two writers (two processes on one
+ * folder) never rename each other's half-written file.
  */
 async function writePrivate(file: string, text: string): Promise<void> {
   const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
-    await chmod(partial, 0o600);
+    const handle = await open(partial, 'wx', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.chmod(0o600);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(partial, file);
   } finally {
     await rm(partial, { force: true });
+  }
+  await syncFolder(path.dirname(file));
+}
+
+/** Flushes a folder's entries (a rename into it) to disk. */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
