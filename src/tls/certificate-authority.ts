@@ -1,4 +1,11 @@
-import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import * as asn1js from 'asn1js';
@@ -34,14 +41,19 @@ const OID = {
 
 /**
  * Makes a self-signed CA: an ECDSA P-256 key and a certificate that may sign
- * server certificates, valid `days` from now.
+ * server certificates, valid `days` from now. Given `key` (an ECDSA P-256
+ * PKCS#8 PEM, an existing CA's), the certificate is for that key, which is
+ * returned as it was given: the CA's fingerprint (over its public key, see
+ * `caFingerprint`) stays the same.
  *
  * @example
  *   const ca = await makeCertificateAuthority({ name: 'Ferry CA db-1', days: 3650 });
+ *   const again = await makeCertificateAuthority({ name: 'Ferry CA db-1', days: 3650, key: ca.key });
  */
 export async function makeCertificateAuthority(options: {
   name: string;
   days: number;
+  key?: string;
 }): Promise<CertifiedKey> {
   return checked(
     () => makeCaOnce(options),
@@ -49,8 +61,13 @@ export async function makeCertificateAuthority(options: {
   );
 }
 
-async function makeCaOnce(options: { name: string; days: number }): Promise<CertifiedKey> {
-  const keys = await generateKeyPair();
+async function makeCaOnce(options: {
+  name: string;
+  days: number;
+  key?: string;
+}): Promise<CertifiedKey> {
+  const keys =
+    options.key === undefined ? await generateKeyPair() : await importKeyPair(options.key);
   const cert = new pkijs.Certificate();
   const now = Date.now();
   setNames(cert.subject, options.name);
@@ -69,7 +86,7 @@ async function makeCaOnce(options: { name: string; days: number }): Promise<Cert
   await cert.sign(keys.privateKey, 'SHA-256', engine);
   return {
     cert: toPem(cert.toSchema(true).toBER(false), 'CERTIFICATE'),
-    key: await keyPem(keys.privateKey),
+    key: options.key ?? (await keyPem(keys.privateKey)),
   };
 }
 
@@ -164,6 +181,15 @@ async function checked(
 
 async function generateKeyPair(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
+}
+
+/** The key pair of an ECDSA P-256 private key (PKCS#8 PEM): its public half derived from it. */
+async function importKeyPair(pem: string): Promise<CryptoKeyPair> {
+  const spki = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
+  return {
+    privateKey: await webcrypto.subtle.importKey('pkcs8', pemBytes(pem), EC_P256, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('spki', spki, EC_P256, true, ['verify']),
+  };
 }
 
 async function keyPem(key: CryptoKey): Promise<string> {

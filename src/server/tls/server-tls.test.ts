@@ -1,15 +1,47 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import type * as FsPromises from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../../tls/certificate-authority.js';
-import { splitPemCertificates } from '../../tls/pem.js';
+import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
 import { serverConfigSchema } from '../server-config.js';
 import { ServerTls, serverNames, tlsFolder } from './server-tls.js';
+
+/** The fsyncs and renames made through node:fs/promises, in order (a spy: each still runs). */
+const disk = vi.hoisted(() => ({
+  calls: [] as string[][],
+  /** A fault to inject: the fsync of a path this matches fails (EIO). */
+  failSync: undefined as RegExp | undefined,
+}));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof FsPromises>();
+  return {
+    ...fs,
+    open: async (...args: Parameters<typeof fs.open>) => {
+      const handle = await fs.open(...args);
+      const sync = handle.sync.bind(handle);
+      handle.sync = () => {
+        disk.calls.push(['sync', String(args[0])]);
+        if (disk.failSync?.test(String(args[0]))) {
+          return Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+        }
+        return sync();
+      };
+      return handle;
+    },
+    rename: (from: string, to: string) => {
+      disk.calls.push(['rename', from, to]);
+      return fs.rename(from, to);
+    },
+  };
+});
 
 let dir: string;
 beforeEach(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-server-tls-'))));
@@ -42,6 +74,28 @@ function whole(served: { cert: string; key: string }, caPem: string) {
 }
 
 const file = (name: string) => path.join(tlsFolder({ data: dir }), name);
+
+/** Whether a TLS client trusting only `ca` (PEM) accepts `served` for `host`; else why not. */
+async function handshake(
+  served: { cert: string; key: string },
+  ca: string,
+  host: string,
+): Promise<string> {
+  const listener = tls.createServer(served, (socket) => socket.end());
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as AddressInfo;
+  try {
+    return await new Promise<string>((resolve) => {
+      const socket = tls.connect({ host: '127.0.0.1', servername: host, port, ca }, () => {
+        socket.destroy();
+        resolve('trusted');
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+  } finally {
+    listener.close();
+  }
+}
 const WHOLE = { keyMatches: true, issuedByCa: true, chainEndsWithCa: true };
 
 describe("the server's own certificate at start", () => {
@@ -94,6 +148,17 @@ describe("the server's own certificate at start", () => {
     );
   });
 
+  it('is kept when ca.pem is the same CA restored with CRLF line endings', async () => {
+    const first = await load();
+    const caPem = await readFile(file('ca.pem'), 'utf8');
+    await writeFile(file('ca.pem'), caPem.replace(/\n/g, '\r\n'), { mode: 0o600 });
+    for (let start = 0; start < 2; start++) {
+      const { serverTls, said } = await load();
+      expect(said).toEqual([]);
+      expect(serverTls.current()).toEqual(first.serverTls.current());
+    }
+  });
+
   it('is issued again when it has ended, or cannot be read, saying why', async () => {
     await load();
     const ca = {
@@ -134,6 +199,79 @@ describe("the server's own certificate at start", () => {
     expect(error.code).toBe('E_CONFIG_INVALID');
     expect(error.message).toContain(`${file('ca.pem')} is there but ${file('ca-key.pem')} is not`);
     expect(await readFile(file('ca.pem'), 'utf8')).toBe(caPem);
+  });
+});
+
+describe("the files' writes", () => {
+  it('flush each file before its rename and the folder after it (CA key and certificate too)', async () => {
+    disk.calls = [];
+    await load();
+    const folder = tlsFolder({ data: dir });
+    for (const name of ['ca-key.pem', 'ca.pem', 'server-key.pem', 'server.pem']) {
+      const renamed = disk.calls.findIndex(([op, , to]) => op === 'rename' && to === file(name));
+      expect(renamed, name).toBeGreaterThanOrEqual(0);
+      const partial = disk.calls[renamed]![1]!;
+      const flushed = disk.calls.findIndex(([op, what]) => op === 'sync' && what === partial);
+      expect(
+        flushed,
+        `${name}: the temporary file flushed before the rename`,
+      ).toBeGreaterThanOrEqual(0);
+      expect(flushed).toBeLessThan(renamed);
+      const folderFlushed = disk.calls.findIndex(
+        ([op, what], at) => at > renamed && op === 'sync' && what === folder,
+      );
+      expect(folderFlushed, `${name}: the folder flushed after the rename`).toBeGreaterThan(
+        renamed,
+      );
+    }
+  });
+
+  it('rename nothing into place when the flush fails: no key on disk it is not sure of', async () => {
+    disk.failSync = /ca-key\.pem\..*\.tmp$/;
+    try {
+      const error = (await load().catch((err: unknown) => err)) as Error & { code?: string };
+      expect(error.code).toBe('EIO');
+    } finally {
+      disk.failSync = undefined;
+    }
+    expect(await readdir(tlsFolder({ data: dir }))).toEqual([]);
+  });
+});
+
+describe('a CA key without its certificate (ca.pem lost)', () => {
+  it('keeps the key, issues a CA certificate from it, and enrolled agents still trust the server', async () => {
+    await load();
+    const caKey = await readFile(file('ca-key.pem'), 'utf8');
+    const oldCa = await readFile(file('ca.pem'), 'utf8');
+    await rm(file('ca.pem'));
+    await rm(file('server.pem'));
+    await rm(file('server-key.pem'));
+
+    const { serverTls, said } = await load();
+    expect(await readFile(file('ca-key.pem'), 'utf8')).toBe(caKey);
+    const newCa = await readFile(file('ca.pem'), 'utf8');
+    expect(newCa).not.toBe(oldCa);
+    expect(new X509Certificate(newCa).checkPrivateKey(createPrivateKey(caKey))).toBe(true);
+    // The pin agents hold is the old CA's fingerprint: it still names the CA served.
+    expect(serverTls.caFingerprint()).toBe(caFingerprint(oldCa));
+    expect(caFingerprint(newCa)).toBe(caFingerprint(oldCa));
+    expect(said.join('\n')).toContain(
+      `${file('ca.pem')} was missing: issued a new CA certificate from the key in ${file('ca-key.pem')}`,
+    );
+    expect(said.join('\n')).toContain(`fingerprint unchanged (${caFingerprint(oldCa)})`);
+    // An agent enrolled before trusts only the old CA certificate: it accepts the new server certificate.
+    expect(await handshake(serverTls.current(), oldCa, 'localhost')).toBe('trusted');
+  });
+
+  it('refuses to start, keeping the file, when the key left cannot issue a CA certificate', async () => {
+    await mkdir(tlsFolder({ data: dir }), { recursive: true });
+    await writeFile(file('ca-key.pem'), 'not a key\n', { mode: 0o600 });
+    const error = (await load().catch((err: unknown) => err)) as Error & { code?: string };
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    expect(error.message).toContain(
+      `${file('ca.pem')} is missing and ${file('ca-key.pem')} is not an ECDSA P-256 CA key`,
+    );
+    expect(await readFile(file('ca-key.pem'), 'utf8')).toBe('not a key\n');
   });
 });
 

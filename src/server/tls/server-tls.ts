@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,7 +86,7 @@ export class ServerTls implements ServerWire {
     const folder = tlsFolder(config);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     await chmod(folder, 0o700);
-    const ca = await loadOrMakeCa(config, folder);
+    const ca = await loadOrMakeCa(config, folder, say);
     const own = new ServerTls(config, { cert: '', key: '' }, ca, caFingerprint(ca.cert));
     const existing = await readPair(
       path.join(folder, 'server.pem'),
@@ -245,7 +245,7 @@ export class ServerTls implements ServerWire {
     if (!keyMatches) {
       return `${path.join(folder, 'server-key.pem')} is not the key of the certificate in ${certFile} (a renewal cut short?)`;
     }
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || chain[1] !== this.ca!.cert) {
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || !sameCertificate(chain[1], ca)) {
       return `the certificate in ${certFile} was not issued by the CA in ${path.join(folder, 'ca.pem')} (was ca.pem replaced or restored?)`;
     }
     if (Date.parse(cert.validTo) <= Date.now()) {
@@ -308,11 +308,18 @@ export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[
 
 /**
  * The server's CA from `ca.pem` and `ca-key.pem`, or a new one when neither
- * (or only the key: a first start cut short) is there. A `ca.pem` without its
- * key, or with another key, is a start error: making a new CA would silently
- * leave every enrolled agent trusting the old one.
+ * is there. An existing `ca-key.pem` is never replaced: agents pin the CA by
+ * its public key, so with `ca.pem` missing (lost, or a first start cut short
+ * between the two writes) a CA certificate is issued again from that key,
+ * saying so through `say`, and the fingerprint agents pinned stays the same.
+ * A `ca.pem` without its key, or with another key, is a start error: making a
+ * new CA would silently leave every enrolled agent trusting the old one.
  */
-async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Promise<CertifiedKey> {
+async function loadOrMakeCa(
+  config: Readonly<ServerConfig>,
+  folder: string,
+  say: (line: string) => void,
+): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
   const existing = await readPair(certFile, keyFile);
@@ -327,10 +334,26 @@ async function loadOrMakeCa(config: Readonly<ServerConfig>, folder: string): Pro
       { certFile, keyFile },
     );
   }
-  const ca = await makeCertificateAuthority({
-    name: `Ferry CA ${os.hostname()}`,
-    days: config.tls.caDays,
-  });
+  const name = `Ferry CA ${os.hostname()}`;
+  const key = await readIfThere(keyFile);
+  if (key !== undefined) {
+    let ca: CertifiedKey;
+    try {
+      ca = await makeCertificateAuthority({ name, days: config.tls.caDays, key });
+    } catch (err) {
+      throw new FerryError(
+        'E_CONFIG_INVALID',
+        `${certFile} is missing and ${keyFile} is not an ECDSA P-256 CA key to issue it again from (${(err as Error).message}): restore ca.pem, or move ${folder} away to make a new CA and enrol the hosts again`,
+        { certFile, keyFile },
+      );
+    }
+    await writePrivate(certFile, ca.cert);
+    say(
+      `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`,
+    );
+    return ca;
+  }
+  const ca = await makeCertificateAuthority({ name, days: config.tls.caDays });
   // The key first: a CA certificate without its key would be kept and useless.
   await writePrivate(keyFile, ca.key);
   await writePrivate(certFile, ca.cert);
@@ -354,12 +377,34 @@ function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void 
   }
 }
 
+/**
+ * Whether `pem` is the certificate `cert` itself: their DER bytes compared,
+ * so line endings or spacing in the PEM text (a CRLF restore) do not count.
+ */
+function sameCertificate(pem: string | undefined, cert: X509Certificate): boolean {
+  if (pem === undefined) return false;
+  try {
+    return new X509Certificate(pem).raw.equals(cert.raw);
+  } catch {
+    return false;
+  }
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     await stat(file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function readIfThere(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }
@@ -422,17 +467,36 @@ function operatorCa(chainPem: string): string | undefined {
 }
 
 /**
- * Writes a file only this user may read, renamed into place (never
- * half-written). The temporary name is this write's own: two writers (two
- * processes on one folder) never rename each other's half-written file.
+ * Writes a file only this user may read, never half-written, even across a
+ * power cut: written under a temporary name, flushed to disk (fsync), renamed
+ * into place, then the folder flushed so the rename itself is on disk. The
+ * temporary name is this write's own: two writers (two processes on one
+ * folder) never rename each other's half-written file.
  */
 async function writePrivate(file: string, text: string): Promise<void> {
   const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
-    await chmod(partial, 0o600);
+    const handle = await open(partial, 'wx', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.chmod(0o600);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(partial, file);
   } finally {
     await rm(partial, { force: true });
+  }
+  await syncFolder(path.dirname(file));
+}
+
+/** Flushes a folder's entries (a rename into it) to disk. */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
