@@ -7,7 +7,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { appManifestSchema } from '../../bundle/manifest-schema.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { HealthCheckSpec } from './health-check.js';
-import { healthSpecFrom, parseTcpAddress, waitHealthy } from './health-check.js';
+import { healthSpecFrom, parseTcpAddress, retryPause, waitHealthy } from './health-check.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -99,6 +99,32 @@ describe('http checks', () => {
     expect(result.attempts).toBeGreaterThan(1);
     expect(result.elapsedMs).toBeGreaterThanOrEqual(500);
     expect(result.lastFailure).toBe(`HTTP 503 from ${url}, expected 200`);
+  });
+
+  it('retries soon after a first failure instead of waiting a whole interval', async () => {
+    // Healthy from the third request on; an interval of an hour would keep the
+    // check waiting for ever if it paused a whole interval between the first attempts.
+    let requests = 0;
+    const { url } = await httpServer((_request, response) => {
+      requests += 1;
+      response.statusCode = requests >= 3 ? 200 : 503;
+      response.end();
+    });
+    const hour = 3_600_000;
+    const result = await waitHealthy(
+      spec({ http: url, intervalMs: hour, timeoutMs: hour }),
+      options(),
+    );
+    expect(result).toMatchObject({ ok: true, attempts: 3 });
+    expect(result.lastFailure).toBe(`HTTP 503 from ${url}, expected 200`);
+  });
+
+  it('pauses 25 ms after the first failure, doubling up to the interval', () => {
+    const pauses = [1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => retryPause(attempt, 1000));
+    expect(pauses).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3].map((attempt) => retryPause(attempt, 60))).toEqual([25, 50, 60]);
+    expect(retryPause(1, 10)).toBe(10);
+    expect(retryPause(1000, 5000)).toBe(5000);
   });
 
   it('fails when the body does not contain the expected text', async () => {
