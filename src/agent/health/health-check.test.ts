@@ -119,12 +119,14 @@ describe('http checks', () => {
     expect(result.lastFailure).toBe(`HTTP 503 from ${url}, expected 200`);
   });
 
-  it('pauses 25 ms after the first failure, doubling up to the interval', () => {
-    const pauses = [1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => retryPause(attempt, 1000));
-    expect(pauses).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000]);
-    expect([1, 2, 3].map((attempt) => retryPause(attempt, 60))).toEqual([25, 50, 60]);
-    expect(retryPause(1, 10)).toBe(10);
-    expect(retryPause(1000, 5000)).toBe(5000);
+  it('pauses 25 ms after the first failure, doubling to 100 ms, then the interval after 5 s', () => {
+    const quick = [1, 2, 3, 4, 5, 6].map((attempt) => retryPause(attempt, 1000, 200));
+    expect(quick).toEqual([25, 50, 100, 100, 100, 100]);
+    expect(retryPause(40, 1000, 4999)).toBe(100);
+    expect(retryPause(50, 1000, 5000)).toBe(1000);
+    // Never longer than the interval.
+    expect([1, 2, 3].map((attempt) => retryPause(attempt, 40, 0))).toEqual([25, 40, 40]);
+    expect(retryPause(1, 10, 0)).toBe(10);
   });
 
   it('fails when the body does not contain the expected text', async () => {

@@ -27,8 +27,8 @@ export interface HealthCheckSpec {
   /** Overall budget: attempts go on until this much time has passed. */
   timeoutMs: number;
   /**
-   * The longest pause between attempts: the first pauses are shorter
-   * (`FIRST_RETRY_MS`, doubling up to this; see `retryPause`).
+   * The pause between attempts once the check's first seconds are over;
+   * before, pauses are shorter (see `retryPause`).
    */
   intervalMs: number;
 }
@@ -72,6 +72,10 @@ const MIN_LAST_ATTEMPT_MS = 10;
  * would add most of it to every install and rollback.
  */
 export const FIRST_RETRY_MS = 25;
+/** In the check's first `QUICK_WINDOW_MS`, pauses stay at most this long (when the interval is longer). */
+export const QUICK_RETRY_MAX_MS = 100;
+/** How long after its start a check keeps retrying quickly: most apps listen within it. */
+export const QUICK_WINDOW_MS = 5_000;
 /** How much of a command's output the failure message keeps. */
 const OUTPUT_TAIL_CHARS = 400;
 /** How much of an HTTP body is searched for `contains`. */
@@ -98,18 +102,22 @@ export function healthSpecFrom(section: HealthSection): HealthCheckSpec {
 }
 
 /**
- * The pause after failed attempt `attempt` (1 for the first): `FIRST_RETRY_MS`,
- * doubling each time, never more than `intervalMs` — 25, 50, 100, 200, 400,
- * 800, 1000, 1000, … ms for the default interval of 1 s. An interval shorter
- * than the first pause is taken as it is.
+ * The pause after failed attempt `attempt` (1 for the first), `elapsedMs`
+ * into the check: `FIRST_RETRY_MS`, doubling, at most `QUICK_RETRY_MAX_MS` in
+ * the first `QUICK_WINDOW_MS` — 25, 50, 100, 100, … ms — then `intervalMs`.
+ * An app that listens within those seconds is seen within ~100 ms of it; one
+ * still starting after them is probed every interval, as the manifest says.
+ * No pause is ever longer than `intervalMs`.
  *
  * @example
- *   retryPause(1, 1000); // → 25
- *   retryPause(7, 1000); // → 1000
+ *   retryPause(1, 1000, 0); // → 25
+ *   retryPause(5, 1000, 300); // → 100
+ *   retryPause(60, 1000, 6000); // → 1000
  */
-export function retryPause(attempt: number, intervalMs: number): number {
+export function retryPause(attempt: number, intervalMs: number, elapsedMs: number): number {
+  if (elapsedMs >= QUICK_WINDOW_MS) return intervalMs;
   const doubled = FIRST_RETRY_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 30);
-  return Math.min(doubled, intervalMs);
+  return Math.min(doubled, QUICK_RETRY_MAX_MS, intervalMs);
 }
 
 /**
@@ -169,7 +177,7 @@ export async function waitHealthy(
     if (left < MIN_LAST_ATTEMPT_MS) return result(false);
     try {
       await sleep(
-        Math.min(retryPause(attempts, spec.intervalMs), left),
+        Math.min(retryPause(attempts, spec.intervalMs, performance.now() - started), left),
         undefined,
         outer ? { signal: outer } : {},
       );
