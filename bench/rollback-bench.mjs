@@ -4,7 +4,11 @@
 // install) twice, then rolls prod back --runs times between the two versions.
 // For each rollback it reports, per host, the time from the `switch` step's start
 // to the `start` step's end (the symlink flip and the restart), the `health`
-// step, and the whole install; and the rollout's wall time.
+// step, and the whole install; the time spent between steps (from a step's end,
+// as the agent measured it, to the next one's start: both stamped by the agent);
+// how late a step's end reached the server (its record's finishedAt, stamped on
+// arrival, less the agent's start plus duration; the median of the install's
+// steps); and the rollout's wall time.
 //
 //   node bench/rollback-bench.mjs --hosts 3 --runs 3
 import { spawn } from 'node:child_process';
@@ -66,6 +70,27 @@ const ferry = async (args) => {
 };
 const json = async (args) => JSON.parse(await ferry([...args, '--json']));
 
+/**
+ * From an install's step records: the sum of the gaps between one step's end
+ * and the next one's start (agent clock), and the median time from a step's
+ * end on the agent to its record on the server.
+ */
+function gapsOf(steps) {
+  const ordered = steps
+    .filter((s) => s.startedAt && s.durationMs !== null && s.durationMs !== undefined)
+    .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
+  let betweenMs = 0;
+  for (let i = 1; i < ordered.length; i++) {
+    const end = Date.parse(ordered[i - 1].startedAt) + ordered[i - 1].durationMs;
+    betweenMs += Math.max(0, Date.parse(ordered[i].startedAt) - end);
+  }
+  const lags = ordered
+    .filter((s) => s.finishedAt)
+    .map((s) => Date.parse(s.finishedAt) - (Date.parse(s.startedAt) + s.durationMs))
+    .sort((a, b) => a - b);
+  return { betweenMs, reportLagMs: lags[Math.floor(lags.length / 2)] ?? NaN };
+}
+
 let worst = Infinity;
 try {
   for (let i = 1; i <= hostCount; i++) {
@@ -123,6 +148,7 @@ try {
         switchToStartedMs:
           Date.parse(step('start').finishedAt) - Date.parse(step('switch').startedAt),
         healthMs: step('health').durationMs,
+        ...gapsOf(record.steps),
         installMs: Date.parse(record.finishedAt) - Date.parse(record.startedAt),
         wallMs,
       });
@@ -130,16 +156,20 @@ try {
   }
 
   console.log(
-    '| rollback | to | host | switch → started | health | whole install | rollout wall |',
+    '| rollback | to | host | switch → started | health | between steps | end reported after | whole install | rollout wall |',
   );
   console.log(
-    '| -------- | -- | ---- | ---------------- | ------ | ------------- | ------------ |',
+    '| -------- | -- | ---- | ---------------- | ------ | ------------- | ------------------ | ------------- | ------------ |',
   );
   for (const row of rows) {
     console.log(
-      `| ${row.run} | @${row.to} | ${row.host} | ${row.switchToStartedMs} ms | ${row.healthMs} ms | ${row.installMs} ms | ${(row.wallMs / 1000).toFixed(1)} s |`,
+      `| ${row.run} | @${row.to} | ${row.host} | ${row.switchToStartedMs} ms | ${row.healthMs} ms | ${row.betweenMs} ms | ${row.reportLagMs} ms | ${row.installMs} ms | ${(row.wallMs / 1000).toFixed(1)} s |`,
     );
   }
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  console.log(
+    `\nmedians: between steps ${median(rows.map((r) => r.betweenMs))} ms, end reported after ${median(rows.map((r) => r.reportLagMs))} ms, health ${median(rows.map((r) => r.healthMs))} ms, whole install ${median(rows.map((r) => r.installMs))} ms`,
+  );
   worst = Math.max(...rows.map((r) => r.switchToStartedMs));
   console.log(
     `\nslowest switch → started: ${worst} ms (target: under 2000 ms per host, plus the health check)`,

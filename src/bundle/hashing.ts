@@ -1,13 +1,24 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /** The sha256 of a file, in hex, read as a stream. */
 export async function sha256File(file: string): Promise<string> {
+  return (await hashFile(file)).digest('hex');
+}
+
+/**
+ * A sha256 hash that has taken in the file's first `bytes` bytes (all of it
+ * when not given), still open for more: a resumed download goes on from it.
+ */
+export async function hashFile(file: string, bytes?: number): Promise<Hash> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
-  return hash.digest('hex');
+  if (bytes === 0) return hash;
+  const range = bytes === undefined ? {} : { start: 0, end: bytes - 1 };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024, ...range })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash;
 }
 
 /**
@@ -21,7 +32,7 @@ export async function sha256File(file: string): Promise<string> {
  */
 export class HashingMeter extends Transform {
   bytes = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private hash: Hash = createHash('sha256');
   private digest: string | undefined;
 
   constructor(
@@ -29,9 +40,12 @@ export class HashingMeter extends Transform {
       limit?: number;
       onLimit?: (limit: number) => Error;
       onProgress?: (bytes: number) => void;
+      /** A hash that already holds the bytes before these (a resumed download's partial file). */
+      hash?: Hash;
     } = {},
   ) {
     super();
+    if (options.hash) this.hash = options.hash;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -105,6 +105,7 @@ interface RefusalOptions {
   entry?: string;
   limits?: BundleLimits;
   expectedSha256?: string;
+  checkFileHashes?: boolean;
   /** Paths outside the release a hostile entry aimed at. */
   outside?: string[];
 }
@@ -124,6 +125,7 @@ async function expectRefused(
     dest: s.dest,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.expectedSha256 ? { expectedSha256: options.expectedSha256 } : {}),
+    ...(options.checkFileHashes ? { checkFileHashes: true } : {}),
   }).then(
     () => undefined,
     (err: unknown) => err,
@@ -440,17 +442,38 @@ describe('unpackBundle', () => {
     });
   });
 
-  it('refuses a tampered file, after writing the files before it', async () => {
+  /** The base bundle with server.js's bytes changed, its list (and so its sha256s) as pushed. */
+  function tamperedEntries(): RawEntry[] {
     const names = base.meta.files.map((f) => f.path);
     expect(names.at(-1)).toBe('server.js');
-    const entries: RawEntry[] = names.map((name) => {
+    return names.map((name) => {
       const original = baseTree[name]!;
       const content = name === 'server.js' ? 'X'.repeat(original.length) : original;
       return { name, content };
     });
-    await expectRefused(await scene(), await hostile(base.meta.files, entries), {
+  }
+
+  it('with checkFileHashes, refuses a tampered file, after writing the files before it', async () => {
+    await expectRefused(await scene(), await hostile(base.meta.files, tamperedEntries()), {
       code: 'E_BUNDLE_CONTENT_MISMATCH',
       entry: 'server.js',
+      checkFileHashes: true,
+    });
+  });
+
+  it('leaves the files to the archive sha256 by default: no file is hashed again', async () => {
+    // The server checked every file against the list at push, and the archive's
+    // sha256 (which the server signs, and the agent checks before unpacking)
+    // binds them: unpacking does not hash them a second time. What it checks
+    // without hashing (path, size, mode, type) it still refuses.
+    const archive = await hostile(base.meta.files, tamperedEntries());
+    const s = await scene();
+    await writeFile(s.archive, archive);
+    await unpackBundle({ archive: s.archive, dest: s.dest });
+    expect(await readFile(path.join(s.dest, 'server.js'), 'utf8')).toMatch(/^X+$/);
+    await expectRefused(await scene(), archive, {
+      code: 'E_BUNDLE_CONTENT_MISMATCH',
+      expectedSha256: sha256(await readFile(base.file)),
     });
   });
 });

@@ -4,7 +4,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingMeter } from '../bundle/hashing.js';
+import { HashingMeter, hashFile } from '../bundle/hashing.js';
 import { FerryError } from '../protocol/errors.js';
 import type { PushResult } from '../protocol/api.js';
 import { pushResultSchema } from '../protocol/api.js';
@@ -92,7 +92,10 @@ export interface DownloadAttempt {
   sha256: string | null;
   /** The bytes of this answer's body (`Content-Length`), 0 when not said. */
   length: number;
-  /** The sha256 of the bytes this attempt received (of the whole bundle when not appended). */
+  /**
+   * The sha256 of the bytes this attempt received (of the whole bundle when not
+   * appended); with `hashResumed`, of the whole file, appended or not.
+   */
   received: string;
 }
 
@@ -108,7 +111,17 @@ export async function downloadBundleAttempt(
   client: FerryClient,
   bundle: BundleAddress,
   file: string,
-  options: { resumeFrom?: number; onProgress?: TransferProgress; signal?: AbortSignal } = {},
+  options: {
+    resumeFrom?: number;
+    onProgress?: TransferProgress;
+    signal?: AbortSignal;
+    /**
+     * When the answer is appended, the file's first `resumeFrom` bytes are
+     * hashed first, so that `received` is the whole file's sha256: the bytes
+     * are then hashed once, as they come, and never read again to be checked.
+     */
+    hashResumed?: boolean;
+  } = {},
 ): Promise<DownloadAttempt> {
   const from = options.resumeFrom ?? 0;
   const response = await client.send(
@@ -122,7 +135,11 @@ export async function downloadBundleAttempt(
   if (!response.body) throw new FerryError('E_INTERNAL', 'The download has no body');
   const appended = response.status === 206;
   const length = Number(response.headers.get('content-length') ?? 0);
-  const meter = new HashingMeter({ onProgress: (bytes) => options.onProgress?.(bytes, length) });
+  const hash = appended && options.hashResumed ? await hashFile(file, from) : undefined;
+  const meter = new HashingMeter({
+    onProgress: (bytes) => options.onProgress?.(bytes, length),
+    ...(hash ? { hash } : {}),
+  });
   await pipeline(
     Readable.fromWeb(response.body),
     meter,

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { appManifestSchema } from '../../bundle/manifest-schema.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { HealthCheckSpec } from './health-check.js';
-import { healthSpecFrom, parseTcpAddress, waitHealthy } from './health-check.js';
+import { healthSpecFrom, parseTcpAddress, retryPause, waitHealthy } from './health-check.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -99,6 +99,34 @@ describe('http checks', () => {
     expect(result.attempts).toBeGreaterThan(1);
     expect(result.elapsedMs).toBeGreaterThanOrEqual(500);
     expect(result.lastFailure).toBe(`HTTP 503 from ${url}, expected 200`);
+  });
+
+  it('retries soon after a first failure instead of waiting a whole interval', async () => {
+    // Healthy from the third request on; an interval of an hour would keep the
+    // check waiting for ever if it paused a whole interval between the first attempts.
+    let requests = 0;
+    const { url } = await httpServer((_request, response) => {
+      requests += 1;
+      response.statusCode = requests >= 3 ? 200 : 503;
+      response.end();
+    });
+    const hour = 3_600_000;
+    const result = await waitHealthy(
+      spec({ http: url, intervalMs: hour, timeoutMs: hour }),
+      options(),
+    );
+    expect(result).toMatchObject({ ok: true, attempts: 3 });
+    expect(result.lastFailure).toBe(`HTTP 503 from ${url}, expected 200`);
+  });
+
+  it('pauses 25 ms after the first failure, doubling to 100 ms, then the interval after 5 s', () => {
+    const quick = [1, 2, 3, 4, 5, 6].map((attempt) => retryPause(attempt, 1000, 200));
+    expect(quick).toEqual([25, 50, 100, 100, 100, 100]);
+    expect(retryPause(40, 1000, 4999)).toBe(100);
+    expect(retryPause(50, 1000, 5000)).toBe(1000);
+    // Never longer than the interval.
+    expect([1, 2, 3].map((attempt) => retryPause(attempt, 40, 0))).toEqual([25, 40, 40]);
+    expect(retryPause(1, 10, 0)).toBe(10);
   });
 
   it('fails when the body does not contain the expected text', async () => {

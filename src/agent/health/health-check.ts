@@ -26,7 +26,10 @@ export interface HealthCheckSpec {
   contains?: string;
   /** Overall budget: attempts go on until this much time has passed. */
   timeoutMs: number;
-  /** The pause between attempts. */
+  /**
+   * The pause between attempts once the check's first seconds are over;
+   * before, pauses are shorter (see `retryPause`).
+   */
   intervalMs: number;
 }
 
@@ -63,6 +66,16 @@ type Probe = (signal: AbortSignal, timeoutMs: number) => Promise<string | null>;
 const MIN_ATTEMPT_MS = 1000;
 /** An attempt with less time than this left in the budget is not worth starting. */
 const MIN_LAST_ATTEMPT_MS = 10;
+/**
+ * The pause after a release's first failed attempt: the app is usually a few
+ * milliseconds from listening, and waiting a whole interval (1 s by default)
+ * would add most of it to every install and rollback.
+ */
+export const FIRST_RETRY_MS = 25;
+/** In the check's first `QUICK_WINDOW_MS`, pauses stay at most this long (when the interval is longer). */
+export const QUICK_RETRY_MAX_MS = 100;
+/** How long after its start a check keeps retrying quickly: most apps listen within it. */
+export const QUICK_WINDOW_MS = 5_000;
 /** How much of a command's output the failure message keeps. */
 const OUTPUT_TAIL_CHARS = 400;
 /** How much of an HTTP body is searched for `contains`. */
@@ -89,8 +102,29 @@ export function healthSpecFrom(section: HealthSection): HealthCheckSpec {
 }
 
 /**
+ * The pause after failed attempt `attempt` (1 for the first), `elapsedMs`
+ * into the check: `FIRST_RETRY_MS`, doubling, at most `QUICK_RETRY_MAX_MS` in
+ * the first `QUICK_WINDOW_MS` — 25, 50, 100, 100, … ms — then `intervalMs`.
+ * An app that listens within those seconds is seen within ~100 ms of it; one
+ * still starting after them is probed every interval, as the manifest says.
+ * No pause is ever longer than `intervalMs`.
+ *
+ * @example
+ *   retryPause(1, 1000, 0); // → 25
+ *   retryPause(5, 1000, 300); // → 100
+ *   retryPause(60, 1000, 6000); // → 1000
+ */
+export function retryPause(attempt: number, intervalMs: number, elapsedMs: number): number {
+  if (elapsedMs >= QUICK_WINDOW_MS) return intervalMs;
+  const doubled = FIRST_RETRY_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 30);
+  return Math.min(doubled, QUICK_RETRY_MAX_MS, intervalMs);
+}
+
+/**
  * Tries the check until it passes, `spec.timeoutMs` has passed, or `options.signal`
- * aborts. Each attempt has its own timeout (five intervals, at least a second, never
+ * aborts. The first attempt is made at once, the next ones after `retryPause`:
+ * soon at first, then every `spec.intervalMs`. Every attempt counts in
+ * `attempts`, and the budget is the same `timeoutMs` whatever the pauses. Each attempt has its own timeout (five intervals, at least a second, never
  * past the overall budget), so a server that accepts and never answers cannot eat
  * the whole budget in one attempt. Throws a FerryError (`E_MANIFEST_INVALID`) only
  * for a malformed spec; a failing check resolves with `ok: false`.
@@ -142,7 +176,11 @@ export async function waitHealthy(
     const left = deadline - performance.now();
     if (left < MIN_LAST_ATTEMPT_MS) return result(false);
     try {
-      await sleep(Math.min(spec.intervalMs, left), undefined, outer ? { signal: outer } : {});
+      await sleep(
+        Math.min(retryPause(attempts, spec.intervalMs, performance.now() - started), left),
+        undefined,
+        outer ? { signal: outer } : {},
+      );
     } catch {
       // Only an abort rejects the pause; the loop's head reports it.
     }

@@ -41,13 +41,38 @@ describe('BundleFetcher', () => {
     const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
     const fetcher = new BundleFetcher(cache, url, 't');
     ranges.length = 0;
-    const file = await fetcher.fetch(bundle, quiet);
-    await fetcher.verify(file, sha256, quiet);
-    expect(await readFile(file)).toEqual(body);
+    const fetched = await fetcher.fetch(bundle, quiet);
+    expect(fetched.sha256).toBe(sha256);
+    await fetcher.verify(fetched, sha256, quiet);
+    expect(await readFile(fetched.file)).toEqual(body);
     const lines: string[] = [];
-    await fetcher.fetch(bundle, (line) => lines.push(line));
+    const cached = await fetcher.fetch(bundle, (line) => lines.push(line));
     expect(lines.join('')).toContain('cached');
+    expect(cached).toEqual({ file: fetched.file, sha256 });
     expect(ranges).toEqual([undefined]);
+  });
+
+  it('hashes a cached file when it takes it, so a changed one is refused', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const fetcher = new BundleFetcher(cache, url, 't');
+    const { file } = await fetcher.fetch(bundle, quiet);
+    await writeFile(file, 'rotted on disk');
+    ranges.length = 0;
+    const cached = await fetcher.fetch(bundle, quiet);
+    expect(ranges).toEqual([]);
+    expect(cached.sha256).toBe(createHash('sha256').update('rotted on disk').digest('hex'));
+    await expect(fetcher.verify(cached, sha256, quiet)).rejects.toThrow(/is not the expected/);
+    await expect(readFile(file)).rejects.toThrow();
+  });
+
+  it('checks the digest made while downloading, without reading the file again', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const fetcher = new BundleFetcher(cache, url, 't');
+    const fetched = await fetcher.fetch(bundle, quiet);
+    // The file is the bundle; the digest handed over is what is compared.
+    await expect(
+      fetcher.verify({ ...fetched, sha256: 'a'.repeat(64) }, sha256, quiet),
+    ).rejects.toThrow(`sha256 ${'a'.repeat(64)} is not the expected ${sha256}`);
   });
 
   it('resumes a broken download where it stopped', async () => {
@@ -55,10 +80,24 @@ describe('BundleFetcher', () => {
     await writeFile(path.join(cache, `${sha256}.tar.gz.partial`), body.subarray(0, 70_000));
     ranges.length = 0;
     const fetcher = new BundleFetcher(cache, url, 't');
-    const file = await fetcher.fetch(bundle, quiet);
+    const fetched = await fetcher.fetch(bundle, quiet);
     expect(ranges).toEqual(['bytes=70000-']);
-    await fetcher.verify(file, sha256, quiet);
-    expect(await readFile(file)).toEqual(body);
+    // The digest covers the bytes that were already there, hashed before the rest.
+    expect(fetched.sha256).toBe(sha256);
+    await fetcher.verify(fetched, sha256, quiet);
+    expect(await readFile(fetched.file)).toEqual(body);
+  });
+
+  it('refuses a resumed download whose earlier bytes were not the bundle', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'ferry-cache-'));
+    const wrong = Buffer.from(body.subarray(0, 70_000));
+    wrong.writeUInt8(wrong.readUInt8(123) ^ 0xff, 123);
+    await writeFile(path.join(cache, `${sha256}.tar.gz.partial`), wrong);
+    const fetcher = new BundleFetcher(cache, url, 't');
+    const fetched = await fetcher.fetch(bundle, quiet);
+    expect(fetched.sha256).not.toBe(sha256);
+    await expect(fetcher.verify(fetched, sha256, quiet)).rejects.toThrow(/is not the expected/);
+    await expect(readFile(fetched.file)).rejects.toThrow();
   });
 
   it('throws away a cached file whose sha256 does not match', async () => {
@@ -66,7 +105,8 @@ describe('BundleFetcher', () => {
     const file = path.join(cache, `${sha256}.tar.gz`);
     await writeFile(file, 'not the bundle');
     const fetcher = new BundleFetcher(cache, url, 't');
-    await expect(fetcher.verify(file, sha256, quiet)).rejects.toThrow(/is not the expected/);
+    const fetched = await fetcher.fetch(bundle, quiet);
+    await expect(fetcher.verify(fetched, sha256, quiet)).rejects.toThrow(/is not the expected/);
     await expect(readFile(file)).rejects.toThrow();
   });
 
@@ -110,9 +150,10 @@ describe('BundleFetcher', () => {
       try {
         const lines: string[] = [];
         const fetcher = new BundleFetcher(cache, `http://127.0.0.1:${port}`, 't');
-        const file = await fetcher.fetch(bundle, (line) => lines.push(line));
-        await fetcher.verify(file, sha256, quiet);
-        expect(await readFile(file)).toEqual(body);
+        const fetched = await fetcher.fetch(bundle, (line) => lines.push(line));
+        expect(fetched.sha256).toBe(sha256);
+        await fetcher.verify(fetched, sha256, quiet);
+        expect(await readFile(fetched.file)).toEqual(body);
         expect(seen[0]).toBeUndefined();
         expect(seen.at(-1)).toBe('bytes=50000-');
         expect(lines.join('')).toMatch(/trying again in/);

@@ -116,6 +116,8 @@ export interface InstallContext {
   previous: number | null;
   /** The fetched bundle file (set by `fetch`). */
   archive: string;
+  /** The sha256 of the fetched bundle's bytes, hashed once as they were downloaded (set by `fetch`). */
+  archiveSha256: string;
   /** True once the new release folder was made by this install: a failure before the switch removes it. */
   unpacked: boolean;
   /** True once `current` points at the new release. */
@@ -192,6 +194,7 @@ export function newInstallContext(
     current: null,
     previous: null,
     archive: '',
+    archiveSha256: '',
     unpacked: false,
     switched: false,
     revertFor: undefined,

@@ -24,8 +24,11 @@ describe('verifyStep', () => {
     await fetchStep.run(fetched);
     const ctx = await fx.context({ ...bundle, sha256: 'f'.repeat(64) });
     ctx.archive = fetched.archive;
+    ctx.archiveSha256 = fetched.archiveSha256;
     await verifyStep.run(ctx);
-    expect(ctx.failure?.error).toContain(`is not the expected ${'f'.repeat(64)}`);
+    expect(ctx.failure?.error).toContain(
+      `sha256 ${bundle.sha256} is not the expected ${'f'.repeat(64)}`,
+    );
     await expect(readFile(fetched.archive)).rejects.toThrow();
   });
 

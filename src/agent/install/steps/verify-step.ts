@@ -11,7 +11,8 @@ import { StepFailure } from '../step-reporter.js';
 import { type InstallStep, goingOn, passed } from './install-step.js';
 
 /**
- * Checks the fetched bundle's sha256 against the job's, then the server's
+ * Checks the fetched bundle's sha256 (hashed by `fetch` as it was downloaded,
+ * not read again) against the job's, then the server's
  * signature over the bundle (app, version, sha256, size, label, commit) with the
  * server's key the agent got at enrolment: a bundle whose bytes and record were
  * both changed after the push (by someone with the server's disk) is refused
@@ -29,7 +30,10 @@ export const verifyStep: InstallStep = {
   async run(ctx) {
     const fresh = ctx.mode === 'fresh';
     const verified = await ctx.steps.step('verify', async (context) => {
-      if (fresh) await ctx.host.fetcher.verify(ctx.archive, ctx.job.sha256, context.out);
+      if (fresh) {
+        const fetched = { file: ctx.archive, sha256: ctx.archiveSha256 };
+        await ctx.host.fetcher.verify(fetched, ctx.job.sha256, context.out);
+      }
       const key = await ctx.host.signingKey().catch((err: unknown) => {
         throw new StepFailure(
           `cannot check the bundle's signature: the server's signing key is unknown to this agent and could not be fetched (${(err as Error).message})`,

@@ -378,11 +378,18 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Polls `condition` until it holds or `timeoutMs` passed: after 2 ms first,
+ * doubling up to 50 ms. A service that stops at its signal is usually gone
+ * within a few milliseconds, and a restart (a rollback's) waits only that long.
+ */
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  let pause = 2;
   while (!condition()) {
     if (Date.now() >= deadline) return false;
-    await sleep(50);
+    await sleep(pause);
+    pause = Math.min(pause * 2, 50);
   }
   return true;
 }
