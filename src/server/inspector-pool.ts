@@ -235,7 +235,8 @@ export class Inspection {
   private flush(): void {
     if (this.pendingBytes === 0) return;
     // One copy, whose memory then moves to the worker rather than being cloned again.
-    const data = new Uint8Array(this.pendingBytes);
+    // Not zero-filled first (`new Uint8Array` would be): every byte is written below.
+    const data = Buffer.allocUnsafeSlow(this.pendingBytes);
     let offset = 0;
     for (const piece of this.pending) {
       data.set(piece, offset);
