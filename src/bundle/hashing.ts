@@ -29,6 +29,8 @@ export class HashingMeter extends Transform {
       limit?: number;
       onLimit?: (limit: number) => Error;
       onProgress?: (bytes: number) => void;
+      /** False: counts and limits only, for bytes another thread hashes (`sha256()` then throws). */
+      hash?: boolean;
     } = {},
   ) {
     super();
@@ -41,13 +43,14 @@ export class HashingMeter extends Transform {
       callback(onLimit ? onLimit(limit) : new RangeError(`more than ${limit} bytes`));
       return;
     }
-    this.hash.update(chunk);
+    if (this.options.hash !== false) this.hash.update(chunk);
     this.options.onProgress?.(this.bytes);
     callback(null, chunk);
   }
 
   /** The hex sha256 of everything that passed; only once the stream has ended. */
   sha256(): string {
+    if (this.options.hash === false) throw new Error('this meter does not hash');
     this.digest ??= this.hash.digest('hex');
     return this.digest;
   }
