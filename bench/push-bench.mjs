@@ -8,7 +8,7 @@
 //   node bench/push-bench.mjs --size 256MiB --runs 1
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,11 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1GiB' },
     runs: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
+    // A bundle made earlier (`--keep` prints where): pushed as it is, so that two
+    // builds can be measured side by side on the same bytes without bundling again.
+    bundle: { type: 'string' },
+    // Extra NODE_OPTIONS for the server (`--import` a profiler, for one).
+    'server-node-options': { type: 'string' },
   },
 });
 const size = parseSize(values.size);
@@ -38,6 +43,7 @@ function parseSize(text) {
 const mb = (bytes) => (bytes / 1e6).toFixed(1);
 const mib = (bytes) => (bytes / 1024 ** 2).toFixed(1);
 
+/** Runs `ferry args`; resolves to its output and the CPU seconds it used (Linux: from /proc). */
 function run(args, env = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FERRY, ...args], {
@@ -46,12 +52,36 @@ function run(args, env = {}) {
     });
     let out = '';
     let err = '';
+    let cpu = 0;
+    // The last reading before the process goes: close enough for seconds of CPU.
+    const sampler = setInterval(() => {
+      cpuOf(child.pid).then(
+        (seconds) => (cpu = Math.max(cpu, seconds)),
+        () => {},
+      );
+    }, 20);
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`ferry ${args[0]} exited ${code}: ${err}`)),
-    );
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      code === 0
+        ? resolve({ out, cpu })
+        : reject(new Error(`ferry ${args[0]} exited ${code}: ${err}`));
+    });
   });
+}
+
+/** CPU seconds of each thread of a process, by thread id. */
+async function threadsOf(pid) {
+  const byName = {};
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    const name = tid === String(pid) ? 'main' : tid;
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return byName;
 }
 
 /** CPU seconds (user + system) a process has used so far, all its threads together. */
@@ -77,25 +107,35 @@ try {
     'apps:\n  bench:\n    service: { command: node server.js }\n',
   );
   const fileSize = 16 * 1024 ** 2;
-  for (let i = 0, left = size; left > 0; i++, left -= fileSize) {
+  for (let i = 0, left = values.bundle === undefined ? size : 0; left > 0; i++, left -= fileSize) {
     await writeFile(
       path.join(source, `blob-${String(i).padStart(4, '0')}.bin`),
       randomBytes(Math.min(fileSize, left)),
     );
   }
 
-  const bundleFile = path.join(work, 'bench.tar.gz');
-  let started = performance.now();
-  await run(['bundle', source, '--out', bundleFile]);
-  const bundleSeconds = (performance.now() - started) / 1000;
-  const bundleSize = (await stat(bundleFile)).size;
+  let started;
+  let bundleFile = values.bundle;
+  if (bundleFile === undefined) {
+    bundleFile = path.join(work, 'bench.tar.gz');
+    started = performance.now();
+    await run(['bundle', source, '--out', bundleFile]);
+    const bundleSeconds = (performance.now() - started) / 1000;
+    const made = (await stat(bundleFile)).size;
+    console.log(
+      `bundle: ${mb(made)} MB made in ${bundleSeconds.toFixed(2)} s (${mb(made / bundleSeconds)} MB/s)`,
+    );
+  }
   await rm(source, { recursive: true });
-  console.log(
-    `bundle: ${mb(bundleSize)} MB made in ${bundleSeconds.toFixed(2)} s (${mb(bundleSize / bundleSeconds)} MB/s)`,
-  );
+  const bundleSize = (await stat(bundleFile)).size;
 
   // Through the local-cluster harness: it resolves once the server answers its health check.
-  server = await LocalServer.start({ data: path.join(work, 'data') });
+  server = await LocalServer.start({
+    data: path.join(work, 'data'),
+    ...(values['server-node-options'] === undefined
+      ? {}
+      : { env: { NODE_OPTIONS: values['server-node-options'] } }),
+  });
   await new Promise((r) => setTimeout(r, 500));
   const results = [];
   for (let i = 1; i <= runs; i++) {
@@ -108,8 +148,9 @@ try {
       );
     }, 20);
     const cpuBefore = await cpuOf(server.child.pid);
+    const threadsBefore = await threadsOf(server.child.pid);
     started = performance.now();
-    const out = await run(['push', bundleFile], {
+    const { out, cpu: clientCpu } = await run(['push', bundleFile], {
       FERRY_SERVER: server.url,
       FERRY_CA_FILE: server.caFile,
       FERRY_TOKEN: server.adminToken,
@@ -117,6 +158,15 @@ try {
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
     const serverCpu = (await cpuOf(server.child.pid)) - cpuBefore;
+    const threadsAfter = await threadsOf(server.child.pid);
+    // The main thread, then the busiest others (checker threads, libuv's pool).
+    const threads = Object.entries(threadsAfter)
+      .map(([name, after]) => [name, after - (threadsBefore[name] ?? 0)])
+      .sort(([a, x], [b, y]) => (a === 'main' ? -1 : b === 'main' ? 1 : y - x))
+      .filter(([, seconds]) => seconds >= 0.05)
+      .slice(0, 5)
+      .map(([name, seconds]) => `${name === 'main' ? 'main' : 'thread'} ${seconds.toFixed(1)}`)
+      .join(', ');
     const result = {
       run: i,
       seconds,
@@ -129,7 +179,7 @@ try {
     results.push(result);
     console.log(
       `push ${i}: ${out.split('\n')[0]} in ${seconds.toFixed(2)} s = ${result.mbPerSecond.toFixed(0)} MB/s; ` +
-        `server CPU ${serverCpu.toFixed(1)} s; ` +
+        `server CPU ${serverCpu.toFixed(1)} s (${threads}); CLI CPU ${clientCpu.toFixed(1)} s; ` +
         `server RSS ${mib(baseline)} MiB -> peak ${mib(peak)} MiB (growth ${mib(result.growth)} MiB)`,
     );
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +63,12 @@ describe('ferry push and the listings', () => {
     const pushed = await runFerry(['push', out, '--json'], { env });
     const result = JSON.parse(pushed.stdout) as { bundle: { version: number; sha256: string } };
     expect(result.bundle.version).toBe(1);
+    // Taken by the checker thread from the bytes it was sent: those of the file.
+    expect(result.bundle.sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+    );
 
     const copy = path.join(work, 'copy.tar.gz');
     const downloaded = await runFerry(['bundle', 'download', 'front@1', '--out', copy], { env });

@@ -40,8 +40,12 @@ export class HashingMeter extends Transform {
       limit?: number;
       onLimit?: (limit: number) => Error;
       onProgress?: (bytes: number) => void;
-      /** A hash that already holds the bytes before these (a resumed download's partial file). */
-      hash?: Hash;
+      /**
+       * A hash that already holds the bytes before these (a resumed download's
+       * partial file); or false: counts and limits only, for bytes another
+       * thread hashes (`sha256()` then throws).
+       */
+      hash?: Hash | false;
     } = {},
   ) {
     super();
@@ -55,13 +59,14 @@ export class HashingMeter extends Transform {
       callback(onLimit ? onLimit(limit) : new RangeError(`more than ${limit} bytes`));
       return;
     }
-    this.hash.update(chunk);
+    if (this.options.hash !== false) this.hash.update(chunk);
     this.options.onProgress?.(this.bytes);
     callback(null, chunk);
   }
 
   /** The hex sha256 of everything that passed; only once the stream has ended. */
   sha256(): string {
+    if (this.options.hash === false) throw new Error('this meter does not hash');
     this.digest ??= this.hash.digest('hex');
     return this.digest;
   }

@@ -13,7 +13,7 @@ export type InspectorRequest =
 /** Messages from an inspector worker to the main thread. */
 export type InspectorReply =
   | { type: 'ack'; id: number; bytes: number }
-  | { type: 'done'; id: number; meta: BundleMeta }
+  | { type: 'done'; id: number; meta: BundleMeta; sha256: string }
   | {
       type: 'failed';
       id: number;
@@ -29,9 +29,8 @@ const MAX_IN_FLIGHT = 4 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 
 /**
- * Worker threads that check pushed bundles (`inspectBundle`) while the main
- * thread hashes and stores them, so that a push's two sha256 passes — the
- * archive's and each file's — run on two cores. The workers start with the
+ * Worker threads that check pushed bundles (`inspectBundle`) and take their
+ * sha256 while the main thread receives (TLS) and stores them. The workers start with the
  * server, so a push neither waits for a thread to boot nor grows memory by one;
  * pushes beyond the pool's size wait for a free worker.
  */
@@ -150,13 +149,19 @@ interface PooledWorker {
   crashed: boolean;
 }
 
+/** What a worker found in a bundle it accepted: its metadata and the sha256 of all its bytes. */
+export interface Inspected {
+  meta: BundleMeta;
+  sha256: string;
+}
+
 /**
  * One bundle being checked by one worker. Feed it with `write` (which resolves
  * when there is room for more, so memory stays bounded) and `end`; `result`
- * settles with the bundle's metadata or the `FerryError` that refused it.
+ * settles with the bundle's metadata and sha256, or the `FerryError` that refused it.
  */
 export class Inspection {
-  readonly result: Promise<BundleMeta>;
+  readonly result: Promise<Inspected>;
   private inFlight = 0;
   private settled = false;
   private pending: Buffer[] = [];
@@ -169,7 +174,7 @@ export class Inspection {
     limits: BundleLimits,
   ) {
     const { thread } = worker;
-    this.result = new Promise<BundleMeta>((resolve, reject) => {
+    this.result = new Promise<Inspected>((resolve, reject) => {
       let finished = false;
       const finish = (outcome: () => void) => {
         if (finished) return;
@@ -187,7 +192,7 @@ export class Inspection {
           this.inFlight -= message.bytes;
           if (this.inFlight <= MAX_IN_FLIGHT) this.release();
         } else if (message.type === 'done') {
-          finish(() => resolve(message.meta));
+          finish(() => resolve({ meta: message.meta, sha256: message.sha256 }));
         } else {
           finish(() => reject(new FerryError(message.code, message.message, message.details)));
         }
@@ -235,7 +240,8 @@ export class Inspection {
   private flush(): void {
     if (this.pendingBytes === 0) return;
     // One copy, whose memory then moves to the worker rather than being cloned again.
-    const data = new Uint8Array(this.pendingBytes);
+    // Not zero-filled first (`new Uint8Array` would be): every byte is written below.
+    const data = Buffer.allocUnsafeSlow(this.pendingBytes);
     let offset = 0;
     for (const piece of this.pending) {
       data.set(piece, offset);
