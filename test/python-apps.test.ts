@@ -1,3 +1,4 @@
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../src/agent/install/python-wheel-fixture.js';
@@ -78,7 +79,12 @@ async function pushPython(mark: string, dep: string): Promise<number> {
     },
     path.join(cluster.work, 'src', mark),
   );
-  await buildWheel(path.join(dir, 'wheels'), 'ferrydep', dep);
+  // One wheel per version, copied into each push: a rebuilt one differs (zip times), and reuse hashes wheels.
+  const built = path.join(cluster.work, 'built-wheels', dep);
+  const wheel =
+    (await readdir(built).catch(() => []))[0] ?? (await buildWheel(built, 'ferrydep', dep));
+  await mkdir(path.join(dir, 'wheels'), { recursive: true });
+  await copyFile(path.join(built, wheel), path.join(dir, 'wheels', wheel));
   const pushed = await cluster.ferry(['push', dir, '--label', mark]);
   expect(pushed.code, pushed.stderr).toBe(0);
   return Number(/^pyweb@(\d+)$/m.exec(pushed.stdout)![1]);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,24 +13,31 @@ import type { InstallContext } from './steps/install-step.js';
 const run = promisify(execFile);
 
 let fx: StepFixture;
-beforeEach(async () => (fx = await stepFixture()));
+// The agent's root reached through a symlink: python3 -m venv writes the resolved path.
+beforeEach(async () => (fx = await stepFixture({ throughSymlink: true })));
 afterEach(() => fx.close());
 
-const PYTHON = { runtime: 'python', install: ['ferrydep-hello > installed.txt'] };
+// Into the venv: a file the install made beside it would keep the venv from being reused.
+const PYTHON = { runtime: 'python', install: ['ferrydep-hello >> .venv/installed.txt'] };
 
 /** Installs `version` of a `runtime: python` app needing ferrydep `dep`, from a wheel of its own, and makes it current. */
 async function installPython(
   version: number,
   dep: string,
   extra: Record<string, unknown> = {},
+  requirement = `ferrydep==${dep}`,
 ): Promise<InstallContext> {
   const ctx = await fx.context({ version, manifest: section({ ...PYTHON, ...extra }) });
   // Making a virtualenv with pip in it takes seconds of CPU: on a loaded machine, more than the fixture's 10 s.
   ctx.host.commandTimeoutMs = 300_000;
   const dir = ctx.paths.releaseDir;
   await mkdir(path.join(dir, 'wheels'), { recursive: true });
-  await buildWheel(path.join(dir, 'wheels'), 'ferrydep', dep);
-  await writeFile(path.join(dir, 'requirements.txt'), `ferrydep==${dep}\n`);
+  // One wheel per version, copied into each release: a rebuilt one differs (zip times), and the key hashes wheels.
+  const built = path.join(fx.root, 'built-wheels', dep);
+  const wheel =
+    (await readdir(built).catch(() => []))[0] ?? (await buildWheel(built, 'ferrydep', dep));
+  await copyFile(path.join(built, wheel), path.join(dir, 'wheels', wheel));
+  await writeFile(path.join(dir, 'requirements.txt'), `${requirement}\n`);
   await installCommandsStep.run(ctx);
   if (ctx.failure === undefined) await switchCurrent(ctx.paths.appDir, version);
   return ctx;
@@ -51,23 +58,25 @@ describe('a runtime: python release', () => {
     expect(ctx.failure, fx.output()).toBeUndefined();
     expect(fx.output()).toContain('--no-index --find-links wheels -r requirements.txt');
     // The install command found the venv's console script on its PATH.
-    expect(await readFile(path.join(ctx.paths.releaseDir, 'installed.txt'), 'utf8')).toBe(
+    expect(await readFile(path.join(ctx.paths.releaseDir, '.venv/installed.txt'), 'utf8')).toBe(
       'hello from ferrydep 1.0\n',
     );
     expect(ctx.env.PATH?.split(':')[0]).toBe(path.join(ctx.paths.releaseDir, VENV_DIR, 'bin'));
     expect(ctx.env.VIRTUAL_ENV).toBe(path.join(ctx.paths.releaseDir, VENV_DIR));
-    expect((await readDependencyKey(ctx.paths.releaseDir))?.wheels).toEqual([
-      'ferrydep-1.0-py3-none-any.whl',
-    ]);
+    const key = await readDependencyKey(ctx.paths.releaseDir);
+    expect(Object.keys(key?.inputs ?? {})).toEqual(['wheels/ferrydep-1.0-py3-none-any.whl']);
+    expect(key?.reusable).toBeUndefined();
   }, 600_000);
 
-  it('reuses the virtualenv when requirements.txt is unchanged, and it works from the new release alone', async () => {
+  it('reuses the virtualenv when requirements.txt is unchanged, and it works from the new release alone (a root through a symlink)', async () => {
     await installPython(1, '1.0');
     const ctx = await installPython(2, '1.0');
     expect(ctx.failure, fx.output()).toBeUndefined();
     expect(fx.output()).toContain('reused .venv from releases/1: requirements.txt unchanged');
-    // The install commands did not run again: release 2 has no installed.txt.
-    await expect(readFile(path.join(ctx.paths.releaseDir, 'installed.txt'))).rejects.toThrow();
+    // The install commands did not run again: the copied venv has release 1's one line.
+    expect(await readFile(path.join(ctx.paths.releaseDir, '.venv/installed.txt'), 'utf8')).toBe(
+      'hello from ferrydep 1.0\n',
+    );
     // With release 1 gone, release 2's python and scripts still run, and know their venv.
     await rm(path.join(fx.appsDir, APP, 'releases/1'), { recursive: true });
     expect(await inVenv(2, 'ferrydep-hello')).toBe('hello from ferrydep 1.0');
@@ -86,6 +95,19 @@ describe('a runtime: python release', () => {
     expect(fx.output()).toContain('installing afresh: requirements.txt changed since releases/1');
     expect(await inVenv(2, 'ferrydep-hello')).toBe('hello from ferrydep 2.0');
     expect(await inVenv(1, 'ferrydep-hello')).toBe('hello from ferrydep 1.0');
+  }, 600_000);
+
+  it("installs afresh when requirements.txt installs from the release's own files", async () => {
+    const wheel = './wheels/ferrydep-1.0-py3-none-any.whl';
+    await installPython(1, '1.0', {}, wheel);
+    const ctx = await installPython(2, '1.0', {}, wheel);
+    expect(ctx.failure, fx.output()).toBeUndefined();
+    expect(fx.output()).toContain(
+      `installing afresh: requirements.txt installs from the release's own files (${wheel})`,
+    );
+    expect(fx.output()).not.toContain('reused');
+    await rm(path.join(fx.appsDir, APP, 'releases/1'), { recursive: true });
+    expect(await inVenv(2, 'ferrydep-hello')).toBe('hello from ferrydep 1.0');
   }, 600_000);
 
   it('fails naming python3-venv on a host whose python3 cannot make a virtualenv', async () => {

@@ -1,4 +1,13 @@
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Runtimes } from '../../../protocol/host-facts.js';
@@ -51,8 +60,10 @@ async function installRelease(
   files: Record<string, string>,
   manifest: Record<string, unknown>,
   runtimes?: Partial<Runtimes>,
+  env: Record<string, string> = {},
 ): Promise<InstallContext> {
   const ctx = await fx.context({ version, manifest: section(manifest) });
+  Object.assign(ctx.env, env);
   if (runtimes) {
     const probed = { node: null, npm: null, python3: null, pip: null, ...runtimes };
     ctx.host.runtimes = () => Promise.resolve(probed);
@@ -164,5 +175,96 @@ describe('installCommandsStep reusing installed dependencies', () => {
     expect(await depOf(2)).toBe('2\n');
     expect(await runs()).toBe(2);
     expect(fx.output()).not.toContain('reused');
+  });
+
+  it.each([
+    ['.npmrc', 'registry=https://a.example\n', 'registry=https://b.example\n'],
+    ['package.json', '{"name":"a"}', '{"name":"a","overrides":{"x":"1"}}'],
+  ])('installs afresh when %s changed, naming it', async (name, v1, v2) => {
+    await installRelease(1, { 'package-lock.json': 'lock', [name]: v1 }, NPM_LIKE);
+    await installRelease(2, { 'package-lock.json': 'lock', [name]: v2 }, NPM_LIKE);
+    expect(await depOf(2)).toBe('2\n');
+    expect(fx.output()).toContain(`installing afresh: ${name} changed since releases/1`);
+  });
+
+  it("installs afresh when the install's environment changed, keeping values out of the record", async () => {
+    const lock = { 'package-lock.json': 'lock' };
+    await installRelease(1, lock, NPM_LIKE, undefined, { NPM_TOKEN: 'secret-one' });
+    await installRelease(2, lock, NPM_LIKE, undefined, { NPM_TOKEN: 'secret-one' });
+    expect(fx.output()).toContain('reused node_modules from releases/1');
+    const ctx = await installRelease(3, lock, NPM_LIKE, undefined, { NPM_TOKEN: 'secret-two' });
+    expect(await depOf(3)).toBe('3\n');
+    expect(fx.output()).toContain(
+      "installing afresh: the install's environment changed (NPM_TOKEN) since releases/2",
+    );
+    const record = await readFile(path.join(ctx.paths.releaseDir, DEPENDENCIES_FILE), 'utf8');
+    expect(record).toContain('NPM_TOKEN');
+    expect(record).not.toContain('secret-two');
+    expect((await stat(path.join(ctx.paths.releaseDir, DEPENDENCIES_FILE))).mode & 0o077).toBe(0);
+  });
+
+  it('installs afresh when the install commands also made something beside node_modules', async () => {
+    const build = {
+      install: [...NPM_LIKE.install, 'mkdir -p dist && echo "$FERRY_VERSION" > dist/app.js'],
+    };
+    const v1 = await installRelease(1, { 'package-lock.json': 'lock' }, build);
+    expect((await readDependencyKey(v1.paths.releaseDir))?.madeByInstall).toEqual(['dist/']);
+    const v2 = await installRelease(2, { 'package-lock.json': 'lock' }, build);
+    expect(fx.output()).toContain('installing afresh: the install commands also made dist/');
+    expect(await readFile(path.join(v2.paths.releaseDir, 'dist/app.js'), 'utf8')).toBe('2\n');
+    expect(await runs()).toBe(2);
+  });
+
+  it('installs afresh when the install changed a file of the release', async () => {
+    const config = { install: [...NPM_LIKE.install, 'echo "port=$FERRY_VERSION" >> app.conf'] };
+    await installRelease(1, { 'package-lock.json': 'lock', 'app.conf': '' }, config);
+    const v2 = await installRelease(2, { 'package-lock.json': 'lock', 'app.conf': '' }, config);
+    expect(fx.output()).toContain('installing afresh: the install commands also made app.conf');
+    expect(await readFile(path.join(v2.paths.releaseDir, 'app.conf'), 'utf8')).toBe('port=2\n');
+  });
+
+  it('installs afresh when the install made a node_modules below the top one', async () => {
+    const nested = {
+      install: [
+        ...NPM_LIKE.install,
+        'mkdir -p client/node_modules/x && touch client/node_modules/x/i.js',
+      ],
+    };
+    const files = { 'package-lock.json': 'lock', 'client/package.json': '{}' };
+    await installRelease(1, files, nested);
+    const v2 = await installRelease(2, files, nested);
+    expect(fx.output()).toContain(
+      'installing afresh: the install commands also made client/node_modules/',
+    );
+    expect(
+      (await stat(path.join(v2.paths.releaseDir, 'client/node_modules/x/i.js'))).isFile(),
+    ).toBe(true);
+  });
+
+  it("installs afresh when the current release's node_modules is a symlink", async () => {
+    await installRelease(1, { 'package-lock.json': 'lock' }, NPM_LIKE);
+    const modules = path.join(fx.appsDir, APP, 'releases/1/node_modules');
+    const shared = path.join(fx.root, 'shared-node_modules');
+    await rename(modules, shared);
+    await symlink(shared, modules);
+    await installRelease(2, { 'package-lock.json': 'lock' }, NPM_LIKE);
+    expect(await depOf(2)).toBe('2\n');
+    expect(fx.output()).toContain(
+      'installing afresh: the node_modules of releases/1 is not a folder of its own (a symlink)',
+    );
+  });
+
+  it('removes a record the bundle shipped, and leaves node_modules/.cache behind', async () => {
+    const withCache = {
+      install: [...NPM_LIKE.install, 'mkdir -p node_modules/.cache && touch node_modules/.cache/c'],
+    };
+    await installRelease(1, { 'package-lock.json': 'lock' }, withCache);
+    const v2 = await installRelease(2, { 'package-lock.json': 'lock' }, withCache);
+    expect(fx.output()).toContain('reused node_modules from releases/1');
+    await expect(stat(path.join(v2.paths.releaseDir, 'node_modules/.cache'))).rejects.toThrow();
+    // A bundle without a lockfile that ships a record: nothing of the agent's stays.
+    const shipped = await readFile(path.join(v2.paths.releaseDir, DEPENDENCIES_FILE), 'utf8');
+    const v3 = await installRelease(3, { [DEPENDENCIES_FILE]: shipped }, NPM_LIKE);
+    await expect(stat(path.join(v3.paths.releaseDir, DEPENDENCIES_FILE))).rejects.toThrow();
   });
 });

@@ -52,8 +52,13 @@ export function section(extra: Record<string, unknown> = {}): Record<string, unk
   return { role: APP, ...extra };
 }
 
-export async function stepFixture(): Promise<StepFixture> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-step-'));
+/** `throughSymlink`: the root is reached through a symlink (as an agent root under a linked /srv). */
+export async function stepFixture(
+  options: { throughSymlink?: boolean } = {},
+): Promise<StepFixture> {
+  const made = await mkdtemp(path.join(os.tmpdir(), 'ferry-step-'));
+  const root = options.throughSymlink ? `${made}-link` : made;
+  if (options.throughSymlink) await symlink(made, root);
   const appsDir = path.join(root, 'apps');
   const cacheDir = path.join(root, 'agent', 'cache');
   const events: AgentEvent[] = [];
@@ -205,6 +210,9 @@ export async function stepFixture(): Promise<StepFixture> {
       }
       return dir;
     },
-    close: () => rm(root, { recursive: true, force: true }),
+    close: async () => {
+      await rm(made, { recursive: true, force: true });
+      if (root !== made) await rm(root, { force: true });
+    },
   };
 }
