@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keyFingerprint, parsePublicKey } from '../bundle/bundle-signature.js';
 import type { BuiltServer } from '../server/build-server.js';
 import {
@@ -253,5 +253,68 @@ describe("the server's CA an agent pinned", () => {
     const loaded = await loadOrEnroll(root, url, undefined, body);
     expect(loaded.trust.ca).toBeUndefined();
     expect(loaded.identity.serverCa).toBeUndefined();
+  });
+});
+
+describe('the identity file on disk', () => {
+  it('is flushed to disk, file and folder, when it changes', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-sync-'));
+    try {
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      const identity: AgentIdentity = {
+        server: 'x',
+        hostId: 'h',
+        name: 'h',
+        env: 'qa',
+        token: 't',
+      };
+      await writeFile(identityFile(root), JSON.stringify(identity), { mode: 0o600 });
+      // The FileHandle class is not exported: its prototype, from a handle.
+      const probe = await open(identityFile(root), 'r');
+      const handleProto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+      await probe.close();
+      const sync = vi.spyOn(handleProto, 'sync');
+      try {
+        await updateIdentity(root, (id) => {
+          id.token = 'rotated';
+        });
+        // The new file, then the folder holding the rename.
+        expect(sync).toHaveBeenCalledTimes(2);
+      } finally {
+        sync.mockRestore();
+      }
+      expect(JSON.parse(await readFile(identityFile(root), 'utf8'))).toMatchObject({
+        token: 'rotated',
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['empty', '', 'it is not JSON'],
+    ['cut short', '{"server": "https://x", "tok', 'it is not JSON'],
+    ['not an object', '[]', 'it holds no identity object'],
+  ])('is named, with what to do, when it is %s', async (_what, text, problem) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-corrupt-'));
+    try {
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      await writeFile(identityFile(root), text, { mode: 0o600 });
+      const refused = await failure(
+        loadOrEnroll(root, 'https://127.0.0.1:1', undefined, {
+          env: 'qa',
+          roles: [],
+          name: 'h',
+          vars: {},
+        }),
+      );
+      expect(refused.code).toBe('E_CONFIG_INVALID');
+      expect(refused.message).toContain(
+        `identity file ${identityFile(root)} is damaged: ${problem}`,
+      );
+      expect(refused.message).toContain('enrol this host again');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

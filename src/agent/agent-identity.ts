@@ -1,11 +1,12 @@
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import { pinServerCa } from '../tls/pin-server-ca.js';
 import { caFingerprint } from '../tls/pem.js';
+import { writePrivateFile } from '../tls/private-file.js';
 import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -67,7 +68,7 @@ export function updateIdentity(
       );
     }
     const changed = change(identity) ?? identity;
-    await writePrivate(file, JSON.stringify(changed, null, 2));
+    await writePrivateFile(file, JSON.stringify(changed, null, 2));
     return changed;
   });
 }
@@ -121,12 +122,32 @@ function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): F
 
 /** The identity kept under `root`, or undefined when there is none yet. */
 async function readIdentity(root: string): Promise<AgentIdentity | undefined> {
+  const file = identityFile(root);
+  let text: string;
   try {
-    return JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  let identity: unknown;
+  try {
+    identity = JSON.parse(text);
+  } catch (err) {
+    throw corruptIdentity(file, `it is not JSON (${(err as Error).message})`);
+  }
+  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
+    throw corruptIdentity(file, 'it holds no identity object');
+  }
+  return identity as AgentIdentity;
+}
+
+function corruptIdentity(file: string, what: string): FerryError {
+  return new FerryError(
+    'E_CONFIG_INVALID',
+    `This agent's identity file ${file} is damaged: ${what}. Put back a copy if you kept one; otherwise enrol this host again: \`ferry hosts remove NAME\`, delete ${file} (and server-ca.pem beside it), and start the agent with --join-file FILE (\`ferry tokens create --role agent --env ENV\` prints one).`,
+    { file },
+  );
 }
 
 /** The tail of each root's queue of identity writes (keyed by the resolved root). */
@@ -151,7 +172,7 @@ function saveNewIdentity(root: string, identity: AgentIdentity): Promise<void> {
   return queued(root, async () => {
     const file = identityFile(root);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writePrivate(file, JSON.stringify(identity, null, 2));
+    await writePrivateFile(file, JSON.stringify(identity, null, 2));
   });
 }
 
@@ -191,7 +212,7 @@ export async function loadOrEnroll(
   if (caFingerprint) {
     // Before the token goes anywhere: the server must hold the pinned CA.
     const ca = await pinServerCa(server, caFingerprint);
-    await writePrivate(caFile, ca);
+    await writePrivateFile(caFile, ca);
     trust = ServerTrust.pinned(ca);
   }
   let enrolled: EnrollResult;
@@ -225,23 +246,6 @@ export async function loadOrEnroll(
   };
   await saveNewIdentity(root, identity);
   return { identity, enrolled: true, trust };
-}
-
-/**
- * Writes a file of this user's alone (0600), renamed into place. The file in
- * between has a name of its own, so that no other writer (the CA beside the
- * identity) renames it away.
- */
-async function writePrivate(file: string, text: string): Promise<void> {
-  const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
-    await chmod(partial, 0o600);
-    await rename(partial, file);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import {
 } from '../../tls/certificate-authority.js';
 import { caDaysLeftToWarn, dayOf } from '../../tls/ca-expiry.js';
 import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
+import { writePrivateFile } from '../../tls/private-file.js';
 import type { ServerConfig } from '../server-config.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -287,8 +288,8 @@ export class ServerTls implements ServerWire {
     );
     const served = { cert: made.cert + ca.cert, key: made.key };
     const folder = tlsFolder(this.config);
-    await writePrivate(path.join(folder, 'server-key.pem'), served.key);
-    await writePrivate(path.join(folder, 'server.pem'), served.cert);
+    await writePrivateFile(path.join(folder, 'server-key.pem'), served.key);
+    await writePrivateFile(path.join(folder, 'server.pem'), served.cert);
     this.swap(served);
   }
 
@@ -347,7 +348,7 @@ async function loadOrMakeCa(
         { certFile, keyFile },
       );
     }
-    await writePrivate(certFile, ca.cert);
+    await writePrivateFile(certFile, ca.cert);
     say(
       `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`,
     );
@@ -355,8 +356,8 @@ async function loadOrMakeCa(
   }
   const ca = await makeCertificateAuthority({ name, days: config.tls.caDays });
   // The key first: a CA certificate without its key would be kept and useless.
-  await writePrivate(keyFile, ca.key);
-  await writePrivate(certFile, ca.cert);
+  await writePrivateFile(keyFile, ca.key);
+  await writePrivateFile(certFile, ca.cert);
   return ca;
 }
 
@@ -464,39 +465,4 @@ function operatorCa(chainPem: string): string | undefined {
   const pem = chain[chain.length - 1]!;
   const last = new X509Certificate(pem);
   return last.ca && last.checkIssued(last) ? pem : undefined;
-}
-
-/**
- * Writes a file only this user may read, never half-written, even across a
- * power cut: written under a temporary name, flushed to disk (fsync), renamed
- * into place, then the folder flushed so the rename itself is on disk. The
- * temporary name is this write's own: two writers (two processes on one
- * folder) never rename each other's half-written file.
- */
-async function writePrivate(file: string, text: string): Promise<void> {
-  const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(partial, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(partial, file);
-  } finally {
-    await rm(partial, { force: true });
-  }
-  await syncFolder(path.dirname(file));
-}
-
-/** Flushes a folder's entries (a rename into it) to disk. */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
