@@ -239,6 +239,20 @@ describe("the files' writes", () => {
 });
 
 describe('a CA key without its certificate (ca.pem lost)', () => {
+  it("is issued again with the name in server.pem, not the host's new name", async () => {
+    await load();
+    const oldCa = await readFile(file('ca.pem'), 'utf8');
+    await rm(file('ca.pem'));
+    const said: string[] = [];
+    const serverTls = await ServerTls.load(configOf(), (line) => said.push(line), 'renamed-pod');
+    const newCa = await readFile(file('ca.pem'), 'utf8');
+    expect(new X509Certificate(newCa).subject).toBe(new X509Certificate(oldCa).subject);
+    expect(new X509Certificate(newCa).subject).not.toContain('renamed-pod');
+    expect(said.join('\n')).toContain('as in server.pem');
+    // An agent enrolled before trusts only the old CA certificate: it accepts the new server certificate.
+    expect(await handshake(serverTls.current(), oldCa, 'localhost')).toBe('trusted');
+  });
+
   it('keeps the key, issues a CA certificate from it, and enrolled agents still trust the server', async () => {
     await load();
     const caKey = await readFile(file('ca-key.pem'), 'utf8');

@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
@@ -79,6 +79,7 @@ export class ServerTls implements ServerWire {
   static async load(
     config: Readonly<ServerConfig>,
     say: (line: string) => void = () => undefined,
+    hostname: string = os.hostname(),
   ): Promise<ServerTls> {
     if (config.tls.certFile !== undefined && config.tls.keyFile !== undefined) {
       const served = await readOperatorFiles(config.tls.certFile, config.tls.keyFile);
@@ -87,7 +88,7 @@ export class ServerTls implements ServerWire {
     const folder = tlsFolder(config);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     await chmod(folder, 0o700);
-    const ca = await loadOrMakeCa(config, folder, say);
+    const ca = await loadOrMakeCa(config, folder, say, hostname);
     const own = new ServerTls(config, { cert: '', key: '' }, ca, caFingerprint(ca.cert));
     const existing = await readPair(
       path.join(folder, 'server.pem'),
@@ -320,6 +321,7 @@ async function loadOrMakeCa(
   config: Readonly<ServerConfig>,
   folder: string,
   say: (line: string) => void,
+  hostname: string,
 ): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
@@ -335,9 +337,14 @@ async function loadOrMakeCa(
       { certFile, keyFile },
     );
   }
-  const name = `Ferry CA ${os.hostname()}`;
+  let name = `Ferry CA ${hostname}`;
   const key = await readIfThere(keyFile);
   if (key !== undefined) {
+    // The name the CA had: an agent's pinned copy is found by it (the server
+    // certificate's issuer), so the host's name now (a container's changes)
+    // would not do. server.pem says it, if it was issued by this key.
+    const kept = await caNameIn(path.join(folder, 'server.pem'), key);
+    if (kept !== undefined) name = kept;
     let ca: CertifiedKey;
     try {
       ca = await makeCertificateAuthority({ name, days: config.tls.caDays, key });
@@ -350,7 +357,9 @@ async function loadOrMakeCa(
     }
     await writePrivateFile(certFile, ca.cert);
     say(
-      `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`,
+      kept !== undefined
+        ? `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept), named "${name}" as in server.pem; its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`
+        : `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}). With no server.pem to take its name from, it is named "${name}" after this host: if the host's name changed since the CA was made, enrolled agents will not trust this server; restore ca.pem then.`,
     );
     return ca;
   }
@@ -359,6 +368,41 @@ async function loadOrMakeCa(
   await writePrivateFile(keyFile, ca.key);
   await writePrivateFile(certFile, ca.cert);
   return ca;
+}
+
+/**
+ * The common name of the CA that issued the chain in `serverPem` with the
+ * private key `caKeyPem` (a CA certificate in the chain, or else the server
+ * certificate's issuer), or undefined when the file is not there or no
+ * certificate in it is this key's.
+ */
+async function caNameIn(serverPem: string, caKeyPem: string): Promise<string | undefined> {
+  const text = await readIfThere(serverPem);
+  if (text === undefined) return undefined;
+  let publicKey;
+  try {
+    publicKey = createPublicKey(createPrivateKey(caKeyPem));
+  } catch {
+    return undefined;
+  }
+  for (const pem of splitPemCertificates(text)) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      continue;
+    }
+    if (!cert.verify(publicKey)) continue;
+    const name = commonName(cert.issuer);
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
+
+/** The CN of a distinguished name as Node prints it (`KEY=value` parts, a line or ` + ` apart). */
+function commonName(dn: string): string | undefined {
+  const line = dn.split(/\n| \+ /).find((l) => l.startsWith('CN='));
+  return line?.slice('CN='.length);
 }
 
 function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void {
