@@ -217,9 +217,11 @@ export async function loadOrEnroll(
   }
   let enrolled: EnrollResult;
   try {
-    enrolled = await new FerryClient(server, enrollToken, trust.clientOptions()).call('enroll', {
-      body,
-    });
+    enrolled = await new FerryClient(
+      server,
+      enrollToken,
+      agentClientOptions(trust, root, body.env),
+    ).call('enroll', { body });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
@@ -246,6 +248,22 @@ export async function loadOrEnroll(
   };
   await saveNewIdentity(root, identity);
   return { identity, enrolled: true, trust };
+}
+
+/**
+ * The client options of an agent's every call: `trust`, and the agent's own
+ * advice for a server it does not trust (enrol again with a join string, not
+ * the CLI's `ferry login --join`).
+ */
+export function agentClientOptions(
+  trust: ServerTrust,
+  root: string,
+  env: string,
+): FerryClientOptions & ReturnType<ServerTrust['clientOptions']> {
+  return {
+    ...trust.clientOptions(),
+    untrustedAdvice: `if the server's CA changed (it was set up again), enrol this host again with a join string: \`ferry tokens create --role agent --env ${env}\` prints one; delete ${identityFile(root)} and ${serverCaFile(root)}, and start the agent with --join-file FILE. If it did not change, someone may be in the way`,
+  };
 }
 
 /**
