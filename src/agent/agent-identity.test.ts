@@ -13,7 +13,7 @@ import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../tls/certificate-authority.js';
-import { caFingerprint } from '../tls/pem.js';
+import { caFingerprint, splitPemCertificates } from '../tls/pem.js';
 import { failure } from '../../test/helpers/failure.js';
 import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
 import {
@@ -242,6 +242,44 @@ describe("the server's CA an agent pinned", () => {
     expect((await failure(loadOrEnroll(root, url, undefined, body))).code).toBe(
       'E_PINNED_CA_MISSING',
     );
+  });
+
+  it('trusts only the pinned certificate, not another CA appended to server-ca.pem', async () => {
+    const { root } = await enrolled();
+    const other = await makeCertificateAuthority({ name: 'Ferry CA appended', days: 1 });
+    const file = path.join(root, 'agent', 'server-ca.pem');
+    await writeFile(file, (await readFile(file, 'utf8')) + other.cert);
+    const again = await loadOrEnroll(root, url, undefined, body);
+    expect(splitPemCertificates(again.trust.ca!)).toHaveLength(1);
+    expect(caFingerprint(again.trust.ca!)).toBe(caFingerprint(ca.cert));
+    expect(again.trust.ca).not.toContain(other.cert.trim());
+  });
+
+  it('forgets a server-ca.pem left by a failed pinned enrolment when enrolling without a pin', async () => {
+    const signingKey = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const plain = http.createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ hostId: 'h2', name: 'qa-2', token: 'host-token', signingKey }));
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-pin-'));
+      roots.push(root);
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      await writeFile(path.join(root, 'agent', 'server-ca.pem'), ca.cert, { mode: 0o600 });
+      const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+      const first = await loadOrEnroll(root, plainUrl, 'enrol-token', body);
+      expect(first.enrolled).toBe(true);
+      expect(first.identity.serverCa).toBeUndefined();
+      const again = await loadOrEnroll(root, plainUrl, undefined, body);
+      expect(again.trust.ca).toBeUndefined();
+      expect(again.identity.serverCa).toBeUndefined();
+      expect(await readdir(path.join(root, 'agent'))).toEqual(['identity.json']);
+    } finally {
+      await new Promise((resolve) => plain.close(resolve));
+    }
   });
 
   it("trusts the system's store for an agent that never pinned a CA", async () => {

@@ -1,5 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import type { KeyObject } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
@@ -109,7 +109,9 @@ async function trustOf(root: string, identity: AgentIdentity): Promise<ServerTru
   } else if (found !== pinned) {
     throw pinnedCaProblem(root, identity, `${caFile} holds another CA (${found})`);
   }
-  return ServerTrust.pinned(ca);
+  // Only the certificate pinned (the file's first) is trusted, whatever else the
+  // file holds: another CA appended to it is not trusted along with it.
+  return ServerTrust.pinned(new X509Certificate(ca).toString());
 }
 
 function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): FerryError {
@@ -209,7 +211,11 @@ export async function loadOrEnroll(
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   let trust = ServerTrust.system();
-  if (caFingerprint) {
+  if (!caFingerprint) {
+    // One left by a pinned enrolment that failed is no pin of this one: kept,
+    // it would be taken for one at the next start (see `trustOf`).
+    await rm(caFile, { force: true });
+  } else {
     // Before the token goes anywhere: the server must hold the pinned CA.
     const ca = await pinServerCa(server, caFingerprint);
     await writePrivateFile(caFile, ca);
