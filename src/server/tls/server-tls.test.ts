@@ -238,6 +238,16 @@ describe("the files' writes", () => {
   });
 });
 
+describe("the names in the server's own certificate", () => {
+  it('are the defaults and the configured ones, which add to them (localhost stays)', () => {
+    const config = configOf();
+    config.tls.names = ['ferry.example.com', '10.0.0.5'];
+    const names = serverNames(config);
+    expect(names).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
+    expect(names.slice(-2)).toEqual(['ferry.example.com', '10.0.0.5']);
+  });
+});
+
 describe('a CA key without its certificate (ca.pem lost)', () => {
   it("is issued again with the name in server.pem, not the host's new name", async () => {
     await load();

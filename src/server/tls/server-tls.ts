@@ -300,11 +300,16 @@ export class ServerTls implements ServerWire {
   }
 }
 
-/** The names in the server's own certificate: configured, or the defaults. */
+/**
+ * The names in the server's own certificate: the defaults (the listen address,
+ * the loopback names, the hostname), then the configured ones (`tls.names`),
+ * which add to the defaults rather than replace them: a server given its
+ * public name is still reached by the CLI on its own host as localhost.
+ */
 export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[] {
-  if (config.tls.names) return [...config.tls.names];
   const names = ['localhost', '127.0.0.1', '::1', os.hostname()];
   if (config.host !== '0.0.0.0' && config.host !== '::') names.unshift(config.host);
+  names.push(...(config.tls.names ?? []));
   return [...new Set(names.map((n) => n.toLowerCase()))];
 }
 
