@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keyFingerprint, parsePublicKey } from '../bundle/bundle-signature.js';
 import type { BuiltServer } from '../server/build-server.js';
 import {
@@ -13,7 +13,7 @@ import {
   issueServerCertificate,
   makeCertificateAuthority,
 } from '../tls/certificate-authority.js';
-import { caFingerprint } from '../tls/pem.js';
+import { caFingerprint, splitPemCertificates } from '../tls/pem.js';
 import { failure } from '../../test/helpers/failure.js';
 import { openSqliteServer, type SqliteServer } from '../../test/helpers/sqlite-server.js';
 import {
@@ -244,6 +244,44 @@ describe("the server's CA an agent pinned", () => {
     );
   });
 
+  it('trusts only the pinned certificate, not another CA appended to server-ca.pem', async () => {
+    const { root } = await enrolled();
+    const other = await makeCertificateAuthority({ name: 'Ferry CA appended', days: 1 });
+    const file = path.join(root, 'agent', 'server-ca.pem');
+    await writeFile(file, (await readFile(file, 'utf8')) + other.cert);
+    const again = await loadOrEnroll(root, url, undefined, body);
+    expect(splitPemCertificates(again.trust.ca!)).toHaveLength(1);
+    expect(caFingerprint(again.trust.ca!)).toBe(caFingerprint(ca.cert));
+    expect(again.trust.ca).not.toContain(other.cert.trim());
+  });
+
+  it('forgets a server-ca.pem left by a failed pinned enrolment when enrolling without a pin', async () => {
+    const signingKey = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const plain = http.createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ hostId: 'h2', name: 'qa-2', token: 'host-token', signingKey }));
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-pin-'));
+      roots.push(root);
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      await writeFile(path.join(root, 'agent', 'server-ca.pem'), ca.cert, { mode: 0o600 });
+      const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+      const first = await loadOrEnroll(root, plainUrl, 'enrol-token', body);
+      expect(first.enrolled).toBe(true);
+      expect(first.identity.serverCa).toBeUndefined();
+      const again = await loadOrEnroll(root, plainUrl, undefined, body);
+      expect(again.trust.ca).toBeUndefined();
+      expect(again.identity.serverCa).toBeUndefined();
+      expect(await readdir(path.join(root, 'agent'))).toEqual(['identity.json']);
+    } finally {
+      await new Promise((resolve) => plain.close(resolve));
+    }
+  });
+
   it("trusts the system's store for an agent that never pinned a CA", async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-pin-'));
     roots.push(root);
@@ -253,5 +291,68 @@ describe("the server's CA an agent pinned", () => {
     const loaded = await loadOrEnroll(root, url, undefined, body);
     expect(loaded.trust.ca).toBeUndefined();
     expect(loaded.identity.serverCa).toBeUndefined();
+  });
+});
+
+describe('the identity file on disk', () => {
+  it('is flushed to disk, file and folder, when it changes', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-sync-'));
+    try {
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      const identity: AgentIdentity = {
+        server: 'x',
+        hostId: 'h',
+        name: 'h',
+        env: 'qa',
+        token: 't',
+      };
+      await writeFile(identityFile(root), JSON.stringify(identity), { mode: 0o600 });
+      // The FileHandle class is not exported: its prototype, from a handle.
+      const probe = await open(identityFile(root), 'r');
+      const handleProto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+      await probe.close();
+      const sync = vi.spyOn(handleProto, 'sync');
+      try {
+        await updateIdentity(root, (id) => {
+          id.token = 'rotated';
+        });
+        // The new file, then the folder holding the rename.
+        expect(sync).toHaveBeenCalledTimes(2);
+      } finally {
+        sync.mockRestore();
+      }
+      expect(JSON.parse(await readFile(identityFile(root), 'utf8'))).toMatchObject({
+        token: 'rotated',
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['empty', '', 'it is not JSON'],
+    ['cut short', '{"server": "https://x", "tok', 'it is not JSON'],
+    ['not an object', '[]', 'it holds no identity object'],
+  ])('is named, with what to do, when it is %s', async (_what, text, problem) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-corrupt-'));
+    try {
+      await mkdir(path.join(root, 'agent'), { recursive: true });
+      await writeFile(identityFile(root), text, { mode: 0o600 });
+      const refused = await failure(
+        loadOrEnroll(root, 'https://127.0.0.1:1', undefined, {
+          env: 'qa',
+          roles: [],
+          name: 'h',
+          vars: {},
+        }),
+      );
+      expect(refused.code).toBe('E_CONFIG_INVALID');
+      expect(refused.message).toContain(
+        `identity file ${identityFile(root)} is damaged: ${problem}`,
+      );
+      expect(refused.message).toContain('enrol this host again');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,11 +1,12 @@
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import { pinServerCa } from '../tls/pin-server-ca.js';
 import { caFingerprint } from '../tls/pem.js';
+import { writePrivateFile } from '../tls/private-file.js';
 import type { EnrollBody, EnrollResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 
@@ -67,7 +68,7 @@ export function updateIdentity(
       );
     }
     const changed = change(identity) ?? identity;
-    await writePrivate(file, JSON.stringify(changed, null, 2));
+    await writePrivateFile(file, JSON.stringify(changed, null, 2));
     return changed;
   });
 }
@@ -108,7 +109,9 @@ async function trustOf(root: string, identity: AgentIdentity): Promise<ServerTru
   } else if (found !== pinned) {
     throw pinnedCaProblem(root, identity, `${caFile} holds another CA (${found})`);
   }
-  return ServerTrust.pinned(ca);
+  // Only the certificate pinned (the file's first) is trusted, whatever else the
+  // file holds: another CA appended to it is not trusted along with it.
+  return ServerTrust.pinned(new X509Certificate(ca).toString());
 }
 
 function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): FerryError {
@@ -121,12 +124,32 @@ function pinnedCaProblem(root: string, identity: AgentIdentity, what: string): F
 
 /** The identity kept under `root`, or undefined when there is none yet. */
 async function readIdentity(root: string): Promise<AgentIdentity | undefined> {
+  const file = identityFile(root);
+  let text: string;
   try {
-    return JSON.parse(await readFile(identityFile(root), 'utf8')) as AgentIdentity;
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  let identity: unknown;
+  try {
+    identity = JSON.parse(text);
+  } catch (err) {
+    throw corruptIdentity(file, `it is not JSON (${(err as Error).message})`);
+  }
+  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
+    throw corruptIdentity(file, 'it holds no identity object');
+  }
+  return identity as AgentIdentity;
+}
+
+function corruptIdentity(file: string, what: string): FerryError {
+  return new FerryError(
+    'E_CONFIG_INVALID',
+    `This agent's identity file ${file} is damaged: ${what}. Put back a copy if you kept one; otherwise enrol this host again: \`ferry hosts remove NAME\`, delete ${file} (and server-ca.pem beside it), and start the agent with --join-file FILE (\`ferry tokens create --role agent --env ENV\` prints one).`,
+    { file },
+  );
 }
 
 /** The tail of each root's queue of identity writes (keyed by the resolved root). */
@@ -151,7 +174,7 @@ function saveNewIdentity(root: string, identity: AgentIdentity): Promise<void> {
   return queued(root, async () => {
     const file = identityFile(root);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writePrivate(file, JSON.stringify(identity, null, 2));
+    await writePrivateFile(file, JSON.stringify(identity, null, 2));
   });
 }
 
@@ -188,17 +211,23 @@ export async function loadOrEnroll(
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   let trust = ServerTrust.system();
-  if (caFingerprint) {
+  if (!caFingerprint) {
+    // One left by a pinned enrolment that failed is no pin of this one: kept,
+    // it would be taken for one at the next start (see `trustOf`).
+    await rm(caFile, { force: true });
+  } else {
     // Before the token goes anywhere: the server must hold the pinned CA.
     const ca = await pinServerCa(server, caFingerprint);
-    await writePrivate(caFile, ca);
+    await writePrivateFile(caFile, ca);
     trust = ServerTrust.pinned(ca);
   }
   let enrolled: EnrollResult;
   try {
-    enrolled = await new FerryClient(server, enrollToken, trust.clientOptions()).call('enroll', {
-      body,
-    });
+    enrolled = await new FerryClient(
+      server,
+      enrollToken,
+      agentClientOptions(trust, root, body.env),
+    ).call('enroll', { body });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     throw new FerryError(err.code, `Enrolment refused: ${err.message}`, err.details);
@@ -228,20 +257,19 @@ export async function loadOrEnroll(
 }
 
 /**
- * Writes a file of this user's alone (0600), renamed into place. The file in
- * between has a name of its own, so that no other writer (the CA beside the
- * identity) renames it away.
+ * The client options of an agent's every call: `trust`, and the agent's own
+ * advice for a server it does not trust (enrol again with a join string, not
+ * the CLI's `ferry login --join`).
  */
-async function writePrivate(file: string, text: string): Promise<void> {
-  const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(partial, text, { mode: 0o600, flag: 'wx' });
-    await chmod(partial, 0o600);
-    await rename(partial, file);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
+export function agentClientOptions(
+  trust: ServerTrust,
+  root: string,
+  env: string,
+): FerryClientOptions & ReturnType<ServerTrust['clientOptions']> {
+  return {
+    ...trust.clientOptions(),
+    untrustedAdvice: `if the server's CA changed (it was set up again), enrol this host again with a join string: \`ferry tokens create --role agent --env ${env}\` prints one; delete ${identityFile(root)} and ${serverCaFile(root)}, and start the agent with --join-file FILE. If it did not change, someone may be in the way`,
+  };
 }
 
 /**

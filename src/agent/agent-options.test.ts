@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -86,9 +86,15 @@ describe('the join file of ferry agent', () => {
     expect(options.caFingerprint).toBe(`sha256:${'ab'.repeat(32)}`);
   });
 
-  it.each([0o644, 0o640, 0o604, 0o660])(
-    'is refused when others may read or write it (mode %o), naming the file and chmod 600',
-    (mode) => {
+  it.each([
+    [0o644, 'may read it'],
+    [0o640, 'may read it'],
+    [0o604, 'may read it'],
+    [0o660, 'may read or change it'],
+    [0o622, 'may change it'],
+  ])(
+    'is refused at enrolment when others may read or write it (mode %o), naming the file and chmod 600',
+    (mode, may) => {
       const file = path.join(dir, 'join');
       writeFileSync(file, `${join}\n`);
       chmodSync(file, mode);
@@ -102,12 +108,34 @@ describe('the join file of ferry agent', () => {
       const { code, message } = refused as FerryError;
       expect(code).toBe('E_CONFIG_INVALID');
       expect(message).toContain(
-        `--join-file ${file}: other users of this host may read it (mode 0${mode.toString(8)})`,
+        `--join-file ${file}: other users of this host ${may} (mode 0${mode.toString(8)})`,
       );
       expect(message).toContain(`chmod 600 ${file}`);
+      expect(message).toContain('defaultMode: 0400');
       expect(message).not.toContain('join-file-token');
     },
   );
+
+  it('is only warned of, once, when open to others but the agent is enrolled already', () => {
+    const root = path.join(dir, 'root');
+    mkdirSync(path.join(root, 'agent'), { recursive: true });
+    writeFileSync(path.join(root, 'agent', 'identity.json'), '{}', { mode: 0o600 });
+    const file = path.join(dir, 'join');
+    writeFileSync(file, `${join}\n`);
+    chmodSync(file, 0o644);
+    const warnings: string[] = [];
+    const options = parseAgentOptions({ ...RAW, root, joinFile: file }, {}, DEFAULTS, (m) =>
+      warnings.push(m),
+    );
+    expect(options.server).toBe('https://ferry:7400');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      `--join-file ${file}: other users of this host may read it (mode 0644)`,
+    );
+    expect(warnings[0]).toContain('enrolled already');
+    expect(warnings[0]).toContain('defaultMode: 0400');
+    expect(warnings[0]).not.toContain('join-file-token');
+  });
 });
 
 describe('the transport URL of ferry agent', () => {

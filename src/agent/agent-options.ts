@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../protocol/errors.js';
 import { roleNameSchema } from '../protocol/fields.js';
 import { decodeJoinString, type JoinTicket } from '../tls/join-string.js';
+import { identityFile } from './agent-identity.js';
 import type { AgentOptions } from './run-agent.js';
 
 /** `ferry agent`'s command-line options, before checking. */
@@ -47,7 +48,7 @@ export function parseAgentOptions(
 ): AgentOptions {
   const problems: string[] = [];
   let token: string | undefined;
-  const join = readJoin(raw.joinFile, problems);
+  const join = readJoin(raw.joinFile, existsSync(identityFile(raw.root)), problems, warn);
   if (join !== undefined) {
     token = join.token;
     if (raw.tokenFile !== undefined || globals.token !== undefined)
@@ -160,21 +161,36 @@ export function parseAgentOptions(
 /**
  * The join string of `--join-file FILE`, else `FERRY_JOIN`, if any; a problem
  * is added for one that cannot be read (its text is never repeated: it holds a token).
+ * A join file other users may read or change is refused when the agent is to
+ * enrol with it (`enrolled` false), as ssh refuses an open private key: the
+ * token in it is this host's way in, and a warning scrolls by in a service
+ * log. An agent enrolled already does not use the token again, so it is only
+ * warned of: a unit that still names the file (a Kubernetes secret volume is
+ * 0644 unless told) keeps starting.
  */
-function readJoin(file: string | undefined, problems: string[]): JoinTicket | undefined {
+function readJoin(
+  file: string | undefined,
+  enrolled: boolean,
+  problems: string[],
+  warn: (message: string) => void,
+): JoinTicket | undefined {
   let text: string | undefined;
   let from = 'FERRY_JOIN';
   if (file !== undefined) {
     from = `--join-file ${file}`;
     try {
-      // Refused rather than warned of, as ssh refuses an open private key: the
-      // token in it is this host's way in, and a warning scrolls by in a service log.
       const mode = statSync(file).mode & 0o777;
       if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-        problems.push(
-          `${from}: other users of this host may read it (mode 0${mode.toString(8)}), and it holds a token: run \`chmod 600 ${file}\`. If someone else may have read it, revoke the token (\`ferry tokens revoke\`) and make a new join string.`,
+        const open = `${from}: other users of this host ${openTo(mode)} (mode 0${mode.toString(8)}), and it holds a token: run \`chmod 600 ${file}\` (in Kubernetes, mount the secret with \`defaultMode: 0400\`).`;
+        if (!enrolled) {
+          problems.push(
+            `${open} If someone else may have read it, revoke the token (\`ferry tokens revoke\`) and make a new join string.`,
+          );
+          return undefined;
+        }
+        warn(
+          `ferry agent: ${open} This agent is enrolled already and does not use it again: you may also remove --join-file from its service, and revoke the token (\`ferry tokens revoke\`).`,
         );
-        return undefined;
       }
       text = readFileSync(file, 'utf8');
     } catch (err) {
@@ -193,6 +209,16 @@ function readJoin(file: string | undefined, problems: string[]): JoinTicket | un
     problems.push(`${from}: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** What other users may do with a file of `mode` (which is not this user's alone). */
+function openTo(mode: number): string {
+  const read = (mode & 0o044) !== 0;
+  const write = (mode & 0o022) !== 0;
+  if (read && write) return 'may read or change it';
+  if (read) return 'may read it';
+  if (write) return 'may change it';
+  return 'may run it';
 }
 
 /** The password of a URL, or '' when it has none or is no URL (reported elsewhere). */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
 import type { BuiltinAgentTransportOptions } from '../transport/builtin/builtin-agent-transport.js';
 import type { AgentTransport } from '../transport/transport.js';
-import { loadOrEnroll, signingKeyOf } from './agent-identity.js';
+import { agentClientOptions, loadOrEnroll, signingKeyOf } from './agent-identity.js';
 import { CredentialRotation } from './credential-rotation.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
@@ -101,7 +101,7 @@ async function startAgent(
     options.caFingerprint,
   );
   // Every HTTP call and the WebSocket trust exactly the pinned CA (or the system's store).
-  const clientOptions = trust.clientOptions();
+  const clientOptions = agentClientOptions(trust, root, identity.env);
   logger.info(
     { hostId: identity.hostId, name: identity.name, env: identity.env },
     enrolled ? 'enrolled' : 'identity found',

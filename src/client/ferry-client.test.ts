@@ -126,4 +126,36 @@ describe("FerryClient and the server's certificate", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it("gives the CLI's advice for an untrusted server, or the client's own (an agent's)", async () => {
+    const ca = await makeCertificateAuthority({ name: 'Ferry CA other', days: 1 });
+    const pinned = await makeCertificateAuthority({ name: 'Ferry CA pinned', days: 1 });
+    const leaf = await issueServerCertificate(ca, ['127.0.0.1'], 3_600_000);
+    const server = https.createServer({ cert: leaf.cert + ca.cert, key: leaf.key }, (_q, a) =>
+      a.end('{}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const trust = ServerTrust.pinned(pinned.cert).clientOptions();
+      const cli = (await new FerryClient(url, 'token', trust)
+        .call('whoami')
+        .catch((e: unknown) => e)) as FerryError;
+      expect(cli.code).toBe('E_SERVER_UNTRUSTED');
+      expect(cli.message).toContain('`ferry login --join`');
+      const agent = (await new FerryClient(url, 'token', {
+        ...trust,
+        untrustedAdvice: 'enrol this host again with a join string',
+      })
+        .call('whoami')
+        .catch((e: unknown) => e)) as FerryError;
+      expect(agent.code).toBe('E_SERVER_UNTRUSTED');
+      expect(agent.message).toMatch(
+        /does not trust \(.*\): enrol this host again with a join string$/,
+      );
+      expect(agent.message).not.toContain('ferry login');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });

@@ -57,6 +57,13 @@ export interface FerryClientOptions {
    * the agent's WebSocket): `ServerTrust.tlsOptions()`, the pinned CA.
    */
   tls?: { ca?: string };
+  /**
+   * How this client comes to trust a server whose certificate it does not
+   * (`E_SERVER_UNTRUSTED`'s advice, after a colon). The CLI's when not given:
+   * pin the CA with `ferry login --join`. An agent gives its own: enrol again
+   * with a join string.
+   */
+  untrustedAdvice?: string;
 }
 
 /**
@@ -240,7 +247,7 @@ export class FerryClient {
     if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code)) {
       return new FerryError(
         'E_SERVER_UNTRUSTED',
-        `The Ferry server at ${this.baseUrl} presented a certificate this client does not trust (${reason}): pin its CA with \`ferry login --join\` (or FERRY_CA_FILE)`,
+        `The Ferry server at ${this.baseUrl} presented a certificate this client does not trust (${reason}): ${this.options.untrustedAdvice ?? 'pin its CA with `ferry login --join` (or FERRY_CA_FILE)'}`,
         { server: this.baseUrl, reason: code },
       );
     }

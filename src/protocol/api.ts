@@ -38,17 +38,24 @@ export const bundleSignatureSchema = z.object({
   by: z.enum(['server', 'developer']),
   /** The signing key's fingerprint, `SHA256:…`. */
   keyId: z.string(),
-  /** A developer key's name in the server's `developerKeys`; null for a key it does not name (and for the server's). */
+  /**
+   * A developer key's name in the server's `developerKeys`, set only for a
+   * signature that holds by a key the server names; null for a key it does
+   * not name (whose signature may still be `verified`), and for the server's.
+   */
   name: z.string().nullable(),
   /** The public key (its 32 bytes in base64). */
   publicKey: z.string(),
   /** The ed25519 signature, in base64. */
   signature: z.string(),
   /**
-   * Whether the server checked the signature over the bundle's record as it
-   * answers, and it holds (the server's own with the server's key). A
-   * signature that does not is `false`, names no one (`name` null) and says
-   * why in `problem`. Absent from an older server's answer.
+   * Whether the signature holds over the bundle's record as the server
+   * answers it (the server's own with the server's key): only that the
+   * signature is the key's, not that the key is one the server knows — a
+   * developer signature by a key not in `developerKeys` is `true` with `name`
+   * null. A signature that does not hold is `false`, names no one (`name`
+   * null) and says why in `problem`. Set in the bundle, bundles and push
+   * answers; absent elsewhere and from an older server's answer.
    */
   verified: z.boolean().optional(),
   /** Why `verified` is false; null when it is true. */

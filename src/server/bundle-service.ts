@@ -255,7 +255,7 @@ export class BundleService {
 
   async get(app: string, version: number): Promise<BundleDetail> {
     const bundle = await this.store.bundles.get(app, version);
-    if (bundle) return this.checked(bundle);
+    if (bundle) return bundle;
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
     throw new FerryError('E_BUNDLE_NOT_FOUND', `${app}@${version} does not exist`, {
       app,
@@ -265,12 +265,17 @@ export class BundleService {
 
   async list(app: string, limit?: number): Promise<BundleRecord[]> {
     if (!(await this.store.bundles.hasApp(app))) throw appNotFound(app);
-    const bundles = await this.store.bundles.list(app, limit === undefined ? {} : { limit });
-    return bundles.map((b) => this.checked(b));
+    return this.store.bundles.list(app, limit === undefined ? {} : { limit });
   }
 
-  /** A bundle as answered: its signatures checked here, not only shown (see `DeveloperKeys.checked`). */
-  private checked<B extends BundleRecord>(bundle: B): B {
+  /**
+   * A bundle as answered to a client (the bundle and bundles routes, the push):
+   * its signatures checked here, not only shown (see `DeveloperKeys.checked`,
+   * which remembers what it checked). `get` and `list` do not check: the
+   * services inside (history, deployments) do not show signatures, and the
+   * entry to an environment checks its own (`DeveloperKeys.checkEntry`).
+   */
+  checked<B extends BundleRecord>(bundle: B): B {
     return this.signing.developers.checked(bundle, this.signing.key.publicKey);
   }
 

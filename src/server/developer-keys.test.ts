@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   developerStatement,
   keyFingerprint,
@@ -11,7 +11,21 @@ import {
 } from '../bundle/bundle-signature.js';
 import type { BundleRecord } from '../protocol/api.js';
 import { failure } from '../../test/helpers/failure.js';
+import type * as Signature from '../bundle/bundle-signature.js';
 import { DeveloperKeys } from './developer-keys.js';
+
+// The real verification, counted: a bundle checked again is not verified again.
+const verifications = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../bundle/bundle-signature.js', async (real) => {
+  const actual = await real<typeof Signature>();
+  return {
+    ...actual,
+    verifyStatement: (...args: Parameters<typeof actual.verifyStatement>) => {
+      verifications.count++;
+      return actual.verifyStatement(...args);
+    },
+  };
+});
 
 function developer() {
   const { privateKeyPem } = newSigningKey();
@@ -129,5 +143,25 @@ describe('developer keys', () => {
     expect(forged.signatures[0]!.problem).toMatch(
       /^made with the key SHA256:\S+, not this server's signing key SHA256:/,
     );
+  });
+
+  it('verifies a signature once, and again only when the record it holds over changed', () => {
+    const own = new DeveloperKeys({ alice: alice.publicKey });
+    const record = { ...bundle, version: 9 };
+    const signed: BundleRecord = {
+      ...record,
+      signatures: [server.signature(record), alice.sign(record)],
+    };
+    const before = verifications.count;
+    const first = own.checked(signed, server.publicKey);
+    expect(verifications.count - before).toBe(2);
+    expect(first.signatures.map((s) => s.verified)).toEqual([true, true]);
+    const again = own.checked({ ...signed }, server.publicKey);
+    expect(verifications.count - before).toBe(2);
+    expect(again.signatures).toEqual(first.signatures);
+    // The label changed since it was signed: checked again, and found not to hold.
+    const changed = own.checked({ ...signed, label: '2.0' }, server.publicKey);
+    expect(verifications.count - before).toBe(4);
+    expect(changed.signatures.map((s) => s.verified)).toEqual([false, false]);
   });
 });

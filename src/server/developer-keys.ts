@@ -10,6 +10,9 @@ import type { BundleRecord, BundleSignature } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
 import type { EnvironmentConfig } from './environment-config.js';
 
+/** How many signature verdicts `DeveloperKeys` remembers (a few MB at most). */
+const VERDICTS_KEPT = 10_000;
+
 /** What a signature is checked over: the fields the server and developers sign. */
 type SignedRecord = Pick<
   BundleRecord,
@@ -35,6 +38,12 @@ interface NamedKey {
  */
 export class DeveloperKeys {
   private readonly keys: NamedKey[];
+  /**
+   * The verdicts of signatures already checked, by what they were checked
+   * over (kind, key, signature, record): a bundle listed again is not verified
+   * again. Bounded: the oldest are dropped first.
+   */
+  private readonly verdicts = new Map<string, string | null>();
 
   constructor(config: Readonly<Record<string, string>>) {
     this.keys = Object.entries(config).map(([name, text]) => {
@@ -56,7 +65,7 @@ export class DeveloperKeys {
     return {
       ...bundle,
       signatures: bundle.signatures.map((s) => {
-        const problem = signatureProblem(bundle, s, serverKey);
+        const problem = this.problemOf(bundle, s, serverKey);
         return {
           ...s,
           name: problem === null ? this.nameOf(s) : null,
@@ -106,6 +115,22 @@ export class DeveloperKeys {
         signedBy: developers.map((s) => this.nameOf(s) ?? s.keyId),
       },
     );
+  }
+
+  /** `signatureProblem`, remembered (see `verdicts`). */
+  private problemOf(bundle: SignedRecord, s: BundleSignature, serverKey: string): string | null {
+    if (s.by === 'server' && s.publicKey !== serverKey)
+      return signatureProblem(bundle, s, serverKey);
+    const statement = s.by === 'server' ? serverStatement(bundle) : developerStatement(bundle);
+    const key = `${s.by}\0${s.publicKey}\0${s.signature}\0${statement.toString('base64')}`;
+    const known = this.verdicts.get(key);
+    if (known !== undefined) return known;
+    const problem = signatureProblem(bundle, s, serverKey);
+    if (this.verdicts.size >= VERDICTS_KEPT) {
+      this.verdicts.delete(this.verdicts.keys().next().value!);
+    }
+    this.verdicts.set(key, problem);
+    return problem;
   }
 
   private nameOf(signature: Pick<BundleSignature, 'by' | 'publicKey'>): string | null {

@@ -100,8 +100,8 @@ export const serverConfigSchema = z
         // neither. Read again on SIGHUP. Without them the server is its own CA.
         certFile: z.string().min(1).optional(),
         keyFile: z.string().min(1).optional(),
-        // The names and addresses in the server's own certificate; by default the
-        // listen address, localhost, 127.0.0.1, ::1 and this machine's hostname.
+        // Names and addresses put in the server's own certificate, added to the
+        // defaults (the listen address, localhost, 127.0.0.1, ::1, the hostname).
         names: z.array(z.string().min(1)).min(1).optional(),
         // How long the server's own CA is valid (made once, on the first start).
         caDays: z.coerce.number().positive().default(3650),

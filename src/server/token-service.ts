@@ -187,7 +187,7 @@ export class TokenService {
     if (!made) {
       throw new FerryError(
         'E_AUTH_INVALID',
-        'This host credential was revoked while it was being rotated: the host was removed',
+        'This host credential was revoked while it was being rotated: the host was cut off or removed',
       );
     }
     return { token: secret, ...this.credentialTimes(expiresAt) };

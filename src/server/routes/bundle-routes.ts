@@ -87,11 +87,11 @@ export function bundleRoutes(
     signingKey: () => Promise.resolve({ publicKey: signingKey.publicKey, keyId: signingKey.keyId }),
 
     bundles: async ({ params, query }) => ({
-      bundles: await bundles.list(params.app, query.limit),
+      bundles: (await bundles.list(params.app, query.limit)).map((b) => bundles.checked(b)),
     }),
 
     bundle: async ({ params: { app: name, version } }) => {
-      const bundle = await bundles.get(name, version);
+      const bundle = bundles.checked(await bundles.get(name, version));
       return { ...bundle, verdict: await verdicts.verdictOf(name, version) };
     },
 

@@ -238,7 +238,31 @@ describe("the files' writes", () => {
   });
 });
 
+describe("the names in the server's own certificate", () => {
+  it('are the defaults and the configured ones, which add to them (localhost stays)', () => {
+    const config = configOf();
+    config.tls.names = ['ferry.example.com', '10.0.0.5'];
+    const names = serverNames(config);
+    expect(names).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
+    expect(names.slice(-2)).toEqual(['ferry.example.com', '10.0.0.5']);
+  });
+});
+
 describe('a CA key without its certificate (ca.pem lost)', () => {
+  it("is issued again with the name in server.pem, not the host's new name", async () => {
+    await load();
+    const oldCa = await readFile(file('ca.pem'), 'utf8');
+    await rm(file('ca.pem'));
+    const said: string[] = [];
+    const serverTls = await ServerTls.load(configOf(), (line) => said.push(line), 'renamed-pod');
+    const newCa = await readFile(file('ca.pem'), 'utf8');
+    expect(new X509Certificate(newCa).subject).toBe(new X509Certificate(oldCa).subject);
+    expect(new X509Certificate(newCa).subject).not.toContain('renamed-pod');
+    expect(said.join('\n')).toContain('as in server.pem');
+    // An agent enrolled before trusts only the old CA certificate: it accepts the new server certificate.
+    expect(await handshake(serverTls.current(), oldCa, 'localhost')).toBe('trusted');
+  });
+
   it('keeps the key, issues a CA certificate from it, and enrolled agents still trust the server', async () => {
     await load();
     const caKey = await readFile(file('ca-key.pem'), 'utf8');

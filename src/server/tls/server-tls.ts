@@ -1,5 +1,5 @@
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import {
 } from '../../tls/certificate-authority.js';
 import { caDaysLeftToWarn, dayOf } from '../../tls/ca-expiry.js';
 import { caFingerprint, splitPemCertificates } from '../../tls/pem.js';
+import { writePrivateFile } from '../../tls/private-file.js';
 import type { ServerConfig } from '../server-config.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -78,6 +79,7 @@ export class ServerTls implements ServerWire {
   static async load(
     config: Readonly<ServerConfig>,
     say: (line: string) => void = () => undefined,
+    hostname: string = os.hostname(),
   ): Promise<ServerTls> {
     if (config.tls.certFile !== undefined && config.tls.keyFile !== undefined) {
       const served = await readOperatorFiles(config.tls.certFile, config.tls.keyFile);
@@ -86,7 +88,7 @@ export class ServerTls implements ServerWire {
     const folder = tlsFolder(config);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     await chmod(folder, 0o700);
-    const ca = await loadOrMakeCa(config, folder, say);
+    const ca = await loadOrMakeCa(config, folder, say, hostname);
     const own = new ServerTls(config, { cert: '', key: '' }, ca, caFingerprint(ca.cert));
     const existing = await readPair(
       path.join(folder, 'server.pem'),
@@ -287,8 +289,8 @@ export class ServerTls implements ServerWire {
     );
     const served = { cert: made.cert + ca.cert, key: made.key };
     const folder = tlsFolder(this.config);
-    await writePrivate(path.join(folder, 'server-key.pem'), served.key);
-    await writePrivate(path.join(folder, 'server.pem'), served.cert);
+    await writePrivateFile(path.join(folder, 'server-key.pem'), served.key);
+    await writePrivateFile(path.join(folder, 'server.pem'), served.cert);
     this.swap(served);
   }
 
@@ -298,11 +300,16 @@ export class ServerTls implements ServerWire {
   }
 }
 
-/** The names in the server's own certificate: configured, or the defaults. */
+/**
+ * The names in the server's own certificate: the defaults (the listen address,
+ * the loopback names, the hostname), then the configured ones (`tls.names`),
+ * which add to the defaults rather than replace them: a server given its
+ * public name is still reached by the CLI on its own host as localhost.
+ */
 export function serverNames(config: Pick<ServerConfig, 'host' | 'tls'>): string[] {
-  if (config.tls.names) return [...config.tls.names];
   const names = ['localhost', '127.0.0.1', '::1', os.hostname()];
   if (config.host !== '0.0.0.0' && config.host !== '::') names.unshift(config.host);
+  names.push(...(config.tls.names ?? []));
   return [...new Set(names.map((n) => n.toLowerCase()))];
 }
 
@@ -319,6 +326,7 @@ async function loadOrMakeCa(
   config: Readonly<ServerConfig>,
   folder: string,
   say: (line: string) => void,
+  hostname: string,
 ): Promise<CertifiedKey> {
   const certFile = path.join(folder, 'ca.pem');
   const keyFile = path.join(folder, 'ca-key.pem');
@@ -334,9 +342,14 @@ async function loadOrMakeCa(
       { certFile, keyFile },
     );
   }
-  const name = `Ferry CA ${os.hostname()}`;
+  let name = `Ferry CA ${hostname}`;
   const key = await readIfThere(keyFile);
   if (key !== undefined) {
+    // The name the CA had: an agent's pinned copy is found by it (the server
+    // certificate's issuer), so the host's name now (a container's changes)
+    // would not do. server.pem says it, if it was issued by this key.
+    const kept = await caNameIn(path.join(folder, 'server.pem'), key);
+    if (kept !== undefined) name = kept;
     let ca: CertifiedKey;
     try {
       ca = await makeCertificateAuthority({ name, days: config.tls.caDays, key });
@@ -347,17 +360,54 @@ async function loadOrMakeCa(
         { certFile, keyFile },
       );
     }
-    await writePrivate(certFile, ca.cert);
+    await writePrivateFile(certFile, ca.cert);
     say(
-      `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`,
+      kept !== undefined
+        ? `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept), named "${name}" as in server.pem; its fingerprint unchanged (${caFingerprint(ca.cert)}), so enrolled agents still trust this server.`
+        : `TLS: ${certFile} was missing: issued a new CA certificate from the key in ${keyFile} (kept); its fingerprint unchanged (${caFingerprint(ca.cert)}). With no server.pem to take its name from, it is named "${name}" after this host: if the host's name changed since the CA was made, enrolled agents will not trust this server; restore ca.pem then.`,
     );
     return ca;
   }
   const ca = await makeCertificateAuthority({ name, days: config.tls.caDays });
   // The key first: a CA certificate without its key would be kept and useless.
-  await writePrivate(keyFile, ca.key);
-  await writePrivate(certFile, ca.cert);
+  await writePrivateFile(keyFile, ca.key);
+  await writePrivateFile(certFile, ca.cert);
   return ca;
+}
+
+/**
+ * The common name of the CA that issued the chain in `serverPem` with the
+ * private key `caKeyPem` (a CA certificate in the chain, or else the server
+ * certificate's issuer), or undefined when the file is not there or no
+ * certificate in it is this key's.
+ */
+async function caNameIn(serverPem: string, caKeyPem: string): Promise<string | undefined> {
+  const text = await readIfThere(serverPem);
+  if (text === undefined) return undefined;
+  let publicKey;
+  try {
+    publicKey = createPublicKey(createPrivateKey(caKeyPem));
+  } catch {
+    return undefined;
+  }
+  for (const pem of splitPemCertificates(text)) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      continue;
+    }
+    if (!cert.verify(publicKey)) continue;
+    const name = commonName(cert.issuer);
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
+
+/** The CN of a distinguished name as Node prints it (`KEY=value` parts, a line or ` + ` apart). */
+function commonName(dn: string): string | undefined {
+  const line = dn.split(/\n| \+ /).find((l) => l.startsWith('CN='));
+  return line?.slice('CN='.length);
 }
 
 function checkCaPair(ca: CertifiedKey, certFile: string, keyFile: string): void {
@@ -464,39 +514,4 @@ function operatorCa(chainPem: string): string | undefined {
   const pem = chain[chain.length - 1]!;
   const last = new X509Certificate(pem);
   return last.ca && last.checkIssued(last) ? pem : undefined;
-}
-
-/**
- * Writes a file only this user may read, never half-written, even across a
- * power cut: written under a temporary name, flushed to disk (fsync), renamed
- * into place, then the folder flushed so the rename itself is on disk. The
- * temporary name is this write's own: two writers (two processes on one
- * folder) never rename each other's half-written file.
- */
-async function writePrivate(file: string, text: string): Promise<void> {
-  const partial = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(partial, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(partial, file);
-  } finally {
-    await rm(partial, { force: true });
-  }
-  await syncFolder(path.dirname(file));
-}
-
-/** Flushes a folder's entries (a rename into it) to disk. */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -136,6 +136,19 @@ export class KyselyTokenStore implements TokenStore {
 
   async confirm(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // The host's row is locked first, as rotating, removing and cutting off
+      // the host lock it first: one lock order, so that none of them deadlocks
+      // with a confirmation (PostgreSQL would end one of the two).
+      const owner = await trx
+        .selectFrom('tokens')
+        .select('host_id')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (owner?.host_id) {
+        await this.dialect
+          .forUpdate(trx.selectFrom('hosts').select('id').where('id', '=', owner.host_id))
+          .execute();
+      }
       const row = await trx
         .selectFrom('tokens')
         .select('replaces')
