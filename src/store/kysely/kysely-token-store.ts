@@ -29,20 +29,7 @@ export class KyselyTokenStore implements TokenStore {
       .where('hosts.removed_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;
-    return {
-      id: row.id,
-      name: row.name,
-      role: row.role as Role,
-      env: row.env,
-      createdAt: row.created_at,
-      createdBy: row.created_by,
-      lastUsedAt: row.last_used_at,
-      revokedAt: row.revoked_at,
-      hostId: row.host_id,
-      expiresAt: row.expires_at,
-      tokenHash: row.token_hash,
-      replaces: row.replaces,
-    };
+    return { ...tokenFields(row), tokenHash: row.token_hash, replaces: row.replaces };
   }
 
   async list(options: { all?: boolean } = {}): Promise<TokenRecord[]> {
@@ -170,6 +157,11 @@ export class KyselyTokenStore implements TokenStore {
 
 /** A token's row as its record. */
 function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
+  return { ...tokenFields(row), superseded: row.superseded_by !== null };
+}
+
+/** What a record and a stored token share. */
+function tokenFields(row: Selectable<TokensTable>): Omit<TokenRecord, 'superseded'> {
   return {
     id: row.id,
     name: row.name,
@@ -181,7 +173,6 @@ function toTokenRecord(row: Selectable<TokensTable>): TokenRecord {
     revokedAt: row.revoked_at,
     hostId: row.host_id,
     expiresAt: row.expires_at,
-    superseded: row.superseded_by !== null,
   };
 }
 
