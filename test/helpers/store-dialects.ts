@@ -83,6 +83,9 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
         },
         kysely() {
           const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+          // As the store's own pool: a client still ending when the database is
+          // dropped (with force) gets 57P01, which must not be an uncaught error.
+          pool.on('error', () => undefined);
           const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
           kysely.push(db);
           return db;
