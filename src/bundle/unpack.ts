@@ -264,16 +264,7 @@ class ReleaseWriter {
         if (pendingBytes >= WRITE_BUFFER_BYTES) await flush();
       }
       if (pendingBytes > 0) await flush();
-      if (hash) {
-        const actual = hash.digest('hex');
-        if (actual !== expected.sha256) {
-          throw new FerryError(
-            'E_BUNDLE_CONTENT_MISMATCH',
-            `Archive entry "${header.name}" has sha256 ${actual}, listed as ${expected.sha256}`,
-            { path: header.name },
-          );
-        }
-      }
+      if (hash) checkContent(header, hash.digest('hex'), expected.sha256);
       await handle.chmod(expected.mode);
     } finally {
       await handle.close();
@@ -297,14 +288,7 @@ class ReleaseWriter {
     if (this.checkFileHashes) {
       const hash = createHash('sha256');
       for (const chunk of chunks) hash.update(chunk);
-      const actual = hash.digest('hex');
-      if (actual !== expected.sha256) {
-        throw new FerryError(
-          'E_BUNDLE_CONTENT_MISMATCH',
-          `Archive entry "${header.name}" has sha256 ${actual}, listed as ${expected.sha256}`,
-          { path: header.name },
-        );
-      }
+      checkContent(header, hash.digest('hex'), expected.sha256);
     }
     this.throwIfAbandoned();
     const fd = openSync(this.resolve(expected.path), CREATE_FLAGS, 0o600);
@@ -379,4 +363,14 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
     offset += bytesWritten;
   }
+}
+
+/** An entry whose bytes are not the ones `ferry-bundle.json` lists (`checkFileHashes` only). */
+function checkContent(header: Header, actual: string, listed: string): void {
+  if (actual === listed) return;
+  throw new FerryError(
+    'E_BUNDLE_CONTENT_MISMATCH',
+    `Archive entry "${header.name}" has sha256 ${actual}, listed as ${listed}`,
+    { path: header.name },
+  );
 }
