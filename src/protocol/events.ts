@@ -73,6 +73,30 @@ const noteData = z.object({
   by: z.string(),
 });
 
+/** A service's health on a host changed (continuous health). */
+const healthData = z.object({
+  host: z.string(),
+  version: z.number().int().nullable(),
+  state: z.enum(['healthy', 'failing', 'stopped']),
+  /** The state before this report; null for a service first seen. */
+  previous: z.enum(['healthy', 'failing', 'stopped']).nullable(),
+  since: z.string(),
+  answer: z.string().nullable(),
+  restarts: z.number().int(),
+});
+
+/** An alert was raised or cleared. Its subject is also in the event's app, env and hostId. */
+const alertData = z.object({
+  alertId: z.number().int(),
+  /** What raised it: `service-failing`, `service-restarting`, `disk-full`, `memory-full`, `host-away`, `deployment-degraded`. */
+  alertKind: z.string(),
+  host: z.string().nullable(),
+  version: z.number().int().nullable(),
+  message: z.string(),
+  startedAt: z.string(),
+  clearedAt: z.string().nullable(),
+});
+
 /** Each kind of event and the shape of what it says. */
 export const EVENT_DATA = {
   'deployment.created': deploymentData,
@@ -85,6 +109,9 @@ export const EVENT_DATA = {
   'host.facts': hostData,
   'bundle.pushed': bundleData,
   'note.changed': noteData,
+  'host.health': healthData,
+  'alert.raised': alertData,
+  'alert.cleared': alertData,
 } as const;
 
 export type EventKind = keyof typeof EVENT_DATA;
@@ -114,6 +141,9 @@ export const ferryEventSchema = z.discriminatedUnion('kind', [
   kindSchema('host.facts'),
   kindSchema('bundle.pushed'),
   kindSchema('note.changed'),
+  kindSchema('host.health'),
+  kindSchema('alert.raised'),
+  kindSchema('alert.cleared'),
 ]);
 export type FerryEvent = z.infer<typeof ferryEventSchema>;
 

@@ -114,9 +114,32 @@ export const jobFinishedEventSchema = z.strictObject({
   declined: z.boolean().optional(),
 });
 
+/**
+ * Agent → server: a running service's health changed (continuous health,
+ * `health.every` in the manifest), or its restart count did. Sent on a change
+ * only, and again after a reconnect so the server knows the present state.
+ */
+export const healthEventSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('health'),
+  app: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+  /** The release that runs; null when the agent does not know it (no `current`). */
+  version: z.int().positive().nullable(),
+  /** `healthy`: its check passes; `failing`: it does not; `stopped`: the service is not running. */
+  state: z.enum(['healthy', 'failing', 'stopped']),
+  /** When the service entered this state (ISO 8601). */
+  since: z.string().max(40),
+  /** The failing probe's answer (status and body's start, or the error), bounded; null when healthy. */
+  answer: z.string().max(2000).nullable(),
+  /** Restarts by the process driver in the last hour. */
+  restarts: z.int().nonnegative(),
+  at: z.string().max(40),
+});
+
 /** Every event an agent can send. */
 export const agentEventSchema = z.discriminatedUnion('type', [
   factsEventSchema,
+  healthEventSchema,
   stepStartedEventSchema,
   stepOutputEventSchema,
   stepFinishedEventSchema,

@@ -445,6 +445,14 @@ export class AgentService {
         this.events.notify({ kind: 'host.reported', hostId });
       return;
     }
+    if (event.type === 'health') {
+      // Continuous health is recorded by the health service (being built): until then, logged.
+      this.logger.warn(
+        { hostId, app: event.app, state: event.state },
+        'service health (not recorded yet)',
+      );
+      return;
+    }
     // Whose it is and its state: its steps are not needed here.
     const install = await this.store.installs.get(event.jobId, { steps: false });
     if (!install || install.hostId !== hostId) {

@@ -113,5 +113,20 @@ export function eventLine(event: FerryEvent): string {
       const what = actionId === null ? `note ${noteId}` : `action ${actionId} of note ${noteId}`;
       return `${head}  ${on}  ${what} ${change.replace('action-', '')} by ${by}`;
     }
+    case 'host.health': {
+      const { host, version, state, previous, restarts, answer } = event.data;
+      const release = version === null ? event.app : `${event.app}@${version}`;
+      const change = previous === null ? state : `${previous} → ${state}`;
+      return (
+        `${head}  ${release} ${event.env} ${host}  ${change}` +
+        (restarts > 0 ? ` (${restarts} restarts in the last hour)` : '') +
+        (answer ? `: ${answer}` : '')
+      );
+    }
+    case 'alert.raised':
+    case 'alert.cleared': {
+      const { alertId, alertKind, message } = event.data;
+      return `${head}  #${alertId} ${alertKind}  ${message}`;
+    }
   }
 }

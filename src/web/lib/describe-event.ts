@@ -63,5 +63,18 @@ export function describeEvent(event: FerryEvent): EventWords {
         state: null,
       };
     }
+    case 'host.health': {
+      const release = event.data.version === null ? app : `${app}@${event.data.version}`;
+      return {
+        text: `${release} on ${event.data.host}${where}${event.data.answer ? `: ${event.data.answer}` : ''}`,
+        state: event.data.state,
+      };
+    }
+    case 'alert.raised':
+    case 'alert.cleared':
+      return {
+        text: `alert #${event.data.alertId} ${event.data.alertKind}: ${event.data.message}`,
+        state: event.kind === 'alert.raised' ? 'alert' : 'cleared',
+      };
   }
 }
