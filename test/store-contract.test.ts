@@ -1564,6 +1564,130 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('service health', () => {
+      const report = (
+        hostId: string,
+        extra: Partial<Parameters<Store['health']['record']>[0]> = {},
+      ) => ({
+        hostId,
+        app: 'cart',
+        version: 3,
+        state: 'healthy' as const,
+        since: '2026-12-01T10:00:00.000Z',
+        answer: null,
+        restarts: 0,
+        at: '2026-12-01T10:00:01.000Z',
+        ...extra,
+      });
+
+      it('keeps the last report per host and app, and says what it changed', async () => {
+        const a = await host('qa-1');
+        const b = await host('prod-1', 'prod');
+        expect(await store.health.record(report(a))).toEqual({ previous: null, changed: true });
+        expect(await store.health.record(report(a))).toEqual({
+          previous: 'healthy',
+          changed: false,
+        });
+        const failing = report(a, {
+          state: 'failing',
+          answer: 'HTTP 500',
+          since: '2026-12-01T10:05:00.000Z',
+        });
+        expect(await store.health.record(failing)).toEqual({ previous: 'healthy', changed: true });
+        expect(await store.health.record(report(a, { state: 'failing', restarts: 2 }))).toEqual({
+          previous: 'failing',
+          changed: true,
+        });
+        await store.health.record(report(b, { app: 'web' }));
+        const qa = await store.health.list({ env: 'qa' });
+        expect(qa).toEqual([
+          expect.objectContaining({
+            hostId: a,
+            host: 'qa-1',
+            env: 'qa',
+            app: 'cart',
+            state: 'failing',
+            restarts: 2,
+          }),
+        ]);
+        expect((await store.health.list()).map((h) => h.app).sort()).toEqual(['cart', 'web']);
+        expect(await store.health.list({ app: 'web', hostId: b })).toHaveLength(1);
+        await store.health.forget(a);
+        expect(await store.health.list({ env: 'qa' })).toEqual([]);
+      });
+    });
+
+    describe('alerts', () => {
+      const alert = (key: string, startedAt = '2026-12-01T10:00:00.000Z') => ({
+        kind: 'disk-full' as const,
+        key,
+        env: 'qa',
+        app: null,
+        hostId: 'host_qa-1',
+        host: 'qa-1',
+        version: null,
+        deploymentId: null,
+        message: 'qa-1: / is 93% full',
+        startedAt,
+      });
+
+      it('holds one open alert per key, cleared with its reason, and a new one after', async () => {
+        const first = await store.alerts.raise(alert('disk-full:host_qa-1:/'));
+        expect(first.raised).toBe(true);
+        expect(first.alert).toMatchObject({
+          id: expect.any(Number),
+          clearedAt: null,
+          host: 'qa-1',
+        });
+        const again = await store.alerts.raise(
+          alert('disk-full:host_qa-1:/', '2026-12-01T10:01:00.000Z'),
+        );
+        expect(again).toEqual({ alert: first.alert, raised: false });
+        await store.alerts.raise(alert('disk-full:host_qa-1:/var'));
+        expect((await store.alerts.list({ open: true })).length).toBe(2);
+
+        const cleared = await store.alerts.clear(
+          'disk-full:host_qa-1:/',
+          '2026-12-01T10:09:00.000Z',
+          'back to 70%',
+        );
+        expect(cleared).toMatchObject({
+          id: first.alert.id,
+          clearedAt: '2026-12-01T10:09:00.000Z',
+          clearedBecause: 'back to 70%',
+        });
+        expect(
+          await store.alerts.clear('disk-full:host_qa-1:/', '2026-12-01T10:10:00.000Z', 'x'),
+        ).toBeUndefined();
+        expect((await store.alerts.list({ open: true })).map((a) => a.key)).toEqual([
+          'disk-full:host_qa-1:/var',
+        ]);
+
+        const next = await store.alerts.raise(
+          alert('disk-full:host_qa-1:/', '2026-12-01T11:00:00.000Z'),
+        );
+        expect(next.raised).toBe(true);
+        expect(next.alert.id).not.toBe(first.alert.id);
+        expect(await store.alerts.get(first.alert.id)).toMatchObject({
+          clearedBecause: 'back to 70%',
+        });
+        expect((await store.alerts.list()).map((a) => a.startedAt)).toEqual([
+          '2026-12-01T11:00:00.000Z',
+          '2026-12-01T10:00:00.000Z',
+          '2026-12-01T10:00:00.000Z',
+        ]);
+        expect(await store.alerts.list({ open: false })).toHaveLength(1);
+      });
+
+      it('raises a condition once when raised from two places at once', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => store.alerts.raise(alert('host-away:host_qa-1'))),
+        );
+        expect(results.filter((r) => r.raised)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.alert.id)).size).toBe(1);
+      });
+    });
+
     describe('audit', () => {
       const entry = (at: string, name: string | null, outcome = 'ok') => ({
         at,

@@ -558,6 +558,44 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           where host_id is not null and revoked_at is not null`.execute(db);
       },
     },
+    '0025_service_health_and_alerts': {
+      async up(db) {
+        // Each service's present health on each host (continuous health).
+        await db.schema
+          .createTable('service_health')
+          .addColumn('host_id', 'text', (c) => c.notNull())
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('since', 'text', (c) => c.notNull())
+          .addColumn('answer', 'text')
+          .addColumn('restarts', 'integer', (c) => c.notNull())
+          .addColumn('reported_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('service_health_pk', ['host_id', 'app'])
+          .execute();
+        // Alerts. `open_key` is the alert's key while it is open and null once
+        // cleared: unique, so that one condition holds one open alert (both
+        // databases let many rows hold null in a unique column).
+        await db.schema
+          .createTable('alerts')
+          .addColumn('id', serial, (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('alert_key', 'text', (c) => c.notNull())
+          .addColumn('open_key', 'text', (c) => c.unique())
+          .addColumn('env', 'text')
+          .addColumn('app', 'text')
+          .addColumn('host_id', 'text')
+          .addColumn('host', 'text')
+          .addColumn('version', 'integer')
+          .addColumn('deployment_id', 'text')
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('cleared_at', 'text')
+          .addColumn('cleared_because', 'text')
+          .execute();
+        await db.schema.createIndex('alerts_started').on('alerts').column('started_at').execute();
+      },
+    },
   };
 }
 

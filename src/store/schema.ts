@@ -28,6 +28,38 @@ export interface Database {
   note_actions: NoteActionsTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
+  service_health: ServiceHealthTable;
+  alerts: AlertsTable;
+}
+
+/** A service's present health on a host (migration 0025): one row per host and app. */
+export interface ServiceHealthTable {
+  host_id: string;
+  app: string;
+  version: number | null;
+  state: string;
+  since: string;
+  answer: string | null;
+  restarts: number;
+  reported_at: string;
+}
+
+/** An alert (migration 0025); `open_key` is its key while open, null once cleared. */
+export interface AlertsTable {
+  id: Generated<number>;
+  kind: string;
+  alert_key: string;
+  open_key: string | null;
+  env: string | null;
+  app: string | null;
+  host_id: string | null;
+  host: string | null;
+  version: number | null;
+  deployment_id: string | null;
+  message: string;
+  started_at: string;
+  cleared_at: string | null;
+  cleared_because: string | null;
 }
 
 /**

@@ -1,8 +1,10 @@
+import type { AlertStore } from './alert-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { BundleStore } from './bundle-store.js';
 import type { DeploymentStore } from './deployment-store.js';
 import type { EnvironmentStore } from './environment-store.js';
 import type { EventStore } from './event-store.js';
+import type { HealthStore } from './health-store.js';
 import type { HistoryStore } from './history-store.js';
 import type { HostStore } from './host-store.js';
 import type { InstallStore } from './install-store.js';
@@ -13,6 +15,7 @@ import type { TokenStore } from './token-store.js';
 import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
 
+export type { AlertKind, AlertStore, NewAlert, StoredAlert } from './alert-store.js';
 export type { AuditListQuery, AuditStore, NewAuditEntry } from './audit-store.js';
 export type {
   BundleSigner,
@@ -32,6 +35,13 @@ export type {
 } from './deployment-store.js';
 export type { EnvironmentStore } from './environment-store.js';
 export type { EventStore } from './event-store.js';
+export type {
+  HealthChange,
+  HealthStore,
+  ServiceHealth,
+  ServiceHealthReport,
+  ServiceHealthState,
+} from './health-store.js';
 export type { HistoryEvent, HistoryStore } from './history-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 export type {
@@ -85,4 +95,6 @@ export interface Store {
   readonly history: HistoryStore;
   readonly events: EventStore;
   readonly audit: AuditStore;
+  readonly health: HealthStore;
+  readonly alerts: AlertStore;
 }

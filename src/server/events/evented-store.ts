@@ -2,11 +2,14 @@ import type { NewFerryEvent } from '../../protocol/events.js';
 import { isWithdrawn, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import type { NoteRecord } from '../../protocol/note-api.js';
 import type {
+  AlertStore,
   BundleStore,
+  HealthStore,
   DeploymentStore,
   HostStore,
   InstallStore,
   NoteStore,
+  StoredAlert,
   StoredDeployment,
   StoredInstall,
   Store,
@@ -18,8 +21,8 @@ import type { EventBus } from './event-bus.js';
  * The store as the server's services see it: every change they record is
  * also published on the event bus, after it is recorded. Publishing here, at
  * the one door every write goes through, means no service can change a
- * deployment, an install, a verdict, a bundle, a note or a host's presence
- * without its event: nothing has to remember to publish.
+ * deployment, an install, a verdict, a bundle, a note, a host's presence, a
+ * service's health or an alert without its event: nothing has to remember to publish.
  *
  * @example
  *   const store = eventedStore(rawStore, bus);
@@ -297,7 +300,68 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     },
   };
 
+  const health: Partial<HealthStore> = {
+    async record(report) {
+      const change = await store.health.record(report);
+      if (change.changed) {
+        const host = await store.hosts.get(report.hostId);
+        await bus.publish({
+          kind: 'host.health',
+          app: report.app,
+          env: host?.env ?? null,
+          deploymentId: null,
+          hostId: report.hostId,
+          data: {
+            host: host?.name ?? report.hostId,
+            version: report.version,
+            state: report.state,
+            previous: change.previous,
+            since: report.since,
+            answer: report.answer,
+            restarts: report.restarts,
+          },
+        });
+      }
+      return change;
+    },
+  };
+
+  const alertEvent = (
+    kind: 'alert.raised' | 'alert.cleared',
+    alert: StoredAlert,
+  ): NewFerryEvent => ({
+    kind,
+    app: alert.app,
+    env: alert.env,
+    deploymentId: alert.deploymentId,
+    hostId: alert.hostId,
+    data: {
+      alertId: alert.id,
+      alertKind: alert.kind,
+      host: alert.host,
+      version: alert.version,
+      message: alert.message,
+      startedAt: alert.startedAt,
+      clearedAt: alert.clearedAt,
+    },
+  });
+  const alerts: Partial<AlertStore> = {
+    async raise(alert) {
+      const result = await store.alerts.raise(alert);
+      if (result.raised) await bus.publish(alertEvent('alert.raised', result.alert));
+      return result;
+    },
+
+    async clear(key, at, because) {
+      const cleared = await store.alerts.clear(key, at, because);
+      if (cleared) await bus.publish(alertEvent('alert.cleared', cleared));
+      return cleared;
+    },
+  };
+
   const writes: Partial<Store> = {
+    health: overriding(store.health, health),
+    alerts: overriding(store.alerts, alerts),
     bundles: overriding(store.bundles, bundles),
     hosts: overriding(store.hosts, hosts),
     deployments: overriding(store.deployments, deployments),

@@ -4,11 +4,13 @@ import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import type { StoreDialect } from '../store-dialect.js';
 import type { Store } from '../store.js';
+import { KyselyAlertStore } from './kysely-alert-store.js';
 import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyBundleStore } from './kysely-bundle-store.js';
 import { KyselyDeploymentStore } from './kysely-deployment-store.js';
 import { KyselyEnvironmentStore } from './kysely-environment-store.js';
 import { KyselyEventStore } from './kysely-event-store.js';
+import { KyselyHealthStore } from './kysely-health-store.js';
 import { KyselyHistoryStore } from './kysely-history-store.js';
 import { KyselyHostStore } from './kysely-host-store.js';
 import { KyselyInstallStore } from './kysely-install-store.js';
@@ -44,6 +46,8 @@ export class KyselyStore implements Store {
   readonly history: KyselyHistoryStore;
   readonly events: KyselyEventStore;
   readonly audit: KyselyAuditStore;
+  readonly health: KyselyHealthStore;
+  readonly alerts: KyselyAlertStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -64,6 +68,8 @@ export class KyselyStore implements Store {
     this.history = new KyselyHistoryStore(db);
     this.events = new KyselyEventStore(db, dialect);
     this.audit = new KyselyAuditStore(db);
+    this.health = new KyselyHealthStore(db);
+    this.alerts = new KyselyAlertStore(db, dialect);
   }
 
   migrate(): Promise<void> {

@@ -1,0 +1,51 @@
+/** A running service's health on one host, as its agent last reported it. */
+export type ServiceHealthState = 'healthy' | 'failing' | 'stopped';
+
+/** A health report of one service on one host (continuous health). */
+export interface ServiceHealthReport {
+  hostId: string;
+  app: string;
+  version: number | null;
+  state: ServiceHealthState;
+  /** When the service entered `state`, by the agent's clock. */
+  since: string;
+  /** The failing probe's answer; null when healthy. */
+  answer: string | null;
+  /** Restarts by the host's process driver in the last hour. */
+  restarts: number;
+  /** When the server recorded it. */
+  at: string;
+}
+
+/** What the server keeps of a service's health: the last report, and when it was recorded. */
+export interface ServiceHealth extends ServiceHealthReport {
+  /** The host's name. */
+  host: string;
+  env: string;
+}
+
+/** What recording a report changed. */
+export interface HealthChange {
+  /** The state before; null for a service first reported. */
+  previous: ServiceHealthState | null;
+  /** The state, the version or the restart count differs from what was kept. */
+  changed: boolean;
+}
+
+/**
+ * Each service's present health on each host, one row per host and app: the
+ * agents report a change (and again after reconnecting); the status view, the
+ * bake of a deployment and the alerts read it.
+ *
+ * @example
+ *   const { previous, changed } = await store.health.record(report);
+ *   const qa = await store.health.list({ env: 'qa', app: 'cart' });
+ */
+export interface HealthStore {
+  /** Keeps a report as the service's present health; says what it changed. */
+  record(report: ServiceHealthReport): Promise<HealthChange>;
+  /** The present health of services, filtered by environment, app and host (all when absent). */
+  list(query?: { env?: string; app?: string; hostId?: string }): Promise<ServiceHealth[]>;
+  /** Forgets a host's services (the host was removed) or one app's on it. */
+  forget(hostId: string, app?: string): Promise<void>;
+}
