@@ -378,6 +378,8 @@ for (const dialect of STORE_DIALECTS) {
         await store.outbox.ack('h1', 'm1');
         expect(await store.outbox.pending('h1')).toEqual([{ id: 'm2', body: '{"a":2}' }]);
         expect((await store.outbox.pending('h2')).map((m) => m.id)).toEqual(['m3']);
+        // Every host's waiting messages together: h1's m2 and h2's m3.
+        expect(await store.outbox.depth()).toBe(2);
       });
     });
 

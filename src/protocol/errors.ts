@@ -43,6 +43,10 @@ export const ERROR_CATALOGUE = {
     status: 401,
     hint: 'Enrol the host again with a join string: `ferry hosts remove NAME`, delete <root>/agent/identity.json, and start the agent with `--join-file FILE`, FILE (mode 0600) holding the join string `ferry tokens create --role agent --env ENV` prints.',
   },
+  E_METRICS_TOKEN: {
+    status: 401,
+    hint: "Give the scraper the server's metrics.token (FERRY_METRICS_TOKEN) as its bearer token: `authorization: { credentials_file: ... }` in Prometheus' scrape_config (docs/metrics.md).",
+  },
   E_FORBIDDEN: { status: 403, hint: 'Use a token whose role allows this call.' },
   E_CSRF: {
     status: 403,

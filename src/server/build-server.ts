@@ -61,6 +61,8 @@ import { SessionService } from './session-service.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { defaultWebRoot } from './web/web-root.js';
 import { webRoutes } from './web/web-routes.js';
+import { FerryMetrics } from './metrics/ferry-metrics.js';
+import { metricsRoutes } from './metrics/metrics-routes.js';
 import { VariableService } from './variable-service.js';
 import { VerdictService } from './verdict-service.js';
 import type { ServerWire } from './tls/server-tls.js';
@@ -252,6 +254,27 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // First, so that every answer has them, refusals included.
   addSecurityHeaders(app);
 
+  // Prometheus metrics (docs/metrics.md): made only when enabled.
+  const metrics = config.metrics.enabled
+    ? new FerryMetrics(
+        store,
+        config.environments.map((e) => e.name),
+        app.log,
+      )
+    : undefined;
+  if (metrics !== undefined) {
+    metrics.listen(events);
+    // Labelled by the route's pattern, never the raw URL: one series per route, not per id.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
+
   // Every write to a declared route, refusals included, with who and from where.
   const audit = new AuditLog(deps.store.audit, app.log, config.audit.retentionDays);
   app.addHook('onReady', () => audit.start());
@@ -270,6 +293,8 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === undefined) return;
     if (request.routeOptions.config.webPage === true) return;
+    // Checks its own secret (a scraper's, not a Ferry token): see OWN_GUARD_ROUTES.
+    if (request.routeOptions.config.ownGuard !== undefined) return;
     const name = request.routeOptions.config.ferryRoute;
     const route = name === undefined ? undefined : ROUTES[name];
     if (route === undefined) {
@@ -311,6 +336,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   void app.register(sessionRoutes(sessions), routeOptions);
   void app.register(auditRoutes(audit), routeOptions);
+  void app.register(metricsRoutes(config.metrics, metrics));
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
   app.setNotFoundHandler((request, reply) => {

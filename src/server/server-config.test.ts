@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +28,34 @@ describe('loadServerConfig', () => {
         flags: { data: '/data', hosts: { rotateWhenLeft: 1 } },
       }),
     ).rejects.toMatchObject({ code: 'E_CONFIG_INVALID' });
+  });
+
+  it('keeps /metrics off by default, and refuses it enabled with no token unless public is said', async () => {
+    const plain = await loadServerConfig({ env: {}, flags: { data: '/data' } });
+    expect(plain.metrics).toEqual({ enabled: false, public: false });
+    const file = path.join(os.tmpdir(), `ferry-metrics-${process.pid}.yml`);
+    await writeFile(file, 'data: /data\nmetrics: { enabled: true }\n');
+    const refused = await loadServerConfig({ file, env: {} }).catch((err: FerryError) => err);
+    expect(refused).toMatchObject({ code: 'E_CONFIG_INVALID' });
+    expect((refused as FerryError).message).toContain(
+      'metrics.token: metrics.enabled needs a token (metrics.token or FERRY_METRICS_TOKEN), or metrics.public: true',
+    );
+    // The token from the environment, not the file; a short one is refused without being repeated.
+    const token = 'scrape-secret-0123456789';
+    const withToken = await loadServerConfig({ file, env: { FERRY_METRICS_TOKEN: token } });
+    expect(withToken.metrics).toEqual({ enabled: true, public: false, token });
+    const short = await loadServerConfig({ file, env: { FERRY_METRICS_TOKEN: 'short-tok' } }).catch(
+      (err: FerryError) => err,
+    );
+    expect(short).toMatchObject({ code: 'E_CONFIG_INVALID' });
+    expect(JSON.stringify(short)).not.toContain('short-tok');
+    expect((short as FerryError).message).not.toContain('short-tok');
+    await writeFile(file, 'data: /data\nmetrics: { enabled: true, public: true }\n');
+    expect((await loadServerConfig({ file, env: {} })).metrics).toEqual({
+      enabled: true,
+      public: true,
+    });
+    await rm(file, { force: true });
   });
 
   it('fills defaults and makes the data folder absolute', async () => {

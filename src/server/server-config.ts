@@ -192,6 +192,19 @@ export const serverConfigSchema = z
         connectionCheckSeconds: z.coerce.number().positive().max(300).default(15),
       })
       .prefault({}),
+    /**
+     * `GET /metrics` in the Prometheus text format (docs/metrics.md). Off unless
+     * enabled; then each scrape needs `Authorization: Bearer <token>`, unless
+     * `public` says, explicitly, that anyone who reaches the port may read it.
+     * The token only from the file or `FERRY_METRICS_TOKEN`, never a flag.
+     */
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        token: z.string().min(16, 'expected at least 16 characters').optional(),
+        public: z.boolean().default(false),
+      })
+      .prefault({}),
     /** The dashboard's sign-in sessions. */
     sessions: z
       .strictObject({
@@ -247,6 +260,15 @@ export const serverConfigSchema = z
         });
       }
     }
+    // A scrape endpoint left open by a forgotten token would show the fleet to anyone.
+    if (config.metrics.enabled && !config.metrics.public && config.metrics.token === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'token'],
+        message:
+          'metrics.enabled needs a token (metrics.token or FERRY_METRICS_TOKEN), or metrics.public: true to serve /metrics to anyone',
+      });
+    }
     config.environments.forEach((env, index) => {
       for (const name of env.requireSignedBy) {
         if (!Object.hasOwn(config.developerKeys, name))
@@ -274,6 +296,7 @@ const ENV_KEYS: Record<string, string[]> = {
   FERRY_AMQP_CA: ['amqpCa'],
   FERRY_SECRET_KEY: ['secretKey'],
   FERRY_SIGNING_KEY: ['signingKey'],
+  FERRY_METRICS_TOKEN: ['metrics', 'token'],
   FERRY_TLS_CERT: ['tls', 'certFile'],
   FERRY_TLS_KEY: ['tls', 'keyFile'],
 };

@@ -19,4 +19,6 @@ export interface OutboxStore {
   pending(hostId: string): Promise<OutboxMessage[]>;
   /** Removes an acknowledged message. */
   ack(hostId: string, messageId: string): Promise<void>;
+  /** How many messages wait in all the hosts' outboxes together (a count; no body is read). */
+  depth(): Promise<number>;
 }

@@ -72,3 +72,19 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   downloadBundle: ['admin', 'deployer', 'qa', 'agent'],
   signingKey: ['admin', 'deployer', 'qa', 'agent'],
 };
+
+/**
+ * The routes outside the API that take no Ferry token and check a secret of
+ * their own, as reviewed, each with its guard in words: the server's
+ * `OWN_GUARD_ROUTES` must say the same, and the built server registers these
+ * and no other (`src/server/routes/route-plugin.test.ts`). A new one fails
+ * that test until it is added here, where a reviewer sees it.
+ */
+export const REVIEWED_OWN_GUARDS: Readonly<Record<string, { route: string; guard: string }>> = {
+  // Prometheus' scrape: not a person's or an agent's token, one fixed secret of its own.
+  metrics: {
+    route: 'GET /metrics',
+    guard:
+      '404 unless metrics.enabled; then Authorization: Bearer <metrics.token> (compared in constant time), or anyone when metrics.public',
+  },
+};

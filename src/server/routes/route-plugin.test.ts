@@ -12,7 +12,8 @@ import { openStore } from '../../store/open-store.js';
 import type { Store } from '../../store/store.js';
 import { type BuiltServer, buildServer } from '../build-server.js';
 import { serverConfigSchema } from '../server-config.js';
-import { guardDeclaredRoutes, routePlugin } from './route-plugin.js';
+import { REVIEWED_OWN_GUARDS } from '../../../test/helpers/reviewed-roles.js';
+import { guardDeclaredRoutes, OWN_GUARD_ROUTES, routePlugin } from './route-plugin.js';
 
 describe('routes from declarations', () => {
   let dir: string;
@@ -21,6 +22,8 @@ describe('routes from declarations', () => {
   const registered: string[] = [];
   /** The dashboard's pages and files, outside the API. */
   const webPages: string[] = [];
+  /** Routes outside the API that check a secret of their own (`/metrics`). */
+  const ownGuarded: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-routes-'));
@@ -37,6 +40,8 @@ describe('routes from declarations', () => {
     server.app.addHook('onRoute', (route) => {
       if (route.method === 'HEAD') return;
       if (route.config?.webPage === true) webPages.push(route.url);
+      else if (route.config?.ownGuard !== undefined)
+        ownGuarded.push(`${String(route.method)} ${route.url}`);
       else registered.push(String(route.config?.ferryRoute));
     });
     await server.app.ready();
@@ -52,6 +57,13 @@ describe('routes from declarations', () => {
     expect(registered.toSorted()).toEqual(Object.keys(ROUTES).toSorted());
     // Besides the API, only the dashboard: its page and files, outside the API prefix.
     expect(webPages.toSorted()).toEqual(['/', '/*']);
+    // And the routes reviewed as guarding themselves, each with how.
+    expect(OWN_GUARD_ROUTES).toEqual(REVIEWED_OWN_GUARDS);
+    expect(ownGuarded.toSorted()).toEqual(
+      Object.values(REVIEWED_OWN_GUARDS)
+        .map((r) => r.route)
+        .toSorted(),
+    );
   });
 
   it('answers each declared route at its method and path', () => {
@@ -121,6 +133,16 @@ describe('routes from declarations', () => {
     );
     expect(() => app.get('/api/*', { config: { webPage: true } }, () => ({}))).toThrow(
       /dashboard route under the API prefix/,
+    );
+    // A route that guards itself is only one reviewed for it, at its own path.
+    expect(() =>
+      app.get('/metrics', { config: { ownGuard: 'metrics' } }, () => ({})),
+    ).not.toThrow();
+    expect(() =>
+      app.get(`${API_PREFIX}/tokens2`, { config: { ownGuard: 'metrics' } }, () => ({})),
+    ).toThrow(/not the route reviewed for its own guard/);
+    expect(() => app.post('/metrics', { config: { ownGuard: 'metrics' } }, () => ({}))).toThrow(
+      /POST \/metrics is not the route reviewed/,
     );
   });
 

@@ -32,8 +32,30 @@ declare module 'fastify' {
      * needs no token (the page signs in) and no declaration.
      */
     webPage?: true;
+    /**
+     * A route outside the API that checks its caller itself, with a secret of
+     * its own rather than a Ferry token: only those in `OWN_GUARD_ROUTES`.
+     */
+    ownGuard?: keyof typeof OWN_GUARD_ROUTES;
   }
 }
+
+/**
+ * The routes outside the API that take no Ferry token and guard themselves,
+ * each with how. As reviewed: `REVIEWED_OWN_GUARDS` in
+ * test/helpers/reviewed-roles.ts must say the same, and `route-plugin.test.ts`
+ * holds the built server's routes to it. `GET /metrics` is scraped by Prometheus, which carries
+ * one fixed bearer secret of its own, not a person's or an agent's token; it
+ * sits at the path scrapers expect, outside `/api/v1`, and is not in
+ * `docs/api.md`.
+ */
+export const OWN_GUARD_ROUTES = {
+  metrics: {
+    route: 'GET /metrics',
+    guard:
+      '404 unless metrics.enabled; then Authorization: Bearer <metrics.token> (compared in constant time), or anyone when metrics.public',
+  },
+} as const;
 
 /** What a route's handler gets: its input parsed with the declared schemas, and the token. */
 export interface RouteContext<R extends RouteDeclaration> {
@@ -185,6 +207,16 @@ export function guardDeclaredRoutes(app: FastifyInstance): void {
       throw new Error(`${url} is a dashboard route under the API prefix: the API is declared`);
     }
     if (webPage) return;
+    const ownGuard = options.config?.ownGuard;
+    if (ownGuard !== undefined) {
+      const methods = [options.method].flat().filter((m) => m !== 'HEAD');
+      if (methods.some((m) => `${m} ${url}` !== OWN_GUARD_ROUTES[ownGuard].route)) {
+        throw new Error(
+          `${methods.join(',')} ${url} is not the route reviewed for its own guard (${ownGuard}: ${OWN_GUARD_ROUTES[ownGuard].route})`,
+        );
+      }
+      return;
+    }
     const name = options.config?.ferryRoute;
     const declared = name === undefined ? undefined : ROUTES[name];
     const methods = [options.method].flat();

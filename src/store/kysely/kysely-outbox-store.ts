@@ -53,4 +53,12 @@ export class KyselyOutboxStore implements OutboxStore {
       .where('message_id', '=', messageId)
       .execute();
   }
+
+  async depth(): Promise<number> {
+    const row = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
 }
