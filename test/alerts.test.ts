@@ -7,6 +7,8 @@ import type { AlertRecord } from '../src/protocol/alert-api.js';
 import { PROTOCOL_VERSION, type AgentEvent } from '../src/protocol/messages.js';
 import type { HostFactsInput } from '../src/protocol/host-facts.js';
 import { type BuiltServer, buildServer } from '../src/server/build-server.js';
+import { HostAwaySweep } from '../src/server/alerts/host-away-sweep.js';
+import { environmentSchema } from '../src/server/environment-config.js';
 import { eventedStore } from '../src/server/events/evented-store.js';
 import { serverConfigSchema } from '../src/server/server-config.js';
 import type { ServiceHealthReport } from '../src/store/health-store.js';
@@ -249,6 +251,65 @@ for (const dialect of STORE_DIALECTS) {
       });
       expect(cleared).toMatchObject({ id: away?.id, clearedBecause: 'it connected again' });
       expect(await ofKind('host-away', '?open=true')).toEqual([]);
+    });
+
+    it("clears a removed host's open alerts, of every kind", async () => {
+      const evented = eventedStore(store, server.events);
+      await server.events.withEffects(() =>
+        evented.health.record({
+          hostId: 'host_p',
+          app: 'cart',
+          version: 12,
+          state: 'stopped',
+          since: new Date().toISOString(),
+          answer: null,
+          restarts: 0,
+          at: new Date().toISOString(),
+        }),
+      );
+      const [stopped] = await ofKind('service-failing', '?open=true');
+      expect(stopped?.message).toMatch(/^cart@12 on prod-3 is stopped since \d\d:\d\d UTC$/);
+
+      await server.agents.removeHost('prod-3', 'alice');
+      const [cleared] = await waitFor('the alert of the removed host to clear', async () => {
+        const done = await ofKind('service-failing', '?open=false');
+        return done.length > 0 ? done : undefined;
+      });
+      expect(cleared).toMatchObject({ id: stopped?.id, clearedBecause: 'the host was removed' });
+      expect(await alerts('?open=true')).toEqual([]);
+    });
+
+    it('gives hosts away while no server ran their offline timeout to come back', async () => {
+      // prod-4 was last seen an hour ago, before this sweep (a server's start) began.
+      // (In an environment the server does not configure: its own sweep waits 60 s.)
+      await store.hosts.create({
+        id: 'host_4',
+        name: 'prod-4',
+        env: 'staging',
+        roles: [],
+        vars: {},
+      });
+      await store.hosts.setPresence(
+        'host_4',
+        false,
+        new Date(Date.now() - 3_600_000).toISOString(),
+      );
+      let now = new Date();
+      const sweep = new HostAwaySweep(
+        eventedStore(store, server.events),
+        [environmentSchema.parse({ name: 'staging', strategy: { offlineTimeout: '1m' } })],
+        60_000,
+        { error: () => undefined },
+        () => now,
+      );
+      await sweep.sweep();
+      expect(await ofKind('host-away', '?host=prod-4')).toEqual([]);
+      now = new Date(now.getTime() + 61_000);
+      await sweep.sweep();
+      const [away] = await ofKind('host-away', '?host=prod-4');
+      expect(away?.message).toMatch(
+        /^prod-4 is away since \d\d:\d\d UTC \(1 hour\), longer than staging's offline timeout of 1m$/,
+      );
     });
 
     it('refuses an unknown host and a bad open value', async () => {

@@ -14,8 +14,8 @@ const DEFAULT_OFFLINE_MS = parseDuration('60s');
 /**
  * `host-away`: every `everyMs`, each host that has been disconnected longer
  * than its environment's `strategy.offlineTimeout` gets an open alert, and
- * each that is connected again (or was removed or cut off: nobody waits for
- * it) has its alert cleared. `hostConnected` clears at once, without waiting
+ * each that is connected again has its alert cleared; a host removed or cut
+ * off has all its open alerts cleared (nobody waits for it). `hostConnected` clears at once, without waiting
  * for the next sweep. Every replica sweeps: raising and clearing are
  * idempotent per key, so the alert is one whichever replicas see it.
  *
@@ -28,6 +28,8 @@ const DEFAULT_OFFLINE_MS = parseDuration('60s');
 export class HostAwaySweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** When this sweep was made: a host is not counted away from before. */
+  private readonly startedAt: number;
 
   constructor(
     private readonly store: Store,
@@ -35,7 +37,9 @@ export class HostAwaySweep {
     private readonly everyMs: number,
     private readonly logger: Logger,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.startedAt = clock().getTime();
+  }
 
   /** Sweeps now and every `everyMs`; the timer does not hold the process. */
   start(): void {
@@ -72,33 +76,39 @@ export class HostAwaySweep {
     );
   }
 
-  /** Raises an alert for each host away too long, and clears those of hosts back (or gone). */
+  /**
+   * Raises an alert for each host away too long, and clears those of hosts
+   * back. A host cut off or removed has all its open alerts cleared: nobody
+   * waits for it, and it reports nothing that would clear them.
+   */
   async sweep(): Promise<void> {
     const now = this.clock();
     const at = now.toISOString();
     const hosts = await this.store.hosts.list();
-    const open = new Map(
-      (await this.store.alerts.list({ open: true, limit: 100_000 }))
-        .filter((alert) => alert.kind === 'host-away')
-        .map((alert) => [alert.key, alert]),
-    );
-    const seen = new Set<string>();
+    const open = await this.store.alerts.list({ open: true, limit: 100_000 });
+    const openKeys = new Set(open.map((alert) => alert.key));
+    const listed = new Map(hosts.map((host) => [host.id, host]));
+    for (const alert of open) {
+      if (alert.hostId === null) continue;
+      const host = listed.get(alert.hostId);
+      if (host === undefined) await this.store.alerts.clear(alert.key, at, 'the host was removed');
+      else if (host.revokedAt !== null)
+        await this.store.alerts.clear(alert.key, at, 'the host was cut off');
+    }
     for (const host of hosts) {
+      if (host.revokedAt !== null) continue;
       const key = awayKey(host.id);
-      seen.add(key);
-      if (host.revokedAt !== null) {
-        if (open.has(key)) await this.store.alerts.clear(key, at, 'the host was cut off');
-        continue;
-      }
       const settings = this.environments.find((env) => env.name === host.env);
       const timeoutMs =
         settings === undefined
           ? DEFAULT_OFFLINE_MS
           : parseDuration(settings.strategy.offlineTimeout);
       const lastSeen = host.lastSeenAt ?? host.enrolledAt;
-      const awayMs = now.getTime() - Date.parse(lastSeen);
+      // Not before this server started: hosts away while no server ran get
+      // their offline timeout to come back, not an alert at once.
+      const awayMs = now.getTime() - Math.max(Date.parse(lastSeen), this.startedAt);
       if (!host.connected && awayMs > timeoutMs) {
-        if (open.has(key)) continue;
+        if (openKeys.has(key)) continue;
         await this.store.alerts.raise({
           kind: 'host-away',
           key,
@@ -108,16 +118,12 @@ export class HostAwaySweep {
           host: host.name,
           version: null,
           deploymentId: null,
-          message: `${host.name} is away since ${clockText(lastSeen, now)} (${spanText(awayMs)}), longer than ${host.env}'s offline timeout of ${settings?.strategy.offlineTimeout ?? '60s'}`,
+          message: `${host.name} is away since ${clockText(lastSeen, now)} (${spanText(now.getTime() - Date.parse(lastSeen))}), longer than ${host.env}'s offline timeout of ${settings?.strategy.offlineTimeout ?? '60s'}`,
           startedAt: at,
         });
-      } else if (host.connected && open.has(key)) {
+      } else if (host.connected && openKeys.has(key)) {
         await this.store.alerts.clear(key, at, 'it connected again');
       }
-    }
-    // A removed host is no longer listed: nobody waits for it to come back.
-    for (const key of open.keys()) {
-      if (!seen.has(key)) await this.store.alerts.clear(key, at, 'the host was removed');
     }
   }
 }
