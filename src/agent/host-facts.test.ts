@@ -66,6 +66,13 @@ describe('HostFactsCollector', () => {
     expect(facts.runtimes.node).toBe(process.versions.node);
     expect(facts.cpus).toBe(os.cpus().length);
     expect(facts.disks[0]?.sizeBytes).toBeGreaterThan(0);
+    // Nothing to compare the CPU counters with yet; the next report has a share busy.
+    expect(facts.cpuBusyPercent).toBeNull();
+    const spinUntil = Date.now() + 50;
+    while (Date.now() < spinUntil);
+    const next = await collector.collect({ roles: ['web'], busy: null });
+    expect(next.cpuBusyPercent).toBeGreaterThan(0);
+    expect(next.cpuBusyPercent).toBeLessThanOrEqual(100);
     expect(facts.apps.web).toMatchObject({
       releases: [1, 2],
       current: 2,

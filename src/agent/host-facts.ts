@@ -56,6 +56,8 @@ export class HostFactsCollector {
   private readonly runtimes: RuntimeProbe;
   /** The OS's name does not change while the agent runs: read once. */
   private osName: Promise<string | null> | undefined;
+  /** The CPU counters at the last report, for the share busy since. */
+  private cpuTimes: { busy: number; total: number } | undefined;
 
   constructor(private readonly options: HostFactsOptions) {
     this.runtimes = new RuntimeProbe(options.path);
@@ -80,6 +82,7 @@ export class HostFactsCollector {
       cpus: os.cpus().length,
       memory: { totalBytes: os.totalmem(), freeBytes: os.freemem() },
       disks: await disksOf(root),
+      cpuBusyPercent: this.cpuBusyPercent(),
       load: os.loadavg().map((l) => Math.round(l * 100) / 100),
       runtimes: await this.runtimes.versions(),
       agentVersion: SERVER_VERSION,
@@ -88,6 +91,26 @@ export class HostFactsCollector {
       apps: await this.apps(path.join(root, 'apps')),
     };
     return hostFactsSchema.parse(facts);
+  }
+
+  /**
+   * The share of CPU time spent busy since the last call (all CPUs together,
+   * one decimal), from the kernel's counters that `os.cpus()` reads; null the
+   * first time, when there is nothing to compare with.
+   */
+  private cpuBusyPercent(): number | null {
+    let busy = 0;
+    let total = 0;
+    for (const cpu of os.cpus()) {
+      const { user, nice, sys, idle, irq } = cpu.times;
+      busy += user + nice + sys + irq;
+      total += user + nice + sys + idle + irq;
+    }
+    const previous = this.cpuTimes;
+    this.cpuTimes = { busy, total };
+    if (previous === undefined || total <= previous.total) return null;
+    const share = ((busy - previous.busy) / (total - previous.total)) * 100;
+    return Math.min(100, Math.max(0, Math.round(share * 10) / 10));
   }
 
   private async apps(appsDir: string): Promise<Record<string, AppFacts>> {

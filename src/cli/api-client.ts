@@ -39,6 +39,7 @@ import type {
   RollbackBody,
 } from '../protocol/deployment-api.js';
 import type { AuditAnswer, AuditQuery } from '../protocol/audit-api.js';
+import type { AlertsAnswer, AlertsQuery } from '../protocol/alert-api.js';
 import type { HostFactsAnswer } from '../protocol/host-facts.js';
 import type {
   ActionAddBody,
@@ -175,6 +176,11 @@ export class ApiClient {
   /** The audit log (admin): the newest entries asked for, oldest first, and whether there are more. */
   audit(query: AuditQuery = {}): Promise<AuditAnswer> {
     return this.client.call('audit', { query });
+  }
+
+  /** Alerts, newest first (`ferry alerts`). */
+  alerts(query: AlertsQuery = {}): Promise<AlertsAnswer> {
+    return this.client.call('alerts', { query });
   }
 
   /** `ferry note add`: a note on a bundle or a label; the answer has its new id. */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerActionAdd } from './commands/action-add.js';
 import { registerActionDone } from './commands/action-done.js';
 import { registerActions } from './commands/actions.js';
+import { registerAlerts } from './commands/alerts.js';
 import { registerApps } from './commands/apps.js';
 import { registerAudit } from './commands/audit.js';
 import { registerBundleCreate } from './commands/bundle-create.js';
@@ -66,6 +67,7 @@ export function addClientCommands(program: Command): Command {
   registerHistory(program);
   registerEvents(program);
   registerAudit(program);
+  registerAlerts(program);
 
   const note = program
     .command('note')

@@ -3,13 +3,14 @@ import type { FactChange, HostFacts } from './host-facts.js';
 type Scalar = FactChange['from'];
 
 /**
- * Facts that move on their own from one report to the next (load, free memory
+ * Facts that move on their own from one report to the next (CPU use, load, free memory
  * and disk, a service's uptime, the job under way): a change of these alone is
  * no change of the host, and is sampled only now and then.
  */
 export function isVolatileFact(field: string): boolean {
   return (
     field === 'busy' ||
+    field === 'cpuBusyPercent' ||
     field === 'memory.freeBytes' ||
     field.startsWith('load.') ||
     (field.startsWith('disk[') && field.endsWith('.freeBytes')) ||
@@ -34,6 +35,7 @@ export function flattenFacts(facts: HostFacts): Map<string, Scalar> {
     put(`disk[${disk.mount}].sizeBytes`, disk.sizeBytes);
     put(`disk[${disk.mount}].freeBytes`, disk.freeBytes);
   }
+  put('cpuBusyPercent', facts.cpuBusyPercent);
   (facts.load ?? []).forEach((load, i) => put(`load.${[1, 5, 15][i] ?? i}m`, load));
   for (const [name, version] of Object.entries(facts.runtimes)) put(`runtimes.${name}`, version);
   put('agentVersion', facts.agentVersion);

@@ -14,6 +14,7 @@ const report: HostFactsInput = {
   cpus: 4,
   memory: { totalBytes: 8e9, freeBytes: 2e9 },
   disks: [{ mount: '/', sizeBytes: 1e11, freeBytes: 4e10 }],
+  cpuBusyPercent: 12.5,
   load: [0.5, 0.4, 0.3],
   runtimes: { node: '20.11.1', npm: '10.2.4', python3: null, pip: null },
   agentVersion: '0.1.0',

@@ -122,6 +122,12 @@ export const hostFactsSchema = z.object({
   cpus: count.nullable().default(null),
   memory: z.object({ totalBytes: bytes, freeBytes: bytes }).nullable().default(null),
   disks: z.array(diskFactsSchema).max(HOST_FACTS_LIMITS.disks).default([]),
+  /**
+   * The share of CPU time (all CPUs) spent busy, not idle, since the agent's
+   * previous report, 0–100; null in an agent's first report, and from agents
+   * before it.
+   */
+  cpuBusyPercent: z.number().min(0).max(100).nullable().default(null),
   /** Load averages over 1, 5 and 15 minutes. */
   load: z.array(z.number().nonnegative()).max(3).nullable().default(null),
   runtimes: runtimesSchema.prefault({}),

@@ -62,6 +62,7 @@ import { reportQuerySchema, reportSchema } from './report-api.js';
 import { auditAnswerSchema, auditQuerySchema } from './audit-api.js';
 import { type AuditDeclaration, declareRoute, type RouteDeclaration } from './route-declaration.js';
 import { driftAnswerSchema, driftQuerySchema } from './report-api.js';
+import { alertsAnswerSchema, alertsQuerySchema } from './alert-api.js';
 
 /**
  * Every HTTP route of the API, declared once: the server registers its routes
@@ -745,6 +746,19 @@ export const ROUTES = {
     note: '`since` keeps the entries at or after a time; `who` those of one token, by its name or id. Entries older than `audit.retentionDays` are pruned. `more` is true when older entries matched beyond those answered.',
     query: auditQuerySchema,
     answer: auditAnswerSchema,
+    statuses: [200],
+  }),
+
+  alerts: declareRoute({
+    feature: 'alerts',
+    method: 'GET',
+    path: '/alerts',
+    roles: PEOPLE,
+    summary:
+      'Alerts, newest first (200 unless `limit` says): a service failing its health check or restarting, a full disk or memory, a host away; each with its subject (host, app and release), when it started and when it cleared.',
+    note: "`open=true` keeps the open ones, `open=false` the cleared ones; `env`, `app` and `host` (a name) keep those about it. An unknown `host` is `E_HOST_NOT_FOUND`. Thresholds are in the server's config (`alerts`, docs/alerts.md).",
+    query: alertsQuerySchema,
+    answer: alertsAnswerSchema,
     statuses: [200],
   }),
 

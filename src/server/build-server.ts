@@ -30,6 +30,8 @@ import { HostFactsService } from './host-facts-service.js';
 import { NoteService } from './note-service.js';
 import { RecordsService } from './records-service.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { alertRoutes } from './routes/alert-routes.js';
+import { watchAlerts } from './alerts/watch-alerts.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { InspectorPool } from './inspector-pool.js';
 import './request-context.js';
@@ -242,6 +244,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   listenOnBus(events, { driver, deployments, catchUp, agents });
   writeReportsOfReleases(app, events, reports, store, config);
+  const alerts = watchAlerts(app, events, store, config);
   app.addHook('onReady', () => driver.start());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
@@ -336,6 +339,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   void app.register(sessionRoutes(sessions), routeOptions);
   void app.register(auditRoutes(audit), routeOptions);
+  void app.register(alertRoutes(alerts), routeOptions);
   void app.register(metricsRoutes(config.metrics, metrics));
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 

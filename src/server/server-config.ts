@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
+import { durationSchema, parseDuration } from '../bundle/manifest-schema.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/inspect-bundle.js';
 import { FerryError } from '../protocol/errors.js';
 import { environmentsSchema } from './environment-config.js';
@@ -148,6 +149,24 @@ export const serverConfigSchema = z
         // changes only those is sampled at most this often. Any other change is
         // sampled at once.
         sampleMinutes: z.coerce.number().min(0).default(30),
+      })
+      .prefault({}),
+    /** When alerts are raised from hosts' facts, health and presence (docs/alerts.md). */
+    alerts: z
+      .strictObject({
+        // A disk (per mount) fuller than this share of its size raises `disk-full`.
+        diskPercent: z.coerce.number().gt(0).max(100).default(90),
+        // Memory in use over this share of the host's total raises `memory-full`.
+        memoryPercent: z.coerce.number().gt(0).max(100).default(95),
+        // A service restarted this many times in the last hour raises `service-restarting`.
+        restartsPerHour: z.coerce.number().int().min(1).default(3),
+        // How often hosts away longer than their environment's offlineTimeout are looked for.
+        // (a tenth of a second at least; at most a day, as Node's timers take)
+        checkEvery: durationSchema
+          .default('30s')
+          .refine((every) => parseDuration(every) >= 100 && parseDuration(every) <= 86_400_000, {
+            error: 'expected a duration between 100ms and 24h',
+          }),
       })
       .prefault({}),
     /** How long the live event stream's events are kept, for clients that resume (`Last-Event-ID`). */

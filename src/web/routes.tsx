@@ -1,4 +1,5 @@
 import { ActivityPage } from './pages/activity-page.js';
+import { AlertsPage } from './pages/alerts-page.js';
 import { AppPage } from './pages/app-page.js';
 import { DeploymentPage } from './pages/deployment-page.js';
 import { HostPage } from './pages/host-page.js';
@@ -22,5 +23,6 @@ export const PAGES: readonly PageRoute[] = [
   page('/deployments/:id', DeploymentPage),
   page('/hosts', HostsPage),
   page('/hosts/:name', HostPage),
+  page('/alerts', AlertsPage),
   page('/reports/:app/:version', ReportPage),
 ];

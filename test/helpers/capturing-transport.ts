@@ -5,19 +5,26 @@ import type { ServerTransport } from '../../src/transport/transport.js';
  * A server transport that hands the test the server's event handler, as a
  * broker delivering at once would: `deliver` resolves when the server would
  * acknowledge the event, and rejects when it would have it delivered again.
+ * `presence` says a host connected or went, as the transport would.
  */
 export function capturingTransport(): {
   transport: ServerTransport;
   deliver: (hostId: string, event: AgentEvent) => Promise<void>;
+  presence: (hostId: string, connected: boolean) => void;
 } {
   let handler: ((hostId: string, event: AgentEvent) => Promise<void>) | undefined;
+  const presenceHandlers: ((hostId: string, connected: boolean) => void)[] = [];
   const transport: ServerTransport = {
     send: () => Promise.resolve(),
     onEvent: (h) => void (handler = h),
-    onPresence: () => undefined,
+    onPresence: (h) => void presenceHandlers.push(h),
     connectedHosts: () => [],
     disconnect: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
-  return { transport, deliver: (hostId, event) => handler!(hostId, event) };
+  return {
+    transport,
+    deliver: (hostId, event) => handler!(hostId, event),
+    presence: (hostId, connected) => presenceHandlers.forEach((h) => h(hostId, connected)),
+  };
 }

@@ -38,6 +38,7 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   completeAction: ['admin', 'deployer', 'qa'],
   actions: ['admin', 'deployer', 'qa'],
   drift: ['admin', 'deployer', 'qa'],
+  alerts: ['admin', 'deployer', 'qa'],
   report: ['admin', 'deployer', 'qa'],
   session: ['admin', 'deployer', 'qa'],
   endSession: ['admin', 'deployer', 'qa'],

@@ -9,6 +9,7 @@ const NAV = [
   { href: '/', label: 'Overview' },
   { href: '/activity', label: 'Activity' },
   { href: '/hosts', label: 'Hosts' },
+  { href: '/alerts', label: 'Alerts' },
 ] as const;
 
 function isCurrent(href: string, pathname: string): boolean {
