@@ -190,6 +190,27 @@ export async function waitHealthy(
   }
 }
 
+/**
+ * One attempt of the check, bounded by `timeoutMs` (and `options.signal`):
+ * resolves to null when healthy, or to the reason it is not. Continuous health
+ * makes one such attempt per tick. Throws a FerryError (`E_MANIFEST_INVALID`)
+ * only for a malformed spec.
+ *
+ * @example
+ *   const failure = await probeOnce(spec, { cwd, env }, 5000); // 'HTTP 500 from http://…, expected 200'
+ */
+export async function probeOnce(
+  spec: HealthCheckSpec,
+  options: HealthCheckOptions,
+  timeoutMs: number,
+): Promise<string | null> {
+  const probe = probeFor(spec, options);
+  const bounded = Math.max(1, Math.round(timeoutMs));
+  const timeout = AbortSignal.timeout(bounded);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  return probe(signal, bounded);
+}
+
 function probeFor(spec: HealthCheckSpec, options: HealthCheckOptions): Probe {
   const kinds = (['http', 'tcp', 'command'] as const).filter((k) => spec[k] !== undefined);
   if (kinds.length !== 1) {
