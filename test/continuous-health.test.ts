@@ -98,8 +98,9 @@ describe('continuous health', () => {
       await writeFile(sick, '');
       const failing = await serviceOfQa1('web failing on qa-1', (s) => s.state === 'failing');
       expect(failing.version).toBe(version);
+      // The status and the body's start.
       expect(failing.answer).toMatch(
-        /^HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/health, expected 200$/,
+        /^HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/health, expected 200: "\{\\"ok\\":false,.*"$/,
       );
 
       const printed = await cluster.ferry(['status', 'web']);

@@ -323,7 +323,8 @@ describe('one attempt (continuous health)', () => {
       res.writeHead(500).end('boom');
     });
     const failure = await probeOnce(spec({ http: url }), options(), 2000);
-    expect(failure).toBe(`HTTP 500 from ${url}, expected 200`);
+    // With the body's start: what the service says is wrong.
+    expect(failure).toBe(`HTTP 500 from ${url}, expected 200: "boom"`);
     expect(requests).toBe(1);
     await expect(probeOnce(spec({ command: 'true' }), options(), 2000)).resolves.toBeNull();
   });
