@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { type DriftMark, factSummary, type HostApp, type HostRow } from '../lib/hosts-model.js';
-import { serviceHealthText } from '../lib/host-state.js';
+import { type DriftMark, factSummary, type HostRow } from '../lib/hosts-model.js';
+import { ServiceHealthBadge } from './service-health-badge.js';
 import { RelTime } from './rel-time.js';
 import { StateBadge } from './state-badge.js';
 import { DataTable } from './data-table.js';
@@ -111,23 +111,6 @@ function HostLine({
       <td>{facts.memory}</td>
       <td>{facts.load}</td>
     </tr>
-  );
-}
-
-/**
- * Continuous health: the state, with since when and the restarts in words
- * beside it, and the failing probe's answer in its title.
- */
-function ServiceHealthBadge({ service }: { service: NonNullable<HostApp['service']> }) {
-  return (
-    <span
-      data-testid="service-health"
-      data-state={service.state}
-      title={service.answer ?? undefined}
-    >
-      <StateBadge state={service.state} />{' '}
-      <span class="muted">{serviceHealthText(service).slice(service.state.length + 1)}</span>
-    </span>
   );
 }
 
