@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RememberedHealth } from '../install/remembered-health.js';
 import { healthFile } from '../install/remembered-health.js';
+import { RELEASE_SNAPSHOT_FILE } from '../install/release-snapshot.js';
+import { SECRET_MASK } from '../install/secret-masker.js';
 import type { HealthCheckSpec } from './health-check.js';
 import { type HealthReport, HealthWatch, NOT_RUNNING, RESTART_WINDOW_MS } from './health-watch.js';
 
@@ -208,6 +210,27 @@ describe('continuous health: the watch', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(probed.length).toBe(ticks);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("never puts a secret of the release in the answer (a command check's output, say)", async () => {
+    await released('cart', 3, {});
+    await writeFile(
+      path.join(appsDir, 'cart', 'releases', '3', RELEASE_SNAPSHOT_FILE),
+      JSON.stringify({
+        version: 3,
+        installId: 'ins_1',
+        deploymentId: null,
+        vars: { DB_PASSWORD: 'hunter2-long', PORT: '8080' },
+        secrets: ['DB_PASSWORD'],
+        writtenAt: '2026-12-06T13:00:00Z',
+      }),
+    );
+    failure = 'exit code 1: cannot connect as cart:hunter2-long@db:8080';
+    await watch.refresh();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reports.map((r) => r.answer)).toEqual([
+      `exit code 1: cannot connect as cart:${SECRET_MASK}@db:8080`,
+    ]);
   });
 
   it('reports the present state again on demand (after a reconnect)', async () => {

@@ -4,6 +4,8 @@ import { parseDuration } from '../../bundle/manifest-schema.js';
 import type { AgentEventBody } from '../../protocol/messages.js';
 import { healthFile, type RememberedHealth } from '../install/remembered-health.js';
 import { currentVersion } from '../install/release-files.js';
+import { readReleaseSnapshot } from '../install/release-snapshot.js';
+import { SecretMasker } from '../install/secret-masker.js';
 import type { ProcessDriver, ServiceStatus } from '../process/process-driver.js';
 import {
   type HealthCheckOptions,
@@ -59,6 +61,8 @@ interface Watched {
   cwd: string;
   env: Record<string, string>;
   everyMs: number;
+  /** Hides the release's secret values in a failing answer (a command check may print one). */
+  masker: SecretMasker;
   /** What the remembered check was read from: a change restarts the watch. */
   key: string;
   timer: NodeJS.Timeout | null;
@@ -145,7 +149,8 @@ export class HealthWatch {
 
   /** The driver restarted `app`'s service (the builtin driver's `restarted` event). */
   noteRestart(app: string): void {
-    const times = this.restarts.get(app) ?? [];
+    const since = this.now() - RESTART_WINDOW_MS;
+    const times = (this.restarts.get(app) ?? []).filter((t) => t > since);
     times.push(this.now());
     this.restarts.set(app, times);
   }
@@ -201,6 +206,12 @@ export class HealthWatch {
     if (existing?.key === text) return;
     if (existing) this.halt(existing);
     const health = remembered.health;
+    // The answer is shown to every token: the release's secrets never in it.
+    const snapshot = await readReleaseSnapshot(
+      path.join(this.options.appsDir, app, 'releases', String(remembered.version)),
+    ).catch(() => null);
+    const secrets = (snapshot?.secrets ?? []).flatMap((name) => snapshot?.vars[name] ?? []);
+    if (this.closed || this.watched.get(app) !== existing) return;
     const watched: Watched = {
       app,
       version: remembered.version,
@@ -209,6 +220,7 @@ export class HealthWatch {
       env: remembered.env,
       // A check remembered before `every` existed watches at its default.
       everyMs: Math.max(MIN_EVERY_MS, parseDuration(health?.every ?? '30s')),
+      masker: new SecretMasker(secrets),
       key: text ?? '',
       timer: null,
       ticking: null,
@@ -287,7 +299,7 @@ export class HealthWatch {
       timeoutMs + PROBE_GRACE_MS,
     ).catch(() => `no answer from the health check within ${timeoutMs}ms`);
     if (failure === null) return { state: 'healthy', answer: null };
-    return { state: 'failing', answer: clip(failure) };
+    return { state: 'failing', answer: clip(watched.masker.mask(failure)) };
   }
 
   private update(watched: Watched, state: ServiceHealthState, answer: string | null): void {
