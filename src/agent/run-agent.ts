@@ -168,6 +168,8 @@ async function startAgent(
     stateDir: host.stateDir,
     appsDir: host.appsDir,
     driver,
+    // The builtin driver tells of each restart it makes; the others' are seen as a new pid.
+    restartsFromPids: driver.kind !== 'builtin',
     report: (report) => transport.emit({ v: PROTOCOL_VERSION, id: randomUUID(), ...report }),
     logger,
   });

@@ -167,6 +167,46 @@ describe('continuous health: the watch', () => {
     expect(states().at(-1)).toEqual(['healthy', 3, 0]);
   });
 
+  it('with supervisord or systemd, counts a new pid of the running service as a restart', async () => {
+    let pid = 100;
+    const byPid = new HealthWatch({
+      stateDir,
+      appsDir,
+      driver: { status: () => Promise.resolve({ running, pid: running ? pid : null }) },
+      restartsFromPids: true,
+      report: (report) => reports.push(report),
+      logger: { error: () => undefined },
+      probe: () => Promise.resolve(null),
+    });
+    try {
+      await released('cart', 3, {});
+      await byPid.refresh();
+      await vi.advanceTimersByTimeAsync(0);
+      await vi.advanceTimersByTimeAsync(10_000); // the same pid: nothing
+      pid = 101; // restarted by supervisord between two ticks
+      await vi.advanceTimersByTimeAsync(10_000);
+      running = false; // between two lives
+      await vi.advanceTimersByTimeAsync(10_000);
+      running = true;
+      pid = 102;
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(states()).toEqual([
+        ['healthy', 3, 0],
+        ['healthy', 3, 1],
+        ['stopped', 3, 1],
+        ['healthy', 3, 2],
+      ]);
+      // An install restarts the service on purpose: not counted.
+      byPid.pause('cart');
+      pid = 200;
+      await byPid.resume('cart');
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(states()).toHaveLength(4);
+    } finally {
+      byPid.close();
+    }
+  });
+
   it('is paused during an install (no false "failing") and watches the new release after it', async () => {
     await released('cart', 3, {});
     await watch.refresh();

@@ -35,6 +35,13 @@ export interface HealthWatchOptions {
   /** Sends one report (the agent wraps it in an envelope and emits it). */
   report(report: HealthReport): void;
   logger: { error(details: object, message: string): void };
+  /**
+   * Count a new pid of a running service as a restart (supervisord, systemd:
+   * their own restarts tell the agent nothing else). The builtin driver says
+   * so itself (`noteRestart`), so leave this off for it. Two restarts within
+   * one tick count as one.
+   */
+  restartsFromPids?: boolean;
   /** Milliseconds since the epoch; a test's fake clock. */
   now?: () => number;
   probe?: HealthProbe;
@@ -65,6 +72,8 @@ interface Watched {
   masker: SecretMasker;
   /** What the remembered check was read from: a change restarts the watch. */
   key: string;
+  /** The service's pid at the last tick it ran (`restartsFromPids`). */
+  lastPid: number | null;
   timer: NodeJS.Timeout | null;
   /** Aborts the tick under way when the watch stops or pauses. */
   ticking: AbortController | null;
@@ -222,6 +231,7 @@ export class HealthWatch {
       everyMs: Math.max(MIN_EVERY_MS, parseDuration(health?.every ?? '30s')),
       masker: new SecretMasker(secrets),
       key: text ?? '',
+      lastPid: null,
       timer: null,
       ticking: null,
     };
@@ -291,6 +301,11 @@ export class HealthWatch {
       return null;
     }
     if (!status.running) return { state: 'stopped', answer: NOT_RUNNING };
+    if (this.options.restartsFromPids && status.pid !== null) {
+      // Not across an install: `resume` starts a new watch, with no pid yet.
+      if (watched.lastPid !== null && status.pid !== watched.lastPid) this.noteRestart(watched.app);
+      watched.lastPid = status.pid;
+    }
     if (!watched.spec) return { state: 'healthy', answer: null };
     const timeoutMs = Math.min(watched.spec.timeoutMs, watched.everyMs);
     // The probe bounds itself; this bounds a probe that would not (a tick must end).
