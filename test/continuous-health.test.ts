@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,12 @@ import { harnessTrust } from '../src/dev/harness-trust.js';
 import type { AppStatus, HostStatus } from '../src/protocol/deployment-api.js';
 import type { FerryEvent } from '../src/protocol/events.js';
 import { Cluster, waitFor } from './helpers/cluster.js';
+import {
+  startSupervisord,
+  SUPERVISORCTL,
+  SUPERVISORD_SUITES_RUN,
+  type TestSupervisord,
+} from './helpers/supervisord.js';
 import { webAppTree } from './helpers/web-app.js';
 
 /**
@@ -17,24 +24,27 @@ import { webAppTree } from './helpers/web-app.js';
  */
 
 let cluster: Cluster;
+/** qa-2's supervisord, started when the host is added (supervisord suites only). */
+let supervisor: TestSupervisord | undefined;
 let sick: string;
 let version: number;
 
-/** qa-1's row of web in qa, as the API's status says. */
-async function qa1(): Promise<HostStatus | undefined> {
+/** A host's row of web in qa, as the API's status says. */
+async function hostRow(host: string): Promise<HostStatus | undefined> {
   const apps: AppStatus[] = await cluster.api().status('web');
-  return apps[0]?.environments.find((e) => e.env === 'qa')?.hosts.find((h) => h.host === 'qa-1');
+  return apps[0]?.environments.find((e) => e.env === 'qa')?.hosts.find((h) => h.host === host);
 }
 
 /** Waits for qa-1's service health to satisfy `check`. */
 function serviceOfQa1(
   what: string,
   check: (service: NonNullable<HostStatus['service']>) => boolean,
+  host = 'qa-1',
 ) {
   return waitFor(
     what,
     async () => {
-      const service = (await qa1())?.service;
+      const service = (await hostRow(host))?.service;
       return service && check(service) ? service : undefined;
     },
     30_000,
@@ -74,7 +84,19 @@ async function servicePid(): Promise<number> {
 }
 
 beforeAll(async () => {
-  cluster = await Cluster.start();
+  cluster = await Cluster.start({
+    agentArgs: ({ name }) =>
+      name === 'qa-2'
+        ? [
+            '--driver',
+            'supervisord',
+            '--supervisord-config',
+            supervisor!.config,
+            '--supervisord-include',
+            supervisor!.include,
+          ]
+        : [],
+  });
   await cluster.addHost('qa-1', 'qa');
   sick = path.join(cluster.work, 'qa-1.sick');
   // qa deploys on push.
@@ -86,6 +108,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Before the cluster's folder, which holds its socket, goes.
+  await supervisor?.stop();
   await cluster?.close();
 });
 
@@ -177,4 +201,37 @@ describe('continuous health', () => {
       restarts: before.restarts,
     });
   }, 90_000);
+});
+
+describe.skipIf(!SUPERVISORD_SUITES_RUN)('continuous health under supervisord', () => {
+  beforeAll(async () => {
+    supervisor = await startSupervisord(path.join(cluster.work, 'supervisor'));
+    // Caught up to the desired web on joining, its service run by supervisord.
+    await cluster.addHost('qa-2', 'qa');
+    await serviceOfQa1(
+      'web healthy on qa-2',
+      (s) => s.state === 'healthy' && s.version === version,
+      'qa-2',
+    );
+  }, 120_000);
+
+  it('counts a restart by supervisord, seen as a new pid of the running service', async () => {
+    const pidOf = () =>
+      Number(
+        execFileSync(SUPERVISORCTL, ['-c', supervisor!.config, 'pid', 'ferry-web'], {
+          encoding: 'utf8',
+        }).trim(),
+      );
+    const pid = pidOf();
+    expect(pid).toBeGreaterThan(0);
+    // The program's whole group, as a crash would take it; supervisord starts it again.
+    process.kill(-pid, 'SIGKILL');
+    const service = await serviceOfQa1(
+      'a restart counted on qa-2',
+      (s) => s.restarts === 1 && s.state === 'healthy',
+      'qa-2',
+    );
+    expect(service.version).toBe(version);
+    expect(pidOf()).not.toBe(pid);
+  }, 60_000);
 });
