@@ -67,7 +67,12 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     await settled(1);
     sick = path.join(cluster.work, 'web-two-sick');
     await cluster.push(
-      webAppTree('two', { breakable: true, healthTimeout: '2s', sickFile: sick }),
+      webAppTree('two', {
+        breakable: true,
+        healthTimeout: '2s',
+        sickFile: sick,
+        healthEvery: '500ms',
+      }),
       'two',
     );
     await settled(2);
@@ -242,8 +247,8 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
   });
 
   it('shows a host that falls ill after its rollout on the overview, the app page and its own page', async () => {
-    // Health comes from a host's facts, reported every 30 s: no deployment, no
-    // install, no event but host.facts says so.
+    // Continuous health (every 500 ms for web@2): no deployment, no install,
+    // no event but host.health says so.
     const watch = async (where: string) => {
       const other = await context.newPage();
       other.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -252,15 +257,20 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
     };
     const appPage = await watch('/apps/web');
     const hostPage = await watch('/hosts/qa-1');
+    const hostsPage = await watch('/hosts');
     try {
       const overviewCounts = page.locator(
         '[data-testid=matrix] tr[data-app=web] [data-env=qa] [data-testid=host-counts]',
       );
       const appCounts = appPage.locator('[data-testid=app-env][data-env=qa] .host-counts');
-      const health = hostPage.locator('[data-testid=host-runs] .badge');
+      const health = hostPage.locator('[data-testid=host-runs] [data-testid=service-health]');
+      const inList = hostsPage.locator(
+        '[data-testid=host-row][data-host=qa-1] [data-testid=service-health]',
+      );
       expect(await overviewCounts.innerText()).toBe('1 ok · 1 failed');
       await expect.poll(() => appCounts.innerText()).toBe('1 ok · 1 failed');
-      await expect.poll(() => health.getAttribute('data-state')).toBe('ok');
+      await expect.poll(() => health.getAttribute('data-state')).toBe('healthy');
+      await expect.poll(() => inList.getAttribute('data-state')).toBe('healthy');
 
       await writeFile(sick, '');
       await waitFor(
@@ -268,7 +278,9 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
         async () => {
           const { apps } = await admin.call('status', { query: { app: 'web' } });
           const qa = apps[0]!.environments.find((e) => e.env === 'qa')!;
-          return qa.hosts.find((h) => h.host === 'qa-1')?.health === 'failing' ? true : undefined;
+          return qa.hosts.find((h) => h.host === 'qa-1')?.service?.state === 'failing'
+            ? true
+            : undefined;
         },
         60_000,
       );
@@ -277,9 +289,17 @@ describe.skipIf(!RUN)('the dashboard in Chromium', () => {
       await expect
         .poll(() => health.getAttribute('data-state'), { timeout: 10_000 })
         .toBe('failing');
+      // The hosts page too, with since when, and the answer in its title.
+      await expect
+        .poll(() => inList.getAttribute('data-state'), { timeout: 10_000 })
+        .toBe('failing');
+      expect(await inList.innerText()).toMatch(/failing\s+since \d\d:\d\d UTC/);
+      expect(await inList.getAttribute('title')).toMatch(
+        /^HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/health/,
+      );
     } finally {
       await rm(sick, { force: true });
-      await Promise.all([appPage.close(), hostPage.close()]);
+      await Promise.all([appPage.close(), hostPage.close(), hostsPage.close()]);
     }
   }, 120_000);
 

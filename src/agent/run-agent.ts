@@ -9,6 +9,7 @@ import { agentClientOptions, loadOrEnroll, signingKeyOf } from './agent-identity
 import { CredentialRotation } from './credential-rotation.js';
 import { type AgentRootLock, lockAgentRoot } from './agent-root-lock.js';
 import { AgentLogger } from './agent-logger.js';
+import { HealthWatch } from './health/health-watch.js';
 import { HostFactsCollector } from './host-facts.js';
 import { askWanted } from './install-wanted.js';
 import { BundleFetcher } from './install/bundle-fetcher.js';
@@ -122,7 +123,9 @@ async function startAgent(
   }
   // Only the driver and the transport in use are loaded: an agent on the
   // server's WebSocket never loads the RabbitMQ client (bench/agent-memory.mjs).
-  const driver = await makeDriver(options, agentDir);
+  /** Told of each restart the driver makes of a service (continuous health counts them). */
+  let onRestart: (app: string) => void = () => undefined;
+  const driver = await makeDriver(options, agentDir, (app) => onRestart(app));
   const transport: AgentTransport =
     options.transport.kind === 'rabbitmq'
       ? await rabbitmqTransport(options.transport, identity.hostId, logger)
@@ -161,6 +164,16 @@ async function startAgent(
     stateDir: host.stateDir,
     driver,
   });
+  const watch = new HealthWatch({
+    stateDir: host.stateDir,
+    appsDir: host.appsDir,
+    driver,
+    // The builtin driver tells of each restart it makes; the others' are seen as a new pid.
+    restartsFromPids: driver.kind !== 'builtin',
+    report: (report) => transport.emit({ v: PROTOCOL_VERSION, id: randomUUID(), ...report }),
+    logger,
+  });
+  onRestart = (app) => watch.noteRestart(app);
   // An install keys the reuse of installed dependencies on the runtime's version: the same probe.
   host.runtimes = () => facts.runtimeVersions();
   const reportFacts = async () => {
@@ -265,6 +278,8 @@ async function startAgent(
     );
     logger.info({ jobId: job.id, app: job.app, version: job.version }, 'install started');
     let result: InstallResult;
+    // No "failing" while the release switches: the watch looks again once the install ended.
+    watch.pause(job.app);
     try {
       // Loaded with the first job: an idle agent holds none of the install steps.
       const { runInstall } = await import('./install/install-pipeline.js');
@@ -285,6 +300,7 @@ async function startAgent(
       };
       logger.error({ err, jobId: job.id }, 'install crashed');
     }
+    if (!abandoned) await watch.resume(job.app);
     if (abandoned) {
       logger.warn(
         { jobId: job.id, ...result },
@@ -312,8 +328,12 @@ async function startAgent(
 
   rotation.start(transport);
   transport.onConnection((connected) => {
-    if (connected) void reportFactsSafely();
+    if (!connected) return;
+    void reportFactsSafely();
+    // The server learns each service's present health, whatever it missed while away.
+    watch.reportAll();
   });
+  await watch.refresh();
   transport.start(handle);
   const heartbeat = setInterval(() => void reportFactsSafely(), options.heartbeatMs);
 
@@ -322,6 +342,7 @@ async function startAgent(
     name: identity.name,
     async close() {
       clearInterval(heartbeat);
+      watch.close();
       rotation.close();
       stopping.abort();
       // An install under way is given a moment to end; one that takes longer is
@@ -382,13 +403,23 @@ async function rabbitmqTransport(
   });
 }
 
-async function makeDriver(options: AgentOptions, agentDir: string): Promise<ProcessDriver> {
+async function makeDriver(
+  options: AgentOptions,
+  agentDir: string,
+  onRestart: (app: string) => void,
+): Promise<ProcessDriver> {
   // Services' environment files (mode 0600) stay in the agent's own folder.
   const envDir = path.join(agentDir, 'env');
   switch (options.driver) {
     case 'builtin': {
-      const { BuiltinDriver } = await import('./process/builtin/builtin-driver.js');
-      return new BuiltinDriver(path.join(agentDir, 'services'));
+      const { BuiltinDriver, reportToConsole } =
+        await import('./process/builtin/builtin-driver.js');
+      return new BuiltinDriver(path.join(agentDir, 'services'), {
+        onEvent: (event) => {
+          reportToConsole(event);
+          if (event.type === 'restarted') onRestart(event.name);
+        },
+      });
     }
     case 'supervisord': {
       const { SupervisordDriver } = await import('./process/supervisord/supervisord-driver.js');

@@ -78,6 +78,8 @@ const healthSchema = z
     contains: z.string().max(FIELD_LIMITS.text).optional(),
     timeout: durationSchema.default('30s'),
     interval: durationSchema.default('1s'),
+    /** Continuous health: how often the agent checks a running release after its install. */
+    every: durationSchema.default('30s'),
   })
   .superRefine((health, ctx) => {
     const kinds = (['http', 'tcp', 'command'] as const).filter((k) => health[k] !== undefined);

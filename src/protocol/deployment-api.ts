@@ -188,6 +188,24 @@ export const hostStatusSchema = z.object({
    * ahead (nobody is there to say yes); a deployment moves it. Absent when none.
    */
   aheadOverMigrations: z.array(z.number().int()).optional(),
+  /**
+   * Continuous health: the service's state as its agent last reported it
+   * (`health.every` in the manifest), since when (the agent's clock), the failing
+   * probe's answer, and the restarts by the process driver in the last hour.
+   * Null when the agent reported none (no running release, or an older agent).
+   */
+  service: z
+    .object({
+      state: z.enum(['healthy', 'failing', 'stopped']),
+      version: z.number().int().nullable(),
+      since: z.string(),
+      answer: z.string().nullable(),
+      restarts: z.number().int(),
+      /** When the server recorded the report. */
+      at: z.string(),
+    })
+    .nullable()
+    .optional(),
 });
 export type HostStatus = z.infer<typeof hostStatusSchema>;
 

@@ -1,3 +1,4 @@
+import SQLite from 'better-sqlite3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -188,6 +189,66 @@ describe('AgentService, facts reports', () => {
     // Nothing is caught up on facts that were refused.
     await bus.idle();
     expect(reported).toEqual(['host_a']);
+  });
+});
+
+describe('AgentService, continuous health', () => {
+  it("records a service's health as the host's, with the server's time, and forgets it with the host", async () => {
+    await store.hosts.create({ id: 'host_a', name: 'qa-1', env: 'qa', roles: ['web'], vars: {} });
+    const { transport, deliver } = capturingTransport();
+    const logger = { warn: () => undefined };
+    const service = new AgentService(
+      store,
+      {} as TokenService,
+      {} as BundleService,
+      transport,
+      logger,
+      {} as VariableService,
+      {} as InstallDispatcher,
+      new HostFactsService(store, { keepSamples: 10, keepDays: 30, sampleMinutes: 10 }, logger),
+      { notify: () => undefined, withEffects: (work) => work() },
+    );
+    try {
+      const before = new Date().toISOString();
+      await deliver('host_a', {
+        v: PROTOCOL_VERSION,
+        id: 'ev-h1',
+        type: 'health',
+        app: 'cart',
+        version: 12,
+        state: 'failing',
+        since: '2026-12-06T14:02:00.000Z',
+        answer: 'HTTP 500 from http://127.0.0.1:8080/health, expected 200',
+        restarts: 3,
+        // The agent's clock may be off: the server records its own.
+        at: '1999-01-01T00:00:00.000Z',
+      });
+      const [kept] = await store.health.list({ hostId: 'host_a' });
+      expect(kept).toMatchObject({
+        host: 'qa-1',
+        env: 'qa',
+        app: 'cart',
+        version: 12,
+        state: 'failing',
+        since: '2026-12-06T14:02:00.000Z',
+        answer: 'HTTP 500 from http://127.0.0.1:8080/health, expected 200',
+        restarts: 3,
+      });
+      expect(kept!.at >= before).toBe(true);
+
+      await service.removeHost('qa-1', 'admin');
+      // The rows themselves, not only hidden from the lists with the host.
+      const file = new SQLite(path.join(dir, 'ferry.db'), { readonly: true });
+      try {
+        expect(
+          file.prepare('SELECT app FROM service_health WHERE host_id = ?').all('host_a'),
+        ).toEqual([]);
+      } finally {
+        file.close();
+      }
+    } finally {
+      service.close();
+    }
   });
 });
 

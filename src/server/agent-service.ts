@@ -141,6 +141,8 @@ export class AgentService {
     const host = await this.store.hosts.findByName(name);
     if (!host) throw new FerryError('E_HOST_NOT_FOUND', `No host named ${name}`, { host: name });
     await this.store.hosts.remove(host.id, new Date().toISOString());
+    // Its services' health is no one's concern any more (a host enrolled again under the name starts afresh).
+    await this.store.health.forget(host.id);
     await this.store.history.record(
       historyEvent({
         type: 'host',
@@ -446,11 +448,18 @@ export class AgentService {
       return;
     }
     if (event.type === 'health') {
-      // Continuous health is recorded by the health service (being built): until then, logged.
-      this.logger.warn(
-        { hostId, app: event.app, state: event.state },
-        'service health (not recorded yet)',
-      );
+      // Kept as the service's present health; a change is a host.health event (the evented store).
+      // `at` is the server's clock: `since` stays the agent's, as it saw the state begin.
+      await this.store.health.record({
+        hostId,
+        app: event.app,
+        version: event.version,
+        state: event.state,
+        since: event.since,
+        answer: event.answer,
+        restarts: event.restarts,
+        at: new Date().toISOString(),
+      });
       return;
     }
     // Whose it is and its state: its steps are not needed here.

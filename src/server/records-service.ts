@@ -7,6 +7,7 @@ import {
 import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment-api.js';
 import { type MigrationRan, migrationsBehind } from './deployments/migration-gate.js';
 import { FerryError } from '../protocol/errors.js';
+import type { ServiceHealth } from '../store/health-store.js';
 import type { InstallHead, Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
 import { changedSince } from './deployments/config-snapshots.js';
@@ -46,6 +47,12 @@ export class RecordsService {
       (await this.store.installs.listNewest(app === undefined ? {} : { app })).map((i) => [
         cellKey(i.hostId, i.app),
         i,
+      ]),
+    );
+    const health = new Map(
+      (await this.store.health.list(app === undefined ? {} : { app })).map((h) => [
+        cellKey(h.hostId, h.app),
+        h,
       ]),
     );
     const plans: { summary: AppSummary; role: string }[] = [];
@@ -94,6 +101,7 @@ export class RecordsService {
                 newest.get(cellKey(h.id, summary.name)),
                 changed.get(cellKey(h.id, summary.name)),
                 migrationsAsked,
+                health.get(cellKey(h.id, summary.name)),
               ),
             ),
           ),
@@ -202,6 +210,7 @@ export class RecordsService {
     last: InstallHead | undefined,
     changed: string[] | undefined,
     migrationsAsked: Map<string, Promise<MigrationRan[]>>,
+    service: ServiceHealth | undefined,
   ): Promise<HostStatus> {
     const version = reportedVersion(host, app);
     // Why catch-up leaves it ahead, when going back would cross migrations.
@@ -220,6 +229,16 @@ export class RecordsService {
       ...(over.length === 0
         ? {}
         : { aheadOverMigrations: over.map((m) => m.version).sort((a, b) => a - b) }),
+      service: service
+        ? {
+            state: service.state,
+            version: service.version,
+            since: service.since,
+            answer: service.answer,
+            restarts: service.restarts,
+            at: service.at,
+          }
+        : null,
     };
   }
 

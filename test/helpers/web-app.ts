@@ -20,6 +20,8 @@ export function webAppTree(
     printVar?: string;
     /** Answer /health with 503 while this file exists: a host that falls ill after its rollout. */
     sickFile?: string;
+    /** Continuous health: how often the agent checks the running release (`health.every`). */
+    healthEvery?: string;
   } = {},
 ): Record<string, string> {
   const env = [`WEB_PORT: '\${PORT}'`, `WEB_MARK: '${mark}'`];
@@ -33,7 +35,7 @@ export function webAppTree(
       '      command: node server.js',
       `      env: { ${env.join(', ')} }`,
       '      stopTimeout: 5s',
-      `    health: { http: 'http://127.0.0.1:\${PORT}/health', timeout: ${options.healthTimeout ?? '10s'}, interval: 200ms }`,
+      `    health: { http: 'http://127.0.0.1:\${PORT}/health', timeout: ${options.healthTimeout ?? '10s'}, interval: 200ms${options.healthEvery === undefined ? '' : `, every: ${options.healthEvery}`} }`,
       '    keepReleases: 5',
       '',
     ].join('\n'),

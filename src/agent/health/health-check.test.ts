@@ -7,7 +7,13 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { appManifestSchema } from '../../bundle/manifest-schema.js';
 import { FerryError } from '../../protocol/errors.js';
 import type { HealthCheckSpec } from './health-check.js';
-import { healthSpecFrom, parseTcpAddress, retryPause, waitHealthy } from './health-check.js';
+import {
+  healthSpecFrom,
+  parseTcpAddress,
+  probeOnce,
+  retryPause,
+  waitHealthy,
+} from './health-check.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -309,11 +315,40 @@ describe('malformed specs', () => {
   });
 });
 
+describe('one attempt (continuous health)', () => {
+  it('answers once, with the failure, without retrying', async () => {
+    let requests = 0;
+    const { url } = await httpServer((_req, res) => {
+      requests += 1;
+      res.writeHead(500).end('boom');
+    });
+    const failure = await probeOnce(spec({ http: url }), options(), 2000);
+    // With the body's start: what the service says is wrong.
+    expect(failure).toBe(`HTTP 500 from ${url}, expected 200: "boom"`);
+    expect(requests).toBe(1);
+    await expect(probeOnce(spec({ command: 'true' }), options(), 2000)).resolves.toBeNull();
+  });
+
+  it('is bounded by its timeout when the service accepts and never answers', async () => {
+    const { port } = await silentServer();
+    const started = performance.now();
+    const failure = await probeOnce(
+      spec({ http: `http://127.0.0.1:${port}/health` }),
+      options(),
+      150,
+    );
+    expect(failure).toBe(`no answer from http://127.0.0.1:${port}/health within 150ms`);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
 describe('healthSpecFrom', () => {
   it('turns the manifest section, defaults filled in, into milliseconds', () => {
     const app = appManifestSchema.parse({
       health: { http: 'http://127.0.0.1:8080/health', contains: 'ok', interval: '500ms' },
     });
+    // `every` is continuous health's (health-watch.ts), not the install check's.
+    expect(app.health?.every).toBe('30s');
     expect(healthSpecFrom(app.health!)).toEqual({
       http: 'http://127.0.0.1:8080/health',
       contains: 'ok',

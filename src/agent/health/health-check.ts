@@ -78,6 +78,8 @@ export const QUICK_RETRY_MAX_MS = 100;
 export const QUICK_WINDOW_MS = 5_000;
 /** How much of a command's output the failure message keeps. */
 const OUTPUT_TAIL_CHARS = 400;
+/** How much of a failing HTTP answer's body one attempt of continuous health keeps. */
+const ANSWER_BODY_CHARS = 200;
 /** How much of an HTTP body is searched for `contains`. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -190,7 +192,33 @@ export async function waitHealthy(
   }
 }
 
-function probeFor(spec: HealthCheckSpec, options: HealthCheckOptions): Probe {
+/**
+ * One attempt of the check, bounded by `timeoutMs` (and `options.signal`):
+ * resolves to null when healthy, or to the reason it is not. Continuous health
+ * makes one such attempt per tick. Throws a FerryError (`E_MANIFEST_INVALID`)
+ * only for a malformed spec.
+ *
+ * @example
+ *   const failure = await probeOnce(spec, { cwd, env }, 5000); // 'HTTP 500 from http://…, expected 200'
+ */
+export async function probeOnce(
+  spec: HealthCheckSpec,
+  options: HealthCheckOptions,
+  timeoutMs: number,
+): Promise<string | null> {
+  // The body's start tells a person more than the status alone ("database down").
+  const probe = probeFor(spec, options, { bodyChars: ANSWER_BODY_CHARS });
+  const bounded = Math.max(1, Math.round(timeoutMs));
+  const timeout = AbortSignal.timeout(bounded);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  return probe(signal, bounded);
+}
+
+function probeFor(
+  spec: HealthCheckSpec,
+  options: HealthCheckOptions,
+  answer: { bodyChars: number } = { bodyChars: 0 },
+): Probe {
   const kinds = (['http', 'tcp', 'command'] as const).filter((k) => spec[k] !== undefined);
   if (kinds.length !== 1) {
     throw malformed(
@@ -198,7 +226,8 @@ function probeFor(spec: HealthCheckSpec, options: HealthCheckOptions): Probe {
       { kinds },
     );
   }
-  if (spec.http !== undefined) return httpProbe(spec.http, spec.expectStatus, spec.contains);
+  if (spec.http !== undefined)
+    return httpProbe(spec.http, spec.expectStatus, spec.contains, answer.bodyChars);
   if (spec.tcp !== undefined) return tcpProbe(spec.tcp);
   return commandProbe(spec.command ?? '', options);
 }
@@ -207,7 +236,12 @@ function malformed(message: string, details: Record<string, unknown>): FerryErro
   return new FerryError('E_MANIFEST_INVALID', message, { section: 'health', ...details });
 }
 
-function httpProbe(url: string, expectStatus: number, contains: string | undefined): Probe {
+function httpProbe(
+  url: string,
+  expectStatus: number,
+  contains: string | undefined,
+  bodyChars: number,
+): Probe {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -226,9 +260,15 @@ function httpProbe(url: string, expectStatus: number, contains: string | undefin
       // login page must not pass because the login page says 200.
       const response = await fetch(url, { signal, redirect: 'manual' });
       if (response.status !== expectStatus) {
-        await response.body?.cancel();
         const location = response.headers.get('location');
-        return `HTTP ${response.status} from ${url}${location ? ` (to ${location})` : ''}, expected ${expectStatus}`;
+        const failure = `HTTP ${response.status} from ${url}${location ? ` (to ${location})` : ''}, expected ${expectStatus}`;
+        if (bodyChars === 0) {
+          await response.body?.cancel();
+          return failure;
+        }
+        const body = (await readBody(response, bodyChars * 4)).replace(/\s+/g, ' ').trim();
+        if (body === '') return failure;
+        return `${failure}: ${JSON.stringify(body.length > bodyChars ? `${body.slice(0, bodyChars)}…` : body)}`;
       }
       if (contains === undefined) {
         await response.body?.cancel();
@@ -244,8 +284,8 @@ function httpProbe(url: string, expectStatus: number, contains: string | undefin
   };
 }
 
-/** The body as text, at most MAX_BODY_BYTES of it. */
-async function readBody(response: Response): Promise<string> {
+/** The body as text, at most `maxBytes` of it (about: whole chunks are read). */
+async function readBody(response: Response, maxBytes = MAX_BODY_BYTES): Promise<string> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -257,7 +297,7 @@ async function readBody(response: Response): Promise<string> {
     const value = read.value instanceof Uint8Array ? read.value : new Uint8Array();
     bytes += value.byteLength;
     text += decoder.decode(value, { stream: true });
-    if (bytes >= MAX_BODY_BYTES) {
+    if (bytes >= maxBytes) {
       await reader.cancel();
       break;
     }

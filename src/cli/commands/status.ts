@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { AppStatus } from '../../protocol/deployment-api.js';
+import type { AppStatus, HostStatus } from '../../protocol/deployment-api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
-import { printable, printJson } from '../output.js';
+import { printable, printJson, shortTime } from '../output.js';
 
 /** `ferry status [app]`: per app and environment, what should run and what runs. */
 export function registerStatus(program: Command): void {
@@ -46,7 +46,11 @@ export function statusLines(apps: AppStatus[]): string[] {
           host.lastInstall && host.lastInstall.state !== 'succeeded'
             ? `  last install @${host.lastInstall.version} ${host.lastInstall.state}`
             : '';
-        lines.push(`    ${host.host}  ${version}  ${host.health}${drift}${last}`);
+        lines.push(
+          `    ${host.host}  ${version}  ${host.health}${serviceHealth(host.service)}${drift}${last}`,
+        );
+        if (host.service?.state === 'failing' && host.service.answer !== null)
+          lines.push(`      ${host.service.answer}`);
         const changed = host.changedVariables ?? [];
         if (changed.length > 0)
           lines.push(
@@ -64,4 +68,19 @@ function aheadWhy(versions: number[] | undefined): string {
   if (!versions || versions.length === 0) return '';
   const which = versions.map((v) => `@${v}`).join(', ');
   return `; the migrations of ${which} ran here: it stays until a deployment moves it`;
+}
+
+/**
+ * Continuous health as its agent last reported it: `  failing since 14:02 (3 restarts)`
+ * (UTC; the date too when not today), or nothing when not reported.
+ */
+export function serviceHealth(service: HostStatus['service'], now = new Date()): string {
+  if (!service) return '';
+  const when = shortTime(service.since);
+  const today = service.since.slice(0, 10) === now.toISOString().slice(0, 10);
+  const restarts =
+    service.restarts === 0
+      ? ''
+      : ` (${service.restarts} restart${service.restarts === 1 ? '' : 's'} in the last hour)`;
+  return `  ${service.state} since ${today ? when.slice(11) : when}${restarts}`;
 }

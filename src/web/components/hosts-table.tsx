@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { type DriftMark, factSummary, type HostRow } from '../lib/hosts-model.js';
+import { ServiceHealthBadge } from './service-health-badge.js';
 import { RelTime } from './rel-time.js';
 import { StateBadge } from './state-badge.js';
 import { DataTable } from './data-table.js';
@@ -94,7 +95,10 @@ function HostLine({
                 {app.desired !== null && app.version !== app.desired && (
                   <span class="muted"> (desired {app.desired})</span>
                 )}{' '}
-                {app.health !== 'unknown' && <StateBadge state={app.health} />}
+                {app.health !== 'unknown' && app.service === null && (
+                  <StateBadge state={app.health} />
+                )}
+                {app.service !== null && <ServiceHealthBadge service={app.service} />}
               </DriftCell>
             ))}
           </ul>

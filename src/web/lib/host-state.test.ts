@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvironmentStatus, HostStatus } from '../../protocol/deployment-api.js';
-import { countHostStates, describeCounts, describeHost, hostState } from './host-state.js';
+import {
+  countHostStates,
+  describeCounts,
+  describeHost,
+  hostState,
+  serviceHealthText,
+} from './host-state.js';
 
 function host(overrides: Partial<HostStatus> = {}): HostStatus {
   return {
@@ -50,6 +56,38 @@ describe('hostState', () => {
 
   it('is ok with no desired release yet', () => {
     expect(hostState(host({ version: null, lastInstall: null }), null)).toBe('ok');
+  });
+});
+
+describe('continuous health', () => {
+  const service = (
+    fields: Partial<NonNullable<HostStatus['service']>> = {},
+  ): NonNullable<HostStatus['service']> => ({
+    state: 'healthy',
+    version: 13,
+    since: '2026-12-06T14:02:31.000Z',
+    answer: null,
+    restarts: 0,
+    at: '2026-12-06T14:02:31.500Z',
+    ...fields,
+  });
+  const now = new Date('2026-12-06T15:00:00Z');
+
+  it('a failing or stopped service makes the host failed; a healthy one changes nothing', () => {
+    expect(hostState(host({ service: service() }), 13)).toBe('ok');
+    expect(hostState(host({ service: service({ state: 'failing' }) }), 13)).toBe('failed');
+    expect(hostState(host({ service: service({ state: 'stopped' }) }), 13)).toBe('failed');
+    expect(hostState(host({ service: null }), 13)).toBe('ok');
+  });
+
+  it('says since when (the date too when not today) and the restarts in the last hour', () => {
+    expect(serviceHealthText(service(), now)).toBe('healthy since 14:02 UTC');
+    expect(serviceHealthText(service({ state: 'failing', restarts: 3 }), now)).toBe(
+      'failing since 14:02 UTC (3 restarts in the last hour)',
+    );
+    expect(serviceHealthText(service({ restarts: 1 }), new Date('2026-12-07T01:00:00Z'))).toBe(
+      'healthy since 2026-12-06 14:02 UTC (1 restart in the last hour)',
+    );
   });
 });
 

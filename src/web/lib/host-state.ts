@@ -22,7 +22,12 @@ export type HostState = (typeof HOST_STATES)[number];
 export function hostState(host: HostStatus, desiredVersion: number | null): HostState {
   if (!host.connected) return 'away';
   if (host.lastInstall && isOpenInstall(host.lastInstall.state)) return 'deploying';
-  if (host.lastInstall?.state === 'failed' || host.health === 'failing') return 'failed';
+  if (
+    host.lastInstall?.state === 'failed' ||
+    host.health === 'failing' ||
+    (host.service !== null && host.service !== undefined && host.service.state !== 'healthy')
+  )
+    return 'failed';
   if (desiredVersion !== null && host.version !== desiredVersion) return 'behind';
   return 'ok';
 }
@@ -54,10 +59,34 @@ export function describeHost(host: HostStatus, desiredVersion: number | null): s
   const state = hostState(host, desiredVersion);
   const runs = host.version === null ? 'runs nothing yet' : `runs v${host.version}`;
   const desired = desiredVersion === null ? '' : `, desired v${desiredVersion}`;
-  const health = host.health === 'failing' ? ', health check failing' : '';
+  const health = host.service
+    ? `, ${serviceHealthText(host.service)}`
+    : host.health === 'failing'
+      ? ', health check failing'
+      : '';
   const install =
     host.lastInstall && host.lastInstall.state !== 'succeeded'
       ? `, last install v${host.lastInstall.version} ${host.lastInstall.state}`
       : '';
   return `${host.host}: ${state} — ${runs}${desired}${health}${install}`;
+}
+
+/**
+ * A service's continuous health in words: "failing since 14:02 UTC (3 restarts
+ * in the last hour)"; the date too when not today.
+ *
+ * @example
+ *   serviceHealthText({ state: 'healthy', since: '2026-12-06T14:02:00Z', restarts: 0, … }) // 'healthy since 14:02 UTC'
+ */
+export function serviceHealthText(
+  service: NonNullable<HostStatus['service']>,
+  now = new Date(),
+): string {
+  const today = service.since.slice(0, 10) === now.toISOString().slice(0, 10);
+  const at = `${today ? '' : `${service.since.slice(0, 10)} `}${service.since.slice(11, 16)} UTC`;
+  const restarts =
+    service.restarts === 0
+      ? ''
+      : ` (${service.restarts} restart${service.restarts === 1 ? '' : 's'} in the last hour)`;
+  return `${service.state} since ${at}${restarts}`;
 }

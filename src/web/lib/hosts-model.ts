@@ -21,6 +21,8 @@ export interface HostApp {
   readonly desired: number | null;
   readonly health: HostStatus['health'];
   readonly lastInstall: HostStatus['lastInstall'];
+  /** Continuous health as the agent last reported it; null when it reported none. */
+  readonly service: NonNullable<HostStatus['service']> | null;
 }
 
 export interface HostRow {
@@ -41,6 +43,7 @@ export function hostRows(hosts: readonly HostRecord[], status: readonly AppStatu
           desired: env.desired?.version ?? null,
           health: host.health,
           lastInstall: host.lastInstall,
+          service: host.service ?? null,
         });
         byHost.set(`${env.env}/${host.host}`, list);
       }

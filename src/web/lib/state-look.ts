@@ -13,6 +13,7 @@ export interface StateLook {
  */
 const LOOKS: Record<string, StateLook> = {
   ok: { symbol: '✓', tone: 'good' },
+  healthy: { symbol: '✓', tone: 'good' },
   succeeded: { symbol: '✓', tone: 'good' },
   passed: { symbol: '✓', tone: 'good' },
   connected: { symbol: '●', tone: 'good' },
@@ -26,6 +27,7 @@ const LOOKS: Record<string, StateLook> = {
   partial: { symbol: '◐', tone: 'bad' },
   away: { symbol: '○', tone: 'away' },
   offline: { symbol: '○', tone: 'away' },
+  stopped: { symbol: '■', tone: 'bad' },
   cancelled: { symbol: '⊘', tone: 'neutral' },
   skipped: { symbol: '–', tone: 'neutral' },
   unknown: { symbol: '?', tone: 'neutral' },

@@ -46,7 +46,10 @@ export function AppPage({ params }: PageProps<'/apps/:app'>) {
     [app],
     {
       // Health and the reported version come from host facts (no app of their own).
-      events: [ofApp, { kinds: ['host.connected', 'host.disconnected', 'host.facts'] }],
+      events: [
+        ofApp,
+        { kinds: ['host.connected', 'host.disconnected', 'host.facts', 'host.health'] },
+      ],
       debounceMs: 700,
     },
   );

@@ -5,6 +5,7 @@ import { useResource } from '../api/use-resource.js';
 import { ErrorBox } from '../components/error-box.js';
 import { FactsHistory, HostFactsList } from '../components/host-facts.js';
 import { RelTime } from '../components/rel-time.js';
+import { ServiceHealthBadge } from '../components/service-health-badge.js';
 import { StateBadge } from '../components/state-badge.js';
 import { useTitle } from '../components/use-title.js';
 import { hostInstalls } from '../lib/host-installs.js';
@@ -56,6 +57,9 @@ export function HostPage({ params }: PageProps<'/hosts/:name'>) {
     } else if (event.kind === 'host.connected' || event.kind === 'host.disconnected') {
       facts.reload();
       hosts.reload();
+    } else if (event.kind === 'host.health') {
+      // Continuous health: a service of this host turned failing, stopped or healthy.
+      status.reload();
     } else if (event.kind === 'install.state') {
       status.reload();
       deployments.reload();
@@ -137,7 +141,11 @@ export function HostPage({ params }: PageProps<'/hosts/:name'>) {
                 {app.desired !== null && app.version !== app.desired && (
                   <span class="muted"> (desired {app.desired})</span>
                 )}{' '}
-                <StateBadge state={app.health} />
+                {app.service === null ? (
+                  <StateBadge state={app.health} />
+                ) : (
+                  <ServiceHealthBadge service={app.service} />
+                )}
               </li>
             ))}
           </ul>

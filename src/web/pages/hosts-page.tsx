@@ -29,7 +29,10 @@ export function HostsPage({ search }: PageProps<'/hosts'>) {
     debounceMs: 3000,
   });
   const status = useResource((signal) => api.call('status', {}, { signal }), [], {
-    events: [{ kinds: ['install.state', 'deployment.state'] }, { kinds: [...hostKinds.kinds] }],
+    events: [
+      { kinds: ['install.state', 'deployment.state', 'host.health'] },
+      { kinds: [...hostKinds.kinds] },
+    ],
     debounceMs: 3000,
   });
   const drift = useResource((signal) => api.call('drift', {}, { signal }), [], {

@@ -19,6 +19,8 @@ const STATUS_EVENTS = {
     // A host's health and the version it reports come from its facts: one that
     // turns unhealthy after its rollout says so only in a facts report.
     'host.facts',
+    // Continuous health: a service turning failing, stopped or healthy again.
+    'host.health',
   ],
 } as const;
 

@@ -414,7 +414,8 @@ function canonical(spec: ServiceSpec): string {
   ]);
 }
 
-function reportToConsole(event: BuiltinDriverEvent): void {
+/** The driver's default report of its events: errors and exits to the console. */
+export function reportToConsole(event: BuiltinDriverEvent): void {
   if (event.type === 'error') {
     console.error(`ferry builtin driver: ${event.name ?? 'state'}:`, event.error);
   } else if (event.type === 'exited') {
