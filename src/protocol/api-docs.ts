@@ -44,6 +44,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   events: 'Live events',
   sessions: 'Dashboard sessions',
   audit: 'Audit log',
+  webhooks: 'Webhooks',
 };
 
 /**

@@ -21,6 +21,7 @@ export const ROUTE_FEATURES = [
   'events',
   'sessions',
   'audit',
+  'webhooks',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];
 

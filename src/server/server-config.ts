@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/inspect-bundle.js';
+import { durationSchema } from '../bundle/manifest-schema.js';
 import { FerryError } from '../protocol/errors.js';
 import { environmentsSchema } from './environment-config.js';
 
@@ -161,6 +162,22 @@ export const serverConfigSchema = z
         // stream whose sign-in no longer counts (signed out or revoked on another
         // replica) ends.
         heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
+      })
+      .prefault({}),
+    /** Notifications to webhooks (docs/webhooks.md): how they are sent and retried. */
+    webhooks: z
+      .strictObject({
+        // A delivery that failed is tried again after this, then twice as long
+        // each time, …
+        retryFirst: durationSchema.default('10s'),
+        // … at most this long apart, …
+        retryMax: durationSchema.default('10m'),
+        // … until this long after it was recorded: then it is given up (`failed`).
+        giveUpAfter: durationSchema.default('24h'),
+        // A receiver that has not answered in this long has failed the attempt.
+        timeout: durationSchema.default('10s'),
+        // How often deliveries that are due are looked for, besides when an event comes.
+        poll: durationSchema.default('1s'),
       })
       .prefault({}),
     /** The audit log of every request that changes something (docs/security.md). */
