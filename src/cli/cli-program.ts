@@ -27,6 +27,7 @@ import { registerNoteList } from './commands/note-list.js';
 import { registerPush } from './commands/push.js';
 import { registerReport } from './commands/report.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerVars } from './commands/vars.js';
 import { registerVerdicts } from './commands/verdicts.js';
 
@@ -66,6 +67,7 @@ export function addClientCommands(program: Command): Command {
   registerHistory(program);
   registerEvents(program);
   registerAudit(program);
+  registerWebhooks(program);
 
   const note = program
     .command('note')
