@@ -1810,6 +1810,15 @@ for (const dialect of STORE_DIALECTS) {
           status: 'delivered',
           attempts: 1,
         });
+
+        // Pruning takes what ended before a time, never what is pending.
+        expect(await store.webhooks.prune('2026-12-01T10:15:00.000Z')).toBe(1);
+        expect((await store.webhooks.deliveries('wh_a', 10)).map((d) => d.id).sort()).toEqual([
+          'wh_a:8',
+          'wh_a:ping-1',
+        ]);
+        expect(await store.webhooks.prune('2026-12-02T00:00:00.000Z')).toBe(1);
+        expect((await store.webhooks.deliveries('wh_a', 10)).map((d) => d.id)).toEqual(['wh_a:8']);
       });
     });
 

@@ -263,6 +263,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
       giveUpAfterMs: parseDuration(config.webhooks.giveUpAfter),
       timeoutMs: webhookTimeoutMs,
       pollMs: parseDuration(config.webhooks.poll),
+      keepMs: config.webhooks.keepDays * 86_400_000,
     },
     replicaId,
   );

@@ -178,6 +178,8 @@ export const serverConfigSchema = z
         timeout: durationSchema.default('10s'),
         // How often deliveries that are due are looked for, besides when an event comes.
         poll: durationSchema.default('1s'),
+        // Deliveries that ended (delivered, given up) are kept this long (checked hourly).
+        keepDays: z.coerce.number().positive().max(36_500).default(30),
       })
       .prefault({}),
     /** The audit log of every request that changes something (docs/security.md). */

@@ -103,4 +103,6 @@ export interface WebhookStore {
   finish(id: string, holder: string, outcome: DeliveryOutcome): Promise<void>;
   /** A webhook's deliveries, newest first. */
   deliveries(webhookId: string, limit: number): Promise<StoredDelivery[]>;
+  /** Deletes deliveries that ended (delivered or failed) before a time; returns how many. */
+  prune(before: string): Promise<number>;
 }

@@ -15,7 +15,12 @@ export interface WebhookTimings {
   giveUpAfterMs: number;
   timeoutMs: number;
   pollMs: number;
+  /** Deliveries that ended are kept this long. */
+  keepMs: number;
 }
+
+/** How often ended deliveries are pruned. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Delivers notifications to webhooks, at least once, in the order of their
@@ -36,6 +41,7 @@ export interface WebhookTimings {
  */
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
+  private pruning: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -53,6 +59,9 @@ export class WebhookDispatcher {
     if (this.stopped || this.timer) return;
     this.timer = setInterval(() => this.wake(), this.timings.pollMs);
     this.timer.unref();
+    this.pruning = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.pruning.unref();
+    void this.prune();
     this.wake();
   }
 
@@ -72,8 +81,20 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pruning) clearInterval(this.pruning);
     this.stopping.abort();
     await this.running;
+  }
+
+  /** Deletes the deliveries that ended longer than `keepMs` ago; its errors are logged. */
+  private async prune(): Promise<void> {
+    try {
+      const before = new Date(Date.now() - this.timings.keepMs).toISOString();
+      const pruned = await this.store.webhooks.prune(before);
+      if (pruned > 0) this.logger.info({ pruned }, 'old webhook deliveries pruned');
+    } catch (err) {
+      if (!this.stopped) this.logger.error({ err }, 'webhook deliveries: pruning failed');
+    }
   }
 
   private async loop(): Promise<void> {

@@ -220,6 +220,15 @@ export class KyselyWebhookStore implements WebhookStore {
       .execute();
     return rows.map(toDelivery);
   }
+
+  async prune(before: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('webhook_deliveries')
+      .where('status', '<>', 'pending')
+      .where('updated_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }
 
 function deliveryColumns(delivery: NewDelivery) {
