@@ -217,6 +217,17 @@ describe('webhooks', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain('E_WEBHOOK_URL');
     }
+    const noEnv = await cluster.ferry(['webhooks', 'add', receiver.url('/x'), '--env', 'nope']);
+    expect(noEnv.stderr).toContain('E_ENV_NOT_FOUND');
+    const noKind = await cluster.ferry([
+      'webhooks',
+      'add',
+      receiver.url('/x'),
+      '--kinds',
+      'deploy',
+    ]);
+    expect(noKind.stderr).toContain('E_BAD_REQUEST');
+    expect((await cluster.api().webhooks()).map((w) => w.url)).not.toContain(receiver.url('/x'));
     const unknown = await cluster.ferry(['webhooks', 'test', 'wh_000000000000']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('E_WEBHOOK_NOT_FOUND');
