@@ -360,6 +360,14 @@ async function call(
 
 const cartAt1 = { app: 'cart', version: 1 };
 
+/** A webhook's id: one made now (to a port nothing listens on) for a caller that may. */
+async function webhookParams(allowed: boolean): Promise<CallInput> {
+  const id = allowed
+    ? (await admin.call('addWebhook', { body: { url: 'http://127.0.0.1:9/matrix' } })).id
+    : 'wh_000000000000';
+  return { params: { id } };
+}
+
 /** Realistic input for the routes declared today; a route not here gets `fallbackInput`. */
 const FIXTURES: Partial<Record<RouteName, Fixture>> = {
   events: { input: () => ({}) },
@@ -381,6 +389,11 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
       },
     }),
   },
+  addWebhook: { input: () => ({ body: { url: 'http://127.0.0.1:9/matrix', format: 'json' } }) },
+  webhooks: { input: () => ({}) },
+  testWebhook: { input: async (_caller, allowed) => webhookParams(allowed) },
+  webhookDeliveries: { input: async (_caller, allowed) => webhookParams(allowed) },
+  removeWebhook: { input: async (_caller, allowed) => webhookParams(allowed) },
   environments: { input: () => ({}) },
   enroll: {
     input: () => ({ body: { name: unique('matrix-enrolled'), env: 'qa', roles: ['web'] } }),

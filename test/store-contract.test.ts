@@ -1690,6 +1690,140 @@ for (const dialect of STORE_DIALECTS) {
       });
     });
 
+    describe('webhooks', () => {
+      const webhook = (id: string, createdAt = '2026-12-01T10:00:00.000Z') => ({
+        id,
+        url: 'https://hooks.example.com/ferry',
+        env: 'prod',
+        kinds: ['deployment.failed' as const, 'alert.raised' as const],
+        format: 'json' as const,
+        cursor: 5,
+        createdAt,
+        createdBy: 'alice',
+      });
+      const delivery = (webhookId: string, seq: number, dedupKey = String(seq)) => ({
+        id: `${webhookId}:${seq}`,
+        webhookId,
+        dedupKey,
+        seq,
+        kind: 'deployment.failed' as const,
+        body: `{"seq":${seq}}`,
+        createdAt: '2026-12-01T10:05:00.000Z',
+      });
+      const outcome = (status: 'pending' | 'delivered' | 'failed', at: string) => ({
+        status,
+        lastStatus: status === 'delivered' ? 200 : 500,
+        lastError: status === 'delivered' ? null : 'HTTP 500',
+        nextAttemptAt: at,
+        at,
+      });
+
+      it('keeps webhooks with their secret apart, and removes one with its deliveries', async () => {
+        await store.webhooks.add(webhook('wh_a'), 'whsec_a');
+        await store.webhooks.add(webhook('wh_b', '2026-12-01T11:00:00.000Z'), 'whsec_b');
+        expect(await store.webhooks.get('wh_a')).toEqual(webhook('wh_a'));
+        expect(await store.webhooks.secret('wh_b')).toBe('whsec_b');
+        expect(await store.webhooks.secret('wh_x')).toBeUndefined();
+        expect((await store.webhooks.list()).map((w) => w.id)).toEqual(['wh_a', 'wh_b']);
+        expect(JSON.stringify(await store.webhooks.list())).not.toContain('whsec');
+
+        expect(await store.webhooks.advance('wh_a', 5, 9, [delivery('wh_a', 7)])).toBe(true);
+        expect(await store.webhooks.remove('wh_a')).toBe(true);
+        expect(await store.webhooks.remove('wh_a')).toBe(false);
+        expect(await store.webhooks.deliveries('wh_a', 10)).toEqual([]);
+        expect(await store.webhooks.get('wh_a')).toBeUndefined();
+      });
+
+      it('derives each notification once: the cursor moves only from where it stood', async () => {
+        await store.webhooks.add(webhook('wh_a'), 'whsec_a');
+        expect(
+          await store.webhooks.advance('wh_a', 5, 9, [delivery('wh_a', 6), delivery('wh_a', 8)]),
+        ).toBe(true);
+        // A second replica that read the same events from the same cursor records nothing.
+        expect(await store.webhooks.advance('wh_a', 5, 9, [delivery('wh_a', 6)])).toBe(false);
+        // One notification per key: a later event with a key already recorded is left out.
+        expect(
+          await store.webhooks.advance('wh_a', 9, 12, [
+            delivery('wh_a', 10, '8'),
+            delivery('wh_a', 11),
+          ]),
+        ).toBe(true);
+        expect((await store.webhooks.get('wh_a'))?.cursor).toBe(12);
+        const all = await store.webhooks.deliveries('wh_a', 10);
+        expect(all.map((d) => d.seq).sort()).toEqual([11, 6, 8]);
+        expect(all[0]).toMatchObject({ status: 'pending', attempts: 0, lastStatus: null });
+      });
+
+      it('hands the oldest pending delivery to one holder at a time, and records attempts', async () => {
+        await store.webhooks.add(webhook('wh_a'), 'whsec_a');
+        await store.webhooks.advance('wh_a', 5, 9, [delivery('wh_a', 8), delivery('wh_a', 6)]);
+        const first = await store.webhooks.nextPending('wh_a');
+        expect(first?.id).toBe('wh_a:6');
+
+        const now = '2026-12-01T10:06:00.000Z';
+        const claims = await Promise.all(
+          ['r1', 'r2', 'r3'].map((r) =>
+            store.webhooks.claim('wh_a:6', r, now, '2026-12-01T10:07:00.000Z'),
+          ),
+        );
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        const holder = ['r1', 'r2', 'r3'][claims.indexOf(true)]!;
+        // Another holder's attempt does not count; the lease runs out, then it may be claimed.
+        await store.webhooks.finish('wh_a:6', 'other', outcome('delivered', now));
+        expect(
+          await store.webhooks.claim(
+            'wh_a:6',
+            'r4',
+            '2026-12-01T10:08:00.000Z',
+            '2026-12-01T10:09:00.000Z',
+          ),
+        ).toBe(true);
+        await store.webhooks.finish('wh_a:6', holder, outcome('delivered', now));
+        expect((await store.webhooks.nextPending('wh_a'))?.id).toBe('wh_a:6');
+        await store.webhooks.finish('wh_a:6', 'r4', outcome('pending', '2026-12-01T10:10:00.000Z'));
+        expect(await store.webhooks.nextPending('wh_a')).toMatchObject({
+          id: 'wh_a:6',
+          attempts: 1,
+          lastStatus: 500,
+          lastError: 'HTTP 500',
+          nextAttemptAt: '2026-12-01T10:10:00.000Z',
+          leaseUntil: null,
+        });
+        expect(await store.webhooks.claim('wh_a:6', 'r1', now, '2026-12-01T10:11:00.000Z')).toBe(
+          true,
+        );
+        await store.webhooks.finish('wh_a:6', 'r1', outcome('delivered', now));
+        expect(await store.webhooks.claim('wh_a:6', 'r2', now, '2026-12-01T10:11:00.000Z')).toBe(
+          false,
+        );
+        expect((await store.webhooks.nextPending('wh_a'))?.id).toBe('wh_a:8');
+
+        await store.webhooks.record(
+          { ...delivery('wh_a', 0, 'ping:1'), id: 'wh_a:ping-1', kind: 'ping' },
+          outcome('delivered', '2026-12-01T10:20:00.000Z'),
+        );
+        const recent = await store.webhooks.deliveries('wh_a', 10);
+        expect(recent.find((d) => d.id === 'wh_a:6')).toMatchObject({
+          status: 'delivered',
+          attempts: 2,
+          lastStatus: 200,
+        });
+        expect(recent.find((d) => d.kind === 'ping')).toMatchObject({
+          status: 'delivered',
+          attempts: 1,
+        });
+
+        // Pruning takes what ended before a time, never what is pending.
+        expect(await store.webhooks.prune('2026-12-01T10:15:00.000Z')).toBe(1);
+        expect((await store.webhooks.deliveries('wh_a', 10)).map((d) => d.id).sort()).toEqual([
+          'wh_a:8',
+          'wh_a:ping-1',
+        ]);
+        expect(await store.webhooks.prune('2026-12-02T00:00:00.000Z')).toBe(1);
+        expect((await store.webhooks.deliveries('wh_a', 10)).map((d) => d.id)).toEqual(['wh_a:8']);
+      });
+    });
+
     describe('audit', () => {
       const entry = (at: string, name: string | null, outcome = 'ok') => ({
         at,

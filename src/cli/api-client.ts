@@ -1,5 +1,6 @@
 import { type StreamOptions, type StreamQuery, streamEvents } from '../client/event-stream.js';
 import type { FerryEvent } from '../protocol/events.js';
+import type { DeliveryRecord, WebhookAddBody, WebhookRecord } from '../protocol/webhook-api.js';
 import { FerryClient } from '../client/ferry-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import {
@@ -293,6 +294,31 @@ export class ApiClient {
 
   async revokeToken(id: string): Promise<void> {
     await this.client.call('revokeToken', { params: { id } });
+  }
+
+  /** `ferry webhooks add`: the answer holds the webhook's secret, shown this once. */
+  addWebhook(
+    body: Partial<WebhookAddBody> & { url: string },
+  ): Promise<WebhookRecord & { secret: string }> {
+    return this.client.call('addWebhook', { body });
+  }
+
+  async webhooks(): Promise<WebhookRecord[]> {
+    return (await this.client.call('webhooks', {})).webhooks;
+  }
+
+  /** Sends a ping to a webhook now; the delivery says how its receiver answered. */
+  async testWebhook(id: string): Promise<DeliveryRecord> {
+    return (await this.client.call('testWebhook', { params: { id } })).delivery;
+  }
+
+  async webhookDeliveries(id: string, limit?: number): Promise<DeliveryRecord[]> {
+    return (await this.client.call('webhookDeliveries', { params: { id }, query: { limit } }))
+      .deliveries;
+  }
+
+  async removeWebhook(id: string): Promise<void> {
+    await this.client.call('removeWebhook', { params: { id } });
   }
 
   /** Streams a bundle file to the server; memory stays flat whatever its size. */

@@ -28,6 +28,7 @@ import { registerNoteList } from './commands/note-list.js';
 import { registerPush } from './commands/push.js';
 import { registerReport } from './commands/report.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerVars } from './commands/vars.js';
 import { registerVerdicts } from './commands/verdicts.js';
 
@@ -68,6 +69,7 @@ export function addClientCommands(program: Command): Command {
   registerEvents(program);
   registerAudit(program);
   registerAlerts(program);
+  registerWebhooks(program);
 
   const note = program
     .command('note')

@@ -45,6 +45,7 @@ const FEATURE_TITLES: Record<RouteFeature, string> = {
   sessions: 'Dashboard sessions',
   audit: 'Audit log',
   alerts: 'Alerts',
+  webhooks: 'Webhooks',
 };
 
 /**

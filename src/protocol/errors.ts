@@ -92,6 +92,14 @@ export const ERROR_CATALOGUE = {
     status: 404,
     hint: 'List variables and their scopes with `ferry vars list`.',
   },
+  E_WEBHOOK_NOT_FOUND: {
+    status: 404,
+    hint: 'List webhooks with `ferry webhooks list`.',
+  },
+  E_WEBHOOK_URL: {
+    status: 400,
+    hint: 'Give an http:// or https:// URL, such as https://hooks.example.com/ferry.',
+  },
   E_NOTE_NOT_FOUND: {
     status: 404,
     hint: 'List notes with `ferry note list [<app>@<version> | --label L]`.',

@@ -22,6 +22,7 @@ export const ROUTE_FEATURES = [
   'sessions',
   'audit',
   'alerts',
+  'webhooks',
 ] as const;
 export type RouteFeature = (typeof ROUTE_FEATURES)[number];
 

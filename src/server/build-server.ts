@@ -55,6 +55,11 @@ import {
 import { tokenRoutes } from './routes/token-routes.js';
 import { variableRoutes } from './routes/variable-routes.js';
 import { verdictRoutes } from './routes/verdict-routes.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
+import { parseDuration } from '../bundle/manifest-schema.js';
+import { NOTIFYING_EVENTS } from './webhooks/notification.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 import type { ServerConfig } from './server-config.js';
 import { TokenService } from './token-service.js';
 import { authenticateRequest } from './request-auth.js';
@@ -222,8 +227,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   );
   app.addHook('onClose', () => agents.close());
   const catchUp = new CatchUp(store, bundles, dispatcher, app.log);
+  const replicaId = deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`;
   const driver = new RolloutDriver(store, bundles, dispatcher, variables, app.log, {
-    replicaId: deps.replicaId ?? `replica_${randomBytes(6).toString('hex')}`,
+    replicaId,
     leaseMs: config.rollout.leaseSeconds * 1000,
     tickMs: config.rollout.tickMs,
   });
@@ -246,6 +252,29 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   writeReportsOfReleases(app, events, reports, store, config);
   const alerts = watchAlerts(app, events, store, config);
   app.addHook('onReady', () => driver.start());
+  // Notifications to webhooks, derived from the events every replica records.
+  const webhookTimeoutMs = parseDuration(config.webhooks.timeout);
+  const webhooks = new WebhookService(
+    store,
+    () => config.environments.map((e) => e.name),
+    webhookTimeoutMs,
+  );
+  const notifier = new WebhookDispatcher(
+    store,
+    app.log,
+    {
+      retryFirstMs: parseDuration(config.webhooks.retryFirst),
+      retryMaxMs: parseDuration(config.webhooks.retryMax),
+      giveUpAfterMs: parseDuration(config.webhooks.giveUpAfter),
+      timeoutMs: webhookTimeoutMs,
+      pollMs: parseDuration(config.webhooks.poll),
+      keepMs: config.webhooks.keepDays * 86_400_000,
+    },
+    replicaId,
+  );
+  events.on(NOTIFYING_EVENTS, () => notifier.wake());
+  app.addHook('onReady', () => notifier.start());
+  app.addHook('preClose', () => notifier.stop());
   // Before the transport and the store close: the leases are given up for the next start.
   app.addHook('preClose', () => driver.close());
   // Before the HTTP server closes: it waits for every open connection, and an
@@ -341,6 +370,7 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   void app.register(auditRoutes(audit), routeOptions);
   void app.register(alertRoutes(alerts), routeOptions);
   void app.register(metricsRoutes(config.metrics, metrics));
+  void app.register(webhookRoutes(webhooks), routeOptions);
   void app.register(webRoutes(deps.webRoot ?? defaultWebRoot()));
 
   app.setNotFoundHandler((request, reply) => {

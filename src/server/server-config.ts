@@ -182,6 +182,24 @@ export const serverConfigSchema = z
         heartbeatSeconds: z.coerce.number().positive().max(300).default(15),
       })
       .prefault({}),
+    /** Notifications to webhooks (docs/webhooks.md): how they are sent and retried. */
+    webhooks: z
+      .strictObject({
+        // A delivery that failed is tried again after this, then twice as long
+        // each time, …
+        retryFirst: durationSchema.default('10s'),
+        // … at most this long apart, …
+        retryMax: durationSchema.default('10m'),
+        // … until this long after it was recorded: then it is given up (`failed`).
+        giveUpAfter: durationSchema.default('24h'),
+        // A receiver that has not answered in this long has failed the attempt.
+        timeout: durationSchema.default('10s'),
+        // How often deliveries that are due are looked for, besides when an event comes.
+        poll: durationSchema.default('1s'),
+        // Deliveries that ended (delivered, given up) are kept this long (checked hourly).
+        keepDays: z.coerce.number().positive().max(36_500).default(30),
+      })
+      .prefault({}),
     /** The audit log of every request that changes something (docs/security.md). */
     audit: z
       .strictObject({

@@ -596,6 +596,51 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.createIndex('alerts_started').on('alerts').column('started_at').execute();
       },
     },
+    '0027_webhooks': {
+      async up(db) {
+        // Webhooks: where notifications go. `cursor` is the id of the last event
+        // this webhook's notifications were derived from; `secret` is sealed.
+        await db.schema
+          .createTable('webhooks')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('env', 'text')
+          .addColumn('kinds', 'text', (c) => c.notNull())
+          .addColumn('format', 'text', (c) => c.notNull())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('cursor', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        // One row per notification of a webhook. `dedup_key` is unique per
+        // webhook, so that one notification is recorded once, whichever replica
+        // derives it and however often; `seq` (the event's id) orders them.
+        await db.schema
+          .createTable('webhook_deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('webhook_id', 'text', (c) => c.notNull())
+          .addColumn('dedup_key', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('last_status', 'integer')
+          .addColumn('last_error', 'text')
+          .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+          .addColumn('lease_holder', 'text')
+          .addColumn('lease_until', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('webhook_deliveries_dedup', ['webhook_id', 'dedup_key'])
+          .execute();
+        await db.schema
+          .createIndex('webhook_deliveries_due')
+          .on('webhook_deliveries')
+          .columns(['webhook_id', 'status', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

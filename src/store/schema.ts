@@ -30,6 +30,8 @@ export interface Database {
   audit_log: AuditLogTable;
   service_health: ServiceHealthTable;
   alerts: AlertsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 /** A service's present health on a host (migration 0025): one row per host and app. */
@@ -361,4 +363,36 @@ export interface InstallSnapshotsTable {
   install_id: string;
   body: string;
   created_at: string;
+}
+
+/** A webhook (migration 0027); `secret` sealed, `kinds` a JSON array. */
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  env: string | null;
+  kinds: string;
+  format: string;
+  secret: string;
+  cursor: number | string | bigint;
+  created_at: string;
+  created_by: string;
+}
+
+/** One notification of a webhook and how its delivery went (migration 0027). */
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  dedup_key: string;
+  seq: number | string | bigint;
+  kind: string;
+  body: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  next_attempt_at: string;
+  lease_holder: string | null;
+  lease_until: string | null;
+  created_at: string;
+  updated_at: string;
 }

@@ -14,6 +14,7 @@ import type { SessionStore } from './session-store.js';
 import type { TokenStore } from './token-store.js';
 import type { VariableStore } from './variable-store.js';
 import type { VerdictStore } from './verdict-store.js';
+import type { WebhookStore } from './webhook-store.js';
 
 export type { AlertKind, AlertStore, NewAlert, StoredAlert } from './alert-store.js';
 export type { AuditListQuery, AuditStore, NewAuditEntry } from './audit-store.js';
@@ -62,6 +63,15 @@ export type { ActiveSession, NewSession, SessionStore } from './session-store.js
 export type { NewToken, StoredToken, TokenStore } from './token-store.js';
 export type { StoredVariable, VariableScope, VariableStore } from './variable-store.js';
 export type { VerdictCondition, VerdictStore } from './verdict-store.js';
+export type {
+  DeliveryOutcome,
+  DeliveryStatus,
+  NewDelivery,
+  NotificationKind,
+  StoredDelivery,
+  StoredWebhook,
+  WebhookStore,
+} from './webhook-store.js';
 
 /**
  * The server's metadata store: one small store per aggregate, each written
@@ -97,4 +107,5 @@ export interface Store {
   readonly audit: AuditStore;
   readonly health: HealthStore;
   readonly alerts: AlertStore;
+  readonly webhooks: WebhookStore;
 }

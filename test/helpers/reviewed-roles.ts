@@ -63,6 +63,12 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   removeHost: ['admin'],
   createInstall: ['admin'],
   audit: ['admin'],
+  // Where notifications go, signed with secrets the admin holds.
+  addWebhook: ['admin'],
+  webhooks: ['admin'],
+  testWebhook: ['admin'],
+  webhookDeliveries: ['admin'],
+  removeWebhook: ['admin'],
 
   // Agents: enrolling, and a host's own questions; a bundle is fetched by people too.
   enroll: ['agent'],

@@ -21,6 +21,7 @@ import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import { KyselyVariableStore } from './kysely-variable-store.js';
 import { KyselyVerdictStore } from './kysely-verdict-store.js';
+import { KyselyWebhookStore } from './kysely-webhook-store.js';
 
 /**
  * The `Store` over any Kysely dialect: one store per aggregate, sharing one
@@ -28,7 +29,7 @@ import { KyselyVerdictStore } from './kysely-verdict-store.js';
  * instance and give their `StoreDialect`, what their database does its own
  * way; the queries are written once, to run on both. With a `SecretBox` (the
  * server always gives one), secret variables, queued jobs and configuration
- * snapshots are sealed at rest; `migrate` seals what an older Ferry left in
+ * snapshots, and webhooks' secrets are sealed at rest; `migrate` seals what an older Ferry left in
  * plaintext.
  */
 export class KyselyStore implements Store {
@@ -48,6 +49,7 @@ export class KyselyStore implements Store {
   readonly audit: KyselyAuditStore;
   readonly health: KyselyHealthStore;
   readonly alerts: KyselyAlertStore;
+  readonly webhooks: KyselyWebhookStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -70,6 +72,7 @@ export class KyselyStore implements Store {
     this.audit = new KyselyAuditStore(db);
     this.health = new KyselyHealthStore(db);
     this.alerts = new KyselyAlertStore(db, dialect);
+    this.webhooks = new KyselyWebhookStore(db, box);
   }
 
   migrate(): Promise<void> {

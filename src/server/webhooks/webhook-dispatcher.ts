@@ -1,0 +1,219 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Store } from '../../store/store.js';
+import type { NewDelivery, StoredWebhook } from '../../store/webhook-store.js';
+import { notificationBody, notificationOf, NOTIFYING_EVENTS } from './notification.js';
+import { redactWebhookUrl } from './webhook-url.js';
+import { sendNotification } from './webhook-sender.js';
+
+/** How many events one read derives notifications from. */
+const PAGE = 200;
+
+/** How deliveries are sent and retried (the server's `webhooks` config, in milliseconds). */
+export interface WebhookTimings {
+  retryFirstMs: number;
+  retryMaxMs: number;
+  giveUpAfterMs: number;
+  timeoutMs: number;
+  pollMs: number;
+  /** Deliveries that ended are kept this long. */
+  keepMs: number;
+}
+
+/** How often ended deliveries are pruned. */
+const PRUNE_EVERY_MS = 3_600_000;
+
+/**
+ * Delivers notifications to webhooks, at least once, in the order of their
+ * events per webhook. Each tick, for each webhook: derives the notifications
+ * of the events recorded since its cursor and records them as pending
+ * deliveries (with the cursor's move, in one transaction: a restart loses
+ * nothing and a second replica records nothing twice); then sends its oldest
+ * pending delivery when it is due, under a lease so that one replica sends it
+ * at a time, and the next only once that one is delivered or given up. A
+ * failed attempt is tried again after `retryFirst`, doubling up to
+ * `retryMax`, until `giveUpAfter` from when it was recorded.
+ *
+ * @example
+ *   const dispatcher = new WebhookDispatcher(store, logger, timings, 'replica_a');
+ *   dispatcher.start();
+ *   bus.on(NOTIFYING_EVENTS, () => dispatcher.wake());
+ *   await dispatcher.stop();
+ */
+export class WebhookDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private pruning: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: FastifyBaseLogger,
+    private readonly timings: WebhookTimings,
+    private readonly replicaId: string,
+  ) {}
+
+  /** Starts looking for due deliveries every `pollMs` (a timer that does not hold the process). */
+  start(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setInterval(() => this.wake(), this.timings.pollMs);
+    this.timer.unref();
+    this.pruning = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.pruning.unref();
+    void this.prune();
+    this.wake();
+  }
+
+  /** Looks now (an event came); a look under way looks again when it ends. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops: no new look, a send under way is cut short (and tried again at the next start). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.pruning) clearInterval(this.pruning);
+    this.stopping.abort();
+    await this.running;
+  }
+
+  /** Deletes the deliveries that ended longer than `keepMs` ago; its errors are logged. */
+  private async prune(): Promise<void> {
+    try {
+      const before = new Date(Date.now() - this.timings.keepMs).toISOString();
+      const pruned = await this.store.webhooks.prune(before);
+      if (pruned > 0) this.logger.info({ pruned }, 'old webhook deliveries pruned');
+    } catch (err) {
+      if (!this.stopped) this.logger.error({ err }, 'webhook deliveries: pruning failed');
+    }
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        const webhooks = await this.store.webhooks.list();
+        await Promise.all(webhooks.map((webhook) => this.serve(webhook)));
+      } catch (err) {
+        if (!this.stopped) this.logger.error({ err }, 'webhook deliveries: a look failed');
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async serve(webhook: StoredWebhook): Promise<void> {
+    try {
+      await this.derive(webhook);
+      await this.deliverDue(webhook);
+    } catch (err) {
+      if (!this.stopped)
+        this.logger.error({ err, webhook: webhook.id }, 'webhook deliveries: a look failed');
+    }
+  }
+
+  /** Records the notifications of the events after the webhook's cursor, moving it on. */
+  private async derive(webhook: StoredWebhook): Promise<void> {
+    let cursor = webhook.cursor;
+    for (;;) {
+      const events = await this.store.events.list({
+        after: cursor,
+        limit: PAGE,
+        filter: { kinds: [...NOTIFYING_EVENTS] },
+      });
+      const last = events.at(-1);
+      if (last === undefined) return;
+      const deliveries: NewDelivery[] = [];
+      for (const event of events) {
+        const notification = notificationOf(event);
+        if (!notification || !webhook.kinds.includes(notification.kind)) continue;
+        // A verdict is of a bundle, in no environment: every webhook of its kind hears it.
+        if (webhook.env !== null && event.env !== null && event.env !== webhook.env) continue;
+        const id = `${webhook.id}:${event.id}`;
+        deliveries.push({
+          id,
+          webhookId: webhook.id,
+          dedupKey: notification.dedupKey,
+          seq: Number(event.id),
+          kind: notification.kind,
+          body: notificationBody(
+            webhook.format,
+            id,
+            notification.kind,
+            notification.summary,
+            event,
+            event.at,
+          ),
+          createdAt: new Date().toISOString(),
+        });
+      }
+      const to = Number(last.id);
+      // Another replica moved the cursor first: it recorded these.
+      if (!(await this.store.webhooks.advance(webhook.id, cursor, to, deliveries))) return;
+      cursor = to;
+      if (events.length < PAGE) return;
+    }
+  }
+
+  /** Sends the webhook's pending deliveries in order, while they are due and received. */
+  private async deliverDue(webhook: StoredWebhook): Promise<void> {
+    while (!this.stopped) {
+      const due = await this.store.webhooks.nextPending(webhook.id);
+      const now = new Date();
+      const nowText = now.toISOString();
+      if (!due || due.nextAttemptAt > nowText) return;
+      // Held by another replica: it sends this one, and the ones after it wait their turn.
+      if (due.leaseUntil !== null && due.leaseUntil >= nowText) return;
+      const leaseUntil = new Date(now.getTime() + this.timings.timeoutMs + 30_000).toISOString();
+      if (!(await this.store.webhooks.claim(due.id, this.replicaId, nowText, leaseUntil))) return;
+      const secret = await this.store.webhooks.secret(webhook.id);
+      if (secret === undefined) return; // removed meanwhile
+      const result = await sendNotification(
+        webhook.url,
+        due.body,
+        { id: due.id, kind: due.kind, secret },
+        this.timings.timeoutMs,
+        this.stopping.signal,
+      );
+      const at = new Date();
+      const attempts = due.attempts + 1;
+      const givenUp =
+        !result.ok && at.getTime() - Date.parse(due.createdAt) >= this.timings.giveUpAfterMs;
+      const retryIn = Math.min(
+        this.timings.retryFirstMs * 2 ** Math.min(attempts - 1, 30),
+        this.timings.retryMaxMs,
+      );
+      await this.store.webhooks.finish(due.id, this.replicaId, {
+        status: result.ok ? 'delivered' : givenUp ? 'failed' : 'pending',
+        lastStatus: result.status,
+        lastError: result.error,
+        nextAttemptAt:
+          result.ok || givenUp ? at.toISOString() : new Date(at.getTime() + retryIn).toISOString(),
+        at: at.toISOString(),
+      });
+      if (!result.ok) {
+        this.logger.warn(
+          {
+            webhook: webhook.id,
+            url: redactWebhookUrl(webhook.url),
+            delivery: due.id,
+            attempts,
+            error: result.error,
+          },
+          givenUp
+            ? 'webhook delivery given up'
+            : `webhook delivery failed; tried again in ${Math.round(retryIn / 1000)} s`,
+        );
+        // The next ones wait: a webhook's notifications arrive in order.
+        if (!givenUp) return;
+      }
+    }
+  }
+}
