@@ -23,6 +23,7 @@ import { type EnvironmentConfig, isProtected } from '../environment-config.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
+import { resumeDeployment, rollBackBakingDeployment } from './bake-decisions.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
@@ -384,6 +385,28 @@ export class DeploymentService {
       }),
     );
     // The driver hears the deployment.state event, on whichever replica holds the lease.
+    return this.get(id);
+  }
+
+  /**
+   * Resumes a deployment paused after a bad bake (`ferry deployments resume`):
+   * it goes on as it is. Who may cancel it may resume it.
+   */
+  async resume(caller: Caller, id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    authorizeDeploy(caller, this.environment(deployment.env));
+    await resumeDeployment(this.store, deployment);
+    return this.get(id);
+  }
+
+  /**
+   * Rolls back a deployment that is baking or paused (`ferry deployments
+   * rollback`): its hosts done go back. Who may cancel it may roll it back.
+   */
+  async rollBackBaking(caller: Caller, id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    authorizeDeploy(caller, this.environment(deployment.env));
+    await rollBackBakingDeployment(this.store, deployment, caller.name);
     return this.get(id);
   }
 
