@@ -7,7 +7,7 @@ import { DeploymentService } from '../src/server/deployments/deployment-service.
 import type { InstallDispatcher } from '../src/server/deployments/install-dispatcher.js';
 import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
-import type { VariableService } from '../src/server/variable-service.js';
+import { VariableService } from '../src/server/variable-service.js';
 import type { VerdictService } from '../src/server/verdict-service.js';
 import type { StoredInstall, Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
@@ -24,7 +24,16 @@ import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js
 
 const HOSTS = ['prod-1', 'prod-2', 'prod-3', 'prod-4'];
 const BUNDLE = (version: number) =>
-  ({ app: 'web', version, manifest: { role: 'web' } }) as unknown as BundleDetail;
+  ({
+    app: 'web',
+    version,
+    manifest: { role: 'web' },
+    sha256: 'a'.repeat(64),
+    size: 1000,
+    label: null,
+    commit: null,
+    signatures: [],
+  }) as unknown as BundleDetail;
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 interface Sent {
@@ -85,7 +94,7 @@ for (const dialect of STORE_DIALECTS) {
         over,
         { get: (_app: string, version: number) => Promise.resolve(BUNDLE(version)) },
         dispatcher,
-        {} as VariableService,
+        new VariableService(over),
         silent,
         { replicaId, leaseMs: 2_000, tickMs: 200, settleMs: 10 },
       );
@@ -414,6 +423,37 @@ for (const dialect of STORE_DIALECTS) {
         });
         expect((await stateOf(id)).state).toBe('paused');
       });
+    });
+
+    it('a deployment queued behind a baking one waits for the bake to end, and does not replace it', async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ bake: '1500ms' });
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the bake', async () => (await stateOf(id)).state === 'baking');
+      // A push of web@3 to an environment with autoDeploy: it queues behind the baking one.
+      const deployments = new DeploymentService(
+        store,
+        [environmentSchema.parse({ name: 'prod', autoDeploy: true })],
+        { get: (_app: string, version: number) => Promise.resolve(BUNDLE(version)) },
+        new VariableService(store),
+        {} as VerdictService,
+      );
+      const [queued] = await deployments.afterPush(BUNDLE(3), 'ci');
+      expect(queued).toMatchObject({ env: 'prod', state: 'pending' });
+      driver.wake();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await stateOf(id)).state).toBe('baking');
+      expect((await stateOf(queued!.id!)).state).toBe('pending');
+      await until(
+        'the queued one to end',
+        async () => !isActiveDeployment((await stateOf(queued!.id!)).state),
+      );
+      const baked = await stateOf(id);
+      expect(baked.state).toBe('succeeded');
+      expect((await stateOf(queued!.id!)).state).toBe('succeeded');
+      const firstOfThree = Math.min(...sent.filter((s) => s.version === 3).map((s) => s.at));
+      expect(firstOfThree).toBeGreaterThanOrEqual(Date.parse(baked.finishedAt!));
     });
 
     it('a replica that takes over a baking deployment bakes until the same end', async () => {

@@ -26,6 +26,7 @@ import {
   isStartedInstall,
   mayDeploymentMove,
   mayInstallMove,
+  QUEUED_DEPLOYMENT_STATES,
   UNSTARTED_INSTALL_STATES,
 } from './lifecycle.js';
 
@@ -169,6 +170,9 @@ describe('the deployment lifecycle', () => {
 
   it('lets only a baking deployment pause, and only a paused one be resumed', () => {
     expect(deploymentStatesBefore('paused')).toEqual(['baking']);
+    // A queued one is only pending: a baking or paused one, back to running, is not queued.
+    expect(QUEUED_DEPLOYMENT_STATES).toEqual(['pending']);
+    expect(deploymentStatesBefore('running')).toEqual(['pending', 'baking', 'paused']);
     expect(deploymentStatesBefore('rolled_back')).toEqual(['running', 'baking', 'paused']);
     expect(mayDeploymentMove('paused', 'running')).toBe(true);
     expect(mayDeploymentMove('paused', 'succeeded')).toBe(false);

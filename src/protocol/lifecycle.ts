@@ -238,6 +238,14 @@ export const ROLLING_OUT_DEPLOYMENT_STATES: readonly DeploymentState[] = [
   'paused',
 ];
 
+/**
+ * The deployment states of one queued behind the one that holds its lock: it
+ * starts (`running`) when it gets the lock, or a newer one replaces it.
+ * (`deploymentStatesBefore('running')` is not that: a baking or paused one
+ * goes back to running too.)
+ */
+export const QUEUED_DEPLOYMENT_STATES: readonly DeploymentState[] = ['pending'];
+
 /** The deployment states of one watching its hosts' health, or waiting for a person after a bad bake. */
 export const BAKING_DEPLOYMENT_STATES: readonly DeploymentState[] = ['baking', 'paused'];
 

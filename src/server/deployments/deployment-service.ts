@@ -15,6 +15,7 @@ import {
   isActiveDeployment,
   LANDED_DEPLOYMENT_STATES,
   mayDeploymentMove,
+  QUEUED_DEPLOYMENT_STATES,
 } from '../../protocol/lifecycle.js';
 import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
@@ -543,7 +544,7 @@ export class DeploymentService {
       for (const waiting of await this.store.deployments.list({
         app: bundle.app,
         env: env.name,
-        states: deploymentStatesBefore('running'),
+        states: [...QUEUED_DEPLOYMENT_STATES],
       })) {
         await this.store.deployments.update(
           waiting.id,
@@ -552,7 +553,7 @@ export class DeploymentService {
             finishedAt: new Date().toISOString(),
             error: `superseded by ${bundle.app}@${bundle.version} before it started`,
           },
-          { from: deploymentStatesBefore('running') },
+          { from: QUEUED_DEPLOYMENT_STATES },
         );
       }
       await this.store.deployments.create({ ...deployment, state: 'pending' }, [], { lock: false });

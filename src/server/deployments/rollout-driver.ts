@@ -13,6 +13,7 @@ import {
   isFinalInstall,
   isOpenInstall,
   isSentInstall,
+  QUEUED_DEPLOYMENT_STATES,
   ROLLING_OUT_DEPLOYMENT_STATES,
   UNSTARTED_INSTALL_STATES,
 } from '../../protocol/lifecycle.js';
@@ -389,7 +390,7 @@ export class RolloutDriver {
       deployment.id,
       { state: 'running', startedAt: now },
       {
-        from: deploymentStatesBefore('running'),
+        from: QUEUED_DEPLOYMENT_STATES,
         installs,
         snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
       },
