@@ -341,6 +341,9 @@ for (const dialect of STORE_DIALECTS) {
       const first = sent.filter((s) => s.host === 'prod-2')[0]!.at;
       const second = sent.filter((s) => s.host === 'prod-3')[0]!.at;
       expect(second - first).toBeGreaterThanOrEqual(900);
+      // The last batch bakes too (for the longer of bake and batchBake).
+      const last = Math.max(...sent.map((s) => s.at));
+      expect(Date.parse((await stateOf(id)).finishedAt!) - last).toBeGreaterThanOrEqual(900);
     });
 
     describe('with onDegrade pause', () => {

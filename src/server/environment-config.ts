@@ -27,7 +27,10 @@ export const rolloutStrategySchema = z.strictObject({
    * (`baking`) before it ends; `0s`: it ends at once. See `onDegrade`.
    */
   bake: durationSchema.default('0s'),
-  /** How long it watches after each batch before the next one goes; `0s`: the next goes at once. */
+  /**
+   * How long it watches after each batch before the next one goes (the last
+   * batch bakes for the longer of this and `bake`); `0s`: the next goes at once.
+   */
   batchBake: durationSchema.default('0s'),
   /**
    * What happens when more than `maxFailures` hosts turn unhealthy during a

@@ -164,10 +164,15 @@ export class BakeWatch {
   }
 }
 
-/** How long the bake after a batch lasts, in ms (0: none). */
+/**
+ * How long the bake after a batch lasts, in ms (0: none): `batchBake` after
+ * each batch; after the last, the longer of `bake` and `batchBake` (a
+ * strategy that bakes every batch bakes the last one too).
+ */
 export function bakeMs(deployment: Pick<StoredDeployment, 'strategy'>, last: boolean): number {
-  const text = last ? deployment.strategy.bake : deployment.strategy.batchBake;
-  return text === undefined ? 0 : parseDuration(text);
+  const ms = (text: string | undefined) => (text === undefined ? 0 : parseDuration(text));
+  const batch = ms(deployment.strategy.batchBake);
+  return last ? Math.max(ms(deployment.strategy.bake), batch) : batch;
 }
 
 /**
