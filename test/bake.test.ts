@@ -379,11 +379,13 @@ for (const dialect of STORE_DIALECTS) {
         expect(paused.error).toMatch(
           /^2 of 4 hosts turned unhealthy during the bake .*: prod-1 \(HTTP 500\), prod-3 \(HTTP 500\); waiting for ferry deployments resume\|rollback$/,
         );
-        // Past the bake's end it still waits, holding the lock and its lease.
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        // Past the bake's end it still waits, holding the lock, and its lease
+        // renewed (2 s long, and 2.5 s have passed).
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
         expect((await stateOf(id)).state).toBe('paused');
         expect((await store.deployments.getLock('web', 'prod'))?.deploymentId).toBe(id);
         expect(Date.parse((await stateOf(id)).leaseExpiresAt!)).toBeGreaterThan(Date.now());
+        expect((await stateOf(id)).leaseOwner).toBe('r1');
         await expect(service().rollBackBaking(admin, 'dep_nope')).rejects.toMatchObject({
           code: 'E_DEPLOYMENT_NOT_FOUND',
         });
