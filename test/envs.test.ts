@@ -54,6 +54,10 @@ describe('environments', () => {
         maxFailures: 1,
         offlineTimeout: '60s',
         rollbackOnFailure: true,
+        // No bake unless the configuration asks for one.
+        bake: '0s',
+        batchBake: '0s',
+        onDegrade: 'rollback',
       });
       expect(
         (await runFerry(['tokens', 'create', '--role', 'agent', '--env', 'staging'], { env })).code,

@@ -482,6 +482,10 @@ const FIXTURES: Partial<Record<RouteName, Fixture>> = {
     }),
     elsewhere: [async () => ({ params: { id: await activeShopDeployment('staging') } })],
   },
+  // A deployment that has ended: neither paused nor baking (the matrix has no
+  // bake), so an allowed caller is answered 409, not a 403.
+  resumeDeployment: { input: () => ({ params: { id: world.deploymentId } }) },
+  rollbackBakingDeployment: { input: () => ({ params: { id: world.deploymentId } }) },
   deploymentLogs: { input: () => ({ params: { id: world.deploymentId } }) },
   status: { input: () => ({}) },
   appHistory: { input: () => ({ params: { app: 'cart' } }) },
@@ -782,4 +786,9 @@ const EXPECTED_NOT_SUCCEEDED: string[] = [
   'GET /agent/installs/:id (installWanted) by other host: 404 E_INSTALL_NOT_FOUND',
   'GET /agent/installs/:id (installWanted) by enrolment: 404 E_INSTALL_NOT_FOUND',
   'GET /agent/installs/:id (installWanted) by enrolment@qa: 404 E_INSTALL_NOT_FOUND',
+  // The matrix's deployment has ended: allowed, and told it is not paused or baking.
+  ...['admin', 'deployer', 'deployer@qa', 'session'].flatMap((by) => [
+    `POST /deployments/:id/resume (resumeDeployment) by ${by}: 409 E_DEPLOYMENT_NOT_PAUSED`,
+    `POST /deployments/:id/rollback (rollbackBakingDeployment) by ${by}: 409 E_DEPLOYMENT_NOT_BAKING`,
+  ]),
 ];

@@ -151,6 +151,14 @@ export class ApiClient {
     return this.client.call('cancelDeployment', { params: { id } });
   }
 
+  resumeDeployment(id: string): Promise<DeploymentRecord> {
+    return this.client.call('resumeDeployment', { params: { id } });
+  }
+
+  rollbackBakingDeployment(id: string): Promise<DeploymentRecord> {
+    return this.client.call('rollbackBakingDeployment', { params: { id } });
+  }
+
   async deployments(
     query: { app?: string; env?: string; limit?: number } = {},
   ): Promise<DeploymentRecord[]> {

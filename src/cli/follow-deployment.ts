@@ -3,6 +3,7 @@ import type { FerryEvent } from '../protocol/events.js';
 import type { DeploymentInstall, DeploymentRecord } from '../protocol/deployment-api.js';
 import {
   isActiveDeployment,
+  isBaking,
   isOpenInstall,
   isWithdrawn,
   tookRelease,
@@ -46,10 +47,12 @@ export async function followDeployment(
   const shown = new Map<string, string>();
   let drawn = 0;
   const draw = (deployment: DeploymentRecord): void => {
+    const bake = bakeLine(deployment);
     if (live) {
-      const lines = deployment.installs.map((install) =>
-        fit(printable(installLine(install)), process.stdout.columns),
-      );
+      const lines = [
+        ...deployment.installs.map(installLine),
+        ...(bake === undefined ? [] : [`  ${bake}`]),
+      ].map((line) => fit(printable(line), process.stdout.columns));
       process.stdout.write(
         `${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,
       );
@@ -62,6 +65,10 @@ export async function followDeployment(
         say(line);
         shown.set(install.id, line);
       }
+    }
+    if (bake !== undefined && shown.get('bake') !== bake) {
+      say(`  ${bake}`);
+      shown.set('bake', bake);
     }
   };
   if (first.state === 'pending')
@@ -95,6 +102,8 @@ export function applyEvent(deployment: DeploymentRecord, event: FerryEvent): boo
     case 'deployment.state':
       deployment.state = event.data.state as DeploymentRecord['state'];
       deployment.error = event.data.error;
+      if (event.data.bakeUntil)
+        deployment.bake = { batch: deployment.bake?.batch ?? 0, until: event.data.bakeUntil };
       return true;
     case 'install.state': {
       const { data } = event;
@@ -162,6 +171,21 @@ export function headline(deployment: DeploymentRecord): string {
     `${what} (${deployment.id}): ${hosts} host${hosts === 1 ? '' : 's'}, ` +
     `batches of ${strategy.batch}, max failures ${strategy.maxFailures}${was}`
   );
+}
+
+/**
+ * Where a baking or paused deployment stands: `baking (until 14:07:30)`, or
+ * `paused: <why>` with what a person may do; undefined for any other state.
+ * Times are UTC, as elsewhere in the CLI.
+ */
+export function bakeLine(
+  deployment: Pick<DeploymentRecord, 'state' | 'error' | 'bake'>,
+): string | undefined {
+  if (!isBaking(deployment.state)) return undefined;
+  if (deployment.state === 'paused')
+    return `paused: ${deployment.error ?? 'hosts turned unhealthy during the bake'}`;
+  const until = deployment.bake?.until;
+  return until ? `baking (until ${until.slice(11, 19)})` : 'baking';
 }
 
 /** One host's line: `  prod-1  batch 1  @3  health ...` or `  prod-1  batch 1  @3  succeeded`. */

@@ -417,6 +417,13 @@ export const environmentRecordSchema = z.object({
     maxFailures: z.number().int(),
     rollbackOnFailure: z.boolean(),
     offlineTimeout: z.string(),
+    /**
+     * The bake after the last batch and after each batch (`0s`: none), and what
+     * a bad one does (absent from a record an older server wrote).
+     */
+    bake: z.string().optional(),
+    batchBake: z.string().optional(),
+    onDegrade: z.enum(['rollback', 'pause', 'alert']).optional(),
   }),
   hosts: z.number().int(),
   connectedHosts: z.number().int(),

@@ -31,6 +31,10 @@ export const strategySchema = z.object({
   maxFailures: z.number().int(),
   rollbackOnFailure: z.boolean(),
   offlineTimeout: z.string(),
+  /** The bake after the last batch, and after each batch (absent: a deployment made before bakes existed). */
+  bake: z.string().optional(),
+  batchBake: z.string().optional(),
+  onDegrade: z.enum(['rollback', 'pause', 'alert']).optional(),
 });
 export type StrategyRecord = z.infer<typeof strategySchema>;
 
@@ -84,6 +88,11 @@ export const deploymentRecordSchema = z.object({
   finishedAt: z.string().nullable(),
   /** Why it failed, or what it left undone (the offline hosts of a partial one). */
   error: z.string().nullable(),
+  /**
+   * Its latest bake: the batch whose hosts it watches (or watched) and until
+   * when; null when none began (absent from an older server's record).
+   */
+  bake: z.object({ batch: z.number().int(), until: z.string() }).nullable().optional(),
   /** The host on which the bundle's migrations ran in this deployment; null when none ran. */
   migratedOn: z.string().nullable(),
   installs: z.array(deploymentInstallSchema),

@@ -272,6 +272,14 @@ export const ERROR_CATALOGUE = {
     status: 409,
     hint: 'Only a pending or running deployment can be cancelled; roll back a finished one with `ferry rollback`.',
   },
+  E_DEPLOYMENT_NOT_PAUSED: {
+    status: 409,
+    hint: 'Only a deployment paused after a bad bake can be resumed; see its state with `ferry deployment <id>`.',
+  },
+  E_DEPLOYMENT_NOT_BAKING: {
+    status: 409,
+    hint: 'Only a baking or paused deployment can be rolled back this way; roll back a finished one with `ferry rollback APP --env ENV`.',
+  },
   E_AUTO_DEPLOY_FAILED: {
     status: 409,
     hint: 'The bundle is pushed and keeps its version: fix what the message names (`ferry vars set`, for a missing variable), then deploy it with `ferry deploy APP@VERSION --env ENV`.',

@@ -18,6 +18,8 @@ const deploymentData = z.object({
   phase: z.string(),
   error: z.string().nullable(),
   by: z.string(),
+  /** While it bakes (or paused during a bake): when that bake ends; null or absent otherwise. */
+  bakeUntil: z.string().nullable().optional(),
 });
 
 const installData = z.object({

@@ -13,6 +13,7 @@ import {
   installMoveReason,
   installStatesBefore,
   isActiveDeployment,
+  isBaking,
   isCancelledDeployment,
   hasLanded,
   hasRun,
@@ -25,6 +26,7 @@ import {
   isStartedInstall,
   mayDeploymentMove,
   mayInstallMove,
+  QUEUED_DEPLOYMENT_STATES,
   UNSTARTED_INSTALL_STATES,
 } from './lifecycle.js';
 
@@ -46,7 +48,9 @@ const INSTALL_ALLOWED: Record<InstallState, InstallState[]> = {
 
 const DEPLOYMENT_ALLOWED: Record<DeploymentState, DeploymentState[]> = {
   pending: ['running', 'failed', 'cancelled'],
-  running: ['succeeded', 'partial', 'failed', 'rolled_back', 'no_hosts', 'cancelled'],
+  running: ['succeeded', 'partial', 'failed', 'rolled_back', 'no_hosts', 'cancelled', 'baking'],
+  baking: ['running', 'succeeded', 'partial', 'rolled_back', 'paused', 'cancelled'],
+  paused: ['running', 'baking', 'rolled_back', 'cancelled'],
   partial: ['succeeded'],
   succeeded: [],
   failed: [],
@@ -130,7 +134,13 @@ describe('the deployment lifecycle', () => {
   }
 
   it('says which deployments are active, final, and landed', () => {
-    expect(DEPLOYMENT_STATES.filter(isActiveDeployment)).toEqual(['pending', 'running']);
+    // Baking and paused hold the lock: the rollout is not over until the bake is.
+    expect(DEPLOYMENT_STATES.filter(isActiveDeployment)).toEqual([
+      'pending',
+      'running',
+      'baking',
+      'paused',
+    ]);
     expect(FINAL_DEPLOYMENT_STATES).toEqual([
       'succeeded',
       'failed',
@@ -144,7 +154,8 @@ describe('the deployment lifecycle', () => {
   });
 
   it('tells a deployment rolling out from one queued, and a cancelled one from the other endings', () => {
-    expect(DEPLOYMENT_STATES.filter(isRollingOut)).toEqual(['running']);
+    expect(DEPLOYMENT_STATES.filter(isRollingOut)).toEqual(['running', 'baking', 'paused']);
+    expect(DEPLOYMENT_STATES.filter(isBaking)).toEqual(['baking', 'paused']);
     expect(DEPLOYMENT_STATES.filter(isActiveDeployment).filter((s) => !isRollingOut(s))).toEqual([
       'pending',
     ]);
@@ -153,7 +164,17 @@ describe('the deployment lifecycle', () => {
   });
 
   it('lets only an active deployment be cancelled, and only a partial one complete later', () => {
-    expect(deploymentStatesBefore('cancelled')).toEqual(['pending', 'running']);
-    expect(deploymentStatesBefore('succeeded')).toEqual(['running', 'partial']);
+    expect(deploymentStatesBefore('cancelled')).toEqual(['pending', 'running', 'baking', 'paused']);
+    expect(deploymentStatesBefore('succeeded')).toEqual(['running', 'baking', 'partial']);
+  });
+
+  it('lets only a baking deployment pause, and only a paused one be resumed', () => {
+    expect(deploymentStatesBefore('paused')).toEqual(['baking']);
+    // A queued one is only pending: a baking or paused one, back to running, is not queued.
+    expect(QUEUED_DEPLOYMENT_STATES).toEqual(['pending']);
+    expect(deploymentStatesBefore('running')).toEqual(['pending', 'baking', 'paused']);
+    expect(deploymentStatesBefore('rolled_back')).toEqual(['running', 'baking', 'paused']);
+    expect(mayDeploymentMove('paused', 'running')).toBe(true);
+    expect(mayDeploymentMove('paused', 'succeeded')).toBe(false);
   });
 });

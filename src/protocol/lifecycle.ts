@@ -36,11 +36,17 @@ export type InstallState = (typeof INSTALL_STATES)[number];
  * already done went back. `no_hosts`: the environment has no host with the
  * app's role, so nothing was installed (the desired release is set, for hosts
  * that join later, unless the bundle had migrations to run: they ran nowhere). `cancelled`: a person stopped it; installs already running
- * finished, each install's record says what its host got.
+ * finished, each install's record says what its host got. `baking`: a batch
+ * (the last, or any with `batchBake`) is done and the rollout watches its
+ * hosts' health for the strategy's bake time before it goes on or ends.
+ * `paused`: hosts turned unhealthy during a bake with `onDegrade: pause`; it
+ * waits for a person (`ferry deployments resume|rollback`).
  */
 export const DEPLOYMENT_STATES = [
   'pending',
   'running',
+  'baking',
+  'paused',
   'succeeded',
   'failed',
   'partial',
@@ -112,6 +118,23 @@ const DEPLOYMENT_MOVES: {
     rolled_back: 'too many hosts failed and the hosts done went back',
     no_hosts: 'no host of the environment has the role of the app',
     cancelled: 'a person cancelled it',
+    baking: 'a batch is done and its hosts are watched for the bake time',
+  },
+  baking: {
+    // Back to rolling out: the next batch goes, or the hosts done go back.
+    running:
+      'the bake of a batch ended healthy enough and the next batch goes, or hosts turned unhealthy and the hosts done go back',
+    succeeded: 'the bake ended and every host took the release',
+    partial: 'the bake ended; some hosts were away or failed within maxFailures',
+    rolled_back: 'hosts turned unhealthy during the bake and none had a release to go back to',
+    paused: 'hosts turned unhealthy during the bake and the strategy says to wait for a person',
+    cancelled: 'a person cancelled it',
+  },
+  paused: {
+    running: 'a person resumed it (the next batch goes, or it ends), or rolled it back',
+    baking: 'a person resumed it',
+    rolled_back: 'a person rolled it back and no host had a release to go back to',
+    cancelled: 'a person cancelled it',
   },
   partial: {
     succeeded: 'the hosts it left undone caught up',
@@ -157,7 +180,12 @@ export function deploymentStatesBefore(to: DeploymentState): DeploymentState[] {
 }
 
 /** The deployment states that hold the lock of their app and environment and need a driver. */
-export const ACTIVE_DEPLOYMENT_STATES: readonly DeploymentState[] = ['pending', 'running'];
+export const ACTIVE_DEPLOYMENT_STATES: readonly DeploymentState[] = [
+  'pending',
+  'running',
+  'baking',
+  'paused',
+];
 
 /** The states a deployment ends in (some may still move on: `partial` to `succeeded`). */
 export const FINAL_DEPLOYMENT_STATES: readonly DeploymentState[] = DEPLOYMENT_STATES.filter(
@@ -200,8 +228,26 @@ export const TOOK_RELEASE_INSTALL_STATES: readonly InstallState[] = ['succeeded'
  */
 export const WITHDRAWN_INSTALL_STATES: readonly InstallState[] = ['skipped', 'cancelled'];
 
-/** The deployment states of one rolling out: holding its lock, sending installs (not queued). */
-export const ROLLING_OUT_DEPLOYMENT_STATES: readonly DeploymentState[] = ['running'];
+/**
+ * The deployment states of one rolling out: holding its lock, sending installs
+ * or watching the hosts it installed (not queued).
+ */
+export const ROLLING_OUT_DEPLOYMENT_STATES: readonly DeploymentState[] = [
+  'running',
+  'baking',
+  'paused',
+];
+
+/**
+ * The deployment states of one queued behind the one that holds its lock: it
+ * starts (`running`) when it gets the lock, or a newer one replaces it.
+ * (`deploymentStatesBefore('running')` is not that: a baking or paused one
+ * goes back to running too.)
+ */
+export const QUEUED_DEPLOYMENT_STATES: readonly DeploymentState[] = ['pending'];
+
+/** The deployment states of one watching its hosts' health, or waiting for a person after a bad bake. */
+export const BAKING_DEPLOYMENT_STATES: readonly DeploymentState[] = ['baking', 'paused'];
 
 /** The deployment states of one a person stopped, or a newer one replaced in the queue. */
 export const CANCELLED_DEPLOYMENT_STATES: readonly DeploymentState[] = ['cancelled'];
@@ -254,6 +300,11 @@ export function isWithdrawn(state: InstallState): boolean {
 /** Is the deployment rolling out now, rather than queued behind another or ended? */
 export function isRollingOut(state: DeploymentState): boolean {
   return ROLLING_OUT_DEPLOYMENT_STATES.includes(state);
+}
+
+/** Is the deployment baking, or paused after a bad bake (a person may resume it or roll it back)? */
+export function isBaking(state: DeploymentState): boolean {
+  return BAKING_DEPLOYMENT_STATES.includes(state);
 }
 
 /** Was the deployment cancelled (catch-up installs nothing on its account)? */

@@ -552,6 +552,34 @@ export const ROUTES = {
       target: { app: 'answer.app', version: 'answer.version', env: 'answer.env', id: 'params.id' },
     },
   }),
+  resumeDeployment: declareRoute({
+    feature: 'deployments',
+    method: 'POST',
+    path: '/deployments/:id/resume',
+    roles: ['admin', 'deployer'],
+    summary:
+      'Resume a deployment paused after a bad bake: it goes on as it is (the next batch, or its end).',
+    params: deploymentParams,
+    answer: deploymentRecordSchema,
+    statuses: [200],
+    audit: {
+      target: { app: 'answer.app', version: 'answer.version', env: 'answer.env', id: 'params.id' },
+    },
+  }),
+  rollbackBakingDeployment: declareRoute({
+    feature: 'deployments',
+    method: 'POST',
+    path: '/deployments/:id/rollback',
+    roles: ['admin', 'deployer'],
+    summary:
+      'Roll back a deployment that is baking or paused: the hosts done go back to the release before.',
+    params: deploymentParams,
+    answer: deploymentRecordSchema,
+    statuses: [200],
+    audit: {
+      target: { app: 'answer.app', version: 'answer.version', env: 'answer.env', id: 'params.id' },
+    },
+  }),
   deploymentLogs: declareRoute({
     feature: 'deployments',
     method: 'GET',

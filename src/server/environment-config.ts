@@ -22,6 +22,24 @@ export const rolloutStrategySchema = z.strictObject({
    * when it returns).
    */
   offlineTimeout: durationSchema.default('60s'),
+  /**
+   * How long the rollout watches the hosts' health after its last batch
+   * (`baking`) before it ends; `0s`: it ends at once. See `onDegrade`.
+   */
+  bake: durationSchema.default('0s'),
+  /**
+   * How long it watches after each batch before the next one goes (the last
+   * batch bakes for the longer of this and `bake`); `0s`: the next goes at once.
+   */
+  batchBake: durationSchema.default('0s'),
+  /**
+   * What happens when more than `maxFailures` hosts turn unhealthy during a
+   * bake (their service fails or stops, or restarts repeatedly): `rollback`
+   * puts the hosts done back on the previous release, `pause` waits for a
+   * person (`ferry deployments resume|rollback`), `alert` only raises the
+   * `deployment-degraded` alert (raised in every case) and the rollout goes on.
+   */
+  onDegrade: z.enum(['rollback', 'pause', 'alert']).default('rollback'),
 });
 
 /** One environment of the lifecycle, as the server's configuration gives it. */

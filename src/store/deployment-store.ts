@@ -41,6 +41,20 @@ export interface StoredDeployment {
   error: string | null;
   leaseOwner: string | null;
   leaseExpiresAt: string | null;
+  /** Its bake, once one began: see `DeploymentBake`. */
+  bake: DeploymentBake | null;
+}
+
+/**
+ * The bake of a deployment: after batch `batch` ended, its hosts (and those
+ * of the batches before) are watched until `until`. It stays recorded once
+ * over: a deployment `running` again with a bake of batch 2 has baked batch 2.
+ */
+export interface DeploymentBake {
+  batch: number;
+  until: string;
+  /** Each watched host's restart count (as its agent last reported it) when the bake began, by host id. */
+  restarts: Record<string, number>;
 }
 
 export type NewDeployment = Pick<
@@ -58,7 +72,7 @@ export type NewDeployment = Pick<
 
 /** What may change of a deployment once it exists. */
 export type DeploymentPatch = Partial<
-  Pick<StoredDeployment, 'state' | 'phase' | 'startedAt' | 'finishedAt' | 'error'>
+  Pick<StoredDeployment, 'state' | 'phase' | 'startedAt' | 'finishedAt' | 'error' | 'bake'>
 >;
 
 /** The one active deployment of an app in an environment, and since when it holds the lock. */

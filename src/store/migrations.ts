@@ -641,6 +641,17 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
+    '0028_deployment_bake': {
+      async up(db) {
+        // The bake of a deployment (watching its hosts' health after a batch):
+        // which batch it watches, until when, and each host's restart count
+        // when it began, so that a replica taking over goes on baking until the
+        // same end and counts restarts from the same start.
+        await db.schema.alterTable('deployments').addColumn('bake_batch', 'integer').execute();
+        await db.schema.alterTable('deployments').addColumn('bake_until', 'text').execute();
+        await db.schema.alterTable('deployments').addColumn('bake_restarts_json', 'text').execute();
+      },
+    },
   };
 }
 

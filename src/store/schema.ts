@@ -189,6 +189,12 @@ export interface DeploymentsTable {
   error: string | null;
   lease_owner: string | null;
   lease_expires_at: string | null;
+  /** The batch whose hosts the bake watches (or watched last); null before any bake (migration 0028). */
+  bake_batch: Generated<number | null>;
+  /** When that bake ends (or ended). */
+  bake_until: Generated<string | null>;
+  /** Each watched host's restart count when the bake began, by host id. */
+  bake_restarts_json: Generated<string | null>;
 }
 
 /** The one active deployment of an app in an environment. */

@@ -52,6 +52,8 @@ export const REVIEWED_ROLES: Readonly<Record<string, 'public' | readonly Role[]>
   promote: ['admin', 'deployer'],
   rollback: ['admin', 'deployer'],
   cancelDeployment: ['admin', 'deployer'],
+  resumeDeployment: ['admin', 'deployer'],
+  rollbackBakingDeployment: ['admin', 'deployer'],
 
   // The verdict is QA's (and the admin's).
   markVerdict: ['admin', 'qa'],

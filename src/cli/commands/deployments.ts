@@ -4,7 +4,13 @@ import { countTextSchema } from '../../protocol/fields.js';
 import { isActiveDeployment } from '../../protocol/lifecycle.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { parseArg } from '../parse-arg.js';
-import { cancelledHosts, followDeployment, installLine, summary } from '../follow-deployment.js';
+import {
+  bakeLine,
+  cancelledHosts,
+  followDeployment,
+  installLine,
+  summary,
+} from '../follow-deployment.js';
 import { printable, printJson, printTable, shortTime } from '../output.js';
 
 /**
@@ -30,7 +36,7 @@ export function variableLines(deployment: DeploymentRecord): string[] {
 
 /** `ferry deployments [--app A] [--env E]`: deployments, newest first. */
 export function registerDeployments(program: Command): void {
-  program
+  const deployments = program
     .command('deployments')
     .description('list deployments, newest first: app, version, environment, state, who and when')
     .option('--app <app>', 'only this app')
@@ -59,13 +65,43 @@ export function registerDeployments(program: Command): void {
           ['BUNDLE', (d) => `${d.app}@${d.version}`],
           ['ENV', (d) => d.env],
           ['KIND', (d) => d.kind],
-          ['STATE', (d) => d.state],
+          ['STATE', (d) => (d.state === 'baking' ? (bakeLine(d) ?? d.state) : d.state)],
           ['HOSTS', (d) => d.installs.filter((i) => i.purpose === 'deploy').length],
           ['BY', (d) => startedBy(d)],
           ['AT', (d) => shortTime(d.createdAt)],
         ],
         'No deployments yet: `ferry deploy <app>@<version> --env ENV`.',
       );
+    });
+
+  deployments
+    .command('resume <id>')
+    .description(
+      'resume a deployment paused after a bad bake: it goes on as it is (the next batch, or its end)',
+    )
+    .option('--json', 'print the deployment as JSON')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const deployment = await (await connect(globals)).resumeDeployment(id);
+      if (globals.json) printJson(deployment);
+      else
+        process.stdout.write(`${printable(`${deployment.id}: resumed (${deployment.state})`)}\n`);
+    });
+
+  deployments
+    .command('rollback <id>')
+    .description(
+      'roll back a deployment that is baking or paused: the hosts done go back to the release before',
+    )
+    .option('--json', 'print the deployment as JSON')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const deployment = await (await connect(globals)).rollbackBakingDeployment(id);
+      if (globals.json) printJson(deployment);
+      else
+        process.stdout.write(
+          `${printable(`${deployment.id}: rolling back: ${deployment.error ?? ''}`)}\n`,
+        );
     });
 
   program
@@ -89,6 +125,7 @@ export function registerDeployments(program: Command): void {
         `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
           ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
         ...deployment.installs.map(installLine),
+        ...[bakeLine(deployment)].filter((l) => l !== undefined),
         ...(isActiveDeployment(deployment.state) ? [] : summary(deployment)),
         ...variableLines(deployment),
       ];

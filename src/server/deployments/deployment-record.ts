@@ -35,6 +35,7 @@ export function toDeploymentRecord(
     startedAt: deployment.startedAt,
     finishedAt: deployment.finishedAt,
     error: deployment.error,
+    bake: deployment.bake && { batch: deployment.bake.batch, until: deployment.bake.until },
     migratedOn: migratedOn(installs),
     installs: ordered.map((install) => ({
       id: install.id,

@@ -15,6 +15,7 @@ import {
   isActiveDeployment,
   LANDED_DEPLOYMENT_STATES,
   mayDeploymentMove,
+  QUEUED_DEPLOYMENT_STATES,
 } from '../../protocol/lifecycle.js';
 import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
@@ -23,6 +24,7 @@ import { type EnvironmentConfig, isProtected } from '../environment-config.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
+import { resumeDeployment, rollBackBakingDeployment } from './bake-decisions.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
@@ -387,6 +389,28 @@ export class DeploymentService {
     return this.get(id);
   }
 
+  /**
+   * Resumes a deployment paused after a bad bake (`ferry deployments resume`):
+   * it goes on as it is. Who may cancel it may resume it.
+   */
+  async resume(caller: Caller, id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    authorizeDeploy(caller, this.environment(deployment.env));
+    await resumeDeployment(this.store, deployment);
+    return this.get(id);
+  }
+
+  /**
+   * Rolls back a deployment that is baking or paused (`ferry deployments
+   * rollback`): its hosts done go back. Who may cancel it may roll it back.
+   */
+  async rollBackBaking(caller: Caller, id: string): Promise<DeploymentRecord> {
+    const deployment = await this.stored(id);
+    authorizeDeploy(caller, this.environment(deployment.env));
+    await rollBackBakingDeployment(this.store, deployment, caller.name);
+    return this.get(id);
+  }
+
   /** A deployment with its installs, each with the variables it was sent with (secrets masked). */
   async get(id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
@@ -520,7 +544,7 @@ export class DeploymentService {
       for (const waiting of await this.store.deployments.list({
         app: bundle.app,
         env: env.name,
-        states: deploymentStatesBefore('running'),
+        states: [...QUEUED_DEPLOYMENT_STATES],
       })) {
         await this.store.deployments.update(
           waiting.id,
@@ -529,7 +553,7 @@ export class DeploymentService {
             finishedAt: new Date().toISOString(),
             error: `superseded by ${bundle.app}@${bundle.version} before it started`,
           },
-          { from: deploymentStatesBefore('running') },
+          { from: QUEUED_DEPLOYMENT_STATES },
         );
       }
       await this.store.deployments.create({ ...deployment, state: 'pending' }, [], { lock: false });

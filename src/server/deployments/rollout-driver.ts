@@ -13,17 +13,14 @@ import {
   isFinalInstall,
   isOpenInstall,
   isSentInstall,
+  QUEUED_DEPLOYMENT_STATES,
+  ROLLING_OUT_DEPLOYMENT_STATES,
   UNSTARTED_INSTALL_STATES,
 } from '../../protocol/lifecycle.js';
-import type {
-  DesiredRelease,
-  NewInstall,
-  Store,
-  StoredDeployment,
-  StoredInstall,
-} from '../../store/store.js';
+import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
+import { BakeWatch } from './bake-watch.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import {
@@ -33,7 +30,8 @@ import {
   refuseOverMigrations,
   runsMigrations,
 } from './migration-gate.js';
-import { batchSize, newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
+import { planInstalls, roleOf, targetHosts } from './rollout-plan.js';
+import { planReverts } from './revert-plan.js';
 
 /** The few logging calls the driver makes (Fastify's logger fits). */
 interface Logger {
@@ -77,7 +75,11 @@ export interface RolloutDriverOptions {
  *   failures, and moves on to the next batch — or stops when more hosts failed
  *   than the strategy allows, and then puts back the hosts already done;
  * - a host that stays offline longer than `offlineTimeout` is skipped; the
- *   deployment then ends `partial`, and the host catches up when it returns.
+ *   deployment then ends `partial`, and the host catches up when it returns;
+ * - after the last batch (`bake`), and after each batch (`batchBake`), it
+ *   stays `baking` and watches the hosts' health (`BakeWatch`): too many
+ *   turning unhealthy put the hosts done back, pause it for a person, or
+ *   only raise an alert, as `onDegrade` says.
  *
  * Everything it does is a conditional update or an idempotent send (a job's id
  * is its install's id), so two replicas that briefly both think they hold a
@@ -92,6 +94,9 @@ export class RolloutDriver {
   private readonly heldSince = new Map<string, number>();
   private readonly clock: () => number;
   private readonly snapshots: ConfigSnapshots;
+  private readonly bakes: BakeWatch;
+  /** The wake-up set for the end of the nearest bake, and when it fires. */
+  private bakeTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   /**
    * A tick, in the async context the driver was made in, never its waker's:
    * what a tick records is the rollout's doing, not an effect of the agent
@@ -109,6 +114,26 @@ export class RolloutDriver {
   ) {
     this.clock = options.clock ?? (() => Date.now());
     this.snapshots = new ConfigSnapshots(store, variables);
+    this.bakes = new BakeWatch(store, logger, this.clock);
+  }
+
+  /**
+   * Looks again when a bake ends (besides every tick), so that a bake ends on
+   * time whatever the tick: one wake-up at a time, for the nearest end.
+   */
+  private wakeAt(at: number): void {
+    if (this.closed) return;
+    if (this.bakeTimer && this.bakeTimer.at <= at && this.bakeTimer.at > this.clock()) return;
+    if (this.bakeTimer) clearTimeout(this.bakeTimer.timer);
+    const timer = setTimeout(
+      () => {
+        this.bakeTimer = undefined;
+        this.wake();
+      },
+      Math.max(0, at - this.clock()) + 10,
+    );
+    timer.unref();
+    this.bakeTimer = { at, timer };
   }
 
   /** Starts ticking; the first tick picks up deployments a previous server left running. */
@@ -149,6 +174,7 @@ export class RolloutDriver {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    if (this.bakeTimer) clearTimeout(this.bakeTimer.timer);
     await this.ticking;
     for (const id of this.heldSince.keys()) {
       await this.store.deployments
@@ -269,7 +295,8 @@ export class RolloutDriver {
         return this.stop(deployment, wave);
     }
     let failures = 0;
-    for (const batch of byBatch(wave)) {
+    const batches = byBatch(wave);
+    for (const [index, batch] of batches.entries()) {
       if (!batch.every((i) => isFinalInstall(i.state))) {
         await this.sendPending(batch, hosts);
         return;
@@ -277,6 +304,19 @@ export class RolloutDriver {
       if (deployment.phase === 'rollout') {
         failures += batch.filter((i) => i.state === 'failed').length;
         if (failures > deployment.strategy.maxFailures) return this.stop(deployment, wave);
+        // The bake after this batch: watching the hosts installed so far.
+        const watched = batches.slice(0, index + 1).flat();
+        const bake = await this.bakes.after(
+          deployment,
+          batch[0]?.batch ?? index,
+          index === batches.length - 1,
+          watched,
+        );
+        if (bake.next === 'roll-back') return this.stop(deployment, wave, bake.reason);
+        if (bake.next === 'wait') {
+          if (bake.until !== undefined) this.wakeAt(bake.until);
+          return;
+        }
       }
     }
     if (deployment.phase === 'rollout') return this.complete(deployment, wave, hosts, migrates);
@@ -350,7 +390,7 @@ export class RolloutDriver {
       deployment.id,
       { state: 'running', startedAt: now },
       {
-        from: deploymentStatesBefore('running'),
+        from: QUEUED_DEPLOYMENT_STATES,
         installs,
         snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
       },
@@ -501,45 +541,35 @@ export class RolloutDriver {
     }
   }
 
-  /** Too many hosts failed: cancels the rest and, if the strategy says so, puts back the hosts done. */
-  private async stop(deployment: StoredDeployment, wave: StoredInstall[]): Promise<void> {
+  /**
+   * The rollout stops: too many hosts failed (`reason` absent: it says which),
+   * or too many turned unhealthy during a bake (`reason` given, and the hosts
+   * done always go back). Cancels the rest and, if the strategy says so, puts
+   * back the hosts done.
+   */
+  private async stop(
+    deployment: StoredDeployment,
+    wave: StoredInstall[],
+    degraded?: string,
+  ): Promise<void> {
     const failed = wave.filter((i) => i.state === 'failed');
     const reason =
+      degraded ??
       `${failed.length} host${failed.length === 1 ? '' : 's'} failed, more than maxFailures ` +
-      `${deployment.strategy.maxFailures}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`;
+        `${deployment.strategy.maxFailures}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`;
     await this.cancelUnsent(wave, 'the rollout stopped before this host');
-    if (!deployment.strategy.rollbackOnFailure) return this.finish(deployment, 'failed', reason);
-    const done = wave.filter((i) => i.state === 'succeeded');
-    const revertible = done
-      .filter((i) => i.fromVersion !== null && i.fromVersion !== deployment.version)
-      .sort((a, b) => (b.batch ?? 0) - (a.batch ?? 0) || (a.host < b.host ? -1 : 1));
-    const stranded = done.filter((i) => i.fromVersion === null).map((i) => i.host);
-    const note = stranded.length
-      ? `; ${stranded.join(', ')} had no previous release and stay on ${deployment.version}`
-      : '';
-    if (revertible.length === 0) return this.finish(deployment, 'rolled_back', reason + note);
-    // The last hosts done go back first, in batches of the rollout's size, so
-    // that the environment never has more hosts restarting at once than during it.
-    const size = batchSize(deployment.strategy, wave.length);
-    const reverts = revertible.map((install, index): NewInstall => ({
-      id: newId('ins'),
-      hostId: install.hostId,
-      app: deployment.app,
-      version: install.fromVersion!,
-      createdBy: deployment.createdBy,
-      deploymentId: deployment.id,
-      purpose: 'revert',
-      batch: Math.floor(index / size),
-      fromVersion: deployment.version,
-      state: 'pending',
-    }));
+    if (degraded === undefined && !deployment.strategy.rollbackOnFailure)
+      return this.finish(deployment, 'failed', reason);
+    const { reverts, note } = planReverts(deployment, wave);
+    if (reverts.length === 0) return this.finish(deployment, 'rolled_back', reason + note);
     // The reverts are recorded with the change of phase, in one step, and only
     // while the deployment is still going: one cancelled meanwhile (from another
     // replica) gets none, so no open install is left on it to hold up catch-up.
+    // One that was baking goes back to `running` while its hosts go back.
     const reverting = await this.store.deployments.update(
       deployment.id,
-      { phase: 'reverting', error: reason + note },
-      { from: ACTIVE_DEPLOYMENT_STATES, installs: reverts },
+      { state: 'running', phase: 'reverting', error: reason + note },
+      { from: ROLLING_OUT_DEPLOYMENT_STATES, installs: reverts },
     );
     if (!reverting) {
       this.heldSince.delete(deployment.id);

@@ -53,6 +53,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       phase: d.phase,
       error: d.error,
       by: d.createdBy,
+      bakeUntil: d.bake?.until ?? null,
     },
   });
   const installEvent = async (install: StoredInstall): Promise<NewFerryEvent> => ({

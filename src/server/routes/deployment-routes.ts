@@ -46,6 +46,21 @@ export function deploymentRoutes(
       return deployment;
     },
 
+    resumeDeployment: async ({ token, params: { id }, request }) => {
+      const deployment = await deployments.resume(token, id);
+      request.log.info({ deploymentId: id, by: token.name }, 'deployment resumed after its bake');
+      return deployment;
+    },
+
+    rollbackBakingDeployment: async ({ token, params: { id }, request }) => {
+      const deployment = await deployments.rollBackBaking(token, id);
+      request.log.info(
+        { deploymentId: id, by: token.name },
+        'deployment rolled back during its bake',
+      );
+      return deployment;
+    },
+
     deploymentLogs: ({ params: { id }, query: { host } }) => deployments.logs(id, host),
 
     status: async ({ query: { app: name } }) => ({ apps: await records.status(name) }),

@@ -150,6 +150,13 @@ export class KyselyDeploymentStore implements DeploymentStore {
           ...(patch.startedAt === undefined ? {} : { started_at: patch.startedAt }),
           ...(patch.finishedAt === undefined ? {} : { finished_at: patch.finishedAt }),
           ...(patch.error === undefined ? {} : { error: patch.error }),
+          ...(patch.bake === undefined
+            ? {}
+            : {
+                bake_batch: patch.bake?.batch ?? null,
+                bake_until: patch.bake?.until ?? null,
+                bake_restarts_json: patch.bake ? JSON.stringify(patch.bake.restarts) : null,
+              }),
         })
         .where('id', '=', id);
       if (from) update = update.where('state', 'in', [...from]);
@@ -316,6 +323,14 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
     error: row.error,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
+    bake:
+      row.bake_batch === null || row.bake_until === null
+        ? null
+        : {
+            batch: Number(row.bake_batch),
+            until: row.bake_until,
+            restarts: JSON.parse(row.bake_restarts_json ?? '{}') as Record<string, number>,
+          },
   };
 }
 
