@@ -33,6 +33,8 @@ const ALLOWED = {
     'agent/health/health-check.ts',
     // The sample app's /health, not the Ferry API.
     'demo/run-demo.ts',
+    // A webhook's receiver: someone else's URL, not the Ferry API.
+    'server/webhooks/webhook-sender.ts',
   ],
   /** Node's HTTP client modules. */
   httpModules: ['client/', 'server/', 'transport/'],
