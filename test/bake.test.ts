@@ -170,7 +170,8 @@ for (const dialect of STORE_DIALECTS) {
 
     it('rolls back by itself when two of four hosts turn unhealthy, and says why', async () => {
       const sent: Sent[] = [];
-      const id = await deploy({ onDegrade: 'rollback' });
+      // A bake far longer than the test: the degradation ends it, under any load.
+      const id = await deploy({ onDegrade: 'rollback', bake: '60s' });
       const driver = driverOver(store, sent);
       driver.start();
       await until('the bake', async () => (await stateOf(id)).state === 'baking');
@@ -229,7 +230,7 @@ for (const dialect of STORE_DIALECTS) {
     it('counts a host that restarts repeatedly, and forgives one failing host within maxFailures', async () => {
       const sent: Sent[] = [];
       await report(2, 'healthy', null, 5);
-      const id = await deploy({ onDegrade: 'rollback', bake: '2s' });
+      const id = await deploy({ onDegrade: 'rollback', bake: '60s' });
       const driver = driverOver(store, sent);
       driver.start();
       await until('the bake', async () => (await stateOf(id)).state === 'baking');
@@ -288,7 +289,7 @@ for (const dialect of STORE_DIALECTS) {
 
     it('with onDegrade alert, raises the alert and succeeds at the bake end; the alert stays open', async () => {
       const sent: Sent[] = [];
-      const id = await deploy({ onDegrade: 'alert', bake: '1s' });
+      const id = await deploy({ onDegrade: 'alert', bake: '5s' });
       const driver = driverOver(store, sent);
       driver.start();
       await until('the bake', async () => (await stateOf(id)).state === 'baking');
@@ -306,7 +307,7 @@ for (const dialect of STORE_DIALECTS) {
 
     it('with batchBake, a bad first batch stops before the second batch is sent', async () => {
       const sent: Sent[] = [];
-      const id = await deploy({ batchBake: '1500ms', bake: '0s', maxFailures: 0 });
+      const id = await deploy({ batchBake: '60s', bake: '0s', maxFailures: 0 });
       const driver = driverOver(store, sent);
       driver.start();
       await until('the first batch bake', async () => (await stateOf(id)).state === 'baking');
@@ -361,7 +362,7 @@ for (const dialect of STORE_DIALECTS) {
       async function pausedDeployment(
         sent: Sent[],
       ): Promise<{ id: string; driver: RolloutDriver }> {
-        const id = await deploy({ onDegrade: 'pause', bake: '1s' });
+        const id = await deploy({ onDegrade: 'pause', bake: '3s' });
         const driver = driverOver(store, sent);
         driver.start();
         await until('the bake', async () => (await stateOf(id)).state === 'baking');
