@@ -39,6 +39,12 @@ export interface HostFactsOptions {
   /** The agent's own state per app (the health check it remembers). */
   stateDir: string;
   driver: ProcessDriver;
+  /**
+   * The continuous health watch's last finding for an app's release, when it
+   * has one: the report then says that, and probes only an app it does not
+   * watch (one check of a service per interval, not two).
+   */
+  watchedHealth?: (app: string, version: number) => 'healthy' | 'failing' | 'stopped' | undefined;
 }
 
 /**
@@ -56,6 +62,13 @@ export class HostFactsCollector {
   private readonly runtimes: RuntimeProbe;
   /** The OS's name does not change while the agent runs: read once. */
   private osName: Promise<string | null> | undefined;
+  /** The health watch's finding for an app's current release, in the facts' words. */
+  private watchedHealth(app: string, current: number | null): 'ok' | 'failing' | undefined {
+    if (current === null || !this.options.watchedHealth) return undefined;
+    const state = this.options.watchedHealth(app, current);
+    return state === undefined ? undefined : state === 'healthy' ? 'ok' : 'failing';
+  }
+
   /** The CPU counters at the last report, for the share busy since. */
   private cpuTimes: { busy: number; total: number } | undefined;
 
@@ -130,7 +143,8 @@ export class HostFactsCollector {
         releases,
         current,
         previous: releases.filter((v) => current !== null && v < current).pop() ?? null,
-        health: await probe(this.options.stateDir, app, current),
+        health:
+          this.watchedHealth(app, current) ?? (await probe(this.options.stateDir, app, current)),
         service:
           current === null
             ? null

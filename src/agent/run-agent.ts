@@ -163,8 +163,10 @@ async function startAgent(
     path: options.path,
     stateDir: host.stateDir,
     driver,
+    // What the watch found, rather than a second probe of each service.
+    watchedHealth: (app, version) => watch.stateOf(app, version),
   });
-  const watch = new HealthWatch({
+  const watch: HealthWatch = new HealthWatch({
     stateDir: host.stateDir,
     appsDir: host.appsDir,
     driver,

@@ -125,6 +125,20 @@ describe('continuous health: the watch', () => {
     ]);
   });
 
+  it('tells the facts report what it found of the release that runs, nothing of another or while paused', async () => {
+    await released('cart', 3, {});
+    expect(watch.stateOf('cart', 3)).toBeUndefined(); // no tick yet
+    await watch.refresh();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(watch.stateOf('cart', 3)).toBe('healthy');
+    expect(watch.stateOf('cart', 2)).toBeUndefined();
+    failure = 'HTTP 500';
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(watch.stateOf('cart', 3)).toBe('failing');
+    watch.pause('cart');
+    expect(watch.stateOf('cart', 3)).toBeUndefined();
+  });
+
   it('says stopped when the driver says the service does not run, without probing it', async () => {
     await released('cart', 3, {});
     running = false;

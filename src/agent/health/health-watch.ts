@@ -334,6 +334,19 @@ export class HealthWatch {
     this.send(watched.app, next);
   }
 
+  /**
+   * What the watch last found of an app's release `version`: `healthy`,
+   * `failing` or `stopped`; undefined when it has not checked that release
+   * (not watched, paused, or no tick yet). The facts report reads it instead
+   * of probing the service a second time.
+   */
+  stateOf(app: string, version: number): ServiceHealthState | undefined {
+    const last = this.reported.get(app);
+    const watched = this.watched.get(app);
+    if (!last || !watched || this.paused.has(app)) return undefined;
+    return last.version === version && watched.version === version ? last.state : undefined;
+  }
+
   private send(app: string, state: Reported): void {
     try {
       this.options.report({
