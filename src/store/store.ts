@@ -46,6 +46,7 @@ export type { HistoryEvent, HistoryStore } from './history-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 export type {
   ConfigSnapshot,
+  InstallChange,
   InstallHead,
   InstallOutcome,
   InstallPatch,
