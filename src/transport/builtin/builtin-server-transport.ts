@@ -236,9 +236,10 @@ export class BuiltinServerTransport implements ServerTransport {
     ws.on('pong', () => this.alive.add(ws));
     // One frame at a time, in order: a step's end must not be recorded before its start.
     let handling = Promise.resolve();
+    const handled = new RecentIds(HANDLED_IDS_KEPT);
     ws.on('message', (data) => {
       handling = handling
-        .then(() => this.received(hostId, ws, data))
+        .then(() => this.received(hostId, ws, data, handled))
         .catch((err: unknown) =>
           this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
         );
@@ -299,7 +300,20 @@ export class BuiltinServerTransport implements ServerTransport {
     await this.options.store.outbox.ack(hostId, id);
   }
 
-  private async received(hostId: string, ws: WebSocket, data: unknown): Promise<void> {
+  /**
+   * One frame from an agent. `handled`: the events handled on this connection
+   * lately — one the agent sent again because its ack had not reached it yet
+   * (it sends every unacknowledged event again every few seconds, and a busy
+   * server answers late) is acknowledged again without being handled again:
+   * with a thousand agents reporting at once, each step was otherwise recorded
+   * two or three times over.
+   */
+  private async received(
+    hostId: string,
+    ws: WebSocket,
+    data: unknown,
+    handled: RecentIds,
+  ): Promise<void> {
     const parsed = parseFrame(data);
     if ('error' in parsed) {
       this.options.logger.warn(
@@ -327,9 +341,15 @@ export class BuiltinServerTransport implements ServerTransport {
         sendFrame(ws, { kind: 'refused', id: idOf(frame.message), error });
         return;
       }
+      // Handled and acknowledged here already: its ack was on its way.
+      if (handled.has(event.data.id)) {
+        sendFrame(ws, { kind: 'ack', id: event.data.id });
+        return;
+      }
       // Acknowledged only once handled: a failure here leaves the event with the
       // agent, which sends it again.
       await this.eventHandler(hostId, event.data);
+      handled.add(event.data.id);
       sendFrame(ws, { kind: 'ack', id: event.data.id });
     } else {
       this.options.logger.warn(
@@ -352,6 +372,25 @@ export class BuiltinServerTransport implements ServerTransport {
       this.alive.delete(ws);
       ws.ping();
     }
+  }
+}
+
+/** How many handled event ids a connection remembers (an agent's unacknowledged events are far fewer). */
+const HANDLED_IDS_KEPT = 1000;
+
+/** The last `size` ids added, oldest forgotten first. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly size: number) {}
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.size) this.ids.delete(this.ids.values().next().value!);
   }
 }
 
