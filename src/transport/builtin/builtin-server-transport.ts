@@ -59,6 +59,13 @@ export class BuiltinServerTransport implements ServerTransport {
   private readonly syncing = new Set<string>();
   /** Hosts that got a job while their outbox was being delivered: read it once more. */
   private readonly queuedWhileSyncing = new Set<string>();
+  /**
+   * Agents' events handled at once, across connections: each connection's
+   * wait in line of its own, so that a thousand hosts reporting together
+   * do not queue a thousand writes on the store's connection ahead of
+   * every other request (a `ferry status` asked during a rollout).
+   */
+  private readonly handling = new Slots(EVENTS_HANDLED_AT_ONCE);
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
     this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
@@ -348,7 +355,7 @@ export class BuiltinServerTransport implements ServerTransport {
       }
       // Acknowledged only once handled: a failure here leaves the event with the
       // agent, which sends it again.
-      await this.eventHandler(hostId, event.data);
+      await this.handling.run(() => this.eventHandler(hostId, event.data));
       handled.add(event.data.id);
       sendFrame(ws, { kind: 'ack', id: event.data.id });
     } else {
@@ -371,6 +378,30 @@ export class BuiltinServerTransport implements ServerTransport {
       }
       this.alive.delete(ws);
       ws.ping();
+    }
+  }
+}
+
+/** How many agents' events are handled at once (see `handling`). */
+const EVENTS_HANDLED_AT_ONCE = 16;
+
+/** At most `size` tasks running at once; the others wait their turn, first come first served. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes to the next in line, or is given back.
+      if (next) next();
+      else this.running--;
     }
   }
 }
