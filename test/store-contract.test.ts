@@ -650,6 +650,83 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.installs.logs('nope')).toBeUndefined();
       });
 
+      it('gives what a step report or an end changed, from the write itself; a repeated one changes nothing', async () => {
+        const hostId = await host('qa-1');
+        await store.installs.create({
+          id: 'ins_c',
+          hostId,
+          app: 'web',
+          version: 3,
+          createdBy: 'alice',
+          state: 'queued',
+        });
+        const started = { kind: 'started' as const, step: 'fetch', at: '2026-11-02T00:00:00.000Z' };
+        const first = await store.installs.recordStep('ins_c', started);
+        expect(first).toMatchObject({
+          install: {
+            id: 'ins_c',
+            host: 'qa-1',
+            app: 'web',
+            version: 3,
+            state: 'running',
+            steps: [],
+          },
+          stateChanged: true,
+          steps: [{ step: 'fetch', state: 'running', startedAt: started.at, exitCode: null }],
+        });
+        // Delivered again: recorded once, nothing to tell.
+        expect(await store.installs.recordStep('ins_c', started)).toMatchObject({
+          stateChanged: false,
+          steps: [],
+        });
+        const finished = {
+          kind: 'finished' as const,
+          step: 'fetch',
+          ok: true,
+          exitCode: 0,
+          durationMs: 12,
+          error: null,
+          at: '2026-11-02T00:00:01.000Z',
+        };
+        expect(await store.installs.recordStep('ins_c', finished)).toMatchObject({
+          install: { state: 'running' },
+          stateChanged: false,
+          steps: [
+            {
+              step: 'fetch',
+              state: 'succeeded',
+              exitCode: 0,
+              durationMs: 12,
+              startedAt: started.at,
+            },
+          ],
+        });
+        expect(await store.installs.recordStep('ins_c', finished)).toMatchObject({ steps: [] });
+        // Started again (a re-run): a change, though the step was there.
+        expect(
+          await store.installs.recordStep('ins_c', { ...started, at: '2026-11-02T00:00:02.000Z' }),
+        ).toMatchObject({ stateChanged: false, steps: [{ step: 'fetch', state: 'running' }] });
+        // Output is no change to tell; an unknown install has none.
+        expect(
+          await store.installs.recordStep('ins_c', {
+            kind: 'output',
+            step: 'fetch',
+            stream: 'stdout',
+            seq: 0,
+            text: 'x',
+          }),
+        ).toBeUndefined();
+        expect(await store.installs.recordStep('nope', finished)).toBeUndefined();
+        const end = { ok: true, rolledBack: false, error: null, at: '2026-11-02T00:00:03.000Z' };
+        expect(await store.installs.finish('ins_c', end)).toMatchObject({
+          install: { state: 'succeeded', finishedAt: end.at },
+          stateChanged: true,
+          steps: [],
+        });
+        expect(await store.installs.finish('ins_c', end)).toMatchObject({ stateChanged: false });
+        expect(await store.installs.finish('nope', end)).toBeUndefined();
+      });
+
       it('moves an install only from the states given, and records what a host did with one cancelled after it was told to go ahead', async () => {
         const hostId = await host('qa-1');
         await store.installs.createMany([

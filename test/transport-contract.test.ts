@@ -570,6 +570,35 @@ for (const [name, setup] of TRANSPORTS) {
       },
     );
 
+    it.skipIf(name !== 'builtin')(
+      'acknowledges again without handling again an event sent again on the same connection before its ack came',
+      async () => {
+        const handled: string[] = [];
+        let failures = 1;
+        harness.server().onEvent((_hostId, event) => {
+          // A failure is not remembered: the event is handled when it comes again.
+          if (event.id === 'again-2' && failures-- > 0) return Promise.reject(new Error('busy'));
+          handled.push(event.id);
+          return Promise.resolve();
+        });
+        const ws = await harness.rawAgent!('host-a');
+        const acks: string[] = [];
+        ws.on('message', (data: Buffer) => {
+          const frame = JSON.parse(data.toString()) as { kind: string; id: string };
+          if (frame.kind === 'ack') acks.push(frame.id);
+        });
+        const send = (id: string) =>
+          ws.send(JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id } }));
+        for (const id of ['again-1', 'again-1', 'again-2', 'again-1', 'again-2', 'again-2'])
+          send(id);
+        await until(() => acks.length === 5, 'five acks');
+        // again-2 failed once (no ack), then was handled once; again-1 was handled once.
+        expect(handled).toEqual(['again-1', 'again-2']);
+        expect(acks).toEqual(['again-1', 'again-1', 'again-1', 'again-2', 'again-2']);
+        ws.close();
+      },
+    );
+
     // Raw frames exist on the built-in transport only; RabbitMQ's malformed and
     // invalid events are tested in rabbitmq-transport.test.ts.
     it.skipIf(name !== 'builtin')(

@@ -474,21 +474,23 @@ export class AgentService {
     }
     switch (event.type) {
       case 'step.started':
-        return this.store.installs.recordStep(install.id, {
+        await this.store.installs.recordStep(install.id, {
           kind: 'started',
           step: event.step,
           at: event.at,
         });
+        return;
       case 'step.output':
-        return this.store.installs.recordStep(install.id, {
+        await this.store.installs.recordStep(install.id, {
           kind: 'output',
           step: event.step,
           stream: event.stream,
           seq: event.seq,
           text: event.text,
         });
+        return;
       case 'step.finished':
-        return this.store.installs.recordStep(install.id, {
+        await this.store.installs.recordStep(install.id, {
           kind: 'finished',
           step: event.step,
           ok: event.ok,
@@ -497,6 +499,7 @@ export class AgentService {
           error: event.error,
           at: new Date().toISOString(),
         });
+        return;
       case 'job.finished':
         // A job the agent declined (the server no longer wanted it) keeps the
         // state the server gave it. The install's end is an install.state
@@ -508,7 +511,7 @@ export class AgentService {
           this.events.notify({ kind: 'install.finished-again', installId: install.id });
           return;
         }
-        return this.store.installs.finish(install.id, {
+        await this.store.installs.finish(install.id, {
           ok: event.ok,
           rolledBack: event.rolledBack,
           error: event.error,

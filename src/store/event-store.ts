@@ -23,8 +23,9 @@ export interface EventStore {
   /** Deletes events recorded before a time (never the newest); returns how many. */
   prune(before: string): Promise<number>;
   /**
-   * Calls `onAppended` when another process (a replica) appended events; the
-   * returned function stops watching. An embedded store has no other process.
+   * Calls `onAppended` when another process (a replica) appended events, with
+   * the id appended when known (this process's own appends may be told too);
+   * the returned function stops watching. An embedded store has no other process.
    */
-  watch(onAppended: () => void): Promise<() => Promise<void>>;
+  watch(onAppended: (id?: number) => void): Promise<() => Promise<void>>;
 }

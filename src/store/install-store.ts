@@ -3,6 +3,7 @@ import type {
   InstallPurpose,
   InstallRecord,
   InstallState,
+  InstallStep,
   StepLog,
 } from '../protocol/api.js';
 import type { BundleKey } from '../protocol/note-api.js';
@@ -49,6 +50,19 @@ export interface InstallQuery {
    * tick, which read a thousand hosts' steps on every install's end).
    */
   steps?: boolean;
+}
+
+/**
+ * What one write to an install changed, as the write's own transaction found
+ * it: what the evented store publishes, with no read before or after the write.
+ */
+export interface InstallChange {
+  /** The install after the write, without its steps. */
+  install: StoredInstall;
+  /** Whether the write moved the install to another state (an install.state event). */
+  stateChanged: boolean;
+  /** The steps the write started, started again or ended, as they are after it (install.step events). */
+  steps: InstallStep[];
 }
 
 /** What an agent reported of one step, as the store records it. */
@@ -135,10 +149,17 @@ export interface InstallStore {
    * it was not (someone else moved it first).
    */
   mark(id: string, patch: InstallPatch, from: InstallState[]): Promise<boolean>;
-  /** Records one step report; a report delivered twice is recorded once. */
-  recordStep(installId: string, report: StepReport): Promise<void>;
-  /** Records the end its host reports; a repeated report changes nothing. */
-  finish(installId: string, outcome: InstallOutcome): Promise<void>;
+  /**
+   * Records one step report; a report delivered twice is recorded once. Gives
+   * what a start or an end changed (undefined for output, and for an install
+   * that does not exist): a repeated report changes nothing.
+   */
+  recordStep(installId: string, report: StepReport): Promise<InstallChange | undefined>;
+  /**
+   * Records the end its host reports; a repeated report changes nothing. Gives
+   * the install as it is then (undefined when it does not exist).
+   */
+  finish(installId: string, outcome: InstallOutcome): Promise<InstallChange | undefined>;
   logs(installId: string): Promise<InstallLogs | undefined>;
   /**
    * Records the configuration installs are sent with (secrets sealed at rest).

@@ -53,10 +53,12 @@ export interface StoreDialect {
   /** Runs last in that transaction, with the new event's id: wakes the other replicas on commit. */
   afterAppendEvent(trx: Transaction<Database>, id: number): Promise<void>;
   /**
-   * Calls `onAppended` when another process (a replica) appended events; the
-   * returned function stops watching. An embedded database has no other process.
+   * Calls `onAppended` when another process (a replica) appended events, with
+   * the id appended when it is known (a notification of this process's own
+   * appends comes too: the id tells it was heard already); the returned
+   * function stops watching. An embedded database has no other process.
    */
-  watchEvents(onAppended: () => void): Promise<() => Promise<void>>;
+  watchEvents(onAppended: (id?: number) => void): Promise<() => Promise<void>>;
 
   /** True when an error of this database is a violated primary key or unique constraint. */
   isUniqueViolation(err: unknown): boolean;

@@ -47,6 +47,7 @@ export type { HistoryEvent, HistoryStore } from './history-store.js';
 export type { FactsRetention, HostStore, NewHost } from './host-store.js';
 export type {
   ConfigSnapshot,
+  InstallChange,
   InstallHead,
   InstallOutcome,
   InstallPatch,

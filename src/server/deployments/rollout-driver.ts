@@ -47,6 +47,9 @@ interface Logger {
  */
 const STRANDED_AFTER_MS = 120_000;
 
+/** The longest pause after a long look (see `settleMs`): an end is seen within it. */
+const MAX_SETTLE_MS = 2_000;
+
 export interface RolloutDriverOptions {
   /** This server process, as lease owner: unique per replica. */
   replicaId: string;
@@ -55,9 +58,12 @@ export interface RolloutDriverOptions {
   /** How often deployments are looked at, besides when something happens. */
   tickMs: number;
   /**
-   * The pause before looking again when woken during a look (100 ms): every
-   * install's end wakes the driver, and a look reads the whole rollout, so a
-   * thousand hosts ending together cost a look per pause, not one each.
+   * The pause before looking again when woken during a look (100 ms), or
+   * twice as long as that look took when longer (up to 2 s): every install's end wakes
+   * the driver, and a look reads the whole rollout, so a thousand hosts ending
+   * together cost a look per pause, not one each — and the looks, which grow
+   * with the rollout, take at most a third of the server's time while the
+   * ends keep coming, the rest being left to recording them.
    */
   settleMs?: number;
   clock?: () => number;
@@ -158,10 +164,13 @@ export class RolloutDriver {
   private async run(): Promise<void> {
     while (this.tickAgain && !this.closed) {
       this.tickAgain = false;
+      const began = performance.now();
       await this.tickHere().catch((err: unknown) =>
         this.logger.error({ err }, 'the rollout driver failed a tick'),
       );
-      if (this.tickAgain && !this.closed) await sleep(this.options.settleMs ?? 100);
+      const took = performance.now() - began;
+      if (this.tickAgain && !this.closed)
+        await sleep(Math.max(this.options.settleMs ?? 100, Math.min(2 * took, MAX_SETTLE_MS)));
     }
   }
 

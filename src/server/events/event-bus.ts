@@ -122,7 +122,10 @@ export class EventBus {
    */
   async start(): Promise<void> {
     this.lastId = await this.store.events.lastId();
-    this.unwatch = await this.store.events.watch(() => this.wake());
+    // An append this bus heard already (its own, handed out as it was made) needs no read.
+    this.unwatch = await this.store.events.watch((id) => {
+      if (id === undefined || id > this.lastId) this.wake();
+    });
     await this.prune();
     this.pruning = setInterval(() => void this.prune(), 60 * 60 * 1000);
     this.pruning.unref();
@@ -160,14 +163,13 @@ export class EventBus {
    * logged, and its local effects run all the same).
    */
   async publish(event: NewFerryEvent): Promise<void> {
-    let recorded = true;
+    let recorded: FerryEvent | undefined;
     try {
-      await this.store.events.append(event);
+      recorded = await this.store.events.append(event);
     } catch (err) {
       this.logger.error({ err, kind: event.kind }, 'an event could not be recorded');
-      recorded = false;
     }
-    if (recorded) await this.wakeAndWait();
+    if (recorded) await this.heard(recorded);
     this.runEffects(event);
   }
 
@@ -300,6 +302,36 @@ export class EventBus {
     void this.wakeAndWait();
   }
 
+  /**
+   * An event this replica just appended, heard without reading it back when
+   * it is the next one this bus has not heard (no other replica's, no other
+   * append of this one's, came in between): it is then handed out at once, as
+   * a read would (a read under way skips it). Otherwise the bus reads the
+   * store after the last one it heard, which gives this event in its place.
+   */
+  private heard(event: FerryEvent): Promise<void> {
+    const id = Number(event.id);
+    if (id <= this.lastId) return Promise.resolve();
+    if (id !== this.lastId + 1) return this.wakeAndWait();
+    // Outside any `withEffects`, as a read is: what listeners start is not the writer's effect.
+    this.scope.exit(() => this.hand(event));
+    return Promise.resolve();
+  }
+
+  /** Hands an event, the next in order, to the listeners and subscribers. */
+  private hand(event: FerryEvent): void {
+    this.lastId = Number(event.id);
+    for (const { kinds, listener } of this.listeners) {
+      if (!kinds.includes(event.kind)) continue;
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err, kind: event.kind }, 'an event listener failed');
+      }
+    }
+    for (const live of this.subscribers) live.hear(event);
+  }
+
   private wakeAndWait(): Promise<void> {
     if (this.draining) {
       this.again = true;
@@ -327,18 +359,8 @@ export class EventBus {
         this.logger.error({ err }, 'reading new events failed');
         return;
       }
-      for (const event of page) {
-        this.lastId = Number(event.id);
-        for (const { kinds, listener } of this.listeners) {
-          if (!kinds.includes(event.kind)) continue;
-          try {
-            listener(event);
-          } catch (err) {
-            this.logger.error({ err, kind: event.kind }, 'an event listener failed');
-          }
-        }
-        for (const live of this.subscribers) live.hear(event);
-      }
+      // Each once: one handed out at once while this page was read is not again.
+      for (const event of page) if (Number(event.id) > this.lastId) this.hand(event);
       if (page.length < PAGE) return;
     }
   }

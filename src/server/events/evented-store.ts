@@ -7,6 +7,7 @@ import type {
   HealthStore,
   DeploymentStore,
   HostStore,
+  InstallChange,
   InstallStore,
   NoteStore,
   StoredAlert,
@@ -79,26 +80,23 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
     const install = await store.installs.get(id);
     if (install) await bus.publish(await installEvent(install));
   };
-  /** Runs a write to one install, and publishes what it changed: its state, its steps. */
-  const changingInstall = async <T>(id: string, write: () => Promise<T>): Promise<T> => {
-    const before = await store.installs.get(id);
-    const result = await write();
-    const after = await store.installs.get(id);
-    if (!after) return result;
-    const env = await hostEnv(after.hostId);
-    for (const step of after.steps) {
-      const was = before?.steps.find((s) => s.step === step.step);
-      if (was && was.state === step.state && was.startedAt === step.startedAt) continue;
+  /** Publishes what one write to an install changed, as its transaction found it: steps, then state. */
+  const publishChange = async (change: InstallChange | undefined): Promise<void> => {
+    if (!change) return;
+    const { install } = change;
+    if (change.steps.length === 0 && !change.stateChanged) return;
+    const env = await hostEnv(install.hostId);
+    for (const step of change.steps) {
       await bus.publish({
         kind: 'install.step',
-        app: after.app,
+        app: install.app,
         env,
-        deploymentId: after.deploymentId,
-        hostId: after.hostId,
+        deploymentId: install.deploymentId,
+        hostId: install.hostId,
         data: {
-          installId: id,
-          host: after.host,
-          version: after.version,
+          installId: install.id,
+          host: install.host,
+          version: install.version,
           step: step.step,
           state: step.state,
           exitCode: step.exitCode,
@@ -106,8 +104,7 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
         },
       });
     }
-    if (before?.state !== after.state) await bus.publish(await installEvent(after));
-    return result;
+    if (change.stateChanged) await bus.publish(await installEvent(install));
   };
   const publishDeployment = async (
     kind: 'deployment.created' | 'deployment.state',
@@ -236,18 +233,30 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
       for (const install of installs) await publishNew(install.id);
     },
 
-    mark(id, patch, from) {
-      return changingInstall(id, () => store.installs.mark(id, patch, from));
+    async mark(id, patch, from) {
+      // A move to a state it may already be in is a change only if it was not:
+      // only then is the state before read. A mark never changes steps.
+      const before = from.includes(patch.state)
+        ? await store.installs.get(id, { steps: false })
+        : undefined;
+      const moved = await store.installs.mark(id, patch, from);
+      if (!moved || before?.state === patch.state) return moved;
+      const after = await store.installs.get(id, { steps: false });
+      if (after && after.state !== before?.state) await bus.publish(await installEvent(after));
+      return moved;
     },
 
-    finish(id, outcome) {
-      return changingInstall(id, () => store.installs.finish(id, outcome));
+    async finish(id, outcome) {
+      const change = await store.installs.finish(id, outcome);
+      await publishChange(change);
+      return change;
     },
 
-    recordStep(installId, report) {
+    async recordStep(installId, report) {
       // Output is not an event: `ferry logs` and the step's end carry it.
-      if (report.kind === 'output') return store.installs.recordStep(installId, report);
-      return changingInstall(installId, () => store.installs.recordStep(installId, report));
+      const change = await store.installs.recordStep(installId, report);
+      await publishChange(change);
+      return change;
     },
   };
 

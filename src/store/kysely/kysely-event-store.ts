@@ -90,7 +90,7 @@ export class KyselyEventStore implements EventStore {
     return Number(result.numDeletedRows);
   }
 
-  watch(onAppended: () => void): Promise<() => Promise<void>> {
+  watch(onAppended: (id?: number) => void): Promise<() => Promise<void>> {
     return this.dialect.watchEvents(onAppended);
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '../../protocol/lifecycle.js';
 import type {
   ConfigSnapshot,
+  InstallChange,
   InstallHead,
   InstallOutcome,
   InstallPatch,
@@ -210,7 +211,7 @@ export class KyselyInstallStore implements InstallStore {
       .execute();
   }
 
-  async recordStep(installId: string, report: StepReport): Promise<void> {
+  async recordStep(installId: string, report: StepReport): Promise<InstallChange | undefined> {
     if (report.kind === 'output') {
       await this.db
         .insertInto('step_output')
@@ -225,16 +226,16 @@ export class KyselyInstallStore implements InstallStore {
         })
         .onConflict((oc) => oc.columns(['install_id', 'step', 'stream', 'seq']).doNothing())
         .execute();
-      return;
+      return undefined;
     }
     if (report.kind === 'started') {
-      await this.db.transaction().execute(async (trx) => {
+      return this.db.transaction().execute(async (trx) => {
         const { count } = await trx
           .selectFrom('install_steps')
           .select((eb) => eb.fn.countAll<number | string>().as('count'))
           .where('install_id', '=', installId)
           .executeTakeFirstOrThrow();
-        await trx
+        const inserted = await trx
           .insertInto('install_steps')
           .values({
             install_id: installId,
@@ -249,79 +250,131 @@ export class KyselyInstallStore implements InstallStore {
           })
           .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing())
           .executeTakeFirst();
-        const existing = await trx
-          .selectFrom('install_steps')
-          .select('started_at')
-          .where('install_id', '=', installId)
-          .where('step', '=', report.step)
-          .executeTakeFirstOrThrow();
-        if (existing.started_at !== report.at) {
-          // The same step started again (the agent re-ran the job after a crash):
-          // this attempt's output replaces the last one's. A repeated delivery of
-          // the same start carries the same time and changes nothing.
-          await trx
-            .updateTable('install_steps')
-            .set({
-              state: 'running',
-              started_at: report.at,
-              exit_code: null,
-              duration_ms: null,
-              error: null,
-              finished_at: null,
-            })
+        let started = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+        if (!started) {
+          const existing = await trx
+            .selectFrom('install_steps')
+            .select('started_at')
             .where('install_id', '=', installId)
             .where('step', '=', report.step)
-            .execute();
-          await trx
-            .deleteFrom('step_output')
-            .where('install_id', '=', installId)
-            .where('step', '=', report.step)
-            .execute();
+            .executeTakeFirstOrThrow();
+          if (existing.started_at !== report.at) {
+            // The same step started again (the agent re-ran the job after a crash):
+            // this attempt's output replaces the last one's. A repeated delivery of
+            // the same start carries the same time and changes nothing.
+            await trx
+              .updateTable('install_steps')
+              .set({
+                state: 'running',
+                started_at: report.at,
+                exit_code: null,
+                duration_ms: null,
+                error: null,
+                finished_at: null,
+              })
+              .where('install_id', '=', installId)
+              .where('step', '=', report.step)
+              .execute();
+            await trx
+              .deleteFrom('step_output')
+              .where('install_id', '=', installId)
+              .where('step', '=', report.step)
+              .execute();
+            started = true;
+          }
         }
         // A host the rollout gave up on (skipped), or whose install was cancelled
         // after it had been told to go ahead, that runs the job after all is
         // recorded as it goes: the record follows the host, and it has not
         // ended until the host says so.
-        await trx
+        const moved = await trx
           .updateTable('installs')
           .set({ state: 'running', started_at: report.at, finished_at: null })
           .where('id', '=', installId)
           .where('state', 'in', installStatesBefore('running'))
-          .execute();
+          .executeTakeFirst();
+        const install = await this.withDb(trx).get(installId, { steps: false });
+        if (!install) return undefined;
+        const step: InstallStep = {
+          step: report.step,
+          state: 'running',
+          exitCode: null,
+          durationMs: null,
+          error: null,
+          startedAt: report.at,
+          finishedAt: null,
+        };
+        return {
+          install,
+          stateChanged: Number(moved.numUpdatedRows) > 0,
+          steps: started ? [step] : [],
+        };
       });
-      return;
     }
-    await this.db
-      .updateTable('install_steps')
-      .set({
-        state: report.ok ? 'succeeded' : 'failed',
-        exit_code: report.exitCode,
-        duration_ms: report.durationMs,
-        error: report.error,
-        finished_at: report.at,
-      })
-      .where('install_id', '=', installId)
-      .where('step', '=', report.step)
-      .execute();
+    return this.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('install_steps')
+        .selectAll()
+        .where('install_id', '=', installId)
+        .where('step', '=', report.step)
+        .executeTakeFirst();
+      const state = report.ok ? 'succeeded' : 'failed';
+      if (before) {
+        await trx
+          .updateTable('install_steps')
+          .set({
+            state,
+            exit_code: report.exitCode,
+            duration_ms: report.durationMs,
+            error: report.error,
+            finished_at: report.at,
+          })
+          .where('install_id', '=', installId)
+          .where('step', '=', report.step)
+          .execute();
+      }
+      const install = await this.withDb(trx).get(installId, { steps: false });
+      if (!install) return undefined;
+      // An end delivered again leaves the step as it was: no change to tell.
+      const ended =
+        before && before.state !== state
+          ? [
+              {
+                ...toStep(before),
+                state,
+                exitCode: report.exitCode,
+                durationMs: report.durationMs,
+                error: report.error,
+                finishedAt: report.at,
+              } satisfies InstallStep,
+            ]
+          : [];
+      return { install, stateChanged: false, steps: ended };
+    });
   }
 
-  async finish(installId: string, outcome: InstallOutcome): Promise<void> {
+  async finish(installId: string, outcome: InstallOutcome): Promise<InstallChange | undefined> {
     // Only a host that ran the job reports its end (a declined job is not
     // finished here), so the record takes what the host says — even for an
     // install cancelled after the host had been told to go ahead. A repeated
     // report changes nothing.
     const state = outcome.ok ? 'succeeded' : 'failed';
-    await this.db
-      .updateTable('installs')
-      .set({
-        state,
-        rolled_back: Number(outcome.rolledBack),
-        error: outcome.error,
-        finished_at: outcome.at,
-      })
-      .where('id', '=', installId)
-      .where('state', 'in', installStatesBefore(state))
-      .execute();
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('installs')
+        .set({
+          state,
+          rolled_back: Number(outcome.rolledBack),
+          error: outcome.error,
+          finished_at: outcome.at,
+        })
+        .where('id', '=', installId)
+        .where('state', 'in', installStatesBefore(state))
+        .executeTakeFirst();
+      const install = await this.withDb(trx).get(installId, { steps: false });
+      if (!install) return undefined;
+      return { install, stateChanged: Number(result.numUpdatedRows) > 0, steps: [] };
+    });
   }
 
   async logs(installId: string): Promise<InstallLogs | undefined> {

@@ -74,7 +74,7 @@ export class PostgresStoreDialect implements StoreDialect {
    * still under way). A stop while a connection is still being made gives
    * that one back when it is made.
    */
-  async watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
+  async watchEvents(onAppended: (id?: number) => void): Promise<() => Promise<void>> {
     let stopped = false;
     let listening: { client: pg.PoolClient; giveBack: (broken: boolean) => void } | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -91,7 +91,10 @@ export class PostgresStoreDialect implements StoreDialect {
         return;
       }
       let givenBack = false;
-      const notified = () => onAppended();
+      const notified = (message: pg.Notification) => {
+        const id = Number(message.payload);
+        onAppended(Number.isSafeInteger(id) && id > 0 ? id : undefined);
+      };
       const giveBack = (broken: boolean) => {
         if (givenBack) return;
         givenBack = true;

@@ -59,6 +59,13 @@ export class BuiltinServerTransport implements ServerTransport {
   private readonly syncing = new Set<string>();
   /** Hosts that got a job while their outbox was being delivered: read it once more. */
   private readonly queuedWhileSyncing = new Set<string>();
+  /**
+   * Agents' events handled at once, across connections: each connection's
+   * wait in line of its own, so that a thousand hosts reporting together
+   * do not queue a thousand writes on the store's connection ahead of
+   * every other request (a `ferry status` asked during a rollout).
+   */
+  private readonly handling = new Slots(EVENTS_HANDLED_AT_ONCE);
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
     this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
@@ -236,9 +243,10 @@ export class BuiltinServerTransport implements ServerTransport {
     ws.on('pong', () => this.alive.add(ws));
     // One frame at a time, in order: a step's end must not be recorded before its start.
     let handling = Promise.resolve();
+    const handled = new RecentIds(HANDLED_IDS_KEPT);
     ws.on('message', (data) => {
       handling = handling
-        .then(() => this.received(hostId, ws, data))
+        .then(() => this.received(hostId, ws, data, handled))
         .catch((err: unknown) =>
           this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
         );
@@ -299,7 +307,20 @@ export class BuiltinServerTransport implements ServerTransport {
     await this.options.store.outbox.ack(hostId, id);
   }
 
-  private async received(hostId: string, ws: WebSocket, data: unknown): Promise<void> {
+  /**
+   * One frame from an agent. `handled`: the events handled on this connection
+   * lately — one the agent sent again because its ack had not reached it yet
+   * (it sends every unacknowledged event again every few seconds, and a busy
+   * server answers late) is acknowledged again without being handled again:
+   * with a thousand agents reporting at once, each step was otherwise recorded
+   * two or three times over.
+   */
+  private async received(
+    hostId: string,
+    ws: WebSocket,
+    data: unknown,
+    handled: RecentIds,
+  ): Promise<void> {
     const parsed = parseFrame(data);
     if ('error' in parsed) {
       this.options.logger.warn(
@@ -327,9 +348,15 @@ export class BuiltinServerTransport implements ServerTransport {
         sendFrame(ws, { kind: 'refused', id: idOf(frame.message), error });
         return;
       }
+      // Handled and acknowledged here already: its ack was on its way.
+      if (handled.has(event.data.id)) {
+        sendFrame(ws, { kind: 'ack', id: event.data.id });
+        return;
+      }
       // Acknowledged only once handled: a failure here leaves the event with the
       // agent, which sends it again.
-      await this.eventHandler(hostId, event.data);
+      await this.handling.run(() => this.eventHandler(hostId, event.data));
+      handled.add(event.data.id);
       sendFrame(ws, { kind: 'ack', id: event.data.id });
     } else {
       this.options.logger.warn(
@@ -352,6 +379,49 @@ export class BuiltinServerTransport implements ServerTransport {
       this.alive.delete(ws);
       ws.ping();
     }
+  }
+}
+
+/** How many agents' events are handled at once (see `handling`). */
+const EVENTS_HANDLED_AT_ONCE = 16;
+
+/** At most `size` tasks running at once; the others wait their turn, first come first served. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes to the next in line, or is given back.
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/** How many handled event ids a connection remembers (an agent's unacknowledged events are far fewer). */
+const HANDLED_IDS_KEPT = 1000;
+
+/** The last `size` ids added, oldest forgotten first. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly size: number) {}
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.size) this.ids.delete(this.ids.values().next().value!);
   }
 }
 
