@@ -137,6 +137,15 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
       host: 'prod-1, prod-3',
       deploymentId: second,
     });
+    // Each sick host's own alert named v2, and cleared once v1 ran healthy there.
+    const failing = alerts
+      .filter((a) => a.kind === 'service-failing')
+      .map((a) => [a.host, a.version, a.deploymentId, a.clearedBecause])
+      .sort();
+    expect(failing).toEqual([
+      ['prod-1', v2, second, 'its health check passes again'],
+      ['prod-3', v2, second, 'its health check passes again'],
+    ]);
   }, 180_000);
 
   it('pauses a release that fails during its bake; a person rolls it back, or lets it go on', async () => {
