@@ -16,15 +16,16 @@ import { webAppTree } from './helpers/web-app.js';
  *
  * prod first rolls back by itself (`onDegrade: rollback`); then its config
  * says `pause` (the server started again with it) and a person rolls back, or
- * lets the deployment go on.
+ * lets the deployment go on; last it bakes each batch (`batchBake: 3s`) and a
+ * release that fails on the first batch never reaches the second.
  */
 
 const PROD = ['prod-1', 'prod-2', 'prod-3', 'prod-4'];
-const config = (onDegrade: string) => `
+const config = (onDegrade: string, batchBake = '0s') => `
 environments:
   - { name: qa }
   - name: prod
-    strategy: { batch: 2, maxFailures: 1, bake: 5s, onDegrade: ${onDegrade} }
+    strategy: { batch: 2, maxFailures: 1, bake: 5s, batchBake: ${batchBake}, onDegrade: ${onDegrade} }
 `;
 
 let cluster: Cluster;
@@ -80,11 +81,16 @@ async function answers() {
   return Promise.all(PROD.map((name) => cluster.health(name)));
 }
 
-/** "2 of 4 hosts turned unhealthy … : a (HTTP 503 from …), b (HTTP 503 from …)", as a pattern. */
-function degradedWords(a: string, b: string): RegExp {
+/**
+ * "2 of 4 hosts turned unhealthy … : a (HTTP 503 from …), b (HTTP 503 from …)",
+ * as a pattern; the two hosts in either order (that of their installs).
+ */
+function degradedWords(a: string, b: string, of = 4): RegExp {
   const answer = 'HTTP 503 from http://127\\.0\\.0\\.1:\\d+/health, expected 200: [^)]*';
+  const hosts = (x: string, y: string) => `${x} \\(${answer}\\), ${y} \\(${answer}\\)`;
   return new RegExp(
-    `2 of 4 hosts turned unhealthy during the bake \\(more than maxFailures 1\\): ${a} \\(${answer}\\), ${b} \\(${answer}\\)`,
+    `2 of ${of} hosts turned unhealthy during the bake \\(more than maxFailures 1\\): ` +
+      `(?:${hosts(a, b)}|${hosts(b, a)})`,
   );
 }
 
@@ -218,5 +224,54 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
     ]);
     for (const name of ['prod-2', 'prod-4'])
       await rm(path.join(cluster.work, `sick-four-${cluster.host(name).port}`));
+    await waitFor('v4 healthy everywhere', async () =>
+      (await answers()).every((a) => a?.ok === true) ? true : undefined,
+    );
   }, 240_000);
+
+  it('with batchBake, a release that fails on its first batch stops there: the second batch never gets it', async () => {
+    const baked = path.join(cluster.work, 'server-batch-bake.yml');
+    await writeFile(baked, config('rollback', '3s'), { mode: 0o600 });
+    await cluster.restartServer('SIGTERM', ['--config', baked]);
+    await waitFor('the agents back', async () => {
+      const hosts = await cluster.api().hosts();
+      return hosts.filter((h) => h.connected).length === PROD.length ? true : undefined;
+    });
+    const v4 = Number((await answers())[0]?.version);
+
+    const v5 = await cluster.push(release('five'), 'five');
+    const fifth = await deploy(v5);
+    const baking = await until(fifth, 'baking');
+    // The first batch's bake: prod-1 and prod-2 took v5, prod-3 and prod-4 wait.
+    expect(baking.bake?.batch).toBe(0);
+    expect(
+      baking.installs.filter((i) => i.purpose === 'deploy').map((i) => [i.host, i.state]),
+    ).toEqual([
+      ['prod-1', 'succeeded'],
+      ['prod-2', 'succeeded'],
+      ['prod-3', 'pending'],
+      ['prod-4', 'pending'],
+    ]);
+    await sicken('five', 'prod-1');
+    await sicken('five', 'prod-2');
+
+    const rolled = await until(fifth, 'rolled_back');
+    // Two of the two hosts it was watching.
+    expect(rolled.error).toMatch(degradedWords('prod-1', 'prod-2', 2));
+    expect(
+      rolled.installs
+        .filter((i) => i.purpose === 'deploy')
+        .map((i) => [i.host, i.state])
+        .sort(),
+    ).toEqual([
+      ['prod-1', 'succeeded'],
+      ['prod-2', 'succeeded'],
+      ['prod-3', 'cancelled'],
+      ['prod-4', 'cancelled'],
+    ]);
+    // Every host runs v4: the first two again, the others all along.
+    expect(await answers()).toEqual(
+      PROD.map(() => ({ ok: true, version: String(v4), mark: 'four' })),
+    );
+  }, 120_000);
 });
