@@ -94,6 +94,14 @@ function degradedWords(a: string, b: string, of = 4): RegExp {
   );
 }
 
+/** prod's `deployment-degraded` alerts, open or not, by deployment. */
+async function degradedAlerts(): Promise<Map<string | null, AlertRecord>> {
+  const alerts = await cluster.json<AlertRecord[]>(['alerts', '--env', 'prod']);
+  return new Map(
+    alerts.filter((a) => a.kind === 'deployment-degraded').map((a) => [a.deploymentId, a]),
+  );
+}
+
 describe('a deployment that turns unhealthy on two of four hosts during its bake', () => {
   let v1 = 0;
 
@@ -137,11 +145,13 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
         : undefined;
     });
     const alerts = await cluster.json<AlertRecord[]>(['alerts', '--env', 'prod']);
+    // The deployment's alert, cleared: the release it warned of no longer runs.
     expect(alerts.find((a) => a.kind === 'deployment-degraded')).toMatchObject({
       app: 'web',
       version: v2,
       host: 'prod-1, prod-3',
       deploymentId: second,
+      clearedBecause: 'the deployment was rolled back',
     });
     // Each sick host's own alert named v2, and cleared once v1 ran healthy there.
     const failing = alerts
@@ -215,6 +225,10 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
     const resumed = await cluster.ferry(['deployments', 'resume', fourth]);
     expect(resumed.code, resumed.stderr).toBe(0);
     await until(fourth, 'succeeded', 30_000);
+    // v3's alert cleared as it was rolled back; v4's stays open: it runs, degraded.
+    const degraded = await degradedAlerts();
+    expect(degraded.get(third)).toMatchObject({ clearedBecause: 'the deployment was rolled back' });
+    expect(degraded.get(fourth)).toMatchObject({ clearedAt: null, host: expect.any(String) });
     const after = await answers();
     expect(after.map((a) => [a?.ok, a?.version])).toEqual([
       [true, String(v4)],
@@ -273,5 +287,20 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
     expect(await answers()).toEqual(
       PROD.map(() => ({ ok: true, version: String(v4), mark: 'four' })),
     );
-  }, 120_000);
+    // v5's alert cleared; v4's, of the release that still runs, stays open.
+    const [, v4Alert] = [...(await degradedAlerts()).entries()].find(([, a]) => a.version === v4)!;
+    expect(v4Alert.clearedAt).toBeNull();
+    expect((await degradedAlerts()).get(fifth)).toMatchObject({
+      clearedBecause: 'the deployment was rolled back',
+    });
+
+    // A healthy release deployed over v4 clears v4's alert.
+    const v6 = await cluster.push(release('six'), 'six');
+    const sixth = await deploy(v6);
+    await until(sixth, 'succeeded', 60_000);
+    expect((await degradedAlerts()).get(v4Alert.deploymentId)).toMatchObject({
+      clearedBecause: `web@${v6} was deployed over it (${sixth})`,
+    });
+    expect(await cluster.json<AlertRecord[]>(['alerts', '--open', '--env', 'prod'])).toEqual([]);
+  }, 180_000);
 });
