@@ -18,7 +18,11 @@ export function webAppTree(
     gateFile?: string;
     /** A variable (a secret, say) the service gets as `WEB_SECRET` and prints as a warning when it starts. */
     printVar?: string;
-    /** Answer /health with 503 while this file exists: a host that falls ill after its rollout. */
+    /**
+     * Answer /health with 503 while this file exists: a host that falls ill
+     * after its rollout. `{port}` in it stands for the service's port, so that
+     * each host of a cluster has a file of its own (`cluster.host(name).port`).
+     */
     sickFile?: string;
     /** Continuous health: how often the agent checks the running release (`health.every`). */
     healthEvery?: string;
@@ -56,7 +60,7 @@ function sickened(server: string, file: string | undefined): string {
   let code = server
     .replace(
       'response.writeHead(broken ? 503 : 200,',
-      `const failing = broken || fs.existsSync(${JSON.stringify(file)});
+      `const failing = broken || fs.existsSync(${JSON.stringify(file)}.replace('{port}', String(port)));
     response.writeHead(failing ? 503 : 200,`,
     )
     .replace('JSON.stringify({ ok: !broken,', 'JSON.stringify({ ok: !failing,');

@@ -2,6 +2,7 @@ import { type AlertRecord, DEFAULT_ALERTS_LIMIT } from '../../protocol/alert-api
 import { FerryError } from '../../protocol/errors.js';
 import type { LocalHappening } from '../events/event-bus.js';
 import type { HostRecord } from '../../protocol/api.js';
+import { type DeploymentState, hasLanded } from '../../protocol/lifecycle.js';
 import type { NewAlert, StoredAlert } from '../../store/alert-store.js';
 import type { Store } from '../../store/store.js';
 import { bytesText, failingText, releaseText } from './alert-text.js';
@@ -18,6 +19,9 @@ export interface AlertThresholds {
 
 /** A service's health change, as the bus hands it to a local effect. */
 export type HealthChangeEvent = LocalHappening<'host.health'>;
+
+/** A deployment's change of state, as the bus hands it to a local effect. */
+export type DeploymentStateEvent = LocalHappening<'deployment.state'>;
 
 /**
  * Raises and clears the alerts of services and hosts: from each change of a
@@ -101,6 +105,39 @@ export class AlertService {
         `restarted ${health.restarts} times in the last hour, under ${limit}`,
       );
     }
+  }
+
+  /**
+   * A deployment changed state: a `deployment-degraded` alert clears once
+   * what it warned of no longer runs — its own deployment's when that was
+   * rolled back (its hosts are back on their previous release); an earlier
+   * deployment's of the same app and environment when a later one landed
+   * (its release replaced that one). A deployment that landed keeps its own
+   * open (`onDegrade: alert`, or resumed by a person): its release still runs.
+   */
+  async deploymentState(event: DeploymentStateEvent): Promise<void> {
+    const { deploymentId, app, env } = event;
+    if (deploymentId === null || app === null || env === null) return;
+    const state = event.data.state as DeploymentState;
+    const at = this.clock().toISOString();
+    if (state === 'rolled_back') {
+      await this.store.alerts.clear(
+        `deployment-degraded:${deploymentId}`,
+        at,
+        'the deployment was rolled back',
+      );
+      return;
+    }
+    if (!hasLanded(state)) return;
+    const earlier = (await this.store.alerts.list({ open: true, env, app })).filter(
+      (alert) => alert.kind === 'deployment-degraded' && alert.deploymentId !== deploymentId,
+    );
+    for (const alert of earlier)
+      await this.store.alerts.clear(
+        alert.key,
+        at,
+        `${releaseText(app, event.data.version)} was deployed over it (${deploymentId})`,
+      );
   }
 
   /**

@@ -8,7 +8,7 @@ import { HostAwaySweep } from './host-away-sweep.js';
 
 /**
  * Starts watching for alerts: a service's health change, a host's facts
- * report and a host connecting are heard on the bus (`onLocal`: the replica
+ * report, a host connecting and a deployment's end are heard on the bus (`onLocal`: the replica
  * that recorded the change acts on it, once — an agent's health message is
  * acknowledged only after its alert is raised); hosts away are swept for on
  * every replica from the app's start until its close. `store` is the evented
@@ -32,6 +32,7 @@ export function watchAlerts(
     app.log,
   );
   events.onLocal('host.health', (event) => alerts.serviceHealth(event));
+  events.onLocal('deployment.state', (event) => alerts.deploymentState(event));
   events.onLocal('host.reported', (notice) => alerts.hostFacts(notice.hostId));
   events.onLocal('host.connected', (event) => away.hostConnected(event.hostId));
   app.addHook('onReady', () => away.start());

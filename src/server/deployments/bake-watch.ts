@@ -180,7 +180,8 @@ export function bakeMs(deployment: Pick<StoredDeployment, 'strategy'>, last: boo
  * service of this release fails or stopped, as reported after their install
  * finished (by the agent's clock or the server's: a report recorded after
  * the install is about what runs now), or it restarted `RESTARTS_DURING_BAKE`
- * times or more since the bake began (`restartsAtStart`, by host id).
+ * times or more since the bake began (`restartsAtStart`, by host id). In
+ * host-name order.
  */
 export function degradedHosts(
   deployment: Pick<StoredDeployment, 'version'>,
@@ -207,7 +208,9 @@ export function degradedHosts(
     if (ofThisRelease && grew >= RESTARTS_DURING_BAKE)
       out.push({ hostId: install.hostId, host: install.host, why: `restarted ${grew} times` });
   }
-  return out;
+  // In host-name order, as batches are: the record and the alert read the same whatever
+  // order the installs were listed in.
+  return out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
 }
 
 /** "2 of 4 hosts turned unhealthy during the bake: prod-1 (HTTP 500), prod-3 (stopped)". */
