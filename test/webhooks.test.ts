@@ -103,6 +103,9 @@ const hooks = new Map<string, { id: string; secret: string }>();
 async function addWebhook(where: string, args: string[] = [], query = ''): Promise<void> {
   const added = await cluster.ferry(['webhooks', 'add', receiver.url(where) + query, ...args]);
   expect(added.code, added.stderr).toBe(0);
+  // Never the URL's path or query again, not even to the person who typed it.
+  expect(added.stderr).not.toContain(receiver.url(where));
+  expect(added.stderr).toMatch(/→ http:\/\/127\.0\.0\.1:\d+\/…#[0-9a-f]{6} /);
   const secret = added.stdout.trim();
   expect(secret).toMatch(/^whsec_[\w-]{20,}$/);
   expect(added.stderr).toContain('X-Ferry-Signature');
@@ -316,7 +319,9 @@ describe('webhooks', () => {
     const listed = await cluster.json<WebhookRecord[]>(['webhooks', 'list']);
     const all = listed.find((w) => w.id === hooks.get('/all')!.id)!;
     expect(all).toMatchObject({
-      url: `${receiver.url('/all')}?token=***`,
+      url: expect.stringMatching(
+        new RegExp(`^http://127\\.0\\.0\\.1:${receiver.port}/…#[0-9a-f]{6}$`),
+      ),
       env: null,
       format: 'json',
       lastDelivery: { status: 'delivered' },
@@ -346,8 +351,13 @@ describe('webhooks', () => {
       ])
         expect(text).not.toContain(secret);
     }
-    for (const text of [table.stdout, audit.stdout, cluster.logs()])
+    // Nor a URL's path or query: not listed, not in the log of the failed attempts.
+    expect(cluster.logs()).toContain('webhook delivery failed');
+    for (const text of [table.stdout, audit.stdout, cluster.logs()]) {
       expect(text).not.toContain('s3cr3t-query');
+      expect(text).not.toContain(receiver.url('/flaky'));
+      expect(text).not.toContain(receiver.url('/all'));
+    }
 
     const removed = await cluster.ferry(['webhooks', 'remove', hooks.get('/slack')!.id]);
     expect(removed.code, removed.stderr).toBe(0);

@@ -71,7 +71,9 @@ export function registerWebhooks(program: Command): void {
 
   webhooks
     .command('list')
-    .description('list webhooks (never their secrets; passwords and query values in URLs hidden)')
+    .description(
+      'list webhooks (never their secrets; of a URL only its scheme, host and port, and a hash of the rest)',
+    )
     .option('--json', 'print the list as JSON')
     .action(async (_options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();

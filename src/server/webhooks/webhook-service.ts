@@ -14,7 +14,8 @@ import { checkWebhookUrl, redactWebhookUrl } from './webhook-url.js';
 
 /**
  * Webhooks, as the admin manages them: add (the secret made here and shown
- * once), list (never the secret, the URL redacted), remove, a `ping` sent now,
+ * once), list (never the secret, the URL redacted: no path, query or
+ * password), remove, a `ping` sent now,
  * and the record of deliveries. Sending what events notify is the
  * `WebhookDispatcher`'s.
  *
