@@ -33,6 +33,8 @@ class Receiver {
   readonly received: Received[] = [];
   /** Per path: how many requests still answer 500. */
   readonly failing = new Map<string, number>();
+  /** Per path: what a failing answer says (else `answer 500`). */
+  readonly failText = new Map<string, string>();
   private server: Server | undefined;
   port = 0;
 
@@ -51,7 +53,11 @@ class Receiver {
           body: Buffer.concat(chunks).toString('utf8'),
           answered,
         });
-        response.writeHead(answered, { 'content-type': 'text/plain' }).end(`answer ${answered}`);
+        response
+          .writeHead(answered, { 'content-type': 'text/plain' })
+          .end(
+            answered === 200 ? 'answer 200' : (this.failText.get(where) ?? `answer ${answered}`),
+          );
       });
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -231,6 +237,19 @@ describe('webhooks', () => {
     ]);
     expect(noKind.stderr).toContain('E_BAD_REQUEST');
     expect((await cluster.api().webhooks()).map((w) => w.url)).not.toContain(receiver.url('/x'));
+
+    // A receiver's answer is its own text: it never reaches a terminal raw.
+    await addWebhook('/hostile', ['--kinds', 'alert.raised']);
+    receiver.failing.set('/hostile', 1);
+    receiver.failText.set('/hostile', 'inside page \x1b]0;pwned\x07\x1b[2J\u009b31m done');
+    const hostile = await cluster.ferry(['webhooks', 'test', hooks.get('/hostile')!.id]);
+    expect(hostile.code).toBe(1);
+    expect(hostile.stdout).toMatch(/^Not delivered wh_[0-9a-f]+:ping-\S+: HTTP 500/m);
+    const shown = await cluster.ferry(['webhooks', 'deliveries', hooks.get('/hostile')!.id]);
+    for (const text of [hostile.stdout, shown.stdout]) {
+      for (const control of ['\x1b', '\x07', '\u009b']) expect(text).not.toContain(control);
+    }
+
     const unknown = await cluster.ferry(['webhooks', 'test', 'wh_000000000000']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('E_WEBHOOK_NOT_FOUND');
