@@ -249,6 +249,11 @@ describe('webhooks', () => {
     for (const text of [hostile.stdout, shown.stdout]) {
       for (const control of ['\x1b', '\x07', '\u009b']) expect(text).not.toContain(control);
     }
+    // Nor is it kept: a webhook could point at an internal page (docs/security.md).
+    expect(hostile.stdout).toMatch(/: HTTP 500 Internal Server Error$/m);
+    const recorded = await cluster.api().webhookDeliveries(hooks.get('/hostile')!.id);
+    expect(recorded.map((d) => d.lastError)).toEqual(['HTTP 500 Internal Server Error']);
+    expect(JSON.stringify(recorded) + shown.stdout).not.toContain('inside page');
 
     const unknown = await cluster.ferry(['webhooks', 'test', 'wh_000000000000']);
     expect(unknown.code).not.toBe(0);
