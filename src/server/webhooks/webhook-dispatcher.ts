@@ -5,8 +5,15 @@ import { notificationBody, notificationOf, NOTIFYING_EVENTS } from './notificati
 import { redactWebhookUrl } from './webhook-url.js';
 import { sendNotification } from './webhook-sender.js';
 
-/** How many events one read derives notifications from. */
+/** How many notifying events one read derives notifications from. */
 const PAGE = 200;
+
+/**
+ * How many event ids one read spans at most, notifying or not: the cursor
+ * passes the others (install steps, facts, health) so that they are not read
+ * again, and a read looks at a bounded range of the events' primary key.
+ */
+const SPAN = 5_000;
 
 /** How deliveries are sent and retried (the server's `webhooks` config, in milliseconds). */
 export interface WebhookTimings {
@@ -119,17 +126,24 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Records the notifications of the events after the webhook's cursor, moving it on. */
+  /**
+   * Records the notifications of the events after the webhook's cursor, and
+   * moves it on to the last event read, notifying or not (in the same
+   * transaction): by spans of at most `SPAN` ids, up to the newest event.
+   */
   private async derive(webhook: StoredWebhook): Promise<void> {
     let cursor = webhook.cursor;
-    for (;;) {
+    const end = await this.store.events.lastId();
+    while (cursor < end && !this.stopped) {
+      const until = Math.min(end, cursor + SPAN);
       const events = await this.store.events.list({
         after: cursor,
+        until,
         limit: PAGE,
         filter: { kinds: [...NOTIFYING_EVENTS] },
       });
-      const last = events.at(-1);
-      if (last === undefined) return;
+      // Fewer than a page: every notifying event up to `until` is here.
+      const to = events.length < PAGE ? until : Number(events.at(-1)!.id);
       const deliveries: NewDelivery[] = [];
       for (const event of events) {
         const notification = notificationOf(event);
@@ -154,11 +168,14 @@ export class WebhookDispatcher {
           createdAt: new Date().toISOString(),
         });
       }
-      const to = Number(last.id);
-      // Another replica moved the cursor first: it recorded these.
-      if (!(await this.store.webhooks.advance(webhook.id, cursor, to, deliveries))) return;
-      cursor = to;
-      if (events.length < PAGE) return;
+      if (await this.store.webhooks.advance(webhook.id, cursor, to, deliveries)) {
+        cursor = to;
+        continue;
+      }
+      // Another replica moved the cursor first: it recorded these; go on from where it is.
+      const moved = (await this.store.webhooks.get(webhook.id))?.cursor;
+      if (moved === undefined || moved <= cursor) return; // removed meanwhile
+      cursor = moved;
     }
   }
 
