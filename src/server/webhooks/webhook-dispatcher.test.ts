@@ -11,7 +11,8 @@ import { WebhookDispatcher, type WebhookTimings } from './webhook-dispatcher.js'
 
 /**
  * The dispatcher over a real SQLite store and real HTTP receivers: how far
- * its cursor goes past events that notify nothing.
+ * its cursor goes past events that notify nothing, and that one webhook's
+ * slow backlog does not hold back another's notifications.
  */
 
 const TIMINGS: WebhookTimings = {
@@ -105,7 +106,11 @@ const verdict = (version: number, env: string | null = null) =>
     data: { version, verdict: 'passed', previous: 'unknown', by: 'qa', note: null },
   });
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000) {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  ms = 15_000,
+) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
@@ -143,5 +148,46 @@ describe('WebhookDispatcher', () => {
     await until('the cursor at the last event', async () =>
       (await store.webhooks.get('wh_a'))?.cursor === end ? true : undefined,
     );
+  }, 60_000);
+
+  it("sends one webhook's new notifications while another's backlog is still being sent", async () => {
+    const slow = await receiver(300);
+    const fast = await receiver();
+    await addWebhook('wh_slow', slow.url, null);
+    await addWebhook('wh_fast', fast.url, 'prod');
+    // Ten verdicts for every webhook: three seconds of backlog for the slow one.
+    for (let i = 0; i < 10; i++) await verdict(i);
+    dispatcher = new WebhookDispatcher(store, logger, TIMINGS, 'replica_a');
+    dispatcher.start();
+    await until('the fast one to take its ten', () =>
+      fast.got.length >= 10 && slow.got.length >= 1 ? true : undefined,
+    );
+    // Now something for the fast one only (an alert of prod; the slow one hears it too, last).
+    const alert = await store.events.append({
+      kind: 'alert.raised',
+      app: 'web',
+      env: 'prod',
+      deploymentId: null,
+      hostId: 'host_1',
+      data: {
+        alertId: 1,
+        alertKind: 'disk-full',
+        host: 'prod-1',
+        version: null,
+        message: 'disk / 95% full',
+        startedAt: new Date().toISOString(),
+        clearedAt: null,
+      },
+    });
+    dispatcher.wake();
+    await until('the alert at the fast one', () =>
+      fast.got.includes(`wh_fast:${alert.id}`) ? true : undefined,
+    );
+    // The slow one is still sending its backlog: it did not hold the fast one back.
+    expect(slow.got.length).toBeLessThan(10);
+    await until('the slow one to take all eleven', () =>
+      slow.got.length >= 11 ? true : undefined,
+    );
+    expect(slow.got.at(-1)).toBe(`wh_slow:${alert.id}`);
   }, 60_000);
 });

@@ -31,7 +31,9 @@ const PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Delivers notifications to webhooks, at least once, in the order of their
- * events per webhook. Each tick, for each webhook: derives the notifications
+ * events per webhook. Each webhook is served on its own (one that is slow to
+ * answer, or has a long backlog, holds back no other); each time, for each
+ * webhook: derives the notifications
  * of the events recorded since its cursor and records them as pending
  * deliveries (with the cursor's move, in one transaction: a restart loses
  * nothing and a second replica records nothing twice); then sends its oldest
@@ -49,8 +51,11 @@ const PRUNE_EVERY_MS = 3_600_000;
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private pruning: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  /** The look for webhooks under way, and whether another was asked for meanwhile. */
+  private looking: Promise<void> | undefined;
   private again = false;
+  /** Each webhook being served now, and whether to serve it again when that ends. */
+  private readonly serving = new Map<string, { again: boolean; done: Promise<void> }>();
   private stopped = false;
   private readonly stopping = new AbortController();
 
@@ -72,15 +77,19 @@ export class WebhookDispatcher {
     this.wake();
   }
 
-  /** Looks now (an event came); a look under way looks again when it ends. */
+  /**
+   * Looks now (an event came): serves each webhook that is not being served,
+   * and serves again, when it is done, each one that is. A look under way
+   * looks again when it ends.
+   */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.looking) {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
+    this.looking = this.look().finally(() => {
+      this.looking = undefined;
     });
   }
 
@@ -90,7 +99,8 @@ export class WebhookDispatcher {
     if (this.timer) clearInterval(this.timer);
     if (this.pruning) clearInterval(this.pruning);
     this.stopping.abort();
-    await this.running;
+    await this.looking;
+    await Promise.all([...this.serving.values()].map((s) => s.done));
   }
 
   /** Deletes the deliveries that ended longer than `keepMs` ago; its errors are logged. */
@@ -104,16 +114,36 @@ export class WebhookDispatcher {
     }
   }
 
-  private async loop(): Promise<void> {
+  private async look(): Promise<void> {
     do {
       this.again = false;
       try {
-        const webhooks = await this.store.webhooks.list();
-        await Promise.all(webhooks.map((webhook) => this.serve(webhook)));
+        for (const webhook of await this.store.webhooks.list()) this.serveSoon(webhook);
       } catch (err) {
         if (!this.stopped) this.logger.error({ err }, 'webhook deliveries: a look failed');
       }
     } while (this.again && !this.stopped);
+  }
+
+  /** Serves a webhook now, on its own; one being served is served again when it is done. */
+  private serveSoon(webhook: StoredWebhook): void {
+    const under = this.serving.get(webhook.id);
+    if (under) {
+      under.again = true;
+      return;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    this.serving.set(webhook.id, state);
+    state.done = (async () => {
+      let current: StoredWebhook | undefined = webhook;
+      while (current && !this.stopped) {
+        state.again = false;
+        await this.serve(current);
+        if (!state.again) return;
+        // Its cursor as it stands now (this serve moved it); undefined once removed.
+        current = await this.store.webhooks.get(webhook.id).catch(() => undefined);
+      }
+    })().finally(() => this.serving.delete(webhook.id));
   }
 
   private async serve(webhook: StoredWebhook): Promise<void> {
