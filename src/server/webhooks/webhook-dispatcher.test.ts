@@ -151,11 +151,11 @@ describe('WebhookDispatcher', () => {
   }, 60_000);
 
   it("sends one webhook's new notifications while another's backlog is still being sent", async () => {
-    const slow = await receiver(300);
+    const slow = await receiver(500);
     const fast = await receiver();
     await addWebhook('wh_slow', slow.url, null);
     await addWebhook('wh_fast', fast.url, 'prod');
-    // Ten verdicts for every webhook: three seconds of backlog for the slow one.
+    // Ten verdicts for every webhook: five seconds of backlog for the slow one.
     for (let i = 0; i < 10; i++) await verdict(i);
     dispatcher = new WebhookDispatcher(store, logger, TIMINGS, 'replica_a');
     dispatcher.start();
