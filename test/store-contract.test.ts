@@ -1631,6 +1631,11 @@ for (const dialect of STORE_DIALECTS) {
         const web = await store.events.list({ after: 0, limit: 2, filter: { app: 'web' } });
         expect(web.map((e) => e.data)).toMatchObject([{ version: 1 }, { version: 3 }]);
         expect(await store.events.list({ after: ids[4]!, limit: 10 })).toEqual([]);
+        // Up to an id: none past it, however many would match.
+        const span = await store.events.list({ after: ids[0]!, until: ids[3]!, limit: 10 });
+        expect(span.map((e) => e.id)).toEqual(made.slice(1, 4).map((e) => e.id));
+        const webUpTo = { after: 0, until: ids[1]!, limit: 10, filter: { app: 'web' } };
+        expect((await store.events.list(webUpTo)).map((e) => e.id)).toEqual([made[0]!.id]);
       });
 
       it('prunes events before a time, but never the newest', async () => {

@@ -33,6 +33,9 @@ const hooks = new Map<string, { id: string; secret: string }>();
 async function addWebhook(where: string, args: string[] = [], query = ''): Promise<void> {
   const added = await cluster.ferry(['webhooks', 'add', receiver.url(where) + query, ...args]);
   expect(added.code, added.stderr).toBe(0);
+  // Never the URL's path or query again, not even to the person who typed it.
+  expect(added.stderr).not.toContain(receiver.url(where));
+  expect(added.stderr).toMatch(/→ http:\/\/127\.0\.0\.1:\d+\/…#[0-9a-f]{6} /);
   const secret = added.stdout.trim();
   expect(secret).toMatch(/^whsec_[\w-]{20,}$/);
   expect(added.stderr).toContain('X-Ferry-Signature');
@@ -158,6 +161,24 @@ describe('webhooks', () => {
     ]);
     expect(noKind.stderr).toContain('E_BAD_REQUEST');
     expect((await cluster.api().webhooks()).map((w) => w.url)).not.toContain(receiver.url('/x'));
+
+    // A receiver's answer is its own text: it never reaches a terminal raw.
+    await addWebhook('/hostile', ['--kinds', 'alert.raised']);
+    receiver.failing.set('/hostile', 1);
+    receiver.failText.set('/hostile', 'inside page \x1b]0;pwned\x07\x1b[2J\u009b31m done');
+    const hostile = await cluster.ferry(['webhooks', 'test', hooks.get('/hostile')!.id]);
+    expect(hostile.code).toBe(1);
+    expect(hostile.stdout).toMatch(/^Not delivered wh_[0-9a-f]+:ping-\S+: HTTP 500/m);
+    const shown = await cluster.ferry(['webhooks', 'deliveries', hooks.get('/hostile')!.id]);
+    for (const text of [hostile.stdout, shown.stdout]) {
+      for (const control of ['\x1b', '\x07', '\u009b']) expect(text).not.toContain(control);
+    }
+    // Nor is it kept: a webhook could point at an internal page (docs/security.md).
+    expect(hostile.stdout).toMatch(/: HTTP 500 Internal Server Error$/m);
+    const recorded = await cluster.api().webhookDeliveries(hooks.get('/hostile')!.id);
+    expect(recorded.map((d) => d.lastError)).toEqual(['HTTP 500 Internal Server Error']);
+    expect(JSON.stringify(recorded) + shown.stdout).not.toContain('inside page');
+
     const unknown = await cluster.ferry(['webhooks', 'test', 'wh_000000000000']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('E_WEBHOOK_NOT_FOUND');
@@ -246,7 +267,9 @@ describe('webhooks', () => {
     const listed = await cluster.json<WebhookRecord[]>(['webhooks', 'list']);
     const all = listed.find((w) => w.id === hooks.get('/all')!.id)!;
     expect(all).toMatchObject({
-      url: `${receiver.url('/all')}?token=***`,
+      url: expect.stringMatching(
+        new RegExp(`^http://127\\.0\\.0\\.1:${receiver.port}/…#[0-9a-f]{6}$`),
+      ),
       env: null,
       format: 'json',
       lastDelivery: { status: 'delivered' },
@@ -276,8 +299,13 @@ describe('webhooks', () => {
       ])
         expect(text).not.toContain(secret);
     }
-    for (const text of [table.stdout, audit.stdout, cluster.logs()])
+    // Nor a URL's path or query: not listed, not in the log of the failed attempts.
+    expect(cluster.logs()).toContain('webhook delivery failed');
+    for (const text of [table.stdout, audit.stdout, cluster.logs()]) {
       expect(text).not.toContain('s3cr3t-query');
+      expect(text).not.toContain(receiver.url('/flaky'));
+      expect(text).not.toContain(receiver.url('/all'));
+    }
 
     const removed = await cluster.ferry(['webhooks', 'remove', hooks.get('/slack')!.id]);
     expect(removed.code, removed.stderr).toBe(0);

@@ -816,7 +816,7 @@ export const ROUTES = {
     path: '/webhooks',
     roles: ['admin'],
     summary:
-      'Every webhook, without its secret, its URL without a password or query values, with its last delivery.',
+      'Every webhook, without its secret, its URL shown as scheme, host and port and a short hash of the rest (never its path, query or password: where tokens are), with its last delivery.',
     answer: z.object({ webhooks: z.array(webhookRecordSchema) }),
     statuses: [200],
   }),

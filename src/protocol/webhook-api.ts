@@ -51,7 +51,7 @@ export const deliveryRecordSchema = z.object({
 });
 export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
 
-/** A webhook as listed: never its secret; its URL without a password or query values. */
+/** A webhook as listed: never its secret; its URL as `scheme://host:port/…#<hash>` (`redactWebhookUrl`). */
 export const webhookRecordSchema = z.object({
   id: z.string(),
   url: z.string(),

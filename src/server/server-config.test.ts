@@ -30,6 +30,33 @@ describe('loadServerConfig', () => {
     ).rejects.toMatchObject({ code: 'E_CONFIG_INVALID' });
   });
 
+  it('bounds the webhook timings: no 0s busy loop, no timer beyond what Node keeps', async () => {
+    const plain = await loadServerConfig({ env: {}, flags: { data: '/data' } });
+    expect(plain.webhooks).toMatchObject({ poll: '1s', retryFirst: '10s', timeout: '10s' });
+    for (const [webhooks, message] of [
+      [{ poll: '0s' }, 'webhooks.poll: expected a duration between 100ms and 24h'],
+      [{ poll: '600h' }, 'webhooks.poll: expected a duration between 100ms and 24h'],
+      [{ retryFirst: '0ms' }, 'webhooks.retryFirst: expected a duration between 100ms and 24h'],
+      [{ retryFirst: '595h' }, 'webhooks.retryFirst: expected a duration between 100ms and 24h'],
+      [{ timeout: '0s' }, 'webhooks.timeout: expected a duration between 100ms and 1h'],
+      [
+        { retryFirst: '1m', retryMax: '30s' },
+        'webhooks.retryMax: webhooks.retryMax must be at least webhooks.retryFirst',
+      ],
+    ] as const) {
+      const refused = await loadServerConfig({ env: {}, flags: { data: '/data', webhooks } }).catch(
+        (err: FerryError) => err,
+      );
+      expect(refused, JSON.stringify(webhooks)).toMatchObject({ code: 'E_CONFIG_INVALID' });
+      expect((refused as FerryError).message).toContain(message);
+    }
+    const short = await loadServerConfig({
+      env: {},
+      flags: { data: '/data', webhooks: { poll: '100ms', retryFirst: '200ms', retryMax: '1s' } },
+    });
+    expect(short.webhooks).toMatchObject({ poll: '100ms', retryFirst: '200ms', retryMax: '1s' });
+  });
+
   it('keeps /metrics off by default, and refuses it enabled with no token unless public is said', async () => {
     const plain = await loadServerConfig({ env: {}, flags: { data: '/data' } });
     expect(plain.metrics).toEqual({ enabled: false, public: false });

@@ -11,6 +11,18 @@ import { environmentsSchema } from './environment-config.js';
 /** The port `ferry server` listens on unless told otherwise. */
 export const DEFAULT_PORT = 7400;
 
+/**
+ * A duration between two bounds, in milliseconds: for what becomes a timer
+ * (0 would spin; more than Node's 24.8 days fires at once, again and again).
+ */
+function durationBetween(fallback: string, minMs: number, maxMs: number, expected: string) {
+  return durationSchema
+    .default(fallback)
+    .refine((text) => parseDuration(text) >= minMs && parseDuration(text) <= maxMs, {
+      error: `expected a duration between ${expected}`,
+    });
+}
+
 const storeSchema = z.discriminatedUnion('driver', [
   z.strictObject({ driver: z.literal('sqlite'), path: z.string().min(1).optional() }),
   z.strictObject({
@@ -187,19 +199,25 @@ export const serverConfigSchema = z
       .strictObject({
         // A delivery that failed is tried again after this, then twice as long
         // each time, …
-        retryFirst: durationSchema.default('10s'),
-        // … at most this long apart, …
-        retryMax: durationSchema.default('10m'),
+        // (100ms to 24h, as the ones below: 0 would retry at every look)
+        retryFirst: durationBetween('10s', 100, 86_400_000, '100ms and 24h'),
+        // … at most this long apart (no less than retryFirst), …
+        retryMax: durationBetween('10m', 100, 86_400_000, '100ms and 24h'),
         // … until this long after it was recorded: then it is given up (`failed`).
-        giveUpAfter: durationSchema.default('24h'),
+        giveUpAfter: durationBetween('24h', 0, 365 * 86_400_000, '0s and 8760h'),
         // A receiver that has not answered in this long has failed the attempt.
-        timeout: durationSchema.default('10s'),
+        timeout: durationBetween('10s', 100, 3_600_000, '100ms and 1h'),
         // How often deliveries that are due are looked for, besides when an event comes.
-        poll: durationSchema.default('1s'),
+        // (0 would be a busy loop; more than Node's 24.8 days a timer firing every millisecond)
+        poll: durationBetween('1s', 100, 86_400_000, '100ms and 24h'),
         // Deliveries that ended (delivered, given up) are kept this long (checked hourly).
         keepDays: z.coerce.number().positive().max(36_500).default(30),
       })
-      .prefault({}),
+      .prefault({})
+      .refine((hooks) => parseDuration(hooks.retryMax) >= parseDuration(hooks.retryFirst), {
+        error: 'webhooks.retryMax must be at least webhooks.retryFirst',
+        path: ['retryMax'],
+      }),
     /** The audit log of every request that changes something (docs/security.md). */
     audit: z
       .strictObject({

@@ -15,8 +15,18 @@ export interface EventStore {
    * reader that has seen id n never later finds one below it, on every replica.
    */
   append(event: NewFerryEvent): Promise<FerryEvent>;
-  /** Events after an id, oldest first, matching the filter. */
-  list(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]>;
+  /**
+   * Events after an id (and up to `until`, when given), oldest first,
+   * matching the filter. With `until`, a reader that finds fewer than `limit`
+   * has seen every matching event up to it, and reads at most that span of ids
+   * (not every event to the end, however few match).
+   */
+  list(query: {
+    after: number;
+    until?: number;
+    limit: number;
+    filter?: EventFilter;
+  }): Promise<FerryEvent[]>;
   /** The newest event's id, or 0; `firstId` the oldest kept, or 0. */
   lastId(): Promise<number>;
   firstId(): Promise<number>;

@@ -24,6 +24,8 @@ export class Receiver {
   readonly received: Received[] = [];
   /** Per path: how many requests still answer 500. */
   readonly failing = new Map<string, number>();
+  /** Per path: what a failing answer says (else `answer 500`). */
+  readonly failText = new Map<string, string>();
   private server: Server | undefined;
   port = 0;
 
@@ -42,7 +44,11 @@ export class Receiver {
           body: Buffer.concat(chunks).toString('utf8'),
           answered,
         });
-        response.writeHead(answered, { 'content-type': 'text/plain' }).end(`answer ${answered}`);
+        response
+          .writeHead(answered, { 'content-type': 'text/plain' })
+          .end(
+            answered === 200 ? 'answer 200' : (this.failText.get(where) ?? `answer ${answered}`),
+          );
       });
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { countTextSchema } from '../../protocol/fields.js';
 import { webhookAddBodySchema } from '../../protocol/webhook-api.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
-import { printJson, printTable, shortTime } from '../output.js';
+import { printable, printJson, printTable, shortTime } from '../output.js';
 import { parseArg } from '../parse-arg.js';
 
 /** `ferry webhooks add | list | test | remove | deliveries`: where notifications go (admin only). */
@@ -60,18 +60,23 @@ export function registerWebhooks(program: Command): void {
         }
         process.stdout.write(`${created.secret}\n`);
         process.stderr.write(
-          `Webhook ${created.id} → ${created.url} (${created.env ?? 'every environment'}; ${created.kinds.join(', ')}; ${created.format}).\n` +
+          printable(
+            `Webhook ${created.id} → ${created.url} (${created.env ?? 'every environment'}; ${created.kinds.join(', ')}; ${created.format}).`,
+          ) +
+            '\n' +
             'That is its secret, shown only now: keep it with the receiver.\n' +
             'A receiver checks each notification: X-Ferry-Signature is sha256=<hex HMAC-SHA256 of the raw body\n' +
             'with this secret> (compare in constant time), and deduplicates by X-Ferry-Delivery. See docs/webhooks.md.\n' +
-            `Try it: ferry webhooks test ${created.id}\n`,
+            `Try it: ferry webhooks test ${printable(created.id)}\n`,
         );
       },
     );
 
   webhooks
     .command('list')
-    .description('list webhooks (never their secrets; passwords and query values in URLs hidden)')
+    .description(
+      'list webhooks (never their secrets; of a URL only its scheme, host and port, and a hash of the rest)',
+    )
     .option('--json', 'print the list as JSON')
     .action(async (_options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -107,13 +112,16 @@ export function registerWebhooks(program: Command): void {
         printJson(delivery);
         return;
       }
+      // What the receiver answered is its text, not ours: never raw on a terminal.
       if (delivery.status === 'delivered') {
         process.stdout.write(
-          `Delivered ${delivery.id}: the receiver answered ${delivery.lastStatus}\n`,
+          `${printable(`Delivered ${delivery.id}: the receiver answered ${delivery.lastStatus}`)}\n`,
         );
         return;
       }
-      process.stdout.write(`Not delivered ${delivery.id}: ${delivery.lastError ?? 'no answer'}\n`);
+      process.stdout.write(
+        `${printable(`Not delivered ${delivery.id}: ${delivery.lastError ?? 'no answer'}`)}\n`,
+      );
       process.exitCode = 1;
     });
 

@@ -5,8 +5,15 @@ import { notificationBody, notificationOf, NOTIFYING_EVENTS } from './notificati
 import { redactWebhookUrl } from './webhook-url.js';
 import { sendNotification } from './webhook-sender.js';
 
-/** How many events one read derives notifications from. */
+/** How many notifying events one read derives notifications from. */
 const PAGE = 200;
+
+/**
+ * How many event ids one read spans at most, notifying or not: the cursor
+ * passes the others (install steps, facts, health) so that they are not read
+ * again, and a read looks at a bounded range of the events' primary key.
+ */
+const SPAN = 5_000;
 
 /** How deliveries are sent and retried (the server's `webhooks` config, in milliseconds). */
 export interface WebhookTimings {
@@ -24,7 +31,9 @@ const PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Delivers notifications to webhooks, at least once, in the order of their
- * events per webhook. Each tick, for each webhook: derives the notifications
+ * events per webhook. Each webhook is served on its own (one that is slow to
+ * answer, or has a long backlog, holds back no other); each time, for each
+ * webhook: derives the notifications
  * of the events recorded since its cursor and records them as pending
  * deliveries (with the cursor's move, in one transaction: a restart loses
  * nothing and a second replica records nothing twice); then sends its oldest
@@ -42,8 +51,11 @@ const PRUNE_EVERY_MS = 3_600_000;
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private pruning: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  /** The look for webhooks under way, and whether another was asked for meanwhile. */
+  private looking: Promise<void> | undefined;
   private again = false;
+  /** Each webhook being served now, and whether to serve it again when that ends. */
+  private readonly serving = new Map<string, { again: boolean; done: Promise<void> }>();
   private stopped = false;
   private readonly stopping = new AbortController();
 
@@ -65,15 +77,19 @@ export class WebhookDispatcher {
     this.wake();
   }
 
-  /** Looks now (an event came); a look under way looks again when it ends. */
+  /**
+   * Looks now (an event came): serves each webhook that is not being served,
+   * and serves again, when it is done, each one that is. A look under way
+   * looks again when it ends.
+   */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.looking) {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
+    this.looking = this.look().finally(() => {
+      this.looking = undefined;
     });
   }
 
@@ -83,7 +99,8 @@ export class WebhookDispatcher {
     if (this.timer) clearInterval(this.timer);
     if (this.pruning) clearInterval(this.pruning);
     this.stopping.abort();
-    await this.running;
+    await this.looking;
+    await Promise.all([...this.serving.values()].map((s) => s.done));
   }
 
   /** Deletes the deliveries that ended longer than `keepMs` ago; its errors are logged. */
@@ -97,16 +114,36 @@ export class WebhookDispatcher {
     }
   }
 
-  private async loop(): Promise<void> {
+  private async look(): Promise<void> {
     do {
       this.again = false;
       try {
-        const webhooks = await this.store.webhooks.list();
-        await Promise.all(webhooks.map((webhook) => this.serve(webhook)));
+        for (const webhook of await this.store.webhooks.list()) this.serveSoon(webhook);
       } catch (err) {
         if (!this.stopped) this.logger.error({ err }, 'webhook deliveries: a look failed');
       }
     } while (this.again && !this.stopped);
+  }
+
+  /** Serves a webhook now, on its own; one being served is served again when it is done. */
+  private serveSoon(webhook: StoredWebhook): void {
+    const under = this.serving.get(webhook.id);
+    if (under) {
+      under.again = true;
+      return;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    this.serving.set(webhook.id, state);
+    state.done = (async () => {
+      let current: StoredWebhook | undefined = webhook;
+      while (current && !this.stopped) {
+        state.again = false;
+        await this.serve(current);
+        if (!state.again) return;
+        // Its cursor as it stands now (this serve moved it); undefined once removed.
+        current = await this.store.webhooks.get(webhook.id).catch(() => undefined);
+      }
+    })().finally(() => this.serving.delete(webhook.id));
   }
 
   private async serve(webhook: StoredWebhook): Promise<void> {
@@ -119,17 +156,24 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Records the notifications of the events after the webhook's cursor, moving it on. */
+  /**
+   * Records the notifications of the events after the webhook's cursor, and
+   * moves it on to the last event read, notifying or not (in the same
+   * transaction): by spans of at most `SPAN` ids, up to the newest event.
+   */
   private async derive(webhook: StoredWebhook): Promise<void> {
     let cursor = webhook.cursor;
-    for (;;) {
+    const end = await this.store.events.lastId();
+    while (cursor < end && !this.stopped) {
+      const until = Math.min(end, cursor + SPAN);
       const events = await this.store.events.list({
         after: cursor,
+        until,
         limit: PAGE,
         filter: { kinds: [...NOTIFYING_EVENTS] },
       });
-      const last = events.at(-1);
-      if (last === undefined) return;
+      // Fewer than a page: every notifying event up to `until` is here.
+      const to = events.length < PAGE ? until : Number(events.at(-1)!.id);
       const deliveries: NewDelivery[] = [];
       for (const event of events) {
         const notification = notificationOf(event);
@@ -154,11 +198,14 @@ export class WebhookDispatcher {
           createdAt: new Date().toISOString(),
         });
       }
-      const to = Number(last.id);
-      // Another replica moved the cursor first: it recorded these.
-      if (!(await this.store.webhooks.advance(webhook.id, cursor, to, deliveries))) return;
-      cursor = to;
-      if (events.length < PAGE) return;
+      if (await this.store.webhooks.advance(webhook.id, cursor, to, deliveries)) {
+        cursor = to;
+        continue;
+      }
+      // Another replica moved the cursor first: it recorded these; go on from where it is.
+      const moved = (await this.store.webhooks.get(webhook.id))?.cursor;
+      if (moved === undefined || moved <= cursor) return; // removed meanwhile
+      cursor = moved;
     }
   }
 

@@ -1,7 +1,5 @@
 import { createHmac } from 'node:crypto';
-
-/** The most of a receiver's answer that is read (kept as the error of a failed attempt). */
-const ANSWER_BYTES = 1024;
+import { STATUS_CODES } from 'node:http';
 
 /** What one POST to a receiver came to. */
 export interface SendResult {
@@ -9,7 +7,12 @@ export interface SendResult {
   ok: boolean;
   /** The receiver's status; null when it did not answer. */
   status: number | null;
-  /** Why it is not delivered, in words; null when it is. */
+  /**
+   * Why it is not delivered, in Ferry's words only: the status and its
+   * standard reason (`HTTP 500 Internal Server Error`), or a short class of
+   * error (`ECONNREFUSED`); never the receiver's body, headers or reason
+   * phrase (a URL may point at an internal page). Null when delivered.
+   */
   error: string | null;
 }
 
@@ -20,9 +23,9 @@ export function signBody(body: string, secret: string): string {
 
 /**
  * POSTs a notification to a receiver, signed, once. A redirect is not followed
- * (it counts as a failure that names it); at most the first KiB of the answer
- * is read; a receiver that takes longer than `timeoutMs` fails the attempt, and
- * so does one still sending when `stopping` aborts (the server closes).
+ * (a failure); the answer's body is not read, only its status kept; a receiver
+ * that takes longer than `timeoutMs` fails the attempt, and so does one still
+ * sending when `stopping` aborts (the server closes).
  *
  * @example
  *   const result = await sendNotification(url, body, { id, kind, secret }, 10_000);
@@ -59,40 +62,18 @@ export async function sendNotification(
         : describeFailure(err);
     return { ok: false, status: null, error: reason };
   }
-  const answer = await readSome(response, signal);
-  if (response.status >= 200 && response.status < 300) {
-    return { ok: true, status: response.status, error: null };
-  }
-  const location = response.headers.get('location');
-  const error =
-    response.status >= 300 && response.status < 400
-      ? `HTTP ${response.status}: redirects are not followed${location ? ` (to ${location.slice(0, 200)})` : ''}`
-      : `HTTP ${response.status}${answer ? `: ${answer}` : ''}`;
-  return { ok: false, status: response.status, error };
+  // Not a byte of the body: it is dropped with the connection.
+  response.body?.cancel().catch(() => undefined);
+  const { status } = response;
+  if (status >= 200 && status < 300) return { ok: true, status, error: null };
+  const line = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+  const error = status >= 300 && status < 400 ? `${line}: redirects are not followed` : line;
+  return { ok: false, status, error };
 }
 
-/** The start of an answer's body, as text; the rest is not read (the connection is dropped). */
-async function readSome(response: Response, signal: AbortSignal): Promise<string> {
-  if (!response.body) return '';
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < ANSWER_BYTES && !signal.aborted) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    // An answer cut short: what came is enough.
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, ANSWER_BYTES).toString('utf8').trim().slice(0, 300);
-}
-
+/** Why a request got no answer, as a short class (`ECONNREFUSED`, `ENOTFOUND`, …). */
 function describeFailure(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  return code !== undefined && /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : 'the request failed';
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { FerryError } from '../../protocol/errors.js';
 import {
   type DeliveryRecord,
@@ -14,7 +15,8 @@ import { checkWebhookUrl, redactWebhookUrl } from './webhook-url.js';
 
 /**
  * Webhooks, as the admin manages them: add (the secret made here and shown
- * once), list (never the secret, the URL redacted), remove, a `ping` sent now,
+ * once), list (never the secret, the URL redacted: no path, query or
+ * password), remove, a `ping` sent now,
  * and the record of deliveries. Sending what events notify is the
  * `WebhookDispatcher`'s.
  *
@@ -132,9 +134,22 @@ function toDeliveryRecord(delivery: StoredDelivery): DeliveryRecord {
     status: delivery.status,
     attempts: delivery.attempts,
     lastStatus: delivery.lastStatus,
-    lastError: delivery.lastError,
+    lastError: statusLineOnly(delivery.lastError),
     nextAttemptAt: delivery.nextAttemptAt,
     createdAt: delivery.createdAt,
     updatedAt: delivery.updatedAt,
   };
+}
+
+/**
+ * A recorded error as shown: an `HTTP <status>` one as its status line only.
+ * Attempts recorded by an older Ferry kept up to 300 characters of the receiver's answer (or
+ * where it redirected to) there; those are not shown.
+ */
+function statusLineOnly(error: string | null): string | null {
+  const match = error === null ? null : /^HTTP (\d{3})(.*)$/s.exec(error);
+  if (!match) return error;
+  const status = Number(match[1]);
+  const line = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+  return status >= 300 && status < 400 ? `${line}: redirects are not followed` : line;
 }

@@ -23,10 +23,20 @@ describe('webhook URLs', () => {
     }
   });
 
-  it('hides a password and the values of the query', () => {
-    expect(redactWebhookUrl('https://bot:hunter2@h.example/x?token=abc&b=1#f')).toBe(
-      'https://bot:***@h.example/x?token=***&b=***#f',
-    );
-    expect(redactWebhookUrl('https://h.example/services/T1')).toBe('https://h.example/services/T1');
+  it('shows scheme, host and port, and only a hash of the rest (a token in a path, query or password)', () => {
+    const slack = 'https://hooks.slack.com/services/T0AAA/B0BBB/xoxSecretPathToken';
+    const shown = redactWebhookUrl(slack);
+    expect(shown).toMatch(/^https:\/\/hooks\.slack\.com\/…#[0-9a-f]{6}$/);
+    expect(shown).not.toContain('services');
+    expect(shown).not.toContain('xoxSecretPathToken');
+    // The same URL, the same hash; another path on the host, another one.
+    expect(redactWebhookUrl(slack)).toBe(shown);
+    expect(redactWebhookUrl('https://hooks.slack.com/services/T0AAA/B0BBB/other')).not.toBe(shown);
+    const withPassword = redactWebhookUrl('http://bot:hunter2@h.example:8080/x?token=abc#f');
+    expect(withPassword).toMatch(/^http:\/\/h\.example:8080\/…#[0-9a-f]{6}$/);
+    for (const hidden of ['bot', 'hunter2', 'token', 'abc', '/x'])
+      expect(withPassword).not.toContain(hidden);
+    expect(redactWebhookUrl('https://h.example')).toBe('https://h.example/');
+    expect(redactWebhookUrl('not a url')).toBe('***');
   });
 });

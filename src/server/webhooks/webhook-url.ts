@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FerryError } from '../../protocol/errors.js';
 
 /**
@@ -29,11 +30,16 @@ export function checkWebhookUrl(text: string): string {
 }
 
 /**
- * A webhook's URL to show: without a user's password and without the values
- * of its query (where services put their tokens: `?token=…`).
+ * A webhook's URL to show: its scheme, host and port, and a short hash of
+ * the rest, never the rest itself. Services put their tokens in the path
+ * (Slack's `https://hooks.slack.com/services/T…/B…/<token>`), the query
+ * (`?token=…`) or the user's password, so none of them is shown; the hash
+ * (the first 6 hex digits of the SHA-256 of the whole URL) tells two webhooks
+ * to one host apart, and lets a person who has the URL see that it is this one.
  *
  * @example
- *   redactWebhookUrl('https://u:pw@h.example/x?token=abc') // 'https://u:***@h.example/x?token=***'
+ *   redactWebhookUrl('https://hooks.slack.com/services/T0/B0/XXX') // 'https://hooks.slack.com/…#<6 hex>'
+ *   redactWebhookUrl('https://h.example/') // 'https://h.example/'
  */
 export function redactWebhookUrl(text: string): string {
   let url: URL;
@@ -42,9 +48,8 @@ export function redactWebhookUrl(text: string): string {
   } catch {
     return '***';
   }
-  if (url.password !== '') url.password = '***';
-  const names = [...url.searchParams.keys()];
-  if (names.length === 0) return url.href;
-  const query = names.map((name) => `${encodeURIComponent(name)}=***`).join('&');
-  return `${url.href.slice(0, url.href.indexOf('?'))}?${query}${url.hash}`;
+  const origin = `${url.protocol}//${url.host}`;
+  const bare = url.username === '' && url.password === '' && url.pathname === '/';
+  if (bare && url.search === '' && url.hash === '') return `${origin}/`;
+  return `${origin}/…#${createHash('sha256').update(url.href).digest('hex').slice(0, 6)}`;
 }

@@ -44,9 +44,15 @@ export class KyselyEventStore implements EventStore {
     });
   }
 
-  async list(query: { after: number; limit: number; filter?: EventFilter }): Promise<FerryEvent[]> {
+  async list(query: {
+    after: number;
+    until?: number;
+    limit: number;
+    filter?: EventFilter;
+  }): Promise<FerryEvent[]> {
     const filter = query.filter ?? {};
     let select = this.db.selectFrom('events').selectAll().where('seq', '>', query.after);
+    if (query.until !== undefined) select = select.where('seq', '<=', query.until);
     if (filter.app !== undefined) select = select.where('app', '=', filter.app);
     if (filter.env !== undefined) select = select.where('env', '=', filter.env);
     if (filter.deploymentId !== undefined) {
