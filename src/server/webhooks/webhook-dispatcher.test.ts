@@ -151,11 +151,12 @@ describe('WebhookDispatcher', () => {
   }, 60_000);
 
   it("sends one webhook's new notifications while another's backlog is still being sent", async () => {
-    const slow = await receiver(500);
+    // Two seconds an answer: the backlog outlasts any delay a loaded machine adds to the fast one.
+    const slow = await receiver(2000);
     const fast = await receiver();
     await addWebhook('wh_slow', slow.url, null);
     await addWebhook('wh_fast', fast.url, 'prod');
-    // Ten verdicts for every webhook: five seconds of backlog for the slow one.
+    // Ten verdicts for every webhook: twenty seconds of backlog for the slow one.
     for (let i = 0; i < 10; i++) await verdict(i);
     dispatcher = new WebhookDispatcher(store, logger, TIMINGS, 'replica_a');
     dispatcher.start();
