@@ -186,8 +186,10 @@ describe('WebhookDispatcher', () => {
     );
     // The slow one is still sending its backlog: it did not hold the fast one back.
     expect(slow.got.length).toBeLessThan(10);
-    await until('the slow one to take all eleven', () =>
-      slow.got.length >= 11 ? true : undefined,
+    await until(
+      'the slow one to take all eleven',
+      () => (slow.got.length >= 11 ? true : undefined),
+      45_000,
     );
     expect(slow.got.at(-1)).toBe(`wh_slow:${alert.id}`);
   }, 60_000);
