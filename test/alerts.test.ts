@@ -150,7 +150,12 @@ for (const dialect of STORE_DIALECTS) {
       expect(cleared.map((a) => [a.kind, a.clearedBecause])).toEqual(
         expect.arrayContaining([
           ['service-failing', 'its health check passes again'],
-          ['service-restarting', 'restarted 0 times in the last hour, under 3'],
+          // The count fell from 3 to 0 at once: aged past the hour, or the agent
+          // restarted and counts afresh — the text claims neither.
+          [
+            'service-restarting',
+            'its restart count fell from 3 to 0, under 3 (older restarts are over an hour old, or its agent restarted and counts afresh)',
+          ],
         ]),
       );
       expect(cleared.find((a) => a.kind === 'service-failing')?.id).toBe(failing?.id);
@@ -310,6 +315,108 @@ for (const dialect of STORE_DIALECTS) {
       expect(away?.message).toMatch(
         /^prod-4 is away since \d\d:\d\d UTC \(1 hour\), longer than staging's offline timeout of 1m$/,
       );
+    });
+
+    /** An agent's health report of cart on prod-3, as the transport hands it to the server. */
+    const healthEvent = (change: Partial<Extract<AgentEvent, { type: 'health' }>> = {}) =>
+      ({
+        v: PROTOCOL_VERSION,
+        id: `ev-${++seq}`,
+        type: 'health',
+        app: 'cart',
+        version: 12,
+        state: 'failing',
+        since: new Date().toISOString(),
+        answer: 'HTTP 500',
+        restarts: 0,
+        at: new Date().toISOString(),
+        ...change,
+      }) satisfies AgentEvent;
+
+    it('raises the alert of a health report delivered again after its alert could not be raised', async () => {
+      const event = healthEvent();
+      // The first delivery is kept, but raising its alert fails (a database blip).
+      const raise = store.alerts.raise.bind(store.alerts);
+      store.alerts.raise = () => Promise.reject(new Error('database blip'));
+      await expect(deliver('host_p', event)).rejects.toThrow('database blip');
+      store.alerts.raise = raise;
+      expect(await ofKind('service-failing', '?open=true')).toEqual([]);
+      // Not acknowledged, so the agent sends it again: the row is as it says, and the alert is raised all the same.
+      await deliver('host_p', event);
+      const [failing] = await ofKind('service-failing', '?open=true');
+      expect(failing).toMatchObject({ app: 'cart', version: 12, host: 'prod-3' });
+    });
+
+    it("refuses a health report older, by the agent's clock, than the one kept", async () => {
+      const now = Date.now();
+      await deliver('host_p', healthEvent({ at: new Date(now).toISOString() }));
+      // A healthy report made a minute before, delivered late (it waited out a disconnect).
+      await deliver(
+        'host_p',
+        healthEvent({ state: 'healthy', answer: null, at: new Date(now - 60_000).toISOString() }),
+      );
+      const [kept] = await store.health.list({ hostId: 'host_p' });
+      expect(kept).toMatchObject({ state: 'failing', answer: 'HTTP 500' });
+      expect(await ofKind('service-failing', '?open=true')).toHaveLength(1);
+    });
+
+    it('forgets the health, and clears the alerts, of a release that no longer runs', async () => {
+      // cart@13 fails and restarts; then the host reports that cart@12 is current
+      // (a failed switch back): the agent no longer watches @13.
+      const at = new Date(Date.now() - 1000).toISOString();
+      await deliver('host_p', healthEvent({ version: 13, restarts: 3, at }));
+      expect((await alerts('?open=true')).map((a) => a.kind).sort()).toEqual([
+        'service-failing',
+        'service-restarting',
+      ]);
+      await deliver('host_p', {
+        v: PROTOCOL_VERSION,
+        id: `ev-${++seq}`,
+        type: 'facts',
+        facts: {
+          factsVersion: 2,
+          collectedAt: new Date().toISOString(),
+          apps: { cart: { releases: [12, 13], current: 12 } },
+        } satisfies HostFactsInput,
+      });
+      await waitFor('the alerts of cart@13 to clear', async () =>
+        (await alerts('?open=true')).length === 0 ? true : undefined,
+      );
+      expect(await store.health.list({ hostId: 'host_p' })).toEqual([]);
+      expect((await alerts('?open=false')).map((a) => a.clearedBecause)).toEqual([
+        'cart@13 no longer runs on prod-3 (cart@12 is current)',
+        'cart@13 no longer runs on prod-3 (cart@12 is current)',
+      ]);
+    });
+
+    it('reads no alerts for a facts report that crosses no threshold', async () => {
+      const facts = () =>
+        deliver('host_p', {
+          v: PROTOCOL_VERSION,
+          id: `ev-${++seq}`,
+          type: 'facts',
+          facts: {
+            factsVersion: 2,
+            disks: [{ mount: '/', sizeBytes: 100 * GB, freeBytes: 60 * GB }],
+            memory: { totalBytes: 8 * GB, freeBytes: 4 * GB },
+          } satisfies HostFactsInput,
+        });
+      await facts();
+      await server.events.idle();
+      // Counted from the second report on: the first reads the host's open alerts once.
+      const list = store.alerts.list.bind(store.alerts);
+      let reads = 0;
+      store.alerts.list = (query) => {
+        reads++;
+        return list(query);
+      };
+      try {
+        for (let i = 0; i < 5; i++) await facts();
+        await server.events.idle();
+        expect(reads).toBe(0);
+      } finally {
+        store.alerts.list = list;
+      }
     });
 
     it('refuses an unknown host and a bad open value', async () => {

@@ -224,7 +224,7 @@ for (const dialect of STORE_DIALECTS) {
         // An effect's own write: its effects are the message's too.
         if (event.data.version === 1) await bus.publish(pushed('scoped', 10));
       });
-      bus.onLocal('host.reported', async () => {
+      bus.onLocal('host.cut-off', async () => {
         await new Promise((resolve) => setTimeout(resolve, 400));
         done.push('reported');
       });
@@ -239,7 +239,7 @@ for (const dialect of STORE_DIALECTS) {
       });
       const scoped = bus.withEffects(async () => {
         await bus.publish(pushed('scoped', 1));
-        bus.notify({ kind: 'host.reported', hostId: 'host_x' });
+        bus.notify({ kind: 'host.cut-off', hostId: 'host_x' });
         return 'work done';
       });
       const late = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000));
@@ -278,11 +278,11 @@ for (const dialect of STORE_DIALECTS) {
       bus.on(['bundle.pushed'], (event) => heard.push(event));
       const local: string[] = [];
       bus.onLocal('bundle.pushed', (event) => void local.push(`pushed ${event.data.version}`));
-      bus.onLocal('host.reported', (notice) => void local.push(`reported ${notice.hostId}`));
+      bus.onLocal('host.cut-off', (notice) => void local.push(`cut-off ${notice.hostId}`));
       await bus.publish(pushed('unrecorded', 7));
-      bus.notify({ kind: 'host.reported', hostId: 'host_x' });
+      bus.notify({ kind: 'host.cut-off', hostId: 'host_x' });
       await bus.idle();
-      expect(local).toEqual(['pushed 7', 'reported host_x']);
+      expect(local).toEqual(['pushed 7', 'cut-off host_x']);
       // Not recorded: not heard, not streamed.
       expect(heard).toEqual([]);
       expect(errors.splice(0)).toEqual([

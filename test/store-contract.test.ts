@@ -1667,9 +1667,14 @@ for (const dialect of STORE_DIALECTS) {
       it('keeps the last report per host and app, and says what it changed', async () => {
         const a = await host('qa-1');
         const b = await host('prod-1', 'prod');
-        expect(await store.health.record(report(a))).toEqual({ previous: null, changed: true });
+        expect(await store.health.record(report(a))).toEqual({
+          previous: null,
+          restartsBefore: null,
+          changed: true,
+        });
         expect(await store.health.record(report(a))).toEqual({
           previous: 'healthy',
+          restartsBefore: 0,
           changed: false,
         });
         const failing = report(a, {
@@ -1677,9 +1682,14 @@ for (const dialect of STORE_DIALECTS) {
           answer: 'HTTP 500',
           since: '2026-12-01T10:05:00.000Z',
         });
-        expect(await store.health.record(failing)).toEqual({ previous: 'healthy', changed: true });
+        expect(await store.health.record(failing)).toEqual({
+          previous: 'healthy',
+          restartsBefore: 0,
+          changed: true,
+        });
         expect(await store.health.record(report(a, { state: 'failing', restarts: 2 }))).toEqual({
           previous: 'failing',
+          restartsBefore: 0,
           changed: true,
         });
         await store.health.record(report(b, { app: 'web' }));
@@ -1698,6 +1708,26 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.health.list({ app: 'web', hostId: b })).toHaveLength(1);
         await store.health.forget(a);
         expect(await store.health.list({ env: 'qa' })).toEqual([]);
+      });
+
+      it('refuses a report the agent made before the one kept', async () => {
+        const a = await host('qa-1');
+        const at = (minute: number) => `2026-12-01T10:0${minute}:00.000Z`;
+        await store.health.record(report(a, { state: 'failing', agentAt: at(5) }));
+        expect(await store.health.record(report(a, { agentAt: at(4) }))).toEqual({
+          previous: 'failing',
+          restartsBefore: 0,
+          changed: false,
+          stale: true,
+        });
+        expect(await store.health.list({ hostId: a })).toEqual([
+          expect.objectContaining({ state: 'failing', agentAt: at(5) }),
+        ]);
+        expect(await store.health.record(report(a, { agentAt: at(6) }))).toEqual({
+          previous: 'failing',
+          restartsBefore: 0,
+          changed: true,
+        });
       });
     });
 
@@ -1761,6 +1791,20 @@ for (const dialect of STORE_DIALECTS) {
           '2026-12-01T10:00:00.000Z',
         ]);
         expect(await store.alerts.list({ open: false })).toHaveLength(1);
+      });
+
+      it('counts open alerts by kind past any list limit, and prunes only cleared ones by age', async () => {
+        for (let i = 0; i < 7; i++) await store.alerts.raise(alert(`disk-full:host_qa-1:/m${i}`));
+        await store.alerts.raise({ ...alert('memory-full:host_qa-1'), kind: 'memory-full' });
+        await store.alerts.clear('disk-full:host_qa-1:/m0', '2026-01-01T00:00:00.000Z', 'old');
+        await store.alerts.clear('disk-full:host_qa-1:/m1', '2026-12-01T10:00:00.000Z', 'new');
+        expect(await store.alerts.countOpen()).toEqual({ 'disk-full': 5, 'memory-full': 1 });
+        expect(await store.alerts.pruneCleared('2026-06-01T00:00:00.000Z')).toBe(1);
+        const left = (await store.alerts.list()).map((a) => a.key);
+        expect(left).toHaveLength(7);
+        expect(left).not.toContain('disk-full:host_qa-1:/m0');
+        expect(left).toContain('disk-full:host_qa-1:/m1');
+        expect(await store.alerts.countOpen()).toEqual({ 'disk-full': 5, 'memory-full': 1 });
       });
 
       it('raises a condition once when raised from two places at once', async () => {

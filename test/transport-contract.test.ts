@@ -241,6 +241,21 @@ function factsEvent(n: number): AgentEvent {
   return { v: PROTOCOL_VERSION, id: randomUUID(), type: 'facts', facts: { n } };
 }
 
+function healthEvent(app: string, restarts: number): AgentEvent {
+  return {
+    v: PROTOCOL_VERSION,
+    id: randomUUID(),
+    type: 'health',
+    app,
+    version: 1,
+    state: 'failing',
+    since: new Date().toISOString(),
+    answer: 'HTTP 500',
+    restarts,
+    at: new Date().toISOString(),
+  };
+}
+
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -385,6 +400,29 @@ for (const [name, setup] of TRANSPORTS) {
         'both events handled',
       );
       expect([...senders]).toEqual(['host-a']);
+    });
+
+    it("sends of an app's health reports emitted while disconnected only the latest", async () => {
+      const seen: AgentEvent[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        seen.push(event);
+        return Promise.resolve();
+      });
+      const agent = harness.agent('host-a');
+      const reports = Array.from({ length: 20 }, (_, i) => healthEvent('cart', i));
+      for (const report of reports) agent.emit(report);
+      agent.emit(healthEvent('web', 0));
+      const facts = factsEvent(1);
+      agent.emit(facts);
+      agent.start(() => Promise.resolve());
+      await agent.drain();
+      await until(() => seen.some((e) => e.id === facts.id), 'the facts handled');
+      await until(() => seen.length >= 3, 'the health reports handled');
+      const health = seen.filter((e) => e.type === 'health');
+      expect(health.map((e) => [e.app, e.restarts])).toEqual([
+        ['cart', 19],
+        ['web', 0],
+      ]);
     });
 
     it('refuses a job too large for one message where it is sent, naming its largest parts, and the next job still arrives', async () => {

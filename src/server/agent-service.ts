@@ -443,13 +443,14 @@ export class AgentService {
     if (event.type === 'facts') {
       // A report that is not valid is logged and refused there; the host keeps its facts.
       // Every report, changed or not (a change is also a host.facts event): catch-up looks again.
-      if (await this.facts.report(hostId, event.facts))
-        this.events.notify({ kind: 'host.reported', hostId });
+      const facts = await this.facts.report(hostId, event.facts);
+      if (facts) this.events.notify({ kind: 'host.reported', hostId, facts });
       return;
     }
     if (event.type === 'health') {
       // Kept as the service's present health; a change is a host.health event (the evented store).
-      // `at` is the server's clock: `since` stays the agent's, as it saw the state begin.
+      // `at` is the server's clock: `since` stays the agent's, as it saw the state begin;
+      // the agent's own `at` orders its reports (one older than the kept is refused).
       await this.store.health.record({
         hostId,
         app: event.app,
@@ -459,6 +460,7 @@ export class AgentService {
         answer: event.answer,
         restarts: event.restarts,
         at: new Date().toISOString(),
+        agentAt: event.at,
       });
       return;
     }

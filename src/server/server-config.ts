@@ -179,6 +179,8 @@ export const serverConfigSchema = z
           .refine((every) => parseDuration(every) >= 100 && parseDuration(every) <= 86_400_000, {
             error: 'expected a duration between 100ms and 24h',
           }),
+        // Alerts cleared longer ago than this go (at start, then every hour); open ones stay.
+        keepDays: z.coerce.number().positive().max(36_500).default(90),
       })
       .prefault({}),
     /** How long the live event stream's events are kept, for clients that resume (`Last-Event-ID`). */

@@ -54,6 +54,10 @@ export interface AlertStore {
   /** Clears the open alert of a key; undefined when none is open. */
   clear(key: string, at: string, because: string): Promise<StoredAlert | undefined>;
   get(id: number): Promise<StoredAlert | undefined>;
+  /** How many alerts are open, by kind (kinds with none are absent). */
+  countOpen(): Promise<Partial<Record<AlertKind, number>>>;
+  /** Deletes the alerts cleared before `before`; says how many. Open alerts stay, however old. */
+  pruneCleared(before: string): Promise<number>;
   /** Newest first. */
   list(query?: {
     open?: boolean;

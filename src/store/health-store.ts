@@ -15,6 +15,11 @@ export interface ServiceHealthReport {
   restarts: number;
   /** When the server recorded it. */
   at: string;
+  /**
+   * When the agent made the report, by its clock: a report older than the one
+   * kept (delivered late, after a reconnect) is refused. Absent: not compared.
+   */
+  agentAt?: string;
 }
 
 /** What the server keeps of a service's health: the last report, and when it was recorded. */
@@ -28,8 +33,12 @@ export interface ServiceHealth extends ServiceHealthReport {
 export interface HealthChange {
   /** The state before; null for a service first reported. */
   previous: ServiceHealthState | null;
+  /** The restart count kept before; null for a service first reported. */
+  restartsBefore: number | null;
   /** The state, the version or the restart count differs from what was kept. */
   changed: boolean;
+  /** True when the report was refused: the agent made the one kept later (nothing changed). */
+  stale?: true;
 }
 
 /**
@@ -42,7 +51,10 @@ export interface HealthChange {
  *   const qa = await store.health.list({ env: 'qa', app: 'cart' });
  */
 export interface HealthStore {
-  /** Keeps a report as the service's present health; says what it changed. */
+  /**
+   * Keeps a report as the service's present health; says what it changed. A
+   * report the agent made before the one kept is refused (`stale`).
+   */
   record(report: ServiceHealthReport): Promise<HealthChange>;
   /** The present health of services, filtered by environment, app and host (all when absent). */
   list(query?: { env?: string; app?: string; hostId?: string }): Promise<ServiceHealth[]>;

@@ -30,9 +30,11 @@ export interface HostStore {
   findByName(name: string): Promise<HostRecord | undefined>;
   /**
    * Hosts not removed, by environment then name; with `ids`, only those of
-   * them (a rollout reads its own hosts, not every host there is).
+   * them (a rollout reads its own hosts, not every host there is). With
+   * `facts: false`, each record's facts are null (not read nor parsed): for
+   * those that count hosts or look at their presence.
    */
-  list(options?: { env?: string; ids?: readonly string[] }): Promise<HostRecord[]>;
+  list(options?: { env?: string; ids?: readonly string[]; facts?: boolean }): Promise<HostRecord[]>;
   /** Cuts a host off: marks it revoked, and revokes every token of its own. */
   cutOff(id: string, at: string): Promise<void>;
   /**

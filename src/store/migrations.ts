@@ -652,6 +652,22 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.alterTable('deployments').addColumn('bake_restarts_json', 'text').execute();
       },
     },
+    '0030_health_order_and_alert_lookup': {
+      async up(db) {
+        // The agent's own time of the health report kept, so that an older
+        // report delivered late (after a reconnect) cannot overwrite a newer one.
+        await db.schema.alterTable('service_health').addColumn('agent_at', 'text').execute();
+        // A host's alerts (open or not) are looked up by host: its fact alerts
+        // on a facts report, all of them when it is removed.
+        await db.schema
+          .createIndex('alerts_host_open')
+          .on('alerts')
+          .columns(['host_id', 'open_key'])
+          .execute();
+        // Cleared alerts are pruned by age (`alerts.keepDays`).
+        await db.schema.createIndex('alerts_cleared').on('alerts').column('cleared_at').execute();
+      },
+    },
   };
 }
 

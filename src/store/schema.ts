@@ -44,6 +44,8 @@ export interface ServiceHealthTable {
   answer: string | null;
   restarts: number;
   reported_at: string;
+  /** The agent's time of the report kept (migration 0030); null for a row from before. */
+  agent_at: string | null;
 }
 
 /** An alert (migration 0025); `open_key` is its key while open, null once cleared. */

@@ -2,8 +2,9 @@ import { type AlertRecord, DEFAULT_ALERTS_LIMIT } from '../../protocol/alert-api
 import { FerryError } from '../../protocol/errors.js';
 import type { LocalHappening } from '../events/event-bus.js';
 import type { HostRecord } from '../../protocol/api.js';
+import type { HostFacts } from '../../protocol/host-facts.js';
 import { type DeploymentState, hasLanded } from '../../protocol/lifecycle.js';
-import type { NewAlert, StoredAlert } from '../../store/alert-store.js';
+import type { AlertKind, NewAlert, StoredAlert } from '../../store/alert-store.js';
 import type { Store } from '../../store/store.js';
 import { bytesText, failingText, releaseText } from './alert-text.js';
 
@@ -17,41 +18,67 @@ export interface AlertThresholds {
   restartsPerHour: number;
 }
 
-/** A service's health change, as the bus hands it to a local effect. */
-export type HealthChangeEvent = LocalHappening<'host.health'>;
+/** A service's health report as the bus hands it to a local effect: every report, changed or not. */
+export type ServiceReport = LocalHappening<'service.reported'>;
+
+/** How long a replica trusts what it remembers of a host's open fact alerts before reading them again. */
+const OPEN_KEYS_TTL_MS = 10 * 60_000;
+
+/** A health row older than this (server clock) may go with a facts report whose own time is unknown. */
+const HEALTH_ROW_SETTLE_MS = 2 * 60_000;
+
+/** What this replica remembers of a host, so that an unchanged facts report costs no query. */
+interface HostMemory {
+  /** The keys of the host's open fact alerts (disk-full, memory-full), as last read or written. */
+  openKeys: Set<string>;
+  /** When `openKeys` was read from the store. */
+  readAt: number;
+  /** Each app's current release as last reported (`undefined`: none seen yet). */
+  current: Map<string, number | null> | undefined;
+  /** A health report was kept for the host since its facts were last compared with its health rows. */
+  healthSince: boolean;
+}
 
 /** A deployment's change of state, as the bus hands it to a local effect. */
 export type DeploymentStateEvent = LocalHappening<'deployment.state'>;
 
 /**
- * Raises and clears the alerts of services and hosts: from each change of a
- * service's health (`service-failing`, `service-restarting`) and each facts
- * report (`disk-full`, `memory-full`); `HostAwaySweep` does `host-away`. It
- * writes through the evented store, so each alert raised or cleared is also
- * an `alert.raised` / `alert.cleared` event. Raising and clearing are
- * idempotent per key, so a report delivered twice, or handled by two
- * replicas, raises one alert.
+ * Raises and clears the alerts of services and hosts: from each health report
+ * of a service (`service-failing`, `service-restarting`), changed or not, and
+ * each facts report (`disk-full`, `memory-full`); `HostAwaySweep` does
+ * `host-away`. It writes through the evented store, so each alert raised or
+ * cleared is also an `alert.raised` / `alert.cleared` event. Raising and
+ * clearing are idempotent per key, so a report delivered twice, or handled by
+ * two replicas, raises one alert.
+ *
+ * A facts report also ends the health of releases that no longer run: a
+ * health row (and its alerts) of a version other than the app's `current`,
+ * or of an app gone, is forgotten — the agent stopped watching it and will
+ * not report it again.
  *
  * @example
  *   const alerts = new AlertService(store, { diskPercent: 90, memoryPercent: 95, restartsPerHour: 3 });
- *   events.onLocal('host.health', (event) => alerts.serviceHealth(event));
- *   events.onLocal('host.reported', (notice) => alerts.hostFacts(notice.hostId));
+ *   events.onLocal('service.reported', (report) => alerts.serviceHealth(report));
+ *   events.onLocal('host.reported', (notice) => alerts.hostFacts(notice.hostId, notice.facts));
  */
 export class AlertService {
+  private readonly hosts = new Map<string, HostMemory>();
+
   constructor(
     private readonly store: Store,
     private readonly thresholds: AlertThresholds,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** A service's health changed: failing or stopped raises `service-failing`, healthy clears it; restarts likewise. */
-  async serviceHealth(event: HealthChangeEvent): Promise<void> {
-    const { hostId, app } = event;
-    if (hostId === null || app === null) return;
-    const health = event.data;
+  /** A service's health was reported: failing or stopped raises `service-failing`, healthy clears it; restarts likewise. */
+  async serviceHealth(report: ServiceReport): Promise<void> {
+    const { hostId, app } = report;
+    const health = report.data;
+    const memory = this.hosts.get(hostId);
+    if (memory) memory.healthSince = true;
     const now = this.clock();
     const at = now.toISOString();
-    const failingKey = `service-failing:${hostId}:${app}`;
+    const failingKey = failingKeyOf(hostId, app);
     if (health.state === 'healthy') {
       await this.store.alerts.clear(failingKey, at, 'its health check passes again');
     } else {
@@ -59,7 +86,7 @@ export class AlertService {
       await this.store.alerts.raise({
         kind: 'service-failing',
         key: failingKey,
-        env: event.env,
+        env: report.env,
         app,
         hostId,
         host: health.host,
@@ -83,13 +110,13 @@ export class AlertService {
         startedAt: at,
       });
     }
-    const restartingKey = `service-restarting:${hostId}:${app}`;
+    const restartingKey = restartingKeyOf(hostId, app);
     const limit = this.thresholds.restartsPerHour;
     if (health.restarts >= limit) {
       await this.store.alerts.raise({
         kind: 'service-restarting',
         key: restartingKey,
-        env: event.env,
+        env: report.env,
         app,
         hostId,
         host: health.host,
@@ -102,7 +129,7 @@ export class AlertService {
       await this.store.alerts.clear(
         restartingKey,
         at,
-        `restarted ${health.restarts} times in the last hour, under ${limit}`,
+        restartsUnderText(health.restarts, report.restartsBefore, limit),
       );
     }
   }
@@ -143,30 +170,86 @@ export class AlertService {
   /**
    * A host reported its facts: each mount over `diskPercent` raises
    * `disk-full`, memory over `memoryPercent` raises `memory-full`; those now
-   * under, or no longer reported, are cleared. One read of the host's open
-   * alerts; a write only where something changed.
+   * under, or no longer reported, are cleared. The host's open fact alerts are
+   * remembered (read again every 10 minutes, and kept as this replica raises
+   * and clears them): a report that crosses no threshold and finds no alert
+   * open touches no store. The health rows of releases that no longer run go
+   * too (see the class).
    */
-  async hostFacts(hostId: string): Promise<void> {
-    const host = await this.store.hosts.get(hostId);
-    if (!host?.facts || host.revokedAt !== null) return;
-    const at = this.clock().toISOString();
-    const wanted = this.factAlerts(host, at);
-    const open = (await this.store.alerts.list({ open: true, hostId })).filter(
-      (alert) => alert.kind === 'disk-full' || alert.kind === 'memory-full',
-    );
-    const openKeys = new Set(open.map((alert) => alert.key));
-    for (const alert of wanted.values()) {
-      if (!openKeys.has(alert.key)) await this.store.alerts.raise(alert);
+  async hostFacts(hostId: string, facts: HostFacts): Promise<void> {
+    const nowDate = this.clock();
+    const now = nowDate.getTime();
+    let memory = this.hosts.get(hostId);
+    if (!memory || now - memory.readAt > OPEN_KEYS_TTL_MS) {
+      const open = await this.store.alerts.list({ open: true, hostId });
+      memory = {
+        openKeys: new Set(open.filter((alert) => isFactAlert(alert.kind)).map((a) => a.key)),
+        readAt: now,
+        current: memory?.current,
+        healthSince: memory?.healthSince ?? true,
+      };
+      this.hosts.set(hostId, memory);
     }
-    for (const alert of open) {
-      if (!wanted.has(alert.key)) {
-        await this.store.alerts.clear(alert.key, at, underText(alert, host, this.thresholds));
+    const wantedKeys = factAlertKeys(hostId, facts, this.thresholds);
+    const current = new Map(Object.entries(facts.apps).map(([app, a]) => [app, a.current]));
+    const currentChanged = memory.current === undefined || !sameMap(memory.current, current);
+    const alertsChanged = !sameSet(wantedKeys, memory.openKeys);
+    if (!alertsChanged && !currentChanged && !memory.healthSince) return;
+    const host = await this.store.hosts.get(hostId);
+    if (!host || host.revokedAt !== null) return;
+    const at = nowDate.toISOString();
+    if (alertsChanged) {
+      const wanted = this.factAlerts(host, facts, at);
+      // Those that ended first: whoever sees the new alert sees the old one cleared.
+      for (const key of [...memory.openKeys]) {
+        if (wanted.has(key)) continue;
+        await this.store.alerts.clear(key, at, underText(key, host, facts, this.thresholds));
+        memory.openKeys.delete(key);
       }
+      for (const alert of wanted.values()) {
+        if (!memory.openKeys.has(alert.key)) await this.store.alerts.raise(alert);
+        memory.openKeys.add(alert.key);
+      }
+    }
+    if (currentChanged || memory.healthSince) {
+      memory.healthSince = false;
+      await this.forgetReleasesGone(host, facts, nowDate);
+      memory.current = current;
+    }
+  }
+
+  /**
+   * Forgets the health of each release that no longer runs on the host (its
+   * version is not the app's `current`, or the app is gone), and clears its
+   * alerts: the agent stopped watching it and will report it no more. A row
+   * the agent reported after these facts were collected stays (the facts are
+   * the older news).
+   */
+  private async forgetReleasesGone(host: HostRecord, facts: HostFacts, now: Date): Promise<void> {
+    const rows = await this.store.health.list({ hostId: host.id });
+    const collectedAt = facts.collectedAt === null ? Number.NaN : Date.parse(facts.collectedAt);
+    const at = now.toISOString();
+    for (const row of rows) {
+      const app = facts.apps[row.app];
+      if (app && app.current === row.version) continue;
+      const older =
+        row.agentAt !== undefined && !Number.isNaN(collectedAt)
+          ? Date.parse(row.agentAt) < collectedAt
+          : now.getTime() - Date.parse(row.at) > HEALTH_ROW_SETTLE_MS;
+      if (!older) continue;
+      const because = !app
+        ? `${row.app} is no longer on ${host.name}`
+        : `${releaseText(row.app, row.version)} no longer runs on ${host.name} (${
+            app.current === null ? 'no release is current' : `${row.app}@${app.current} is current`
+          })`;
+      await this.store.health.forget(host.id, row.app);
+      await this.store.alerts.clear(failingKeyOf(host.id, row.app), at, because);
+      await this.store.alerts.clear(restartingKeyOf(host.id, row.app), at, because);
     }
   }
 
   /** The fact alerts a host's latest facts call for, by key. */
-  private factAlerts(host: HostRecord, at: string): Map<string, NewAlert> {
+  private factAlerts(host: HostRecord, facts: HostFacts, at: string): Map<string, NewAlert> {
     const wanted = new Map<string, NewAlert>();
     const subject = {
       env: host.env,
@@ -177,10 +260,10 @@ export class AlertService {
       deploymentId: null,
       startedAt: at,
     };
-    for (const disk of host.facts?.disks ?? []) {
+    for (const disk of facts.disks) {
       const used = usedPercent(disk.sizeBytes, disk.freeBytes);
       if (used === null || used <= this.thresholds.diskPercent) continue;
-      const key = `disk-full:${host.id}:${disk.mount}`;
+      const key = diskKeyOf(host.id, disk.mount);
       wanted.set(key, {
         ...subject,
         kind: 'disk-full',
@@ -188,10 +271,10 @@ export class AlertService {
         message: `${disk.mount} on ${host.name} is ${Math.floor(used)}% full (${bytesText(disk.freeBytes ?? 0)} free of ${bytesText(disk.sizeBytes ?? 0)}), over ${this.thresholds.diskPercent}%`,
       });
     }
-    const memory = host.facts?.memory;
+    const memory = facts.memory;
     const used = usedPercent(memory?.totalBytes ?? null, memory?.freeBytes ?? null);
     if (used !== null && used > this.thresholds.memoryPercent) {
-      const key = `memory-full:${host.id}`;
+      const key = memoryKeyOf(host.id);
       wanted.set(key, {
         ...subject,
         kind: 'memory-full',
@@ -256,11 +339,58 @@ function usedPercent(size: number | null, free: number | null): number | null {
   return ((size - Math.min(free, size)) / size) * 100;
 }
 
+const failingKeyOf = (hostId: string, app: string) => `service-failing:${hostId}:${app}`;
+const restartingKeyOf = (hostId: string, app: string) => `service-restarting:${hostId}:${app}`;
+const diskKeyOf = (hostId: string, mount: string) => `disk-full:${hostId}:${mount}`;
+const memoryKeyOf = (hostId: string) => `memory-full:${hostId}`;
+
+function isFactAlert(kind: AlertKind): boolean {
+  return kind === 'disk-full' || kind === 'memory-full';
+}
+
+/** The keys of the fact alerts a host's facts call for (no message: that needs the host's record). */
+function factAlertKeys(hostId: string, facts: HostFacts, thresholds: AlertThresholds): Set<string> {
+  const keys = new Set<string>();
+  for (const disk of facts.disks) {
+    const used = usedPercent(disk.sizeBytes, disk.freeBytes);
+    if (used !== null && used > thresholds.diskPercent) keys.add(diskKeyOf(hostId, disk.mount));
+  }
+  const used = usedPercent(facts.memory?.totalBytes ?? null, facts.memory?.freeBytes ?? null);
+  if (used !== null && used > thresholds.memoryPercent) keys.add(memoryKeyOf(hostId));
+  return keys;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((key) => b.has(key));
+}
+
+function sameMap<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): boolean {
+  return a.size === b.size && [...a].every(([key, value]) => b.has(key) && b.get(key) === value);
+}
+
+/**
+ * Why a `service-restarting` alert clears. The agent counts restarts in its
+ * memory: a count lower than the one before may be the older restarts aging
+ * past the hour, or the agent having restarted and counting afresh — the text
+ * says so rather than claiming the service is calm.
+ */
+function restartsUnderText(restarts: number, before: number | null, limit: number): string {
+  if (before !== null && restarts < before) {
+    return `its restart count fell from ${before} to ${restarts}, under ${limit} (older restarts are over an hour old, or its agent restarted and counts afresh)`;
+  }
+  return `restarted ${restarts} times in the last hour, under ${limit}`;
+}
+
 /** Why a fact alert cleared: the mount or memory is under its threshold now, or is no longer reported. */
-function underText(alert: StoredAlert, host: HostRecord, thresholds: AlertThresholds): string {
-  if (alert.kind === 'memory-full') return `memory in use is under ${thresholds.memoryPercent}%`;
-  const mount = alert.key.slice(`disk-full:${host.id}:`.length);
-  const reported = host.facts?.disks.some((disk) => disk.mount === mount) ?? false;
+function underText(
+  key: string,
+  host: HostRecord,
+  facts: HostFacts,
+  thresholds: AlertThresholds,
+): string {
+  if (key === memoryKeyOf(host.id)) return `memory in use is under ${thresholds.memoryPercent}%`;
+  const mount = key.slice(`disk-full:${host.id}:`.length);
+  const reported = facts.disks.some((disk) => disk.mount === mount);
   return reported
     ? `${mount} is under ${thresholds.diskPercent}% full`
     : `${mount} is no longer reported`;

@@ -84,7 +84,8 @@ export class HostAwaySweep {
   async sweep(): Promise<void> {
     const now = this.clock();
     const at = now.toISOString();
-    const hosts = await this.store.hosts.list();
+    // Presence only: each host's facts are neither read nor parsed.
+    const hosts = await this.store.hosts.list({ facts: false });
     const open = await this.store.alerts.list({ open: true, limit: 100_000 });
     const openKeys = new Set(open.map((alert) => alert.key));
     const listed = new Map(hosts.map((host) => [host.id, host]));

@@ -4,14 +4,16 @@ import type { Store } from '../../store/store.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ServerConfig } from '../server-config.js';
 import { AlertService } from './alert-service.js';
+import { AlertPrune } from './alert-prune.js';
 import { HostAwaySweep } from './host-away-sweep.js';
 
 /**
- * Starts watching for alerts: a service's health change, a host's facts
+ * Starts watching for alerts: a service's health report, a host's facts
  * report, a host connecting and a deployment's end are heard on the bus (`onLocal`: the replica
  * that recorded the change acts on it, once — an agent's health message is
- * acknowledged only after its alert is raised); hosts away are swept for on
- * every replica from the app's start until its close. `store` is the evented
+ * acknowledged only after its alert is raised); hosts away are swept for, and
+ * alerts cleared over `alerts.keepDays` ago pruned, on every replica from the
+ * app's start until its close. `store` is the evented
  * store, so that alerts raised and cleared are events too.
  *
  * @example
@@ -31,12 +33,19 @@ export function watchAlerts(
     parseDuration(config.alerts.checkEvery),
     app.log,
   );
-  events.onLocal('host.health', (event) => alerts.serviceHealth(event));
+  const prune = new AlertPrune(store, config.alerts.keepDays, app.log);
+  events.onLocal('service.reported', (report) => alerts.serviceHealth(report));
   events.onLocal('deployment.state', (event) => alerts.deploymentState(event));
-  events.onLocal('host.reported', (notice) => alerts.hostFacts(notice.hostId));
+  events.onLocal('host.reported', (notice) => alerts.hostFacts(notice.hostId, notice.facts));
   events.onLocal('host.connected', (event) => away.hostConnected(event.hostId));
-  app.addHook('onReady', () => away.start());
-  // Before the store closes (after the app): a sweep under way ends first.
-  app.addHook('preClose', () => away.stop());
+  app.addHook('onReady', () => {
+    away.start();
+    prune.start();
+  });
+  // Before the store closes (after the app): a sweep or pruning under way ends first.
+  app.addHook('preClose', async () => {
+    await away.stop();
+    await prune.stop();
+  });
   return alerts;
 }

@@ -5,23 +5,26 @@ import { degradedHosts } from './bake-watch.js';
 
 const FINISHED = '2026-12-06T10:00:00.000Z';
 
-/** A succeeded install of web@2 on a host (only what the bake reads). */
+/** A succeeded install on a host (only what the bake reads). */
 const install = (host: string): StoredInstall =>
   ({ hostId: `host_${host}`, host, state: 'succeeded', finishedAt: FINISHED }) as StoredInstall;
 
-/** web@2 failing on a host since after its install. */
-const failing = (host: string): ServiceHealth => ({
+/** The service's health on a host, reported after its install. */
+const health = (host: string, extra: Partial<ServiceHealth> = {}): ServiceHealth => ({
   hostId: `host_${host}`,
   host,
   env: 'prod',
   app: 'web',
   version: 2,
-  state: 'failing',
+  state: 'healthy',
   since: '2026-12-06T10:00:05.000Z',
-  answer: 'HTTP 503',
+  answer: null,
   restarts: 0,
   at: '2026-12-06T10:00:05.100Z',
+  ...extra,
 });
+
+const failing = (host: string) => health(host, { state: 'failing', answer: 'HTTP 503' });
 
 describe('degradedHosts', () => {
   it('names the hosts in host-name order, whatever the order of their installs', () => {
@@ -32,5 +35,25 @@ describe('degradedHosts', () => {
       {},
     );
     expect(degraded.map((d) => d.host)).toEqual(['prod-1', 'prod-3']);
+  });
+
+  const restarted = (restarts: number, atStart: number) =>
+    degradedHosts({ version: 2 }, [install('prod-1')], [health('prod-1', { restarts })], {
+      'host_prod-1': atStart,
+    });
+
+  it('counts restarts grown since the bake began', () => {
+    expect(restarted(7, 4)).toEqual([
+      { hostId: 'host_prod-1', host: 'prod-1', why: 'restarted 3 times' },
+    ]);
+    expect(restarted(6, 4)).toEqual([]);
+  });
+
+  it('counts afresh when the count fell (the agent restarted), never a negative growth', () => {
+    // 5 at the start; the agent restarted, and has counted 3 restarts since.
+    expect(restarted(3, 5)).toEqual([
+      { hostId: 'host_prod-1', host: 'prod-1', why: 'restarted 3 times' },
+    ]);
+    expect(restarted(0, 5)).toEqual([]);
   });
 });

@@ -204,7 +204,11 @@ export function degradedHosts(
       });
       continue;
     }
-    const grew = service.restarts - (restartsAtStart[install.hostId] ?? 0);
+    // Never below 0. The agent counts restarts in memory: a count lower than at
+    // the bake's start means it counts afresh (it restarted, or older restarts
+    // aged out of the hour), so the count is what grew since.
+    const atStart = restartsAtStart[install.hostId] ?? 0;
+    const grew = service.restarts >= atStart ? service.restarts - atStart : service.restarts;
     if (ofThisRelease && grew >= RESTARTS_DURING_BAKE)
       out.push({ hostId: install.hostId, host: install.host, why: `restarted ${grew} times` });
   }

@@ -7,6 +7,7 @@ import {
   matchesFilter,
   type NewFerryEvent,
 } from '../../protocol/events.js';
+import type { HostFacts } from '../../protocol/host-facts.js';
 import type { Store } from '../../store/store.js';
 
 /** How many events one read of the store takes. */
@@ -29,10 +30,23 @@ export interface EventSubscriber {
  * already (a message delivered again: the replica that recorded the end may
  * have died before its effects ran, so they run again), and any token
  * revoked or dashboard session ended (the event streams opened with it end
- * at once; other replicas' streams find out at their next heartbeat).
+ * at once; other replicas' streams find out at their next heartbeat). A
+ * service's health report is noticed every time it is kept, changed or not
+ * (`service.reported`): a report delivered again — its effects failed, or the
+ * replica died before they ran — finds the row already as it says, publishes
+ * no `host.health`, and its alert is raised from the notice all the same.
  */
 export type LocalNotice =
-  | { kind: 'host.reported'; hostId: string }
+  | { kind: 'host.reported'; hostId: string; facts: HostFacts }
+  | {
+      kind: 'service.reported';
+      hostId: string;
+      app: string;
+      env: string | null;
+      data: Extract<NewFerryEvent, { kind: 'host.health' }>['data'];
+      /** The restart count kept before this report; null for a service first reported. */
+      restartsBefore: number | null;
+    }
   | { kind: 'host.cut-off'; hostId: string }
   | { kind: 'host.revoked'; hostId: string }
   | { kind: 'install.finished-again'; installId: string }

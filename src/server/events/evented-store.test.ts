@@ -50,6 +50,7 @@ beforeEach(async () => {
       published.push(event);
       return Promise.resolve();
     },
+    notify: () => undefined,
   });
   await store.migrate();
   published = [];

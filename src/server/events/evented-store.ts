@@ -29,7 +29,7 @@ import type { EventBus } from './event-bus.js';
  *   const store = eventedStore(rawStore, bus);
  *   await store.deployments.update(id, { state: 'succeeded' }); // publishes deployment.state
  */
-export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Store {
+export function eventedStore(store: Store, bus: Pick<EventBus, 'publish' | 'notify'>): Store {
   const envOfHost = new Map<string, string>();
   const hostEnv = async (hostId: string): Promise<string | null> => {
     const known = envOfHost.get(hostId);
@@ -313,25 +313,39 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish'>): Stor
   const health: Partial<HealthStore> = {
     async record(report) {
       const change = await store.health.record(report);
+      // A report older than the one kept says nothing of now.
+      if (change.stale) return change;
+      const host = await store.hosts.get(report.hostId);
+      const data = {
+        host: host?.name ?? report.hostId,
+        version: report.version,
+        state: report.state,
+        previous: change.previous,
+        since: report.since,
+        answer: report.answer,
+        restarts: report.restarts,
+      };
+      const env = host?.env ?? null;
       if (change.changed) {
-        const host = await store.hosts.get(report.hostId);
         await bus.publish({
           kind: 'host.health',
           app: report.app,
-          env: host?.env ?? null,
+          env,
           deploymentId: null,
           hostId: report.hostId,
-          data: {
-            host: host?.name ?? report.hostId,
-            version: report.version,
-            state: report.state,
-            previous: change.previous,
-            since: report.since,
-            answer: report.answer,
-            restarts: report.restarts,
-          },
+          data,
         });
       }
+      // Every report, changed or not: its alert is raised (or cleared) even when
+      // an earlier delivery of it was kept but its effects did not run.
+      bus.notify({
+        kind: 'service.reported',
+        hostId: report.hostId,
+        app: report.app,
+        env,
+        data,
+        restartsBefore: change.restartsBefore,
+      });
       return change;
     },
   };

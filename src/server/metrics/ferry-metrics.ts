@@ -61,7 +61,7 @@ export class FerryMetrics {
 
     new Gauge({
       name: 'ferry_deployments',
-      help: 'Deployments under way (pending or running), by state and environment.',
+      help: 'Deployments under way (pending, running, baking or paused), by state and environment.',
       labelNames: ['state', 'env'],
       registers,
       collect: async function (this: Gauge<'state' | 'env'>) {
@@ -100,7 +100,7 @@ export class FerryMetrics {
       labelNames: ['env'],
       registers,
       collect: async function (this: Gauge<'env'>) {
-        const hosts = await store.hosts.list();
+        const hosts = await store.hosts.list({ facts: false });
         this.reset();
         for (const env of envs) this.set({ env }, 0);
         for (const host of hosts) if (host.revokedAt === null) this.inc({ env: host.env });
@@ -112,7 +112,7 @@ export class FerryMetrics {
       labelNames: ['env'],
       registers,
       collect: async function (this: Gauge<'env'>) {
-        const hosts = await store.hosts.list();
+        const hosts = await store.hosts.list({ facts: false });
         this.reset();
         for (const env of envs) this.set({ env }, 0);
         for (const host of hosts)
@@ -125,10 +125,10 @@ export class FerryMetrics {
       labelNames: ['kind'],
       registers,
       collect: async function (this: Gauge<'kind'>) {
-        const open = await store.alerts.list({ open: true });
+        // Counted by the store: a list would stop at its limit.
+        const open = await store.alerts.countOpen();
         this.reset();
-        for (const kind of ALERT_KINDS) this.set({ kind }, 0);
-        for (const alert of open) this.inc({ kind: alert.kind });
+        for (const kind of ALERT_KINDS) this.set({ kind }, open[kind] ?? 0);
       },
     });
     new Gauge({
@@ -153,10 +153,16 @@ export class FerryMetrics {
    * failed effect (an agent's message redelivered).
    */
   listen(events: EventBus): void {
-    events.onLocal('deployment.state', (event) => {
+    events.onLocal('deployment.state', async (event) => {
       const state = event.data.state as DeploymentState;
       if (isActiveDeployment(state)) return;
-      this.deploymentsFinished.inc({ env: event.env ?? 'none', outcome: state });
+      try {
+        // `partial` may later become `succeeded` (its hosts caught up): it ended once, counted once.
+        if (state === 'succeeded' && (await this.endedBefore(event.deploymentId))) return;
+        this.deploymentsFinished.inc({ env: event.env ?? 'none', outcome: state });
+      } catch (err) {
+        this.logger.warn({ err, deploymentId: event.deploymentId }, 'deployment end not counted');
+      }
     });
     events.onLocal('install.step', (event) => {
       const { step, state, durationMs } = event.data;
@@ -197,6 +203,17 @@ export class FerryMetrics {
   /** Every metric in the Prometheus text format, the store's gauges read now. */
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** True when the deployment had already ended as `partial` (its recorded events say so). */
+  private async endedBefore(deploymentId: string | null): Promise<boolean> {
+    if (deploymentId === null) return false;
+    const events = await this.store.events.list({
+      after: 0,
+      limit: 1000,
+      filter: { deploymentId, kinds: ['deployment.state'] },
+    });
+    return events.some((e) => e.kind === 'deployment.state' && e.data.state === 'partial');
   }
 
   private stepLabel(step: string): string {

@@ -79,6 +79,25 @@ export class KyselyAlertStore implements AlertStore {
     return row ? toAlert(row) : undefined;
   }
 
+  async countOpen(): Promise<Partial<Record<AlertKind, number>>> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .select(['kind', (eb) => eb.fn.countAll<number | string | bigint>().as('n')])
+      .where('open_key', 'is not', null)
+      .groupBy('kind')
+      .execute();
+    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.n)]));
+  }
+
+  async pruneCleared(before: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('alerts')
+      .where('open_key', 'is', null)
+      .where('cleared_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async list(
     query: {
       open?: boolean;

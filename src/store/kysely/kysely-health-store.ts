@@ -20,11 +20,12 @@ export class KyselyHealthStore implements HealthStore {
       answer: report.answer,
       restarts: report.restarts,
       reported_at: report.at,
+      agent_at: report.agentAt ?? null,
     };
     return this.db.transaction().execute(async (trx) => {
       const before = await trx
         .selectFrom('service_health')
-        .select(['version', 'state', 'restarts'])
+        .select(['version', 'state', 'restarts', 'agent_at'])
         .where('host_id', '=', report.hostId)
         .where('app', '=', report.app)
         .executeTakeFirst();
@@ -34,7 +35,20 @@ export class KyselyHealthStore implements HealthStore {
           .values({ host_id: report.hostId, app: report.app, ...row })
           .onConflict((oc) => oc.columns(['host_id', 'app']).doUpdateSet(row))
           .execute();
-        return { previous: null, changed: true };
+        return { previous: null, restartsBefore: null, changed: true };
+      }
+      // The agent's clock orders its own reports: an older one came late.
+      if (
+        report.agentAt !== undefined &&
+        before.agent_at !== null &&
+        Date.parse(report.agentAt) < Date.parse(before.agent_at)
+      ) {
+        return {
+          previous: before.state as ServiceHealthState,
+          restartsBefore: before.restarts,
+          changed: false,
+          stale: true,
+        };
       }
       await trx
         .updateTable('service_health')
@@ -44,6 +58,7 @@ export class KyselyHealthStore implements HealthStore {
         .execute();
       return {
         previous: before.state as ServiceHealthState,
+        restartsBefore: before.restarts,
         changed:
           before.state !== report.state ||
           before.version !== report.version ||
@@ -67,6 +82,7 @@ export class KyselyHealthStore implements HealthStore {
         's.answer',
         's.restarts',
         's.reported_at',
+        's.agent_at',
         'h.name',
         'h.env',
       ])
@@ -86,6 +102,7 @@ export class KyselyHealthStore implements HealthStore {
       answer: r.answer,
       restarts: r.restarts,
       at: r.reported_at,
+      ...(r.agent_at === null ? {} : { agentAt: r.agent_at }),
     }));
   }
 

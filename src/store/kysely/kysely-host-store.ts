@@ -76,12 +76,35 @@ export class KyselyHostStore implements HostStore {
     return row && this.toHostRecord(row);
   }
 
-  async list(options: { env?: string; ids?: readonly string[] } = {}): Promise<HostRecord[]> {
+  async list(
+    options: { env?: string; ids?: readonly string[]; facts?: boolean } = {},
+  ): Promise<HostRecord[]> {
+    const withFacts = options.facts !== false;
     const query = (ids?: readonly string[]) => {
-      let q = this.db.selectFrom('hosts').selectAll().where('removed_at', 'is', null);
+      let q = this.db
+        .selectFrom('hosts')
+        .select([
+          'id',
+          'name',
+          'env',
+          'roles_json',
+          'vars_json',
+          'enrolled_at',
+          'last_seen_at',
+          'connected',
+          'revoked_at',
+          'removed_at',
+        ])
+        // Without facts, their JSON (the bulk of a row) is neither read nor parsed.
+        .$if(withFacts, (qb) => qb.select('facts_json'))
+        .where('removed_at', 'is', null);
       if (options.env) q = q.where('env', '=', options.env);
       if (ids) q = q.where('id', 'in', ids);
-      return q.orderBy('env').orderBy('name').execute();
+      return q
+        .orderBy('env')
+        .orderBy('name')
+        .execute()
+        .then((rows) => rows.map((row) => ({ ...row, facts_json: row.facts_json ?? null })));
     };
     if (!options.ids) return (await query()).map((row) => this.toHostRecord(row));
     // In pieces, under every dialect's limit on a statement's parameters.

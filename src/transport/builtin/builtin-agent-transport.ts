@@ -2,6 +2,7 @@ import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
+import { dropSupersededHealth } from '../superseded-health.js';
 import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
 import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
 
@@ -36,7 +37,8 @@ export interface BuiltinAgentTransportOptions {
  * up with reconnection (exponential backoff with jitter). Jobs are handled one
  * at a time, in order, and acknowledged once the handler has recorded them.
  * Events wait in memory until the server acknowledges them, and are sent again
- * on every reconnection until it does.
+ * on every reconnection until it does; of an app's health reports only the
+ * latest waits.
  */
 export class BuiltinAgentTransport implements AgentTransport {
   private socket: WebSocket | undefined;
@@ -79,6 +81,8 @@ export class BuiltinAgentTransport implements AgentTransport {
 
   emit(event: AgentEvent): void {
     const checked = agentEventSchema.parse(event);
+    // A newer health report of an app replaces the one still waiting: the latest says all.
+    dropSupersededHealth(this.unacked, checked);
     this.unacked.set(checked.id, checked);
     if (this.socket?.readyState === WebSocket.OPEN)
       send(this.socket, { kind: 'event', message: checked });

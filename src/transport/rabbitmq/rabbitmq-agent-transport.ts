@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { AgentTransport, TransportLogger } from '../transport.js';
+import { dropSupersededHealth } from '../superseded-health.js';
 import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { HOST_HEADER, Topology } from './topology.js';
@@ -106,6 +107,8 @@ export class RabbitmqAgentTransport implements AgentTransport {
         `A ${checked.type} event of ${bytes} bytes is larger than the ${MAX_EVENT_BYTES} a transport carries`,
       );
     }
+    // A newer health report of an app replaces one not yet confirmed: the latest says all.
+    dropSupersededHealth(this.unconfirmed, checked);
     this.unconfirmed.set(checked.id, checked);
     if (this.publisher) this.publish(this.publisher, checked);
   }
