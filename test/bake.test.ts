@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../src/protocol/api.js';
 import type { StrategyRecord } from '../src/protocol/deployment-api.js';
 import { isActiveDeployment } from '../src/protocol/lifecycle.js';
+import { rollBackBakingDeployment } from '../src/server/deployments/bake-decisions.js';
 import { RESTARTS_DURING_BAKE } from '../src/server/deployments/bake-watch.js';
 import { DeploymentService } from '../src/server/deployments/deployment-service.js';
 import type { InstallDispatcher } from '../src/server/deployments/install-dispatcher.js';
@@ -9,7 +10,7 @@ import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { VerdictService } from '../src/server/verdict-service.js';
-import type { StoredInstall, Store } from '../src/store/store.js';
+import type { StoredDeployment, StoredInstall, Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
 
 /**
@@ -460,6 +461,81 @@ for (const dialect of STORE_DIALECTS) {
       expect((await stateOf(queued!.id!)).state).toBe('succeeded');
       const firstOfThree = Math.min(...sent.filter((s) => s.version === 3).map((s) => s.at));
       expect(firstOfThree).toBeGreaterThanOrEqual(Date.parse(baked.finishedAt!));
+    });
+
+    /**
+     * A person acts between the driver's reading of the active deployments and
+     * what it does with them: `act` runs once, on the first reading `when`
+     * accepts, and the driver goes on with the copy it read before.
+     */
+    function raceAfterRead(
+      when: (d: StoredDeployment) => boolean,
+      act: (d: StoredDeployment) => Promise<void>,
+    ): { done: () => boolean } {
+      const list = store.deployments.list.bind(store.deployments);
+      let acted = false;
+      store.deployments.list = async (query) => {
+        const read = await list(query);
+        const target = query?.states ? read.find(when) : undefined;
+        if (target && !acted) {
+          acted = true;
+          await act(target);
+        }
+        return read;
+      };
+      return { done: () => acted };
+    }
+
+    it('a person who rolls back as the bake ends wins: the driver does not end it succeeded', async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ bake: '1500ms' });
+      const race = raceAfterRead(
+        (d) => d.state === 'baking' && Date.parse(d.bake!.until) <= Date.now(),
+        (d) => rollBackBakingDeployment(store, d, 'alice'),
+      );
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      expect(race.done()).toBe(true);
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('rolled_back');
+      expect(ended.error).toBe('rolled back by alice during its bake');
+      // Every host went back, and web@2 never became the desired release.
+      expect(
+        sent
+          .filter((s) => s.purpose === 'revert')
+          .map((s) => s.host)
+          .sort(),
+      ).toEqual(HOSTS);
+      expect(await store.deployments.listDesiredReleases({ app: 'web' })).toEqual([]);
+      const open = (await store.installs.list({ deploymentId: id })).filter((i) =>
+        ['pending', 'queued', 'running'].includes(i.state),
+      );
+      expect(open).toEqual([]);
+    });
+
+    it("a person who rolls back as the driver finds hosts degraded: one revert per host, the person's reason", async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ bake: '60s' });
+      const race = raceAfterRead(
+        (d) => d.state === 'baking',
+        async (d) => {
+          await report(1, 'failing', 'HTTP 500');
+          await report(3, 'failing', 'HTTP 500');
+          await rollBackBakingDeployment(store, d, 'alice');
+        },
+      );
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      expect(race.done()).toBe(true);
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('rolled_back');
+      expect(ended.error).toBe('rolled back by alice during its bake');
+      const reverts = (await store.installs.list({ deploymentId: id })).filter(
+        (i) => i.purpose === 'revert',
+      );
+      expect(reverts.map((i) => i.host).sort()).toEqual(HOSTS);
     });
 
     it('a replica that takes over a baking deployment bakes until the same end', async () => {

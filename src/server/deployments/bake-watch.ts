@@ -93,7 +93,7 @@ export class BakeWatch {
         const paused = await this.store.deployments.update(
           deployment.id,
           { state: 'paused', error: `${reason}; waiting for ferry deployments resume|rollback` },
-          { from: ['baking'] },
+          { from: ['baking'], phase: 'rollout' },
         );
         if (paused) this.logger.warn({ deploymentId: deployment.id, reason }, 'deployment paused');
         return { next: 'wait' };
@@ -106,7 +106,7 @@ export class BakeWatch {
     const ended = await this.store.deployments.update(
       deployment.id,
       { state: 'running' },
-      { from: ['baking'] },
+      { from: ['baking'], phase: 'rollout' },
     );
     return ended ? { next: 'go-on' } : { next: 'wait' };
   }
@@ -128,7 +128,7 @@ export class BakeWatch {
     const began = await this.store.deployments.update(
       deployment.id,
       { state: 'baking', bake: { batch, until: new Date(until).toISOString(), restarts } },
-      { from: ['running'] },
+      { from: ['running'], phase: 'rollout' },
     );
     if (began)
       this.logger.info(
