@@ -538,6 +538,36 @@ for (const dialect of STORE_DIALECTS) {
       expect(reverts.map((i) => i.host).sort()).toEqual(HOSTS);
     });
 
+    it('a person whose rollback loses to the end of a batch bake cancels nothing: every batch goes', async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ batchBake: '60s', bake: '0s' });
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the first batch bake', async () => (await stateOf(id)).state === 'baking');
+      const read = await stateOf(id);
+      // The driver ends the batch's bake between the person's reading and the
+      // person's rollback (as it does when the bake's time is up).
+      const update = store.deployments.update.bind(store.deployments);
+      const racing: Store = {
+        ...store,
+        deployments: Object.assign(Object.create(store.deployments) as Store['deployments'], {
+          update: async (...args: Parameters<Store['deployments']['update']>) => {
+            await update(id, { state: 'running' }, { from: ['baking'] });
+            return update(...args);
+          },
+        }),
+      };
+      await expect(rollBackBakingDeployment(racing, read, 'alice')).rejects.toMatchObject({
+        code: 'E_DEPLOYMENT_NOT_BAKING',
+      });
+      // The second batch was not cancelled: the rollout sends it and bakes it.
+      driver.wake();
+      await until('the second batch', () => sent.length === 4);
+      expect(sent.map((s) => `${s.host}:${s.purpose}`)).toEqual(HOSTS.map((h) => `${h}:deploy`));
+      const installs = await store.installs.list({ deploymentId: id });
+      expect(installs.map((i) => i.state)).toEqual(HOSTS.map(() => 'succeeded'));
+    });
+
     it('a replica that takes over a baking deployment bakes until the same end', async () => {
       const sent: Sent[] = [];
       const id = await deploy({ bake: '2s' });

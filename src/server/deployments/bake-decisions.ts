@@ -1,5 +1,5 @@
 import { FerryError } from '../../protocol/errors.js';
-import { installStatesBefore, isBaking } from '../../protocol/lifecycle.js';
+import { isBaking } from '../../protocol/lifecycle.js';
 import type { Store, StoredDeployment } from '../../store/store.js';
 import { planReverts } from './revert-plan.js';
 
@@ -52,27 +52,27 @@ export async function rollBackBakingDeployment(
   const wave = (await store.installs.list({ deploymentId: deployment.id, steps: false })).filter(
     (i) => i.purpose === 'deploy',
   );
-  // Later batches (a batch bake) are not sent.
-  for (const install of wave.filter((i) => i.state === 'pending'))
-    await store.installs.mark(
-      install.id,
-      { state: 'cancelled', error: `the deployment was rolled back by ${by}` },
-      installStatesBefore('cancelled'),
-    );
   const { reverts, note } = planReverts(deployment, wave);
   const now = new Date().toISOString();
-  const from = ['baking', 'paused'] as const;
+  // Later batches (a batch bake) are not sent: cancelled with the change, in
+  // one step, so a rollback that loses (the driver ended the bake first) has
+  // cancelled nothing the rollout still counts on.
+  const conditions = {
+    from: ['baking', 'paused'] as const,
+    phase: 'rollout' as const,
+    cancelUnstarted: { error: `the deployment was rolled back by ${by}` },
+  };
   const changed =
     reverts.length === 0
       ? await store.deployments.update(
           deployment.id,
           { state: 'rolled_back', finishedAt: now, error: reason + note },
-          { from },
+          conditions,
         )
       : await store.deployments.update(
           deployment.id,
           { state: 'running', phase: 'reverting', error: reason + note },
-          { from, installs: reverts },
+          { ...conditions, installs: reverts },
         );
   if (!changed) throw notBaking(deployment, (await store.deployments.get(deployment.id))?.state);
   if (reverts.length === 0)
