@@ -348,6 +348,26 @@ for (const dialect of STORE_DIALECTS) {
       expect(Date.parse((await stateOf(id)).finishedAt!) - last).toBeGreaterThanOrEqual(900);
     });
 
+    it('with batchBake, a last batch over before it is sent (its hosts cut off) still gets its bake', async () => {
+      const sent: Sent[] = [];
+      const now = new Date().toISOString();
+      await store.hosts.cutOff('host_3', now);
+      await store.hosts.cutOff('host_4', now);
+      const id = await deploy({ batchBake: '500ms', bake: '1500ms' });
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('partial');
+      expect(sent.map((s) => s.host)).toEqual(['prod-1', 'prod-2']);
+      // The last batch's bake (batch 1, the longer of bake and batchBake) ran to its end.
+      expect(ended.bake?.batch).toBe(1);
+      expect(Date.parse(ended.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(ended.bake!.until));
+      expect(Date.parse(ended.finishedAt!) - Math.max(...sent.map((s) => s.at))).toBeGreaterThan(
+        1_900,
+      );
+    });
+
     describe('with onDegrade pause', () => {
       const admin = { name: 'alice', role: 'admin' as const, env: null };
       function service(): DeploymentService {

@@ -102,13 +102,16 @@ export class BakeWatch {
     const until = Date.parse(bake.until);
     if (this.clock() < until) return { next: 'wait', until };
     if (last) return { next: 'go-on' };
-    // The next batch goes: the bake stays recorded, as over.
+    // The next batch goes: the bake stays recorded, as over. The rollout looks
+    // again at once, from the record: this copy still says baking, and a next
+    // batch already over (its hosts all cut off, say) begins its own bake
+    // only from `running`.
     const ended = await this.store.deployments.update(
       deployment.id,
       { state: 'running' },
       { from: ['baking'], phase: 'rollout' },
     );
-    return ended ? { next: 'go-on' } : { next: 'wait' };
+    return ended ? { next: 'wait', until: this.clock() } : { next: 'wait' };
   }
 
   /** Begins the bake of a batch, unless it has no host that took the release to watch. */
