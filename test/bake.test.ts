@@ -220,8 +220,10 @@ for (const dialect of STORE_DIALECTS) {
         version: 2,
         env: 'prod',
         host: 'prod-1, prod-3',
-        clearedAt: null,
+        // Cleared when the deployment ended: what it was about is over.
+        clearedBecause: 'the deployment ended rolled_back',
       });
+      expect(alert!.clearedAt).not.toBeNull();
       expect(alert!.message).toContain('web@2 in prod: 2 of 4 hosts turned unhealthy');
       // The lock is free again, and the desired release was never set to web@2.
       expect(await store.deployments.getLock('web', 'prod')).toBeUndefined();
@@ -288,7 +290,7 @@ for (const dialect of STORE_DIALECTS) {
       expect(sent.filter((s) => s.purpose === 'revert')).toEqual([]);
     });
 
-    it('with onDegrade alert, raises the alert and succeeds at the bake end; the alert stays open', async () => {
+    it('with onDegrade alert, raises the alert and succeeds at the bake end; the alert clears then', async () => {
       const sent: Sent[] = [];
       const id = await deploy({ onDegrade: 'alert', bake: '5s' });
       const driver = driverOver(store, sent);
@@ -299,10 +301,15 @@ for (const dialect of STORE_DIALECTS) {
       driver.wake();
       await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
       expect((await stateOf(id)).state).toBe('succeeded');
-      const open = await store.alerts.list({ open: true, deploymentId: id });
-      expect(open).toHaveLength(1);
-      expect(open[0]).toMatchObject({ kind: 'deployment-degraded', host: 'prod-2, prod-4' });
-      expect(open[0]!.message).toContain('prod-2 (HTTP 500), prod-4 (timed out after 5s)');
+      expect(await store.alerts.list({ open: true, deploymentId: id })).toEqual([]);
+      const alerts = await store.alerts.list({ deploymentId: id });
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({
+        kind: 'deployment-degraded',
+        host: 'prod-2, prod-4',
+        clearedBecause: 'the deployment ended succeeded',
+      });
+      expect(alerts[0]!.message).toContain('prod-2 (HTTP 500), prod-4 (timed out after 5s)');
       expect(sent.filter((s) => s.purpose === 'revert')).toEqual([]);
     });
 
@@ -412,8 +419,14 @@ for (const dialect of STORE_DIALECTS) {
           code: 'E_DEPLOYMENT_NOT_FOUND',
         });
 
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
         const answer = await service().resume(admin, id);
         expect(answer.state).toBe('running');
+        // A person looked and let it go on: its degraded alert is cleared, saying who.
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toEqual([]);
+        expect((await store.alerts.list({ deploymentId: id }))[0]?.clearedBecause).toBe(
+          'resumed by alice',
+        );
         await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
         expect((await stateOf(id)).state).toBe('succeeded');
         expect(sent.filter((s) => s.purpose === 'revert')).toEqual([]);
@@ -439,6 +452,17 @@ for (const dialect of STORE_DIALECTS) {
             .map((s) => s.host)
             .sort(),
         ).toEqual(HOSTS);
+      });
+
+      it('cancelled while paused, its degraded alert clears, saying so', async () => {
+        const { id } = await pausedDeployment([]);
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
+        await service().cancel(admin, id);
+        expect((await stateOf(id)).state).toBe('cancelled');
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toEqual([]);
+        expect((await store.alerts.list({ deploymentId: id }))[0]?.clearedBecause).toBe(
+          'the deployment ended cancelled',
+        );
       });
 
       it('refuses a deployer in a protected environment', async () => {
@@ -583,7 +607,9 @@ for (const dialect of STORE_DIALECTS) {
       // The second batch was not cancelled: the rollout sends it and bakes it.
       driver.wake();
       await until('the second batch', () => sent.length === 4);
-      expect(sent.map((s) => `${s.host}:${s.purpose}`)).toEqual(HOSTS.map((h) => `${h}:deploy`));
+      expect(sent.map((s) => `${s.host}:${s.purpose}`).sort()).toEqual(
+        HOSTS.map((h) => `${h}:deploy`),
+      );
       const installs = await store.installs.list({ deploymentId: id });
       expect(installs.map((i) => i.state)).toEqual(HOSTS.map(() => 'succeeded'));
     });

@@ -1,6 +1,7 @@
 import { FerryError } from '../../protocol/errors.js';
 import { isBaking } from '../../protocol/lifecycle.js';
 import type { Store, StoredDeployment } from '../../store/store.js';
+import { clearDegradedAlert } from './bake-watch.js';
 import { planReverts } from './revert-plan.js';
 
 /**
@@ -8,14 +9,15 @@ import { planReverts } from './revert-plan.js';
  * a bad bake and lets it go on as it is. The bake of that batch counts as over
  * (its end is now): the next batch goes, or, after the last, the deployment
  * ends. (The audit log records who did it; the deployment's history line
- * shows how it ended.) Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
+ * shows how it ended.) Its `deployment-degraded` alert is cleared. Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
  *
  * @example
- *   await resumeDeployment(store, deployment);
+ *   await resumeDeployment(store, deployment, 'alice');
  */
 export async function resumeDeployment(
-  store: Pick<Store, 'deployments'>,
+  store: Pick<Store, 'deployments' | 'alerts'>,
   deployment: StoredDeployment,
+  by: string,
 ): Promise<void> {
   const now = new Date().toISOString();
   const resumed =
@@ -30,6 +32,7 @@ export async function resumeDeployment(
       { from: ['paused'] },
     ));
   if (!resumed) throw notPaused(deployment, (await store.deployments.get(deployment.id))?.state);
+  await clearDegradedAlert(store, deployment.id, `resumed by ${by}`);
 }
 
 /**
@@ -43,7 +46,7 @@ export async function resumeDeployment(
  *   await rollBackBakingDeployment(store, deployment, 'alice');
  */
 export async function rollBackBakingDeployment(
-  store: Pick<Store, 'deployments' | 'installs'>,
+  store: Pick<Store, 'deployments' | 'installs' | 'alerts'>,
   deployment: StoredDeployment,
   by: string,
 ): Promise<void> {
@@ -75,8 +78,9 @@ export async function rollBackBakingDeployment(
           { ...conditions, installs: reverts },
         );
   if (!changed) throw notBaking(deployment, (await store.deployments.get(deployment.id))?.state);
-  if (reverts.length === 0)
-    await store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+  if (reverts.length > 0) return;
+  await store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+  await clearDegradedAlert(store, deployment.id, 'the deployment ended rolled_back');
 }
 
 function notPaused(deployment: StoredDeployment, state: string | undefined): FerryError {

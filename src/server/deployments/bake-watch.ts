@@ -149,7 +149,7 @@ export class BakeWatch {
   ): Promise<void> {
     const { raised } = await this.store.alerts.raise({
       kind: 'deployment-degraded',
-      key: `deployment-degraded:${deployment.id}`,
+      key: degradedAlertKey(deployment.id),
       env: deployment.env,
       app: deployment.app,
       hostId: degraded.length === 1 ? degraded[0]!.hostId : null,
@@ -165,6 +165,28 @@ export class BakeWatch {
         'a deployment degraded while baking',
       );
   }
+}
+
+/** The key of a deployment's `deployment-degraded` alert (one per deployment). */
+export function degradedAlertKey(deploymentId: string): string {
+  return `deployment-degraded:${deploymentId}`;
+}
+
+/**
+ * Clears a deployment's `deployment-degraded` alert, if one is open, saying
+ * why: the deployment ended (whichever way: what it is about is over, and
+ * the hosts' own alerts say how they fare), or a person resumed it (they
+ * looked at it and let it go on).
+ *
+ * @example
+ *   await clearDegradedAlert(store, deployment.id, 'the deployment ended rolled_back');
+ */
+export async function clearDegradedAlert(
+  store: Pick<Store, 'alerts'>,
+  deploymentId: string,
+  because: string,
+): Promise<void> {
+  await store.alerts.clear(degradedAlertKey(deploymentId), new Date().toISOString(), because);
 }
 
 /**

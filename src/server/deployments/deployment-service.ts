@@ -25,6 +25,7 @@ import type { ResolvedVariables, VariableService } from '../variable-service.js'
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { resumeDeployment, rollBackBakingDeployment } from './bake-decisions.js';
+import { clearDegradedAlert } from './bake-watch.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
@@ -374,6 +375,7 @@ export class DeploymentService {
       );
     }
     await this.store.deployments.releaseLock(deployment.app, deployment.env, id);
+    await clearDegradedAlert(this.store, id, 'the deployment ended cancelled');
     await this.store.history.record(
       historyEvent({
         type: 'cancel',
@@ -396,7 +398,7 @@ export class DeploymentService {
   async resume(caller: Caller, id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
     authorizeDeploy(caller, this.environment(deployment.env));
-    await resumeDeployment(this.store, deployment);
+    await resumeDeployment(this.store, deployment, caller.name);
     return this.get(id);
   }
 

@@ -20,7 +20,7 @@ import {
 import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
-import { BakeWatch } from './bake-watch.js';
+import { BakeWatch, clearDegradedAlert } from './bake-watch.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import {
@@ -705,6 +705,13 @@ export class RolloutDriver {
     await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
     await this.store.deployments.releaseLease(deployment.id, this.options.replicaId);
     this.heldSince.delete(deployment.id);
+    await clearDegradedAlert(this.store, deployment.id, `the deployment ended ${state}`).catch(
+      (err: unknown) =>
+        this.logger.warn(
+          { err, deploymentId: deployment.id },
+          'clearing its degraded alert failed',
+        ),
+    );
     this.logger.info(
       { deploymentId: deployment.id, state, error },
       `deployment of ${deployment.app}@${deployment.version} to ${deployment.env} ended ${state}`,
