@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../src/protocol/api.js';
 import type { StrategyRecord } from '../src/protocol/deployment-api.js';
+import type { FerryError } from '../src/protocol/errors.js';
 import { isActiveDeployment } from '../src/protocol/lifecycle.js';
 import { rollBackBakingDeployment } from '../src/server/deployments/bake-decisions.js';
 import { RESTARTS_DURING_BAKE } from '../src/server/deployments/bake-watch.js';
@@ -382,8 +383,8 @@ for (const dialect of STORE_DIALECTS) {
           store,
           [environmentSchema.parse({ name: 'prod' })],
           { get: (_app: string, version: number) => Promise.resolve(BUNDLE(version)) },
-          {} as VariableService,
-          {} as VerdictService,
+          new VariableService(store),
+          { verdictOf: () => Promise.resolve('none') } as unknown as VerdictService,
         );
       }
 
@@ -419,6 +420,14 @@ for (const dialect of STORE_DIALECTS) {
           code: 'E_DEPLOYMENT_NOT_FOUND',
         });
 
+        // `ferry rollback` meanwhile is told what ends the pause (not --wait-lock).
+        const locked = (await service()
+          .rollback(admin, { app: 'web', env: 'prod', to: 1 })
+          .catch((err: unknown) => err)) as FerryError;
+        expect(locked).toMatchObject({ code: 'E_DEPLOY_LOCKED', details: { state: 'paused' } });
+        expect(locked.message).toContain(
+          `it is paused after a bad bake: ferry deployments resume ${id} or ferry deployments rollback ${id}`,
+        );
         expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
         const answer = await service().resume(admin, id);
         expect(answer.state).toBe('running');
@@ -427,8 +436,11 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.alerts.list({ deploymentId: id }))[0]?.clearedBecause).toBe(
           'resumed by alice',
         );
+        // Why it paused stays on the record, with who let it go on.
+        expect(answer.error).toBe(`${paused.error}; resumed by alice`);
         await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
         expect((await stateOf(id)).state).toBe('succeeded');
+        expect((await stateOf(id)).error).toBe(`${paused.error}; resumed by alice`);
         expect(sent.filter((s) => s.purpose === 'revert')).toEqual([]);
         // Resuming what is not paused says so.
         await expect(service().resume(admin, id)).rejects.toMatchObject({

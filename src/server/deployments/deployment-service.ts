@@ -569,16 +569,25 @@ export class DeploymentService {
     const what = deployment
       ? `${deployment.app}@${deployment.version} by ${deployment.createdBy}`
       : 'another deployment';
+    // One paused after a bad bake waits for a person: waiting for its lock waits for ever.
+    const id = holder.deploymentId;
+    const baking =
+      deployment?.state === 'paused'
+        ? `; it is paused after a bad bake: ferry deployments resume ${id} or ferry deployments rollback ${id}`
+        : deployment?.state === 'baking'
+          ? `; it is baking until ${deployment.bake?.until ?? 'its bake ends'} (ferry deployments rollback ${id} ends it now)`
+          : '';
     return new FerryError(
       'E_DEPLOY_LOCKED',
-      `${holder.app} in ${holder.env} is being deployed: ${holder.deploymentId} (${what}) holds the lock since ${holder.since}`,
+      `${holder.app} in ${holder.env} is being deployed: ${id} (${what}) holds the lock since ${holder.since}${baking}`,
       {
         app: holder.app,
         env: holder.env,
-        holder: holder.deploymentId,
+        holder: id,
         since: holder.since,
         by: deployment?.createdBy ?? null,
         version: deployment?.version ?? null,
+        state: deployment?.state ?? null,
       },
     );
   }

@@ -631,8 +631,10 @@ export class RolloutDriver {
         `no host took ${deployment.app}@${deployment.version}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`,
       );
     }
+    // A deployment a person resumed after a bad bake keeps why it paused.
+    const resumed = deployment.error === null ? '' : `; ${deployment.error}`;
     if (skipped.length === 0 && failed.length === 0) {
-      return this.finish(deployment, 'succeeded', null, { desired: true });
+      return this.finish(deployment, 'succeeded', deployment.error, { desired: true });
     }
     const parts = [
       ...skipped.map((i) =>
@@ -645,7 +647,7 @@ export class RolloutDriver {
     return this.finish(
       deployment,
       'partial',
-      `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}`,
+      `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}${resumed}`,
       { desired: true },
     );
   }
