@@ -214,6 +214,11 @@ for (const dialect of STORE_DIALECTS) {
           .map((s) => s.host)
           .sort(),
       ).toEqual(['prod-1', 'prod-2']);
+      // Cleared just after the end is recorded.
+      await until(
+        'the alert cleared',
+        async () => (await store.alerts.list({ open: true, deploymentId: id })).length === 0,
+      );
       const [alert] = await store.alerts.list({ deploymentId: id });
       expect(alert).toMatchObject({
         kind: 'deployment-degraded',
@@ -302,7 +307,11 @@ for (const dialect of STORE_DIALECTS) {
       driver.wake();
       await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
       expect((await stateOf(id)).state).toBe('succeeded');
-      expect(await store.alerts.list({ open: true, deploymentId: id })).toEqual([]);
+      // Cleared just after the end is recorded.
+      await until(
+        'the alert cleared',
+        async () => (await store.alerts.list({ open: true, deploymentId: id })).length === 0,
+      );
       const alerts = await store.alerts.list({ deploymentId: id });
       expect(alerts).toHaveLength(1);
       expect(alerts[0]).toMatchObject({
