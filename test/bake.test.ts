@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleDetail } from '../src/protocol/api.js';
 import type { StrategyRecord } from '../src/protocol/deployment-api.js';
+import type { FerryError } from '../src/protocol/errors.js';
 import { isActiveDeployment } from '../src/protocol/lifecycle.js';
+import { rollBackBakingDeployment } from '../src/server/deployments/bake-decisions.js';
 import { RESTARTS_DURING_BAKE } from '../src/server/deployments/bake-watch.js';
 import { DeploymentService } from '../src/server/deployments/deployment-service.js';
 import type { InstallDispatcher } from '../src/server/deployments/install-dispatcher.js';
@@ -9,7 +11,7 @@ import { RolloutDriver } from '../src/server/deployments/rollout-driver.js';
 import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { VerdictService } from '../src/server/verdict-service.js';
-import type { StoredInstall, Store } from '../src/store/store.js';
+import type { StoredDeployment, StoredInstall, Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
 
 /**
@@ -212,6 +214,11 @@ for (const dialect of STORE_DIALECTS) {
           .map((s) => s.host)
           .sort(),
       ).toEqual(['prod-1', 'prod-2']);
+      // Cleared just after the end is recorded.
+      await until(
+        'the alert cleared',
+        async () => (await store.alerts.list({ open: true, deploymentId: id })).length === 0,
+      );
       const [alert] = await store.alerts.list({ deploymentId: id });
       expect(alert).toMatchObject({
         kind: 'deployment-degraded',
@@ -219,8 +226,10 @@ for (const dialect of STORE_DIALECTS) {
         version: 2,
         env: 'prod',
         host: 'prod-1, prod-3',
-        clearedAt: null,
+        // Cleared when the deployment ended: what it was about is over.
+        clearedBecause: 'the deployment ended rolled_back',
       });
+      expect(alert!.clearedAt).not.toBeNull();
       expect(alert!.message).toContain('web@2 in prod: 2 of 4 hosts turned unhealthy');
       // The lock is free again, and the desired release was never set to web@2.
       expect(await store.deployments.getLock('web', 'prod')).toBeUndefined();
@@ -298,6 +307,7 @@ for (const dialect of STORE_DIALECTS) {
       driver.wake();
       await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
       expect((await stateOf(id)).state).toBe('succeeded');
+      // The release it warns of runs on: open until a later deployment lands (AlertService).
       const open = await store.alerts.list({ open: true, deploymentId: id });
       expect(open).toHaveLength(1);
       expect(open[0]).toMatchObject({ kind: 'deployment-degraded', host: 'prod-2, prod-4' });
@@ -347,6 +357,26 @@ for (const dialect of STORE_DIALECTS) {
       expect(Date.parse((await stateOf(id)).finishedAt!) - last).toBeGreaterThanOrEqual(900);
     });
 
+    it('with batchBake, a last batch over before it is sent (its hosts cut off) still gets its bake', async () => {
+      const sent: Sent[] = [];
+      const now = new Date().toISOString();
+      await store.hosts.cutOff('host_3', now);
+      await store.hosts.cutOff('host_4', now);
+      const id = await deploy({ batchBake: '500ms', bake: '1500ms' });
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('partial');
+      expect(sent.map((s) => s.host)).toEqual(['prod-1', 'prod-2']);
+      // The last batch's bake (batch 1, the longer of bake and batchBake) ran to its end.
+      expect(ended.bake?.batch).toBe(1);
+      expect(Date.parse(ended.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(ended.bake!.until));
+      expect(Date.parse(ended.finishedAt!) - Math.max(...sent.map((s) => s.at))).toBeGreaterThan(
+        1_900,
+      );
+    });
+
     describe('with onDegrade pause', () => {
       const admin = { name: 'alice', role: 'admin' as const, env: null };
       function service(): DeploymentService {
@@ -354,8 +384,8 @@ for (const dialect of STORE_DIALECTS) {
           store,
           [environmentSchema.parse({ name: 'prod' })],
           { get: (_app: string, version: number) => Promise.resolve(BUNDLE(version)) },
-          {} as VariableService,
-          {} as VerdictService,
+          new VariableService(store),
+          { verdictOf: () => Promise.resolve('none') } as unknown as VerdictService,
         );
       }
 
@@ -391,10 +421,24 @@ for (const dialect of STORE_DIALECTS) {
           code: 'E_DEPLOYMENT_NOT_FOUND',
         });
 
+        // `ferry rollback` meanwhile is told what ends the pause (not --wait-lock).
+        const locked = (await service()
+          .rollback(admin, { app: 'web', env: 'prod', to: 1 })
+          .catch((err: unknown) => err)) as FerryError;
+        expect(locked).toMatchObject({ code: 'E_DEPLOY_LOCKED', details: { state: 'paused' } });
+        expect(locked.message).toContain(
+          `it is paused after a bad bake: ferry deployments resume ${id} or ferry deployments rollback ${id}`,
+        );
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
         const answer = await service().resume(admin, id);
         expect(answer.state).toBe('running');
+        // A person let it go on: the release its alert warns of runs on, so it stays open.
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
+        // Why it paused stays on the record, with who let it go on.
+        expect(answer.error).toBe(`${paused.error}; resumed by alice`);
         await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
         expect((await stateOf(id)).state).toBe('succeeded');
+        expect((await stateOf(id)).error).toBe(`${paused.error}; resumed by alice`);
         expect(sent.filter((s) => s.purpose === 'revert')).toEqual([]);
         // Resuming what is not paused says so.
         await expect(service().resume(admin, id)).rejects.toMatchObject({
@@ -418,6 +462,17 @@ for (const dialect of STORE_DIALECTS) {
             .map((s) => s.host)
             .sort(),
         ).toEqual(HOSTS);
+      });
+
+      it('cancelled while paused, its degraded alert clears, saying so', async () => {
+        const { id } = await pausedDeployment([]);
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toHaveLength(1);
+        await service().cancel(admin, id);
+        expect((await stateOf(id)).state).toBe('cancelled');
+        expect(await store.alerts.list({ open: true, deploymentId: id })).toEqual([]);
+        expect((await store.alerts.list({ deploymentId: id }))[0]?.clearedBecause).toBe(
+          'the deployment ended cancelled',
+        );
       });
 
       it('refuses a deployer in a protected environment', async () => {
@@ -460,6 +515,113 @@ for (const dialect of STORE_DIALECTS) {
       expect((await stateOf(queued!.id!)).state).toBe('succeeded');
       const firstOfThree = Math.min(...sent.filter((s) => s.version === 3).map((s) => s.at));
       expect(firstOfThree).toBeGreaterThanOrEqual(Date.parse(baked.finishedAt!));
+    });
+
+    /**
+     * A person acts between the driver's reading of the active deployments and
+     * what it does with them: `act` runs once, on the first reading `when`
+     * accepts, and the driver goes on with the copy it read before.
+     */
+    function raceAfterRead(
+      when: (d: StoredDeployment) => boolean,
+      act: (d: StoredDeployment) => Promise<void>,
+    ): { done: () => boolean } {
+      const list = store.deployments.list.bind(store.deployments);
+      let acted = false;
+      store.deployments.list = async (query) => {
+        const read = await list(query);
+        const target = query?.states ? read.find(when) : undefined;
+        if (target && !acted) {
+          acted = true;
+          await act(target);
+        }
+        return read;
+      };
+      return { done: () => acted };
+    }
+
+    it('a person who rolls back as the bake ends wins: the driver does not end it succeeded', async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ bake: '1500ms' });
+      const race = raceAfterRead(
+        (d) => d.state === 'baking' && Date.parse(d.bake!.until) <= Date.now(),
+        (d) => rollBackBakingDeployment(store, d, 'alice'),
+      );
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      expect(race.done()).toBe(true);
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('rolled_back');
+      expect(ended.error).toBe('rolled back by alice during its bake');
+      // Every host went back, and web@2 never became the desired release.
+      expect(
+        sent
+          .filter((s) => s.purpose === 'revert')
+          .map((s) => s.host)
+          .sort(),
+      ).toEqual(HOSTS);
+      expect(await store.deployments.listDesiredReleases({ app: 'web' })).toEqual([]);
+      const open = (await store.installs.list({ deploymentId: id })).filter((i) =>
+        ['pending', 'queued', 'running'].includes(i.state),
+      );
+      expect(open).toEqual([]);
+    });
+
+    it("a person who rolls back as the driver finds hosts degraded: one revert per host, the person's reason", async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ bake: '60s' });
+      const race = raceAfterRead(
+        (d) => d.state === 'baking',
+        async (d) => {
+          await report(1, 'failing', 'HTTP 500');
+          await report(3, 'failing', 'HTTP 500');
+          await rollBackBakingDeployment(store, d, 'alice');
+        },
+      );
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the end', async () => !isActiveDeployment((await stateOf(id)).state));
+      expect(race.done()).toBe(true);
+      const ended = await stateOf(id);
+      expect(ended.state).toBe('rolled_back');
+      expect(ended.error).toBe('rolled back by alice during its bake');
+      const reverts = (await store.installs.list({ deploymentId: id })).filter(
+        (i) => i.purpose === 'revert',
+      );
+      expect(reverts.map((i) => i.host).sort()).toEqual(HOSTS);
+    });
+
+    it('a person whose rollback loses to the end of a batch bake cancels nothing: every batch goes', async () => {
+      const sent: Sent[] = [];
+      const id = await deploy({ batchBake: '60s', bake: '0s' });
+      const driver = driverOver(store, sent);
+      driver.start();
+      await until('the first batch bake', async () => (await stateOf(id)).state === 'baking');
+      const read = await stateOf(id);
+      // The driver ends the batch's bake between the person's reading and the
+      // person's rollback (as it does when the bake's time is up).
+      const update = store.deployments.update.bind(store.deployments);
+      const racing: Store = {
+        ...store,
+        deployments: Object.assign(Object.create(store.deployments) as Store['deployments'], {
+          update: async (...args: Parameters<Store['deployments']['update']>) => {
+            await update(id, { state: 'running' }, { from: ['baking'] });
+            return update(...args);
+          },
+        }),
+      };
+      await expect(rollBackBakingDeployment(racing, read, 'alice')).rejects.toMatchObject({
+        code: 'E_DEPLOYMENT_NOT_BAKING',
+      });
+      // The second batch was not cancelled: the rollout sends it and bakes it.
+      driver.wake();
+      await until('the second batch', () => sent.length === 4);
+      expect(sent.map((s) => `${s.host}:${s.purpose}`).sort()).toEqual(
+        HOSTS.map((h) => `${h}:deploy`),
+      );
+      const installs = await store.installs.list({ deploymentId: id });
+      expect(installs.map((i) => i.state)).toEqual(HOSTS.map(() => 'succeeded'));
     });
 
     it('a replica that takes over a baking deployment bakes until the same end', async () => {

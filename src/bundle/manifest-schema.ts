@@ -18,6 +18,21 @@ export const durationSchema = z
   .max(32, { error: 'expected a duration such as "10s" or "500ms"' })
   .regex(DURATION, { error: 'expected a duration such as "10s" or "500ms"' });
 
+/**
+ * A duration between `minMs` and `maxMs`, for one that sets a timer: Node
+ * fires a timer longer than 2^31-1 ms (24.8 days) after 1 ms instead, so an
+ * unbounded one turns into a busy loop; `range` is said in the error.
+ *
+ * @example
+ *   const every = durationBetween(100, 3_600_000, '100ms and 1h').default('30s');
+ */
+export function durationBetween(minMs: number, maxMs: number, range: string) {
+  return durationSchema.refine(
+    (text) => parseDuration(text) >= minMs && parseDuration(text) <= maxMs,
+    { error: `expected a duration between ${range}` },
+  );
+}
+
 /** Milliseconds of a duration that passed `durationSchema`. */
 export function parseDuration(text: string): number {
   const match = DURATION.exec(text);
@@ -79,7 +94,7 @@ const healthSchema = z
     timeout: durationSchema.default('30s'),
     interval: durationSchema.default('1s'),
     /** Continuous health: how often the agent checks a running release after its install. */
-    every: durationSchema.default('30s'),
+    every: durationBetween(100, 3_600_000, '100ms and 1h').default('30s'),
   })
   .superRefine((health, ctx) => {
     const kinds = (['http', 'tcp', 'command'] as const).filter((k) => health[k] !== undefined);

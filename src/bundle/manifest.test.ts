@@ -216,3 +216,23 @@ apps:
     expect(manifestWarnings('files', manifest.apps.files!)).toEqual([]);
   });
 });
+
+describe('health.every', () => {
+  const withEvery = (every: string) => `
+apps:
+  cart:
+    service: { command: node server.js }
+    health: { http: "http://127.0.0.1/health", every: ${every} }
+`;
+
+  it('is kept between 100ms and 1h: a longer timer fires at once in Node, a shorter one is a busy loop', () => {
+    expect(parseManifest(withEvery('100ms')).apps.cart!.health?.every).toBe('100ms');
+    expect(parseManifest(withEvery('1h')).apps.cart!.health?.every).toBe('1h');
+    for (const every of ['99ms', '2h', '600h']) {
+      const problems = problemsOf(withEvery(every));
+      expect(problems.map((p) => [p.path, p.message])).toEqual([
+        ['apps.cart.health.every', 'expected a duration between 100ms and 1h'],
+      ]);
+    }
+  });
+});

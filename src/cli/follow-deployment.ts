@@ -175,17 +175,25 @@ export function headline(deployment: DeploymentRecord): string {
 
 /**
  * Where a baking or paused deployment stands: `baking (until 14:07:30)`, or
- * `paused: <why>` with what a person may do; undefined for any other state.
- * Times are UTC, as elsewhere in the CLI.
+ * `paused: <why>` with the commands a person may run; undefined for any other
+ * state. Times are UTC, as elsewhere in the CLI.
  */
 export function bakeLine(
-  deployment: Pick<DeploymentRecord, 'state' | 'error' | 'bake'>,
+  deployment: Pick<DeploymentRecord, 'id' | 'state' | 'error' | 'bake'>,
 ): string | undefined {
   if (!isBaking(deployment.state)) return undefined;
   if (deployment.state === 'paused')
-    return `paused: ${deployment.error ?? 'hosts turned unhealthy during the bake'}`;
+    return (
+      `paused: ${deployment.error ?? 'hosts turned unhealthy during the bake'}` +
+      ` — run ${pausedCommands(deployment.id)}`
+    );
   const until = deployment.bake?.until;
   return until ? `baking (until ${until.slice(11, 19)})` : 'baking';
+}
+
+/** What ends a pause after a bad bake: `ferry deployments resume <id>` or `... rollback <id>`. */
+export function pausedCommands(id: string): string {
+  return `ferry deployments resume ${id} or ferry deployments rollback ${id}`;
 }
 
 /** One host's line: `  prod-1  batch 1  @3  health ...` or `  prod-1  batch 1  @3  succeeded`. */

@@ -262,7 +262,7 @@ export const ERROR_CATALOGUE = {
   },
   E_DEPLOY_LOCKED: {
     status: 409,
-    hint: 'Wait for it (`ferry deploy … --wait-lock`), follow it with `ferry status <app>`, or cancel it with `ferry cancel <deployment-id>`.',
+    hint: 'Wait for it (`ferry deploy … --wait-lock`), follow it with `ferry status <app>`, or cancel it with `ferry cancel <deployment-id>`. One baking or paused after a bad bake is ended by `ferry deployments rollback <deployment-id>` (a paused one waits for that or `ferry deployments resume <deployment-id>`, not for --wait-lock).',
   },
   E_DEPLOYMENT_NOT_FOUND: {
     status: 404,
@@ -270,7 +270,7 @@ export const ERROR_CATALOGUE = {
   },
   E_DEPLOYMENT_FINISHED: {
     status: 409,
-    hint: 'Only a pending or running deployment can be cancelled; roll back a finished one with `ferry rollback`.',
+    hint: 'Only a deployment still going (pending, running, baking or paused) can be cancelled; roll back a finished one with `ferry rollback`.',
   },
   E_DEPLOYMENT_NOT_PAUSED: {
     status: 409,

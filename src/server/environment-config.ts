@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { durationSchema } from '../bundle/manifest-schema.js';
+import { durationBetween, durationSchema } from '../bundle/manifest-schema.js';
+
+/** The longest bake: a week (168h), well inside what a timer can wait. */
+const bakeSchema = durationBetween(0, 168 * 3_600_000, '0s and 168h (a week)');
 
 /** How a deployment rolls out over an environment's hosts. */
 export const rolloutStrategySchema = z.strictObject({
@@ -26,12 +29,12 @@ export const rolloutStrategySchema = z.strictObject({
    * How long the rollout watches the hosts' health after its last batch
    * (`baking`) before it ends; `0s`: it ends at once. See `onDegrade`.
    */
-  bake: durationSchema.default('0s'),
+  bake: bakeSchema.default('0s'),
   /**
    * How long it watches after each batch before the next one goes (the last
    * batch bakes for the longer of this and `bake`); `0s`: the next goes at once.
    */
-  batchBake: durationSchema.default('0s'),
+  batchBake: bakeSchema.default('0s'),
   /**
    * What happens when more than `maxFailures` hosts turn unhealthy during a
    * bake (their service fails or stops, or restarts repeatedly): `rollback`

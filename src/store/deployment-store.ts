@@ -96,6 +96,12 @@ export interface DesiredRelease {
 export interface DeploymentUpdateOptions {
   /** Only while it is in one of these states (ask `deploymentStatesBefore`). */
   from?: readonly DeploymentState[];
+  /**
+   * Only while it is in this phase: `running` means rolling out or putting
+   * hosts back, so a writer that read a rollout says so, and a person's
+   * rollback that moved it meanwhile (to `running`, `reverting`) is not undone.
+   */
+  phase?: StoredDeployment['phase'];
   /** The environment's desired release, set with the change. */
   desired?: DesiredRelease;
   /** Installs recorded with the change (reverts, the plan of a queued one that starts). */
@@ -106,7 +112,8 @@ export interface DeploymentUpdateOptions {
    * Cancels, with the change, every install of the deployment no host has
    * begun (those that may move to `cancelled`), with this error: a cancel
    * leaves no moment in which the deployment is cancelled and one of its
-   * installs may still be sent or told to go ahead.
+   * installs may still be sent or told to go ahead. (Done before `installs`
+   * are recorded: those recorded with the change are not cancelled.)
    */
   cancelUnstarted?: { error: string };
 }

@@ -57,3 +57,38 @@ describe('ferry status: continuous health', () => {
     expect(lines[at + 1]).toBe(`      ${service.answer}`);
   });
 });
+
+describe('ferry status: the deployment under way', () => {
+  const withActive = (state: 'running' | 'baking' | 'paused' | 'pending'): AppStatus[] => [
+    {
+      app: 'cart',
+      latestVersion: 13,
+      environments: [
+        {
+          env: 'prod',
+          desired: { version: 12, deploymentId: 'dep_a', since: service.since, verdict: 'passed' },
+          active: { id: 'dep_b', version: 13, state },
+          hosts: [],
+        },
+      ],
+    },
+  ];
+
+  it('names it by its state, and says what ends a pause', () => {
+    expect(statusLines(withActive('running'))[1]).toBe(
+      '  prod: cart@12 (passed); deploying @13 (dep_b)',
+    );
+    expect(statusLines(withActive('pending'))[1]).toBe(
+      '  prod: cart@12 (passed); queued @13 (dep_b)',
+    );
+    expect(statusLines(withActive('baking'))[1]).toBe(
+      '  prod: cart@12 (passed); baking @13 (dep_b)',
+    );
+    const paused = statusLines(withActive('paused'));
+    expect(paused[1]).toBe('  prod: cart@12 (passed); paused @13 (dep_b)');
+    expect(paused[2]).toBe(
+      '    paused after a bad bake: run ferry deployments resume dep_b or ferry deployments rollback dep_b',
+    );
+    expect(statusLines(withActive('baking'))[2]).toBe("    (no host with the app's role)");
+  });
+});

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { AppStatus, HostStatus } from '../../protocol/deployment-api.js';
+import type { AppStatus, DeploymentState, HostStatus } from '../../protocol/deployment-api.js';
+import { pausedCommands } from '../follow-deployment.js';
 import { connect, type GlobalOptions } from '../cli-context.js';
 import { printable, printJson, shortTime } from '../output.js';
 
@@ -23,6 +24,14 @@ export function registerStatus(program: Command): void {
     });
 }
 
+/** How the deployment under way in an environment is named by its state. */
+const ACTIVE_WORDS: Partial<Record<DeploymentState, string>> = {
+  pending: 'queued',
+  running: 'deploying',
+  baking: 'baking',
+  paused: 'paused',
+};
+
 /** The status as lines for a person. */
 export function statusLines(apps: AppStatus[]): string[] {
   const lines: string[] = [];
@@ -32,8 +41,12 @@ export function statusLines(apps: AppStatus[]): string[] {
       const desired = env.desired
         ? `${app.app}@${env.desired.version} (${env.desired.verdict})`
         : 'nothing deployed';
-      const active = env.active ? `; deploying @${env.active.version} (${env.active.id})` : '';
+      const active = env.active
+        ? `; ${ACTIVE_WORDS[env.active.state] ?? env.active.state} @${env.active.version} (${env.active.id})`
+        : '';
       lines.push(`  ${env.env}: ${desired}${active}`);
+      if (env.active?.state === 'paused')
+        lines.push(`    paused after a bad bake: run ${pausedCommands(env.active.id)}`);
       for (const host of env.hosts) {
         const version = host.version === null ? '-' : `@${host.version}`;
         const drift =

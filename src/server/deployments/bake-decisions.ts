@@ -1,6 +1,7 @@
 import { FerryError } from '../../protocol/errors.js';
-import { installStatesBefore, isBaking } from '../../protocol/lifecycle.js';
+import { isBaking } from '../../protocol/lifecycle.js';
 import type { Store, StoredDeployment } from '../../store/store.js';
+import { clearDegradedAlert } from './bake-watch.js';
 import { planReverts } from './revert-plan.js';
 
 /**
@@ -8,14 +9,15 @@ import { planReverts } from './revert-plan.js';
  * a bad bake and lets it go on as it is. The bake of that batch counts as over
  * (its end is now): the next batch goes, or, after the last, the deployment
  * ends. (The audit log records who did it; the deployment's history line
- * shows how it ended.) Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
+ * shows how it ended; its error keeps why it paused, with `; resumed by <who>`.) Its `deployment-degraded` alert is cleared. Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
  *
  * @example
- *   await resumeDeployment(store, deployment);
+ *   await resumeDeployment(store, deployment, 'alice');
  */
 export async function resumeDeployment(
-  store: Pick<Store, 'deployments'>,
+  store: Pick<Store, 'deployments' | 'alerts'>,
   deployment: StoredDeployment,
+  by: string,
 ): Promise<void> {
   const now = new Date().toISOString();
   const resumed =
@@ -24,12 +26,15 @@ export async function resumeDeployment(
       deployment.id,
       {
         state: 'running',
-        error: null,
+        // Why it paused stays on the record, with who let it go on.
+        error: `${deployment.error ?? 'paused after a bad bake'}; resumed by ${by}`,
         ...(deployment.bake ? { bake: { ...deployment.bake, until: now } } : {}),
       },
       { from: ['paused'] },
     ));
   if (!resumed) throw notPaused(deployment, (await store.deployments.get(deployment.id))?.state);
+  // Its degraded alert stays open: the release it warns of goes on running
+  // (the alert clears when a later deployment lands, see AlertService).
 }
 
 /**
@@ -43,7 +48,7 @@ export async function resumeDeployment(
  *   await rollBackBakingDeployment(store, deployment, 'alice');
  */
 export async function rollBackBakingDeployment(
-  store: Pick<Store, 'deployments' | 'installs'>,
+  store: Pick<Store, 'deployments' | 'installs' | 'alerts'>,
   deployment: StoredDeployment,
   by: string,
 ): Promise<void> {
@@ -52,31 +57,32 @@ export async function rollBackBakingDeployment(
   const wave = (await store.installs.list({ deploymentId: deployment.id, steps: false })).filter(
     (i) => i.purpose === 'deploy',
   );
-  // Later batches (a batch bake) are not sent.
-  for (const install of wave.filter((i) => i.state === 'pending'))
-    await store.installs.mark(
-      install.id,
-      { state: 'cancelled', error: `the deployment was rolled back by ${by}` },
-      installStatesBefore('cancelled'),
-    );
   const { reverts, note } = planReverts(deployment, wave);
   const now = new Date().toISOString();
-  const from = ['baking', 'paused'] as const;
+  // Later batches (a batch bake) are not sent: cancelled with the change, in
+  // one step, so a rollback that loses (the driver ended the bake first) has
+  // cancelled nothing the rollout still counts on.
+  const conditions = {
+    from: ['baking', 'paused'] as const,
+    phase: 'rollout' as const,
+    cancelUnstarted: { error: `the deployment was rolled back by ${by}` },
+  };
   const changed =
     reverts.length === 0
       ? await store.deployments.update(
           deployment.id,
           { state: 'rolled_back', finishedAt: now, error: reason + note },
-          { from },
+          conditions,
         )
       : await store.deployments.update(
           deployment.id,
           { state: 'running', phase: 'reverting', error: reason + note },
-          { from, installs: reverts },
+          { ...conditions, installs: reverts },
         );
   if (!changed) throw notBaking(deployment, (await store.deployments.get(deployment.id))?.state);
-  if (reverts.length === 0)
-    await store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+  if (reverts.length > 0) return;
+  await store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
+  await clearDegradedAlert(store, deployment.id, 'the deployment ended rolled_back');
 }
 
 function notPaused(deployment: StoredDeployment, state: string | undefined): FerryError {

@@ -93,7 +93,7 @@ export class BakeWatch {
         const paused = await this.store.deployments.update(
           deployment.id,
           { state: 'paused', error: `${reason}; waiting for ferry deployments resume|rollback` },
-          { from: ['baking'] },
+          { from: ['baking'], phase: 'rollout' },
         );
         if (paused) this.logger.warn({ deploymentId: deployment.id, reason }, 'deployment paused');
         return { next: 'wait' };
@@ -102,13 +102,16 @@ export class BakeWatch {
     const until = Date.parse(bake.until);
     if (this.clock() < until) return { next: 'wait', until };
     if (last) return { next: 'go-on' };
-    // The next batch goes: the bake stays recorded, as over.
+    // The next batch goes: the bake stays recorded, as over. The rollout looks
+    // again at once, from the record: this copy still says baking, and a next
+    // batch already over (its hosts all cut off, say) begins its own bake
+    // only from `running`.
     const ended = await this.store.deployments.update(
       deployment.id,
       { state: 'running' },
-      { from: ['baking'] },
+      { from: ['baking'], phase: 'rollout' },
     );
-    return ended ? { next: 'go-on' } : { next: 'wait' };
+    return ended ? { next: 'wait', until: this.clock() } : { next: 'wait' };
   }
 
   /** Begins the bake of a batch, unless it has no host that took the release to watch. */
@@ -128,7 +131,7 @@ export class BakeWatch {
     const began = await this.store.deployments.update(
       deployment.id,
       { state: 'baking', bake: { batch, until: new Date(until).toISOString(), restarts } },
-      { from: ['running'] },
+      { from: ['running'], phase: 'rollout' },
     );
     if (began)
       this.logger.info(
@@ -146,7 +149,7 @@ export class BakeWatch {
   ): Promise<void> {
     const { raised } = await this.store.alerts.raise({
       kind: 'deployment-degraded',
-      key: `deployment-degraded:${deployment.id}`,
+      key: degradedAlertKey(deployment.id),
       env: deployment.env,
       app: deployment.app,
       hostId: degraded.length === 1 ? degraded[0]!.hostId : null,
@@ -162,6 +165,29 @@ export class BakeWatch {
         'a deployment degraded while baking',
       );
   }
+}
+
+/** The key of a deployment's `deployment-degraded` alert (one per deployment). */
+export function degradedAlertKey(deploymentId: string): string {
+  return `deployment-degraded:${deploymentId}`;
+}
+
+/**
+ * Clears a deployment's `deployment-degraded` alert, if one is open, saying
+ * why: the deployment ended without landing (rolled back, failed, cancelled),
+ * so the release it warns of no longer runs. One that landed (`onDegrade:
+ * alert`, or resumed by a person) stays open until a later deployment of the
+ * app lands in the environment (AlertService.deploymentState).
+ *
+ * @example
+ *   await clearDegradedAlert(store, deployment.id, 'the deployment ended rolled_back');
+ */
+export async function clearDegradedAlert(
+  store: Pick<Store, 'alerts'>,
+  deploymentId: string,
+  because: string,
+): Promise<void> {
+  await store.alerts.clear(degradedAlertKey(deploymentId), new Date().toISOString(), because);
 }
 
 /**

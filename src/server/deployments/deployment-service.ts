@@ -25,6 +25,7 @@ import type { ResolvedVariables, VariableService } from '../variable-service.js'
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { resumeDeployment, rollBackBakingDeployment } from './bake-decisions.js';
+import { clearDegradedAlert } from './bake-watch.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { toDeploymentRecord } from './deployment-record.js';
 import { assertInstallJobsFit } from './install-dispatcher.js';
@@ -374,6 +375,7 @@ export class DeploymentService {
       );
     }
     await this.store.deployments.releaseLock(deployment.app, deployment.env, id);
+    await clearDegradedAlert(this.store, id, 'the deployment ended cancelled');
     await this.store.history.record(
       historyEvent({
         type: 'cancel',
@@ -396,7 +398,7 @@ export class DeploymentService {
   async resume(caller: Caller, id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
     authorizeDeploy(caller, this.environment(deployment.env));
-    await resumeDeployment(this.store, deployment);
+    await resumeDeployment(this.store, deployment, caller.name);
     return this.get(id);
   }
 
@@ -567,16 +569,25 @@ export class DeploymentService {
     const what = deployment
       ? `${deployment.app}@${deployment.version} by ${deployment.createdBy}`
       : 'another deployment';
+    // One paused after a bad bake waits for a person: waiting for its lock waits for ever.
+    const id = holder.deploymentId;
+    const baking =
+      deployment?.state === 'paused'
+        ? `; it is paused after a bad bake: ferry deployments resume ${id} or ferry deployments rollback ${id}`
+        : deployment?.state === 'baking'
+          ? `; it is baking until ${deployment.bake?.until ?? 'its bake ends'} (ferry deployments rollback ${id} ends it now)`
+          : '';
     return new FerryError(
       'E_DEPLOY_LOCKED',
-      `${holder.app} in ${holder.env} is being deployed: ${holder.deploymentId} (${what}) holds the lock since ${holder.since}`,
+      `${holder.app} in ${holder.env} is being deployed: ${id} (${what}) holds the lock since ${holder.since}${baking}`,
       {
         app: holder.app,
         env: holder.env,
-        holder: holder.deploymentId,
+        holder: id,
         since: holder.since,
         by: deployment?.createdBy ?? null,
         version: deployment?.version ?? null,
+        state: deployment?.state ?? null,
       },
     );
   }

@@ -20,7 +20,7 @@ import {
 import type { DesiredRelease, Store, StoredDeployment, StoredInstall } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import type { ResolvedVariables, VariableService } from '../variable-service.js';
-import { BakeWatch } from './bake-watch.js';
+import { BakeWatch, clearDegradedAlert } from './bake-watch.js';
 import { ConfigSnapshots } from './config-snapshots.js';
 import { assertInstallJobsFit, type InstallDispatcher } from './install-dispatcher.js';
 import {
@@ -400,6 +400,7 @@ export class RolloutDriver {
       { state: 'running', startedAt: now },
       {
         from: QUEUED_DEPLOYMENT_STATES,
+        phase: 'rollout',
         installs,
         snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
       },
@@ -572,13 +573,19 @@ export class RolloutDriver {
     const { reverts, note } = planReverts(deployment, wave);
     if (reverts.length === 0) return this.finish(deployment, 'rolled_back', reason + note);
     // The reverts are recorded with the change of phase, in one step, and only
-    // while the deployment is still going: one cancelled meanwhile (from another
-    // replica) gets none, so no open install is left on it to hold up catch-up.
+    // while the deployment is as this look read it: one cancelled meanwhile
+    // (from another replica) gets none, so no open install is left on it to
+    // hold up catch-up, and one a person rolled back meanwhile (running,
+    // reverting) is not given a second revert per host.
     // One that was baking goes back to `running` while its hosts go back.
     const reverting = await this.store.deployments.update(
       deployment.id,
       { state: 'running', phase: 'reverting', error: reason + note },
-      { from: ROLLING_OUT_DEPLOYMENT_STATES, installs: reverts },
+      {
+        from: ROLLING_OUT_DEPLOYMENT_STATES.filter((s) => s === deployment.state),
+        phase: 'rollout',
+        installs: reverts,
+      },
     );
     if (!reverting) {
       this.heldSince.delete(deployment.id);
@@ -624,8 +631,10 @@ export class RolloutDriver {
         `no host took ${deployment.app}@${deployment.version}: ${failed.map((i) => `${i.host}: ${i.error ?? 'failed'}`).join('; ')}`,
       );
     }
+    // A deployment a person resumed after a bad bake keeps why it paused.
+    const resumed = deployment.error === null ? '' : `; ${deployment.error}`;
     if (skipped.length === 0 && failed.length === 0) {
-      return this.finish(deployment, 'succeeded', null, { desired: true });
+      return this.finish(deployment, 'succeeded', deployment.error, { desired: true });
     }
     const parts = [
       ...skipped.map((i) =>
@@ -638,7 +647,7 @@ export class RolloutDriver {
     return this.finish(
       deployment,
       'partial',
-      `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}`,
+      `not on ${deployment.app}@${deployment.version}: ${parts.join(', ')}${resumed}`,
       { desired: true },
     );
   }
@@ -658,9 +667,11 @@ export class RolloutDriver {
 
   /**
    * Ends a deployment in `state`, and with `desired`, makes its bundle the
-   * environment's desired release — in one step, and only if it was still
-   * going: one cancelled meanwhile (by a person, from another replica) stays
-   * cancelled, and the environment keeps the desired release it had.
+   * environment's desired release — in one step, and only if it is still in
+   * the state and phase this look read: one cancelled meanwhile (by a person,
+   * from another replica) stays cancelled, one a person rolled back during its
+   * bake (now running, reverting) goes on putting its hosts back, and the
+   * environment keeps the desired release it had.
    */
   private async finish(
     deployment: StoredDeployment,
@@ -682,7 +693,10 @@ export class RolloutDriver {
       deployment.id,
       { state, finishedAt, error },
       {
-        from: deploymentStatesBefore(state).filter((s) => ACTIVE_DEPLOYMENT_STATES.includes(s)),
+        from: deploymentStatesBefore(state).filter(
+          (s) => ACTIVE_DEPLOYMENT_STATES.includes(s) && s === deployment.state,
+        ),
+        phase: deployment.phase,
         ...(desired ? { desired } : {}),
       },
     );
@@ -693,6 +707,16 @@ export class RolloutDriver {
     await this.store.deployments.releaseLock(deployment.app, deployment.env, deployment.id);
     await this.store.deployments.releaseLease(deployment.id, this.options.replicaId);
     this.heldSince.delete(deployment.id);
+    // A release that did not land no longer runs: its degraded alert is over. One
+    // that landed keeps it open until a later deployment lands (AlertService).
+    if (!hasLanded(state))
+      await clearDegradedAlert(this.store, deployment.id, `the deployment ended ${state}`).catch(
+        (err: unknown) =>
+          this.logger.warn(
+            { err, deploymentId: deployment.id },
+            'clearing its degraded alert failed',
+          ),
+      );
     this.logger.info(
       { deploymentId: deployment.id, state, error },
       `deployment of ${deployment.app}@${deployment.version} to ${deployment.env} ended ${state}`,

@@ -160,15 +160,18 @@ export class KyselyDeploymentStore implements DeploymentStore {
         })
         .where('id', '=', id);
       if (from) update = update.where('state', 'in', [...from]);
+      if (options.phase) update = update.where('phase', '=', options.phase);
       const changed = Number((await update.executeTakeFirst()).numUpdatedRows) > 0;
       // Only the deployment that ended as it should sets the desired release: one
       // cancelled meanwhile leaves the environment's as it was.
       if (changed && desired) await upsertDesired(trx, desired);
-      if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
+      // Before the installs recorded with the change: a rollback cancels the
+      // rollout's unsent installs, not its own reverts.
       if (changed && options.cancelUnstarted)
         await this.installs
           .withDb(trx)
           .cancelUnstarted(id, options.cancelUnstarted.error, new Date().toISOString());
+      if (changed) await this.recordInstalls(trx, options.installs ?? [], options.snapshots ?? []);
       return changed;
     });
   }

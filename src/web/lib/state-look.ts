@@ -19,6 +19,10 @@ const LOOKS: Record<string, StateLook> = {
   connected: { symbol: '●', tone: 'good' },
   deploying: { symbol: '↻', tone: 'busy' },
   running: { symbol: '↻', tone: 'busy' },
+  // A deployment watching its hosts' health after a batch.
+  baking: { symbol: '◔', tone: 'busy' },
+  // A deployment waiting for a person after a bad bake.
+  paused: { symbol: '⏸', tone: 'waiting' },
   failed: { symbol: '✗', tone: 'bad' },
   failing: { symbol: '✗', tone: 'bad' },
   behind: { symbol: '…', tone: 'waiting' },

@@ -2,6 +2,7 @@ import type { EnvironmentRecord, Session } from '../../../protocol/api.js';
 import type { EnvironmentStatus } from '../../../protocol/deployment-api.js';
 import { ActionButton } from '../../components/action-button.js';
 import { StateBadge } from '../../components/state-badge.js';
+import { activeLook } from '../../lib/active-deployment.js';
 import { RelTime } from '../../components/rel-time.js';
 import { countHostStates, describeCounts } from '../../lib/host-state.js';
 import { mayChangeEnvironment } from '../../lib/permissions.js';
@@ -35,6 +36,7 @@ export function EnvironmentsSection({
             hosts: [],
           };
           const words = describeCounts(countHostStates(env));
+          const active = env.active ? activeLook(env.active) : null;
           return (
             <div class="panel" key={record.name} data-testid="app-env" data-env={record.name}>
               <h3>
@@ -56,11 +58,17 @@ export function EnvironmentsSection({
                   <span class="muted">nothing deployed</span>
                 )}
               </p>
-              {env.active && (
+              {env.active && active && (
                 <p>
                   <a href={`/deployments/${encodeURIComponent(env.active.id)}`}>
-                    <StateBadge state="deploying" label={`deploying v${env.active.version}`} />
+                    <StateBadge state={active.state} label={active.label} />
                   </a>
+                  {active.note && (
+                    <span class="muted" data-testid="active-note">
+                      {' '}
+                      {active.note}
+                    </span>
+                  )}
                 </p>
               )}
               <p class="host-counts">{words}</p>

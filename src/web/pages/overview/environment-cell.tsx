@@ -1,5 +1,6 @@
 import type { EnvironmentStatus } from '../../../protocol/deployment-api.js';
 import { StateBadge } from '../../components/state-badge.js';
+import { activeLook } from '../../lib/active-deployment.js';
 import { countHostStates, describeCounts, hostState } from '../../lib/host-state.js';
 import { HostCells } from './host-cells.js';
 
@@ -34,7 +35,12 @@ export function EnvironmentCell({ app, env }: { app: string; env: EnvironmentSta
         )}
         {env.active && (
           <a href={`/deployments/${encodeURIComponent(env.active.id)}`}>
-            <StateBadge state="deploying" label={`deploying v${env.active.version}`} />
+            <span title={activeLook(env.active).note ?? undefined}>
+              <StateBadge
+                state={activeLook(env.active).state}
+                label={activeLook(env.active).label}
+              />
+            </span>
           </a>
         )}
       </div>
