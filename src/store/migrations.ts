@@ -596,7 +596,7 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.createIndex('alerts_started').on('alerts').column('started_at').execute();
       },
     },
-    '0027_webhooks': {
+    '0026_webhooks': {
       async up(db) {
         // Webhooks: where notifications go. `cursor` is the id of the last event
         // this webhook's notifications were derived from; `secret` is sealed.
@@ -641,7 +641,7 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
           .execute();
       },
     },
-    '0028_deployment_bake': {
+    '0027_deployment_bake': {
       async up(db) {
         // The bake of a deployment (watching its hosts' health after a batch):
         // which batch it watches, until when, and each host's restart count
@@ -652,7 +652,7 @@ function migrations(dialect: Pick<StoreDialect, 'serialType'>): Record<string, M
         await db.schema.alterTable('deployments').addColumn('bake_restarts_json', 'text').execute();
       },
     },
-    '0030_health_order_and_alert_lookup': {
+    '0028_health_order_and_alert_lookup': {
       async up(db) {
         // The agent's own time of the health report kept, so that an older
         // report delivered late (after a reconnect) cannot overwrite a newer one.

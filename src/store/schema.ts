@@ -44,7 +44,7 @@ export interface ServiceHealthTable {
   answer: string | null;
   restarts: number;
   reported_at: string;
-  /** The agent's time of the report kept (migration 0030); null for a row from before. */
+  /** The agent's time of the report kept (migration 0028); null for a row from before. */
   agent_at: string | null;
 }
 
@@ -191,7 +191,7 @@ export interface DeploymentsTable {
   error: string | null;
   lease_owner: string | null;
   lease_expires_at: string | null;
-  /** The batch whose hosts the bake watches (or watched last); null before any bake (migration 0028). */
+  /** The batch whose hosts the bake watches (or watched last); null before any bake (migration 0027). */
   bake_batch: Generated<number | null>;
   /** When that bake ends (or ended). */
   bake_until: Generated<string | null>;
@@ -373,7 +373,7 @@ export interface InstallSnapshotsTable {
   created_at: string;
 }
 
-/** A webhook (migration 0027); `secret` sealed, `kinds` a JSON array. */
+/** A webhook (migration 0026); `secret` sealed, `kinds` a JSON array. */
 export interface WebhooksTable {
   id: string;
   url: string;
@@ -386,7 +386,7 @@ export interface WebhooksTable {
   created_by: string;
 }
 
-/** One notification of a webhook and how its delivery went (migration 0027). */
+/** One notification of a webhook and how its delivery went (migration 0026). */
 export interface WebhookDeliveriesTable {
   id: string;
   webhook_id: string;
