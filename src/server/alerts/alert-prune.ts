@@ -1,4 +1,5 @@
 import type { Store } from '../../store/store.js';
+import { Every } from './every.js';
 
 /** The few logging calls the pruning makes. */
 interface Logger {
@@ -19,45 +20,31 @@ const HOUR_MS = 3600 * 1000;
  *   await prune.stop();
  */
 export class AlertPrune {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly every: Every;
 
   constructor(
     private readonly store: Store,
     private readonly keepDays: number,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly clock: () => Date = () => new Date(),
-    private readonly everyMs = HOUR_MS,
-  ) {}
+    everyMs = HOUR_MS,
+  ) {
+    this.every = new Every(everyMs, () => this.prune(), logger, 'pruning cleared alerts failed');
+  }
 
   /** Prunes now and every hour; the timer does not hold the process. */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.everyMs);
-    this.timer.unref();
-    this.tick();
+    this.every.start();
   }
 
   /** Stops pruning, and waits for a pruning under way. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.every.stop();
   }
 
   /** Deletes the alerts cleared before the retention; says how many. */
   async prune(): Promise<number> {
     const before = new Date(this.clock().getTime() - this.keepDays * DAY_MS).toISOString();
     return this.store.alerts.pruneCleared(before);
-  }
-
-  private tick(): void {
-    if (this.running) return;
-    this.running = this.prune()
-      .then(() => undefined)
-      .catch((err: unknown) => this.logger.error({ err }, 'pruning cleared alerts failed'))
-      .finally(() => {
-        this.running = undefined;
-      });
   }
 }

@@ -2,6 +2,7 @@ import { parseDuration } from '../../bundle/manifest-schema.js';
 import type { Store } from '../../store/store.js';
 import type { EnvironmentConfig } from '../environment-config.js';
 import { clockText, spanText } from './alert-text.js';
+import { Every } from './every.js';
 
 /** The few logging calls the sweep makes. */
 interface Logger {
@@ -26,44 +27,29 @@ const DEFAULT_OFFLINE_MS = parseDuration('60s');
  *   sweep.stop();
  */
 export class HostAwaySweep {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly every: Every;
   /** When this sweep was made: a host is not counted away from before. */
   private readonly startedAt: number;
 
   constructor(
     private readonly store: Store,
     private readonly environments: readonly EnvironmentConfig[],
-    private readonly everyMs: number,
-    private readonly logger: Logger,
+    everyMs: number,
+    logger: Logger,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.startedAt = clock().getTime();
+    this.every = new Every(everyMs, () => this.sweep(), logger, 'looking for hosts away failed');
   }
 
   /** Sweeps now and every `everyMs`; the timer does not hold the process. */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.everyMs);
-    this.timer.unref();
-    this.tick();
+    this.every.start();
   }
 
   /** Stops sweeping, and waits for a sweep under way. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  /** One sweep unless one is under way; its errors are logged, never thrown. */
-  private tick(): void {
-    if (this.running) return;
-    this.running = this.sweep()
-      .catch((err: unknown) => this.logger.error({ err }, 'looking for hosts away failed'))
-      .finally(() => {
-        this.running = undefined;
-      });
+  stop(): Promise<void> {
+    return this.every.stop();
   }
 
   /** A host connected: its `host-away` alert, if open, is cleared. */
