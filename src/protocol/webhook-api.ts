@@ -15,6 +15,7 @@ export const WEBHOOK_KINDS = [
   'alert.raised',
   'alert.cleared',
 ] as const;
+export type WebhookKind = (typeof WEBHOOK_KINDS)[number];
 export const webhookKindSchema = z.enum(WEBHOOK_KINDS, {
   error: `expected one of ${WEBHOOK_KINDS.join(', ')}`,
 });

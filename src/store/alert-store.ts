@@ -1,3 +1,5 @@
+import type { ALERT_KINDS } from '../protocol/alert-api.js';
+
 /**
  * What raised an alert. `service-failing`: a service's health check fails;
  * `service-restarting`: its process keeps dying; `disk-full`, `memory-full`:
@@ -5,13 +7,7 @@
  * environment's offline timeout; `deployment-degraded`: hosts turned unhealthy
  * during a deployment's bake.
  */
-export type AlertKind =
-  | 'service-failing'
-  | 'service-restarting'
-  | 'disk-full'
-  | 'memory-full'
-  | 'host-away'
-  | 'deployment-degraded';
+export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A new alert. `key` names what it is about, so one condition holds one open alert. */
 export interface NewAlert {

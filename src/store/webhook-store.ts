@@ -1,14 +1,6 @@
-/** What a webhook is told of: a kind of notification, or `ping` (`ferry webhooks test`). */
-export const NOTIFICATION_KINDS = [
-  'deployment.started',
-  'deployment.succeeded',
-  'deployment.failed',
-  'deployment.rolled_back',
-  'verdict.changed',
-  'alert.raised',
-  'alert.cleared',
-] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+import type { WebhookKind } from '../protocol/webhook-api.js';
+/** What a webhook is told of: a kind of notification (`ping` is `ferry webhooks test`'s own). */
+export type NotificationKind = WebhookKind;
 
 /** A webhook as recorded, without its secret. */
 export interface StoredWebhook {

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ALERT_KINDS } from '../../protocol/alert-api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
   type DeploymentState,
@@ -7,19 +8,8 @@ import {
   isActiveDeployment,
   isFinalInstall,
 } from '../../protocol/lifecycle.js';
-import type { AlertKind } from '../../store/alert-store.js';
 import type { Store } from '../../store/store.js';
 import type { EventBus } from '../events/event-bus.js';
-
-/** Every alert kind, so that a kind with no open alert reads 0 rather than vanishing. */
-const ALERT_KINDS: readonly AlertKind[] = [
-  'service-failing',
-  'service-restarting',
-  'disk-full',
-  'memory-full',
-  'host-away',
-  'deployment-degraded',
-];
 
 /** A step name as a label value: the agent's steps are a fixed set, but it is input from afar. */
 const STEP_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -128,6 +118,7 @@ export class FerryMetrics {
         // Counted by the store: a list would stop at its limit.
         const open = await store.alerts.countOpen();
         this.reset();
+        // Every kind, so that a kind with no open alert reads 0 rather than vanishing.
         for (const kind of ALERT_KINDS) this.set({ kind }, open[kind] ?? 0);
       },
     });
