@@ -9,7 +9,7 @@ import { planReverts } from './revert-plan.js';
  * a bad bake and lets it go on as it is. The bake of that batch counts as over
  * (its end is now): the next batch goes, or, after the last, the deployment
  * ends. (The audit log records who did it; the deployment's history line
- * shows how it ended; its error keeps why it paused, with `; resumed by <who>`.) Its `deployment-degraded` alert is cleared. Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
+ * shows how it ended; its error keeps why it paused, with `; resumed by <who>`.) Its `deployment-degraded` alert stays open (its release runs on). Refused with `E_DEPLOYMENT_NOT_PAUSED` unless it is paused.
  *
  * @example
  *   await resumeDeployment(store, deployment, 'alice');

@@ -49,11 +49,13 @@ describe('degradedHosts', () => {
     expect(restarted(6, 4)).toEqual([]);
   });
 
-  it('counts afresh when the count fell (the agent restarted), never a negative growth', () => {
-    // 5 at the start; the agent restarted, and has counted 3 restarts since.
-    expect(restarted(3, 5)).toEqual([
+  it('never counts a fall of the count as growth (old restarts ageing out of the hour)', () => {
+    // 5 in the hour before the bake; two aged out, one new: 4 now.
+    expect(restarted(4, 5)).toEqual([]);
+    expect(restarted(3, 5)).toEqual([]);
+    expect(restarted(0, 5)).toEqual([]);
+    expect(restarted(8, 5)).toEqual([
       { hostId: 'host_prod-1', host: 'prod-1', why: 'restarted 3 times' },
     ]);
-    expect(restarted(0, 5)).toEqual([]);
   });
 });

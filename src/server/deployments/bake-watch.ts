@@ -230,11 +230,12 @@ export function degradedHosts(
       });
       continue;
     }
-    // Never below 0. The agent counts restarts in memory: a count lower than at
-    // the bake's start means it counts afresh (it restarted, or older restarts
-    // aged out of the hour), so the count is what grew since.
+    // Never below 0. The agent counts restarts over a sliding hour: a count below
+    // the bake's start is older restarts ageing out (or the agent counting afresh),
+    // not restarts during the bake — taking it as growth would flag a host whose
+    // old release crash-looped, and roll back the fix.
     const atStart = restartsAtStart[install.hostId] ?? 0;
-    const grew = service.restarts >= atStart ? service.restarts - atStart : service.restarts;
+    const grew = Math.max(0, service.restarts - atStart);
     if (ofThisRelease && grew >= RESTARTS_DURING_BAKE)
       out.push({ hostId: install.hostId, host: install.host, why: `restarted ${grew} times` });
   }
