@@ -1729,6 +1729,33 @@ for (const dialect of STORE_DIALECTS) {
           changed: true,
         });
       });
+
+      it("takes an older report of the agent's clock once the kept one is a minute old (its clock stepped back)", async () => {
+        const a = await host('qa-1');
+        await store.health.record(
+          report(a, { agentAt: '2026-12-01T12:00:00.000Z', at: '2026-12-01T10:00:00.000Z' }),
+        );
+        // Two minutes later by the server's clock, an hour earlier by the host's.
+        const later = report(a, {
+          state: 'failing',
+          answer: 'HTTP 500',
+          agentAt: '2026-12-01T11:00:00.000Z',
+          at: '2026-12-01T10:02:00.000Z',
+        });
+        expect(await store.health.record(later)).toMatchObject({ changed: true });
+        expect(await store.health.list({ hostId: a })).toEqual([
+          expect.objectContaining({ state: 'failing' }),
+        ]);
+      });
+
+      it('forgets a row only while it is of the version named', async () => {
+        const a = await host('qa-1');
+        await store.health.record(report(a, { version: 4 }));
+        expect(await store.health.forget(a, 'cart', 3)).toBe(false);
+        expect(await store.health.list({ hostId: a })).toHaveLength(1);
+        expect(await store.health.forget(a, 'cart', 4)).toBe(true);
+        expect(await store.health.list({ hostId: a })).toEqual([]);
+      });
     });
 
     describe('alerts', () => {

@@ -57,6 +57,7 @@ export interface AlertStore {
   /** Newest first. */
   list(query?: {
     open?: boolean;
+    kind?: AlertKind;
     env?: string;
     app?: string;
     hostId?: string;

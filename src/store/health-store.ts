@@ -53,11 +53,17 @@ export interface HealthChange {
 export interface HealthStore {
   /**
    * Keeps a report as the service's present health; says what it changed. A
-   * report the agent made before the one kept is refused (`stale`).
+   * report the agent made before the one kept is refused (`stale`) when the
+   * kept one was recorded within the last minute (a late copy; a host whose
+   * clock stepped back is not refused for ever).
    */
   record(report: ServiceHealthReport): Promise<HealthChange>;
   /** The present health of services, filtered by environment, app and host (all when absent). */
   list(query?: { env?: string; app?: string; hostId?: string }): Promise<ServiceHealth[]>;
-  /** Forgets a host's services (the host was removed) or one app's on it. */
-  forget(hostId: string, app?: string): Promise<void>;
+  /**
+   * Forgets a host's services (the host was removed), one app's on it, or that
+   * app's row only while it is of `version` (a newer report kept meanwhile
+   * stays); true when a row went.
+   */
+  forget(hostId: string, app?: string, version?: number | null): Promise<boolean>;
 }

@@ -156,8 +156,14 @@ export class AlertService {
       return;
     }
     if (!hasLanded(state)) return;
-    const earlier = (await this.store.alerts.list({ open: true, env, app })).filter(
-      (alert) => alert.kind === 'deployment-degraded' && alert.deploymentId !== deploymentId,
+    const earlier = (
+      await this.store.alerts.list({ open: true, env, app, kind: 'deployment-degraded' })
+    ).filter(
+      // Another release over it; the same one deployed again still runs degraded.
+      (alert) =>
+        alert.kind === 'deployment-degraded' &&
+        alert.deploymentId !== deploymentId &&
+        alert.version !== event.data.version,
     );
     for (const alert of earlier)
       await this.store.alerts.clear(
@@ -170,17 +176,23 @@ export class AlertService {
   /**
    * A host reported its facts: each mount over `diskPercent` raises
    * `disk-full`, memory over `memoryPercent` raises `memory-full`; those now
-   * under, or no longer reported, are cleared. The host's open fact alerts are
-   * remembered (read again every 10 minutes, and kept as this replica raises
-   * and clears them): a report that crosses no threshold and finds no alert
-   * open touches no store. The health rows of releases that no longer run go
+   * under, or no longer reported, are cleared. That a host has no fact alert
+   * open is remembered (read again every 10 minutes): a report that crosses
+   * no threshold then touches no store; with an alert wanted or open, the
+   * store's open alerts are read at each report (another replica may have
+   * changed them). The health rows of releases that no longer run go
    * too (see the class).
    */
   async hostFacts(hostId: string, facts: HostFacts): Promise<void> {
     const nowDate = this.clock();
     const now = nowDate.getTime();
     let memory = this.hosts.get(hostId);
-    if (!memory || now - memory.readAt > OPEN_KEYS_TTL_MS) {
+    const wantedKeys = factAlertKeys(hostId, facts, this.thresholds);
+    // The remembered keys are trusted only while nothing is wanted nor open:
+    // another replica may have raised or cleared one since (its reports land
+    // there too), so with an alert about, the store is read again.
+    const settled = memory !== undefined && wantedKeys.size === 0 && memory.openKeys.size === 0;
+    if (!memory || !settled || now - memory.readAt > OPEN_KEYS_TTL_MS) {
       const open = await this.store.alerts.list({ open: true, hostId });
       memory = {
         openKeys: new Set(open.filter((alert) => isFactAlert(alert.kind)).map((a) => a.key)),
@@ -190,7 +202,6 @@ export class AlertService {
       };
       this.hosts.set(hostId, memory);
     }
-    const wantedKeys = factAlertKeys(hostId, facts, this.thresholds);
     const current = new Map(Object.entries(facts.apps).map(([app, a]) => [app, a.current]));
     const currentChanged = memory.current === undefined || !sameMap(memory.current, current);
     const alertsChanged = !sameSet(wantedKeys, memory.openKeys);
@@ -242,7 +253,9 @@ export class AlertService {
         : `${releaseText(row.app, row.version)} no longer runs on ${host.name} (${
             app.current === null ? 'no release is current' : `${row.app}@${app.current} is current`
           })`;
-      await this.store.health.forget(host.id, row.app);
+      // Only the row read: a report of the release now running, kept meanwhile, stays,
+      // and so do its alerts.
+      if (!(await this.store.health.forget(host.id, row.app, row.version))) continue;
       await this.store.alerts.clear(failingKeyOf(host.id, row.app), at, because);
       await this.store.alerts.clear(restartingKeyOf(host.id, row.app), at, because);
     }

@@ -101,6 +101,7 @@ export class KyselyAlertStore implements AlertStore {
   async list(
     query: {
       open?: boolean;
+      kind?: AlertKind;
       env?: string;
       app?: string;
       hostId?: string;
@@ -111,6 +112,7 @@ export class KyselyAlertStore implements AlertStore {
     let q = this.db.selectFrom('alerts').selectAll();
     if (query.open === true) q = q.where('open_key', 'is not', null);
     if (query.open === false) q = q.where('open_key', 'is', null);
+    if (query.kind !== undefined) q = q.where('kind', '=', query.kind);
     if (query.env !== undefined) q = q.where('env', '=', query.env);
     if (query.app !== undefined) q = q.where('app', '=', query.app);
     if (query.hostId !== undefined) q = q.where('host_id', '=', query.hostId);

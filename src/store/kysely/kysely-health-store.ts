@@ -8,6 +8,12 @@ import type {
 } from '../health-store.js';
 import type { Database } from '../schema.js';
 
+/**
+ * How long after a report was recorded an older one (by the agent's clock) is
+ * taken for a late copy and refused: well past the agent's 10 s resend.
+ */
+const REORDER_WINDOW_MS = 60_000;
+
 /** `HealthStore` over Kysely, written once for every dialect. */
 export class KyselyHealthStore implements HealthStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -25,7 +31,7 @@ export class KyselyHealthStore implements HealthStore {
     return this.db.transaction().execute(async (trx) => {
       const before = await trx
         .selectFrom('service_health')
-        .select(['version', 'state', 'restarts', 'agent_at'])
+        .select(['version', 'state', 'restarts', 'agent_at', 'reported_at'])
         .where('host_id', '=', report.hostId)
         .where('app', '=', report.app)
         .executeTakeFirst();
@@ -37,11 +43,15 @@ export class KyselyHealthStore implements HealthStore {
           .execute();
         return { previous: null, restartsBefore: null, changed: true };
       }
-      // The agent's clock orders its own reports: an older one came late.
+      // The agent's clock orders its own reports: an older one came late (a
+      // resend overtaken by a newer report). Only within the resend window: a
+      // host whose clock stepped back (NTP, a restored snapshot) must not have
+      // every later report refused.
       if (
         report.agentAt !== undefined &&
         before.agent_at !== null &&
-        Date.parse(report.agentAt) < Date.parse(before.agent_at)
+        Date.parse(report.agentAt) < Date.parse(before.agent_at) &&
+        Date.parse(report.at) - Date.parse(before.reported_at) < REORDER_WINDOW_MS
       ) {
         return {
           previous: before.state as ServiceHealthState,
@@ -106,9 +116,12 @@ export class KyselyHealthStore implements HealthStore {
     }));
   }
 
-  async forget(hostId: string, app?: string): Promise<void> {
+  async forget(hostId: string, app?: string, version?: number | null): Promise<boolean> {
     let q = this.db.deleteFrom('service_health').where('host_id', '=', hostId);
     if (app !== undefined) q = q.where('app', '=', app);
-    await q.execute();
+    if (version !== undefined)
+      q = version === null ? q.where('version', 'is', null) : q.where('version', '=', version);
+    const result = await q.executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 }
