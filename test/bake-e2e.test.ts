@@ -218,7 +218,8 @@ describe('a deployment that turns unhealthy on two of four hosts during its bake
     await sicken('four', 'prod-4');
     const held = await until(fourth, 'paused');
     expect(held.error).toMatch(degradedWords('prod-2', 'prod-4'));
-    const resumed = await cluster.ferry(['deployments', 'resume', fourth]);
+    // As the issue spells it: `ferry deployment resume <id>`.
+    const resumed = await cluster.ferry(['deployment', 'resume', fourth]);
     expect(resumed.code, resumed.stderr).toBe(0);
     await until(fourth, 'succeeded', 30_000);
     // v3's alert cleared as it was rolled back; v4's stays open: it runs, degraded.

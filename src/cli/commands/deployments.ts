@@ -80,13 +80,7 @@ export function registerDeployments(program: Command): void {
       'resume a deployment paused after a bad bake: it goes on as it is (the next batch, or its end)',
     )
     .option('--json', 'print the deployment as JSON')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const deployment = await (await connect(globals)).resumeDeployment(id);
-      if (globals.json) printJson(deployment);
-      else
-        process.stdout.write(`${printable(`${deployment.id}: resumed (${deployment.state})`)}\n`);
-    });
+    .action((id: string, _options: unknown, command: Command) => resume(id, command));
 
   deployments
     .command('rollback <id>')
@@ -94,43 +88,32 @@ export function registerDeployments(program: Command): void {
       'roll back a deployment that is baking or paused: the hosts done go back to the release before',
     )
     .option('--json', 'print the deployment as JSON')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const deployment = await (await connect(globals)).rollbackBakingDeployment(id);
-      if (globals.json) printJson(deployment);
-      else
-        process.stdout.write(
-          `${printable(`${deployment.id}: rolling back: ${deployment.error ?? ''}`)}\n`,
-        );
-    });
+    .action((id: string, _options: unknown, command: Command) => rollBack(id, command));
 
   program
-    .command('deployment <id>')
-    .description('show one deployment host by host; --follow follows it to its end')
+    .command('deployment <id> [then]')
+    .description(
+      'show one deployment host by host; --follow follows it to its end. `ferry deployment resume|rollback <id>` is `ferry deployments resume|rollback <id>`',
+    )
     .option('--follow', 'follow it until it ends; exits 0 only if it succeeded')
     .option('--json', 'print the deployment as JSON')
-    .action(async (id: string, options: { follow?: boolean }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const api = await connect(globals);
-      const deployment = await api.deployment(id);
-      if (options.follow) {
-        process.exitCode = await followDeployment(api, deployment, { json: globals.json });
-        return;
-      }
-      if (globals.json) {
-        printJson(deployment);
-        return;
-      }
-      const lines = [
-        `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
-          ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
-        ...deployment.installs.map(installLine),
-        ...[bakeLine(deployment)].filter((l) => l !== undefined),
-        ...(isActiveDeployment(deployment.state) ? [] : summary(deployment)),
-        ...variableLines(deployment),
-      ];
-      for (const line of lines) process.stdout.write(`${printable(line)}\n`);
-    });
+    .action(
+      async (
+        first: string,
+        then: string | undefined,
+        options: { follow?: boolean },
+        command: Command,
+      ) => {
+        if (then !== undefined) {
+          if (first === 'resume') return resume(then, command);
+          if (first === 'rollback') return rollBack(then, command);
+          command.error(
+            `error: ferry deployment takes one deployment id, or resume|rollback and an id (got ${printable(first)} ${printable(then)})`,
+          );
+        }
+        return show(first, options, command);
+      },
+    );
 
   program
     .command('cancel <deployment>')
@@ -148,6 +131,49 @@ export function registerDeployments(program: Command): void {
           process.stdout.write(`${printable(line)}\n`);
       }
     });
+}
+
+/** `ferry deployment <id>`: one deployment host by host, or followed to its end. */
+async function show(id: string, options: { follow?: boolean }, command: Command): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const api = await connect(globals);
+  const deployment = await api.deployment(id);
+  if (options.follow) {
+    process.exitCode = await followDeployment(api, deployment, { json: globals.json });
+    return;
+  }
+  if (globals.json) {
+    printJson(deployment);
+    return;
+  }
+  const lines = [
+    `${deployment.id}: ${deployment.kind} ${deployment.app}@${deployment.version} to ${deployment.env}, ${deployment.state}` +
+      ` (by ${startedBy(deployment)}, ${shortTime(deployment.createdAt)})`,
+    ...deployment.installs.map(installLine),
+    ...[bakeLine(deployment)].filter((l) => l !== undefined),
+    ...(isActiveDeployment(deployment.state) ? [] : summary(deployment)),
+    ...variableLines(deployment),
+  ];
+  for (const line of lines) process.stdout.write(`${printable(line)}\n`);
+}
+
+/** `ferry deployments resume <id>` (also `ferry deployment resume <id>`). */
+async function resume(id: string, command: Command): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const deployment = await (await connect(globals)).resumeDeployment(id);
+  if (globals.json) printJson(deployment);
+  else process.stdout.write(`${printable(`${deployment.id}: resumed (${deployment.state})`)}\n`);
+}
+
+/** `ferry deployments rollback <id>` (also `ferry deployment rollback <id>`). */
+async function rollBack(id: string, command: Command): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const deployment = await (await connect(globals)).rollbackBakingDeployment(id);
+  if (globals.json) printJson(deployment);
+  else
+    process.stdout.write(
+      `${printable(`${deployment.id}: rolling back: ${deployment.error ?? ''}`)}\n`,
+    );
 }
 
 /** Who started a deployment; for an automatic one, its policy and who set it off. */
