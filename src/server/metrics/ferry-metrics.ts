@@ -84,31 +84,31 @@ export class FerryMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     });
-    new Gauge({
-      name: 'ferry_hosts',
-      help: 'Enrolled hosts (not revoked), by environment.',
-      labelNames: ['env'],
-      registers,
-      collect: async function (this: Gauge<'env'>) {
-        const hosts = await store.hosts.list({ facts: false });
-        this.reset();
-        for (const env of envs) this.set({ env }, 0);
-        for (const host of hosts) if (host.revokedAt === null) this.inc({ env: host.env });
-      },
-    });
-    new Gauge({
-      name: 'ferry_hosts_connected',
-      help: 'Enrolled hosts whose agent is connected now, by environment.',
-      labelNames: ['env'],
-      registers,
-      collect: async function (this: Gauge<'env'>) {
-        const hosts = await store.hosts.list({ facts: false });
-        this.reset();
-        for (const env of envs) this.set({ env }, 0);
-        for (const host of hosts)
-          if (host.revokedAt === null && host.connected) this.inc({ env: host.env });
-      },
-    });
+    /** A gauge of the enrolled hosts (not revoked) that `counts`, by environment, read at each scrape. */
+    const hostGauge = (
+      name: string,
+      help: string,
+      counts: (host: { connected: boolean }) => boolean,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['env'],
+        registers,
+        collect: async function (this: Gauge<'env'>) {
+          const hosts = await store.hosts.list({ facts: false });
+          this.reset();
+          for (const env of envs) this.set({ env }, 0);
+          for (const host of hosts)
+            if (host.revokedAt === null && counts(host)) this.inc({ env: host.env });
+        },
+      });
+    hostGauge('ferry_hosts', 'Enrolled hosts (not revoked), by environment.', () => true);
+    hostGauge(
+      'ferry_hosts_connected',
+      'Enrolled hosts whose agent is connected now, by environment.',
+      (host) => host.connected,
+    );
     new Gauge({
       name: 'ferry_alerts_open',
       help: 'Alerts raised and not cleared, by kind.',
