@@ -44,3 +44,11 @@ export function commandNamed(args: string[]): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether a `ferry` command line asks only for the version (`ferry --version`,
+ * `ferry -V`): then no command need be added, nor its module loaded.
+ */
+export function isVersionOnly(args: string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
