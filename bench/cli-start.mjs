@@ -105,9 +105,15 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
 
-console.log(`load average at the start: ${load()}; ${runs} runs; sides ${sides.map((s) => `${s.name}=${s.main}`).join(', ')}`);
+console.log(
+  `load average at the start: ${load()}; ${runs} runs; sides ${sides.map((s) => `${s.name}=${s.main}`).join(', ')}`,
+);
 const results = new Map(); // `${case}\t${side}` → [{ wall, cpu, first }]
 for (let run = 0; run < runs; run++) {
   for (const c of CASES) {
@@ -121,7 +127,9 @@ for (let run = 0; run < runs; run++) {
   }
 }
 console.log(`load average at the end: ${load()}\n`);
-console.log('| command | side | CPU s (median) | wall s (median) | to the first request: CPU s / wall s |');
+console.log(
+  '| command | side | CPU s (median) | wall s (median) | to the first request: CPU s / wall s |',
+);
 console.log('| --- | --- | --- | --- | --- |');
 for (const c of CASES) {
   for (const side of sides) {
@@ -129,7 +137,9 @@ for (const c of CASES) {
     const first = c.request
       ? `${median(rs.map((r) => r.first.cpu)).toFixed(3)} / ${median(rs.map((r) => r.first.wall)).toFixed(3)}`
       : '–';
-    console.log(`| ${c.name} | ${side.name} | ${median(rs.map((r) => r.cpu)).toFixed(3)} | ${median(rs.map((r) => r.wall)).toFixed(3)} | ${first} |`);
+    console.log(
+      `| ${c.name} | ${side.name} | ${median(rs.map((r) => r.cpu)).toFixed(3)} | ${median(rs.map((r) => r.wall)).toFixed(3)} | ${first} |`,
+    );
   }
 }
 server.close();

@@ -45,7 +45,7 @@ async function traced(name: string, args: string[]) {
 }
 
 describe("the CLI's start", () => {
-  it('ferry rollback loads its own command only: no other command, bundle maker, report or archive library', async () => {
+  it('ferry rollback --help loads its own declarations only: no other command, no API client, no schema', async () => {
     const run = await traced('rollback-help', ['rollback', '--help']);
     expect(run.code).toBe(0);
     expect(run.own.filter((file) => file.startsWith('cli/commands/'))).toEqual([
@@ -54,6 +54,24 @@ describe("the CLI's start", () => {
     expect(run.own.filter((file) => /^(server|store|agent|report|web|demo)\//.test(file))).toEqual(
       [],
     );
+    expect(['zod', 'yaml', 'ignore', 'tar-stream'].filter((p) => run.packages.has(p))).toEqual([]);
+  });
+
+  it('ferry rollback, run, loads what it does and still no other command', async () => {
+    // No server listens on port 9: the command gets as far as its first request.
+    const run = await traced('rollback', [
+      '--server',
+      'http://127.0.0.1:9',
+      'rollback',
+      'cart',
+      '--env',
+      'qa',
+    ]);
+    expect(run.stderr).toContain('Cannot reach the Ferry server at http://127.0.0.1:9');
+    expect(run.own.filter((file) => file.startsWith('cli/commands/')).sort()).toEqual([
+      'cli/commands/deploy-start.js',
+      'cli/commands/deploy.js',
+    ]);
     expect(['yaml', 'ignore', 'tar-stream'].filter((p) => run.packages.has(p))).toEqual([]);
   });
 
