@@ -4,8 +4,8 @@ import { SERVER_VERSION } from '../version.js';
 /**
  * The `ferry` program with its global options and no command yet: `main` adds
  * the client commands (src/cli/cli-program.ts) and the server, agent and demo
- * faces — or only the one face asked for, so that `ferry agent` does not load
- * the client's command tree.
+ * faces — or only the one command asked for, so that `ferry agent` does not
+ * load the client's command tree, nor `ferry rollback` the other commands.
  */
 export function createBaseProgram(): Command {
   return new Command('ferry')
