@@ -5,7 +5,7 @@
  * file only wires.
  */
 import type { Command } from 'commander';
-import { commandNamed, createBaseProgram } from './cli/base-program.js';
+import { commandNamed, createBaseProgram, isVersionOnly } from './cli/base-program.js';
 import { reportError } from './cli/report-error.js';
 
 /** How long `ferry server` and `ferry agent` take at most to stop after SIGTERM or SIGINT. */
@@ -253,15 +253,23 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const program = createBaseProgram();
 // `ferry agent` and `ferry server` run for months: they load their own face only,
 // not the client's command tree (see bench/agent-memory.mjs --modules).
+// A client command loads its own module only (its start is mostly loading modules:
+// bench/README.md, "The CLI's own start"); anything else (`--help`, `help`, a
+// name commander does not know) gets the whole program, as before.
 const named = commandNamed(process.argv.slice(2));
 if (named === 'agent') addAgentCommand(program);
 else if (named === 'server') addServerCommand(program);
-else {
-  const { addClientCommands } = await import('./cli/cli-program.js');
-  addClientCommands(program);
-  addServerCommand(program);
-  addAgentCommand(program);
-  addDemoCommand(program);
+else if (named === 'demo') addDemoCommand(program);
+else if (isVersionOnly(process.argv.slice(2))) {
+  // `ferry --version` needs no command.
+} else {
+  const { addClientCommand, addClientCommands } = await import('./cli/cli-program.js');
+  if (named === undefined || !(await addClientCommand(program, named))) {
+    await addClientCommands(program);
+    addServerCommand(program);
+    addAgentCommand(program);
+    addDemoCommand(program);
+  }
 }
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);

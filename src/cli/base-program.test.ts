@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandNamed } from './base-program.js';
+import { commandNamed, isVersionOnly } from './base-program.js';
 
 describe('commandNamed', () => {
   it('finds the command after the global options that take a value', () => {
@@ -18,5 +18,15 @@ describe('commandNamed', () => {
     expect(commandNamed(['--help', 'agent'])).toBeUndefined();
     expect(commandNamed(['-V'])).toBeUndefined();
     expect(commandNamed([])).toBeUndefined();
+  });
+});
+
+describe('isVersionOnly', () => {
+  it('is true for `ferry --version` and `ferry -V` alone', () => {
+    expect(isVersionOnly(['--version'])).toBe(true);
+    expect(isVersionOnly(['-V'])).toBe(true);
+    expect(isVersionOnly(['--version', 'push'])).toBe(false);
+    expect(isVersionOnly(['push', '--version'])).toBe(false);
+    expect(isVersionOnly([])).toBe(false);
   });
 });

@@ -4,8 +4,8 @@ import { SERVER_VERSION } from '../version.js';
 /**
  * The `ferry` program with its global options and no command yet: `main` adds
  * the client commands (src/cli/cli-program.ts) and the server, agent and demo
- * faces — or only the one face asked for, so that `ferry agent` does not load
- * the client's command tree.
+ * faces — or only the one command asked for, so that `ferry agent` does not
+ * load the client's command tree, nor `ferry rollback` the other commands.
  */
 export function createBaseProgram(): Command {
   return new Command('ferry')
@@ -43,4 +43,12 @@ export function commandNamed(args: string[]): string | undefined {
     return arg.startsWith('-') ? undefined : arg;
   }
   return undefined;
+}
+
+/**
+ * Whether a `ferry` command line asks only for the version (`ferry --version`,
+ * `ferry -V`): then no command need be added, nor its module loaded.
+ */
+export function isVersionOnly(args: string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
 }

@@ -1,26 +1,8 @@
 import type { Command } from 'commander';
-import { bundleRefSchema } from '../../protocol/api.js';
-import type { DeploymentRecord } from '../../protocol/deployment-api.js';
-import { FerryError } from '../../protocol/errors.js';
-import { versionTextSchema } from '../../protocol/fields.js';
-import type { ApiClient } from '../api-client.js';
-import { connect, type GlobalOptions } from '../cli-context.js';
-import { followDeployment } from '../follow-deployment.js';
-import { parseArg } from '../parse-arg.js';
+import type { runDeploy, runPromote, runRollback } from './deploy-start.js';
 
-/** How often `--wait-lock` asks again. */
-const LOCK_RETRY_MS = 2000;
-
-/** Options of the commands that start a deployment and follow it. */
-interface StartOptions {
-  detach?: boolean;
-  waitLock?: boolean;
-}
-
-/** `--refresh-vars`, of the commands that may start a release that landed before. */
-interface RefreshOption {
-  refreshVars?: boolean;
-}
+// The declarations only: what the commands do is in ./deploy-start.ts, loaded
+// when one of them runs (their --help loads no API client, no schema).
 
 const REFRESH_HELP =
   "start the release with today's variables, not the configuration it last ran with on each host";
@@ -47,23 +29,8 @@ export function registerDeploy(program: Command): void {
         'to it across versions whose migrations ran there is refused until you pass --yes.\n\n' +
         'Examples:\n  ferry deploy cart@12 --env qa\n  ferry deploy cart@12 --env prod --wait-lock',
     )
-    .action(
-      async (
-        ref: string,
-        options: StartOptions & RefreshOption & { env: string; yes?: boolean },
-        cmd: Command,
-      ) => {
-        const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
-        await start(cmd, options, (api) =>
-          api.deploy({
-            app,
-            version,
-            env: options.env,
-            ...refreshOf(options),
-            ...(options.yes ? { confirmMigrations: true } : {}),
-          }),
-        );
-      },
+    .action(async (...args: Parameters<typeof runDeploy>) =>
+      (await import('./deploy-start.js')).runDeploy(...args),
     );
 }
 
@@ -85,12 +52,9 @@ export function registerPromote(program: Command): void {
         'back across them: it is refused until you pass --yes, as ferry rollback is.\n\n' +
         'Example:\n  ferry mark cart@12 passed && ferry promote cart@12',
     )
-    .action(async (ref: string, options: StartOptions & { yes?: boolean }, cmd: Command) => {
-      const { app, version } = parseArg(bundleRefSchema, ref, 'bundle');
-      await start(cmd, options, (api) =>
-        api.promote({ app, version, ...(options.yes ? { confirmMigrations: true } : {}) }),
-      );
-    });
+    .action(async (...args: Parameters<typeof runPromote>) =>
+      (await import('./deploy-start.js')).runPromote(...args),
+    );
 }
 
 /** `ferry rollback <app> --env ENV [--to VERSION]`. */
@@ -117,29 +81,9 @@ export function registerRollback(program: Command): void {
         'until you pass --yes: going back never re-runs nor undoes a migration.\n\n' +
         'Examples:\n  ferry rollback cart --env prod\n  ferry rollback cart --env qa --to 9 --yes',
     )
-    .action(
-      async (
-        app: string,
-        options: StartOptions & RefreshOption & { env: string; to?: string; yes?: boolean },
-        cmd: Command,
-      ) => {
-        const to =
-          options.to === undefined ? undefined : parseArg(versionTextSchema, options.to, '--to');
-        await start(cmd, options, (api) =>
-          api.rollback({
-            app,
-            env: options.env,
-            ...(to === undefined ? {} : { to }),
-            ...refreshOf(options),
-            ...(options.yes ? { confirmMigrations: true } : {}),
-          }),
-        );
-      },
+    .action(async (...args: Parameters<typeof runRollback>) =>
+      (await import('./deploy-start.js')).runRollback(...args),
     );
-}
-
-function refreshOf(options: RefreshOption): { refreshVars?: true } {
-  return options.refreshVars === true ? { refreshVars: true } : {};
 }
 
 function withStartOptions(command: Command): Command {
@@ -147,32 +91,4 @@ function withStartOptions(command: Command): Command {
     .option('--detach', 'return at once with the deployment id')
     .option('--wait-lock', 'when another deployment of the app is active there, wait for it to end')
     .option('--json', 'print the final deployment record as JSON');
-}
-
-/** Starts a deployment (waiting for the lock if asked), then follows it and sets the exit code. */
-async function start(
-  cmd: Command,
-  options: StartOptions,
-  create: (api: ApiClient) => Promise<DeploymentRecord>,
-): Promise<void> {
-  const globals = cmd.optsWithGlobals<GlobalOptions>();
-  const api = await connect(globals);
-  let said = false;
-  let deployment: DeploymentRecord;
-  for (;;) {
-    try {
-      deployment = await create(api);
-      break;
-    } catch (err) {
-      if (!(err instanceof FerryError) || err.code !== 'E_DEPLOY_LOCKED' || !options.waitLock)
-        throw err;
-      if (!said && !globals.json) process.stderr.write(`waiting: ${err.message}\n`);
-      said = true;
-      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
-    }
-  }
-  process.exitCode = await followDeployment(api, deployment, {
-    json: globals.json,
-    detach: options.detach,
-  });
 }
