@@ -1,5 +1,5 @@
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { BundleMeta } from '../bundle/bundle-meta.js';
 import { HashingMeter } from '../bundle/hashing.js';
@@ -11,7 +11,7 @@ import type { Store, StoredSignature } from '../store/store.js';
 import { developerStatement, parsePublicKey, verifyStatement } from '../bundle/bundle-signature.js';
 import type { DeveloperKeys } from './developer-keys.js';
 import type { ServerSigningKey } from './signing-key.js';
-import type { Inspection, InspectorPool } from './inspector-pool.js';
+import { type Inspection, type InspectorPool, SLOT_BYTES } from './inspector-pool.js';
 
 export interface PushInput {
   body: Readable;
@@ -130,7 +130,7 @@ export class BundleService {
 
   private async receive(
     input: PushInput,
-    file: NodeJS.WritableStream,
+    file: Writable,
     inspection: Inspection,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
     // The body is piped through a gate rather than handed to the pipeline, so that
@@ -172,12 +172,12 @@ export class BundleService {
       () => meter.bytes,
       () => lastProgress,
     );
-    const tee = new Tee(inspection);
+    const sink = new UploadSink(inspection, file);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
-    inspection.result.catch(() => tee.stopForwarding());
+    inspection.result.catch(() => sink.stopForwarding());
 
-    const writing = pipeline(gate, meter, tee, file);
+    const writing = pipeline(gate, meter, sink);
     writing.catch(() => inspection.abort());
     const [written, inspected] = await Promise.allSettled([writing, inspection.result]);
     clearInterval(deadline);
@@ -321,34 +321,111 @@ function appNotFound(app: string): FerryError {
 }
 
 /**
- * Passes chunks on down its pipeline and also to the inspector thread, waiting
- * for both to take them. `stopForwarding()` turns it into a sink that drops
- * everything.
+ * The end of an upload's pipeline: gathers the body's pieces (a TLS record
+ * each, 16 KiB at most) into the inspection's shared slots, and writes each
+ * full slot to the file and hands it to the checker thread from the same
+ * memory: one copy, 1 MiB writes, and no buffer allocated per piece. A slot is
+ * filled again once both are done with it; with none free, the body waits.
+ * `stopForwarding()` turns it into a sink that drops everything (the bundle
+ * is known to be bad; the rest is read only so the client gets its answer).
  */
-class Tee extends Transform {
+class UploadSink extends Writable {
   private forwarding = true;
+  private readonly free: number[];
+  /** How many of the file and the checker still read each slot. */
+  private readonly readers: number[];
+  private slot: number | undefined;
+  private filled = 0;
+  private resume: (() => void) | undefined;
+  private fileError: Error | undefined;
 
-  constructor(private readonly inspector: Inspection) {
-    super({ highWaterMark: 1024 * 1024 });
+  constructor(
+    private readonly inspection: Inspection,
+    private readonly file: Writable,
+  ) {
+    super({ highWaterMark: SLOT_BYTES });
+    this.free = inspection.ring.map((_, i) => i);
+    this.readers = inspection.ring.map(() => 0);
+    file.on('error', (err) => {
+      this.fileError = err;
+      this.destroy(err);
+    });
   }
 
   stopForwarding(): void {
     this.forwarding = false;
+    this.wake();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.forwarding) {
-      callback();
-      return;
-    }
-    this.inspector.write(chunk).then(
-      () => callback(null, this.forwarding ? chunk : undefined),
-      (err: unknown) => callback(err as Error),
-    );
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error) => void): void {
+    let offset = 0;
+    const fill = () => {
+      while (this.forwarding && offset < chunk.length) {
+        if (this.slot === undefined) {
+          const slot = this.free.pop();
+          if (slot === undefined) {
+            this.resume = fill;
+            return;
+          }
+          this.slot = slot;
+          this.filled = 0;
+        }
+        const ring = this.inspection.ring[this.slot]!;
+        const copied = chunk.copy(ring, this.filled, offset);
+        offset += copied;
+        this.filled += copied;
+        if (this.filled === ring.length) this.send();
+      }
+      callback(this.fileError);
+    };
+    fill();
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.forwarding) this.inspector.end();
-    callback();
+  override _final(callback: (err?: Error) => void): void {
+    if (this.forwarding && this.slot !== undefined && this.filled > 0) this.send();
+    if (this.forwarding) this.inspection.end();
+    // The file ends once every slot written to it is: then its own end is awaited.
+    const close = () => {
+      if (this.forwarding && this.free.length < this.readers.length) {
+        this.resume = close;
+        return;
+      }
+      this.file.end();
+      finished(this.file).then(
+        () => callback(),
+        (err: unknown) => callback(err as Error),
+      );
+    };
+    close();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.resume = undefined;
+    callback(err);
+  }
+
+  private send(): void {
+    const slot = this.slot!;
+    const length = this.filled;
+    this.slot = undefined;
+    this.filled = 0;
+    this.readers[slot] = 2;
+    const done = () => {
+      if (--this.readers[slot]! > 0) return;
+      this.free.push(slot);
+      this.wake();
+    };
+    const bytes = this.inspection.ring[slot]!.subarray(0, length);
+    this.file.write(bytes, (err) => {
+      if (err) this.destroy(err);
+      else done();
+    });
+    this.inspection.send(slot, length, done);
+  }
+
+  private wake(): void {
+    const resume = this.resume;
+    this.resume = undefined;
+    resume?.();
   }
 }
