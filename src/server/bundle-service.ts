@@ -1,8 +1,7 @@
-import { PassThrough, type Readable, Writable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { type Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { BundleMeta } from '../bundle/bundle-meta.js';
-import { HashingMeter } from '../bundle/hashing.js';
 import type { BundleLimits } from '../bundle/inspect-bundle.js';
 import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
@@ -133,51 +132,44 @@ export class BundleService {
     file: Writable,
     inspection: Inspection,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
-    // The body is piped through a gate rather than handed to the pipeline, so that
+    // Counts, limits, gathers into the checker's slots and writes to the file:
+    // one stage, rather than one per job, for the body's many small pieces.
+    const sink = new UploadSink(inspection, file, this.limits.maxBundleBytes);
+    // The body is piped into the sink rather than handed to a pipeline, so that
     // a stalled upload can be stopped without destroying the request: destroying
     // it would close the socket before the client has its answer.
-    const gate = new PassThrough({ highWaterMark: 64 * 1024 });
     let clientFailed = false;
     let bodyEnded = false;
     const clientGone = (err: Error) => {
       clientFailed = true;
-      gate.destroy(err);
+      sink.destroy(err);
     };
     input.body.once('end', () => (bodyEnded = true));
     input.body.once('error', clientGone);
     input.body.once('close', () => {
       if (!bodyEnded) clientGone(new Error('the client closed the upload before its end'));
     });
-    input.body.pipe(gate);
+    input.body.pipe(sink);
     // A client that went away while its push waited for a checker.
     if (input.body.destroyed) clientGone(new Error('the client closed the upload before its end'));
 
-    let lastProgress = Date.now();
-    // Counts and limits only: the checker thread takes the sha256 of the same bytes.
-    const meter = new HashingMeter({
-      hash: false,
-      limit: this.limits.maxBundleBytes,
-      onLimit: tooLarge,
-      onProgress: () => (lastProgress = Date.now()),
-    });
     // A client that stops sending (asleep, or a half-open connection) or trickles
     // a byte now and then must not hold a checker thread for ever.
     const stalled = (message: string) => {
-      input.body.unpipe(gate);
+      input.body.unpipe(sink);
       input.body.pause();
-      gate.destroy(new FerryError('E_UPLOAD_STALLED', message, { receivedBytes: meter.bytes }));
+      sink.destroy(new FerryError('E_UPLOAD_STALLED', message, { receivedBytes: sink.bytes }));
     };
     const deadline = this.uploadDeadline(
       stalled,
-      () => meter.bytes,
-      () => lastProgress,
+      () => sink.bytes,
+      () => sink.lastProgress,
     );
-    const sink = new UploadSink(inspection, file);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
     inspection.result.catch(() => sink.stopForwarding());
 
-    const writing = pipeline(gate, meter, sink);
+    const writing = finished(sink);
     writing.catch(() => inspection.abort());
     const [written, inspected] = await Promise.allSettled([writing, inspection.result]);
     clearInterval(deadline);
@@ -187,13 +179,13 @@ export class BundleService {
       if (reason instanceof FerryError) throw reason;
       // Checked first: a failed write also ends the request body, which looks like a client gone.
       if (isStorageFull(reason))
-        throw storageFullError(reason, `the upload (after ${meter.bytes} bytes)`);
+        throw storageFullError(reason, `the upload (after ${sink.bytes} bytes)`);
       if (clientFailed) {
         throw new FerryError(
           'E_UPLOAD_INCOMPLETE',
-          `The upload broke off after ${meter.bytes} bytes`,
+          `The upload broke off after ${sink.bytes} bytes`,
           {
-            receivedBytes: meter.bytes,
+            receivedBytes: sink.bytes,
           },
         );
       }
@@ -207,15 +199,15 @@ export class BundleService {
         },
       );
     }
-    if (input.contentLength !== undefined && meter.bytes !== input.contentLength) {
+    if (input.contentLength !== undefined && sink.bytes !== input.contentLength) {
       throw new FerryError(
         'E_UPLOAD_INCOMPLETE',
-        `The upload ended after ${meter.bytes} of ${input.contentLength} bytes`,
-        { receivedBytes: meter.bytes, expectedBytes: input.contentLength },
+        `The upload ended after ${sink.bytes} of ${input.contentLength} bytes`,
+        { receivedBytes: sink.bytes, expectedBytes: input.contentLength },
       );
     }
     if (inspected.status === 'rejected') throw inspected.reason;
-    return { sha256: inspected.value.sha256, size: meter.bytes, meta: inspected.value.meta };
+    return { sha256: inspected.value.sha256, size: sink.bytes, meta: inspected.value.meta };
   }
 
   /**
@@ -321,7 +313,7 @@ function appNotFound(app: string): FerryError {
 }
 
 /**
- * The end of an upload's pipeline: gathers the body's pieces (a TLS record
+ * Where an upload's body goes: counts it against the size limit, gathers its pieces (a TLS record
  * each, 16 KiB at most) into the inspection's shared slots, and writes each
  * full slot to the file and hands it to the checker thread from the same
  * memory: one copy, 1 MiB writes, and no buffer allocated per piece. A slot is
@@ -330,6 +322,10 @@ function appNotFound(app: string): FerryError {
  * is known to be bad; the rest is read only so the client gets its answer).
  */
 class UploadSink extends Writable {
+  /** Bytes received so far. */
+  bytes = 0;
+  /** When the last of them came (`Date.now()`). */
+  lastProgress = Date.now();
   private forwarding = true;
   private readonly free: number[];
   /** How many of the file and the checker still read each slot. */
@@ -342,6 +338,7 @@ class UploadSink extends Writable {
   constructor(
     private readonly inspection: Inspection,
     private readonly file: Writable,
+    private readonly limit: number,
   ) {
     super({ highWaterMark: SLOT_BYTES });
     this.free = inspection.ring.map((_, i) => i);
@@ -358,6 +355,12 @@ class UploadSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error) => void): void {
+    this.bytes += chunk.length;
+    this.lastProgress = Date.now();
+    if (this.bytes > this.limit) {
+      callback(tooLarge(this.limit));
+      return;
+    }
     let offset = 0;
     const fill = () => {
       while (this.forwarding && offset < chunk.length) {
