@@ -17,8 +17,7 @@ if (!port) throw new Error('inspect-worker runs only as a worker thread');
 
 const reply = (message: InspectorReply) => port.postMessage(message);
 let current:
-  | { id: number; input: Writable; hash: Hash; slots: Buffer[]; sha256?: string }
-  | undefined;
+  { id: number; input: Writable; hash: Hash; slots: Buffer[]; sha256?: string } | undefined;
 
 port.on('message', (message: InspectorRequest) => {
   if (message.type === 'begin') {
