@@ -43,7 +43,7 @@ function push(body: Buffer, token?: string): Promise<Response> {
 async function bundleOf(
   app: string,
   marker: string,
-  extra: Record<string, string> = {},
+  extra: Record<string, string | Buffer> = {},
 ): Promise<Buffer> {
   const root = await makeTree({ ...appTree(app, marker), ...extra });
   const file = path.join(os.tmpdir(), `ferry-reg-${process.pid}-${app}-${marker}.tar.gz`);
