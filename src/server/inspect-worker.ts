@@ -32,8 +32,13 @@ port.on('message', (message: InspectorRequest) => {
       slots: message.slots.map((slot) => Buffer.from(slot)),
     };
     current = inspecting;
+    // A finished check lets go of its slots (6 MiB), not only when the next one begins.
+    const forget = () => {
+      if (current === inspecting) current = undefined;
+    };
     checked.then(
       (meta) => {
+        forget();
         // The check ends only once its input has: every chunk and the end were seen.
         const { sha256 } = inspecting;
         if (sha256 === undefined) {
@@ -46,6 +51,7 @@ port.on('message', (message: InspectorRequest) => {
         } else reply({ type: 'done', id, meta, sha256 });
       },
       (err: unknown) => {
+        forget();
         const error =
           err instanceof FerryError
             ? err
