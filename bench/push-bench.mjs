@@ -26,6 +26,9 @@ const { values } = parseArgs({
     bundle: { type: 'string' },
     // Extra NODE_OPTIONS for the server (`--import` a profiler, for one).
     'server-node-options': { type: 'string' },
+    // The server speaks plain HTTP (`--insecure-http`): what a push costs without
+    // TLS, as it would over a local socket. A measurement, not a way to run.
+    'plain-http': { type: 'boolean', default: false },
   },
 });
 const size = parseSize(values.size);
@@ -135,6 +138,7 @@ try {
     ...(values['server-node-options'] === undefined
       ? {}
       : { env: { NODE_OPTIONS: values['server-node-options'] } }),
+    ...(values['plain-http'] ? { args: ['--insecure-http'] } : {}),
   });
   await new Promise((r) => setTimeout(r, 500));
   const results = [];
@@ -152,7 +156,7 @@ try {
     started = performance.now();
     const { out, cpu: clientCpu } = await run(['push', bundleFile], {
       FERRY_SERVER: server.url,
-      FERRY_CA_FILE: server.caFile,
+      ...(server.caPem === undefined ? {} : { FERRY_CA_FILE: server.caFile }),
       FERRY_TOKEN: server.adminToken,
     });
     const seconds = (performance.now() - started) / 1000;

@@ -2,7 +2,8 @@
 // What a push is made of, each part alone, in CPU seconds of this process (all its
 // threads) over one bundle file: reading it, one sha256 pass, inflating it, the
 // server's whole check (`inspectBundle`: inflate, tar, every file's sha256), TLS
-// (both ends, over loopback), and writing it to a file. Their sum is what a push
+// (both ends, over loopback; and, to tell its own cost, plain TCP and a Unix
+// socket), and writing it to a file. Their sum is what a push
 // must spend at the least on a machine running both the CLI and the server.
 //
 //   node bench/push-parts.mjs --bundle /tmp/bench.tar.gz --runs 3
@@ -11,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -79,12 +81,39 @@ async function tlsBothEnds() {
   server.close();
 }
 
+/**
+ * The same bytes over a plain stream socket, both ends: TCP on loopback, or a
+ * Unix socket at `listenOn` (what TLS costs is the difference from the TLS part).
+ */
+async function plainBothEnds(listenOn) {
+  const server = net.createServer((socket) => {
+    socket.resume();
+    socket.on('end', () => socket.end());
+  });
+  await new Promise((resolve) =>
+    listenOn === undefined
+      ? server.listen(0, '127.0.0.1', resolve)
+      : server.listen(listenOn, resolve),
+  );
+  const socket =
+    listenOn === undefined
+      ? net.connect({ port: server.address().port, host: '127.0.0.1' })
+      : net.connect({ path: listenOn });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.resume();
+  read().pipe(socket);
+  await new Promise((resolve) => socket.on('close', resolve));
+  await new Promise((resolve) => server.close(resolve));
+}
+
 const parts = {
   read: () => pipeline(read(), drain()),
   sha256: () => pipeline(read(), createHash('sha256')),
   inflate: () => pipeline(read(), createGunzip({ chunkSize: 1024 * 1024 }), drain()),
   'check (inspectBundle)': () => inspectBundle(read()),
   'TLS, both ends': tlsBothEnds,
+  'TCP, both ends': () => plainBothEnds(undefined),
+  'Unix socket, both ends': () => plainBothEnds(path.join(work, 'sock')),
   write: () => pipeline(read(), createWriteStream(path.join(work, 'copy'))),
 };
 const results = Object.fromEntries(Object.keys(parts).map((name) => [name, []]));
@@ -107,6 +136,6 @@ console.log(
 for (const [name, seconds] of Object.entries(results)) {
   const median = seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
   console.log(
-    `  ${name.padEnd(22)} ${median.toFixed(2)} s  ${(size / median / 1e6).toFixed(0).padStart(5)} MB/s  (${seconds.map((s) => s.toFixed(2)).join(', ')})`,
+    `  ${name.padEnd(24)} ${median.toFixed(2)} s  ${(size / median / 1e6).toFixed(0).padStart(5)} MB/s  (${seconds.map((s) => s.toFixed(2)).join(', ')})`,
   );
 }

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -42,7 +43,7 @@ function push(body: Buffer, token?: string): Promise<Response> {
 async function bundleOf(
   app: string,
   marker: string,
-  extra: Record<string, string> = {},
+  extra: Record<string, string | Buffer> = {},
 ): Promise<Buffer> {
   const root = await makeTree({ ...appTree(app, marker), ...extra });
   const file = path.join(os.tmpdir(), `ferry-reg-${process.pid}-${app}-${marker}.tar.gz`);
@@ -204,6 +205,25 @@ describe('push, list, show, download', () => {
     });
     const list = (await (await api('/apps/retry/bundles')).json()) as { bundles: unknown[] };
     expect(list.bundles).toHaveLength(1);
+  });
+
+  it('stores and checks a bundle many times larger than the buffers it travels through, byte for byte', async () => {
+    // Incompressible files of uneven sizes: the upload passes through the
+    // checker's reused 1 MiB slots many times over, and ends mid-slot.
+    const body = await bundleOf('big', 'v1', {
+      'assets/a.bin': randomBytes(7 * 1024 * 1024 + 3),
+      'assets/b.bin': randomBytes(5 * 1024 * 1024 - 511),
+      'assets/c.bin': randomBytes(9 * 1024 * 1024 + 1),
+    });
+    expect(body.length).toBeGreaterThan(20 * 1024 * 1024);
+    const pushed = await push(body);
+    expect(pushed.status).toBe(201);
+    const result = (await pushed.json()) as { bundle: { sha256: string; size: number } };
+    expect(result.bundle.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(result.bundle.size).toBe(body.length);
+    const download = await api('/apps/big/bundles/1/download');
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer()).equals(body)).toBe(true);
   });
 
   it('gives 20 concurrent pushes of one app 20 distinct consecutive versions', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
@@ -60,6 +60,37 @@ export async function inspectBundle(
   source: Readable,
   limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
 ): Promise<BundleMeta> {
+  const archive = archiveChecker(limits);
+  try {
+    await pipeline(source, archive.gunzip, archive.tarBytes, archive.extract);
+  } catch (err) {
+    throw classifyBundleError(err);
+  }
+  return archive.complete();
+}
+
+/**
+ * `inspectBundle` for a caller that writes the bundle's bytes itself: `input`
+ * takes them (a write's callback runs once its bytes are inflated, so the
+ * caller may then reuse their memory) and `checked` settles as
+ * `inspectBundle` would. Destroying `input` stops the check.
+ */
+export function startBundleCheck(limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): {
+  input: Writable;
+  checked: Promise<BundleMeta>;
+} {
+  const archive = archiveChecker(limits);
+  const checked = pipeline(archive.gunzip, archive.tarBytes, archive.extract).then(
+    () => archive.complete(),
+    (err: unknown) => {
+      throw classifyBundleError(err);
+    },
+  );
+  return { input: archive.gunzip, checked };
+}
+
+/** The streams of one check, from gzip to tar entries, and the last check once they end. */
+function archiveChecker(limits: BundleLimits) {
   const extract = tarExtract();
   const tarBytes = new TarBytesLimit();
   let meta: BundleMeta | undefined;
@@ -78,14 +109,13 @@ export async function inspectBundle(
       (err: unknown) => stopAtEntry(extract, body, err),
     );
   });
-
-  try {
+  return {
     // Larger output chunks than zlib's 16 KiB default: inflating is then 2.5x faster.
-    await pipeline(source, createGunzip({ chunkSize: 1024 * 1024 }), tarBytes, extract);
-  } catch (err) {
-    throw classifyBundleError(err);
-  }
-  return checkComplete(meta, index);
+    gunzip: createGunzip({ chunkSize: 1024 * 1024 }),
+    tarBytes,
+    extract,
+    complete: () => checkComplete(meta, index),
+  };
 }
 
 /**

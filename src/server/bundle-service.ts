@@ -1,8 +1,7 @@
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { BundleMeta } from '../bundle/bundle-meta.js';
-import { HashingMeter } from '../bundle/hashing.js';
 import type { BundleLimits } from '../bundle/inspect-bundle.js';
 import type { AppSummary, BundleDetail, BundleRecord, PushResult } from '../protocol/api.js';
 import { FerryError } from '../protocol/errors.js';
@@ -11,7 +10,7 @@ import type { Store, StoredSignature } from '../store/store.js';
 import { developerStatement, parsePublicKey, verifyStatement } from '../bundle/bundle-signature.js';
 import type { DeveloperKeys } from './developer-keys.js';
 import type { ServerSigningKey } from './signing-key.js';
-import type { Inspection, InspectorPool } from './inspector-pool.js';
+import { type Inspection, type InspectorPool, SLOT_BYTES } from './inspector-pool.js';
 
 export interface PushInput {
   body: Readable;
@@ -130,54 +129,47 @@ export class BundleService {
 
   private async receive(
     input: PushInput,
-    file: NodeJS.WritableStream,
+    file: Writable,
     inspection: Inspection,
   ): Promise<{ sha256: string; size: number; meta: BundleMeta }> {
-    // The body is piped through a gate rather than handed to the pipeline, so that
+    // Counts, limits, gathers into the checker's slots and writes to the file:
+    // one stage, rather than one per job, for the body's many small pieces.
+    const sink = new UploadSink(inspection, file, this.limits.maxBundleBytes);
+    // The body is piped into the sink rather than handed to a pipeline, so that
     // a stalled upload can be stopped without destroying the request: destroying
     // it would close the socket before the client has its answer.
-    const gate = new PassThrough({ highWaterMark: 64 * 1024 });
     let clientFailed = false;
     let bodyEnded = false;
     const clientGone = (err: Error) => {
       clientFailed = true;
-      gate.destroy(err);
+      sink.destroy(err);
     };
     input.body.once('end', () => (bodyEnded = true));
     input.body.once('error', clientGone);
     input.body.once('close', () => {
       if (!bodyEnded) clientGone(new Error('the client closed the upload before its end'));
     });
-    input.body.pipe(gate);
+    input.body.pipe(sink);
     // A client that went away while its push waited for a checker.
     if (input.body.destroyed) clientGone(new Error('the client closed the upload before its end'));
 
-    let lastProgress = Date.now();
-    // Counts and limits only: the checker thread takes the sha256 of the same bytes.
-    const meter = new HashingMeter({
-      hash: false,
-      limit: this.limits.maxBundleBytes,
-      onLimit: tooLarge,
-      onProgress: () => (lastProgress = Date.now()),
-    });
     // A client that stops sending (asleep, or a half-open connection) or trickles
     // a byte now and then must not hold a checker thread for ever.
     const stalled = (message: string) => {
-      input.body.unpipe(gate);
+      input.body.unpipe(sink);
       input.body.pause();
-      gate.destroy(new FerryError('E_UPLOAD_STALLED', message, { receivedBytes: meter.bytes }));
+      sink.destroy(new FerryError('E_UPLOAD_STALLED', message, { receivedBytes: sink.bytes }));
     };
     const deadline = this.uploadDeadline(
       stalled,
-      () => meter.bytes,
-      () => lastProgress,
+      () => sink.bytes,
+      () => sink.lastProgress,
     );
-    const tee = new Tee(inspection);
     // Once the bundle is known to be bad, the rest of the body is read and dropped,
     // so that the client gets the error as an answer rather than a reset socket.
-    inspection.result.catch(() => tee.stopForwarding());
+    inspection.result.catch(() => sink.stopForwarding());
 
-    const writing = pipeline(gate, meter, tee, file);
+    const writing = finished(sink);
     writing.catch(() => inspection.abort());
     const [written, inspected] = await Promise.allSettled([writing, inspection.result]);
     clearInterval(deadline);
@@ -187,13 +179,13 @@ export class BundleService {
       if (reason instanceof FerryError) throw reason;
       // Checked first: a failed write also ends the request body, which looks like a client gone.
       if (isStorageFull(reason))
-        throw storageFullError(reason, `the upload (after ${meter.bytes} bytes)`);
+        throw storageFullError(reason, `the upload (after ${sink.bytes} bytes)`);
       if (clientFailed) {
         throw new FerryError(
           'E_UPLOAD_INCOMPLETE',
-          `The upload broke off after ${meter.bytes} bytes`,
+          `The upload broke off after ${sink.bytes} bytes`,
           {
-            receivedBytes: meter.bytes,
+            receivedBytes: sink.bytes,
           },
         );
       }
@@ -207,15 +199,15 @@ export class BundleService {
         },
       );
     }
-    if (input.contentLength !== undefined && meter.bytes !== input.contentLength) {
+    if (input.contentLength !== undefined && sink.bytes !== input.contentLength) {
       throw new FerryError(
         'E_UPLOAD_INCOMPLETE',
-        `The upload ended after ${meter.bytes} of ${input.contentLength} bytes`,
-        { receivedBytes: meter.bytes, expectedBytes: input.contentLength },
+        `The upload ended after ${sink.bytes} of ${input.contentLength} bytes`,
+        { receivedBytes: sink.bytes, expectedBytes: input.contentLength },
       );
     }
     if (inspected.status === 'rejected') throw inspected.reason;
-    return { sha256: inspected.value.sha256, size: meter.bytes, meta: inspected.value.meta };
+    return { sha256: inspected.value.sha256, size: sink.bytes, meta: inspected.value.meta };
   }
 
   /**
@@ -321,34 +313,122 @@ function appNotFound(app: string): FerryError {
 }
 
 /**
- * Passes chunks on down its pipeline and also to the inspector thread, waiting
- * for both to take them. `stopForwarding()` turns it into a sink that drops
- * everything.
+ * Where an upload's body goes: counts it against the size limit, gathers its pieces (a TLS record
+ * each, 16 KiB at most) into the inspection's shared slots, and writes each
+ * full slot to the file and hands it to the checker thread from the same
+ * memory: one copy, 1 MiB writes, and no buffer allocated per piece. A slot is
+ * filled again once both are done with it; with none free, the body waits.
+ * `stopForwarding()` turns it into a sink that drops everything (the bundle
+ * is known to be bad; the rest is read only so the client gets its answer).
  */
-class Tee extends Transform {
+class UploadSink extends Writable {
+  /** Bytes received so far. */
+  bytes = 0;
+  /** When the last of them came (`Date.now()`). */
+  lastProgress = Date.now();
   private forwarding = true;
+  private readonly free: number[];
+  /** How many of the file and the checker still read each slot. */
+  private readonly readers: number[];
+  private slot: number | undefined;
+  private filled = 0;
+  private resume: (() => void) | undefined;
+  private fileError: Error | undefined;
 
-  constructor(private readonly inspector: Inspection) {
-    super({ highWaterMark: 1024 * 1024 });
+  constructor(
+    private readonly inspection: Inspection,
+    private readonly file: Writable,
+    private readonly limit: number,
+  ) {
+    super({ highWaterMark: SLOT_BYTES });
+    this.free = inspection.ring.map((_, i) => i);
+    this.readers = inspection.ring.map(() => 0);
+    file.on('error', (err) => {
+      this.fileError = err;
+      this.destroy(err);
+    });
   }
 
   stopForwarding(): void {
     this.forwarding = false;
+    this.wake();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.forwarding) {
-      callback();
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error) => void): void {
+    this.bytes += chunk.length;
+    this.lastProgress = Date.now();
+    if (this.bytes > this.limit) {
+      callback(tooLarge(this.limit));
       return;
     }
-    this.inspector.write(chunk).then(
-      () => callback(null, this.forwarding ? chunk : undefined),
-      (err: unknown) => callback(err as Error),
-    );
+    let offset = 0;
+    const fill = () => {
+      while (this.forwarding && offset < chunk.length) {
+        if (this.slot === undefined) {
+          const slot = this.free.pop();
+          if (slot === undefined) {
+            this.resume = fill;
+            return;
+          }
+          this.slot = slot;
+          this.filled = 0;
+        }
+        const ring = this.inspection.ring[this.slot]!;
+        const copied = chunk.copy(ring, this.filled, offset);
+        offset += copied;
+        this.filled += copied;
+        if (this.filled === ring.length) this.send();
+      }
+      callback(this.fileError);
+    };
+    fill();
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.forwarding) this.inspector.end();
-    callback();
+  override _final(callback: (err?: Error) => void): void {
+    if (this.forwarding && this.slot !== undefined && this.filled > 0) this.send();
+    if (this.forwarding) this.inspection.end();
+    // The file ends once every slot written to it is: then its own end is awaited.
+    const close = () => {
+      if (this.forwarding && this.free.length < this.readers.length) {
+        this.resume = close;
+        return;
+      }
+      this.file.end();
+      finished(this.file).then(
+        () => callback(),
+        (err: unknown) => callback(err as Error),
+      );
+    };
+    close();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.resume = undefined;
+    callback(err);
+  }
+
+  private send(): void {
+    const slot = this.slot!;
+    const length = this.filled;
+    this.slot = undefined;
+    this.filled = 0;
+    this.readers[slot] = 2;
+    const done = () => {
+      if (--this.readers[slot]! > 0) return;
+      this.free.push(slot);
+      this.wake();
+    };
+    const bytes = this.inspection.ring[slot]!.subarray(0, length);
+    this.file.write(bytes, (err) => {
+      if (err) this.destroy(err);
+      else done();
+    });
+    this.inspection.send(slot, length, done);
+  }
+
+  private wake(): void {
+    const resume = this.resume;
+    this.resume = undefined;
+    resume?.();
   }
 }

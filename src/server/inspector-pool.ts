@@ -5,14 +5,16 @@ import { type ErrorCode, FerryError } from '../protocol/errors.js';
 
 /** Messages from the main thread to an inspector worker; `id` names the inspection. */
 export type InspectorRequest =
-  | { type: 'begin'; id: number; limits: BundleLimits }
-  | { type: 'chunk'; id: number; data: Uint8Array }
+  | { type: 'begin'; id: number; limits: BundleLimits; slots: SharedArrayBuffer[] }
+  /** The first `length` bytes of slot `slot` of the inspection's ring are the next bytes of the upload. */
+  | { type: 'chunk'; id: number; slot: number; length: number }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number };
 
 /** Messages from an inspector worker to the main thread. */
 export type InspectorReply =
-  | { type: 'ack'; id: number; bytes: number }
+  /** The worker is done with slot `slot`: hashed and inflated, it may be filled again. */
+  | { type: 'ack'; id: number; slot: number }
   | { type: 'done'; id: number; meta: BundleMeta; sha256: string }
   | {
       type: 'failed';
@@ -22,11 +24,11 @@ export type InspectorReply =
       details?: Record<string, unknown> | undefined;
     };
 
-/** How many bytes may wait in a worker before `write` holds the producer back. */
-const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+/** How many slots an inspection's ring has: the bytes in flight to a worker are bounded by it. */
+export const RING_SLOTS = 6;
 
-/** Chunks are sent to a worker in messages of at least this size. */
-const BATCH_BYTES = 1024 * 1024;
+/** The size of one slot: the upload is written to its file and sent to the worker in pieces this large. */
+export const SLOT_BYTES = 1024 * 1024;
 
 /**
  * Worker threads that check pushed bundles (`inspectBundle`) and take their
@@ -156,17 +158,21 @@ export interface Inspected {
 }
 
 /**
- * One bundle being checked by one worker. Feed it with `write` (which resolves
- * when there is room for more, so memory stays bounded) and `end`; `result`
- * settles with the bundle's metadata and sha256, or the `FerryError` that refused it.
+ * One bundle being checked by one worker. The bytes travel in a ring of
+ * `RING_SLOTS` shared buffers of `SLOT_BYTES`, made once per inspection and
+ * filled again once the worker is done with them, rather than a fresh buffer
+ * per MiB (whose allocation, page faults and collection cost more than the
+ * check's bookkeeping). Fill a slot from `ring`, hand it over with `send`
+ * (its `onDone` runs once the worker no longer reads it), then `end`;
+ * `result` settles with the bundle's metadata and sha256, or the `FerryError`
+ * that refused it.
  */
 export class Inspection {
   readonly result: Promise<Inspected>;
-  private inFlight = 0;
+  /** The shared slots; the worker reads slot `i` only between `send(i)` and its `onDone`. */
+  readonly ring: Buffer[];
   private settled = false;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private waiting: (() => void) | undefined;
+  private readonly held = new Map<number, () => void>();
 
   constructor(
     private readonly worker: PooledWorker,
@@ -174,6 +180,8 @@ export class Inspection {
     limits: BundleLimits,
   ) {
     const { thread } = worker;
+    const slots = Array.from({ length: RING_SLOTS }, () => new SharedArrayBuffer(SLOT_BYTES));
+    this.ring = slots.map((slot) => Buffer.from(slot));
     this.result = new Promise<Inspected>((resolve, reject) => {
       let finished = false;
       const finish = (outcome: () => void) => {
@@ -183,15 +191,14 @@ export class Inspection {
         thread.off('error', onCrash);
         thread.off('exit', onCrash);
         this.settled = true;
-        this.release();
+        // The worker reads no slot once it has answered (or died): each is free again.
+        for (const slot of [...this.held.keys()]) this.done(slot);
         outcome();
       };
       const onMessage = (message: InspectorReply) => {
         if (message.id !== this.id) return;
-        if (message.type === 'ack') {
-          this.inFlight -= message.bytes;
-          if (this.inFlight <= MAX_IN_FLIGHT) this.release();
-        } else if (message.type === 'done') {
+        if (message.type === 'ack') this.done(message.slot);
+        else if (message.type === 'done') {
           finish(() => resolve({ meta: message.meta, sha256: message.sha256 }));
         } else {
           finish(() => reject(new FerryError(message.code, message.message, message.details)));
@@ -209,27 +216,25 @@ export class Inspection {
     // The caller may stop listening once the upload has failed; an unobserved
     // rejection must not end the process.
     this.result.catch(() => undefined);
-    this.post({ type: 'begin', id, limits });
+    this.post({ type: 'begin', id, limits, slots });
   }
 
   /**
-   * Hands the worker a copy of `chunk`, gathered with others into messages of at
-   * least 1 MiB (a message per network read would cost more than the copy);
-   * resolves once there is room for more.
+   * Hands the worker the first `length` bytes of slot `slot`, the next bytes of
+   * the upload; `onDone` runs once the worker is done reading them (at once
+   * when the check has already ended).
    */
-  async write(chunk: Buffer): Promise<void> {
-    if (this.settled) return;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= BATCH_BYTES) this.flush();
-    if (this.inFlight > MAX_IN_FLIGHT)
-      await new Promise<void>((resolve) => (this.waiting = resolve));
+  send(slot: number, length: number, onDone: () => void): void {
+    if (this.settled) {
+      onDone();
+      return;
+    }
+    this.held.set(slot, onDone);
+    this.post({ type: 'chunk', id: this.id, slot, length });
   }
 
   end(): void {
-    if (this.settled) return;
-    this.flush();
-    this.post({ type: 'end', id: this.id });
+    if (!this.settled) this.post({ type: 'end', id: this.id });
   }
 
   /** Stops the check, for an upload that broke off; `result` then rejects. */
@@ -237,32 +242,13 @@ export class Inspection {
     if (!this.settled) this.post({ type: 'abort', id: this.id });
   }
 
-  private flush(): void {
-    if (this.pendingBytes === 0) return;
-    // One copy, whose memory then moves to the worker rather than being cloned again.
-    // Not zero-filled first (`new Uint8Array` would be): every byte is written below.
-    const data = Buffer.allocUnsafeSlow(this.pendingBytes);
-    let offset = 0;
-    for (const piece of this.pending) {
-      data.set(piece, offset);
-      offset += piece.length;
-    }
-    this.inFlight += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.worker.thread.postMessage(
-      { type: 'chunk', id: this.id, data } satisfies InspectorRequest,
-      [data.buffer],
-    );
+  private done(slot: number): void {
+    const onDone = this.held.get(slot);
+    this.held.delete(slot);
+    onDone?.();
   }
 
   private post(message: InspectorRequest): void {
     this.worker.thread.postMessage(message);
-  }
-
-  private release(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.();
   }
 }
