@@ -39,7 +39,7 @@ export async function whoAnswered(
   if (port === null) return UNKNOWN;
   const sockets = await listeningSockets(port);
   if (sockets === null || sockets.size === 0) return UNKNOWN;
-  for (const pid of await serviceProcesses(ctx)) {
+  for await (const pid of serviceProcesses(ctx)) {
     if (await holdsSocket(pid, sockets)) {
       return { note: `port ${port}: held by the service (pid ${pid})`, failure: null };
     }
@@ -87,10 +87,17 @@ function localPort(spec: HealthCheckSpec): number | null {
   return local ? port : null;
 }
 
-/** The processes of the app's service now: its main process's group, as the driver knows it. */
-async function serviceProcesses(ctx: InstallContext): Promise<number[]> {
+/**
+ * The processes of the app's service now: its main process, then the rest of
+ * its group, as the driver knows it. The group is looked up (a read of every
+ * process's `/proc/<pid>/stat`) only when the main process does not hold the
+ * port, which is seldom: most apps listen in their main process.
+ */
+async function* serviceProcesses(ctx: InstallContext): AsyncGenerator<number> {
   const { pid } = await ctx.host.driver.status(ctx.job.app).catch(() => ({ pid: null }));
-  if (pid === null) return [];
+  if (pid === null) return;
+  yield pid;
   const group = readProcStat(pid)?.pgrp;
-  return [pid, ...(group === undefined ? [] : groupMembers(group).filter((p) => p !== pid))];
+  if (group === undefined) return;
+  for (const member of groupMembers(group)) if (member !== pid) yield member;
 }
