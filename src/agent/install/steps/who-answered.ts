@@ -2,7 +2,7 @@ import { readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { type HealthCheckSpec, parseTcpAddress } from '../../health/health-check.js';
 import { holdsSocket, listeningSockets, socketHolders } from '../../health/port-holders.js';
-import { groupMembers, readProcStat } from '../../process/builtin/proc-stat.js';
+import { childrenOf, groupMembers, readProcStat } from '../../process/builtin/proc-stat.js';
 import type { InstallContext } from './install-step.js';
 
 /** What the health step found out about the process that answered its check. */
@@ -88,10 +88,12 @@ function localPort(spec: HealthCheckSpec): number | null {
 }
 
 /**
- * The processes of the app's service now: its main process, then the rest of
- * its group, as the driver knows it. The group is looked up (a read of every
- * process's `/proc/<pid>/stat`) only when the main process does not hold the
- * port, which is seldom: most apps listen in their main process.
+ * The processes of the app's service now: its main process, then its
+ * descendants in its process group (a shell's child: the builtin driver runs
+ * the command through `sh -c`), then the rest of its group, as the driver
+ * knows it. The whole group is looked up (a read of every process's
+ * `/proc/<pid>/stat`) only when none of the first holds the port, which is
+ * seldom.
  */
 async function* serviceProcesses(ctx: InstallContext): AsyncGenerator<number> {
   const { pid } = await ctx.host.driver.status(ctx.job.app).catch(() => ({ pid: null }));
@@ -99,5 +101,13 @@ async function* serviceProcesses(ctx: InstallContext): AsyncGenerator<number> {
   yield pid;
   const group = readProcStat(pid)?.pgrp;
   if (group === undefined) return;
-  for (const member of groupMembers(group)) if (member !== pid) yield member;
+  const seen = new Set([pid]);
+  const queue = childrenOf(pid);
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    if (seen.has(next) || readProcStat(next)?.pgrp !== group) continue;
+    seen.add(next);
+    yield next;
+    queue.push(...childrenOf(next));
+  }
+  for (const member of groupMembers(group)) if (!seen.has(member)) yield member;
 }
