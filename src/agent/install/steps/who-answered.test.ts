@@ -102,6 +102,30 @@ describe('the health step, on who answered its check', () => {
     expect(fx.output()).toContain(`port ${port}: held by the service (pid ${service.pid})\n`);
   });
 
+  it('passes a check answered by another process of the service’s group (a shell’s child), and says so', async () => {
+    const dir = await release(2);
+    // The service's main process is a shell that does not exec: its child, in
+    // the shell's process group, holds the port.
+    const shell = spawn('/bin/sh', ['-c', `node server.mjs ${fx.root}; true`], {
+      cwd: dir,
+      env: { ...process.env, APP_PORT: String(port), FERRY_VERSION: '2' },
+      detached: true,
+      stdio: 'ignore',
+    });
+    shell.unref();
+    await answers();
+    fx.driver.status = () => Promise.resolve({ running: true, pid: shell.pid! });
+    const ctx = await fx.context({
+      manifest: manifest('node server.mjs'),
+      vars: { PORT: `${port}` },
+    });
+    await healthStep.run(ctx);
+    expect(ctx.revertFor).toBeUndefined();
+    const holder = Number(/held by the service \(pid (\d+)\)/.exec(fx.output())?.[1]);
+    expect(holder).not.toBe(shell.pid);
+    expect(readProcStat(holder)).toMatchObject({ ppid: shell.pid, pgrp: shell.pid });
+  });
+
   it('passes a check answered by a process that is not the app’s (a proxy in front), and notes it', async () => {
     await release(2);
     await writeFile(path.join(fx.root, 'server.mjs'), SERVER);

@@ -2,7 +2,7 @@ import { readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { type HealthCheckSpec, parseTcpAddress } from '../../health/health-check.js';
 import { holdsSocket, listeningSockets, socketHolders } from '../../health/port-holders.js';
-import { groupMembers, readProcStat } from '../../process/builtin/proc-stat.js';
+import { childrenOf, groupMembers, readProcStat } from '../../process/builtin/proc-stat.js';
 import type { InstallContext } from './install-step.js';
 
 /** What the health step found out about the process that answered its check. */
@@ -39,7 +39,7 @@ export async function whoAnswered(
   if (port === null) return UNKNOWN;
   const sockets = await listeningSockets(port);
   if (sockets === null || sockets.size === 0) return UNKNOWN;
-  for (const pid of await serviceProcesses(ctx)) {
+  for await (const pid of serviceProcesses(ctx)) {
     if (await holdsSocket(pid, sockets)) {
       return { note: `port ${port}: held by the service (pid ${pid})`, failure: null };
     }
@@ -87,10 +87,27 @@ function localPort(spec: HealthCheckSpec): number | null {
   return local ? port : null;
 }
 
-/** The processes of the app's service now: its main process's group, as the driver knows it. */
-async function serviceProcesses(ctx: InstallContext): Promise<number[]> {
+/**
+ * The processes of the app's service now: its main process, then its
+ * descendants in its process group (a shell's child: the builtin driver runs
+ * the command through `sh -c`), then the rest of its group, as the driver
+ * knows it. The whole group is looked up (a read of every process's
+ * `/proc/<pid>/stat`) only when none of the first holds the port, which is
+ * seldom.
+ */
+async function* serviceProcesses(ctx: InstallContext): AsyncGenerator<number> {
   const { pid } = await ctx.host.driver.status(ctx.job.app).catch(() => ({ pid: null }));
-  if (pid === null) return [];
+  if (pid === null) return;
+  yield pid;
   const group = readProcStat(pid)?.pgrp;
-  return [pid, ...(group === undefined ? [] : groupMembers(group).filter((p) => p !== pid))];
+  if (group === undefined) return;
+  const seen = new Set([pid]);
+  const queue = childrenOf(pid);
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    if (seen.has(next) || readProcStat(next)?.pgrp !== group) continue;
+    seen.add(next);
+    yield next;
+    queue.push(...childrenOf(next));
+  }
+  for (const member of groupMembers(group)) if (!seen.has(member)) yield member;
 }

@@ -46,6 +46,9 @@ export function isRunning(pid: number, startTime: string): boolean {
  * children stay in its group, so stopping waits for all of them.
  */
 export function groupMembers(pgid: number): number[] {
+  // No process in the group at all (the usual answer once a service stopped):
+  // one signal 0 says so, where the scan below reads every process's stat.
+  if (!groupExists(pgid)) return [];
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -56,4 +59,36 @@ export function groupMembers(pgid: number): number[] {
     }
   }
   return members;
+}
+
+/**
+ * False when no process (not even a zombie) is in group `pgid`; true when one
+ * may be (a signal 0 to the group found one, or was not allowed to tell).
+ */
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * The children of `pid`'s main thread (`/proc/<pid>/task/<pid>/children`), or
+ * [] when that cannot be read: a quick look at a process's own children, which
+ * may miss some (those of its other threads); a caller that must find every
+ * process of a group falls back on `groupMembers`.
+ */
+export function childrenOf(pid: number): number[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split(' ')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
 }
