@@ -135,6 +135,42 @@ describe('StepReporter sends output', () => {
   });
 });
 
+describe('StepReporter gathers output', () => {
+  it('sends lines written together as one piece, and keeps the order of the two streams', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-5');
+    await steps.step('install', (context) => {
+      for (let i = 0; i < 50; i++) context.out(`line ${i}\n`);
+      context.err('a warning\n');
+      context.out('last\n');
+      return Promise.resolve();
+    });
+    const pieces = transport.events.flatMap((e) => (e.type === 'step.output' ? [e] : []));
+    expect(pieces.map((p) => [p.stream, p.seq])).toEqual([
+      ['stdout', 0],
+      ['stderr', 0],
+      ['stdout', 1],
+    ]);
+    expect(pieces[0]!.text).toBe(Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join(''));
+    // Each piece is sent before the step's end is.
+    expect(transport.events.at(-1)!.type).toBe('step.finished');
+  });
+
+  it('sends what a long step wrote while it still runs', async () => {
+    const transport = recordingTransport();
+    const steps = new StepReporter(transport, 'job-6');
+    let seenWhileRunning: string[] = [];
+    await steps.step('install', async (context) => {
+      context.out('downloading\n');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      seenWhileRunning = transport.events.flatMap((e) =>
+        e.type === 'step.output' ? [e.text] : [],
+      );
+    });
+    expect(seenWhileRunning).toEqual(['downloading\n']);
+  });
+});
+
 describe('StepReporter runs commands', () => {
   const env = { PATH: '/usr/bin:/bin' };
 

@@ -7,6 +7,9 @@ import { SECRET_MASK, SecretMasker } from './secret-masker.js';
 /** Output pieces are sent in chunks of at most this many characters. */
 const CHUNK = 64 * 1024;
 
+/** How long a step's output is gathered into one piece before it is sent. */
+const OUTPUT_GATHER_MS = 50;
+
 export { SECRET_MASK };
 
 /** What a step did, for the pipeline to decide what comes next. */
@@ -76,7 +79,7 @@ export class StepReporter {
   async step(name: string, body: (context: StepContext) => Promise<void>): Promise<StepOutcome> {
     const started = Date.now();
     const seq = { stdout: 0, stderr: 0 };
-    const send = (stream: 'stdout' | 'stderr', masked: string) => {
+    const emitOutput = (stream: 'stdout' | 'stderr', masked: string) => {
       for (let i = 0; i < masked.length; i += CHUNK) {
         this.emit({
           type: 'step.output',
@@ -88,6 +91,25 @@ export class StepReporter {
         });
       }
     };
+    // Output that comes in many small writes (a line each) travels as one piece
+    // per stream every OUTPUT_GATHER_MS: each piece is an event the server writes
+    // and acknowledges, and a step's lines come mostly together. A change of
+    // stream sends what was gathered first, so the two streams keep their order.
+    let gathered: { stream: 'stdout' | 'stderr'; text: string } | undefined;
+    let gatherTimer: NodeJS.Timeout | undefined;
+    const sendGathered = () => {
+      clearTimeout(gatherTimer);
+      gatherTimer = undefined;
+      if (gathered !== undefined) emitOutput(gathered.stream, gathered.text);
+      gathered = undefined;
+    };
+    const send = (stream: 'stdout' | 'stderr', masked: string) => {
+      if (masked === '') return;
+      if (gathered !== undefined && gathered.stream !== stream) sendGathered();
+      gathered = { stream, text: (gathered?.text ?? '') + masked };
+      if (gathered.text.length >= CHUNK) sendGathered();
+      else gatherTimer ??= setTimeout(sendGathered, OUTPUT_GATHER_MS);
+    };
     // Each stream is masked as one text, whatever pieces it comes in: a secret
     // split across two writes, or spanning lines, is still seen whole. Only a
     // tail that may begin a secret waits for the next piece (or the step's end).
@@ -96,6 +118,7 @@ export class StepReporter {
       send(stream, masking[stream].push(text));
     const flush = () => {
       for (const stream of ['stdout', 'stderr'] as const) send(stream, masking[stream].end());
+      sendGathered();
     };
     let exitCode: number | null = null;
     const context: StepContext = {
