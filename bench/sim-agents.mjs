@@ -3,7 +3,7 @@
 // real built-in transport's WebSocket to a real `ferry server`
 // (BuiltinAgentTransport, the agent's own) — or, given `transport`, the
 // agent's RabbitMQ transport with the host's own broker user — ask whether each job is still
-// wanted as an agent does, and report each install through the protocol —
+// wanted as an agent does (on the built-in transport's connection, else over HTTPS), and report each install through the protocol —
 // every step's start and end, its output, the job's end, then the host's facts
 // with the new release current — without running anything: no download, no
 // unpack, no service. So a thousand hosts fit on one machine, and the server
@@ -138,9 +138,11 @@ class SimulatedAgent {
       await this.transport.drain();
       return;
     }
+    // As a real agent asks: on its connection when the transport can, else over HTTPS.
     const wanted = await askWanted(
       { ...this.identity, clientOptions: harnessTrust().clientOptions() },
       job.id,
+      { onConnection: this.transport.askWanted?.bind(this.transport) },
     );
     if (!wanted.proceed) {
       this.emit({

@@ -18,10 +18,11 @@ import { RabbitmqServerTransport } from '../src/transport/rabbitmq/rabbitmq-serv
 import { FinalJobError } from '../src/transport/unhandled-job.js';
 import { amqpUrl as amqpUrlOf } from './helpers/services.js';
 import { deleteTopology } from './helpers/rabbitmq.js';
-import type {
-  AgentTransport,
-  ServerTransport,
-  TransportLogger,
+import {
+  type AgentTransport,
+  type ServerTransport,
+  type TransportLogger,
+  WantedRefusal,
 } from '../src/transport/transport.js';
 
 /** A logger that keeps what it is told, so tests can see that bad input was reported. */
@@ -688,6 +689,77 @@ describe('the built-in agent transport, stopping', () => {
       const again: Job[] = [];
       harness.agent('host-a').start((job) => Promise.resolve(void again.push(job)));
       await until(() => again.length === 1, 'the job again');
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the built-in transport, the still-wanted question on the connection', () => {
+  /** An agent of host-a, started and connected. */
+  async function connected(harness: Harness): Promise<BuiltinAgentTransport> {
+    const agent = harness.agent('host-a') as BuiltinAgentTransport;
+    let up = false;
+    agent.onConnection((is) => (up = is));
+    agent.start(() => Promise.resolve());
+    await until(() => up, 'the agent connected');
+    return agent;
+  }
+
+  it('is asked and answered on the open connection, for the host the connection speaks for', async () => {
+    const harness = await builtinHarness();
+    try {
+      const asked: string[] = [];
+      harness.server().onWantedQuestion!((hostId, installId) => {
+        asked.push(`${hostId} ${installId}`);
+        if (installId === 'ins_gone')
+          return Promise.reject(new FerryError('E_INSTALL_NOT_FOUND', 'No install ins_gone'));
+        if (installId === 'ins_broken') return Promise.reject(new Error('disk on fire'));
+        return Promise.resolve({ proceed: true, reason: null });
+      });
+      // Connected once the server answers: it says so at the upgrade.
+      const agent = await connected(harness);
+      const signal = AbortSignal.timeout(5000);
+      await expect(agent.askWanted('ins_1', signal)).resolves.toEqual({
+        proceed: true,
+        reason: null,
+      });
+      await expect(agent.askWanted('ins_gone', signal)).rejects.toMatchObject({
+        code: 'E_INSTALL_NOT_FOUND',
+        httpStatus: 404,
+      });
+      // An error that is not the server's word is a 500 (asked again), logged on the server.
+      const broken = agent.askWanted('ins_broken', signal);
+      await expect(broken).rejects.toBeInstanceOf(WantedRefusal);
+      await expect(broken).rejects.toMatchObject({ code: 'E_INTERNAL', httpStatus: 500 });
+      expect(asked).toEqual(['host-a ins_1', 'host-a ins_gone', 'host-a ins_broken']);
+      expect(harness.logger.lines.some((l) => l.message.includes('still wanted failed'))).toBe(
+        true,
+      );
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('is not asked on the connection of a server that does not answer there (one from before): the agent asks over HTTPS', async () => {
+    const harness = await builtinHarness();
+    try {
+      const agent = await connected(harness);
+      expect(agent.askWanted('ins_1', AbortSignal.timeout(5000))).toBeUndefined();
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('fails a question whose connection goes before the answer, so that it is asked again', async () => {
+    const harness = await builtinHarness();
+    try {
+      harness.server().onWantedQuestion!(() => new Promise(() => undefined));
+      const agent = await connected(harness);
+      const asked = agent.askWanted('ins_1', AbortSignal.timeout(5000));
+      expect(asked).toBeDefined();
+      await harness.server().disconnect('host-a', 'testing');
+      await expect(asked).rejects.toThrow('closed before it answered');
     } finally {
       await harness.stop();
     }

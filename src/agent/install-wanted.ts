@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
-import { FerryError } from '../protocol/errors.js';
+import { FerryError, isErrorCode } from '../protocol/errors.js';
+import { WantedRefusal } from '../transport/transport.js';
 import { FinalJobError } from '../transport/unhandled-job.js';
 import type { AgentIdentity } from './agent-identity.js';
 
@@ -17,6 +18,11 @@ export interface AskWantedOptions {
   signal?: AbortSignal;
   /** Told of each failed try that will be tried again. */
   onRetry?: (err: FerryError, attempt: number, delayMs: number) => void;
+  /**
+   * Asks on the transport's open connection (`AgentTransport.askWanted`)
+   * instead of a new HTTPS call, when it can (it returns undefined when not).
+   */
+  onConnection?: (installId: string, signal: AbortSignal) => Promise<InstallWanted> | undefined;
 }
 
 /**
@@ -41,7 +47,13 @@ export async function askWanted(
   let delay = options.initialDelayMs ?? 500;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await askOnce(identity, installId, options.timeoutMs ?? 15_000, options.signal);
+      return await askOnce(
+        identity,
+        installId,
+        options.timeoutMs ?? 15_000,
+        options.signal,
+        options.onConnection,
+      );
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= attempts || options.signal?.aborted) {
         throw err instanceof RetryableError ? err.error : err;
@@ -67,11 +79,28 @@ async function askOnce(
   installId: string,
   timeoutMs: number,
   stop: AbortSignal | undefined,
+  onConnection: AskWantedOptions['onConnection'],
 ): Promise<InstallWanted> {
   // The body can be slow too: the whole call is under the one deadline.
   const signal = stop
     ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
     : AbortSignal.timeout(timeoutMs);
+  const onItsConnection = onConnection?.(installId, signal);
+  if (onItsConnection) {
+    try {
+      return await onItsConnection;
+    } catch (err) {
+      if (err instanceof WantedRefusal) return refused(installId, err.httpStatus, err.code, err);
+      const why =
+        signal.aborted && !stop?.aborted ? `no answer in ${timeoutMs} ms` : (err as Error).message;
+      throw new RetryableError(
+        new FerryError(
+          'E_SERVER_UNREACHABLE',
+          `Cannot ask the Ferry server at ${identity.server} about install ${installId} on the agent's connection (${why})`,
+        ),
+      );
+    }
+  }
   const client = new FerryClient(identity.server, identity.token, identity.clientOptions);
   try {
     return await client.call('installWanted', { params: { id: installId } }, { signal });
@@ -90,19 +119,28 @@ async function askOnce(
         ),
       );
     }
-    if (err.httpStatus === 404 && err.code === 'E_INSTALL_NOT_FOUND') {
-      return { proceed: false, reason: 'the server has no such install for this host' };
-    }
     if (err.details?.notUnderstood === true) {
       throw new FinalJobError(
         `The server's answer about install ${installId} is not one this agent can read: ${err.message}`,
       );
     }
-    const error = new FerryError(
-      err.code,
-      `The server did not say whether install ${installId} is wanted: ${err.message}`,
-    );
-    if (err.httpStatus >= 500 || err.httpStatus === 429) throw new RetryableError(error);
-    throw new FinalJobError(`${error.code}: ${error.message}`, { cause: error });
+    return refused(installId, err.httpStatus, err.code, err);
   }
+}
+
+/**
+ * The server's error answer, asked over HTTP or on the connection: no such
+ * install is a "no"; a 5xx or 429 is asked again; anything else will not
+ * change by asking again.
+ */
+function refused(installId: string, httpStatus: number, code: string, err: Error): InstallWanted {
+  if (httpStatus === 404 && code === 'E_INSTALL_NOT_FOUND') {
+    return { proceed: false, reason: 'the server has no such install for this host' };
+  }
+  const error = new FerryError(
+    isErrorCode(code) ? code : 'E_INTERNAL',
+    `The server did not say whether install ${installId} is wanted: ${err.message}`,
+  );
+  if (httpStatus >= 500 || httpStatus === 429) throw new RetryableError(error);
+  throw new FinalJobError(`${error.code}: ${error.message}`, { cause: error });
 }

@@ -230,6 +230,8 @@ async function startAgent(
       const wanted = await askWanted(asking, job.id, {
         timeoutMs: options.checkTimeoutMs,
         signal: stopping.signal,
+        // On the open connection when the transport can (no TLS handshake per job).
+        onConnection: transport.askWanted?.bind(transport),
         onRetry: (err, attempt, delayMs) =>
           logger.warn(
             { jobId: job.id, attempt, delayMs, code: err.code, error: err.message },

@@ -314,6 +314,7 @@ describe('AgentService, an install by hand (`ferry install`)', () => {
 
 describe('AgentService, asked whether an install is still wanted', () => {
   let service: AgentService;
+  let captured: ReturnType<typeof capturingTransport>;
   const token = { hostId: 'host_a' } as StoredToken;
 
   beforeEach(async () => {
@@ -350,11 +351,12 @@ describe('AgentService, asked whether an install is still wanted', () => {
       })),
       { lock: true },
     );
+    captured = capturingTransport();
     service = new AgentService(
       store,
       {} as TokenService,
       {} as BundleService,
-      capturingTransport().transport,
+      captured.transport,
       { warn: () => undefined },
       {} as VariableService,
       {} as InstallDispatcher,
@@ -381,6 +383,37 @@ describe('AgentService, asked whether an install is still wanted', () => {
     ).toBe(true);
     const wave = await store.installs.list({ deploymentId: 'dep_1' });
     expect(migratingInstall(wave)?.host).toBe('qa-1');
+  });
+
+  it("answers the question asked on a host's connection as over HTTP, for that host's installs only, and not to a host cut off", async () => {
+    expect(await captured.ask('host_a', 'ins_host_a')).toEqual({ proceed: true, reason: null });
+    expect((await store.installs.get('ins_host_a'))?.state).toBe('running');
+    // Another host's install is none of this one's.
+    await expect(captured.ask('host_a', 'ins_host_b')).rejects.toMatchObject({
+      code: 'E_INSTALL_NOT_FOUND',
+    });
+    expect((await store.installs.get('ins_host_b'))?.state).toBe('queued');
+    // Cut off (its connection is being closed): refused, as its token would be.
+    await store.hosts.cutOff('host_b', new Date().toISOString());
+    const cutOff = new AgentService(
+      store,
+      {} as TokenService,
+      {} as BundleService,
+      captured.transport,
+      { warn: () => undefined },
+      {} as VariableService,
+      {} as InstallDispatcher,
+      {} as HostFactsService,
+      { notify: () => undefined, withEffects: (work) => work() },
+    );
+    try {
+      await expect(captured.ask('host_b', 'ins_host_b')).rejects.toMatchObject({
+        code: 'E_AUTH_INVALID',
+      });
+      expect((await store.installs.get('ins_host_b'))?.state).toBe('queued');
+    } finally {
+      cutOff.close();
+    }
   });
 
   it('says no to an install given up on before it asked, and records nothing', async () => {

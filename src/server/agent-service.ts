@@ -106,6 +106,8 @@ export class AgentService {
       CUT_OFF_SWEEP_MS,
     );
     this.sweeper.unref();
+    // The same question asked on the agent's connection (the built-in transport).
+    transport.onWantedQuestion?.((hostId, installId) => this.wantedOnConnection(hostId, installId));
     transport.onPresence((hostId, connected) => {
       // A change publishes host.connected or host.disconnected.
       this.store.hosts
@@ -354,10 +356,26 @@ export class AgentService {
    * gives up on it afterwards never hands its migrations to another host
    * (`migratingInstall`), and one that gave up first gets a "no" here.
    */
-  async wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
+  wanted(token: StoredToken, installId: string): Promise<InstallWanted> {
+    return this.wantedBy(token.hostId, installId);
+  }
+
+  /**
+   * `wanted`, asked on a host's connection (authenticated when it opened, and
+   * closed when its credential stops counting): a host cut off meanwhile is
+   * refused, as its token would be over HTTP.
+   */
+  private async wantedOnConnection(hostId: string, installId: string): Promise<InstallWanted> {
+    await this.loadCutOff();
+    if (this.cutOff.has(hostId))
+      throw new FerryError('E_AUTH_INVALID', 'This host was cut off: it gets nothing more');
+    return this.wantedBy(hostId, installId);
+  }
+
+  private async wantedBy(hostId: string | null, installId: string): Promise<InstallWanted> {
     // One read by its key (its steps are not needed): a thousand agents ask at once.
     const install = await this.store.installs.get(installId, { steps: false });
-    if (!install || install.hostId !== token.hostId) {
+    if (!install || install.hostId !== hostId) {
       throw new FerryError('E_INSTALL_NOT_FOUND', `No install ${installId} for this host`, {
         id: installId,
       });
@@ -374,7 +392,7 @@ export class AgentService {
           { state: 'cancelled', error: cancelled },
           installStatesBefore('cancelled').filter((s) => UNSTARTED_INSTALL_STATES.includes(s)),
         );
-        return this.wanted(token, installId);
+        return this.wantedBy(hostId, installId);
       }
       const told =
         isStartedInstall(install.state) ||
@@ -385,7 +403,7 @@ export class AgentService {
         ));
       if (told) return { proceed: true, reason: null };
       // Moved since it was read (given up on, cancelled, or started elsewhere): read it again.
-      return this.wanted(token, installId);
+      return this.wantedBy(hostId, installId);
     }
     if (hasRun(install.state)) {
       return { proceed: false, reason: `the install has already ${install.state}` };

@@ -1,4 +1,5 @@
 import type { FerryError } from '../protocol/errors.js';
+import type { InstallWanted } from '../protocol/deployment-api.js';
 import type { AgentEvent, Job } from '../protocol/messages.js';
 
 /**
@@ -21,6 +22,12 @@ export interface ServerTransport {
   send(hostId: string, job: Job): Promise<void>;
   /** Sets the handler of agents' events; an event is acknowledged when it resolves. */
   onEvent(handler: (hostId: string, event: AgentEvent) => Promise<void>): void;
+  /**
+   * Sets who answers an agent's "is this install still wanted?" asked on its
+   * connection (the built-in transport; over another the agent asks over
+   * HTTPS). It throws a `FerryError` for the answer an HTTP call would get.
+   */
+  onWantedQuestion?(handler: (hostId: string, installId: string) => Promise<InstallWanted>): void;
   /** Told when a host connects or goes away. */
   onPresence(handler: (hostId: string, connected: boolean) => void): void;
   /** Hosts with a live connection now. */
@@ -64,6 +71,15 @@ export interface AgentTransport {
    * it), or at once when the transport's connection does not use it.
    */
   useCredential?(token: string): Promise<void>;
+  /**
+   * Asks the server on the open connection whether an install is still
+   * wanted: no new HTTPS connection (a TLS handshake each, a thousand at once
+   * when a rollout starts). Undefined when it cannot (no connection open now,
+   * a server that does not answer there): the agent asks over HTTPS. Rejects
+   * with a `WantedRefusal` for the server's error, and with another error when
+   * the connection goes or `signal` aborts first.
+   */
+  askWanted?(installId: string, signal: AbortSignal): Promise<InstallWanted> | undefined;
   close(): Promise<void>;
 }
 
@@ -72,4 +88,15 @@ export interface TransportLogger {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
+}
+
+/** The server's error answer to a question asked on the connection (what HTTP would have answered). */
+export class WantedRefusal extends Error {
+  constructor(
+    readonly code: string,
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }

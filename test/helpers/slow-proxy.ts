@@ -11,7 +11,8 @@ export type ProxyAction = 'forward' | { status: number } | { holdMs: number };
 /**
  * An HTTP proxy in front of a Ferry server that makes chosen requests slow or
  * failing on purpose — a server too busy to answer in time — and passes the
- * rest (WebSocket upgrades included) through untouched.
+ * rest (WebSocket upgrades included) through untouched, but for a header it
+ * may be told to take out of the answer to an upgrade.
  *
  * @example
  *   const proxy = await SlowProxy.start(server.url, (req, n) => (n === 1 ? { status: 503 } : 'forward'));
@@ -27,6 +28,8 @@ export class SlowProxy {
     private readonly decide: (request: http.IncomingMessage, count: number) => ProxyAction,
     /** Its own certificate and key, to answer over HTTPS as a proxy in front of the server does. */
     private readonly certificate: { cert: string; key: string } | undefined,
+    /** A header taken out of the server's answer to a WebSocket upgrade. */
+    private readonly dropHeader: string | undefined,
   ) {
     const handler = (request: http.IncomingMessage, response: http.ServerResponse) =>
       this.handle(request, response);
@@ -41,8 +44,9 @@ export class SlowProxy {
     target: string,
     decide: (request: http.IncomingMessage, count: number) => ProxyAction,
     certificate?: { cert: string; key: string },
+    options: { dropUpgradeHeader?: string } = {},
   ): Promise<SlowProxy> {
-    const proxy = new SlowProxy(new URL(target), decide, certificate);
+    const proxy = new SlowProxy(new URL(target), decide, certificate, options.dropUpgradeHeader);
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
@@ -108,7 +112,29 @@ export class SlowProxy {
       }
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       upstream.write(head);
-      upstream.pipe(socket).pipe(upstream);
+      socket.pipe(upstream);
+      if (this.dropHeader === undefined) {
+        upstream.pipe(socket);
+        return;
+      }
+      // The answer's head without the header dropped, then the rest as it is.
+      const dropped = this.dropHeader.toLowerCase();
+      let pending = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upstream.off('data', onData);
+        const answerHead = pending
+          .subarray(0, end)
+          .toString('latin1')
+          .split('\r\n')
+          .filter((line) => !line.toLowerCase().startsWith(`${dropped}:`))
+          .join('\r\n');
+        socket.write(Buffer.concat([Buffer.from(answerHead, 'latin1'), pending.subarray(end)]));
+        upstream.pipe(socket);
+      };
+      upstream.on('data', onData);
     };
     const upstream =
       this.target.protocol === 'https:'

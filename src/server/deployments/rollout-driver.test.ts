@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BundleDetail } from '../../protocol/api.js';
+import type { BundleDetail, HostRecord } from '../../protocol/api.js';
+import { parseHostFacts } from '../../protocol/host-facts.js';
 import { isActiveDeployment, UNSTARTED_INSTALL_STATES } from '../../protocol/lifecycle.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { InstallStore } from '../../store/install-store.js';
@@ -318,6 +319,11 @@ describe('RolloutDriver, what it reads of the hosts', () => {
         vars: {},
       });
       await store.hosts.setPresence(id, true, at);
+      await store.hosts.setFacts(
+        id,
+        parseHostFacts({ factsVersion: 2, apps: { web: { releases: [1], current: 1 } } }),
+        at,
+      );
     }
     const strategy = { batch: 10, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' };
     for (const [app, hostIds] of [
@@ -359,8 +365,11 @@ describe('RolloutDriver, what it reads of the hosts', () => {
 
     // Counts the host records the store hands out (a wrapper that counts; it changes nothing).
     let hostsRead = 0;
+    let factsRead = 0;
     const counted = <T>(records: T): T => {
-      hostsRead += Array.isArray(records) ? records.length : records === undefined ? 0 : 1;
+      const read = Array.isArray(records) ? records : records === undefined ? [] : [records];
+      hostsRead += read.length;
+      factsRead += read.filter((h) => (h as HostRecord).facts !== null).length;
       return records;
     };
     const hosts = new Proxy(store.hosts, {
@@ -402,6 +411,8 @@ describe('RolloutDriver, what it reads of the hosts', () => {
       expect((await store.deployments.get(`dep_${app}`))?.state).toBe('running');
     // Five distinct hosts a tick, not the fleet once per deployment (2 × 40 a tick).
     expect(hostsRead).toBe(ticks * 5);
+    // And without their facts, which a tick does not use (a thousand hosts' JSON a tick).
+    expect(factsRead).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
 import SQLite from 'better-sqlite3';
+import { createHook } from 'node:async_hooks';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cachingStatements, SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
@@ -92,5 +93,54 @@ describe("the SQLite dialect's statements", () => {
     // The rest is the database's own.
     expect(cached.inTransaction).toBe(false);
     expect(cached.open).toBe(true);
+  });
+});
+
+describe("the SQLite dialect's one connection", () => {
+  it('is handed to those waiting for it in turn, each woken once, not every waiter at every release', async () => {
+    const { db } = opened();
+    // Promises made while 500 queries wait for the connection together: Kysely's
+    // own lock woke every waiter at each release (a promise each), 125,000 here.
+    let promises = 0;
+    const hook = createHook({
+      init: (_id, type) => {
+        if (type === 'PROMISE') promises++;
+      },
+    });
+    const done: number[] = [];
+    hook.enable();
+    try {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          (i === 250
+            ? db
+                .transaction()
+                .execute((trx) =>
+                  trx
+                    .insertInto('items')
+                    .values({ id: 100_000, name: 'in a transaction' })
+                    .execute(),
+                )
+            : db
+                .insertInto('items')
+                .values({ id: i, name: `n${i}` })
+                .execute()
+          ).then(() => done.push(i)),
+        ),
+      );
+    } finally {
+      hook.disable();
+    }
+    // First come, first served; and all there.
+    expect(done).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(
+      (
+        await db
+          .selectFrom('items')
+          .select(sql<number>`count(*)`.as('n'))
+          .executeTakeFirst()
+      )?.n,
+    ).toBe(500);
+    expect(promises).toBeLessThan(500 * 60);
   });
 });

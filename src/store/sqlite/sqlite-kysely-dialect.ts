@@ -29,13 +29,60 @@ export class SqliteKyselyDialect extends SqliteDialect {
 }
 
 class SqliteKyselyDriver extends SqliteDriver {
+  /**
+   * Who has the one connection, and who waits for it, in turn. Kysely's own
+   * lock wakes every waiter at each release, and all but one go back to
+   * waiting: with a thousand hosts' work queued, each query cost a thousand
+   * wake-ups (500 queries waiting together made 138,283 promises; 16,533 so).
+   * This hands the connection to the next in line only; Kysely's lock is
+   * then always free when taken.
+   */
+  private readonly turns = new Turns();
+
   constructor(private readonly database: SQLite.Database) {
     super({ database });
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await this.turns.take();
+    try {
+      return await super.acquireConnection();
+    } catch (err) {
+      this.turns.pass();
+      throw err;
+    }
+  }
+
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
+    this.turns.pass();
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     if (!this.database.inTransaction) return;
     await super.rollbackTransaction(connection);
+  }
+}
+
+/** A lock handed to one waiter at a time, first come first served. */
+class Turns {
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /** Resolves once it is the caller's turn. */
+  take(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Ends the caller's turn: the next in line has it (still held), or nobody. */
+  pass(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
   }
 }
 

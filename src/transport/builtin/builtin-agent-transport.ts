@@ -1,10 +1,11 @@
 import { WebSocket } from 'ws';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
-import type { AgentTransport, TransportLogger } from '../transport.js';
+import type { InstallWanted } from '../../protocol/deployment-api.js';
+import { type AgentTransport, type TransportLogger, WantedRefusal } from '../transport.js';
 import { dropSupersededHealth } from '../superseded-health.js';
 import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
-import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
+import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame, QUESTIONS_HEADER } from './frames.js';
 
 export interface BuiltinAgentTransportOptions {
   /** The server's URL, such as `http://ferry.internal:7400`. */
@@ -60,6 +61,14 @@ export class BuiltinAgentTransport implements AgentTransport {
   private token: string;
   /** Credential frames sent and not yet answered, by id: told when answered or the connection goes. */
   private readonly credentialWaiters = new Map<string, () => void>();
+  /** Connections whose server said at the upgrade that it answers `ask-wanted` frames. */
+  private readonly answering = new WeakSet<WebSocket>();
+  /** Questions asked and not yet answered, by frame id: failed when their connection goes. */
+  private readonly questions = new Map<
+    string,
+    { socket: WebSocket; resolve: (answer: InstallWanted) => void; reject: (err: Error) => void }
+  >();
+  private questionsAsked = 0;
   /** Sends unacknowledged events again now and then: a handler that failed on the server does not ack. */
   private readonly resender: NodeJS.Timeout;
 
@@ -115,6 +124,29 @@ export class BuiltinAgentTransport implements AgentTransport {
     });
   }
 
+  askWanted(installId: string, signal: AbortSignal): Promise<InstallWanted> | undefined {
+    const socket = this.socket;
+    if (socket?.readyState !== WebSocket.OPEN || !this.answering.has(socket)) return undefined;
+    const id = `wanted-${++this.questionsAsked}`;
+    return new Promise<InstallWanted>((resolve, reject) => {
+      const aborted = () => {
+        this.questions.delete(id);
+        reject(new Error('no answer on the connection before the deadline'));
+      };
+      if (signal.aborted) return aborted();
+      signal.addEventListener('abort', aborted, { once: true });
+      const settled =
+        <T>(then: (value: T) => void) =>
+        (value: T) => {
+          signal.removeEventListener('abort', aborted);
+          this.questions.delete(id);
+          then(value);
+        };
+      this.questions.set(id, { socket, resolve: settled(resolve), reject: settled(reject) });
+      send(socket, { kind: 'ask-wanted', id, installId });
+    });
+  }
+
   /**
    * Stops taking jobs. A job under way is waited for; if it waits for the server
    * to acknowledge its events, it is told that will not happen (its `drain`
@@ -156,6 +188,9 @@ export class BuiltinAgentTransport implements AgentTransport {
       this.connectionHandler(true);
       for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
     });
+    socket.on('upgrade', (response) => {
+      if (response.headers[QUESTIONS_HEADER] === '1') this.answering.add(socket);
+    });
     socket.on('message', (data) => this.received(socket, data));
     socket.on('unexpected-response', (_request, response) => {
       // The server refused the connection (a wrong or revoked token): say why.
@@ -174,6 +209,9 @@ export class BuiltinAgentTransport implements AgentTransport {
       if (this.socket === socket) this.socket = undefined;
       for (const answered of this.credentialWaiters.values()) answered();
       this.credentialWaiters.clear();
+      for (const question of [...this.questions.values()])
+        if (question.socket === socket)
+          question.reject(new Error('the connection to the server closed before it answered'));
       if (code === 4001) {
         // Closed by the server: the host was cut off, or its credential expired.
         this.options.logger.error(
@@ -227,6 +265,20 @@ export class BuiltinAgentTransport implements AgentTransport {
       if (this.unacked.size === 0) {
         for (const waiter of this.drainWaiters.splice(0)) waiter.resolve();
       }
+      return;
+    }
+    if (frame.kind === 'wanted') {
+      const question = this.questions.get(frame.id);
+      if (!question) return; // Given up on (its deadline passed).
+      if (frame.answer) question.resolve(frame.answer);
+      else
+        question.reject(
+          new WantedRefusal(
+            frame.error?.code ?? 'E_INTERNAL',
+            frame.error?.status ?? 500,
+            frame.error?.message ?? 'the server answered neither yes nor no',
+          ),
+        );
       return;
     }
     if (frame.kind !== 'job') {

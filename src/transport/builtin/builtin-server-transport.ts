@@ -3,11 +3,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FerryError } from '../../protocol/errors.js';
 import { assertJobFits, MAX_JOB_BYTES, MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
+import type { InstallWanted } from '../../protocol/deployment-api.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import type { Store } from '../../store/store.js';
 import type { AgentConnectionCredential, ServerTransport, TransportLogger } from '../transport.js';
 import { unhandledJobEvent } from '../unhandled-job.js';
-import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame } from './frames.js';
+import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame, QUESTIONS_HEADER } from './frames.js';
 
 export interface BuiltinServerTransportOptions {
   store: Store;
@@ -47,6 +48,8 @@ export class BuiltinServerTransport implements ServerTransport {
   private eventHandler: (hostId: string, event: AgentEvent) => Promise<void> = () =>
     Promise.resolve();
   private presenceHandler: (hostId: string, connected: boolean) => void = () => undefined;
+  private wantedHandler:
+    ((hostId: string, installId: string) => Promise<InstallWanted>) | undefined;
   private readonly pinger: NodeJS.Timeout;
   private readonly alive = new WeakSet<WebSocket>();
   /** The credential each connection speaks with now (the one it opened with, or a rotated one). */
@@ -76,6 +79,10 @@ export class BuiltinServerTransport implements ServerTransport {
       );
     }, options.credentialCheckMs ?? 15_000);
     this.checker.unref();
+    // Said at every upgrade once someone answers: the agent then asks on the connection.
+    this.wss.on('headers', (headers) => {
+      if (this.wantedHandler) headers.push(`${QUESTIONS_HEADER}: 1`);
+    });
   }
 
   /** Takes over WebSocket upgrades on `AGENT_SOCKET_PATH` of an HTTP server. */
@@ -105,6 +112,10 @@ export class BuiltinServerTransport implements ServerTransport {
 
   onEvent(handler: (hostId: string, event: AgentEvent) => Promise<void>): void {
     this.eventHandler = handler;
+  }
+
+  onWantedQuestion(handler: (hostId: string, installId: string) => Promise<InstallWanted>): void {
+    this.wantedHandler = handler;
   }
 
   onPresence(handler: (hostId: string, connected: boolean) => void): void {
@@ -340,6 +351,8 @@ export class BuiltinServerTransport implements ServerTransport {
       await this.options.store.outbox.ack(hostId, frame.id);
     } else if (frame.kind === 'credential') {
       await this.takeCredential(hostId, ws, frame);
+    } else if (frame.kind === 'ask-wanted' && this.wantedHandler) {
+      await this.answerWanted(hostId, ws, frame, this.wantedHandler);
     } else if (frame.kind === 'event') {
       const event = agentEventSchema.safeParse(frame.message);
       if (!event.success) {
@@ -363,6 +376,35 @@ export class BuiltinServerTransport implements ServerTransport {
         { hostId, kind: frame.kind },
         'refused a frame an agent may not send',
       );
+    }
+  }
+
+  /**
+   * The still-wanted question asked on the connection, answered as the HTTP
+   * route would: the answer, or the error's code and status (which the agent
+   * treats as it would the HTTP answer: a 5xx is asked again). It takes an
+   * event's slot: it writes (a "go ahead" starts the install).
+   */
+  private async answerWanted(
+    hostId: string,
+    ws: WebSocket,
+    frame: { id: string; installId: string },
+    handler: (hostId: string, installId: string) => Promise<InstallWanted>,
+  ): Promise<void> {
+    try {
+      const answer = await this.handling.run(() => handler(hostId, frame.installId));
+      sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
+    } catch (err) {
+      const error =
+        err instanceof FerryError
+          ? { code: err.code, status: err.status, message: err.message }
+          : { code: 'E_INTERNAL', status: 500, message: 'The server failed to answer' };
+      if (!(err instanceof FerryError))
+        this.options.logger.error(
+          { err, hostId, installId: frame.installId },
+          'answering whether an install is still wanted failed',
+        );
+      sendFrame(ws, { kind: 'wanted', id: frame.id, error });
     }
   }
 

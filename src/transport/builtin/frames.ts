@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { installWantedSchema } from '../../protocol/deployment-api.js';
 
 /**
  * What travels on the built-in transport's WebSocket: JSON text frames wrapping
@@ -16,6 +17,26 @@ export const frameSchema = z.discriminatedUnion('kind', [
    * connection is closed), by the frame's id.
    */
   z.object({ kind: z.literal('credential'), id: z.string(), token: z.string().max(200) }),
+  /**
+   * Agent → server: is the install `installId` still wanted (see `askWanted`)?
+   * Sent only to a server that says at the upgrade that it answers
+   * (`QUESTIONS_HEADER`); answered by a `wanted` frame with the same id.
+   */
+  z.object({
+    kind: z.literal('ask-wanted'),
+    id: z.string().max(100),
+    installId: z.string().max(100),
+  }),
+  /**
+   * Server → agent: the answer to `ask-wanted` with this id: the server's word,
+   * or the error it would have answered over HTTP (its code and status).
+   */
+  z.object({
+    kind: z.literal('wanted'),
+    id: z.string(),
+    answer: installWantedSchema.optional(),
+    error: z.object({ code: z.string(), status: z.number(), message: z.string() }).optional(),
+  }),
   /** Either way: the message with this id is handled and must not be sent again. */
   z.object({ kind: z.literal('ack'), id: z.string() }),
   /** Either way: the message with this id is invalid and was dropped; sending it again will not help. */
@@ -23,6 +44,13 @@ export const frameSchema = z.discriminatedUnion('kind', [
 ]);
 
 export type Frame = z.infer<typeof frameSchema>;
+
+/**
+ * The header of the server's answer to the upgrade that says it answers
+ * `ask-wanted` frames. An agent asks on the connection only when it is there:
+ * a server from before it would drop the frame unanswered.
+ */
+export const QUESTIONS_HEADER = 'x-ferry-agent-questions';
 
 /** The WebSocket path agents connect to, under the server's URL. */
 export const AGENT_SOCKET_PATH = '/api/v1/agent/connect';
