@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
+import { AgentClient } from '../client/agent-client.js';
+import { ApiError, type FerryClientOptions } from '../client/route-client.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import { FerryError } from '../protocol/errors.js';
 import { FinalJobError } from '../transport/unhandled-job.js';
@@ -72,7 +73,7 @@ async function askOnce(
   const signal = stop
     ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
     : AbortSignal.timeout(timeoutMs);
-  const client = new FerryClient(identity.server, identity.token, identity.clientOptions);
+  const client = new AgentClient(identity.server, identity.token, identity.clientOptions);
   try {
     return await client.call('installWanted', { params: { id: installId } }, { signal });
   } catch (err) {
