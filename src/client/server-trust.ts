@@ -119,29 +119,30 @@ function headerRecord(headers: RequestInit['headers']): Record<string, string> {
 }
 
 /**
- * The part of a WHATWG `Response` that Ferry's clients read, around a
- * `node:http` answer: `ok`, `status`, `statusText`, `headers.get/has`, `body`
- * (a web stream, made when asked for), `text()`, `json()` and
- * `arrayBuffer()`. A body broken off errors its reads, as fetch's would.
+ * The part of a WHATWG `Response` that Ferry's clients (and tests) read,
+ * around a `node:http` answer: `ok`, `status`, `statusText`, `headers` (`get`,
+ * `has`, iteration), `body` (a web stream, made when asked for), `text()`,
+ * `json()`, `arrayBuffer()` and `clone()`. A body broken off errors its reads,
+ * as fetch's would.
  */
 class NodeResponse {
   readonly status: number;
   readonly statusText: string;
   readonly ok: boolean;
-  readonly headers: AnswerHeaders;
   readonly redirected = false;
-  private stream: ReadableStream<Uint8Array> | null | undefined;
   private used = false;
 
   constructor(
     private readonly answer: http.IncomingMessage,
     /** An answer without a body (204, 304, HEAD). */
     private readonly empty: boolean,
+    readonly headers = new AnswerHeaders(answer.headers),
+    /** The body as a web stream, once asked for (or given to a clone). */
+    private stream?: ReadableStream<Uint8Array> | null,
   ) {
     this.status = answer.statusCode ?? 0;
     this.statusText = answer.statusMessage ?? '';
     this.ok = this.status >= 200 && this.status <= 299;
-    this.headers = new AnswerHeaders(answer.headers);
   }
 
   get bodyUsed(): boolean {
@@ -153,6 +154,16 @@ class NodeResponse {
       this.stream = this.empty ? null : (Readable.toWeb(this.answer) as ReadableStream<Uint8Array>);
     }
     return this.stream;
+  }
+
+  /** A second response with the same answer, each reading the whole body. */
+  clone(): NodeResponse {
+    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    const body = this.body;
+    if (body === null) return new NodeResponse(this.answer, this.empty, this.headers, null);
+    const [mine, theirs] = body.tee();
+    this.stream = mine;
+    return new NodeResponse(this.answer, this.empty, this.headers, theirs);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
@@ -169,12 +180,13 @@ class NodeResponse {
   }
 
   private async bytes(): Promise<Buffer> {
-    if (this.used || this.stream !== undefined)
-      throw new TypeError('Body is unusable: Body has already been read');
+    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
     this.used = true;
     if (this.empty) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.answer as AsyncIterable<Buffer>) chunks.push(chunk);
+    // Read from the node stream itself unless a web stream was made of it.
+    const source: AsyncIterable<Uint8Array> = this.stream ?? this.answer;
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of source) chunks.push(chunk);
     return Buffer.concat(chunks);
   }
 }
