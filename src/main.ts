@@ -189,6 +189,9 @@ function addAgentCommand(program: Command): void {
         'Example:\n  ferry agent --join-file /etc/ferry/join --env qa --roles web --root /srv/ferry --var PORT=8080',
     )
     .action(async (options: AgentCommandOptions, command: Command) => {
+      // An agent idles for months: V8 keeps its heap small rather than fast to grow.
+      const { leanAgentHeap } = await import('./agent/lean-heap.js');
+      leanAgentHeap();
       const globals = command.optsWithGlobals<{ server?: string; token?: string }>();
       const { defaultCommandPath, defaultHostName, runAgent } =
         await import('./agent/run-agent.js');

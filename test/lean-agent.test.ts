@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rabbitmqSetup } from './helpers/backends.js';
 import { Cluster, type ClusterOptions, waitFor } from './helpers/cluster.js';
+import { envAppTree } from './helpers/env-app.js';
 import { amqpUrl } from './helpers/services.js';
 
 /**
@@ -13,10 +14,17 @@ import { amqpUrl } from './helpers/services.js';
  * trace of what it loaded must not hold the server's modules, the database
  * drivers, the CLI's command tree, the CA's certificate library, the install
  * steps (not before a job comes) — nor the RabbitMQ client on the server's
- * WebSocket.
+ * WebSocket. Nor, even after an install with an HTTP health check, Node's
+ * undici (loaded by `fetch`, `Headers`, `Response`: +8 MiB) or the whole API's
+ * route table: an agent's client has its own few routes (`AGENT_ROUTES`).
  */
 
 const TRACER = fileURLToPath(new URL('../bench/module-trace.mjs', import.meta.url));
+
+/** Node's bundled HTTP client, behind `fetch`, `Headers` and `Response`. */
+const UNDICI = 'node:internal/deps/undici/undici';
+/** Ferry's modules of the whole API, which an agent's client does without. */
+const WHOLE_API = ['protocol/routes.js', 'client/ferry-client.js'];
 
 /** Packages in node_modules an idle agent never needs, whatever its transport. */
 const NEVER = ['pg', 'better-sqlite3', 'kysely', 'fastify', 'pkijs', 'asn1js', 'yaml', 'ignore'];
@@ -31,8 +39,16 @@ afterAll(async () => {
   await rm(traces, { recursive: true, force: true });
 });
 
-/** Starts a cluster and one traced agent, waits for its facts, stops it; answers what it loaded. */
-async function loadedByIdleAgent(name: string, options: ClusterOptions = {}): Promise<string[]> {
+/**
+ * Starts a cluster and one traced agent, waits for its facts, does `work`
+ * with the cluster (none: the agent stays idle), stops the agent; answers what
+ * it loaded.
+ */
+async function loadedByIdleAgent(
+  name: string,
+  options: ClusterOptions = {},
+  work: (cluster: Cluster) => Promise<void> = () => Promise.resolve(),
+): Promise<string[]> {
   const trace = path.join(traces, `${name}.trace`);
   const cluster = await Cluster.start({
     ...options,
@@ -43,11 +59,12 @@ async function loadedByIdleAgent(name: string, options: ClusterOptions = {}): Pr
     },
   });
   try {
-    await cluster.addHost('qa-1', 'qa');
+    await cluster.addHost('qa-1', 'qa', { roles: ['web'] });
     await waitFor('the first facts report', async () => {
       const answer = await cluster.api().hostFacts('qa-1');
       return answer.facts ?? undefined;
     });
+    await work(cluster);
     // The tracer writes the CommonJS modules as the process exits.
     await cluster.stopAgent('qa-1', 'SIGTERM');
   } finally {
@@ -82,6 +99,34 @@ describe('an idle agent loads only what it uses', () => {
     );
     expect(own.filter((f) => f.startsWith('agent/install/steps/'))).toEqual([]);
     expect(own.filter((f) => f.startsWith('transport/rabbitmq/'))).toEqual([]);
+    // Its enrolment went over HTTPS without fetch's classes, and its client knows its own routes.
+    expect(files).not.toContain(UNDICI);
+    expect(own.filter((f) => WHOLE_API.includes(f))).toEqual([]);
+    expect(own).toContain('protocol/agent-routes.js');
+  });
+
+  it('after an install with an HTTP health check: still no undici and no whole route table', async () => {
+    const files = await loadedByIdleAgent('installed', {}, async (cluster) => {
+      // A long health budget: a loaded machine must not fail the install this test looks past.
+      await cluster.push(envAppTree('paint', { healthTimeout: '60s' }), 'one');
+      // qa deploys what is pushed by itself (its autoDeploy policy): wait for that deployment's end.
+      const ended = await waitFor(
+        'the automatic deployment to end',
+        async () => {
+          const [deployment] = await cluster.api().deployments({ app: 'paint' });
+          return deployment && ['succeeded', 'failed', 'cancelled'].includes(deployment.state)
+            ? deployment
+            : undefined;
+        },
+        120_000,
+      );
+      expect(ended.state).toBe('succeeded');
+    });
+    const own = ownModules(files);
+    // The trace saw the install: its steps were loaded with the job.
+    expect(own).toContain('agent/install/steps/health-step.js');
+    expect(files).not.toContain(UNDICI);
+    expect(own.filter((f) => WHOLE_API.includes(f))).toEqual([]);
   });
 
   const rabbit = amqpUrl();
@@ -99,6 +144,8 @@ describe('an idle agent loads only what it uses', () => {
       expect(loaded.has('amqplib')).toBe(true);
       expect(loaded.has('ws')).toBe(false);
       expect(NEVER.filter((p) => loaded.has(p))).toEqual([]);
+      expect(files).not.toContain(UNDICI);
+      expect(own.filter((f) => WHOLE_API.includes(f))).toEqual([]);
       expect(own.filter((f) => /^(server|store|web|report|demo|cli\/commands)\//.test(f))).toEqual(
         [],
       );

@@ -2,7 +2,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parsePublicKey } from '../bundle/bundle-signature.js';
-import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
+import { AgentClient } from '../client/agent-client.js';
+import { ApiError, type FerryClientOptions } from '../client/route-client.js';
 import { ServerTrust } from '../client/server-trust.js';
 import { pinServerCa } from '../tls/pin-server-ca.js';
 import { caFingerprint } from '../tls/pem.js';
@@ -223,7 +224,7 @@ export async function loadOrEnroll(
   }
   let enrolled: EnrollResult;
   try {
-    enrolled = await new FerryClient(
+    enrolled = await new AgentClient(
       server,
       enrollToken,
       agentClientOptions(trust, root, body.env),
@@ -306,7 +307,7 @@ async function fetchSigningKey(
   identity: AgentIdentity,
   clientOptions: FerryClientOptions,
 ): Promise<KeyObject> {
-  const { publicKey } = await new FerryClient(identity.server, identity.token, clientOptions).call(
+  const { publicKey } = await new AgentClient(identity.server, identity.token, clientOptions).call(
     'signingKey',
     {},
   );

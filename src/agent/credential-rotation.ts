@@ -1,4 +1,5 @@
-import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
+import { AgentClient } from '../client/agent-client.js';
+import { ApiError, type FerryClientOptions } from '../client/route-client.js';
 import { FerryError } from '../protocol/errors.js';
 import type { AgentTransport, TransportLogger } from '../transport/transport.js';
 import { type AgentIdentity, updateIdentity } from './agent-identity.js';
@@ -120,8 +121,8 @@ export class CredentialRotation {
     );
   }
 
-  private client(token: string): FerryClient {
-    return new FerryClient(this.options.identity.server, token, this.options.clientOptions);
+  private client(token: string): AgentClient {
+    return new AgentClient(this.options.identity.server, token, this.options.clientOptions);
   }
 
   /** Milliseconds until the rotation is due: 0 when it is (or no time was ever given). */

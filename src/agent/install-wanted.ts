@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError, FerryClient, type FerryClientOptions } from '../client/ferry-client.js';
+import { AgentClient } from '../client/agent-client.js';
+import { ApiError, type FerryClientOptions } from '../client/route-client.js';
 import type { InstallWanted } from '../protocol/deployment-api.js';
 import { FerryError, isErrorCode } from '../protocol/errors.js';
 import { WantedRefusal } from '../transport/transport.js';
@@ -101,7 +102,7 @@ async function askOnce(
       );
     }
   }
-  const client = new FerryClient(identity.server, identity.token, identity.clientOptions);
+  const client = new AgentClient(identity.server, identity.token, identity.clientOptions);
   try {
     return await client.call('installWanted', { params: { id: installId } }, { signal });
   } catch (err) {

@@ -29,15 +29,19 @@ const ALLOWED = {
   /** A call of the global fetch. */
   fetch: [
     'client/',
-    // An app's own health check, not the Ferry API.
-    'agent/health/health-check.ts',
     // The sample app's /health, not the Ferry API.
     'demo/run-demo.ts',
     // A webhook's receiver: someone else's URL, not the Ferry API.
     'server/webhooks/webhook-sender.ts',
   ],
   /** Node's HTTP client modules. */
-  httpModules: ['client/', 'server/', 'transport/'],
+  httpModules: [
+    'client/',
+    'server/',
+    'transport/',
+    // An app's own health check, not the Ferry API (node:http rather than fetch: undici's memory).
+    'agent/health/health-check.ts',
+  ],
 } as const;
 
 interface Finding {

@@ -8,7 +8,12 @@ import { HashingMeter, hashFile } from '../bundle/hashing.js';
 import { FerryError } from '../protocol/errors.js';
 import type { PushResult } from '../protocol/api.js';
 import { pushResultSchema } from '../protocol/api.js';
-import { errorFromAnswer, type FerryClient } from './ferry-client.js';
+import type { AGENT_ROUTES } from '../protocol/agent-routes.js';
+import type { FerryClient } from './ferry-client.js';
+import { errorFromAnswer, type RouteClient } from './route-client.js';
+
+/** A client that can download bundles: the CLI's `FerryClient` or an agent's `AgentClient`. */
+type DownloadClient = RouteClient<Pick<typeof AGENT_ROUTES, 'downloadBundle'>>;
 
 /**
  * The client's Node-only extras: bundles as files, streamed up and down with
@@ -108,7 +113,7 @@ export interface DownloadAttempt {
  * kept in `file`.
  */
 export async function downloadBundleAttempt(
-  client: FerryClient,
+  client: DownloadClient,
   bundle: BundleAddress,
   file: string,
   options: {
@@ -166,7 +171,7 @@ const DOWNLOAD_WRITE_BUFFER = 1024 * 1024;
  * records go straight from the socket to the hash and the file.
  */
 async function requestDownload(
-  client: FerryClient,
+  client: DownloadClient,
   bundle: BundleAddress,
   from: number,
   signal: AbortSignal | undefined,
@@ -197,7 +202,7 @@ async function requestDownload(
  * download that fails or does not match leaves nothing at `out`.
  */
 export async function downloadBundleFile(
-  client: FerryClient,
+  client: DownloadClient,
   bundle: BundleAddress,
   out: string,
   onProgress?: TransferProgress,

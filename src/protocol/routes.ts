@@ -6,17 +6,12 @@ import {
   appSummarySchema,
   bundleDetailWithVerdictSchema,
   bundleRecordSchema,
-  enrollBodySchema,
-  enrollResultSchema,
-  credentialTimesSchema,
-  rotatedCredentialSchema,
   environmentRecordSchema,
   hostRecordSchema,
   installCreateBodySchema,
   installLogsSchema,
   installRecordSchema,
   pushResultSchema,
-  signingKeySchema,
   type Role,
   sessionSchema,
   sessionStartBodySchema,
@@ -41,11 +36,10 @@ import {
   deploymentLogsSchema,
   deploymentRecordSchema,
   historyEntrySchema,
-  installWantedSchema,
   promoteBodySchema,
   rollbackBodySchema,
 } from './deployment-api.js';
-import { countTextSchema, labelSchema, versionTextSchema } from './fields.js';
+import { countTextSchema, labelSchema } from './fields.js';
 import {
   actionAddBodySchema,
   actionDoneResultSchema,
@@ -61,6 +55,7 @@ import {
 import { reportQuerySchema, reportSchema } from './report-api.js';
 import { auditAnswerSchema, auditQuerySchema } from './audit-api.js';
 import { type AuditDeclaration, declareRoute, type RouteDeclaration } from './route-declaration.js';
+import { AGENT_ROUTES, ANY_TOKEN, bundleParams, deploymentParams } from './agent-routes.js';
 import { driftAnswerSchema, driftQuerySchema } from './report-api.js';
 import { alertsAnswerSchema, alertsQuerySchema } from './alert-api.js';
 import {
@@ -81,12 +76,8 @@ import {
 
 /** Any person's token: everything but an agent's. */
 const PEOPLE = ['admin', 'deployer', 'qa'] as const satisfies readonly Role[];
-/** Every token, an agent's too. */
-const ANY_TOKEN = ['admin', 'deployer', 'qa', 'agent'] as const satisfies readonly Role[];
 
 const appParams = z.object({ app: appNameSchema });
-const bundleParams = z.object({ app: appNameSchema, version: versionTextSchema });
-const deploymentParams = z.object({ id: z.string().min(1).max(100) });
 const installParams = z.object({ id: z.string().min(1) });
 const limitQuery = z.object({ limit: countTextSchema(1, 1000).optional() });
 const historyQuery = z.strictObject({ limit: countTextSchema(1, 1000).optional() });
@@ -102,9 +93,6 @@ const VARIABLE_SET_AUDIT = {
     host: 'body.host',
   },
 } as const satisfies AuditDeclaration;
-
-/** A bundle as bytes: how it is pushed and downloaded. */
-const bundleBytes = { stream: true, contentTypes: ['application/gzip'] } as const;
 
 export const ROUTES = {
   events: declareRoute({
@@ -199,29 +187,9 @@ export const ROUTES = {
     answer: bundleDetailWithVerdictSchema,
     statuses: [200],
   }),
-  downloadBundle: declareRoute({
-    feature: 'bundles',
-    method: 'GET',
-    path: '/apps/:app/bundles/:version/download',
-    roles: ANY_TOKEN,
-    summary:
-      "A bundle's bytes, with `Range` for resuming (206); `X-Ferry-Sha256` and `ETag` carry its sha256.",
-    note: 'An agent token downloads only a bundle its host was sent.',
-    params: bundleParams,
-    answer: bundleBytes,
-    statuses: [200, 206],
-  }),
+  downloadBundle: AGENT_ROUTES.downloadBundle,
 
-  signingKey: declareRoute({
-    feature: 'bundles',
-    method: 'GET',
-    path: '/signing-key',
-    roles: ANY_TOKEN,
-    summary: "The server's bundle-signing public key and its fingerprint.",
-    note: 'Agents get it at enrolment; an agent enrolled before bundles were signed fetches it here once and keeps it.',
-    answer: signingKeySchema,
-    statuses: [200],
-  }),
+  signingKey: AGENT_ROUTES.signingKey,
 
   whoami: declareRoute({
     feature: 'tokens',
@@ -283,46 +251,9 @@ export const ROUTES = {
     statuses: [200],
   }),
 
-  enroll: declareRoute({
-    feature: 'hosts',
-    method: 'POST',
-    path: '/agents/enroll',
-    roles: ['agent'],
-    forbidden: 'Enrolling needs an enrolment token: `ferry tokens create --role agent --env ENV`',
-    summary: "Enrol a host with an enrolment token; the answer carries the host's own token.",
-    note: 'Needs an enrolment token (`ferry tokens create --role agent`), not a host token.',
-    body: enrollBodySchema,
-    answer: enrollResultSchema,
-    statuses: [201],
-    audit: { target: { host: 'body.name', env: 'body.env', id: 'answer.hostId' } },
-  }),
-  rotateCredential: declareRoute({
-    feature: 'hosts',
-    method: 'POST',
-    path: '/agent/credential',
-    roles: ['agent'],
-    forbidden: "Only a host's own credential is rotated, with that credential",
-    summary:
-      "Rotate the calling host's own credential: the answer is its successor, with when it expires and when to rotate it.",
-    note: 'The credential the call was made with counts on until its successor is first used (its confirmation) or `hosts.rotationGraceSeconds` ends. Asked again with the old one, it makes another successor and revokes the unused first one.',
-    answer: rotatedCredentialSchema,
-    statuses: [201],
-    // The host is the caller (its token's name); the credential itself is never read.
-    audit: { target: {} },
-  }),
-  confirmCredential: declareRoute({
-    feature: 'hosts',
-    method: 'POST',
-    path: '/agent/credential/confirm',
-    roles: ['agent'],
-    forbidden: "Only a host's own credential is confirmed, with that credential",
-    summary:
-      'Confirm a rotated host credential (any call with it does): the one it replaced stops counting. Answers its times.',
-    answer: credentialTimesSchema,
-    statuses: [200],
-    // The host is the caller (its token's name); the credential itself is never read.
-    audit: { target: {} },
-  }),
+  enroll: AGENT_ROUTES.enroll,
+  rotateCredential: AGENT_ROUTES.rotateCredential,
+  confirmCredential: AGENT_ROUTES.confirmCredential,
   hosts: declareRoute({
     feature: 'hosts',
     method: 'GET',
@@ -855,18 +786,7 @@ export const ROUTES = {
     audit: { target: { id: 'params.id' } },
   }),
 
-  installWanted: declareRoute({
-    feature: 'deployments',
-    method: 'GET',
-    path: '/agent/installs/:id',
-    roles: ['agent'],
-    summary:
-      "An agent's question before it starts a job that waited: is this install still wanted?",
-    note: '`E_INSTALL_NOT_FOUND` for an install that is not for the calling host. A "yes" is recorded as the start of the job (the install becomes `running`): from then on the host has it, and a rollout that gives up on the host never hands its migrations to another.',
-    params: deploymentParams,
-    answer: installWantedSchema,
-    statuses: [200],
-  }),
+  installWanted: AGENT_ROUTES.installWanted,
 } as const satisfies Record<string, RouteDeclaration>;
 
 /** A route's name: the key the client calls it by. */

@@ -1,7 +1,8 @@
 import { mkdir, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../../bundle/hashing.js';
-import { ApiError, FerryClient, type FerryClientOptions } from '../../client/ferry-client.js';
+import { AgentClient } from '../../client/agent-client.js';
+import { ApiError, type FerryClientOptions } from '../../client/route-client.js';
 import { downloadBundleAttempt } from '../../client/node-transfers.js';
 import { FerryError } from '../../protocol/errors.js';
 import { StepFailure } from './step-reporter.js';
@@ -23,7 +24,7 @@ export interface FetchedBundle {
  * already had first).
  */
 export class BundleFetcher {
-  private readonly client: FerryClient;
+  private readonly client: AgentClient;
 
   constructor(
     private readonly cacheDir: string,
@@ -34,7 +35,7 @@ export class BundleFetcher {
     /** How the server is verified (the pinned CA): `ServerTrust.clientOptions()`. */
     clientOptions: FerryClientOptions = {},
   ) {
-    this.client = new FerryClient(server, token, clientOptions);
+    this.client = new AgentClient(server, token, clientOptions);
   }
 
   /**
