@@ -46,6 +46,10 @@ export async function askWanted(
 ): Promise<InstallWanted> {
   const attempts = options.attempts ?? 5;
   let delay = options.initialDelayMs ?? 500;
+  // After a try on the connection gets no answer, the next ones go over HTTPS:
+  // a connection whose traffic is silently dropped stays open until TCP gives
+  // up (minutes), and one busy with this host's backlog answers late.
+  let onConnection = options.onConnection;
   for (let attempt = 1; ; attempt++) {
     try {
       return await askOnce(
@@ -53,9 +57,10 @@ export async function askWanted(
         installId,
         options.timeoutMs ?? 15_000,
         options.signal,
-        options.onConnection,
+        onConnection,
       );
     } catch (err) {
+      if (err instanceof RetryableError && err.onConnection) onConnection = undefined;
       if (!(err instanceof RetryableError) || attempt >= attempts || options.signal?.aborted) {
         throw err instanceof RetryableError ? err.error : err;
       }
@@ -70,7 +75,11 @@ export async function askWanted(
 
 /** A failure worth trying again: the server was slow, unreachable or overloaded. */
 class RetryableError extends Error {
-  constructor(readonly error: FerryError) {
+  constructor(
+    readonly error: FerryError,
+    /** Asked on the agent's connection (not over HTTPS). */
+    readonly onConnection = false,
+  ) {
     super(error.message);
   }
 }
@@ -99,6 +108,7 @@ async function askOnce(
           'E_SERVER_UNREACHABLE',
           `Cannot ask the Ferry server at ${identity.server} about install ${installId} on the agent's connection (${why})`,
         ),
+        true,
       );
     }
   }
