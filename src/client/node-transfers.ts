@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
@@ -126,13 +127,28 @@ export async function downloadBundleAttempt(
      * are then hashed once, as they come, and never read again to be checked.
      */
     hashResumed?: boolean;
+    /** How long the server may send nothing before the attempt gives up (60 s). */
+    idleMs?: number;
   } = {},
 ): Promise<DownloadAttempt> {
   const from = options.resumeFrom ?? 0;
-  const response = await requestDownload(client, bundle, from, options.signal);
+  const response = await requestDownload(
+    client,
+    bundle,
+    from,
+    options.signal,
+    options.idleMs ?? DOWNLOAD_IDLE_MS,
+  );
   const appended = response.statusCode === 206;
   const length = Number(response.headers['content-length'] ?? 0);
-  const hash = appended && options.hashResumed ? await hashFile(file, from) : undefined;
+  let hash: Hash | undefined;
+  try {
+    hash = appended && options.hashResumed ? await hashFile(file, from) : undefined;
+  } catch (err) {
+    // The answer is not read: its connection goes, rather than waiting in the pool.
+    response.destroy();
+    throw err;
+  }
   const meter = new HashingMeter({
     onProgress: (bytes) => options.onProgress?.(bytes, length),
     ...(hash ? { hash } : {}),
@@ -161,6 +177,13 @@ export async function downloadBundleAttempt(
 const DOWNLOAD_WRITE_BUFFER = 1024 * 1024;
 
 /**
+ * A server that stops sending (stopped, or a connection whose traffic is
+ * dropped) ends the attempt after this long, rather than holding the install
+ * for ever: what came is kept, and the next attempt resumes from it.
+ */
+const DOWNLOAD_IDLE_MS = 60_000;
+
+/**
  * GETs a bundle (from byte `from` on, when > 0) on `node:http(s)` and answers
  * once its headers came; an error answer throws as `ApiError`.
  *
@@ -175,6 +198,7 @@ async function requestDownload(
   bundle: BundleAddress,
   from: number,
   signal: AbortSignal | undefined,
+  idleMs: number,
 ): Promise<IncomingMessage> {
   signal?.throwIfAborted();
   const url = new URL(client.url('downloadBundle', { params: bundle }));
@@ -184,6 +208,10 @@ async function requestDownload(
       headers: { ...client.headers(), ...(from > 0 ? { range: `bytes=${from}-` } : {}) },
       ...(signal ? { signal } : {}),
     });
+    // Before the answer and while its body comes alike.
+    request.setTimeout(idleMs, () =>
+      request.destroy(new Error(`the server sent nothing for ${idleMs / 1000} s`)),
+    );
     request.on('response', resolve);
     request.on('error', (err) => reject(signal?.aborted ? err : client.unreachable(err)));
     request.end();
