@@ -25,7 +25,12 @@ const ALLOWED = {
   /** The name API_PREFIX. */
   apiPrefix: ['client/', 'protocol/', 'server/routes/route-plugin.ts'],
   /** Reading an error body: the catalogue's own test of a code, and the shape of the body. */
-  errorBody: ['client/', 'protocol/errors.ts'],
+  errorBody: [
+    'client/',
+    'protocol/errors.ts',
+    // The still-wanted question's refusal on the agent's connection carries an error code.
+    'agent/install-wanted.ts',
+  ],
   /** A call of the global fetch. */
   fetch: [
     'client/',
