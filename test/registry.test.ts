@@ -226,6 +226,19 @@ describe('push, list, show, download', () => {
     expect(Buffer.from(await download.arrayBuffer()).equals(body)).toBe(true);
   });
 
+  it('takes a bundle followed by zero padding as an unpack does: stored whole, its sha256 that of every byte', async () => {
+    // More padding than the checker's ring holds: zlib's output ends with the gzip
+    // data, and the rest of the upload must still be hashed and stored.
+    const body = Buffer.concat([await bundleOf('padded', 'v1'), Buffer.alloc(9 * 1024 * 1024)]);
+    const pushed = await push(body);
+    expect(pushed.status).toBe(201);
+    const result = (await pushed.json()) as { bundle: { sha256: string; size: number } };
+    expect(result.bundle.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(result.bundle.size).toBe(body.length);
+    const download = await api('/apps/padded/bundles/1/download');
+    expect(Buffer.from(await download.arrayBuffer()).equals(body)).toBe(true);
+  });
+
   it('gives 20 concurrent pushes of one app 20 distinct consecutive versions', async () => {
     const bodies = await Promise.all(
       Array.from({ length: 20 }, (_, i) => bundleOf('busy', `n${i}`)),
@@ -272,6 +285,17 @@ describe('refused uploads leave nothing behind', () => {
     const body = await bundleOf('corrupt', 'v1', { 'big.txt': 'y'.repeat(100_000) });
     body.fill(0x55, 40, 200);
     await expectRefused(body, 'E_BUNDLE_NOT_GZIP');
+  });
+
+  it('refuses a bundle followed by bytes that are not zero padding at once, as an unpack would', async () => {
+    const bundle = await bundleOf('trailing', 'v1');
+    for (const tail of [
+      randomBytes(3 * 1024 * 1024),
+      Buffer.concat([Buffer.alloc(2 * 1024 * 1024), randomBytes(2 * 1024 * 1024)]),
+    ]) {
+      // Refused for what it is, not left to the idle deadline (E_UPLOAD_STALLED).
+      await expectRefused(Buffer.concat([bundle, tail]), 'E_BUNDLE_NOT_GZIP');
+    }
   });
 
   it('refuses a tar without ferry-bundle.json', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { FerryError } from '../protocol/errors.js';
@@ -73,20 +73,41 @@ export async function inspectBundle(
  * `inspectBundle` for a caller that writes the bundle's bytes itself: `input`
  * takes them (a write's callback runs once its bytes are inflated, so the
  * caller may then reuse their memory) and `checked` settles as
- * `inspectBundle` would. Destroying `input` stops the check.
+ * `inspectBundle` would, once `input` has ended (bytes after the gzip data are
+ * taken in: zero padding passes, anything else is refused). Destroying `input`
+ * stops the check.
  */
 export function startBundleCheck(limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): {
   input: Writable;
   checked: Promise<BundleMeta>;
 } {
   const archive = archiveChecker(limits);
-  const checked = pipeline(archive.gunzip, archive.tarBytes, archive.extract).then(
+  const { gunzip } = archive;
+  let gzipEnded = false;
+  gunzip.once('end', () => (gzipEnded = true));
+  // The gzip data may end before the input does: zlib then ends its output while
+  // bytes still come. The check ends only once the input has too, every byte
+  // through zlib as an unpack reads them: zero padding is skipped, anything else
+  // is taken for another gzip member and fails (Z_DATA_ERROR), as it fails there.
+  const checked = Promise.all([
+    pipeline(gunzip, archive.tarBytes, archive.extract),
+    finished(gunzip, { readable: false }),
+  ]).then(
     () => archive.complete(),
     (err: unknown) => {
+      const error = err as NodeJS.ErrnoException;
+      if (gzipEnded && typeof error.code === 'string' && error.code.startsWith('Z_')) {
+        throw new FerryError(
+          'E_BUNDLE_NOT_GZIP',
+          `The upload goes on after its gzip data with bytes that are neither zero padding nor another gzip member (${error.message}); an unpack would refuse it`,
+          undefined,
+          { cause: err },
+        );
+      }
       throw classifyBundleError(err);
     },
   );
-  return { input: archive.gunzip, checked };
+  return { input: gunzip, checked };
 }
 
 /** The streams of one check, from gzip to tar entries, and the last check once they end. */

@@ -435,6 +435,33 @@ describe('unpackBundle', () => {
     });
   });
 
+  // A push accepts an archive followed by zero bytes and refuses one followed by
+  // anything else (see inspect-bundle.ts): the agent must unpack what a push took.
+  it('unpacks an archive followed by zero padding, its sha256 that of all its bytes', async () => {
+    const s = await scene();
+    const padded = Buffer.concat([await readFile(base.file), Buffer.alloc(3 * 1024 * 1024)]);
+    await writeFile(s.archive, padded);
+    const meta = await unpackBundle({
+      archive: s.archive,
+      dest: s.dest,
+      expectedSha256: sha256(padded),
+    });
+    expect(meta.app).toBe(base.meta.app);
+    expect(await readFile(path.join(s.dest, 'server.js'), 'utf8')).toBe(baseTree['server.js']);
+  });
+
+  it('refuses an archive followed by bytes that are not zero padding', async () => {
+    const archive = await readFile(base.file);
+    await expectRefused(await scene(), Buffer.concat([archive, randomBytes(64 * 1024)]), {
+      code: 'E_BUNDLE_NOT_GZIP',
+    });
+    await expectRefused(
+      await scene(),
+      Buffer.concat([archive, Buffer.alloc(1024 * 1024), randomBytes(1024 * 1024)]),
+      { code: 'E_BUNDLE_NOT_GZIP' },
+    );
+  });
+
   it('refuses an archive whose sha256 is not the expected one, after unpacking it all', async () => {
     await expectRefused(await scene(), await readFile(base.file), {
       code: 'E_BUNDLE_CONTENT_MISMATCH',

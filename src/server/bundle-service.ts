@@ -321,7 +321,7 @@ function appNotFound(app: string): FerryError {
  * `stopForwarding()` turns it into a sink that drops everything (the bundle
  * is known to be bad; the rest is read only so the client gets its answer).
  */
-class UploadSink extends Writable {
+export class UploadSink extends Writable {
   /** Bytes received so far. */
   bytes = 0;
   /** When the last of them came (`Date.now()`). */
