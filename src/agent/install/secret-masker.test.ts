@@ -29,4 +29,21 @@ describe('SecretMasker', () => {
     expect(stream.push('partial')).toBe('partial');
     expect(stream.end()).toBe('');
   });
+
+  it("takes a secret's characters literally, regular-expression characters too", () => {
+    const secret = 'p.a*s+s?(w)[o]{r}|d^$\\';
+    const masker = new SecretMasker([secret, 'a.b']);
+    expect(masker.mask(`x=${secret};`)).toBe('x=••••;');
+    // '.' is not any character.
+    expect(masker.mask('aXb a.b')).toBe('aXb ••••');
+    const stream = masker.stream();
+    expect(
+      stream.push(`y=${secret.slice(0, 5)}`) + stream.push(secret.slice(5)) + stream.end(),
+    ).toBe('y=••••');
+  });
+
+  it('masks the longest of two secrets that begin alike', () => {
+    const masker = new SecretMasker(['abc', 'abcdef']);
+    expect(masker.mask('abcdef abc abcde')).toBe('•••• •••• ••••de');
+  });
 });
