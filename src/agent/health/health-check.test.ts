@@ -94,6 +94,20 @@ describe('http checks', () => {
     expect(result).toMatchObject({ ok: true, attempts: 1, lastFailure: null });
   });
 
+  it('asks for any type, uncompressed, and names itself', async () => {
+    let seen: Record<string, string | string[] | undefined> = {};
+    const { url } = await httpServer((request, response) => {
+      seen = request.headers;
+      response.end('ok');
+    });
+    await waitHealthy(spec({ http: url }), options());
+    expect(seen).toMatchObject({
+      accept: '*/*',
+      'user-agent': 'ferry-agent-health',
+      'accept-encoding': 'identity',
+    });
+  });
+
   it('keeps trying while the service answers 503 and passes once it becomes healthy', async () => {
     const readyAt = Date.now() + 600;
     const { url } = await httpServer((_request, response) => {

@@ -296,9 +296,21 @@ function httpProbe(
 function get(url: URL, signal: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
-    client.get(url, { signal, agent: false }, resolve).on('error', reject);
+    client.get(url, { signal, agent: false, headers: PROBE_HEADERS }, resolve).on('error', reject);
   });
 }
+
+/**
+ * What a probe says of itself: as `fetch` did, it takes any type, and it names
+ * itself (a proxy or firewall rule may refuse a request without a User-Agent).
+ * Unlike `fetch` it does not inflate a body, so it asks for none compressed:
+ * `contains` is looked for in the text the app sent.
+ */
+const PROBE_HEADERS = {
+  accept: '*/*',
+  'user-agent': 'ferry-agent-health',
+  'accept-encoding': 'identity',
+};
 
 /** The body as text, at most `maxBytes` of it (about: whole chunks are read); the rest is not read. */
 async function readBody(answer: http.IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<string> {
