@@ -255,12 +255,28 @@ export class BuiltinServerTransport implements ServerTransport {
     // One frame at a time, in order: a step's end must not be recorded before its start.
     let handling = Promise.resolve();
     const handled = new RecentIds(HANDLED_IDS_KEPT);
+    // Frames read and not yet handled. While there are any, the connection is
+    // not read: the frames behind them stay in the agent's send queue and the
+    // kernel's buffers, not in this heap (a thousand agents reporting at once
+    // held 300 MB here waiting for the event slots). What ws had already read
+    // (the rest of one chunk) still arrives, and is handled in order.
+    let inHand = 0;
     ws.on('message', (data) => {
+      // A frame read shows the agent is there, as a pong does.
+      this.alive.add(ws);
+      inHand++;
+      ws.pause();
       handling = handling
         .then(() => this.received(hostId, ws, data, handled))
         .catch((err: unknown) =>
           this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
-        );
+        )
+        .finally(() => {
+          if (--inHand > 0) return;
+          // Its pong may be among what was left unread: a ping round's grace.
+          this.alive.add(ws);
+          ws.resume();
+        });
     });
     ws.on('close', () => {
       if (this.sockets.get(hostId) !== ws) return;
@@ -410,7 +426,9 @@ export class BuiltinServerTransport implements ServerTransport {
 
   private ping(): void {
     for (const [hostId, ws] of this.sockets) {
-      if (!this.alive.has(ws)) {
+      // Not read while its frames wait for a slot: its pongs wait unread, and
+      // count once it is read again (see `connected`).
+      if (!this.alive.has(ws) && !ws.isPaused) {
         this.options.logger.warn(
           { hostId },
           'agent stopped answering pings; dropping its connection',
