@@ -838,8 +838,10 @@ describe('the built-in transport, a connection whose frames wait', () => {
       });
       let closed = false;
       ws.on('close', () => (closed = true));
-      ws.send(JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id: 'waits-1' } }));
-      ws.send(JSON.stringify({ kind: 'event', message: { ...factsEvent(2), id: 'waits-2' } }));
+      // More than the server reads ahead: it stops reading the connection.
+      const ids = Array.from({ length: 8 }, (_, i) => `waits-${i}`);
+      for (const id of ids)
+        ws.send(JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id } }));
       // The harness pings every second: a ping answered while the connection
       // is not read, and three rounds past it.
       await until(() => pings >= 1, 'a ping', 5000);
@@ -849,8 +851,8 @@ describe('the built-in transport, a connection whose frames wait', () => {
         'agent stopped answering pings; dropping its connection',
       );
       open();
-      await until(() => acks.length === 2, 'both events acknowledged');
-      expect(acks).toEqual(['waits-1', 'waits-2']);
+      await until(() => acks.length === ids.length, 'every event acknowledged');
+      expect(acks).toEqual(ids);
       // Read again, it is pinged again and answers.
       const before = pings;
       await until(() => pings > before, 'a ping after', 5000);
