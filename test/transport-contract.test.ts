@@ -765,3 +765,103 @@ describe('the built-in transport, the still-wanted question on the connection', 
     }
   });
 });
+
+describe('the built-in transport, a connection whose frames wait', () => {
+  /** An event frame carrying about `bytes` of facts. */
+  function bigEvent(id: string, bytes: number): string {
+    return JSON.stringify({
+      kind: 'event',
+      message: { ...factsEvent(1), id, facts: { blob: 'x'.repeat(bytes) } },
+    });
+  }
+
+  /** Waits until `value()` stays the same for `quietMs` (at most `timeoutMs`), and returns it. */
+  async function settled(value: () => number, quietMs: number, timeoutMs = 15_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = value();
+    let since = Date.now();
+    while (Date.now() < deadline && Date.now() - since < quietMs) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (value() !== last) [last, since] = [value(), Date.now()];
+    }
+    return last;
+  }
+
+  it('is not read while its frames wait: the rest stays with the agent, then all are handled in order', async () => {
+    const harness = await builtinHarness();
+    try {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const handled: string[] = [];
+      harness.server().onEvent(async (_hostId, event) => {
+        await gate;
+        handled.push(event.id);
+      });
+      const ws = await harness.rawAgent!('host-a');
+      const acks: string[] = [];
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { kind: string; id: string };
+        if (frame.kind === 'ack') acks.push(frame.id);
+      });
+      // 96 MiB: more than loopback's socket buffers on both ends hold (4 + 32 MiB at most).
+      const ids = Array.from({ length: 96 }, (_, i) => `big-${i}`);
+      for (const id of ids) ws.send(bigEvent(id, 1024 * 1024));
+      // The server stops reading while the first waits: what it did not read
+      // stays queued in the agent. (Read it all, the server would hold it, and
+      // the agent's queue would empty.)
+      const unsent = await settled(() => ws.bufferedAmount, 1000);
+      expect(unsent).toBeGreaterThan(32 * 1024 * 1024);
+      open();
+      await until(() => acks.length === ids.length, 'every event acknowledged', 60_000);
+      expect(handled).toEqual(ids);
+      expect(acks).toEqual(ids);
+      expect(ws.bufferedAmount).toBe(0);
+      ws.close();
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('is not dropped for missing pings while it is not read (its pongs wait unread)', async () => {
+    const harness = await builtinHarness();
+    try {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      harness.server().onEvent(() => gate);
+      const ws = await harness.rawAgent!('host-a');
+      let pings = 0;
+      ws.on('ping', () => pings++);
+      const acks: string[] = [];
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { kind: string; id: string };
+        if (frame.kind === 'ack') acks.push(frame.id);
+      });
+      let closed = false;
+      ws.on('close', () => (closed = true));
+      // More than the server reads ahead: it stops reading the connection.
+      const ids = Array.from({ length: 8 }, (_, i) => `waits-${i}`);
+      for (const id of ids)
+        ws.send(JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id } }));
+      // The harness pings every second: a ping answered while the connection
+      // is not read, and three rounds past it.
+      await until(() => pings >= 1, 'a ping', 5000);
+      await new Promise((r) => setTimeout(r, 3500));
+      expect(closed).toBe(false);
+      expect(harness.logger.lines.map((l) => l.message)).not.toContain(
+        'agent stopped answering pings; dropping its connection',
+      );
+      open();
+      await until(() => acks.length === ids.length, 'every event acknowledged');
+      expect(acks).toEqual(ids);
+      // Read again, it is pinged again and answers.
+      const before = pings;
+      await until(() => pings > before, 'a ping after', 5000);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(closed).toBe(false);
+      expect(harness.server().connectedHosts()).toContain('host-a');
+      ws.close();
+    } finally {
+      await harness.stop();
+    }
+  });
+});
