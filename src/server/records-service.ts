@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AppSummary, HostRecord } from '../protocol/api.js';
 import {
   ACTIVE_DEPLOYMENT_STATES,
@@ -8,9 +9,8 @@ import type { AppStatus, HistoryEntry, HostStatus } from '../protocol/deployment
 import { type MigrationRan, migrationsBehind } from './deployments/migration-gate.js';
 import { FerryError } from '../protocol/errors.js';
 import type { ServiceHealth } from '../store/health-store.js';
-import type { InstallHead, Store } from '../store/store.js';
+import type { ConfigSnapshot, InstallHead, Store } from '../store/store.js';
 import type { BundleService } from './bundle-service.js';
-import { changedSince } from './deployments/config-snapshots.js';
 import { reportedVersion, roleOf, targetHosts } from './deployments/rollout-plan.js';
 import type { EnvironmentConfig } from './environment-config.js';
 import type { VariableService } from './variable-service.js';
@@ -21,6 +21,9 @@ import type { VariableService } from './variable-service.js';
  * (who changed what and when, newest first: see `history`).
  */
 export class RecordsService {
+  /** What `status` keeps of the configuration snapshots it read (see `SnapshotDigests`). */
+  private readonly digests = new SnapshotDigests();
+
   constructor(
     private readonly store: Store,
     private readonly environments: readonly EnvironmentConfig[],
@@ -271,20 +274,30 @@ export class RecordsService {
     );
     const installOf = (c: { host: HostRecord; app: string; version: number }) =>
       took.get(`${cellKey(c.host.id, c.app)}@${c.version}`);
-    const snapshots = new Map(
-      (await this.store.installs.getSnapshots(running.flatMap((c) => installOf(c) ?? []))).map(
-        (s) => [s.installId, s.snapshot],
-      ),
+    // A snapshot never changes once recorded: each is read (and decrypted) once,
+    // and only its variables' keyed digests are kept.
+    const unread = running.flatMap((c) => {
+      const id = installOf(c);
+      return id === undefined || this.digests.has(id) ? [] : [id];
+    });
+    // Those read now, also when more than are kept were read at once.
+    const read = new Map(
+      (await this.store.installs.getSnapshots(unread)).map(({ installId, snapshot }) => [
+        installId,
+        this.digests.keep(installId, snapshot),
+      ]),
     );
     const resolveFor = await this.variables.resolverForAll();
+    const today = this.digests.today();
     for (const cell of running) {
       const installId = installOf(cell);
-      const snapshot = installId === undefined ? undefined : snapshots.get(installId);
-      if (!snapshot) continue;
+      const kept =
+        installId === undefined ? undefined : (read.get(installId) ?? this.digests.get(installId));
+      if (!kept) continue;
       try {
         changed.set(
           cellKey(cell.host.id, cell.app),
-          changedSince(snapshot, resolveFor(cell.host, cell.app)),
+          today.changedSince(kept, resolveFor(cell.host, cell.app).vars),
         );
       } catch (err) {
         if (err instanceof FerryError) continue;
@@ -298,4 +311,81 @@ export class RecordsService {
 /** One host and app, as a key. */
 function cellKey(hostId: string, app: string): string {
   return `${hostId}\0${app}`;
+}
+
+/** How many snapshots' digests `status` keeps: a few per host of a thousand-host fleet. */
+export const SNAPSHOT_DIGESTS_KEPT = 20_000;
+
+/**
+ * Each variable of a configuration snapshot by name, as a keyed digest of its
+ * value (HMAC-SHA256 under a key made at start and never written anywhere):
+ * what `status` needs to tell which variables changed since a host's release
+ * started, without keeping any value, a secret's or another. `status` read and
+ * decrypted every running host's snapshot at each request (a thousand per
+ * request with a thousand hosts); a snapshot never changes once recorded, so
+ * each is read once. The most recently used `size` are kept.
+ */
+export class SnapshotDigests {
+  private readonly key = randomBytes(32);
+  private readonly kept = new Map<string, ReadonlyMap<string, string>>();
+
+  constructor(private readonly size = SNAPSHOT_DIGESTS_KEPT) {}
+
+  has(installId: string): boolean {
+    return this.kept.has(installId);
+  }
+
+  get(installId: string): ReadonlyMap<string, string> | undefined {
+    const digests = this.kept.get(installId);
+    if (digests) {
+      // Most recently used last: the first is the one to drop.
+      this.kept.delete(installId);
+      this.kept.set(installId, digests);
+    }
+    return digests;
+  }
+
+  /** Keeps a snapshot's digests, and gives them. */
+  keep(installId: string, snapshot: ConfigSnapshot): ReadonlyMap<string, string> {
+    const digests = new Map<string, string>();
+    for (const [name, value] of Object.entries(snapshot.vars))
+      digests.set(name, this.digest(value));
+    this.kept.delete(installId);
+    this.kept.set(installId, digests);
+    if (this.kept.size > this.size) this.kept.delete(this.kept.keys().next().value!);
+    return digests;
+  }
+
+  /**
+   * A comparer for one request: today's values, mostly the same on every
+   * host, are digested once each.
+   */
+  today(): {
+    changedSince(kept: ReadonlyMap<string, string>, today: Record<string, string>): string[];
+  } {
+    const seen = new Map<string, string>();
+    const digestOf = (value: string) => {
+      let digest = seen.get(value);
+      if (digest === undefined) {
+        digest = this.digest(value);
+        seen.set(value, digest);
+      }
+      return digest;
+    };
+    return {
+      // The names whose value differs today (a secret's too, compared on the
+      // server, never shown), or that are no longer set; sorted.
+      changedSince: (kept, today) =>
+        [...kept]
+          .filter(
+            ([name, digest]) => !Object.hasOwn(today, name) || digestOf(today[name]!) !== digest,
+          )
+          .map(([name]) => name)
+          .sort(),
+    };
+  }
+
+  private digest(value: string): string {
+    return createHmac('sha256', this.key).update(value).digest('base64');
+  }
 }

@@ -257,13 +257,3 @@ export function masked(snapshot: ConfigSnapshot): SnapshotVariable[] {
       secret: secret.has(name),
     }));
 }
-
-/**
- * The names whose value differs between a snapshot and today's resolution
- * (a secret's too, compared on the server, never shown), or that are no longer set.
- */
-export function changedSince(snapshot: ConfigSnapshot, today: ResolvedVariables): string[] {
-  return Object.keys(snapshot.vars)
-    .filter((name) => today.vars[name] !== snapshot.vars[name])
-    .sort();
-}

@@ -1,4 +1,5 @@
 import type SQLite from 'better-sqlite3';
+import { performance } from 'node:perf_hooks';
 import { type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver } from 'kysely';
 
 /** How many prepared statements a database keeps (the store runs far fewer distinct queries). */
@@ -64,13 +65,36 @@ class SqliteKyselyDriver extends SqliteDriver {
   }
 }
 
-/** A lock handed to one waiter at a time, first come first served. */
+/**
+ * How long the connection goes from one waiter straight to the next before
+ * the event loop gets a turn, in milliseconds (see `Turns`).
+ */
+export const TURN_BUDGET_MS = 10;
+
+/**
+ * A lock handed to one waiter at a time, first come first served.
+ *
+ * better-sqlite3 runs a query synchronously, so a hand-over to the next waiter
+ * is a promise settled, not an I/O: a backlog of queued queries (a thousand
+ * hosts' step reports) ran to its end on the microtask queue without the event
+ * loop turning once. No timer, no new connection's TLS handshake, no answer's
+ * write went out meanwhile: with 300 simulated hosts the loop stood still for
+ * up to 17 s and `ferry status`, whose own work took under 100 ms, answered in
+ * 40 s. After `budgetMs` of hand-overs without a turn of the loop, the next
+ * waiter gets the connection after one (`setImmediate`): still in turn.
+ */
 class Turns {
   private held = false;
   private readonly waiting: (() => void)[] = [];
+  /** When the event loop last had a turn while the connection was in use. */
+  private turnedAt = performance.now();
+  private watching = false;
+
+  constructor(private readonly budgetMs = TURN_BUDGET_MS) {}
 
   /** Resolves once it is the caller's turn. */
   take(): Promise<void> {
+    this.watch();
     if (!this.held) {
       this.held = true;
       return Promise.resolve();
@@ -81,8 +105,28 @@ class Turns {
   /** Ends the caller's turn: the next in line has it (still held), or nobody. */
   pass(): void {
     const next = this.waiting.shift();
-    if (next) next();
-    else this.held = false;
+    if (!next) {
+      this.held = false;
+      return;
+    }
+    if (performance.now() - this.turnedAt < this.budgetMs) {
+      next();
+      return;
+    }
+    setImmediate(() => {
+      this.turnedAt = performance.now();
+      next();
+    });
+  }
+
+  /** Notes the next turn of the event loop (one check at a time). */
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    setImmediate(() => {
+      this.watching = false;
+      this.turnedAt = performance.now();
+    });
   }
 }
 
