@@ -7,7 +7,10 @@ import { API_PREFIX } from '../src/protocol/api.js';
 import type { AppStatus } from '../src/protocol/deployment-api.js';
 import { hostFactsSchema } from '../src/protocol/host-facts.js';
 import { type BuiltServer, buildServer } from '../src/server/build-server.js';
+import { RecordsService, SnapshotDigests } from '../src/server/records-service.js';
+import { VariableService } from '../src/server/variable-service.js';
 import { serverConfigSchema } from '../src/server/server-config.js';
+import type { EnvironmentConfig } from '../src/server/environment-config.js';
 import type { Store } from '../src/store/store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
 
@@ -148,6 +151,29 @@ for (const dialect of STORE_DIALECTS) {
       } finally {
         read.mockRestore();
       }
+    });
+
+    it('tells every host what changed when fewer snapshots are kept than hosts run', async () => {
+      // One kept for two hosts: reading one drops the other, which this
+      // request had already found kept.
+      const records = new RecordsService(
+        store,
+        [{ name: 'qa' } as EnvironmentConfig],
+        server.bundles,
+        new VariableService(store),
+        new SnapshotDigests(1),
+      );
+      const changedOf = async () => {
+        const [cart] = await records.status('cart');
+        const qa = cart!.environments.find((e) => e.env === 'qa')!;
+        return Object.fromEntries(qa.hosts.map((h) => [h.host, h.changedVariables]));
+      };
+      const first = await changedOf();
+      expect(Object.keys(first).sort()).toEqual(['web-1', 'web-2']);
+      expect(first['web-1']).toBeInstanceOf(Array);
+      expect(first['web-2']).toBeInstanceOf(Array);
+      expect(await changedOf()).toEqual(first);
+      expect(await changedOf()).toEqual(first);
     });
   });
 }

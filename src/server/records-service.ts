@@ -21,15 +21,14 @@ import type { VariableService } from './variable-service.js';
  * (who changed what and when, newest first: see `history`).
  */
 export class RecordsService {
-  /** What `status` keeps of the configuration snapshots it read (see `SnapshotDigests`). */
-  private readonly digests = new SnapshotDigests();
-
   constructor(
     private readonly store: Store,
     private readonly environments: readonly EnvironmentConfig[],
     private readonly bundles: Pick<BundleService, 'get' | 'list'>,
     /** To tell which variables changed since a host's release was deployed. */
     private readonly variables?: Pick<VariableService, 'resolverForAll'>,
+    /** What `status` keeps of the configuration snapshots it read. */
+    private readonly digests = new SnapshotDigests(),
   ) {}
 
   /**
@@ -276,10 +275,16 @@ export class RecordsService {
       took.get(`${cellKey(c.host.id, c.app)}@${c.version}`);
     // A snapshot never changes once recorded: each is read (and decrypted) once,
     // and only its variables' keyed digests are kept.
-    const unread = running.flatMap((c) => {
-      const id = installOf(c);
-      return id === undefined || this.digests.has(id) ? [] : [id];
-    });
+    // Taken now: reading the others may drop some of the kept ones.
+    const cached = new Map<string, ReadonlyMap<string, string>>();
+    const unread: string[] = [];
+    for (const cell of running) {
+      const id = installOf(cell);
+      if (id === undefined) continue;
+      const digests = this.digests.get(id);
+      if (digests) cached.set(id, digests);
+      else unread.push(id);
+    }
     // Those read now, also when more than are kept were read at once.
     const read = new Map(
       (await this.store.installs.getSnapshots(unread)).map(({ installId, snapshot }) => [
@@ -292,7 +297,7 @@ export class RecordsService {
     for (const cell of running) {
       const installId = installOf(cell);
       const kept =
-        installId === undefined ? undefined : (read.get(installId) ?? this.digests.get(installId));
+        installId === undefined ? undefined : (read.get(installId) ?? cached.get(installId));
       if (!kept) continue;
       try {
         changed.set(
@@ -304,6 +309,9 @@ export class RecordsService {
         throw err;
       }
     }
+    // Every running release was looked at: the digests of releases no longer
+    // running go (they would otherwise stay until 20,000 were kept).
+    if (app === undefined) this.digests.keepOnly(new Set([...read.keys(), ...cached.keys()]));
     return changed;
   }
 }
@@ -331,8 +339,9 @@ export class SnapshotDigests {
 
   constructor(private readonly size = SNAPSHOT_DIGESTS_KEPT) {}
 
-  has(installId: string): boolean {
-    return this.kept.has(installId);
+  /** Forgets every snapshot but these. */
+  keepOnly(installIds: ReadonlySet<string>): void {
+    for (const id of this.kept.keys()) if (!installIds.has(id)) this.kept.delete(id);
   }
 
   get(installId: string): ReadonlyMap<string, string> | undefined {
@@ -386,6 +395,7 @@ export class SnapshotDigests {
   }
 
   private digest(value: string): string {
-    return createHmac('sha256', this.key).update(value).digest('base64');
+    // 128 bits tell a changed value apart as well, in half the memory.
+    return createHmac('sha256', this.key).update(value).digest().toString('base64', 0, 16);
   }
 }
