@@ -44,7 +44,10 @@ interface Harness {
   server(): ServerTransport;
   /** Stops the server side and starts a new one over the same durable state. */
   restartServer(): Promise<void>;
-  agent(hostId: string, options?: { token?: string; giveUpAfterMs?: number }): AgentTransport;
+  agent(
+    hostId: string,
+    options?: { token?: string; giveUpAfterMs?: number; resendIntervalMs?: number },
+  ): AgentTransport;
   /** Talks to the server side with raw frames, as a broken or hostile agent would. */
   rawAgent?(hostId: string): Promise<WebSocket>;
   /**
@@ -119,6 +122,9 @@ async function builtinHarness(): Promise<Harness> {
         maxDelayMs: 200,
         retryDelayMs: 50,
         ...(options.giveUpAfterMs === undefined ? {} : { giveUpAfterMs: options.giveUpAfterMs }),
+        ...(options.resendIntervalMs === undefined
+          ? {}
+          : { resendIntervalMs: options.resendIntervalMs }),
       });
       agents.push(agent);
       return agent;
@@ -817,6 +823,42 @@ describe('the built-in transport, a connection whose frames wait', () => {
       expect(acks).toEqual(ids);
       expect(ws.bufferedAmount).toBe(0);
       ws.close();
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it("leaves the agent's resends out while what it sent has not left (no copies pile up)", async () => {
+    const harness = await builtinHarness();
+    try {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const handled: string[] = [];
+      harness.server().onEvent(async (_hostId, event) => {
+        await gate;
+        handled.push(event.id);
+      });
+      const agent = harness.agent('host-a', { resendIntervalMs: 100 });
+      agent.start(() => Promise.resolve());
+      await until(() => harness.server().connectedHosts().includes('host-a'), 'connected');
+      // 12 MiB of events: more than the socket buffers take while the server does not read.
+      const ids = Array.from({ length: 12 }, (_, i) => `big-${i}`);
+      for (const id of ids)
+        agent.emit({
+          ...factsEvent(1),
+          id,
+          facts: { blob: 'x'.repeat(2 * 1024 * 1024) },
+        } as AgentEvent);
+      const socket = () => (agent as unknown as { socket: WebSocket | undefined }).socket!;
+      const queued = await settled(() => socket().bufferedAmount, 1000);
+      expect(queued).toBeGreaterThan(0);
+      // Twenty resend rounds later, still only the first copies wait (and a
+      // few small frames: pongs), not another 12 MiB a round.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(socket().bufferedAmount - queued).toBeLessThan(64 * 1024);
+      open();
+      await until(() => handled.length >= ids.length, 'every event handled', 60_000);
+      expect(handled.slice(0, ids.length)).toEqual(ids);
     } finally {
       await harness.stop();
     }

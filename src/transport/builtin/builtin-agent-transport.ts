@@ -78,6 +78,10 @@ export class BuiltinAgentTransport implements AgentTransport {
     this.resender = setInterval(() => {
       const socket = this.socket;
       if (socket?.readyState !== WebSocket.OPEN) return;
+      // What was sent has not all left yet (the server is not reading this
+      // connection while it works through its frames): another copy of each
+      // would only pile up here, and be read there after the first.
+      if (socket.bufferedAmount > 0) return;
       for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
     }, options.resendIntervalMs ?? 10_000);
     this.resender.unref();
