@@ -52,7 +52,9 @@ beforeAll(async () => {
       if (count === 1) return { status: 503 };
       if (count === 2) return { holdMs: 3000 };
       // The second test's: each question about an install fails up to its `failUntil`th.
-      if (count <= failUntil) return count % 2 === 0 ? { status: 503 } : { holdMs: 1500 };
+      // Held well past the agent's 1 s patience, so that its answer never comes in time
+      // (a deadline lost to the GC let one be taken: src/agent/deadline-signal.ts).
+      if (count <= failUntil) return count % 2 === 0 ? { status: 503 } : { holdMs: 4000 };
       return 'forward';
     },
     proxyCert,

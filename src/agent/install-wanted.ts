@@ -6,6 +6,7 @@ import { FerryError, isErrorCode } from '../protocol/errors.js';
 import { WantedRefusal } from '../transport/transport.js';
 import { FinalJobError } from '../transport/unhandled-job.js';
 import type { AgentIdentity } from './agent-identity.js';
+import { deadlineSignal } from './deadline-signal.js';
 
 /** How the agent asks: each try's timeout, how many tries, and the first pause between them. */
 export interface AskWantedOptions {
@@ -92,9 +93,22 @@ async function askOnce(
   onConnection: AskWantedOptions['onConnection'],
 ): Promise<InstallWanted> {
   // The body can be slow too: the whole call is under the one deadline.
-  const signal = stop
-    ? AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)])
-    : AbortSignal.timeout(timeoutMs);
+  const deadline = deadlineSignal(timeoutMs, stop);
+  try {
+    return await askOnceWithin(identity, installId, timeoutMs, stop, onConnection, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function askOnceWithin(
+  identity: Pick<AgentIdentity, 'server' | 'token'> & { clientOptions?: FerryClientOptions },
+  installId: string,
+  timeoutMs: number,
+  stop: AbortSignal | undefined,
+  onConnection: AskWantedOptions['onConnection'],
+  signal: AbortSignal,
+): Promise<InstallWanted> {
   const onItsConnection = onConnection?.(installId, signal);
   if (onItsConnection) {
     try {

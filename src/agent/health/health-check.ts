@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppManifest } from '../../bundle/manifest-schema.js';
 import { parseDuration } from '../../bundle/manifest-schema.js';
 import { FerryError } from '../../protocol/errors.js';
+import { deadlineSignal } from '../deadline-signal.js';
 
 /**
  * The health check the install pipeline runs after starting a release: try one
@@ -211,9 +212,12 @@ export async function probeOnce(
   // The body's start tells a person more than the status alone ("database down").
   const probe = probeFor(spec, options, { bodyChars: ANSWER_BODY_CHARS });
   const bounded = Math.max(1, Math.round(timeoutMs));
-  const timeout = AbortSignal.timeout(bounded);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  return probe(signal, bounded);
+  const deadline = deadlineSignal(bounded, options.signal);
+  try {
+    return await probe(deadline.signal, bounded);
+  } finally {
+    deadline.clear();
+  }
 }
 
 function probeFor(
