@@ -440,8 +440,8 @@ function listenOnBus(
   const { driver, deployments, catchUp, agents } = services;
   // An install that ended, or a host that came or went, may be what a rollout waits on.
   events.on(['install.state', 'host.connected', 'host.disconnected'], (event) => {
-    if (event.kind !== 'install.state' || isFinalInstall(event.data.state as InstallState))
-      driver.wake();
+    if (event.kind !== 'install.state') driver.wake();
+    else if (isFinalInstall(event.data.state as InstallState)) driver.wake(event.data.installId);
   });
   // A new deployment starts (or waits its turn) on the replica that made it:
   // others find it at their next tick, and the lease is not raced for.

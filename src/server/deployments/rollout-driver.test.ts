@@ -546,3 +546,94 @@ describe('RolloutDriver, what it reads of the installs', () => {
     expect(await tick({ role: 'web', migrate: ['node migrate.js'] })).toBeGreaterThanOrEqual(100);
   });
 });
+
+describe('RolloutDriver, the pause after a look', () => {
+  it('is cut short by the end of the last install the batch waits on, and by close', async () => {
+    // Three hosts, two a batch: A and B go first, C after them.
+    const at = new Date().toISOString();
+    const ids = ['a', 'b', 'c'];
+    for (const n of ids) {
+      await store.hosts.create({
+        id: `host_${n}`,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web'],
+        vars: {},
+      });
+      await store.hosts.setPresence(`host_${n}`, true, at);
+    }
+    await store.deployments.create(
+      {
+        id: 'dep_web',
+        app: 'web',
+        version: 2,
+        env: 'prod',
+        kind: 'deploy',
+        strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
+        fromVersion: 1,
+        createdBy: 'admin',
+        state: 'running',
+      },
+      ids.map((n, index) => ({
+        id: `ins_${n}`,
+        hostId: `host_${n}`,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_web',
+        purpose: 'deploy' as const,
+        batch: index < 2 ? 0 : 1,
+        fromVersion: 1,
+        state: 'pending' as const,
+      })),
+      { lock: true },
+    );
+    const sent: string[] = [];
+    let driver: RolloutDriver | undefined = undefined;
+    const dispatcher = {
+      send: async (install: { id: string }) => {
+        sent.push(install.id);
+        await store.installs.mark(install.id, { state: 'queued', sentAt: at }, ['pending']);
+        // Something else happens during the look (a host connects): a pause follows it.
+        driver?.wake();
+      },
+    } as unknown as InstallDispatcher;
+    // A pause far longer than the test: only a cut-short pause lets it go on.
+    driver = new RolloutDriver(
+      store,
+      {
+        get: (app: string, version: number) =>
+          Promise.resolve({ app, version, manifest: { role: app } } as unknown as BundleDetail),
+      },
+      dispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      { replicaId: 'r1', leaseMs: 600_000, tickMs: 600_000, settleMs: 600_000 },
+    );
+    const end = async (n: string): Promise<void> => {
+      await store.installs.finish(`ins_${n}`, { ok: true, rolledBack: false, error: null, at });
+      driver.wake(`ins_${n}`);
+    };
+    driver.wake();
+    try {
+      await until('the first batch sent', () => sent.length === 2);
+      // A's end leaves B awaited: the pause holds, C waits (a look would send it).
+      await end('a');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sent).toEqual(['ins_a', 'ins_b']);
+      // B's end is the batch's last: the next look comes at once and sends C.
+      await end('b');
+      await until('the second batch sent', () => sent.length === 3);
+      expect(sent).toEqual(['ins_a', 'ins_b', 'ins_c']);
+      // C's end completes the rollout at once.
+      await end('c');
+      await until(
+        'the deployment complete',
+        async () => (await store.deployments.get('dep_web'))?.state === 'succeeded',
+      );
+    } finally {
+      // A close during a pause does not wait for it out.
+      await driver.close();
+    }
+  });
+});

@@ -1,5 +1,4 @@
 import { AsyncResource } from 'node:async_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../bundle/manifest-schema.js';
 import type { HostRecord } from '../../protocol/api.js';
 import type { DeploymentState } from '../../protocol/deployment-api.js';
@@ -62,7 +61,9 @@ export interface RolloutDriverOptions {
   tickMs: number;
   /**
    * The pause before looking again when woken during a look (100 ms), or
-   * four times as long as that look took when longer (up to 2 s): every install's end wakes
+   * four times as long as that look took when longer (up to 2 s) — unless
+   * what woke it was the end of the last install the rollout waited on (its
+   * batch's, or the migrator's): that is looked at at once. Every install's end wakes
    * the driver, and a look reads the whole rollout, so a thousand hosts ending
    * together cost a look per pause, not one each — and the looks, which grow
    * with the rollout, take at most a fifth of the server's time while the
@@ -114,6 +115,21 @@ export class RolloutDriver {
    * message or the request that woke it (see `EventBus.withEffects`).
    */
   private readonly tickHere = AsyncResource.bind(() => this.tick());
+  /**
+   * Per deployment, the installs its last look waited on and that have not
+   * ended since: when the last of them ends, the rollout can move on, and the
+   * next look comes without the pause (a small rollout's end, or its next
+   * batch, waited up to 2 s for it).
+   */
+  private readonly awaited = new Map<string, Set<string>>();
+  /** A look is under way: ends seen now are kept in `endedInLook`, not taken off `awaited`. */
+  private looking = false;
+  /** The installs that ended during the look under way: it may have read them before they ended. */
+  private readonly endedInLook = new Set<string>();
+  /** The next look has something to do at once: no pause before it. */
+  private due = false;
+  /** Ends the pause under way, if any. */
+  private cutPause: (() => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -155,10 +171,13 @@ export class RolloutDriver {
 
   /**
    * Looks at every deployment now (something happened: an install ended, one
-   * was created) — or, when a look is under way, once more after it and a pause.
+   * was created) — or, when a look is under way, once more after it and a
+   * pause. `endedInstall`: the install whose end this is, if it is one; the
+   * end of the last one a rollout waits on cuts the pause short.
    */
-  wake(): void {
+  wake(endedInstall?: string): void {
     if (this.closed) return;
+    if (endedInstall !== undefined) this.sawEnd(endedInstall);
     this.tickAgain = true;
     if (this.ticking) return;
     this.ticking = this.run().finally(() => {
@@ -166,19 +185,69 @@ export class RolloutDriver {
     });
   }
 
+  private sawEnd(installId: string): void {
+    if (this.looking) {
+      this.endedInLook.add(installId);
+      return;
+    }
+    for (const [deploymentId, waiting] of this.awaited) {
+      if (!waiting.delete(installId)) continue;
+      if (waiting.size === 0) {
+        this.awaited.delete(deploymentId);
+        this.lookNow();
+      }
+      return;
+    }
+  }
+
+  /** The next look comes without a pause (one under way is cut short). */
+  private lookNow(): void {
+    this.due = true;
+    this.cutPause?.();
+  }
+
+  /** What deployment `id`'s look waits on next: its installs in `waitingOn` that have not ended. */
+  private awaitEnds(id: string, waitingOn: StoredInstall[]): void {
+    const waiting = new Set(
+      waitingOn
+        .filter((i) => !isFinalInstall(i.state) && !this.endedInLook.has(i.id))
+        .map((i) => i.id),
+    );
+    if (waiting.size > 0) this.awaited.set(id, waiting);
+    else this.lookNow();
+  }
+
   private async run(): Promise<void> {
     while (this.tickAgain && !this.closed) {
       this.tickAgain = false;
+      this.due = false;
+      this.looking = true;
+      this.endedInLook.clear();
       const began = performance.now();
-      await this.tickHere().catch((err: unknown) =>
-        this.logger.error({ err }, 'the rollout driver failed a tick'),
-      );
+      await this.tickHere()
+        .catch((err: unknown) => this.logger.error({ err }, 'the rollout driver failed a tick'))
+        .finally(() => {
+          this.looking = false;
+        });
       const took = performance.now() - began;
-      if (this.tickAgain && !this.closed)
-        await sleep(
+      if (this.tickAgain && !this.closed && !this.due)
+        await this.pause(
           Math.max(this.options.settleMs ?? 100, Math.min(SETTLE_PER_LOOK * took, MAX_SETTLE_MS)),
         );
     }
+  }
+
+  /** Waits `ms`, or until `lookNow` (or `close`) cuts it short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.cutPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.cutPause = done;
+    });
   }
 
   /** Resolves once no tick is under way (nor asked for): for tests that wait for one look. */
@@ -189,6 +258,7 @@ export class RolloutDriver {
   /** Stops driving and gives up the leases held, so another replica (or the next start) takes over at once. */
   async close(): Promise<void> {
     this.closed = true;
+    this.cutPause?.();
     clearInterval(this.timer);
     if (this.bakeTimer) clearTimeout(this.bakeTimer.timer);
     await this.ticking;
@@ -221,6 +291,7 @@ export class RolloutDriver {
       );
       if (!held) {
         this.heldSince.delete(deployment.id);
+        this.awaited.delete(deployment.id);
         continue;
       }
       if (!this.heldSince.has(deployment.id)) {
@@ -283,6 +354,7 @@ export class RolloutDriver {
     deployment: StoredDeployment,
     hostsRead: Map<string, HostRecord | undefined>,
   ): Promise<void> {
+    this.awaited.delete(deployment.id);
     if (deployment.state === 'pending') return this.startPending(deployment);
     const purpose = deployment.phase === 'rollout' ? 'deploy' : 'revert';
     const migrates = await this.migrationsFirst(deployment);
@@ -303,8 +375,10 @@ export class RolloutDriver {
     if (migrates && wave.length > 0) {
       // The host that migrates goes alone, before any other host is sent anything.
       const gate = migrationGate(wave, `${deployment.app}@${deployment.version}`);
-      if (gate.next === 'migrate')
+      if (gate.next === 'migrate') {
+        this.awaitEnds(deployment.id, [gate.migrator]);
         return this.sendPending([gate.migrator], hosts, { migrate: true });
+      }
       if (gate.next === 'fail') return this.stopUnmigrated(deployment, wave, gate.reason);
       // Migrated, then failed (its health check, say): past maxFailures, nobody else goes.
       if (gate.migrator?.state === 'failed' && deployment.strategy.maxFailures < 1)
@@ -314,6 +388,7 @@ export class RolloutDriver {
     const batches = byBatch(wave);
     for (const [index, batch] of batches.entries()) {
       if (!batch.every((i) => isFinalInstall(i.state))) {
+        this.awaitEnds(deployment.id, batch);
         await this.sendPending(batch, hosts);
         return;
       }
@@ -422,6 +497,7 @@ export class RolloutDriver {
       return;
     }
     this.logger.info({ deploymentId: deployment.id }, 'deployment started after waiting its turn');
+    this.lookNow();
     this.wake();
   }
 
