@@ -637,3 +637,94 @@ describe('RolloutDriver, the pause after a look', () => {
     }
   });
 });
+
+describe('RolloutDriver, sending a batch', () => {
+  it('sends its installs side by side, and one send that fails stops none of the others', async () => {
+    const at = new Date().toISOString();
+    const ids = ['a', 'b', 'c', 'd'];
+    for (const n of ids) {
+      await store.hosts.create({
+        id: `host_${n}`,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web'],
+        vars: {},
+      });
+      await store.hosts.setPresence(`host_${n}`, true, at);
+    }
+    await store.deployments.create(
+      {
+        id: 'dep_web',
+        app: 'web',
+        version: 2,
+        env: 'prod',
+        kind: 'deploy',
+        strategy: { batch: '100%', maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
+        fromVersion: 1,
+        createdBy: 'admin',
+        state: 'running',
+      },
+      ids.map((n) => ({
+        id: `ins_${n}`,
+        hostId: `host_${n}`,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_web',
+        purpose: 'deploy' as const,
+        batch: 0,
+        fromVersion: 1,
+        state: 'pending' as const,
+      })),
+      { lock: true },
+    );
+    // Each send waits until every one has begun: sent one after another, none would end.
+    let begun = 0;
+    let allBegun: () => void = () => undefined;
+    const everyOneBegun = new Promise<void>((resolve) => (allBegun = resolve));
+    const sent: string[] = [];
+    let bundleReads = 0;
+    const errors: string[] = [];
+    const driver = new RolloutDriver(
+      store,
+      {
+        get: (app: string, version: number) => {
+          bundleReads += 1;
+          return Promise.resolve({
+            app,
+            version,
+            manifest: { role: app },
+          } as unknown as BundleDetail);
+        },
+      },
+      {
+        send: async (install: { id: string }) => {
+          if (++begun === ids.length) allBegun();
+          await everyOneBegun;
+          // The fault: b's send fails (a broker that refused it, say).
+          if (install.id === 'ins_b') throw new Error('the broker refused the job');
+          await store.installs.mark(install.id, { state: 'queued', sentAt: at }, ['pending']);
+          sent.push(install.id);
+        },
+      } as unknown as InstallDispatcher,
+      {} as VariableService,
+      {
+        info: () => undefined,
+        warn: () => undefined,
+        error: (details: object) => errors.push(String((details as { err: Error }).err.message)),
+      },
+      { replicaId: 'r1', leaseMs: 600_000, tickMs: 600_000 },
+    );
+    try {
+      driver.wake();
+      await driver.idle();
+    } finally {
+      await driver.close();
+    }
+    expect(sent.sort()).toEqual(['ins_a', 'ins_c', 'ins_d']);
+    expect((await store.installs.get('ins_b'))?.state).toBe('pending');
+    expect(errors).toEqual(['the broker refused the job']);
+    // The bundle is read once for the migration gate and once for the batch, not once per host.
+    expect(bundleReads).toBe(2);
+  });
+});
