@@ -133,9 +133,10 @@ export class InstallDispatcher {
         `${host.name} was cut off (its token was revoked): it gets nothing more`,
       );
     }
-    let resolved: ResolvedVariables | undefined = await this.store.installs.getSnapshot(install.id);
+    const frozen = await this.store.installs.getSnapshot(install.id);
+    let resolved: ResolvedVariables;
     try {
-      resolved ??= await this.snapshots.forInstall(install, bundle, host);
+      resolved = frozen ?? (await this.snapshots.forInstall(install, bundle, host));
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       return this.endUnsent(install.id, 'failed', err.message);
@@ -162,7 +163,9 @@ export class InstallDispatcher {
       );
       return;
     }
-    await this.store.installs.saveSnapshots([{ installId: install.id, snapshot: resolved }]);
+    // One frozen with its deployment is recorded already (the first one recorded stays).
+    if (frozen === undefined)
+      await this.store.installs.saveSnapshots([{ installId: install.id, snapshot: resolved }]);
     if (install.sentAt === null) {
       // Recorded before the job goes: the agent may get it and fetch its bundle
       // before the line after `send` runs, and a host downloads only the bundles
