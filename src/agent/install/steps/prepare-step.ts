@@ -7,6 +7,9 @@ import { readReleaseSnapshot } from '../release-snapshot.js';
 import { fillVariables } from '../variables.js';
 import { type InstallContext, type InstallStep, passed } from './install-step.js';
 
+/** A job's manifest: the bundle's, with the role it was deployed as (made once: extending a schema costs). */
+const jobManifestSchema = appManifestSchema.extend({ role: z.string() });
+
 /**
  * The first step of every install: the manifest with `${NAME}` filled from the
  * host's variables (a missing one, or a secret in a command line, fails the
@@ -27,7 +30,7 @@ export const prepareStep: InstallStep = {
       ...(await earlierSecrets(paths.releaseDir)),
     ]);
     const prepared = await steps.step('prepare', (context) => {
-      const parsed = appManifestSchema.extend({ role: z.string() }).parse(job.manifest);
+      const parsed = jobManifestSchema.parse(job.manifest);
       refuseSecretsInCommands(parsed, job.secrets ?? []);
       ctx.referenced = referencedVariables(parsed);
       ctx.manifest = fillVariables(parsed, job.vars);
