@@ -245,6 +245,7 @@ async function settle(pids) {
 async function ferryRound(round, env, versions, hosts) {
   const pids = ferryPids(hosts);
   const cpuBefore = cpuSum(pids);
+  const serverBefore = cpuOf(pids[0]);
   const args =
     round === 'rollback'
       ? ['rollback', APP, '--env', env, '--to', String(versions.v1), '--yes']
@@ -255,6 +256,10 @@ async function ferryRound(round, env, versions, hosts) {
   // What the agents do once their install is reported (facts) is this round's cost too.
   await settle(pids);
   const cpu = cpuSum(pids) - cpuBefore + cliCpu;
+  const serverCpu = cpuOf(pids[0]) - serverBefore;
+  // Split: the server, the agents (with what they ran: the apps' own CPU is not
+  // counted until they are reaped, so hardly at all), the CLI.
+  const cpuSplit = { server: serverCpu, agents: cpu - cliCpu - serverCpu, cli: cliCpu };
   const problems = [];
   if (deployment.state !== 'succeeded') {
     problems.push(`deployment ${deployment.id} ended ${deployment.state}: ${deployment.error}`);
@@ -279,6 +284,7 @@ async function ferryRound(round, env, versions, hosts) {
     cliBeforeMs: Date.parse(deployment.createdAt) - result.wallStart,
     cliAfterMs: result.wallEnd - Date.parse(deployment.finishedAt),
     cpu,
+    cpuSplit,
     deploymentId: deployment.id,
     installs,
     problems,
@@ -294,12 +300,17 @@ async function ferryRound(round, env, versions, hosts) {
 function breakdown(deployment, record) {
   const t = (iso) => (iso ? Date.parse(iso) : NaN);
   const steps = {};
+  const lags = [];
   let gaps = 0;
   let cursor = t(record.startedAt);
   for (const step of record.steps) {
+    // A step's start is the agent's clock; its recorded end is when the server
+    // heard of it. Its length is the agent's own `durationMs`, and the
+    // difference is how late its end reached the server (`end lag`).
     const start = t(step.startedAt);
-    const end = t(step.finishedAt);
+    const end = Number.isFinite(step.durationMs) ? start + step.durationMs : t(step.finishedAt);
     steps[step.step] = (steps[step.step] ?? 0) + (end - start);
+    if (step.finishedAt) lags.push(t(step.finishedAt) - end);
     gaps += Math.max(0, start - cursor);
     cursor = Math.max(cursor, end);
   }
@@ -310,6 +321,7 @@ function breakdown(deployment, record) {
     steps,
     order: record.steps.map((s) => s.step),
     gaps,
+    endLag: median(lags),
     total: t(record.finishedAt) - t(record.startedAt),
   };
 }
@@ -642,6 +654,12 @@ function report() {
         ferry: median(entries.map((e) => e.ferry?.cpu)),
         floor: median(entries.map((e) => e.floor?.cpu)),
         ansible: withAnsible ? median(entries.map((e) => e.ansible?.cpu)) : undefined,
+        ferrySplit: Object.fromEntries(
+          ['server', 'agents', 'cli'].map((k) => [
+            k,
+            median(entries.map((e) => e.ferry?.cpuSplit?.[k])),
+          ]),
+        ),
       },
     };
     console.log(
@@ -677,17 +695,20 @@ function report() {
   console.log(
     '\nCPU seconds per round (median): Ferry = server + agents + CLI; floor = the script and all it waited for.',
   );
-  console.log(`| round | floor | ${withAnsible ? 'Ansible | ' : ''}Ferry | Ferry / floor |`);
-  console.log(`| --- | --- | ${withAnsible ? '--- | ' : ''}--- | --- |`);
+  console.log(
+    `| round | floor | ${withAnsible ? 'Ansible | ' : ''}Ferry | Ferry / floor | Ferry: server / agents / CLI |`,
+  );
+  console.log(`| --- | --- | ${withAnsible ? '--- | ' : ''}--- | --- | --- |`);
   for (const round of ROUNDS) {
     const { cpu } = summary.rounds[round];
+    const split = ['server', 'agents', 'cli'].map((k) => cpu.ferrySplit[k].toFixed(2)).join(' / ');
     console.log(
-      `| ${ROUND_TITLES[round]} | ${cpu.floor.toFixed(2)} | ${withAnsible ? `${cpu.ansible.toFixed(2)} | ` : ''}${cpu.ferry.toFixed(2)} | ${x(cpu.ferry / cpu.floor)} |`,
+      `| ${ROUND_TITLES[round]} | ${cpu.floor.toFixed(2)} | ${withAnsible ? `${cpu.ansible.toFixed(2)} | ` : ''}${cpu.ferry.toFixed(2)} | ${x(cpu.ferry / cpu.floor)} | ${split} |`,
     );
   }
 
   console.log(
-    '\nFerry per host, median across hosts and runs (ms): queue = deployment created → install started; gaps = install time outside its steps.',
+    "\nFerry per host, median across hosts and runs (ms): queue = deployment created → install started; each step as the agent timed it; gaps = install time outside its steps (its end as recorded included); end lag = a step's end on the agent → recorded by the server.",
   );
   for (const round of ROUNDS) {
     const installs = results.flatMap((r) => r.rounds[round]?.ferry?.installs ?? []);
@@ -709,6 +730,7 @@ function report() {
       ],
       ...order.map((step) => [step, median(installs.map((i) => i.steps[step]))]),
       ['gaps', median(installs.map((i) => i.gaps))],
+      ['end lag', median(installs.map((i) => i.endLag))],
       ['install', total],
     ];
     summary.rounds[round].ferrySteps = Object.fromEntries(cells);
