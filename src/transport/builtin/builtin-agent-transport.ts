@@ -5,7 +5,15 @@ import type { InstallWanted } from '../../protocol/deployment-api.js';
 import { type AgentTransport, type TransportLogger, WantedRefusal } from '../transport.js';
 import { dropSupersededHealth } from '../superseded-health.js';
 import { JobRetries, unhandledJobEvent } from '../unhandled-job.js';
-import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame, QUESTIONS_HEADER } from './frames.js';
+import {
+  AGENT_SOCKET_PATH,
+  type Frame,
+  idOf,
+  parseFrame,
+  PING_INTERVAL_HEADER,
+  QUESTIONS_HEADER,
+  silenceLimitMs,
+} from './frames.js';
 
 export interface BuiltinAgentTransportOptions {
   /** The server's URL, such as `http://ferry.internal:7400`. */
@@ -31,6 +39,11 @@ export interface BuiltinAgentTransportOptions {
    * failed install and acknowledged (15 minutes); a `FinalJobError` ends it at once.
    */
   giveUpAfterMs?: number;
+  /**
+   * The least silence (ms) after which a connection is taken for dead
+   * (`silenceLimitMs`: 90 s); only with a server that says how often it pings.
+   */
+  silenceFloorMs?: number;
 }
 
 /**
@@ -192,10 +205,22 @@ export class BuiltinAgentTransport implements AgentTransport {
       this.connectionHandler(true);
       for (const event of this.unacked.values()) send(socket, { kind: 'event', message: event });
     });
+    let silence: NodeJS.Timeout | undefined;
     socket.on('upgrade', (response) => {
       if (response.headers[QUESTIONS_HEADER] === '1') this.answering.add(socket);
+      const pingIntervalMs = Number(response.headers[PING_INTERVAL_HEADER]);
+      if (Number.isSafeInteger(pingIntervalMs) && pingIntervalMs > 0)
+        silence = this.watchSilence(
+          socket,
+          silenceLimitMs(pingIntervalMs, this.options.silenceFloorMs),
+        );
     });
-    socket.on('message', (data) => this.received(socket, data));
+    socket.on('message', (data) => {
+      silence?.refresh();
+      this.received(socket, data);
+    });
+    socket.on('ping', () => silence?.refresh());
+    socket.on('pong', () => silence?.refresh());
     socket.on('unexpected-response', (_request, response) => {
       // The server refused the connection (a wrong or revoked token): say why.
       let body = '';
@@ -210,6 +235,7 @@ export class BuiltinAgentTransport implements AgentTransport {
     });
     socket.on('error', (err) => this.options.logger.warn({ err: err.message }, 'connection error'));
     socket.on('close', (code, reason) => {
+      clearTimeout(silence);
       if (this.socket === socket) this.socket = undefined;
       for (const answered of this.credentialWaiters.values()) answered();
       this.credentialWaiters.clear();
@@ -226,6 +252,25 @@ export class BuiltinAgentTransport implements AgentTransport {
       this.connectionHandler(false);
       this.scheduleReconnect();
     });
+  }
+
+  /**
+   * Drops `socket` once the server has sent nothing on it for `limitMs` (the
+   * returned timer is refreshed at each frame or ping): a connection the
+   * network lost without a word (a server's host gone, a NAT that forgot it)
+   * stays open on this side until TCP gives up, which can take many minutes,
+   * while the jobs sent meanwhile wait on the server for this host.
+   */
+  private watchSilence(socket: WebSocket, limitMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.options.logger.warn(
+        { server: this.options.server, silentForMs: limitMs },
+        'the server has sent nothing for too long; dropping the connection and connecting again',
+      );
+      socket.terminate();
+    }, limitMs);
+    timer.unref();
+    return timer;
   }
 
   private scheduleReconnect(): void {

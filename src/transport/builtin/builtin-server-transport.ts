@@ -8,7 +8,14 @@ import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../pr
 import type { Store } from '../../store/store.js';
 import type { AgentConnectionCredential, ServerTransport, TransportLogger } from '../transport.js';
 import { unhandledJobEvent } from '../unhandled-job.js';
-import { AGENT_SOCKET_PATH, type Frame, idOf, parseFrame, QUESTIONS_HEADER } from './frames.js';
+import {
+  AGENT_SOCKET_PATH,
+  type Frame,
+  idOf,
+  parseFrame,
+  PING_INTERVAL_HEADER,
+  QUESTIONS_HEADER,
+} from './frames.js';
 
 export interface BuiltinServerTransportOptions {
   store: Store;
@@ -71,7 +78,8 @@ export class BuiltinServerTransport implements ServerTransport {
   private readonly handling = new Slots(EVENTS_HANDLED_AT_ONCE);
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
-    this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
+    const pingIntervalMs = options.pingIntervalMs ?? 15_000;
+    this.pinger = setInterval(() => this.ping(), pingIntervalMs);
     this.pinger.unref();
     this.checker = setInterval(() => {
       this.checkCredentials().catch((err: unknown) =>
@@ -82,6 +90,8 @@ export class BuiltinServerTransport implements ServerTransport {
     // Said at every upgrade once someone answers: the agent then asks on the connection.
     this.wss.on('headers', (headers) => {
       if (this.wantedHandler) headers.push(`${QUESTIONS_HEADER}: 1`);
+      // The agent takes a connection silent for several rounds of these for dead.
+      headers.push(`${PING_INTERVAL_HEADER}: ${pingIntervalMs}`);
     });
   }
 

@@ -52,6 +52,24 @@ export type Frame = z.infer<typeof frameSchema>;
  */
 export const QUESTIONS_HEADER = 'x-ferry-agent-questions';
 
+/**
+ * The header of the server's answer to the upgrade that says how often it
+ * pings the connection (ms): an agent that then hears nothing from it for
+ * several of those takes the connection for dead (`silenceLimitMs`).
+ */
+export const PING_INTERVAL_HEADER = 'x-ferry-ping-interval';
+
+/**
+ * How long an agent waits, hearing nothing on its connection (no frame, no
+ * ping), before it drops it and connects again: six of the server's ping
+ * rounds, and never under 90 s — the server skips pings while it holds a
+ * busy connection unread (at most 60 s, the bound of one handler), and a
+ * connection dropped for nothing costs a reconnection and its events sent again.
+ */
+export function silenceLimitMs(pingIntervalMs: number, floorMs = 90_000): number {
+  return Math.max(6 * pingIntervalMs, floorMs);
+}
+
 /** The WebSocket path agents connect to, under the server's URL. */
 export const AGENT_SOCKET_PATH = '/api/v1/agent/connect';
 

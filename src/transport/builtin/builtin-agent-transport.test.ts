@@ -1,0 +1,99 @@
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { BuiltinAgentTransport } from './builtin-agent-transport.js';
+import { AGENT_SOCKET_PATH, PING_INTERVAL_HEADER, silenceLimitMs } from './frames.js';
+
+const closing: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closing.splice(0).reverse()) await close();
+});
+
+/**
+ * A server that accepts agents' connections, says it pings every `pingMs`,
+ * and then pings (when `pings`) or says nothing at all: a connection the
+ * network lost, as the agent sees it.
+ */
+async function silentServer(
+  pingMs: number,
+  pings: boolean,
+): Promise<{ url: string; connections: () => number }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: AGENT_SOCKET_PATH });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  wss.on('headers', (headers) => headers.push(`${PING_INTERVAL_HEADER}: ${pingMs}`));
+  let connections = 0;
+  wss.on('connection', (ws) => {
+    connections += 1;
+    if (!pings) return;
+    const pinger = setInterval(() => ws.ping(), pingMs);
+    ws.on('close', () => clearInterval(pinger));
+  });
+  closing.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    connections: () => connections,
+  };
+}
+
+function agentOf(server: string, warnings: string[]): BuiltinAgentTransport {
+  const transport = new BuiltinAgentTransport({
+    server,
+    token: 'fak_test',
+    logger: {
+      info: () => undefined,
+      warn: (_details, message) => warnings.push(message),
+      error: () => undefined,
+    },
+    initialDelayMs: 10,
+    maxDelayMs: 20,
+    silenceFloorMs: 150,
+  });
+  transport.start(() => Promise.resolve());
+  closing.push(() => transport.close());
+  return transport;
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('BuiltinAgentTransport, a connection the server went silent on', () => {
+  it('is dropped after six of its ping rounds (never under the floor) and opened again', async () => {
+    const server = await silentServer(25, false);
+    const warnings: string[] = [];
+    agentOf(server.url, warnings);
+    await until('a second connection', () => server.connections() >= 2);
+    expect(warnings).toContain(
+      'the server has sent nothing for too long; dropping the connection and connecting again',
+    );
+  });
+
+  it('is kept while the server pings it', async () => {
+    const server = await silentServer(25, true);
+    const warnings: string[] = [];
+    agentOf(server.url, warnings);
+    await until('the connection', () => server.connections() === 1);
+    // Well past the silence limit (150 ms here): pings keep it.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(server.connections()).toBe(1);
+    expect(warnings).not.toContain(
+      'the server has sent nothing for too long; dropping the connection and connecting again',
+    );
+  });
+
+  it('waits six ping rounds, and at least 90 s by default', () => {
+    expect(silenceLimitMs(15_000)).toBe(90_000);
+    expect(silenceLimitMs(60_000)).toBe(360_000);
+    expect(silenceLimitMs(25, 150)).toBe(150);
+  });
+});
