@@ -11,7 +11,10 @@ import { MAX_JOB_BYTES } from '../src/protocol/job-size.js';
 import { type AgentEvent, type Job, PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
-import { BuiltinServerTransport } from '../src/transport/builtin/builtin-server-transport.js';
+import {
+  BuiltinServerTransport,
+  type BuiltinServerTransportOptions,
+} from '../src/transport/builtin/builtin-server-transport.js';
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
 import { RabbitmqAgentTransport } from '../src/transport/rabbitmq/rabbitmq-agent-transport.js';
 import { RabbitmqServerTransport } from '../src/transport/rabbitmq/rabbitmq-server-transport.js';
@@ -71,7 +74,9 @@ interface Harness {
 
 const TOKENS: Record<string, string> = { 'host-a': 'token-a', 'host-b': 'token-b' };
 
-async function builtinHarness(): Promise<Harness> {
+async function builtinHarness(
+  options: Partial<BuiltinServerTransportOptions> = {},
+): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-transport-'));
   const store = SqliteStore.open(path.join(dir, 'ferry.db'));
   await store.migrate();
@@ -100,6 +105,9 @@ async function builtinHarness(): Promise<Harness> {
       logger,
       pingIntervalMs: 1000,
       credentialCheckMs: 100,
+      // Tests whose handlers never end stop after a second, not the default five.
+      stopWaitMs: 1000,
+      ...options,
     });
     transport.attach(httpServer);
     return transport;
@@ -539,6 +547,29 @@ for (const [name, setup] of TRANSPORTS) {
       });
     });
 
+    it('lets an event being handled finish before the server side has stopped', async () => {
+      const steps: string[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      harness.server().onEvent(async (_hostId, event) => {
+        steps.push(`started ${event.id}`);
+        await gate;
+        steps.push(`handled ${event.id}`);
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      const event = factsEvent(1);
+      agent.emit(event);
+      await until(() => steps.length === 1, 'the event being handled');
+      const stopped = harness.restartServer().then(() => steps.push('stopped'));
+      // Still handling: stopping waits for it (the agent would send it again, but
+      // a handler cut half way leaves its writes half done).
+      await new Promise((r) => setTimeout(r, 300));
+      open();
+      await stopped;
+      expect(steps.slice(0, 3)).toEqual([`started ${event.id}`, `handled ${event.id}`, 'stopped']);
+    });
+
     it('tells presence as hosts come and go', async () => {
       const changes: string[] = [];
       harness.server().onPresence((host, up) => changes.push(`${host}:${up ? 'up' : 'down'}`));
@@ -902,6 +933,93 @@ describe('the built-in transport, a connection whose frames wait', () => {
       expect(closed).toBe(false);
       expect(harness.server().connectedHosts()).toContain('host-a');
       ws.close();
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the built-in transport, stopping', () => {
+  /** An event frame as an agent sends it. */
+  function eventFrame(id: string): string {
+    return JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id } });
+  }
+
+  it('handles no frame that comes once it is stopping, and acknowledges the one it finished', async () => {
+    const harness = await builtinHarness();
+    try {
+      const handled: string[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let started = false;
+      harness.server().onEvent(async (_hostId, event) => {
+        started = true;
+        await gate;
+        handled.push(event.id);
+      });
+      const ws = await harness.rawAgent!('host-a');
+      const acks: string[] = [];
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { kind: string; id: string };
+        if (frame.kind === 'ack') acks.push(frame.id);
+      });
+      const closedWith = new Promise<number>((resolve) => ws.once('close', resolve));
+      ws.send(eventFrame('before'));
+      await until(() => started, 'the first event being handled');
+      const stopped = harness.server().close();
+      ws.send(eventFrame('after'));
+      await new Promise((r) => setTimeout(r, 300));
+      open();
+      await stopped;
+      // The one in hand finished and was acknowledged; the one that came later
+      // waits with the agent for the next server.
+      expect(handled).toEqual(['before']);
+      expect(acks).toEqual(['before']);
+      expect(await closedWith).toBe(1001);
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('stops after its bound with a handler that does not end, and says in the log what was left', async () => {
+    const harness = await builtinHarness({ stopWaitMs: 300 });
+    try {
+      let started = false;
+      harness.server().onEvent(() => {
+        started = true;
+        return new Promise<void>(() => undefined);
+      });
+      const ws = await harness.rawAgent!('host-a');
+      ws.send(eventFrame('stuck'));
+      await until(() => started, 'the event being handled');
+      await harness.server().close();
+      expect(harness.logger.lines).toContainEqual({
+        level: 'warn',
+        message:
+          'stopping with 1 agent frame still being handled after 0.3 s (hosts: host-a): not acknowledged, the agents send them again',
+      });
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('refuses an agent that connects while it is stopping', async () => {
+    const harness = await builtinHarness();
+    try {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let started = false;
+      harness.server().onEvent(async () => {
+        started = true;
+        await gate;
+      });
+      const ws = await harness.rawAgent!('host-a');
+      ws.send(eventFrame('in-hand'));
+      await until(() => started, 'the event being handled');
+      const stopped = harness.server().close();
+      await expect(harness.rawAgent!('host-b')).rejects.toThrow('Unexpected server response: 503');
+      open();
+      await stopped;
     } finally {
       await harness.stop();
     }

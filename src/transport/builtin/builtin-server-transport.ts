@@ -30,6 +30,12 @@ export interface BuiltinServerTransportOptions {
    * security headers), which the transport is handed rather than knowing.
    */
   refusalHeaders?: Readonly<Record<string, string>>;
+  /**
+   * How long `close` waits for the frames being handled to end (5 s, within
+   * the server's 8 s to stop) before it closes the connections anyway, saying
+   * in the log what was left.
+   */
+  stopWaitMs?: number;
 }
 
 /**
@@ -69,6 +75,12 @@ export class BuiltinServerTransport implements ServerTransport {
    * every other request (a `ferry status` asked during a rollout).
    */
   private readonly handling = new Slots(EVENTS_HANDLED_AT_ONCE);
+  /** Each connection's frames read and not yet handled (kept until its last one is). */
+  private readonly reading = new Set<Reading>();
+  /** Outboxes being sent to connections that just opened. */
+  private readonly delivering = new Set<Promise<void>>();
+  /** Set by `close`: no new connection and no new frame is taken. */
+  private stopping = false;
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
     this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? 15_000);
@@ -88,6 +100,13 @@ export class BuiltinServerTransport implements ServerTransport {
   /** Takes over WebSocket upgrades on `AGENT_SOCKET_PATH` of an HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.stopping) {
+        this.refuseUpgrade(
+          socket,
+          new FerryError('E_SERVER_STOPPING', 'The server is stopping: connect again later'),
+        );
+        return;
+      }
       this.upgrade(request, socket, head).catch((err: unknown) => {
         this.options.logger.error({ err }, 'agent connection failed');
         socket.destroy();
@@ -138,9 +157,17 @@ export class BuiltinServerTransport implements ServerTransport {
     return Promise.resolve();
   }
 
+  /**
+   * Stops: takes no new connection and no new frame, lets the frames being
+   * handled end (at most `stopWaitMs`, then says in the log what was left:
+   * not acknowledged, their agents send them again), then closes the
+   * connections. The store is the caller's to close after it.
+   */
   async close(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.pinger);
     clearInterval(this.checker);
+    await this.handlersEnded(this.options.stopWaitMs ?? 5000);
     const closing: Promise<void>[] = [];
     for (const [hostId, socket] of this.sockets) {
       closing.push(closeSocket(socket));
@@ -149,6 +176,26 @@ export class BuiltinServerTransport implements ServerTransport {
     this.sockets.clear();
     await Promise.all(closing);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /** Waits for the frames in hand and the outboxes being sent, at most `ms`. */
+  private async handlersEnded(ms: number): Promise<void> {
+    const ended = Promise.all([
+      ...[...this.reading].map((r) => r.handling),
+      ...this.delivering,
+    ]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+    const inTime = await Promise.race([ended, late]);
+    clearTimeout(timer);
+    if (inTime) return;
+    const left = [...this.reading].filter((r) => r.frames > 0);
+    const frames = left.reduce((sum, r) => sum + r.frames, 0);
+    const hosts = left.map((r) => r.hostId);
+    this.options.logger.warn(
+      { hosts, frames, outboxes: this.delivering.size },
+      `stopping with ${frames} agent frame${frames === 1 ? '' : 's'} still being handled after ${ms / 1000} s (hosts: ${hosts.join(', ')}): not acknowledged, the agents send them again`,
+    );
   }
 
   /** Answers a refused upgrade with the error as JSON, then hangs up. */
@@ -253,7 +300,8 @@ export class BuiltinServerTransport implements ServerTransport {
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     // One frame at a time, in order: a step's end must not be recorded before its start.
-    let handling = Promise.resolve();
+    const reading: Reading = { hostId, frames: 0, handling: Promise.resolve() };
+    this.reading.add(reading);
     const handled = new RecentIds(HANDLED_IDS_KEPT);
     // Frames read and not yet handled. From READ_AHEAD_FRAMES on, the
     // connection is not read until they are all handled: the frames behind
@@ -262,33 +310,42 @@ export class BuiltinServerTransport implements ServerTransport {
     // for the event slots). What ws had already read (the rest of one chunk)
     // still arrives, and is handled in order. A few are read ahead so that an
     // agent's close (or its next frame) is seen while one frame is handled.
-    let inHand = 0;
+    //
+    // A frame that comes once the server is stopping or the connection is
+    // closing, or whose turn comes once the server is stopping, is not
+    // handled, nor acknowledged: the agent sends it again on its next connection.
     ws.on('message', (data) => {
+      if (this.stopping || ws.readyState !== WebSocket.OPEN) return;
       // A frame read shows the agent is there, as a pong does.
       this.alive.add(ws);
-      if (++inHand >= READ_AHEAD_FRAMES) ws.pause();
-      handling = handling
-        .then(() => this.received(hostId, ws, data, handled))
+      if (++reading.frames >= READ_AHEAD_FRAMES) ws.pause();
+      reading.handling = reading.handling
+        .then(() => (this.stopping ? undefined : this.received(hostId, ws, data, handled)))
         .catch((err: unknown) =>
           this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
         )
         .finally(() => {
-          if (--inHand > 0 || !ws.isPaused) return;
+          if (--reading.frames === 0 && ws.readyState === WebSocket.CLOSED)
+            this.reading.delete(reading);
+          if (reading.frames > 0 || !ws.isPaused) return;
           // Its pong may be among what was left unread: a ping round's grace.
           this.alive.add(ws);
           ws.resume();
         });
     });
     ws.on('close', () => {
+      if (reading.frames === 0) this.reading.delete(reading);
       if (this.sockets.get(hostId) !== ws) return;
       this.sockets.delete(hostId);
       this.presenceHandler(hostId, false);
     });
     ws.on('error', (err) => this.options.logger.warn({ err, hostId }, 'agent connection error'));
     this.presenceHandler(hostId, true);
-    this.deliverPending(hostId, ws).catch((err: unknown) =>
+    const delivering = this.deliverPending(hostId, ws).catch((err: unknown) =>
       this.options.logger.error({ err, hostId }, 'delivering the outbox failed'),
     );
+    this.delivering.add(delivering);
+    void delivering.finally(() => this.delivering.delete(delivering));
   }
 
   /** Sends the outbox in order, including jobs queued while it is being sent. */
@@ -309,7 +366,7 @@ export class BuiltinServerTransport implements ServerTransport {
         const fresh = (await this.options.store.outbox.pending(hostId)).filter(
           (m) => !sent.has(m.id),
         );
-        if (ws.readyState !== WebSocket.OPEN) return;
+        if (ws.readyState !== WebSocket.OPEN || this.stopping) return;
         // Checked and ended with no await in between, so no job slips through.
         if (fresh.length === 0 && !this.queuedWhileSyncing.has(hostId)) return;
         for (const pending of fresh) {
@@ -384,8 +441,14 @@ export class BuiltinServerTransport implements ServerTransport {
         return;
       }
       // Acknowledged only once handled: a failure here leaves the event with the
-      // agent, which sends it again.
-      await this.handling.run(() => this.eventHandler(hostId, event.data));
+      // agent, which sends it again. One that had its turn once the server was
+      // stopping is left to the agent too.
+      const done = await this.handling.run(async () => {
+        if (this.stopping) return false;
+        await this.eventHandler(hostId, event.data);
+        return true;
+      });
+      if (!done) return;
       handled.add(event.data.id);
       sendFrame(ws, { kind: 'ack', id: event.data.id });
     } else {
@@ -409,8 +472,12 @@ export class BuiltinServerTransport implements ServerTransport {
     handler: (hostId: string, installId: string) => Promise<InstallWanted>,
   ): Promise<void> {
     try {
-      const answer = await this.handling.run(() => handler(hostId, frame.installId));
-      sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
+      // Not answered once the server is stopping: the connection closes, and
+      // the agent asks again.
+      const answer = await this.handling.run(() =>
+        this.stopping ? Promise.resolve(undefined) : handler(hostId, frame.installId),
+      );
+      if (answer !== undefined) sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
     } catch (err) {
       const error =
         err instanceof FerryError
@@ -441,6 +508,14 @@ export class BuiltinServerTransport implements ServerTransport {
       ws.ping();
     }
   }
+}
+
+/** A connection's frames read and not yet handled, and the end of their handling. */
+interface Reading {
+  hostId: string;
+  /** From READ_AHEAD_FRAMES on, the connection is not read. */
+  frames: number;
+  handling: Promise<void>;
 }
 
 /** How many agents' events are handled at once (see `handling`). */
