@@ -1025,3 +1025,62 @@ describe('the built-in transport, stopping', () => {
     }
   });
 });
+
+describe('the built-in transport, a handler that does not end', () => {
+  it('drops the connection past its bound, saying so, and the agent sends the event again on its next connection', async () => {
+    const harness = await builtinHarness({ handlerTimeoutMs: 500 });
+    try {
+      const seen: string[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        seen.push(event.id);
+        // The first time, wedged (a lock never given back); the second, handled.
+        return seen.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+      });
+      const agent = harness.agent('host-a');
+      let ups = 0;
+      agent.onConnection((up) => (ups += up ? 1 : 0));
+      agent.start(() => Promise.resolve());
+      const event = factsEvent(1);
+      agent.emit(event);
+      await until(() => ups >= 2, 'the agent connected again', 10_000);
+      await agent.drain();
+      expect(seen).toEqual([event.id, event.id]);
+      expect(
+        harness.logger.lines.some(
+          (l) =>
+            l.level === 'error' &&
+            l.message.startsWith("an agent's frame was still being handled after 0.5 s"),
+        ),
+      ).toBe(true);
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the built-in agent transport, stopping while the server does not read it', () => {
+  it("stops at once, not after ws's 30 s wait for the server's answering close", async () => {
+    const harness = await builtinHarness();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      let started = 0;
+      harness.server().onEvent(async () => {
+        started++;
+        await gate;
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      // More than the server reads ahead: it stops reading the connection.
+      for (let i = 0; i < 8; i++) agent.emit(factsEvent(i));
+      await until(() => started === 1, 'the first event being handled');
+      await new Promise((r) => setTimeout(r, 300));
+      const closing = Date.now();
+      await agent.close();
+      expect(Date.now() - closing).toBeLessThan(5000);
+    } finally {
+      open();
+      await harness.stop();
+    }
+  }, 40_000);
+});

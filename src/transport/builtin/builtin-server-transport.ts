@@ -36,6 +36,13 @@ export interface BuiltinServerTransportOptions {
    * in the log what was left.
    */
   stopWaitMs?: number;
+  /**
+   * How long one frame's handler may run (60 s). Past it the handler is
+   * taken for wedged: logged, and its connection dropped, so that the agent
+   * connects again and sends what was not acknowledged again (a connection
+   * whose frames wait is not read, nor dropped for missing pings).
+   */
+  handlerTimeoutMs?: number;
 }
 
 /**
@@ -151,8 +158,7 @@ export class BuiltinServerTransport implements ServerTransport {
       this.options.logger.warn({ hostId, reason }, 'closing an agent connection');
       // Its reconnection is refused: its token no longer authenticates.
       // Closing: nothing more is sent on it (frames go only to open sockets).
-      socket.close(4001, reason.slice(0, 120));
-      setTimeout(() => socket.terminate(), 1000).unref();
+      hangUp(socket, 4001, reason.slice(0, 120));
     }
     return Promise.resolve();
   }
@@ -254,8 +260,7 @@ export class BuiltinServerTransport implements ServerTransport {
           { hostId, code: problem.code },
           `closing an agent connection: ${problem.message}`,
         );
-        ws.close(4001, `${problem.code}: ${problem.message}`.slice(0, 120));
-        setTimeout(() => ws.terminate(), 1000).unref();
+        hangUp(ws, 4001, `${problem.code}: ${problem.message}`.slice(0, 120));
       }
     } finally {
       this.checking = false;
@@ -290,17 +295,17 @@ export class BuiltinServerTransport implements ServerTransport {
     }
     this.options.logger.warn({ hostId, problem }, 'an agent sent a credential that was refused');
     sendFrame(ws, { kind: 'refused', id: frame.id, error: problem });
-    ws.close(4001, problem.slice(0, 120));
+    hangUp(ws, 4001, problem.slice(0, 120));
   }
 
   private connected(hostId: string, ws: WebSocket): void {
     const previous = this.sockets.get(hostId);
-    if (previous) previous.close(4000, 'replaced by a newer connection');
+    if (previous) hangUp(previous, 4000, 'replaced by a newer connection');
     this.sockets.set(hostId, ws);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     // One frame at a time, in order: a step's end must not be recorded before its start.
-    const reading: Reading = { hostId, frames: 0, handling: Promise.resolve() };
+    const reading: Reading = { hostId, frames: 0, handling: Promise.resolve(), dropped: false };
     this.reading.add(reading);
     const handled = new RecentIds(HANDLED_IDS_KEPT);
     // Frames read and not yet handled. From READ_AHEAD_FRAMES on, the
@@ -312,18 +317,30 @@ export class BuiltinServerTransport implements ServerTransport {
     // agent's close (or its next frame) is seen while one frame is handled.
     //
     // A frame that comes once the server is stopping or the connection is
-    // closing, or whose turn comes once the server is stopping, is not
-    // handled, nor acknowledged: the agent sends it again on its next connection.
+    // closing, or whose turn comes once the server is stopping or the
+    // connection was dropped for a wedged handler, is not handled, nor
+    // acknowledged: the agent sends it again on its next connection.
     ws.on('message', (data) => {
       if (this.stopping || ws.readyState !== WebSocket.OPEN) return;
       // A frame read shows the agent is there, as a pong does.
       this.alive.add(ws);
       if (++reading.frames >= READ_AHEAD_FRAMES) ws.pause();
       reading.handling = reading.handling
-        .then(() => (this.stopping ? undefined : this.received(hostId, ws, data, handled)))
-        .catch((err: unknown) =>
-          this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
+        .then(() =>
+          this.stopping || reading.dropped ? undefined : this.received(hostId, ws, data, handled),
         )
+        .catch((err: unknown) => {
+          if (!(err instanceof HandlerOverrun)) {
+            this.options.logger.error({ err, hostId }, 'handling an agent message failed');
+            return;
+          }
+          this.options.logger.error(
+            { hostId, ms: err.ms },
+            `an agent's frame was still being handled after ${err.ms / 1000} s: dropping its connection (the agent connects again and sends what was not acknowledged again)`,
+          );
+          reading.dropped = true;
+          ws.terminate();
+        })
         .finally(() => {
           if (--reading.frames === 0 && ws.readyState === WebSocket.CLOSED)
             this.reading.delete(reading);
@@ -357,7 +374,7 @@ export class BuiltinServerTransport implements ServerTransport {
       // finds its socket, and its outbox is gone.)
       if ((await this.options.store.hosts.get(hostId))?.revokedAt) {
         this.options.logger.warn({ hostId }, 'closing the connection of a host cut off');
-        ws.close(4001, 'the host was cut off');
+        hangUp(ws, 4001, 'the host was cut off');
         return;
       }
       const sent = new Set<string>();
@@ -445,7 +462,7 @@ export class BuiltinServerTransport implements ServerTransport {
       // stopping is left to the agent too.
       const done = await this.handling.run(async () => {
         if (this.stopping) return false;
-        await this.eventHandler(hostId, event.data);
+        await this.bounded(() => this.eventHandler(hostId, event.data));
         return true;
       });
       if (!done) return;
@@ -475,10 +492,14 @@ export class BuiltinServerTransport implements ServerTransport {
       // Not answered once the server is stopping: the connection closes, and
       // the agent asks again.
       const answer = await this.handling.run(() =>
-        this.stopping ? Promise.resolve(undefined) : handler(hostId, frame.installId),
+        this.stopping
+          ? Promise.resolve(undefined)
+          : this.bounded(() => handler(hostId, frame.installId)),
       );
       if (answer !== undefined) sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
     } catch (err) {
+      // Wedged: its connection is dropped (see `connected`).
+      if (err instanceof HandlerOverrun) throw err;
       const error =
         err instanceof FerryError
           ? { code: err.code, status: err.status, message: err.message }
@@ -489,6 +510,24 @@ export class BuiltinServerTransport implements ServerTransport {
           'answering whether an install is still wanted failed',
         );
       sendFrame(ws, { kind: 'wanted', id: frame.id, error });
+    }
+  }
+
+  /**
+   * Runs a handler, rejecting with `HandlerOverrun` once it has run for
+   * `handlerTimeoutMs`: its slot is given back, and its connection dropped.
+   * The handler itself cannot be stopped; what it does after is not waited for.
+   */
+  private async bounded<T>(handler: () => Promise<T>): Promise<T> {
+    const ms = this.options.handlerTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new HandlerOverrun(ms)), ms);
+    });
+    try {
+      return await Promise.race([handler(), overrun]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -516,6 +555,15 @@ interface Reading {
   /** From READ_AHEAD_FRAMES on, the connection is not read. */
   frames: number;
   handling: Promise<void>;
+  /** Dropped for a wedged handler: the frames behind it are left to the agent. */
+  dropped: boolean;
+}
+
+/** A frame's handler ran past `handlerTimeoutMs`. */
+class HandlerOverrun extends Error {
+  constructor(readonly ms: number) {
+    super(`a handler ran for more than ${ms} ms`);
+  }
 }
 
 /** How many agents' events are handled at once (see `handling`). */
@@ -576,11 +624,20 @@ function sendFrame(ws: WebSocket, frame: Frame): void {
 function closeSocket(socket: WebSocket): Promise<void> {
   if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
   return new Promise((resolve) => {
-    const cutOff = setTimeout(() => socket.terminate(), 1000);
-    socket.once('close', () => {
-      clearTimeout(cutOff);
-      resolve();
-    });
-    socket.close(1001, 'server stopping');
+    socket.once('close', () => resolve());
+    hangUp(socket, 1001, 'server stopping');
   });
+}
+
+/**
+ * Closes a connection, and cuts it off if the agent has not answered the
+ * close within a second. One not read (its frames wait for their turn) is
+ * read again, or the agent's answering close would wait unread for ws's 30 s;
+ * the frames that come meanwhile are not handled (see `connected`).
+ */
+function hangUp(socket: WebSocket, code: number, reason: string): void {
+  if (socket.isPaused) socket.resume();
+  const cutOff = setTimeout(() => socket.terminate(), 1000);
+  socket.once('close', () => clearTimeout(cutOff));
+  socket.close(code, reason);
 }
