@@ -179,6 +179,7 @@ function rabbitmqHarness(): Promise<Harness> {
       hostIds: () => Promise.resolve(hosts),
       hostName: (hostId) => Promise.resolve(hostId),
       presenceIntervalMs: 100,
+      stopWaitMs: 1000,
     });
   let server = make();
   const agents: AgentTransport[] = [];
@@ -568,6 +569,24 @@ for (const [name, setup] of TRANSPORTS) {
       open();
       await stopped;
       expect(steps.slice(0, 3)).toEqual([`started ${event.id}`, `handled ${event.id}`, 'stopped']);
+    });
+
+    it('stops after its bound with a handler that does not end, saying so in the log', async () => {
+      let started = false;
+      harness.server().onEvent(() => {
+        started = true;
+        return new Promise<void>(() => undefined);
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      agent.emit(factsEvent(1));
+      await until(() => started, 'the event being handled');
+      await harness.restartServer();
+      expect(
+        harness.logger.lines.some(
+          (l) => l.level === 'warn' && l.message.includes('still being handled after 1 s'),
+        ),
+      ).toBe(true);
     });
 
     it('tells presence as hosts come and go', async () => {
