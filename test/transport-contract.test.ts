@@ -1077,6 +1077,37 @@ describe('the built-in transport, a handler that does not end', () => {
   });
 });
 
+describe('the built-in transport, closing a connection it does not read', () => {
+  it('sees the agent answer at once when a newer connection of the host replaces it', async () => {
+    const harness = await builtinHarness();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      let started = 0;
+      harness.server().onEvent(async () => {
+        started++;
+        await gate;
+      });
+      const first = await harness.rawAgent!('host-a');
+      const closed = new Promise<number>((resolve) => first.once('close', resolve));
+      // More than the server reads ahead: it stops reading the connection.
+      for (let i = 0; i < 8; i++)
+        first.send(JSON.stringify({ kind: 'event', message: factsEvent(i) }));
+      await until(() => started === 1, 'the first event being handled');
+      await new Promise((r) => setTimeout(r, 300));
+      const replacing = Date.now();
+      const second = await harness.rawAgent!('host-a');
+      // Its answer to the server's close is read: not ws's 30 s wait for it.
+      expect(await closed).toBe(4000);
+      expect(Date.now() - replacing).toBeLessThan(5000);
+      second.close();
+    } finally {
+      open();
+      await harness.stop();
+    }
+  }, 40_000);
+});
+
 describe('the built-in agent transport, stopping while the server does not read it', () => {
   it("stops at once, not after ws's 30 s wait for the server's answering close", async () => {
     const harness = await builtinHarness();
