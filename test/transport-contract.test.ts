@@ -11,7 +11,10 @@ import { MAX_JOB_BYTES } from '../src/protocol/job-size.js';
 import { type AgentEvent, type Job, PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from '../src/transport/builtin/builtin-agent-transport.js';
-import { BuiltinServerTransport } from '../src/transport/builtin/builtin-server-transport.js';
+import {
+  BuiltinServerTransport,
+  type BuiltinServerTransportOptions,
+} from '../src/transport/builtin/builtin-server-transport.js';
 import { AGENT_SOCKET_PATH } from '../src/transport/builtin/frames.js';
 import { RabbitmqAgentTransport } from '../src/transport/rabbitmq/rabbitmq-agent-transport.js';
 import { RabbitmqServerTransport } from '../src/transport/rabbitmq/rabbitmq-server-transport.js';
@@ -71,7 +74,9 @@ interface Harness {
 
 const TOKENS: Record<string, string> = { 'host-a': 'token-a', 'host-b': 'token-b' };
 
-async function builtinHarness(): Promise<Harness> {
+async function builtinHarness(
+  options: Partial<BuiltinServerTransportOptions> = {},
+): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-transport-'));
   const store = SqliteStore.open(path.join(dir, 'ferry.db'));
   await store.migrate();
@@ -100,6 +105,9 @@ async function builtinHarness(): Promise<Harness> {
       logger,
       pingIntervalMs: 1000,
       credentialCheckMs: 100,
+      // Tests whose handlers never end stop after a second, not the default five.
+      stopWaitMs: 1000,
+      ...options,
     });
     transport.attach(httpServer);
     return transport;
@@ -171,6 +179,7 @@ function rabbitmqHarness(): Promise<Harness> {
       hostIds: () => Promise.resolve(hosts),
       hostName: (hostId) => Promise.resolve(hostId),
       presenceIntervalMs: 100,
+      stopWaitMs: 1000,
     });
   let server = make();
   const agents: AgentTransport[] = [];
@@ -537,6 +546,47 @@ for (const [name, setup] of TRANSPORTS) {
         ok: false,
         error: expect.stringContaining('ENOSPC') as unknown,
       });
+    });
+
+    it('lets an event being handled finish before the server side has stopped', async () => {
+      const steps: string[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      harness.server().onEvent(async (_hostId, event) => {
+        steps.push(`started ${event.id}`);
+        await gate;
+        steps.push(`handled ${event.id}`);
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      const event = factsEvent(1);
+      agent.emit(event);
+      await until(() => steps.length === 1, 'the event being handled');
+      const stopped = harness.restartServer().then(() => steps.push('stopped'));
+      // Still handling: stopping waits for it (the agent would send it again, but
+      // a handler cut half way leaves its writes half done).
+      await new Promise((r) => setTimeout(r, 300));
+      open();
+      await stopped;
+      expect(steps.slice(0, 3)).toEqual([`started ${event.id}`, `handled ${event.id}`, 'stopped']);
+    });
+
+    it('stops after its bound with a handler that does not end, saying so in the log', async () => {
+      let started = false;
+      harness.server().onEvent(() => {
+        started = true;
+        return new Promise<void>(() => undefined);
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      agent.emit(factsEvent(1));
+      await until(() => started, 'the event being handled');
+      await harness.restartServer();
+      expect(
+        harness.logger.lines.some(
+          (l) => l.level === 'warn' && l.message.includes('still being handled after 1 s'),
+        ),
+      ).toBe(true);
     });
 
     it('tells presence as hosts come and go', async () => {
@@ -906,4 +956,181 @@ describe('the built-in transport, a connection whose frames wait', () => {
       await harness.stop();
     }
   });
+});
+
+describe('the built-in transport, stopping', () => {
+  /** An event frame as an agent sends it. */
+  function eventFrame(id: string): string {
+    return JSON.stringify({ kind: 'event', message: { ...factsEvent(1), id } });
+  }
+
+  it('handles no frame that comes once it is stopping, and acknowledges the one it finished', async () => {
+    const harness = await builtinHarness();
+    try {
+      const handled: string[] = [];
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let started = false;
+      harness.server().onEvent(async (_hostId, event) => {
+        started = true;
+        await gate;
+        handled.push(event.id);
+      });
+      const ws = await harness.rawAgent!('host-a');
+      const acks: string[] = [];
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { kind: string; id: string };
+        if (frame.kind === 'ack') acks.push(frame.id);
+      });
+      const closedWith = new Promise<number>((resolve) => ws.once('close', resolve));
+      ws.send(eventFrame('before'));
+      await until(() => started, 'the first event being handled');
+      const stopped = harness.server().close();
+      ws.send(eventFrame('after'));
+      await new Promise((r) => setTimeout(r, 300));
+      open();
+      await stopped;
+      // The one in hand finished and was acknowledged; the one that came later
+      // waits with the agent for the next server.
+      expect(handled).toEqual(['before']);
+      expect(acks).toEqual(['before']);
+      expect(await closedWith).toBe(1001);
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('stops after its bound with a handler that does not end, and says in the log what was left', async () => {
+    const harness = await builtinHarness({ stopWaitMs: 300 });
+    try {
+      let started = false;
+      harness.server().onEvent(() => {
+        started = true;
+        return new Promise<void>(() => undefined);
+      });
+      const ws = await harness.rawAgent!('host-a');
+      ws.send(eventFrame('stuck'));
+      await until(() => started, 'the event being handled');
+      await harness.server().close();
+      expect(harness.logger.lines).toContainEqual({
+        level: 'warn',
+        message:
+          'stopping with 1 agent frame still being handled after 0.3 s (hosts: host-a): not acknowledged, the agents send them again',
+      });
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('refuses an agent that connects while it is stopping', async () => {
+    const harness = await builtinHarness();
+    try {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let started = false;
+      harness.server().onEvent(async () => {
+        started = true;
+        await gate;
+      });
+      const ws = await harness.rawAgent!('host-a');
+      ws.send(eventFrame('in-hand'));
+      await until(() => started, 'the event being handled');
+      const stopped = harness.server().close();
+      await expect(harness.rawAgent!('host-b')).rejects.toThrow('Unexpected server response: 503');
+      open();
+      await stopped;
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the built-in transport, a handler that does not end', () => {
+  it('drops the connection past its bound, saying so, and the agent sends the event again on its next connection', async () => {
+    const harness = await builtinHarness({ handlerTimeoutMs: 500 });
+    try {
+      const seen: string[] = [];
+      harness.server().onEvent((_hostId, event) => {
+        seen.push(event.id);
+        // The first time, wedged (a lock never given back); the second, handled.
+        return seen.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+      });
+      const agent = harness.agent('host-a');
+      let ups = 0;
+      agent.onConnection((up) => (ups += up ? 1 : 0));
+      agent.start(() => Promise.resolve());
+      const event = factsEvent(1);
+      agent.emit(event);
+      await until(() => ups >= 2, 'the agent connected again', 10_000);
+      await agent.drain();
+      expect(seen).toEqual([event.id, event.id]);
+      expect(
+        harness.logger.lines.some(
+          (l) =>
+            l.level === 'error' &&
+            l.message.startsWith("an agent's frame was still being handled after 0.5 s"),
+        ),
+      ).toBe(true);
+    } finally {
+      await harness.stop();
+    }
+  });
+});
+
+describe('the built-in transport, closing a connection it does not read', () => {
+  it('sees the agent answer at once when a newer connection of the host replaces it', async () => {
+    const harness = await builtinHarness();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      let started = 0;
+      harness.server().onEvent(async () => {
+        started++;
+        await gate;
+      });
+      const first = await harness.rawAgent!('host-a');
+      const closed = new Promise<number>((resolve) => first.once('close', resolve));
+      // More than the server reads ahead: it stops reading the connection.
+      for (let i = 0; i < 8; i++)
+        first.send(JSON.stringify({ kind: 'event', message: factsEvent(i) }));
+      await until(() => started === 1, 'the first event being handled');
+      await new Promise((r) => setTimeout(r, 300));
+      const replacing = Date.now();
+      const second = await harness.rawAgent!('host-a');
+      // Its answer to the server's close is read: not ws's 30 s wait for it.
+      expect(await closed).toBe(4000);
+      expect(Date.now() - replacing).toBeLessThan(5000);
+      second.close();
+    } finally {
+      open();
+      await harness.stop();
+    }
+  }, 40_000);
+});
+
+describe('the built-in agent transport, stopping while the server does not read it', () => {
+  it("stops at once, not after ws's 30 s wait for the server's answering close", async () => {
+    const harness = await builtinHarness();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      let started = 0;
+      harness.server().onEvent(async () => {
+        started++;
+        await gate;
+      });
+      const agent = harness.agent('host-a');
+      agent.start(() => Promise.resolve());
+      // More than the server reads ahead: it stops reading the connection.
+      for (let i = 0; i < 8; i++) agent.emit(factsEvent(i));
+      await until(() => started === 1, 'the first event being handled');
+      await new Promise((r) => setTimeout(r, 300));
+      const closing = Date.now();
+      await agent.close();
+      expect(Date.now() - closing).toBeLessThan(5000);
+    } finally {
+      open();
+      await harness.stop();
+    }
+  }, 40_000);
 });

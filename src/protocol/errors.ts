@@ -308,6 +308,10 @@ export const ERROR_CATALOGUE = {
     status: 500,
     hint: 'A server or agent that `ferry demo` (or a test or benchmark) started exited or did not get ready in time: the message holds what it printed, and its log file in the demo folder the rest. Or no port was left for a service: the message names the range and the folder of reservations.',
   },
+  E_SERVER_STOPPING: {
+    status: 503,
+    hint: 'The server is stopping or restarting: try again once it is back (agents send again by themselves).',
+  },
   E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry; the server log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -41,9 +41,61 @@ export class PostgresStore extends KyselyStore {
       );
     }
     return new PostgresStore(
-      new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingOnceEnded(pool) }) }),
       pool,
       options.secrets,
     );
   }
+}
+
+/** What Kysely asks of a pool (its `PostgresPool`, narrowed to what the store uses). */
+interface KyselyPool {
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
+/**
+ * The pool as Kysely uses it, whose callers still waiting for a client when it
+ * ends are refused with `E_SERVER_STOPPING`: `pg`'s pool, ending, lets those
+ * that have a client finish but leaves those waiting waiting for ever (a
+ * request in the server stopping under load never answered, its handler never
+ * ended).
+ */
+function refusingOnceEnded(pool: pg.Pool): KyselyPool {
+  let ended: FerryError | undefined;
+  const waiting = new Set<(err: FerryError) => void>();
+  return {
+    connect() {
+      if (ended) return Promise.reject(ended);
+      return new Promise((resolve, reject) => {
+        let refused = false;
+        const refuse = (err: FerryError) => {
+          refused = true;
+          reject(err);
+        };
+        waiting.add(refuse);
+        pool.connect().then(
+          (client) => {
+            waiting.delete(refuse);
+            // Refused meanwhile: the client goes back (and, the pool ending, away).
+            if (refused) client.release();
+            else resolve(client);
+          },
+          (err: unknown) => {
+            waiting.delete(refuse);
+            if (!refused) reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      });
+    },
+    async end() {
+      ended = new FerryError(
+        'E_SERVER_STOPPING',
+        'The server is stopping: its database pool closed before this query had a connection',
+      );
+      for (const refuse of waiting) refuse(ended);
+      waiting.clear();
+      await pool.end();
+    },
+  };
 }

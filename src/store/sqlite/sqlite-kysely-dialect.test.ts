@@ -1,7 +1,11 @@
 import SQLite from 'better-sqlite3';
 import { createHook } from 'node:async_hooks';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FerryError } from '../../protocol/errors.js';
 import { cachingStatements, SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
 
 interface Db {
@@ -171,5 +175,59 @@ describe("the SQLite dialect's queue", () => {
     expect(doneWhenTimerRan).toBeLessThan(100);
     expect(done).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(answers).toEqual(Array.from({ length: 100 }, (_, i) => 20000 + i));
+  });
+});
+
+describe("the SQLite dialect's one connection, when the store closes", () => {
+  it('lets the one who has it finish, and refuses those waiting for it with a clear error', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-sqlite-close-'));
+    const file = path.join(dir, 'ferry.db');
+    database = new SQLite(file);
+    database.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    const db = new Kysely<Db>({ dialect: new SqliteKyselyDialect(database) });
+    // A handler half way through its transaction when the server stops.
+    let finish!: () => void;
+    const halfWay = new Promise<void>((resolve) => (finish = resolve));
+    let inside!: () => void;
+    const started = new Promise<void>((resolve) => (inside = resolve));
+    const holder = db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ id: 1, name: 'first half' }).execute();
+      inside();
+      await halfWay;
+      await trx.insertInto('items').values({ id: 2, name: 'second half' }).execute();
+    });
+    await started;
+    // Three more callers wait for the connection.
+    const waiting = [3, 4, 5].map((id) =>
+      db.insertInto('items').values({ id, name: 'waiting' }).execute(),
+    );
+    const settled = waiting.map((w) =>
+      w.then(
+        () => 'written',
+        (err: unknown) => err,
+      ),
+    );
+    const closed = db.destroy();
+    finish();
+    await expect(holder).resolves.toBeUndefined();
+    await closed;
+    for (const outcome of await Promise.all(settled)) {
+      expect(outcome).toBeInstanceOf(FerryError);
+      expect(outcome).toMatchObject({ code: 'E_SERVER_STOPPING' });
+    }
+    // On the file: the transaction whole, and nothing of those refused.
+    const again = new SQLite(file, { readonly: true });
+    try {
+      expect(again.prepare('SELECT id FROM items ORDER BY id').all()).toEqual([
+        { id: 1 },
+        { id: 2 },
+      ]);
+    } finally {
+      again.close();
+    }
+    // A caller after the close is refused too.
+    await expect(
+      db.insertInto('items').values({ id: 6, name: 'late' }).execute(),
+    ).rejects.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
 import { type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver } from 'kysely';
+import { FerryError } from '../../protocol/errors.js';
 
 /** How many prepared statements a database keeps (the store runs far fewer distinct queries). */
 export const STATEMENT_CACHE_SIZE = 500;
@@ -63,7 +64,36 @@ class SqliteKyselyDriver extends SqliteDriver {
     if (!this.database.inTransaction) return;
     await super.rollbackTransaction(connection);
   }
+
+  /**
+   * Closes the database once whoever has the connection gives it back (a
+   * handler half way through its transaction finishes it, rather than having
+   * the file closed under it), at most `CLOSE_WAIT_MS` later. Those waiting
+   * for it, and those who come after, are refused with `E_SERVER_STOPPING`.
+   */
+  override async destroy(): Promise<void> {
+    const released = this.turns.close(
+      new FerryError(
+        'E_SERVER_STOPPING',
+        'The server is stopping: its database closed before this query had its turn',
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      released,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    await super.destroy();
+  }
 }
+
+/**
+ * How long closing waits for the one who has the connection to give it back,
+ * in milliseconds: a query or a short transaction ends well within it, and
+ * the server's whole stop has 8 s.
+ */
+const CLOSE_WAIT_MS = 2000;
 
 /**
  * How long the connection goes from one waiter straight to the next before
@@ -85,7 +115,11 @@ export const TURN_BUDGET_MS = 10;
  */
 class Turns {
   private held = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Set once closed: what every caller is refused with from then on. */
+  private closedWith: Error | undefined;
+  /** Told when the connection is given back after the close. */
+  private released: (() => void) | undefined;
   /** When the event loop last had a turn while the connection was in use. */
   private turnedAt = performance.now();
   private watching = false;
@@ -94,19 +128,21 @@ class Turns {
 
   /** Resolves once it is the caller's turn. */
   take(): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
     this.watch();
     if (!this.held) {
       this.held = true;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** Ends the caller's turn: the next in line has it (still held), or nobody. */
   pass(): void {
-    const next = this.waiting.shift();
+    const next = this.waiting.shift()?.resolve;
     if (!next) {
       this.held = false;
+      this.released?.();
       return;
     }
     if (performance.now() - this.turnedAt < this.budgetMs) {
@@ -117,6 +153,17 @@ class Turns {
       this.turnedAt = performance.now();
       next();
     });
+  }
+
+  /**
+   * Refuses those waiting, and every caller from now on, with `error`.
+   * Resolves once the one who has the connection gives it back (at once if nobody has it).
+   */
+  close(error: Error): Promise<void> {
+    this.closedWith = error;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+    if (!this.held) return Promise.resolve();
+    return new Promise((resolve) => (this.released = resolve));
   }
 
   /** Notes the next turn of the event loop (one check at a time). */

@@ -180,7 +180,14 @@ export class BuiltinAgentTransport implements AgentTransport {
     this.socket = undefined;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
+        // A server that does not answer the close within a second is cut off:
+        // one busy handling this agent's frames does not read the connection
+        // meanwhile, and ws would wait 30 s for its answer.
+        const cutOff = setTimeout(() => socket.terminate(), 1000);
+        socket.once('close', () => {
+          clearTimeout(cutOff);
+          resolve();
+        });
         socket.close(1000, 'agent stopping');
       });
     }

@@ -37,6 +37,19 @@ export interface BuiltinServerTransportOptions {
    * security headers), which the transport is handed rather than knowing.
    */
   refusalHeaders?: Readonly<Record<string, string>>;
+  /**
+   * How long `close` waits for the frames being handled to end (5 s, within
+   * the server's 8 s to stop) before it closes the connections anyway, saying
+   * in the log what was left.
+   */
+  stopWaitMs?: number;
+  /**
+   * How long one frame's handler may run (60 s). Past it the handler is
+   * taken for wedged: logged, and its connection dropped, so that the agent
+   * connects again and sends what was not acknowledged again (a connection
+   * whose frames wait is not read, nor dropped for missing pings).
+   */
+  handlerTimeoutMs?: number;
 }
 
 /**
@@ -76,6 +89,12 @@ export class BuiltinServerTransport implements ServerTransport {
    * every other request (a `ferry status` asked during a rollout).
    */
   private readonly handling = new Slots(EVENTS_HANDLED_AT_ONCE);
+  /** Each connection's frames read and not yet handled (kept until its last one is). */
+  private readonly reading = new Set<Reading>();
+  /** Outboxes being sent to connections that just opened. */
+  private readonly delivering = new Set<Promise<void>>();
+  /** Set by `close`: no new connection and no new frame is taken. */
+  private stopping = false;
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
     const pingIntervalMs = options.pingIntervalMs ?? 15_000;
@@ -98,6 +117,13 @@ export class BuiltinServerTransport implements ServerTransport {
   /** Takes over WebSocket upgrades on `AGENT_SOCKET_PATH` of an HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.stopping) {
+        this.refuseUpgrade(
+          socket,
+          new FerryError('E_SERVER_STOPPING', 'The server is stopping: connect again later'),
+        );
+        return;
+      }
       this.upgrade(request, socket, head).catch((err: unknown) => {
         this.options.logger.error({ err }, 'agent connection failed');
         socket.destroy();
@@ -142,15 +168,22 @@ export class BuiltinServerTransport implements ServerTransport {
       this.options.logger.warn({ hostId, reason }, 'closing an agent connection');
       // Its reconnection is refused: its token no longer authenticates.
       // Closing: nothing more is sent on it (frames go only to open sockets).
-      socket.close(4001, reason.slice(0, 120));
-      setTimeout(() => socket.terminate(), 1000).unref();
+      hangUp(socket, 4001, reason.slice(0, 120));
     }
     return Promise.resolve();
   }
 
+  /**
+   * Stops: takes no new connection and no new frame, lets the frames being
+   * handled end (at most `stopWaitMs`, then says in the log what was left:
+   * not acknowledged, their agents send them again), then closes the
+   * connections. The store is the caller's to close after it.
+   */
   async close(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.pinger);
     clearInterval(this.checker);
+    await this.handlersEnded(this.options.stopWaitMs ?? 5000);
     const closing: Promise<void>[] = [];
     for (const [hostId, socket] of this.sockets) {
       closing.push(closeSocket(socket));
@@ -159,6 +192,26 @@ export class BuiltinServerTransport implements ServerTransport {
     this.sockets.clear();
     await Promise.all(closing);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /** Waits for the frames in hand and the outboxes being sent, at most `ms`. */
+  private async handlersEnded(ms: number): Promise<void> {
+    const ended = Promise.all([
+      ...[...this.reading].map((r) => r.handling),
+      ...this.delivering,
+    ]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+    const inTime = await Promise.race([ended, late]);
+    clearTimeout(timer);
+    if (inTime) return;
+    const left = [...this.reading].filter((r) => r.frames > 0);
+    const frames = left.reduce((sum, r) => sum + r.frames, 0);
+    const hosts = left.map((r) => r.hostId);
+    this.options.logger.warn(
+      { hosts, frames, outboxes: this.delivering.size },
+      `stopping with ${frames} agent frame${frames === 1 ? '' : 's'} still being handled after ${ms / 1000} s (hosts: ${hosts.join(', ')}): not acknowledged, the agents send them again`,
+    );
   }
 
   /** Answers a refused upgrade with the error as JSON, then hangs up. */
@@ -217,8 +270,7 @@ export class BuiltinServerTransport implements ServerTransport {
           { hostId, code: problem.code },
           `closing an agent connection: ${problem.message}`,
         );
-        ws.close(4001, `${problem.code}: ${problem.message}`.slice(0, 120));
-        setTimeout(() => ws.terminate(), 1000).unref();
+        hangUp(ws, 4001, `${problem.code}: ${problem.message}`.slice(0, 120));
       }
     } finally {
       this.checking = false;
@@ -253,17 +305,18 @@ export class BuiltinServerTransport implements ServerTransport {
     }
     this.options.logger.warn({ hostId, problem }, 'an agent sent a credential that was refused');
     sendFrame(ws, { kind: 'refused', id: frame.id, error: problem });
-    ws.close(4001, problem.slice(0, 120));
+    hangUp(ws, 4001, problem.slice(0, 120));
   }
 
   private connected(hostId: string, ws: WebSocket): void {
     const previous = this.sockets.get(hostId);
-    if (previous) previous.close(4000, 'replaced by a newer connection');
+    if (previous) hangUp(previous, 4000, 'replaced by a newer connection');
     this.sockets.set(hostId, ws);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     // One frame at a time, in order: a step's end must not be recorded before its start.
-    let handling = Promise.resolve();
+    const reading: Reading = { hostId, frames: 0, handling: Promise.resolve(), dropped: false };
+    this.reading.add(reading);
     const handled = new RecentIds(HANDLED_IDS_KEPT);
     // Frames read and not yet handled. From READ_AHEAD_FRAMES on, the
     // connection is not read until they are all handled: the frames behind
@@ -272,33 +325,54 @@ export class BuiltinServerTransport implements ServerTransport {
     // for the event slots). What ws had already read (the rest of one chunk)
     // still arrives, and is handled in order. A few are read ahead so that an
     // agent's close (or its next frame) is seen while one frame is handled.
-    let inHand = 0;
+    //
+    // A frame that comes once the server is stopping or the connection is
+    // closing, or whose turn comes once the server is stopping or the
+    // connection was dropped for a wedged handler, is not handled, nor
+    // acknowledged: the agent sends it again on its next connection.
     ws.on('message', (data) => {
+      if (this.stopping || ws.readyState !== WebSocket.OPEN) return;
       // A frame read shows the agent is there, as a pong does.
       this.alive.add(ws);
-      if (++inHand >= READ_AHEAD_FRAMES) ws.pause();
-      handling = handling
-        .then(() => this.received(hostId, ws, data, handled))
-        .catch((err: unknown) =>
-          this.options.logger.error({ err, hostId }, 'handling an agent message failed'),
+      if (++reading.frames >= READ_AHEAD_FRAMES) ws.pause();
+      reading.handling = reading.handling
+        .then(() =>
+          this.stopping || reading.dropped ? undefined : this.received(hostId, ws, data, handled),
         )
+        .catch((err: unknown) => {
+          if (!(err instanceof HandlerOverrun)) {
+            this.options.logger.error({ err, hostId }, 'handling an agent message failed');
+            return;
+          }
+          this.options.logger.error(
+            { hostId, ms: err.ms },
+            `an agent's frame was still being handled after ${err.ms / 1000} s: dropping its connection (the agent connects again and sends what was not acknowledged again)`,
+          );
+          reading.dropped = true;
+          ws.terminate();
+        })
         .finally(() => {
-          if (--inHand > 0 || !ws.isPaused) return;
+          if (--reading.frames === 0 && ws.readyState === WebSocket.CLOSED)
+            this.reading.delete(reading);
+          if (reading.frames > 0 || !ws.isPaused) return;
           // Its pong may be among what was left unread: a ping round's grace.
           this.alive.add(ws);
           ws.resume();
         });
     });
     ws.on('close', () => {
+      if (reading.frames === 0) this.reading.delete(reading);
       if (this.sockets.get(hostId) !== ws) return;
       this.sockets.delete(hostId);
       this.presenceHandler(hostId, false);
     });
     ws.on('error', (err) => this.options.logger.warn({ err, hostId }, 'agent connection error'));
     this.presenceHandler(hostId, true);
-    this.deliverPending(hostId, ws).catch((err: unknown) =>
+    const delivering = this.deliverPending(hostId, ws).catch((err: unknown) =>
       this.options.logger.error({ err, hostId }, 'delivering the outbox failed'),
     );
+    this.delivering.add(delivering);
+    void delivering.finally(() => this.delivering.delete(delivering));
   }
 
   /** Sends the outbox in order, including jobs queued while it is being sent. */
@@ -310,7 +384,7 @@ export class BuiltinServerTransport implements ServerTransport {
       // finds its socket, and its outbox is gone.)
       if ((await this.options.store.hosts.get(hostId))?.revokedAt) {
         this.options.logger.warn({ hostId }, 'closing the connection of a host cut off');
-        ws.close(4001, 'the host was cut off');
+        hangUp(ws, 4001, 'the host was cut off');
         return;
       }
       const sent = new Set<string>();
@@ -319,7 +393,7 @@ export class BuiltinServerTransport implements ServerTransport {
         const fresh = (await this.options.store.outbox.pending(hostId)).filter(
           (m) => !sent.has(m.id),
         );
-        if (ws.readyState !== WebSocket.OPEN) return;
+        if (ws.readyState !== WebSocket.OPEN || this.stopping) return;
         // Checked and ended with no await in between, so no job slips through.
         if (fresh.length === 0 && !this.queuedWhileSyncing.has(hostId)) return;
         for (const pending of fresh) {
@@ -394,8 +468,14 @@ export class BuiltinServerTransport implements ServerTransport {
         return;
       }
       // Acknowledged only once handled: a failure here leaves the event with the
-      // agent, which sends it again.
-      await this.handling.run(() => this.eventHandler(hostId, event.data));
+      // agent, which sends it again. One that had its turn once the server was
+      // stopping is left to the agent too.
+      const done = await this.handling.run(async () => {
+        if (this.stopping) return false;
+        await this.bounded(() => this.eventHandler(hostId, event.data));
+        return true;
+      });
+      if (!done) return;
       handled.add(event.data.id);
       sendFrame(ws, { kind: 'ack', id: event.data.id });
     } else {
@@ -419,9 +499,17 @@ export class BuiltinServerTransport implements ServerTransport {
     handler: (hostId: string, installId: string) => Promise<InstallWanted>,
   ): Promise<void> {
     try {
-      const answer = await this.handling.run(() => handler(hostId, frame.installId));
-      sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
+      // Not answered once the server is stopping: the connection closes, and
+      // the agent asks again.
+      const answer = await this.handling.run(() =>
+        this.stopping
+          ? Promise.resolve(undefined)
+          : this.bounded(() => handler(hostId, frame.installId)),
+      );
+      if (answer !== undefined) sendFrame(ws, { kind: 'wanted', id: frame.id, answer });
     } catch (err) {
+      // Wedged: its connection is dropped (see `connected`).
+      if (err instanceof HandlerOverrun) throw err;
       const error =
         err instanceof FerryError
           ? { code: err.code, status: err.status, message: err.message }
@@ -432,6 +520,24 @@ export class BuiltinServerTransport implements ServerTransport {
           'answering whether an install is still wanted failed',
         );
       sendFrame(ws, { kind: 'wanted', id: frame.id, error });
+    }
+  }
+
+  /**
+   * Runs a handler, rejecting with `HandlerOverrun` once it has run for
+   * `handlerTimeoutMs`: its slot is given back, and its connection dropped.
+   * The handler itself cannot be stopped; what it does after is not waited for.
+   */
+  private async bounded<T>(handler: () => Promise<T>): Promise<T> {
+    const ms = this.options.handlerTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new HandlerOverrun(ms)), ms);
+    });
+    try {
+      return await Promise.race([handler(), overrun]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -450,6 +556,23 @@ export class BuiltinServerTransport implements ServerTransport {
       this.alive.delete(ws);
       ws.ping();
     }
+  }
+}
+
+/** A connection's frames read and not yet handled, and the end of their handling. */
+interface Reading {
+  hostId: string;
+  /** From READ_AHEAD_FRAMES on, the connection is not read. */
+  frames: number;
+  handling: Promise<void>;
+  /** Dropped for a wedged handler: the frames behind it are left to the agent. */
+  dropped: boolean;
+}
+
+/** A frame's handler ran past `handlerTimeoutMs`. */
+class HandlerOverrun extends Error {
+  constructor(readonly ms: number) {
+    super(`a handler ran for more than ${ms} ms`);
   }
 }
 
@@ -511,11 +634,20 @@ function sendFrame(ws: WebSocket, frame: Frame): void {
 function closeSocket(socket: WebSocket): Promise<void> {
   if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
   return new Promise((resolve) => {
-    const cutOff = setTimeout(() => socket.terminate(), 1000);
-    socket.once('close', () => {
-      clearTimeout(cutOff);
-      resolve();
-    });
-    socket.close(1001, 'server stopping');
+    socket.once('close', () => resolve());
+    hangUp(socket, 1001, 'server stopping');
   });
+}
+
+/**
+ * Closes a connection, and cuts it off if the agent has not answered the
+ * close within a second. One not read (its frames wait for their turn) is
+ * read again, or the agent's answering close would wait unread for ws's 30 s;
+ * the frames that come meanwhile are not handled (see `connected`).
+ */
+function hangUp(socket: WebSocket, code: number, reason: string): void {
+  if (socket.isPaused) socket.resume();
+  const cutOff = setTimeout(() => socket.terminate(), 1000);
+  socket.once('close', () => clearTimeout(cutOff));
+  socket.close(code, reason);
 }

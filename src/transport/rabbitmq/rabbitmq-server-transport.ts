@@ -43,6 +43,11 @@ export interface RabbitmqServerTransportOptions {
   /** Reconnection backoff: the first delay, doubled up to the second, with jitter. */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * How long `close` waits for the event being handled to end (5 s, within
+   * the server's 8 s to stop) before it gives up on it, saying so in the log.
+   */
+  stopWaitMs?: number;
 }
 
 /** Quick tries of an event's handler before it is handed back to the broker: they keep the order. */
@@ -198,7 +203,19 @@ export class RabbitmqServerTransport implements ServerTransport {
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     await this.connection.close();
-    await this.handling;
+    // The event being handled ends before the store closes (its ack is lost
+    // with the channel: the broker delivers it again, and handlers are
+    // idempotent); the events behind it are not handled (see `received`).
+    const ms = this.options.stopWaitMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+    const inTime = await Promise.race([this.handling.then(() => true), late]);
+    clearTimeout(timer);
+    if (!inTime)
+      this.options.logger.warn(
+        {},
+        `stopping with an agent event still being handled after ${ms / 1000} s: not acknowledged, the broker delivers it again`,
+      );
   }
 
   private async setup(connection: ChannelModel): Promise<void> {

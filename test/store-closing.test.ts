@@ -1,0 +1,63 @@
+import { type Kysely, sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FerryError } from '../src/protocol/errors.js';
+import type { Database } from '../src/store/schema.js';
+import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
+
+/**
+ * A store closing while callers wait for a database connection (the server
+ * stopping under load): those who have one finish, those still waiting are
+ * refused with E_SERVER_STOPPING, and the close ends. Each dialect has its
+ * own queue (SQLite's one connection, PostgreSQL's pool); every connection is
+ * held by a transaction waiting on a gate, then a few more callers queue.
+ */
+for (const dialect of STORE_DIALECTS) {
+  describe.skipIf(!dialect.available)(`${dialect.name} store, closing`, () => {
+    let under: StoreUnderTest | undefined;
+    afterEach(async () => {
+      await under?.close();
+      under = undefined;
+    });
+
+    it('lets those with a connection finish and refuses those waiting, with E_SERVER_STOPPING', async () => {
+      under = await dialect.open();
+      const { store } = under;
+      // The store's own Kysely: what every store method queues on.
+      const db = (store as unknown as { db: Kysely<Database> }).db;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      // More than either has connections (SQLite 1, the PostgreSQL pool 10).
+      let holding = 0;
+      const outcomes = Array.from({ length: 13 }, () =>
+        db
+          .transaction()
+          .execute(async (trx) => {
+            await sql`SELECT 1`.execute(trx);
+            holding++;
+            await gate;
+            await sql`SELECT 2`.execute(trx);
+          })
+          .then(
+            () => 'finished',
+            (err: unknown) => err,
+          ),
+      );
+      const connections = dialect.name === 'sqlite' ? 1 : 10;
+      const deadline = Date.now() + 10_000;
+      while (holding < connections && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(holding).toBe(connections);
+      const closed = store.close();
+      open();
+      await closed;
+      const settled = await Promise.all(outcomes);
+      expect(settled.filter((o) => o === 'finished')).toHaveLength(connections);
+      const refused = settled.filter((o) => o !== 'finished');
+      expect(refused).toHaveLength(13 - connections);
+      for (const error of refused) {
+        expect(error).toBeInstanceOf(FerryError);
+        expect(error).toMatchObject({ code: 'E_SERVER_STOPPING' });
+      }
+    });
+  });
+}
