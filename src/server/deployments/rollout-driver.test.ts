@@ -639,7 +639,7 @@ describe('RolloutDriver, the pause after a look', () => {
 });
 
 describe('RolloutDriver, sending a batch', () => {
-  it('sends its installs side by side, and one send that fails stops none of the others', async () => {
+  it('sends its installs side by side, and one send that fails stops none of those under way', async () => {
     const at = new Date().toISOString();
     const ids = ['a', 'b', 'c', 'd'];
     for (const n of ids) {
@@ -726,5 +726,170 @@ describe('RolloutDriver, sending a batch', () => {
     expect(errors).toEqual(['the broker refused the job']);
     // The bundle is read once for the migration gate and once for the batch, not once per host.
     expect(bundleReads).toBe(2);
+  });
+});
+
+describe('RolloutDriver, sending a batch when sends fail', () => {
+  it('begins no send after one failed: those under way end, the rest wait for the next look', async () => {
+    const at = new Date().toISOString();
+    const ids = Array.from({ length: 20 }, (_, n) => String(n + 1));
+    for (const n of ids) {
+      await store.hosts.create({
+        id: `host_${n}`,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web'],
+        vars: {},
+      });
+      await store.hosts.setPresence(`host_${n}`, true, at);
+    }
+    await store.deployments.create(
+      {
+        id: 'dep_web',
+        app: 'web',
+        version: 2,
+        env: 'prod',
+        kind: 'deploy',
+        strategy: { batch: '100%', maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
+        fromVersion: 1,
+        createdBy: 'admin',
+        state: 'running',
+      },
+      ids.map((n) => ({
+        id: `ins_${n}`,
+        hostId: `host_${n}`,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_web',
+        purpose: 'deploy' as const,
+        batch: 0,
+        fromVersion: 1,
+        state: 'pending' as const,
+      })),
+      { lock: true },
+    );
+    // The fault: a broker that refuses the first send; the others wait until it has failed.
+    const begun: string[] = [];
+    let failedOne: () => void = () => undefined;
+    const oneFailed = new Promise<void>((resolve) => (failedOne = resolve));
+    const errors: string[] = [];
+    const driver = new RolloutDriver(
+      store,
+      {
+        get: (app: string, version: number) =>
+          Promise.resolve({ app, version, manifest: { role: app } } as unknown as BundleDetail),
+      },
+      {
+        send: async (install: { id: string }) => {
+          begun.push(install.id);
+          if (begun.length === 1) {
+            setImmediate(failedOne);
+            throw new Error('the broker refused the job');
+          }
+          await oneFailed;
+          await store.installs.mark(install.id, { state: 'queued', sentAt: at }, ['pending']);
+        },
+      } as unknown as InstallDispatcher,
+      {} as VariableService,
+      {
+        info: () => undefined,
+        warn: () => undefined,
+        error: (details: object, message: string) =>
+          errors.push(`${message}: ${(details as { err: Error }).err.message}`),
+      },
+      { replicaId: 'r1', leaseMs: 600_000, tickMs: 600_000 },
+    );
+    try {
+      driver.wake();
+      await driver.idle();
+    } finally {
+      await driver.close();
+    }
+    // Sixteen begun at once; none after the failure.
+    expect(begun).toHaveLength(16);
+    const pending = (await store.installs.list({ deploymentId: 'dep_web' })).filter(
+      (i) => i.state === 'pending',
+    );
+    expect(pending).toHaveLength(5);
+    expect(errors).toEqual(['sending an install to its host failed: the broker refused the job']);
+  });
+});
+
+describe('RolloutDriver, ends seen during the look that sent the batch', () => {
+  it('cut the pause after it short', async () => {
+    const at = new Date().toISOString();
+    const ids = ['a', 'b', 'c'];
+    for (const n of ids) {
+      await store.hosts.create({
+        id: `host_${n}`,
+        name: `prod-${n}`,
+        env: 'prod',
+        roles: ['web'],
+        vars: {},
+      });
+      await store.hosts.setPresence(`host_${n}`, true, at);
+    }
+    await store.deployments.create(
+      {
+        id: 'dep_web',
+        app: 'web',
+        version: 2,
+        env: 'prod',
+        kind: 'deploy',
+        strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
+        fromVersion: 1,
+        createdBy: 'admin',
+        state: 'running',
+      },
+      ids.map((n, index) => ({
+        id: `ins_${n}`,
+        hostId: `host_${n}`,
+        app: 'web',
+        version: 2,
+        createdBy: 'admin',
+        deploymentId: 'dep_web',
+        purpose: 'deploy' as const,
+        batch: index < 2 ? 0 : 1,
+        fromVersion: 1,
+        state: 'pending' as const,
+      })),
+      { lock: true },
+    );
+    const sent: string[] = [];
+    let driver: RolloutDriver | undefined = undefined;
+    const end = async (n: string): Promise<void> => {
+      await store.installs.finish(`ins_${n}`, { ok: true, rolledBack: false, error: null, at });
+      driver?.wake(`ins_${n}`);
+    };
+    driver = new RolloutDriver(
+      store,
+      {
+        get: (app: string, version: number) =>
+          Promise.resolve({ app, version, manifest: { role: app } } as unknown as BundleDetail),
+      },
+      {
+        send: async (install: { id: string }) => {
+          sent.push(install.id);
+          await store.installs.mark(install.id, { state: 'queued', sentAt: at }, ['pending']);
+          // Both of the first batch end while the look that sent them is under way.
+          if (install.id === 'ins_b') {
+            await end('a');
+            await end('b');
+          }
+        },
+      } as unknown as InstallDispatcher,
+      {} as VariableService,
+      { info: () => undefined, warn: () => undefined, error: () => undefined },
+      // A pause far longer than the test: only a cut-short pause lets it go on.
+      { replicaId: 'r1', leaseMs: 600_000, tickMs: 600_000, settleMs: 600_000 },
+    );
+    driver.wake();
+    try {
+      await until('the second batch sent', () => sent.length === 3);
+      expect(sent.slice(2)).toEqual(['ins_c']);
+    } finally {
+      await driver.close();
+    }
   });
 });

@@ -56,24 +56,26 @@ const SETTLE_PER_LOOK = 4;
 const SENDS_AT_ONCE = 16;
 
 /**
- * Runs `work` on every item, at most `limit` at a time, and waits for all of
- * them; then throws the first error, if any (the others ran to their end).
+ * Runs `work` on the items, at most `limit` at a time, until one fails: none
+ * is begun after that (a transport that refuses one send, waiting 30 s on a
+ * broker that is down, would refuse the rest as slowly), those under way run
+ * to their end. Resolves to the errors, each with its item.
  */
 async function eachAtMost<T>(
   items: readonly T[],
   limit: number,
   work: (item: T) => Promise<void>,
-): Promise<void> {
+): Promise<{ item: T; err: unknown }[]> {
   let next = 0;
-  const errors: unknown[] = [];
+  const errors: { item: T; err: unknown }[] = [];
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && errors.length === 0) {
       const item = items[next++] as T;
-      await work(item).catch((err: unknown) => errors.push(err));
+      await work(item).catch((err: unknown) => errors.push({ item, err }));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
+  return errors;
 }
 
 export interface RolloutDriverOptions {
@@ -253,6 +255,11 @@ export class RolloutDriver {
         .finally(() => {
           this.looking = false;
         });
+      // Ends seen while it looked, after it recorded what a deployment waits
+      // on (an install it ended unsent, or one whose end came meanwhile):
+      // taken off now. One it read as ended is not waited on, so no harm.
+      for (const installId of this.endedInLook) this.sawEnd(installId);
+      this.endedInLook.clear();
       const took = performance.now() - began;
       if (this.tickAgain && !this.closed && !this.due)
         await this.pause(
@@ -301,6 +308,9 @@ export class RolloutDriver {
       this.logger.error({ err }, 'sending again the installs by hand left unsent failed'),
     );
     const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
+    // Those that ended (cancelled, or ended by another replica) wait on nothing here.
+    const activeIds = new Set(active.map((d) => d.id));
+    for (const id of this.awaited.keys()) if (!activeIds.has(id)) this.awaited.delete(id);
     // The hosts this tick has read, by id (undefined: removed): each is read once a tick.
     const hostsRead = new Map<string, HostRecord | undefined>();
     // Oldest first, so that deployments queued behind a lock start in order.
@@ -662,7 +672,7 @@ export class RolloutDriver {
     // one after another the last host of a large batch got its job only after
     // every other's (hundreds of ms at 20 hosts, its queries queued behind the
     // first hosts' step reports).
-    await eachAtMost(
+    const failed = await eachAtMost(
       batch.filter((i) => i.state === 'pending'),
       SENDS_AT_ONCE,
       async (install) => {
@@ -678,6 +688,12 @@ export class RolloutDriver {
         await this.dispatcher.send(install, await bundleOf(install), host, options);
       },
     );
+    // Left pending: the next look sends them again.
+    for (const { item, err } of failed)
+      this.logger.error(
+        { err, deploymentId: item.deploymentId, installId: item.id },
+        'sending an install to its host failed',
+      );
   }
 
   /**
