@@ -1,7 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { BuiltinAgentTransport } from './builtin-agent-transport.js';
+import { BuiltinServerTransport } from './builtin-server-transport.js';
 import { AGENT_SOCKET_PATH, PING_INTERVAL_HEADER, silenceLimitMs } from './frames.js';
 
 const closing: (() => Promise<void>)[] = [];
@@ -41,7 +47,11 @@ async function silentServer(
   };
 }
 
-function agentOf(server: string, warnings: string[]): BuiltinAgentTransport {
+function agentOf(
+  server: string,
+  warnings: string[],
+  onConnection: (connected: boolean) => void = () => undefined,
+): BuiltinAgentTransport {
   const transport = new BuiltinAgentTransport({
     server,
     token: 'fak_test',
@@ -54,6 +64,7 @@ function agentOf(server: string, warnings: string[]): BuiltinAgentTransport {
     maxDelayMs: 20,
     silenceFloorMs: 150,
   });
+  transport.onConnection(onConnection);
   transport.start(() => Promise.resolve());
   closing.push(() => transport.close());
   return transport;
@@ -86,6 +97,48 @@ describe('BuiltinAgentTransport, a connection the server went silent on', () => 
     // Well past the silence limit (150 ms here): pings keep it.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(server.connections()).toBe(1);
+    expect(warnings).not.toContain(
+      'the server has sent nothing for too long; dropping the connection and connecting again',
+    );
+  });
+
+  it("is kept by the real server's pings, which it is told the interval of at the upgrade", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-agent-silence-'));
+    const store = SqliteStore.open(path.join(dir, 'ferry.db'));
+    await store.migrate();
+    const server = new BuiltinServerTransport({
+      store,
+      authenticate: () =>
+        Promise.resolve({ hostId: 'host_a', problem: () => Promise.resolve(undefined) }),
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      pingIntervalMs: 20,
+    });
+    const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
+    server.attach(httpServer);
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    closing.push(async () => {
+      await server.close();
+      await new Promise((resolve) => httpServer.close(resolve));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    const raw = new WebSocket(`${url.replace('http', 'ws')}${AGENT_SOCKET_PATH}`, {
+      headers: { authorization: 'Bearer fak_test' },
+    });
+    const said = await new Promise<unknown>((resolve, reject) => {
+      raw.once('upgrade', (response) => resolve(response.headers[PING_INTERVAL_HEADER]));
+      raw.once('error', reject);
+    });
+    raw.terminate();
+    expect(said).toBe('20');
+    let connects = 0;
+    const warnings: string[] = [];
+    agentOf(url, warnings, (connected) => void (connected && connects++));
+    await until('the connection', () => connects === 1);
+    // Five times the silence limit (150 ms): the server's pings every 20 ms keep it.
+    await new Promise((resolve) => setTimeout(resolve, 750));
+    expect(connects).toBe(1);
     expect(warnings).not.toContain(
       'the server has sent nothing for too long; dropping the connection and connecting again',
     );

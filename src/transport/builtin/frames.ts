@@ -62,9 +62,9 @@ export const PING_INTERVAL_HEADER = 'x-ferry-ping-interval';
 /**
  * How long an agent waits, hearing nothing on its connection (no frame, no
  * ping), before it drops it and connects again: six of the server's ping
- * rounds, and never under 90 s — the server skips pings while it holds a
- * busy connection unread (at most 60 s, the bound of one handler), and a
- * connection dropped for nothing costs a reconnection and its events sent again.
+ * rounds, and never under 90 s — a ping waits behind a large frame on its
+ * way (a job of a few MB on a slow link), and a connection dropped for
+ * nothing costs a reconnection and its events sent again.
  */
 export function silenceLimitMs(pingIntervalMs: number, floorMs = 90_000): number {
   return Math.max(6 * pingIntervalMs, floorMs);
