@@ -51,12 +51,11 @@ export class KyselyEventStore implements EventStore {
 
   async append(event: NewFerryEvent): Promise<FerryEvent> {
     const at = event.at ?? new Date().toISOString();
-    return this.db.transaction().execute(async (trx) => {
-      // The dialect keeps the sequence gap-free for readers (one append at a time).
-      await this.dialect.beforeAppendEvent(trx);
+    // The dialect keeps the sequence gap-free for readers (one append at a time).
+    const id = await this.dialect.appendEvent(this.db, async (db) => {
       const {
         rows: [row],
-      } = await insertEvent.execute(trx, {
+      } = await insertEvent.execute(db, {
         at,
         kind: event.kind,
         app: event.app,
@@ -66,10 +65,9 @@ export class KyselyEventStore implements EventStore {
         data: JSON.stringify(event.data),
       });
       if (row === undefined) throw new Error('the event insert returned no seq');
-      const id = Number(row.seq);
-      await this.dialect.afterAppendEvent(trx, id);
-      return ferryEventSchema.parse({ ...event, at, id: String(id) });
+      return Number(row.seq);
     });
+    return ferryEventSchema.parse({ ...event, at, id: String(id) });
   }
 
   async list(query: {
