@@ -215,7 +215,11 @@ export class KyselyInstallStore implements InstallStore {
       .execute();
   }
 
-  async recordStep(installId: string, report: StepReport): Promise<InstallChange | undefined> {
+  async recordStep(
+    installId: string,
+    report: StepReport,
+    hostId?: string,
+  ): Promise<InstallChange | undefined> {
     if (report.kind === 'output') {
       await this.db
         .insertInto('step_output')
@@ -234,6 +238,10 @@ export class KyselyInstallStore implements InstallStore {
     }
     if (report.kind === 'started') {
       return this.db.transaction().execute(async (trx) => {
+        // Read once, first: the writes below change only its state and times,
+        // which are set here as written instead of read again after them.
+        const found = await this.withDb(trx).get(installId, { steps: false });
+        if (!found || (hostId !== undefined && found.hostId !== hostId)) return undefined;
         // The hot statements of a step's report are compiled once (`hot`).
         const [counted] = (await hot.stepCount.execute(trx, { installId })).rows;
         const inserted = await hot.stepStart.execute(trx, {
@@ -275,8 +283,10 @@ export class KyselyInstallStore implements InstallStore {
         // recorded as it goes: the record follows the host, and it has not
         // ended until the host says so.
         const moved = await hot.installRunning.execute(trx, { installId, at: report.at });
-        const install = await this.withDb(trx).get(installId, { steps: false });
-        if (!install) return undefined;
+        const stateChanged = Number(moved.numAffectedRows ?? 0) > 0;
+        const install: StoredInstall = stateChanged
+          ? { ...found, state: 'running', startedAt: report.at, finishedAt: null }
+          : found;
         const step: InstallStep = {
           step: report.step,
           state: 'running',
@@ -288,12 +298,15 @@ export class KyselyInstallStore implements InstallStore {
         };
         return {
           install,
-          stateChanged: Number(moved.numAffectedRows ?? 0) > 0,
+          stateChanged,
           steps: started ? [step] : [],
         };
       });
     }
     return this.db.transaction().execute(async (trx) => {
+      // The install's row is not written here: as read first, it is as after the write.
+      const install = await this.withDb(trx).get(installId, { steps: false });
+      if (!install || (hostId !== undefined && install.hostId !== hostId)) return undefined;
       const [before] = (await hot.step.execute(trx, { installId, step: report.step })).rows;
       const state = report.ok ? 'succeeded' : 'failed';
       if (before) {
@@ -307,8 +320,6 @@ export class KyselyInstallStore implements InstallStore {
           at: report.at,
         });
       }
-      const install = await this.withDb(trx).get(installId, { steps: false });
-      if (!install) return undefined;
       // An end delivered again leaves the step as it was: no change to tell.
       const ended =
         before && before.state !== state
