@@ -727,6 +727,40 @@ for (const dialect of STORE_DIALECTS) {
         expect(await store.installs.finish('nope', end)).toBeUndefined();
       });
 
+      it("records a step report given with a host only on that host's install, and gives the install as a read after the write would", async () => {
+        const own = await host('qa-1');
+        const other = await host('qa-2');
+        await store.installs.create({
+          id: 'ins_h',
+          hostId: own,
+          app: 'web',
+          version: 3,
+          createdBy: 'alice',
+          state: 'queued',
+        });
+        const started = { kind: 'started' as const, step: 'fetch', at: '2026-11-02T00:00:00.000Z' };
+        const finished = {
+          kind: 'finished' as const,
+          step: 'fetch',
+          ok: true,
+          exitCode: 0,
+          durationMs: 12,
+          error: null,
+          at: '2026-11-02T00:00:01.000Z',
+        };
+        // Another host's report: nothing recorded, nothing to tell.
+        expect(await store.installs.recordStep('ins_h', started, other)).toBeUndefined();
+        expect(await store.installs.get('ins_h')).toMatchObject({ state: 'queued', steps: [] });
+        const first = await store.installs.recordStep('ins_h', started, own);
+        expect(first).toMatchObject({ stateChanged: true, steps: [{ step: 'fetch' }] });
+        expect(first?.install).toEqual(await store.installs.get('ins_h', { steps: false }));
+        expect(await store.installs.recordStep('ins_h', finished, other)).toBeUndefined();
+        expect((await store.installs.get('ins_h'))?.steps).toMatchObject([{ state: 'running' }]);
+        const ended = await store.installs.recordStep('ins_h', finished, own);
+        expect(ended).toMatchObject({ steps: [{ step: 'fetch', state: 'succeeded' }] });
+        expect(ended?.install).toEqual(await store.installs.get('ins_h', { steps: false }));
+      });
+
       it('moves an install only from the states given, and records what a host did with one cancelled after it was told to go ahead', async () => {
         const hostId = await host('qa-1');
         await store.installs.createMany([

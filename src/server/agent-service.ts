@@ -482,24 +482,34 @@ export class AgentService {
       });
       return;
     }
+    if (event.type === 'step.started' || event.type === 'step.finished') {
+      // Twenty of these per install: whose it is is checked in the write's own
+      // transaction, with no read before it.
+      const change = await this.store.installs.recordStep(
+        event.jobId,
+        event.type === 'step.started'
+          ? { kind: 'started', step: event.step, at: event.at }
+          : {
+              kind: 'finished',
+              step: event.step,
+              ok: event.ok,
+              exitCode: event.exitCode,
+              durationMs: event.durationMs,
+              error: event.error,
+              at: new Date().toISOString(),
+            },
+        hostId,
+      );
+      if (!change) this.ignored(hostId, event);
+      return;
+    }
     // Whose it is and its state: its steps are not needed here.
     const install = await this.store.installs.get(event.jobId, { steps: false });
     if (!install || install.hostId !== hostId) {
-      // Not this host's install: refuse to let one host write another's records.
-      this.logger.warn(
-        { hostId, jobId: event.jobId, type: event.type },
-        'ignored an event for an unknown install',
-      );
+      this.ignored(hostId, event);
       return;
     }
     switch (event.type) {
-      case 'step.started':
-        await this.store.installs.recordStep(install.id, {
-          kind: 'started',
-          step: event.step,
-          at: event.at,
-        });
-        return;
       case 'step.output':
         await this.store.installs.recordStep(install.id, {
           kind: 'output',
@@ -507,17 +517,6 @@ export class AgentService {
           stream: event.stream,
           seq: event.seq,
           text: event.text,
-        });
-        return;
-      case 'step.finished':
-        await this.store.installs.recordStep(install.id, {
-          kind: 'finished',
-          step: event.step,
-          ok: event.ok,
-          exitCode: event.exitCode,
-          durationMs: event.durationMs,
-          error: event.error,
-          at: new Date().toISOString(),
         });
         return;
       case 'job.finished':
@@ -538,5 +537,13 @@ export class AgentService {
           at: new Date().toISOString(),
         });
     }
+  }
+
+  /** An event for an install that is not this host's: refused, so that one host cannot write another's records. */
+  private ignored(hostId: string, event: { jobId: string; type: string }): void {
+    this.logger.warn(
+      { hostId, jobId: event.jobId, type: event.type },
+      'ignored an event for an unknown install',
+    );
   }
 }

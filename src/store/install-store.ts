@@ -152,9 +152,16 @@ export interface InstallStore {
   /**
    * Records one step report; a report delivered twice is recorded once. Gives
    * what a start or an end changed (undefined for output, and for an install
-   * that does not exist): a repeated report changes nothing.
+   * that does not exist): a repeated report changes nothing. With `hostId`, a
+   * start or an end is recorded only on that host's install (undefined for
+   * another's: one host does not write another's records), checked in the
+   * write's own transaction, so its reporter needs no read before it.
    */
-  recordStep(installId: string, report: StepReport): Promise<InstallChange | undefined>;
+  recordStep(
+    installId: string,
+    report: StepReport,
+    hostId?: string,
+  ): Promise<InstallChange | undefined>;
   /**
    * Records the end its host reports; a repeated report changes nothing. Gives
    * the install as it is then (undefined when it does not exist).

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -45,13 +45,18 @@ export interface StoreDialect {
   forUpdate<Q extends { forUpdate(): Q }>(query: Q): Q;
 
   /**
-   * Runs first in the transaction that appends an event. A reader that has
-   * seen event n must never later find one numbered below n: with concurrent
-   * writers, appends are serialized here.
+   * Runs `insert` (an event's append; it gives the new event's id) so that a
+   * reader that has seen event n never later finds one numbered below n, and
+   * the other replicas hear of it once it is committed. With concurrent
+   * writers, appends are serialized in a transaction of their own; a
+   * database with one writer on one connection runs the insert as it is (one
+   * statement is its own transaction: no BEGIN and COMMIT around it, every
+   * step a host reports being an event).
    */
-  beforeAppendEvent(trx: Transaction<Database>): Promise<void>;
-  /** Runs last in that transaction, with the new event's id: wakes the other replicas on commit. */
-  afterAppendEvent(trx: Transaction<Database>, id: number): Promise<void>;
+  appendEvent(
+    db: Kysely<Database>,
+    insert: (db: Kysely<Database>) => Promise<number>,
+  ): Promise<number>;
   /**
    * Calls `onAppended` when another process (a replica) appended events, with
    * the id appended when it is known (a notification of this process's own

@@ -252,9 +252,9 @@ export function eventedStore(store: Store, bus: Pick<EventBus, 'publish' | 'noti
       return change;
     },
 
-    async recordStep(installId, report) {
+    async recordStep(installId, report, hostId) {
       // Output is not an event: `ferry logs` and the step's end carry it.
-      const change = await store.installs.recordStep(installId, report);
+      const change = await store.installs.recordStep(installId, report, hostId);
       await publishChange(change);
       return change;
     },

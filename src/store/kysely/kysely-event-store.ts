@@ -8,6 +8,35 @@ import {
 import type { EventStore } from '../event-store.js';
 import type { Database, EventsTable } from '../schema.js';
 import type { StoreDialect } from '../store-dialect.js';
+import { CompiledOnce } from './compiled-query.js';
+
+/** The append's insert, compiled once: every step an agent reports is an event. */
+const insertEvent = new CompiledOnce<
+  Database,
+  {
+    at: string;
+    kind: string;
+    app: string | null;
+    env: string | null;
+    deploymentId: string | null;
+    hostId: string | null;
+    data: string;
+  },
+  { seq: number | string }
+>((db, slot) =>
+  db
+    .insertInto('events')
+    .values({
+      at: slot('at'),
+      kind: slot('kind'),
+      app: slot('app'),
+      env: slot('env'),
+      deployment_id: slot('deploymentId'),
+      host_id: slot('hostId'),
+      data: slot('data'),
+    })
+    .returning('seq'),
+);
 
 /**
  * `EventStore` over Kysely, written once for every dialect: appends numbered
@@ -22,26 +51,23 @@ export class KyselyEventStore implements EventStore {
 
   async append(event: NewFerryEvent): Promise<FerryEvent> {
     const at = event.at ?? new Date().toISOString();
-    return this.db.transaction().execute(async (trx) => {
-      // The dialect keeps the sequence gap-free for readers (one append at a time).
-      await this.dialect.beforeAppendEvent(trx);
-      const row = await trx
-        .insertInto('events')
-        .values({
-          at,
-          kind: event.kind,
-          app: event.app,
-          env: event.env,
-          deployment_id: event.deploymentId,
-          host_id: event.hostId,
-          data: JSON.stringify(event.data),
-        })
-        .returning('seq')
-        .executeTakeFirstOrThrow();
-      const id = Number(row.seq);
-      await this.dialect.afterAppendEvent(trx, id);
-      return ferryEventSchema.parse({ ...event, at, id: String(id) });
+    // The dialect keeps the sequence gap-free for readers (one append at a time).
+    const id = await this.dialect.appendEvent(this.db, async (db) => {
+      const {
+        rows: [row],
+      } = await insertEvent.execute(db, {
+        at,
+        kind: event.kind,
+        app: event.app,
+        env: event.env,
+        deploymentId: event.deploymentId,
+        hostId: event.hostId,
+        data: JSON.stringify(event.data),
+      });
+      if (row === undefined) throw new Error('the event insert returned no seq');
+      return Number(row.seq);
     });
+    return ferryEventSchema.parse({ ...event, at, id: String(id) });
   }
 
   async list(query: {

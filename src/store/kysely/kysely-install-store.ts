@@ -30,6 +30,7 @@ import type {
 import type { BundleKey } from '../../protocol/note-api.js';
 import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
 import { keyMismatch, SecretBox } from '../secret-box.js';
+import { CompiledOnce } from './compiled-query.js';
 import { readReportLogs } from './kysely-report-logs.js';
 import { snapshotContext } from './kysely-secret-sealing.js';
 
@@ -61,7 +62,10 @@ export class KyselyInstallStore implements InstallStore {
   }
 
   async get(id: string, options: { steps?: boolean } = {}): Promise<StoredInstall | undefined> {
-    const [install] = await this.list({ id, ...options });
+    // Compiled once: read for every step an agent reports, and at its question.
+    const { rows } = await hot.installById.execute(this.db, { id });
+    if (options.steps === false) return rows[0] && toInstall(rows[0], []);
+    const [install] = await this.withSteps(rows);
     return install;
   }
 
@@ -211,7 +215,11 @@ export class KyselyInstallStore implements InstallStore {
       .execute();
   }
 
-  async recordStep(installId: string, report: StepReport): Promise<InstallChange | undefined> {
+  async recordStep(
+    installId: string,
+    report: StepReport,
+    hostId?: string,
+  ): Promise<InstallChange | undefined> {
     if (report.kind === 'output') {
       await this.db
         .insertInto('step_output')
@@ -230,35 +238,22 @@ export class KyselyInstallStore implements InstallStore {
     }
     if (report.kind === 'started') {
       return this.db.transaction().execute(async (trx) => {
-        const { count } = await trx
-          .selectFrom('install_steps')
-          .select((eb) => eb.fn.countAll<number | string>().as('count'))
-          .where('install_id', '=', installId)
-          .executeTakeFirstOrThrow();
-        const inserted = await trx
-          .insertInto('install_steps')
-          .values({
-            install_id: installId,
-            step: report.step,
-            position: Number(count),
-            state: 'running',
-            exit_code: null,
-            duration_ms: null,
-            error: null,
-            started_at: report.at,
-            finished_at: null,
-          })
-          .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing())
-          .executeTakeFirst();
-        let started = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+        // Read once, first: the writes below change only its state and times,
+        // which are set here as written instead of read again after them.
+        const found = await this.withDb(trx).get(installId, { steps: false });
+        if (!found || (hostId !== undefined && found.hostId !== hostId)) return undefined;
+        // The hot statements of a step's report are compiled once (`hot`).
+        const [counted] = (await hot.stepCount.execute(trx, { installId })).rows;
+        const inserted = await hot.stepStart.execute(trx, {
+          installId,
+          step: report.step,
+          position: Number(counted?.count ?? 0),
+          at: report.at,
+        });
+        let started = Number(inserted.numAffectedRows ?? 0) > 0;
         if (!started) {
-          const existing = await trx
-            .selectFrom('install_steps')
-            .select('started_at')
-            .where('install_id', '=', installId)
-            .where('step', '=', report.step)
-            .executeTakeFirstOrThrow();
-          if (existing.started_at !== report.at) {
+          const [existing] = (await hot.step.execute(trx, { installId, step: report.step })).rows;
+          if (existing?.started_at !== report.at) {
             // The same step started again (the agent re-ran the job after a crash):
             // this attempt's output replaces the last one's. A repeated delivery of
             // the same start carries the same time and changes nothing.
@@ -287,14 +282,11 @@ export class KyselyInstallStore implements InstallStore {
         // after it had been told to go ahead, that runs the job after all is
         // recorded as it goes: the record follows the host, and it has not
         // ended until the host says so.
-        const moved = await trx
-          .updateTable('installs')
-          .set({ state: 'running', started_at: report.at, finished_at: null })
-          .where('id', '=', installId)
-          .where('state', 'in', installStatesBefore('running'))
-          .executeTakeFirst();
-        const install = await this.withDb(trx).get(installId, { steps: false });
-        if (!install) return undefined;
+        const moved = await hot.installRunning.execute(trx, { installId, at: report.at });
+        const stateChanged = Number(moved.numAffectedRows ?? 0) > 0;
+        const install: StoredInstall = stateChanged
+          ? { ...found, state: 'running', startedAt: report.at, finishedAt: null }
+          : found;
         const step: InstallStep = {
           step: report.step,
           state: 'running',
@@ -306,35 +298,28 @@ export class KyselyInstallStore implements InstallStore {
         };
         return {
           install,
-          stateChanged: Number(moved.numUpdatedRows) > 0,
+          stateChanged,
           steps: started ? [step] : [],
         };
       });
     }
     return this.db.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('install_steps')
-        .selectAll()
-        .where('install_id', '=', installId)
-        .where('step', '=', report.step)
-        .executeTakeFirst();
+      // The install's row is not written here: as read first, it is as after the write.
+      const install = await this.withDb(trx).get(installId, { steps: false });
+      if (!install || (hostId !== undefined && install.hostId !== hostId)) return undefined;
+      const [before] = (await hot.step.execute(trx, { installId, step: report.step })).rows;
       const state = report.ok ? 'succeeded' : 'failed';
       if (before) {
-        await trx
-          .updateTable('install_steps')
-          .set({
-            state,
-            exit_code: report.exitCode,
-            duration_ms: report.durationMs,
-            error: report.error,
-            finished_at: report.at,
-          })
-          .where('install_id', '=', installId)
-          .where('step', '=', report.step)
-          .execute();
+        await hot.stepEnd.execute(trx, {
+          installId,
+          step: report.step,
+          state,
+          exitCode: report.exitCode,
+          durationMs: report.durationMs,
+          error: report.error,
+          at: report.at,
+        });
       }
-      const install = await this.withDb(trx).get(installId, { steps: false });
-      if (!install) return undefined;
       // An end delivered again leaves the step as it was: no change to tell.
       const ended =
         before && before.state !== state
@@ -358,22 +343,17 @@ export class KyselyInstallStore implements InstallStore {
     // finished here), so the record takes what the host says — even for an
     // install cancelled after the host had been told to go ahead. A repeated
     // report changes nothing.
-    const state = outcome.ok ? 'succeeded' : 'failed';
+    const end = outcome.ok ? hot.installSucceeded : hot.installFailed;
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('installs')
-        .set({
-          state,
-          rolled_back: Number(outcome.rolledBack),
-          error: outcome.error,
-          finished_at: outcome.at,
-        })
-        .where('id', '=', installId)
-        .where('state', 'in', installStatesBefore(state))
-        .executeTakeFirst();
+      const result = await end.execute(trx, {
+        installId,
+        rolledBack: Number(outcome.rolledBack),
+        error: outcome.error,
+        at: outcome.at,
+      });
       const install = await this.withDb(trx).get(installId, { steps: false });
       if (!install) return undefined;
-      return { install, stateChanged: Number(result.numUpdatedRows) > 0, steps: [] };
+      return { install, stateChanged: Number(result.numAffectedRows ?? 0) > 0, steps: [] };
     });
   }
 
@@ -555,3 +535,114 @@ function toInstall(
     steps,
   };
 }
+
+/** An install's end as the host reports it, from any state before `state`. */
+function installEnd(state: 'succeeded' | 'failed') {
+  return new CompiledOnce<
+    Database,
+    { installId: string; rolledBack: number; error: string | null; at: string },
+    never
+  >((db, slot) =>
+    db
+      .updateTable('installs')
+      .set({
+        state,
+        rolled_back: slot('rolledBack'),
+        error: slot('error'),
+        finished_at: slot('at'),
+      })
+      .where('id', '=', slot('installId'))
+      .where('state', 'in', installStatesBefore(state)),
+  );
+}
+
+/**
+ * The statements of an agent's reports (a thousand hosts send twenty steps
+ * each), compiled once: see `CompiledOnce`.
+ */
+const hot = {
+  installById: new CompiledOnce<
+    Database,
+    { id: string },
+    Selectable<InstallsTable> & { host_name: string }
+  >((db, slot) =>
+    db
+      .selectFrom('installs')
+      .innerJoin('hosts', 'hosts.id', 'installs.host_id')
+      .selectAll('installs')
+      .select('hosts.name as host_name')
+      .where('installs.id', '=', slot('id')),
+  ),
+  stepCount: new CompiledOnce<Database, { installId: string }, { count: number | string }>(
+    (db, slot) =>
+      db
+        .selectFrom('install_steps')
+        .select((eb) => eb.fn.countAll<number | string>().as('count'))
+        .where('install_id', '=', slot('installId')),
+  ),
+  stepStart: new CompiledOnce<
+    Database,
+    { installId: string; step: string; position: number; at: string },
+    never
+  >((db, slot) =>
+    db
+      .insertInto('install_steps')
+      .values({
+        install_id: slot('installId'),
+        step: slot('step'),
+        position: slot('position'),
+        state: 'running',
+        exit_code: null,
+        duration_ms: null,
+        error: null,
+        started_at: slot('at'),
+        finished_at: null,
+      })
+      .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing()),
+  ),
+  step: new CompiledOnce<
+    Database,
+    { installId: string; step: string },
+    Selectable<InstallStepsTable>
+  >((db, slot) =>
+    db
+      .selectFrom('install_steps')
+      .selectAll()
+      .where('install_id', '=', slot('installId'))
+      .where('step', '=', slot('step')),
+  ),
+  stepEnd: new CompiledOnce<
+    Database,
+    {
+      installId: string;
+      step: string;
+      state: string;
+      exitCode: number | null;
+      durationMs: number | null;
+      error: string | null;
+      at: string;
+    },
+    never
+  >((db, slot) =>
+    db
+      .updateTable('install_steps')
+      .set({
+        state: slot('state'),
+        exit_code: slot('exitCode'),
+        duration_ms: slot('durationMs'),
+        error: slot('error'),
+        finished_at: slot('at'),
+      })
+      .where('install_id', '=', slot('installId'))
+      .where('step', '=', slot('step')),
+  ),
+  installRunning: new CompiledOnce<Database, { installId: string; at: string }, never>((db, slot) =>
+    db
+      .updateTable('installs')
+      .set({ state: 'running', started_at: slot('at'), finished_at: null })
+      .where('id', '=', slot('installId'))
+      .where('state', 'in', installStatesBefore('running')),
+  ),
+  installSucceeded: installEnd('succeeded'),
+  installFailed: installEnd('failed'),
+};

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../schema.js';
 import type { StoreDialect } from '../store-dialect.js';
@@ -52,15 +52,18 @@ export class PostgresStoreDialect implements StoreDialect {
   /**
    * Appends one at a time: with concurrent appends, a later id could commit
    * before an earlier one and a reader that saw it would skip the earlier for
-   * good.
+   * good. The notification is sent when the transaction commits, never before.
    */
-  async beforeAppendEvent(trx: Transaction<Database>): Promise<void> {
-    await sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`.execute(trx);
-  }
-
-  /** The notification is sent when the transaction commits, never before. */
-  async afterAppendEvent(trx: Transaction<Database>, id: number): Promise<void> {
-    await sql`select pg_notify(${EVENTS_CHANNEL}, ${String(id)})`.execute(trx);
+  appendEvent(
+    db: Kysely<Database>,
+    insert: (db: Kysely<Database>) => Promise<number>,
+  ): Promise<number> {
+    return db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`.execute(trx);
+      const id = await insert(trx);
+      await sql`select pg_notify(${EVENTS_CHANNEL}, ${String(id)})`.execute(trx);
+      return id;
+    });
   }
 
   /**

@@ -1,4 +1,6 @@
 import type SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
 import type { StoreDialect } from '../store-dialect.js';
 import { isSqliteStorageFull, isSqliteUniqueViolation } from './sqlite-errors.js';
 
@@ -28,12 +30,12 @@ export class SqliteStoreDialect implements StoreDialect {
     return query;
   }
 
-  beforeAppendEvent(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  afterAppendEvent(): Promise<void> {
-    return Promise.resolve();
+  /** The one writer: the insert alone, its own transaction, ids committed in order. */
+  appendEvent(
+    db: Kysely<Database>,
+    insert: (db: Kysely<Database>) => Promise<number>,
+  ): Promise<number> {
+    return insert(db);
   }
 
   watchEvents(): Promise<() => Promise<void>> {
