@@ -71,6 +71,7 @@ describe('a server stopping while an agent event is being handled', () => {
     const { port } = server.app.server.address() as { port: number };
     const url = `http://127.0.0.1:${port}`;
 
+    const admin = (await server.tokens.create({ role: 'admin' }, null)).token;
     const enrolment = (await server.tokens.create({ role: 'agent', env: 'dev' }, null)).token;
     const answer = await fetch(`${url}/api/v1/agents/enroll`, {
       method: 'POST',
@@ -105,6 +106,12 @@ describe('a server stopping while an agent event is being handled', () => {
       await store.close();
     })();
     await new Promise((r) => setTimeout(r, 300));
+    // A request meanwhile is refused with a code a client knows (not Fastify's bare 503).
+    const during = await fetch(`${url}/api/v1/apps`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(during.status).toBe(503);
+    expect(((await during.json()) as { code: string }).code).toBe('E_SERVER_STOPPING');
     open();
     await stopped;
 

@@ -139,6 +139,9 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
     // Routes log what matters themselves (a push, a token made); one line per
     // request would drown it.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests that come while the server stops are refused below, with a
+    // code (Fastify's own 503 has none: a client read it as a bug in Ferry).
+    return503OnClosing: false,
     // Uploads of large bundles take as long as they take: each push bounds its own
     // time (limits.uploadIdleSeconds, limits.uploadMinBytesPerSecond).
     requestTimeout: 0,
@@ -176,6 +179,20 @@ export function buildServer(config: Readonly<ServerConfig>, deps: ServerDeps): B
   // Before any route is registered, here or by a plugin: each one is declared
   // (who may call it) or is a dashboard page, and nothing else can be added.
   guardDeclaredRoutes(app);
+  // Stopping: the rollouts, streams and agents let go (the preClose hooks,
+  // a few seconds) before the listener closes; a request meanwhile is told so.
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(
+      stopping
+        ? new FerryError('E_SERVER_STOPPING', 'The server is stopping: ask again in a moment')
+        : undefined,
+    );
+  });
   // Every change the services record is published on the bus (see eventedStore).
   const events = new EventBus(deps.store, app.log, config.events.keepDays);
   app.addHook('onReady', () => events.start());

@@ -95,7 +95,18 @@ function refusingOnceEnded(pool: pg.Pool): KyselyPool {
       );
       for (const refuse of waiting) refuse(ended);
       waiting.clear();
-      await pool.end();
+      // It waits for every client handed out: a query that never ends (a
+      // handler left running past the transport's stop) would hold the stop
+      // for ever. At most 2 s, as SQLite's; the pool ends on its own after.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        pool.end(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 2000);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

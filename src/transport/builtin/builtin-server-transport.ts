@@ -38,9 +38,10 @@ export interface BuiltinServerTransportOptions {
    */
   refusalHeaders?: Readonly<Record<string, string>>;
   /**
-   * How long `close` waits for the frames being handled to end (5 s, within
-   * the server's 8 s to stop) before it closes the connections anyway, saying
-   * in the log what was left.
+   * How long `close` waits for the frames being handled to end (3 s: with
+   * the agents' 1 s to answer the close and the store's 2 s for its last
+   * query, within the server's 8 s to stop) before it closes the connections
+   * anyway, saying in the log what was left.
    */
   stopWaitMs?: number;
   /**
@@ -95,6 +96,8 @@ export class BuiltinServerTransport implements ServerTransport {
   private readonly delivering = new Set<Promise<void>>();
   /** Set by `close`: no new connection and no new frame is taken. */
   private stopping = false;
+  /** Events being handled, by host and id, across connections (see `handleOnce`). */
+  private readonly inFlight = new Map<string, { since: number; done: Promise<void> }>();
 
   constructor(private readonly options: BuiltinServerTransportOptions) {
     const pingIntervalMs = options.pingIntervalMs ?? 15_000;
@@ -183,7 +186,7 @@ export class BuiltinServerTransport implements ServerTransport {
     this.stopping = true;
     clearInterval(this.pinger);
     clearInterval(this.checker);
-    await this.handlersEnded(this.options.stopWaitMs ?? 5000);
+    await this.handlersEnded(this.options.stopWaitMs ?? 3000);
     const closing: Promise<void>[] = [];
     for (const [hostId, socket] of this.sockets) {
       closing.push(closeSocket(socket));
@@ -246,6 +249,12 @@ export class BuiltinServerTransport implements ServerTransport {
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
+      // Authenticated while the server began to stop: not taken (`close` has
+      // let go of the connections it had, and would wait for this one).
+      if (this.stopping) {
+        ws.terminate();
+        return;
+      }
       this.credentials.set(ws, credential);
       this.connected(credential.hostId, ws);
     });
@@ -344,6 +353,8 @@ export class BuiltinServerTransport implements ServerTransport {
             this.options.logger.error({ err, hostId }, 'handling an agent message failed');
             return;
           }
+          // Stopped meanwhile: its connection is closed already, and said so.
+          if (this.stopping) return;
           this.options.logger.error(
             { hostId, ms: err.ms },
             `an agent's frame was still being handled after ${err.ms / 1000} s: dropping its connection (the agent connects again and sends what was not acknowledged again)`,
@@ -472,7 +483,7 @@ export class BuiltinServerTransport implements ServerTransport {
       // stopping is left to the agent too.
       const done = await this.handling.run(async () => {
         if (this.stopping) return false;
-        await this.bounded(() => this.eventHandler(hostId, event.data));
+        await this.bounded(() => this.handleOnce(hostId, event.data));
         return true;
       });
       if (!done) return;
@@ -524,6 +535,32 @@ export class BuiltinServerTransport implements ServerTransport {
   }
 
   /**
+   * Handles a host's event, or waits for its handling already under way: an
+   * event whose handling ran past `handlerTimeoutMs` went on after its
+   * connection was dropped, and the agent sends it again on its next one. Run
+   * again beside the first, a slow (not wedged) store would get ever more
+   * copies, and none would be acknowledged in time; waited for, the copy
+   * under way is acknowledged on the new connection once it ends. One
+   * running for five bounds is taken for wedged and handled afresh.
+   */
+  private handleOnce(hostId: string, event: AgentEvent): Promise<void> {
+    const key = `${hostId}\n${event.id}`;
+    const running = this.inFlight.get(key);
+    // Running for five bounds: wedged, not slow (a lock never given back);
+    // handled afresh, as before there was a first.
+    const wedgedAfter = 5 * (this.options.handlerTimeoutMs ?? 60_000);
+    if (running !== undefined && Date.now() - running.since < wedgedAfter) return running.done;
+    const handling = {
+      since: Date.now(),
+      done: this.eventHandler(hostId, event).finally(() => {
+        if (this.inFlight.get(key) === handling) this.inFlight.delete(key);
+      }),
+    };
+    this.inFlight.set(key, handling);
+    return handling.done;
+  }
+
+  /**
    * Runs a handler, rejecting with `HandlerOverrun` once it has run for
    * `handlerTimeoutMs`: its slot is given back, and its connection dropped.
    * The handler itself cannot be stopped; what it does after is not waited for.
@@ -533,6 +570,8 @@ export class BuiltinServerTransport implements ServerTransport {
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new HandlerOverrun(ms)), ms);
+      // Not what keeps a stopped server's process alive.
+      timer.unref();
     });
     try {
       return await Promise.race([handler(), overrun]);

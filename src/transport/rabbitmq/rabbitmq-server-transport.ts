@@ -44,7 +44,7 @@ export interface RabbitmqServerTransportOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   /**
-   * How long `close` waits for the event being handled to end (5 s, within
+   * How long `close` waits for the event being handled to end (3 s, within
    * the server's 8 s to stop) before it gives up on it, saying so in the log.
    */
   stopWaitMs?: number;
@@ -202,11 +202,10 @@ export class RabbitmqServerTransport implements ServerTransport {
     clearInterval(this.presenceTimer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
-    await this.connection.close();
-    // The event being handled ends before the store closes (its ack is lost
-    // with the channel: the broker delivers it again, and handlers are
-    // idempotent); the events behind it are not handled (see `received`).
-    const ms = this.options.stopWaitMs ?? 5000;
+    // The event being handled ends before the connection closes, so that its
+    // ack goes; the events delivered behind it are not handled (see
+    // `received`), and the broker delivers them again once the channel closes.
+    const ms = this.options.stopWaitMs ?? 3000;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
     const inTime = await Promise.race([this.handling.then(() => true), late]);
@@ -216,6 +215,7 @@ export class RabbitmqServerTransport implements ServerTransport {
         {},
         `stopping with an agent event still being handled after ${ms / 1000} s: not acknowledged, the broker delivers it again`,
       );
+    await this.connection.close();
   }
 
   private async setup(connection: ChannelModel): Promise<void> {
