@@ -14,6 +14,7 @@ import type { StoredToken } from '../store/store.js';
 import { InstallDispatcher } from './deployments/install-dispatcher.js';
 import { migratingInstall } from './deployments/migration-gate.js';
 import { EventBus } from './events/event-bus.js';
+import { eventedStore } from './events/evented-store.js';
 import { HostFactsService } from './host-facts-service.js';
 import type { TokenService } from './token-service.js';
 import { VariableService } from './variable-service.js';
@@ -385,59 +386,79 @@ describe('AgentService, asked whether an install is still wanted', () => {
     expect(migratingInstall(wave)?.host).toBe('qa-1');
   });
 
-  it("records no step, start or end, that a host reports on another host's install", async () => {
-    const warned: unknown[] = [];
-    const watching = new AgentService(
-      store,
-      {} as TokenService,
-      {} as BundleService,
-      captured.transport,
-      { warn: (details: unknown) => warned.push(details) },
-      {} as VariableService,
-      {} as InstallDispatcher,
-      {} as HostFactsService,
-      { notify: () => undefined, withEffects: (work) => work() },
-    );
-    try {
-      const at = new Date().toISOString();
-      await captured.deliver('host_a', {
-        v: PROTOCOL_VERSION,
-        id: 'ev-1',
-        type: 'step.started',
-        jobId: 'ins_host_b',
-        step: 'fetch',
-        at,
-      });
-      await captured.deliver('host_a', {
-        v: PROTOCOL_VERSION,
-        id: 'ev-2',
-        type: 'step.finished',
-        jobId: 'ins_host_b',
-        step: 'fetch',
-        ok: true,
-        exitCode: 0,
-        durationMs: 1,
-        error: null,
-      });
-      expect(await store.installs.get('ins_host_b')).toMatchObject({ state: 'queued', steps: [] });
-      expect(warned).toMatchObject([
-        { hostId: 'host_a', jobId: 'ins_host_b', type: 'step.started' },
-        { hostId: 'host_a', jobId: 'ins_host_b', type: 'step.finished' },
-      ]);
-      // Its own install's are.
-      await captured.deliver('host_a', {
-        v: PROTOCOL_VERSION,
-        id: 'ev-3',
-        type: 'step.started',
-        jobId: 'ins_host_a',
-        step: 'fetch',
-        at,
-      });
-      expect((await store.installs.get('ins_host_a'))?.steps).toMatchObject([{ step: 'fetch' }]);
-    } finally {
-      watching.close();
-    }
-  });
+  it.each([
+    ['the store', () => store],
+    // As the server runs it: through the store that publishes what it records.
+    [
+      'the evented store',
+      () =>
+        eventedStore(
+          store,
+          new EventBus(store, {
+            error: () => undefined,
+            warn: () => undefined,
+          } as unknown as FastifyBaseLogger),
+        ),
+    ],
+  ])(
+    "records no step, start or end, that a host reports on another host's install (%s)",
+    async (_through, through) => {
+      const warned: unknown[] = [];
+      const watching = new AgentService(
+        through(),
+        {} as TokenService,
+        {} as BundleService,
+        captured.transport,
+        { warn: (details: unknown) => warned.push(details) },
+        {} as VariableService,
+        {} as InstallDispatcher,
+        {} as HostFactsService,
+        { notify: () => undefined, withEffects: (work) => work() },
+      );
+      try {
+        const at = new Date().toISOString();
+        await captured.deliver('host_a', {
+          v: PROTOCOL_VERSION,
+          id: 'ev-1',
+          type: 'step.started',
+          jobId: 'ins_host_b',
+          step: 'fetch',
+          at,
+        });
+        await captured.deliver('host_a', {
+          v: PROTOCOL_VERSION,
+          id: 'ev-2',
+          type: 'step.finished',
+          jobId: 'ins_host_b',
+          step: 'fetch',
+          ok: true,
+          exitCode: 0,
+          durationMs: 1,
+          error: null,
+        });
+        expect(await store.installs.get('ins_host_b')).toMatchObject({
+          state: 'queued',
+          steps: [],
+        });
+        expect(warned).toMatchObject([
+          { hostId: 'host_a', jobId: 'ins_host_b', type: 'step.started' },
+          { hostId: 'host_a', jobId: 'ins_host_b', type: 'step.finished' },
+        ]);
+        // Its own install's are.
+        await captured.deliver('host_a', {
+          v: PROTOCOL_VERSION,
+          id: 'ev-3',
+          type: 'step.started',
+          jobId: 'ins_host_a',
+          step: 'fetch',
+          at,
+        });
+        expect((await store.installs.get('ins_host_a'))?.steps).toMatchObject([{ step: 'fetch' }]);
+      } finally {
+        watching.close();
+      }
+    },
+  );
 
   it("answers the question asked on a host's connection as over HTTP, for that host's installs only, and not to a host cut off", async () => {
     expect(await captured.ask('host_a', 'ins_host_a')).toEqual({ proceed: true, reason: null });

@@ -543,7 +543,7 @@ export class AgentService {
   private ignored(hostId: string, event: { jobId: string; type: string }): void {
     this.logger.warn(
       { hostId, jobId: event.jobId, type: event.type },
-      'ignored an event for an unknown install',
+      "ignored an event for an install that does not exist or is not this host's",
     );
   }
 }

@@ -26,7 +26,9 @@ export type SlotOf<P> = <K extends keyof P & string>(name: K) => P[K];
  * them, no list whose length varies (`in` over a constant list is fine: its
  * values stay as they were compiled). Each run puts the values in the slots'
  * places among the compiled parameters. Only for queries over a `Kysely`
- * without plugins that rewrite results per query (the store has none).
+ * without plugins that rewrite results per query (the store has none), and
+ * never through `withSchema` or `withPlugin` copies: they share the cache of
+ * the database they came from, and would run the SQL compiled first.
  *
  * @example
  *   const byId = new CompiledOnce<Database, { id: string }, Row>((db, slot) =>

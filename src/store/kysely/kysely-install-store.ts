@@ -284,8 +284,11 @@ export class KyselyInstallStore implements InstallStore {
         // ended until the host says so.
         const moved = await hot.installRunning.execute(trx, { installId, at: report.at });
         const stateChanged = Number(moved.numAffectedRows ?? 0) > 0;
+        // Moved: read again (once an install, at its first step), as another
+        // writer (a cancel, on PostgreSQL) may have changed the row since the
+        // read above, and the update applied over it.
         const install: StoredInstall = stateChanged
-          ? { ...found, state: 'running', startedAt: report.at, finishedAt: null }
+          ? ((await this.withDb(trx).get(installId, { steps: false })) ?? found)
           : found;
         const step: InstallStep = {
           step: report.step,
