@@ -59,16 +59,23 @@ class SqliteKyselyDriver extends SqliteDriver {
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     await this.turns.take();
+    let connection: DatabaseConnection;
     try {
-      const connection = await super.acquireConnection();
-      // Others wait behind this caller: their queries and its own share one commit.
-      if (this.turns.waiters > 0) this.groups.begin();
-      this.connection ??= noting(connection, this.groups);
-      return this.connection;
+      connection = await super.acquireConnection();
     } catch (err) {
       this.turns.pass();
       throw err;
     }
+    try {
+      // Others wait behind this caller: their queries and its own share one commit.
+      if (this.turns.waiters > 0) this.groups.begin();
+    } catch (err) {
+      await super.releaseConnection();
+      this.turns.pass();
+      throw err;
+    }
+    this.connection ??= noting(connection, this.groups);
+    return this.connection;
   }
 
   /**
