@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Kysely, sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
 
 interface Db {
@@ -24,6 +24,7 @@ afterEach(async () => {
  */
 async function opened(): Promise<{
   db: Kysely<Db>;
+  database: SQLite.Database;
   reader: SQLite.Database;
   walFrames: () => number;
   stored: () => number[];
@@ -42,6 +43,7 @@ async function opened(): Promise<{
   open.push(reader);
   return {
     db,
+    database,
     reader,
     walFrames: () => (database.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log,
     stored: () =>
@@ -136,5 +138,32 @@ describe("the SQLite dialect's writes queued together", () => {
     expect(stillThere).toEqual(outcomes.flatMap((o, i) => (o === 'written' ? [i] : [])));
     await Promise.all([insert(db, 100), insert(db, 101), insert(db, 102)]);
     expect(stored()).toEqual([...stillThere, 100, 101, 102]);
+  });
+
+  it('fail the caller whose group could not begin, and leave the connection to the others', async () => {
+    const { db, database, stored } = await opened();
+    // The first BEGIN of a group fails (a fault injected where SQLite prepares it).
+    const prepare = database.prepare.bind(database);
+    let failed = false;
+    vi.spyOn(database, 'prepare').mockImplementation((source: string) => {
+      if (source === 'BEGIN' && !failed) {
+        failed = true;
+        throw new Error('injected: BEGIN failed');
+      }
+      return prepare(source);
+    });
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        insert(db, i).then(
+          () => 'written',
+          () => 'failed',
+        ),
+      ),
+    );
+    expect(failed).toBe(true);
+    expect(outcomes.filter((o) => o === 'failed')).toHaveLength(1);
+    expect(stored()).toEqual(outcomes.flatMap((o, i) => (o === 'written' ? [i] : [])));
+    await insert(db, 100);
+    expect(stored()).toContain(100);
   });
 });
