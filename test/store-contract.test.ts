@@ -467,6 +467,38 @@ for (const dialect of STORE_DIALECTS) {
         expect((await store.hosts.list())[0]?.facts).toBeNull();
       });
 
+      it("lists a host's facts shared, when asked: one frozen object until they change", async () => {
+        const id = await host('qa-1');
+        const facts = parseHostFacts({
+          factsVersion: 2,
+          runtimes: { node: '20.11.1' },
+          apps: { web: { current: 3, releases: [2, 3] } },
+        });
+        await store.hosts.setFacts(id, facts, '2026-11-02T00:00:01.000Z');
+        const [first] = await store.hosts.list({ facts: 'shared' });
+        const [again] = await store.hosts.list({ facts: 'shared', env: 'qa' });
+        // Read once: the same object for each shared list, as the facts were.
+        expect(first!.facts).toEqual(facts);
+        expect(again!.facts).toBe(first!.facts);
+        // Nobody can change it under the others; a read of one's own is still one's own.
+        expect(() => {
+          first!.facts!.apps.web!.releases.push(99);
+        }).toThrow(TypeError);
+        expect(() => {
+          first!.facts!.runtimes.node = 'changed by a caller';
+        }).toThrow(TypeError);
+        const own = (await store.hosts.list())[0]!.facts!;
+        expect(own).not.toBe(first!.facts);
+        own.runtimes.node = 'mine';
+        expect((await store.hosts.list({ facts: 'shared' }))[0]!.facts).toEqual(facts);
+        // New facts: a new object, read as they are now.
+        const newer = parseHostFacts({ factsVersion: 2, runtimes: { node: '22.1.0' } });
+        await store.hosts.setFacts(id, newer, '2026-11-02T00:00:02.000Z');
+        const [changed] = await store.hosts.list({ facts: 'shared' });
+        expect(changed!.facts).toEqual(newer);
+        expect(changed!.facts).not.toBe(first!.facts);
+      });
+
       it("keeps each host's facts history newest first, pruned to a count and an age", async () => {
         const id = await host('qa-1');
         const other = await host('qa-2');

@@ -42,7 +42,8 @@ export class RecordsService {
       (a) => app === undefined || a.name === app,
     );
     if (app !== undefined && apps.length === 0) await this.bundles.list(app); // E_APP_NOT_FOUND
-    const hosts = await this.store.hosts.list();
+    // Only looked at: each host's facts as read at their last change, not parsed again.
+    const hosts = await this.store.hosts.list({ facts: 'shared' });
     const desired = await this.store.deployments.listDesiredReleases();
     const active = await this.store.deployments.list({ states: [...ACTIVE_DEPLOYMENT_STATES] });
     const newest = new Map(

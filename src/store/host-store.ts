@@ -32,9 +32,17 @@ export interface HostStore {
    * Hosts not removed, by environment then name; with `ids`, only those of
    * them (a rollout reads its own hosts, not every host there is). With
    * `facts: false`, each record's facts are null (not read nor parsed): for
-   * those that count hosts or look at their presence.
+   * those that count hosts or look at their presence. With `facts: 'shared'`,
+   * a host's facts are one frozen object for every such read until they
+   * change (read through their schema once per change): for those that only
+   * look at them, often (`status`); a caller that would change them gets a
+   * TypeError. Otherwise each read gives facts of the caller's own.
    */
-  list(options?: { env?: string; ids?: readonly string[]; facts?: boolean }): Promise<HostRecord[]>;
+  list(options?: {
+    env?: string;
+    ids?: readonly string[];
+    facts?: boolean | 'shared';
+  }): Promise<HostRecord[]>;
   /** Cuts a host off: marks it revoked, and revokes every token of its own. */
   cutOff(id: string, at: string): Promise<void>;
   /**

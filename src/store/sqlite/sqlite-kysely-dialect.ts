@@ -1,7 +1,15 @@
 import type SQLite from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
-import { type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver } from 'kysely';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  SqliteDialect,
+  SqliteDriver,
+} from 'kysely';
 import { FerryError } from '../../protocol/errors.js';
+import { GroupCommit } from './sqlite-group-commit.js';
 
 /** How many prepared statements a database keeps (the store runs far fewer distinct queries). */
 export const STATEMENT_CACHE_SIZE = 500;
@@ -40,27 +48,60 @@ class SqliteKyselyDriver extends SqliteDriver {
    * then always free when taken.
    */
   private readonly turns = new Turns();
+  /** The callers of one run of hand-overs, committed together (see `GroupCommit`). */
+  private readonly groups: GroupCommit;
+  private connection: DatabaseConnection | undefined;
 
   constructor(private readonly database: SQLite.Database) {
     super({ database });
+    this.groups = new GroupCommit(database);
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     await this.turns.take();
+    let connection: DatabaseConnection;
     try {
-      return await super.acquireConnection();
+      connection = await super.acquireConnection();
     } catch (err) {
       this.turns.pass();
       throw err;
     }
+    try {
+      // Others wait behind this caller: their queries and its own share one commit.
+      if (this.turns.waiters > 0) this.groups.begin();
+    } catch (err) {
+      await super.releaseConnection();
+      this.turns.pass();
+      throw err;
+    }
+    this.connection ??= noting(connection, this.groups);
+    return this.connection;
   }
 
+  /**
+   * Gives the connection to the next in line, and answers the caller once
+   * what it wrote is committed: at once alone, after the group's COMMIT in a group.
+   */
   override async releaseConnection(): Promise<void> {
     await super.releaseConnection();
-    this.turns.pass();
+    const endsRun = this.turns.endsRun();
+    const committed = this.groups.leave(endsRun);
+    this.turns.pass(endsRun);
+    await committed;
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.groups.open) this.groups.savepoint();
+    else await super.beginTransaction(connection);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.groups.open) this.groups.releaseSavepoint();
+    else await super.commitTransaction(connection);
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.groups.open) return this.groups.rollbackSavepoint();
     if (!this.database.inTransaction) return;
     await super.rollbackTransaction(connection);
   }
@@ -137,15 +178,29 @@ class Turns {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
-  /** Ends the caller's turn: the next in line has it (still held), or nobody. */
-  pass(): void {
+  /** How many wait for the connection behind the one who has it. */
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  /** True when the next `pass` ends a run of hand-overs: nobody waits, or the loop is due a turn. */
+  endsRun(): boolean {
+    return this.waiting.length === 0 || performance.now() - this.turnedAt >= this.budgetMs;
+  }
+
+  /**
+   * Ends the caller's turn: the next in line has it (still held), or nobody.
+   * `endsRun`, when given, is what `endsRun()` answered just before (the
+   * group committed on it): the next waits for the loop's turn if it said so.
+   */
+  pass(endsRun = this.endsRun()): void {
     const next = this.waiting.shift()?.resolve;
     if (!next) {
       this.held = false;
       this.released?.();
       return;
     }
-    if (performance.now() - this.turnedAt < this.budgetMs) {
+    if (!endsRun) {
       next();
       return;
     }
@@ -175,6 +230,21 @@ class Turns {
       this.turnedAt = performance.now();
     });
   }
+}
+
+/** The connection, telling `groups` of each statement that fails (it may have lost the group). */
+function noting(connection: DatabaseConnection, groups: GroupCommit): DatabaseConnection {
+  return {
+    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+      try {
+        return await connection.executeQuery<R>(query);
+      } catch (err) {
+        groups.failed(err);
+        throw err;
+      }
+    },
+    streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+  };
 }
 
 /**

@@ -30,7 +30,10 @@ export class SqliteStoreDialect implements StoreDialect {
     return query;
   }
 
-  /** The one writer: the insert alone, its own transaction, ids committed in order. */
+  /**
+   * The one writer: the insert alone, ids committed in order (its own
+   * transaction, or the group of queries queued with it: `GroupCommit`).
+   */
   appendEvent(
     db: Kysely<Database>,
     insert: (db: Kysely<Database>) => Promise<number>,

@@ -1,0 +1,169 @@
+import SQLite from 'better-sqlite3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Kysely, sql } from 'kysely';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
+
+interface Db {
+  items: { id: number; name: string };
+}
+
+let dir: string | undefined;
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const each of open.splice(0).reverse()) await each.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * A database file in WAL mode as the store opens it, never checkpointed by
+ * itself (so the WAL's frames count the pages every commit wrote), and a
+ * second connection that reads only what was committed.
+ */
+async function opened(): Promise<{
+  db: Kysely<Db>;
+  database: SQLite.Database;
+  reader: SQLite.Database;
+  walFrames: () => number;
+  stored: () => number[];
+}> {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-group-commit-'));
+  const file = path.join(dir, 'ferry.db');
+  const database = new SQLite(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('wal_autocheckpoint = 0');
+  database.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  database.pragma('wal_checkpoint(TRUNCATE)');
+  const db = new Kysely<Db>({ dialect: new SqliteKyselyDialect(database) });
+  open.push({ close: () => db.destroy() });
+  const reader = new SQLite(file, { readonly: true });
+  open.push(reader);
+  return {
+    db,
+    database,
+    reader,
+    walFrames: () => (database.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log,
+    stored: () =>
+      reader
+        .prepare('SELECT id FROM items ORDER BY id')
+        .all()
+        .map((row) => (row as { id: number }).id),
+  };
+}
+
+const insert = (db: Kysely<Db>, id: number) =>
+  db
+    .insertInto('items')
+    .values({ id, name: `n${id}` })
+    .execute();
+
+describe("the SQLite dialect's writes queued together", () => {
+  it('share one commit: the WAL gets a few frames for 200 writes, not one or more each', async () => {
+    const { db, walFrames, stored } = await opened();
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        i % 2 === 0 ? insert(db, i) : db.transaction().execute((trx) => insert(trx, i)),
+      ),
+    );
+    expect(stored()).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // Each commit writes every page it changed to the WAL: 200 commits made
+    // 200 frames or more. The first caller, alone when it came, commits alone.
+    expect(walFrames()).toBeLessThan(20);
+  });
+
+  it('answer each caller only once its write is committed: another connection reads it then', async () => {
+    const { db, reader } = await opened();
+    const row = reader.prepare('SELECT count(*) AS n FROM items WHERE id = ?');
+    const seen = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        (i % 3 === 0 ? db.transaction().execute((trx) => insert(trx, i)) : insert(db, i)).then(
+          () => (row.get(i) as { n: number }).n,
+        ),
+      ),
+    );
+    expect(seen).toEqual(Array.from({ length: 100 }, () => 1));
+  });
+
+  it("fail only the caller whose statement or transaction failed; the others' writes are committed", async () => {
+    const { db, stored } = await opened();
+    await insert(db, 7);
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => {
+        const write =
+          i === 7
+            ? insert(db, 7) // a duplicate key: the statement fails
+            : i === 20
+              ? db.transaction().execute(async (trx) => {
+                  await insert(trx, 20);
+                  await insert(trx, 1020);
+                  throw new Error('changed its mind');
+                })
+              : i === 30
+                ? db.transaction().execute(async (trx) => {
+                    await insert(trx, 1030);
+                    await insert(trx, 7); // fails inside the transaction, after a write
+                  })
+                : insert(db, i);
+        return write.then(
+          () => 'written',
+          () => 'failed',
+        );
+      }),
+    );
+    expect(outcomes.flatMap((o, i) => (o === 'failed' ? [i] : []))).toEqual([7, 20, 30]);
+    expect(stored()).toEqual(
+      Array.from({ length: 60 }, (_, i) => i).filter((i) => i !== 20 && i !== 30),
+    );
+  });
+
+  it('fail every caller of the group when the transaction itself is lost, and the next callers write as before', async () => {
+    const { db, stored } = await opened();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => {
+        // The fifth ends the transaction under the others (as SQLite does itself on a full disk).
+        const write = i === 5 ? sql`ROLLBACK`.execute(db) : insert(db, i);
+        return write.then(
+          () => 'written',
+          () => 'failed',
+        );
+      }),
+    );
+    // Those that shared the lost transaction with the fifth are told so, and
+    // nothing of theirs is on disk; every caller told "written" is.
+    expect(outcomes.slice(1, 6)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    const stillThere = stored();
+    expect(stillThere).toEqual(outcomes.flatMap((o, i) => (o === 'written' ? [i] : [])));
+    await Promise.all([insert(db, 100), insert(db, 101), insert(db, 102)]);
+    expect(stored()).toEqual([...stillThere, 100, 101, 102]);
+  });
+
+  it('fail the caller whose group could not begin, and leave the connection to the others', async () => {
+    const { db, database, stored } = await opened();
+    // The first BEGIN of a group fails (a fault injected where SQLite prepares it).
+    const prepare = database.prepare.bind(database);
+    let failed = false;
+    vi.spyOn(database, 'prepare').mockImplementation((source: string) => {
+      if (source === 'BEGIN' && !failed) {
+        failed = true;
+        throw new Error('injected: BEGIN failed');
+      }
+      return prepare(source);
+    });
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        insert(db, i).then(
+          () => 'written',
+          () => 'failed',
+        ),
+      ),
+    );
+    expect(failed).toBe(true);
+    expect(outcomes.filter((o) => o === 'failed')).toHaveLength(1);
+    expect(stored()).toEqual(outcomes.flatMap((o, i) => (o === 'written' ? [i] : [])));
+    await insert(db, 100);
+    expect(stored()).toContain(100);
+  });
+});
