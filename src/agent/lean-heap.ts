@@ -34,7 +34,7 @@ let atWork = 0;
  * Lifts `--optimize-for-size` for the length of a job, and answers the function
  * that puts it back (once, whatever calls it after). An install moves tens of
  * megabytes through buffers (download, gunzip, unpack): with the setting, V8
- * keeps its young generation small and collects about twice as often (one
+ * keeps its young generation small and collects nearly twice as often (one
  * agent over 2 deploys and 12 rollbacks of a 20 MB app: 71–85 collections,
  * 42–50 with the setting lifted at work; bench/README.md, "Lean agent",
  * session 3, later). V8 reads the setting at each collection, so lifting it

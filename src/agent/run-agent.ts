@@ -333,7 +333,7 @@ async function startAgent(
   };
   const handle = async (job: Job): Promise<void> => {
     // V8 set for work, not for idling, until the job and the facts report after it
-    // are done (lean-heap.ts): a lean heap collects twice as often while an install
+    // are done (lean-heap.ts): a lean heap collects nearly twice as often while an install
     // moves its buffers.
     const backToLean = heapAtWork();
     let factsReport: Promise<void> | undefined;
