@@ -20,6 +20,8 @@ import { amqpUrl } from './helpers/services.js';
  */
 
 const TRACER = fileURLToPath(new URL('../bench/module-trace.mjs', import.meta.url));
+/** Records each V8 setting the agent sets for itself (`setFlagsFromString`). */
+const FLAG_TRACE = fileURLToPath(new URL('./helpers/v8-flag-trace.mjs', import.meta.url));
 
 /** Node's bundled HTTP client, behind `fetch`, `Headers` and `Response`. */
 const UNDICI = 'node:internal/deps/undici/undici';
@@ -150,5 +152,54 @@ describe('an idle agent loads only what it uses', () => {
         [],
       );
     });
+  });
+});
+
+/** The V8 settings recorded in a trace by test/helpers/v8-flag-trace.mjs, in order. */
+async function flagsSet(trace: string): Promise<string[]> {
+  return (await readFile(trace, 'utf8')).split('\n').filter(Boolean);
+}
+
+describe("an agent's heap: lean when idle, not while it works", () => {
+  it('lifts --optimize-for-size for an install and sets it again once the agent is idle', async () => {
+    const trace = path.join(traces, 'flags');
+    const atWork = `${trace}.at-work`;
+    const lean = ['--optimize-for-size', '--no-opt'];
+    const cluster = await Cluster.start({
+      agentEnv: { NODE_OPTIONS: `--import=${FLAG_TRACE}`, FERRY_V8_FLAG_TRACE: trace },
+    });
+    try {
+      await cluster.addHost('qa-1', 'qa', { roles: ['web'] });
+      await waitFor('the first facts report', async () => {
+        const answer = await cluster.api().hostFacts('qa-1');
+        return answer.facts ?? undefined;
+      });
+      expect(await flagsSet(trace)).toEqual(lean);
+
+      // The install's own hook copies the trace as it stands while the job runs.
+      const tree = envAppTree('paint', { healthTimeout: '60s' });
+      tree['ferry.yml'] += `    hooks: { afterInstall: ['cp ${trace} ${atWork}'] }\n`;
+      await cluster.push(tree, 'one');
+      const ended = await waitFor(
+        'the automatic deployment to end',
+        async () => {
+          const [deployment] = await cluster.api().deployments({ app: 'paint' });
+          return deployment && ['succeeded', 'failed', 'cancelled'].includes(deployment.state)
+            ? deployment
+            : undefined;
+        },
+        120_000,
+      );
+      expect(ended.state).toBe('succeeded');
+      expect(await flagsSet(atWork)).toEqual([...lean, '--no-optimize-for-size']);
+      // Set again after the job's result and the facts report that follows it; TurboFan stayed off.
+      const after = await waitFor('the lean setting again', async () => {
+        const flags = await flagsSet(trace);
+        return flags.length > 3 ? flags : undefined;
+      });
+      expect(after).toEqual([...lean, '--no-optimize-for-size', '--optimize-for-size']);
+    } finally {
+      await cluster.close();
+    }
   });
 });
