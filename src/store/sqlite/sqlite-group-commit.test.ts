@@ -167,3 +167,72 @@ describe("the SQLite dialect's writes queued together", () => {
     expect(stored()).toContain(100);
   });
 });
+
+/** Makes the statement `source` fail, as on an I/O error, the first `times` runs. */
+function failing(database: SQLite.Database, fail: Record<string, number>): void {
+  const prepare = database.prepare.bind(database);
+  vi.spyOn(database, 'prepare').mockImplementation((source: string) => {
+    const real = prepare(source);
+    if (!(source in fail)) return real;
+    return new Proxy(real, {
+      get(target, property) {
+        if (property === 'run')
+          return (...args: unknown[]) => {
+            if ((fail[source] ?? 0) > 0) {
+              fail[source] = (fail[source] ?? 0) - 1;
+              throw Object.assign(new Error(`injected: ${source} failed`), {
+                code: 'SQLITE_IOERR',
+              });
+            }
+            return (target.run as (...a: unknown[]) => unknown)(...args);
+          };
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+  });
+}
+
+const outcome = (write: Promise<unknown>): Promise<string> =>
+  write.then(
+    () => 'written',
+    (err: Error) => `failed: ${err.message}`,
+  );
+
+describe("the SQLite dialect's group, when its own statements fail (faults injected)", () => {
+  it('a COMMIT that fails, and the ROLLBACK after it too: every caller is answered, and the connection goes on', async () => {
+    const { db, database, stored } = await opened();
+    failing(database, { COMMIT: 1, ROLLBACK: 1 });
+    const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => outcome(insert(db, i))));
+    // Every caller answered (none left waiting); those of the group that
+    // failed to commit are told so, and nothing of theirs is stored.
+    expect(outcomes).toContain('failed: injected: COMMIT failed');
+    const written = outcomes.flatMap((o, i) => (o === 'written' ? [i] : []));
+    expect(stored()).toEqual(written);
+    // The next caller: the transaction left open is ended first, and it writes.
+    expect(await outcome(insert(db, 100))).toBe('written');
+    expect(stored()).toEqual([...written, 100]);
+  });
+
+  it("a caller's ROLLBACK TO that fails loses the group: nothing of it is committed", async () => {
+    const { db, database, stored } = await opened();
+    failing(database, { 'ROLLBACK TO ferry_caller': 1 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        outcome(
+          i === 2
+            ? db.transaction().execute(async (trx) => {
+                await insert(trx, 2);
+                await insert(trx, 1002);
+                throw new Error('changed its mind');
+              })
+            : insert(db, i),
+        ),
+      ),
+    );
+    expect(outcomes[2]).toMatch(/^failed/);
+    // What was told written is what is stored, and nothing of the caller that failed.
+    expect(stored()).toEqual(outcomes.flatMap((o, i) => (o === 'written' ? [i] : [])));
+    expect(stored()).not.toContain(1002);
+  });
+});

@@ -21,6 +21,14 @@ import type SQLite from 'better-sqlite3';
  */
 export class GroupCommit {
   private group: Group | undefined;
+  /** When the open group began (`performance.now()`). */
+  private begunAt = 0;
+  /**
+   * Set when a failed COMMIT could not be rolled back either: the connection
+   * is inside a transaction nobody can end, and a write now would be told
+   * written and never be. Every caller is refused with it from then on.
+   */
+  private broken: unknown = undefined;
 
   constructor(private readonly database: SQLite.Database) {}
 
@@ -29,28 +37,78 @@ export class GroupCommit {
     return this.group !== undefined;
   }
 
+  /** How long the open group has been open, in ms (0 when none is). */
+  get age(): number {
+    return this.group === undefined ? 0 : performance.now() - this.begunAt;
+  }
+
+  /**
+   * Throws what broke the connection, if it is broken (see `broken`) — after
+   * one more try at ending the transaction it was left in (an I/O error may
+   * have passed): the connection is usable again once that works.
+   */
+  assertUsable(): void {
+    if (this.broken === undefined) return;
+    try {
+      if (this.database.inTransaction) this.run('ROLLBACK');
+    } catch {
+      // Still stuck: refused below.
+    }
+    if (!this.database.inTransaction) this.broken = undefined;
+    if (this.broken !== undefined)
+      throw this.broken instanceof Error
+        ? this.broken
+        : new Error('The database connection was left inside a transaction it could not end');
+  }
+
   /** Opens a group for the callers to come (the caller has the connection, with others waiting). */
   begin(): void {
     if (this.group || this.database.inTransaction) return;
     this.run('BEGIN');
     this.group = new Group();
+    this.begunAt = performance.now();
   }
 
   /** A caller's transaction begins, inside the group. */
   savepoint(): void {
-    this.run(`SAVEPOINT ${SAVEPOINT}`);
+    this.inGroup(() => this.run(`SAVEPOINT ${SAVEPOINT}`));
   }
 
   /** A caller's transaction commits: its writes join the group's. */
   releaseSavepoint(): void {
-    this.run(`RELEASE ${SAVEPOINT}`);
+    this.inGroup(() => this.run(`RELEASE ${SAVEPOINT}`));
   }
 
-  /** A caller's transaction rolls back: its own writes are undone, the group's kept. */
+  /**
+   * A caller's transaction rolls back: its own writes are undone, the
+   * group's kept. When that fails, its writes would be committed with the
+   * others' although it was told it failed: the group is lost instead.
+   */
   rollbackSavepoint(): void {
     if (!this.database.inTransaction) return;
-    this.run(`ROLLBACK TO ${SAVEPOINT}`);
-    this.run(`RELEASE ${SAVEPOINT}`);
+    this.inGroup(() => {
+      this.run(`ROLLBACK TO ${SAVEPOINT}`);
+      this.run(`RELEASE ${SAVEPOINT}`);
+    });
+  }
+
+  /** Gives up the open group (the store closes under its holder): its callers are told `err`. */
+  abandon(err: unknown): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = undefined;
+    group.lost ??= err;
+    group.settle(group.lost);
+  }
+
+  /** Runs a statement of a caller's savepoint; one that fails loses the group. */
+  private inGroup(statements: () => void): void {
+    try {
+      statements();
+    } catch (err) {
+      if (this.group) this.group.lost ??= err;
+      throw err;
+    }
   }
 
   /** Notes a failed statement: it fails the whole group if SQLite ended the transaction for it. */
@@ -70,6 +128,10 @@ export class GroupCommit {
       group.lost ??= new Error('The transaction ended unexpectedly');
     if (group.lost !== undefined) {
       this.group = undefined;
+      // Lost by a statement of ours that failed (a savepoint's rollback) and
+      // not by SQLite: the transaction is still open, with writes none of its
+      // callers will be told of. Ended, or the next callers would write in it.
+      this.rollBack(group.lost);
       group.settle(group.lost);
       return group.committed;
     }
@@ -79,10 +141,22 @@ export class GroupCommit {
       this.run('COMMIT');
       group.settle(undefined);
     } catch (err) {
-      if (this.database.inTransaction) this.run('ROLLBACK');
+      // Told the COMMIT's error whatever the ROLLBACK does; and the
+      // connection is handed on either way (the caller passes it after this).
+      this.rollBack(err);
       group.settle(err);
     }
     return group.committed;
+  }
+
+  /** Ends the transaction the connection is in, if any; one that cannot be ended breaks it (`broken`). */
+  private rollBack(cause: unknown): void {
+    try {
+      if (this.database.inTransaction) this.run('ROLLBACK');
+    } catch {
+      // Left inside a transaction nobody can end: see `broken`.
+    }
+    if (this.database.inTransaction) this.broken = cause;
   }
 
   private run(sql: string): void {

@@ -67,6 +67,7 @@ class SqliteKyselyDriver extends SqliteDriver {
       throw err;
     }
     try {
+      this.groups.assertUsable();
       // Others wait behind this caller: their queries and its own share one commit.
       if (this.turns.waiters > 0) this.groups.begin();
     } catch (err) {
@@ -84,9 +85,17 @@ class SqliteKyselyDriver extends SqliteDriver {
    */
   override async releaseConnection(): Promise<void> {
     await super.releaseConnection();
-    const endsRun = this.turns.endsRun();
-    const committed = this.groups.leave(endsRun);
-    this.turns.pass(endsRun);
+    // A group is committed when the run ends, or once it has been open for
+    // GROUP_SPAN_MS: callers that keep coming (the loop turning while one
+    // awaits I/O in its transaction) would otherwise hold every earlier
+    // caller's answer, and one write transaction would keep growing.
+    const endsRun = this.turns.endsRun() || this.groups.age >= GROUP_SPAN_MS;
+    let committed: Promise<void> | undefined;
+    try {
+      committed = this.groups.leave(endsRun);
+    } finally {
+      this.turns.pass(endsRun);
+    }
     await committed;
   }
 
@@ -125,6 +134,15 @@ class SqliteKyselyDriver extends SqliteDriver {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
     ]);
     clearTimeout(timer);
+    // The holder did not give the connection back in time: the callers who
+    // had their turn in its group are told the store stopped (their writes
+    // go with the file's close), not left waiting for a commit that never comes.
+    this.groups.abandon(
+      new FerryError(
+        'E_SERVER_STOPPING',
+        'The server is stopping: its database closed before this write was committed',
+      ),
+    );
     await super.destroy();
   }
 }
@@ -141,6 +159,9 @@ const CLOSE_WAIT_MS = 2000;
  * the event loop gets a turn, in milliseconds (see `Turns`).
  */
 export const TURN_BUDGET_MS = 10;
+
+/** The longest a group of callers stays open before it is committed, in milliseconds. */
+const GROUP_SPAN_MS = 50;
 
 /**
  * A lock handed to one waiter at a time, first come first served.
