@@ -203,3 +203,94 @@ describe('CatchUp, a host ahead of the desired release', () => {
     expect(sent).toEqual(['@1']);
   });
 });
+
+describe('CatchUp, a deployment ending while it looks', () => {
+  it('does not take a host back to the release the deployment just replaced', async () => {
+    await desiredV1();
+    // web@2's deployment, holding the lock: qa-1 took it.
+    await store.deployments.create(
+      {
+        app: 'web',
+        env: 'qa',
+        strategy: STRATEGY,
+        createdBy: 'admin',
+        id: 'dep_2',
+        version: 2,
+        kind: 'deploy',
+        state: 'running',
+        fromVersion: 1,
+      },
+      [
+        {
+          id: 'ins_2',
+          hostId: 'host_a',
+          app: 'web',
+          version: 2,
+          createdBy: 'admin',
+          deploymentId: 'dep_2',
+          purpose: 'deploy',
+          state: 'queued',
+        },
+      ],
+      { lock: true },
+    );
+    await store.installs.finish('ins_2', {
+      ok: true,
+      rolledBack: false,
+      error: null,
+      at: new Date().toISOString(),
+    });
+    await reports(2);
+    // The fault: the deployment ends (the new desired release, then the lock
+    // let go) just after the catch-up read the desired releases.
+    let first = true;
+    const deployments = new Proxy(store.deployments, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (name !== 'listDesiredReleases' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const read: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(
+            target,
+            args,
+          );
+          if (first) {
+            first = false;
+            await store.deployments.update(
+              'dep_2',
+              { state: 'succeeded' },
+              {
+                desired: {
+                  env: 'qa',
+                  app: 'web',
+                  version: 2,
+                  deploymentId: 'dep_2',
+                  updatedAt: 'T2',
+                },
+              },
+            );
+            await store.deployments.releaseLock('web', 'qa', 'dep_2');
+          }
+          return read;
+        };
+      },
+    });
+    const racing = new Proxy(store, {
+      get: (target, name, receiver) =>
+        name === 'deployments' ? deployments : (Reflect.get(target, name, receiver) as unknown),
+    });
+    const sent: string[] = [];
+    await new CatchUp(
+      racing,
+      { get: (_app: string, version: number) => Promise.resolve(bundles[version]!) },
+      {
+        send: (install: { version: number }) =>
+          Promise.resolve(void sent.push(`@${install.version}`)),
+      } as unknown as InstallDispatcher,
+      { info: () => undefined, warn: () => undefined },
+    ).host('host_a');
+    expect(sent).toEqual([]);
+    expect(
+      (await store.installs.list({ hostId: 'host_a' })).filter((i) => i.purpose === 'catch-up'),
+    ).toEqual([]);
+  });
+});

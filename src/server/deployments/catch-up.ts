@@ -142,6 +142,15 @@ export class CatchUp {
         );
         continue;
       }
+      // Read again now that no deployment holds the lock: the desired release
+      // read above may be older than the lock's release (a deployment ending
+      // meanwhile sets the new one, then lets the lock go), and the host it
+      // has just brought up would be taken back to the old one.
+      const still = (await this.store.deployments.listDesiredReleases({ env: host.env })).find(
+        (d) => d.app === desired.app,
+      );
+      if (still?.deploymentId !== desired.deploymentId || still.version !== desired.version)
+        continue;
       // The same id on every replica that sees these facts: of two racing, one insert wins.
       const id = `ins_${createHash('sha256')
         .update(`${desired.deploymentId}:${host.id}:${installs.length}`)
