@@ -547,47 +547,60 @@ describe('RolloutDriver, what it reads of the installs', () => {
   });
 });
 
+/**
+ * A running deployment of web@2 to prod on hosts `host_<n>` (present), its
+ * installs `ins_<n>` pending, in batches as `batchOf` says (all in the first).
+ */
+async function pendingRollout(
+  ids: string[],
+  batch: number | string,
+  batchOf: (index: number) => number = () => 0,
+): Promise<void> {
+  const at = new Date().toISOString();
+  for (const n of ids) {
+    await store.hosts.create({
+      id: `host_${n}`,
+      name: `prod-${n}`,
+      env: 'prod',
+      roles: ['web'],
+      vars: {},
+    });
+    await store.hosts.setPresence(`host_${n}`, true, at);
+  }
+  await store.deployments.create(
+    {
+      id: 'dep_web',
+      app: 'web',
+      version: 2,
+      env: 'prod',
+      kind: 'deploy',
+      strategy: { batch, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
+      fromVersion: 1,
+      createdBy: 'admin',
+      state: 'running',
+    },
+    ids.map((n, index) => ({
+      id: `ins_${n}`,
+      hostId: `host_${n}`,
+      app: 'web',
+      version: 2,
+      createdBy: 'admin',
+      deploymentId: 'dep_web',
+      purpose: 'deploy' as const,
+      batch: batchOf(index),
+      fromVersion: 1,
+      state: 'pending' as const,
+    })),
+    { lock: true },
+  );
+}
+
 describe('RolloutDriver, the pause after a look', () => {
   it('is cut short by the end of the last install the batch waits on, and by close', async () => {
     // Three hosts, two a batch: A and B go first, C after them.
     const at = new Date().toISOString();
     const ids = ['a', 'b', 'c'];
-    for (const n of ids) {
-      await store.hosts.create({
-        id: `host_${n}`,
-        name: `prod-${n}`,
-        env: 'prod',
-        roles: ['web'],
-        vars: {},
-      });
-      await store.hosts.setPresence(`host_${n}`, true, at);
-    }
-    await store.deployments.create(
-      {
-        id: 'dep_web',
-        app: 'web',
-        version: 2,
-        env: 'prod',
-        kind: 'deploy',
-        strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
-        fromVersion: 1,
-        createdBy: 'admin',
-        state: 'running',
-      },
-      ids.map((n, index) => ({
-        id: `ins_${n}`,
-        hostId: `host_${n}`,
-        app: 'web',
-        version: 2,
-        createdBy: 'admin',
-        deploymentId: 'dep_web',
-        purpose: 'deploy' as const,
-        batch: index < 2 ? 0 : 1,
-        fromVersion: 1,
-        state: 'pending' as const,
-      })),
-      { lock: true },
-    );
+    await pendingRollout(ids, 2, (index) => (index < 2 ? 0 : 1));
     const sent: string[] = [];
     let driver: RolloutDriver | undefined = undefined;
     const dispatcher = {
@@ -642,42 +655,7 @@ describe('RolloutDriver, sending a batch', () => {
   it('sends its installs side by side, and one send that fails stops none of those under way', async () => {
     const at = new Date().toISOString();
     const ids = ['a', 'b', 'c', 'd'];
-    for (const n of ids) {
-      await store.hosts.create({
-        id: `host_${n}`,
-        name: `prod-${n}`,
-        env: 'prod',
-        roles: ['web'],
-        vars: {},
-      });
-      await store.hosts.setPresence(`host_${n}`, true, at);
-    }
-    await store.deployments.create(
-      {
-        id: 'dep_web',
-        app: 'web',
-        version: 2,
-        env: 'prod',
-        kind: 'deploy',
-        strategy: { batch: '100%', maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
-        fromVersion: 1,
-        createdBy: 'admin',
-        state: 'running',
-      },
-      ids.map((n) => ({
-        id: `ins_${n}`,
-        hostId: `host_${n}`,
-        app: 'web',
-        version: 2,
-        createdBy: 'admin',
-        deploymentId: 'dep_web',
-        purpose: 'deploy' as const,
-        batch: 0,
-        fromVersion: 1,
-        state: 'pending' as const,
-      })),
-      { lock: true },
-    );
+    await pendingRollout(ids, '100%');
     // Each send waits until every one has begun: sent one after another, none would end.
     let begun = 0;
     let allBegun: () => void = () => undefined;
@@ -733,42 +711,7 @@ describe('RolloutDriver, sending a batch when sends fail', () => {
   it('begins no send after one failed: those under way end, the rest wait for the next look', async () => {
     const at = new Date().toISOString();
     const ids = Array.from({ length: 20 }, (_, n) => String(n + 1));
-    for (const n of ids) {
-      await store.hosts.create({
-        id: `host_${n}`,
-        name: `prod-${n}`,
-        env: 'prod',
-        roles: ['web'],
-        vars: {},
-      });
-      await store.hosts.setPresence(`host_${n}`, true, at);
-    }
-    await store.deployments.create(
-      {
-        id: 'dep_web',
-        app: 'web',
-        version: 2,
-        env: 'prod',
-        kind: 'deploy',
-        strategy: { batch: '100%', maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
-        fromVersion: 1,
-        createdBy: 'admin',
-        state: 'running',
-      },
-      ids.map((n) => ({
-        id: `ins_${n}`,
-        hostId: `host_${n}`,
-        app: 'web',
-        version: 2,
-        createdBy: 'admin',
-        deploymentId: 'dep_web',
-        purpose: 'deploy' as const,
-        batch: 0,
-        fromVersion: 1,
-        state: 'pending' as const,
-      })),
-      { lock: true },
-    );
+    await pendingRollout(ids, '100%');
     // The fault: a broker that refuses the first send; the others wait until it has failed.
     const begun: string[] = [];
     let failedOne: () => void = () => undefined;
@@ -820,42 +763,7 @@ describe('RolloutDriver, ends seen during the look that sent the batch', () => {
   it('cut the pause after it short', async () => {
     const at = new Date().toISOString();
     const ids = ['a', 'b', 'c'];
-    for (const n of ids) {
-      await store.hosts.create({
-        id: `host_${n}`,
-        name: `prod-${n}`,
-        env: 'prod',
-        roles: ['web'],
-        vars: {},
-      });
-      await store.hosts.setPresence(`host_${n}`, true, at);
-    }
-    await store.deployments.create(
-      {
-        id: 'dep_web',
-        app: 'web',
-        version: 2,
-        env: 'prod',
-        kind: 'deploy',
-        strategy: { batch: 2, maxFailures: 0, rollbackOnFailure: false, offlineTimeout: '1m' },
-        fromVersion: 1,
-        createdBy: 'admin',
-        state: 'running',
-      },
-      ids.map((n, index) => ({
-        id: `ins_${n}`,
-        hostId: `host_${n}`,
-        app: 'web',
-        version: 2,
-        createdBy: 'admin',
-        deploymentId: 'dep_web',
-        purpose: 'deploy' as const,
-        batch: index < 2 ? 0 : 1,
-        fromVersion: 1,
-        state: 'pending' as const,
-      })),
-      { lock: true },
-    );
+    await pendingRollout(ids, 2, (index) => (index < 2 ? 0 : 1));
     const sent: string[] = [];
     let driver: RolloutDriver | undefined = undefined;
     const end = async (n: string): Promise<void> => {
