@@ -146,6 +146,56 @@ for (const dialect of STORE_DIALECTS) {
       inOrder();
     });
 
+    it('hands out its own append, once published, when a read begun before it is under way', async () => {
+      // Another replica's event wakes the bus (its notice); the read that
+      // follows answers before this replica's next append is recorded, and
+      // is held until that append has found the read under way.
+      let notice: ((id?: number) => void) | undefined;
+      let gate!: () => void;
+      const held = new Promise<void>((resolve) => (gate = resolve));
+      let holding = false;
+      const watched = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property !== 'events') return Reflect.get(target, property, receiver) as unknown;
+          return new Proxy(target.events, {
+            get(events, name) {
+              if (name === 'watch') {
+                return (callback: (id?: number) => void) => {
+                  notice = callback;
+                  return Promise.resolve(() => Promise.resolve());
+                };
+              }
+              if (name === 'list') {
+                return async (query: Parameters<Store['events']['list']>[0]) => {
+                  const page = await events.list(query);
+                  if (holding) await held;
+                  return page;
+                };
+              }
+              const value = Reflect.get(events, name) as unknown;
+              return typeof value === 'function' ? (value as () => unknown).bind(events) : value;
+            },
+          });
+        },
+      });
+      const bus = new EventBus(watched, logger);
+      await bus.start();
+      buses.push(bus);
+      const heard = collector();
+      await bus.subscribe({ app: 'raced' }, undefined, heard);
+      await bus.publish(pushed('raced', 1));
+      const other = await store.events.append(pushed('raced', 2));
+      holding = true;
+      notice!(Number(other.id));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const publishing = bus.publish(pushed('raced', 3));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      holding = false;
+      gate();
+      await publishing;
+      expect(versions(heard.got)).toEqual([1, 2, 3]);
+    });
+
     it('replays what a resuming subscriber missed, then goes on live without repeats', async () => {
       const bus = await startBus();
       const first = collector();

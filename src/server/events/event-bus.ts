@@ -109,7 +109,8 @@ export interface Subscription {
 export class EventBus {
   private lastId = 0;
   private draining: Promise<void> | undefined;
-  private again = false;
+  /** One more read, after the one under way: it may have read before what woke the bus was recorded. */
+  private again: Promise<void> | undefined;
   private readonly subscribers = new Set<Live>();
   private readonly listeners = new Set<{
     kinds: readonly EventKind[];
@@ -346,20 +347,26 @@ export class EventBus {
     for (const live of this.subscribers) live.hear(event);
   }
 
+  /**
+   * Reads the store past the last event heard; resolves once what was
+   * recorded before the call is handed out. A read under way may have begun
+   * before that (another replica's notice woke it, this replica's append
+   * came after): the caller then waits for one more read after it, which
+   * every caller meanwhile shares.
+   */
   private wakeAndWait(): Promise<void> {
     if (this.draining) {
-      this.again = true;
-      return this.draining;
+      this.again ??= this.draining.then(() => {
+        this.again = undefined;
+        return this.stopped ? undefined : this.wakeAndWait();
+      });
+      return this.again;
     }
     // Outside any `withEffects`: what listeners start is not the writer's effect.
     this.draining = this.scope
       .exit(() => this.drain())
       .finally(() => {
         this.draining = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          this.wake();
-        }
       });
     return this.draining;
   }
