@@ -1,12 +1,6 @@
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
-import type {
-  InstallLogs,
-  InstallPurpose,
-  InstallState,
-  InstallStep,
-  StepLog,
-} from '../../protocol/api.js';
+import type { InstallLogs, InstallState, InstallStep, StepLog } from '../../protocol/api.js';
 import {
   installStatesBefore,
   isFinalInstall,
@@ -28,9 +22,15 @@ import type {
   StoredInstall,
 } from '../install-store.js';
 import type { BundleKey } from '../../protocol/note-api.js';
-import type { Database, InstallStepsTable, InstallsTable } from '../schema.js';
+import type { Database, InstallsTable } from '../schema.js';
 import { keyMismatch, SecretBox } from '../secret-box.js';
-import { CompiledOnce } from './compiled-query.js';
+import {
+  installWithoutSteps,
+  recordInstallEnd,
+  recordStepReport,
+} from './kysely-install-reports.js';
+import { chunks, installRow, toInstall, toStep } from './kysely-install-rows.js';
+import { installStatements } from './kysely-install-statements.js';
 import { readReportLogs } from './kysely-report-logs.js';
 import { snapshotContext } from './kysely-secret-sealing.js';
 
@@ -44,7 +44,8 @@ const snapshotBodySchema = z.object({
  * steps and step output, and their configuration snapshots. With a
  * `SecretBox`, a whole snapshot is sealed (it holds the values of secret
  * variables), bound to its install's id so that a sealed body moved to
- * another row does not open.
+ * another row does not open. What an agent reports (its steps, their output,
+ * the install's end) is recorded by `kysely-install-reports.ts`.
  */
 export class KyselyInstallStore implements InstallStore {
   constructor(
@@ -62,9 +63,9 @@ export class KyselyInstallStore implements InstallStore {
   }
 
   async get(id: string, options: { steps?: boolean } = {}): Promise<StoredInstall | undefined> {
+    if (options.steps === false) return installWithoutSteps(this.db, id);
     // Compiled once: read for every step an agent reports, and at its question.
-    const { rows } = await hot.installById.execute(this.db, { id });
-    if (options.steps === false) return rows[0] && toInstall(rows[0], []);
+    const { rows } = await installStatements.installById.execute(this.db, { id });
     const [install] = await this.withSteps(rows);
     return install;
   }
@@ -220,144 +221,11 @@ export class KyselyInstallStore implements InstallStore {
     report: StepReport,
     hostId?: string,
   ): Promise<InstallChange | undefined> {
-    if (report.kind === 'output') {
-      await this.db
-        .insertInto('step_output')
-        .values({
-          install_id: installId,
-          step: report.step,
-          stream: report.stream,
-          seq: report.seq,
-          // PostgreSQL's text cannot hold NUL and SQLite's length() stops at
-          // one: a step that prints NULs keeps its output, with U+FFFD for them.
-          text: report.text.replaceAll('\0', '\uFFFD'),
-        })
-        .onConflict((oc) => oc.columns(['install_id', 'step', 'stream', 'seq']).doNothing())
-        .execute();
-      return undefined;
-    }
-    if (report.kind === 'started') {
-      return this.db.transaction().execute(async (trx) => {
-        // Read once, first: the writes below change only its state and times,
-        // which are set here as written instead of read again after them.
-        const found = await this.withDb(trx).get(installId, { steps: false });
-        if (!found || (hostId !== undefined && found.hostId !== hostId)) return undefined;
-        // The hot statements of a step's report are compiled once (`hot`).
-        const [counted] = (await hot.stepCount.execute(trx, { installId })).rows;
-        const inserted = await hot.stepStart.execute(trx, {
-          installId,
-          step: report.step,
-          position: Number(counted?.count ?? 0),
-          at: report.at,
-        });
-        let started = Number(inserted.numAffectedRows ?? 0) > 0;
-        if (!started) {
-          const [existing] = (await hot.step.execute(trx, { installId, step: report.step })).rows;
-          if (existing?.started_at !== report.at) {
-            // The same step started again (the agent re-ran the job after a crash):
-            // this attempt's output replaces the last one's. A repeated delivery of
-            // the same start carries the same time and changes nothing.
-            await trx
-              .updateTable('install_steps')
-              .set({
-                state: 'running',
-                started_at: report.at,
-                exit_code: null,
-                duration_ms: null,
-                error: null,
-                finished_at: null,
-              })
-              .where('install_id', '=', installId)
-              .where('step', '=', report.step)
-              .execute();
-            await trx
-              .deleteFrom('step_output')
-              .where('install_id', '=', installId)
-              .where('step', '=', report.step)
-              .execute();
-            started = true;
-          }
-        }
-        // A host the rollout gave up on (skipped), or whose install was cancelled
-        // after it had been told to go ahead, that runs the job after all is
-        // recorded as it goes: the record follows the host, and it has not
-        // ended until the host says so.
-        const moved = await hot.installRunning.execute(trx, { installId, at: report.at });
-        const stateChanged = Number(moved.numAffectedRows ?? 0) > 0;
-        // Moved: read again (once an install, at its first step), as another
-        // writer (a cancel, on PostgreSQL) may have changed the row since the
-        // read above, and the update applied over it.
-        const install: StoredInstall = stateChanged
-          ? ((await this.withDb(trx).get(installId, { steps: false })) ?? found)
-          : found;
-        const step: InstallStep = {
-          step: report.step,
-          state: 'running',
-          exitCode: null,
-          durationMs: null,
-          error: null,
-          startedAt: report.at,
-          finishedAt: null,
-        };
-        return {
-          install,
-          stateChanged,
-          steps: started ? [step] : [],
-        };
-      });
-    }
-    return this.db.transaction().execute(async (trx) => {
-      // The install's row is not written here: as read first, it is as after the write.
-      const install = await this.withDb(trx).get(installId, { steps: false });
-      if (!install || (hostId !== undefined && install.hostId !== hostId)) return undefined;
-      const [before] = (await hot.step.execute(trx, { installId, step: report.step })).rows;
-      const state = report.ok ? 'succeeded' : 'failed';
-      if (before) {
-        await hot.stepEnd.execute(trx, {
-          installId,
-          step: report.step,
-          state,
-          exitCode: report.exitCode,
-          durationMs: report.durationMs,
-          error: report.error,
-          at: report.at,
-        });
-      }
-      // An end delivered again leaves the step as it was: no change to tell.
-      const ended =
-        before && before.state !== state
-          ? [
-              {
-                ...toStep(before),
-                state,
-                exitCode: report.exitCode,
-                durationMs: report.durationMs,
-                error: report.error,
-                finishedAt: report.at,
-              } satisfies InstallStep,
-            ]
-          : [];
-      return { install, stateChanged: false, steps: ended };
-    });
+    return recordStepReport(this.db, installId, report, hostId);
   }
 
   async finish(installId: string, outcome: InstallOutcome): Promise<InstallChange | undefined> {
-    // Only a host that ran the job reports its end (a declined job is not
-    // finished here), so the record takes what the host says — even for an
-    // install cancelled after the host had been told to go ahead. A repeated
-    // report changes nothing.
-    const end = outcome.ok ? hot.installSucceeded : hot.installFailed;
-    return this.db.transaction().execute(async (trx) => {
-      const result = await end.execute(trx, {
-        installId,
-        rolledBack: Number(outcome.rolledBack),
-        error: outcome.error,
-        at: outcome.at,
-      });
-      const install = await this.withDb(trx).get(installId, { steps: false });
-      if (!install) return undefined;
-      return { install, stateChanged: Number(result.numAffectedRows ?? 0) > 0, steps: [] };
-    });
+    return recordInstallEnd(this.db, installId, outcome);
   }
 
   async logs(installId: string): Promise<InstallLogs | undefined> {
@@ -471,181 +339,3 @@ export class KyselyInstallStore implements InstallStore {
     return this.box.open(body, snapshotContext(installId));
   }
 }
-
-/** Ids in pieces small enough for one `in (…)` on every dialect (SQLite binds at most 32766). */
-function chunks<T>(items: readonly T[], size = 500): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-function installRow(install: NewInstall): Insertable<InstallsTable> {
-  return {
-    id: install.id,
-    host_id: install.hostId,
-    app: install.app,
-    version: install.version,
-    state: install.state ?? 'queued',
-    rolled_back: 0,
-    error: install.error ?? null,
-    created_by: install.createdBy,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    finished_at: isFinalInstall(install.state ?? 'queued') ? new Date().toISOString() : null,
-    deployment_id: install.deploymentId ?? null,
-    purpose: install.purpose ?? 'install',
-    batch: install.batch ?? null,
-    from_version: install.fromVersion ?? null,
-    sent_at: null,
-  };
-}
-
-function toStep(row: Selectable<InstallStepsTable>): InstallStep {
-  return {
-    step: row.step,
-    state: row.state as InstallStep['state'],
-    exitCode: row.exit_code,
-    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
-    error: row.error,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-  };
-}
-
-/** An install's row (with its host's name) as a record, with these steps. */
-function toInstall(
-  row: Selectable<InstallsTable> & { host_name: string },
-  steps: InstallStep[],
-): StoredInstall {
-  return {
-    id: row.id,
-    hostId: row.host_id,
-    host: row.host_name,
-    app: row.app,
-    version: Number(row.version),
-    state: row.state as InstallState,
-    rolledBack: Boolean(row.rolled_back),
-    error: row.error,
-    deploymentId: row.deployment_id,
-    purpose: row.purpose as InstallPurpose,
-    fromVersion: row.from_version === null ? null : Number(row.from_version),
-    batch: row.batch === null ? null : Number(row.batch),
-    sentAt: row.sent_at,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    steps,
-  };
-}
-
-/** An install's end as the host reports it, from any state before `state`. */
-function installEnd(state: 'succeeded' | 'failed') {
-  return new CompiledOnce<
-    Database,
-    { installId: string; rolledBack: number; error: string | null; at: string },
-    never
-  >((db, slot) =>
-    db
-      .updateTable('installs')
-      .set({
-        state,
-        rolled_back: slot('rolledBack'),
-        error: slot('error'),
-        finished_at: slot('at'),
-      })
-      .where('id', '=', slot('installId'))
-      .where('state', 'in', installStatesBefore(state)),
-  );
-}
-
-/**
- * The statements of an agent's reports (a thousand hosts send twenty steps
- * each), compiled once: see `CompiledOnce`.
- */
-const hot = {
-  installById: new CompiledOnce<
-    Database,
-    { id: string },
-    Selectable<InstallsTable> & { host_name: string }
-  >((db, slot) =>
-    db
-      .selectFrom('installs')
-      .innerJoin('hosts', 'hosts.id', 'installs.host_id')
-      .selectAll('installs')
-      .select('hosts.name as host_name')
-      .where('installs.id', '=', slot('id')),
-  ),
-  stepCount: new CompiledOnce<Database, { installId: string }, { count: number | string }>(
-    (db, slot) =>
-      db
-        .selectFrom('install_steps')
-        .select((eb) => eb.fn.countAll<number | string>().as('count'))
-        .where('install_id', '=', slot('installId')),
-  ),
-  stepStart: new CompiledOnce<
-    Database,
-    { installId: string; step: string; position: number; at: string },
-    never
-  >((db, slot) =>
-    db
-      .insertInto('install_steps')
-      .values({
-        install_id: slot('installId'),
-        step: slot('step'),
-        position: slot('position'),
-        state: 'running',
-        exit_code: null,
-        duration_ms: null,
-        error: null,
-        started_at: slot('at'),
-        finished_at: null,
-      })
-      .onConflict((oc) => oc.columns(['install_id', 'step']).doNothing()),
-  ),
-  step: new CompiledOnce<
-    Database,
-    { installId: string; step: string },
-    Selectable<InstallStepsTable>
-  >((db, slot) =>
-    db
-      .selectFrom('install_steps')
-      .selectAll()
-      .where('install_id', '=', slot('installId'))
-      .where('step', '=', slot('step')),
-  ),
-  stepEnd: new CompiledOnce<
-    Database,
-    {
-      installId: string;
-      step: string;
-      state: string;
-      exitCode: number | null;
-      durationMs: number | null;
-      error: string | null;
-      at: string;
-    },
-    never
-  >((db, slot) =>
-    db
-      .updateTable('install_steps')
-      .set({
-        state: slot('state'),
-        exit_code: slot('exitCode'),
-        duration_ms: slot('durationMs'),
-        error: slot('error'),
-        finished_at: slot('at'),
-      })
-      .where('install_id', '=', slot('installId'))
-      .where('step', '=', slot('step')),
-  ),
-  installRunning: new CompiledOnce<Database, { installId: string; at: string }, never>((db, slot) =>
-    db
-      .updateTable('installs')
-      .set({ state: 'running', started_at: slot('at'), finished_at: null })
-      .where('id', '=', slot('installId'))
-      .where('state', 'in', installStatesBefore('running')),
-  ),
-  installSucceeded: installEnd('succeeded'),
-  installFailed: installEnd('failed'),
-};
