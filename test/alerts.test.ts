@@ -404,10 +404,11 @@ for (const dialect of STORE_DIALECTS) {
       await facts();
       await server.events.idle();
       // Counted from the second report on: the first reads the host's open alerts once.
+      // The host-away sweep (every 200 ms here) reads every open alert, not the host's: not counted.
       const list = store.alerts.list.bind(store.alerts);
       let reads = 0;
       store.alerts.list = (query) => {
-        reads++;
+        if (query?.hostId !== undefined) reads++;
         return list(query);
       };
       try {
