@@ -1,5 +1,4 @@
-import type { BundleDetail, Role, StartedDeployment } from '../../protocol/api.js';
-import { historyEvent } from '../history-event.js';
+import type { BundleDetail, StartedDeployment } from '../../protocol/api.js';
 import type {
   DeployBody,
   DeploymentKind,
@@ -10,50 +9,32 @@ import type {
   RollbackBody,
 } from '../../protocol/deployment-api.js';
 import { FerryError } from '../../protocol/errors.js';
-import {
-  deploymentStatesBefore,
-  isActiveDeployment,
-  LANDED_DEPLOYMENT_STATES,
-  mayDeploymentMove,
-  QUEUED_DEPLOYMENT_STATES,
-} from '../../protocol/lifecycle.js';
-import type { DeployLock, Store, StoredDeployment } from '../../store/store.js';
+import type { Store, StoredDeployment } from '../../store/store.js';
 import type { BundleService } from '../bundle-service.js';
 import { DeveloperKeys } from '../developer-keys.js';
-import { type EnvironmentConfig, isProtected } from '../environment-config.js';
-import type { ResolvedVariables, VariableService } from '../variable-service.js';
+import type { EnvironmentConfig } from '../environment-config.js';
+import type { VariableService } from '../variable-service.js';
 import { requireRole } from '../token-service.js';
 import { requireVerdict, type VerdictService } from '../verdict-service.js';
 import { resumeDeployment, rollBackBakingDeployment } from './bake-decisions.js';
-import { clearDegradedAlert } from './bake-watch.js';
+import { cancelDeployment } from './cancel-deployment.js';
 import { ConfigSnapshots } from './config-snapshots.js';
-import { toDeploymentRecord } from './deployment-record.js';
-import { assertInstallJobsFit } from './install-dispatcher.js';
+import {
+  type Actor,
+  createDeployment,
+  type CreateDeploymentOptions,
+  policyActor,
+} from './create-deployment.js';
+import { authorizeDeploy, type Caller } from './deploy-authorization.js';
+import {
+  deploymentLogs,
+  deploymentRecord,
+  listDeployments,
+  storedDeployment,
+} from './deployment-reads.js';
+import { previousLanded, promotionTarget } from './deployment-targets.js';
 import { goOnByHand, refuseOverMigrations } from './migration-gate.js';
-import { newId, planInstalls, roleOf, targetHosts } from './rollout-plan.js';
-
-/** Who asks: a token's name, role and environment binding. */
-export interface Caller {
-  name: string;
-  role: Role;
-  env: string | null;
-}
-
-/** Who a deployment is recorded as started by, and who set it off when that was a policy. */
-interface Actor {
-  createdBy: string;
-  triggeredBy: string | null;
-}
-
-/**
- * An automatic deployment is the environment's own doing, by its policy; the
- * person whose push or verdict set it off is kept beside it. A deployer token
- * bound to `dev` that pushes does not deploy to `qa` itself: `qa`'s
- * `autoDeploy` does, as configured by the operator.
- */
-function policyActor(env: string, policy: 'autoDeploy' | 'autoPromote', by: string): Actor {
-  return { createdBy: `policy:${env}/${policy}`, triggeredBy: by };
-}
+import { completeIfCaughtUp } from './partial-completion.js';
 
 /**
  * Creates deployments — `ferry deploy`, `promote`, `rollback`, and the automatic
@@ -98,7 +79,7 @@ export class DeploymentService {
     const deployment = await this.store.deployments.get(install.deploymentId);
     if (!deployment || install.version !== deployment.version) return;
     // A host catching up, or one the rollout gave up on that ran the job after all.
-    if (install.state === 'succeeded') return this.completeIfCaughtUp(deployment);
+    if (install.state === 'succeeded') return completeIfCaughtUp(this.store, deployment);
     if (install.state !== 'failed') return;
     const env = this.environments.find((e) => e.name === deployment.env);
     if (!env?.autoDeploy) return;
@@ -108,40 +89,6 @@ export class DeploymentService {
       'failed',
       `install failed on ${install.host} in ${deployment.env}: ${install.error ?? 'unknown error'}`,
       install.finishedAt ?? new Date().toISOString(),
-    );
-  }
-
-  /**
-   * A deployment that ended with hosts left undone (`partial`: they were away)
-   * finishes when they do: once every host it left undone has caught up to its
-   * release (a catch-up recorded in the same deployment, or the rollout's own
-   * install that its host ran after all), it becomes `succeeded`. Only while
-   * its release is still the environment's desired one.
-   */
-  private async completeIfCaughtUp(deployment: StoredDeployment): Promise<void> {
-    if (isActiveDeployment(deployment.state)) return;
-    if (!mayDeploymentMove(deployment.state, 'succeeded')) return;
-    const [desired] = await this.store.deployments.listDesiredReleases({
-      env: deployment.env,
-      app: deployment.app,
-    });
-    if (desired?.deploymentId !== deployment.id) return;
-    const installs = await this.store.installs.list({ deploymentId: deployment.id });
-    const caughtUp = new Set(
-      installs
-        .filter((i) => i.purpose === 'catch-up' && i.state === 'succeeded')
-        .filter((i) => i.version === deployment.version)
-        .map((i) => i.hostId),
-    );
-    // The rollout's own installs: a host given up on that ran its job after all is done too.
-    const undone = installs.filter(
-      (i) => i.purpose === 'deploy' && i.state !== 'succeeded' && !caughtUp.has(i.hostId),
-    );
-    if (undone.length > 0) return;
-    await this.store.deployments.update(
-      deployment.id,
-      { state: 'succeeded', finishedAt: new Date().toISOString(), error: null },
-      { from: deploymentStatesBefore('succeeded').filter((s) => !isActiveDeployment(s)) },
     );
   }
 
@@ -170,7 +117,7 @@ export class DeploymentService {
     // Who may not deploy anywhere is told so before anything is looked up.
     requireRole(caller, 'admin', 'deployer');
     const bundle = await this.bundles.get(body.app, body.version);
-    const env = await this.promotionTarget(bundle);
+    const env = await promotionTarget(this.store, this.environments, bundle);
     authorizeDeploy(caller, env);
     await this.checkVerdict(bundle, env);
     // Promoting an older bundle where a newer one migrated goes back: it asks the same.
@@ -193,7 +140,7 @@ export class DeploymentService {
   ): Promise<DeploymentRecord> {
     const env = this.environment(body.env);
     authorizeDeploy(caller, env);
-    const version = body.to ?? (await this.previousLanded(body.app, env.name));
+    const version = body.to ?? (await previousLanded(this.store, body.app, env.name));
     const bundle = await this.bundles.get(body.app, version);
     await this.checkVerdict(bundle, env);
     if (body.confirmMigrations !== true)
@@ -291,7 +238,7 @@ export class DeploymentService {
     const bundle = await this.bundles.get(app, version);
     let env: EnvironmentConfig;
     try {
-      env = await this.promotionTarget(bundle);
+      env = await promotionTarget(this.store, this.environments, bundle);
     } catch (err) {
       if (err instanceof FerryError) return [];
       throw err;
@@ -335,59 +282,13 @@ export class DeploymentService {
   }
 
   /**
-   * Cancels a deployment: no new install is sent; hosts sent one they have not
-   * started decline it; installs already running finish, and each install's
-   * record says what its host got. The environment's desired release stays what
-   * it was before (a host that did get the new version is ahead of it), and
-   * catch-up installs nothing on account of this deployment. The same holds
-   * while a failed rollout puts hosts back: a revert under way finishes, the
-   * others are not sent, and their hosts stay on the new version, ahead.
+   * Cancels a deployment (`ferry deployments cancel`); see `cancelDeployment`.
+   * Who may deploy there may cancel it.
    */
   async cancel(caller: Caller, id: string): Promise<DeploymentRecord> {
     const deployment = await this.stored(id);
     authorizeDeploy(caller, this.environment(deployment.env));
-    // Cancelled while a failed rollout put hosts back: why it stopped still holds.
-    const error =
-      deployment.phase === 'reverting' && deployment.error
-        ? `${deployment.error}; cancelled by ${caller.name} while hosts were being put back`
-        : `cancelled by ${caller.name}`;
-    // Its installs no host has begun are cancelled in the same step: none can be
-    // sent, or told to go ahead, once the deployment is cancelled. One running finishes.
-    const cancelled =
-      isActiveDeployment(deployment.state) &&
-      (await this.store.deployments.update(
-        id,
-        { state: 'cancelled', finishedAt: new Date().toISOString(), error },
-        {
-          from: deploymentStatesBefore('cancelled'),
-          cancelUnstarted: { error: `the deployment was cancelled by ${caller.name}` },
-        },
-      ));
-    if (!cancelled) {
-      const state = (await this.stored(id)).state;
-      throw new FerryError(
-        'E_DEPLOYMENT_FINISHED',
-        `Deployment ${id} has already ended (${state})`,
-        {
-          id,
-          state,
-        },
-      );
-    }
-    await this.store.deployments.releaseLock(deployment.app, deployment.env, id);
-    await clearDegradedAlert(this.store, id, 'the deployment ended cancelled');
-    await this.store.history.record(
-      historyEvent({
-        type: 'cancel',
-        by: caller.name,
-        app: deployment.app,
-        version: deployment.version,
-        env: deployment.env,
-        deploymentId: id,
-        detail: `cancelled ${deployment.kind} (was ${deployment.state})`,
-      }),
-    );
-    // The driver hears the deployment.state event, on whichever replica holds the lease.
+    await cancelDeployment(this.store, deployment, caller.name);
     return this.get(id);
   }
 
@@ -415,247 +316,38 @@ export class DeploymentService {
 
   /** A deployment with its installs, each with the variables it was sent with (secrets masked). */
   async get(id: string): Promise<DeploymentRecord> {
-    const deployment = await this.stored(id);
-    const record = toDeploymentRecord(
-      deployment,
-      await this.store.installs.list({ deploymentId: id }),
-    );
-    for (const install of record.installs)
-      install.variables = await this.snapshots.shown(install.id);
-    return record;
+    return deploymentRecord(this.store, this.snapshots, id);
   }
 
   /** Deployments, newest first, with their installs. */
   async list(query: DeploymentListQuery): Promise<DeploymentRecord[]> {
-    const deployments = await this.store.deployments.list({
-      ...(query.app === undefined ? {} : { app: query.app }),
-      ...(query.env === undefined ? {} : { env: query.env }),
-      limit: query.limit ?? 20,
-    });
-    return Promise.all(
-      deployments.map(async (d) =>
-        toDeploymentRecord(d, await this.store.installs.list({ deploymentId: d.id })),
-      ),
-    );
+    return listDeployments(this.store, query);
   }
 
   /** Every install's step output, host by host; `host` keeps one host's. */
   async logs(id: string, host?: string): Promise<DeploymentLogs> {
-    await this.stored(id);
-    const installs = (await this.store.installs.list({ deploymentId: id }))
-      .filter((i) => host === undefined || i.host === host)
-      .reverse();
-    if (host !== undefined && installs.length === 0) {
-      throw new FerryError('E_HOST_NOT_FOUND', `Deployment ${id} has no install on ${host}`, {
-        id,
-        host,
-      });
-    }
-    return {
-      deploymentId: id,
-      installs: await Promise.all(
-        installs.map(async (install) => ({
-          installId: install.id,
-          host: install.host,
-          version: install.version,
-          purpose: install.purpose,
-          state: install.state,
-          steps: (await this.store.installs.logs(install.id))?.steps ?? [],
-        })),
-      ),
-    };
+    return deploymentLogs(this.store, id, host);
   }
 
+  /** Records a deployment (see `createDeployment`) and returns it as it now stands. */
   private async create(
     actor: string | Actor,
     bundle: BundleDetail,
     env: EnvironmentConfig,
     kind: DeploymentKind,
-    options: {
-      queue: boolean;
-      refresh?: boolean;
-      /** Refused (recorded as failed when queued) when going back across migrations; says how to go on. */
-      refuseOverMigrations?: string;
-      /** Whoever started it said yes to going back across migrations (`--yes`). */
-      confirmedMigrations?: boolean;
-    },
+    options: CreateDeploymentOptions,
   ): Promise<DeploymentRecord> {
-    const id = newId('dep');
-    const desired = (
-      await this.store.deployments.listDesiredReleases({ env: env.name, app: bundle.app })
-    )[0];
-    const deployment = {
-      id,
-      app: bundle.app,
-      version: bundle.version,
-      env: env.name,
-      kind,
-      strategy: env.strategy,
-      fromVersion: desired?.version ?? null,
-      // A queued one resolves its variables when it starts, as it was asked to now.
-      refreshVars: options.refresh === true,
-      // A queued one is checked again when it starts, unless this says yes.
-      migrationsConfirmed: options.confirmedMigrations === true,
-      ...(typeof actor === 'string' ? { createdBy: actor, triggeredBy: null } : actor),
+    const creation = {
+      store: this.store,
+      snapshots: this.snapshots,
+      developerKeys: this.developerKeys,
     };
-    const hosts = targetHosts(await this.store.hosts.list(), env.name, roleOf(bundle));
-    let frozen: Map<string, ResolvedVariables>;
-    try {
-      // The signatures the environment requires, whoever asks (a person, autoDeploy,
-      // autoPromote, a rollback): checked over the bundle's record as it is now.
-      this.developerKeys.checkEntry(bundle, env);
-      // Every ${NAME} must be set for every target host, and every host's job must
-      // fit in a transport message, before anything is recorded or sent. What is
-      // resolved here is frozen: the installs are sent with it.
-      if (options.refuseOverMigrations !== undefined)
-        await this.refuseOverMigrations(
-          bundle.app,
-          env.name,
-          bundle.version,
-          options.refuseOverMigrations,
-        );
-      frozen = await this.snapshots.forDeployment(bundle, env.name, hosts, {
-        refresh: options.refresh === true,
-      });
-      assertInstallJobsFit(bundle, hosts, frozen);
-    } catch (err) {
-      if (!(err instanceof FerryError) || !options.queue) throw err;
-      // Nobody waits on an automatic deployment: record why it did not happen.
-      await this.store.deployments.create(
-        { ...deployment, state: 'failed', error: err.message },
-        [],
-        { lock: false },
-      );
-      return this.get(id);
-    }
-    const installs = planInstalls(deployment, env.strategy, hosts);
-    // The snapshots are recorded with the installs, in one transaction, so that
-    // no replica sends an install without its own; a deployment the lock
-    // refuses records neither.
-    const created = await this.store.deployments.create(
-      { ...deployment, state: 'running' },
-      installs,
-      {
-        lock: true,
-        snapshots: installs.map((i) => ({ installId: i.id, snapshot: frozen.get(i.hostId)! })),
-      },
-    );
-    if (!created.created) {
-      if (!options.queue) throw await this.lockedError(created.holder);
-      // Queued behind the holder, replacing whatever older one waited there.
-      for (const waiting of await this.store.deployments.list({
-        app: bundle.app,
-        env: env.name,
-        states: [...QUEUED_DEPLOYMENT_STATES],
-      })) {
-        await this.store.deployments.update(
-          waiting.id,
-          {
-            state: 'cancelled',
-            finishedAt: new Date().toISOString(),
-            error: `superseded by ${bundle.app}@${bundle.version} before it started`,
-          },
-          { from: QUEUED_DEPLOYMENT_STATES },
-        );
-      }
-      await this.store.deployments.create({ ...deployment, state: 'pending' }, [], { lock: false });
-    }
-    // The driver of this replica hears the deployment.created event (onLocal).
-    return this.get(id);
-  }
-
-  private async lockedError(holder: DeployLock): Promise<FerryError> {
-    const deployment = await this.store.deployments.get(holder.deploymentId);
-    const what = deployment
-      ? `${deployment.app}@${deployment.version} by ${deployment.createdBy}`
-      : 'another deployment';
-    // One paused after a bad bake waits for a person: waiting for its lock waits for ever.
-    const id = holder.deploymentId;
-    const baking =
-      deployment?.state === 'paused'
-        ? `; it is paused after a bad bake: ferry deployments resume ${id} or ferry deployments rollback ${id}`
-        : deployment?.state === 'baking'
-          ? `; it is baking until ${deployment.bake?.until ?? 'its bake ends'} (ferry deployments rollback ${id} ends it now)`
-          : '';
-    return new FerryError(
-      'E_DEPLOY_LOCKED',
-      `${holder.app} in ${holder.env} is being deployed: ${id} (${what}) holds the lock since ${holder.since}${baking}`,
-      {
-        app: holder.app,
-        env: holder.env,
-        holder: id,
-        since: holder.since,
-        by: deployment?.createdBy ?? null,
-        version: deployment?.version ?? null,
-        state: deployment?.state ?? null,
-      },
-    );
+    return this.get(await createDeployment(creation, actor, bundle, env, kind, options));
   }
 
   private async checkVerdict(bundle: BundleDetail, env: EnvironmentConfig): Promise<void> {
     const has = await this.verdicts.verdictOf(bundle.app, bundle.version);
     requireVerdict(has, env.requires, env.name, `${bundle.app}@${bundle.version}`);
-  }
-
-  /**
-   * The environment after the last one, in lifecycle order, where the bundle
-   * landed — or that last one itself when it has since gone back to an older
-   * release (rolled back): promoting the bundle again deploys it there again.
-   */
-  private async promotionTarget(bundle: BundleDetail): Promise<EnvironmentConfig> {
-    const landed = await this.store.deployments.list({
-      app: bundle.app,
-      states: [...LANDED_DEPLOYMENT_STATES],
-    });
-    const envs = new Set(landed.filter((d) => d.version === bundle.version).map((d) => d.env));
-    const last = this.environments.reduce(
-      (found, env, index) => (envs.has(env.name) ? index : found),
-      -1,
-    );
-    const ref = `${bundle.app}@${bundle.version}`;
-    if (last === -1) {
-      throw new FerryError(
-        'E_NOTHING_TO_PROMOTE',
-        `${ref} has not succeeded in any environment yet; deploy it first (ferry deploy ${ref} --env ${this.environments[0]!.name})`,
-        { bundle: ref },
-      );
-    }
-    const lastEnv = this.environments[last]!;
-    const [desired] = await this.store.deployments.listDesiredReleases({
-      env: lastEnv.name,
-      app: bundle.app,
-    });
-    if (desired && desired.version < bundle.version) return lastEnv;
-    const next = this.environments[last + 1];
-    if (!next) {
-      throw new FerryError(
-        'E_NOTHING_TO_PROMOTE',
-        `${ref} is already in ${this.environments[last]!.name}, the last environment`,
-        { bundle: ref, env: this.environments[last]!.name },
-      );
-    }
-    return next;
-  }
-
-  /** The newest version that landed in an environment before the one it should run now. */
-  private async previousLanded(app: string, env: string): Promise<number> {
-    const [desired] = await this.store.deployments.listDesiredReleases({ env, app });
-    const landed = await this.store.deployments.list({
-      app,
-      env,
-      states: [...LANDED_DEPLOYMENT_STATES],
-    });
-    const previous = landed.find((d) => d.version !== desired?.version);
-    if (!previous) {
-      throw new FerryError(
-        'E_NOTHING_TO_ROLL_BACK',
-        desired
-          ? `${app} has run only ${app}@${desired.version} in ${env}: there is nothing earlier to go back to`
-          : `${app} has never been deployed to ${env}`,
-        { app, env },
-      );
-    }
-    return previous.version;
   }
 
   private environment(name: string): EnvironmentConfig {
@@ -670,36 +362,7 @@ export class DeploymentService {
     return env;
   }
 
-  private async stored(id: string): Promise<StoredDeployment> {
-    const deployment = await this.store.deployments.get(id);
-    if (!deployment) {
-      throw new FerryError('E_DEPLOYMENT_NOT_FOUND', `No deployment ${id}`, { id });
-    }
-    return deployment;
-  }
-}
-
-/**
- * Who may deploy to and roll back an environment: an admin anywhere; a deployer
- * where it is not protected (prod, by default), and only in its own environment
- * when its token is bound to one. Anyone else gets a 403 naming the role needed.
- */
-export function authorizeDeploy(caller: Caller, env: EnvironmentConfig): void {
-  if (caller.role === 'admin') return;
-  const guarded = isProtected(env);
-  const needs: Role[] = guarded ? ['admin'] : ['admin', 'deployer'];
-  if (caller.role !== 'deployer' || guarded) {
-    throw new FerryError(
-      'E_FORBIDDEN',
-      `Deploying to ${env.name} needs a token with the ${needs.join(' or ')} role; yours has the ${caller.role} role`,
-      { needs, has: caller.role, env: env.name },
-    );
-  }
-  if (caller.env !== null && caller.env !== env.name) {
-    throw new FerryError(
-      'E_FORBIDDEN',
-      `This token is for the ${caller.env} environment, not ${env.name}`,
-      { needs, has: caller.role, tokenEnv: caller.env, env: env.name },
-    );
+  private stored(id: string): Promise<StoredDeployment> {
+    return storedDeployment(this.store, id);
   }
 }

@@ -1,6 +1,7 @@
 import type { DeploymentRecord } from '../../protocol/deployment-api.js';
 import type { AgentService } from '../agent-service.js';
-import type { Caller, DeploymentService } from '../deployments/deployment-service.js';
+import type { Caller } from '../deployments/deploy-authorization.js';
+import type { DeploymentService } from '../deployments/deployment-service.js';
 import type { RecordsService } from '../records-service.js';
 import type { FastifyRequest } from 'fastify';
 import { routePlugin } from './route-plugin.js';
