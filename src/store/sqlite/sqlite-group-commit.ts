@@ -57,7 +57,7 @@ export class GroupCommit {
     if (!this.database.inTransaction) this.broken = undefined;
     if (this.broken !== undefined)
       throw this.broken instanceof Error
-        ? this.broken
+        ? ownError(this.broken)
         : new Error('The database connection was left inside a transaction it could not end');
   }
 
@@ -119,7 +119,8 @@ export class GroupCommit {
   /**
    * Ends a caller's turn in the group: commits the group when `last` (the run
    * of hand-overs ends here). Resolves once the group the caller was in is
-   * committed; rejects with the error that lost it. Undefined when no group is open.
+   * committed; rejects with the error that lost it (the caller's own: see
+   * `ownError`). Undefined when no group is open.
    */
   leave(last: boolean): Promise<void> | undefined {
     const group = this.group;
@@ -133,9 +134,9 @@ export class GroupCommit {
       // callers will be told of. Ended, or the next callers would write in it.
       this.rollBack(group.lost);
       group.settle(group.lost);
-      return group.committed;
+      return group.answer();
     }
-    if (!last) return group.committed;
+    if (!last) return group.answer();
     this.group = undefined;
     try {
       this.run('COMMIT');
@@ -146,7 +147,7 @@ export class GroupCommit {
       this.rollBack(err);
       group.settle(err);
     }
-    return group.committed;
+    return group.answer();
   }
 
   /** Ends the transaction the connection is in, if any; one that cannot be ended breaks it (`broken`). */
@@ -169,7 +170,7 @@ const SAVEPOINT = 'ferry_caller';
 
 class Group {
   lost: unknown = undefined;
-  readonly committed: Promise<void>;
+  private readonly committed: Promise<void>;
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
 
@@ -186,4 +187,33 @@ class Group {
     if (err === undefined) this.resolve();
     else this.reject(err);
   }
+
+  /** Resolves once the group is committed; rejects with an error of the caller's own if it is lost. */
+  async answer(): Promise<void> {
+    try {
+      await this.committed;
+    } catch (err) {
+      // Made here, in the caller's own chain of awaits: its stack leads to that caller.
+      throw ownError(err);
+    }
+  }
+}
+
+/**
+ * An error of one caller's own for an error that fails many (a lost group's,
+ * a broken connection's): the same class, message and own fields (`code`,
+ * `details`: what callers check, as `isStorageFull` and `instanceof
+ * FerryError` do), the shared one as its `cause`, and a stack of its own. The
+ * one error thrown at every caller had a caller's handler annotating it seen
+ * by all the others, and every stack leading to whichever caller made it.
+ */
+function ownError(shared: unknown): unknown {
+  if (!(shared instanceof Error)) return shared;
+  const own = Reflect.construct(
+    Error,
+    [shared.message, { cause: shared }],
+    shared.constructor,
+  ) as Error;
+  Error.captureStackTrace(own, ownError);
+  return Object.assign(own, shared);
 }
