@@ -18,6 +18,26 @@ import type SQLite from 'better-sqlite3';
  * alone. An error that ends the whole transaction (SQLite does so itself on a
  * full disk or an I/O error), or a COMMIT that fails, fails every caller of the
  * group: none of their writes is on disk.
+ *
+ * What callers may count on, and what not. The statements run in the order
+ * the callers came for the connection. A caller's turn sees the writes of the
+ * group's callers before it, not yet committed; it is answered only once they
+ * are (a lost group fails all its callers, those who read too), so no caller
+ * is ever answered with a write that is not on disk. The callers of one group
+ * are answered together, after its COMMIT, in no set order among themselves:
+ * each promise is settled in statement order, but Kysely's own awaits between
+ * the connection's release and the caller differ (a transaction's, a query's
+ * `execute`, `executeTakeFirst`), and the caller's own code adds its awaits.
+ * So a write may be seen — by a caller of the same group answered first, or by
+ * another connection — before its own caller is answered. That is so of any
+ * commit (the COMMIT comes first, the answer after it; on PostgreSQL another
+ * connection reads the row meanwhile), so nothing may assume its writes unseen
+ * until it is answered, nor callers answered in the order they wrote. The
+ * event bus does not: an append it is told of out of order (`heard`) makes it
+ * read the store, which hands the events out in their order. Answering in
+ * statement order would need each answer held until the caller before had
+ * taken its own, which the store cannot see: only a turn of the event loop
+ * between answers would do, a thousand turns for a thousand callers.
  */
 export class GroupCommit {
   private group: Group | undefined;
