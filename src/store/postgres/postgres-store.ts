@@ -1,9 +1,8 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../../protocol/errors.js';
 import { KyselyStore } from '../kysely/kysely-store.js';
 import { redact } from '../../protocol/redact-url.js';
-import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import { PostgresStoreDialect } from './postgres-store-dialect.js';
 
@@ -17,8 +16,12 @@ import { PostgresStoreDialect } from './postgres-store-dialect.js';
  *   await store.migrate();
  */
 export class PostgresStore extends KyselyStore {
-  private constructor(db: Kysely<Database>, pool: pg.Pool, box: SecretBox | undefined) {
-    super(db, new PostgresStoreDialect(pool), box);
+  private constructor(pool: pg.Pool, box: SecretBox | undefined) {
+    super(
+      new PostgresDialect({ pool: refusingOnceEnded(pool) }),
+      new PostgresStoreDialect(pool),
+      box,
+    );
   }
 
   /** Connects to the database (once, to say clearly when it cannot) and opens a pool. */
@@ -40,11 +43,7 @@ export class PostgresStore extends KyselyStore {
         { store: redact(url) },
       );
     }
-    return new PostgresStore(
-      new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingOnceEnded(pool) }) }),
-      pool,
-      options.secrets,
-    );
+    return new PostgresStore(pool, options.secrets);
   }
 }
 
