@@ -54,6 +54,8 @@ for (const dialect of STORE_DIALECTS) {
       expect(settled.filter((o) => o === 'finished')).toHaveLength(connections);
       const refused = settled.filter((o) => o !== 'finished');
       expect(refused).toHaveLength(13 - connections);
+      // Each its own: one caller's handler annotating its error is not seen by the others.
+      expect(new Set(refused).size).toBe(refused.length);
       for (const error of refused) {
         expect(error).toBeInstanceOf(FerryError);
         expect(error).toMatchObject({ code: 'E_SERVER_STOPPING' });

@@ -61,11 +61,17 @@ interface KyselyPool {
  * ended).
  */
 function refusingOnceEnded(pool: pg.Pool): KyselyPool {
-  let ended: FerryError | undefined;
+  let ended = false;
+  // One each: a caller's handler annotating its error is not seen by the others.
+  const stopping = () =>
+    new FerryError(
+      'E_SERVER_STOPPING',
+      'The server is stopping: its database pool closed before this query had a connection',
+    );
   const waiting = new Set<(err: FerryError) => void>();
   return {
     connect() {
-      if (ended) return Promise.reject(ended);
+      if (ended) return Promise.reject(stopping());
       return new Promise((resolve, reject) => {
         let refused = false;
         const refuse = (err: FerryError) => {
@@ -88,11 +94,8 @@ function refusingOnceEnded(pool: pg.Pool): KyselyPool {
       });
     },
     async end() {
-      ended = new FerryError(
-        'E_SERVER_STOPPING',
-        'The server is stopping: its database pool closed before this query had a connection',
-      );
-      for (const refuse of waiting) refuse(ended);
+      ended = true;
+      for (const refuse of waiting) refuse(stopping());
       waiting.clear();
       // It waits for every client handed out: a query that never ends (a
       // handler left running past the transport's stop) would hold the stop
