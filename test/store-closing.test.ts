@@ -54,7 +54,45 @@ for (const dialect of STORE_DIALECTS) {
       expect(settled.filter((o) => o === 'finished')).toHaveLength(connections);
       const refused = settled.filter((o) => o !== 'finished');
       expect(refused).toHaveLength(13 - connections);
+      // Each its own: one caller's handler annotating its error is not seen by the others.
+      expect(new Set(refused).size).toBe(refused.length);
       for (const error of refused) {
+        expect(error).toBeInstanceOf(FerryError);
+        expect(error).toMatchObject({ code: 'E_SERVER_STOPPING' });
+      }
+    });
+
+    it("refuses a query that comes while it closes, or after, with E_SERVER_STOPPING (not Kysely's own error)", async () => {
+      under = await dialect.open();
+      const { store } = under;
+      const db = (store as unknown as { db: Kysely<Database> }).db;
+      const refusal = (query: Promise<unknown>) =>
+        query.then(
+          () => 'answered',
+          (err: unknown) => err,
+        );
+      // A handler half way through its transaction holds the close open.
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = db.transaction().execute(async (trx) => {
+        await sql`SELECT 1`.execute(trx);
+        holding();
+        await gate;
+      });
+      await held;
+      const closed = store.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const whileClosing = refusal(store.events.lastId());
+      open();
+      await holder;
+      await closed;
+      const after = [
+        await refusal(store.events.lastId()),
+        await refusal(db.transaction().execute((trx) => sql`SELECT 1`.execute(trx))),
+      ];
+      for (const error of [await whileClosing, ...after]) {
         expect(error).toBeInstanceOf(FerryError);
         expect(error).toMatchObject({ code: 'E_SERVER_STOPPING' });
       }

@@ -146,12 +146,24 @@ export class CredentialRotation {
           () => this.schedule(this.dueInMs()),
           (err: unknown) => {
             const final = err instanceof FerryError && FINAL_CODES.has(err.code);
-            this.options.logger.error(
-              { err: (err as Error).message, ...(final ? {} : { retryInMs: this.retryMs() }) },
-              final
-                ? 'the host credential no longer counts: this host must be enrolled again'
-                : 'rotating the host credential failed; trying again',
-            );
+            const details = {
+              err: (err as Error).message,
+              ...(final ? {} : { retryInMs: this.retryMs() }),
+            };
+            if (err instanceof FerryError && err.code === 'E_SERVER_STOPPING') {
+              // The server restarting: expected, and tried again as any failure is.
+              this.options.logger.warn(
+                details,
+                'the server is stopping or restarting: rotating the host credential again later',
+              );
+            } else {
+              this.options.logger.error(
+                details,
+                final
+                  ? 'the host credential no longer counts: this host must be enrolled again'
+                  : 'rotating the host credential failed; trying again',
+              );
+            }
             if (!final) this.schedule(this.retryMs());
           },
         );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { FerryError } from '../protocol/errors.js';
 import { PROTOCOL_VERSION, type Job } from '../protocol/messages.js';
 import type { BuiltinAgentTransportOptions } from '../transport/builtin/builtin-agent-transport.js';
 import type { AgentTransport } from '../transport/transport.js';
@@ -119,7 +120,14 @@ async function startAgent(
   if (identity.signingKey === undefined) {
     await signingKeyOf(root, identity, clientOptions).then(
       () => logger.info({ hostId: identity.hostId }, "fetched the server's bundle-signing key"),
-      (err: unknown) => logger.error({ err }, "fetching the server's bundle-signing key failed"),
+      (err: unknown) =>
+        // The server restarting (E_SERVER_STOPPING) is expected: warned of, as it is asked again.
+        err instanceof FerryError && err.code === 'E_SERVER_STOPPING'
+          ? logger.warn(
+              { err },
+              'the server is stopping or restarting: its bundle-signing key is asked for again with the first bundle',
+            )
+          : logger.error({ err }, "fetching the server's bundle-signing key failed"),
     );
   }
   // Only the driver and the transport in use are loaded: an agent on the

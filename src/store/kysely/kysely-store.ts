@@ -1,9 +1,10 @@
-import { type Kysely, Migrator } from 'kysely';
+import { type Dialect, Kysely, Migrator } from 'kysely';
 import { migrationProvider } from '../migrations.js';
 import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import type { StoreDialect } from '../store-dialect.js';
 import type { Store } from '../store.js';
+import { ClosingDialect } from './closing-dialect.js';
 import { KyselyAlertStore } from './kysely-alert-store.js';
 import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyBundleStore } from './kysely-bundle-store.js';
@@ -25,9 +26,10 @@ import { KyselyWebhookStore } from './kysely-webhook-store.js';
 
 /**
  * The `Store` over any Kysely dialect: one store per aggregate, sharing one
- * Kysely instance. The adapters in `sqlite/` and `postgres/` build the Kysely
- * instance and give their `StoreDialect`, what their database does its own
- * way; the queries are written once, to run on both. With a `SecretBox` (the
+ * Kysely instance. The adapters in `sqlite/` and `postgres/` give their Kysely
+ * dialect and their `StoreDialect`, what their database does its own way; the
+ * queries are written once, to run on both. Once closed, every query is
+ * refused with `E_SERVER_STOPPING` (see `ClosingDialect`). With a `SecretBox` (the
  * server always gives one), secret variables, queued jobs and configuration
  * snapshots, and webhooks' secrets are sealed at rest; `migrate` seals what an older Ferry left in
  * plaintext.
@@ -51,11 +53,17 @@ export class KyselyStore implements Store {
   readonly alerts: KyselyAlertStore;
   readonly webhooks: KyselyWebhookStore;
 
+  protected readonly db: Kysely<Database>;
+  private readonly closing: ClosingDialect;
+
   constructor(
-    protected readonly db: Kysely<Database>,
+    kyselyDialect: Dialect,
     private readonly dialect: StoreDialect,
     private readonly box?: SecretBox,
   ) {
+    this.closing = new ClosingDialect(kyselyDialect);
+    const db = new Kysely<Database>({ dialect: this.closing });
+    this.db = db;
     this.bundles = new KyselyBundleStore(db, dialect);
     this.tokens = new KyselyTokenStore(db, dialect);
     this.sessions = new KyselySessionStore(db);
@@ -87,7 +95,8 @@ export class KyselyStore implements Store {
     });
   }
 
+  /** Lets whoever has a connection finish, then closes the database; every query after is refused. */
   async close(): Promise<void> {
-    await this.db.destroy();
+    await this.closing.close();
   }
 }

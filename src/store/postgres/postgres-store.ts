@@ -1,9 +1,8 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../../protocol/errors.js';
 import { KyselyStore } from '../kysely/kysely-store.js';
 import { redact } from '../../protocol/redact-url.js';
-import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import { PostgresStoreDialect } from './postgres-store-dialect.js';
 
@@ -17,8 +16,12 @@ import { PostgresStoreDialect } from './postgres-store-dialect.js';
  *   await store.migrate();
  */
 export class PostgresStore extends KyselyStore {
-  private constructor(db: Kysely<Database>, pool: pg.Pool, box: SecretBox | undefined) {
-    super(db, new PostgresStoreDialect(pool), box);
+  private constructor(pool: pg.Pool, box: SecretBox | undefined) {
+    super(
+      new PostgresDialect({ pool: refusingOnceEnded(pool) }),
+      new PostgresStoreDialect(pool),
+      box,
+    );
   }
 
   /** Connects to the database (once, to say clearly when it cannot) and opens a pool. */
@@ -40,11 +43,7 @@ export class PostgresStore extends KyselyStore {
         { store: redact(url) },
       );
     }
-    return new PostgresStore(
-      new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingOnceEnded(pool) }) }),
-      pool,
-      options.secrets,
-    );
+    return new PostgresStore(pool, options.secrets);
   }
 }
 
@@ -62,11 +61,17 @@ interface KyselyPool {
  * ended).
  */
 function refusingOnceEnded(pool: pg.Pool): KyselyPool {
-  let ended: FerryError | undefined;
+  let ended = false;
+  // One each: a caller's handler annotating its error is not seen by the others.
+  const stopping = () =>
+    new FerryError(
+      'E_SERVER_STOPPING',
+      'The server is stopping: its database pool closed before this query had a connection',
+    );
   const waiting = new Set<(err: FerryError) => void>();
   return {
     connect() {
-      if (ended) return Promise.reject(ended);
+      if (ended) return Promise.reject(stopping());
       return new Promise((resolve, reject) => {
         let refused = false;
         const refuse = (err: FerryError) => {
@@ -89,11 +94,8 @@ function refusingOnceEnded(pool: pg.Pool): KyselyPool {
       });
     },
     async end() {
-      ended = new FerryError(
-        'E_SERVER_STOPPING',
-        'The server is stopping: its database pool closed before this query had a connection',
-      );
-      for (const refuse of waiting) refuse(ended);
+      ended = true;
+      for (const refuse of waiting) refuse(stopping());
       waiting.clear();
       // It waits for every client handed out: a query that never ends (a
       // handler left running past the transport's stop) would hold the stop

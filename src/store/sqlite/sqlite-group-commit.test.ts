@@ -236,3 +236,29 @@ describe("the SQLite dialect's group, when its own statements fail (faults injec
     expect(stored()).not.toContain(1002);
   });
 });
+
+describe("the SQLite dialect's lost group, answering its callers", () => {
+  it("gives each caller its own error, with the code kept and the group's error as its cause", async () => {
+    const { db, database } = await opened();
+    failing(database, { COMMIT: 1 });
+    const errors = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        insert(db, i).then(
+          () => undefined,
+          (err: unknown) => err as Error & { code?: unknown },
+        ),
+      ),
+    );
+    const failed = errors.filter((err) => err !== undefined);
+    expect(failed.length).toBeGreaterThan(1);
+    // One caller's handler annotating its error (as a route does) is not seen by the others.
+    failed[0]!.message += ' (seen by the first)';
+    expect(new Set(failed).size).toBe(failed.length);
+    for (const err of failed.slice(1)) {
+      expect(err.message).toBe('injected: COMMIT failed');
+      expect(err.code).toBe('SQLITE_IOERR');
+      expect(err.cause).toBe(failed[0]!.cause);
+    }
+    expect(failed[0]!.cause).toBeInstanceOf(Error);
+  });
+});

@@ -18,6 +18,26 @@ import type SQLite from 'better-sqlite3';
  * alone. An error that ends the whole transaction (SQLite does so itself on a
  * full disk or an I/O error), or a COMMIT that fails, fails every caller of the
  * group: none of their writes is on disk.
+ *
+ * What callers may count on, and what not. The statements run in the order
+ * the callers came for the connection. A caller's turn sees the writes of the
+ * group's callers before it, not yet committed; it is answered only once they
+ * are (a lost group fails all its callers, those who read too), so no caller
+ * is ever answered with a write that is not on disk. The callers of one group
+ * are answered together, after its COMMIT, in no set order among themselves:
+ * each promise is settled in statement order, but Kysely's own awaits between
+ * the connection's release and the caller differ (a transaction's, a query's
+ * `execute`, `executeTakeFirst`), and the caller's own code adds its awaits.
+ * So a write may be seen — by a caller of the same group answered first, or by
+ * another connection — before its own caller is answered. That is so of any
+ * commit (the COMMIT comes first, the answer after it; on PostgreSQL another
+ * connection reads the row meanwhile), so nothing may assume its writes unseen
+ * until it is answered, nor callers answered in the order they wrote. The
+ * event bus does not: an append it is told of out of order (`heard`) makes it
+ * read the store, which hands the events out in their order. Answering in
+ * statement order would need each answer held until the caller before had
+ * taken its own, which the store cannot see: only a turn of the event loop
+ * between answers would do, a thousand turns for a thousand callers.
  */
 export class GroupCommit {
   private group: Group | undefined;
@@ -57,7 +77,7 @@ export class GroupCommit {
     if (!this.database.inTransaction) this.broken = undefined;
     if (this.broken !== undefined)
       throw this.broken instanceof Error
-        ? this.broken
+        ? ownError(this.broken)
         : new Error('The database connection was left inside a transaction it could not end');
   }
 
@@ -119,7 +139,8 @@ export class GroupCommit {
   /**
    * Ends a caller's turn in the group: commits the group when `last` (the run
    * of hand-overs ends here). Resolves once the group the caller was in is
-   * committed; rejects with the error that lost it. Undefined when no group is open.
+   * committed; rejects with the error that lost it (the caller's own: see
+   * `ownError`). Undefined when no group is open.
    */
   leave(last: boolean): Promise<void> | undefined {
     const group = this.group;
@@ -133,9 +154,9 @@ export class GroupCommit {
       // callers will be told of. Ended, or the next callers would write in it.
       this.rollBack(group.lost);
       group.settle(group.lost);
-      return group.committed;
+      return group.answer();
     }
-    if (!last) return group.committed;
+    if (!last) return group.answer();
     this.group = undefined;
     try {
       this.run('COMMIT');
@@ -146,7 +167,7 @@ export class GroupCommit {
       this.rollBack(err);
       group.settle(err);
     }
-    return group.committed;
+    return group.answer();
   }
 
   /** Ends the transaction the connection is in, if any; one that cannot be ended breaks it (`broken`). */
@@ -169,7 +190,7 @@ const SAVEPOINT = 'ferry_caller';
 
 class Group {
   lost: unknown = undefined;
-  readonly committed: Promise<void>;
+  private readonly committed: Promise<void>;
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
 
@@ -186,4 +207,33 @@ class Group {
     if (err === undefined) this.resolve();
     else this.reject(err);
   }
+
+  /** Resolves once the group is committed; rejects with an error of the caller's own if it is lost. */
+  async answer(): Promise<void> {
+    try {
+      await this.committed;
+    } catch (err) {
+      // Made here, in the caller's own chain of awaits: its stack leads to that caller.
+      throw ownError(err);
+    }
+  }
+}
+
+/**
+ * An error of one caller's own for an error that fails many (a lost group's,
+ * a broken connection's): the same class, message and own fields (`code`,
+ * `details`: what callers check, as `isStorageFull` and `instanceof
+ * FerryError` do), the shared one as its `cause`, and a stack of its own. The
+ * one error thrown at every caller had a caller's handler annotating it seen
+ * by all the others, and every stack leading to whichever caller made it.
+ */
+function ownError(shared: unknown): unknown {
+  if (!(shared instanceof Error)) return shared;
+  const own = Reflect.construct(
+    Error,
+    [shared.message, { cause: shared }],
+    shared.constructor,
+  ) as Error;
+  Error.captureStackTrace(own, ownError);
+  return Object.assign(own, shared);
 }

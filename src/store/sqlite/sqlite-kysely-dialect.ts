@@ -123,10 +123,11 @@ class SqliteKyselyDriver extends SqliteDriver {
    */
   override async destroy(): Promise<void> {
     const released = this.turns.close(
-      new FerryError(
-        'E_SERVER_STOPPING',
-        'The server is stopping: its database closed before this query had its turn',
-      ),
+      () =>
+        new FerryError(
+          'E_SERVER_STOPPING',
+          'The server is stopping: its database closed before this query had its turn',
+        ),
     );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -178,8 +179,8 @@ const GROUP_SPAN_MS = 50;
 class Turns {
   private held = false;
   private readonly waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
-  /** Set once closed: what every caller is refused with from then on. */
-  private closedWith: Error | undefined;
+  /** Set once closed: makes what each caller is refused with from then on (each its own). */
+  private closedWith: (() => Error) | undefined;
   /** Told when the connection is given back after the close. */
   private released: (() => void) | undefined;
   /** When the event loop last had a turn while the connection was in use. */
@@ -190,7 +191,7 @@ class Turns {
 
   /** Resolves once it is the caller's turn. */
   take(): Promise<void> {
-    if (this.closedWith) return Promise.reject(this.closedWith);
+    if (this.closedWith) return Promise.reject(this.closedWith());
     this.watch();
     if (!this.held) {
       this.held = true;
@@ -232,12 +233,14 @@ class Turns {
   }
 
   /**
-   * Refuses those waiting, and every caller from now on, with `error`.
-   * Resolves once the one who has the connection gives it back (at once if nobody has it).
+   * Refuses those waiting, and every caller from now on, with an error `error`
+   * makes (one each: a caller's handler annotating its own is not seen by the
+   * others). Resolves once the one who has the connection gives it back (at
+   * once if nobody has it).
    */
-  close(error: Error): Promise<void> {
+  close(error: () => Error): Promise<void> {
     this.closedWith = error;
-    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error());
     if (!this.held) return Promise.resolve();
     return new Promise((resolve) => (this.released = resolve));
   }

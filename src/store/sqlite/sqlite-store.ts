@@ -1,9 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely } from 'kysely';
 import { KyselyStore } from '../kysely/kysely-store.js';
-import type { Database } from '../schema.js';
 import type { SecretBox } from '../secret-box.js';
 import { SqliteKyselyDialect } from './sqlite-kysely-dialect.js';
 import { SqliteStoreDialect } from './sqlite-store-dialect.js';
@@ -20,8 +18,8 @@ import { SqliteStoreDialect } from './sqlite-store-dialect.js';
  *   await store.migrate();
  */
 export class SqliteStore extends KyselyStore {
-  private constructor(db: Kysely<Database>, database: SQLite.Database, box: SecretBox | undefined) {
-    super(db, new SqliteStoreDialect(database), box);
+  private constructor(database: SQLite.Database, box: SecretBox | undefined) {
+    super(new SqliteKyselyDialect(database), new SqliteStoreDialect(database), box);
   }
 
   static open(file: string, options: { secrets?: SecretBox } = {}): SqliteStore {
@@ -34,11 +32,7 @@ export class SqliteStore extends KyselyStore {
     // A deleted or replaced row is overwritten, not left in a free page: an
     // unset secret, or one sealed on start, leaves no plaintext in the file.
     database.pragma('secure_delete = ON');
-    return new SqliteStore(
-      new Kysely<Database>({ dialect: new SqliteKyselyDialect(database) }),
-      database,
-      options.secrets,
-    );
+    return new SqliteStore(database, options.secrets);
   }
 }
 

@@ -150,3 +150,50 @@ describe('BuiltinAgentTransport, a connection the server went silent on', () => 
     expect(silenceLimitMs(25, 150)).toBe(150);
   });
 });
+
+describe('BuiltinAgentTransport, refused by a server that is stopping', () => {
+  it('logs the 503 (E_SERVER_STOPPING) as a warning, not an error, and connects again', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-agent-stopping-'));
+    const store = SqliteStore.open(path.join(dir, 'ferry.db'));
+    await store.migrate();
+    const server = new BuiltinServerTransport({
+      store,
+      authenticate: () =>
+        Promise.resolve({ hostId: 'host_a', problem: () => Promise.resolve(undefined) }),
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
+    server.attach(httpServer);
+    let upgrades = 0;
+    httpServer.on('upgrade', () => upgrades++);
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    closing.push(async () => {
+      await new Promise((resolve) => httpServer.close(resolve));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    // Stopping (its store and HTTP server still up): each upgrade is refused with E_SERVER_STOPPING.
+    await server.close();
+    const logged: { level: string; details: unknown; message: string }[] = [];
+    const transport = new BuiltinAgentTransport({
+      server: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
+      token: 'fak_test',
+      logger: {
+        info: () => undefined,
+        warn: (details, message) => logged.push({ level: 'warn', details, message }),
+        error: (details, message) => logged.push({ level: 'error', details, message }),
+      },
+      initialDelayMs: 10,
+      maxDelayMs: 20,
+    });
+    transport.start(() => Promise.resolve());
+    closing.push(() => transport.close());
+    await until('connecting again', () => upgrades >= 3);
+    expect(logged.filter((entry) => entry.level === 'error')).toEqual([]);
+    expect(logged).toContainEqual({
+      level: 'warn',
+      details: { status: 503, code: 'E_SERVER_STOPPING' },
+      message: 'the server is stopping or restarting: connecting again',
+    });
+  });
+});

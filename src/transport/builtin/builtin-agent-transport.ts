@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import { errorFromAnswer } from '../../client/route-client.js';
 import { type AgentEvent, agentEventSchema, type Job, jobSchema } from '../../protocol/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../protocol/job-size.js';
 import type { InstallWanted } from '../../protocol/deployment-api.js';
@@ -233,10 +234,21 @@ export class BuiltinAgentTransport implements AgentTransport {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => {
-        this.options.logger.error(
-          { status: response.statusCode, body },
-          'the server refused the agent connection',
-        );
+        const status = response.statusCode;
+        if (status === 503) {
+          // Every agent is told so when its server restarts (E_SERVER_STOPPING),
+          // or by a proxy in front while the server is away: expected, and
+          // the connection is opened again (at 'close') — no error of the agent's.
+          const { code } = errorFromAnswer(status, body);
+          this.options.logger.warn(
+            { status, code },
+            code === 'E_SERVER_STOPPING'
+              ? 'the server is stopping or restarting: connecting again'
+              : 'the server is unavailable for now: connecting again',
+          );
+        } else {
+          this.options.logger.error({ status, body }, 'the server refused the agent connection');
+        }
         socket.terminate();
       });
     });
