@@ -11,7 +11,8 @@ import type SQLite from 'better-sqlite3';
  * each a write of the WAL. A group is opened only when others already wait
  * for the connection (a caller alone runs as before, its own transaction), and
  * committed when the run of hand-overs ends (nobody waits, or the event loop is
- * due a turn: at most `TURN_BUDGET_MS` of work).
+ * due a turn: at most `TURN_BUDGET_MS` of work), or once it has been open
+ * `GROUP_SPAN_MS` (callers arriving while one awaits I/O would keep it open).
  *
  * A caller's own transaction is a savepoint in the group: its rollback undoes
  * its own writes only. A single statement that fails is undone by SQLite
