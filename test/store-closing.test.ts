@@ -1,4 +1,6 @@
+import { readdir, readlink } from 'node:fs/promises';
 import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../src/protocol/errors.js';
 import type { Database } from '../src/store/schema.js';
@@ -60,6 +62,45 @@ for (const dialect of STORE_DIALECTS) {
         expect(error).toBeInstanceOf(FerryError);
         expect(error).toMatchObject({ code: 'E_SERVER_STOPPING' });
       }
+    });
+
+    it('lets the database go when it closes before any query was made', async () => {
+      under = await dialect.open();
+      const database = under.url;
+      // What of the database this process holds: SQLite's open files, PostgreSQL's sessions.
+      const held = async (): Promise<number> => {
+        if (dialect.name === 'sqlite') {
+          const fds = await readdir('/proc/self/fd');
+          const targets = await Promise.all(
+            fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+          );
+          return targets.filter((target) => target.startsWith(database)).length;
+        }
+        const client = new pg.Client({ connectionString: database });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ n: string }>(
+            'select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+          );
+          return Number(rows[0]!.n);
+        } finally {
+          await client.end();
+        }
+      };
+      const unused = await under.another();
+      expect(await held()).toBeGreaterThan(0);
+      // Both closed: SQLite keeps a closed connection's file open while
+      // another connection of the process has it (its locks would go with it).
+      await unused.close();
+      await under.store.close();
+      // A session ends on the server a moment after its client lets it go.
+      const deadline = Date.now() + 5000;
+      let after = await held();
+      while (after > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        after = await held();
+      }
+      expect(after).toBe(0);
     });
 
     it("refuses a query that comes while it closes, or after, with E_SERVER_STOPPING (not Kysely's own error)", async () => {

@@ -48,7 +48,7 @@ export class ClosingDialect implements Dialect {
 
   /**
    * Refuses every query from now on and closes the driver (which lets whoever
-   * has a connection finish). Once is enough: later calls wait for the first.
+   * has a connection finish). Later calls wait for the first (or try again if it failed).
    */
   async close(): Promise<void> {
     await this.driver?.destroy();
@@ -57,16 +57,19 @@ export class ClosingDialect implements Dialect {
 
 /** The dialect's driver, refusing connections once it is destroyed. */
 class ClosingDriver implements Driver {
+  private closed = false;
+  private initing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly driver: Driver) {}
 
   init(): Promise<void> {
-    return this.driver.init();
+    this.initing ??= this.driver.init();
+    return this.initing;
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
-    if (this.closing)
+    if (this.closed)
       return Promise.reject(
         new FerryError(
           'E_SERVER_STOPPING',
@@ -107,8 +110,20 @@ class ClosingDriver implements Driver {
     return this.driver.releaseSavepoint(...args);
   }
 
+  /**
+   * Closes the driver once; a close that failed is tried again by the next.
+   * A driver no query ever used is set up first: until then it holds no
+   * handle of the database (SQLite's file, PostgreSQL's pool), so its
+   * `destroy` alone would leave them open.
+   */
   destroy(): Promise<void> {
-    this.closing ??= this.driver.destroy();
+    this.closed = true;
+    this.closing ??= this.init()
+      .then(() => this.driver.destroy())
+      .catch((err: unknown) => {
+        this.closing = undefined;
+        throw err;
+      });
     return this.closing;
   }
 }
