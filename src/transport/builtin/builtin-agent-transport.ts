@@ -241,7 +241,8 @@ export class BuiltinAgentTransport implements AgentTransport {
           // the connection is opened again (at 'close') — no error of the agent's.
           const { code } = errorFromAnswer(status, body);
           this.options.logger.warn(
-            { status, code },
+            // A proxy's answer is no Ferry error: its body says what it is.
+            code === 'E_SERVER_STOPPING' ? { status, code } : { status, body: body.slice(0, 500) },
             code === 'E_SERVER_STOPPING'
               ? 'the server is stopping or restarting: connecting again'
               : 'the server is unavailable for now: connecting again',
