@@ -64,7 +64,7 @@ export class KyselyInstallStore implements InstallStore {
 
   async get(id: string, options: { steps?: boolean } = {}): Promise<StoredInstall | undefined> {
     if (options.steps === false) return installWithoutSteps(this.db, id);
-    // Compiled once: read for every step an agent reports, and at its question.
+    // Compiled once: a hot read (the steps' reports read an install without its steps, above).
     const { rows } = await installStatements.installById.execute(this.db, { id });
     const [install] = await this.withSteps(rows);
     return install;
