@@ -9,7 +9,7 @@ import type { Database } from '../../src/store/schema.js';
 import { SqliteKyselyDialect } from '../../src/store/sqlite/sqlite-kysely-dialect.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
-import { createTestDatabase } from './pg-database.js';
+import { createMigratedDatabase } from './pg-database.js';
 import { pgUrl } from './services.js';
 
 /** A store of one dialect for one suite: a fresh database, and more connections to it. */
@@ -69,8 +69,13 @@ export const STORE_DIALECTS: StoreDialectCase[] = [
     name: 'postgres',
     available: postgresUrl !== undefined,
     async open() {
-      const database = await createTestDatabase(postgresUrl!);
+      const database = await createMigratedDatabase(postgresUrl!, async (url) => {
+        const store = await PostgresStore.open(url);
+        await store.migrate();
+        await store.close();
+      });
       const opened: Store[] = [await PostgresStore.open(database.url)];
+      // A copy of a migrated database: migrating finds nothing left to do.
       await opened[0]!.migrate();
       const kysely: Kysely<Database>[] = [];
       return {
