@@ -47,12 +47,14 @@ export interface CreateDeploymentOptions {
 
 /**
  * Records a deployment of `bundle` to `env`, once every check that must pass
- * before a host is touched has: the signatures the environment requires, every
- * variable for every target host (frozen into the installs' snapshots), and
- * that every host's job fits in a transport message. It takes the app's lock
- * in `env`; when another deployment holds it, it is refused with
- * `E_DEPLOY_LOCKED`, or, with `queue`, waits its turn (`pending`). Returns
- * the new deployment's id; the rollout is the `RolloutDriver`'s.
+ * before a host is touched has: the signatures the environment requires, going
+ * back across migrations only when confirmed, every variable for every target
+ * host (frozen into the installs' snapshots), and that every host's job fits in
+ * a transport message. It takes the app's lock in `env`; when another
+ * deployment holds it, it is refused with `E_DEPLOY_LOCKED`, or, with `queue`,
+ * waits its turn (`pending`). A queued (automatic) deployment whose check
+ * fails is recorded as failed, and its id returned all the same. Returns the
+ * new deployment's id; the rollout is the `RolloutDriver`'s.
  *
  * @example
  *   const id = await createDeployment(creation, caller.name, bundle, env, 'deploy', { queue: false });

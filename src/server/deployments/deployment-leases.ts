@@ -57,7 +57,10 @@ export class DeploymentLeases {
     return this.heldSince.get(id);
   }
 
-  /** This replica no longer drives deployment `id` (it was changed by another one meanwhile). */
+  /**
+   * This replica no longer drives deployment `id`: it was changed by someone
+   * else meanwhile (another replica, or a person's cancel or rollback here).
+   */
   drop(id: string): void {
     this.heldSince.delete(id);
   }

@@ -69,7 +69,7 @@ export class LookScheduler {
     this.tickHere = AsyncResource.bind(() => look());
   }
 
-  /** True once `close` was called: a look under way stops at the next deployment. */
+  /** True once `close` was called: a look under way stops at its next deployment (the stranded sweep at its next install). */
   get closed(): boolean {
     return this.stopped;
   }
