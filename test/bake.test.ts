@@ -12,6 +12,7 @@ import { environmentSchema } from '../src/server/environment-config.js';
 import { VariableService } from '../src/server/variable-service.js';
 import type { VerdictService } from '../src/server/verdict-service.js';
 import type { StoredDeployment, StoredInstall, Store } from '../src/store/store.js';
+import type { DeploymentPatch } from '../src/store/deployment-store.js';
 import { STORE_DIALECTS, type StoreUnderTest } from './helpers/store-dialects.js';
 
 /**
@@ -542,11 +543,35 @@ for (const dialect of STORE_DIALECTS) {
       return { done: () => acted };
     }
 
+    /**
+     * Runs `act` once, with the deployment as it is then, just before the
+     * driver's first write of a deployment that `when` picks: as a person
+     * acting after the driver read the deployment and decided.
+     */
+    function raceBeforeWrite(
+      when: (patch: DeploymentPatch) => boolean,
+      act: (d: StoredDeployment) => Promise<void>,
+    ): { done: () => boolean } {
+      const update = store.deployments.update.bind(store.deployments);
+      let acted = false;
+      store.deployments.update = async (id, patch, options) => {
+        if (!acted && when(patch)) {
+          acted = true;
+          await act((await store.deployments.get(id))!);
+        }
+        return update(id, patch, options);
+      };
+      return { done: () => acted };
+    }
+
     it('a person who rolls back as the bake ends wins: the driver does not end it succeeded', async () => {
       const sent: Sent[] = [];
       const id = await deploy({ bake: '1500ms' });
-      const race = raceAfterRead(
-        (d) => d.state === 'baking' && Date.parse(d.bake!.until) <= Date.now(),
+      // Between the driver's look that finds the bake over and its write.
+      // (Picked by the time at the driver's read, the race missed when the
+      // driver's own clock passed the bake's end only later in that look.)
+      const race = raceBeforeWrite(
+        (patch) => patch.state === 'succeeded',
         (d) => rollBackBakingDeployment(store, d, 'alice'),
       );
       const driver = driverOver(store, sent);
