@@ -356,10 +356,13 @@ export class EventBus {
    */
   private wakeAndWait(): Promise<void> {
     if (this.draining) {
-      this.again ??= this.draining.then(() => {
-        this.again = undefined;
-        return this.stopped ? undefined : this.wakeAndWait();
-      });
+      // After the read under way, failed or not (a subscriber may throw).
+      this.again ??= this.draining
+        .catch(() => undefined)
+        .then(() => {
+          this.again = undefined;
+          return this.stopped ? undefined : this.wakeAndWait();
+        });
       return this.again;
     }
     // Outside any `withEffects`: what listeners start is not the writer's effect.
