@@ -63,8 +63,12 @@ class ClosingDriver implements Driver {
 
   constructor(private readonly driver: Driver) {}
 
+  /** Sets the driver up once; one that failed is tried again at the next call. */
   init(): Promise<void> {
-    this.initing ??= this.driver.init();
+    this.initing ??= this.driver.init().catch((err: unknown) => {
+      this.initing = undefined;
+      throw err;
+    });
     return this.initing;
   }
 
