@@ -80,7 +80,7 @@ for (const dialect of STORE_DIALECTS) {
         await client.connect();
         try {
           const { rows } = await client.query<{ n: string }>(
-            'select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+            "select count(*) as n from pg_stat_activity where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()",
           );
           return Number(rows[0]!.n);
         } finally {

@@ -38,8 +38,14 @@ export async function createMigratedDatabase(
   baseUrl: string,
   migrate: (url: string) => Promise<void>,
 ): Promise<{ url: string; drop: () => Promise<void> }> {
-  templates.set(baseUrl, templates.get(baseUrl) ?? migratedTemplate(baseUrl, migrate));
-  return createTestDatabase(baseUrl, await templates.get(baseUrl)!);
+  let template = templates.get(baseUrl);
+  if (!template) {
+    template = migratedTemplate(baseUrl, migrate);
+    templates.set(baseUrl, template);
+    // A failure fails the suite that asked, not every later one of its file.
+    template.catch(() => templates.delete(baseUrl));
+  }
+  return createTestDatabase(baseUrl, await template);
 }
 
 const templates = new Map<string, Promise<string>>();
@@ -56,13 +62,20 @@ async function migratedTemplate(
     await client.query('select pg_advisory_lock(hashtext($1))', [name]);
     const found = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (found.rowCount === 0) {
-      // Made under another name and renamed once whole: a suite that died
-      // half way leaves no template that looks ready.
-      const making = `${name}_making`;
-      await client.query(`drop database if exists ${making} with (force)`);
+      // Made under a name of its own and renamed once whole: a suite that
+      // died half way leaves no template that looks ready. (The lock is the
+      // base database's: a run on another database of the server may make
+      // the same template at once; the second rename then finds it made.)
+      const making = `${name}_${randomBytes(4).toString('hex')}`;
       await client.query(`create database ${making}`);
-      await migrate(databaseUrl(baseUrl, making));
-      await client.query(`alter database ${making} rename to ${name}`);
+      try {
+        await migrate(databaseUrl(baseUrl, making));
+        await client.query(`alter database ${making} rename to ${name}`);
+      } catch (err) {
+        await client.query(`drop database if exists ${making} with (force)`);
+        const made = await client.query('select 1 from pg_database where datname = $1', [name]);
+        if (made.rowCount === 0) throw err;
+      }
     }
     return name;
   } finally {
@@ -70,10 +83,13 @@ async function migratedTemplate(
   }
 }
 
-/** The migrations' sources and the store code that runs them, digested. */
+/** The migrations' sources, the store code that runs them and its drivers' versions, digested. */
 async function migrationsDigest(): Promise<string> {
   const store = new URL('../../src/store/', import.meta.url);
+  const modules = new URL('../../node_modules/', import.meta.url);
   const files = [
+    new URL('kysely/package.json', modules),
+    new URL('pg/package.json', modules),
     new URL('migrations.ts', store),
     new URL('kysely/kysely-store.ts', store),
     ...(await readdir(new URL('migrations/', store)))
