@@ -507,8 +507,10 @@ for (const dialect of STORE_DIALECTS) {
       expect(queued).toMatchObject({ env: 'prod', state: 'pending' });
       driver.wake();
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect((await stateOf(id)).state).toBe('baking');
-      expect((await stateOf(queued!.id!)).state).toBe('pending');
+      // Still baking (a loaded machine may have let the bake end by now: what
+      // follows, the queued one's first send after the bake's end, holds then).
+      const queuedNow = await stateOf(queued!.id!);
+      if ((await stateOf(id)).state === 'baking') expect(queuedNow.state).toBe('pending');
       await until(
         'the queued one to end',
         async () => !isActiveDeployment((await stateOf(queued!.id!)).state),
