@@ -45,18 +45,12 @@ export class OfflineExpiry {
         const error = host
           ? `${host.name} was cut off (its token was revoked): it gets nothing more`
           : 'the host was removed';
-        if (
-          await this.store.installs.mark(
-            install.id,
-            { state: 'skipped', error },
-            installStatesBefore('skipped'),
-          )
-        ) {
-          this.logger.warn(
-            { deploymentId: deployment.id, hostId: install.hostId },
-            'skipped a host that was cut off',
-          );
-          out.push(await this.reread(install, error));
+        const skipped = await this.skip(install, error, 'skipped a host that was cut off', {
+          deploymentId: deployment.id,
+          hostId: install.hostId,
+        });
+        if (skipped) {
+          out.push(skipped);
           continue;
         }
       }
@@ -69,18 +63,12 @@ export class OfflineExpiry {
         );
         if (now - since > timeoutMs) {
           const error = `${host.name} was offline for more than ${deployment.strategy.offlineTimeout}; it catches up when it returns`;
-          if (
-            await this.store.installs.mark(
-              install.id,
-              { state: 'skipped', error },
-              installStatesBefore('skipped'),
-            )
-          ) {
-            this.logger.warn(
-              { deploymentId: deployment.id, host: host.name },
-              'skipped an offline host',
-            );
-            out.push(await this.reread(install, error));
+          const skipped = await this.skip(install, error, 'skipped an offline host', {
+            deploymentId: deployment.id,
+            host: host.name,
+          });
+          if (skipped) {
+            out.push(skipped);
             continue;
           }
         }
@@ -91,11 +79,25 @@ export class OfflineExpiry {
   }
 
   /**
-   * An install just skipped, as it is now: its host may have been told to go
-   * ahead (`startedAt`) between the wave's reading and the skip, and then keeps
-   * the job — the migration gate must see that, not the wave's older copy.
+   * Marks an install skipped, unless it moved on meanwhile (undefined then),
+   * and logs it. Answers the install as it is now: its host may have been
+   * told to go ahead (`startedAt`) between the wave's reading and the skip,
+   * and then keeps the job — the migration gate must see that, not the wave's
+   * older copy.
    */
-  private async reread(install: StoredInstall, error: string): Promise<StoredInstall> {
+  private async skip(
+    install: StoredInstall,
+    error: string,
+    message: string,
+    details: object,
+  ): Promise<StoredInstall | undefined> {
+    const marked = await this.store.installs.mark(
+      install.id,
+      { state: 'skipped', error },
+      installStatesBefore('skipped'),
+    );
+    if (!marked) return undefined;
+    this.logger.warn(details, message);
     return (await this.store.installs.get(install.id)) ?? { ...install, state: 'skipped', error };
   }
 }
