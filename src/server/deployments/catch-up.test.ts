@@ -53,8 +53,8 @@ async function desiredV1(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-/** web@2's deployment: qa-1 its migrator, given up on, then succeeded after all; the deployment failed. */
-async function migratedAfterGivenUp(): Promise<void> {
+/** web@2's deployment over web@1 on qa-1 (`ins_2` queued), holding the lock or not. */
+async function deploymentOfV2(lock: boolean): Promise<void> {
   await store.deployments.create(
     {
       app: 'web',
@@ -81,8 +81,13 @@ async function migratedAfterGivenUp(): Promise<void> {
         state: 'queued',
       },
     ],
-    { lock: false },
+    { lock },
   );
+}
+
+/** web@2's deployment: qa-1 its migrator, given up on, then succeeded after all; the deployment failed. */
+async function migratedAfterGivenUp(): Promise<void> {
+  await deploymentOfV2(false);
   const at = new Date().toISOString();
   await store.installs.mark('ins_2', { state: 'running', startedAt: at }, ['queued']);
   await store.installs.mark('ins_2', { state: 'skipped', error: 'qa-1 was offline' }, ['running']);
@@ -208,32 +213,7 @@ describe('CatchUp, a deployment ending while it looks', () => {
   it('does not take a host back to the release the deployment just replaced', async () => {
     await desiredV1();
     // web@2's deployment, holding the lock: qa-1 took it.
-    await store.deployments.create(
-      {
-        app: 'web',
-        env: 'qa',
-        strategy: STRATEGY,
-        createdBy: 'admin',
-        id: 'dep_2',
-        version: 2,
-        kind: 'deploy',
-        state: 'running',
-        fromVersion: 1,
-      },
-      [
-        {
-          id: 'ins_2',
-          hostId: 'host_a',
-          app: 'web',
-          version: 2,
-          createdBy: 'admin',
-          deploymentId: 'dep_2',
-          purpose: 'deploy',
-          state: 'queued',
-        },
-      ],
-      { lock: true },
-    );
+    await deploymentOfV2(true);
     await store.installs.finish('ins_2', {
       ok: true,
       rolledBack: false,
