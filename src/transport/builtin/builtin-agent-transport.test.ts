@@ -15,6 +15,31 @@ afterEach(async () => {
   for (const close of closing.splice(0).reverse()) await close();
 });
 
+/** A real server transport on a real HTTP server and SQLite store, closed after the test. */
+async function realServer(options: { pingIntervalMs?: number } = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-agent-server-'));
+  const store = SqliteStore.open(path.join(dir, 'ferry.db'));
+  await store.migrate();
+  const server = new BuiltinServerTransport({
+    store,
+    authenticate: () =>
+      Promise.resolve({ hostId: 'host_a', problem: () => Promise.resolve(undefined) }),
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    ...options,
+  });
+  const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
+  server.attach(httpServer);
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  closing.push(async () => {
+    await server.close();
+    await new Promise((resolve) => httpServer.close(resolve));
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  return { server, httpServer, url };
+}
+
 /**
  * A server that accepts agents' connections, says it pings every `pingMs`,
  * and then pings (when `pings`) or says nothing at all: a connection the
@@ -103,26 +128,7 @@ describe('BuiltinAgentTransport, a connection the server went silent on', () => 
   });
 
   it("is kept by the real server's pings, which it is told the interval of at the upgrade", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-agent-silence-'));
-    const store = SqliteStore.open(path.join(dir, 'ferry.db'));
-    await store.migrate();
-    const server = new BuiltinServerTransport({
-      store,
-      authenticate: () =>
-        Promise.resolve({ hostId: 'host_a', problem: () => Promise.resolve(undefined) }),
-      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      pingIntervalMs: 20,
-    });
-    const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
-    server.attach(httpServer);
-    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-    closing.push(async () => {
-      await server.close();
-      await new Promise((resolve) => httpServer.close(resolve));
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    const { url } = await realServer({ pingIntervalMs: 20 });
     const raw = new WebSocket(`${url.replace('http', 'ws')}${AGENT_SOCKET_PATH}`, {
       headers: { authorization: 'Bearer fak_test' },
     });
@@ -153,30 +159,14 @@ describe('BuiltinAgentTransport, a connection the server went silent on', () => 
 
 describe('BuiltinAgentTransport, refused by a server that is stopping', () => {
   it('logs the 503 (E_SERVER_STOPPING) as a warning, not an error, and connects again', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-agent-stopping-'));
-    const store = SqliteStore.open(path.join(dir, 'ferry.db'));
-    await store.migrate();
-    const server = new BuiltinServerTransport({
-      store,
-      authenticate: () =>
-        Promise.resolve({ hostId: 'host_a', problem: () => Promise.resolve(undefined) }),
-      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    });
-    const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
-    server.attach(httpServer);
+    const { server, httpServer, url } = await realServer();
     let upgrades = 0;
     httpServer.on('upgrade', () => upgrades++);
-    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-    closing.push(async () => {
-      await new Promise((resolve) => httpServer.close(resolve));
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
     // Stopping (its store and HTTP server still up): each upgrade is refused with E_SERVER_STOPPING.
     await server.close();
     const logged: { level: string; details: unknown; message: string }[] = [];
     const transport = new BuiltinAgentTransport({
-      server: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
+      server: url,
       token: 'fak_test',
       logger: {
         info: () => undefined,
