@@ -111,18 +111,7 @@ describe('an idle agent loads only what it uses', () => {
     const files = await loadedByIdleAgent('installed', {}, async (cluster) => {
       // A long health budget: a loaded machine must not fail the install this test looks past.
       await cluster.push(envAppTree('paint', { healthTimeout: '60s' }), 'one');
-      // qa deploys what is pushed by itself (its autoDeploy policy): wait for that deployment's end.
-      const ended = await waitFor(
-        'the automatic deployment to end',
-        async () => {
-          const [deployment] = await cluster.api().deployments({ app: 'paint' });
-          return deployment && ['succeeded', 'failed', 'cancelled'].includes(deployment.state)
-            ? deployment
-            : undefined;
-        },
-        120_000,
-      );
-      expect(ended.state).toBe('succeeded');
+      expect((await automaticDeploymentEnded(cluster)).state).toBe('succeeded');
     });
     const own = ownModules(files);
     // The trace saw the install: its steps were loaded with the job.
@@ -156,6 +145,20 @@ describe('an idle agent loads only what it uses', () => {
 });
 
 /** The V8 settings recorded in a trace by test/helpers/v8-flag-trace.mjs, in order. */
+/** qa deploys what is pushed by itself (its autoDeploy policy): that deployment once it ended. */
+function automaticDeploymentEnded(cluster: Cluster) {
+  return waitFor(
+    'the automatic deployment to end',
+    async () => {
+      const [deployment] = await cluster.api().deployments({ app: 'paint' });
+      return deployment && ['succeeded', 'failed', 'cancelled'].includes(deployment.state)
+        ? deployment
+        : undefined;
+    },
+    120_000,
+  );
+}
+
 async function flagsSet(trace: string): Promise<string[]> {
   return (await readFile(trace, 'utf8')).split('\n').filter(Boolean);
 }
@@ -180,17 +183,7 @@ describe("an agent's heap: lean when idle, not while it works", () => {
       const tree = envAppTree('paint', { healthTimeout: '60s' });
       tree['ferry.yml'] += `    hooks: { afterInstall: ['cp ${trace} ${atWork}'] }\n`;
       await cluster.push(tree, 'one');
-      const ended = await waitFor(
-        'the automatic deployment to end',
-        async () => {
-          const [deployment] = await cluster.api().deployments({ app: 'paint' });
-          return deployment && ['succeeded', 'failed', 'cancelled'].includes(deployment.state)
-            ? deployment
-            : undefined;
-        },
-        120_000,
-      );
-      expect(ended.state).toBe('succeeded');
+      expect((await automaticDeploymentEnded(cluster)).state).toBe('succeeded');
       expect(await flagsSet(atWork)).toEqual([...lean, '--no-optimize-for-size']);
       // Set again after the job's result and the facts report that follows it; TurboFan stayed off.
       const after = await waitFor('the lean setting again', async () => {
