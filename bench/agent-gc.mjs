@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { FERRY_MAIN } from '../dist/dev/ferry-child.js';
 import { LocalCluster } from '../dist/dev/local-cluster.js';
 import { stopServices } from '../dist/dev/stop-services.js';
+import { serviceManifest } from './service-manifest.mjs';
 
 const TRACE = fileURLToPath(new URL('./gc-trace.mjs', import.meta.url));
 const { values } = parseArgs({ options: { 'drop-flags': { type: 'string' } } });
@@ -31,20 +32,7 @@ const dirs = {};
 for (const version of ['v1', 'v2']) {
   const dir = (dirs[version] = path.join(work, 'src', version));
   await mkdir(path.join(dir, 'padding'), { recursive: true });
-  await writeFile(
-    path.join(dir, 'ferry.yml'),
-    [
-      'apps:',
-      '  gcapp:',
-      '    service:',
-      '      command: node server.js',
-      "      env: { APP_PORT: '${PORT}' }",
-      '      stopTimeout: 5s',
-      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 30s }",
-      '    keepReleases: 3',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path.join(dir, 'ferry.yml'), serviceManifest('gcapp'));
   await writeFile(
     path.join(dir, 'server.js'),
     `const http = require('node:http');

@@ -37,6 +37,7 @@ import { harnessFetch } from '../dist/dev/harness-trust.js';
 import { LocalCluster } from '../dist/dev/local-cluster.js';
 import { releasePort, reservePort } from '../dist/dev/port-allocator.js';
 import { stopServices } from '../dist/dev/stop-services.js';
+import { serviceManifest } from './service-manifest.mjs';
 
 const FLOOR_SCRIPT = fileURLToPath(new URL('./fanout-floor.sh', import.meta.url));
 const APP = 'fanout';
@@ -141,21 +142,7 @@ const results = [];
 
 async function writeApp(dir, version, padding) {
   await mkdir(path.join(dir, 'padding'), { recursive: true });
-  await writeFile(
-    path.join(dir, 'ferry.yml'),
-    [
-      'apps:',
-      `  ${APP}:`,
-      '    service:',
-      '      command: node server.js',
-      "      env: { APP_PORT: '${PORT}' }",
-      '      stopTimeout: 5s',
-      // The manifest's default interval (1 s): the agent's first probe and its retries are Ferry's.
-      "    health: { http: 'http://127.0.0.1:${PORT}/health', timeout: 30s }",
-      '    keepReleases: 3',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path.join(dir, 'ferry.yml'), serviceManifest(APP));
   await writeFile(
     path.join(dir, 'server.js'),
     `const http = require('node:http');
